@@ -51,6 +51,8 @@ GDPR_ARTICLE: dict[RequestKind, str] = {
 }
 
 
-def needs_verification(kinds: set[RequestKind] | frozenset[RequestKind] | tuple[RequestKind, ...]) -> bool:
+def needs_verification(
+    kinds: set[RequestKind] | frozenset[RequestKind] | tuple[RequestKind, ...],
+) -> bool:
     """A case needs verification when any of its kinds does."""
     return any(k in KINDS_NEEDING_VERIFICATION for k in kinds)

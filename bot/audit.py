@@ -1,0 +1,123 @@
+"""The audit trail: append-only events, each carrying the hash of the one before it.
+
+Anyone who edits or deletes an event breaks the chain, and `verify_chain` says where.
+`prev_hash` is unique, so two writers racing for the same predecessor cannot fork it: one
+of them fails and retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.models import AuditEvent, Request
+from bot.timeutil import utcnow
+
+GENESIS = "0" * 64
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    at: datetime,
+    actor: str,
+    request_id: int | None,
+    reference: str | None,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    detail: str,
+) -> str:
+    """SHA-256 over the previous hash and a canonical JSON of the event's fields."""
+    body = json.dumps(
+        [
+            prev_hash,
+            at.isoformat(),
+            actor,
+            request_id,
+            reference,
+            action,
+            from_state,
+            to_state,
+            detail,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _last_hash(session: Session) -> str:
+    last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1))
+    return last.first() or GENESIS
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    request: Request | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: str = "",
+) -> AuditEvent:
+    """Append one event to the chain (in the caller's transaction)."""
+    session.flush()  # earlier events of this transaction must be visible to _last_hash
+    at = utcnow()
+    prev = _last_hash(session)
+    fields = dict(
+        at=at,
+        actor=actor,
+        request_id=request.id if request else None,
+        reference=request.reference if request else None,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
+    )
+    event = AuditEvent(prev_hash=prev, hash=event_hash(prev_hash=prev, **fields), **fields)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    event_id: int | None
+    problem: str
+
+
+def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
+    """Walk the chain in order; returns the number of events and every break found."""
+    problems: list[ChainProblem] = []
+    expected_prev = GENESIS
+    count = 0
+    for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id))):
+        count += 1
+        if event.prev_hash != expected_prev:
+            problems.append(
+                ChainProblem(
+                    event.id,
+                    "does not follow the event before it (an event was removed or inserted)",
+                )
+            )
+        recomputed = event_hash(
+            prev_hash=event.prev_hash,
+            at=event.at,
+            actor=event.actor,
+            request_id=event.request_id,
+            reference=event.reference,
+            action=event.action,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            detail=event.detail,
+        )
+        if recomputed != event.hash:
+            problems.append(ChainProblem(event.id, "was changed after it was written"))
+        expected_prev = event.hash
+    return count, problems

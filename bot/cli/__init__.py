@@ -1,0 +1,21 @@
+"""The `noxbot` command line: one Typer app, one sub-app per noun of the design's table."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.cli.app import app, err_console
+from bot.errors import NoxbotError
+
+# Importing the command modules registers their commands on `app`.
+from bot.cli import classify as _classify  # noqa: E402,F401  isort: skip
+from bot.cli import database as _database  # noqa: E402,F401  isort: skip
+
+
+def main() -> None:
+    """Run the command line; a NoxbotError becomes one clear line and exit status 1."""
+    try:
+        app()
+    except NoxbotError as exc:
+        err_console.print(f"noxbot: {exc}", markup=False, highlight=False)
+        sys.exit(1)

@@ -1,0 +1,54 @@
+"""The Typer application, its consoles and options shared by several commands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config import Settings, load_settings
+from bot.db import Database
+
+app = typer.Typer(
+    name="noxbot",
+    help="GDPR data-subject rights requests for NOX Consulting AB: recognise, verify, draft, "
+    "hold for staff approval, carry out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $NOXBOT_CONFIG, else ./config.toml, else built-in defaults).",
+        show_default=False,
+    ),
+]
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="text: a table for people; json: for scripts.")
+]
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database, migrated to the newest schema."""
+    return Database(settings.database.url)
+
+
+def settings_and_database(config: Path | None) -> tuple[Settings, Database]:
+    settings = load_settings(config)
+    return settings, open_database(settings)

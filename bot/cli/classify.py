@@ -1,0 +1,98 @@
+"""`noxbot classify`: what the classifier makes of .eml files (email) and text files (chat)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from bot.autoreply import detect_automated
+from bot.classifier import Classification, classify
+from bot.cli.app import app, console
+from bot.kinds import RequestKind
+from bot.language import detect_language
+from bot.mailparse import MalformedEmail, parse_email
+
+
+class ClassifyFormat(StrEnum):
+    TEXT = "text"
+    JSONL = "jsonl"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    result: dict[str, Any]
+
+
+def classify_email_bytes(raw: bytes) -> Classification:
+    """Classify one RFC 822 message; auto-replies, bounces and lists are `none` by header."""
+    parsed = parse_email(raw)
+    automated = detect_automated(parsed.headers, content_type=parsed.content_type)
+    if automated is not None:
+        return Classification(
+            kinds=(RequestKind.NONE,),
+            language=detect_language(f"{parsed.subject}\n{parsed.text}"),
+            confidence=0.99,
+            evidence=(automated.reason,),
+        )
+    return classify(parsed.body, subject=parsed.subject, channel="email")
+
+
+def classify_path(path: Path) -> FileResult:
+    """One input file → its result object, or an object with "error"; never raises."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix.lower() == ".eml":
+            result = classify_email_bytes(raw)
+        else:
+            result = classify(raw.decode("utf-8"), channel="chat")
+    except IsADirectoryError:
+        return FileResult(str(path), {"path": str(path), "error": "is a directory"})
+    except FileNotFoundError:
+        return FileResult(str(path), {"path": str(path), "error": "no such file"})
+    except PermissionError:
+        return FileResult(str(path), {"path": str(path), "error": "permission denied"})
+    except UnicodeDecodeError as exc:
+        error = f"not UTF-8 text (byte {exc.start}); chat messages must be UTF-8"
+        return FileResult(str(path), {"path": str(path), "error": error})
+    except MalformedEmail as exc:
+        return FileResult(str(path), {"path": str(path), "error": f"not an email: {exc}"})
+    except OSError as exc:
+        return FileResult(str(path), {"path": str(path), "error": exc.strerror or str(exc)})
+    return FileResult(str(path), {"path": str(path), **result.to_json()})
+
+
+@app.command("classify")
+def classify_command(
+    paths: Annotated[list[Path], typer.Argument(help=".eml files (email) or UTF-8 text (chat).")],
+    output_format: Annotated[
+        ClassifyFormat,
+        typer.Option("--format", help="text: a table; jsonl: one JSON object per input, in order."),
+    ] = ClassifyFormat.TEXT,
+) -> None:
+    """Classify messages: which rights they ask for, in which language, and why."""
+    if output_format is ClassifyFormat.JSONL:
+        for path in paths:
+            line = json.dumps(classify_path(path).result, ensure_ascii=False)
+            typer.echo(line)
+        return
+    table = Table("file", "kinds", "lang", "conf.", "evidence", show_lines=False)
+    for path in paths:
+        result = classify_path(path).result
+        if "error" in result:
+            table.add_row(str(path), f"[red]error: {result['error']}[/red]", "", "", "")
+            continue
+        table.add_row(
+            str(path),
+            ", ".join(result["kinds"]),
+            result["language"],
+            f"{result['confidence']:.2f}",
+            "; ".join(result["evidence"]),
+        )
+    console.print(table)

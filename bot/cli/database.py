@@ -1,0 +1,44 @@
+"""`noxbot db upgrade` and `noxbot check`: schema and configuration."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.app import ConfigOption, app, console
+from bot.config import load_settings
+from bot.db import Database, current_revision, head_revision, upgrade
+
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply schema migrations (also done on every start)."""
+    settings = load_settings(config)
+    database = Database(settings.database.url, migrate=False)
+    before = current_revision(database.engine)
+    after = upgrade(database.engine)
+    if before == after:
+        console.print(f"Database is up to date (revision {after}).")
+    else:
+        console.print(f"Database upgraded from {before or 'empty'} to revision {after}.")
+    database.dispose()
+
+
+@app.command("check")
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and reach the database; say clearly what is wrong."""
+    settings = load_settings(config)
+    console.print(f"Config: OK ({settings.source})")
+    database = Database(settings.database.url, migrate=False)
+    revision = current_revision(database.engine)
+    head = head_revision()
+    state = (
+        "up to date" if revision == head else f"at {revision or 'empty'}, will upgrade to {head}"
+    )
+    console.print(f"Database: reachable, schema {state}")
+    database.dispose()
+    for section in ("imap", "smtp", "telegram"):
+        configured = getattr(settings, section) is not None
+        console.print(f"{section.upper()}: {'configured' if configured else 'not configured'}")

@@ -1,0 +1,208 @@
+"""Settings: TOML file → typed, validated values; secrets come from environment variables.
+
+Where the file is found: `-c FILE`, else `$NOXBOT_CONFIG`, else `./config.toml`, else the
+built-in defaults of the embedded mode (SQLite, no accounts). A mistake gives one line that
+names the key, the value and what was expected (`ConfigError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import NoxbotError
+
+CONFIG_ENV = "NOXBOT_CONFIG"
+DEFAULT_CONFIG_PATH = Path("config.toml")
+PUBLIC_TELEGRAM_API = "https://api.telegram.org/bot"
+
+
+class ConfigError(NoxbotError):
+    """A config file that cannot be used; the message is one line for the person who wrote it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrganisationSettings(_Section):
+    name: str = "NOX Consulting AB"
+    email: str = "info@noxconsulting.se"
+    website: str = "www.noxconsulting.se"
+    supervisory_authority: str = "Integritetsskyddsmyndigheten (IMY), imy.se"
+    timezone: str = "Europe/Stockholm"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("an IANA time zone name such as 'Europe/Stockholm'") from exc
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///noxbot.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("a URL starting with sqlite:// or postgresql://")
+        return value
+
+
+TlsMode = Literal["ssl", "starttls", "none"]
+
+
+class ImapSettings(_Section):
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    tls: TlsMode = "ssl"
+    username: str
+    password_env: str = "NOXBOT_IMAP_PASSWORD"
+    mailbox: str = "INBOX"
+    idle: bool = True
+    poll_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class SmtpSettings(_Section):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    tls: TlsMode = "starttls"
+    username: str | None = None
+    password_env: str = "NOXBOT_SMTP_PASSWORD"
+    from_address: str = "info@noxconsulting.se"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class TelegramSettings(_Section):
+    token_env: str = "NOXBOT_TELEGRAM_TOKEN"
+    base_url: str = PUBLIC_TELEGRAM_API
+    staff_chat_id: int | None = None
+    staff_user_ids: list[int] = Field(default_factory=list)
+    poll_timeout_seconds: int = Field(default=30, ge=0, le=50)
+
+
+class VerificationSettings(_Section):
+    code_ttl_hours: float = Field(default=72.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    secret_env: str = "NOXBOT_VERIFICATION_SECRET"
+
+
+class RetentionSettings(_Section):
+    closed_request_days: int = Field(default=365 * 3, ge=1)
+
+
+class DeadlineSettings(_Section):
+    internal_target_days: int = Field(default=14, ge=1, le=30)
+    remind_days_before: list[int] = Field(default_factory=lambda: [7, 2, 0])
+
+
+class ClassifierSettings(_Section):
+    triage_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+class TemplateSettings(_Section):
+    directory: str | None = None
+
+
+class Settings(_Section):
+    organisation: OrganisationSettings = Field(default_factory=OrganisationSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    imap: ImapSettings | None = None
+    smtp: SmtpSettings | None = None
+    telegram: TelegramSettings | None = None
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    templates: TemplateSettings = Field(default_factory=TemplateSettings)
+
+    #: Where the settings came from, for messages ("built-in defaults" or a path).
+    source: str = Field(default="built-in defaults", exclude=True)
+
+    def secret(self, env_name: str) -> str | None:
+        """The secret held in the environment variable the config names (None when unset)."""
+        value = os.environ.get(env_name)
+        return value or None
+
+    @property
+    def own_addresses(self) -> tuple[str, ...]:
+        """Addresses whose mail is ours: never a request, always a loop to avoid."""
+        addresses = {self.organisation.email.lower()}
+        if self.smtp is not None:
+            addresses.add(self.smtp.from_address.lower())
+        return tuple(sorted(addresses))
+
+
+def _describe(error: Any, source: str) -> str:
+    """One line naming the key, its value and what was expected."""
+    loc = [str(part) for part in error["loc"]]
+    section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", loc[0])
+    where = f"[{section}] {key}" if section else key
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = Settings
+        if section and section in Settings.model_fields:
+            annotation = Settings.model_fields[section].annotation
+            model = next(
+                (a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)),
+                Settings,
+            )
+            known = ", ".join(model.model_fields)
+        else:
+            known = ", ".join(f"[{name}]" for name in Settings.model_fields if name != "source")
+        return f"{source}: unknown key {where} (expected one of: {known})"
+    if kind == "missing":
+        return f"{source}: {where} is missing (it is required when [{section}] is present)"
+    value = error.get("input")
+    expected = error["msg"]
+    expected = expected.removeprefix("Value error, ").removeprefix("Input should be ")
+    return f"{source}: {where} = {value!r}: expected {expected[0].lower()}{expected[1:]}"
+
+
+def parse_settings(data: dict[str, Any], source: str = "config") -> Settings:
+    """Validate a TOML document's contents into Settings, or raise ConfigError."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        # An unknown key is usually a typo that also explains a "missing" one: report it first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise ConfigError(_describe(errors[0], source)) from None
+    return settings.model_copy(update={"source": source})
+
+
+def config_path(explicit: str | Path | None = None) -> Path | None:
+    """The file to read: the one given, else $NOXBOT_CONFIG, else ./config.toml if present."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def load_settings(explicit: str | Path | None = None) -> Settings:
+    """Load settings from the file `config_path()` picks, or the built-in defaults."""
+    path = config_path(explicit)
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_settings(data, str(path))

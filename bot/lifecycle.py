@@ -1,0 +1,91 @@
+"""The lifecycle of a request: one table of allowed moves, one function that makes them.
+
+Nothing else changes a request's status. Every move writes an audit event (who, when,
+from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot import audit
+from bot.errors import NoxbotError
+from bot.models import Request, RequestStatus
+from bot.timeutil import utcnow
+
+S = RequestStatus
+
+#: States a case can end in; nothing moves out of them.
+FINAL_STATES: frozenset[RequestStatus] = frozenset({S.DONE, S.WITHDRAWN, S.CLOSED})
+
+#: Any open state may move to withdrawn (the person takes it back) or closed (staff).
+_ALWAYS = frozenset({S.WITHDRAWN, S.CLOSED})
+
+#: The design's diagram as a table: state → states it may move to.
+ALLOWED_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
+    # Kinds that need verification wait for it; the others go straight to staff; with no
+    # alternate channel on file (or an unknown sender) staff decide.
+    S.RECEIVED: frozenset({S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
+    S.AWAITING_VERIFICATION: frozenset({S.VERIFIED, S.UNVERIFIED}) | _ALWAYS,
+    S.VERIFIED: frozenset({S.AWAITING_APPROVAL}) | _ALWAYS,
+    # Staff decide: verify by phone, send a new challenge, or reply (clarification, refusal).
+    S.UNVERIFIED: frozenset({S.VERIFIED, S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL}) | _ALWAYS,
+    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED}) | _ALWAYS,
+    S.APPROVED: frozenset({S.DONE}) | _ALWAYS,
+    # A rejected draft is redrafted and goes back to staff.
+    S.REJECTED: frozenset({S.AWAITING_APPROVAL}) | _ALWAYS,
+    S.DONE: frozenset(),
+    S.WITHDRAWN: frozenset(),
+    S.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(NoxbotError):
+    """A move the lifecycle does not allow; the message names the case and both states."""
+
+
+def allowed_moves(state: RequestStatus | str) -> frozenset[RequestStatus]:
+    return ALLOWED_MOVES[RequestStatus(state)]
+
+
+def is_open(state: RequestStatus | str) -> bool:
+    return RequestStatus(state) not in FINAL_STATES
+
+
+def check_move(reference: str, current: RequestStatus | str, target: RequestStatus | str) -> None:
+    """Raise IllegalTransition unless the table allows current → target."""
+    current, target = RequestStatus(current), RequestStatus(target)
+    if target not in ALLOWED_MOVES[current]:
+        allowed = ", ".join(sorted(ALLOWED_MOVES[current])) or "nothing (it is final)"
+        raise IllegalTransition(
+            f"{reference}: cannot move from {current} to {target}; from {current} it may move "
+            f"to {allowed}"
+        )
+
+
+def transition(
+    session: Session,
+    request: Request,
+    target: RequestStatus | str,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
+    """Move a case to `target` and record who did it and why, in the caller's transaction."""
+    current = RequestStatus(request.status)
+    target = RequestStatus(target)
+    check_move(request.reference, current, target)
+    request.status = target
+    request.updated_at = utcnow()
+    if target in FINAL_STATES:
+        request.closed_at = request.updated_at
+    session.add(request)
+    audit.record(
+        session,
+        actor=actor,
+        action="transition",
+        request=request,
+        from_state=current,
+        to_state=target,
+        detail=reason,
+    )

@@ -1,0 +1,56 @@
+"""Storage: migrations create the schema the models describe, and run on every start."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+import bot.models  # noqa: F401
+from bot.db import Database, current_revision, head_revision
+
+
+def test_opening_a_new_database_creates_the_schema_at_the_newest_revision(any_database):
+    database = any_database
+    assert current_revision(database.engine) == head_revision()
+    tables = set(inspect(database.engine).get_table_names())
+    assert {
+        "subject",
+        "contact_point",
+        "request",
+        "message",
+        "verification",
+        "draft",
+        "outbox",
+        "audit_event",
+        "channel_cursor",
+    } <= tables
+
+
+def test_the_migrations_match_the_models(any_database):
+    with any_database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert diff == []
+
+
+def test_opening_twice_is_harmless(sqlite_url):
+    Database(sqlite_url).dispose()
+    database = Database(sqlite_url)
+    assert current_revision(database.engine) == head_revision()
+    database.dispose()
+
+
+def test_lookups_have_indexes(any_database):
+    inspector = inspect(any_database.engine)
+    indexed = {
+        (table, tuple(index["column_names"]))
+        for table in ("contact_point", "message", "request", "verification", "outbox")
+        for index in inspector.get_indexes(table)
+    }
+    assert ("message", ("dedupe_key",)) in indexed
+    assert ("message", ("imap_uidvalidity", "imap_uid")) in indexed
+    assert ("request", ("reference",)) in indexed
+    assert ("outbox", ("status",)) in indexed
+    uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("contact_point")}
+    assert ("kind", "value") in uniques
