@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -47,4 +49,4 @@ def test_events_written_in_separate_transactions_link_up(any_database):
     with any_database.session() as session:
         events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert events[0].prev_hash == audit.GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 
 import pytest
@@ -49,7 +50,7 @@ def test_the_design_diagram_moves_are_allowed():
         S.APPROVED,
         S.DONE,
     ]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         check_move("DSR-2026-0001", a, b)
     check_move("DSR-2026-0001", S.RECEIVED, S.AWAITING_APPROVAL)  # kinds needing no verification
     check_move("DSR-2026-0001", S.AWAITING_VERIFICATION, S.UNVERIFIED)

@@ -8,8 +8,8 @@ from bot.cli.app import app, err_console
 from bot.errors import NoxbotError
 
 # Importing the command modules registers their commands on `app`.
-from bot.cli import classify as _classify  # noqa: E402,F401  isort: skip
-from bot.cli import database as _database  # noqa: E402,F401  isort: skip
+from bot.cli import classify as _classify  # noqa: F401  isort: skip
+from bot.cli import database as _database  # noqa: F401  isort: skip
 
 
 def main() -> None:
