@@ -94,6 +94,7 @@ class Subject(SQLModel, table=True):
     restricted: bool = False
     objected: bool = False
     marketing_suppressed: bool = False
+    consent_withdrawn: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -140,6 +141,10 @@ class Request(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     due_date: date
     target_date: date
+    #: Set once identity is confirmed (alternate channel, or a staff call): only then may a
+    #: draft carry register data.
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verified_by: str | None = None
     extended: bool = False
     extended_due_date: date | None = None
     extension_reason: str | None = Field(default=None, sa_type=Text)

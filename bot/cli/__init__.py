@@ -10,6 +10,11 @@ from bot.errors import NoxbotError
 # Importing the command modules registers their commands on `app`.
 from bot.cli import classify as _classify  # noqa: F401  isort: skip
 from bot.cli import database as _database  # noqa: F401  isort: skip
+from bot.cli import subjects as _subjects  # noqa: F401  isort: skip
+from bot.cli import requests as _requests  # noqa: F401  isort: skip
+from bot.cli import drafts as _drafts  # noqa: F401  isort: skip
+from bot.cli import staff as _staff  # noqa: F401  isort: skip
+from bot.cli import demo as _demo  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from bot.config import Settings, load_settings
 from bot.db import Database
+from bot.services import Services
 
 app = typer.Typer(
     name="noxbot",
@@ -52,3 +54,30 @@ def open_database(settings: Settings) -> Database:
 def settings_and_database(config: Path | None) -> tuple[Settings, Database]:
     settings = load_settings(config)
     return settings, open_database(settings)
+
+
+def staff_actor() -> str:
+    """Who is acting at this terminal, for the audit trail ($NOXBOT_STAFF, else the login)."""
+    import getpass
+    import os
+
+    name = os.environ.get("NOXBOT_STAFF") or getpass.getuser()
+    return f"staff:{name}"
+
+
+def print_json(value: object) -> None:
+    import json
+
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def services_for(config: Path | None) -> tuple[Settings, Database, Services]:
+    settings, database = settings_and_database(config)
+    return settings, database, Services.from_settings(settings)
+
+
+def today(settings: Settings) -> date:
+    from bot.deadlines import stockholm_date
+    from bot.timeutil import utcnow
+
+    return stockholm_date(utcnow(), settings.organisation.timezone)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 22:18:49.544950
+Create Date: 2026-11-24 22:29:20.507007
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("restricted", sa.Boolean(), nullable=False),
         sa.Column("objected", sa.Boolean(), nullable=False),
         sa.Column("marketing_suppressed", sa.Boolean(), nullable=False),
+        sa.Column("consent_withdrawn", sa.Boolean(), nullable=False),
         sa.Column("created_at", bot.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", bot.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -114,6 +115,8 @@ def upgrade() -> None:
         sa.Column("received_at", bot.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
         sa.Column("target_date", sa.Date(), nullable=False),
+        sa.Column("verified_at", bot.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("verified_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("extended", sa.Boolean(), nullable=False),
         sa.Column("extended_due_date", sa.Date(), nullable=True),
         sa.Column("extension_reason", sa.Text(), nullable=True),

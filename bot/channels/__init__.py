@@ -1,0 +1,1 @@
+"""Channels: how messages reach noxbot and leave it (email, Telegram, in-memory)."""

@@ -1,0 +1,122 @@
+"""Messages as plain values and the small interface every channel adapter implements.
+
+The pipeline knows GDPR and nothing about sockets; an adapter knows its protocol and
+nothing about GDPR. Both meet in these values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.timeutil import utcnow
+
+
+class ChannelName(StrEnum):
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+    PHONE = "phone"  # manual intake only: staff type in what was said
+    POST = "post"  # manual intake only
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as it arrived, before noxbot made anything of it."""
+
+    channel: ChannelName
+    #: Email address, or the Telegram user id as a decimal string, or a phone number.
+    sender: str
+    text: str = ""
+    subject: str = ""
+    sender_name: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    #: The original bytes (RFC 822 for mail), kept so nothing is lost.
+    raw: bytes | None = None
+    #: Mail: Message-ID, In-Reply-To, References; lower-cased header names for loop checks.
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    #: IMAP position, when the mail came from a mailbox.
+    imap_uidvalidity: int | None = None
+    imap_uid: int | None = None
+    #: Telegram: chat and message ids, the message it replies to, a pressed button's data.
+    telegram_chat_id: int | None = None
+    telegram_message_id: int | None = None
+    telegram_reply_to_id: int | None = None
+    callback_data: str | None = None
+    callback_id: str | None = None
+    #: Set when the mail could not be parsed: why (the raw bytes are kept for staff).
+    malformed: str | None = None
+
+    def dedupe_key(self) -> str:
+        """The same message handed in twice has the same key (idempotent processing)."""
+        if self.channel is ChannelName.EMAIL:
+            if self.message_id:
+                return f"email:mid:{self.message_id.strip('<>').lower()}"
+            if self.imap_uidvalidity is not None and self.imap_uid is not None:
+                return f"email:imap:{self.imap_uidvalidity}:{self.imap_uid}"
+        if self.channel is ChannelName.TELEGRAM and self.callback_id is not None:
+            return f"telegram:cb:{self.callback_id}"
+        if self.channel is ChannelName.TELEGRAM and self.telegram_message_id is not None:
+            return f"telegram:{self.telegram_chat_id}:{self.telegram_message_id}"
+        digest = hashlib.sha256(
+            "\x00".join(
+                [self.channel, self.sender, self.subject, self.text, self.received_at.isoformat()]
+            ).encode()
+        ).hexdigest()[:32]
+        return f"{self.channel}:sha:{digest}"
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button on a chat message: what it says and what pressing it sends back."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to send, as the outbox holds it."""
+
+    channel: ChannelName
+    address: str
+    text: str
+    subject: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str | None = None  # fixed when queued: a retry sends the same message
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to_message_id: int | None = None  # Telegram
+    buttons: tuple[Button, ...] = ()
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+class SendError(Exception):
+    """Sending failed; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class OutboundChannel(Protocol):
+    """What the outbox sender needs from a channel adapter."""
+
+    name: ChannelName
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Send one message; return the channel's id for it (Message-ID, Telegram id)."""
+        ...

@@ -1,0 +1,23 @@
+"""`noxbot demo`: the whole flow on embedded defaults, no accounts needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.app import app, console
+
+
+@app.command("demo")
+def demo_command(
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="Keep the demo database in this folder (inspect it with -c afterwards)."),
+    ] = None,
+) -> None:
+    """Run the whole flow on embedded defaults (SQLite, in-memory channels) and show it."""
+    from bot.demo import demo
+
+    demo(keep, console)

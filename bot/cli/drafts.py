@@ -1,0 +1,158 @@
+"""`noxbot drafts …`: staff approval from a terminal."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from bot.cases import CaseError, approve_draft, edit_draft, get_draft, open_drafts, reject_draft
+from bot.cli.app import (
+    ConfigOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    print_json,
+    services_for,
+    settings_and_database,
+    staff_actor,
+)
+from bot.views import draft_json
+
+drafts_app = typer.Typer(help="Replies waiting for staff approval.", no_args_is_help=True)
+app.add_typer(drafts_app, name="drafts")
+
+
+def drafts_table(drafts: list[dict]) -> Table:
+    table = Table("id", "reference", "v", "purpose", "status", "lang", "to", "subject", "data?")
+    for d in drafts:
+        table.add_row(
+            str(d["id"]),
+            d["reference"],
+            str(d["version"]),
+            d["purpose"],
+            d["status"],
+            d["language"],
+            f"{d['to']['channel']}: {d['to']['address']}",
+            d["subject"],
+            "yes" if d["carries_personal_data"] else "",
+        )
+    return table
+
+
+def print_draft(d: dict) -> None:
+    attachments = f"\nattachments: {', '.join(d['attachments'])}" if d["attachments"] else ""
+    header = (
+        f"draft {d['id']} · {d['reference']} · version {d['version']} · {d['status']}\n"
+        f"to {d['to']['channel']}: {d['to']['address']}\nsubject: {d['subject']}"
+        f"{attachments}"
+    )
+    console.print(Panel(d["text"], title=header, title_align="left", highlight=False), markup=False)
+
+
+@drafts_app.command("list")
+def drafts_list(
+    config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """Drafts waiting for approval (and rejected ones waiting for an edit)."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        drafts = [draft_json(session, d) for d in open_drafts(session)]
+    if output_format is OutputFormat.JSON:
+        print_json(drafts)
+    else:
+        console.print(drafts_table(drafts))
+
+
+@drafts_app.command("show")
+def drafts_show(
+    draft_id: int, config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """One draft, in full."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        draft = draft_json(session, get_draft(session, draft_id))
+    if output_format is OutputFormat.JSON:
+        print_json(draft)
+    else:
+        print_draft(draft)
+
+
+@drafts_app.command("approve")
+def drafts_approve(
+    draft_id: int,
+    version: Annotated[
+        int | None, typer.Option(help="Refuse unless this is still the current version.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Approve a draft: carry out what it promises and queue it for sending."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        outbox = approve_draft(
+            session, services, draft_id, actor=staff_actor(), expected_version=version
+        )
+        console.print(
+            f"draft {draft_id} approved; queued as outbox {outbox.id} to "
+            f"{outbox.channel}: {outbox.address}"
+        )
+
+
+@drafts_app.command("reject")
+def drafts_reject(
+    draft_id: int,
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit trail.")],
+    config: ConfigOption = None,
+) -> None:
+    """Reject a draft; edit it to make a new version."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        reject_draft(session, services, draft_id, reason, actor=staff_actor())
+        console.print(f"draft {draft_id} rejected")
+
+
+@drafts_app.command("edit")
+def drafts_edit(
+    draft_id: int,
+    text_file: Annotated[
+        Path | None, typer.Option(help="The new text (else $EDITOR opens).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Edit a draft's text: the result is a new version awaiting approval."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        current = get_draft(session, draft_id)
+        text = (
+            text_file.read_text(encoding="utf-8")
+            if text_file is not None
+            else _edit_in_editor(current.text)
+        )
+        new = edit_draft(session, services, draft_id, text, actor=staff_actor())
+        console.print(
+            f"draft {draft_id} → new version {new.version} is draft {new.id}, awaiting approval"
+        )
+
+
+def _edit_in_editor(text: str) -> str:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise CaseError("no $EDITOR set; give the new text with --text-file")
+    with tempfile.NamedTemporaryFile("w+", suffix=".txt", encoding="utf-8", delete=False) as f:
+        f.write(text)
+        path = Path(f.name)
+    try:
+        result = subprocess.run([*shlex.split(editor), str(path)], check=False)
+        if result.returncode != 0:
+            raise CaseError(f"the editor exited with status {result.returncode}; nothing changed")
+        return path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)

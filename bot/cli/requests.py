@@ -1,0 +1,240 @@
+"""`noxbot requests …`: cases — list, show, manual intake, phone verification, extension,
+refusal, closing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import col, select
+
+from bot.cases import close_case, extend_case, get_case, refuse_case, verify_by_phone
+from bot.channels.base import ChannelName, InboundMessage
+from bot.channels.mail import inbound_from_email
+from bot.cli.app import (
+    ConfigOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    print_json,
+    services_for,
+    settings_and_database,
+    staff_actor,
+    today,
+)
+from bot.kinds import RequestKind
+from bot.models import Request, RequestStatus
+from bot.pipeline import decide_triage, process_inbound
+from bot.views import case_json
+
+requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
+app.add_typer(requests_app, name="requests")
+
+
+def case_table(cases: list[dict]) -> Table:
+    table = Table(
+        "reference",
+        "kinds",
+        "status",
+        "lang",
+        "channel",
+        "received",
+        "due",
+        "days left",
+        "verification",
+    )
+    for c in cases:
+        verification = c["verification"]
+        due = c["extended_due_date"] or c["due_date"]
+        left = c["working_days_left"]
+        left_text = (
+            f"[red]{left}[/red]"
+            if left < 0
+            else (f"[yellow]{left}[/yellow]" if left <= 5 else str(left))
+        )
+        table.add_row(
+            c["reference"],
+            ", ".join(c["kinds"]),
+            c["status"],
+            c["language"],
+            c["channel"],
+            c["received_at"][:10],
+            due + (" (ext.)" if c["extended_due_date"] else ""),
+            left_text if c["status"] not in ("done", "closed", "withdrawn") else "—",
+            f"{verification['method']}: {verification['status']}" if verification else "—",
+        )
+    return table
+
+
+@requests_app.command("list")
+def requests_list(
+    config: ConfigOption = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+    status: Annotated[RequestStatus | None, typer.Option(help="Only cases in this status.")] = None,
+) -> None:
+    """Cases with their status, legal due date and working days left."""
+    settings, database = settings_and_database(config)
+    with database.session() as session:
+        query = select(Request).order_by(col(Request.id))
+        if status is not None:
+            query = query.where(Request.status == status)
+        cases = [case_json(session, c, today(settings)) for c in session.exec(query)]
+    if output_format is OutputFormat.JSON:
+        print_json(cases)
+    else:
+        console.print(case_table(cases))
+
+
+@requests_app.command("show")
+def requests_show(
+    reference: str, config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """One case in full."""
+    settings, database = settings_and_database(config)
+    with database.session() as session:
+        case = case_json(session, get_case(session, reference), today(settings))
+    if output_format is OutputFormat.JSON:
+        print_json(case)
+        return
+    for key, value in case.items():
+        console.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+
+
+@requests_app.command("new")
+def requests_new(
+    channel: Annotated[ChannelName, typer.Option(help="How the request reached NOX.")],
+    sender: Annotated[
+        str | None, typer.Option("--from", help="Email, phone or Telegram id.")
+    ] = None,
+    eml: Annotated[Path | None, typer.Argument(help="A forwarded original (.eml).")] = None,
+    text_file: Annotated[Path | None, typer.Option(help="What the person said or wrote.")] = None,
+    name: Annotated[str | None, typer.Option(help="The person's name, as they gave it.")] = None,
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated kinds, when staff know them better than the classifier."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Manual intake: a request by phone, post or forwarded mail, through the same pipeline."""
+    if (eml is None) == (text_file is None):
+        raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
+    if eml is not None:
+        inbound = inbound_from_email(eml.read_bytes())
+        if sender:
+            inbound = _replace(inbound, sender=sender)
+        inbound = _replace(inbound, channel=channel)
+    else:
+        if not sender:
+            raise typer.BadParameter("--from is required with --text-file")
+        inbound = InboundMessage(
+            channel=channel,
+            sender=sender,
+            sender_name=name,
+            text=text_file.read_text(encoding="utf-8"),
+        )
+    if name:
+        inbound = _replace(inbound, sender_name=name)
+    chosen = _parse_kinds(kinds) if kinds else None
+    settings, database, services = services_for(config)
+    with database.session() as session:
+        outcome = process_inbound(session, services, inbound)
+        if chosen is not None and outcome.state == "triage":
+            outcome = decide_triage(
+                session, services, outcome.message_id, chosen, actor=staff_actor()
+            )
+        if outcome.reference is None:
+            result = {"reference": None, "state": outcome.state, "detail": outcome.detail}
+        else:
+            result = case_json(session, get_case(session, outcome.reference), today(settings))
+    if output_format is OutputFormat.JSON:
+        print_json(result)
+    elif result.get("reference"):
+        console.print(
+            f"{result['reference']}: {', '.join(result['kinds'])} — {result['status']}"
+            f" (due {result['due_date']})"
+        )
+    else:
+        console.print(f"No case opened: {result['state']} ({result['detail']})")
+
+
+def _replace(inbound: InboundMessage, **changes: object) -> InboundMessage:
+    from dataclasses import replace
+
+    return replace(inbound, **changes)  # type: ignore[arg-type]
+
+
+def _parse_kinds(text: str) -> list[RequestKind]:
+    try:
+        kinds = [RequestKind(k.strip()) for k in text.split(",") if k.strip()]
+    except ValueError:
+        known = ", ".join(k for k in RequestKind if k is not RequestKind.NONE)
+        raise typer.BadParameter(f"--kinds: expected some of {known}") from None
+    return [k for k in kinds if k is not RequestKind.NONE]
+
+
+@requests_app.command("verify")
+def requests_verify(
+    reference: str,
+    by: Annotated[str, typer.Option("--by", help="How identity was confirmed: phone.")],
+    note: Annotated[str, typer.Option(help="Who was called, what they confirmed.")],
+    config: ConfigOption = None,
+) -> None:
+    """Record a verification staff made by calling the number on file."""
+    if by != "phone":
+        raise typer.BadParameter("only --by phone can be recorded by staff")
+    _, database, services = services_for(config)
+    with database.session() as session:
+        case = verify_by_phone(session, services, reference, note, actor=staff_actor())
+        console.print(f"{case.reference}: verified by phone; reply drafted ({case.status})")
+
+
+@requests_app.command("extend")
+def requests_extend(
+    reference: str,
+    reason: Annotated[str, typer.Option(help="Why more time is needed (goes to the person).")],
+    config: ConfigOption = None,
+) -> None:
+    """Extend the deadline by two months (Art. 12(3)) and draft the notice."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        draft = extend_case(session, services, reference, reason, actor=staff_actor())
+        case = get_case(session, reference)
+        console.print(
+            f"{case.reference}: due {case.extended_due_date}; notice is draft "
+            f"{draft.id}, awaiting approval"
+        )
+
+
+@requests_app.command("refuse")
+def requests_refuse(
+    reference: str,
+    reason: Annotated[str, typer.Option(help="The reasons (Art. 12(4)); go to the person.")],
+    config: ConfigOption = None,
+) -> None:
+    """Draft a refusal with reasons; approving it sends it and closes the case."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        draft = refuse_case(session, services, reference, reason, actor=staff_actor())
+        console.print(f"{reference.upper()}: refusal is draft {draft.id}, awaiting approval")
+
+
+@requests_app.command("close")
+def requests_close(
+    reference: str,
+    reason: Annotated[str, typer.Option(help="Why the case ends here.")],
+    withdrawn: Annotated[bool, typer.Option(help="The person took the request back.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Close a case (or mark it withdrawn) without a reply."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        case = close_case(
+            session, services, reference, reason, actor=staff_actor(), withdrawn=withdrawn
+        )
+        console.print(f"{case.reference}: {case.status}")

@@ -1,0 +1,191 @@
+"""`noxbot triage|alerts|outbox|audit`: what needs a person, what waits to be sent, and the
+integrity of the audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import col, select
+
+from bot.audit import verify_chain
+from bot.cli.app import (
+    ConfigOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    err_console,
+    print_json,
+    services_for,
+    settings_and_database,
+    staff_actor,
+)
+from bot.cli.requests import _parse_kinds
+from bot.models import Message, MessageState, Outbox, StaffAlert
+from bot.pipeline import decide_triage
+
+triage_app = typer.Typer(help="Messages the classifier was unsure about.", no_args_is_help=True)
+alerts_app = typer.Typer(help="What staff must look at.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Messages waiting to be sent.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(triage_app, name="triage")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(audit_app, name="audit")
+
+
+@triage_app.command("list")
+def triage_list(
+    config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """Messages waiting for staff to say what they ask for."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        rows = [
+            {
+                "message": m.id,
+                "channel": m.channel,
+                "from": m.address,
+                "subject": m.subject,
+                "text": m.text[:300],
+                "classification": m.classification,
+            }
+            for m in session.exec(
+                select(Message)
+                .where(Message.state == MessageState.TRIAGE)
+                .order_by(col(Message.id))
+            )
+        ]
+    if output_format is OutputFormat.JSON:
+        print_json(rows)
+        return
+    table = Table("message", "channel", "from", "guess", "text")
+    for r in rows:
+        guess = r["classification"] or {}
+        table.add_row(
+            str(r["message"]),
+            r["channel"],
+            r["from"],
+            f"{', '.join(guess.get('kinds', []))} ({guess.get('confidence', 0):.2f})",
+            r["text"][:120],
+        )
+    console.print(table)
+
+
+@triage_app.command("decide")
+def triage_decide(
+    message_id: int,
+    kinds: Annotated[str | None, typer.Option(help="Comma-separated kinds it asks for.")] = None,
+    not_a_request: Annotated[bool, typer.Option("--not-a-request")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Say what a message asks for (opens a case) or that it is not a request."""
+    if (kinds is None) == (not not_a_request):
+        raise typer.BadParameter("give --kinds or --not-a-request")
+    chosen = _parse_kinds(kinds) if kinds else None
+    _, database, services = services_for(config)
+    with database.session() as session:
+        outcome = decide_triage(session, services, message_id, chosen, actor=staff_actor())
+    console.print(
+        f"message {message_id}: {outcome.state}"
+        + (f" → {outcome.reference}" if outcome.reference else "")
+    )
+
+
+@alerts_app.command("list")
+def alerts_list(
+    config: ConfigOption = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+    all_alerts: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+) -> None:
+    """Alerts: possible impersonation, calls to make, complaints, failed sends, triage."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        query = select(StaffAlert).order_by(col(StaffAlert.id))
+        if not all_alerts:
+            query = query.where(col(StaffAlert.resolved_at).is_(None))
+        rows = [
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "text": a.text,
+                "created_at": a.created_at,
+                "resolved": a.resolved_at is not None,
+            }
+            for a in session.exec(query)
+        ]
+    if output_format is OutputFormat.JSON:
+        print_json(rows)
+        return
+    table = Table("id", "kind", "what")
+    for r in rows:
+        table.add_row(str(r["id"]), r["kind"], r["text"])
+    console.print(table)
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(alert_id: int, config: ConfigOption = None) -> None:
+    """Mark an alert as dealt with."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        alert = session.get(StaffAlert, alert_id)
+        if alert is None:
+            err_console.print(f"noxbot: no alert with id {alert_id}")
+            raise typer.Exit(1)
+        alert.resolved_at = services.clock()
+        alert.resolved_by = staff_actor()
+        session.add(alert)
+    console.print(f"alert {alert_id} resolved")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """Outgoing messages and where each one is."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        rows = [
+            {
+                "id": o.id,
+                "purpose": o.purpose,
+                "channel": o.channel,
+                "to": o.address,
+                "subject": o.subject,
+                "status": o.status,
+                "attempts": o.attempts,
+                "last_error": o.last_error,
+            }
+            for o in session.exec(select(Outbox).order_by(col(Outbox.id)))
+        ]
+    if output_format is OutputFormat.JSON:
+        print_json(rows)
+        return
+    table = Table("id", "purpose", "to", "status", "attempts", "last error")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["purpose"],
+            f"{r['channel']}: {r['to']}",
+            r["status"],
+            str(r["attempts"]),
+            r["last_error"] or "",
+        )
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check the audit chain; exit status 1 when an event was changed, removed or inserted."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        count, problems = verify_chain(session)
+    if not problems:
+        console.print(f"Audit trail intact: {count} events, chain verified.")
+        return
+    for problem in problems:
+        err_console.print(f"event {problem.event_id}: {problem.problem}", markup=False)
+    err_console.print(f"Audit trail TAMPERED: {len(problems)} problem(s) in {count} events.")
+    raise typer.Exit(1)

@@ -1,0 +1,96 @@
+"""`noxbot subjects import|list`: the register of people on file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import col, select
+
+from bot import audit
+from bot.cli.app import (
+    ConfigOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    print_json,
+    settings_and_database,
+    staff_actor,
+)
+from bot.models import Subject
+from bot.register import import_file
+from bot.views import subject_json
+
+subjects_app = typer.Typer(help="The register of people on file.", no_args_is_help=True)
+app.add_typer(subjects_app, name="subjects")
+
+
+@subjects_app.command("import")
+def subjects_import(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row, or a JSON list.")],
+    config: ConfigOption = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Import people (re-import updates, never duplicates; bad rows are reported)."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        report = import_file(session, file)
+        audit.record(
+            session,
+            actor=staff_actor(),
+            action="subjects_imported",
+            detail=f"{file.name}: {report.created} new, {report.updated} updated, "
+            f"{len(report.problems)} rejected",
+        )
+    if output_format is OutputFormat.JSON:
+        print_json(
+            {
+                "created": report.created,
+                "updated": report.updated,
+                "problems": [{"line": p.line, "error": p.message} for p in report.problems],
+            }
+        )
+    else:
+        console.print(
+            f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
+        )
+        for problem in report.problems:
+            console.print(f"  line {problem.line}: {problem.message}", markup=False)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@subjects_app.command("list")
+def subjects_list(
+    config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """People on file, with their contact points and the flags the system honours."""
+    _, database = settings_and_database(config)
+    with database.session() as session:
+        people = [
+            subject_json(session, s)
+            for s in session.exec(select(Subject).order_by(col(Subject.id)))
+        ]
+    if output_format is OutputFormat.JSON:
+        print_json(people)
+        return
+    table = Table("id", "name", "email", "phone", "telegram", "company", "flags")
+    for p in people:
+        flags = [
+            f
+            for f in ("restricted", "objected", "marketing_suppressed", "consent_withdrawn")
+            if p[f]
+        ]
+        table.add_row(
+            str(p["id"]),
+            p["name"],
+            "; ".join(p["email"]),
+            "; ".join(p["phone"]),
+            "; ".join(p["telegram_user_id"]),
+            p["company"] or "",
+            ", ".join(flags),
+        )
+    console.print(table)

@@ -1,0 +1,206 @@
+"""The outbox sender: sends what was approved (and automatic verification messages), retries
+with backoff when a server is down, and records what went out so replies thread.
+
+A row is claimed (queued → sending) in its own transaction before the network call, so two
+senders never send the same row; PostgreSQL claims with FOR UPDATE SKIP LOCKED. A row left
+in `sending` by a crash is retried after STALE_SENDING: at least once, with the same
+Message-ID, which is as close to exactly once as SMTP and the Bot API allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel import Session, col, or_, select
+
+from bot import audit
+from bot.channels.base import (
+    Attachment,
+    Button,
+    ChannelName,
+    OutboundChannel,
+    OutboundMessage,
+    SendError,
+)
+from bot.db import Database
+from bot.lifecycle import transition
+from bot.models import (
+    Direction,
+    Message,
+    MessageState,
+    Outbox,
+    OutboxStatus,
+    Request,
+    RequestStatus,
+    StaffAlert,
+)
+from bot.services import Services
+
+MAX_ATTEMPTS = 8
+STALE_SENDING = timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at one hour."""
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def to_outbound(row: Outbox) -> OutboundMessage:
+    headers = row.headers
+    return OutboundMessage(
+        channel=ChannelName(row.channel),
+        address=row.address,
+        subject=row.subject,
+        text=row.text,
+        attachments=tuple(Attachment(**a) for a in row.attachments),
+        message_id=headers.get("message_id"),
+        in_reply_to=headers.get("in_reply_to"),
+        references=tuple(headers.get("references", ())),
+        reply_to_message_id=headers.get("reply_to_message_id"),
+        buttons=tuple(Button(label, data) for label, data in headers.get("buttons", ())),
+        extra_headers=tuple(
+            (name, value)
+            for name, value in (
+                ("Auto-Submitted", headers.get("auto_submitted")),
+                ("X-Noxbot-Reference", headers.get("reference")),
+            )
+            if value
+        ),
+    )
+
+
+def claim_due(session: Session, services: Services, limit: int) -> list[Outbox]:
+    now = services.clock()
+    query = (
+        select(Outbox)
+        .where(
+            or_(
+                (col(Outbox.status) == OutboxStatus.QUEUED) & (col(Outbox.next_attempt_at) <= now),
+                (col(Outbox.status) == OutboxStatus.SENDING)
+                & (col(Outbox.next_attempt_at) <= now - STALE_SENDING),
+            )
+        )
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.exec(query))
+    for row in rows:
+        row.status = OutboxStatus.SENDING
+        row.next_attempt_at = now
+        session.add(row)
+    return rows
+
+
+def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str) -> None:
+    row.status = OutboxStatus.SENT
+    row.sent_at = services.clock()
+    row.sent_ref = sent_ref
+    row.attempts += 1
+    session.add(row)
+    is_telegram = row.channel == ChannelName.TELEGRAM
+    session.add(
+        Message(
+            dedupe_key=f"out:{row.id}",
+            direction=Direction.OUTBOUND,
+            channel=row.channel,
+            request_id=row.request_id,
+            address=row.address,
+            subject=row.subject,
+            text=row.text,
+            message_id=row.headers.get("message_id") if not is_telegram else None,
+            in_reply_to=row.headers.get("in_reply_to"),
+            references=list(row.headers.get("references", [])),
+            telegram_chat_id=int(row.address) if is_telegram and row.address.isdigit() else None,
+            telegram_message_id=int(sent_ref) if is_telegram and sent_ref.isdigit() else None,
+            received_at=row.sent_at,
+            state=MessageState.RECEIVED,
+            state_reason=f"sent ({row.purpose})",
+        )
+    )
+    case = session.get(Request, row.request_id) if row.request_id else None
+    if case is not None:
+        audit.record(
+            session,
+            actor="noxbot",
+            action="sent",
+            request=case,
+            detail=f"outbox {row.id} ({row.purpose}) by {row.channel}",
+        )
+        if row.purpose == "reply" and case.status == RequestStatus.APPROVED:
+            transition(
+                session,
+                case,
+                RequestStatus.DONE,
+                actor="noxbot",
+                reason="approved reply sent and its actions carried out",
+            )
+
+
+def _mark_failed(session: Session, services: Services, row: Outbox, error: SendError) -> bool:
+    """Returns True when the row gave up for good."""
+    row.attempts += 1
+    row.last_error = str(error)
+    give_up = error.permanent or row.attempts >= MAX_ATTEMPTS
+    if give_up:
+        row.status = OutboxStatus.FAILED
+        session.add(
+            StaffAlert(
+                request_id=row.request_id,
+                kind="send_failed",
+                text=f"outbox {row.id} ({row.purpose}) to {row.channel} could "
+                f"not be sent after {row.attempts} attempts: {error}",
+            )
+        )
+    else:
+        row.status = OutboxStatus.QUEUED
+        row.next_attempt_at = services.clock() + backoff(row.attempts)
+    session.add(row)
+    return give_up
+
+
+async def deliver_due(
+    database: Database,
+    services: Services,
+    channels: Mapping[ChannelName, OutboundChannel],
+    *,
+    limit: int = 50,
+) -> DeliveryReport:
+    """Send every due outbox row whose channel is here; one transaction per row's result."""
+    report = DeliveryReport()
+    with database.session() as session:
+        rows = [r for r in claim_due(session, services, limit)]
+        for row in rows:
+            if ChannelName(row.channel) not in channels:
+                row.status = OutboxStatus.QUEUED  # leave it for a worker that has the channel
+                session.add(row)
+        claimed = [(r.id, to_outbound(r)) for r in rows if ChannelName(r.channel) in channels]
+    for row_id, outbound in claimed:
+        channel = channels[outbound.channel]
+        try:
+            sent_ref = await channel.send(outbound)
+        except SendError as exc:
+            with database.session() as session:
+                row = session.get(Outbox, row_id)
+                assert row is not None
+                if _mark_failed(session, services, row, exc):
+                    report.failed.append(row_id or 0)
+                else:
+                    report.retrying.append(row_id or 0)
+            continue
+        with database.session() as session:
+            row = session.get(Outbox, row_id)
+            assert row is not None
+            _mark_sent(session, services, row, sent_ref)
+        report.sent.append(row_id or 0)
+    return report

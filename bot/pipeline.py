@@ -1,0 +1,529 @@
+"""The pipeline: what noxbot does with one inbound message, in one transaction.
+
+The cases, in the order they are tried (the first that applies decides):
+1. seen before (same channel id or Message-ID)  → nothing more; processed once;
+2. could not be parsed                          → kept raw, shown to staff;
+3. auto-reply, bounce, mailing list, our own    → recorded, left alone (RFC 3834 loops);
+4. a press of a verification button             → the verification answered;
+5. an answer to a pending code challenge        → the verification answered;
+6. part of an existing case (reference, thread) → attached; new rights it asks are added;
+7. otherwise classified: not a request          → recorded as seen, left alone;
+                         unsure                 → staff triage (their choice is kept);
+                         a rights request       → a case is opened.
+Personal identity numbers are masked before anything is stored (the policy: not needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from bot import audit
+from bot.autoreply import detect_automated
+from bot.cases import (
+    SYSTEM,
+    Opened,
+    confirm_identity,
+    deny_identity,
+    fail_verification,
+    find_reference,
+    open_case,
+    queue_outbox,
+    redraft_reply,
+)
+from bot.channels.base import ChannelName, InboundMessage
+from bot.classifier import Classification, classify
+from bot.identity_numbers import mask_identity_numbers
+from bot.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
+from bot.language import detect_language
+from bot.lifecycle import is_open
+from bot.models import (
+    Direction,
+    Message,
+    MessageState,
+    Request,
+    RequestStatus,
+    StaffAlert,
+    Verification,
+    VerificationStatus,
+)
+from bot.register import InvalidContact, normalise
+from bot.services import Services
+from bot.verification import (
+    CodeAnswer,
+    Denial,
+    Method,
+    code_matches,
+    parse_button_data,
+    read_answer,
+)
+
+S = RequestStatus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one inbound message."""
+
+    message_id: int
+    state: MessageState
+    duplicate: bool = False
+    reference: str | None = None
+    detail: str = ""
+
+
+def process_inbound(session: Session, services: Services, inbound: InboundMessage) -> Outcome:
+    """Take one inbound message through the cases above; returns what became of it."""
+    key = inbound.dedupe_key()
+    seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
+    if seen is not None:
+        return Outcome(
+            seen.id or 0,
+            MessageState(seen.state),
+            duplicate=True,
+            reference=_reference_of(session, seen),
+            detail="already processed",
+        )
+
+    message = _record(session, inbound, key)
+
+    if inbound.malformed:
+        return _malformed(session, message, inbound.malformed)
+
+    if inbound.channel is ChannelName.EMAIL:
+        automated = detect_automated(
+            inbound.headers or {"from": inbound.sender},
+            own_addresses=services.settings.own_addresses,
+            content_type=inbound.content_type,
+        )
+        if automated is None and inbound.sender.lower() in services.settings.own_addresses:
+            automated_reason = f"From: {inbound.sender} is our own address"
+            return _finish(message, MessageState.AUTOMATED, automated_reason, session)
+        if automated is not None:
+            return _finish(message, MessageState.AUTOMATED, automated.reason, session)
+
+    if inbound.callback_data is not None:
+        return _button_pressed(session, services, message, inbound.callback_data)
+
+    if (answered := _code_answer(session, services, message)) is not None:
+        return answered
+
+    classification = classify(
+        message.text,
+        subject=message.subject,
+        channel="chat" if message.channel == "telegram" else "email",
+    )
+    message.classification = {**classification.to_json()}
+    case = _thread_case(session, message)
+    if case is not None:
+        return _attach_to_case(session, services, message, case, classification)
+
+    if not classification.is_request:
+        return _finish(message, MessageState.NOT_A_REQUEST, "not a rights request", session)
+    if classification.confidence < services.settings.classifier.triage_threshold:
+        session.add(
+            StaffAlert(
+                message_id=message.id,
+                kind="triage",
+                text=f"message {message.id} from {message.channel} may be a "
+                f"request ({', '.join(classification.kinds)}, confidence "
+                f"{classification.confidence:.2f}); choose its kinds",
+            )
+        )
+        return _finish(message, MessageState.TRIAGE, "classifier unsure", session)
+    opened = open_case(
+        session,
+        services,
+        message,
+        list(classification.kinds),
+        classification.language,
+        confidence=classification.confidence,
+        evidence=list(classification.evidence),
+    )
+    return _opened(session, message, opened)
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+def _record(session: Session, inbound: InboundMessage, key: str) -> Message:
+    message = Message(
+        dedupe_key=key,
+        direction=Direction.INBOUND,
+        channel=inbound.channel,
+        address=_normalised_or_raw(inbound.channel, inbound.sender),
+        display_name=inbound.sender_name,
+        subject=mask_identity_numbers(inbound.subject),
+        text=mask_identity_numbers(inbound.text),
+        raw=inbound.raw,
+        message_id=inbound.message_id,
+        in_reply_to=inbound.in_reply_to,
+        references=list(inbound.references),
+        imap_uidvalidity=inbound.imap_uidvalidity,
+        imap_uid=inbound.imap_uid,
+        telegram_chat_id=inbound.telegram_chat_id,
+        telegram_message_id=inbound.telegram_message_id,
+        telegram_reply_to_id=inbound.telegram_reply_to_id,
+        received_at=inbound.received_at,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def _normalised_or_raw(channel: str, address: str) -> str:
+    kind = {"email": "email", "telegram": "telegram", "phone": "phone"}.get(channel)
+    if kind is None:
+        return address.strip()
+    try:
+        return normalise(kind, address)
+    except InvalidContact:
+        return address.strip()
+
+
+def _finish(message: Message, state: MessageState, reason: str, session: Session) -> Outcome:
+    message.state = state
+    message.state_reason = reason
+    session.add(message)
+    session.flush()
+    reference = _reference_of(session, message)
+    return Outcome(message.id or 0, state, reference=reference, detail=reason)
+
+
+def _reference_of(session: Session, message: Message) -> str | None:
+    if message.request_id is None:
+        return None
+    case = session.get(Request, message.request_id)
+    return case.reference if case else None
+
+
+def _malformed(session: Session, message: Message, why: str) -> Outcome:
+    session.add(
+        StaffAlert(
+            message_id=message.id,
+            kind="malformed",
+            text=f"message {message.id} could not be read ({why}); the raw "
+            "message is kept for you to look at",
+        )
+    )
+    return _finish(message, MessageState.MALFORMED, why, session)
+
+
+def _opened(session: Session, message: Message, opened: Opened) -> Outcome:
+    message.state = MessageState.REQUEST
+    session.add(message)
+    session.flush()
+    case = opened.case
+    return Outcome(
+        message.id or 0,
+        MessageState.REQUEST,
+        reference=case.reference,
+        detail=f"{', '.join(case.kinds)}: {case.status}",
+    )
+
+
+# --- verification answers ------------------------------------------------------------------
+
+
+def _feedback(
+    session: Session,
+    services: Services,
+    case: Request,
+    message: Message,
+    outcome: str,
+    attempts_left: int = 0,
+) -> None:
+    """Tell whoever answered how it went; holds no personal data, so needs no approval."""
+    rendered = services.drafter.render(
+        "verification_result.txt.j2",
+        case.language,
+        reference=case.reference,
+        name=None,
+        due_date=case.due_date,
+        outcome=outcome,
+        attempts_left=attempts_left,
+    )
+    queue_outbox(
+        session,
+        case,
+        ChannelName(message.channel),
+        message.address,
+        rendered.subject,
+        rendered.text,
+        purpose="verification_result",
+        auto_submitted=True,
+    )
+
+
+def _expired(services: Services, verification: Verification) -> bool:
+    return verification.expires_at is not None and services.clock() > verification.expires_at
+
+
+def _button_pressed(session: Session, services: Services, message: Message, data: str) -> Outcome:
+    parsed = parse_button_data(data)
+    verification = session.get(Verification, parsed[0]) if parsed else None
+    if (
+        parsed is None
+        or verification is None
+        or verification.method != Method.TELEGRAM_CONFIRM
+        or verification.address != message.address
+    ):
+        return _finish(message, MessageState.NOT_A_REQUEST, "button not for this user", session)
+    case = session.get(Request, verification.request_id)
+    assert case is not None
+    message.request_id = case.id
+    if verification.status != VerificationStatus.PENDING or not is_open(case.status):
+        return _finish(
+            message,
+            MessageState.VERIFICATION_ANSWER,
+            f"verification already {verification.status}",
+            session,
+        )
+    if _expired(services, verification):
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.EXPIRED,
+            actor=f"telegram:{message.address}",
+            reason="the confirmation was answered after it expired",
+        )
+        _feedback(session, services, case, message, "expired")
+    elif parsed[1]:
+        confirm_identity(
+            session,
+            services,
+            case,
+            verification,
+            actor=f"telegram:{message.address}",
+            note="confirmed on Telegram",
+        )
+        _feedback(session, services, case, message, "confirmed")
+    else:
+        deny_identity(session, services, case, verification, actor=f"telegram:{message.address}")
+        _feedback(session, services, case, message, "denied")
+    return _finish(message, MessageState.VERIFICATION_ANSWER, f"verification {data}", session)
+
+
+def _code_answer(session: Session, services: Services, message: Message) -> Outcome | None:
+    """A message answering a pending email-code challenge, from the address it went to (a
+    reply to that mail) or from the requester in the chat the request came from."""
+    pending = session.exec(
+        select(Verification, Request)
+        .join(Request, col(Request.id) == Verification.request_id)
+        .where(
+            Verification.status == VerificationStatus.PENDING,
+            Verification.method == Method.EMAIL_CODE,
+        )
+        .order_by(col(Verification.id).desc())
+    ).all()
+    threads = {message.in_reply_to, *message.references}
+    reference = find_reference(message.subject)
+    for verification, case in pending:
+        by_mail = (
+            message.channel == "email"
+            and message.address == verification.address
+            and (verification.challenge_ref in threads or reference == case.reference)
+        )
+        in_chat = (
+            message.channel == case.channel
+            and message.address == case.requester_address
+            and message.channel != "email"
+        )
+        if not (by_mail or in_chat):
+            continue
+        answer = read_answer(message.text)
+        if answer is None:
+            return None
+        message.request_id = case.id
+        actor = f"{message.channel}:{message.address}"
+        if _expired(services, verification):
+            fail_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.EXPIRED,
+                actor=actor,
+                reason="the code was answered after it expired",
+            )
+            _feedback(session, services, case, message, "expired")
+        elif isinstance(answer, Denial):
+            deny_identity(session, services, case, verification, actor=actor)
+            _feedback(session, services, case, message, "denied")
+        elif isinstance(answer, CodeAnswer) and code_matches(
+            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
+        ):
+            confirm_identity(
+                session,
+                services,
+                case,
+                verification,
+                actor=actor,
+                note=f"code confirmed by {message.channel}",
+            )
+            _feedback(session, services, case, message, "confirmed")
+        else:
+            verification.attempts += 1
+            session.add(verification)
+            left = verification.max_attempts - verification.attempts
+            audit.record(
+                session,
+                actor=actor,
+                action="verification_wrong_code",
+                request=case,
+                detail=f"attempt {verification.attempts} of {verification.max_attempts}",
+            )
+            if left <= 0:
+                fail_verification(
+                    session,
+                    services,
+                    case,
+                    verification,
+                    VerificationStatus.FAILED,
+                    actor=actor,
+                    reason="too many wrong verification codes",
+                )
+                _feedback(session, services, case, message, "failed")
+            else:
+                _feedback(session, services, case, message, "wrong_code", attempts_left=left)
+        return _finish(message, MessageState.VERIFICATION_ANSWER, "verification answer", session)
+    return None
+
+
+# --- threads -------------------------------------------------------------------------------
+
+
+def _thread_case(session: Session, message: Message) -> Request | None:
+    """The case this message continues: a reference in the subject, a mail thread, a reply on
+    Telegram, or a Telegram user's open case."""
+    if reference := find_reference(f"{message.subject}\n{message.text[:2000]}"):
+        case = session.exec(select(Request).where(Request.reference == reference)).first()
+        if case is not None:
+            return case
+    ids = [i for i in (message.in_reply_to, *message.references) if i]
+    if ids:
+        earlier = session.exec(
+            select(Message)
+            .where(col(Message.message_id).in_(ids), col(Message.request_id).is_not(None))
+            .order_by(col(Message.id).desc())
+        ).first()
+        if earlier is not None:
+            return session.get(Request, earlier.request_id)
+    if message.channel == "telegram" and message.telegram_reply_to_id is not None:
+        earlier = session.exec(
+            select(Message).where(
+                Message.telegram_chat_id == message.telegram_chat_id,
+                Message.telegram_message_id == message.telegram_reply_to_id,
+                col(Message.request_id).is_not(None),
+            )
+        ).first()
+        if earlier is not None:
+            return session.get(Request, earlier.request_id)
+    return None
+
+
+def _attach_to_case(
+    session: Session,
+    services: Services,
+    message: Message,
+    case: Request,
+    classification: Classification,
+) -> Outcome:
+    new_kinds = [
+        k for k in classification.kinds if k is not RequestKind.NONE and str(k) not in case.kinds
+    ]
+    needs_check = any(k in KINDS_NEEDING_VERIFICATION for k in new_kinds)
+    can_merge = (
+        is_open(case.status)
+        and case.status not in (S.APPROVED,)
+        and (
+            not needs_check
+            or case.verified_at is not None
+            or case.status in (S.AWAITING_VERIFICATION, S.UNVERIFIED)
+        )
+    )
+    if (
+        new_kinds
+        and not can_merge
+        and classification.confidence >= services.settings.classifier.triage_threshold
+    ):
+        # A new request in the thread of a case that can no longer take it: its own case.
+        opened = open_case(
+            session,
+            services,
+            message,
+            list(classification.kinds),
+            classification.language,
+            confidence=classification.confidence,
+            evidence=list(classification.evidence),
+        )
+        return _opened(session, message, opened)
+    message.request_id = case.id
+    if new_kinds and can_merge:
+        case.kinds = sorted(
+            {*case.kinds, *map(str, new_kinds)},
+            key=lambda k: list(RequestKind).index(RequestKind(k)),
+        )
+        session.add(case)
+        audit.record(
+            session,
+            actor=SYSTEM,
+            action="kinds_added",
+            request=case,
+            detail=", ".join(map(str, new_kinds)) + f" (message {message.id})",
+        )
+        redraft_reply(session, services, case)
+    if is_open(case.status):
+        added = f"; it adds {', '.join(map(str, new_kinds))}" if new_kinds and can_merge else ""
+        session.add(
+            StaffAlert(
+                request_id=case.id,
+                message_id=message.id,
+                kind="new_message",
+                text=f"{case.reference}: a new message from the requester{added}",
+            )
+        )
+    return _finish(message, MessageState.THREAD, f"attached to {case.reference}", session)
+
+
+# --- staff triage --------------------------------------------------------------------------
+
+
+def decide_triage(
+    session: Session,
+    services: Services,
+    message_id: int,
+    kinds: list[RequestKind] | None,
+    *,
+    actor: str,
+) -> Outcome:
+    """Staff's choice for a message the classifier was unsure about; kept as a label."""
+    from bot.cases import CaseError
+
+    message = session.get(Message, message_id)
+    if message is None or message.state != MessageState.TRIAGE:
+        raise CaseError(f"message {message_id} is not waiting for triage")
+    message.label_kinds = [str(k) for k in kinds] if kinds else [RequestKind.NONE]
+    message.labelled_by = actor
+    for alert in session.exec(
+        select(StaffAlert).where(StaffAlert.message_id == message.id, StaffAlert.kind == "triage")
+    ):
+        alert.resolved_at = services.clock()
+        alert.resolved_by = actor
+        session.add(alert)
+    audit.record(
+        session,
+        actor=actor,
+        action="triaged",
+        detail=f"message {message.id}: {', '.join(message.label_kinds)}",
+    )
+    if not kinds:
+        return _finish(
+            message, MessageState.NOT_A_REQUEST, f"staff ({actor}): not a request", session
+        )
+    language = (message.classification or {}).get("language") or detect_language(message.text)
+    opened = open_case(session, services, message, kinds, language, actor=actor)
+    return _opened(session, message, opened)

@@ -1,0 +1,402 @@
+"""The register of people on file: import, lookup by any contact point, and the record shown.
+
+Contact points are normalised once, here, so a lookup finds a person however the address
+or number was written: email case-insensitively, phone numbers as E.164 (Swedish national
+and international formats alike), Telegram ids as decimal strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from sqlmodel import Session, select
+
+from bot.errors import NoxbotError
+from bot.models import ContactKind, ContactPoint, Subject, Suppression
+from bot.timeutil import utcnow
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+#: Register fields with their own column, in the order a record shows them.
+SUBJECT_FIELDS: tuple[str, ...] = (
+    "name",
+    "company",
+    "org_number",
+    "roles",
+    "competences",
+    "availability",
+    "cv_text",
+)
+#: Columns an import understands besides SUBJECT_FIELDS; anything else goes to `extra`.
+CONTACT_COLUMNS = ("email", "phone", "telegram_user_id")
+_COLUMN_ALIASES = {
+    "cv": "cv_text",
+    "telegram": "telegram_user_id",
+    "telegram_id": "telegram_user_id",
+}
+
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "sv": {
+        "name": "Namn",
+        "email": "E-post",
+        "phone": "Telefon",
+        "telegram": "Telegram-användar-id",
+        "company": "Bolag",
+        "org_number": "Organisationsnummer",
+        "roles": "Roller",
+        "competences": "Kompetenser",
+        "availability": "Tillgänglighet",
+        "cv_text": "CV / meritförteckning",
+        "restricted": "Behandling begränsad",
+        "objected": "Invändning mot behandling",
+        "marketing_suppressed": "Marknadsföring avstängd",
+    },
+    "en": {
+        "name": "Name",
+        "email": "Email",
+        "phone": "Phone",
+        "telegram": "Telegram user id",
+        "company": "Company",
+        "org_number": "Organisation number",
+        "roles": "Roles",
+        "competences": "Competences",
+        "availability": "Availability",
+        "cv_text": "CV",
+        "restricted": "Processing restricted",
+        "objected": "Objection to processing",
+        "marketing_suppressed": "Marketing switched off",
+    },
+}
+
+
+class InvalidContact(NoxbotError):
+    """A contact point that cannot be normalised; the message says which and why."""
+
+
+def normalise_email(value: str) -> str:
+    address = value.strip().strip("<>").strip().lower()
+    if not _EMAIL.match(address):
+        raise InvalidContact(f"{value!r} is not an email address")
+    return address
+
+
+def normalise_phone(value: str) -> str:
+    """E.164 ('+46701234567') from '070-123 45 67', '+46 70 123 45 67', '0046701234567'."""
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, "SE")
+    except phonenumbers.NumberParseException:
+        raise InvalidContact(f"{value!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidContact(f"{value!r} is not a phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_telegram(value: str | int) -> str:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise InvalidContact(f"{value!r} is not a Telegram user id (digits only)")
+    return str(int(text))
+
+
+NORMALISERS = {
+    ContactKind.EMAIL: normalise_email,
+    ContactKind.PHONE: normalise_phone,
+    ContactKind.TELEGRAM: normalise_telegram,
+}
+
+
+def normalise(kind: ContactKind | str, value: str) -> str:
+    return NORMALISERS[ContactKind(kind)](value)
+
+
+def find_subject(session: Session, kind: ContactKind | str, value: str) -> Subject | None:
+    """The person on file with this contact point, or None (also for an invalid value)."""
+    try:
+        normalised = normalise(kind, value)
+    except InvalidContact:
+        return None
+    contact = session.exec(
+        select(ContactPoint).where(
+            ContactPoint.kind == ContactKind(kind), ContactPoint.value == normalised
+        )
+    ).first()
+    return session.get(Subject, contact.subject_id) if contact else None
+
+
+def contacts_of(session: Session, subject: Subject) -> list[ContactPoint]:
+    return list(
+        session.exec(
+            select(ContactPoint)
+            .where(ContactPoint.subject_id == subject.id)
+            .order_by(ContactPoint.kind, ContactPoint.id)
+        )
+    )
+
+
+# --- What a person's record shows (access and portability) -------------------------------
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    key: str
+    label: str
+    value: str
+
+
+def subject_record(session: Session, subject: Subject, language: str) -> list[RecordItem]:
+    """Everything the register holds on the person, labelled in the reply's language."""
+    labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
+    items: list[RecordItem] = []
+
+    def add(key: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            items.append(RecordItem(key, labels.get(key, key), str(value)))
+
+    add("name", subject.name)
+    for contact in contacts_of(session, subject):
+        add(contact.kind, contact.value)
+    for key in SUBJECT_FIELDS[1:]:
+        add(key, getattr(subject, key))
+    for key, value in sorted(subject.extra.items()):
+        add(key, value)
+    for flag in ("restricted", "objected", "marketing_suppressed"):
+        if getattr(subject, flag):
+            add(flag, "ja" if language == "sv" else "yes")
+    return items
+
+
+def subject_export(session: Session, subject: Subject) -> dict[str, Any]:
+    """The machine-readable export (Art. 20): field names stable, values as held."""
+    contacts = contacts_of(session, subject)
+    return {
+        "name": subject.name,
+        "email": [c.value for c in contacts if c.kind == ContactKind.EMAIL],
+        "phone": [c.value for c in contacts if c.kind == ContactKind.PHONE],
+        "telegram_user_id": [c.value for c in contacts if c.kind == ContactKind.TELEGRAM],
+        **{key: getattr(subject, key) for key in SUBJECT_FIELDS[1:]},
+        **subject.extra,
+    }
+
+
+def export_csv(export: dict[str, Any]) -> str:
+    """The same export as a two-row CSV (header, values); lists joined with ';'."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(export.keys())
+    writer.writerow(
+        ";".join(v) if isinstance(v, list) else ("" if v is None else v) for v in export.values()
+    )
+    return buffer.getvalue()
+
+
+def subject_data_values(session: Session, subject: Subject) -> set[str]:
+    """The register values that would identify this person's data in a message (for checks)."""
+    values = {item.value for item in subject_record(session, subject, "en")}
+    return {v for v in values if len(v) >= 4 and v not in ("yes", "ja")}
+
+
+# --- Erasure and suppression ---------------------------------------------------------------
+
+
+def contact_hash(key: bytes, kind: str, value: str) -> str:
+    """Keyed hash of a normalised contact point: lets us honour an opt-out without the data."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def is_suppressed(session: Session, key: bytes, kind: str, value: str) -> bool:
+    try:
+        normalised = normalise(kind, value)
+    except InvalidContact:
+        return False
+    digest = contact_hash(key, kind, normalised)
+    return (
+        session.exec(select(Suppression).where(Suppression.contact_hash == digest)).first()
+        is not None
+    )
+
+
+def suppress_contacts(session: Session, key: bytes, subject: Subject, reason: str) -> int:
+    """Record a minimal suppression entry per contact point; returns how many were added."""
+    added = 0
+    for contact in contacts_of(session, subject):
+        digest = contact_hash(key, contact.kind, contact.value)
+        exists = session.exec(select(Suppression).where(Suppression.contact_hash == digest)).first()
+        if exists is None:
+            session.add(Suppression(contact_hash=digest, reason=reason))
+            added += 1
+    return added
+
+
+def erase_subject(session: Session, subject: Subject) -> list[str]:
+    """Delete the person and their contact points from the register; returns what went."""
+    removed = [item.key for item in subject_record(session, subject, "en")]
+    for contact in contacts_of(session, subject):
+        session.delete(contact)
+    session.delete(subject)
+    session.flush()
+    return removed
+
+
+# --- Import --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    line: int
+    message: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    values: dict[str, Any]
+
+
+def _read_rows(path: Path) -> Iterator[_Row]:
+    """Rows of a CSV (header row; line numbers as in the file) or a JSON list of objects."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NoxbotError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(data, list):
+            raise NoxbotError(f"{path}: expected a JSON list of objects")
+        for index, item in enumerate(data, start=1):
+            yield _Row(index, item if isinstance(item, dict) else {"__invalid__": item})
+        return
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise NoxbotError(f"{path}: empty file, expected a CSV header row")
+    for row in reader:
+        yield _Row(reader.line_num, {k.strip().lower(): v for k, v in row.items() if k})
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _contacts_of_row(values: dict[str, Any]) -> list[tuple[ContactKind, str]]:
+    contacts: list[tuple[ContactKind, str]] = []
+    for column, kind in (
+        ("email", ContactKind.EMAIL),
+        ("phone", ContactKind.PHONE),
+        ("telegram_user_id", ContactKind.TELEGRAM),
+    ):
+        for raw in _split(values.get(column)):
+            try:
+                contacts.append((kind, normalise(kind, raw)))
+            except InvalidContact as exc:
+                raise InvalidContact(f"column {column}: {exc}") from None
+    return contacts
+
+
+def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
+    """Create or update one person per row; a bad row is reported and the rest kept."""
+    report = ImportReport()
+    for row in rows:
+        if "__invalid__" in row.values:
+            report.problems.append(ImportProblem(row.line, "expected an object"))
+            continue
+        values = {_COLUMN_ALIASES.get(k, k): v for k, v in row.values.items()}
+        try:
+            contacts = _contacts_of_row(values)
+        except InvalidContact as exc:
+            report.problems.append(ImportProblem(row.line, str(exc)))
+            continue
+        name = str(values.get("name") or "").strip()
+        if not contacts:
+            report.problems.append(
+                ImportProblem(
+                    row.line, "no email, phone or telegram_user_id: cannot be found again"
+                )
+            )
+            continue
+        owners = {
+            c.subject_id
+            for kind, value in contacts
+            if (
+                c := session.exec(
+                    select(ContactPoint).where(
+                        ContactPoint.kind == kind, ContactPoint.value == value
+                    )
+                ).first()
+            )
+        }
+        if len(owners) > 1:
+            report.problems.append(
+                ImportProblem(row.line, "its contact points belong to different people on file")
+            )
+            continue
+        with session.begin_nested():
+            subject = session.get(Subject, owners.pop()) if owners else None
+            if subject is None:
+                if not name:
+                    report.problems.append(ImportProblem(row.line, "a new person needs a name"))
+                    continue
+                subject = Subject(name=name)
+                report.created += 1
+            else:
+                report.updated += 1
+            _apply_row(subject, values, name)
+            session.add(subject)
+            session.flush()
+            known = {(c.kind, c.value) for c in contacts_of(session, subject)}
+            for kind, value in contacts:
+                if (kind, value) not in known:
+                    session.add(ContactPoint(subject_id=subject.id, kind=kind, value=value))
+                    known.add((kind, value))
+            session.flush()
+    return report
+
+
+def _apply_row(subject: Subject, values: dict[str, Any], name: str) -> None:
+    if name:
+        subject.name = name
+    for key in SUBJECT_FIELDS[1:]:
+        if key in values and values[key] not in (None, ""):
+            value = values[key]
+            setattr(
+                subject, key, "; ".join(value) if isinstance(value, list) else str(value).strip()
+            )
+    extra = dict(subject.extra)
+    for key, value in values.items():
+        if key in SUBJECT_FIELDS or key in CONTACT_COLUMNS or value in (None, ""):
+            continue
+        extra[key] = value
+    subject.extra = extra
+    subject.updated_at = utcnow()
+
+
+def import_file(session: Session, path: Path) -> ImportReport:
+    try:
+        rows = list(_read_rows(path))
+    except FileNotFoundError:
+        raise NoxbotError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise NoxbotError(f"{path}: not UTF-8 text") from None
+    return import_rows(session, rows)

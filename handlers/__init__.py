@@ -1,0 +1,39 @@
+"""One handler per request kind; this dictionary is the registry (STYLE.md: a dict, not a
+component framework)."""
+
+from __future__ import annotations
+
+from bot.kinds import RequestKind
+from handlers import (
+    access,
+    complaint,
+    consent_withdrawal,
+    erasure,
+    info,
+    marketing_optout,
+    objection,
+    portability,
+    rectification,
+    restriction,
+)
+from handlers.base import Handler
+
+HANDLERS: dict[RequestKind, Handler] = {
+    module.HANDLER.kind: module.HANDLER
+    for module in (
+        access,
+        rectification,
+        erasure,
+        restriction,
+        portability,
+        objection,
+        marketing_optout,
+        consent_withdrawal,
+        complaint,
+        info,
+    )
+}
+
+
+def handler_for(kind: RequestKind | str) -> Handler:
+    return HANDLERS[RequestKind(kind)]

@@ -1,0 +1,60 @@
+"""The shape every handler has: whether its kind needs verification, what it drafts, and
+what approval does. One module per kind lives next to this one; `handlers.HANDLERS` maps
+a kind to its handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.channels.base import Attachment
+from bot.kinds import RequestKind
+from bot.models import Request, Subject
+from bot.services import Services
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a handler sees of a case."""
+
+    session: Session
+    services: Services
+    case: Request
+    subject: Subject | None
+    request_text: str
+
+    @property
+    def language(self) -> str:
+        return self.case.language
+
+
+@dataclass(frozen=True)
+class Section:
+    """One kind's part of a reply: a template under templates/<lang>/kinds/ and its values."""
+
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    #: True when the text or attachments hold register data: only for verified cases.
+    carries_personal_data: bool = False
+
+
+class Handler:
+    """Base: a kind that drafts a section and, on approval, does nothing more."""
+
+    kind: RequestKind
+    needs_verification: bool = False
+
+    def on_open(self, view: CaseView) -> None:
+        """Runs when a case of this kind is opened (e.g. alert staff to a complaint)."""
+
+    def draft(self, view: CaseView) -> Section:
+        return Section(f"kinds/{self.kind}.txt.j2")
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        """Carry out what the approved reply promises; returns what was done, for the audit."""
+        return "nothing to carry out"

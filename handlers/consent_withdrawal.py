@@ -1,0 +1,24 @@
+"""Consent withdrawal (GDPR Art. 7(3)): processing based on consent stops from now on.
+No verification: withdrawing must be as easy as giving consent."""
+
+from __future__ import annotations
+
+from bot.kinds import RequestKind
+from bot.timeutil import utcnow
+from handlers.base import CaseView, Handler
+
+
+class ConsentWithdrawalHandler(Handler):
+    kind = RequestKind.CONSENT_WITHDRAWAL
+    needs_verification = False
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        if view.subject is None:
+            return "no one on file; no consent to withdraw"
+        view.subject.consent_withdrawn = True
+        view.subject.updated_at = utcnow()
+        view.session.add(view.subject)
+        return "consent withdrawn (register flag set)"
+
+
+HANDLER = ConsentWithdrawalHandler()

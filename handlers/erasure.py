@@ -1,0 +1,53 @@
+"""Erasure (GDPR Art. 17): the person is deleted from the register on approval. What stays,
+and why, is said in the reply: bookkeeping the law requires, a minimal suppression record
+(keyed hashes, so we never contact them again), and the record of this case itself
+(Art. 5(2) accountability). Needs verification: it destroys data."""
+
+from __future__ import annotations
+
+from bot.kinds import RequestKind
+from bot.register import erase_subject, suppress_contacts
+from handlers.base import CaseView, Handler, Section
+
+KEPT = {
+    "sv": [
+        "Fakturor och annat bokföringsunderlag, som bokföringslagen kräver att vi sparar i sju år.",
+        "En minimal spärrpost: en krypterad kontrollsumma av din e-postadress och ditt "
+        "telefonnummer, så att vi inte kontaktar dig igen.",
+        "Detta ärende och vår korrespondens om det, som visar att vi har hanterat din begäran "
+        "(ansvarsskyldigheten i artikel 5.2 GDPR).",
+    ],
+    "en": [
+        "Invoices and other accounting records, which Swedish bookkeeping law requires us to "
+        "keep for seven years.",
+        "A minimal suppression record: a keyed hash of your email address and phone number, so "
+        "that we never contact you again.",
+        "This case and our correspondence about it, which show that we handled your request "
+        "(accountability, Article 5(2) GDPR).",
+    ],
+}
+
+
+class ErasureHandler(Handler):
+    kind = RequestKind.ERASURE
+    needs_verification = True
+
+    def draft(self, view: CaseView) -> Section:
+        return Section(
+            "kinds/erasure.txt.j2",
+            {"kept": KEPT.get(view.language, KEPT["en"]), "service_ends": view.subject is not None},
+        )
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        if view.subject is None:
+            return "no one on file to erase"
+        suppressed = suppress_contacts(
+            view.session, view.services.hash_key, view.subject, "erasure"
+        )
+        removed = erase_subject(view.session, view.subject)
+        view.case.subject_id = None
+        view.session.add(view.case)
+        return f"erased from the register ({', '.join(removed)}); {suppressed} suppression hashes"
+
+
+HANDLER = ErasureHandler()

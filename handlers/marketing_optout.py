@@ -1,0 +1,40 @@
+"""Marketing opt-out (GDPR Art. 21(2)-(3)): no more marketing on any channel. No verification:
+stopping marketing must be as easy as it was to start, and discloses nothing. Even an
+address not on file is suppressed, as a keyed hash."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.kinds import RequestKind
+from bot.models import Suppression
+from bot.register import contact_hash, normalise, suppress_contacts
+from bot.timeutil import utcnow
+from handlers.base import CaseView, Handler
+
+_CONTACT_KIND = {"email": "email", "telegram": "telegram", "phone": "phone"}
+
+
+class MarketingOptoutHandler(Handler):
+    kind = RequestKind.MARKETING_OPTOUT
+    needs_verification = False
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        key = view.services.hash_key
+        if view.subject is not None:
+            view.subject.marketing_suppressed = True
+            view.subject.updated_at = utcnow()
+            view.session.add(view.subject)
+            suppress_contacts(view.session, key, view.subject, "marketing_optout")
+            return "marketing switched off for every contact point on file"
+        kind = _CONTACT_KIND.get(view.case.channel)
+        if kind is None:
+            return "no one on file; nothing to switch off"
+        digest = contact_hash(key, kind, normalise(kind, view.case.requester_address))
+        exists = view.session.exec(select(Suppression).where(Suppression.contact_hash == digest))
+        if exists.first() is None:
+            view.session.add(Suppression(contact_hash=digest, reason="marketing_optout"))
+        return "sender's address suppressed for marketing (not on file)"
+
+
+HANDLER = MarketingOptoutHandler()

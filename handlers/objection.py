@@ -1,0 +1,24 @@
+"""Objection (GDPR Art. 21(1)): stop processing based on legitimate interest, profiling for
+assignment matching included; the register's `objected` flag is what the rest honours."""
+
+from __future__ import annotations
+
+from bot.kinds import RequestKind
+from bot.timeutil import utcnow
+from handlers.base import CaseView, Handler
+
+
+class ObjectionHandler(Handler):
+    kind = RequestKind.OBJECTION
+    needs_verification = True
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        if view.subject is None:
+            return "no one on file to flag"
+        view.subject.objected = True
+        view.subject.updated_at = utcnow()
+        view.session.add(view.subject)
+        return "objection recorded: no processing on legitimate interest, no profiling"
+
+
+HANDLER = ObjectionHandler()

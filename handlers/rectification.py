@@ -1,0 +1,144 @@
+"""Rectification (GDPR Art. 16): the changes the person asked for, read from their message,
+shown to staff as before → after, and applied to the register only when staff approve.
+Needs verification: it changes data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from bot.kinds import RequestKind
+from bot.models import ContactKind, ContactPoint, Subject
+from bot.register import FIELD_LABELS, InvalidContact, contacts_of, normalise_phone
+from bot.timeutil import utcnow
+from handlers.base import CaseView, Handler, Section
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+_NAME_WORD = r"[A-ZÅÄÖÉÜ][\w'\-]+"
+# Cases, in the order they are tried (first match per field wins):
+_LAST_NAME = re.compile(
+    rf"(?:efternamn|last name|surname|family name)\w*\b[^.\n]{{0,40}}?"
+    rf"(?:till|to|är nu|is now|ska vara|should be|nu är|numera|now)\s+({_NAME_WORD})"
+)
+_FIRST_NAME = re.compile(
+    rf"(?:förnamn|first name|given name)\w*\b[^.\n]{{0,40}}?"
+    rf"(?:till|to|är nu|is now|ska vara|should be|numera|now)\s+({_NAME_WORD})"
+)
+_FULL_NAME = re.compile(
+    rf"(?:heter numera|heter nu|mitt nya namn är|my name is now|my new name is|I am now called|"
+    rf"I'm now called|namn till|name to)\s+({_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
+)
+_PHONE = re.compile(r"(?<![\w+])(\+?\d[\d ()\-]{6,16}\d)(?!\w)")
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_ORG_NUMBER = re.compile(r"(?<!\d)(\d{6}-\d{4})(?!\d)")
+_COMPANY = re.compile(
+    r"((?:[A-ZÅÄÖ0-9][\w&\-]*\s){0,3}[A-ZÅÄÖ0-9][\w&\-]*\s(?:AB|HB|KB|Ltd|Limited|Inc|AS|Oy|GmbH))"
+    r"(?![\w])"
+)
+
+
+def requested_changes(
+    text: str, current: dict[str, str], *, ignore_emails: set[str], language: str
+) -> list[Change]:
+    """The corrections a message asks for, against the values held now (pure)."""
+    labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
+    wanted: dict[str, str] = {}
+    name = current.get("name", "")
+    if match := _FULL_NAME.search(text):
+        wanted["name"] = match.group(1)
+    else:
+        parts = name.split()
+        if (match := _LAST_NAME.search(text)) and parts:
+            parts = [*parts[:-1], match.group(1)] if len(parts) > 1 else [*parts, match.group(1)]
+        if (match := _FIRST_NAME.search(text)) and parts:
+            parts = [match.group(1), *parts[1:]]
+        if parts and " ".join(parts) != name:
+            wanted["name"] = " ".join(parts)
+    without_org = _ORG_NUMBER.sub(" ", text)
+    phones = []
+    for candidate in _PHONE.findall(without_org):
+        try:
+            phones.append(normalise_phone(candidate))
+        except InvalidContact:
+            continue
+    if phones:
+        wanted["phone"] = phones[-1]  # "från 070… till 073…": the last one is the new one
+    emails = [e.lower() for e in _EMAIL.findall(text) if e.lower() not in ignore_emails]
+    if emails:
+        wanted["email"] = emails[-1]
+    if orgs := _ORG_NUMBER.findall(text):
+        wanted["org_number"] = orgs[-1]
+    if companies := _COMPANY.findall(text):
+        wanted["company"] = companies[-1].strip()
+    return [
+        Change(field, labels.get(field, field), current.get(field, "") or "", new)
+        for field, new in wanted.items()
+        if new and new != (current.get(field) or "")
+    ]
+
+
+def _current_values(view: CaseView, subject: Subject) -> dict[str, str]:
+    contacts = contacts_of(view.session, subject)
+    first = {kind: next((c.value for c in contacts if c.kind == kind), "") for kind in ContactKind}
+    return {
+        "name": subject.name,
+        "company": subject.company or "",
+        "org_number": subject.org_number or "",
+        "phone": first[ContactKind.PHONE],
+        "email": first[ContactKind.EMAIL],
+    }
+
+
+class RectificationHandler(Handler):
+    kind = RequestKind.RECTIFICATION
+    needs_verification = True
+
+    def draft(self, view: CaseView) -> Section:
+        changes: list[Change] = []
+        if view.subject is not None:
+            org_email = view.services.settings.organisation.email.lower()
+            changes = requested_changes(
+                view.request_text,
+                _current_values(view, view.subject),
+                ignore_emails={org_email, view.case.requester_address.lower()},
+                language=view.language,
+            )
+        view.case.requested_changes = [asdict(c) for c in changes]
+        view.session.add(view.case)
+        return Section(
+            "kinds/rectification.txt.j2", {"changes": changes}, carries_personal_data=bool(changes)
+        )
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        subject = view.subject
+        if subject is None or not view.case.requested_changes:
+            return "no change to apply"
+        done = []
+        for change in view.case.requested_changes:
+            field, new = change["field"], change["new"]
+            if field in ("name", "company", "org_number"):
+                setattr(subject, field, new)
+            elif field in ("phone", "email"):
+                kind = ContactKind(field)
+                contacts = [c for c in contacts_of(view.session, subject) if c.kind == kind]
+                if contacts and change["old"]:
+                    old = next((c for c in contacts if c.value == change["old"]), contacts[0])
+                    old.value = new
+                    view.session.add(old)
+                else:
+                    view.session.add(ContactPoint(subject_id=subject.id, kind=kind, value=new))
+            done.append(f"{field}: {change['old'] or '—'} → {new}")
+        subject.updated_at = utcnow()
+        view.session.add(subject)
+        return "rectified " + "; ".join(done)
+
+
+HANDLER = RectificationHandler()

@@ -1,0 +1,24 @@
+"""Restriction (GDPR Art. 18): the person's data stays stored but is not used for brokering,
+matching or marketing; the register's `restricted` flag is what the rest honours."""
+
+from __future__ import annotations
+
+from bot.kinds import RequestKind
+from bot.timeutil import utcnow
+from handlers.base import CaseView, Handler
+
+
+class RestrictionHandler(Handler):
+    kind = RequestKind.RESTRICTION
+    needs_verification = True
+
+    def on_approve(self, view: CaseView, actor: str) -> str:
+        if view.subject is None:
+            return "no one on file to restrict"
+        view.subject.restricted = True
+        view.subject.updated_at = utcnow()
+        view.session.add(view.subject)
+        return "processing restricted (register flag set)"
+
+
+HANDLER = RestrictionHandler()

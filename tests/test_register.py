@@ -1,0 +1,126 @@
+"""The register of people on file: import, re-import, lookup by any contact point."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.register import (
+    InvalidContact,
+    export_csv,
+    find_subject,
+    import_file,
+    normalise_phone,
+    subject_export,
+    subject_record,
+)
+
+CSV = """name,email,phone,telegram_user_id,company,org_number,roles,competences,availability,linkedin
+Anna Lindqvist,Anna.Lindqvist@Example.se;anna@lindqvistdata.se,070-123 45 67,5550001,Lindqvist Data AB,559123-4567,Tech lead,Python,2027-01-15,https://linkedin.example/anna
+John Carter,john@example.com,+44 7700 900123,,Carter Ltd,,PM,Agile,,
+"""
+
+
+def _import(database, tmp_path, text: str, name: str = "people.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with database.session() as session:
+        return import_file(session, path)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("070-123 45 67", "+46701234567"),
+        ("0701234567", "+46701234567"),
+        ("+46 70 123 45 67", "+46701234567"),
+        ("0046701234567", "+46701234567"),
+        ("08-123 456 78", "+46812345678"),
+        ("+44 7700 900123", "+447700900123"),
+    ],
+)
+def test_phone_numbers_are_found_however_they_are_written(written, expected):
+    assert normalise_phone(written) == expected
+
+
+def test_a_phone_number_that_is_not_one_is_refused():
+    with pytest.raises(InvalidContact):
+        normalise_phone("call me maybe")
+
+
+def test_imported_people_are_found_by_any_contact_point(database, tmp_path):
+    report = _import(database, tmp_path, CSV)
+    assert (report.created, report.updated, report.problems) == (2, 0, [])
+    with database.session() as session:
+        by_email = find_subject(session, "email", "ANNA.LINDQVIST@example.SE")
+        by_second_email = find_subject(session, "email", "anna@lindqvistdata.se")
+        by_phone = find_subject(session, "phone", "+46 70-123 45 67")
+        by_telegram = find_subject(session, "telegram", "5550001")
+        assert by_email is not None and by_email.name == "Anna Lindqvist"
+        assert by_email.id == by_second_email.id == by_phone.id == by_telegram.id
+        assert find_subject(session, "email", "nobody@example.se") is None
+        assert by_email.extra == {"linkedin": "https://linkedin.example/anna"}
+
+
+def test_reimport_updates_and_never_duplicates(database, tmp_path):
+    _import(database, tmp_path, CSV)
+    changed = CSV.replace("Lindqvist Data AB", "Lindqvist Konsult AB")
+    report = _import(database, tmp_path, changed)
+    assert (report.created, report.updated) == (0, 2)
+    with database.session() as session:
+        anna = find_subject(session, "email", "anna.lindqvist@example.se")
+        assert anna.company == "Lindqvist Konsult AB"
+        from sqlmodel import select
+
+        from bot.models import Subject
+
+        assert len(session.exec(select(Subject)).all()) == 2
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(database, tmp_path):
+    text = (
+        "name,email,phone,telegram_user_id\n"
+        "Good One,good@example.se,,\n"
+        "Bad Mail,not-an-address,,\n"
+        "No Contact,,,\n"
+        "Bad Telegram,,,@handle\n"
+        "Good Two,,0731234567,\n"
+    )
+    report = _import(database, tmp_path, text)
+    assert report.created == 2
+    assert [(p.line, p.message.split(":")[0]) for p in report.problems] == [
+        (3, "column email"),
+        (4, "no email, phone or telegram_user_id"),
+        (5, "column telegram_user_id"),
+    ]
+
+
+def test_json_import_takes_a_list_of_objects(database, tmp_path):
+    people = [
+        {"name": "Eva Ek", "email": ["eva@example.se"], "competences": "Java", "shoe_size": 38},
+        "not an object",
+    ]
+    report = _import(database, tmp_path, json.dumps(people), "people.json")
+    assert report.created == 1
+    assert [(p.line, p.message) for p in report.problems] == [(2, "expected an object")]
+    with database.session() as session:
+        eva = find_subject(session, "email", "eva@example.se")
+        assert eva.competences == "Java" and eva.extra == {"shoe_size": 38}
+
+
+def test_record_and_export_show_everything_held(database, tmp_path):
+    _import(database, tmp_path, CSV)
+    with database.session() as session:
+        anna = find_subject(session, "email", "anna.lindqvist@example.se")
+        record = {item.key: item.value for item in subject_record(session, anna, "sv")}
+        labels = [item.label for item in subject_record(session, anna, "sv")]
+        export = subject_export(session, anna)
+    assert record["org_number"] == "559123-4567"
+    assert record["linkedin"] == "https://linkedin.example/anna"
+    assert "Organisationsnummer" in labels
+    assert export["email"] == ["anna.lindqvist@example.se", "anna@lindqvistdata.se"]
+    assert export["phone"] == ["+46701234567"]
+    csv_text = export_csv(export)
+    assert csv_text.splitlines()[0].startswith("name,email,phone")
+    assert "anna.lindqvist@example.se;anna@lindqvistdata.se" in csv_text

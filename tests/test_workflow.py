@@ -1,0 +1,566 @@
+"""Every kind through its whole flow, in-process, in both languages, and the unhappy paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from bot.cases import (
+    CaseError,
+    StaleDraft,
+    approve_draft,
+    edit_draft,
+    extend_case,
+    refuse_case,
+    reject_draft,
+    verify_by_phone,
+)
+from bot.channels.base import ChannelName, InboundMessage
+from bot.models import Message, Subject, Suppression
+from bot.pipeline import decide_triage
+from bot.register import find_subject
+from tests.workflow_kit import (
+    ANNA_EMAIL,
+    ANNA_TELEGRAM,
+    ERIK_EMAIL,
+    JOHN_EMAIL,
+    JOHN_TELEGRAM,
+    MARIA_EMAIL,
+    MARIA_TELEGRAM,
+    World,
+    make_world,
+)
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    w = make_world(tmp_path)
+    yield w
+    w.database.dispose()
+
+
+def approve(world: World, draft_id: int, **kw):
+    with world.database.session() as session:
+        return approve_draft(session, world.services, draft_id, actor="staff:eva", **kw)
+
+
+async def verified_by_telegram(world: World, reference: str, user: str) -> None:
+    """The person on file presses 'Yes, that was me' on the challenge they got."""
+    sent = await world.deliver()
+    challenge = [m for m in sent if m.address == user and m.buttons]
+    assert challenge, "no Telegram challenge went out"
+    assert world.press(user, world.verification(reference).id, yes=True).state == (
+        "verification_answer"
+    )
+
+
+# --- every kind -----------------------------------------------------------------------------
+
+
+async def test_access_request_by_email_is_verified_on_telegram_and_answered_with_the_register(
+    world,
+):
+    outcome = world.email(
+        ANNA_EMAIL,
+        "Hej, jag vill ha ett registerutdrag: vilka personuppgifter har ni om mig?",
+        "Registerutdrag",
+    )
+    case = world.case(outcome.reference)
+    assert (case.kinds, case.status, case.language) == (["access"], "awaiting_verification", "sv")
+    assert world.verification(outcome.reference).method == "telegram_confirm"
+    sent = await world.deliver()
+    assert [m.address for m in sent] == [ANNA_TELEGRAM]  # the challenge only, no data
+    assert "Lindqvist Data AB" not in sent[0].text
+    assert [b.label for b in sent[0].buttons] == ["Ja, det var jag", "Nej, det var inte jag"]
+
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    draft = world.reply_draft(outcome.reference)
+    assert draft.carries_personal_data and draft.language == "sv"
+    assert "Lindqvist Data AB" in draft.text and "559123-4567" in draft.text
+    assert "IMY" in draft.text
+
+    approve(world, draft.id)
+    sent = await world.deliver()
+    reply = [m for m in sent if m.address == ANNA_EMAIL]
+    assert len(reply) == 1 and "Lindqvist Data AB" in reply[0].text
+    assert reply[0].in_reply_to == "<m1@example.test>"
+    assert world.case(outcome.reference).status == "done"
+
+
+async def test_access_request_on_telegram_is_verified_by_a_code_mailed_to_the_address_on_file(
+    world,
+):
+    outcome = world.chat(
+        JOHN_TELEGRAM, "Hi, what personal data do you hold about me? Please send me a copy"
+    )
+    assert world.case(outcome.reference).status == "awaiting_verification"
+    assert world.verification(outcome.reference).method == "email_code"
+    sent = await world.deliver()
+    assert [m.address for m in sent] == [JOHN_EMAIL]
+    code = world.code_mailed_to(JOHN_EMAIL)
+    assert code not in json.dumps(
+        world.verification(outcome.reference).model_dump(), default=str
+    )  # stored only as a keyed hash
+
+    answer = world.chat(JOHN_TELEGRAM, code)
+    assert answer.state == "verification_answer"
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    draft = world.reply_draft(outcome.reference)
+    assert draft.language == "en" and "Carter Consulting Ltd" in draft.text
+    sent = await world.deliver()
+    assert any(m.address == JOHN_TELEGRAM and "confirm" in m.text.lower() for m in sent)
+
+
+async def test_code_can_be_answered_by_replying_to_the_mail(world):
+    outcome = world.chat(JOHN_TELEGRAM, "Please delete all my personal data")
+    await world.deliver()
+    code = world.code_mailed_to(JOHN_EMAIL)
+    challenge = world.channels[ChannelName.EMAIL].sent[-1]
+    world.email(
+        JOHN_EMAIL,
+        f"Here it is: {code}",
+        f"Re: {challenge.subject}",
+        in_reply_to=challenge.message_id,
+    )
+    assert world.case(outcome.reference).status == "awaiting_approval"
+
+
+async def test_portability_reply_carries_json_and_csv_exports(world):
+    outcome = world.email(
+        JOHN_EMAIL,
+        "I would like to receive my personal data in a "
+        "machine-readable format (JSON or CSV) so I can move it to another "
+        "agency.",
+        "Data portability",
+    )
+    await verified_by_telegram(world, outcome.reference, JOHN_TELEGRAM)
+    draft = world.reply_draft(outcome.reference)
+    names = [a["filename"] for a in draft.attachments]
+    assert names == ["personal-data.json", "personal-data.csv"]
+    exported = json.loads(draft.attachments[0]["content"])
+    assert exported["company"] == "Carter Consulting Ltd"
+    assert exported["email"] == [JOHN_EMAIL]
+    approve(world, draft.id)
+    sent = [m for m in await world.deliver() if m.address == JOHN_EMAIL]
+    assert [a.filename for a in sent[0].attachments] == names
+
+
+async def test_rectification_shows_before_and_after_and_applies_on_approval(world):
+    outcome = world.email(
+        ANNA_EMAIL,
+        "Hej! Mitt telefonnummer har ändrats. Kan ni rätta det till 076-555 12 34?",
+        "Rätta telefonnummer",
+    )
+    await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+    draft = world.reply_draft(outcome.reference)
+    assert "+46701234567" in draft.text and "+46765551234" in draft.text
+    with world.session() as session:
+        assert find_subject(session, "phone", "076-555 12 34") is None
+    approve(world, draft.id)
+    with world.session() as session:
+        anna = find_subject(session, "phone", "076-555 12 34")
+        assert anna is not None and anna.name == "Anna Lindqvist"
+        assert find_subject(session, "phone", "070-123 45 67") is None
+
+
+async def test_erasure_deletes_the_person_keeps_a_suppression_record_and_says_what_was_kept(
+    world,
+):
+    outcome = world.email(
+        ANNA_EMAIL, "Jag vill att ni raderar alla mina personuppgifter.", "Radera mig"
+    )
+    await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+    draft = world.reply_draft(outcome.reference)
+    assert "bokföring" in draft.text.lower()
+    approve(world, draft.id)
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL) is None
+        assert len(session.exec(select(Suppression)).all()) == 3  # email, phone, telegram
+        assert all(ANNA_EMAIL not in s.contact_hash for s in session.exec(select(Suppression)))
+    await world.deliver()
+    assert world.case(outcome.reference).status == "done"
+    assert world.case(outcome.reference).subject_id is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "flag"),
+    [
+        (
+            "Please restrict the processing of my personal data until my dispute with you is "
+            "resolved.",
+            "en",
+            "restricted",
+        ),
+        (
+            "Jag invänder mot att ni behandlar mina personuppgifter med stöd av berättigat "
+            "intresse och mot profilering.",
+            "sv",
+            "objected",
+        ),
+    ],
+    ids=["restriction-en", "objection-sv"],
+)
+async def test_restriction_and_objection_set_the_flags_the_rest_honours(
+    world, text, language, flag
+):
+    outcome = world.email(JOHN_EMAIL if language == "en" else ANNA_EMAIL, text)
+    user = JOHN_TELEGRAM if language == "en" else ANNA_TELEGRAM
+    assert world.case(outcome.reference).language == language
+    await verified_by_telegram(world, outcome.reference, user)
+    approve(world, world.reply_draft(outcome.reference).id)
+    with world.session() as session:
+        person = find_subject(session, "telegram", user)
+        assert getattr(person, flag) is True
+
+
+async def test_marketing_optout_on_telegram_needs_no_verification(world):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev och reklam till mig")
+    case = world.case(outcome.reference)
+    assert (case.kinds, case.status) == (["marketing_optout"], "awaiting_approval")
+    assert world.verification(outcome.reference) is None
+    draft = world.reply_draft(outcome.reference)
+    assert not draft.carries_personal_data
+    approve(world, draft.id)
+    with world.session() as session:
+        assert find_subject(session, "telegram", ANNA_TELEGRAM).marketing_suppressed
+    sent = await world.deliver()
+    assert [m.address for m in sent] == [ANNA_TELEGRAM]
+
+
+async def test_marketing_optout_from_someone_not_on_file_is_still_honoured(world):
+    outcome = world.email("someone@example.org", "Please unsubscribe me from your newsletter.")
+    approve(world, world.reply_draft(outcome.reference).id)
+    with world.session() as session:
+        assert len(session.exec(select(Suppression)).all()) == 1
+
+
+async def test_consent_withdrawal_in_english_sets_the_flag(world):
+    outcome = world.email(
+        JOHN_EMAIL, "I hereby withdraw my consent to the processing of my personal data."
+    )
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    approve(world, world.reply_draft(outcome.reference).id)
+    with world.session() as session:
+        assert find_subject(session, "email", JOHN_EMAIL).consent_withdrawn
+
+
+async def test_complaint_alerts_staff_and_the_reply_names_imy(world):
+    outcome = world.email(
+        ANNA_EMAIL,
+        "Jag är mycket missnöjd med hur ni har hanterat mina "
+        "personuppgifter och kommer att anmäla er till IMY.",
+        "Klagomål",
+    )
+    assert world.case(outcome.reference).kinds == ["complaint"]
+    assert [a.kind for a in world.alerts()] == ["complaint"]
+    draft = world.reply_draft(outcome.reference)
+    assert "IMY" in draft.text and "Datainspektionen" not in draft.text
+
+
+async def test_info_question_is_answered_from_the_policy(world):
+    outcome = world.chat(
+        JOHN_TELEGRAM,
+        "How long do you keep my personal data, and do you store it on servers outside Sweden?",
+    )
+    case = world.case(outcome.reference)
+    assert case.kinds == ["info"] and case.status == "awaiting_approval"
+    draft = world.reply_draft(outcome.reference)
+    assert "Sweden" in draft.text and not draft.carries_personal_data
+
+
+# --- unhappy paths --------------------------------------------------------------------------
+
+
+async def test_wrong_code_says_how_many_attempts_are_left(world):
+    outcome = world.chat(JOHN_TELEGRAM, "Please delete all my personal data")
+    await world.deliver()
+    code = world.code_mailed_to(JOHN_EMAIL)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    world.chat(JOHN_TELEGRAM, wrong)
+    assert world.case(outcome.reference).status == "awaiting_verification"
+    assert world.verification(outcome.reference).attempts == 1
+    sent = await world.deliver()
+    assert any("4" in m.text for m in sent if m.address == JOHN_TELEGRAM)
+
+
+async def test_too_many_wrong_codes_leave_the_case_unverified_for_staff(world):
+    outcome = world.chat(JOHN_TELEGRAM, "Please delete all my personal data")
+    await world.deliver()
+    code = world.code_mailed_to(JOHN_EMAIL)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        world.chat(JOHN_TELEGRAM, wrong)
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.verification(outcome.reference).status == "failed"
+    assert [a.kind for a in world.alerts()] == ["verification_failed"]
+    world.chat(JOHN_TELEGRAM, code)  # the right code, too late
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.drafts(outcome.reference, "reply") == []
+
+
+async def test_an_expired_code_is_not_accepted(world):
+    outcome = world.chat(JOHN_TELEGRAM, "Please delete all my personal data")
+    await world.deliver()
+    code = world.code_mailed_to(JOHN_EMAIL)
+    world.clock.advance(hours=73)
+    world.chat(JOHN_TELEGRAM, code)
+    assert world.verification(outcome.reference).status == "expired"
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.drafts(outcome.reference, "reply") == []
+
+
+async def test_it_wasnt_me_alerts_staff_to_possible_impersonation(world):
+    outcome = world.email(MARIA_EMAIL, "Jag vill få ut en kopia på alla uppgifter ni har om mig.")
+    await world.deliver()
+    world.press(MARIA_TELEGRAM, world.verification(outcome.reference).id, yes=False)
+    case = world.case(outcome.reference)
+    assert case.status == "unverified" and case.verified_at is None
+    alerts = world.alerts("possible_impersonation")
+    assert len(alerts) == 1 and outcome.reference in alerts[0].text
+    assert world.drafts(outcome.reference, "reply") == []
+    clarification = world.drafts(outcome.reference, "clarification")[0]
+    assert "Berg & Co" not in clarification.text
+
+
+async def test_a_button_pressed_by_someone_else_does_nothing(world):
+    outcome = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter, tack.")
+    world.press(JOHN_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    assert world.case(outcome.reference).status == "awaiting_verification"
+
+
+async def test_unknown_sender_is_asked_for_more_without_learning_whether_we_hold_data(world):
+    unknown = world.email(
+        "stranger@example.org", "Please delete all personal data you hold about me."
+    )
+    assert world.case(unknown.reference).status == "unverified"
+    assert world.verification(unknown.reference) is None
+    first = world.drafts(unknown.reference, "clarification")[0]
+    assert not first.carries_personal_data
+    for phrase in ("we hold no", "we have no data", "not in our register", "no record"):
+        assert phrase not in first.text.lower()
+
+
+async def test_no_alternate_channel_on_file_leaves_it_to_staff(world, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("name,email\nOlle Ek,olle@example.se\n")
+    from bot.register import import_file
+
+    with world.database.session() as session:
+        import_file(session, path)
+    outcome = world.email("olle@example.se", "Jag vill att ni raderar mina personuppgifter.")
+    assert world.case(outcome.reference).status == "unverified"
+    assert [a.kind for a in world.alerts()] == ["unverified"]
+    assert world.drafts(outcome.reference, "clarification")
+
+
+async def test_phone_only_alternate_becomes_a_call_for_staff_then_verify_by_phone(world):
+    outcome = world.email(ERIK_EMAIL, "Hej, radera mina personuppgifter hos er.")
+    assert world.verification(outcome.reference).method == "phone_call"
+    assert [a.kind for a in world.alerts()] == ["call_to_verify"]
+    assert await world.deliver() == []  # nothing is sent: staff call
+    with world.database.session() as session:
+        verify_by_phone(
+            session,
+            world.services,
+            outcome.reference,
+            "called +46739876543, Erik confirmed",
+            actor="staff:eva",
+        )
+    case = world.case(outcome.reference)
+    assert case.status == "awaiting_approval" and case.verified_by == "staff:eva"
+
+
+async def test_approving_a_stale_version_is_refused(world):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    first = world.reply_draft(outcome.reference)
+    with world.database.session() as session:
+        second = edit_draft(
+            session, world.services, first.id, first.text + "\nHälsningar, Eva", actor="staff:eva"
+        )
+    with pytest.raises(StaleDraft, match=f"draft {second.id}"):
+        approve(world, first.id)
+    with pytest.raises(StaleDraft):
+        approve(world, second.id, expected_version=1)
+    approve(world, second.id, expected_version=2)
+    sent = await world.deliver()
+    assert sent[0].text.endswith("Hälsningar, Eva")
+
+
+async def test_a_rejected_draft_is_edited_into_a_new_version(world):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    with world.database.session() as session:
+        reject_draft(session, world.services, draft.id, "too formal", actor="staff:eva")
+    assert world.case(outcome.reference).status == "rejected"
+    with pytest.raises(CaseError):
+        approve(world, draft.id)
+    with world.database.session() as session:
+        new = edit_draft(
+            session, world.services, draft.id, "Hej! Klart, inga fler utskick.", actor="staff:eva"
+        )
+    assert (new.version, world.case(outcome.reference).status) == (2, "awaiting_approval")
+
+
+async def test_a_new_right_asked_in_a_reply_joins_the_existing_case(world):
+    first = world.email(
+        ANNA_EMAIL,
+        "Hej, jag vill ha en kopia av mina personuppgifter.",
+        "Registerutdrag",
+        message_id="<first@example.se>",
+    )
+    reply = world.email(
+        ANNA_EMAIL,
+        "Och radera sedan alla mina uppgifter, tack.",
+        f"Re: Registerutdrag [{first.reference}]",
+        in_reply_to="<first@example.se>",
+    )
+    assert reply.state == "thread" and reply.reference == first.reference
+    assert world.case(first.reference).kinds == ["access", "erasure"]
+    assert [a.kind for a in world.alerts()] == ["new_message"]
+
+
+async def test_a_request_in_the_thread_of_a_finished_case_opens_a_new_one(world):
+    first = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    approve(world, world.reply_draft(first.reference).id)
+    sent = await world.deliver()
+    assert world.case(first.reference).status == "done"
+    with world.session() as session:
+        ours = session.exec(select(Message).where(Message.direction == "out")).all()
+    again = world.chat(
+        ANNA_TELEGRAM,
+        "Och radera alla mina personuppgifter också",
+        telegram_reply_to_id=ours[-1].telegram_message_id,
+    )
+    assert sent and again.state == "request" and again.reference != first.reference
+
+
+async def test_each_message_is_processed_once_however_often_it_is_handed_in(world):
+    message = InboundMessage(
+        ChannelName.EMAIL, ANNA_EMAIL, text="Radera mina uppgifter.", message_id="<same@example.se>"
+    )
+    first = world.receive(message)
+    again = world.receive(message)
+    assert again.duplicate and again.reference == first.reference
+    with world.session() as session:
+        assert len(session.exec(select(Message)).all()) == 1
+
+
+async def test_ordinary_mail_and_auto_replies_open_no_case(world):
+    ordinary = world.email(
+        "kund@example.com",
+        "Hej, har ni en ledig Java-konsult i mars? Vänliga hälsningar, Kund AB",
+        "Uppdrag",
+    )
+    auto = world.email(
+        "ola@example.se",
+        "I am out of the office until Monday.",
+        "Automatic reply",
+        headers={"auto-submitted": "auto-replied"},
+    )
+    own = world.email("info@noxconsulting.se", "Radera mina uppgifter", "loop")
+    assert (ordinary.state, auto.state, own.state) == ("not_a_request", "automated", "automated")
+    assert ordinary.reference is auto.reference is own.reference is None
+
+
+async def test_malformed_mail_is_kept_raw_and_shown_to_staff(world):
+    outcome = world.receive(
+        InboundMessage(ChannelName.EMAIL, "unknown", raw=b"\x00\x01garbage", malformed="no headers")
+    )
+    assert outcome.state == "malformed"
+    with world.session() as session:
+        assert session.get(Message, outcome.message_id).raw == b"\x00\x01garbage"
+    assert [a.kind for a in world.alerts()] == ["malformed"]
+
+
+async def test_staff_triage_choice_opens_the_case_and_is_kept_as_a_label(world):
+    world.services.settings = world.services.settings.model_copy(
+        update={
+            "classifier": world.services.settings.classifier.model_copy(
+                update={"triage_threshold": 1.0}
+            )
+        }
+    )
+    outcome = world.email(ANNA_EMAIL, "Radera mina uppgifter.")
+    assert outcome.state == "triage"
+    with world.database.session() as session:
+        decided = decide_triage(
+            session, world.services, outcome.message_id, ["erasure"], actor="staff:eva"
+        )
+    assert decided.state == "request" and world.case(decided.reference).kinds == ["erasure"]
+    with world.session() as session:
+        assert session.get(Message, outcome.message_id).label_kinds == ["erasure"]
+
+
+async def test_extension_moves_the_deadline_and_drafts_a_notice(world):
+    outcome = world.email(
+        JOHN_EMAIL, "Please send me a copy of all personal data you hold about me."
+    )
+    with world.database.session() as session:
+        notice = extend_case(
+            session,
+            world.services,
+            outcome.reference,
+            "the request covers many years of assignments",
+            actor="staff:eva",
+        )
+    case = world.case(outcome.reference)
+    assert case.extended and str(case.extended_due_date) == "2027-02-24"
+    assert "many years" in notice.text and "IMY" in notice.text
+    with world.database.session() as session, pytest.raises(CaseError, match="already"):
+        extend_case(session, world.services, outcome.reference, "again", actor="staff:eva")
+
+
+async def test_refusal_is_a_staff_choice_that_closes_the_case_when_approved(world):
+    outcome = world.email(
+        JOHN_EMAIL, "Please send me a copy of all personal data you hold about me."
+    )
+    with world.database.session() as session:
+        notice = refuse_case(
+            session,
+            world.services,
+            outcome.reference,
+            "the same request was answered last week",
+            actor="staff:eva",
+        )
+    assert "IMY" in notice.text
+    approve(world, notice.id)
+    assert world.case(outcome.reference).status == "closed"
+    assert world.drafts(outcome.reference, "acknowledgment") == []
+
+
+async def test_an_outbox_message_is_retried_when_the_server_is_down(world):
+    outcome = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")
+    world.channels[ChannelName.TELEGRAM].fail_next = 1
+    assert await world.deliver() == []
+    world.clock.advance(minutes=1)
+    sent = await world.deliver()
+    assert [m.address for m in sent] == [ANNA_TELEGRAM]
+    assert world.case(outcome.reference).status == "awaiting_verification"
+
+
+def test_personal_identity_numbers_are_masked_before_anything_is_stored(world):
+    world.email(ANNA_EMAIL, "Mitt personnummer är 811218-9876, radera mina uppgifter.")
+    with world.session() as session:
+        stored = session.exec(select(Message)).one().text
+    assert "811218-9876" not in stored
+
+
+def test_a_draft_with_personal_data_is_never_made_for_an_unverified_case(world):
+    outcome = world.email(ANNA_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
+    with world.database.session() as session:
+        subject = session.exec(select(Subject)).first()
+        assert subject is not None
+        from bot.cases import _new_draft, get_case
+
+        with pytest.raises(CaseError, match="unverified"):
+            _new_draft(
+                session,
+                get_case(session, outcome.reference),
+                "reply",
+                "s",
+                subject.name,
+                carries_personal_data=True,
+            )

@@ -1,0 +1,169 @@
+"""A small world for workflow tests: a migrated database, the sample register, in-memory
+channels, a clock that can be moved, and the people on file answering their challenges."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.cases import get_case
+from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
+from bot.channels.memory import MemoryChannel
+from bot.config import DatabaseSettings, Settings
+from bot.db import Database
+from bot.drafting import Drafter
+from bot.models import Draft, Request, StaffAlert, Verification
+from bot.outbox import deliver_due
+from bot.pipeline import Outcome, process_inbound
+from bot.register import import_file
+from bot.services import Services
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ANNA_EMAIL, ANNA_TELEGRAM = "anna.lindqvist@example.se", "5550001"
+JOHN_EMAIL, JOHN_TELEGRAM = "john.carter@example.com", "5550002"
+ERIK_EMAIL = "erik.svensson@example.se"  # email + phone only
+MARIA_EMAIL, MARIA_TELEGRAM = "maria.berg@example.se", "5550004"
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class World:
+    database: Database
+    services: Services
+    clock: Clock
+    channels: dict[ChannelName, MemoryChannel]
+    _ids: int = 0
+
+    # --- messages arriving -----------------------------------------------------------------
+
+    def receive(self, message: InboundMessage) -> Outcome:
+        with self.database.session() as session:
+            return process_inbound(session, self.services, message)
+
+    def email(self, sender: str, text: str, subject: str = "", **kw: Any) -> Outcome:
+        self._ids += 1
+        kw.setdefault("message_id", f"<m{self._ids}@example.test>")
+        return self.receive(
+            InboundMessage(
+                ChannelName.EMAIL,
+                sender,
+                text=text,
+                subject=subject,
+                received_at=self.clock(),
+                **kw,
+            )
+        )
+
+    def chat(self, user: str, text: str, **kw: Any) -> Outcome:
+        self._ids += 1
+        return self.receive(
+            InboundMessage(
+                ChannelName.TELEGRAM,
+                user,
+                text=text,
+                received_at=self.clock(),
+                telegram_chat_id=int(user),
+                telegram_message_id=self._ids,
+                **kw,
+            )
+        )
+
+    def press(self, user: str, verification_id: int, yes: bool) -> Outcome:
+        self._ids += 1
+        return self.receive(
+            InboundMessage(
+                ChannelName.TELEGRAM,
+                user,
+                received_at=self.clock(),
+                telegram_chat_id=int(user),
+                callback_data=f"v:{verification_id}:{'y' if yes else 'n'}",
+                callback_id=f"cb{self._ids}",
+            )
+        )
+
+    # --- what went out ---------------------------------------------------------------------
+
+    async def deliver(self) -> list[OutboundMessage]:
+        before = {name: len(ch.sent) for name, ch in self.channels.items()}
+        await deliver_due(self.database, self.services, self.channels)
+        return [m for name, ch in self.channels.items() for m in ch.sent[before[name] :]]
+
+    def sent_to(self, address: str) -> list[OutboundMessage]:
+        return [m for ch in self.channels.values() for m in ch.sent if m.address == address]
+
+    def code_mailed_to(self, address: str) -> str:
+        mail = [m for m in self.channels[ChannelName.EMAIL].sent if m.address == address][-1]
+        match = re.search(r"\b\d{6}\b", mail.text)
+        assert match, mail.text
+        return match.group(0)
+
+    # --- looking inside --------------------------------------------------------------------
+
+    def session(self) -> Session:
+        return Session(self.database.engine, expire_on_commit=False)
+
+    def case(self, reference: str) -> Request:
+        with self.session() as session:
+            return get_case(session, reference)
+
+    def verification(self, reference: str) -> Verification:
+        with self.session() as session:
+            case = get_case(session, reference)
+            return session.exec(
+                select(Verification)
+                .where(Verification.request_id == case.id)
+                .order_by(col(Verification.id).desc())
+            ).first()
+
+    def drafts(
+        self, reference: str, purpose: str | None = None, status: str | None = "awaiting_approval"
+    ) -> list[Draft]:
+        with self.session() as session:
+            case = get_case(session, reference)
+            query = select(Draft).where(Draft.request_id == case.id).order_by(col(Draft.id))
+            if purpose:
+                query = query.where(Draft.purpose == purpose)
+            if status:
+                query = query.where(Draft.status == status)
+            return list(session.exec(query))
+
+    def reply_draft(self, reference: str) -> Draft:
+        drafts = self.drafts(reference, "reply")
+        assert len(drafts) == 1, drafts
+        return drafts[0]
+
+    def alerts(self, kind: str | None = None) -> list[StaffAlert]:
+        with self.session() as session:
+            query = select(StaffAlert).order_by(col(StaffAlert.id))
+            if kind:
+                query = query.where(StaffAlert.kind == kind)
+            return list(session.exec(query))
+
+
+def make_world(tmp_path: Path, url: str | None = None, **settings_overrides: Any) -> World:
+    settings = Settings(
+        database=DatabaseSettings(url=url or f"sqlite:///{tmp_path / 'w.db'}"), **settings_overrides
+    )
+    database = Database(settings.database.url)
+    clock = Clock()
+    services = Services(
+        settings=settings, drafter=Drafter(settings.organisation), hash_key=b"k" * 32, clock=clock
+    )
+    with database.session() as session:
+        import_file(session, EXAMPLES / "register.csv")
+    return World(database, services, clock, {name: MemoryChannel(name) for name in ChannelName})
