@@ -63,8 +63,9 @@ async def play(world: World, actions: list[tuple]) -> None:
             world.chat(a, b)
         elif kind == "press":
             with world.session() as session:
-                pending = session.exec(select(Verification).where(
-                    Verification.method == "telegram_confirm")).all()
+                pending = session.exec(
+                    select(Verification).where(Verification.method == "telegram_confirm")
+                ).all()
             for verification in pending[-1:]:
                 world.press(a, verification.id, b)
         elif kind == "code":
@@ -81,8 +82,9 @@ async def play(world: World, actions: list[tuple]) -> None:
             if drafts:
                 try:
                     with world.database.session() as session:
-                        approve_draft(session, world.services, drafts[a % len(drafts)].id,
-                                      actor="staff:eva")
+                        approve_draft(
+                            session, world.services, drafts[a % len(drafts)].id, actor="staff:eva"
+                        )
                 except CaseError:
                     pass
         elif kind == "phone":
@@ -91,8 +93,13 @@ async def play(world: World, actions: list[tuple]) -> None:
             if cases:
                 try:
                     with world.database.session() as session:
-                        verify_by_phone(session, world.services, cases[a % len(cases)].reference,
-                                        "called the number on file", actor="staff:eva")
+                        verify_by_phone(
+                            session,
+                            world.services,
+                            cases[a % len(cases)].reference,
+                            "called the number on file",
+                            actor="staff:eva",
+                        )
                 except CaseError:
                     pass
         else:
@@ -108,12 +115,17 @@ def test_no_register_data_leaves_without_verification_and_staff_approval(actions
         with world.session() as session:
             from bot.models import Subject
 
-            secrets = set().union(*(subject_data_values(session, s)
-                                    for s in session.exec(select(Subject))))
+            secrets = set().union(
+                *(subject_data_values(session, s) for s in session.exec(select(Subject)))
+            )
             # Names and addresses are what the requester told us themselves.
-            secrets = {v for v in secrets if "@" not in v and not v.isdigit()
-                       and v not in ("Anna Lindqvist", "John Carter", "Erik Svensson",
-                                     "Maria Berg")}
+            secrets = {
+                v
+                for v in secrets
+                if "@" not in v
+                and not v.isdigit()
+                and v not in ("Anna Lindqvist", "John Carter", "Erik Svensson", "Maria Berg")
+            }
         asyncio.run(play(world, actions))
         with world.session() as session:
             for outbox in session.exec(select(Outbox).where(Outbox.status == "sent")):
@@ -126,5 +138,6 @@ def test_no_register_data_leaves_without_verification_and_staff_approval(actions
                 assert draft is not None, f"{outbox.purpose} carried {leaked} without a draft"
                 assert draft.decided_by and draft.decided_by.startswith("staff:"), leaked
                 assert case is not None and case.verified_at is not None, (
-                    f"{case.reference} unverified but sent {leaked}")
+                    f"{case.reference} unverified but sent {leaked}"
+                )
         world.database.dispose()

@@ -564,3 +564,21 @@ def test_a_draft_with_personal_data_is_never_made_for_an_unverified_case(world):
                 subject.name,
                 carries_personal_data=True,
             )
+
+
+async def test_the_whole_flow_runs_on_postgresql_too(tmp_path, postgres_url):
+    world = make_world(tmp_path, postgres_url)
+    try:
+        outcome = world.email(ANNA_EMAIL, "Jag vill att ni raderar alla mina personuppgifter.")
+        await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+        approve(world, world.reply_draft(outcome.reference).id)
+        await world.deliver()
+        assert world.case(outcome.reference).status == "done"
+        with world.session() as session:
+            assert find_subject(session, "email", ANNA_EMAIL) is None
+            from bot.audit import verify_chain
+
+            count, problems = verify_chain(session)
+        assert count > 5 and problems == []
+    finally:
+        world.database.dispose()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import typer
 
 from bot.cli.app import ConfigOption, app, console
 from bot.config import load_settings
 from bot.db import Database, current_revision, head_revision, upgrade
+from bot.reach import check_servers
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -40,5 +43,11 @@ def check(config: ConfigOption = None) -> None:
     console.print(f"Database: reachable, schema {state}")
     database.dispose()
     for section in ("imap", "smtp", "telegram"):
-        configured = getattr(settings, section) is not None
-        console.print(f"{section.upper()}: {'configured' if configured else 'not configured'}")
+        if getattr(settings, section) is None:
+            console.print(f"{section.upper()}: not configured")
+    probes = asyncio.run(check_servers(settings))
+    for probe in probes:
+        mark = "OK" if probe.ok else "[red]FAILED[/red]"
+        console.print(f"{probe.name}: {mark} ({probe.detail})", highlight=False)
+    if not all(p.ok for p in probes):
+        raise typer.Exit(1)

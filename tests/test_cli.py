@@ -1,0 +1,211 @@
+"""The command line as staff and scripts use it: the design's contracts and clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(path))
+    monkeypatch.setenv("NOXBOT_STAFF", "eva")
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def run_json(*args: str):
+    code, output = run(*args, "--format", "json")
+    assert code == 0, output
+    return json.loads(output)
+
+
+def test_every_command_has_help():
+    for args in (
+        ["--help"],
+        ["requests", "--help"],
+        ["requests", "new", "--help"],
+        ["drafts", "approve", "--help"],
+        ["subjects", "import", "--help"],
+        ["classify", "--help"],
+        ["audit", "verify", "--help"],
+        ["demo", "--help"],
+    ):
+        code, output = run(*args)
+        assert code == 0 and "Usage" in output, args
+
+
+def test_classify_jsonl_gives_one_object_per_input_in_order_and_goes_on_after_errors(tmp_path):
+    chat = tmp_path / "chat.txt"
+    chat.write_text("Radera alla mina personuppgifter, tack!", encoding="utf-8")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Ta bort mina uppgifter, tack så mycket".encode("latin-1"))
+    missing = tmp_path / "missing.eml"
+    code, output = run("classify", "--format", "jsonl", str(chat), str(missing), str(latin1))
+    assert code == 0
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert [line["path"] for line in lines] == [str(chat), str(missing), str(latin1)]
+    assert lines[0]["kinds"] == ["erasure"] and lines[0]["language"] == "sv"
+    assert set(lines[0]) >= {"path", "kinds", "language", "confidence", "evidence"}
+    assert "error" in lines[1] and "error" in lines[2]
+
+
+def test_classify_reads_the_shipped_example_mail():
+    files = sorted((EXAMPLES / "mail").glob("*.eml")) + sorted((EXAMPLES / "chat").glob("*.txt"))
+    assert len(files) >= 8
+    code, output = run("classify", "--format", "jsonl", *map(str, files))
+    assert code == 0
+    results = [json.loads(line) for line in output.splitlines()]
+    assert len(results) == len(files)
+    assert all("error" not in r for r in results), results
+    assert any(r["kinds"] != ["none"] for r in results)
+    assert any(r["kinds"] == ["none"] for r in results)
+
+
+def test_a_config_mistake_is_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[imap]\nhost = "h"\nusername = "u"\nport = "abc"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "[imap] port = 'abc'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
+    assert run("subjects", "import", str(EXAMPLES / "register.csv"))[0] == 0
+    note = tmp_path / "call.txt"
+    note.write_text("Ringde och bad oss sluta skicka nyhetsbrev och reklam till honom.")
+    case = run_json(
+        "requests",
+        "new",
+        "--channel",
+        "phone",
+        "--from",
+        "073-987 65 43",
+        "--name",
+        "Erik Svensson",
+        "--text-file",
+        str(note),
+    )
+    assert case["reference"].startswith("DSR-")
+    assert (case["kinds"], case["status"], case["channel"]) == (
+        ["marketing_optout"],
+        "awaiting_approval",
+        "phone",
+    )
+    assert case["verification"] is None and case["due_date"]
+    drafts = run_json("drafts", "list")
+    assert [d["reference"] for d in drafts] == [case["reference"]]
+    draft = drafts[0]
+    assert set(draft) >= {
+        "id",
+        "reference",
+        "version",
+        "status",
+        "language",
+        "to",
+        "subject",
+        "text",
+        "attachments",
+    }
+    code, output = run("drafts", "approve", str(draft["id"]), "--version", "1")
+    assert code == 0, output
+    shown = run_json("requests", "show", case["reference"])
+    assert shown["status"] == "approved"
+    people = run_json("subjects", "list")
+    erik = next(p for p in people if p["name"] == "Erik Svensson")
+    assert erik["marketing_suppressed"] is True
+
+
+def test_manual_intake_of_a_forwarded_eml_keeps_its_headers(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    eml = tmp_path / "fwd.eml"
+    eml.write_bytes(
+        b"From: Anna Lindqvist <anna.lindqvist@example.se>\r\nTo: info@noxconsulting.se\r\n"
+        b"Subject: Radera mig\r\nMessage-ID: <orig-1@example.se>\r\n"
+        b"Date: Tue, 24 Nov 2026 10:00:00 +0100\r\n\r\n"
+        b"Jag vill att ni raderar alla mina personuppgifter.\r\n"
+    )
+    case = run_json("requests", "new", "--channel", "email", str(eml))
+    assert case["status"] == "awaiting_verification"
+    assert case["verification"]["channel"] == "telegram"
+    assert case["received_at"].startswith("2026-11-24T09:00")
+    again = run_json("requests", "new", "--channel", "email", str(eml))
+    assert again["reference"] == case["reference"]  # processed once
+
+
+def test_subjects_import_reports_bad_rows_and_exits_non_zero(config, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("name,email\nGood,good@example.se\nBad,not-an-address\n")
+    code, output = run("subjects", "import", str(people))
+    assert code == 1
+    assert "1 new" in output and "line 3" in output
+
+
+def test_audit_verify_exits_non_zero_after_tampering(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    code, output = run("audit", "verify")
+    assert code == 0 and "intact" in output
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with database.session() as session:
+        session.execute(text("UPDATE audit_event SET actor = 'mallory'"))
+    database.dispose()
+    code, output = run("audit", "verify")
+    assert code == 1 and "TAMPERED" in output
+
+
+def test_unknown_reference_is_one_clear_line(config):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "requests", "show", "DSR-2026-9999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "noxbot: no case with reference DSR-2026-9999"
+
+
+def test_db_upgrade_says_where_the_schema_is(config):
+    code, output = run("db", "upgrade")
+    assert code == 0 and "revision" in output
+
+
+def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
+    from rich.console import Console
+
+    from bot.demo import demo
+
+    console = Console(record=True, width=140)
+    result = demo(tmp_path / "demo", console)
+    states = [o.state for _, o in result.outcomes]
+    assert states.count("request") == 7 and "not_a_request" in states and "automated" in states
+    assert result.approved_draft_id is not None
+    shown = console.export_text()
+    assert "Cases" in shown and "Drafts awaiting approval" in shown
+    assert "possible_impersonation" in shown
+    assert "is now done" in shown and "intact" in shown
