@@ -559,9 +559,9 @@ def _draft_reply(session: Session, services: Services, case: Request, *, actor: 
     for kind in case.kinds:
         section = handler_for(kind).draft(view)
         sections.append(
-            services.drafter.render_text(
+            services.drafter.render(
                 section.template, case.language, **_common(case), **section.context
-            ).strip()
+            ).text.strip()
         )
         attachments.extend(section.attachments)
         personal = personal or section.carries_personal_data

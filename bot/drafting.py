@@ -88,20 +88,20 @@ class Drafter:
             env.filters["longdate"] = lambda value, _lang=language: longdate(value, _lang)
             self._environments[language] = env
 
-    def render_text(self, name: str, language: str, **context: Any) -> str:
+    def render_text(self, template: str, language: str, **context: Any) -> str:
         """The template's whole output (for sections composed into a reply)."""
         env = self._environments.get(language) or self._environments["sv"]
         try:
-            return env.get_template(name).render(
+            return env.get_template(template).render(
                 org=self.organisation, language=language, **context
             )
         except TemplateError as exc:
-            raise TemplateProblem(f"template {language}/{name}: {exc}") from exc
+            raise TemplateProblem(f"template {language}/{template}: {exc}") from exc
 
-    def render(self, name: str, language: str, **context: Any) -> Rendered:
+    def render(self, template: str, language: str, **context: Any) -> Rendered:
         """A message: the first line `Subject: …` becomes the subject, the rest the text."""
-        output = self.render_text(name, language, **context)
+        output = self.render_text(template, language, **context)
         first, _, rest = output.partition("\n")
         if not first.startswith("Subject:"):
-            raise TemplateProblem(f"template {language}/{name} must start with 'Subject: …'")
+            raise TemplateProblem(f"template {language}/{template} must start with 'Subject: …'")
         return Rendered(subject=first.removeprefix("Subject:").strip(), text=rest.lstrip("\n"))

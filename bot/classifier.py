@@ -1,0 +1,732 @@
+"""Which GDPR rights a message asks for, in Swedish or English, with the phrases that show it.
+
+Rules over folded text (lower case, no diacritics, one-letter typos in key words mended),
+clause by clause:
+1. auto-replies, bounces and newsletters are `none` whatever words they contain;
+2. each kind has phrase patterns; a generic verb (ta bort, delete, ändra, update) counts
+   only with a personal-data object (mina uppgifter, my data, my profile, mig/me …);
+3. a negation earlier in the same clause cancels a verb ("jag vill inte att ni raderar
+   något, bara rätta mitt efternamn" is rectification only) — except in patterns that are
+   negative by nature ("vill inte ha fler utskick");
+4. confidence comes from how strong the strongest evidence is; staff triage what is weak.
+Pure and fast: patterns are compiled once at import.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.kinds import RequestKind
+from bot.language import detect_language
+from bot.text import visible_text
+
+K = RequestKind
+TRIAGE_THRESHOLD = 0.6
+STRONG, WEAK = 1.0, 0.6
+
+
+@dataclass(frozen=True)
+class Classification:
+    kinds: tuple[RequestKind, ...]
+    language: str
+    confidence: float
+    evidence: tuple[str, ...]
+
+    @property
+    def is_request(self) -> bool:
+        return self.kinds != (RequestKind.NONE,)
+
+    @property
+    def needs_triage(self) -> bool:
+        return self.confidence < TRIAGE_THRESHOLD
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kinds": [str(k) for k in self.kinds],
+            "language": self.language,
+            "confidence": self.confidence,
+            "evidence": list(self.evidence),
+        }
+
+
+# --- folding and typo repair ----------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    lowered = char.lower()
+    if len(lowered) != 1:
+        return char
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    base = decomposed[0] if decomposed else lowered
+    return base if base.isascii() or base.isalpha() else lowered
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, one character for one (offsets stay valid)."""
+    return "".join(_fold_char(c) for c in text)
+
+
+# Key words whose one-letter typos are mended; their inflections are listed so that a real
+# word is never "mended" into another.
+_VOCABULARY = frozenset(
+    ["radera", "raderar", "raderas", "raderat", "radering", "raderade", "personuppgifter", "personuppgift", "uppgifter", "uppgifterna", "registerutdrag", "registret", "register", "nyhetsbrev", "nyhetsbrevet", "nyhetsbreven", "utskick", "utskicken", "samtycke", "samtycket", "aterkallar", "aterkalla", "aterkallelse", "invander", "invanda", "invandning", "begransa", "begransar", "begransning", "behandling", "behandlingen", "profilering", "portabilitet", "dataportabilitet", "telefonnummer", "mobilnummer", "efternamn", "fornamn", "avregistrera", "avregistrerar", "klagomal", "klagomalet", "marknadsforing", "reklam", "erbjudanden", "integritetsskyddsmyndigheten", "datainspektionen", "skadestand", "profil", "profilen", "organisationsnummer", "foretagsnamn", "bolagsnamn", "kopia", "information", "informationen", "delete", "deleted", "deleting", "deletion", "remove", "removed", "removal", "erase", "erased", "erasure", "personal", "newsletter", "newsletters", "unsubscribe", "unsubscribed", "consent", "withdraw", "withdrawing", "withdrawn", "revoke", "restrict", "restricted", "restriction", "processing", "portability", "profiling", "object", "objection", "objecting", "complaint", "complain", "marketing", "rectify", "rectification", "correct", "correction", "update", "updated", "forgotten", "database", "records", "account", "profile", "everything"]
+)
+
+
+@lru_cache(maxsize=1)
+def _deletion_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for word in sorted(_VOCABULARY):
+        if len(word) < 5:
+            continue
+        for i in range(len(word)):
+            index.setdefault(word[:i] + word[i + 1 :], word)
+    return index
+
+
+_TOKEN = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=20000)
+def _mend(token: str) -> str:
+    """The key word a token is one typo away from (or the token itself)."""
+    if len(token) < 5 or token in _VOCABULARY:
+        return token
+    index = _deletion_index()
+    if token in index:  # a letter missing: "uppgifer"
+        return index[token]
+    for i in range(len(token)):
+        shorter = token[:i] + token[i + 1 :]
+        if shorter in _VOCABULARY:  # a letter too many: "raderra"
+            return shorter
+        if shorter in index and len(index[shorter]) == len(token):  # one letter wrong
+            return index[shorter]
+    return token
+
+
+def _mended(folded: str) -> tuple[str, list[int]]:
+    """Folded text with typos mended, and for each of its characters the original index."""
+    out: list[str] = []
+    origin: list[int] = []
+    position = 0
+    for match in _TOKEN.finditer(folded):
+        start, end = match.span()
+        out.append(folded[position:start])
+        origin.extend(range(position, start))
+        word = _mend(match.group(0))
+        out.append(word)
+        origin.extend(min(start + i, end - 1) for i in range(len(word)))
+        position = end
+    out.append(folded[position:])
+    origin.extend(range(position, len(folded)))
+    return "".join(out), origin
+
+
+# --- patterns -------------------------------------------------------------------------------
+
+# Personal-data objects (folded).
+_ME_SV = r"(?:mig|mej|mina (?:person)?uppgifter|mina data|min data|mitt cv|min profil|mitt konto|mina kontaktuppgifter|allt om (?:mig|mej)|all (?:min )?information om (?:mig|mej)|(?:alla )?(?:person)?uppgifter(?:na)? (?:om|pa) (?:mig|mej)|min information)"
+_ME_EN = r"(?:me|my (?:personal )?(?:data|information|info|details|profile|account|cv|records?)|all (?:of )?my (?:personal )?(?:data|information|details)|everything (?:you (?:have|hold) )?(?:about|on) me|(?:any|all) (?:personal )?(?:data|information) (?:you (?:have|hold|store) )?(?:about|on) me)"
+_FIELD_SV = r"(?:namn|efternamn|fornamn|telefon(?:nummer)?|tel\.? ?nr|tfn|mobil(?:nummer)?|nummer|e-?post(?:adress)?|mejl(?:adress)?|mail(?:adress)?|epostadress|adress|foretag(?:snamn)?|bolag(?:snamn)?|org(?:anisations)?\.? ?(?:nr|nummer)|organisationsnummer|cv|profil|titel|roll|kompetens\w*|uppgifter|tillganglighet)"
+_FIELD_EN = r"(?:name|surname|last name|first name|family name|phone(?: number)?|number|mobile(?: number)?|e-?mail(?: address)?|address|company(?: name)?|org(?:anisation|anization)? number|cv|profile|details|data|information|title|role|availability)"
+
+_P: dict[RequestKind, list[tuple[str, float, bool]]] = {
+    # (pattern, weight, survives negation)
+    K.ACCESS: [
+        (r"registerutdrag|registreringsutdrag", STRONG, False),
+        (
+            r"\b(?:utdrag|kopia|en kopia) (?:av|pa|ur) (?:alla |de |mina )?(?:person)?uppgifter",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:vad|vilka|vilken|vilken typ av) (?:information|(?:person)?uppgifter|data|info)(?: som)? (?:har|sparar|lagrar|behandlar|haller) ni(?: lagrat| sparat| registrerat)? (?:om|pa|kring|gallande) (?:mig|mej)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bvad (?:har|vet|sparar|lagrar) ni (?:for (?:uppgifter|information|data) )?(?:om|pa) (?:mig|mej)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:fa|se|ta del av|fa ut|fa se|fa ta del av|fa tillgang till|begara ut) (?:en kopia (?:av|pa) )?(?:alla |de |vilka )?(?:mina (?:person)?uppgifter|(?:person)?uppgifter(?:na)? (?:ni har )?(?:om|pa) (?:mig|mej)|vad ni har (?:om|pa) (?:mig|mej))",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:ratt(?:en)? till|begar(?:an)? om) (?:tillgang|insyn)|\bartikel 15\b|\bart\.? ?15\b",
+            STRONG,
+            False,
+        ),
+        (r"\bvilka uppgifter (?:finns|har ni) (?:om|pa|registrerade)", STRONG, False),
+        (
+            r"\bwhat (?:personal )?(?:data|information|info|details)(?: do| does)? (?:you|nox)(?: have| hold| store| keep| process| collect)? (?:about|on|of|regarding) me",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bwhat (?:do you|does nox) (?:have|hold|know|store|keep) (?:about|on) me",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:which|what) (?:personal )?(?:data|information)(?: of mine)? (?:do you|you) (?:have|hold|store|keep)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:copy|copies|access|export|extract|overview|list) (?:to|of|over) (?:all )?(?:the |my )?(?:personal )?(?:data|information|details|info|records)(?: (?:you|that you) (?:have|hold|store|keep))?(?: (?:about|on) me)?",
+            WEAK,
+            False,
+        ),
+        (
+            r"\b(?:send|give|provide|show) me (?:a copy of )?(?:all )?(?:the |my )(?:personal )?(?:data|information|details)(?: you (?:have|hold|store))?",
+            STRONG,
+            False,
+        ),
+        (r"\bsubject access request|\bdsar\b|\bright of access|\barticle 15\b", STRONG, False),
+        (r"\bvad har ni om (?:mig|mej)", STRONG, False),
+        (r"\bwhat (?:data|info|information) (?:do )?you (?:got|have) on me", STRONG, False),
+    ],
+    K.RECTIFICATION: [
+        (
+            rf"\b(?:ratta|rattar|rattas|korrigera|korrigerar|uppdatera|uppdaterar|andra|andrar|byta|byt|byter|fixa)(?: om)? (?:mitt |min |mina |i mitt |i min |pa mitt |pa min )(?:nya )?{_FIELD_SV}",
+            STRONG,
+            False,
+        ),
+        (
+            rf"\b(?:mitt|min|mina) (?:\w+ )?{_FIELD_SV} (?:ar|stammer|blev) (?:fel|felaktig\w*|inte (?:korrekt|ratt|aktuell\w*)|gammal\w*|inaktuell\w*|felstavat)",
+            STRONG,
+            True,
+        ),
+        (
+            rf"\b(?:mitt|min) (?:nya )?{_FIELD_SV} (?:ar numera|ar nu|har andrats|har bytts|blir)",
+            STRONG,
+            False,
+        ),
+        (
+            rf"\b(?:jag har|har) (?:bytt|andrat|fatt nytt|fatt ny|nytt) (?:\w+ )?{_FIELD_SV}",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bjag heter (?:numera|nu|sedan)|\bnytt efternamn|\bnytt namn|\bnytt (?:telefon|mobil)?nummer|\bny (?:e-?post|mejl|mail)adress|\bnytt org(?:anisations)?\.? ?n",
+            WEAK,
+            False,
+        ),
+        (r"\b(?:rattelse|felaktiga uppgifter|stavat fel|felstavat|fel stavat)", STRONG, False),
+        (
+            rf"\b(?:correct|correcting|rectify|update|updating|change|changing|fix|amend|edit) (?:the |my |of my |on my |in my )(?:new )?{_FIELD_EN}",
+            STRONG,
+            False,
+        ),
+        (
+            rf"\bmy (?:\w+ )?{_FIELD_EN} (?:is|are|was) (?:wrong|incorrect|misspelt|misspelled|outdated|out of date|not correct|inaccurate)",
+            STRONG,
+            True,
+        ),
+        (rf"\bmy (?:new )?{_FIELD_EN} (?:is now|has changed|changed)", STRONG, False),
+        (
+            rf"\bi (?:have|'ve) (?:changed|got|a new) (?:my )?(?:new )?{_FIELD_EN}|\bi (?:got|have) (?:a )?new (?:phone|mobile|number|email|name|surname|last name)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\brectification|\bincorrect data|\binaccurate data|\bmy name is now|\bi(?: a|')m now called|\bmisspel",
+            STRONG,
+            False,
+        ),
+    ],
+    K.ERASURE: [
+        (
+            rf"\b(?:radera|raderar|raderas|radering|ta bort|tar bort|tas bort|tabort|rensa|stryk|stryka|makulera|glom|glomma|delete|deleting|remove|removing|erase|erasing|wipe|purge|forget)\b[^.!?\n]{{0,40}}?\b(?:{_ME_SV}|{_ME_EN})\b",
+            STRONG,
+            False,
+        ),
+        (
+            rf"\b(?:{_ME_SV}|{_ME_EN})\b[^.!?\n]{{0,30}}?\b(?:raderade|raderas|tas bort|ska bort|deleted|removed|erased|wiped)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bratt(?:en)? att bli glomd|\bbli glomd|\bright to (?:be forgotten|erasure)|\bbe forgotten\b|\bartikel 17\b|\barticle 17\b",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bvill (?:inte (?:langre )?|ej )(?:vara|finnas|sta) (?:kvar )?(?:med )?(?:i|hos|pa) (?:er|ert|era|nox)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:vill inte|vill ej) att ni (?:sparar|har kvar|lagrar|behaller) (?:mina|nagra|nagot|mig)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:no longer want|do not want|don'?t want) (?:to be|you to (?:keep|store|hold|have))[^.!?\n]{0,30}\b(?:database|register|records|system|data|details|information|me)\b",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:delete|remove|close|cancel|avsluta|stang) (?:my|mitt) (?:account|profile|konto|profil)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:radera|delete|erase|remove)\s+(?:allt|everything|all data|all information)\b",
+            STRONG,
+            False,
+        ),
+        (r"\b(?:radering|erasure|deletion) (?:av|of) (?:mina|my|alla|all)", STRONG, False),
+    ],
+    K.RESTRICTION: [
+        (
+            r"\bbegransa\w* (?:(?:av )?(?:er |den )?(?:behandling|anvandning)\w*|hur ni (?:anvander|behandlar))",
+            STRONG,
+            False,
+        ),
+        (r"\bbegransning av (?:behandling|anvandning)", STRONG, False),
+        (
+            r"\b(?:pausa|pausar|frysa|frys|vilande)\b[^.!?\n]{0,30}?\b(?:min profil|mitt konto|mina uppgifter|behandling\w*|allt|mitt cv)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:min profil|mitt konto|mina uppgifter)\b[^.!?\n]{0,20}?\b(?:pausa\w*|vilande|frys\w*)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:anvand|anvander|behandla|behandlar|sluta anvanda|sluta behandla) (?:inte )?mina uppgifter (?:tills|medan|under tiden|till dess)",
+            STRONG,
+            True,
+        ),
+        (r"\bbara (?:pausa\w*|frys\w*)|\bpausa (?:den|det)\b", STRONG, False),
+        (
+            r"\brestrict\w* (?:the |your |all )?(?:processing|use|using)|\brestriction of (?:the )?processing|\bartikel 18\b|\barticle 18\b",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:pause|freeze|suspend|put on hold|deactivate)\b[^.!?\n]{0,30}?\b(?:my profile|my account|my data|processing|everything|my cv)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:my profile|my account|my data)\b[^.!?\n]{0,30}?\b(?:paused|on hold|frozen|suspended|inactive)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:just|only|simply) (?:pause|paused|freeze|frozen|put on hold|suspend\w*)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:stop|don'?t|do not) (?:using|use|processing|process) my (?:personal )?(?:data|information) (?:until|while|for now|for the time being)",
+            STRONG,
+            True,
+        ),
+    ],
+    K.PORTABILITY: [
+        (r"\b(?:data)?portabilitet|\bportability|\bartikel 20\b|\barticle 20\b", STRONG, False),
+        (
+            r"\b(?:maskinlasbar\w*|machine[- ]readable|strukturerat format|structured format)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:som|i|in|as|a) (?:en )?(?:json|csv|xml)(?:-?fil|-?format| file| format)?\b",
+            WEAK,
+            False,
+        ),
+        (
+            r"\b(?:flytta|overfora|overfor|flytt|skicka over|exportera) (?:mina |alla mina )?(?:person)?(?:uppgifter|data|profil|cv)\b[^.!?\n]{0,40}?\b(?:till|hos) (?:en annan|ett annat|annan|annat|ny|nytt|konkurrent)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:exportera|export|download|ladda ner) (?:av )?(?:alla )?(?:mina|my|all my) (?:person)?(?:uppgifter|data|personal data|information|profile|profil)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:transfer|move|port|send|hand over)\b[^.!?\n]{0,25}?\b(?:my|all my) (?:personal )?(?:data|profile|information|cv)\b[^.!?\n]{0,40}?\b(?:to|over to) (?:another|a different|a new|an other|my new)",
+            STRONG,
+            False,
+        ),
+    ],
+    K.OBJECTION: [
+        (
+            r"\b(?:invander|invanda|invandning|motsatter mig|protesterar)\b(?! mot (?:er )?(?:marknadsforing|direktmarknadsforing|reklam|nyhetsbrev|utskick))",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:vill inte|vill ej|onskar inte) (?:att ni |bli |att jag )?(?:profilerar|profileras|analyserar|analyseras|matchar|matchas|profilera|analysera)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:sluta|upphor med|upphora med) (?:att )?(?:profilera|analysera|matcha|behandla)\b[^.!?\n]{0,20}?\b(?:mig|mej|mina uppgifter|min profil)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bprofilering\b[^.!?\n]{0,40}?\b(?:mig|mej|av mig|mina)|\b(?:mot|ingen) profilering",
+            STRONG,
+            True,
+        ),
+        (r"\bberattigat intresse\b|\bintresseavvagning", WEAK, False),
+        (
+            r"\b(?:i )?object(?:ion)?s? (?:to|against)\b(?! (?:your |the )?(?:direct )?marketing)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:stop|don'?t|do not) (?:profil\w*|analys\w*|analyz\w*|matching|match|process\w*) (?:me|my)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bprofiling\b|\blegitimate interest|\bautomated (?:matching|decision|processing)",
+            WEAK,
+            False,
+        ),
+        (r"\bartikel 21\b|\barticle 21\b", WEAK, False),
+    ],
+    K.MARKETING_OPTOUT: [
+        (r"\bslut(?:a|ar) (?:att )?(?:skicka|maila|mejla|ringa|sms:a|smsa|kontakta)\b", STRONG, True),
+        (
+            r"\b(?:avregistrera|avregistrerar|avprenumerera|avanmal|avanmala|avsluta)\b(?! dig)[^.!?\n]{0,30}?\b(?:mig|mej|nyhetsbrev\w*|prenumeration\w*|utskick\w*|mailing\w*|listan|sms)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:vill|onskar) (?:inte|ej) (?:langre )?(?:ha|fa|motta|ta emot)(?: nagra| fler| mer| flera)? (?:fler |mer |nagra )?(?:nyhetsbrev\w*|reklam|utskick\w*|erbjudanden|marknadsforing|sms|mejl|mail|e-?post|samtal|inbjudningar|annonser|kampanjer)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:ta bort|stryk|avregistrera|plocka bort) (?:mig|mej|min (?:e-?post|mejl|mail)adress|mitt nummer) (?:fran|ur|pa) (?:er |ert |era |den |er )?(?:\w+)?(?:lista|listor|listan|register\w* for utskick|nyhetsbrev\w*|utskick\w*|sandlist\w*|mailinglist\w*|kampanj\w*|sms-?list\w*|kundregister for marknadsforing)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:ingen|inga) (?:mer |fler )?(?:reklam|marknadsforing|nyhetsbrev|utskick|sms|erbjudanden|spam)\b",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bnej tack till (?:reklam|utskick|nyhetsbrev|marknadsforing)|\bavregistrera mig\b|\bavsaga mig|\bdirektmarknadsforing|\binvander mot (?:er )?(?:marknadsforing|reklam|utskick)",
+            STRONG,
+            True,
+        ),
+        (r"^\W*(?:stopp|stop|sluta|avregistrera|unsubscribe)\W*$", STRONG, True),
+        (
+            r"\bunsubscribe (?:me|my)|\b(?:i (?:want|wish|would like) to|please|kindly|pls) unsubscribe|\bunsubscribe\b(?! (?:here|link|at any time|below|from this list by))(?=[^.!?\n]{0,40}\b(?:me|i|please)\b)",
+            STRONG,
+            False,
+        ),
+        (r"\bopt(?:ing)?[- ]?out\b|\bopt me out", STRONG, False),
+        (
+            r"\bstop (?:sending|emailing|mailing|texting|calling|spamming|contacting)(?: me)?",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bno (?:more|further) (?:e-?mails|newsletters?|marketing|offers|spam|messages|calls|texts|sms|promotions|ads|advertising|mailings)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:don'?t|do not|never) (?:want|wish) (?:to (?:get|receive) )?(?:any )?(?:more |further )?(?:e-?mails|newsletters?|marketing|offers|spam|promotional|promotions|ads|advertising|mailings|texts)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:don'?t|do not|never) (?:send|email|e-mail|text|call|contact) me (?:any ?more|again|newsletters?|marketing|offers|promotional)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:remove|take|delete) (?:me|my (?:e-?mail(?: address)?|number)) (?:from|off) (?:your |the |all )?(?:\w+ )?(?:mailing|e-?mail|marketing|newsletter|distribution|sms|contact|call|sales)[- ]?(?:list|lists|database)",
+            STRONG,
+            False,
+        ),
+        (r"\bdirect marketing|\bobject\w* to (?:your |the )?(?:direct )?marketing", STRONG, True),
+    ],
+    K.CONSENT_WITHDRAWAL: [
+        (
+            r"\b(?:aterkalla|aterkallar|aterkallas|ta tillbaka|tar tillbaka|dra tillbaka|drar tillbaka|aterta|atertar|upphava|upphaver)\b[^.!?\n]{0,40}?\b(?:samtycke|samtycket|samtyckte|medgivande|godkannande)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:samtycke|samtycket|medgivande|godkannande)\b[^.!?\n]{0,40}?\b(?:aterkalla\w*|tillbaka|upphor|upphora|galler inte|inte langre galler)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:withdraw|withdrawing|withdrawn|revoke|revoking|retract|cancel|pull)\w*\b[^.!?\n]{0,30}?\bconsent",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bconsent\b[^.!?\n]{0,40}?\b(?:withdrawn|revoked|no longer (?:valid|applies|stands))",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:no longer|don'?t|do not) (?:give |giving )?(?:my )?consent|\bsamtycker (?:inte langre|ej langre)|\binte langre (?:mitt )?samtycke",
+            STRONG,
+            True,
+        ),
+    ],
+    K.COMPLAINT: [
+        (
+            r"\bimy\b|\bintegritetsskyddsmyndigheten|\bdatainspektionen|\btillsynsmyndighet",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bskadestand|\bstamning|\bstamma er|\bmin advokat|\bmin jurist|\bpolisanmal",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:anmala|anmaler|anmalan|anmalt)\b[^.!?\n]{0,30}?\b(?:er|nox|till|hos)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:klagomal|klaga|klagar|missnojd|upprord|kranka\w*)\b[^.!?\n]{0,80}?\b(?:personuppgift\w*|uppgifter|gdpr|dataskydd\w*|integritet\w*|hanter\w*|behandl\w*)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:bryter mot|brott mot|strider mot|olaglig\w*)\b[^.!?\n]{0,30}?\b(?:gdpr|dataskydd\w*|lag\w*)",
+            STRONG,
+            True,
+        ),
+        (r"\b(?:personuppgiftsincident|dataintrang|lackt|lacka|lackte)\b", WEAK, True),
+        (
+            r"\b(?:complain|complaint|complaining|unhappy|upset|outraged|dissatisfied|not happy)\b[^.!?\n]{0,80}?\b(?:data|gdpr|privacy|handl\w*|process\w*|information)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:supervisory authority|data protection authority|\bdpa\b|report you|reporting you|file a complaint|lodge a complaint|legal action|my lawyer|sue you|compensation|damages)\b",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:breach\w*|violat\w*|infring\w*|unlawful\w*|illegal\w*)\b[^.!?\n]{0,30}?\b(?:gdpr|data protection|privacy|the law)",
+            STRONG,
+            True,
+        ),
+        (r"\b(?:data breach|leaked|leak)\b", WEAK, True),
+    ],
+    K.INFO: [
+        (
+            r"\bhur (?:lange|lang tid) (?:sparar|lagrar|behaller|haller|har) ni|\blagringstid|\bgallrar ni|\bnar (?:raderar|gallrar|tar) ni",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:delar|saljer|lamnar) ni (?:ut )?(?:mina |vara )?(?:person)?(?:uppgifter|data)|\bvilka (?:delar ni|far (?:ta del av|tillgang)|lamnar ni)|\btredje ?part",
+            STRONG,
+            True,
+        ),
+        (
+            r"\butanfor (?:sverige|eu|europa|ees)|\bservrar|\bi vilket land|\butomlands",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:rattslig|laglig) grund|\bpa vilken grund|\bpersonuppgiftsansvarig|\bdataskyddsombud|\bintegritetspolicy|\bcookies?\b|\bkakor\b",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:hur|varfor|till vad) (?:behandlar|anvander|sparar|hanterar|skyddar) ni (?:mina |vara )?(?:person)?(?:uppgifter|data)|\bvarifran (?:har|fick) ni|\bhur fick ni (?:tag pa|mitt|min)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bvilka (?:person)?uppgifter (?:samlar|sparar|behandlar|lagrar) ni(?! (?:om|pa) (?:mig|mej))",
+            WEAK,
+            True,
+        ),
+        (
+            r"\bhow long (?:do|will|does) (?:you|nox) (?:keep|store|retain|hold|save)|\bretention (?:period|time|policy)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:do|will|does) (?:you|nox) (?:share|sell|pass on|give|disclose|transfer)\b|\bthird[- ]part(?:y|ies)\b|\bwho (?:do you share|has access|can see|gets)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\boutside (?:sweden|the eu|europe|the eea)|\bservers?\b|\bwhich country|\babroad",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:legal|lawful) basis|\bon what (?:basis|grounds)|\bdata controller|\bdata protection officer|\b(?:your|the) privacy policy|\bcookies?\b|\btracking\b",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:how|why|what for) (?:do|does) (?:you|nox) (?:use|process|handle|protect|store|collect) (?:my |our )?(?:personal )?(?:data|information)|\bwhere did you get (?:my|hold)|\bhow did you get (?:my|hold)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bwhat (?:personal )?(?:data|information) do you (?:collect|process|store)(?! (?:about|on) me)",
+            WEAK,
+            True,
+        ),
+    ],
+}
+
+# Messages written by machines or sent in bulk: `none`, whatever words they contain.
+_AUTOMATED = re.compile(
+    r"\b(?:out of (?:the )?office|automatic reply|auto-?reply|autosvar|automatiskt svar|"
+    r"fr[a]nvaro(?:meddelande)?|franvarande|tjanstledig|foraldraledig|pa semester|"
+    r"jag ar (?:borta|ledig|pa semester)|aterkommer (?:den|efter|pa|mandag|tisdag|onsdag|"
+    r"torsdag|fredag)|i am (?:away|on (?:leave|holiday|vacation))|i will be back|"
+    r"i'?m (?:away|on (?:leave|holiday|vacation))|limited access to (?:my )?e-?mail|"
+    r"undeliverable|delivery status notification|delivery has failed|could not be delivered|"
+    r"mail delivery (?:failed|subsystem)|returned mail|kunde inte levereras|leveransfel|"
+    r"meddelandet kunde inte|message (?:was )?not delivered|address not found)\b"
+)
+_NEWSLETTER = re.compile(
+    r"\b(?:unsubscribe (?:here|below|link|at any time)|to unsubscribe|click here to unsubscribe|"
+    r"klicka (?:har|pa lanken) (?:for att|om du vill) (?:avregistrera|avsluta|avanmala)|"
+    r"avregistrera dig|avsluta (?:din )?prenumeration (?:har|pa lanken)|"
+    r"view (?:this (?:e-?mail|email) )?in (?:your )?browser|visa i webblasare|"
+    r"you (?:are )?receiv(?:e|ing) this (?:e-?mail|email|newsletter|message) because|"
+    r"du far (?:detta|det har) (?:mejl|mail|nyhetsbrev|utskick)|manage (?:your )?preferences|"
+    r"hantera (?:dina )?installningar)"
+)
+_NEGATION = re.compile(
+    r"\b(?:inte|ej|icke|aldrig|not|don'?t|doesn'?t|dont|never|no need|nor|without|utan att)\b"
+)
+_CLAUSE_SPLIT = re.compile(
+    r"[.!?;\n]+|,\s*(?=(?:men|bara|utan|endast|dock|but|only|just|instead|rather)\b)|"
+    r"\s(?=(?:men|but|utan|instead)\s)"
+)
+_DATA_WORDS = re.compile(
+    r"\b(?:gdpr|personuppgift\w*|dataskydd\w*|personal data|privacy|integritet)"
+)
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|sv|svar|ang|aw|vs)\s*:", re.IGNORECASE)
+
+_COMPILED: dict[RequestKind, list[tuple[re.Pattern[str], float, bool]]] = {
+    kind: [(re.compile(pattern), weight, negatable) for pattern, weight, negatable in patterns]
+    for kind, patterns in _P.items()
+}
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in _CLAUSE_SPLIT.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _negated(clause: str, position: int) -> bool:
+    """A negation word before the match in its clause, not followed by 'bara/only/just'."""
+    before = clause[:position]
+    last = None
+    for match in _NEGATION.finditer(before):
+        last = match
+    if last is None:
+        return False
+    between = before[last.end() :]
+    return not re.search(r"\b(?:bara|endast|only|just|utan)\b", between)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: RequestKind
+    weight: float
+    start: int
+    end: int
+
+
+def _hits(mended: str) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for clause_start, clause_end in _clauses(mended):
+        clause = mended[clause_start:clause_end]
+        for kind, patterns in _COMPILED.items():
+            for pattern, weight, survives_negation in patterns:
+                for match in pattern.finditer(clause):
+                    if not survives_negation and _negated(clause, match.start()):
+                        continue
+                    hits.append(
+                        _Hit(kind, weight, clause_start + match.start(), clause_start + match.end())
+                    )
+                    break
+    return hits
+
+
+def _resolve(scores: dict[RequestKind, float]) -> dict[RequestKind, float]:
+    """Overlaps between kinds, decided once here."""
+    # Objecting to marketing is a marketing opt-out; a generic "legitimate interest" mention
+    # beside an opt-out adds nothing.
+    if K.MARKETING_OPTOUT in scores and scores.get(K.OBJECTION, 0) < STRONG:
+        scores.pop(K.OBJECTION, None)
+    # A person asking what is held about them is exercising access, not only asking.
+    if K.ACCESS in scores and scores.get(K.INFO, STRONG) < STRONG:
+        scores.pop(K.INFO)
+    # "Send me my data as JSON": a copy in a machine-readable form is portability, and it
+    # covers the access wish it contains.
+    if K.PORTABILITY in scores and K.ACCESS in scores:
+        scores[K.PORTABILITY] = max(scores[K.PORTABILITY], scores.pop(K.ACCESS))
+    return scores
+
+
+def classify(text: str, *, subject: str = "", channel: str = "email") -> Classification:
+    """The kinds a message asks for, its language, a confidence and the evidence."""
+    body = visible_text(text) if channel == "email" else text.strip()
+    use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
+    combined = f"{subject}\n{body}" if use_subject else body
+    language = detect_language(combined)
+    folded = fold(combined)
+    mended, origin = _mended(folded)
+
+    if _AUTOMATED.search(mended) or (channel == "email" and _NEWSLETTER.search(mended)):
+        return Classification((K.NONE,), language, 0.9, ())
+
+    scores: dict[RequestKind, float] = {}
+    hits = _hits(mended)
+    for hit in hits:
+        scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
+    scores = _resolve(scores)
+    spans = [(hit.start, hit.end) for hit in hits if hit.kind in scores]
+
+    if not scores:
+        unsure = _DATA_WORDS.search(mended) is not None
+        return Classification((K.NONE,), language, 0.55 if unsure else 0.9, ())
+
+    kinds = tuple(k for k in RequestKind if k in scores)
+    strongest = min(scores.values())
+    confidence = 0.92 if strongest >= STRONG else 0.7 if len(kinds) > 1 else 0.62
+    evidence: list[str] = []
+    for start, end in sorted(spans):
+        original = combined[origin[start] : origin[end - 1] + 1].strip()
+        if original and original not in evidence:
+            evidence.append(original)
+    return Classification(kinds, language, round(confidence, 2), tuple(evidence))
