@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -284,6 +284,7 @@ def start_verification(
             rendered.text,
             purpose="verification_challenge",
             auto_submitted=True,
+            now=now,
         )
         verification.challenge_ref = outbox.headers["message_id"]
     elif route.method is Method.TELEGRAM_CONFIRM:
@@ -305,6 +306,7 @@ def start_verification(
             "",
             rendered.text,
             purpose="verification_challenge",
+            now=now,
             buttons=[
                 Button(yes, button_data(verification.id, True)),
                 Button(no, button_data(verification.id, False)),
@@ -493,7 +495,9 @@ def _view(session: Session, services: Services, case: Request) -> CaseView:
         .where(Message.request_id == case.id, Message.direction == "in")
         .order_by(col(Message.id))
     ).all()
-    text = "\n\n".join(m.text for m in first if m.state in ("request", "thread", "triage"))
+    text = "\n\n".join(
+        m.text for m in first if m.state not in ("verification_answer", "automated", "malformed")
+    )
     return CaseView(session, services, case, subject_of(session, case), text)
 
 
@@ -680,9 +684,9 @@ def approve_draft(
     )
     if draft.purpose == "reply":
         transition(session, case, S.APPROVED, actor=actor, reason=f"draft {draft.id} approved")
-        view = _view(session, services, case)
         for kind in case.kinds:
-            done = handler_for(kind).on_approve(view, actor)
+            # A fresh view per kind: an erasure before it may have removed the person.
+            done = handler_for(kind).on_approve(_view(session, services, case), actor)
             audit.record(
                 session, actor=actor, action=f"carried_out_{kind}", request=case, detail=done
             )
@@ -696,6 +700,7 @@ def approve_draft(
         purpose=draft.purpose,
         draft=draft,
         attachments=[Attachment(**a) for a in draft.attachments],
+        now=services.clock(),
     )
     if draft.purpose == "refusal":
         transition(
@@ -882,6 +887,7 @@ def queue_outbox(
     attachments: list[Attachment] | None = None,
     buttons: list[Button] | None = None,
     auto_submitted: bool = False,
+    now: datetime | None = None,
 ) -> Outbox:
     """Queue one message; its Message-ID is fixed now so a retry sends the same message."""
     domain = "noxconsulting.se"
@@ -930,6 +936,7 @@ def queue_outbox(
         attachments=[a.__dict__ for a in attachments or []],
         headers=headers,
         purpose=purpose,
+        **({"created_at": now, "next_attempt_at": now} if now is not None else {}),
     )
     session.add(outbox)
     session.flush()

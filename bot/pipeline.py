@@ -253,6 +253,7 @@ def _feedback(
         rendered.text,
         purpose="verification_result",
         auto_submitted=True,
+        now=services.clock(),
     )
 
 

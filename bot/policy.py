@@ -58,8 +58,7 @@ _ART15 = {
             "Kunder, när vi förmedlar ett uppdrag",
             "Tjänsteleverantörer som behandlar uppgifter för vår räkning "
             "(personuppgiftsbiträden), t.ex. drift, betalning och support",
-            "En förvärvare om NOX Consulting går samman med eller förvärvas av ett annat "
-            "bolag",
+            "En förvärvare om NOX Consulting går samman med eller förvärvas av ett annat bolag",
             "Myndigheter och andra när lag kräver det",
         ),
         transfers="Dina uppgifter kan lagras på servrar som NOX Consulting använder och som "
@@ -155,8 +154,18 @@ class InfoAnswer:
 
 
 TOPICS: tuple[str, ...] = (
-    "controller", "categories", "purposes", "legal_basis", "recipients", "transfers",
-    "retention", "cookies", "marketing", "security", "source", "rights",
+    "controller",
+    "categories",
+    "purposes",
+    "legal_basis",
+    "recipients",
+    "transfers",
+    "retention",
+    "cookies",
+    "marketing",
+    "security",
+    "source",
+    "rights",
 )
 
 # Keywords per topic, on folded text (lower-case, no diacritics).
@@ -184,91 +193,137 @@ _TOPIC_PATTERNS: dict[str, re.Pattern[str]] = {
 
 _ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
     "sv": {
-        "controller": ("Vem är personuppgiftsansvarig?",
-                       "NOX Consulting AB är personuppgiftsansvarig. Du når oss på "
-                       "info@noxconsulting.se."),
-        "categories": ("Vilka uppgifter behandlar vi?",
-                       "Främst det som finns i konsultprofil/CV: namn, e-post, telefon, "
-                       "kompetensområden, roller, meritförteckning, personligt brev samt namn "
-                       "och organisationsnummer på ditt bolag. Ibland även tillgänglighet, "
-                       "foto och referenser. Personnummer behöver vi inte."),
-        "purposes": ("Varför behandlar vi uppgifterna?",
-                     "Huvudsyftet är att förmedla konsultuppdrag. Vi använder också uppgifterna "
-                     "för uppdragsförfrågningar och marknadsföring, för fakturering och för "
-                     "att kommunicera med dig."),
-        "legal_basis": ("På vilken rättslig grund?",
-                        "Avtal, rättslig förpliktelse, intresseavvägning (vårt berättigade "
-                        "intresse av att förmedla uppdrag) eller ditt samtycke, beroende på "
-                        "behandlingen."),
-        "recipients": ("Vilka delar vi uppgifterna med?",
-                       "Med kunder när vi förmedlar ett uppdrag, med tjänsteleverantörer som "
-                       "arbetar på vårt uppdrag (personuppgiftsbiträden) och med myndigheter "
-                       "när lag kräver det. Vid en sammanslagning eller ett förvärv kan "
-                       "uppgifterna föras över till den nya ägaren."),
-        "transfers": ("Lagras uppgifterna utanför Sverige?",
-                      "Ja, uppgifterna kan lagras på servrar som NOX Consulting använder och "
-                      "som finns utanför Sverige."),
-        "retention": ("Hur länge sparar vi uppgifterna?",
-                      "Bara så länge som krävs för ändamålen, eller så länge lag kräver (till "
-                      "exempel bokföringslagen för fakturor)."),
-        "cookies": ("Använder vi cookies?",
-                    "Ja, sessionscookies samlar in tekniska uppgifter som IP-adress, "
-                    "operativsystem och webbläsare. Du kan blockera cookies i din webbläsare."),
-        "marketing": ("Hur slutar jag få marknadsföring?",
-                      "Säg till oss när som helst, till exempel genom att svara på detta "
-                      "meddelande. Administrativa meddelanden, som fakturor, kan du fortfarande "
-                      "få."),
-        "security": ("Hur skyddas uppgifterna?",
-                     "Vi lagrar uppgifterna i driftsmiljöer med säkerhetsåtgärder mot obehörig "
-                     "åtkomst, och bara behörig personal har tillgång till dem."),
-        "source": ("Varifrån kommer uppgifterna?",
-                   "Från dig eller en representant för ditt bolag, via webbplatsen, e-post, "
-                   "dokument, telefon eller sms, och från sociala nätverk om du tillåter det."),
-        "rights": ("Vilka rättigheter har du?",
-                   "Tillgång, rättelse, radering, begränsning, dataportabilitet, invändning och "
-                   "återkallelse av samtycke. Du kan också klaga hos IMY."),
+        "controller": (
+            "Vem är personuppgiftsansvarig?",
+            "NOX Consulting AB är personuppgiftsansvarig. Du når oss på info@noxconsulting.se.",
+        ),
+        "categories": (
+            "Vilka uppgifter behandlar vi?",
+            "Främst det som finns i konsultprofil/CV: namn, e-post, telefon, "
+            "kompetensområden, roller, meritförteckning, personligt brev samt namn "
+            "och organisationsnummer på ditt bolag. Ibland även tillgänglighet, "
+            "foto och referenser. Personnummer behöver vi inte.",
+        ),
+        "purposes": (
+            "Varför behandlar vi uppgifterna?",
+            "Huvudsyftet är att förmedla konsultuppdrag. Vi använder också uppgifterna "
+            "för uppdragsförfrågningar och marknadsföring, för fakturering och för "
+            "att kommunicera med dig.",
+        ),
+        "legal_basis": (
+            "På vilken rättslig grund?",
+            "Avtal, rättslig förpliktelse, intresseavvägning (vårt berättigade "
+            "intresse av att förmedla uppdrag) eller ditt samtycke, beroende på "
+            "behandlingen.",
+        ),
+        "recipients": (
+            "Vilka delar vi uppgifterna med?",
+            "Med kunder när vi förmedlar ett uppdrag, med tjänsteleverantörer som "
+            "arbetar på vårt uppdrag (personuppgiftsbiträden) och med myndigheter "
+            "när lag kräver det. Vid en sammanslagning eller ett förvärv kan "
+            "uppgifterna föras över till den nya ägaren.",
+        ),
+        "transfers": (
+            "Lagras uppgifterna utanför Sverige?",
+            "Ja, uppgifterna kan lagras på servrar som NOX Consulting använder och "
+            "som finns utanför Sverige.",
+        ),
+        "retention": (
+            "Hur länge sparar vi uppgifterna?",
+            "Bara så länge som krävs för ändamålen, eller så länge lag kräver (till "
+            "exempel bokföringslagen för fakturor).",
+        ),
+        "cookies": (
+            "Använder vi cookies?",
+            "Ja, sessionscookies samlar in tekniska uppgifter som IP-adress, "
+            "operativsystem och webbläsare. Du kan blockera cookies i din webbläsare.",
+        ),
+        "marketing": (
+            "Hur slutar jag få marknadsföring?",
+            "Säg till oss när som helst, till exempel genom att svara på detta "
+            "meddelande. Administrativa meddelanden, som fakturor, kan du fortfarande "
+            "få.",
+        ),
+        "security": (
+            "Hur skyddas uppgifterna?",
+            "Vi lagrar uppgifterna i driftsmiljöer med säkerhetsåtgärder mot obehörig "
+            "åtkomst, och bara behörig personal har tillgång till dem.",
+        ),
+        "source": (
+            "Varifrån kommer uppgifterna?",
+            "Från dig eller en representant för ditt bolag, via webbplatsen, e-post, "
+            "dokument, telefon eller sms, och från sociala nätverk om du tillåter det.",
+        ),
+        "rights": (
+            "Vilka rättigheter har du?",
+            "Tillgång, rättelse, radering, begränsning, dataportabilitet, invändning och "
+            "återkallelse av samtycke. Du kan också klaga hos IMY.",
+        ),
     },
     "en": {
-        "controller": ("Who is the controller?",
-                       "NOX Consulting AB is the controller. You can reach us at "
-                       "info@noxconsulting.se."),
-        "categories": ("What data do we process?",
-                       "Mainly what is in a consultant profile/CV: name, email, phone, areas "
-                       "of competence, roles, CV, cover letter, and the name and organisation "
-                       "number of your company. Sometimes availability, a photo and "
-                       "references. We do not need personal identity numbers."),
-        "purposes": ("Why do we process it?",
-                     "Mainly to broker consulting assignments. We also use the data for "
-                     "assignment offers and marketing, invoicing, and to communicate with you."),
-        "legal_basis": ("On what legal basis?",
-                        "Contract, legal obligation, legitimate interest (our interest in "
-                        "brokering assignments) or your consent, depending on the processing."),
-        "recipients": ("Who do we share it with?",
-                       "Clients when we broker an assignment, service providers working on "
-                       "our behalf (processors), and authorities where the law requires it. "
-                       "In a merger or acquisition the data may pass to the new owner."),
-        "transfers": ("Is the data stored outside Sweden?",
-                      "Yes, it may be stored on servers used by NOX Consulting that are located "
-                      "outside Sweden."),
-        "retention": ("How long do we keep it?",
-                      "Only as long as the purposes require, or as long as the law requires "
-                      "(for example Swedish bookkeeping law for invoices)."),
-        "cookies": ("Do we use cookies?",
-                    "Yes, session cookies collect technical data such as IP address, operating "
-                    "system and browser. You can block cookies in your browser."),
-        "marketing": ("How do I stop marketing?",
-                      "Tell us at any time, for example by replying to this message. You may "
-                      "still receive administrative messages such as invoices."),
-        "security": ("How is the data protected?",
-                     "We keep it in environments with security measures against unauthorised "
-                     "access, and only authorised staff can reach it."),
-        "source": ("Where does the data come from?",
-                   "From you or a representative of your company, through our website, email, "
-                   "documents, phone or text message, and from social networks if you allow "
-                   "it."),
-        "rights": ("What rights do you have?",
-                   "Access, rectification, erasure, restriction, portability, objection and "
-                   "withdrawal of consent. You may also complain to IMY."),
+        "controller": (
+            "Who is the controller?",
+            "NOX Consulting AB is the controller. You can reach us at info@noxconsulting.se.",
+        ),
+        "categories": (
+            "What data do we process?",
+            "Mainly what is in a consultant profile/CV: name, email, phone, areas "
+            "of competence, roles, CV, cover letter, and the name and organisation "
+            "number of your company. Sometimes availability, a photo and "
+            "references. We do not need personal identity numbers.",
+        ),
+        "purposes": (
+            "Why do we process it?",
+            "Mainly to broker consulting assignments. We also use the data for "
+            "assignment offers and marketing, invoicing, and to communicate with you.",
+        ),
+        "legal_basis": (
+            "On what legal basis?",
+            "Contract, legal obligation, legitimate interest (our interest in "
+            "brokering assignments) or your consent, depending on the processing.",
+        ),
+        "recipients": (
+            "Who do we share it with?",
+            "Clients when we broker an assignment, service providers working on "
+            "our behalf (processors), and authorities where the law requires it. "
+            "In a merger or acquisition the data may pass to the new owner.",
+        ),
+        "transfers": (
+            "Is the data stored outside Sweden?",
+            "Yes, it may be stored on servers used by NOX Consulting that are located "
+            "outside Sweden.",
+        ),
+        "retention": (
+            "How long do we keep it?",
+            "Only as long as the purposes require, or as long as the law requires "
+            "(for example Swedish bookkeeping law for invoices).",
+        ),
+        "cookies": (
+            "Do we use cookies?",
+            "Yes, session cookies collect technical data such as IP address, operating "
+            "system and browser. You can block cookies in your browser.",
+        ),
+        "marketing": (
+            "How do I stop marketing?",
+            "Tell us at any time, for example by replying to this message. You may "
+            "still receive administrative messages such as invoices.",
+        ),
+        "security": (
+            "How is the data protected?",
+            "We keep it in environments with security measures against unauthorised "
+            "access, and only authorised staff can reach it.",
+        ),
+        "source": (
+            "Where does the data come from?",
+            "From you or a representative of your company, through our website, email, "
+            "documents, phone or text message, and from social networks if you allow "
+            "it.",
+        ),
+        "rights": (
+            "What rights do you have?",
+            "Access, rectification, erasure, restriction, portability, objection and "
+            "withdrawal of consent. You may also complain to IMY.",
+        ),
     },
 }
 

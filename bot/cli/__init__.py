@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli.app import app, err_console
+from bot.cli.app import app
 from bot.errors import NoxbotError
 
 # Importing the command modules registers their commands on `app`.
@@ -22,5 +22,5 @@ def main() -> None:
     try:
         app()
     except NoxbotError as exc:
-        err_console.print(f"noxbot: {exc}", markup=False, highlight=False)
+        print(f"noxbot: {exc}", file=sys.stderr)  # one line, never wrapped
         sys.exit(1)
