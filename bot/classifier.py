@@ -829,8 +829,14 @@ def classify(text: str, *, subject: str = "", channel: str = "email") -> Classif
     kinds = tuple(k for k in RequestKind if k in scores)
     strongest = min(scores.values())
     confidence = 0.92 if strongest >= STRONG else 0.7 if len(kinds) > 1 else 0.62
-    evidence: list[str] = []
+    merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:  # overlapping phrases are shown once
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    evidence: list[str] = []
+    for start, end in merged:
         original = combined[origin[start] : origin[end - 1] + 1].strip()
         if original and original not in evidence:
             evidence.append(original)
