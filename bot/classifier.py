@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -178,6 +179,15 @@ _VOCABULARY = frozenset(
 )
 
 
+# Real words one letter away from a key word: never "mended" ("använda" is not "invända").
+_KNOWN_WORDS = """
+    anvanda anvander anvands anvant anvandes anvandare profiles profiler erbjudande
+    accounts objects objected corrects updates removes records recorded personen
+    uppgift uppgiften registrera registrerad
+"""
+_KNOWN = frozenset(_KNOWN_WORDS.split())
+
+
 @lru_cache(maxsize=1)
 def _deletion_index() -> dict[str, str]:
     index: dict[str, str] = {}
@@ -195,7 +205,7 @@ _TOKEN = re.compile(r"[a-z]+")
 @lru_cache(maxsize=20000)
 def _mend(token: str) -> str:
     """The key word a token is one typo away from (or the token itself)."""
-    if len(token) < 5 or token in _VOCABULARY:
+    if len(token) < 5 or token in _VOCABULARY or token in _KNOWN:
         return token
     index = _deletion_index()
     if token in index:  # a letter missing: "uppgifer"
@@ -238,6 +248,46 @@ _FIELD_EN = r"(?:name|surname|last name|first name|family name|phone(?: number)?
 _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
     # (pattern, weight, survives negation)
     K.ACCESS: [
+        (
+            r"\b(?:vad|va) (?:har|vet|sparar|lagrar|haller) ni (?:\w+ ){0,3}?(?:om|pa|kring) (?:mig|mej)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:vad|va) (?:ni )?(?:\w+ )?(?:har|sparar|lagrar|vet) (?:ni )?(?:\w+ )?(?:for|om) (?:uppgifter|information|data|info)? ?(?:om|pa|kring) (?:mig|mej)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:vilka|vilken|vad for) (?:typ av |slags )?(?:information|(?:person)?uppgifter|data) (?:ni )?(?:har|sparar|lagrar|behandlar)(?: ni)? (?:om|pa|kring) (?:mig|mej)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:vilka|vilken) (?:kunder|foretag|bolag|personer|mottagare)\b[^.!?\n]{0,30}?\b(?:mitt cv|mina uppgifter|min profil)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bwho (?:have you|did you|has nox) (?:sent|shared|given|passed|disclosed) my",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bwhat (?:is|data is|information is|do you have) (?:stored|kept|held|saved|registered) (?:about|on) me",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:send|give|show) me (?:a copy of )?(?:everything|all|all the data|all the information) (?:you have|you hold|you've got|you keep|stored) (?:on|about) me",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bcopy of (?:everything|all (?:the )?(?:data|information)) (?:you (?:have|hold|store))",
+            STRONG,
+            False,
+        ),
         (r"registerutdrag|registreringsutdrag", STRONG, False),
         (
             r"\b(?:utdrag|kopia|en kopia) (?:av|pa|ur) (?:alla |de |mina )?(?:person)?uppgifter",
@@ -295,6 +345,34 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
         (r"\bwhat (?:data|info|information) (?:do )?you (?:got|have) on me", STRONG, False),
     ],
     K.RECTIFICATION: [
+        (rf"\b(?:mitt|min|mina) nya {_FIELD_SV}", STRONG, False),
+        (
+            r"\b(?:min|mitt) gamla \w+\b[^.!?\n]{0,40}?\b(?:den nya|det nya|nya)\b|\blagg(?:a)? in (?:den |det |min |mitt )?nya",
+            STRONG,
+            False,
+        ),
+        (
+            rf"\bmy (?:\w+ )?{_FIELD_EN} (?:is|was) (?:spelled|spelt|written) (?:wrong\w*|incorrectly)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:ratta|andra|uppdatera|byt|byta|byter|korrigera)\w*\b[^.!?\n]{0,40}?\b(?:i|pa) (?:min|mitt) (?:profil|cv|konto)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:ratta|uppdatera|korrigera) (?:\w+)?(?:listan|lista|uppgifterna|uppgifter)\b",
+            STRONG,
+            False,
+        ),
+        (r"\bbyt(?:a|er)? ut (?:mitt |det gamla )?(?:cv|cv:t)|\bdet star fel\b", STRONG, False),
+        (rf"\bmy new {_FIELD_EN} is\b|\bupdate (?:your|the) records\b", STRONG, False),
+        (
+            r"\b(?:replace|swap)\b[^.!?\n]{0,30}?\b(?:my cv|the old (?:one|cv|version)|my profile)|\bwrong (?:certifications?|information|details|data|name|number|email)\b",
+            STRONG,
+            False,
+        ),
         (
             rf"\b(?:ratta|rattar|rattas|korrigera|korrigerar|uppdatera|uppdaterar|andra|andrar|byta|byt|byter|fixa)(?: om)? (?:mitt |min |mina |i mitt |i min |pa mitt |pa min )(?:nya )?{_FIELD_SV}",
             STRONG,
@@ -345,7 +423,7 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
     ],
     K.ERASURE: [
         (
-            rf"\b(?:radera|raderar|raderas|radering|ta bort|tar bort|tas bort|tabort|rensa|stryk|stryka|makulera|glom|glomma|delete|deleting|remove|removing|erase|erasing|wipe|purge|forget)\b[^.!?\n]{{0,40}}?\b(?:{_ME_SV}|{_ME_EN})\b",
+            rf"\b(?:radera|raderar|raderas|radering|ta bort|tar bort|tas bort|tabort|rensa|stryk|stryka|makulera|glom|glomma|delete|deleting|remove|removing|erase|erasing|wipe|purge|forget)\b[^.!?\n]{{0,40}}?\b(?:{_ME_SV}|{_ME_EN})\b(?! (?:fran|ur|from|off|pa) (?:\w+ )?\w*(?:list|utskick|nyhetsbrev|newsletter|mailing|sms|reklam))",
             STRONG,
             False,
         ),
@@ -380,13 +458,19 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
             False,
         ),
         (
-            r"\b(?:radera|delete|erase|remove)\s+(?:allt|everything|all data|all information)\b",
+            r"\b(?:radera|raderar|delete|erase|remove)\s+(?:allt|everything|all data|all information)\b",
             STRONG,
             False,
         ),
         (r"\b(?:radering|erasure|deletion) (?:av|of) (?:mina|my|alla|all)", STRONG, False),
     ],
     K.RESTRICTION: [
+        (
+            r"\blimit (?:the )?(?:use|processing|usage) of my (?:personal )?(?:data|information)|\bbegransa anvandningen av mina",
+            STRONG,
+            False,
+        ),
+        (r"\b(?:pausar|pausa|fryser)\b[^.!?\n]{0,20}?\b(?:min|mitt|mina)\b", STRONG, False),
         (
             r"\bbegransa\w* (?:(?:av )?(?:er |den )?(?:behandling|anvandning)\w*|hur ni (?:anvander|behandlar))",
             STRONG,
@@ -465,7 +549,17 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
     ],
     K.OBJECTION: [
         (
-            r"\b(?:invander|invanda|invandning|motsatter mig|protesterar)\b(?! mot (?:er )?(?:marknadsforing|direktmarknadsforing|reklam|nyhetsbrev|utskick))",
+            r"\b(?:don'?t|do not|stop) (?:use|using|process\w*) my (?:personal )?(?:data|information|profile|cv) for (?:automated|automatic|profiling|matching|analys\w*|analyz\w*)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:vill inte|vill ej|onskar inte) (?:bli |att jag blir )?(?:matchad|profilerad|analyserad)\w*",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:invander|invanda|invandning|motsatter mig|protesterar)\b(?![^.!?\n]{0,30}(?:marknadsforing|reklam|nyhetsbrev|utskick))",
             STRONG,
             True,
         ),
@@ -486,7 +580,7 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
         ),
         (r"\bberattigat intresse\b|\bintresseavvagning", WEAK, False),
         (
-            r"\b(?:i )?object(?:ion)?s? (?:to|against)\b(?! (?:your |the )?(?:direct )?marketing)",
+            r"\b(?:i )?object(?:ion)?s? (?:to|against)\b(?![^.!?\n]{0,35}(?:marketing|newsletter|e-?mails|advertising))",
             STRONG,
             True,
         ),
@@ -503,6 +597,26 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
         (r"\bartikel 21\b|\barticle 21\b", WEAK, False),
     ],
     K.MARKETING_OPTOUT: [
+        (
+            r"\b(?:vill|onskar) (?:inte|ej) (?:langre |heller |nagot |alls )*(?:ha|fa|motta|ta emot) (?:fler |mer |nagra |flera |era )*(?:nyhetsbrev\w*|reklam|utskick\w*|erbjudanden|marknadsforing|sms|mejl|mail|e-?post|samtal|inbjudningar|annonser|kampanjer)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:ta bort|stryk|plocka bort) (?:mig|mej) (?:fran|ur) (?:\w+ ){0,2}?(?:\w*lista\w*|nyhetsbrev\w*|utskick\w*|sandlist\w*|mailinglist\w*)",
+            STRONG,
+            False,
+        ),
+        (
+            r"\b(?:be |been |get )?removed from (?:your |the |all )?(?:\w+ )?(?:marketing|mailing|e-?mail|newsletter|sms|distribution)[- ]?lists?",
+            STRONG,
+            False,
+        ),
+        (
+            r"\bstop (?:the |your |all )?(?:marketing|promotional|newsletter|sales)\w*|\bsluta med (?:reklam|marknadsforing|nyhetsbrev|utskick)\w*",
+            STRONG,
+            True,
+        ),
         (
             r"\bslut(?:a|ar) (?:att )?(?:skicka|maila|mejla|ringa|sms:a|smsa|kontakta)\b",
             STRONG,
@@ -569,6 +683,11 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
     ],
     K.CONSENT_WITHDRAWAL: [
         (
+            r"\b(?:aterkalla\w*|ta tillbaka|tar tillbaka|dra tillbaka|drar tillbaka|aterta\w*)\b[^.!?\n]{0,40}?\b(?:samtycke\w*|medgivande\w*|godkannande\w*|tillstand\w*)",
+            STRONG,
+            False,
+        ),
+        (
             r"\b(?:aterkalla|aterkallar|aterkallas|ta tillbaka|tar tillbaka|dra tillbaka|drar tillbaka|aterta|atertar|upphava|upphaver)\b[^.!?\n]{0,40}?\b(?:samtycke|samtycket|samtyckte|medgivande|godkannande)",
             STRONG,
             False,
@@ -595,6 +714,11 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
         ),
     ],
     K.COMPLAINT: [
+        (
+            r"\bkrankning\b|\bkrankt\b|\b(?:lamnat ut|delat|skickat|salt)\b[^.!?\n]{0,60}?\butan (?:mitt )?(?:godkannande|samtycke|tillstand|lov)|\bwithout my (?:permission|consent|approval)",
+            STRONG,
+            True,
+        ),
         (
             r"\bimy\b|\bintegritetsskyddsmyndigheten|\bdatainspektionen|\btillsynsmyndighet",
             STRONG,
@@ -639,6 +763,32 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
         (r"\b(?:data breach|leaked|leak)\b", WEAK, True),
     ],
     K.INFO: [
+        (
+            r"\bvar (?:lagrar|sparar|forvarar|har) ni (?:datan|data|uppgifterna|mina uppgifter|informationen)|\b(?:rattslig|laglig)a? grund",
+            STRONG,
+            True,
+        ),
+        (r"\bhur lange (?:ni )?(?:sparar|lagrar|behaller|har kvar|haller)", STRONG, True),
+        (
+            r"\bvilka (?:typer av |slags |sorts )?(?:person)?uppgifter (?:samlar|sparar|behandlar|lagrar) ni(?! (?:om|pa) (?:mig|mej))",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bhur (?:kan jag |gor jag |raderar jag|tar jag bort|avregistrerar jag|andrar jag)|\bhow (?:do|can) i (?:delete|remove|unsubscribe|change|update|access|see)",
+            STRONG,
+            True,
+        ),
+        (
+            r"\bwhat(?:'s| is|s) my (?:personal )?(?:data|information|info) (?:being )?used for",
+            STRONG,
+            True,
+        ),
+        (
+            r"\b(?:do you|does nox|anvander ni|gor ni)\b[^.!?\n]{0,40}?\b(?:profil\w*|automat\w*)",
+            STRONG,
+            True,
+        ),
         (
             r"\bhur (?:lange|lang tid) (?:sparar|lagrar|behaller|haller|har) ni|\blagringstid|\bgallrar ni|\bnar (?:raderar|gallrar|tar) ni",
             STRONG,
@@ -705,13 +855,18 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
 # Messages written by machines or sent in bulk: `none`, whatever words they contain.
 _AUTOMATED = re.compile(
     r"\b(?:out of (?:the )?office|automatic reply|auto-?reply|autosvar|automatiskt svar|"
-    r"fr[a]nvaro(?:meddelande)?|franvarande|tjanstledig|foraldraledig|pa semester|"
-    r"jag ar (?:borta|ledig|pa semester)|aterkommer (?:den|efter|pa|mandag|tisdag|onsdag|"
-    r"torsdag|fredag)|i am (?:away|on (?:leave|holiday|vacation))|i will be back|"
-    r"i'?m (?:away|on (?:leave|holiday|vacation))|limited access to (?:my )?e-?mail|"
-    r"undeliverable|delivery status notification|delivery has failed|could not be delivered|"
-    r"mail delivery (?:failed|subsystem)|returned mail|kunde inte levereras|leveransfel|"
-    r"meddelandet kunde inte|message (?:was )?not delivered|address not found)\b"
+    r"franvaromeddelande|undeliverable|delivery status notification|delivery has failed|"
+    r"could not be delivered|couldn'?t be delivered|mail delivery (?:failed|subsystem)|"
+    r"returned mail|kunde inte levereras|leveransfel|meddelandet kunde inte|"
+    r"message (?:was )?not delivered|address not found)\b"
+)
+# Signs of an absence notice that a person might also write in a real request: they make a
+# message `none` only when nothing in it asks for a right.
+_ABSENCE = re.compile(
+    r"\b(?:franvarande|tjanstledig|foraldraledig|pa semester|jag ar (?:borta|ledig)|"
+    r"aterkommer (?:den|efter|pa|mandag|tisdag|onsdag|torsdag|fredag)|"
+    r"i am (?:away|on (?:leave|holiday|vacation))|i will be back|"
+    r"i'?m (?:away|on (?:leave|holiday|vacation))|limited access to (?:my )?e-?mail)\b"
 )
 _NEWSLETTER = re.compile(
     r"\b(?:unsubscribe (?:here|below|link|at any time)|to unsubscribe|click here to unsubscribe|"
@@ -725,6 +880,8 @@ _NEWSLETTER = re.compile(
 _NEGATION = re.compile(
     r"\b(?:inte|ej|icke|aldrig|not|don'?t|doesn'?t|dont|never|no need|nor|without|utan att)\b"
 )
+# "Hur raderar jag mitt konto?" asks how, it does not ask us to do it.
+_HOWTO = re.compile(r"\b(?:hur (?:\w+ )?(?:jag|man)|how (?:do|can|would|should) (?:i|one))\b")
 _CLAUSE_SPLIT = re.compile(
     r"[.!?;\n]+|,\s*(?=(?:men|bara|utan|endast|dock|but|only|just|instead|rather)\b)|"
     r"\s(?=(?:men|but|utan|instead)\s)"
@@ -772,18 +929,39 @@ class _Hit:
 
 
 def _hits(mended: str) -> list[_Hit]:
+    """The first acceptable match of every pattern, each judged within its own clause.
+
+    Each pattern scans the whole text once (fast); a match is then checked against the
+    clause it starts in, and one that runs past its clause is looked for again inside it.
+    """
+    clauses = _clauses(mended)
+    starts = [start for start, _ in clauses]
     hits: list[_Hit] = []
-    for clause_start, clause_end in _clauses(mended):
-        clause = mended[clause_start:clause_end]
-        for kind, patterns in _COMPILED.items():
-            for pattern, weight, survives_negation in patterns:
-                for match in pattern.finditer(clause):
-                    if not survives_negation and _negated(clause, match.start()):
-                        continue
-                    hits.append(
-                        _Hit(kind, weight, clause_start + match.start(), clause_start + match.end())
-                    )
-                    break
+    for kind, patterns in _COMPILED.items():
+        for pattern, weight, survives_negation in patterns:
+            for match in pattern.finditer(mended):
+                index = bisect_right(starts, match.start()) - 1
+                if index < 0:
+                    continue
+                clause_start, clause_end = clauses[index]
+                clause = mended[clause_start:clause_end]
+                found = (
+                    match
+                    if match.end() <= clause_end
+                    else pattern.search(clause, match.start() - clause_start)
+                )
+                if found is None:
+                    continue
+                offset = 0 if found is match else clause_start
+                begin, finish = found.start() + offset, found.end() + offset
+                if not survives_negation and (
+                    _negated(clause, begin - clause_start)
+                    or _NEGATION.search(found.group(0))
+                    or (kind is not K.INFO and _HOWTO.search(clause[: finish - clause_start]))
+                ):
+                    continue
+                hits.append(_Hit(kind, weight, begin, finish))
+                break
     return hits
 
 
@@ -793,6 +971,9 @@ def _resolve(scores: dict[RequestKind, float]) -> dict[RequestKind, float]:
     # beside an opt-out adds nothing.
     if K.MARKETING_OPTOUT in scores and scores.get(K.OBJECTION, 0) < STRONG:
         scores.pop(K.OBJECTION, None)
+    # "Do you use profiling?" is a question, not an objection.
+    if K.INFO in scores and scores.get(K.OBJECTION, STRONG) < STRONG:
+        scores.pop(K.OBJECTION)
     # A person asking what is held about them is exercising access, not only asking.
     if K.ACCESS in scores and scores.get(K.INFO, STRONG) < STRONG:
         scores.pop(K.INFO)
@@ -820,6 +1001,8 @@ def classify(text: str, *, subject: str = "", channel: str = "email") -> Classif
     for hit in hits:
         scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
     scores = _resolve(scores)
+    if scores and _ABSENCE.search(mended) and max(scores.values()) < STRONG:
+        scores = {}
     spans = [(hit.start, hit.end) for hit in hits if hit.kind in scores]
 
     if not scores:

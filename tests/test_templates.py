@@ -1,0 +1,123 @@
+"""Every template renders in both languages, names IMY, and reveals nothing it must not."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.config import OrganisationSettings
+from bot.drafting import BUILTIN_TEMPLATES, Drafter, TemplateProblem
+from bot.policy import art15_info, info_answers
+from handlers.rectification import Change
+
+COMMON = {"reference": "DSR-2026-0042", "name": "Anna", "due_date": date(2026, 12, 24)}
+EXTRA = {
+    "acknowledgment.txt.j2": {"needs_verification": True},
+    "verification_challenge_email.txt.j2": {
+        "code": "482913",
+        "ttl_hours": 72,
+        "request_channel": "telegram",
+        "max_attempts": 5,
+    },
+    "verification_challenge_telegram.txt.j2": {"request_channel": "email", "ttl_hours": 72},
+    "verification_result.txt.j2": {"outcome": "wrong_code", "attempts_left": 3},
+    "clarification.txt.j2": {"reason": "unknown_sender", "kinds": ["radering"]},
+    "reply.txt.j2": {"sections": ["SECTION"], "kinds": ["radering"]},
+    "extension.txt.j2": {"reason": "ärendet är omfattande", "extended_due_date": date(2027, 2, 24)},
+    "refusal.txt.j2": {"reasons": "begäran är uppenbart ogrundad", "kinds": ["radering"]},
+    "kinds/access.txt.j2": {"record": [("Namn", "Anna"), ("CV", "rad 1\nrad 2")]},
+    "kinds/portability.txt.j2": {"attachments": ["a.json", "a.csv"]},
+    "kinds/rectification.txt.j2": {"changes": [Change("phone", "Telefon", "+4670", "+4676")]},
+    "kinds/erasure.txt.j2": {"kept": ["Bokföring"], "service_ends": True},
+    "kinds/info.txt.j2": {},
+}
+NAMES = sorted(
+    str(p.relative_to(BUILTIN_TEMPLATES / "sv")) for p in (BUILTIN_TEMPLATES / "sv").rglob("*.j2")
+)
+
+
+def context(name: str, language: str) -> dict:
+    extra = dict(EXTRA.get(name, {}))
+    if name == "kinds/access.txt.j2":
+        extra["art15"] = art15_info(language)
+    if name == "kinds/info.txt.j2":
+        extra["answers"] = list(info_answers("hur länge sparar ni?", language))
+    return {**COMMON, **extra}
+
+
+def test_both_languages_have_the_same_templates():
+    en = sorted(
+        str(p.relative_to(BUILTIN_TEMPLATES / "en"))
+        for p in (BUILTIN_TEMPLATES / "en").rglob("*.j2")
+    )
+    assert en == NAMES and len(NAMES) == 18
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_template_renders_with_a_subject_and_no_old_authority_name(name, language):
+    rendered = Drafter(OrganisationSettings()).render(name, language, **context(name, language))
+    assert rendered.subject and rendered.text.strip()
+    assert "Datainspektionen" not in rendered.text
+    if not name.startswith("kinds/"):
+        assert "DSR-2026-0042" in rendered.subject + rendered.text
+    if name in ("reply.txt.j2", "extension.txt.j2", "refusal.txt.j2", "kinds/complaint.txt.j2"):
+        assert "IMY" in rendered.text
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_a_missing_variable_is_an_error_not_a_hole(language):
+    with pytest.raises(TemplateProblem, match=r"reply\.txt\.j2"):
+        Drafter(OrganisationSettings()).render("reply.txt.j2", language, **COMMON)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_clarification_does_not_reveal_whether_we_hold_data(language):
+    drafter = Drafter(OrganisationSettings())
+    base = context("clarification.txt.j2", language)
+    unknown = drafter.render("clarification.txt.j2", language, **base)
+    known = drafter.render(
+        "clarification.txt.j2", language, **{**base, "reason": "no_alternate_channel"}
+    )
+    assert unknown == known
+    for phrase in (
+        "inga uppgifter",
+        "we hold no",
+        "no data",
+        "not in our register",
+        "no record",
+        "finns inte i",
+    ):
+        assert phrase not in unknown.text.lower()
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_the_code_appears_once_and_is_the_only_six_digit_number(language):
+    rendered = Drafter(OrganisationSettings()).render(
+        "verification_challenge_email.txt.j2",
+        language,
+        **context("verification_challenge_email.txt.j2", language),
+    )
+    assert re.findall(r"\b\d{6}\b", rendered.text) == ["482913"]
+    assert "[DSR-2026-0042]" in rendered.subject
+
+
+def test_a_staff_template_folder_overrides_one_file(tmp_path: Path):
+    (tmp_path / "sv").mkdir()
+    (tmp_path / "sv" / "acknowledgment.txt.j2").write_text(
+        "Subject: Mottaget {{ reference }}\n\nEget svar.\n"
+    )
+    drafter = Drafter(OrganisationSettings(), tmp_path)
+    assert (
+        drafter.render(
+            "acknowledgment.txt.j2", "sv", **COMMON, needs_verification=False
+        ).text.strip()
+        == "Eget svar."
+    )
+    assert (
+        "DSR-2026-0042"
+        in drafter.render("reply.txt.j2", "sv", **COMMON, sections=[], kinds=[]).subject
+    )
