@@ -979,3 +979,34 @@ def close_case(
         session, case, purposes=("reply", "acknowledgment", "clarification", "extension", "refusal")
     )
     return case
+
+
+def expire_verifications(session: Session, services: Services) -> list[str]:
+    """Challenges nobody answered in time: the case goes to staff, who are alerted.
+
+    Run before staff look at the queue (and by the scheduler), so an expired challenge never
+    sits as 'pending'. Returns the references it moved.
+    """
+    now = services.clock()
+    moved = []
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.status == VerificationStatus.PENDING,
+            col(Verification.expires_at).is_not(None),
+            col(Verification.expires_at) < now,
+        )
+    ):
+        case = session.get(Request, verification.request_id)
+        if case is None or case.status != S.AWAITING_VERIFICATION:
+            continue
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.EXPIRED,
+            actor=SYSTEM,
+            reason="the verification was not answered in time",
+        )
+        moved.append(case.reference)
+    return moved

@@ -144,12 +144,12 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         with database.session() as session:
             outcome = process_inbound(session, services, inbound)
         result.outcomes.append((inbound, outcome))
-        where = outcome.reference or "—"
-        console.print(
-            f"   {inbound.channel:<8} {inbound.sender:<28} → {outcome.state:<14} "
-            f"{where:<14} {outcome.detail}",
-            markup=False,
+        what = (
+            f"{outcome.reference} {outcome.detail}"
+            if outcome.reference
+            else f"{outcome.state} ({outcome.detail})"
         )
+        console.print(f"   {inbound.sender:<26} {what}", markup=False)
     await deliver_due(database, services, channels)
 
     console.print("[bold]3.[/bold] Requesters answer their verification challenges:")
@@ -281,37 +281,34 @@ async def _answer_challenges(
 
 
 def _cases_table(cases: list[dict]) -> Table:
-    table = Table("reference", "kinds", "status", "via", "due", "verification", title="Cases")
+    table = Table(title="Cases")
+    table.add_column("reference", no_wrap=True)
+    for name in ("kinds", "status", "due", "verification"):
+        table.add_column(name)
     for c in cases:
         v = c["verification"]
         table.add_row(
             c["reference"],
             ", ".join(c["kinds"]),
             c["status"],
-            c["channel"],
             c["due_date"],
-            f"{v['method']}: {v['status']}" if v else "—",
+            f"{v['channel']}: {v['status']}" if v else "—",
         )
     return table
 
 
 def _drafts_table(drafts: list[dict]) -> Table:
-    table = Table(
-        "id",
-        "reference",
-        "purpose",
-        "to",
-        "subject",
-        "personal data",
-        title="Drafts awaiting approval",
-    )
+    table = Table(title="Drafts awaiting approval")
+    table.add_column("id", no_wrap=True)
+    table.add_column("reference", no_wrap=True)
+    for name in ("purpose", "to", "personal data"):
+        table.add_column(name)
     for d in drafts:
         table.add_row(
             str(d["id"]),
             d["reference"],
             d["purpose"],
-            f"{d['to']['channel']}: {d['to']['address']}",
-            d["subject"],
+            d["to"]["address"],
             "yes" if d["carries_personal_data"] else "",
         )
     return table

@@ -62,6 +62,15 @@ class Rendered:
     text: str
 
 
+def humanjoin(items: list[str], language: str) -> str:
+    """'a', 'a och b', 'a, b och c' — how a person lists things."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    word = "och" if language == "sv" else "and"
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
 def longdate(value: date, language: str) -> str:
     return f"{value.day} {_MONTHS[language][value.month - 1]} {value.year}"
 
@@ -86,6 +95,7 @@ class Drafter:
                 keep_trailing_newline=True,
             )
             env.filters["longdate"] = lambda value, _lang=language: longdate(value, _lang)
+            env.filters["humanjoin"] = lambda items, _lang=language: humanjoin(items, _lang)
             self._environments[language] = env
 
     def render_text(self, template: str, language: str, **context: Any) -> str:

@@ -12,7 +12,7 @@ from handlers.base import CaseView, Handler, Section
 KEPT = {
     "sv": [
         "Fakturor och annat bokföringsunderlag, som bokföringslagen kräver att vi sparar i sju år.",
-        "En minimal spärrpost: en krypterad kontrollsumma av din e-postadress och ditt "
+        "En minimal spärrpost: en nycklad kontrollsumma (hash) av din e-postadress och ditt "
         "telefonnummer, så att vi inte kontaktar dig igen.",
         "Detta ärende och vår korrespondens om det, som visar att vi har hanterat din begäran "
         "(ansvarsskyldigheten i artikel 5.2 GDPR).",

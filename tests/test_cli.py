@@ -209,3 +209,20 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert "Cases" in shown and "Drafts awaiting approval" in shown
     assert "possible_impersonation" in shown
     assert "is now done" in shown and "intact" in shown
+
+
+def test_triage_choices_export_as_a_labelled_corpus(config, tmp_path):
+    config.write_text(config.read_text() + "[classifier]\ntriage_threshold = 1.0\n")
+    note = tmp_path / "note.txt"
+    note.write_text("Radera mina uppgifter, tack.")
+    outcome = run_json(
+        "requests", "new", "--channel", "post", "--from", "x@example.se", "--text-file", str(note)
+    )
+    assert outcome["state"] == "triage"
+    triage = run_json("triage", "list")
+    code, _ = run("triage", "decide", str(triage[0]["message"]), "--kinds", "erasure")
+    assert code == 0
+    exported = tmp_path / "labels.jsonl"
+    assert run("triage", "export", str(exported))[0] == 0
+    rows = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert rows[0]["kinds"] == ["erasure"] and rows[0]["text"] == "Radera mina uppgifter, tack."

@@ -582,3 +582,17 @@ async def test_the_whole_flow_runs_on_postgresql_too(tmp_path, postgres_url):
         assert count > 5 and problems == []
     finally:
         world.database.dispose()
+
+
+async def test_an_unanswered_challenge_expires_and_staff_are_alerted(world):
+    from bot.cases import expire_verifications
+
+    outcome = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")
+    with world.database.session() as session:
+        assert expire_verifications(session, world.services) == []
+    world.clock.advance(hours=73)
+    with world.database.session() as session:
+        assert expire_verifications(session, world.services) == [outcome.reference]
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.verification(outcome.reference).status == "expired"
+    assert [a.kind for a in world.alerts()] == ["verification_failed"]

@@ -13,7 +13,15 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from bot.cases import CaseError, approve_draft, edit_draft, get_draft, open_drafts, reject_draft
+from bot.cases import (
+    CaseError,
+    approve_draft,
+    edit_draft,
+    expire_verifications,
+    get_draft,
+    open_drafts,
+    reject_draft,
+)
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -63,8 +71,9 @@ def drafts_list(
     config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
 ) -> None:
     """Drafts waiting for approval (and rejected ones waiting for an edit)."""
-    _, database = settings_and_database(config)
+    _, database, services = services_for(config)
     with database.session() as session:
+        expire_verifications(session, services)
         drafts = [draft_json(session, d) for d in open_drafts(session)]
     if output_format is OutputFormat.JSON:
         print_json(drafts)

@@ -10,7 +10,14 @@ import typer
 from rich.table import Table
 from sqlmodel import col, select
 
-from bot.cases import close_case, extend_case, get_case, refuse_case, verify_by_phone
+from bot.cases import (
+    close_case,
+    expire_verifications,
+    extend_case,
+    get_case,
+    refuse_case,
+    verify_by_phone,
+)
 from bot.channels.base import ChannelName, InboundMessage
 from bot.channels.mail import inbound_from_email
 from bot.cli.app import (
@@ -76,8 +83,9 @@ def requests_list(
     status: Annotated[RequestStatus | None, typer.Option(help="Only cases in this status.")] = None,
 ) -> None:
     """Cases with their status, legal due date and working days left."""
-    settings, database = settings_and_database(config)
+    settings, database, services = services_for(config)
     with database.session() as session:
+        expire_verifications(session, services)
         query = select(Request).order_by(col(Request.id))
         if status is not None:
             query = query.where(Request.status == status)

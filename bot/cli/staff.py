@@ -3,6 +3,8 @@ integrity of the audit trail."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -91,6 +93,34 @@ def triage_decide(
     console.print(
         f"message {message_id}: {outcome.state}"
         + (f" → {outcome.reference}" if outcome.reference else "")
+    )
+
+
+@triage_app.command("export")
+def triage_export(
+    output: Annotated[Path, typer.Argument(help="JSON-lines file, in the corpus format.")],
+    config: ConfigOption = None,
+) -> None:
+    """Write staff's triage choices as labelled messages for the classifier bench."""
+    _, database = settings_and_database(config)
+    count = 0
+    with database.session() as session, output.open("w", encoding="utf-8") as handle:
+        for message in session.exec(
+            select(Message).where(col(Message.label_kinds).is_not(None)).order_by(col(Message.id))
+        ):
+            row = {
+                "id": f"triage-{message.id}",
+                "channel": "chat" if message.channel == "telegram" else "email",
+                "language": (message.classification or {}).get("language", "sv"),
+                "subject": message.subject,
+                "text": message.text,
+                "kinds": message.label_kinds,
+            }
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    console.print(
+        f"{count} labelled messages written to {output}; measure them with "
+        f"bench/classifier_bench.py --corpus {output}"
     )
 
 
