@@ -19,17 +19,19 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from bot import audit
-from bot.cases import approve_draft, get_case, open_drafts, verify_by_phone
+from bot.case_records import get_case
 from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
+from bot.drafts import approve_draft, open_drafts
 from bot.models import Draft, Request, StaffAlert, Verification
 from bot.outbox import deliver_due
 from bot.pipeline import Outcome, process_inbound
 from bot.register import import_file
 from bot.services import Services
 from bot.timeutil import utcnow
+from bot.verifying import verify_by_phone
 from bot.views import case_json, draft_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -1,5 +1,6 @@
-"""The outbox sender: sends what was approved (and automatic verification messages), retries
-with backoff when a server is down, and records what went out so replies thread.
+"""The outbox: queueing a message (its Message-ID fixed at once), and the sender that sends
+what was approved (and automatic verification messages), retries with backoff when a
+server is down, and records what went out so replies thread.
 
 A row is claimed (queued → sending) in its own transaction before the network call, so two
 senders never send the same row; PostgreSQL claims with FOR UPDATE SKIP LOCKED. A row left
@@ -9,9 +10,10 @@ Message-ID, which is as close to exactly once as SMTP and the Bot API allow.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
@@ -28,6 +30,7 @@ from bot.db import Database
 from bot.lifecycle import transition
 from bot.models import (
     Direction,
+    Draft,
     Message,
     MessageState,
     Outbox,
@@ -204,3 +207,80 @@ async def deliver_due(
             _mark_sent(session, services, row, sent_ref)
         report.sent.append(row_id or 0)
     return report
+
+
+def queue_outbox(
+    session: Session,
+    case: Request | None,
+    channel: ChannelName,
+    address: str,
+    subject: str,
+    text: str,
+    *,
+    purpose: str,
+    draft: Draft | None = None,
+    attachments: list[Attachment] | None = None,
+    buttons: list[Button] | None = None,
+    auto_submitted: bool = False,
+    now: datetime | None = None,
+) -> Outbox:
+    """Queue one message; its Message-ID is fixed now so a retry sends the same message."""
+    domain = "noxconsulting.se"
+    headers: dict[str, object] = {"message_id": f"<{uuid.uuid4().hex}@{domain}>"}
+    if case is not None:
+        headers["reference"] = case.reference
+        if channel is ChannelName.EMAIL:
+            first = session.exec(
+                select(Message)
+                .where(
+                    Message.request_id == case.id,
+                    Message.direction == "in",
+                    Message.channel == "email",
+                )
+                .order_by(col(Message.id))
+            ).first()
+            if first is not None and first.message_id and first.address == address:
+                headers["in_reply_to"] = first.message_id
+                headers["references"] = [*first.references, first.message_id]
+        if channel is ChannelName.TELEGRAM:
+            first = session.exec(
+                select(Message)
+                .where(
+                    Message.request_id == case.id,
+                    Message.direction == "in",
+                    Message.channel == "telegram",
+                    Message.address == address,
+                )
+                .order_by(col(Message.id))
+            ).first()
+            if first is not None and first.telegram_message_id:
+                headers["reply_to_message_id"] = first.telegram_message_id
+    if auto_submitted:
+        headers["auto_submitted"] = "auto-generated"  # RFC 3834 §5
+    if buttons:
+        headers["buttons"] = [[b.label, b.data] for b in buttons]
+    if case is not None and channel is ChannelName.EMAIL and case.reference not in subject:
+        subject = f"{subject} [{case.reference}]".strip()
+    outbox = Outbox(
+        request_id=case.id if case else None,
+        draft_id=draft.id if draft else None,
+        channel=channel,
+        address=address,
+        subject=subject,
+        text=text,
+        attachments=[a.__dict__ for a in attachments or []],
+        headers=headers,
+        purpose=purpose,
+        **({"created_at": now, "next_attempt_at": now} if now is not None else {}),
+    )
+    session.add(outbox)
+    session.flush()
+    if case is not None:
+        audit.record(
+            session,
+            actor="noxbot",
+            action="queued",
+            request=case,
+            detail=f"outbox {outbox.id} ({purpose}) to {channel}",
+        )
+    return outbox

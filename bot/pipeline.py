@@ -21,19 +21,11 @@ from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.autoreply import detect_automated
-from bot.cases import (
-    SYSTEM,
-    Opened,
-    confirm_identity,
-    deny_identity,
-    fail_verification,
-    find_reference,
-    open_case,
-    queue_outbox,
-    redraft_reply,
-)
+from bot.case_records import SYSTEM, find_reference
+from bot.cases import Opened, open_case
 from bot.channels.base import ChannelName, InboundMessage
 from bot.classifier import Classification, classify
+from bot.drafts import redraft_reply
 from bot.identity_numbers import mask_identity_numbers
 from bot.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.language import detect_language
@@ -48,6 +40,7 @@ from bot.models import (
     Verification,
     VerificationStatus,
 )
+from bot.outbox import queue_outbox
 from bot.register import InvalidContact, normalise
 from bot.services import Services
 from bot.verification import (
@@ -58,6 +51,7 @@ from bot.verification import (
     parse_button_data,
     read_answer,
 )
+from bot.verifying import confirm_identity, deny_identity, fail_verification
 
 S = RequestStatus
 
@@ -502,7 +496,7 @@ def decide_triage(
     actor: str,
 ) -> Outcome:
     """Staff's choice for a message the classifier was unsure about; kept as a label."""
-    from bot.cases import CaseError
+    from bot.case_records import CaseError
 
     message = session.get(Message, message_id)
     if message is None or message.state != MessageState.TRIAGE:

@@ -226,3 +226,30 @@ def test_triage_choices_export_as_a_labelled_corpus(config, tmp_path):
     assert run("triage", "export", str(exported))[0] == 0
     rows = [json.loads(line) for line in exported.read_text().splitlines()]
     assert rows[0]["kinds"] == ["erasure"] and rows[0]["text"] == "Radera mina uppgifter, tack."
+
+
+def test_drafts_edit_opens_the_editor_and_makes_a_new_version(config, tmp_path, monkeypatch):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("sluta skicka nyhetsbrev till mig")
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    draft = run_json("drafts", "list")[0]
+    monkeypatch.setenv(
+        "EDITOR",
+        f"{sys.executable} -c \"import sys; p=sys.argv[1]; open(p,'a').write('Hälsningar, Eva')\"",
+    )
+    monkeypatch.delenv("VISUAL", raising=False)
+    code, output = run("drafts", "edit", str(draft["id"]))
+    assert code == 0, output
+    current = run_json("drafts", "list")
+    assert [(d["version"], d["text"].endswith("Hälsningar, Eva")) for d in current] == [(2, True)]
+    stale = subprocess.run(
+        [sys.executable, "-m", "bot", "drafts", "approve", str(draft["id"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stale.returncode == 1
+    assert f"draft {draft['id']} is version 1, but version 2" in stale.stderr

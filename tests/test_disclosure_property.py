@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.cases import CaseError, approve_draft, open_drafts, verify_by_phone
+from bot.case_records import CaseError
 from bot.channels.base import ChannelName
+from bot.drafts import approve_draft, open_drafts
 from bot.models import Draft, Outbox, Request, Verification
 from bot.register import subject_data_values
+from bot.verifying import verify_by_phone
 from tests.workflow_kit import (
     ANNA_EMAIL,
     ANNA_TELEGRAM,

@@ -7,20 +7,14 @@ import json
 import pytest
 from sqlmodel import select
 
-from bot.cases import (
-    CaseError,
-    StaleDraft,
-    approve_draft,
-    edit_draft,
-    extend_case,
-    refuse_case,
-    reject_draft,
-    verify_by_phone,
-)
+from bot.case_records import CaseError, StaleDraft
+from bot.cases import extend_case, refuse_case
 from bot.channels.base import ChannelName, InboundMessage
+from bot.drafts import approve_draft, edit_draft, reject_draft
 from bot.models import Message, Subject, Suppression
 from bot.pipeline import decide_triage
 from bot.register import find_subject
+from bot.verifying import verify_by_phone
 from tests.workflow_kit import (
     ANNA_EMAIL,
     ANNA_TELEGRAM,
@@ -553,10 +547,11 @@ def test_a_draft_with_personal_data_is_never_made_for_an_unverified_case(world):
     with world.database.session() as session:
         subject = session.exec(select(Subject)).first()
         assert subject is not None
-        from bot.cases import _new_draft, get_case
+        from bot.case_records import get_case
+        from bot.drafts import new_draft
 
         with pytest.raises(CaseError, match="unverified"):
-            _new_draft(
+            new_draft(
                 session,
                 get_case(session, outcome.reference),
                 "reply",
@@ -585,7 +580,7 @@ async def test_the_whole_flow_runs_on_postgresql_too(tmp_path, postgres_url):
 
 
 async def test_an_unanswered_challenge_expires_and_staff_are_alerted(world):
-    from bot.cases import expire_verifications
+    from bot.verifying import expire_verifications
 
     outcome = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")
     with world.database.session() as session:

@@ -13,15 +13,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from bot.cases import (
-    CaseError,
-    approve_draft,
-    edit_draft,
-    expire_verifications,
-    get_draft,
-    open_drafts,
-    reject_draft,
-)
+from bot.case_records import CaseError
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -33,6 +25,8 @@ from bot.cli.app import (
     settings_and_database,
     staff_actor,
 )
+from bot.drafts import approve_draft, edit_draft, get_draft, open_drafts, reject_draft
+from bot.verifying import expire_verifications
 from bot.views import draft_json
 
 drafts_app = typer.Typer(help="Replies waiting for staff approval.", no_args_is_help=True)

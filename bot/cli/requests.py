@@ -10,14 +10,8 @@ import typer
 from rich.table import Table
 from sqlmodel import col, select
 
-from bot.cases import (
-    close_case,
-    expire_verifications,
-    extend_case,
-    get_case,
-    refuse_case,
-    verify_by_phone,
-)
+from bot.case_records import get_case
+from bot.cases import close_case, extend_case, refuse_case
 from bot.channels.base import ChannelName, InboundMessage
 from bot.channels.mail import inbound_from_email
 from bot.cli.app import (
@@ -35,6 +29,7 @@ from bot.cli.app import (
 from bot.kinds import RequestKind
 from bot.models import Request, RequestStatus
 from bot.pipeline import decide_triage, process_inbound
+from bot.verifying import expire_verifications, verify_by_phone
 from bot.views import case_json
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)

@@ -1,0 +1,105 @@
+"""Cases as records: references, lookups, the people they concern, and the errors staff see.
+
+Shared by the modules that open, verify and answer cases; holds no workflow of its own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session, select
+
+from bot.errors import NoxbotError
+from bot.models import (
+    ContactKind,
+    ReferenceCounter,
+    Request,
+    RequestStatus,
+    StaffAlert,
+    Subject,
+)
+from bot.policy import KIND_LABELS
+from bot.register import find_subject, normalise
+
+S = RequestStatus
+
+
+SYSTEM = "noxbot"
+
+
+REFERENCE_PATTERN = re.compile(r"\bDSR-(\d{4})-(\d{4,})\b")
+
+
+class CaseError(NoxbotError):
+    """A staff action that cannot be done as asked; the message says why."""
+
+
+class StaleDraft(CaseError):
+    """Approving or editing a version that is no longer the current one."""
+
+
+def next_reference(session: Session, year: int) -> str:
+    """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers."""
+    counter = session.exec(
+        select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+    ).first()
+    if counter is None:
+        counter = ReferenceCounter(year=year, last=0)
+    counter.last += 1
+    session.add(counter)
+    session.flush()
+    return f"DSR-{year}-{counter.last:04d}"
+
+
+def get_case(session: Session, reference: str) -> Request:
+    case = session.exec(select(Request).where(Request.reference == reference.upper())).first()
+    if case is None:
+        raise CaseError(f"no case with reference {reference}")
+    return case
+
+
+def find_reference(text: str) -> str | None:
+    match = REFERENCE_PATTERN.search(text or "")
+    return match.group(0) if match else None
+
+
+def subject_of(session: Session, case: Request) -> Subject | None:
+    return session.get(Subject, case.subject_id) if case.subject_id else None
+
+
+def kind_labels(kinds: list[str], language: str) -> list[str]:
+    labels = KIND_LABELS.get(language, KIND_LABELS["en"])
+    return [labels.get(k, k) for k in kinds]
+
+
+def alert_staff(session: Session, case: Request | None, kind: str, text: str) -> None:
+    session.add(StaffAlert(request_id=case.id if case else None, kind=kind, text=text))
+
+
+def contact_kind_of(channel: str) -> ContactKind | None:
+    return {
+        "email": ContactKind.EMAIL,
+        "telegram": ContactKind.TELEGRAM,
+        "phone": ContactKind.PHONE,
+    }.get(channel)
+
+
+def find_requester(session: Session, channel: str, address: str) -> Subject | None:
+    """The person on file the request came from; post intake may give an email or phone."""
+    kind = contact_kind_of(channel)
+    if kind is not None:
+        return find_subject(session, kind, address)
+    for kind in (ContactKind.EMAIL, ContactKind.PHONE):
+        if subject := find_subject(session, kind, address):
+            return subject
+    return None
+
+
+def normalised_or_raw(channel: str, address: str) -> str:
+    kind = contact_kind_of(channel)
+    if kind is None:
+        return address
+    try:
+        return normalise(kind, address)
+    except NoxbotError:
+        return address

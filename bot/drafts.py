@@ -1,0 +1,348 @@
+"""Drafts: what staff approve, versioned, and what approving one carries out.
+
+The one rule kept here: register data goes into a draft only for a verified case, and
+leaves only in a draft a staff member approved — approval runs the handlers' actions and
+queues the message in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, col, select
+
+from bot import audit
+from bot.case_records import SYSTEM, CaseError, S, StaleDraft, kind_labels, subject_of
+from bot.channels.base import Attachment, ChannelName
+from bot.lifecycle import is_open, transition
+from bot.models import (
+    Draft,
+    DraftStatus,
+    Message,
+    Outbox,
+    Request,
+)
+from bot.outbox import queue_outbox
+from bot.services import Services
+from handlers import handler_for
+from handlers.base import CaseView
+
+
+def case_view(session: Session, services: Services, case: Request) -> CaseView:
+    """What a handler sees: the case, the person (if still on file) and what they wrote."""
+    first = session.exec(
+        select(Message)
+        .where(Message.request_id == case.id, Message.direction == "in")
+        .order_by(col(Message.id))
+    ).all()
+    text = "\n\n".join(
+        m.text for m in first if m.state not in ("verification_answer", "automated", "malformed")
+    )
+    return CaseView(session, services, case, subject_of(session, case), text)
+
+
+def reply_address(case: Request) -> tuple[str, str]:
+    """Where a reply to the requester goes: the channel and address the request came from."""
+    return case.channel, case.requester_address
+
+
+def new_draft(
+    session: Session,
+    case: Request,
+    purpose: str,
+    subject: str,
+    text: str,
+    *,
+    attachments: tuple[Attachment, ...] = (),
+    carries_personal_data: bool = False,
+    author: str = SYSTEM,
+) -> Draft:
+    if carries_personal_data and case.verified_at is None:
+        # The rule of this module: never draft register data for an unverified case.
+        raise CaseError(f"{case.reference}: refusing to draft personal data for an unverified case")
+    channel, address = reply_address(case)
+    draft = Draft(
+        series=uuid.uuid4().hex[:12],
+        version=1,
+        request_id=case.id,
+        purpose=purpose,
+        language=case.language,
+        to_channel=channel,
+        to_address=address,
+        subject=subject,
+        text=text,
+        attachments=[a.__dict__ for a in attachments],
+        carries_personal_data=carries_personal_data,
+        author=author,
+    )
+    session.add(draft)
+    session.flush()
+    audit.record(
+        session,
+        actor=author,
+        action="draft_created",
+        request=case,
+        detail=f"draft {draft.id} ({purpose}) v1",
+    )
+    return draft
+
+
+def common_context(case: Request) -> dict[str, object]:
+    return {
+        "reference": case.reference,
+        "name": case.requester_name,
+        "due_date": case.extended_due_date
+        if case.extended and case.extended_due_date
+        else case.due_date,
+    }
+
+
+def draft_reply(session: Session, services: Services, case: Request, *, actor: str) -> Draft:
+    view = case_view(session, services, case)
+    sections, attachments, personal = [], [], False
+    for kind in case.kinds:
+        section = handler_for(kind).draft(view)
+        sections.append(
+            services.drafter.render(
+                section.template, case.language, **common_context(case), **section.context
+            ).text.strip()
+        )
+        attachments.extend(section.attachments)
+        personal = personal or section.carries_personal_data
+    rendered = services.drafter.render(
+        "reply.txt.j2",
+        case.language,
+        **common_context(case),
+        sections=sections,
+        kinds=kind_labels(case.kinds, case.language),
+    )
+    return new_draft(
+        session,
+        case,
+        "reply",
+        rendered.subject,
+        rendered.text,
+        attachments=tuple(attachments),
+        carries_personal_data=personal,
+        author=actor,
+    )
+
+
+def draft_clarification(session: Session, services: Services, case: Request, reason: str) -> Draft:
+    rendered = services.drafter.render(
+        "clarification.txt.j2",
+        case.language,
+        **common_context(case),
+        reason=reason,
+        kinds=kind_labels(case.kinds, case.language),
+    )
+    return new_draft(session, case, "clarification", rendered.subject, rendered.text)
+
+
+def draft_acknowledgment(session: Session, services: Services, case: Request) -> Draft:
+    rendered = services.drafter.render(
+        "acknowledgment.txt.j2",
+        case.language,
+        **common_context(case),
+        needs_verification=True,
+    )
+    return new_draft(session, case, "acknowledgment", rendered.subject, rendered.text)
+
+
+def supersede_open_drafts(session: Session, case: Request, purposes: tuple[str, ...]) -> None:
+    for draft in session.exec(
+        select(Draft).where(
+            Draft.request_id == case.id,
+            Draft.status == DraftStatus.AWAITING_APPROVAL,
+            col(Draft.purpose).in_(purposes),
+        )
+    ):
+        draft.status = DraftStatus.SUPERSEDED
+        session.add(draft)
+
+
+def current_version(session: Session, series: str) -> Draft:
+    return session.exec(
+        select(Draft).where(Draft.series == series).order_by(col(Draft.version).desc())
+    ).first()  # type: ignore[return-value]
+
+
+def get_draft(session: Session, draft_id: int) -> Draft:
+    draft = session.get(Draft, draft_id)
+    if draft is None:
+        raise CaseError(f"no draft with id {draft_id}")
+    return draft
+
+
+def _check_current(session: Session, draft: Draft) -> None:
+    latest = current_version(session, draft.series)
+    if latest.id != draft.id:
+        raise StaleDraft(
+            f"draft {draft.id} is version {draft.version}, but version {latest.version} "
+            f"(draft {latest.id}) replaced it; review and approve draft {latest.id}"
+        )
+
+
+def approve_draft(
+    session: Session,
+    services: Services,
+    draft_id: int,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+) -> Outbox:
+    """Approve one version: carry out what it promises and queue it, in one transaction."""
+    draft = get_draft(session, draft_id)
+    _check_current(session, draft)
+    if expected_version is not None and expected_version != draft.version:
+        raise StaleDraft(
+            f"draft {draft.id} is at version {draft.version}, not "
+            f"{expected_version}; review it again"
+        )
+    if draft.status != DraftStatus.AWAITING_APPROVAL:
+        raise CaseError(
+            f"draft {draft.id} is {draft.status}; only a draft awaiting approval can be approved"
+        )
+    case = session.get(Request, draft.request_id)
+    assert case is not None
+    if not is_open(case.status):
+        raise CaseError(f"{case.reference} is {case.status}; its drafts can no longer be sent")
+    if draft.carries_personal_data and case.verified_at is None:
+        raise CaseError(
+            f"{case.reference} is not verified; a draft with personal data cannot be approved"
+        )
+    draft.status = DraftStatus.APPROVED
+    draft.decided_by = actor
+    draft.decided_at = services.clock()
+    session.add(draft)
+    audit.record(
+        session,
+        actor=actor,
+        action="draft_approved",
+        request=case,
+        detail=f"draft {draft.id} v{draft.version} ({draft.purpose})",
+    )
+    if draft.purpose == "reply":
+        transition(session, case, S.APPROVED, actor=actor, reason=f"draft {draft.id} approved")
+        for kind in case.kinds:
+            # A fresh view per kind: an erasure before it may have removed the person.
+            done = handler_for(kind).on_approve(case_view(session, services, case), actor)
+            audit.record(
+                session, actor=actor, action=f"carried_out_{kind}", request=case, detail=done
+            )
+    outbox = queue_outbox(
+        session,
+        case,
+        ChannelName(draft.to_channel),
+        draft.to_address,
+        draft.subject,
+        draft.text,
+        purpose=draft.purpose,
+        draft=draft,
+        attachments=[Attachment(**a) for a in draft.attachments],
+        now=services.clock(),
+    )
+    if draft.purpose == "refusal":
+        transition(
+            session, case, S.CLOSED, actor=actor, reason="refused under Art. 12(4); notice approved"
+        )
+    return outbox
+
+
+def reject_draft(
+    session: Session, services: Services, draft_id: int, reason: str, *, actor: str
+) -> Draft:
+    draft = get_draft(session, draft_id)
+    _check_current(session, draft)
+    if draft.status != DraftStatus.AWAITING_APPROVAL:
+        raise CaseError(
+            f"draft {draft.id} is {draft.status}; only a draft awaiting approval can be rejected"
+        )
+    if not reason.strip():
+        raise CaseError("--reason is required")
+    draft.status = DraftStatus.REJECTED
+    draft.decided_by = actor
+    draft.decided_at = services.clock()
+    draft.decision_reason = reason
+    session.add(draft)
+    case = session.get(Request, draft.request_id)
+    assert case is not None
+    audit.record(
+        session,
+        actor=actor,
+        action="draft_rejected",
+        request=case,
+        detail=f"draft {draft.id} v{draft.version}: {reason}",
+    )
+    if draft.purpose == "reply" and case.status == S.AWAITING_APPROVAL:
+        transition(session, case, S.REJECTED, actor=actor, reason=reason)
+    return draft
+
+
+def edit_draft(
+    session: Session,
+    services: Services,
+    draft_id: int,
+    text: str,
+    *,
+    actor: str,
+    subject: str | None = None,
+) -> Draft:
+    """Staff's edit becomes a new version; the old one stays as it was (versioned drafts)."""
+    draft = get_draft(session, draft_id)
+    _check_current(session, draft)
+    if draft.status not in (DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED):
+        raise CaseError(f"draft {draft.id} is {draft.status}; it can no longer be edited")
+    if not text.strip():
+        raise CaseError("the edited text is empty; nothing was changed")
+    if text == draft.text and (subject is None or subject == draft.subject):
+        raise CaseError("the text is unchanged; no new version made")
+    case = session.get(Request, draft.request_id)
+    assert case is not None
+    if draft.status == DraftStatus.AWAITING_APPROVAL:
+        draft.status = DraftStatus.SUPERSEDED
+    session.add(draft)
+    new = Draft(
+        series=draft.series,
+        version=draft.version + 1,
+        request_id=draft.request_id,
+        purpose=draft.purpose,
+        language=draft.language,
+        to_channel=draft.to_channel,
+        to_address=draft.to_address,
+        subject=subject if subject is not None else draft.subject,
+        text=text,
+        attachments=draft.attachments,
+        carries_personal_data=draft.carries_personal_data or case.verified_at is not None,
+        author=actor,
+    )
+    session.add(new)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="draft_edited",
+        request=case,
+        detail=f"draft {draft.id} v{draft.version} → draft {new.id} v{new.version}",
+    )
+    if draft.purpose == "reply" and case.status == S.REJECTED:
+        transition(session, case, S.AWAITING_APPROVAL, actor=actor, reason="redrafted")
+    return new
+
+
+def open_drafts(session: Session) -> list[Draft]:
+    return list(
+        session.exec(
+            select(Draft)
+            .where(col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]))
+            .order_by(col(Draft.id))
+        )
+    )
+
+
+def redraft_reply(session: Session, services: Services, case: Request) -> Draft | None:
+    """A thread message changed what the case asks for: replace the waiting reply draft."""
+    if case.status != S.AWAITING_APPROVAL:
+        return None
+    supersede_open_drafts(session, case, purposes=("reply",))
+    return draft_reply(session, services, case, actor=SYSTEM)
