@@ -91,9 +91,11 @@ def code_matches(key: bytes, verification_id: int, code: str, stored_hash: str) 
 
 _CODE_IN_TEXT = re.compile(r"(?<![\d-])(\d{3})[ -]?(\d{3})(?![\d-])")
 _DENIAL = re.compile(
-    r"^\W*(nej|no|nope|inte jag|not me|det var inte jag|it wasn'?t me|that wasn'?t me)\b",
+    r"^\W*(?:nej|no|nope|inte jag|not me|det var inte jag|it wasn'?t me|that wasn'?t me)"
+    r"(?:\W+(?:tack|thanks|thank you))?\W*$",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,20 @@ class Denial:
 
 
 def read_answer(text: str) -> CodeAnswer | Denial | None:
-    """What a message says to a pending code challenge: a code, a 'no', or nothing."""
-    first_lines = "\n".join(text.strip().splitlines()[:5])
-    if _DENIAL.search(first_lines):
-        return Denial()
-    match = _CODE_IN_TEXT.search(first_lines)
-    if match:
-        return CodeAnswer(match.group(1) + match.group(2))
+    """What a message says to a pending code challenge: a code, a 'no', or nothing.
+
+    Only a line that is (nearly) just the code or just a 'no' counts, so that a phone number
+    in a rectification, or "no more newsletters", is never taken for an answer.
+    """
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()][:5]
+    for line in lines:
+        if line.startswith(">"):
+            break  # quoted challenge below a reply
+        if _DENIAL.match(line):
+            return Denial()
+        match = _CODE_IN_TEXT.search(line)
+        if match and len(_WORD.findall(line[: match.start()] + line[match.end() :])) <= 4:
+            return CodeAnswer(match.group(1) + match.group(2))
     return None
 
 
