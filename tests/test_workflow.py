@@ -591,3 +591,52 @@ async def test_an_unanswered_challenge_expires_and_staff_are_alerted(world):
     assert world.case(outcome.reference).status == "unverified"
     assert world.verification(outcome.reference).status == "expired"
     assert [a.kind for a in world.alerts()] == ["verification_failed"]
+
+
+EVERY_KIND = {
+    ("access", "sv"): "Jag vill ha en kopia av alla personuppgifter ni har om mig.",
+    ("access", "en"): "Please send me a copy of all personal data you hold about me.",
+    ("rectification", "sv"): "Rätta mitt telefonnummer till 076-555 12 34, tack.",
+    ("rectification", "en"): "Please correct my phone number to +46 76 555 12 34.",
+    ("erasure", "sv"): "Jag vill att ni raderar alla mina personuppgifter.",
+    ("erasure", "en"): "Please delete all my personal data.",
+    ("restriction", "sv"): "Jag vill att ni begränsar behandlingen av mina personuppgifter.",
+    ("restriction", "en"): "Please restrict the processing of my personal data.",
+    ("portability", "sv"): "Skicka mina personuppgifter i maskinläsbart format, JSON går bra.",
+    ("portability", "en"): "Please send me my personal data in a machine-readable format.",
+    ("objection", "sv"): "Jag invänder mot att ni använder mina uppgifter för profilering.",
+    ("objection", "en"): "I object to the processing of my personal data for profiling.",
+    ("marketing_optout", "sv"): "Sluta skicka nyhetsbrev och reklam till mig.",
+    ("marketing_optout", "en"): "Please unsubscribe me from your newsletter.",
+    ("consent_withdrawal", "sv"): "Jag återkallar mitt samtycke till att ni visar min bild.",
+    ("consent_withdrawal", "en"): "I withdraw my consent to the use of my photo.",
+    ("complaint", "sv"): "Jag är missnöjd med hur ni hanterat mina personuppgifter och anmäler "
+    "er till IMY.",
+    ("complaint", "en"): "I am unhappy with how you handled my personal data and will complain "
+    "to IMY.",
+    ("info", "sv"): "Hur länge sparar ni uppgifter om konsulter?",
+    ("info", "en"): "How long do you keep consultant profiles?",
+}
+REPLY_OPENING = {"sv": "Här är vårt svar", "en": "Here is our answer"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "language"), sorted(EVERY_KIND), ids=[f"{k}-{lang}" for k, lang in sorted(EVERY_KIND)]
+)
+async def test_every_kind_runs_its_whole_flow_in_both_languages(world, kind, language):
+    """Asked by email → (confirmed on Telegram when needed) → drafted in the person's
+    language → approved → carried out → sent → done."""
+    from handlers import handler_for
+
+    outcome = world.email(ANNA_EMAIL, EVERY_KIND[(kind, language)])
+    case = world.case(outcome.reference)
+    assert (case.kinds, case.language) == ([kind], language)
+    if handler_for(kind).needs_verification:
+        assert case.status == "awaiting_verification"
+        await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+    draft = world.reply_draft(outcome.reference)
+    assert draft.language == language and REPLY_OPENING[language] in draft.text
+    approve(world, draft.id)
+    sent = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    assert len(sent) == 1 and outcome.reference in sent[0].subject
+    assert world.case(outcome.reference).status == "done"
