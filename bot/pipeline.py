@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.autoreply import detect_automated
-from bot.case_records import SYSTEM, find_reference
+from bot.case_records import SYSTEM, find_reference, normalised_or_raw
 from bot.cases import Opened, open_case
 from bot.channels.base import ChannelName, InboundMessage
 from bot.classifier import Classification, classify
@@ -37,21 +37,12 @@ from bot.models import (
     Request,
     RequestStatus,
     StaffAlert,
-    Verification,
-    VerificationStatus,
 )
-from bot.outbox import queue_outbox
-from bot.register import InvalidContact, normalise
 from bot.services import Services
-from bot.verification import (
-    CodeAnswer,
-    Denial,
-    Method,
-    code_matches,
-    parse_button_data,
-    read_answer,
+from bot.verifying import (
+    answer_button,
+    answer_code,
 )
-from bot.verifying import confirm_identity, deny_identity, fail_verification
 
 S = RequestStatus
 
@@ -98,10 +89,13 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
             return _finish(message, MessageState.AUTOMATED, automated.reason, session)
 
     if inbound.callback_data is not None:
-        return _button_pressed(session, services, message, inbound.callback_data)
+        done = answer_button(session, services, message, inbound.callback_data)
+        if done is None:
+            return _finish(message, MessageState.NOT_A_REQUEST, "button not for this user", session)
+        return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
-    if (answered := _code_answer(session, services, message)) is not None:
-        return answered
+    if (done := answer_code(session, services, message)) is not None:
+        return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
     classification = classify(
         message.text,
@@ -126,16 +120,7 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
             )
         )
         return _finish(message, MessageState.TRIAGE, "classifier unsure", session)
-    opened = open_case(
-        session,
-        services,
-        message,
-        list(classification.kinds),
-        classification.language,
-        confidence=classification.confidence,
-        evidence=list(classification.evidence),
-    )
-    return _opened(session, message, opened)
+    return _open_from(session, services, message, classification)
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -146,7 +131,7 @@ def _record(session: Session, inbound: InboundMessage, key: str) -> Message:
         dedupe_key=key,
         direction=Direction.INBOUND,
         channel=inbound.channel,
-        address=_normalised_or_raw(inbound.channel, inbound.sender),
+        address=normalised_or_raw(inbound.channel, inbound.sender),
         display_name=inbound.sender_name,
         subject=mask_identity_numbers(inbound.subject),
         text=mask_identity_numbers(inbound.text),
@@ -164,16 +149,6 @@ def _record(session: Session, inbound: InboundMessage, key: str) -> Message:
     session.add(message)
     session.flush()
     return message
-
-
-def _normalised_or_raw(channel: str, address: str) -> str:
-    kind = {"email": "email", "telegram": "telegram", "phone": "phone"}.get(channel)
-    if kind is None:
-        return address.strip()
-    try:
-        return normalise(kind, address)
-    except InvalidContact:
-        return address.strip()
 
 
 def _finish(message: Message, state: MessageState, reason: str, session: Session) -> Outcome:
@@ -204,6 +179,21 @@ def _malformed(session: Session, message: Message, why: str) -> Outcome:
     return _finish(message, MessageState.MALFORMED, why, session)
 
 
+def _open_from(
+    session: Session, services: Services, message: Message, classification: Classification
+) -> Outcome:
+    opened = open_case(
+        session,
+        services,
+        message,
+        list(classification.kinds),
+        classification.language,
+        confidence=classification.confidence,
+        evidence=list(classification.evidence),
+    )
+    return _opened(session, message, opened)
+
+
 def _opened(session: Session, message: Message, opened: Opened) -> Outcome:
     message.state = MessageState.REQUEST
     session.add(message)
@@ -215,177 +205,6 @@ def _opened(session: Session, message: Message, opened: Opened) -> Outcome:
         reference=case.reference,
         detail=f"{', '.join(case.kinds)}: {case.status}",
     )
-
-
-# --- verification answers ------------------------------------------------------------------
-
-
-def _feedback(
-    session: Session,
-    services: Services,
-    case: Request,
-    message: Message,
-    outcome: str,
-    attempts_left: int = 0,
-) -> None:
-    """Tell whoever answered how it went; holds no personal data, so needs no approval."""
-    rendered = services.drafter.render(
-        "verification_result.txt.j2",
-        case.language,
-        reference=case.reference,
-        name=None,
-        due_date=case.due_date,
-        outcome=outcome,
-        attempts_left=attempts_left,
-    )
-    queue_outbox(
-        session,
-        case,
-        ChannelName(message.channel),
-        message.address,
-        rendered.subject,
-        rendered.text,
-        purpose="verification_result",
-        auto_submitted=True,
-        now=services.clock(),
-    )
-
-
-def _expired(services: Services, verification: Verification) -> bool:
-    return verification.expires_at is not None and services.clock() > verification.expires_at
-
-
-def _button_pressed(session: Session, services: Services, message: Message, data: str) -> Outcome:
-    parsed = parse_button_data(data)
-    verification = session.get(Verification, parsed[0]) if parsed else None
-    if (
-        parsed is None
-        or verification is None
-        or verification.method != Method.TELEGRAM_CONFIRM
-        or verification.address != message.address
-    ):
-        return _finish(message, MessageState.NOT_A_REQUEST, "button not for this user", session)
-    case = session.get(Request, verification.request_id)
-    assert case is not None
-    message.request_id = case.id
-    if verification.status != VerificationStatus.PENDING or not is_open(case.status):
-        return _finish(
-            message,
-            MessageState.VERIFICATION_ANSWER,
-            f"verification already {verification.status}",
-            session,
-        )
-    if _expired(services, verification):
-        fail_verification(
-            session,
-            services,
-            case,
-            verification,
-            VerificationStatus.EXPIRED,
-            actor=f"telegram:{message.address}",
-            reason="the confirmation was answered after it expired",
-        )
-        _feedback(session, services, case, message, "expired")
-    elif parsed[1]:
-        confirm_identity(
-            session,
-            services,
-            case,
-            verification,
-            actor=f"telegram:{message.address}",
-            note="confirmed on Telegram",
-        )
-        _feedback(session, services, case, message, "confirmed")
-    else:
-        deny_identity(session, services, case, verification, actor=f"telegram:{message.address}")
-        _feedback(session, services, case, message, "denied")
-    return _finish(message, MessageState.VERIFICATION_ANSWER, f"verification {data}", session)
-
-
-def _code_answer(session: Session, services: Services, message: Message) -> Outcome | None:
-    """A message answering a pending email-code challenge, from the address it went to (a
-    reply to that mail) or from the requester in the chat the request came from."""
-    pending = session.exec(
-        select(Verification, Request)
-        .join(Request, col(Request.id) == Verification.request_id)
-        .where(
-            Verification.status == VerificationStatus.PENDING,
-            Verification.method == Method.EMAIL_CODE,
-        )
-        .order_by(col(Verification.id).desc())
-    ).all()
-    threads = {message.in_reply_to, *message.references}
-    reference = find_reference(message.subject)
-    for verification, case in pending:
-        by_mail = (
-            message.channel == "email"
-            and message.address == verification.address
-            and (verification.challenge_ref in threads or reference == case.reference)
-        )
-        in_chat = (
-            message.channel == case.channel
-            and message.address == case.requester_address
-            and message.channel != "email"
-        )
-        if not (by_mail or in_chat):
-            continue
-        answer = read_answer(message.text)
-        if answer is None:
-            return None
-        message.request_id = case.id
-        actor = f"{message.channel}:{message.address}"
-        if _expired(services, verification):
-            fail_verification(
-                session,
-                services,
-                case,
-                verification,
-                VerificationStatus.EXPIRED,
-                actor=actor,
-                reason="the code was answered after it expired",
-            )
-            _feedback(session, services, case, message, "expired")
-        elif isinstance(answer, Denial):
-            deny_identity(session, services, case, verification, actor=actor)
-            _feedback(session, services, case, message, "denied")
-        elif isinstance(answer, CodeAnswer) and code_matches(
-            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
-        ):
-            confirm_identity(
-                session,
-                services,
-                case,
-                verification,
-                actor=actor,
-                note=f"code confirmed by {message.channel}",
-            )
-            _feedback(session, services, case, message, "confirmed")
-        else:
-            verification.attempts += 1
-            session.add(verification)
-            left = verification.max_attempts - verification.attempts
-            audit.record(
-                session,
-                actor=actor,
-                action="verification_wrong_code",
-                request=case,
-                detail=f"attempt {verification.attempts} of {verification.max_attempts}",
-            )
-            if left <= 0:
-                fail_verification(
-                    session,
-                    services,
-                    case,
-                    verification,
-                    VerificationStatus.FAILED,
-                    actor=actor,
-                    reason="too many wrong verification codes",
-                )
-                _feedback(session, services, case, message, "failed")
-            else:
-                _feedback(session, services, case, message, "wrong_code", attempts_left=left)
-        return _finish(message, MessageState.VERIFICATION_ANSWER, "verification answer", session)
-    return None
 
 
 # --- threads -------------------------------------------------------------------------------
@@ -446,16 +265,7 @@ def _attach_to_case(
         and classification.confidence >= services.settings.classifier.triage_threshold
     ):
         # A new request in the thread of a case that can no longer take it: its own case.
-        opened = open_case(
-            session,
-            services,
-            message,
-            list(classification.kinds),
-            classification.language,
-            confidence=classification.confidence,
-            evidence=list(classification.evidence),
-        )
-        return _opened(session, message, opened)
+        return _open_from(session, services, message, classification)
     message.request_id = case.id
     if new_kinds and can_merge:
         case.kinds = sorted(

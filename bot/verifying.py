@@ -12,18 +12,30 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.case_records import SYSTEM, CaseError, S, alert_staff, get_case
+from bot.case_records import SYSTEM, CaseError, S, alert_staff, find_reference, get_case
 from bot.channels.base import Button, ChannelName
 from bot.drafts import draft_clarification, draft_reply, supersede_open_drafts
-from bot.lifecycle import transition
+from bot.lifecycle import is_open, transition
 from bot.models import (
+    Message,
     Request,
     Verification,
     VerificationStatus,
 )
 from bot.outbox import queue_outbox
 from bot.services import Services
-from bot.verification import Method, Route, button_data, hash_code, new_code
+from bot.verification import (
+    CodeAnswer,
+    Denial,
+    Method,
+    Route,
+    button_data,
+    code_matches,
+    hash_code,
+    new_code,
+    parse_button_data,
+    read_answer,
+)
 
 #: Button labels for the Telegram confirmation, in the language of the case.
 CONFIRM_LABELS = {
@@ -307,3 +319,169 @@ def expire_verifications(session: Session, services: Services) -> list[str]:
         )
         moved.append(case.reference)
     return moved
+
+
+def _feedback(
+    session: Session,
+    services: Services,
+    case: Request,
+    message: Message,
+    outcome: str,
+    attempts_left: int = 0,
+) -> None:
+    """Tell whoever answered how it went; holds no personal data, so needs no approval."""
+    rendered = services.drafter.render(
+        "verification_result.txt.j2",
+        case.language,
+        reference=case.reference,
+        name=None,
+        due_date=case.due_date,
+        outcome=outcome,
+        attempts_left=attempts_left,
+    )
+    queue_outbox(
+        session,
+        case,
+        ChannelName(message.channel),
+        message.address,
+        rendered.subject,
+        rendered.text,
+        purpose="verification_result",
+        auto_submitted=True,
+        now=services.clock(),
+    )
+
+
+def _expired(services: Services, verification: Verification) -> bool:
+    return verification.expires_at is not None and services.clock() > verification.expires_at
+
+
+def answer_button(session: Session, services: Services, message: Message, data: str) -> str | None:
+    """A press of "Yes, that was me" / "No, it wasn't me"; returns what it did, or None when
+    the button is not this user's to press."""
+    parsed = parse_button_data(data)
+    verification = session.get(Verification, parsed[0]) if parsed else None
+    if (
+        parsed is None
+        or verification is None
+        or verification.method != Method.TELEGRAM_CONFIRM
+        or verification.address != message.address
+    ):
+        return None
+    case = session.get(Request, verification.request_id)
+    assert case is not None
+    message.request_id = case.id
+    if verification.status != VerificationStatus.PENDING or not is_open(case.status):
+        return f"verification already {verification.status}"
+    if _expired(services, verification):
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.EXPIRED,
+            actor=f"telegram:{message.address}",
+            reason="the confirmation was answered after it expired",
+        )
+        _feedback(session, services, case, message, "expired")
+    elif parsed[1]:
+        confirm_identity(
+            session,
+            services,
+            case,
+            verification,
+            actor=f"telegram:{message.address}",
+            note="confirmed on Telegram",
+        )
+        _feedback(session, services, case, message, "confirmed")
+    else:
+        deny_identity(session, services, case, verification, actor=f"telegram:{message.address}")
+        _feedback(session, services, case, message, "denied")
+    return f"verification {data}"
+
+
+def answer_code(session: Session, services: Services, message: Message) -> str | None:
+    """A message answering a pending email-code challenge, from the address it went to (a
+    reply to that mail) or from the requester in the chat the request came from; returns
+    what it did, or None when the message is no such answer."""
+    pending = session.exec(
+        select(Verification, Request)
+        .join(Request, col(Request.id) == Verification.request_id)
+        .where(
+            Verification.status == VerificationStatus.PENDING,
+            Verification.method == Method.EMAIL_CODE,
+        )
+        .order_by(col(Verification.id).desc())
+    ).all()
+    threads = {message.in_reply_to, *message.references}
+    reference = find_reference(message.subject)
+    for verification, case in pending:
+        by_mail = (
+            message.channel == "email"
+            and message.address == verification.address
+            and (verification.challenge_ref in threads or reference == case.reference)
+        )
+        in_chat = (
+            message.channel == case.channel
+            and message.address == case.requester_address
+            and message.channel != "email"
+        )
+        if not (by_mail or in_chat):
+            continue
+        answer = read_answer(message.text)
+        if answer is None:
+            return None
+        message.request_id = case.id
+        actor = f"{message.channel}:{message.address}"
+        if _expired(services, verification):
+            fail_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.EXPIRED,
+                actor=actor,
+                reason="the code was answered after it expired",
+            )
+            _feedback(session, services, case, message, "expired")
+        elif isinstance(answer, Denial):
+            deny_identity(session, services, case, verification, actor=actor)
+            _feedback(session, services, case, message, "denied")
+        elif isinstance(answer, CodeAnswer) and code_matches(
+            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
+        ):
+            confirm_identity(
+                session,
+                services,
+                case,
+                verification,
+                actor=actor,
+                note=f"code confirmed by {message.channel}",
+            )
+            _feedback(session, services, case, message, "confirmed")
+        else:
+            verification.attempts += 1
+            session.add(verification)
+            left = verification.max_attempts - verification.attempts
+            audit.record(
+                session,
+                actor=actor,
+                action="verification_wrong_code",
+                request=case,
+                detail=f"attempt {verification.attempts} of {verification.max_attempts}",
+            )
+            if left <= 0:
+                fail_verification(
+                    session,
+                    services,
+                    case,
+                    verification,
+                    VerificationStatus.FAILED,
+                    actor=actor,
+                    reason="too many wrong verification codes",
+                )
+                _feedback(session, services, case, message, "failed")
+            else:
+                _feedback(session, services, case, message, "wrong_code", attempts_left=left)
+        return "verification answer"
+    return None
