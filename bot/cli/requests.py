@@ -26,6 +26,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
+from bot.housekeeping import purge_closed, reminders
 from bot.kinds import RequestKind
 from bot.models import Request, RequestStatus
 from bot.pipeline import decide_triage, process_inbound
@@ -241,3 +242,37 @@ def requests_close(
             session, services, reference, reason, actor=staff_actor(), withdrawn=withdrawn
         )
         console.print(f"{case.reference}: {case.status}")
+
+
+@requests_app.command("due")
+def requests_due(
+    config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
+) -> None:
+    """Cases to look at now: overdue, due within [deadlines] remind_days_before working days,
+    or past the internal target."""
+    settings, database, services = services_for(config)
+    with database.session() as session:
+        expire_verifications(session, services)
+        due = reminders(session, today(settings), settings.deadlines.remind_days_before)
+    if output_format is OutputFormat.JSON:
+        print_json([r.__dict__ for r in due])
+        return
+    if not due:
+        console.print("Nothing is due: every open case is within its internal target.")
+        return
+    table = Table("reference", "status", "due", "target", "working days left", "why")
+    for r in due:
+        table.add_row(
+            r.reference, r.status, str(r.due), str(r.target), str(r.working_days_left), r.why
+        )
+    console.print(table)
+
+
+@requests_app.command("purge")
+def requests_purge(config: ConfigOption = None) -> None:
+    """Retention: delete messages and drafts of cases that ended more than
+    [retention] closed_request_days ago (the case record and audit trail stay)."""
+    settings, database, services = services_for(config)
+    with database.session() as session:
+        purged = purge_closed(session, services, today(settings))
+    console.print(f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""))

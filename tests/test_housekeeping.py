@@ -1,0 +1,58 @@
+"""Reminders before deadlines, and retention of finished cases."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.drafts import approve_draft
+from bot.housekeeping import purge_closed, reminders
+from bot.models import AuditEvent, Message, Request
+from tests.workflow_kit import ANNA_TELEGRAM, make_world
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = make_world(tmp_path)
+    yield w
+    w.database.dispose()
+
+
+def test_reminders_come_after_the_target_and_before_the_legal_deadline(world):
+    outcome = world.email("someone@example.org", "Please unsubscribe me from your newsletter.")
+    case = world.case(outcome.reference)  # received 2026-11-24: target 12-08, due 12-24
+    with world.session() as session:
+        assert reminders(session, date(2026, 12, 1), [7, 2, 0]) == []
+        [past_target] = reminders(session, date(2026, 12, 9), [7, 2, 0])
+        assert "internal target" in past_target.why
+        [soon] = reminders(session, date(2026, 12, 21), [7, 2, 0])
+        assert soon.why == "due in 3 working day(s)" and soon.due == case.due_date
+        [late] = reminders(session, date(2026, 12, 29), [7, 2, 0])
+        assert late.why.startswith("overdue")
+
+
+async def test_retention_purges_messages_of_long_finished_cases_but_keeps_the_record(world):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    with world.database.session() as session:
+        approve_draft(
+            session, world.services, world.reply_draft(outcome.reference).id, actor="staff:eva"
+        )
+    with world.session() as session:
+        assert purge_closed(session, world.services, date(2030, 1, 1)) == []  # not sent yet
+    await world.deliver()
+    case = world.case(outcome.reference)
+    assert case.status == "done"
+    closed = case.closed_at.date()
+    keep = world.services.settings.retention.closed_request_days
+    with world.database.session() as session:
+        assert purge_closed(session, world.services, closed + timedelta(days=keep)) == []
+        assert purge_closed(session, world.services, closed + timedelta(days=keep + 1)) == [
+            outcome.reference
+        ]
+    with world.session() as session:
+        assert session.exec(select(Message).where(Message.request_id == case.id)).all() == []
+        assert session.exec(select(Request)).one().reference == outcome.reference
+        actions = [e.action for e in session.exec(select(AuditEvent))]
+        assert actions[-1] == "retention_purge"
