@@ -46,7 +46,12 @@ _COMPANY = re.compile(
 
 
 def requested_changes(
-    text: str, current: dict[str, str], *, ignore_emails: set[str], language: str
+    text: str,
+    current: dict[str, str],
+    *,
+    ignore_emails: set[str],
+    language: str,
+    ignore_companies: frozenset[str] = frozenset(),
 ) -> list[Change]:
     """The corrections a message asks for, against the values held now (pure)."""
     labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
@@ -76,7 +81,8 @@ def requested_changes(
         wanted["email"] = emails[-1]
     if orgs := _ORG_NUMBER.findall(text):
         wanted["org_number"] = orgs[-1]
-    if companies := _COMPANY.findall(text):
+    companies = [c for c in _COMPANY.findall(text) if c.strip() not in ignore_companies]
+    if companies:
         wanted["company"] = companies[-1].strip()
     return [
         Change(field, labels.get(field, field), current.get(field, "") or "", new)
@@ -109,6 +115,8 @@ class RectificationHandler(Handler):
                 view.request_text,
                 _current_values(view, view.subject),
                 ignore_emails={org_email, view.case.requester_address.lower()},
+                # Our own name in a greeting or a quote is no change to their company.
+                ignore_companies=frozenset({view.services.settings.organisation.name}),
                 language=view.language,
             )
         view.case.requested_changes = [asdict(c) for c in changes]

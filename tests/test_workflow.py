@@ -640,3 +640,29 @@ async def test_every_kind_runs_its_whole_flow_in_both_languages(world, kind, lan
     sent = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
     assert len(sent) == 1 and outcome.reference in sent[0].subject
     assert world.case(outcome.reference).status == "done"
+
+
+def test_rectification_reads_name_company_and_org_number_changes():
+    from handlers.rectification import requested_changes
+
+    current = {
+        "name": "Sara Persson",
+        "company": "Persson IT",
+        "org_number": "",
+        "phone": "+46701112233",
+        "email": "sara@example.se",
+    }
+    changes = requested_changes(
+        "Hej NOX Consulting AB! Jag har gift mig och mitt efternamn är nu Lindgren. Jag "
+        "fakturerar via Lindgren Data AB, org.nr 559876-5432. Nytt nummer: 072-444 55 66.",
+        current,
+        ignore_emails=set(),
+        language="sv",
+        ignore_companies=frozenset({"NOX Consulting AB"}),
+    )
+    assert [(c.field, c.old, c.new) for c in changes] == [
+        ("name", "Sara Persson", "Sara Lindgren"),
+        ("phone", "+46701112233", "+46724445566"),
+        ("org_number", "", "559876-5432"),
+        ("company", "Persson IT", "Lindgren Data AB"),
+    ]
