@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +15,10 @@ from rich.console import Console
 
 from bot.config import Settings, load_settings
 from bot.db import Database
+from bot.deadlines import stockholm_date
+from bot.kinds import RequestKind
 from bot.services import Services
+from bot.timeutil import utcnow
 
 app = typer.Typer(
     name="noxbot",
@@ -58,16 +64,11 @@ def settings_and_database(config: Path | None) -> tuple[Settings, Database]:
 
 def staff_actor() -> str:
     """Who is acting at this terminal, for the audit trail ($NOXBOT_STAFF, else the login)."""
-    import getpass
-    import os
-
     name = os.environ.get("NOXBOT_STAFF") or getpass.getuser()
     return f"staff:{name}"
 
 
 def print_json(value: object) -> None:
-    import json
-
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
@@ -77,7 +78,15 @@ def services_for(config: Path | None) -> tuple[Settings, Database, Services]:
 
 
 def today(settings: Settings) -> date:
-    from bot.deadlines import stockholm_date
-    from bot.timeutil import utcnow
-
+    """Today in the organisation's time zone (deadlines count in Stockholm days)."""
     return stockholm_date(utcnow(), settings.organisation.timezone)
+
+
+def parse_kinds(text: str) -> list[RequestKind]:
+    """Kinds from "--kinds erasure,access" (none is dropped: it is no rights request)."""
+    try:
+        kinds = [RequestKind(k.strip()) for k in text.split(",") if k.strip()]
+    except ValueError:
+        known = ", ".join(k for k in RequestKind if k is not RequestKind.NONE)
+        raise typer.BadParameter(f"--kinds: expected some of {known}") from None
+    return [k for k in kinds if k is not RequestKind.NONE]

@@ -3,6 +3,7 @@ refusal, closing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from bot.cli.app import (
     OutputFormat,
     app,
     console,
+    parse_kinds,
     print_json,
     services_for,
     settings_and_database,
@@ -27,7 +29,6 @@ from bot.cli.app import (
     today,
 )
 from bot.housekeeping import purge_closed, reminders
-from bot.kinds import RequestKind
 from bot.models import Request, RequestStatus
 from bot.pipeline import decide_triage, process_inbound
 from bot.verifying import expire_verifications, verify_by_phone
@@ -131,8 +132,8 @@ def requests_new(
     if eml is not None:
         inbound = inbound_from_email(eml.read_bytes())
         if sender:
-            inbound = _replace(inbound, sender=sender)
-        inbound = _replace(inbound, channel=channel)
+            inbound = replace(inbound, sender=sender)
+        inbound = replace(inbound, channel=channel)
     else:
         if not sender:
             raise typer.BadParameter("--from is required with --text-file")
@@ -143,8 +144,8 @@ def requests_new(
             text=text_file.read_text(encoding="utf-8"),
         )
     if name:
-        inbound = _replace(inbound, sender_name=name)
-    chosen = _parse_kinds(kinds) if kinds else None
+        inbound = replace(inbound, sender_name=name)
+    chosen = parse_kinds(kinds) if kinds else None
     settings, database, services = services_for(config)
     with database.session() as session:
         outcome = process_inbound(session, services, inbound)
@@ -165,21 +166,6 @@ def requests_new(
         )
     else:
         console.print(f"No case opened: {result['state']} ({result['detail']})")
-
-
-def _replace(inbound: InboundMessage, **changes: object) -> InboundMessage:
-    from dataclasses import replace
-
-    return replace(inbound, **changes)  # type: ignore[arg-type]
-
-
-def _parse_kinds(text: str) -> list[RequestKind]:
-    try:
-        kinds = [RequestKind(k.strip()) for k in text.split(",") if k.strip()]
-    except ValueError:
-        known = ", ".join(k for k in RequestKind if k is not RequestKind.NONE)
-        raise typer.BadParameter(f"--kinds: expected some of {known}") from None
-    return [k for k in kinds if k is not RequestKind.NONE]
 
 
 @requests_app.command("verify")

@@ -19,12 +19,12 @@ from bot.cli.app import (
     app,
     console,
     err_console,
+    parse_kinds,
     print_json,
     services_for,
     settings_and_database,
     staff_actor,
 )
-from bot.cli.requests import _parse_kinds
 from bot.models import Message, MessageState, Outbox, StaffAlert
 from bot.pipeline import decide_triage
 
@@ -86,7 +86,7 @@ def triage_decide(
     """Say what a message asks for (opens a case) or that it is not a request."""
     if (kinds is None) == (not not_a_request):
         raise typer.BadParameter("give --kinds or --not-a-request")
-    chosen = _parse_kinds(kinds) if kinds else None
+    chosen = parse_kinds(kinds) if kinds else None
     _, database, services = services_for(config)
     with database.session() as session:
         outcome = decide_triage(session, services, message_id, chosen, actor=staff_actor())
