@@ -29,7 +29,7 @@ from bot.drafts import redraft_reply
 from bot.identity_numbers import mask_identity_numbers
 from bot.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.language import detect_language
-from bot.lifecycle import is_open
+from bot.lifecycle import FINAL_STATES, is_open
 from bot.models import (
     Direction,
     Message,
@@ -236,6 +236,18 @@ def _thread_case(session: Session, message: Message) -> Request | None:
         ).first()
         if earlier is not None:
             return session.get(Request, earlier.request_id)
+    if message.channel == "telegram":
+        # A chat has no subject or thread headers: what the requester writes while their
+        # case is open belongs to it ("any news?"), so staff see it.
+        return session.exec(
+            select(Request)
+            .where(
+                Request.channel == "telegram",
+                Request.requester_address == message.address,
+                col(Request.status).not_in([str(s) for s in FINAL_STATES]),
+            )
+            .order_by(col(Request.id).desc())
+        ).first()
     return None
 
 

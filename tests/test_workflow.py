@@ -666,3 +666,10 @@ def test_rectification_reads_name_company_and_org_number_changes():
         ("org_number", "", "559876-5432"),
         ("company", "Persson IT", "Lindgren Data AB"),
     ]
+
+
+async def test_a_chat_follow_up_joins_the_open_case_and_staff_see_it(world):
+    first = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    follow_up = world.chat(ANNA_TELEGRAM, "hej, hur går det med mitt ärende?")
+    assert follow_up.state == "thread" and follow_up.reference == first.reference
+    assert [a.kind for a in world.alerts()] == ["new_message"]
