@@ -895,6 +895,12 @@ _COMPILED: dict[RequestKind, list[tuple[re.Pattern[str], float, bool]]] = {
     kind: [(re.compile(pattern), weight, negatable) for pattern, weight, negatable in patterns]
     for kind, patterns in _P.items()
 }
+# One scan per kind tells whether any of its patterns can match at all; most messages touch
+# one or two kinds, so most pattern lists are skipped.
+_GATES: dict[RequestKind, re.Pattern[str]] = {
+    kind: re.compile("|".join(f"(?:{pattern})" for pattern, _, _ in patterns))
+    for kind, patterns in _P.items()
+}
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -938,6 +944,8 @@ def _hits(mended: str) -> list[_Hit]:
     starts = [start for start, _ in clauses]
     hits: list[_Hit] = []
     for kind, patterns in _COMPILED.items():
+        if not _GATES[kind].search(mended):
+            continue
         for pattern, weight, survives_negation in patterns:
             for match in pattern.finditer(mended):
                 index = bisect_right(starts, match.start()) - 1
