@@ -3,6 +3,7 @@ integrity of the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from bot.cli.app import (
     staff_actor,
 )
 from bot.models import Message, MessageState, Outbox, StaffAlert
+from bot.outbox_senders import send_due_once
 from bot.pipeline import decide_triage
 
 triage_app = typer.Typer(help="Messages the classifier was unsure about.", no_args_is_help=True)
@@ -204,6 +206,21 @@ def outbox_list(
             r["last_error"] or "",
         )
     console.print(table)
+
+
+@outbox_app.command("send")
+def outbox_send(config: ConfigOption = None) -> None:
+    """Send what is due through the configured SMTP server and Telegram bot (once)."""
+    settings, database, services = services_for(config)
+    report, missing = asyncio.run(send_due_once(settings, database, services))
+    console.print(
+        f"sent {len(report.sent)}, retrying later {len(report.retrying)}, "
+        f"failed {len(report.failed)}"
+    )
+    for name in missing:
+        console.print(f"{name}: not configured; its messages wait in the outbox", markup=False)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @audit_app.command("verify")

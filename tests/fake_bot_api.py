@@ -1,0 +1,101 @@
+"""A local HTTP server speaking enough of the Telegram Bot API for python-telegram-bot.
+
+PTB posts form fields (objects as JSON strings) or multipart for files to
+{base_url}{token}/{method}; replies are {"ok": true, "result": ...}.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "NOX", "username": "nox_test_bot"}
+
+
+@dataclass
+class Call:
+    method: str
+    fields: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class FakeBotApi:
+    token: str = "123:test"
+    calls: list[Call] = field(default_factory=list)
+    fail_next: int = 0  # answer 502 this many times: a server that is down
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(500))
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def sent(self, method: str = "sendMessage") -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        method = request.match_info["method"]
+        fields: dict[str, Any] = {}
+        files: dict[str, bytes] = {}
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            async for part in reader:
+                if part.filename:
+                    files[part.filename] = await part.read()
+                else:
+                    fields[part.name] = await part.text()
+        else:
+            fields = dict(await request.post())
+        for key in ("reply_markup", "reply_parameters"):
+            if key in fields and isinstance(fields[key], str):
+                fields[key] = json.loads(fields[key])
+        if method not in ("getMe", "deleteWebhook", "getUpdates"):
+            self.calls.append(Call(method, fields, files))
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return web.json_response(
+                    {"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502
+                )
+        if method == "getMe":
+            return web.json_response({"ok": True, "result": BOT_USER})
+        if method in ("sendMessage", "sendDocument"):
+            chat_id = int(fields["chat_id"])
+            result: dict[str, Any] = {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": BOT_USER,
+            }
+            if method == "sendMessage":
+                result["text"] = fields["text"]
+            else:
+                name = next(iter(files), "file")
+                result["document"] = {
+                    "file_id": f"f{result['message_id']}",
+                    "file_unique_id": f"u{result['message_id']}",
+                    "file_name": name,
+                }
+            return web.json_response({"ok": True, "result": result})
+        return web.json_response({"ok": True, "result": True})
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}/bot"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
