@@ -6,6 +6,7 @@ PTB posts form fields (objects as JSON strings) or multipart for files to
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -31,7 +32,47 @@ class FakeBotApi:
     fail_next: int = 0  # answer 502 this many times: a server that is down
     _ids: itertools.count = field(default_factory=lambda: itertools.count(500))
     base_url: str = ""
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+
+    def user_says(self, user_id: int, text: str, reply_to: int | None = None) -> int:
+        """Queue a private chat message from a user; returns its message id."""
+        message_id = next(self._ids)
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+        }
+        if reply_to is not None:
+            message["reply_to_message"] = {
+                "message_id": reply_to,
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private"},
+            }
+        self.updates.append({"update_id": next(self._update_ids), "message": message})
+        return message_id
+
+    def user_presses(self, user_id: int, data: str) -> None:
+        """Queue a press of an inline button by a user."""
+        self.updates.append(
+            {
+                "update_id": next(self._update_ids),
+                "callback_query": {
+                    "id": f"cb{len(self.updates)}",
+                    "data": data,
+                    "chat_instance": "ci",
+                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "message": {
+                        "message_id": 1,
+                        "date": int(time.time()),
+                        "chat": {"id": user_id, "type": "private"},
+                    },
+                },
+            }
+        )
 
     def sent(self, method: str = "sendMessage") -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -63,6 +104,12 @@ class FakeBotApi:
                 return web.json_response(
                     {"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502
                 )
+        if method == "getUpdates":
+            offset = int(fields.get("offset") or 0)
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            if not self.updates and float(fields.get("timeout") or 0) > 0:
+                await asyncio.sleep(0.05)  # a short long-poll keeps tests quick
+            return web.json_response({"ok": True, "result": self.updates[:100]})
         if method == "getMe":
             return web.json_response({"ok": True, "result": BOT_USER})
         if method in ("sendMessage", "sendDocument"):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.channels.base import ChannelName, InboundMessage
 from bot.mailparse import MalformedEmail, parse_email
 from bot.timeutil import utcnow
 
 
 def inbound_from_email(
-    raw: bytes, *, imap_uidvalidity: int | None = None, imap_uid: int | None = None
+    raw: bytes,
+    *,
+    imap_uidvalidity: int | None = None,
+    imap_uid: int | None = None,
+    received_at: datetime | None = None,
 ) -> InboundMessage:
     """The message a person sent, or a `malformed` one that keeps the raw bytes for staff."""
     try:
@@ -40,8 +46,9 @@ def inbound_from_email(
         sender_name=parsed.from_name,
         subject=parsed.subject,
         text=parsed.text,
-        # A Date: header in the future (a wrong clock) must not push the deadline out.
-        received_at=min(parsed.date, utcnow()) if parsed.date else utcnow(),
+        # The server's arrival time when there is one; a Date: header in the future (a
+        # wrong clock) must not push the deadline out.
+        received_at=received_at or (min(parsed.date, utcnow()) if parsed.date else utcnow()),
         raw=raw,
         message_id=parsed.message_id,
         in_reply_to=parsed.in_reply_to,

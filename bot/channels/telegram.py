@@ -1,12 +1,19 @@
-"""Sending chat messages through the Telegram Bot API (python-telegram-bot): the outbox's
-Telegram channel. Knows the Bot API, not GDPR."""
+"""The Telegram Bot API (python-telegram-bot): sending for the outbox, and turning updates
+into inbound values for the chat poller. Knows the Bot API, not GDPR."""
 
 from __future__ import annotations
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+    Update,
+)
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from bot.channels.base import ChannelName, OutboundMessage, SendError
+from bot.channels.base import ChannelName, InboundMessage, OutboundMessage, SendError
 from bot.config import TelegramSettings
 
 #: The Bot API refuses longer texts; a long reply goes out in several messages.
@@ -83,3 +90,40 @@ class TelegramChannel:
             raise SendError(f"Telegram unreachable: {exc}") from exc
         assert first is not None
         return str(first.message_id)
+
+
+def inbound_from_update(update: Update, staff_chat_id: int | None = None) -> InboundMessage | None:
+    """A chat message or a button press as an inbound value; None for what is not ours to
+    read (the staff chat, edits, service messages, other bots)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat.id if query.message is not None else query.from_user.id
+        return InboundMessage(
+            channel=ChannelName.TELEGRAM,
+            sender=str(query.from_user.id),
+            sender_name=query.from_user.full_name,
+            callback_data=query.data or "",
+            callback_id=query.id,
+            telegram_chat_id=chat,
+            telegram_message_id=query.message.message_id if query.message else None,
+        )
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    if message.chat.type != "private" or message.chat.id == staff_chat_id:
+        return None
+    text = message.text or message.caption or ""
+    if not text:
+        return None
+    return InboundMessage(
+        channel=ChannelName.TELEGRAM,
+        sender=str(message.from_user.id),
+        sender_name=message.from_user.full_name,
+        text=text,
+        received_at=message.date,
+        telegram_chat_id=message.chat.id,
+        telegram_message_id=message.message_id,
+        telegram_reply_to_id=message.reply_to_message.message_id
+        if message.reply_to_message
+        else None,
+    )

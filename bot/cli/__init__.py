@@ -15,6 +15,7 @@ from bot.cli import requests as _requests  # noqa: F401  isort: skip
 from bot.cli import drafts as _drafts  # noqa: F401  isort: skip
 from bot.cli import staff as _staff  # noqa: F401  isort: skip
 from bot.cli import demo as _demo  # noqa: F401  isort: skip
+from bot.cli import run as _run  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -1,0 +1,146 @@
+"""Reading the info@ mailbox over IMAP (aioimaplib). Knows IMAP, not GDPR.
+
+Mail is fetched with BODY.PEEK[] so nothing is marked read, and nothing is moved: mail that
+is not a rights request is left exactly as it was. Fetches go in batches of at most 100
+UIDs (aioimaplib's parser recurses on very large FETCH responses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import aioimaplib
+
+from bot.config import ImapSettings
+
+BATCH = 100
+_UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
+_INTERNALDATE = re.compile(rb"INTERNALDATE \"([^\"]+)\"")
+_UID = re.compile(rb"\bUID (\d+)")
+
+
+class ImapError(Exception):
+    """The server refused something or went away; the watcher reconnects with backoff."""
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    uid: int
+    raw: bytes
+    internal_date: datetime | None
+
+
+def _internal_date(text: bytes | None) -> datetime | None:
+    if not text:
+        return None
+    # "24-Nov-2026 10:00:00 +0100" (RFC 3501 date-time)
+    day, month, rest = text.decode().split("-", 2)
+    try:
+        return parsedate_to_datetime(f"{day} {month} {rest}")
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_fetch(lines: list[bytes | bytearray]) -> list[FetchedMail]:
+    """UID, raw bytes and INTERNALDATE of each message in a UID FETCH response."""
+    found = []
+    for index, line in enumerate(lines[:-1]):
+        if isinstance(line, bytes) and line.endswith(b"}") and b" FETCH " in line:
+            uid = _UID.search(line)
+            body = lines[index + 1]
+            if uid and isinstance(body, bytearray | bytes):
+                date = _INTERNALDATE.search(line)
+                found.append(
+                    FetchedMail(
+                        int(uid.group(1)),
+                        bytes(body),
+                        _internal_date(date.group(1) if date else None),
+                    )
+                )
+    return found
+
+
+class ImapMailbox:
+    """One logged-in connection to one mailbox."""
+
+    def __init__(self, settings: ImapSettings, password: str) -> None:
+        self.settings = settings
+        self.password = password
+        self.client: aioimaplib.IMAP4 | None = None
+        self.uidvalidity = 0
+
+    async def _ok(self, awaitable: object, what: str) -> aioimaplib.Response:
+        response = await asyncio.wait_for(awaitable, self.settings.timeout_seconds)  # type: ignore[arg-type]
+        if response.result != "OK":
+            raise ImapError(f"{what}: {response.result} {response.lines[-1:]!r}")
+        return response
+
+    async def connect(self) -> None:
+        s = self.settings
+        cls = aioimaplib.IMAP4_SSL if s.tls == "ssl" else aioimaplib.IMAP4
+        self.client = cls(host=s.host, port=s.port, timeout=s.timeout_seconds)
+        await asyncio.wait_for(self.client.wait_hello_from_server(), s.timeout_seconds)
+        if s.tls == "starttls":
+            await self._ok(self.client.starttls(), "STARTTLS")
+        await self._ok(self.client.login(s.username, self.password), f"login as {s.username}")
+        response = await self._ok(self.client.select(s.mailbox), f"SELECT {s.mailbox}")
+        for line in response.lines:
+            if match := _UIDVALIDITY.search(bytes(line)):
+                self.uidvalidity = int(match.group(1))
+
+    async def new_mail(self, after_uid: int) -> AsyncIterator[FetchedMail]:
+        """Messages with a UID above `after_uid`, oldest first, in batches of BATCH."""
+        assert self.client is not None
+        response = await self._ok(self.client.uid_search("UID", f"{after_uid + 1}:*"), "UID SEARCH")
+        uids = sorted(
+            int(u)
+            for line in response.lines[:-1]
+            for u in bytes(line).split()
+            if u.isdigit() and int(u) > after_uid
+        )
+        for start in range(0, len(uids), BATCH):
+            batch = ",".join(str(u) for u in uids[start : start + BATCH])
+            fetched = await self._ok(
+                self.client.uid("fetch", batch, "(UID INTERNALDATE BODY.PEEK[])"), "UID FETCH"
+            )
+            for mail in sorted(parse_fetch(fetched.lines), key=lambda m: m.uid):
+                yield mail
+
+    async def wait_for_mail(self, stop: asyncio.Event) -> None:
+        """Until the server says something changed (IDLE), a poll interval passes, or stop."""
+        assert self.client is not None
+        timeout = self.settings.poll_seconds
+        if not (self.settings.idle and self.client.has_capability("IDLE")):
+            await _wait(stop, timeout)
+            await self._ok(self.client.noop(), "NOOP")
+            return
+        idle = await self.client.idle_start(timeout=timeout)
+        waiter = asyncio.ensure_future(self.client.wait_server_push(timeout=timeout))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait(
+                {waiter, stopper}, timeout=timeout + 5, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+            self.client.idle_done()
+            await asyncio.wait_for(idle, self.settings.timeout_seconds)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            # Closing a broken connection can fail in any way; there is nothing left to do.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.logout(), 5)
+            self.client = None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,31 @@
+"""`noxbot run`: all workers until stopped."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.cli.app import ConfigOption, app, console, services_for
+
+
+@app.command("run")
+def run_command(config: ConfigOption = None) -> None:
+    """Run the mail watcher, chat poller, outbox sender and scheduler until SIGINT/SIGTERM."""
+    from bot.workers import run_until_signalled
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings, database, services = services_for(config)
+    running = [
+        name
+        for name, section in (
+            ("mail watcher", settings.imap),
+            ("chat poller", settings.telegram),
+            ("SMTP sender", settings.smtp),
+        )
+        if section
+    ]
+    console.print(
+        f"noxbot running ({', '.join(running) or 'no channels configured'}, "
+        "outbox and scheduler); Ctrl-C stops it."
+    )
+    run_until_signalled(settings, database, services)
+    console.print("noxbot stopped.")

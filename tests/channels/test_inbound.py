@@ -1,0 +1,184 @@
+"""The mail watcher against a real Dovecot and the chat poller against a local Bot API."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.channels.imap import ImapMailbox
+from bot.channels.telegram import make_bot
+from bot.config import ImapSettings, TelegramSettings
+from bot.models import ChannelCursor, Message, Request
+from bot.workers import ingest_mail, poll_chat_once
+from tests import dovecot
+from tests.fake_bot_api import FakeBotApi
+from tests.workflow_kit import make_world
+
+
+@pytest.fixture(scope="module")
+def imap_server():
+    if not dovecot.available():
+        pytest.skip("dovecot-imapd is not installed (.ci/run installs it)")
+    server = dovecot.start()
+    yield server
+    server.stop()
+
+
+def _mail(i: int, sender: str, subject: str, body: str, extra: str = "") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: info@noxconsulting.se\r\nSubject: {subject}\r\n"
+        f"Message-ID: <w{i}@example.se>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+        f"{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+async def _append(server, mails: list[bytes], mailbox: str) -> None:
+    import aioimaplib
+
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=server.port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login(dovecot.USER, dovecot.PASSWORD)
+    if mailbox != "INBOX":
+        await client.create(mailbox)
+    for raw in mails:
+        assert (await client.append(raw, mailbox=mailbox)).result == "OK"
+    await client.logout()
+
+
+async def _flags(server, mailbox: str) -> list[bytes]:
+    import aioimaplib
+
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=server.port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login(dovecot.USER, dovecot.PASSWORD)
+    await client.select(mailbox)
+    response = await client.uid("fetch", "1:*", "(FLAGS)")
+    await client.logout()
+    return [bytes(line) for line in response.lines[:-1]]
+
+
+async def test_new_mail_is_read_once_and_left_unread(imap_server, tmp_path):
+    mailbox_name = "Test1"
+    await _append(
+        imap_server,
+        [
+            _mail(
+                1,
+                "anna.lindqvist@example.se",
+                "Radera mig",
+                "Jag vill att ni raderar alla mina personuppgifter.",
+            ),
+            _mail(2, "kund@example.com", "Uppdrag", "Har ni en Java-konsult i mars?"),
+            _mail(
+                3,
+                "ola@example.se",
+                "Autosvar",
+                "Jag är på semester.",
+                "Auto-Submitted: auto-replied\r\n",
+            ),
+        ],
+        mailbox_name,
+    )
+    world = make_world(tmp_path)
+    settings = ImapSettings(
+        host="127.0.0.1",
+        port=imap_server.port,
+        tls="none",
+        username=dovecot.USER,
+        mailbox=mailbox_name,
+    )
+    mailbox = ImapMailbox(settings, dovecot.PASSWORD)
+    await mailbox.connect()
+    try:
+        assert await ingest_mail(world.database, world.services, mailbox) == 3
+        assert await ingest_mail(world.database, world.services, mailbox) == 0
+    finally:
+        await mailbox.close()
+    with world.session() as session:
+        states = [m.state for m in session.exec(select(Message).order_by(Message.id))]
+        case = session.exec(select(Request)).one()
+        cursor = session.get(ChannelCursor, f"imap:{mailbox_name}")
+    assert states == ["request", "not_a_request", "automated"]
+    assert case.kinds == ["erasure"] and case.received_at.isoformat().startswith("2026-11-24")
+    assert cursor.value == f"{mailbox.uidvalidity}:3"
+    assert all(b"\\Seen" not in line for line in await _flags(imap_server, mailbox_name))
+
+
+async def test_a_large_mailbox_is_fetched_in_batches(imap_server, tmp_path):
+    mailbox_name = "Big"
+    await _append(
+        imap_server,
+        [_mail(100 + i, f"k{i}@example.com", "Hej", "Hej!") for i in range(230)],
+        mailbox_name,
+    )
+    world = make_world(tmp_path)
+    settings = ImapSettings(
+        host="127.0.0.1",
+        port=imap_server.port,
+        tls="none",
+        username=dovecot.USER,
+        mailbox=mailbox_name,
+    )
+    mailbox = ImapMailbox(settings, dovecot.PASSWORD)
+    await mailbox.connect()
+    try:
+        assert await ingest_mail(world.database, world.services, mailbox) == 230
+    finally:
+        await mailbox.close()
+
+
+async def test_wrong_password_is_refused_clearly(imap_server):
+    from bot.channels.imap import ImapError
+
+    settings = ImapSettings(
+        host="127.0.0.1", port=imap_server.port, tls="none", username=dovecot.USER
+    )
+    mailbox = ImapMailbox(settings, "wrong")
+    with pytest.raises(ImapError, match="login as info"):
+        await mailbox.connect()
+    await mailbox.close()
+
+
+@pytest.fixture
+async def bot_api():
+    api = FakeBotApi()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+async def test_chat_messages_and_button_presses_are_polled_once(bot_api, tmp_path):
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=bot_api.base_url)}
+    )
+    bot_api.user_says(5550002, "Please delete all my personal data")
+    bot_api.user_says(5550003, "hej, när börjar uppdraget?")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 0
+        with world.session() as session:
+            case = session.exec(select(Request)).one()
+        assert case.channel == "telegram" and case.requester_address == "5550002"
+        assert case.status == "awaiting_verification"
+        await world.deliver()
+        code = world.code_mailed_to("john.carter@example.com")
+        bot_api.user_says(5550002, code)
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 1
+    assert world.case(case.reference).status == "awaiting_approval"
+    with world.session() as session:
+        assert session.get(ChannelCursor, "telegram:offset").value == "4"
+
+
+async def test_a_button_press_is_answered_and_verifies(bot_api, tmp_path):
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=bot_api.base_url)}
+    )
+    outcome = world.email("anna.lindqvist@example.se", "Radera alla mina personuppgifter.")
+    verification = world.verification(outcome.reference)
+    bot_api.user_presses(5550001, f"v:{verification.id}:y")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    assert len(bot_api.sent("answerCallbackQuery")) == 1  # the button stops spinning

@@ -1,0 +1,108 @@
+"""A throwaway Dovecot (IMAP) on 127.0.0.1 from a temp dir (see shared/notes/test-servers.md)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.pg import free_port
+
+USER, PASSWORD = "info", "secret"
+
+
+def available() -> bool:
+    return shutil.which("dovecot") is not None or Path("/usr/sbin/dovecot").exists()
+
+
+@dataclass
+class Dovecot:
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start() -> Dovecot:
+    directory = Path(tempfile.mkdtemp(prefix="noxbot-dovecot-"))
+    directory.chmod(0o755)  # the mail uid must be able to enter it
+    home = directory / "home" / USER
+    home.mkdir(parents=True)
+    uid = gid = 1000 if os.geteuid() == 0 else os.getuid()
+    if os.geteuid() == 0:
+        shutil.chown(home, uid, gid)
+    (directory / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{home}::\n")
+    port = free_port()
+    user_lines = ""
+    if os.geteuid() != 0:
+        import getpass
+
+        me = getpass.getuser()
+        user_lines = (
+            f"default_internal_user = {me}\ndefault_login_user = {me}\n"
+            f"default_internal_group = {me}\n"
+        )
+    (directory / "dovecot.conf").write_text(f"""
+base_dir = {directory}/run
+state_dir = {directory}/state
+log_path = {directory}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+{user_lines}
+passdb {{
+  driver = passwd-file
+  args = {directory}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {directory}/users
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+""")
+    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    process = subprocess.Popen(
+        [binary, "-F", "-c", str(directory / "dovecot.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                if sock.recv(64).startswith(b"* OK"):
+                    return Dovecot(directory, port, process)
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    log = (directory / "dovecot.log").read_text() if (directory / "dovecot.log").exists() else ""
+    raise RuntimeError(f"Dovecot did not start: {log[-2000:]}")

@@ -1,0 +1,113 @@
+"""`noxbot run`: the workers together against real servers on 127.0.0.1, stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import time
+
+import pytest
+from aiosmtpd.smtp import SMTP as SMTPServer
+from sqlmodel import select
+
+from bot.config import ImapSettings, SmtpSettings, TelegramSettings
+from bot.drafts import approve_draft
+from bot.models import Request, Verification
+from bot.timeutil import utcnow
+from bot.workers import run_workers
+from tests import dovecot
+from tests.fake_bot_api import FakeBotApi
+from tests.workflow_kit import make_world
+
+
+async def wait_until(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def imap_server():
+    if not dovecot.available():
+        pytest.skip("dovecot-imapd is not installed (.ci/run installs it)")
+    server = dovecot.start()
+    yield server
+    server.stop()
+
+
+async def test_a_mailed_request_is_confirmed_on_telegram_approved_and_answered_by_mail(
+    imap_server, tmp_path, monkeypatch
+):
+    received: list[email.message.EmailMessage] = []
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):  # aiosmtpd hook
+            received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    loop = asyncio.get_running_loop()
+    smtp = await loop.create_server(lambda: SMTPServer(Mailbox()), "127.0.0.1", 0)
+    api = FakeBotApi()
+    await api.start()
+    monkeypatch.setenv("NOXBOT_TELEGRAM_TOKEN", api.token)
+    monkeypatch.setenv("NOXBOT_IMAP_PASSWORD", dovecot.PASSWORD)
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={
+            "imap": ImapSettings(
+                host="127.0.0.1",
+                port=imap_server.port,
+                tls="none",
+                username=dovecot.USER,
+                poll_seconds=1,
+            ),
+            "smtp": SmtpSettings(
+                host="127.0.0.1", port=smtp.sockets[0].getsockname()[1], tls="none"
+            ),
+            "telegram": TelegramSettings(base_url=api.base_url, poll_timeout_seconds=1),
+        }
+    )
+    world.services.clock = utcnow  # the workers run on the real clock
+    monkeypatch.setattr("bot.workers.OUTBOX_SECONDS", 0.1)
+    stop = asyncio.Event()
+    workers = asyncio.create_task(run_workers(settings, world.database, world.services, stop))
+    try:
+        import aioimaplib
+
+        client = aioimaplib.IMAP4(host="127.0.0.1", port=imap_server.port, timeout=10)
+        await client.wait_hello_from_server()
+        await client.login(dovecot.USER, dovecot.PASSWORD)
+        await client.append(
+            b"From: Anna Lindqvist <anna.lindqvist@example.se>\r\nTo: info@noxconsulting.se\r\n"
+            b"Subject: Radera mig\r\nMessage-ID: <run-1@example.se>\r\n\r\n"
+            b"Jag vill att ni raderar alla mina personuppgifter.\r\n",
+            mailbox="INBOX",
+        )
+        await client.logout()
+
+        await wait_until(lambda: any(c.fields.get("reply_markup") for c in api.sent()))
+        with world.session() as session:
+            verification = session.exec(select(Verification)).one()
+        api.user_presses(5550001, f"v:{verification.id}:y")
+        await wait_until(
+            lambda: world.session().exec(select(Request)).one().status == "awaiting_approval"
+        )
+        case = world.session().exec(select(Request)).one()
+        with world.database.session() as session:
+            approve_draft(
+                session, world.services, world.reply_draft(case.reference).id, actor="staff:eva"
+            )
+        await wait_until(lambda: any(m["To"] == "anna.lindqvist@example.se" for m in received))
+        await wait_until(lambda: world.case(case.reference).status == "done")
+        [reply] = received
+        assert reply["In-Reply-To"] == "<run-1@example.se>"
+        assert case.reference in reply["Subject"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(workers, 20)  # every worker stops when asked
+        smtp.close()
+        await api.stop()
+        world.database.dispose()
