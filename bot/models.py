@@ -249,6 +249,8 @@ class Draft(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_reason: str | None = Field(default=None, sa_type=Text)
+    #: When the staff chat was shown this version with its buttons (None: not yet).
+    staff_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Outbox(SQLModel, table=True):
@@ -297,6 +299,8 @@ class StaffAlert(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by: str | None = None
+    #: When the alert was posted to the staff chat (None: not yet).
+    staff_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuditEvent(SQLModel, table=True):

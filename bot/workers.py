@@ -31,6 +31,7 @@ from bot.models import ChannelCursor
 from bot.outbox import deliver_due
 from bot.pipeline import process_inbound
 from bot.services import Services
+from bot.staff_chat import decide_in_chat, notify_staff, parse_decision
 from bot.timeutil import utcnow
 from bot.verifying import expire_verifications
 
@@ -142,6 +143,17 @@ async def poll_chat_once(
         offset=offset or None, timeout=timeout, allowed_updates=["message", "callback_query"]
     )
     for update in updates:
+        query = update.callback_query
+        if query is not None and parse_decision(query.data or "") is not None:
+            # A staff member's Approve/Reject in the staff chat, not a requester's answer.
+            with database.session() as session:
+                answer = decide_in_chat(session, services, query, settings.telegram.staff_user_ids)
+                write_cursor(session, "telegram:offset", str(update.update_id + 1))
+            with contextlib.suppress(TelegramError):
+                await query.answer(answer[:190])
+                if query.message is not None:
+                    await bot.send_message(chat_id=query.message.chat.id, text=answer)
+            continue
         inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
         with database.session() as session:
             if inbound is not None:
@@ -177,6 +189,16 @@ async def send_outbox(
     while not stop.is_set():
         await deliver_due(database, services, channels)
         await sleep_or_stop(stop, OUTBOX_SECONDS)
+
+
+async def notify_staff_chat(
+    database: Database, services: Services, bot: Bot, chat_id: int, stop: asyncio.Event
+) -> None:
+    async def step() -> None:
+        await notify_staff(database, services, bot, chat_id)
+        await sleep_or_stop(stop, OUTBOX_SECONDS)
+
+    await with_backoff("staff chat", stop, step, (TelegramError, OSError, TimeoutError))
 
 
 async def run_scheduler(database: Database, services: Services, stop: asyncio.Event) -> None:
@@ -218,6 +240,12 @@ async def run_workers(
                 group.create_task(watch_mail(database, services, settings, stop))
             if bot is not None:
                 group.create_task(poll_chat(database, services, bot, settings, stop))
+            if bot is not None and settings.telegram and settings.telegram.staff_chat_id:
+                group.create_task(
+                    notify_staff_chat(
+                        database, services, bot, settings.telegram.staff_chat_id, stop
+                    )
+                )
 
 
 def run_until_signalled(settings: Settings, database: Database, services: Services) -> None:

@@ -54,3 +54,28 @@ def test_lookups_have_indexes(any_database):
     assert ("outbox", ("status",)) in indexed
     uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("contact_point")}
     assert ("kind", "value") in uniques
+
+
+def test_an_older_database_is_upgraded_and_keeps_its_data(sqlite_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import _alembic_config, make_engine, upgrade
+
+    engine = make_engine(sqlite_url)
+    command.upgrade(_alembic_config(engine), "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO subject (name, extra, restricted, objected, marketing_suppressed, "
+                "consent_withdrawn, created_at, updated_at) VALUES ('Anna', '{}', 0, 0, 0, 0, "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+    assert current_revision(engine) == "0001"
+    assert upgrade(engine) == head_revision()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT name FROM subject")).scalar_one() == "Anna"
+        columns = {c["name"] for c in inspect(connection).get_columns("draft")}
+    assert "staff_notified_at" in columns
+    engine.dispose()

@@ -1,0 +1,151 @@
+"""The Telegram staff chat: new drafts with Approve/Reject buttons, and alerts.
+
+Only the user ids in `[telegram] staff_user_ids` may decide, and a button carries the draft
+version it was shown for, so pressing Approve on a version that an edit replaced is refused
+just as `noxbot drafts approve --version` would be. Button data is parsed here, once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.channels.telegram import split_text
+from bot.db import Database
+from bot.drafts import approve_draft, reject_draft
+from bot.errors import NoxbotError
+from bot.models import Draft, DraftStatus, Request, StaffAlert
+from bot.services import Services
+
+PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
+_DECISION = re.compile(r"d:(\d+):(\d+):([ar])")
+
+
+@dataclass(frozen=True)
+class Decision:
+    draft_id: int
+    version: int
+    approve: bool
+
+
+def decision_data(draft: Draft, approve: bool) -> str:
+    return f"d:{draft.id}:{draft.version}:{'a' if approve else 'r'}"
+
+
+def parse_decision(data: str) -> Decision | None:
+    match = _DECISION.fullmatch(data or "")
+    if not match:
+        return None
+    return Decision(int(match.group(1)), int(match.group(2)), match.group(3) == "a")
+
+
+def draft_card(draft: Draft, reference: str) -> str:
+    """What staff read in the chat before pressing a button."""
+    text = draft.text if len(draft.text) <= PREVIEW else draft.text[:PREVIEW] + "\n[…]"
+    files = (
+        f"\nattachments: {', '.join(a['filename'] for a in draft.attachments)}"
+        if draft.attachments
+        else ""
+    )
+    return (
+        f"Draft {draft.id} · {reference} · version {draft.version} · {draft.purpose}\n"
+        f"to {draft.to_channel}: {draft.to_address}\nsubject: {draft.subject}{files}\n\n"
+        f"{text}"
+    )
+
+
+async def notify_staff(database: Database, services: Services, bot: Bot, chat_id: int) -> int:
+    """Post every alert and waiting draft the staff chat has not seen; returns how many."""
+    with database.session() as session:
+        alerts = list(
+            session.exec(
+                select(StaffAlert)
+                .where(
+                    col(StaffAlert.staff_notified_at).is_(None),
+                    col(StaffAlert.resolved_at).is_(None),
+                )
+                .order_by(col(StaffAlert.id))
+            )
+        )
+        drafts = [
+            (d, session.get(Request, d.request_id))
+            for d in session.exec(
+                select(Draft)
+                .where(
+                    col(Draft.staff_notified_at).is_(None),
+                    Draft.status == DraftStatus.AWAITING_APPROVAL,
+                )
+                .order_by(col(Draft.id))
+            )
+        ]
+    posted = 0
+    for alert in alerts:
+        await bot.send_message(chat_id=chat_id, text=f"⚠ {alert.kind}: {alert.text}")
+        with database.session() as session:
+            stored = session.get(StaffAlert, alert.id)
+            stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
+            session.add(stored)
+        posted += 1
+    for draft, case in drafts:
+        buttons = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        f"Approve v{draft.version}", callback_data=decision_data(draft, True)
+                    ),
+                    InlineKeyboardButton("Reject", callback_data=decision_data(draft, False)),
+                ]
+            ]
+        )
+        pieces = split_text(draft_card(draft, case.reference if case else "?"))
+        for index, piece in enumerate(pieces):
+            await bot.send_message(
+                chat_id=chat_id,
+                text=piece,
+                reply_markup=buttons if index == len(pieces) - 1 else None,
+            )
+        with database.session() as session:
+            stored = session.get(Draft, draft.id)
+            stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
+            session.add(stored)
+        posted += 1
+    return posted
+
+
+def decide_in_chat(
+    session: Session, services: Services, query: CallbackQuery, staff_user_ids: list[int]
+) -> str:
+    """A staff member pressed Approve or Reject; returns the answer shown to them."""
+    decision = parse_decision(query.data or "")
+    if decision is None:
+        return "Unknown button."
+    if query.from_user.id not in staff_user_ids:
+        return "Only staff listed in staff_user_ids may decide on drafts."
+    actor = f"telegram-staff:{query.from_user.id}"
+    try:
+        with session.begin_nested():  # a refused decision changes nothing
+            if decision.approve:
+                approve_draft(
+                    session,
+                    services,
+                    decision.draft_id,
+                    actor=actor,
+                    expected_version=decision.version,
+                )
+                return f"Draft {decision.draft_id} v{decision.version} approved; it will be sent."
+            reject_draft(
+                session,
+                services,
+                decision.draft_id,
+                f"rejected in the staff chat by {query.from_user.full_name}",
+                actor=actor,
+            )
+            return (
+                f"Draft {decision.draft_id} rejected; edit it with "
+                f"noxbot drafts edit {decision.draft_id}."
+            )
+    except NoxbotError as exc:
+        return f"Not done: {exc}"

@@ -1,0 +1,82 @@
+"""The staff chat: drafts with Approve/Reject buttons and alerts, decided by staff only."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.telegram import make_bot
+from bot.config import TelegramSettings
+from bot.drafts import edit_draft
+from bot.staff_chat import notify_staff
+from bot.workers import poll_chat_once
+from tests.fake_bot_api import FakeBotApi
+from tests.workflow_kit import ANNA_TELEGRAM, make_world
+
+STAFF_CHAT, EVA, MALLORY = -1001, 7001, 7002
+
+
+@pytest.fixture
+async def bot_api():
+    api = FakeBotApi()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = make_world(tmp_path)
+    yield w
+    w.database.dispose()
+
+
+def _settings(world, api):
+    return world.services.settings.model_copy(
+        update={
+            "telegram": TelegramSettings(
+                base_url=api.base_url, staff_chat_id=STAFF_CHAT, staff_user_ids=[EVA]
+            )
+        }
+    )
+
+
+async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api):
+    world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    world.email("maria.berg@example.se", "Jag är missnöjd och anmäler er till IMY.")
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 3
+        assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 0
+    posts = bot_api.sent()
+    assert all(int(p.fields["chat_id"]) == STAFF_CHAT for p in posts)
+    assert posts[0].fields["text"].startswith("⚠ complaint:")
+    cards = [p for p in posts if "reply_markup" in p.fields]
+    assert len(cards) == 2
+    labels = [b["text"] for b in cards[0].fields["reply_markup"]["inline_keyboard"][0]]
+    assert labels == ["Approve v1", "Reject"]
+
+
+async def test_only_staff_may_approve_and_a_stale_button_is_refused(world, bot_api):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a")
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        assert world.case(outcome.reference).status == "awaiting_approval"
+
+        with world.database.session() as session:
+            new = edit_draft(
+                session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva"
+            )
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:a")
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        assert world.case(outcome.reference).status == "awaiting_approval"
+
+        bot_api.user_presses(EVA, f"d:{new.id}:2:a")
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    assert world.case(outcome.reference).status == "approved"
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    assert answers[0].startswith("Only staff")
+    assert answers[1].startswith("Not done") and "replaced it" in answers[1]
+    assert answers[2] == f"Draft {new.id} v2 approved; it will be sent."
