@@ -126,6 +126,17 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
 # --- steps ---------------------------------------------------------------------------------
 
 
+def quarantine(session: Session, inbound: InboundMessage, error: BaseException) -> Outcome:
+    """A message whose processing failed: kept (raw) and shown to staff, so the worker can go
+    on and nothing is lost. The error's type is recorded, not its text (it may hold data)."""
+    key = inbound.dedupe_key()
+    seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
+    if seen is not None:
+        return Outcome(seen.id or 0, MessageState(seen.state), duplicate=True)
+    message = _record(session, inbound, key)
+    return _malformed(session, message, f"processing failed ({type(error).__name__})")
+
+
 def _record(session: Session, inbound: InboundMessage, key: str) -> Message:
     message = Message(
         dedupe_key=key,

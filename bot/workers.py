@@ -19,7 +19,7 @@ from sqlmodel import Session
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.channels.base import ChannelName, OutboundChannel
+from bot.channels.base import ChannelName, InboundMessage, OutboundChannel
 from bot.channels.imap import ImapError, ImapMailbox
 from bot.channels.mail import inbound_from_email
 from bot.channels.smtp import SmtpChannel
@@ -29,7 +29,7 @@ from bot.db import Database
 from bot.errors import NoxbotError
 from bot.models import ChannelCursor
 from bot.outbox import deliver_due
-from bot.pipeline import process_inbound
+from bot.pipeline import process_inbound, quarantine
 from bot.services import Services
 from bot.staff_chat import decide_in_chat, notify_staff, parse_decision
 from bot.timeutil import utcnow
@@ -78,6 +78,23 @@ async def with_backoff(
             delay = min(delay * 2, MAX_BACKOFF)
 
 
+def handle_inbound(
+    database: Database, services: Services, inbound: InboundMessage, cursor: str, position: str
+) -> None:
+    """Process one message and advance the cursor in one transaction. A message that makes
+    the pipeline fail is quarantined for staff instead, so one bad message never stops the
+    worker or gets lost."""
+    try:
+        with database.session() as session:
+            process_inbound(session, services, inbound)
+            write_cursor(session, cursor, position)
+    except Exception as exc:  # any failure: keep the message, tell staff, go on
+        log.error("pipeline failed on a message (%s); quarantined for staff", type(exc).__name__)
+        with database.session() as session:
+            quarantine(session, inbound, exc)
+            write_cursor(session, cursor, position)
+
+
 # --- mail --------------------------------------------------------------------------------
 
 
@@ -98,9 +115,7 @@ async def ingest_mail(database: Database, services: Services, mailbox: ImapMailb
             imap_uid=mail.uid,
             received_at=mail.internal_date,
         )
-        with database.session() as session:
-            process_inbound(session, services, inbound)
-            write_cursor(session, name, f"{mailbox.uidvalidity}:{mail.uid}")
+        handle_inbound(database, services, inbound, name, f"{mailbox.uidvalidity}:{mail.uid}")
         count += 1
     return count
 
@@ -155,10 +170,13 @@ async def poll_chat_once(
                     await bot.send_message(chat_id=query.message.chat.id, text=answer)
             continue
         inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
-        with database.session() as session:
-            if inbound is not None:
-                process_inbound(session, services, inbound)
-            write_cursor(session, "telegram:offset", str(update.update_id + 1))
+        if inbound is None:
+            with database.session() as session:
+                write_cursor(session, "telegram:offset", str(update.update_id + 1))
+        else:
+            handle_inbound(
+                database, services, inbound, "telegram:offset", str(update.update_id + 1)
+            )
         if update.callback_query is not None:
             with contextlib.suppress(TelegramError):  # only stops the button's spinner
                 await update.callback_query.answer()

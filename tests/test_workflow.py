@@ -673,3 +673,39 @@ async def test_a_chat_follow_up_joins_the_open_case_and_staff_see_it(world):
     follow_up = world.chat(ANNA_TELEGRAM, "hej, hur går det med mitt ärende?")
     assert follow_up.state == "thread" and follow_up.reference == first.reference
     assert [a.kind for a in world.alerts()] == ["new_message"]
+
+
+def test_a_message_that_breaks_the_pipeline_is_quarantined_and_the_next_one_goes_on(
+    world, monkeypatch
+):
+    from bot import pipeline
+    from bot.models import ChannelCursor
+    from bot.workers import handle_inbound
+
+    real = pipeline.classify
+
+    def broken(text, **kwargs):
+        if "BOOM" in text:
+            raise RuntimeError("classifier bug")
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", broken)
+    bad = InboundMessage(
+        ChannelName.EMAIL,
+        "x@example.se",
+        text="BOOM radera mig",
+        message_id="<bad@x>",
+        raw=b"raw bytes",
+    )
+    good = InboundMessage(
+        ChannelName.EMAIL, ANNA_EMAIL, text="Radera alla mina uppgifter.", message_id="<good@x>"
+    )
+    handle_inbound(world.database, world.services, bad, "imap:INBOX", "1:1")
+    handle_inbound(world.database, world.services, good, "imap:INBOX", "1:2")
+    with world.session() as session:
+        states = [m.state for m in session.exec(select(Message).order_by(Message.id))]
+        stored = session.exec(select(Message).where(Message.message_id == "<bad@x>")).one()
+        assert session.get(ChannelCursor, "imap:INBOX").value == "1:2"
+    assert states == ["malformed", "request"]
+    assert stored.raw == b"raw bytes" and "RuntimeError" in stored.state_reason
+    assert [a.kind for a in world.alerts()] == ["malformed"]
