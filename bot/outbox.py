@@ -191,7 +191,12 @@ async def deliver_due(
     for row_id, outbound in claimed:
         channel = channels[outbound.channel]
         try:
-            sent_ref = await channel.send(outbound)
+            try:
+                sent_ref = await channel.send(outbound)
+            except SendError:
+                raise
+            except Exception as exc:  # an adapter bug must not stop the sender: retry later
+                raise SendError(f"unexpected {type(exc).__name__} while sending") from exc
         except SendError as exc:
             with database.session() as session:
                 row = session.get(Outbox, row_id)

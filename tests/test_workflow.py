@@ -709,3 +709,19 @@ def test_a_message_that_breaks_the_pipeline_is_quarantined_and_the_next_one_goes
     assert states == ["malformed", "request"]
     assert stored.raw == b"raw bytes" and "RuntimeError" in stored.state_reason
     assert [a.kind for a in world.alerts()] == ["malformed"]
+
+
+async def test_an_unexpected_sender_error_is_retried_not_fatal(world):
+    outcome = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")
+
+    class Broken:
+        name = ChannelName.TELEGRAM
+
+        async def send(self, message):
+            raise KeyError("bug")
+
+    from bot.outbox import deliver_due
+
+    report = await deliver_due(world.database, world.services, {ChannelName.TELEGRAM: Broken()})
+    assert report.sent == [] and len(report.retrying) == 1
+    assert world.case(outcome.reference).status == "awaiting_verification"
