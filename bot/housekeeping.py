@@ -14,7 +14,16 @@ from sqlmodel import Session, col, delete, select
 from bot import audit
 from bot.deadlines import working_days_left
 from bot.lifecycle import FINAL_STATES
-from bot.models import Draft, Message, Outbox, OutboxStatus, Request, Verification
+from bot.models import (
+    ChannelCursor,
+    Draft,
+    Message,
+    Outbox,
+    OutboxStatus,
+    Request,
+    StaffAlert,
+    Verification,
+)
 from bot.services import Services
 
 
@@ -87,3 +96,26 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
             )
             purged.append(case.reference)
     return purged
+
+
+def raise_daily_reminders(session: Session, services: Services, today: date) -> int:
+    """Once a day, an alert per case that needs attention (staff chat and `alerts list`)."""
+    marker = session.get(ChannelCursor, "reminders:last_day")
+    if marker is not None and marker.value == today.isoformat():
+        return 0
+    found = reminders(session, today, services.settings.deadlines.remind_days_before)
+    for reminder in found:
+        case = session.exec(select(Request).where(Request.reference == reminder.reference)).one()
+        session.add(
+            StaffAlert(
+                request_id=case.id,
+                kind="deadline",
+                text=f"{reminder.reference} ({reminder.status}): {reminder.why}; "
+                f"legal due date {reminder.due}",
+            )
+        )
+    marker = marker or ChannelCursor(name="reminders:last_day", value="")
+    marker.value = today.isoformat()
+    marker.updated_at = services.clock()
+    session.add(marker)
+    return len(found)

@@ -26,7 +26,9 @@ from bot.channels.smtp import SmtpChannel
 from bot.channels.telegram import TelegramChannel, inbound_from_update, make_bot
 from bot.config import Settings
 from bot.db import Database
+from bot.deadlines import stockholm_date
 from bot.errors import NoxbotError
+from bot.housekeeping import raise_daily_reminders
 from bot.models import ChannelCursor
 from bot.outbox import deliver_due
 from bot.pipeline import process_inbound, quarantine
@@ -223,6 +225,8 @@ async def run_scheduler(database: Database, services: Services, stop: asyncio.Ev
     while not stop.is_set():
         with database.session() as session:
             expire_verifications(session, services)
+            today = stockholm_date(services.clock(), services.settings.organisation.timezone)
+            raise_daily_reminders(session, services, today)
         await sleep_or_stop(stop, SCHEDULER_SECONDS)
 
 

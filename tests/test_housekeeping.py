@@ -56,3 +56,15 @@ async def test_retention_purges_messages_of_long_finished_cases_but_keeps_the_re
         assert session.exec(select(Request)).one().reference == outcome.reference
         actions = [e.action for e in session.exec(select(AuditEvent))]
         assert actions[-1] == "retention_purge"
+
+
+def test_daily_reminders_become_alerts_once_a_day(world):
+    from bot.housekeeping import raise_daily_reminders
+
+    world.email("someone@example.org", "Please unsubscribe me from your newsletter.")
+    with world.database.session() as session:
+        assert raise_daily_reminders(session, world.services, date(2026, 12, 21)) == 1
+        assert raise_daily_reminders(session, world.services, date(2026, 12, 21)) == 0
+        assert raise_daily_reminders(session, world.services, date(2026, 12, 22)) == 1
+    assert [a.kind for a in world.alerts("deadline")] == ["deadline", "deadline"]
+    assert "due in 3 working day(s)" in world.alerts("deadline")[0].text
