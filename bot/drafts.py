@@ -12,7 +12,7 @@ import uuid
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.case_records import SYSTEM, CaseError, S, StaleDraft, kind_labels, subject_of
+from bot.case_records import SYSTEM, CaseError, S, StaleDraft, alert_staff, kind_labels, subject_of
 from bot.channels.base import Attachment, ChannelName
 from bot.lifecycle import is_open, transition
 from bot.models import (
@@ -20,9 +20,11 @@ from bot.models import (
     DraftStatus,
     Message,
     Outbox,
+    OutboxStatus,
     Request,
 )
 from bot.outbox import queue_outbox
+from bot.register import contacts_of
 from bot.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
@@ -41,8 +43,17 @@ def case_view(session: Session, services: Services, case: Request) -> CaseView:
     return CaseView(session, services, case, subject_of(session, case), text)
 
 
-def reply_address(case: Request) -> tuple[str, str]:
-    """Where a reply to the requester goes: the channel and address the request came from."""
+def reply_address(session: Session, case: Request) -> tuple[str, str]:
+    """Where a reply goes: the channel and address the request came from — except that a
+    request by phone or post is answered by email or Telegram when the person is on file
+    (we cannot send a call or a letter; staff deliver those by hand)."""
+    subject = subject_of(session, case)
+    if case.channel in (ChannelName.PHONE, ChannelName.POST) and subject is not None:
+        contacts = contacts_of(session, subject)
+        for kind in ("email", "telegram"):
+            value = next((c.value for c in contacts if c.kind == kind), None)
+            if value is not None:
+                return kind, value
     return case.channel, case.requester_address
 
 
@@ -60,7 +71,7 @@ def new_draft(
     if carries_personal_data and case.verified_at is None:
         # The rule of this module: never draft register data for an unverified case.
         raise CaseError(f"{case.reference}: refusing to draft personal data for an unverified case")
-    channel, address = reply_address(case)
+    channel, address = reply_address(session, case)
     draft = Draft(
         series=uuid.uuid4().hex[:12],
         version=1,
@@ -242,6 +253,26 @@ def approve_draft(
         attachments=[Attachment(**a) for a in draft.attachments],
         now=services.clock(),
     )
+    if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
+        # No adapter calls or posts letters: staff deliver it, and the case is done then.
+        outbox.status = OutboxStatus.MANUAL
+        session.add(outbox)
+        how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
+        alert_staff(
+            session,
+            case,
+            "deliver_by_hand",
+            f"{case.reference}: draft {draft.id} is approved; deliver it {how} to "
+            f"{draft.to_address} (noxbot drafts show {draft.id}).",
+        )
+        if draft.purpose == "reply":
+            transition(
+                session,
+                case,
+                S.DONE,
+                actor=actor,
+                reason=f"approved reply handed to staff to deliver {how}",
+            )
     if draft.purpose == "refusal":
         transition(
             session, case, S.CLOSED, actor=actor, reason="refused under Art. 12(4); notice approved"

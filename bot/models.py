@@ -74,6 +74,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"  # gave up after retries; staff see it
+    MANUAL = "manual"  # a letter or a call: staff deliver it by hand
 
 
 class Subject(SQLModel, table=True):

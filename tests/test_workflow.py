@@ -725,3 +725,31 @@ async def test_an_unexpected_sender_error_is_retried_not_fatal(world):
     report = await deliver_due(world.database, world.services, {ChannelName.TELEGRAM: Broken()})
     assert report.sent == [] and len(report.retrying) == 1
     assert world.case(outcome.reference).status == "awaiting_verification"
+
+
+async def test_a_letter_from_someone_not_on_file_is_answered_by_hand(world):
+    from bot.models import Outbox
+
+    outcome = world.receive(
+        InboundMessage(
+            ChannelName.POST,
+            "Sven Svensson, Storgatan 1, 111 22 Stockholm",
+            text="Jag vill inte längre få reklam från er. Sluta skicka utskick till mig.",
+        )
+    )
+    draft = world.reply_draft(outcome.reference)
+    assert draft.to_channel == "post"
+    approve(world, draft.id)
+    assert await world.deliver() == []
+    assert world.case(outcome.reference).status == "done"
+    with world.session() as session:
+        assert session.exec(select(Outbox)).one().status == "manual"
+    assert [a.kind for a in world.alerts()] == ["deliver_by_hand"]
+
+
+async def test_a_call_from_a_number_on_file_is_answered_by_email_on_file(world):
+    outcome = world.receive(
+        InboundMessage(ChannelName.PHONE, "073-987 65 43", text="Sluta skicka nyhetsbrev till mig.")
+    )
+    draft = world.reply_draft(outcome.reference)
+    assert (draft.to_channel, draft.to_address) == ("email", ERIK_EMAIL)
