@@ -78,13 +78,10 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
 
     if inbound.channel is ChannelName.EMAIL:
         automated = detect_automated(
-            inbound.headers or {"from": inbound.sender},
+            {"from": inbound.sender, **inbound.headers},
             own_addresses=services.settings.own_addresses,
             content_type=inbound.content_type,
         )
-        if automated is None and inbound.sender.lower() in services.settings.own_addresses:
-            automated_reason = f"From: {inbound.sender} is our own address"
-            return _finish(message, MessageState.AUTOMATED, automated_reason, session)
         if automated is not None:
             return _finish(message, MessageState.AUTOMATED, automated.reason, session)
 
@@ -107,8 +104,7 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
     if case is not None:
         return _attach_to_case(session, services, message, case, classification)
 
-    if not classification.is_request:
-        return _finish(message, MessageState.NOT_A_REQUEST, "not a rights request", session)
+    # Unsure either way — a weak request, or data talk that matched nothing — staff decide.
     if classification.confidence < services.settings.classifier.triage_threshold:
         session.add(
             StaffAlert(
@@ -120,6 +116,8 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
             )
         )
         return _finish(message, MessageState.TRIAGE, "classifier unsure", session)
+    if not classification.is_request:
+        return _finish(message, MessageState.NOT_A_REQUEST, "not a rights request", session)
     return _open_from(session, services, message, classification)
 
 

@@ -753,3 +753,9 @@ async def test_a_call_from_a_number_on_file_is_answered_by_email_on_file(world):
     )
     draft = world.reply_draft(outcome.reference)
     assert (draft.to_channel, draft.to_address) == ("email", ERIK_EMAIL)
+
+
+def test_data_talk_the_classifier_cannot_place_goes_to_staff_triage(world):
+    outcome = world.email(ANNA_EMAIL, "Angående GDPR och mina personuppgifter hos er.")
+    assert outcome.state == "triage"
+    assert [a.kind for a in world.alerts()] == ["triage"]
