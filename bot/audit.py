@@ -121,3 +121,13 @@ def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
             problems.append(ChainProblem(event.id, "was changed after it was written"))
         expected_prev = event.hash
     return count, problems
+
+
+def chain_head(session: Session) -> str:
+    """The newest event's hash: kept outside the database, it makes truncation detectable."""
+    return _last_hash(session)
+
+
+def contains_hash(session: Session, event_hash_value: str) -> bool:
+    found = session.exec(select(AuditEvent.id).where(AuditEvent.hash == event_hash_value))
+    return found.first() is not None

@@ -21,6 +21,7 @@ from bot.case_records import (
     kind_labels,
     next_reference,
     normalised_or_raw,
+    subject_of,
 )
 from bot.channels.base import ChannelName
 from bot.deadlines import due_date, extended_due_date, internal_target_date, stockholm_date
@@ -42,11 +43,12 @@ from bot.models import (
     Verification,
     VerificationStatus,
 )
-from bot.register import contacts_of
+from bot.register import InvalidContact, contacts_of
 from bot.services import Services
 from bot.verification import choose_route
 from bot.verifying import finish_verification, pending_verifications, start_verification
 from handlers import handler_for
+from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
 
 
@@ -240,4 +242,37 @@ def close_case(
     supersede_open_drafts(
         session, case, purposes=("reply", "acknowledgment", "clarification", "extension", "refusal")
     )
+    return case
+
+
+def set_requested_changes(
+    session: Session, services: Services, reference: str, settings: dict[str, str], *, actor: str
+) -> Request:
+    """Staff state what a rectification changes; the waiting reply is redrafted to match, and
+    approval applies exactly these changes."""
+    case = get_case(session, reference)
+    if RequestKind.RECTIFICATION not in case.kinds:
+        raise CaseError(f"{case.reference} is not a rectification request")
+    if not is_open(case.status) or case.status == S.APPROVED:
+        raise CaseError(f"{case.reference} is {case.status}; its changes can no longer be set")
+    subject = subject_of(session, case)
+    if subject is None:
+        raise CaseError(f"{case.reference}: the person is not on file; nothing to rectify")
+    try:
+        case.requested_changes = staff_changes(session, subject, settings, case.language)
+    except InvalidContact as exc:
+        raise CaseError(str(exc)) from None
+    session.add(case)
+    audit.record(
+        session,
+        actor=actor,
+        action="changes_set",
+        request=case,
+        detail=", ".join(f"{c['field']}" for c in case.requested_changes),
+    )
+    if case.status in (S.AWAITING_APPROVAL, S.REJECTED):
+        supersede_open_drafts(session, case, purposes=("reply",))
+        draft_reply(session, services, case, actor=actor)
+        if case.status == S.REJECTED:
+            transition(session, case, S.AWAITING_APPROVAL, actor=actor, reason="redrafted")
     return case

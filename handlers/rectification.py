@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from sqlmodel import Session
+
 from bot.kinds import RequestKind
 from bot.models import ContactKind, ContactPoint, Subject
 from bot.register import FIELD_LABELS, InvalidContact, contacts_of, normalise_phone
@@ -91,8 +93,49 @@ def requested_changes(
     ]
 
 
+#: Fields a rectification can change, and how a new value is written on file.
+EDITABLE = {
+    "name": str.strip,
+    "company": str.strip,
+    "org_number": str.strip,
+    "phone": normalise_phone,
+    "email": lambda v: v.strip().lower(),
+}
+
+
+def staff_changes(
+    session: Session, subject: Subject, settings: dict[str, str], language: str
+) -> list[dict[str, str]]:
+    """Changes staff state themselves ("phone=070…"), checked and shown before → after."""
+    current = current_values(session, subject)
+    labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
+    changes = []
+    for field, value in settings.items():
+        if field not in EDITABLE:
+            raise InvalidContact(
+                f"{field!r} cannot be rectified here; expected one of {', '.join(EDITABLE)}"
+            )
+        new = EDITABLE[field](value)
+        if field == "email" and "@" not in new:
+            raise InvalidContact(f"{value!r} is not an email address")
+        changes.append(
+            {
+                "field": field,
+                "label": labels.get(field, field),
+                "old": current.get(field, ""),
+                "new": new,
+                "by": "staff",
+            }
+        )
+    return changes
+
+
 def _current_values(view: CaseView, subject: Subject) -> dict[str, str]:
-    contacts = contacts_of(view.session, subject)
+    return current_values(view.session, subject)
+
+
+def current_values(session: Session, subject: Subject) -> dict[str, str]:
+    contacts = contacts_of(session, subject)
     first = {kind: next((c.value for c in contacts if c.kind == kind), "") for kind in ContactKind}
     return {
         "name": subject.name,
@@ -109,6 +152,17 @@ class RectificationHandler(Handler):
 
     def draft(self, view: CaseView) -> Section:
         changes: list[Change] = []
+        if view.case.requested_changes and view.case.requested_changes[0].get("by") == "staff":
+            # Staff set the changes themselves (noxbot requests changes): keep them.
+            changes = [
+                Change(c["field"], c["label"], c["old"], c["new"])
+                for c in view.case.requested_changes
+            ]
+            return Section(
+                "kinds/rectification.txt.j2",
+                {"changes": changes},
+                carries_personal_data=bool(changes),
+            )
         if view.subject is not None:
             org_email = view.services.settings.organisation.email.lower()
             changes = requested_changes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -253,3 +254,20 @@ def test_drafts_edit_opens_the_editor_and_makes_a_new_version(config, tmp_path, 
     )
     assert stale.returncode == 1
     assert f"draft {draft['id']} is version 1, but version 2" in stale.stderr
+
+
+def test_audit_verify_with_a_kept_head_detects_removed_newest_events(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    code, output = run("audit", "verify")
+    head = re.search(r"Head: ([0-9a-f]{64})", output.replace("\n", "")).group(1)
+    assert run("audit", "verify", "--head", head)[0] == 0
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with database.session() as session:
+        session.execute(
+            text("DELETE FROM audit_event WHERE id = (SELECT max(id) FROM audit_event)")
+        )
+    database.dispose()
+    assert run("audit", "verify")[0] == 0  # the shorter chain is still a valid chain …
+    code, output = run("audit", "verify", "--head", head)
+    assert code == 1 and "no longer in the chain" in output  # … but the kept head is gone

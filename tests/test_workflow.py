@@ -759,3 +759,32 @@ def test_data_talk_the_classifier_cannot_place_goes_to_staff_triage(world):
     outcome = world.email(ANNA_EMAIL, "Angående GDPR och mina personuppgifter hos er.")
     assert outcome.state == "triage"
     assert [a.kind for a in world.alerts()] == ["triage"]
+
+
+async def test_staff_set_the_rectification_themselves_and_exactly_that_is_applied(world):
+    from bot.cases import set_requested_changes
+
+    outcome = world.email(
+        ANNA_EMAIL,
+        "Hej, mitt efternamn är fel i ert register, kan ni rätta det? Jag har också nytt nummer.",
+    )
+    await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+    with world.database.session() as session, pytest.raises(CaseError, match="cannot be"):
+        set_requested_changes(
+            session, world.services, outcome.reference, {"shoe_size": "38"}, actor="staff:eva"
+        )
+    with world.database.session() as session:
+        set_requested_changes(
+            session,
+            world.services,
+            outcome.reference,
+            {"name": "Anna Åström", "phone": "076-555 12 34"},
+            actor="staff:eva",
+        )
+    draft = world.reply_draft(outcome.reference)
+    assert "Anna Lindqvist → Anna Åström" in draft.text and "+46765551234" in draft.text
+    approve(world, draft.id)
+    with world.session() as session:
+        anna = find_subject(session, "email", ANNA_EMAIL)
+        assert anna.name == "Anna Åström"
+        assert find_subject(session, "phone", "076-555 12 34").id == anna.id

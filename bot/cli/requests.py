@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from bot.case_records import get_case
-from bot.cases import close_case, extend_case, refuse_case
+from bot.cases import close_case, extend_case, refuse_case, set_requested_changes
 from bot.channels.base import ChannelName, InboundMessage
 from bot.channels.mail import inbound_from_email
 from bot.cli.app import (
@@ -262,3 +262,27 @@ def requests_purge(config: ConfigOption = None) -> None:
     with database.session() as session:
         purged = purge_closed(session, services, today(settings))
     console.print(f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""))
+
+
+@requests_app.command("changes")
+def requests_changes(
+    reference: str,
+    settings_: Annotated[
+        list[str], typer.Option("--set", help="FIELD=VALUE, e.g. phone=070-555 12 34 (repeatable).")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """State exactly what a rectification changes; the reply is redrafted to match."""
+    pairs = {}
+    for item in settings_:
+        field, sep, value = item.partition("=")
+        if not sep or not value.strip():
+            raise typer.BadParameter(f"--set {item!r}: expected FIELD=VALUE")
+        pairs[field.strip()] = value
+    _, database, services = services_for(config)
+    with database.session() as session:
+        case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())
+        for change in case.requested_changes:
+            console.print(
+                f"{change['label']}: {change['old'] or '—'} → {change['new']}", markup=False
+            )

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from sqlmodel import col, select
 
-from bot.audit import verify_chain
+from bot.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -224,15 +224,35 @@ def outbox_send(config: ConfigOption = None) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(config: ConfigOption = None) -> None:
+def audit_verify(
+    config: ConfigOption = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            help="A head hash printed by an earlier run: it must still be in the chain, so that "
+            "deleting the newest events is detected too."
+        ),
+    ] = None,
+) -> None:
     """Check the audit chain; exit status 1 when an event was changed, removed or inserted."""
     _, database = settings_and_database(config)
     with database.session() as session:
         count, problems = verify_chain(session)
-    if not problems:
-        console.print(f"Audit trail intact: {count} events, chain verified.")
-        return
+        current_head = chain_head(session)
+        head_missing = head is not None and head != GENESIS and not contains_hash(session, head)
+    if head_missing:
+        err_console.print(
+            f"head {head[:16]}… is no longer in the chain: events were removed", markup=False
+        )
     for problem in problems:
         err_console.print(f"event {problem.event_id}: {problem.problem}", markup=False)
-    err_console.print(f"Audit trail TAMPERED: {len(problems)} problem(s) in {count} events.")
+    if not problems and not head_missing:
+        console.print(
+            f"Audit trail intact: {count} events, chain verified. Head: "
+            f"{current_head} (keep it elsewhere; pass it with --head next time)."
+        )
+        return
+    err_console.print(
+        f"Audit trail TAMPERED: {len(problems) + head_missing} problem(s) in {count} events."
+    )
     raise typer.Exit(1)
