@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.audit import chain_head
 from bot.channels.telegram import split_text
 from bot.db import Database
 from bot.drafts import approve_draft, reject_draft
 from bot.errors import NoxbotError
-from bot.models import Draft, DraftStatus, Request, StaffAlert
+from bot.models import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
 from bot.services import Services
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
@@ -81,7 +82,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
                 .order_by(col(Draft.id))
             )
         ]
-    posted = 0
+    posted = await _post_audit_head(database, services, bot, chat_id)
     for alert in alerts:
         await bot.send_message(chat_id=chat_id, text=f"⚠ {alert.kind}: {alert.text}")
         with database.session() as session:
@@ -113,6 +114,28 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             session.add(stored)
         posted += 1
     return posted
+
+
+async def _post_audit_head(database: Database, services: Services, bot: Bot, chat_id: int) -> int:
+    """Once a day, the audit chain's head hash goes to the chat: kept outside the database,
+    it lets `noxbot audit verify --head` notice deleted newest events."""
+    today = services.clock().date().isoformat()
+    with database.session() as session:
+        marker = session.get(ChannelCursor, "staff_chat:audit_head_day")
+        if marker is not None and marker.value == today:
+            return 0
+        head = chain_head(session)
+    await bot.send_message(
+        chat_id=chat_id,
+        text=f"Audit head {today}: {head}\n(check with: noxbot audit verify --head {head})",
+    )
+    with database.session() as session:
+        marker = session.get(ChannelCursor, "staff_chat:audit_head_day") or ChannelCursor(
+            name="staff_chat:audit_head_day", value=today
+        )
+        marker.value = today
+        session.add(marker)
+    return 1
 
 
 def decide_in_chat(
