@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import aioimaplib
 from sqlmodel import Session
@@ -29,6 +33,7 @@ from bot.db import Database
 from bot.deadlines import stockholm_date
 from bot.errors import NoxbotError
 from bot.housekeeping import raise_daily_reminders
+from bot.lease import POLLERS, release, try_acquire
 from bot.models import ChannelCursor
 from bot.outbox import deliver_due
 from bot.pipeline import process_inbound, quarantine
@@ -42,6 +47,7 @@ log = logging.getLogger("noxbot")
 OUTBOX_SECONDS = 5.0
 SCHEDULER_SECONDS = 60.0
 MAX_BACKOFF = 300.0
+LEASE_TTL = timedelta(seconds=60)
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -257,17 +263,61 @@ async def run_workers(
             )
         async with asyncio.TaskGroup() as group:
             group.create_task(send_outbox(database, services, channels, stop))
-            group.create_task(run_scheduler(database, services, stop))
-            if settings.imap is not None:
-                group.create_task(watch_mail(database, services, settings, stop))
-            if bot is not None:
-                group.create_task(poll_chat(database, services, bot, settings, stop))
-            if bot is not None and settings.telegram and settings.telegram.staff_chat_id:
-                group.create_task(
-                    notify_staff_chat(
-                        database, services, bot, settings.telegram.staff_chat_id, stop
+            group.create_task(lead_when_elected(database, services, settings, bot, stop))
+
+
+async def lead_when_elected(
+    database: Database, services: Services, settings: Settings, bot: Bot | None, stop: asyncio.Event
+) -> None:
+    """The pollers and the scheduler run in one instance only: the holder of the lease.
+
+    Every instance sends from the outbox; this one waits for the lease, runs the pollers
+    while it renews it, and stands down (and waits again) if it ever loses it.
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    try:
+        while not stop.is_set():
+            with database.session() as session:
+                elected = try_acquire(session, POLLERS, holder, LEASE_TTL, services.clock())
+            if not elected:
+                await sleep_or_stop(stop, LEASE_TTL.total_seconds() / 3)
+                continue
+            log.info("holding the pollers' lease")
+            stand_down = asyncio.Event()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_keep_lease(database, services, holder, stop, stand_down))
+                group.create_task(run_scheduler(database, services, stand_down))
+                if settings.imap is not None:
+                    group.create_task(watch_mail(database, services, settings, stand_down))
+                if bot is not None:
+                    group.create_task(poll_chat(database, services, bot, settings, stand_down))
+                if bot is not None and settings.telegram and settings.telegram.staff_chat_id:
+                    group.create_task(
+                        notify_staff_chat(
+                            database, services, bot, settings.telegram.staff_chat_id, stand_down
+                        )
                     )
-                )
+    finally:
+        with database.session() as session:
+            release(session, POLLERS, holder)
+
+
+async def _keep_lease(
+    database: Database,
+    services: Services,
+    holder: str,
+    stop: asyncio.Event,
+    stand_down: asyncio.Event,
+) -> None:
+    while not stop.is_set():
+        await sleep_or_stop(stop, LEASE_TTL.total_seconds() / 3)
+        if stop.is_set():
+            break
+        with database.session() as session:
+            if not try_acquire(session, POLLERS, holder, LEASE_TTL, services.clock()):
+                log.warning("lost the pollers' lease; standing down")
+                break
+    stand_down.set()
 
 
 def run_until_signalled(settings: Settings, database: Database, services: Services) -> None:

@@ -33,6 +33,7 @@ class FakeBotApi:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(500))
     base_url: str = ""
     updates: list[dict[str, Any]] = field(default_factory=list)
+    polls: int = 0  # getUpdates calls seen
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
@@ -105,6 +106,7 @@ class FakeBotApi:
                     {"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502
                 )
         if method == "getUpdates":
+            self.polls += 1
             offset = int(fields.get("offset") or 0)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and float(fields.get("timeout") or 0) > 0:
