@@ -13,6 +13,10 @@ def run_command(config: ConfigOption = None) -> None:
     from bot.workers import run_until_signalled
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # httpx logs every request URL, and a Bot API URL carries the bot token; Alembic and
+    # python-telegram-bot talk at INFO about nothing staff need.
+    for noisy in ("httpx", "httpcore", "alembic", "telegram", "aioimaplib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings, database, services = services_for(config)
     running = [
         name
