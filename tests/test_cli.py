@@ -271,3 +271,19 @@ def test_audit_verify_with_a_kept_head_detects_removed_newest_events(config, tmp
     assert run("audit", "verify")[0] == 0  # the shorter chain is still a valid chain …
     code, output = run("audit", "verify", "--head", head)
     assert code == 1 and "no longer in the chain" in output  # … but the kept head is gone
+
+
+def test_check_says_which_database_cannot_be_reached(tmp_path):
+    from tests.pg import free_port
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[database]\nurl = "postgresql://nobody@127.0.0.1:{free_port()}/x"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Database: FAILED (OperationalError" in result.stdout
+    assert "Traceback" not in result.stderr

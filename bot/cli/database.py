@@ -31,17 +31,30 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
 @app.command("check")
 def check(config: ConfigOption = None) -> None:
-    """Validate the config and reach the database; say clearly what is wrong."""
+    """Validate the config, reach the database and each configured server; say clearly what
+    is wrong (exit status 1)."""
     settings = load_settings(config)
     console.print(f"Config: OK ({settings.source})")
     database = Database(settings.database.url, migrate=False)
-    revision = current_revision(database.engine)
-    head = head_revision()
-    state = (
-        "up to date" if revision == head else f"at {revision or 'empty'}, will upgrade to {head}"
-    )
-    console.print(f"Database: reachable, schema {state}")
-    database.dispose()
+    database_ok = True
+    try:
+        revision = current_revision(database.engine)
+    except Exception as exc:  # any driver error: say which, go on checking the rest
+        database_ok = False
+        console.print(
+            f"Database: [red]FAILED[/red] ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+            highlight=False,
+        )
+    else:
+        head = head_revision()
+        state = (
+            "up to date"
+            if revision == head
+            else f"at {revision or 'empty'}, will upgrade to {head}"
+        )
+        console.print(f"Database: reachable, schema {state}")
+    finally:
+        database.dispose()
     for section in ("imap", "smtp", "telegram"):
         if getattr(settings, section) is None:
             console.print(f"{section.upper()}: not configured")
@@ -49,5 +62,5 @@ def check(config: ConfigOption = None) -> None:
     for probe in probes:
         mark = "OK" if probe.ok else "[red]FAILED[/red]"
         console.print(f"{probe.name}: {mark} ({probe.detail})", highlight=False)
-    if not all(p.ok for p in probes):
+    if not database_ok or not all(p.ok for p in probes):
         raise typer.Exit(1)
