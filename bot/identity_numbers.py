@@ -20,12 +20,15 @@ _CANDIDATE = re.compile(r"(?<![\d+\-])((?:19|20)?\d{6})\s?([-+]?)\s?(\d{4})(?![\
 
 @dataclass(frozen=True)
 class IdentityNumberMatch:
+    """Where a number stands in the text (a slice), and which kind it is."""
+
     start: int
     end: int
     kind: str  # "personnummer" | "samordningsnummer"
 
 
 def luhn_ok(ten_digits: str) -> bool:
+    """The Luhn (mod 10) check over YYMMDDNNNN, as Skatteverket computes the last digit."""
     total = 0
     for index, char in enumerate(ten_digits):
         product = int(char) * (2 if index % 2 == 0 else 1)
@@ -34,6 +37,7 @@ def luhn_ok(ten_digits: str) -> bool:
 
 
 def _date_kind(yymmdd: str, century: str | None) -> str | None:
+    """The kind of number when YYMMDD is a real date (day + 60 for samordningsnummer)."""
     month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
     kind = "personnummer"
     if day > 60:
@@ -51,19 +55,15 @@ def _date_kind(yymmdd: str, century: str | None) -> str | None:
 
 def find_identity_numbers(text: str) -> list[IdentityNumberMatch]:
     """Every valid personal identity or coordination number in the text."""
-    found = []
+    found: list[IdentityNumberMatch] = []
     for match in _CANDIDATE.finditer(text):
         digits, separator, last = match.groups()
         century = digits[:2] if len(digits) == 8 else None
         yymmdd = digits[-6:]
-        if (
-            len(digits) == 6
-            and not separator
-            and (" " in match.group(0) or digits.startswith("07"))
-        ):
-            # "0701234567" and "070 123 4567" are Swedish mobile numbers; a child born in
-            # 2007 written without a dash is the rarer reading, and masking a phone number
-            # would lose a rectification request.
+        if len(digits) == 6 and not separator and digits.startswith(("07", "08")):
+            # "0701234567" and "070123 4567" are Swedish mobile numbers, "0812345678" a
+            # Stockholm one; a person born 2007-2008 writing the number without a dash is
+            # the rarer reading, and masking a phone number would lose a rectification.
             continue
         kind = _date_kind(yymmdd, century)
         if kind is None or not luhn_ok(yymmdd + last):
@@ -76,7 +76,8 @@ def mask_identity_numbers(text: str, mask: str = DEFAULT_MASK) -> str:
     """The text with every personal identity number replaced by `mask`."""
     if not text:
         return text
-    pieces, position = [], 0
+    pieces: list[str] = []
+    position = 0
     for match in find_identity_numbers(text):
         pieces.extend([text[position : match.start], mask])
         position = match.end

@@ -17,7 +17,9 @@ _SWEDISH_WORDS = """
     från fran skulle gärna garna hälsningar halsningar vänliga vanliga mvh snälla snalla
     någon nagon något nagot alla allt inga ingen nej ja varför varfor när nar där dar
     här har också utskick nyhetsbrev rätta ratta ändra andra begär begar begäran begaran
-    av en ett den de kopia sparar hos
+    av en ett den de kopia sparar hos bort stopp avregistrera avsluta hejsan tjena hallå
+    dej sej kvar ert oss mitt sina hennes hans kontakta kontaktuppgifter mejl mejla
+    längre langre inget inte ingenting behöver behover tacksam tackar
 """
 _SWEDISH = frozenset(_SWEDISH_WORDS.split())
 _ENGLISH_WORDS = """
@@ -25,14 +27,15 @@ _ENGLISH_WORDS = """
     what how long do does have has are was were be been it this that for with on from
     about all any can could want wish like remove send copy info information personal
     regards kind dear best not no yes why when where which who our us we an a am if or
-    but so just also
+    but so just also unsubscribe erase erasure request hey sincerely i'm i'd i've don't
+    can't it's you're there their they them any everything anything
 """
 _ENGLISH = frozenset(_ENGLISH_WORDS.split())
 
 
 def detect_language(text: str) -> str:
     """'sv' or 'en' for the text given."""
-    lowered = text.lower()
+    lowered = text.lower().replace("\u2019", "'")
     swedish = sum(lowered.count(ch) for ch in "åäö") * 0.5
     english = len(re.findall(r"\bI\b", text)) * 1.0  # Swedish "i" (in) is lower-case
     for word in _WORD.findall(lowered):

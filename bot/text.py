@@ -1,84 +1,101 @@
 """From a mail body to what the person wrote in this message: HTML to text, quoted earlier
-messages and signatures removed. Pure functions over strings.
+messages and signatures removed. Pure functions over strings, so a reply is classified on
+its own words and not on the newsletter or request it quotes.
 """
 
 from __future__ import annotations
 
 import re
-from html import unescape
 from html.parser import HTMLParser
 
-_BLOCK_TAGS = frozenset(
-    {
-        "p",
-        "div",
-        "br",
-        "li",
-        "tr",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "table",
-        "ul",
-        "ol",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "hr",
-    }
+# Elements that stand apart with a blank line, and elements that only start a new line.
+_PARAGRAPH_TAGS = frozenset(
+    {"blockquote", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ol", "p", "pre", "table", "ul"}
 )
-_SKIP_TAGS = frozenset({"script", "style", "head", "title"})
-_QUOTE_IDS = frozenset({"divrplyfwdmsg", "appendonsend"})
+_LINE_TAGS = frozenset(
+    {"address", "article", "dd", "div", "dt", "footer", "header", "li", "section", "tr"}
+)
+# Elements whose content is never shown to the reader.
+_SKIP_TAGS = frozenset({"script", "style", "head", "title", "template"})
+# Elements that have no end tag (HTML §13.1.2), so they never open a nesting level.
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+# Outlook puts the quoted history after an element with one of these ids.
+_HISTORY_IDS = frozenset({"divrplyfwdmsg", "appendonsend"})
 
 
 class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML mail; optionally leaves quoted history out.
+
+    Quoted history in HTML mail, by client:
+    - Gmail: <div class="gmail_quote"> (with the attribution) around a <blockquote>;
+    - Apple Mail, Thunderbird and most others: <blockquote type="cite">;
+    - Outlook: <div id="divRplyFwdMsg"> or <div id="appendonsend"> and everything after it.
+    """
+
     def __init__(self, drop_quotes: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.drop_quotes = drop_quotes
-        self.parts: list[str] = []
+        self.parts: list[str | int] = []  # text, or a number of line breaks wanted here
         self.skip_depth = 0
-        self.quote_stack: list[str] = []  # tags whose content is a quote being dropped
-        self.stopped = False  # Outlook: everything after the reply marker is history
+        self.quote_tag: str | None = None  # the element whose content is a dropped quote
+        self.quote_depth = 0  # nesting of quote_tag inside itself
+        self.stopped = False  # Outlook: everything after the history marker is history
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.stopped:
             return
-        attributes = {k: (v or "") for k, v in attrs}
+        if self.quote_tag is not None:
+            if tag == self.quote_tag:
+                self.quote_depth += 1
+            return
         if tag in _SKIP_TAGS:
             self.skip_depth += 1
-        if self.drop_quotes:
-            classes = attributes.get("class", "").lower().split()
-            if attributes.get("id", "").lower() in _QUOTE_IDS:
+            return
+        if self.drop_quotes and tag not in _VOID_TAGS:
+            attributes = {name: (value or "") for name, value in attrs}
+            if attributes.get("id", "").lower() in _HISTORY_IDS:
                 self.stopped = True
                 return
-            if self.quote_stack or tag == "blockquote" or "gmail_quote" in classes:
-                self.quote_stack.append(tag)
+            if tag == "blockquote" or "gmail_quote" in attributes.get("class", "").split():
+                self.quote_tag, self.quote_depth = tag, 1
+                self.parts.append(2)
                 return
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        self._break(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if self.stopped:
             return
-        if tag in _SKIP_TAGS and self.skip_depth:
-            self.skip_depth -= 1
-        if self.quote_stack:
-            if tag == self.quote_stack[-1]:
-                self.quote_stack.pop()
+        if self.quote_tag is not None:
+            if tag == self.quote_tag:
+                self.quote_depth -= 1
+                if self.quote_depth == 0:
+                    self.quote_tag = None
+                    self.parts.append(2)
             return
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        if tag in _SKIP_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if tag not in _VOID_TAGS:
+            self._break(tag)
+
+    def _break(self, tag: str) -> None:
+        if tag == "br":
+            self.parts.append("\n")  # each <br> counts: two of them make a blank line
+        elif tag in _PARAGRAPH_TAGS:
+            self.parts.append(2)
+        elif tag in _LINE_TAGS:
+            self.parts.append(1)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "hr") and not self.quote_stack and not self.stopped:
-            self.parts.append("\n")
+        # "<br/>" is one line break; "<div/>" (invalid but seen) opens and closes at once.
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID_TAGS:
+            self.handle_endtag(tag)
 
     def handle_data(self, data: str) -> None:
-        if not (self.skip_depth or self.quote_stack or self.stopped):
+        if not (self.skip_depth or self.quote_tag or self.stopped):
             self.parts.append(data)
 
 
@@ -87,14 +104,32 @@ def html_to_text(html: str, drop_quotes: bool = True) -> str:
     parser = _TextExtractor(drop_quotes)
     parser.feed(html)
     parser.close()
-    text = unescape("".join(parser.parts)).replace("\xa0", " ")
-    return normalise_whitespace(text)
+    # Source line breaks are spaces in HTML; only elements break lines. Where blocks meet,
+    # the larger break wins ("</p><p>" is one blank line, "</div><div>" one line break).
+    out: list[str] = []
+    pending = 0
+    for part in parser.parts:
+        if isinstance(part, int):
+            pending = max(pending, part)
+        elif part == "\n":
+            out.append("\n" * pending + "\n")
+            pending = 0
+        else:
+            out.extend(["\n" * pending, re.sub(r"[ \t\r\n]+", " ", part)])
+            pending = 0
+    return normalise_whitespace("".join(out))
+
+
+# Invisible characters that mail clients sprinkle into text (zero-width space and joiners,
+# byte-order mark, soft hyphen).
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
 def normalise_whitespace(text: str) -> str:
-    """Trailing spaces gone, runs of blank lines to one, no blank lines at the ends."""
+    """Spaces tidied per line, runs of blank lines to one, no blank lines at the ends."""
+    text = _INVISIBLE.sub("", text).replace("\xa0", " ")
     lines = [
-        re.sub(r"[ \t]+", " ", line).strip()
+        re.sub(r"[ \t\f\v]+", " ", line).strip()
         for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     ]
     out: list[str] = []
@@ -104,84 +139,144 @@ def normalise_whitespace(text: str) -> str:
     return "\n".join(out).strip()
 
 
-# Where quoted history starts, in the order they are tried on each line:
-_ATTRIBUTION = [
-    # English: "On Tue, 24 Nov 2026 at 10:12, Anna <anna@example.se> wrote:"
-    re.compile(r"^\s*On\b.{0,200}\bwrote:\s*$", re.IGNORECASE),
-    # Swedish: "Den tis 24 nov. 2026 kl 10:12 skrev Anna <…>:" and "24 nov. 2026 skrev …:"
-    re.compile(r"^\s*.{0,120}\d.{0,120}\bskrev\b.{0,200}:\s*$", re.IGNORECASE),
+# Where quoted history starts. An attribution names a date (so it has a digit) and ends in
+# "wrote:"/"skrev …:"; a line that only says "as I wrote:" is the person's own text.
+#   "On Tue, 24 Nov 2026 at 10:12, Anna <anna@example.se> wrote:"      (Gmail, Apple Mail)
+#   "On 2026-11-24 10:12, Anna Svensson wrote:"                         (Thunderbird)
+#   "Den tis 24 nov. 2026 kl 10:12 skrev Anna <anna@example.se>:"      (Gmail, svenska)
+#   "24 nov. 2026 kl. 10:12 skrev Anna <anna@example.se>:"             (Apple Mail, svenska)
+#   "2026-11-24 10:12 skrev Anna Svensson:"                             (Thunderbird, svenska)
+# Gmail wraps a long attribution over two lines, so each is also tried joined with the next.
+_ATTRIBUTIONS = (
+    re.compile(r"^On\b(?=.*\d).{0,200}(?<!\bI)(?<!\bwe)\s+wrote\s*:$", re.IGNORECASE),
     re.compile(
-        r"^\s*-{2,}\s*(Original Message|Ursprungligt meddelande|Originalmeddelande)\s*-{2,}",
+        r"^(Den\b|\d|(mån|tis|ons|tor|tors|fre|lör|sön)[a-zåäö]*\b)(?=.*\d)"
+        r".{0,160}\bskrev\s+(?!(jag|vi|ni|du|han|hon|de)\b)[^:]{1,160}:$",
         re.IGNORECASE,
     ),
-]
-# Outlook header block: "From:/Från:" followed within a few lines by "Sent:/Skickat:".
-_OUTLOOK_FROM = re.compile(r"^\s*\*?(From|Från|Fran)\s*:\*?\s", re.IGNORECASE)
-_OUTLOOK_SENT = re.compile(r"^\s*\*?(Sent|Skickat|Date|Datum)\s*:\*?\s", re.IGNORECASE)
-_UNDERSCORES = re.compile(r"^\s*_{5,}\s*$")
-_FORWARD = re.compile(
-    r"(Forwarded message|Vidarebefordrat meddelande|Begin forwarded message)", re.IGNORECASE
 )
+_ORIGINAL_MESSAGE = re.compile(
+    r"^-{2,}\s*(Original Message|Ursprungligt meddelande|Originalmeddelande)\s*-{2,}$",
+    re.IGNORECASE,
+)
+# Outlook's header block: "From:/Från:" and, within the next three lines,
+# "Sent:/Skickat:" (Outlook for Windows) or "Date:/Datum:" (Outlook for Mac).
+_OUTLOOK_FROM = re.compile(r"^\*?(From|Från)\s*:", re.IGNORECASE)
+_OUTLOOK_SENT = re.compile(r"^\*?(Sent|Skickat|Date|Datum)\s*:", re.IGNORECASE)
+_UNDERSCORES = re.compile(r"^_{5,}$")
+# A forwarded message is the request itself, not history (Gmail, Outlook, Apple Mail).
+_FORWARD = re.compile(
+    r"^-*\s*(Forwarded message|Vidarebefordrat meddelande|Begin forwarded message|"
+    r"Vidarebefordrat brev|Början på vidarebefordrat brev)\b",
+    re.IGNORECASE,
+)
+
+
+def _following(lines: list[str], index: int, count: int) -> list[str]:
+    """The next `count` lines after `index` that are neither blank nor quoted, stripped.
+
+    Skipping what strip_quoted and normalise_whitespace remove keeps visible_text idempotent.
+    """
+    following = (line.strip() for line in lines[index + 1 :])
+    return [line for line in following if line and not line.startswith(">")][:count]
+
+
+def _starts_history(lines: list[str], index: int) -> bool:
+    line = lines[index].strip()
+    if _ORIGINAL_MESSAGE.match(line):
+        return True
+    if any(p.match(line) for p in _ATTRIBUTIONS):
+        return True
+    # A wrapped attribution: this line starts it, the next one ends it. Not when this line
+    # ends a sentence or the next line is a whole attribution by itself.
+    following = _following(lines, index, 1)
+    if following and not line.endswith((".", "!", "?")):
+        joined = f"{line} {following[0]}"
+        alone = any(p.match(following[0]) for p in _ATTRIBUTIONS)
+        if not alone and any(p.match(joined) for p in _ATTRIBUTIONS):
+            return True
+    return bool(_OUTLOOK_FROM.match(line)) and any(
+        _OUTLOOK_SENT.match(following) for following in _following(lines, index, 3)
+    )
 
 
 def strip_quoted(text: str) -> str:
     """Drop quoted earlier messages: '>' lines and everything from an attribution on.
 
-    A forwarded message is kept: someone forwarding a request wants us to read it.
+    A forwarded message is kept whole: someone forwarding a request wants us to read it.
     """
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    end = _forward_start(lines)
+    own, forwarded = lines[:end], lines[end:]
     kept: list[str] = []
-    forwarded = False
-    for index, line in enumerate(lines):
-        if _FORWARD.search(line):
-            forwarded = True
-        if forwarded:
-            kept.append(line)
-            continue
+    for index, line in enumerate(own):
         if line.lstrip().startswith(">"):
             continue
-        two_lines = line + " " + (lines[index + 1] if index + 1 < len(lines) else "")
-        if any(p.match(line) for p in _ATTRIBUTION) or (
-            re.match(r"^\s*On\b", line)
-            and re.search(r"\bwrote:\s*$", two_lines)
-            and not re.search(r"wrote:", line)
-        ):
-            break
-        if _OUTLOOK_FROM.match(line) and any(
-            _OUTLOOK_SENT.match(following) for following in lines[index + 1 : index + 4]
-        ):
-            if kept and _UNDERSCORES.match(kept[-1]):
+        if _starts_history(own, index):  # never looking into the forwarded message
+            # Outlook draws a line of underscores above its header block.
+            while kept and (not kept[-1].strip() or _UNDERSCORES.match(kept[-1].strip())):
                 kept.pop()
-            break
+            return "\n".join(kept)
         kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(kept + forwarded)
 
 
-_SIGNATURE_SEPARATOR = re.compile(r"^-- ?$")
-_DISCLAIMERS = re.compile(
-    r"^\s*(This (e-?mail|message)( and any attachments)? (is|are|may (be|contain))"
-    r"|Detta (e-?post)?meddelande( och eventuella bilagor)? (kan innehålla|är)"
-    r"|Sent from my (iPhone|iPad|Android|mobile)|Skickat från min (iPhone|iPad|mobil)"
-    r"|Hämta Outlook för|Get Outlook for|Skickat från Outlook|Sent from Outlook"
-    r"|CONFIDENTIALITY NOTICE|KONFIDENTIALITET)",
+def _forward_start(lines: list[str]) -> int:
+    """Index of the first forwarded-message marker, or len(lines) when there is none."""
+    return next((i for i, line in enumerate(lines) if _FORWARD.match(line.strip())), len(lines))
+
+
+_SIGNATURE_SEPARATOR = re.compile(r"^-- ?$")  # RFC 3676 §4.3, and the common "--"
+# A line a phone or web client adds under every message.
+_CLIENT_FOOTER = re.compile(
+    r"^(Sent from my (iPhone|iPad|Android|Samsung|Galaxy|mobile|phone|smartphone|BlackBerry)|"
+    r"Skickat från min (iPhone|iPad|Android|Samsung|Galaxy|mobil|telefon|smartphone)|"
+    r"Sent from Outlook|Skickat från Outlook|Get Outlook for|Hämta Outlook för|"
+    r"Sent from Mail for Windows|Skickat från E-post för Windows|Sent from Yahoo Mail)\b.{0,40}$",
+    re.IGNORECASE,
+)
+# A confidentiality disclaimer: opening words and, on that line or the next, what it claims.
+_DISCLAIMER_START = re.compile(
+    r"^(This (e-?mail|message|communication|transmission)|"
+    r"Detta (e-?post(meddelande)?|e-?brev|mejl|meddelande)|CONFIDENTIALITY NOTICE|"
+    r"KONFIDENTIALITET|Sekretess)\b",
+    re.IGNORECASE,
+)
+_DISCLAIMER_CLAIM = re.compile(
+    r"\b(confidential|privileged|intended (solely |only )?for|notify the sender|"
+    r"konfidentiell|sekretess|avsett (enbart |endast )?för|avsedd (enbart |endast )?för|"
+    r"meddela avsändaren)",
     re.IGNORECASE,
 )
 
 
+def _starts_footer(lines: list[str], index: int) -> bool:
+    line = lines[index].strip()
+    if _CLIENT_FOOTER.match(line):
+        return True
+    if not _DISCLAIMER_START.match(line):
+        return False
+    return bool(_DISCLAIMER_CLAIM.search(" ".join([line, *_following(lines, index, 1)])))
+
+
 def strip_signature(text: str) -> str:
-    """Drop the '-- ' signature and trailing disclaimers or 'Sent from my iPhone' lines."""
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if _SIGNATURE_SEPARATOR.match(line.rstrip("\r")):
-            lines = lines[:index]
+    """Drop the '-- ' signature, confidentiality disclaimers and 'Sent from my iPhone'.
+
+    Only above a forwarded message: the forwarder's signature goes, the request they
+    forward stays whole.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    end = _forward_start(lines)
+    own, forwarded = lines[:end], lines[end:]
+    for index, line in enumerate(own):
+        if _SIGNATURE_SEPARATOR.match(line.rstrip()) or _starts_footer(own, index):
+            own = own[:index]
             break
-    for index, line in enumerate(lines):
-        if _DISCLAIMERS.match(line):
-            lines = lines[:index]
-            break
-    return "\n".join(lines)
+    return "\n".join(own + forwarded)
 
 
 def visible_text(text: str) -> str:
-    """What the person wrote in this message: no quoted history, no signature."""
-    return normalise_whitespace(strip_signature(strip_quoted(text)))
+    """What the person wrote in this message: no quoted history, no signature. Idempotent."""
+    # Tidied first as well, so invisible characters and blank-line runs cannot hide a marker
+    # on the first pass that a second pass would see.
+    return normalise_whitespace(strip_signature(strip_quoted(normalise_whitespace(text))))

@@ -58,3 +58,54 @@ def test_samordningsnummer_is_recognised_as_such():
 )
 def test_numbers_that_are_not_personal_identity_numbers_stay(text):
     assert mask_identity_numbers(text) == text
+
+
+def test_ordinary_personnummer_is_reported_with_its_position():
+    text = f"Hej, {PNR[:6]}-{PNR[6:]} här"
+    (match,) = find_identity_numbers(text)
+    assert match.kind == "personnummer"
+    assert text[match.start : match.end] == f"{PNR[:6]}-{PNR[6:]}"
+
+
+def test_example_from_the_brief_passes_luhn_and_a_wrong_digit_does_not():
+    assert luhn_ok("8112189876")
+    assert not luhn_ok("8112189875")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        with_check_digit("081123456"),  # Stockholm landline; also a date and Luhn-valid
+        with_check_digit("070123456"),  # mobile number; also a date and Luhn-valid
+        "070123 4567",
+        "+46 70 123 45 67",
+        "Konto 1234-5 8112189876123",
+        "Order 9981121898760",
+        f"19{PNR[:6]}-{PNR[6:]}1",
+        "811232-9876",  # day 32
+        "811318-9876",  # month 13
+        "820229-1234",  # 1982 was not a leap year
+    ],
+)
+def test_more_look_alikes_are_left_alone(text):
+    assert find_identity_numbers(text) == []
+
+
+def test_a_leap_day_in_a_leap_year_is_a_date():
+    leap = with_check_digit("000229123")  # 29 Feb 2000
+    assert [m.kind for m in find_identity_numbers(f"{leap[:6]}-{leap[6:]}")] == ["personnummer"]
+
+
+def test_several_numbers_and_a_custom_mask():
+    text = f"{PNR[:6]}-{PNR[6:]} och {SAMORDNING}, ring 070-123 45 67"
+    assert mask_identity_numbers(text, mask="***") == "*** och ***, ring 070-123 45 67"
+
+
+def test_a_number_at_the_end_of_a_line_and_in_parentheses_is_masked():
+    text = f"Personnummer:\n({PNR[:6]}-{PNR[6:]})"
+    assert mask_identity_numbers(text) == "Personnummer:\n([personnummer borttaget])"
+
+
+def test_masking_text_without_numbers_changes_nothing():
+    assert mask_identity_numbers("") == ""
+    assert mask_identity_numbers("Radera mig, tack!") == "Radera mig, tack!"

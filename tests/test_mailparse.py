@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.mailparse import MalformedEmail, parse_email
 
@@ -133,3 +135,172 @@ def test_attachments_are_named_not_read_as_text():
 def test_input_that_is_not_an_email_is_refused_clearly(raw):
     with pytest.raises(MalformedEmail):
         parse_email(raw)
+
+
+# --- The fixtures in tests/data/eml: one real-world shape each. ------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "data" / "eml"
+
+
+def _fixture(name: str):
+    return parse_email((FIXTURES / name).read_bytes())
+
+
+def test_quoted_printable_utf8_swedish_body():
+    parsed = _fixture("qp-utf8-sv.eml")
+    assert parsed.subject == "Fråga om mina uppgifter"
+    assert parsed.from_name == "Göran Häll"
+    assert "vilka uppgifter ni har sparade om mig och varifrån ni fått dem" in parsed.text
+    assert "hur länge ni tänker spara mitt CV" in parsed.text  # soft line break joined
+
+
+def test_quoted_printable_latin1_body_with_b_encoded_latin1_subject():
+    parsed = _fixture("qp-latin1-sv.eml")
+    assert parsed.subject == "Ta bort mina uppgifter på er sida"
+    assert parsed.from_name == "Åsa Söderström"
+    assert "även gamla ansökningar. Tack på förhand!" in parsed.text
+
+
+def test_base64_body_utf8_subject_and_mixed_case_address():
+    parsed = _fixture("base64-body.eml")
+    assert parsed.subject == "Subject access request – Emma Clarke"
+    assert parsed.from_address == "emma.clarke@example.com"
+    assert "I would like a copy of the personal data you hold about me." in parsed.text
+    assert parsed.date is not None and parsed.date.utcoffset().total_seconds() == 0
+
+
+def test_html_only_mail_keeps_lines_and_drops_script_and_style():
+    parsed = _fixture("html-only.eml")
+    assert parsed.content_type == "text/html"
+    assert parsed.text == (
+        "Hej!\n\nJag vill inte längre få era utskick.\nTa bort mig från listan, tack.\n\n"
+        "Nyhetsbrev\nInbjudningar\n\n/Lars Berg"
+    )
+
+
+def test_multipart_alternative_reads_the_plain_part_not_the_html():
+    parsed = _fixture("multipart-alternative.eml")
+    assert parsed.text == (
+        "Hej! Jag har bytt e-postadress till nina.ek@example.com, kan ni ändra det?"
+    )
+    assert "HTML-VERSION" not in parsed.body
+
+
+def test_gmail_reply_in_swedish_is_read_without_the_quoted_message():
+    parsed = _fixture("gmail-reply-sv.eml")
+    assert parsed.text == "Tack, det ser bra ut. Ni får gärna radera mitt gamla CV också."
+    assert "registerutdrag" in parsed.body  # the body keeps the history for staff
+    assert parsed.in_reply_to == "<case-17@noxconsulting.se>"
+    assert parsed.references == ("<first@example.se>", "<case-17@noxconsulting.se>")
+
+
+def test_outlook_reply_in_swedish_is_read_without_the_newsletter_below():
+    parsed = _fixture("outlook-reply-sv.eml")
+    assert parsed.text == "Jag vill inte få fler nyhetsbrev från er.\n\nErik"
+    assert parsed.from_name == "Svensson, Erik"
+    assert parsed.from_address == "erik.svensson@example.se"
+
+
+def test_outlook_html_reply_drops_everything_after_the_reply_marker():
+    parsed = _fixture("outlook-reply-html.eml")
+    assert parsed.text == "Radera mig från era listor, tack."
+
+
+def test_auto_reply_headers_are_available_decoded():
+    parsed = _fixture("auto-reply.eml")
+    assert parsed.headers["auto-submitted"] == "auto-replied"
+    assert parsed.headers["x-auto-response-suppress"] == "All"
+    assert parsed.subject == "Automatiskt svar: Ditt ärende"
+
+
+def test_bounce_is_a_delivery_report_whose_text_is_the_notification():
+    parsed = _fixture("bounce.eml")
+    assert parsed.content_type == "multipart/report"
+    assert parsed.from_address == "mailer-daemon@mx.example.com"
+    assert "delivery-status" in parsed.headers["content-type"]
+    assert "could not\nbe delivered" in parsed.text
+    assert "Final-Recipient" not in parsed.body  # the machine-readable part is not text
+
+
+def test_newsletter_list_unsubscribe_header_is_unfolded():
+    parsed = _fixture("newsletter.eml")
+    assert parsed.headers["list-unsubscribe"] == (
+        "<mailto:unsubscribe@example.com?subject=unsubscribe>, <https://example.com/unsub?u=1>"
+    )
+    assert parsed.headers["precedence"] == "bulk"
+
+
+def test_personnummer_is_masked_everywhere_and_the_phone_number_is_kept():
+    parsed = _fixture("personnummer.eml")
+    assert parsed.subject == "Radera mig, pnr [personnummer borttaget]"
+    assert parsed.headers["subject"] == parsed.subject
+    assert "9876" not in parsed.body
+    assert "Mitt personnummer är [personnummer borttaget]" in parsed.text
+    assert "070-123 45 67" in parsed.text
+
+
+def test_raw_8bit_windows_1252_headers_are_read():
+    parsed = _fixture("windows-1252-8bit-headers.eml")
+    assert parsed.from_name == "Åke Öst"
+    assert parsed.subject == "Återkallar samtycke – tack"
+    assert parsed.text == "Jag återkallar mitt samtycke – ni får inte längre använda mitt CV."
+
+
+def test_forwarded_request_is_read_but_the_forwarders_signature_is_not():
+    parsed = _fixture("forwarded-request.eml")
+    assert "Hej, jag vill att ni raderar alla mina uppgifter." in parsed.text
+    assert "Kim Sand, NOX Consulting" not in parsed.text
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.eml")), ids=lambda p: p.name)
+def test_every_fixture_has_a_sender_a_message_id_and_some_text(path):
+    parsed = parse_email(path.read_bytes())
+    assert parsed.from_address and parsed.message_id and parsed.text
+    assert parsed.message_id.startswith("<") and parsed.message_id.endswith(">")
+
+
+def test_a_malformed_address_header_does_not_crash_and_yields_no_sender():
+    raw = _mail("From: <<<@@>>> (\nSubject: hej\nTo: ,,,\n", b"radera mig")
+    parsed = parse_email(raw)
+    assert parsed.from_address is None and parsed.to_addresses == ()
+    assert parsed.text == "radera mig"
+
+
+def test_an_unparseable_date_is_none_and_a_zoneless_date_is_utc():
+    assert parse_email(_mail("From: a@example.se\nDate: yesterday\n", b"x")).date is None
+    zoneless = parse_email(_mail("From: a@example.se\nDate: 24 Nov 2026 10:00:00 -0000\n", b"x"))
+    assert zoneless.date is not None and zoneless.date.tzinfo is not None
+
+
+def test_an_unknown_charset_in_an_encoded_word_is_read_not_raised():
+    raw = _mail("From: =?x-unknown?q?Anna?= <a@example.se>\nSubject: =?klingon?b?aGVq?=\n", b"x")
+    parsed = parse_email(raw)
+    assert parsed.from_address == "a@example.se"
+    assert "hej" in parsed.subject
+
+
+def test_a_broken_base64_body_still_gives_text():
+    raw = _mail(
+        "From: a@example.se\nSubject: x\nContent-Transfer-Encoding: base64\n",
+        b"cmFkZXJhIG1pZw=!!not base64",
+    )
+    parsed = parse_email(raw)
+    assert isinstance(parsed.text, str)
+    assert parsed.defects  # the damage is reported for staff
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(FIXTURES.glob("*.eml"))),
+    st.lists(st.tuples(st.integers(0, 4000), st.binary(max_size=8)), max_size=12),
+)
+def test_damaged_mail_is_parsed_or_refused_but_never_crashes(path, edits):
+    data = bytearray(path.read_bytes())
+    for position, junk in edits:
+        at = position % (len(data) + 1)
+        data[at : at + len(junk)] = junk
+    try:
+        parsed = parse_email(bytes(data))
+    except MalformedEmail:
+        return
+    assert isinstance(parsed.text, str) and isinstance(parsed.subject, str)
