@@ -112,7 +112,7 @@ def report(path: Path, show_errors: bool) -> None:
     print(f"{'exact-match accuracy':<28}   {ours_exact:>20.3f}   {base_exact:>22.3f}")
     ours_speed, base_speed = throughput(rows, ours), throughput(rows, baseline)
     print(f"{'throughput (msg/s, 1 core)':<28}   {ours_speed:>20,.0f}   {base_speed:>22,.0f}")
-    if errors and (show_errors or path.name != "heldout.jsonl"):
+    if errors and (show_errors or not path.name.startswith("heldout")):
         print("misclassified:")
         for row_id, gold, predicted in errors:
             print(f"  {row_id}: expected {', '.join(gold)}; got {', '.join(predicted)}")

@@ -29,9 +29,9 @@ from bot.drafts import (
     case_view,
     common_context,
     draft_acknowledgment,
-    draft_clarification,
     draft_reply,
     new_draft,
+    redraft_reply,
     supersede_open_drafts,
 )
 from bot.kinds import RequestKind
@@ -41,12 +41,11 @@ from bot.models import (
     Message,
     Request,
     Verification,
-    VerificationStatus,
 )
 from bot.register import InvalidContact, contacts_of
 from bot.services import Services
 from bot.verification import choose_route
-from bot.verifying import finish_verification, pending_verifications, start_verification
+from bot.verifying import start_verification
 from handlers import handler_for
 from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
@@ -121,7 +120,7 @@ def open_case(
         transition(
             session, case, S.UNVERIFIED, actor=actor, reason="sender not found in the register"
         )
-        draft_clarification(session, services, case, "unknown_sender")
+        draft_acknowledgment(session, services, case)  # the same words for everyone
         return Opened(case, None)
 
     route = choose_route(
@@ -140,7 +139,7 @@ def open_case(
             f"{case.reference}: no alternate channel on file to verify the requester; "
             "decide how to confirm identity.",
         )
-        draft_clarification(session, services, case, "no_alternate_channel")
+        draft_acknowledgment(session, services, case)
         return Opened(case, None)
 
     verification = start_verification(session, services, case, route, actor=actor)
@@ -228,16 +227,6 @@ def close_case(
     case = get_case(session, reference)
     if not reason.strip():
         raise CaseError("--reason is required")
-    for verification in pending_verifications(session, case):
-        finish_verification(
-            session,
-            services,
-            case,
-            verification,
-            VerificationStatus.CANCELLED,
-            actor=actor,
-            note=reason,
-        )
     transition(session, case, S.WITHDRAWN if withdrawn else S.CLOSED, actor=actor, reason=reason)
     supersede_open_drafts(
         session, case, purposes=("reply", "acknowledgment", "clarification", "extension", "refusal")
@@ -270,9 +259,5 @@ def set_requested_changes(
         request=case,
         detail=", ".join(f"{c['field']}" for c in case.requested_changes),
     )
-    if case.status in (S.AWAITING_APPROVAL, S.REJECTED):
-        supersede_open_drafts(session, case, purposes=("reply",))
-        draft_reply(session, services, case, actor=actor)
-        if case.status == S.REJECTED:
-            transition(session, case, S.AWAITING_APPROVAL, actor=actor, reason="redrafted")
+    redraft_reply(session, services, case)
     return case

@@ -99,6 +99,7 @@ class VerificationSettings(_Section):
 
 class RetentionSettings(_Section):
     closed_request_days: int = Field(default=365 * 3, ge=1)
+    unrelated_message_days: int = Field(default=30, ge=1)
 
 
 class DeadlineSettings(_Section):

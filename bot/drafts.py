@@ -66,6 +66,7 @@ def new_draft(
     *,
     attachments: tuple[Attachment, ...] = (),
     carries_personal_data: bool = False,
+    covers: dict[str, object] | None = None,
     author: str = SYSTEM,
 ) -> Draft:
     if carries_personal_data and case.verified_at is None:
@@ -84,6 +85,7 @@ def new_draft(
         text=text,
         attachments=[a.__dict__ for a in attachments],
         carries_personal_data=carries_personal_data,
+        covers=covers,
         author=author,
     )
     session.add(draft)
@@ -135,8 +137,14 @@ def draft_reply(session: Session, services: Services, case: Request, *, actor: s
         rendered.text,
         attachments=tuple(attachments),
         carries_personal_data=personal,
+        covers=reply_scope(case),
         author=actor,
     )
+
+
+def reply_scope(case: Request) -> dict[str, object]:
+    """What a reply written now answers: the case's kinds and the changes it would apply."""
+    return {"kinds": list(case.kinds), "changes": list(case.requested_changes)}
 
 
 def draft_clarification(session: Session, services: Services, case: Request, reason: str) -> Draft:
@@ -222,6 +230,15 @@ def approve_draft(
         raise CaseError(
             f"{case.reference} is not verified; a draft with personal data cannot be approved"
         )
+    if draft.purpose == "reply" and draft.covers != reply_scope(case):
+        # Approval carries out what the approved text says, never more: a kind or a change
+        # that arrived after it was written needs a new draft first.
+        written_for = ", ".join((draft.covers or {}).get("kinds", [])) or "nothing recorded"
+        raise StaleDraft(
+            f"draft {draft.id} was written for {written_for}, but {case.reference} now asks "
+            f"for {', '.join(case.kinds)} or other changes; a new draft is needed "
+            "(noxbot drafts list)"
+        )
     draft.status = DraftStatus.APPROVED
     draft.decided_by = actor
     draft.decided_at = services.clock()
@@ -235,7 +252,7 @@ def approve_draft(
     )
     if draft.purpose == "reply":
         transition(session, case, S.APPROVED, actor=actor, reason=f"draft {draft.id} approved")
-        for kind in case.kinds:
+        for kind in case.kinds:  # == the draft's scope, checked above
             # A fresh view per kind: an erasure before it may have removed the person.
             done = handler_for(kind).on_approve(case_view(session, services, case), actor)
             audit.record(
@@ -345,6 +362,7 @@ def edit_draft(
         text=text,
         attachments=draft.attachments,
         carries_personal_data=draft.carries_personal_data or case.verified_at is not None,
+        covers=draft.covers,
         author=actor,
     )
     session.add(new)
@@ -372,8 +390,34 @@ def open_drafts(session: Session) -> list[Draft]:
 
 
 def redraft_reply(session: Session, services: Services, case: Request) -> Draft | None:
-    """A thread message changed what the case asks for: replace the waiting reply draft."""
-    if case.status != S.AWAITING_APPROVAL:
+    """What the case asks for changed: replace the waiting (or rejected) reply draft.
+
+    A version staff wrote themselves is not carried over — it answers less than the case
+    now asks — so they are told, and their text stays readable as that version.
+    """
+    if case.status not in (S.AWAITING_APPROVAL, S.REJECTED):
         return None
-    supersede_open_drafts(session, case, purposes=("reply",))
-    return draft_reply(session, services, case, actor=SYSTEM)
+    replaced = session.exec(
+        select(Draft).where(
+            Draft.request_id == case.id,
+            Draft.purpose == "reply",
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+        )
+    ).all()
+    for old in replaced:
+        old.status = DraftStatus.SUPERSEDED
+        session.add(old)
+    draft = draft_reply(session, services, case, actor=SYSTEM)
+    edited = [old for old in replaced if old.author != SYSTEM]
+    if edited:
+        alert_staff(
+            session,
+            case,
+            "redrafted",
+            f"{case.reference}: the request now covers {', '.join(case.kinds)}, so the reply "
+            f"was drafted again as draft {draft.id}; the edit in draft {edited[0].id} "
+            f"(v{edited[0].version}) was not carried over — compare and edit draft {draft.id}",
+        )
+    if case.status == S.REJECTED:
+        transition(session, case, S.AWAITING_APPROVAL, actor=SYSTEM, reason="redrafted")
+    return draft

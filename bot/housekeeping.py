@@ -7,17 +7,19 @@ line) call these.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, or_, select
 
 from bot import audit
 from bot.deadlines import working_days_left
 from bot.lifecycle import FINAL_STATES
 from bot.models import (
     ChannelCursor,
+    Direction,
     Draft,
     Message,
+    MessageState,
     Outbox,
     OutboxStatus,
     Request,
@@ -83,9 +85,13 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
         if pending is not None:
             continue  # never drop a message that has not gone out yet
         removed = 0
-        for table in (Outbox, Draft, Verification, Message):
+        for table in (Outbox, Draft, Verification, Message, StaffAlert):
             result = session.exec(delete(table).where(table.request_id == case.id))  # type: ignore[call-overload]
             removed += result.rowcount or 0
+        if case.requested_changes:  # old and new values of a rectification
+            case.requested_changes = []
+            session.add(case)
+            removed += 1
         if removed:
             audit.record(
                 session,
@@ -95,6 +101,62 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
                 detail=f"{removed} rows deleted, {keep_days} days after the case ended",
             )
             purged.append(case.reference)
+    return purged
+
+
+#: Inbound messages that never became part of a case: content cleared after the retention
+#: period. Not among them: messages waiting for staff triage (state triage), and messages
+#: staff labelled in triage — those are the classifier's evaluation data.
+_UNRELATED_STATES = (MessageState.NOT_A_REQUEST, MessageState.AUTOMATED, MessageState.MALFORMED)
+
+
+def purge_unrelated_messages(session: Session, services: Services, today: date) -> int:
+    """Retention for mail and chat that opened no case: after `[retention]
+    unrelated_message_days` their subject, text and raw bytes are cleared. The row stays
+    (channel ids, state), so the message is never read twice. Returns how many were cleared."""
+    cutoff = datetime.combine(
+        today - timedelta(days=services.settings.retention.unrelated_message_days),
+        time.min,
+        tzinfo=UTC,
+    )
+    cleared = 0
+    for message in session.exec(
+        select(Message).where(
+            col(Message.request_id).is_(None),
+            Message.direction == Direction.INBOUND,
+            col(Message.state).in_([str(s) for s in _UNRELATED_STATES]),
+            col(Message.received_at) < cutoff,
+            col(Message.content_cleared_at).is_(None),
+            col(Message.labelled_by).is_(None),
+        )
+    ):
+        message.subject = message.text = ""
+        message.raw = None
+        message.display_name = None
+        message.content_cleared_at = services.clock()
+        session.add(message)
+        cleared += 1
+    if cleared:
+        audit.record(
+            session,
+            actor="noxbot",
+            action="retention_purge",
+            detail=f"content of {cleared} messages that opened no case cleared",
+        )
+    return cleared
+
+
+def run_daily_retention(session: Session, services: Services, today: date) -> list[str]:
+    """Once a day from the scheduler: both retention rules; returns the purged cases."""
+    marker = session.get(ChannelCursor, "retention:last_day")
+    if marker is not None and marker.value == today.isoformat():
+        return []
+    purged = purge_closed(session, services, today)
+    purge_unrelated_messages(session, services, today)
+    marker = marker or ChannelCursor(name="retention:last_day", value="")
+    marker.value = today.isoformat()
+    marker.updated_at = services.clock()
+    session.add(marker)
     return purged
 
 
@@ -119,3 +181,55 @@ def raise_daily_reminders(session: Session, services: Services, today: date) -> 
     marker.updated_at = services.clock()
     session.add(marker)
     return len(found)
+
+
+def forget_correspondence(
+    session: Session,
+    services: Services,
+    subject_id: int,
+    addresses: list[tuple[str, str]],
+    erasing: Request,
+) -> int:
+    """An erasure reaches noxbot's own copies too: the person's other, finished cases lose
+    the content of their messages, drafts and sent replies (register extracts, exports), and
+    mail of theirs that opened no case is cleared. Kept: the case records and the audit
+    trail, and the erasure case's own correspondence — what the erasure reply says is kept.
+    Open cases are left for staff. Returns how many rows were cleared."""
+    note = f"(content erased with {erasing.reference})"
+    cleared = 0
+    finished = [
+        case.id
+        for case in session.exec(
+            select(Request).where(
+                Request.subject_id == subject_id,
+                Request.id != erasing.id,
+                col(Request.status).in_([str(s) for s in FINAL_STATES]),
+            )
+        )
+    ]
+    for draft in session.exec(select(Draft).where(col(Draft.request_id).in_(finished))):
+        draft.text, draft.attachments = note, []
+        session.add(draft)
+        cleared += 1
+    for row in session.exec(
+        select(Outbox).where(
+            col(Outbox.request_id).in_(finished),
+            col(Outbox.status).not_in([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
+        )
+    ):
+        row.text, row.attachments = note, []
+        session.add(row)
+        cleared += 1
+    unrelated = [
+        (Message.channel == channel) & (Message.address == address)
+        for channel, address in addresses
+    ]
+    conditions = [col(Message.request_id).in_(finished)]
+    if unrelated:
+        conditions.append(col(Message.request_id).is_(None) & or_(*unrelated))
+    for message in session.exec(select(Message).where(or_(*conditions))):
+        message.subject, message.text, message.raw = "", note, None
+        message.content_cleared_at = services.clock()
+        session.add(message)
+        cleared += 1
+    return cleared

@@ -6,11 +6,11 @@ from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot import audit
 from bot.errors import NoxbotError
-from bot.models import Request, RequestStatus
+from bot.models import Request, RequestStatus, Verification, VerificationStatus
 from bot.timeutil import utcnow
 
 S = RequestStatus
@@ -89,3 +89,22 @@ def transition(
         to_state=target,
         detail=reason,
     )
+    if target in FINAL_STATES:
+        _cancel_pending_verifications(session, request, actor=actor)
+
+
+def _cancel_pending_verifications(session: Session, request: Request, *, actor: str) -> None:
+    """A case that has ended answers no challenge any more: a late code or button press then
+    finds nothing pending instead of confirming a closed case."""
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.request_id == request.id,
+            Verification.status == VerificationStatus.PENDING,
+        )
+    ):
+        verification.status = VerificationStatus.CANCELLED
+        verification.resolved_at = request.updated_at
+        verification.resolved_by = actor
+        verification.note = f"the case ended ({request.status})"
+        session.add(verification)
+        audit.record(session, actor=actor, action="verification_cancelled", request=request)

@@ -198,6 +198,8 @@ class Message(SQLModel, table=True):
     #: Staff's triage choice, kept as a label for the classifier's evaluation.
     label_kinds: list[str] | None = Field(default=None, sa_column=Column(JSON))
     labelled_by: str | None = None
+    #: Set when retention cleared the content of a message that opened no case.
+    content_cleared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Verification(SQLModel, table=True):
@@ -245,6 +247,9 @@ class Draft(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     carries_personal_data: bool = False
+    #: A reply's scope when it was written: {"kinds": [...], "changes": [...]}. Approval
+    #: carries out exactly this, and is refused when the case has moved on since.
+    covers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     author: str = "noxbot"
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_by: str | None = None

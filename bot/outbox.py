@@ -43,6 +43,10 @@ from bot.services import Services
 
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=10)
+#: Header key listing secrets (a verification code) in a row's text: blanked once the row is
+#: sent or given up, so the database never keeps a code that could confirm a challenge.
+REDACT_AFTER_SENDING = "redact_after_sending"
+REDACTED = "••••••"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -105,7 +109,17 @@ def claim_due(session: Session, services: Services, limit: int) -> list[Outbox]:
     return rows
 
 
+def _redact(row: Outbox) -> None:
+    secrets = row.headers.get(REDACT_AFTER_SENDING)
+    if not secrets:
+        return
+    for secret in secrets:
+        row.text = row.text.replace(secret, REDACTED)
+    row.headers = {k: v for k, v in row.headers.items() if k != REDACT_AFTER_SENDING}
+
+
 def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str) -> None:
+    _redact(row)
     row.status = OutboxStatus.SENT
     row.sent_at = services.clock()
     row.sent_ref = sent_ref
@@ -156,6 +170,7 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
     row.last_error = str(error)
     give_up = error.permanent or row.attempts >= MAX_ATTEMPTS
     if give_up:
+        _redact(row)
         row.status = OutboxStatus.FAILED
         session.add(
             StaffAlert(

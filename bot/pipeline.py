@@ -21,7 +21,13 @@ from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.autoreply import detect_automated
-from bot.case_records import SYSTEM, find_reference, normalised_or_raw
+from bot.case_records import (
+    SYSTEM,
+    contact_kind_of,
+    find_reference,
+    normalised_or_raw,
+    subject_of,
+)
 from bot.cases import Opened, open_case
 from bot.channels.base import ChannelName, InboundMessage
 from bot.classifier import Classification, classify
@@ -38,6 +44,7 @@ from bot.models import (
     RequestStatus,
     StaffAlert,
 )
+from bot.register import contacts_of
 from bot.services import Services
 from bot.verifying import (
     answer_button,
@@ -71,7 +78,7 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
             detail="already processed",
         )
 
-    message = _record(session, inbound, key)
+    message = _record(session, inbound, key, keep_raw=bool(inbound.malformed))
 
     if inbound.malformed:
         return _malformed(session, message, inbound.malformed)
@@ -102,7 +109,20 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
     message.classification = {**classification.to_json()}
     case = _thread_case(session, message)
     if case is not None:
-        return _attach_to_case(session, services, message, case, classification)
+        if _from_requester(session, case, message):
+            return _attach_to_case(session, services, message, case, classification)
+        # Someone else quoting a reference or answering in the thread (a colleague in Cc, a
+        # guessed reference): never their words in another person's case. Staff are told;
+        # the message is read on its own below.
+        session.add(
+            StaffAlert(
+                request_id=case.id,
+                message_id=message.id,
+                kind="other_sender",
+                text=f"{case.reference}: message {message.id} from a different sender "
+                f"({message.channel}) refers to this case; it was not added to it",
+            )
+        )
 
     # Unsure either way — a weak request, or data talk that matched nothing — staff decide.
     if classification.confidence < services.settings.classifier.triage_threshold:
@@ -131,11 +151,14 @@ def quarantine(session: Session, inbound: InboundMessage, error: BaseException) 
     seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
     if seen is not None:
         return Outcome(seen.id or 0, MessageState(seen.state), duplicate=True)
-    message = _record(session, inbound, key)
+    message = _record(session, inbound, key, keep_raw=True)
     return _malformed(session, message, f"processing failed ({type(error).__name__})")
 
 
-def _record(session: Session, inbound: InboundMessage, key: str) -> Message:
+def _record(session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool) -> Message:
+    """Store the message, masked. The raw bytes (unmasked: a personal identity number may
+    stand in them) are kept only when staff need them — mail that could not be read or
+    processed; the original of any other mail stays in the mailbox, untouched."""
     message = Message(
         dedupe_key=key,
         direction=Direction.INBOUND,
@@ -144,7 +167,7 @@ def _record(session: Session, inbound: InboundMessage, key: str) -> Message:
         display_name=inbound.sender_name,
         subject=mask_identity_numbers(inbound.subject),
         text=mask_identity_numbers(inbound.text),
-        raw=inbound.raw,
+        raw=inbound.raw if keep_raw else None,
         message_id=inbound.message_id,
         in_reply_to=inbound.in_reply_to,
         references=list(inbound.references),
@@ -258,6 +281,22 @@ def _thread_case(session: Session, message: Message) -> Request | None:
             .order_by(col(Request.id).desc())
         ).first()
     return None
+
+
+def _from_requester(session: Session, case: Request, message: Message) -> bool:
+    """The message comes from the person the case is about: the address the request came
+    from, or a contact point on file for that person. Only they may add to their case."""
+    if message.channel == case.channel and message.address == case.requester_address:
+        return True
+    subject = subject_of(session, case)
+    kind = contact_kind_of(message.channel)
+    return (
+        subject is not None
+        and kind is not None
+        and any(
+            c.kind == kind and c.value == message.address for c in contacts_of(session, subject)
+        )
+    )
 
 
 def _attach_to_case(

@@ -22,7 +22,7 @@ from bot.models import (
     Verification,
     VerificationStatus,
 )
-from bot.outbox import queue_outbox
+from bot.outbox import REDACT_AFTER_SENDING, queue_outbox
 from bot.services import Services
 from bot.verification import (
     CodeAnswer,
@@ -91,6 +91,8 @@ def start_verification(
             now=now,
         )
         verification.challenge_ref = outbox.headers["message_id"]
+        # The code stands in clear in the queued text only until it is sent (bot.outbox).
+        outbox.headers = {**outbox.headers, REDACT_AFTER_SENDING: [code]}
     elif route.method is Method.TELEGRAM_CONFIRM:
         rendered = services.drafter.render(
             "verification_challenge_telegram.txt.j2",
@@ -416,21 +418,29 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
     threads = {message.in_reply_to, *message.references}
     reference = find_reference(message.subject)
     for verification, case in pending:
-        by_mail = (
-            message.channel == "email"
-            and message.address == verification.address
-            and (verification.challenge_ref in threads or reference == case.reference)
-        )
+        from_address = message.channel == "email" and message.address == verification.address
+        # A reply to the challenge mail itself proves the writer read it. A From header and a
+        # reference are easy to forge, so on their own they may only bring the right code:
+        # a forged "no" or wrong codes must not end someone else's verification.
+        in_thread = from_address and verification.challenge_ref in threads
+        by_reference = from_address and reference == case.reference
         in_chat = (
             message.channel == case.channel
             and message.address == case.requester_address
             and message.channel != "email"
         )
-        if not (by_mail or in_chat):
+        if not (in_thread or by_reference or in_chat):
             continue
         answer = read_answer(message.text)
         if answer is None:
             return None
+        if not (in_thread or in_chat) and not (
+            isinstance(answer, CodeAnswer)
+            and code_matches(
+                services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
+            )
+        ):
+            return None  # read as an ordinary message from the requester (staff see it)
         message.request_id = case.id
         actor = f"{message.channel}:{message.address}"
         if _expired(services, verification):

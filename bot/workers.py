@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.deadlines import stockholm_date
 from bot.errors import NoxbotError
-from bot.housekeeping import raise_daily_reminders
+from bot.housekeeping import raise_daily_reminders, run_daily_retention
 from bot.lease import POLLERS, release, try_acquire
 from bot.models import ChannelCursor
 from bot.outbox import deliver_due
@@ -233,6 +233,7 @@ async def run_scheduler(database: Database, services: Services, stop: asyncio.Ev
             expire_verifications(session, services)
             today = stockholm_date(services.clock(), services.settings.organisation.timezone)
             raise_daily_reminders(session, services, today)
+            run_daily_retention(session, services, today)
         await sleep_or_stop(stop, SCHEDULER_SECONDS)
 
 

@@ -5,8 +5,9 @@ and why, is said in the reply: bookkeeping the law requires, a minimal suppressi
 
 from __future__ import annotations
 
+from bot.housekeeping import forget_correspondence
 from bot.kinds import RequestKind
-from bot.register import erase_subject, suppress_contacts
+from bot.register import contacts_of, erase_subject, suppress_contacts
 from handlers.base import CaseView, Handler, Section
 
 KEPT = {
@@ -41,13 +42,19 @@ class ErasureHandler(Handler):
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
             return "no one on file to erase"
-        suppressed = suppress_contacts(
-            view.session, view.services.hash_key, view.subject, "erasure"
+        subject = view.subject
+        suppressed = suppress_contacts(view.session, view.services.hash_key, subject, "erasure")
+        addresses = [(c.kind, c.value) for c in contacts_of(view.session, subject)]
+        cleared = forget_correspondence(
+            view.session, view.services, subject.id or 0, addresses, view.case
         )
-        removed = erase_subject(view.session, view.subject)
+        removed = erase_subject(view.session, subject)
         view.case.subject_id = None
         view.session.add(view.case)
-        return f"erased from the register ({', '.join(removed)}); {suppressed} suppression hashes"
+        return (
+            f"erased from the register ({', '.join(removed)}); {suppressed} suppression "
+            f"hashes; content of {cleared} earlier messages and drafts cleared"
+        )
 
 
 HANDLER = ErasureHandler()

@@ -36,7 +36,7 @@ _FIRST_NAME = re.compile(
 )
 _FULL_NAME = re.compile(
     rf"(?:heter numera|heter nu|mitt nya namn är|my name is now|my new name is|I am now called|"
-    rf"I'm now called|namn till|name to)\s+({_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
+    rf"I'm now called|\bnamn till|\bname to)\s+({_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
 )
 _PHONE = re.compile(r"(?<![\w+])(\+?\d[\d ()\-]{6,16}\d)(?!\w)")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -197,10 +197,11 @@ class RectificationHandler(Handler):
                     view.session.add(old)
                 else:
                     view.session.add(ContactPoint(subject_id=subject.id, kind=kind, value=new))
-            done.append(f"{field}: {change['old'] or '—'} → {new}")
+            done.append(field)
         subject.updated_at = utcnow()
         view.session.add(subject)
-        return "rectified " + "; ".join(done)
+        # Field names only: the audit trail is kept for good and must not hold the values.
+        return "rectified " + ", ".join(done)
 
 
 HANDLER = RectificationHandler()

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from bot.db import Database
 from tests import pg
+from tests.workflow_kit import World, make_world
 
 # Tests must never reach anything but loopback; httpx honours proxy variables.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
@@ -62,3 +63,11 @@ def any_database(request: pytest.FixtureRequest) -> Iterator[Database]:
     db = Database(url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """The in-process world of the workflow tests: SQLite, the sample register, a test clock."""
+    w = make_world(tmp_path)
+    yield w
+    w.database.dispose()

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 from sqlmodel import select
 
 from bot.drafts import approve_draft
 from bot.housekeeping import purge_closed, reminders
 from bot.models import AuditEvent, Message, Request
-from tests.workflow_kit import ANNA_TELEGRAM, make_world
-
-
-@pytest.fixture
-def world(tmp_path):
-    w = make_world(tmp_path)
-    yield w
-    w.database.dispose()
+from tests.workflow_kit import ANNA_TELEGRAM
 
 
 def test_reminders_come_after_the_target_and_before_the_legal_deadline(world):

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.case_records import CaseError, StaleDraft
 from bot.cases import extend_case, refuse_case
 from bot.channels.base import ChannelName, InboundMessage
-from bot.drafts import approve_draft, edit_draft, reject_draft
+from bot.drafts import edit_draft, reject_draft
 from bot.models import Message, Subject, Suppression
 from bot.pipeline import decide_triage
 from bot.register import find_subject
@@ -28,16 +28,8 @@ from tests.workflow_kit import (
 )
 
 
-@pytest.fixture
-def world(tmp_path) -> World:
-    w = make_world(tmp_path)
-    yield w
-    w.database.dispose()
-
-
 def approve(world: World, draft_id: int, **kw):
-    with world.database.session() as session:
-        return approve_draft(session, world.services, draft_id, actor="staff:eva", **kw)
+    return world.approve(draft_id, **kw)
 
 
 async def verified_by_telegram(world: World, reference: str, user: str) -> None:
@@ -331,10 +323,17 @@ async def test_unknown_sender_is_asked_for_more_without_learning_whether_we_hold
     )
     assert world.case(unknown.reference).status == "unverified"
     assert world.verification(unknown.reference) is None
-    first = world.drafts(unknown.reference, "clarification")[0]
+    first = world.drafts(unknown.reference, "acknowledgment")[0]
     assert not first.carries_personal_data
     for phrase in ("we hold no", "we have no data", "not in our register", "no record"):
         assert phrase not in first.text.lower()
+    # Someone on file gets the very same words: the answer tells a stranger nothing.
+    known = world.email(ANNA_EMAIL, "Please delete all personal data you hold about me.")
+    assert world.case(known.reference).status == "awaiting_verification"
+    known_first = world.drafts(known.reference, "acknowledgment")[0]
+    assert known_first.text.replace(known.reference, "REF") == first.text.replace(
+        unknown.reference, "REF"
+    )
 
 
 async def test_no_alternate_channel_on_file_leaves_it_to_staff(world, tmp_path):
@@ -347,7 +346,7 @@ async def test_no_alternate_channel_on_file_leaves_it_to_staff(world, tmp_path):
     outcome = world.email("olle@example.se", "Jag vill att ni raderar mina personuppgifter.")
     assert world.case(outcome.reference).status == "unverified"
     assert [a.kind for a in world.alerts()] == ["unverified"]
-    assert world.drafts(outcome.reference, "clarification")
+    assert world.drafts(outcome.reference, "acknowledgment")
 
 
 async def test_phone_only_alternate_becomes_a_call_for_staff_then_verify_by_phone(world):

@@ -17,7 +17,8 @@ from bot.channels.memory import MemoryChannel
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
 from bot.drafting import Drafter
-from bot.models import Draft, Request, StaffAlert, Verification
+from bot.drafts import approve_draft
+from bot.models import Draft, Outbox, Request, StaffAlert, Verification
 from bot.outbox import deliver_due
 from bot.pipeline import Outcome, process_inbound
 from bot.register import import_file
@@ -95,6 +96,12 @@ class World:
                 callback_id=f"cb{self._ids}",
             )
         )
+
+    # --- staff -----------------------------------------------------------------------------
+
+    def approve(self, draft_id: int, **kw: Any) -> Outbox:
+        with self.database.session() as session:
+            return approve_draft(session, self.services, draft_id, actor="staff:eva", **kw)
 
     # --- what went out ---------------------------------------------------------------------
 

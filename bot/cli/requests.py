@@ -28,7 +28,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
-from bot.housekeeping import purge_closed, reminders
+from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.models import Request, RequestStatus
 from bot.pipeline import decide_triage, process_inbound
 from bot.verifying import expire_verifications, verify_by_phone
@@ -256,12 +256,18 @@ def requests_due(
 
 @requests_app.command("purge")
 def requests_purge(config: ConfigOption = None) -> None:
-    """Retention: delete messages and drafts of cases that ended more than
-    [retention] closed_request_days ago (the case record and audit trail stay)."""
+    """Retention now (noxbot run does it daily): delete messages, drafts and alerts of cases
+    that ended more than closed_request_days ago (the case record and audit trail stay), and
+    clear the content of mail that opened no case after unrelated_message_days."""
     settings, database, services = services_for(config)
     with database.session() as session:
         purged = purge_closed(session, services, today(settings))
-    console.print(f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""))
+        cleared = purge_unrelated_messages(session, services, today(settings))
+    console.print(
+        f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""),
+        markup=False,
+    )
+    console.print(f"{cleared} message(s) that opened no case cleared", markup=False)
 
 
 @requests_app.command("changes")

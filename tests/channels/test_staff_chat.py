@@ -10,7 +10,7 @@ from bot.drafts import edit_draft
 from bot.staff_chat import notify_staff
 from bot.workers import poll_chat_once
 from tests.fake_bot_api import FakeBotApi
-from tests.workflow_kit import ANNA_TELEGRAM, make_world
+from tests.workflow_kit import ANNA_TELEGRAM
 
 STAFF_CHAT, EVA, MALLORY = -1001, 7001, 7002
 
@@ -21,13 +21,6 @@ async def bot_api():
     await api.start()
     yield api
     await api.stop()
-
-
-@pytest.fixture
-def world(tmp_path):
-    w = make_world(tmp_path)
-    yield w
-    w.database.dispose()
 
 
 def _settings(world, api):

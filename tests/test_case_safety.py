@@ -1,0 +1,343 @@
+"""A case belongs to the person who asked: what strangers, forged mail, late answers and
+later changes cannot do to it, and what noxbot does not keep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot.case_records import StaleDraft, get_case
+from bot.cases import close_case, refuse_case
+from bot.channels.mail import inbound_from_email
+from bot.drafts import edit_draft, reject_draft
+from bot.housekeeping import purge_closed, purge_unrelated_messages, run_daily_retention
+from bot.models import (
+    AuditEvent,
+    ContactPoint,
+    Draft,
+    Message,
+    Outbox,
+    Request,
+    StaffAlert,
+    Subject,
+    VerificationStatus,
+)
+from bot.pipeline import decide_triage
+from bot.verifying import verify_by_phone
+from handlers.rectification import requested_changes
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, ERIK_EMAIL, World
+
+MALLORY = "mallory@evil.example"
+
+
+async def verified_access_case(world: World, **kw) -> str:
+    outcome = world.email(ANNA_EMAIL, "Hej, jag vill ha en kopia av mina personuppgifter.", **kw)
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    return outcome.reference
+
+
+def names_on_file(world: World) -> list[str]:
+    with world.session() as session:
+        return [s.name for s in session.exec(select(Subject))]
+
+
+# --- strangers in someone else's case -------------------------------------------------------
+
+
+async def test_a_stranger_quoting_a_reference_cannot_add_erasure_to_someone_elses_case(world):
+    reference = await verified_access_case(world)
+    stranger = world.email(MALLORY, "Please delete all my personal data.", f"Re: [{reference}]")
+
+    assert stranger.reference != reference
+    assert world.case(reference).kinds == ["access"]
+    assert [a.kind for a in world.alerts("other_sender")] == ["other_sender"]
+    world.approve(world.reply_draft(reference).id)
+    assert "Anna Lindqvist" in names_on_file(world)
+
+
+async def test_a_colleague_replying_all_in_the_thread_gets_a_case_of_their_own(world):
+    first = world.email(
+        ANNA_EMAIL,
+        "Hej, jag vill ha en kopia av mina personuppgifter.",
+        "Utdrag",
+        message_id="<anna-1@example.se>",
+    )
+    bob = world.email(
+        "bob@example.se",
+        "Radera gärna mina uppgifter också.",
+        "Re: Utdrag",
+        in_reply_to="<anna-1@example.se>",
+        references=("<anna-1@example.se>",),
+    )
+    assert bob.reference not in (None, first.reference)
+    assert world.case(first.reference).kinds == ["access"]
+    assert world.case(bob.reference).requester_address == "bob@example.se"
+
+
+async def test_a_stranger_on_telegram_cannot_change_a_persons_contact_details(world):
+    reference = await verified_access_case(world)
+    world.chat("7770001", f"{reference}: please correct my email address to {MALLORY}")
+    world.approve(world.reply_draft(reference).id)
+    with world.session() as session:
+        emails = [c.value for c in session.exec(select(ContactPoint)) if c.kind == "email"]
+    assert MALLORY not in emails and ANNA_EMAIL in emails
+
+
+async def test_a_register_extract_never_reaches_a_stranger_who_guessed_a_reference(world):
+    erik = world.email(ERIK_EMAIL, "Hej, jag vill ha en kopia av mina personuppgifter.")
+    with world.database.session() as session:
+        verify_by_phone(session, world.services, erik.reference, "called Erik", actor="staff:eva")
+    world.email(
+        MALLORY,
+        f"Please correct my details: my email is now {MALLORY} and my phone 070-666 66 66.",
+        f"Re: [{erik.reference}]",
+    )
+    world.approve(world.reply_draft(erik.reference).id)
+    await world.deliver()
+    access = world.email(MALLORY, "I want a copy of all my personal data.")
+
+    assert world.case(access.reference).status == "unverified"  # not on file
+    assert not [m for m in world.sent_to(MALLORY) if "969700-1234" in m.text]
+
+
+# --- approval carries out what the approved text says ---------------------------------------
+
+
+async def test_a_right_added_while_the_reply_is_rejected_makes_a_new_draft(world):
+    reference = await verified_access_case(world, subject="Utdrag")
+    old = world.reply_draft(reference)
+    with world.database.session() as session:
+        reject_draft(session, world.services, old.id, "wording", actor="staff:eva")
+    world.email(ANNA_EMAIL, "Radera också alla mina personuppgifter.", f"Re: Utdrag [{reference}]")
+
+    assert world.case(reference).status == "awaiting_approval"
+    new = world.reply_draft(reference)
+    assert new.id != old.id and new.covers["kinds"] == ["access", "erasure"]
+    with world.database.session() as session, pytest.raises(Exception, match="superseded"):
+        edit_draft(session, world.services, old.id, old.text + "\nMvh Eva", actor="staff:eva")
+
+
+async def test_a_draft_written_before_the_case_changed_cannot_be_approved(world):
+    reference = await verified_access_case(world)
+    draft = world.reply_draft(reference)
+    with world.database.session() as session:  # the case moved on without a redraft
+        case = get_case(session, reference)
+        case.kinds = ["access", "erasure"]
+        session.add(case)
+    with pytest.raises(StaleDraft, match="written for access"):
+        world.approve(draft.id)
+    assert "Anna Lindqvist" in names_on_file(world)
+
+
+async def test_staff_are_told_when_a_redraft_replaces_their_edit(world):
+    reference = await verified_access_case(world, subject="Utdrag")
+    draft = world.reply_draft(reference)
+    with world.database.session() as session:
+        edit_draft(session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva")
+    world.email(ANNA_EMAIL, "Och sluta skicka nyhetsbrev till mig.", f"Re: Utdrag [{reference}]")
+
+    [alert] = world.alerts("redrafted")
+    assert reference in alert.text and "not carried over" in alert.text
+    assert world.reply_draft(reference).covers["kinds"] == ["access", "marketing_optout"]
+
+
+# --- verification answers --------------------------------------------------------------------
+
+
+async def test_a_forged_no_outside_the_challenge_thread_does_not_end_a_verification(world):
+    genuine = world.chat(ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    forged = world.email(ANNA_EMAIL, "NO", f"Re: [{genuine.reference}]")
+
+    assert world.case(genuine.reference).status == "awaiting_verification"
+    assert forged.state == "thread" and not world.alerts("possible_impersonation")
+    for _ in range(6):  # nor do forged wrong codes use up the attempts
+        world.email(ANNA_EMAIL, "123456", f"Re: [{genuine.reference}]")
+    assert world.verification(genuine.reference).attempts == 0
+
+
+async def test_the_right_code_with_the_reference_in_the_subject_is_accepted(world):
+    outcome = world.chat(ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    code = world.code_mailed_to(ANNA_EMAIL)
+    answer = world.email(ANNA_EMAIL, code, f"Kod [{outcome.reference}]")
+    assert answer.state == "verification_answer"
+    assert world.case(outcome.reference).status == "awaiting_approval"
+
+
+async def test_a_refused_case_answers_no_late_code(world):
+    outcome = world.chat(ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    code = world.code_mailed_to(ANNA_EMAIL)
+    with world.database.session() as session:
+        refusal = refuse_case(
+            session, world.services, outcome.reference, "manifestly unfounded", actor="staff:eva"
+        )
+    world.approve(refusal.id)
+
+    assert world.verification(outcome.reference).status == VerificationStatus.CANCELLED
+    late = world.chat(ANNA_TELEGRAM, code)
+    assert late.state != "malformed"
+    assert world.case(outcome.reference).status == "closed"
+
+
+# --- rectification ---------------------------------------------------------------------------
+
+CURRENT = {"name": "Anna Lindqvist", "company": "", "org_number": "", "phone": "", "email": ""}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hej, ändra mitt efternamn till Ek, tack.", "Anna Ek"),
+        ("Ändra mitt förnamn till Annie.", "Annie Lindqvist"),
+        ("Please change my surname to Ek.", "Anna Ek"),
+        ("Please change my name to Anna Ek.", "Anna Ek"),
+    ],
+)
+def test_a_surname_or_first_name_change_keeps_the_rest_of_the_name(text, name):
+    changes = requested_changes(text, CURRENT, ignore_emails=set(), language="sv")
+    assert [c.new for c in changes if c.field == "name"] == [name]
+
+
+# --- what is not kept ------------------------------------------------------------------------
+
+
+async def test_a_mailed_code_is_not_kept_readable_once_it_is_sent(world):
+    world.chat(ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    code = world.code_mailed_to(ANNA_EMAIL)
+    with world.session() as session:
+        outbox = [o.text for o in session.exec(select(Outbox))]
+        messages = [m.text for m in session.exec(select(Message))]
+    assert not [t for t in outbox + messages if code in t]
+    assert any("••••••" in t for t in outbox)
+
+
+RAW_WITH_IDENTITY_NUMBER = (
+    f"From: Anna <{ANNA_EMAIL}>\r\nTo: info@noxconsulting.se\r\n"
+    "Subject: Radera\r\nMessage-ID: <pnr@example.se>\r\n"
+    "Date: Tue, 24 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Mitt personnummer är 811218-9876, radera mina uppgifter.\r\n"
+).encode()
+
+
+def test_raw_mail_is_kept_only_when_it_could_not_be_read(world):
+    assert world.receive(inbound_from_email(RAW_WITH_IDENTITY_NUMBER)).reference
+    world.receive(inbound_from_email(b"\x00\x01 not mail at all"))
+    with world.session() as session:
+        rows = {m.state: m for m in session.exec(select(Message))}
+    assert rows["request"].raw is None and "811218-9876" not in rows["request"].text
+    assert rows["malformed"].raw  # staff need the bytes to see what arrived
+
+
+async def rectified_then_erased(world: World) -> tuple[str, str]:
+    first = world.email(ANNA_EMAIL, "Rätta mitt telefonnummer till 076-555 12 34.")
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(first.reference).id, yes=True)
+    world.approve(world.reply_draft(first.reference).id)
+    await world.deliver()
+    second = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(second.reference).id, yes=True)
+    world.approve(world.reply_draft(second.reference).id)
+    await world.deliver()
+    return first.reference, second.reference
+
+
+async def test_the_audit_trail_holds_no_register_values(world):
+    await rectified_then_erased(world)
+    with world.session() as session:
+        details = [e.detail for e in session.exec(select(AuditEvent))]
+    assert any(d == "rectified phone" for d in details)
+    assert not [d for d in details if "+46701234567" in d or "+46765551234" in d]
+
+
+async def test_retention_leaves_no_changes_or_alerts_of_a_purged_case(world):
+    denied = world.email(ANNA_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(denied.reference).id, yes=False)
+    with world.database.session() as session:
+        close_case(session, world.services, denied.reference, "not her", actor="staff:eva")
+    references = (*(await rectified_then_erased(world)), denied.reference)
+    world.clock.advance(days=365 * 3 + 10)
+    with world.database.session() as session:
+        assert set(purge_closed(session, world.services, world.clock().date())) == set(references)
+    with world.session() as session:
+        assert not [c for c in session.exec(select(Request)) if c.requested_changes]
+        assert not [a.text for a in session.exec(select(StaffAlert)) if ANNA_EMAIL in a.text]
+
+
+async def test_erasure_clears_earlier_copies_of_the_persons_data(world):
+    world.email(ANNA_EMAIL, "Hej! Mitt CV: 15 år som utvecklare på Exempelbanken. /Anna", "CV")
+    export = world.email(ANNA_EMAIL, "Please send me my personal data as JSON.")
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(export.reference).id, yes=True)
+    world.approve(world.reply_draft(export.reference).id)
+    await world.deliver()
+    assert world.case(export.reference).status == "done"
+    _, erasure = await rectified_then_erased(world)
+
+    with world.session() as session:
+        erasure_id = get_case(session, erasure).id
+        copies = [
+            *(d.text for d in session.exec(select(Draft).where(Draft.request_id != erasure_id))),
+            *(o.text for o in session.exec(select(Outbox).where(Outbox.request_id != erasure_id))),
+            *(
+                str(o.attachments)
+                for o in session.exec(select(Outbox).where(Outbox.request_id != erasure_id))
+            ),
+            *(
+                m.text
+                for m in session.exec(select(Message).where(Message.request_id != erasure_id))
+            ),
+            *(
+                m.text
+                for m in session.exec(select(Message).where(col(Message.request_id).is_(None)))
+            ),
+        ]
+        kept = [
+            m.text for m in session.exec(select(Message).where(Message.request_id == erasure_id))
+        ]
+    assert not [t for t in copies if "Exempelbanken" in t or "Lindqvist Data AB" in t]
+    assert "Radera alla mina personuppgifter." in kept  # this case's own record stays
+
+
+async def test_mail_that_opened_no_case_is_cleared_after_the_retention_period(world):
+    world.email("kund@example.com", "Har ni en Java-konsult i mars?", "Uppdrag")
+    unsure = world.email("x@example.com", "Angående GDPR och mina personuppgifter hos er.")
+    labelled = world.email("y@example.com", "Angående GDPR och mina uppgifter hos er.")
+    assert unsure.state == labelled.state == "triage"
+    with world.database.session() as session:
+        decide_triage(session, world.services, labelled.message_id, None, actor="staff:eva")
+
+    today = world.clock().date()
+    with world.database.session() as session:
+        assert purge_unrelated_messages(session, world.services, today + timedelta(days=29)) == 0
+        assert purge_unrelated_messages(session, world.services, today + timedelta(days=31)) == 1
+    with world.session() as session:
+        texts = {m.address: m.text for m in session.exec(select(Message))}
+    assert texts["kund@example.com"] == ""  # the row stays: never read twice
+    assert texts["x@example.com"] and texts["y@example.com"]  # waiting for / labelled by staff
+
+
+def test_retention_runs_once_a_day(world):
+    def texts() -> list[str]:
+        with world.session() as session:
+            return [m.text for m in session.exec(select(Message).order_by(col(Message.id)))]
+
+    later = world.clock().date() + timedelta(days=40)
+    world.email("kund@example.com", "Har ni en Java-konsult i mars?", "Uppdrag")
+    with world.database.session() as session:
+        run_daily_retention(session, world.services, later)
+    world.email("kund@example.com", "Och en i april?", "Uppdrag 2")
+    with world.database.session() as session:
+        run_daily_retention(session, world.services, later)  # done for that day already
+    assert texts() == ["", "Och en i april?"]
+    with world.database.session() as session:
+        run_daily_retention(session, world.services, later + timedelta(days=1))
+    assert texts() == ["", ""]
