@@ -95,14 +95,18 @@ service anvil {{
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(64).startswith(b"* OK"):
-                    return Dovecot(directory, port, process)
-        except OSError:
-            time.sleep(0.05)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    if sock.recv(64).startswith(b"* OK"):
+                        return Dovecot(directory, port, process)
+            except OSError:
+                time.sleep(0.05)
+    except BaseException:  # interrupted while waiting: never leave a server behind
+        process.kill()
+        raise
     process.kill()
     log = (directory / "dovecot.log").read_text() if (directory / "dovecot.log").exists() else ""
     raise RuntimeError(f"Dovecot did not start: {log[-2000:]}")
