@@ -1,8 +1,9 @@
 """The audit trail: append-only events, each carrying the hash of the one before it.
 
 Anyone who edits or deletes an event breaks the chain, and `verify_chain` says where.
-`prev_hash` is unique, so two writers racing for the same predecessor cannot fork it: one
-of them fails and retries.
+Appends are serialised: on PostgreSQL a transaction-scoped advisory lock is taken before the
+newest hash is read (held until commit), on SQLite the database's single writer does the
+same. `prev_hash` is unique besides, so a chain can never fork whatever happens.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bot.models import AuditEvent, Request
@@ -51,6 +53,15 @@ def event_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+#: The advisory lock that serialises appends to the chain on PostgreSQL ("noxaudit").
+CHAIN_LOCK = 0x6E6F78617564
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+
+
 def _last_hash(session: Session) -> str:
     last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1))
     return last.first() or GENESIS
@@ -68,6 +79,7 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain (in the caller's transaction)."""
     session.flush()  # earlier events of this transaction must be visible to _last_hash
+    _lock_chain(session)
     at = utcnow()
     prev = _last_hash(session)
     fields = dict(

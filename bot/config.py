@@ -8,12 +8,20 @@ names the key, the value and what was expected (`ConfigError`), never a tracebac
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from bot.errors import NoxbotError
 
@@ -27,7 +35,9 @@ class ConfigError(NoxbotError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so "587" for a port or "yes" for a flag is a mistake to
+    # name, not a value to guess at.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class OrganisationSettings(_Section):
@@ -59,18 +69,41 @@ class DatabaseSettings(_Section):
 
 
 TlsMode = Literal["ssl", "starttls", "none"]
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str) -> str:
+    # A secret pasted here instead of a variable's name must not be echoed back anywhere.
+    if not _ENV_NAME.match(value):
+        raise ValueError("the name of an environment variable, such as NOXBOT_SMTP_PASSWORD")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
 class ImapSettings(_Section):
     host: str
     port: int = Field(default=993, ge=1, le=65535)
-    tls: TlsMode = "ssl"
+    tls: Literal["ssl", "none"] = "ssl"
     username: str
-    password_env: str = "NOXBOT_IMAP_PASSWORD"
+    password_env: EnvName = "NOXBOT_IMAP_PASSWORD"
     mailbox: str = "INBOX"
     idle: bool = True
     poll_seconds: float = Field(default=60.0, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    #: On the first start, or when the mailbox's UIDVALIDITY changes, only mail that arrived
+    #: this many days before is read: what is older was handled before noxbot.
+    backlog_days: int = Field(default=7, ge=0)
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _no_imap_starttls(cls, value: object) -> object:
+        if value == "starttls":
+            raise ValueError(
+                "'ssl' (port 993) or 'none'; STARTTLS is not supported for IMAP, use 'ssl'"
+            )
+        return value
 
 
 class SmtpSettings(_Section):
@@ -78,14 +111,24 @@ class SmtpSettings(_Section):
     port: int = Field(default=587, ge=1, le=65535)
     tls: TlsMode = "starttls"
     username: str | None = None
-    password_env: str = "NOXBOT_SMTP_PASSWORD"
+    password_env: EnvName = "NOXBOT_SMTP_PASSWORD"
     from_address: str = "info@noxconsulting.se"
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class TelegramSettings(_Section):
-    token_env: str = "NOXBOT_TELEGRAM_TOKEN"
+    token_env: EnvName = "NOXBOT_TELEGRAM_TOKEN"
     base_url: str = PUBLIC_TELEGRAM_API
+
+    @field_validator("base_url")
+    @classmethod
+    def _bot_api_url(cls, value: str) -> str:
+        # The token is appended to this URL: anything but ".../bot" would put it where
+        # error messages show it (a port, a host name).
+        if not value.startswith(("https://", "http://")) or not value.endswith("/bot"):
+            raise ValueError("an http(s) URL ending in /bot, like https://api.telegram.org/bot")
+        return value
+
     staff_chat_id: int | None = None
     staff_user_ids: list[int] = Field(default_factory=list)
     poll_timeout_seconds: int = Field(default=30, ge=0, le=50)
@@ -94,7 +137,7 @@ class TelegramSettings(_Section):
 class VerificationSettings(_Section):
     code_ttl_hours: float = Field(default=72.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
-    secret_env: str = "NOXBOT_VERIFICATION_SECRET"
+    secret_env: EnvName = "NOXBOT_VERIFICATION_SECRET"
 
 
 class RetentionSettings(_Section):
@@ -167,7 +210,10 @@ def _describe(error: Any, source: str) -> str:
     value = error.get("input")
     expected = error["msg"]
     expected = expected.removeprefix("Value error, ").removeprefix("Input should be ")
-    return f"{source}: {where} = {value!r}: expected {expected[0].lower()}{expected[1:]}"
+    expected = f"{expected[0].lower()}{expected[1:]}"
+    if key.endswith("_env"):  # what stands there may be a secret pasted by mistake
+        return f"{source}: {where} (value not shown): expected {expected}"
+    return f"{source}: {where} = {value!r}: expected {expected}"
 
 
 def parse_settings(data: dict[str, Any], source: str = "config") -> Settings:

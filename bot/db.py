@@ -11,11 +11,31 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from sqlmodel import Session, create_engine
 
 from bot.errors import NoxbotError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: Database errors that pass: the server is down or unreachable, a lock or statement timed
+#: out, a serialisation conflict. Workers wait and try again; nothing is quarantined for them.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
+
+#: PostgreSQL: no call may hang for ever (a silent network must not freeze the workers).
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # ms: unacknowledged data gives up after a minute
+    "options": "-c statement_timeout=60000 -c lock_timeout=30000",
+}
 
 
 class DatabaseError(NoxbotError):
@@ -23,9 +43,14 @@ class DatabaseError(NoxbotError):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite gets foreign keys and a busy timeout."""
+    """An engine for the URL; SQLite gets foreign keys and a busy timeout, PostgreSQL
+    timeouts and keepalives. Statement parameters (personal data) never appear in errors."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -35,7 +60,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, hide_parameters=True, connect_args=POSTGRES_CONNECT_ARGS
+    )
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -85,9 +85,10 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
         if pending is not None:
             continue  # never drop a message that has not gone out yet
         removed = 0
-        for table in (Outbox, Draft, Verification, Message, StaffAlert):
+        for table in (Outbox, Draft, Verification, StaffAlert):
             result = session.exec(delete(table).where(table.request_id == case.id))  # type: ignore[call-overload]
             removed += result.rowcount or 0
+        removed += _clear_messages(session, services, case)
         if case.requested_changes:  # old and new values of a rectification
             case.requested_changes = []
             session.add(case)
@@ -102,6 +103,33 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
             )
             purged.append(case.reference)
     return purged
+
+
+def _clear_messages(session: Session, services: Services, case: Request) -> int:
+    """A purged case's messages: what went out is deleted; what came in keeps its row without
+    content, so that mail still in the mailbox is never taken for new if it is read again
+    (a renumbered mailbox)."""
+    result = session.exec(
+        delete(Message).where(  # type: ignore[call-overload]
+            Message.request_id == case.id, Message.direction == Direction.OUTBOUND
+        )
+    )
+    cleared = result.rowcount or 0
+    for message in session.exec(
+        select(Message).where(
+            Message.request_id == case.id, col(Message.content_cleared_at).is_(None)
+        )
+    ):
+        _clear(session, message, services)
+        cleared += 1
+    return cleared
+
+
+def _clear(session: Session, message: Message, services: Services) -> None:
+    message.subject, message.text, message.raw, message.display_name = "", "", None, None
+    message.classification = None
+    message.content_cleared_at = services.clock()
+    session.add(message)
 
 
 #: Inbound messages that never became part of a case: content cleared after the retention
@@ -130,11 +158,7 @@ def purge_unrelated_messages(session: Session, services: Services, today: date) 
             col(Message.labelled_by).is_(None),
         )
     ):
-        message.subject = message.text = ""
-        message.raw = None
-        message.display_name = None
-        message.content_cleared_at = services.clock()
-        session.add(message)
+        _clear(session, message, services)
         cleared += 1
     if cleared:
         audit.record(

@@ -10,8 +10,9 @@ Message-ID, which is as close to exactly once as SMTP and the Bot API allow.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,7 +27,8 @@ from bot.channels.base import (
     OutboundMessage,
     SendError,
 )
-from bot.db import Database
+from bot.db import TRANSIENT_DB_ERRORS, Database
+from bot.errors import NoxbotError
 from bot.lifecycle import transition
 from bot.models import (
     Direction,
@@ -43,6 +45,12 @@ from bot.services import Services
 
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=10)
+#: A channel that reported itself broken (login refused) is tried again after this long.
+CHANNEL_BROKEN_WAIT = timedelta(minutes=5)
+#: How often recording a completed send is tried when the database is briefly away.
+RECORD_SENT_ATTEMPTS = 8
+#: Header key for what an adapter already delivered of a row (see OutboundMessage.progress).
+PROGRESS = "progress"
 #: Header key listing secrets (a verification code) in a row's text: blanked once the row is
 #: sent or given up, so the database never keeps a code that could confirm a challenge.
 REDACT_AFTER_SENDING = "redact_after_sending"
@@ -82,31 +90,43 @@ def to_outbound(row: Outbox) -> OutboundMessage:
             )
             if value
         ),
+        progress=dict(headers.get(PROGRESS, {})),
     )
 
 
-def claim_due(session: Session, services: Services, limit: int) -> list[Outbox]:
+def claim_next(
+    session: Session, services: Services, channels: Collection[ChannelName]
+) -> Outbox | None:
+    """Claim the oldest due row for one of `channels` (queued → sending), or None.
+
+    One row at a time: a claim is fresh when its send starts, so no row waits in a claimed
+    batch long enough to look abandoned (STALE_SENDING) to another sender. PostgreSQL
+    claims with FOR UPDATE SKIP LOCKED, so concurrent senders pass each other by.
+    """
+    if not channels:
+        return None
     now = services.clock()
     query = (
         select(Outbox)
         .where(
+            col(Outbox.channel).in_([str(c) for c in channels]),
             or_(
                 (col(Outbox.status) == OutboxStatus.QUEUED) & (col(Outbox.next_attempt_at) <= now),
                 (col(Outbox.status) == OutboxStatus.SENDING)
                 & (col(Outbox.next_attempt_at) <= now - STALE_SENDING),
-            )
+            ),
         )
         .order_by(col(Outbox.id))
-        .limit(limit)
+        .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(session.exec(query))
-    for row in rows:
+    row = session.exec(query).first()
+    if row is not None:
         row.status = OutboxStatus.SENDING
         row.next_attempt_at = now
         session.add(row)
-    return rows
+    return row
 
 
 def _redact(row: Outbox) -> None:
@@ -166,8 +186,23 @@ def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str)
 
 def _mark_failed(session: Session, services: Services, row: Outbox, error: SendError) -> bool:
     """Returns True when the row gave up for good."""
-    row.attempts += 1
     row.last_error = str(error)
+    if error.progress:
+        row.headers = {**row.headers, PROGRESS: error.progress}
+    if error.channel_broken:
+        # Not this message's fault: it keeps its attempts and waits for staff to fix the
+        # channel; they hear of it once, not once per message.
+        row.status = OutboxStatus.QUEUED
+        row.next_attempt_at = services.clock() + CHANNEL_BROKEN_WAIT
+        session.add(row)
+        _alert_once(
+            session,
+            "channel_broken",
+            f"{row.channel}: {error}; nothing can be sent "
+            f"by {row.channel} until this is fixed (see noxbot check)",
+        )
+        return False
+    row.attempts += 1
     give_up = error.permanent or row.attempts >= MAX_ATTEMPTS
     if give_up:
         _redact(row)
@@ -177,7 +212,8 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
                 request_id=row.request_id,
                 kind="send_failed",
                 text=f"outbox {row.id} ({row.purpose}) to {row.channel} could "
-                f"not be sent after {row.attempts} attempts: {error}",
+                f"not be sent after {row.attempts} attempts: {error}; "
+                f"noxbot outbox retry {row.id} queues it again",
             )
         )
     else:
@@ -187,46 +223,80 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
     return give_up
 
 
+def _alert_once(session: Session, kind: str, text: str) -> None:
+    """An alert unless the same one is still open."""
+    open_alert = session.exec(
+        select(StaffAlert).where(
+            StaffAlert.kind == kind,
+            StaffAlert.text == text,
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ).first()
+    if open_alert is None:
+        session.add(StaffAlert(kind=kind, text=text))
+
+
 async def deliver_due(
     database: Database,
     services: Services,
     channels: Mapping[ChannelName, OutboundChannel],
     *,
     limit: int = 50,
+    stop: asyncio.Event | None = None,
 ) -> DeliveryReport:
-    """Send every due outbox row whose channel is here; one transaction per row's result."""
+    """Send up to `limit` due rows for the channels here, one claim and one send at a time;
+    each result is recorded in its own transaction. Stops early when `stop` is set, and
+    stops using a channel for this round once it reports itself broken."""
     report = DeliveryReport()
-    with database.session() as session:
-        rows = [r for r in claim_due(session, services, limit)]
-        for row in rows:
-            if ChannelName(row.channel) not in channels:
-                row.status = OutboxStatus.QUEUED  # leave it for a worker that has the channel
-                session.add(row)
-        claimed = [(r.id, to_outbound(r)) for r in rows if ChannelName(r.channel) in channels]
-    for row_id, outbound in claimed:
-        channel = channels[outbound.channel]
+    usable = set(channels)
+    while len(report.sent) + len(report.retrying) + len(report.failed) < limit and usable:
+        if stop is not None and stop.is_set():
+            break
+        with database.session() as session:
+            row = claim_next(session, services, usable)
+            if row is None:
+                break
+            row_id, outbound = row.id or 0, to_outbound(row)
         try:
             try:
-                sent_ref = await channel.send(outbound)
+                sent_ref = await channels[outbound.channel].send(outbound)
             except SendError:
                 raise
             except Exception as exc:  # an adapter bug must not stop the sender: retry later
                 raise SendError(f"unexpected {type(exc).__name__} while sending") from exc
         except SendError as exc:
             with database.session() as session:
+                failed = session.get(Outbox, row_id)
+                assert failed is not None
+                if _mark_failed(session, services, failed, exc):
+                    report.failed.append(row_id)
+                else:
+                    report.retrying.append(row_id)
+            if exc.channel_broken:
+                usable.discard(outbound.channel)
+            continue
+        await _record_sent(database, services, row_id, sent_ref)
+        report.sent.append(row_id)
+    return report
+
+
+async def _record_sent(database: Database, services: Services, row_id: int, ref: str) -> None:
+    """Mark a row sent. It went out already, so a database that fails now is tried again
+    for a while (the row would otherwise be sent again once its claim goes stale)."""
+    delay = 0.2
+    for attempt in range(RECORD_SENT_ATTEMPTS):
+        try:
+            with database.session() as session:
                 row = session.get(Outbox, row_id)
                 assert row is not None
-                if _mark_failed(session, services, row, exc):
-                    report.failed.append(row_id or 0)
-                else:
-                    report.retrying.append(row_id or 0)
-            continue
-        with database.session() as session:
-            row = session.get(Outbox, row_id)
-            assert row is not None
-            _mark_sent(session, services, row, sent_ref)
-        report.sent.append(row_id or 0)
-    return report
+                if row.status == OutboxStatus.SENDING:
+                    _mark_sent(session, services, row, ref)
+            return
+        except TRANSIENT_DB_ERRORS:
+            if attempt == RECORD_SENT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def queue_outbox(
@@ -304,3 +374,25 @@ def queue_outbox(
             detail=f"outbox {outbox.id} ({purpose}) to {channel}",
         )
     return outbox
+
+
+def requeue(session: Session, services: Services, outbox_id: int, *, actor: str) -> Outbox:
+    """Staff send a message that gave up (say, after fixing a mailbox address or a login)
+    once more, with fresh attempts; the same Message-ID, so it is the same message."""
+    row = session.get(Outbox, outbox_id)
+    if row is None:
+        raise NoxbotError(f"no outbox message with id {outbox_id}")
+    if row.status != OutboxStatus.FAILED:
+        raise NoxbotError(f"outbox {outbox_id} is {row.status}; only a failed message is retried")
+    if row.headers.get(REDACT_AFTER_SENDING) is None and row.purpose == "verification_challenge":
+        raise NoxbotError(
+            f"outbox {outbox_id} is a verification challenge whose code is no longer kept; "
+            "start a new verification instead"
+        )
+    row.status = OutboxStatus.QUEUED
+    row.attempts = 0
+    row.next_attempt_at = services.clock()
+    session.add(row)
+    case = session.get(Request, row.request_id) if row.request_id else None
+    audit.record(session, actor=actor, action="requeued", request=case, detail=f"outbox {row.id}")
+    return row

@@ -1,14 +1,19 @@
-"""The outbox's channels as the config sets them up: SMTP for mail, the Bot API for chat."""
+"""The outbox's channels as the config sets them up: SMTP for mail, the Bot API for chat.
+
+One place for both `noxbot run` and `noxbot outbox send`: a secret that is not set is one
+clear line at start, not a refused login on every message later.
+"""
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 
-from telegram.error import TelegramError
+from telegram import Bot
 
 from bot.channels.base import ChannelName, OutboundChannel
 from bot.channels.smtp import SmtpChannel
-from bot.channels.telegram import TelegramChannel, make_bot
+from bot.channels.telegram import TelegramChannel, make_bot, start_bot
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import NoxbotError
@@ -16,39 +21,55 @@ from bot.outbox import DeliveryReport, deliver_due
 from bot.services import Services
 
 
+@dataclass
+class Channels:
+    """The configured outbound channels, the bot behind the Telegram one, and the names of
+    the channels left out of the config (their messages wait in the outbox)."""
+
+    outbound: dict[ChannelName, OutboundChannel] = field(default_factory=dict)
+    bot: Bot | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def _secret(settings: Settings, section: str, key: str, env_name: str) -> str:
+    value = settings.secret(env_name)
+    if value is None:
+        raise NoxbotError(f"[{section}] {key} = {env_name!r}: the environment variable is not set")
+    return value
+
+
+async def open_channels(settings: Settings, stack: AsyncExitStack) -> Channels:
+    """Set up every configured channel; the bot is shut down when `stack` closes."""
+    channels = Channels()
+    if settings.smtp is not None:
+        password = (
+            _secret(settings, "smtp", "password_env", settings.smtp.password_env)
+            if settings.smtp.username
+            else None
+        )
+        channels.outbound[ChannelName.EMAIL] = SmtpChannel(
+            settings.smtp, password, settings.organisation.name
+        )
+    else:
+        channels.missing.append("SMTP")
+    if settings.telegram is not None:
+        token = _secret(settings, "telegram", "token_env", settings.telegram.token_env)
+        bot = make_bot(settings.telegram, token)
+        stack.push_async_callback(bot.shutdown)
+        await start_bot(bot)
+        channels.bot = bot
+        channels.outbound[ChannelName.TELEGRAM] = TelegramChannel(bot)
+    else:
+        channels.missing.append("Telegram")
+    return channels
+
+
 async def send_due_once(
     settings: Settings, database: Database, services: Services
 ) -> tuple[DeliveryReport, list[str]]:
     """Send every due outbox message whose channel is configured; returns the report and
     the channels that are not configured."""
-    channels: dict[ChannelName, OutboundChannel] = {}
-    missing = []
     async with AsyncExitStack() as stack:
-        if settings.smtp is not None:
-            password = settings.secret(settings.smtp.password_env)
-            if settings.smtp.username and password is None:
-                raise NoxbotError(
-                    f"[smtp] password_env = {settings.smtp.password_env!r}: the environment "
-                    "variable is not set"
-                )
-            channels[ChannelName.EMAIL] = SmtpChannel(
-                settings.smtp, password, settings.organisation.name
-            )
-        else:
-            missing.append("SMTP")
-        if settings.telegram is not None:
-            token = settings.secret(settings.telegram.token_env)
-            if token is None:
-                raise NoxbotError(
-                    f"[telegram] token_env = {settings.telegram.token_env!r}: the environment "
-                    "variable is not set"
-                )
-            try:
-                bot = await stack.enter_async_context(make_bot(settings.telegram, token))
-            except TelegramError as exc:
-                raise NoxbotError(f"Telegram at {settings.telegram.base_url}: {exc}") from exc
-            channels[ChannelName.TELEGRAM] = TelegramChannel(bot)
-        else:
-            missing.append("Telegram")
-        report = await deliver_due(database, services, channels)
-    return report, missing
+        channels = await open_channels(settings, stack)
+        report = await deliver_due(database, services, channels.outbound)
+    return report, channels.missing

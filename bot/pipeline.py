@@ -144,15 +144,49 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
 # --- steps ---------------------------------------------------------------------------------
 
 
-def quarantine(session: Session, inbound: InboundMessage, error: BaseException) -> Outcome:
+def quarantine(
+    session: Session, inbound: InboundMessage, error: BaseException, *, bare: bool = False
+) -> Outcome:
     """A message whose processing failed: kept (raw) and shown to staff, so the worker can go
-    on and nothing is lost. The error's type is recorded, not its text (it may hold data)."""
+    on and nothing is lost. The error's type is recorded, not its text (it may hold data).
+
+    `bare` is the last resort when even storing the message failed: only its key, sender and
+    (size-capped) raw bytes, nothing parsed."""
     key = inbound.dedupe_key()
     seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
     if seen is not None:
         return Outcome(seen.id or 0, MessageState(seen.state), duplicate=True)
-    message = _record(session, inbound, key, keep_raw=True)
+    if bare:
+        message = Message(
+            dedupe_key=key,
+            direction=Direction.INBOUND,
+            channel=inbound.channel,
+            address=_storable(inbound.sender)[:320],
+            raw=(inbound.raw or b"")[:MAX_QUARANTINED_RAW] or None,
+            received_at=inbound.received_at,
+        )
+        session.add(message)
+        session.flush()
+    else:
+        message = _record(session, inbound, key, keep_raw=True)
     return _malformed(session, message, f"processing failed ({type(error).__name__})")
+
+
+#: A quarantined message keeps at most this many raw bytes (a mail server's usual limit).
+MAX_QUARANTINED_RAW = 25 * 1024 * 1024
+#: A Message-ID longer than this cannot be a real one (RFC 5322 lines end at 998) and would
+#: not fit the index that threads replies; such a message is simply not threaded by it.
+MAX_MESSAGE_ID = 250
+
+
+def _storable(text: str | None) -> str:
+    """Text as the database can hold it: PostgreSQL refuses NUL characters in text."""
+    return (text or "").replace("\x00", "")
+
+
+def _message_id(value: str | None) -> str | None:
+    value = _storable(value).strip()
+    return value if value and len(value) <= MAX_MESSAGE_ID else None
 
 
 def _record(session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool) -> Message:
@@ -163,14 +197,14 @@ def _record(session: Session, inbound: InboundMessage, key: str, *, keep_raw: bo
         dedupe_key=key,
         direction=Direction.INBOUND,
         channel=inbound.channel,
-        address=normalised_or_raw(inbound.channel, inbound.sender),
-        display_name=inbound.sender_name,
-        subject=mask_identity_numbers(inbound.subject),
-        text=mask_identity_numbers(inbound.text),
+        address=normalised_or_raw(inbound.channel, _storable(inbound.sender)),
+        display_name=_storable(inbound.sender_name) or None,
+        subject=mask_identity_numbers(_storable(inbound.subject)),
+        text=mask_identity_numbers(_storable(inbound.text)),
         raw=inbound.raw if keep_raw else None,
-        message_id=inbound.message_id,
-        in_reply_to=inbound.in_reply_to,
-        references=list(inbound.references),
+        message_id=_message_id(inbound.message_id),
+        in_reply_to=_message_id(inbound.in_reply_to),
+        references=[r for r in map(_message_id, inbound.references) if r],
         imap_uidvalidity=inbound.imap_uidvalidity,
         imap_uid=inbound.imap_uid,
         telegram_chat_id=inbound.telegram_chat_id,

@@ -17,6 +17,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import aioimaplib
 from sqlmodel import Session
@@ -26,16 +27,15 @@ from telegram.error import TelegramError
 from bot.channels.base import ChannelName, InboundMessage, OutboundChannel
 from bot.channels.imap import ImapError, ImapMailbox
 from bot.channels.mail import inbound_from_email
-from bot.channels.smtp import SmtpChannel
-from bot.channels.telegram import TelegramChannel, inbound_from_update, make_bot
+from bot.channels.telegram import inbound_from_update
 from bot.config import Settings
-from bot.db import Database
+from bot.db import TRANSIENT_DB_ERRORS, Database
 from bot.deadlines import stockholm_date
-from bot.errors import NoxbotError
 from bot.housekeeping import raise_daily_reminders, run_daily_retention
 from bot.lease import POLLERS, release, try_acquire
 from bot.models import ChannelCursor
 from bot.outbox import deliver_due
+from bot.outbox_senders import open_channels
 from bot.pipeline import process_inbound, quarantine
 from bot.services import Services
 from bot.staff_chat import decide_in_chat, notify_staff, parse_decision
@@ -43,6 +43,7 @@ from bot.timeutil import utcnow
 from bot.verifying import expire_verifications
 
 log = logging.getLogger("noxbot")
+T = TypeVar("T")
 
 OUTBOX_SECONDS = 5.0
 SCHEDULER_SECONDS = 60.0
@@ -53,6 +54,25 @@ LEASE_TTL = timedelta(seconds=60)
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def until_stopped(stop: asyncio.Event | None, waiting: Awaitable[T]) -> T | None:
+    """The result of a long wait (a long poll), or None as soon as `stop` is set: a stop
+    must not wait out a 30-second poll. Only for waits that are safe to abandon."""
+    task = asyncio.ensure_future(waiting)
+    if stop is None:
+        return await task
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
 
 
 def read_cursor(session: Session, name: str) -> str | None:
@@ -89,18 +109,38 @@ async def with_backoff(
 def handle_inbound(
     database: Database, services: Services, inbound: InboundMessage, cursor: str, position: str
 ) -> None:
-    """Process one message and advance the cursor in one transaction. A message that makes
-    the pipeline fail is quarantined for staff instead, so one bad message never stops the
-    worker or gets lost."""
+    """Process one message and advance the cursor in one transaction.
+
+    Cases when it fails:
+    - the database is down or busy (TRANSIENT_DB_ERRORS): re-raised, the cursor stays, the
+      worker waits and reads the message again — nothing is lost, nothing quarantined;
+    - anything else (a bug, data the database refuses): the message is quarantined for
+      staff and the cursor moves on, so one bad message never stops the worker;
+    - storing it for quarantine fails too: a bare record (key, sender, raw bytes) is kept.
+    """
     try:
         with database.session() as session:
             process_inbound(session, services, inbound)
             write_cursor(session, cursor, position)
-    except Exception as exc:  # any failure: keep the message, tell staff, go on
-        log.error("pipeline failed on a message (%s); quarantined for staff", type(exc).__name__)
-        with database.session() as session:
-            quarantine(session, inbound, exc)
-            write_cursor(session, cursor, position)
+        return
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception as exc:  # any other failure: keep the message, tell staff, go on
+        error = exc
+    for bare in (False, True):
+        try:
+            with database.session() as session:
+                quarantine(session, inbound, error, bare=bare)
+                write_cursor(session, cursor, position)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception as exc:  # the bare record is the last resort
+            if bare:
+                raise
+            log.error("storing a failed message (%s); keeping a bare record", type(exc).__name__)
+            continue
+        log.error("pipeline failed on a message (%s); quarantined for staff", type(error).__name__)
+        return
 
 
 # --- mail --------------------------------------------------------------------------------
@@ -110,11 +150,20 @@ async def ingest_mail(database: Database, services: Services, mailbox: ImapMailb
     """Process every message newer than the cursor; returns how many were read."""
     name = f"imap:{mailbox.settings.mailbox}"
     with database.session() as session:
-        stored = read_cursor(session, name)
+        cursor = session.get(ChannelCursor, name)
+        stored, last_seen = (cursor.value, cursor.updated_at) if cursor else (None, None)
     validity, _, last = (stored or "0:0").partition(":")
-    # A new UIDVALIDITY means the UIDs start over: read again from the start (Message-IDs
-    # keep it from processing anything twice).
-    after = int(last) if int(validity) == mailbox.uidvalidity else 0
+    if stored is not None and int(validity) == mailbox.uidvalidity:
+        after = int(last)
+    else:
+        # No cursor to trust — the first start, or the server renumbered the mailbox (a new
+        # UIDVALIDITY): read what arrived in the last backlog_days before the cursor was last
+        # moved, not years of mail handled by hand. Message-IDs keep what is read again from
+        # being processed twice.
+        since = (last_seen or services.clock()) - timedelta(days=mailbox.settings.backlog_days)
+        after = await mailbox.last_uid_before(since.date())
+        with database.session() as session:
+            write_cursor(session, name, f"{mailbox.uidvalidity}:{after}")
     count = 0
     async for mail in mailbox.new_mail(after):
         inbound = inbound_from_email(
@@ -148,7 +197,14 @@ async def watch_mail(
         "mail watcher",
         stop,
         session_until_failure,
-        (ImapError, OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout),
+        (
+            ImapError,
+            OSError,
+            TimeoutError,
+            aioimaplib.Abort,
+            aioimaplib.CommandTimeout,
+            *TRANSIENT_DB_ERRORS,
+        ),
     )
 
 
@@ -156,15 +212,25 @@ async def watch_mail(
 
 
 async def poll_chat_once(
-    database: Database, services: Services, bot: Bot, settings: Settings, timeout: int
+    database: Database,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+    timeout: int,
+    stop: asyncio.Event | None = None,
 ) -> int:
     """One getUpdates round: each update processed with its offset in one transaction."""
     assert settings.telegram is not None
     with database.session() as session:
         offset = int(read_cursor(session, "telegram:offset") or 0)
-    updates = await bot.get_updates(
-        offset=offset or None, timeout=timeout, allowed_updates=["message", "callback_query"]
+    updates = await until_stopped(
+        stop,
+        bot.get_updates(
+            offset=offset or None, timeout=timeout, allowed_updates=["message", "callback_query"]
+        ),
     )
+    if updates is None:
+        return 0  # stopped while waiting; the offset was not moved, nothing is lost
     for update in updates:
         query = update.callback_query
         if query is not None and parse_decision(query.data or "") is not None:
@@ -198,9 +264,11 @@ async def poll_chat(
     timeout = settings.telegram.poll_timeout_seconds
 
     async def step() -> None:
-        await poll_chat_once(database, services, bot, settings, timeout)
+        await poll_chat_once(database, services, bot, settings, timeout, stop)
 
-    await with_backoff("chat poller", stop, step, (TelegramError, OSError, TimeoutError))
+    await with_backoff(
+        "chat poller", stop, step, (TelegramError, OSError, TimeoutError, *TRANSIENT_DB_ERRORS)
+    )
 
 
 # --- outbox and scheduler ---------------------------------------------------------------
@@ -212,9 +280,11 @@ async def send_outbox(
     channels: dict[ChannelName, OutboundChannel],
     stop: asyncio.Event,
 ) -> None:
-    while not stop.is_set():
-        await deliver_due(database, services, channels)
+    async def step() -> None:
+        await deliver_due(database, services, channels, stop=stop)
         await sleep_or_stop(stop, OUTBOX_SECONDS)
+
+    await with_backoff("outbox sender", stop, step, TRANSIENT_DB_ERRORS)
 
 
 async def notify_staff_chat(
@@ -224,17 +294,21 @@ async def notify_staff_chat(
         await notify_staff(database, services, bot, chat_id)
         await sleep_or_stop(stop, OUTBOX_SECONDS)
 
-    await with_backoff("staff chat", stop, step, (TelegramError, OSError, TimeoutError))
+    await with_backoff(
+        "staff chat", stop, step, (TelegramError, OSError, TimeoutError, *TRANSIENT_DB_ERRORS)
+    )
 
 
 async def run_scheduler(database: Database, services: Services, stop: asyncio.Event) -> None:
-    while not stop.is_set():
+    async def step() -> None:
         with database.session() as session:
             expire_verifications(session, services)
             today = stockholm_date(services.clock(), services.settings.organisation.timezone)
             raise_daily_reminders(session, services, today)
             run_daily_retention(session, services, today)
         await sleep_or_stop(stop, SCHEDULER_SECONDS)
+
+    await with_backoff("scheduler", stop, step, TRANSIENT_DB_ERRORS)
 
 
 # --- supervisor ----------------------------------------------------------------------------
@@ -244,27 +318,11 @@ async def run_workers(
     settings: Settings, database: Database, services: Services, stop: asyncio.Event
 ) -> None:
     """All configured workers in one TaskGroup until `stop` is set."""
-    channels: dict[ChannelName, OutboundChannel] = {}
     async with contextlib.AsyncExitStack() as stack:
-        bot: Bot | None = None
-        if settings.telegram is not None:
-            token = settings.secret(settings.telegram.token_env)
-            if token is None:
-                raise NoxbotError(
-                    f"[telegram] token_env = {settings.telegram.token_env!r}: "
-                    "the environment variable is not set"
-                )
-            bot = await stack.enter_async_context(make_bot(settings.telegram, token))
-            channels[ChannelName.TELEGRAM] = TelegramChannel(bot)
-        if settings.smtp is not None:
-            channels[ChannelName.EMAIL] = SmtpChannel(
-                settings.smtp,
-                settings.secret(settings.smtp.password_env),
-                settings.organisation.name,
-            )
+        channels = await open_channels(settings, stack)
         async with asyncio.TaskGroup() as group:
-            group.create_task(send_outbox(database, services, channels, stop))
-            group.create_task(lead_when_elected(database, services, settings, bot, stop))
+            group.create_task(send_outbox(database, services, channels.outbound, stop))
+            group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
 
 
 async def lead_when_elected(
@@ -278,8 +336,7 @@ async def lead_when_elected(
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     try:
         while not stop.is_set():
-            with database.session() as session:
-                elected = try_acquire(session, POLLERS, holder, LEASE_TTL, services.clock())
+            elected = _try_lease(database, services, holder)
             if not elected:
                 await sleep_or_stop(stop, LEASE_TTL.total_seconds() / 3)
                 continue
@@ -299,8 +356,19 @@ async def lead_when_elected(
                         )
                     )
     finally:
-        with database.session() as session:
+        # When the database is away the lease is not released; it simply runs out.
+        with contextlib.suppress(*TRANSIENT_DB_ERRORS), database.session() as session:
             release(session, POLLERS, holder)
+
+
+def _try_lease(database: Database, services: Services, holder: str) -> bool:
+    """Take or renew the pollers' lease; a database that is away counts as not elected."""
+    try:
+        with database.session() as session:
+            return try_acquire(session, POLLERS, holder, LEASE_TTL, services.clock())
+    except TRANSIENT_DB_ERRORS as exc:
+        log.warning("pollers' lease: %s; trying again", type(exc).__name__)
+        return False
 
 
 async def _keep_lease(
@@ -310,14 +378,17 @@ async def _keep_lease(
     stop: asyncio.Event,
     stand_down: asyncio.Event,
 ) -> None:
+    renewed = services.clock()
     while not stop.is_set():
         await sleep_or_stop(stop, LEASE_TTL.total_seconds() / 3)
         if stop.is_set():
             break
-        with database.session() as session:
-            if not try_acquire(session, POLLERS, holder, LEASE_TTL, services.clock()):
-                log.warning("lost the pollers' lease; standing down")
-                break
+        if _try_lease(database, services, holder):
+            renewed = services.clock()
+        elif services.clock() - renewed >= LEASE_TTL:
+            # Lost it, or could not renew it in time: another instance may hold it now.
+            log.warning("lost the pollers' lease; standing down")
+            break
     stand_down.set()
 
 
@@ -327,8 +398,16 @@ def run_until_signalled(settings: Settings, database: Database, services: Servic
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():  # asked twice: the person wants out now
+                log.warning("stopping at once")
+                os._exit(130)
+            log.info("stopping: finishing what is under way (signal again to stop at once)")
+            stop.set()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, on_signal)
         await run_workers(settings, database, services, stop)
 
     asyncio.run(main())

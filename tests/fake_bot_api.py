@@ -30,6 +30,8 @@ class FakeBotApi:
     token: str = "123:test"
     calls: list[Call] = field(default_factory=list)
     fail_next: int = 0  # answer 502 this many times: a server that is down
+    fail_calls: set[int] = field(default_factory=set)  # answer 502 to these calls (1 = first)
+    hold_polls: float = 0.05  # how long an empty long poll is held open
     _ids: itertools.count = field(default_factory=lambda: itertools.count(500))
     base_url: str = ""
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -39,11 +41,15 @@ class FakeBotApi:
 
     def user_says(self, user_id: int, text: str, reply_to: int | None = None) -> int:
         """Queue a private chat message from a user; returns its message id."""
+        return self.user_sends(user_id, {"text": text}, reply_to)
+
+    def user_sends(self, user_id: int, content: dict[str, Any], reply_to: int | None = None) -> int:
+        """Queue a private chat message with the given content (text, photo ...)."""
         message_id = next(self._ids)
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),
-            "text": text,
+            **content,
             "chat": {"id": user_id, "type": "private"},
             "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
         }
@@ -100,8 +106,8 @@ class FakeBotApi:
                 fields[key] = json.loads(fields[key])
         if method not in ("getMe", "deleteWebhook", "getUpdates"):
             self.calls.append(Call(method, fields, files))
-            if self.fail_next > 0:
-                self.fail_next -= 1
+            if self.fail_next > 0 or len(self.calls) in self.fail_calls:
+                self.fail_next = max(0, self.fail_next - 1)
                 return web.json_response(
                     {"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502
                 )
@@ -110,7 +116,7 @@ class FakeBotApi:
             offset = int(fields.get("offset") or 0)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and float(fields.get("timeout") or 0) > 0:
-                await asyncio.sleep(0.05)  # a short long-poll keeps tests quick
+                await asyncio.sleep(self.hold_polls)  # a short long-poll keeps tests quick
             return web.json_response({"ok": True, "result": self.updates[:100]})
         if method == "getMe":
             return web.json_response({"ok": True, "result": BOT_USER})

@@ -37,6 +37,11 @@ class PostgresCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
+        self.pause()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Stop the server and keep its data: a database that went down."""
         subprocess.run(
             _as_postgres(
                 [
@@ -52,7 +57,10 @@ class PostgresCluster:
             capture_output=True,
             timeout=30,
         )
-        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def resume(self) -> None:
+        """Start the server again on the same port and data."""
+        _pg_ctl_start(self.directory, self.port)
 
 
 def available() -> bool:
@@ -86,6 +94,12 @@ def start_cluster() -> PostgresCluster:
         timeout=120,
     )
     port = free_port()
+    _pg_ctl_start(directory, port)
+    return PostgresCluster(directory, port)
+
+
+def _pg_ctl_start(directory: Path, port: int) -> None:
+    data = directory / "data"
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
         _as_postgres(
@@ -105,4 +119,3 @@ def start_cluster() -> PostgresCluster:
         capture_output=True,
         timeout=60,
     )
-    return PostgresCluster(directory, port)

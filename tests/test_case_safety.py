@@ -104,6 +104,15 @@ async def test_a_register_extract_never_reaches_a_stranger_who_guessed_a_referen
     assert not [m for m in world.sent_to(MALLORY) if "969700-1234" in m.text]
 
 
+def test_another_sender_reusing_a_message_id_is_not_taken_for_a_duplicate(world):
+    first = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.", message_id="<same@x>")
+    second = world.email(
+        "john.carter@example.com", "Please send me a copy of my data.", message_id="<same@x>"
+    )
+    assert not second.duplicate
+    assert second.reference not in (None, first.reference)
+
+
 # --- approval carries out what the approved text says ---------------------------------------
 
 

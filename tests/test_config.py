@@ -86,9 +86,39 @@ def test_the_example_config_is_valid_and_documents_every_key():
             id="missing-required",
         ),
         pytest.param(
-            '[imap]\nhost = "h"\nusername = "u"\ntls = "yes"\n',
-            "[imap] tls = 'yes': expected 'ssl', 'starttls' or 'none'",
+            '[smtp]\nhost = "h"\ntls = "yes"\n',
+            "[smtp] tls = 'yes': expected 'ssl', 'starttls' or 'none'",
             id="bad-choice",
+        ),
+        pytest.param(
+            '[imap]\nhost = "h"\nusername = "u"\ntls = "starttls"\n',
+            "[imap] tls = 'starttls': expected 'ssl' (port 993) or 'none'; STARTTLS is not",
+            id="imap-starttls-is-refused-up-front",
+        ),
+        pytest.param(
+            "[smtp]\nhost = 'h'\nport = \"587\"\n",
+            "[smtp] port = '587': expected a valid integer",
+            id="a-number-in-quotes-is-not-guessed-at",
+        ),
+        pytest.param(
+            '[imap]\nhost = "h"\nusername = "u"\nidle = "yes"\n',
+            "[imap] idle = 'yes': expected a valid boolean",
+            id="a-flag-in-quotes-is-not-guessed-at",
+        ),
+        pytest.param(
+            "[smtp]\nhost = 'h'\nport = true\n",
+            "[smtp] port = True: expected a valid integer",
+            id="true-is-no-port",
+        ),
+        pytest.param(
+            '[telegram]\nbase_url = "https://api.telegram.org"\n',
+            "[telegram] base_url = 'https://api.telegram.org': expected an http(s) URL ending",
+            id="bot-api-url-without-bot",
+        ),
+        pytest.param(
+            '[telegram]\ntoken_env = "123456:AAH-secret"\n',
+            "[telegram] token_env (value not shown): expected the name of an environment",
+            id="a-token-pasted-instead-of-a-variable-name",
         ),
         pytest.param(
             '[organisation]\ntimezone = "Mars/Olympus"\n',
@@ -108,7 +138,7 @@ def test_a_config_mistake_is_one_line_naming_key_value_and_expectation(tmp_path,
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
     message = str(caught.value)
-    assert "\n" not in message
+    assert "\n" not in message and "AAH-secret" not in message
     assert message.startswith(str(path))
     assert expected in message
 

@@ -79,3 +79,32 @@ def test_an_older_database_is_upgraded_and_keeps_its_data(sqlite_url):
         columns = {c["name"] for c in inspect(connection).get_columns("draft")}
     assert "staff_notified_at" in columns
     engine.dispose()
+
+
+def test_a_downgrade_and_upgrade_keep_every_row_and_link(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import _alembic_config
+    from tests.workflow_kit import make_world
+
+    world = make_world(tmp_path)
+    world.email("y@example.com", "", "", malformed="broken")  # a message with an alert on it
+    engine = world.database.engine
+
+    def links() -> tuple[int, int]:
+        with engine.connect() as connection:
+            return (
+                connection.execute(text("SELECT count(*) FROM message")).scalar_one(),
+                connection.execute(
+                    text("SELECT count(*) FROM staff_alert WHERE message_id IS NOT NULL")
+                ).scalar_one(),
+            )
+
+    before = links()
+    assert before == (1, 1)
+    command.downgrade(_alembic_config(engine), "0002")
+    assert links() == before
+    command.upgrade(_alembic_config(engine), "head")
+    assert links() == before
+    world.database.dispose()

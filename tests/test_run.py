@@ -111,3 +111,48 @@ async def test_a_mailed_request_is_confirmed_on_telegram_approved_and_answered_b
         smtp.close()
         await api.stop()
         world.database.dispose()
+
+
+async def test_a_bot_api_that_is_down_at_start_does_not_keep_the_rest_from_starting(
+    tmp_path, monkeypatch
+):
+    from contextlib import AsyncExitStack
+
+    from bot.outbox_senders import open_channels
+    from tests.pg import free_port
+
+    monkeypatch.setenv("NOXBOT_TELEGRAM_TOKEN", "123:test")
+    world = make_world(tmp_path)
+    closed = f"http://127.0.0.1:{free_port()}/bot"
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=closed)}
+    )
+    async with AsyncExitStack() as stack:
+        channels = await open_channels(settings, stack)
+        assert channels.bot is not None and "telegram" in channels.outbound
+
+
+async def test_a_refused_bot_token_stops_the_start_with_one_line_and_no_token(
+    tmp_path, monkeypatch
+):
+    from contextlib import AsyncExitStack
+
+    from bot.errors import NoxbotError
+    from bot.outbox_senders import open_channels
+
+    api = FakeBotApi()
+    await api.start()
+    monkeypatch.setenv("NOXBOT_TELEGRAM_TOKEN", "999:AAH-wrong")
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=api.base_url)}
+    )
+    try:
+        async with AsyncExitStack() as stack:
+            with pytest.raises(NoxbotError) as caught:
+                await open_channels(settings, stack)
+    finally:
+        await api.stop()
+    message = str(caught.value)
+    assert "refused the token" in message and "AAH-wrong" not in message
+    assert "\n" not in message

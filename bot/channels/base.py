@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.timeutil import utcnow
 
@@ -54,22 +54,32 @@ class InboundMessage:
     malformed: str | None = None
 
     def dedupe_key(self) -> str:
-        """The same message handed in twice has the same key (idempotent processing)."""
+        """The same message handed in twice has the same key (idempotent processing).
+
+        Mail is known by sender and Message-ID together: another sender reusing an id (a
+        broken client, or on purpose) must not make a request vanish as a duplicate. A key
+        longer than an index allows is hashed.
+        """
         if self.channel is ChannelName.EMAIL:
             if self.message_id:
-                return f"email:mid:{self.message_id.strip('<>').lower()}"
+                key = f"email:mid:{self.sender.lower()}:{self.message_id.strip('<>').lower()}"
+                return key if len(key) <= 200 else f"email:midsha:{_digest(key)}"
             if self.imap_uidvalidity is not None and self.imap_uid is not None:
                 return f"email:imap:{self.imap_uidvalidity}:{self.imap_uid}"
         if self.channel is ChannelName.TELEGRAM and self.callback_id is not None:
             return f"telegram:cb:{self.callback_id}"
         if self.channel is ChannelName.TELEGRAM and self.telegram_message_id is not None:
             return f"telegram:{self.telegram_chat_id}:{self.telegram_message_id}"
-        digest = hashlib.sha256(
+        digest = _digest(
             "\x00".join(
                 [self.channel, self.sender, self.subject, self.text, self.received_at.isoformat()]
-            ).encode()
-        ).hexdigest()[:32]
+            )
+        )
         return f"{self.channel}:sha:{digest}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -102,14 +112,31 @@ class OutboundMessage:
     reply_to_message_id: int | None = None  # Telegram
     buttons: tuple[Button, ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()
+    #: What an earlier attempt already delivered (an adapter's own record, e.g. the pieces of
+    #: a long Telegram reply), so a retry goes on from there instead of repeating it.
+    progress: dict[str, Any] = field(default_factory=dict)
 
 
 class SendError(Exception):
-    """Sending failed; `permanent` says whether retrying can help."""
+    """Sending failed. The cases, for the outbox:
+    - transient (default): the server is down or busy; this message is retried with backoff;
+    - `permanent`: this message can never go (recipient refused, message rejected);
+    - `channel_broken`: the channel itself is misconfigured (login refused, TLS): no message
+      can go until staff fix it, so none is charged an attempt and staff are alerted.
+    `progress` records what was delivered before the failure (see OutboundMessage)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        channel_broken: bool = False,
+        progress: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.channel_broken = channel_broken
+        self.progress = progress or {}
 
 
 class OutboundChannel(Protocol):

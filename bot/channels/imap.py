@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 
 import aioimaplib
@@ -21,6 +21,7 @@ from bot.config import ImapSettings
 
 BATCH = 100
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
+_UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _INTERNALDATE = re.compile(rb"INTERNALDATE \"([^\"]+)\"")
 _UID = re.compile(rb"\bUID (\d+)")
 
@@ -74,6 +75,7 @@ class ImapMailbox:
         self.password = password
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity = 0
+        self.uidnext = 1
 
     async def _ok(self, awaitable: object, what: str) -> aioimaplib.Response:
         response = await asyncio.wait_for(awaitable, self.settings.timeout_seconds)  # type: ignore[arg-type]
@@ -86,24 +88,33 @@ class ImapMailbox:
         cls = aioimaplib.IMAP4_SSL if s.tls == "ssl" else aioimaplib.IMAP4
         self.client = cls(host=s.host, port=s.port, timeout=s.timeout_seconds)
         await asyncio.wait_for(self.client.wait_hello_from_server(), s.timeout_seconds)
-        if s.tls == "starttls":
-            await self._ok(self.client.starttls(), "STARTTLS")
         await self._ok(self.client.login(s.username, self.password), f"login as {s.username}")
         response = await self._ok(self.client.select(s.mailbox), f"SELECT {s.mailbox}")
         for line in response.lines:
             if match := _UIDVALIDITY.search(bytes(line)):
                 self.uidvalidity = int(match.group(1))
+            if match := _UIDNEXT.search(bytes(line)):
+                self.uidnext = int(match.group(1))
+
+    async def last_uid_before(self, since: date) -> int:
+        """The UID to read after so that mail from `since` on is read: one below the first
+        UID that arrived on or after that day; the highest UID when nothing did; 0 for an
+        empty mailbox. Used where no cursor can be trusted (first start, new UIDVALIDITY)."""
+        assert self.client is not None
+        day = f"{since.day}-{_MONTHS[since.month - 1]}-{since.year}"  # RFC 3501 date
+        recent = _uids(await self._ok(self.client.uid_search("SINCE", day), "UID SEARCH"))
+        if recent:
+            return min(recent) - 1
+        # Nothing recent: everything here is older. UIDNEXT as SELECT saw it, not the highest
+        # UID now: mail arriving after the search must not be skipped.
+        return max(self.uidnext - 1, 0)
 
     async def new_mail(self, after_uid: int) -> AsyncIterator[FetchedMail]:
         """Messages with a UID above `after_uid`, oldest first, in batches of BATCH."""
         assert self.client is not None
         response = await self._ok(self.client.uid_search("UID", f"{after_uid + 1}:*"), "UID SEARCH")
-        uids = sorted(
-            int(u)
-            for line in response.lines[:-1]
-            for u in bytes(line).split()
-            if u.isdigit() and int(u) > after_uid
-        )
+        # "n:*" always matches the highest UID, even when it is below n (RFC 3501 §6.4.8).
+        uids = sorted(u for u in _uids(response) if u > after_uid)
         for start in range(0, len(uids), BATCH):
             batch = ",".join(str(u) for u in uids[start : start + BATCH])
             fetched = await self._ok(
@@ -139,6 +150,13 @@ class ImapMailbox:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.client.logout(), 5)
             self.client = None
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _uids(response: aioimaplib.Response) -> list[int]:
+    return [int(u) for line in response.lines[:-1] for u in bytes(line).split() if u.isdigit()]
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

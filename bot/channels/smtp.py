@@ -7,6 +7,7 @@ the server is recognisably the same message.
 from __future__ import annotations
 
 import email.utils
+import ssl
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -67,10 +68,42 @@ class SmtpChannel:
                 timeout=self.settings.timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise SendError(f"recipient refused: {exc}", permanent=True) from exc
+            raise _refused(exc.recipients) from exc
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            raise _refused([exc]) from exc
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise SendError(
+                f"SMTP login refused ({exc.code}); check [smtp] username and password_env",
+                channel_broken=True,
+            ) from exc
         except aiosmtplib.SMTPResponseException as exc:
+            if exc.code in _CHANNEL_BROKEN_CODES:
+                raise SendError(
+                    f"SMTP {exc.code}: {exc.message}; check [smtp] username, tls and port",
+                    channel_broken=True,
+                ) from exc
             # RFC 5321 §4.2.1: 5yz is a permanent failure, 4yz a transient one.
             raise SendError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            raise SendError(f"SMTP: {exc}; check [smtp] tls and port", channel_broken=True) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise SendError(
+                f"SMTP server certificate not trusted ({exc.verify_message})", channel_broken=True
+            ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise SendError(f"SMTP server unreachable: {exc}") from exc
         return str(mail["Message-ID"])
+
+
+#: Replies that say the session, not the message, is wrong (RFC 4954 §6: authentication
+#: required, too weak, encryption required; 535 comes as SMTPAuthenticationError).
+_CHANNEL_BROKEN_CODES = frozenset({530, 534, 538})
+
+
+def _refused(recipients: list[aiosmtplib.SMTPRecipientRefused]) -> SendError:
+    """A refused recipient is final on 5yz and worth retrying on 4yz (greylisting, a full
+    mailbox, a server over quota: RFC 5321 §4.2.1)."""
+    codes = ", ".join(f"{r.code} {r.message}" for r in recipients)
+    return SendError(
+        f"recipient refused: {codes}", permanent=all(r.code >= 500 for r in recipients)
+    )

@@ -3,11 +3,14 @@ into inbound values for the chat poller. Knows the Bot API, not GDPR."""
 
 from __future__ import annotations
 
+import logging
+
 from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    Message,
     ReplyParameters,
     Update,
 )
@@ -15,6 +18,9 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from bot.channels.base import ChannelName, InboundMessage, OutboundMessage, SendError
 from bot.config import TelegramSettings
+from bot.errors import NoxbotError
+
+log = logging.getLogger("noxbot")
 
 #: The Bot API refuses longer texts; a long reply goes out in several messages.
 MAX_TEXT = 4096
@@ -51,6 +57,9 @@ class TelegramChannel:
         self.bot = bot
 
     async def send(self, message: OutboundMessage) -> str:
+        """Text pieces, then attachments, in order. A failure part-way reports how far it got
+        (SendError.progress), and the retry goes on from there: the person never gets the
+        first half of a long reply twice."""
         chat_id = int(message.address)
         markup = None
         if message.buttons:
@@ -58,38 +67,87 @@ class TelegramChannel:
                 [[InlineKeyboardButton(b.label, callback_data=b.data) for b in message.buttons]]
             )
         pieces = split_text(message.text)
+        done = int(message.progress.get("parts", 0))
+        first = message.progress.get("first")
+        parts = len(pieces) + len(message.attachments)
         try:
-            first = None
-            for index, piece in enumerate(pieces):
-                last = index == len(pieces) - 1
-                sent = await self.bot.send_message(
-                    chat_id=chat_id,
-                    text=piece,
-                    reply_markup=markup if last else None,
-                    reply_parameters=ReplyParameters(
-                        message.reply_to_message_id, allow_sending_without_reply=True
+            for index in range(done, parts):
+                if index < len(pieces):
+                    sent = await self.bot.send_message(
+                        chat_id=chat_id,
+                        text=pieces[index],
+                        reply_markup=markup if index == len(pieces) - 1 else None,
+                        reply_parameters=ReplyParameters(
+                            message.reply_to_message_id, allow_sending_without_reply=True
+                        )
+                        if message.reply_to_message_id and index == 0
+                        else None,
                     )
-                    if message.reply_to_message_id and index == 0
-                    else None,
-                )
-                first = first or sent
-            for attachment in message.attachments:
-                await self.bot.send_document(
-                    chat_id=chat_id,
-                    document=InputFile(
-                        attachment.content.encode("utf-8"), filename=attachment.filename
-                    ),
-                )
+                else:
+                    attachment = message.attachments[index - len(pieces)]
+                    sent = await self.bot.send_document(
+                        chat_id=chat_id,
+                        document=InputFile(
+                            attachment.content.encode("utf-8"), filename=attachment.filename
+                        ),
+                    )
+                first = first or sent.message_id
+                done = index + 1
         except (Forbidden, InvalidToken) as exc:
-            raise SendError(f"Telegram refused: {exc}", permanent=True) from exc
+            raise _failed("Telegram refused", exc, done, first, permanent=True) from exc
         except RetryAfter as exc:
-            raise SendError(f"Telegram asks to wait {exc.retry_after}s") from exc
+            raise _failed(f"Telegram asks to wait {exc.retry_after}s", None, done, first) from exc
         except BadRequest as exc:
-            raise SendError(f"Telegram rejected the message: {exc}", permanent=True) from exc
+            raise _failed("Telegram rejected the message", exc, done, first, True) from exc
         except (TimedOut, NetworkError) as exc:
-            raise SendError(f"Telegram unreachable: {exc}") from exc
-        assert first is not None
-        return str(first.message_id)
+            raise _failed("Telegram unreachable", exc, done, first) from exc
+        return str(first)
+
+
+def _failed(
+    what: str, exc: Exception | None, done: int, first: int | None, permanent: bool = False
+) -> SendError:
+    # InvalidToken's text holds the token itself: only the class name is kept.
+    reason = type(exc).__name__ if isinstance(exc, InvalidToken) else exc
+    text = f"{what}: {reason}" if exc is not None else what
+    progress = {"parts": done, "first": first} if done else None
+    return SendError(text, permanent=permanent, progress=progress)
+
+
+async def start_bot(bot: Bot) -> None:
+    """Get the bot ready to talk to the Bot API. An API that cannot be reached now is no
+    reason not to start (the poller and the sender keep trying); a refused token is."""
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise TelegramTokenRefused(
+            "[telegram] the Bot API refused the token in the variable token_env names"
+        ) from None
+    except (NetworkError, TimedOut, OSError) as exc:
+        log.warning("Telegram Bot API not reachable at start (%s); trying on", type(exc).__name__)
+
+
+class TelegramTokenRefused(NoxbotError):
+    """The token is wrong: nothing will work until staff fix the config."""
+
+
+#: What a message without text is shown as, so staff see that something came.
+_NON_TEXT = {
+    "photo": "a photo",
+    "document": "a document",
+    "voice": "a voice message",
+    "audio": "an audio file",
+    "video": "a video",
+    "video_note": "a video message",
+    "sticker": "a sticker",
+    "contact": "a contact card",
+    "location": "a location",
+}
+
+
+def _describe_non_text(message: Message) -> str:
+    kind = next((label for attr, label in _NON_TEXT.items() if getattr(message, attr, None)), None)
+    return f"({kind or 'a message without text'}, not downloaded)"
 
 
 def inbound_from_update(update: Update, staff_chat_id: int | None = None) -> InboundMessage | None:
@@ -112,9 +170,9 @@ def inbound_from_update(update: Update, staff_chat_id: int | None = None) -> Inb
         return None
     if message.chat.type != "private" or message.chat.id == staff_chat_id:
         return None
-    text = message.text or message.caption or ""
-    if not text:
-        return None
+    # A photo or document is not downloaded (it may be an identity document we must not
+    # keep); its caption, or a note of what came, is what staff see.
+    text = message.text or message.caption or _describe_non_text(message)
     return InboundMessage(
         channel=ChannelName.TELEGRAM,
         sender=str(message.from_user.id),

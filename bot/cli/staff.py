@@ -27,6 +27,7 @@ from bot.cli.app import (
     staff_actor,
 )
 from bot.models import Message, MessageState, Outbox, StaffAlert
+from bot.outbox import requeue
 from bot.outbox_senders import send_due_once
 from bot.pipeline import decide_triage
 
@@ -221,6 +222,17 @@ def outbox_send(config: ConfigOption = None) -> None:
         console.print(f"{name}: not configured; its messages wait in the outbox", markup=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+@outbox_app.command("retry")
+def outbox_retry(outbox_id: int, config: ConfigOption = None) -> None:
+    """Queue a message that failed for good once more (after the cause was fixed)."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        row = requeue(session, services, outbox_id, actor=staff_actor())
+        console.print(
+            f"outbox {row.id} ({row.purpose}) to {row.channel}: queued again", markup=False
+        )
 
 
 @audit_app.command("verify")

@@ -26,6 +26,10 @@ def imap_server():
     server.stop()
 
 
+ANNA = "anna.lindqvist@example.se"
+ERASE = "Jag vill att ni raderar alla mina personuppgifter."
+
+
 def _mail(i: int, sender: str, subject: str, body: str, extra: str = "") -> bytes:
     return (
         f"From: {sender}\r\nTo: info@noxconsulting.se\r\nSubject: {subject}\r\n"
@@ -39,17 +43,40 @@ def _mail(i: int, sender: str, subject: str, body: str, extra: str = "") -> byte
 ARRIVED = datetime(2026, 11, 24, 10, 5, tzinfo=UTC)
 
 
-async def _append(server, mails: list[bytes], mailbox: str) -> None:
+async def _append(
+    server, mails: list[bytes], mailbox: str, arrived: datetime = ARRIVED, *, renew: bool = False
+) -> None:
+    """Deliver mail into a mailbox (created, or with `renew` deleted and created again —
+    which gives it a new UIDVALIDITY, as a server migration does)."""
     import aioimaplib
 
     client = aioimaplib.IMAP4(host="127.0.0.1", port=server.port, timeout=10)
     await client.wait_hello_from_server()
     await client.login(dovecot.USER, dovecot.PASSWORD)
+    if renew:
+        await client.delete(mailbox)
     if mailbox != "INBOX":
         await client.create(mailbox)
     for raw in mails:
-        assert (await client.append(raw, mailbox=mailbox, date=ARRIVED)).result == "OK"
+        assert (await client.append(raw, mailbox=mailbox, date=arrived)).result == "OK"
     await client.logout()
+
+
+def _mailbox(server, name: str) -> ImapMailbox:
+    settings = ImapSettings(
+        host="127.0.0.1", port=server.port, tls="none", username=dovecot.USER, mailbox=name
+    )
+    return ImapMailbox(settings, dovecot.PASSWORD)
+
+
+async def _ingest(world, server, name: str) -> tuple[int, int]:
+    """Read the mailbox once; returns (messages read, its UIDVALIDITY)."""
+    mailbox = _mailbox(server, name)
+    await mailbox.connect()
+    try:
+        return await ingest_mail(world.database, world.services, mailbox), mailbox.uidvalidity
+    finally:
+        await mailbox.close()
 
 
 async def _flags(server, mailbox: str) -> list[bytes]:
@@ -135,6 +162,39 @@ async def test_a_large_mailbox_is_fetched_in_batches(imap_server, tmp_path):
         await mailbox.close()
 
 
+async def test_on_the_first_start_only_recent_mail_is_read(imap_server, tmp_path):
+    old = datetime(2023, 3, 6, 9, tzinfo=UTC)
+    await _append(
+        imap_server, [_mail(301, ANNA, "Radera mig", ERASE)], "Backlog", old
+    )  # handled by hand in 2023
+    await _append(imap_server, [_mail(302, "kund@example.com", "Hej", "Hej!")], "Backlog2")
+    world = make_world(tmp_path)  # its clock says 2026-11-24: backlog_days = 7 reach 11-17
+    assert (await _ingest(world, imap_server, "Backlog"))[0] == 0
+    assert (await _ingest(world, imap_server, "Backlog2"))[0] == 1
+    with world.session() as session:
+        assert session.exec(select(Request)).all() == []
+
+
+async def test_a_renumbered_mailbox_is_not_read_as_new_mail(imap_server, tmp_path):
+    first = [
+        _mail(401, ANNA, "Radera mig", ERASE),
+        _mail(402, "kund@example.com", "Hej", "Har ni en konsult?"),
+    ]
+    await _append(imap_server, first, "Moved")
+    world = make_world(tmp_path)
+    read, validity = await _ingest(world, imap_server, "Moved")
+    assert read == 2
+    # The server is migrated: same mail, new UIDVALIDITY, and one new message.
+    await _append(
+        imap_server, [*first, _mail(403, "ny@example.com", "Hej", "Hej!")], "Moved", renew=True
+    )
+    read_again, new_validity = await _ingest(world, imap_server, "Moved")
+    assert new_validity != validity and read_again == 3
+    with world.session() as session:
+        assert len(session.exec(select(Request)).all()) == 1
+        assert len(session.exec(select(Message)).all()) == 3
+
+
 async def test_wrong_password_is_refused_clearly(imap_server):
     from bot.channels.imap import ImapError
 
@@ -190,3 +250,37 @@ async def test_a_button_press_is_answered_and_verifies(bot_api, tmp_path):
         await poll_chat_once(world.database, world.services, bot, settings, 0)
     assert world.case(outcome.reference).status == "awaiting_approval"
     assert len(bot_api.sent("answerCallbackQuery")) == 1  # the button stops spinning
+
+
+async def test_a_photo_without_text_is_kept_and_joins_the_open_case(bot_api, tmp_path):
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=bot_api.base_url)}
+    )
+    bot_api.user_says(5550002, "Please delete all my personal data")
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    bot_api.user_sends(5550002, {"photo": photo})
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+    with world.session() as session:
+        messages = session.exec(select(Message).order_by(Message.id)).all()
+    assert [m.state for m in messages] == ["request", "thread"]
+    assert messages[1].text == "(a photo, not downloaded)"
+    assert [a.kind for a in world.alerts("new_message")] == ["new_message"]
+
+
+async def test_a_stop_does_not_wait_for_a_long_poll_to_end(bot_api, tmp_path):
+    import asyncio
+    import time
+
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=bot_api.base_url)}
+    )
+    bot_api.hold_polls = 20
+    stop = asyncio.Event()
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        asyncio.get_running_loop().call_later(0.3, stop.set)
+        started = time.monotonic()
+        assert await poll_chat_once(world.database, world.services, bot, settings, 25, stop) == 0
+        assert time.monotonic() - started < 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from dataclasses import replace
 
 import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
@@ -17,13 +18,16 @@ from tests.fake_bot_api import FakeBotApi
 
 
 class Mailbox:
-    def __init__(self, refuse: str | None = None) -> None:
+    def __init__(self, refuse: str | None = None, greylist: str | None = None) -> None:
         self.received: list[email.message.EmailMessage] = []
         self.refuse = refuse
+        self.greylist = greylist
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # aiosmtpd hook
         if self.refuse and address == self.refuse:
             return "550 5.1.1 no such user"
+        if self.greylist and address == self.greylist:
+            return "450 4.2.0 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -36,9 +40,32 @@ class Mailbox:
 
 @pytest.fixture
 async def smtp_server():
-    mailbox = Mailbox(refuse="nobody@example.se")
+    mailbox = Mailbox(refuse="nobody@example.se", greylist="new@example.se")
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTPServer(mailbox), "127.0.0.1", 0)
+    yield mailbox, server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+def _only_secret(server, session, envelope, mechanism, auth_data):  # aiosmtpd authenticator
+    from aiosmtpd.smtp import AuthResult
+
+    return AuthResult(success=auth_data.password == b"secret", handled=False)
+
+
+@pytest.fixture
+async def smtp_login_server():
+    """An SMTP server that wants a login (without TLS: loopback only)."""
+    mailbox = Mailbox()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTPServer(
+            mailbox, authenticator=_only_secret, auth_require_tls=False, auth_required=True
+        ),
+        "127.0.0.1",
+        0,
+    )
     yield mailbox, server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
@@ -149,3 +176,51 @@ async def test_a_bot_api_that_is_down_is_a_transient_failure(bot_api):
         with pytest.raises(SendError) as caught:
             await TelegramChannel(bot).send(OutboundMessage(ChannelName.TELEGRAM, "1", "hi"))
     assert not caught.value.permanent
+
+
+async def test_a_greylisted_recipient_is_tried_again_not_given_up(smtp_server):
+    _, port = smtp_server
+    channel = SmtpChannel(SmtpSettings(host="127.0.0.1", port=port, tls="none"), None, "NOX")
+    later = OutboundMessage(ChannelName.EMAIL, "new@example.se", "x", subject="s")
+    with pytest.raises(SendError, match="450") as caught:
+        await channel.send(later)
+    assert not caught.value.permanent and not caught.value.channel_broken
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_a_refused_login_is_the_channel_broken_not_the_message(smtp_login_server):
+    mailbox, port = smtp_login_server
+    settings = SmtpSettings(host="127.0.0.1", port=port, tls="none", username="info")
+    with pytest.raises(SendError, match="login refused") as caught:
+        await SmtpChannel(settings, "rotated-password", "NOX").send(REPLY)
+    assert caught.value.channel_broken and not caught.value.permanent
+    assert await SmtpChannel(settings, "secret", "NOX").send(REPLY) == REPLY.message_id
+    assert len(mailbox.received) == 1
+
+
+async def test_a_long_reply_cut_off_half_way_goes_on_where_it_stopped(bot_api):
+    text = "\n\n".join(f"Stycke {i}: " + "x" * 900 for i in range(10))
+    message = OutboundMessage(ChannelName.TELEGRAM, "5550001", text)
+    bot_api.fail_calls = {2}  # the second piece meets a Bot API that is down
+    async with make_bot(TelegramSettings(base_url=bot_api.base_url), bot_api.token) as bot:
+        channel = TelegramChannel(bot)
+        with pytest.raises(SendError) as caught:
+            await channel.send(message)
+        assert caught.value.progress == {"parts": 1, "first": 500}
+        first = await channel.send(replace(message, progress=caught.value.progress))
+    delivered = [c.fields["text"] for c in bot_api.sent("sendMessage")]
+    assert first == "500"
+    assert [t.split(":")[0] for t in delivered] == ["Stycke 0", "Stycke 4", "Stycke 4", "Stycke 8"]
+    assert delivered[0] + "\n\n" + delivered[2] + "\n\n" + delivered[3] == text
+
+
+async def test_a_refused_token_is_never_written_out(bot_api):
+    from telegram.error import InvalidToken
+
+    bot = make_bot(TelegramSettings(base_url=bot_api.base_url), "999:AAH-wrong")
+    with pytest.raises(SendError) as caught:
+        await TelegramChannel(bot).send(OutboundMessage(ChannelName.TELEGRAM, "1", "hi"))
+    await bot.shutdown()
+    assert caught.value.permanent
+    assert "AAH-wrong" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, InvalidToken)

@@ -1,0 +1,129 @@
+"""The outbox sender when channels misbehave: nothing lost, nothing sent twice, staff told."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import col, select
+
+from bot.channels.base import ChannelName, OutboundMessage, SendError
+from bot.errors import NoxbotError
+from bot.models import Outbox, StaffAlert
+from bot.outbox import MAX_ATTEMPTS, deliver_due, requeue
+from tests.workflow_kit import World
+
+
+class Recorder:
+    """A channel that records what it sends, and fails the way it is told to."""
+
+    def __init__(self, name: ChannelName, error: SendError | None = None) -> None:
+        self.name = name
+        self.error = error
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, message: OutboundMessage) -> str:
+        if self.error is not None:
+            raise self.error
+        self.sent.append(message)
+        return f"ref{len(self.sent)}"
+
+
+def queue(world: World, channel: str, count: int) -> list[int]:
+    with world.database.session() as session:
+        rows = [
+            Outbox(
+                channel=channel,
+                address=f"p{i}@example.se" if channel == "email" else str(9000 + i),
+                text=f"message {i}",
+                headers={"message_id": f"<{channel}{i}@noxconsulting.se>"},
+                next_attempt_at=world.clock(),
+            )
+            for i in range(count)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [r.id for r in rows]
+
+
+def statuses(world: World) -> list[str]:
+    with world.session() as session:
+        return [o.status for o in session.exec(select(Outbox).order_by(col(Outbox.id)))]
+
+
+async def test_messages_for_a_channel_this_instance_lacks_do_not_hold_up_the_others(world):
+    queue(world, "telegram", 60)  # older than the mail, and no bot configured here
+    queue(world, "email", 3)
+    mail = Recorder(ChannelName.EMAIL)
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: mail})
+    assert [m.address for m in mail.sent] == ["p0@example.se", "p1@example.se", "p2@example.se"]
+    assert statuses(world).count("queued") == 60
+
+
+async def test_a_refused_login_holds_the_queue_and_tells_staff_once(world):
+    queue(world, "email", 3)
+    broken = Recorder(ChannelName.EMAIL, SendError("SMTP login refused (535)", channel_broken=True))
+    for _ in range(3):
+        world.clock.advance(minutes=10)
+        await deliver_due(world.database, world.services, {ChannelName.EMAIL: broken})
+    with world.session() as session:
+        rows = list(session.exec(select(Outbox)))
+    assert [(r.status, r.attempts) for r in rows] == [("queued", 0)] * 3
+    assert [a.kind for a in world.alerts()] == ["channel_broken"]
+
+    world.clock.advance(minutes=10)  # staff fixed the password
+    fixed = Recorder(ChannelName.EMAIL)
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: fixed})
+    assert len(fixed.sent) == 3 and statuses(world) == ["sent"] * 3
+
+
+async def test_a_message_that_gave_up_can_be_queued_again_by_staff(world):
+    [row_id] = queue(world, "email", 1)
+    refused = Recorder(ChannelName.EMAIL, SendError("recipient refused: 550", permanent=True))
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: refused})
+    assert statuses(world) == ["failed"]
+    [alert] = world.alerts("send_failed")
+    assert f"noxbot outbox retry {row_id}" in alert.text
+
+    with world.database.session() as session:
+        requeue(session, world.services, row_id, actor="staff:eva")
+    mail = Recorder(ChannelName.EMAIL)
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: mail})
+    assert [m.message_id for m in mail.sent] == ["<email0@noxconsulting.se>"]  # the same mail
+    with world.database.session() as session, pytest.raises(NoxbotError, match="only a failed"):
+        requeue(session, world.services, row_id, actor="staff:eva")
+
+
+async def test_a_transient_failure_is_retried_until_the_attempts_run_out(world):
+    queue(world, "email", 1)
+    down = Recorder(ChannelName.EMAIL, SendError("SMTP server unreachable"))
+    for _ in range(MAX_ATTEMPTS):
+        world.clock.advance(hours=2)
+        await deliver_due(world.database, world.services, {ChannelName.EMAIL: down})
+    assert statuses(world) == ["failed"]
+
+
+async def test_the_sender_stops_between_messages_when_asked(world):
+    queue(world, "email", 5)
+    stop = asyncio.Event()
+
+    class StopsAfterOne(Recorder):
+        async def send(self, message: OutboundMessage) -> str:
+            stop.set()
+            return await super().send(message)
+
+    mail = StopsAfterOne(ChannelName.EMAIL)
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: mail}, stop=stop)
+    assert len(mail.sent) == 1
+    assert statuses(world) == ["sent"] + ["queued"] * 4
+
+
+async def test_a_row_already_marked_sent_is_not_recorded_twice(world):
+    queue(world, "email", 1)
+    mail = Recorder(ChannelName.EMAIL)
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: mail})
+    world.clock.advance(hours=1)
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: mail})
+    assert len(mail.sent) == 1
+    with world.session() as session:
+        assert session.exec(select(StaffAlert)).all() == []

@@ -1,0 +1,171 @@
+"""On PostgreSQL, with several writers and a server that can go away: requests are never
+quarantined for a database's own trouble, nothing is sent twice, the audit chain holds."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import select
+
+from bot import audit
+from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
+from bot.db import TRANSIENT_DB_ERRORS, Database
+from bot.models import ChannelCursor, Message, Outbox, Request
+from bot.outbox import deliver_due
+from bot.workers import handle_inbound
+from tests import pg
+from tests.workflow_kit import ANNA_EMAIL, World, make_world
+
+ERASE = "Jag vill att ni raderar alla mina personuppgifter."
+
+
+def request_mail(world: World, **kw) -> InboundMessage:
+    kw = {"message_id": "<r1@example.se>", "text": ERASE, "subject": "Radera mig", **kw}
+    return InboundMessage(ChannelName.EMAIL, ANNA_EMAIL, received_at=world.clock(), **kw)
+
+
+def cursor(world: World) -> str | None:
+    with world.session() as session:
+        row = session.get(ChannelCursor, "imap:INBOX")
+        return row.value if row else None
+
+
+@pytest.fixture
+def pg_world(tmp_path, postgres_url) -> Iterator[World]:
+    world = make_world(tmp_path, postgres_url)
+    yield world
+    world.database.dispose()
+
+
+class Quick:
+    name = ChannelName.EMAIL
+
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    async def send(self, message: OutboundMessage) -> str:
+        await asyncio.sleep(0.005)
+        self.sent.append(message.message_id or "")
+        return message.message_id or ""
+
+
+def test_two_senders_marking_rows_sent_at_once_keep_the_audit_chain(pg_world, postgres_url):
+    reference = pg_world.email(ANNA_EMAIL, ERASE, "Radera").reference
+    with pg_world.database.session() as session:
+        case = session.exec(select(Request).where(Request.reference == reference)).one()
+        for row in session.exec(select(Outbox)):
+            session.delete(row)
+        session.add_all(
+            Outbox(
+                channel="email",
+                address=f"p{i}@example.se",
+                text="hej",
+                request_id=case.id,
+                purpose="notice",
+                headers={"message_id": f"<{i}@noxconsulting.se>"},
+                next_attempt_at=pg_world.clock(),
+            )
+            for i in range(40)
+        )
+    sent: list[str] = []
+    errors: list[str] = []
+
+    def sender() -> None:
+        database = Database(postgres_url, migrate=False)
+        for _ in range(15):
+            try:
+                asyncio.run(
+                    deliver_due(
+                        database, pg_world.services, {ChannelName.EMAIL: Quick(sent)}, limit=4
+                    )
+                )
+            except Exception as exc:
+                errors.append(type(exc).__name__)
+        database.dispose()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(sent) == sorted(f"<{i}@noxconsulting.se>" for i in range(40))
+    with pg_world.session() as session:
+        assert {o.status for o in session.exec(select(Outbox))} == {"sent"}
+        assert audit.verify_chain(session)[1] == []
+
+
+def test_a_staff_command_writing_at_the_same_moment_does_not_quarantine_a_request(
+    pg_world, postgres_url
+):
+    other = Database(postgres_url, migrate=False)
+
+    def staff_command() -> None:  # e.g. `noxbot alerts resolve` in another process
+        with other.session() as session:
+            audit.record(session, actor="staff:eva", action="something")
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=staff_command)
+    thread.start()
+    time.sleep(0.3)
+    handle_inbound(
+        pg_world.database, pg_world.services, request_mail(pg_world), "imap:INBOX", "1:1"
+    )
+    thread.join()
+    other.dispose()
+    with pg_world.session() as session:
+        assert session.exec(select(Message)).one().state == "request"
+        assert audit.verify_chain(session)[1] == []
+
+
+def test_text_with_nul_and_an_absurd_message_id_are_read_not_fatal(pg_world):
+    inbound = request_mail(
+        pg_world, text=ERASE + "\x00 Anna", message_id=f"<{'x' * 3000}@example.se>"
+    )
+    handle_inbound(pg_world.database, pg_world.services, inbound, "imap:INBOX", "1:7")
+    handle_inbound(pg_world.database, pg_world.services, inbound, "imap:INBOX", "1:7")  # again
+    with pg_world.session() as session:
+        [message] = session.exec(select(Message)).all()
+        [case] = session.exec(select(Request)).all()
+    assert message.state == "request" and "\x00" not in message.text
+    assert message.message_id is None  # too long to thread by; still read once only
+    assert case.kinds == ["erasure"]
+    assert cursor(pg_world) == "1:7"
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[pg.PostgresCluster]:
+    """A cluster of this test's own, so it can be stopped and started."""
+    if not pg.available():
+        pytest.skip("PostgreSQL server binaries not found")
+    cluster = pg.start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+def test_a_database_that_goes_away_is_waited_for_and_nothing_is_lost(tmp_path, own_cluster):
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(own_cluster.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    world = make_world(tmp_path, own_cluster.url(name))
+    inbound = request_mail(world)
+
+    own_cluster.pause()
+    with pytest.raises(TRANSIENT_DB_ERRORS):
+        handle_inbound(world.database, world.services, inbound, "imap:INBOX", "1:1")
+    own_cluster.resume()
+
+    assert cursor(world) is None  # not moved past the message: it is read again
+    handle_inbound(world.database, world.services, inbound, "imap:INBOX", "1:1")
+    with world.session() as session:
+        assert [m.state for m in session.exec(select(Message))] == ["request"]
+    assert cursor(world) == "1:1"
+    world.database.dispose()
