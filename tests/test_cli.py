@@ -143,6 +143,30 @@ def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
     assert erik["marketing_suppressed"] is True
 
 
+def test_manual_intake_with_kinds_opens_the_case_with_exactly_those_kinds(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "call.txt"
+    # Staff's own words: the classifier reads no request in them (third person).
+    note.write_text("Erik ringde: vill att vi raderar alla hans uppgifter")
+    guess = json.loads(run("classify", "--format", "jsonl", str(note))[1])
+    assert guess["kinds"] == ["none"]
+    case = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--kinds", "erasure", "--text-file", str(note),
+    )  # fmt: skip
+    assert case["kinds"] == ["erasure"]
+    # Erasure needs verification; a phone request from someone on file is confirmed by email.
+    assert case["status"] == "awaiting_verification"
+    assert case["verification"]["channel"] == "email"
+    other = tmp_path / "other.txt"
+    other.write_text("Han vill inte ha fler nyhetsbrev.")
+    second = run_json(
+        "requests", "new", "--channel", "post", "--from", "erik.svensson@example.se",
+        "--kinds", "access,objection", "--text-file", str(other),
+    )  # fmt: skip
+    assert second["kinds"] == ["access", "objection"]
+
+
 def test_manual_intake_of_a_forwarded_eml_keeps_its_headers(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     eml = tmp_path / "fwd.eml"

@@ -30,7 +30,7 @@ from bot.cli.app import (
 )
 from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.models import Request, RequestStatus
-from bot.pipeline import decide_triage, process_inbound
+from bot.pipeline import process_inbound
 from bot.verifying import expire_verifications, verify_by_phone
 from bot.views import case_json
 
@@ -120,7 +120,7 @@ def requests_new(
     kinds: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated kinds, when staff know them better than the classifier."
+            help="Comma-separated kinds the person asked for; they replace the classifier's guess."
         ),
     ] = None,
     config: ConfigOption = None,
@@ -148,11 +148,11 @@ def requests_new(
     chosen = parse_kinds(kinds) if kinds else None
     settings, database, services = services_for(config)
     with database.session() as session:
-        outcome = process_inbound(session, services, inbound)
-        if chosen is not None and outcome.state == "triage":
-            outcome = decide_triage(
-                session, services, outcome.message_id, chosen, actor=staff_actor()
-            )
+        # Staff's --kinds say what the person asked: they decide, whatever the classifier
+        # makes of the words; verification and drafting follow as for any request.
+        outcome = process_inbound(
+            session, services, inbound, stated_kinds=chosen, actor=staff_actor()
+        )
         if outcome.reference is None:
             result = {"reference": None, "state": outcome.state, "detail": outcome.detail}
         else:
