@@ -15,13 +15,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 from sqlmodel import col, select
 
 from bot import audit
 from bot.case_records import get_case
 from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
 from bot.channels.memory import MemoryChannel
+from bot.cli.output import Column, print_table, recipient
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
 from bot.drafts import approve_draft, open_drafts
@@ -181,12 +181,14 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         ]
         drafts = [draft_json(session, d) for d in open_drafts(session)]
         alerts = list(session.exec(select(StaffAlert).order_by(col(StaffAlert.id))))
-        console.print(_cases_table(cases))
-        console.print(_drafts_table(drafts))
-        alert_table = Table("alert", "what", title="Alerts for staff")
-        for alert in alerts:
-            alert_table.add_row(alert.kind, alert.text)
-        console.print(alert_table)
+        _print_cases(cases, console)
+        _print_drafts(drafts, console)
+        print_table(
+            console,
+            (Column("alert", key=True), Column("what")),
+            [(alert.kind, alert.text) for alert in alerts],
+            title="Alerts for staff",
+        )
 
     anna_reference = _reference_of(result, "anna.lindqvist@example.se")
     with database.session() as session:
@@ -282,38 +284,46 @@ async def _answer_challenges(
     await deliver_due(database, services, channels)
 
 
-def _cases_table(cases: list[dict]) -> Table:
-    table = Table(title="Cases")
-    table.add_column("reference", no_wrap=True)
-    for name in ("kinds", "status", "due", "verification"):
-        table.add_column(name)
-    for c in cases:
-        v = c["verification"]
-        table.add_row(
+def _print_cases(cases: list[dict], console: Console) -> None:
+    columns = (
+        Column("reference", key=True),
+        Column("kinds"),
+        Column("status", key=True),
+        Column("due", key=True),
+        Column("verification"),
+    )
+    rows = [
+        (
             c["reference"],
             ", ".join(c["kinds"]),
             c["status"],
             c["due_date"],
-            f"{v['channel']}: {v['status']}" if v else "—",
+            f"{v['channel']}: {v['status']}" if (v := c["verification"]) else "—",
         )
-    return table
+        for c in cases
+    ]
+    print_table(console, columns, rows, title="Cases")
 
 
-def _drafts_table(drafts: list[dict]) -> Table:
-    table = Table(title="Drafts awaiting approval")
-    table.add_column("id", no_wrap=True)
-    table.add_column("reference", no_wrap=True)
-    for name in ("purpose", "to", "personal data"):
-        table.add_column(name)
-    for d in drafts:
-        table.add_row(
+def _print_drafts(drafts: list[dict], console: Console) -> None:
+    columns = (
+        Column("id", key=True),
+        Column("reference", key=True),
+        Column("purpose"),
+        Column("to", key=True),
+        Column("personal data"),
+    )
+    rows = [
+        (
             str(d["id"]),
             d["reference"],
             d["purpose"],
-            d["to"]["address"],
+            recipient(d["to"]),
             "yes" if d["carries_personal_data"] else "",
         )
-    return table
+        for d in drafts
+    ]
+    print_table(console, columns, rows, title="Drafts awaiting approval")
 
 
 def demo(keep: Path | None, console: Console) -> DemoResult:

@@ -311,3 +311,100 @@ def test_check_says_which_database_cannot_be_reached(tmp_path):
     assert result.returncode == 1
     assert "Database: FAILED (OperationalError" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def _lines_with(output: str, needle: str) -> list[str]:
+    """What `| grep needle` would show."""
+    return [line for line in output.splitlines() if needle in line]
+
+
+def test_requests_list_at_80_columns_keeps_references_and_due_dates_whole(
+    config, tmp_path, monkeypatch
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    for n, words in enumerate(
+        ("Jag vill att ni raderar alla mina uppgifter och slutar skicka nyhetsbrev.",
+         "Please send me a copy of all personal data you hold about me."),
+    ):  # fmt: skip
+        note = tmp_path / f"note{n}.txt"
+        note.write_text(words)
+        run_json(
+            "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+            "--text-file", str(note),
+        )  # fmt: skip
+    cases = run_json("requests", "list")
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("requests", "list")
+    assert code == 0
+    for case in cases:
+        assert any(case["due_date"] in line for line in _lines_with(output, case["reference"]))
+    assert "…" not in output
+
+
+def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
+    config, tmp_path, monkeypatch
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    run_json(
+        "requests", "new", "--channel", "phone", "--from", "070-123 45 67",
+        "--text-file", str(note),
+    )  # fmt: skip
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550002", "--text-file", str(note)
+    )
+    drafts = run_json("drafts", "list")
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("drafts", "list")
+    assert code == 0 and "…" not in output
+    assert {d["to"]["address"] for d in drafts} == {"anna.lindqvist@example.se", "5550002"}
+    for d in drafts:
+        row = _lines_with(output, d["reference"])
+        assert row and row[0].split()[0] == str(d["id"])
+        assert f"{d['to']['channel']} {d['to']['address']}" in row[0]  # "telegram 5550002"
+
+
+def test_drafts_show_gives_recipient_subject_and_attachments_their_own_lines(
+    config, tmp_path, monkeypatch
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Please send me all my personal data in a machine-readable format, JSON.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "john.carter@example.com",
+        "--kinds", "portability", "--text-file", str(note),
+    )  # fmt: skip
+    assert run("requests", "verify", case["reference"], "--by", "phone", "--note", "called")[0] == 0
+    draft = next(d for d in run_json("drafts", "list") if d["purpose"] == "reply")
+    assert draft["attachments"]
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("drafts", "show", str(draft["id"]))
+    assert code == 0
+    lines = output.splitlines()
+    assert f"to: email {draft['to']['address']}" in lines
+    assert f"subject: {draft['subject']}" in lines
+    assert f"attachments: {', '.join(draft['attachments'])}" in lines
+
+
+def test_a_table_too_wide_for_the_terminal_wraps_text_and_drops_extras_never_references():
+    import io
+
+    from rich.console import Console
+
+    from bot.cli.output import Column, print_table
+
+    columns = (
+        Column("reference", key=True),
+        Column("what"),
+        Column("address", key=True),
+        Column("extra", drop_order=1),
+    )
+    rows = [("DSR-2026-0042", "a long free text " * 6, "someone.long@example.org", "x" * 30)]
+    for width in (40, 80, 200):
+        console = Console(width=width, file=io.StringIO(), record=True)
+        print_table(console, columns, rows)
+        shown = console.export_text()
+        assert "DSR-2026-0042" in shown and "someone.long@example.org" in shown, width
+        assert "a long" in shown, width
+        assert ("x" * 30 in shown) == (width == 200)

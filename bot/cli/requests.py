@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 from sqlmodel import col, select
 
 from bot.case_records import get_case
@@ -28,6 +28,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
+from bot.cli.output import Column, print_table
 from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.models import Request, RequestStatus
 from bot.pipeline import process_inbound
@@ -38,39 +39,41 @@ requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_he
 app.add_typer(requests_app, name="requests")
 
 
-def case_table(cases: list[dict]) -> Table:
-    table = Table(
-        "reference",
-        "kinds",
-        "status",
-        "lang",
-        "channel",
-        "received",
-        "due",
-        "days left",
-        "verification",
-    )
+CASE_COLUMNS = (
+    Column("reference", key=True),
+    Column("kinds"),
+    Column("status", key=True),
+    Column("lang", drop_order=4),
+    Column("channel", drop_order=2),
+    Column("received", key=True, drop_order=1),
+    Column("due", key=True),
+    Column("days left"),
+    Column("verification", drop_order=3),
+)
+
+
+def print_cases(cases: list[dict]) -> None:
+    rows = []
     for c in cases:
         verification = c["verification"]
-        due = c["extended_due_date"] or c["due_date"]
         left = c["working_days_left"]
-        left_text = (
-            f"[red]{left}[/red]"
-            if left < 0
-            else (f"[yellow]{left}[/yellow]" if left <= 5 else str(left))
+        ended = c["status"] in ("done", "closed", "withdrawn")
+        style = "red" if left < 0 else ("yellow" if left <= 5 else "")
+        rows.append(
+            (
+                c["reference"],
+                ", ".join(c["kinds"]),
+                c["status"],
+                c["language"],
+                c["channel"],
+                c["received_at"][:10],
+                (c["extended_due_date"] or c["due_date"])
+                + ("\n(ext.)" if c["extended_due_date"] else ""),
+                Text("—") if ended else Text(str(left), style=style),
+                f"{verification['method']}: {verification['status']}" if verification else "—",
+            )
         )
-        table.add_row(
-            c["reference"],
-            ", ".join(c["kinds"]),
-            c["status"],
-            c["language"],
-            c["channel"],
-            c["received_at"][:10],
-            due + (" (ext.)" if c["extended_due_date"] else ""),
-            left_text if c["status"] not in ("done", "closed", "withdrawn") else "—",
-            f"{verification['method']}: {verification['status']}" if verification else "—",
-        )
-    return table
+    print_table(console, CASE_COLUMNS, rows)
 
 
 @requests_app.command("list")
@@ -90,7 +93,7 @@ def requests_list(
     if output_format is OutputFormat.JSON:
         print_json(cases)
     else:
-        console.print(case_table(cases))
+        print_cases(cases)
 
 
 @requests_app.command("show")
@@ -246,12 +249,19 @@ def requests_due(
     if not due:
         console.print("Nothing is due: every open case is within its internal target.")
         return
-    table = Table("reference", "status", "due", "target", "working days left", "why")
-    for r in due:
-        table.add_row(
-            r.reference, r.status, str(r.due), str(r.target), str(r.working_days_left), r.why
-        )
-    console.print(table)
+    columns = (
+        Column("reference", key=True),
+        Column("status", key=True),
+        Column("due", key=True),
+        Column("target", key=True, drop_order=1),
+        Column("days left"),
+        Column("why"),
+    )
+    rows = [
+        (r.reference, r.status, str(r.due), str(r.target), str(r.working_days_left), r.why)
+        for r in due
+    ]
+    print_table(console, columns, rows)
 
 
 @requests_app.command("purge")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlmodel import col, select
 
 from bot.audit import GENESIS, chain_head, contains_hash, verify_chain
@@ -26,6 +25,7 @@ from bot.cli.app import (
     settings_and_database,
     staff_actor,
 )
+from bot.cli.output import Column, print_table
 from bot.models import Message, MessageState, Outbox, StaffAlert
 from bot.outbox_senders import send_due_once
 from bot.pipeline import decide_triage
@@ -65,17 +65,24 @@ def triage_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    table = Table("message", "channel", "from", "guess", "text")
+    columns = (
+        Column("message", key=True),
+        Column("from", key=True),
+        Column("guess"),
+        Column("text"),
+    )
+    cells = []
     for r in rows:
         guess = r["classification"] or {}
-        table.add_row(
-            str(r["message"]),
-            r["channel"],
-            r["from"],
-            f"{', '.join(guess.get('kinds', []))} ({guess.get('confidence', 0):.2f})",
-            r["text"][:120],
+        cells.append(
+            (
+                str(r["message"]),
+                f"{r['channel']} {r['from']}",
+                f"{', '.join(guess.get('kinds', []))} ({guess.get('confidence', 0):.2f})",
+                r["text"][:120],
+            )
         )
-    console.print(table)
+    print_table(console, columns, cells)
 
 
 @triage_app.command("decide")
@@ -151,10 +158,9 @@ def alerts_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    table = Table("id", "kind", "what")
-    for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["text"])
-    console.print(table)
+    columns = (Column("id", key=True), Column("kind", key=True), Column("what"))
+    cells = [(str(r["id"]), r["kind"], r["text"]) for r in rows]
+    print_table(console, columns, cells)
 
 
 @alerts_app.command("resolve")
@@ -195,17 +201,26 @@ def outbox_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    table = Table("id", "purpose", "to", "status", "attempts", "last error")
-    for r in rows:
-        table.add_row(
+    columns = (
+        Column("id", key=True),
+        Column("purpose"),
+        Column("to", key=True),
+        Column("status"),
+        Column("attempts", drop_order=1),
+        Column("last error"),
+    )
+    cells = [
+        (
             str(r["id"]),
             r["purpose"],
-            f"{r['channel']}: {r['to']}",
+            f"{r['channel']} {r['to']}",
             r["status"],
             str(r["attempts"]),
             r["last_error"] or "",
         )
-    console.print(table)
+        for r in rows
+    ]
+    print_table(console, columns, cells)
 
 
 @outbox_app.command("send")
