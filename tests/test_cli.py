@@ -236,21 +236,45 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert "is now done" in shown and "intact" in shown
 
 
-def test_triage_choices_export_as_a_labelled_corpus(config, tmp_path):
+def test_triage_export_writes_only_labelled_messages_in_the_bench_format(config, tmp_path):
+    from bench.classifier_bench import evaluate, load, ours
+
     config.write_text(config.read_text() + "[classifier]\ntriage_threshold = 1.0\n")
-    note = tmp_path / "note.txt"
-    note.write_text("Radera mina uppgifter, tack.")
-    outcome = run_json(
-        "requests", "new", "--channel", "post", "--from", "x@example.se", "--text-file", str(note)
-    )
-    assert outcome["state"] == "triage"
-    triage = run_json("triage", "list")
-    code, _ = run("triage", "decide", str(triage[0]["message"]), "--kinds", "erasure")
-    assert code == 0
+    texts = {
+        "post": ("x@example.se", "Radera mina uppgifter, tack."),
+        "email": ("kund@example.com", "Hej, har ni en ledig konsult i februari?"),
+        "telegram": ("5550009", "sluta skicka reklam till mig"),
+    }
+    for channel, (sender, words) in texts.items():
+        note = tmp_path / f"{channel}.txt"
+        note.write_text(words)
+        outcome = run_json(
+            "requests", "new", "--channel", channel, "--from", sender, "--text-file", str(note)
+        )
+        assert outcome["state"] == "triage"
+    triage = {t["channel"]: t["message"] for t in run_json("triage", "list")}
+    assert run("triage", "decide", str(triage["post"]), "--kinds", "erasure")[0] == 0
+    assert run("triage", "decide", str(triage["telegram"]), "--not-a-request")[0] == 0
+    # The mail stays undecided: no label, so it is no corpus row.
+    call = tmp_path / "call.txt"
+    call.write_text("Ringde och ville veta vad vi har om honom.")
+    run_json(
+        "requests", "new", "--channel", "phone", "--from", "070-111 22 33",
+        "--kinds", "access", "--text-file", str(call),
+    )  # fmt: skip
     exported = tmp_path / "labels.jsonl"
-    assert run("triage", "export", str(exported))[0] == 0
+    code, output = run("triage", "export", str(exported))
+    assert code == 0 and "3 labelled messages" in output and "as channel email" in output
     rows = [json.loads(line) for line in exported.read_text().splitlines()]
-    assert rows[0]["kinds"] == ["erasure"] and rows[0]["text"] == "Radera mina uppgifter, tack."
+    assert [(r["channel"], r["intake"], r["kinds"]) for r in rows] == [
+        ("email", "post", ["erasure"]),
+        ("chat", "telegram", ["none"]),
+        ("email", "phone", ["access"]),
+    ]
+    assert rows[0]["text"] == "Radera mina uppgifter, tack."
+    assert all({"id", "channel", "language", "subject", "text", "kinds"} <= set(r) for r in rows)
+    _, _, accuracy, _ = evaluate(load(exported), ours)  # the bench reads it as a corpus
+    assert 0.0 <= accuracy <= 1.0
 
 
 def test_drafts_edit_opens_the_editor_and_makes_a_new_version(config, tmp_path, monkeypatch):

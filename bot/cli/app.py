@@ -16,6 +16,7 @@ from rich.console import Console
 from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.deadlines import stockholm_date
+from bot.errors import NoxbotError
 from bot.kinds import RequestKind
 from bot.services import Services
 from bot.timeutil import utcnow
@@ -90,3 +91,11 @@ def parse_kinds(text: str) -> list[RequestKind]:
         known = ", ".join(k for k in RequestKind if k is not RequestKind.NONE)
         raise typer.BadParameter(f"--kinds: expected some of {known}") from None
     return [k for k in kinds if k is not RequestKind.NONE]
+
+
+def write_text_file(path: Path, text: str) -> None:
+    """Write UTF-8 text; a folder that does not exist or a read-only place is one line."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise NoxbotError(f"{path}: cannot write ({exc.strerror or exc})") from None

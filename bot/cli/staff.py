@@ -24,6 +24,7 @@ from bot.cli.app import (
     services_for,
     settings_and_database,
     staff_actor,
+    write_text_file,
 )
 from bot.cli.output import Column, print_table
 from bot.models import Message, MessageState, Outbox, StaffAlert
@@ -105,31 +106,47 @@ def triage_decide(
     )
 
 
+#: The corpus knows two channels, as the classifier does. Phone and post messages are
+#: staff's transcripts, classified like mail (bot.pipeline), so they are exported as
+#: "email"; "intake" keeps the channel they really came by.
+CORPUS_CHANNEL = {"telegram": "chat", "email": "email", "phone": "email", "post": "email"}
+
+
 @triage_app.command("export")
 def triage_export(
     output: Annotated[Path, typer.Argument(help="JSON-lines file, in the corpus format.")],
     config: ConfigOption = None,
 ) -> None:
-    """Write staff's triage choices as labelled messages for the classifier bench."""
+    """Write the messages staff labelled (triage choices and --kinds of manual intake) as a
+    corpus for the classifier bench: id, channel (email|chat), language, subject, text,
+    kinds; phone and post messages go as "email" with their own channel in "intake"."""
     _, database = settings_and_database(config)
-    count = 0
-    with database.session() as session, output.open("w", encoding="utf-8") as handle:
+    rows = []
+    with database.session() as session:
         for message in session.exec(
-            select(Message).where(col(Message.label_kinds).is_not(None)).order_by(col(Message.id))
+            select(Message)
+            .where(col(Message.labelled_by).is_not(None))  # label_kinds may be JSON null
+            .order_by(col(Message.id))
         ):
-            row = {
-                "id": f"triage-{message.id}",
-                "channel": "chat" if message.channel == "telegram" else "email",
-                "language": (message.classification or {}).get("language", "sv"),
-                "subject": message.subject,
-                "text": message.text,
-                "kinds": message.label_kinds,
-            }
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
+            if not message.label_kinds or not message.text:
+                continue
+            rows.append(
+                {
+                    "id": f"triage-{message.id}",
+                    "channel": CORPUS_CHANNEL.get(message.channel, "email"),
+                    "intake": message.channel,
+                    "language": (message.classification or {}).get("language", "sv"),
+                    "subject": message.subject,
+                    "text": message.text,
+                    "kinds": list(message.label_kinds),
+                }
+            )
+    write_text_file(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    transcripts = sum(row["intake"] in ("phone", "post") for row in rows)
     console.print(
-        f"{count} labelled messages written to {output}; measure them with "
-        f"bench/classifier_bench.py --corpus {output}"
+        f"{len(rows)} labelled messages written to {output}"
+        + (f" ({transcripts} phone/post transcripts as channel email)" if transcripts else "")
+        + f"; measure them with bench/classifier_bench.py --corpus {output}"
     )
 
 
