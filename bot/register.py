@@ -397,6 +397,10 @@ def import_file(session: Session, path: Path) -> ImportReport:
         rows = list(_read_rows(path))
     except FileNotFoundError:
         raise NoxbotError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NoxbotError(f"{path}: is a folder, expected a CSV or JSON file") from None
     except UnicodeDecodeError:
         raise NoxbotError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise NoxbotError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return import_rows(session, rows)

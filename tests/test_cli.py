@@ -432,3 +432,70 @@ def test_a_table_too_wide_for_the_terminal_wraps_text_and_drops_extras_never_ref
         assert "DSR-2026-0042" in shown and "someone.long@example.org" in shown, width
         assert "a long" in shown, width
         assert ("x" * 30 in shown) == (width == 200)
+
+
+def run_main(*args: str) -> tuple[int, str]:
+    """The console script itself, in this process: exit status and what went to stderr."""
+    import contextlib
+    import io
+
+    from bot.cli import main
+
+    err = io.StringIO()
+    argv = sys.argv
+    sys.argv = ["noxbot", *args]
+    try:
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = argv
+    return exit_info.value.code, err.getvalue()
+
+
+def test_files_that_cannot_be_read_are_one_clear_line_naming_the_file(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    latin1 = tmp_path / "brev.txt"
+    latin1.write_bytes("Ta bort mina uppgifter, tack så mycket".encode("latin-1"))
+    missing = tmp_path / "missing.txt"
+    intake = ("requests", "new", "--channel", "post", "--from", "anna.lindqvist@example.se")
+    expected = {
+        (*intake, "--text-file", str(missing)): f"noxbot: {missing}: no such file",
+        (*intake, str(tmp_path / "nonexist.eml")): f"noxbot: {tmp_path}/nonexist.eml: no such file",
+        (*intake, "--text-file", str(latin1)): f"noxbot: {latin1}: not UTF-8 text (byte 30)",
+        ("subjects", "import", str(tmp_path)): f"noxbot: {tmp_path}: is a folder",
+    }
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev till mig.")
+    run_json(*intake, "--text-file", str(note))
+    draft = run_json("drafts", "list")[0]["id"]
+    expected[("drafts", "edit", str(draft), "--text-file", str(missing))] = (
+        f"noxbot: {missing}: no such file"
+    )
+    expected[("drafts", "edit", str(draft), "--text-file", str(latin1))] = (
+        f"noxbot: {latin1}: not UTF-8 text"
+    )
+    for args, start in expected.items():
+        code, err = run_main(*args)
+        assert code == 1, args
+        assert err.startswith(start) and err.count("\n") == 1, (args, err)
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    for encoding in ("utf-16", "latin-1"):
+        config = tmp_path / f"{encoding}.toml"
+        config.write_text('[organisation]\nname = "NOX Konsult Åkesson"\n', encoding=encoding)
+        code, err = run_main("check", "-c", str(config))
+        assert code == 1
+        assert err.startswith(f"noxbot: {config}: not UTF-8 text") and err.count("\n") == 1
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_the_driver_link(tmp_path):
+    from tests.pg import free_port
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "postgresql://nobody@127.0.0.1:{free_port()}/x"\n')
+    code, err = run_main("requests", "list", "-c", str(config))
+    assert code == 1
+    assert err.startswith("noxbot: cannot upgrade the database at postgresql://")
+    assert "Connection refused" in err and err.count("\n") == 1
+    assert "sqlalche.me" not in err

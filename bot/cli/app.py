@@ -93,6 +93,29 @@ def parse_kinds(text: str) -> list[RequestKind]:
     return [k for k in kinds if k is not RequestKind.NONE]
 
 
+def read_input_file(path: Path) -> bytes:
+    """A file staff named on the command line; what is wrong with it is one line."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NoxbotError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NoxbotError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise NoxbotError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file staff named on the command line (a BOM is allowed)."""
+    raw = read_input_file(path)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NoxbotError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again"
+        ) from None
+
+
 def write_text_file(path: Path, text: str) -> None:
     """Write UTF-8 text; a folder that does not exist or a read-only place is one line."""
     try:

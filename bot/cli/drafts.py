@@ -21,6 +21,7 @@ from bot.cli.app import (
     app,
     console,
     print_json,
+    read_text_file,
     services_for,
     settings_and_database,
     staff_actor,
@@ -149,11 +150,7 @@ def drafts_edit(
     _, database, services = services_for(config)
     with database.session() as session:
         current = get_draft(session, draft_id)
-        text = (
-            text_file.read_text(encoding="utf-8")
-            if text_file is not None
-            else _edit_in_editor(current.text)
-        )
+        text = read_text_file(text_file) if text_file is not None else _edit_in_editor(current.text)
         new = edit_draft(session, services, draft_id, text, actor=staff_actor())
         console.print(
             f"draft {draft_id} → new version {new.version} is draft {new.id}, awaiting approval"
@@ -171,6 +168,6 @@ def _edit_in_editor(text: str) -> str:
         result = subprocess.run([*shlex.split(editor), str(path)], check=False)
         if result.returncode != 0:
             raise CaseError(f"the editor exited with status {result.returncode}; nothing changed")
-        return path.read_text(encoding="utf-8")
+        return read_text_file(path)
     finally:
         path.unlink(missing_ok=True)

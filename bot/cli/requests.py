@@ -23,6 +23,8 @@ from bot.cli.app import (
     console,
     parse_kinds,
     print_json,
+    read_input_file,
+    read_text_file,
     services_for,
     settings_and_database,
     staff_actor,
@@ -133,7 +135,7 @@ def requests_new(
     if (eml is None) == (text_file is None):
         raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
     if eml is not None:
-        inbound = inbound_from_email(eml.read_bytes())
+        inbound = inbound_from_email(read_input_file(eml))
         if sender:
             inbound = replace(inbound, sender=sender)
         inbound = replace(inbound, channel=channel)
@@ -144,7 +146,7 @@ def requests_new(
             channel=channel,
             sender=sender,
             sender_name=name,
-            text=text_file.read_text(encoding="utf-8"),
+            text=read_text_file(text_file),
         )
     if name:
         inbound = replace(inbound, sender_name=name)
