@@ -192,6 +192,28 @@ def test_subjects_import_reports_bad_rows_and_exits_non_zero(config, tmp_path):
     assert "1 new" in output and "line 3" in output
 
 
+def test_subjects_import_of_json_numbers_problems_as_items(config, tmp_path):
+    people = tmp_path / "people.json"
+    people.write_text(
+        json.dumps([{"name": "Eva Ek", "email": "eva@example.se"}, {"name": "No contact"}])
+    )
+    code, output = run("subjects", "import", str(people))
+    assert code == 1
+    assert "  item 2: no email, phone or telegram_user_id: cannot be found again" in output
+    result = runner.invoke(app, ["subjects", "import", str(people), "--format", "json"])
+    assert json.loads(result.output)["problems"][0]["item"] == 2
+
+
+def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
+    from bot.register import SUBJECT_FIELDS
+
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    anna = next(p for p in run_json("subjects", "list") if p["name"] == "Anna Lindqvist")
+    assert set(SUBJECT_FIELDS) <= set(anna)
+    assert anna["cv_text"] == "15 år som utvecklare, senast på Exempelbanken."
+    assert anna["extra"] == {"linkedin": "https://www.linkedin.com/in/anna-lindqvist-example"}
+
+
 def test_audit_verify_exits_non_zero_after_tampering(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     code, output = run("audit", "verify")

@@ -30,7 +30,10 @@ app.add_typer(subjects_app, name="subjects")
 
 @subjects_app.command("import")
 def subjects_import(
-    file: Annotated[Path, typer.Argument(help="CSV with a header row, or a JSON list.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with a header row (comma, semicolon or tab), or a JSON list."),
+    ],
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
@@ -50,15 +53,19 @@ def subjects_import(
             {
                 "created": report.created,
                 "updated": report.updated,
-                "problems": [{"line": p.line, "error": p.message} for p in report.problems],
+                # "line" in a CSV file, "item" (from 1) in a JSON list
+                "problems": [{p.unit: p.line, "error": p.message} for p in report.problems],
+                "notes": report.notes,
             }
         )
     else:
+        for note in report.notes:
+            console.print(f"note: {note}", markup=False)
         console.print(
             f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
         )
         for problem in report.problems:
-            console.print(f"  line {problem.line}: {problem.message}", markup=False)
+            console.print(f"  {problem.where}: {problem.message}", markup=False)
     if report.problems:
         raise typer.Exit(1)
 
