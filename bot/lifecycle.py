@@ -6,11 +6,11 @@ from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.errors import NoxbotError
-from bot.models import Request, RequestStatus, Verification, VerificationStatus
+from bot.models import Request, RequestStatus, StaffAlert, Verification, VerificationStatus
 from bot.timeutil import utcnow
 
 S = RequestStatus
@@ -91,6 +91,7 @@ def transition(
     )
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
+        resolve_verification_alerts(session, request, actor=actor)
 
 
 def _cancel_pending_verifications(session: Session, request: Request, *, actor: str) -> None:
@@ -108,3 +109,21 @@ def _cancel_pending_verifications(session: Session, request: Request, *, actor: 
         verification.note = f"the case ended ({request.status})"
         session.add(verification)
         audit.record(session, actor=actor, action="verification_cancelled", request=request)
+
+
+#: Alerts that ask staff to establish who asked (call the number on file, decide how to
+#: confirm): they are dealt with once the case is verified, or moot once it has ended.
+VERIFICATION_ALERTS = ("call_to_verify", "unverified", "verification_failed")
+
+
+def resolve_verification_alerts(session: Session, request: Request, *, actor: str) -> None:
+    for alert in session.exec(
+        select(StaffAlert).where(
+            StaffAlert.request_id == request.id,
+            col(StaffAlert.kind).in_(VERIFICATION_ALERTS),
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at = utcnow()
+        alert.resolved_by = actor
+        session.add(alert)

@@ -15,7 +15,7 @@ from bot import audit
 from bot.case_records import SYSTEM, CaseError, S, alert_staff, find_reference, get_case
 from bot.channels.base import Button, ChannelName
 from bot.drafts import draft_clarification, draft_reply, supersede_open_drafts
-from bot.lifecycle import is_open, transition
+from bot.lifecycle import is_open, resolve_verification_alerts, transition
 from bot.models import (
     Message,
     Request,
@@ -182,6 +182,7 @@ def confirm_identity(
     case.verified_at = services.clock()
     case.verified_by = actor
     transition(session, case, S.VERIFIED, actor=actor, reason=note or "identity confirmed")
+    resolve_verification_alerts(session, case, actor=actor)
     supersede_open_drafts(session, case, purposes=("acknowledgment", "clarification"))
     draft_reply(session, services, case, actor=SYSTEM)
     transition(session, case, S.AWAITING_APPROVAL, actor=SYSTEM, reason="reply drafted")

@@ -521,3 +521,29 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_the_driver_link(t
     assert err.startswith("noxbot: cannot upgrade the database at postgresql://")
     assert "Connection refused" in err and err.count("\n") == 1
     assert "sqlalche.me" not in err
+
+
+def test_the_call_to_verify_alert_goes_once_staff_verify_by_phone_or_the_case_ends(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Hej, jag vill ha ett registerutdrag över mina personuppgifter.")
+    intake = ("requests", "new", "--channel", "email", "--from", "erik.svensson@example.se")
+    first = run_json(*intake, "--text-file", str(note))["reference"]
+    second = run_json(*intake, "--text-file", str(note))["reference"]
+
+    def open_calls() -> set[str]:
+        return {
+            a["text"].split(":")[0]
+            for a in run_json("alerts", "list")
+            if a["kind"] == "call_to_verify"
+        }
+
+    assert open_calls() == {first, second}  # Erik has only a phone besides this address
+    assert run("requests", "verify", first, "--by", "phone", "--note", "Erik confirmed")[0] == 0
+    assert open_calls() == {second}
+    assert run("requests", "close", second, "--reason", "asked twice")[0] == 0
+    assert open_calls() == set()
+    resolved = [a for a in run_json("alerts", "list", "--all") if a["kind"] == "call_to_verify"]
+    assert len(resolved) == 2 and all(a["resolved"] for a in resolved)
