@@ -547,3 +547,27 @@ def test_the_call_to_verify_alert_goes_once_staff_verify_by_phone_or_the_case_en
     assert open_calls() == set()
     resolved = [a for a in run_json("alerts", "list", "--all") if a["kind"] == "call_to_verify"]
     assert len(resolved) == 2 and all(a["resolved"] for a in resolved)
+
+
+def test_verify_by_phone_is_refused_without_a_number_on_file(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    stranger = run_json(
+        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    maria = run_json(  # on file with an email and a Telegram id, no phone
+        "requests", "new", "--channel", "email", "--from", "maria.berg@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    for reference, why in (
+        (stranger, "the requester is not on file, so there is no number on file to call"),
+        (maria, "the person on file has no phone number on file"),
+    ):
+        code, err = run_main("requests", "verify", reference, "--by", "phone", "--note", "called")
+        assert (
+            code == 1
+            and err == f"noxbot: {reference}: {why}; a phone verification cannot be recorded\n"
+        )
+        assert run_json("requests", "show", reference)["verified"] is False
