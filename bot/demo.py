@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.text import Text
 from sqlmodel import col, select
 
 from bot import audit
@@ -139,9 +140,9 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             action="subjects_imported",
             detail=f"register.csv: {report.created} new",
         )
-    console.print(f"[bold]1.[/bold] Register imported: {report.created} people on file.")
+    _step(console, 1, f"Register imported: {report.created} people on file.")
 
-    console.print("[bold]2.[/bold] Messages arrive:")
+    _step(console, 2, "Messages arrive:")
     for inbound in DEMO_MESSAGES:
         with database.session() as session:
             outcome = process_inbound(session, services, inbound)
@@ -151,10 +152,10 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             if outcome.reference
             else f"{outcome.state} ({outcome.detail})"
         )
-        console.print(f"   {inbound.sender:<26} {what}", markup=False)
+        console.print(Text(f"   {inbound.sender:<26} {what}"))
     await deliver_due(database, services, channels)
 
-    console.print("[bold]3.[/bold] Requesters answer their verification challenges:")
+    _step(console, 3, "Requesters answer their verification challenges:")
     await _answer_challenges(database, services, channels, console)
     with database.session() as session:
         erik = get_case(session, _reference_of(result, "erik.svensson@example.se"))
@@ -166,13 +167,14 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             actor=STAFF,
         )
     console.print(
-        f"   staff called Erik and recorded it: noxbot requests verify {erik.reference}"
-        " --by phone --note …",
-        markup=False,
+        Text(
+            f"   staff called Erik and recorded it: noxbot requests verify {erik.reference}"
+            " --by phone --note …"
+        )
     )
     await deliver_due(database, services, channels)
 
-    console.print("[bold]4.[/bold] The staff queue:")
+    _step(console, 4, "The staff queue:")
     with database.session() as session:
         today = utcnow().date()
         cases = [
@@ -202,31 +204,37 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         ).one()
         approve_draft(session, services, draft.id or 0, actor=STAFF)
         result.approved_draft_id = draft.id
-    console.print(
-        f"[bold]5.[/bold] Staff approve draft {result.approved_draft_id} "
-        f"({anna_reference}): noxbot drafts approve {result.approved_draft_id}"
+    _step(
+        console,
+        5,
+        f"Staff approve draft {result.approved_draft_id} ({anna_reference}): "
+        f"noxbot drafts approve {result.approved_draft_id}",
     )
     before = len(channels[ChannelName.EMAIL].sent)
     await deliver_due(database, services, channels)
     outgoing = channels[ChannelName.EMAIL].sent[before:]
     result.sent = [m for ch in channels.values() for m in ch.sent]
     for message in outgoing:
-        console.print(
-            Panel(
-                message.text, title=f"To: {message.address} · {message.subject}", title_align="left"
-            ),
-            markup=False,
-        )
+        console.print(Text(f"To: {message.address}\nSubject: {message.subject}"))
+        console.print(Panel(Text(message.text), expand=False), soft_wrap=False)
     with database.session() as session:
         case = get_case(session, anna_reference)
         count, problems = audit.verify_chain(session)
         console.print(
-            f"{anna_reference} is now [bold]{case.status}[/bold]; Anna is no longer "
-            "in the register. Audit trail: "
-            f"{count} events, {'intact' if not problems else 'BROKEN'}."
+            Text.assemble(
+                f"{anna_reference} is now ",
+                (str(case.status), "bold"),
+                "; Anna is no longer in the register. Audit trail: "
+                f"{count} events, {'intact' if not problems else 'BROKEN'}.",
+            )
         )
     database.dispose()
     return result
+
+
+def _step(console: Console, number: int, text: str) -> None:
+    """A numbered step; the text is printed as written (no markup), on any console."""
+    console.print(Text.assemble((f"{number}.", "bold"), f" {text}"))
 
 
 def _reference_of(result: DemoResult, sender: str) -> str:
@@ -255,7 +263,7 @@ async def _answer_challenges(
                 telegram_chat_id=int(verification.address),
             )
             said = "Yes, that was me" if yes else "No, it wasn't me"
-            console.print(f"   Telegram user {verification.address} presses “{said}”", markup=False)
+            console.print(Text(f"   Telegram user {verification.address} presses “{said}”"))
         elif verification.method == "email_code":
             mail = next(
                 m
@@ -275,8 +283,9 @@ async def _answer_challenges(
                     telegram_message_id=100 + (verification.id or 0),
                 )
             console.print(
-                f"   John reads the code in his mail and sends it in the chat ({code.group(0)})",
-                markup=False,
+                Text(
+                    f"   John reads the code in his mail and sends it in the chat ({code.group(0)})"
+                )
             )
         if answer is not None:
             with database.session() as session:

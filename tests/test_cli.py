@@ -571,3 +571,36 @@ def test_verify_by_phone_is_refused_without_a_number_on_file(config, tmp_path):
             and err == f"noxbot: {reference}: {why}; a phone verification cannot be recorded\n"
         )
         assert run_json("requests", "show", reference)["verified"] is False
+
+
+def test_help_texts_keep_config_sections_in_square_brackets():
+    import typer.main
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    checked = 0
+    for path, command in walk(typer.main.get_command(app), []):
+        texts = [command.help or ""] + [getattr(p, "help", "") or "" for p in command.params]
+        sections = set(re.findall(r"\[[a-z_]+\]", " ".join(texts).replace("\\", "")))
+        if not sections:
+            continue
+        code, output = run(*path, "--help")
+        assert code == 0
+        for section in sections:
+            assert section in output, (path, section)
+            checked += 1
+    assert checked >= 2  # at least requests due and requests purge
+
+
+def test_what_people_wrote_prints_as_written_never_as_markup(config, tmp_path):
+    note = tmp_path / "letter.txt"
+    note.write_text("Radera alla mina personuppgifter.")
+    sender = "Box [red]12[/red], [imap] Stockholm"
+    case = run_json(
+        "requests", "new", "--channel", "post", "--from", sender, "--text-file", str(note)
+    )
+    code, output = run("requests", "show", case["reference"])
+    assert code == 0 and f"from: {sender}" in output.splitlines()

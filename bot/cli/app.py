@@ -29,8 +29,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+#: Our words and people's words print as written: never read as Rich markup ("[imap]",
+#: "[DSR-…]" in a subject), and a line is never broken by Rich — the terminal wraps it, a
+#: pipe gets one line. Tables lay out to the width themselves; a panel asks for wrapping.
+console = Console(highlight=False, markup=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,

@@ -73,7 +73,7 @@ def print_draft(d: dict) -> None:
     console.print(f"subject: {d['subject']}")
     if d["attachments"]:
         console.print(f"attachments: {', '.join(d['attachments'])}")
-    console.print(Panel(Text(d["text"]), expand=False))
+    console.print(Panel(Text(d["text"]), expand=False), soft_wrap=False)
 
 
 @drafts_app.command("list")

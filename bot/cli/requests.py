@@ -110,7 +110,7 @@ def requests_show(
         print_json(case)
         return
     for key, value in case.items():
-        console.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        console.print(Text.assemble((key, "bold"), f": {value}"))
 
 
 @requests_app.command("new")
@@ -239,7 +239,7 @@ def requests_close(
 def requests_due(
     config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
 ) -> None:
-    """Cases to look at now: overdue, due within [deadlines] remind_days_before working days,
+    """Cases to look at now: overdue, due within \\[deadlines] remind_days_before working days,
     or past the internal target."""
     settings, database, services = services_for(config)
     with database.session() as session:
@@ -269,17 +269,15 @@ def requests_due(
 @requests_app.command("purge")
 def requests_purge(config: ConfigOption = None) -> None:
     """Retention now (noxbot run does it daily): delete messages, drafts and alerts of cases
-    that ended more than closed_request_days ago (the case record and audit trail stay), and
-    clear the content of mail that opened no case after unrelated_message_days."""
+    that ended more than \\[retention] closed_request_days ago (the case record and audit
+    trail stay), and clear the content of mail that opened no case after \\[retention]
+    unrelated_message_days."""
     settings, database, services = services_for(config)
     with database.session() as session:
         purged = purge_closed(session, services, today(settings))
         cleared = purge_unrelated_messages(session, services, today(settings))
-    console.print(
-        f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""),
-        markup=False,
-    )
-    console.print(f"{cleared} message(s) that opened no case cleared", markup=False)
+    console.print(f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""))
+    console.print(f"{cleared} message(s) that opened no case cleared")
 
 
 @requests_app.command("changes")
@@ -301,6 +299,4 @@ def requests_changes(
     with database.session() as session:
         case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())
         for change in case.requested_changes:
-            console.print(
-                f"{change['label']}: {change['old'] or '—'} → {change['new']}", markup=False
-            )
+            console.print(f"{change['label']}: {change['old'] or '—'} → {change['new']}")

@@ -250,7 +250,7 @@ def outbox_send(config: ConfigOption = None) -> None:
         f"failed {len(report.failed)}"
     )
     for name in missing:
-        console.print(f"{name}: not configured; its messages wait in the outbox", markup=False)
+        console.print(f"{name}: not configured; its messages wait in the outbox")
     if report.failed:
         raise typer.Exit(1)
 
@@ -273,11 +273,9 @@ def audit_verify(
         current_head = chain_head(session)
         head_missing = head is not None and head != GENESIS and not contains_hash(session, head)
     if head_missing:
-        err_console.print(
-            f"head {head[:16]}… is no longer in the chain: events were removed", markup=False
-        )
+        err_console.print(f"head {head[:16]}… is no longer in the chain: events were removed")
     for problem in problems:
-        err_console.print(f"event {problem.event_id}: {problem.problem}", markup=False)
+        err_console.print(f"event {problem.event_id}: {problem.problem}")
     if not problems and not head_missing:
         console.print(
             f"Audit trail intact: {count} events, chain verified. Head: "

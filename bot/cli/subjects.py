@@ -60,12 +60,12 @@ def subjects_import(
         )
     else:
         for note in report.notes:
-            console.print(f"note: {note}", markup=False)
+            console.print(f"note: {note}")
         console.print(
             f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
         )
         for problem in report.problems:
-            console.print(f"  {problem.where}: {problem.message}", markup=False)
+            console.print(f"  {problem.where}: {problem.message}")
     if report.problems:
         raise typer.Exit(1)
 
