@@ -8,6 +8,7 @@ verification challenges, and at the end the staff queue, one approval, and what 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from bot.cli.output import Column, print_table, recipient
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
 from bot.drafts import approve_draft, open_drafts
+from bot.errors import NoxbotError
 from bot.models import Draft, Request, StaffAlert, Verification
 from bot.outbox import deliver_due
 from bot.pipeline import Outcome, process_inbound
@@ -336,8 +338,26 @@ def _print_drafts(drafts: list[dict], console: Console) -> None:
 
 
 def demo(keep: Path | None, console: Console) -> DemoResult:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(run_demo(keep, console))
-    with tempfile.TemporaryDirectory(prefix="noxbot-demo-") as directory:
-        return asyncio.run(run_demo(Path(directory), console))
+    """Run the demo in a temporary folder, or in `keep`, which then also gets a config.toml
+    pointing at the kept database (so every command can explore it with -c)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="noxbot-demo-") as directory:
+            return asyncio.run(run_demo(Path(directory), console))
+    # A second run into the same folder would meet its own earlier cases half-way through;
+    # and a config.toml there may be someone's own.
+    for existing in (keep / "demo.db", keep / "config.toml"):
+        if existing.exists():
+            raise NoxbotError(f"{existing} already exists; keep the demo in a new or empty folder")
+    keep.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run_demo(keep.resolve(), console))
+    config = keep / "config.toml"
+    database_url = f"sqlite:///{(keep / 'demo.db').resolve()}"
+    config.write_text(
+        "# Written by noxbot demo --keep: the kept demo database, to explore with -c.\n"
+        f"[database]\nurl = {json.dumps(database_url)}\n",
+        encoding="utf-8",
+    )
+    console.print(Text(f"\nThe demo database is kept in {keep / 'demo.db'}. Explore it with:"))
+    for command in ("requests list", "drafts list", "alerts list", "audit verify"):
+        console.print(Text(f"  noxbot {command} -c {config}"))
+    return result

@@ -604,3 +604,18 @@ def test_what_people_wrote_prints_as_written_never_as_markup(config, tmp_path):
     )
     code, output = run("requests", "show", case["reference"])
     assert code == 0 and f"from: {sender}" in output.splitlines()
+
+
+def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(tmp_path):
+    kept = tmp_path / "kept"
+    code, output = run("demo", "--keep", str(kept))
+    assert code == 0
+    assert f"  noxbot requests list -c {kept / 'config.toml'}" in output.splitlines()
+    cases = run_json("requests", "list", "-c", str(kept / "config.toml"))
+    assert len(cases) == 7 and cases[0]["status"] == "done"
+    code, err = run_main("demo", "--keep", str(kept))
+    assert (code, err) == (
+        1,
+        f"noxbot: {kept / 'demo.db'} already exists; keep the demo in a new or empty folder\n",
+    )
+    assert len(run_json("requests", "list", "-c", str(kept / "config.toml"))) == 7
