@@ -619,3 +619,48 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
         f"noxbot: {kept / 'demo.db'} already exists; keep the demo in a new or empty folder\n",
     )
     assert len(run_json("requests", "list", "-c", str(kept / "config.toml"))) == 7
+
+
+def test_drafts_that_no_longer_apply_leave_the_queue(config, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    reference = run_json(
+        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+
+    def queue() -> list[tuple[str, str]]:
+        return [(d["purpose"], d["status"]) for d in run_json("drafts", "list")]
+
+    assert queue() == [("acknowledgment", "awaiting_approval")]
+    assert run("requests", "extend", reference, "--reason", "many systems to search")[0] == 0
+    assert run("requests", "refuse", reference, "--reason", "first reasons")[0] == 0
+    assert run("requests", "refuse", reference, "--reason", "better reasons")[0] == 0
+    # The second refusal replaced the first (and the acknowledgment); the notice stays.
+    assert queue() == [("extension", "awaiting_approval"), ("refusal", "awaiting_approval")]
+    refusal = run_json("drafts", "list")[-1]
+    assert "better reasons" in refusal["text"]
+    assert run("drafts", "approve", str(refusal["id"]))[0] == 0
+    assert run_json("requests", "show", reference)["status"] == "closed"
+    assert queue() == []  # the case ended: its extension notice will never be sent
+
+
+def test_a_rejected_draft_edited_into_a_new_version_is_no_longer_listed(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev till mig.")
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    draft = run_json("drafts", "list")[0]
+    assert run("drafts", "reject", str(draft["id"]), "--reason", "too stiff")[0] == 0
+    assert [(d["id"], d["status"]) for d in run_json("drafts", "list")] == [
+        (draft["id"], "rejected")  # waiting for an edit
+    ]
+    edited = tmp_path / "edited.txt"
+    edited.write_text(draft["text"] + "\nVänliga hälsningar, Eva")
+    assert run("drafts", "edit", str(draft["id"]), "--text-file", str(edited))[0] == 0
+    assert [(d["version"], d["status"]) for d in run_json("drafts", "list")] == [
+        (2, "awaiting_approval")
+    ]
+    assert run_json("drafts", "show", str(draft["id"]))["status"] == "rejected"  # history kept
