@@ -28,7 +28,9 @@ def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
         "channel": case.channel,
         "from": case.requester_address,
         "received_at": case.received_at.isoformat(),
-        "due_date": case.due_date.isoformat(),
+        # The legal due date in force (the extended one after an Art. 12(3) extension).
+        "due_date": due.isoformat(),
+        "original_due_date": case.due_date.isoformat(),
         "target_date": case.target_date.isoformat(),
         "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date else None,
         "working_days_left": working_days_left(due, today),

@@ -180,8 +180,11 @@ def test_manual_intake_of_a_forwarded_eml_keeps_its_headers(config, tmp_path):
     assert case["status"] == "awaiting_verification"
     assert case["verification"]["channel"] == "telegram"
     assert case["received_at"].startswith("2026-11-24T09:00")
+    assert case["duplicate"] is False
     again = run_json("requests", "new", "--channel", "email", str(eml))
-    assert again["reference"] == case["reference"]  # processed once
+    assert again["reference"] == case["reference"] and again["duplicate"] is True  # once
+    code, output = run("requests", "new", "--channel", "email", str(eml))
+    assert code == 0 and output.startswith(f"Already processed ({case['reference']}), nothing new")
 
 
 def test_subjects_import_reports_bad_rows_and_exits_non_zero(config, tmp_path):
@@ -664,3 +667,48 @@ def test_a_rejected_draft_edited_into_a_new_version_is_no_longer_listed(config, 
         (2, "awaiting_approval")
     ]
     assert run_json("drafts", "show", str(draft["id"]))["status"] == "rejected"  # history kept
+
+
+def test_a_chat_message_that_joins_the_open_case_says_it_was_added_to_it(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("Hi, what personal data do you hold about me? Please send me a copy.")
+    second.write_text("Hello again, any news on my request?")
+    chat = ("requests", "new", "--channel", "telegram", "--from", "5550002")
+    case = run_json(*chat, "--text-file", str(first))
+    assert (case["duplicate"], case["added_to_case"]) == (False, False)
+    code, output = run(*chat, "--text-file", str(second))
+    assert code == 0
+    assert output.startswith(f"Added to {case['reference']}, the requester's open case: access")
+    assert len(run_json("requests", "list")) == 1
+
+
+def test_after_an_extension_due_date_is_the_extended_one_everywhere(config, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "--text-file", str(note),
+    )  # fmt: skip
+    assert run("requests", "extend", case["reference"], "--reason", "many systems")[0] == 0
+    shown = run_json("requests", "show", case["reference"])
+    listed = run_json("requests", "list")[0]
+    for view in (shown, listed):
+        assert view["original_due_date"] == case["due_date"]
+        assert view["due_date"] == view["extended_due_date"] > case["due_date"]
+    output = run("requests", "list")[1]
+    assert shown["due_date"] in _lines_with(output, case["reference"])[0]
+
+
+def test_alerts_list_json_gives_times_in_iso_8601(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note),
+    )  # fmt: skip
+    alerts = run_json("alerts", "list", "--all")
+    assert alerts
+    for alert in alerts:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", alert["created_at"])

@@ -73,7 +73,13 @@ def staff_actor() -> str:
 
 
 def print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_value))
+
+
+def _json_value(value: object) -> str:
+    """Dates and times as ISO 8601 ("2026-11-25T01:54:31+00:00"), anything else as text."""
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if callable(isoformat) else str(value)
 
 
 def services_for(config: Path | None) -> tuple[Settings, Database, Services]:

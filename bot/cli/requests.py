@@ -32,8 +32,8 @@ from bot.cli.app import (
 )
 from bot.cli.output import Column, print_table
 from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
-from bot.models import Request, RequestStatus
-from bot.pipeline import process_inbound
+from bot.models import MessageState, Request, RequestStatus
+from bot.pipeline import Outcome, process_inbound
 from bot.verifying import expire_verifications, verify_by_phone
 from bot.views import case_json
 
@@ -69,8 +69,7 @@ def print_cases(cases: list[dict]) -> None:
                 c["language"],
                 c["channel"],
                 c["received_at"][:10],
-                (c["extended_due_date"] or c["due_date"])
-                + ("\n(ext.)" if c["extended_due_date"] else ""),
+                c["due_date"] + ("\n(ext.)" if c["extended_due_date"] else ""),
                 Text("—") if ended else Text(str(left), style=style),
                 f"{verification['method']}: {verification['status']}" if verification else "—",
             )
@@ -162,15 +161,27 @@ def requests_new(
             result = {"reference": None, "state": outcome.state, "detail": outcome.detail}
         else:
             result = case_json(session, get_case(session, outcome.reference), today(settings))
+    # What became of this message: a new case, added to an open one, or seen before.
+    result["duplicate"] = outcome.duplicate
+    result["added_to_case"] = not outcome.duplicate and outcome.state == MessageState.THREAD
     if output_format is OutputFormat.JSON:
         print_json(result)
-    elif result.get("reference"):
-        console.print(
-            f"{result['reference']}: {', '.join(result['kinds'])} — {result['status']}"
-            f" (due {result['due_date']})"
-        )
     else:
-        console.print(f"No case opened: {result['state']} ({result['detail']})")
+        console.print(_intake_line(outcome, result))
+
+
+def _intake_line(outcome: Outcome, result: dict) -> str:
+    if result["reference"] is None:
+        seen = "Already processed: " if outcome.duplicate else ""
+        return f"{seen}No case opened: {result['state']} ({result['detail']})"
+    case = f"{', '.join(result['kinds'])} — {result['status']} (due {result['due_date']})"
+    if outcome.duplicate:
+        return f"Already processed ({result['reference']}), nothing new: {case}"
+    if outcome.state == MessageState.THREAD:
+        return f"Added to {result['reference']}, the requester's open case: {case}"
+    if outcome.state == MessageState.VERIFICATION_ANSWER:
+        return f"A verification answer for {result['reference']} ({outcome.detail}): {case}"
+    return f"{result['reference']}: {case}"
 
 
 @requests_app.command("verify")

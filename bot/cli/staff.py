@@ -167,8 +167,9 @@ def alerts_list(
                 "id": a.id,
                 "kind": a.kind,
                 "text": a.text,
-                "created_at": a.created_at,
+                "created_at": a.created_at.isoformat(),
                 "resolved": a.resolved_at is not None,
+                "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
             }
             for a in session.exec(query)
         ]
