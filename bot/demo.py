@@ -145,16 +145,23 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     _step(console, 1, f"Register imported: {report.created} people on file.")
 
     _step(console, 2, "Messages arrive:")
+    arrived = []
     for inbound in DEMO_MESSAGES:
         with database.session() as session:
             outcome = process_inbound(session, services, inbound)
         result.outcomes.append((inbound, outcome))
-        what = (
-            f"{outcome.reference} {outcome.detail}"
-            if outcome.reference
-            else f"{outcome.state} ({outcome.detail})"
+        arrived.append(
+            (
+                f"{inbound.channel} {inbound.sender}",
+                outcome.reference or "—",
+                outcome.detail if outcome.reference else f"{outcome.state} ({outcome.detail})",
+            )
         )
-        console.print(Text(f"   {inbound.sender:<26} {what}"))
+    print_table(
+        console,
+        (Column("from", key=True), Column("case", key=True), Column("what became of it")),
+        arrived,
+    )
     await deliver_due(database, services, channels)
 
     _step(console, 3, "Requesters answer their verification challenges:")
@@ -170,8 +177,8 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         )
     console.print(
         Text(
-            f"   staff called Erik and recorded it: noxbot requests verify {erik.reference}"
-            " --by phone --note …"
+            "   Erik has no Telegram: staff call him and record it with\n"
+            f"     noxbot requests verify {erik.reference} --by phone --note …"
         )
     )
     await deliver_due(database, services, channels)
@@ -226,7 +233,7 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             Text.assemble(
                 f"{anna_reference} is now ",
                 (str(case.status), "bold"),
-                "; Anna is no longer in the register. Audit trail: "
+                "; Anna is no longer in the register.\nAudit trail: "
                 f"{count} events, {'intact' if not problems else 'BROKEN'}.",
             )
         )

@@ -712,3 +712,22 @@ def test_alerts_list_json_gives_times_in_iso_8601(config, tmp_path):
     assert alerts
     for alert in alerts:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", alert["created_at"])
+
+
+def test_demo_fits_an_80_column_terminal_and_names_each_recipients_channel(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from bot.demo import demo
+
+    # As the command line's console: no markup, Rich breaks no line (a terminal would).
+    console = Console(width=80, file=io.StringIO(), record=True, markup=False, soft_wrap=True)
+    monkeypatch.chdir(tmp_path)
+    demo(Path("demo"), console)
+    lines = console.export_text().splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    anna = next(line for line in lines if "email anna.lindqvist@example.se" in line)
+    assert "DSR-2026-0001" in anna  # step 2: who wrote, which case it opened
+    chat_reply = [line for line in lines if "DSR-2026-0006" in line and "reply" in line]
+    assert chat_reply and "telegram 5550009" in chat_reply[0]

@@ -34,21 +34,27 @@ def _longest_line(values: Sequence[Cell]) -> int:
     return max((cell_len(line) for line in lines), default=1)
 
 
-def _build(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None) -> Table:
-    # A light frame leaves the text most of an 80-column terminal.
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False)
+def _build(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
+) -> tuple[Table, int]:
+    """The table, and the narrowest it can be without cutting a key."""
+    # A light frame leaves the text most of an 80-column terminal: one space between
+    # columns, one of padding on either side of each, no outer edge.
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    least = 3 * len(columns) - 1
     for index, column in enumerate(columns):
+        longest = _longest_line([column.header, *(row[index] for row in rows)])
         if column.key:
             # min_width keeps a key whole even when Rich must squeeze every column.
-            width = _longest_line([column.header, *(row[index] for row in rows)])
-            table.add_column(column.header, no_wrap=True, min_width=width)
+            table.add_column(column.header, no_wrap=True, min_width=longest)
+            least += longest
         else:
             # Free text wraps, but keeps a few characters a line even in a very narrow console.
-            longest = _longest_line([column.header, *(row[index] for row in rows)])
             table.add_column(column.header, overflow="fold", min_width=min(longest, 8))
+            least += min(longest, 8)
     for row in rows:
         table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
-    return table
+    return table, least
 
 
 def fitted_table(
@@ -64,19 +70,18 @@ def fitted_table(
     dropped: set[int] = set()
     while True:
         keep = [i for i in range(len(columns)) if i not in dropped]
-        table = _build([columns[i] for i in keep], [[row[i] for i in keep] for row in rows], title)
-        least, natural = _widths(console, table)
-        if not optional or natural <= console.width:
+        table, least = _build(
+            [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], title
+        )
+        if not optional or _natural_width(console, table) <= console.width:
             if least > console.width:
                 table.width = least  # wider than the console rather than cut
             return table
         dropped.add(optional.pop()[1])
 
 
-def _widths(console: Console, table: Table) -> tuple[int, int]:
-    """The narrowest the table can be without cutting anything, and its natural width."""
-    measured = console.measure(table, options=console.options.update_width(10_000))
-    return measured.minimum, measured.maximum
+def _natural_width(console: Console, table: Table) -> int:
+    return console.measure(table, options=console.options.update_width(10_000)).maximum
 
 
 def recipient(to: dict[str, str]) -> str:
