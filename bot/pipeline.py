@@ -157,29 +157,6 @@ def process_inbound(
 # --- steps ---------------------------------------------------------------------------------
 
 
-def _stated(
-    session: Session,
-    message: Message,
-    guess: Classification,
-    kinds: list[RequestKind],
-    actor: str,
-) -> Classification:
-    """Staff heard or read what the person asked: their kinds decide, the guess stays on
-    the message for comparison."""
-    chosen = tuple(k for k in kinds if k is not RequestKind.NONE) or (RequestKind.NONE,)
-    message.label_kinds = [str(k) for k in chosen]
-    message.labelled_by = actor
-    audit.record(
-        session,
-        actor=actor,
-        action="kinds_stated",
-        detail=f"message {message.id}: {', '.join(message.label_kinds)}",
-    )
-    return Classification(
-        kinds=chosen, language=guess.language, confidence=1.0, evidence=(f"stated by {actor}",)
-    )
-
-
 def quarantine(session: Session, inbound: InboundMessage, error: BaseException) -> Outcome:
     """A message whose processing failed: kept (raw) and shown to staff, so the worker can go
     on and nothing is lost. The error's type is recorded, not its text (it may hold data)."""
@@ -391,6 +368,29 @@ def _attach_to_case(
 
 
 # --- staff triage --------------------------------------------------------------------------
+
+
+def _stated(
+    session: Session,
+    message: Message,
+    guess: Classification,
+    kinds: list[RequestKind],
+    actor: str,
+) -> Classification:
+    """Staff heard or read what the person asked: their kinds decide, the guess stays on
+    the message for comparison."""
+    chosen = tuple(k for k in kinds if k is not RequestKind.NONE) or (RequestKind.NONE,)
+    message.label_kinds = [str(k) for k in chosen]
+    message.labelled_by = actor
+    audit.record(
+        session,
+        actor=actor,
+        action="kinds_stated",
+        detail=f"message {message.id}: {', '.join(message.label_kinds)}",
+    )
+    return Classification(
+        kinds=chosen, language=guess.language, confidence=1.0, evidence=(f"stated by {actor}",)
+    )
 
 
 def decide_triage(
