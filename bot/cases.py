@@ -203,7 +203,10 @@ def refuse_case(
         raise CaseError(f"{case.reference} is {case.status}")
     if not reasons.strip():
         raise CaseError("--reason is required: a refusal must give reasons (Art. 12(4))")
-    supersede_open_drafts(session, case, purposes=("reply", "acknowledgment", "clarification"))
+    # A new refusal replaces an earlier one still waiting: one notice, the latest reasons.
+    supersede_open_drafts(
+        session, case, purposes=("reply", "acknowledgment", "clarification", "refusal")
+    )
     rendered = services.drafter.render(
         REFUSAL_TEMPLATE,
         case.language,
@@ -223,14 +226,12 @@ def close_case(
     actor: str,
     withdrawn: bool = False,
 ) -> Request:
-    """End an open case without a reply; its waiting drafts are superseded."""
+    """End an open case without a reply; its waiting drafts are superseded (by
+    `lifecycle.transition`, as for every case that ends)."""
     case = get_case(session, reference)
     if not reason.strip():
         raise CaseError("--reason is required")
     transition(session, case, S.WITHDRAWN if withdrawn else S.CLOSED, actor=actor, reason=reason)
-    supersede_open_drafts(
-        session, case, purposes=("reply", "acknowledgment", "clarification", "extension", "refusal")
-    )
     return case
 
 

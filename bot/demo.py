@@ -8,6 +8,7 @@ verification challenges, and at the end the staff queue, one approval, and what 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -15,16 +16,18 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
+from rich.text import Text
 from sqlmodel import col, select
 
 from bot import audit
 from bot.case_records import get_case
 from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
 from bot.channels.memory import MemoryChannel
+from bot.cli.output import Column, print_table, recipient
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
 from bot.drafts import approve_draft, open_drafts
+from bot.errors import NoxbotError
 from bot.models import Draft, Request, StaffAlert, Verification
 from bot.outbox import deliver_due
 from bot.pipeline import Outcome, process_inbound
@@ -139,22 +142,29 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             action="subjects_imported",
             detail=f"register.csv: {report.created} new",
         )
-    console.print(f"[bold]1.[/bold] Register imported: {report.created} people on file.")
+    _step(console, 1, f"Register imported: {report.created} people on file.")
 
-    console.print("[bold]2.[/bold] Messages arrive:")
+    _step(console, 2, "Messages arrive:")
+    arrived = []
     for inbound in DEMO_MESSAGES:
         with database.session() as session:
             outcome = process_inbound(session, services, inbound)
         result.outcomes.append((inbound, outcome))
-        what = (
-            f"{outcome.reference} {outcome.detail}"
-            if outcome.reference
-            else f"{outcome.state} ({outcome.detail})"
+        arrived.append(
+            (
+                f"{inbound.channel} {inbound.sender}",
+                outcome.reference or "—",
+                outcome.detail if outcome.reference else f"{outcome.state} ({outcome.detail})",
+            )
         )
-        console.print(f"   {inbound.sender:<26} {what}", markup=False)
+    print_table(
+        console,
+        (Column("from", key=True), Column("case", key=True), Column("what became of it")),
+        arrived,
+    )
     await deliver_due(database, services, channels)
 
-    console.print("[bold]3.[/bold] Requesters answer their verification challenges:")
+    _step(console, 3, "Requesters answer their verification challenges:")
     await _answer_challenges(database, services, channels, console)
     with database.session() as session:
         erik = get_case(session, _reference_of(result, "erik.svensson@example.se"))
@@ -166,13 +176,14 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             actor=STAFF,
         )
     console.print(
-        f"   staff called Erik and recorded it: noxbot requests verify {erik.reference}"
-        " --by phone --note …",
-        markup=False,
+        Text(
+            "   Erik has no Telegram: staff call him and record it with\n"
+            f"     noxbot requests verify {erik.reference} --by phone --note …"
+        )
     )
     await deliver_due(database, services, channels)
 
-    console.print("[bold]4.[/bold] The staff queue:")
+    _step(console, 4, "The staff queue:")
     with database.session() as session:
         today = utcnow().date()
         cases = [
@@ -181,12 +192,14 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         ]
         drafts = [draft_json(session, d) for d in open_drafts(session)]
         alerts = list(session.exec(select(StaffAlert).order_by(col(StaffAlert.id))))
-        console.print(_cases_table(cases))
-        console.print(_drafts_table(drafts))
-        alert_table = Table("alert", "what", title="Alerts for staff")
-        for alert in alerts:
-            alert_table.add_row(alert.kind, alert.text)
-        console.print(alert_table)
+        _print_cases(cases, console)
+        _print_drafts(drafts, console)
+        print_table(
+            console,
+            (Column("alert", key=True), Column("what")),
+            [(alert.kind, alert.text) for alert in alerts],
+            title="Alerts for staff",
+        )
 
     anna_reference = _reference_of(result, "anna.lindqvist@example.se")
     with database.session() as session:
@@ -200,31 +213,37 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         ).one()
         approve_draft(session, services, draft.id or 0, actor=STAFF)
         result.approved_draft_id = draft.id
-    console.print(
-        f"[bold]5.[/bold] Staff approve draft {result.approved_draft_id} "
-        f"({anna_reference}): noxbot drafts approve {result.approved_draft_id}"
+    _step(
+        console,
+        5,
+        f"Staff approve draft {result.approved_draft_id} ({anna_reference}): "
+        f"noxbot drafts approve {result.approved_draft_id}",
     )
     before = len(channels[ChannelName.EMAIL].sent)
     await deliver_due(database, services, channels)
     outgoing = channels[ChannelName.EMAIL].sent[before:]
     result.sent = [m for ch in channels.values() for m in ch.sent]
     for message in outgoing:
-        console.print(
-            Panel(
-                message.text, title=f"To: {message.address} · {message.subject}", title_align="left"
-            ),
-            markup=False,
-        )
+        console.print(Text(f"To: {message.address}\nSubject: {message.subject}"))
+        console.print(Panel(Text(message.text), expand=False), soft_wrap=False)
     with database.session() as session:
         case = get_case(session, anna_reference)
         count, problems = audit.verify_chain(session)
         console.print(
-            f"{anna_reference} is now [bold]{case.status}[/bold]; Anna is no longer "
-            "in the register. Audit trail: "
-            f"{count} events, {'intact' if not problems else 'BROKEN'}."
+            Text.assemble(
+                f"{anna_reference} is now ",
+                (str(case.status), "bold"),
+                "; Anna is no longer in the register.\nAudit trail: "
+                f"{count} events, {'intact' if not problems else 'BROKEN'}.",
+            )
         )
     database.dispose()
     return result
+
+
+def _step(console: Console, number: int, text: str) -> None:
+    """A numbered step; the text is printed as written (no markup), on any console."""
+    console.print(Text.assemble((f"{number}.", "bold"), f" {text}"))
 
 
 def _reference_of(result: DemoResult, sender: str) -> str:
@@ -253,7 +272,7 @@ async def _answer_challenges(
                 telegram_chat_id=int(verification.address),
             )
             said = "Yes, that was me" if yes else "No, it wasn't me"
-            console.print(f"   Telegram user {verification.address} presses “{said}”", markup=False)
+            console.print(Text(f"   Telegram user {verification.address} presses “{said}”"))
         elif verification.method == "email_code":
             mail = next(
                 m
@@ -273,8 +292,9 @@ async def _answer_challenges(
                     telegram_message_id=100 + (verification.id or 0),
                 )
             console.print(
-                f"   John reads the code in his mail and sends it in the chat ({code.group(0)})",
-                markup=False,
+                Text(
+                    f"   John reads the code in his mail and sends it in the chat ({code.group(0)})"
+                )
             )
         if answer is not None:
             with database.session() as session:
@@ -282,43 +302,69 @@ async def _answer_challenges(
     await deliver_due(database, services, channels)
 
 
-def _cases_table(cases: list[dict]) -> Table:
-    table = Table(title="Cases")
-    table.add_column("reference", no_wrap=True)
-    for name in ("kinds", "status", "due", "verification"):
-        table.add_column(name)
-    for c in cases:
-        v = c["verification"]
-        table.add_row(
+def _print_cases(cases: list[dict], console: Console) -> None:
+    columns = (
+        Column("reference", key=True),
+        Column("kinds"),
+        Column("status", key=True),
+        Column("due", key=True),
+        Column("verification"),
+    )
+    rows = [
+        (
             c["reference"],
             ", ".join(c["kinds"]),
             c["status"],
             c["due_date"],
-            f"{v['channel']}: {v['status']}" if v else "—",
+            f"{v['channel']}: {v['status']}" if (v := c["verification"]) else "—",
         )
-    return table
+        for c in cases
+    ]
+    print_table(console, columns, rows, title="Cases")
 
 
-def _drafts_table(drafts: list[dict]) -> Table:
-    table = Table(title="Drafts awaiting approval")
-    table.add_column("id", no_wrap=True)
-    table.add_column("reference", no_wrap=True)
-    for name in ("purpose", "to", "personal data"):
-        table.add_column(name)
-    for d in drafts:
-        table.add_row(
+def _print_drafts(drafts: list[dict], console: Console) -> None:
+    columns = (
+        Column("id", key=True),
+        Column("reference", key=True),
+        Column("purpose"),
+        Column("to", key=True),
+        Column("personal data"),
+    )
+    rows = [
+        (
             str(d["id"]),
             d["reference"],
             d["purpose"],
-            d["to"]["address"],
+            recipient(d["to"]),
             "yes" if d["carries_personal_data"] else "",
         )
-    return table
+        for d in drafts
+    ]
+    print_table(console, columns, rows, title="Drafts awaiting approval")
 
 
 def demo(keep: Path | None, console: Console) -> DemoResult:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(run_demo(keep, console))
-    with tempfile.TemporaryDirectory(prefix="noxbot-demo-") as directory:
-        return asyncio.run(run_demo(Path(directory), console))
+    """Run the demo in a temporary folder, or in `keep`, which then also gets a config.toml
+    pointing at the kept database (so every command can explore it with -c)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="noxbot-demo-") as directory:
+            return asyncio.run(run_demo(Path(directory), console))
+    # A second run into the same folder would meet its own earlier cases half-way through;
+    # and a config.toml there may be someone's own.
+    for existing in (keep / "demo.db", keep / "config.toml"):
+        if existing.exists():
+            raise NoxbotError(f"{existing} already exists; keep the demo in a new or empty folder")
+    keep.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run_demo(keep.resolve(), console))
+    config = keep / "config.toml"
+    database_url = f"sqlite:///{(keep / 'demo.db').resolve()}"
+    config.write_text(
+        "# Written by noxbot demo --keep: the kept demo database, to explore with -c.\n"
+        f"[database]\nurl = {json.dumps(database_url)}\n",
+        encoding="utf-8",
+    )
+    console.print(Text(f"\nThe demo database is kept in {keep / 'demo.db'}. Explore it with:"))
+    for command in ("requests list", "drafts list", "alerts list", "audit verify"):
+        console.print(Text(f"  noxbot {command} -c {config}"))
+    return result

@@ -80,6 +80,12 @@ class Drafter:
 
     def __init__(self, organisation: OrganisationSettings, override_dir: str | Path | None = None):
         self.organisation = organisation
+        if override_dir is not None and not Path(override_dir).is_dir():
+            # Silently drafting from the built-in templates would hide the mistake.
+            raise TemplateProblem(
+                f"[templates] directory = {str(override_dir)!r}: no such folder; expected a "
+                "folder with sv/ and en/ templates"
+            )
         self._environments: dict[str, Environment] = {}
         for language in LANGUAGES:
             loaders = []

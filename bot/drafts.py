@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import exists
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot import audit
@@ -169,10 +171,11 @@ def draft_acknowledgment(session: Session, services: Services, case: Request) ->
 
 
 def supersede_open_drafts(session: Session, case: Request, purposes: tuple[str, ...]) -> None:
+    """Drafts of these purposes that wait for approval or for an edit no longer apply."""
     for draft in session.exec(
         select(Draft).where(
             Draft.request_id == case.id,
-            Draft.status == DraftStatus.AWAITING_APPROVAL,
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
             col(Draft.purpose).in_(purposes),
         )
     ):
@@ -380,10 +383,17 @@ def edit_draft(
 
 
 def open_drafts(session: Session) -> list[Draft]:
+    """Drafts awaiting approval, and rejected ones still waiting for an edit: a rejected
+    version that was edited into a newer one is history, not work."""
+    newer = aliased(Draft)
+    edited = exists().where(newer.series == Draft.series, newer.version > Draft.version)
     return list(
         session.exec(
             select(Draft)
-            .where(col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]))
+            .where(
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+                ~edited,
+            )
             .order_by(col(Draft.id))
         )
     )

@@ -6,11 +6,19 @@ from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.errors import NoxbotError
-from bot.models import Request, RequestStatus, Verification, VerificationStatus
+from bot.models import (
+    Draft,
+    DraftStatus,
+    Request,
+    RequestStatus,
+    StaffAlert,
+    Verification,
+    VerificationStatus,
+)
 from bot.timeutil import utcnow
 
 S = RequestStatus
@@ -91,6 +99,8 @@ def transition(
     )
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
+        resolve_verification_alerts(session, request, actor=actor)
+        _supersede_waiting_drafts(session, request)
 
 
 def _cancel_pending_verifications(session: Session, request: Request, *, actor: str) -> None:
@@ -108,3 +118,34 @@ def _cancel_pending_verifications(session: Session, request: Request, *, actor: 
         verification.note = f"the case ended ({request.status})"
         session.add(verification)
         audit.record(session, actor=actor, action="verification_cancelled", request=request)
+
+
+def _supersede_waiting_drafts(session: Session, request: Request) -> None:
+    """A case that has ended sends nothing more: drafts still waiting for approval or an
+    edit (a second notice, a reply after a refusal) are superseded, not left in the queue."""
+    for draft in session.exec(
+        select(Draft).where(
+            Draft.request_id == request.id,
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+        )
+    ):
+        draft.status = DraftStatus.SUPERSEDED
+        session.add(draft)
+
+
+#: Alerts that ask staff to establish who asked (call the number on file, decide how to
+#: confirm): they are dealt with once the case is verified, or moot once it has ended.
+VERIFICATION_ALERTS = ("call_to_verify", "unverified", "verification_failed")
+
+
+def resolve_verification_alerts(session: Session, request: Request, *, actor: str) -> None:
+    for alert in session.exec(
+        select(StaffAlert).where(
+            StaffAlert.request_id == request.id,
+            col(StaffAlert.kind).in_(VERIFICATION_ALERTS),
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at = utcnow()
+        alert.resolved_by = actor
+        session.add(alert)

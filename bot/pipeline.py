@@ -65,8 +65,19 @@ class Outcome:
     detail: str = ""
 
 
-def process_inbound(session: Session, services: Services, inbound: InboundMessage) -> Outcome:
-    """Take one inbound message through the cases above; returns what became of it."""
+def process_inbound(
+    session: Session,
+    services: Services,
+    inbound: InboundMessage,
+    *,
+    stated_kinds: list[RequestKind] | None = None,
+    actor: str = SYSTEM,
+) -> Outcome:
+    """Take one inbound message through the cases above; returns what became of it.
+
+    `stated_kinds` (manual intake): staff say what the person asked for; those kinds replace
+    the classifier's guess at step 7, and are kept as the message's label.
+    """
     key = inbound.dedupe_key()
     seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
     if seen is not None:
@@ -107,6 +118,8 @@ def process_inbound(session: Session, services: Services, inbound: InboundMessag
         channel="chat" if message.channel == "telegram" else "email",
     )
     message.classification = {**classification.to_json()}
+    if stated_kinds is not None:
+        classification = _stated(session, message, classification, stated_kinds, actor)
     case = _thread_case(session, message)
     if case is not None:
         if _from_requester(session, case, message):
@@ -389,6 +402,29 @@ def _attach_to_case(
 
 
 # --- staff triage --------------------------------------------------------------------------
+
+
+def _stated(
+    session: Session,
+    message: Message,
+    guess: Classification,
+    kinds: list[RequestKind],
+    actor: str,
+) -> Classification:
+    """Staff heard or read what the person asked: their kinds decide, the guess stays on
+    the message for comparison."""
+    chosen = tuple(k for k in kinds if k is not RequestKind.NONE) or (RequestKind.NONE,)
+    message.label_kinds = [str(k) for k in chosen]
+    message.labelled_by = actor
+    audit.record(
+        session,
+        actor=actor,
+        action="kinds_stated",
+        detail=f"message {message.id}: {', '.join(message.label_kinds)}",
+    )
+    return Classification(
+        kinds=chosen, language=guess.language, confidence=1.0, evidence=(f"stated by {actor}",)
+    )
 
 
 def decide_triage(

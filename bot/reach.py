@@ -1,19 +1,25 @@
 """`noxbot check`: reach each configured server and say in one line what is wrong.
 
 Every probe has a timeout and logs in the way the workers will, so a wrong password or a
-closed port shows here, not at three in the morning in the mail watcher.
+closed port shows here, not at three in the morning in the mail watcher. What a later
+command would refuse (a missing secret, a template folder that is not there) is reported
+here too. Checking changes nothing: no database file is created, no key generated.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import aioimaplib
 import aiosmtplib
 import httpx
+from sqlalchemy.engine import make_url
 
 from bot.config import ImapSettings, Settings, SmtpSettings, TelegramSettings
+from bot.db import Database, current_revision, head_revision
+from bot.drafting import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,76 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def check_database(settings: Settings) -> Probe:
+    """Reach the database and compare its schema with this code's; a SQLite file that is not
+    there yet is said so, not created (a mistyped path would otherwise look fine)."""
+    url = settings.database.url
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        if not path.parent.is_dir():
+            return Probe("Database", False, f"{path}: the folder {path.parent} does not exist")
+        return Probe(
+            "Database", True, f"{path} does not exist yet; it will be created on first start"
+        )
+    database = Database(url, migrate=False)
+    try:
+        revision = current_revision(database.engine)
+    except Exception as exc:  # any driver error: say which, in one line
+        return Probe("Database", False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        database.dispose()
+    head = head_revision()
+    state = (
+        "up to date" if revision == head else f"at {revision or 'empty'}, will upgrade to {head}"
+    )
+    return Probe("Database", True, f"reachable, schema {state}")
+
+
+def check_verification_secret(settings: Settings) -> Probe:
+    """The key for verification codes: from the environment, or (SQLite only) a key file."""
+    env_name = settings.verification.secret_env
+    if settings.secret(env_name) is not None:
+        return Probe("Verification secret", True, f"from ${env_name}")
+    if settings.database.url.startswith("sqlite"):
+        return Probe(
+            "Verification secret", True, f"${env_name} not set; a key file next to the database"
+        )
+    return Probe(
+        "Verification secret",
+        False,
+        f"environment variable {env_name} is not set ([verification] secret_env); "
+        "required with PostgreSQL",
+    )
+
+
+def check_templates(settings: Settings) -> Probe | None:
+    """The folder of template overrides, when one is configured."""
+    directory = settings.templates.directory
+    if directory is None:
+        return None
+    folder = Path(directory)
+    where = f"[templates] directory = {directory!r}"
+    if not folder.is_dir():
+        return Probe("Templates", False, f"{where}: no such folder")
+    languages = [lang for lang in LANGUAGES if (folder / lang).is_dir()]
+    if not languages:
+        return Probe(
+            "Templates",
+            False,
+            f"{where}: has no {' or '.join(f'{lang}/' for lang in LANGUAGES)} folder; "
+            "nothing in it would be used",
+        )
+    return Probe("Templates", True, f"overrides for {', '.join(languages)} in {folder}")
 
 
 async def check_imap(imap: ImapSettings, password: str | None) -> Probe:

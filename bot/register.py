@@ -257,6 +257,12 @@ def erase_subject(session: Session, subject: Subject) -> list[str]:
 class ImportProblem:
     line: int
     message: str
+    #: "line" in a CSV file (as an editor numbers them), "item" in a JSON list (from 1).
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}"
 
 
 @dataclass
@@ -264,17 +270,54 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
+    #: What staff should know about the file as a whole (e.g. how it was decoded).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class _Row:
     line: int
     values: dict[str, Any]
+    unit: str = "line"
+
+    def problem(self, message: str) -> ImportProblem:
+        return ImportProblem(self.line, message, self.unit)
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}"
 
 
-def _read_rows(path: Path) -> Iterator[_Row]:
-    """Rows of a CSV (header row; line numbers as in the file) or a JSON list of objects."""
-    text = path.read_text(encoding="utf-8-sig")
+#: Separators a spreadsheet may save a CSV with: Swedish Excel uses ";", "Unicode text" tabs.
+CSV_DELIMITERS = (",", ";", "\t")
+
+
+def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, else Windows-1252 as Excel on Windows
+    saves a CSV — said in a note, since the guess may be wrong."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        raise NoxbotError(
+            f"{path}: not UTF-8 text (byte {utf8_error.start}); re-save it as UTF-8 (Excel: "
+            "CSV UTF-8)"
+        ) from None
+    notes.append(
+        f"{path.name} is not UTF-8: read as Windows-1252 (cp1252); check that å, ä and ö look "
+        "right in noxbot subjects list, or re-save the file as UTF-8"
+    )
+    return text
+
+
+def _read_rows(path: Path, text: str) -> Iterator[_Row]:
+    """Rows of a CSV (header row; line numbers as in the file; comma, semicolon or tab as
+    the header shows) or a JSON list of objects (numbered as items from 1)."""
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
         try:
             data = json.loads(text)
@@ -283,9 +326,11 @@ def _read_rows(path: Path) -> Iterator[_Row]:
         if not isinstance(data, list):
             raise NoxbotError(f"{path}: expected a JSON list of objects")
         for index, item in enumerate(data, start=1):
-            yield _Row(index, item if isinstance(item, dict) else {"__invalid__": item})
+            yield _Row(index, item if isinstance(item, dict) else {"__invalid__": item}, "item")
         return
-    reader = csv.DictReader(io.StringIO(text))
+    header = text.lstrip("\ufeff").partition("\n")[0]
+    delimiter = max(CSV_DELIMITERS, key=header.count)  # ties (none in the header): comma
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if not reader.fieldnames:
         raise NoxbotError(f"{path}: empty file, expected a CSV header row")
     for row in reader:
@@ -315,24 +360,46 @@ def _contacts_of_row(values: dict[str, Any]) -> list[tuple[ContactKind, str]]:
     return contacts
 
 
+#: The import column a contact kind comes from, for messages.
+_CONTACT_COLUMN = {
+    ContactKind.EMAIL: "email",
+    ContactKind.PHONE: "phone",
+    ContactKind.TELEGRAM: "telegram_user_id",
+}
+
+
 def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
-    """Create or update one person per row; a bad row is reported and the rest kept."""
+    """Create or update one person per row; a bad row is reported and the rest kept.
+
+    A contact point may stand on one row of a file only: a later row with the same email,
+    phone or Telegram id would otherwise be merged silently into the earlier person, so it
+    is reported and the first row kept.
+    """
     report = ImportReport()
+    taken: dict[tuple[ContactKind, str], _Row] = {}  # contact point → the row that has it
     for row in rows:
         if "__invalid__" in row.values:
-            report.problems.append(ImportProblem(row.line, "expected an object"))
+            report.problems.append(row.problem("expected an object"))
             continue
         values = {_COLUMN_ALIASES.get(k, k): v for k, v in row.values.items()}
         try:
             contacts = _contacts_of_row(values)
         except InvalidContact as exc:
-            report.problems.append(ImportProblem(row.line, str(exc)))
+            report.problems.append(row.problem(str(exc)))
             continue
         name = str(values.get("name") or "").strip()
         if not contacts:
             report.problems.append(
-                ImportProblem(
-                    row.line, "no email, phone or telegram_user_id: cannot be found again"
+                row.problem("no email, phone or telegram_user_id: cannot be found again")
+            )
+            continue
+        clash = next(((k, v) for k, v in contacts if (k, v) in taken), None)
+        if clash is not None:
+            kind, value = clash
+            report.problems.append(
+                row.problem(
+                    f"{_CONTACT_COLUMN[kind]} {value} is also on {taken[clash].where}, which "
+                    "was kept; one person per row"
                 )
             )
             continue
@@ -349,14 +416,14 @@ def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
         }
         if len(owners) > 1:
             report.problems.append(
-                ImportProblem(row.line, "its contact points belong to different people on file")
+                row.problem("its contact points belong to different people on file")
             )
             continue
         with session.begin_nested():
             subject = session.get(Subject, owners.pop()) if owners else None
             if subject is None:
                 if not name:
-                    report.problems.append(ImportProblem(row.line, "a new person needs a name"))
+                    report.problems.append(row.problem("a new person needs a name"))
                     continue
                 subject = Subject(name=name)
                 report.created += 1
@@ -371,6 +438,7 @@ def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
                     session.add(ContactPoint(subject_id=subject.id, kind=kind, value=value))
                     known.add((kind, value))
             session.flush()
+        taken.update(dict.fromkeys(contacts, row))
     return report
 
 
@@ -394,9 +462,15 @@ def _apply_row(subject: Subject, values: dict[str, Any], name: str) -> None:
 
 def import_file(session: Session, path: Path) -> ImportReport:
     try:
-        rows = list(_read_rows(path))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise NoxbotError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise NoxbotError(f"{path}: not UTF-8 text") from None
-    return import_rows(session, rows)
+    except IsADirectoryError:
+        raise NoxbotError(f"{path}: is a folder, expected a CSV or JSON file") from None
+    except OSError as exc:
+        raise NoxbotError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    notes: list[str] = []
+    rows = list(_read_rows(path, _decode(raw, path, notes)))
+    report = import_rows(session, rows)
+    report.notes.extend(notes)
+    return report

@@ -12,17 +12,27 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.case_records import SYSTEM, CaseError, S, alert_staff, find_reference, get_case
+from bot.case_records import (
+    SYSTEM,
+    CaseError,
+    S,
+    alert_staff,
+    find_reference,
+    get_case,
+    subject_of,
+)
 from bot.channels.base import Button, ChannelName
 from bot.drafts import draft_clarification, draft_reply, supersede_open_drafts
-from bot.lifecycle import is_open, transition
+from bot.lifecycle import is_open, resolve_verification_alerts, transition
 from bot.models import (
+    ContactKind,
     Message,
     Request,
     Verification,
     VerificationStatus,
 )
 from bot.outbox import REDACT_AFTER_SENDING, queue_outbox
+from bot.register import contacts_of
 from bot.services import Services
 from bot.verification import (
     CodeAnswer,
@@ -182,6 +192,7 @@ def confirm_identity(
     case.verified_at = services.clock()
     case.verified_by = actor
     transition(session, case, S.VERIFIED, actor=actor, reason=note or "identity confirmed")
+    resolve_verification_alerts(session, case, actor=actor)
     supersede_open_drafts(session, case, purposes=("acknowledgment", "clarification"))
     draft_reply(session, services, case, actor=SYSTEM)
     transition(session, case, S.AWAITING_APPROVAL, actor=SYSTEM, reason="reply drafted")
@@ -254,6 +265,19 @@ def verify_by_phone(
         )
     if not note.strip():
         raise CaseError("--note is required: say who was called and what they confirmed")
+    # Only a call to a number we already held proves who asked; a number the requester gave
+    # proves nothing (the policy: "another channel for which we have your contact details").
+    subject = subject_of(session, case)
+    if subject is None:
+        raise CaseError(
+            f"{case.reference}: the requester is not on file, so there is no number on file "
+            "to call; a phone verification cannot be recorded"
+        )
+    if not any(c.kind == ContactKind.PHONE for c in contacts_of(session, subject)):
+        raise CaseError(
+            f"{case.reference}: the person on file has no phone number on file; a phone "
+            "verification cannot be recorded"
+        )
     pending = pending_verifications(session, case)
     for other in pending:
         if other.method != Method.PHONE_CALL:

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.deadlines import working_days_left
 from bot.models import ContactPoint, Draft, Request, Subject, Verification
+from bot.register import SUBJECT_FIELDS
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
@@ -27,7 +28,9 @@ def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
         "channel": case.channel,
         "from": case.requester_address,
         "received_at": case.received_at.isoformat(),
-        "due_date": case.due_date.isoformat(),
+        # The legal due date in force (the extended one after an Art. 12(3) extension).
+        "due_date": due.isoformat(),
+        "original_due_date": case.due_date.isoformat(),
         "target_date": case.target_date.isoformat(),
         "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date else None,
         "working_days_left": working_days_left(due, today),
@@ -76,14 +79,13 @@ def subject_json(session: Session, subject: Subject) -> dict[str, Any]:
         "email": [c.value for c in contacts if c.kind == "email"],
         "phone": [c.value for c in contacts if c.kind == "phone"],
         "telegram_user_id": [c.value for c in contacts if c.kind == "telegram"],
-        "company": subject.company,
-        "org_number": subject.org_number,
-        "roles": subject.roles,
-        "competences": subject.competences,
-        "availability": subject.availability,
+        # Every register field (company … cv_text), so nothing held is missing from the JSON.
+        **{key: getattr(subject, key) for key in SUBJECT_FIELDS[1:]},
         "extra": subject.extra,
         "restricted": subject.restricted,
         "objected": subject.objected,
         "marketing_suppressed": subject.marketing_suppressed,
         "consent_withdrawn": subject.consent_withdrawn,
+        "created_at": subject.created_at.isoformat(),
+        "updated_at": subject.updated_at.isoformat(),
     }

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiosmtpd.smtp import SMTP as SMTPServer
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.config import parse_settings
 from bot.reach import check_servers
 from tests.pg import free_port
@@ -95,3 +100,87 @@ async def test_check_names_a_wrong_token_a_missing_secret_and_a_closed_port(bot_
     monkeypatch.setenv("TEST_IMAP_PW", "x")
     probes = {p.name: p for p in await check_servers(settings)}
     assert not probes["IMAP"].ok and "refused" in probes["IMAP"].detail.lower()
+
+
+# --- noxbot check as staff run it: what later commands would refuse is reported here ------
+
+runner = CliRunner()
+
+
+def _check(config: Path) -> tuple[int, str]:
+    result = runner.invoke(app, ["check", "-c", str(config)], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def _noxbot(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_check_reports_a_missing_verification_secret_with_postgresql(
+    tmp_path, postgres_url, monkeypatch
+):
+    monkeypatch.delenv("NOXBOT_VERIFICATION_SECRET", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{postgres_url}"\n')
+    code, output = _check(config)
+    assert code == 1
+    assert "Database: OK" in output
+    assert (
+        "Verification secret: FAILED (environment variable NOXBOT_VERIFICATION_SECRET is not "
+        "set ([verification] secret_env); required with PostgreSQL)"
+    ) in output.splitlines()
+    monkeypatch.setenv("NOXBOT_VERIFICATION_SECRET", "s3cret")
+    assert _check(config)[0] == 0
+
+
+def test_a_template_folder_that_does_not_exist_is_reported_by_check_and_refused(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n'
+        '[templates]\ndirectory = "/nonexistent/tpl"\n'
+    )
+    code, output = _check(config)
+    assert code == 1
+    assert (
+        "Templates: FAILED ([templates] directory = '/nonexistent/tpl': no such folder)" in output
+    )
+    refused = _noxbot("drafts", "list", "-c", str(config))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().count("\n") == 0
+    assert "[templates] directory = '/nonexistent/tpl': no such folder" in refused.stderr
+    (tmp_path / "tpl" / "sv").mkdir(parents=True)
+    config.write_text(config.read_text().replace("/nonexistent/tpl", str(tmp_path / "tpl")))
+    assert _check(config)[0] == 0
+
+
+def test_check_does_not_create_a_mistyped_sqlite_database(tmp_path):
+    mistyped = tmp_path / "noxbto.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{mistyped}"\n')
+    code, output = _check(config)
+    assert code == 0
+    assert f"Database: OK ({mistyped} does not exist yet; it will be created on first start)" in (
+        output.splitlines()
+    )
+    assert not mistyped.exists() and not Path(f"{mistyped}.key").exists()
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "typo" / "noxbot.db"}"\n')
+    code, output = _check(config)
+    assert code == 1 and f"the folder {tmp_path / 'typo'} does not exist" in output
+    assert not (tmp_path / "typo").exists()
+
+
+def test_check_prints_section_names_in_brackets_one_line_per_problem(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_IMAP_PW", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n'
+        '[imap]\nhost = "127.0.0.1"\nusername = "info"\npassword_env = "TEST_IMAP_PW"\n'
+    )
+    code, output = _check(config)
+    assert code == 1
+    assert (
+        "IMAP: FAILED (127.0.0.1:993: environment variable TEST_IMAP_PW is not set "
+        "([imap] password_env))"
+    ) in output.splitlines()

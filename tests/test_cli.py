@@ -143,6 +143,30 @@ def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
     assert erik["marketing_suppressed"] is True
 
 
+def test_manual_intake_with_kinds_opens_the_case_with_exactly_those_kinds(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "call.txt"
+    # Staff's own words: the classifier reads no request in them (third person).
+    note.write_text("Erik ringde: vill att vi raderar alla hans uppgifter")
+    guess = json.loads(run("classify", "--format", "jsonl", str(note))[1])
+    assert guess["kinds"] == ["none"]
+    case = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--kinds", "erasure", "--text-file", str(note),
+    )  # fmt: skip
+    assert case["kinds"] == ["erasure"]
+    # Erasure needs verification; a phone request from someone on file is confirmed by email.
+    assert case["status"] == "awaiting_verification"
+    assert case["verification"]["channel"] == "email"
+    other = tmp_path / "other.txt"
+    other.write_text("Han vill inte ha fler nyhetsbrev.")
+    second = run_json(
+        "requests", "new", "--channel", "post", "--from", "erik.svensson@example.se",
+        "--kinds", "access,objection", "--text-file", str(other),
+    )  # fmt: skip
+    assert second["kinds"] == ["access", "objection"]
+
+
 def test_manual_intake_of_a_forwarded_eml_keeps_its_headers(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     eml = tmp_path / "fwd.eml"
@@ -156,8 +180,11 @@ def test_manual_intake_of_a_forwarded_eml_keeps_its_headers(config, tmp_path):
     assert case["status"] == "awaiting_verification"
     assert case["verification"]["channel"] == "telegram"
     assert case["received_at"].startswith("2026-11-24T09:00")
+    assert case["duplicate"] is False
     again = run_json("requests", "new", "--channel", "email", str(eml))
-    assert again["reference"] == case["reference"]  # processed once
+    assert again["reference"] == case["reference"] and again["duplicate"] is True  # once
+    code, output = run("requests", "new", "--channel", "email", str(eml))
+    assert code == 0 and output.startswith(f"Already processed ({case['reference']}), nothing new")
 
 
 def test_subjects_import_reports_bad_rows_and_exits_non_zero(config, tmp_path):
@@ -166,6 +193,28 @@ def test_subjects_import_reports_bad_rows_and_exits_non_zero(config, tmp_path):
     code, output = run("subjects", "import", str(people))
     assert code == 1
     assert "1 new" in output and "line 3" in output
+
+
+def test_subjects_import_of_json_numbers_problems_as_items(config, tmp_path):
+    people = tmp_path / "people.json"
+    people.write_text(
+        json.dumps([{"name": "Eva Ek", "email": "eva@example.se"}, {"name": "No contact"}])
+    )
+    code, output = run("subjects", "import", str(people))
+    assert code == 1
+    assert "  item 2: no email, phone or telegram_user_id: cannot be found again" in output
+    result = runner.invoke(app, ["subjects", "import", str(people), "--format", "json"])
+    assert json.loads(result.output)["problems"][0]["item"] == 2
+
+
+def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
+    from bot.register import SUBJECT_FIELDS
+
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    anna = next(p for p in run_json("subjects", "list") if p["name"] == "Anna Lindqvist")
+    assert set(SUBJECT_FIELDS) <= set(anna)
+    assert anna["cv_text"] == "15 år som utvecklare, senast på Exempelbanken."
+    assert anna["extra"] == {"linkedin": "https://www.linkedin.com/in/anna-lindqvist-example"}
 
 
 def test_audit_verify_exits_non_zero_after_tampering(config, tmp_path):
@@ -212,21 +261,45 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert "is now done" in shown and "intact" in shown
 
 
-def test_triage_choices_export_as_a_labelled_corpus(config, tmp_path):
+def test_triage_export_writes_only_labelled_messages_in_the_bench_format(config, tmp_path):
+    from bench.classifier_bench import evaluate, load, ours
+
     config.write_text(config.read_text() + "[classifier]\ntriage_threshold = 1.0\n")
-    note = tmp_path / "note.txt"
-    note.write_text("Radera mina uppgifter, tack.")
-    outcome = run_json(
-        "requests", "new", "--channel", "post", "--from", "x@example.se", "--text-file", str(note)
-    )
-    assert outcome["state"] == "triage"
-    triage = run_json("triage", "list")
-    code, _ = run("triage", "decide", str(triage[0]["message"]), "--kinds", "erasure")
-    assert code == 0
+    texts = {
+        "post": ("x@example.se", "Radera mina uppgifter, tack."),
+        "email": ("kund@example.com", "Hej, har ni en ledig konsult i februari?"),
+        "telegram": ("5550009", "sluta skicka reklam till mig"),
+    }
+    for channel, (sender, words) in texts.items():
+        note = tmp_path / f"{channel}.txt"
+        note.write_text(words)
+        outcome = run_json(
+            "requests", "new", "--channel", channel, "--from", sender, "--text-file", str(note)
+        )
+        assert outcome["state"] == "triage"
+    triage = {t["channel"]: t["message"] for t in run_json("triage", "list")}
+    assert run("triage", "decide", str(triage["post"]), "--kinds", "erasure")[0] == 0
+    assert run("triage", "decide", str(triage["telegram"]), "--not-a-request")[0] == 0
+    # The mail stays undecided: no label, so it is no corpus row.
+    call = tmp_path / "call.txt"
+    call.write_text("Ringde och ville veta vad vi har om honom.")
+    run_json(
+        "requests", "new", "--channel", "phone", "--from", "070-111 22 33",
+        "--kinds", "access", "--text-file", str(call),
+    )  # fmt: skip
     exported = tmp_path / "labels.jsonl"
-    assert run("triage", "export", str(exported))[0] == 0
+    code, output = run("triage", "export", str(exported))
+    assert code == 0 and "3 labelled messages" in output and "as channel email" in output
     rows = [json.loads(line) for line in exported.read_text().splitlines()]
-    assert rows[0]["kinds"] == ["erasure"] and rows[0]["text"] == "Radera mina uppgifter, tack."
+    assert [(r["channel"], r["intake"], r["kinds"]) for r in rows] == [
+        ("email", "post", ["erasure"]),
+        ("chat", "telegram", ["none"]),
+        ("email", "phone", ["access"]),
+    ]
+    assert rows[0]["text"] == "Radera mina uppgifter, tack."
+    assert all({"id", "channel", "language", "subject", "text", "kinds"} <= set(r) for r in rows)
+    _, _, accuracy, _ = evaluate(load(exported), ours)  # the bench reads it as a corpus
+    assert 0.0 <= accuracy <= 1.0
 
 
 def test_drafts_edit_opens_the_editor_and_makes_a_new_version(config, tmp_path, monkeypatch):
@@ -287,3 +360,374 @@ def test_check_says_which_database_cannot_be_reached(tmp_path):
     assert result.returncode == 1
     assert "Database: FAILED (OperationalError" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def _lines_with(output: str, needle: str) -> list[str]:
+    """What `| grep needle` would show."""
+    return [line for line in output.splitlines() if needle in line]
+
+
+def test_requests_list_at_80_columns_keeps_references_and_due_dates_whole(
+    config, tmp_path, monkeypatch
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    for n, words in enumerate(
+        ("Jag vill att ni raderar alla mina uppgifter och slutar skicka nyhetsbrev.",
+         "Please send me a copy of all personal data you hold about me."),
+    ):  # fmt: skip
+        note = tmp_path / f"note{n}.txt"
+        note.write_text(words)
+        run_json(
+            "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+            "--text-file", str(note),
+        )  # fmt: skip
+    cases = run_json("requests", "list")
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("requests", "list")
+    assert code == 0
+    for case in cases:
+        assert any(case["due_date"] in line for line in _lines_with(output, case["reference"]))
+    assert "…" not in output
+
+
+def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
+    config, tmp_path, monkeypatch
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    run_json(
+        "requests", "new", "--channel", "phone", "--from", "070-123 45 67",
+        "--text-file", str(note),
+    )  # fmt: skip
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550002", "--text-file", str(note)
+    )
+    drafts = run_json("drafts", "list")
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("drafts", "list")
+    assert code == 0 and "…" not in output
+    assert {d["to"]["address"] for d in drafts} == {"anna.lindqvist@example.se", "5550002"}
+    for d in drafts:
+        row = _lines_with(output, d["reference"])
+        assert row and row[0].split()[0] == str(d["id"])
+        assert f"{d['to']['channel']} {d['to']['address']}" in row[0]  # "telegram 5550002"
+
+
+def test_drafts_show_gives_recipient_subject_and_attachments_their_own_lines(
+    config, tmp_path, monkeypatch
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Please send me all my personal data in a machine-readable format, JSON.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "john.carter@example.com",
+        "--kinds", "portability", "--text-file", str(note),
+    )  # fmt: skip
+    assert run("requests", "verify", case["reference"], "--by", "phone", "--note", "called")[0] == 0
+    draft = next(d for d in run_json("drafts", "list") if d["purpose"] == "reply")
+    assert draft["attachments"]
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("drafts", "show", str(draft["id"]))
+    assert code == 0
+    lines = output.splitlines()
+    assert f"to: email {draft['to']['address']}" in lines
+    assert f"subject: {draft['subject']}" in lines
+    assert f"attachments: {', '.join(draft['attachments'])}" in lines
+
+
+def test_a_table_too_wide_for_the_terminal_wraps_text_and_drops_extras_never_references():
+    import io
+
+    from rich.console import Console
+
+    from bot.cli.output import Column, print_table
+
+    columns = (
+        Column("reference", key=True),
+        Column("what"),
+        Column("address", key=True),
+        Column("extra", drop_order=1),
+    )
+    rows = [("DSR-2026-0042", "a long free text " * 6, "someone.long@example.org", "x" * 30)]
+    for width in (40, 80, 200):
+        console = Console(width=width, file=io.StringIO(), record=True)
+        print_table(console, columns, rows)
+        shown = console.export_text()
+        assert "DSR-2026-0042" in shown and "someone.long@example.org" in shown, width
+        assert "a long" in shown, width
+        assert ("x" * 30 in shown) == (width == 200)
+
+
+def run_main(*args: str) -> tuple[int, str]:
+    """The console script itself, in this process: exit status and what went to stderr."""
+    import contextlib
+    import io
+
+    from bot.cli import main
+
+    err = io.StringIO()
+    argv = sys.argv
+    sys.argv = ["noxbot", *args]
+    try:
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = argv
+    return exit_info.value.code, err.getvalue()
+
+
+def test_files_that_cannot_be_read_are_one_clear_line_naming_the_file(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    latin1 = tmp_path / "brev.txt"
+    latin1.write_bytes("Ta bort mina uppgifter, tack så mycket".encode("latin-1"))
+    missing = tmp_path / "missing.txt"
+    intake = ("requests", "new", "--channel", "post", "--from", "anna.lindqvist@example.se")
+    expected = {
+        (*intake, "--text-file", str(missing)): f"noxbot: {missing}: no such file",
+        (*intake, str(tmp_path / "nonexist.eml")): f"noxbot: {tmp_path}/nonexist.eml: no such file",
+        (*intake, "--text-file", str(latin1)): f"noxbot: {latin1}: not UTF-8 text (byte 30)",
+        ("subjects", "import", str(tmp_path)): f"noxbot: {tmp_path}: is a folder",
+    }
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev till mig.")
+    run_json(*intake, "--text-file", str(note))
+    draft = run_json("drafts", "list")[0]["id"]
+    expected[("drafts", "edit", str(draft), "--text-file", str(missing))] = (
+        f"noxbot: {missing}: no such file"
+    )
+    expected[("drafts", "edit", str(draft), "--text-file", str(latin1))] = (
+        f"noxbot: {latin1}: not UTF-8 text"
+    )
+    for args, start in expected.items():
+        code, err = run_main(*args)
+        assert code == 1, args
+        assert err.startswith(start) and err.count("\n") == 1, (args, err)
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    for encoding in ("utf-16", "latin-1"):
+        config = tmp_path / f"{encoding}.toml"
+        config.write_text('[organisation]\nname = "NOX Konsult Åkesson"\n', encoding=encoding)
+        code, err = run_main("check", "-c", str(config))
+        assert code == 1
+        assert err.startswith(f"noxbot: {config}: not UTF-8 text") and err.count("\n") == 1
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_the_driver_link(tmp_path):
+    from tests.pg import free_port
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "postgresql://nobody@127.0.0.1:{free_port()}/x"\n')
+    code, err = run_main("requests", "list", "-c", str(config))
+    assert code == 1
+    assert err.startswith("noxbot: cannot upgrade the database at postgresql://")
+    assert "Connection refused" in err and err.count("\n") == 1
+    assert "sqlalche.me" not in err
+
+
+def test_the_call_to_verify_alert_goes_once_staff_verify_by_phone_or_the_case_ends(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Hej, jag vill ha ett registerutdrag över mina personuppgifter.")
+    intake = ("requests", "new", "--channel", "email", "--from", "erik.svensson@example.se")
+    first = run_json(*intake, "--text-file", str(note))["reference"]
+    second = run_json(*intake, "--text-file", str(note))["reference"]
+
+    def open_calls() -> set[str]:
+        return {
+            a["text"].split(":")[0]
+            for a in run_json("alerts", "list")
+            if a["kind"] == "call_to_verify"
+        }
+
+    assert open_calls() == {first, second}  # Erik has only a phone besides this address
+    assert run("requests", "verify", first, "--by", "phone", "--note", "Erik confirmed")[0] == 0
+    assert open_calls() == {second}
+    assert run("requests", "close", second, "--reason", "asked twice")[0] == 0
+    assert open_calls() == set()
+    resolved = [a for a in run_json("alerts", "list", "--all") if a["kind"] == "call_to_verify"]
+    assert len(resolved) == 2 and all(a["resolved"] for a in resolved)
+
+
+def test_verify_by_phone_is_refused_without_a_number_on_file(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    stranger = run_json(
+        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    maria = run_json(  # on file with an email and a Telegram id, no phone
+        "requests", "new", "--channel", "email", "--from", "maria.berg@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    for reference, why in (
+        (stranger, "the requester is not on file, so there is no number on file to call"),
+        (maria, "the person on file has no phone number on file"),
+    ):
+        code, err = run_main("requests", "verify", reference, "--by", "phone", "--note", "called")
+        assert (
+            code == 1
+            and err == f"noxbot: {reference}: {why}; a phone verification cannot be recorded\n"
+        )
+        assert run_json("requests", "show", reference)["verified"] is False
+
+
+def test_help_texts_keep_config_sections_in_square_brackets():
+    import typer.main
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    checked = 0
+    for path, command in walk(typer.main.get_command(app), []):
+        texts = [command.help or ""] + [getattr(p, "help", "") or "" for p in command.params]
+        sections = set(re.findall(r"\[[a-z_]+\]", " ".join(texts).replace("\\", "")))
+        if not sections:
+            continue
+        code, output = run(*path, "--help")
+        assert code == 0
+        for section in sections:
+            assert section in output, (path, section)
+            checked += 1
+    assert checked >= 2  # at least requests due and requests purge
+
+
+def test_what_people_wrote_prints_as_written_never_as_markup(config, tmp_path):
+    note = tmp_path / "letter.txt"
+    note.write_text("Radera alla mina personuppgifter.")
+    sender = "Box [red]12[/red], [imap] Stockholm"
+    case = run_json(
+        "requests", "new", "--channel", "post", "--from", sender, "--text-file", str(note)
+    )
+    code, output = run("requests", "show", case["reference"])
+    assert code == 0 and f"from: {sender}" in output.splitlines()
+
+
+def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(tmp_path):
+    kept = tmp_path / "kept"
+    code, output = run("demo", "--keep", str(kept))
+    assert code == 0
+    assert f"  noxbot requests list -c {kept / 'config.toml'}" in output.splitlines()
+    cases = run_json("requests", "list", "-c", str(kept / "config.toml"))
+    assert len(cases) == 7 and cases[0]["status"] == "done"
+    code, err = run_main("demo", "--keep", str(kept))
+    assert (code, err) == (
+        1,
+        f"noxbot: {kept / 'demo.db'} already exists; keep the demo in a new or empty folder\n",
+    )
+    assert len(run_json("requests", "list", "-c", str(kept / "config.toml"))) == 7
+
+
+def test_drafts_that_no_longer_apply_leave_the_queue(config, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    reference = run_json(
+        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+
+    def queue() -> list[tuple[str, str]]:
+        return [(d["purpose"], d["status"]) for d in run_json("drafts", "list")]
+
+    assert queue() == [("acknowledgment", "awaiting_approval")]
+    assert run("requests", "extend", reference, "--reason", "many systems to search")[0] == 0
+    assert run("requests", "refuse", reference, "--reason", "first reasons")[0] == 0
+    assert run("requests", "refuse", reference, "--reason", "better reasons")[0] == 0
+    # The second refusal replaced the first (and the acknowledgment); the notice stays.
+    assert queue() == [("extension", "awaiting_approval"), ("refusal", "awaiting_approval")]
+    refusal = run_json("drafts", "list")[-1]
+    assert "better reasons" in refusal["text"]
+    assert run("drafts", "approve", str(refusal["id"]))[0] == 0
+    assert run_json("requests", "show", reference)["status"] == "closed"
+    assert queue() == []  # the case ended: its extension notice will never be sent
+
+
+def test_a_rejected_draft_edited_into_a_new_version_is_no_longer_listed(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev till mig.")
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    draft = run_json("drafts", "list")[0]
+    assert run("drafts", "reject", str(draft["id"]), "--reason", "too stiff")[0] == 0
+    assert [(d["id"], d["status"]) for d in run_json("drafts", "list")] == [
+        (draft["id"], "rejected")  # waiting for an edit
+    ]
+    edited = tmp_path / "edited.txt"
+    edited.write_text(draft["text"] + "\nVänliga hälsningar, Eva")
+    assert run("drafts", "edit", str(draft["id"]), "--text-file", str(edited))[0] == 0
+    assert [(d["version"], d["status"]) for d in run_json("drafts", "list")] == [
+        (2, "awaiting_approval")
+    ]
+    assert run_json("drafts", "show", str(draft["id"]))["status"] == "rejected"  # history kept
+
+
+def test_a_chat_message_that_joins_the_open_case_says_it_was_added_to_it(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("Hi, what personal data do you hold about me? Please send me a copy.")
+    second.write_text("Hello again, any news on my request?")
+    chat = ("requests", "new", "--channel", "telegram", "--from", "5550002")
+    case = run_json(*chat, "--text-file", str(first))
+    assert (case["duplicate"], case["added_to_case"]) == (False, False)
+    code, output = run(*chat, "--text-file", str(second))
+    assert code == 0
+    assert output.startswith(f"Added to {case['reference']}, the requester's open case: access")
+    assert len(run_json("requests", "list")) == 1
+
+
+def test_after_an_extension_due_date_is_the_extended_one_everywhere(config, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "--text-file", str(note),
+    )  # fmt: skip
+    assert run("requests", "extend", case["reference"], "--reason", "many systems")[0] == 0
+    shown = run_json("requests", "show", case["reference"])
+    listed = run_json("requests", "list")[0]
+    for view in (shown, listed):
+        assert view["original_due_date"] == case["due_date"]
+        assert view["due_date"] == view["extended_due_date"] > case["due_date"]
+    output = run("requests", "list")[1]
+    assert shown["due_date"] in _lines_with(output, case["reference"])[0]
+
+
+def test_alerts_list_json_gives_times_in_iso_8601(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note),
+    )  # fmt: skip
+    alerts = run_json("alerts", "list", "--all")
+    assert alerts
+    for alert in alerts:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", alert["created_at"])
+
+
+def test_demo_fits_an_80_column_terminal_and_names_each_recipients_channel(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from bot.demo import demo
+
+    # As the command line's console: no markup, Rich breaks no line (a terminal would).
+    console = Console(width=80, file=io.StringIO(), record=True, markup=False, soft_wrap=True)
+    monkeypatch.chdir(tmp_path)
+    demo(Path("demo"), console)
+    lines = console.export_text().splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    anna = next(line for line in lines if "email anna.lindqvist@example.se" in line)
+    assert "DSR-2026-0001" in anna  # step 2: who wrote, which case it opened
+    chat_reply = [line for line in lines if "DSR-2026-0006" in line and "reply" in line]
+    assert chat_reply and "telegram 5550009" in chat_reply[0]

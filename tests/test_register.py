@@ -103,7 +103,7 @@ def test_json_import_takes_a_list_of_objects(database, tmp_path):
     ]
     report = _import(database, tmp_path, json.dumps(people), "people.json")
     assert report.created == 1
-    assert [(p.line, p.message) for p in report.problems] == [(2, "expected an object")]
+    assert [(p.where, p.message) for p in report.problems] == [("item 2", "expected an object")]
     with database.session() as session:
         eva = find_subject(session, "email", "eva@example.se")
         assert eva.competences == "Java" and eva.extra == {"shoe_size": 38}
@@ -124,3 +124,50 @@ def test_record_and_export_show_everything_held(database, tmp_path):
     csv_text = export_csv(export)
     assert csv_text.splitlines()[0].startswith("name,email,phone")
     assert "anna.lindqvist@example.se;anna@lindqvistdata.se" in csv_text
+
+
+def test_the_same_email_twice_in_one_file_is_reported_and_the_first_row_kept(database, tmp_path):
+    text = (
+        "name,email,phone\n"
+        "Anna Lindqvist,anna.lindqvist@example.se,070-123 45 67\n"
+        "John Carter,john@example.com,\n"
+        "Anna L,Anna.Lindqvist@example.se,\n"
+        "Someone,other@example.se,0701234567\n"
+    )
+    report = _import(database, tmp_path, text)
+    assert (report.created, report.updated) == (2, 0)
+    assert [(p.where, p.message) for p in report.problems] == [
+        ("line 4", "email anna.lindqvist@example.se is also on line 2, which was kept; one "
+         "person per row"),
+        ("line 5", "phone +46701234567 is also on line 2, which was kept; one person per row"),
+    ]  # fmt: skip
+    with database.session() as session:
+        assert find_subject(session, "email", "anna.lindqvist@example.se").name == "Anna Lindqvist"
+        assert find_subject(session, "email", "other@example.se") is None
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_as_the_header_shows(
+    database, tmp_path, delimiter
+):
+    rows = [
+        ["name", "email", "phone", "company", "roles"],
+        ["Åsa Öberg", "asa@example.se", "070-111 22 33", "Öberg, Lund & Co AB", "Tech lead"],
+    ]
+    text = "".join(delimiter.join(row) + "\n" for row in rows)
+    report = _import(database, tmp_path, text)
+    assert (report.created, report.problems) == (1, [])
+    with database.session() as session:
+        asa = find_subject(session, "email", "asa@example.se")
+        assert (asa.name, asa.company) == ("Åsa Öberg", "Öberg, Lund & Co AB")
+
+
+def test_a_windows_1252_csv_from_excel_is_read_and_said_so(database, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes("name;email\nÅsa Öberg;asa@example.se\n".encode("cp1252"))
+    with database.session() as session:
+        report = import_file(session, path)
+    assert (report.created, report.problems) == (1, [])
+    assert "Windows-1252" in report.notes[0] and "UTF-8" in report.notes[0]
+    with database.session() as session:
+        assert find_subject(session, "email", "asa@example.se").name == "Åsa Öberg"

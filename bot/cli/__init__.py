@@ -23,5 +23,12 @@ def main() -> None:
     try:
         app()
     except NoxbotError as exc:
-        print(f"noxbot: {exc}", file=sys.stderr)  # one line, never wrapped
+        print(f"noxbot: {one_line(str(exc))}", file=sys.stderr)  # never wrapped
         sys.exit(1)
+
+
+def one_line(message: str) -> str:
+    """A message as one line: a driver's multi-line text (SQLAlchemy adds a line pointing
+    at its website, psycopg a hint on the next line) is joined, the link left out."""
+    lines = [line.strip() for line in message.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("(Background on"))

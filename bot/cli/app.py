@@ -16,6 +16,7 @@ from rich.console import Console
 from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.deadlines import stockholm_date
+from bot.errors import NoxbotError
 from bot.kinds import RequestKind
 from bot.services import Services
 from bot.timeutil import utcnow
@@ -28,8 +29,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+#: Our words and people's words print as written: never read as Rich markup ("[imap]",
+#: "[DSR-…]" in a subject), and a line is never broken by Rich — the terminal wraps it, a
+#: pipe gets one line. Tables lay out to the width themselves; a panel asks for wrapping.
+console = Console(highlight=False, markup=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -69,7 +73,13 @@ def staff_actor() -> str:
 
 
 def print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_value))
+
+
+def _json_value(value: object) -> str:
+    """Dates and times as ISO 8601 ("2026-11-25T01:54:31+00:00"), anything else as text."""
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if callable(isoformat) else str(value)
 
 
 def services_for(config: Path | None) -> tuple[Settings, Database, Services]:
@@ -90,3 +100,34 @@ def parse_kinds(text: str) -> list[RequestKind]:
         known = ", ".join(k for k in RequestKind if k is not RequestKind.NONE)
         raise typer.BadParameter(f"--kinds: expected some of {known}") from None
     return [k for k in kinds if k is not RequestKind.NONE]
+
+
+def read_input_file(path: Path) -> bytes:
+    """A file staff named on the command line; what is wrong with it is one line."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NoxbotError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NoxbotError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise NoxbotError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file staff named on the command line (a BOM is allowed)."""
+    raw = read_input_file(path)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NoxbotError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again"
+        ) from None
+
+
+def write_text_file(path: Path, text: str) -> None:
+    """Write UTF-8 text; a folder that does not exist or a read-only place is one line."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise NoxbotError(f"{path}: cannot write ({exc.strerror or exc})") from None

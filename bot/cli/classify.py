@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from bot.autoreply import detect_automated
 from bot.classifier import Classification, classify
 from bot.cli.app import app, console
+from bot.cli.output import Column, print_table
 from bot.kinds import RequestKind
 from bot.language import detect_language
 from bot.mailparse import MalformedEmail, parse_email
@@ -82,17 +83,26 @@ def classify_command(
             line = json.dumps(classify_path(path).result, ensure_ascii=False)
             typer.echo(line)
         return
-    table = Table("file", "kinds", "lang", "conf.", "evidence", show_lines=False)
+    columns = (
+        Column("file"),
+        Column("kinds"),
+        Column("lang"),
+        Column("conf."),
+        Column("evidence"),
+    )
+    rows = []
     for path in paths:
         result = classify_path(path).result
         if "error" in result:
-            table.add_row(str(path), f"[red]error: {result['error']}[/red]", "", "", "")
+            rows.append((str(path), Text(f"error: {result['error']}", style="red"), "", "", ""))
             continue
-        table.add_row(
-            str(path),
-            ", ".join(result["kinds"]),
-            result["language"],
-            f"{result['confidence']:.2f}",
-            "; ".join(result["evidence"]),
+        rows.append(
+            (
+                str(path),
+                ", ".join(result["kinds"]),
+                result["language"],
+                f"{result['confidence']:.2f}",
+                "; ".join(result["evidence"]),
+            )
         )
-    console.print(table)
+    print_table(console, columns, rows)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from rich.text import Text
 
 from bot.cli.app import ConfigOption, app, console
 from bot.config import load_settings
-from bot.db import Database, current_revision, head_revision, upgrade
-from bot.reach import check_servers
+from bot.db import Database, current_revision, upgrade
+from bot.reach import (
+    Probe,
+    check_database,
+    check_servers,
+    check_templates,
+    check_verification_secret,
+)
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -32,35 +39,26 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @app.command("check")
 def check(config: ConfigOption = None) -> None:
     """Validate the config, reach the database and each configured server; say clearly what
-    is wrong (exit status 1)."""
+    is wrong, one line each (exit status 1). Nothing is created or changed."""
     settings = load_settings(config)
     console.print(f"Config: OK ({settings.source})")
-    database = Database(settings.database.url, migrate=False)
-    database_ok = True
-    try:
-        revision = current_revision(database.engine)
-    except Exception as exc:  # any driver error: say which, go on checking the rest
-        database_ok = False
-        console.print(
-            f"Database: [red]FAILED[/red] ({type(exc).__name__}: {str(exc).splitlines()[0]})",
-            highlight=False,
-        )
-    else:
-        head = head_revision()
-        state = (
-            "up to date"
-            if revision == head
-            else f"at {revision or 'empty'}, will upgrade to {head}"
-        )
-        console.print(f"Database: reachable, schema {state}")
-    finally:
-        database.dispose()
-    for section in ("imap", "smtp", "telegram"):
-        if getattr(settings, section) is None:
-            console.print(f"{section.upper()}: not configured")
-    probes = asyncio.run(check_servers(settings))
+    probes = [check_database(settings), check_verification_secret(settings)]
+    if (templates := check_templates(settings)) is not None:
+        probes.append(templates)
     for probe in probes:
-        mark = "OK" if probe.ok else "[red]FAILED[/red]"
-        console.print(f"{probe.name}: {mark} ({probe.detail})", highlight=False)
-    if not database_ok or not all(p.ok for p in probes):
+        _print_probe(probe)
+    servers = iter(asyncio.run(check_servers(settings)))  # the configured ones, in this order
+    for section, name in (("imap", "IMAP"), ("smtp", "SMTP"), ("telegram", "Telegram")):
+        if getattr(settings, section) is None:
+            console.print(f"{name}: not configured")
+        else:
+            probes.append(probe := next(servers))
+            _print_probe(probe)
+    if not all(p.ok for p in probes):
         raise typer.Exit(1)
+
+
+def _print_probe(probe: Probe) -> None:
+    mark = Text("OK") if probe.ok else Text("FAILED", style="red")
+    # One line per problem, however long: soft_wrap leaves the wrapping to the terminal.
+    console.print(Text.assemble(f"{probe.name}: ", mark, f" ({probe.detail})"), soft_wrap=True)

@@ -14,7 +14,10 @@ from bot.cli.app import app, console
 def demo_command(
     keep: Annotated[
         Path | None,
-        typer.Option(help="Keep the demo database in this folder (inspect it with -c afterwards)."),
+        typer.Option(
+            help="A new or empty folder: the demo database is kept there, with a config.toml "
+            "to explore it (noxbot requests list -c FOLDER/config.toml)."
+        ),
     ] = None,
 ) -> None:
     """Run the whole flow on embedded defaults (SQLite, in-memory channels) and show it."""

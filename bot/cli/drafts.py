@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.panel import Panel
-from rich.table import Table
+from rich.text import Text
 
 from bot.case_records import CaseError
 from bot.cli.app import (
@@ -21,10 +21,12 @@ from bot.cli.app import (
     app,
     console,
     print_json,
+    read_text_file,
     services_for,
     settings_and_database,
     staff_actor,
 )
+from bot.cli.output import Column, print_table, recipient
 from bot.drafts import approve_draft, edit_draft, get_draft, open_drafts, reject_draft
 from bot.verifying import expire_verifications
 from bot.views import draft_json
@@ -33,31 +35,45 @@ drafts_app = typer.Typer(help="Replies waiting for staff approval.", no_args_is_
 app.add_typer(drafts_app, name="drafts")
 
 
-def drafts_table(drafts: list[dict]) -> Table:
-    table = Table("id", "reference", "v", "purpose", "status", "lang", "to", "subject", "data?")
-    for d in drafts:
-        table.add_row(
+DRAFT_COLUMNS = (
+    Column("id", key=True),
+    Column("reference", key=True),
+    Column("v", key=True),
+    Column("purpose"),
+    Column("status"),
+    Column("lang", drop_order=3),
+    Column("to", key=True),
+    Column("subject", drop_order=2),
+    Column("data?", drop_order=1),
+)
+
+
+def print_drafts(drafts: list[dict]) -> None:
+    rows = [
+        (
             str(d["id"]),
             d["reference"],
             str(d["version"]),
             d["purpose"],
             d["status"],
             d["language"],
-            f"{d['to']['channel']}: {d['to']['address']}",
+            recipient(d["to"]),
             d["subject"],
             "yes" if d["carries_personal_data"] else "",
         )
-    return table
+        for d in drafts
+    ]
+    print_table(console, DRAFT_COLUMNS, rows)
 
 
 def print_draft(d: dict) -> None:
-    attachments = f"\nattachments: {', '.join(d['attachments'])}" if d["attachments"] else ""
-    header = (
-        f"draft {d['id']} · {d['reference']} · version {d['version']} · {d['status']}\n"
-        f"to {d['to']['channel']}: {d['to']['address']}\nsubject: {d['subject']}"
-        f"{attachments}"
-    )
-    console.print(Panel(d["text"], title=header, title_align="left", highlight=False), markup=False)
+    """The facts staff check before approving, each on its own line, then the text."""
+    console.print(f"draft {d['id']} · {d['reference']} · version {d['version']} · {d['status']}")
+    console.print(f"to: {recipient(d['to'])}")
+    console.print(f"subject: {d['subject']}")
+    if d["attachments"]:
+        console.print(f"attachments: {', '.join(d['attachments'])}")
+    console.print(Panel(Text(d["text"]), expand=False), soft_wrap=False)
 
 
 @drafts_app.command("list")
@@ -72,7 +88,7 @@ def drafts_list(
     if output_format is OutputFormat.JSON:
         print_json(drafts)
     else:
-        console.print(drafts_table(drafts))
+        print_drafts(drafts)
 
 
 @drafts_app.command("show")
@@ -134,11 +150,7 @@ def drafts_edit(
     _, database, services = services_for(config)
     with database.session() as session:
         current = get_draft(session, draft_id)
-        text = (
-            text_file.read_text(encoding="utf-8")
-            if text_file is not None
-            else _edit_in_editor(current.text)
-        )
+        text = read_text_file(text_file) if text_file is not None else _edit_in_editor(current.text)
         new = edit_draft(session, services, draft_id, text, actor=staff_actor())
         console.print(
             f"draft {draft_id} → new version {new.version} is draft {new.id}, awaiting approval"
@@ -156,6 +168,6 @@ def _edit_in_editor(text: str) -> str:
         result = subprocess.run([*shlex.split(editor), str(path)], check=False)
         if result.returncode != 0:
             raise CaseError(f"the editor exited with status {result.returncode}; nothing changed")
-        return path.read_text(encoding="utf-8")
+        return read_text_file(path)
     finally:
         path.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 from sqlmodel import col, select
 
 from bot.case_records import get_case
@@ -23,14 +23,17 @@ from bot.cli.app import (
     console,
     parse_kinds,
     print_json,
+    read_input_file,
+    read_text_file,
     services_for,
     settings_and_database,
     staff_actor,
     today,
 )
+from bot.cli.output import Column, print_table
 from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
-from bot.models import Request, RequestStatus
-from bot.pipeline import decide_triage, process_inbound
+from bot.models import MessageState, Request, RequestStatus
+from bot.pipeline import Outcome, process_inbound
 from bot.verifying import expire_verifications, verify_by_phone
 from bot.views import case_json
 
@@ -38,39 +41,40 @@ requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_he
 app.add_typer(requests_app, name="requests")
 
 
-def case_table(cases: list[dict]) -> Table:
-    table = Table(
-        "reference",
-        "kinds",
-        "status",
-        "lang",
-        "channel",
-        "received",
-        "due",
-        "days left",
-        "verification",
-    )
+CASE_COLUMNS = (
+    Column("reference", key=True),
+    Column("kinds"),
+    Column("status", key=True),
+    Column("lang", drop_order=4),
+    Column("channel", drop_order=2),
+    Column("received", key=True, drop_order=1),
+    Column("due", key=True),
+    Column("days left"),
+    Column("verification", drop_order=3),
+)
+
+
+def print_cases(cases: list[dict]) -> None:
+    rows = []
     for c in cases:
         verification = c["verification"]
-        due = c["extended_due_date"] or c["due_date"]
         left = c["working_days_left"]
-        left_text = (
-            f"[red]{left}[/red]"
-            if left < 0
-            else (f"[yellow]{left}[/yellow]" if left <= 5 else str(left))
+        ended = c["status"] in ("done", "closed", "withdrawn")
+        style = "red" if left < 0 else ("yellow" if left <= 5 else "")
+        rows.append(
+            (
+                c["reference"],
+                ", ".join(c["kinds"]),
+                c["status"],
+                c["language"],
+                c["channel"],
+                c["received_at"][:10],
+                c["due_date"] + ("\n(ext.)" if c["extended_due_date"] else ""),
+                Text("—") if ended else Text(str(left), style=style),
+                f"{verification['method']}: {verification['status']}" if verification else "—",
+            )
         )
-        table.add_row(
-            c["reference"],
-            ", ".join(c["kinds"]),
-            c["status"],
-            c["language"],
-            c["channel"],
-            c["received_at"][:10],
-            due + (" (ext.)" if c["extended_due_date"] else ""),
-            left_text if c["status"] not in ("done", "closed", "withdrawn") else "—",
-            f"{verification['method']}: {verification['status']}" if verification else "—",
-        )
-    return table
+    print_table(console, CASE_COLUMNS, rows)
 
 
 @requests_app.command("list")
@@ -90,7 +94,7 @@ def requests_list(
     if output_format is OutputFormat.JSON:
         print_json(cases)
     else:
-        console.print(case_table(cases))
+        print_cases(cases)
 
 
 @requests_app.command("show")
@@ -105,7 +109,7 @@ def requests_show(
         print_json(case)
         return
     for key, value in case.items():
-        console.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        console.print(Text.assemble((key, "bold"), f": {value}"))
 
 
 @requests_app.command("new")
@@ -120,7 +124,7 @@ def requests_new(
     kinds: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated kinds, when staff know them better than the classifier."
+            help="Comma-separated kinds the person asked for; they replace the classifier's guess."
         ),
     ] = None,
     config: ConfigOption = None,
@@ -130,7 +134,7 @@ def requests_new(
     if (eml is None) == (text_file is None):
         raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
     if eml is not None:
-        inbound = inbound_from_email(eml.read_bytes())
+        inbound = inbound_from_email(read_input_file(eml))
         if sender:
             inbound = replace(inbound, sender=sender)
         inbound = replace(inbound, channel=channel)
@@ -141,31 +145,43 @@ def requests_new(
             channel=channel,
             sender=sender,
             sender_name=name,
-            text=text_file.read_text(encoding="utf-8"),
+            text=read_text_file(text_file),
         )
     if name:
         inbound = replace(inbound, sender_name=name)
     chosen = parse_kinds(kinds) if kinds else None
     settings, database, services = services_for(config)
     with database.session() as session:
-        outcome = process_inbound(session, services, inbound)
-        if chosen is not None and outcome.state == "triage":
-            outcome = decide_triage(
-                session, services, outcome.message_id, chosen, actor=staff_actor()
-            )
+        # Staff's --kinds say what the person asked: they decide, whatever the classifier
+        # makes of the words; verification and drafting follow as for any request.
+        outcome = process_inbound(
+            session, services, inbound, stated_kinds=chosen, actor=staff_actor()
+        )
         if outcome.reference is None:
             result = {"reference": None, "state": outcome.state, "detail": outcome.detail}
         else:
             result = case_json(session, get_case(session, outcome.reference), today(settings))
+    # What became of this message: a new case, added to an open one, or seen before.
+    result["duplicate"] = outcome.duplicate
+    result["added_to_case"] = not outcome.duplicate and outcome.state == MessageState.THREAD
     if output_format is OutputFormat.JSON:
         print_json(result)
-    elif result.get("reference"):
-        console.print(
-            f"{result['reference']}: {', '.join(result['kinds'])} — {result['status']}"
-            f" (due {result['due_date']})"
-        )
     else:
-        console.print(f"No case opened: {result['state']} ({result['detail']})")
+        console.print(_intake_line(outcome, result))
+
+
+def _intake_line(outcome: Outcome, result: dict) -> str:
+    if result["reference"] is None:
+        seen = "Already processed: " if outcome.duplicate else ""
+        return f"{seen}No case opened: {result['state']} ({result['detail']})"
+    case = f"{', '.join(result['kinds'])} — {result['status']} (due {result['due_date']})"
+    if outcome.duplicate:
+        return f"Already processed ({result['reference']}), nothing new: {case}"
+    if outcome.state == MessageState.THREAD:
+        return f"Added to {result['reference']}, the requester's open case: {case}"
+    if outcome.state == MessageState.VERIFICATION_ANSWER:
+        return f"A verification answer for {result['reference']} ({outcome.detail}): {case}"
+    return f"{result['reference']}: {case}"
 
 
 @requests_app.command("verify")
@@ -234,7 +250,7 @@ def requests_close(
 def requests_due(
     config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
 ) -> None:
-    """Cases to look at now: overdue, due within [deadlines] remind_days_before working days,
+    """Cases to look at now: overdue, due within \\[deadlines] remind_days_before working days,
     or past the internal target."""
     settings, database, services = services_for(config)
     with database.session() as session:
@@ -246,28 +262,33 @@ def requests_due(
     if not due:
         console.print("Nothing is due: every open case is within its internal target.")
         return
-    table = Table("reference", "status", "due", "target", "working days left", "why")
-    for r in due:
-        table.add_row(
-            r.reference, r.status, str(r.due), str(r.target), str(r.working_days_left), r.why
-        )
-    console.print(table)
+    columns = (
+        Column("reference", key=True),
+        Column("status", key=True),
+        Column("due", key=True),
+        Column("target", key=True, drop_order=1),
+        Column("days left"),
+        Column("why"),
+    )
+    rows = [
+        (r.reference, r.status, str(r.due), str(r.target), str(r.working_days_left), r.why)
+        for r in due
+    ]
+    print_table(console, columns, rows)
 
 
 @requests_app.command("purge")
 def requests_purge(config: ConfigOption = None) -> None:
     """Retention now (noxbot run does it daily): delete messages, drafts and alerts of cases
-    that ended more than closed_request_days ago (the case record and audit trail stay), and
-    clear the content of mail that opened no case after unrelated_message_days."""
+    that ended more than \\[retention] closed_request_days ago (the case record and audit
+    trail stay), and clear the content of mail that opened no case after \\[retention]
+    unrelated_message_days."""
     settings, database, services = services_for(config)
     with database.session() as session:
         purged = purge_closed(session, services, today(settings))
         cleared = purge_unrelated_messages(session, services, today(settings))
-    console.print(
-        f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""),
-        markup=False,
-    )
-    console.print(f"{cleared} message(s) that opened no case cleared", markup=False)
+    console.print(f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""))
+    console.print(f"{cleared} message(s) that opened no case cleared")
 
 
 @requests_app.command("changes")
@@ -289,6 +310,4 @@ def requests_changes(
     with database.session() as session:
         case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())
         for change in case.requested_changes:
-            console.print(
-                f"{change['label']}: {change['old'] or '—'} → {change['new']}", markup=False
-            )
+            console.print(f"{change['label']}: {change['old'] or '—'} → {change['new']}")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlmodel import col, select
 
 from bot.audit import GENESIS, chain_head, contains_hash, verify_chain
@@ -25,7 +24,9 @@ from bot.cli.app import (
     services_for,
     settings_and_database,
     staff_actor,
+    write_text_file,
 )
+from bot.cli.output import Column, print_table
 from bot.models import Message, MessageState, Outbox, StaffAlert
 from bot.outbox import requeue
 from bot.outbox_senders import send_due_once
@@ -66,17 +67,24 @@ def triage_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    table = Table("message", "channel", "from", "guess", "text")
+    columns = (
+        Column("message", key=True),
+        Column("from", key=True),
+        Column("guess"),
+        Column("text"),
+    )
+    cells = []
     for r in rows:
         guess = r["classification"] or {}
-        table.add_row(
-            str(r["message"]),
-            r["channel"],
-            r["from"],
-            f"{', '.join(guess.get('kinds', []))} ({guess.get('confidence', 0):.2f})",
-            r["text"][:120],
+        cells.append(
+            (
+                str(r["message"]),
+                f"{r['channel']} {r['from']}",
+                f"{', '.join(guess.get('kinds', []))} ({guess.get('confidence', 0):.2f})",
+                r["text"][:120],
+            )
         )
-    console.print(table)
+    print_table(console, columns, cells)
 
 
 @triage_app.command("decide")
@@ -99,31 +107,47 @@ def triage_decide(
     )
 
 
+#: The corpus knows two channels, as the classifier does. Phone and post messages are
+#: staff's transcripts, classified like mail (bot.pipeline), so they are exported as
+#: "email"; "intake" keeps the channel they really came by.
+CORPUS_CHANNEL = {"telegram": "chat", "email": "email", "phone": "email", "post": "email"}
+
+
 @triage_app.command("export")
 def triage_export(
     output: Annotated[Path, typer.Argument(help="JSON-lines file, in the corpus format.")],
     config: ConfigOption = None,
 ) -> None:
-    """Write staff's triage choices as labelled messages for the classifier bench."""
+    """Write the messages staff labelled (triage choices and --kinds of manual intake) as a
+    corpus for the classifier bench: id, channel (email|chat), language, subject, text,
+    kinds; phone and post messages go as "email" with their own channel in "intake"."""
     _, database = settings_and_database(config)
-    count = 0
-    with database.session() as session, output.open("w", encoding="utf-8") as handle:
+    rows = []
+    with database.session() as session:
         for message in session.exec(
-            select(Message).where(col(Message.label_kinds).is_not(None)).order_by(col(Message.id))
+            select(Message)
+            .where(col(Message.labelled_by).is_not(None))  # label_kinds may be JSON null
+            .order_by(col(Message.id))
         ):
-            row = {
-                "id": f"triage-{message.id}",
-                "channel": "chat" if message.channel == "telegram" else "email",
-                "language": (message.classification or {}).get("language", "sv"),
-                "subject": message.subject,
-                "text": message.text,
-                "kinds": message.label_kinds,
-            }
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
+            if not message.label_kinds or not message.text:
+                continue
+            rows.append(
+                {
+                    "id": f"triage-{message.id}",
+                    "channel": CORPUS_CHANNEL.get(message.channel, "email"),
+                    "intake": message.channel,
+                    "language": (message.classification or {}).get("language", "sv"),
+                    "subject": message.subject,
+                    "text": message.text,
+                    "kinds": list(message.label_kinds),
+                }
+            )
+    write_text_file(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    transcripts = sum(row["intake"] in ("phone", "post") for row in rows)
     console.print(
-        f"{count} labelled messages written to {output}; measure them with "
-        f"bench/classifier_bench.py --corpus {output}"
+        f"{len(rows)} labelled messages written to {output}"
+        + (f" ({transcripts} phone/post transcripts as channel email)" if transcripts else "")
+        + f"; measure them with bench/classifier_bench.py --corpus {output}"
     )
 
 
@@ -144,18 +168,18 @@ def alerts_list(
                 "id": a.id,
                 "kind": a.kind,
                 "text": a.text,
-                "created_at": a.created_at,
+                "created_at": a.created_at.isoformat(),
                 "resolved": a.resolved_at is not None,
+                "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
             }
             for a in session.exec(query)
         ]
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    table = Table("id", "kind", "what")
-    for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["text"])
-    console.print(table)
+    columns = (Column("id", key=True), Column("kind", key=True), Column("what"))
+    cells = [(str(r["id"]), r["kind"], r["text"]) for r in rows]
+    print_table(console, columns, cells)
 
 
 @alerts_app.command("resolve")
@@ -196,17 +220,26 @@ def outbox_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    table = Table("id", "purpose", "to", "status", "attempts", "last error")
-    for r in rows:
-        table.add_row(
+    columns = (
+        Column("id", key=True),
+        Column("purpose"),
+        Column("to", key=True),
+        Column("status"),
+        Column("attempts", drop_order=1),
+        Column("last error"),
+    )
+    cells = [
+        (
             str(r["id"]),
             r["purpose"],
-            f"{r['channel']}: {r['to']}",
+            f"{r['channel']} {r['to']}",
             r["status"],
             str(r["attempts"]),
             r["last_error"] or "",
         )
-    console.print(table)
+        for r in rows
+    ]
+    print_table(console, columns, cells)
 
 
 @outbox_app.command("send")
@@ -219,7 +252,7 @@ def outbox_send(config: ConfigOption = None) -> None:
         f"failed {len(report.failed)}"
     )
     for name in missing:
-        console.print(f"{name}: not configured; its messages wait in the outbox", markup=False)
+        console.print(f"{name}: not configured; its messages wait in the outbox")
     if report.failed:
         raise typer.Exit(1)
 
@@ -253,11 +286,9 @@ def audit_verify(
         current_head = chain_head(session)
         head_missing = head is not None and head != GENESIS and not contains_hash(session, head)
     if head_missing:
-        err_console.print(
-            f"head {head[:16]}… is no longer in the chain: events were removed", markup=False
-        )
+        err_console.print(f"head {head[:16]}… is no longer in the chain: events were removed")
     for problem in problems:
-        err_console.print(f"event {problem.event_id}: {problem.problem}", markup=False)
+        err_console.print(f"event {problem.event_id}: {problem.problem}")
     if not problems and not head_missing:
         console.print(
             f"Audit trail intact: {count} events, chain verified. Head: "

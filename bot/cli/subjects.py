@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlmodel import col, select
 
 from bot import audit
@@ -20,6 +19,7 @@ from bot.cli.app import (
     settings_and_database,
     staff_actor,
 )
+from bot.cli.output import Column, print_table
 from bot.models import Subject
 from bot.register import import_file
 from bot.views import subject_json
@@ -30,7 +30,10 @@ app.add_typer(subjects_app, name="subjects")
 
 @subjects_app.command("import")
 def subjects_import(
-    file: Annotated[Path, typer.Argument(help="CSV with a header row, or a JSON list.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with a header row (comma, semicolon or tab), or a JSON list."),
+    ],
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
@@ -50,15 +53,19 @@ def subjects_import(
             {
                 "created": report.created,
                 "updated": report.updated,
-                "problems": [{"line": p.line, "error": p.message} for p in report.problems],
+                # "line" in a CSV file, "item" (from 1) in a JSON list
+                "problems": [{p.unit: p.line, "error": p.message} for p in report.problems],
+                "notes": report.notes,
             }
         )
     else:
+        for note in report.notes:
+            console.print(f"note: {note}")
         console.print(
             f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
         )
         for problem in report.problems:
-            console.print(f"  line {problem.line}: {problem.message}", markup=False)
+            console.print(f"  {problem.where}: {problem.message}")
     if report.problems:
         raise typer.Exit(1)
 
@@ -77,20 +84,29 @@ def subjects_list(
     if output_format is OutputFormat.JSON:
         print_json(people)
         return
-    table = Table("id", "name", "email", "phone", "telegram", "company", "flags")
-    for p in people:
-        flags = [
-            f
-            for f in ("restricted", "objected", "marketing_suppressed", "consent_withdrawn")
-            if p[f]
-        ]
-        table.add_row(
+    columns = (
+        Column("id", key=True),
+        Column("name"),
+        Column("email", key=True),
+        Column("phone", key=True),
+        Column("telegram", key=True),
+        Column("company", drop_order=1),
+        Column("flags"),
+    )
+    rows = [
+        (
             str(p["id"]),
             p["name"],
-            "; ".join(p["email"]),
-            "; ".join(p["phone"]),
-            "; ".join(p["telegram_user_id"]),
+            "\n".join(p["email"]),  # one address a line: each stays whole
+            "\n".join(p["phone"]),
+            "\n".join(p["telegram_user_id"]),
             p["company"] or "",
-            ", ".join(flags),
+            ", ".join(
+                f
+                for f in ("restricted", "objected", "marketing_suppressed", "consent_withdrawn")
+                if p[f]
+            ),
         )
-    console.print(table)
+        for p in people
+    ]
+    print_table(console, columns, rows)

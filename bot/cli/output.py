@@ -1,0 +1,101 @@
+"""How the command line prints tables: what staff look up or grep — references, ids, dates,
+addresses — is never cut or folded, at 80 columns or in a pipe; free text wraps instead.
+
+Cells are plain text, never Rich markup: "[imap]" in our words or a subject line in a
+person's stays as written. Colour comes from `Text` styles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+Cell = str | Text
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    #: Looked up or grepped (a reference, id, date, address, path): always shown whole.
+    key: bool = False
+    #: Left out when the table would not fit the console (the JSON and `show` keep it): the
+    #: column with the highest number goes first. None: always shown.
+    drop_order: int | None = None
+
+
+def _longest_line(values: Sequence[Cell]) -> int:
+    lines = [line for v in values for line in str(v).splitlines()]
+    return max((cell_len(line) for line in lines), default=1)
+
+
+def _build(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
+) -> tuple[Table, int]:
+    """The table, and the narrowest it can be without cutting a key."""
+    # A light frame leaves the text most of an 80-column terminal: one space between
+    # columns, one of padding on either side of each, no outer edge.
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    least = 3 * len(columns) - 1
+    for index, column in enumerate(columns):
+        longest = _longest_line([column.header, *(row[index] for row in rows)])
+        if column.key:
+            # min_width keeps a key whole even when Rich must squeeze every column.
+            table.add_column(column.header, no_wrap=True, min_width=longest)
+            least += longest
+        else:
+            # Free text wraps, but keeps a few characters a line even in a very narrow console.
+            table.add_column(column.header, overflow="fold", min_width=min(longest, 8))
+            least += min(longest, 8)
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+    return table, least
+
+
+def fitted_table(
+    console: Console,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    title: str | None = None,
+) -> Table:
+    """The widest table that fits the console: optional columns are left out one by one
+    until it does; key columns are never cut either way."""
+    optional = sorted((c.drop_order, i) for i, c in enumerate(columns) if c.drop_order)
+    dropped: set[int] = set()
+    while True:
+        keep = [i for i in range(len(columns)) if i not in dropped]
+        table, least = _build(
+            [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], title
+        )
+        if not optional or _natural_width(console, table) <= console.width:
+            if least > console.width:
+                table.width = least  # wider than the console rather than cut
+            return table
+        dropped.add(optional.pop()[1])
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    return console.measure(table, options=console.options.update_width(10_000)).maximum
+
+
+def recipient(to: dict[str, str]) -> str:
+    """'email anna@example.se', 'telegram 5550002': a bare number says nothing to a newcomer."""
+    return f"{to['channel']} {to['address']}"
+
+
+def print_table(
+    console: Console,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    title: str | None = None,
+) -> None:
+    """Print `fitted_table`; a line wider than a very narrow console is left for the terminal
+    to wrap, never cropped."""
+    console.print(fitted_table(console, columns, rows, title=title), crop=False)
