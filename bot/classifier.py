@@ -22,6 +22,18 @@ from functools import lru_cache
 
 from bot.kinds import RequestKind
 from bot.language import detect_language
+from bot.model import (
+    FEATURES_VERSION,
+    RIGHTS,
+    SECOND_KIND_THRESHOLD,
+    LinearModel,
+    MessageFeatures,
+    Signals,
+    message_features,
+    shipped_model,
+    tokens,
+    word_features,
+)
 from bot.text import visible_text
 
 K = RequestKind
@@ -219,16 +231,22 @@ def _mend(token: str) -> str:
     return token
 
 
-def _mended(folded: str) -> tuple[str, list[int]]:
-    """Folded text with typos mended, and for each of its characters the original index."""
+def _mended(folded: str) -> tuple[str, list[int] | None]:
+    """Folded text with typos mended, and for each of its characters the original index
+    (None when nothing was mended: the indexes are then the same, which is the usual case)."""
+    changes = [
+        (match.span(), mended)
+        for match in _TOKEN.finditer(folded)
+        if (mended := _mend(match.group(0))) != match.group(0)
+    ]
+    if not changes:
+        return folded, None
     out: list[str] = []
     origin: list[int] = []
     position = 0
-    for match in _TOKEN.finditer(folded):
-        start, end = match.span()
+    for (start, end), word in changes:
         out.append(folded[position:start])
         origin.extend(range(position, start))
-        word = _mend(match.group(0))
         out.append(word)
         origin.extend(min(start + i, end - 1) for i in range(len(word)))
         position = end
@@ -992,43 +1010,188 @@ def _resolve(scores: dict[RequestKind, float]) -> dict[RequestKind, float]:
     return scores
 
 
-def classify(text: str, *, subject: str = "", channel: str = "email") -> Classification:
-    """The kinds a message asks for, its language, a confidence and the evidence."""
+@dataclass(frozen=True)
+class _Reading:
+    """One message as both halves of the classifier see it."""
+
+    combined: str  # subject (unless a reply's) and the visible body, as written
+    mended: str  # folded, typos in key words mended; same length as `combined`
+    origin: list[int] | None  # per character of `mended` its index in `combined` (None: same)
+    channel: str
+    language: str
+    hits: list[_Hit]
+    scores: dict[RequestKind, float]  # the rules' verdict: kind → strength
+    bulk: bool  # an auto-reply, a bounce, or (email) a newsletter: `none` whatever it says
+    flags: frozenset[str]
+
+
+def _read(text: str, subject: str, channel: str) -> _Reading:
     body = visible_text(text) if channel == "email" else text.strip()
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
     combined = f"{subject}\n{body}" if use_subject else body
-    language = detect_language(combined)
     folded = fold(combined)
     mended, origin = _mended(folded)
-
-    if _AUTOMATED.search(mended) or (channel == "email" and _NEWSLETTER.search(mended)):
-        return Classification((K.NONE,), language, 0.9, ())
-
+    newsletter = _NEWSLETTER.search(mended) is not None
+    bulk = _AUTOMATED.search(mended) is not None or (channel == "email" and newsletter)
+    hits = [] if bulk else _hits(mended)
     scores: dict[RequestKind, float] = {}
-    hits = _hits(mended)
     for hit in hits:
         scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
     scores = _resolve(scores)
-    if scores and _ABSENCE.search(mended) and max(scores.values()) < STRONG:
-        scores = {}
-    spans = [(hit.start, hit.end) for hit in hits if hit.kind in scores]
+    absence = _ABSENCE.search(mended) is not None
+    flags = {
+        name
+        for name, present in (
+            ("newsletter", newsletter),
+            ("absence", absence),
+            ("data_words", _DATA_WORDS.search(mended) is not None),
+            ("howto", _HOWTO.search(mended) is not None),
+            ("reply", bool(subject) and not use_subject),
+        )
+        if present
+    }
+    return _Reading(
+        combined,
+        mended,
+        origin,
+        channel,
+        detect_language(combined),
+        hits,
+        scores,
+        bulk,
+        frozenset(flags),
+    )
 
-    if not scores:
-        unsure = _DATA_WORDS.search(mended) is not None
-        return Classification((K.NONE,), language, 0.55 if unsure else 0.9, ())
 
-    kinds = tuple(k for k in RequestKind if k in scores)
-    strongest = min(scores.values())
-    confidence = 0.92 if strongest >= STRONG else 0.7 if len(kinds) > 1 else 0.62
+def _features(reading: _Reading) -> MessageFeatures:
+    return message_features(
+        reading.mended, reading.combined, Signals(reading.scores, reading.flags)
+    )
+
+
+def training_features(text: str, *, subject: str = "", channel: str = "email") -> list[str]:
+    """The model's features of one message, as bench/train_classifier.py learns from them."""
+    return _features(_read(text, subject, channel)).all()
+
+
+def _phrases(reading: _Reading, spans: list[tuple[int, int]]) -> list[str]:
+    """The text of the spans of `mended`, as written, overlapping spans shown once."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:  # overlapping phrases are shown once
+        if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
-    evidence: list[str] = []
+    phrases: list[str] = []
+    origin = reading.origin
     for start, end in merged:
-        original = combined[origin[start] : origin[end - 1] + 1].strip()
-        if original and original not in evidence:
-            evidence.append(original)
-    return Classification(kinds, language, round(confidence, 2), tuple(evidence))
+        first, last = (origin[start], origin[end - 1]) if origin else (start, end - 1)
+        original = reading.combined[first : last + 1].strip()
+        if original and original not in phrases:
+            phrases.append(original)
+    return phrases
+
+
+def classify_by_rules(text: str, *, subject: str = "", channel: str = "email") -> Classification:
+    """The rules alone: precise on the phrasings they know, blind to the rest. Kept as the
+    bench's second baseline and as the classifier of last resort without a model file."""
+    reading = _read(text, subject, channel)
+    if reading.bulk:
+        return Classification((K.NONE,), reading.language, 0.9, ())
+    scores = dict(reading.scores)
+    if scores and "absence" in reading.flags and max(scores.values()) < STRONG:
+        scores = {}
+    if not scores:
+        unsure = "data_words" in reading.flags
+        return Classification((K.NONE,), reading.language, 0.55 if unsure else 0.9, ())
+    kinds = tuple(k for k in RequestKind if k in scores)
+    strongest = min(scores.values())
+    confidence = 0.92 if strongest >= STRONG else 0.7 if len(kinds) > 1 else 0.62
+    spans = [(hit.start, hit.end) for hit in reading.hits if hit.kind in scores]
+    return Classification(
+        kinds, reading.language, round(confidence, 2), tuple(_phrases(reading, spans))
+    )
+
+
+def classify(text: str, *, subject: str = "", channel: str = "email") -> Classification:
+    """The kinds a message asks for, its language, a confidence and the evidence.
+
+    The cases:
+    1. an auto-reply, a bounce or a newsletter is `none`, whatever words it holds (and an
+       absence notice, unless a rule finds a request in it);
+    2. otherwise the model weighs the message (the rules' findings among its inputs); the
+       most probable kind counts when it reaches the model's threshold, any other kind when
+       it also reaches SECOND_KIND_THRESHOLD;
+    3. confidence is how sure the least sure part of the answer is: how far the weakest kind
+       found lies above the threshold, or for `none` how far the strongest lies below it,
+       from 0.5 (on the threshold) to 1.0 — staff triage what falls under [classifier]
+       triage_threshold;
+    4. evidence is what staff read: the rules' phrases for a kind they found, else the
+       sentence that weighed most for that kind.
+    """
+    reading = _read(text, subject, channel)
+    if reading.bulk:
+        return Classification((K.NONE,), reading.language, 0.99, ())
+    model = _model()
+    if model is None:
+        return classify_by_rules(text, subject=subject, channel=channel)
+    probabilities = model.probabilities(_features(reading))
+    threshold = model.threshold
+    first = max(probabilities, key=probabilities.__getitem__)
+    kinds = tuple(
+        k
+        for k in RIGHTS
+        if probabilities[k] >= threshold
+        and (k is first or probabilities[k] >= max(threshold, SECOND_KIND_THRESHOLD))
+    )
+    if kinds and _absence_notice(reading):
+        kinds = ()
+    if not kinds:
+        confidence = _margin(threshold - max(probabilities.values()), threshold)
+        return Classification((K.NONE,), reading.language, round(confidence, 2), ())
+    confidence = min(_margin(probabilities[k] - threshold, 1.0 - threshold) for k in kinds)
+    evidence: list[str] = []
+    for kind in kinds:
+        spans = [(hit.start, hit.end) for hit in reading.hits if hit.kind is kind]
+        found = _phrases(reading, spans) if spans else _weightiest_sentence(reading, model, kind)
+        evidence.extend(p for p in found if p not in evidence)
+    return Classification(kinds, reading.language, round(confidence, 2), tuple(evidence))
+
+
+def _absence_notice(reading: _Reading) -> bool:
+    """An out-of-office mail ("tjänstledig till 5 januari") reads like an availability
+    update; without a rule's strong finding it is the auto-reply it looks like."""
+    strong = any(score >= STRONG for score in reading.scores.values())
+    return reading.channel == "email" and "absence" in reading.flags and not strong
+
+
+def _margin(distance: float, room: float) -> float:
+    """Confidence in a decision from how far a probability lies from the threshold, as a
+    share of the room on that side: 0.5 on the threshold (a coin flip), 0.99 at the far end
+    (a model is never certain, and a triage threshold of 1.0 must send everything to staff)."""
+    share = max(0.0, min(distance / room, 1.0)) if room > 0 else 1.0
+    return round(min(0.5 + 0.5 * share, 0.99), 2)
+
+
+def _weightiest_sentence(reading: _Reading, model: LinearModel, kind: RequestKind) -> list[str]:
+    """The clause whose words push hardest towards `kind`, as written (at most 160 chars)."""
+    best, best_weight = None, 0.0
+    for start, end in _clauses(reading.mended):
+        words = tokens(reading.mended[start:end])
+        weight = model.contribution(
+            [f for word, negated in words for f in word_features(word, negated)], kind
+        )
+        if weight > best_weight:
+            best, best_weight = (start, end), weight
+    if best is None:
+        return []
+    phrase = _phrases(reading, [best])
+    return [p if len(p) <= 160 else p[:157].rstrip() + "…" for p in phrase]
+
+
+def _model() -> LinearModel | None:
+    try:
+        model = shipped_model()
+    except FileNotFoundError:
+        return None
+    return model if model.features_version == FEATURES_VERSION else None

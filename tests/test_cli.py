@@ -146,8 +146,8 @@ def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
 def test_manual_intake_with_kinds_opens_the_case_with_exactly_those_kinds(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     note = tmp_path / "call.txt"
-    # Staff's own words: the classifier reads no request in them (third person).
-    note.write_text("Erik ringde: vill att vi raderar alla hans uppgifter")
+    # Staff's own shorthand: the classifier reads no request in it; staff know better.
+    note.write_text("Samtal med Erik 14.10, se anteckning i kalendern.")
     guess = json.loads(run("classify", "--format", "jsonl", str(note))[1])
     assert guess["kinds"] == ["none"]
     case = run_json(

@@ -469,13 +469,7 @@ async def test_malformed_mail_is_kept_raw_and_shown_to_staff(world):
 
 
 async def test_staff_triage_choice_opens_the_case_and_is_kept_as_a_label(world):
-    world.services.settings = world.services.settings.model_copy(
-        update={
-            "classifier": world.services.settings.classifier.model_copy(
-                update={"triage_threshold": 1.0}
-            )
-        }
-    )
+    world.triage_everything()
     outcome = world.email(ANNA_EMAIL, "Radera mina uppgifter.")
     assert outcome.state == "triage"
     with world.database.session() as session:
@@ -733,7 +727,7 @@ async def test_a_letter_from_someone_not_on_file_is_answered_by_hand(world):
         InboundMessage(
             ChannelName.POST,
             "Sven Svensson, Storgatan 1, 111 22 Stockholm",
-            text="Jag vill inte längre få reklam från er. Sluta skicka utskick till mig.",
+            text="Jag vill inte längre få reklam eller nyhetsbrev från er.",
         )
     )
     draft = world.reply_draft(outcome.reference)
@@ -754,10 +748,12 @@ async def test_a_call_from_a_number_on_file_is_answered_by_email_on_file(world):
     assert (draft.to_channel, draft.to_address) == ("email", ERIK_EMAIL)
 
 
-def test_data_talk_the_classifier_cannot_place_goes_to_staff_triage(world):
+def test_a_message_the_classifier_is_unsure_about_goes_to_staff_triage(world):
+    world.triage_everything()
     outcome = world.email(ANNA_EMAIL, "Angående GDPR och mina personuppgifter hos er.")
-    assert outcome.state == "triage"
+    assert outcome.state == "triage" and outcome.reference is None
     assert [a.kind for a in world.alerts()] == ["triage"]
+    assert world.sent_to(ANNA_EMAIL) == []  # nothing goes out before staff decide
 
 
 async def test_staff_set_the_rectification_themselves_and_exactly_that_is_applied(world):

@@ -97,6 +97,14 @@ class World:
             )
         )
 
+    def triage_everything(self) -> None:
+        """Make every message one the classifier is unsure about (triage threshold 1.0), for
+        tests of what staff triage does rather than of what the classifier thinks."""
+        settings = self.services.settings
+        self.services.settings = settings.model_copy(
+            update={"classifier": settings.classifier.model_copy(update={"triage_threshold": 1.0})}
+        )
+
     # --- staff -----------------------------------------------------------------------------
 
     def approve(self, draft_id: int, **kw: Any) -> Outbox:
