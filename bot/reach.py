@@ -170,8 +170,9 @@ async def check_telegram(telegram: TelegramSettings, token: str | None) -> Probe
         async with httpx.AsyncClient(timeout=15) as client:
             response = await client.post(f"{telegram.base_url}{token}/getMe")
         body = response.json()
-    except Exception as exc:
-        return Probe("Telegram", False, f"{telegram.base_url}: {_describe(exc)}")
+    except Exception as exc:  # an HTTP library's message may hold the URL, token and all
+        described = _describe(exc).replace(token, "<token>")
+        return Probe("Telegram", False, f"{telegram.base_url}: {described}")
     if not body.get("ok"):
         return Probe("Telegram", False, f"getMe refused: {body.get('description', 'no reason')}")
     return Probe("Telegram", True, f"bot @{body['result'].get('username', '?')} answers")
