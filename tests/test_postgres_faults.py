@@ -1,9 +1,9 @@
 """On PostgreSQL, with several writers and a server that can go away: requests are never
-quarantined for a database's own trouble, nothing is sent twice, the audit chain holds."""
+quarantined for a database's own trouble and the audit chain holds (two senders at once:
+tests/test_outbox_concurrency.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -14,10 +14,9 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from bot import audit
-from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
+from bot.channels.base import ChannelName, InboundMessage
 from bot.db import TRANSIENT_DB_ERRORS, Database
-from bot.models import ChannelCursor, Message, Outbox, Request
-from bot.outbox import deliver_due
+from bot.models import ChannelCursor, Message, Request
 from bot.workers import handle_inbound
 from tests import pg
 from tests.workflow_kit import ANNA_EMAIL, World, make_world
@@ -41,64 +40,6 @@ def pg_world(tmp_path, postgres_url) -> Iterator[World]:
     world = make_world(tmp_path, postgres_url)
     yield world
     world.database.dispose()
-
-
-class Quick:
-    name = ChannelName.EMAIL
-
-    def __init__(self, sent: list[str]) -> None:
-        self.sent = sent
-
-    async def send(self, message: OutboundMessage) -> str:
-        await asyncio.sleep(0.005)
-        self.sent.append(message.message_id or "")
-        return message.message_id or ""
-
-
-def test_two_senders_marking_rows_sent_at_once_keep_the_audit_chain(pg_world, postgres_url):
-    reference = pg_world.email(ANNA_EMAIL, ERASE, "Radera").reference
-    with pg_world.database.session() as session:
-        case = session.exec(select(Request).where(Request.reference == reference)).one()
-        for row in session.exec(select(Outbox)):
-            session.delete(row)
-        session.add_all(
-            Outbox(
-                channel="email",
-                address=f"p{i}@example.se",
-                text="hej",
-                request_id=case.id,
-                purpose="notice",
-                headers={"message_id": f"<{i}@noxconsulting.se>"},
-                next_attempt_at=pg_world.clock(),
-            )
-            for i in range(40)
-        )
-    sent: list[str] = []
-    errors: list[str] = []
-
-    def sender() -> None:
-        database = Database(postgres_url, migrate=False)
-        for _ in range(15):
-            try:
-                asyncio.run(
-                    deliver_due(
-                        database, pg_world.services, {ChannelName.EMAIL: Quick(sent)}, limit=4
-                    )
-                )
-            except Exception as exc:
-                errors.append(type(exc).__name__)
-        database.dispose()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    assert sorted(sent) == sorted(f"<{i}@noxconsulting.se>" for i in range(40))
-    with pg_world.session() as session:
-        assert {o.status for o in session.exec(select(Outbox))} == {"sent"}
-        assert audit.verify_chain(session)[1] == []
 
 
 def test_a_staff_command_writing_at_the_same_moment_does_not_quarantine_a_request(

@@ -114,20 +114,9 @@ async def test_new_mail_is_read_once_and_left_unread(imap_server, tmp_path):
         mailbox_name,
     )
     world = make_world(tmp_path)
-    settings = ImapSettings(
-        host="127.0.0.1",
-        port=imap_server.port,
-        tls="none",
-        username=dovecot.USER,
-        mailbox=mailbox_name,
-    )
-    mailbox = ImapMailbox(settings, dovecot.PASSWORD)
-    await mailbox.connect()
-    try:
-        assert await ingest_mail(world.database, world.services, mailbox) == 3
-        assert await ingest_mail(world.database, world.services, mailbox) == 0
-    finally:
-        await mailbox.close()
+    read, validity = await _ingest(world, imap_server, mailbox_name)
+    assert read == 3
+    assert (await _ingest(world, imap_server, mailbox_name))[0] == 0
     with world.session() as session:
         states = [m.state for m in session.exec(select(Message).order_by(Message.id))]
         case = session.exec(select(Request)).one()
@@ -135,7 +124,7 @@ async def test_new_mail_is_read_once_and_left_unread(imap_server, tmp_path):
     assert states == ["request", "not_a_request", "automated"]
     assert case.kinds == ["erasure"]
     assert case.received_at == ARRIVED and case.due_date == date(2026, 12, 24)
-    assert cursor.value == f"{mailbox.uidvalidity}:3"
+    assert cursor.value == f"{validity}:3"
     assert all(b"\\Seen" not in line for line in await _flags(imap_server, mailbox_name))
 
 
@@ -147,19 +136,7 @@ async def test_a_large_mailbox_is_fetched_in_batches(imap_server, tmp_path):
         mailbox_name,
     )
     world = make_world(tmp_path)
-    settings = ImapSettings(
-        host="127.0.0.1",
-        port=imap_server.port,
-        tls="none",
-        username=dovecot.USER,
-        mailbox=mailbox_name,
-    )
-    mailbox = ImapMailbox(settings, dovecot.PASSWORD)
-    await mailbox.connect()
-    try:
-        assert await ingest_mail(world.database, world.services, mailbox) == 230
-    finally:
-        await mailbox.close()
+    assert (await _ingest(world, imap_server, mailbox_name))[0] == 230
 
 
 async def test_on_the_first_start_only_recent_mail_is_read(imap_server, tmp_path):
