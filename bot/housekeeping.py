@@ -170,24 +170,31 @@ def purge_unrelated_messages(session: Session, services: Services, today: date) 
     return cleared
 
 
-def run_daily_retention(session: Session, services: Services, today: date) -> list[str]:
-    """Once a day from the scheduler: both retention rules; returns the purged cases."""
-    marker = session.get(ChannelCursor, "retention:last_day")
+def _first_time_today(session: Session, services: Services, name: str, today: date) -> bool:
+    """True once per day for `name` (a marker row records the day), for the scheduler's
+    daily jobs: it wakes every minute, and several instances may share the database."""
+    marker = session.get(ChannelCursor, name)
     if marker is not None and marker.value == today.isoformat():
-        return []
-    purged = purge_closed(session, services, today)
-    purge_unrelated_messages(session, services, today)
-    marker = marker or ChannelCursor(name="retention:last_day", value="")
+        return False
+    marker = marker or ChannelCursor(name=name, value="")
     marker.value = today.isoformat()
     marker.updated_at = services.clock()
     session.add(marker)
+    return True
+
+
+def run_daily_retention(session: Session, services: Services, today: date) -> list[str]:
+    """Once a day from the scheduler: both retention rules; returns the purged cases."""
+    if not _first_time_today(session, services, "retention:last_day", today):
+        return []
+    purged = purge_closed(session, services, today)
+    purge_unrelated_messages(session, services, today)
     return purged
 
 
 def raise_daily_reminders(session: Session, services: Services, today: date) -> int:
     """Once a day, an alert per case that needs attention (staff chat and `alerts list`)."""
-    marker = session.get(ChannelCursor, "reminders:last_day")
-    if marker is not None and marker.value == today.isoformat():
+    if not _first_time_today(session, services, "reminders:last_day", today):
         return 0
     found = reminders(session, today, services.settings.deadlines.remind_days_before)
     for reminder in found:
@@ -200,10 +207,6 @@ def raise_daily_reminders(session: Session, services: Services, today: date) -> 
                 f"legal due date {reminder.due}",
             )
         )
-    marker = marker or ChannelCursor(name="reminders:last_day", value="")
-    marker.value = today.isoformat()
-    marker.updated_at = services.clock()
-    session.add(marker)
     return len(found)
 
 
