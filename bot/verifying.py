@@ -458,12 +458,10 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
         answer = read_answer(message.text)
         if answer is None:
             return None
-        if not (in_thread or in_chat) and not (
-            isinstance(answer, CodeAnswer)
-            and code_matches(
-                services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
-            )
-        ):
+        correct = isinstance(answer, CodeAnswer) and code_matches(
+            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
+        )
+        if not (in_thread or in_chat or correct):
             return None  # read as an ordinary message from the requester (staff see it)
         message.request_id = case.id
         actor = f"{message.channel}:{message.address}"
@@ -481,9 +479,7 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
         elif isinstance(answer, Denial):
             deny_identity(session, services, case, verification, actor=actor)
             _feedback(session, services, case, message, "denied")
-        elif isinstance(answer, CodeAnswer) and code_matches(
-            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
-        ):
+        elif correct:
             confirm_identity(
                 session,
                 services,
