@@ -1,5 +1,6 @@
-"""Property: no message to a requester carries register data unless its case is verified and
-a staff member approved it — whatever order requests, answers and staff actions come in."""
+"""Property: no message carries register data unless its case is verified, a staff member
+approved it, and it goes to the person the data is about — whatever order requests,
+answers, staff actions and strangers writing into other people's threads come in."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ action = st.one_of(
     st.tuples(st.just("approve"), st.integers(0, 5), st.none()),
     st.tuples(st.just("phone"), st.integers(0, 5), st.none()),
     st.tuples(st.just("deliver"), st.none(), st.none()),
+    # Someone (maybe not the requester) answers in a case's thread, quoting its reference.
+    st.tuples(st.just("thread"), st.sampled_from(EMAIL_SENDERS), st.sampled_from(TEXTS)),
 )
 
 counter = itertools.count()
@@ -104,6 +107,11 @@ async def play(world: World, actions: list[tuple]) -> None:
                         )
                 except CaseError:
                     pass
+        elif kind == "thread":
+            with world.session() as session:
+                cases = session.exec(select(Request)).all()
+            if cases:
+                world.email(a, b, f"Re: Din begäran [{cases[-1].reference}]")
         else:
             await world.deliver()
     await world.deliver()
@@ -116,25 +124,28 @@ def test_no_register_data_leaves_without_verification_and_staff_approval(actions
         world = make_world(Path(directory))
         with world.session() as session:
             from bot.models import Subject
+            from bot.register import contacts_of
 
-            secrets = set().union(
-                *(subject_data_values(session, s) for s in session.exec(select(Subject)))
-            )
-            # Names and addresses are what the requester told us themselves.
-            secrets = {
-                v
-                for v in secrets
-                if "@" not in v
-                and not v.isdigit()
-                and v not in ("Anna Lindqvist", "John Carter", "Erik Svensson", "Maria Berg")
-            }
+            # Each person's register values, and where they may go: their own addresses.
+            # Names and addresses are left out: they are what a requester tells us anyway.
+            owners: dict[str, set[str]] = {}
+            for person in session.exec(select(Subject)):
+                addresses = {c.value for c in contacts_of(session, person)}
+                for value in subject_data_values(session, person):
+                    if "@" in value or value.isdigit() or value == person.name:
+                        continue
+                    owners.setdefault(value, set()).update(addresses)
         asyncio.run(play(world, actions))
         with world.session() as session:
             for outbox in session.exec(select(Outbox).where(Outbox.status == "sent")):
                 payload = outbox.text + "".join(a["content"] for a in outbox.attachments)
-                leaked = {s for s in secrets if s in payload}
+                leaked = {v for v in owners if v in payload}
                 if not leaked:
                     continue
+                for value in leaked:
+                    assert outbox.address in owners[value], (
+                        f"{value!r} went to {outbox.address}, not to the person it is about"
+                    )
                 draft = session.get(Draft, outbox.draft_id) if outbox.draft_id else None
                 case = session.get(Request, outbox.request_id)
                 assert draft is not None, f"{outbox.purpose} carried {leaked} without a draft"
