@@ -33,6 +33,7 @@ from bot.model import (  # noqa: E402
 
 CORPUS = ROOT / "bench" / "corpus"
 C_GRID = (1.0, 3.0, 10.0)
+REQUEST_GRID = (0.7, 0.8, 0.9, 1.01)  # 1.01: never (the kinds alone decide)
 THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 MIN_MESSAGES = 3  # a feature seen in fewer training messages is left out
 CLASS_WEIGHT = "balanced"
@@ -75,7 +76,7 @@ def featurise(rows: list[dict]) -> list[Counter[str]]:
 
 
 def fit(features: list[Counter[str]], rows: list[dict], c: float):
-    """Vectoriser and one logistic regression per rights kind."""
+    """Vectoriser, one logistic regression per rights kind, and last one for "any right"."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -84,8 +85,9 @@ def fit(features: list[Counter[str]], rows: list[dict], c: float):
     vectoriser = DictVectorizer()
     matrix = _int32(vectoriser.fit_transform(kept))
     models = []
-    for kind in RIGHTS:
-        target = [str(kind) in r["kinds"] for r in rows]
+    targets = [[str(kind) in r["kinds"] for r in rows] for kind in RIGHTS]
+    targets.append([r["kinds"] != ["none"] for r in rows])
+    for target in targets:
         model = LogisticRegression(
             C=c, solver="liblinear", max_iter=2000, class_weight=CLASS_WEIGHT
         )
@@ -126,22 +128,24 @@ def macro_f1(rows: list[dict], predicted: list[set[str]]) -> float:
     return total / len(labels)
 
 
-def decide(probs_per_kind, index: int, threshold: float) -> set[str]:
+def decide(probs, index: int, threshold: float, request_threshold: float) -> set[str]:
     """As bot.classifier decides: the first kind at the threshold, others at the higher of
-    it and SECOND_KIND_THRESHOLD."""
-    scores = {str(k): p[index] for k, p in zip(RIGHTS, probs_per_kind, strict=True)}
+    it and SECOND_KIND_THRESHOLD; with none there but a sure request, the likeliest kind."""
+    scores = {str(k): p[index] for k, p in zip(RIGHTS, probs, strict=False)}
     first = max(scores, key=scores.__getitem__)
     second = max(threshold, SECOND_KIND_THRESHOLD)
     found = {k for k, p in scores.items() if p >= threshold and (k == first or p >= second)}
+    if not found and probs[-1][index] >= request_threshold:
+        found = {first}
     return found or {"none"}
 
 
 def cross_validate(rows: list[dict], features: list[Counter[str]]) -> dict:
-    """Leave one file out, for every C; returns per (C, threshold) the pooled predictions'
-    macro-F1 and per file the macro-F1 at each setting."""
+    """Leave one file out, for every C; returns per (C, threshold, request threshold) the
+    pooled predictions' macro-F1 and per file the macro-F1 at each setting."""
     files = sorted({r["file"] for r in rows})
-    results: dict[tuple[float, float], dict[str, float]] = {}
-    pooled: dict[tuple[float, float], list[set[str]]] = {}
+    results: dict[tuple[float, float, float], dict[str, float]] = {}
+    pooled: dict[tuple[float, float, float], list[set[str]]] = {}
     order: list[int] = []
     for name in files:
         test = [i for i, r in enumerate(rows) if r["file"] == name]
@@ -151,10 +155,11 @@ def cross_validate(rows: list[dict], features: list[Counter[str]]) -> dict:
             vectoriser, models = fit([features[i] for i in train], [rows[i] for i in train], c)
             probs = probabilities(vectoriser, models, [features[i] for i in test])
             for threshold in THRESHOLD_GRID:
-                predicted = [decide(probs, j, threshold) for j in range(len(test))]
-                score = macro_f1([rows[i] for i in test], predicted)
-                results.setdefault((c, threshold), {})[name] = score
-                pooled.setdefault((c, threshold), []).extend(predicted)
+                for sure in REQUEST_GRID:
+                    predicted = [decide(probs, j, threshold, sure) for j in range(len(test))]
+                    score = macro_f1([rows[i] for i in test], predicted)
+                    results.setdefault((c, threshold, sure), {})[name] = score
+                    pooled.setdefault((c, threshold, sure), []).extend(predicted)
     ordered_rows = [rows[i] for i in order]
     return {
         key: {"pooled": macro_f1(ordered_rows, predicted), **results[key]}
@@ -162,7 +167,7 @@ def cross_validate(rows: list[dict], features: list[Counter[str]]) -> dict:
     }
 
 
-def export(vectoriser, models, threshold: float, digest: str) -> dict:
+def export(vectoriser, models, threshold: float, request_threshold: float, digest: str) -> dict:
     names = vectoriser.get_feature_names_out()
     weights = {}
     for column, name in enumerate(names):
@@ -176,6 +181,7 @@ def export(vectoriser, models, threshold: float, digest: str) -> dict:
         "kinds": [str(k) for k in RIGHTS],
         "intercepts": [round(float(m.intercept_[0]), 4) for m in models],
         "threshold": threshold,
+        "request_threshold": request_threshold,
         "weights": weights,
     }
 
@@ -199,16 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     features = featurise(rows)
     results = cross_validate(rows, features)
     best = max(results, key=lambda key: results[key]["pooled"])
-    print("\nleave-one-file-out macro-F1 (11 labels), per C and threshold:")
+    print("\nleave-one-file-out macro-F1 (11 labels), per C, threshold and request threshold:")
     for key in sorted(results):
         mark = "  <- chosen" if key == best else ""
-        print(f"  C={key[0]:<4} t={key[1]:<5} pooled {results[key]['pooled']:.3f}{mark}")
+        pooled = results[key]["pooled"]
+        print(f"  C={key[0]:<4} t={key[1]:<5} request>={key[2]:<5} pooled {pooled:.3f}{mark}")
     print("\nper file at the chosen setting (each measured by a model that never saw it):")
     for name, score in sorted(results[best].items()):
         if name != "pooled":
             print(f"  {name:<16} {score:.3f}")
     vectoriser, models = fit(features, rows, best[0])
-    model = export(vectoriser, models, best[1], digest)
+    model = export(vectoriser, models, best[1], best[2], digest)
     MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
     MODEL_PATH.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
     size = MODEL_PATH.stat().st_size // 1024

@@ -1121,7 +1121,8 @@ def classify(text: str, *, subject: str = "", channel: str = "email") -> Classif
        absence notice, unless a rule finds a request in it);
     2. otherwise the model weighs the message (the rules' findings among its inputs); the
        most probable kind counts when it reaches the model's threshold, any other kind when
-       it also reaches SECOND_KIND_THRESHOLD;
+       it also reaches SECOND_KIND_THRESHOLD; when no kind does but the model is sure that
+       some right is asked for, the likeliest kind is named with a confidence under 0.5;
     3. confidence is how sure the least sure part of the answer is: how far the weakest kind
        found lies above the threshold, or for `none` how far the strongest lies below it,
        from 0.5 (on the threshold) to 1.0 — staff triage what falls under [classifier]
@@ -1135,8 +1136,8 @@ def classify(text: str, *, subject: str = "", channel: str = "email") -> Classif
     model = _model()
     if model is None:
         return classify_by_rules(text, subject=subject, channel=channel)
-    probabilities = model.probabilities(_features(reading))
-    threshold = model.threshold
+    estimate = model.estimate(_features(reading))
+    probabilities, threshold = estimate.kinds, model.threshold
     first = max(probabilities, key=probabilities.__getitem__)
     kinds = tuple(
         k
@@ -1144,18 +1145,33 @@ def classify(text: str, *, subject: str = "", channel: str = "email") -> Classif
         if probabilities[k] >= threshold
         and (k is first or probabilities[k] >= max(threshold, SECOND_KIND_THRESHOLD))
     )
-    if kinds and _absence_notice(reading):
-        kinds = ()
+    if _absence_notice(reading):
+        return Classification((K.NONE,), reading.language, 0.9, ())
+    if not kinds and estimate.request >= model.request_threshold:
+        # Surely a request, but of no clear kind: the likeliest is named, with a confidence
+        # below a coin flip, so that staff choose (triage).
+        kinds, uncertain = (first,), 0.5 * probabilities[first] / threshold
+        evidence = _evidence(reading, model, kinds)
+        return Classification(kinds, reading.language, round(uncertain, 2), evidence)
     if not kinds:
         confidence = _margin(threshold - max(probabilities.values()), threshold)
         return Classification((K.NONE,), reading.language, round(confidence, 2), ())
     confidence = min(_margin(probabilities[k] - threshold, 1.0 - threshold) for k in kinds)
+    return Classification(
+        kinds, reading.language, round(confidence, 2), _evidence(reading, model, kinds)
+    )
+
+
+def _evidence(
+    reading: _Reading, model: LinearModel, kinds: tuple[RequestKind, ...]
+) -> tuple[str, ...]:
+    """Per kind, the rules' phrases as written, else the sentence that weighed most."""
     evidence: list[str] = []
     for kind in kinds:
         spans = [(hit.start, hit.end) for hit in reading.hits if hit.kind is kind]
         found = _phrases(reading, spans) if spans else _weightiest_sentence(reading, model, kind)
         evidence.extend(p for p in found if p not in evidence)
-    return Classification(kinds, reading.language, round(confidence, 2), tuple(evidence))
+    return tuple(evidence)
 
 
 def _absence_notice(reading: _Reading) -> bool:

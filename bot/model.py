@@ -54,6 +54,8 @@ _NEGATORS = frozenset(
         "utan",
     ]
 )
+# Swedish puts the negation after an imperative verb ("radera inte", "ta inte bort").
+_AFTER_VERB = frozenset(["inte", "ej", "icke", "aldrig"])
 # Words after which a negation no longer reaches ("inte radera, bara rätta").
 _SCOPE_ENDS = frozenset(["bara", "endast", "only", "just", "but", "men", "instead", "utan"])
 _PHONE = re.compile(r"(?<![\d])(?:\+|00)?\d[\d \-()]{6,16}\d(?![\d])")
@@ -81,7 +83,7 @@ def tokens(text: str) -> list[tuple[str, bool]]:
             out.append((word, negated))
             if word in _NEGATORS:
                 negated = True
-                if index == 1:  # Swedish imperative: "radera inte", "ta inte bort"
+                if index == 1 and word in _AFTER_VERB:  # imperative: "radera inte"
                     out[-2] = (out[-2][0], True)
     return out
 
@@ -138,15 +140,31 @@ def _global_features(original: str, signals: Signals) -> list[str]:
     return found
 
 
+#: The model's extra output besides the kinds: whether the message asks for any right at
+#: all. Kinds that sound alike ("stop using my data": objection or restriction?) can share
+#: out their probability so that none reaches the threshold; this one then still says
+#: "a request" and the message goes to staff rather than being filed as ordinary mail.
+REQUEST = "request"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the model makes of one message."""
+
+    kinds: dict[RequestKind, float]  # per kind: the probability that it is asked for
+    request: float  # the probability that any right is asked for
+
+
 @dataclass(frozen=True)
 class LinearModel:
-    """One-vs-rest logistic regression: a weight per feature and kind, an intercept per kind,
-    and the probability above which a kind counts as asked for."""
+    """Logistic regressions sharing one feature space: one per kind and one for "any right
+    at all", with their thresholds. Weight rows hold the kinds' weights, then the request's."""
 
     kinds: tuple[RequestKind, ...]
     intercepts: tuple[float, ...]
     weights: dict[str, tuple[float, ...]]
     threshold: float
+    request_threshold: float
     features_version: int
     corpus_digest: str
     #: A word's summed weights, computed once: most words recur, and a word expands to many
@@ -163,6 +181,7 @@ class LinearModel:
             intercepts=tuple(data["intercepts"]),
             weights={f: tuple(w) for f, w in data["weights"].items()},
             threshold=data["threshold"],
+            request_threshold=data["request_threshold"],
             features_version=data["features_version"],
             corpus_digest=data["corpus_digest"],
         )
@@ -178,18 +197,15 @@ class LinearModel:
         self._word_rows[key] = row
         return row
 
-    def probabilities(self, message: MessageFeatures) -> dict[RequestKind, float]:
-        """The probability per kind that the message asks for it."""
+    def estimate(self, message: MessageFeatures) -> Estimate:
         total = list(self.intercepts)
         rows = [self._word_row(word, negated) for word, negated in message.words]
         rows.extend(self.weights.get(feature) for feature in message.extras)
         for row in rows:
             if row is not None:
                 total = [t + w for t, w in zip(total, row, strict=True)]
-        return {
-            kind: 1.0 / (1.0 + math.exp(-max(min(score, 50.0), -50.0)))
-            for kind, score in zip(self.kinds, total, strict=True)
-        }
+        probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
+        return Estimate(dict(zip(self.kinds, probabilities, strict=False)), probabilities[-1])
 
     def contribution(self, found: Iterable[str], kind: RequestKind) -> float:
         """How much these features push towards one kind (for choosing evidence)."""
