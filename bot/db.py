@@ -18,13 +18,44 @@ from bot.errors import NoxbotError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-#: Database errors that pass: the server is down or unreachable, a lock or statement timed
-#: out, a serialisation conflict. Workers wait and try again; nothing is quarantined for them.
+#: The kinds of database error a worker's loop waits out (backoff) rather than dying of.
+#: Which of them will pass by themselves — so that the message in hand is read again rather
+#: than quarantined — `is_transient` says.
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
 )
+
+# SQLSTATE classes and codes of errors that pass (PostgreSQL, appendix A): connection
+# exceptions, insufficient resources, operator intervention, system errors; serialisation
+# failure, deadlock, lock not available.
+_PASSING_CLASSES = ("08", "53", "57", "58")
+_PASSING_CODES = frozenset({"40001", "40P01", "55P03"})
+_PASSING_SQLITE = ("database is locked", "database table is locked", "disk i/o error")
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for a database error that passes by itself: the server down or unreachable, a
+    timeout, a lock, a serialisation conflict. False for one that a statement would meet
+    again (too many parameters, a value refused): retrying that would block for ever."""
+    if isinstance(error, sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if not isinstance(error, sa_exc.OperationalError):
+        return False
+    if error.connection_invalidated:
+        return True
+    cause = error.orig
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate.startswith(_PASSING_CLASSES) or sqlstate in _PASSING_CODES
+    message = str(cause).lower()
+    if type(cause).__module__.startswith("psycopg"):
+        # No SQLSTATE: libpq itself failed — to connect (transient), or to send a statement
+        # it refuses on its own, such as one with too many parameters (not transient).
+        return "connection" in message or "timeout" in message or "timed out" in message
+    return message.startswith(_PASSING_SQLITE)
+
 
 #: PostgreSQL: no call may hang for ever (a silent network must not freeze the workers).
 POSTGRES_CONNECT_ARGS = {

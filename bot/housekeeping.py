@@ -89,9 +89,8 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
             result = session.exec(delete(table).where(table.request_id == case.id))  # type: ignore[call-overload]
             removed += result.rowcount or 0
         removed += _clear_messages(session, services, case)
-        if case.requested_changes:  # old and new values of a rectification
-            case.requested_changes = []
-            session.add(case)
+        if case.requested_changes or case.evidence or case.requester_name:
+            _forget_in_case(session, case)
             removed += 1
         if removed:
             audit.record(
@@ -218,29 +217,35 @@ def forget_correspondence(
     erasing: Request,
 ) -> int:
     """An erasure reaches noxbot's own copies too: the person's other, finished cases lose
-    the content of their messages, drafts and sent replies (register extracts, exports), and
-    mail of theirs that opened no case is cleared. Kept: the case records and the audit
+    what they held of the person — message content, drafts and sent replies (register
+    extracts, exports), a rectification's old and new values, the classifier's evidence —
+    and mail of theirs that opened no case is cleared. Kept: the case records and the audit
     trail, and the erasure case's own correspondence — what the erasure reply says is kept.
     Open cases are left for staff. Returns how many rows were cleared."""
     note = f"(content erased with {erasing.reference})"
     cleared = 0
-    finished = [
-        case.id
-        for case in session.exec(
+    finished = list(
+        session.exec(
             select(Request).where(
                 Request.subject_id == subject_id,
                 Request.id != erasing.id,
                 col(Request.status).in_([str(s) for s in FINAL_STATES]),
             )
         )
-    ]
-    for draft in session.exec(select(Draft).where(col(Draft.request_id).in_(finished))):
+    )
+    for case in finished:
+        _forget_in_case(session, case)
+        cleared += 1
+    ids = [case.id for case in finished]
+    for draft in session.exec(select(Draft).where(col(Draft.request_id).in_(ids))):
         draft.text, draft.attachments = note, []
+        if draft.covers:
+            draft.covers = {**draft.covers, "changes": []}
         session.add(draft)
         cleared += 1
     for row in session.exec(
         select(Outbox).where(
-            col(Outbox.request_id).in_(finished),
+            col(Outbox.request_id).in_(ids),
             col(Outbox.status).not_in([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
         )
     ):
@@ -251,12 +256,18 @@ def forget_correspondence(
         (Message.channel == channel) & (Message.address == address)
         for channel, address in addresses
     ]
-    conditions = [col(Message.request_id).in_(finished)]
+    conditions = [col(Message.request_id).in_(ids)]
     if unrelated:
         conditions.append(col(Message.request_id).is_(None) & or_(*unrelated))
     for message in session.exec(select(Message).where(or_(*conditions))):
-        message.subject, message.text, message.raw = "", note, None
-        message.content_cleared_at = services.clock()
-        session.add(message)
+        _clear(session, message, services)
         cleared += 1
     return cleared
+
+
+def _forget_in_case(session: Session, case: Request) -> None:
+    """What a case record holds of the person beyond the fact of the request."""
+    case.requested_changes = []  # old and new values of a rectification
+    case.evidence = []  # the classifier's phrases, quoted from the message
+    case.requester_name = None
+    session.add(case)

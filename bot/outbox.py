@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, or_, select, update
 
 from bot import audit
 from bot.channels.base import (
@@ -121,12 +121,26 @@ def claim_next(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    row = session.exec(query).first()
-    if row is not None:
-        row.status = OutboxStatus.SENDING
-        row.next_attempt_at = now
-        session.add(row)
-    return row
+    for _ in range(5):
+        row = session.exec(query).first()
+        if row is None:
+            return None
+        # The claim only holds if the row is still as it was read: on SQLite (no row locks)
+        # another sender may have claimed it between the read and this write.
+        claimed = session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.id) == row.id,
+                col(Outbox.status) == row.status,
+                col(Outbox.next_attempt_at) == row.next_attempt_at,
+            )
+            .values(status=OutboxStatus.SENDING, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(row)
+        if claimed.rowcount == 1:
+            return row
+    return None
 
 
 def _redact(row: Outbox) -> None:
@@ -190,16 +204,28 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
     if error.progress:
         row.headers = {**row.headers, PROGRESS: error.progress}
     if error.channel_broken:
-        # Not this message's fault: it keeps its attempts and waits for staff to fix the
-        # channel; they hear of it once, not once per message.
+        # Not this message's fault: it keeps its attempts, and every message waiting for the
+        # channel waits a while longer (no login attempt every few seconds, which would get
+        # the account locked); staff hear of it once per channel, not once per message.
+        hold = services.clock() + CHANNEL_BROKEN_WAIT
         row.status = OutboxStatus.QUEUED
-        row.next_attempt_at = services.clock() + CHANNEL_BROKEN_WAIT
+        row.next_attempt_at = hold
         session.add(row)
+        session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.channel) == row.channel,
+                col(Outbox.status) == OutboxStatus.QUEUED,
+                col(Outbox.next_attempt_at) < hold,
+            )
+            .values(next_attempt_at=hold)
+        )
         _alert_once(
             session,
             "channel_broken",
-            f"{row.channel}: {error}; nothing can be sent "
-            f"by {row.channel} until this is fixed (see noxbot check)",
+            f"{row.channel}:",
+            f"{row.channel}: {error}; nothing can be sent by {row.channel} until this is fixed "
+            "(see noxbot check)",
         )
         return False
     row.attempts += 1
@@ -207,6 +233,10 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
     if give_up:
         _redact(row)
         row.status = OutboxStatus.FAILED
+        if row.purpose == "verification_challenge":
+            from bot.verifying import challenge_undeliverable  # it queues through this module
+
+            challenge_undeliverable(session, services, row)
         session.add(
             StaffAlert(
                 request_id=row.request_id,
@@ -223,12 +253,13 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
     return give_up
 
 
-def _alert_once(session: Session, kind: str, text: str) -> None:
-    """An alert unless the same one is still open."""
+def _alert_once(session: Session, kind: str, about: str, text: str) -> None:
+    """An alert unless one of this kind about the same thing (its text's start) is open:
+    a server's reply in the text may change from one attempt to the next."""
     open_alert = session.exec(
         select(StaffAlert).where(
             StaffAlert.kind == kind,
-            StaffAlert.text == text,
+            col(StaffAlert.text).startswith(about),
             col(StaffAlert.resolved_at).is_(None),
         )
     ).first()
@@ -384,10 +415,11 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
         raise NoxbotError(f"no outbox message with id {outbox_id}")
     if row.status != OutboxStatus.FAILED:
         raise NoxbotError(f"outbox {outbox_id} is {row.status}; only a failed message is retried")
-    if row.headers.get(REDACT_AFTER_SENDING) is None and row.purpose == "verification_challenge":
+    if row.purpose == "verification_challenge":
         raise NoxbotError(
-            f"outbox {outbox_id} is a verification challenge whose code is no longer kept; "
-            "start a new verification instead"
+            f"outbox {outbox_id} is a verification challenge; when it failed its verification "
+            "ended and the case went to staff (noxbot requests verify REF --by phone, or "
+            "requests close)"
         )
     row.status = OutboxStatus.QUEUED
     row.attempts = 0

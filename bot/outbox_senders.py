@@ -34,7 +34,8 @@ class Channels:
 def _secret(settings: Settings, section: str, key: str, env_name: str) -> str:
     value = settings.secret(env_name)
     if value is None:
-        raise NoxbotError(f"[{section}] {key} = {env_name!r}: the environment variable is not set")
+        # Its name is not repeated: a secret pasted in its place must not be printed.
+        raise NoxbotError(f"[{section}] {key}: the environment variable it names is not set")
     return value
 
 

@@ -190,6 +190,7 @@ MAX_QUARANTINED_RAW = 25 * 1024 * 1024
 #: A Message-ID longer than this cannot be a real one (RFC 5322 lines end at 998) and would
 #: not fit the index that threads replies; such a message is simply not threaded by it.
 MAX_MESSAGE_ID = 250
+MAX_REFERENCES = 20
 
 
 def _storable(text: str | None) -> str:
@@ -217,7 +218,8 @@ def _record(session: Session, inbound: InboundMessage, key: str, *, keep_raw: bo
         raw=inbound.raw if keep_raw else None,
         message_id=_message_id(inbound.message_id),
         in_reply_to=_message_id(inbound.in_reply_to),
-        references=[r for r in map(_message_id, inbound.references) if r],
+        # The newest few are enough to find a thread; thousands would only be a weapon.
+        references=[r for r in map(_message_id, inbound.references) if r][-MAX_REFERENCES:],
         imap_uidvalidity=inbound.imap_uidvalidity,
         imap_uid=inbound.imap_uid,
         telegram_chat_id=inbound.telegram_chat_id,

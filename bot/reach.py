@@ -74,15 +74,20 @@ def check_verification_secret(settings: Settings) -> Probe:
     """The key for verification codes: from the environment, or (SQLite only) a key file."""
     env_name = settings.verification.secret_env
     if settings.secret(env_name) is not None:
-        return Probe("Verification secret", True, f"from ${env_name}")
+        return Probe(
+            "Verification secret", True, "from the variable [verification] secret_env names"
+        )
     if settings.database.url.startswith("sqlite"):
         return Probe(
-            "Verification secret", True, f"${env_name} not set; a key file next to the database"
+            "Verification secret",
+            True,
+            "the variable [verification] secret_env names is not set; a key file next to the "
+            "database",
         )
     return Probe(
         "Verification secret",
         False,
-        f"environment variable {env_name} is not set ([verification] secret_env); "
+        "the environment variable [verification] secret_env names is not set; "
         "required with PostgreSQL",
     )
 
@@ -113,7 +118,7 @@ async def check_imap(imap: ImapSettings, password: str | None) -> Probe:
         return Probe(
             "IMAP",
             False,
-            f"{where}: environment variable {imap.password_env} is not set ([imap] password_env)",
+            f"{where}: the environment variable [imap] password_env names is not set",
         )
     cls = aioimaplib.IMAP4_SSL if imap.tls == "ssl" else aioimaplib.IMAP4
     client = cls(host=imap.host, port=imap.port, timeout=imap.timeout_seconds)
@@ -139,7 +144,7 @@ async def check_smtp(smtp: SmtpSettings, password: str | None) -> Probe:
         return Probe(
             "SMTP",
             False,
-            f"{where}: environment variable {smtp.password_env} is not set ([smtp] password_env)",
+            f"{where}: the environment variable [smtp] password_env names is not set",
         )
     client = aiosmtplib.SMTP(
         hostname=smtp.host,
@@ -164,7 +169,7 @@ async def check_telegram(telegram: TelegramSettings, token: str | None) -> Probe
         return Probe(
             "Telegram",
             False,
-            f"environment variable {telegram.token_env} is not set ([telegram] token_env)",
+            "the environment variable [telegram] token_env names is not set",
         )
     try:
         async with httpx.AsyncClient(timeout=15) as client:

@@ -38,7 +38,7 @@ def load_hash_key(settings: Settings) -> bytes:
     if url.startswith("sqlite"):
         return secrets.token_bytes(32)  # in-memory database: the key lives as long as it
     raise NoxbotError(
-        f"[verification] secret_env = {env_name!r}: the environment variable is not set; "
+        "[verification] secret_env: the environment variable it names is not set; "
         "expected a secret key (required with PostgreSQL)"
     )
 

@@ -27,6 +27,7 @@ from bot.lifecycle import is_open, resolve_verification_alerts, transition
 from bot.models import (
     ContactKind,
     Message,
+    Outbox,
     Request,
     Verification,
     VerificationStatus,
@@ -251,6 +252,27 @@ def fail_verification(
     alert_staff(session, case, "verification_failed", f"{case.reference}: {reason}.")
     supersede_open_drafts(session, case, purposes=("acknowledgment",))
     draft_clarification(session, services, case, "verification_failed")
+
+
+def challenge_undeliverable(session: Session, services: Services, row: Outbox) -> None:
+    """The challenge could not be delivered (a refused address, a blocked bot): the person
+    cannot answer it, so the case goes to staff now rather than when it would expire."""
+    case = session.get(Request, row.request_id) if row.request_id else None
+    if case is None or case.status != S.AWAITING_VERIFICATION:
+        return
+    for verification in pending_verifications(session, case):
+        sent_here = verification.address == row.address and verification.channel == row.channel
+        if sent_here and verification.method != Method.PHONE_CALL:
+            fail_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.FAILED,
+                actor=SYSTEM,
+                reason=f"the verification message could not be delivered by {row.channel}",
+            )
+            return
 
 
 def verify_by_phone(

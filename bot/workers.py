@@ -29,7 +29,7 @@ from bot.channels.imap import ImapError, ImapMailbox
 from bot.channels.mail import inbound_from_email
 from bot.channels.telegram import inbound_from_update
 from bot.config import Settings
-from bot.db import TRANSIENT_DB_ERRORS, Database
+from bot.db import TRANSIENT_DB_ERRORS, Database, is_transient
 from bot.deadlines import stockholm_date
 from bot.housekeeping import raise_daily_reminders, run_daily_retention
 from bot.lease import POLLERS, release, try_acquire
@@ -112,10 +112,11 @@ def handle_inbound(
     """Process one message and advance the cursor in one transaction.
 
     Cases when it fails:
-    - the database is down or busy (TRANSIENT_DB_ERRORS): re-raised, the cursor stays, the
+    - the database is down or busy (`is_transient`): re-raised, the cursor stays, the
       worker waits and reads the message again — nothing is lost, nothing quarantined;
-    - anything else (a bug, data the database refuses): the message is quarantined for
-      staff and the cursor moves on, so one bad message never stops the worker;
+    - anything else (a bug, a statement the database refuses for this message): it is
+      quarantined for staff and the cursor moves on, so one bad message never stops the
+      worker;
     - storing it for quarantine fails too: a bare record (key, sender, raw bytes) is kept.
     """
     try:
@@ -123,19 +124,17 @@ def handle_inbound(
             process_inbound(session, services, inbound)
             write_cursor(session, cursor, position)
         return
-    except TRANSIENT_DB_ERRORS:
-        raise
     except Exception as exc:  # any other failure: keep the message, tell staff, go on
+        if is_transient(exc):
+            raise
         error = exc
     for bare in (False, True):
         try:
             with database.session() as session:
                 quarantine(session, inbound, error, bare=bare)
                 write_cursor(session, cursor, position)
-        except TRANSIENT_DB_ERRORS:
-            raise
         except Exception as exc:  # the bare record is the last resort
-            if bare:
+            if bare or is_transient(exc):
                 raise
             log.error("storing a failed message (%s); keeping a bare record", type(exc).__name__)
             continue
@@ -146,8 +145,14 @@ def handle_inbound(
 # --- mail --------------------------------------------------------------------------------
 
 
-async def ingest_mail(database: Database, services: Services, mailbox: ImapMailbox) -> int:
-    """Process every message newer than the cursor; returns how many were read."""
+async def ingest_mail(
+    database: Database,
+    services: Services,
+    mailbox: ImapMailbox,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Process every message newer than the cursor, until `stop` is set; returns how many
+    were read (the cursor keeps the place of the last one, so the rest waits safely)."""
     name = f"imap:{mailbox.settings.mailbox}"
     with database.session() as session:
         cursor = session.get(ChannelCursor, name)
@@ -174,6 +179,8 @@ async def ingest_mail(database: Database, services: Services, mailbox: ImapMailb
         )
         handle_inbound(database, services, inbound, name, f"{mailbox.uidvalidity}:{mail.uid}")
         count += 1
+        if stop is not None and stop.is_set():
+            break
     return count
 
 
@@ -188,7 +195,7 @@ async def watch_mail(
         try:
             await mailbox.connect()
             while not stop.is_set():
-                await ingest_mail(database, services, mailbox)
+                await ingest_mail(database, services, mailbox, stop)
                 await mailbox.wait_for_mail(stop)
         finally:
             await mailbox.close()

@@ -314,6 +314,14 @@ async def test_erasure_clears_earlier_copies_of_the_persons_data(world):
         ]
     assert not [t for t in copies if "Exempelbanken" in t or "Lindqvist Data AB" in t]
     assert "Radera alla mina personuppgifter." in kept  # this case's own record stays
+    with world.session() as session:
+        others = [c for c in session.exec(select(Request)) if c.reference != erasure]
+        drafts = session.exec(select(Draft).where(Draft.request_id != erasure_id)).all()
+        names = {m.display_name for m in session.exec(select(Message))} - {None}
+    assert not [c.requested_changes or c.evidence for c in others if c.requested_changes]
+    assert not [d.covers["changes"] for d in drafts if d.covers and d.covers["changes"]]
+    assert "+46765551234" not in str([(c.requested_changes, c.evidence) for c in others])
+    assert not names
 
 
 async def test_mail_that_opened_no_case_is_cleared_after_the_retention_period(world):

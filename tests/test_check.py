@@ -94,7 +94,7 @@ async def test_check_names_a_wrong_token_a_missing_secret_and_a_closed_port(bot_
         }
     )
     probes = {p.name: p for p in await check_servers(settings)}
-    assert not probes["IMAP"].ok and "TEST_IMAP_PW" in probes["IMAP"].detail
+    assert not probes["IMAP"].ok and "[imap] password_env" in probes["IMAP"].detail
     assert not probes["SMTP"].ok and f"127.0.0.1:{closed}" in probes["SMTP"].detail
     assert not probes["Telegram"].ok and "Unauthorized" in probes["Telegram"].detail
     monkeypatch.setenv("TEST_IMAP_PW", "x")
@@ -128,8 +128,8 @@ def test_check_reports_a_missing_verification_secret_with_postgresql(
     assert code == 1
     assert "Database: OK" in output
     assert (
-        "Verification secret: FAILED (environment variable NOXBOT_VERIFICATION_SECRET is not "
-        "set ([verification] secret_env); required with PostgreSQL)"
+        "Verification secret: FAILED (the environment variable [verification] secret_env names "
+        "is not set; required with PostgreSQL)"
     ) in output.splitlines()
     monkeypatch.setenv("NOXBOT_VERIFICATION_SECRET", "s3cret")
     assert _check(config)[0] == 0
@@ -181,6 +181,7 @@ def test_check_prints_section_names_in_brackets_one_line_per_problem(tmp_path, m
     code, output = _check(config)
     assert code == 1
     assert (
-        "IMAP: FAILED (127.0.0.1:993: environment variable TEST_IMAP_PW is not set "
-        "([imap] password_env))"
+        "IMAP: FAILED (127.0.0.1:993: the environment variable [imap] password_env names is "
+        "not set)"
     ) in output.splitlines()
+    assert "TEST_IMAP_PW" not in output  # it might have been a secret pasted by mistake

@@ -108,3 +108,28 @@ def test_a_downgrade_and_upgrade_keep_every_row_and_link(tmp_path):
     command.upgrade(_alembic_config(engine), "head")
     assert links() == before
     world.database.dispose()
+
+
+async def test_a_reply_waiting_for_approval_before_the_upgrade_can_still_be_approved(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import _alembic_config, upgrade
+    from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, make_world
+
+    world = make_world(tmp_path)
+    outcome = world.email(ANNA_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    draft = world.reply_draft(outcome.reference)
+    engine = world.database.engine
+    command.downgrade(_alembic_config(engine), "0002")  # as an older noxbot left it
+    upgrade(engine)
+    with engine.connect() as connection:
+        covers = connection.execute(
+            text("SELECT covers FROM draft WHERE id = :id"), {"id": draft.id}
+        ).scalar_one()
+    assert covers is not None
+    world.approve(draft.id)
+    assert world.case(outcome.reference).status == "approved"
+    world.database.dispose()

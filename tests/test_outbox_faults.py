@@ -127,3 +127,41 @@ async def test_a_row_already_marked_sent_is_not_recorded_twice(world):
     assert len(mail.sent) == 1
     with world.session() as session:
         assert session.exec(select(StaffAlert)).all() == []
+
+
+async def test_a_refused_login_holds_every_message_of_that_channel_and_alerts_once(world):
+    queue(world, "email", 3)
+    attempts = 0
+
+    class Refusing(Recorder):
+        async def send(self, message: OutboundMessage) -> str:
+            nonlocal attempts
+            attempts += 1
+            raise SendError(f"SMTP 535 session {attempts}", channel_broken=True)
+
+    for _ in range(20):  # a minute of rounds, every 3 s
+        world.clock.advance(seconds=3)
+        await deliver_due(
+            world.database, world.services, {ChannelName.EMAIL: Refusing(ChannelName.EMAIL)}
+        )
+    assert attempts == 1  # one login tried, then the whole channel waits
+    world.clock.advance(minutes=6)
+    await deliver_due(
+        world.database, world.services, {ChannelName.EMAIL: Refusing(ChannelName.EMAIL)}
+    )
+    assert attempts == 2
+    assert len(world.alerts("channel_broken")) == 1  # though the server's reply changed
+
+
+async def test_a_challenge_that_cannot_be_delivered_sends_the_case_to_staff(world):
+    from tests.workflow_kit import JOHN_EMAIL, JOHN_TELEGRAM
+
+    outcome = world.chat(JOHN_TELEGRAM, "Please send me a copy of my personal data.")
+    assert world.case(outcome.reference).status == "awaiting_verification"
+    bounced = Recorder(
+        ChannelName.EMAIL, SendError(f"recipient refused: 550 {JOHN_EMAIL}", permanent=True)
+    )
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: bounced})
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.verification(outcome.reference).status == "failed"
+    assert sorted(a.kind for a in world.alerts()) == ["send_failed", "verification_failed"]

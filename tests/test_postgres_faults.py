@@ -110,3 +110,37 @@ def test_a_database_that_goes_away_is_waited_for_and_nothing_is_lost(tmp_path, o
         assert [m.state for m in session.exec(select(Message))] == ["request"]
     assert cursor(world) == "1:1"
     world.database.dispose()
+
+
+def test_a_nul_in_a_message_id_is_read_not_fatal(pg_world):
+    inbound = request_mail(pg_world, message_id="<x\x00y@example.se>")
+    handle_inbound(pg_world.database, pg_world.services, inbound, "imap:INBOX", "1:3")
+    with pg_world.session() as session:
+        assert [m.state for m in session.exec(select(Message))] == ["request"]
+    assert cursor(pg_world) == "1:3"
+
+
+def test_a_statement_the_database_refuses_for_this_message_is_not_waited_for(pg_world):
+    """A mail with 70,000 References: kept (the newest 20 are enough to thread), read once."""
+    references = tuple(f"<r{i}@example.se>" for i in range(70_000))
+    inbound = request_mail(pg_world, references=references)
+    handle_inbound(pg_world.database, pg_world.services, inbound, "imap:INBOX", "1:4")
+    assert cursor(pg_world) == "1:4"
+
+
+def test_which_database_errors_pass_by_themselves(own_cluster):
+    from sqlalchemy import text as sql
+
+    from bot.db import is_transient, make_engine
+
+    engine = make_engine(own_cluster.admin_url)
+    with engine.connect() as connection, pytest.raises(Exception) as refused:
+        many = {f"p{i}": i for i in range(70_000)}
+        connection.execute(sql(f"SELECT 1 WHERE 1 IN ({','.join(':' + k for k in many)})"), many)
+    assert not is_transient(refused.value)
+    own_cluster.pause()
+    with pytest.raises(Exception) as down, engine.connect() as connection:
+        connection.execute(sql("SELECT 1"))
+    assert is_transient(down.value)
+    own_cluster.resume()
+    engine.dispose()

@@ -63,7 +63,10 @@ class InboundMessage:
         if self.channel is ChannelName.EMAIL:
             if self.message_id:
                 key = f"email:mid:{self.sender.lower()}:{self.message_id.strip('<>').lower()}"
-                return key if len(key) <= 200 else f"email:midsha:{_digest(key)}"
+                # Headers are the sender's to write: anything a database index or text
+                # column could refuse (length, NUL and other control characters) is hashed.
+                safe = len(key) <= 200 and key.isprintable()
+                return key if safe else f"email:midsha:{_digest(key)}"
             if self.imap_uidvalidity is not None and self.imap_uid is not None:
                 return f"email:imap:{self.imap_uidvalidity}:{self.imap_uid}"
         if self.channel is ChannelName.TELEGRAM and self.callback_id is not None:

@@ -86,13 +86,25 @@ class SmtpChannel:
             raise SendError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
         except aiosmtplib.SMTPNotSupported as exc:
             raise SendError(f"SMTP: {exc}; check [smtp] tls and port", channel_broken=True) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise SendError(
-                f"SMTP server certificate not trusted ({exc.verify_message})", channel_broken=True
-            ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if (untrusted := _certificate_error(exc)) is not None:
+                raise SendError(
+                    f"SMTP server certificate not trusted ({untrusted.verify_message})",
+                    channel_broken=True,
+                ) from exc
             raise SendError(f"SMTP server unreachable: {exc}") from exc
         return str(mail["Message-ID"])
+
+
+def _certificate_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind an error, if any: aiosmtplib wraps it in a connect
+    error with implicit TLS, and raises it as it is with STARTTLS."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 #: Replies that say the session, not the message, is wrong (RFC 4954 §6: authentication

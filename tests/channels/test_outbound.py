@@ -224,3 +224,42 @@ async def test_a_refused_token_is_never_written_out(bot_api):
     assert caught.value.permanent
     assert "AAH-wrong" not in str(caught.value)
     assert isinstance(caught.value.__cause__, InvalidToken)
+
+
+@pytest.fixture
+def untrusted_tls(tmp_path):
+    """A TLS context with a self-signed certificate no client trusts."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.mark.parametrize("tls", ["ssl", "starttls"])
+async def test_an_untrusted_server_certificate_is_the_channel_broken(untrusted_tls, tls):
+    loop = asyncio.get_running_loop()
+    if tls == "ssl":  # implicit TLS, port 465
+        server = await loop.create_server(
+            lambda: SMTPServer(Mailbox()), "127.0.0.1", 0, ssl=untrusted_tls
+        )
+    else:
+        server = await loop.create_server(
+            lambda: SMTPServer(Mailbox(), tls_context=untrusted_tls, require_starttls=True),
+            "127.0.0.1",
+            0,
+        )
+    settings = SmtpSettings(host="127.0.0.1", port=server.sockets[0].getsockname()[1], tls=tls)
+    try:
+        with pytest.raises(SendError, match="certificate not trusted") as caught:
+            await SmtpChannel(settings, None, "NOX").send(REPLY)
+    finally:
+        server.close()
+    assert caught.value.channel_broken and not caught.value.permanent
