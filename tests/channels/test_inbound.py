@@ -261,3 +261,21 @@ async def test_a_stop_does_not_wait_for_a_long_poll_to_end(bot_api, tmp_path):
         started = time.monotonic()
         assert await poll_chat_once(world.database, world.services, bot, settings, 25, stop) == 0
         assert time.monotonic() - started < 5
+
+
+async def test_a_stop_during_a_long_backlog_ends_after_the_mail_in_hand(imap_server, tmp_path):
+    import asyncio
+
+    await _append(
+        imap_server, [_mail(500 + i, "k@example.com", "Hej", "Hej!") for i in range(20)], "Backlog3"
+    )
+    world = make_world(tmp_path)
+    mailbox = _mailbox(imap_server, "Backlog3")
+    await mailbox.connect()
+    stop = asyncio.Event()
+    stop.set()
+    try:
+        assert await ingest_mail(world.database, world.services, mailbox, stop) == 1
+        assert await ingest_mail(world.database, world.services, mailbox) == 19  # the rest waited
+    finally:
+        await mailbox.close()
