@@ -272,6 +272,7 @@ def approve_draft(
         draft=draft,
         attachments=[Attachment(**a) for a in draft.attachments],
         now=services.clock(),
+        from_address=services.settings.organisation.email,
     )
     if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
         # No adapter calls or posts letters: staff deliver it, and the case is done then.

@@ -344,9 +344,11 @@ def queue_outbox(
     buttons: list[Button] | None = None,
     auto_submitted: bool = False,
     now: datetime | None = None,
+    from_address: str,
 ) -> Outbox:
-    """Queue one message; its Message-ID is fixed now so a retry sends the same message."""
-    domain = "noxconsulting.se"
+    """Queue one message; its Message-ID (in the domain we send from) is fixed now, so a
+    retry sends the same message."""
+    domain = from_address.rpartition("@")[2] or "localhost"
     headers: dict[str, object] = {"message_id": f"<{uuid.uuid4().hex}@{domain}>"}
     if case is not None:
         headers["reference"] = case.reference

@@ -100,6 +100,7 @@ def start_verification(
             purpose="verification_challenge",
             auto_submitted=True,
             now=now,
+            from_address=services.settings.organisation.email,
         )
         verification.challenge_ref = outbox.headers["message_id"]
         # The code stands in clear in the queued text only until it is sent (bot.outbox).
@@ -124,6 +125,7 @@ def start_verification(
             rendered.text,
             purpose="verification_challenge",
             now=now,
+            from_address=services.settings.organisation.email,
             buttons=[
                 Button(yes, button_data(verification.id, True)),
                 Button(no, button_data(verification.id, False)),
@@ -397,6 +399,7 @@ def _feedback(
         purpose="verification_result",
         auto_submitted=True,
         now=services.clock(),
+        from_address=services.settings.organisation.email,
     )
 
 

@@ -165,3 +165,14 @@ async def test_a_challenge_that_cannot_be_delivered_sends_the_case_to_staff(worl
     assert world.case(outcome.reference).status == "unverified"
     assert world.verification(outcome.reference).status == "failed"
     assert sorted(a.kind for a in world.alerts()) == ["send_failed", "verification_failed"]
+
+
+async def test_a_message_id_is_in_the_domain_the_organisation_writes_from(tmp_path):
+    from bot.config import OrganisationSettings
+    from tests.workflow_kit import ANNA_EMAIL, make_world
+
+    world = make_world(tmp_path, organisation=OrganisationSettings(email="dpo@nox.example"))
+    world.email(ANNA_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
+    with world.session() as session:
+        assert session.exec(select(Outbox)).one().headers["message_id"].endswith("@nox.example>")
+    world.database.dispose()
