@@ -22,6 +22,7 @@ import phonenumbers
 from sqlmodel import Session, select
 
 from bot.errors import NoxbotError
+from bot.files import read_named_file
 from bot.models import ContactKind, ContactPoint, Subject, Suppression
 from bot.timeutil import utcnow
 
@@ -461,14 +462,7 @@ def _apply_row(subject: Subject, values: dict[str, Any], name: str) -> None:
 
 
 def import_file(session: Session, path: Path) -> ImportReport:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise NoxbotError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NoxbotError(f"{path}: is a folder, expected a CSV or JSON file") from None
-    except OSError as exc:
-        raise NoxbotError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_named_file(path, "a CSV or JSON file")
     notes: list[str] = []
     rows = list(_read_rows(path, _decode(raw, path, notes)))
     report = import_rows(session, rows)

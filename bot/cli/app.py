@@ -17,6 +17,7 @@ from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.deadlines import stockholm_date
 from bot.errors import NoxbotError
+from bot.files import read_named_file
 from bot.kinds import RequestKind
 from bot.services import Services
 from bot.timeutil import utcnow
@@ -102,21 +103,9 @@ def parse_kinds(text: str) -> list[RequestKind]:
     return [k for k in kinds if k is not RequestKind.NONE]
 
 
-def read_input_file(path: Path) -> bytes:
-    """A file staff named on the command line; what is wrong with it is one line."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NoxbotError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NoxbotError(f"{path}: is a folder, expected a file") from None
-    except OSError as exc:
-        raise NoxbotError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
 def read_text_file(path: Path) -> str:
     """A UTF-8 text file staff named on the command line (a BOM is allowed)."""
-    raw = read_input_file(path)
+    raw = read_named_file(path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

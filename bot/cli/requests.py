@@ -23,7 +23,6 @@ from bot.cli.app import (
     console,
     parse_kinds,
     print_json,
-    read_input_file,
     read_text_file,
     services_for,
     settings_and_database,
@@ -31,6 +30,7 @@ from bot.cli.app import (
     today,
 )
 from bot.cli.output import Column, print_table
+from bot.files import read_named_file
 from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.models import MessageState, Request, RequestStatus
 from bot.pipeline import Outcome, process_inbound
@@ -134,7 +134,7 @@ def requests_new(
     if (eml is None) == (text_file is None):
         raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
     if eml is not None:
-        inbound = inbound_from_email(read_input_file(eml))
+        inbound = inbound_from_email(read_named_file(eml))
         if sender:
             inbound = replace(inbound, sender=sender)
         inbound = replace(inbound, channel=channel)
