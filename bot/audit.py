@@ -17,7 +17,6 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bot.models import AuditEvent, Request
-from bot.timeutil import utcnow
 
 GENESIS = "0" * 64
 
@@ -70,6 +69,7 @@ def _last_hash(session: Session) -> str:
 def record(
     session: Session,
     *,
+    at: datetime,
     actor: str,
     action: str,
     request: Request | None = None,
@@ -77,10 +77,10 @@ def record(
     to_state: str | None = None,
     detail: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain (in the caller's transaction)."""
+    """Append one event to the chain (in the caller's transaction), stamped `at` (the
+    workflow's clock: the trail reads in the same time as the cases it records)."""
     session.flush()  # earlier events of this transaction must be visible to _last_hash
     _lock_chain(session)
-    at = utcnow()
     prev = _last_hash(session)
     fields = dict(
         at=at,

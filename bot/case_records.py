@@ -6,6 +6,7 @@ Shared by the modules that open, verify and answer cases; holds no workflow of i
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlmodel import Session, select
 
@@ -72,8 +73,12 @@ def kind_labels(kinds: list[str], language: str) -> list[str]:
     return [labels.get(k, k) for k in kinds]
 
 
-def alert_staff(session: Session, case: Request | None, kind: str, text: str) -> None:
-    session.add(StaffAlert(request_id=case.id if case else None, kind=kind, text=text))
+def alert_staff(
+    session: Session, case: Request | None, kind: str, text: str, *, now: datetime
+) -> None:
+    session.add(
+        StaffAlert(request_id=case.id if case else None, kind=kind, text=text, created_at=now)
+    )
 
 
 def contact_kind_of(channel: str) -> ContactKind | None:

@@ -88,6 +88,8 @@ def open_case(
         ),
         confidence=confidence,
         evidence=evidence or [],
+        created_at=services.clock(),
+        updated_at=services.clock(),
     )
     session.add(case)
     session.flush()
@@ -95,6 +97,7 @@ def open_case(
     session.add(message)
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="case_opened",
         request=case,
@@ -113,12 +116,18 @@ def open_case(
             S.AWAITING_APPROVAL,
             actor=actor,
             reason="no verification needed for " + ", ".join(case.kinds),
+            now=services.clock(),
         )
         return Opened(case, None)
 
     if subject is None:
         transition(
-            session, case, S.UNVERIFIED, actor=actor, reason="sender not found in the register"
+            session,
+            case,
+            S.UNVERIFIED,
+            actor=actor,
+            reason="sender not found in the register",
+            now=services.clock(),
         )
         draft_acknowledgment(session, services, case)  # the same words for everyone
         return Opened(case, None)
@@ -130,7 +139,12 @@ def open_case(
     )
     if route is None:
         transition(
-            session, case, S.UNVERIFIED, actor=actor, reason="no alternate contact channel on file"
+            session,
+            case,
+            S.UNVERIFIED,
+            actor=actor,
+            reason="no alternate contact channel on file",
+            now=services.clock(),
         )
         alert_staff(
             session,
@@ -138,6 +152,7 @@ def open_case(
             "unverified",
             f"{case.reference}: no alternate channel on file to verify the requester; "
             "decide how to confirm identity.",
+            now=services.clock(),
         )
         draft_acknowledgment(session, services, case)
         return Opened(case, None)
@@ -149,6 +164,7 @@ def open_case(
         S.AWAITING_VERIFICATION,
         actor=actor,
         reason=f"verification by {route.method} sent",
+        now=services.clock(),
     )
     draft_acknowledgment(session, services, case)
     return Opened(case, verification)
@@ -179,6 +195,7 @@ def extend_case(
     session.add(case)
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="extended",
         request=case,
@@ -191,7 +208,15 @@ def extend_case(
         reason=reason,
         extended_due_date=case.extended_due_date,
     )
-    return new_draft(session, case, "extension", rendered.subject, rendered.text, author=actor)
+    return new_draft(
+        session,
+        case,
+        "extension",
+        rendered.subject,
+        rendered.text,
+        author=actor,
+        now=services.clock(),
+    )
 
 
 def refuse_case(
@@ -214,7 +239,15 @@ def refuse_case(
         reasons=reasons,
         kinds=kind_labels(case.kinds, case.language),
     )
-    return new_draft(session, case, "refusal", rendered.subject, rendered.text, author=actor)
+    return new_draft(
+        session,
+        case,
+        "refusal",
+        rendered.subject,
+        rendered.text,
+        author=actor,
+        now=services.clock(),
+    )
 
 
 def close_case(
@@ -231,7 +264,14 @@ def close_case(
     case = get_case(session, reference)
     if not reason.strip():
         raise CaseError("--reason is required")
-    transition(session, case, S.WITHDRAWN if withdrawn else S.CLOSED, actor=actor, reason=reason)
+    transition(
+        session,
+        case,
+        S.WITHDRAWN if withdrawn else S.CLOSED,
+        actor=actor,
+        reason=reason,
+        now=services.clock(),
+    )
     return case
 
 
@@ -255,6 +295,7 @@ def set_requested_changes(
     session.add(case)
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="changes_set",
         request=case,

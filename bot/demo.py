@@ -26,6 +26,7 @@ from bot.channels.memory import MemoryChannel
 from bot.cli.output import Column, print_table, recipient
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
+from bot.deadlines import stockholm_date
 from bot.drafts import approve_draft, open_drafts
 from bot.errors import NoxbotError
 from bot.models import Draft, Request, StaffAlert, Verification
@@ -33,7 +34,6 @@ from bot.outbox import deliver_due
 from bot.pipeline import Outcome, process_inbound
 from bot.register import import_file
 from bot.services import Services
-from bot.timeutil import utcnow
 from bot.verifying import verify_by_phone
 from bot.views import case_json, draft_json
 
@@ -135,9 +135,10 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     result = DemoResult()
 
     with database.session() as session:
-        report = import_file(session, EXAMPLES / "register.csv")
+        report = import_file(session, EXAMPLES / "register.csv", now=services.clock())
         audit.record(
             session,
+            at=services.clock(),
             actor=STAFF,
             action="subjects_imported",
             detail=f"register.csv: {report.created} new",
@@ -185,7 +186,7 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
 
     _step(console, 4, "The staff queue:")
     with database.session() as session:
-        today = utcnow().date()
+        today = stockholm_date(services.clock(), settings.organisation.timezone)
         cases = [
             case_json(session, c, today)
             for c in session.exec(select(Request).order_by(col(Request.id)))

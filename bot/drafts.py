@@ -8,6 +8,7 @@ queues the message in the same transaction.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import exists
 from sqlalchemy.orm import aliased
@@ -70,6 +71,7 @@ def new_draft(
     carries_personal_data: bool = False,
     covers: dict[str, object] | None = None,
     author: str = SYSTEM,
+    now: datetime,
 ) -> Draft:
     if carries_personal_data and case.verified_at is None:
         # The rule of this module: never draft register data for an unverified case.
@@ -89,11 +91,13 @@ def new_draft(
         carries_personal_data=carries_personal_data,
         covers=covers,
         author=author,
+        created_at=now,
     )
     session.add(draft)
     session.flush()
     audit.record(
         session,
+        at=now,
         actor=author,
         action="draft_created",
         request=case,
@@ -141,6 +145,7 @@ def draft_reply(session: Session, services: Services, case: Request, *, actor: s
         carries_personal_data=personal,
         covers=reply_scope(case),
         author=actor,
+        now=services.clock(),
     )
 
 
@@ -157,7 +162,9 @@ def draft_clarification(session: Session, services: Services, case: Request, rea
         reason=reason,
         kinds=kind_labels(case.kinds, case.language),
     )
-    return new_draft(session, case, "clarification", rendered.subject, rendered.text)
+    return new_draft(
+        session, case, "clarification", rendered.subject, rendered.text, now=services.clock()
+    )
 
 
 def draft_acknowledgment(session: Session, services: Services, case: Request) -> Draft:
@@ -167,7 +174,9 @@ def draft_acknowledgment(session: Session, services: Services, case: Request) ->
         **common_context(case),
         needs_verification=True,
     )
-    return new_draft(session, case, "acknowledgment", rendered.subject, rendered.text)
+    return new_draft(
+        session, case, "acknowledgment", rendered.subject, rendered.text, now=services.clock()
+    )
 
 
 def supersede_open_drafts(session: Session, case: Request, purposes: tuple[str, ...]) -> None:
@@ -248,18 +257,31 @@ def approve_draft(
     session.add(draft)
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="draft_approved",
         request=case,
         detail=f"draft {draft.id} v{draft.version} ({draft.purpose})",
     )
     if draft.purpose == "reply":
-        transition(session, case, S.APPROVED, actor=actor, reason=f"draft {draft.id} approved")
+        transition(
+            session,
+            case,
+            S.APPROVED,
+            actor=actor,
+            reason=f"draft {draft.id} approved",
+            now=services.clock(),
+        )
         for kind in case.kinds:  # == the draft's scope, checked above
             # A fresh view per kind: an erasure before it may have removed the person.
             done = handler_for(kind).on_approve(case_view(session, services, case), actor)
             audit.record(
-                session, actor=actor, action=f"carried_out_{kind}", request=case, detail=done
+                session,
+                at=services.clock(),
+                actor=actor,
+                action=f"carried_out_{kind}",
+                request=case,
+                detail=done,
             )
     outbox = queue_outbox(
         session,
@@ -285,6 +307,7 @@ def approve_draft(
             "deliver_by_hand",
             f"{case.reference}: draft {draft.id} is approved; deliver it {how} to "
             f"{draft.to_address} (noxbot drafts show {draft.id}).",
+            now=services.clock(),
         )
         if draft.purpose == "reply":
             transition(
@@ -293,10 +316,16 @@ def approve_draft(
                 S.DONE,
                 actor=actor,
                 reason=f"approved reply handed to staff to deliver {how}",
+                now=services.clock(),
             )
     if draft.purpose == "refusal":
         transition(
-            session, case, S.CLOSED, actor=actor, reason="refused under Art. 12(4); notice approved"
+            session,
+            case,
+            S.CLOSED,
+            actor=actor,
+            reason="refused under Art. 12(4); notice approved",
+            now=services.clock(),
         )
     return outbox
 
@@ -321,13 +350,14 @@ def reject_draft(
     assert case is not None
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="draft_rejected",
         request=case,
         detail=f"draft {draft.id} v{draft.version}: {reason}",
     )
     if draft.purpose == "reply" and case.status == S.AWAITING_APPROVAL:
-        transition(session, case, S.REJECTED, actor=actor, reason=reason)
+        transition(session, case, S.REJECTED, actor=actor, reason=reason, now=services.clock())
     return draft
 
 
@@ -368,18 +398,27 @@ def edit_draft(
         carries_personal_data=draft.carries_personal_data or case.verified_at is not None,
         covers=draft.covers,
         author=actor,
+        created_at=services.clock(),
     )
     session.add(new)
     session.flush()
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="draft_edited",
         request=case,
         detail=f"draft {draft.id} v{draft.version} → draft {new.id} v{new.version}",
     )
     if draft.purpose == "reply" and case.status == S.REJECTED:
-        transition(session, case, S.AWAITING_APPROVAL, actor=actor, reason="redrafted")
+        transition(
+            session,
+            case,
+            S.AWAITING_APPROVAL,
+            actor=actor,
+            reason="redrafted",
+            now=services.clock(),
+        )
     return new
 
 
@@ -428,7 +467,15 @@ def redraft_reply(session: Session, services: Services, case: Request) -> Draft 
             f"{case.reference}: the request now covers {', '.join(case.kinds)}, so the reply "
             f"was drafted again as draft {draft.id}; the edit in draft {edited[0].id} "
             f"(v{edited[0].version}) was not carried over — compare and edit draft {draft.id}",
+            now=services.clock(),
         )
     if case.status == S.REJECTED:
-        transition(session, case, S.AWAITING_APPROVAL, actor=SYSTEM, reason="redrafted")
+        transition(
+            session,
+            case,
+            S.AWAITING_APPROVAL,
+            actor=SYSTEM,
+            reason="redrafted",
+            now=services.clock(),
+        )
     return draft

@@ -95,6 +95,7 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
         if removed:
             audit.record(
                 session,
+                at=services.clock(),
                 actor="noxbot",
                 action="retention_purge",
                 request=case,
@@ -162,6 +163,7 @@ def purge_unrelated_messages(session: Session, services: Services, today: date) 
     if cleared:
         audit.record(
             session,
+            at=services.clock(),
             actor="noxbot",
             action="retention_purge",
             detail=f"content of {cleared} messages that opened no case cleared",
@@ -204,6 +206,7 @@ def raise_daily_reminders(session: Session, services: Services, today: date) -> 
                 kind="deadline",
                 text=f"{reminder.reference} ({reminder.status}): {reminder.why}; "
                 f"legal due date {reminder.due}",
+                created_at=services.clock(),
             )
         )
     return len(found)

@@ -6,6 +6,8 @@ from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
 from bot import audit
@@ -19,7 +21,6 @@ from bot.models import (
     Verification,
     VerificationStatus,
 )
-from bot.timeutil import utcnow
 
 S = RequestStatus
 
@@ -78,18 +79,21 @@ def transition(
     *,
     actor: str,
     reason: str,
+    now: datetime,
 ) -> None:
-    """Move a case to `target` and record who did it and why, in the caller's transaction."""
+    """Move a case to `target` at `now` and record who did it and why, in the caller's
+    transaction."""
     current = RequestStatus(request.status)
     target = RequestStatus(target)
     check_move(request.reference, current, target)
     request.status = target
-    request.updated_at = utcnow()
+    request.updated_at = now
     if target in FINAL_STATES:
         request.closed_at = request.updated_at
     session.add(request)
     audit.record(
         session,
+        at=now,
         actor=actor,
         action="transition",
         request=request,
@@ -99,7 +103,7 @@ def transition(
     )
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
-        resolve_verification_alerts(session, request, actor=actor)
+        resolve_verification_alerts(session, request, actor=actor, now=now)
         _supersede_waiting_drafts(session, request)
 
 
@@ -117,7 +121,13 @@ def _cancel_pending_verifications(session: Session, request: Request, *, actor: 
         verification.resolved_by = actor
         verification.note = f"the case ended ({request.status})"
         session.add(verification)
-        audit.record(session, actor=actor, action="verification_cancelled", request=request)
+        audit.record(
+            session,
+            at=request.updated_at,
+            actor=actor,
+            action="verification_cancelled",
+            request=request,
+        )
 
 
 def _supersede_waiting_drafts(session: Session, request: Request) -> None:
@@ -138,7 +148,9 @@ def _supersede_waiting_drafts(session: Session, request: Request) -> None:
 VERIFICATION_ALERTS = ("call_to_verify", "unverified", "verification_failed")
 
 
-def resolve_verification_alerts(session: Session, request: Request, *, actor: str) -> None:
+def resolve_verification_alerts(
+    session: Session, request: Request, *, actor: str, now: datetime
+) -> None:
     for alert in session.exec(
         select(StaffAlert).where(
             StaffAlert.request_id == request.id,
@@ -146,6 +158,6 @@ def resolve_verification_alerts(session: Session, request: Request, *, actor: st
             col(StaffAlert.resolved_at).is_(None),
         )
     ):
-        alert.resolved_at = utcnow()
+        alert.resolved_at = now
         alert.resolved_by = actor
         session.add(alert)

@@ -1,7 +1,9 @@
 """Storage: the SQLModel tables noxbot keeps, and the status values they hold.
 
 Tables are plain records; what may change them (the lifecycle, the register, the audit
-chain) lives in its own module. Timestamps are stored as aware UTC datetimes.
+chain) lives in its own module. Timestamps are stored as aware UTC datetimes and have no
+defaults: whoever writes a row sets them from the workflow's clock (`Services.clock`), so
+nothing that decides behaviour depends on the date of the machine it runs on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.timeutil import UTCDateTime, utcnow
+from bot.timeutil import UTCDateTime
 
 
 class RequestStatus(StrEnum):
@@ -96,8 +98,8 @@ class Subject(SQLModel, table=True):
     objected: bool = False
     marketing_suppressed: bool = False
     consent_withdrawn: bool = False
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ContactPoint(SQLModel, table=True):
@@ -120,7 +122,7 @@ class Suppression(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contact_hash: str = Field(index=True, unique=True)
     reason: str
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Request(SQLModel, table=True):
@@ -155,8 +157,8 @@ class Request(SQLModel, table=True):
     requested_changes: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -191,7 +193,7 @@ class Message(SQLModel, table=True):
     telegram_chat_id: int | None = None
     telegram_message_id: int | None = None
     telegram_reply_to_id: int | None = None
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
     state: str = Field(default=MessageState.RECEIVED, index=True)
     state_reason: str | None = Field(default=None, sa_type=Text)
     classification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -217,7 +219,7 @@ class Verification(SQLModel, table=True):
     attempts: int = 0
     max_attempts: int = 5
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by: str | None = None
     note: str | None = Field(default=None, sa_type=Text)
@@ -251,7 +253,7 @@ class Draft(SQLModel, table=True):
     #: carries out exactly this, and is refused when the case has moved on since.
     covers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     author: str = "noxbot"
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     decided_by: str | None = None
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_reason: str | None = Field(default=None, sa_type=Text)
@@ -282,9 +284,9 @@ class Outbox(SQLModel, table=True):
     purpose: str = "reply"
     status: str = Field(default=OutboxStatus.QUEUED, index=True)
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: The channel's id of what was sent (Message-ID, Telegram message id).
     sent_ref: str | None = None
@@ -302,7 +304,7 @@ class StaffAlert(SQLModel, table=True):
     message_id: int | None = Field(default=None, foreign_key="message.id", ondelete="SET NULL")
     kind: str = Field(index=True)
     text: str = Field(sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by: str | None = None
     #: When the alert was posted to the staff chat (None: not yet).
@@ -315,7 +317,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    at: datetime = Field(sa_type=UTCDateTime)
     actor: str
     request_id: int | None = Field(default=None, index=True)
     reference: str | None = None
@@ -334,7 +336,7 @@ class ChannelCursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: str
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ReferenceCounter(SQLModel, table=True):

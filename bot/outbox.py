@@ -183,6 +183,7 @@ def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str)
     if case is not None:
         audit.record(
             session,
+            at=services.clock(),
             actor="noxbot",
             action="sent",
             request=case,
@@ -195,6 +196,7 @@ def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str)
                 RequestStatus.DONE,
                 actor="noxbot",
                 reason="approved reply sent and its actions carried out",
+                now=services.clock(),
             )
 
 
@@ -226,6 +228,7 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
             f"{row.channel}:",
             f"{row.channel}: {error}; nothing can be sent by {row.channel} until this is fixed "
             "(see noxbot check)",
+            now=services.clock(),
         )
         return False
     row.attempts += 1
@@ -244,6 +247,7 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
                 text=f"outbox {row.id} ({row.purpose}) to {row.channel} could "
                 f"not be sent after {row.attempts} attempts: {error}; "
                 f"noxbot outbox retry {row.id} queues it again",
+                created_at=services.clock(),
             )
         )
     else:
@@ -253,7 +257,7 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
     return give_up
 
 
-def _alert_once(session: Session, kind: str, about: str, text: str) -> None:
+def _alert_once(session: Session, kind: str, about: str, text: str, *, now: datetime) -> None:
     """An alert unless one of this kind about the same thing (its text's start) is open:
     a server's reply in the text may change from one attempt to the next."""
     open_alert = session.exec(
@@ -264,7 +268,7 @@ def _alert_once(session: Session, kind: str, about: str, text: str) -> None:
         )
     ).first()
     if open_alert is None:
-        session.add(StaffAlert(kind=kind, text=text))
+        session.add(StaffAlert(kind=kind, text=text, created_at=now))
 
 
 async def deliver_due(
@@ -343,7 +347,7 @@ def queue_outbox(
     attachments: list[Attachment] | None = None,
     buttons: list[Button] | None = None,
     auto_submitted: bool = False,
-    now: datetime | None = None,
+    now: datetime,
     from_address: str,
 ) -> Outbox:
     """Queue one message; its Message-ID (in the domain we send from) is fixed now, so a
@@ -394,13 +398,15 @@ def queue_outbox(
         attachments=[a.__dict__ for a in attachments or []],
         headers=headers,
         purpose=purpose,
-        **({"created_at": now, "next_attempt_at": now} if now is not None else {}),
+        created_at=now,
+        next_attempt_at=now,
     )
     session.add(outbox)
     session.flush()
     if case is not None:
         audit.record(
             session,
+            at=now,
             actor="noxbot",
             action="queued",
             request=case,
@@ -428,5 +434,12 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
     row.next_attempt_at = services.clock()
     session.add(row)
     case = session.get(Request, row.request_id) if row.request_id else None
-    audit.record(session, actor=actor, action="requeued", request=case, detail=f"outbox {row.id}")
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="requeued",
+        request=case,
+        detail=f"outbox {row.id}",
+    )
     return row

@@ -16,6 +16,7 @@ Personal identity numbers are masked before anything is stored (the policy: not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -89,10 +90,10 @@ def process_inbound(
             detail="already processed",
         )
 
-    message = _record(session, inbound, key, keep_raw=bool(inbound.malformed))
+    message = _record(session, inbound, key, keep_raw=bool(inbound.malformed), now=services.clock())
 
     if inbound.malformed:
-        return _malformed(session, message, inbound.malformed)
+        return _malformed(session, message, inbound.malformed, now=services.clock())
 
     if inbound.channel is ChannelName.EMAIL:
         automated = detect_automated(
@@ -119,7 +120,9 @@ def process_inbound(
     )
     message.classification = {**classification.to_json()}
     if stated_kinds is not None:
-        classification = _stated(session, message, classification, stated_kinds, actor)
+        classification = _stated(
+            session, message, classification, stated_kinds, actor, now=services.clock()
+        )
     case = _thread_case(session, message)
     if case is not None:
         if _from_requester(session, case, message):
@@ -134,6 +137,7 @@ def process_inbound(
                 kind="other_sender",
                 text=f"{case.reference}: message {message.id} from a different sender "
                 f"({message.channel}) refers to this case; it was not added to it",
+                created_at=services.clock(),
             )
         )
 
@@ -146,6 +150,7 @@ def process_inbound(
                 text=f"message {message.id} from {message.channel} may be a "
                 f"request ({', '.join(classification.kinds)}, confidence "
                 f"{classification.confidence:.2f}); choose its kinds",
+                created_at=services.clock(),
             )
         )
         return _finish(message, MessageState.TRIAGE, "classifier unsure", session)
@@ -158,7 +163,12 @@ def process_inbound(
 
 
 def quarantine(
-    session: Session, inbound: InboundMessage, error: BaseException, *, bare: bool = False
+    session: Session,
+    inbound: InboundMessage,
+    error: BaseException,
+    *,
+    now: datetime,
+    bare: bool = False,
 ) -> Outcome:
     """A message whose processing failed: kept (raw) and shown to staff, so the worker can go
     on and nothing is lost. The error's type is recorded, not its text (it may hold data).
@@ -176,13 +186,13 @@ def quarantine(
             channel=inbound.channel,
             address=_storable(inbound.sender)[:320],
             raw=(inbound.raw or b"")[:MAX_QUARANTINED_RAW] or None,
-            received_at=inbound.received_at,
+            received_at=inbound.arrival(now),
         )
         session.add(message)
         session.flush()
     else:
-        message = _record(session, inbound, key, keep_raw=True)
-    return _malformed(session, message, f"processing failed ({type(error).__name__})")
+        message = _record(session, inbound, key, keep_raw=True, now=now)
+    return _malformed(session, message, f"processing failed ({type(error).__name__})", now=now)
 
 
 #: A quarantined message keeps at most this many raw bytes (a mail server's usual limit).
@@ -203,7 +213,9 @@ def _message_id(value: str | None) -> str | None:
     return value if value and len(value) <= MAX_MESSAGE_ID else None
 
 
-def _record(session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool) -> Message:
+def _record(
+    session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool, now: datetime
+) -> Message:
     """Store the message, masked. The raw bytes (unmasked: a personal identity number may
     stand in them) are kept only when staff need them — mail that could not be read or
     processed; the original of any other mail stays in the mailbox, untouched."""
@@ -225,7 +237,7 @@ def _record(session: Session, inbound: InboundMessage, key: str, *, keep_raw: bo
         telegram_chat_id=inbound.telegram_chat_id,
         telegram_message_id=inbound.telegram_message_id,
         telegram_reply_to_id=inbound.telegram_reply_to_id,
-        received_at=inbound.received_at,
+        received_at=inbound.arrival(now),
     )
     session.add(message)
     session.flush()
@@ -248,13 +260,14 @@ def _reference_of(session: Session, message: Message) -> str | None:
     return case.reference if case else None
 
 
-def _malformed(session: Session, message: Message, why: str) -> Outcome:
+def _malformed(session: Session, message: Message, why: str, *, now: datetime) -> Outcome:
     session.add(
         StaffAlert(
             message_id=message.id,
             kind="malformed",
             text=f"message {message.id} could not be read ({why}); the raw "
             "message is kept for you to look at",
+            created_at=now,
         )
     )
     return _finish(message, MessageState.MALFORMED, why, session)
@@ -384,6 +397,7 @@ def _attach_to_case(
         session.add(case)
         audit.record(
             session,
+            at=services.clock(),
             actor=SYSTEM,
             action="kinds_added",
             request=case,
@@ -398,6 +412,7 @@ def _attach_to_case(
                 message_id=message.id,
                 kind="new_message",
                 text=f"{case.reference}: a new message from the requester{added}",
+                created_at=services.clock(),
             )
         )
     return _finish(message, MessageState.THREAD, f"attached to {case.reference}", session)
@@ -412,6 +427,7 @@ def _stated(
     guess: Classification,
     kinds: list[RequestKind],
     actor: str,
+    now: datetime,
 ) -> Classification:
     """Staff heard or read what the person asked: their kinds decide, the guess stays on
     the message for comparison."""
@@ -420,6 +436,7 @@ def _stated(
     message.labelled_by = actor
     audit.record(
         session,
+        at=now,
         actor=actor,
         action="kinds_stated",
         detail=f"message {message.id}: {', '.join(message.label_kinds)}",
@@ -453,6 +470,7 @@ def decide_triage(
         session.add(alert)
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="triaged",
         detail=f"message {message.id}: {', '.join(message.label_kinds)}",

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from sqlmodel import Session, select
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.models import ContactKind, ContactPoint, Subject, Suppression
-from bot.timeutil import utcnow
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -229,14 +229,16 @@ def is_suppressed(session: Session, key: bytes, kind: str, value: str) -> bool:
     )
 
 
-def suppress_contacts(session: Session, key: bytes, subject: Subject, reason: str) -> int:
+def suppress_contacts(
+    session: Session, key: bytes, subject: Subject, reason: str, *, now: datetime
+) -> int:
     """Record a minimal suppression entry per contact point; returns how many were added."""
     added = 0
     for contact in contacts_of(session, subject):
         digest = contact_hash(key, contact.kind, contact.value)
         exists = session.exec(select(Suppression).where(Suppression.contact_hash == digest)).first()
         if exists is None:
-            session.add(Suppression(contact_hash=digest, reason=reason))
+            session.add(Suppression(contact_hash=digest, reason=reason, created_at=now))
             added += 1
     return added
 
@@ -369,7 +371,7 @@ _CONTACT_COLUMN = {
 }
 
 
-def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
+def import_rows(session: Session, rows: Iterable[_Row], *, now: datetime) -> ImportReport:
     """Create or update one person per row; a bad row is reported and the rest kept.
 
     A contact point may stand on one row of a file only: a later row with the same email,
@@ -426,11 +428,11 @@ def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
                 if not name:
                     report.problems.append(row.problem("a new person needs a name"))
                     continue
-                subject = Subject(name=name)
+                subject = Subject(name=name, created_at=now, updated_at=now)
                 report.created += 1
             else:
                 report.updated += 1
-            _apply_row(subject, values, name)
+            _apply_row(subject, values, name, now)
             session.add(subject)
             session.flush()
             known = {(c.kind, c.value) for c in contacts_of(session, subject)}
@@ -443,7 +445,7 @@ def import_rows(session: Session, rows: Iterable[_Row]) -> ImportReport:
     return report
 
 
-def _apply_row(subject: Subject, values: dict[str, Any], name: str) -> None:
+def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetime) -> None:
     if name:
         subject.name = name
     for key in SUBJECT_FIELDS[1:]:
@@ -458,13 +460,13 @@ def _apply_row(subject: Subject, values: dict[str, Any], name: str) -> None:
             continue
         extra[key] = value
     subject.extra = extra
-    subject.updated_at = utcnow()
+    subject.updated_at = now
 
 
-def import_file(session: Session, path: Path) -> ImportReport:
+def import_file(session: Session, path: Path, *, now: datetime) -> ImportReport:
     raw = read_named_file(path, "a CSV or JSON file")
     notes: list[str] = []
     rows = list(_read_rows(path, _decode(raw, path, notes)))
-    report = import_rows(session, rows)
+    report = import_rows(session, rows, now=now)
     report.notes.extend(notes)
     return report

@@ -48,7 +48,7 @@ class Services:
     settings: Settings
     drafter: Drafter
     hash_key: bytes
-    clock: Callable[[], datetime] = field(default=utcnow)
+    clock: Callable[[], datetime] = field(default=utcnow)  # wall clock: production's time
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> Services:

@@ -134,6 +134,7 @@ async def _post_audit_head(database: Database, services: Services, bot: Bot, cha
             name="staff_chat:audit_head_day", value=today
         )
         marker.value = today
+        marker.updated_at = services.clock()
         session.add(marker)
     return 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
@@ -29,6 +30,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+#: A clock: what time it is now, aware. The workflow is given one (`Services.clock`); tests
+#: give it one they move.
+Clock = Callable[[], datetime]
+
+
 def utcnow() -> datetime:
-    """Now, aware, in UTC."""
+    """The machine's clock, aware, in UTC: the workflow's clock in production. The only
+    place that reads the wall clock; everything else is given a clock or a `now`."""
     return datetime.now(UTC)

@@ -140,10 +140,12 @@ def start_verification(
             f"{case.reference}: call the number on file ({route.address}) to confirm the "
             f"request, then run: noxbot requests verify {case.reference} --by phone "
             "--note '…'",
+            now=services.clock(),
         )
     session.add(verification)
     audit.record(
         session,
+        at=services.clock(),
         actor=actor,
         action="verification_started",
         request=case,
@@ -168,7 +170,12 @@ def finish_verification(
     verification.note = note
     session.add(verification)
     audit.record(
-        session, actor=actor, action=f"verification_{status}", request=case, detail=note or ""
+        session,
+        at=services.clock(),
+        actor=actor,
+        action=f"verification_{status}",
+        request=case,
+        detail=note or "",
     )
 
 
@@ -194,11 +201,25 @@ def confirm_identity(
         )
     case.verified_at = services.clock()
     case.verified_by = actor
-    transition(session, case, S.VERIFIED, actor=actor, reason=note or "identity confirmed")
-    resolve_verification_alerts(session, case, actor=actor)
+    transition(
+        session,
+        case,
+        S.VERIFIED,
+        actor=actor,
+        reason=note or "identity confirmed",
+        now=services.clock(),
+    )
+    resolve_verification_alerts(session, case, actor=actor, now=services.clock())
     supersede_open_drafts(session, case, purposes=("acknowledgment", "clarification"))
     draft_reply(session, services, case, actor=SYSTEM)
-    transition(session, case, S.AWAITING_APPROVAL, actor=SYSTEM, reason="reply drafted")
+    transition(
+        session,
+        case,
+        S.AWAITING_APPROVAL,
+        actor=SYSTEM,
+        reason="reply drafted",
+        now=services.clock(),
+    )
 
 
 def deny_identity(
@@ -225,6 +246,7 @@ def deny_identity(
         S.UNVERIFIED,
         actor=actor,
         reason="the person on file denied making the request",
+        now=services.clock(),
     )
     alert_staff(
         session,
@@ -233,6 +255,7 @@ def deny_identity(
         f"{case.reference}: the person on file says they did NOT make this request "
         f"(asked by {case.channel} from {case.requester_address}). Possible impersonation; "
         "nothing has been disclosed.",
+        now=services.clock(),
     )
     supersede_open_drafts(session, case, purposes=("acknowledgment",))
     draft_clarification(session, services, case, "denied")
@@ -250,8 +273,10 @@ def fail_verification(
 ) -> None:
     """Too many wrong codes or an expired challenge: staff decide what happens next."""
     finish_verification(session, services, case, verification, status, actor=actor, note=reason)
-    transition(session, case, S.UNVERIFIED, actor=actor, reason=reason)
-    alert_staff(session, case, "verification_failed", f"{case.reference}: {reason}.")
+    transition(session, case, S.UNVERIFIED, actor=actor, reason=reason, now=services.clock())
+    alert_staff(
+        session, case, "verification_failed", f"{case.reference}: {reason}.", now=services.clock()
+    )
     supersede_open_drafts(session, case, purposes=("acknowledgment",))
     draft_clarification(session, services, case, "verification_failed")
 
@@ -520,6 +545,7 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
             left = verification.max_attempts - verification.attempts
             audit.record(
                 session,
+                at=services.clock(),
                 actor=actor,
                 action="verification_wrong_code",
                 request=case,

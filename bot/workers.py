@@ -16,7 +16,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import aioimaplib
@@ -39,7 +39,6 @@ from bot.outbox_senders import open_channels
 from bot.pipeline import process_inbound, quarantine
 from bot.services import Services
 from bot.staff_chat import decide_in_chat, notify_staff, parse_decision
-from bot.timeutil import utcnow
 from bot.verifying import expire_verifications
 
 log = logging.getLogger("noxbot")
@@ -80,10 +79,10 @@ def read_cursor(session: Session, name: str) -> str | None:
     return row.value if row else None
 
 
-def write_cursor(session: Session, name: str, value: str) -> None:
+def write_cursor(session: Session, name: str, value: str, now: datetime) -> None:
     row = session.get(ChannelCursor, name) or ChannelCursor(name=name, value=value)
     row.value = value
-    row.updated_at = utcnow()
+    row.updated_at = now
     session.add(row)
 
 
@@ -122,7 +121,7 @@ def handle_inbound(
     try:
         with database.session() as session:
             process_inbound(session, services, inbound)
-            write_cursor(session, cursor, position)
+            write_cursor(session, cursor, position, services.clock())
         return
     except Exception as exc:  # any other failure: keep the message, tell staff, go on
         if is_transient(exc):
@@ -131,8 +130,8 @@ def handle_inbound(
     for bare in (False, True):
         try:
             with database.session() as session:
-                quarantine(session, inbound, error, bare=bare)
-                write_cursor(session, cursor, position)
+                quarantine(session, inbound, error, now=services.clock(), bare=bare)
+                write_cursor(session, cursor, position, services.clock())
         except Exception as exc:  # the bare record is the last resort
             if bare or is_transient(exc):
                 raise
@@ -168,7 +167,7 @@ async def ingest_mail(
         since = (last_seen or services.clock()) - timedelta(days=mailbox.settings.backlog_days)
         after = await mailbox.last_uid_before(since.date())
         with database.session() as session:
-            write_cursor(session, name, f"{mailbox.uidvalidity}:{after}")
+            write_cursor(session, name, f"{mailbox.uidvalidity}:{after}", services.clock())
     count = 0
     async for mail in mailbox.new_mail(after):
         inbound = inbound_from_email(
@@ -244,7 +243,9 @@ async def poll_chat_once(
             # A staff member's Approve/Reject in the staff chat, not a requester's answer.
             with database.session() as session:
                 answer = decide_in_chat(session, services, query, settings.telegram.staff_user_ids)
-                write_cursor(session, "telegram:offset", str(update.update_id + 1))
+                write_cursor(
+                    session, "telegram:offset", str(update.update_id + 1), services.clock()
+                )
             with contextlib.suppress(TelegramError):
                 await query.answer(answer[:190])
                 if query.message is not None:
@@ -253,7 +254,9 @@ async def poll_chat_once(
         inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
         if inbound is None:
             with database.session() as session:
-                write_cursor(session, "telegram:offset", str(update.update_id + 1))
+                write_cursor(
+                    session, "telegram:offset", str(update.update_id + 1), services.clock()
+                )
         else:
             handle_inbound(
                 database, services, inbound, "telegram:offset", str(update.update_id + 1)

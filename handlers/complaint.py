@@ -19,6 +19,7 @@ class ComplaintHandler(Handler):
                 kind="complaint",
                 text=f"{view.case.reference}: a complaint about our handling of personal data "
                 "arrived; the person may turn to IMY.",
+                created_at=view.services.clock(),
             )
         )
 

@@ -4,7 +4,6 @@ No verification: withdrawing must be as easy as giving consent."""
 from __future__ import annotations
 
 from bot.kinds import RequestKind
-from bot.timeutil import utcnow
 from handlers.base import CaseView, Handler
 
 
@@ -16,7 +15,7 @@ class ConsentWithdrawalHandler(Handler):
         if view.subject is None:
             return "no one on file; no consent to withdraw"
         view.subject.consent_withdrawn = True
-        view.subject.updated_at = utcnow()
+        view.subject.updated_at = view.services.clock()
         view.session.add(view.subject)
         return "consent withdrawn (register flag set)"
 

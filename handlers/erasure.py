@@ -43,7 +43,9 @@ class ErasureHandler(Handler):
         if view.subject is None:
             return "no one on file to erase"
         subject = view.subject
-        suppressed = suppress_contacts(view.session, view.services.hash_key, subject, "erasure")
+        suppressed = suppress_contacts(
+            view.session, view.services.hash_key, subject, "erasure", now=view.services.clock()
+        )
         addresses = [(c.kind, c.value) for c in contacts_of(view.session, subject)]
         cleared = forget_correspondence(
             view.session, view.services, subject.id or 0, addresses, view.case

@@ -9,7 +9,6 @@ from sqlmodel import select
 from bot.kinds import RequestKind
 from bot.models import Suppression
 from bot.register import contact_hash, normalise, suppress_contacts
-from bot.timeutil import utcnow
 from handlers.base import CaseView, Handler
 
 _CONTACT_KIND = {"email": "email", "telegram": "telegram", "phone": "phone"}
@@ -23,9 +22,11 @@ class MarketingOptoutHandler(Handler):
         key = view.services.hash_key
         if view.subject is not None:
             view.subject.marketing_suppressed = True
-            view.subject.updated_at = utcnow()
+            view.subject.updated_at = view.services.clock()
             view.session.add(view.subject)
-            suppress_contacts(view.session, key, view.subject, "marketing_optout")
+            suppress_contacts(
+                view.session, key, view.subject, "marketing_optout", now=view.services.clock()
+            )
             return "marketing switched off for every contact point on file"
         kind = _CONTACT_KIND.get(view.case.channel)
         if kind is None:
@@ -33,7 +34,13 @@ class MarketingOptoutHandler(Handler):
         digest = contact_hash(key, kind, normalise(kind, view.case.requester_address))
         exists = view.session.exec(select(Suppression).where(Suppression.contact_hash == digest))
         if exists.first() is None:
-            view.session.add(Suppression(contact_hash=digest, reason="marketing_optout"))
+            view.session.add(
+                Suppression(
+                    contact_hash=digest,
+                    reason="marketing_optout",
+                    created_at=view.services.clock(),
+                )
+            )
         return "sender's address suppressed for marketing (not on file)"
 
 

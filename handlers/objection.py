@@ -4,7 +4,6 @@ assignment matching included; the register's `objected` flag is what the rest ho
 from __future__ import annotations
 
 from bot.kinds import RequestKind
-from bot.timeutil import utcnow
 from handlers.base import CaseView, Handler
 
 
@@ -16,7 +15,7 @@ class ObjectionHandler(Handler):
         if view.subject is None:
             return "no one on file to flag"
         view.subject.objected = True
-        view.subject.updated_at = utcnow()
+        view.subject.updated_at = view.services.clock()
         view.session.add(view.subject)
         return "objection recorded: no processing on legitimate interest, no profiling"
 

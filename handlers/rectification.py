@@ -12,7 +12,6 @@ from sqlmodel import Session
 from bot.kinds import RequestKind
 from bot.models import ContactKind, ContactPoint, Subject
 from bot.register import FIELD_LABELS, InvalidContact, contacts_of, normalise_phone
-from bot.timeutil import utcnow
 from handlers.base import CaseView, Handler, Section
 
 
@@ -198,7 +197,7 @@ class RectificationHandler(Handler):
                 else:
                     view.session.add(ContactPoint(subject_id=subject.id, kind=kind, value=new))
             done.append(field)
-        subject.updated_at = utcnow()
+        subject.updated_at = view.services.clock()
         view.session.add(subject)
         # Field names only: the audit trail is kept for good and must not hold the values.
         return "rectified " + ", ".join(done)

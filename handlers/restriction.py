@@ -4,7 +4,6 @@ matching or marketing; the register's `restricted` flag is what the rest honours
 from __future__ import annotations
 
 from bot.kinds import RequestKind
-from bot.timeutil import utcnow
 from handlers.base import CaseView, Handler
 
 
@@ -16,7 +15,7 @@ class RestrictionHandler(Handler):
         if view.subject is None:
             return "no one on file to restrict"
         view.subject.restricted = True
-        view.subject.updated_at = utcnow()
+        view.subject.updated_at = view.services.clock()
         view.session.add(view.subject)
         return "processing restricted (register flag set)"
 

@@ -9,12 +9,15 @@ from sqlmodel import select
 
 from bot import audit
 from bot.models import AuditEvent
+from bot.timeutil import utcnow
 
 
 def _write_events(database, n: int = 4) -> None:
     with database.session() as session:
         for i in range(n):
-            audit.record(session, actor="staff:eva", action="note", detail=f"event {i}")
+            audit.record(
+                session, at=utcnow(), actor="staff:eva", action="note", detail=f"event {i}"
+            )
 
 
 def test_an_untouched_chain_verifies(any_database):

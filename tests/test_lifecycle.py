@@ -20,6 +20,7 @@ from bot.lifecycle import (
 from bot.models import AuditEvent, Request, RequestStatus
 
 S = RequestStatus
+NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 ALL_MOVES = [(a, b) for a in S for b in S]
 LEGAL = [(a, b) for a, b in ALL_MOVES if b in ALLOWED_MOVES[a]]
 ILLEGAL = [(a, b) for a, b in ALL_MOVES if b not in ALLOWED_MOVES[a]]
@@ -32,7 +33,9 @@ def _case(session, status: RequestStatus) -> Request:
         channel="email",
         requester_address="anna@example.se",
         status=status,
-        received_at=datetime(2026, 11, 24, 9, tzinfo=UTC),
+        received_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
         due_date=date(2026, 12, 24),
         target_date=date(2026, 12, 8),
     )
@@ -73,7 +76,7 @@ def test_a_finished_case_never_moves_again(state):
 def test_each_legal_move_changes_the_status_and_writes_an_audit_event(database, current, target):
     with database.session() as session:
         request = _case(session, current)
-        transition(session, request, target, actor="staff:eva", reason="test move")
+        transition(session, request, target, actor="staff:eva", reason="test move", now=NOW)
         assert request.status == target
         events = session.exec(select(AuditEvent)).all()
         assert [(e.from_state, e.to_state, e.actor, e.detail) for e in events] == [
@@ -87,7 +90,7 @@ def test_each_illegal_move_is_refused_and_changes_nothing(database, current, tar
     with database.session() as session:
         request = _case(session, current)
         with pytest.raises(IllegalTransition) as caught:
-            transition(session, request, target, actor="staff:eva", reason="should fail")
+            transition(session, request, target, actor="staff:eva", reason="should fail", now=NOW)
         assert request.status == current
         assert session.exec(select(AuditEvent)).all() == []
     message = str(caught.value)
@@ -98,7 +101,7 @@ def test_moves_are_chained_in_the_audit_trail(database):
     with database.session() as session:
         request = _case(session, S.RECEIVED)
         for target in (S.AWAITING_VERIFICATION, S.VERIFIED, S.AWAITING_APPROVAL):
-            transition(session, request, target, actor="noxbot", reason="flow")
+            transition(session, request, target, actor="noxbot", reason="flow", now=NOW)
     with database.session() as session:
         count, problems = verify_chain(session)
     assert count == 3 and problems == []

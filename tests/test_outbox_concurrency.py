@@ -48,6 +48,7 @@ def test_two_senders_send_each_row_once_and_keep_the_audit_chain(tmp_path, postg
                     request_id=case.id,  # so that each send writes an audit event
                     headers={"message_id": f"<{i}@noxconsulting.se>"},
                     next_attempt_at=world.clock(),
+                    created_at=world.clock(),
                 )
             )
     sent: list[str] = []

@@ -38,6 +38,7 @@ def queue(world: World, channel: str, count: int) -> list[int]:
                 text=f"message {i}",
                 headers={"message_id": f"<{channel}{i}@noxconsulting.se>"},
                 next_attempt_at=world.clock(),
+                created_at=world.clock(),
             )
             for i in range(count)
         ]

@@ -49,7 +49,7 @@ def test_a_staff_command_writing_at_the_same_moment_does_not_quarantine_a_reques
 
     def staff_command() -> None:  # e.g. `noxbot alerts resolve` in another process
         with other.session() as session:
-            audit.record(session, actor="staff:eva", action="something")
+            audit.record(session, at=pg_world.clock(), actor="staff:eva", action="something")
             time.sleep(1.0)
 
     thread = threading.Thread(target=staff_command)

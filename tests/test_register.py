@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,12 +22,15 @@ Anna Lindqvist,Anna.Lindqvist@Example.se;anna@lindqvistdata.se,070-123 45 67,555
 John Carter,john@example.com,+44 7700 900123,,Carter Ltd,,PM,Agile,,
 """
 
+#: When the imports in these tests happen (a fixed instant: nothing here depends on today).
+IMPORTED_AT = datetime(2026, 11, 24, 9, tzinfo=UTC)
+
 
 def _import(database, tmp_path, text: str, name: str = "people.csv"):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     with database.session() as session:
-        return import_file(session, path)
+        return import_file(session, path, now=IMPORTED_AT)
 
 
 @pytest.mark.parametrize(
@@ -166,7 +170,7 @@ def test_a_windows_1252_csv_from_excel_is_read_and_said_so(database, tmp_path):
     path = tmp_path / "people.csv"
     path.write_bytes("name;email\nÅsa Öberg;asa@example.se\n".encode("cp1252"))
     with database.session() as session:
-        report = import_file(session, path)
+        report = import_file(session, path, now=IMPORTED_AT)
     assert (report.created, report.problems) == (1, [])
     assert "Windows-1252" in report.notes[0] and "UTF-8" in report.notes[0]
     with database.session() as session:

@@ -342,7 +342,7 @@ async def test_no_alternate_channel_on_file_leaves_it_to_staff(world, tmp_path):
     from bot.register import import_file
 
     with world.database.session() as session:
-        import_file(session, path)
+        import_file(session, path, now=world.clock())
     outcome = world.email("olle@example.se", "Jag vill att ni raderar mina personuppgifter.")
     assert world.case(outcome.reference).status == "unverified"
     assert [a.kind for a in world.alerts()] == ["unverified"]
@@ -551,6 +551,7 @@ def test_a_draft_with_personal_data_is_never_made_for_an_unverified_case(world):
                 "s",
                 subject.name,
                 carries_personal_data=True,
+                now=world.clock(),
             )
 
 

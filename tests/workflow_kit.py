@@ -180,5 +180,5 @@ def make_world(tmp_path: Path, url: str | None = None, **settings_overrides: Any
         settings=settings, drafter=Drafter(settings.organisation), hash_key=b"k" * 32, clock=clock
     )
     with database.session() as session:
-        import_file(session, EXAMPLES / "register.csv")
+        import_file(session, EXAMPLES / "register.csv", now=clock())
     return World(database, services, clock, {name: MemoryChannel(name) for name in ChannelName})

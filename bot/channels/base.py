@@ -12,8 +12,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.timeutil import utcnow
-
 
 class ChannelName(StrEnum):
     EMAIL = "email"
@@ -32,7 +30,12 @@ class InboundMessage:
     text: str = ""
     subject: str = ""
     sender_name: str | None = None
-    received_at: datetime = field(default_factory=utcnow)
+    #: When the channel says it arrived (IMAP INTERNALDATE, Telegram's date); None when it
+    #: says nothing (a button press): then it is when noxbot read it, by the workflow's clock.
+    received_at: datetime | None = None
+    #: When the sender says they sent it (a mail's Date: header): only a fallback, never
+    #: later than when it was read (a wrong clock must not push a deadline out).
+    dated: datetime | None = None
     #: The original bytes (RFC 822 for mail), kept so nothing is lost.
     raw: bytes | None = None
     #: Mail: Message-ID, In-Reply-To, References; lower-cased header names for loop checks.
@@ -52,6 +55,13 @@ class InboundMessage:
     callback_id: str | None = None
     #: Set when the mail could not be parsed: why (the raw bytes are kept for staff).
     malformed: str | None = None
+
+    def arrival(self, now: datetime) -> datetime:
+        """When the message arrived, for its deadline: the channel's word, else the sender's
+        Date (never later than `now`), else `now`."""
+        if self.received_at is not None:
+            return self.received_at
+        return min(self.dated, now) if self.dated is not None else now
 
     def dedupe_key(self) -> str:
         """The same message handed in twice has the same key (idempotent processing).
@@ -75,7 +85,13 @@ class InboundMessage:
             return f"telegram:{self.telegram_chat_id}:{self.telegram_message_id}"
         digest = _digest(
             "\x00".join(
-                [self.channel, self.sender, self.subject, self.text, self.received_at.isoformat()]
+                [
+                    self.channel,
+                    self.sender,
+                    self.subject,
+                    self.text,
+                    self.received_at.isoformat() if self.received_at else "",
+                ]
             )
         )
         return f"{self.channel}:sha:{digest}"

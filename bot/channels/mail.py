@@ -6,7 +6,6 @@ from datetime import datetime
 
 from bot.channels.base import ChannelName, InboundMessage
 from bot.mailparse import MalformedEmail, parse_email
-from bot.timeutil import utcnow
 
 
 def inbound_from_email(
@@ -46,9 +45,9 @@ def inbound_from_email(
         sender_name=parsed.from_name,
         subject=parsed.subject,
         text=parsed.text,
-        # The server's arrival time when there is one; a Date: header in the future (a
-        # wrong clock) must not push the deadline out.
-        received_at=received_at or (min(parsed.date, utcnow()) if parsed.date else utcnow()),
+        # The server's arrival time when there is one, else the Date: header (see arrival()).
+        received_at=received_at,
+        dated=parsed.date,
         raw=raw,
         message_id=parsed.message_id,
         in_reply_to=parsed.in_reply_to,

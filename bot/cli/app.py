@@ -20,7 +20,7 @@ from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.kinds import RequestKind
 from bot.services import Services
-from bot.timeutil import utcnow
+from bot.timeutil import Clock, utcnow
 
 app = typer.Typer(
     name="noxbot",
@@ -88,9 +88,10 @@ def services_for(config: Path | None) -> tuple[Settings, Database, Services]:
     return settings, database, Services.from_settings(settings)
 
 
-def today(settings: Settings) -> date:
-    """Today in the organisation's time zone (deadlines count in Stockholm days)."""
-    return stockholm_date(utcnow(), settings.organisation.timezone)
+def today(settings: Settings, clock: Clock = utcnow) -> date:  # wall clock: a person asks now
+    """Today in the organisation's time zone (deadlines count in Stockholm days), by the
+    workflow's clock (`services.clock`) where the command has one."""
+    return stockholm_date(clock(), settings.organisation.timezone)
 
 
 def parse_kinds(text: str) -> list[RequestKind]:

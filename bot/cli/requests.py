@@ -90,7 +90,9 @@ def requests_list(
         query = select(Request).order_by(col(Request.id))
         if status is not None:
             query = query.where(Request.status == status)
-        cases = [case_json(session, c, today(settings)) for c in session.exec(query)]
+        cases = [
+            case_json(session, c, today(settings, services.clock)) for c in session.exec(query)
+        ]
     if output_format is OutputFormat.JSON:
         print_json(cases)
     else:
@@ -133,6 +135,7 @@ def requests_new(
     """Manual intake: a request by phone, post or forwarded mail, through the same pipeline."""
     if (eml is None) == (text_file is None):
         raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
+    settings, database, services = services_for(config)
     if eml is not None:
         inbound = inbound_from_email(read_named_file(eml))
         if sender:
@@ -146,11 +149,11 @@ def requests_new(
             sender=sender,
             sender_name=name,
             text=read_text_file(text_file),
+            received_at=services.clock(),  # taken in now: what staff heard is new each time
         )
     if name:
         inbound = replace(inbound, sender_name=name)
     chosen = parse_kinds(kinds) if kinds else None
-    settings, database, services = services_for(config)
     with database.session() as session:
         # Staff's --kinds say what the person asked: they decide, whatever the classifier
         # makes of the words; verification and drafting follow as for any request.
@@ -160,7 +163,9 @@ def requests_new(
         if outcome.reference is None:
             result = {"reference": None, "state": outcome.state, "detail": outcome.detail}
         else:
-            result = case_json(session, get_case(session, outcome.reference), today(settings))
+            result = case_json(
+                session, get_case(session, outcome.reference), today(settings, services.clock)
+            )
     # What became of this message: a new case, added to an open one, or seen before.
     result["duplicate"] = outcome.duplicate
     result["added_to_case"] = not outcome.duplicate and outcome.state == MessageState.THREAD
@@ -255,7 +260,9 @@ def requests_due(
     settings, database, services = services_for(config)
     with database.session() as session:
         expire_verifications(session, services)
-        due = reminders(session, today(settings), settings.deadlines.remind_days_before)
+        due = reminders(
+            session, today(settings, services.clock), settings.deadlines.remind_days_before
+        )
     if output_format is OutputFormat.JSON:
         print_json([r.__dict__ for r in due])
         return
@@ -285,8 +292,8 @@ def requests_purge(config: ConfigOption = None) -> None:
     unrelated_message_days."""
     settings, database, services = services_for(config)
     with database.session() as session:
-        purged = purge_closed(session, services, today(settings))
-        cleared = purge_unrelated_messages(session, services, today(settings))
+        purged = purge_closed(session, services, today(settings, services.clock))
+        cleared = purge_unrelated_messages(session, services, today(settings, services.clock))
     console.print(f"{len(purged)} case(s) purged" + (f": {', '.join(purged)}" if purged else ""))
     console.print(f"{cleared} message(s) that opened no case cleared")
 

@@ -16,6 +16,7 @@ from bot.cli.app import (
     app,
     console,
     print_json,
+    services_for,
     settings_and_database,
     staff_actor,
 )
@@ -38,11 +39,12 @@ def subjects_import(
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Import people (re-import updates, never duplicates; bad rows are reported)."""
-    _, database = settings_and_database(config)
+    _, database, services = services_for(config)
     with database.session() as session:
-        report = import_file(session, file)
+        report = import_file(session, file, now=services.clock())
         audit.record(
             session,
+            at=services.clock(),
             actor=staff_actor(),
             action="subjects_imported",
             detail=f"{file.name}: {report.created} new, {report.updated} updated, "
