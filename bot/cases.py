@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.case_records import (
@@ -20,10 +20,8 @@ from bot.case_records import (
     get_case,
     kind_labels,
     next_reference,
-    normalised_or_raw,
     subject_of,
 )
-from bot.channels.base import ChannelName
 from bot.deadlines import due_date, extended_due_date, internal_target_date, stockholm_date
 from bot.drafts import (
     case_view,
@@ -38,14 +36,15 @@ from bot.kinds import RequestKind
 from bot.lifecycle import is_open, transition
 from bot.models import (
     Draft,
+    DraftStatus,
     Message,
+    MessageState,
     Request,
     Verification,
 )
-from bot.register import InvalidContact, contacts_of
+from bot.register import InvalidContact
 from bot.services import Services
-from bot.verification import choose_route
-from bot.verifying import start_verification
+from bot.verifying import ensure_contact_confirmations, start_case_verification
 from handlers import handler_for
 from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
@@ -94,6 +93,7 @@ def open_case(
     session.add(case)
     session.flush()
     message.request_id = case.id
+    message.state = MessageState.REQUEST  # the words the handlers read (bot.drafts.case_view)
     session.add(message)
     audit.record(
         session,
@@ -132,12 +132,8 @@ def open_case(
         draft_acknowledgment(session, services, case)  # the same words for everyone
         return Opened(case, None)
 
-    route = choose_route(
-        ChannelName(case.channel),
-        normalised_or_raw(case.channel, case.requester_address),
-        [(c.kind, c.value) for c in contacts_of(session, subject)],
-    )
-    if route is None:
+    verification = start_case_verification(session, services, case, subject, actor=actor)
+    if verification is None:
         transition(
             session,
             case,
@@ -157,13 +153,12 @@ def open_case(
         draft_acknowledgment(session, services, case)
         return Opened(case, None)
 
-    verification = start_verification(session, services, case, route, actor=actor)
     transition(
         session,
         case,
         S.AWAITING_VERIFICATION,
         actor=actor,
-        reason=f"verification by {route.method} sent",
+        reason=f"verification by {verification.method} sent",
         now=services.clock(),
     )
     draft_acknowledgment(session, services, case)
@@ -173,12 +168,20 @@ def open_case(
 def extend_case(
     session: Session, services: Services, reference: str, reason: str, *, actor: str
 ) -> Draft:
-    """Art. 12(3): two more months, with a notice to the person within the first month."""
+    """Art. 12(3): two more months, with a notice to the person within the first month. The
+    notice is drafted now; the longer deadline holds once staff approve it (bot.approval),
+    so the person is never held to a date nobody told them of."""
     case = get_case(session, reference)
     if not is_open(case.status):
         raise CaseError(f"{case.reference} is {case.status}; a closed case cannot be extended")
     if case.extended:
         raise CaseError(f"{case.reference} is already extended to {case.extended_due_date}")
+    waiting = waiting_extension(session, case)
+    if waiting is not None:
+        raise CaseError(
+            f"{case.reference}: an extension notice is already waiting for approval "
+            f"(draft {waiting.id})"
+        )
     if not reason.strip():
         raise CaseError("--reason is required: the notice must say why (Art. 12(3))")
     today = stockholm_date(services.clock(), services.settings.organisation.timezone)
@@ -187,26 +190,21 @@ def extend_case(
             f"{case.reference}: the first month ended on {case.due_date}; an "
             "extension must be notified within it"
         )
-    case.extended = True
-    case.extension_reason = reason
-    case.extended_due_date = extended_due_date(
-        case.received_at, services.settings.organisation.timezone
-    )
-    session.add(case)
+    extended = extended_due_date(case.received_at, services.settings.organisation.timezone)
     audit.record(
         session,
         at=services.clock(),
         actor=actor,
-        action="extended",
+        action="extension_drafted",
         request=case,
-        detail=f"to {case.extended_due_date}: {reason}",
+        detail=f"to {extended} once the notice is approved: {reason}",
     )
     rendered = services.drafter.render(
         "extension.txt.j2",
         case.language,
         **common_context(case),
         reason=reason,
-        extended_due_date=case.extended_due_date,
+        extended_due_date=extended,
     )
     return new_draft(
         session,
@@ -214,9 +212,21 @@ def extend_case(
         "extension",
         rendered.subject,
         rendered.text,
+        covers={"extension": {"due": extended.isoformat(), "reason": reason}},
         author=actor,
         now=services.clock(),
     )
+
+
+def waiting_extension(session: Session, case: Request) -> Draft | None:
+    """An extension notice still waiting for approval (or an edit), if there is one."""
+    return session.exec(
+        select(Draft).where(
+            Draft.request_id == case.id,
+            Draft.purpose == "extension",
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+        )
+    ).first()
 
 
 def refuse_case(
@@ -302,4 +312,6 @@ def set_requested_changes(
         detail=", ".join(f"{c['field']}" for c in case.requested_changes),
     )
     redraft_reply(session, services, case)
+    # A new email or phone is confirmed on the old one before approval (bot.verifying).
+    ensure_contact_confirmations(session, services, case, actor=actor)
     return case

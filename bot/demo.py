@@ -20,6 +20,7 @@ from rich.text import Text
 from sqlmodel import col, select
 
 from bot import audit
+from bot.approval import approve_draft
 from bot.case_records import get_case
 from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
 from bot.channels.memory import MemoryChannel
@@ -27,7 +28,7 @@ from bot.cli.output import Column, print_table, recipient
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
 from bot.deadlines import stockholm_date
-from bot.drafts import approve_draft, open_drafts
+from bot.drafts import open_drafts
 from bot.errors import NoxbotError
 from bot.models import Draft, Request, StaffAlert, Verification
 from bot.outbox import deliver_due

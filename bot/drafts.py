@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists
 from sqlalchemy.orm import aliased
@@ -17,32 +18,35 @@ from sqlmodel import Session, col, select
 from bot import audit
 from bot.case_records import SYSTEM, CaseError, S, StaleDraft, alert_staff, kind_labels, subject_of
 from bot.channels.base import Attachment, ChannelName
-from bot.lifecycle import is_open, transition
+from bot.lifecycle import transition
 from bot.models import (
     Draft,
     DraftStatus,
     Message,
-    Outbox,
-    OutboxStatus,
+    MessageState,
     Request,
 )
-from bot.outbox import queue_outbox
-from bot.register import contacts_of
+from bot.register import InvalidContact, contacts_of
 from bot.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
+from handlers.rectification import staff_changes
 
 
 def case_view(session: Session, services: Services, case: Request) -> CaseView:
     """What a handler sees: the case, the person (if still on file) and what they wrote."""
+    # Only the message that made the request: a later message in the thread may come from
+    # anyone who can write a From line, so it is shown to staff but never read for actions.
     first = session.exec(
         select(Message)
-        .where(Message.request_id == case.id, Message.direction == "in")
+        .where(
+            Message.request_id == case.id,
+            Message.direction == "in",
+            Message.state == MessageState.REQUEST,
+        )
         .order_by(col(Message.id))
     ).all()
-    text = "\n\n".join(
-        m.text for m in first if m.state not in ("verification_answer", "automated", "malformed")
-    )
+    text = "\n\n".join(m.text for m in first)
     return CaseView(session, services, case, subject_of(session, case), text)
 
 
@@ -119,14 +123,17 @@ def common_context(case: Request) -> dict[str, object]:
 def draft_reply(session: Session, services: Services, case: Request, *, actor: str) -> Draft:
     view = case_view(session, services, case)
     sections, attachments, personal = [], [], False
+    headings: dict[str, str] = {}
+    fields: list[str] = []
     for kind in case.kinds:
         section = handler_for(kind).draft(view)
-        sections.append(
-            services.drafter.render(
-                section.template, case.language, **common_context(case), **section.context
-            ).text.strip()
-        )
+        text = services.drafter.render(
+            section.template, case.language, **common_context(case), **section.context
+        ).text.strip()
+        sections.append(text)
+        headings[kind] = text.splitlines()[0].strip() if text else ""
         attachments.extend(section.attachments)
+        fields.extend(f for f in section.fields if f not in fields)
         personal = personal or section.carries_personal_data
     rendered = services.drafter.render(
         "reply.txt.j2",
@@ -135,6 +142,7 @@ def draft_reply(session: Session, services: Services, case: Request, *, actor: s
         sections=sections,
         kinds=kind_labels(case.kinds, case.language),
     )
+    scope = reply_scope(case)
     return new_draft(
         session,
         case,
@@ -143,15 +151,23 @@ def draft_reply(session: Session, services: Services, case: Request, *, actor: s
         rendered.text,
         attachments=tuple(attachments),
         carries_personal_data=personal,
-        covers=reply_scope(case),
+        covers={**scope, "written_for": scope, "sections": headings, "fields": fields},
         author=actor,
         now=services.clock(),
     )
 
 
-def reply_scope(case: Request) -> dict[str, object]:
+def reply_scope(case: Request) -> dict[str, Any]:
     """What a reply written now answers: the case's kinds and the changes it would apply."""
     return {"kinds": list(case.kinds), "changes": list(case.requested_changes)}
+
+
+def written_for(draft: Draft) -> dict[str, Any]:
+    """The case as it stood when the reply was drafted (what the machine answered)."""
+    covers = draft.covers or {}
+    if "written_for" in covers:
+        return dict(covers["written_for"])
+    return {"kinds": list(covers.get("kinds", [])), "changes": list(covers.get("changes", []))}
 
 
 def draft_clarification(session: Session, services: Services, case: Request, reason: str) -> Draft:
@@ -214,122 +230,6 @@ def _check_current(session: Session, draft: Draft) -> None:
         )
 
 
-def approve_draft(
-    session: Session,
-    services: Services,
-    draft_id: int,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Outbox:
-    """Approve one version: carry out what it promises and queue it, in one transaction."""
-    draft = get_draft(session, draft_id)
-    _check_current(session, draft)
-    if expected_version is not None and expected_version != draft.version:
-        raise StaleDraft(
-            f"draft {draft.id} is at version {draft.version}, not "
-            f"{expected_version}; review it again"
-        )
-    if draft.status != DraftStatus.AWAITING_APPROVAL:
-        raise CaseError(
-            f"draft {draft.id} is {draft.status}; only a draft awaiting approval can be approved"
-        )
-    case = session.get(Request, draft.request_id)
-    assert case is not None
-    if not is_open(case.status):
-        raise CaseError(f"{case.reference} is {case.status}; its drafts can no longer be sent")
-    if draft.carries_personal_data and case.verified_at is None:
-        raise CaseError(
-            f"{case.reference} is not verified; a draft with personal data cannot be approved"
-        )
-    if draft.purpose == "reply" and draft.covers != reply_scope(case):
-        # Approval carries out what the approved text says, never more: a kind or a change
-        # that arrived after it was written needs a new draft first.
-        written_for = ", ".join((draft.covers or {}).get("kinds", [])) or "nothing recorded"
-        raise StaleDraft(
-            f"draft {draft.id} was written for {written_for}, but {case.reference} now asks "
-            f"for {', '.join(case.kinds)} or other changes; a new draft is needed "
-            "(noxbot drafts list)"
-        )
-    draft.status = DraftStatus.APPROVED
-    draft.decided_by = actor
-    draft.decided_at = services.clock()
-    session.add(draft)
-    audit.record(
-        session,
-        at=services.clock(),
-        actor=actor,
-        action="draft_approved",
-        request=case,
-        detail=f"draft {draft.id} v{draft.version} ({draft.purpose})",
-    )
-    if draft.purpose == "reply":
-        transition(
-            session,
-            case,
-            S.APPROVED,
-            actor=actor,
-            reason=f"draft {draft.id} approved",
-            now=services.clock(),
-        )
-        for kind in case.kinds:  # == the draft's scope, checked above
-            # A fresh view per kind: an erasure before it may have removed the person.
-            done = handler_for(kind).on_approve(case_view(session, services, case), actor)
-            audit.record(
-                session,
-                at=services.clock(),
-                actor=actor,
-                action=f"carried_out_{kind}",
-                request=case,
-                detail=done,
-            )
-    outbox = queue_outbox(
-        session,
-        case,
-        ChannelName(draft.to_channel),
-        draft.to_address,
-        draft.subject,
-        draft.text,
-        purpose=draft.purpose,
-        draft=draft,
-        attachments=[Attachment(**a) for a in draft.attachments],
-        now=services.clock(),
-        from_address=services.settings.organisation.email,
-    )
-    if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
-        # No adapter calls or posts letters: staff deliver it, and the case is done then.
-        outbox.status = OutboxStatus.MANUAL
-        session.add(outbox)
-        how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
-        alert_staff(
-            session,
-            case,
-            "deliver_by_hand",
-            f"{case.reference}: draft {draft.id} is approved; deliver it {how} to "
-            f"{draft.to_address} (noxbot drafts show {draft.id}).",
-            now=services.clock(),
-        )
-        if draft.purpose == "reply":
-            transition(
-                session,
-                case,
-                S.DONE,
-                actor=actor,
-                reason=f"approved reply handed to staff to deliver {how}",
-                now=services.clock(),
-            )
-    if draft.purpose == "refusal":
-        transition(
-            session,
-            case,
-            S.CLOSED,
-            actor=actor,
-            reason="refused under Art. 12(4); notice approved",
-            now=services.clock(),
-        )
-    return outbox
-
-
 def reject_draft(
     session: Session, services: Services, draft_id: int, reason: str, *, actor: str
 ) -> Draft:
@@ -369,18 +269,36 @@ def edit_draft(
     *,
     actor: str,
     subject: str | None = None,
+    kinds: list[str] | None = None,
+    changes: dict[str, str] | None = None,
 ) -> Draft:
-    """Staff's edit becomes a new version; the old one stays as it was (versioned drafts)."""
+    """Staff's edit becomes a new version; the old one stays as it was (versioned drafts).
+
+    What approving the new version carries out comes from it: the scope of the version it
+    replaces, unless staff state a new one (`kinds`: fewer of the kinds the case asks for;
+    `changes`: what a rectification changes, as `requests changes` takes them). Either way
+    the text must still say what will be done, and nothing more — a section cut out of the
+    text without a new scope, or a changed phone number in it, is refused with what to do.
+    """
     draft = get_draft(session, draft_id)
     _check_current(session, draft)
     if draft.status not in (DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED):
         raise CaseError(f"draft {draft.id} is {draft.status}; it can no longer be edited")
     if not text.strip():
         raise CaseError("the edited text is empty; nothing was changed")
-    if text == draft.text and (subject is None or subject == draft.subject):
+    unchanged_scope = kinds is None and changes is None
+    if text == draft.text and (subject is None or subject == draft.subject) and unchanged_scope:
         raise CaseError("the text is unchanged; no new version made")
     case = session.get(Request, draft.request_id)
     assert case is not None
+    covers = draft.covers
+    if draft.purpose == "reply":
+        covers = _edited_scope(session, case, draft, kinds, changes)
+        check_text_says(text, covers, case.reference, stated=kinds is not None)
+    elif not unchanged_scope:
+        raise CaseError(
+            f"draft {draft.id} is a {draft.purpose}; only a reply has kinds and changes"
+        )
     if draft.status == DraftStatus.AWAITING_APPROVAL:
         draft.status = DraftStatus.SUPERSEDED
     session.add(draft)
@@ -396,7 +314,7 @@ def edit_draft(
         text=text,
         attachments=draft.attachments,
         carries_personal_data=draft.carries_personal_data or case.verified_at is not None,
-        covers=draft.covers,
+        covers=covers,
         author=actor,
         created_at=services.clock(),
     )
@@ -408,7 +326,8 @@ def edit_draft(
         actor=actor,
         action="draft_edited",
         request=case,
-        detail=f"draft {draft.id} v{draft.version} → draft {new.id} v{new.version}",
+        detail=f"draft {draft.id} v{draft.version} → draft {new.id} v{new.version}"
+        + ("" if unchanged_scope else f"; scope: {', '.join((covers or {}).get('kinds', []))}"),
     )
     if draft.purpose == "reply" and case.status == S.REJECTED:
         transition(
@@ -420,6 +339,79 @@ def edit_draft(
             now=services.clock(),
         )
     return new
+
+
+def _edited_scope(
+    session: Session,
+    case: Request,
+    draft: Draft,
+    kinds: list[str] | None,
+    changes: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The scope of an edited reply: the old one, or the kinds and changes staff state."""
+    covers = dict(draft.covers or reply_scope(case))
+    asked = written_for(draft)["kinds"]
+    if kinds is not None:
+        unknown = [k for k in kinds if k not in asked]
+        if unknown or not kinds:
+            raise CaseError(
+                f"{case.reference} asks for {', '.join(asked)}; an edited reply may answer "
+                f"some of those, not {', '.join(unknown) or 'none of them'}"
+            )
+        covers["kinds"] = [k for k in asked if k in kinds]  # the case's order
+    if changes is not None:
+        if "rectification" not in covers["kinds"]:
+            raise CaseError(f"{case.reference}: changes belong to a rectification reply")
+        subject = subject_of(session, case)
+        if subject is None:
+            raise CaseError(f"{case.reference}: the person is not on file; nothing to rectify")
+        try:
+            covers["changes"] = staff_changes(session, subject, changes, case.language)
+        except InvalidContact as exc:
+            raise CaseError(str(exc)) from None
+    if "rectification" not in covers["kinds"]:
+        covers["changes"] = []
+    return covers
+
+
+def check_text_says(
+    text: str, covers: dict[str, Any], reference: str, *, stated: bool = False
+) -> None:
+    """Raise unless the reply's text says what approving it carries out, and no more: each
+    kind in scope keeps its section (by its heading) unless staff stated the kinds
+    themselves, no kind out of scope keeps one, and each change's new value stands in it as
+    it will be written on file."""
+    lines = {line.strip().casefold() for line in text.splitlines()}
+    headings = covers.get("sections", {})
+    for kind, heading in headings.items():
+        present = heading.casefold() in lines if heading else True
+        if kind in covers["kinds"] and not present and not stated:
+            raise CaseError(
+                f"{reference}: the edited text has no {heading} section, but approving it would "
+                f"still carry out {kind}; keep the section, or state what the reply answers "
+                f"(--kinds {','.join(covers['kinds'])} to keep them all, or fewer)"
+            )
+        if kind not in covers["kinds"] and present:
+            raise CaseError(
+                f"{reference}: the edited text still has the {heading} section, but approving "
+                f"it would not carry out {kind}; take the section out"
+            )
+    for change in covers.get("changes", []):
+        if not _mentions(text, change["field"], change["new"]):
+            raise CaseError(
+                f"{reference}: the edited text no longer says the new {change['field']} "
+                f"({change['new']}) that approval would write on file; keep it, or state the "
+                f"change (--set {change['field']}=NEW)"
+            )
+
+
+def _mentions(text: str, field: str, value: str) -> bool:
+    """Whether the text states this value (a phone number in any usual writing)."""
+    if field != "phone":
+        return value.casefold() in text.casefold()
+    digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    national = "0" + value[3:] if value.startswith("+46") else value
+    return any(form in digits for form in (value, value.lstrip("+"), national))
 
 
 def open_drafts(session: Session) -> list[Draft]:

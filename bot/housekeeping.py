@@ -18,6 +18,7 @@ from bot.models import (
     ChannelCursor,
     Direction,
     Draft,
+    DraftStatus,
     Message,
     MessageState,
     Outbox,
@@ -25,6 +26,7 @@ from bot.models import (
     Request,
     StaffAlert,
     Verification,
+    VerificationStatus,
 )
 from bot.services import Services
 
@@ -274,3 +276,120 @@ def _forget_in_case(session: Session, case: Request) -> None:
     case.evidence = []  # the classifier's phrases, quoted from the message
     case.requester_name = None
     session.add(case)
+
+
+def _copies_waiting(
+    session: Session, subject_id: int, erasing: Request
+) -> tuple[list[Draft], list[Verification], list[Outbox]]:
+    """What still waits to carry an erased person's data, in their other open cases: drafts
+    with register data awaiting approval or an edit, challenges not yet answered, and
+    messages approved (or automatic) but not sent yet."""
+    open_cases = [
+        case.id
+        for case in session.exec(
+            select(Request).where(
+                Request.subject_id == subject_id,
+                Request.id != erasing.id,
+                col(Request.status).not_in([str(s) for s in FINAL_STATES]),
+            )
+        )
+    ]
+    drafts = list(
+        session.exec(
+            select(Draft).where(
+                col(Draft.request_id).in_(open_cases),
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+                col(Draft.carries_personal_data).is_(True),
+            )
+        )
+    )
+    challenges = list(
+        session.exec(
+            select(Verification).where(
+                col(Verification.request_id).in_(open_cases),
+                Verification.status == VerificationStatus.PENDING,
+            )
+        )
+    )
+    personal = select(Draft.id).where(col(Draft.carries_personal_data).is_(True))
+    queued = list(
+        session.exec(
+            select(Outbox).where(
+                col(Outbox.request_id).in_(open_cases),
+                Outbox.status == OutboxStatus.QUEUED,
+                or_(
+                    col(Outbox.purpose) == "verification_challenge",
+                    col(Outbox.draft_id).in_(personal),
+                ),
+            )
+        )
+    )
+    return drafts, challenges, queued
+
+
+def _references(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+    rows = session.exec(select(Request).where(col(Request.id).in_(ids))).all()
+    return {row.id: row.reference for row in rows}
+
+
+def pending_copies(session: Session, subject_id: int, erasing: Request) -> list[str]:
+    """What approving an erasure will withdraw, as staff read it before they approve."""
+    drafts, challenges, queued = _copies_waiting(session, subject_id, erasing)
+    refs = _references(session, {d.request_id for d in drafts} | {v.request_id for v in challenges})
+    refs.update(_references(session, {o.request_id for o in queued}))
+    return [
+        *(f"draft {d.id} ({d.purpose}) of {refs[d.request_id]}" for d in drafts),
+        *(f"the verification challenge of {refs[v.request_id]}" for v in challenges),
+        *(
+            f"outbox {o.id} ({o.purpose}) of {refs[o.request_id]}, not sent yet"
+            for o in queued
+            if o.purpose != "verification_challenge"
+        ),
+    ]
+
+
+def withdraw_pending_copies(
+    session: Session, services: Services, subject_id: int, erasing: Request, *, actor: str
+) -> list[str]:
+    """An approved erasure leaves nothing that could still send the person's data: their
+    other open cases' drafts with register data are superseded, their challenges cancelled,
+    and what is queued but not sent is cancelled. Those cases stay open for staff (the
+    person is no longer on file), who are told which. Returns what was withdrawn."""
+    withdrawn = pending_copies(session, subject_id, erasing)
+    if not withdrawn:
+        return []
+    drafts, challenges, queued = _copies_waiting(session, subject_id, erasing)
+    now = services.clock()
+    for draft in drafts:
+        draft.status = DraftStatus.SUPERSEDED
+        draft.decision_reason = f"withdrawn: {erasing.reference} erased the person's data"
+        session.add(draft)
+    for verification in challenges:
+        verification.status = VerificationStatus.CANCELLED
+        verification.resolved_at, verification.resolved_by = now, actor
+        verification.note = f"the person was erased ({erasing.reference})"
+        session.add(verification)
+    for row in queued:
+        row.status = OutboxStatus.CANCELLED
+        row.last_error = f"withdrawn: {erasing.reference} erased the person's data"
+        row.text, row.attachments = "(withdrawn unsent after an erasure)", []
+        session.add(row)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="erasure_withdrew",
+        request=erasing,
+        detail=f"{len(drafts)} drafts, {len(challenges)} challenges, {len(queued)} queued messages",
+    )
+    session.add(
+        StaffAlert(
+            request_id=erasing.id,
+            kind="erasure_withdrew",
+            text=f"{erasing.reference}: the approved erasure withdrew what still waited to carry "
+            f"the person's data: {'; '.join(withdrawn)}. Those cases stay open for you to "
+            "answer or close; the person is no longer on file.",
+            created_at=now,
+        )
+    )
+    return withdrawn

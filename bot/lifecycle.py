@@ -36,13 +36,15 @@ ALLOWED_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
     # alternate channel on file (or an unknown sender) staff decide.
     S.RECEIVED: frozenset({S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
     S.AWAITING_VERIFICATION: frozenset({S.VERIFIED, S.UNVERIFIED}) | _ALWAYS,
-    S.VERIFIED: frozenset({S.AWAITING_APPROVAL}) | _ALWAYS,
+    # A "no" from a channel on file (the old address asked to confirm a change) after the
+    # case was verified sends it back to staff.
+    S.VERIFIED: frozenset({S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
     # Staff decide: verify by phone, send a new challenge, or reply (clarification, refusal).
     S.UNVERIFIED: frozenset({S.VERIFIED, S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL}) | _ALWAYS,
-    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED}) | _ALWAYS,
+    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.UNVERIFIED}) | _ALWAYS,
     S.APPROVED: frozenset({S.DONE}) | _ALWAYS,
     # A rejected draft is redrafted and goes back to staff.
-    S.REJECTED: frozenset({S.AWAITING_APPROVAL}) | _ALWAYS,
+    S.REJECTED: frozenset({S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
     S.DONE: frozenset(),
     S.WITHDRAWN: frozenset(),
     S.CLOSED: frozenset(),

@@ -77,6 +77,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after retries; staff see it
     MANUAL = "manual"  # a letter or a call: staff deliver it by hand
+    CANCELLED = "cancelled"  # withdrawn before it went (an erasure took the data it carried)
 
 
 class Subject(SQLModel, table=True):
@@ -112,6 +113,9 @@ class ContactPoint(SQLModel, table=True):
     subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
     kind: str
     value: str  # normalised: lower-case email, E.164 phone, decimal Telegram id
+    #: A contact point a rectification just put on file proves nothing yet: it is not used to
+    #: verify anyone before this time (the cooling-off period, bot.verification).
+    verify_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Suppression(SQLModel, table=True):
@@ -225,6 +229,11 @@ class Verification(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
     #: The id the challenge went out under (Telegram message id, Message-ID), to match answers.
     challenge_ref: str | None = Field(default=None, index=True)
+    #: What the challenge named, so a confirmation covers exactly that: the kinds asked for,
+    #: and (for a rectification of a contact point) the contact point whose old value it
+    #: reached — "email", "phone" — or None for the confirmation of who asked.
+    kinds: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    confirms_contact: str | None = None
 
 
 class Draft(SQLModel, table=True):

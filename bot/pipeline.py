@@ -368,19 +368,19 @@ def _attach_to_case(
     case: Request,
     classification: Classification,
 ) -> Outcome:
+    """A message in the thread of the sender's own case. What it adds, case by case:
+    - nothing new: attached for staff to read;
+    - a right that needs verification: its own case, with its own confirmation — a
+      confirmation covers the kinds it named, and a From line is no proof, so nothing that
+      discloses or changes data joins a case after its challenge went out;
+    - a right that needs none (opting out, a complaint, a question): joins the open case,
+      whose reply is drafted again;
+    - unsure: attached, and staff see it."""
     new_kinds = [
         k for k in classification.kinds if k is not RequestKind.NONE and str(k) not in case.kinds
     ]
     needs_check = any(k in KINDS_NEEDING_VERIFICATION for k in new_kinds)
-    can_merge = (
-        is_open(case.status)
-        and case.status not in (S.APPROVED,)
-        and (
-            not needs_check
-            or case.verified_at is not None
-            or case.status in (S.AWAITING_VERIFICATION, S.UNVERIFIED)
-        )
-    )
+    can_merge = is_open(case.status) and case.status != S.APPROVED and not needs_check
     if (
         new_kinds
         and not can_merge

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.approval import approve_draft
 from bot.audit import chain_head
 from bot.channels.telegram import split_text
 from bot.db import Database
-from bot.drafts import approve_draft, reject_draft
+from bot.drafts import reject_draft
 from bot.errors import NoxbotError
 from bot.models import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
 from bot.services import Services

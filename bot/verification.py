@@ -14,12 +14,22 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.channels.base import ChannelName
 from bot.models import ContactKind
 
 CODE_DIGITS = 6
+
+#: A contact point a rectification put on file is not used to verify anyone for this long:
+#: if the change was an impostor's, the real person's old channels are the only proof until
+#: they have had time to notice (they were asked to confirm the change on the old channel).
+COOLING_OFF = timedelta(days=14)
+
+#: Contact points a rectification may change that verification also uses, with the method
+#: that reaches their old value to confirm the change.
+CONTACT_FIELDS = {"email": ContactKind.EMAIL, "phone": ContactKind.PHONE}
 
 
 class Method(StrEnum):
@@ -73,6 +83,18 @@ def choose_route(
                 method, channel = _METHOD[kind]
                 return Route(method, channel, value)
     return None
+
+
+def usable_for_verification(verify_after: datetime | None, now: datetime) -> bool:
+    """A contact point proves who someone is unless it is still cooling off."""
+    return verify_after is None or verify_after <= now
+
+
+def route_to(kind: ContactKind | str, value: str) -> Route:
+    """The challenge that reaches one contact point (an email code, Telegram buttons, a
+    call for staff to make)."""
+    method, channel = _METHOD[ContactKind(kind)]
+    return Route(method, channel, value)
 
 
 def new_code() -> str:

@@ -1,15 +1,19 @@
 """Confirming who asked: challenges on the alternate channel, and what each answer does.
 
-Confirmed → the case is verified and its reply drafted; "it wasn't me", too many wrong
-codes or no answer in time → the case waits for staff, who are alerted. The pure rules
-(routes, codes) are in bot.verification.
+A challenge names what it confirms (the kinds asked for, or the change of a contact point),
+and a confirmation covers exactly that. Confirmed → the case is verified and its reply
+drafted; "it wasn't me", too many wrong codes or no answer in time → the case waits for
+staff, who are alerted. A rectification of a contact point that verification uses (email,
+phone) is confirmed on the old value too; approval waits for that (bot.drafts). The pure
+rules (routes, codes, the cooling-off period) are in bot.verification.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from bot import audit
 from bot.case_records import (
@@ -19,16 +23,20 @@ from bot.case_records import (
     alert_staff,
     find_reference,
     get_case,
+    kind_labels,
+    normalised_or_raw,
     subject_of,
 )
 from bot.channels.base import Button, ChannelName
 from bot.drafts import draft_clarification, draft_reply, supersede_open_drafts
+from bot.kinds import KINDS_NEEDING_VERIFICATION
 from bot.lifecycle import is_open, resolve_verification_alerts, transition
 from bot.models import (
     ContactKind,
     Message,
     Outbox,
     Request,
+    Subject,
     Verification,
     VerificationStatus,
 )
@@ -36,16 +44,20 @@ from bot.outbox import REDACT_AFTER_SENDING, queue_outbox
 from bot.register import contacts_of
 from bot.services import Services
 from bot.verification import (
+    CONTACT_FIELDS,
     CodeAnswer,
     Denial,
     Method,
     Route,
     button_data,
+    choose_route,
     code_matches,
     hash_code,
     new_code,
     parse_button_data,
     read_answer,
+    route_to,
+    usable_for_verification,
 )
 
 #: Button labels for the Telegram confirmation, in the language of the case.
@@ -53,13 +65,40 @@ CONFIRM_LABELS = {
     "sv": ("Ja, det var jag", "Nej, det var inte jag"),
     "en": ("Yes, that was me", "No, it wasn't me"),
 }
+#: What a confirmation of a contact point's change names, in the language of the case.
+CONTACT_CHANGE_LABELS = {
+    "sv": {"email": "att ändra din e-postadress hos oss", "phone": "att ändra ditt telefonnummer"},
+    "en": {"email": "to change your email address with us", "phone": "to change your phone number"},
+}
+
+
+def verification_kinds(kinds: list[str]) -> list[str]:
+    """The kinds of a case that a confirmation must cover (the rest need none)."""
+    return [k for k in kinds if k in KINDS_NEEDING_VERIFICATION]
+
+
+def usable_contacts(session: Session, subject: Subject, now: datetime) -> list[tuple[str, str]]:
+    """The person's contact points that may prove who they are now (none cooling off)."""
+    return [
+        (c.kind, c.value)
+        for c in contacts_of(session, subject)
+        if usable_for_verification(c.verify_after, now)
+    ]
 
 
 def start_verification(
-    session: Session, services: Services, case: Request, route: Route, *, actor: str = SYSTEM
+    session: Session,
+    services: Services,
+    case: Request,
+    route: Route,
+    *,
+    kinds: list[str],
+    confirms_contact: str | None = None,
+    actor: str = SYSTEM,
 ) -> Verification:
     """Create the challenge and queue it on the alternate channel (it holds no personal data,
-    so it goes out without approval); a phone route becomes a task for staff."""
+    so it goes out without approval); a phone route becomes a task for staff. The challenge
+    names what it confirms: `kinds`, or the change of the contact point `confirms_contact`."""
     settings = services.settings.verification
     now = services.clock()
     verification = Verification(
@@ -70,25 +109,31 @@ def start_verification(
         max_attempts=settings.max_attempts,
         expires_at=now + timedelta(hours=settings.code_ttl_hours),
         created_at=now,
+        kinds=list(kinds),
+        confirms_contact=confirms_contact,
     )
     session.add(verification)
     session.flush()
     assert verification.id is not None
     ttl = settings.code_ttl_hours
     ttl_shown = int(ttl) if float(ttl).is_integer() else ttl
+    naming = {
+        "reference": case.reference,
+        "name": None,
+        "due_date": case.due_date,
+        "request_channel": case.channel,
+        "ttl_hours": ttl_shown,
+        "asked_for": _what_is_confirmed(case.language, kinds, confirms_contact),
+    }
     if route.method is Method.EMAIL_CODE:
         code = new_code()
         verification.code_hash = hash_code(services.hash_key, verification.id, code)
         rendered = services.drafter.render(
             "verification_challenge_email.txt.j2",
             case.language,
-            reference=case.reference,
-            name=None,
-            due_date=case.due_date,
             code=code,
-            ttl_hours=ttl_shown,
-            request_channel=case.channel,
             max_attempts=settings.max_attempts,
+            **naming,
         )
         outbox = queue_outbox(
             session,
@@ -107,13 +152,7 @@ def start_verification(
         outbox.headers = {**outbox.headers, REDACT_AFTER_SENDING: [code]}
     elif route.method is Method.TELEGRAM_CONFIRM:
         rendered = services.drafter.render(
-            "verification_challenge_telegram.txt.j2",
-            case.language,
-            reference=case.reference,
-            name=None,
-            due_date=case.due_date,
-            request_channel=case.channel,
-            ttl_hours=ttl_shown,
+            "verification_challenge_telegram.txt.j2", case.language, **naming
         )
         yes, no = CONFIRM_LABELS.get(case.language, CONFIRM_LABELS["en"])
         queue_outbox(
@@ -133,25 +172,141 @@ def start_verification(
         )
     else:
         verification.expires_at = None
+        what = (
+            f"that they asked to change their {confirms_contact} on file"
+            if confirms_contact
+            else "the request"
+        )
         alert_staff(
             session,
             case,
             "call_to_verify",
-            f"{case.reference}: call the number on file ({route.address}) to confirm the "
-            f"request, then run: noxbot requests verify {case.reference} --by phone "
-            "--note '…'",
-            now=services.clock(),
+            f"{case.reference}: call the number on file ({route.address}) to confirm {what}, "
+            f"then run: noxbot requests verify {case.reference} --by phone --note '…'",
+            now=now,
         )
     session.add(verification)
     audit.record(
         session,
-        at=services.clock(),
+        at=now,
         actor=actor,
         action="verification_started",
         request=case,
-        detail=f"{route.method} via {route.channel}",
+        detail=f"{route.method} via {route.channel}"
+        + (f" for the change of {confirms_contact}" if confirms_contact else ""),
     )
     return verification
+
+
+def _what_is_confirmed(language: str, kinds: list[str], confirms_contact: str | None) -> list[str]:
+    if confirms_contact is not None:
+        labels = CONTACT_CHANGE_LABELS.get(language, CONTACT_CHANGE_LABELS["en"])
+        return [labels[confirms_contact]]
+    return kind_labels(kinds, language)
+
+
+def start_case_verification(
+    session: Session, services: Services, case: Request, subject: Subject, *, actor: str
+) -> Verification | None:
+    """The challenges a new case needs: who asked, through an alternate channel on file, and
+    each contact point its rectification would change, on that contact point's old value.
+    Returns the first, or None when no alternate channel may be used (staff decide)."""
+    route = choose_route(
+        ChannelName(case.channel),
+        normalised_or_raw(case.channel, case.requester_address),
+        usable_contacts(session, subject, services.clock()),
+    )
+    if route is None:
+        return None
+    verification = start_verification(
+        session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
+    )
+    ensure_contact_confirmations(session, services, case, actor=actor)
+    return verification
+
+
+def _reaches(verification: Verification, field: str, old: str) -> bool:
+    """Whether a challenge went to the old value of this contact point (a staff call to the
+    number on file counts for a phone number)."""
+    if field == "phone" and verification.method == Method.PHONE_CALL:
+        return True
+    kind = CONTACT_FIELDS[field]
+    return verification.channel == str(kind) and verification.address == old
+
+
+def contact_changes(changes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(field, old value) of each change to a contact point that verification uses."""
+    return [
+        (c["field"], c["old"]) for c in changes if c.get("field") in CONTACT_FIELDS and c.get("old")
+    ]
+
+
+def unconfirmed_contact_changes(
+    session: Session, case: Request, changes: list[dict[str, Any]]
+) -> list[str]:
+    """The contact points a change would replace that have not confirmed it on their old
+    value: approval of such a change waits (GDPR Art. 12(6): a change of the channel we
+    verify through is exactly what an impostor would ask for)."""
+    confirmed = list(
+        session.exec(
+            select(Verification).where(
+                Verification.request_id == case.id,
+                Verification.status == VerificationStatus.CONFIRMED,
+            )
+        )
+    )
+    return [
+        field
+        for field, old in contact_changes(changes)
+        if not any(_reaches(v, field, old) for v in confirmed)
+    ]
+
+
+def ensure_contact_confirmations(
+    session: Session, services: Services, case: Request, *, actor: str = SYSTEM
+) -> list[Verification]:
+    """Ask each contact point a rectification would change to confirm it on its old value,
+    unless it has been asked already (pending or confirmed)."""
+    started = []
+    asked = list(
+        session.exec(
+            select(Verification).where(
+                Verification.request_id == case.id,
+                col(Verification.status).in_(
+                    [VerificationStatus.PENDING, VerificationStatus.CONFIRMED]
+                ),
+            )
+        )
+    )
+    for field, old in contact_changes(case.requested_changes):
+        if any(_reaches(v, field, old) for v in asked):
+            continue
+        verification = start_verification(
+            session,
+            services,
+            case,
+            route_to(CONTACT_FIELDS[field], old),
+            kinds=["rectification"],
+            confirms_contact=field,
+            actor=actor,
+        )
+        asked.append(verification)
+        started.append(verification)
+    return started
+
+
+def confirmed_kinds(session: Session, case: Request) -> set[str]:
+    """The kinds the confirmations of who asked have covered."""
+    covered: set[str] = set()
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.request_id == case.id,
+            Verification.status == VerificationStatus.CONFIRMED,
+            col(Verification.confirms_contact).is_(None),
+        )
+    ):
+        covered.update(verification.kinds or [])
+    return covered
 
 
 def finish_verification(
@@ -177,6 +332,58 @@ def finish_verification(
         request=case,
         detail=note or "",
     )
+
+
+def _cancel_other_challenges(
+    session: Session, services: Services, case: Request, answered: Verification, *, actor: str
+) -> None:
+    """When one challenge of a case fails or is denied, the others no longer decide: a
+    later "yes" elsewhere must not verify a case someone said was not theirs."""
+    for other in pending_verifications(session, case):
+        if other.id != answered.id:
+            finish_verification(
+                session,
+                services,
+                case,
+                other,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="another challenge of this case failed or was denied",
+            )
+
+
+def confirm_answer(
+    session: Session,
+    services: Services,
+    case: Request,
+    verification: Verification,
+    *,
+    actor: str,
+    note: str,
+) -> None:
+    """A challenge was confirmed: who asked (the case is verified and its reply drafted), or
+    the change of a contact point (approval of that change may now go ahead)."""
+    if verification.confirms_contact is None:
+        confirm_identity(session, services, case, verification, actor=actor, note=note)
+        return
+    finish_verification(
+        session,
+        services,
+        case,
+        verification,
+        VerificationStatus.CONFIRMED,
+        actor=actor,
+        note=note,
+    )
+    if case.status in (S.AWAITING_APPROVAL, S.REJECTED):
+        alert_staff(
+            session,
+            case,
+            "change_confirmed",
+            f"{case.reference}: the old {verification.confirms_contact} on file confirmed the "
+            "change; its reply can now be approved.",
+            now=services.clock(),
+        )
 
 
 def confirm_identity(
@@ -240,14 +447,17 @@ def deny_identity(
         actor=actor,
         note="the person on file says they did not ask",
     )
-    transition(
-        session,
-        case,
-        S.UNVERIFIED,
-        actor=actor,
-        reason="the person on file denied making the request",
-        now=services.clock(),
-    )
+    _cancel_other_challenges(session, services, case, verification, actor=actor)
+    case.verified_at = None  # whatever confirmed it before no longer counts
+    if case.status != S.UNVERIFIED:
+        transition(
+            session,
+            case,
+            S.UNVERIFIED,
+            actor=actor,
+            reason="the person on file denied making the request",
+            now=services.clock(),
+        )
     alert_staff(
         session,
         case,
@@ -257,7 +467,7 @@ def deny_identity(
         "nothing has been disclosed.",
         now=services.clock(),
     )
-    supersede_open_drafts(session, case, purposes=("acknowledgment",))
+    supersede_open_drafts(session, case, purposes=("acknowledgment", "reply"))
     draft_clarification(session, services, case, "denied")
 
 
@@ -271,8 +481,22 @@ def fail_verification(
     actor: str,
     reason: str,
 ) -> None:
-    """Too many wrong codes or an expired challenge: staff decide what happens next."""
+    """Too many wrong codes or an expired challenge: staff decide what happens next.
+
+    A challenge for the change of a contact point that fails leaves the case where it is:
+    the change simply cannot be approved (staff are told)."""
     finish_verification(session, services, case, verification, status, actor=actor, note=reason)
+    if verification.confirms_contact is not None and case.status != S.AWAITING_VERIFICATION:
+        alert_staff(
+            session,
+            case,
+            "verification_failed",
+            f"{case.reference}: {reason} (the old {verification.confirms_contact} on file, "
+            "for the change asked); the change cannot be approved as it stands.",
+            now=services.clock(),
+        )
+        return
+    _cancel_other_challenges(session, services, case, verification, actor=actor)
     transition(session, case, S.UNVERIFIED, actor=actor, reason=reason, now=services.clock())
     alert_staff(
         session, case, "verification_failed", f"{case.reference}: {reason}.", now=services.clock()
@@ -285,7 +509,7 @@ def challenge_undeliverable(session: Session, services: Services, row: Outbox) -
     """The challenge could not be delivered (a refused address, a blocked bot): the person
     cannot answer it, so the case goes to staff now rather than when it would expire."""
     case = session.get(Request, row.request_id) if row.request_id else None
-    if case is None or case.status != S.AWAITING_VERIFICATION:
+    if case is None or not is_open(case.status):
         return
     for verification in pending_verifications(session, case):
         sent_here = verification.address == row.address and verification.channel == row.channel
@@ -305,31 +529,45 @@ def challenge_undeliverable(session: Session, services: Services, row: Outbox) -
 def verify_by_phone(
     session: Session, services: Services, reference: str, note: str, *, actor: str
 ) -> Request:
-    """Staff called the number on file and the person confirmed the request."""
+    """Staff called the number on file and the person confirmed the request — or, once the
+    case is verified, the change of a contact point that waits for the old number's word."""
     case = get_case(session, reference)
-    if case.status not in (S.AWAITING_VERIFICATION, S.UNVERIFIED):
-        raise CaseError(
-            f"{case.reference} is {case.status}; only a case awaiting verification "
-            "or unverified can be verified"
-        )
     if not note.strip():
         raise CaseError("--note is required: say who was called and what they confirmed")
+    calls = [
+        v
+        for v in pending_verifications(session, case)
+        if v.method == Method.PHONE_CALL and v.confirms_contact is not None
+    ]
+    if case.status not in (S.AWAITING_VERIFICATION, S.UNVERIFIED):
+        if not calls:
+            raise CaseError(
+                f"{case.reference} is {case.status}; only a case awaiting verification "
+                "or unverified, or a change waiting for a call, can be verified by phone"
+            )
+        for call in calls:
+            confirm_answer(session, services, case, call, actor=actor, note=f"by phone: {note}")
+        return case
     # Only a call to a number we already held proves who asked; a number the requester gave
-    # proves nothing (the policy: "another channel for which we have your contact details").
+    # proves nothing (the policy: "another channel for which we have your contact details"),
+    # nor does one a rectification put on file a few days ago (bot.verification.COOLING_OFF).
     subject = subject_of(session, case)
     if subject is None:
         raise CaseError(
             f"{case.reference}: the requester is not on file, so there is no number on file "
             "to call; a phone verification cannot be recorded"
         )
-    if not any(c.kind == ContactKind.PHONE for c in contacts_of(session, subject)):
+    phones = [k for k, _ in usable_contacts(session, subject, services.clock()) if k == "phone"]
+    if not phones:
+        cooling = any(c.kind == ContactKind.PHONE for c in contacts_of(session, subject))
         raise CaseError(
-            f"{case.reference}: the person on file has no phone number on file; a phone "
-            "verification cannot be recorded"
+            f"{case.reference}: the person on file has no phone number on file"
+            + (" that may be used yet (it was changed recently)" if cooling else "")
+            + "; a phone verification cannot be recorded"
         )
     pending = pending_verifications(session, case)
     for other in pending:
-        if other.method != Method.PHONE_CALL:
+        if other.method != Method.PHONE_CALL and other.confirms_contact is None:
             finish_verification(
                 session,
                 services,
@@ -339,7 +577,9 @@ def verify_by_phone(
                 actor=actor,
                 note="verified by phone instead",
             )
-    phone = next((v for v in pending if v.method == Method.PHONE_CALL), None)
+    phone = next(
+        (v for v in pending if v.method == Method.PHONE_CALL and v.confirms_contact is None), None
+    )
     if phone is None:
         phone = Verification(
             request_id=case.id,
@@ -347,9 +587,15 @@ def verify_by_phone(
             channel=ChannelName.PHONE,
             address="staff call",
             created_at=services.clock(),
+            kinds=verification_kinds(case.kinds),
         )
         session.add(phone)
         session.flush()
+    phone.kinds = verification_kinds(case.kinds)  # the call confirmed the case as it stands
+    for call in calls:  # the same call to the number on file confirms a change of it
+        finish_verification(
+            session, services, case, call, VerificationStatus.CONFIRMED, actor=actor, note=note
+        )
     confirm_identity(session, services, case, phone, actor=actor, note=f"by phone: {note}")
     return case
 
@@ -381,7 +627,9 @@ def expire_verifications(session: Session, services: Services) -> list[str]:
         )
     ):
         case = session.get(Request, verification.request_id)
-        if case is None or case.status != S.AWAITING_VERIFICATION:
+        if case is None or not is_open(case.status):
+            continue
+        if case.status != S.AWAITING_VERIFICATION and verification.confirms_contact is None:
             continue
         fail_verification(
             session,
@@ -449,6 +697,7 @@ def answer_button(session: Session, services: Services, message: Message, data: 
     message.request_id = case.id
     if verification.status != VerificationStatus.PENDING or not is_open(case.status):
         return f"verification already {verification.status}"
+    actor = f"telegram:{message.address}"
     if _expired(services, verification):
         fail_verification(
             session,
@@ -456,81 +705,109 @@ def answer_button(session: Session, services: Services, message: Message, data: 
             case,
             verification,
             VerificationStatus.EXPIRED,
-            actor=f"telegram:{message.address}",
+            actor=actor,
             reason="the confirmation was answered after it expired",
         )
         _feedback(session, services, case, message, "expired")
     elif parsed[1]:
-        confirm_identity(
-            session,
-            services,
-            case,
-            verification,
-            actor=f"telegram:{message.address}",
-            note="confirmed on Telegram",
+        confirm_answer(
+            session, services, case, verification, actor=actor, note="confirmed on Telegram"
         )
         _feedback(session, services, case, message, "confirmed")
     else:
-        deny_identity(session, services, case, verification, actor=f"telegram:{message.address}")
+        deny_identity(session, services, case, verification, actor=actor)
         _feedback(session, services, case, message, "denied")
     return f"verification {data}"
 
 
+def _answer_routes(
+    message: Message, verification: Verification, case: Request, reference: str | None
+) -> tuple[bool, bool]:
+    """How a message may answer a code challenge: (in the challenge's thread or in the
+    requester's chat — the writer read the challenge; by From and reference only — easy to
+    forge, so it may bring the right code and count a wrong one, never say "no")."""
+    from_address = message.channel == "email" and message.address == verification.address
+    in_thread = from_address and verification.challenge_ref in {
+        message.in_reply_to,
+        *message.references,
+    }
+    in_chat = (
+        message.channel == case.channel
+        and message.address == case.requester_address
+        and message.channel != "email"
+    )
+    by_reference = from_address and reference == case.reference
+    return in_thread or in_chat, by_reference
+
+
 def answer_code(session: Session, services: Services, message: Message) -> str | None:
-    """A message answering a pending email-code challenge, from the address it went to (a
-    reply to that mail) or from the requester in the chat the request came from; returns
-    what it did, or None when the message is no such answer."""
-    pending = session.exec(
+    """A message answering a code challenge, from the address it went to (in the challenge's
+    thread, or quoting the case's reference) or from the requester in the chat the request
+    came from; returns what it did, or None when the message is no such answer.
+
+    The cases, in order:
+    - no challenge of this case reaches the message by any route, or it says neither a code
+      nor "no": not an answer;
+    - a right code: that challenge is confirmed;
+    - a "no" in the thread or the chat: the person on file denies it (a forged "no" by From
+      and reference alone is not an answer);
+    - a wrong code by any route: one attempt used, on every challenge it could answer — a
+      forged From may use up someone's attempts, but never guess without limit; at the limit
+      the verification fails and staff are alerted once;
+    - any of these after the challenge has ended (failed, expired, confirmed): recorded as a
+      late answer, quietly — no new alert per guess.
+    """
+    reference = find_reference(message.subject)
+    challenges = session.exec(
         select(Verification, Request)
         .join(Request, col(Request.id) == Verification.request_id)
         .where(
-            Verification.status == VerificationStatus.PENDING,
             Verification.method == Method.EMAIL_CODE,
+            or_(
+                Verification.address == message.address,
+                (col(Request.channel) == message.channel)
+                & (col(Request.requester_address) == message.address),
+            ),
         )
         .order_by(col(Verification.id).desc())
     ).all()
-    threads = {message.in_reply_to, *message.references}
-    reference = find_reference(message.subject)
-    for verification, case in pending:
-        from_address = message.channel == "email" and message.address == verification.address
-        # A reply to the challenge mail itself proves the writer read it. A From header and a
-        # reference are easy to forge, so on their own they may only bring the right code:
-        # a forged "no" or wrong codes must not end someone else's verification.
-        in_thread = from_address and verification.challenge_ref in threads
-        by_reference = from_address and reference == case.reference
-        in_chat = (
-            message.channel == case.channel
-            and message.address == case.requester_address
-            and message.channel != "email"
-        )
-        if not (in_thread or by_reference or in_chat):
-            continue
-        answer = read_answer(message.text)
-        if answer is None:
-            return None
-        correct = isinstance(answer, CodeAnswer) and code_matches(
-            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
-        )
-        if not (in_thread or in_chat or correct):
+    reached = [
+        (verification, case, *routes)
+        for verification, case in challenges
+        if any(routes := _answer_routes(message, verification, case, reference))
+    ]
+    if not reached:
+        return None
+    answer = read_answer(message.text)
+    if answer is None:
+        return None
+    live = [
+        (v, c, trusted, forged)
+        for v, c, trusted, forged in reached
+        if v.status == VerificationStatus.PENDING and is_open(c.status)
+    ]
+    if not live:
+        message.request_id = reached[0][1].id
+        return f"a late answer: the verification is already {reached[0][0].status}"
+    case = live[0][1]
+    live = [entry for entry in live if entry[1].id == case.id]  # one case per answer
+    message.request_id = case.id
+    actor = f"{message.channel}:{message.address}"
+    if isinstance(answer, Denial):
+        trusted = [v for v, _, in_thread_or_chat, _ in live if in_thread_or_chat]
+        if not trusted:
             return None  # read as an ordinary message from the requester (staff see it)
-        message.request_id = case.id
-        actor = f"{message.channel}:{message.address}"
+        deny_identity(session, services, case, trusted[0], actor=actor)
+        _feedback(session, services, case, message, "denied")
+        return "verification answer"
+    assert isinstance(answer, CodeAnswer)
+    for verification, *_ in live:
         if _expired(services, verification):
-            fail_verification(
-                session,
-                services,
-                case,
-                verification,
-                VerificationStatus.EXPIRED,
-                actor=actor,
-                reason="the code was answered after it expired",
-            )
-            _feedback(session, services, case, message, "expired")
-        elif isinstance(answer, Denial):
-            deny_identity(session, services, case, verification, actor=actor)
-            _feedback(session, services, case, message, "denied")
-        elif correct:
-            confirm_identity(
+            continue
+        if code_matches(
+            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
+        ):
+            confirm_answer(
                 session,
                 services,
                 case,
@@ -539,30 +816,51 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
                 note=f"code confirmed by {message.channel}",
             )
             _feedback(session, services, case, message, "confirmed")
-        else:
-            verification.attempts += 1
-            session.add(verification)
-            left = verification.max_attempts - verification.attempts
-            audit.record(
-                session,
-                at=services.clock(),
-                actor=actor,
-                action="verification_wrong_code",
-                request=case,
-                detail=f"attempt {verification.attempts} of {verification.max_attempts}",
-            )
-            if left <= 0:
-                fail_verification(
-                    session,
-                    services,
-                    case,
-                    verification,
-                    VerificationStatus.FAILED,
-                    actor=actor,
-                    reason="too many wrong verification codes",
-                )
-                _feedback(session, services, case, message, "failed")
-            else:
-                _feedback(session, services, case, message, "wrong_code", attempts_left=left)
+            return "verification answer"
+    expired = [v for v, *_ in live if _expired(services, v)]
+    if expired:
+        fail_verification(
+            session,
+            services,
+            case,
+            expired[0],
+            VerificationStatus.EXPIRED,
+            actor=actor,
+            reason="the code was answered after it expired",
+        )
+        _feedback(session, services, case, message, "expired")
         return "verification answer"
-    return None
+    left = min(_count_wrong_code(session, services, case, v, actor) for v, *_ in live)
+    if left <= 0:
+        _feedback(session, services, case, message, "failed")
+    else:
+        _feedback(session, services, case, message, "wrong_code", attempts_left=left)
+    return "verification answer"
+
+
+def _count_wrong_code(
+    session: Session, services: Services, case: Request, verification: Verification, actor: str
+) -> int:
+    """One wrong attempt on this challenge; at the limit it fails. Returns attempts left."""
+    verification.attempts += 1
+    session.add(verification)
+    left = verification.max_attempts - verification.attempts
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="verification_wrong_code",
+        request=case,
+        detail=f"attempt {verification.attempts} of {verification.max_attempts}",
+    )
+    if left <= 0:
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.FAILED,
+            actor=actor,
+            reason="too many wrong verification codes",
+        )
+    return left

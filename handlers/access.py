@@ -14,17 +14,20 @@ class AccessHandler(Handler):
     needs_verification = True
 
     def draft(self, view: CaseView) -> Section:
-        record = []
+        items = []
         if view.subject is not None:
-            record = [
-                (i.label, i.value)
-                for i in subject_record(view.session, view.subject, view.language)
-            ]
+            items = subject_record(view.session, view.subject, view.language)
         return Section(
             "kinds/access.txt.j2",
-            {"record": record, "art15": art15_info(view.language)},
-            carries_personal_data=bool(record),
+            {"record": [(i.label, i.value) for i in items], "art15": art15_info(view.language)},
+            carries_personal_data=bool(items),
+            fields=tuple(i.key for i in items),
         )
+
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is None:
+            return "say that no register data is held"
+        return f"send {view.who}'s register extract"
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "register extract sent with the approved reply"

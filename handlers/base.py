@@ -26,10 +26,25 @@ class CaseView:
     case: Request
     subject: Subject | None
     request_text: str
+    #: On approval: the approved version's scope ({"kinds", "changes"}), which is what is
+    #: carried out — not what the case asks now, nor what the machine first drafted.
+    scope: dict[str, Any] | None = None
 
     @property
     def language(self) -> str:
         return self.case.language
+
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        """The rectification changes in force: the approved scope's, else the case's."""
+        if self.scope is not None:
+            return list(self.scope.get("changes", []))
+        return list(self.case.requested_changes)
+
+    @property
+    def who(self) -> str:
+        """The person, as staff read it in "what approval will do"."""
+        return self.subject.name if self.subject is not None else "the requester (not on file)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,9 @@ class Section:
     attachments: tuple[Attachment, ...] = ()
     #: True when the text or attachments hold register data: only for verified cases.
     carries_personal_data: bool = False
+    #: Which register fields it discloses (names, not values): what stays on record once
+    #: an erasure has removed the values from what was sent.
+    fields: tuple[str, ...] = ()
 
 
 class Handler:
@@ -58,3 +76,8 @@ class Handler:
     def on_approve(self, view: CaseView, actor: str) -> str:
         """Carry out what the approved reply promises; returns what was done, for the audit."""
         return "nothing to carry out"
+
+    def describe(self, view: CaseView) -> str | None:
+        """What approving a reply with this kind's section will do, for staff to read first
+        ("erase Anna Lindqvist from the register"); None when it only answers."""
+        return None

@@ -11,6 +11,11 @@ class ConsentWithdrawalHandler(Handler):
     kind = RequestKind.CONSENT_WITHDRAWAL
     needs_verification = False
 
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is None:
+            return None
+        return f"record that {view.who} withdrew consent"
+
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
             return "no one on file; no consent to withdraw"

@@ -5,7 +5,7 @@ and why, is said in the reply: bookkeeping the law requires, a minimal suppressi
 
 from __future__ import annotations
 
-from bot.housekeeping import forget_correspondence
+from bot.housekeeping import forget_correspondence, pending_copies, withdraw_pending_copies
 from bot.kinds import RequestKind
 from bot.register import contacts_of, erase_subject, suppress_contacts
 from handlers.base import CaseView, Handler, Section
@@ -39,10 +39,27 @@ class ErasureHandler(Handler):
             {"kept": KEPT.get(view.language, KEPT["en"]), "service_ends": view.subject is not None},
         )
 
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is None:
+            return None
+        waiting = pending_copies(view.session, view.subject.id or 0, view.case)
+        also = (
+            "; withdraw what still waits to carry their data: " + "; ".join(waiting)
+            if waiting
+            else ""
+        )
+        return (
+            f"erase {view.who} from the register (profile, CV, contact points) and clear "
+            f"the content of their earlier, finished cases and mail{also}"
+        )
+
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
             return "no one on file to erase"
         subject = view.subject
+        withdrawn = withdraw_pending_copies(
+            view.session, view.services, subject.id or 0, view.case, actor=actor
+        )
         suppressed = suppress_contacts(
             view.session, view.services.hash_key, subject, "erasure", now=view.services.clock()
         )
@@ -55,7 +72,8 @@ class ErasureHandler(Handler):
         view.session.add(view.case)
         return (
             f"erased from the register ({', '.join(removed)}); {suppressed} suppression "
-            f"hashes; content of {cleared} earlier messages and drafts cleared"
+            f"hashes; content of {cleared} earlier messages and drafts cleared; "
+            f"{len(withdrawn)} waiting copies withdrawn"
         )
 
 

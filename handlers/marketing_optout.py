@@ -18,6 +18,11 @@ class MarketingOptoutHandler(Handler):
     kind = RequestKind.MARKETING_OPTOUT
     needs_verification = False
 
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is not None:
+            return f"switch off marketing to every contact point of {view.who}"
+        return f"switch off marketing to {view.case.requester_address}"
+
     def on_approve(self, view: CaseView, actor: str) -> str:
         key = view.services.hash_key
         if view.subject is not None:

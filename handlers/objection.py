@@ -11,6 +11,11 @@ class ObjectionHandler(Handler):
     kind = RequestKind.OBJECTION
     needs_verification = True
 
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is None:
+            return None
+        return f"record {view.who}'s objection: no matching or profiling on legitimate interest"
+
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
             return "no one on file to flag"

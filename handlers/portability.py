@@ -35,7 +35,13 @@ class PortabilityHandler(Handler):
             {"attachments": [a.filename for a in attachments]},
             attachments=attachments,
             carries_personal_data=True,
+            fields=tuple(k for k, v in export.items() if v not in (None, "", [], {})),
         )
+
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is None:
+            return None
+        return f"send {view.who}'s data as JSON and CSV files"
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "JSON and CSV export sent with the approved reply"

@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from bot.case_records import CaseError, alert_staff
 from bot.kinds import RequestKind
 from bot.models import ContactKind, ContactPoint, Subject
 from bot.register import FIELD_LABELS, InvalidContact, contacts_of, normalise_phone
+from bot.verification import COOLING_OFF
 from handlers.base import CaseView, Handler, Section
 
 
@@ -117,20 +119,33 @@ def staff_changes(
         new = EDITABLE[field](value)
         if field == "email" and "@" not in new:
             raise InvalidContact(f"{value!r} is not an email address")
-        changes.append(
-            {
-                "field": field,
-                "label": labels.get(field, field),
-                "old": current.get(field, ""),
-                "new": new,
-                "by": "staff",
-            }
-        )
+        change = {
+            "field": field,
+            "label": labels.get(field, field),
+            "old": current.get(field, ""),
+            "new": new,
+            "by": "staff",
+        }
+        if (problem := conflict(session, subject, change)) is not None:
+            raise InvalidContact(problem)
+        changes.append(change)
     return changes
 
 
-def _current_values(view: CaseView, subject: Subject) -> dict[str, str]:
-    return current_values(view.session, subject)
+def conflict(session: Session, subject: Subject, change: dict[str, str]) -> str | None:
+    """Why a change cannot be applied to this person, or None: a new email address or phone
+    number that is already on file for someone else (one contact point, one person)."""
+    if change["field"] not in ("email", "phone"):
+        return None
+    owner = session.exec(
+        select(ContactPoint).where(
+            ContactPoint.kind == ContactKind(change["field"]),
+            ContactPoint.value == change["new"],
+        )
+    ).first()
+    if owner is None or owner.subject_id == subject.id:
+        return None
+    return f"the new {change['field']} is already on file for another person"
 
 
 def current_values(session: Session, subject: Subject) -> dict[str, str]:
@@ -145,59 +160,87 @@ def current_values(session: Session, subject: Subject) -> dict[str, str]:
     }
 
 
+def _parsed_changes(view: CaseView) -> list[dict[str, str]]:
+    """The changes the person's message asks for, as read when the case is opened. One that
+    cannot be applied (another person's address) is left out and staff are told."""
+    if view.subject is None:
+        return []
+    org_email = view.services.settings.organisation.email.lower()
+    changes = requested_changes(
+        view.request_text,
+        current_values(view.session, view.subject),
+        ignore_emails={org_email, view.case.requester_address.lower()},
+        # Our own name in a greeting or a quote is no change to their company.
+        ignore_companies=frozenset({view.services.settings.organisation.name}),
+        language=view.language,
+    )
+    kept = []
+    for change in map(asdict, changes):
+        if (problem := conflict(view.session, view.subject, change)) is not None:
+            alert_staff(
+                view.session,
+                view.case,
+                "change_refused",
+                f"{view.case.reference}: {problem}; that change is left out of the reply "
+                "(noxbot requests changes states what to change instead).",
+                now=view.services.clock(),
+            )
+            continue
+        kept.append(change)
+    return kept
+
+
 class RectificationHandler(Handler):
     kind = RequestKind.RECTIFICATION
     needs_verification = True
 
-    def draft(self, view: CaseView) -> Section:
-        changes: list[Change] = []
-        if view.case.requested_changes and view.case.requested_changes[0].get("by") == "staff":
-            # Staff set the changes themselves (noxbot requests changes): keep them.
-            changes = [
-                Change(c["field"], c["label"], c["old"], c["new"])
-                for c in view.case.requested_changes
-            ]
-            return Section(
-                "kinds/rectification.txt.j2",
-                {"changes": changes},
-                carries_personal_data=bool(changes),
-            )
-        if view.subject is not None:
-            org_email = view.services.settings.organisation.email.lower()
-            changes = requested_changes(
-                view.request_text,
-                _current_values(view, view.subject),
-                ignore_emails={org_email, view.case.requester_address.lower()},
-                # Our own name in a greeting or a quote is no change to their company.
-                ignore_companies=frozenset({view.services.settings.organisation.name}),
-                language=view.language,
-            )
-        view.case.requested_changes = [asdict(c) for c in changes]
+    def on_open(self, view: CaseView) -> None:
+        # Read now, not after verification: a change of the email or phone we verify through
+        # is confirmed on its old value too, and that challenge goes out with the first one.
+        view.case.requested_changes = _parsed_changes(view)
         view.session.add(view.case)
+
+    def draft(self, view: CaseView) -> Section:
+        changes = [
+            Change(c["field"], c["label"], c["old"], c["new"]) for c in view.case.requested_changes
+        ]
         return Section(
             "kinds/rectification.txt.j2", {"changes": changes}, carries_personal_data=bool(changes)
         )
 
+    def describe(self, view: CaseView) -> str | None:
+        if not view.changes:
+            return None
+        return f"change {view.who}'s " + "; ".join(
+            f"{c['field']} from {c['old'] or '(none)'} to {c['new']}" for c in view.changes
+        )
+
     def on_approve(self, view: CaseView, actor: str) -> str:
         subject = view.subject
-        if subject is None or not view.case.requested_changes:
+        if subject is None or not view.changes:
             return "no change to apply"
+        now = view.services.clock()
         done = []
-        for change in view.case.requested_changes:
+        for change in view.changes:
+            if (problem := conflict(view.session, subject, change)) is not None:
+                raise CaseError(f"{view.case.reference}: {problem}; approval changed nothing")
+        for change in view.changes:
             field, new = change["field"], change["new"]
             if field in ("name", "company", "org_number"):
                 setattr(subject, field, new)
             elif field in ("phone", "email"):
                 kind = ContactKind(field)
                 contacts = [c for c in contacts_of(view.session, subject) if c.kind == kind]
-                if contacts and change["old"]:
-                    old = next((c for c in contacts if c.value == change["old"]), contacts[0])
-                    old.value = new
-                    view.session.add(old)
-                else:
-                    view.session.add(ContactPoint(subject_id=subject.id, kind=kind, value=new))
+                old = next((c for c in contacts if c.value == change["old"]), None)
+                if old is None and contacts and change["old"]:
+                    old = contacts[0]
+                target = old or ContactPoint(subject_id=subject.id, kind=kind, value=new)
+                target.value = new
+                # A new contact point proves nothing for a while (bot.verification).
+                target.verify_after = now + COOLING_OFF
+                view.session.add(target)
             done.append(field)
-        subject.updated_at = view.services.clock()
+        subject.updated_at = now
         view.session.add(subject)
         # Field names only: the audit trail is kept for good and must not hold the values.
         return "rectified " + ", ".join(done)

@@ -11,6 +11,11 @@ class RestrictionHandler(Handler):
     kind = RequestKind.RESTRICTION
     needs_verification = True
 
+    def describe(self, view: CaseView) -> str | None:
+        if view.subject is None:
+            return None
+        return f"mark {view.who} as restricted: kept, not used for brokering or marketing"
+
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
             return "no one on file to restrict"

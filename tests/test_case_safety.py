@@ -121,11 +121,11 @@ async def test_a_right_added_while_the_reply_is_rejected_makes_a_new_draft(world
     old = world.reply_draft(reference)
     with world.database.session() as session:
         reject_draft(session, world.services, old.id, "wording", actor="staff:eva")
-    world.email(ANNA_EMAIL, "Radera också alla mina personuppgifter.", f"Re: Utdrag [{reference}]")
+    world.email(ANNA_EMAIL, "Och sluta skicka reklam till mig.", f"Re: Utdrag [{reference}]")
 
     assert world.case(reference).status == "awaiting_approval"
     new = world.reply_draft(reference)
-    assert new.id != old.id and new.covers["kinds"] == ["access", "erasure"]
+    assert new.id != old.id and new.covers["kinds"] == ["access", "marketing_optout"]
     with world.database.session() as session, pytest.raises(Exception, match="superseded"):
         edit_draft(session, world.services, old.id, old.text + "\nMvh Eva", actor="staff:eva")
 
@@ -164,9 +164,25 @@ async def test_a_forged_no_outside_the_challenge_thread_does_not_end_a_verificat
 
     assert world.case(genuine.reference).status == "awaiting_verification"
     assert forged.state == "thread" and not world.alerts("possible_impersonation")
-    for _ in range(6):  # nor do forged wrong codes use up the attempts
-        world.email(ANNA_EMAIL, "123456", f"Re: [{genuine.reference}]")
-    assert world.verification(genuine.reference).attempts == 0
+
+
+async def test_wrong_codes_count_by_every_route_and_staff_hear_of_it_once(world):
+    genuine = world.chat(ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.")
+    await world.deliver()
+    code = world.code_mailed_to(ANNA_EMAIL)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    world.chat(ANNA_TELEGRAM, wrong)  # in her chat
+    world.email(ANNA_EMAIL, wrong, f"Re: [{genuine.reference}]")  # a forged From + reference
+    assert world.verification(genuine.reference).attempts == 2
+    for _ in range(10):  # guessing on: the limit (5) ends it, whoever was guessing
+        world.email(ANNA_EMAIL, wrong, f"Re: [{genuine.reference}]")
+    verification = world.verification(genuine.reference)
+    assert (verification.status, verification.attempts) == ("failed", 5)
+    assert world.case(genuine.reference).status == "unverified"
+    # The right code now confirms nothing, and the guesses after the limit raise no alerts.
+    world.chat(ANNA_TELEGRAM, code)
+    assert world.case(genuine.reference).status == "unverified"
+    assert [a.kind for a in world.alerts()] == ["verification_failed"]
 
 
 async def test_the_right_code_with_the_reference_in_the_subject_is_accepted(world):
@@ -248,6 +264,7 @@ async def rectified_then_erased(world: World) -> tuple[str, str]:
     first = world.email(ANNA_EMAIL, "Rätta mitt telefonnummer till 076-555 12 34.")
     await world.deliver()
     world.press(ANNA_TELEGRAM, world.verification(first.reference).id, yes=True)
+    world.call_confirms(first.reference)  # her old number confirms the new one
     world.approve(world.reply_draft(first.reference).id)
     await world.deliver()
     second = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")

@@ -691,6 +691,9 @@ def test_after_an_extension_due_date_is_the_extended_one_everywhere(config, tmp_
         "--text-file", str(note),
     )  # fmt: skip
     assert run("requests", "extend", case["reference"], "--reason", "many systems")[0] == 0
+    assert run_json("requests", "show", case["reference"])["extended_due_date"] is None
+    [notice] = [d for d in run_json("drafts", "list") if d["purpose"] == "extension"]
+    assert run("drafts", "approve", str(notice["id"]))[0] == 0  # the person is told: it holds
     shown = run_json("requests", "show", case["reference"])
     listed = run_json("requests", "list")[0]
     for view in (shown, listed):

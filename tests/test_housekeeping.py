@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
-from bot.drafts import approve_draft
+from bot.approval import approve_draft
 from bot.housekeeping import purge_closed, reminders
 from bot.models import AuditEvent, Message, Request
 from tests.workflow_kit import ANNA_TELEGRAM

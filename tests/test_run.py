@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 from sqlmodel import select
 
+from bot.approval import approve_draft
 from bot.config import ImapSettings, SmtpSettings, TelegramSettings
-from bot.drafts import approve_draft
 from bot.models import Request, Verification
 from bot.timeutil import utcnow
 from bot.workers import run_workers

@@ -145,6 +145,11 @@ async def test_rectification_shows_before_and_after_and_applies_on_approval(worl
     assert "+46701234567" in draft.text and "+46765551234" in draft.text
     with world.session() as session:
         assert find_subject(session, "phone", "076-555 12 34") is None
+    # The phone we verify by is changing: the old number confirms it too (a call by staff).
+    assert [a.kind for a in world.alerts("call_to_verify")] == ["call_to_verify"]
+    with pytest.raises(CaseError, match="change of phone waits for the old one"):
+        approve(world, draft.id)
+    world.call_confirms(outcome.reference)
     approve(world, draft.id)
     with world.session() as session:
         anna = find_subject(session, "phone", "076-555 12 34")
@@ -390,14 +395,23 @@ async def test_a_rejected_draft_is_edited_into_a_new_version(world):
     assert world.case(outcome.reference).status == "rejected"
     with pytest.raises(CaseError):
         approve(world, draft.id)
+    with world.database.session() as session, pytest.raises(CaseError, match="no MARKNADSFÖRING"):
+        edit_draft(
+            session, world.services, draft.id, "Hej! Klart, inga fler utskick.", actor="staff:eva"
+        )  # the section is gone, yet approval would still switch marketing off: say so
     with world.database.session() as session:
         new = edit_draft(
-            session, world.services, draft.id, "Hej! Klart, inga fler utskick.", actor="staff:eva"
+            session,
+            world.services,
+            draft.id,
+            "Hej! Klart, inga fler utskick.",
+            actor="staff:eva",
+            kinds=["marketing_optout"],
         )
     assert (new.version, world.case(outcome.reference).status) == (2, "awaiting_approval")
 
 
-async def test_a_new_right_asked_in_a_reply_joins_the_existing_case(world):
+async def test_a_new_right_that_needs_confirming_asked_in_a_reply_gets_its_own_case(world):
     first = world.email(
         ANNA_EMAIL,
         "Hej, jag vill ha en kopia av mina personuppgifter.",
@@ -410,8 +424,29 @@ async def test_a_new_right_asked_in_a_reply_joins_the_existing_case(world):
         f"Re: Registerutdrag [{first.reference}]",
         in_reply_to="<first@example.se>",
     )
+    # Her first challenge named access only: erasure is confirmed on its own.
+    assert reply.state == "request" and reply.reference != first.reference
+    assert world.case(first.reference).kinds == ["access"]
+    second = world.case(reply.reference)
+    assert (second.kinds, second.status) == (["erasure"], "awaiting_verification")
+    assert world.verification(reply.reference).kinds == ["erasure"]
+
+
+async def test_a_right_that_needs_no_confirming_asked_in_a_reply_joins_the_case(world):
+    first = world.email(
+        ANNA_EMAIL,
+        "Hej, jag vill ha en kopia av mina personuppgifter.",
+        "Registerutdrag",
+        message_id="<first@example.se>",
+    )
+    reply = world.email(
+        ANNA_EMAIL,
+        "Och sluta skicka nyhetsbrev till mig, tack.",
+        f"Re: Registerutdrag [{first.reference}]",
+        in_reply_to="<first@example.se>",
+    )
     assert reply.state == "thread" and reply.reference == first.reference
-    assert world.case(first.reference).kinds == ["access", "erasure"]
+    assert world.case(first.reference).kinds == ["access", "marketing_optout"]
     assert [a.kind for a in world.alerts()] == ["new_message"]
 
 
@@ -493,10 +528,15 @@ async def test_extension_moves_the_deadline_and_drafts_a_notice(world):
             "the request covers many years of assignments",
             actor="staff:eva",
         )
+    # The person is told first: the longer deadline holds once the notice is approved.
+    assert not world.case(outcome.reference).extended
+    assert "many years" in notice.text and "IMY" in notice.text
+    with world.database.session() as session, pytest.raises(CaseError, match="already waiting"):
+        extend_case(session, world.services, outcome.reference, "again", actor="staff:eva")
+    approve(world, notice.id)
     case = world.case(outcome.reference)
     assert case.extended and str(case.extended_due_date) == "2027-02-24"
-    assert "many years" in notice.text and "IMY" in notice.text
-    with world.database.session() as session, pytest.raises(CaseError, match="already"):
+    with world.database.session() as session, pytest.raises(CaseError, match="already extended"):
         extend_case(session, world.services, outcome.reference, "again", actor="staff:eva")
 
 
@@ -628,6 +668,8 @@ async def test_every_kind_runs_its_whole_flow_in_both_languages(world, kind, lan
     if handler_for(kind).needs_verification:
         assert case.status == "awaiting_verification"
         await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+    if kind == "rectification":  # a new phone number: the old one on file confirms it too
+        world.call_confirms(outcome.reference)
     draft = world.reply_draft(outcome.reference)
     assert draft.language == language and REPLY_OPENING[language] in draft.text
     approve(world, draft.id)
@@ -779,6 +821,7 @@ async def test_staff_set_the_rectification_themselves_and_exactly_that_is_applie
         )
     draft = world.reply_draft(outcome.reference)
     assert "Anna Lindqvist → Anna Åström" in draft.text and "+46765551234" in draft.text
+    world.call_confirms(outcome.reference)  # the old number on file confirms the new one
     approve(world, draft.id)
     with world.session() as session:
         anna = find_subject(session, "email", ANNA_EMAIL)

@@ -11,18 +11,19 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.approval import approve_draft
 from bot.case_records import get_case
 from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.config import DatabaseSettings, Settings
 from bot.db import Database
 from bot.drafting import Drafter
-from bot.drafts import approve_draft
 from bot.models import Draft, Outbox, Request, StaffAlert, Verification
 from bot.outbox import deliver_due
 from bot.pipeline import Outcome, process_inbound
 from bot.register import import_file
 from bot.services import Services
+from bot.verifying import verify_by_phone
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ANNA_EMAIL, ANNA_TELEGRAM = "anna.lindqvist@example.se", "5550001"
@@ -137,13 +138,24 @@ class World:
             return get_case(session, reference)
 
     def verification(self, reference: str) -> Verification:
+        """The newest challenge of who asked (not one confirming a contact point's change)."""
         with self.session() as session:
             case = get_case(session, reference)
             return session.exec(
                 select(Verification)
-                .where(Verification.request_id == case.id)
+                .where(
+                    Verification.request_id == case.id,
+                    col(Verification.confirms_contact).is_(None),
+                )
                 .order_by(col(Verification.id).desc())
             ).first()
+
+    def call_confirms(self, reference: str) -> None:
+        """Staff called the number on file, and the person confirmed (a changed phone)."""
+        with self.database.session() as session:
+            verify_by_phone(
+                session, self.services, reference, "called the number on file", actor="staff:eva"
+            )
 
     def drafts(
         self, reference: str, purpose: str | None = None, status: str | None = "awaiting_approval"
