@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.errors import NoxbotError
 from bot.models import (
@@ -74,10 +74,34 @@ def kind_labels(kinds: list[str], language: str) -> list[str]:
 
 
 def alert_staff(
-    session: Session, case: Request | None, kind: str, text: str, *, now: datetime
+    session: Session,
+    case: Request | None,
+    kind: str,
+    text: str,
+    *,
+    now: datetime,
+    message_id: int | None = None,
 ) -> None:
+    """One alert per problem: while an alert of this kind about this case is open, the same
+    problem again (another guess, another message in the thread) adds none."""
+    if case is not None:
+        open_alert = session.exec(
+            select(StaffAlert).where(
+                StaffAlert.request_id == case.id,
+                StaffAlert.kind == kind,
+                col(StaffAlert.resolved_at).is_(None),
+            )
+        ).first()
+        if open_alert is not None:
+            return
     session.add(
-        StaffAlert(request_id=case.id if case else None, kind=kind, text=text, created_at=now)
+        StaffAlert(
+            request_id=case.id if case else None,
+            message_id=message_id,
+            kind=kind,
+            text=text,
+            created_at=now,
+        )
     )
 
 

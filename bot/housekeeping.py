@@ -46,9 +46,17 @@ def reminders(session: Session, today: date, remind_days_before: list[int]) -> l
     configured working days, or past the internal target."""
     threshold = max(remind_days_before, default=0)
     found = []
-    for case in session.exec(
-        select(Request).where(col(Request.status).not_in([str(s) for s in FINAL_STATES]))
-    ):
+    open_cases = col(Request.status).not_in([str(s) for s in FINAL_STATES])
+    notices = {
+        draft.request_id: draft.id
+        for draft in session.exec(
+            select(Draft).where(
+                Draft.purpose == "extension",
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+            )
+        )
+    }
+    for case in session.exec(select(Request).where(open_cases)):
         due = case.extended_due_date if case.extended and case.extended_due_date else case.due_date
         left = working_days_left(due, today)
         if left < 0:
@@ -59,6 +67,12 @@ def reminders(session: Session, today: date, remind_days_before: list[int]) -> l
             why = f"past the internal target {case.target_date}"
         else:
             continue
+        if case.id in notices and not case.extended and left >= 0:
+            # Art. 12(3): the extension holds only if the person is told within the month.
+            why += (
+                f"; the extension notice (draft {notices[case.id]}) is not approved yet and "
+                f"must reach the person by {due}"
+            )
         found.append(Reminder(case.reference, case.status, due, case.target_date, left, why))
     return sorted(found, key=lambda r: (r.working_days_left, r.reference))
 

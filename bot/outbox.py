@@ -152,12 +152,38 @@ def _redact(row: Outbox) -> None:
     row.headers = {k: v for k, v in row.headers.items() if k != REDACT_AFTER_SENDING}
 
 
+def _keep_only_the_record(session: Session, row: Outbox) -> None:
+    """The reply to an erasure that disclosed register data (an extract, an export) keeps,
+    once sent, only what accountability needs: what was sent, when, to whom and which
+    fields — not the values the erasure removed from the register (GDPR Art. 5(2), 17)."""
+    draft = session.get(Draft, row.draft_id) if row.draft_id else None
+    covers = (draft.covers or {}) if draft else {}
+    if draft is None or not draft.carries_personal_data or "erasure" not in covers.get("kinds", []):
+        return
+    files = [a["filename"] for a in row.attachments]
+    record = (
+        f"[{row.purpose} sent {row.sent_at:%Y-%m-%d %H:%M} UTC by {row.channel} to "
+        f"{row.address}. It held the register data of the person it erased — fields: "
+        f"{', '.join(covers.get('fields', [])) or 'none recorded'}"
+        + (f"; attachments: {', '.join(files)}" if files else "")
+        + ". The values were removed once it was sent; this record shows what went, when "
+        "and to whom.]"
+    )
+    emptied = [{**a, "content": ""} for a in row.attachments]
+    row.text, row.attachments = record, emptied
+    for version in session.exec(select(Draft).where(Draft.series == draft.series)):
+        version.text = record
+        version.attachments = [{**a, "content": ""} for a in version.attachments]
+        session.add(version)
+
+
 def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str) -> None:
     _redact(row)
     row.status = OutboxStatus.SENT
     row.sent_at = services.clock()
     row.sent_ref = sent_ref
     row.attempts += 1
+    _keep_only_the_record(session, row)
     session.add(row)
     is_telegram = row.channel == ChannelName.TELEGRAM
     session.add(

@@ -24,6 +24,7 @@ from bot import audit
 from bot.autoreply import detect_automated
 from bot.case_records import (
     SYSTEM,
+    alert_staff,
     contact_kind_of,
     find_reference,
     normalised_or_raw,
@@ -406,14 +407,13 @@ def _attach_to_case(
         redraft_reply(session, services, case)
     if is_open(case.status):
         added = f"; it adds {', '.join(map(str, new_kinds))}" if new_kinds and can_merge else ""
-        session.add(
-            StaffAlert(
-                request_id=case.id,
-                message_id=message.id,
-                kind="new_message",
-                text=f"{case.reference}: a new message from the requester{added}",
-                created_at=services.clock(),
-            )
+        alert_staff(
+            session,
+            case,
+            "new_message",
+            f"{case.reference}: a new message from the requester{added}",
+            now=services.clock(),
+            message_id=message.id,
         )
     return _finish(message, MessageState.THREAD, f"attached to {case.reference}", session)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.approval import approve_draft
+from bot.approval import Plan, approval_plan, approve_draft
 from bot.audit import chain_head
 from bot.channels.telegram import split_text
 from bot.db import Database
@@ -44,18 +44,24 @@ def parse_decision(data: str) -> Decision | None:
     return Decision(int(match.group(1)), int(match.group(2)), match.group(3) == "a")
 
 
-def draft_card(draft: Draft, reference: str) -> str:
-    """What staff read in the chat before pressing a button."""
+def draft_card(draft: Draft, reference: str, plan: Plan | None = None) -> str:
+    """What staff read in the chat before pressing a button: the draft, then exactly what
+    approving it will do."""
     text = draft.text if len(draft.text) <= PREVIEW else draft.text[:PREVIEW] + "\n[…]"
     files = (
         f"\nattachments: {', '.join(a['filename'] for a in draft.attachments)}"
         if draft.attachments
         else ""
     )
+    steps = ""
+    if plan is not None:
+        steps = "\n\nApproving will: " + "; ".join(plan.will)
+        if plan.blocked:
+            steps += "\nCannot be approved yet: " + "; ".join(plan.blocked)
     return (
         f"Draft {draft.id} · {reference} · version {draft.version} · {draft.purpose}\n"
         f"to {draft.to_channel}: {draft.to_address}\nsubject: {draft.subject}{files}\n\n"
-        f"{text}"
+        f"{text}{steps}"
     )
 
 
@@ -73,7 +79,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             )
         )
         drafts = [
-            (d, session.get(Request, d.request_id))
+            (d, session.get(Request, d.request_id), approval_plan(session, services, d))
             for d in session.exec(
                 select(Draft)
                 .where(
@@ -91,7 +97,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
             session.add(stored)
         posted += 1
-    for draft, case in drafts:
+    for draft, case, plan in drafts:
         buttons = InlineKeyboardMarkup(
             [
                 [
@@ -102,7 +108,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
                 ]
             ]
         )
-        pieces = split_text(draft_card(draft, case.reference if case else "?"))
+        pieces = split_text(draft_card(draft, case.reference if case else "?", plan))
         for index, piece in enumerate(pieces):
             await bot.send_message(
                 chat_id=chat_id,

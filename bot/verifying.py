@@ -67,8 +67,14 @@ CONFIRM_LABELS = {
 }
 #: What a confirmation of a contact point's change names, in the language of the case.
 CONTACT_CHANGE_LABELS = {
-    "sv": {"email": "att ändra din e-postadress hos oss", "phone": "att ändra ditt telefonnummer"},
-    "en": {"email": "to change your email address with us", "phone": "to change your phone number"},
+    "sv": {
+        "email": "ändring av din e-postadress hos oss",
+        "phone": "ändring av ditt telefonnummer",
+    },
+    "en": {
+        "email": "a change of your email address with us",
+        "phone": "a change of your phone number",
+    },
 }
 
 

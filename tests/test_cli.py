@@ -34,6 +34,13 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def noxbot(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a person runs it: errors are one line on stderr, exit status 1."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60
+    )
+
+
 def run_json(*args: str):
     code, output = run(*args, "--format", "json")
     assert code == 0, output
@@ -735,3 +742,48 @@ def test_demo_fits_an_80_column_terminal_and_names_each_recipients_channel(tmp_p
     assert re.search(r"DSR-\d{4}-0001", anna)  # step 2: who wrote, which case it opened
     chat_reply = [line for line in lines if re.search(r"DSR-\d{4}-0006", line) and "reply" in line]
     assert chat_reply and "telegram 5550009" in chat_reply[0]
+
+
+def test_drafts_show_says_what_approving_will_do_and_edit_can_narrow_it(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Skicka mig en kopia av mina personuppgifter och radera dem sedan.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+        "--text-file", str(note),
+    )  # fmt: skip
+    run("requests", "verify", case["reference"], "--by", "phone", "--note", "Anna confirmed")
+    [draft] = run_json("drafts", "list")
+    code, output = run("drafts", "show", str(draft["id"]))
+    assert code == 0 and "Approving will:" in output
+    assert "erase Anna Lindqvist from the register" in output
+    shown = run_json("drafts", "show", str(draft["id"]))
+    assert shown["approval"]["blocked"] == []
+
+    text = shown["text"]
+    narrowed = tmp_path / "narrowed.txt"
+    narrowed.write_text(text[: text.index("RADERING")] + "Vänliga hälsningar\nNOX\n")
+    refused = noxbot("drafts", "edit", str(draft["id"]), "--text-file", str(narrowed))
+    assert refused.returncode == 1 and "--kinds" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    code, output = run(
+        "drafts", "edit", str(draft["id"]), "--text-file", str(narrowed), "--kinds", "access"
+    )
+    assert code == 0 and "not carry out erasure" in output
+
+
+def test_a_rectification_to_another_persons_address_is_one_line(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Min e-postadress är fel, rätta den.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+        "--text-file", str(note),
+    )  # fmt: skip
+    refused = noxbot(
+        "requests", "changes", case["reference"], "--set", "email=john.carter@example.com"
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "noxbot: the new email is already on file for another person"
+    ]

@@ -104,6 +104,17 @@ def parse_kinds(text: str) -> list[RequestKind]:
     return [k for k in kinds if k is not RequestKind.NONE]
 
 
+def parse_settings(items: list[str]) -> dict[str, str]:
+    """FIELD=VALUE pairs from repeated --set options."""
+    pairs = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip() or not value.strip():
+            raise typer.BadParameter(f"--set {item!r}: expected FIELD=VALUE")
+        pairs[field.strip()] = value
+    return pairs
+
+
 def read_text_file(path: Path) -> str:
     """A UTF-8 text file staff named on the command line (a BOM is allowed)."""
     raw = read_named_file(path)

@@ -13,7 +13,7 @@ import typer
 from rich.panel import Panel
 from rich.text import Text
 
-from bot.approval import approve_draft
+from bot.approval import approval_plan, approve_draft
 from bot.case_records import CaseError
 from bot.cli.app import (
     ConfigOption,
@@ -21,10 +21,11 @@ from bot.cli.app import (
     OutputFormat,
     app,
     console,
+    parse_kinds,
+    parse_settings,
     print_json,
     read_text_file,
     services_for,
-    settings_and_database,
     staff_actor,
 )
 from bot.cli.output import Column, print_table, recipient
@@ -68,13 +69,24 @@ def print_drafts(drafts: list[dict]) -> None:
 
 
 def print_draft(d: dict) -> None:
-    """The facts staff check before approving, each on its own line, then the text."""
+    """The facts staff check before approving, each on its own line, then the text, then
+    exactly what approving it will do (or what stands in the way)."""
     console.print(f"draft {d['id']} · {d['reference']} · version {d['version']} · {d['status']}")
     console.print(f"to: {recipient(d['to'])}")
     console.print(f"subject: {d['subject']}")
     if d["attachments"]:
         console.print(f"attachments: {', '.join(d['attachments'])}")
     console.print(Panel(Text(d["text"]), expand=False), soft_wrap=False)
+    approval = d.get("approval")
+    if approval is None:
+        return
+    if approval["blocked"]:
+        console.print("Cannot be approved yet:")
+        for reason in approval["blocked"]:
+            console.print(f"  - {reason}")
+    console.print("Approving will:" if not approval["blocked"] else "Once it can, approving will:")
+    for step in approval["will"]:
+        console.print(f"  - {step}")
 
 
 @drafts_app.command("list")
@@ -97,9 +109,13 @@ def drafts_show(
     draft_id: int, config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
 ) -> None:
     """One draft, in full."""
-    _, database = settings_and_database(config)
+    _, database, services = services_for(config)
     with database.session() as session:
-        draft = draft_json(session, get_draft(session, draft_id))
+        found = get_draft(session, draft_id)
+        draft = draft_json(session, found)
+        if found.status in ("awaiting_approval", "rejected"):
+            plan = approval_plan(session, services, found)
+            draft["approval"] = {"will": plan.will, "blocked": plan.blocked}
     if output_format is OutputFormat.JSON:
         print_json(draft)
     else:
@@ -145,17 +161,40 @@ def drafts_edit(
     text_file: Annotated[
         Path | None, typer.Option(help="The new text (else $EDITOR opens).")
     ] = None,
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            help="What the reply answers, when the edit changes that: some of the case's kinds, "
+            "comma-separated. Approval carries out exactly these."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A rectification's change as the text now states it, FIELD=VALUE (name, "
+            "company, org_number, phone, email); repeat for several.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Edit a draft's text: the result is a new version awaiting approval."""
+    """Edit a draft's text: the result is a new version awaiting approval. What approving
+    it carries out stays as before unless --kinds or --set say otherwise; the text must say
+    it either way."""
     _, database, services = services_for(config)
+    stated = [str(k) for k in parse_kinds(kinds)] if kinds is not None else None
+    changes = parse_settings(set_) if set_ else None
     with database.session() as session:
         current = get_draft(session, draft_id)
         text = read_text_file(text_file) if text_file is not None else _edit_in_editor(current.text)
-        new = edit_draft(session, services, draft_id, text, actor=staff_actor())
+        new = edit_draft(
+            session, services, draft_id, text, actor=staff_actor(), kinds=stated, changes=changes
+        )
+        plan = approval_plan(session, services, new)
         console.print(
             f"draft {draft_id} → new version {new.version} is draft {new.id}, awaiting approval"
         )
+        console.print("Approving it will: " + "; ".join(plan.will))
 
 
 def _edit_in_editor(text: str) -> str:

@@ -22,6 +22,7 @@ from bot.cli.app import (
     app,
     console,
     parse_kinds,
+    parse_settings,
     print_json,
     read_text_file,
     services_for,
@@ -307,12 +308,7 @@ def requests_changes(
     config: ConfigOption = None,
 ) -> None:
     """State exactly what a rectification changes; the reply is redrafted to match."""
-    pairs = {}
-    for item in settings_:
-        field, sep, value = item.partition("=")
-        if not sep or not value.strip():
-            raise typer.BadParameter(f"--set {item!r}: expected FIELD=VALUE")
-        pairs[field.strip()] = value
+    pairs = parse_settings(settings_)
     _, database, services = services_for(config)
     with database.session() as session:
         case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())

@@ -1,0 +1,267 @@
+"""The two promises under attack and under careless edits: register data goes only to the
+verified person, and approval carries out exactly what the approved text says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.approval import approval_plan
+from bot.case_records import CaseError, get_case
+from bot.cases import extend_case, set_requested_changes
+from bot.drafts import edit_draft, get_draft
+from bot.housekeeping import raise_daily_reminders
+from bot.models import Draft, Outbox, Subject, Verification
+from bot.register import find_subject
+from bot.verifying import verify_by_phone
+from tests.workflow_kit import (
+    ANNA_EMAIL,
+    ANNA_TELEGRAM,
+    ERIK_EMAIL,
+    JOHN_EMAIL,
+    World,
+)
+
+ATTACKER = "mallory@attacker.example"
+
+
+def names_on_file(world: World) -> set[str]:
+    with world.session() as session:
+        return {s.name for s in session.exec(select(Subject))}
+
+
+async def verified(world: World, text: str, subject: str = "Begäran") -> str:
+    """Anna asks by email and confirms on Telegram; returns the reference."""
+    outcome = world.email(ANNA_EMAIL, text, subject)
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    return outcome.reference
+
+
+# --- a forged From line is not proof -------------------------------------------------------
+
+
+async def test_a_forged_erasure_in_a_verified_case_gets_its_own_confirmation_and_erases_no_one(
+    world,
+):
+    reference = await verified(world, "Jag vill ha en kopia av mina personuppgifter.")
+    forged = world.email(ANNA_EMAIL, "Radera allt ni har om mig.", f"Re: {reference}")
+
+    assert forged.state == "request" and forged.reference != reference
+    assert world.case(reference).kinds == ["access"]
+    erasure = world.case(forged.reference)
+    assert (erasure.kinds, erasure.status) == (["erasure"], "awaiting_verification")
+    challenge = [m for m in await world.deliver() if m.address == ANNA_TELEGRAM]
+    assert "radering av dina personuppgifter" in challenge[-1].text  # it says what it confirms
+    world.approve(world.reply_draft(reference).id)  # her own, waiting reply
+    assert "Anna Lindqvist" in names_on_file(world)
+
+
+async def test_the_email_code_says_what_it_confirms(world):
+    world.chat(ANNA_TELEGRAM, "Please delete all my personal data.")
+    await world.deliver()
+    [mail] = world.sent_to(ANNA_EMAIL)
+    assert "erasure of your personal data" in mail.text
+
+
+async def test_a_changed_email_and_phone_are_confirmed_on_the_old_ones_and_prove_nothing_yet(
+    world,
+):
+    outcome = world.email(
+        ERIK_EMAIL,
+        f"Hej, min nya e-post är {ATTACKER} och mitt nya nummer 073-111 22 33. Rätta det.",
+    )
+    case = world.case(outcome.reference)
+    assert {c["field"] for c in case.requested_changes} == {"email", "phone"}
+    # Erik has no Telegram: staff call the number on file; his old address gets a code.
+    await world.deliver()
+    old_address_code = world.code_mailed_to(ERIK_EMAIL)
+    world.call_confirms(outcome.reference)
+    draft = world.reply_draft(outcome.reference)
+    with pytest.raises(CaseError, match="change of email waits for the old one"):
+        world.approve(draft.id)
+    world.email(ERIK_EMAIL, old_address_code, f"Re: [{outcome.reference}]")
+    world.approve(draft.id)
+    with world.session() as session:
+        assert find_subject(session, "email", ATTACKER).name == "Erik Svensson"
+
+    # The new address asks for Erik's data: it is on file, but proves nothing for a while.
+    access = world.email(ATTACKER, "Please send me a copy of all my personal data.")
+    assert world.case(access.reference).status == "unverified"
+    assert world.verification(access.reference) is None
+    with world.database.session() as session, pytest.raises(CaseError, match="changed recently"):
+        verify_by_phone(session, world.services, access.reference, "called", actor="staff:eva")
+    world.clock.advance(days=15)  # once the cooling-off has passed, the number may be used
+    later = world.email(ATTACKER, "Please send me a copy of all my personal data.", "Again")
+    assert world.verification(later.reference).method == "phone_call"
+
+
+async def test_the_old_address_saying_no_to_a_change_stops_it(world):
+    outcome = world.email(ERIK_EMAIL, f"Hej, min nya e-post är {ATTACKER}, rätta det.")
+    await world.deliver()
+    world.call_confirms(outcome.reference)
+    with world.session() as session:
+        challenge = session.exec(
+            select(Verification).where(Verification.confirms_contact == "email")
+        ).one()
+    reply = next(m for m in world.sent_to(ERIK_EMAIL) if m.message_id == challenge.challenge_ref)
+    world.email(ERIK_EMAIL, "NEJ", f"Re: {reply.subject}", in_reply_to=reply.message_id)
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.alerts("possible_impersonation")
+    assert world.drafts(outcome.reference, "reply") == []
+
+
+# --- approval carries out what the approved version says ----------------------------------
+
+
+async def test_cutting_the_erasure_section_needs_a_stated_scope_and_then_erases_no_one(world):
+    reference = await verified(
+        world, "Skicka mig en kopia av mina personuppgifter och radera dem sedan."
+    )
+    draft = world.reply_draft(reference)
+    assert draft.covers["kinds"] == ["access", "erasure"]
+    without = draft.text[: draft.text.index("RADERING")] + "Vänliga hälsningar\nNOX"
+    with world.database.session() as session, pytest.raises(CaseError, match="no RADERING"):
+        edit_draft(session, world.services, draft.id, without, actor="staff:eva")
+    with world.database.session() as session:
+        new = edit_draft(
+            session, world.services, draft.id, without, actor="staff:eva", kinds=["access"]
+        )
+        plan = approval_plan(session, world.services, new)
+    assert any("not carry out erasure" in step for step in plan.will)
+    assert not any(step.startswith("erase") for step in plan.will)
+    world.approve(new.id)
+    assert "Anna Lindqvist" in names_on_file(world)
+    [reply] = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    assert "Lindqvist Data AB" in reply.text  # the extract the approved text promised
+
+
+async def test_a_section_left_in_the_text_must_be_carried_out(world):
+    reference = await verified(
+        world, "Skicka mig en kopia av mina personuppgifter och radera dem sedan."
+    )
+    draft = world.reply_draft(reference)
+    with world.database.session() as session, pytest.raises(CaseError, match="still has the"):
+        edit_draft(
+            session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva",
+            kinds=["access"],
+        )  # fmt: skip
+
+
+async def test_the_register_gets_the_phone_number_the_approved_text_gives(world):
+    reference = await verified(world, "Rätta mitt telefonnummer till 076-555 12 34.")
+    world.call_confirms(reference)
+    draft = world.reply_draft(reference)
+    corrected = draft.text.replace("+46765551234", "076-555 99 99")
+    with world.database.session() as session, pytest.raises(CaseError, match="--set phone"):
+        edit_draft(session, world.services, draft.id, corrected, actor="staff:eva")
+    with world.database.session() as session:
+        new = edit_draft(
+            session,
+            world.services,
+            draft.id,
+            corrected,
+            actor="staff:eva",
+            changes={"phone": "076-555 99 99"},
+        )
+    world.approve(new.id)
+    with world.session() as session:
+        anna = find_subject(session, "email", ANNA_EMAIL)
+        assert find_subject(session, "phone", "076-555 99 99").id == anna.id
+        assert find_subject(session, "phone", "076-555 12 34") is None
+
+
+async def test_staff_read_what_approval_will_do_before_they_approve(world):
+    reference = await verified(world, "Jag vill att ni raderar alla mina personuppgifter.")
+    draft = world.reply_draft(reference)
+    with world.session() as session:
+        plan = approval_plan(session, world.services, get_draft(session, draft.id))
+    assert plan.blocked == []
+    assert plan.will[0].startswith("erase Anna Lindqvist from the register")
+    assert plan.will[-1] == f"send this reply by email to {ANNA_EMAIL}"
+
+
+# --- an erasure leaves nothing approvable behind ------------------------------------------
+
+
+async def test_an_approved_erasure_withdraws_the_persons_other_waiting_drafts_and_challenges(
+    world,
+):
+    export = await verified(world, "Please send me my personal data as JSON.", "Export")
+    asking = world.chat(ANNA_TELEGRAM, "Vad har ni för uppgifter om mig?")  # a code is queued
+    erasure = await verified(world, "Radera alla mina personuppgifter.", "Radera")
+    export_draft = world.reply_draft(export)
+    with world.session() as session:
+        plan = approval_plan(session, world.services, world.reply_draft(erasure))
+    assert any(f"draft {export_draft.id}" in step for step in plan.will)  # said beforehand
+
+    world.approve(world.reply_draft(erasure).id)
+    with pytest.raises(CaseError):
+        world.approve(export_draft.id)
+    assert world.verification(asking.reference).status == "cancelled"
+    [alert] = world.alerts("erasure_withdrew")
+    assert export in alert.text and asking.reference in alert.text
+    sent = await world.deliver()
+    assert not [m for m in sent if m.attachments]  # the export never went
+    assert not [m for m in world.sent_to(ANNA_EMAIL) if "Your code" in m.text]
+
+
+async def test_the_reply_to_an_erasure_keeps_only_what_was_sent_when_and_to_whom(world):
+    reference = await verified(world, "Skicka en kopia av mina uppgifter och radera dem sedan.")
+    world.approve(world.reply_draft(reference).id)
+    [reply] = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    assert "Lindqvist Data AB" in reply.text  # she got her extract
+    with world.session() as session:
+        case = get_case(session, reference)
+        kept = [
+            *(o.text for o in session.exec(select(Outbox).where(Outbox.request_id == case.id))),
+            *(d.text for d in session.exec(select(Draft).where(Draft.request_id == case.id))),
+        ]
+    assert not [t for t in kept if "Lindqvist Data AB" in t or "559123-4567" in t]
+    record = next(t for t in kept if t.startswith("[reply sent"))
+    assert ANNA_EMAIL in record and "company" in record and "org_number" in record
+
+
+# --- an extension holds once the person is told -----------------------------------------
+
+
+async def test_an_extension_notice_still_waiting_near_the_months_end_raises_a_deadline_alert(
+    world,
+):
+    outcome = world.email(JOHN_EMAIL, "Please send me a copy of all personal data you hold.")
+    with world.database.session() as session:
+        notice = extend_case(session, world.services, outcome.reference, "many systems",
+                             actor="staff:eva")  # fmt: skip
+    due = world.case(outcome.reference).due_date
+    world.clock.now = world.clock.now.replace(
+        year=due.year, month=due.month, day=due.day
+    ) - timedelta(days=2)
+    with world.database.session() as session:
+        raise_daily_reminders(session, world.services, world.clock().date())
+    [alert] = world.alerts("deadline")
+    assert f"extension notice (draft {notice.id}) is not approved" in alert.text
+    world.clock.advance(days=5)  # the first month is over: too late to extend
+    with pytest.raises(CaseError, match="first month ended"):
+        world.approve(notice.id)
+    assert not world.case(outcome.reference).extended
+
+
+# --- a rectification to someone else's address --------------------------------------------
+
+
+async def test_a_change_to_another_persons_address_is_refused_in_one_line(world):
+    reference = await verified(world, "Rätta min e-postadress, den är fel.")
+    with world.database.session() as session, pytest.raises(CaseError, match="another person"):
+        set_requested_changes(
+            session, world.services, reference, {"email": JOHN_EMAIL}, actor="staff:eva"
+        )
+
+
+async def test_a_change_read_from_the_message_to_another_persons_number_is_left_out(world):
+    outcome = world.email(ANNA_EMAIL, "Mitt nya nummer är +44 7700 900123, rätta det.")
+    assert world.case(outcome.reference).requested_changes == []
+    [alert] = world.alerts("change_refused")
+    assert "another person" in alert.text and "+44" not in alert.text
