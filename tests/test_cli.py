@@ -207,6 +207,40 @@ def test_subjects_import_of_json_numbers_problems_as_items(config, tmp_path):
     assert json.loads(result.output)["problems"][0]["item"] == 2
 
 
+def test_subjects_import_names_renamed_people_and_retired_numbers_by_line_not_value(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "name,email,phone\n"
+        "Erik Svensson,erik.svensson@example.se,\n"  # his number is gone
+        "Bo Berg,,+44 7700 900123\n"  # John Carter's number
+    )
+    code, output = run("subjects", "import", str(people))
+    assert code == 0
+    assert output.splitlines() == [
+        "0 new, 2 updated, 0 rejected, 1 renamed, 2 contact points retired",
+        "  line 2: phone of person 3 retired (no longer in the file)",
+        "  line 3: the name of person 2 changed (matched by phone); check that it is the same "
+        "person",
+        "  line 3: email of person 2 retired (no longer in the file)",
+    ]
+    assert "Bo Berg" not in output and "973" not in output
+    people.write_text("name,phone\nBo Bergström,+44 7700 900123\n")
+    report = run_json("subjects", "import", str(people))
+    assert report["renamed"] == [{"line": 2, "subject_id": 2, "matched_by": ["phone"]}]
+    # A number no longer on file cannot be the one staff called to verify.
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    erik = run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    code, err = run_main("requests", "verify", erik, "--by", "phone", "--note", "called")
+    assert code == 1 and "has no phone number on file" in err
+
+
 def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
     from bot.register import SUBJECT_FIELDS
 
