@@ -97,6 +97,32 @@ def test_a_config_mistake_is_one_line_without_traceback(tmp_path):
     assert "[imap] port = 'abc'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://nox:S3cretPW@db.example.se/noxbot",  # not a scheme we take
+        "postgresql://nox:S3cretPW@db.example.se:abc/noxbot",  # a port that is no number
+        "postgresql://nox@db.example.se:5432x/noxbot?password=S3cretPW",
+    ],
+    ids=["unsupported-scheme", "port-not-a-number", "password-in-query"],
+)
+def test_check_never_prints_a_database_password_and_says_what_is_wrong_in_one_line(tmp_path, url):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[database]\nurl = "{url}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "S3cretPW" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith(f"noxbot: {bad}: [database] url = 'postgres")
+    assert "***" in result.stderr and "db.example.se" in result.stderr
+
+
 def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
     assert run("subjects", "import", str(EXAMPLES / "register.csv"))[0] == 0
     note = tmp_path / "call.txt"
