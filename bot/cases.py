@@ -43,6 +43,7 @@ from bot.models import (
     Verification,
 )
 from bot.register import InvalidContact, contacts_of
+from bot.safe_text import stored_name
 from bot.services import Services
 from bot.verification import choose_route
 from bot.verifying import start_verification
@@ -79,7 +80,7 @@ def open_case(
         language=language,
         channel=message.channel,
         requester_address=message.address,
-        requester_name=message.display_name,
+        requester_name=stored_name(message.display_name),
         status=S.RECEIVED,
         received_at=received_at,
         due_date=due_date(received_at, tz),

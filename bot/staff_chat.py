@@ -19,6 +19,7 @@ from bot.db import Database
 from bot.drafts import approve_draft, reject_draft
 from bot.errors import NoxbotError
 from bot.models import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
+from bot.safe_text import stored_name
 from bot.services import Services
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
@@ -164,7 +165,8 @@ def decide_in_chat(
                 session,
                 services,
                 decision.draft_id,
-                f"rejected in the staff chat by {query.from_user.full_name}",
+                "rejected in the staff chat by "
+                f"{stored_name(query.from_user.full_name) or query.from_user.id}",
                 actor=actor,
             )
             return (

@@ -389,6 +389,36 @@ def test_drafts_edit_opens_the_editor_and_makes_a_new_version(config, tmp_path, 
     assert f"draft {draft['id']} is version 1, but version 2" in stale.stderr
 
 
+def test_personnummer_in_a_name_or_a_staff_note_is_never_stored(config, tmp_path):
+    """--name, reasons and notes: what staff type may hold what the person said."""
+    pnr = "811218\u20139876"  # as Word writes it
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Ringde och bad oss sluta skicka nyhetsbrev till honom.")
+    optout = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--name", f"Erik Svensson ({pnr})", "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    draft = run_json("drafts", "list")[0]
+    assert draft["text"].startswith("Hej Erik Svensson,")
+    assert run("drafts", "reject", str(draft["id"]), "--reason", f"pnr {pnr} i texten")[0] == 0
+    assert run("requests", "close", optout, "--reason", f"fel person, pnr {pnr}")[0] == 0
+    note.write_text("Hej, jag vill ha ett registerutdrag över mina personuppgifter.")
+    access = run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "extend", access, "--reason", f"Vi söker {pnr} i arkivet")[0] == 0
+    code, output = run(
+        "requests", "verify", access, "--by", "phone", "--note", f"Erik uppgav {pnr}"
+    )
+    assert code == 0, output
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    dump = "\n".join(database.engine.raw_connection().driver_connection.iterdump())
+    database.dispose()
+    assert "811218" not in dump and "[personnummer borttaget]" in dump
+
+
 def test_audit_verify_with_a_kept_head_detects_removed_newest_events(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     run("subjects", "import", str(EXAMPLES / "register.csv"))
