@@ -49,6 +49,19 @@ def printable(text: str) -> str:
     return "".join(_escape(char) if _unsafe(char) else char for char in text)
 
 
+def _json_escape(char: str) -> str:
+    units = char.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
+
+def printable_json(dumped: str) -> str:
+    """JSON text (`json.dumps(…, ensure_ascii=False)`) with what `printable` escapes written
+    as \\u escapes: the same data for a parser, nothing hidden on a terminal."""
+    if not any(_unsafe(char) for char in dumped):
+        return dumped
+    return "".join(_json_escape(char) if _unsafe(char) else char for char in dumped)
+
+
 def stored_name(name: str | None) -> str | None:
     """A name from outside (a display name, `--name`) as it is stored: escape sequences and
     control characters removed, white space single, personal identity numbers dropped (a

@@ -2,7 +2,8 @@
 
 Only the user ids in `[telegram] staff_user_ids` may decide, and a button carries the draft
 version it was shown for, so pressing Approve on a version that an edit replaced is refused
-just as `noxbot drafts approve --version` would be. Button data is parsed here, once.
+just as `noxbot drafts approve --version` would be. Button data is parsed here, once. What
+is posted shows control and bidi characters from outside as escapes (`printable`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.db import Database
 from bot.drafts import approve_draft, reject_draft
 from bot.errors import NoxbotError
 from bot.models import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
-from bot.safe_text import stored_name
+from bot.safe_text import printable, stored_name
 from bot.services import Services
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
@@ -85,7 +86,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
         ]
     posted = await _post_audit_head(database, services, bot, chat_id)
     for alert in alerts:
-        await bot.send_message(chat_id=chat_id, text=f"⚠ {alert.kind}: {alert.text}")
+        await bot.send_message(chat_id=chat_id, text=printable(f"⚠ {alert.kind}: {alert.text}"))
         with database.session() as session:
             stored = session.get(StaffAlert, alert.id)
             stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
@@ -102,7 +103,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
                 ]
             ]
         )
-        pieces = split_text(draft_card(draft, case.reference if case else "?"))
+        pieces = split_text(printable(draft_card(draft, case.reference if case else "?")))
         for index, piece in enumerate(pieces):
             await bot.send_message(
                 chat_id=chat_id,

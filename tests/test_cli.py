@@ -699,6 +699,30 @@ def test_what_people_wrote_prints_as_written_never_as_markup(config, tmp_path):
     assert code == 0 and f"from: {sender}" in output.splitlines()
 
 
+def test_escape_sequences_from_outside_cannot_hide_a_draft_from_the_approver(config, tmp_path):
+    note = tmp_path / "letter.txt"
+    note.write_text("Radera alla mina personuppgifter.")
+    sender = "Storgatan 1\x1b[8m\u202e, Lund"  # "conceal" the rest of the line, then reorder
+    reference = run_json(
+        "requests", "new", "--channel", "post", "--from", sender, "--text-file", str(note)
+    )["reference"]  # fmt: skip
+    draft = run_json("drafts", "list")[0]
+    assert draft["to"]["address"] == sender  # scripts get the data as it is
+    shown = "Storgatan 1\\x1b[8m\\u202e, Lund"
+    for args in (
+        ("drafts", "show", str(draft["id"])),
+        ("drafts", "list"),
+        ("requests", "show", reference),
+        ("drafts", "show", str(draft["id"]), "--format", "json"),
+    ):
+        code, output = run(*args)
+        assert code == 0, output
+        assert "\x1b" not in output and "\u202e" not in output, args
+        assert shown in output or "--format" in args, args
+    code, output = run("drafts", "show", str(draft["id"]))
+    assert f"to: post {shown}" in output.splitlines()
+
+
 def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(tmp_path):
     kept = tmp_path / "kept"
     code, output = run("demo", "--keep", str(kept))

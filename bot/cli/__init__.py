@@ -6,6 +6,7 @@ import sys
 
 from bot.cli.app import app
 from bot.errors import NoxbotError
+from bot.safe_text import printable
 
 # Importing the command modules registers their commands on `app`.
 from bot.cli import classify as _classify  # noqa: F401  isort: skip
@@ -23,7 +24,7 @@ def main() -> None:
     try:
         app()
     except NoxbotError as exc:
-        print(f"noxbot: {one_line(str(exc))}", file=sys.stderr)  # never wrapped
+        print(f"noxbot: {printable(one_line(str(exc)))}", file=sys.stderr)  # never wrapped
         sys.exit(1)
 
 

@@ -74,3 +74,22 @@ async def test_only_staff_may_approve_and_a_stale_button_is_refused(world, bot_a
     assert answers[0].startswith("Only staff")
     assert answers[1].startswith("Not done") and "replaced it" in answers[1]
     assert answers[2] == f"Draft {new.id} v2 approved; it will be sent."
+
+
+async def test_what_the_staff_chat_is_shown_has_no_control_or_bidi_characters(world, bot_api):
+    from bot.channels.base import ChannelName, InboundMessage
+
+    world.receive(
+        InboundMessage(
+            ChannelName.POST,
+            "Storgatan 1\u202e\x1b[8m",
+            text="Sluta skicka reklam till mig.",
+            received_at=world.clock(),
+        )
+    )
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    (card,) = [p.fields["text"] for p in bot_api.sent() if "reply_markup" in p.fields]
+    assert "\u202e" not in card and "\x1b" not in card
+    assert "to post: Storgatan 1\\u202e\\x1b[8m\n" in card
