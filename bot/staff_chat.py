@@ -16,6 +16,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.audit import chain_head
 from bot.channels.telegram import split_text
+from bot.config import TelegramSettings
 from bot.db import Database
 from bot.drafts import approve_draft, reject_draft
 from bot.errors import NoxbotError
@@ -24,6 +25,11 @@ from bot.safe_text import printable, stored_name
 from bot.services import Services
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
+#: The answer to a decision button pressed by someone not on staff, or outside the staff
+#: chat: it names no setting and nobody (whoever pressed it may have forged it).
+NOT_HERE = "This button does nothing here."
+#: The answer when carrying out a decision failed unexpectedly (the log says why).
+DECISION_FAILED = "Could not be done; see the log."
 _DECISION = re.compile(r"d:(\d+):(\d+):([ar])")
 
 
@@ -141,6 +147,16 @@ async def _post_audit_head(database: Database, services: Services, bot: Bot, cha
     return 1
 
 
+def is_staff_press(query: CallbackQuery, telegram: TelegramSettings) -> bool:
+    """Pressed in the staff chat by one of the staff user ids."""
+    return (
+        telegram.staff_chat_id is not None
+        and query.message is not None
+        and query.message.chat.id == telegram.staff_chat_id
+        and query.from_user.id in telegram.staff_user_ids
+    )
+
+
 def decide_in_chat(
     session: Session, services: Services, query: CallbackQuery, staff_user_ids: list[int]
 ) -> str:
@@ -149,7 +165,7 @@ def decide_in_chat(
     if decision is None:
         return "Unknown button."
     if query.from_user.id not in staff_user_ids:
-        return "Only staff listed in staff_user_ids may decide on drafts."
+        return NOT_HERE
     actor = f"telegram-staff:{query.from_user.id}"
     try:
         with session.begin_nested():  # a refused decision changes nothing

@@ -567,6 +567,31 @@ def run_main(*args: str) -> tuple[int, str]:
     return exit_info.value.code, err.getvalue()
 
 
+def test_an_unexpected_error_in_a_staff_command_is_one_line_without_its_message(
+    config, tmp_path, monkeypatch
+):
+    from sqlalchemy.exc import IntegrityError
+
+    note = tmp_path / "note.txt"
+    note.write_text("sluta skicka nyhetsbrev till mig")
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    draft = run_json("drafts", "list")[0]
+
+    def clash(*args, **kwargs):
+        raise IntegrityError("UPDATE contact_point …", {"value": "anna@example.se"}, None)
+
+    monkeypatch.setattr("bot.cli.drafts.approve_draft", clash)
+    monkeypatch.delenv("NOXBOT_TRACEBACK", raising=False)
+    code, err = run_main("drafts", "approve", str(draft["id"]))
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("noxbot: unexpected error (IntegrityError); the command did not finish")
+    assert "anna" not in err and "contact_point" not in err
+    assert run_json("drafts", "show", str(draft["id"]))["status"] == "awaiting_approval"
+
+
 def test_files_that_cannot_be_read_are_one_clear_line_naming_the_file(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     latin1 = tmp_path / "brev.txt"
