@@ -494,8 +494,8 @@ def _replace_contacts(
     actor: str,
     now: datetime,
 ) -> None:
-    """The person's contact points of each kind whose column the row has become what it
-    says: a number left on file after it changed could still be used to verify someone."""
+    """For each contact kind the row has a column for, the person keeps exactly the row's
+    values; the others are retired (an old number left on file could still verify someone)."""
     stated = {kind for kind, column in _CONTACT_COLUMN.items() if column in values}
     wanted = set(contacts)
     for contact in contacts_of(session, subject):
