@@ -43,6 +43,7 @@ from bot.models import (
     Verification,
 )
 from bot.register import InvalidContact
+from bot.safe_text import stored_name
 from bot.services import Services
 from bot.verifying import ensure_contact_confirmations, start_case_verification
 from handlers import handler_for
@@ -78,7 +79,7 @@ def open_case(
         language=language,
         channel=message.channel,
         requester_address=message.address,
-        requester_name=message.display_name,
+        requester_name=stored_name(message.display_name),
         status=S.RECEIVED,
         received_at=received_at,
         due_date=due_date(received_at, tz),

@@ -12,6 +12,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from sqlalchemy.engine import make_url
 
 from bot.errors import NoxbotError
 
@@ -57,6 +59,28 @@ class OrganisationSettings(_Section):
         return value
 
 
+# A URL's password as SQLAlchemy reads it (user, then ":password@"), and one given as a query
+# parameter (libpq reads "?password=").
+_URL_PASSWORD = re.compile(r"^(?P<head>[\w+]+://[^:/]*):(?P<password>[^@]*)@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: any password in it as ***, read or not by SQLAlchemy."""
+    url = _URL_PASSWORD.sub(r"\g<head>:***@", url, count=1)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
+
+
+def without_passwords(text: str, url: str) -> str:
+    """A driver's message about `url` with the URL's passwords (as written and %-decoded)
+    replaced by ***: a message may quote what it could not use."""
+    matches = [_URL_PASSWORD.match(url), *_QUERY_PASSWORD.finditer(url)]
+    written = {m["password"] for m in matches if m and m["password"]}
+    for password in sorted(written | {unquote(w) for w in written}, key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///noxbot.db"
 
@@ -65,6 +89,13 @@ class DatabaseSettings(_Section):
     def _supported_url(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("a URL starting with sqlite:// or postgresql://")
+        try:
+            make_url(value)
+        except Exception:  # a port that is no number, say: the library's words may hold it
+            raise ValueError(
+                "a URL such as postgresql://user@host:5432/noxbot; this one cannot be read "
+                "(a port must be a number; an @ in the password is written %40)"
+            ) from None
         return value
 
 
@@ -213,6 +244,8 @@ def _describe(error: Any, source: str) -> str:
     expected = f"{expected[0].lower()}{expected[1:]}"
     if key.endswith("_env"):  # what stands there may be a secret pasted by mistake
         return f"{source}: {where} (value not shown): expected {expected}"
+    if isinstance(value, str):  # a URL's password is never shown
+        value = redact_url(value)
     return f"{source}: {where} = {value!r}: expected {expected}"
 
 

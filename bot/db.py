@@ -14,6 +14,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session, create_engine
 
+from bot.config import redact_url, without_passwords
 from bot.errors import NoxbotError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -121,7 +122,10 @@ def upgrade(engine: Engine) -> str:
     try:
         command.upgrade(_alembic_config(engine), "head")
     except Exception as exc:  # any driver error, reported as one line
-        raise DatabaseError(f"cannot upgrade the database at {engine.url!r}: {exc}") from exc
+        url = engine.url.render_as_string(hide_password=False)
+        raise DatabaseError(
+            without_passwords(f"cannot upgrade the database at {redact_url(url)}: {exc}", url)
+        ) from exc
     return current_revision(engine) or ""
 
 

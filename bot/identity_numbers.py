@@ -13,9 +13,31 @@ from datetime import date
 
 DEFAULT_MASK = "[personnummer borttaget]"
 
-# YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN; never inside a longer
-# run of digits (an invoice or account number).
-_CANDIDATE = re.compile(r"(?<![\d+\-])((?:19|20)?\d{6})\s?([-+]?)\s?(\d{4})(?![\d])")
+#: What Word, Outlook and people put between the groups: hyphen-minus, hyphen, non-breaking
+#: hyphen, figure dash, en dash, em dash, minus sign; spaces (also non-breaking and thin ones).
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2212"
+_SPACES = " \u00a0\u2009\u202f"
+
+# YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with any dash, a space, a
+# dot or a slash before the last four ("811218 9876", "19811218/9876"), the date grouped
+# ("1981 12 18-9876", "81.12.18-9876") and the last four in pairs ("81 12 18-98 76"); never
+# inside a longer run of digits (an invoice or account number).
+_CANDIDATE = re.compile(
+    rf"""
+    (?<![\d+{_DASHES}])
+    (?P<century>19|20)?
+    (?P<yy>\d\d)
+    (?:
+        (?P<inner>[{_SPACES}.{_DASHES}])(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
+      | (?P<mmdd>\d{{4}})
+    )
+    (?P<separator>[{_SPACES}]?[+./{_DASHES}][{_SPACES}]?|[{_SPACES}])?
+    (?P<last>\d\d[{_SPACES}]?\d\d)
+    (?!\d)
+    """,
+    re.VERBOSE,
+)
+_DASH_OR_PLUS = re.compile(rf"[+{_DASHES}]")
 
 
 @dataclass(frozen=True)
@@ -56,20 +78,36 @@ def _date_kind(yymmdd: str, century: str | None) -> str | None:
 def find_identity_numbers(text: str) -> list[IdentityNumberMatch]:
     """Every valid personal identity or coordination number in the text."""
     found: list[IdentityNumberMatch] = []
-    for match in _CANDIDATE.finditer(text):
-        digits, separator, last = match.groups()
-        century = digits[:2] if len(digits) == 8 else None
-        yymmdd = digits[-6:]
-        if len(digits) == 6 and not separator and digits.startswith(("07", "08")):
-            # "0701234567" and "070123 4567" are Swedish mobile numbers, "0812345678" a
-            # Stockholm one; a person born 2007-2008 writing the number without a dash is
-            # the rarer reading, and masking a phone number would lose a rectification.
-            continue
-        kind = _date_kind(yymmdd, century)
-        if kind is None or not luhn_ok(yymmdd + last):
+    position = 0
+    while (match := _CANDIDATE.search(text, position)) is not None:
+        kind = _kind_of(match)
+        if kind is None:
+            position = match.start() + 1  # a look-alike must not hide a number inside it
             continue
         found.append(IdentityNumberMatch(match.start(), match.end(), kind))
+        position = match.end()
     return found
+
+
+def _kind_of(match: re.Match[str]) -> str | None:
+    """The kind of number a candidate is, or None for a look-alike."""
+    century, yy, separator = match["century"], match["yy"], match["separator"] or ""
+    yymmdd = yy + (match["mmdd"] or match["mm"] + match["dd"])
+    last = "".join(ch for ch in match["last"] if ch.isdigit())
+    dashed = _DASH_OR_PLUS.search(separator) is not None
+    if match["inner"] and not dashed:
+        # "2026-11-24 1430" is a date and a time: a grouped date counts only with a dash
+        # before the last four, as in "1981 12 18-9876".
+        return None
+    if century is None and yy in ("07", "08") and not dashed:
+        # "0701234567" and "070123 4567" are Swedish mobile numbers, "0812345678" a
+        # Stockholm one; a person born 2007-2008 writing the number without a dash is
+        # the rarer reading, and masking a phone number would lose a rectification.
+        return None
+    kind = _date_kind(yymmdd, century)
+    if kind is None or not luhn_ok(yymmdd + last):
+        return None
+    return kind
 
 
 def mask_identity_numbers(text: str, mask: str = DEFAULT_MASK) -> str:

@@ -47,6 +47,7 @@ from bot.models import (
     StaffAlert,
 )
 from bot.register import contacts_of
+from bot.safe_text import stored_name
 from bot.services import Services
 from bot.verifying import (
     answer_button,
@@ -225,7 +226,7 @@ def _record(
         direction=Direction.INBOUND,
         channel=inbound.channel,
         address=normalised_or_raw(inbound.channel, _storable(inbound.sender)),
-        display_name=_storable(inbound.sender_name) or None,
+        display_name=stored_name(inbound.sender_name),
         subject=mask_identity_numbers(_storable(inbound.subject)),
         text=mask_identity_numbers(_storable(inbound.text)),
         raw=inbound.raw if keep_raw else None,

@@ -17,7 +17,13 @@ import aiosmtplib
 import httpx
 from sqlalchemy.engine import make_url
 
-from bot.config import ImapSettings, Settings, SmtpSettings, TelegramSettings
+from bot.config import (
+    ImapSettings,
+    Settings,
+    SmtpSettings,
+    TelegramSettings,
+    without_passwords,
+)
 from bot.db import Database, current_revision, head_revision
 from bot.drafting import LANGUAGES
 
@@ -35,6 +41,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _driver_error(exc: BaseException, url: str) -> str:
+    """A driver's error in one line, without the URL's password."""
+    first = (str(exc).splitlines() or [""])[0]
+    return without_passwords(f"{type(exc).__name__}: {first}".rstrip(": "), url)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -56,11 +68,14 @@ def check_database(settings: Settings) -> Probe:
         return Probe(
             "Database", True, f"{path} does not exist yet; it will be created on first start"
         )
-    database = Database(url, migrate=False)
+    try:
+        database = Database(url, migrate=False)
+    except Exception as exc:  # a driver that is not installed, say
+        return Probe("Database", False, _driver_error(exc, url))
     try:
         revision = current_revision(database.engine)
     except Exception as exc:  # any driver error: say which, in one line
-        return Probe("Database", False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        return Probe("Database", False, _driver_error(exc, url))
     finally:
         database.dispose()
     head = head_revision()

@@ -22,6 +22,7 @@ from typing import Any
 import phonenumbers
 from sqlmodel import Session, select
 
+from bot import audit
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.models import ContactKind, ContactPoint, Subject, Suppression
@@ -268,11 +269,40 @@ class ImportProblem:
         return f"{self.unit} {self.line}"
 
 
+@dataclass(frozen=True)
+class ImportChange:
+    """A change staff should check, told by where it stands in the file and whose it is;
+    never by the values (they are in the file, and this may end up in a log)."""
+
+    line: int
+    subject_id: int
+    #: "renamed" (matched by `matched_by`), or the contact kind retired: "email", "phone", …
+    what: str
+    matched_by: tuple[str, ...] = ()
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}"
+
+    def describe(self) -> str:
+        if self.what == "renamed":
+            return (
+                f"the name of person {self.subject_id} changed (matched by "
+                f"{', '.join(self.matched_by)}); check that it is the same person"
+            )
+        return f"{self.what} of person {self.subject_id} retired (no longer in the file)"
+
+
 @dataclass
 class ImportReport:
     created: int = 0
     updated: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
+    #: Names changed on people already on file: a row matched by a contact point renames.
+    renamed: list[ImportChange] = field(default_factory=list)
+    #: Contact points the file no longer has (its column says otherwise): deleted.
+    retired: list[ImportChange] = field(default_factory=list)
     #: What staff should know about the file as a whole (e.g. how it was decoded).
     notes: list[str] = field(default_factory=list)
 
@@ -285,6 +315,9 @@ class _Row:
 
     def problem(self, message: str) -> ImportProblem:
         return ImportProblem(self.line, message, self.unit)
+
+    def change(self, subject: Subject, what: str, matched_by: tuple[str, ...] = ()) -> ImportChange:
+        return ImportChange(self.line, subject.id or 0, what, matched_by, self.unit)
 
     @property
     def where(self) -> str:
@@ -371,12 +404,15 @@ _CONTACT_COLUMN = {
 }
 
 
-def import_rows(session: Session, rows: Iterable[_Row], *, now: datetime) -> ImportReport:
+def import_rows(
+    session: Session, rows: Iterable[_Row], *, now: datetime, actor: str = "noxbot"
+) -> ImportReport:
     """Create or update one person per row; a bad row is reported and the rest kept.
 
     A contact point may stand on one row of a file only: a later row with the same email,
     phone or Telegram id would otherwise be merged silently into the earlier person, so it
-    is reported and the first row kept.
+    is reported and the first row kept. A row replaces the contact points of each kind its
+    file has a column for (see `_replace_contacts`); a name it changes is reported.
     """
     report = ImportReport()
     taken: dict[tuple[ContactKind, str], _Row] = {}  # contact point → the row that has it
@@ -432,17 +468,56 @@ def import_rows(session: Session, rows: Iterable[_Row], *, now: datetime) -> Imp
                 report.created += 1
             else:
                 report.updated += 1
+            if subject.id is not None and name and name != subject.name:
+                held = _held(session, subject)
+                matched = sorted({_CONTACT_COLUMN[k] for k, v in contacts if (k, v) in held})
+                report.renamed.append(row.change(subject, "renamed", tuple(matched)))
             _apply_row(subject, values, name, now)
             session.add(subject)
             session.flush()
-            known = {(c.kind, c.value) for c in contacts_of(session, subject)}
-            for kind, value in contacts:
-                if (kind, value) not in known:
-                    session.add(ContactPoint(subject_id=subject.id, kind=kind, value=value))
-                    known.add((kind, value))
-            session.flush()
+            _replace_contacts(session, subject, row, values, contacts, report, actor, now)
         taken.update(dict.fromkeys(contacts, row))
     return report
+
+
+def _held(session: Session, subject: Subject) -> set[tuple[str, str]]:
+    return {(c.kind, c.value) for c in contacts_of(session, subject)}
+
+
+def _replace_contacts(
+    session: Session,
+    subject: Subject,
+    row: _Row,
+    values: dict[str, Any],
+    contacts: list[tuple[ContactKind, str]],
+    report: ImportReport,
+    actor: str,
+    now: datetime,
+) -> None:
+    """For each contact kind the row has a column for, the person keeps exactly the row's
+    values; the others are retired (an old number left on file could still verify someone)."""
+    stated = {kind for kind, column in _CONTACT_COLUMN.items() if column in values}
+    wanted = set(contacts)
+    for contact in contacts_of(session, subject):
+        if contact.kind in stated and (contact.kind, contact.value) not in wanted:
+            session.delete(contact)
+            report.retired.append(row.change(subject, contact.kind))
+            # The kind only: the audit trail never holds register values.
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action="contact_retired",
+                detail=f"person {subject.id}: a {contact.kind} contact point retired by "
+                f"register import ({row.where})",
+            )
+    session.flush()
+    known = _held(session, subject)
+    for kind, value in contacts:
+        if (kind, value) not in known:
+            session.add(ContactPoint(subject_id=subject.id, kind=kind, value=value))
+            known.add((kind, value))
+    session.flush()
 
 
 def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetime) -> None:
@@ -463,10 +538,12 @@ def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetim
     subject.updated_at = now
 
 
-def import_file(session: Session, path: Path, *, now: datetime) -> ImportReport:
+def import_file(
+    session: Session, path: Path, *, now: datetime, actor: str = "noxbot"
+) -> ImportReport:
     raw = read_named_file(path, "a CSV or JSON file")
     notes: list[str] = []
     rows = list(_read_rows(path, _decode(raw, path, notes)))
-    report = import_rows(session, rows, now=now)
+    report = import_rows(session, rows, now=now, actor=actor)
     report.notes.extend(notes)
     return report

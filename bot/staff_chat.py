@@ -2,7 +2,8 @@
 
 Only the user ids in `[telegram] staff_user_ids` may decide, and a button carries the draft
 version it was shown for, so pressing Approve on a version that an edit replaced is refused
-just as `noxbot drafts approve --version` would be. Button data is parsed here, once.
+just as `noxbot drafts approve --version` would be. Button data is parsed here, once. What
+is posted shows control and bidi characters from outside as escapes (`printable`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.approval import Plan, approval_plan, approve_draft
 from bot.audit import chain_head
 from bot.channels.telegram import split_text
+from bot.config import TelegramSettings
 from bot.db import Database
 from bot.drafts import reject_draft
 from bot.errors import NoxbotError
 from bot.models import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
+from bot.safe_text import printable, stored_name
 from bot.services import Services
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
+#: The answer to a decision button pressed by someone not on staff, or outside the staff
+#: chat: it names no setting and nobody (whoever pressed it may have forged it).
+NOT_HERE = "This button does nothing here."
+#: The answer when carrying out a decision failed unexpectedly (the log says why).
+DECISION_FAILED = "Could not be done; see the log."
 _DECISION = re.compile(r"d:(\d+):(\d+):([ar])")
 
 
@@ -91,7 +99,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
         ]
     posted = await _post_audit_head(database, services, bot, chat_id)
     for alert in alerts:
-        await bot.send_message(chat_id=chat_id, text=f"⚠ {alert.kind}: {alert.text}")
+        await bot.send_message(chat_id=chat_id, text=printable(f"⚠ {alert.kind}: {alert.text}"))
         with database.session() as session:
             stored = session.get(StaffAlert, alert.id)
             stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
@@ -108,7 +116,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
                 ]
             ]
         )
-        pieces = split_text(draft_card(draft, case.reference if case else "?", plan))
+        pieces = split_text(printable(draft_card(draft, case.reference if case else "?", plan)))
         for index, piece in enumerate(pieces):
             await bot.send_message(
                 chat_id=chat_id,
@@ -146,6 +154,16 @@ async def _post_audit_head(database: Database, services: Services, bot: Bot, cha
     return 1
 
 
+def is_staff_press(query: CallbackQuery, telegram: TelegramSettings) -> bool:
+    """Pressed in the staff chat by one of the staff user ids."""
+    return (
+        telegram.staff_chat_id is not None
+        and query.message is not None
+        and query.message.chat.id == telegram.staff_chat_id
+        and query.from_user.id in telegram.staff_user_ids
+    )
+
+
 def decide_in_chat(
     session: Session, services: Services, query: CallbackQuery, staff_user_ids: list[int]
 ) -> str:
@@ -154,7 +172,7 @@ def decide_in_chat(
     if decision is None:
         return "Unknown button."
     if query.from_user.id not in staff_user_ids:
-        return "Only staff listed in staff_user_ids may decide on drafts."
+        return NOT_HERE
     actor = f"telegram-staff:{query.from_user.id}"
     try:
         with session.begin_nested():  # a refused decision changes nothing
@@ -171,7 +189,8 @@ def decide_in_chat(
                 session,
                 services,
                 decision.draft_id,
-                f"rejected in the staff chat by {query.from_user.full_name}",
+                "rejected in the staff chat by "
+                f"{stored_name(query.from_user.full_name) or query.from_user.id}",
                 actor=actor,
             )
             return (

@@ -21,14 +21,14 @@ from typing import TypeVar
 
 import aioimaplib
 from sqlmodel import Session
-from telegram import Bot
+from telegram import Bot, CallbackQuery, Update
 from telegram.error import TelegramError
 
 from bot.channels.base import ChannelName, InboundMessage, OutboundChannel
 from bot.channels.imap import ImapError, ImapMailbox
 from bot.channels.mail import inbound_from_email
 from bot.channels.telegram import inbound_from_update
-from bot.config import Settings
+from bot.config import Settings, TelegramSettings
 from bot.db import TRANSIENT_DB_ERRORS, Database, is_transient
 from bot.deadlines import stockholm_date
 from bot.housekeeping import raise_daily_reminders, run_daily_retention
@@ -37,8 +37,16 @@ from bot.models import ChannelCursor
 from bot.outbox import deliver_due
 from bot.outbox_senders import open_channels
 from bot.pipeline import process_inbound, quarantine
+from bot.safe_text import printable
 from bot.services import Services
-from bot.staff_chat import decide_in_chat, notify_staff, parse_decision
+from bot.staff_chat import (
+    DECISION_FAILED,
+    NOT_HERE,
+    decide_in_chat,
+    is_staff_press,
+    notify_staff,
+    parse_decision,
+)
 from bot.verifying import expire_verifications
 
 log = logging.getLogger("noxbot")
@@ -225,7 +233,13 @@ async def poll_chat_once(
     timeout: int,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """One getUpdates round: each update processed with its offset in one transaction."""
+    """One getUpdates round: each update processed with its offset in one transaction.
+
+    An update whose handling fails for any reason but a database that is away is logged
+    (its kind of error only), answered if it was a button, and skipped: its offset is
+    moved on in a transaction of its own, so it is never read again and the poller goes
+    on. When the database is away the offset stays, and the update is read again later.
+    """
     assert settings.telegram is not None
     with database.session() as session:
         offset = int(read_cursor(session, "telegram:offset") or 0)
@@ -238,33 +252,80 @@ async def poll_chat_once(
     if updates is None:
         return 0  # stopped while waiting; the offset was not moved, nothing is lost
     for update in updates:
-        query = update.callback_query
-        if query is not None and parse_decision(query.data or "") is not None:
-            # A staff member's Approve/Reject in the staff chat, not a requester's answer.
-            with database.session() as session:
-                answer = decide_in_chat(session, services, query, settings.telegram.staff_user_ids)
-                write_cursor(
-                    session, "telegram:offset", str(update.update_id + 1), services.clock()
-                )
-            with contextlib.suppress(TelegramError):
-                await query.answer(answer[:190])
-                if query.message is not None:
-                    await bot.send_message(chat_id=query.message.chat.id, text=answer)
-            continue
-        inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
-        if inbound is None:
-            with database.session() as session:
-                write_cursor(
-                    session, "telegram:offset", str(update.update_id + 1), services.clock()
-                )
-        else:
-            handle_inbound(
-                database, services, inbound, "telegram:offset", str(update.update_id + 1)
-            )
-        if update.callback_query is not None:
-            with contextlib.suppress(TelegramError):  # only stops the button's spinner
-                await update.callback_query.answer()
+        position = str(update.update_id + 1)
+        try:
+            await _handle_update(database, services, bot, settings, update, position)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # Only the kind of error: its message may quote what a person wrote.
+            log.error("chat poller: an update failed (%s); skipped", type(exc).__name__)
+            _skip_update(database, services, position)
+            if update.callback_query is not None:
+                await _answer(update.callback_query)
     return len(updates)
+
+
+def _skip_update(database: Database, services: Services, position: str) -> None:
+    with database.session() as session:
+        write_cursor(session, "telegram:offset", position, services.clock())
+
+
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press (its spinner stops; `text` is shown to the one who pressed)."""
+    with contextlib.suppress(TelegramError):
+        await query.answer(text[:190] if text else None)
+
+
+async def _handle_update(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+    update: Update,
+    position: str,
+) -> None:
+    assert settings.telegram is not None
+    query = update.callback_query
+    if query is not None and parse_decision(query.data or "") is not None:
+        await _decide(database, services, bot, settings.telegram, query, position)
+        return
+    inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
+    if inbound is None:
+        _skip_update(database, services, position)
+    else:
+        handle_inbound(database, services, inbound, "telegram:offset", position)
+    if query is not None:
+        await _answer(query)  # only stops the button's spinner
+
+
+async def _decide(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    telegram: TelegramSettings,
+    query: CallbackQuery,
+    position: str,
+) -> None:
+    """A press of Approve or Reject. Outside the staff chat, or by someone not on staff, it
+    gets only a neutral answer: no message in that chat, nothing that names a setting."""
+    if not is_staff_press(query, telegram):
+        _skip_update(database, services, position)
+        await _answer(query, NOT_HERE)
+        return
+    try:
+        with database.session() as session:
+            answer = decide_in_chat(session, services, query, telegram.staff_user_ids)
+            write_cursor(session, "telegram:offset", position, services.clock())
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.error("staff chat: a decision failed (%s); nothing done", type(exc).__name__)
+        _skip_update(database, services, position)
+        answer = DECISION_FAILED
+    await _answer(query, answer)
+    with contextlib.suppress(TelegramError):  # the other staff see what was decided
+        await bot.send_message(chat_id=telegram.staff_chat_id, text=printable(answer))
 
 
 async def poll_chat(
@@ -276,9 +337,9 @@ async def poll_chat(
     async def step() -> None:
         await poll_chat_once(database, services, bot, settings, timeout, stop)
 
-    await with_backoff(
-        "chat poller", stop, step, (TelegramError, OSError, TimeoutError, *TRANSIENT_DB_ERRORS)
-    )
+    # Any error: one update's failure is contained in poll_chat_once; whatever escapes it
+    # (the offset cannot be written) is waited out like a server that is down.
+    await with_backoff("chat poller", stop, step, (Exception,))
 
 
 # --- outbox and scheduler ---------------------------------------------------------------

@@ -62,8 +62,16 @@ class FakeBotApi:
         self.updates.append({"update_id": next(self._update_ids), "message": message})
         return message_id
 
-    def user_presses(self, user_id: int, data: str) -> None:
-        """Queue a press of an inline button by a user."""
+    def user_presses(
+        self, user_id: int, data: str, chat_id: int | None = None, first_name: str | None = None
+    ) -> None:
+        """Queue a press of an inline button by a user, on a message in their private chat
+        or in the group `chat_id` (the staff chat, say)."""
+        chat = (
+            {"id": user_id, "type": "private"}
+            if chat_id is None
+            else {"id": chat_id, "type": "supergroup", "title": "Staff"}
+        )
         self.updates.append(
             {
                 "update_id": next(self._update_ids),
@@ -71,12 +79,12 @@ class FakeBotApi:
                     "id": f"cb{len(self.updates)}",
                     "data": data,
                     "chat_instance": "ci",
-                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
-                    "message": {
-                        "message_id": 1,
-                        "date": int(time.time()),
-                        "chat": {"id": user_id, "type": "private"},
+                    "from": {
+                        "id": user_id,
+                        "is_bot": False,
+                        "first_name": first_name or f"User{user_id}",
                     },
+                    "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
                 },
             }
         )

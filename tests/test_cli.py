@@ -104,6 +104,32 @@ def test_a_config_mistake_is_one_line_without_traceback(tmp_path):
     assert "[imap] port = 'abc'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://nox:S3cretPW@db.example.se/noxbot",  # not a scheme we take
+        "postgresql://nox:S3cretPW@db.example.se:abc/noxbot",  # a port that is no number
+        "postgresql://nox@db.example.se:5432x/noxbot?password=S3cretPW",
+    ],
+    ids=["unsupported-scheme", "port-not-a-number", "password-in-query"],
+)
+def test_check_never_prints_a_database_password_and_says_what_is_wrong_in_one_line(tmp_path, url):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[database]\nurl = "{url}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "S3cretPW" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith(f"noxbot: {bad}: [database] url = 'postgres")
+    assert "***" in result.stderr and "db.example.se" in result.stderr
+
+
 def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
     assert run("subjects", "import", str(EXAMPLES / "register.csv"))[0] == 0
     note = tmp_path / "call.txt"
@@ -212,6 +238,40 @@ def test_subjects_import_of_json_numbers_problems_as_items(config, tmp_path):
     assert "  item 2: no email, phone or telegram_user_id: cannot be found again" in output
     result = runner.invoke(app, ["subjects", "import", str(people), "--format", "json"])
     assert json.loads(result.output)["problems"][0]["item"] == 2
+
+
+def test_subjects_import_names_renamed_people_and_retired_numbers_by_line_not_value(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "name,email,phone\n"
+        "Erik Svensson,erik.svensson@example.se,\n"  # his number is gone
+        "Bo Berg,,+44 7700 900123\n"  # John Carter's number
+    )
+    code, output = run("subjects", "import", str(people))
+    assert code == 0
+    assert output.splitlines() == [
+        "0 new, 2 updated, 0 rejected, 1 renamed, 2 contact points retired",
+        "  line 2: phone of person 3 retired (no longer in the file)",
+        "  line 3: the name of person 2 changed (matched by phone); check that it is the same "
+        "person",
+        "  line 3: email of person 2 retired (no longer in the file)",
+    ]
+    assert "Bo Berg" not in output and "973" not in output
+    people.write_text("name,phone\nBo Bergström,+44 7700 900123\n")
+    report = run_json("subjects", "import", str(people))
+    assert report["renamed"] == [{"line": 2, "subject_id": 2, "matched_by": ["phone"]}]
+    # A number no longer on file cannot be the one staff called to verify.
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    erik = run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    code, err = run_main("requests", "verify", erik, "--by", "phone", "--note", "called")
+    assert code == 1 and "has no phone number on file" in err
 
 
 def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
@@ -334,6 +394,36 @@ def test_drafts_edit_opens_the_editor_and_makes_a_new_version(config, tmp_path, 
     )
     assert stale.returncode == 1
     assert f"draft {draft['id']} is version 1, but version 2" in stale.stderr
+
+
+def test_personnummer_in_a_name_or_a_staff_note_is_never_stored(config, tmp_path):
+    """--name, reasons and notes: what staff type may hold what the person said."""
+    pnr = "811218\u20139876"  # as Word writes it
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Ringde och bad oss sluta skicka nyhetsbrev till honom.")
+    optout = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--name", f"Erik Svensson ({pnr})", "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    draft = run_json("drafts", "list")[0]
+    assert draft["text"].startswith("Hej Erik Svensson,")
+    assert run("drafts", "reject", str(draft["id"]), "--reason", f"pnr {pnr} i texten")[0] == 0
+    assert run("requests", "close", optout, "--reason", f"fel person, pnr {pnr}")[0] == 0
+    note.write_text("Hej, jag vill ha ett registerutdrag över mina personuppgifter.")
+    access = run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "extend", access, "--reason", f"Vi söker {pnr} i arkivet")[0] == 0
+    code, output = run(
+        "requests", "verify", access, "--by", "phone", "--note", f"Erik uppgav {pnr}"
+    )
+    assert code == 0, output
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    dump = "\n".join(database.engine.raw_connection().driver_connection.iterdump())
+    database.dispose()
+    assert "811218" not in dump and "[personnummer borttaget]" in dump
 
 
 def test_audit_verify_with_a_kept_head_detects_removed_newest_events(config, tmp_path):
@@ -484,6 +574,31 @@ def run_main(*args: str) -> tuple[int, str]:
     return exit_info.value.code, err.getvalue()
 
 
+def test_an_unexpected_error_in_a_staff_command_is_one_line_without_its_message(
+    config, tmp_path, monkeypatch
+):
+    from sqlalchemy.exc import IntegrityError
+
+    note = tmp_path / "note.txt"
+    note.write_text("sluta skicka nyhetsbrev till mig")
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    draft = run_json("drafts", "list")[0]
+
+    def clash(*args, **kwargs):
+        raise IntegrityError("UPDATE contact_point …", {"value": "anna@example.se"}, None)
+
+    monkeypatch.setattr("bot.cli.drafts.approve_draft", clash)
+    monkeypatch.delenv("NOXBOT_TRACEBACK", raising=False)
+    code, err = run_main("drafts", "approve", str(draft["id"]))
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("noxbot: unexpected error (IntegrityError); the command did not finish")
+    assert "anna" not in err and "contact_point" not in err
+    assert run_json("drafts", "show", str(draft["id"]))["status"] == "awaiting_approval"
+
+
 def test_files_that_cannot_be_read_are_one_clear_line_naming_the_file(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     latin1 = tmp_path / "brev.txt"
@@ -614,6 +729,30 @@ def test_what_people_wrote_prints_as_written_never_as_markup(config, tmp_path):
     )
     code, output = run("requests", "show", case["reference"])
     assert code == 0 and f"from: {sender}" in output.splitlines()
+
+
+def test_escape_sequences_from_outside_cannot_hide_a_draft_from_the_approver(config, tmp_path):
+    note = tmp_path / "letter.txt"
+    note.write_text("Radera alla mina personuppgifter.")
+    sender = "Storgatan 1\x1b[8m\u202e, Lund"  # "conceal" the rest of the line, then reorder
+    reference = run_json(
+        "requests", "new", "--channel", "post", "--from", sender, "--text-file", str(note)
+    )["reference"]  # fmt: skip
+    draft = run_json("drafts", "list")[0]
+    assert draft["to"]["address"] == sender  # scripts get the data as it is
+    shown = "Storgatan 1\\x1b[8m\\u202e, Lund"
+    for args in (
+        ("drafts", "show", str(draft["id"])),
+        ("drafts", "list"),
+        ("requests", "show", reference),
+        ("drafts", "show", str(draft["id"]), "--format", "json"),
+    ):
+        code, output = run(*args)
+        assert code == 0, output
+        assert "\x1b" not in output and "\u202e" not in output, args
+        assert shown in output or "--format" in args, args
+    code, output = run("drafts", "show", str(draft["id"]))
+    assert f"to: post {shown}" in output.splitlines()
 
 
 def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(tmp_path):

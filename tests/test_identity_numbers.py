@@ -26,6 +26,61 @@ def test_personnummer_in_every_written_form_is_masked(written):
     )
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        f"{PNR[:6]}\u2013{PNR[6:]}",  # en dash, as Word makes of "-"
+        f"{PNR[:6]}\u2014{PNR[6:]}",  # em dash
+        f"{PNR[:6]}\u2212{PNR[6:]}",  # minus sign
+        f"{PNR[:6]}\u2011{PNR[6:]}",  # non-breaking hyphen (Outlook)
+        f"{PNR[:6]}\u2010{PNR[6:]}",  # hyphen
+        f"{PNR[:6]} {PNR[6:]}",
+        f"{PNR[:6]}\u00a0{PNR[6:]}",  # non-breaking space
+        f"{PNR[:6]}\u202f{PNR[6:]}",  # narrow non-breaking space
+        f"{PNR[:6]} - {PNR[6:]}",
+        f"{PNR[:6]}.{PNR[6:]}",
+        f"19{PNR[:6]}/{PNR[6:]}",
+        f"19{PNR[:6]} {PNR[6:]}",
+        f"19{PNR[:2]} {PNR[2:4]} {PNR[4:6]}-{PNR[6:]}",
+        f"19{PNR[:2]}-{PNR[2:4]}-{PNR[4:6]}-{PNR[6:]}",
+        f"{PNR[:2]}.{PNR[2:4]}.{PNR[4:6]}-{PNR[6:]}",
+        f"{PNR[:2]} {PNR[2:4]} {PNR[4:6]}-{PNR[6:8]} {PNR[8:]}",
+        f"{PNR[:6]}-{PNR[6:8]} {PNR[8:]}",
+    ],
+)
+def test_personnummer_as_word_and_outlook_write_it_is_masked(written):
+    assert mask_identity_numbers(f"Mitt pnr: {written}.") == "Mitt pnr: [personnummer borttaget]."
+
+
+#: A grouped date followed by a time whose digits happen to pass the Luhn check.
+DATE_AND_TIME = with_check_digit("261124143")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "070-123 45 67",
+        "070 123 45 67",
+        "07 01 23 45 67",
+        "08 12 18 98 76",
+        "+46 70 123 45 67",
+        "556036-0793",  # organisation numbers: the "month" is 20 or more
+        "556677\u20138899",
+        "969700 1234",
+        f"2026-11-24 {DATE_AND_TIME[6:]}",
+        f"2026.11.24 {DATE_AND_TIME[6:]}",
+        "2026-11-24",
+        "24.11.2026",
+        "Faktura 2026-1234",
+        f"Faktura {PNR[:6]} {PNR[6:]}1",
+        f"OCR {PNR}123",
+        f"konto 12-{PNR[:6]} {PNR[6:]}",
+    ],
+)
+def test_phone_org_and_invoice_numbers_and_dates_stay_whatever_the_separators(text):
+    assert mask_identity_numbers(text) == text
+
+
 def test_samordningsnummer_is_recognised_as_such():
     found = find_identity_numbers(f"nr {SAMORDNING[:6]}-{SAMORDNING[6:]}")
     assert [m.kind for m in found] == ["samordningsnummer"]

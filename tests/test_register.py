@@ -175,3 +175,59 @@ def test_a_windows_1252_csv_from_excel_is_read_and_said_so(database, tmp_path):
     assert "Windows-1252" in report.notes[0] and "UTF-8" in report.notes[0]
     with database.session() as session:
         assert find_subject(session, "email", "asa@example.se").name == "Åsa Öberg"
+
+
+def _phones(database, email: str) -> list[str]:
+    with database.session() as session:
+        person = find_subject(session, "email", email)
+        return subject_export(session, person)["phone"]
+
+
+def test_a_reimported_changed_phone_replaces_the_old_one_with_an_audit_event_naming_no_value(
+    database, tmp_path
+):
+    _import(database, tmp_path, CSV)
+    report = _import(database, tmp_path, CSV.replace("070-123 45 67", "070-999 88 77"))
+    assert (report.created, report.updated, report.problems) == (0, 2, [])
+    assert _phones(database, "anna.lindqvist@example.se") == ["+46709998877"]
+    assert [(c.line, c.what) for c in report.retired] == [(2, "phone")]
+    with database.session() as session:
+        assert find_subject(session, "phone", "070-123 45 67") is None
+        from sqlmodel import select
+
+        from bot.models import AuditEvent
+
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "contact_retired")
+        ).all()
+    assert len(events) == 1 and "phone" in events[0].detail and "line 2" in events[0].detail
+    assert "+4670" not in events[0].detail and "070" not in events[0].detail
+
+
+def test_an_empty_phone_cell_retires_the_number_and_a_file_without_the_column_keeps_it(
+    database, tmp_path
+):
+    _import(database, tmp_path, CSV)
+    report = _import(database, tmp_path, "name,email\nAnna Lindqvist,anna.lindqvist@example.se\n")
+    # No phone column: the phone stays. Both addresses were on file; the file names one.
+    assert [c.what for c in report.retired] == ["email"]
+    assert _phones(database, "anna.lindqvist@example.se") == ["+46701234567"]
+    with database.session() as session:
+        anna = find_subject(session, "email", "anna.lindqvist@example.se")
+        assert subject_export(session, anna)["email"] == ["anna.lindqvist@example.se"]
+    report = _import(
+        database, tmp_path, "name,email,phone\nAnna Lindqvist,anna.lindqvist@example.se,\n"
+    )
+    assert [c.what for c in report.retired] == ["phone"]
+    assert _phones(database, "anna.lindqvist@example.se") == []
+
+
+def test_a_row_matched_by_phone_that_renames_the_person_is_reported_by_line(database, tmp_path):
+    _import(database, tmp_path, CSV)
+    text = "name,phone\nAnna Lindqvist,070-123 45 67\nJohnny Carter,+44 7700 900123\n"
+    report = _import(database, tmp_path, text)
+    assert report.updated == 2
+    assert [(c.where, c.subject_id, c.matched_by) for c in report.renamed] == [
+        ("line 3", 2, ("phone",))
+    ]
+    assert "Johnny" not in report.renamed[0].describe()  # told by line and person, not value

@@ -575,6 +575,33 @@ def test_personal_identity_numbers_are_masked_before_anything_is_stored(world):
     assert "811218-9876" not in stored
 
 
+def test_a_personnummer_written_with_an_en_dash_is_masked_before_it_is_stored(world):
+    world.email(ANNA_EMAIL, "Mitt personnummer är 811218\u20139876, radera mina uppgifter.")
+    with world.session() as session:
+        stored = session.exec(select(Message)).one().text
+    assert "811218" not in stored and "[personnummer borttaget]" in stored
+
+
+def test_a_display_name_holding_a_personnummer_is_stored_and_greeted_without_it(world):
+    outcome = world.chat(
+        "5559999", "sluta skicka nyhetsbrev till mig", sender_name="Bo Ek 811218\u20139876"
+    )
+    with world.session() as session:
+        assert session.exec(select(Message)).one().display_name == "Bo Ek"
+    assert world.case(outcome.reference).requester_name == "Bo Ek"
+    (draft,) = world.drafts(outcome.reference)
+    assert "Hej Bo Ek," in draft.text and "811218" not in draft.text
+
+
+def test_a_display_name_with_escape_sequences_is_stored_without_them(world):
+    outcome = world.chat(
+        "5559999", "sluta skicka nyhetsbrev till mig", sender_name="Bo\x1b[8m Ek\u202e\x07"
+    )
+    assert world.case(outcome.reference).requester_name == "Bo Ek"
+    (draft,) = world.drafts(outcome.reference)
+    assert "Hej Bo Ek," in draft.text and "\x1b" not in draft.text
+
+
 def test_a_draft_with_personal_data_is_never_made_for_an_unverified_case(world):
     outcome = world.email(ANNA_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
     with world.database.session() as session:

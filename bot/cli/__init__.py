@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from bot.cli.app import app
 from bot.errors import NoxbotError
+from bot.safe_text import printable
 
 # Importing the command modules registers their commands on `app`.
 from bot.cli import classify as _classify  # noqa: F401  isort: skip
@@ -18,12 +20,27 @@ from bot.cli import demo as _demo  # noqa: F401  isort: skip
 from bot.cli import run as _run  # noqa: F401  isort: skip
 
 
+#: Set (to anything) to see the traceback of an unexpected error instead of its one line.
+TRACEBACK_ENV = "NOXBOT_TRACEBACK"
+
+
 def main() -> None:
-    """Run the command line; a NoxbotError becomes one clear line and exit status 1."""
+    """Run the command line; a NoxbotError becomes one clear line and exit status 1, and so
+    does any other error: its kind only (its message may quote personal data), never a
+    traceback unless $NOXBOT_TRACEBACK asks for one."""
     try:
         app()
     except NoxbotError as exc:
-        print(f"noxbot: {one_line(str(exc))}", file=sys.stderr)  # never wrapped
+        print(f"noxbot: {printable(one_line(str(exc)))}", file=sys.stderr)  # never wrapped
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        print(
+            f"noxbot: unexpected error ({type(exc).__name__}); the command did not finish and "
+            f"its unfinished change was rolled back ({TRACEBACK_ENV}=1 shows where)",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from bot.cli.output import SafeConsole
 from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.deadlines import stockholm_date
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.kinds import RequestKind
+from bot.safe_text import printable_json
 from bot.services import Services
 from bot.timeutil import Clock, utcnow
 
@@ -33,8 +34,9 @@ app = typer.Typer(
 #: Our words and people's words print as written: never read as Rich markup ("[imap]",
 #: "[DSR-…]" in a subject), and a line is never broken by Rich — the terminal wraps it, a
 #: pipe gets one line. Tables lay out to the width themselves; a panel asks for wrapping.
-console = Console(highlight=False, markup=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+#: Text from outside never prints raw: control, escape and bidi characters show as escapes.
+console = SafeConsole(highlight=False, markup=False, soft_wrap=True)
+err_console = SafeConsole(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -74,7 +76,8 @@ def staff_actor() -> str:
 
 
 def print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_value))
+    """JSON for scripts; characters that could hide text on a terminal as \\u escapes."""
+    typer.echo(printable_json(json.dumps(value, ensure_ascii=False, indent=2, default=_json_value)))
 
 
 def _json_value(value: object) -> str:

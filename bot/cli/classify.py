@@ -18,6 +18,7 @@ from bot.cli.output import Column, print_table
 from bot.kinds import RequestKind
 from bot.language import detect_language
 from bot.mailparse import MalformedEmail, parse_email
+from bot.safe_text import printable_json
 
 
 class ClassifyFormat(StrEnum):
@@ -80,7 +81,7 @@ def classify_command(
     """Classify messages: which rights they ask for, in which language, and why."""
     if output_format is ClassifyFormat.JSONL:
         for path in paths:
-            line = json.dumps(classify_path(path).result, ensure_ascii=False)
+            line = printable_json(json.dumps(classify_path(path).result, ensure_ascii=False))
             typer.echo(line)
         return
     columns = (

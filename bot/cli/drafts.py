@@ -30,6 +30,7 @@ from bot.cli.app import (
 )
 from bot.cli.output import Column, print_table, recipient
 from bot.drafts import edit_draft, get_draft, open_drafts, reject_draft
+from bot.safe_text import stored_note
 from bot.verifying import expire_verifications
 from bot.views import draft_json
 
@@ -151,7 +152,7 @@ def drafts_reject(
     """Reject a draft; edit it to make a new version."""
     _, database, services = services_for(config)
     with database.session() as session:
-        reject_draft(session, services, draft_id, reason, actor=staff_actor())
+        reject_draft(session, services, draft_id, stored_note(reason), actor=staff_actor())
         console.print(f"draft {draft_id} rejected")
 
 

@@ -2,21 +2,71 @@
 addresses — is never cut or folded, at 80 columns or in a pipe; free text wraps instead.
 
 Cells are plain text, never Rich markup: "[imap]" in our words or a subject line in a
-person's stays as written. Colour comes from `Text` styles.
+person's stays as written. Colour comes from `Text` styles. Characters that could hide or
+reorder text (an escape sequence in a display name) are shown as visible escapes
+(`bot.safe_text.printable`), here for table cells and by `SafeConsole` for all else.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
+
+from bot.safe_text import printable
 
 Cell = str | Text
+
+
+def safe_text(text: Text) -> Text:
+    """A `Text` with its characters made printable, its styles kept where they were."""
+    plain = text.plain
+    if printable(plain) == plain:
+        return text
+    pieces = [printable(char) for char in plain]
+    starts = [0]  # where each character of `plain` starts in the new text, then its end
+    for piece in pieces:
+        starts.append(starts[-1] + len(piece))
+    return Text(
+        "".join(pieces),
+        style=text.style,
+        justify=text.justify,
+        overflow=text.overflow,
+        no_wrap=text.no_wrap,
+        end=text.end,
+        tab_size=text.tab_size,
+        spans=[Span(starts[s.start], starts[s.end], s.style) for s in text.spans],
+    )
+
+
+def safe_renderable(renderable: Any) -> Any:
+    """What a console prints, with text from outside made printable: a string, a `Text`, a
+    `Panel` around one (tables are made safe cell by cell in `_build`)."""
+    if isinstance(renderable, str):
+        return printable(renderable)
+    if isinstance(renderable, Text):
+        return safe_text(renderable)
+    if isinstance(renderable, Panel):
+        panel = copy.copy(renderable)
+        panel.renderable = safe_renderable(renderable.renderable)
+        return panel
+    return renderable
+
+
+class SafeConsole(Console):
+    """A console that never prints a control, escape or bidi character raw (see
+    `safe_renderable`): whatever a person wrote cannot hide the rest from staff."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(safe_renderable(o) for o in objects), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -38,6 +88,7 @@ def _build(
     columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
 ) -> tuple[Table, int]:
     """The table, and the narrowest it can be without cutting a key."""
+    rows = [[safe_text(c if isinstance(c, Text) else Text(c)) for c in row] for row in rows]
     # A light frame leaves the text most of an 80-column terminal: one space between
     # columns, one of padding on either side of each, no outer edge.
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
@@ -53,7 +104,7 @@ def _build(
             table.add_column(column.header, overflow="fold", min_width=min(longest, 8))
             least += min(longest, 8)
     for row in rows:
-        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+        table.add_row(*row)
     return table, least
 
 

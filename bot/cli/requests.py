@@ -35,6 +35,7 @@ from bot.files import read_named_file
 from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.models import MessageState, Request, RequestStatus
 from bot.pipeline import Outcome, process_inbound
+from bot.safe_text import stored_note
 from bot.verifying import expire_verifications, verify_by_phone
 from bot.views import case_json
 
@@ -202,7 +203,7 @@ def requests_verify(
         raise typer.BadParameter("only --by phone can be recorded by staff")
     _, database, services = services_for(config)
     with database.session() as session:
-        case = verify_by_phone(session, services, reference, note, actor=staff_actor())
+        case = verify_by_phone(session, services, reference, stored_note(note), actor=staff_actor())
         console.print(f"{case.reference}: verified by phone; reply drafted ({case.status})")
 
 
@@ -215,7 +216,7 @@ def requests_extend(
     """Extend the deadline by two months (Art. 12(3)) and draft the notice."""
     _, database, services = services_for(config)
     with database.session() as session:
-        draft = extend_case(session, services, reference, reason, actor=staff_actor())
+        draft = extend_case(session, services, reference, stored_note(reason), actor=staff_actor())
         case = get_case(session, reference)
         console.print(
             f"{case.reference}: due {case.extended_due_date}; notice is draft "
@@ -232,7 +233,7 @@ def requests_refuse(
     """Draft a refusal with reasons; approving it sends it and closes the case."""
     _, database, services = services_for(config)
     with database.session() as session:
-        draft = refuse_case(session, services, reference, reason, actor=staff_actor())
+        draft = refuse_case(session, services, reference, stored_note(reason), actor=staff_actor())
         console.print(f"{reference.upper()}: refusal is draft {draft.id}, awaiting approval")
 
 
@@ -247,7 +248,12 @@ def requests_close(
     _, database, services = services_for(config)
     with database.session() as session:
         case = close_case(
-            session, services, reference, reason, actor=staff_actor(), withdrawn=withdrawn
+            session,
+            services,
+            reference,
+            stored_note(reason),
+            actor=staff_actor(),
+            withdrawn=withdrawn,
         )
         console.print(f"{case.reference}: {case.status}")
 

@@ -38,17 +38,19 @@ def subjects_import(
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Import people (re-import updates, never duplicates; bad rows are reported)."""
+    """Import people (re-import updates, never duplicates, and replaces contact points by what
+    the file says; bad rows, renamed people and retired contact points are reported)."""
     _, database, services = services_for(config)
     with database.session() as session:
-        report = import_file(session, file, now=services.clock())
+        report = import_file(session, file, now=services.clock(), actor=staff_actor())
         audit.record(
             session,
             at=services.clock(),
             actor=staff_actor(),
             action="subjects_imported",
             detail=f"{file.name}: {report.created} new, {report.updated} updated, "
-            f"{len(report.problems)} rejected",
+            f"{len(report.problems)} rejected, {len(report.renamed)} renamed, "
+            f"{len(report.retired)} contact points retired",
         )
     if output_format is OutputFormat.JSON:
         print_json(
@@ -57,6 +59,15 @@ def subjects_import(
                 "updated": report.updated,
                 # "line" in a CSV file, "item" (from 1) in a JSON list
                 "problems": [{p.unit: p.line, "error": p.message} for p in report.problems],
+                # Told by line and person, never by value: names and numbers stay in the file.
+                "renamed": [
+                    {c.unit: c.line, "subject_id": c.subject_id, "matched_by": list(c.matched_by)}
+                    for c in report.renamed
+                ],
+                "retired": [
+                    {c.unit: c.line, "subject_id": c.subject_id, "kind": c.what}
+                    for c in report.retired
+                ],
                 "notes": report.notes,
             }
         )
@@ -65,9 +76,13 @@ def subjects_import(
             console.print(f"note: {note}")
         console.print(
             f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
+            + (f", {len(report.renamed)} renamed" if report.renamed else "")
+            + (f", {len(report.retired)} contact points retired" if report.retired else "")
         )
         for problem in report.problems:
             console.print(f"  {problem.where}: {problem.message}")
+        for change in sorted([*report.renamed, *report.retired], key=lambda c: c.line):
+            console.print(f"  {change.where}: {change.describe()}")
     if report.problems:
         raise typer.Exit(1)
 

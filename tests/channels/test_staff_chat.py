@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from sqlmodel import select
 
 from bot.channels.telegram import make_bot
 from bot.config import TelegramSettings
 from bot.drafts import edit_draft
+from bot.models import ChannelCursor, Request
 from bot.staff_chat import notify_staff
 from bot.workers import poll_chat_once
 from tests.fake_bot_api import FakeBotApi
-from tests.workflow_kit import ANNA_TELEGRAM
+from tests.workflow_kit import ANNA_TELEGRAM, JOHN_TELEGRAM
 
 STAFF_CHAT, EVA, MALLORY = -1001, 7001, 7002
 
@@ -55,7 +59,7 @@ async def test_only_staff_may_approve_and_a_stale_button_is_refused(world, bot_a
     draft = world.reply_draft(outcome.reference)
     settings = _settings(world, bot_api)
     async with make_bot(settings.telegram, bot_api.token) as bot:
-        bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a")
+        bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a", STAFF_CHAT)
         await poll_chat_once(world.database, world.services, bot, settings, 0)
         assert world.case(outcome.reference).status == "awaiting_approval"
 
@@ -63,14 +67,124 @@ async def test_only_staff_may_approve_and_a_stale_button_is_refused(world, bot_a
             new = edit_draft(
                 session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva"
             )
-        bot_api.user_presses(EVA, f"d:{draft.id}:1:a")
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:a", STAFF_CHAT)
         await poll_chat_once(world.database, world.services, bot, settings, 0)
         assert world.case(outcome.reference).status == "awaiting_approval"
 
-        bot_api.user_presses(EVA, f"d:{new.id}:2:a")
+        bot_api.user_presses(EVA, f"d:{new.id}:2:a", STAFF_CHAT)
         await poll_chat_once(world.database, world.services, bot, settings, 0)
     assert world.case(outcome.reference).status == "approved"
     answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
-    assert answers[0].startswith("Only staff")
+    assert answers[0] == "This button does nothing here."  # a member of the chat, not staff
     assert answers[1].startswith("Not done") and "replaced it" in answers[1]
     assert answers[2] == f"Draft {new.id} v2 approved; it will be sent."
+
+
+async def test_what_the_staff_chat_is_shown_has_no_control_or_bidi_characters(world, bot_api):
+    from bot.channels.base import ChannelName, InboundMessage
+
+    world.receive(
+        InboundMessage(
+            ChannelName.POST,
+            "Storgatan 1\u202e\x1b[8m",
+            text="Sluta skicka reklam till mig.",
+            received_at=world.clock(),
+        )
+    )
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    (card,) = [p.fields["text"] for p in bot_api.sent() if "reply_markup" in p.fields]
+    assert "\u202e" not in card and "\x1b" not in card
+    assert "to post: Storgatan 1\\u202e\\x1b[8m\n" in card
+
+
+async def test_a_decision_pressed_outside_the_staff_chat_gets_a_neutral_answer_and_no_message(
+    world, bot_api
+):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a")  # a forged button, her own chat
+    bot_api.user_presses(EVA, f"d:{draft.id}:1:a")  # staff, but not in the staff chat
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 0
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    assert bot_api.sent() == []  # nothing posted in anyone's chat
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    assert answers == ["This button does nothing here."] * 2
+    assert not any(word in a for a in answers for word in ("staff", "telegram", "_ids"))
+
+
+async def test_a_decision_that_fails_is_answered_skipped_and_the_next_update_processed(
+    world, bot_api, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("UNIQUE constraint failed for anna.lindqvist@example.se")
+
+    monkeypatch.setattr("bot.staff_chat.approve_draft", broken)
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    bot_api.user_presses(EVA, f"d:{draft.id}:1:a", STAFF_CHAT)
+    bot_api.user_says(int(JOHN_TELEGRAM), "Please stop sending me newsletters")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        with caplog.at_level(logging.ERROR, logger="noxbot"):
+            assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 0
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    assert answers == ["Could not be done; see the log."]
+    assert [(int(c.fields["chat_id"]), c.fields["text"]) for c in bot_api.sent()] == [
+        (STAFF_CHAT, "Could not be done; see the log.")
+    ]
+    with world.session() as session:
+        john = session.exec(select(Request).where(Request.requester_address == JOHN_TELEGRAM))
+        assert john.one().kinds == ["marketing_optout"]
+        assert session.get(ChannelCursor, "telegram:offset").value == "3"
+    assert "RuntimeError" in caplog.text and "anna" not in caplog.text
+
+
+async def test_a_message_whose_handling_fails_is_skipped_and_the_poller_goes_on(
+    world, bot_api, monkeypatch, caplog
+):
+    import bot.workers
+
+    real = bot.workers.process_inbound
+
+    def process(session, services, inbound, **kwargs):
+        if inbound.text == "boom":
+            raise RuntimeError("boom")
+        return real(session, services, inbound, **kwargs)
+
+    def no_quarantine(*args, **kwargs):
+        raise RuntimeError("quarantine refused too")
+
+    monkeypatch.setattr("bot.workers.process_inbound", process)
+    monkeypatch.setattr("bot.workers.quarantine", no_quarantine)
+    settings = _settings(world, bot_api)
+    bot_api.user_says(MALLORY, "boom")
+    bot_api.user_says(int(JOHN_TELEGRAM), "Please stop sending me newsletters")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        with caplog.at_level(logging.ERROR, logger="noxbot"):
+            assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 0
+    with world.session() as session:
+        john = session.exec(select(Request).where(Request.requester_address == JOHN_TELEGRAM))
+        assert john.one().kinds == ["marketing_optout"]
+        assert session.get(ChannelCursor, "telegram:offset").value == "3"
+    assert "an update failed (RuntimeError); skipped" in caplog.text
+
+
+async def test_a_rejection_in_the_staff_chat_keeps_no_identity_number_from_a_display_name(
+    world, bot_api
+):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    bot_api.user_presses(EVA, f"d:{draft.id}:1:r", STAFF_CHAT, first_name="Eva 811218-9876")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    (rejected,) = world.drafts(outcome.reference, status="rejected")
+    assert rejected.decision_reason == "rejected in the staff chat by Eva"
