@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,14 @@ from sqlmodel import Session, select
 from bot import audit
 from bot.errors import NoxbotError
 from bot.files import read_named_file
-from bot.models import ContactKind, ContactPoint, Subject, Suppression
+from bot.models import (
+    ContactKind,
+    ContactPoint,
+    Subject,
+    Suppression,
+    Verification,
+    VerificationStatus,
+)
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -511,6 +518,7 @@ def _replace_contacts(
                 detail=f"person {subject.id}: a {contact.kind} contact point retired by "
                 f"register import ({row.where})",
             )
+            _end_challenges_to(session, contact.value, now)
     session.flush()
     known = _held(session, subject)
     for kind, value in contacts:
@@ -518,6 +526,19 @@ def _replace_contacts(
             session.add(ContactPoint(subject_id=subject.id, kind=kind, value=value))
             known.add((kind, value))
     session.flush()
+
+
+def _end_challenges_to(session: Session, value: str, now: datetime) -> None:
+    """A challenge still waiting at a retired contact point proves nothing any more: it is
+    made due now, so the scheduler ends it and hands its case to staff as any expiry does."""
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.address == value, Verification.status == VerificationStatus.PENDING
+        )
+    ):
+        verification.expires_at = now - timedelta(seconds=1)
+        verification.note = "the contact point it went to was retired by a register import"
+        session.add(verification)
 
 
 def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetime) -> None:

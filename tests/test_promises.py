@@ -265,3 +265,22 @@ async def test_a_change_read_from_the_message_to_another_persons_number_is_left_
     assert world.case(outcome.reference).requested_changes == []
     [alert] = world.alerts("change_refused")
     assert "another person" in alert.text and "+44" not in alert.text
+
+
+async def test_a_challenge_waiting_at_a_number_a_reimport_retired_ends_and_goes_to_staff(
+    world, tmp_path
+):
+    from bot.register import import_file
+    from bot.verifying import expire_verifications
+
+    outcome = world.email(ERIK_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
+    assert world.verification(outcome.reference).method == "phone_call"
+    new_register = tmp_path / "register.csv"
+    new_register.write_text(
+        "name,email,phone\nErik Svensson,erik.svensson@example.se,073-000 11 22\n"
+    )
+    with world.database.session() as session:
+        import_file(session, new_register, now=world.clock())
+        expire_verifications(session, world.services)
+    assert world.case(outcome.reference).status == "unverified"
+    assert world.verification(outcome.reference).status == "expired"
