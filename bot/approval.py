@@ -11,7 +11,6 @@ confirming a change of it, a case that has moved on since the draft was written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlmodel import Session
@@ -20,13 +19,25 @@ from bot import audit
 from bot.case_records import CaseError, S, StaleDraft, alert_staff, subject_of
 from bot.channels.base import Attachment, ChannelName
 from bot.deadlines import stockholm_date
-from bot.drafts import case_view, current_version, get_draft, reply_scope, written_for
+from bot.drafts import (
+    case_view,
+    current_version,
+    get_draft,
+    new_version,
+    reply_scope,
+    written_for,
+)
 from bot.kinds import KINDS_NEEDING_VERIFICATION
-from bot.lifecycle import is_open, transition
+from bot.lifecycle import apply_extension, is_open, transition
 from bot.models import Draft, DraftStatus, Outbox, OutboxStatus, Request
 from bot.outbox import queue_outbox
 from bot.services import Services
-from bot.verifying import confirmed_kinds, unconfirmed_contact_changes
+from bot.verifying import (
+    confirmed_kinds,
+    drop_contact_challenges_outside,
+    ensure_contact_confirmations,
+    unconfirmed_contact_changes,
+)
 from handlers import handler_for
 from handlers.base import CaseView
 from handlers.rectification import conflict
@@ -148,6 +159,36 @@ def _extension_plan(
         )
 
 
+def edit_draft(
+    session: Session,
+    services: Services,
+    draft_id: int,
+    text: str,
+    *,
+    actor: str,
+    subject: str | None = None,
+    kinds: list[str] | None = None,
+    changes: dict[str, str] | None = None,
+) -> Draft:
+    """Staff's edit: a new version (bot.drafts.new_version says what it may change); a
+    contact point it would now change is asked to confirm that on its old value."""
+    new = new_version(
+        session,
+        services,
+        draft_id,
+        text,
+        actor=actor,
+        subject=subject,
+        kinds=kinds,
+        changes=changes,
+    )
+    case = session.get(Request, new.request_id)
+    assert case is not None
+    if new.purpose == "reply":
+        ensure_contact_confirmations(session, services, case, actor=actor)
+    return new
+
+
 def approve_draft(
     session: Session,
     services: Services,
@@ -186,8 +227,6 @@ def approve_draft(
     )
     if draft.purpose == "reply":
         _carry_out_reply(session, services, case, draft, actor)
-    if draft.purpose == "extension":
-        _apply_extension(session, services, case, draft, actor)
     outbox = queue_outbox(
         session,
         case,
@@ -205,6 +244,8 @@ def approve_draft(
         # No adapter calls or posts letters: staff deliver it, and the case is done then.
         outbox.status = OutboxStatus.MANUAL
         session.add(outbox)
+        if draft.purpose == "extension":  # staff deliver the notice: it holds from now
+            apply_extension(session, case, draft, now=now, actor=actor)
         how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
         alert_staff(
             session,
@@ -261,6 +302,7 @@ def _carry_out_reply(
             request=case,
             detail=done,
         )
+    drop_contact_challenges_outside(session, services, case, scope.get("changes", []), actor=actor)
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
         audit.record(
@@ -271,27 +313,6 @@ def _carry_out_reply(
             request=case,
             detail=f"{', '.join(left_out)}: left out of the approved version {draft.version}",
         )
-
-
-def _apply_extension(
-    session: Session, services: Services, case: Request, draft: Draft, actor: str
-) -> None:
-    """Art. 12(3): the longer deadline holds from the notice that tells the person of it."""
-    extension = (draft.covers or {}).get("extension")
-    if not extension:
-        return
-    case.extended = True
-    case.extension_reason = extension["reason"]
-    case.extended_due_date = date.fromisoformat(extension["due"])
-    session.add(case)
-    audit.record(
-        session,
-        at=services.clock(),
-        actor=actor,
-        action="extended",
-        request=case,
-        detail=f"to {case.extended_due_date}, with the notice in draft {draft.id}",
-    )
 
 
 def plan_for(session: Session, services: Services, draft_id: int) -> Plan:

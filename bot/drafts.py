@@ -8,7 +8,7 @@ queues the message in the same transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import exists
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot import audit
 from bot.case_records import SYSTEM, CaseError, S, StaleDraft, alert_staff, kind_labels, subject_of
 from bot.channels.base import Attachment, ChannelName
+from bot.drafting import longdate
 from bot.lifecycle import transition
 from bot.models import (
     Draft,
@@ -26,8 +27,9 @@ from bot.models import (
     MessageState,
     Request,
 )
-from bot.register import InvalidContact, contacts_of
+from bot.register import InvalidContact, contacts_of, normalise
 from bot.services import Services
+from bot.verification import usable_for_verification
 from handlers import handler_for
 from handlers.base import CaseView
 from handlers.rectification import staff_changes
@@ -50,13 +52,16 @@ def case_view(session: Session, services: Services, case: Request) -> CaseView:
     return CaseView(session, services, case, subject_of(session, case), text)
 
 
-def reply_address(session: Session, case: Request) -> tuple[str, str]:
+def reply_address(session: Session, case: Request, now: datetime) -> tuple[str, str]:
     """Where a reply goes: the channel and address the request came from — except that a
     request by phone or post is answered by email or Telegram when the person is on file
-    (we cannot send a call or a letter; staff deliver those by hand)."""
+    (we cannot send a call or a letter; staff deliver those by hand). A contact point a
+    rectification put on file lately is not used for that: it proves nothing yet."""
     subject = subject_of(session, case)
     if case.channel in (ChannelName.PHONE, ChannelName.POST) and subject is not None:
-        contacts = contacts_of(session, subject)
+        contacts = [
+            c for c in contacts_of(session, subject) if usable_for_verification(c.verify_after, now)
+        ]
         for kind in ("email", "telegram"):
             value = next((c.value for c in contacts if c.kind == kind), None)
             if value is not None:
@@ -80,7 +85,7 @@ def new_draft(
     if carries_personal_data and case.verified_at is None:
         # The rule of this module: never draft register data for an unverified case.
         raise CaseError(f"{case.reference}: refusing to draft personal data for an unverified case")
-    channel, address = reply_address(session, case)
+    channel, address = reply_address(session, case, now)
     draft = Draft(
         series=uuid.uuid4().hex[:12],
         version=1,
@@ -120,18 +125,33 @@ def common_context(case: Request) -> dict[str, object]:
     }
 
 
-def draft_reply(session: Session, services: Services, case: Request, *, actor: str) -> Draft:
+def draft_reply(
+    session: Session,
+    services: Services,
+    case: Request,
+    *,
+    actor: str,
+    leave_out: frozenset[str] = frozenset(),
+) -> Draft:
+    """The reply to the case, one section per kind — less the kinds staff left out of an
+    earlier version (a redraft must not bring back what staff decided not to do)."""
     view = case_view(session, services, case)
+    answered = [k for k in case.kinds if k not in leave_out]
     sections, attachments, personal = [], [], False
     headings: dict[str, str] = {}
+    openings: dict[str, str] = {}
+    owners: dict[str, list[str]] = {}
     fields: list[str] = []
-    for kind in case.kinds:
+    for kind in answered:
         section = handler_for(kind).draft(view)
         text = services.drafter.render(
             section.template, case.language, **common_context(case), **section.context
         ).text.strip()
         sections.append(text)
-        headings[kind] = text.splitlines()[0].strip() if text else ""
+        body = [line.strip() for line in text.splitlines() if line.strip()]
+        headings[kind] = body[0] if body else ""
+        openings[kind] = body[1] if len(body) > 1 else ""
+        owners[kind] = [a.filename for a in section.attachments]
         attachments.extend(section.attachments)
         fields.extend(f for f in section.fields if f not in fields)
         personal = personal or section.carries_personal_data
@@ -140,7 +160,7 @@ def draft_reply(session: Session, services: Services, case: Request, *, actor: s
         case.language,
         **common_context(case),
         sections=sections,
-        kinds=kind_labels(case.kinds, case.language),
+        kinds=kind_labels(answered, case.language),
     )
     scope = reply_scope(case)
     return new_draft(
@@ -151,7 +171,16 @@ def draft_reply(session: Session, services: Services, case: Request, *, actor: s
         rendered.text,
         attachments=tuple(attachments),
         carries_personal_data=personal,
-        covers={**scope, "written_for": scope, "sections": headings, "fields": fields},
+        covers={
+            **scope,
+            "kinds": answered,
+            "changes": scope["changes"] if "rectification" in answered else [],
+            "written_for": scope,
+            "sections": headings,
+            "openings": openings,
+            "attachments": owners,
+            "fields": fields,
+        },
         author=actor,
         now=services.clock(),
     )
@@ -261,7 +290,7 @@ def reject_draft(
     return draft
 
 
-def edit_draft(
+def new_version(
     session: Session,
     services: Services,
     draft_id: int,
@@ -294,11 +323,13 @@ def edit_draft(
     covers = draft.covers
     if draft.purpose == "reply":
         covers = _edited_scope(session, case, draft, kinds, changes)
-        check_text_says(text, covers, case.reference, stated=kinds is not None)
+        check_text_says(text, covers, case.reference)
     elif not unchanged_scope:
         raise CaseError(
             f"draft {draft.id} is a {draft.purpose}; only a reply has kinds and changes"
         )
+    if draft.purpose == "extension":
+        _check_notice_says(text, covers or {}, draft.language, case.reference)
     if draft.status == DraftStatus.AWAITING_APPROVAL:
         draft.status = DraftStatus.SUPERSEDED
     session.add(draft)
@@ -312,7 +343,7 @@ def edit_draft(
         to_address=draft.to_address,
         subject=subject if subject is not None else draft.subject,
         text=text,
-        attachments=draft.attachments,
+        attachments=_attachments_in_scope(draft, covers),
         carries_personal_data=draft.carries_personal_data or case.verified_at is not None,
         covers=covers,
         author=actor,
@@ -339,6 +370,18 @@ def edit_draft(
             now=services.clock(),
         )
     return new
+
+
+def _attachments_in_scope(draft: Draft, covers: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A kind left out of the reply takes its files with it (a portability export)."""
+    owners = (covers or {}).get("attachments", {})
+    dropped = {
+        name
+        for kind, names in owners.items()
+        if kind not in (covers or {}).get("kinds", [])
+        for name in names
+    }
+    return [a for a in draft.attachments if a["filename"] not in dropped]
 
 
 def _edited_scope(
@@ -374,44 +417,74 @@ def _edited_scope(
     return covers
 
 
-def check_text_says(
-    text: str, covers: dict[str, Any], reference: str, *, stated: bool = False
-) -> None:
-    """Raise unless the reply's text says what approving it carries out, and no more: each
-    kind in scope keeps its section (by its heading) unless staff stated the kinds
-    themselves, no kind out of scope keeps one, and each change's new value stands in it as
-    it will be written on file."""
-    lines = {line.strip().casefold() for line in text.splitlines()}
-    headings = covers.get("sections", {})
-    for kind, heading in headings.items():
-        present = heading.casefold() in lines if heading else True
-        if kind in covers["kinds"] and not present and not stated:
+def _check_notice_says(text: str, covers: dict[str, Any], language: str, reference: str) -> None:
+    """An extension notice must still give the new date: sending it makes that date the
+    legal one (Art. 12(3)), so the person must read it."""
+    due = date.fromisoformat(covers.get("extension", {}).get("due", "1970-01-01"))
+    if longdate(due, language).casefold() not in text.casefold() and due.isoformat() not in text:
+        raise CaseError(
+            f"{reference}: the edited notice no longer gives the extended due date "
+            f"({longdate(due, language)}), which sending it makes the legal one; keep it"
+        )
+
+
+def _plain(line: str) -> str:
+    """A line as words only: "RADERING:" and "Radering" read the same."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in line.casefold()).split())
+
+
+def check_text_says(text: str, covers: dict[str, Any], reference: str) -> None:
+    """Raise unless the reply's text says what approving it carries out, and no more.
+
+    - each kind in scope whose approval changes the register (erasure, a rectification, a
+      restriction …) keeps its section, found by its heading;
+    - no kind out of scope keeps its section (its heading, or its opening line);
+    - each change in scope stands in the text as a line "old → new" with the new value as it
+      will be written on file, and every such line is a change in scope.
+    """
+    lines = [_plain(line) for line in text.splitlines()]
+    for kind, heading in covers.get("sections", {}).items():
+        opening = covers.get("openings", {}).get(kind, "")
+        present = bool(heading) and _plain(heading) in lines
+        if kind in covers["kinds"] and handler_for(kind).changes_register and not present:
+            others = [k for k in covers["kinds"] if k != kind]
             raise CaseError(
                 f"{reference}: the edited text has no {heading} section, but approving it would "
-                f"still carry out {kind}; keep the section, or state what the reply answers "
-                f"(--kinds {','.join(covers['kinds'])} to keep them all, or fewer)"
+                f"still carry out {kind}; keep the section, or leave {kind} out"
+                + (f" (--kinds {','.join(others)})" if others else "")
             )
-        if kind not in covers["kinds"] and present:
+        said = present or (bool(opening) and _plain(opening) in lines)
+        if kind not in covers["kinds"] and said:
             raise CaseError(
                 f"{reference}: the edited text still has the {heading} section, but approving "
                 f"it would not carry out {kind}; take the section out"
             )
-    for change in covers.get("changes", []):
-        if not _mentions(text, change["field"], change["new"]):
+    arrows = [line for line in text.splitlines() if "→" in line or "->" in line]
+    changes = covers.get("changes", [])
+    for change in changes:
+        if not any(_says_new_value(line, change) for line in arrows):
             raise CaseError(
-                f"{reference}: the edited text no longer says the new {change['field']} "
-                f"({change['new']}) that approval would write on file; keep it, or state the "
-                f"change (--set {change['field']}=NEW)"
+                f"{reference}: the edited text no longer says the change of {change['field']} "
+                f"to {change['new']} (a line 'old → new') that approval would write on file; "
+                f"keep it, or state the change (--set {change['field']}=NEW)"
+            )
+    for line in arrows:
+        if not any(_says_new_value(line, change) for change in changes):
+            raise CaseError(
+                f"{reference}: the edited text says {line.strip()!r}, which approval would not "
+                "write on file; take it out, or state the change (--set FIELD=NEW)"
             )
 
 
-def _mentions(text: str, field: str, value: str) -> bool:
-    """Whether the text states this value (a phone number in any usual writing)."""
-    if field != "phone":
-        return value.casefold() in text.casefold()
-    digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
-    national = "0" + value[3:] if value.startswith("+46") else value
-    return any(form in digits for form in (value, value.lstrip("+"), national))
+def _says_new_value(line: str, change: dict[str, Any]) -> bool:
+    """Whether an "old → new" line ends in this change's new value, however written."""
+    right = line.replace("->", "→").rpartition("→")[2].strip().rstrip(".").strip()
+    if change["field"] in ("phone", "email"):
+        try:
+            return normalise(change["field"], right) == change["new"]
+        except InvalidContact:
+            return False
+    return right.casefold() == str(change["new"]).casefold()
 
 
 def open_drafts(session: Session) -> list[Draft]:
@@ -446,19 +519,23 @@ def redraft_reply(session: Session, services: Services, case: Request) -> Draft 
             col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
         )
     ).all()
+    left_out: set[str] = set()
     for old in replaced:
         old.status = DraftStatus.SUPERSEDED
         session.add(old)
-    draft = draft_reply(session, services, case, actor=SYSTEM)
+        left_out |= set(written_for(old)["kinds"]) - set((old.covers or {}).get("kinds", []))
+    draft = draft_reply(session, services, case, actor=SYSTEM, leave_out=frozenset(left_out))
     edited = [old for old in replaced if old.author != SYSTEM]
     if edited:
+        kept_out = f"; {', '.join(sorted(left_out))} stays left out, as in it" if left_out else ""
         alert_staff(
             session,
             case,
             "redrafted",
             f"{case.reference}: the request now covers {', '.join(case.kinds)}, so the reply "
             f"was drafted again as draft {draft.id}; the edit in draft {edited[0].id} "
-            f"(v{edited[0].version}) was not carried over — compare and edit draft {draft.id}",
+            f"(v{edited[0].version}) was not carried over{kept_out} — compare and edit "
+            f"draft {draft.id}",
             now=services.clock(),
         )
     if case.status == S.REJECTED:

@@ -297,7 +297,7 @@ def _copies_waiting(
 ) -> tuple[list[Draft], list[Verification], list[Outbox]]:
     """What still waits to carry an erased person's data, in their other open cases: drafts
     with register data awaiting approval or an edit, challenges not yet answered, and
-    messages approved (or automatic) but not sent yet."""
+    messages approved (or automatic) but not sent yet — queued, or failed and retryable."""
     open_cases = [
         case.id
         for case in session.exec(
@@ -330,7 +330,8 @@ def _copies_waiting(
         session.exec(
             select(Outbox).where(
                 col(Outbox.request_id).in_(open_cases),
-                Outbox.status == OutboxStatus.QUEUED,
+                # Queued, or given up but open to `outbox retry`: neither may go out now.
+                col(Outbox.status).in_([OutboxStatus.QUEUED, OutboxStatus.FAILED]),
                 or_(
                     col(Outbox.purpose) == "verification_challenge",
                     col(Outbox.draft_id).in_(personal),

@@ -6,7 +6,7 @@ from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
@@ -107,6 +107,28 @@ def transition(
         _cancel_pending_verifications(session, request, actor=actor)
         resolve_verification_alerts(session, request, actor=actor, now=now)
         _supersede_waiting_drafts(session, request)
+
+
+def apply_extension(
+    session: Session, request: Request, notice: Draft, *, now: datetime, actor: str
+) -> None:
+    """Art. 12(3): the longer deadline holds from the notice that tells the person of it —
+    once it is sent (or handed to staff to deliver), not when it is drafted or approved."""
+    extension = (notice.covers or {}).get("extension")
+    if not extension or request.extended:
+        return
+    request.extended = True
+    request.extension_reason = extension["reason"]
+    request.extended_due_date = date.fromisoformat(extension["due"])
+    session.add(request)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="extended",
+        request=request,
+        detail=f"to {request.extended_due_date}, with the notice in draft {notice.id}",
+    )
 
 
 def _cancel_pending_verifications(session: Session, request: Request, *, actor: str) -> None:

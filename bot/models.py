@@ -234,6 +234,9 @@ class Verification(SQLModel, table=True):
     #: reached — "email", "phone" — or None for the confirmation of who asked.
     kinds: list[str] | None = Field(default=None, sa_column=Column(JSON))
     confirms_contact: str | None = None
+    #: The new value the change of `confirms_contact` would put on file: a confirmation
+    #: covers that value only, never another one staff or anyone set later.
+    confirms_value: str | None = None
 
 
 class Draft(SQLModel, table=True):

@@ -29,7 +29,7 @@ from bot.channels.base import (
 )
 from bot.db import TRANSIENT_DB_ERRORS, Database
 from bot.errors import NoxbotError
-from bot.lifecycle import transition
+from bot.lifecycle import apply_extension, transition
 from bot.models import (
     Direction,
     Draft,
@@ -152,6 +152,9 @@ def _redact(row: Outbox) -> None:
     row.headers = {k: v for k, v in row.headers.items() if k != REDACT_AFTER_SENDING}
 
 
+_WITHDRAWN_VALUES = "(an earlier version of the erasure reply; its register values were removed)"
+
+
 def _keep_only_the_record(session: Session, row: Outbox) -> None:
     """The reply to an erasure that disclosed register data (an extract, an export) keeps,
     once sent, only what accountability needs: what was sent, when, to whom and which
@@ -171,8 +174,14 @@ def _keep_only_the_record(session: Session, row: Outbox) -> None:
     )
     emptied = [{**a, "content": ""} for a in row.attachments]
     row.text, row.attachments = record, emptied
-    for version in session.exec(select(Draft).where(Draft.series == draft.series)):
-        version.text = record
+    # Every version of every reply drafted for the case (an earlier one a redraft replaced
+    # held the same values), and what else of the case went out with register data.
+    for version in session.exec(
+        select(Draft).where(
+            Draft.request_id == row.request_id, col(Draft.carries_personal_data).is_(True)
+        )
+    ):
+        version.text = record if version.series == draft.series else _WITHDRAWN_VALUES
         version.attachments = [{**a, "content": ""} for a in version.attachments]
         session.add(version)
 
@@ -215,6 +224,10 @@ def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str)
             request=case,
             detail=f"outbox {row.id} ({row.purpose}) by {row.channel}",
         )
+        if row.purpose == "extension" and row.draft_id is not None:
+            notice = session.get(Draft, row.draft_id)
+            if notice is not None:
+                apply_extension(session, case, notice, now=services.clock(), actor="noxbot")
         if row.purpose == "reply" and case.status == RequestStatus.APPROVED:
             transition(
                 session,
@@ -448,6 +461,7 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
     if row is None:
         raise NoxbotError(f"no outbox message with id {outbox_id}")
     if row.status != OutboxStatus.FAILED:
+        # A cancelled one was withdrawn by an erasure: its content is gone, and must stay so.
         raise NoxbotError(f"outbox {outbox_id} is {row.status}; only a failed message is retried")
     if row.purpose == "verification_challenge":
         raise NoxbotError(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.errors import NoxbotError
@@ -412,7 +412,12 @@ _CONTACT_COLUMN = {
 
 
 def import_rows(
-    session: Session, rows: Iterable[_Row], *, now: datetime, actor: str = "noxbot"
+    session: Session,
+    rows: Iterable[_Row],
+    *,
+    now: datetime,
+    actor: str = "noxbot",
+    hash_key: bytes | None = None,
 ) -> ImportReport:
     """Create or update one person per row; a bad row is reported and the rest kept.
 
@@ -437,6 +442,14 @@ def import_rows(
         if not contacts:
             report.problems.append(
                 row.problem("no email, phone or telegram_user_id: cannot be found again")
+            )
+            continue
+        if hash_key is not None and _erased_before(session, hash_key, contacts):
+            # An erasure is for good: a routine re-import of an old file must not undo it.
+            report.problems.append(
+                row.problem(
+                    "this person asked to be erased; not imported (take the row out of the file)"
+                )
             )
             continue
         clash = next(((k, v) for k, v in contacts if (k, v) in taken), None)
@@ -528,6 +541,18 @@ def _replace_contacts(
     session.flush()
 
 
+def _erased_before(session: Session, key: bytes, contacts: list[tuple[ContactKind, str]]) -> bool:
+    digests = [contact_hash(key, kind, value) for kind, value in contacts]
+    return (
+        session.exec(
+            select(Suppression).where(
+                col(Suppression.contact_hash).in_(digests), Suppression.reason == "erasure"
+            )
+        ).first()
+        is not None
+    )
+
+
 def _end_challenges_to(session: Session, value: str, now: datetime) -> None:
     """A challenge still waiting at a retired contact point proves nothing any more: it is
     made due now, so the scheduler ends it and hands its case to staff as any expiry does."""
@@ -560,11 +585,16 @@ def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetim
 
 
 def import_file(
-    session: Session, path: Path, *, now: datetime, actor: str = "noxbot"
+    session: Session,
+    path: Path,
+    *,
+    now: datetime,
+    actor: str = "noxbot",
+    hash_key: bytes | None = None,
 ) -> ImportReport:
     raw = read_named_file(path, "a CSV or JSON file")
     notes: list[str] = []
     rows = list(_read_rows(path, _decode(raw, path, notes)))
-    report = import_rows(session, rows, now=now, actor=actor)
+    report = import_rows(session, rows, now=now, actor=actor, hash_key=hash_key)
     report.notes.extend(notes)
     return report

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from bot import audit
 from bot.case_records import (
@@ -28,7 +28,7 @@ from bot.case_records import (
     subject_of,
 )
 from bot.channels.base import Button, ChannelName
-from bot.drafts import draft_clarification, draft_reply, supersede_open_drafts
+from bot.drafts import draft_clarification, draft_reply, open_drafts, supersede_open_drafts
 from bot.kinds import KINDS_NEEDING_VERIFICATION
 from bot.lifecycle import is_open, resolve_verification_alerts, transition
 from bot.models import (
@@ -68,12 +68,12 @@ CONFIRM_LABELS = {
 #: What a confirmation of a contact point's change names, in the language of the case.
 CONTACT_CHANGE_LABELS = {
     "sv": {
-        "email": "ändring av din e-postadress hos oss",
-        "phone": "ändring av ditt telefonnummer",
+        "email": "ändring av din e-postadress hos oss till {new}",
+        "phone": "ändring av ditt telefonnummer hos oss till {new}",
     },
     "en": {
-        "email": "a change of your email address with us",
-        "phone": "a change of your phone number",
+        "email": "a change of your email address with us to {new}",
+        "phone": "a change of your phone number with us to {new}",
     },
 }
 
@@ -100,6 +100,7 @@ def start_verification(
     *,
     kinds: list[str],
     confirms_contact: str | None = None,
+    confirms_value: str | None = None,
     actor: str = SYSTEM,
 ) -> Verification:
     """Create the challenge and queue it on the alternate channel (it holds no personal data,
@@ -117,6 +118,7 @@ def start_verification(
         created_at=now,
         kinds=list(kinds),
         confirms_contact=confirms_contact,
+        confirms_value=confirms_value,
     )
     session.add(verification)
     session.flush()
@@ -129,7 +131,7 @@ def start_verification(
         "due_date": case.due_date,
         "request_channel": case.channel,
         "ttl_hours": ttl_shown,
-        "asked_for": _what_is_confirmed(case.language, kinds, confirms_contact),
+        "asked_for": _what_is_confirmed(case.language, kinds, confirms_contact, confirms_value),
     }
     if route.method is Method.EMAIL_CODE:
         code = new_code()
@@ -179,7 +181,7 @@ def start_verification(
     else:
         verification.expires_at = None
         what = (
-            f"that they asked to change their {confirms_contact} on file"
+            f"that they asked to change their {confirms_contact} on file to {confirms_value}"
             if confirms_contact
             else "the request"
         )
@@ -204,10 +206,12 @@ def start_verification(
     return verification
 
 
-def _what_is_confirmed(language: str, kinds: list[str], confirms_contact: str | None) -> list[str]:
+def _what_is_confirmed(
+    language: str, kinds: list[str], confirms_contact: str | None, new: str | None
+) -> list[str]:
     if confirms_contact is not None:
         labels = CONTACT_CHANGE_LABELS.get(language, CONTACT_CHANGE_LABELS["en"])
-        return [labels[confirms_contact]]
+        return [labels[confirms_contact].format(new=new)]
     return kind_labels(kinds, language)
 
 
@@ -224,6 +228,18 @@ def start_case_verification(
     )
     if route is None:
         return None
+    if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: codes sent to the contact point on file were answered wrongly "
+            f"{services.settings.verification.max_attempts} times in the last "
+            f"{services.settings.verification.code_ttl_hours} hours, so no new code was sent; "
+            "confirm by phone (noxbot requests verify) or decide.",
+            now=services.clock(),
+        )
+        return None
     verification = start_verification(
         session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
     )
@@ -231,28 +247,47 @@ def start_case_verification(
     return verification
 
 
-def _reaches(verification: Verification, field: str, old: str) -> bool:
-    """Whether a challenge went to the old value of this contact point (a staff call to the
-    number on file counts for a phone number)."""
+def guesses_spent(session: Session, services: Services, address: str) -> bool:
+    """Whether the codes sent to this address lately have used up the attempts one code
+    allows: a new case must not bring a fresh set of guesses (each forged request would)."""
+    settings = services.settings.verification
+    since = services.clock() - timedelta(hours=settings.code_ttl_hours)
+    wrong = session.exec(
+        select(func.coalesce(func.sum(Verification.attempts), 0)).where(
+            Verification.address == address,
+            Verification.method == Method.EMAIL_CODE,
+            col(Verification.created_at) >= since,
+        )
+    ).one()
+    return int(wrong) >= settings.max_attempts
+
+
+def _confirms(verification: Verification, field: str, old: str, new: str) -> bool:
+    """Whether a challenge asked the old value of this contact point to confirm exactly this
+    change (a staff call to the number on file, for a phone number)."""
+    if verification.confirms_contact != field or verification.confirms_value != new:
+        return False
     if field == "phone" and verification.method == Method.PHONE_CALL:
         return True
     kind = CONTACT_FIELDS[field]
     return verification.channel == str(kind) and verification.address == old
 
 
-def contact_changes(changes: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(field, old value) of each change to a contact point that verification uses."""
+def contact_changes(changes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(field, old, new) of each change to a contact point that verification uses."""
     return [
-        (c["field"], c["old"]) for c in changes if c.get("field") in CONTACT_FIELDS and c.get("old")
+        (c["field"], c["old"], c["new"])
+        for c in changes
+        if c.get("field") in CONTACT_FIELDS and c.get("old")
     ]
 
 
 def unconfirmed_contact_changes(
     session: Session, case: Request, changes: list[dict[str, Any]]
 ) -> list[str]:
-    """The contact points a change would replace that have not confirmed it on their old
-    value: approval of such a change waits (GDPR Art. 12(6): a change of the channel we
-    verify through is exactly what an impostor would ask for)."""
+    """The contact points a change would replace that have not confirmed that very change
+    on their old value: approval of such a change waits (GDPR Art. 12(6): a change of the
+    channel we verify through is exactly what an impostor would ask for)."""
     confirmed = list(
         session.exec(
             select(Verification).where(
@@ -263,29 +298,86 @@ def unconfirmed_contact_changes(
     )
     return [
         field
-        for field, old in contact_changes(changes)
-        if not any(_reaches(v, field, old) for v in confirmed)
+        for field, old, new in contact_changes(changes)
+        if not any(_confirms(v, field, old, new) for v in confirmed)
     ]
+
+
+def drop_contact_challenges_outside(
+    session: Session,
+    services: Services,
+    case: Request,
+    changes: list[dict[str, Any]],
+    *,
+    actor: str,
+) -> None:
+    """Challenges for contact changes that an approved version left out end: the change
+    will not happen, so neither a "yes" nor a "no" to it has anything left to decide."""
+    wanted = contact_changes(changes)
+    for verification in pending_verifications(session, case):
+        if verification.confirms_contact is None:
+            continue
+        if not any(_confirms(verification, *change) for change in wanted):
+            finish_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="the approved reply does not make this change",
+            )
 
 
 def ensure_contact_confirmations(
     session: Session, services: Services, case: Request, *, actor: str = SYSTEM
 ) -> list[Verification]:
-    """Ask each contact point a rectification would change to confirm it on its old value,
-    unless it has been asked already (pending or confirmed)."""
-    started = []
-    asked = list(
-        session.exec(
-            select(Verification).where(
-                Verification.request_id == case.id,
-                col(Verification.status).in_(
-                    [VerificationStatus.PENDING, VerificationStatus.CONFIRMED]
-                ),
-            )
+    """Ask each contact point a rectification would change to confirm that change on its old
+    value, unless it has been asked already; a challenge for a change no longer asked (staff
+    restated it) is cancelled."""
+    wanted = contact_changes(case.requested_changes)
+    for draft in open_drafts(session):
+        if draft.request_id == case.id and draft.purpose == "reply" and draft.covers:
+            wanted += [
+                c for c in contact_changes(draft.covers.get("changes", [])) if c not in wanted
+            ]
+    asked = []
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.request_id == case.id,
+            col(Verification.confirms_contact).is_not(None),
+            col(Verification.status).in_(
+                [VerificationStatus.PENDING, VerificationStatus.CONFIRMED]
+            ),
         )
-    )
-    for field, old in contact_changes(case.requested_changes):
-        if any(_reaches(v, field, old) for v in asked):
+    ):
+        still = any(_confirms(verification, *change) for change in wanted)
+        if not still and verification.status == VerificationStatus.PENDING:
+            finish_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="the change it asked about is no longer asked",
+            )
+        elif still:
+            asked.append(verification)
+    started = []
+    for field, old, new in wanted:
+        if any(_confirms(v, field, old, new) for v in asked):
+            continue
+        if field == "email" and guesses_spent(session, services, old):
+            alert_staff(
+                session,
+                case,
+                "verification_failed",
+                f"{case.reference}: codes sent to the old {field} were answered wrongly too "
+                "often lately; no code was sent for this change, which cannot be approved "
+                "as it stands.",
+                now=services.clock(),
+            )
             continue
         verification = start_verification(
             session,
@@ -294,6 +386,7 @@ def ensure_contact_confirmations(
             route_to(CONTACT_FIELDS[field], old),
             kinds=["rectification"],
             confirms_contact=field,
+            confirms_value=new,
             actor=actor,
         )
         asked.append(verification)
@@ -443,7 +536,9 @@ def deny_identity(
     *,
     actor: str,
 ) -> None:
-    """'It wasn't me': nothing closes silently — the case waits for staff, who are alerted."""
+    """'It wasn't me' — also after a "yes" (a mis-tap), as long as nothing was carried out:
+    nothing closes silently, the case waits for staff, who are alerted. Once the reply is
+    approved there is nothing left to stop; staff are told to look at what was done."""
     finish_verification(
         session,
         services,
@@ -454,6 +549,16 @@ def deny_identity(
         note="the person on file says they did not ask",
     )
     _cancel_other_challenges(session, services, case, verification, actor=actor)
+    if case.status == S.APPROVED:
+        alert_staff(
+            session,
+            case,
+            "possible_impersonation",
+            f"{case.reference}: the person on file says they did NOT make this request, but "
+            "its reply was already approved; check what was carried out.",
+            now=services.clock(),
+        )
+        return
     case.verified_at = None  # whatever confirmed it before no longer counts
     if case.status != S.UNVERIFIED:
         transition(
@@ -701,9 +806,13 @@ def answer_button(session: Session, services: Services, message: Message, data: 
     case = session.get(Request, verification.request_id)
     assert case is not None
     message.request_id = case.id
+    actor = f"telegram:{message.address}"
+    if _denied_after_yes(verification, case, confirmed=parsed[1]):
+        deny_identity(session, services, case, verification, actor=actor)
+        _feedback(session, services, case, message, "denied")
+        return f"verification {data} (after a yes)"
     if verification.status != VerificationStatus.PENDING or not is_open(case.status):
         return f"verification already {verification.status}"
-    actor = f"telegram:{message.address}"
     if _expired(services, verification):
         fail_verification(
             session,
@@ -724,6 +833,17 @@ def answer_button(session: Session, services: Services, message: Message, data: 
         deny_identity(session, services, case, verification, actor=actor)
         _feedback(session, services, case, message, "denied")
     return f"verification {data}"
+
+
+def _denied_after_yes(verification: Verification, case: Request, *, confirmed: bool) -> bool:
+    """A "no" from the person on file after their "yes" (a mis-tap, or second thoughts)
+    still counts while the case is open: it is the stronger word."""
+    return (
+        not confirmed
+        and verification.status == VerificationStatus.CONFIRMED
+        and is_open(case.status)
+        and case.status != S.DONE
+    )
 
 
 def _answer_routes(
@@ -793,8 +913,18 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
         if v.status == VerificationStatus.PENDING and is_open(c.status)
     ]
     if not live:
-        message.request_id = reached[0][1].id
-        return f"a late answer: the verification is already {reached[0][0].status}"
+        verification, case, trusted, _ = reached[0]
+        message.request_id = case.id
+        if (
+            isinstance(answer, Denial)
+            and trusted
+            and _denied_after_yes(verification, case, confirmed=False)
+        ):
+            actor = f"{message.channel}:{message.address}"
+            deny_identity(session, services, case, verification, actor=actor)
+            _feedback(session, services, case, message, "denied")
+            return "verification answer (a no after the code)"
+        return f"a late answer: the verification is already {verification.status}"
     case = live[0][1]
     live = [entry for entry in live if entry[1].id == case.id]  # one case per answer
     message.request_id = case.id

@@ -66,6 +66,8 @@ class Handler:
 
     kind: RequestKind
     needs_verification: bool = False
+    #: Whether approving its section changes the register (then its text must say so).
+    changes_register: bool = False
 
     def on_open(self, view: CaseView) -> None:
         """Runs when a case of this kind is opened (e.g. alert staff to a complaint)."""

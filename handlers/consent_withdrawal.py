@@ -10,6 +10,7 @@ from handlers.base import CaseView, Handler
 class ConsentWithdrawalHandler(Handler):
     kind = RequestKind.CONSENT_WITHDRAWAL
     needs_verification = False
+    changes_register = True
 
     def describe(self, view: CaseView) -> str | None:
         if view.subject is None:

@@ -32,6 +32,7 @@ KEPT = {
 class ErasureHandler(Handler):
     kind = RequestKind.ERASURE
     needs_verification = True
+    changes_register = True
 
     def draft(self, view: CaseView) -> Section:
         return Section(

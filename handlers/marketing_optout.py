@@ -17,6 +17,7 @@ _CONTACT_KIND = {"email": "email", "telegram": "telegram", "phone": "phone"}
 class MarketingOptoutHandler(Handler):
     kind = RequestKind.MARKETING_OPTOUT
     needs_verification = False
+    changes_register = True
 
     def describe(self, view: CaseView) -> str | None:
         if view.subject is not None:

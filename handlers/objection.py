@@ -10,6 +10,7 @@ from handlers.base import CaseView, Handler
 class ObjectionHandler(Handler):
     kind = RequestKind.OBJECTION
     needs_verification = True
+    changes_register = True
 
     def describe(self, view: CaseView) -> str | None:
         if view.subject is None:

@@ -12,7 +12,13 @@ from sqlmodel import Session, select
 from bot.case_records import CaseError, alert_staff
 from bot.kinds import RequestKind
 from bot.models import ContactKind, ContactPoint, Subject
-from bot.register import FIELD_LABELS, InvalidContact, contacts_of, normalise_phone
+from bot.register import (
+    FIELD_LABELS,
+    InvalidContact,
+    contacts_of,
+    normalise_email,
+    normalise_phone,
+)
 from bot.verification import COOLING_OFF
 from handlers.base import CaseView, Handler, Section
 
@@ -36,8 +42,10 @@ _FIRST_NAME = re.compile(
     rf"(?:till|to|är nu|is now|ska vara|should be|numera|now)\s+({_NAME_WORD})"
 )
 _FULL_NAME = re.compile(
-    rf"(?:heter numera|heter nu|mitt nya namn är|my name is now|my new name is|I am now called|"
-    rf"I'm now called|\bnamn till|\bname to)\s+({_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
+    # "Jag heter nu …" is the person; "vårt bolag heter nu …" is a company, not a name.
+    rf"(?:jag heter numera|jag heter nu|mitt nya namn är|my name is now|my new name is|"
+    rf"I am now called|I'm now called|\bnamn till|\bname to)"
+    rf"\s+({_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
 )
 _PHONE = re.compile(r"(?<![\w+])(\+?\d[\d ()\-]{6,16}\d)(?!\w)")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -100,7 +108,8 @@ EDITABLE = {
     "company": str.strip,
     "org_number": str.strip,
     "phone": normalise_phone,
-    "email": lambda v: v.strip().lower(),
+    # As the register keeps it: a bare address, or refused ("Name <a@b>" is no address).
+    "email": normalise_email,
 }
 
 
@@ -117,8 +126,6 @@ def staff_changes(
                 f"{field!r} cannot be rectified here; expected one of {', '.join(EDITABLE)}"
             )
         new = EDITABLE[field](value)
-        if field == "email" and "@" not in new:
-            raise InvalidContact(f"{value!r} is not an email address")
         change = {
             "field": field,
             "label": labels.get(field, field),
@@ -193,6 +200,7 @@ def _parsed_changes(view: CaseView) -> list[dict[str, str]]:
 class RectificationHandler(Handler):
     kind = RequestKind.RECTIFICATION
     needs_verification = True
+    changes_register = True
 
     def on_open(self, view: CaseView) -> None:
         # Read now, not after verification: a change of the email or phone we verify through

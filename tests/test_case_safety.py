@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from bot.approval import edit_draft
 from bot.case_records import StaleDraft, get_case
 from bot.cases import close_case, refuse_case
 from bot.channels.mail import inbound_from_email
-from bot.drafts import edit_draft, reject_draft
+from bot.drafts import reject_draft
 from bot.housekeeping import purge_closed, purge_unrelated_messages, run_daily_retention
 from bot.models import (
     AuditEvent,

@@ -833,13 +833,14 @@ def test_after_an_extension_due_date_is_the_extended_one_everywhere(config, tmp_
     note = tmp_path / "note.txt"
     note.write_text("Please delete all personal data you hold about me.")
     case = run_json(
-        "requests", "new", "--channel", "email", "--from", "stranger@example.org",
+        "requests", "new", "--channel", "post", "--from", "Storgatan 1, 111 22 Stockholm",
         "--text-file", str(note),
     )  # fmt: skip
     assert run("requests", "extend", case["reference"], "--reason", "many systems")[0] == 0
     assert run_json("requests", "show", case["reference"])["extended_due_date"] is None
     [notice] = [d for d in run_json("drafts", "list") if d["purpose"] == "extension"]
-    assert run("drafts", "approve", str(notice["id"]))[0] == 0  # the person is told: it holds
+    # A letter staff post themselves: it holds once they have it to post.
+    assert run("drafts", "approve", str(notice["id"]))[0] == 0
     shown = run_json("requests", "show", case["reference"])
     listed = run_json("requests", "list")[0]
     for view in (shown, listed):

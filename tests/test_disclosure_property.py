@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.approval import approve_draft
+from bot.approval import approve_draft, edit_draft
 from bot.case_records import CaseError
 from bot.channels.base import ChannelName
-from bot.drafts import edit_draft, open_drafts
+from bot.drafts import open_drafts
 from bot.models import Draft, Outbox, Request, Verification
 from bot.register import subject_data_values
 from bot.verifying import verify_by_phone

@@ -4,14 +4,16 @@ verified person, and approval carries out exactly what the approved text says.""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from bot.approval import approval_plan
+from bot.approval import approval_plan, edit_draft
 from bot.case_records import CaseError, get_case
 from bot.cases import extend_case, set_requested_changes
-from bot.drafts import edit_draft, get_draft
+from bot.channels.base import ChannelName
+from bot.drafts import get_draft
 from bot.housekeeping import raise_daily_reminders
 from bot.models import Draft, Outbox, Subject, Verification
 from bot.register import find_subject
@@ -25,6 +27,7 @@ from tests.workflow_kit import (
 )
 
 ATTACKER = "mallory@attacker.example"
+EXAMPLE_REGISTER = Path(__file__).resolve().parent.parent / "examples" / "register.csv"
 
 
 def names_on_file(world: World) -> set[str]:
@@ -167,6 +170,7 @@ async def test_the_register_gets_the_phone_number_the_approved_text_gives(world)
             actor="staff:eva",
             changes={"phone": "076-555 99 99"},
         )
+    world.call_confirms(reference)  # the old number confirms this number, not the first one
     world.approve(new.id)
     with world.session() as session:
         anna = find_subject(session, "email", ANNA_EMAIL)
@@ -284,3 +288,251 @@ async def test_a_challenge_waiting_at_a_number_a_reimport_retired_ends_and_goes_
         expire_verifications(session, world.services)
     assert world.case(outcome.reference).status == "unverified"
     assert world.verification(outcome.reference).status == "expired"
+
+
+# --- what an attacker and a careless edit tried (independent review) ----------------------
+
+
+async def test_an_address_pasted_with_a_name_is_refused_not_put_on_file(world):
+    reference = await verified(world, "Min e-postadress i ert register är fel, rätta den.")
+    with world.database.session() as session, pytest.raises(CaseError, match="not an email"):
+        set_requested_changes(
+            session,
+            world.services,
+            reference,
+            {"email": f"John Carter <{JOHN_EMAIL}>"},
+            actor="staff:eva",
+        )
+
+
+async def test_a_text_that_keeps_the_old_name_cannot_rename(world):
+    reference = await verified(world, "Hej, mitt nya namn är Anna Lind. Rätta det.")
+    draft = world.reply_draft(reference)
+    text = draft.text.replace(
+        "Vi har rättat följande uppgifter:\n- Namn: Anna Lindqvist → Anna Lind",
+        "Vi har inte ändrat ditt namn: det står kvar som Anna Lindqvist.",
+    )
+    with world.database.session() as session, pytest.raises(CaseError, match="change of name"):
+        edit_draft(session, world.services, draft.id, text, actor="staff:eva")
+
+
+async def test_a_change_left_in_the_text_must_be_applied_or_taken_out(world):
+    reference = await verified(
+        world, "Mitt efternamn är nu Berg och mitt nya nummer är 076-555 12 34. Rätta det."
+    )
+    draft = world.reply_draft(reference)
+    text = draft.text.replace("+46765551234", "076-555 99 99")
+    with world.database.session() as session, pytest.raises(CaseError, match="Anna Berg"):
+        edit_draft(
+            session, world.services, draft.id, text, actor="staff:eva",
+            changes={"phone": "076-555 99 99"},
+        )  # fmt: skip
+
+
+async def test_a_reworded_heading_still_counts_as_the_section(world):
+    reference = await verified(
+        world, "Skicka mig en kopia av mina personuppgifter och radera dem sedan."
+    )
+    draft = world.reply_draft(reference)
+    text = draft.text.replace("\nRADERING\n", "\nRadering:\n")
+    with world.database.session() as session, pytest.raises(CaseError, match="still has"):
+        edit_draft(session, world.services, draft.id, text, actor="staff:eva", kinds=["access"])
+
+
+async def test_a_reply_that_never_mentions_erasure_cannot_erase(world):
+    reference = await verified(
+        world, "Skicka mig en kopia av mina personuppgifter och radera dem sedan."
+    )
+    draft = world.reply_draft(reference)
+    without = draft.text[: draft.text.index("RADERING")] + "Vänliga hälsningar\nNOX"
+    with world.database.session() as session, pytest.raises(CaseError, match="no RADERING"):
+        edit_draft(
+            session, world.services, draft.id, without, actor="staff:eva",
+            kinds=["access", "erasure"],
+        )  # fmt: skip
+
+
+async def test_an_export_left_out_of_the_reply_goes_out_of_it(world):
+    reference = await verified(
+        world, "Skicka mig mina personuppgifter som en JSON-fil och radera dem sedan.", ""
+    )
+    draft = world.reply_draft(reference)
+    assert draft.covers["kinds"] == ["erasure", "portability"] and draft.attachments
+    start, end = draft.text.index("DATAPORTABILITET"), draft.text.index("Om du anser")
+    with world.database.session() as session:
+        new = edit_draft(
+            session, world.services, draft.id, draft.text[:start] + draft.text[end:],
+            actor="staff:eva", kinds=["erasure"],
+        )  # fmt: skip
+    assert new.attachments == []
+
+
+async def test_the_old_address_confirms_one_new_address_and_not_another(world):
+    reference = await verified(world, "Hej, min nya e-post är anna@nova.example. Rätta det.")
+    assert [m for m in world.sent_to(ANNA_EMAIL) if "anna@nova.example" in m.text]
+    world.email(ANNA_EMAIL, world.code_mailed_to(ANNA_EMAIL), f"Re: [{reference}]")
+    with world.database.session() as session:
+        set_requested_changes(
+            session, world.services, reference, {"email": ATTACKER}, actor="staff:eva"
+        )
+    with pytest.raises(CaseError, match="change of email waits"):
+        world.approve(world.reply_draft(reference).id)
+    await world.deliver()
+    assert [m for m in world.sent_to(ANNA_EMAIL) if ATTACKER in m.text]  # asked again
+
+
+async def test_new_cases_bring_no_fresh_code_guesses_at_one_address(world):
+    from bot.register import _Row, import_rows
+
+    work, home = "olof.ek@work.example", "olof@home.example"
+    with world.database.session() as session:  # on file with two addresses, no Telegram
+        import_rows(session, [_Row(2, {"name": "Olof Ek", "email": f"{work};{home}"})],
+                    now=world.clock())  # fmt: skip
+    opened = world.email(work, "Please send me a copy of all my personal data.", "Round 1")
+    for guess in range(5):
+        world.email(home, f"{100000 + guess:06d}", f"Re: [{opened.reference}]")
+    again = world.email(work, "Please send me a copy of all my personal data.", "Round 2")
+    assert world.verification(again.reference) is None  # no fresh code to guess at
+    assert world.case(again.reference).status == "unverified"
+    assert any("answered wrongly" in a.text for a in world.alerts("unverified"))
+
+
+async def test_a_no_pressed_after_a_yes_still_stops_the_case(world):
+    forged = world.email(ANNA_EMAIL, "Radera allt ni har om mig.", "Radera")
+    await world.deliver()
+    challenge = world.verification(forged.reference)
+    world.press(ANNA_TELEGRAM, challenge.id, yes=True)  # a mis-tap
+    world.press(ANNA_TELEGRAM, challenge.id, yes=False)
+    assert world.case(forged.reference).status == "unverified"
+    assert world.alerts("possible_impersonation")
+    assert world.drafts(forged.reference, "reply") == []
+    assert "Anna Lindqvist" in names_on_file(world)
+
+
+async def test_a_failed_reply_with_the_extract_cannot_go_out_after_an_erasure(world):
+    from bot.outbox import requeue
+
+    access = await verified(world, "Please send me a copy of my personal data.", "Copy")
+    world.approve(world.reply_draft(access).id)
+    from bot.channels.base import SendError
+
+    memory = world.channels[ChannelName.EMAIL]
+
+    class Refusing:  # the mail server refuses for good: the reply fails
+        name = ChannelName.EMAIL
+
+        def __init__(self) -> None:
+            self.sent: list = []
+
+        async def send(self, message):
+            raise SendError("552 too large", permanent=True)
+
+    world.channels[ChannelName.EMAIL] = Refusing()
+    await world.deliver()
+    world.channels[ChannelName.EMAIL] = memory
+    erasure = await verified(world, "Radera alla mina personuppgifter.", "Radera")
+    world.approve(world.reply_draft(erasure).id)
+    with world.session() as session:
+        failed = session.exec(
+            select(Outbox).where(
+                Outbox.request_id == get_case(session, access).id, Outbox.purpose == "reply"
+            )
+        ).one()
+    assert failed.status == "cancelled" and "Lindqvist Data AB" not in failed.text
+    with world.database.session() as session, pytest.raises(Exception, match="only a failed"):
+        requeue(session, world.services, failed.id, actor="staff:eva")
+
+
+async def test_no_version_of_the_erasure_reply_keeps_the_values(world):
+    reference = await verified(world, "Skicka en kopia av mina uppgifter och radera dem sedan.")
+    world.email(ANNA_EMAIL, "Och sluta skicka reklam till mig.", f"Re: [{reference}]")
+    world.approve(world.reply_draft(reference).id)
+    await world.deliver()
+    with world.session() as session:
+        case = get_case(session, reference)
+        kept = [d.text for d in session.exec(select(Draft).where(Draft.request_id == case.id))]
+    assert not [t for t in kept if "Lindqvist Data AB" in t or "559123-4567" in t]
+
+
+async def test_an_edited_extension_notice_must_still_give_the_new_date(world):
+    outcome = world.email(JOHN_EMAIL, "Please send me a copy of all personal data you hold.")
+    with world.database.session() as session:
+        notice = extend_case(session, world.services, outcome.reference, "many systems",
+                             actor="staff:eva")  # fmt: skip
+    text = notice.text.replace("24 February 2027", "24 December 2026")
+    with world.database.session() as session, pytest.raises(CaseError, match="extended due"):
+        edit_draft(session, world.services, notice.id, text, actor="staff:eva")
+
+
+async def test_an_extension_holds_once_its_notice_has_gone_out(world):
+    outcome = world.email(JOHN_EMAIL, "Please send me a copy of all personal data you hold.")
+    with world.database.session() as session:
+        notice = extend_case(session, world.services, outcome.reference, "many systems",
+                             actor="staff:eva")  # fmt: skip
+    world.approve(notice.id)
+    world.channels[ChannelName.EMAIL].fail_next = 100  # the mail server is down
+    await world.deliver()
+    assert not world.case(outcome.reference).extended
+    world.channels[ChannelName.EMAIL].fail_next = 0
+    world.clock.advance(hours=1)
+    await world.deliver()
+    assert world.case(outcome.reference).extended
+
+
+async def test_a_forged_opt_out_does_not_bring_back_a_kind_staff_left_out(world):
+    reference = await verified(
+        world, "Skicka mig en kopia av mina personuppgifter och radera dem sedan."
+    )
+    draft = world.reply_draft(reference)
+    without = draft.text[: draft.text.index("RADERING")] + "Vänliga hälsningar\nNOX"
+    with world.database.session() as session:
+        edit_draft(session, world.services, draft.id, without, actor="staff:eva",
+                   kinds=["access"])  # fmt: skip
+    world.email(ANNA_EMAIL, "Sluta skicka reklam till mig.", f"Re: [{reference}]")
+    assert "erasure" not in world.reply_draft(reference).covers["kinds"]
+    [alert] = world.alerts("redrafted")
+    assert "erasure stays left out" in alert.text
+
+
+async def test_a_no_from_the_old_address_after_approval_alerts_staff(world):
+    reference = await verified(
+        world,
+        "Rätta mina uppgifter: vårt bolag är nu Nova Data AB och min nya e-post är "
+        "anna@nova.example.",
+    )
+    draft = world.reply_draft(reference)
+    text = "\n".join(line for line in draft.text.splitlines() if "E-post" not in line)
+    with world.database.session() as session:
+        new = edit_draft(session, world.services, draft.id, text, actor="staff:eva",
+                         changes={"company": "Nova Data AB"})  # fmt: skip
+    world.approve(new.id)  # the email change was left out: its challenge ends
+    with world.session() as session:
+        challenge = session.exec(
+            select(Verification).where(Verification.confirms_contact == "email")
+        ).one()
+    assert challenge.status == "cancelled"
+
+
+def test_a_company_that_changed_its_name_is_not_read_as_the_persons_name():
+    from handlers.rectification import requested_changes
+
+    changes = requested_changes(
+        "Mitt bolag heter nu Nova Data AB.",
+        {"name": "Anna Lindqvist", "company": "Lindqvist Data AB"},
+        ignore_emails=set(),
+        language="sv",
+    )
+    assert [c.field for c in changes] == ["company"]
+
+
+async def test_reimporting_an_erased_person_is_refused(world, tmp_path):
+    from bot.register import import_file
+
+    reference = await verified(world, "Radera alla mina personuppgifter.", "Radera")
+    world.approve(world.reply_draft(reference).id)
+    with world.database.session() as session:
+        report = import_file(
+            session, EXAMPLE_REGISTER, now=world.clock(), hash_key=world.services.hash_key
+        )
+    assert "Anna Lindqvist" not in names_on_file(world)
+    assert any("asked to be erased" in p.message for p in report.problems)

@@ -7,10 +7,11 @@ import json
 import pytest
 from sqlmodel import select
 
+from bot.approval import edit_draft
 from bot.case_records import CaseError, StaleDraft
 from bot.cases import extend_case, refuse_case
 from bot.channels.base import ChannelName, InboundMessage
-from bot.drafts import edit_draft, reject_draft
+from bot.drafts import reject_draft
 from bot.models import Message, Subject, Suppression
 from bot.pipeline import decide_triage
 from bot.register import find_subject
@@ -404,9 +405,8 @@ async def test_a_rejected_draft_is_edited_into_a_new_version(world):
             session,
             world.services,
             draft.id,
-            "Hej! Klart, inga fler utskick.",
+            "Hej!\n\nMARKNADSFÖRING\nKlart, inga fler utskick.",
             actor="staff:eva",
-            kinds=["marketing_optout"],
         )
     assert (new.version, world.case(outcome.reference).status) == (2, "awaiting_approval")
 
@@ -534,6 +534,8 @@ async def test_extension_moves_the_deadline_and_drafts_a_notice(world):
     with world.database.session() as session, pytest.raises(CaseError, match="already waiting"):
         extend_case(session, world.services, outcome.reference, "again", actor="staff:eva")
     approve(world, notice.id)
+    assert not world.case(outcome.reference).extended  # approved, not yet sent
+    await world.deliver()
     case = world.case(outcome.reference)
     assert case.extended and str(case.extended_due_date) == "2027-02-24"
     with world.database.session() as session, pytest.raises(CaseError, match="already extended"):

@@ -18,6 +18,10 @@ from bot.config import SmtpSettings
 
 def build_email(message: OutboundMessage, from_address: str, from_name: str) -> EmailMessage:
     """The RFC 5322 message for an outbound value: threading headers, text, attachments."""
+    name, bare = email.utils.parseaddr(message.address)
+    if name or bare != message.address or "@" not in bare:
+        # Only ever to the one address stored, never to what a display name might add.
+        raise SendError(f"not a plain email address: {message.address!r}", permanent=True)
     mail = EmailMessage()
     mail["From"] = email.utils.formataddr((from_name, from_address))
     mail["To"] = message.address

@@ -13,7 +13,7 @@ import typer
 from rich.panel import Panel
 from rich.text import Text
 
-from bot.approval import approval_plan, approve_draft
+from bot.approval import approval_plan, approve_draft, edit_draft
 from bot.case_records import CaseError
 from bot.cli.app import (
     ConfigOption,
@@ -29,7 +29,7 @@ from bot.cli.app import (
     staff_actor,
 )
 from bot.cli.output import Column, print_table, recipient
-from bot.drafts import edit_draft, get_draft, open_drafts, reject_draft
+from bot.drafts import get_draft, open_drafts, reject_draft
 from bot.safe_text import stored_note
 from bot.verifying import expire_verifications
 from bot.views import draft_json

@@ -42,7 +42,9 @@ def subjects_import(
     the file says; bad rows, renamed people and retired contact points are reported)."""
     _, database, services = services_for(config)
     with database.session() as session:
-        report = import_file(session, file, now=services.clock(), actor=staff_actor())
+        report = import_file(
+            session, file, now=services.clock(), actor=staff_actor(), hash_key=services.hash_key
+        )
         audit.record(
             session,
             at=services.clock(),

@@ -7,9 +7,9 @@ import logging
 import pytest
 from sqlmodel import select
 
+from bot.approval import edit_draft
 from bot.channels.telegram import make_bot
 from bot.config import TelegramSettings
-from bot.drafts import edit_draft
 from bot.models import ChannelCursor, Request
 from bot.staff_chat import notify_staff
 from bot.workers import poll_chat_once

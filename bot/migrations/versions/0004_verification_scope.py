@@ -22,6 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table("verification", schema=None) as batch_op:
         batch_op.add_column(sa.Column("kinds", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("confirms_contact", sa.String(), nullable=True))
+        batch_op.add_column(sa.Column("confirms_value", sa.String(), nullable=True))
     with op.batch_alter_table("contact_point", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("verify_after", bot.timeutil.UTCDateTime(timezone=True), nullable=True)
@@ -58,5 +59,6 @@ def downgrade() -> None:
     with op.batch_alter_table("contact_point", schema=None) as batch_op:
         batch_op.drop_column("verify_after")
     with op.batch_alter_table("verification", schema=None) as batch_op:
+        batch_op.drop_column("confirms_value")
         batch_op.drop_column("confirms_contact")
         batch_op.drop_column("kinds")
