@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.classifier import classify, classify_by_rules  # noqa: E402
 from bot.config import ClassifierSettings  # noqa: E402
-from bot.kinds import RequestKind  # noqa: E402
+from bot.reading.classifier import classify, classify_by_rules  # noqa: E402
+from bot.rules.kinds import RequestKind  # noqa: E402
 
 LABELS = [str(k) for k in RequestKind]
 CORPUS = ROOT / "bench" / "corpus"

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.classifier import training_features  # noqa: E402
-from bot.model import (  # noqa: E402
+from bot.reading.classifier import training_features  # noqa: E402
+from bot.reading.learned_model import (  # noqa: E402
     FEATURES_VERSION,
     MODEL_PATH,
     RIGHTS,
@@ -129,7 +129,7 @@ def macro_f1(rows: list[dict], predicted: list[set[str]]) -> float:
 
 
 def decide(probs, index: int, threshold: float, request_threshold: float) -> set[str]:
-    """As bot.classifier decides: the first kind at the threshold, others at the higher of
+    """As bot.reading.classifier decides: the first kind at the threshold, others at the higher of
     it and SECOND_KIND_THRESHOLD; with none there but a sure request, the likeliest kind."""
     scores = {str(k): p[index] for k, p in zip(RIGHTS, probs, strict=False)}
     first = max(scores, key=scores.__getitem__)

@@ -5,3 +5,11 @@ from __future__ import annotations
 
 class NoxbotError(Exception):
     """An error whose message is meant for the person running noxbot."""
+
+
+class CaseError(NoxbotError):
+    """A staff action that cannot be done as asked; the message says why."""
+
+
+class StaleDraft(CaseError):
+    """Approving or editing a version that is no longer the current one."""

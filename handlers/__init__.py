@@ -3,7 +3,7 @@ component framework)."""
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
+from bot.rules.kinds import RequestKind
 from handlers import (
     access,
     complaint,

@@ -3,9 +3,9 @@ information taken from the privacy policy. Needs verification: it discloses data
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
-from bot.policy import art15_info
-from bot.register import subject_record
+from bot.rules.kinds import RequestKind
+from bot.rules.policy import art15_info
+from bot.store.register import subject_record
 from handlers.base import CaseView, Handler, Section
 
 

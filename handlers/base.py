@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.channels.base import Attachment
-from bot.kinds import RequestKind
-from bot.models import Request, Subject
-from bot.services import Services
+from bot.channels.messages import Attachment
+from bot.rules.kinds import RequestKind
+from bot.store.tables import Request, Subject
+from bot.workflow.services import Services
 
 
 @dataclass(frozen=True)

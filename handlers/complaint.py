@@ -3,8 +3,8 @@ is never left to wait in the queue unseen. No verification."""
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
-from bot.models import StaffAlert
+from bot.rules.kinds import RequestKind
+from bot.store.tables import StaffAlert
 from handlers.base import CaseView, Handler
 
 

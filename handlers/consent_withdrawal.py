@@ -3,7 +3,7 @@ No verification: withdrawing must be as easy as giving consent."""
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
+from bot.rules.kinds import RequestKind
 from handlers.base import CaseView, Handler
 
 

@@ -5,9 +5,9 @@ and why, is said in the reply: bookkeeping the law requires, a minimal suppressi
 
 from __future__ import annotations
 
-from bot.housekeeping import forget_correspondence, pending_copies, withdraw_pending_copies
-from bot.kinds import RequestKind
-from bot.register import contacts_of, erase_subject, suppress_contacts
+from bot.rules.kinds import RequestKind
+from bot.store.register import contacts_of, erase_subject, suppress_contacts
+from bot.workflow.housekeeping import forget_correspondence, pending_copies, withdraw_pending_copies
 from handlers.base import CaseView, Handler, Section
 
 KEPT = {

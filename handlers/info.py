@@ -3,8 +3,8 @@ the questions the person asked. No verification: nothing about the person is dis
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
-from bot.policy import info_answers
+from bot.rules.kinds import RequestKind
+from bot.rules.policy import info_answers
 from handlers.base import CaseView, Handler, Section
 
 

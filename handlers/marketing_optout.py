@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.kinds import RequestKind
-from bot.models import Suppression
-from bot.register import contact_hash, normalise, suppress_contacts
+from bot.rules.kinds import RequestKind
+from bot.store.register import contact_hash, normalise, suppress_contacts
+from bot.store.tables import Suppression
 from handlers.base import CaseView, Handler
 
 _CONTACT_KIND = {"email": "email", "telegram": "telegram", "phone": "phone"}

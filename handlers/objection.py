@@ -3,7 +3,7 @@ assignment matching included; the register's `objected` flag is what the rest ho
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
+from bot.rules.kinds import RequestKind
 from handlers.base import CaseView, Handler
 
 

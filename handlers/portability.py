@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from bot.channels.base import Attachment
-from bot.kinds import RequestKind
-from bot.register import export_csv, subject_export
+from bot.channels.messages import Attachment
+from bot.rules.kinds import RequestKind
+from bot.store.register import export_csv, subject_export
 from handlers.base import CaseView, Handler, Section
 
 FILENAMES = {"sv": "personuppgifter", "en": "personal-data"}

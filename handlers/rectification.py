@@ -9,17 +9,18 @@ from dataclasses import asdict, dataclass
 
 from sqlmodel import Session, select
 
-from bot.case_records import CaseError, alert_staff
-from bot.kinds import RequestKind
-from bot.models import ContactKind, ContactPoint, Subject
-from bot.register import (
+from bot.errors import CaseError
+from bot.rules.kinds import RequestKind
+from bot.rules.verification import COOLING_OFF
+from bot.store.records import alert_staff
+from bot.store.register import (
     FIELD_LABELS,
     InvalidContact,
     contacts_of,
     normalise_email,
     normalise_phone,
 )
-from bot.verification import COOLING_OFF
+from bot.store.tables import ContactKind, ContactPoint, Subject
 from handlers.base import CaseView, Handler, Section
 
 
@@ -244,7 +245,7 @@ class RectificationHandler(Handler):
                     old = contacts[0]
                 target = old or ContactPoint(subject_id=subject.id, kind=kind, value=new)
                 target.value = new
-                # A new contact point proves nothing for a while (bot.verification).
+                # A new contact point proves nothing for a while (bot.rules.verification).
                 target.verify_after = now + COOLING_OFF
                 view.session.add(target)
             done.append(field)

@@ -3,7 +3,7 @@ matching or marketing; the register's `restricted` flag is what the rest honours
 
 from __future__ import annotations
 
-from bot.kinds import RequestKind
+from bot.rules.kinds import RequestKind
 from handlers.base import CaseView, Handler
 
 

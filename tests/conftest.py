@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.db import Database
+from bot.store.database import Database
 from tests import pg
 from tests.workflow_kit import World, make_world
 

@@ -7,9 +7,9 @@ import itertools
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot import audit
-from bot.models import AuditEvent
-from bot.timeutil import utcnow
+from bot.clock import utcnow
+from bot.store import audit
+from bot.store.tables import AuditEvent
 
 
 def _write_events(database, n: int = 4) -> None:

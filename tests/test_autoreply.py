@@ -8,7 +8,7 @@ from email.message import EmailMessage, Message
 
 import pytest
 
-from bot.autoreply import Automated, AutomatedKind, detect_automated
+from bot.reading.automated import Automated, AutomatedKind, detect_automated
 
 OWN = ("dataskydd@nox.se", "noxbot@nox.se")
 

@@ -8,13 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.approval import edit_draft
-from bot.case_records import StaleDraft, get_case
-from bot.cases import close_case, refuse_case
 from bot.channels.mail import inbound_from_email
-from bot.drafts import reject_draft
-from bot.housekeeping import purge_closed, purge_unrelated_messages, run_daily_retention
-from bot.models import (
+from bot.errors import StaleDraft
+from bot.store.records import get_case
+from bot.store.tables import (
     AuditEvent,
     ContactPoint,
     Draft,
@@ -25,8 +22,12 @@ from bot.models import (
     Subject,
     VerificationStatus,
 )
-from bot.pipeline import decide_triage
-from bot.verifying import verify_by_phone
+from bot.workflow.approval import edit_draft
+from bot.workflow.cases import close_case, refuse_case
+from bot.workflow.confirming import verify_by_phone
+from bot.workflow.drafts import reject_draft
+from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, run_daily_retention
+from bot.workflow.pipeline import decide_triage
 from handlers.rectification import requested_changes
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, ERIK_EMAIL, World
 

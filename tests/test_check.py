@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import parse_settings
-from bot.reach import check_servers
+from bot.runtime.reach import check_servers
 from tests.pg import free_port
 
 

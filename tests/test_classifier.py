@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.classifier import classify
-from bot.kinds import RequestKind
+from bot.reading.classifier import classify
+from bot.rules.kinds import RequestKind
 
 CORPUS = Path(__file__).resolve().parent.parent / "bench" / "corpus"
 
@@ -136,7 +136,7 @@ def test_held_out_macro_f1_reaches_the_target():
 def test_the_shipped_model_was_trained_on_the_corpus_as_it_is_now():
     """A corpus or feature change without retraining would ship stale weights silently."""
     from bench.train_classifier import corpus_digest, training_files
-    from bot.model import FEATURES_VERSION, shipped_model
+    from bot.reading.learned_model import FEATURES_VERSION, shipped_model
 
     model = shipped_model()
     assert model.features_version == FEATURES_VERSION

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.db import Database
+from bot.store.database import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -275,7 +275,7 @@ def test_subjects_import_names_renamed_people_and_retired_numbers_by_line_not_va
 
 
 def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
-    from bot.register import SUBJECT_FIELDS
+    from bot.store.register import SUBJECT_FIELDS
 
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     anna = next(p for p in run_json("subjects", "list") if p["name"] == "Anna Lindqvist")
@@ -315,7 +315,7 @@ def test_db_upgrade_says_where_the_schema_is(config):
 def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     from rich.console import Console
 
-    from bot.demo import demo
+    from bot.cli.demo_story import demo
 
     console = Console(record=True, width=140)
     result = demo(tmp_path / "demo", console)
@@ -869,7 +869,7 @@ def test_demo_fits_an_80_column_terminal_and_names_each_recipients_channel(tmp_p
 
     from rich.console import Console
 
-    from bot.demo import demo
+    from bot.cli.demo_story import demo
 
     # As the command line's console: no markup, Rich breaks no line (a terminal would).
     console = Console(width=80, file=io.StringIO(), record=True, markup=False, soft_wrap=True)

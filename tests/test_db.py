@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401
-from bot.db import Database, current_revision, head_revision
+import bot.store.tables  # noqa: F401
+from bot.store.database import Database, current_revision, head_revision
 
 
 def test_opening_a_new_database_creates_the_schema_at_the_newest_revision(any_database):
@@ -60,7 +60,7 @@ def test_an_older_database_is_upgraded_and_keeps_its_data(sqlite_url):
     from alembic import command
     from sqlalchemy import text
 
-    from bot.db import _alembic_config, make_engine, upgrade
+    from bot.store.database import _alembic_config, make_engine, upgrade
 
     engine = make_engine(sqlite_url)
     command.upgrade(_alembic_config(engine), "0001")
@@ -85,7 +85,7 @@ def test_a_downgrade_and_upgrade_keep_every_row_and_link(tmp_path):
     from alembic import command
     from sqlalchemy import text
 
-    from bot.db import _alembic_config
+    from bot.store.database import _alembic_config
     from tests.workflow_kit import make_world
 
     world = make_world(tmp_path)
@@ -114,7 +114,7 @@ async def test_a_reply_waiting_for_approval_before_the_upgrade_can_still_be_appr
     from alembic import command
     from sqlalchemy import text
 
-    from bot.db import _alembic_config, upgrade
+    from bot.store.database import _alembic_config, upgrade
     from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, make_world
 
     world = make_world(tmp_path)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.deadlines import (
+from bot.rules.deadlines import (
     due_date,
     extended_due_date,
     internal_target_date,

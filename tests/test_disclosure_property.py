@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.approval import approve_draft, edit_draft
-from bot.case_records import CaseError
-from bot.channels.base import ChannelName
-from bot.drafts import open_drafts
-from bot.models import Draft, Outbox, Request, Verification
-from bot.register import subject_data_values
-from bot.verifying import verify_by_phone
+from bot.errors import CaseError
+from bot.rules.channels import ChannelName
+from bot.store.register import subject_data_values
+from bot.store.tables import Draft, Outbox, Request, Verification
+from bot.workflow.approval import approve_draft, edit_draft
+from bot.workflow.confirming import verify_by_phone
+from bot.workflow.drafts import open_drafts
 from tests.workflow_kit import (
     ANNA_EMAIL,
     ANNA_TELEGRAM,
@@ -198,8 +198,8 @@ def _edit(session, world: World, draft_id: int, how: str) -> None:
 
 def register_state(world: World) -> dict[int, tuple]:
     """What the register holds, person by person: fields, flags and contact points."""
-    from bot.models import Subject
-    from bot.register import contacts_of
+    from bot.store.register import contacts_of
+    from bot.store.tables import Subject
 
     with world.session() as session:
         return {
@@ -301,8 +301,8 @@ def test_no_register_data_leaves_without_verification_and_staff_approval(actions
     with tempfile.TemporaryDirectory() as directory:
         world = make_world(Path(directory))
         with world.session() as session:
-            from bot.models import Subject
-            from bot.register import contacts_of
+            from bot.store.register import contacts_of
+            from bot.store.tables import Subject
 
             # Each person's register values, and where they may go: their own addresses.
             # Names and addresses are left out: they are what a requester tells us anyway.

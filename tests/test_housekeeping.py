@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
-from bot.approval import approve_draft
-from bot.housekeeping import purge_closed, reminders
-from bot.models import AuditEvent, Message, Request
+from bot.store.tables import AuditEvent, Message, Request
+from bot.workflow.approval import approve_draft
+from bot.workflow.housekeeping import purge_closed, reminders
 from tests.workflow_kit import ANNA_TELEGRAM
 
 
@@ -54,7 +54,7 @@ async def test_retention_purges_messages_of_long_finished_cases_but_keeps_the_re
 
 
 def test_daily_reminders_become_alerts_once_a_day(world):
-    from bot.housekeeping import raise_daily_reminders
+    from bot.workflow.housekeeping import raise_daily_reminders
 
     world.email("someone@example.org", "Please unsubscribe me from your newsletter.")
     with world.database.session() as session:

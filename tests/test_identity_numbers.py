@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.identity_numbers import find_identity_numbers, luhn_ok, mask_identity_numbers
+from bot.reading.identity_numbers import find_identity_numbers, luhn_ok, mask_identity_numbers
 
 
 def with_check_digit(nine: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.language import detect_language
+from bot.reading.language import detect_language
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+from bot.clock import utcnow
 from bot.config import TelegramSettings
-from bot.lease import POLLERS, release, try_acquire
-from bot.timeutil import utcnow
-from bot.workers import run_workers
+from bot.runtime.lease import POLLERS, release, try_acquire
+from bot.runtime.workers import run_workers
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import make_world
 
@@ -35,7 +35,7 @@ def test_the_lease_is_held_renewed_taken_over_and_released(any_database):
 
 
 async def test_a_second_instance_polls_only_after_the_first_lets_go(tmp_path, monkeypatch):
-    monkeypatch.setattr("bot.workers.LEASE_TTL", timedelta(seconds=0.6))
+    monkeypatch.setattr("bot.runtime.workers.LEASE_TTL", timedelta(seconds=0.6))
     api = FakeBotApi()
     await api.start()
     monkeypatch.setenv("NOXBOT_TELEGRAM_TOKEN", api.token)
@@ -62,7 +62,7 @@ async def test_a_second_instance_polls_only_after_the_first_lets_go(tmp_path, mo
         await asyncio.wait_for(workers, 20)
         await api.stop()
     with world.session() as session:
-        from bot.models import ChannelCursor
+        from bot.store.tables import ChannelCursor
 
         assert session.get(ChannelCursor, POLLERS) is None  # released at a clean stop
     world.database.dispose()

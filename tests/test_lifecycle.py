@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import select
 
-from bot.audit import verify_chain
-from bot.lifecycle import (
+from bot.store.audit import verify_chain
+from bot.store.tables import AuditEvent, Request, RequestStatus
+from bot.workflow.lifecycle import (
     ALLOWED_MOVES,
     FINAL_STATES,
     IllegalTransition,
@@ -17,7 +18,6 @@ from bot.lifecycle import (
     is_open,
     transition,
 )
-from bot.models import AuditEvent, Request, RequestStatus
 
 S = RequestStatus
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.mailparse import MalformedEmail, parse_email
+from bot.reading.mail import MalformedEmail, parse_email
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mail"
 

@@ -7,12 +7,13 @@ import threading
 
 from sqlmodel import select
 
-from bot import audit
-from bot.case_records import get_case
-from bot.channels.base import ChannelName, OutboundMessage
-from bot.db import Database
-from bot.models import Outbox
-from bot.outbox import deliver_due
+from bot.channels.messages import OutboundMessage
+from bot.rules.channels import ChannelName
+from bot.store import audit
+from bot.store.database import Database
+from bot.store.records import get_case
+from bot.store.tables import Outbox
+from bot.workflow.outbox import deliver_due
 from tests.workflow_kit import ANNA_EMAIL, make_world
 
 

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 from sqlmodel import col, select
 
-from bot.channels.base import ChannelName, OutboundMessage, SendError
+from bot.channels.messages import OutboundMessage, SendError
 from bot.errors import NoxbotError
-from bot.models import Outbox, StaffAlert
-from bot.outbox import MAX_ATTEMPTS, deliver_due, requeue
+from bot.rules.channels import ChannelName
+from bot.store.tables import Outbox, StaffAlert
+from bot.workflow.outbox import MAX_ATTEMPTS, deliver_due, requeue
 from tests.workflow_kit import World
 
 

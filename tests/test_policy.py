@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.kinds import RIGHTS_KINDS
-from bot.policy import KIND_LABELS, art15_info, info_answers
+from bot.rules.kinds import RIGHTS_KINDS
+from bot.rules.policy import KIND_LABELS, art15_info, info_answers
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import select
 
-from bot import audit
-from bot.channels.base import ChannelName, InboundMessage
-from bot.db import TRANSIENT_DB_ERRORS, Database
-from bot.models import ChannelCursor, Message, Request
-from bot.workers import handle_inbound
+from bot.channels.messages import InboundMessage
+from bot.rules.channels import ChannelName
+from bot.runtime.workers import handle_inbound
+from bot.store import audit
+from bot.store.database import TRANSIENT_DB_ERRORS, Database
+from bot.store.tables import ChannelCursor, Message, Request
 from tests import pg
 from tests.workflow_kit import ANNA_EMAIL, World, make_world
 
@@ -131,7 +132,7 @@ def test_a_statement_the_database_refuses_for_this_message_is_not_waited_for(pg_
 def test_which_database_errors_pass_by_themselves(own_cluster):
     from sqlalchemy import text as sql
 
-    from bot.db import is_transient, make_engine
+    from bot.store.database import is_transient, make_engine
 
     engine = make_engine(own_cluster.admin_url)
     with engine.connect() as connection, pytest.raises(Exception) as refused:

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.approval import approval_plan, edit_draft
-from bot.case_records import CaseError, get_case
-from bot.cases import extend_case, set_requested_changes
-from bot.channels.base import ChannelName
-from bot.drafts import get_draft
-from bot.housekeeping import raise_daily_reminders
-from bot.models import Draft, Outbox, Subject, Verification
-from bot.register import find_subject
-from bot.verifying import verify_by_phone
+from bot.errors import CaseError
+from bot.rules.channels import ChannelName
+from bot.store.records import get_case
+from bot.store.register import find_subject
+from bot.store.tables import Draft, Outbox, Subject, Verification
+from bot.workflow.approval import approval_plan, edit_draft
+from bot.workflow.cases import extend_case, set_requested_changes
+from bot.workflow.confirming import verify_by_phone
+from bot.workflow.drafts import get_draft
+from bot.workflow.housekeeping import raise_daily_reminders
 from tests.workflow_kit import (
     ANNA_EMAIL,
     ANNA_TELEGRAM,
@@ -274,8 +275,8 @@ async def test_a_change_read_from_the_message_to_another_persons_number_is_left_
 async def test_a_challenge_waiting_at_a_number_a_reimport_retired_ends_and_goes_to_staff(
     world, tmp_path
 ):
-    from bot.register import import_file
-    from bot.verifying import expire_verifications
+    from bot.store.register import import_file
+    from bot.workflow.confirming import expire_verifications
 
     outcome = world.email(ERIK_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
     assert world.verification(outcome.reference).method == "phone_call"
@@ -382,7 +383,7 @@ async def test_the_old_address_confirms_one_new_address_and_not_another(world):
 
 
 async def test_new_cases_bring_no_fresh_code_guesses_at_one_address(world):
-    from bot.register import _Row, import_rows
+    from bot.store.register import _Row, import_rows
 
     work, home = "olof.ek@work.example", "olof@home.example"
     with world.database.session() as session:  # on file with two addresses, no Telegram
@@ -410,11 +411,11 @@ async def test_a_no_pressed_after_a_yes_still_stops_the_case(world):
 
 
 async def test_a_failed_reply_with_the_extract_cannot_go_out_after_an_erasure(world):
-    from bot.outbox import requeue
+    from bot.workflow.outbox import requeue
 
     access = await verified(world, "Please send me a copy of my personal data.", "Copy")
     world.approve(world.reply_draft(access).id)
-    from bot.channels.base import SendError
+    from bot.channels.messages import SendError
 
     memory = world.channels[ChannelName.EMAIL]
 
@@ -526,7 +527,7 @@ def test_a_company_that_changed_its_name_is_not_read_as_the_persons_name():
 
 
 async def test_reimporting_an_erased_person_is_refused(world, tmp_path):
-    from bot.register import import_file
+    from bot.store.register import import_file
 
     reference = await verified(world, "Radera alla mina personuppgifter.", "Radera")
     world.approve(world.reply_draft(reference).id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.register import (
+from bot.store.register import (
     InvalidContact,
     export_csv,
     find_subject,
@@ -77,7 +77,7 @@ def test_reimport_updates_and_never_duplicates(database, tmp_path):
         assert anna.company == "Lindqvist Konsult AB"
         from sqlmodel import select
 
-        from bot.models import Subject
+        from bot.store.tables import Subject
 
         assert len(session.exec(select(Subject)).all()) == 2
 
@@ -195,7 +195,7 @@ def test_a_reimported_changed_phone_replaces_the_old_one_with_an_audit_event_nam
         assert find_subject(session, "phone", "070-123 45 67") is None
         from sqlmodel import select
 
-        from bot.models import AuditEvent
+        from bot.store.tables import AuditEvent
 
         events = session.exec(
             select(AuditEvent).where(AuditEvent.action == "contact_retired")

@@ -11,11 +11,11 @@ import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 from sqlmodel import select
 
-from bot.approval import approve_draft
+from bot.clock import utcnow
 from bot.config import ImapSettings, SmtpSettings, TelegramSettings
-from bot.models import Request, Verification
-from bot.timeutil import utcnow
-from bot.workers import run_workers
+from bot.runtime.workers import run_workers
+from bot.store.tables import Request, Verification
+from bot.workflow.approval import approve_draft
 from tests import dovecot
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import make_world
@@ -74,7 +74,7 @@ async def test_a_mailed_request_is_confirmed_on_telegram_approved_and_answered_b
     # this process's: under faketime only what passes the variables on is moved).
     skew = await dovecot.server_now(imap_server) - utcnow()
     world.services.clock = lambda: utcnow() + skew
-    monkeypatch.setattr("bot.workers.OUTBOX_SECONDS", 0.1)
+    monkeypatch.setattr("bot.runtime.workers.OUTBOX_SECONDS", 0.1)
     stop = asyncio.Event()
     workers = asyncio.create_task(run_workers(settings, world.database, world.services, stop))
     try:
@@ -121,7 +121,7 @@ async def test_a_bot_api_that_is_down_at_start_does_not_keep_the_rest_from_start
 ):
     from contextlib import AsyncExitStack
 
-    from bot.outbox_senders import open_channels
+    from bot.runtime.senders import open_channels
     from tests.pg import free_port
 
     monkeypatch.setenv("NOXBOT_TELEGRAM_TOKEN", "123:test")
@@ -141,7 +141,7 @@ async def test_a_refused_bot_token_stops_the_start_with_one_line_and_no_token(
     from contextlib import AsyncExitStack
 
     from bot.errors import NoxbotError
-    from bot.outbox_senders import open_channels
+    from bot.runtime.senders import open_channels
 
     api = FakeBotApi()
     await api.start()

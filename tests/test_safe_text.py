@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.cli.output import SafeConsole, safe_text
-from bot.safe_text import printable, printable_json, stored_name
+from bot.reading.safe_text import printable, printable_json, stored_name
 
 
 @pytest.mark.parametrize(

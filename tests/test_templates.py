@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import OrganisationSettings
-from bot.drafting import BUILTIN_TEMPLATES, Drafter, TemplateProblem
-from bot.policy import art15_info, info_answers
+from bot.rules.policy import art15_info, info_answers
+from bot.workflow.rendering import BUILTIN_TEMPLATES, Drafter, TemplateProblem
 from handlers.rectification import Change
 
 COMMON = {"reference": "DSR-2026-0042", "name": "Anna", "due_date": date(2026, 12, 24)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import html_to_text, strip_quoted, strip_signature, visible_text
+from bot.reading.text import html_to_text, strip_quoted, strip_signature, visible_text
 
 
 def test_gmail_style_swedish_attribution_and_quotes_are_dropped():

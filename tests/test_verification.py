@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.base import ChannelName
-from bot.verification import (
+from bot.rules.channels import ChannelName
+from bot.rules.verification import (
     CodeAnswer,
     Denial,
     Method,

@@ -7,15 +7,16 @@ import json
 import pytest
 from sqlmodel import select
 
-from bot.approval import edit_draft
-from bot.case_records import CaseError, StaleDraft
-from bot.cases import extend_case, refuse_case
-from bot.channels.base import ChannelName, InboundMessage
-from bot.drafts import reject_draft
-from bot.models import Message, Subject, Suppression
-from bot.pipeline import decide_triage
-from bot.register import find_subject
-from bot.verifying import verify_by_phone
+from bot.channels.messages import InboundMessage
+from bot.errors import CaseError, StaleDraft
+from bot.rules.channels import ChannelName
+from bot.store.register import find_subject
+from bot.store.tables import Message, Subject, Suppression
+from bot.workflow.approval import edit_draft
+from bot.workflow.cases import extend_case, refuse_case
+from bot.workflow.confirming import verify_by_phone
+from bot.workflow.drafts import reject_draft
+from bot.workflow.pipeline import decide_triage
 from tests.workflow_kit import (
     ANNA_EMAIL,
     ANNA_TELEGRAM,
@@ -345,7 +346,7 @@ async def test_unknown_sender_is_asked_for_more_without_learning_whether_we_hold
 async def test_no_alternate_channel_on_file_leaves_it_to_staff(world, tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("name,email\nOlle Ek,olle@example.se\n")
-    from bot.register import import_file
+    from bot.store.register import import_file
 
     with world.database.session() as session:
         import_file(session, path, now=world.clock())
@@ -609,8 +610,8 @@ def test_a_draft_with_personal_data_is_never_made_for_an_unverified_case(world):
     with world.database.session() as session:
         subject = session.exec(select(Subject)).first()
         assert subject is not None
-        from bot.case_records import get_case
-        from bot.drafts import new_draft
+        from bot.store.records import get_case
+        from bot.workflow.drafts import new_draft
 
         with pytest.raises(CaseError, match="unverified"):
             new_draft(
@@ -634,7 +635,7 @@ async def test_the_whole_flow_runs_on_postgresql_too(tmp_path, postgres_url):
         assert world.case(outcome.reference).status == "done"
         with world.session() as session:
             assert find_subject(session, "email", ANNA_EMAIL) is None
-            from bot.audit import verify_chain
+            from bot.store.audit import verify_chain
 
             count, problems = verify_chain(session)
         assert count > 5 and problems == []
@@ -643,7 +644,7 @@ async def test_the_whole_flow_runs_on_postgresql_too(tmp_path, postgres_url):
 
 
 async def test_an_unanswered_challenge_expires_and_staff_are_alerted(world):
-    from bot.verifying import expire_verifications
+    from bot.workflow.confirming import expire_verifications
 
     outcome = world.email(ANNA_EMAIL, "Radera alla mina personuppgifter.")
     with world.database.session() as session:
@@ -743,9 +744,9 @@ async def test_a_chat_follow_up_joins_the_open_case_and_staff_see_it(world):
 def test_a_message_that_breaks_the_pipeline_is_quarantined_and_the_next_one_goes_on(
     world, monkeypatch
 ):
-    from bot import pipeline
-    from bot.models import ChannelCursor
-    from bot.workers import handle_inbound
+    from bot.runtime.workers import handle_inbound
+    from bot.store.tables import ChannelCursor
+    from bot.workflow import pipeline
 
     real = pipeline.classify
 
@@ -785,7 +786,7 @@ async def test_an_unexpected_sender_error_is_retried_not_fatal(world):
         async def send(self, message):
             raise KeyError("bug")
 
-    from bot.outbox import deliver_due
+    from bot.workflow.outbox import deliver_due
 
     report = await deliver_due(world.database, world.services, {ChannelName.TELEGRAM: Broken()})
     assert report.sent == [] and len(report.retrying) == 1
@@ -793,7 +794,7 @@ async def test_an_unexpected_sender_error_is_retried_not_fatal(world):
 
 
 async def test_a_letter_from_someone_not_on_file_is_answered_by_hand(world):
-    from bot.models import Outbox
+    from bot.store.tables import Outbox
 
     outcome = world.receive(
         InboundMessage(
@@ -829,7 +830,7 @@ def test_a_message_the_classifier_is_unsure_about_goes_to_staff_triage(world):
 
 
 async def test_staff_set_the_rectification_themselves_and_exactly_that_is_applied(world):
-    from bot.cases import set_requested_changes
+    from bot.workflow.cases import set_requested_changes
 
     outcome = world.email(
         ANNA_EMAIL,

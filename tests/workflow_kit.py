@@ -11,19 +11,20 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.approval import approve_draft
-from bot.case_records import get_case
-from bot.channels.base import ChannelName, InboundMessage, OutboundMessage
 from bot.channels.memory import MemoryChannel
+from bot.channels.messages import InboundMessage, OutboundMessage
 from bot.config import DatabaseSettings, Settings
-from bot.db import Database
-from bot.drafting import Drafter
-from bot.models import Draft, Outbox, Request, StaffAlert, Verification
-from bot.outbox import deliver_due
-from bot.pipeline import Outcome, process_inbound
-from bot.register import import_file
-from bot.services import Services
-from bot.verifying import verify_by_phone
+from bot.rules.channels import ChannelName
+from bot.store.database import Database
+from bot.store.records import get_case
+from bot.store.register import import_file
+from bot.store.tables import Draft, Outbox, Request, StaffAlert, Verification
+from bot.workflow.approval import approve_draft
+from bot.workflow.confirming import verify_by_phone
+from bot.workflow.outbox import deliver_due
+from bot.workflow.pipeline import Outcome, process_inbound
+from bot.workflow.rendering import Drafter
+from bot.workflow.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ANNA_EMAIL, ANNA_TELEGRAM = "anna.lindqvist@example.se", "5550001"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.channels.base import ChannelName, InboundMessage
-from bot.mailparse import MalformedEmail, parse_email
+from bot.channels.messages import InboundMessage
+from bot.reading.mail import MalformedEmail, parse_email
+from bot.rules.channels import ChannelName
 
 
 def inbound_from_email(

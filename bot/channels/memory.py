@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from bot.channels.base import ChannelName, OutboundMessage, SendError
+from bot.channels.messages import OutboundMessage, SendError
+from bot.rules.channels import ChannelName
 
 
 @dataclass

@@ -12,8 +12,9 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from bot.channels.base import ChannelName, OutboundMessage, SendError
+from bot.channels.messages import OutboundMessage, SendError
 from bot.config import SmtpSettings
+from bot.rules.channels import ChannelName
 
 
 def build_email(message: OutboundMessage, from_address: str, from_name: str) -> EmailMessage:

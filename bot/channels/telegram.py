@@ -16,9 +16,10 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from bot.channels.base import ChannelName, InboundMessage, OutboundMessage, SendError
+from bot.channels.messages import InboundMessage, OutboundMessage, SendError
 from bot.config import TelegramSettings
 from bot.errors import NoxbotError
+from bot.rules.channels import ChannelName
 
 log = logging.getLogger("noxbot")
 

@@ -7,7 +7,7 @@ import sys
 
 from bot.cli.app import app
 from bot.errors import NoxbotError
-from bot.safe_text import printable
+from bot.reading.safe_text import printable
 
 # Importing the command modules registers their commands on `app`.
 from bot.cli import classify as _classify  # noqa: F401  isort: skip

@@ -13,15 +13,15 @@ from typing import Annotated
 import typer
 
 from bot.cli.output import SafeConsole
+from bot.clock import Clock, utcnow
 from bot.config import Settings, load_settings
-from bot.db import Database
-from bot.deadlines import stockholm_date
 from bot.errors import NoxbotError
 from bot.files import read_named_file
-from bot.kinds import RequestKind
-from bot.safe_text import printable_json
-from bot.services import Services
-from bot.timeutil import Clock, utcnow
+from bot.reading.safe_text import printable_json
+from bot.rules.deadlines import stockholm_date
+from bot.rules.kinds import RequestKind
+from bot.store.database import Database
+from bot.workflow.services import Services
 
 app = typer.Typer(
     name="noxbot",

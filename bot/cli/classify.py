@@ -11,14 +11,14 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from bot.autoreply import detect_automated
-from bot.classifier import Classification, classify
 from bot.cli.app import app, console
 from bot.cli.output import Column, print_table
-from bot.kinds import RequestKind
-from bot.language import detect_language
-from bot.mailparse import MalformedEmail, parse_email
-from bot.safe_text import printable_json
+from bot.reading.automated import detect_automated
+from bot.reading.classifier import Classification, classify
+from bot.reading.language import detect_language
+from bot.reading.mail import MalformedEmail, parse_email
+from bot.reading.safe_text import printable_json
+from bot.rules.kinds import RequestKind
 
 
 class ClassifyFormat(StrEnum):

@@ -9,14 +9,14 @@ from rich.text import Text
 
 from bot.cli.app import ConfigOption, app, console
 from bot.config import load_settings
-from bot.db import Database, current_revision, upgrade
-from bot.reach import (
+from bot.runtime.reach import (
     Probe,
     check_database,
     check_servers,
     check_templates,
     check_verification_secret,
 )
+from bot.store.database import Database, current_revision, upgrade
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

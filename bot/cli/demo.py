@@ -21,6 +21,6 @@ def demo_command(
     ] = None,
 ) -> None:
     """Run the whole flow on embedded defaults (SQLite, in-memory channels) and show it."""
-    from bot.demo import demo
+    from bot.cli.demo_story import demo
 
     demo(keep, console)

@@ -13,8 +13,6 @@ import typer
 from rich.panel import Panel
 from rich.text import Text
 
-from bot.approval import approval_plan, approve_draft, edit_draft
-from bot.case_records import CaseError
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -29,10 +27,12 @@ from bot.cli.app import (
     staff_actor,
 )
 from bot.cli.output import Column, print_table, recipient
-from bot.drafts import get_draft, open_drafts, reject_draft
-from bot.safe_text import stored_note
-from bot.verifying import expire_verifications
-from bot.views import draft_json
+from bot.errors import CaseError
+from bot.reading.safe_text import stored_note
+from bot.workflow.approval import approval_plan, approve_draft, edit_draft
+from bot.workflow.confirming import expire_verifications
+from bot.workflow.drafts import get_draft, open_drafts, reject_draft
+from bot.workflow.views import draft_json
 
 drafts_app = typer.Typer(help="Replies waiting for staff approval.", no_args_is_help=True)
 app.add_typer(drafts_app, name="drafts")

@@ -4,7 +4,7 @@ addresses — is never cut or folded, at 80 columns or in a pipe; free text wrap
 Cells are plain text, never Rich markup: "[imap]" in our words or a subject line in a
 person's stays as written. Colour comes from `Text` styles. Characters that could hide or
 reorder text (an escape sequence in a display name) are shown as visible escapes
-(`bot.safe_text.printable`), here for table cells and by `SafeConsole` for all else.
+(`bot.reading.safe_text.printable`), here for table cells and by `SafeConsole` for all else.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Span, Text
 
-from bot.safe_text import printable
+from bot.reading.safe_text import printable
 
 Cell = str | Text
 

@@ -11,10 +11,8 @@ import typer
 from rich.text import Text
 from sqlmodel import col, select
 
-from bot.case_records import get_case
-from bot.cases import close_case, extend_case, refuse_case, set_requested_changes
-from bot.channels.base import ChannelName, InboundMessage
 from bot.channels.mail import inbound_from_email
+from bot.channels.messages import InboundMessage
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -32,12 +30,15 @@ from bot.cli.app import (
 )
 from bot.cli.output import Column, print_table
 from bot.files import read_named_file
-from bot.housekeeping import purge_closed, purge_unrelated_messages, reminders
-from bot.models import MessageState, Request, RequestStatus
-from bot.pipeline import Outcome, process_inbound
-from bot.safe_text import stored_note
-from bot.verifying import expire_verifications, verify_by_phone
-from bot.views import case_json
+from bot.reading.safe_text import stored_note
+from bot.rules.channels import ChannelName
+from bot.store.records import get_case
+from bot.store.tables import MessageState, Request, RequestStatus
+from bot.workflow.cases import close_case, extend_case, refuse_case, set_requested_changes
+from bot.workflow.confirming import expire_verifications, verify_by_phone
+from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
+from bot.workflow.pipeline import Outcome, process_inbound
+from bot.workflow.views import case_json
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from sqlmodel import col, select
 
-from bot.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -27,10 +26,11 @@ from bot.cli.app import (
     write_text_file,
 )
 from bot.cli.output import Column, print_table
-from bot.models import Message, MessageState, Outbox, StaffAlert
-from bot.outbox import requeue
-from bot.outbox_senders import send_due_once
-from bot.pipeline import decide_triage
+from bot.runtime.senders import send_due_once
+from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
+from bot.store.tables import Message, MessageState, Outbox, StaffAlert
+from bot.workflow.outbox import requeue
+from bot.workflow.pipeline import decide_triage
 
 triage_app = typer.Typer(help="Messages the classifier was unsure about.", no_args_is_help=True)
 alerts_app = typer.Typer(help="What staff must look at.", no_args_is_help=True)
@@ -108,7 +108,7 @@ def triage_decide(
 
 
 #: The corpus knows two channels, as the classifier does. Phone and post messages are
-#: staff's transcripts, classified like mail (bot.pipeline), so they are exported as
+#: staff's transcripts, classified like mail (bot.workflow.pipeline), so they are exported as
 #: "email"; "intake" keeps the channel they really came by.
 CORPUS_CHANNEL = {"telegram": "chat", "email": "email", "phone": "email", "post": "email"}
 

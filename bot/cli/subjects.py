@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from sqlmodel import col, select
 
-from bot import audit
 from bot.cli.app import (
     ConfigOption,
     FormatOption,
@@ -21,9 +20,10 @@ from bot.cli.app import (
     staff_actor,
 )
 from bot.cli.output import Column, print_table
-from bot.models import Subject
-from bot.register import import_file
-from bot.views import subject_json
+from bot.store import audit
+from bot.store.register import import_file
+from bot.store.tables import Subject
+from bot.workflow.views import subject_json
 
 subjects_app = typer.Typer(help="The register of people on file.", no_args_is_help=True)
 app.add_typer(subjects_app, name="subjects")

@@ -10,8 +10,8 @@ from sqlmodel import select
 from bot.channels.imap import ImapMailbox
 from bot.channels.telegram import make_bot
 from bot.config import ImapSettings, TelegramSettings
-from bot.models import ChannelCursor, Message, Request
-from bot.workers import ingest_mail, poll_chat_once
+from bot.runtime.workers import ingest_mail, poll_chat_once
+from bot.store.tables import ChannelCursor, Message, Request
 from tests import dovecot
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import make_world

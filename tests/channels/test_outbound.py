@@ -10,10 +10,11 @@ from dataclasses import replace
 import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 
-from bot.channels.base import Attachment, Button, ChannelName, OutboundMessage, SendError
+from bot.channels.messages import Attachment, Button, OutboundMessage, SendError
 from bot.channels.smtp import SmtpChannel
 from bot.channels.telegram import TelegramChannel, make_bot, split_text
 from bot.config import SmtpSettings, TelegramSettings
+from bot.rules.channels import ChannelName
 from tests.fake_bot_api import FakeBotApi
 
 

@@ -7,12 +7,12 @@ import logging
 import pytest
 from sqlmodel import select
 
-from bot.approval import edit_draft
 from bot.channels.telegram import make_bot
 from bot.config import TelegramSettings
-from bot.models import ChannelCursor, Request
-from bot.staff_chat import notify_staff
-from bot.workers import poll_chat_once
+from bot.runtime.workers import poll_chat_once
+from bot.store.tables import ChannelCursor, Request
+from bot.workflow.approval import edit_draft
+from bot.workflow.staff_chat import notify_staff
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import ANNA_TELEGRAM, JOHN_TELEGRAM
 
@@ -81,7 +81,8 @@ async def test_only_staff_may_approve_and_a_stale_button_is_refused(world, bot_a
 
 
 async def test_what_the_staff_chat_is_shown_has_no_control_or_bidi_characters(world, bot_api):
-    from bot.channels.base import ChannelName, InboundMessage
+    from bot.channels.messages import InboundMessage
+    from bot.rules.channels import ChannelName
 
     world.receive(
         InboundMessage(
@@ -123,7 +124,7 @@ async def test_a_decision_that_fails_is_answered_skipped_and_the_next_update_pro
     def broken(*args, **kwargs):
         raise RuntimeError("UNIQUE constraint failed for anna.lindqvist@example.se")
 
-    monkeypatch.setattr("bot.staff_chat.approve_draft", broken)
+    monkeypatch.setattr("bot.workflow.staff_chat.approve_draft", broken)
     outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
     draft = world.reply_draft(outcome.reference)
     settings = _settings(world, bot_api)
@@ -149,9 +150,9 @@ async def test_a_decision_that_fails_is_answered_skipped_and_the_next_update_pro
 async def test_a_message_whose_handling_fails_is_skipped_and_the_poller_goes_on(
     world, bot_api, monkeypatch, caplog
 ):
-    import bot.workers
+    import bot.runtime.workers
 
-    real = bot.workers.process_inbound
+    real = bot.runtime.workers.process_inbound
 
     def process(session, services, inbound, **kwargs):
         if inbound.text == "boom":
@@ -161,8 +162,8 @@ async def test_a_message_whose_handling_fails_is_skipped_and_the_poller_goes_on(
     def no_quarantine(*args, **kwargs):
         raise RuntimeError("quarantine refused too")
 
-    monkeypatch.setattr("bot.workers.process_inbound", process)
-    monkeypatch.setattr("bot.workers.quarantine", no_quarantine)
+    monkeypatch.setattr("bot.runtime.workers.process_inbound", process)
+    monkeypatch.setattr("bot.runtime.workers.quarantine", no_quarantine)
     settings = _settings(world, bot_api)
     bot_api.user_says(MALLORY, "boom")
     bot_api.user_says(int(JOHN_TELEGRAM), "Please stop sending me newsletters")

@@ -1,0 +1,218 @@
+"""The learned half of the classifier: a linear model over words, word pairs, letter groups
+and the rules' own findings, one score per kind (pure; weights loaded once from bot/data).
+
+Why both: the rules are precise and explain themselves, but people ask for their rights in
+more ways than any list of phrases holds. The model, trained on our labelled corpus
+(bench/corpus, bench/train_classifier.py), weighs everything a message says, with the
+rules' verdicts among its inputs. Features are plain strings, so training (scikit-learn)
+and inference (here, no dependencies) share this one definition of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from bot.rules.kinds import RequestKind
+
+#: Bump when the features change: the shipped weights are then stale and must be retrained
+#: (tests/test_classifier.py checks the two agree).
+FEATURES_VERSION = 1
+MODEL_PATH = Path(__file__).parent / "data" / "classifier_model.json"
+#: The rules' verdicts enter training with this value instead of 1: regularisation then
+#: spreads less of their weight over the thousands of word features that co-occur with them.
+#: Exported weights are multiplied by it, so inference adds them as they are.
+RULE_EMPHASIS = 1.0
+#: A second or third kind in one message must be at least this probable (the first needs
+#: only the model's threshold): on our corpus this costs nothing measurable in macro-F1
+#: (bench/train_classifier.py) and keeps staff from seeing stray extra kinds.
+SECOND_KIND_THRESHOLD = 0.5
+RIGHTS = tuple(k for k in RequestKind if k is not RequestKind.NONE)
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CLAUSE_END = re.compile(r"[.!?;\n]")
+_NEGATORS = frozenset(
+    [
+        "inte",
+        "ej",
+        "icke",
+        "aldrig",
+        "not",
+        "don't",
+        "dont",
+        "doesn't",
+        "never",
+        "no",
+        "nor",
+        "without",
+        "utan",
+    ]
+)
+# Swedish puts the negation after an imperative verb ("radera inte", "ta inte bort").
+_AFTER_VERB = frozenset(["inte", "ej", "icke", "aldrig"])
+# Words after which a negation no longer reaches ("inte radera, bara rätta").
+_SCOPE_ENDS = frozenset(["bara", "endast", "only", "just", "but", "men", "instead", "utan"])
+_PHONE = re.compile(r"(?<![\d])(?:\+|00)?\d[\d \-()]{6,16}\d(?![\d])")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the rules found, as the model's inputs: per kind the strength of the best rule
+    hit (0 when none), and the rules' other observations by name."""
+
+    rule_scores: dict[RequestKind, float]
+    flags: frozenset[str]
+
+
+def tokens(text: str) -> list[tuple[str, bool]]:
+    """Words of folded text, each marked whether a negation earlier in its clause reaches it."""
+    out: list[tuple[str, bool]] = []
+    for clause in _CLAUSE_END.split(text.replace("\u2019", "'")):
+        negated = False
+        words = _WORD.findall(clause)
+        for index, word in enumerate(words):
+            if word in _SCOPE_ENDS:
+                negated = False
+            out.append((word, negated))
+            if word in _NEGATORS:
+                negated = True
+                if index == 1 and word in _AFTER_VERB:  # imperative: "radera inte"
+                    out[-2] = (out[-2][0], True)
+    return out
+
+
+def _letter_groups(word: str) -> list[str]:
+    if len(word) < 4:
+        return []
+    padded = f"<{word}>"
+    return [padded[i : i + n] for n in (4,) for i in range(len(padded) - n + 1)]
+
+
+@lru_cache(maxsize=50_000)
+def word_features(word: str, negated: bool) -> tuple[str, ...]:
+    """A word's own features: itself (marked when negated) and its letter groups, which
+    carry inflections, compounds and typos ("raderas", "nyhetsbrevet", "raderra")."""
+    if negated:  # letter groups would carry the word's meaning past its negation
+        return ("n:" + word,)
+    return ("w:" + word, *("c:" + g for g in _letter_groups(word)))
+
+
+@dataclass(frozen=True)
+class MessageFeatures:
+    """A message's features in two parts: its words (expanded by `word_features`, cached at
+    inference) and the rest — word pairs and what holds for the message as a whole."""
+
+    words: list[tuple[str, bool]]
+    extras: list[str]
+
+    def all(self) -> list[str]:
+        found = [f for word, negated in self.words for f in word_features(word, negated)]
+        return found + self.extras
+
+
+def message_features(text: str, original: str, signals: Signals) -> MessageFeatures:
+    """`text` is folded and mended, `original` as written. Each word and feature counts
+    once: a long mail does not weigh more for saying "data" ten times."""
+    words = tokens(text)
+    pairs = [f"b:{a}_{b}" for (a, _), (b, _) in itertools.pairwise(words)]
+    extras = pairs + _global_features(original, signals)
+    return MessageFeatures(list(dict.fromkeys(words)), list(dict.fromkeys(extras)))
+
+
+def _global_features(original: str, signals: Signals) -> list[str]:
+    found: list[str] = []
+    for kind, score in signals.rule_scores.items():
+        found.append(f"r:{kind}:{'strong' if score >= 1.0 else 'weak'}")
+    found.extend(f"f:{flag}" for flag in sorted(signals.flags))
+    if _PHONE.search(original):
+        found.append("x:phone")
+    if _EMAIL.search(original):
+        found.append("x:email")
+    if "?" in original:
+        found.append("x:question")
+    return found
+
+
+#: The model's extra output besides the kinds: whether the message asks for any right at
+#: all. Kinds that sound alike ("stop using my data": objection or restriction?) can share
+#: out their probability so that none reaches the threshold; this one then still says
+#: "a request" and the message goes to staff rather than being filed as ordinary mail.
+REQUEST = "request"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the model makes of one message."""
+
+    kinds: dict[RequestKind, float]  # per kind: the probability that it is asked for
+    request: float  # the probability that any right is asked for
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Logistic regressions sharing one feature space: one per kind and one for "any right
+    at all", with their thresholds. Weight rows hold the kinds' weights, then the request's."""
+
+    kinds: tuple[RequestKind, ...]
+    intercepts: tuple[float, ...]
+    weights: dict[str, tuple[float, ...]]
+    threshold: float
+    request_threshold: float
+    features_version: int
+    corpus_digest: str
+    #: A word's summed weights, computed once: most words recur, and a word expands to many
+    #: letter groups (this is what makes thousands of messages a second possible).
+    _word_rows: dict[tuple[str, bool], tuple[float, ...] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> LinearModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            kinds=tuple(RequestKind(k) for k in data["kinds"]),
+            intercepts=tuple(data["intercepts"]),
+            weights={f: tuple(w) for f, w in data["weights"].items()},
+            threshold=data["threshold"],
+            request_threshold=data["request_threshold"],
+            features_version=data["features_version"],
+            corpus_digest=data["corpus_digest"],
+        )
+
+    def _word_row(self, word: str, negated: bool) -> tuple[float, ...] | None:
+        key = (word, negated)
+        if key in self._word_rows:
+            return self._word_rows[key]
+        rows = [self.weights[f] for f in word_features(word, negated) if f in self.weights]
+        row = tuple(map(sum, zip(*rows, strict=True))) if rows else None
+        if len(self._word_rows) > 200_000:
+            self._word_rows.clear()
+        self._word_rows[key] = row
+        return row
+
+    def estimate(self, message: MessageFeatures) -> Estimate:
+        total = list(self.intercepts)
+        rows = [self._word_row(word, negated) for word, negated in message.words]
+        rows.extend(self.weights.get(feature) for feature in message.extras)
+        for row in rows:
+            if row is not None:
+                total = [t + w for t, w in zip(total, row, strict=True)]
+        probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
+        return Estimate(dict(zip(self.kinds, probabilities, strict=False)), probabilities[-1])
+
+    def contribution(self, found: Iterable[str], kind: RequestKind) -> float:
+        """How much these features push towards one kind (for choosing evidence)."""
+        index = self.kinds.index(kind)
+        return sum(self.weights[f][index] for f in found if f in self.weights)
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> LinearModel:
+    return LinearModel.load()

@@ -1,0 +1,270 @@
+"""RFC 822 bytes → the values noxbot works with (pure, no I/O).
+
+Prefers text/plain, falls back to HTML turned into text; decodes every charset and transfer
+encoding it meets and never lets an odd header crash the reader. Input that is not an email
+at all raises MalformedEmail, so the caller can keep the raw bytes for staff.
+"""
+
+from __future__ import annotations
+
+import email
+import email.errors
+import email.policy
+import email.utils
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.message import Message
+
+from bot.reading.identity_numbers import mask_identity_numbers
+from bot.reading.text import html_to_text, normalise_whitespace, visible_text
+
+
+class MalformedEmail(ValueError):
+    """Bytes that are not an email; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    message_id: str | None  # with angle brackets, as in the header: "<abc@x>"
+    in_reply_to: str | None  # the first msg-id, with angle brackets
+    references: tuple[str, ...]  # msg-ids with angle brackets, oldest first
+    subject: str  # RFC 2047 decoded, unfolded, personnummer masked
+    from_address: str | None  # lower-cased addr-spec
+    from_name: str | None
+    to_addresses: tuple[str, ...]
+    date: datetime | None  # aware; a date without zone is read as UTC
+    headers: dict[str, str]  # lower-cased names → decoded value (first occurrence), masked
+    content_type: str  # of the top-level message, e.g. "multipart/report"
+    body: str  # the chosen body as text, personnummer masked
+    text: str  # visible_text(body): what the person wrote in this message
+    attachments: tuple[str, ...]
+    defects: tuple[str, ...]
+
+
+# The headers at least one of which any real message has (RFC 5322 §3.6 requires Date and
+# From; drafts and test mail sometimes lack one of them, never all).
+_IDENTIFYING_HEADERS = ("from", "to", "subject", "date", "message-id")
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+_FALLBACK_CHARSETS = ("utf-8", "cp1252")
+
+
+def _from_surrogates(value: str) -> str:
+    """Raw 8-bit header bytes (kept as surrogates by the parser) read as UTF-8, else cp1252."""
+    data = value.encode("utf-8", "surrogateescape")
+    for charset in _FALLBACK_CHARSETS:
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded; an unknown charset is read as UTF-8 with replacement."""
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
+        pass
+    try:
+        pieces = decode_header(value)
+    except (ValueError, email.errors.MessageError):
+        return value
+    out: list[str] = []
+    for piece, charset in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        try:
+            out.append(piece.decode(charset or "utf-8"))
+        except (LookupError, UnicodeError):
+            out.append(piece.decode("utf-8", errors="replace"))
+    return "".join(out)
+
+
+def _unfold(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _header_values(message: Message) -> Iterator[tuple[str, str]]:
+    """(lower-cased name, decoded value) for every header, never raising.
+
+    Cases: a well-formed header is decoded by the policy; raw 8-bit bytes (older clients
+    that skip RFC 2047) are read as UTF-8 or cp1252; a header the policy's parser chokes on
+    is decoded from its raw text.
+    """
+    for name, raw in message.raw_items():
+        raw_text = str(raw)
+        if re.search(r"[\udc80-\udcff]", raw_text):
+            value = _decode_words(_from_surrogates(raw_text))
+        else:
+            try:
+                value = str(message.policy.header_fetch_parse(name, raw_text))
+            except Exception:  # the policy parser has raised on odd input; read it raw
+                value = _decode_words(raw_text)
+        yield name.lower(), _unfold(value)
+
+
+def _addresses(decoded: str | None) -> list[tuple[str, str]]:
+    """(display name, addr-spec) pairs from a decoded address header; junk left out.
+
+    The policy re-quotes decoded display names ('"Svensson, Erik" <…>'), so a comma in a
+    name does not split it; an old-style comment ("x@y (Name)") becomes the name.
+    """
+    if not decoded:
+        return []
+    try:
+        pairs = email.utils.getaddresses([decoded])
+    except Exception:  # older Pythons raise on some malformed lists; treat as no address
+        return []
+    return [(n, a) for n, a in pairs if "@" in a and not re.search(r"[\s\ufffd<>]", a)]
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _decode_part(part: Message) -> str:
+    """A text part as str, whatever its charset: declared, else UTF-8, else cp1252."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # a broken transfer encoding; keep what the part says as is
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    if not isinstance(payload, bytes):
+        return str(payload)
+    declared = part.get_content_charset()
+    for charset in (declared, *_FALLBACK_CHARSETS) if declared else _FALLBACK_CHARSETS:
+        try:
+            return payload.decode(charset)
+        except (LookupError, ValueError):
+            continue
+    return payload.decode("utf-8", errors="replace")
+
+
+def _leaf_parts(message: Message) -> Iterator[Message]:
+    """Leaf parts in order, not descending into a bounce's machine-readable status."""
+    if message.is_multipart():
+        if message.get_content_type() in ("message/delivery-status", "text/rfc822-headers"):
+            return
+        for part in message.get_payload():
+            if isinstance(part, Message):
+                yield from _leaf_parts(part)
+    else:
+        yield message
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        return part.get_filename()
+    except Exception:  # undecodable RFC 2231 parameter
+        return "(unreadable name)"
+
+
+def _body_parts(message: Message) -> tuple[str | None, str | None, list[str]]:
+    """First text/plain, first text/html (neither an attachment), attachment names."""
+    plain: str | None = None
+    html: str | None = None
+    attachments: list[str] = []
+    for part in _leaf_parts(message):
+        disposition = str(part.get("Content-Disposition", "") or "").lower()
+        filename = _filename(part)
+        if filename or disposition.startswith("attachment"):
+            attachments.append(_unfold(filename or "(unnamed)"))
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain" and plain is None:
+            plain = _decode_part(part)
+        elif kind == "text/html" and html is None:
+            html = _decode_part(part)
+    return plain, html, attachments
+
+
+def _looks_binary(raw: bytes) -> bool:
+    """NUL bytes or mostly control characters in the header block: not an email."""
+    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0][:8192]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13))
+    return controls > len(head) // 10
+
+
+def _defects(message: Message) -> tuple[str, ...]:
+    """What the parser had to repair, in every part, for staff looking at an odd message."""
+    found: list[str] = []
+    try:
+        for part in message.walk():
+            for defect in part.defects:
+                described = str(defect)
+                found.append(
+                    f"{type(defect).__name__}: {described}" if described else type(defect).__name__
+                )
+    except Exception:  # walking a broken structure; what was found so far is enough
+        pass
+    return tuple(found)
+
+
+def parse_email(raw: bytes) -> ParsedEmail:
+    """Parse one message; raises MalformedEmail when the bytes are not an email."""
+    if not raw or not raw.strip():
+        raise MalformedEmail("empty message")
+    raw = raw.lstrip(b"\r\n")
+    if _looks_binary(raw):
+        raise MalformedEmail("binary data, not an email")
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+    except Exception as exc:  # the feed parser is lenient; anything it raises is garbage
+        raise MalformedEmail(f"unreadable message: {exc}") from exc
+
+    headers: dict[str, str] = {}
+    for name, value in _header_values(message):
+        headers.setdefault(name, mask_identity_numbers(value))
+    if not any(headers.get(name) for name in _IDENTIFYING_HEADERS):
+        raise MalformedEmail("no email headers (none of From, To, Subject, Date, Message-ID)")
+
+    senders = _addresses(headers.get("from"))
+    from_name, from_address = senders[0] if senders else ("", "")
+    to_addresses = tuple(a.lower() for _, a in _addresses(headers.get("to")))
+
+    try:
+        content_type = message.get_content_type()
+        plain, html, attachments = _body_parts(message)
+    except Exception:  # a structure the library cannot walk: read the payload as text
+        content_type = "text/plain"
+        plain, html, attachments = raw.split(b"\n\n", 1)[-1].decode("utf-8", "replace"), None, []
+    if plain is not None and plain.strip():
+        body = normalise_whitespace(plain)
+    elif html is not None:
+        body = html_to_text(html)
+    else:
+        body = ""
+    body = mask_identity_numbers(body)
+
+    message_ids = _MSG_ID.findall(headers.get("message-id", ""))
+    in_reply_to = _MSG_ID.findall(headers.get("in-reply-to", ""))
+    return ParsedEmail(
+        message_id=message_ids[0] if message_ids else None,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=tuple(_MSG_ID.findall(headers.get("references", ""))),
+        subject=headers.get("subject", ""),
+        from_address=from_address.lower() or None,
+        from_name=_unfold(from_name) or None,
+        to_addresses=to_addresses,
+        date=_date(headers.get("date")),
+        headers=headers,
+        content_type=content_type,
+        body=body,
+        text=visible_text(body),
+        attachments=tuple(mask_identity_numbers(name) for name in attachments),
+        defects=_defects(message),
+    )

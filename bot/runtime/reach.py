@@ -1,0 +1,211 @@
+"""`noxbot check`: reach each configured server and say in one line what is wrong.
+
+Every probe has a timeout and logs in the way the workers will, so a wrong password or a
+closed port shows here, not at three in the morning in the mail watcher. What a later
+command would refuse (a missing secret, a template folder that is not there) is reported
+here too. Checking changes nothing: no database file is created, no key generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import aioimaplib
+import aiosmtplib
+import httpx
+from sqlalchemy.engine import make_url
+
+from bot.config import (
+    ImapSettings,
+    Settings,
+    SmtpSettings,
+    TelegramSettings,
+    without_passwords,
+)
+from bot.store.database import Database, current_revision, head_revision
+from bot.workflow.rendering import LANGUAGES
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "no answer before the timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _driver_error(exc: BaseException, url: str) -> str:
+    """A driver's error in one line, without the URL's password."""
+    first = (str(exc).splitlines() or [""])[0]
+    return without_passwords(f"{type(exc).__name__}: {first}".rstrip(": "), url)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def check_database(settings: Settings) -> Probe:
+    """Reach the database and compare its schema with this code's; a SQLite file that is not
+    there yet is said so, not created (a mistyped path would otherwise look fine)."""
+    url = settings.database.url
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        if not path.parent.is_dir():
+            return Probe("Database", False, f"{path}: the folder {path.parent} does not exist")
+        return Probe(
+            "Database", True, f"{path} does not exist yet; it will be created on first start"
+        )
+    try:
+        database = Database(url, migrate=False)
+    except Exception as exc:  # a driver that is not installed, say
+        return Probe("Database", False, _driver_error(exc, url))
+    try:
+        revision = current_revision(database.engine)
+    except Exception as exc:  # any driver error: say which, in one line
+        return Probe("Database", False, _driver_error(exc, url))
+    finally:
+        database.dispose()
+    head = head_revision()
+    state = (
+        "up to date" if revision == head else f"at {revision or 'empty'}, will upgrade to {head}"
+    )
+    return Probe("Database", True, f"reachable, schema {state}")
+
+
+def check_verification_secret(settings: Settings) -> Probe:
+    """The key for verification codes: from the environment, or (SQLite only) a key file."""
+    env_name = settings.verification.secret_env
+    if settings.secret(env_name) is not None:
+        return Probe(
+            "Verification secret", True, "from the variable [verification] secret_env names"
+        )
+    if settings.database.url.startswith("sqlite"):
+        return Probe(
+            "Verification secret",
+            True,
+            "the variable [verification] secret_env names is not set; a key file next to the "
+            "database",
+        )
+    return Probe(
+        "Verification secret",
+        False,
+        "the environment variable [verification] secret_env names is not set; "
+        "required with PostgreSQL",
+    )
+
+
+def check_templates(settings: Settings) -> Probe | None:
+    """The folder of template overrides, when one is configured."""
+    directory = settings.templates.directory
+    if directory is None:
+        return None
+    folder = Path(directory)
+    where = f"[templates] directory = {directory!r}"
+    if not folder.is_dir():
+        return Probe("Templates", False, f"{where}: no such folder")
+    languages = [lang for lang in LANGUAGES if (folder / lang).is_dir()]
+    if not languages:
+        return Probe(
+            "Templates",
+            False,
+            f"{where}: has no {' or '.join(f'{lang}/' for lang in LANGUAGES)} folder; "
+            "nothing in it would be used",
+        )
+    return Probe("Templates", True, f"overrides for {', '.join(languages)} in {folder}")
+
+
+async def check_imap(imap: ImapSettings, password: str | None) -> Probe:
+    where = f"{imap.host}:{imap.port}"
+    if password is None:
+        return Probe(
+            "IMAP",
+            False,
+            f"{where}: the environment variable [imap] password_env names is not set",
+        )
+    cls = aioimaplib.IMAP4_SSL if imap.tls == "ssl" else aioimaplib.IMAP4
+    client = cls(host=imap.host, port=imap.port, timeout=imap.timeout_seconds)
+    try:
+        await asyncio.wait_for(client.wait_hello_from_server(), imap.timeout_seconds)
+        if imap.tls == "starttls":
+            await asyncio.wait_for(client.starttls(), imap.timeout_seconds)
+        login = await asyncio.wait_for(client.login(imap.username, password), imap.timeout_seconds)
+        if login.result != "OK":
+            return Probe("IMAP", False, f"{where}: login as {imap.username} refused")
+        select = await asyncio.wait_for(client.select(imap.mailbox), imap.timeout_seconds)
+        if select.result != "OK":
+            return Probe("IMAP", False, f"{where}: mailbox {imap.mailbox!r} cannot be opened")
+        await asyncio.wait_for(client.logout(), imap.timeout_seconds)
+    except Exception as exc:  # any failure is the answer we came for
+        return Probe("IMAP", False, f"{where}: {_describe(exc)}")
+    return Probe("IMAP", True, f"{where}: logged in as {imap.username}, {imap.mailbox} opened")
+
+
+async def check_smtp(smtp: SmtpSettings, password: str | None) -> Probe:
+    where = f"{smtp.host}:{smtp.port}"
+    if smtp.username and password is None:
+        return Probe(
+            "SMTP",
+            False,
+            f"{where}: the environment variable [smtp] password_env names is not set",
+        )
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host,
+        port=smtp.port,
+        timeout=smtp.timeout_seconds,
+        use_tls=smtp.tls == "ssl",
+        start_tls=smtp.tls == "starttls",
+    )
+    try:
+        await client.connect()
+        if smtp.username:
+            await client.login(smtp.username, password or "")
+        await client.quit()
+    except Exception as exc:
+        return Probe("SMTP", False, f"{where}: {_describe(exc)}")
+    who = f" as {smtp.username}" if smtp.username else ""
+    return Probe("SMTP", True, f"{where}: connected{who}")
+
+
+async def check_telegram(telegram: TelegramSettings, token: str | None) -> Probe:
+    if token is None:
+        return Probe(
+            "Telegram",
+            False,
+            "the environment variable [telegram] token_env names is not set",
+        )
+    try:
+        async with httpx.AsyncClient(timeout=15) as client:
+            response = await client.post(f"{telegram.base_url}{token}/getMe")
+        body = response.json()
+    except Exception as exc:  # an HTTP library's message may hold the URL, token and all
+        described = _describe(exc).replace(token, "<token>")
+        return Probe("Telegram", False, f"{telegram.base_url}: {described}")
+    if not body.get("ok"):
+        return Probe("Telegram", False, f"getMe refused: {body.get('description', 'no reason')}")
+    return Probe("Telegram", True, f"bot @{body['result'].get('username', '?')} answers")
+
+
+async def check_servers(settings: Settings) -> list[Probe]:
+    probes = []
+    if settings.imap is not None:
+        probes.append(check_imap(settings.imap, settings.secret(settings.imap.password_env)))
+    if settings.smtp is not None:
+        probes.append(check_smtp(settings.smtp, settings.secret(settings.smtp.password_env)))
+    if settings.telegram is not None:
+        probes.append(
+            check_telegram(settings.telegram, settings.secret(settings.telegram.token_env))
+        )
+    return list(await asyncio.gather(*probes))

@@ -1,0 +1,145 @@
+"""The audit trail: append-only events, each carrying the hash of the one before it.
+
+Anyone who edits or deletes an event breaks the chain, and `verify_chain` says where.
+Appends are serialised: on PostgreSQL a transaction-scoped advisory lock is taken before the
+newest hash is read (held until commit), on SQLite the database's single writer does the
+same. `prev_hash` is unique besides, so a chain can never fork whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from bot.store.tables import AuditEvent, Request
+
+GENESIS = "0" * 64
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    at: datetime,
+    actor: str,
+    request_id: int | None,
+    reference: str | None,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    detail: str,
+) -> str:
+    """SHA-256 over the previous hash and a canonical JSON of the event's fields."""
+    body = json.dumps(
+        [
+            prev_hash,
+            at.isoformat(),
+            actor,
+            request_id,
+            reference,
+            action,
+            from_state,
+            to_state,
+            detail,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+#: The advisory lock that serialises appends to the chain on PostgreSQL ("noxaudit").
+CHAIN_LOCK = 0x6E6F78617564
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+
+
+def _last_hash(session: Session) -> str:
+    last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1))
+    return last.first() or GENESIS
+
+
+def record(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    request: Request | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: str = "",
+) -> AuditEvent:
+    """Append one event to the chain (in the caller's transaction), stamped `at` (the
+    workflow's clock: the trail reads in the same time as the cases it records)."""
+    session.flush()  # earlier events of this transaction must be visible to _last_hash
+    _lock_chain(session)
+    prev = _last_hash(session)
+    fields = dict(
+        at=at,
+        actor=actor,
+        request_id=request.id if request else None,
+        reference=request.reference if request else None,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
+    )
+    event = AuditEvent(prev_hash=prev, hash=event_hash(prev_hash=prev, **fields), **fields)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    event_id: int | None
+    problem: str
+
+
+def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
+    """Walk the chain in order; returns the number of events and every break found."""
+    problems: list[ChainProblem] = []
+    expected_prev = GENESIS
+    count = 0
+    for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id))):
+        count += 1
+        if event.prev_hash != expected_prev:
+            problems.append(
+                ChainProblem(
+                    event.id,
+                    "does not follow the event before it (an event was removed or inserted)",
+                )
+            )
+        recomputed = event_hash(
+            prev_hash=event.prev_hash,
+            at=event.at,
+            actor=event.actor,
+            request_id=event.request_id,
+            reference=event.reference,
+            action=event.action,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            detail=event.detail,
+        )
+        if recomputed != event.hash:
+            problems.append(ChainProblem(event.id, "was changed after it was written"))
+        expected_prev = event.hash
+    return count, problems
+
+
+def chain_head(session: Session) -> str:
+    """The newest event's hash: kept outside the database, it makes truncation detectable."""
+    return _last_hash(session)
+
+
+def contains_hash(session: Session, event_hash_value: str) -> bool:
+    found = session.exec(select(AuditEvent.id).where(AuditEvent.hash == event_hash_value))
+    return found.first() is not None

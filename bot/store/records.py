@@ -1,0 +1,120 @@
+"""Cases as records: references, lookups, the people they concern, and alerts to staff.
+
+Shared by the modules that open, verify and answer cases; holds no workflow of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.errors import CaseError, NoxbotError
+from bot.store.register import find_subject, normalise
+from bot.store.tables import (
+    ContactKind,
+    ReferenceCounter,
+    Request,
+    RequestStatus,
+    StaffAlert,
+    Subject,
+)
+
+S = RequestStatus
+
+
+SYSTEM = "noxbot"
+
+
+REFERENCE_PATTERN = re.compile(r"\bDSR-(\d{4})-(\d{4,})\b")
+
+
+def next_reference(session: Session, year: int) -> str:
+    """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers."""
+    counter = session.exec(
+        select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+    ).first()
+    if counter is None:
+        counter = ReferenceCounter(year=year, last=0)
+    counter.last += 1
+    session.add(counter)
+    session.flush()
+    return f"DSR-{year}-{counter.last:04d}"
+
+
+def get_case(session: Session, reference: str) -> Request:
+    case = session.exec(select(Request).where(Request.reference == reference.upper())).first()
+    if case is None:
+        raise CaseError(f"no case with reference {reference}")
+    return case
+
+
+def find_reference(text: str) -> str | None:
+    match = REFERENCE_PATTERN.search(text or "")
+    return match.group(0) if match else None
+
+
+def subject_of(session: Session, case: Request) -> Subject | None:
+    return session.get(Subject, case.subject_id) if case.subject_id else None
+
+
+def alert_staff(
+    session: Session,
+    case: Request | None,
+    kind: str,
+    text: str,
+    *,
+    now: datetime,
+    message_id: int | None = None,
+) -> None:
+    """One alert per problem: while an alert of this kind about this case is open, the same
+    problem again (another guess, another message in the thread) adds none."""
+    if case is not None:
+        open_alert = session.exec(
+            select(StaffAlert).where(
+                StaffAlert.request_id == case.id,
+                StaffAlert.kind == kind,
+                col(StaffAlert.resolved_at).is_(None),
+            )
+        ).first()
+        if open_alert is not None:
+            return
+    session.add(
+        StaffAlert(
+            request_id=case.id if case else None,
+            message_id=message_id,
+            kind=kind,
+            text=text,
+            created_at=now,
+        )
+    )
+
+
+def contact_kind_of(channel: str) -> ContactKind | None:
+    return {
+        "email": ContactKind.EMAIL,
+        "telegram": ContactKind.TELEGRAM,
+        "phone": ContactKind.PHONE,
+    }.get(channel)
+
+
+def find_requester(session: Session, channel: str, address: str) -> Subject | None:
+    """The person on file the request came from; post intake may give an email or phone."""
+    kind = contact_kind_of(channel)
+    if kind is not None:
+        return find_subject(session, kind, address)
+    for kind in (ContactKind.EMAIL, ContactKind.PHONE):
+        if subject := find_subject(session, kind, address):
+            return subject
+    return None
+
+
+def normalised_or_raw(channel: str, address: str) -> str:
+    kind = contact_kind_of(channel)
+    if kind is None:
+        return address
+    try:
+        return normalise(kind, address)
+    except NoxbotError:
+        return address

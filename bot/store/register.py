@@ -1,0 +1,600 @@
+"""The register of people on file: import, lookup by any contact point, and the record shown.
+
+Contact points are normalised once, here, so a lookup finds a person however the address
+or number was written: email case-insensitively, phone numbers as E.164 (Swedish national
+and international formats alike), Telegram ids as decimal strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from sqlmodel import Session, col, select
+
+from bot.errors import NoxbotError
+from bot.files import read_named_file
+from bot.store import audit
+from bot.store.tables import (
+    ContactKind,
+    ContactPoint,
+    Subject,
+    Suppression,
+    Verification,
+    VerificationStatus,
+)
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+#: Register fields with their own column, in the order a record shows them.
+SUBJECT_FIELDS: tuple[str, ...] = (
+    "name",
+    "company",
+    "org_number",
+    "roles",
+    "competences",
+    "availability",
+    "cv_text",
+)
+#: Columns an import understands besides SUBJECT_FIELDS; anything else goes to `extra`.
+CONTACT_COLUMNS = ("email", "phone", "telegram_user_id")
+_COLUMN_ALIASES = {
+    "cv": "cv_text",
+    "telegram": "telegram_user_id",
+    "telegram_id": "telegram_user_id",
+}
+
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "sv": {
+        "name": "Namn",
+        "email": "E-post",
+        "phone": "Telefon",
+        "telegram": "Telegram-användar-id",
+        "company": "Bolag",
+        "org_number": "Organisationsnummer",
+        "roles": "Roller",
+        "competences": "Kompetenser",
+        "availability": "Tillgänglighet",
+        "cv_text": "CV / meritförteckning",
+        "restricted": "Behandling begränsad",
+        "objected": "Invändning mot behandling",
+        "marketing_suppressed": "Marknadsföring avstängd",
+    },
+    "en": {
+        "name": "Name",
+        "email": "Email",
+        "phone": "Phone",
+        "telegram": "Telegram user id",
+        "company": "Company",
+        "org_number": "Organisation number",
+        "roles": "Roles",
+        "competences": "Competences",
+        "availability": "Availability",
+        "cv_text": "CV",
+        "restricted": "Processing restricted",
+        "objected": "Objection to processing",
+        "marketing_suppressed": "Marketing switched off",
+    },
+}
+
+
+class InvalidContact(NoxbotError):
+    """A contact point that cannot be normalised; the message says which and why."""
+
+
+def normalise_email(value: str) -> str:
+    address = value.strip().strip("<>").strip().lower()
+    if not _EMAIL.match(address):
+        raise InvalidContact(f"{value!r} is not an email address")
+    return address
+
+
+def normalise_phone(value: str) -> str:
+    """E.164 ('+46701234567') from '070-123 45 67', '+46 70 123 45 67', '0046701234567'."""
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, "SE")
+    except phonenumbers.NumberParseException:
+        raise InvalidContact(f"{value!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidContact(f"{value!r} is not a phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_telegram(value: str | int) -> str:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise InvalidContact(f"{value!r} is not a Telegram user id (digits only)")
+    return str(int(text))
+
+
+NORMALISERS = {
+    ContactKind.EMAIL: normalise_email,
+    ContactKind.PHONE: normalise_phone,
+    ContactKind.TELEGRAM: normalise_telegram,
+}
+
+
+def normalise(kind: ContactKind | str, value: str) -> str:
+    return NORMALISERS[ContactKind(kind)](value)
+
+
+def find_subject(session: Session, kind: ContactKind | str, value: str) -> Subject | None:
+    """The person on file with this contact point, or None (also for an invalid value)."""
+    try:
+        normalised = normalise(kind, value)
+    except InvalidContact:
+        return None
+    contact = session.exec(
+        select(ContactPoint).where(
+            ContactPoint.kind == ContactKind(kind), ContactPoint.value == normalised
+        )
+    ).first()
+    return session.get(Subject, contact.subject_id) if contact else None
+
+
+def contacts_of(session: Session, subject: Subject) -> list[ContactPoint]:
+    return list(
+        session.exec(
+            select(ContactPoint)
+            .where(ContactPoint.subject_id == subject.id)
+            .order_by(ContactPoint.kind, ContactPoint.id)
+        )
+    )
+
+
+# --- What a person's record shows (access and portability) -------------------------------
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    key: str
+    label: str
+    value: str
+
+
+def subject_record(session: Session, subject: Subject, language: str) -> list[RecordItem]:
+    """Everything the register holds on the person, labelled in the reply's language."""
+    labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
+    items: list[RecordItem] = []
+
+    def add(key: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            items.append(RecordItem(key, labels.get(key, key), str(value)))
+
+    add("name", subject.name)
+    for contact in contacts_of(session, subject):
+        add(contact.kind, contact.value)
+    for key in SUBJECT_FIELDS[1:]:
+        add(key, getattr(subject, key))
+    for key, value in sorted(subject.extra.items()):
+        add(key, value)
+    for flag in ("restricted", "objected", "marketing_suppressed"):
+        if getattr(subject, flag):
+            add(flag, "ja" if language == "sv" else "yes")
+    return items
+
+
+def subject_export(session: Session, subject: Subject) -> dict[str, Any]:
+    """The machine-readable export (Art. 20): field names stable, values as held."""
+    contacts = contacts_of(session, subject)
+    return {
+        "name": subject.name,
+        "email": [c.value for c in contacts if c.kind == ContactKind.EMAIL],
+        "phone": [c.value for c in contacts if c.kind == ContactKind.PHONE],
+        "telegram_user_id": [c.value for c in contacts if c.kind == ContactKind.TELEGRAM],
+        **{key: getattr(subject, key) for key in SUBJECT_FIELDS[1:]},
+        **subject.extra,
+    }
+
+
+def export_csv(export: dict[str, Any]) -> str:
+    """The same export as a two-row CSV (header, values); lists joined with ';'."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(export.keys())
+    writer.writerow(
+        ";".join(v) if isinstance(v, list) else ("" if v is None else v) for v in export.values()
+    )
+    return buffer.getvalue()
+
+
+def subject_data_values(session: Session, subject: Subject) -> set[str]:
+    """The register values that would identify this person's data in a message (for checks)."""
+    values = {item.value for item in subject_record(session, subject, "en")}
+    return {v for v in values if len(v) >= 4 and v not in ("yes", "ja")}
+
+
+# --- Erasure and suppression ---------------------------------------------------------------
+
+
+def contact_hash(key: bytes, kind: str, value: str) -> str:
+    """Keyed hash of a normalised contact point: lets us honour an opt-out without the data."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def is_suppressed(session: Session, key: bytes, kind: str, value: str) -> bool:
+    try:
+        normalised = normalise(kind, value)
+    except InvalidContact:
+        return False
+    digest = contact_hash(key, kind, normalised)
+    return (
+        session.exec(select(Suppression).where(Suppression.contact_hash == digest)).first()
+        is not None
+    )
+
+
+def suppress_contacts(
+    session: Session, key: bytes, subject: Subject, reason: str, *, now: datetime
+) -> int:
+    """Record a minimal suppression entry per contact point; returns how many were added."""
+    added = 0
+    for contact in contacts_of(session, subject):
+        digest = contact_hash(key, contact.kind, contact.value)
+        exists = session.exec(select(Suppression).where(Suppression.contact_hash == digest)).first()
+        if exists is None:
+            session.add(Suppression(contact_hash=digest, reason=reason, created_at=now))
+            added += 1
+    return added
+
+
+def erase_subject(session: Session, subject: Subject) -> list[str]:
+    """Delete the person and their contact points from the register; returns what went."""
+    removed = [item.key for item in subject_record(session, subject, "en")]
+    for contact in contacts_of(session, subject):
+        session.delete(contact)
+    session.delete(subject)
+    session.flush()
+    return removed
+
+
+# --- Import --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    line: int
+    message: str
+    #: "line" in a CSV file (as an editor numbers them), "item" in a JSON list (from 1).
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}"
+
+
+@dataclass(frozen=True)
+class ImportChange:
+    """A change staff should check, told by where it stands in the file and whose it is;
+    never by the values (they are in the file, and this may end up in a log)."""
+
+    line: int
+    subject_id: int
+    #: "renamed" (matched by `matched_by`), or the contact kind retired: "email", "phone", …
+    what: str
+    matched_by: tuple[str, ...] = ()
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}"
+
+    def describe(self) -> str:
+        if self.what == "renamed":
+            return (
+                f"the name of person {self.subject_id} changed (matched by "
+                f"{', '.join(self.matched_by)}); check that it is the same person"
+            )
+        return f"{self.what} of person {self.subject_id} retired (no longer in the file)"
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)
+    #: Names changed on people already on file: a row matched by a contact point renames.
+    renamed: list[ImportChange] = field(default_factory=list)
+    #: Contact points the file no longer has (its column says otherwise): deleted.
+    retired: list[ImportChange] = field(default_factory=list)
+    #: What staff should know about the file as a whole (e.g. how it was decoded).
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    values: dict[str, Any]
+    unit: str = "line"
+
+    def problem(self, message: str) -> ImportProblem:
+        return ImportProblem(self.line, message, self.unit)
+
+    def change(self, subject: Subject, what: str, matched_by: tuple[str, ...] = ()) -> ImportChange:
+        return ImportChange(self.line, subject.id or 0, what, matched_by, self.unit)
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}"
+
+
+#: Separators a spreadsheet may save a CSV with: Swedish Excel uses ";", "Unicode text" tabs.
+CSV_DELIMITERS = (",", ";", "\t")
+
+
+def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, else Windows-1252 as Excel on Windows
+    saves a CSV — said in a note, since the guess may be wrong."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        raise NoxbotError(
+            f"{path}: not UTF-8 text (byte {utf8_error.start}); re-save it as UTF-8 (Excel: "
+            "CSV UTF-8)"
+        ) from None
+    notes.append(
+        f"{path.name} is not UTF-8: read as Windows-1252 (cp1252); check that å, ä and ö look "
+        "right in noxbot subjects list, or re-save the file as UTF-8"
+    )
+    return text
+
+
+def _read_rows(path: Path, text: str) -> Iterator[_Row]:
+    """Rows of a CSV (header row; line numbers as in the file; comma, semicolon or tab as
+    the header shows) or a JSON list of objects (numbered as items from 1)."""
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NoxbotError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(data, list):
+            raise NoxbotError(f"{path}: expected a JSON list of objects")
+        for index, item in enumerate(data, start=1):
+            yield _Row(index, item if isinstance(item, dict) else {"__invalid__": item}, "item")
+        return
+    header = text.lstrip("\ufeff").partition("\n")[0]
+    delimiter = max(CSV_DELIMITERS, key=header.count)  # ties (none in the header): comma
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise NoxbotError(f"{path}: empty file, expected a CSV header row")
+    for row in reader:
+        yield _Row(reader.line_num, {k.strip().lower(): v for k, v in row.items() if k})
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _contacts_of_row(values: dict[str, Any]) -> list[tuple[ContactKind, str]]:
+    contacts: list[tuple[ContactKind, str]] = []
+    for column, kind in (
+        ("email", ContactKind.EMAIL),
+        ("phone", ContactKind.PHONE),
+        ("telegram_user_id", ContactKind.TELEGRAM),
+    ):
+        for raw in _split(values.get(column)):
+            try:
+                contacts.append((kind, normalise(kind, raw)))
+            except InvalidContact as exc:
+                raise InvalidContact(f"column {column}: {exc}") from None
+    return contacts
+
+
+#: The import column a contact kind comes from, for messages.
+_CONTACT_COLUMN = {
+    ContactKind.EMAIL: "email",
+    ContactKind.PHONE: "phone",
+    ContactKind.TELEGRAM: "telegram_user_id",
+}
+
+
+def import_rows(
+    session: Session,
+    rows: Iterable[_Row],
+    *,
+    now: datetime,
+    actor: str = "noxbot",
+    hash_key: bytes | None = None,
+) -> ImportReport:
+    """Create or update one person per row; a bad row is reported and the rest kept.
+
+    A contact point may stand on one row of a file only: a later row with the same email,
+    phone or Telegram id would otherwise be merged silently into the earlier person, so it
+    is reported and the first row kept. A row replaces the contact points of each kind its
+    file has a column for (see `_replace_contacts`); a name it changes is reported.
+    """
+    report = ImportReport()
+    taken: dict[tuple[ContactKind, str], _Row] = {}  # contact point → the row that has it
+    for row in rows:
+        if "__invalid__" in row.values:
+            report.problems.append(row.problem("expected an object"))
+            continue
+        values = {_COLUMN_ALIASES.get(k, k): v for k, v in row.values.items()}
+        try:
+            contacts = _contacts_of_row(values)
+        except InvalidContact as exc:
+            report.problems.append(row.problem(str(exc)))
+            continue
+        name = str(values.get("name") or "").strip()
+        if not contacts:
+            report.problems.append(
+                row.problem("no email, phone or telegram_user_id: cannot be found again")
+            )
+            continue
+        if hash_key is not None and _erased_before(session, hash_key, contacts):
+            # An erasure is for good: a routine re-import of an old file must not undo it.
+            report.problems.append(
+                row.problem(
+                    "this person asked to be erased; not imported (take the row out of the file)"
+                )
+            )
+            continue
+        clash = next(((k, v) for k, v in contacts if (k, v) in taken), None)
+        if clash is not None:
+            kind, value = clash
+            report.problems.append(
+                row.problem(
+                    f"{_CONTACT_COLUMN[kind]} {value} is also on {taken[clash].where}, which "
+                    "was kept; one person per row"
+                )
+            )
+            continue
+        owners = {
+            c.subject_id
+            for kind, value in contacts
+            if (
+                c := session.exec(
+                    select(ContactPoint).where(
+                        ContactPoint.kind == kind, ContactPoint.value == value
+                    )
+                ).first()
+            )
+        }
+        if len(owners) > 1:
+            report.problems.append(
+                row.problem("its contact points belong to different people on file")
+            )
+            continue
+        with session.begin_nested():
+            subject = session.get(Subject, owners.pop()) if owners else None
+            if subject is None:
+                if not name:
+                    report.problems.append(row.problem("a new person needs a name"))
+                    continue
+                subject = Subject(name=name, created_at=now, updated_at=now)
+                report.created += 1
+            else:
+                report.updated += 1
+            if subject.id is not None and name and name != subject.name:
+                held = _held(session, subject)
+                matched = sorted({_CONTACT_COLUMN[k] for k, v in contacts if (k, v) in held})
+                report.renamed.append(row.change(subject, "renamed", tuple(matched)))
+            _apply_row(subject, values, name, now)
+            session.add(subject)
+            session.flush()
+            _replace_contacts(session, subject, row, values, contacts, report, actor, now)
+        taken.update(dict.fromkeys(contacts, row))
+    return report
+
+
+def _held(session: Session, subject: Subject) -> set[tuple[str, str]]:
+    return {(c.kind, c.value) for c in contacts_of(session, subject)}
+
+
+def _replace_contacts(
+    session: Session,
+    subject: Subject,
+    row: _Row,
+    values: dict[str, Any],
+    contacts: list[tuple[ContactKind, str]],
+    report: ImportReport,
+    actor: str,
+    now: datetime,
+) -> None:
+    """For each contact kind the row has a column for, the person keeps exactly the row's
+    values; the others are retired (an old number left on file could still verify someone)."""
+    stated = {kind for kind, column in _CONTACT_COLUMN.items() if column in values}
+    wanted = set(contacts)
+    for contact in contacts_of(session, subject):
+        if contact.kind in stated and (contact.kind, contact.value) not in wanted:
+            session.delete(contact)
+            report.retired.append(row.change(subject, contact.kind))
+            # The kind only: the audit trail never holds register values.
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action="contact_retired",
+                detail=f"person {subject.id}: a {contact.kind} contact point retired by "
+                f"register import ({row.where})",
+            )
+            _end_challenges_to(session, contact.value, now)
+    session.flush()
+    known = _held(session, subject)
+    for kind, value in contacts:
+        if (kind, value) not in known:
+            session.add(ContactPoint(subject_id=subject.id, kind=kind, value=value))
+            known.add((kind, value))
+    session.flush()
+
+
+def _erased_before(session: Session, key: bytes, contacts: list[tuple[ContactKind, str]]) -> bool:
+    digests = [contact_hash(key, kind, value) for kind, value in contacts]
+    return (
+        session.exec(
+            select(Suppression).where(
+                col(Suppression.contact_hash).in_(digests), Suppression.reason == "erasure"
+            )
+        ).first()
+        is not None
+    )
+
+
+def _end_challenges_to(session: Session, value: str, now: datetime) -> None:
+    """A challenge still waiting at a retired contact point proves nothing any more: it is
+    made due now, so the scheduler ends it and hands its case to staff as any expiry does."""
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.address == value, Verification.status == VerificationStatus.PENDING
+        )
+    ):
+        verification.expires_at = now - timedelta(seconds=1)
+        verification.note = "the contact point it went to was retired by a register import"
+        session.add(verification)
+
+
+def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetime) -> None:
+    if name:
+        subject.name = name
+    for key in SUBJECT_FIELDS[1:]:
+        if key in values and values[key] not in (None, ""):
+            value = values[key]
+            setattr(
+                subject, key, "; ".join(value) if isinstance(value, list) else str(value).strip()
+            )
+    extra = dict(subject.extra)
+    for key, value in values.items():
+        if key in SUBJECT_FIELDS or key in CONTACT_COLUMNS or value in (None, ""):
+            continue
+        extra[key] = value
+    subject.extra = extra
+    subject.updated_at = now
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    *,
+    now: datetime,
+    actor: str = "noxbot",
+    hash_key: bytes | None = None,
+) -> ImportReport:
+    raw = read_named_file(path, "a CSV or JSON file")
+    notes: list[str] = []
+    rows = list(_read_rows(path, _decode(raw, path, notes)))
+    report = import_rows(session, rows, now=now, actor=actor, hash_key=hash_key)
+    report.notes.extend(notes)
+    return report

@@ -1,0 +1,321 @@
+"""Approval: what approving a draft carries out, said before and done exactly.
+
+The one rule kept here: approval carries out what the approved version says and nothing
+more. A reply's scope (its kinds and changes) is read from that version, never from what the
+case asks now; staff read the plan first ("Approving will: erase Anna Lindqvist from the
+register; send the register extract"); and approval is refused, with the reason, while
+something the plan needs is missing — a confirmation that covers the kinds, the old address
+confirming a change of it, a case that has moved on since the draft was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.channels.messages import Attachment
+from bot.errors import CaseError, StaleDraft
+from bot.rules.channels import ChannelName
+from bot.rules.deadlines import stockholm_date
+from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
+from bot.store import audit
+from bot.store.records import S, alert_staff, subject_of
+from bot.store.tables import Draft, DraftStatus, Outbox, OutboxStatus, Request
+from bot.workflow.confirming import (
+    confirmed_kinds,
+    drop_contact_challenges_outside,
+    ensure_contact_confirmations,
+    unconfirmed_contact_changes,
+)
+from bot.workflow.drafts import (
+    case_view,
+    current_version,
+    get_draft,
+    new_version,
+    reply_scope,
+    written_for,
+)
+from bot.workflow.lifecycle import apply_extension, is_open, transition
+from bot.workflow.outbox import queue_outbox
+from bot.workflow.services import Services
+from handlers import handler_for
+from handlers.base import CaseView
+from handlers.rectification import conflict
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What approving one version would do, and why it cannot be approved yet (if so)."""
+
+    will: list[str]
+    blocked: list[str]
+
+
+def _scope(draft: Draft, case: Request) -> dict[str, Any]:
+    return dict(draft.covers) if draft.covers else reply_scope(case)
+
+
+def _view(session: Session, services: Services, case: Request, draft: Draft) -> CaseView:
+    view = case_view(session, services, case)
+    return CaseView(
+        view.session, view.services, view.case, view.subject, view.request_text, _scope(draft, case)
+    )
+
+
+def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:
+    """What approving this version carries out, in words staff can check, and what stands
+    in the way. The same function decides approval (`approve_draft`)."""
+    case = session.get(Request, draft.request_id)
+    assert case is not None
+    will: list[str] = []
+    blocked: list[str] = []
+    latest = current_version(session, draft.series)
+    if latest.id != draft.id:
+        blocked.append(
+            f"draft {draft.id} is version {draft.version}, but version {latest.version} "
+            f"(draft {latest.id}) replaced it; review and approve draft {latest.id}"
+        )
+    elif draft.status != DraftStatus.AWAITING_APPROVAL:
+        blocked.append(f"it is {draft.status}; only a draft awaiting approval can be approved")
+    if not is_open(case.status):
+        blocked.append(f"{case.reference} is {case.status}; its drafts can no longer be sent")
+    if draft.carries_personal_data and case.verified_at is None:
+        blocked.append(f"{case.reference} is not verified; register data cannot go out")
+    if draft.purpose == "reply":
+        _reply_plan(session, services, case, draft, will, blocked)
+    elif draft.purpose == "extension":
+        _extension_plan(services, case, draft, will, blocked)
+    elif draft.purpose == "refusal":
+        will.append(f"close {case.reference} as refused (Art. 12(4))")
+    if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
+        how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
+        will.append(f"hand the text to staff to deliver {how} to {draft.to_address}")
+    else:
+        files = f" with {len(draft.attachments)} attachment(s)" if draft.attachments else ""
+        will.append(f"send this {draft.purpose} by {draft.to_channel} to {draft.to_address}{files}")
+    return Plan(will, blocked)
+
+
+def _reply_plan(
+    session: Session,
+    services: Services,
+    case: Request,
+    draft: Draft,
+    will: list[str],
+    blocked: list[str],
+) -> None:
+    scope = _scope(draft, case)
+    if written_for(draft) != reply_scope(case):
+        blocked.append(
+            f"it was written for {', '.join(written_for(draft)['kinds']) or 'nothing recorded'}, "
+            f"but {case.reference} now asks for {', '.join(case.kinds)} or other changes; a new "
+            "draft is needed (noxbot drafts list)"
+        )
+    needing = {k for k in scope["kinds"] if k in KINDS_NEEDING_VERIFICATION}
+    if needing and case.verified_at is not None:
+        uncovered = sorted(needing - confirmed_kinds(session, case))
+        if uncovered:
+            blocked.append(
+                f"the confirmation of who asked did not name {', '.join(uncovered)}; that needs "
+                "its own confirmation (its own case)"
+            )
+    waiting = unconfirmed_contact_changes(session, case, scope.get("changes", []))
+    if waiting:
+        blocked.append(
+            "the change of "
+            + " and ".join(waiting)
+            + " waits for the old one on file to confirm it (a code or a call was sent)"
+        )
+    subject = subject_of(session, case)
+    if subject is not None:
+        blocked.extend(
+            f"{problem}; state another with noxbot requests changes"
+            for change in scope.get("changes", [])
+            if (problem := conflict(session, subject, change)) is not None
+        )
+    view = _view(session, services, case, draft)
+    for kind in scope["kinds"]:
+        if (words := handler_for(kind).describe(view)) is not None:
+            will.append(words)
+    left_out = [k for k in case.kinds if k not in scope["kinds"]]
+    if left_out:
+        will.append(f"not carry out {', '.join(left_out)} (left out of this version)")
+
+
+def _extension_plan(
+    services: Services, case: Request, draft: Draft, will: list[str], blocked: list[str]
+) -> None:
+    extension = (draft.covers or {}).get("extension", {})
+    today = stockholm_date(services.clock(), services.settings.organisation.timezone)
+    if today > case.due_date:
+        blocked.append(
+            f"the first month ended on {case.due_date}; an extension must reach the person "
+            "within it (Art. 12(3))"
+        )
+    if extension:
+        will.append(
+            f"extend the legal due date of {case.reference} from {case.due_date} to "
+            f"{extension['due']} (Art. 12(3))"
+        )
+
+
+def edit_draft(
+    session: Session,
+    services: Services,
+    draft_id: int,
+    text: str,
+    *,
+    actor: str,
+    subject: str | None = None,
+    kinds: list[str] | None = None,
+    changes: dict[str, str] | None = None,
+) -> Draft:
+    """Staff's edit: a new version (bot.workflow.drafts.new_version says what it may change); a
+    contact point it would now change is asked to confirm that on its old value."""
+    new = new_version(
+        session,
+        services,
+        draft_id,
+        text,
+        actor=actor,
+        subject=subject,
+        kinds=kinds,
+        changes=changes,
+    )
+    case = session.get(Request, new.request_id)
+    assert case is not None
+    if new.purpose == "reply":
+        ensure_contact_confirmations(session, services, case, actor=actor)
+    return new
+
+
+def approve_draft(
+    session: Session,
+    services: Services,
+    draft_id: int,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+) -> Outbox:
+    """Approve one version: carry out what it says and queue it, in one transaction."""
+    draft = get_draft(session, draft_id)
+    if expected_version is not None and expected_version != draft.version:
+        raise StaleDraft(
+            f"draft {draft.id} is at version {draft.version}, not "
+            f"{expected_version}; review it again"
+        )
+    plan = approval_plan(session, services, draft)
+    if plan.blocked:
+        if "replaced it" in plan.blocked[0]:
+            raise StaleDraft(plan.blocked[0])
+        error = StaleDraft if "written for" in plan.blocked[0] else CaseError
+        raise error(f"draft {draft.id} cannot be approved: {'; '.join(plan.blocked)}")
+    case = session.get(Request, draft.request_id)
+    assert case is not None
+    now = services.clock()
+    draft.status = DraftStatus.APPROVED
+    draft.decided_by = actor
+    draft.decided_at = now
+    session.add(draft)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="draft_approved",
+        request=case,
+        detail=f"draft {draft.id} v{draft.version} ({draft.purpose})",
+    )
+    if draft.purpose == "reply":
+        _carry_out_reply(session, services, case, draft, actor)
+    outbox = queue_outbox(
+        session,
+        case,
+        ChannelName(draft.to_channel),
+        draft.to_address,
+        draft.subject,
+        draft.text,
+        purpose=draft.purpose,
+        draft=draft,
+        attachments=[Attachment(**a) for a in draft.attachments],
+        now=now,
+        from_address=services.settings.organisation.email,
+    )
+    if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
+        # No adapter calls or posts letters: staff deliver it, and the case is done then.
+        outbox.status = OutboxStatus.MANUAL
+        session.add(outbox)
+        if draft.purpose == "extension":  # staff deliver the notice: it holds from now
+            apply_extension(session, case, draft, now=now, actor=actor)
+        how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
+        alert_staff(
+            session,
+            case,
+            "deliver_by_hand",
+            f"{case.reference}: draft {draft.id} is approved; deliver it {how} to "
+            f"{draft.to_address} (noxbot drafts show {draft.id}).",
+            now=now,
+        )
+        if draft.purpose == "reply":
+            transition(
+                session,
+                case,
+                S.DONE,
+                actor=actor,
+                reason=f"approved reply handed to staff to deliver {how}",
+                now=now,
+            )
+    if draft.purpose == "refusal":
+        transition(
+            session,
+            case,
+            S.CLOSED,
+            actor=actor,
+            reason="refused under Art. 12(4); notice approved",
+            now=now,
+        )
+    return outbox
+
+
+def _carry_out_reply(
+    session: Session, services: Services, case: Request, draft: Draft, actor: str
+) -> None:
+    """The approved version's kinds, with its changes — what its text says, checked when it
+    was edited (bot.workflow.drafts.check_text_says)."""
+    scope = _scope(draft, case)
+    transition(
+        session,
+        case,
+        S.APPROVED,
+        actor=actor,
+        reason=f"draft {draft.id} approved",
+        now=services.clock(),
+    )
+    for kind in scope["kinds"]:
+        # A fresh view per kind: an erasure before it may have removed the person.
+        view = _view(session, services, case, draft)
+        done = handler_for(kind).on_approve(view, actor)
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action=f"carried_out_{kind}",
+            request=case,
+            detail=done,
+        )
+    drop_contact_challenges_outside(session, services, case, scope.get("changes", []), actor=actor)
+    left_out = [k for k in case.kinds if k not in scope["kinds"]]
+    if left_out:
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="not_carried_out",
+            request=case,
+            detail=f"{', '.join(left_out)}: left out of the approved version {draft.version}",
+        )
+
+
+def plan_for(session: Session, services: Services, draft_id: int) -> Plan:
+    return approval_plan(session, services, get_draft(session, draft_id))

@@ -1,0 +1,320 @@
+"""Opening a case and the staff choices for a whole case: extension, refusal, closing.
+
+Every function works inside the caller's transaction and changes state only through
+`lifecycle.transition`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from bot.errors import CaseError
+from bot.reading.safe_text import stored_name
+from bot.rules.deadlines import due_date, extended_due_date, internal_target_date, stockholm_date
+from bot.rules.kinds import RequestKind
+from bot.rules.policy import kind_labels
+from bot.store import audit
+from bot.store.records import (
+    SYSTEM,
+    S,
+    alert_staff,
+    find_requester,
+    get_case,
+    next_reference,
+    subject_of,
+)
+from bot.store.register import InvalidContact
+from bot.store.tables import (
+    Draft,
+    DraftStatus,
+    Message,
+    MessageState,
+    Request,
+    Verification,
+)
+from bot.workflow.confirming import ensure_contact_confirmations, start_case_verification
+from bot.workflow.drafts import (
+    case_view,
+    common_context,
+    draft_acknowledgment,
+    draft_reply,
+    new_draft,
+    redraft_reply,
+    supersede_open_drafts,
+)
+from bot.workflow.lifecycle import is_open, transition
+from bot.workflow.services import Services
+from handlers import handler_for
+from handlers.rectification import staff_changes
+from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
+
+
+@dataclass(frozen=True)
+class Opened:
+    case: Request
+    verification: Verification | None
+
+
+def open_case(
+    session: Session,
+    services: Services,
+    message: Message,
+    kinds: list[RequestKind],
+    language: str,
+    *,
+    confidence: float | None = None,
+    evidence: list[str] | None = None,
+    actor: str = SYSTEM,
+) -> Opened:
+    """Open a case for a rights request and take it as far as it can go without staff."""
+    received_at = message.received_at
+    tz = services.settings.organisation.timezone
+    subject = find_requester(session, message.channel, message.address)
+    case = Request(
+        reference=next_reference(session, stockholm_date(received_at, tz).year),
+        subject_id=subject.id if subject else None,
+        kinds=[str(k) for k in kinds],
+        language=language,
+        channel=message.channel,
+        requester_address=message.address,
+        requester_name=stored_name(message.display_name),
+        status=S.RECEIVED,
+        received_at=received_at,
+        due_date=due_date(received_at, tz),
+        target_date=internal_target_date(
+            received_at, services.settings.deadlines.internal_target_days, tz
+        ),
+        confidence=confidence,
+        evidence=evidence or [],
+        created_at=services.clock(),
+        updated_at=services.clock(),
+    )
+    session.add(case)
+    session.flush()
+    message.request_id = case.id
+    message.state = (
+        MessageState.REQUEST
+    )  # the words the handlers read (bot.workflow.drafts.case_view)
+    session.add(message)
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="case_opened",
+        request=case,
+        detail=f"{', '.join(case.kinds)} by {case.channel}"
+        + (f"; confidence {confidence:.2f}" if confidence is not None else ""),
+    )
+    view = case_view(session, services, case)
+    for kind in case.kinds:
+        handler_for(kind).on_open(view)
+
+    if not any(handler_for(k).needs_verification for k in case.kinds):
+        draft_reply(session, services, case, actor=actor)
+        transition(
+            session,
+            case,
+            S.AWAITING_APPROVAL,
+            actor=actor,
+            reason="no verification needed for " + ", ".join(case.kinds),
+            now=services.clock(),
+        )
+        return Opened(case, None)
+
+    if subject is None:
+        transition(
+            session,
+            case,
+            S.UNVERIFIED,
+            actor=actor,
+            reason="sender not found in the register",
+            now=services.clock(),
+        )
+        draft_acknowledgment(session, services, case)  # the same words for everyone
+        return Opened(case, None)
+
+    verification = start_case_verification(session, services, case, subject, actor=actor)
+    if verification is None:
+        transition(
+            session,
+            case,
+            S.UNVERIFIED,
+            actor=actor,
+            reason="no alternate contact channel on file",
+            now=services.clock(),
+        )
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: no alternate channel on file to verify the requester; "
+            "decide how to confirm identity.",
+            now=services.clock(),
+        )
+        draft_acknowledgment(session, services, case)
+        return Opened(case, None)
+
+    transition(
+        session,
+        case,
+        S.AWAITING_VERIFICATION,
+        actor=actor,
+        reason=f"verification by {verification.method} sent",
+        now=services.clock(),
+    )
+    draft_acknowledgment(session, services, case)
+    return Opened(case, verification)
+
+
+def extend_case(
+    session: Session, services: Services, reference: str, reason: str, *, actor: str
+) -> Draft:
+    """Art. 12(3): two more months, with a notice to the person within the first month. The
+    notice is drafted now; the longer deadline holds once staff approve it (bot.workflow.approval),
+    so the person is never held to a date nobody told them of."""
+    case = get_case(session, reference)
+    if not is_open(case.status):
+        raise CaseError(f"{case.reference} is {case.status}; a closed case cannot be extended")
+    if case.extended:
+        raise CaseError(f"{case.reference} is already extended to {case.extended_due_date}")
+    waiting = waiting_extension(session, case)
+    if waiting is not None:
+        raise CaseError(
+            f"{case.reference}: an extension notice is already waiting for approval "
+            f"(draft {waiting.id})"
+        )
+    if not reason.strip():
+        raise CaseError("--reason is required: the notice must say why (Art. 12(3))")
+    today = stockholm_date(services.clock(), services.settings.organisation.timezone)
+    if today > case.due_date:
+        raise CaseError(
+            f"{case.reference}: the first month ended on {case.due_date}; an "
+            "extension must be notified within it"
+        )
+    extended = extended_due_date(case.received_at, services.settings.organisation.timezone)
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="extension_drafted",
+        request=case,
+        detail=f"to {extended} once the notice is approved: {reason}",
+    )
+    rendered = services.drafter.render(
+        "extension.txt.j2",
+        case.language,
+        **common_context(case),
+        reason=reason,
+        extended_due_date=extended,
+    )
+    return new_draft(
+        session,
+        case,
+        "extension",
+        rendered.subject,
+        rendered.text,
+        covers={"extension": {"due": extended.isoformat(), "reason": reason}},
+        author=actor,
+        now=services.clock(),
+    )
+
+
+def waiting_extension(session: Session, case: Request) -> Draft | None:
+    """An extension notice still waiting for approval (or an edit), if there is one."""
+    return session.exec(
+        select(Draft).where(
+            Draft.request_id == case.id,
+            Draft.purpose == "extension",
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+        )
+    ).first()
+
+
+def refuse_case(
+    session: Session, services: Services, reference: str, reasons: str, *, actor: str
+) -> Draft:
+    """Art. 12(4): a refusal notice with reasons, for staff to approve; approval closes."""
+    case = get_case(session, reference)
+    if not is_open(case.status):
+        raise CaseError(f"{case.reference} is {case.status}")
+    if not reasons.strip():
+        raise CaseError("--reason is required: a refusal must give reasons (Art. 12(4))")
+    # A new refusal replaces an earlier one still waiting: one notice, the latest reasons.
+    supersede_open_drafts(
+        session, case, purposes=("reply", "acknowledgment", "clarification", "refusal")
+    )
+    rendered = services.drafter.render(
+        REFUSAL_TEMPLATE,
+        case.language,
+        **common_context(case),
+        reasons=reasons,
+        kinds=kind_labels(case.kinds, case.language),
+    )
+    return new_draft(
+        session,
+        case,
+        "refusal",
+        rendered.subject,
+        rendered.text,
+        author=actor,
+        now=services.clock(),
+    )
+
+
+def close_case(
+    session: Session,
+    services: Services,
+    reference: str,
+    reason: str,
+    *,
+    actor: str,
+    withdrawn: bool = False,
+) -> Request:
+    """End an open case without a reply; its waiting drafts are superseded (by
+    `lifecycle.transition`, as for every case that ends)."""
+    case = get_case(session, reference)
+    if not reason.strip():
+        raise CaseError("--reason is required")
+    transition(
+        session,
+        case,
+        S.WITHDRAWN if withdrawn else S.CLOSED,
+        actor=actor,
+        reason=reason,
+        now=services.clock(),
+    )
+    return case
+
+
+def set_requested_changes(
+    session: Session, services: Services, reference: str, settings: dict[str, str], *, actor: str
+) -> Request:
+    """Staff state what a rectification changes; the waiting reply is redrafted to match, and
+    approval applies exactly these changes."""
+    case = get_case(session, reference)
+    if RequestKind.RECTIFICATION not in case.kinds:
+        raise CaseError(f"{case.reference} is not a rectification request")
+    if not is_open(case.status) or case.status == S.APPROVED:
+        raise CaseError(f"{case.reference} is {case.status}; its changes can no longer be set")
+    subject = subject_of(session, case)
+    if subject is None:
+        raise CaseError(f"{case.reference}: the person is not on file; nothing to rectify")
+    try:
+        case.requested_changes = staff_changes(session, subject, settings, case.language)
+    except InvalidContact as exc:
+        raise CaseError(str(exc)) from None
+    session.add(case)
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="changes_set",
+        request=case,
+        detail=", ".join(f"{c['field']}" for c in case.requested_changes),
+    )
+    redraft_reply(session, services, case)
+    # A new email or phone is confirmed on the old one before approval (bot.workflow.confirming).
+    ensure_contact_confirmations(session, services, case, actor=actor)
+    return case

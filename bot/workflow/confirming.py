@@ -1,0 +1,1003 @@
+"""Confirming who asked: challenges on the alternate channel, and what each answer does.
+
+A challenge names what it confirms (the kinds asked for, or the change of a contact point),
+and a confirmation covers exactly that. Confirmed → the case is verified and its reply
+drafted; "it wasn't me", too many wrong codes or no answer in time → the case waits for
+staff, who are alerted. A rectification of a contact point that verification uses (email,
+phone) is confirmed on the old value too; approval waits for that (bot.workflow.drafts). The pure
+rules (routes, codes, the cooling-off period) are in bot.rules.verification.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, or_, select
+
+from bot.channels.messages import Button
+from bot.errors import CaseError
+from bot.rules.channels import ChannelName
+from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
+from bot.rules.policy import kind_labels
+from bot.rules.verification import (
+    CONTACT_FIELDS,
+    CodeAnswer,
+    Denial,
+    Method,
+    Route,
+    button_data,
+    choose_route,
+    code_matches,
+    hash_code,
+    new_code,
+    parse_button_data,
+    read_answer,
+    route_to,
+    usable_for_verification,
+)
+from bot.store import audit
+from bot.store.records import (
+    SYSTEM,
+    S,
+    alert_staff,
+    find_reference,
+    get_case,
+    normalised_or_raw,
+    subject_of,
+)
+from bot.store.register import contacts_of
+from bot.store.tables import (
+    ContactKind,
+    Message,
+    Outbox,
+    Request,
+    Subject,
+    Verification,
+    VerificationStatus,
+)
+from bot.workflow.drafts import draft_clarification, draft_reply, open_drafts, supersede_open_drafts
+from bot.workflow.lifecycle import is_open, resolve_verification_alerts, transition
+from bot.workflow.outbox import REDACT_AFTER_SENDING, queue_outbox
+from bot.workflow.services import Services
+
+#: Button labels for the Telegram confirmation, in the language of the case.
+CONFIRM_LABELS = {
+    "sv": ("Ja, det var jag", "Nej, det var inte jag"),
+    "en": ("Yes, that was me", "No, it wasn't me"),
+}
+#: What a confirmation of a contact point's change names, in the language of the case.
+CONTACT_CHANGE_LABELS = {
+    "sv": {
+        "email": "ändring av din e-postadress hos oss till {new}",
+        "phone": "ändring av ditt telefonnummer hos oss till {new}",
+    },
+    "en": {
+        "email": "a change of your email address with us to {new}",
+        "phone": "a change of your phone number with us to {new}",
+    },
+}
+
+
+def verification_kinds(kinds: list[str]) -> list[str]:
+    """The kinds of a case that a confirmation must cover (the rest need none)."""
+    return [k for k in kinds if k in KINDS_NEEDING_VERIFICATION]
+
+
+def usable_contacts(session: Session, subject: Subject, now: datetime) -> list[tuple[str, str]]:
+    """The person's contact points that may prove who they are now (none cooling off)."""
+    return [
+        (c.kind, c.value)
+        for c in contacts_of(session, subject)
+        if usable_for_verification(c.verify_after, now)
+    ]
+
+
+def start_verification(
+    session: Session,
+    services: Services,
+    case: Request,
+    route: Route,
+    *,
+    kinds: list[str],
+    confirms_contact: str | None = None,
+    confirms_value: str | None = None,
+    actor: str = SYSTEM,
+) -> Verification:
+    """Create the challenge and queue it on the alternate channel (it holds no personal data,
+    so it goes out without approval); a phone route becomes a task for staff. The challenge
+    names what it confirms: `kinds`, or the change of the contact point `confirms_contact`."""
+    settings = services.settings.verification
+    now = services.clock()
+    verification = Verification(
+        request_id=case.id,
+        method=route.method,
+        channel=route.channel,
+        address=route.address,
+        max_attempts=settings.max_attempts,
+        expires_at=now + timedelta(hours=settings.code_ttl_hours),
+        created_at=now,
+        kinds=list(kinds),
+        confirms_contact=confirms_contact,
+        confirms_value=confirms_value,
+    )
+    session.add(verification)
+    session.flush()
+    assert verification.id is not None
+    ttl = settings.code_ttl_hours
+    ttl_shown = int(ttl) if float(ttl).is_integer() else ttl
+    naming = {
+        "reference": case.reference,
+        "name": None,
+        "due_date": case.due_date,
+        "request_channel": case.channel,
+        "ttl_hours": ttl_shown,
+        "asked_for": _what_is_confirmed(case.language, kinds, confirms_contact, confirms_value),
+    }
+    if route.method is Method.EMAIL_CODE:
+        code = new_code()
+        verification.code_hash = hash_code(services.hash_key, verification.id, code)
+        rendered = services.drafter.render(
+            "verification_challenge_email.txt.j2",
+            case.language,
+            code=code,
+            max_attempts=settings.max_attempts,
+            **naming,
+        )
+        outbox = queue_outbox(
+            session,
+            case,
+            ChannelName.EMAIL,
+            route.address,
+            rendered.subject,
+            rendered.text,
+            purpose="verification_challenge",
+            auto_submitted=True,
+            now=now,
+            from_address=services.settings.organisation.email,
+        )
+        verification.challenge_ref = outbox.headers["message_id"]
+        # The code stands in clear in the queued text only until it is sent (bot.workflow.outbox).
+        outbox.headers = {**outbox.headers, REDACT_AFTER_SENDING: [code]}
+    elif route.method is Method.TELEGRAM_CONFIRM:
+        rendered = services.drafter.render(
+            "verification_challenge_telegram.txt.j2", case.language, **naming
+        )
+        yes, no = CONFIRM_LABELS.get(case.language, CONFIRM_LABELS["en"])
+        queue_outbox(
+            session,
+            case,
+            ChannelName.TELEGRAM,
+            route.address,
+            "",
+            rendered.text,
+            purpose="verification_challenge",
+            now=now,
+            from_address=services.settings.organisation.email,
+            buttons=[
+                Button(yes, button_data(verification.id, True)),
+                Button(no, button_data(verification.id, False)),
+            ],
+        )
+    else:
+        verification.expires_at = None
+        what = (
+            f"that they asked to change their {confirms_contact} on file to {confirms_value}"
+            if confirms_contact
+            else "the request"
+        )
+        alert_staff(
+            session,
+            case,
+            "call_to_verify",
+            f"{case.reference}: call the number on file ({route.address}) to confirm {what}, "
+            f"then run: noxbot requests verify {case.reference} --by phone --note '…'",
+            now=now,
+        )
+    session.add(verification)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="verification_started",
+        request=case,
+        detail=f"{route.method} via {route.channel}"
+        + (f" for the change of {confirms_contact}" if confirms_contact else ""),
+    )
+    return verification
+
+
+def _what_is_confirmed(
+    language: str, kinds: list[str], confirms_contact: str | None, new: str | None
+) -> list[str]:
+    if confirms_contact is not None:
+        labels = CONTACT_CHANGE_LABELS.get(language, CONTACT_CHANGE_LABELS["en"])
+        return [labels[confirms_contact].format(new=new)]
+    return kind_labels(kinds, language)
+
+
+def start_case_verification(
+    session: Session, services: Services, case: Request, subject: Subject, *, actor: str
+) -> Verification | None:
+    """The challenges a new case needs: who asked, through an alternate channel on file, and
+    each contact point its rectification would change, on that contact point's old value.
+    Returns the first, or None when no alternate channel may be used (staff decide)."""
+    route = choose_route(
+        ChannelName(case.channel),
+        normalised_or_raw(case.channel, case.requester_address),
+        usable_contacts(session, subject, services.clock()),
+    )
+    if route is None:
+        return None
+    if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: codes sent to the contact point on file were answered wrongly "
+            f"{services.settings.verification.max_attempts} times in the last "
+            f"{services.settings.verification.code_ttl_hours} hours, so no new code was sent; "
+            "confirm by phone (noxbot requests verify) or decide.",
+            now=services.clock(),
+        )
+        return None
+    verification = start_verification(
+        session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
+    )
+    ensure_contact_confirmations(session, services, case, actor=actor)
+    return verification
+
+
+def guesses_spent(session: Session, services: Services, address: str) -> bool:
+    """Whether the codes sent to this address lately have used up the attempts one code
+    allows: a new case must not bring a fresh set of guesses (each forged request would)."""
+    settings = services.settings.verification
+    since = services.clock() - timedelta(hours=settings.code_ttl_hours)
+    wrong = session.exec(
+        select(func.coalesce(func.sum(Verification.attempts), 0)).where(
+            Verification.address == address,
+            Verification.method == Method.EMAIL_CODE,
+            col(Verification.created_at) >= since,
+        )
+    ).one()
+    return int(wrong) >= settings.max_attempts
+
+
+def _confirms(verification: Verification, field: str, old: str, new: str) -> bool:
+    """Whether a challenge asked the old value of this contact point to confirm exactly this
+    change (a staff call to the number on file, for a phone number)."""
+    if verification.confirms_contact != field or verification.confirms_value != new:
+        return False
+    if field == "phone" and verification.method == Method.PHONE_CALL:
+        return True
+    kind = CONTACT_FIELDS[field]
+    return verification.channel == str(kind) and verification.address == old
+
+
+def contact_changes(changes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(field, old, new) of each change to a contact point that verification uses."""
+    return [
+        (c["field"], c["old"], c["new"])
+        for c in changes
+        if c.get("field") in CONTACT_FIELDS and c.get("old")
+    ]
+
+
+def unconfirmed_contact_changes(
+    session: Session, case: Request, changes: list[dict[str, Any]]
+) -> list[str]:
+    """The contact points a change would replace that have not confirmed that very change
+    on their old value: approval of such a change waits (GDPR Art. 12(6): a change of the
+    channel we verify through is exactly what an impostor would ask for)."""
+    confirmed = list(
+        session.exec(
+            select(Verification).where(
+                Verification.request_id == case.id,
+                Verification.status == VerificationStatus.CONFIRMED,
+            )
+        )
+    )
+    return [
+        field
+        for field, old, new in contact_changes(changes)
+        if not any(_confirms(v, field, old, new) for v in confirmed)
+    ]
+
+
+def drop_contact_challenges_outside(
+    session: Session,
+    services: Services,
+    case: Request,
+    changes: list[dict[str, Any]],
+    *,
+    actor: str,
+) -> None:
+    """Challenges for contact changes that an approved version left out end: the change
+    will not happen, so neither a "yes" nor a "no" to it has anything left to decide."""
+    wanted = contact_changes(changes)
+    for verification in pending_verifications(session, case):
+        if verification.confirms_contact is None:
+            continue
+        if not any(_confirms(verification, *change) for change in wanted):
+            finish_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="the approved reply does not make this change",
+            )
+
+
+def ensure_contact_confirmations(
+    session: Session, services: Services, case: Request, *, actor: str = SYSTEM
+) -> list[Verification]:
+    """Ask each contact point a rectification would change to confirm that change on its old
+    value, unless it has been asked already; a challenge for a change no longer asked (staff
+    restated it) is cancelled."""
+    wanted = contact_changes(case.requested_changes)
+    for draft in open_drafts(session):
+        if draft.request_id == case.id and draft.purpose == "reply" and draft.covers:
+            wanted += [
+                c for c in contact_changes(draft.covers.get("changes", [])) if c not in wanted
+            ]
+    asked = []
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.request_id == case.id,
+            col(Verification.confirms_contact).is_not(None),
+            col(Verification.status).in_(
+                [VerificationStatus.PENDING, VerificationStatus.CONFIRMED]
+            ),
+        )
+    ):
+        still = any(_confirms(verification, *change) for change in wanted)
+        if not still and verification.status == VerificationStatus.PENDING:
+            finish_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="the change it asked about is no longer asked",
+            )
+        elif still:
+            asked.append(verification)
+    started = []
+    for field, old, new in wanted:
+        if any(_confirms(v, field, old, new) for v in asked):
+            continue
+        if field == "email" and guesses_spent(session, services, old):
+            alert_staff(
+                session,
+                case,
+                "verification_failed",
+                f"{case.reference}: codes sent to the old {field} were answered wrongly too "
+                "often lately; no code was sent for this change, which cannot be approved "
+                "as it stands.",
+                now=services.clock(),
+            )
+            continue
+        verification = start_verification(
+            session,
+            services,
+            case,
+            route_to(CONTACT_FIELDS[field], old),
+            kinds=["rectification"],
+            confirms_contact=field,
+            confirms_value=new,
+            actor=actor,
+        )
+        asked.append(verification)
+        started.append(verification)
+    return started
+
+
+def confirmed_kinds(session: Session, case: Request) -> set[str]:
+    """The kinds the confirmations of who asked have covered."""
+    covered: set[str] = set()
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.request_id == case.id,
+            Verification.status == VerificationStatus.CONFIRMED,
+            col(Verification.confirms_contact).is_(None),
+        )
+    ):
+        covered.update(verification.kinds or [])
+    return covered
+
+
+def finish_verification(
+    session: Session,
+    services: Services,
+    case: Request,
+    verification: Verification,
+    status: VerificationStatus,
+    *,
+    actor: str,
+    note: str | None = None,
+) -> None:
+    verification.status = status
+    verification.resolved_at = services.clock()
+    verification.resolved_by = actor
+    verification.note = note
+    session.add(verification)
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action=f"verification_{status}",
+        request=case,
+        detail=note or "",
+    )
+
+
+def _cancel_other_challenges(
+    session: Session, services: Services, case: Request, answered: Verification, *, actor: str
+) -> None:
+    """When one challenge of a case fails or is denied, the others no longer decide: a
+    later "yes" elsewhere must not verify a case someone said was not theirs."""
+    for other in pending_verifications(session, case):
+        if other.id != answered.id:
+            finish_verification(
+                session,
+                services,
+                case,
+                other,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="another challenge of this case failed or was denied",
+            )
+
+
+def confirm_answer(
+    session: Session,
+    services: Services,
+    case: Request,
+    verification: Verification,
+    *,
+    actor: str,
+    note: str,
+) -> None:
+    """A challenge was confirmed: who asked (the case is verified and its reply drafted), or
+    the change of a contact point (approval of that change may now go ahead)."""
+    if verification.confirms_contact is None:
+        confirm_identity(session, services, case, verification, actor=actor, note=note)
+        return
+    finish_verification(
+        session,
+        services,
+        case,
+        verification,
+        VerificationStatus.CONFIRMED,
+        actor=actor,
+        note=note,
+    )
+    if case.status in (S.AWAITING_APPROVAL, S.REJECTED):
+        alert_staff(
+            session,
+            case,
+            "change_confirmed",
+            f"{case.reference}: the old {verification.confirms_contact} on file confirmed the "
+            "change; its reply can now be approved.",
+            now=services.clock(),
+        )
+
+
+def confirm_identity(
+    session: Session,
+    services: Services,
+    case: Request,
+    verification: Verification | None,
+    *,
+    actor: str,
+    note: str | None = None,
+) -> None:
+    """The requester is who they say: the case is verified and its reply drafted."""
+    if verification is not None:
+        finish_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.CONFIRMED,
+            actor=actor,
+            note=note,
+        )
+    case.verified_at = services.clock()
+    case.verified_by = actor
+    transition(
+        session,
+        case,
+        S.VERIFIED,
+        actor=actor,
+        reason=note or "identity confirmed",
+        now=services.clock(),
+    )
+    resolve_verification_alerts(session, case, actor=actor, now=services.clock())
+    supersede_open_drafts(session, case, purposes=("acknowledgment", "clarification"))
+    draft_reply(session, services, case, actor=SYSTEM)
+    transition(
+        session,
+        case,
+        S.AWAITING_APPROVAL,
+        actor=SYSTEM,
+        reason="reply drafted",
+        now=services.clock(),
+    )
+
+
+def deny_identity(
+    session: Session,
+    services: Services,
+    case: Request,
+    verification: Verification,
+    *,
+    actor: str,
+) -> None:
+    """'It wasn't me' — also after a "yes" (a mis-tap), as long as nothing was carried out:
+    nothing closes silently, the case waits for staff, who are alerted. Once the reply is
+    approved there is nothing left to stop; staff are told to look at what was done."""
+    finish_verification(
+        session,
+        services,
+        case,
+        verification,
+        VerificationStatus.DENIED,
+        actor=actor,
+        note="the person on file says they did not ask",
+    )
+    _cancel_other_challenges(session, services, case, verification, actor=actor)
+    if case.status == S.APPROVED:
+        alert_staff(
+            session,
+            case,
+            "possible_impersonation",
+            f"{case.reference}: the person on file says they did NOT make this request, but "
+            "its reply was already approved; check what was carried out.",
+            now=services.clock(),
+        )
+        return
+    case.verified_at = None  # whatever confirmed it before no longer counts
+    if case.status != S.UNVERIFIED:
+        transition(
+            session,
+            case,
+            S.UNVERIFIED,
+            actor=actor,
+            reason="the person on file denied making the request",
+            now=services.clock(),
+        )
+    alert_staff(
+        session,
+        case,
+        "possible_impersonation",
+        f"{case.reference}: the person on file says they did NOT make this request "
+        f"(asked by {case.channel} from {case.requester_address}). Possible impersonation; "
+        "nothing has been disclosed.",
+        now=services.clock(),
+    )
+    supersede_open_drafts(session, case, purposes=("acknowledgment", "reply"))
+    draft_clarification(session, services, case, "denied")
+
+
+def fail_verification(
+    session: Session,
+    services: Services,
+    case: Request,
+    verification: Verification,
+    status: VerificationStatus,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
+    """Too many wrong codes or an expired challenge: staff decide what happens next.
+
+    A challenge for the change of a contact point that fails leaves the case where it is:
+    the change simply cannot be approved (staff are told)."""
+    finish_verification(session, services, case, verification, status, actor=actor, note=reason)
+    if verification.confirms_contact is not None and case.status != S.AWAITING_VERIFICATION:
+        alert_staff(
+            session,
+            case,
+            "verification_failed",
+            f"{case.reference}: {reason} (the old {verification.confirms_contact} on file, "
+            "for the change asked); the change cannot be approved as it stands.",
+            now=services.clock(),
+        )
+        return
+    _cancel_other_challenges(session, services, case, verification, actor=actor)
+    transition(session, case, S.UNVERIFIED, actor=actor, reason=reason, now=services.clock())
+    alert_staff(
+        session, case, "verification_failed", f"{case.reference}: {reason}.", now=services.clock()
+    )
+    supersede_open_drafts(session, case, purposes=("acknowledgment",))
+    draft_clarification(session, services, case, "verification_failed")
+
+
+def challenge_undeliverable(session: Session, services: Services, row: Outbox) -> None:
+    """The challenge could not be delivered (a refused address, a blocked bot): the person
+    cannot answer it, so the case goes to staff now rather than when it would expire."""
+    case = session.get(Request, row.request_id) if row.request_id else None
+    if case is None or not is_open(case.status):
+        return
+    for verification in pending_verifications(session, case):
+        sent_here = verification.address == row.address and verification.channel == row.channel
+        if sent_here and verification.method != Method.PHONE_CALL:
+            fail_verification(
+                session,
+                services,
+                case,
+                verification,
+                VerificationStatus.FAILED,
+                actor=SYSTEM,
+                reason=f"the verification message could not be delivered by {row.channel}",
+            )
+            return
+
+
+def verify_by_phone(
+    session: Session, services: Services, reference: str, note: str, *, actor: str
+) -> Request:
+    """Staff called the number on file and the person confirmed the request — or, once the
+    case is verified, the change of a contact point that waits for the old number's word."""
+    case = get_case(session, reference)
+    if not note.strip():
+        raise CaseError("--note is required: say who was called and what they confirmed")
+    calls = [
+        v
+        for v in pending_verifications(session, case)
+        if v.method == Method.PHONE_CALL and v.confirms_contact is not None
+    ]
+    if case.status not in (S.AWAITING_VERIFICATION, S.UNVERIFIED):
+        if not calls:
+            raise CaseError(
+                f"{case.reference} is {case.status}; only a case awaiting verification "
+                "or unverified, or a change waiting for a call, can be verified by phone"
+            )
+        for call in calls:
+            confirm_answer(session, services, case, call, actor=actor, note=f"by phone: {note}")
+        return case
+    # Only a call to a number we already held proves who asked; a number the requester gave
+    # proves nothing (the policy: "another channel for which we have your contact details"),
+    # nor does one a rectification put on file a few days ago (bot.rules.verification.COOLING_OFF).
+    subject = subject_of(session, case)
+    if subject is None:
+        raise CaseError(
+            f"{case.reference}: the requester is not on file, so there is no number on file "
+            "to call; a phone verification cannot be recorded"
+        )
+    phones = [k for k, _ in usable_contacts(session, subject, services.clock()) if k == "phone"]
+    if not phones:
+        cooling = any(c.kind == ContactKind.PHONE for c in contacts_of(session, subject))
+        raise CaseError(
+            f"{case.reference}: the person on file has no phone number on file"
+            + (" that may be used yet (it was changed recently)" if cooling else "")
+            + "; a phone verification cannot be recorded"
+        )
+    pending = pending_verifications(session, case)
+    for other in pending:
+        if other.method != Method.PHONE_CALL and other.confirms_contact is None:
+            finish_verification(
+                session,
+                services,
+                case,
+                other,
+                VerificationStatus.CANCELLED,
+                actor=actor,
+                note="verified by phone instead",
+            )
+    phone = next(
+        (v for v in pending if v.method == Method.PHONE_CALL and v.confirms_contact is None), None
+    )
+    if phone is None:
+        phone = Verification(
+            request_id=case.id,
+            method=Method.PHONE_CALL,
+            channel=ChannelName.PHONE,
+            address="staff call",
+            created_at=services.clock(),
+            kinds=verification_kinds(case.kinds),
+        )
+        session.add(phone)
+        session.flush()
+    phone.kinds = verification_kinds(case.kinds)  # the call confirmed the case as it stands
+    for call in calls:  # the same call to the number on file confirms a change of it
+        finish_verification(
+            session, services, case, call, VerificationStatus.CONFIRMED, actor=actor, note=note
+        )
+    confirm_identity(session, services, case, phone, actor=actor, note=f"by phone: {note}")
+    return case
+
+
+def pending_verifications(session: Session, case: Request) -> list[Verification]:
+    return list(
+        session.exec(
+            select(Verification).where(
+                Verification.request_id == case.id,
+                Verification.status == VerificationStatus.PENDING,
+            )
+        )
+    )
+
+
+def expire_verifications(session: Session, services: Services) -> list[str]:
+    """Challenges nobody answered in time: the case goes to staff, who are alerted.
+
+    Run before staff look at the queue (and by the scheduler), so an expired challenge never
+    sits as 'pending'. Returns the references it moved.
+    """
+    now = services.clock()
+    moved = []
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.status == VerificationStatus.PENDING,
+            col(Verification.expires_at).is_not(None),
+            col(Verification.expires_at) < now,
+        )
+    ):
+        case = session.get(Request, verification.request_id)
+        if case is None or not is_open(case.status):
+            continue
+        if case.status != S.AWAITING_VERIFICATION and verification.confirms_contact is None:
+            continue
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.EXPIRED,
+            actor=SYSTEM,
+            reason="the verification was not answered in time",
+        )
+        moved.append(case.reference)
+    return moved
+
+
+def _feedback(
+    session: Session,
+    services: Services,
+    case: Request,
+    message: Message,
+    outcome: str,
+    attempts_left: int = 0,
+) -> None:
+    """Tell whoever answered how it went; holds no personal data, so needs no approval."""
+    rendered = services.drafter.render(
+        "verification_result.txt.j2",
+        case.language,
+        reference=case.reference,
+        name=None,
+        due_date=case.due_date,
+        outcome=outcome,
+        attempts_left=attempts_left,
+    )
+    queue_outbox(
+        session,
+        case,
+        ChannelName(message.channel),
+        message.address,
+        rendered.subject,
+        rendered.text,
+        purpose="verification_result",
+        auto_submitted=True,
+        now=services.clock(),
+        from_address=services.settings.organisation.email,
+    )
+
+
+def _expired(services: Services, verification: Verification) -> bool:
+    return verification.expires_at is not None and services.clock() > verification.expires_at
+
+
+def answer_button(session: Session, services: Services, message: Message, data: str) -> str | None:
+    """A press of "Yes, that was me" / "No, it wasn't me"; returns what it did, or None when
+    the button is not this user's to press."""
+    parsed = parse_button_data(data)
+    verification = session.get(Verification, parsed[0]) if parsed else None
+    if (
+        parsed is None
+        or verification is None
+        or verification.method != Method.TELEGRAM_CONFIRM
+        or verification.address != message.address
+    ):
+        return None
+    case = session.get(Request, verification.request_id)
+    assert case is not None
+    message.request_id = case.id
+    actor = f"telegram:{message.address}"
+    if _denied_after_yes(verification, case, confirmed=parsed[1]):
+        deny_identity(session, services, case, verification, actor=actor)
+        _feedback(session, services, case, message, "denied")
+        return f"verification {data} (after a yes)"
+    if verification.status != VerificationStatus.PENDING or not is_open(case.status):
+        return f"verification already {verification.status}"
+    if _expired(services, verification):
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.EXPIRED,
+            actor=actor,
+            reason="the confirmation was answered after it expired",
+        )
+        _feedback(session, services, case, message, "expired")
+    elif parsed[1]:
+        confirm_answer(
+            session, services, case, verification, actor=actor, note="confirmed on Telegram"
+        )
+        _feedback(session, services, case, message, "confirmed")
+    else:
+        deny_identity(session, services, case, verification, actor=actor)
+        _feedback(session, services, case, message, "denied")
+    return f"verification {data}"
+
+
+def _denied_after_yes(verification: Verification, case: Request, *, confirmed: bool) -> bool:
+    """A "no" from the person on file after their "yes" (a mis-tap, or second thoughts)
+    still counts while the case is open: it is the stronger word."""
+    return (
+        not confirmed
+        and verification.status == VerificationStatus.CONFIRMED
+        and is_open(case.status)
+        and case.status != S.DONE
+    )
+
+
+def _answer_routes(
+    message: Message, verification: Verification, case: Request, reference: str | None
+) -> tuple[bool, bool]:
+    """How a message may answer a code challenge: (in the challenge's thread or in the
+    requester's chat — the writer read the challenge; by From and reference only — easy to
+    forge, so it may bring the right code and count a wrong one, never say "no")."""
+    from_address = message.channel == "email" and message.address == verification.address
+    in_thread = from_address and verification.challenge_ref in {
+        message.in_reply_to,
+        *message.references,
+    }
+    in_chat = (
+        message.channel == case.channel
+        and message.address == case.requester_address
+        and message.channel != "email"
+    )
+    by_reference = from_address and reference == case.reference
+    return in_thread or in_chat, by_reference
+
+
+def answer_code(session: Session, services: Services, message: Message) -> str | None:
+    """A message answering a code challenge, from the address it went to (in the challenge's
+    thread, or quoting the case's reference) or from the requester in the chat the request
+    came from; returns what it did, or None when the message is no such answer.
+
+    The cases, in order:
+    - no challenge of this case reaches the message by any route, or it says neither a code
+      nor "no": not an answer;
+    - a right code: that challenge is confirmed;
+    - a "no" in the thread or the chat: the person on file denies it (a forged "no" by From
+      and reference alone is not an answer);
+    - a wrong code by any route: one attempt used, on every challenge it could answer — a
+      forged From may use up someone's attempts, but never guess without limit; at the limit
+      the verification fails and staff are alerted once;
+    - any of these after the challenge has ended (failed, expired, confirmed): recorded as a
+      late answer, quietly — no new alert per guess.
+    """
+    reference = find_reference(message.subject)
+    challenges = session.exec(
+        select(Verification, Request)
+        .join(Request, col(Request.id) == Verification.request_id)
+        .where(
+            Verification.method == Method.EMAIL_CODE,
+            or_(
+                Verification.address == message.address,
+                (col(Request.channel) == message.channel)
+                & (col(Request.requester_address) == message.address),
+            ),
+        )
+        .order_by(col(Verification.id).desc())
+    ).all()
+    reached = [
+        (verification, case, *routes)
+        for verification, case in challenges
+        if any(routes := _answer_routes(message, verification, case, reference))
+    ]
+    if not reached:
+        return None
+    answer = read_answer(message.text)
+    if answer is None:
+        return None
+    live = [
+        (v, c, trusted, forged)
+        for v, c, trusted, forged in reached
+        if v.status == VerificationStatus.PENDING and is_open(c.status)
+    ]
+    if not live:
+        verification, case, trusted, _ = reached[0]
+        message.request_id = case.id
+        if (
+            isinstance(answer, Denial)
+            and trusted
+            and _denied_after_yes(verification, case, confirmed=False)
+        ):
+            actor = f"{message.channel}:{message.address}"
+            deny_identity(session, services, case, verification, actor=actor)
+            _feedback(session, services, case, message, "denied")
+            return "verification answer (a no after the code)"
+        return f"a late answer: the verification is already {verification.status}"
+    case = live[0][1]
+    live = [entry for entry in live if entry[1].id == case.id]  # one case per answer
+    message.request_id = case.id
+    actor = f"{message.channel}:{message.address}"
+    if isinstance(answer, Denial):
+        trusted = [v for v, _, in_thread_or_chat, _ in live if in_thread_or_chat]
+        if not trusted:
+            return None  # read as an ordinary message from the requester (staff see it)
+        deny_identity(session, services, case, trusted[0], actor=actor)
+        _feedback(session, services, case, message, "denied")
+        return "verification answer"
+    assert isinstance(answer, CodeAnswer)
+    for verification, *_ in live:
+        if _expired(services, verification):
+            continue
+        if code_matches(
+            services.hash_key, verification.id or 0, answer.code, verification.code_hash or ""
+        ):
+            confirm_answer(
+                session,
+                services,
+                case,
+                verification,
+                actor=actor,
+                note=f"code confirmed by {message.channel}",
+            )
+            _feedback(session, services, case, message, "confirmed")
+            return "verification answer"
+    expired = [v for v, *_ in live if _expired(services, v)]
+    if expired:
+        fail_verification(
+            session,
+            services,
+            case,
+            expired[0],
+            VerificationStatus.EXPIRED,
+            actor=actor,
+            reason="the code was answered after it expired",
+        )
+        _feedback(session, services, case, message, "expired")
+        return "verification answer"
+    left = min(_count_wrong_code(session, services, case, v, actor) for v, *_ in live)
+    if left <= 0:
+        _feedback(session, services, case, message, "failed")
+    else:
+        _feedback(session, services, case, message, "wrong_code", attempts_left=left)
+    return "verification answer"
+
+
+def _count_wrong_code(
+    session: Session, services: Services, case: Request, verification: Verification, actor: str
+) -> int:
+    """One wrong attempt on this challenge; at the limit it fails. Returns attempts left."""
+    verification.attempts += 1
+    session.add(verification)
+    left = verification.max_attempts - verification.attempts
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="verification_wrong_code",
+        request=case,
+        detail=f"attempt {verification.attempts} of {verification.max_attempts}",
+    )
+    if left <= 0:
+        fail_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.FAILED,
+            actor=actor,
+            reason="too many wrong verification codes",
+        )
+    return left

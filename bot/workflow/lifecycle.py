@@ -1,0 +1,187 @@
+"""The lifecycle of a request: one table of allowed moves, one function that makes them.
+
+Nothing else changes a request's status. Every move writes an audit event (who, when,
+from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from bot.errors import NoxbotError
+from bot.store import audit
+from bot.store.tables import (
+    Draft,
+    DraftStatus,
+    Request,
+    RequestStatus,
+    StaffAlert,
+    Verification,
+    VerificationStatus,
+)
+
+S = RequestStatus
+
+#: States a case can end in; nothing moves out of them.
+FINAL_STATES: frozenset[RequestStatus] = frozenset({S.DONE, S.WITHDRAWN, S.CLOSED})
+
+#: Any open state may move to withdrawn (the person takes it back) or closed (staff).
+_ALWAYS = frozenset({S.WITHDRAWN, S.CLOSED})
+
+#: The design's diagram as a table: state → states it may move to.
+ALLOWED_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
+    # Kinds that need verification wait for it; the others go straight to staff; with no
+    # alternate channel on file (or an unknown sender) staff decide.
+    S.RECEIVED: frozenset({S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
+    S.AWAITING_VERIFICATION: frozenset({S.VERIFIED, S.UNVERIFIED}) | _ALWAYS,
+    # A "no" from a channel on file (the old address asked to confirm a change) after the
+    # case was verified sends it back to staff.
+    S.VERIFIED: frozenset({S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
+    # Staff decide: verify by phone, send a new challenge, or reply (clarification, refusal).
+    S.UNVERIFIED: frozenset({S.VERIFIED, S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL}) | _ALWAYS,
+    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.UNVERIFIED}) | _ALWAYS,
+    S.APPROVED: frozenset({S.DONE}) | _ALWAYS,
+    # A rejected draft is redrafted and goes back to staff.
+    S.REJECTED: frozenset({S.AWAITING_APPROVAL, S.UNVERIFIED}) | _ALWAYS,
+    S.DONE: frozenset(),
+    S.WITHDRAWN: frozenset(),
+    S.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(NoxbotError):
+    """A move the lifecycle does not allow; the message names the case and both states."""
+
+
+def allowed_moves(state: RequestStatus | str) -> frozenset[RequestStatus]:
+    return ALLOWED_MOVES[RequestStatus(state)]
+
+
+def is_open(state: RequestStatus | str) -> bool:
+    return RequestStatus(state) not in FINAL_STATES
+
+
+def check_move(reference: str, current: RequestStatus | str, target: RequestStatus | str) -> None:
+    """Raise IllegalTransition unless the table allows current → target."""
+    current, target = RequestStatus(current), RequestStatus(target)
+    if target not in ALLOWED_MOVES[current]:
+        allowed = ", ".join(sorted(ALLOWED_MOVES[current])) or "nothing (it is final)"
+        raise IllegalTransition(
+            f"{reference}: cannot move from {current} to {target}; from {current} it may move "
+            f"to {allowed}"
+        )
+
+
+def transition(
+    session: Session,
+    request: Request,
+    target: RequestStatus | str,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Move a case to `target` at `now` and record who did it and why, in the caller's
+    transaction."""
+    current = RequestStatus(request.status)
+    target = RequestStatus(target)
+    check_move(request.reference, current, target)
+    request.status = target
+    request.updated_at = now
+    if target in FINAL_STATES:
+        request.closed_at = request.updated_at
+    session.add(request)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="transition",
+        request=request,
+        from_state=current,
+        to_state=target,
+        detail=reason,
+    )
+    if target in FINAL_STATES:
+        _cancel_pending_verifications(session, request, actor=actor)
+        resolve_verification_alerts(session, request, actor=actor, now=now)
+        _supersede_waiting_drafts(session, request)
+
+
+def apply_extension(
+    session: Session, request: Request, notice: Draft, *, now: datetime, actor: str
+) -> None:
+    """Art. 12(3): the longer deadline holds from the notice that tells the person of it —
+    once it is sent (or handed to staff to deliver), not when it is drafted or approved."""
+    extension = (notice.covers or {}).get("extension")
+    if not extension or request.extended:
+        return
+    request.extended = True
+    request.extension_reason = extension["reason"]
+    request.extended_due_date = date.fromisoformat(extension["due"])
+    session.add(request)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="extended",
+        request=request,
+        detail=f"to {request.extended_due_date}, with the notice in draft {notice.id}",
+    )
+
+
+def _cancel_pending_verifications(session: Session, request: Request, *, actor: str) -> None:
+    """A case that has ended answers no challenge any more: a late code or button press then
+    finds nothing pending instead of confirming a closed case."""
+    for verification in session.exec(
+        select(Verification).where(
+            Verification.request_id == request.id,
+            Verification.status == VerificationStatus.PENDING,
+        )
+    ):
+        verification.status = VerificationStatus.CANCELLED
+        verification.resolved_at = request.updated_at
+        verification.resolved_by = actor
+        verification.note = f"the case ended ({request.status})"
+        session.add(verification)
+        audit.record(
+            session,
+            at=request.updated_at,
+            actor=actor,
+            action="verification_cancelled",
+            request=request,
+        )
+
+
+def _supersede_waiting_drafts(session: Session, request: Request) -> None:
+    """A case that has ended sends nothing more: drafts still waiting for approval or an
+    edit (a second notice, a reply after a refusal) are superseded, not left in the queue."""
+    for draft in session.exec(
+        select(Draft).where(
+            Draft.request_id == request.id,
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+        )
+    ):
+        draft.status = DraftStatus.SUPERSEDED
+        session.add(draft)
+
+
+#: Alerts that ask staff to establish who asked (call the number on file, decide how to
+#: confirm): they are dealt with once the case is verified, or moot once it has ended.
+VERIFICATION_ALERTS = ("call_to_verify", "unverified", "verification_failed")
+
+
+def resolve_verification_alerts(
+    session: Session, request: Request, *, actor: str, now: datetime
+) -> None:
+    for alert in session.exec(
+        select(StaffAlert).where(
+            StaffAlert.request_id == request.id,
+            col(StaffAlert.kind).in_(VERIFICATION_ALERTS),
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at = now
+        alert.resolved_by = actor
+        session.add(alert)

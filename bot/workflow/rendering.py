@@ -1,0 +1,123 @@
+"""Rendering replies from Jinja2 templates, in the requester's language.
+
+Undefined variables are errors (a reply with a hole in it must never reach anyone). Staff
+may point `[templates] directory` at their own folder: a file there overrides the built-in
+one of the same name, file by file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from bot.config import OrganisationSettings
+from bot.errors import NoxbotError
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+LANGUAGES = ("sv", "en")
+
+_MONTHS = {
+    "sv": (
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+class TemplateProblem(NoxbotError):
+    """A template that is missing or cannot be rendered; names the template and why."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+
+
+def humanjoin(items: list[str], language: str) -> str:
+    """'a', 'a och b', 'a, b och c' — how a person lists things."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    word = "och" if language == "sv" else "and"
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def longdate(value: date, language: str) -> str:
+    return f"{value.day} {_MONTHS[language][value.month - 1]} {value.year}"
+
+
+class Drafter:
+    """Renders `templates/<lang>/<name>` with the variables every template may rely on."""
+
+    def __init__(self, organisation: OrganisationSettings, override_dir: str | Path | None = None):
+        self.organisation = organisation
+        if override_dir is not None and not Path(override_dir).is_dir():
+            # Silently drafting from the built-in templates would hide the mistake.
+            raise TemplateProblem(
+                f"[templates] directory = {str(override_dir)!r}: no such folder; expected a "
+                "folder with sv/ and en/ templates"
+            )
+        self._environments: dict[str, Environment] = {}
+        for language in LANGUAGES:
+            loaders = []
+            if override_dir is not None:
+                loaders.append(FileSystemLoader(str(Path(override_dir) / language)))
+            loaders.append(FileSystemLoader(str(BUILTIN_TEMPLATES / language)))
+            env = Environment(
+                loader=ChoiceLoader(loaders),
+                undefined=StrictUndefined,
+                autoescape=False,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+            )
+            env.filters["longdate"] = lambda value, _lang=language: longdate(value, _lang)
+            env.filters["humanjoin"] = lambda items, _lang=language: humanjoin(items, _lang)
+            self._environments[language] = env
+
+    def render_text(self, template: str, language: str, **context: Any) -> str:
+        """The template's whole output (for sections composed into a reply)."""
+        env = self._environments.get(language) or self._environments["sv"]
+        try:
+            return env.get_template(template).render(
+                org=self.organisation, language=language, **context
+            )
+        except TemplateError as exc:
+            raise TemplateProblem(f"template {language}/{template}: {exc}") from exc
+
+    def render(self, template: str, language: str, **context: Any) -> Rendered:
+        """A message: the first line `Subject: …` becomes the subject, the rest the text."""
+        output = self.render_text(template, language, **context)
+        first, _, rest = output.partition("\n")
+        if not first.startswith("Subject:"):
+            raise TemplateProblem(f"template {language}/{template} must start with 'Subject: …'")
+        return Rendered(subject=first.removeprefix("Subject:").strip(), text=rest.lstrip("\n"))

@@ -1,0 +1,91 @@
+"""The JSON shapes of the design's contracts (cases, drafts, people on file), built in one
+place so the command line, the demo and scripts see the same thing."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.rules.deadlines import working_days_left
+from bot.store.register import SUBJECT_FIELDS
+from bot.store.tables import ContactPoint, Draft, Request, Subject, Verification
+
+
+def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
+    verification = session.exec(
+        select(Verification)
+        .where(Verification.request_id == case.id)
+        .order_by(col(Verification.id).desc())
+    ).first()
+    due = case.extended_due_date if case.extended and case.extended_due_date else case.due_date
+    return {
+        "reference": case.reference,
+        "kinds": list(case.kinds),
+        "status": case.status,
+        "language": case.language,
+        "channel": case.channel,
+        "from": case.requester_address,
+        "received_at": case.received_at.isoformat(),
+        # The legal due date in force (the extended one after an Art. 12(3) extension).
+        "due_date": due.isoformat(),
+        "original_due_date": case.due_date.isoformat(),
+        "target_date": case.target_date.isoformat(),
+        "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date else None,
+        "working_days_left": working_days_left(due, today),
+        "verified": case.verified_at is not None,
+        "verification": None
+        if verification is None
+        else {
+            "channel": verification.channel,
+            "method": verification.method,
+            "status": verification.status,
+            "attempts": verification.attempts,
+        },
+        "confidence": case.confidence,
+        "evidence": list(case.evidence),
+    }
+
+
+def draft_json(session: Session, draft: Draft) -> dict[str, Any]:
+    case = session.get(Request, draft.request_id)
+    return {
+        "id": draft.id,
+        "reference": case.reference if case else None,
+        "version": draft.version,
+        "status": draft.status,
+        "purpose": draft.purpose,
+        "language": draft.language,
+        "to": {"channel": draft.to_channel, "address": draft.to_address},
+        "subject": draft.subject,
+        "text": draft.text,
+        "attachments": [a["filename"] for a in draft.attachments],
+        "carries_personal_data": draft.carries_personal_data,
+        "created_at": draft.created_at.isoformat(),
+        "author": draft.author,
+    }
+
+
+def subject_json(session: Session, subject: Subject) -> dict[str, Any]:
+    contacts = session.exec(
+        select(ContactPoint)
+        .where(ContactPoint.subject_id == subject.id)
+        .order_by(col(ContactPoint.id))
+    ).all()
+    return {
+        "id": subject.id,
+        "name": subject.name,
+        "email": [c.value for c in contacts if c.kind == "email"],
+        "phone": [c.value for c in contacts if c.kind == "phone"],
+        "telegram_user_id": [c.value for c in contacts if c.kind == "telegram"],
+        # Every register field (company … cv_text), so nothing held is missing from the JSON.
+        **{key: getattr(subject, key) for key in SUBJECT_FIELDS[1:]},
+        "extra": subject.extra,
+        "restricted": subject.restricted,
+        "objected": subject.objected,
+        "marketing_suppressed": subject.marketing_suppressed,
+        "consent_withdrawn": subject.consent_withdrawn,
+        "created_at": subject.created_at.isoformat(),
+        "updated_at": subject.updated_at.isoformat(),
+    }
