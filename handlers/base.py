@@ -5,16 +5,26 @@ a kind to its handler.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from bot.channels.messages import Attachment
+from bot.config import Settings
 from bot.rules.kinds import RequestKind
 from bot.store.tables import Request, Subject
-from bot.workflow.services import Services
+
+
+class HandlerServices(Protocol):
+    """What a handler may use of the workflow's services (bot.workflow.services.Services
+    is one): the settings, the key for suppression hashes, and the clock."""
+
+    settings: Settings
+    hash_key: bytes
+    clock: Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class CaseView:
     """What a handler sees of a case."""
 
     session: Session
-    services: Services
+    services: HandlerServices
     case: Request
     subject: Subject | None
     request_text: str

@@ -6,8 +6,8 @@ and why, is said in the reply: bookkeeping the law requires, a minimal suppressi
 from __future__ import annotations
 
 from bot.rules.kinds import RequestKind
+from bot.store.forgetting import forget_correspondence, pending_copies, withdraw_pending_copies
 from bot.store.register import contacts_of, erase_subject, suppress_contacts
-from bot.workflow.housekeeping import forget_correspondence, pending_copies, withdraw_pending_copies
 from handlers.base import CaseView, Handler, Section
 
 KEPT = {
@@ -59,14 +59,14 @@ class ErasureHandler(Handler):
             return "no one on file to erase"
         subject = view.subject
         withdrawn = withdraw_pending_copies(
-            view.session, view.services, subject.id or 0, view.case, actor=actor
+            view.session, view.services.clock(), subject.id or 0, view.case, actor=actor
         )
         suppressed = suppress_contacts(
             view.session, view.services.hash_key, subject, "erasure", now=view.services.clock()
         )
         addresses = [(c.kind, c.value) for c in contacts_of(view.session, subject)]
         cleared = forget_correspondence(
-            view.session, view.services, subject.id or 0, addresses, view.case
+            view.session, view.services.clock(), subject.id or 0, addresses, view.case
         )
         removed = erase_subject(view.session, subject)
         view.case.subject_id = None

@@ -315,7 +315,7 @@ def test_db_upgrade_says_where_the_schema_is(config):
 def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     from rich.console import Console
 
-    from bot.cli.demo_story import demo
+    from bot.cli.demo import demo
 
     console = Console(record=True, width=140)
     result = demo(tmp_path / "demo", console)
@@ -869,7 +869,7 @@ def test_demo_fits_an_80_column_terminal_and_names_each_recipients_channel(tmp_p
 
     from rich.console import Console
 
-    from bot.cli.demo_story import demo
+    from bot.cli.demo import demo
 
     # As the command line's console: no markup, Rich breaks no line (a terminal would).
     console = Console(width=80, file=io.StringIO(), record=True, markup=False, soft_wrap=True)

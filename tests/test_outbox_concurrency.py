@@ -13,7 +13,7 @@ from bot.store import audit
 from bot.store.database import Database
 from bot.store.records import get_case
 from bot.store.tables import Outbox
-from bot.workflow.outbox import deliver_due
+from bot.workflow.sending import deliver_due
 from tests.workflow_kit import ANNA_EMAIL, make_world
 
 

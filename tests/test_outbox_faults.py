@@ -11,7 +11,8 @@ from bot.channels.messages import OutboundMessage, SendError
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
 from bot.store.tables import Outbox, StaffAlert
-from bot.workflow.outbox import MAX_ATTEMPTS, deliver_due, requeue
+from bot.workflow.outbox import requeue
+from bot.workflow.sending import MAX_ATTEMPTS, deliver_due
 from tests.workflow_kit import World
 
 

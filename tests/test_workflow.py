@@ -786,7 +786,7 @@ async def test_an_unexpected_sender_error_is_retried_not_fatal(world):
         async def send(self, message):
             raise KeyError("bug")
 
-    from bot.workflow.outbox import deliver_due
+    from bot.workflow.sending import deliver_due
 
     report = await deliver_due(world.database, world.services, {ChannelName.TELEGRAM: Broken()})
     assert report.sent == [] and len(report.retrying) == 1

@@ -21,9 +21,9 @@ from bot.store.register import import_file
 from bot.store.tables import Draft, Outbox, Request, StaffAlert, Verification
 from bot.workflow.approval import approve_draft
 from bot.workflow.confirming import verify_by_phone
-from bot.workflow.outbox import deliver_due
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.rendering import Drafter
+from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

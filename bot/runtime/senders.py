@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
 from bot.store.database import Database
-from bot.workflow.outbox import DeliveryReport, deliver_due
+from bot.workflow.sending import DeliveryReport, deliver_due
 from bot.workflow.services import Services
 
 

@@ -34,19 +34,19 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.runtime.lease import POLLERS, release, try_acquire
 from bot.runtime.senders import open_channels
+from bot.runtime.staff_chat import notify_staff
 from bot.store.database import TRANSIENT_DB_ERRORS, Database, is_transient
 from bot.store.tables import ChannelCursor
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
-from bot.workflow.outbox import deliver_due
 from bot.workflow.pipeline import process_inbound, quarantine
+from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
-from bot.workflow.staff_chat import (
+from bot.workflow.staff_decisions import (
     DECISION_FAILED,
     NOT_HERE,
     decide_in_chat,
     is_staff_press,
-    notify_staff,
     parse_decision,
 )
 

@@ -31,6 +31,12 @@ class RequestStatus(StrEnum):
     CLOSED = "closed"
 
 
+#: States a case can end in; nothing moves out of them (bot.workflow.lifecycle).
+FINAL_STATES: frozenset[RequestStatus] = frozenset(
+    {RequestStatus.DONE, RequestStatus.WITHDRAWN, RequestStatus.CLOSED}
+)
+
+
 class ContactKind(StrEnum):
     EMAIL = "email"
     PHONE = "phone"

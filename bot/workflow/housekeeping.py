@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session, col, delete, or_, select
+from sqlmodel import Session, col, delete, select
 
 from bot.rules.deadlines import working_days_left
 from bot.store import audit
+from bot.store.forgetting import clear_message, forget_in_case
 from bot.store.tables import (
     ChannelCursor,
     Direction,
@@ -25,7 +26,6 @@ from bot.store.tables import (
     Request,
     StaffAlert,
     Verification,
-    VerificationStatus,
 )
 from bot.workflow.lifecycle import FINAL_STATES
 from bot.workflow.services import Services
@@ -106,7 +106,7 @@ def purge_closed(session: Session, services: Services, today: date) -> list[str]
             removed += result.rowcount or 0
         removed += _clear_messages(session, services, case)
         if case.requested_changes or case.evidence or case.requester_name:
-            _forget_in_case(session, case)
+            forget_in_case(session, case)
             removed += 1
         if removed:
             audit.record(
@@ -136,16 +136,9 @@ def _clear_messages(session: Session, services: Services, case: Request) -> int:
             Message.request_id == case.id, col(Message.content_cleared_at).is_(None)
         )
     ):
-        _clear(session, message, services)
+        clear_message(session, message, services.clock())
         cleared += 1
     return cleared
-
-
-def _clear(session: Session, message: Message, services: Services) -> None:
-    message.subject, message.text, message.raw, message.display_name = "", "", None, None
-    message.classification = None
-    message.content_cleared_at = services.clock()
-    session.add(message)
 
 
 #: Inbound messages that never became part of a case: content cleared after the retention
@@ -174,7 +167,7 @@ def purge_unrelated_messages(session: Session, services: Services, today: date) 
             col(Message.labelled_by).is_(None),
         )
     ):
-        _clear(session, message, services)
+        clear_message(session, message, services.clock())
         cleared += 1
     if cleared:
         audit.record(
@@ -226,185 +219,3 @@ def raise_daily_reminders(session: Session, services: Services, today: date) -> 
             )
         )
     return len(found)
-
-
-def forget_correspondence(
-    session: Session,
-    services: Services,
-    subject_id: int,
-    addresses: list[tuple[str, str]],
-    erasing: Request,
-) -> int:
-    """An erasure reaches noxbot's own copies too: the person's other, finished cases lose
-    what they held of the person — message content, drafts and sent replies (register
-    extracts, exports), a rectification's old and new values, the classifier's evidence —
-    and mail of theirs that opened no case is cleared. Kept: the case records and the audit
-    trail, and the erasure case's own correspondence — what the erasure reply says is kept.
-    Open cases are left for staff. Returns how many rows were cleared."""
-    note = f"(content erased with {erasing.reference})"
-    cleared = 0
-    finished = list(
-        session.exec(
-            select(Request).where(
-                Request.subject_id == subject_id,
-                Request.id != erasing.id,
-                col(Request.status).in_([str(s) for s in FINAL_STATES]),
-            )
-        )
-    )
-    for case in finished:
-        _forget_in_case(session, case)
-        cleared += 1
-    ids = [case.id for case in finished]
-    for draft in session.exec(select(Draft).where(col(Draft.request_id).in_(ids))):
-        draft.text, draft.attachments = note, []
-        if draft.covers:
-            draft.covers = {**draft.covers, "changes": []}
-        session.add(draft)
-        cleared += 1
-    for row in session.exec(
-        select(Outbox).where(
-            col(Outbox.request_id).in_(ids),
-            col(Outbox.status).not_in([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
-        )
-    ):
-        row.text, row.attachments = note, []
-        session.add(row)
-        cleared += 1
-    unrelated = [
-        (Message.channel == channel) & (Message.address == address)
-        for channel, address in addresses
-    ]
-    conditions = [col(Message.request_id).in_(ids)]
-    if unrelated:
-        conditions.append(col(Message.request_id).is_(None) & or_(*unrelated))
-    for message in session.exec(select(Message).where(or_(*conditions))):
-        _clear(session, message, services)
-        cleared += 1
-    return cleared
-
-
-def _forget_in_case(session: Session, case: Request) -> None:
-    """What a case record holds of the person beyond the fact of the request."""
-    case.requested_changes = []  # old and new values of a rectification
-    case.evidence = []  # the classifier's phrases, quoted from the message
-    case.requester_name = None
-    session.add(case)
-
-
-def _copies_waiting(
-    session: Session, subject_id: int, erasing: Request
-) -> tuple[list[Draft], list[Verification], list[Outbox]]:
-    """What still waits to carry an erased person's data, in their other open cases: drafts
-    with register data awaiting approval or an edit, challenges not yet answered, and
-    messages approved (or automatic) but not sent yet — queued, or failed and retryable."""
-    open_cases = [
-        case.id
-        for case in session.exec(
-            select(Request).where(
-                Request.subject_id == subject_id,
-                Request.id != erasing.id,
-                col(Request.status).not_in([str(s) for s in FINAL_STATES]),
-            )
-        )
-    ]
-    drafts = list(
-        session.exec(
-            select(Draft).where(
-                col(Draft.request_id).in_(open_cases),
-                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
-                col(Draft.carries_personal_data).is_(True),
-            )
-        )
-    )
-    challenges = list(
-        session.exec(
-            select(Verification).where(
-                col(Verification.request_id).in_(open_cases),
-                Verification.status == VerificationStatus.PENDING,
-            )
-        )
-    )
-    personal = select(Draft.id).where(col(Draft.carries_personal_data).is_(True))
-    queued = list(
-        session.exec(
-            select(Outbox).where(
-                col(Outbox.request_id).in_(open_cases),
-                # Queued, or given up but open to `outbox retry`: neither may go out now.
-                col(Outbox.status).in_([OutboxStatus.QUEUED, OutboxStatus.FAILED]),
-                or_(
-                    col(Outbox.purpose) == "verification_challenge",
-                    col(Outbox.draft_id).in_(personal),
-                ),
-            )
-        )
-    )
-    return drafts, challenges, queued
-
-
-def _references(session: Session, ids: set[int | None]) -> dict[int | None, str]:
-    rows = session.exec(select(Request).where(col(Request.id).in_(ids))).all()
-    return {row.id: row.reference for row in rows}
-
-
-def pending_copies(session: Session, subject_id: int, erasing: Request) -> list[str]:
-    """What approving an erasure will withdraw, as staff read it before they approve."""
-    drafts, challenges, queued = _copies_waiting(session, subject_id, erasing)
-    refs = _references(session, {d.request_id for d in drafts} | {v.request_id for v in challenges})
-    refs.update(_references(session, {o.request_id for o in queued}))
-    return [
-        *(f"draft {d.id} ({d.purpose}) of {refs[d.request_id]}" for d in drafts),
-        *(f"the verification challenge of {refs[v.request_id]}" for v in challenges),
-        *(
-            f"outbox {o.id} ({o.purpose}) of {refs[o.request_id]}, not sent yet"
-            for o in queued
-            if o.purpose != "verification_challenge"
-        ),
-    ]
-
-
-def withdraw_pending_copies(
-    session: Session, services: Services, subject_id: int, erasing: Request, *, actor: str
-) -> list[str]:
-    """An approved erasure leaves nothing that could still send the person's data: their
-    other open cases' drafts with register data are superseded, their challenges cancelled,
-    and what is queued but not sent is cancelled. Those cases stay open for staff (the
-    person is no longer on file), who are told which. Returns what was withdrawn."""
-    withdrawn = pending_copies(session, subject_id, erasing)
-    if not withdrawn:
-        return []
-    drafts, challenges, queued = _copies_waiting(session, subject_id, erasing)
-    now = services.clock()
-    for draft in drafts:
-        draft.status = DraftStatus.SUPERSEDED
-        draft.decision_reason = f"withdrawn: {erasing.reference} erased the person's data"
-        session.add(draft)
-    for verification in challenges:
-        verification.status = VerificationStatus.CANCELLED
-        verification.resolved_at, verification.resolved_by = now, actor
-        verification.note = f"the person was erased ({erasing.reference})"
-        session.add(verification)
-    for row in queued:
-        row.status = OutboxStatus.CANCELLED
-        row.last_error = f"withdrawn: {erasing.reference} erased the person's data"
-        row.text, row.attachments = "(withdrawn unsent after an erasure)", []
-        session.add(row)
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="erasure_withdrew",
-        request=erasing,
-        detail=f"{len(drafts)} drafts, {len(challenges)} challenges, {len(queued)} queued messages",
-    )
-    session.add(
-        StaffAlert(
-            request_id=erasing.id,
-            kind="erasure_withdrew",
-            text=f"{erasing.reference}: the approved erasure withdrew what still waited to carry "
-            f"the person's data: {'; '.join(withdrawn)}. Those cases stay open for you to "
-            "answer or close; the person is no longer on file.",
-            created_at=now,
-        )
-    )
-    return withdrawn

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from bot.errors import NoxbotError
 from bot.store import audit
 from bot.store.tables import (
+    FINAL_STATES,
     Draft,
     DraftStatus,
     Request,
@@ -24,8 +25,6 @@ from bot.store.tables import (
 
 S = RequestStatus
 
-#: States a case can end in; nothing moves out of them.
-FINAL_STATES: frozenset[RequestStatus] = frozenset({S.DONE, S.WITHDRAWN, S.CLOSED})
 
 #: Any open state may move to withdrawn (the person takes it back) or closed (staff).
 _ALWAYS = frozenset({S.WITHDRAWN, S.CLOSED})

@@ -9,10 +9,10 @@ from sqlmodel import select
 
 from bot.channels.telegram import make_bot
 from bot.config import TelegramSettings
+from bot.runtime.staff_chat import notify_staff
 from bot.runtime.workers import poll_chat_once
 from bot.store.tables import ChannelCursor, Request
 from bot.workflow.approval import edit_draft
-from bot.workflow.staff_chat import notify_staff
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import ANNA_TELEGRAM, JOHN_TELEGRAM
 
@@ -124,7 +124,7 @@ async def test_a_decision_that_fails_is_answered_skipped_and_the_next_update_pro
     def broken(*args, **kwargs):
         raise RuntimeError("UNIQUE constraint failed for anna.lindqvist@example.se")
 
-    monkeypatch.setattr("bot.workflow.staff_chat.approve_draft", broken)
+    monkeypatch.setattr("bot.workflow.staff_decisions.approve_draft", broken)
     outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
     draft = world.reply_draft(outcome.reference)
     settings = _settings(world, bot_api)
