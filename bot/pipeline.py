@@ -33,7 +33,6 @@ from bot.cases import Opened, open_case
 from bot.channels.base import ChannelName, InboundMessage
 from bot.classifier import Classification, classify
 from bot.drafts import redraft_reply
-from bot.identity_numbers import mask_identity_numbers
 from bot.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.language import detect_language
 from bot.lifecycle import FINAL_STATES, is_open
@@ -45,6 +44,7 @@ from bot.models import (
     RequestStatus,
     StaffAlert,
 )
+from bot.reading import stored_text
 from bot.register import contacts_of
 from bot.services import Services
 from bot.verifying import (
@@ -73,11 +73,14 @@ def process_inbound(
     *,
     stated_kinds: list[RequestKind] | None = None,
     actor: str = SYSTEM,
+    classification: Classification | None = None,
 ) -> Outcome:
     """Take one inbound message through the cases above; returns what became of it.
 
     `stated_kinds` (manual intake): staff say what the person asked for; those kinds replace
     the classifier's guess at step 7, and are kept as the message's label.
+    `classification`: the classifier's reading of this message, made already where it was
+    read within a time budget (bot.reading); made here otherwise.
     """
     key = inbound.dedupe_key()
     seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
@@ -113,11 +116,12 @@ def process_inbound(
     if (done := answer_code(session, services, message)) is not None:
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
-    classification = classify(
-        message.text,
-        subject=message.subject,
-        channel="chat" if message.channel == "telegram" else "email",
-    )
+    if classification is None:  # else made as here, by bot.reading.classify_inbound
+        classification = classify(
+            message.text,
+            subject=message.subject,
+            channel="chat" if message.channel == "telegram" else "email",
+        )
     message.classification = {**classification.to_json()}
     if stated_kinds is not None:
         classification = _stated(
@@ -225,8 +229,8 @@ def _record(
         channel=inbound.channel,
         address=normalised_or_raw(inbound.channel, _storable(inbound.sender)),
         display_name=_storable(inbound.sender_name) or None,
-        subject=mask_identity_numbers(_storable(inbound.subject)),
-        text=mask_identity_numbers(_storable(inbound.text)),
+        subject=stored_text(inbound.subject),
+        text=stored_text(inbound.text),
         raw=inbound.raw if keep_raw else None,
         message_id=_message_id(inbound.message_id),
         in_reply_to=_message_id(inbound.in_reply_to),
