@@ -126,6 +126,11 @@ def test_the_example_config_is_valid_and_documents_every_key():
             id="bad-timezone",
         ),
         pytest.param(
+            "[classifier]\nbudget_seconds = 0\n",
+            "[classifier] budget_seconds = 0: expected greater than 0",
+            id="no-time-to-read-mail",
+        ),
+        pytest.param(
             '[database]\nurl = "mysql://x"\n',
             "[database] url = 'mysql://x': expected a URL starting with sqlite:// or postgresql://",
             id="unsupported-database",

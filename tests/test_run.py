@@ -159,3 +159,65 @@ async def test_a_refused_bot_token_stops_the_start_with_one_line_and_no_token(
     message = str(caught.value)
     assert "refused the token" in message and "AAH-wrong" not in message
     assert "\n" not in message
+
+
+async def test_sigterm_stops_noxbot_run_while_a_large_mail_is_being_read(imap_server, tmp_path):
+    """`noxbot run` as started by systemd: a mail that takes seconds to read (21 MB) does not
+    delay a SIGTERM, and nothing more is read after it (the mail stays for the next start)."""
+    import os
+    import signal
+    import sqlite3
+    import sys
+
+    import aioimaplib
+
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=imap_server.port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login(dovecot.USER, dovecot.PASSWORD)
+    large = "Vi återkommer om offerten, tack.\r\n".encode() * 600_000
+    for n, body in enumerate([b"Hej!\r\n", large]):
+        await client.append(
+            b"From: kund@example.com\r\nSubject: Offert\r\n"
+            + f"Message-ID: <term-{n}@example.com>\r\n\r\n".encode()
+            + body,
+            mailbox="INBOX",
+        )
+    await client.logout()
+    database = tmp_path / "noxbot.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{database}"\n\n'
+        f'[imap]\nhost = "127.0.0.1"\nport = {imap_server.port}\ntls = "none"\n'
+        f'username = "{dovecot.USER}"\npoll_seconds = 1\n'
+        "backlog_days = 36500\n\n"  # whatever date the suite runs at
+        "[classifier]\nbudget_seconds = 60\n"
+    )
+
+    def stored() -> list[str]:
+        with sqlite3.connect(database) as connection:
+            try:
+                return [row[0] for row in connection.execute("SELECT message_id FROM message")]
+            except sqlite3.OperationalError:  # not migrated yet
+                return []
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "-c", str(config),
+            env={**os.environ, "NOXBOT_IMAP_PASSWORD": dovecot.PASSWORD},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+
+    process = await start()
+    try:
+        await wait_until(lambda: stored() == ["<term-0@example.com>"], timeout=60)
+        await asyncio.sleep(1.5)  # the large mail is being read (about 8 s)
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+        assert time.monotonic() - stopping < 5  # reading it takes about 8 s
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert stored() == ["<term-0@example.com>"]  # read again on the next start

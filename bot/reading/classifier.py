@@ -214,6 +214,12 @@ def _deletion_index() -> dict[str, str]:
 _TOKEN = re.compile(r"[a-z]+")
 
 
+# A token one typo away from a key word is at most one letter longer than the longest one;
+# looking no further keeps mending linear (each try rebuilds the token: a 40,000-letter
+# "word" took seconds).
+_LONGEST_MENDABLE = max(map(len, _VOCABULARY)) + 1
+
+
 @lru_cache(maxsize=20000)
 def _mend(token: str) -> str:
     """The key word a token is one typo away from (or the token itself)."""
@@ -237,7 +243,8 @@ def _mended(folded: str) -> tuple[str, list[int] | None]:
     changes = [
         (match.span(), mended)
         for match in _TOKEN.finditer(folded)
-        if (mended := _mend(match.group(0))) != match.group(0)
+        if len(match.group(0)) <= _LONGEST_MENDABLE
+        and (mended := _mend(match.group(0))) != match.group(0)
     ]
     if not changes:
         return folded, None
@@ -1025,10 +1032,23 @@ class _Reading:
     flags: frozenset[str]
 
 
+#: What a person writes fits in this many characters: a longer message is classified on its
+#: first HEAD_CHARS and its last TAIL_CHARS (a request often stands in the last lines of a
+#: long mail), which keeps the time one message takes bounded. The message is stored whole.
+HEAD_CHARS, TAIL_CHARS = 12_000, 4_000
+
+
+def bounded(text: str) -> str:
+    """The part of a text the classifier reads: all of it, or its beginning and its end."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
+
+
 def _read(text: str, subject: str, channel: str) -> _Reading:
     body = visible_text(text) if channel == "email" else text.strip()
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
-    combined = f"{subject}\n{body}" if use_subject else body
+    combined = bounded(f"{subject}\n{body}" if use_subject else body)
     folded = fold(combined)
     mended, origin = _mended(folded)
     newsletter = _NEWSLETTER.search(mended) is not None

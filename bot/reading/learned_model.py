@@ -36,6 +36,9 @@ SECOND_KIND_THRESHOLD = 0.5
 RIGHTS = tuple(k for k in RequestKind if k is not RequestKind.NONE)
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+#: A longer run of letters is no word a person wrote (base64, a hash): only its beginning is
+#: read, so that such runs neither cost time nor fill the caches of word features.
+MAX_WORD = 64
 _CLAUSE_END = re.compile(r"[.!?;\n]")
 _NEGATORS = frozenset(
     [
@@ -59,7 +62,10 @@ _AFTER_VERB = frozenset(["inte", "ej", "icke", "aldrig"])
 # Words after which a negation no longer reaches ("inte radera, bara rätta").
 _SCOPE_ENDS = frozenset(["bara", "endast", "only", "just", "but", "men", "instead", "utan"])
 _PHONE = re.compile(r"(?<![\d])(?:\+|00)?\d[\d \-()]{6,16}\d(?![\d])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Tried only where a run of address characters starts: from every position inside a long
+# run the search went over the rest of it again (quadratic in a long "word"); a match
+# exists exactly when one did before (the run's start is an address's start too).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     for clause in _CLAUSE_END.split(text.replace("\u2019", "'")):
         negated = False
-        words = _WORD.findall(clause)
+        words = [word[:MAX_WORD] for word in _WORD.findall(clause)]
         for index, word in enumerate(words):
             if word in _SCOPE_ENDS:
                 negated = False

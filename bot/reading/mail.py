@@ -2,7 +2,9 @@
 
 Prefers text/plain, falls back to HTML turned into text; decodes every charset and transfer
 encoding it meets and never lets an odd header crash the reader. Input that is not an email
-at all raises MalformedEmail, so the caller can keep the raw bytes for staff.
+at all, or is far beyond any real mail (the MAX_* limits below: headers, MIME parts and
+nesting), raises MalformedEmail, so the caller can keep the raw bytes for staff. Every step
+is linear in the size of the mail.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message
+from functools import lru_cache
+from typing import Any
 
 from bot.reading.identity_numbers import mask_identity_numbers
 from bot.reading.text import html_to_text, normalise_whitespace, visible_text
@@ -49,6 +53,63 @@ class ParsedEmail:
 _IDENTIFYING_HEADERS = ("from", "to", "subject", "date", "message-id")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _FALLBACK_CHARSETS = ("utf-8", "cp1252")
+
+# Limits that keep the work on one mail linear and small, far above what real mail needs.
+# The email library's parsers for structured headers (addresses, parameters) grow with the
+# square of a value's length — a 64 KB From of backslashes took 20 s — and its MIME parser
+# checks every line against every enclosing boundary.
+#: The top-level header block (real ones: a few KB); over it the mail is malformed.
+MAX_HEADER_BYTES = 256 * 1024
+#: One header's value is cut to this length where it is read (References keep their end:
+#: the newest ids, which find the thread); Content-* headers, read in every MIME part, to
+#: MAX_MIME_HEADER_CHARS and MAX_MIME_PARAMETERS (real ones have a handful).
+MAX_HEADER_CHARS = 16_000
+MAX_MIME_HEADER_CHARS = 300
+MAX_MIME_PARAMETERS = 20
+#: Longer values are decoded without the library's structured parser (see above).
+MAX_PARSED_HEADER_CHARS = 2_000
+#: MIME structure: more parts, deeper nesting or more multipart sections is malformed.
+MAX_MIME_PARTS = 200
+MAX_MIME_DEPTH = 20
+MAX_MULTIPART_SECTIONS = 100
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
+_HEADER_END = re.compile(rb"\n\r?\n")
+
+
+class _BoundedPolicy(email.policy.EmailPolicy):
+    """email.policy.default, with each header value cut where the parser reads it (see
+    MAX_HEADER_CHARS), and each parsed once: the library parses a part's Content-Type again
+    on every look (eight times per part while parsing), so that no header can make reading
+    a mail slow."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        lowered = name.strip().lower()
+        if lowered.startswith("content-"):
+            parameters = value[:MAX_MIME_HEADER_CHARS].split(";")
+            value = ";".join(parameters[: MAX_MIME_PARAMETERS + 1])
+        elif len(value) > MAX_HEADER_CHARS:
+            cut = (
+                slice(-MAX_HEADER_CHARS, None)
+                if lowered == "references"
+                else slice(MAX_HEADER_CHARS)
+            )
+            value = value[cut]
+        return name, value
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):  # already a parsed header object
+            return value
+        return _parsed_header(self, name, value)
+
+
+@lru_cache(maxsize=256)
+def _parsed_header(policy: email.policy.EmailPolicy, name: str, value: str) -> Any:
+    """A header value as the library parses it; parsed header objects are immutable."""
+    return email.policy.EmailPolicy.header_fetch_parse(policy, name, value)
+
+
+_POLICY = _BoundedPolicy()
 
 
 def _from_surrogates(value: str) -> str:
@@ -89,16 +150,22 @@ def _unfold(value: str) -> str:
 
 
 def _header_values(message: Message) -> Iterator[tuple[str, str]]:
-    """(lower-cased name, decoded value) for every header, never raising.
+    """(lower-cased name, decoded value) for the first header of each name, never raising.
 
     Cases: a well-formed header is decoded by the policy; raw 8-bit bytes (older clients
     that skip RFC 2047) are read as UTF-8 or cp1252; a header the policy's parser chokes on
     is decoded from its raw text.
     """
+    seen: set[str] = set()
     for name, raw in message.raw_items():
+        if name.lower() in seen:  # only the first of each counts (see parse_email)
+            continue
+        seen.add(name.lower())
         raw_text = str(raw)
         if re.search(r"[\udc80-\udcff]", raw_text):
             value = _decode_words(_from_surrogates(raw_text))
+        elif len(raw_text) > MAX_PARSED_HEADER_CHARS:
+            value = _decode_words(raw_text)
         else:
             try:
                 value = str(message.policy.header_fetch_parse(name, raw_text))
@@ -199,6 +266,44 @@ def _looks_binary(raw: bytes) -> bool:
     return controls > len(head) // 10
 
 
+def _too_complex_to_read(raw: bytes) -> str | None:
+    """Why the bytes are beyond what noxbot reads (MAX_HEADER_BYTES, MAX_MULTIPART_SECTIONS,
+    MAX_MIME_PARTS), found before the library parses them; None when they are not.
+
+    Counts are upper bounds (a "boundary=" in text counts too): only mail far from real
+    mail reaches them.
+    """
+    end = _HEADER_END.search(raw)
+    if (end.start() if end else len(raw)) > MAX_HEADER_BYTES:
+        return f"header larger than {MAX_HEADER_BYTES // 1024} KB"
+    boundaries: set[bytes] = set()
+    for match in _BOUNDARY.finditer(raw):
+        boundaries.add(match.group(1) or match.group(2))
+        if len(boundaries) > MAX_MULTIPART_SECTIONS:
+            return f"more than {MAX_MULTIPART_SECTIONS} multipart sections"
+    delimiters = sum(raw.count(b"\n--" + boundary) for boundary in boundaries)
+    if delimiters > MAX_MIME_PARTS + 2 * len(boundaries):
+        return f"more than {MAX_MIME_PARTS} MIME parts"
+    return None
+
+
+def _structure_beyond_limits(message: Message) -> str | None:
+    """Why the parsed structure is beyond MAX_MIME_DEPTH or MAX_MIME_PARTS, or None;
+    walked without recursion."""
+    parts, stack = 0, [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if depth > MAX_MIME_DEPTH:
+            return f"MIME parts nested more than {MAX_MIME_DEPTH} deep"
+        if parts > MAX_MIME_PARTS:
+            return f"more than {MAX_MIME_PARTS} MIME parts"
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
+    return None
+
+
 def _defects(message: Message) -> tuple[str, ...]:
     """What the parser had to repair, in every part, for staff looking at an odd message."""
     found: list[str] = []
@@ -221,10 +326,16 @@ def parse_email(raw: bytes) -> ParsedEmail:
     raw = raw.lstrip(b"\r\n")
     if _looks_binary(raw):
         raise MalformedEmail("binary data, not an email")
+    if (too_complex := _too_complex_to_read(raw)) is not None:
+        raise MalformedEmail(too_complex)
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = email.message_from_bytes(raw, policy=_POLICY)
+    except RecursionError as exc:
+        raise MalformedEmail("MIME parts nested too deep") from exc
     except Exception as exc:  # the feed parser is lenient; anything it raises is garbage
         raise MalformedEmail(f"unreadable message: {exc}") from exc
+    if (beyond := _structure_beyond_limits(message)) is not None:
+        raise MalformedEmail(beyond)
 
     headers: dict[str, str] = {}
     for name, value in _header_values(message):

@@ -80,3 +80,9 @@ def stored_note(text: str) -> str:
     """A staff note or reason as it is stored: personal identity numbers masked (staff may
     have copied one from what the person wrote)."""
     return mask_identity_numbers(text)
+
+
+def stored_text(value: str | None) -> str:
+    """Text as a message is stored: NUL removed (PostgreSQL refuses it), personal identity
+    numbers masked. The classifier reads exactly this (bot.runtime.mail_reader)."""
+    return mask_identity_numbers((value or "").replace("\x00", ""))

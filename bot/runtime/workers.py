@@ -25,14 +25,15 @@ from telegram import Bot, CallbackQuery, Update
 from telegram.error import TelegramError
 
 from bot.channels.imap import ImapError, ImapMailbox
-from bot.channels.mail import inbound_from_email
 from bot.channels.messages import InboundMessage, OutboundChannel
 from bot.channels.telegram import inbound_from_update
 from bot.config import Settings, TelegramSettings
+from bot.reading.classifier import Classification
 from bot.reading.safe_text import printable
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.runtime.lease import POLLERS, release, try_acquire
+from bot.runtime.mail_reader import MailReader, Position, read_mail
 from bot.runtime.senders import open_channels
 from bot.runtime.staff_chat import notify_staff
 from bot.store.database import TRANSIENT_DB_ERRORS, Database, is_transient
@@ -115,9 +116,15 @@ async def with_backoff(
 
 
 def handle_inbound(
-    database: Database, services: Services, inbound: InboundMessage, cursor: str, position: str
+    database: Database,
+    services: Services,
+    inbound: InboundMessage,
+    cursor: str,
+    position: str,
+    classification: Classification | None = None,
 ) -> None:
-    """Process one message and advance the cursor in one transaction.
+    """Process one message and advance the cursor in one transaction (`classification`:
+    see process_inbound).
 
     Cases when it fails:
     - the database is down or busy (`is_transient`): re-raised, the cursor stays, the
@@ -129,7 +136,7 @@ def handle_inbound(
     """
     try:
         with database.session() as session:
-            process_inbound(session, services, inbound)
+            process_inbound(session, services, inbound, classification=classification)
             write_cursor(session, cursor, position, services.clock())
         return
     except Exception as exc:  # any other failure: keep the message, tell staff, go on
@@ -158,9 +165,14 @@ async def ingest_mail(
     services: Services,
     mailbox: ImapMailbox,
     stop: asyncio.Event | None = None,
+    reader: MailReader | None = None,
 ) -> int:
     """Process every message newer than the cursor, until `stop` is set; returns how many
-    were read (the cursor keeps the place of the last one, so the rest waits safely)."""
+    were read (the cursor keeps the place of the last one, so the rest waits safely).
+
+    With a `reader`, each mail is read within its time budget (bot.reading) and a stop
+    abandons a mail still being read (it is read again next time); without one, mail is
+    read here, unguarded."""
     name = f"imap:{mailbox.settings.mailbox}"
     with database.session() as session:
         cursor = session.get(ChannelCursor, name)
@@ -179,13 +191,18 @@ async def ingest_mail(
             write_cursor(session, name, f"{mailbox.uidvalidity}:{after}", services.clock())
     count = 0
     async for mail in mailbox.new_mail(after):
-        inbound = inbound_from_email(
-            mail.raw,
-            imap_uidvalidity=mailbox.uidvalidity,
-            imap_uid=mail.uid,
-            received_at=mail.internal_date,
+        place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
+        reading = await reader.read(mail.raw, place, stop) if reader else read_mail(mail.raw, place)
+        if reading is None:
+            break  # stopped while it was being read: the cursor stays before it
+        handle_inbound(
+            database,
+            services,
+            reading.inbound,
+            name,
+            f"{mailbox.uidvalidity}:{mail.uid}",
+            reading.classification,
         )
-        handle_inbound(database, services, inbound, name, f"{mailbox.uidvalidity}:{mail.uid}")
         count += 1
         if stop is not None and stop.is_set():
             break
@@ -198,29 +215,34 @@ async def watch_mail(
     assert settings.imap is not None
     password = settings.secret(settings.imap.password_env) or ""
 
+    reader = MailReader(settings.classifier.budget_seconds)
+
     async def session_until_failure() -> None:
         mailbox = ImapMailbox(settings.imap, password)  # type: ignore[arg-type]
         try:
             await mailbox.connect()
             while not stop.is_set():
-                await ingest_mail(database, services, mailbox, stop)
+                await ingest_mail(database, services, mailbox, stop, reader)
                 await mailbox.wait_for_mail(stop)
         finally:
             await mailbox.close()
 
-    await with_backoff(
-        "mail watcher",
-        stop,
-        session_until_failure,
-        (
-            ImapError,
-            OSError,
-            TimeoutError,
-            aioimaplib.Abort,
-            aioimaplib.CommandTimeout,
-            *TRANSIENT_DB_ERRORS,
-        ),
-    )
+    try:
+        await with_backoff(
+            "mail watcher",
+            stop,
+            session_until_failure,
+            (
+                ImapError,
+                OSError,  # ReaderUnavailable too
+                TimeoutError,
+                aioimaplib.Abort,
+                aioimaplib.CommandTimeout,
+                *TRANSIENT_DB_ERRORS,
+            ),
+        )
+    finally:
+        reader.close()
 
 
 # --- chat --------------------------------------------------------------------------------

@@ -23,9 +23,8 @@ from sqlmodel import Session, col, select
 from bot.channels.messages import InboundMessage
 from bot.reading.automated import detect_automated
 from bot.reading.classifier import Classification, classify
-from bot.reading.identity_numbers import mask_identity_numbers
 from bot.reading.language import detect_language
-from bot.reading.safe_text import stored_name
+from bot.reading.safe_text import stored_name, stored_text
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.store import audit
@@ -76,11 +75,14 @@ def process_inbound(
     *,
     stated_kinds: list[RequestKind] | None = None,
     actor: str = SYSTEM,
+    classification: Classification | None = None,
 ) -> Outcome:
     """Take one inbound message through the cases above; returns what became of it.
 
     `stated_kinds` (manual intake): staff say what the person asked for; those kinds replace
     the classifier's guess at step 7, and are kept as the message's label.
+    `classification`: the classifier's reading of this message, made already where it was
+    read within a time budget (bot.runtime.mail_reader); made here otherwise.
     """
     key = inbound.dedupe_key()
     seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
@@ -116,11 +118,12 @@ def process_inbound(
     if (done := answer_code(session, services, message)) is not None:
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
-    classification = classify(
-        message.text,
-        subject=message.subject,
-        channel="chat" if message.channel == "telegram" else "email",
-    )
+    if classification is None:  # else made as here, by mail_reader.classify_inbound
+        classification = classify(
+            message.text,
+            subject=message.subject,
+            channel="chat" if message.channel == "telegram" else "email",
+        )
     message.classification = {**classification.to_json()}
     if stated_kinds is not None:
         classification = _stated(
@@ -228,8 +231,8 @@ def _record(
         channel=inbound.channel,
         address=normalised_or_raw(inbound.channel, _storable(inbound.sender)),
         display_name=stored_name(inbound.sender_name),
-        subject=mask_identity_numbers(_storable(inbound.subject)),
-        text=mask_identity_numbers(_storable(inbound.text)),
+        subject=stored_text(inbound.subject),
+        text=stored_text(inbound.text),
         raw=inbound.raw if keep_raw else None,
         message_id=_message_id(inbound.message_id),
         in_reply_to=_message_id(inbound.in_reply_to),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,6 +12,7 @@ from sqlmodel import select
 from bot.channels.imap import ImapMailbox
 from bot.channels.telegram import make_bot
 from bot.config import ImapSettings, TelegramSettings
+from bot.runtime.mail_reader import MailReader
 from bot.runtime.workers import ingest_mail, poll_chat_once
 from bot.store.tables import ChannelCursor, Message, Request
 from tests import dovecot
@@ -279,3 +282,95 @@ async def test_a_stop_during_a_long_backlog_ends_after_the_mail_in_hand(imap_ser
         assert await ingest_mail(world.database, world.services, mailbox) == 19  # the rest waited
     finally:
         await mailbox.close()
+
+
+# --- one crafted mail cannot stop the watcher ----------------------------------------------
+
+
+async def _ingest_with(world, server, name: str, reader, stop=None) -> int:
+    mailbox = _mailbox(server, name)
+    await mailbox.connect()
+    try:
+        return await ingest_mail(world.database, world.services, mailbox, stop, reader)
+    finally:
+        await mailbox.close()
+
+
+def _messages(world) -> list[Message]:
+    with world.session() as session:
+        return list(session.exec(select(Message).order_by(Message.id)))
+
+
+#: About two seconds to read on this machine.
+SLOW_BODY = "Vi har gått igenom offerten och återkommer om leveransdatum.\r\n" * 80_000
+
+
+async def test_a_mail_of_one_huge_word_is_read_and_so_is_the_next(imap_server, tmp_path):
+    await _append(
+        imap_server,
+        [
+            _mail(701, ANNA, "Radera mig", ERASE),
+            _mail(702, "kund@example.com", "Hej", "a" * 1_000_000),
+            _mail(703, "ola@example.se", "Radera", "Radera allt ni har om mig."),
+        ],
+        "Huge1",
+    )
+    world = make_world(tmp_path)
+    reader = MailReader(world.services.settings.classifier.budget_seconds)
+    started = time.monotonic()
+    try:
+        assert await _ingest_with(world, imap_server, "Huge1", reader) == 3
+    finally:
+        reader.close()
+    assert time.monotonic() - started < 5  # it hung for good before
+    messages = _messages(world)
+    assert [m.state for m in messages] == ["request", "not_a_request", "request"]
+    assert len(messages[1].text) == 1_000_000
+    with world.session() as session:
+        assert session.get(ChannelCursor, "imap:Huge1").value.endswith(":3")
+
+
+async def test_a_mail_that_takes_longer_than_the_budget_is_kept_for_staff(imap_server, tmp_path):
+    slow = _mail(712, "kund@example.com", "Offert", SLOW_BODY)
+    await _append(
+        imap_server,
+        [_mail(711, ANNA, "Radera mig", ERASE), slow, _mail(713, "ola@example.se", "Hej", ERASE)],
+        "Slow1",
+    )
+    world = make_world(tmp_path)
+    reader = MailReader(0.5)
+    try:
+        assert await _ingest_with(world, imap_server, "Slow1", reader) == 3
+    finally:
+        reader.close()
+    first, kept, last = _messages(world)
+    assert (first.state, kept.state, last.state) == ("request", "malformed", "request")
+    assert kept.state_reason == "reading it took longer than 0.5 s"
+    assert kept.raw == slow and kept.imap_uid == 2
+    [alert] = world.alerts("malformed")
+    assert alert.message_id == kept.id and "took longer than 0.5 s" in alert.text
+    with world.session() as session:
+        assert session.get(ChannelCursor, "imap:Slow1").value.endswith(":3")
+
+
+async def test_a_stop_while_a_large_mail_is_read_is_honoured_at_once(imap_server, tmp_path):
+    await _append(
+        imap_server,
+        [_mail(721, "kund@example.com", "Offert", SLOW_BODY * 3), _mail(722, ANNA, "Hej", ERASE)],
+        "Slow2",
+    )
+    world = make_world(tmp_path)
+    reader = MailReader(30)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.5, stop.set)
+    started = time.monotonic()
+    try:
+        # Nothing is read after the stop, and the mail in hand is left for next time.
+        assert await _ingest_with(world, imap_server, "Slow2", reader, stop) == 0
+        assert time.monotonic() - started < 2.5  # reading it takes about 6 s
+        assert _messages(world) == []
+        reader.budget_seconds = 0.5  # next time (here, not to wait for it)
+        assert await _ingest_with(world, imap_server, "Slow2", reader) == 2
+    finally:
+        reader.close()
+    assert [m.state for m in _messages(world)] == ["malformed", "request"]

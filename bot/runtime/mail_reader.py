@@ -1,0 +1,260 @@
+"""Reading one mail — parsing and classifying it, the CPU-heavy, pure part of handling it —
+within a time budget, so that no mail can stop the mail watcher.
+
+Every step of reading is linear in the mail's size or capped (bot.reading.mail, .text,
+.classifier), and an ordinary mail takes a few milliseconds. The budget is the last line
+of defence, against whatever slow path is still unknown, and it has to be enforced from
+outside the work:
+
+- a thread cannot be stopped, and a regular expression running in C holds the GIL, so
+  `asyncio.wait_for` around `asyncio.to_thread` neither frees the event loop (SIGTERM,
+  the other channels) nor ends the work;
+- a signal (SIGALRM) is only handled between Python bytecodes, not inside a regex;
+- a separate process can be killed at any moment. So a mail of GUARDED_FROM_BYTES or more
+  is read in a worker process (a fresh interpreter running serve_worker) that stays up
+  between mails; the event loop waits for its answer without blocking, and kills it when
+  the budget runs out or the watcher is stopped.
+
+Smaller mail is read in the watcher's own process: at that size the linear steps cannot
+take long (the slowest input found, MIME parts with crafted headers, costs about 7 µs a
+byte: under half a second at 64 KB; ordinary mail a few milliseconds), and the worker
+process need not even exist while the mailbox holds only ordinary mail. Handing a mail
+over costs about a millisecond up to 64 KB and a few at 1 MB (the mail goes there and its
+text comes back, pickled: 0.5 ms per MB); starting the worker about 0.25 s, once and after
+each kill (bench/pathological_bench.py measures both).
+
+A mail that takes longer than the budget becomes a `malformed` message: kept raw and shown
+to staff, and the cursor moves past it like any other mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from datetime import datetime
+from multiprocessing.connection import Connection
+
+from bot.channels.mail import inbound_from_email
+from bot.channels.messages import InboundMessage
+from bot.reading.classifier import Classification, classify
+from bot.reading.safe_text import stored_text
+from bot.rules.channels import ChannelName
+
+log = logging.getLogger("noxbot")
+
+#: Mail at least this large is read in the worker process (see the module's docstring).
+GUARDED_FROM_BYTES = 64 * 1024
+#: How long the worker process may take to start (import, load the model) before the
+#: watcher treats it as unavailable and tries again later.
+START_SECONDS = 60.0
+
+
+def classify_inbound(inbound: InboundMessage) -> Classification:
+    """The classifier's reading of a message, on its text and subject as stored."""
+    return classify(
+        stored_text(inbound.text),
+        subject=stored_text(inbound.subject),
+        channel="chat" if inbound.channel is ChannelName.TELEGRAM else "email",
+    )
+
+
+@dataclass(frozen=True)
+class MailReading:
+    """One mail as read: the message, and the classifier's reading of it (None when the
+    mail is malformed, or classifying it failed: the pipeline then classifies it itself)."""
+
+    inbound: InboundMessage
+    classification: Classification | None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a mail stands in the mailbox, and when the server received it."""
+
+    imap_uidvalidity: int | None = None
+    imap_uid: int | None = None
+    received_at: datetime | None = None
+
+
+def _unreadable(raw: bytes, position: Position, why: str) -> InboundMessage:
+    return InboundMessage(
+        channel=ChannelName.EMAIL,
+        sender="unknown",
+        raw=raw,
+        malformed=why,
+        imap_uidvalidity=position.imap_uidvalidity,
+        imap_uid=position.imap_uid,
+        received_at=position.received_at,
+    )
+
+
+def read_mail(raw: bytes, position: Position) -> MailReading:
+    """Parse and classify one mail (pure). Never raises: a mail that breaks the parser is a
+    malformed message that keeps its raw bytes for staff."""
+    try:
+        inbound = inbound_from_email(
+            raw,
+            imap_uidvalidity=position.imap_uidvalidity,
+            imap_uid=position.imap_uid,
+            received_at=position.received_at,
+        )
+    except Exception as exc:  # a parser bug must not stop the watcher
+        why = f"reading it failed ({type(exc).__name__})"
+        return MailReading(_unreadable(raw, position, why), None)
+    if inbound.malformed:
+        return MailReading(inbound, None)
+    try:
+        return MailReading(inbound, classify_inbound(inbound))
+    except Exception:  # the pipeline classifies it again and quarantines it if that fails
+        return MailReading(inbound, None)
+
+
+class ReaderUnavailable(OSError):
+    """The worker process could not be started; the watcher backs off and tries again (an
+    OSError, as a lost connection is)."""
+
+
+class MailReader:
+    """Reads mail within `budget_seconds` each (see the module's docstring). One per mail
+    watcher; `close()` ends the worker process."""
+
+    def __init__(self, budget_seconds: float, *, guarded_from_bytes: int = GUARDED_FROM_BYTES):
+        self.budget_seconds = budget_seconds
+        self.guarded_from_bytes = guarded_from_bytes
+        self._worker: subprocess.Popen[bytes] | None = None
+        self._connection: Connection | None = None
+
+    async def read(
+        self, raw: bytes, position: Position, stop: asyncio.Event | None = None
+    ) -> MailReading | None:
+        """The mail read; a malformed reading when it took longer than the budget; None when
+        `stop` was set first (nothing was done: the mail is read again next time)."""
+        if len(raw) < self.guarded_from_bytes:
+            return read_mail(raw, position)
+        for attempt in (1, 2):
+            connection = await self._ready(stop)
+            if connection is None:
+                return None  # stopped while the worker was starting
+            try:
+                connection.send((raw, position))
+                break
+            except OSError as exc:  # the worker ended while idle (killed from outside)
+                self._end_worker()
+                if attempt == 2:
+                    raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
+        answer = await _answer(connection, self.budget_seconds, stop)
+        if isinstance(answer, MailReading):
+            return replace(answer, inbound=replace(answer.inbound, raw=raw))
+        self._end_worker()
+        if answer is _STOPPED:
+            return None
+        why = (
+            f"reading it took longer than {self.budget_seconds:g} s"
+            if answer is _OVERRUN
+            else "reading it ended the reader process"
+        )
+        log.error("a mail of %d bytes could not be read (%s); kept for staff", len(raw), why)
+        return MailReading(_unreadable(raw, position, why), None)
+
+    async def _ready(self, stop: asyncio.Event | None) -> Connection | None:
+        """The connection to the worker, starting one (and waiting, without blocking the
+        event loop, until it has loaded what it needs) when there is none; None when `stop`
+        is set meanwhile.
+
+        The worker is a fresh interpreter running serve_worker: not a fork of this process,
+        which holds sockets and threads, and not multiprocessing's spawn, which runs the
+        parent's main module again."""
+        worker, connection = self._worker, self._connection
+        if worker is not None and connection is not None and worker.poll() is None:
+            return connection
+        self._end_worker()
+        ours, theirs = socket.socketpair()
+        try:
+            self._worker = subprocess.Popen(
+                [sys.executable, "-c", _WORKER, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ours.close()
+            raise ReaderUnavailable(f"cannot start the mail reader: {exc}") from exc
+        finally:
+            theirs.close()
+        self._connection = Connection(ours.detach())
+        started = await _answer(self._connection, START_SECONDS, stop)
+        if started == _READY:
+            return self._connection
+        self._end_worker()
+        if started is _STOPPED:
+            return None
+        raise ReaderUnavailable("the mail reader did not start")
+
+    def _end_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker.wait()
+        if self._connection is not None:
+            self._connection.close()
+        self._worker = self._connection = None
+
+    def close(self) -> None:
+        self._end_worker()
+
+
+_READY, _OVERRUN, _DIED, _STOPPED = "ready", object(), object(), object()
+
+
+async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | None) -> object:
+    """What the worker sends next, or _OVERRUN after `seconds`, _DIED when it ended, or
+    _STOPPED as soon as `stop` is set; the event loop runs on meanwhile."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(connection.fileno(), lambda: readable.done() or readable.set_result(None))
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        await asyncio.wait(
+            [readable, *([stopping] if stopping else [])],
+            timeout=seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        loop.remove_reader(connection.fileno())
+        if stopping is not None:
+            stopping.cancel()
+    if not readable.done():
+        return _STOPPED if stop is not None and stop.is_set() else _OVERRUN
+    try:
+        return connection.recv()  # the answer is being written: this returns at once
+    except (EOFError, OSError):
+        return _DIED
+
+
+_WORKER = (
+    "import sys; from bot.runtime.mail_reader import serve_worker; serve_worker(int(sys.argv[1]))"
+)
+
+
+def serve_worker(fd: int) -> None:
+    """The worker process: reads each mail it is sent on the socket `fd` and answers with
+    the reading (without the raw bytes, which the watcher has), until the watcher closes
+    the connection or kills it."""
+    # Ctrl-C reaches the whole process group; stopping is the watcher's to decide.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    connection = Connection(fd)
+    classify("")  # load the model before saying ready: the first mail's budget is its own
+    connection.send(_READY)
+    while True:
+        try:
+            raw, position = connection.recv()
+        except (EOFError, OSError):
+            return
+        reading = read_mail(raw, position)
+        try:
+            connection.send(replace(reading, inbound=replace(reading.inbound, raw=None)))
+        except OSError:
+            return

@@ -1,0 +1,125 @@
+"""Reading a mail within its time budget (bot.reading): large mail is read in a worker
+process that is killed when the budget runs out or the watcher stops, and the watcher's
+event loop runs on meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlmodel import select
+
+from bot.channels.messages import InboundMessage
+from bot.rules.channels import ChannelName
+from bot.rules.kinds import RequestKind
+from bot.runtime.mail_reader import MailReader, Position, classify_inbound, read_mail
+from bot.store.tables import Message
+
+REQUEST = "Hej! Jag vill att ni raderar alla mina personuppgifter, tack. Mvh Anna\r\n"
+
+
+def mail(body: str, n: int = 1) -> bytes:
+    return (
+        "From: Anna Lindqvist <anna@example.se>\r\nTo: info@noxconsulting.se\r\n"
+        f"Subject: Hej\r\nMessage-ID: <r{n}@example.se>\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+
+
+#: About two seconds to read on this machine, and five: longer than the budgets below.
+SLOW = mail(REQUEST * 70_000)
+SLOWER = mail(REQUEST * 170_000)
+HERE = Position(imap_uidvalidity=7, imap_uid=42)
+
+
+@pytest.fixture
+async def reader():
+    reader = MailReader(0.5, guarded_from_bytes=0)  # every mail through the worker
+    await reader.read(mail("hej"), HERE)  # the worker is up: what follows is the reading
+    yield reader
+    reader.close()
+
+
+async def test_a_large_mail_is_read_in_the_worker_as_it_would_be_here(reader):
+    raw = mail(REQUEST * 2_000)
+    reading = await reader.read(raw, HERE)
+    assert reading == read_mail(raw, HERE)
+    assert reading.inbound.raw == raw and reading.inbound.imap_uid == 42
+    assert reading.classification.kinds == (RequestKind.ERASURE,)
+
+
+async def test_a_mail_that_takes_longer_than_the_budget_is_kept_raw_for_staff(reader):
+    started = time.monotonic()
+    reading = await reader.read(SLOW, HERE)
+    assert time.monotonic() - started < 1.5  # the budget, and handing 5 MB over
+    assert reading.inbound.malformed == "reading it took longer than 0.5 s"
+    assert reading.inbound.raw == SLOW and reading.inbound.imap_uid == 42
+    assert reading.classification is None
+    # The worker was killed; the next mail gets a new one.
+    assert (await reader.read(mail(REQUEST), HERE)).classification.kinds == (RequestKind.ERASURE,)
+
+
+async def test_the_event_loop_runs_on_while_a_large_mail_is_read():
+    reader = MailReader(10, guarded_from_bytes=0)
+    try:
+        await reader.read(mail("hej"), HERE)  # the worker is up
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        ticking = asyncio.create_task(tick())
+        reading = await reader.read(SLOW, HERE)
+        ticking.cancel()
+        assert reading.classification.kinds == (RequestKind.ERASURE,)
+        assert len(gaps) > 50 and max(gaps) < 0.5  # handing 5 MB over takes a moment
+    finally:
+        reader.close()
+
+
+async def test_a_stop_abandons_the_mail_being_read_at_once(reader):
+    reader.budget_seconds = 30
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.5, stop.set)
+    started = time.monotonic()
+    assert await reader.read(SLOWER, HERE, stop) is None  # to be read again next time
+    assert time.monotonic() - started < 2
+
+
+async def test_a_worker_that_died_while_idle_is_replaced(reader):
+    await reader.read(mail("hej"), HERE)
+    reader._worker.kill()
+    reader._worker.wait()
+    assert (await reader.read(mail(REQUEST), HERE)).classification.kinds == (RequestKind.ERASURE,)
+
+
+def test_a_mail_that_breaks_the_parser_is_kept_raw_for_staff(monkeypatch):
+    def broken(raw, **position):
+        raise AssertionError("parser bug")
+
+    monkeypatch.setattr("bot.runtime.mail_reader.inbound_from_email", broken)
+    reading = read_mail(b"Subject: x\r\n\r\nhej", HERE)
+    assert reading.inbound.malformed == "reading it failed (AssertionError)"
+    assert reading.inbound.raw == b"Subject: x\r\n\r\nhej" and reading.inbound.imap_uid == 42
+
+
+def test_the_reading_classifies_the_text_as_the_pipeline_stores_it(world):
+    # A NUL (which PostgreSQL refuses) joins the digits of a personal identity number;
+    # both are gone from the stored text, and the classifier reads the same text.
+    inbound = InboundMessage(
+        ChannelName.EMAIL,
+        "anna@example.se",
+        text="Radera mina uppgifter. Mitt personnummer är 811218-\x009876.",
+        subject="Radera",
+        message_id="<nul@example.se>",
+    )
+    world.receive(inbound)
+    with world.session() as session:
+        stored = session.exec(select(Message)).one()
+    assert "\x00" not in stored.text and "9876" not in stored.text
+    assert stored.classification == classify_inbound(inbound).to_json()
