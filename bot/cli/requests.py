@@ -24,7 +24,6 @@ from bot.cli.app import (
     print_json,
     read_text_file,
     services_for,
-    settings_and_database,
     staff_actor,
     today,
 )
@@ -107,9 +106,10 @@ def requests_show(
     reference: str, config: ConfigOption = None, output_format: FormatOption = OutputFormat.TEXT
 ) -> None:
     """One case in full."""
-    settings, database = settings_and_database(config)
+    settings, database, services = services_for(config)
     with database.session() as session:
-        case = case_json(session, get_case(session, reference), today(settings))
+        expire_verifications(session, services)  # a challenge past its time is not "pending"
+        case = case_json(session, get_case(session, reference), today(settings, services.clock))
     if output_format is OutputFormat.JSON:
         print_json(case)
         return
@@ -218,10 +218,10 @@ def requests_extend(
     _, database, services = services_for(config)
     with database.session() as session:
         draft = extend_case(session, services, reference, stored_note(reason), actor=staff_actor())
-        case = get_case(session, reference)
+        new_due = (draft.covers or {})["extension"]["due"]
         console.print(
-            f"{case.reference}: due {case.extended_due_date}; notice is draft "
-            f"{draft.id}, awaiting approval"
+            f"{reference.upper()}: the notice is draft {draft.id}, awaiting approval; the due "
+            f"date moves to {new_due} once the notice has gone out (Art. 12(3))"
         )
 
 

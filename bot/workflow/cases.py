@@ -172,8 +172,9 @@ def extend_case(
     session: Session, services: Services, reference: str, reason: str, *, actor: str
 ) -> Draft:
     """Art. 12(3): two more months, with a notice to the person within the first month. The
-    notice is drafted now; the longer deadline holds once staff approve it (bot.workflow.approval),
-    so the person is never held to a date nobody told them of."""
+    notice is drafted now; the longer deadline holds once it has gone out — sent, or handed
+    to staff to post (bot.workflow.lifecycle.apply_extension) — so the person is never held
+    to a date nobody told them of."""
     case = get_case(session, reference)
     if not is_open(case.status):
         raise CaseError(f"{case.reference} is {case.status}; a closed case cannot be extended")

@@ -11,12 +11,15 @@ from sqlmodel import Session, col, select
 from bot.rules.deadlines import working_days_left
 from bot.store.register import SUBJECT_FIELDS
 from bot.store.tables import ContactPoint, Draft, Request, Subject, Verification
+from bot.workflow.lifecycle import is_open
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
+    # The challenge of who asked (a case may also have challenges confirming a contact
+    # point's change; those are not "the" verification of the case).
     verification = session.exec(
         select(Verification)
-        .where(Verification.request_id == case.id)
+        .where(Verification.request_id == case.id, col(Verification.confirms_contact).is_(None))
         .order_by(col(Verification.id).desc())
     ).first()
     due = case.extended_due_date if case.extended and case.extended_due_date else case.due_date
@@ -33,7 +36,8 @@ def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
         "original_due_date": case.due_date.isoformat(),
         "target_date": case.target_date.isoformat(),
         "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date else None,
-        "working_days_left": working_days_left(due, today),
+        # No deadline runs for a case that has ended.
+        "working_days_left": working_days_left(due, today) if is_open(case.status) else None,
         "verified": case.verified_at is not None,
         "verification": None
         if verification is None
