@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bot.clock import utcnow
 from bot.config import TelegramSettings
 from bot.runtime.lease import POLLERS, release, try_acquire
-from bot.runtime.workers import run_workers
+from bot.runtime.supervisor import run_workers
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import make_world
 
@@ -35,7 +35,7 @@ def test_the_lease_is_held_renewed_taken_over_and_released(any_database):
 
 
 async def test_a_second_instance_polls_only_after_the_first_lets_go(tmp_path, monkeypatch):
-    monkeypatch.setattr("bot.runtime.workers.LEASE_TTL", timedelta(seconds=0.6))
+    monkeypatch.setattr("bot.runtime.supervisor.LEASE_TTL", timedelta(seconds=0.6))
     api = FakeBotApi()
     await api.start()
     monkeypatch.setenv("NOXBOT_TELEGRAM_TOKEN", api.token)

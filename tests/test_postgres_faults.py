@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bot.channels.messages import InboundMessage
 from bot.rules.channels import ChannelName
-from bot.runtime.workers import handle_inbound
+from bot.runtime.intake import handle_inbound
 from bot.store import audit
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.store.tables import ChannelCursor, Message, Request

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.clock import utcnow
 from bot.config import ImapSettings, SmtpSettings, TelegramSettings
-from bot.runtime.workers import run_workers
+from bot.runtime.supervisor import run_workers
 from bot.store.tables import Request, Verification
 from bot.workflow.approval import approve_draft
 from tests import dovecot
@@ -74,7 +74,7 @@ async def test_a_mailed_request_is_confirmed_on_telegram_approved_and_answered_b
     # this process's: under faketime only what passes the variables on is moved).
     skew = await dovecot.server_now(imap_server) - utcnow()
     world.services.clock = lambda: utcnow() + skew
-    monkeypatch.setattr("bot.runtime.workers.OUTBOX_SECONDS", 0.1)
+    monkeypatch.setattr("bot.runtime.supervisor.OUTBOX_SECONDS", 0.1)
     stop = asyncio.Event()
     workers = asyncio.create_task(run_workers(settings, world.database, world.services, stop))
     try:

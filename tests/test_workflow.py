@@ -744,7 +744,7 @@ async def test_a_chat_follow_up_joins_the_open_case_and_staff_see_it(world):
 def test_a_message_that_breaks_the_pipeline_is_quarantined_and_the_next_one_goes_on(
     world, monkeypatch
 ):
-    from bot.runtime.workers import handle_inbound
+    from bot.runtime.intake import handle_inbound
     from bot.store.tables import ChannelCursor
     from bot.workflow import pipeline
 

@@ -10,7 +10,7 @@ from bot.cli.app import ConfigOption, app, console, services_for
 @app.command("run")
 def run_command(config: ConfigOption = None) -> None:
     """Run the mail watcher, chat poller, outbox sender and scheduler until SIGINT/SIGTERM."""
-    from bot.runtime.workers import run_until_signalled
+    from bot.runtime.supervisor import run_until_signalled
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # httpx logs every request URL, and a Bot API URL carries the bot token; Alembic and

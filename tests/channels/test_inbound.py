@@ -12,8 +12,9 @@ from sqlmodel import select
 from bot.channels.imap import ImapMailbox
 from bot.channels.telegram import make_bot
 from bot.config import ImapSettings, TelegramSettings
+from bot.runtime.chat_poller import poll_chat_once
 from bot.runtime.mail_reader import MailReader
-from bot.runtime.workers import ingest_mail, poll_chat_once
+from bot.runtime.mail_watcher import ingest_mail
 from bot.store.tables import ChannelCursor, Message, Request
 from tests import dovecot
 from tests.fake_bot_api import FakeBotApi

@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from bot.channels.telegram import make_bot
 from bot.config import TelegramSettings
+from bot.runtime.chat_poller import poll_chat_once
 from bot.runtime.staff_chat import notify_staff
-from bot.runtime.workers import poll_chat_once
 from bot.store.tables import ChannelCursor, Request
 from bot.workflow.approval import edit_draft
 from tests.fake_bot_api import FakeBotApi
@@ -150,9 +150,9 @@ async def test_a_decision_that_fails_is_answered_skipped_and_the_next_update_pro
 async def test_a_message_whose_handling_fails_is_skipped_and_the_poller_goes_on(
     world, bot_api, monkeypatch, caplog
 ):
-    import bot.runtime.workers
+    import bot.runtime.intake
 
-    real = bot.runtime.workers.process_inbound
+    real = bot.runtime.intake.process_inbound
 
     def process(session, services, inbound, **kwargs):
         if inbound.text == "boom":
@@ -162,8 +162,8 @@ async def test_a_message_whose_handling_fails_is_skipped_and_the_poller_goes_on(
     def no_quarantine(*args, **kwargs):
         raise RuntimeError("quarantine refused too")
 
-    monkeypatch.setattr("bot.runtime.workers.process_inbound", process)
-    monkeypatch.setattr("bot.runtime.workers.quarantine", no_quarantine)
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", process)
+    monkeypatch.setattr("bot.runtime.intake.quarantine", no_quarantine)
     settings = _settings(world, bot_api)
     bot_api.user_says(MALLORY, "boom")
     bot_api.user_says(int(JOHN_TELEGRAM), "Please stop sending me newsletters")

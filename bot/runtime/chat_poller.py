@@ -1,0 +1,146 @@
+"""The chat poller: Telegram updates (getUpdates long poll), each processed with its offset
+in one transaction; staff decisions in the staff chat; one bad update never stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram import Bot, CallbackQuery, Update
+from telegram.error import TelegramError
+
+from bot.channels.telegram import inbound_from_update
+from bot.config import Settings, TelegramSettings
+from bot.reading.safe_text import printable
+from bot.runtime.intake import handle_inbound, read_cursor, write_cursor
+from bot.runtime.loops import until_stopped, with_backoff
+from bot.store.database import Database, is_transient
+from bot.workflow.services import Services
+from bot.workflow.staff_decisions import (
+    DECISION_FAILED,
+    NOT_HERE,
+    decide_in_chat,
+    is_staff_press,
+    parse_decision,
+)
+
+log = logging.getLogger("noxbot")
+
+
+async def poll_chat_once(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+    timeout: int,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """One getUpdates round: each update processed with its offset in one transaction.
+
+    An update whose handling fails for any reason but a database that is away is logged
+    (its kind of error only), answered if it was a button, and skipped: its offset is
+    moved on in a transaction of its own, so it is never read again and the poller goes
+    on. When the database is away the offset stays, and the update is read again later.
+    """
+    assert settings.telegram is not None
+    with database.session() as session:
+        offset = int(read_cursor(session, "telegram:offset") or 0)
+    updates = await until_stopped(
+        stop,
+        bot.get_updates(
+            offset=offset or None, timeout=timeout, allowed_updates=["message", "callback_query"]
+        ),
+    )
+    if updates is None:
+        return 0  # stopped while waiting; the offset was not moved, nothing is lost
+    for update in updates:
+        position = str(update.update_id + 1)
+        try:
+            await _handle_update(database, services, bot, settings, update, position)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # Only the kind of error: its message may quote what a person wrote.
+            log.error("chat poller: an update failed (%s); skipped", type(exc).__name__)
+            _skip_update(database, services, position)
+            if update.callback_query is not None:
+                await _answer(update.callback_query)
+    return len(updates)
+
+
+def _skip_update(database: Database, services: Services, position: str) -> None:
+    with database.session() as session:
+        write_cursor(session, "telegram:offset", position, services.clock())
+
+
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press (its spinner stops; `text` is shown to the one who pressed)."""
+    with contextlib.suppress(TelegramError):
+        await query.answer(text[:190] if text else None)
+
+
+async def _handle_update(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+    update: Update,
+    position: str,
+) -> None:
+    assert settings.telegram is not None
+    query = update.callback_query
+    if query is not None and parse_decision(query.data or "") is not None:
+        await _decide(database, services, bot, settings.telegram, query, position)
+        return
+    inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
+    if inbound is None:
+        _skip_update(database, services, position)
+    else:
+        handle_inbound(database, services, inbound, "telegram:offset", position)
+    if query is not None:
+        await _answer(query)  # only stops the button's spinner
+
+
+async def _decide(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    telegram: TelegramSettings,
+    query: CallbackQuery,
+    position: str,
+) -> None:
+    """A press of Approve or Reject. Outside the staff chat, or by someone not on staff, it
+    gets only a neutral answer: no message in that chat, nothing that names a setting."""
+    if not is_staff_press(query, telegram):
+        _skip_update(database, services, position)
+        await _answer(query, NOT_HERE)
+        return
+    try:
+        with database.session() as session:
+            answer = decide_in_chat(session, services, query, telegram.staff_user_ids)
+            write_cursor(session, "telegram:offset", position, services.clock())
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.error("staff chat: a decision failed (%s); nothing done", type(exc).__name__)
+        _skip_update(database, services, position)
+        answer = DECISION_FAILED
+    await _answer(query, answer)
+    with contextlib.suppress(TelegramError):  # the other staff see what was decided
+        await bot.send_message(chat_id=telegram.staff_chat_id, text=printable(answer))
+
+
+async def poll_chat(
+    database: Database, services: Services, bot: Bot, settings: Settings, stop: asyncio.Event
+) -> None:
+
+    assert settings.telegram is not None
+    timeout = settings.telegram.poll_timeout_seconds
+
+    async def step() -> None:
+        await poll_chat_once(database, services, bot, settings, timeout, stop)
+
+    # Any error: one update's failure is contained in poll_chat_once; whatever escapes it
+    # (the offset cannot be written) is waited out like a server that is down.
+    await with_backoff("chat poller", stop, step, (Exception,))

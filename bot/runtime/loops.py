@@ -1,0 +1,58 @@
+"""How every worker loop waits: a sleep that a stop ends, a long wait abandoned at a stop,
+and backoff on a transient failure (1, 2, 4 … s, at most five minutes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+log = logging.getLogger("noxbot")
+
+T = TypeVar("T")
+MAX_BACKOFF = 300.0
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def until_stopped(stop: asyncio.Event | None, waiting: Awaitable[T]) -> T | None:
+    """The result of a long wait (a long poll), or None as soon as `stop` is set: a stop
+    must not wait out a 30-second poll. Only for waits that are safe to abandon."""
+    task = asyncio.ensure_future(waiting)
+    if stop is None:
+        return await task
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
+
+
+async def with_backoff(
+    name: str,
+    stop: asyncio.Event,
+    step: Callable[[], Awaitable[None]],
+    transient: tuple[type[BaseException], ...],
+) -> None:
+    """Run `step` until stopped; a transient failure waits 1, 2, 4 … s (at most 5 min)."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await step()
+            delay = 1.0
+        except transient as exc:
+            # Only the kind of error: server messages can echo addresses (personal data).
+            log.warning("%s: %s; retrying in %.0f s", name, type(exc).__name__, delay)
+            await sleep_or_stop(stop, delay)
+            delay = min(delay * 2, MAX_BACKOFF)

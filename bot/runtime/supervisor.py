@@ -1,0 +1,176 @@
+"""`noxbot run`: the workers under one supervisor — the mail watcher, the chat poller, the
+staff chat, the outbox sender and the scheduler — stopped cleanly by SIGINT/SIGTERM. One
+instance holds the pollers' lease; every instance sends from the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from datetime import timedelta
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.channels.messages import OutboundChannel
+from bot.config import Settings
+from bot.rules.channels import ChannelName
+from bot.rules.deadlines import stockholm_date
+from bot.runtime.chat_poller import poll_chat
+from bot.runtime.lease import POLLERS, release, try_acquire
+from bot.runtime.loops import sleep_or_stop, with_backoff
+from bot.runtime.mail_watcher import watch_mail
+from bot.runtime.senders import open_channels
+from bot.runtime.staff_chat import notify_staff
+from bot.store.database import TRANSIENT_DB_ERRORS, Database
+from bot.workflow.confirming import expire_verifications
+from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
+from bot.workflow.sending import deliver_due
+from bot.workflow.services import Services
+
+log = logging.getLogger("noxbot")
+
+OUTBOX_SECONDS = 5.0
+SCHEDULER_SECONDS = 60.0
+LEASE_TTL = timedelta(seconds=60)
+
+
+async def send_outbox(
+    database: Database,
+    services: Services,
+    channels: dict[ChannelName, OutboundChannel],
+    stop: asyncio.Event,
+) -> None:
+    async def step() -> None:
+        await deliver_due(database, services, channels, stop=stop)
+        await sleep_or_stop(stop, OUTBOX_SECONDS)
+
+    await with_backoff("outbox sender", stop, step, TRANSIENT_DB_ERRORS)
+
+
+async def notify_staff_chat(
+    database: Database, services: Services, bot: Bot, chat_id: int, stop: asyncio.Event
+) -> None:
+    async def step() -> None:
+        await notify_staff(database, services, bot, chat_id)
+        await sleep_or_stop(stop, OUTBOX_SECONDS)
+
+    await with_backoff(
+        "staff chat", stop, step, (TelegramError, OSError, TimeoutError, *TRANSIENT_DB_ERRORS)
+    )
+
+
+async def run_scheduler(database: Database, services: Services, stop: asyncio.Event) -> None:
+    async def step() -> None:
+        with database.session() as session:
+            expire_verifications(session, services)
+            today = stockholm_date(services.clock(), services.settings.organisation.timezone)
+            raise_daily_reminders(session, services, today)
+            run_daily_retention(session, services, today)
+        await sleep_or_stop(stop, SCHEDULER_SECONDS)
+
+    await with_backoff("scheduler", stop, step, TRANSIENT_DB_ERRORS)
+
+
+async def run_workers(
+    settings: Settings, database: Database, services: Services, stop: asyncio.Event
+) -> None:
+    """All configured workers in one TaskGroup until `stop` is set."""
+    async with contextlib.AsyncExitStack() as stack:
+        channels = await open_channels(settings, stack)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(send_outbox(database, services, channels.outbound, stop))
+            group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
+
+
+async def lead_when_elected(
+    database: Database, services: Services, settings: Settings, bot: Bot | None, stop: asyncio.Event
+) -> None:
+    """The pollers and the scheduler run in one instance only: the holder of the lease.
+
+    Every instance sends from the outbox; this one waits for the lease, runs the pollers
+    while it renews it, and stands down (and waits again) if it ever loses it.
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    try:
+        while not stop.is_set():
+            elected = _try_lease(database, services, holder)
+            if not elected:
+                await sleep_or_stop(stop, LEASE_TTL.total_seconds() / 3)
+                continue
+            log.info("holding the pollers' lease")
+            stand_down = asyncio.Event()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_keep_lease(database, services, holder, stop, stand_down))
+                group.create_task(run_scheduler(database, services, stand_down))
+                if settings.imap is not None:
+                    group.create_task(watch_mail(database, services, settings, stand_down))
+                if bot is not None:
+                    group.create_task(poll_chat(database, services, bot, settings, stand_down))
+                if bot is not None and settings.telegram and settings.telegram.staff_chat_id:
+                    group.create_task(
+                        notify_staff_chat(
+                            database, services, bot, settings.telegram.staff_chat_id, stand_down
+                        )
+                    )
+    finally:
+        # When the database is away the lease is not released; it simply runs out.
+        with contextlib.suppress(*TRANSIENT_DB_ERRORS), database.session() as session:
+            release(session, POLLERS, holder)
+
+
+def _try_lease(database: Database, services: Services, holder: str) -> bool:
+    """Take or renew the pollers' lease; a database that is away counts as not elected."""
+    try:
+        with database.session() as session:
+            return try_acquire(session, POLLERS, holder, LEASE_TTL, services.clock())
+    except TRANSIENT_DB_ERRORS as exc:
+        log.warning("pollers' lease: %s; trying again", type(exc).__name__)
+        return False
+
+
+async def _keep_lease(
+    database: Database,
+    services: Services,
+    holder: str,
+    stop: asyncio.Event,
+    stand_down: asyncio.Event,
+) -> None:
+
+    renewed = services.clock()
+    while not stop.is_set():
+        await sleep_or_stop(stop, LEASE_TTL.total_seconds() / 3)
+        if stop.is_set():
+            break
+        if _try_lease(database, services, holder):
+            renewed = services.clock()
+        elif services.clock() - renewed >= LEASE_TTL:
+            # Lost it, or could not renew it in time: another instance may hold it now.
+            log.warning("lost the pollers' lease; standing down")
+            break
+    stand_down.set()
+
+
+def run_until_signalled(settings: Settings, database: Database, services: Services) -> None:
+    """`noxbot run`: the workers until SIGINT or SIGTERM, then a clean stop."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():  # asked twice: the person wants out now
+                log.warning("stopping at once")
+                os._exit(130)
+            log.info("stopping: finishing what is under way (signal again to stop at once)")
+            stop.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal)
+        await run_workers(settings, database, services, stop)
+
+    asyncio.run(main())
