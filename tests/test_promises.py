@@ -537,3 +537,49 @@ async def test_reimporting_an_erased_person_is_refused(world, tmp_path):
         )
     assert "Anna Lindqvist" not in names_on_file(world)
     assert any("asked to be erased" in p.message for p in report.problems)
+
+
+async def test_a_challenge_still_queued_when_the_case_is_verified_or_closed_never_goes_out(world):
+    from bot.channels.messages import InboundMessage
+    from bot.workflow.cases import close_case
+    from bot.workflow.pipeline import process_inbound
+
+    def by_phone(text: str):
+        with world.database.session() as session:
+            return process_inbound(
+                session,
+                world.services,
+                InboundMessage(
+                    ChannelName.PHONE, "+44 7700 900123", text=text, received_at=world.clock()
+                ),
+            )
+
+    called = by_phone("John ringde och vill ha en kopia av sina personuppgifter.")
+    world.call_confirms(called.reference)  # staff called him back: verified by phone
+    closed = by_phone("John ringde igen och vill att vi raderar alla hans personuppgifter.")
+    with world.database.session() as session:
+        close_case(session, world.services, closed.reference, "withdrawn", actor="staff:eva")
+    sent = await world.deliver()
+    assert not [m for m in sent if m.address == JOHN_EMAIL and "Var det du?" in m.text]
+
+
+async def test_a_reply_showing_data_a_reimport_changed_waits_for_a_redraft(world, tmp_path):
+    from bot.store.register import import_file
+    from bot.workflow.drafts import redraft_reply
+
+    reference = await verified(world, "Jag vill ha en kopia av mina personuppgifter.")
+    draft = world.reply_draft(reference)
+    changed = tmp_path / "register.csv"
+    changed.write_text(
+        "name,email,phone,telegram_user_id,company\n"
+        "Anna Lindqvist,anna.lindqvist@example.se,070-999 99 99,5550001,Lindqvist Data AB\n"
+    )
+    with world.database.session() as session:
+        import_file(session, changed, now=world.clock())
+    with pytest.raises(CaseError, match="changed since it was drafted"):
+        world.approve(draft.id)
+    with world.database.session() as session:
+        redraft_reply(session, world.services, get_case(session, reference))
+    new = world.reply_draft(reference)
+    assert "+46709999999" in new.text and "+46701234567" not in new.text
+    world.approve(new.id)

@@ -231,3 +231,20 @@ def test_a_row_matched_by_phone_that_renames_the_person_is_reported_by_line(data
         ("line 3", 2, ("phone",))
     ]
     assert "Johnny" not in report.renamed[0].describe()  # told by line and person, not value
+
+
+def test_a_reimport_says_which_fields_it_changed_and_an_empty_cell_empties_one(database, tmp_path):
+    _import(database, tmp_path, "name,email,company,linkedin\nÅsa Ek,asa@example.se,Ek AB,x\n")
+    report = _import(database, tmp_path, "name,email,company,linkedin\nÅsa Ek,asa@example.se,,x\n")
+    [change] = report.changed
+    assert change.fields == ("company",) and "Ek AB" not in change.describe()
+    with database.session() as session:
+        assert find_subject(session, "email", "asa@example.se").company is None
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(database, tmp_path):
+    report = _import(
+        database, tmp_path, "name;email;roles;cv\nÅsa Ek;asa@example.se;PM; Agile;CV text\n"
+    )
+    [problem] = report.problems
+    assert "5 cells, the header 4" in problem.message and report.created == 0

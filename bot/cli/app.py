@@ -14,7 +14,7 @@ import typer
 
 from bot.cli.output import SafeConsole
 from bot.clock import Clock, utcnow
-from bot.config import Settings, load_settings
+from bot.config import Settings, config_path, load_settings
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.reading.safe_text import printable_json
@@ -59,14 +59,24 @@ FormatOption = Annotated[
 ]
 
 
-def open_database(settings: Settings) -> Database:
-    """The configured database, migrated to the newest schema."""
-    return Database(settings.database.url)
+def open_database(settings: Settings, config: Path | None = None) -> Database:
+    """The configured database, migrated to the newest schema. Without a config file the
+    built-in default (./noxbot.db) is used; making a new one says so, since the usual cause
+    is a forgotten -c in another folder."""
+    url = settings.database.url
+    if config_path(config) is None and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            err_console.print(
+                f"noxbot: no config file (-c, $NOXBOT_CONFIG or ./config.toml): using the "
+                f"built-in defaults, a new database {path.resolve()}"
+            )
+    return Database(url)
 
 
 def settings_and_database(config: Path | None) -> tuple[Settings, Database]:
     settings = load_settings(config)
-    return settings, open_database(settings)
+    return settings, open_database(settings, config)
 
 
 def staff_actor() -> str:

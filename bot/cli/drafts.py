@@ -153,7 +153,9 @@ def drafts_reject(
     _, database, services = services_for(config)
     with database.session() as session:
         reject_draft(session, services, draft_id, stored_note(reason), actor=staff_actor())
-        console.print(f"draft {draft_id} rejected")
+        console.print(
+            f"draft {draft_id} rejected; edit it into a new version: noxbot drafts edit {draft_id}"
+        )
 
 
 @drafts_app.command("edit")
@@ -206,7 +208,13 @@ def _edit_in_editor(text: str) -> str:
         f.write(text)
         path = Path(f.name)
     try:
-        result = subprocess.run([*shlex.split(editor), str(path)], check=False)
+        try:
+            result = subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except OSError as exc:
+            raise CaseError(
+                f"the editor {editor!r} could not be started ({exc.strerror or exc}); set "
+                "$EDITOR, or give the new text with --text-file"
+            ) from None
         if result.returncode != 0:
             raise CaseError(f"the editor exited with status {result.returncode}; nothing changed")
         return read_text_file(path)

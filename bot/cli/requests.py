@@ -28,6 +28,7 @@ from bot.cli.app import (
     today,
 )
 from bot.cli.output import Column, print_table
+from bot.errors import CaseError
 from bot.files import read_named_file
 from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
@@ -35,6 +36,7 @@ from bot.store.records import get_case
 from bot.store.tables import MessageState, Request, RequestStatus
 from bot.workflow.cases import close_case, extend_case, refuse_case, set_requested_changes
 from bot.workflow.confirming import expire_verifications, verify_by_phone
+from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_json
@@ -181,7 +183,13 @@ def requests_new(
 def _intake_line(outcome: Outcome, result: dict) -> str:
     if result["reference"] is None:
         seen = "Already processed: " if outcome.duplicate else ""
-        return f"{seen}No case opened: {result['state']} ({result['detail']})"
+        line = f"{seen}No case opened: {result['state']} ({result['detail']})"
+        if result["state"] == MessageState.TRIAGE:
+            line += (
+                f"; it is message {outcome.message_id}: choose its kinds with noxbot triage "
+                f"decide {outcome.message_id} --kinds K,… (or --not-a-request)"
+            )
+        return line
     case = f"{', '.join(result['kinds'])} — {result['status']} (due {result['due_date']})"
     if outcome.duplicate:
         return f"Already processed ({result['reference']}), nothing new: {case}"
@@ -204,8 +212,15 @@ def requests_verify(
         raise typer.BadParameter("only --by phone can be recorded by staff")
     _, database, services = services_for(config)
     with database.session() as session:
+        before = get_case(session, reference).status
         case = verify_by_phone(session, services, reference, stored_note(note), actor=staff_actor())
-        console.print(f"{case.reference}: verified by phone; reply drafted ({case.status})")
+        if before in ("awaiting_verification", "unverified"):
+            console.print(f"{case.reference}: verified by phone; reply drafted ({case.status})")
+        else:
+            console.print(
+                f"{case.reference}: the change is confirmed by phone; its reply can be approved "
+                "(noxbot drafts list)"
+            )
 
 
 @requests_app.command("extend")
@@ -223,6 +238,22 @@ def requests_extend(
             f"{reference.upper()}: the notice is draft {draft.id}, awaiting approval; the due "
             f"date moves to {new_due} once the notice has gone out (Art. 12(3))"
         )
+
+
+@requests_app.command("redraft")
+def requests_redraft(reference: str, config: ConfigOption = None) -> None:
+    """Draft the reply again from what is on file now (after a re-import or a correction
+    changed the data a waiting reply shows); the waiting one is superseded."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        case = get_case(session, reference)
+        draft = redraft_reply(session, services, case)
+        if draft is None:
+            raise CaseError(
+                f"{case.reference} is {case.status}; only a case whose reply waits for approval "
+                "(or an edit) can be drafted again"
+            )
+        console.print(f"{case.reference}: the reply is drafted again as draft {draft.id}")
 
 
 @requests_app.command("refuse")
@@ -272,7 +303,8 @@ def requests_due(
             session, today(settings, services.clock), settings.deadlines.remind_days_before
         )
     if output_format is OutputFormat.JSON:
-        print_json([r.__dict__ for r in due])
+        # due/target as ever, and the names the case objects use, for scripts joining the two.
+        print_json([{**r.__dict__, "due_date": r.due, "target_date": r.target} for r in due])
         return
     if not due:
         console.print("Nothing is due: every open case is within its internal target.")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.cli.app import (
     ConfigOption,
@@ -28,7 +28,7 @@ from bot.cli.app import (
 from bot.cli.output import Column, print_table
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
-from bot.store.tables import Message, MessageState, Outbox, StaffAlert
+from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 
@@ -151,6 +151,11 @@ def triage_export(
     )
 
 
+def _references(session: Session) -> dict[int | None, str]:
+    """Case references by case id, so a row can name its case."""
+    return {r.id: r.reference for r in session.exec(select(Request))}
+
+
 @alerts_app.command("list")
 def alerts_list(
     config: ConfigOption = None,
@@ -163,10 +168,12 @@ def alerts_list(
         query = select(StaffAlert).order_by(col(StaffAlert.id))
         if not all_alerts:
             query = query.where(col(StaffAlert.resolved_at).is_(None))
+        references = _references(session)
         rows = [
             {
                 "id": a.id,
                 "kind": a.kind,
+                "reference": references.get(a.request_id),
                 "text": a.text,
                 "created_at": a.created_at.isoformat(),
                 "resolved": a.resolved_at is not None,
@@ -204,16 +211,20 @@ def outbox_list(
     """Outgoing messages and where each one is."""
     _, database = settings_and_database(config)
     with database.session() as session:
+        references = _references(session)
         rows = [
             {
                 "id": o.id,
+                "reference": references.get(o.request_id),
                 "purpose": o.purpose,
                 "channel": o.channel,
                 "to": o.address,
                 "subject": o.subject,
                 "status": o.status,
                 "attempts": o.attempts,
-                "last_error": o.last_error,
+                "last_error": o.last_error if o.status != "sent" else None,
+                "created_at": o.created_at.isoformat(),
+                "sent_at": o.sent_at.isoformat() if o.sent_at else None,
             }
             for o in session.exec(select(Outbox).order_by(col(Outbox.id)))
         ]

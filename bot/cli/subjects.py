@@ -70,6 +70,10 @@ def subjects_import(
                     {c.unit: c.line, "subject_id": c.subject_id, "kind": c.what}
                     for c in report.retired
                 ],
+                "changed": [
+                    {c.unit: c.line, "subject_id": c.subject_id, "fields": list(c.fields)}
+                    for c in report.changed
+                ],
                 "notes": report.notes,
             }
         )
@@ -80,10 +84,12 @@ def subjects_import(
             f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
             + (f", {len(report.renamed)} renamed" if report.renamed else "")
             + (f", {len(report.retired)} contact points retired" if report.retired else "")
+            + (f", {len(report.changed)} people's fields changed" if report.changed else "")
         )
         for problem in report.problems:
             console.print(f"  {problem.where}: {problem.message}")
-        for change in sorted([*report.renamed, *report.retired], key=lambda c: c.line):
+        changes = [*report.renamed, *report.retired, *report.changed]
+        for change in sorted(changes, key=lambda c: c.line):
             console.print(f"  {change.where}: {change.describe()}")
     if report.problems:
         raise typer.Exit(1)

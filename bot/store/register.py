@@ -283,10 +283,12 @@ class ImportChange:
 
     line: int
     subject_id: int
-    #: "renamed" (matched by `matched_by`), or the contact kind retired: "email", "phone", …
+    #: "renamed" (matched by `matched_by`), "changed" (the `fields`), or the contact kind
+    #: retired: "email", "phone", …
     what: str
     matched_by: tuple[str, ...] = ()
     unit: str = "line"
+    fields: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -297,6 +299,11 @@ class ImportChange:
             return (
                 f"the name of person {self.subject_id} changed (matched by "
                 f"{', '.join(self.matched_by)}); check that it is the same person"
+            )
+        if self.what == "changed":
+            return (
+                f"{', '.join(self.fields)} of person {self.subject_id} changed by the file "
+                "(check that it does not undo a correction made since the file was written)"
             )
         return f"{self.what} of person {self.subject_id} retired (no longer in the file)"
 
@@ -310,6 +317,8 @@ class ImportReport:
     renamed: list[ImportChange] = field(default_factory=list)
     #: Contact points the file no longer has (its column says otherwise): deleted.
     retired: list[ImportChange] = field(default_factory=list)
+    #: Register fields of people already on file that the file changed (or emptied).
+    changed: list[ImportChange] = field(default_factory=list)
     #: What staff should know about the file as a whole (e.g. how it was decoded).
     notes: list[str] = field(default_factory=list)
 
@@ -323,8 +332,14 @@ class _Row:
     def problem(self, message: str) -> ImportProblem:
         return ImportProblem(self.line, message, self.unit)
 
-    def change(self, subject: Subject, what: str, matched_by: tuple[str, ...] = ()) -> ImportChange:
-        return ImportChange(self.line, subject.id or 0, what, matched_by, self.unit)
+    def change(
+        self,
+        subject: Subject,
+        what: str,
+        matched_by: tuple[str, ...] = (),
+        fields: tuple[str, ...] = (),
+    ) -> ImportChange:
+        return ImportChange(self.line, subject.id or 0, what, matched_by, self.unit, fields)
 
     @property
     def where(self) -> str:
@@ -377,6 +392,19 @@ def _read_rows(path: Path, text: str) -> Iterator[_Row]:
     if not reader.fieldnames:
         raise NoxbotError(f"{path}: empty file, expected a CSV header row")
     for row in reader:
+        if None in row or None in row.values():
+            # A value with the separator in it, unquoted, shifts every column after it.
+            cells = len(row.get(None) or []) + sum(
+                1 for k, v in row.items() if k is not None and v is not None
+            )
+            yield _Row(
+                reader.line_num,
+                {
+                    "__invalid__": f"has {cells} cells, the header {len(reader.fieldnames)} "
+                    "(is a value holding the separator without quotes?)"
+                },
+            )
+            continue
         yield _Row(reader.line_num, {k.strip().lower(): v for k, v in row.items() if k})
 
 
@@ -430,7 +458,8 @@ def import_rows(
     taken: dict[tuple[ContactKind, str], _Row] = {}  # contact point → the row that has it
     for row in rows:
         if "__invalid__" in row.values:
-            report.problems.append(row.problem("expected an object"))
+            why = row.values["__invalid__"]
+            report.problems.append(row.problem(why if row.unit == "line" else "expected an object"))
             continue
         values = {_COLUMN_ALIASES.get(k, k): v for k, v in row.values.items()}
         try:
@@ -492,7 +521,9 @@ def import_rows(
                 held = _held(session, subject)
                 matched = sorted({_CONTACT_COLUMN[k] for k, v in contacts if (k, v) in held})
                 report.renamed.append(row.change(subject, "renamed", tuple(matched)))
-            _apply_row(subject, values, name, now)
+            fields = _apply_row(subject, values, name, now)
+            if fields and subject.id is not None:  # a new person has nothing to change
+                report.changed.append(row.change(subject, "changed", fields=tuple(fields)))
             session.add(subject)
             session.flush()
             _replace_contacts(session, subject, row, values, contacts, report, actor, now)
@@ -566,22 +597,36 @@ def _end_challenges_to(session: Session, value: str, now: datetime) -> None:
         session.add(verification)
 
 
-def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetime) -> None:
+def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetime) -> list[str]:
+    """The row's values on the person: a column the file has decides (an empty cell empties
+    the field — the file says nothing is held); one it lacks leaves the field alone.
+    Returns the fields (besides the name) whose value changed."""
     if name:
         subject.name = name
+    changed = []
     for key in SUBJECT_FIELDS[1:]:
-        if key in values and values[key] not in (None, ""):
-            value = values[key]
-            setattr(
-                subject, key, "; ".join(value) if isinstance(value, list) else str(value).strip()
-            )
+        if key not in values:
+            continue
+        value = values[key]
+        new = "; ".join(value) if isinstance(value, list) else str(value or "").strip()
+        if (getattr(subject, key) or "") != new:
+            changed.append(key)
+        setattr(subject, key, new or None)
     extra = dict(subject.extra)
     for key, value in values.items():
-        if key in SUBJECT_FIELDS or key in CONTACT_COLUMNS or value in (None, ""):
+        if key in SUBJECT_FIELDS or key in CONTACT_COLUMNS:
             continue
-        extra[key] = value
+        if value in (None, "", []):
+            if key in extra:
+                changed.append(key)
+                del extra[key]
+        elif extra.get(key) != value:
+            if key in extra:
+                changed.append(key)
+            extra[key] = value
     subject.extra = extra
     subject.updated_at = now
+    return changed
 
 
 def import_file(

@@ -34,6 +34,7 @@ from bot.workflow.drafts import (
     current_version,
     get_draft,
     new_version,
+    record_digest,
     reply_scope,
     written_for,
 )
@@ -129,6 +130,12 @@ def _reply_plan(
             + " waits for the old one on file to confirm it (a code or a call was sent)"
         )
     subject = subject_of(session, case)
+    written = (draft.covers or {}).get("record")
+    if written is not None and record_digest(session, subject) != written:
+        blocked.append(
+            "the register data it shows changed since it was drafted (a re-import or a "
+            f"correction); draft it again: noxbot requests redraft {case.reference}"
+        )
     if subject is not None:
         blocked.extend(
             f"{problem}; state another with noxbot requests changes"

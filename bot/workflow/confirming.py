@@ -52,13 +52,14 @@ from bot.store.tables import (
     Message,
     Outbox,
     Request,
+    StaffAlert,
     Subject,
     Verification,
     VerificationStatus,
 )
 from bot.workflow.drafts import draft_clarification, draft_reply, open_drafts, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, resolve_verification_alerts, transition
-from bot.workflow.outbox import REDACT_AFTER_SENDING, queue_outbox
+from bot.workflow.outbox import REDACT_AFTER_SENDING, queue_outbox, withdraw_challenges
 from bot.workflow.services import Services
 
 #: Button labels for the Telegram confirmation, in the language of the case.
@@ -424,6 +425,8 @@ def finish_verification(
     verification.resolved_by = actor
     verification.note = note
     session.add(verification)
+    if status != VerificationStatus.CONFIRMED:  # nothing may still ask for its answer
+        withdraw_challenges(session, case.id, verification.address)
     audit.record(
         session,
         at=services.clock(),
@@ -475,6 +478,10 @@ def confirm_answer(
         actor=actor,
         note=note,
     )
+    if verification.method == Method.PHONE_CALL and not any(
+        v.method == Method.PHONE_CALL for v in pending_verifications(session, case)
+    ):
+        _resolve_open_alerts(session, case, "call_to_verify", actor=actor, now=services.clock())
     if case.status in (S.AWAITING_APPROVAL, S.REJECTED):
         alert_staff(
             session,
@@ -484,6 +491,21 @@ def confirm_answer(
             "change; its reply can now be approved.",
             now=services.clock(),
         )
+
+
+def _resolve_open_alerts(
+    session: Session, case: Request, kind: str, *, actor: str, now: datetime
+) -> None:
+    """The task an alert asked for is done (a call made): it leaves the list."""
+    for alert in session.exec(
+        select(StaffAlert).where(
+            StaffAlert.request_id == case.id,
+            StaffAlert.kind == kind,
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at, alert.resolved_by = now, actor
+        session.add(alert)
 
 
 def confirm_identity(

@@ -7,6 +7,8 @@ queues the message in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -22,13 +24,14 @@ from bot.rules.policy import kind_labels
 from bot.rules.verification import usable_for_verification
 from bot.store import audit
 from bot.store.records import SYSTEM, S, alert_staff, subject_of
-from bot.store.register import InvalidContact, contacts_of, normalise
+from bot.store.register import InvalidContact, contacts_of, normalise, subject_record
 from bot.store.tables import (
     Draft,
     DraftStatus,
     Message,
     MessageState,
     Request,
+    Subject,
 )
 from bot.workflow.lifecycle import transition
 from bot.workflow.rendering import longdate
@@ -176,6 +179,7 @@ def draft_reply(
         carries_personal_data=personal,
         covers={
             **scope,
+            "record": record_digest(session, view.subject) if personal else None,
             "kinds": answered,
             "changes": scope["changes"] if "rectification" in answered else [],
             "written_for": scope,
@@ -187,6 +191,15 @@ def draft_reply(
         author=actor,
         now=services.clock(),
     )
+
+
+def record_digest(session: Session, subject: Subject | None) -> str | None:
+    """A fingerprint of what the register holds on the person now: a reply that shows
+    register data is out of date once it changes (a re-import, a rectification)."""
+    if subject is None:
+        return None
+    items = [(i.key, i.value) for i in subject_record(session, subject, "en")]
+    return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def reply_scope(case: Request) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from bot.store.tables import (
     Verification,
     VerificationStatus,
 )
+from bot.workflow.outbox import withdraw_challenges
 
 S = RequestStatus
 
@@ -151,6 +152,7 @@ def _cancel_pending_verifications(session: Session, request: Request, *, actor: 
             action="verification_cancelled",
             request=request,
         )
+    withdraw_challenges(session, request.id)
 
 
 def _supersede_waiting_drafts(session: Session, request: Request) -> None:

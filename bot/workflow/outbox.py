@@ -138,3 +138,25 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
         detail=f"outbox {row.id}",
     )
     return row
+
+
+def withdraw_challenges(
+    session: Session, request_id: int | None, address: str | None = None
+) -> int:
+    """Challenges of a case still queued when the case no longer waits for them (it ended,
+    was verified another way, or that challenge failed): they must not go out asking for a
+    code nobody will take. Only those addressed to `address`, when given. Returns how many."""
+    query = select(Outbox).where(
+        Outbox.request_id == request_id,
+        Outbox.purpose == "verification_challenge",
+        Outbox.status == OutboxStatus.QUEUED,
+    )
+    if address is not None:
+        query = query.where(Outbox.address == address)
+    withdrawn = 0
+    for row in session.exec(query):
+        row.status = OutboxStatus.CANCELLED
+        row.last_error = "withdrawn: the challenge no longer applies"
+        session.add(row)
+        withdrawn += 1
+    return withdrawn
