@@ -82,6 +82,12 @@ def check_database(settings: Settings) -> Probe:
     state = (
         "up to date" if revision == head else f"at {revision or 'empty'}, will upgrade to {head}"
     )
+    if make_url(url).password:
+        # A secret in the file: it works, but it should live where secrets live.
+        state += (
+            "; the URL holds a password — keep it out of the file (PostgreSQL reads "
+            "PGPASSWORD or ~/.pgpass)"
+        )
     return Probe("Database", True, f"reachable, schema {state}")
 
 
