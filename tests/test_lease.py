@@ -66,3 +66,27 @@ async def test_a_second_instance_polls_only_after_the_first_lets_go(tmp_path, mo
 
         assert session.get(ChannelCursor, POLLERS) is None  # released at a clean stop
     world.database.dispose()
+
+
+def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once(any_database):
+    import socket
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                           capture_output=True, text=True)  # fmt: skip
+    dead = f"{socket.gethostname()}:{int(ended.stdout)}:abc123"
+    alive = f"{socket.gethostname()}:1:def456"  # pid 1 always runs
+    elsewhere = f"another-host:{int(ended.stdout)}:fed789"
+    with any_database.session() as session:
+        assert try_acquire(session, POLLERS, dead, TTL, T0)
+    with any_database.session() as session:  # the dead holder's lease has 59 s to run
+        assert try_acquire(session, POLLERS, "me", TTL, T0 + timedelta(seconds=1))
+    previous = "me"
+    for other in (alive, elsewhere):
+        with any_database.session() as session:
+            release(session, POLLERS, previous)
+            assert try_acquire(session, POLLERS, other, TTL, T0)
+        with any_database.session() as session:
+            assert not try_acquire(session, POLLERS, "me", TTL, T0 + timedelta(seconds=1))
+        previous = other

@@ -24,10 +24,17 @@ _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _INTERNALDATE = re.compile(rb"INTERNALDATE \"([^\"]+)\"")
 _UID = re.compile(rb"\bUID (\d+)")
+_EXISTS = re.compile(rb"(?:\* )?(\d+) EXISTS")
 
 
 class ImapError(Exception):
-    """The server refused something or went away; the watcher reconnects with backoff."""
+    """The server refused something or went away; the watcher reconnects with backoff.
+
+    Its message names the server and what it said, never a mail's content: it is logged."""
+
+
+class ConnectionLost(ImapError):
+    """The server closed the connection (or it broke) while a command or IDLE was waiting."""
 
 
 @dataclass(frozen=True)
@@ -76,18 +83,58 @@ class ImapMailbox:
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity = 0
         self.uidnext = 1
+        #: How many messages SELECT reported (for the log line at start).
+        self.exists = 0
+        #: Set when the connection closes: every wait below ends at once with ConnectionLost,
+        #: where aioimaplib alone would leave a pending command (or IDLE) waiting for its
+        #: timeout.
+        self._lost = asyncio.Event()
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    async def _until_lost(self, awaitable: object, timeout: float | None) -> object:
+        """`awaitable`'s result; ConnectionLost as soon as the connection closes,
+        TimeoutError after `timeout`."""
+        task = asyncio.ensure_future(awaitable)  # type: ignore[arg-type]
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait({task, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if self._lost.is_set():
+            raise ConnectionLost(f"{self.server} closed the connection")
+        raise TimeoutError(f"{self.server} did not answer in {timeout:g} s")
 
     async def _ok(self, awaitable: object, what: str) -> aioimaplib.Response:
-        response = await asyncio.wait_for(awaitable, self.settings.timeout_seconds)  # type: ignore[arg-type]
+        response = await self._until_lost(awaitable, self.settings.timeout_seconds)
+        assert isinstance(response, aioimaplib.Response)
         if response.result != "OK":
-            raise ImapError(f"{what}: {response.result} {response.lines[-1:]!r}")
+            last = bytes(response.lines[-1]) if response.lines else b""
+            said = last.decode(errors="replace")[:200]  # "[AUTHENTICATIONFAILED] …"
+            raise ImapError(f"{self.server}: {what}: {response.result} {said}".rstrip())
         return response
 
     async def connect(self) -> None:
         s = self.settings
         cls = aioimaplib.IMAP4_SSL if s.tls == "ssl" else aioimaplib.IMAP4
-        self.client = cls(host=s.host, port=s.port, timeout=s.timeout_seconds)
-        await asyncio.wait_for(self.client.wait_hello_from_server(), s.timeout_seconds)
+        self._lost.clear()
+        self.client = cls(
+            host=s.host,
+            port=s.port,
+            timeout=s.timeout_seconds,
+            conn_lost_cb=lambda _exc: self._lost.set(),
+        )
+        try:
+            await self._until_lost(self.client.wait_hello_from_server(), s.timeout_seconds)
+        except OSError as exc:  # refused, unreachable, TLS handshake: say where
+            raise ConnectionLost(f"cannot connect to {self.server}: {exc}") from exc
         await self._ok(self.client.login(s.username, self.password), f"login as {s.username}")
         response = await self._ok(self.client.select(s.mailbox), f"SELECT {s.mailbox}")
         for line in response.lines:
@@ -95,6 +142,8 @@ class ImapMailbox:
                 self.uidvalidity = int(match.group(1))
             if match := _UIDNEXT.search(bytes(line)):
                 self.uidnext = int(match.group(1))
+            if match := _EXISTS.match(bytes(line)):
+                self.exists = int(match.group(1))
 
     async def last_uid_before(self, since: date) -> int:
         """The UID to read after so that mail from `since` on is read: one below the first
@@ -109,12 +158,25 @@ class ImapMailbox:
         # UID now: mail arriving after the search must not be skipped.
         return max(self.uidnext - 1, 0)
 
-    async def new_mail(self, after_uid: int) -> AsyncIterator[FetchedMail]:
-        """Messages with a UID above `after_uid`, oldest first, in batches of BATCH."""
+    async def uids_after(self, after_uid: int) -> list[int]:
+        """The UIDs above `after_uid`, in order."""
         assert self.client is not None
         response = await self._ok(self.client.uid_search("UID", f"{after_uid + 1}:*"), "UID SEARCH")
         # "n:*" always matches the highest UID, even when it is below n (RFC 3501 §6.4.8).
-        uids = sorted(u for u in _uids(response) if u > after_uid)
+        return sorted(u for u in _uids(response) if u > after_uid)
+
+    async def new_mail(
+        self, after_uid: int, uids: list[int] | None = None
+    ) -> AsyncIterator[FetchedMail]:
+        """Messages with a UID above `after_uid` (or those of `uids`), oldest first, in
+        batches of BATCH.
+
+        Mail that arrives meanwhile is announced by a `* N EXISTS` that aioimaplib files
+        among the pending FETCH's lines: the caller searches again when a pass found mail,
+        so it is read straight after, not at the next IDLE or poll."""
+        assert self.client is not None
+        if uids is None:
+            uids = await self.uids_after(after_uid)
         for start in range(0, len(uids), BATCH):
             batch = ",".join(str(u) for u in uids[start : start + BATCH])
             fetched = await self._ok(
@@ -128,27 +190,38 @@ class ImapMailbox:
         assert self.client is not None
         timeout = self.settings.poll_seconds
         if not (self.settings.idle and self.client.has_capability("IDLE")):
-            await _wait(stop, timeout)
+            await self._until_lost(_wait(stop, timeout), None)
             await self._ok(self.client.noop(), "NOOP")
             return
-        idle = await self.client.idle_start(timeout=timeout)
+        idle = await self._until_lost(
+            self.client.idle_start(timeout=timeout), self.settings.timeout_seconds
+        )
         waiter = asyncio.ensure_future(self.client.wait_server_push(timeout=timeout))
         stopper = asyncio.ensure_future(stop.wait())
+        lost = asyncio.ensure_future(self._lost.wait())
         try:
             await asyncio.wait(
-                {waiter, stopper}, timeout=timeout + 5, return_when=asyncio.FIRST_COMPLETED
+                {waiter, stopper, lost}, timeout=timeout + 5, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for task in (waiter, stopper):
+            for task in (waiter, stopper, lost):
                 task.cancel()
-            self.client.idle_done()
-            await asyncio.wait_for(idle, self.settings.timeout_seconds)
+        if self._lost.is_set():  # a restarted or crashed server: reconnect now
+            raise ConnectionLost(f"{self.server} closed the connection")
+        self.client.idle_done()
+        await self._until_lost(idle, self.settings.timeout_seconds)
 
     async def close(self) -> None:
         if self.client is not None:
             # Closing a broken connection can fail in any way; there is nothing left to do.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.client.logout(), 5)
+                if not self._lost.is_set():
+                    await self._until_lost(self.client.logout(), 5)
+            for task in list(self.client.tasks):  # an IDLE left waiting on a lost connection
+                task.cancel()
+            transport = self.client.protocol.transport if self.client.protocol else None
+            if transport is not None:
+                transport.close()
             self.client = None
 
 

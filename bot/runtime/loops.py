@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -39,20 +40,46 @@ async def until_stopped(stop: asyncio.Event | None, waiting: Awaitable[T]) -> T 
     return None
 
 
+def kind_of(exc: BaseException) -> str:
+    """What to log of a failure by default: only its kind — server messages can echo
+    addresses (personal data)."""
+    return type(exc).__name__
+
+
+#: The same failure is logged again at most this often while it lasts (seconds).
+REPEAT_LOG_SECONDS = 60.0
+
+
 async def with_backoff(
     name: str,
     stop: asyncio.Event,
     step: Callable[[], Awaitable[None]],
     transient: tuple[type[BaseException], ...],
+    *,
+    describe: Callable[[BaseException], str] = kind_of,
+    longest_wait: Callable[[BaseException], float] = lambda _exc: MAX_BACKOFF,
 ) -> None:
-    """Run `step` until stopped; a transient failure waits 1, 2, 4 … s (at most 5 min)."""
+    """Run `step` until stopped; a transient failure waits 1, 2, 4 … s (at most
+    `longest_wait(exc)`, else five minutes).
+
+    `describe` says what is logged of a failure (default: its kind only). A failure that
+    repeats is logged once a minute, and nothing is logged once `stop` is set: a failure
+    caused by the stop itself is no news."""
     delay = 1.0
+    said, said_at = "", -REPEAT_LOG_SECONDS
     while not stop.is_set():
         try:
             await step()
             delay = 1.0
+            said = ""
         except transient as exc:
-            # Only the kind of error: server messages can echo addresses (personal data).
-            log.warning("%s: %s; retrying in %.0f s", name, type(exc).__name__, delay)
+            if stop.is_set():
+                return
+            delay = min(delay, longest_wait(exc))
+            what = describe(exc)
+            now = time.monotonic()
+            if what != said or now - said_at >= REPEAT_LOG_SECONDS:
+                log.warning("%s: %s; retrying in %.0f s", name, what, delay)
+                said, said_at = what, now
             await sleep_or_stop(stop, delay)
             delay = min(delay * 2, MAX_BACKOFF)

@@ -9,8 +9,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
-import uuid
 from datetime import timedelta
 
 from telegram import Bot
@@ -21,7 +19,7 @@ from bot.config import Settings
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.runtime.chat_poller import poll_chat
-from bot.runtime.lease import POLLERS, release, try_acquire
+from bot.runtime.lease import POLLERS, new_holder, release, try_acquire
 from bot.runtime.loops import sleep_or_stop, with_backoff
 from bot.runtime.mail_watcher import watch_mail
 from bot.runtime.senders import open_channels
@@ -95,7 +93,7 @@ async def lead_when_elected(
     Every instance sends from the outbox; this one waits for the lease, runs the pollers
     while it renews it, and stands down (and waits again) if it ever loses it.
     """
-    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    holder = new_holder()
     try:
         while not stop.is_set():
             elected = _try_lease(database, services, holder)
@@ -172,5 +170,6 @@ def run_until_signalled(settings: Settings, database: Database, services: Servic
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_signal)
         await run_workers(settings, database, services, stop)
+        log.info("stopped")  # the last line: every worker has ended
 
     asyncio.run(main())
