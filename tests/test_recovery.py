@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -84,10 +85,13 @@ def _ids(world) -> set[str]:
 
 
 async def test_mail_pushed_during_a_backlog_is_read_right_after_it_not_at_the_next_idle(
-    imap_server, tmp_path, monkeypatch
+    imap_server, tmp_path, monkeypatch, caplog
 ):
     """Dovecot announces mail that arrives during a FETCH inside that FETCH's response; it is
-    read as soon as the backlog is, not when the IDLE times out (30 s here)."""
+    read as soon as the backlog is, not when the IDLE times out (30 s here). The log says
+    what is to be read, and how far it has come."""
+    caplog.set_level(logging.INFO, logger="noxbot")
+    monkeypatch.setattr("bot.runtime.mail_watcher.PROGRESS_SECONDS", 0.3)
     await _append(imap_server, [_mail(i) for i in range(250)])
     world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
     stop = asyncio.Event()
@@ -102,6 +106,14 @@ async def test_mail_pushed_during_a_backlog_is_read_right_after_it_not_at_the_ne
         stop.set()
         await asyncio.wait_for(watcher, 20)
         world.database.dispose()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == (
+        f"mail watcher: connected to 127.0.0.1:{imap_server.port}, mailbox INBOX, 250 new to read"
+    )
+    progress = [line for line in lines if line.startswith("mail watcher: read ")]
+    assert progress and all(re.fullmatch(r"mail watcher: read \d+/25[01] \(\d+ msg/s\)", p)
+                            for p in progress), progress  # fmt: skip
+    assert not any("kund" in line for line in lines)  # no addresses in the log
 
 
 async def test_a_dovecot_restart_under_idle_is_noticed_at_once_and_mail_read_soon_after(
