@@ -139,6 +139,8 @@ class Request(SQLModel, table=True):
     """A case: one rights request from one person, with its legal deadline."""
 
     __tablename__ = "request"
+    #: A requester's cases (answers to a code challenge, a Telegram user's open case).
+    __table_args__ = (Index("ix_request_requester", "requester_address", "channel"),)
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)
@@ -218,6 +220,8 @@ class Verification(SQLModel, table=True):
     """A challenge sent through an alternate channel on file; codes only as keyed hashes."""
 
     __tablename__ = "verification"
+    #: The challenges sent to an address (is a mail an answer to one?).
+    __table_args__ = (Index("ix_verification_address", "address", "method"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True, ondelete="CASCADE")
