@@ -4,6 +4,8 @@ mail to the pipeline within its time budget; reconnects with backoff."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from datetime import timedelta
@@ -12,7 +14,7 @@ import aioimaplib
 
 from bot.channels.imap import ConnectionLost, ImapError, ImapMailbox
 from bot.config import Settings
-from bot.runtime.intake import handle_inbound, write_cursor
+from bot.runtime.intake import Pending, handle_batch, write_cursor
 from bot.runtime.loops import MAX_BACKOFF, with_backoff
 from bot.runtime.mail_reader import MailReader, Position, read_mail
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
@@ -79,30 +81,125 @@ async def ingest_mail(
             return count
         if progress is not None:
             progress.add_total(len(uids))
-        async for mail in mailbox.new_mail(after, uids):
-            place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
-            reading = (
-                await reader.read(mail.raw, place, stop) if reader else read_mail(mail.raw, place)
-            )
-            if reading is None:
-                return count  # stopped while it was being read: the cursor stays before it
-            handle_inbound(
-                database,
-                services,
-                reading.inbound,
-                name,
-                f"{mailbox.uidvalidity}:{mail.uid}",
-                reading.classification,
-            )
-            count += 1
-            after = mail.uid
-            if progress is not None:
-                progress.done_one()
-            # Hand control back between messages: a SIGTERM (and every other channel) is
-            # served after the message in hand, not after the whole batch.
-            await asyncio.sleep(0)
-            if stop is not None and stop.is_set():
-                return count
+        committer = _Committer(database, services, name, stop, progress)
+        try:
+            async for mail in mailbox.new_mail(after, uids):
+                place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
+                reading = (
+                    await reader.read(mail.raw, place, stop)
+                    if reader
+                    else read_mail(mail.raw, place)
+                )
+                if reading is None:  # stopped while it was being read: it waits for next time
+                    break
+                position = f"{mailbox.uidvalidity}:{mail.uid}"
+                await committer.add(
+                    Pending(reading.inbound, position, reading.classification), mail.uid
+                )
+                if committer.stopped or (stop is not None and stop.is_set()):
+                    break
+                # Hand control back between messages: a SIGTERM (and every other channel) is
+                # served after the message in hand, not after the whole batch.
+                await asyncio.sleep(0)
+            await committer.finish()
+        finally:
+            await committer.abandon()
+            count += committer.done
+            after = committer.last_uid or after
+        if committer.stopped or (stop is not None and stop.is_set()):
+            return count
+
+
+#: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
+#: shared, few enough that the database's write lock is held for tens of milliseconds.
+DB_BATCH = 25
+
+
+class _Committer:
+    """Hands read messages to the pipeline, DB_BATCH at a time, in a worker thread.
+
+    Why a thread: the workflow is synchronous SQLAlchemy ORM code, and so is every other
+    worker's; an async driver would mean rewriting all of it (and SQLite has none that is not
+    a thread underneath). In a thread the event loop stays free for the chat, the staff chat
+    and the sender while a batch is written; one batch at a time is in flight, so the next
+    is read (parsed, classified) while the previous one is written."""
+
+    def __init__(
+        self,
+        database: Database,
+        services: Services,
+        cursor: str,
+        stop: asyncio.Event | None,
+        progress: Progress | None,
+    ) -> None:
+        self.database, self.services, self.cursor = database, services, cursor
+        self.stop, self.progress = stop, progress
+        self.waiting: list[tuple[Pending, int]] = []
+        self.in_flight: tuple[asyncio.Future[int], list[int]] | None = None
+        self.done = 0
+        self.last_uid: int | None = None
+        self.stopped = False
+
+    def _is_stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def add(self, pending: Pending, uid: int) -> None:
+        self.waiting.append((pending, uid))
+        if len(self.waiting) >= DB_BATCH or self._is_stopped() or self.in_flight is None:
+            await self._send()
+
+    async def finish(self) -> None:
+        """Send what waits and wait until everything sent is written."""
+        while self.waiting and not self.stopped and not self._is_stopped():
+            await self._send()
+        await self._settle()
+
+    async def abandon(self) -> None:
+        """After a failure: wait for the batch in flight (it commits or rolls back whole);
+        what was only read is read again next time."""
+        self.waiting.clear()
+        if self.in_flight is not None:
+            with contextlib.suppress(Exception):
+                await self._settle()
+
+    async def _send(self) -> None:
+        await self._settle()
+        if self.stopped or not self.waiting:
+            return
+        batch, self.waiting = self.waiting, []
+        future = asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                handle_batch,
+                self.database,
+                self.services,
+                [p for p, _ in batch],
+                self.cursor,
+                self._is_stopped,
+            ),
+        )
+        self.in_flight = (future, [uid for _, uid in batch])
+
+    async def _settle(self) -> None:
+        if self.in_flight is None:
+            return
+        future, uids = self.in_flight
+        try:
+            # Shielded: a cancelled watcher still lets the thread's transaction finish, and
+            # learns how far it got.
+            done = await asyncio.shield(future)
+        finally:
+            if not future.done():
+                with contextlib.suppress(Exception):
+                    await future
+            self.in_flight = None
+        self.done += done
+        if done:
+            self.last_uid = uids[done - 1]
+        if done < len(uids):
+            self.stopped = True
+        if self.progress is not None:
+            self.progress.done_some(done)
 
 
 class Progress:
@@ -118,8 +215,8 @@ class Progress:
     def add_total(self, more: int) -> None:
         self.total += more
 
-    def done_one(self) -> None:
-        self.read += 1
+    def done_some(self, how_many: int) -> None:
+        self.read += how_many
         now = time.monotonic()
         if now - self.logged >= self.every:
             self.logged = now

@@ -1,0 +1,116 @@
+"""Several messages per transaction (intake.handle_batch), on SQLite and PostgreSQL: one bad
+message never stops the rest, each is processed once, and the cursor commits with the
+effects — all of them, or none when the database goes away mid-batch."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlmodel import select
+
+from bot.channels.messages import InboundMessage
+from bot.rules.channels import ChannelName
+from bot.runtime.intake import Pending, handle_batch
+from bot.store.tables import ChannelCursor, Message
+from bot.workflow import pipeline
+from tests.workflow_kit import make_world
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_world(request, tmp_path):
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    world = make_world(tmp_path, url)
+    yield world
+    world.database.dispose()
+
+
+def _mail(n: int, text: str, sender: str = "kund@example.com") -> Pending:
+    inbound = InboundMessage(
+        ChannelName.EMAIL, sender, text=text, message_id=f"<b{n}@example.com>", raw=b"raw"
+    )
+    return Pending(inbound, f"1:{n}")
+
+
+def _cursor(world) -> str | None:
+    with world.session() as session:
+        row = session.get(ChannelCursor, "imap:INBOX")
+        return row.value if row else None
+
+
+def _states(world) -> dict[str, str]:
+    with world.session() as session:
+        return {m.message_id: m.state for m in session.exec(select(Message))}
+
+
+def test_a_message_whose_statement_fails_is_quarantined_and_the_rest_of_the_batch_goes_on(
+    any_world, monkeypatch
+):
+    real = pipeline.classify
+
+    def failing(message_text, **kwargs):
+        if "BOOM" in message_text:
+            # A statement the database refuses: on PostgreSQL it aborts the transaction,
+            # which only the message's own savepoint saves.
+            session = failing.session
+            session.execute(text("SELECT * FROM no_such_table"))
+        return real(message_text, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", failing)
+    batch = [
+        _mail(1, "Har ni en Java-konsult i mars?"),
+        _mail(2, "BOOM"),
+        _mail(3, "Jag vill att ni raderar alla mina personuppgifter.", "anna@example.se"),
+        _mail(3, "Jag vill att ni raderar alla mina personuppgifter.", "anna@example.se"),
+    ]
+    original = pipeline.process_inbound
+
+    def keeping_session(session, *args, **kwargs):
+        failing.session = session
+        return original(session, *args, **kwargs)
+
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", keeping_session)
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 4
+    assert _states(any_world) == {
+        "<b1@example.com>": "not_a_request",
+        "<b2@example.com>": "malformed",
+        "<b3@example.com>": "request",  # the same mail twice in a batch: processed once
+    }
+    assert _cursor(any_world) == "1:3"
+    assert [a.kind for a in any_world.alerts()].count("malformed") == 1
+
+
+def test_a_stop_ends_the_batch_after_the_message_in_hand(any_world):
+    batch = [_mail(n, "Har ni en konsult?") for n in range(1, 6)]
+    asked = []
+
+    def stopped() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX", stopped) == 2
+    assert sorted(_states(any_world)) == ["<b1@example.com>", "<b2@example.com>"]
+    assert _cursor(any_world) == "1:2"
+
+
+def test_a_database_that_goes_away_mid_batch_keeps_nothing_of_it_and_the_cursor_stays(
+    any_world, monkeypatch
+):
+    handle_batch(any_world.database, any_world.services, [_mail(1, "Hej")], "imap:INBOX")
+    original = pipeline.process_inbound
+
+    def locked_at_the_third(session, services, inbound, **kwargs):
+        if inbound.message_id == "<b4@example.com>":
+            raise sa_exc.OperationalError(
+                "INSERT", {}, sqlite3.OperationalError("database is locked")
+            )
+        return original(session, services, inbound, **kwargs)
+
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", locked_at_the_third)
+    batch = [_mail(n, "Har ni en konsult?") for n in (2, 3, 4, 5)]
+    with pytest.raises(sa_exc.OperationalError):
+        handle_batch(any_world.database, any_world.services, batch, "imap:INBOX")
+    assert list(_states(any_world)) == ["<b1@example.com>"]  # read again later, whole
+    assert _cursor(any_world) == "1:1"
