@@ -64,7 +64,7 @@ def print_cases(cases: list[dict]) -> None:
         verification = c["verification"]
         left = c["working_days_left"]
         ended = c["status"] in ("done", "closed", "withdrawn")
-        style = "red" if left < 0 else ("yellow" if left <= 5 else "")
+        style = "" if left is None else ("red" if left < 0 else ("yellow" if left <= 5 else ""))
         rows.append(
             (
                 c["reference"],
