@@ -119,3 +119,43 @@ def test_wrong_passwords_are_refused_then_rate_limited_even_for_the_right_one(
     expect(page.get_by_role("alert")).to_contain_text("Too many wrong passwords")
     page.goto(site.url + "/")
     expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
+
+
+def test_staff_link_a_requester_not_on_file_to_a_person_and_the_challenge_goes_to_them(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.stranger_reference}")
+    expect(page.locator("section").first).to_contain_text("not linked to anyone in the register")
+    page.get_by_label("Find the person in the register").fill("maria")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name="Link to Maria Berg").click()
+    expect(page.get_by_role("status")).to_contain_text("Linked to the person on file")
+    expect(page.locator("section").first).to_contain_text("Maria Berg")
+    expect(page.locator("section").first).to_contain_text("checking identity")
+    # The challenge goes to Maria's Telegram on file, never to the address that asked.
+    sent_to = site.send_outbox()
+    assert "5550004" in sent_to and "stranger@example.org" not in sent_to
+    page.reload()
+    expect(page.locator("body")).to_contain_text("telegram confirm via telegram to 5550004")
+
+
+def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.unknown_reference}")
+    page.get_by_role("button", name='Draft "no data held" answer').click()
+    expect(page.get_by_role("status")).to_contain_text("no data held")
+    plan = page.locator(".plan")
+    expect(plan).to_contain_text("as answered: no data held linked to the address")
+    expect(plan).to_contain_text("by email to okand@example.net")
+    page.get_by_role("button", name="Approve version 1").click()
+    expect(page.locator("section").first).to_contain_text("closed")
+    assert site.send_outbox() == ["okand@example.net"]
+    page.reload()
+    expect(page.locator(".msg-out").last).to_contain_text(
+        "Vi har inga personuppgifter kopplade till den adressen."
+    )

@@ -25,7 +25,7 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.store.database import Database
 from bot.store.records import get_case
-from bot.store.tables import Draft
+from bot.store.tables import Draft, Request
 from bot.web import accounts
 from bot.web.server import serve_console
 from bot.workflow.confirming import verify_by_phone
@@ -43,6 +43,8 @@ class ConsoleSite:
     database: Database
     services: Services
     overdue_reference: str  # Erik's portability request: overdue, a reply with attachments
+    stranger_reference: str  # the demo's erasure request from an address not on file
+    unknown_reference: str  # an access request from an address nobody on file has
 
     def send_outbox(self) -> list[str]:
         """What the outbox sender would send now (in-memory channels); the addresses."""
@@ -62,7 +64,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(directory: Path, login_attempts: int = 3) -> tuple[Database, Services, str]:
+def prepare(directory: Path) -> tuple[Database, Services, list[str]]:
     """The demo's cases, an overdue portability case with its export attached, and a staff
     account with a password."""
     demo(directory, Console(file=io.StringIO()))
@@ -87,6 +89,23 @@ def prepare(directory: Path, login_attempts: int = 3) -> tuple[Database, Service
         )
     reference = outcome.reference or ""
     with database.session() as session:
+        unknown = process_inbound(
+            session,
+            services,
+            InboundMessage(
+                ChannelName.EMAIL,
+                "okand@example.net",
+                sender_name="Okänd Person",
+                subject="Registerutdrag",
+                text="Hej, jag vill ha en kopia av alla personuppgifter ni har om mig.",
+                message_id="<web-2@example.net>",
+            ),
+        )
+        stranger = session.exec(
+            select(Request).where(Request.requester_address == "stranger@example.org")
+        ).one()
+        others = [stranger.reference, unknown.reference or ""]
+    with database.session() as session:
         verify_by_phone(
             session, services, reference, "called Erik on 073-987 65 43", actor="staff:demo"
         )
@@ -101,13 +120,13 @@ def prepare(directory: Path, login_attempts: int = 3) -> tuple[Database, Service
         )
         accounts.set_password(session, account, STAFF_PASSWORD, services.clock())
         assert session.exec(select(Draft).where(Draft.request_id == case.id)).first()
-    return database, services, reference
+    return database, services, [reference, *others]
 
 
 @contextmanager
 def serve(directory: Path, login_attempts: int = 3) -> Iterator[ConsoleSite]:
     """The console on a free loopback port, in a thread, until the block ends."""
-    database, services, reference = prepare(directory)
+    database, services, references = prepare(directory)
     port = free_port()
     web = WebSettings(port=port, login_attempts=login_attempts)
     loop = asyncio.new_event_loop()
@@ -126,7 +145,7 @@ def serve(directory: Path, login_attempts: int = 3) -> Iterator[ConsoleSite]:
                 break
         time.sleep(0.05)
     try:
-        yield ConsoleSite(f"http://127.0.0.1:{port}", database, services, reference)
+        yield ConsoleSite(f"http://127.0.0.1:{port}", database, services, *references)
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)

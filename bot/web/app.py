@@ -36,6 +36,7 @@ from bot.store.database import Database
 from bot.store.records import get_case, subject_of
 from bot.store.tables import (
     AuditEvent,
+    ContactPoint,
     Draft,
     DraftStatus,
     Message,
@@ -54,6 +55,7 @@ from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, extend_case, refuse_case
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
+from bot.workflow.linking import draft_no_data, link_to_subject
 from bot.workflow.services import Services
 
 SESSION_COOKIE = "noxbot_session"
@@ -69,6 +71,8 @@ DONE_WORDS = {
     "closed": "Case closed.",
     "extended": "Extension notice drafted; approve it to extend.",
     "refused": "Refusal notice drafted; approve it to refuse.",
+    "linked": "Linked to the person on file; the verification challenge goes to them.",
+    "nodata": "Answer drafted: no data held linked to the address. Approve it to send.",
 }
 
 _SECURITY_HEADERS = {
@@ -486,6 +490,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         except NoxbotError:
             return HTMLResponse("No such case.", status_code=404)
         context["done"] = DONE_WORDS.get(request.query_params.get("done", ""))
+        person = request.query_params.get("person", "").strip()[:200]
+        context["person"] = person
+        context["candidates"] = find_people(session, person) if person else []
         return name, context
 
     def raw_message(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
@@ -597,6 +604,22 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         )
         return "refused"
 
+    def link(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        if not form.get("subject", "").isdigit():
+            raise NoxbotError("choose a person on file to link")
+        link_to_subject(
+            session,
+            services,
+            request.path_params["reference"],
+            int(form["subject"]),
+            actor=actor,
+        )
+        return "linked"
+
+    def nodata(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        draft_no_data(session, services, request.path_params["reference"], actor=actor)
+        return "nodata"
+
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -613,6 +636,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/close", action(close), methods=["POST"]),
         Route("/cases/{reference}/extend", action(extend), methods=["POST"]),
         Route("/cases/{reference}/refuse", action(refuse), methods=["POST"]),
+        Route("/cases/{reference}/link", action(link), methods=["POST"]),
+        Route("/cases/{reference}/nodata", action(nodata), methods=["POST"]),
     ]
     return Starlette(routes=routes)
 
@@ -620,6 +645,20 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 STATUS_CHOICES = ("open", "", *(s.value for s in RequestStatus))
 KIND_CHOICES = tuple(k.value for k in RequestKind if k is not RequestKind.NONE)
 CHANNEL_CHOICES = tuple(c.value for c in ChannelName)
+
+
+def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
+    """People on file whose name or any contact point contains `text`."""
+    like = f"%{text.lower()}%"
+    by_contact = select(ContactPoint.subject_id).where(col(ContactPoint.value).ilike(like))
+    return list(
+        session.exec(
+            select(Subject)
+            .where(or_(col(Subject.name).ilike(like), col(Subject.id).in_(by_contact)))
+            .order_by(col(Subject.name))
+            .limit(limit)
+        )
+    )
 
 
 def _diff(older: Draft, newer: Draft) -> list[tuple[str, str]]:
