@@ -3,6 +3,7 @@ what staff see and do, and what a stranger to the console does not get."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.store.tables import AuditEvent
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
+
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -159,3 +164,37 @@ def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(
     expect(page.locator(".msg-out").last).to_contain_text(
         "Vi har inga personuppgifter kopplade till den adressen."
     )
+
+
+def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_one_is_out(
+    site: ConsoleSite, browser: Browser, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    url = site.database.engine.url.render_as_string(hide_password=False)
+    config.write_text(f'[database]\nurl = "{url}"\n[web]\nbase_url = "{site.url}"\n')
+    added = runner.invoke(app, ["staff", "add", "bertil", "-c", str(config)])
+    assert added.exit_code == 0, added.output
+    link = re.search(r"http://\S+/setup/\S+", added.output)
+    assert link is not None
+    page = browser.new_page()
+    page.goto(link.group(0))
+    page.get_by_label("New password").fill("too short")
+    page.get_by_label("The same again").fill("too short")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 12 characters")
+    page.get_by_label("New password").fill("bertils eget lösenord")
+    page.get_by_label("The same again").fill("bertils eget lösenord")
+    page.get_by_role("button", name="Set password").click()
+    page.get_by_label("Name").fill("bertil")
+    page.get_by_label("Password").fill("bertils eget lösenord")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Cases, deadline first")).to_be_visible()
+    # The link worked once only.
+    page.goto(link.group(0))
+    expect(page.locator("body")).to_contain_text("This link is used or has expired")
+
+    listed = runner.invoke(app, ["staff", "list", "-c", str(config), "--format", "json"])
+    assert {"name": "bertil", "state": "active"}.items() <= json.loads(listed.output)[1].items()
+    assert runner.invoke(app, ["staff", "disable", "bertil", "-c", str(config)]).exit_code == 0
+    page.goto(site.url + "/")
+    expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
