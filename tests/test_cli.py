@@ -760,6 +760,7 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     code, output = run("demo", "--keep", str(kept))
     assert code == 0
     assert f"  noxbot requests list -c {kept / 'config.toml'}" in output.splitlines()
+    assert f"  noxbot web -c {kept / 'config.toml'}" in output.splitlines()
     cases = run_json("requests", "list", "-c", str(kept / "config.toml"))
     assert len(cases) == 7 and cases[0]["status"] == "done"
     code, err = run_main("demo", "--keep", str(kept))
