@@ -112,6 +112,7 @@ def prepare(directory: Path) -> tuple[Database, Services, list[str]]:
     today = stockholm_date(services.clock(), settings.organisation.timezone)
     with database.session() as session:
         case = get_case(session, reference)
+        case.received_at = services.clock() - timedelta(days=38)
         case.due_date = today - timedelta(days=6)
         case.target_date = today - timedelta(days=20)
         session.add(case)

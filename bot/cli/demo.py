@@ -375,8 +375,8 @@ def demo(keep: Path | None, console: Console) -> DemoResult:
         console.print(Text(f"  noxbot {command} -c {config}"))
     console.print(
         Text(
-            "Or in the browser: add yourself as staff (it prints a link to choose a password),"
-            " start the console, and open http://127.0.0.1:8470/ :\n"
+            "Or in the browser, at http://127.0.0.1:8470/ (staff add prints a link\n"
+            "where you choose your password):\n"
             f"  noxbot staff add YOUR-NAME -c {config}\n"
             f"  noxbot web -c {config}"
         )

@@ -33,10 +33,10 @@ def _web(settings: Settings) -> WebSettings:
 @app.command("web")
 def web_command(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Listen address ([web] host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port ([web] port).")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (\\[web] host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (\\[web] port).")] = None,
 ) -> None:
-    """Serve the staff console in the browser until Ctrl-C (on 127.0.0.1 unless [web] host
+    """Serve the staff console in the browser until Ctrl-C (on 127.0.0.1 unless \\[web] host
     says otherwise; put a TLS reverse proxy in front to reach it from elsewhere)."""
     from bot.web.server import serve_console
 
