@@ -761,14 +761,20 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     assert code == 0
     assert f"  noxbot requests list -c {kept / 'config.toml'}" in output.splitlines()
     assert f"  noxbot web -c {kept / 'config.toml'}" in output.splitlines()
-    cases = run_json("requests", "list", "-c", str(kept / "config.toml"))
-    assert len(cases) == 7 and cases[0]["status"] == "done"
+    cases = run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")
+    assert len(cases) == 7 and "done" in [c["status"] for c in cases]
+    # By default the open cases only, the nearest due date first.
+    listed = run_json("requests", "list", "-c", str(kept / "config.toml"))
+    assert len(listed) == 6 and all(c["status"] != "done" for c in listed)
+    assert [c["due_date"] for c in listed] == sorted(c["due_date"] for c in listed)
     code, err = run_main("demo", "--keep", str(kept))
     assert (code, err) == (
         1,
         f"noxbot: {kept / 'demo.db'} already exists; keep the demo in a new or empty folder\n",
     )
-    assert len(run_json("requests", "list", "-c", str(kept / "config.toml"))) == 7
+    assert (
+        len(run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")) == 7
+    )
 
 
 def test_drafts_that_no_longer_apply_leave_the_queue(config, tmp_path):

@@ -50,13 +50,13 @@ from bot.store.tables import (
     WebSession,
 )
 from bot.web import accounts
-from bot.web.words import status_words, waits_on
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, extend_case, refuse_case
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import draft_no_data, link_to_subject
 from bot.workflow.services import Services
+from bot.workflow.words import status_words, waits_on
 
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
