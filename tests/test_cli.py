@@ -934,3 +934,27 @@ def test_a_rectification_to_another_persons_address_is_one_line(config, tmp_path
     assert refused.stderr.strip().splitlines() == [
         "noxbot: the new email is already on file for another person"
     ]
+
+
+def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_rejected(
+    tmp_path,
+):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [draft] = [d for d in run_json("drafts", "list", *config) if d["reference"] == "DSR-2026-0002"]
+    assert run("drafts", "reject", str(draft["id"]), "--reason", "too stiff", *config)[0] == 0
+    [listed] = [c for c in run_json("requests", "list", *config) if c["status"] == "rejected"]
+    assert listed["status_words"] == "draft rejected, to redraft"
+    code, shown = run("requests", "show", "DSR-2026-0002", *config)
+    assert code == 0
+    lines = shown.splitlines()
+    assert "Hi, what personal data do you hold about me? Please send me a copy." in lines
+    assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
+    assert any("draft_rejected" in line for line in lines[lines.index("History") :])
+    document = run_json("requests", "show", "DSR-2026-0002", *config)
+    assert document["status_words"] == "draft rejected, to redraft"
+    assert document["thread"][0]["text"].startswith("Hi, what personal data")
+    assert [d["decision_reason"] for d in document["drafts"] if d["id"] == draft["id"]] == [
+        "too stiff"
+    ]
