@@ -192,6 +192,24 @@ class TemplateSettings(_Section):
     directory: str | None = None
 
 
+class WebSettings(_Section):
+    """The staff console (bot.web): where it listens and how long a login lasts. It listens
+    on the loopback address by default; put a TLS reverse proxy in front to reach it from
+    elsewhere (README)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, ge=1, le=65535)
+    #: The address staff open (the one-time setup links printed by `noxbot staff add`).
+    base_url: str = "http://127.0.0.1:8470"
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    setup_link_hours: int = Field(default=48, ge=1, le=24 * 14)
+    #: Wrong passwords allowed per account and per client address within the window.
+    login_attempts: int = Field(default=5, ge=1, le=100)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: Send the session cookie only over HTTPS (true behind a TLS reverse proxy).
+    secure_cookies: bool = False
+
+
 class Settings(_Section):
     organisation: OrganisationSettings = Field(default_factory=OrganisationSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -203,6 +221,7 @@ class Settings(_Section):
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    web: WebSettings | None = None
 
     #: Where the settings came from, for messages ("built-in defaults" or a path).
     source: str = Field(default="built-in defaults", exclude=True)

@@ -760,14 +760,21 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     code, output = run("demo", "--keep", str(kept))
     assert code == 0
     assert f"  noxbot requests list -c {kept / 'config.toml'}" in output.splitlines()
-    cases = run_json("requests", "list", "-c", str(kept / "config.toml"))
-    assert len(cases) == 7 and cases[0]["status"] == "done"
+    assert f"  noxbot web -c {kept / 'config.toml'}" in output.splitlines()
+    cases = run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")
+    assert len(cases) == 7 and "done" in [c["status"] for c in cases]
+    # By default the open cases only, the nearest due date first.
+    listed = run_json("requests", "list", "-c", str(kept / "config.toml"))
+    assert len(listed) == 6 and all(c["status"] != "done" for c in listed)
+    assert [c["due_date"] for c in listed] == sorted(c["due_date"] for c in listed)
     code, err = run_main("demo", "--keep", str(kept))
     assert (code, err) == (
         1,
         f"noxbot: {kept / 'demo.db'} already exists; keep the demo in a new or empty folder\n",
     )
-    assert len(run_json("requests", "list", "-c", str(kept / "config.toml"))) == 7
+    assert (
+        len(run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")) == 7
+    )
 
 
 def test_drafts_that_no_longer_apply_leave_the_queue(config, tmp_path):
@@ -926,4 +933,28 @@ def test_a_rectification_to_another_persons_address_is_one_line(config, tmp_path
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
         "noxbot: the new email is already on file for another person"
+    ]
+
+
+def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_rejected(
+    tmp_path,
+):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [draft] = [d for d in run_json("drafts", "list", *config) if d["reference"] == "DSR-2026-0002"]
+    assert run("drafts", "reject", str(draft["id"]), "--reason", "too stiff", *config)[0] == 0
+    [listed] = [c for c in run_json("requests", "list", *config) if c["status"] == "rejected"]
+    assert listed["status_words"] == "draft rejected, to redraft"
+    code, shown = run("requests", "show", "DSR-2026-0002", *config)
+    assert code == 0
+    lines = shown.splitlines()
+    assert "Hi, what personal data do you hold about me? Please send me a copy." in lines
+    assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
+    assert any("draft_rejected" in line for line in lines[lines.index("History") :])
+    document = run_json("requests", "show", "DSR-2026-0002", *config)
+    assert document["status_words"] == "draft rejected, to redraft"
+    assert document["thread"][0]["text"].startswith("Hi, what personal data")
+    assert [d["decision_reason"] for d in document["drafts"] if d["id"] == draft["id"]] == [
+        "too stiff"
     ]

@@ -33,6 +33,7 @@ EXTRA = {
     "reply.txt.j2": {"sections": ["SECTION"], "kinds": ["radering"]},
     "extension.txt.j2": {"reason": "ärendet är omfattande", "extended_due_date": date(2027, 2, 24)},
     "refusal.txt.j2": {"reasons": "begäran är uppenbart ogrundad", "kinds": ["radering"]},
+    "no_data.txt.j2": {"address": "okand@example.org"},
     "kinds/access.txt.j2": {"record": [("Namn", "Anna"), ("CV", "rad 1\nrad 2")]},
     "kinds/portability.txt.j2": {"attachments": ["a.json", "a.csv"]},
     "kinds/rectification.txt.j2": {"changes": [Change("phone", "Telefon", "+4670", "+4676")]},
@@ -58,7 +59,7 @@ def test_both_languages_have_the_same_templates():
         str(p.relative_to(BUILTIN_TEMPLATES / "en"))
         for p in (BUILTIN_TEMPLATES / "en").rglob("*.j2")
     )
-    assert en == NAMES and len(NAMES) == 18
+    assert en == NAMES and len(NAMES) == 19
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])

@@ -373,6 +373,14 @@ def demo(keep: Path | None, console: Console) -> DemoResult:
     console.print(Text(f"\nThe demo database is kept in {keep / 'demo.db'}. Explore it with:"))
     for command in ("requests list", "drafts list", "alerts list", "audit verify"):
         console.print(Text(f"  noxbot {command} -c {config}"))
+    console.print(
+        Text(
+            "Or in the browser, at http://127.0.0.1:8470/ (staff add prints a link\n"
+            "where you choose your password):\n"
+            f"  noxbot staff add YOUR-NAME -c {config}\n"
+            f"  noxbot web -c {config}"
+        )
+    )
     return result
 
 

@@ -33,13 +33,13 @@ from bot.files import read_named_file
 from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.store.records import get_case
-from bot.store.tables import MessageState, Request, RequestStatus
+from bot.store.tables import FINAL_STATES, MessageState, Request, RequestStatus
 from bot.workflow.cases import close_case, extend_case, refuse_case, set_requested_changes
 from bot.workflow.confirming import expire_verifications, verify_by_phone
 from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
-from bot.workflow.views import case_json
+from bot.workflow.views import case_document_json, case_json
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
@@ -47,13 +47,14 @@ app.add_typer(requests_app, name="requests")
 
 CASE_COLUMNS = (
     Column("reference", key=True),
+    Column("requester", drop_order=5),
     Column("kinds"),
-    Column("status", key=True),
+    Column("status"),
     Column("lang", drop_order=4),
     Column("channel", drop_order=2),
     Column("received", key=True, drop_order=1),
     Column("due", key=True),
-    Column("days left"),
+    Column("working days left"),
     Column("verification", drop_order=3),
 )
 
@@ -64,12 +65,13 @@ def print_cases(cases: list[dict]) -> None:
         verification = c["verification"]
         left = c["working_days_left"]
         ended = c["status"] in ("done", "closed", "withdrawn")
-        style = "red" if left < 0 else ("yellow" if left <= 5 else "")
+        style = "" if left is None else ("red" if left < 0 else ("yellow" if left <= 5 else ""))
         rows.append(
             (
                 c["reference"],
-                ", ".join(c["kinds"]),
-                c["status"],
+                "\n".join(x for x in (c["requester_name"], c["from"]) if x),
+                ", ".join(k.replace("_", " ") for k in c["kinds"]),
+                c["status_words"],
                 c["language"],
                 c["channel"],
                 c["received_at"][:10],
@@ -85,18 +87,34 @@ def print_cases(cases: list[dict]) -> None:
 def requests_list(
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
-    status: Annotated[RequestStatus | None, typer.Option(help="Only cases in this status.")] = None,
+    status: Annotated[
+        str,
+        typer.Option(
+            help="open (cases not finished), all, or one status: "
+            + ", ".join(s.value for s in RequestStatus)
+            + "."
+        ),
+    ] = "open",
 ) -> None:
-    """Cases with their status, legal due date and working days left."""
+    """Cases, the nearest legal due date first: requester, status, due date and working days
+    left."""
+    if status not in ("open", "all") and status not in set(RequestStatus):
+        raise typer.BadParameter(
+            f"--status {status!r}: expected open, all or one of "
+            + ", ".join(s.value for s in RequestStatus)
+        )
     settings, database, services = services_for(config)
     with database.session() as session:
         expire_verifications(session, services)
-        query = select(Request).order_by(col(Request.id))
-        if status is not None:
+        query = select(Request)
+        if status == "open":
+            query = query.where(col(Request.status).not_in([s.value for s in FINAL_STATES]))
+        elif status != "all":
             query = query.where(Request.status == status)
         cases = [
             case_json(session, c, today(settings, services.clock)) for c in session.exec(query)
         ]
+    cases.sort(key=lambda c: (c["due_date"], c["reference"]))
     if output_format is OutputFormat.JSON:
         print_json(cases)
     else:
@@ -111,12 +129,61 @@ def requests_show(
     settings, database, services = services_for(config)
     with database.session() as session:
         expire_verifications(session, services)  # a challenge past its time is not "pending"
-        case = case_json(session, get_case(session, reference), today(settings, services.clock))
+        case = case_document_json(
+            session, get_case(session, reference), today(settings, services.clock)
+        )
     if output_format is OutputFormat.JSON:
         print_json(case)
         return
+    print_case_document(case)
+
+
+SECTIONS = ("thread", "drafts", "verifications", "outbox", "alerts", "history")
+
+
+def print_case_document(case: dict) -> None:
+    """The case as a document to read: its facts, then the thread, every draft version,
+    challenges, outbox, alerts and history, each in order."""
     for key, value in case.items():
-        console.print(Text.assemble((key, "bold"), f": {value}"))
+        if key not in SECTIONS:
+            console.print(Text.assemble((key, "bold"), f": {value}"))
+    console.print(Text("\nThread", style="bold"))
+    for m in case["thread"]:
+        who = "from" if m["direction"] == "in" else "to"
+        console.print(Text(f"--- {m['at'][:16]} {who} {m['address']} ({m['channel']})"))
+        if m["subject"]:
+            console.print(Text(f"Subject: {m['subject']}"))
+        console.print(Text(m["text"]))
+    console.print(Text("\nDrafts", style="bold"))
+    for d in case["drafts"]:
+        decided = f" by {d['decided_by']}" if d["decided_by"] else ""
+        reason = f": {d['decision_reason']}" if d["decision_reason"] else ""
+        console.print(
+            Text(
+                f"--- draft {d['id']} v{d['version']} {d['purpose']} to {d['to']['address']}, "
+                f"{d['status'].replace('_', ' ')}{decided}{reason} (written by {d['author']})"
+            )
+        )
+        console.print(Text(f"Subject: {d['subject']}\n{d['text']}"))
+        if d["attachments"]:
+            console.print(Text("Attachments: " + ", ".join(d["attachments"])))
+    console.print(Text("\nVerification", style="bold"))
+    for v in case["verifications"]:
+        console.print(
+            Text(f"{v['created_at'][:16]} {v['method']} to {v['address']}: {v['status']}")
+        )
+    console.print(Text("\nOutbox", style="bold"))
+    for o in case["outbox"]:
+        console.print(Text(f"{o['id']} {o['purpose']} to {o['address']}: {o['status']}"))
+    console.print(Text("\nAlerts", style="bold"))
+    for a in case["alerts"]:
+        state = "resolved" if a["resolved"] else "open"
+        console.print(Text(f"{a['id']} {a['kind']} ({state}): {a['text']}"))
+    console.print(Text("\nHistory", style="bold"))
+    for e in case["history"]:
+        move = f" ({e['from_state']} -> {e['to_state']})" if e["to_state"] else ""
+        detail = f": {e['detail']}" if e["detail"] else ""
+        console.print(Text(f"{e['at'][:16]} {e['actor']} {e['action']}{move}{detail}"))
 
 
 @requests_app.command("new")

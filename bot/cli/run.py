@@ -24,6 +24,7 @@ def run_command(config: ConfigOption = None) -> None:
             ("mail watcher", settings.imap),
             ("chat poller", settings.telegram),
             ("SMTP sender", settings.smtp),
+            ("web console", settings.web),
         )
         if section
     ]

@@ -25,6 +25,7 @@ from bot.runtime.mail_watcher import watch_mail
 from bot.runtime.senders import open_channels
 from bot.runtime.staff_chat import notify_staff
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
+from bot.web.server import serve_console
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
 from bot.workflow.sending import deliver_due
@@ -83,6 +84,8 @@ async def run_workers(
         async with asyncio.TaskGroup() as group:
             group.create_task(send_outbox(database, services, channels.outbound, stop))
             group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
+            if settings.web is not None:  # the staff console, in every instance
+                group.create_task(serve_console(database, services, settings.web, stop))
 
 
 async def lead_when_elected(

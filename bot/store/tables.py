@@ -368,3 +368,32 @@ class ReferenceCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+class StaffAccount(SQLModel, table=True):
+    """A staff member who logs in to the web console (bot.web); the password as an argon2
+    hash only, and until it is set, a one-time setup link (as a keyed hash)."""
+
+    __tablename__ = "staff_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    password_hash: str | None = None
+    setup_token_hash: str | None = Field(default=None, index=True)
+    setup_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser: the cookie's token as a hash, its CSRF token, when it ends."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)
+    staff_id: int = Field(foreign_key="staff_account.id", index=True, ondelete="CASCADE")
+    csrf_token: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

@@ -90,6 +90,8 @@ def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:
         _extension_plan(services, case, draft, will, blocked)
     elif draft.purpose == "refusal":
         will.append(f"close {case.reference} as refused (Art. 12(4))")
+    elif draft.purpose == "no_data":
+        will.append(f"close {case.reference} as answered: no data held linked to the address")
     if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
         how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
         will.append(f"hand the text to staff to deliver {how} to {draft.to_address}")
@@ -280,6 +282,15 @@ def approve_draft(
             S.CLOSED,
             actor=actor,
             reason="refused under Art. 12(4); notice approved",
+            now=now,
+        )
+    if draft.purpose == "no_data":
+        transition(
+            session,
+            case,
+            S.CLOSED,
+            actor=actor,
+            reason="answered: no personal data held linked to the address",
             now=now,
         )
     return outbox

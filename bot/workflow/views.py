@@ -10,8 +10,19 @@ from sqlmodel import Session, col, select
 
 from bot.rules.deadlines import working_days_left
 from bot.store.register import SUBJECT_FIELDS
-from bot.store.tables import ContactPoint, Draft, Request, Subject, Verification
+from bot.store.tables import (
+    AuditEvent,
+    ContactPoint,
+    Draft,
+    Message,
+    Outbox,
+    Request,
+    StaffAlert,
+    Subject,
+    Verification,
+)
 from bot.workflow.lifecycle import is_open
+from bot.workflow.words import status_words, waits_on
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
@@ -23,10 +34,15 @@ def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
         .order_by(col(Verification.id).desc())
     ).first()
     due = case.extended_due_date if case.extended and case.extended_due_date else case.due_date
+    subject = session.get(Subject, case.subject_id) if case.subject_id else None
     return {
         "reference": case.reference,
         "kinds": list(case.kinds),
         "status": case.status,
+        "status_words": status_words(case.status),
+        "waiting_on": waits_on(case.status),
+        "requester_name": case.requester_name or (subject.name if subject else None),
+        "subject_id": case.subject_id,
         "language": case.language,
         "channel": case.channel,
         "from": case.requester_address,
@@ -92,4 +108,78 @@ def subject_json(session: Session, subject: Subject) -> dict[str, Any]:
         "consent_withdrawn": subject.consent_withdrawn,
         "created_at": subject.created_at.isoformat(),
         "updated_at": subject.updated_at.isoformat(),
+    }
+
+
+def case_document_json(session: Session, case: Request, today: date) -> dict[str, Any]:
+    """The whole case, as `requests show` prints it and staff see it in the console: the
+    case object with its thread, every version of every draft, challenges, what waits in the
+    outbox, alerts and the audit history, each in order."""
+
+    def rows(table: Any, order: Any) -> list[Any]:
+        return list(session.exec(select(table).where(table.request_id == case.id).order_by(order)))
+
+    return {
+        **case_json(session, case, today),
+        "thread": [
+            {
+                "id": m.id,
+                "direction": m.direction,
+                "channel": m.channel,
+                "address": m.address,
+                "name": m.display_name,
+                "at": m.received_at.isoformat(),
+                "subject": m.subject,
+                "text": m.text,
+                "raw_kept": m.raw is not None,
+            }
+            for m in rows(Message, col(Message.received_at))
+        ],
+        "drafts": [
+            {
+                **draft_json(session, d),
+                "series": d.series,
+                "decided_by": d.decided_by,
+                "decision_reason": d.decision_reason,
+            }
+            for d in rows(Draft, col(Draft.id))
+        ],
+        "verifications": [
+            {
+                "method": v.method,
+                "channel": v.channel,
+                "address": v.address,
+                "status": v.status,
+                "attempts": v.attempts,
+                "created_at": v.created_at.isoformat(),
+                "resolved_by": v.resolved_by,
+                "note": v.note,
+            }
+            for v in rows(Verification, col(Verification.id))
+        ],
+        "outbox": [
+            {
+                "id": o.id,
+                "purpose": o.purpose,
+                "channel": o.channel,
+                "address": o.address,
+                "status": o.status,
+            }
+            for o in rows(Outbox, col(Outbox.id))
+        ],
+        "alerts": [
+            {"id": a.id, "kind": a.kind, "text": a.text, "resolved": a.resolved_at is not None}
+            for a in rows(StaffAlert, col(StaffAlert.id))
+        ],
+        "history": [
+            {
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "detail": e.detail,
+            }
+            for e in rows(AuditEvent, col(AuditEvent.id))
+        ],
     }

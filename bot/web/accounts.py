@@ -1,0 +1,217 @@
+"""Staff accounts, their sessions and the login's rate limit.
+
+Passwords are kept only as argon2id hashes (memory-hard: a stolen database does not give
+them away cheaply). A new or reset account gets a one-time setup link instead of a password
+anyone else knows; setup and session tokens are random and kept only as SHA-256 hashes, so
+the database alone opens no session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, delete, select
+
+from bot.errors import NoxbotError
+from bot.store import audit
+from bot.store.tables import StaffAccount, WebSession
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # bounded work per login attempt
+_hasher = PasswordHasher()
+#: Compared against when the account does not exist, so a wrong name costs the same time.
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+class AccountError(NoxbotError):
+    """A staff account that does not exist, or a change that cannot be made to it."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_of(account: StaffAccount) -> str:
+    """The name the audit trail records for what this person does in the console."""
+    return f"staff:{account.name}"
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
+        raise AccountError(f"{name!r}: a staff name is 1-64 letters, digits, '.', '_', '-' or '@'")
+    return name
+
+
+def get_account(session: Session, name: str) -> StaffAccount:
+    account = session.exec(select(StaffAccount).where(StaffAccount.name == name)).first()
+    if account is None:
+        raise AccountError(f"no staff account {name!r} (noxbot staff list)")
+    return account
+
+
+def _new_setup_link(account: StaffAccount, now: datetime, hours: int) -> str:
+    token = secrets.token_urlsafe(32)
+    account.setup_token_hash = token_hash(token)
+    account.setup_expires_at = now + timedelta(hours=hours)
+    return token
+
+
+def add_account(
+    session: Session, name: str, *, now: datetime, actor: str, setup_hours: int
+) -> tuple[StaffAccount, str]:
+    """A new account without a password, and the one-time token of its setup link."""
+    name = _valid_name(name)
+    if session.exec(select(StaffAccount).where(StaffAccount.name == name)).first():
+        raise AccountError(f"staff account {name!r} exists already (noxbot staff reset {name})")
+    account = StaffAccount(name=name, created_at=now, updated_at=now)
+    token = _new_setup_link(account, now, setup_hours)
+    session.add(account)
+    audit.record(session, at=now, actor=actor, action="staff_added", detail=name)
+    return account, token
+
+
+def reset_account(
+    session: Session, name: str, *, now: datetime, actor: str, setup_hours: int
+) -> str:
+    """Forget the password, end the sessions, and give a new one-time setup link."""
+    account = get_account(session, name)
+    account.password_hash = None
+    account.disabled = False
+    account.updated_at = now
+    token = _new_setup_link(account, now, setup_hours)
+    session.add(account)
+    _end_sessions(session, account)
+    audit.record(session, at=now, actor=actor, action="staff_reset", detail=name)
+    return token
+
+
+def disable_account(session: Session, name: str, *, now: datetime, actor: str) -> None:
+    """No more logins, and the sessions open now end at once."""
+    account = get_account(session, name)
+    account.disabled = True
+    account.setup_token_hash = None
+    account.updated_at = now
+    session.add(account)
+    _end_sessions(session, account)
+    audit.record(session, at=now, actor=actor, action="staff_disabled", detail=name)
+
+
+def _end_sessions(session: Session, account: StaffAccount) -> None:
+    session.exec(delete(WebSession).where(col(WebSession.staff_id) == account.id))  # type: ignore[call-overload]
+
+
+def list_accounts(session: Session) -> list[StaffAccount]:
+    return list(session.exec(select(StaffAccount).order_by(col(StaffAccount.name))))
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def account_for_setup(session: Session, token: str, now: datetime) -> StaffAccount | None:
+    """The account a setup link opens, while it is valid (once, before it expires)."""
+    account = session.exec(
+        select(StaffAccount).where(StaffAccount.setup_token_hash == token_hash(token))
+    ).first()
+    if account is None or account.disabled or account.setup_expires_at is None:
+        return None
+    return account if account.setup_expires_at > now else None
+
+
+def set_password(session: Session, account: StaffAccount, password: str, now: datetime) -> None:
+    check_password_rules(password)
+    account.password_hash = _hasher.hash(password)
+    account.setup_token_hash = None
+    account.setup_expires_at = None
+    account.updated_at = now
+    session.add(account)
+    audit.record(
+        session, at=now, actor=actor_of(account), action="staff_password_set", detail=account.name
+    )
+
+
+def check_login(session: Session, name: str, password: str) -> StaffAccount | None:
+    """The account when the name and password match an enabled account, else None (the same
+    work either way)."""
+    account = session.exec(select(StaffAccount).where(StaffAccount.name == name.strip())).first()
+    stored = account.password_hash if account and account.password_hash else _DUMMY_HASH
+    try:
+        matches = _hasher.verify(stored, password[:MAX_PASSWORD_LENGTH])
+    except (VerificationError, InvalidHashError):
+        matches = False
+    if account is None or account.disabled or account.password_hash is None or not matches:
+        return None
+    return account
+
+
+def open_session(
+    session: Session, account: StaffAccount, now: datetime, minutes: int
+) -> tuple[str, WebSession]:
+    """A new session: the cookie's token (returned once) and the row that knows it by hash."""
+    token = secrets.token_urlsafe(32)
+    row = WebSession(
+        token_hash=token_hash(token),
+        staff_id=account.id or 0,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+    )
+    session.add(row)
+    audit.record(session, at=now, actor=actor_of(account), action="staff_login")
+    return token, row
+
+
+def session_for(
+    session: Session, token: str, now: datetime
+) -> tuple[WebSession, StaffAccount] | None:
+    """The live session a cookie names and its account; expired ones are deleted."""
+    row = session.exec(select(WebSession).where(WebSession.token_hash == token_hash(token))).first()
+    if row is None:
+        return None
+    account = session.get(StaffAccount, row.staff_id)
+    if row.expires_at <= now or account is None or account.disabled:
+        session.delete(row)
+        return None
+    return row, account
+
+
+def close_session(session: Session, token: str) -> None:
+    session.exec(delete(WebSession).where(col(WebSession.token_hash) == token_hash(token)))  # type: ignore[call-overload]
+
+
+@dataclass
+class LoginLimiter:
+    """Wrong passwords per account name and per client address in a sliding window; over the
+    limit, logins are refused without looking at the password until the window moves on."""
+
+    attempts: int
+    window: timedelta
+
+    def __post_init__(self) -> None:
+        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        times = self._failures[key]
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, keys: list[str], now: datetime) -> bool:
+        return any(len(self._recent(key, now)) >= self.attempts for key in keys)
+
+    def failed(self, keys: list[str], now: datetime) -> None:
+        for key in keys:
+            self._recent(key, now).append(now)
+        if len(self._failures) > 10_000:  # bounded memory under a flood of names
+            for key in [k for k, v in self._failures.items() if not v]:
+                del self._failures[key]

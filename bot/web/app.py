@@ -1,0 +1,673 @@
+"""The web console: a Starlette application of server-rendered pages and plain HTML forms.
+
+Every page but the login and the setup link needs a live session (a cookie holding a random
+token; the database keeps its hash). Every form carries the session's CSRF token and is
+refused without it. What staff do goes through the same workflow functions as the command
+line, under the staff member's own name in the audit trail. Database work runs in a worker
+thread, so the console never stalls the other workers of `noxbot run`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel import Session, col, or_, select
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as HttpRequest
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from bot.config import WebSettings
+from bot.errors import NoxbotError
+from bot.rules.channels import ChannelName
+from bot.rules.deadlines import stockholm_date, working_days_left
+from bot.rules.kinds import RequestKind
+from bot.store import audit
+from bot.store.database import Database
+from bot.store.records import get_case, subject_of
+from bot.store.tables import (
+    AuditEvent,
+    ContactPoint,
+    Draft,
+    DraftStatus,
+    Message,
+    Outbox,
+    Request,
+    RequestStatus,
+    StaffAccount,
+    StaffAlert,
+    Subject,
+    Verification,
+    WebSession,
+)
+from bot.web import accounts
+from bot.workflow.approval import approval_plan, approve_draft, edit_draft
+from bot.workflow.cases import close_case, extend_case, refuse_case
+from bot.workflow.drafts import reject_draft
+from bot.workflow.lifecycle import is_open
+from bot.workflow.linking import draft_no_data, link_to_subject
+from bot.workflow.services import Services
+from bot.workflow.words import status_words, waits_on
+
+SESSION_COOKIE = "noxbot_session"
+LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
+MAX_FORM_TEXT = 200_000  # characters in one form field: bounded work per request
+
+#: What a finished action says on the page it returns to (fixed words: no data in URLs).
+DONE_WORDS = {
+    "approved": "Approved: the reply is queued to be sent.",
+    "edited": "Saved as a new version.",
+    "rejected": "Draft rejected; the reason is recorded.",
+    "noted": "Note added.",
+    "closed": "Case closed.",
+    "extended": "Extension notice drafted; approve it to extend.",
+    "refused": "Refusal notice drafted; approve it to refuse.",
+    "linked": "Linked to the person on file; the verification challenge goes to them.",
+    "nodata": "Answer drafted: no data held linked to the address. Approve it to send.",
+}
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+class Console:
+    """The console's state: the database, the workflow's services, the login limiter."""
+
+    def __init__(self, database: Database, services: Services, web: WebSettings) -> None:
+        self.database = database
+        self.services = services
+        self.web = web
+        self.limiter = accounts.LoginLimiter(
+            web.login_attempts, timedelta(minutes=web.login_window_minutes)
+        )
+        self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+        self.templates.env.filters["status_words"] = status_words
+        self.templates.env.filters["waits_on"] = waits_on
+
+    def today(self) -> Any:
+        return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)
+
+    def page(
+        self, request: HttpRequest, name: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        response = self.templates.TemplateResponse(request, name, context, status_code=status)
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="strict",
+            secure=self.web.secure_cookies,
+        )
+
+
+Handler = Callable[[HttpRequest], Awaitable[Response]]
+
+
+def _secured(response: Response) -> Response:
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+def _client(request: HttpRequest) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _form(request: HttpRequest) -> dict[str, str]:
+    form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_TEXT * 4)
+    return {k: str(v)[:MAX_FORM_TEXT] for k, v in form.items() if isinstance(v, str)}
+
+
+def create_app(database: Database, services: Services, web: WebSettings) -> Starlette:
+    """The console's ASGI application over one database."""
+    console = Console(database, services, web)
+
+    def logged_in(session: Session, request: HttpRequest) -> tuple[WebSession, StaffAccount] | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        return accounts.session_for(session, token, services.clock())
+
+    def to_login() -> Response:
+        return _secured(RedirectResponse("/login", status_code=303))
+
+    # --- logging in -------------------------------------------------------------------
+
+    async def login_page(request: HttpRequest) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = console.page(request, "login.html", {"csrf": token, "error": None})
+        console.set_cookie(response, LOGIN_COOKIE, token, 3600)
+        return response
+
+    async def login(request: HttpRequest) -> Response:
+        form = await _form(request)
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+            return _secured(Response("Forbidden: the form has no valid token.", 403))
+        name = form.get("name", "").strip()[:64]
+        keys = [f"name:{name.lower()}", f"client:{_client(request)}"]
+        now = services.clock()
+
+        def check() -> str | None:
+            if console.limiter.blocked(keys, now):
+                return None
+            with database.session() as session:
+                account = accounts.check_login(session, name, form.get("password", ""))
+                if account is None:
+                    console.limiter.failed(keys, now)
+                    return ""
+                token, _ = accounts.open_session(session, account, now, web.session_minutes)
+                return token
+
+        token = await run_in_threadpool(check)
+        if not token:
+            error = (
+                "Too many wrong passwords: wait a few minutes and try again."
+                if token is None
+                else "Wrong name or password."
+            )
+            status = 429 if token is None else 401
+            csrf = secrets.token_urlsafe(24)
+            response = console.page(
+                request, "login.html", {"csrf": csrf, "error": error}, status=status
+            )
+            console.set_cookie(response, LOGIN_COOKIE, csrf, 3600)
+            return response
+        response = _secured(RedirectResponse("/", status_code=303))
+        console.set_cookie(response, SESSION_COOKIE, token, web.session_minutes * 60)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    async def logout(request: HttpRequest) -> Response:
+        form = await _form(request)
+
+        def work() -> bool:
+            with database.session() as session:
+                found = logged_in(session, request)
+                if found is None or not secrets.compare_digest(
+                    found[0].csrf_token, form.get("csrf", "")
+                ):
+                    return False
+                accounts.close_session(session, request.cookies.get(SESSION_COOKIE, ""))
+                audit.record(
+                    session,
+                    at=services.clock(),
+                    actor=accounts.actor_of(found[1]),
+                    action="staff_logout",
+                )
+                return True
+
+        if not await run_in_threadpool(work):
+            return _secured(Response("Forbidden", 403))
+        response = to_login()
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    async def setup(request: HttpRequest) -> Response:
+        token = request.path_params["token"]
+        form = await _form(request) if request.method == "POST" else {}
+
+        def work() -> tuple[str, str | None, str]:
+            now = services.clock()
+            with database.session() as session:
+                account = accounts.account_for_setup(session, token, now)
+                if account is None:
+                    return "gone", None, ""
+                if request.method == "GET":
+                    return "form", None, account.name
+                if form.get("password") != form.get("again"):
+                    return "form", "The two passwords differ.", account.name
+                try:
+                    accounts.set_password(session, account, form.get("password", ""), now)
+                except accounts.AccountError as exc:
+                    return "form", str(exc), account.name
+                return "done", None, account.name
+
+        state, error, name = await run_in_threadpool(work)
+        if state == "gone":
+            return console.page(
+                request,
+                "message.html",
+                {
+                    "text": "This link is used or has expired; ask for a new one "
+                    "(noxbot staff reset NAME)."
+                },
+                status=404,
+            )
+        if state == "done":
+            return _secured(RedirectResponse("/login", status_code=303))
+        return console.page(
+            request,
+            "setup.html",
+            {"name": name, "error": error, "token": token},
+            status=400 if error else 200,
+        )
+
+    # --- pages that need a session ------------------------------------------------------
+
+    def page(builder: Callable[[Session, HttpRequest, dict[str, Any]], Any]) -> Handler:
+        """A GET page: the session checked; the builder returns a context or a Response."""
+
+        async def handler(request: HttpRequest) -> Response:
+            def work() -> Any:
+                with database.session() as session:
+                    found = logged_in(session, request)
+                    if found is None:
+                        return None
+                    context: dict[str, Any] = {
+                        "me": found[1].name,
+                        "csrf": found[0].csrf_token,
+                        "today": console.today(),
+                    }
+                    return builder(session, request, context)
+
+            result = await run_in_threadpool(work)
+            if result is None:
+                return to_login()
+            if isinstance(result, Response):
+                return _secured(result)
+            name, context = result
+            return console.page(request, name, context)
+
+        return handler
+
+    def action(work: Callable[[Session, HttpRequest, dict[str, str], str], str]) -> Handler:
+        """A POST form: session and CSRF token checked; `work` runs in one transaction and
+        returns the word for what was done; a NoxbotError is shown on the case page."""
+
+        async def handler(request: HttpRequest) -> Response:
+            form = await _form(request)
+
+            def run() -> tuple[int, str]:
+                with database.session() as session:
+                    found = logged_in(session, request)
+                    if found is None:
+                        return 401, ""
+                    if not secrets.compare_digest(found[0].csrf_token, form.get("csrf", "")):
+                        return 403, ""
+                    return 303, work(session, request, form, accounts.actor_of(found[1]))
+
+            try:
+                status, done = await run_in_threadpool(run)
+            except NoxbotError as exc:
+                reference = request.path_params.get("reference", "")
+                return await error_page(request, reference, str(exc))
+            if status == 401:
+                return to_login()
+            if status == 403:
+                return _secured(Response("Forbidden: the form has no valid token.", 403))
+            reference = request.path_params["reference"]
+            return _secured(
+                RedirectResponse(f"/cases/{quote(reference)}?done={done}", status_code=303)
+            )
+
+        return handler
+
+    async def error_page(request: HttpRequest, reference: str, error: str) -> Response:
+        def work() -> Any:
+            with database.session() as session:
+                found = logged_in(session, request)
+                if found is None:
+                    return None
+                context = {"me": found[1].name, "csrf": found[0].csrf_token}
+                context["today"] = console.today()
+                return case_page(session, reference, context, error=error)
+
+        result = await run_in_threadpool(work)
+        if result is None:
+            return to_login()
+        return console.page(request, result[0], result[1], status=400)
+
+    def queue(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        params = request.query_params
+        status = params.get("status", "open")
+        kind = params.get("kind", "")
+        channel = params.get("channel", "")
+        overdue = params.get("overdue") == "1"
+        text = params.get("q", "").strip()[:200]
+        today = context["today"]
+        query = select(Request)
+        if status == "open":
+            query = query.where(col(Request.closed_at).is_(None))
+        elif status:
+            query = query.where(Request.status == status)
+        if channel:
+            query = query.where(Request.channel == channel)
+        if text:
+            like = f"%{text.lower()}%"
+            in_messages = select(Message.request_id).where(
+                col(Message.text).ilike(like) | col(Message.subject).ilike(like)
+            )
+            named = select(Subject.id).where(col(Subject.name).ilike(like))
+            query = query.where(
+                or_(
+                    col(Request.reference).ilike(like),
+                    col(Request.requester_address).ilike(like),
+                    col(Request.requester_name).ilike(like),
+                    col(Request.subject_id).in_(named),
+                    col(Request.id).in_(in_messages),
+                )
+            )
+        rows = []
+        for case in session.exec(query.limit(2000)):
+            if status == "open" and not is_open(case.status):
+                continue
+            if kind and kind not in case.kinds:
+                continue
+            due = (
+                case.extended_due_date
+                if case.extended and case.extended_due_date
+                else (case.due_date)
+            )
+            late = is_open(case.status) and due < today
+            if overdue and not late:
+                continue
+            subject = subject_of(session, case)
+            rows.append(
+                {
+                    "case": case,
+                    "name": case.requester_name or (subject.name if subject else ""),
+                    "due": due,
+                    "overdue": late,
+                    "days_left": working_days_left(due, today) if is_open(case.status) else None,
+                }
+            )
+        rows.sort(key=lambda r: (r["due"], r["case"].reference))
+        context.update(
+            rows=rows,
+            filters={
+                "status": status,
+                "kind": kind,
+                "channel": channel,
+                "overdue": overdue,
+                "q": text,
+            },
+            statuses=list(STATUS_CHOICES),
+            kinds=KIND_CHOICES,
+            channels=CHANNEL_CHOICES,
+        )
+        return "queue.html", context
+
+    def case_page(
+        session: Session, reference: str, context: dict[str, Any], error: str | None = None
+    ) -> Any:
+        case = get_case(session, reference)
+        today = context["today"]
+        due = (
+            case.extended_due_date if case.extended and case.extended_due_date else (case.due_date)
+        )
+        messages = list(
+            session.exec(
+                select(Message)
+                .where(Message.request_id == case.id)
+                .order_by(col(Message.received_at), col(Message.id))
+            )
+        )
+        drafts = list(
+            session.exec(
+                select(Draft)
+                .where(Draft.request_id == case.id)
+                .order_by(col(Draft.series), col(Draft.version))
+            )
+        )
+        series: dict[str, list[Draft]] = {}
+        for draft in drafts:
+            series.setdefault(draft.series, []).append(draft)
+        threads = []
+        for versions in sorted(series.values(), key=lambda v: v[0].created_at):
+            latest = versions[-1]
+            plan = (
+                approval_plan(session, services, latest)
+                if latest.status == DraftStatus.AWAITING_APPROVAL
+                else None
+            )
+            diffs = [
+                (older, newer, _diff(older, newer)) for older, newer in itertools.pairwise(versions)
+            ]
+            threads.append({"versions": versions, "latest": latest, "plan": plan, "diffs": diffs})
+        context.update(
+            case=case,
+            subject=subject_of(session, case),
+            due=due,
+            overdue=is_open(case.status) and due < today,
+            days_left=working_days_left(due, today) if is_open(case.status) else None,
+            open=is_open(case.status),
+            messages=messages,
+            outbox=list(
+                session.exec(
+                    select(Outbox).where(Outbox.request_id == case.id).order_by(col(Outbox.id))
+                )
+            ),
+            verifications=list(
+                session.exec(
+                    select(Verification)
+                    .where(Verification.request_id == case.id)
+                    .order_by(col(Verification.id))
+                )
+            ),
+            threads=threads,
+            alerts=list(
+                session.exec(
+                    select(StaffAlert)
+                    .where(StaffAlert.request_id == case.id)
+                    .order_by(col(StaffAlert.id))
+                )
+            ),
+            events=list(
+                session.exec(
+                    select(AuditEvent)
+                    .where(AuditEvent.request_id == case.id)
+                    .order_by(col(AuditEvent.id))
+                )
+            ),
+            error=error,
+            done=None,
+        )
+        return "case.html", context
+
+    def case(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        try:
+            name, context = case_page(session, request.path_params["reference"], context)
+        except NoxbotError:
+            return HTMLResponse("No such case.", status_code=404)
+        context["done"] = DONE_WORDS.get(request.query_params.get("done", ""))
+        person = request.query_params.get("person", "").strip()[:200]
+        context["person"] = person
+        context["candidates"] = find_people(session, person) if person else []
+        return name, context
+
+    def raw_message(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        message = session.get(Message, int(request.path_params["message_id"]))
+        if message is None or message.raw is None:
+            return Response("No raw message kept.", status_code=404)
+        return Response(
+            message.raw,
+            media_type="message/rfc822",
+            headers={"Content-Disposition": f'attachment; filename="message-{message.id}.eml"'},
+        )
+
+    def attachment(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        draft = session.get(Draft, int(request.path_params["draft_id"]))
+        index = int(request.path_params["index"])
+        if draft is None or not 0 <= index < len(draft.attachments):
+            return Response("No such attachment.", status_code=404)
+        item = draft.attachments[index]
+        how = "attachment" if request.query_params.get("download") else "inline"
+        filename = "".join(c for c in item["filename"] if c.isalnum() or c in "._-") or "file"
+        # Shown as plain text whatever it claims to be: nothing in it runs in the console.
+        media = "text/plain; charset=utf-8" if how == "inline" else item["content_type"]
+        return Response(
+            item["content"].encode("utf-8"),
+            media_type=media,
+            headers={"Content-Disposition": f'{how}; filename="{filename}"'},
+        )
+
+    # --- actions ----------------------------------------------------------------------
+
+    def _draft_of(session: Session, request: HttpRequest, form: dict[str, str]) -> Draft:
+        case = get_case(session, request.path_params["reference"])
+        try:
+            draft = session.get(Draft, int(form.get("draft", "")))
+        except ValueError:
+            draft = None
+        if draft is None or draft.request_id != case.id:
+            raise NoxbotError("that draft is not one of this case's")
+        return draft
+
+    def approve(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        draft = _draft_of(session, request, form)
+        version = int(form["version"]) if form.get("version", "").isdigit() else None
+        approve_draft(session, services, draft.id or 0, actor=actor, expected_version=version)
+        return "approved"
+
+    def edit(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        draft = _draft_of(session, request, form)
+        why = form.get("why", "").strip()
+        if not why:
+            raise NoxbotError("say why you edit the draft (it is kept with the new version)")
+        text = form.get("text", "").replace("\r\n", "\n")
+        new = edit_draft(
+            session, services, draft.id or 0, text, actor=actor, subject=form.get("subject")
+        )
+        case = get_case(session, request.path_params["reference"])
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="draft_edit_reason",
+            request=case,
+            detail=f"draft {new.id} v{new.version}: {why}",
+        )
+        return "edited"
+
+    def reject(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        draft = _draft_of(session, request, form)
+        reject_draft(session, services, draft.id or 0, form.get("reason", ""), actor=actor)
+        return "rejected"
+
+    def note(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        case = get_case(session, request.path_params["reference"])
+        text = form.get("text", "").strip()
+        if not text:
+            raise NoxbotError("an empty note says nothing; write the note first")
+        audit.record(
+            session, at=services.clock(), actor=actor, action="note", request=case, detail=text
+        )
+        return "noted"
+
+    def close(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        close_case(
+            session,
+            services,
+            request.path_params["reference"],
+            form.get("reason", ""),
+            actor=actor,
+        )
+        return "closed"
+
+    def extend(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        extend_case(
+            session,
+            services,
+            request.path_params["reference"],
+            form.get("reason", ""),
+            actor=actor,
+        )
+        return "extended"
+
+    def refuse(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        refuse_case(
+            session,
+            services,
+            request.path_params["reference"],
+            form.get("reason", ""),
+            actor=actor,
+        )
+        return "refused"
+
+    def link(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        if not form.get("subject", "").isdigit():
+            raise NoxbotError("choose a person on file to link")
+        link_to_subject(
+            session,
+            services,
+            request.path_params["reference"],
+            int(form["subject"]),
+            actor=actor,
+        )
+        return "linked"
+
+    def nodata(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        draft_no_data(session, services, request.path_params["reference"], actor=actor)
+        return "nodata"
+
+    routes = [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/setup/{token}", setup, methods=["GET", "POST"]),
+        Route("/", page(queue), methods=["GET"]),
+        Route("/cases/{reference}", page(case), methods=["GET"]),
+        Route("/messages/{message_id:int}/raw", page(raw_message), methods=["GET"]),
+        Route("/drafts/{draft_id:int}/attachments/{index:int}", page(attachment), methods=["GET"]),
+        Route("/cases/{reference}/approve", action(approve), methods=["POST"]),
+        Route("/cases/{reference}/edit", action(edit), methods=["POST"]),
+        Route("/cases/{reference}/reject", action(reject), methods=["POST"]),
+        Route("/cases/{reference}/note", action(note), methods=["POST"]),
+        Route("/cases/{reference}/close", action(close), methods=["POST"]),
+        Route("/cases/{reference}/extend", action(extend), methods=["POST"]),
+        Route("/cases/{reference}/refuse", action(refuse), methods=["POST"]),
+        Route("/cases/{reference}/link", action(link), methods=["POST"]),
+        Route("/cases/{reference}/nodata", action(nodata), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+STATUS_CHOICES = ("open", "", *(s.value for s in RequestStatus))
+KIND_CHOICES = tuple(k.value for k in RequestKind if k is not RequestKind.NONE)
+CHANNEL_CHOICES = tuple(c.value for c in ChannelName)
+
+
+def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
+    """People on file whose name or any contact point contains `text`."""
+    like = f"%{text.lower()}%"
+    by_contact = select(ContactPoint.subject_id).where(col(ContactPoint.value).ilike(like))
+    return list(
+        session.exec(
+            select(Subject)
+            .where(or_(col(Subject.name).ilike(like), col(Subject.id).in_(by_contact)))
+            .order_by(col(Subject.name))
+            .limit(limit)
+        )
+    )
+
+
+def _diff(older: Draft, newer: Draft) -> list[tuple[str, str]]:
+    """The lines of a unified diff between two versions, each with its kind (+, -, @, ' ')."""
+    lines = difflib.unified_diff(
+        older.text.splitlines(),
+        newer.text.splitlines(),
+        f"version {older.version}",
+        f"version {newer.version}",
+        lineterm="",
+    )
+    return [(line[:1] if line[:1] in "+-@" else " ", line) for line in lines]

@@ -1,0 +1,109 @@
+"""Requesters not on file: link the case to a person in the register, or answer that no
+data is held linked to the address the request came from.
+
+Linking proves nothing by itself: it sends the challenge to a channel the register holds for
+that person (bot.workflow.confirming), and only their confirmation verifies the case. The
+"no data held" answer goes only to the address the request came from — its owner learns
+that nothing is held about that address, which discloses nothing about anyone else — and
+only while that address is not on file (else it would be false).
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.errors import CaseError
+from bot.store import audit
+from bot.store.records import S, alert_staff, find_requester, get_case
+from bot.store.tables import Draft, Request, Subject, Verification
+from bot.workflow.confirming import start_case_verification
+from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
+from bot.workflow.lifecycle import is_open, transition
+from bot.workflow.services import Services
+
+NO_DATA_TEMPLATE = "no_data.txt.j2"
+
+
+def _unlinked_open_case(session: Session, reference: str) -> Request:
+    case = get_case(session, reference)
+    if not is_open(case.status) or case.status == S.APPROVED:
+        raise CaseError(f"{case.reference} is {case.status}; it can no longer be changed")
+    if case.verified_at is not None:
+        raise CaseError(f"{case.reference} is verified already")
+    return case
+
+
+def link_to_subject(
+    session: Session, services: Services, reference: str, subject_id: int, *, actor: str
+) -> Verification | None:
+    """Link an unverified case to a person on file and challenge them on a channel the
+    register holds; None (and an alert) when no channel on file may be used."""
+    case = _unlinked_open_case(session, reference)
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise CaseError(f"no person with id {subject_id} in the register")
+    if case.subject_id == subject.id:
+        raise CaseError(f"{case.reference} is linked to {subject.name} already")
+    case.subject_id = subject.id
+    session.add(case)
+    supersede_open_drafts(session, case, purposes=("no_data",))
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="linked_to_subject",
+        request=case,
+        detail=f"subject {subject.id}",
+    )
+    verification = start_case_verification(session, services, case, subject, actor=actor)
+    if verification is None:
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: linked to subject {subject.id}, but no channel on file may "
+            "be used to verify; confirm by phone (noxbot requests verify) or decide.",
+            now=services.clock(),
+        )
+        return None
+    if case.status != S.AWAITING_VERIFICATION:
+        transition(
+            session,
+            case,
+            S.AWAITING_VERIFICATION,
+            actor=actor,
+            reason=f"linked to a person on file; verification by {verification.method} sent",
+            now=services.clock(),
+        )
+    return verification
+
+
+def draft_no_data(session: Session, services: Services, reference: str, *, actor: str) -> Draft:
+    """The answer "we hold no personal data linked to this address", to that address, for
+    staff to approve; approving it closes the case."""
+    case = _unlinked_open_case(session, reference)
+    if case.subject_id is not None or find_requester(session, case.channel, case.requester_address):
+        raise CaseError(
+            f"{case.reference}: the case is linked to a person on file, or the requester's "
+            "address is on file; the answer cannot say that no data is held"
+        )
+    supersede_open_drafts(
+        session,
+        case,
+        purposes=("reply", "acknowledgment", "clarification", "refusal", "no_data"),
+    )
+    rendered = services.drafter.render(
+        NO_DATA_TEMPLATE, case.language, **common_context(case), address=case.requester_address
+    )
+    draft = new_draft(
+        session,
+        case,
+        "no_data",
+        rendered.subject,
+        rendered.text,
+        author=actor,
+        now=services.clock(),
+    )
+    if draft.to_address != case.requester_address:
+        raise CaseError(f"{case.reference}: the answer would not go to the address asked about")
+    return draft

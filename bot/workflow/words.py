@@ -1,0 +1,41 @@
+"""Case states in the words staff read: what the case is at, and whom it waits on."""
+
+from __future__ import annotations
+
+from bot.store.tables import RequestStatus as S
+
+#: A draft staff rejected leaves the case "to redraft", never "rejected" (which would read as
+#: the person's request being turned down).
+STATUS_WORDS: dict[str, str] = {
+    S.RECEIVED: "received",
+    S.AWAITING_VERIFICATION: "checking identity",
+    S.VERIFIED: "identity confirmed",
+    S.UNVERIFIED: "identity not confirmed",
+    S.AWAITING_APPROVAL: "draft to approve",
+    S.APPROVED: "approved, sending",
+    S.DONE: "answered",
+    S.REJECTED: "draft rejected, to redraft",
+    S.WITHDRAWN: "withdrawn",
+    S.CLOSED: "closed",
+}
+
+WAITS_ON: dict[str, str] = {
+    S.RECEIVED: "staff: decide what the message asks",
+    S.AWAITING_VERIFICATION: "the requester: answer the verification challenge",
+    S.VERIFIED: "noxbot: drafting the reply",
+    S.UNVERIFIED: "staff: verify another way, resend the challenge, or reply",
+    S.AWAITING_APPROVAL: "staff: approve, edit or reject the draft",
+    S.APPROVED: "the outbox: sending the approved reply",
+    S.DONE: "nobody",
+    S.REJECTED: "staff: edit the draft or redraft (noxbot requests redraft)",
+    S.WITHDRAWN: "nobody",
+    S.CLOSED: "nobody",
+}
+
+
+def status_words(status: str) -> str:
+    return STATUS_WORDS.get(status, status.replace("_", " "))
+
+
+def waits_on(status: str) -> str:
+    return WAITS_ON.get(status, "")

@@ -1,0 +1,200 @@
+"""The staff console in a real Chromium (Debian's /usr/bin/chromium driven by Playwright):
+what staff see and do, and what a stranger to the console does not get."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.store.tables import AuditEvent
+from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[ConsoleSite]:
+    with serve(tmp_path / "demo") as running:
+        yield running
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+def log_in(page: Page, site: ConsoleSite, password: str = STAFF_PASSWORD) -> None:
+    page.goto(site.url + "/")
+    expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
+    page.get_by_label("Name").fill(STAFF_NAME)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_it_sent(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    expect(page.get_by_role("heading", name="Cases, deadline first")).to_be_visible()
+    # Deadline first: the overdue case leads the queue, in red, with its label.
+    first = page.locator("table.queue tbody tr").first
+    expect(first).to_have_class(re.compile("overdue"))
+    expect(first).to_contain_text(site.overdue_reference)
+    expect(first).to_contain_text("Erik Svensson")
+    expect(first).to_contain_text("OVERDUE")
+    expect(first).to_contain_text("working days overdue")
+    page.get_by_label("overdue only").check()
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("table.queue tbody tr")).to_have_count(1)
+    page.get_by_role("link", name=site.overdue_reference).click()
+
+    # The person's own words, as they wrote them.
+    expect(page.locator(".msg-in").first).to_contain_text("maskinläsbart format")
+    # Edit the draft in the page, with the reason; the diff shows the change.
+    editor = page.locator("textarea[name=text]").first
+    editor.fill(editor.input_value() + "\nRing mig gärna om något är oklart. /Alice")
+    page.locator("input[name=why]").first.fill("a personal closing line")
+    page.get_by_role("button", name="Save as new version").first.click()
+    expect(page.get_by_role("status")).to_have_text("Saved as a new version.")
+    expect(page.locator(".diff .add")).to_contain_text(["+Ring mig gärna om något är oklart."])
+    expect(page.locator("body")).to_contain_text("a personal closing line")
+
+    # The export is there to read before anyone approves it.
+    page.get_by_role("link", name="view").first.click()
+    expect(page.locator("body")).to_contain_text("Erik Svensson")
+    page.go_back()
+
+    # Approval says what it will do, then does it; the outbox sends the reply.
+    expect(page.locator(".plan")).to_contain_text("Approving version 2 will:")
+    page.get_by_role("button", name="Approve version 2").click()
+    expect(page.get_by_role("status")).to_have_text("Approved: the reply is queued to be sent.")
+    assert "erik.svensson@example.se" in site.send_outbox()
+    page.reload()
+    sent = page.locator(".msg-out").last
+    expect(sent).to_contain_text("To")
+    expect(sent).to_contain_text("Ring mig gärna om något är oklart.")
+    expect(page.locator("table").last).to_contain_text("staff:alice")
+
+
+def test_a_logged_out_visitor_and_a_forged_form_get_nothing(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    case_url = f"{site.url}/cases/{site.overdue_reference}"
+    with httpx.Client() as client:
+        response = client.get(case_url)
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+        assert "Erik" not in response.text
+        attachment = client.get(f"{site.url}/drafts/1/attachments/0")
+        assert attachment.status_code == 303 and "Erik" not in attachment.text
+
+    page = browser.new_page()
+    log_in(page, site)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    with httpx.Client(cookies=cookies) as client:
+        forged = client.post(f"{case_url}/note", data={"text": "forged"})
+        assert forged.status_code == 403
+        wrong = client.post(f"{case_url}/note", data={"text": "forged", "csrf": "guess"})
+        assert wrong.status_code == 403
+    with site.database.session() as session:
+        notes = session.exec(select(AuditEvent).where(AuditEvent.action == "note")).all()
+    assert notes == []
+
+
+def test_wrong_passwords_are_refused_then_rate_limited_even_for_the_right_one(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    for _ in range(3):
+        log_in(page, site, password="not the password")
+        expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+    log_in(page, site)
+    expect(page.get_by_role("alert")).to_contain_text("Too many wrong passwords")
+    page.goto(site.url + "/")
+    expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
+
+
+def test_staff_link_a_requester_not_on_file_to_a_person_and_the_challenge_goes_to_them(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.stranger_reference}")
+    expect(page.locator("section").first).to_contain_text("not linked to anyone in the register")
+    page.get_by_label("Find the person in the register").fill("maria")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name="Link to Maria Berg").click()
+    expect(page.get_by_role("status")).to_contain_text("Linked to the person on file")
+    expect(page.locator("section").first).to_contain_text("Maria Berg")
+    expect(page.locator("section").first).to_contain_text("checking identity")
+    # The challenge goes to Maria's Telegram on file, never to the address that asked.
+    sent_to = site.send_outbox()
+    assert "5550004" in sent_to and "stranger@example.org" not in sent_to
+    page.reload()
+    expect(page.locator("body")).to_contain_text("telegram confirm via telegram to 5550004")
+
+
+def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.unknown_reference}")
+    page.get_by_role("button", name='Draft "no data held" answer').click()
+    expect(page.get_by_role("status")).to_contain_text("no data held")
+    plan = page.locator(".plan")
+    expect(plan).to_contain_text("as answered: no data held linked to the address")
+    expect(plan).to_contain_text("by email to okand@example.net")
+    page.get_by_role("button", name="Approve version 1").click()
+    expect(page.locator("section").first).to_contain_text("closed")
+    assert site.send_outbox() == ["okand@example.net"]
+    page.reload()
+    expect(page.locator(".msg-out").last).to_contain_text(
+        "Vi har inga personuppgifter kopplade till den adressen."
+    )
+
+
+def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_one_is_out(
+    site: ConsoleSite, browser: Browser, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    url = site.database.engine.url.render_as_string(hide_password=False)
+    config.write_text(f'[database]\nurl = "{url}"\n[web]\nbase_url = "{site.url}"\n')
+    added = runner.invoke(app, ["staff", "add", "bertil", "-c", str(config)])
+    assert added.exit_code == 0, added.output
+    link = re.search(r"http://\S+/setup/\S+", added.output)
+    assert link is not None
+    page = browser.new_page()
+    page.goto(link.group(0))
+    page.get_by_label("New password").fill("too short")
+    page.get_by_label("The same again").fill("too short")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 12 characters")
+    page.get_by_label("New password").fill("bertils eget lösenord")
+    page.get_by_label("The same again").fill("bertils eget lösenord")
+    page.get_by_role("button", name="Set password").click()
+    page.get_by_label("Name").fill("bertil")
+    page.get_by_label("Password").fill("bertils eget lösenord")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Cases, deadline first")).to_be_visible()
+    # The link worked once only.
+    page.goto(link.group(0))
+    expect(page.locator("body")).to_contain_text("This link is used or has expired")
+
+    listed = runner.invoke(app, ["staff", "list", "-c", str(config), "--format", "json"])
+    assert {"name": "bertil", "state": "active"}.items() <= json.loads(listed.output)[1].items()
+    assert runner.invoke(app, ["staff", "disable", "bertil", "-c", str(config)]).exit_code == 0
+    page.goto(site.url + "/")
+    expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
