@@ -13,7 +13,7 @@ from alembic import op
 import bot.store.types
 
 revision = "0005w"
-down_revision = "0004"
+down_revision = "0005i"
 branch_labels = None
 depends_on = None
 
