@@ -138,7 +138,11 @@ class Noxbot:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "-c", str(self.config)],
-            env={**os.environ, "NOXBOT_IMAP_PASSWORD": dovecot.PASSWORD},
+            env={
+                **os.environ,
+                "NOXBOT_IMAP_PASSWORD": dovecot.PASSWORD,
+                "NOXBOT_VERIFICATION_SECRET": "bench-only-secret-key-0123456789abcdef",
+            },
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("ab"),
         )
@@ -165,11 +169,12 @@ class Noxbot:
             self.process.wait(timeout=60)
 
 
-def wait_for(condition, timeout: float, poll: float = 0.02) -> float:
+def wait_for(condition, timeout: float, poll: float = 0.02, log: Path | None = None) -> float:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise SystemExit("timed out")
+            said = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise SystemExit(f"timed out; noxbot's log ends:\n{said}")
         time.sleep(poll)
     return time.monotonic()
 
@@ -181,10 +186,10 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     started = time.monotonic()
     bot.start()
     assert bot.process is not None
-    wait_for(lambda: bot.log_has("new to read"), 120, 0.01)
+    wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot.log)
     connected = time.monotonic()
     cpu_at_start = cpu_seconds(bot.process.pid)
-    wait_for(lambda: bot.stored() >= args.mails, 600, 0.05)
+    wait_for(lambda: bot.stored() >= args.mails, 600, 0.05, bot.log)
     done = time.monotonic()
     cpu = cpu_seconds(bot.process.pid) - cpu_at_start
     rss = peak_rss_mib(bot.process.pid)
