@@ -246,3 +246,40 @@ async def test_sigterm_in_the_middle_of_a_batch_stops_after_the_mail_in_hand(ima
     assert len(_stored_ids(database)) - signalled <= 20
     lines = log.read_text().splitlines()
     assert lines[-1].endswith("INFO stopped"), lines[-3:]  # nothing logged after it
+
+
+async def test_the_chat_is_served_within_half_a_second_while_a_backlog_is_read(
+    imap_server, tmp_path, monkeypatch
+):
+    """The pipeline writes the backlog in a worker thread: the event loop stays free, and a
+    chat message handled meanwhile (as the chat poller does, on the loop) waits at most for
+    one batch's transaction."""
+    from bot.channels.messages import InboundMessage
+    from bot.rules.channels import ChannelName
+    from bot.runtime.intake import handle_inbound
+
+    await _append(imap_server, [_mail(i) for i in range(400)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    lags: list[float] = []
+    try:
+        await _when(lambda: len(_ids(world)) >= 10, 60)
+        during = len(_ids(world))
+        for n in range(40):
+            asked = time.monotonic()
+            await asyncio.sleep(0.02)  # the loop's own lag
+            chat = InboundMessage(
+                ChannelName.TELEGRAM, "5550009", text="Any news?", received_at=utcnow(),
+                telegram_chat_id=5550009, telegram_message_id=n + 1,
+            )  # fmt: skip
+            handle_inbound(world.database, world.services, chat, "telegram:offset", str(n))
+            lags.append(time.monotonic() - asked - 0.02)
+        assert len(_ids(world)) - during >= 40  # the backlog was being read all along
+        await _when(lambda: len(_ids(world) - {None}) >= 400, 60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    lags.sort()
+    assert lags[int(len(lags) * 0.95)] < 0.5, lags

@@ -4,6 +4,7 @@ lost; a message that breaks the pipeline is quarantined for staff and the cursor
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,10 +90,13 @@ def handle_batch(
     batch: list[Pending],
     cursor: str,
     stopped: Callable[[], bool] = lambda: False,
+    max_seconds: float | None = None,
 ) -> int:
     """Several messages in ONE transaction, each in its own savepoint, the cursor moved to
     the last one done in that same transaction; returns how many were done (all of them,
-    unless `stopped()` turned true: then it ends after the message in hand).
+    unless `stopped()` turned true — then it ends after the message in hand — or the
+    transaction has lasted `max_seconds`: the others wait for the next one, so that no
+    other writer waits long for the database).
 
     A commit per message cost more than most messages (an fsync on SQLite, a round trip on
     PostgreSQL); this keeps every guarantee of handle_inbound:
@@ -109,13 +113,14 @@ def handle_batch(
     if not batch:
         return 0
     done = 0
+    began = time.monotonic()
     with database.session() as session:
         write_cursor(session, cursor, batch[0].position, services.clock())
         session.flush()
         for pending in batch:
             _in_savepoint(session, services, pending)
             done += 1
-            if stopped():
+            if stopped() or (max_seconds is not None and time.monotonic() - began > max_seconds):
                 break
         write_cursor(session, cursor, batch[done - 1].position, services.clock())
     return done

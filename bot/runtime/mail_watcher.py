@@ -113,6 +113,9 @@ async def ingest_mail(
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
 #: shared, few enough that the database's write lock is held for tens of milliseconds.
 DB_BATCH = 25
+#: ... and a transaction ends after this long (seconds), however many it holds: on SQLite
+#: the chat and the sender wait for the write lock meanwhile.
+TRANSACTION_SECONDS = 0.1
 
 
 class _Committer:
@@ -136,6 +139,7 @@ class _Committer:
         self.stop, self.progress = stop, progress
         self.waiting: list[tuple[Pending, int]] = []
         self.in_flight: tuple[asyncio.Future[int], list[int]] | None = None
+        self.in_flight_batch: list[tuple[Pending, int]] = []
         self.done = 0
         self.last_uid: int | None = None
         self.stopped = False
@@ -149,10 +153,13 @@ class _Committer:
             await self._send()
 
     async def finish(self) -> None:
-        """Send what waits and wait until everything sent is written."""
-        while self.waiting and not self.stopped and not self._is_stopped():
+        """Send what waits and wait until everything sent is written (a transaction that
+        ran its time hands its rest back to `waiting`: sent again here)."""
+        while True:
+            await self._settle()
+            if not self.waiting or self.stopped or self._is_stopped():
+                return
             await self._send()
-        await self._settle()
 
     async def abandon(self) -> None:
         """After a failure: wait for the batch in flight (it commits or rolls back whole);
@@ -176,9 +183,11 @@ class _Committer:
                 [p for p, _ in batch],
                 self.cursor,
                 self._is_stopped,
+                TRANSACTION_SECONDS,
             ),
         )
         self.in_flight = (future, [uid for _, uid in batch])
+        self.in_flight_batch = batch
 
     async def _settle(self) -> None:
         if self.in_flight is None:
@@ -197,7 +206,11 @@ class _Committer:
         if done:
             self.last_uid = uids[done - 1]
         if done < len(uids):
-            self.stopped = True
+            if self._is_stopped():
+                self.stopped = True
+            else:  # the transaction ran its time: the rest go first in the next one
+                self.waiting[:0] = self.in_flight_batch[done:]
+        self.in_flight_batch = []
         if self.progress is not None:
             self.progress.done_some(done)
 

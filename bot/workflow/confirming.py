@@ -906,6 +906,10 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
     - any of these after the challenge has ended (failed, expired, confirmed): recorded as a
       late answer, quietly — no new alert per guess.
     """
+    # Most mail says neither a code nor a "no": known without asking the database.
+    answer = read_answer(message.text)
+    if answer is None:
+        return None
     reference = find_reference(message.subject)
     # The two routes as two indexed lookups (an OR across both tables would read every
     # verification for every inbound message).
@@ -933,9 +937,6 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
         if any(routes := _answer_routes(message, verification, case, reference))
     ]
     if not reached:
-        return None
-    answer = read_answer(message.text)
-    if answer is None:
         return None
     live = [
         (v, c, trusted, forged)

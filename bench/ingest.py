@@ -1,0 +1,368 @@
+"""How fast `noxbot run` reads a mailbox, against mbsync on the same mailbox in the same run,
+and how fast it recovers. Starts a throwaway Dovecot (and PostgreSQL with --postgres) on
+127.0.0.1, seeds the mailbox, and prints:
+
+- mbsync's raw fetch (Debian `isync`; skipped with a message when it is not installed) and
+  `noxbot run` reading the same mailbox: msg/s, their ratio, CPU ms per message, peak RSS;
+- the pipeline's CPU per message on an empty database and on one holding 100,000 earlier
+  messages and 20,000 cases (in-process, no IMAP), and their ratio;
+- recovery: a restart after kill -9 until the next mail is read, mail read after a
+  Dovecot crash and return, mail pushed during a backlog read after it.
+
+    .venv/bin/python bench/ingest.py [--mails 2000] [--postgres] [--earlier 100000]
+
+Run from the repository root; needs dovecot-imapd (and PostgreSQL 15 for --postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import dovecot
+
+FILLER = (
+    "Hej, vi har gått igenom offerten och återkommer om leveransdatum för projektet. "
+    "Kan ni skicka en uppdaterad tidplan och en kostnadsuppskattning innan fredag?\r\n"
+)
+
+
+def mail(n: int) -> bytes:
+    """About 3.3 KiB; every fifth a rights request from a new person."""
+    if n % 5 == 0:
+        sender, subject = f"person{n}@example.se", "Mina uppgifter"
+        body = "Hej,\r\nJag vill att ni raderar alla mina personuppgifter.\r\nMvh\r\n" + "\r\n" * 2
+        body += "-- \r\n" + FILLER * 18
+    else:
+        sender, subject = f"kund{n % 97}@example.com", f"Offert {n}"
+        body = FILLER * 20
+    return (
+        f"From: {sender}\r\nTo: info@noxconsulting.se\r\nSubject: {subject}\r\n"
+        f"Message-ID: <bench{n}@example.com>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+
+
+def seed(server: dovecot.Dovecot, first: int, count: int) -> None:
+    """Deliver straight into the Maildir (Dovecot gives them UIDs when it next looks): far
+    faster than APPEND, and the server's work is the same when they are read."""
+    maildir = server.directory / "home" / dovecot.USER / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    owner = 1000 if os.geteuid() == 0 else os.getuid()
+    for n in range(first, first + count):
+        path = maildir / "tmp" / f"{time.time_ns()}.bench{n}.host"  # wall clock: a file name
+        path.write_bytes(mail(n))
+        if os.geteuid() == 0:
+            os.chown(path, owner, owner)
+        path.rename(maildir / "new" / path.name)
+    if os.geteuid() == 0:
+        for directory in (maildir, *(maildir / s for s in ("new", "cur", "tmp"))):
+            os.chown(directory, owner, owner)
+
+
+async def append(server: dovecot.Dovecot, n: int) -> None:
+    import aioimaplib
+
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=server.port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login(dovecot.USER, dovecot.PASSWORD)
+    await client.append(mail(n), mailbox="INBOX")
+    await client.logout()
+
+
+def run_mbsync(server: dovecot.Dovecot, work: Path) -> float | None:
+    """Seconds mbsync takes to fetch the whole mailbox into a local Maildir, or None."""
+    binary = shutil.which("mbsync")
+    if binary is None:
+        print("mbsync: not installed (apt-get install isync); skipping the comparison")
+        return None
+    local = work / "mbsync-maildir"
+    local.mkdir()
+    config = work / "mbsyncrc"
+    config.write_text(
+        f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.port}\nUser {dovecot.USER}\n"
+        f"Pass {dovecot.PASSWORD}\nSSLType None\nAuthMechs LOGIN\n\n"
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n"
+        "Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\n"
+        f"SyncState {work}/mbsync-state/\n"
+    )
+    (work / "mbsync-state").mkdir()
+    started = time.perf_counter()
+    subprocess.run([binary, "-q", "-c", str(config), "bench"], check=True)
+    return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+class Noxbot:
+    """`noxbot run` as a process, on a config of its own; reads its log and database."""
+
+    def __init__(self, work: Path, server: dovecot.Dovecot, url: str) -> None:
+        self.url = url
+        self.config = work / "noxbot.toml"
+        self.log = work / "noxbot.log"
+        self.config.write_text(
+            f'[database]\nurl = "{url}"\n\n'
+            f'[imap]\nhost = "127.0.0.1"\nport = {server.port}\ntls = "none"\n'
+            f'username = "{dovecot.USER}"\npoll_seconds = 60\nbacklog_days = 36500\n'
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        from sqlalchemy import create_engine
+
+        self._engine = create_engine(url) if url.startswith("postgresql") else None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "-c", str(self.config)],
+            env={
+                **os.environ,
+                "NOXBOT_IMAP_PASSWORD": dovecot.PASSWORD,
+                "NOXBOT_VERIFICATION_SECRET": "bench-only-secret-key-0123456789abcdef",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("ab"),
+        )
+
+    def stored(self) -> int:
+        from sqlalchemy import create_engine, text
+
+        engine = self._engine or create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(text("SELECT count(*) FROM message")).scalar_one()
+        except Exception:  # not created or not migrated yet
+            return 0
+        finally:
+            if self._engine is None:
+                engine.dispose()
+
+    def log_has(self, text: str) -> bool:
+        return self.log.exists() and text in self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=60)
+
+
+def wait_for(condition, timeout: float, poll: float = 0.02, log: Path | None = None) -> float:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            said = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise SystemExit(f"timed out; noxbot's log ends:\n{said}")
+        time.sleep(poll)
+    return time.monotonic()
+
+
+def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: str) -> None:
+    seed(server, 0, args.mails)
+    fetch = run_mbsync(server, work)
+    bot = Noxbot(work, server, url)
+    started = time.monotonic()
+    bot.start()
+    assert bot.process is not None
+    wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot.log)
+    connected = time.monotonic()
+    cpu_at_start = cpu_seconds(bot.process.pid)
+    wait_for(lambda: bot.stored() >= args.mails, 600, 0.05, bot.log)
+    done = time.monotonic()
+    cpu = cpu_seconds(bot.process.pid) - cpu_at_start
+    rss = peak_rss_mib(bot.process.pid)
+    rate = args.mails / (done - connected)
+    kind = bot.url.split(":")[0]
+    print(f"\n{args.mails} mails of ~{len(mail(1)) / 1024:.1f} KiB, 20 % requests, {kind}")
+    if fetch is not None:
+        print(f"mbsync raw fetch:   {args.mails / fetch:7.0f} msg/s ({fetch:.2f} s)")
+    print(f"noxbot run:         {rate:7.0f} msg/s ({done - connected:.2f} s after connecting;"
+          f" started {connected - started:.1f} s before)")  # fmt: skip
+    if fetch is not None:
+        print(f"ratio mbsync/noxbot: {rate and (args.mails / fetch) / rate:6.1f}x")
+    print(f"CPU per message:    {cpu / args.mails * 1000:7.2f} ms")
+    print(f"peak RSS:           {rss:7.0f} MiB")
+
+    # Mail pushed while a backlog is read is read right after it.
+    seed(server, 100_000, 500)
+    t0 = time.monotonic()
+    time.sleep(0.3)
+    asyncio.run(append(server, 200_000))
+    pushed = time.monotonic()
+    wait_for(lambda: bot.stored() >= args.mails + 501, 120, 0.02)
+    print(f"push during a 500-mail burst: read {time.monotonic() - pushed:.2f} s after"
+          f" its delivery (the burst took {time.monotonic() - t0:.2f} s)")  # fmt: skip
+
+    # A kill -9 and a restart: the next mail is read without waiting out the lease.
+    bot.stop(signal.SIGKILL)
+    asyncio.run(append(server, 200_001))
+    restarted = time.monotonic()
+    bot.start()
+    wait_for(lambda: bot.stored() >= args.mails + 502, 120, 0.02)
+    print(
+        f"restart after kill -9: next mail read {time.monotonic() - restarted:.2f} s after"
+        " the start (Python, model and database included)"
+    )
+
+    # A Dovecot crash of 5 s: mail delivered while it was away is read soon after it is back.
+    server.halt()
+    time.sleep(5)
+    seed(server, 300_000, 1)
+    server.resume()
+    back = time.monotonic()
+    wait_for(lambda: bot.stored() >= args.mails + 503, 120, 0.02)
+    print(f"Dovecot down 5 s: mail read {time.monotonic() - back:.2f} s after it was back")
+    bot.stop()
+    tail = bot.log.read_text(errors="replace").splitlines()[-1]
+    print(f"last log line: {tail.split(' ', 3)[-1]}")
+
+
+def flat_cost(url_for, earlier: int, cases: int) -> None:
+    """The pipeline's CPU per message (handle_batch, no IMAP) on an empty database and on
+    one holding `earlier` messages and `cases` cases."""
+    from bot.runtime.intake import Pending, handle_batch
+    from bot.runtime.mail_reader import Position, read_mail
+    from tests.workflow_kit import make_world
+
+    def measure(world, first: int) -> float:
+        readings = [read_mail(mail(n), Position(1, n, None)) for n in range(first, first + 500)]
+        pending = [Pending(r.inbound, f"1:{i}", r.classification) for i, r in enumerate(readings)]
+        started = time.process_time()
+        for start in range(0, len(pending), 25):
+            handle_batch(world.database, world.services, pending[start : start + 25], "imap:X")
+        return (time.process_time() - started) / len(pending)
+
+    work = Path(tempfile.mkdtemp())
+    empty = make_world(work / "a", url_for("empty"))
+    full = make_world(work / "b", url_for("full"))
+    fill(full, earlier, cases)
+    measure(empty, 500_000)  # warm up: imports, caches
+    measure(full, 510_000)
+    empty_cost = measure(empty, 600_000)
+    full_cost = measure(full, 600_000)
+    print(
+        f"pipeline CPU/msg: empty {empty_cost * 1000:.2f} ms, with {earlier:,} messages and"
+        f" {cases:,} cases {full_cost * 1000:.2f} ms; ratio {full_cost / empty_cost:.2f}"
+    )
+    empty.database.dispose()
+    full.database.dispose()
+
+
+def fill(world, earlier: int, cases: int) -> None:
+    """Earlier messages and cases, written in bulk (as the pipeline would have left them)."""
+    from sqlalchemy import insert
+
+    from bot.store.tables import Message, Request
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rng = random.Random(7)
+    with world.database.engine.begin() as connection:
+        connection.execute(
+            insert(Request.__table__),
+            [
+                {
+                    "reference": f"DSR-2020-{i:06d}",
+                    "kinds": ["erasure"],
+                    "language": "sv",
+                    "channel": "email",
+                    "requester_address": f"old{i}@example.se",
+                    "status": "done",
+                    "received_at": now,
+                    "due_date": date(2026, 12, 1),
+                    "target_date": date(2026, 11, 20),
+                    "evidence": [],
+                    "requested_changes": [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(cases)
+            ],
+        )
+        for start in range(0, earlier, 10_000):
+            connection.execute(
+                insert(Message.__table__),
+                [
+                    {
+                        "dedupe_key": f"email:<old{i}@example.com>",
+                        "direction": "inbound",
+                        "channel": "email",
+                        "address": f"kund{rng.randrange(5000)}@example.com",
+                        "subject": "Offert",
+                        "text": "Hej",
+                        "message_id": f"<old{i}@example.com>",
+                        "references": [],
+                        "state": "not_a_request",
+                        "received_at": now - timedelta(minutes=i),
+                        "request_id": (i % cases) + 1 if i % 5 == 0 else None,
+                    }
+                    for i in range(start, min(start + 10_000, earlier))
+                ],
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mails", type=int, default=2000)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--earlier", type=int, default=100_000)
+    parser.add_argument("--cases", type=int, default=20_000)
+    args = parser.parse_args()
+    if not dovecot.available():
+        raise SystemExit("needs dovecot-imapd (apt-get install dovecot-imapd)")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    work = Path(tempfile.mkdtemp(prefix="noxbot-bench-"))
+    cluster = None
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+
+        from tests import pg
+
+        cluster = pg.start_cluster()
+        admin = create_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in ("bench", "empty", "full"):
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+
+        def url_for(name: str) -> str:
+            return cluster.url(name)
+    else:
+
+        def url_for(name: str) -> str:
+            return f"sqlite:///{work / name}.db"
+
+    server = dovecot.start()
+    try:
+        backlog(args, server, work, url_for("bench"))
+        flat_cost(url_for, args.earlier, args.cases)
+    finally:
+        server.stop()
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
