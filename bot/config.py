@@ -169,6 +169,9 @@ class VerificationSettings(_Section):
     code_ttl_hours: float = Field(default=72.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     secret_env: EnvName = "NOXBOT_VERIFICATION_SECRET"
+    #: Send the acknowledgement of a request that needs verification at once, without
+    #: approval: its words are the same for everyone and hold no personal data.
+    acknowledge_at_once: bool = True
 
 
 class RetentionSettings(_Section):

@@ -926,7 +926,7 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
         if any(routes := _answer_routes(message, verification, case, reference))
     ]
     if not reached:
-        return None
+        return _code_without_challenge(session, services, message)
     answer = read_answer(message.text)
     if answer is None:
         return None
@@ -995,6 +995,28 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
     else:
         _feedback(session, services, case, message, "wrong_code", attempts_left=left)
     return "verification answer"
+
+
+def _code_without_challenge(session: Session, services: Services, message: Message) -> str | None:
+    """A code typed by a requester whose case no code challenge reaches (a stranger, or
+    someone on file asked another way) gets the words a wrong code gets: whether a challenge
+    went to a contact point on file must not show in the answer."""
+    if not isinstance(read_answer(message.text or ""), CodeAnswer):
+        return None
+    case = session.exec(
+        select(Request)
+        .where(
+            Request.channel == message.channel,
+            Request.requester_address == message.address,
+            col(Request.status).in_([S.UNVERIFIED, S.AWAITING_VERIFICATION]),
+        )
+        .order_by(col(Request.id).desc())
+    ).first()
+    if case is None:
+        return None
+    message.request_id = case.id
+    _feedback(session, services, case, message, "wrong_code")
+    return "a code no challenge of the case asked for"
 
 
 def _count_wrong_code(
