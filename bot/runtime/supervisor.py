@@ -22,10 +22,11 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.runtime.chat_poller import poll_chat
 from bot.runtime.lease import POLLERS, release, try_acquire
-from bot.runtime.loops import sleep_or_stop, with_backoff
+from bot.runtime.loops import sleep_or_stop, wait_for_wake, with_backoff
 from bot.runtime.mail_watcher import watch_mail
 from bot.runtime.senders import open_channels
 from bot.runtime.staff_chat import notify_staff
+from bot.runtime.wakeups import listen_for_wakeups
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
@@ -45,9 +46,14 @@ async def send_outbox(
     channels: dict[ChannelName, OutboundChannel],
     stop: asyncio.Event,
 ) -> None:
+    """Send what is due as soon as a commit queues it (bot.store.wakeup); every
+    OUTBOX_SECONDS anyway, for retries that fall due and signals that got lost."""
+    wake = database.wakeup.subscribe()
+
     async def step() -> None:
+        wake.clear()
         await deliver_due(database, services, channels, stop=stop)
-        await sleep_or_stop(stop, OUTBOX_SECONDS)
+        await wait_for_wake(stop, wake, OUTBOX_SECONDS)
 
     await with_backoff("outbox sender", stop, step, TRANSIENT_DB_ERRORS)
 
@@ -55,9 +61,12 @@ async def send_outbox(
 async def notify_staff_chat(
     database: Database, services: Services, bot: Bot, chat_id: int, stop: asyncio.Event
 ) -> None:
+    wake = database.wakeup.subscribe()
+
     async def step() -> None:
+        wake.clear()
         await notify_staff(database, services, bot, chat_id)
-        await sleep_or_stop(stop, OUTBOX_SECONDS)
+        await wait_for_wake(stop, wake, OUTBOX_SECONDS)
 
     await with_backoff(
         "staff chat", stop, step, (TelegramError, OSError, TimeoutError, *TRANSIENT_DB_ERRORS)
@@ -84,6 +93,8 @@ async def run_workers(
         channels = await open_channels(settings, stack)
         async with asyncio.TaskGroup() as group:
             group.create_task(send_outbox(database, services, channels.outbound, stop))
+            if database.engine.dialect.name == "postgresql":
+                group.create_task(listen_for_wakeups(database, stop))
             group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
 
 
