@@ -7,6 +7,7 @@ PTB posts form fields (objects as JSON strings) or multipart for files to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -38,6 +39,7 @@ class FakeBotApi:
     polls: int = 0  # getUpdates calls seen
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    _arrived: asyncio.Event | None = None  # set when an update comes during a long poll
 
     def user_says(self, user_id: int, text: str, reply_to: int | None = None) -> int:
         """Queue a private chat message from a user; returns its message id."""
@@ -60,7 +62,13 @@ class FakeBotApi:
                 "chat": {"id": user_id, "type": "private"},
             }
         self.updates.append({"update_id": next(self._update_ids), "message": message})
+        self._wake_poll()
         return message_id
+
+    def _wake_poll(self) -> None:
+        """A held long poll answers at once when an update comes, as the real API does."""
+        if self._arrived is not None:
+            self._arrived.set()
 
     def user_presses(
         self, user_id: int, data: str, chat_id: int | None = None, first_name: str | None = None
@@ -88,6 +96,7 @@ class FakeBotApi:
                 },
             }
         )
+        self._wake_poll()
 
     def sent(self, method: str = "sendMessage") -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -124,7 +133,12 @@ class FakeBotApi:
             offset = int(fields.get("offset") or 0)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and float(fields.get("timeout") or 0) > 0:
-                await asyncio.sleep(self.hold_polls)  # a short long-poll keeps tests quick
+                # A short long poll keeps tests quick; an update that comes ends it.
+                self._arrived = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), self.hold_polls)
+                self._arrived = None
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
             return web.json_response({"ok": True, "result": self.updates[:100]})
         if method == "getMe":
             return web.json_response({"ok": True, "result": BOT_USER})

@@ -92,7 +92,9 @@ async def run_workers(
     async with contextlib.AsyncExitStack() as stack:
         channels = await open_channels(settings, stack)
         async with asyncio.TaskGroup() as group:
-            group.create_task(send_outbox(database, services, channels.outbound, stop))
+            # One sender per channel: a slow mail server never holds up a chat answer.
+            for name, channel in channels.outbound.items():
+                group.create_task(send_outbox(database, services, {name: channel}, stop))
             if database.engine.dialect.name == "postgresql":
                 group.create_task(listen_for_wakeups(database, stop))
             group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
