@@ -71,10 +71,16 @@ class FakeBotApi:
             self._arrived.set()
 
     def user_presses(
-        self, user_id: int, data: str, chat_id: int | None = None, first_name: str | None = None
+        self,
+        user_id: int,
+        data: str,
+        chat_id: int | None = None,
+        first_name: str | None = None,
+        message_id: int = 1,
+        text: str | None = None,
     ) -> None:
-        """Queue a press of an inline button by a user, on a message in their private chat
-        or in the group `chat_id` (the staff chat, say)."""
+        """Queue a press of an inline button by a user, on a message (`message_id`, showing
+        `text`) in their private chat or in the group `chat_id` (the staff chat, say)."""
         chat = (
             {"id": user_id, "type": "private"}
             if chat_id is None
@@ -92,7 +98,12 @@ class FakeBotApi:
                         "is_bot": False,
                         "first_name": first_name or f"User{user_id}",
                     },
-                    "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
+                    "message": {
+                        "message_id": message_id,
+                        "date": int(time.time()),
+                        "chat": chat,
+                        **({"text": text} if text is not None else {}),
+                    },
                 },
             }
         )

@@ -11,7 +11,7 @@ from bot.rules.channels import ChannelName
 from bot.runtime.chat_poller import poll_chat_once
 from bot.workflow.sending import deliver_due
 from tests.fake_bot_api import FakeBotApi
-from tests.workflow_kit import JOHN_TELEGRAM, make_world
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, make_world
 
 STRANGER = 9990001
 
@@ -78,3 +78,21 @@ async def test_with_acknowledgements_waiting_for_staff_nothing_goes_out_at_once(
     assert _texts_to(bot_api, STRANGER) == []
     reference = world.cases()[0].reference
     assert world.drafts(reference, "acknowledgment")[0].status == "awaiting_approval"
+
+
+async def test_a_confirmation_press_is_answered_on_the_spot_and_its_buttons_go(talk, bot_api):
+    outcome = talk.email(ANNA_EMAIL, "Hej, radera alla mina personuppgifter.")
+    verification = talk.verification(outcome.reference)
+    assert verification.method == "telegram_confirm"
+    bot_api.user_presses(int(JOHN_TELEGRAM), f"v:{verification.id}:y", message_id=77, text="?")
+    bot_api.user_presses(
+        int(ANNA_TELEGRAM), f"v:{verification.id}:y", message_id=78, text="Var det du?"
+    )
+    await _round(talk, bot_api)
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    assert answers == ["This button does nothing here.", "Tack! Det är bekräftat."]
+    (edit,) = [c for c in bot_api.calls if c.method == "editMessageText"]  # Anna's only
+    assert int(edit.fields["message_id"]) == 78 and int(edit.fields["chat_id"]) == 5550001
+    assert edit.fields["text"] == "Var det du?\n\nTack! Det är bekräftat."
+    assert "reply_markup" not in edit.fields
+    assert talk.case(outcome.reference).status == "awaiting_approval"

@@ -16,6 +16,7 @@ from bot.reading.safe_text import printable
 from bot.runtime.intake import handle_inbound, read_cursor, write_cursor
 from bot.runtime.loops import until_stopped, with_backoff
 from bot.store.database import Database, is_transient
+from bot.workflow.confirming import button_outcome
 from bot.workflow.services import Services
 from bot.workflow.staff_decisions import (
     DECISION_FAILED,
@@ -99,7 +100,25 @@ async def _handle_update(
     else:
         handle_inbound(database, services, inbound, "telegram:offset", position)
     if query is not None:
-        await _answer(query)  # only stops the button's spinner
+        await _answer_press(database, query)
+
+
+async def _answer_press(database: Database, query: CallbackQuery) -> None:
+    """A requester's press is answered where it was made: a short toast, and the message
+    edited to show the outcome with its buttons gone. A press that is not theirs gets the
+    neutral answer and changes nothing on screen."""
+    with database.session() as session:
+        outcome = button_outcome(session, query.data or "", str(query.from_user.id))
+    if outcome is None:
+        await _answer(query, NOT_HERE)
+        return
+    await _answer(query, outcome)
+    shown = getattr(query.message, "text", None)
+    with contextlib.suppress(TelegramError):
+        if shown:
+            await query.edit_message_text(printable(f"{shown}\n\n{outcome}"), reply_markup=None)
+        else:
+            await query.edit_message_reply_markup(reply_markup=None)
 
 
 async def _decide(
@@ -126,9 +145,9 @@ async def _decide(
         log.error("staff chat: a decision failed (%s); nothing done", type(exc).__name__)
         _skip_update(database, services, position)
         answer = DECISION_FAILED
+    # The card itself is edited to show the decision (bot.runtime.staff_chat, woken by the
+    # commit): the others in the chat see it there, without a message per press.
     await _answer(query, answer)
-    with contextlib.suppress(TelegramError):  # the other staff see what was decided
-        await bot.send_message(chat_id=telegram.staff_chat_id, text=printable(answer))
 
 
 async def poll_chat(
