@@ -24,6 +24,7 @@ class Call:
     method: str
     fields: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    message_id: int | None = None  # of the message it sent
 
 
 @dataclass
@@ -41,25 +42,39 @@ class FakeBotApi:
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event | None = None  # set when an update comes during a long poll
 
-    def user_says(self, user_id: int, text: str, reply_to: int | None = None) -> int:
-        """Queue a private chat message from a user; returns its message id."""
-        return self.user_sends(user_id, {"text": text}, reply_to)
+    def user_says(
+        self, user_id: int, text: str, reply_to: int | None = None, chat_id: int | None = None
+    ) -> int:
+        """Queue a message from a user, in their private chat or in the group `chat_id`;
+        returns its message id."""
+        return self.user_sends(user_id, {"text": text}, reply_to, chat_id)
 
-    def user_sends(self, user_id: int, content: dict[str, Any], reply_to: int | None = None) -> int:
-        """Queue a private chat message with the given content (text, photo ...)."""
+    def user_sends(
+        self,
+        user_id: int,
+        content: dict[str, Any],
+        reply_to: int | None = None,
+        chat_id: int | None = None,
+    ) -> int:
+        """Queue a message with the given content (text, photo ...)."""
         message_id = next(self._ids)
+        chat = (
+            {"id": user_id, "type": "private"}
+            if chat_id is None
+            else {"id": chat_id, "type": "supergroup", "title": "Staff"}
+        )
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),
             **content,
-            "chat": {"id": user_id, "type": "private"},
+            "chat": chat,
             "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
         }
         if reply_to is not None:
             message["reply_to_message"] = {
                 "message_id": reply_to,
                 "date": int(time.time()),
-                "chat": {"id": user_id, "type": "private"},
+                "chat": chat,
             }
         self.updates.append({"update_id": next(self._update_ids), "message": message})
         self._wake_poll()
@@ -161,6 +176,7 @@ class FakeBotApi:
                 "chat": {"id": chat_id, "type": "private"},
                 "from": BOT_USER,
             }
+            self.calls[-1].message_id = result["message_id"]
             if method == "sendMessage":
                 result["text"] = fields["text"]
             else:

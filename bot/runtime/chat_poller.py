@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import Bot, CallbackQuery, ReplyParameters, Update
 from telegram.error import TelegramError
 
 from bot.channels.telegram import inbound_from_update
@@ -22,6 +22,7 @@ from bot.workflow.staff_decisions import (
     DECISION_FAILED,
     NOT_HERE,
     decide_in_chat,
+    edit_in_chat,
     is_staff_press,
     parse_decision,
 )
@@ -94,6 +95,9 @@ async def _handle_update(
     if query is not None and parse_decision(query.data or "") is not None:
         await _decide(database, services, bot, settings.telegram, query, position)
         return
+    if _is_staff_edit(update, settings.telegram):
+        await _edit_from_chat(database, services, bot, settings.telegram, update, position)
+        return
     inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
     if inbound is None:
         _skip_update(database, services, position)
@@ -101,6 +105,51 @@ async def _handle_update(
         handle_inbound(database, services, inbound, "telegram:offset", position)
     if query is not None:
         await _answer_press(database, query)
+
+
+def _is_staff_edit(update: Update, telegram: TelegramSettings) -> bool:
+    """A text a staff member sent in the staff chat as a reply to one of the bot's cards."""
+    message = update.message
+    return (
+        message is not None
+        and telegram.staff_chat_id is not None
+        and message.chat.id == telegram.staff_chat_id
+        and message.from_user is not None
+        and message.from_user.id in telegram.staff_user_ids
+        and message.reply_to_message is not None
+        and bool(message.text)
+    )
+
+
+async def _edit_from_chat(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    telegram: TelegramSettings,
+    update: Update,
+    position: str,
+) -> None:
+    """The reply's text becomes the card's draft's next version; its new card comes from
+    the staff chat poster (woken by the commit), the old card is closed as superseded."""
+    message = update.message
+    assert message is not None and message.reply_to_message is not None
+    assert message.from_user is not None
+    with database.session() as session:
+        problem = edit_in_chat(
+            session,
+            services,
+            message.reply_to_message.message_id,
+            message.text or "",
+            message.from_user.id,
+        )
+        write_cursor(session, "telegram:offset", position, services.clock())
+    if problem is not None:
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(
+                chat_id=telegram.staff_chat_id,
+                text=printable(problem)[:4000],
+                reply_parameters=ReplyParameters(message.message_id),
+            )
 
 
 async def _answer_press(database: Database, query: CallbackQuery) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from telegram import CallbackQuery
 
 from bot.config import TelegramSettings
 from bot.errors import NoxbotError
 from bot.reading.safe_text import stored_name
 from bot.store.tables import Draft
-from bot.workflow.approval import Plan, approve_draft
+from bot.workflow.approval import Plan, approve_draft, edit_draft
 from bot.workflow.drafts import reject_draft
 from bot.workflow.services import Services
 
@@ -114,3 +114,22 @@ def decide_in_chat(
             )
     except NoxbotError as exc:
         return f"Not done: {exc}"
+
+
+def edit_in_chat(
+    session: Session, services: Services, card_message_id: int, text: str, user_id: int
+) -> str | None:
+    """A staff member answered a card with new text: it becomes the draft's next version
+    (approved, as any version, with its own card's button). Returns what to tell the chat
+    when it could not be done; None when the new version is made, or the message answered
+    no card (nothing to say)."""
+    draft = session.exec(select(Draft).where(Draft.staff_message_id == card_message_id)).first()
+    if draft is None:
+        return None
+    actor = f"telegram-staff:{user_id}"
+    try:
+        with session.begin_nested():
+            edit_draft(session, services, draft.id or 0, text.strip(), actor=actor)
+    except NoxbotError as exc:
+        return f"Not done: {exc}"
+    return None

@@ -204,14 +204,13 @@ async def test_a_card_decided_in_the_cli_is_edited_to_say_so_and_loses_its_butto
     async with make_bot(settings.telegram, bot_api.token) as bot:
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
         (card,) = [c for c in bot_api.sent() if "reply_markup" in c.fields]
-        card_id = bot_api.sent().index(card)
         with world.database.session() as session:  # `noxbot drafts approve` at a terminal
             approve_draft(session, world.services, draft.id, actor="staff:eva")
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)  # edited once
     (edit,) = _edits(bot_api)
     assert int(edit.fields["chat_id"]) == STAFF_CHAT
-    assert int(edit.fields["message_id"]) == 500 + card_id  # the card's own message
+    assert int(edit.fields["message_id"]) == card.message_id  # the card's own message
     assert "reply_markup" not in edit.fields  # its buttons are gone
     assert "✅ Approved by staff:eva, " in edit.fields["text"]
     assert f"Draft {draft.id}" in edit.fields["text"]
@@ -254,3 +253,29 @@ async def test_a_superseded_card_is_edited_and_its_stale_buttons_go(world, bot_a
     newest = [c for c in bot_api.sent() if "reply_markup" in c.fields][-1]
     labels = [b["text"] for b in newest.fields["reply_markup"]["inline_keyboard"][0]]
     assert labels == ["Approve v2", "Reject"] and f"Draft {new.id}" in newest.fields["text"]
+
+
+async def test_staff_answer_a_card_with_new_text_and_approve_the_new_version_with_its_button(
+    world, bot_api
+):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        card = next(c for c in bot_api.sent() if "reply_markup" in c.fields).message_id
+        better = draft.text + "\nVänliga hälsningar, Eva"
+        bot_api.user_says(MALLORY, "not staff: ignored", reply_to=card, chat_id=STAFF_CHAT)
+        bot_api.user_says(EVA, better, reply_to=card, chat_id=STAFF_CHAT)
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        (new,) = world.drafts(outcome.reference, "reply")
+        assert (new.version, new.text, new.author) == (2, better, f"telegram-staff:{EVA}")
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        newest = [c for c in bot_api.sent() if "reply_markup" in c.fields][-1]
+        button = newest.fields["reply_markup"]["inline_keyboard"][0][0]
+        assert button["text"] == "Approve v2" and "Eva" in newest.fields["text"]
+        (edit,) = _edits(bot_api)
+        assert "Superseded" in edit.fields["text"]  # the old card, buttons gone
+        bot_api.user_presses(EVA, button["callback_data"], STAFF_CHAT)
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    assert world.case(outcome.reference).status == "approved"
