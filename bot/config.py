@@ -163,6 +163,8 @@ class TelegramSettings(_Section):
     staff_chat_id: int | None = None
     staff_user_ids: list[int] = Field(default_factory=list)
     poll_timeout_seconds: int = Field(default=30, ge=0, le=50)
+    #: The language of what the staff chat is shown (cards, buttons, answers).
+    staff_language: Literal["sv", "en"] = "sv"
 
 
 class VerificationSettings(_Section):

@@ -18,7 +18,7 @@ from bot.store.database import Database
 from bot.store.tables import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
 from bot.workflow.approval import approval_plan
 from bot.workflow.services import Services
-from bot.workflow.staff_decisions import decision_data, draft_card
+from bot.workflow.staff_decisions import card_facts, decision_data, draft_card, staff_text
 
 log = logging.getLogger("noxbot")
 
@@ -37,7 +37,12 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             )
         )
         drafts = [
-            (d, session.get(Request, d.request_id), approval_plan(session, services, d))
+            (
+                d,
+                session.get(Request, d.request_id),
+                approval_plan(session, services, d),
+                card_facts(session, services, d),
+            )
             for d in session.exec(
                 select(Draft)
                 .where(
@@ -55,18 +60,23 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
             session.add(stored)
         posted += 1
-    for draft, case, plan in drafts:
+    language = _language(services)
+    for draft, case, plan, facts in drafts:
         buttons = InlineKeyboardMarkup(
             [
                 [
                     InlineKeyboardButton(
-                        f"Approve v{draft.version}", callback_data=decision_data(draft, True)
+                        staff_text(services, "approve", version=draft.version),
+                        callback_data=decision_data(draft, True),
                     ),
-                    InlineKeyboardButton("Reject", callback_data=decision_data(draft, False)),
+                    InlineKeyboardButton(
+                        staff_text(services, "reject"), callback_data=decision_data(draft, False)
+                    ),
                 ]
             ]
         )
-        pieces = split_text(printable(draft_card(draft, case.reference if case else "?", plan)))
+        card = draft_card(draft, case.reference if case else "?", plan, facts, language)
+        pieces = split_text(printable(card))
         last = None
         for index, piece in enumerate(pieces):
             last = await bot.send_message(
@@ -85,8 +95,14 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
     return posted
 
 
-def decision_line(draft: Draft, timezone: str) -> str:
-    """What a closed card says of its draft: who decided what, and when (Swedish time)."""
+def _language(services: Services) -> str:
+    telegram = services.settings.telegram
+    return telegram.staff_language if telegram is not None else "sv"
+
+
+def decision_line(services: Services, draft: Draft) -> str:
+    """What a closed card says of its draft: who decided what, and when (local time)."""
+    timezone = services.settings.organisation.timezone
     when = (
         draft.decided_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
         if draft.decided_at
@@ -94,10 +110,10 @@ def decision_line(draft: Draft, timezone: str) -> str:
     )
     who = printable(draft.decided_by or "")
     if draft.status == DraftStatus.APPROVED:
-        return f"✅ Approved by {who}, {when}"
+        return staff_text(services, "approved", who=who, when=when)
     if draft.status == DraftStatus.REJECTED:
-        return f"✖ Rejected by {who}, {when}"
-    return "— Superseded: a newer version or a later step replaced it; no decision needed"
+        return staff_text(services, "rejected", who=who, when=when)
+    return staff_text(services, "superseded")
 
 
 async def close_decided_cards(
@@ -119,10 +135,11 @@ async def close_decided_cards(
                 .order_by(col(Draft.id))
             )
         ]
-    timezone = services.settings.organisation.timezone
+    language = _language(services)
     for draft, case in drafts:
-        card = split_text(printable(draft_card(draft, case.reference if case else "?")))[-1]
-        text = f"{card}\n\n{decision_line(draft, timezone)}"
+        reference = case.reference if case else "?"
+        card = split_text(printable(draft_card(draft, reference, language=language)))[-1]
+        text = f"{card}\n\n{decision_line(services, draft)}"
         try:
             await bot.edit_message_text(
                 chat_id=chat_id,

@@ -27,14 +27,19 @@ async def bot_api():
     await api.stop()
 
 
-def _settings(world, api):
-    return world.services.settings.model_copy(
+def _settings(world, api, language="en"):
+    """The staff chat's settings, also the services' (as in `noxbot run`)."""
+    world.services.settings = world.services.settings.model_copy(
         update={
             "telegram": TelegramSettings(
-                base_url=api.base_url, staff_chat_id=STAFF_CHAT, staff_user_ids=[EVA]
+                base_url=api.base_url,
+                staff_chat_id=STAFF_CHAT,
+                staff_user_ids=[EVA],
+                staff_language=language,
             )
         }
     )
+    return world.services.settings
 
 
 async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api, caplog):
@@ -99,7 +104,7 @@ async def test_what_the_staff_chat_is_shown_has_no_control_or_bidi_characters(wo
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
     (card,) = [p.fields["text"] for p in bot_api.sent() if "reply_markup" in p.fields]
     assert "\u202e" not in card and "\x1b" not in card
-    assert "to post: Storgatan 1\\u202e\\x1b[8m\n" in card
+    assert "To post: Storgatan 1\\u202e\\x1b[8m\n" in card
 
 
 async def test_a_decision_pressed_outside_the_staff_chat_gets_a_neutral_answer_and_no_message(
@@ -279,3 +284,25 @@ async def test_staff_answer_a_card_with_new_text_and_approve_the_new_version_wit
         bot_api.user_presses(EVA, button["callback_data"], STAFF_CHAT)
         await poll_chat_once(world.database, world.services, bot, settings, 0)
     assert world.case(outcome.reference).status == "approved"
+
+
+async def test_a_card_says_in_swedish_who_asked_what_they_wrote_and_what_approval_does(
+    world, bot_api
+):
+    known = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig\ntack\n/Anna\nPS")
+    world.chat("9990001", "Please stop sending me your newsletter")
+    settings = _settings(world, bot_api, language="sv")  # the default
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    anna, stranger = [c for c in bot_api.sent() if "reply_markup" in c.fields]
+    text = anna.fields["text"]
+    assert text.startswith(f"Utkast {world.reply_draft(known.reference).id} · {known.reference}")
+    assert "Person: Anna Lindqvist\n" in text
+    assert "Kanal: telegram · Gäller: " in text and "Svar senast: " in text
+    assert "Skrev: “sluta skicka nyhetsbrev till mig / tack / /Anna …”" in text
+    assert "Godkänns det kommer noxbot att: " in text
+    assert "Person: finns inte i registret\n" in stranger.fields["text"]
+    labels = [b["text"] for b in anna.fields["reply_markup"]["inline_keyboard"][0]]
+    assert labels == ["Godkänn v1", "Avslå"]
+    for post in bot_api.sent():  # no setting's name in what staff read
+        assert not any(key in post.fields["text"] for key in ("staff_", "_env", "[telegram]"))
