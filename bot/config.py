@@ -163,12 +163,17 @@ class TelegramSettings(_Section):
     staff_chat_id: int | None = None
     staff_user_ids: list[int] = Field(default_factory=list)
     poll_timeout_seconds: int = Field(default=30, ge=0, le=50)
+    #: The language of what the staff chat is shown (cards, buttons, answers).
+    staff_language: Literal["sv", "en"] = "sv"
 
 
 class VerificationSettings(_Section):
     code_ttl_hours: float = Field(default=72.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     secret_env: EnvName = "NOXBOT_VERIFICATION_SECRET"
+    #: Send the acknowledgement of a request that needs verification at once, without
+    #: approval: its words are the same for everyone and hold no personal data.
+    acknowledge_at_once: bool = True
 
 
 class RetentionSettings(_Section):

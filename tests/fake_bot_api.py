@@ -7,6 +7,7 @@ PTB posts form fields (objects as JSON strings) or multipart for files to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -23,6 +24,7 @@ class Call:
     method: str
     fields: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    message_id: int | None = None  # of the message it sent
 
 
 @dataclass
@@ -38,35 +40,62 @@ class FakeBotApi:
     polls: int = 0  # getUpdates calls seen
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    _arrived: asyncio.Event | None = None  # set when an update comes during a long poll
 
-    def user_says(self, user_id: int, text: str, reply_to: int | None = None) -> int:
-        """Queue a private chat message from a user; returns its message id."""
-        return self.user_sends(user_id, {"text": text}, reply_to)
+    def user_says(
+        self, user_id: int, text: str, reply_to: int | None = None, chat_id: int | None = None
+    ) -> int:
+        """Queue a message from a user, in their private chat or in the group `chat_id`;
+        returns its message id."""
+        return self.user_sends(user_id, {"text": text}, reply_to, chat_id)
 
-    def user_sends(self, user_id: int, content: dict[str, Any], reply_to: int | None = None) -> int:
-        """Queue a private chat message with the given content (text, photo ...)."""
+    def user_sends(
+        self,
+        user_id: int,
+        content: dict[str, Any],
+        reply_to: int | None = None,
+        chat_id: int | None = None,
+    ) -> int:
+        """Queue a message with the given content (text, photo ...)."""
         message_id = next(self._ids)
+        chat = (
+            {"id": user_id, "type": "private"}
+            if chat_id is None
+            else {"id": chat_id, "type": "supergroup", "title": "Staff"}
+        )
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),
             **content,
-            "chat": {"id": user_id, "type": "private"},
+            "chat": chat,
             "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
         }
         if reply_to is not None:
             message["reply_to_message"] = {
                 "message_id": reply_to,
                 "date": int(time.time()),
-                "chat": {"id": user_id, "type": "private"},
+                "chat": chat,
             }
         self.updates.append({"update_id": next(self._update_ids), "message": message})
+        self._wake_poll()
         return message_id
 
+    def _wake_poll(self) -> None:
+        """A held long poll answers at once when an update comes, as the real API does."""
+        if self._arrived is not None:
+            self._arrived.set()
+
     def user_presses(
-        self, user_id: int, data: str, chat_id: int | None = None, first_name: str | None = None
+        self,
+        user_id: int,
+        data: str,
+        chat_id: int | None = None,
+        first_name: str | None = None,
+        message_id: int = 1,
+        text: str | None = None,
     ) -> None:
-        """Queue a press of an inline button by a user, on a message in their private chat
-        or in the group `chat_id` (the staff chat, say)."""
+        """Queue a press of an inline button by a user, on a message (`message_id`, showing
+        `text`) in their private chat or in the group `chat_id` (the staff chat, say)."""
         chat = (
             {"id": user_id, "type": "private"}
             if chat_id is None
@@ -84,10 +113,16 @@ class FakeBotApi:
                         "is_bot": False,
                         "first_name": first_name or f"User{user_id}",
                     },
-                    "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
+                    "message": {
+                        "message_id": message_id,
+                        "date": int(time.time()),
+                        "chat": chat,
+                        **({"text": text} if text is not None else {}),
+                    },
                 },
             }
         )
+        self._wake_poll()
 
     def sent(self, method: str = "sendMessage") -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -124,7 +159,12 @@ class FakeBotApi:
             offset = int(fields.get("offset") or 0)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and float(fields.get("timeout") or 0) > 0:
-                await asyncio.sleep(self.hold_polls)  # a short long-poll keeps tests quick
+                # A short long poll keeps tests quick; an update that comes ends it.
+                self._arrived = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), self.hold_polls)
+                self._arrived = None
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
             return web.json_response({"ok": True, "result": self.updates[:100]})
         if method == "getMe":
             return web.json_response({"ok": True, "result": BOT_USER})
@@ -136,6 +176,7 @@ class FakeBotApi:
                 "chat": {"id": chat_id, "type": "private"},
                 "from": BOT_USER,
             }
+            self.calls[-1].message_id = result["message_id"]
             if method == "sendMessage":
                 result["text"] = fields["text"]
             else:

@@ -267,7 +267,7 @@ async def test_info_question_is_answered_from_the_policy(world):
 # --- unhappy paths --------------------------------------------------------------------------
 
 
-async def test_wrong_code_says_how_many_attempts_are_left(world):
+async def test_a_wrong_code_gets_the_answer_a_stranger_typing_a_code_gets(world):
     outcome = world.chat(JOHN_TELEGRAM, "Please delete all my personal data")
     await world.deliver()
     code = world.code_mailed_to(JOHN_EMAIL)
@@ -275,8 +275,13 @@ async def test_wrong_code_says_how_many_attempts_are_left(world):
     world.chat(JOHN_TELEGRAM, wrong)
     assert world.case(outcome.reference).status == "awaiting_verification"
     assert world.verification(outcome.reference).attempts == 1
-    sent = await world.deliver()
-    assert any("4" in m.text for m in sent if m.address == JOHN_TELEGRAM)
+    on_file = [m.text for m in await world.deliver() if m.address == JOHN_TELEGRAM]
+    # Someone not on file, whose case no code went out for, types a code: the same words.
+    stranger = world.chat("999111", "Please delete all my personal data")
+    assert world.case(stranger.reference).status == "unverified"
+    world.chat("999111", wrong)
+    strange = [m.text for m in await world.deliver() if m.address == "999111"]
+    assert on_file == strange == ["The code did not match. Please check it and try again.\n"]
 
 
 async def test_too_many_wrong_codes_leave_the_case_unverified_for_staff(world):

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.memory import MemoryChannel
 from bot.channels.messages import InboundMessage, OutboundMessage
-from bot.config import DatabaseSettings, Settings
+from bot.config import DatabaseSettings, Settings, VerificationSettings
 from bot.rules.channels import ChannelName
 from bot.store.database import Database
 from bot.store.records import get_case
@@ -138,6 +138,10 @@ class World:
         with self.session() as session:
             return get_case(session, reference)
 
+    def cases(self) -> list[Request]:
+        with self.session() as session:
+            return list(session.exec(select(Request).order_by(col(Request.id))))
+
     def verification(self, reference: str) -> Verification:
         """The newest challenge of who asked (not one confirming a contact point's change)."""
         with self.session() as session:
@@ -184,6 +188,9 @@ class World:
 
 
 def make_world(tmp_path: Path, url: str | None = None, **settings_overrides: Any) -> World:
+    # Most tests follow a case one send at a time; the acknowledgement sent at once (the
+    # default) has its own tests (tests/test_conversation.py), which turn it on.
+    settings_overrides.setdefault("verification", VerificationSettings(acknowledge_at_once=False))
     settings = Settings(
         database=DatabaseSettings(url=url or f"sqlite:///{tmp_path / 'w.db'}"), **settings_overrides
     )

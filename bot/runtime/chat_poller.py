@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import Bot, CallbackQuery, ReplyParameters, Update
 from telegram.error import TelegramError
 
 from bot.channels.telegram import inbound_from_update
@@ -16,11 +16,13 @@ from bot.reading.safe_text import printable
 from bot.runtime.intake import handle_inbound, read_cursor, write_cursor
 from bot.runtime.loops import until_stopped, with_backoff
 from bot.store.database import Database, is_transient
+from bot.workflow.confirming import button_outcome
 from bot.workflow.services import Services
 from bot.workflow.staff_decisions import (
     DECISION_FAILED,
     NOT_HERE,
     decide_in_chat,
+    edit_in_chat,
     is_staff_press,
     parse_decision,
 )
@@ -93,13 +95,79 @@ async def _handle_update(
     if query is not None and parse_decision(query.data or "") is not None:
         await _decide(database, services, bot, settings.telegram, query, position)
         return
+    if _is_staff_edit(update, settings.telegram):
+        await _edit_from_chat(database, services, bot, settings.telegram, update, position)
+        return
     inbound = inbound_from_update(update, settings.telegram.staff_chat_id)
     if inbound is None:
         _skip_update(database, services, position)
     else:
         handle_inbound(database, services, inbound, "telegram:offset", position)
     if query is not None:
-        await _answer(query)  # only stops the button's spinner
+        await _answer_press(database, query)
+
+
+def _is_staff_edit(update: Update, telegram: TelegramSettings) -> bool:
+    """A text a staff member sent in the staff chat as a reply to one of the bot's cards."""
+    message = update.message
+    return (
+        message is not None
+        and telegram.staff_chat_id is not None
+        and message.chat.id == telegram.staff_chat_id
+        and message.from_user is not None
+        and message.from_user.id in telegram.staff_user_ids
+        and message.reply_to_message is not None
+        and bool(message.text)
+    )
+
+
+async def _edit_from_chat(
+    database: Database,
+    services: Services,
+    bot: Bot,
+    telegram: TelegramSettings,
+    update: Update,
+    position: str,
+) -> None:
+    """The reply's text becomes the card's draft's next version; its new card comes from
+    the staff chat poster (woken by the commit), the old card is closed as superseded."""
+    message = update.message
+    assert message is not None and message.reply_to_message is not None
+    assert message.from_user is not None
+    with database.session() as session:
+        problem = edit_in_chat(
+            session,
+            services,
+            message.reply_to_message.message_id,
+            message.text or "",
+            message.from_user.id,
+        )
+        write_cursor(session, "telegram:offset", position, services.clock())
+    if problem is not None:
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(
+                chat_id=telegram.staff_chat_id,
+                text=printable(problem)[:4000],
+                reply_parameters=ReplyParameters(message.message_id),
+            )
+
+
+async def _answer_press(database: Database, query: CallbackQuery) -> None:
+    """A requester's press is answered where it was made: a short toast, and the message
+    edited to show the outcome with its buttons gone. A press that is not theirs gets the
+    neutral answer and changes nothing on screen."""
+    with database.session() as session:
+        outcome = button_outcome(session, query.data or "", str(query.from_user.id))
+    if outcome is None:
+        await _answer(query, NOT_HERE)
+        return
+    await _answer(query, outcome)
+    shown = getattr(query.message, "text", None)
+    with contextlib.suppress(TelegramError):
+        if shown:
+            await query.edit_message_text(printable(f"{shown}\n\n{outcome}"), reply_markup=None)
+        else:
+            await query.edit_message_reply_markup(reply_markup=None)
 
 
 async def _decide(
@@ -126,9 +194,9 @@ async def _decide(
         log.error("staff chat: a decision failed (%s); nothing done", type(exc).__name__)
         _skip_update(database, services, position)
         answer = DECISION_FAILED
+    # The card itself is edited to show the decision (bot.runtime.staff_chat, woken by the
+    # commit): the others in the chat see it there, without a message per press.
     await _answer(query, answer)
-    with contextlib.suppress(TelegramError):  # the other staff see what was decided
-        await bot.send_message(chat_id=telegram.staff_chat_id, text=printable(answer))
 
 
 async def poll_chat(

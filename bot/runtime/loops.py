@@ -21,6 +21,21 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
+async def wait_for_wake(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+    """Wait until woken (something was queued), stopped, or `seconds` passed (the sweep that
+    catches what a lost signal missed). The caller clears `wake` before it looks for work,
+    so a signal that comes while it works is not lost."""
+    if wake is None:
+        await sleep_or_stop(stop, seconds)
+        return
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
 async def until_stopped(stop: asyncio.Event | None, waiting: Awaitable[T]) -> T | None:
     """The result of a long wait (a long poll), or None as soon as `stop` is set: a stop
     must not wait out a 30-second poll. Only for waits that are safe to abandon."""

@@ -20,10 +20,11 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.runtime.chat_poller import poll_chat
 from bot.runtime.lease import POLLERS, new_holder, release, try_acquire
-from bot.runtime.loops import sleep_or_stop, with_backoff
+from bot.runtime.loops import sleep_or_stop, wait_for_wake, with_backoff
 from bot.runtime.mail_watcher import watch_mail
 from bot.runtime.senders import open_channels
 from bot.runtime.staff_chat import notify_staff
+from bot.runtime.wakeups import listen_for_wakeups
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.web.server import serve_console
 from bot.workflow.confirming import expire_verifications
@@ -44,9 +45,14 @@ async def send_outbox(
     channels: dict[ChannelName, OutboundChannel],
     stop: asyncio.Event,
 ) -> None:
+    """Send what is due as soon as a commit queues it (bot.store.wakeup); every
+    OUTBOX_SECONDS anyway, for retries that fall due and signals that got lost."""
+    wake = database.wakeup.subscribe()
+
     async def step() -> None:
+        wake.clear()
         await deliver_due(database, services, channels, stop=stop)
-        await sleep_or_stop(stop, OUTBOX_SECONDS)
+        await wait_for_wake(stop, wake, OUTBOX_SECONDS)
 
     await with_backoff("outbox sender", stop, step, TRANSIENT_DB_ERRORS)
 
@@ -54,9 +60,12 @@ async def send_outbox(
 async def notify_staff_chat(
     database: Database, services: Services, bot: Bot, chat_id: int, stop: asyncio.Event
 ) -> None:
+    wake = database.wakeup.subscribe()
+
     async def step() -> None:
+        wake.clear()
         await notify_staff(database, services, bot, chat_id)
-        await sleep_or_stop(stop, OUTBOX_SECONDS)
+        await wait_for_wake(stop, wake, OUTBOX_SECONDS)
 
     await with_backoff(
         "staff chat", stop, step, (TelegramError, OSError, TimeoutError, *TRANSIENT_DB_ERRORS)
@@ -82,7 +91,11 @@ async def run_workers(
     async with contextlib.AsyncExitStack() as stack:
         channels = await open_channels(settings, stack)
         async with asyncio.TaskGroup() as group:
-            group.create_task(send_outbox(database, services, channels.outbound, stop))
+            # One sender per channel: a slow mail server never holds up a chat answer.
+            for name, channel in channels.outbound.items():
+                group.create_task(send_outbox(database, services, {name: channel}, stop))
+            if database.engine.dialect.name == "postgresql":
+                group.create_task(listen_for_wakeups(database, stop))
             group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
             if settings.web is not None:  # the staff console, in every instance
                 group.create_task(serve_console(database, services, settings.web, stop))

@@ -16,6 +16,7 @@ from sqlmodel import Session, create_engine
 
 from bot.config import redact_url, without_passwords
 from bot.errors import NoxbotError
+from bot.store.wakeup import Wakeup, wants_wakeup
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -135,6 +136,7 @@ class Database:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.wakeup = Wakeup()
         if migrate:
             upgrade(self.engine)
 
@@ -144,10 +146,13 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
+                wake = wants_wakeup(session)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+            if wake:
+                self.wakeup.notify()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UTCDateTime
@@ -281,6 +281,10 @@ class Draft(SQLModel, table=True):
     decision_reason: str | None = Field(default=None, sa_type=Text)
     #: When the staff chat was shown this version with its buttons (None: not yet).
     staff_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The staff-chat message holding the card's buttons, edited once it is decided.
+    staff_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    #: When that card was edited to say the decision and lost its buttons.
+    staff_card_closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Outbox(SQLModel, table=True):

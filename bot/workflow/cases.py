@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import CaseError
 from bot.reading.safe_text import stored_name
+from bot.rules.channels import ChannelName
 from bot.rules.deadlines import due_date, extended_due_date, internal_target_date, stockholm_date
 from bot.rules.kinds import RequestKind
 from bot.rules.policy import kind_labels
@@ -45,6 +46,7 @@ from bot.workflow.drafts import (
     supersede_open_drafts,
 )
 from bot.workflow.lifecycle import is_open, transition
+from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.rectification import staff_changes
@@ -132,7 +134,7 @@ def open_case(
             reason="sender not found in the register",
             now=services.clock(),
         )
-        draft_acknowledgment(session, services, case)  # the same words for everyone
+        acknowledge(session, services, case)  # the same words for everyone
         return Opened(case, None)
 
     verification = start_case_verification(session, services, case, subject, actor=actor)
@@ -153,7 +155,7 @@ def open_case(
             "decide how to confirm identity.",
             now=services.clock(),
         )
-        draft_acknowledgment(session, services, case)
+        acknowledge(session, services, case)
         return Opened(case, None)
 
     transition(
@@ -164,8 +166,44 @@ def open_case(
         reason=f"verification by {verification.method} sent",
         now=services.clock(),
     )
-    draft_acknowledgment(session, services, case)
+    acknowledge(session, services, case)
     return Opened(case, verification)
+
+
+def acknowledge(session: Session, services: Services, case: Request) -> Draft:
+    """The first answer while identity is checked. Its words are the same for everyone and
+    hold no personal data (not even the name the sender gave), so with `[verification]
+    acknowledge_at_once` it is queued at once on the mail or chat the request came by (never
+    to a contact point on file: that would tell whether we hold one); else it is a draft
+    that waits for staff."""
+    draft = draft_acknowledgment(session, services, case)
+    came_by = (case.channel, case.requester_address)
+    if (
+        not services.settings.verification.acknowledge_at_once
+        or case.channel not in (ChannelName.EMAIL, ChannelName.TELEGRAM)
+        or (draft.to_channel, draft.to_address) != came_by
+    ):
+        return draft  # a request by phone or post: staff answer it by hand
+
+    now = services.clock()
+    draft.status = DraftStatus.APPROVED
+    draft.decided_by = SYSTEM
+    draft.decided_at = now
+    session.add(draft)
+    queue_outbox(
+        session,
+        case,
+        ChannelName(draft.to_channel),
+        draft.to_address,
+        draft.subject,
+        draft.text,
+        purpose="acknowledgment",
+        draft=draft,
+        auto_submitted=True,  # RFC 3834: an automatic answer; loop-safe like the challenges
+        now=now,
+        from_address=services.settings.organisation.email,
+    )
+    return draft
 
 
 def extend_case(

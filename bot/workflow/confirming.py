@@ -858,6 +858,35 @@ def answer_button(session: Session, services: Services, message: Message, data: 
     return f"verification {data}"
 
 
+#: The short answer to a press of a confirmation button, shown where it was pressed.
+_PRESS_TOASTS = {
+    "sv": {
+        VerificationStatus.CONFIRMED: "Tack! Det är bekräftat.",
+        VerificationStatus.DENIED: "Tack. Vi gör ingenting med begäran.",
+    },
+    "en": {
+        VerificationStatus.CONFIRMED: "Thank you! It is confirmed.",
+        VerificationStatus.DENIED: "Thank you. We will not act on the request.",
+    },
+}
+_PRESS_ENDED = {"sv": "Knappen gäller inte längre.", "en": "This button no longer applies."}
+
+
+def button_outcome(session: Session, data: str, address: str) -> str | None:
+    """What a press of "Yes, that was me" / "No" came to, in a few words for the one who
+    pressed it; None when the button is not theirs (they learn nothing about it)."""
+    parsed = parse_button_data(data)
+    verification = session.get(Verification, parsed[0]) if parsed else None
+    if verification is None or verification.address != address:
+        return None
+    case = session.get(Request, verification.request_id)
+    language = case.language if case is not None and case.language in _PRESS_TOASTS else "sv"
+    return (
+        _PRESS_TOASTS[language].get(VerificationStatus(verification.status))
+        or _PRESS_ENDED[language]
+    )
+
+
 def _denied_after_yes(verification: Verification, case: Request, *, confirmed: bool) -> bool:
     """A "no" from the person on file after their "yes" (a mis-tap, or second thoughts)
     still counts while the case is open: it is the stronger word."""
@@ -937,7 +966,7 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
         if any(routes := _answer_routes(message, verification, case, reference))
     ]
     if not reached:
-        return None
+        return _code_without_challenge(session, services, message)
     live = [
         (v, c, trusted, forged)
         for v, c, trusted, forged in reached
@@ -1003,6 +1032,28 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
     else:
         _feedback(session, services, case, message, "wrong_code", attempts_left=left)
     return "verification answer"
+
+
+def _code_without_challenge(session: Session, services: Services, message: Message) -> str | None:
+    """A code typed by a requester whose case no code challenge reaches (a stranger, or
+    someone on file asked another way) gets the words a wrong code gets: whether a challenge
+    went to a contact point on file must not show in the answer."""
+    if not isinstance(read_answer(message.text or ""), CodeAnswer):
+        return None
+    case = session.exec(
+        select(Request)
+        .where(
+            Request.channel == message.channel,
+            Request.requester_address == message.address,
+            col(Request.status).in_([S.UNVERIFIED, S.AWAITING_VERIFICATION]),
+        )
+        .order_by(col(Request.id).desc())
+    ).first()
+    if case is None:
+        return None
+    message.request_id = case.id
+    _feedback(session, services, case, message, "wrong_code")
+    return "a code no challenge of the case asked for"
 
 
 def _count_wrong_code(

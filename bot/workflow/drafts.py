@@ -232,7 +232,7 @@ def draft_acknowledgment(session: Session, services: Services, case: Request) ->
     rendered = services.drafter.render(
         "acknowledgment.txt.j2",
         case.language,
-        **common_context(case),
+        **{**common_context(case), "name": None},  # the same words for everyone
         needs_verification=True,
     )
     return new_draft(

@@ -50,6 +50,7 @@ from bot.workflow.confirming import (
     answer_button,
     answer_code,
 )
+from bot.workflow.conversation import answer_help, is_help_command
 from bot.workflow.drafts import redraft_reply
 from bot.workflow.lifecycle import FINAL_STATES, is_open
 from bot.workflow.services import Services
@@ -114,6 +115,10 @@ def process_inbound(
         if done is None:
             return _finish(message, MessageState.NOT_A_REQUEST, "button not for this user", session)
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
+
+    if inbound.channel is ChannelName.TELEGRAM and is_help_command(message.text):
+        answer_help(session, services, message)  # what the bot is for; never a case
+        return _finish(message, MessageState.NOT_A_REQUEST, "a /start or /help command", session)
 
     if (done := answer_code(session, services, message)) is not None:
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)

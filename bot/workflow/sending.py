@@ -265,17 +265,19 @@ def _mark_failed(session: Session, services: Services, row: Outbox, error: SendE
         _redact(row)
         row.status = OutboxStatus.FAILED
         if row.purpose == "verification_challenge":
+            # One alert per problem: the failed verification's (a challenge is not retried).
             challenge_undeliverable(session, services, row)
-        session.add(
-            StaffAlert(
-                request_id=row.request_id,
-                kind="send_failed",
-                text=f"outbox {row.id} ({row.purpose}) to {row.channel} could "
-                f"not be sent after {row.attempts} attempts: {error}; "
-                f"noxbot outbox retry {row.id} queues it again",
-                created_at=services.clock(),
+        else:
+            session.add(
+                StaffAlert(
+                    request_id=row.request_id,
+                    kind="send_failed",
+                    text=f"outbox {row.id} ({row.purpose}) to {row.channel} could "
+                    f"not be sent after {row.attempts} attempts: {error}; "
+                    f"noxbot outbox retry {row.id} queues it again",
+                    created_at=services.clock(),
+                )
             )
-        )
     else:
         row.status = OutboxStatus.QUEUED
         row.next_attempt_at = services.clock() + backoff(row.attempts)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from telegram import CallbackQuery
 
 from bot.config import TelegramSettings
 from bot.errors import NoxbotError
 from bot.reading.safe_text import stored_name
-from bot.store.tables import Draft
-from bot.workflow.approval import Plan, approve_draft
-from bot.workflow.drafts import reject_draft
+from bot.rules.policy import kind_labels
+from bot.store.records import subject_of
+from bot.store.tables import Draft, Request
+from bot.workflow.approval import Plan, approve_draft, edit_draft
+from bot.workflow.drafts import case_view, reject_draft
 from bot.workflow.services import Services
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
@@ -48,24 +50,142 @@ def parse_decision(data: str) -> Decision | None:
     return Decision(int(match.group(1)), int(match.group(2)), match.group(3) == "a")
 
 
-def draft_card(draft: Draft, reference: str, plan: Plan | None = None) -> str:
-    """What staff read in the chat before pressing a button: the draft, then exactly what
-    approving it will do."""
+#: What the staff chat is shown, in `[telegram] staff_language`.
+TEXTS: dict[str, dict[str, str]] = {
+    "sv": {
+        "draft": "Utkast",
+        "person": "Person",
+        "not_on_file": "finns inte i registret",
+        "channel": "Kanal",
+        "kinds": "Gäller",
+        "due": "Svar senast",
+        "wrote": "Skrev",
+        "to": "Till",
+        "subject": "Ämne",
+        "attachments": "Bilagor",
+        "will": "Godkänns det kommer noxbot att",
+        "blocked": "Kan inte godkännas än",
+        "approve": "Godkänn v{version}",
+        "reject": "Avslå",
+        "approved": "✅ Godkänt av {who}, {when}",
+        "rejected": "✖ Avslaget av {who}, {when}",
+        "superseded": "— Ersatt av en nyare version eller ett senare steg; inget beslut behövs",
+        "done_approve": "Utkast {id} v{version} godkänt; det skickas.",
+        "done_reject": "Utkast {id} avslaget; svara på kortet med ny text för en ny version.",
+        "not_done": "Inte gjort: {why}",
+        "reply": "svar",
+        "clarification": "förtydligande",
+        "extension": "förlängning",
+        "refusal": "avslag",
+        "acknowledgment": "mottagningsbekräftelse",
+    },
+    "en": {
+        "draft": "Draft",
+        "person": "Person",
+        "not_on_file": "not on file",
+        "channel": "Channel",
+        "kinds": "Asks for",
+        "due": "Due",
+        "wrote": "Wrote",
+        "to": "To",
+        "subject": "Subject",
+        "attachments": "Attachments",
+        "will": "Approving will",
+        "blocked": "Cannot be approved yet",
+        "approve": "Approve v{version}",
+        "reject": "Reject",
+        "approved": "✅ Approved by {who}, {when}",
+        "rejected": "✖ Rejected by {who}, {when}",
+        "superseded": (
+            "— Superseded: a newer version or a later step replaced it; no decision needed"
+        ),
+        "done_approve": "Draft {id} v{version} approved; it will be sent.",
+        "done_reject": "Draft {id} rejected; answer its card with new text for a new version.",
+        "not_done": "Not done: {why}",
+        "reply": "reply",
+        "clarification": "clarification",
+        "extension": "extension",
+        "refusal": "refusal",
+        "acknowledgment": "acknowledgment",
+    },
+}
+WROTE_LINES, WROTE_CHARS = 3, 300
+
+
+def staff_text(services: Services, key: str, **values: object) -> str:
+    telegram = services.settings.telegram
+    language = telegram.staff_language if telegram is not None else "sv"
+    return TEXTS[language][key].format(**values)
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """Who asked and what, as the card shows it above the draft."""
+
+    name: str | None
+    channel: str
+    kinds: list[str]
+    due: str
+    wrote: str
+
+
+def card_facts(session: Session, services: Services, draft: Draft) -> CardFacts | None:
+    case = session.get(Request, draft.request_id)
+    if case is None:
+        return None
+    telegram = services.settings.telegram
+    language = telegram.staff_language if telegram is not None else "sv"
+    subject = subject_of(session, case)
+    words = case_view(session, services, case).request_text.strip()
+    lines = [line.strip() for line in words.splitlines() if line.strip()][:WROTE_LINES]
+    wrote = " / ".join(lines)
+    if len(wrote) > WROTE_CHARS or len(lines) < len(words.splitlines()):
+        wrote = wrote[:WROTE_CHARS].rstrip() + " …"
+    due = case.extended_due_date if case.extended and case.extended_due_date else case.due_date
+    return CardFacts(
+        name=subject.name if subject is not None else None,
+        channel=case.channel,
+        kinds=kind_labels(case.kinds, language),
+        due=due.isoformat(),
+        wrote=wrote,
+    )
+
+
+def draft_card(
+    draft: Draft,
+    reference: str,
+    plan: Plan | None = None,
+    facts: CardFacts | None = None,
+    language: str = "en",
+) -> str:
+    """What staff read in the chat before pressing a button: who asked and what, the
+    draft, then exactly what approving it will do."""
+    t = TEXTS[language]
     text = draft.text if len(draft.text) <= PREVIEW else draft.text[:PREVIEW] + "\n[…]"
     files = (
-        f"\nattachments: {', '.join(a['filename'] for a in draft.attachments)}"
+        f"\n{t['attachments']}: {', '.join(a['filename'] for a in draft.attachments)}"
         if draft.attachments
         else ""
     )
+    about = ""
+    if facts is not None:
+        about = (
+            f"{t['person']}: {facts.name or t['not_on_file']}\n"
+            f"{t['channel']}: {facts.channel} · {t['kinds']}: {', '.join(facts.kinds)} · "
+            f"{t['due']}: {facts.due}\n"
+            + (f"{t['wrote']}: “{facts.wrote}”\n" if facts.wrote else "")
+            + "\n"
+        )
     steps = ""
     if plan is not None:
-        steps = "\n\nApproving will: " + "; ".join(plan.will)
+        steps = f"\n\n{t['will']}: " + "; ".join(plan.will)
         if plan.blocked:
-            steps += "\nCannot be approved yet: " + "; ".join(plan.blocked)
+            steps += f"\n{t['blocked']}: " + "; ".join(plan.blocked)
+    purpose = t.get(draft.purpose, draft.purpose)
     return (
-        f"Draft {draft.id} · {reference} · version {draft.version} · {draft.purpose}\n"
-        f"to {draft.to_channel}: {draft.to_address}\nsubject: {draft.subject}{files}\n\n"
-        f"{text}{steps}"
+        f"{t['draft']} {draft.id} · {reference} · v{draft.version} · {purpose}\n{about}"
+        f"{t['to']} {draft.to_channel}: {draft.to_address}\n{t['subject']}: {draft.subject}"
+        f"{files}\n\n{text}{steps}"
     )
 
 
@@ -99,7 +219,9 @@ def decide_in_chat(
                     actor=actor,
                     expected_version=decision.version,
                 )
-                return f"Draft {decision.draft_id} v{decision.version} approved; it will be sent."
+                return staff_text(
+                    services, "done_approve", id=decision.draft_id, version=decision.version
+                )
             reject_draft(
                 session,
                 services,
@@ -108,9 +230,25 @@ def decide_in_chat(
                 f"{stored_name(query.from_user.full_name) or query.from_user.id}",
                 actor=actor,
             )
-            return (
-                f"Draft {decision.draft_id} rejected; edit it with "
-                f"noxbot drafts edit {decision.draft_id}."
-            )
+            return staff_text(services, "done_reject", id=decision.draft_id)
     except NoxbotError as exc:
-        return f"Not done: {exc}"
+        return staff_text(services, "not_done", why=exc)
+
+
+def edit_in_chat(
+    session: Session, services: Services, card_message_id: int, text: str, user_id: int
+) -> str | None:
+    """A staff member answered a card with new text: it becomes the draft's next version
+    (approved, as any version, with its own card's button). Returns what to tell the chat
+    when it could not be done; None when the new version is made, or the message answered
+    no card (nothing to say)."""
+    draft = session.exec(select(Draft).where(Draft.staff_message_id == card_message_id)).first()
+    if draft is None:
+        return None
+    actor = f"telegram-staff:{user_id}"
+    try:
+        with session.begin_nested():
+            edit_draft(session, services, draft.id or 0, text.strip(), actor=actor)
+    except NoxbotError as exc:
+        return staff_text(services, "not_done", why=exc)
+    return None

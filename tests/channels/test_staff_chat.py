@@ -27,27 +27,34 @@ async def bot_api():
     await api.stop()
 
 
-def _settings(world, api):
-    return world.services.settings.model_copy(
+def _settings(world, api, language="en"):
+    """The staff chat's settings, also the services' (as in `noxbot run`)."""
+    world.services.settings = world.services.settings.model_copy(
         update={
             "telegram": TelegramSettings(
-                base_url=api.base_url, staff_chat_id=STAFF_CHAT, staff_user_ids=[EVA]
+                base_url=api.base_url,
+                staff_chat_id=STAFF_CHAT,
+                staff_user_ids=[EVA],
+                staff_language=language,
             )
         }
     )
+    return world.services.settings
 
 
-async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api):
+async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api, caplog):
     world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
     world.email("maria.berg@example.se", "Jag är missnöjd och anmäler er till IMY.")
     settings = _settings(world, bot_api)
     async with make_bot(settings.telegram, bot_api.token) as bot:
-        assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 4
+        with caplog.at_level(logging.INFO, logger="noxbot"):
+            assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 3
         assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 0
     posts = bot_api.sent()
     assert all(int(p.fields["chat_id"]) == STAFF_CHAT for p in posts)
-    assert posts[0].fields["text"].startswith("Audit head 2026-11-24: ")
-    assert posts[1].fields["text"].startswith("⚠ complaint:")
+    assert "audit head 2026-11-24: " in caplog.text  # the log keeps it; the chat is spared
+    assert not any("udit head" in p.fields["text"] for p in posts)
+    assert posts[0].fields["text"].startswith("⚠ complaint:")
     cards = [p for p in posts if "reply_markup" in p.fields]
     assert len(cards) == 2
     labels = [b["text"] for b in cards[0].fields["reply_markup"]["inline_keyboard"][0]]
@@ -97,7 +104,7 @@ async def test_what_the_staff_chat_is_shown_has_no_control_or_bidi_characters(wo
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
     (card,) = [p.fields["text"] for p in bot_api.sent() if "reply_markup" in p.fields]
     assert "\u202e" not in card and "\x1b" not in card
-    assert "to post: Storgatan 1\\u202e\\x1b[8m\n" in card
+    assert "To post: Storgatan 1\\u202e\\x1b[8m\n" in card
 
 
 async def test_a_decision_pressed_outside_the_staff_chat_gets_a_neutral_answer_and_no_message(
@@ -137,9 +144,7 @@ async def test_a_decision_that_fails_is_answered_skipped_and_the_next_update_pro
     assert world.case(outcome.reference).status == "awaiting_approval"
     answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
     assert answers == ["Could not be done; see the log."]
-    assert [(int(c.fields["chat_id"]), c.fields["text"]) for c in bot_api.sent()] == [
-        (STAFF_CHAT, "Could not be done; see the log.")
-    ]
+    assert bot_api.sent() == []  # the answer is the toast; the card is left as it was
     with world.session() as session:
         john = session.exec(select(Request).where(Request.requester_address == JOHN_TELEGRAM))
         assert john.one().kinds == ["marketing_optout"]
@@ -189,3 +194,115 @@ async def test_a_rejection_in_the_staff_chat_keeps_no_identity_number_from_a_dis
         await poll_chat_once(world.database, world.services, bot, settings, 0)
     (rejected,) = world.drafts(outcome.reference, status="rejected")
     assert rejected.decision_reason == "rejected in the staff chat by Eva"
+
+
+def _edits(api):
+    return [c for c in api.calls if c.method == "editMessageText"]
+
+
+async def test_a_card_decided_in_the_cli_is_edited_to_say_so_and_loses_its_buttons(world, bot_api):
+    from bot.workflow.approval import approve_draft
+
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        (card,) = [c for c in bot_api.sent() if "reply_markup" in c.fields]
+        with world.database.session() as session:  # `noxbot drafts approve` at a terminal
+            approve_draft(session, world.services, draft.id, actor="staff:eva")
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)  # edited once
+    (edit,) = _edits(bot_api)
+    assert int(edit.fields["chat_id"]) == STAFF_CHAT
+    assert int(edit.fields["message_id"]) == card.message_id  # the card's own message
+    assert "reply_markup" not in edit.fields  # its buttons are gone
+    assert "✅ Approved by staff:eva, " in edit.fields["text"]
+    assert f"Draft {draft.id}" in edit.fields["text"]
+    assert "Approving will" not in edit.fields["text"]
+
+
+async def test_a_press_in_the_staff_chat_is_answered_and_the_card_edited_not_a_new_message(
+    world, bot_api
+):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        posted = len(bot_api.sent())
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:r", STAFF_CHAT, first_name="Eva")
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    (answer,) = bot_api.sent("answerCallbackQuery")
+    assert answer.fields["text"].startswith(f"Draft {draft.id} rejected")
+    assert len(bot_api.sent()) == posted  # no message per press
+    (edit,) = _edits(bot_api)
+    assert f"✖ Rejected by telegram-staff:{EVA}, " in edit.fields["text"]
+    assert "reply_markup" not in edit.fields
+
+
+async def test_a_superseded_card_is_edited_and_its_stale_buttons_go(world, bot_api):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        with world.database.session() as session:
+            new = edit_draft(
+                session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva"
+            )
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    (edit,) = _edits(bot_api)
+    assert "Superseded" in edit.fields["text"] and "reply_markup" not in edit.fields
+    newest = [c for c in bot_api.sent() if "reply_markup" in c.fields][-1]
+    labels = [b["text"] for b in newest.fields["reply_markup"]["inline_keyboard"][0]]
+    assert labels == ["Approve v2", "Reject"] and f"Draft {new.id}" in newest.fields["text"]
+
+
+async def test_staff_answer_a_card_with_new_text_and_approve_the_new_version_with_its_button(
+    world, bot_api
+):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        card = next(c for c in bot_api.sent() if "reply_markup" in c.fields).message_id
+        better = draft.text + "\nVänliga hälsningar, Eva"
+        bot_api.user_says(MALLORY, "not staff: ignored", reply_to=card, chat_id=STAFF_CHAT)
+        bot_api.user_says(EVA, better, reply_to=card, chat_id=STAFF_CHAT)
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        (new,) = world.drafts(outcome.reference, "reply")
+        assert (new.version, new.text, new.author) == (2, better, f"telegram-staff:{EVA}")
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        newest = [c for c in bot_api.sent() if "reply_markup" in c.fields][-1]
+        button = newest.fields["reply_markup"]["inline_keyboard"][0][0]
+        assert button["text"] == "Approve v2" and "Eva" in newest.fields["text"]
+        (edit,) = _edits(bot_api)
+        assert "Superseded" in edit.fields["text"]  # the old card, buttons gone
+        bot_api.user_presses(EVA, button["callback_data"], STAFF_CHAT)
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    assert world.case(outcome.reference).status == "approved"
+
+
+async def test_a_card_says_in_swedish_who_asked_what_they_wrote_and_what_approval_does(
+    world, bot_api
+):
+    known = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig\ntack\n/Anna\nPS")
+    world.chat("9990001", "Please stop sending me your newsletter")
+    settings = _settings(world, bot_api, language="sv")  # the default
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    anna, stranger = [c for c in bot_api.sent() if "reply_markup" in c.fields]
+    text = anna.fields["text"]
+    assert text.startswith(f"Utkast {world.reply_draft(known.reference).id} · {known.reference}")
+    assert "Person: Anna Lindqvist\n" in text
+    assert "Kanal: telegram · Gäller: " in text and "Svar senast: " in text
+    assert "Skrev: “sluta skicka nyhetsbrev till mig / tack / /Anna …”" in text
+    assert "Godkänns det kommer noxbot att: " in text
+    assert "Person: finns inte i registret\n" in stranger.fields["text"]
+    labels = [b["text"] for b in anna.fields["reply_markup"]["inline_keyboard"][0]]
+    assert labels == ["Godkänn v1", "Avslå"]
+    for post in bot_api.sent():  # no setting's name in what staff read
+        assert not any(key in post.fields["text"] for key in ("staff_", "_env", "[telegram]"))

@@ -1,0 +1,98 @@
+"""The conversation as a requester sees it in Telegram: an acknowledgement at once (the same
+words whether or not they are on file), and /start or /help saying what the bot is for."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.telegram import TelegramChannel, make_bot
+from bot.config import TelegramSettings, VerificationSettings
+from bot.rules.channels import ChannelName
+from bot.runtime.chat_poller import poll_chat_once
+from bot.workflow.sending import deliver_due
+from tests.fake_bot_api import FakeBotApi
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, make_world
+
+STRANGER = 9990001
+
+
+@pytest.fixture
+async def bot_api():
+    api = FakeBotApi()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+def talk(tmp_path):
+    return make_world(tmp_path, verification=VerificationSettings(acknowledge_at_once=True))
+
+
+async def _round(world, api):
+    """One getUpdates round, then whatever is due goes out through the Bot API."""
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=api.base_url)}
+    )
+    async with make_bot(settings.telegram, api.token) as bot:
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        await deliver_due(
+            world.database, world.services, {ChannelName.TELEGRAM: TelegramChannel(bot)}
+        )
+
+
+def _texts_to(api, chat_id):
+    return [c.fields["text"] for c in api.sent() if int(c.fields["chat_id"]) == chat_id]
+
+
+async def test_a_request_is_acknowledged_at_once_with_the_same_words_for_everyone(talk, bot_api):
+    bot_api.user_says(int(JOHN_TELEGRAM), "Please delete all my personal data")
+    bot_api.user_says(STRANGER, "Please delete all my personal data")
+    await _round(talk, bot_api)
+    known, unknown = _texts_to(bot_api, int(JOHN_TELEGRAM)), _texts_to(bot_api, STRANGER)
+    assert len(known) == len(unknown) == 1  # no approval waited for
+    references = [c.reference for c in talk.cases()]
+    assert known[0].replace(references[0], "REF") == unknown[0].replace(references[1], "REF")
+    assert references[0] in known[0] and "User" not in known[0]  # not even the chat name
+    for phrase in ("on file", "we hold no", "your address", "sent a code", "john"):
+        assert phrase not in known[0].lower()
+    assert "contact channel" in known[0]
+    # Nothing waits for staff: the acknowledgement is not a draft to approve.
+    assert talk.drafts(references[0], "acknowledgment", status=None)[0].status == "approved"
+
+
+async def test_start_and_help_say_what_the_bot_is_for_and_open_no_case(talk, bot_api):
+    bot_api.user_says(STRANGER, "/start")
+    bot_api.user_says(STRANGER, "/help@nox_test_bot")
+    await _round(talk, bot_api)
+    answers = _texts_to(bot_api, STRANGER)
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert "personuppgifter" in answers[0] and "personal data" in answers[0]
+    assert talk.cases() == []
+
+
+async def test_with_acknowledgements_waiting_for_staff_nothing_goes_out_at_once(tmp_path, bot_api):
+    world = make_world(tmp_path)  # acknowledge_at_once = false
+    bot_api.user_says(STRANGER, "Please delete all my personal data")
+    await _round(world, bot_api)
+    assert _texts_to(bot_api, STRANGER) == []
+    reference = world.cases()[0].reference
+    assert world.drafts(reference, "acknowledgment")[0].status == "awaiting_approval"
+
+
+async def test_a_confirmation_press_is_answered_on_the_spot_and_its_buttons_go(talk, bot_api):
+    outcome = talk.email(ANNA_EMAIL, "Hej, radera alla mina personuppgifter.")
+    verification = talk.verification(outcome.reference)
+    assert verification.method == "telegram_confirm"
+    bot_api.user_presses(int(JOHN_TELEGRAM), f"v:{verification.id}:y", message_id=77, text="?")
+    bot_api.user_presses(
+        int(ANNA_TELEGRAM), f"v:{verification.id}:y", message_id=78, text="Var det du?"
+    )
+    await _round(talk, bot_api)
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    assert answers == ["This button does nothing here.", "Tack! Det är bekräftat."]
+    (edit,) = [c for c in bot_api.calls if c.method == "editMessageText"]  # Anna's only
+    assert int(edit.fields["message_id"]) == 78 and int(edit.fields["chat_id"]) == 5550001
+    assert edit.fields["text"] == "Var det du?\n\nTack! Det är bekräftat."
+    assert "reply_markup" not in edit.fields
+    assert talk.case(outcome.reference).status == "awaiting_approval"
