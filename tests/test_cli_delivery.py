@@ -118,8 +118,10 @@ def test_request_on_telegram_is_verified_by_mail_and_answered_on_telegram(
         "attempts": 0,
     }
 
-    assert "sent 1" in run("outbox", "send")
+    assert "sent 2" in run("outbox", "send")  # the code by mail, the acknowledgement here
     [challenge] = servers.mailbox.received
+    [ack] = servers.bot_api.sent("sendMessage")
+    assert int(ack.fields["chat_id"]) == 5550002 and case["reference"] in ack.fields["text"]
     assert challenge["To"] == "john.carter@example.com"
     assert case["reference"] in challenge["Subject"]
     assert challenge["Auto-Submitted"] == "auto-generated"

@@ -96,3 +96,22 @@ async def test_a_confirmation_press_is_answered_on_the_spot_and_its_buttons_go(t
     assert edit.fields["text"] == "Var det du?\n\nTack! Det är bekräftat."
     assert "reply_markup" not in edit.fields
     assert talk.case(outcome.reference).status == "awaiting_approval"
+
+
+async def test_a_long_reply_on_telegram_is_a_short_message_and_the_full_text_as_a_file(
+    talk, bot_api
+):
+    from bot.workflow.approval import approve_draft, edit_draft
+
+    outcome = talk.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = talk.reply_draft(outcome.reference)
+    long_text = draft.text + "".join(f"\n\nStycke {i}: " + "text " * 60 for i in range(20))
+    with talk.database.session() as session:
+        new = edit_draft(session, talk.services, draft.id, long_text, actor="staff:eva")
+        approve_draft(session, talk.services, new.id, actor="staff:eva")
+    await _round(talk, bot_api)
+    (short,) = _texts_to(bot_api, int(ANNA_TELEGRAM))
+    assert len(short) < 1200 and short.startswith(draft.text.split("\n\n")[0])
+    assert f"Hela svaret finns i den bifogade filen {outcome.reference}.txt." in short
+    (document,) = bot_api.sent("sendDocument")
+    assert document.files[f"{outcome.reference}.txt"].decode() == long_text

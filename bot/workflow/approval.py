@@ -238,16 +238,19 @@ def approve_draft(
     )
     if draft.purpose == "reply":
         _carry_out_reply(session, services, case, draft, actor)
+    text, attachments = draft.text, [Attachment(**a) for a in draft.attachments]
+    if draft.to_channel == ChannelName.TELEGRAM and len(text) > CHAT_TEXT_LIMIT:
+        text, attachments = _as_document(case, draft, attachments)
     outbox = queue_outbox(
         session,
         case,
         ChannelName(draft.to_channel),
         draft.to_address,
         draft.subject,
-        draft.text,
+        text,
         purpose=draft.purpose,
         draft=draft,
-        attachments=[Attachment(**a) for a in draft.attachments],
+        attachments=attachments,
         now=now,
         from_address=services.settings.organisation.email,
     )
@@ -294,6 +297,33 @@ def approve_draft(
             now=now,
         )
     return outbox
+
+
+#: A chat message longer than this (one Telegram message) goes as a short message with the
+#: full text as a document: a reply in five chat bubbles is hard to read and to keep.
+CHAT_TEXT_LIMIT = 4096
+_SHORT_CHARS = 800
+_FULL_TEXT_NOTE = {
+    "sv": "Hela svaret finns i den bifogade filen {name}.",
+    "en": "The full answer is in the attached file {name}.",
+}
+
+
+def _as_document(
+    case: Request, draft: Draft, attachments: list[Attachment]
+) -> tuple[str, list[Attachment]]:
+    """The opening paragraphs (up to a few hundred characters) and a note, with the whole
+    text as the first document before the exports."""
+    name = f"{case.reference}.txt"
+    opening: list[str] = []
+    for paragraph in draft.text.split("\n\n"):
+        if opening and len("\n\n".join([*opening, paragraph])) > _SHORT_CHARS:
+            break
+        opening.append(paragraph)
+    short = "\n\n".join(opening)[:_SHORT_CHARS].rstrip()
+    note = _FULL_TEXT_NOTE.get(draft.language, _FULL_TEXT_NOTE["en"]).format(name=name)
+    full = Attachment(filename=name, content_type="text/plain", content=draft.text)
+    return f"{short}\n\n{note}", [full, *attachments]
 
 
 def _carry_out_reply(
