@@ -48,6 +48,12 @@ class OrganisationSettings(_Section):
     website: str = "www.noxconsulting.se"
     supervisory_authority: str = "Integritetsskyddsmyndigheten (IMY), imy.se"
     timezone: str = "Europe/Stockholm"
+    #: Who signs replies (a name or a role); none: replies are signed with the name above.
+    signatory: str | None = None
+    #: A phone number people may call; none: no reply ever suggests phoning.
+    phone: str | None = None
+    #: Postal address, shown under the signature (a multi-line TOML string keeps its lines).
+    postal_address: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -188,6 +194,12 @@ class ClassifierSettings(_Section):
     budget_seconds: float = Field(default=5.0, gt=0, le=600)
 
 
+class ProcessingSettings(_Section):
+    #: The records-of-processing TOML file the DPO edits (README: "Records of processing");
+    #: none: the shipped default written from NOX's privacy policy.
+    records: str | None = None
+
+
 class TemplateSettings(_Section):
     directory: str | None = None
 
@@ -203,6 +215,7 @@ class Settings(_Section):
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
 
     #: Where the settings came from, for messages ("built-in defaults" or a path).
     source: str = Field(default="built-in defaults", exclude=True)

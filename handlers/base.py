@@ -15,6 +15,7 @@ from sqlmodel import Session
 from bot.channels.messages import Attachment
 from bot.config import Settings
 from bot.rules.kinds import RequestKind
+from bot.rules.processing import Records
 from bot.store.tables import Request, Subject
 
 
@@ -25,6 +26,8 @@ class HandlerServices(Protocol):
     settings: Settings
     hash_key: bytes
     clock: Callable[[], datetime]
+    #: The records of processing (bot.rules.processing), what Art. 15 replies are written from.
+    records: Records | None
 
 
 @dataclass(frozen=True)
