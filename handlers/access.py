@@ -12,12 +12,29 @@ from bot.rules.kinds import RequestKind
 from bot.rules.policy import art15_info
 from bot.rules.processing import Category, Records
 from bot.store.register import RecordItem, subject_record
+from bot.store.tables import SourceFinding
 from handlers.base import CaseView, Handler, Section
+from handlers.sources_on_case import attachments_for, search_sources
 
 #: The name of the register as a source, in the reply's language.
 REGISTER_SOURCE = {"sv": "Vårt konsultregister", "en": "Our consultant register"}
 #: Held data whose field the records file does not place in a category.
 OTHER = {"sv": "Övriga uppgifter", "en": "Other data"}
+#: How a source's finding is labelled, by what it is.
+FOUND_LABELS = {
+    "sv": {
+        "document": "Dokument",
+        "from": "E-post från dig",
+        "to": "E-post till dig",
+        "mentions": "E-post som nämner dig",
+    },
+    "en": {
+        "document": "Document",
+        "from": "Email from you",
+        "to": "Email to you",
+        "mentions": "Email that mentions you",
+    },
+}
 
 
 @dataclass
@@ -69,6 +86,35 @@ def _describe(records: Records, category: Category | None, language: str) -> Hel
     )
 
 
+def finding_items(finding: SourceFinding, language: str) -> list[tuple[str, str]]:
+    """What the reply shows of one finding: a document's name, a mail's date and subject
+    with its direction, a database row's columns."""
+    labels = FOUND_LABELS.get(language, FOUND_LABELS["en"])
+    details = dict((k, v) for k, v in finding.details)
+    if "direction" in details:
+        return [(labels[details["direction"]], finding.summary)]
+    if finding.details:
+        return [(f"{finding.summary}: {k}", v) for k, v in finding.details]
+    return [(labels["document"], finding.summary)]
+
+
+def source_sections(
+    records: Records, findings: list[SourceFinding], language: str
+) -> list[dict[str, object]]:
+    """One section per source, its findings grouped by category."""
+    sections: dict[str, dict[str, HeldCategory]] = {}
+    for finding in findings:
+        groups = sections.setdefault(finding.source, {})
+        if finding.category not in groups:
+            groups[finding.category] = _describe(
+                records, records.category(finding.category), language
+            )
+        groups[finding.category].items.extend(finding_items(finding, language))
+    return [
+        {"name": name, "categories": list(groups.values())} for name, groups in sections.items()
+    ]
+
+
 class AccessHandler(Handler):
     kind = RequestKind.ACCESS
     needs_verification = True
@@ -79,7 +125,7 @@ class AccessHandler(Handler):
         items = []
         if view.subject is not None:
             items = subject_record(view.session, view.subject, view.language)
-        sources = []
+        sources: list[dict[str, object]] = []
         if items:
             sources.append(
                 {
@@ -87,6 +133,16 @@ class AccessHandler(Handler):
                     "categories": held_categories(records, items, view.language),
                 }
             )
+        findings: list[SourceFinding] = []
+        copies = []
+        if view.subject is not None and view.case.verified_at is not None:
+            now = view.services.clock()
+            configured = view.services.sources or []
+            findings = search_sources(
+                view.session, view.services.settings, configured, view.case, view.subject, now
+            )
+            sources.extend(source_sections(records, findings, view.language))
+            copies = attachments_for(view.session, configured, view.case, findings, now)
         info = art15_info(view.language)
         return Section(
             "kinds/access.txt.j2",
@@ -98,7 +154,8 @@ class AccessHandler(Handler):
                 "rights": info.rights,
                 "complaint": info.complaint,
             },
-            carries_personal_data=bool(items),
+            attachments=tuple(copies),
+            carries_personal_data=bool(items or findings),
             fields=tuple(i.key for i in items),
         )
 

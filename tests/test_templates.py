@@ -54,7 +54,12 @@ EXTRA = {
     },
     "kinds/portability.txt.j2": {"attachments": ["a.json", "a.csv"]},
     "kinds/rectification.txt.j2": {"changes": [Change("phone", "Telefon", "+4670", "+4676")]},
-    "kinds/erasure.txt.j2": {"kept": ["Bokföring"], "service_ends": True},
+    "kinds/erasure.txt.j2": {
+        "kept": ["Bokföring"],
+        "service_ends": True,
+        "removed": [("CV-arkiv", "cv.pdf")],
+        "checked": ["Fortnox"],
+    },
     "kinds/info.txt.j2": {},
 }
 NAMES = sorted(

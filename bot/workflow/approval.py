@@ -44,6 +44,7 @@ from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
 from handlers.rectification import conflict
+from handlers.sources_on_case import open_checklist
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,11 @@ def _reply_plan(
             for change in scope.get("changes", [])
             if (problem := conflict(session, subject, change)) is not None
         )
+    blocked.extend(
+        f"checklist item {item.id} ({item.source}: {item.task}) is not ticked off; do it, then "
+        f"noxbot requests tick {case.reference} {item.id} --note '...'"
+        for item in open_checklist(session, case)
+    )
     view = _view(session, services, case, draft)
     for kind in scope["kinds"]:
         if (words := handler_for(kind).describe(view)) is not None:
@@ -221,6 +227,9 @@ def approve_draft(
         raise error(f"draft {draft.id} cannot be approved: {'; '.join(plan.blocked)}")
     case = session.get(Request, draft.request_id)
     assert case is not None
+    if draft.purpose == "reply":
+        for kind in _scope(draft, case)["kinds"]:  # work outside the database, first
+            handler_for(kind).before_approve(_view(session, services, case, draft), actor)
     now = services.clock()
     draft.status = DraftStatus.APPROVED
     draft.decided_by = actor

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.rules.processing import DEFAULT_RECORDS, Records, RecordsError, parse_records
+from bot.sources import Source, configured_sources
 from bot.workflow.rendering import Drafter
 
 
@@ -64,10 +65,14 @@ class Services:
     clock: Callable[[], datetime] = field(default=utcnow)  # wall clock: production's time
     #: The records of processing replies are written from (loaded from settings if not given).
     records: Records | None = None
+    #: Where else a person's data lives ([[sources]]; built from settings if not given).
+    sources: list[Source] | None = None
 
     def __post_init__(self) -> None:
         if self.records is None:
             self.records = load_records(self.settings)
+        if self.sources is None:
+            self.sources = configured_sources(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> Services:
