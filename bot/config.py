@@ -212,7 +212,8 @@ class DocumentsSource(_Section):
     def model_post_init(self, context: Any, /) -> None:
         if self.erase == "move" and not self.holding_folder:
             raise ValueError(
-                f"[[sources]] {self.name}: erase = 'move' needs holding_folder (or erase = 'delete')"
+                f"[[sources]] {self.name}: erase = 'move' needs holding_folder "
+                "(or erase = 'delete')"
             )
 
 
