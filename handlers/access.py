@@ -14,6 +14,7 @@ from bot.rules.processing import Category, Records
 from bot.store.register import RecordItem, subject_record
 from bot.store.tables import SourceFinding
 from handlers.base import CaseView, Handler, Section
+from handlers.disclosures_on_case import asked_for_recipients, named_recipients
 from handlers.sources_on_case import attachments_for, search_sources
 
 #: The name of the register as a source, in the reply's language.
@@ -151,6 +152,8 @@ class AccessHandler(Handler):
                 "transfers": records.transfers(view.language),
                 "source": records.source(view.language),
                 "automated_decisions": records.automated_decisions(view.language),
+                "asked_recipients": asked_for_recipients(view.request_text),
+                "recipients_named": named_recipients(view) if view.case.verified_at else [],
                 "rights": info.rights,
                 "complaint": info.complaint,
             },

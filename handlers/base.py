@@ -20,6 +20,12 @@ from bot.sources import Source
 from bot.store.tables import Request, Subject
 
 
+class Renderer(Protocol):
+    """What a handler may render with (bot.workflow.rendering.Drafter is one)."""
+
+    def render(self, template: str, language: str, **context: Any) -> Any: ...
+
+
 class HandlerServices(Protocol):
     """What a handler may use of the workflow's services (bot.workflow.services.Services
     is one): the settings, the key for suppression hashes, and the clock."""
@@ -27,6 +33,8 @@ class HandlerServices(Protocol):
     settings: Settings
     hash_key: bytes
     clock: Callable[[], datetime]
+    #: For messages a handler drafts besides its section (an Art. 19 notice).
+    drafter: Renderer
     #: The records of processing (bot.rules.processing), what Art. 15 replies are written from.
     records: Records | None
     #: The sources searched for the person (bot.sources), besides the register.

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
+from bot.store.disclosures import forget_disclosures
 from bot.store.forgetting import forget_correspondence, pending_copies, withdraw_pending_copies
 from bot.store.records import alert_staff
 from bot.store.register import contacts_of, erase_subject, suppress_contacts
 from bot.store.tables import FindingState
 from handlers.base import CaseView, Handler, Section
+from handlers.disclosures_on_case import draft_notices, recipients_to_tell
 from handlers.sources_on_case import erase_findings, findings_of, search_sources
 
 KEPT = {
@@ -41,6 +43,7 @@ class ErasureHandler(Handler):
     def draft(self, view: CaseView) -> Section:
         removed: list[tuple[str, str]] = []
         checked: list[str] = []
+        told = recipients_to_tell(view)
         if view.subject is not None and view.case.verified_at is not None:
             findings = search_sources(
                 view.session,
@@ -63,8 +66,9 @@ class ErasureHandler(Handler):
                 "service_ends": view.subject is not None,
                 "removed": removed,
                 "checked": checked,
+                "told": told,
             },
-            carries_personal_data=bool(removed),
+            carries_personal_data=bool(removed or told),
         )
 
     def describe(self, view: CaseView) -> str | None:
@@ -107,6 +111,8 @@ class ErasureHandler(Handler):
         if view.subject is None:
             return "no one on file to erase"
         subject = view.subject
+        notices = draft_notices(view, "erasure", actor)
+        forget_disclosures(view.session, subject)
         withdrawn = withdraw_pending_copies(
             view.session, view.services.clock(), subject.id or 0, view.case, actor=actor
         )
@@ -129,6 +135,7 @@ class ErasureHandler(Handler):
             f"{'; '.join(elsewhere) + '; ' if elsewhere else ''}{suppressed} suppression "
             f"hashes; content of {cleared} earlier messages and drafts cleared; "
             f"{len(withdrawn)} waiting copies withdrawn"
+            + (f"; {len(notices)} Art. 19 notice(s) drafted for approval" if notices else "")
         )
 
 

@@ -51,16 +51,30 @@ EXTRA = {
         "transfers": "Inga",
         "source": "Från dig",
         "automated_decisions": "Inga",
+        "asked_recipients": True,
+        "recipients_named": ["Kund AB, 2026-10-01: CV"],
     },
     "kinds/portability.txt.j2": {"attachments": ["a.json", "a.csv"]},
-    "kinds/rectification.txt.j2": {"changes": [Change("phone", "Telefon", "+4670", "+4676")]},
+    "kinds/rectification.txt.j2": {
+        "changes": [Change("phone", "Telefon", "+4670", "+4676")],
+        "told": ["Kund AB"],
+    },
+    "kinds/restriction.txt.j2": {"told": []},
     "kinds/erasure.txt.j2": {
         "kept": ["Bokföring"],
         "service_ends": True,
         "removed": [("CV-arkiv", "cv.pdf")],
         "checked": ["Fortnox"],
+        "told": ["Kund AB", "Bank AB"],
     },
     "kinds/info.txt.j2": {},
+    "art19_notice.txt.j2": {
+        "recipient": "Kund AB",
+        "person": "Anna Lindqvist",
+        "received": ["2026-10-01: CV"],
+        "action": "raderat",
+        "kind": "erasure",
+    },
 }
 NAMES = sorted(
     str(p.relative_to(BUILTIN_TEMPLATES / "sv")) for p in (BUILTIN_TEMPLATES / "sv").rglob("*.j2")
@@ -82,7 +96,7 @@ def test_both_languages_have_the_same_templates():
         str(p.relative_to(BUILTIN_TEMPLATES / "en"))
         for p in (BUILTIN_TEMPLATES / "en").rglob("*.j2")
     )
-    assert en == NAMES and len(NAMES) == 18
+    assert en == NAMES and len(NAMES) == 19
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])

@@ -410,3 +410,19 @@ class ChecklistItem(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_by: str | None = None
     note: str | None = Field(default=None, sa_type=Text)
+
+
+class Disclosure(SQLModel, table=True):
+    """Who received a person's data (Art. 15(1)(c), Art. 19): a client a CV was sent to.
+    Imported from CSV (noxbot disclosures import); erased with the person."""
+
+    __tablename__ = "disclosure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
+    recipient: str
+    #: Where an Art. 19 notice goes; none: a checklist item (tell them another way).
+    recipient_email: str | None = None
+    disclosed_on: date
+    what: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -81,8 +81,14 @@ def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:
         )
     elif draft.status != DraftStatus.AWAITING_APPROVAL:
         blocked.append(f"it is {draft.status}; only a draft awaiting approval can be approved")
-    if not is_open(case.status):
+    notice = draft.purpose == "art19_notice"
+    if not is_open(case.status) and not (notice and case.status == S.DONE):
         blocked.append(f"{case.reference} is {case.status}; its drafts can no longer be sent")
+    if notice and case.status not in (S.APPROVED, S.DONE):
+        blocked.append(
+            f"it tells a recipient what {case.reference}'s reply carries out; approve the "
+            "reply first"
+        )
     if draft.carries_personal_data and case.verified_at is None:
         blocked.append(f"{case.reference} is not verified; register data cannot go out")
     if draft.purpose == "reply":

@@ -1,4 +1,4 @@
-"""what sources hold about a case's person, and the checklist staff tick off
+"""what sources hold about a case's person, the checklist staff tick off, disclosures
 
 Revision ID: 0005s
 Revises: 0004
@@ -57,9 +57,27 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
     )
     op.create_index("ix_checklist_item_request_id", "checklist_item", ["request_id"])
+    op.create_table(
+        "disclosure",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "subject_id",
+            sa.Integer(),
+            sa.ForeignKey("subject.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("recipient", sa.String(), nullable=False),
+        sa.Column("recipient_email", sa.String(), nullable=True),
+        sa.Column("disclosed_on", sa.Date(), nullable=False),
+        sa.Column("what", sa.Text(), nullable=False),
+        sa.Column("created_at", bot.store.types.UTCDateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_disclosure_subject_id", "disclosure", ["subject_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_disclosure_subject_id", table_name="disclosure")
+    op.drop_table("disclosure")
     op.drop_index("ix_checklist_item_request_id", table_name="checklist_item")
     op.drop_table("checklist_item")
     op.drop_index("ix_source_finding_request_id", table_name="source_finding")
