@@ -228,6 +228,17 @@ class MailboxSource(_Section):
     erase_folder: str = "Raderat-GDPR"
 
 
+class MaildirSource(_Section):
+    """A mail archive on disk in Maildir format, searched like the mailbox."""
+
+    type: Literal["maildir"]
+    name: str
+    path: str
+    category: str = "correspondence"
+    #: The Maildir an approved erasure moves the person's mail into (created if missing).
+    erase_folder: str
+
+
 class SqlTable(_Section):
     """One table's statements. They bind :name, :emails and :phones (lists), never format
     them in; `erase` runs once per row found, with the row's `key` column bound."""
@@ -261,7 +272,8 @@ class ManualSource(_Section):
 
 
 SourceSettings = Annotated[
-    DocumentsSource | MailboxSource | SqlSource | ManualSource, Field(discriminator="type")
+    DocumentsSource | MailboxSource | MaildirSource | SqlSource | ManualSource,
+    Field(discriminator="type"),
 ]
 
 

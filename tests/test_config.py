@@ -10,6 +10,7 @@ from bot.config import (
     ConfigError,
     DocumentsSource,
     MailboxSource,
+    MaildirSource,
     ManualSource,
     Settings,
     SqlSource,
@@ -70,8 +71,21 @@ def test_the_example_config_is_valid_and_documents_every_key():
         model = next(a for a in getattr(model, "__args__", (model,)) if a is not type(None))
         models = [model]
         if section_name == "sources":  # a list of tables, one kind per `type`
-            models = [DocumentsSource, MailboxSource, SqlSource, SqlTable, ManualSource]
-            assert [s.type for s in settings.sources] == ["documents", "mailbox", "sql", "manual"]
+            models = [
+                DocumentsSource,
+                MailboxSource,
+                MaildirSource,
+                SqlSource,
+                SqlTable,
+                ManualSource,
+            ]
+            assert [s.type for s in settings.sources] == [
+                "documents",
+                "mailbox",
+                "maildir",
+                "sql",
+                "manual",
+            ]
         for model in models:
             for key in model.model_fields:
                 spellings = (f"\n{key} =", f"\n# {key} =", f"{{ {key} =", f", {key} =")

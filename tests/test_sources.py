@@ -273,3 +273,66 @@ def test_sql_source_that_is_down_says_so_without_its_password(tmp_path):
 def test_a_documents_source_that_would_move_files_nowhere_is_refused_in_config():
     with pytest.raises(ValueError, match="needs holding_folder"):
         DocumentsSource(type="documents", name="CV", folder="/srv/cv")
+
+
+# --- Maildir ------------------------------------------------------------------------------
+
+
+def test_a_maildir_archive_finds_and_moves_only_the_persons_mail(tmp_path):
+    import mailbox as stdlib_mailbox
+
+    from bot.config import MaildirSource
+    from bot.sources.maildir import MaildirArchive
+
+    box = stdlib_mailbox.Maildir(tmp_path / "arkiv", create=True)
+    for message in (
+        mail(
+            "anna.lindqvist@example.se",
+            "info@nox.test",
+            "Mitt CV",
+            "CV",
+            "Mon, 02 Nov 2026 10:00:00 +0100",
+        ),
+        mail(
+            "info@nox.test",
+            "x@y.se",
+            "Kopia",
+            "Hej",
+            "Tue, 03 Nov 2026 10:00:00 +0100",
+            cc="Anna.Lindqvist@example.se",
+        ),
+        mail(
+            "kund@example.com",
+            "info@nox.test",
+            "Konsult?",
+            "Ring anna.lindqvist@example.se",
+            "Wed, 04 Nov 2026 10:00:00 +0100",
+        ),
+        mail(
+            "john.carter@example.com",
+            "info@nox.test",
+            "Other",
+            "-",
+            "Thu, 05 Nov 2026 10:00:00 +0100",
+        ),
+    ):
+        box.add(message)
+    source = MaildirArchive(
+        MaildirSource(
+            type="maildir",
+            name="Arkiv",
+            path=str(tmp_path / "arkiv"),
+            erase_folder=str(tmp_path / "raderat"),
+        )
+    )
+    found = source.find(ANNA)
+    assert sorted((f.summary, dict(f.details)["direction"]) for f in found) == [
+        ("2026-11-02: Mitt CV", "from"),
+        ("2026-11-03: Kopia", "to"),
+        ("2026-11-04: Konsult?", "mentions"),
+    ]
+    for finding in found:
+        if finding.erasable:
+            source.erase(finding.ref)
+    assert [f.summary for f in source.find(ANNA)] == ["2026-11-04: Konsult?"]
+    assert len(stdlib_mailbox.Maildir(tmp_path / "raderat")) == 2 and len(box) == 2

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.sources.base import Found, Person, Source, SourceError
 from bot.sources.documents import DocumentsFolder
 from bot.sources.mailbox import Mailbox
+from bot.sources.maildir import MaildirArchive
 from bot.sources.sql import SqlDatabase
 
 __all__ = ["Found", "Person", "Source", "SourceError", "configured_sources"]
@@ -28,6 +29,8 @@ def configured_sources(settings: Settings) -> list[Source]:
                 continue  # reported by noxbot check: a mailbox source needs [imap]
             password = settings.secret(settings.imap.password_env)
             sources.append(Mailbox(config, settings.imap, password))
+        elif config.type == "maildir":
+            sources.append(MaildirArchive(config))
         elif config.type == "sql":
             sources.append(SqlDatabase(config))
     return sources
