@@ -167,3 +167,30 @@ def test_a_source_failing_mid_erasure_leaves_the_case_saying_what_was_and_was_no
     world.approve(draft.id)  # what was done is not done twice; the register goes now
     with world.session() as session:
         assert find_subject(session, "email", ANNA_EMAIL) is None
+
+
+def test_the_demo_shows_an_access_reply_from_the_sources_and_an_erasure_moving_a_cv_and_mail(
+    tmp_path,
+):
+    from rich.console import Console
+
+    from bot.cli.demo import demo
+
+    console = Console(record=True, width=140)
+    result = demo(tmp_path / "demo", console)
+    shown = console.export_text()
+    john = next(m for m in result.sent if m.address == "5550002" and m.attachments)
+    assert "- Document: cv-john-carter.docx" in john.text
+    assert "- Email from you: 2026-11-02: Availability in December" in john.text
+    assert "- Email to you: 2026-11-10: Assignment in London" in john.text
+    assert "- Fintech Ltd, 2026-09-15: CV" in john.text
+    assert [a.filename for a in john.attachments][:1] == ["cv-john-carter.docx"]
+    assert sum(a.filename.endswith(".eml") for a in john.attachments) == 2
+    anna = next(m for m in result.sent if m.address == "anna.lindqvist@example.se")
+    assert "- CV folder: cv-anna-lindqvist.docx" in anna.text
+    assert "- Mail archive: 2026-11-04: Mitt CV" in anna.text
+    assert "(artikel 19 GDPR): Exempelbanken AB." in anna.text
+    assert (tmp_path / "demo" / "cv-erased" / "cv-anna-lindqvist.docx").exists()
+    assert not (tmp_path / "demo" / "cv" / "cv-anna-lindqvist.docx").exists()
+    assert "Art. 19 notice drafted for staff to approve" in shown
+    assert "to rekrytering@exempelbanken.example" in shown

@@ -7,6 +7,7 @@ mentions them."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import mailbox
 from email.header import decode_header, make_header
 from email.message import Message
@@ -97,5 +98,8 @@ class MaildirArchive:
         except KeyError:
             return None
         return Attachment(
-            f"mail-{ref[:12]}.eml", "message/rfc822", base64.b64encode(raw).decode(), "base64"
+            f"mail-{hashlib.sha256(ref.encode()).hexdigest()[:8]}.eml",
+            "message/rfc822",
+            base64.b64encode(raw).decode(),
+            "base64",
         )
