@@ -68,6 +68,8 @@ EXTRA = {
         "told": ["Kund AB", "Bank AB"],
     },
     "kinds/info.txt.j2": {},
+    "complaint_acknowledgment.txt.j2": {},
+    "kinds/complaint.txt.j2": {"outcome": "Vi raderade ditt CV ur kundutskicket."},
     "art19_notice.txt.j2": {
         "recipient": "Kund AB",
         "person": "Anna Lindqvist",
@@ -96,7 +98,7 @@ def test_both_languages_have_the_same_templates():
         str(p.relative_to(BUILTIN_TEMPLATES / "en"))
         for p in (BUILTIN_TEMPLATES / "en").rglob("*.j2")
     )
-    assert en == NAMES and len(NAMES) == 19
+    assert en == NAMES and len(NAMES) == 20
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])

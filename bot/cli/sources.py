@@ -1,8 +1,9 @@
-"""`noxbot requests checklist|tick`: what the sources found for a case, and the checklist
-staff tick off before its reply can be approved."""
+"""`noxbot requests checklist|tick|outcome`: what the sources found for a case, the checklist
+staff tick off before its reply can be approved, and a complaint's outcome."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from bot.cli.app import (
     OutputFormat,
     console,
     print_json,
+    read_text_file,
     services_for,
     staff_actor,
 )
@@ -20,6 +22,7 @@ from bot.cli.requests import requests_app
 from bot.reading.safe_text import stored_note
 from bot.store.records import get_case
 from bot.workflow.checklist import sources_json, tick
+from bot.workflow.complaints import record_outcome
 
 
 @requests_app.command("checklist")
@@ -62,3 +65,23 @@ def requests_tick(
             session, reference, item, stored_note(note), actor=staff_actor(), now=services.clock()
         )
         console.print(f"{reference.upper()}: checklist item {done.id} ticked off", markup=False)
+
+
+@requests_app.command("outcome")
+def requests_outcome(
+    reference: str,
+    text_file: Annotated[
+        Path, typer.Option("--text-file", help="What was found and what NOX will do.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Record a complaint's outcome; its reply is drafted again with it, for approval."""
+    outcome = read_text_file(text_file)
+    _, database, services = services_for(config)
+    with database.session() as session:
+        draft = record_outcome(session, services, reference, outcome, actor=staff_actor())
+        console.print(
+            f"{reference.upper()}: outcome recorded; the reply is draft {draft.id}, awaiting "
+            "approval",
+            markup=False,
+        )

@@ -167,6 +167,9 @@ class Request(SQLModel, table=True):
     requested_changes: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    #: What staff found and will do about a complaint (noxbot requests outcome); its reply
+    #: cannot be approved before this is recorded.
+    complaint_outcome: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

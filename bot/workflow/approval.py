@@ -149,6 +149,11 @@ def _reply_plan(
             for change in scope.get("changes", [])
             if (problem := conflict(session, subject, change)) is not None
         )
+    if "complaint" in scope["kinds"] and not case.complaint_outcome:
+        blocked.append(
+            "the complaint's outcome is not recorded; look into it, then noxbot requests "
+            f"outcome {case.reference} --text-file FILE (the reply is drafted again with it)"
+        )
     blocked.extend(
         f"checklist item {item.id} ({item.source}: {item.task}) is not ticked off; do it, then "
         f"noxbot requests tick {case.reference} {item.id} --note '...'"

@@ -1,4 +1,5 @@
-"""what sources hold about a case's person, the checklist staff tick off, disclosures
+"""what sources hold about a case's person, the checklist staff tick off, disclosures,
+complaint outcomes
 
 Revision ID: 0005s
 Revises: 0004
@@ -73,9 +74,13 @@ def upgrade() -> None:
         sa.Column("created_at", bot.store.types.UTCDateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_disclosure_subject_id", "disclosure", ["subject_id"])
+    with op.batch_alter_table("request", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("complaint_outcome", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("request", schema=None) as batch_op:
+        batch_op.drop_column("complaint_outcome")
     op.drop_index("ix_disclosure_subject_id", table_name="disclosure")
     op.drop_table("disclosure")
     op.drop_index("ix_checklist_item_request_id", table_name="checklist_item")
