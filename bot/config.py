@@ -48,6 +48,12 @@ class OrganisationSettings(_Section):
     website: str = "www.noxconsulting.se"
     supervisory_authority: str = "Integritetsskyddsmyndigheten (IMY), imy.se"
     timezone: str = "Europe/Stockholm"
+    #: Who signs replies (a name or a role); none: replies are signed with the name above.
+    signatory: str | None = None
+    #: A phone number people may call; none: no reply ever suggests phoning.
+    phone: str | None = None
+    #: Postal address, shown under the signature (a multi-line TOML string keeps its lines).
+    postal_address: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -193,6 +199,95 @@ class ClassifierSettings(_Section):
     budget_seconds: float = Field(default=5.0, gt=0, le=600)
 
 
+class DocumentsSource(_Section):
+    """A folder of CVs and profiles (PDF, DOCX, ODT, plain text), searched file by file."""
+
+    type: Literal["documents"]
+    name: str
+    folder: str
+    #: The records-of-processing category its files belong to.
+    category: str = "documents"
+    #: What an approved erasure does with a matching file: "move" it to `holding_folder`
+    #: (kept out of use, for staff to dispose of) or "delete" it.
+    erase: Literal["move", "delete"] = "move"
+    holding_folder: str | None = None
+    #: Largest file read, in bytes: a bigger one is reported on the case, never read whole.
+    max_bytes: int = Field(default=20_000_000, ge=1)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.erase == "move" and not self.holding_folder:
+            raise ValueError(
+                f"[[sources]] {self.name}: erase = 'move' needs holding_folder "
+                "(or erase = 'delete')"
+            )
+
+
+class MailboxSource(_Section):
+    """Folders of the [imap] mailbox, searched on the server for the person's addresses."""
+
+    type: Literal["mailbox"]
+    name: str
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"])
+    category: str = "correspondence"
+    #: Where an approved erasure moves the person's mail (created if missing).
+    erase_folder: str = "Raderat-GDPR"
+
+
+class MaildirSource(_Section):
+    """A mail archive on disk in Maildir format, searched like the mailbox."""
+
+    type: Literal["maildir"]
+    name: str
+    path: str
+    category: str = "correspondence"
+    #: The Maildir an approved erasure moves the person's mail into (created if missing).
+    erase_folder: str
+
+
+class SqlTable(_Section):
+    """One table's statements. They bind :name, :emails and :phones (lists), never format
+    them in; `erase` runs once per row found, with the row's `key` column bound."""
+
+    label: str
+    lookup: str
+    erase: str | None = None
+    #: The row column that identifies a row (bound by that name into erase).
+    key: str = "id"
+    #: The columns shown in the access reply (default: all that lookup returns).
+    show: list[str] = Field(default_factory=list)
+
+
+class SqlSource(_Section):
+    """A database reachable by an SQLAlchemy URL, with statements declared per table."""
+
+    type: Literal["sql"]
+    name: str
+    url: str
+    category: str = "profile"
+    tables: list[SqlTable]
+
+
+class ManualSource(_Section):
+    """A system noxbot cannot reach: a checklist item on each case staff tick off."""
+
+    type: Literal["manual"]
+    name: str
+    #: What staff must do there (the same words for access and erasure cases).
+    task: str
+
+
+SourceSettings = Annotated[
+    DocumentsSource | MailboxSource | MaildirSource | SqlSource | ManualSource,
+    Field(discriminator="type"),
+]
+
+
+class ProcessingSettings(_Section):
+    #: The records-of-processing TOML file the DPO edits (README: "Records of processing");
+    #: none: the shipped default written from NOX's privacy policy.
+    records: str | None = None
+
+
 class TemplateSettings(_Section):
     directory: str | None = None
 
@@ -227,6 +322,9 @@ class Settings(_Section):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     web: WebSettings | None = None
+    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+    #: Where else a person's data lives ([[sources]]; README "Sources").
+    sources: list[SourceSettings] = Field(default_factory=list)
 
     #: Where the settings came from, for messages ("built-in defaults" or a path).
     source: str = Field(default="built-in defaults", exclude=True)

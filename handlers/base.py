@@ -15,7 +15,15 @@ from sqlmodel import Session
 from bot.channels.messages import Attachment
 from bot.config import Settings
 from bot.rules.kinds import RequestKind
+from bot.rules.processing import Records
+from bot.sources import Source
 from bot.store.tables import Request, Subject
+
+
+class Renderer(Protocol):
+    """What a handler may render with (bot.workflow.rendering.Drafter is one)."""
+
+    def render(self, template: str, language: str, **context: Any) -> Any: ...
 
 
 class HandlerServices(Protocol):
@@ -25,6 +33,12 @@ class HandlerServices(Protocol):
     settings: Settings
     hash_key: bytes
     clock: Callable[[], datetime]
+    #: For messages a handler drafts besides its section (an Art. 19 notice).
+    drafter: Renderer
+    #: The records of processing (bot.rules.processing), what Art. 15 replies are written from.
+    records: Records | None
+    #: The sources searched for the person (bot.sources), besides the register.
+    sources: list[Source] | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,10 @@ class Handler:
 
     def draft(self, view: CaseView) -> Section:
         return Section(f"kinds/{self.kind}.txt.j2")
+
+    def before_approve(self, view: CaseView, actor: str) -> None:
+        """Runs before approval changes anything, for work outside the database (moving
+        files and mail): it may commit what it did and raise CaseError to stop approval."""
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         """Carry out what the approved reply promises; returns what was done, for the audit."""

@@ -5,10 +5,16 @@ and why, is said in the reply: bookkeeping the law requires, a minimal suppressi
 
 from __future__ import annotations
 
+from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
+from bot.store.disclosures import forget_disclosures
 from bot.store.forgetting import forget_correspondence, pending_copies, withdraw_pending_copies
+from bot.store.records import alert_staff
 from bot.store.register import contacts_of, erase_subject, suppress_contacts
+from bot.store.tables import FindingState
 from handlers.base import CaseView, Handler, Section
+from handlers.disclosures_on_case import draft_notices, recipients_to_tell
+from handlers.sources_on_case import erase_findings, findings_of, search_sources
 
 KEPT = {
     "sv": [
@@ -35,9 +41,34 @@ class ErasureHandler(Handler):
     changes_register = True
 
     def draft(self, view: CaseView) -> Section:
+        removed: list[tuple[str, str]] = []
+        checked: list[str] = []
+        told = recipients_to_tell(view)
+        if view.subject is not None and view.case.verified_at is not None:
+            findings = search_sources(
+                view.session,
+                view.services.settings,
+                view.services.sources or [],
+                view.case,
+                view.subject,
+                view.services.clock(),
+            )
+            counts: dict[str, list[str]] = {}
+            for finding in findings:
+                if finding.erasable:
+                    counts.setdefault(finding.source, []).append(finding.summary)
+            removed = [(source, "; ".join(what)) for source, what in counts.items()]
+            checked = [c.name for c in view.services.settings.sources if c.type == "manual"]
         return Section(
             "kinds/erasure.txt.j2",
-            {"kept": KEPT.get(view.language, KEPT["en"]), "service_ends": view.subject is not None},
+            {
+                "kept": KEPT.get(view.language, KEPT["en"]),
+                "service_ends": view.subject is not None,
+                "removed": removed,
+                "checked": checked,
+                "told": told,
+            },
+            carries_personal_data=bool(removed or told),
         )
 
     def describe(self, view: CaseView) -> str | None:
@@ -49,15 +80,39 @@ class ErasureHandler(Handler):
             if waiting
             else ""
         )
+        elsewhere = [
+            f"{f.source}: {f.summary}"
+            for f in findings_of(view.session, view.case, FindingState.FOUND)
+            if f.erasable
+        ]
+        sources = "; erase from the sources: " + "; ".join(elsewhere) if elsewhere else ""
         return (
             f"erase {view.who} from the register (profile, CV, contact points) and clear "
-            f"the content of their earlier, finished cases and mail{also}"
+            f"the content of their earlier, finished cases and mail{also}{sources}"
         )
+
+    def before_approve(self, view: CaseView, actor: str) -> None:
+        """Erase in the sources first: files and mail cannot be rolled back with the
+        database, so a failure is committed on the case and stops approval."""
+        now = view.services.clock()
+        done, failed = erase_findings(view.session, view.services.sources or [], view.case, now)
+        if failed:
+            text = (
+                f"{view.case.reference}: erasure stopped. Done: {'; '.join(done) or 'nothing'}. "
+                f"Not done: {'; '.join(failed)}. Each is a checklist item: erase by hand, "
+                f"tick it off (noxbot requests checklist {view.case.reference}), then approve "
+                "again."
+            )
+            alert_staff(view.session, view.case, "erasure_failed", text, now=now)
+            view.session.commit()
+            raise CaseError(text)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
             return "no one on file to erase"
         subject = view.subject
+        notices = draft_notices(view, "erasure", actor)
+        forget_disclosures(view.session, subject)
         withdrawn = withdraw_pending_copies(
             view.session, view.services.clock(), subject.id or 0, view.case, actor=actor
         )
@@ -71,10 +126,16 @@ class ErasureHandler(Handler):
         removed = erase_subject(view.session, subject)
         view.case.subject_id = None
         view.session.add(view.case)
+        elsewhere = [
+            f"{f.source}: {f.outcome}"
+            for f in findings_of(view.session, view.case, FindingState.ERASED)
+        ]
         return (
-            f"erased from the register ({', '.join(removed)}); {suppressed} suppression "
+            f"erased from the register ({', '.join(removed)}); "
+            f"{'; '.join(elsewhere) + '; ' if elsewhere else ''}{suppressed} suppression "
             f"hashes; content of {cleared} earlier messages and drafts cleared; "
             f"{len(withdrawn)} waiting copies withdrawn"
+            + (f"; {len(notices)} Art. 19 notice(s) drafted for approval" if notices else "")
         )
 
 

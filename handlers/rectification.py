@@ -22,6 +22,7 @@ from bot.store.register import (
 )
 from bot.store.tables import ContactKind, ContactPoint, Subject
 from handlers.base import CaseView, Handler, Section
+from handlers.disclosures_on_case import draft_notices, recipients_to_tell
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,11 @@ class RectificationHandler(Handler):
         changes = [
             Change(c["field"], c["label"], c["old"], c["new"]) for c in view.case.requested_changes
         ]
+        told = recipients_to_tell(view) if changes else []
         return Section(
-            "kinds/rectification.txt.j2", {"changes": changes}, carries_personal_data=bool(changes)
+            "kinds/rectification.txt.j2",
+            {"changes": changes, "told": told},
+            carries_personal_data=bool(changes),
         )
 
     def describe(self, view: CaseView) -> str | None:
@@ -251,8 +255,10 @@ class RectificationHandler(Handler):
             done.append(field)
         subject.updated_at = now
         view.session.add(subject)
+        notices = draft_notices(view, "rectification", actor)
         # Field names only: the audit trail is kept for good and must not hold the values.
-        return "rectified " + ", ".join(done)
+        told = f"; {len(notices)} Art. 19 notice(s) drafted for approval" if notices else ""
+        return f"rectified {', '.join(done)}{told}"
 
 
 HANDLER = RectificationHandler()

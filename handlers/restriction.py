@@ -4,13 +4,18 @@ matching or marketing; the register's `restricted` flag is what the rest honours
 from __future__ import annotations
 
 from bot.rules.kinds import RequestKind
-from handlers.base import CaseView, Handler
+from handlers.base import CaseView, Handler, Section
+from handlers.disclosures_on_case import draft_notices, recipients_to_tell
 
 
 class RestrictionHandler(Handler):
     kind = RequestKind.RESTRICTION
     needs_verification = True
     changes_register = True
+
+    def draft(self, view: CaseView) -> Section:
+        told = recipients_to_tell(view)
+        return Section("kinds/restriction.txt.j2", {"told": told}, carries_personal_data=bool(told))
 
     def describe(self, view: CaseView) -> str | None:
         if view.subject is None:
@@ -23,7 +28,9 @@ class RestrictionHandler(Handler):
         view.subject.restricted = True
         view.subject.updated_at = view.services.clock()
         view.session.add(view.subject)
-        return "processing restricted (register flag set)"
+        notices = draft_notices(view, "restriction", actor)
+        told = f"; {len(notices)} Art. 19 notice(s) drafted for approval" if notices else ""
+        return f"processing restricted (register flag set){told}"
 
 
 HANDLER = RestrictionHandler()

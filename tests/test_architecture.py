@@ -21,6 +21,7 @@ RANKS = {
     "bot.rules": 2,
     "bot.reading": 3,
     "bot.channels": 4,
+    "bot.sources": 4,
     "handlers": 5,
     "bot.workflow": 6,
     "bot.web": 7,

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings, parse_settings
+from bot.config import (
+    ConfigError,
+    DocumentsSource,
+    MailboxSource,
+    MaildirSource,
+    ManualSource,
+    Settings,
+    SqlSource,
+    SqlTable,
+    load_settings,
+    parse_settings,
+)
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 
@@ -58,8 +69,27 @@ def test_the_example_config_is_valid_and_documents_every_key():
         assert f"[{section_name}]" in text, f"[{section_name}] missing from the example"
         model = field.annotation
         model = next(a for a in getattr(model, "__args__", (model,)) if a is not type(None))
-        for key in model.model_fields:
-            assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section_name}.{key}"
+        models = [model]
+        if section_name == "sources":  # a list of tables, one kind per `type`
+            models = [
+                DocumentsSource,
+                MailboxSource,
+                MaildirSource,
+                SqlSource,
+                SqlTable,
+                ManualSource,
+            ]
+            assert [s.type for s in settings.sources] == [
+                "documents",
+                "mailbox",
+                "maildir",
+                "sql",
+                "manual",
+            ]
+        for model in models:
+            for key in model.model_fields:
+                spellings = (f"\n{key} =", f"\n# {key} =", f"{{ {key} =", f", {key} =")
+                assert any(s in text for s in spellings), f"{section_name}.{key}"
 
 
 @pytest.mark.parametrize(

@@ -34,11 +34,50 @@ EXTRA = {
     "extension.txt.j2": {"reason": "ärendet är omfattande", "extended_due_date": date(2027, 2, 24)},
     "refusal.txt.j2": {"reasons": "begäran är uppenbart ogrundad", "kinds": ["radering"]},
     "no_data.txt.j2": {"address": "okand@example.org"},
-    "kinds/access.txt.j2": {"record": [("Namn", "Anna"), ("CV", "rad 1\nrad 2")]},
+    "kinds/access.txt.j2": {
+        "sources": [
+            {
+                "name": "Register",
+                "categories": [
+                    {
+                        "label": "Namn",
+                        "items": [("Namn", "Anna"), ("CV", "rad 1\nrad 2")],
+                        "purposes": [("Förmedling", "Avtal")],
+                        "retention": "Två år",
+                        "recipients": ["Kunder"],
+                    }
+                ],
+            }
+        ],
+        "transfers": "Inga",
+        "source": "Från dig",
+        "automated_decisions": "Inga",
+        "asked_recipients": True,
+        "recipients_named": ["Kund AB, 2026-10-01: CV"],
+    },
     "kinds/portability.txt.j2": {"attachments": ["a.json", "a.csv"]},
-    "kinds/rectification.txt.j2": {"changes": [Change("phone", "Telefon", "+4670", "+4676")]},
-    "kinds/erasure.txt.j2": {"kept": ["Bokföring"], "service_ends": True},
+    "kinds/rectification.txt.j2": {
+        "changes": [Change("phone", "Telefon", "+4670", "+4676")],
+        "told": ["Kund AB"],
+    },
+    "kinds/restriction.txt.j2": {"told": []},
+    "kinds/erasure.txt.j2": {
+        "kept": ["Bokföring"],
+        "service_ends": True,
+        "removed": [("CV-arkiv", "cv.pdf")],
+        "checked": ["Fortnox"],
+        "told": ["Kund AB", "Bank AB"],
+    },
     "kinds/info.txt.j2": {},
+    "complaint_acknowledgment.txt.j2": {},
+    "kinds/complaint.txt.j2": {"outcome": "Vi raderade ditt CV ur kundutskicket."},
+    "art19_notice.txt.j2": {
+        "recipient": "Kund AB",
+        "person": "Anna Lindqvist",
+        "received": ["2026-10-01: CV"],
+        "action": "raderat",
+        "kind": "erasure",
+    },
 }
 NAMES = sorted(
     str(p.relative_to(BUILTIN_TEMPLATES / "sv")) for p in (BUILTIN_TEMPLATES / "sv").rglob("*.j2")
@@ -48,7 +87,8 @@ NAMES = sorted(
 def context(name: str, language: str) -> dict:
     extra = dict(EXTRA.get(name, {}))
     if name == "kinds/access.txt.j2":
-        extra["art15"] = art15_info(language)
+        info = art15_info(language)
+        extra.update(rights=info.rights, complaint=info.complaint)
     if name == "kinds/info.txt.j2":
         extra["answers"] = list(info_answers("hur länge sparar ni?", language))
     return {**COMMON, **extra}
@@ -59,7 +99,7 @@ def test_both_languages_have_the_same_templates():
         str(p.relative_to(BUILTIN_TEMPLATES / "en"))
         for p in (BUILTIN_TEMPLATES / "en").rglob("*.j2")
     )
-    assert en == NAMES and len(NAMES) == 19
+    assert en == NAMES and len(NAMES) == 21
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
@@ -72,6 +112,38 @@ def test_every_template_renders_with_a_subject_and_no_old_authority_name(name, l
         assert "DSR-2026-0042" in rendered.subject + rendered.text
     if name in ("reply.txt.j2", "extension.txt.j2", "refusal.txt.j2", "kinds/complaint.txt.j2"):
         assert "IMY" in rendered.text
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+@pytest.mark.parametrize("name", NAMES)
+def test_no_template_suggests_phoning_unless_a_number_is_configured(name, language):
+    rendered = Drafter(OrganisationSettings()).render(name, language, **context(name, language))
+    assert not re.search(r"ringa oss|call us", rendered.text, re.IGNORECASE)
+    with_phone = OrganisationSettings(phone="08-123 456 78")
+    rendered = Drafter(with_phone).render(name, language, **context(name, language))
+    if name in ("acknowledgment.txt.j2", "clarification.txt.j2"):
+        assert re.search(r"(ringa oss på|call us on) 08-123 456 78\.\n\n", rendered.text)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_replies_are_signed_by_the_configured_signatory_with_address_and_phone(language):
+    organisation = OrganisationSettings(
+        signatory="Eva Ek, dataskyddsombud",
+        phone="08-123 456 78",
+        postal_address="Box 1, 111 22 Stockholm",
+    )
+    text = (
+        Drafter(organisation)
+        .render("reply.txt.j2", language, **context("reply.txt.j2", language))
+        .text
+    )
+    signature = text[text.index("Eva Ek") :]
+    assert signature.splitlines()[:4] == [
+        "Eva Ek, dataskyddsombud",
+        "NOX Consulting AB",
+        "Box 1, 111 22 Stockholm",
+        ("Telefon" if language == "sv" else "Phone") + ": 08-123 456 78",
+    ]
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])

@@ -6,6 +6,7 @@ nothing about GDPR. Both meet in these values.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,6 +109,14 @@ class Attachment:
     filename: str
     content_type: str
     content: str
+    #: "utf-8" for text; "base64" for a file's bytes (a CV in PDF found in a source).
+    encoding: str = "utf-8"
+
+    def data(self) -> bytes:
+        """The bytes to send."""
+        if self.encoding == "base64":
+            return base64.b64decode(self.content)
+        return self.content.encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def build_email(message: OutboundMessage, from_address: str, from_name: str) -> 
     for attachment in message.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         mail.add_attachment(
-            attachment.content.encode("utf-8"),
+            attachment.data(),
             maintype=maintype,
             subtype=subtype or "octet-stream",
             filename=attachment.filename,

@@ -88,9 +88,7 @@ class TelegramChannel:
                     attachment = message.attachments[index - len(pieces)]
                     sent = await self.bot.send_document(
                         chat_id=chat_id,
-                        document=InputFile(
-                            attachment.content.encode("utf-8"), filename=attachment.filename
-                        ),
+                        document=InputFile(attachment.data(), filename=attachment.filename),
                     )
                 first = first or sent.message_id
                 done = index + 1

@@ -14,6 +14,8 @@ from bot.cli import classify as _classify  # noqa: F401  isort: skip
 from bot.cli import database as _database  # noqa: F401  isort: skip
 from bot.cli import subjects as _subjects  # noqa: F401  isort: skip
 from bot.cli import requests as _requests  # noqa: F401  isort: skip
+from bot.cli import sources as _sources  # noqa: F401  isort: skip
+from bot.cli import disclosures as _disclosures  # noqa: F401  isort: skip
 from bot.cli import drafts as _drafts  # noqa: F401  isort: skip
 from bot.cli import staff as _staff  # noqa: F401  isort: skip
 from bot.cli import demo as _demo  # noqa: F401  isort: skip

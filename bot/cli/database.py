@@ -12,6 +12,7 @@ from bot.config import load_settings
 from bot.runtime.reach import (
     Probe,
     check_database,
+    check_records,
     check_servers,
     check_templates,
     check_verification_secret,
@@ -42,7 +43,11 @@ def check(config: ConfigOption = None) -> None:
     is wrong, one line each (exit status 1). Nothing is created or changed."""
     settings = load_settings(config)
     console.print(f"Config: OK ({settings.source})")
-    probes = [check_database(settings), check_verification_secret(settings)]
+    probes = [
+        check_database(settings),
+        check_verification_secret(settings),
+        check_records(settings),
+    ]
     if (templates := check_templates(settings)) is not None:
         probes.append(templates)
     for probe in probes:

@@ -25,12 +25,13 @@ from bot.channels.memory import MemoryChannel
 from bot.channels.messages import InboundMessage, OutboundMessage
 from bot.cli.app import app, console
 from bot.cli.output import Column, print_table, recipient
-from bot.config import DatabaseSettings, Settings
+from bot.config import DatabaseSettings, DocumentsSource, MaildirSource, Settings
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.store import audit
 from bot.store.database import Database
+from bot.store.disclosures import import_disclosures
 from bot.store.records import get_case
 from bot.store.register import import_file
 from bot.store.tables import Draft, Request, StaffAlert, Verification
@@ -60,7 +61,8 @@ DEMO_MESSAGES: tuple[InboundMessage, ...] = (
         ChannelName.TELEGRAM,
         "5550002",
         sender_name="John Carter",
-        text="Hi, what personal data do you hold about me? Please send me a copy.",
+        text="Hi, what personal data do you hold about me? Please send me a copy, and tell "
+        "me who has received my data.",
         telegram_chat_id=5550002,
         telegram_message_id=11,
     ),
@@ -132,8 +134,89 @@ def _channels() -> dict[ChannelName, MemoryChannel]:
     return {name: MemoryChannel(name) for name in ChannelName}
 
 
+#: Who received whose data (noxbot disclosures import): one with an address each.
+DEMO_DISCLOSURES = (
+    "person,recipient,recipient_email,date,what\n"
+    "john.carter@example.com,Fintech Ltd,hr@fintech.example,2026-09-15,CV\n"
+    "anna.lindqvist@example.se,Exempelbanken AB,rekrytering@exempelbanken.example,"
+    "2026-10-01,CV och konsultprofil\n"
+)
+
+
+def _demo_mail(sender: str, to: str, subject: str, date: str, body: str) -> bytes:
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\nDate: {date}\n\n{body}\n").encode()
+
+
+def _demo_sources(directory: Path) -> list[DocumentsSource | MaildirSource]:
+    """A CV folder (DOCX) and a mail archive (Maildir) in the demo folder."""
+    import mailbox
+
+    import docx
+
+    cv = directory / "cv"
+    cv.mkdir(exist_ok=True)
+    for filename, lines in (
+        ("cv-anna-lindqvist.docx", ["Anna Lindqvist", "Systemutvecklare", "070-123 45 67"]),
+        ("cv-john-carter.docx", ["John Carter", "Project manager", "john.carter@example.com"]),
+        ("cv-erik-svensson.docx", ["Erik Svensson", "Nätverkstekniker"]),
+    ):
+        document = docx.Document()
+        for line in lines:
+            document.add_paragraph(line)
+        document.save(str(cv / filename))
+    archive = mailbox.Maildir(directory / "mail", create=True)
+    for message in (
+        _demo_mail(
+            "john.carter@example.com",
+            "info@noxconsulting.se",
+            "Availability in December",
+            "Mon, 02 Nov 2026 09:12:00 +0100",
+            "I am free from December.",
+        ),
+        _demo_mail(
+            "info@noxconsulting.se",
+            "john.carter@example.com",
+            "Assignment in London",
+            "Tue, 10 Nov 2026 14:30:00 +0100",
+            "Hi John, would this suit you?",
+        ),
+        _demo_mail(
+            "anna.lindqvist@example.se",
+            "info@noxconsulting.se",
+            "Mitt CV",
+            "Wed, 04 Nov 2026 08:00:00 +0100",
+            "Här är mitt uppdaterade CV.",
+        ),
+        _demo_mail(
+            "kund@example.com",
+            "info@noxconsulting.se",
+            "Uppdrag",
+            "Thu, 05 Nov 2026 10:00:00 +0100",
+            "Har ni en Java-konsult?",
+        ),
+    ):
+        archive.add(message)
+    return [
+        DocumentsSource(
+            type="documents",
+            name="CV folder",
+            folder=str(cv),
+            holding_folder=str(directory / "cv-erased"),
+        ),
+        MaildirSource(
+            type="maildir",
+            name="Mail archive",
+            path=str(directory / "mail"),
+            erase_folder=str(directory / "mail-erased"),
+        ),
+    ]
+
+
 async def run_demo(directory: Path, console: Console) -> DemoResult:
-    settings = Settings(database=DatabaseSettings(url=f"sqlite:///{directory / 'demo.db'}"))
+    settings = Settings(
+        database=DatabaseSettings(url=f"sqlite:///{directory / 'demo.db'}"),
+        sources=_demo_sources(directory),
+    )
     database = Database(settings.database.url)
     services = Services.from_settings(settings)
     channels = _channels()
@@ -148,7 +231,13 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             action="subjects_imported",
             detail=f"register.csv: {report.created} new",
         )
-    _step(console, 1, f"Register imported: {report.created} people on file.")
+        disclosed = import_disclosures(session, DEMO_DISCLOSURES.encode(), now=services.clock())
+    _step(
+        console,
+        1,
+        f"Register imported: {report.created} people on file; {disclosed.added} disclosures\n"
+        "   (who received whose CV). Sources: a CV folder and a mail archive.",
+    )
 
     _step(console, 2, "Messages arrive:")
     arrived = []
@@ -232,6 +321,52 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     for message in outgoing:
         console.print(Text(f"To: {message.address}\nSubject: {message.subject}"))
         console.print(Panel(Text(message.text), expand=False), soft_wrap=False)
+    moved = sorted(p.name for p in (directory / "cv-erased").glob("*"))
+    mails = sum(1 for _ in (directory / "mail-erased" / "cur").glob("*")) + sum(
+        1 for _ in (directory / "mail-erased" / "new").glob("*")
+    )
+    console.print(
+        Text(f"   Moved aside: {', '.join(moved)} (CV folder)\n   and {mails} mail (mail archive).")
+    )
+    with database.session() as session:
+        case = get_case(session, anna_reference)
+        notice = session.exec(
+            select(Draft).where(Draft.request_id == case.id, Draft.purpose == "art19_notice")
+        ).one()
+        console.print(
+            Text(
+                f"   Art. 19 notice drafted for staff to approve: draft {notice.id}\n"
+                f"   to {notice.to_address}"
+            )
+        )
+        console.print(Panel(Text(notice.text), expand=False), soft_wrap=False)
+
+    john_reference = _reference_of(result, "5550002")
+    with database.session() as session:
+        case = get_case(session, john_reference)
+        draft = session.exec(
+            select(Draft).where(
+                Draft.request_id == case.id,
+                Draft.purpose == "reply",
+                Draft.status == "awaiting_approval",
+            )
+        ).one()
+        approve_draft(session, services, draft.id or 0, actor=STAFF)
+    _step(
+        console,
+        6,
+        f"Staff approve John's access reply (draft {draft.id}, {john_reference}):\n"
+        "   what each source holds about him, who received it, copies attached:",
+    )
+    before = len(channels[ChannelName.TELEGRAM].sent)
+    await deliver_due(database, services, channels)
+    for message in channels[ChannelName.TELEGRAM].sent[before:]:
+        if message.address != "5550002":
+            continue
+        files = ", ".join(a.filename for a in message.attachments)
+        console.print(Text(f"To: Telegram {message.address}\nAttached: {files}"))
+        console.print(Panel(Text(message.text), expand=False), soft_wrap=False)
+    result.sent = [m for ch in channels.values() for m in ch.sent]
     with database.session() as session:
         case = get_case(session, anna_reference)
         count, problems = audit.verify_chain(session)

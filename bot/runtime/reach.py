@@ -24,8 +24,10 @@ from bot.config import (
     TelegramSettings,
     without_passwords,
 )
+from bot.errors import NoxbotError
 from bot.store.database import Database, current_revision, head_revision
 from bot.workflow.rendering import LANGUAGES
+from bot.workflow.services import load_records
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,16 @@ def check_verification_secret(settings: Settings) -> Probe:
         "the environment variable [verification] secret_env names is not set; "
         "required with PostgreSQL",
     )
+
+
+def check_records(settings: Settings) -> Probe:
+    """The records-of-processing file access replies are written from."""
+    try:
+        records = load_records(settings)
+    except NoxbotError as exc:
+        return Probe("Records of processing", False, str(exc))
+    where = settings.processing.records or "the shipped default"
+    return Probe("Records of processing", True, f"{len(records.categories)} categories, {where}")
 
 
 def check_templates(settings: Settings) -> Probe | None:

@@ -169,6 +169,9 @@ class Request(SQLModel, table=True):
     requested_changes: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    #: What staff found and will do about a complaint (noxbot requests outcome); its reply
+    #: cannot be approved before this is recorded.
+    complaint_outcome: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -401,3 +404,65 @@ class WebSession(SQLModel, table=True):
     csrf_token: str
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FindingState(StrEnum):
+    FOUND = "found"
+    ERASED = "erased"  # moved to the holding place, or deleted, as the source is configured
+    FAILED = "failed"  # the source refused or was down while erasing: see `outcome`
+
+
+class SourceFinding(SQLModel, table=True):
+    """One thing a source holds about a case's person (a file, a mail, a row), as found when
+    the reply was drafted; what the reply shows and what an approved erasure acts on."""
+
+    __tablename__ = "source_finding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True, ondelete="CASCADE")
+    source: str
+    #: Where the source finds it again (a path, folder/UIDVALIDITY/UID, a row's key).
+    ref: str = Field(sa_type=Text)
+    category: str
+    #: What staff and the person read: a file name; a mail's date, direction and subject.
+    summary: str = Field(sa_type=Text)
+    #: (key, value) pairs shown with it: a mail's direction, a row's columns.
+    details: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: Whether the source may erase it (a mail the person is only mentioned in: no).
+    erasable: bool = True
+    state: str = FindingState.FOUND
+    outcome: str | None = Field(default=None, sa_type=Text)
+    found_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ChecklistItem(SQLModel, table=True):
+    """A task staff carry out by hand and tick off with a note before approval: a system
+    noxbot cannot reach, or a source that was down or refused."""
+
+    __tablename__ = "checklist_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True, ondelete="CASCADE")
+    source: str
+    task: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_by: str | None = None
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+class Disclosure(SQLModel, table=True):
+    """Who received a person's data (Art. 15(1)(c), Art. 19): a client a CV was sent to.
+    Imported from CSV (noxbot disclosures import); erased with the person."""
+
+    __tablename__ = "disclosure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
+    recipient: str
+    #: Where an Art. 19 notice goes; none: a checklist item (tell them another way).
+    recipient_email: str | None = None
+    disclosed_on: date
+    what: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -44,6 +44,7 @@ from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
 from handlers.rectification import conflict
+from handlers.sources_on_case import open_checklist
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,14 @@ def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:
         )
     elif draft.status != DraftStatus.AWAITING_APPROVAL:
         blocked.append(f"it is {draft.status}; only a draft awaiting approval can be approved")
-    if not is_open(case.status):
+    notice = draft.purpose == "art19_notice"
+    if not is_open(case.status) and not (notice and case.status == S.DONE):
         blocked.append(f"{case.reference} is {case.status}; its drafts can no longer be sent")
+    if notice and case.status not in (S.APPROVED, S.DONE):
+        blocked.append(
+            f"it tells a recipient what {case.reference}'s reply carries out; approve the "
+            "reply first"
+        )
     if draft.carries_personal_data and case.verified_at is None:
         blocked.append(f"{case.reference} is not verified; register data cannot go out")
     if draft.purpose == "reply":
@@ -144,6 +151,16 @@ def _reply_plan(
             for change in scope.get("changes", [])
             if (problem := conflict(session, subject, change)) is not None
         )
+    if "complaint" in scope["kinds"] and not case.complaint_outcome:
+        blocked.append(
+            "the complaint's outcome is not recorded; look into it, then noxbot requests "
+            f"outcome {case.reference} --text-file FILE (the reply is drafted again with it)"
+        )
+    blocked.extend(
+        f"checklist item {item.id} ({item.source}: {item.task}) is not ticked off; do it, then "
+        f"noxbot requests tick {case.reference} {item.id} --note '...'"
+        for item in open_checklist(session, case)
+    )
     view = _view(session, services, case, draft)
     for kind in scope["kinds"]:
         if (words := handler_for(kind).describe(view)) is not None:
@@ -223,6 +240,9 @@ def approve_draft(
         raise error(f"draft {draft.id} cannot be approved: {'; '.join(plan.blocked)}")
     case = session.get(Request, draft.request_id)
     assert case is not None
+    if draft.purpose == "reply":
+        for kind in _scope(draft, case)["kinds"]:  # work outside the database, first
+            handler_for(kind).before_approve(_view(session, services, case, draft), actor)
     now = services.clock()
     draft.status = DraftStatus.APPROVED
     draft.decided_by = actor

@@ -164,10 +164,14 @@ def _keep_only_the_record(session: Session, row: Outbox) -> None:
     emptied = [{**a, "content": ""} for a in row.attachments]
     row.text, row.attachments = record, emptied
     # Every version of every reply drafted for the case (an earlier one a redraft replaced
-    # held the same values), and what else of the case went out with register data.
+    # held the same values), and what else of the case went out with register data. An
+    # Art. 19 notice to a recipient is kept: it is sent after the reply (staff approve it
+    # then), and what the recipient was told is this case's correspondence to keep.
     for version in session.exec(
         select(Draft).where(
-            Draft.request_id == row.request_id, col(Draft.carries_personal_data).is_(True)
+            Draft.request_id == row.request_id,
+            col(Draft.carries_personal_data).is_(True),
+            Draft.purpose != "art19_notice",
         )
     ):
         version.text = record if version.series == draft.series else _WITHDRAWN_VALUES

@@ -12,6 +12,9 @@ from pathlib import Path
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.errors import NoxbotError
+from bot.files import read_named_file
+from bot.rules.processing import DEFAULT_RECORDS, Records, RecordsError, parse_records
+from bot.sources import Source, configured_sources
 from bot.workflow.rendering import Drafter
 
 
@@ -43,12 +46,33 @@ def load_hash_key(settings: Settings) -> bytes:
     )
 
 
+def load_records(settings: Settings) -> Records:
+    """The records of processing `[processing] records` names, else the shipped default."""
+    path = Path(settings.processing.records) if settings.processing.records else DEFAULT_RECORDS
+    data = read_named_file(path, "a records-of-processing TOML file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordsError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    return parse_records(text, f"[processing] records = {str(path)!r}")
+
+
 @dataclass
 class Services:
     settings: Settings
     drafter: Drafter
     hash_key: bytes
     clock: Callable[[], datetime] = field(default=utcnow)  # wall clock: production's time
+    #: The records of processing replies are written from (loaded from settings if not given).
+    records: Records | None = None
+    #: Where else a person's data lives ([[sources]]; built from settings if not given).
+    sources: list[Source] | None = None
+
+    def __post_init__(self) -> None:
+        if self.records is None:
+            self.records = load_records(self.settings)
+        if self.sources is None:
+            self.sources = configured_sources(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> Services:

@@ -1,0 +1,57 @@
+"""`noxbot disclosures import FILE`: the record of who received a person's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.app import (
+    ConfigOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    print_json,
+    services_for,
+    staff_actor,
+)
+from bot.files import read_named_file
+from bot.store import audit
+from bot.store.disclosures import import_disclosures
+
+disclosures_app = typer.Typer(
+    help="Who received a person's data (for access replies and Art. 19 notices).",
+    no_args_is_help=True,
+)
+app.add_typer(disclosures_app, name="disclosures")
+
+
+@disclosures_app.command("import")
+def disclosures_import(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with the header person,recipient,recipient_email,date,what."),
+    ],
+    config: ConfigOption = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Import disclosures: `person` is an email or phone on file, `date` is YYYY-MM-DD,
+    `recipient_email` may be empty (an Art. 19 notice then becomes a checklist item). A file
+    with any bad row imports nothing; importing the same row twice adds it once."""
+    data = read_named_file(file, "a CSV file")
+    _, database, services = services_for(config)
+    with database.session() as session:
+        result = import_disclosures(session, data, now=services.clock())
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=staff_actor(),
+            action="disclosures_imported",
+            detail=f"{file.name}: {result.added} new, {result.already} already on record",
+        )
+    if output_format is OutputFormat.JSON:
+        print_json({"added": result.added, "already": result.already})
+        return
+    console.print(f"{result.added} disclosure(s) imported, {result.already} already on record")

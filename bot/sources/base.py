@@ -1,0 +1,86 @@
+"""What every source is: find what it holds about a person, erase what was found."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.channels.messages import Attachment
+from bot.errors import NoxbotError
+
+
+class SourceError(NoxbotError):
+    """A source that is down or refused; the message says which and why (no personal data)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who to look for: the name and every contact point on file (normalised)."""
+
+    name: str | None
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()  # E.164
+
+    @property
+    def empty(self) -> bool:
+        return not (self.name or self.emails or self.phones)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One thing found: where it is (`ref`), what a person reads (`summary`)."""
+
+    ref: str
+    summary: str
+    category: str
+    erasable: bool = True
+    #: Shown in an access reply besides the summary ((label, value) pairs, e.g. SQL columns).
+    details: tuple[tuple[str, str], ...] = field(default=())
+
+
+class Source(Protocol):
+    name: str
+
+    def find(self, person: Person) -> list[Found]:
+        """Everything held about the person; raises SourceError when down or refused."""
+        ...
+
+    def erase(self, ref: str) -> str:
+        """Erase one thing found; returns what was done, raises SourceError when it failed."""
+        ...
+
+    def attachment(self, ref: str) -> Attachment | None:
+        """A copy for an access reply, where the source has one (a file, a mail)."""
+        ...
+
+
+_SPACE = re.compile(r"\s+")
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s\-()]{5,18}\d")
+
+
+def phone_variants(e164: str) -> set[str]:
+    """The digit strings a Swedish or international number may be written as."""
+    digits = e164.lstrip("+")
+    variants = {digits, "00" + digits}
+    if digits.startswith("46"):
+        variants.add("0" + digits[2:])
+    return variants
+
+
+def mentions(text: str, person: Person) -> list[str]:
+    """Which of the person's name, addresses and numbers the text contains (case- and
+    spacing-insensitive); what a documents or body match rests on."""
+    folded = _SPACE.sub(" ", text).casefold()
+    hits = []
+    if person.name and _SPACE.sub(" ", person.name).strip().casefold() in folded:
+        hits.append("name")
+    if any(email.casefold() in folded for email in person.emails):
+        hits.append("email")
+    if person.phones:
+        wanted = set().union(*(phone_variants(p) for p in person.phones))
+        for match in _PHONE_LIKE.finditer(text):
+            if re.sub(r"\D", "", match.group()) in wanted:
+                hits.append("phone")
+                break
+    return hits

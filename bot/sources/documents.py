@@ -1,0 +1,128 @@
+"""A folder of CVs and profiles: PDF (pypdf), DOCX (python-docx), ODT (its content.xml) and
+plain text, matched on the person's name, email addresses and phone numbers. An approved
+erasure moves a matching file to the holding folder, or deletes it, as configured."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import shutil
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+from bot.channels.messages import Attachment
+from bot.config import DocumentsSource
+from bot.sources.base import Found, Person, SourceError, mentions
+
+TEXT_SUFFIXES = {".txt", ".md", ".csv", ".text"}
+SUFFIXES = {".pdf", ".docx", ".odt", *TEXT_SUFFIXES}
+#: Longest text read from one file: enough for any CV, bounded for any file.
+MAX_TEXT = 2_000_000
+
+
+def document_text(path: Path) -> str:
+    """The text of one document; raises ValueError for a file that cannot be read."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from pypdf import PdfReader
+
+        reader = PdfReader(str(path))
+        parts, size = [], 0
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            parts.append(text)
+            size += len(text)
+            if size > MAX_TEXT:
+                break
+        return "\n".join(parts)[:MAX_TEXT]
+    if suffix == ".docx":
+        import docx
+
+        document = docx.Document(str(path))
+        texts = [p.text for p in document.paragraphs]
+        for table in document.tables:
+            texts.extend(cell.text for row in table.rows for cell in row.cells)
+        return "\n".join(texts)[:MAX_TEXT]
+    if suffix == ".odt":
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("content.xml")
+            if info.file_size > 50 * MAX_TEXT:
+                raise ValueError("content.xml too large")
+            root = ElementTree.fromstring(archive.read(info))
+        return "\n".join(t for t in root.itertext())[:MAX_TEXT]
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.read(MAX_TEXT)
+
+
+class DocumentsFolder:
+    def __init__(self, config: DocumentsSource):
+        self.config = config
+        self.name = config.name
+        self.folder = Path(config.folder)
+
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            raise SourceError(f"{self.name}: the folder {self.config.folder} is not there")
+        holding = Path(self.config.holding_folder).resolve() if self.config.holding_folder else None
+        files = []
+        for path in sorted(self.folder.rglob("*")):
+            if holding is not None and holding in path.resolve().parents:
+                continue  # what an erasure already moved aside is not held for use
+            if path.is_file() and path.suffix.lower() in SUFFIXES:
+                files.append(path)
+        return files
+
+    def find(self, person: Person) -> list[Found]:
+        found = []
+        for path in self._files():
+            relative = str(path.relative_to(self.folder))
+            if path.stat().st_size > self.config.max_bytes:
+                raise SourceError(
+                    f"{self.name}: {relative} is larger than max_bytes; check it by hand"
+                )
+            try:
+                text = document_text(path)
+            except Exception as exc:  # a damaged file: said, never silently skipped
+                raise SourceError(
+                    f"{self.name}: {relative} cannot be read ({type(exc).__name__}); "
+                    "check it by hand"
+                ) from None
+            hits = mentions(text, person)
+            if hits:
+                found.append(Found(relative, path.name, self.config.category))
+        return found
+
+    def _path(self, ref: str) -> Path:
+        path = (self.folder / ref).resolve()
+        if self.folder.resolve() not in path.parents:
+            raise SourceError(f"{self.name}: {ref} is outside the folder")
+        return path
+
+    def erase(self, ref: str) -> str:
+        path = self._path(ref)
+        if not path.exists():
+            raise SourceError(f"{self.name}: {ref} is no longer there")
+        try:
+            if self.config.erase == "delete":
+                path.unlink()
+                return f"{ref} deleted"
+            if self.config.holding_folder is None:
+                raise SourceError(f"{self.name}: erase = 'move' needs a holding_folder")
+            target = Path(self.config.holding_folder) / ref
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                target = target.with_name(f"{target.stem}-{path.stat().st_ino}{target.suffix}")
+            shutil.move(str(path), str(target))
+            return f"{ref} moved to {self.config.holding_folder}"
+        except OSError as exc:
+            raise SourceError(f"{self.name}: {ref}: {exc.strerror or exc}") from None
+
+    def attachment(self, ref: str) -> Attachment | None:
+        path = self._path(ref)
+        if not path.is_file():
+            return None
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return Attachment(
+            path.name, content_type, base64.b64encode(path.read_bytes()).decode(), "base64"
+        )

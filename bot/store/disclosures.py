@@ -1,0 +1,127 @@
+"""Disclosures: who received a person's data, imported from CSV. Each row names the person
+by a contact point on file (email or phone), the recipient, the recipient's address for an
+Art. 19 notice (may be empty), the date and what was sent. A file with any bad row imports
+nothing and says which rows and why (never their values)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from bot.errors import NoxbotError
+from bot.store.register import InvalidContact, find_subject, normalise_email
+from bot.store.tables import Disclosure, Subject
+
+COLUMNS = ("person", "recipient", "recipient_email", "date", "what")
+#: Most rows one file may hold: a bounded import.
+MAX_ROWS = 100_000
+
+
+class DisclosureImportError(NoxbotError):
+    """A disclosures file that cannot be imported; nothing was imported."""
+
+
+@dataclass(frozen=True)
+class DisclosureImport:
+    added: int
+    already: int
+
+
+def import_disclosures(session: Session, data: bytes, *, now: datetime) -> DisclosureImport:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DisclosureImportError(
+            f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DisclosureImportError(
+            f"the header lacks {', '.join(missing)} (expected columns: {', '.join(COLUMNS)})"
+        )
+    rows: list[Disclosure] = []
+    problems: list[str] = []
+    for number, row in enumerate(reader, start=2):
+        if number > MAX_ROWS + 1:
+            raise DisclosureImportError(f"more than {MAX_ROWS} rows; split the file")
+        person = (row.get("person") or "").strip()
+        subject = _person(session, person)
+        if subject is None:
+            problems.append(f"line {number}: the person is no email or phone on file")
+            continue
+        recipient = (row.get("recipient") or "").strip()
+        if not recipient:
+            problems.append(f"line {number}: recipient is empty")
+            continue
+        address = (row.get("recipient_email") or "").strip() or None
+        if address is not None:
+            try:
+                address = normalise_email(address)
+            except InvalidContact:
+                problems.append(f"line {number}: recipient_email is not an email address")
+                continue
+        try:
+            when = date.fromisoformat((row.get("date") or "").strip())
+        except ValueError:
+            problems.append(f"line {number}: date is not YYYY-MM-DD")
+            continue
+        rows.append(
+            Disclosure(
+                subject_id=subject.id or 0,
+                recipient=recipient,
+                recipient_email=address,
+                disclosed_on=when,
+                what=(row.get("what") or "").strip(),
+                created_at=now,
+            )
+        )
+    if problems:
+        raise DisclosureImportError(
+            f"nothing imported; {len(problems)} row(s) to fix: " + "; ".join(problems[:10])
+        )
+    added = already = 0
+    for row in rows:
+        exists = session.exec(
+            select(Disclosure).where(
+                Disclosure.subject_id == row.subject_id,
+                Disclosure.recipient == row.recipient,
+                Disclosure.disclosed_on == row.disclosed_on,
+                Disclosure.what == row.what,
+            )
+        ).first()
+        if exists is not None:
+            already += 1
+            continue
+        session.add(row)
+        added += 1
+    session.flush()
+    return DisclosureImport(added, already)
+
+
+def _person(session: Session, value: str) -> Subject | None:
+    kind = "email" if "@" in value else "phone"
+    return find_subject(session, kind, value) if value else None
+
+
+def disclosures_of(session: Session, subject: Subject) -> list[Disclosure]:
+    return list(
+        session.exec(
+            select(Disclosure)
+            .where(Disclosure.subject_id == subject.id)
+            .order_by(col(Disclosure.disclosed_on), col(Disclosure.id))
+        )
+    )
+
+
+def forget_disclosures(session: Session, subject: Subject) -> int:
+    """Delete the person's disclosure records (with the person, on erasure)."""
+    rows = disclosures_of(session, subject)
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)

@@ -1,0 +1,40 @@
+"""A complaint's outcome: what staff found and will do. Recording it drafts the case's reply
+again with it; until then the reply cannot be approved and the case stays open."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.errors import CaseError
+from bot.store import audit
+from bot.store.records import get_case
+from bot.store.tables import Draft
+from bot.workflow.drafts import redraft_reply
+from bot.workflow.services import Services
+
+
+def record_outcome(
+    session: Session, services: Services, reference: str, outcome: str, *, actor: str
+) -> Draft:
+    case = get_case(session, reference)
+    if "complaint" not in case.kinds:
+        raise CaseError(f"{case.reference} is no complaint ({', '.join(case.kinds)})")
+    if not outcome.strip():
+        raise CaseError("the outcome is empty; say what was found and what NOX will do")
+    case.complaint_outcome = outcome.strip()
+    session.add(case)
+    draft = redraft_reply(session, services, case)
+    if draft is None:
+        raise CaseError(
+            f"{case.reference} is {case.status}; an outcome can be recorded while its reply "
+            "waits for approval"
+        )
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="complaint_outcome",
+        request=case,
+        detail=f"outcome recorded; reply drafted again as draft {draft.id}",
+    )
+    return draft

@@ -1,0 +1,177 @@
+"""The sources as a case sees them: search them for the case's person and keep what was
+found on the case (source_finding), put what noxbot cannot reach on the case's checklist,
+and erase what an approved erasure covers, recording each outcome.
+
+Nothing is half-done silently: a source that is down when searched becomes a checklist item
+staff tick off (with a note) before any reply is approved; a failure while erasing is kept
+on the case with what was and was not done, and approval stops until staff decide.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.channels.messages import Attachment
+from bot.config import ManualSource, Settings
+from bot.sources import Person, Source, SourceError
+from bot.store.register import contacts_of
+from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding, Subject
+
+
+def person_of(session: Session, subject: Subject) -> Person:
+    contacts = contacts_of(session, subject)
+    return Person(
+        name=subject.name,
+        emails=tuple(c.value for c in contacts if c.kind == "email"),
+        phones=tuple(c.value for c in contacts if c.kind == "phone"),
+    )
+
+
+def _add_item(session: Session, case: Request, source: str, task: str, now: datetime) -> None:
+    """A checklist item, once per case and wording (a redraft does not repeat it)."""
+    exists = session.exec(
+        select(ChecklistItem).where(
+            ChecklistItem.request_id == case.id,
+            ChecklistItem.source == source,
+            ChecklistItem.task == task,
+        )
+    ).first()
+    if exists is None:
+        session.add(
+            ChecklistItem(request_id=case.id or 0, source=source, task=task, created_at=now)
+        )
+
+
+def search_sources(
+    session: Session,
+    settings: Settings,
+    sources: list[Source],
+    case: Request,
+    subject: Subject,
+    now: datetime,
+) -> list[SourceFinding]:
+    """Search every source for the person and keep the results on the case (replacing an
+    earlier search's findings that were not acted on)."""
+    for old in session.exec(
+        select(SourceFinding).where(
+            SourceFinding.request_id == case.id, SourceFinding.state == FindingState.FOUND
+        )
+    ):
+        session.delete(old)
+    person = person_of(session, subject)
+    findings = []
+    for source in sources:
+        try:
+            found = source.find(person)
+        except SourceError as exc:
+            _add_item(
+                session,
+                case,
+                source.name,
+                f"could not be searched ({exc}); search it by hand and note what was found",
+                now,
+            )
+            continue
+        for item in found:
+            finding = SourceFinding(
+                request_id=case.id or 0,
+                source=source.name,
+                ref=item.ref,
+                category=item.category,
+                summary=item.summary,
+                details=[list(pair) for pair in item.details],
+                erasable=item.erasable,
+                found_at=now,
+            )
+            session.add(finding)
+            findings.append(finding)
+    for config in settings.sources:
+        if isinstance(config, ManualSource):
+            _add_item(session, case, config.name, config.task, now)
+    session.flush()
+    return findings
+
+
+def findings_of(session: Session, case: Request, state: str | None = None) -> list[SourceFinding]:
+    query = select(SourceFinding).where(SourceFinding.request_id == case.id)
+    if state is not None:
+        query = query.where(SourceFinding.state == state)
+    return list(session.exec(query.order_by(col(SourceFinding.id))))
+
+
+def open_checklist(session: Session, case: Request) -> list[ChecklistItem]:
+    return list(
+        session.exec(
+            select(ChecklistItem)
+            .where(ChecklistItem.request_id == case.id, col(ChecklistItem.done_at).is_(None))
+            .order_by(col(ChecklistItem.id))
+        )
+    )
+
+
+def attachments_for(
+    session: Session,
+    sources: list[Source],
+    case: Request,
+    findings: list[SourceFinding],
+    now: datetime,
+) -> list[Attachment]:
+    """Copies of the files and mails found, for an access reply; a copy that cannot be made
+    becomes a checklist item (send it by hand)."""
+    by_name = {s.name: s for s in sources}
+    copies = []
+    for finding in findings:
+        source = by_name.get(finding.source)
+        if source is None:
+            continue
+        try:
+            copy = source.attachment(finding.ref)
+        except SourceError as exc:
+            _add_item(
+                session,
+                case,
+                finding.source,
+                f"a copy of '{finding.summary}' could not be made ({exc}); send it by hand",
+                now,
+            )
+            continue
+        if copy is not None:
+            copies.append(copy)
+    return copies
+
+
+def erase_findings(
+    session: Session, sources: list[Source], case: Request, now: datetime
+) -> tuple[list[str], list[str]]:
+    """Erase what the case found and may erase; each outcome recorded on its finding.
+    Returns (done, not done), in words staff read."""
+    by_name = {s.name: s for s in sources}
+    done: list[str] = []
+    failed: list[str] = []
+    for finding in findings_of(session, case, FindingState.FOUND):
+        if not finding.erasable:
+            continue
+        source = by_name.get(finding.source)
+        try:
+            if source is None:
+                raise SourceError(f"{finding.source}: no longer configured")
+            finding.outcome = source.erase(finding.ref)
+            finding.state = FindingState.ERASED
+            done.append(f"{finding.source}: {finding.outcome}")
+        except SourceError as exc:
+            finding.outcome = str(exc)
+            finding.state = FindingState.FAILED
+            failed.append(f"{finding.source}: '{finding.summary}' ({exc})")
+            _add_item(
+                session,
+                case,
+                finding.source,
+                f"'{finding.summary}' could not be erased ({exc}); erase it by hand",
+                now,
+            )
+        finding.done_at = now
+        session.add(finding)
+    session.flush()
+    return done, failed

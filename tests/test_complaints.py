@@ -1,0 +1,69 @@
+"""A complaint is acknowledged with what NOX will do and by when, and stays open until staff
+record the outcome and approve the reply that gives it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.errors import CaseError
+from bot.store.tables import Draft
+from bot.workflow.complaints import record_outcome
+from bot.workflow.rendering import longdate
+from tests.workflow_kit import ANNA_EMAIL, World
+
+
+def complaint(world: World) -> str:
+    outcome = world.email(
+        ANNA_EMAIL,
+        "Jag är mycket missnöjd med hur ni har hanterat mina personuppgifter: ni skickade "
+        "mitt CV till en kund utan att fråga. Jag kommer att anmäla er till IMY.",
+        "Klagomål",
+    )
+    return outcome.reference
+
+
+async def test_a_complaint_is_acknowledged_with_what_we_will_do_and_by_when(world):
+    reference = complaint(world)
+    case = world.case(reference)
+    with world.session() as session:
+        [ack] = session.exec(
+            select(Draft).where(Draft.request_id == case.id, Draft.purpose == "acknowledgment")
+        ).all()
+    assert f"Senast {longdate(case.due_date, 'sv')} får du ett skriftligt svar" in ack.text
+    assert "går igenom vad som har hänt" in ack.text and "IMY" in ack.text
+    assert "beklagar att du" not in ack.text.lower() and "ringa" not in ack.text
+    world.approve(ack.id)
+    await world.deliver()
+    assert world.sent_to(ANNA_EMAIL)[-1].subject.startswith("Vi har tagit emot ditt klagomål")
+    assert world.case(reference).status == "awaiting_approval"  # still open
+
+
+async def test_the_complaint_reply_waits_for_the_outcome_staff_record(world):
+    reference = complaint(world)
+    draft = world.reply_draft(reference)
+    with pytest.raises(CaseError, match="the complaint's outcome is not recorded"):
+        world.approve(draft.id)
+    assert world.case(reference).status == "awaiting_approval"
+    with world.database.session() as session:
+        redrafted = record_outcome(
+            session,
+            world.services,
+            reference,
+            "Vi skickade ditt CV utan ditt samtycke. Kunden har raderat det, och vi skickar "
+            "inte längre CV:n utan att fråga först.",
+            actor="staff:eva",
+        )
+    reply = world.reply_draft(reference)
+    assert reply.id == redrafted.id != draft.id
+    assert "Kunden har raderat det" in reply.text and "Ännu inget utfall" not in reply.text
+    world.approve(reply.id)
+    await world.deliver()
+    assert world.case(reference).status == "done"
+    assert "Kunden har raderat det" in world.sent_to(ANNA_EMAIL)[-1].text
+
+
+def test_an_outcome_for_a_case_that_is_no_complaint_is_refused(world):
+    outcome = world.email(ANNA_EMAIL, "Jag vill ha ett registerutdrag.", "Utdrag")
+    with world.database.session() as session, pytest.raises(CaseError, match="is no complaint"):
+        record_outcome(session, world.services, outcome.reference, "x", actor="staff:eva")

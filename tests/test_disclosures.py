@@ -1,0 +1,101 @@
+"""Who received a person's data: imported from CSV, named in an access reply when asked,
+and told of an erasure by an Art. 19 notice staff approve (or a checklist item)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.errors import CaseError
+from bot.store.disclosures import DisclosureImportError, import_disclosures
+from bot.store.tables import Disclosure, Draft
+from bot.workflow.checklist import sources_json, tick
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, EXAMPLES, World
+
+BANK = "rekrytering@exempelbanken.example"
+
+
+@pytest.fixture
+def disclosed(world: World) -> World:
+    with world.database.session() as session:
+        result = import_disclosures(
+            session, (EXAMPLES / "disclosures.csv").read_bytes(), now=world.clock()
+        )
+    assert (result.added, result.already) == (3, 0)
+    return world
+
+
+def verified(world: World, text: str, subject: str) -> str:
+    outcome = world.email(ANNA_EMAIL, text, subject)
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    return outcome.reference
+
+
+def test_an_access_reply_names_the_recipients_when_the_person_asks_who_received_their_data(
+    disclosed,
+):
+    reference = verified(
+        disclosed,
+        "Jag vill ha ett registerutdrag. Vilka har fått mina uppgifter av er?",
+        "Utdrag",
+    )
+    text = disclosed.reply_draft(reference).text
+    assert "Vilka som har fått dina uppgifter av oss:" in text
+    assert "- Exempelbanken AB, 2026-10-01: CV och konsultprofil" in text
+    assert "- Kund Två AB, 2026-10-20: CV" in text
+    assert "Fintech" not in text  # John's
+
+
+def test_without_the_question_the_reply_gives_categories_of_recipients_only(disclosed):
+    reference = verified(disclosed, "Jag vill ha ett registerutdrag enligt artikel 15.", "Utdrag")
+    text = disclosed.reply_draft(reference).text
+    assert "Exempelbanken AB" not in text and "Vilka som har fått" not in text
+    assert "Vilka som kan få dem: Kunder, när vi förmedlar ett uppdrag till dem" in text
+
+
+def test_erasure_tells_each_recipient_by_an_art19_notice_or_a_checklist_item(disclosed):
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    reply = world.reply_draft(reference)
+    assert (
+        "Vi meddelar också dem som har fått dina uppgifter av oss (artikel 19 GDPR): "
+        "Exempelbanken AB och Kund Två AB." in reply.text
+    )
+    with pytest.raises(CaseError, match=r"Kund Två AB: tell Kund Två AB \(no address on file\)"):
+        world.approve(reply.id)
+    with world.database.session() as session:
+        [item] = sources_json(session, world.case(reference))["checklist"]
+        tick(
+            session,
+            reference,
+            item["id"],
+            "Ringde Kund Två, de raderar",
+            actor="staff:eva",
+            now=world.clock(),
+        )
+    world.approve(reply.id)
+    with world.session() as session:
+        [notice] = session.exec(select(Draft).where(Draft.purpose == "art19_notice")).all()
+        assert session.exec(select(Disclosure)).all()[0].recipient == "Fintech Ltd"  # John's
+    assert notice.to_address == BANK and notice.status == "awaiting_approval"
+    assert "Anna Lindqvist" in notice.text and "2026-10-01: CV och konsultprofil" in notice.text
+    assert "artikel 19" in notice.text and "radera" in notice.text
+    outbox = world.approve(notice.id)
+    assert (outbox.channel, outbox.address, outbox.purpose) == ("email", BANK, "art19_notice")
+
+
+def test_a_disclosures_file_with_a_bad_row_imports_nothing(world):
+    data = (
+        "person,recipient,recipient_email,date,what\n"
+        f"{ANNA_EMAIL},Kund AB,,2026-10-01,CV\n"
+        f"{ANNA_EMAIL},Kund AB,inte-en-adress,2026-10-01,CV\n"
+        "070-000 00 00,Kund AB,,1 oktober,CV\n"
+    ).encode()
+    with world.database.session() as session:
+        with pytest.raises(DisclosureImportError) as caught:
+            import_disclosures(session, data, now=world.clock())
+        assert session.exec(select(Disclosure)).all() == []
+    assert str(caught.value) == (
+        "nothing imported; 2 row(s) to fix: line 3: recipient_email is not an email address; "
+        "line 4: the person is no email or phone on file"
+    )

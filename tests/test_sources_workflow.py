@@ -1,0 +1,196 @@
+"""Sources in a case's life: the access reply names what each source holds and attaches it;
+an approved erasure moves the CV and the mail; a manual system is a checklist item that
+blocks approval until ticked; a source failing mid-erasure leaves the case saying exactly
+what was and was not done."""
+
+from __future__ import annotations
+
+import imaplib
+from pathlib import Path
+
+import pytest
+
+from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource
+from bot.errors import CaseError
+from bot.store.register import find_subject
+from bot.workflow.checklist import sources_json, tick
+from tests import dovecot
+from tests.sources_kit import write_pdf
+from tests.test_sources import fill_mailbox
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
+
+
+@pytest.fixture(scope="module")
+def imap_server():
+    if not dovecot.available():
+        pytest.skip("dovecot is not installed")
+    server = dovecot.start()
+    yield server
+    server.stop()
+
+
+def sourced_world(tmp_path: Path, imap_server, folder: str, *, manual: bool = False) -> World:
+    cv = tmp_path / "cv"
+    cv.mkdir()
+    write_pdf(cv / "cv-anna.pdf", ["CV", "Anna Lindqvist", "070-123 45 67"])
+    write_pdf(cv / "cv-john.pdf", ["CV", "John Carter"])
+    (cv / "anteckning.txt").write_text("Träffade anna.lindqvist@example.se i höstas.\n")
+    fill_mailbox(imap_server, folder)
+    sources = [
+        DocumentsSource(
+            type="documents",
+            name="CV-arkiv",
+            folder=str(cv),
+            holding_folder=str(tmp_path / "raderat"),
+        ),
+        MailboxSource(
+            type="mailbox", name="info@", folders=[folder], erase_folder=f"{folder}-raderat"
+        ),
+    ]
+    if manual:
+        sources.append(ManualSource(type="manual", name="Fortnox", task="search for invoices"))
+    imap = ImapSettings(
+        host="127.0.0.1",
+        port=imap_server.port,
+        tls="none",
+        username=dovecot.USER,
+        password_env="NOXBOT_TEST_SOURCE_IMAP",
+    )
+    return make_world(tmp_path, sources=sources, imap=imap)
+
+
+@pytest.fixture(autouse=True)
+def imap_password(monkeypatch):
+    monkeypatch.setenv("NOXBOT_TEST_SOURCE_IMAP", dovecot.PASSWORD)
+
+
+def verified(world: World, text: str, subject: str) -> str:
+    outcome = world.email(ANNA_EMAIL, text, subject)
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    return outcome.reference
+
+
+def test_access_reply_names_the_document_and_mails_each_source_holds(tmp_path, imap_server):
+    world = sourced_world(tmp_path, imap_server, "Access")
+    reference = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
+    draft = world.reply_draft(reference)
+    text = draft.text
+    assert "CV-arkiv" in text and "- Dokument: cv-anna.pdf" in text
+    assert "- Dokument: anteckning.txt" in text and "cv-john.pdf" not in text
+    assert "- E-post från dig: 2026-11-02: Mitt CV" in text
+    assert "- E-post till dig: 2026-11-03: Uppdrag i Göteborg" in text
+    assert "- E-post som nämner dig: 2026-11-04: Konsult?" in text
+    assert "Other" not in text  # John's mail
+    assert "Korrespondens med oss" in text and "Tre år efter att ärendet avslutats" in text
+    names = [a["filename"] for a in draft.attachments]
+    assert "cv-anna.pdf" in names and sum(n.endswith(".eml") for n in names) == 3
+    world.approve(draft.id)
+
+
+def test_erasure_moves_the_cv_and_the_persons_mail_and_says_so(tmp_path, imap_server):
+    world = sourced_world(tmp_path, imap_server, "Erasure")
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    draft = world.reply_draft(reference)
+    assert "Vi har också tagit bort det vi hade om dig på andra ställen:" in draft.text
+    assert "- CV-arkiv: anteckning.txt; cv-anna.pdf" in draft.text
+    assert "- info@: 2026-11-02: Mitt CV; 2026-11-03: Uppdrag i Göteborg" in draft.text
+    world.approve(draft.id)
+    assert (tmp_path / "raderat" / "cv-anna.pdf").exists()
+    assert not (tmp_path / "cv" / "cv-anna.pdf").exists()
+    assert (tmp_path / "cv" / "cv-john.pdf").exists()
+    client = imaplib.IMAP4("127.0.0.1", imap_server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.select('"Erasure-raderat"')
+    assert len(client.search(None, "ALL")[1][0].split()) == 2
+    client.logout()
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL) is None
+        states = {
+            f["summary"]: f["state"]
+            for f in sources_json(session, world.case(reference))["findings"]
+        }
+    assert states["cv-anna.pdf"] == "erased" and states["2026-11-04: Konsult?"] == "found"
+
+
+def test_a_manual_system_is_a_checklist_item_that_blocks_approval_until_ticked(
+    tmp_path, imap_server
+):
+    world = sourced_world(tmp_path, imap_server, "Manual", manual=True)
+    reference = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
+    draft = world.reply_draft(reference)
+    with pytest.raises(CaseError, match=r"checklist item .* \(Fortnox: search for invoices\)"):
+        world.approve(draft.id)
+    with world.database.session() as session:
+        item = sources_json(session, world.case(reference))["checklist"][0]
+        tick(
+            session,
+            reference,
+            item["id"],
+            "Två fakturor, sparas 7 år",
+            actor="staff:eva",
+            now=world.clock(),
+        )
+    world.approve(draft.id)
+    assert world.case(reference).status == "approved"
+
+
+def test_a_source_failing_mid_erasure_leaves_the_case_saying_what_was_and_was_not_done(
+    tmp_path, imap_server
+):
+    world = sourced_world(tmp_path, imap_server, "Fails")
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    draft = world.reply_draft(reference)
+    (tmp_path / "cv" / "anteckning.txt").unlink()  # gone before approval: cannot be moved
+    with pytest.raises(CaseError) as stopped:
+        world.approve(draft.id)
+    message = str(stopped.value)
+    assert "Done: CV-arkiv: cv-anna.pdf moved to" in message
+    assert "info@: a mail moved from Fails to Fails-raderat" in message
+    assert (
+        "Not done: CV-arkiv: 'anteckning.txt' (CV-arkiv: anteckning.txt is no longer there)"
+        in message
+    )
+    with world.session() as session:
+        case = world.case(reference)
+        result = sources_json(session, case)
+        assert find_subject(session, "email", ANNA_EMAIL) is not None  # register not touched
+    states = {f["summary"]: (f["state"], f["outcome"]) for f in result["findings"]}
+    assert states["cv-anna.pdf"][0] == "erased"
+    assert states["anteckning.txt"] == ("failed", "CV-arkiv: anteckning.txt is no longer there")
+    assert case.status == "awaiting_approval" and world.alerts("erasure_failed")
+    [item] = [i for i in result["checklist"] if not i["done"]]
+    assert "could not be erased" in item["task"]
+    with world.database.session() as session:
+        tick(
+            session, reference, item["id"], "Fanns inte kvar", actor="staff:eva", now=world.clock()
+        )
+    world.approve(draft.id)  # what was done is not done twice; the register goes now
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL) is None
+
+
+def test_the_demo_shows_an_access_reply_from_the_sources_and_an_erasure_moving_a_cv_and_mail(
+    tmp_path,
+):
+    from rich.console import Console
+
+    from bot.cli.demo import demo
+
+    console = Console(record=True, width=140)
+    result = demo(tmp_path / "demo", console)
+    shown = console.export_text()
+    john = next(m for m in result.sent if m.address == "5550002" and m.attachments)
+    assert "- Document: cv-john-carter.docx" in john.text
+    assert "- Email from you: 2026-11-02: Availability in December" in john.text
+    assert "- Email to you: 2026-11-10: Assignment in London" in john.text
+    assert "- Fintech Ltd, 2026-09-15: CV" in john.text
+    assert [a.filename for a in john.attachments][:1] == ["cv-john-carter.docx"]
+    assert sum(a.filename.endswith(".eml") for a in john.attachments) == 2
+    anna = next(m for m in result.sent if m.address == "anna.lindqvist@example.se")
+    assert "- CV folder: cv-anna-lindqvist.docx" in anna.text
+    assert "- Mail archive: 2026-11-04: Mitt CV" in anna.text
+    assert "(artikel 19 GDPR): Exempelbanken AB." in anna.text
+    assert (tmp_path / "demo" / "cv-erased" / "cv-anna-lindqvist.docx").exists()
+    assert not (tmp_path / "demo" / "cv" / "cv-anna-lindqvist.docx").exists()
+    assert "Art. 19 notice drafted for staff to approve" in shown
+    assert "to rekrytering@exempelbanken.example" in shown
