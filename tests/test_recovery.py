@@ -283,3 +283,19 @@ async def test_the_chat_is_served_within_half_a_second_while_a_backlog_is_read(
         world.database.dispose()
     lags.sort()
     assert lags[int(len(lags) * 0.95)] < 0.5, lags
+
+
+async def test_imap_over_tls_to_a_plain_server_is_a_clear_error_naming_the_server(imap_server):
+    from bot.channels.imap import ImapError, ImapMailbox
+
+    settings = ImapSettings(
+        host="127.0.0.1", port=imap_server.port, tls="ssl", username=dovecot.USER,
+        timeout_seconds=5,
+    )  # fmt: skip
+    mailbox = ImapMailbox(settings, dovecot.PASSWORD)
+    try:
+        with pytest.raises((ImapError, TimeoutError)) as failure:
+            await mailbox.connect()
+    finally:
+        await mailbox.close()
+    assert f"127.0.0.1:{imap_server.port}" in str(failure.value)
