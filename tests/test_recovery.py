@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -224,7 +225,10 @@ async def test_after_a_kill_9_the_restarted_instance_takes_its_own_lease_at_once
         if first.returncode is None:
             first.kill()
             await first.wait()
-    assert "holding the pollers' lease" in log.read_text()
+    said = log.read_text()
+    assert "holding the pollers' lease" in said
+    dead = f"{socket.gethostname()}:{first.pid}:"
+    assert f"taking over the lease lease:pollers of a process that ended ({dead}" in said
 
 
 async def test_sigterm_in_the_middle_of_a_batch_stops_after_the_mail_in_hand(imap_server, tmp_path):
