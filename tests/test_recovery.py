@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -224,7 +225,10 @@ async def test_after_a_kill_9_the_restarted_instance_takes_its_own_lease_at_once
         if first.returncode is None:
             first.kill()
             await first.wait()
-    assert "holding the pollers' lease" in log.read_text()
+    said = log.read_text()
+    assert "holding the pollers' lease" in said
+    dead = f"{socket.gethostname()}:{first.pid}:"
+    assert f"taking over the lease lease:pollers of a process that ended ({dead}" in said
 
 
 async def test_sigterm_in_the_middle_of_a_batch_stops_after_the_mail_in_hand(imap_server, tmp_path):
@@ -283,3 +287,19 @@ async def test_the_chat_is_served_within_half_a_second_while_a_backlog_is_read(
         world.database.dispose()
     lags.sort()
     assert lags[int(len(lags) * 0.95)] < 0.5, lags
+
+
+async def test_imap_over_tls_to_a_plain_server_is_a_clear_error_naming_the_server(imap_server):
+    from bot.channels.imap import ImapError, ImapMailbox
+
+    settings = ImapSettings(
+        host="127.0.0.1", port=imap_server.port, tls="ssl", username=dovecot.USER,
+        timeout_seconds=5,
+    )  # fmt: skip
+    mailbox = ImapMailbox(settings, dovecot.PASSWORD)
+    try:
+        with pytest.raises((ImapError, TimeoutError)) as failure:
+            await mailbox.connect()
+    finally:
+        await mailbox.close()
+    assert f"127.0.0.1:{imap_server.port}" in str(failure.value)

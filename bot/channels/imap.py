@@ -125,12 +125,10 @@ class ImapMailbox:
         s = self.settings
         cls = aioimaplib.IMAP4_SSL if s.tls == "ssl" else aioimaplib.IMAP4
         self._lost.clear()
-        self.client = cls(
-            host=s.host,
-            port=s.port,
-            timeout=s.timeout_seconds,
-            conn_lost_cb=lambda _exc: self._lost.set(),
-        )
+        self.client = cls(host=s.host, port=s.port, timeout=s.timeout_seconds)
+        # Set on the protocol rather than passed in: IMAP4_SSL takes no conn_lost_cb. The
+        # connection is only being opened, so nothing can be lost before this line.
+        self.client.protocol.conn_lost_cb = lambda _exc: self._lost.set()
         try:
             await self._until_lost(self.client.wait_hello_from_server(), s.timeout_seconds)
         except OSError as exc:  # refused, unreachable, TLS handshake: say where

@@ -5,6 +5,7 @@ left by a dead process on this very machine (a kill -9, a crash) is taken over a
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -16,6 +17,7 @@ from sqlmodel import Session, select
 from bot.store.tables import ChannelCursor
 
 POLLERS = "lease:pollers"
+log = logging.getLogger("noxbot")
 
 
 def new_holder() -> str:
@@ -55,8 +57,10 @@ def try_acquire(session: Session, name: str, holder: str, ttl: timedelta, now: d
             return False  # another instance created it a moment ago
         return True
     current, _, expires = row.value.partition("|")
-    if current != holder and datetime.fromisoformat(expires) > now and not holder_is_dead(current):
-        return False
+    if current != holder and datetime.fromisoformat(expires) > now:
+        if not holder_is_dead(current):
+            return False
+        log.info("taking over the lease %s of a process that ended (%s)", name, current)
     row.value = value
     row.updated_at = now
     session.add(row)

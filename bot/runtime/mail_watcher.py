@@ -108,6 +108,8 @@ async def ingest_mail(
             after = committer.last_uid or after
         if committer.stopped or (stop is not None and stop.is_set()):
             return count
+        if committer.done == 0:
+            return count  # found but not fetched (expunged meanwhile): not a reason to spin
 
 
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
