@@ -115,3 +115,16 @@ async def test_a_long_reply_on_telegram_is_a_short_message_and_the_full_text_as_
     assert f"Hela svaret finns i den bifogade filen {outcome.reference}.txt." in short
     (document,) = bot_api.sent("sendDocument")
     assert document.files[f"{outcome.reference}.txt"].decode() == long_text
+
+
+async def test_a_mailed_request_is_acknowledged_by_mail_as_an_automatic_answer(talk):
+    stranger = talk.email("stranger@example.org", "Please delete all personal data about me.")
+    known = talk.email("john.carter@example.com", "Please delete all personal data about me.")
+    sent = await talk.deliver()
+    acks = {m.address: m for m in sent if "received your request" in m.text}
+    assert set(acks) == {"stranger@example.org", "john.carter@example.com"}
+    for ack in acks.values():  # RFC 3834: an autoresponder does not answer it
+        assert ("Auto-Submitted", "auto-generated") in ack.extra_headers
+    assert acks["stranger@example.org"].text.replace(stranger.reference, "REF") == acks[
+        "john.carter@example.com"
+    ].text.replace(known.reference, "REF")
