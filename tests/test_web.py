@@ -15,7 +15,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.store.tables import AuditEvent
+from bot.store.tables import AuditEvent, Outbox
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
 
 runner = CliRunner()
@@ -198,3 +198,56 @@ def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_
     assert runner.invoke(app, ["staff", "disable", "bertil", "-c", str(config)]).exit_code == 0
     page.goto(site.url + "/")
     expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
+
+
+def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_case_file(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    # Alerts: resolved with a note, which the audit trail keeps; then gone from the list.
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    first = page.locator(".card").first
+    alert_text = first.locator("p").first.inner_text()
+    first.locator("input[name=note]").fill("called the requester")
+    first.get_by_role("button", name=re.compile("Resolve alert")).click()
+    expect(page.get_by_role("heading", name="Alerts to deal with")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text(alert_text)
+    with site.database.session() as session:
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "alert_resolved"))
+    assert event.actor == "staff:alice" and event.detail.endswith("called the requester")
+
+    # Register: a person and their cases.
+    page.get_by_role("link", name="Register").click()
+    page.get_by_label("Name, email or phone").fill("erik")
+    page.get_by_role("button", name="Search").click()
+    person = page.locator("section").first
+    expect(person).to_contain_text("Erik Svensson")
+    expect(person).to_contain_text(site.overdue_reference)
+
+    # Outbox: a message that failed for good is queued again.
+    with site.database.session() as session:
+        row = session.exec(select(Outbox).where(Outbox.purpose == "verification_result")).first()
+        assert row is not None
+        row.status, row.last_error = "failed", "550 mailbox unavailable"
+        session.add(row)
+        failed_id = row.id
+    page.get_by_role("link", name="Outbox").click()
+    expect(page.locator("tr.overdue")).to_contain_text("550 mailbox unavailable")
+    page.get_by_role("button", name=f"Retry {failed_id}").click()
+    with site.database.session() as session:
+        retried = session.get(Outbox, failed_id)
+        assert retried is not None and retried.status == "queued"
+
+    # Reports: the overdue case is counted.
+    page.get_by_role("link", name="Reports").click()
+    expect(page.locator("section").first).to_contain_text("of which overdue: 1")
+    expect(page.locator("table")).to_contain_text("portability")
+
+    # The case file for an inspection, as one HTML file.
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export case file (HTML, for an inspection)").click()
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"Case file {site.overdue_reference}" in html
+    assert "maskinläsbart format" in html and "verify_by_phone" not in html

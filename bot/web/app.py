@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import secrets
+import statistics
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,7 @@ from bot.workflow.cases import close_case, extend_case, refuse_case
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import draft_no_data, link_to_subject
+from bot.workflow.outbox import requeue
 from bot.workflow.services import Services
 from bot.workflow.words import status_words, waits_on
 
@@ -309,12 +311,17 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             try:
                 status, done = await run_in_threadpool(run)
             except NoxbotError as exc:
-                reference = request.path_params.get("reference", "")
-                return await error_page(request, reference, str(exc))
+                if "reference" not in request.path_params:
+                    return console.page(
+                        request, "message.html", {"text": str(exc), "error": True}, status=400
+                    )
+                return await error_page(request, request.path_params["reference"], str(exc))
             if status == 401:
                 return to_login()
             if status == 403:
                 return _secured(Response("Forbidden: the form has no valid token.", 403))
+            if done.startswith("/"):  # a page of its own (alerts, outbox, triage)
+                return _secured(RedirectResponse(done, status_code=303))
             reference = request.path_params["reference"]
             return _secured(
                 RedirectResponse(f"/cases/{quote(reference)}?done={done}", status_code=303)
@@ -620,6 +627,87 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         draft_no_data(session, services, request.path_params["reference"], actor=actor)
         return "nodata"
 
+    # --- the other pages -----------------------------------------------------------------
+
+    def alerts(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        everything = request.query_params.get("all") == "1"
+        query = select(StaffAlert).order_by(col(StaffAlert.id).desc()).limit(500)
+        if not everything:
+            query = query.where(col(StaffAlert.resolved_at).is_(None))
+        rows = list(session.exec(query))
+        references = _references(session, [a.request_id for a in rows])
+        context.update(alerts=rows, references=references, everything=everything)
+        return "alerts.html", context
+
+    def resolve_alert(
+        session: Session, request: HttpRequest, form: dict[str, str], actor: str
+    ) -> str:
+        alert = session.get(StaffAlert, int(request.path_params["alert_id"]))
+        if alert is None or alert.resolved_at is not None:
+            raise NoxbotError("that alert is resolved already or does not exist")
+        note = form.get("note", "").strip()
+        if not note:
+            raise NoxbotError("say what was done about the alert (the note is kept)")
+        alert.resolved_at = services.clock()
+        alert.resolved_by = actor
+        session.add(alert)
+        case = session.get(Request, alert.request_id) if alert.request_id else None
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="alert_resolved",
+            request=case,
+            detail=f"alert {alert.id} ({alert.kind}): {note}",
+        )
+        return "/alerts"
+
+    def outbox(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        rows = list(session.exec(select(Outbox).order_by(col(Outbox.id).desc()).limit(500)))
+        context.update(rows=rows, references=_references(session, [o.request_id for o in rows]))
+        return "outbox.html", context
+
+    def retry(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        requeue(session, services, int(request.path_params["outbox_id"]), actor=actor)
+        return "/outbox"
+
+    def register(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        text = request.query_params.get("q", "").strip()[:200]
+        people = []
+        for person in find_people(session, text) if text else []:
+            cases = list(
+                session.exec(
+                    select(Request)
+                    .where(Request.subject_id == person.id)
+                    .order_by(col(Request.received_at))
+                )
+            )
+            contacts = list(
+                session.exec(select(ContactPoint).where(ContactPoint.subject_id == person.id))
+            )
+            people.append({"person": person, "cases": cases, "contacts": contacts})
+        context.update(q=text, people=people)
+        return "register.html", context
+
+    def reports(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        context.update(report=case_report(session, context["today"]))
+        return "reports.html", context
+
+    def export(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        try:
+            _, context = case_page(session, request.path_params["reference"], context)
+        except NoxbotError:
+            return HTMLResponse("No such case.", status_code=404)
+        context["exported_at"] = services.clock()
+        context["organisation"] = services.settings.organisation
+        html = console.templates.get_template("case_file.html").render(context)
+        return HTMLResponse(
+            html,
+            headers={
+                "Content-Disposition": f'attachment; filename="{context["case"].reference}.html"'
+            },
+        )
+
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -638,6 +726,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/refuse", action(refuse), methods=["POST"]),
         Route("/cases/{reference}/link", action(link), methods=["POST"]),
         Route("/cases/{reference}/nodata", action(nodata), methods=["POST"]),
+        Route("/cases/{reference}/export", page(export), methods=["GET"]),
+        Route("/alerts", page(alerts), methods=["GET"]),
+        Route("/alerts/{alert_id:int}/resolve", action(resolve_alert), methods=["POST"]),
+        Route("/outbox", page(outbox), methods=["GET"]),
+        Route("/outbox/{outbox_id:int}/retry", action(retry), methods=["POST"]),
+        Route("/register", page(register), methods=["GET"]),
+        Route("/reports", page(reports), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
@@ -645,6 +740,50 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 STATUS_CHOICES = ("open", "", *(s.value for s in RequestStatus))
 KIND_CHOICES = tuple(k.value for k in RequestKind if k is not RequestKind.NONE)
 CHANNEL_CHOICES = tuple(c.value for c in ChannelName)
+
+
+def _references(session: Session, ids: list[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(Request.id, Request.reference).where(col(Request.id).in_(wanted)))
+    return {row[0]: row[1] for row in rows}
+
+
+def case_report(session: Session, today: Any) -> dict[str, Any]:
+    """For the reports page and an inspection: cases per month and kind, how long answers
+    took (received to finished, in days: median and worst), and how many open cases are
+    overdue now."""
+    per_month: dict[str, dict[str, int]] = {}
+    kinds_seen: set[str] = set()
+    days: list[float] = []
+    overdue = 0
+    open_cases = 0
+    for case in session.exec(select(Request)):
+        month = case.received_at.strftime("%Y-%m")
+        for kind in case.kinds or ["(none)"]:
+            kinds_seen.add(kind)
+            per_month.setdefault(month, {}).setdefault(kind, 0)
+            per_month[month][kind] += 1
+        if case.status == RequestStatus.DONE and case.closed_at is not None:
+            days.append((case.closed_at - case.received_at).total_seconds() / 86400)
+        if is_open(case.status):
+            open_cases += 1
+            due = (
+                case.extended_due_date
+                if case.extended and case.extended_due_date
+                else (case.due_date)
+            )
+            overdue += due < today
+    return {
+        "months": sorted(per_month.items(), reverse=True),
+        "kinds": sorted(kinds_seen),
+        "answered": len(days),
+        "median_days": statistics.median(days) if days else None,
+        "worst_days": max(days) if days else None,
+        "open": open_cases,
+        "overdue": overdue,
+    }
 
 
 def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
