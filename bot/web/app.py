@@ -58,6 +58,7 @@ from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import draft_no_data, link_to_subject
 from bot.workflow.outbox import requeue
 from bot.workflow.services import Services
+from bot.workflow.views import find_people
 from bot.workflow.words import status_words, waits_on
 
 SESSION_COOKIE = "noxbot_session"
@@ -784,20 +785,6 @@ def case_report(session: Session, today: Any) -> dict[str, Any]:
         "open": open_cases,
         "overdue": overdue,
     }
-
-
-def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
-    """People on file whose name or any contact point contains `text`."""
-    like = f"%{text.lower()}%"
-    by_contact = select(ContactPoint.subject_id).where(col(ContactPoint.value).ilike(like))
-    return list(
-        session.exec(
-            select(Subject)
-            .where(or_(col(Subject.name).ilike(like), col(Subject.id).in_(by_contact)))
-            .order_by(col(Subject.name))
-            .limit(limit)
-        )
-    )
 
 
 def _diff(older: Draft, newer: Draft) -> list[tuple[str, str]]:
