@@ -251,3 +251,39 @@ def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_cas
     html = Path(download.value.path()).read_text(encoding="utf-8")
     assert f"Case file {site.overdue_reference}" in html
     assert "maskinläsbart format" in html and "verify_by_phone" not in html
+
+
+def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.get_by_label("Kind").select_option("rectification")
+    page.get_by_role("button", name="Show").click()
+    page.locator("table.queue a.ref").first.click()
+    changes = page.locator("form[action$='/changes']")
+    expect(changes).to_contain_text("+46765551234")
+    changes.get_by_label("Add a change to").select_option("company")
+    changes.get_by_label("New value").fill("Svensson Nät AB")
+    changes.get_by_role("button", name="Add change").click()
+    expect(page.get_by_role("status")).to_contain_text("Changes added")
+    # Added to the earlier change, not in its place.
+    expect(page.locator("form[action$='/changes'] ul")).to_contain_text("+46765551234")
+    expect(page.locator("form[action$='/changes'] ul")).to_contain_text("Svensson Nät AB")
+
+    page.get_by_role("link", name="Queue").click()
+    page.get_by_label("Search").fill("5550009")
+    page.get_by_role("button", name="Show").click()
+    page.locator("table.queue a.ref").first.click()
+    page.get_by_label("objection").check()
+    page.get_by_role("button", name="Correct kinds").click()
+    expect(page.get_by_role("status")).to_contain_text("Kinds corrected")
+    expect(page.locator("section").first).to_contain_text("objection, marketing optout")
+
+    page.get_by_role("link", name="Queue").click()
+    page.get_by_label("Search").fill("maria")
+    page.get_by_role("button", name="Show").click()
+    page.locator("table.queue a.ref").first.click()
+    page.get_by_role("button", name="Send new challenge").click()
+    expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
+    expect(page.locator("section").first).to_contain_text("checking identity")

@@ -53,9 +53,10 @@ from bot.store.tables import (
 from bot.web import accounts
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, extend_case, refuse_case
+from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
-from bot.workflow.linking import draft_no_data, link_to_subject
+from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.outbox import requeue
 from bot.workflow.services import Services
 from bot.workflow.views import find_people
@@ -76,6 +77,9 @@ DONE_WORDS = {
     "refused": "Refusal notice drafted; approve it to refuse.",
     "linked": "Linked to the person on file; the verification challenge goes to them.",
     "nodata": "Answer drafted: no data held linked to the address. Approve it to send.",
+    "kinds": "Kinds corrected; the reply is drafted again for them.",
+    "changes": "Changes added; the reply is drafted again to match.",
+    "challenge": "A new verification challenge is on its way.",
 }
 
 _SECURITY_HEADERS = {
@@ -489,6 +493,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             ),
             error=error,
             done=None,
+            kind_choices=KIND_CHOICES,
+            change_fields=CHANGE_FIELDS,
         )
         return "case.html", context
 
@@ -709,6 +715,24 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             },
         )
 
+    def kinds(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        wanted = [k for k in KIND_CHOICES if form.get(f"kind_{k}") == "1"]
+        correct_kinds(session, services, request.path_params["reference"], wanted, actor=actor)
+        return "kinds"
+
+    def changes(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        field, value = form.get("field", "").strip(), form.get("value", "").strip()
+        if not field or not value:
+            raise NoxbotError("choose a field and give its new value")
+        add_changes(
+            session, services, request.path_params["reference"], {field: value}, actor=actor
+        )
+        return "changes"
+
+    def challenge(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        send_new_challenge(session, services, request.path_params["reference"], actor=actor)
+        return "challenge"
+
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -728,6 +752,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/link", action(link), methods=["POST"]),
         Route("/cases/{reference}/nodata", action(nodata), methods=["POST"]),
         Route("/cases/{reference}/export", page(export), methods=["GET"]),
+        Route("/cases/{reference}/kinds", action(kinds), methods=["POST"]),
+        Route("/cases/{reference}/changes", action(changes), methods=["POST"]),
+        Route("/cases/{reference}/challenge", action(challenge), methods=["POST"]),
         Route("/alerts", page(alerts), methods=["GET"]),
         Route("/alerts/{alert_id:int}/resolve", action(resolve_alert), methods=["POST"]),
         Route("/outbox", page(outbox), methods=["GET"]),
@@ -740,6 +767,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 
 STATUS_CHOICES = ("open", "", *(s.value for s in RequestStatus))
 KIND_CHOICES = tuple(k.value for k in RequestKind if k is not RequestKind.NONE)
+CHANGE_FIELDS = ("name", "company", "org_number", "phone", "email")
 CHANNEL_CHOICES = tuple(c.value for c in ChannelName)
 
 

@@ -33,6 +33,49 @@ def _unlinked_open_case(session: Session, reference: str) -> Request:
     return case
 
 
+def send_new_challenge(
+    session: Session, services: Services, reference: str, *, actor: str
+) -> Verification | None:
+    """An unverified case of a person on file: a new challenge on a channel on file (the
+    earlier one expired, failed or was never delivered)."""
+    case = _unlinked_open_case(session, reference)
+    if case.status != S.UNVERIFIED:
+        raise CaseError(
+            f"{case.reference} is {case.status}; a new challenge is sent only for an "
+            "unverified case"
+        )
+    subject = session.get(Subject, case.subject_id) if case.subject_id else None
+    if subject is None:
+        raise CaseError(f"{case.reference} is not linked to anyone on file; link it first")
+    return _challenge(session, services, case, subject, actor=actor, why="new challenge")
+
+
+def _challenge(
+    session: Session, services: Services, case: Request, subject: Subject, *, actor: str, why: str
+) -> Verification | None:
+    verification = start_case_verification(session, services, case, subject, actor=actor)
+    if verification is None:
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: no channel on file for subject {subject.id} may be used to "
+            "verify; confirm by phone (noxbot requests verify) or decide.",
+            now=services.clock(),
+        )
+        return None
+    if case.status != S.AWAITING_VERIFICATION:
+        transition(
+            session,
+            case,
+            S.AWAITING_VERIFICATION,
+            actor=actor,
+            reason=f"{why}; verification by {verification.method} sent",
+            now=services.clock(),
+        )
+    return verification
+
+
 def link_to_subject(
     session: Session, services: Services, reference: str, subject_id: int, *, actor: str
 ) -> Verification | None:
@@ -55,27 +98,9 @@ def link_to_subject(
         request=case,
         detail=f"subject {subject.id}",
     )
-    verification = start_case_verification(session, services, case, subject, actor=actor)
-    if verification is None:
-        alert_staff(
-            session,
-            case,
-            "unverified",
-            f"{case.reference}: linked to subject {subject.id}, but no channel on file may "
-            "be used to verify; confirm by phone (noxbot requests verify) or decide.",
-            now=services.clock(),
-        )
-        return None
-    if case.status != S.AWAITING_VERIFICATION:
-        transition(
-            session,
-            case,
-            S.AWAITING_VERIFICATION,
-            actor=actor,
-            reason=f"linked to a person on file; verification by {verification.method} sent",
-            now=services.clock(),
-        )
-    return verification
+    return _challenge(
+        session, services, case, subject, actor=actor, why="linked to a person on file"
+    )
 
 
 def draft_no_data(session: Session, services: Services, reference: str, *, actor: str) -> Draft:
