@@ -15,7 +15,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.store.tables import AuditEvent, Outbox
+from bot.store.tables import AuditEvent, Message, MessageState, Outbox
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
 
 runner = CliRunner()
@@ -287,3 +287,32 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_role("button", name="Send new challenge").click()
     expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
     expect(page.locator("section").first).to_contain_text("checking identity")
+
+
+def test_staff_triage_a_message_the_classifier_was_unsure_about_into_a_case(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        session.add(
+            Message(
+                dedupe_key="web-triage-1",
+                channel="email",
+                address="fragan@example.se",
+                subject="Fråga",
+                text="Hej, vad gör ni egentligen med det ni vet om mig? Ta bort det.",
+                received_at=site.services.clock(),
+                state=MessageState.TRIAGE,
+                classification={"kinds": ["info"], "confidence": 0.41},
+            )
+        )
+    page = browser.new_page()
+    log_in(page, site)
+    page.get_by_role("link", name="Triage").click()
+    triaged = page.locator("section").filter(has_text="fragan@example.se")
+    expect(triaged).to_contain_text("classifier: info (0.41)")
+    triaged.get_by_label("erasure").check()
+    triaged.get_by_role("button", name="Open a case").click()
+    expect(page.locator(".msg-in").first).to_contain_text("Ta bort det.")
+    expect(page.locator("section").first).to_contain_text("Kinds: erasure")
+    page.get_by_role("link", name="Triage").click()
+    expect(page.locator("body")).to_contain_text("Nothing to triage.")

@@ -41,6 +41,7 @@ from bot.store.tables import (
     Draft,
     DraftStatus,
     Message,
+    MessageState,
     Outbox,
     Request,
     RequestStatus,
@@ -58,6 +59,7 @@ from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.outbox import requeue
+from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
 from bot.workflow.views import find_people
 from bot.workflow.words import status_words, waits_on
@@ -733,6 +735,33 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         send_new_challenge(session, services, request.path_params["reference"], actor=actor)
         return "challenge"
 
+    def triage(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        messages = list(
+            session.exec(
+                select(Message)
+                .where(Message.state == MessageState.TRIAGE)
+                .order_by(col(Message.received_at))
+                .limit(200)
+            )
+        )
+        context.update(messages=messages, kinds=KIND_CHOICES)
+        return "triage.html", context
+
+    def decide(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        wanted = [RequestKind(k) for k in KIND_CHOICES if form.get(f"kind_{k}") == "1"]
+        if form.get("none") == "1":
+            wanted = []
+        elif not wanted:
+            raise NoxbotError("tick what the message asks for, or say it is not a request")
+        outcome = decide_triage(
+            session,
+            services,
+            int(request.path_params["message_id"]),
+            wanted or None,
+            actor=actor,
+        )
+        return f"/cases/{outcome.reference}" if outcome.reference else "/triage"
+
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -755,6 +784,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/kinds", action(kinds), methods=["POST"]),
         Route("/cases/{reference}/changes", action(changes), methods=["POST"]),
         Route("/cases/{reference}/challenge", action(challenge), methods=["POST"]),
+        Route("/triage", page(triage), methods=["GET"]),
+        Route("/triage/{message_id:int}", action(decide), methods=["POST"]),
         Route("/alerts", page(alerts), methods=["GET"]),
         Route("/alerts/{alert_id:int}/resolve", action(resolve_alert), methods=["POST"]),
         Route("/outbox", page(outbox), methods=["GET"]),
