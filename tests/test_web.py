@@ -15,7 +15,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.store.tables import AuditEvent, Message, MessageState, Outbox
+from bot.store.tables import AuditEvent, Message, MessageState, Outbox, StaffAlert
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
 
 runner = CliRunner()
@@ -70,7 +70,9 @@ def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_i
     page.get_by_role("button", name="Save as new version").first.click()
     expect(page.get_by_role("status")).to_have_text("Saved as a new version.")
     expect(page.locator(".diff .add")).to_contain_text(["+Ring mig gärna om något är oklart."])
-    expect(page.locator("body")).to_contain_text("a personal closing line")
+    expect(page.locator("details summary").filter(has_text="Version 2")).to_contain_text(
+        "edited because: a personal closing line"
+    )
 
     # The export is there to read before anyone approves it.
     page.get_by_role("link", name="view").first.click()
@@ -203,10 +205,34 @@ def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_
 def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_case_file(
     site: ConsoleSite, browser: Browser
 ) -> None:
+    raw = b"From: x@example.se\r\nSubject: =?bad?=\r\n\r\n\xff\xfe broken"
+    with site.database.session() as session:
+        kept = Message(
+            dedupe_key="web-malformed-1",
+            channel="email",
+            address="x@example.se",
+            raw=raw,
+            received_at=site.services.clock(),
+            state=MessageState.MALFORMED,
+        )
+        session.add(kept)
+        session.flush()
+        session.add(
+            StaffAlert(
+                message_id=kept.id,
+                kind="malformed",
+                text="A mail could not be read; the raw message is kept for you to look at.",
+                created_at=site.services.clock(),
+            )
+        )
     page = browser.new_page()
     log_in(page, site)
-    # Alerts: resolved with a note, which the audit trail keeps; then gone from the list.
+    # Alerts: the raw message a "malformed" alert speaks of can be downloaded.
     page.get_by_role("link", name="Alerts", exact=True).click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="The message as received (.eml)").click()
+    assert Path(download.value.path()).read_bytes() == raw
+    # Resolved with a note, which the audit trail keeps; then gone from the list.
     first = page.locator(".card").first
     alert_text = first.locator("p").first.inner_text()
     first.locator("input[name=note]").fill("called the requester")

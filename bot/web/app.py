@@ -458,9 +458,23 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 (older, newer, _diff(older, newer)) for older, newer in itertools.pairwise(versions)
             ]
             threads.append({"versions": versions, "latest": latest, "plan": plan, "diffs": diffs})
+        events = list(
+            session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.request_id == case.id)
+                .order_by(col(AuditEvent.id))
+            )
+        )
+        # Why each version was written: the reason staff gave with their edit.
+        edit_reasons = {}
+        for event in events:
+            if event.action == "draft_edit_reason":
+                head, _, why = event.detail.partition(": ")
+                edit_reasons[head.split(" ")[1]] = why
         context.update(
             case=case,
             subject=subject_of(session, case),
+            edit_reasons=edit_reasons,
             due=due,
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,
@@ -486,13 +500,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     .order_by(col(StaffAlert.id))
                 )
             ),
-            events=list(
-                session.exec(
-                    select(AuditEvent)
-                    .where(AuditEvent.request_id == case.id)
-                    .order_by(col(AuditEvent.id))
-                )
-            ),
+            events=events,
             error=error,
             done=None,
             kind_choices=KIND_CHOICES,
