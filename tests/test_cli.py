@@ -981,6 +981,13 @@ def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subj
     assert {"actor": history[-1]["actor"], "action": "note"}.items() <= history[-1].items()
     assert history[-1]["detail"] == "Maria called about it"
 
+    # A new challenge for Maria's own unverified case, to the contact point staff choose.
+    own = cases["maria.berg@example.se"]["reference"]
+    code, err = run_main("requests", "challenge", own, "--to", "someone@example.org", *config)
+    assert code == 1 and "not a contact point on file" in err
+    code, output = run("requests", "challenge", own, "--to", "5550004", *config)
+    assert code == 0 and "verification by telegram_confirm sent to 5550004" in output
+
     optout = cases["5550009"]["reference"]
     code, output = run(
         "requests", "kinds", optout, "--kinds", "marketing_optout,objection", *config

@@ -310,9 +310,12 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_label("Search").fill("maria")
     page.get_by_role("button", name="Show").click()
     page.locator("table.queue a.ref").first.click()
+    page.get_by_label("Send it to").select_option(label="telegram 5550004 (telegram confirm)")
     page.get_by_role("button", name="Send new challenge").click()
     expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
     expect(page.locator("section").first).to_contain_text("checking identity")
+    # The challenge went where staff chose; the changes asked Erik's old number to confirm.
+    assert "5550004" in site.send_outbox()
 
 
 def test_staff_triage_a_message_the_classifier_was_unsure_about_into_a_case(

@@ -27,7 +27,7 @@ from bot.store import audit
 from bot.store.records import get_case
 from bot.store.tables import Request, Subject
 from bot.workflow.corrections import correct_kinds
-from bot.workflow.linking import draft_no_data, link_to_subject
+from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.views import case_json, find_people, subject_json
 from bot.workflow.words import status_words
 
@@ -86,6 +86,30 @@ def requests_link(
         else:
             console.print(
                 f"{reference.upper()} linked; verification by {verification.method} sent to "
+                f"{verification.address}"
+            )
+
+
+@requests_app.command("challenge")
+def requests_challenge(
+    reference: str,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="A contact point on file (default: the strongest one)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """An unverified case of a person on file: send a new verification challenge."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        verification = send_new_challenge(
+            session, services, reference, actor=staff_actor(), address=to
+        )
+        if verification is None:
+            console.print(f"{reference.upper()}: no contact point on file may be used to verify")
+        else:
+            console.print(
+                f"{reference.upper()}: verification by {verification.method} sent to "
                 f"{verification.address}"
             )
 

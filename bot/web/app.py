@@ -57,7 +57,12 @@ from bot.workflow.cases import close_case, extend_case, refuse_case
 from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
-from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
+from bot.workflow.linking import (
+    challenge_routes,
+    draft_no_data,
+    link_to_subject,
+    send_new_challenge,
+)
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
@@ -475,6 +480,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             case=case,
             subject=subject_of(session, case),
             edit_reasons=edit_reasons,
+            routes=challenge_routes(session, services, case),
             due=due,
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,
@@ -740,7 +746,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return "changes"
 
     def challenge(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
-        send_new_challenge(session, services, request.path_params["reference"], actor=actor)
+        send_new_challenge(
+            session,
+            services,
+            request.path_params["reference"],
+            actor=actor,
+            address=form.get("address") or None,
+        )
         return "challenge"
 
     def triage(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:

@@ -13,10 +13,20 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.errors import CaseError
+from bot.rules.channels import ChannelName
+from bot.rules.verification import Method, Route, alternate_routes
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
 from bot.store.tables import Draft, Request, Subject, Verification
-from bot.workflow.confirming import start_case_verification
+from bot.workflow.confirming import (
+    ensure_contact_confirmations,
+    guesses_spent,
+    normalised_or_raw,
+    start_case_verification,
+    start_verification,
+    usable_contacts,
+    verification_kinds,
+)
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.services import Services
@@ -33,11 +43,30 @@ def _unlinked_open_case(session: Session, reference: str) -> Request:
     return case
 
 
+def challenge_routes(session: Session, services: Services, case: Request) -> list[Route]:
+    """Where a new challenge for this case may go: the person's contact points on file
+    that may verify now, never the address the request came from."""
+    subject = session.get(Subject, case.subject_id) if case.subject_id else None
+    if subject is None:
+        return []
+    return alternate_routes(
+        ChannelName(case.channel),
+        normalised_or_raw(case.channel, case.requester_address),
+        usable_contacts(session, subject, services.clock()),
+    )
+
+
 def send_new_challenge(
-    session: Session, services: Services, reference: str, *, actor: str
+    session: Session,
+    services: Services,
+    reference: str,
+    *,
+    actor: str,
+    address: str | None = None,
 ) -> Verification | None:
     """An unverified case of a person on file: a new challenge on a channel on file (the
-    earlier one expired, failed or was never delivered)."""
+    earlier one expired, failed or was never delivered) — the strongest one, or the one at
+    `address` staff chose among `challenge_routes`."""
     case = _unlinked_open_case(session, reference)
     if case.status != S.UNVERIFIED:
         raise CaseError(
@@ -47,7 +76,31 @@ def send_new_challenge(
     subject = session.get(Subject, case.subject_id) if case.subject_id else None
     if subject is None:
         raise CaseError(f"{case.reference} is not linked to anyone on file; link it first")
-    return _challenge(session, services, case, subject, actor=actor, why="new challenge")
+    if address is None:
+        return _challenge(session, services, case, subject, actor=actor, why="new challenge")
+    route = next(
+        (r for r in challenge_routes(session, services, case) if r.address == address), None
+    )
+    if route is None:
+        raise CaseError(f"{case.reference}: {address} is not a contact point on file to verify by")
+    if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
+        raise CaseError(
+            f"{case.reference}: codes sent to {address} were answered wrongly too often lately; "
+            "choose another contact point or confirm by phone"
+        )
+    verification = start_verification(
+        session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
+    )
+    ensure_contact_confirmations(session, services, case, actor=actor)
+    transition(
+        session,
+        case,
+        S.AWAITING_VERIFICATION,
+        actor=actor,
+        reason=f"new challenge by {verification.method} sent (chosen by staff)",
+        now=services.clock(),
+    )
+    return verification
 
 
 def _challenge(
