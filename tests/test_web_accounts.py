@@ -69,3 +69,45 @@ def test_the_login_limit_refuses_after_the_attempts_and_lets_in_when_the_window_
     assert limiter.blocked(["name:bob", "client:127.0.0.1"], start + timedelta(minutes=5))
     assert not limiter.blocked(["name:bob", "client:10.0.0.9"], start + timedelta(minutes=5))
     assert not limiter.blocked(keys, start + timedelta(minutes=15, seconds=1))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_the_console_logs_in_searches_the_queue_and_shows_a_case_on_both_databases(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+):
+    import re
+
+    import httpx
+
+    from bot.config import WebSettings
+    from bot.web.app import create_app
+    from tests.workflow_kit import ANNA_EMAIL
+
+    url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    world = make_world(tmp_path, url)
+    try:
+        reference = world.email(ANNA_EMAIL, "Jag vill att ni raderar mina uppgifter.").reference
+        with world.database.session() as session:
+            account, _ = accounts.add_account(
+                session, "alice", now=world.clock(), actor="staff:admin", setup_hours=1
+            )
+            accounts.set_password(session, account, "a long enough password", world.clock())
+        app = create_app(world.database, world.services, WebSettings())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            form = (await client.get("/login")).text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+            assert csrf is not None
+            response = await client.post(
+                "/login",
+                data={"csrf": csrf.group(1), "name": "alice", "password": "a long enough password"},
+            )
+            assert response.status_code == 303 and response.headers["location"] == "/"
+            queue = await client.get("/", params={"q": "raderar"})
+            assert reference in queue.text and ANNA_EMAIL in queue.text
+            assert reference not in (await client.get("/", params={"q": "nobody"})).text
+            case = await client.get(f"/cases/{reference}")
+            assert "Jag vill att ni raderar mina uppgifter." in case.text
+            assert "checking identity" in case.text
+    finally:
+        world.database.dispose()
