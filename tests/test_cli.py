@@ -958,3 +958,48 @@ def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_r
     assert [d["decision_reason"] for d in document["drafts"] if d["id"] == draft["id"]] == [
         "too stiff"
     ]
+
+
+def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subjects(tmp_path):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [maria] = run_json("subjects", "search", "maria", *config)
+    assert maria["name"] == "Maria Berg"
+    shown = run_json("subjects", "show", str(maria["id"]), *config)
+    assert [c["from"] for c in shown["cases"]] == ["maria.berg@example.se"]
+
+    cases = {c["from"]: c for c in run_json("requests", "list", *config)}
+    stranger = cases["stranger@example.org"]["reference"]
+    code, output = run("requests", "no-data", stranger, *config)
+    assert code == 0 and "written to stranger@example.org" in output
+    code, output = run("requests", "link", stranger, "--subject", str(maria["id"]), *config)
+    assert code == 0 and "verification by telegram_confirm sent to 5550004" in output
+    assert run_json("requests", "show", stranger, *config)["requester_name"] == "Maria Berg"
+    assert run("requests", "note", stranger, "--text", "Maria called about it", *config)[0] == 0
+    history = run_json("requests", "show", stranger, *config)["history"]
+    assert {"actor": history[-1]["actor"], "action": "note"}.items() <= history[-1].items()
+    assert history[-1]["detail"] == "Maria called about it"
+
+    # A new challenge for Maria's own unverified case, to the contact point staff choose.
+    own = cases["maria.berg@example.se"]["reference"]
+    code, err = run_main("requests", "challenge", own, "--to", "someone@example.org", *config)
+    assert code == 1 and "not a contact point on file" in err
+    code, output = run("requests", "challenge", own, "--to", "5550004", *config)
+    assert code == 0 and "verification by telegram_confirm sent to 5550004" in output
+
+    optout = cases["5550009"]["reference"]
+    code, output = run(
+        "requests", "kinds", optout, "--kinds", "marketing_optout,objection", *config
+    )
+    assert code == 0 and output.strip() == f"{optout} now covers objection, marketing_optout"
+    assert run_json("requests", "show", optout, *config)["kinds"] == [
+        "objection",
+        "marketing_optout",
+    ]
+
+    # Changes are added to those stated before, not put in their place.
+    erik = cases["erik.svensson@example.se"]["reference"]
+    code, output = run("requests", "changes", erik, "--set", "company=Svensson Nät AB", *config)
+    assert code == 0
+    assert "→ +46765551234" in output and "→ Svensson Nät AB" in output

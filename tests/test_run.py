@@ -221,3 +221,30 @@ async def test_sigterm_stops_noxbot_run_while_a_large_mail_is_being_read(imap_se
             process.kill()
             await process.wait()
     assert stored() == ["<term-0@example.com>"]  # read again on the next start
+
+
+async def test_noxbot_run_serves_the_staff_console_when_web_is_configured(tmp_path):
+    import httpx
+
+    from bot.config import WebSettings
+    from tests.pg import free_port
+
+    world = make_world(tmp_path)
+    port = free_port()
+    settings = world.services.settings.model_copy(update={"web": WebSettings(port=port)})
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_workers(settings, world.database, world.services, stop))
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                response = await client.get(f"http://127.0.0.1:{port}/login")
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+    assert response.status_code == 200 and "Log in to the staff console" in response.text
+    stop.set()
+    await asyncio.wait_for(task, 15)
+    world.database.dispose()

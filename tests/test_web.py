@@ -15,7 +15,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.store.tables import AuditEvent
+from bot.store.tables import AuditEvent, Message, MessageState, Outbox, StaffAlert
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
 
 runner = CliRunner()
@@ -70,7 +70,9 @@ def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_i
     page.get_by_role("button", name="Save as new version").first.click()
     expect(page.get_by_role("status")).to_have_text("Saved as a new version.")
     expect(page.locator(".diff .add")).to_contain_text(["+Ring mig gärna om något är oklart."])
-    expect(page.locator("body")).to_contain_text("a personal closing line")
+    expect(page.locator("details summary").filter(has_text="Version 2")).to_contain_text(
+        "edited because: a personal closing line"
+    )
 
     # The export is there to read before anyone approves it.
     page.get_by_role("link", name="view").first.click()
@@ -198,3 +200,148 @@ def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_
     assert runner.invoke(app, ["staff", "disable", "bertil", "-c", str(config)]).exit_code == 0
     page.goto(site.url + "/")
     expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
+
+
+def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_case_file(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    raw = b"From: x@example.se\r\nSubject: =?bad?=\r\n\r\n\xff\xfe broken"
+    with site.database.session() as session:
+        kept = Message(
+            dedupe_key="web-malformed-1",
+            channel="email",
+            address="x@example.se",
+            raw=raw,
+            received_at=site.services.clock(),
+            state=MessageState.MALFORMED,
+        )
+        session.add(kept)
+        session.flush()
+        session.add(
+            StaffAlert(
+                message_id=kept.id,
+                kind="malformed",
+                text="A mail could not be read; the raw message is kept for you to look at.",
+                created_at=site.services.clock(),
+            )
+        )
+    page = browser.new_page()
+    log_in(page, site)
+    # Alerts: the raw message a "malformed" alert speaks of can be downloaded.
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="The message as received (.eml)").click()
+    assert Path(download.value.path()).read_bytes() == raw
+    # Resolved with a note, which the audit trail keeps; then gone from the list.
+    first = page.locator(".card").first
+    alert_text = first.locator("p").first.inner_text()
+    first.locator("input[name=note]").fill("called the requester")
+    first.get_by_role("button", name=re.compile("Resolve alert")).click()
+    expect(page.get_by_role("heading", name="Alerts to deal with")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text(alert_text)
+    with site.database.session() as session:
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "alert_resolved"))
+    assert event.actor == "staff:alice" and event.detail.endswith("called the requester")
+
+    # Register: a person and their cases.
+    page.get_by_role("link", name="Register").click()
+    page.get_by_label("Name, email or phone").fill("erik")
+    page.get_by_role("button", name="Search").click()
+    person = page.locator("section").first
+    expect(person).to_contain_text("Erik Svensson")
+    expect(person).to_contain_text(site.overdue_reference)
+
+    # Outbox: a message that failed for good is queued again.
+    with site.database.session() as session:
+        row = session.exec(select(Outbox).where(Outbox.purpose == "verification_result")).first()
+        assert row is not None
+        row.status, row.last_error = "failed", "550 mailbox unavailable"
+        session.add(row)
+        failed_id = row.id
+    page.get_by_role("link", name="Outbox").click()
+    expect(page.locator("tr.overdue")).to_contain_text("550 mailbox unavailable")
+    page.get_by_role("button", name=f"Retry {failed_id}").click()
+    with site.database.session() as session:
+        retried = session.get(Outbox, failed_id)
+        assert retried is not None and retried.status == "queued"
+
+    # Reports: the overdue case is counted.
+    page.get_by_role("link", name="Reports").click()
+    expect(page.locator("section").first).to_contain_text("of which overdue: 1")
+    expect(page.locator("table")).to_contain_text("portability")
+
+    # The case file for an inspection, as one HTML file.
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export case file (HTML, for an inspection)").click()
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"Case file {site.overdue_reference}" in html
+    assert "maskinläsbart format" in html and "verify_by_phone" not in html
+
+
+def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.get_by_label("Kind").select_option("rectification")
+    page.get_by_role("button", name="Show").click()
+    page.locator("table.queue a.ref").first.click()
+    changes = page.locator("form[action$='/changes']")
+    expect(changes).to_contain_text("+46765551234")
+    changes.get_by_label("Add a change to").select_option("company")
+    changes.get_by_label("New value").fill("Svensson Nät AB")
+    changes.get_by_role("button", name="Add change").click()
+    expect(page.get_by_role("status")).to_contain_text("Changes added")
+    # Added to the earlier change, not in its place.
+    expect(page.locator("form[action$='/changes'] ul")).to_contain_text("+46765551234")
+    expect(page.locator("form[action$='/changes'] ul")).to_contain_text("Svensson Nät AB")
+
+    page.get_by_role("link", name="Queue").click()
+    page.get_by_label("Search").fill("5550009")
+    page.get_by_role("button", name="Show").click()
+    page.locator("table.queue a.ref").first.click()
+    page.get_by_label("objection").check()
+    page.get_by_role("button", name="Correct kinds").click()
+    expect(page.get_by_role("status")).to_contain_text("Kinds corrected")
+    expect(page.locator("section").first).to_contain_text("objection, marketing optout")
+
+    page.get_by_role("link", name="Queue").click()
+    page.get_by_label("Search").fill("maria")
+    page.get_by_role("button", name="Show").click()
+    page.locator("table.queue a.ref").first.click()
+    page.get_by_label("Send it to").select_option(label="telegram 5550004 (telegram confirm)")
+    page.get_by_role("button", name="Send new challenge").click()
+    expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
+    expect(page.locator("section").first).to_contain_text("checking identity")
+    # The challenge went where staff chose; the changes asked Erik's old number to confirm.
+    assert "5550004" in site.send_outbox()
+
+
+def test_staff_triage_a_message_the_classifier_was_unsure_about_into_a_case(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        session.add(
+            Message(
+                dedupe_key="web-triage-1",
+                channel="email",
+                address="fragan@example.se",
+                subject="Fråga",
+                text="Hej, vad gör ni egentligen med det ni vet om mig? Ta bort det.",
+                received_at=site.services.clock(),
+                state=MessageState.TRIAGE,
+                classification={"kinds": ["info"], "confidence": 0.41},
+            )
+        )
+    page = browser.new_page()
+    log_in(page, site)
+    page.get_by_role("link", name="Triage").click()
+    triaged = page.locator("section").filter(has_text="fragan@example.se")
+    expect(triaged).to_contain_text("classifier: info (0.41)")
+    triaged.get_by_label("erasure").check()
+    triaged.get_by_role("button", name="Open a case").click()
+    expect(page.locator(".msg-in").first).to_contain_text("Ta bort det.")
+    expect(page.locator("section").first).to_contain_text("Kinds: erasure")
+    page.get_by_role("link", name="Triage").click()
+    expect(page.locator("body")).to_contain_text("Nothing to triage.")

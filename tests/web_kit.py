@@ -113,8 +113,8 @@ def prepare(directory: Path) -> tuple[Database, Services, list[str]]:
     with database.session() as session:
         case = get_case(session, reference)
         case.received_at = services.clock() - timedelta(days=38)
-        case.due_date = today - timedelta(days=6)
-        case.target_date = today - timedelta(days=20)
+        case.due_date = today - timedelta(days=20)
+        case.target_date = today - timedelta(days=30)
         session.add(case)
         account, _ = accounts.add_account(
             session, STAFF_NAME, now=services.clock(), actor="staff:admin", setup_hours=1

@@ -36,6 +36,7 @@ from bot.store.records import get_case
 from bot.store.tables import FINAL_STATES, MessageState, Request, RequestStatus
 from bot.workflow.cases import close_case, extend_case, refuse_case, set_requested_changes
 from bot.workflow.confirming import expire_verifications, verify_by_phone
+from bot.workflow.corrections import add_changes
 from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
@@ -412,11 +413,21 @@ def requests_changes(
         list[str], typer.Option("--set", help="FIELD=VALUE, e.g. phone=070-555 12 34 (repeatable).")
     ],
     config: ConfigOption = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="State the whole set: earlier changes not named again are dropped."
+        ),
+    ] = False,
 ) -> None:
-    """State exactly what a rectification changes; the reply is redrafted to match."""
+    """State what a rectification changes, added to the changes stated before (a field named
+    again takes the new value); the reply is redrafted to match. Prints every change."""
     pairs = parse_settings(settings_)
     _, database, services = services_for(config)
     with database.session() as session:
-        case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())
+        if replace:
+            case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())
+        else:
+            case = add_changes(session, services, reference, pairs, actor=staff_actor())
         for change in case.requested_changes:
             console.print(f"{change['label']}: {change['old'] or '—'} → {change['new']}")

@@ -75,14 +75,26 @@ def choose_route(
     `contacts` are (kind, normalised value) pairs of the person the request names;
     `request_address` is normalised the same way.
     """
+    routes = alternate_routes(request_channel, request_address, contacts)
+    return routes[0] if routes else None
+
+
+def alternate_routes(
+    request_channel: ChannelName,
+    request_address: str,
+    contacts: Iterable[tuple[str, str]],
+) -> list[Route]:
+    """Every alternate contact point a challenge may go to, the strongest first (staff may
+    choose another than the first; never the one the request came from)."""
     came_from = (_CHANNEL_CONTACT_KIND.get(request_channel), request_address)
     available = [(ContactKind(k), v) for k, v in contacts if (ContactKind(k), v) != came_from]
+    routes = []
     for kind in _PREFERENCE[request_channel]:
         for contact_kind, value in available:
             if contact_kind is kind:
                 method, channel = _METHOD[kind]
-                return Route(method, channel, value)
-    return None
+                routes.append(Route(method, channel, value))
+    return routes
 
 
 def usable_for_verification(verify_after: datetime | None, now: datetime) -> bool:

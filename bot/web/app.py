@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import secrets
+import statistics
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ from bot.store.tables import (
     Draft,
     DraftStatus,
     Message,
+    MessageState,
     Outbox,
     Request,
     RequestStatus,
@@ -52,10 +54,19 @@ from bot.store.tables import (
 from bot.web import accounts
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, extend_case, refuse_case
+from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
-from bot.workflow.linking import draft_no_data, link_to_subject
+from bot.workflow.linking import (
+    challenge_routes,
+    draft_no_data,
+    link_to_subject,
+    send_new_challenge,
+)
+from bot.workflow.outbox import requeue
+from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
+from bot.workflow.views import find_people
 from bot.workflow.words import status_words, waits_on
 
 SESSION_COOKIE = "noxbot_session"
@@ -73,6 +84,9 @@ DONE_WORDS = {
     "refused": "Refusal notice drafted; approve it to refuse.",
     "linked": "Linked to the person on file; the verification challenge goes to them.",
     "nodata": "Answer drafted: no data held linked to the address. Approve it to send.",
+    "kinds": "Kinds corrected; the reply is drafted again for them.",
+    "changes": "Changes added; the reply is drafted again to match.",
+    "challenge": "A new verification challenge is on its way.",
 }
 
 _SECURITY_HEADERS = {
@@ -309,12 +323,17 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             try:
                 status, done = await run_in_threadpool(run)
             except NoxbotError as exc:
-                reference = request.path_params.get("reference", "")
-                return await error_page(request, reference, str(exc))
+                if "reference" not in request.path_params:
+                    return console.page(
+                        request, "message.html", {"text": str(exc), "error": True}, status=400
+                    )
+                return await error_page(request, request.path_params["reference"], str(exc))
             if status == 401:
                 return to_login()
             if status == 403:
                 return _secured(Response("Forbidden: the form has no valid token.", 403))
+            if done.startswith("/"):  # a page of its own (alerts, outbox, triage)
+                return _secured(RedirectResponse(done, status_code=303))
             reference = request.path_params["reference"]
             return _secured(
                 RedirectResponse(f"/cases/{quote(reference)}?done={done}", status_code=303)
@@ -444,9 +463,24 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 (older, newer, _diff(older, newer)) for older, newer in itertools.pairwise(versions)
             ]
             threads.append({"versions": versions, "latest": latest, "plan": plan, "diffs": diffs})
+        events = list(
+            session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.request_id == case.id)
+                .order_by(col(AuditEvent.id))
+            )
+        )
+        # Why each version was written: the reason staff gave with their edit.
+        edit_reasons = {}
+        for event in events:
+            if event.action == "draft_edit_reason":
+                head, _, why = event.detail.partition(": ")
+                edit_reasons[head.split(" ")[1]] = why
         context.update(
             case=case,
             subject=subject_of(session, case),
+            edit_reasons=edit_reasons,
+            routes=challenge_routes(session, services, case),
             due=due,
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,
@@ -472,15 +506,11 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     .order_by(col(StaffAlert.id))
                 )
             ),
-            events=list(
-                session.exec(
-                    select(AuditEvent)
-                    .where(AuditEvent.request_id == case.id)
-                    .order_by(col(AuditEvent.id))
-                )
-            ),
+            events=events,
             error=error,
             done=None,
+            kind_choices=KIND_CHOICES,
+            change_fields=CHANGE_FIELDS,
         )
         return "case.html", context
 
@@ -620,6 +650,138 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         draft_no_data(session, services, request.path_params["reference"], actor=actor)
         return "nodata"
 
+    # --- the other pages -----------------------------------------------------------------
+
+    def alerts(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        everything = request.query_params.get("all") == "1"
+        query = select(StaffAlert).order_by(col(StaffAlert.id).desc()).limit(500)
+        if not everything:
+            query = query.where(col(StaffAlert.resolved_at).is_(None))
+        rows = list(session.exec(query))
+        references = _references(session, [a.request_id for a in rows])
+        context.update(alerts=rows, references=references, everything=everything)
+        return "alerts.html", context
+
+    def resolve_alert(
+        session: Session, request: HttpRequest, form: dict[str, str], actor: str
+    ) -> str:
+        alert = session.get(StaffAlert, int(request.path_params["alert_id"]))
+        if alert is None or alert.resolved_at is not None:
+            raise NoxbotError("that alert is resolved already or does not exist")
+        note = form.get("note", "").strip()
+        if not note:
+            raise NoxbotError("say what was done about the alert (the note is kept)")
+        alert.resolved_at = services.clock()
+        alert.resolved_by = actor
+        session.add(alert)
+        case = session.get(Request, alert.request_id) if alert.request_id else None
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="alert_resolved",
+            request=case,
+            detail=f"alert {alert.id} ({alert.kind}): {note}",
+        )
+        return "/alerts"
+
+    def outbox(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        rows = list(session.exec(select(Outbox).order_by(col(Outbox.id).desc()).limit(500)))
+        context.update(rows=rows, references=_references(session, [o.request_id for o in rows]))
+        return "outbox.html", context
+
+    def retry(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        requeue(session, services, int(request.path_params["outbox_id"]), actor=actor)
+        return "/outbox"
+
+    def register(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        text = request.query_params.get("q", "").strip()[:200]
+        people = []
+        for person in find_people(session, text) if text else []:
+            cases = list(
+                session.exec(
+                    select(Request)
+                    .where(Request.subject_id == person.id)
+                    .order_by(col(Request.received_at))
+                )
+            )
+            contacts = list(
+                session.exec(select(ContactPoint).where(ContactPoint.subject_id == person.id))
+            )
+            people.append({"person": person, "cases": cases, "contacts": contacts})
+        context.update(q=text, people=people)
+        return "register.html", context
+
+    def reports(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        context.update(report=case_report(session, context["today"]))
+        return "reports.html", context
+
+    def export(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        try:
+            _, context = case_page(session, request.path_params["reference"], context)
+        except NoxbotError:
+            return HTMLResponse("No such case.", status_code=404)
+        context["exported_at"] = services.clock()
+        context["organisation"] = services.settings.organisation
+        html = console.templates.get_template("case_file.html").render(context)
+        return HTMLResponse(
+            html,
+            headers={
+                "Content-Disposition": f'attachment; filename="{context["case"].reference}.html"'
+            },
+        )
+
+    def kinds(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        wanted = [k for k in KIND_CHOICES if form.get(f"kind_{k}") == "1"]
+        correct_kinds(session, services, request.path_params["reference"], wanted, actor=actor)
+        return "kinds"
+
+    def changes(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        field, value = form.get("field", "").strip(), form.get("value", "").strip()
+        if not field or not value:
+            raise NoxbotError("choose a field and give its new value")
+        add_changes(
+            session, services, request.path_params["reference"], {field: value}, actor=actor
+        )
+        return "changes"
+
+    def challenge(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        send_new_challenge(
+            session,
+            services,
+            request.path_params["reference"],
+            actor=actor,
+            address=form.get("address") or None,
+        )
+        return "challenge"
+
+    def triage(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        messages = list(
+            session.exec(
+                select(Message)
+                .where(Message.state == MessageState.TRIAGE)
+                .order_by(col(Message.received_at))
+                .limit(200)
+            )
+        )
+        context.update(messages=messages, kinds=KIND_CHOICES)
+        return "triage.html", context
+
+    def decide(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        wanted = [RequestKind(k) for k in KIND_CHOICES if form.get(f"kind_{k}") == "1"]
+        if form.get("none") == "1":
+            wanted = []
+        elif not wanted:
+            raise NoxbotError("tick what the message asks for, or say it is not a request")
+        outcome = decide_triage(
+            session,
+            services,
+            int(request.path_params["message_id"]),
+            wanted or None,
+            actor=actor,
+        )
+        return f"/cases/{outcome.reference}" if outcome.reference else "/triage"
+
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -638,27 +800,70 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/refuse", action(refuse), methods=["POST"]),
         Route("/cases/{reference}/link", action(link), methods=["POST"]),
         Route("/cases/{reference}/nodata", action(nodata), methods=["POST"]),
+        Route("/cases/{reference}/export", page(export), methods=["GET"]),
+        Route("/cases/{reference}/kinds", action(kinds), methods=["POST"]),
+        Route("/cases/{reference}/changes", action(changes), methods=["POST"]),
+        Route("/cases/{reference}/challenge", action(challenge), methods=["POST"]),
+        Route("/triage", page(triage), methods=["GET"]),
+        Route("/triage/{message_id:int}", action(decide), methods=["POST"]),
+        Route("/alerts", page(alerts), methods=["GET"]),
+        Route("/alerts/{alert_id:int}/resolve", action(resolve_alert), methods=["POST"]),
+        Route("/outbox", page(outbox), methods=["GET"]),
+        Route("/outbox/{outbox_id:int}/retry", action(retry), methods=["POST"]),
+        Route("/register", page(register), methods=["GET"]),
+        Route("/reports", page(reports), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
 
 STATUS_CHOICES = ("open", "", *(s.value for s in RequestStatus))
 KIND_CHOICES = tuple(k.value for k in RequestKind if k is not RequestKind.NONE)
+CHANGE_FIELDS = ("name", "company", "org_number", "phone", "email")
 CHANNEL_CHOICES = tuple(c.value for c in ChannelName)
 
 
-def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
-    """People on file whose name or any contact point contains `text`."""
-    like = f"%{text.lower()}%"
-    by_contact = select(ContactPoint.subject_id).where(col(ContactPoint.value).ilike(like))
-    return list(
-        session.exec(
-            select(Subject)
-            .where(or_(col(Subject.name).ilike(like), col(Subject.id).in_(by_contact)))
-            .order_by(col(Subject.name))
-            .limit(limit)
-        )
-    )
+def _references(session: Session, ids: list[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(Request.id, Request.reference).where(col(Request.id).in_(wanted)))
+    return {row[0]: row[1] for row in rows}
+
+
+def case_report(session: Session, today: Any) -> dict[str, Any]:
+    """For the reports page and an inspection: cases per month and kind, how long answers
+    took (received to finished, in days: median and worst), and how many open cases are
+    overdue now."""
+    per_month: dict[str, dict[str, int]] = {}
+    kinds_seen: set[str] = set()
+    days: list[float] = []
+    overdue = 0
+    open_cases = 0
+    for case in session.exec(select(Request)):
+        month = case.received_at.strftime("%Y-%m")
+        for kind in case.kinds or ["(none)"]:
+            kinds_seen.add(kind)
+            per_month.setdefault(month, {}).setdefault(kind, 0)
+            per_month[month][kind] += 1
+        if case.status == RequestStatus.DONE and case.closed_at is not None:
+            days.append((case.closed_at - case.received_at).total_seconds() / 86400)
+        if is_open(case.status):
+            open_cases += 1
+            due = (
+                case.extended_due_date
+                if case.extended and case.extended_due_date
+                else (case.due_date)
+            )
+            overdue += due < today
+    return {
+        "months": sorted(per_month.items(), reverse=True),
+        "kinds": sorted(kinds_seen),
+        "answered": len(days),
+        "median_days": statistics.median(days) if days else None,
+        "worst_days": max(days) if days else None,
+        "open": open_cases,
+        "overdue": overdue,
+    }
 
 
 def _diff(older: Draft, newer: Draft) -> list[tuple[str, str]]:

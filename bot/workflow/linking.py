@@ -13,10 +13,20 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.errors import CaseError
+from bot.rules.channels import ChannelName
+from bot.rules.verification import Method, Route, alternate_routes
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
 from bot.store.tables import Draft, Request, Subject, Verification
-from bot.workflow.confirming import start_case_verification
+from bot.workflow.confirming import (
+    ensure_contact_confirmations,
+    guesses_spent,
+    normalised_or_raw,
+    start_case_verification,
+    start_verification,
+    usable_contacts,
+    verification_kinds,
+)
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.services import Services
@@ -31,6 +41,92 @@ def _unlinked_open_case(session: Session, reference: str) -> Request:
     if case.verified_at is not None:
         raise CaseError(f"{case.reference} is verified already")
     return case
+
+
+def challenge_routes(session: Session, services: Services, case: Request) -> list[Route]:
+    """Where a new challenge for this case may go: the person's contact points on file
+    that may verify now, never the address the request came from."""
+    subject = session.get(Subject, case.subject_id) if case.subject_id else None
+    if subject is None:
+        return []
+    return alternate_routes(
+        ChannelName(case.channel),
+        normalised_or_raw(case.channel, case.requester_address),
+        usable_contacts(session, subject, services.clock()),
+    )
+
+
+def send_new_challenge(
+    session: Session,
+    services: Services,
+    reference: str,
+    *,
+    actor: str,
+    address: str | None = None,
+) -> Verification | None:
+    """An unverified case of a person on file: a new challenge on a channel on file (the
+    earlier one expired, failed or was never delivered) — the strongest one, or the one at
+    `address` staff chose among `challenge_routes`."""
+    case = _unlinked_open_case(session, reference)
+    if case.status != S.UNVERIFIED:
+        raise CaseError(
+            f"{case.reference} is {case.status}; a new challenge is sent only for an "
+            "unverified case"
+        )
+    subject = session.get(Subject, case.subject_id) if case.subject_id else None
+    if subject is None:
+        raise CaseError(f"{case.reference} is not linked to anyone on file; link it first")
+    if address is None:
+        return _challenge(session, services, case, subject, actor=actor, why="new challenge")
+    route = next(
+        (r for r in challenge_routes(session, services, case) if r.address == address), None
+    )
+    if route is None:
+        raise CaseError(f"{case.reference}: {address} is not a contact point on file to verify by")
+    if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
+        raise CaseError(
+            f"{case.reference}: codes sent to {address} were answered wrongly too often lately; "
+            "choose another contact point or confirm by phone"
+        )
+    verification = start_verification(
+        session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
+    )
+    ensure_contact_confirmations(session, services, case, actor=actor)
+    transition(
+        session,
+        case,
+        S.AWAITING_VERIFICATION,
+        actor=actor,
+        reason=f"new challenge by {verification.method} sent (chosen by staff)",
+        now=services.clock(),
+    )
+    return verification
+
+
+def _challenge(
+    session: Session, services: Services, case: Request, subject: Subject, *, actor: str, why: str
+) -> Verification | None:
+    verification = start_case_verification(session, services, case, subject, actor=actor)
+    if verification is None:
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: no channel on file for subject {subject.id} may be used to "
+            "verify; confirm by phone (noxbot requests verify) or decide.",
+            now=services.clock(),
+        )
+        return None
+    if case.status != S.AWAITING_VERIFICATION:
+        transition(
+            session,
+            case,
+            S.AWAITING_VERIFICATION,
+            actor=actor,
+            reason=f"{why}; verification by {verification.method} sent",
+            now=services.clock(),
+        )
+    return verification
 
 
 def link_to_subject(
@@ -55,27 +151,9 @@ def link_to_subject(
         request=case,
         detail=f"subject {subject.id}",
     )
-    verification = start_case_verification(session, services, case, subject, actor=actor)
-    if verification is None:
-        alert_staff(
-            session,
-            case,
-            "unverified",
-            f"{case.reference}: linked to subject {subject.id}, but no channel on file may "
-            "be used to verify; confirm by phone (noxbot requests verify) or decide.",
-            now=services.clock(),
-        )
-        return None
-    if case.status != S.AWAITING_VERIFICATION:
-        transition(
-            session,
-            case,
-            S.AWAITING_VERIFICATION,
-            actor=actor,
-            reason=f"linked to a person on file; verification by {verification.method} sent",
-            now=services.clock(),
-        )
-    return verification
+    return _challenge(
+        session, services, case, subject, actor=actor, why="linked to a person on file"
+    )
 
 
 def draft_no_data(session: Session, services: Services, reference: str, *, actor: str) -> Draft:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from bot.rules.deadlines import working_days_left
 from bot.store.register import SUBJECT_FIELDS
@@ -183,3 +183,17 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
             for e in rows(AuditEvent, col(AuditEvent.id))
         ],
     }
+
+
+def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
+    """People on file whose name or any contact point contains `text`."""
+    like = f"%{text.lower()}%"
+    by_contact = select(ContactPoint.subject_id).where(col(ContactPoint.value).ilike(like))
+    return list(
+        session.exec(
+            select(Subject)
+            .where(or_(col(Subject.name).ilike(like), col(Subject.id).in_(by_contact)))
+            .order_by(col(Subject.name))
+            .limit(limit)
+        )
+    )
