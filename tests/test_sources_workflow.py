@@ -201,3 +201,20 @@ def test_the_demo_shows_an_access_reply_from_the_sources_and_an_erasure_moving_a
     assert not (tmp_path / "demo" / "cv" / "cv-anna-lindqvist.docx").exists()
     assert "Art. 19 notice drafted for staff to approve" in shown
     assert "to rekrytering@exempelbanken.example" in shown
+
+
+async def test_an_erasure_clears_what_the_sources_found_in_the_persons_earlier_cases(
+    tmp_path, imap_server
+):
+    world = sourced_world(tmp_path, imap_server, "Earlier")
+    access = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
+    world.approve(world.reply_draft(access).id)
+    await world.deliver()
+    assert world.case(access).status == "done"
+    erasure = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    world.approve(world.reply_draft(erasure).id)
+    with world.session() as session:
+        earlier = sources_json(session, world.case(access))["findings"]
+        this = sources_json(session, world.case(erasure))["findings"]
+    assert earlier == []  # file names and mail subjects of hers are gone from the old case
+    assert {f["state"] for f in this if f["erasable"]} == {"erased"}  # the record of this one
