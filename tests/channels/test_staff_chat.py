@@ -42,14 +42,16 @@ async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api):
     world.email("maria.berg@example.se", "Jag är missnöjd och anmäler er till IMY.")
     settings = _settings(world, bot_api)
     async with make_bot(settings.telegram, bot_api.token) as bot:
-        assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 4
+        # the audit head, the complaint alert, and three cards: the opt-out's reply, the
+        # complaint's acknowledgment and its reply (which waits for the outcome)
+        assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 5
         assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 0
     posts = bot_api.sent()
     assert all(int(p.fields["chat_id"]) == STAFF_CHAT for p in posts)
     assert posts[0].fields["text"].startswith("Audit head 2026-11-24: ")
     assert posts[1].fields["text"].startswith("⚠ complaint:")
     cards = [p for p in posts if "reply_markup" in p.fields]
-    assert len(cards) == 2
+    assert len(cards) == 3
     labels = [b["text"] for b in cards[0].fields["reply_markup"]["inline_keyboard"][0]]
     assert labels == ["Approve v1", "Reject"]
 
