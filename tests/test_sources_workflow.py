@@ -218,3 +218,28 @@ async def test_an_erasure_clears_what_the_sources_found_in_the_persons_earlier_c
         this = sources_json(session, world.case(erasure))["findings"]
     assert earlier == []  # file names and mail subjects of hers are gone from the old case
     assert {f["state"] for f in this if f["erasable"]} == {"erased"}  # the record of this one
+
+
+def test_an_erasure_reply_edited_to_keep_the_cv_moves_only_what_its_text_still_names(
+    tmp_path, imap_server
+):
+    from bot.workflow.approval import edit_draft, plan_for
+
+    world = sourced_world(tmp_path, imap_server, "Edited")
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    draft = world.reply_draft(reference)
+    kept_cv = "\n".join(
+        line for line in draft.text.splitlines() if not line.startswith("- CV-arkiv:")
+    )
+    with world.database.session() as session:
+        edited = edit_draft(session, world.services, draft.id, kept_cv, actor="staff:eva")
+        will = " ".join(plan_for(session, world.services, edited.id).will)
+    assert "info@: 2026-11-02: Mitt CV" in will and "cv-anna.pdf" not in will
+    world.approve(edited.id)
+    assert (tmp_path / "cv" / "cv-anna.pdf").exists()  # the approved text does not name it
+    with world.session() as session:
+        states = {
+            f["summary"]: f["state"]
+            for f in sources_json(session, world.case(reference))["findings"]
+        }
+    assert states["cv-anna.pdf"] == "found" and states["2026-11-02: Mitt CV"] == "erased"
