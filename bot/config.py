@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from sqlalchemy.engine import make_url
@@ -325,6 +326,20 @@ class Settings(_Section):
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
     #: Where else a person's data lives ([[sources]]; README "Sources").
     sources: list[SourceSettings] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _usable_sources(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        names = [source.name for source in value]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"sources with different names; {', '.join(doubled)} is used twice")
+        if info.data.get("imap") is None and any(s.type == "mailbox" for s in value):
+            raise ValueError(
+                "an [imap] section: type = 'mailbox' searches the [imap] account (a mail "
+                "archive on disk is type = 'maildir')"
+            )
+        return value
 
     #: Where the settings came from, for messages ("built-in defaults" or a path).
     source: str = Field(default="built-in defaults", exclude=True)

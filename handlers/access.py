@@ -87,7 +87,15 @@ def _describe(records: Records, category: Category | None, language: str) -> Hel
     )
 
 
-def finding_items(finding: SourceFinding, language: str) -> list[tuple[str, str]]:
+def column_label(records: Records, column: str, language: str) -> str:
+    """A database column as people read it: the records file's [field_labels], else the
+    column's name as words."""
+    if column in records.field_labels:
+        return records.field_labels[column](language)
+    return column.replace("_", " ").strip().capitalize()
+
+
+def finding_items(records: Records, finding: SourceFinding, language: str) -> list[tuple[str, str]]:
     """What the reply shows of one finding: a document's name, a mail's date and subject
     with its direction, a database row's columns."""
     labels = FOUND_LABELS.get(language, FOUND_LABELS["en"])
@@ -95,7 +103,10 @@ def finding_items(finding: SourceFinding, language: str) -> list[tuple[str, str]
     if "direction" in details:
         return [(labels[details["direction"]], finding.summary)]
     if finding.details:
-        return [(f"{finding.summary}: {k}", v) for k, v in finding.details]
+        return [
+            (f"{column_label(records, k, language)} ({finding.summary})", v)
+            for k, v in finding.details
+        ]
     return [(labels["document"], finding.summary)]
 
 
@@ -110,7 +121,7 @@ def source_sections(
             groups[finding.category] = _describe(
                 records, records.category(finding.category), language
             )
-        groups[finding.category].items.extend(finding_items(finding, language))
+        groups[finding.category].items.extend(finding_items(records, finding, language))
     return [
         {"name": name, "categories": list(groups.values())} for name, groups in sections.items()
     ]

@@ -14,7 +14,7 @@ from bot.store.register import contacts_of, erase_subject, suppress_contacts
 from bot.store.tables import FindingState
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_on_case import erase_findings, findings_of, search_sources
+from handlers.sources_on_case import erase_findings, findings_of, search_sources, to_erase
 
 KEPT = {
     "sv": [
@@ -80,11 +80,8 @@ class ErasureHandler(Handler):
             if waiting
             else ""
         )
-        elsewhere = [
-            f"{f.source}: {f.summary}"
-            for f in findings_of(view.session, view.case, FindingState.FOUND)
-            if f.erasable
-        ]
+        text = (view.scope or {}).get("text")
+        elsewhere = [f"{f.source}: {f.summary}" for f in to_erase(view.session, view.case, text)]
         sources = "; erase from the sources: " + "; ".join(elsewhere) if elsewhere else ""
         return (
             f"erase {view.who} from the register (profile, CV, contact points) and clear "
@@ -95,7 +92,13 @@ class ErasureHandler(Handler):
         """Erase in the sources first: files and mail cannot be rolled back with the
         database, so a failure is committed on the case and stops approval."""
         now = view.services.clock()
-        done, failed = erase_findings(view.session, view.services.sources or [], view.case, now)
+        done, failed = erase_findings(
+            view.session,
+            view.services.sources or [],
+            view.case,
+            now,
+            approved_text=(view.scope or {}).get("text"),
+        )
         if failed:
             text = (
                 f"{view.case.reference}: erasure stopped. Done: {'; '.join(done) or 'nothing'}. "

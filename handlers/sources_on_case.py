@@ -142,17 +142,30 @@ def attachments_for(
     return copies
 
 
+def to_erase(session: Session, case: Request, approved_text: str | None) -> list[SourceFinding]:
+    """What an approved erasure erases in the sources: what was found and may be erased,
+    and — when there is an approved text — what that text names (staff who cut a line
+    from the reply have decided that thing stays)."""
+    return [
+        f
+        for f in findings_of(session, case, FindingState.FOUND)
+        if f.erasable and (approved_text is None or f.summary in approved_text)
+    ]
+
+
 def erase_findings(
-    session: Session, sources: list[Source], case: Request, now: datetime
+    session: Session,
+    sources: list[Source],
+    case: Request,
+    now: datetime,
+    approved_text: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Erase what the case found and may erase; each outcome recorded on its finding.
-    Returns (done, not done), in words staff read."""
+    """Erase what `to_erase` names; each outcome recorded on its finding. Returns (done,
+    not done), in words staff read."""
     by_name = {s.name: s for s in sources}
     done: list[str] = []
     failed: list[str] = []
-    for finding in findings_of(session, case, FindingState.FOUND):
-        if not finding.erasable:
-            continue
+    for finding in to_erase(session, case, approved_text):
         source = by_name.get(finding.source)
         try:
             if source is None:

@@ -53,7 +53,7 @@ def test_without_the_question_the_reply_gives_categories_of_recipients_only(disc
     assert "Vilka som kan få dem: Kunder, när vi förmedlar ett uppdrag till dem" in text
 
 
-def test_erasure_tells_each_recipient_by_an_art19_notice_or_a_checklist_item(disclosed):
+async def test_erasure_tells_each_recipient_by_an_art19_notice_or_a_checklist_item(disclosed):
     world = disclosed
     reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
     reply = world.reply_draft(reference)
@@ -74,6 +74,8 @@ def test_erasure_tells_each_recipient_by_an_art19_notice_or_a_checklist_item(dis
             now=world.clock(),
         )
     world.approve(reply.id)
+    await world.deliver()
+    assert world.case(reference).status == "done"  # the notice waits for staff all the same
     with world.session() as session:
         [notice] = session.exec(select(Draft).where(Draft.purpose == "art19_notice")).all()
         assert session.exec(select(Disclosure)).all()[0].recipient == "Fintech Ltd"  # John's

@@ -336,3 +336,13 @@ def test_a_maildir_archive_finds_and_moves_only_the_persons_mail(tmp_path):
             source.erase(finding.ref)
     assert [f.summary for f in source.find(ANNA)] == ["2026-11-04: Konsult?"]
     assert len(stdlib_mailbox.Maildir(tmp_path / "raderat")) == 2 and len(box) == 2
+
+
+def test_a_mailbox_source_without_imap_and_two_sources_of_one_name_are_refused():
+    from bot.config import ConfigError, parse_settings
+
+    with pytest.raises(ConfigError, match=r"expected an \[imap\] section"):
+        parse_settings({"sources": [{"type": "mailbox", "name": "info@"}]})
+    manual = {"type": "manual", "name": "Fortnox", "task": "look"}
+    with pytest.raises(ConfigError, match="Fortnox is used twice"):
+        parse_settings({"sources": [manual, manual]})

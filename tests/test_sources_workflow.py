@@ -16,7 +16,7 @@ from bot.store.register import find_subject
 from bot.workflow.checklist import sources_json, tick
 from tests import dovecot
 from tests.sources_kit import write_pdf
-from tests.test_sources import fill_mailbox
+from tests.test_sources import crm, fill_mailbox
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
 
 
@@ -29,7 +29,9 @@ def imap_server():
     server.stop()
 
 
-def sourced_world(tmp_path: Path, imap_server, folder: str, *, manual: bool = False) -> World:
+def sourced_world(
+    tmp_path: Path, imap_server, folder: str, *, manual: bool = False, sql: bool = False
+) -> World:
     cv = tmp_path / "cv"
     cv.mkdir()
     write_pdf(cv / "cv-anna.pdf", ["CV", "Anna Lindqvist", "070-123 45 67"])
@@ -49,6 +51,8 @@ def sourced_world(tmp_path: Path, imap_server, folder: str, *, manual: bool = Fa
     ]
     if manual:
         sources.append(ManualSource(type="manual", name="Fortnox", task="search for invoices"))
+    if sql:
+        sources.append(crm(f"sqlite:///{tmp_path / 'crm.db'}").config)
     imap = ImapSettings(
         host="127.0.0.1",
         port=imap_server.port,
@@ -70,8 +74,8 @@ def verified(world: World, text: str, subject: str) -> str:
     return outcome.reference
 
 
-def test_access_reply_names_the_document_and_mails_each_source_holds(tmp_path, imap_server):
-    world = sourced_world(tmp_path, imap_server, "Access")
+def test_access_reply_for_a_person_in_every_source_lists_them_all(tmp_path, imap_server):
+    world = sourced_world(tmp_path, imap_server, "Access", sql=True)
     reference = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
     draft = world.reply_draft(reference)
     text = draft.text
@@ -81,6 +85,9 @@ def test_access_reply_names_the_document_and_mails_each_source_holds(tmp_path, i
     assert "- E-post till dig: 2026-11-03: Uppdrag i Göteborg" in text
     assert "- E-post som nämner dig: 2026-11-04: Konsult?" in text
     assert "Other" not in text  # John's mail
+    assert "Vårt konsultregister" in text and "\nCRM\n" in text
+    assert "- Rate (Konsult i CRM): 950" in text and "- Name (Konsult i CRM): A. Lindqvist" in text
+    assert "John Carter" not in text
     assert "Korrespondens med oss" in text and "Tre år efter att ärendet avslutats" in text
     names = [a["filename"] for a in draft.attachments]
     assert "cv-anna.pdf" in names and sum(n.endswith(".eml") for n in names) == 3
@@ -194,3 +201,45 @@ def test_the_demo_shows_an_access_reply_from_the_sources_and_an_erasure_moving_a
     assert not (tmp_path / "demo" / "cv" / "cv-anna-lindqvist.docx").exists()
     assert "Art. 19 notice drafted for staff to approve" in shown
     assert "to rekrytering@exempelbanken.example" in shown
+
+
+async def test_an_erasure_clears_what_the_sources_found_in_the_persons_earlier_cases(
+    tmp_path, imap_server
+):
+    world = sourced_world(tmp_path, imap_server, "Earlier")
+    access = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
+    world.approve(world.reply_draft(access).id)
+    await world.deliver()
+    assert world.case(access).status == "done"
+    erasure = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    world.approve(world.reply_draft(erasure).id)
+    with world.session() as session:
+        earlier = sources_json(session, world.case(access))["findings"]
+        this = sources_json(session, world.case(erasure))["findings"]
+    assert earlier == []  # file names and mail subjects of hers are gone from the old case
+    assert {f["state"] for f in this if f["erasable"]} == {"erased"}  # the record of this one
+
+
+def test_an_erasure_reply_edited_to_keep_the_cv_moves_only_what_its_text_still_names(
+    tmp_path, imap_server
+):
+    from bot.workflow.approval import edit_draft, plan_for
+
+    world = sourced_world(tmp_path, imap_server, "Edited")
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    draft = world.reply_draft(reference)
+    kept_cv = "\n".join(
+        line for line in draft.text.splitlines() if not line.startswith("- CV-arkiv:")
+    )
+    with world.database.session() as session:
+        edited = edit_draft(session, world.services, draft.id, kept_cv, actor="staff:eva")
+        will = " ".join(plan_for(session, world.services, edited.id).will)
+    assert "info@: 2026-11-02: Mitt CV" in will and "cv-anna.pdf" not in will
+    world.approve(edited.id)
+    assert (tmp_path / "cv" / "cv-anna.pdf").exists()  # the approved text does not name it
+    with world.session() as session:
+        states = {
+            f["summary"]: f["state"]
+            for f in sources_json(session, world.case(reference))["findings"]
+        }
+    assert states["cv-anna.pdf"] == "found" and states["2026-11-02: Mitt CV"] == "erased"

@@ -25,8 +25,7 @@ def configured_sources(settings: Settings) -> list[Source]:
         if config.type == "documents":
             sources.append(DocumentsFolder(config))
         elif config.type == "mailbox":
-            if settings.imap is None:
-                continue  # reported by noxbot check: a mailbox source needs [imap]
+            assert settings.imap is not None  # the config refuses a mailbox source without it
             password = settings.secret(settings.imap.password_env)
             sources.append(Mailbox(config, settings.imap, password))
         elif config.type == "maildir":

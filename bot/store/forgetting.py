@@ -12,12 +12,14 @@ from sqlmodel import Session, col, or_, select
 from bot.store import audit
 from bot.store.tables import (
     FINAL_STATES,
+    ChecklistItem,
     Draft,
     DraftStatus,
     Message,
     Outbox,
     OutboxStatus,
     Request,
+    SourceFinding,
     StaffAlert,
     Verification,
     VerificationStatus,
@@ -93,6 +95,14 @@ def forget_in_case(session: Session, case: Request) -> None:
     case.requested_changes = []  # old and new values of a rectification
     case.evidence = []  # the classifier's phrases, quoted from the message
     case.requester_name = None
+    case.complaint_outcome = None  # what staff found about the person's complaint
+    # What the sources held of the person (file names, mail subjects, rows) goes; the
+    # checklist keeps who did what and when, not the words about the person.
+    for finding in session.exec(select(SourceFinding).where(SourceFinding.request_id == case.id)):
+        session.delete(finding)
+    for item in session.exec(select(ChecklistItem).where(ChecklistItem.request_id == case.id)):
+        item.task, item.note = "(content erased)", None
+        session.add(item)
     session.add(case)
 
 

@@ -61,9 +61,9 @@ def _scope(draft: Draft, case: Request) -> dict[str, Any]:
 
 def _view(session: Session, services: Services, case: Request, draft: Draft) -> CaseView:
     view = case_view(session, services, case)
-    return CaseView(
-        view.session, view.services, view.case, view.subject, view.request_text, _scope(draft, case)
-    )
+    # The approved text too: what it names of the sources is what an erasure acts on.
+    scope = {**_scope(draft, case), "text": draft.text}
+    return CaseView(view.session, view.services, view.case, view.subject, view.request_text, scope)
 
 
 def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:

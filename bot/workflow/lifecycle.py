@@ -106,7 +106,7 @@ def transition(
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
         resolve_verification_alerts(session, request, actor=actor, now=now)
-        _supersede_waiting_drafts(session, request)
+        _supersede_waiting_drafts(session, request, keep_notices=target == RequestStatus.DONE)
 
 
 def apply_extension(
@@ -155,15 +155,19 @@ def _cancel_pending_verifications(session: Session, request: Request, *, actor: 
     withdraw_challenges(session, request.id)
 
 
-def _supersede_waiting_drafts(session: Session, request: Request) -> None:
+def _supersede_waiting_drafts(session: Session, request: Request, keep_notices: bool) -> None:
     """A case that has ended sends nothing more: drafts still waiting for approval or an
-    edit (a second notice, a reply after a refusal) are superseded, not left in the queue."""
+    edit (a second notice, a reply after a refusal) are superseded, not left in the queue.
+    Except, when it ended done, its Art. 19 notices: they tell recipients what the approved
+    reply carried out, and staff approve them after it."""
     for draft in session.exec(
         select(Draft).where(
             Draft.request_id == request.id,
             col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
         )
     ):
+        if keep_notices and draft.purpose == "art19_notice":
+            continue
         draft.status = DraftStatus.SUPERSEDED
         session.add(draft)
 

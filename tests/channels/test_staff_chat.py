@@ -47,8 +47,11 @@ async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api, caplo
     world.email("maria.berg@example.se", "Jag är missnöjd och anmäler er till IMY.")
     settings = _settings(world, bot_api)
     async with make_bot(settings.telegram, bot_api.token) as bot:
+        # the complaint alert and three cards: the opt-out's reply, the complaint's
+        # acknowledgment and its reply (which waits for the outcome); the audit head goes to
+        # the log
         with caplog.at_level(logging.INFO, logger="noxbot"):
-            assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 3
+            assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 4
         assert await notify_staff(world.database, world.services, bot, STAFF_CHAT) == 0
     posts = bot_api.sent()
     assert all(int(p.fields["chat_id"]) == STAFF_CHAT for p in posts)
@@ -56,7 +59,7 @@ async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api, caplo
     assert not any("udit head" in p.fields["text"] for p in posts)
     assert posts[0].fields["text"].startswith("⚠ complaint:")
     cards = [p for p in posts if "reply_markup" in p.fields]
-    assert len(cards) == 2
+    assert len(cards) == 3
     labels = [b["text"] for b in cards[0].fields["reply_markup"]["inline_keyboard"][0]]
     assert labels == ["Approve v1", "Reject"]
 
