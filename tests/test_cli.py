@@ -765,7 +765,7 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     assert len(cases) == 7 and "done" in [c["status"] for c in cases]
     # By default the open cases only, the nearest due date first.
     listed = run_json("requests", "list", "-c", str(kept / "config.toml"))
-    assert len(listed) == 6 and all(c["status"] != "done" for c in listed)
+    assert len(listed) == 5 and all(c["status"] != "done" for c in listed)
     assert [c["due_date"] for c in listed] == sorted(c["due_date"] for c in listed)
     code, err = run_main("demo", "--keep", str(kept))
     assert (code, err) == (
@@ -942,19 +942,22 @@ def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_r
     kept = tmp_path / "kept"
     assert run("demo", "--keep", str(kept))[0] == 0
     config = ("-c", str(kept / "config.toml"))
-    [draft] = [d for d in run_json("drafts", "list", *config) if d["reference"] == "DSR-2026-0002"]
+    [draft] = [d for d in run_json("drafts", "list", *config) if d["reference"] == "DSR-2026-0003"]
     assert run("drafts", "reject", str(draft["id"]), "--reason", "too stiff", *config)[0] == 0
     [listed] = [c for c in run_json("requests", "list", *config) if c["status"] == "rejected"]
     assert listed["status_words"] == "draft rejected, to redraft"
-    code, shown = run("requests", "show", "DSR-2026-0002", *config)
+    code, shown = run("requests", "show", "DSR-2026-0003", *config)
     assert code == 0
     lines = shown.splitlines()
-    assert "Hi, what personal data do you hold about me? Please send me a copy." in lines
+    assert (
+        "Hej, kan ni rätta mitt telefonnummer i ert register till 076-555 12 34? "
+        "Det gamla används inte längre." in lines
+    )
     assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
     assert any("draft_rejected" in line for line in lines[lines.index("History") :])
-    document = run_json("requests", "show", "DSR-2026-0002", *config)
+    document = run_json("requests", "show", "DSR-2026-0003", *config)
     assert document["status_words"] == "draft rejected, to redraft"
-    assert document["thread"][0]["text"].startswith("Hi, what personal data")
+    assert document["thread"][0]["text"].startswith("Hej, kan ni rätta mitt telefonnummer")
     assert [d["decision_reason"] for d in document["drafts"] if d["id"] == draft["id"]] == [
         "too stiff"
     ]

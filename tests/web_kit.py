@@ -48,14 +48,17 @@ class ConsoleSite:
 
     def send_outbox(self) -> list[str]:
         """What the outbox sender would send now (in-memory channels); the addresses."""
-        channels = {name: MemoryChannel(name) for name in ChannelName}
-        # In a thread of its own: Playwright's sync API keeps an event loop in this one.
-        thread = threading.Thread(
-            target=asyncio.run, args=(deliver_due(self.database, self.services, channels),)
-        )
-        thread.start()
-        thread.join(timeout=30)
-        return [m.address for ch in channels.values() for m in ch.sent]
+        return send_outbox(self.database, self.services)
+
+
+def send_outbox(database: Database, services: Services) -> list[str]:
+    """Run the outbox sender once over in-memory channels; the addresses it sent to."""
+    channels = {name: MemoryChannel(name) for name in ChannelName}
+    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+    thread = threading.Thread(target=asyncio.run, args=(deliver_due(database, services, channels),))
+    thread.start()
+    thread.join(timeout=30)
+    return [m.address for ch in channels.values() for m in ch.sent]
 
 
 def free_port() -> int:
@@ -121,6 +124,7 @@ def prepare(directory: Path) -> tuple[Database, Services, list[str]]:
         )
         accounts.set_password(session, account, STAFF_PASSWORD, services.clock())
         assert session.exec(select(Draft).where(Draft.request_id == case.id)).first()
+    send_outbox(database, services)  # the acknowledgements, as a running noxbot sends them
     return database, services, [reference, *others]
 
 

@@ -363,8 +363,8 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     for message in channels[ChannelName.TELEGRAM].sent[before:]:
         if message.address != "5550002":
             continue
-        files = ", ".join(a.filename for a in message.attachments)
-        console.print(Text(f"To: Telegram {message.address}\nAttached: {files}"))
+        files = "".join(f"\n  {a.filename}" for a in message.attachments)
+        console.print(Text(f"To: Telegram {message.address}\nAttached:{files}"))
         console.print(Panel(Text(message.text), expand=False), soft_wrap=False)
     result.sent = [m for ch in channels.values() for m in ch.sent]
     with database.session() as session:
