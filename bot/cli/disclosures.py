@@ -39,7 +39,7 @@ def disclosures_import(
     source: Annotated[
         str | None,
         typer.Option(
-            help="Instead of a file: the [[sources]] SQL source whose disclosures "
+            help="Instead of a file: the SQL source (\\[\\[sources]]) whose disclosures "
             "statement returns those columns."
         ),
     ] = None,
