@@ -265,7 +265,10 @@ class SqlSource(_Section):
     name: str
     url: str
     category: str = "profile"
-    tables: list[SqlTable]
+    tables: list[SqlTable] = Field(default_factory=list)
+    #: A SELECT returning person, recipient, recipient_email, date, what: who received whose
+    #: data, read by `noxbot disclosures import --source NAME`.
+    disclosures: str | None = None
 
 
 class ManualSource(_Section):
