@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.reading.classifier import classify
+from bot.reading.classifier import Classification, classify
 from bot.rules.kinds import RequestKind
 
 CORPUS = Path(__file__).resolve().parent.parent / "bench" / "corpus"
@@ -166,3 +166,29 @@ def test_the_corpus_is_ours_and_large_enough():
     assert all(r["kinds"] == ["none"] or "none" not in r["kinds"] for r in rows)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
+
+
+def test_the_bench_counts_a_request_read_as_sure_ordinary_mail_as_a_silent_miss():
+    from bench.classifier_bench import staff_view
+
+    answers = {
+        "radera mig": Classification((RequestKind.NONE,), "sv", 0.9, ()),  # silent miss
+        "ta bort mitt cv": Classification((RequestKind.NONE,), "sv", 0.55, ()),  # triaged
+        "rätta och radera": Classification(
+            (RequestKind.RECTIFICATION, RequestKind.ERASURE), "sv", 0.8, ()
+        ),
+        "skicka mina data och radera": Classification((RequestKind.ACCESS,), "sv", 0.8, ()),
+        "tack för mötet": Classification((RequestKind.NONE,), "sv", 0.95, ()),
+    }
+    gold = {
+        "radera mig": ["erasure"],
+        "ta bort mitt cv": ["erasure"],
+        "rätta och radera": ["rectification", "erasure"],
+        "skicka mina data och radera": ["access", "erasure"],
+        "tack för mötet": ["none"],
+    }
+    rows = [{"text": t, "channel": "chat", "kinds": k} for t, k in gold.items()]
+    view = staff_view(rows, lambda text, **_: answers[text])
+    assert (view.silent, view.requests) == (1, 4)
+    assert (view.multi_exact, view.multi) == (1, 2)
+    assert (view.triaged, view.total) == (1, 5)
