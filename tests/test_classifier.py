@@ -192,3 +192,39 @@ def test_the_bench_counts_a_request_read_as_sure_ordinary_mail_as_a_silent_miss(
     assert (view.silent, view.requests) == (1, 4)
     assert (view.multi_exact, view.multi) == (1, 2)
     assert (view.triaged, view.total) == (1, 5)
+
+
+LONG_BUSINESS_MAIL = """Hej Anna,
+
+Tack för ett bra samarbete under hösten. Uppdraget hos Bergström Logistik avslutas som
+planerat den 30 november och jag har lämnat över dokumentationen till deras IT-chef.
+Den sista tidrapporten för november skickar jag på måndag, och fakturan från mitt bolag
+kommer i vanlig ordning med 30 dagars betalningsvillkor. Nyckelkortet lämnade jag i
+receptionen i fredags och datorn har returnerats till deras support.
+Jag flyttar till Göteborg efter nyår och tar en fast tjänst där, så jag kommer inte att
+söka fler uppdrag via er framöver. Det har varit roligt att jobba med er och jag
+rekommenderar gärna NOX till kollegor.
+
+En sak till: när allt är slutreglerat vill jag att ni raderar mina uppgifter och mitt CV
+ur er konsultdatabas.
+
+Vänliga hälsningar
+Johan"""
+
+
+def test_a_request_in_the_last_lines_of_a_long_business_mail_is_found():
+    result = classify(LONG_BUSINESS_MAIL, subject="Avslut uppdrag och sista faktura")
+    assert RequestKind.ERASURE in result.kinds
+
+
+def test_the_same_long_business_mail_without_the_request_opens_no_case():
+    """At most staff see it ("no more assignments via you" is near an objection)."""
+    ordinary = LONG_BUSINESS_MAIL.split("En sak till")[0] + "Vänliga hälsningar\nJohan"
+    result = classify(ordinary, subject="Avslut uppdrag och sista faktura")
+    assert not result.is_request or result.needs_triage
+
+
+def test_unclear_talk_of_ones_own_data_with_a_question_goes_to_staff_not_to_ordinary_mail():
+    result = classify("Hej, det gäller mina uppgifter hos er. Kan ni hjälpa mig med det?")
+    assert result.is_request or result.needs_triage
+
