@@ -227,4 +227,3 @@ def test_the_same_long_business_mail_without_the_request_opens_no_case():
 def test_unclear_talk_of_ones_own_data_with_a_question_goes_to_staff_not_to_ordinary_mail():
     result = classify("Hej, det gäller mina uppgifter hos er. Kan ni hjälpa mig med det?")
     assert result.is_request or result.needs_triage
-

@@ -1212,15 +1212,28 @@ def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     passages: list[Estimate] = []
     sentences = _sentences(reading.mended)
     if model.passage_threshold <= 1.0 and len(sentences) > PASSAGE_SENTENCES:
-        for first, second in itertools.pairwise(sentences):
-            start, end = first[0], second[1]
-            hits = [h for h in reading.hits if start <= h.start and h.end <= end]
+        # Each sentence's words and word pairs are summed once; a passage adds two such
+        # sums (a word in both counts twice) and its own rule findings and the flags.
+        sums = []
+        for start, end in sentences:
+            words = tokens(reading.mended[start:end])
+            pairs = [f"b:{a}_{b}" for (a, _), (b, _) in itertools.pairwise(words)]
+            sums.append(model.sums(dict.fromkeys(words), dict.fromkeys(pairs)))
+        flags = [f"f:{flag}" for flag in sorted(reading.flags)]
+        for index in range(len(sentences) - 1):
+            start, end = sentences[index][0], sentences[index + 1][1]
             scores: dict[RequestKind, float] = {}
-            for hit in hits:
-                scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
-            part = reading.mended[start:end]
-            found = message_features(part, part, Signals(_resolve(scores), reading.flags))
-            passages.append(model.estimate(found))
+            for hit in reading.hits:
+                if start <= hit.start and hit.end <= end:
+                    scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
+            extras = [
+                f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
+                for kind, score in _resolve(scores).items()
+            ]
+            if "?" in reading.mended[start:end]:
+                extras.append("x:question")
+            own = model.sums((), extras + flags)
+            passages.append(model.from_sums([sums[index], sums[index + 1], own]))
     own = _OWN_DATA.search(reading.mended) is not None and _ASKING.search(reading.mended)
     return Estimates(whole, tuple(passages), bool(own))
 

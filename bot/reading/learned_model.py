@@ -205,12 +205,20 @@ class LinearModel:
         return row
 
     def estimate(self, message: MessageFeatures) -> Estimate:
-        total = list(self.intercepts)
-        rows = [self._word_row(word, negated) for word, negated in message.words]
-        rows.extend(self.weights.get(feature) for feature in message.extras)
-        for row in rows:
-            if row is not None:
-                total = [t + w for t, w in zip(total, row, strict=True)]
+        return self.from_sums([self.sums(message.words, message.extras)])
+
+    def sums(self, words: Iterable[tuple[str, bool]], extras: Iterable[str]) -> list[float]:
+        """The summed weights of some words and features, without the intercepts: a
+        passage's estimate adds its sentences' sums instead of reading them again."""
+        rows = [self._word_row(word, negated) for word, negated in words]
+        rows.extend(self.weights.get(feature) for feature in extras)
+        found = [row for row in rows if row is not None]
+        if not found:
+            return [0.0] * len(self.intercepts)
+        return [sum(column) for column in zip(*found, strict=True)]
+
+    def from_sums(self, parts: Iterable[list[float]]) -> Estimate:
+        total = [sum(column) for column in zip(self.intercepts, *parts, strict=True)]
         probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
         return Estimate(dict(zip(self.kinds, probabilities, strict=False)), probabilities[-1])
 
