@@ -227,3 +227,21 @@ def test_the_same_long_business_mail_without_the_request_opens_no_case():
 def test_unclear_talk_of_ones_own_data_with_a_question_goes_to_staff_not_to_ordinary_mail():
     result = classify("Hej, det gäller mina uppgifter hos er. Kan ni hjälpa mig med det?")
     assert result.is_request or result.needs_triage
+
+
+def test_the_safety_net_sends_none_about_ones_own_data_with_a_request_to_triage():
+    """Whatever the model makes of it: `none` for a message that speaks of the writer's
+    own data and asks for something goes to staff, not to ordinary mail."""
+    from bot.reading.classifier import Estimates, _model, _read, decide, estimates
+    from bot.reading.learned_model import RIGHTS, Estimate
+
+    text = "Jag har en fråga om mina uppgifter, kan ni ringa mig?"
+    reading = _read(text, "", "chat")
+    assert estimates(reading, _model()).own_data_ask
+    unlikely = Estimate(dict.fromkeys(RIGHTS, 0.01), 0.01)
+    asked = decide(reading, _model(), Estimates(unlikely, (), own_data_ask=True))
+    plain = decide(reading, _model(), Estimates(unlikely, (), own_data_ask=False))
+    assert asked.kinds == plain.kinds == (RequestKind.NONE,)
+    assert asked.needs_triage and not plain.needs_triage
+    ordinary = _read("Kan ni skicka fakturan igen?", "", "chat")
+    assert not estimates(ordinary, _model()).own_data_ask
