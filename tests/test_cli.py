@@ -284,6 +284,14 @@ def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
     assert anna["extra"] == {"linkedin": "https://www.linkedin.com/in/anna-lindqvist-example"}
 
 
+def test_subjects_search_finds_a_phone_number_written_as_people_write_it(config):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    for written in ("073-987 65 43", "0739876543", "+46 73 987 65 43", "987 65 43"):
+        found = run_json("subjects", "search", written)
+        assert [p["name"] for p in found] == ["Erik Svensson"], written
+    assert run_json("subjects", "search", "070-000 00 00") == []
+
+
 def test_audit_verify_exits_non_zero_after_tampering(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     code, output = run("audit", "verify")
@@ -774,6 +782,11 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     )
     assert (
         len(run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")) == 7
+    )
+    code, err = run_main("demo", "--keep", str(kept / "config.toml"))
+    assert (code, err) == (
+        1,
+        f"noxbot: {kept / 'config.toml'} is a file; --keep takes a folder (new or empty)\n",
     )
 
 

@@ -493,6 +493,8 @@ def demo(keep: Path | None, console: Console) -> DemoResult:
             return asyncio.run(run_demo(Path(directory), console))
     # A second run into the same folder would meet its own earlier cases half-way through;
     # and a config.toml there may be someone's own.
+    if keep.exists() and not keep.is_dir():
+        raise NoxbotError(f"{keep} is a file; --keep takes a folder (new or empty)")
     for existing in (keep / "demo.db", keep / "config.toml"):
         if existing.exists():
             raise NoxbotError(f"{existing} already exists; keep the demo in a new or empty folder")
