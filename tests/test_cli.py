@@ -1006,3 +1006,67 @@ def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subj
     code, output = run("requests", "changes", erik, "--set", "company=Svensson Nät AB", *config)
     assert code == 0
     assert "→ +46765551234" in output and "→ Svensson Nät AB" in output
+
+
+def test_a_case_ended_by_mistake_is_reopened_with_its_deadline_and_the_reason_in_its_history(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    optout = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note),
+    )  # fmt: skip
+    reference = optout["reference"]
+    code, err = run_main("requests", "reopen", reference, "--reason", "by mistake")
+    assert code == 1 and "not finished: nothing to reopen" in err
+    assert run("requests", "close", reference, "--reason", "thought it was spam")[0] == 0
+    code, err = run_main("requests", "reopen", reference, "--reason", "  ")
+    assert code == 1 and "--reason is required" in err
+
+    code, output = run("requests", "reopen", reference, "--reason", "it was not spam")
+    assert code == 0, output
+    assert "reopened: draft to approve" in output and optout["due_date"] in output
+    shown = run_json("requests", "show", reference)
+    assert (shown["status"], shown["due_date"]) == ("awaiting_approval", optout["due_date"])
+    moves = [(e["from_state"], e["to_state"], e["detail"]) for e in shown["history"]]
+    assert ("closed", "awaiting_approval", "reopened: it was not spam") in moves
+    assert [d["reference"] for d in run_json("drafts", "list")] == [reference]
+
+    # Identity never confirmed: back to staff to confirm who asked, not to a reply.
+    note.write_text("Please send me a copy of all personal data you hold about me.")
+    access = run_json(
+        "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "close", access, "--withdrawn", "--reason", "misread")[0] == 0
+    assert run("requests", "reopen", access, "--reason", "she did not withdraw")[0] == 0
+    assert run_json("requests", "show", access)["status"] == "unverified"
+    alerts = run_json("alerts", "list")
+    assert any(a["reference"] == access and a["kind"] == "unverified" for a in alerts)
+
+
+def test_a_case_of_an_erased_person_cannot_be_reopened(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    optout = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "close", optout, "--reason", "duplicate")[0] == 0
+    note.write_text("Radera alla mina uppgifter.")
+    erasure = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--kinds", "erasure", "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "verify", erasure, "--by", "phone", "--note", "called")[0] == 0
+    draft = next(d for d in run_json("drafts", "list") if d["reference"] == erasure)
+    code, output = run("drafts", "approve", str(draft["id"]), "--version", str(draft["version"]))
+    assert code == 0, output
+    assert run("requests", "close", erasure, "--reason", "answered by phone")[0] == 0
+    for reference in (optout, erasure):
+        code, err = run_main("requests", "reopen", reference, "--reason", "by mistake")
+        assert code == 1 and "cannot be reopened" in err and "gone" in err, err
+        assert run_json("requests", "show", reference)["status"] == "closed"

@@ -15,6 +15,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.store.records import get_case
 from bot.store.tables import AuditEvent, Message, MessageState, Outbox, StaffAlert
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
 
@@ -345,3 +346,28 @@ def test_staff_triage_a_message_the_classifier_was_unsure_about_into_a_case(
     expect(page.locator("section").first).to_contain_text("Kinds: erasure")
     page.get_by_role("link", name="Triage").click()
     expect(page.locator("body")).to_contain_text("Nothing to triage.")
+
+
+def test_staff_reopen_a_case_closed_by_mistake_and_it_keeps_its_legal_deadline(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        due = str(get_case(session, site.overdue_reference).due_date)
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    page.get_by_label("Close without a reply because").fill("looked like a duplicate")
+    page.get_by_role("button", name="Close case").click()
+    expect(page.locator("section").first).to_contain_text("closed")
+    page.get_by_label("Reopen because").fill("it was not a duplicate")
+    page.get_by_role("button", name="Reopen case").click()
+    expect(page.get_by_role("status")).to_contain_text("legal deadline stays the original one")
+    head = page.locator("section").first
+    expect(head).to_contain_text("draft to approve")
+    expect(head).to_contain_text(due)
+    expect(head).to_contain_text("OVERDUE")
+    expect(page.locator("body")).to_contain_text(
+        f"staff:{STAFF_NAME}transition (closed → draft to approve): reopened: it was not a "
+        "duplicate"
+    )
+    expect(page.get_by_role("button", name="Approve version 1")).to_be_visible()

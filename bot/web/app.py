@@ -53,7 +53,7 @@ from bot.store.tables import (
 )
 from bot.web import accounts
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
-from bot.workflow.cases import close_case, extend_case, refuse_case
+from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
 from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
@@ -80,6 +80,7 @@ DONE_WORDS = {
     "rejected": "Draft rejected; the reason is recorded.",
     "noted": "Note added.",
     "closed": "Case closed.",
+    "reopened": "Case reopened; the legal deadline stays the original one.",
     "extended": "Extension notice drafted; approve it to extend.",
     "refused": "Refusal notice drafted; approve it to refuse.",
     "linked": "Linked to the person on file; the verification challenge goes to them.",
@@ -485,6 +486,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,
             open=is_open(case.status),
+            cannot_reopen=None if is_open(case.status) else erased_why(session, case),
             messages=messages,
             outbox=list(
                 session.exec(
@@ -613,6 +615,16 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             actor=actor,
         )
         return "closed"
+
+    def reopen(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        reopen_case(
+            session,
+            services,
+            request.path_params["reference"],
+            form.get("reason", ""),
+            actor=actor,
+        )
+        return "reopened"
 
     def extend(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         extend_case(
@@ -796,6 +808,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/reject", action(reject), methods=["POST"]),
         Route("/cases/{reference}/note", action(note), methods=["POST"]),
         Route("/cases/{reference}/close", action(close), methods=["POST"]),
+        Route("/cases/{reference}/reopen", action(reopen), methods=["POST"]),
         Route("/cases/{reference}/extend", action(extend), methods=["POST"]),
         Route("/cases/{reference}/refuse", action(refuse), methods=["POST"]),
         Route("/cases/{reference}/link", action(link), methods=["POST"]),
