@@ -324,7 +324,7 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert result.approved_draft_id is not None
     shown = console.export_text()
     assert "Cases" in shown and "Drafts awaiting approval" in shown
-    assert "possible_impersonation" in shown
+    assert "possible impersonation" in shown
     assert "is now done" in shown and "intact" in shown
 
 
@@ -508,7 +508,9 @@ def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
     for d in drafts:
         row = _lines_with(output, d["reference"])
         assert row and row[0].split()[0] == str(d["id"])
-        assert f"{d['to']['channel']} {d['to']['address']}" in row[0]  # "telegram 5550002"
+        # "telegram 5550002": a bare number is named by its channel; an address speaks for itself.
+        named = d["to"]["address"] if d["to"]["channel"] == "email" else "telegram 5550002"
+        assert named in row[0]
 
 
 def test_drafts_show_gives_recipient_subject_and_attachments_their_own_lines(
@@ -1070,3 +1072,35 @@ def test_a_case_of_an_erased_person_cannot_be_reopened(config, tmp_path):
         code, err = run_main("requests", "reopen", reference, "--reason", "by mistake")
         assert code == 1 and "cannot be reopened" in err and "gone" in err, err
         assert run_json("requests", "show", reference)["status"] == "closed"
+
+
+def test_every_list_at_80_columns_shows_words_whole_and_json_keeps_the_names(tmp_path, monkeypatch):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    drafts = run_json("drafts", "list", *config)
+    assert {d["status"] for d in drafts} == {"awaiting_approval"}  # the names, for scripts
+    assert {d["status_words"] for d in drafts} == {"to approve"}
+    assert {"acknowledgment", "art19_notice"} <= {d["purpose"] for d in drafts}
+    assert any(c["kinds"] == ["marketing_optout"] for c in run_json("requests", "list", *config))
+
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = {}
+    for command in ("drafts", "requests", "alerts", "outbox"):
+        code, output = run(command, "list", *config)
+        assert code == 0, output
+        assert [line for line in output.splitlines() if len(line) > 80] == [], command
+        assert "_" not in output.replace("requests_", ""), output  # no enum names
+        shown[command] = output
+    lines = {command: output.splitlines() for command, output in shown.items()}
+    for command, words in {
+        "drafts": ("acknowledgment", "clarification", "Art. 19 notice", "to approve"),
+        "requests": ("marketing opt-out", "rectification"),
+        "alerts": ("possible impersonation", "complaint"),
+        "outbox": ("acknowledgment", "verification"),
+    }.items():
+        for word in words:  # each on one line: never split mid-word
+            assert any(word in line for line in lines[command]), (word, shown[command])
+    # A status wraps between its words, never inside one.
+    status_lines = [line for line in lines["requests"] if "identity" in line]
+    assert status_lines and all("identity not" in line for line in status_lines)

@@ -47,7 +47,7 @@ from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json
-from bot.workflow.words import status_words
+from bot.workflow.words import name_words, status_words
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
@@ -56,7 +56,7 @@ app.add_typer(requests_app, name="requests")
 CASE_COLUMNS = (
     Column("reference", key=True),
     Column("requester", drop_order=5),
-    Column("kinds"),
+    Column("kinds", whole_lines=True),
     Column("status"),
     Column("lang", drop_order=4),
     Column("channel", drop_order=2),
@@ -78,7 +78,7 @@ def print_cases(cases: list[dict]) -> None:
             (
                 c["reference"],
                 "\n".join(x for x in (c["requester_name"], c["from"]) if x),
-                ", ".join(k.replace("_", " ") for k in c["kinds"]),
+                "\n".join(name_words(k) for k in c["kinds"]),
                 c["status_words"],
                 c["language"],
                 c["channel"],
