@@ -1104,3 +1104,24 @@ def test_every_list_at_80_columns_shows_words_whole_and_json_keeps_the_names(tmp
     # A status wraps between its words, never inside one.
     status_lines = [line for line in lines["requests"] if "identity" in line]
     assert status_lines and all("identity not" in line for line in status_lines)
+
+
+def test_linking_a_requester_not_on_file_sends_the_challenge_to_the_contact_point_staff_choose(
+    tmp_path,
+):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [maria] = run_json("subjects", "search", "maria", *config)
+    cases = {c["from"]: c for c in run_json("requests", "list", *config)}
+    stranger = cases["stranger@example.org"]["reference"]
+    link = ("requests", "link", stranger, "--subject", str(maria["id"]))
+    code, err = run_main(*link, "--to", "stranger@example.org", *config)
+    assert code == 1 and "not a contact point on file" in err and "5550004" in err, err
+    shown = run_json("requests", "show", stranger, *config)
+    assert shown["requester_name"] is None and shown["status"] == "unverified"  # nothing kept
+
+    code, output = run(*link, "--to", "Maria.Berg@example.se", *config)
+    assert code == 0 and "verification by email_code sent to maria.berg@example.se" in output
+    shown = run_json("requests", "show", stranger, *config)
+    assert (shown["requester_name"], shown["status"]) == ("Maria Berg", "awaiting_verification")

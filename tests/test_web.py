@@ -371,3 +371,25 @@ def test_staff_reopen_a_case_closed_by_mistake_and_it_keeps_its_legal_deadline(
         "duplicate"
     )
     expect(page.get_by_role("button", name="Approve version 1")).to_be_visible()
+
+
+def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_linking(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.stranger_reference}")
+    page.get_by_label("Find the person in the register").fill("maria")
+    page.get_by_role("button", name="Find").click()
+    choice = page.get_by_label("Send the verification challenge to")
+    # The strongest first, and never the address that asked.
+    expect(choice.locator("option").first).to_have_text("telegram 5550004 (telegram confirm)")
+    expect(choice).not_to_contain_text("stranger@example.org")
+    choice.select_option("maria.berg@example.se")
+    page.get_by_role("button", name="Link to Maria Berg").click()
+    expect(page.get_by_role("status")).to_contain_text("Linked to the person on file")
+    sent_to = site.send_outbox()
+    assert "maria.berg@example.se" in sent_to
+    assert "5550004" not in sent_to and "stranger@example.org" not in sent_to
+    page.reload()
+    expect(page.locator("body")).to_contain_text("email code via email to maria.berg@example.se")

@@ -61,6 +61,7 @@ from bot.workflow.linking import (
     challenge_routes,
     draft_no_data,
     link_to_subject,
+    routes_for,
     send_new_challenge,
 )
 from bot.workflow.outbox import requeue
@@ -525,6 +526,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         person = request.query_params.get("person", "").strip()[:200]
         context["person"] = person
         context["candidates"] = find_people(session, person) if person else []
+        # Where each one's challenge may go, the strongest first: staff choose before linking.
+        case = context.get("case")
+        context["candidate_routes"] = (
+            {p.id: routes_for(session, services, case, p) for p in context["candidates"]}
+            if case is not None
+            else {}
+        )
         return name, context
 
     def raw_message(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
@@ -655,6 +663,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             request.path_params["reference"],
             int(form["subject"]),
             actor=actor,
+            address=form.get("address") or None,
         )
         return "linked"
 
