@@ -23,7 +23,7 @@ from bot.store.tables import (
     Verification,
 )
 from bot.workflow.lifecycle import is_open
-from bot.workflow.words import status_words, waits_on
+from bot.workflow.words import draft_status_words, status_words, waits_on
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
@@ -76,6 +76,7 @@ def draft_json(session: Session, draft: Draft) -> dict[str, Any]:
         "reference": case.reference if case else None,
         "version": draft.version,
         "status": draft.status,
+        "status_words": draft_status_words(draft.status),
         "purpose": draft.purpose,
         "language": draft.language,
         "to": {"channel": draft.to_channel, "address": draft.to_address},
