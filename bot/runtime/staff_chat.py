@@ -42,7 +42,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             (
                 d,
                 session.get(Request, d.request_id),
-                approval_plan(session, services, d),
+                approval_plan(session, services, d, staff_language(services.settings)),
                 card_facts(session, services, d),
             )
             for d in session.exec(

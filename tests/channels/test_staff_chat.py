@@ -12,7 +12,7 @@ from bot.config import TelegramSettings
 from bot.runtime.chat_poller import poll_chat_once
 from bot.runtime.staff_chat import notify_staff
 from bot.store.tables import ChannelCursor, Request
-from bot.workflow.approval import edit_draft
+from bot.workflow.approval import approval_plan, edit_draft
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import ANNA_TELEGRAM, JOHN_TELEGRAM
 
@@ -311,7 +311,17 @@ async def test_a_card_says_in_swedish_who_asked_what_they_wrote_and_what_approva
     assert "Person: Anna Lindqvist\n" in text
     assert "Kanal: telegram · Gäller: " in text and "Svar senast: " in text
     assert "Skrev: “sluta skicka nyhetsbrev till mig / tack / /Anna …”" in text
-    assert "Godkänns det kommer noxbot att: " in text
+    # what approval carries out, in Swedish too (the CLI and the JSON keep the English)
+    assert (
+        "Godkänns det kommer noxbot att: stänga av marknadsföring till alla kontaktuppgifter "
+        "för Anna Lindqvist; skicka detta svar via telegram till 5550001" in text
+    )
+    with world.database.session() as session:
+        plan = approval_plan(session, world.services, world.reply_draft(known.reference))
+    assert plan.will == [
+        "switch off marketing to every contact point of Anna Lindqvist",
+        "send this reply by telegram to 5550001",
+    ]
     assert "Person: finns inte i registret\n" in stranger.fields["text"]
     labels = [b["text"] for b in anna.fields["reply_markup"]["inline_keyboard"][0]]
     assert labels == ["Godkänn v1", "Avslå"]
@@ -329,6 +339,7 @@ async def test_alerts_answers_to_presses_and_decided_cards_are_swedish_by_defaul
     async with make_bot(settings.telegram, bot_api.token) as bot:
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
         alert = bot_api.sent()[0].fields["text"]
+        cards = [p.fields["text"] for p in bot_api.sent() if "reply_markup" in p.fields]
         bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a")  # outside the staff chat
         bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a", STAFF_CHAT)  # in it, not staff
         bot_api.user_presses(EVA, "v:1:y", STAFF_CHAT)  # a requester's button
@@ -341,6 +352,11 @@ async def test_alerts_answers_to_presses_and_decided_cards_are_swedish_by_defaul
         await poll_chat_once(world.database, world.services, bot, settings, 0)
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
     assert alert.startswith("⚠ Ett klagomål har kommit in · DSR-2026-0002\nDetaljer: ")
+    # the complaint's reply waits for its outcome: what stands in the way, in Swedish too
+    assert any(
+        "Kan inte godkännas än: klagomålets utfall är inte registrerat; utred det" in card
+        for card in cards
+    )
     answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
     assert answers == [
         "Den här knappen gör ingenting här.",
