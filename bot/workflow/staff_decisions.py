@@ -18,9 +18,9 @@ from bot.errors import NoxbotError
 from bot.reading.safe_text import stored_name
 from bot.rules.policy import kind_labels
 from bot.store.records import subject_of
-from bot.store.tables import Draft, Request
-from bot.workflow.approval import Plan, approve_draft, edit_draft
-from bot.workflow.drafts import case_view, reject_draft
+from bot.store.tables import Draft, DraftStatus, Request
+from bot.workflow.approval import Plan, approval_plan, approve_draft, edit_draft
+from bot.workflow.drafts import case_view, current_version, reject_draft
 from bot.workflow.services import Services
 from bot.workflow.staff_texts import TEXTS, staff_language, telegram_staff_actor
 from bot.workflow.staff_texts import staff_text as _staff_text
@@ -172,7 +172,23 @@ def decide_in_chat(
             )
             return staff_text(services, "done_reject", id=decision.draft_id)
     except NoxbotError as exc:
-        return staff_text(services, "not_done", why=exc)
+        return staff_text(services, "not_done", why=_why_not(session, services, decision, exc))
+
+
+def _why_not(session: Session, services: Services, decision: Decision, error: NoxbotError) -> str:
+    """Why a decision was refused, in the staff chat's language: the approval plan's own
+    reasons (which say the same as the error, in English); the error itself otherwise."""
+    draft = session.get(Draft, decision.draft_id)
+    if draft is None:
+        return staff_text(services, "no_draft", id=decision.draft_id)
+    plan = approval_plan(session, services, draft, staff_language(services.settings))
+    stale = (
+        draft.status != DraftStatus.AWAITING_APPROVAL
+        or current_version(session, draft.series).id != draft.id
+    )
+    if plan.blocked and (decision.approve or stale):
+        return "; ".join(plan.blocked if decision.approve else plan.blocked[:1])
+    return str(error)
 
 
 def edit_in_chat(

@@ -40,6 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_here": "Den här knappen gör ingenting här.",
         "failed": "Det gick inte; se loggen.",
         "unknown_button": "Okänd knapp.",
+        "no_draft": "utkast {id} finns inte",
         "alert_more": "Detaljer: noxbot alerts list eller konsolen.",
     },
     "en": {
@@ -73,6 +74,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_here": "This button does nothing here.",
         "failed": "Could not be done; see the log.",
         "unknown_button": "Unknown button.",
+        "no_draft": "draft {id} does not exist",
         "alert_more": "",
     },
 }

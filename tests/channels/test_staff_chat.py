@@ -375,3 +375,25 @@ async def test_alerts_answers_to_presses_and_decided_cards_are_swedish_by_defaul
 
 def _broken(*args, **kwargs):
     raise RuntimeError("a fault")
+
+
+async def test_a_refused_press_says_why_in_the_staff_chats_language(world, bot_api):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api, language="sv")
+    with world.database.session() as session:
+        new = edit_draft(
+            session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva"
+        )
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:a", STAFF_CHAT)  # the replaced version
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:r", STAFF_CHAT)
+        bot_api.user_presses(EVA, "d:999:1:a", STAFF_CHAT)  # no such draft
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    replaced = (
+        f"Inte gjort: utkast {draft.id} är version 1, men version 2 (utkast {new.id}) ersatte "
+        f"det; granska och godkänn utkast {new.id}"
+    )
+    assert answers == [replaced, replaced, "Inte gjort: utkast 999 finns inte"]
+    assert world.case(outcome.reference).status == "awaiting_approval"
