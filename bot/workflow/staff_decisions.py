@@ -201,9 +201,21 @@ def edit_in_chat(
     draft = session.exec(select(Draft).where(Draft.staff_message_id == card_message_id)).first()
     if draft is None:
         return None
-    try:
-        with session.begin_nested():
-            edit_draft(session, services, draft.id or 0, text.strip(), actor=actor)
-    except NoxbotError as exc:
-        return staff_text(services, "not_done", why=exc)
-    return None
+    latest = current_version(session, draft.series)
+    if latest.id != draft.id:
+        why = staff_text(services, "edit_stale", id=draft.id, version=latest.version)
+    elif draft.status not in (DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED):
+        why = staff_text(services, "edit_closed", id=draft.id)
+    elif text.strip() == draft.text.strip():
+        why = staff_text(services, "edit_unchanged")
+    else:
+        try:
+            with session.begin_nested():
+                edit_draft(session, services, draft.id or 0, text.strip(), actor=actor)
+            return None
+        except NoxbotError as exc:
+            # The text checks' reasons name command-line options; in Swedish, where to
+            # read them instead.
+            why = str(exc) if staff_language(services.settings) == "en" else None
+            why = why or staff_text(services, "edit_refused", id=draft.id)
+    return staff_text(services, "not_done", why=why)

@@ -41,6 +41,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "failed": "Det gick inte; se loggen.",
         "unknown_button": "Okänd knapp.",
         "no_draft": "utkast {id} finns inte",
+        "edit_stale": ("utkast {id} har ersatts av version {version}; svara på det nyaste kortet"),
+        "edit_closed": "utkast {id} är redan avgjort och kan inte längre ändras",
+        "edit_unchanged": "texten är oförändrad; ingen ny version",
+        "edit_refused": (
+            "den nya texten stämmer inte med vad ett godkännande utför (ett avsnitt eller en "
+            "ändring saknas eller är för mycket); noxbot drafts edit {id} säger exakt vad"
+        ),
         "alert_more": "Detaljer: noxbot alerts list eller konsolen.",
     },
     "en": {
@@ -75,6 +82,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "failed": "Could not be done; see the log.",
         "unknown_button": "Unknown button.",
         "no_draft": "draft {id} does not exist",
+        "edit_stale": "draft {id} was replaced by version {version}; answer the newest card",
+        "edit_closed": "draft {id} is decided already and can no longer be edited",
+        "edit_unchanged": "the text is unchanged; no new version made",
+        "edit_refused": "draft {id}: the new text was refused",
         "alert_more": "",
     },
 }

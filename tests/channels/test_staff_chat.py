@@ -397,3 +397,27 @@ async def test_a_refused_press_says_why_in_the_staff_chats_language(world, bot_a
     )
     assert answers == [replaced, replaced, "Inte gjort: utkast 999 finns inte"]
     assert world.case(outcome.reference).status == "awaiting_approval"
+
+
+async def test_an_edit_from_the_chat_that_cannot_be_taken_is_answered_in_swedish(world, bot_api):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api, language="sv")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        card = next(c for c in bot_api.sent() if "reply_markup" in c.fields).message_id
+        bot_api.user_says(EVA, draft.text, reply_to=card, chat_id=STAFF_CHAT)  # unchanged
+        bot_api.user_says(EVA, draft.text + "\n/Eva", reply_to=card, chat_id=STAFF_CHAT)
+        bot_api.user_says(EVA, draft.text + "\n/E", reply_to=card, chat_id=STAFF_CHAT)  # old
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    said = [
+        c.fields["text"]
+        for c in bot_api.sent()
+        if "reply_parameters" in c.fields or c.fields["text"].startswith("Inte gjort")
+    ]
+    assert said == [
+        "Inte gjort: texten är oförändrad; ingen ny version",
+        f"Inte gjort: utkast {draft.id} har ersatts av version 2; svara på det nyaste kortet",
+    ]
+    (new,) = world.drafts(outcome.reference, "reply")
+    assert new.version == 2 and new.text.endswith("/Eva")
