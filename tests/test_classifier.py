@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.reading.classifier import classify
+from bot.reading.classifier import Classification, classify
 from bot.rules.kinds import RequestKind
 
 CORPUS = Path(__file__).resolve().parent.parent / "bench" / "corpus"
@@ -166,3 +166,82 @@ def test_the_corpus_is_ours_and_large_enough():
     assert all(r["kinds"] == ["none"] or "none" not in r["kinds"] for r in rows)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
+
+
+def test_the_bench_counts_a_request_read_as_sure_ordinary_mail_as_a_silent_miss():
+    from bench.classifier_bench import staff_view
+
+    answers = {
+        "radera mig": Classification((RequestKind.NONE,), "sv", 0.9, ()),  # silent miss
+        "ta bort mitt cv": Classification((RequestKind.NONE,), "sv", 0.55, ()),  # triaged
+        "rätta och radera": Classification(
+            (RequestKind.RECTIFICATION, RequestKind.ERASURE), "sv", 0.8, ()
+        ),
+        "skicka mina data och radera": Classification((RequestKind.ACCESS,), "sv", 0.8, ()),
+        "tack för mötet": Classification((RequestKind.NONE,), "sv", 0.95, ()),
+    }
+    gold = {
+        "radera mig": ["erasure"],
+        "ta bort mitt cv": ["erasure"],
+        "rätta och radera": ["rectification", "erasure"],
+        "skicka mina data och radera": ["access", "erasure"],
+        "tack för mötet": ["none"],
+    }
+    rows = [{"text": t, "channel": "chat", "kinds": k} for t, k in gold.items()]
+    view = staff_view(rows, lambda text, **_: answers[text])
+    assert (view.silent, view.requests) == (1, 4)
+    assert (view.multi_exact, view.multi) == (1, 2)
+    assert (view.triaged, view.total) == (1, 5)
+
+
+LONG_BUSINESS_MAIL = """Hej Anna,
+
+Tack för ett bra samarbete under hösten. Uppdraget hos Bergström Logistik avslutas som
+planerat den 30 november och jag har lämnat över dokumentationen till deras IT-chef.
+Den sista tidrapporten för november skickar jag på måndag, och fakturan från mitt bolag
+kommer i vanlig ordning med 30 dagars betalningsvillkor. Nyckelkortet lämnade jag i
+receptionen i fredags och datorn har returnerats till deras support.
+Jag flyttar till Göteborg efter nyår och tar en fast tjänst där, så jag kommer inte att
+söka fler uppdrag via er framöver. Det har varit roligt att jobba med er och jag
+rekommenderar gärna NOX till kollegor.
+
+En sak till: när allt är slutreglerat vill jag att ni raderar mina uppgifter och mitt CV
+ur er konsultdatabas.
+
+Vänliga hälsningar
+Johan"""
+
+
+def test_a_request_in_the_last_lines_of_a_long_business_mail_is_found():
+    result = classify(LONG_BUSINESS_MAIL, subject="Avslut uppdrag och sista faktura")
+    assert RequestKind.ERASURE in result.kinds
+
+
+def test_the_same_long_business_mail_without_the_request_opens_no_case():
+    """At most staff see it ("no more assignments via you" is near an objection)."""
+    ordinary = LONG_BUSINESS_MAIL.split("En sak till")[0] + "Vänliga hälsningar\nJohan"
+    result = classify(ordinary, subject="Avslut uppdrag och sista faktura")
+    assert not result.is_request or result.needs_triage
+
+
+def test_unclear_talk_of_ones_own_data_with_a_question_goes_to_staff_not_to_ordinary_mail():
+    result = classify("Hej, det gäller mina uppgifter hos er. Kan ni hjälpa mig med det?")
+    assert result.is_request or result.needs_triage
+
+
+def test_the_safety_net_sends_none_about_ones_own_data_with_a_request_to_triage():
+    """Whatever the model makes of it: `none` for a message that speaks of the writer's
+    own data and asks for something goes to staff, not to ordinary mail."""
+    from bot.reading.classifier import Estimates, _model, _read, decide, estimates
+    from bot.reading.learned_model import RIGHTS, Estimate
+
+    text = "Jag har en fråga om mina uppgifter, kan ni ringa mig?"
+    reading = _read(text, "", "chat")
+    assert estimates(reading, _model()).own_data_ask
+    unlikely = Estimate(dict.fromkeys(RIGHTS, 0.01), 0.01)
+    asked = decide(reading, _model(), Estimates(unlikely, (), own_data_ask=True))
+    plain = decide(reading, _model(), Estimates(unlikely, (), own_data_ask=False))
+    assert asked.kinds == plain.kinds == (RequestKind.NONE,)
+    assert asked.needs_triage and not plain.needs_triage
+    ordinary = _read("Kan ni skicka fakturan igen?", "", "chat")
+    assert not estimates(ordinary, _model()).own_data_ask

@@ -172,3 +172,27 @@ async def test_codes_mailed_by_someone_on_file_get_the_answers_a_strangers_codes
     assert len(answers[ANNA_EMAIL]) == 7
     assert "did not match" in answers[ANNA_EMAIL][3][1]
     assert "too many times" in answers[ANNA_EMAIL][4][1]
+
+
+async def test_a_flood_of_requests_in_someones_name_sends_them_one_acknowledgement_a_day(talk):
+    subjects = ["Radera mig", "Registerutdrag", "Sluta skicka reklam", "Radera allt", "Kopia"]
+    texts = [
+        "Radera alla mina uppgifter.",
+        "Jag vill ha ett registerutdrag.",
+        "Sluta skicka nyhetsbrev till mig.",
+        "Ta bort mitt CV och min profil.",
+        "Skicka en kopia av mina personuppgifter.",
+    ]
+    cases = [
+        talk.email("victim@example.org", text, subject)
+        for text, subject in zip(texts, subjects, strict=True)
+    ]
+    assert len({c.reference for c in cases}) == 5  # five cases, all opened
+    sent = await talk.deliver()
+    assert [
+        m.address for m in sent if "received your request" in m.text or "tagit emot" in m.text
+    ] == ["victim@example.org"]
+    talk.clock.advance(days=1, minutes=1)  # a day later, the next one is answered at once again
+    talk.email("victim@example.org", "Radera mina uppgifter nu.", "Igen")
+    again = await talk.deliver()
+    assert [m.address for m in again] == ["victim@example.org"]

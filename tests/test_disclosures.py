@@ -101,3 +101,45 @@ def test_a_disclosures_file_with_a_bad_row_imports_nothing(world):
         "nothing imported; 2 row(s) to fix: line 3: recipient_email is not an email address; "
         "line 4: the person is no email or phone on file"
     )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_disclosures_are_imported_from_an_sql_source_by_the_command(backend, request, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from tests.test_cli import run
+
+    url = (
+        f"sqlite:///{tmp_path / 'crm.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url").replace(
+            "postgresql://", "postgresql+psycopg://"
+        )
+    )
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE sent_cv (email TEXT, client TEXT, client_email TEXT, sent DATE)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO sent_cv VALUES ('anna.lindqvist@example.se', 'Exempelbanken AB', "
+                "'rekrytering@exempelbanken.example', '2026-10-01'), "
+                "('john.carter@example.com', 'Fintech Ltd', NULL, '2026-09-15')"
+            )
+        )
+    engine.dispose()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "n.db"}"\n\n[[sources]]\ntype = "sql"\n'
+        f'name = "CRM"\nurl = "{url}"\ndisclosures = "SELECT email AS person, client AS '
+        "recipient, client_email AS recipient_email, sent AS date, 'CV' AS what FROM sent_cv\"\n"
+    )
+    from tests.workflow_kit import EXAMPLES as examples
+
+    c = str(config)
+    assert run("subjects", "import", str(examples / "register.csv"), "-c", c)[0] == 0
+    code, output = run("disclosures", "import", "--source", "CRM", "-c", c)
+    assert (code, output.strip()) == (0, "2 disclosure(s) imported, 0 already on record")
+    code, output = run("disclosures", "import", "--source", "CRM", "-c", c)
+    assert output.strip() == "0 disclosure(s) imported, 2 already on record"

@@ -22,6 +22,7 @@ from bot.cli import demo as _demo  # noqa: F401  isort: skip
 from bot.cli import run as _run  # noqa: F401  isort: skip
 from bot.cli import web as _web  # noqa: F401  isort: skip
 from bot.cli import casework as _casework  # noqa: F401  isort: skip
+from bot.cli import classifier as _classifier  # noqa: F401  isort: skip
 
 
 #: Set (to anything) to see the traceback of an unexpected error instead of its one line.

@@ -17,9 +17,11 @@ from bot.cli.app import (
     services_for,
     staff_actor,
 )
+from bot.errors import NoxbotError
 from bot.files import read_named_file
+from bot.sources.sql import SqlDatabase
 from bot.store import audit
-from bot.store.disclosures import import_disclosures
+from bot.store.disclosures import import_disclosures, import_rows
 
 disclosures_app = typer.Typer(
     help="Who received a person's data (for access replies and Art. 19 notices).",
@@ -31,25 +33,49 @@ app.add_typer(disclosures_app, name="disclosures")
 @disclosures_app.command("import")
 def disclosures_import(
     file: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="CSV with the header person,recipient,recipient_email,date,what."),
-    ],
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of a file: the SQL source (\\[\\[sources]]) whose disclosures "
+            "statement returns those columns."
+        ),
+    ] = None,
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Import disclosures: `person` is an email or phone on file, `date` is YYYY-MM-DD,
     `recipient_email` may be empty (an Art. 19 notice then becomes a checklist item). A file
     with any bad row imports nothing; importing the same row twice adds it once."""
-    data = read_named_file(file, "a CSV file")
-    _, database, services = services_for(config)
+    if (file is None) == (source is None):
+        raise typer.BadParameter("give a CSV FILE or --source NAME (one of them)")
+    _settings, database, services = services_for(config)
+    rows = None
+    if source is not None:
+        sql = next(
+            (s for s in services.sources or [] if s.name == source and isinstance(s, SqlDatabase)),
+            None,
+        )
+        if sql is None:
+            raise NoxbotError(f"--source {source}: no [[sources]] of type 'sql' has that name")
+        rows = sql.disclosures()
+        sql.dispose()
     with database.session() as session:
-        result = import_disclosures(session, data, now=services.clock())
+        if rows is not None:
+            result = import_rows(session, rows, now=services.clock())
+        else:
+            assert file is not None
+            data = read_named_file(file, "a CSV file")
+            result = import_disclosures(session, data, now=services.clock())
         audit.record(
             session,
             at=services.clock(),
             actor=staff_actor(),
             action="disclosures_imported",
-            detail=f"{file.name}: {result.added} new, {result.already} already on record",
+            detail=f"{file.name if file else source}: {result.added} new, "
+            f"{result.already} already on record",
         )
     if output_format is OutputFormat.JSON:
         print_json({"added": result.added, "already": result.already})

@@ -14,6 +14,7 @@ Pure and fast: patterns are compiled once at import.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -24,7 +25,7 @@ from bot.reading.language import detect_language
 from bot.reading.learned_model import (
     FEATURES_VERSION,
     RIGHTS,
-    SECOND_KIND_THRESHOLD,
+    Estimate,
     LinearModel,
     MessageFeatures,
     Signals,
@@ -1133,53 +1134,152 @@ def classify_by_rules(text: str, *, subject: str = "", channel: str = "email") -
     )
 
 
-def classify(text: str, *, subject: str = "", channel: str = "email") -> Classification:
+def classify(
+    text: str, *, subject: str = "", channel: str = "email", model: LinearModel | None = None
+) -> Classification:
     """The kinds a message asks for, its language, a confidence and the evidence.
 
     The cases:
     1. an auto-reply, a bounce or a newsletter is `none`, whatever words it holds (and an
        absence notice, unless a rule finds a request in it);
-    2. otherwise the model weighs the message (the rules' findings among its inputs); the
-       most probable kind counts when it reaches the model's threshold, any other kind when
-       it also reaches SECOND_KIND_THRESHOLD; when no kind does but the model is sure that
-       some right is asked for, the likeliest kind is named with a confidence under 0.5;
-    3. confidence is how sure the least sure part of the answer is: how far the weakest kind
-       found lies above the threshold, or for `none` how far the strongest lies below it,
+    2. otherwise the model weighs the message (the rules' findings among its inputs), and
+       in a longer message also each passage of two sentences, so that a request in the
+       last lines of a long business mail is not outweighed by the rest: a passage counts
+       for a kind when it reaches the model's passage threshold;
+    3. the most probable kind counts when it reaches the model's threshold, any other kind
+       when it reaches the model's second_threshold; when no kind does but the model is sure
+       that some right is asked for, the likeliest kind is named with a confidence under 0.5;
+    4. confidence is how sure the least sure part of the answer is: how far the weakest kind
+       found lies above its threshold, or for `none` how far the strongest lies below it,
        from 0.5 (on the threshold) to 1.0 — staff triage what falls under [classifier]
-       triage_threshold;
-    4. evidence is what staff read: the rules' phrases for a kind they found, else the
+       triage_threshold. The safety net: `none` for a message that may well ask for a right
+       (its request probability at the model's unsure threshold), or that speaks of the
+       writer's own data and asks for something, gets a confidence of 0.55, for staff;
+    5. evidence is what staff read: the rules' phrases for a kind they found, else the
        sentence that weighed most for that kind.
+
+    `model` is for training and measuring a model that is not the shipped one.
     """
     reading = _read(text, subject, channel)
     if reading.bulk:
         return Classification((K.NONE,), reading.language, 0.99, ())
-    model = _model()
+    model = model or _model()
     if model is None:
         return classify_by_rules(text, subject=subject, channel=channel)
-    estimate = model.estimate(_features(reading))
-    probabilities, threshold = estimate.kinds, model.threshold
+    return decide(reading, model, estimates(reading, model))
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """The model's reading of a whole message and of its passages."""
+
+    whole: Estimate
+    passages: tuple[Estimate, ...]
+    own_data_ask: bool  # speaks of the writer's own data and asks for something
+
+
+#: A message of more sentences than this is also read passage by passage.
+PASSAGE_SENTENCES = 2
+_SENTENCE_END = re.compile(r"[.!?\n]+")
+_OWN_DATA = re.compile(
+    r"\b(?:min(?:a)? (?:person)?(?:uppgifter|data|information|profil|cv)|mitt (?:cv|konto)|"
+    r"(?:uppgifter|data|information) (?:om|pa) (?:mig|mej)|"
+    r"my (?:personal )?(?:data|information|info|details|profile|cv|record)s?|"
+    r"(?:data|information|details) (?:about|on|of) me)\b"
+)
+_ASKING = re.compile(
+    r"\?|\b(?:please|pls|plz|could you|can you|would you|i want|i'd like|i would like|"
+    r"kindly|snalla|kan ni|kan du|skulle ni|vill att ni|jag vill|jag onskar|vanligen|tack)\b"
+)
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start and text[start : match.start()].strip():
+            spans.append((start, match.end()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def estimates(reading: _Reading, model: LinearModel) -> Estimates:
+    """The whole message's estimate and, for a longer one, each two-sentence passage's.
+
+    Each sentence is read in at most two passages, so the cost stays linear in the text."""
+    whole = model.estimate(_features(reading))
+    passages: list[Estimate] = []
+    sentences = _sentences(reading.mended)
+    if model.passage_threshold <= 1.0 and len(sentences) > PASSAGE_SENTENCES:
+        # Each sentence's words and word pairs are summed once; a passage adds two such
+        # sums (a word in both counts twice) and its own rule findings and the flags.
+        sums = []
+        for start, end in sentences:
+            words = tokens(reading.mended[start:end])
+            pairs = [f"b:{a}_{b}" for (a, _), (b, _) in itertools.pairwise(words)]
+            sums.append(model.sums(dict.fromkeys(words), dict.fromkeys(pairs)))
+        flags = [f"f:{flag}" for flag in sorted(reading.flags)]
+        for index in range(len(sentences) - 1):
+            start, end = sentences[index][0], sentences[index + 1][1]
+            scores: dict[RequestKind, float] = {}
+            for hit in reading.hits:
+                if start <= hit.start and hit.end <= end:
+                    scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
+            extras = [
+                f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
+                for kind, score in _resolve(scores).items()
+            ]
+            if "?" in reading.mended[start:end]:
+                extras.append("x:question")
+            own = model.sums((), extras + flags)
+            passages.append(model.from_sums([sums[index], sums[index + 1], own]))
+    own = _OWN_DATA.search(reading.mended) is not None and _ASKING.search(reading.mended)
+    return Estimates(whole, tuple(passages), bool(own))
+
+
+def decide(
+    reading: _Reading, model: LinearModel, found: Estimates, *, with_evidence: bool = True
+) -> Classification:
+    """The answer from the estimates (see `classify`); pure, so training can try settings."""
+    probabilities = dict(found.whole.kinds)
+    request = found.whole.request
+    for passage in found.passages:
+        for kind, p in passage.kinds.items():
+            if p >= model.passage_threshold and p > probabilities[kind]:
+                probabilities[kind] = p
+        if passage.request >= model.passage_threshold:
+            request = max(request, passage.request)
+    threshold = model.threshold
     first = max(probabilities, key=probabilities.__getitem__)
-    kinds = tuple(
-        k
-        for k in RIGHTS
-        if probabilities[k] >= threshold
-        and (k is first or probabilities[k] >= max(threshold, SECOND_KIND_THRESHOLD))
-    )
+    kinds = ()
+    if probabilities[first] >= threshold:
+        second = model.second_threshold
+        kinds = tuple(k for k in RIGHTS if k is first or probabilities[k] >= second)
     if _absence_notice(reading):
         return Classification((K.NONE,), reading.language, 0.9, ())
-    if not kinds and estimate.request >= model.request_threshold:
+    if not kinds and request >= model.request_threshold:
         # Surely a request, but of no clear kind: the likeliest is named, with a confidence
         # below a coin flip, so that staff choose (triage).
         kinds, uncertain = (first,), 0.5 * probabilities[first] / threshold
-        evidence = _evidence(reading, model, kinds)
+        evidence = _evidence(reading, model, kinds) if with_evidence else ()
         return Classification(kinds, reading.language, round(uncertain, 2), evidence)
     if not kinds:
         confidence = _margin(threshold - max(probabilities.values()), threshold)
+        if request >= model.unsure_threshold or found.own_data_ask:
+            confidence = min(confidence, UNSURE_CONFIDENCE)
         return Classification((K.NONE,), reading.language, round(confidence, 2), ())
-    confidence = min(_margin(probabilities[k] - threshold, 1.0 - threshold) for k in kinds)
-    return Classification(
-        kinds, reading.language, round(confidence, 2), _evidence(reading, model, kinds)
+    confidence = min(
+        _margin(probabilities[k] - edge, 1.0 - edge)
+        for k in kinds
+        for edge in [threshold if k is first else model.second_threshold]
     )
+    evidence = _evidence(reading, model, kinds) if with_evidence else ()
+    return Classification(kinds, reading.language, round(confidence, 2), evidence)
+
+
+#: The confidence the safety net gives `none`: under the default triage threshold (0.6).
+UNSURE_CONFIDENCE = 0.55
 
 
 def _evidence(

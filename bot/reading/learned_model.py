@@ -23,15 +23,14 @@ from bot.rules.kinds import RequestKind
 
 #: Bump when the features change: the shipped weights are then stale and must be retrained
 #: (tests/test_classifier.py checks the two agree).
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 MODEL_PATH = Path(__file__).parent / "data" / "classifier_model.json"
 #: The rules' verdicts enter training with this value instead of 1: regularisation then
 #: spreads less of their weight over the thousands of word features that co-occur with them.
 #: Exported weights are multiplied by it, so inference adds them as they are.
 RULE_EMPHASIS = 1.0
-#: A second or third kind in one message must be at least this probable (the first needs
-#: only the model's threshold): on our corpus this costs nothing measurable in macro-F1
-#: (bench/train_classifier.py) and keeps staff from seeing stray extra kinds.
+#: A second or third kind in one message must be at least this probable unless the model
+#: says otherwise (its `second_threshold`, chosen by bench/train_classifier.py).
 SECOND_KIND_THRESHOLD = 0.5
 RIGHTS = tuple(k for k in RequestKind if k is not RequestKind.NONE)
 
@@ -173,6 +172,17 @@ class LinearModel:
     request_threshold: float
     features_version: int
     corpus_digest: str
+    #: A passage of a longer message (two sentences) counts for a kind or for "a request"
+    #: when its own probability reaches this: a request in the last lines of a long business
+    #: mail is not outweighed by the rest. Above 1.0: passages are not read.
+    passage_threshold: float = 1.01
+    #: `none` with a request probability at or above this goes to staff triage rather than
+    #: being filed as ordinary mail (the safety net; above 1.0: off).
+    unsure_threshold: float = 1.01
+    c: float = 3.0  # the regularisation it was trained with (a retrain reuses it)
+    #: Once one kind is found, another counts at this probability (a second right is often
+    #: only hinted at beside a clear one).
+    second_threshold: float = SECOND_KIND_THRESHOLD
     #: A word's summed weights, computed once: most words recur, and a word expands to many
     #: letter groups (this is what makes thousands of messages a second possible).
     _word_rows: dict[tuple[str, bool], tuple[float, ...] | None] = field(
@@ -181,16 +191,7 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> LinearModel:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(
-            kinds=tuple(RequestKind(k) for k in data["kinds"]),
-            intercepts=tuple(data["intercepts"]),
-            weights={f: tuple(w) for f, w in data["weights"].items()},
-            threshold=data["threshold"],
-            request_threshold=data["request_threshold"],
-            features_version=data["features_version"],
-            corpus_digest=data["corpus_digest"],
-        )
+        return model_from_json(json.loads(path.read_text(encoding="utf-8")))
 
     def _word_row(self, word: str, negated: bool) -> tuple[float, ...] | None:
         key = (word, negated)
@@ -204,12 +205,20 @@ class LinearModel:
         return row
 
     def estimate(self, message: MessageFeatures) -> Estimate:
-        total = list(self.intercepts)
-        rows = [self._word_row(word, negated) for word, negated in message.words]
-        rows.extend(self.weights.get(feature) for feature in message.extras)
-        for row in rows:
-            if row is not None:
-                total = [t + w for t, w in zip(total, row, strict=True)]
+        return self.from_sums([self.sums(message.words, message.extras)])
+
+    def sums(self, words: Iterable[tuple[str, bool]], extras: Iterable[str]) -> list[float]:
+        """The summed weights of some words and features, without the intercepts: a
+        passage's estimate adds its sentences' sums instead of reading them again."""
+        rows = [self._word_row(word, negated) for word, negated in words]
+        rows.extend(self.weights.get(feature) for feature in extras)
+        found = [row for row in rows if row is not None]
+        if not found:
+            return [0.0] * len(self.intercepts)
+        return [sum(column) for column in zip(*found, strict=True)]
+
+    def from_sums(self, parts: Iterable[list[float]]) -> Estimate:
+        total = [sum(column) for column in zip(self.intercepts, *parts, strict=True)]
         probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
         return Estimate(dict(zip(self.kinds, probabilities, strict=False)), probabilities[-1])
 
@@ -222,3 +231,20 @@ class LinearModel:
 @lru_cache(maxsize=1)
 def shipped_model() -> LinearModel:
     return LinearModel.load()
+
+
+def model_from_json(data: dict) -> LinearModel:
+    """A model from its exported form (as written to MODEL_PATH), without a file."""
+    return LinearModel(
+        kinds=tuple(RequestKind(k) for k in data["kinds"]),
+        intercepts=tuple(data["intercepts"]),
+        weights={f: tuple(w) for f, w in data["weights"].items()},
+        threshold=data["threshold"],
+        request_threshold=data["request_threshold"],
+        features_version=data["features_version"],
+        corpus_digest=data["corpus_digest"],
+        passage_threshold=data.get("passage_threshold", 1.01),
+        unsure_threshold=data.get("unsure_threshold", 1.01),
+        c=data.get("c", 3.0),
+        second_threshold=data.get("second_threshold", SECOND_KIND_THRESHOLD),
+    )

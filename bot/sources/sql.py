@@ -91,6 +91,18 @@ class SqlDatabase:
     def attachment(self, ref: str) -> Attachment | None:
         return None
 
+    def disclosures(self) -> list[dict[str, Any]]:
+        """The rows of the configured `disclosures` query (person, recipient, ...)."""
+        if self.config.disclosures is None:
+            raise SourceError(f"{self.name}: no disclosures statement is configured")
+        try:
+            with self._connect().connect() as connection:
+                return [
+                    dict(r) for r in connection.execute(text(self.config.disclosures)).mappings()
+                ]
+        except SQLAlchemyError as exc:
+            raise self._failed(exc) from None
+
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -32,6 +34,7 @@ class DisclosureImport:
 
 
 def import_disclosures(session: Session, data: bytes, *, now: datetime) -> DisclosureImport:
+    """From a CSV file's bytes."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -44,31 +47,44 @@ def import_disclosures(session: Session, data: bytes, *, now: datetime) -> Discl
         raise DisclosureImportError(
             f"the header lacks {', '.join(missing)} (expected columns: {', '.join(COLUMNS)})"
         )
+    return import_rows(session, reader, now=now, first_line=2, unit="line")
+
+
+def import_rows(
+    session: Session,
+    source: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    first_line: int = 1,
+    unit: str = "row",
+) -> DisclosureImport:
+    """From rows with the COLUMNS as keys (a CSV file's, or an SQL source's query's)."""
     rows: list[Disclosure] = []
     problems: list[str] = []
-    for number, row in enumerate(reader, start=2):
-        if number > MAX_ROWS + 1:
+    for number, raw in enumerate(source, start=first_line):
+        row = {k: _cell(v) for k, v in raw.items()}
+        if number > MAX_ROWS + first_line:
             raise DisclosureImportError(f"more than {MAX_ROWS} rows; split the file")
         person = (row.get("person") or "").strip()
         subject = _person(session, person)
         if subject is None:
-            problems.append(f"line {number}: the person is no email or phone on file")
+            problems.append(f"{unit} {number}: the person is no email or phone on file")
             continue
         recipient = (row.get("recipient") or "").strip()
         if not recipient:
-            problems.append(f"line {number}: recipient is empty")
+            problems.append(f"{unit} {number}: recipient is empty")
             continue
         address = (row.get("recipient_email") or "").strip() or None
         if address is not None:
             try:
                 address = normalise_email(address)
             except InvalidContact:
-                problems.append(f"line {number}: recipient_email is not an email address")
+                problems.append(f"{unit} {number}: recipient_email is not an email address")
                 continue
         try:
             when = date.fromisoformat((row.get("date") or "").strip())
         except ValueError:
-            problems.append(f"line {number}: date is not YYYY-MM-DD")
+            problems.append(f"{unit} {number}: date is not YYYY-MM-DD")
             continue
         rows.append(
             Disclosure(
@@ -101,6 +117,15 @@ def import_disclosures(session: Session, data: bytes, *, now: datetime) -> Discl
         added += 1
     session.flush()
     return DisclosureImport(added, already)
+
+
+def _cell(value: Any) -> str:
+    """A value as text: a database's date or timestamp as YYYY-MM-DD."""
+    if value is None:
+        return ""
+    if isinstance(value, date):  # a datetime is a date too
+        return value.isoformat()[:10]
+    return str(value)
 
 
 def _person(session: Session, value: str) -> Subject | None:

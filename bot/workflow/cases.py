@@ -7,6 +7,7 @@ Every function works inside the caller's transaction and changes state only thro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -51,6 +52,9 @@ from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
+
+#: At most one automatic acknowledgement per requester address and channel in this time.
+ACKNOWLEDGE_AT_ONCE_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,10 @@ def acknowledge(session: Session, services: Services, case: Request) -> Draft:
         return draft  # a request by phone or post: staff answer it by hand
 
     now = services.clock()
+    if _acknowledged_lately(session, case, now):
+        # A flood of requests in someone's name (a forged From) must not turn NOX into a
+        # mail cannon aimed at them: one automatic answer a day, the rest wait for staff.
+        return draft
     draft.status = DraftStatus.APPROVED
     draft.decided_by = SYSTEM
     draft.decided_at = now
@@ -204,6 +212,24 @@ def acknowledge(session: Session, services: Services, case: Request) -> Draft:
         from_address=services.settings.organisation.email,
     )
     return draft
+
+
+def _acknowledged_lately(session: Session, case: Request, now: datetime) -> bool:
+    """Whether an acknowledgement already went out at once to this case's requester, on
+    the same channel, within the last day."""
+    earlier = session.exec(
+        select(Draft.id)
+        .join(Request, col(Request.id) == Draft.request_id)
+        .where(
+            Request.requester_address == case.requester_address,
+            Request.channel == case.channel,
+            Request.id != case.id,
+            Draft.purpose == "acknowledgment",
+            Draft.decided_by == SYSTEM,
+            col(Draft.decided_at) >= now - ACKNOWLEDGE_AT_ONCE_EVERY,
+        )
+    ).first()
+    return earlier is not None
 
 
 def extend_case(

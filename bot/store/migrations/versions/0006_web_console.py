@@ -1,7 +1,7 @@
 """staff accounts and browser sessions for the web console
 
 Revision ID: 0005w
-Revises: 0004
+Revises: 0005i
 Create Date: 2026-12-04 12:45:00
 """
 

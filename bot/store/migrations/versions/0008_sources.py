@@ -2,7 +2,7 @@
 complaint outcomes
 
 Revision ID: 0005s
-Revises: 0004
+Revises: 0005c
 Create Date: 2026-12-04 13:00:00
 """
 

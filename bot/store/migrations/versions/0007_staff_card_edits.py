@@ -1,7 +1,7 @@
 """staff card edits: the chat message of a draft's card, and when it was closed
 
 Revision ID: 0005c
-Revises: 0004
+Revises: 0005w
 """
 
 from __future__ import annotations

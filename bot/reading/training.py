@@ -1,0 +1,328 @@
+"""Training the classifier's model (scikit-learn, the `[train]` extra; imported only here
+and only when training): features, one logistic regression per kind plus "any right",
+the decision settings chosen by leave-one-file-out cross-validation with the classifier's
+own decision (`decide`), and the figures staff care about. Pure: callers read and write
+the files (bench/train_classifier.py, `noxbot classifier retrain`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from bot.reading.classifier import (
+    Classification,
+    _read,
+    classify,
+    decide,
+    estimates,
+    training_features,
+)
+from bot.reading.learned_model import (
+    FEATURES_VERSION,
+    RIGHTS,
+    RULE_EMPHASIS,
+    LinearModel,
+    model_from_json,
+)
+from bot.rules.kinds import RequestKind
+
+C_GRID = (3.0, 10.0)
+THRESHOLD_GRID = (0.4, 0.45, 0.5)  # lower: "I deleted the old invoice" reads as erasure
+REQUEST_GRID = (0.8, 0.9, 1.01)  # 1.01: never (the kinds alone decide)
+PASSAGE_GRID = (0.7, 0.8, 0.9, 1.01)  # 1.01: passages are not read
+UNSURE_GRID = (0.3, 0.4, 0.5, 1.01)  # 1.01: no safety net on the request probability
+SECOND_GRID = (0.3, 0.4, 0.5)
+MIN_MESSAGES = 3  # a feature seen in fewer training messages is left out
+CLASS_WEIGHT = "balanced"
+#: The default `[classifier] triage_threshold`, which the figures are measured against.
+TRIAGE_THRESHOLD = 0.6
+
+
+class TrainingUnavailable(RuntimeError):
+    """scikit-learn is not installed (the `[train]` extra)."""
+
+
+def require_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError as exc:
+        raise TrainingUnavailable(
+            'training needs scikit-learn: .venv/bin/pip install -e ".[train]"'
+        ) from exc
+
+
+def featurise(rows: list[dict]) -> list[Counter[str]]:
+    """Each message's features, the rules' findings weighted by RULE_EMPHASIS."""
+    found = []
+    for row in rows:
+        counts = Counter(
+            training_features(row["text"], subject=row.get("subject", ""), channel=row["channel"])
+        )
+        for name in counts:
+            if name.startswith("r:"):
+                counts[name] *= RULE_EMPHASIS
+        found.append(counts)
+    return found
+
+
+def fit(features: list[Counter[str]], rows: list[dict], c: float):
+    """Vectoriser, one logistic regression per rights kind, and last one for "any right"."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    seen = Counter(f for counts in features for f in counts)
+    kept = [{f: n for f, n in counts.items() if seen[f] >= MIN_MESSAGES} for counts in features]
+    vectoriser = DictVectorizer()
+    matrix = _int32(vectoriser.fit_transform(kept))
+    models = []
+    targets = [[str(kind) in r["kinds"] for r in rows] for kind in RIGHTS]
+    targets.append([r["kinds"] != ["none"] for r in rows])
+    for target in targets:
+        model = LogisticRegression(
+            C=c, solver="liblinear", max_iter=2000, class_weight=CLASS_WEIGHT
+        )
+        model.fit(matrix, target)
+        models.append(model)
+    return vectoriser, models
+
+
+def _int32(matrix):
+    """liblinear takes sparse matrices with 32-bit indices only."""
+    import numpy as np
+
+    matrix = matrix.tocsr()
+    matrix.indices = matrix.indices.astype(np.int32)
+    matrix.indptr = matrix.indptr.astype(np.int32)
+    return matrix
+
+
+def probabilities(vectoriser, models, features: list[Counter[str]]):
+    matrix = _int32(vectoriser.transform(features))
+    return [m.predict_proba(matrix)[:, 1] for m in models]
+
+
+def macro_f1(rows: list[dict], predicted: list[set[str]]) -> float:
+    labels = [str(k) for k in RIGHTS] + ["none"]
+    total = 0.0
+    for label in labels:
+        tp = sum(label in p and label in r["kinds"] for r, p in zip(rows, predicted, strict=True))
+        fp = sum(
+            label in p and label not in r["kinds"] for r, p in zip(rows, predicted, strict=True)
+        )
+        fn = sum(
+            label not in p and label in r["kinds"] for r, p in zip(rows, predicted, strict=True)
+        )
+        precision = tp / (tp + fp) if tp + fp else (1.0 if not fn else 0.0)
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        total += 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return total / len(labels)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a setting does on some messages: as bench/classifier_bench.py reports it."""
+
+    macro_f1: float
+    silent_share: float  # requests read as `none` and not sent to triage
+    multi_exact: float  # exact-set match on messages asking for several rights
+    triage_share: float
+
+    def line(self) -> str:
+        return (
+            f"macro-F1 {self.macro_f1:.3f}  silent {self.silent_share:5.1%}  "
+            f"multi exact {self.multi_exact:.3f}  triage {self.triage_share:5.1%}"
+        )
+
+
+def figures(rows: list[dict], answers: list) -> Figures:
+    predicted = [{str(k) for k in a.kinds} for a in answers]
+    requests = [i for i, r in enumerate(rows) if r["kinds"] != ["none"]]
+    multi = [i for i, r in enumerate(rows) if len(r["kinds"]) > 1]
+    silent = sum(
+        not answers[i].is_request and answers[i].confidence >= TRIAGE_THRESHOLD for i in requests
+    )
+    return Figures(
+        macro_f1(rows, predicted),
+        silent / len(requests) if requests else 0.0,
+        sum(predicted[i] == set(rows[i]["kinds"]) for i in multi) / len(multi) if multi else 1.0,
+        sum(a.confidence < TRIAGE_THRESHOLD for a in answers) / len(answers),
+    )
+
+
+def score(found: Figures) -> float:
+    """What a setting is chosen by: macro-F1, with silent misses over 1 % and a triage rate
+    over 7 % (the targets, with room to spare) weighing heavily against it."""
+    return (
+        found.macro_f1
+        - 3 * max(0.0, found.silent_share - 0.01)
+        - 3 * max(0.0, found.triage_share - 0.07)
+    )
+
+
+Setting = tuple[float, float, float, float, float]  # threshold, request, passage, unsure, second
+
+
+def settings() -> list[Setting]:
+    return list(
+        itertools.product(THRESHOLD_GRID, REQUEST_GRID, PASSAGE_GRID, UNSURE_GRID, SECOND_GRID)
+    )
+
+
+def with_setting(model: LinearModel, setting: Setting) -> LinearModel:
+    threshold, request, passage, unsure, second = setting
+    return replace(
+        model,
+        threshold=threshold,
+        request_threshold=request,
+        passage_threshold=passage,
+        unsure_threshold=unsure,
+        second_threshold=second,
+    )
+
+
+def read_all(rows: list[dict], model: LinearModel) -> list:
+    """Each message read once, with passages: the settings then only decide."""
+    reading_model = replace(model, passage_threshold=0.5)
+    found = []
+    for row in rows:
+        reading = _read(row["text"], row.get("subject", ""), row["channel"])
+        estimated = None if reading.bulk else estimates(reading, reading_model)
+        found.append((reading, estimated))
+    return found
+
+
+def answers_for(read: list, model: LinearModel) -> list[Classification]:
+    """As classify answers, from messages already read."""
+    return [
+        Classification((RequestKind.NONE,), reading.language, 0.99, ())
+        if estimated is None
+        else decide(reading, model, estimated, with_evidence=False)
+        for reading, estimated in read
+    ]
+
+
+def cross_validate(
+    rows: list[dict], features: list[Counter[str]], log: Callable[[str], None] = lambda _: None
+) -> dict:
+    """Leave one file out, for every C and setting, with the classifier's own decision
+    (bot.reading.classifier.decide); per (C, setting) the pooled figures and per file
+    the macro-F1."""
+    files = sorted({r["file"] for r in rows})
+    pooled: dict[tuple, list] = {}
+    per_file: dict[tuple, dict[str, float]] = {}
+    order: list[int] = []
+    for name in files:
+        test = [i for i, r in enumerate(rows) if r["file"] == name]
+        train = [i for i, r in enumerate(rows) if r["file"] != name]
+        order.extend(test)
+        test_rows = [rows[i] for i in test]
+        for c in C_GRID:
+            vectoriser, models = fit([features[i] for i in train], [rows[i] for i in train], c)
+            model = model_from_json(export(vectoriser, models, 0.5, 1.01, ""))
+            read = read_all(test_rows, model)
+            for setting in settings():
+                answers = answers_for(read, with_setting(model, setting))
+                pooled.setdefault((c, *setting), []).extend(answers)
+                predicted = [{str(k) for k in a.kinds} for a in answers]
+                per_file.setdefault((c, *setting), {})[name] = macro_f1(test_rows, predicted)
+        log(f"  fold {name} done")
+    ordered_rows = [rows[i] for i in order]
+    return {
+        key: {"pooled": figures(ordered_rows, answers), **per_file[key]}
+        for key, answers in pooled.items()
+    }
+
+
+def export(
+    vectoriser,
+    models,
+    threshold: float,
+    request_threshold: float,
+    digest: str,
+    passage_threshold: float = 1.01,
+    unsure_threshold: float = 1.01,
+    c: float = 3.0,
+    second_threshold: float = 0.5,
+) -> dict:
+    names = vectoriser.get_feature_names_out()
+    weights = {}
+    for column, name in enumerate(names):
+        scale = RULE_EMPHASIS if str(name).startswith("r:") else 1.0
+        row = [round(float(m.coef_[0][column]) * scale, 4) for m in models]
+        if any(abs(w) >= 1e-4 for w in row):
+            weights[str(name)] = row
+    return {
+        "features_version": FEATURES_VERSION,
+        "corpus_digest": digest,
+        "kinds": [str(k) for k in RIGHTS],
+        "intercepts": [round(float(m.intercept_[0]), 4) for m in models],
+        "threshold": threshold,
+        "request_threshold": request_threshold,
+        "passage_threshold": passage_threshold,
+        "unsure_threshold": unsure_threshold,
+        "c": c,
+        "second_threshold": second_threshold,
+        "weights": weights,
+    }
+
+
+def measure(model: LinearModel, rows: list[dict]) -> Figures:
+    """A model's figures on some messages, as classify answers with it."""
+    answers = [
+        classify(r["text"], subject=r.get("subject", ""), channel=r["channel"], model=model)
+        for r in rows
+    ]
+    return figures(rows, answers)
+
+
+def no_worse(after: Figures, before: Figures) -> bool:
+    """A new model may replace the old only where nothing staff rely on gets worse."""
+    return (
+        after.macro_f1 >= before.macro_f1
+        and after.silent_share <= before.silent_share
+        and after.multi_exact >= before.multi_exact
+        and (after.triage_share <= max(before.triage_share, 0.08))
+    )
+
+
+def refit(rows: list[dict], like: LinearModel, digest: str) -> dict:
+    """A model (exported) trained on `rows` with the settings of `like` (its C and
+    thresholds): a retrain with staff's labels in seconds, not a cross-validation's minutes."""
+    require_sklearn()
+    vectoriser, models = fit(featurise(rows), rows, like.c)
+    return export(
+        vectoriser,
+        models,
+        like.threshold,
+        like.request_threshold,
+        digest,
+        like.passage_threshold,
+        like.unsure_threshold,
+        like.c,
+        like.second_threshold,
+    )
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A model chosen by cross-validation, with what the choice was made from."""
+
+    model: dict  # exported, as written to MODEL_PATH
+    results: dict  # per (C, threshold, request, passage, unsure): pooled figures, per file F1
+    best: tuple
+
+
+def train(rows: list[dict], digest: str, log: Callable[[str], None] = lambda _: None) -> Trained:
+    """Cross-validate every setting (leave one file out), then fit on all rows with the
+    best; each row carries its file's name in "file"."""
+    require_sklearn()
+    features = featurise(rows)
+    results = cross_validate(rows, features, log)
+    best = max(results, key=lambda key: score(results[key]["pooled"]))
+    vectoriser, models = fit(features, rows, best[0])
+    c, threshold, request, passage, unsure, second = best
+    exported = export(vectoriser, models, threshold, request, digest, passage, unsure, c, second)
+    return Trained(exported, results, best)
