@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -63,12 +65,74 @@ def test_the_login_limit_refuses_after_the_attempts_and_lets_in_when_the_window_
     start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     keys = ["name:alice", "client:127.0.0.1"]
     for minute in range(3):
-        assert not limiter.blocked(keys, start + timedelta(minutes=minute))
-        limiter.failed(keys, start + timedelta(minutes=minute))
-    assert limiter.blocked(keys, start + timedelta(minutes=5))
-    assert limiter.blocked(["name:bob", "client:127.0.0.1"], start + timedelta(minutes=5))
-    assert not limiter.blocked(["name:bob", "client:10.0.0.9"], start + timedelta(minutes=5))
-    assert not limiter.blocked(keys, start + timedelta(minutes=15, seconds=1))
+        assert limiter.reserve(keys, start + timedelta(minutes=minute)) is not None
+    assert limiter.reserve(keys, start + timedelta(minutes=5)) is None
+    assert limiter.reserve(["name:bob", "client:127.0.0.1"], start + timedelta(minutes=5)) is None
+    assert limiter.reserve(["name:bob", "client:10.0.0.9"], start + timedelta(minutes=5))
+    assert limiter.reserve(keys, start + timedelta(minutes=15, seconds=1)) is not None
+
+
+def test_a_right_password_hands_its_attempt_back():
+    limiter = accounts.LoginLimiter(attempts=2, window=timedelta(minutes=15))
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    keys = ["name:alice", "client:127.0.0.1"]
+    for _ in range(5):
+        reservation = limiter.reserve(keys, now)
+        assert reservation is not None
+        limiter.refund(reservation)
+    assert limiter.reserve(keys, now) and limiter.reserve(keys, now)
+    assert limiter.reserve(keys, now) is None
+
+
+PASSWORD = "correct horse battery"
+
+
+def _console(tmp_path: Path, attempts: int = 3, **web: Any) -> tuple[Any, Any]:
+    """A console over a fresh world with staff member alice (password PASSWORD)."""
+    from bot.config import WebSettings
+    from bot.web.app import create_app
+
+    world = make_world(tmp_path)
+    with world.database.session() as session:
+        account, _ = accounts.add_account(
+            session, "alice", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+        accounts.set_password(session, account, PASSWORD, world.clock())
+    settings = WebSettings(login_attempts=attempts, login_window_minutes=15, **web)
+    return world, create_app(world.database, world.services, settings)
+
+
+async def _login(
+    app: Any, password: str, client_ip: str = "10.0.0.1", name: str = "alice"
+) -> tuple[int, str]:
+    """One browser's login from `client_ip`: the status and page it gets back."""
+    import re
+
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=(client_ip, 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        page = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        response = await http.post(
+            "/login", data={"csrf": csrf.group(1), "name": name, "password": password}
+        )
+        return response.status_code, response.text
+
+
+async def test_thirty_guesses_at_once_from_one_address_still_get_only_three_tries(tmp_path):
+    world, app = _console(tmp_path, attempts=3)
+    try:
+        answers = await asyncio.gather(*(_login(app, f"wrong guess no {i:02d}") for i in range(30)))
+        statuses = [status for status, _ in answers]
+        assert statuses.count(401) == 3, statuses  # only three passwords were checked
+        assert statuses.count(429) == 27, statuses
+        assert "Too many wrong passwords" in next(text for s, text in answers if s == 429)
+        # the right password from that address waits for the window too
+        assert (await _login(app, PASSWORD))[0] == 429
+    finally:
+        world.database.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -189,16 +190,29 @@ def close_session(session: Session, token: str) -> None:
     session.exec(delete(WebSession).where(col(WebSession.token_hash) == token_hash(token)))  # type: ignore[call-overload]
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """One password check counted in advance against its keys (refunded when it succeeds)."""
+
+    keys: tuple[str, ...]
+    at: datetime
+
+
 @dataclass
 class LoginLimiter:
-    """Wrong passwords per account name and per client address in a sliding window; over the
-    limit, logins are refused without looking at the password until the window moves on."""
+    """Password checks per account name and per client address in a sliding window; over
+    the limit, logins are refused without looking at the password until the window moves on.
+
+    An attempt is counted (reserved) under a lock *before* the slow argon2 check and handed
+    back when the password was right, so requests sent at the same moment cannot all slip
+    past the count while the first ones are still being checked."""
 
     attempts: int
     window: timedelta
 
     def __post_init__(self) -> None:
         self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+        self._lock = threading.Lock()
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
         times = self._failures[key]
@@ -206,12 +220,25 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def blocked(self, keys: list[str], now: datetime) -> bool:
-        return any(len(self._recent(key, now)) >= self.attempts for key in keys)
+    def reserve(self, keys: list[str], now: datetime) -> Reservation | None:
+        """Count one attempt against every key, or None when a key is over the limit."""
+        with self._lock:
+            if any(len(self._recent(key, now)) >= self.attempts for key in keys):
+                return None
+            for key in keys:
+                self._recent(key, now).append(now)
+            self._forget_idle()
+            return Reservation(tuple(keys), now)
 
-    def failed(self, keys: list[str], now: datetime) -> None:
-        for key in keys:
-            self._recent(key, now).append(now)
+    def refund(self, reservation: Reservation) -> None:
+        """Take back an attempt that turned out right (or was never checked)."""
+        with self._lock:
+            for key in reservation.keys:
+                times = self._failures.get(key)
+                if times and reservation.at in times:
+                    times.remove(reservation.at)
+
+    def _forget_idle(self) -> None:
         if len(self._failures) > 10_000:  # bounded memory under a flood of names
             for key in [k for k, v in self._failures.items() if not v]:
                 del self._failures[key]

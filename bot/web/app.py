@@ -181,18 +181,17 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         keys = [f"name:{name.lower()}", f"client:{_client(request)}"]
         now = services.clock()
 
-        def check() -> str | None:
-            if console.limiter.blocked(keys, now):
-                return None
+        def check(reservation: accounts.Reservation) -> str:
             with database.session() as session:
                 account = accounts.check_login(session, name, form.get("password", ""))
                 if account is None:
-                    console.limiter.failed(keys, now)
                     return ""
                 token, _ = accounts.open_session(session, account, now, web.session_minutes)
-                return token
+            console.limiter.refund(reservation)  # a right password costs no attempt
+            return token
 
-        token = await run_in_threadpool(check)
+        reservation = console.limiter.reserve(keys, now)
+        token = None if reservation is None else await run_in_threadpool(check, reservation)
         if not token:
             error = (
                 "Too many wrong passwords: wait a few minutes and try again."
