@@ -135,6 +135,25 @@ async def test_thirty_guesses_at_once_from_one_address_still_get_only_three_trie
         world.database.dispose()
 
 
+async def test_sixteen_logins_at_once_check_four_passwords_and_tell_the_rest_to_try_again(
+    tmp_path,
+):
+    world, app = _console(tmp_path, attempts=5)
+    try:
+        answers = await asyncio.gather(
+            *(_login(app, "x" * 12, f"10.1.0.{i}", f"nobody{i}") for i in range(16))
+        )
+        statuses = [status for status, _ in answers]
+        # four argon2 checks at most (64 MiB each), not sixteen
+        assert statuses.count(401) <= 4 and set(statuses) <= {401, 503}, statuses
+        busy = [text for status, text in answers if status == 503]
+        assert busy and all("busy: try again in a moment" in text for text in busy)
+        # once the rush is over, logging in works as usual
+        assert (await _login(app, PASSWORD, "10.1.0.0"))[0] == 303
+    finally:
+        world.database.dispose()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_the_console_logs_in_searches_the_queue_and_shows_a_case_on_both_databases(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest

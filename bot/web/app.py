@@ -13,6 +13,7 @@ import difflib
 import itertools
 import secrets
 import statistics
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -72,6 +73,8 @@ from bot.workflow.words import status_words, waits_on
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
 MAX_FORM_TEXT = 200_000  # characters in one form field: bounded work per request
+#: Logins whose password is checked at the same moment; more get "busy, try again" (503).
+MAX_PASSWORD_CHECKS = 4
 
 #: What a finished action says on the page it returns to (fixed words: no data in URLs).
 DONE_WORDS = {
@@ -109,6 +112,8 @@ class Console:
         self.limiter = accounts.LoginLimiter(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
         )
+        #: Password checks running at once (bounded memory: argon2 takes 64 MiB each).
+        self.password_checks = threading.BoundedSemaphore(MAX_PASSWORD_CHECKS)
         self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
         self.templates.env.filters["status_words"] = status_words
         self.templates.env.filters["waits_on"] = waits_on
@@ -172,6 +177,16 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         console.set_cookie(response, LOGIN_COOKIE, token, 3600)
         return response
 
+    def login_refused(
+        request: HttpRequest, error: str, status: int, retry_after: int | None = None
+    ) -> Response:
+        csrf = secrets.token_urlsafe(24)
+        response = console.page(request, "login.html", {"csrf": csrf, "error": error}, status)
+        console.set_cookie(response, LOGIN_COOKIE, csrf, 3600)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
     async def login(request: HttpRequest) -> Response:
         form = await _form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
@@ -191,20 +206,23 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             return token
 
         reservation = console.limiter.reserve(keys, now)
-        token = None if reservation is None else await run_in_threadpool(check, reservation)
+        if reservation is None:
+            return login_refused(
+                request, "Too many wrong passwords: wait a few minutes and try again.", 429
+            )
+        # Each check holds 64 MiB of argon2 memory: only a few at once, the rest are told
+        # to come back (waiting in line would hold their memory-free slot just the same).
+        if not console.password_checks.acquire(blocking=False):
+            console.limiter.refund(reservation)  # never checked: costs no attempt
+            return login_refused(
+                request, "The console is busy: try again in a moment.", 503, retry_after=2
+            )
+        try:
+            token = await run_in_threadpool(check, reservation)
+        finally:
+            console.password_checks.release()
         if not token:
-            error = (
-                "Too many wrong passwords: wait a few minutes and try again."
-                if token is None
-                else "Wrong name or password."
-            )
-            status = 429 if token is None else 401
-            csrf = secrets.token_urlsafe(24)
-            response = console.page(
-                request, "login.html", {"csrf": csrf, "error": error}, status=status
-            )
-            console.set_cookie(response, LOGIN_COOKIE, csrf, 3600)
-            return response
+            return login_refused(request, "Wrong name or password.", 401)
         response = _secured(RedirectResponse("/", status_code=303))
         console.set_cookie(response, SESSION_COOKIE, token, web.session_minutes * 60)
         response.delete_cookie(LOGIN_COOKIE)
