@@ -63,25 +63,36 @@ def test_the_password_is_kept_only_as_an_argon2_hash_and_a_setup_link_expires(tm
 def test_the_login_limit_refuses_after_the_attempts_and_lets_in_when_the_window_moves_on():
     limiter = accounts.LoginLimiter(attempts=3, window=timedelta(minutes=15))
     start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-    keys = ["name:alice", "client:127.0.0.1"]
     for minute in range(3):
-        assert limiter.reserve(keys, start + timedelta(minutes=minute)) is not None
-    assert limiter.reserve(keys, start + timedelta(minutes=5)) is None
-    assert limiter.reserve(["name:bob", "client:127.0.0.1"], start + timedelta(minutes=5)) is None
-    assert limiter.reserve(["name:bob", "client:10.0.0.9"], start + timedelta(minutes=5))
-    assert limiter.reserve(keys, start + timedelta(minutes=15, seconds=1)) is not None
+        got = limiter.reserve("alice", "127.0.0.1", start + timedelta(minutes=minute))
+        assert isinstance(got, accounts.Reservation)
+    refused = limiter.reserve("Alice", "127.0.0.1", start + timedelta(minutes=5))
+    assert isinstance(refused, accounts.Refusal) and not refused.slowed
+    assert refused.seconds == 10 * 60  # until the first wrong guess leaves the window
+    assert isinstance(limiter.reserve("bob", "127.0.0.1", start), accounts.Reservation)
+    assert isinstance(limiter.reserve("alice", "10.0.0.9", start), accounts.Reservation)
+    later = start + timedelta(minutes=15, seconds=1)
+    assert isinstance(limiter.reserve("alice", "127.0.0.1", later), accounts.Reservation)
+
+
+def test_one_address_trying_many_names_is_stopped_after_four_times_the_attempts():
+    limiter = accounts.LoginLimiter(attempts=2, window=timedelta(minutes=15))
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    for i in range(8):
+        assert isinstance(limiter.reserve(f"name{i}", "10.6.6.6", now), accounts.Reservation)
+    assert isinstance(limiter.reserve("name99", "10.6.6.6", now), accounts.Refusal)
 
 
 def test_a_right_password_hands_its_attempt_back():
     limiter = accounts.LoginLimiter(attempts=2, window=timedelta(minutes=15))
     now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-    keys = ["name:alice", "client:127.0.0.1"]
     for _ in range(5):
-        reservation = limiter.reserve(keys, now)
-        assert reservation is not None
+        reservation = limiter.reserve("alice", "127.0.0.1", now)
+        assert isinstance(reservation, accounts.Reservation)
         limiter.refund(reservation)
-    assert limiter.reserve(keys, now) and limiter.reserve(keys, now)
-    assert limiter.reserve(keys, now) is None
+    for _ in range(2):
+        assert isinstance(limiter.reserve("alice", "127.0.0.1", now), accounts.Reservation)
+    assert isinstance(limiter.reserve("alice", "127.0.0.1", now), accounts.Refusal)
 
 
 PASSWORD = "correct horse battery"
@@ -150,6 +161,34 @@ async def test_sixteen_logins_at_once_check_four_passwords_and_tell_the_rest_to_
         assert busy and all("busy: try again in a moment" in text for text in busy)
         # once the rush is over, logging in works as usual
         assert (await _login(app, PASSWORD, "10.1.0.0"))[0] == 303
+    finally:
+        world.database.dispose()
+
+
+async def test_three_wrong_guesses_from_another_address_do_not_keep_alice_out(tmp_path):
+    world, app = _console(tmp_path, attempts=3)
+    try:
+        for _ in range(3):
+            assert (await _login(app, "wrong password!!", "203.0.113.66"))[0] == 401
+        assert (await _login(app, "wrong password!!", "203.0.113.66"))[0] == 429
+        assert (await _login(app, PASSWORD, "10.9.9.9"))[0] == 303  # alice, her own PC
+    finally:
+        world.database.dispose()
+
+
+async def test_guessing_alice_from_many_addresses_slows_her_login_but_never_locks_her_out(
+    tmp_path,
+):
+    world, app = _console(tmp_path, attempts=3)
+    try:
+        for i in range(12):  # four times the attempts, each from a fresh address
+            assert (await _login(app, "wrong password!!", f"198.51.100.{i}"))[0] == 401
+        assert (await _login(app, "wrong password!!", "198.51.100.99"))[0] == 401
+        status, page = await _login(app, PASSWORD, "10.9.9.9")
+        assert status == 429 and "wait 30 seconds and try again" in page
+        assert (await _login(app, "wrong password!!", "198.51.100.98"))[0] == 429
+        world.clock.advance(seconds=30)
+        assert (await _login(app, PASSWORD, "10.9.9.9"))[0] == 303
     finally:
         world.database.dispose()
 

@@ -193,7 +193,6 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
             return _secured(Response("Forbidden: the form has no valid token.", 403))
         name = form.get("name", "").strip()[:64]
-        keys = [f"name:{name.lower()}", f"client:{_client(request)}"]
         now = services.clock()
 
         def check(reservation: accounts.Reservation) -> str:
@@ -205,11 +204,15 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             console.limiter.refund(reservation)  # a right password costs no attempt
             return token
 
-        reservation = console.limiter.reserve(keys, now)
-        if reservation is None:
-            return login_refused(
-                request, "Too many wrong passwords: wait a few minutes and try again.", 429
+        reservation = console.limiter.reserve(name, _client(request), now)
+        if isinstance(reservation, accounts.Refusal):
+            error = (
+                f"Many wrong passwords for this name lately: wait {reservation.seconds} "
+                "seconds and try again."
+                if reservation.slowed
+                else "Too many wrong passwords: wait a few minutes and try again."
             )
+            return login_refused(request, error, 429, retry_after=reservation.seconds)
         # Each check holds 64 MiB of argon2 memory: only a few at once, the rest are told
         # to come back (waiting in line would hold their memory-free slot just the same).
         if not console.password_checks.acquire(blocking=False):
