@@ -193,6 +193,42 @@ async def test_guessing_alice_from_many_addresses_slows_her_login_but_never_lock
         world.database.dispose()
 
 
+def test_the_session_cookie_is_secure_when_staff_open_an_https_address_unless_told_otherwise():
+    from bot.config import WebSettings
+
+    assert WebSettings(base_url="https://console.nox.example").secure_cookies is True
+    assert WebSettings(base_url="HTTPS://console.nox.example").secure_cookies is True
+    assert WebSettings().secure_cookies is False  # http://127.0.0.1:8470
+    assert WebSettings(secure_cookies=True).secure_cookies is True
+    explicit = WebSettings(base_url="https://console.nox.example", secure_cookies=False)
+    assert explicit.secure_cookies is False
+
+
+async def test_logging_in_over_the_https_address_sets_a_secure_session_cookie(tmp_path):
+    world, app = _console(tmp_path, base_url="https://console.nox.example")
+    try:
+        import re
+
+        import httpx
+
+        transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1))
+        # the browser speaks https to the proxy (a Secure login-form cookie comes back)
+        address = "https://console.nox.example"
+        async with httpx.AsyncClient(transport=transport, base_url=address) as http:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/login")).text)
+            assert csrf is not None
+            response = await http.post(
+                "/login", data={"csrf": csrf[1], "name": "alice", "password": PASSWORD}
+            )
+        assert response.status_code == 303
+        session_cookie = next(
+            c for c in response.headers.get_list("set-cookie") if c.startswith("noxbot_session=")
+        )
+        assert "secure" in session_cookie.lower() and "httponly" in session_cookie.lower()
+    finally:
+        world.database.dispose()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_the_console_logs_in_searches_the_queue_and_shows_a_case_on_both_databases(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
