@@ -229,6 +229,46 @@ async def test_logging_in_over_the_https_address_sets_a_secure_session_cookie(tm
         world.database.dispose()
 
 
+async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as_base64(
+    tmp_path,
+):
+    import base64
+
+    import httpx
+
+    from bot.channels.messages import Attachment
+    from bot.store.records import get_case
+    from bot.workflow.drafts import new_draft
+
+    world, app = _console(tmp_path)
+    try:
+        outcome = world.email("kund@example.com", "Please send me a copy of my personal data.")
+        raw = b"From: kund@example.com\r\nSubject: Offert\r\n\r\nour budget is 2 MSEK\r\n"
+        found = Attachment("mail-1.eml", "message/rfc822", base64.b64encode(raw).decode(), "base64")
+        with world.database.session() as session:
+            case = get_case(session, outcome.reference)
+            draft = new_draft(
+                session, case, "reply", "s", "t", now=world.clock(), attachments=(found,)
+            )
+            session.flush()
+            draft_id = draft.id
+            token, _ = accounts.open_session(
+                session, accounts.get_account(session, "alice"), world.clock(), 60
+            )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", cookies={"noxbot_session": token}
+        ) as http:
+            download = await http.get(f"/drafts/{draft_id}/attachments/0?download=1")
+            view = await http.get(f"/drafts/{draft_id}/attachments/0")
+        assert download.status_code == 200 and download.content == raw
+        assert download.headers["content-type"].startswith("message/rfc822")
+        assert view.status_code == 200 and "our budget is 2 MSEK" in view.text
+        assert view.headers["content-type"] == "text/plain; charset=utf-8"
+    finally:
+        world.database.dispose()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_the_console_logs_in_searches_the_queue_and_shows_a_case_on_both_databases(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest

@@ -9,6 +9,7 @@ thread, so the console never stalls the other workers of `noxbot run`.
 
 from __future__ import annotations
 
+import binascii
 import difflib
 import itertools
 import secrets
@@ -28,6 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from bot.channels.messages import Attachment
 from bot.config import WebSettings
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
@@ -565,8 +567,18 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         filename = "".join(c for c in item["filename"] if c.isalnum() or c in "._-") or "file"
         # Shown as plain text whatever it claims to be: nothing in it runs in the console.
         media = "text/plain; charset=utf-8" if how == "inline" else item["content_type"]
+        try:  # the bytes the reply will attach, so staff review what is really sent
+            stored = Attachment(
+                item["filename"],
+                item["content_type"],
+                item["content"],
+                item.get("encoding", "utf-8"),
+            )
+            data = stored.data()
+        except (binascii.Error, ValueError):
+            return Response("This attachment cannot be decoded.", status_code=422)
         return Response(
-            item["content"].encode("utf-8"),
+            data,
             media_type=media,
             headers={"Content-Disposition": f'{how}; filename="{filename}"'},
         )
