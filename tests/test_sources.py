@@ -346,3 +346,40 @@ def test_a_mailbox_source_without_imap_and_two_sources_of_one_name_are_refused()
     manual = {"type": "manual", "name": "Fortnox", "task": "look"}
     with pytest.raises(ConfigError, match="Fortnox is used twice"):
         parse_settings({"sources": [manual, manual]})
+
+
+def test_an_erasure_never_moves_mail_of_someone_whose_address_merely_contains_hers(imap_server):
+    """The server's SEARCH matches substrings of whole headers: Johanna's address contains
+    Anna's, and anyone may put Anna's address in a display name. Neither mail is Anna's;
+    a mail whose body names Anna's address whole is listed as a mention, never erased."""
+    client = imaplib.IMAP4("127.0.0.1", imap_server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.create("Others")
+    date = "Mon, 02 Nov 2026 10:00:00 +0100"
+    for message in (
+        mail("johanna.lindqvist@example.se", "info@nox.test", "Johannas CV", "Hej", date),
+        mail('"anna.lindqvist@example.se" <kund@example.com>', "info@nox.test", "Avtal", "-", date),
+        mail(
+            "kund@example.com",
+            "info@nox.test",
+            "Fråga",
+            "Skriv till xanna.lindqvist@example.se",
+            date,
+        ),
+        mail("kund@example.com", "info@nox.test", "Tips", "Anna.Lindqvist@example.se svarar", date),
+        mail("Anna <ANNA.lindqvist@example.se>", "info@nox.test", "Hennes", "-", date),
+    ):
+        client.append("Others", None, None, message)
+    client.logout()
+    source = mailbox(imap_server, "Others")
+    found = source.find(ANNA)
+    assert [(f.summary, dict(f.details)["direction"], f.erasable) for f in found] == [
+        ("2026-11-02: Tips", "mentions", False),
+        ("2026-11-02: Hennes", "from", True),
+    ]
+    source.erase(found[1].ref)
+    client = imaplib.IMAP4("127.0.0.1", imap_server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.select('"Others"')
+    assert len(client.search(None, "ALL")[1][0].split()) == 4  # only hers moved
+    client.logout()

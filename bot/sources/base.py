@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Protocol
 
 from bot.channels.messages import Attachment
@@ -66,6 +67,42 @@ def phone_variants(e164: str) -> set[str]:
     if digits.startswith("46"):
         variants.add("0" + digits[2:])
     return variants
+
+
+def _address_pattern(email: str) -> re.Pattern[str]:
+    """The address as a whole word: not part of a longer one (xanna@… or anna@….org)."""
+    return re.compile(r"(?<![\w.+-])" + re.escape(email.casefold()) + r"(?![\w.-])")
+
+
+def has_address(text: str, emails: tuple[str, ...] | set[str]) -> bool:
+    """Whether the text names one of the addresses whole (case-insensitively); a substring of
+    someone else's address ('johanna.lindqvist@…' for 'anna.lindqvist@…') is not hers."""
+    folded = text.casefold()
+    return any(_address_pattern(e).search(folded) for e in emails)
+
+
+def parties_of(headers: object, fields: tuple[str, ...] = ("From", "To", "Cc")) -> set[str]:
+    """The addresses (casefolded) in a mail's address headers, parsed — never the display
+    names, which anyone may fill with anyone's address."""
+    from email.utils import getaddresses
+
+    get_all = headers.get_all  # type: ignore[attr-defined]
+    return {a.casefold() for f in fields for _, a in getaddresses(get_all(f, []) or []) if a}
+
+
+#: Most bytes of one mail part read for a body match.
+MAX_MAIL = 5_000_000
+
+
+def mail_text(message: Message) -> str:
+    """The decoded text parts of a mail, each cut at MAX_MAIL: what a body match reads."""
+    parts = []
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                parts.append(payload[:MAX_MAIL].decode("utf-8", errors="replace"))
+    return "\n".join(parts)
 
 
 def mentions(text: str, person: Person) -> list[str]:

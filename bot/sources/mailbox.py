@@ -15,12 +15,20 @@ import json
 import re
 import ssl
 from email.header import decode_header, make_header
-from email.parser import HeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.parser import BytesParser, HeaderParser
+from email.utils import parsedate_to_datetime
 
 from bot.channels.messages import Attachment
 from bot.config import ImapSettings, MailboxSource
-from bot.sources.base import Found, Person, SourceError
+from bot.sources.base import (
+    MAX_MAIL,
+    Found,
+    Person,
+    SourceError,
+    has_address,
+    mail_text,
+    parties_of,
+)
 
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _HEADERS = "BODY.PEEK[HEADER.FIELDS (DATE SUBJECT FROM TO CC)]"
@@ -84,14 +92,18 @@ class Mailbox:
             found = []
             for folder in self.config.folders:
                 validity = self._select(client, folder, readonly=True)
-                party: set[int] = set()
-                mentioned: set[int] = set()
+                # The server's SEARCH matches substrings of whole headers and bodies
+                # (johanna.lindqvist@ for anna.lindqvist@, a display name): only a
+                # pre-filter; _describe decides on the parsed addresses.
+                candidates: set[int] = set()
                 for email in person.emails:
                     q = _quote(email)
-                    party |= self._search(client, "OR", "OR", "FROM", q, "TO", q, "CC", q)
-                    mentioned |= self._search(client, "BODY", q)
-                for uid in sorted(party | mentioned):
-                    found.append(self._describe(client, folder, validity, uid, person, party))
+                    candidates |= self._search(client, "OR", "OR", "FROM", q, "TO", q, "CC", q)
+                    candidates |= self._search(client, "BODY", q)
+                for uid in sorted(candidates):
+                    finding = self._describe(client, folder, validity, uid, person)
+                    if finding is not None:
+                        found.append(finding)
             return found
         except (OSError, imaplib.IMAP4.error) as exc:
             raise SourceError(f"{self.name}: the mail server failed ({exc})") from None
@@ -105,8 +117,10 @@ class Mailbox:
         validity: int,
         uid: int,
         person: Person,
-        party: set[int],
-    ) -> Found:
+    ) -> Found | None:
+        """One candidate mail as found: from or to the person when a parsed From/To/Cc
+        address is exactly theirs, "mentions" when only its text names their address
+        whole, None when neither (the server's substring match was someone else)."""
         _status, data = client.uid("FETCH", str(uid), f"({_HEADERS})")
         raw = next((part[1] for part in data if isinstance(part, tuple)), b"")
         headers = HeaderParser().parsestr(raw.decode("utf-8", errors="replace"))
@@ -115,20 +129,29 @@ class Mailbox:
             when = parsedate_to_datetime(headers.get("Date", "")).date().isoformat()
         except (TypeError, ValueError):
             when = "?"
-        senders = {a.lower() for _, a in getaddresses(headers.get_all("From", []))}
-        if uid not in party:
-            direction = "mentions"
-        elif senders & set(person.emails):
+        wanted = {e.casefold() for e in person.emails}
+        if parties_of(headers, ("From",)) & wanted:
             direction = "from"
-        else:
+        elif parties_of(headers) & wanted:
             direction = "to"
+        elif self._names_in_body(client, uid, wanted):
+            direction = "mentions"
+        else:
+            return None
         return Found(
             ref=json.dumps([folder, validity, uid]),
             summary=f"{when}: {subject or '(no subject)'}",
             category=self.config.category,
-            erasable=uid in party,
+            erasable=direction != "mentions",
             details=(("direction", direction), ("folder", folder)),
         )
+
+    def _names_in_body(self, client: imaplib.IMAP4, uid: int, wanted: set[str]) -> bool:
+        """Whether the mail's decoded text names one of the addresses whole (at most
+        MAX_MAIL bytes of it are fetched)."""
+        _status, data = client.uid("FETCH", str(uid), f"(BODY.PEEK[]<0.{MAX_MAIL}>)")
+        raw = next((part[1] for part in data if isinstance(part, tuple)), b"")
+        return has_address(mail_text(BytesParser().parsebytes(raw)), wanted)
 
     def _locate(self, client: imaplib.IMAP4, ref: str, readonly: bool) -> int:
         folder, validity, uid = json.loads(ref)
