@@ -28,12 +28,14 @@ FOUND_LABELS = {
         "from": "E-post från dig",
         "to": "E-post till dig",
         "mentions": "E-post som nämner dig",
+        "document_mentions": "Dokument som nämner dig",
     },
     "en": {
         "document": "Document",
         "from": "Email from you",
         "to": "Email to you",
         "mentions": "Email that mentions you",
+        "document_mentions": "Document that mentions you",
     },
 }
 
@@ -102,6 +104,8 @@ def finding_items(records: Records, finding: SourceFinding, language: str) -> li
     details = dict((k, v) for k, v in finding.details)
     if "direction" in details:
         return [(labels[details["direction"]], finding.summary)]
+    if details.get("match") == "mentions":
+        return [(labels["document_mentions"], finding.summary)]
     if finding.details:
         return [
             (f"{column_label(records, k, language)} ({finding.summary})", v)

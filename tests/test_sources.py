@@ -383,3 +383,22 @@ def test_an_erasure_never_moves_mail_of_someone_whose_address_merely_contains_he
     client.select('"Others"')
     assert len(client.search(None, "ALL")[1][0].split()) == 4  # only hers moved
     client.logout()
+
+
+def test_a_cv_of_someone_else_is_never_erased_for_her_and_one_naming_her_only_mentions_her(
+    tmp_path,
+):
+    """Johanna Lindqvist's CV and a CV with 'xanna.lindqvist@…' are not Anna's; Per
+    Olsson's CV that names Anna as a reference only mentions her: listed, not erasable."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    (folder / "johanna.txt").write_text("CV: Johanna Lindqvist, johanna.lindqvist@example.se\n")
+    (folder / "other.txt").write_text("CV: Per Olsson, reach me at xanna.lindqvist@example.se\n")
+    (folder / "per.txt").write_text("CV: Per Olsson. References: Anna Lindqvist (ex-boss)\n")
+    (folder / "both.txt").write_text("Anna Lindqvist anna.lindqvist@example.se, per@example.se\n")
+    (folder / "annas.txt").write_text("Anna Lindqvist\nanna.lindqvist@example.se\n")
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="cv", folder=str(folder), erase="delete")
+    )
+    found = {f.ref: f.erasable for f in source.find(ANNA)}
+    assert found == {"annas.txt": True, "both.txt": False, "per.txt": False}

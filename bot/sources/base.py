@@ -56,7 +56,6 @@ class Source(Protocol):
         ...
 
 
-_SPACE = re.compile(r"\s+")
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s\-()]{5,18}\d")
 
 
@@ -107,12 +106,16 @@ def mail_text(message: Message) -> str:
 
 def mentions(text: str, person: Person) -> list[str]:
     """Which of the person's name, addresses and numbers the text contains (case- and
-    spacing-insensitive); what a documents or body match rests on."""
-    folded = _SPACE.sub(" ", text).casefold()
+    spacing-insensitive), each whole: the name on word boundaries (not 'Johanna Lindqvist'
+    for 'Anna Lindqvist'), an address not inside a longer one. What a documents match
+    rests on."""
+    folded = text.casefold()
     hits = []
-    if person.name and _SPACE.sub(" ", person.name).strip().casefold() in folded:
-        hits.append("name")
-    if any(email.casefold() in folded for email in person.emails):
+    if person.name and person.name.split():
+        words = r"\s+".join(re.escape(w) for w in person.name.casefold().split())
+        if re.search(r"(?<!\w)" + words + r"(?!\w)", folded):
+            hits.append("name")
+    if has_address(folded, person.emails):
         hits.append("email")
     if person.phones:
         wanted = set().union(*(phone_variants(p) for p in person.phones))
@@ -121,3 +124,13 @@ def mentions(text: str, person: Person) -> list[str]:
                 hits.append("phone")
                 break
     return hits
+
+
+_ANY_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def other_addresses(text: str, person: Person) -> set[str]:
+    """Email addresses in the text that are not the person's: a sign that a document is
+    (also) about someone else."""
+    own = {e.casefold() for e in person.emails}
+    return {a.casefold().rstrip(".") for a in _ANY_ADDRESS.findall(text)} - own

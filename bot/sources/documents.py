@@ -1,6 +1,8 @@
 """A folder of CVs and profiles: PDF (pypdf), DOCX (python-docx), ODT (its content.xml) and
-plain text, matched on the person's name, email addresses and phone numbers. An approved
-erasure moves a matching file to the holding folder, or deletes it, as configured."""
+plain text, matched on the person's name, email addresses and phone numbers (each whole).
+A file with their address or number and no one else's address is theirs: an approved
+erasure moves it to the holding folder, or deletes it, as configured. A file that only
+names them, or names others' addresses too, only mentions them: listed, never erased."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from xml.etree import ElementTree
 
 from bot.channels.messages import Attachment
 from bot.config import DocumentsSource
-from bot.sources.base import Found, Person, SourceError, mentions
+from bot.sources.base import Found, Person, SourceError, mentions, other_addresses
 
 TEXT_SUFFIXES = {".txt", ".md", ".csv", ".text"}
 SUFFIXES = {".pdf", ".docx", ".odt", *TEXT_SUFFIXES}
@@ -89,8 +91,21 @@ class DocumentsFolder:
                     "check it by hand"
                 ) from None
             hits = mentions(text, person)
-            if hits:
-                found.append(Found(relative, path.name, self.config.category))
+            if not hits:
+                continue
+            # Clearly about the person: their address or number, and no one else's address.
+            # Otherwise (only a name, e.g. as a reference in someone else's CV) it only
+            # mentions them: listed for staff, never attached or erased.
+            about = bool({"email", "phone"} & set(hits)) and not other_addresses(text, person)
+            found.append(
+                Found(
+                    relative,
+                    path.relative_to(self.folder).as_posix(),
+                    self.config.category,
+                    erasable=about,
+                    details=() if about else (("match", "mentions"),),
+                )
+            )
         return found
 
     def _path(self, ref: str) -> Path:
