@@ -12,10 +12,15 @@ from bot.rules.kinds import RequestKind
 from bot.rules.policy import art15_info
 from bot.rules.processing import Category, Records
 from bot.store.register import RecordItem, subject_record
-from bot.store.tables import SourceFinding
+from bot.store.tables import FindingState, SourceFinding
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import asked_for_recipients, named_recipients
-from handlers.sources_on_case import attachments_for, search_sources
+from handlers.sources_on_case import (
+    attachments_for,
+    findings_of,
+    only_mentions,
+    search_sources,
+)
 
 #: The name of the register as a source, in the reply's language.
 REGISTER_SOURCE = {"sv": "Vårt konsultregister", "en": "Our consultant register"}
@@ -180,7 +185,18 @@ class AccessHandler(Handler):
     def describe(self, view: CaseView) -> str | None:
         if view.subject is None:
             return "say that no data is held about the person"
-        return f"send {view.who}'s data, category by category, with the Art. 15 facts"
+        mentioned = [
+            f"{f.source}: {f.summary}"
+            for f in findings_of(view.session, view.case, FindingState.FOUND)
+            if only_mentions(f)
+        ]
+        review = (
+            "; NOT attached, as they only mention the person and hold others' data (quote "
+            "what concerns them by hand, others redacted): " + "; ".join(mentioned)
+            if mentioned
+            else ""
+        )
+        return f"send {view.who}'s data, category by category, with the Art. 15 facts{review}"
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "register extract sent with the approved reply"

@@ -111,6 +111,14 @@ def open_checklist(session: Session, case: Request) -> list[ChecklistItem]:
     )
 
 
+def only_mentions(finding: SourceFinding) -> bool:
+    """A mail or document that is not the person's but names them: it holds other people's
+    data too, so it is listed (for staff to quote what concerns the person), never attached
+    whole nor erased."""
+    details = dict((k, v) for k, v in finding.details)
+    return details.get("direction") == "mentions" or details.get("match") == "mentions"
+
+
 def attachments_for(
     session: Session,
     sources: list[Source],
@@ -118,13 +126,14 @@ def attachments_for(
     findings: list[SourceFinding],
     now: datetime,
 ) -> list[Attachment]:
-    """Copies of the files and mails found, for an access reply; a copy that cannot be made
+    """Copies of the files and mails found that are the person's, for an access reply (what
+    only mentions them is not attached: see `only_mentions`); a copy that cannot be made
     becomes a checklist item (send it by hand)."""
     by_name = {s.name: s for s in sources}
     copies = []
     for finding in findings:
         source = by_name.get(finding.source)
-        if source is None:
+        if source is None or only_mentions(finding):
             continue
         try:
             copy = source.attachment(finding.ref)
@@ -149,7 +158,9 @@ def to_erase(session: Session, case: Request, approved_text: str | None) -> list
     return [
         f
         for f in findings_of(session, case, FindingState.FOUND)
-        if f.erasable and (approved_text is None or f.summary in approved_text)
+        if f.erasable
+        and not only_mentions(f)
+        and (approved_text is None or f.summary in approved_text)
     ]
 
 

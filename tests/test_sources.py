@@ -402,3 +402,26 @@ def test_a_cv_of_someone_else_is_never_erased_for_her_and_one_naming_her_only_me
     )
     found = {f.ref: f.erasable for f in source.find(ANNA)}
     assert found == {"annas.txt": True, "both.txt": False, "per.txt": False}
+
+
+def test_a_maildir_mail_naming_a_longer_address_that_contains_hers_is_not_found(tmp_path):
+    """A client's mail that names 'Johanna.Lindqvist@…' is not about Anna: not found, so
+    neither listed nor attached to her access reply."""
+    import mailbox as stdlib_mailbox
+
+    from bot.config import MaildirSource
+    from bot.sources.maildir import MaildirArchive
+
+    box = stdlib_mailbox.Maildir(tmp_path / "arkiv", create=True)
+    date = "Mon, 02 Nov 2026 10:00:00 +0100"
+    box.add(mail("kund@example.com", "s@nox.test", "Offert", "Johanna.Lindqvist@example.se", date))
+    box.add(mail("kund@example.com", "s@nox.test", "Ring", "Ring anna.lindqvist@example.se.", date))
+    source = MaildirArchive(
+        MaildirSource(
+            type="maildir",
+            name="Arkiv",
+            path=str(tmp_path / "arkiv"),
+            erase_folder=str(tmp_path / "raderat"),
+        )
+    )
+    assert [(f.summary, f.erasable) for f in source.find(ANNA)] == [("2026-11-02: Ring", False)]

@@ -5,6 +5,7 @@ what was and was not done."""
 
 from __future__ import annotations
 
+import base64
 import imaplib
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_access_reply_for_a_person_in_every_source_lists_them_all(tmp_path, imap
     assert "John Carter" not in text
     assert "Korrespondens med oss" in text and "Tre år efter att ärendet avslutats" in text
     names = [a["filename"] for a in draft.attachments]
-    assert "cv-anna.pdf" in names and sum(n.endswith(".eml") for n in names) == 3
+    assert "cv-anna.pdf" in names and sum(n.endswith(".eml") for n in names) == 2
     world.approve(draft.id)
 
 
@@ -247,3 +248,28 @@ def test_an_erasure_reply_edited_to_keep_the_cv_moves_only_what_its_text_still_n
             for f in sources_json(session, world.case(reference))["findings"]
         }
     assert states["cv-anna.pdf"] == "found" and states["2026-11-02: Mitt CV"] == "erased"
+
+
+def test_an_access_reply_never_attaches_a_mail_or_file_that_only_mentions_the_person(
+    tmp_path, imap_server
+):
+    """A client's mail that names Anna's address, and Per's CV that names her as a
+    reference, hold other people's data: the reply lists them, staff are told to quote
+    what concerns her, and neither is attached whole."""
+    from bot.workflow.approval import plan_for
+
+    world = sourced_world(tmp_path, imap_server, "Mentions")
+    write_pdf(tmp_path / "cv" / "cv-per.pdf", ["CV Per Olsson", "Referens: Anna Lindqvist"])
+    reference = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
+    draft = world.reply_draft(reference)
+    assert "- E-post som nämner dig: 2026-11-04: Konsult?" in draft.text
+    assert "- Dokument som nämner dig: cv-per.pdf" in draft.text
+    names = [a["filename"] for a in draft.attachments]
+    assert "cv-per.pdf" not in names and "cv-anna.pdf" in names
+    assert sum(n.endswith(".eml") for n in names) == 2  # her own two mails, not the client's
+    for copy in draft.attachments:
+        assert b"Konsult?" not in base64.b64decode(copy["content"])
+    with world.database.session() as session:
+        will = " ".join(plan_for(session, world.services, draft.id).will)
+    assert "NOT attached" in will and "info@: 2026-11-04: Konsult?" in will
+    assert "CV-arkiv: cv-per.pdf" in will

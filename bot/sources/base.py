@@ -70,7 +70,8 @@ def phone_variants(e164: str) -> set[str]:
 
 def _address_pattern(email: str) -> re.Pattern[str]:
     """The address as a whole word: not part of a longer one (xanna@… or anna@….org)."""
-    return re.compile(r"(?<![\w.+-])" + re.escape(email.casefold()) + r"(?![\w.-])")
+    # A full stop may end the sentence after it ("mail anna@x.se."), not continue the domain.
+    return re.compile(r"(?<![\w.+-])" + re.escape(email.casefold()) + r"(?![\w-]|\.[\w-])")
 
 
 def has_address(text: str, emails: tuple[str, ...] | set[str]) -> bool:
