@@ -4,6 +4,8 @@ SQLite and PostgreSQL for SQL."""
 from __future__ import annotations
 
 import imaplib
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -425,3 +427,61 @@ def test_a_maildir_mail_naming_a_longer_address_that_contains_hers_is_not_found(
         )
     )
     assert [(f.summary, f.erasable) for f in source.find(ANNA)] == [("2026-11-02: Ring", False)]
+
+
+def _zip_bomb(path: Path, member: str, megabytes: int) -> None:
+    """A small DOCX/ODT whose XML part unpacks to `megabytes` MB (a comment of spaces)."""
+    with zipfile.ZipFile(path) as original:
+        parts = {n: original.read(n) for n in original.namelist()}
+    head, _, tail = parts[member].partition(b"?>")
+    parts[member] = head + b"?><!--" + b" " * (megabytes << 20) + b"-->" + tail
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        for name, data in parts.items():
+            bomb.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("name", "member", "write"),
+    [("cv.docx", "word/document.xml", write_docx), ("cv.odt", "content.xml", write_odt)],
+)
+def test_a_tiny_document_that_unpacks_into_gigabytes_is_refused_unread(
+    tmp_path, name, member, write
+):
+    """max_bytes bounds the packed file only: a ~60 KB DOCX or ODT of 60 MB XML is refused
+    before it is inflated (bounded memory), and staff are told to check it by hand."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    write(folder / name, ["Anna Lindqvist", "anna.lindqvist@example.se"])
+    _zip_bomb(folder / name, member, 60)
+    assert (folder / name).stat().st_size < 200_000
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="CV", folder=str(folder), erase="delete")
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=rf"{name} cannot be read \(.*zip bomb.*by hand"):
+            source.find(ANNA)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20
+
+
+def test_an_odt_of_millions_of_tiny_elements_is_refused_unread(tmp_path):
+    """10 MB of '<a/>' packs into ~10 KB and would parse into hundreds of MiB."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    xml = b'<?xml version="1.0"?><r>' + b"<a/>" * (10 * 1024 * 1024 // 4) + b"</r>"
+    with zipfile.ZipFile(folder / "cv.odt", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as odt:
+        odt.writestr("content.xml", xml)
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="CV", folder=str(folder), erase="delete")
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=r"cv\.odt cannot be read \(.*zip bomb"):
+            source.find(ANNA)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20

@@ -21,6 +21,34 @@ TEXT_SUFFIXES = {".txt", ".md", ".csv", ".text"}
 SUFFIXES = {".pdf", ".docx", ".odt", *TEXT_SUFFIXES}
 #: Longest text read from one file: enough for any CV, bounded for any file.
 MAX_TEXT = 2_000_000
+#: A DOCX or ODT is a zip: max_bytes bounds only its compressed size. Unpacked, its XML is
+#: parsed whole in memory (tens of bytes per byte of XML), so each XML part, the whole
+#: unpacked archive and the packing ratio are bounded before anything is parsed.
+MAX_XML_PART = 4_000_000
+MAX_UNPACKED = 60_000_000
+MAX_RATIO = 100
+
+
+class UnsafeDocument(ValueError):
+    """A document refused unread: it would take more memory than any CV (fixed words)."""
+
+
+def check_zip(path: Path) -> None:
+    """Refuse a DOCX/ODT that would unpack into more than a CV ever needs (a zip bomb):
+    raises ValueError before a byte is inflated."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    if sum(m.file_size for m in members) > MAX_UNPACKED:
+        raise UnsafeDocument("unpacks too large; a zip bomb?")
+    for member in members:
+        if member.filename.lower().endswith((".xml", ".rels")) and (
+            member.file_size > MAX_XML_PART
+        ):
+            raise UnsafeDocument("an XML part too large; a zip bomb?")
+        if member.file_size > 1_000_000 and member.file_size > MAX_RATIO * max(
+            member.compress_size, 1
+        ):
+            raise UnsafeDocument("packed too tightly; a zip bomb?")
 
 
 def document_text(path: Path) -> str:
@@ -38,6 +66,8 @@ def document_text(path: Path) -> str:
             if size > MAX_TEXT:
                 break
         return "\n".join(parts)[:MAX_TEXT]
+    if suffix in (".docx", ".odt"):
+        check_zip(path)
     if suffix == ".docx":
         import docx
 
@@ -49,8 +79,6 @@ def document_text(path: Path) -> str:
     if suffix == ".odt":
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo("content.xml")
-            if info.file_size > 50 * MAX_TEXT:
-                raise ValueError("content.xml too large")
             root = ElementTree.fromstring(archive.read(info))
         return "\n".join(t for t in root.itertext())[:MAX_TEXT]
     with path.open(encoding="utf-8", errors="replace") as handle:
@@ -85,6 +113,10 @@ class DocumentsFolder:
                 )
             try:
                 text = document_text(path)
+            except UnsafeDocument as exc:
+                raise SourceError(
+                    f"{self.name}: {relative} cannot be read ({exc}); check it by hand"
+                ) from None
             except Exception as exc:  # a damaged file: said, never silently skipped
                 raise SourceError(
                     f"{self.name}: {relative} cannot be read ({type(exc).__name__}); "
