@@ -151,17 +151,69 @@ def attachments_for(
     return copies
 
 
+def _items(rest: str, candidates: set[str]) -> list[str]:
+    """The summaries one listed line names, in order: `rest` split where the reply joined
+    them ("; "), a summary that itself holds "; " kept whole; [] when the line was edited
+    so that it no longer is a list of whole summaries (then it names nothing)."""
+    ordered = sorted(candidates, key=len, reverse=True)
+
+    dead: set[int] = set()  # positions from which no split exists: bounded work
+
+    def split(at: int) -> list[str] | None:
+        if at == len(rest):
+            return []
+        if at in dead:
+            return None
+        for summary in ordered:
+            end = at + len(summary)
+            if rest.startswith(summary, at) and (end == len(rest) or rest.startswith("; ", end)):
+                after = split(end + 2 if end < len(rest) else end)
+                if after is not None:
+                    return [summary, *after]
+        dead.add(at)
+        return None
+
+    return split(0) or []
+
+
+def listed_in(text: str, findings: list[SourceFinding]) -> set[int]:
+    """The ids of the findings an approved erasure text still lists, each as a whole item of
+    a "- source: a; b" line (never a substring: 'CV.pdf' is not 'Anna_CV.pdf'). Where a
+    source holds several findings of one summary and the text lists fewer of them, none of
+    them is taken: staff cut one, and which one cannot be told, so all stay."""
+    by_source: dict[str, dict[str, list[SourceFinding]]] = {}
+    for f in findings:
+        by_source.setdefault(f.source, {}).setdefault(f.summary, []).append(f)
+    counts: dict[tuple[str, str], int] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        for source, summaries in by_source.items():
+            prefix = f"- {source}: "
+            if line.startswith(prefix):
+                for item in _items(line[len(prefix) :].strip(), set(summaries)):
+                    counts[(source, item)] = counts.get((source, item), 0) + 1
+    return {
+        f.id or 0
+        for source, summaries in by_source.items()
+        for summary, same in summaries.items()
+        if counts.get((source, summary), 0) >= len(same)
+        for f in same
+    }
+
+
 def to_erase(session: Session, case: Request, approved_text: str | None) -> list[SourceFinding]:
     """What an approved erasure erases in the sources: what was found and may be erased,
-    and — when there is an approved text — what that text names (staff who cut a line
-    from the reply have decided that thing stays)."""
-    return [
+    and — when there is an approved text — what that text still lists, item by item (staff
+    who cut a line or an item from the reply have decided that thing stays)."""
+    erasable = [
         f
         for f in findings_of(session, case, FindingState.FOUND)
-        if f.erasable
-        and not only_mentions(f)
-        and (approved_text is None or f.summary in approved_text)
+        if f.erasable and not only_mentions(f)
     ]
+    if approved_text is None:
+        return erasable
+    listed = listed_in(approved_text, erasable)
+    return [f for f in erasable if f.id in listed]
 
 
 def erase_findings(

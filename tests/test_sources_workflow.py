@@ -273,3 +273,52 @@ def test_an_access_reply_never_attaches_a_mail_or_file_that_only_mentions_the_pe
         will = " ".join(plan_for(session, world.services, draft.id).will)
     assert "NOT attached" in will and "info@: 2026-11-04: Konsult?" in will
     assert "CV-arkiv: cv-per.pdf" in will
+
+
+def test_cutting_an_item_from_an_erasure_reply_keeps_that_thing_even_when_its_name_recurs(
+    tmp_path,
+):
+    """Staff cut 'CV.pdf' (a client's file) and keep 'Anna_CV.pdf' listed: CV.pdf stays,
+    though its name is part of the other's. Of two mails with one date and subject, one
+    cut: which one cannot be told, so both stay. A subject holding '; ' is one item."""
+    from datetime import timedelta
+
+    from bot.store.tables import SourceFinding
+    from handlers.sources_on_case import to_erase
+
+    world = make_world(tmp_path)
+    outcome = world.email(ANNA_EMAIL, "Please delete all my personal data.")
+    case = world.case(outcome.reference)
+    now = world.clock() - timedelta(minutes=5)
+    rows = [
+        ("cv", "Anna_CV.pdf", "Anna_CV.pdf"),
+        ("cv", "CV.pdf", "CV.pdf"),
+        ("info@", "1", "2026-11-02: Hej"),
+        ("info@", "2", "2026-11-02: Hej"),
+        ("info@", "3", "2026-11-03: CV; referenser"),
+        ("info@", "4", "2026-11-04: Svar"),
+    ]
+    with world.database.session() as session:
+        for source, ref, summary in rows:
+            session.add(
+                SourceFinding(
+                    request_id=case.id,
+                    source=source,
+                    ref=ref,
+                    category="documents",
+                    summary=summary,
+                    details=[] if source == "cv" else [["direction", "from"]],
+                    found_at=now,
+                )
+            )
+    approved = (
+        "We have also removed what we held about you elsewhere:\n"
+        "- cv: Anna_CV.pdf\n"
+        "- info@: 2026-11-02: Hej; 2026-11-03: CV; referenser; 2026-11-04: Svar\n"
+    )
+    with world.database.session() as session:
+        erased = sorted(f.ref for f in to_erase(session, case, approved))
+        everything = sorted(f.ref for f in to_erase(session, case, None))
+    assert erased == ["3", "4", "Anna_CV.pdf"]
+    assert everything == ["1", "2", "3", "4", "Anna_CV.pdf", "CV.pdf"]
+    world.database.dispose()

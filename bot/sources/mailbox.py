@@ -124,7 +124,7 @@ class Mailbox:
         _status, data = client.uid("FETCH", str(uid), f"({_HEADERS})")
         raw = next((part[1] for part in data if isinstance(part, tuple)), b"")
         headers = HeaderParser().parsestr(raw.decode("utf-8", errors="replace"))
-        subject = str(make_header(decode_header(headers.get("Subject", "")))).strip()
+        subject = " ".join(str(make_header(decode_header(headers.get("Subject", "")))).split())
         try:
             when = parsedate_to_datetime(headers.get("Date", "")).date().isoformat()
         except (TypeError, ValueError):

@@ -44,7 +44,7 @@ class MaildirArchive:
                 direction = "mentions"
             else:
                 continue
-            subject = str(make_header(decode_header(message.get("Subject", "")))).strip()
+            subject = " ".join(str(make_header(decode_header(message.get("Subject", "")))).split())
             try:
                 when = parsedate_to_datetime(message.get("Date", "")).date().isoformat()
             except (TypeError, ValueError):
