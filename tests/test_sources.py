@@ -485,3 +485,56 @@ def test_an_odt_of_millions_of_tiny_elements_is_refused_unread(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 20 << 20
+
+
+def _without(source: Mailbox, *capabilities: str) -> None:
+    """The source's connections as to a server that lacks the capabilities."""
+    connect = source._connect
+
+    def lacking() -> imaplib.IMAP4:
+        client = connect()
+        client.capabilities = tuple(c for c in client.capabilities if c not in capabilities)
+        return client
+
+    source._connect = lacking  # type: ignore[method-assign]
+
+
+def _count(server, folder: str) -> int:
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.select(f'"{folder}"')
+    count = len(client.search(None, "ALL")[1][0].split())
+    client.logout()
+    return count
+
+
+def _with_a_colleagues_deleted_mail(server, folder: str) -> None:
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.create(folder)
+    date = "Mon, 02 Nov 2026 10:00:00 +0100"
+    client.append(folder, None, None, mail(ANNA.emails[0], "info@nox.test", "Annas", "-", date))
+    client.append(folder, None, None, mail("bob@example.com", "info@nox.test", "Bobs", "-", date))
+    client.select(f'"{folder}"')
+    client.store("2", "+FLAGS", r"(\Deleted)")  # Bob's: marked, not yet expunged
+    client.logout()
+
+
+def test_an_erasure_without_move_keeps_a_colleagues_mail_marked_for_deletion(imap_server):
+    _with_a_colleagues_deleted_mail(imap_server, "NoMove")
+    source = mailbox(imap_server, "NoMove")
+    _without(source, "MOVE")
+    (anna,) = source.find(ANNA)
+    source.erase(anna.ref)
+    assert _count(imap_server, "NoMove") == 1  # Bob's, still recoverable
+    assert _count(imap_server, "NoMove-raderat") == 1
+
+
+def test_a_server_without_move_or_uidplus_refuses_the_erasure_and_moves_nothing(imap_server):
+    _with_a_colleagues_deleted_mail(imap_server, "Plain")
+    source = mailbox(imap_server, "Plain")
+    _without(source, "MOVE", "UIDPLUS")
+    (anna,) = source.find(ANNA)
+    with pytest.raises(SourceError, match=r"neither MOVE nor UIDPLUS.*move it by hand"):
+        source.erase(anna.ref)
+    assert _count(imap_server, "Plain") == 2

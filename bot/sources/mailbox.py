@@ -65,6 +65,11 @@ class Mailbox:
                     self.imap.host, self.imap.port, timeout=self.imap.timeout_seconds
                 )
             client.login(self.imap.username, self.password or "")
+            # What the server offers once logged in (MOVE, UIDPLUS): imaplib keeps the list
+            # from before the login, which servers often shorten.
+            status, data = client.capability()
+            if status == "OK" and data and isinstance(data[-1], bytes):
+                client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
         except (OSError, imaplib.IMAP4.error) as exc:
             raise SourceError(f"{self.name}: the mail server cannot be reached ({exc})") from None
         return client
@@ -169,6 +174,13 @@ class Mailbox:
         try:
             uid = self._locate(client, ref, readonly=False)
             target = self.config.erase_folder
+            if "MOVE" not in client.capabilities and "UIDPLUS" not in client.capabilities:
+                # A plain EXPUNGE would also destroy every other mail flagged \Deleted in
+                # the folder (a colleague's, still recoverable until then).
+                raise SourceError(
+                    f"{self.name}: the mail server offers neither MOVE nor UIDPLUS, so one mail "
+                    "cannot be moved alone; move it by hand"
+                )
             client.create(_folder(target))  # "already exists" is fine
             if "MOVE" in client.capabilities:
                 status, _ = client.uid("MOVE", str(uid), _folder(target))
@@ -176,7 +188,9 @@ class Mailbox:
                 status, _ = client.uid("COPY", str(uid), _folder(target))
                 if status == "OK":
                     client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
-                    status, _ = client.expunge()
+                    status, _ = client.uid("EXPUNGE", str(uid))  # this mail only (RFC 4315)
+                    if status != "OK":
+                        client.uid("STORE", str(uid), "-FLAGS.SILENT", r"(\Deleted)")
             if status != "OK":
                 raise SourceError(f"{self.name}: the server refused to move a mail")
             folder = json.loads(ref)[0]
