@@ -14,7 +14,13 @@ from bot.store.register import contacts_of, erase_subject, suppress_contacts
 from bot.store.tables import FindingState
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_on_case import erase_findings, findings_of, search_sources, to_erase
+from handlers.sources_on_case import (
+    erase_findings,
+    findings_of,
+    only_mentions,
+    search_sources,
+    to_erase,
+)
 
 KEPT = {
     "sv": [
@@ -83,6 +89,16 @@ class ErasureHandler(Handler):
         text = (view.scope or {}).get("text")
         elsewhere = [f"{f.source}: {f.summary}" for f in to_erase(view.session, view.case, text)]
         sources = "; erase from the sources: " + "; ".join(elsewhere) if elsewhere else ""
+        mentioned = [
+            f"{f.source}: {f.summary}"
+            for f in findings_of(view.session, view.case, FindingState.FOUND)
+            if only_mentions(f)
+        ]
+        if mentioned:
+            sources += (
+                "; left in place, as they only mention the person and hold others' data "
+                "(redact what concerns them by hand if it must go): " + "; ".join(mentioned)
+            )
         return (
             f"erase {view.who} from the register (profile, CV, contact points) and clear "
             f"the content of their earlier, finished cases and mail{also}{sources}"

@@ -96,12 +96,19 @@ def test_access_reply_for_a_person_in_every_source_lists_them_all(tmp_path, imap
 
 
 def test_erasure_moves_the_cv_and_the_persons_mail_and_says_so(tmp_path, imap_server):
+    from bot.workflow.approval import plan_for
+
     world = sourced_world(tmp_path, imap_server, "Erasure")
     reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
     draft = world.reply_draft(reference)
     assert "Vi har också tagit bort det vi hade om dig på andra ställen:" in draft.text
     assert "- CV-arkiv: anteckning.txt; cv-anna.pdf" in draft.text
     assert "- info@: 2026-11-02: Mitt CV; 2026-11-03: Uppdrag i Göteborg" in draft.text
+    assert "Konsult?" not in draft.text  # a client's mail that only mentions her stays
+    with world.database.session() as session:
+        will = " ".join(plan_for(session, world.services, draft.id).will)
+    assert "left in place, as they only mention the person" in will
+    assert "info@: 2026-11-04: Konsult?" in will.split("left in place")[1]
     world.approve(draft.id)
     assert (tmp_path / "raderat" / "cv-anna.pdf").exists()
     assert not (tmp_path / "cv" / "cv-anna.pdf").exists()
