@@ -55,15 +55,15 @@ app.add_typer(requests_app, name="requests")
 
 CASE_COLUMNS = (
     Column("reference", key=True),
-    Column("requester", drop_order=5),
+    Column("requester", drop_order=1),
     Column("kinds", whole_lines=True),
     Column("status"),
-    Column("lang", drop_order=4),
-    Column("channel", drop_order=2),
-    Column("received", key=True, drop_order=1),
+    Column("lang", drop_order=5),
+    Column("channel", drop_order=3),
+    Column("received", key=True, drop_order=4),
     Column("due", key=True),
     Column("working days left"),
-    Column("verification", drop_order=3),
+    Column("verification", drop_order=2),
 )
 
 
