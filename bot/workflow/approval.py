@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.channels.messages import Attachment
 from bot.errors import CaseError, StaleDraft
@@ -36,6 +36,7 @@ from bot.workflow.drafts import (
     new_version,
     record_digest,
     reply_scope,
+    supersede_open_drafts,
     written_for,
 )
 from bot.workflow.lifecycle import apply_extension, is_open, transition
@@ -66,9 +67,31 @@ def _view(session: Session, services: Services, case: Request, draft: Draft) -> 
     return CaseView(view.session, view.services, view.case, view.subject, view.request_text, scope)
 
 
-def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:
+#: How staff clear what blocks a reply, said for where they read it: the command line, or
+#: the console's case page (which has a button or form for each).
+_HOW = {
+    False: {
+        "redraft": "draft it again: noxbot requests redraft {reference}",
+        "outcome": "look into it, then noxbot requests outcome {reference} --text-file FILE "
+        "(the reply is drafted again with it)",
+        "tick": "do it, then noxbot requests tick {reference} {item} --note '...'",
+    },
+    True: {
+        "redraft": 'draft it again with the button "Draft the reply again" on this page',
+        "outcome": 'look into it, then write it under "Complaint outcome" on this page and '
+        'press "Record outcome" (the reply is drafted again with it)',
+        "tick": 'do it, then say what was done under "Checklist" on this page and press '
+        '"Tick off item {item}"',
+    },
+}
+
+
+def approval_plan(
+    session: Session, services: Services, draft: Draft, *, in_console: bool = False
+) -> Plan:
     """What approving this version carries out, in words staff can check, and what stands
-    in the way. The same function decides approval (`approve_draft`)."""
+    in the way. The same function decides approval (`approve_draft`); `in_console` words
+    the way out as the console's case page offers it rather than as a command."""
     case = session.get(Request, draft.request_id)
     assert case is not None
     will: list[str] = []
@@ -92,7 +115,7 @@ def approval_plan(session: Session, services: Services, draft: Draft) -> Plan:
     if draft.carries_personal_data and case.verified_at is None:
         blocked.append(f"{case.reference} is not verified; register data cannot go out")
     if draft.purpose == "reply":
-        _reply_plan(session, services, case, draft, will, blocked)
+        _reply_plan(session, services, case, draft, will, blocked, _HOW[in_console])
     elif draft.purpose == "extension":
         _extension_plan(services, case, draft, will, blocked)
     elif draft.purpose == "refusal":
@@ -115,6 +138,7 @@ def _reply_plan(
     draft: Draft,
     will: list[str],
     blocked: list[str],
+    how: dict[str, str],
 ) -> None:
     scope = _scope(draft, case)
     if written_for(draft) != reply_scope(case):
@@ -143,7 +167,7 @@ def _reply_plan(
     if written is not None and record_digest(session, subject) != written:
         blocked.append(
             "the register data it shows changed since it was drafted (a re-import or a "
-            f"correction); draft it again: noxbot requests redraft {case.reference}"
+            "correction); " + how["redraft"].format(reference=case.reference)
         )
     if subject is not None:
         blocked.extend(
@@ -153,14 +177,21 @@ def _reply_plan(
         )
     if "complaint" in scope["kinds"] and not case.complaint_outcome:
         blocked.append(
-            "the complaint's outcome is not recorded; look into it, then noxbot requests "
-            f"outcome {case.reference} --text-file FILE (the reply is drafted again with it)"
+            "the complaint's outcome is not recorded; "
+            + how["outcome"].format(reference=case.reference)
         )
     blocked.extend(
-        f"checklist item {item.id} ({item.source}: {item.task}) is not ticked off; do it, then "
-        f"noxbot requests tick {case.reference} {item.id} --note '...'"
+        f"checklist item {item.id} ({item.source}: {item.task}) is not ticked off; "
+        + how["tick"].format(reference=case.reference, item=item.id)
         for item in open_checklist(session, case)
     )
+    waiting_acks = _waiting_acknowledgments(session, case)
+    if waiting_acks:
+        will.append(
+            "withdraw the acknowledgment still waiting for approval (draft "
+            + ", ".join(str(i) for i in waiting_acks)
+            + "): this reply answers the case"
+        )
     view = _view(session, services, case, draft)
     for kind in scope["kinds"]:
         if (words := handler_for(kind).describe(view)) is not None:
@@ -168,6 +199,21 @@ def _reply_plan(
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
         will.append(f"not carry out {', '.join(left_out)} (left out of this version)")
+
+
+def _waiting_acknowledgments(session: Session, case: Request) -> list[int]:
+    """Acknowledgments of the case still waiting for approval or an edit: once its reply is
+    approved they would tell the person, after the answer, that the request arrived."""
+    return [
+        d.id or 0
+        for d in session.exec(
+            select(Draft).where(
+                Draft.request_id == case.id,
+                Draft.purpose == "acknowledgment",
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+            )
+        )
+    ]
 
 
 def _extension_plan(
@@ -373,6 +419,18 @@ def _carry_out_reply(
             detail=done,
         )
     drop_contact_challenges_outside(session, services, case, scope.get("changes", []), actor=actor)
+    waiting_acks = _waiting_acknowledgments(session, case)
+    if waiting_acks:  # an acknowledgment after the answer would only confuse the person
+        supersede_open_drafts(session, case, purposes=("acknowledgment",))
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="acknowledgment_withdrawn",
+            request=case,
+            detail=f"draft {', '.join(str(i) for i in waiting_acks)}: the approved reply "
+            "answers the case",
+        )
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
         audit.record(
