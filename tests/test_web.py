@@ -394,6 +394,16 @@ def test_staff_tick_a_checklist_item_off_with_a_note_and_then_approve_the_reply(
     expect(plan).not_to_contain_text("noxbot requests tick")
     expect(page.get_by_role("button", name="Approve version 1")).to_be_disabled()
 
+    # A tick without a word of what was done is refused, and ticks nothing.
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    empty = page.request.post(
+        f"{site.url}/cases/{site.overdue_reference}/tick",
+        form={"csrf": csrf, "item": str(item_id), "note": "   "},
+        max_redirects=0,
+    )
+    assert empty.status == 400 and "say what was done" in empty.text()
+    with site.database.session() as session:
+        assert session.get(ChecklistItem, item_id).done_at is None
     page.get_by_label(f"What was done (item {item_id}").fill("Två fakturor i Fortnox, sparas 7 år")
     page.get_by_role("button", name=f"Tick off item {item_id}").click()
     expect(page.get_by_role("status")).to_have_text(
@@ -450,6 +460,9 @@ def test_staff_record_a_complaints_outcome_and_approve_its_reply_which_withdraws
     expect(page.locator("section").filter(has_text="acknowledgment to")).to_contain_text(
         "superseded"
     )
+    outcome_card = page.locator("#complaint-outcome")  # recorded; no longer a form to change
+    expect(outcome_card).to_contain_text("Kunden har raderat det.")
+    expect(outcome_card.get_by_role("button", name="Record outcome")).to_have_count(0)
     assert site.send_outbox() == ["klagande@example.se"]
     with site.database.session() as session:
         case = get_case(session, reference or "")

@@ -75,6 +75,7 @@ _HOW = {
         "outcome": "look into it, then noxbot requests outcome {reference} --text-file FILE "
         "(the reply is drafted again with it)",
         "tick": "do it, then noxbot requests tick {reference} {item} --note '...'",
+        "changes": "state another with noxbot requests changes",
     },
     True: {
         "redraft": 'draft it again with the button "Draft the reply again" on this page',
@@ -82,6 +83,7 @@ _HOW = {
         'press "Record outcome" (the reply is drafted again with it)',
         "tick": 'do it, then say what was done under "Checklist" on this page and press '
         '"Tick off item {item}"',
+        "changes": 'state another under "Rectification changes" on this page',
     },
 }
 
@@ -171,7 +173,7 @@ def _reply_plan(
         )
     if subject is not None:
         blocked.extend(
-            f"{problem}; state another with noxbot requests changes"
+            f"{problem}; {how['changes']}"
             for change in scope.get("changes", [])
             if (problem := conflict(session, subject, change)) is not None
         )
