@@ -417,6 +417,12 @@ def test_staff_tick_a_checklist_item_off_with_a_note_and_then_approve_the_reply(
         ticked = session.get(ChecklistItem, item_id)
         assert ticked is not None and ticked.done_by == "staff:alice"
         assert get_case(session, site.overdue_reference).status == "approved"
+    # The case file for an inspection keeps what was done by hand, and by whom.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export case file (HTML, for an inspection)").click()
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"Checklist item {item_id}: Fortnox: search for invoices — done" in html
+    assert "by staff:alice: Två fakturor i Fortnox, sparas 7 år" in html
 
 
 def test_staff_record_a_complaints_outcome_and_approve_its_reply_which_withdraws_the_ack(
