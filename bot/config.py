@@ -361,8 +361,47 @@ class Settings(_Section):
         return tuple(sorted(addresses))
 
 
+_SOURCE_TYPES: dict[str, type[_Section]] = {
+    "documents": DocumentsSource,
+    "mailbox": MailboxSource,
+    "maildir": MaildirSource,
+    "sql": SqlSource,
+    "manual": ManualSource,
+}
+
+
+def _describe_source(error: Any, source: str) -> str:
+    """One line about a [[sources]] entry: which one (by number and type), which key."""
+    loc = list(error["loc"])
+    kind = error["type"]
+    if len(loc) == 1:  # the list as a whole (a rule across entries): its message alone
+        message = error["msg"].removeprefix("Value error, ")
+        return f"{source}: [[sources]] expected {message}"
+    number = f"[[sources]] number {int(loc[1]) + 1}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = error.get("input", {}).get("type") if isinstance(error.get("input"), dict) else None
+        known = ", ".join(repr(name) for name in _SOURCE_TYPES)
+        shown = f"type = {tag!r}" if tag is not None else "no type"
+        return f"{source}: {number} has {shown}: expected type = one of {known}"
+    tag = str(loc[2]) if len(loc) > 2 else ""
+    key = ".".join(str(part) for part in loc[3:])
+    model = _SOURCE_TYPES.get(tag)
+    where = f"{number} (type = {tag!r})"
+    if kind == "extra_forbidden" and model is not None:
+        known = ", ".join(name for name in model.model_fields if name != "type")
+        return f"{source}: {where}: unknown key {key} (expected one of: {known})"
+    if kind == "missing":
+        return f"{source}: {where}: {key} is missing (a {tag} source needs it)"
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    if not key:
+        return f"{source}: {where}: {message.removeprefix('[[sources]] ')}"
+    return f"{source}: {where}: {key}: expected {message[0].lower()}{message[1:]}"
+
+
 def _describe(error: Any, source: str) -> str:
     """One line naming the key, its value and what was expected."""
+    if error["loc"] and error["loc"][0] == "sources":
+        return _describe_source(error, source)
     loc = [str(part) for part in error["loc"]]
     section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", loc[0])
     where = f"[{section}] {key}" if section else key

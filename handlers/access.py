@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from bot.rules.policy import art15_info
 from bot.rules.processing import Category, Records
 from bot.store.register import RecordItem, subject_record
@@ -173,10 +174,10 @@ class AccessHandler(Handler):
             fields=tuple(i.key for i in items),
         )
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
-            return "say that no data is held about the person"
-        return f"send {view.who}'s data, category by category, with the Art. 15 facts"
+            return plan_words(language, "access_nobody")
+        return plan_words(language, "access", who=view.who)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "register extract sent with the approved reply"

@@ -107,7 +107,8 @@ class Handler:
         """Carry out what the approved reply promises; returns what was done, for the audit."""
         return "nothing to carry out"
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         """What approving a reply with this kind's section will do, for staff to read first
-        ("erase Anna Lindqvist from the register"); None when it only answers."""
+        ("erase Anna Lindqvist from the register"), in `language` (English for the CLI and
+        the JSON; bot.rules.plan_words holds the words); None when it only answers."""
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from bot.store import audit
 from bot.store.records import SYSTEM
 from bot.store.tables import Draft, StaffAlert
@@ -70,10 +71,10 @@ class ComplaintHandler(Handler):
             {"outcome": view.case.complaint_outcome or ""},
         )
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if not view.case.complaint_outcome:
             return None
-        return "answer the complaint with the outcome staff recorded, and end the case"
+        return plan_words(language, "complaint")
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "complaint answered with the recorded outcome"

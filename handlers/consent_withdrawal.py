@@ -4,6 +4,7 @@ No verification: withdrawing must be as easy as giving consent."""
 from __future__ import annotations
 
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from handlers.base import CaseView, Handler
 
 
@@ -12,10 +13,10 @@ class ConsentWithdrawalHandler(Handler):
     needs_verification = False
     changes_register = True
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
-        return f"record that {view.who} withdrew consent"
+        return plan_words(language, "consent_withdrawal", who=view.who)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:

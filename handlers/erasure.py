@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from bot.store.disclosures import forget_disclosures
 from bot.store.forgetting import forget_correspondence, pending_copies, withdraw_pending_copies
 from bot.store.records import alert_staff
@@ -71,22 +72,17 @@ class ErasureHandler(Handler):
             carries_personal_data=bool(removed or told),
         )
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
         waiting = pending_copies(view.session, view.subject.id or 0, view.case)
-        also = (
-            "; withdraw what still waits to carry their data: " + "; ".join(waiting)
-            if waiting
-            else ""
-        )
+        also = plan_words(language, "erasure_also", items="; ".join(waiting)) if waiting else ""
         text = (view.scope or {}).get("text")
         elsewhere = [f"{f.source}: {f.summary}" for f in to_erase(view.session, view.case, text)]
-        sources = "; erase from the sources: " + "; ".join(elsewhere) if elsewhere else ""
-        return (
-            f"erase {view.who} from the register (profile, CV, contact points) and clear "
-            f"the content of their earlier, finished cases and mail{also}{sources}"
+        sources = (
+            plan_words(language, "erasure_sources", items="; ".join(elsewhere)) if elsewhere else ""
         )
+        return plan_words(language, "erasure", who=view.who, also=also, sources=sources)
 
     def before_approve(self, view: CaseView, actor: str) -> None:
         """Erase in the sources first: files and mail cannot be rolled back with the

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from bot.store.register import contact_hash, normalise, suppress_contacts
 from bot.store.tables import Suppression
 from handlers.base import CaseView, Handler
@@ -19,10 +20,10 @@ class MarketingOptoutHandler(Handler):
     needs_verification = False
     changes_register = True
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is not None:
-            return f"switch off marketing to every contact point of {view.who}"
-        return f"switch off marketing to {view.case.requester_address}"
+            return plan_words(language, "marketing_optout", who=view.who)
+        return plan_words(language, "marketing_optout_address", address=view.case.requester_address)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         key = view.services.hash_key

@@ -4,6 +4,7 @@ assignment matching included; the register's `objected` flag is what the rest ho
 from __future__ import annotations
 
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from handlers.base import CaseView, Handler
 
 
@@ -12,10 +13,10 @@ class ObjectionHandler(Handler):
     needs_verification = True
     changes_register = True
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
-        return f"record {view.who}'s objection: no matching or profiling on legitimate interest"
+        return plan_words(language, "objection", who=view.who)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:

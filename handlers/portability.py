@@ -7,6 +7,7 @@ import json
 
 from bot.channels.messages import Attachment
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from bot.store.register import export_csv, subject_export
 from handlers.base import CaseView, Handler, Section
 
@@ -38,10 +39,10 @@ class PortabilityHandler(Handler):
             fields=tuple(k for k, v in export.items() if v not in (None, "", [], {})),
         )
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
-        return f"send {view.who}'s data as JSON and CSV files"
+        return plan_words(language, "portability", who=view.who)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "JSON and CSV export sent with the approved reply"

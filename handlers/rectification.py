@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from bot.rules.verification import COOLING_OFF
 from bot.store.records import alert_staff
 from bot.store.register import (
@@ -221,12 +222,20 @@ class RectificationHandler(Handler):
             carries_personal_data=bool(changes),
         )
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if not view.changes:
             return None
-        return f"change {view.who}'s " + "; ".join(
-            f"{c['field']} from {c['old'] or '(none)'} to {c['new']}" for c in view.changes
+        changes = "; ".join(
+            plan_words(
+                language,
+                "rectification_change",
+                field=c["field"],
+                old=c["old"] or plan_words(language, "none"),
+                new=c["new"],
+            )
+            for c in view.changes
         )
+        return plan_words(language, "rectification", who=view.who, changes=changes)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         subject = view.subject

@@ -4,6 +4,7 @@ matching or marketing; the register's `restricted` flag is what the rest honours
 from __future__ import annotations
 
 from bot.rules.kinds import RequestKind
+from bot.rules.plan_words import plan_words
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
 
@@ -17,10 +18,10 @@ class RestrictionHandler(Handler):
         told = recipients_to_tell(view)
         return Section("kinds/restriction.txt.j2", {"told": told}, carries_personal_data=bool(told))
 
-    def describe(self, view: CaseView) -> str | None:
+    def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
-        return f"mark {view.who} as restricted: kept, not used for brokering or marketing"
+        return plan_words(language, "restriction", who=view.who)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:

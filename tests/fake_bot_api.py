@@ -93,6 +93,7 @@ class FakeBotApi:
         first_name: str | None = None,
         message_id: int = 1,
         text: str | None = None,
+        username: str | None = None,
     ) -> None:
         """Queue a press of an inline button by a user, on a message (`message_id`, showing
         `text`) in their private chat or in the group `chat_id` (the staff chat, say)."""
@@ -112,6 +113,7 @@ class FakeBotApi:
                         "id": user_id,
                         "is_bot": False,
                         "first_name": first_name or f"User{user_id}",
+                        **({"username": username} if username else {}),
                     },
                     "message": {
                         "message_id": message_id,

@@ -185,3 +185,76 @@ def test_check_prints_section_names_in_brackets_one_line_per_problem(tmp_path, m
         "not set)"
     ) in output.splitlines()
     assert "TEST_IMAP_PW" not in output  # it might have been a secret pasted by mistake
+
+
+def test_check_finds_a_source_that_drafting_could_not_search(tmp_path):
+    (tmp_path / "cv").mkdir()
+    (tmp_path / "archive" / "cur").mkdir(parents=True)
+    (tmp_path / "archive" / "new").mkdir()
+    config = tmp_path / "config.toml"
+    base = f'[database]\nurl = "sqlite:///{tmp_path / "nox.db"}"\n'
+    good = (
+        f'[[sources]]\ntype = "documents"\nname = "CV-arkiv"\nfolder = "{tmp_path / "cv"}"\n'
+        f'erase = "delete"\n'
+        f'[[sources]]\ntype = "maildir"\nname = "Arkiv"\npath = "{tmp_path / "archive"}"\n'
+        f'erase_folder = "{tmp_path / "erased"}"\n'
+    )
+    config.write_text(base + good)
+    code, output = _check(config)
+    assert code == 0, output
+    assert "Source 1 (CV-arkiv): OK (documents ready)" in output.splitlines()
+
+    bad = (
+        good.replace(str(tmp_path / "cv"), str(tmp_path / "cv-typo"))
+        .replace(str(tmp_path / "archive"), str(tmp_path))
+        .replace('erase = "delete"\n', 'erase = "delete"\ncategory = "cvs"\n')
+        + f'[[sources]]\ntype = "sql"\nname = "CRM"\nurl = "sqlite:///{tmp_path / "crm.db"}"\n'
+    )
+    config.write_text(base + bad)
+    code, output = _check(config)
+    assert code == 1
+    lines = output.splitlines()
+    assert f"Source 1 (CV-arkiv): FAILED (the folder {tmp_path / 'cv-typo'} is not there)" in lines
+    assert f"Source 2 (Arkiv): FAILED ({tmp_path} is not a Maildir (no cur/ and new/ in it))" in (
+        lines
+    )
+    assert f"Source 3 (CRM): FAILED (the database file {tmp_path / 'crm.db'} is not there)" in lines
+    assert not (tmp_path / "crm.db").exists()  # checking creates nothing
+    config.write_text(
+        base + good.replace('erase = "delete"\n', 'erase = "delete"\ncategory = "cvs"\n')
+    )
+    code, output = _check(config)
+    assert code == 1 and "category 'cvs' is not in the records of processing" in output
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        (
+            'type = "documents"\nname = "CV"\nfoldr = "/tmp"\nerase = "delete"\n',
+            "[[sources]] number 1 (type = 'documents'): unknown key foldr (expected one of: "
+            "name, folder,",
+        ),
+        (
+            'type = "dokuments"\nname = "CV"\n',
+            "[[sources]] number 1 has type = 'dokuments': expected type = one of 'documents',",
+        ),
+        (
+            'type = "documents"\nname = "CV"\n',
+            "[[sources]] number 1 (type = 'documents'): folder is missing (a documents source "
+            "needs it)",
+        ),
+        (
+            'type = "mailbox"\nname = "info"\n',
+            "[[sources]] expected an [imap] section",
+        ),
+    ],
+)
+def test_a_mistake_in_a_source_is_one_line_naming_the_source_and_key(tmp_path, entry, said):
+    config = tmp_path / "config.toml"
+    config.write_text(f"[[sources]]\n{entry}")
+    for command in (("check",), ("requests", "list")):
+        refused = _noxbot(*command, "-c", str(config))
+        assert refused.returncode == 1
+        assert refused.stderr.strip().count("\n") == 0, refused.stderr
+        assert said in refused.stderr and "unexpected error" not in refused.stderr

@@ -284,6 +284,14 @@ def test_subjects_list_json_holds_every_register_field_including_the_cv(config):
     assert anna["extra"] == {"linkedin": "https://www.linkedin.com/in/anna-lindqvist-example"}
 
 
+def test_subjects_search_finds_a_phone_number_written_as_people_write_it(config):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    for written in ("073-987 65 43", "0739876543", "+46 73 987 65 43", "987 65 43"):
+        found = run_json("subjects", "search", written)
+        assert [p["name"] for p in found] == ["Erik Svensson"], written
+    assert run_json("subjects", "search", "070-000 00 00") == []
+
+
 def test_audit_verify_exits_non_zero_after_tampering(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     code, output = run("audit", "verify")
@@ -324,7 +332,7 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert result.approved_draft_id is not None
     shown = console.export_text()
     assert "Cases" in shown and "Drafts awaiting approval" in shown
-    assert "possible_impersonation" in shown
+    assert "possible impersonation" in shown
     assert "is now done" in shown and "intact" in shown
 
 
@@ -508,7 +516,9 @@ def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
     for d in drafts:
         row = _lines_with(output, d["reference"])
         assert row and row[0].split()[0] == str(d["id"])
-        assert f"{d['to']['channel']} {d['to']['address']}" in row[0]  # "telegram 5550002"
+        # "telegram 5550002": a bare number is named by its channel; an address speaks for itself.
+        named = d["to"]["address"] if d["to"]["channel"] == "email" else "telegram 5550002"
+        assert named in row[0]
 
 
 def test_drafts_show_gives_recipient_subject_and_attachments_their_own_lines(
@@ -775,6 +785,11 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     assert (
         len(run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")) == 7
     )
+    code, err = run_main("demo", "--keep", str(kept / "config.toml"))
+    assert (code, err) == (
+        1,
+        f"noxbot: {kept / 'config.toml'} is a file; --keep takes a folder (new or empty)\n",
+    )
 
 
 def test_drafts_that_no_longer_apply_leave_the_queue(config, tmp_path):
@@ -1006,3 +1021,120 @@ def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subj
     code, output = run("requests", "changes", erik, "--set", "company=Svensson Nät AB", *config)
     assert code == 0
     assert "→ +46765551234" in output and "→ Svensson Nät AB" in output
+
+
+def test_a_case_ended_by_mistake_is_reopened_with_its_deadline_and_the_reason_in_its_history(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    optout = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note),
+    )  # fmt: skip
+    reference = optout["reference"]
+    code, err = run_main("requests", "reopen", reference, "--reason", "by mistake")
+    assert code == 1 and "not finished: nothing to reopen" in err
+    assert run("requests", "close", reference, "--reason", "thought it was spam")[0] == 0
+    code, err = run_main("requests", "reopen", reference, "--reason", "  ")
+    assert code == 1 and "--reason is required" in err
+
+    code, output = run("requests", "reopen", reference, "--reason", "it was not spam")
+    assert code == 0, output
+    assert "reopened: draft to approve" in output and optout["due_date"] in output
+    shown = run_json("requests", "show", reference)
+    assert (shown["status"], shown["due_date"]) == ("awaiting_approval", optout["due_date"])
+    moves = [(e["from_state"], e["to_state"], e["detail"]) for e in shown["history"]]
+    assert ("closed", "awaiting_approval", "reopened: it was not spam") in moves
+    assert [d["reference"] for d in run_json("drafts", "list")] == [reference]
+
+    # Identity never confirmed: back to staff to confirm who asked, not to a reply.
+    note.write_text("Please send me a copy of all personal data you hold about me.")
+    access = run_json(
+        "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "close", access, "--withdrawn", "--reason", "misread")[0] == 0
+    assert run("requests", "reopen", access, "--reason", "she did not withdraw")[0] == 0
+    assert run_json("requests", "show", access)["status"] == "unverified"
+    alerts = run_json("alerts", "list")
+    assert any(a["reference"] == access and a["kind"] == "unverified" for a in alerts)
+
+
+def test_a_case_of_an_erased_person_cannot_be_reopened(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    optout = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "close", optout, "--reason", "duplicate")[0] == 0
+    note.write_text("Radera alla mina uppgifter.")
+    erasure = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--kinds", "erasure", "--text-file", str(note),
+    )["reference"]  # fmt: skip
+    assert run("requests", "verify", erasure, "--by", "phone", "--note", "called")[0] == 0
+    draft = next(d for d in run_json("drafts", "list") if d["reference"] == erasure)
+    code, output = run("drafts", "approve", str(draft["id"]), "--version", str(draft["version"]))
+    assert code == 0, output
+    assert run("requests", "close", erasure, "--reason", "answered by phone")[0] == 0
+    for reference in (optout, erasure):
+        code, err = run_main("requests", "reopen", reference, "--reason", "by mistake")
+        assert code == 1 and "cannot be reopened" in err and "gone" in err, err
+        assert run_json("requests", "show", reference)["status"] == "closed"
+
+
+def test_every_list_at_80_columns_shows_words_whole_and_json_keeps_the_names(tmp_path, monkeypatch):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    drafts = run_json("drafts", "list", *config)
+    assert {d["status"] for d in drafts} == {"awaiting_approval"}  # the names, for scripts
+    assert {d["status_words"] for d in drafts} == {"to approve"}
+    assert {"acknowledgment", "art19_notice"} <= {d["purpose"] for d in drafts}
+    assert any(c["kinds"] == ["marketing_optout"] for c in run_json("requests", "list", *config))
+
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = {}
+    for command in ("drafts", "requests", "alerts", "outbox"):
+        code, output = run(command, "list", *config)
+        assert code == 0, output
+        assert [line for line in output.splitlines() if len(line) > 80] == [], command
+        assert "_" not in output.replace("requests_", ""), output  # no enum names
+        shown[command] = output
+    lines = {command: output.splitlines() for command, output in shown.items()}
+    for command, words in {
+        "drafts": ("acknowledgment", "clarification", "Art. 19 notice", "to approve"),
+        "requests": ("marketing opt-out", "rectification"),
+        "alerts": ("possible impersonation", "complaint"),
+        "outbox": ("acknowledgment", "verification"),
+    }.items():
+        for word in words:  # each on one line: never split mid-word
+            assert any(word in line for line in lines[command]), (word, shown[command])
+    # A status wraps between its words, never inside one.
+    status_lines = [line for line in lines["requests"] if "identity" in line]
+    assert status_lines and all("identity not" in line for line in status_lines)
+
+
+def test_linking_a_requester_not_on_file_sends_the_challenge_to_the_contact_point_staff_choose(
+    tmp_path,
+):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [maria] = run_json("subjects", "search", "maria", *config)
+    cases = {c["from"]: c for c in run_json("requests", "list", *config)}
+    stranger = cases["stranger@example.org"]["reference"]
+    link = ("requests", "link", stranger, "--subject", str(maria["id"]))
+    code, err = run_main(*link, "--to", "stranger@example.org", *config)
+    assert code == 1 and "not a contact point on file" in err and "5550004" in err, err
+    shown = run_json("requests", "show", stranger, *config)
+    assert shown["requester_name"] is None and shown["status"] == "unverified"  # nothing kept
+
+    code, output = run(*link, "--to", "Maria.Berg@example.se", *config)
+    assert code == 0 and "verification by email_code sent to maria.berg@example.se" in output
+    shown = run_json("requests", "show", stranger, *config)
+    assert (shown["requester_name"], shown["status"]) == ("Maria Berg", "awaiting_verification")

@@ -11,7 +11,7 @@ from bot.rules.channels import ChannelName
 from bot.runtime.chat_poller import poll_chat_once
 from bot.workflow.sending import deliver_due
 from tests.fake_bot_api import FakeBotApi
-from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, make_world
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_EMAIL, JOHN_TELEGRAM, make_world
 
 STRANGER = 9990001
 
@@ -128,6 +128,50 @@ async def test_a_mailed_request_is_acknowledged_by_mail_as_an_automatic_answer(t
     assert acks["stranger@example.org"].text.replace(stranger.reference, "REF") == acks[
         "john.carter@example.com"
     ].text.replace(known.reference, "REF")
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def test_codes_after_too_many_wrong_ones_get_the_answers_a_strangers_codes_get(talk, bot_api):
+    bot_api.user_says(int(JOHN_TELEGRAM), "Please delete all my personal data")
+    bot_api.user_says(STRANGER, "Please delete all my personal data")
+    await _round(talk, bot_api)
+    await talk.deliver()  # John's code goes to his address on file
+    wrong = _wrong(talk.code_mailed_to(JOHN_EMAIL))
+    for _ in range(7):  # the limit is 5: two more after John's check has failed
+        bot_api.user_says(int(JOHN_TELEGRAM), wrong)
+        bot_api.user_says(STRANGER, wrong)
+        await _round(talk, bot_api)
+    john, stranger = (c.reference for c in talk.cases())
+    assert talk.verification(john).status == "failed"
+    known = [t.replace(john, "REF") for t in _texts_to(bot_api, int(JOHN_TELEGRAM))]
+    unknown = [t.replace(stranger, "REF") for t in _texts_to(bot_api, STRANGER)]
+    assert known == unknown and len(known) == 8  # the acknowledgement and seven answers
+    assert known[1:5] == ["The code did not match. Please check it and try again.\n"] * 4
+    assert known[5] == known[6] == known[7] and "too many times" in known[7]
+
+
+async def test_codes_mailed_by_someone_on_file_get_the_answers_a_strangers_codes_get(talk):
+    # Anna is asked on Telegram, so any code she mails answers no challenge; a stranger's
+    # mailed codes neither: both are counted alike, and "too many" comes at the same point.
+    known = talk.email(ANNA_EMAIL, "Please delete all personal data about me.")
+    unknown = talk.email("stranger@example.org", "Please delete all personal data about me.")
+    await talk.deliver()
+    answers: dict[str, list[tuple[str, str]]] = {ANNA_EMAIL: [], "stranger@example.org": []}
+    for _ in range(7):
+        for address, outcome in ((ANNA_EMAIL, known), ("stranger@example.org", unknown)):
+            talk.email(address, "123456", f"Re: [{outcome.reference}]")
+            answers[address] += [
+                (m.subject.replace(outcome.reference, "R"), m.text.replace(outcome.reference, "R"))
+                for m in await talk.deliver()
+                if m.address == address
+            ]
+    assert answers[ANNA_EMAIL] == answers["stranger@example.org"]
+    assert len(answers[ANNA_EMAIL]) == 7
+    assert "did not match" in answers[ANNA_EMAIL][3][1]
+    assert "too many times" in answers[ANNA_EMAIL][4][1]
 
 
 async def test_a_flood_of_requests_in_someones_name_sends_them_one_acknowledgement_a_day(talk):

@@ -133,3 +133,13 @@ async def test_a_reply_waiting_for_approval_before_the_upgrade_can_still_be_appr
     world.approve(draft.id)
     assert world.case(outcome.reference).status == "approved"
     world.database.dispose()
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    from bot.store.database import Database
+
+    path = tmp_path / "noxbot.db"
+    Database(f"sqlite:///{path}").dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -13,6 +13,7 @@ from bot.store.tables import AuditEvent, Request, RequestStatus
 from bot.workflow.lifecycle import (
     ALLOWED_MOVES,
     FINAL_STATES,
+    REOPEN_MOVES,
     IllegalTransition,
     check_move,
     is_open,
@@ -70,6 +71,37 @@ def test_any_open_case_can_be_withdrawn_or_closed(state):
 def test_a_finished_case_never_moves_again(state):
     assert ALLOWED_MOVES[state] == frozenset()
     assert not is_open(state)
+
+
+REOPENS = [(a, b) for a, b in ALL_MOVES if b in REOPEN_MOVES.get(a, frozenset())]
+NOT_REOPENS = [(a, b) for a, b in ALL_MOVES if b not in REOPEN_MOVES.get(a, frozenset())]
+
+
+@pytest.mark.parametrize(("current", "target"), REOPENS, ids=[f"{a}->{b}" for a, b in REOPENS])
+def test_only_staffs_reopen_moves_a_finished_case_back_to_staff(database, current, target):
+    with database.session() as session:
+        request = _case(session, current)
+        request.closed_at = NOW
+        with pytest.raises(IllegalTransition):
+            transition(session, request, target, actor="staff:eva", reason="plain", now=NOW)
+        transition(
+            session, request, target, actor="staff:eva", reason="reopened: x", now=NOW,
+            reopening=True,
+        )  # fmt: skip
+        assert (request.status, request.closed_at) == (target, None)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"), NOT_REOPENS, ids=[f"{a}->{b}" for a, b in NOT_REOPENS]
+)
+def test_reopening_moves_nothing_but_a_finished_case_to_staff(database, current, target):
+    with database.session() as session:
+        request = _case(session, current)
+        with pytest.raises(IllegalTransition):
+            transition(
+                session, request, target, actor="staff:eva", reason="x", now=NOW, reopening=True
+            )
+        assert request.status == current
 
 
 @pytest.mark.parametrize(("current", "target"), LEGAL, ids=[f"{a}->{b}" for a, b in LEGAL])

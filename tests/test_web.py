@@ -359,6 +359,53 @@ def test_staff_triage_a_message_the_classifier_was_unsure_about_into_a_case(
     expect(page.locator("body")).to_contain_text("Nothing to triage.")
 
 
+def test_staff_reopen_a_case_closed_by_mistake_and_it_keeps_its_legal_deadline(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        due = str(get_case(session, site.overdue_reference).due_date)
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    page.get_by_label("Close without a reply because").fill("looked like a duplicate")
+    page.get_by_role("button", name="Close case").click()
+    expect(page.locator("section").first).to_contain_text("closed")
+    page.get_by_label("Reopen because").fill("it was not a duplicate")
+    page.get_by_role("button", name="Reopen case").click()
+    expect(page.get_by_role("status")).to_contain_text("legal deadline stays the original one")
+    head = page.locator("section").first
+    expect(head).to_contain_text("draft to approve")
+    expect(head).to_contain_text(due)
+    expect(head).to_contain_text("OVERDUE")
+    expect(page.locator("body")).to_contain_text(
+        f"staff:{STAFF_NAME}transition (closed → draft to approve): reopened: it was not a "
+        "duplicate"
+    )
+    expect(page.get_by_role("button", name="Approve version 1")).to_be_visible()
+
+
+def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_linking(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.stranger_reference}")
+    page.get_by_label("Find the person in the register").fill("maria")
+    page.get_by_role("button", name="Find").click()
+    choice = page.get_by_label("Send the verification challenge to")
+    # The strongest first, and never the address that asked.
+    expect(choice.locator("option").first).to_have_text("telegram 5550004 (telegram confirm)")
+    expect(choice).not_to_contain_text("stranger@example.org")
+    choice.select_option("maria.berg@example.se")
+    page.get_by_role("button", name="Link to Maria Berg").click()
+    expect(page.get_by_role("status")).to_contain_text("Linked to the person on file")
+    sent_to = site.send_outbox()
+    assert "maria.berg@example.se" in sent_to
+    assert "5550004" not in sent_to and "stranger@example.org" not in sent_to
+    page.reload()
+    expect(page.locator("body")).to_contain_text("email code via email to maria.berg@example.se")
+
+
 # --- cases the console finishes itself: the checklist, a complaint's outcome, a redraft ---------
 
 

@@ -71,13 +71,19 @@ def requests_note(
 def requests_link(
     reference: str,
     subject: Annotated[int, typer.Option("--subject", help="The person's id (subjects search).")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="A contact point on file for them (default: the strongest one)."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Link a case from an address not on file to a person in the register; the verification
-    challenge goes to a channel the register holds for them."""
+    challenge goes to a channel the register holds for them (the one --to names)."""
     _, database, services = services_for(config)
     with database.session() as session:
-        verification = link_to_subject(session, services, reference, subject, actor=staff_actor())
+        verification = link_to_subject(
+            session, services, reference, subject, actor=staff_actor(), address=to
+        )
         if verification is None:
             console.print(
                 f"{reference.upper()} linked; no channel on file may be used to verify: "

@@ -14,6 +14,7 @@ from bot.runtime.reach import (
     check_database,
     check_records,
     check_servers,
+    check_sources,
     check_templates,
     check_verification_secret,
 )
@@ -47,6 +48,7 @@ def check(config: ConfigOption = None) -> None:
         check_database(settings),
         check_verification_secret(settings),
         check_records(settings),
+        *check_sources(settings),
     ]
     if (templates := check_templates(settings)) is not None:
         probes.append(templates)

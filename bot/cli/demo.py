@@ -42,6 +42,7 @@ from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
 from bot.workflow.views import case_json, draft_json
+from bot.workflow.words import name_words
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STAFF = "staff:demo"
@@ -291,8 +292,8 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         _print_drafts(drafts, console)
         print_table(
             console,
-            (Column("alert", key=True), Column("what")),
-            [(alert.kind, alert.text) for alert in alerts],
+            (Column("alert"), Column("what")),
+            [(name_words(alert.kind), alert.text) for alert in alerts],
             title="Alerts for staff",
         )
 
@@ -446,16 +447,16 @@ async def _answer_challenges(
 def _print_cases(cases: list[dict], console: Console) -> None:
     columns = (
         Column("reference", key=True),
-        Column("kinds"),
-        Column("status", key=True),
+        Column("kinds", whole_lines=True),
+        Column("status"),
         Column("due", key=True),
         Column("verification"),
     )
     rows = [
         (
             c["reference"],
-            ", ".join(c["kinds"]),
-            c["status"],
+            "\n".join(name_words(k) for k in c["kinds"]),
+            c["status_words"],
             c["due_date"],
             f"{v['channel']}: {v['status']}" if (v := c["verification"]) else "—",
         )
@@ -470,13 +471,13 @@ def _print_drafts(drafts: list[dict], console: Console) -> None:
         Column("reference", key=True),
         Column("purpose"),
         Column("to", key=True),
-        Column("personal data"),
+        Column("personal data", drop_order=1),
     )
     rows = [
         (
             str(d["id"]),
             d["reference"],
-            d["purpose"],
+            name_words(d["purpose"]),
             recipient(d["to"]),
             "yes" if d["carries_personal_data"] else "",
         )
@@ -493,6 +494,8 @@ def demo(keep: Path | None, console: Console) -> DemoResult:
             return asyncio.run(run_demo(Path(directory), console))
     # A second run into the same folder would meet its own earlier cases half-way through;
     # and a config.toml there may be someone's own.
+    if keep.exists() and not keep.is_dir():
+        raise NoxbotError(f"{keep} is a file; --keep takes a folder (new or empty)")
     for existing in (keep / "demo.db", keep / "config.toml"):
         if existing.exists():
             raise NoxbotError(f"{existing} already exists; keep the demo in a new or empty folder")

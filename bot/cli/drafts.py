@@ -33,6 +33,7 @@ from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.drafts import get_draft, open_drafts, reject_draft
 from bot.workflow.views import draft_json
+from bot.workflow.words import draft_status_words, name_words
 
 drafts_app = typer.Typer(help="Replies waiting for staff approval.", no_args_is_help=True)
 app.add_typer(drafts_app, name="drafts")
@@ -42,8 +43,7 @@ DRAFT_COLUMNS = (
     Column("id", key=True),
     Column("reference", key=True),
     Column("v", key=True),
-    Column("purpose"),
-    Column("status"),
+    Column("draft"),
     Column("lang", drop_order=3),
     Column("to", key=True),
     Column("subject", drop_order=2),
@@ -51,16 +51,23 @@ DRAFT_COLUMNS = (
 )
 
 
+def _to(to: dict[str, str]) -> str:
+    """An email address speaks for itself; a number is named by its channel ("telegram
+    5550002"). Short enough that the list fits 80 columns with a long address."""
+    return to["address"] if to["channel"] == "email" else recipient(to)
+
+
 def print_drafts(drafts: list[dict]) -> None:
+    """One row a draft; its column "draft" says what it is and what it waits for, in
+    words ("acknowledgment" over "to approve"), wrapping between words, never inside one."""
     rows = [
         (
             str(d["id"]),
             d["reference"],
             str(d["version"]),
-            d["purpose"],
-            d["status"],
+            f"{name_words(d['purpose'])}\n{draft_status_words(d['status'])}",
             d["language"],
-            recipient(d["to"]),
+            _to(d["to"]),
             d["subject"],
             "yes" if d["carries_personal_data"] else "",
         )

@@ -77,6 +77,14 @@ class Column:
     #: Left out when the table would not fit the console (the JSON and `show` keep it): the
     #: column with the highest number goes first. None: always shown.
     drop_order: int | None = None
+    #: Each line of a cell is one unit (a kind, "marketing opt-out") kept on one line when
+    #: the column can be that wide; otherwise text wraps between words.
+    whole_lines: bool = False
+
+
+#: The widest a free-text column is made to keep its longest word (or unit) whole; a longer
+#: one (an address in a sentence) folds rather than push the table past the terminal.
+WORD_CAP = 18
 
 
 def _longest_line(values: Sequence[Cell]) -> int:
@@ -84,28 +92,58 @@ def _longest_line(values: Sequence[Cell]) -> int:
     return max((cell_len(line) for line in lines), default=1)
 
 
+def _longest_word(values: Sequence[Cell]) -> int:
+    words = [word for v in values for word in str(v).split()]
+    return max((cell_len(word) for word in words), default=1)
+
+
 def _build(
     columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
-) -> tuple[Table, int]:
-    """The table, and the narrowest it can be without cutting a key."""
+) -> tuple[Table, int, list[tuple[int, int]]]:
+    """The table, the narrowest it can be without cutting a key, and each column's
+    (narrowest, widest) content width."""
     rows = [[safe_text(c if isinstance(c, Text) else Text(c)) for c in row] for row in rows]
     # A light frame leaves the text most of an 80-column terminal: one space between
     # columns, one of padding on either side of each, no outer edge.
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
     least = 3 * len(columns) - 1
+    ranges: list[tuple[int, int]] = []
     for index, column in enumerate(columns):
         longest = _longest_line([column.header, *(row[index] for row in rows)])
         if column.key:
             # min_width keeps a key whole even when Rich must squeeze every column.
             table.add_column(column.header, no_wrap=True, min_width=longest)
             least += longest
+            ranges.append((longest, longest))
         else:
-            # Free text wraps, but keeps a few characters a line even in a very narrow console.
-            table.add_column(column.header, overflow="fold", min_width=min(longest, 8))
-            least += min(longest, 8)
+            # Free text wraps between words: the column keeps its longest word (a status
+            # word, "acknowledgment") whole, and a few characters a line even when squeezed.
+            values = [column.header, *(row[index] for row in rows)]
+            unit = _longest_line(values) if column.whole_lines else _longest_word(values)
+            narrowest = min(max(unit, min(longest, 8)), WORD_CAP)
+            table.add_column(column.header, overflow="fold", min_width=narrowest)
+            least += narrowest
+            ranges.append((narrowest, max(longest, narrowest)))
     for row in rows:
         table.add_row(*row)
-    return table, least
+    return table, least, ranges
+
+
+def _squeeze(table: Table, ranges: list[tuple[int, int]], width: int) -> None:
+    """Set each column's width so the table fits `width`: keys keep theirs, and the widest
+    free-text column gives up a character at a time, never below its narrowest. (Left to
+    itself, Rich shrinks every column evenly, keys too, then widens the keys back past the
+    terminal's edge.)"""
+    widths = [widest for _, widest in ranges]
+    room = width - (3 * len(ranges) - 1)
+    while sum(widths) > room:
+        shrinkable = [i for i, (least, _) in enumerate(ranges) if widths[i] > least]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= max(1, min(widths[widest] - ranges[widest][0], sum(widths) - room) // 4)
+    for column, column_width in zip(table.columns, widths, strict=True):
+        column.width = column_width
 
 
 def fitted_table(
@@ -121,12 +159,14 @@ def fitted_table(
     dropped: set[int] = set()
     while True:
         keep = [i for i in range(len(columns)) if i not in dropped]
-        table, least = _build(
+        table, least, ranges = _build(
             [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], title
         )
         if not optional or _natural_width(console, table) <= console.width:
             if least > console.width:
                 table.width = least  # wider than the console rather than cut
+            elif _natural_width(console, table) > console.width:
+                _squeeze(table, ranges, console.width)
             return table
         dropped.add(optional.pop()[1])
 

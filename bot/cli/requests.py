@@ -34,13 +34,20 @@ from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.store.records import get_case
 from bot.store.tables import FINAL_STATES, MessageState, Request, RequestStatus
-from bot.workflow.cases import close_case, extend_case, refuse_case, set_requested_changes
+from bot.workflow.cases import (
+    close_case,
+    extend_case,
+    refuse_case,
+    reopen_case,
+    set_requested_changes,
+)
 from bot.workflow.confirming import expire_verifications, verify_by_phone
 from bot.workflow.corrections import add_changes
 from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json
+from bot.workflow.words import name_words, status_words
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
@@ -49,7 +56,7 @@ app.add_typer(requests_app, name="requests")
 CASE_COLUMNS = (
     Column("reference", key=True),
     Column("requester", drop_order=5),
-    Column("kinds"),
+    Column("kinds", whole_lines=True),
     Column("status"),
     Column("lang", drop_order=4),
     Column("channel", drop_order=2),
@@ -71,7 +78,7 @@ def print_cases(cases: list[dict]) -> None:
             (
                 c["reference"],
                 "\n".join(x for x in (c["requester_name"], c["from"]) if x),
-                ", ".join(k.replace("_", " ") for k in c["kinds"]),
+                "\n".join(name_words(k) for k in c["kinds"]),
                 c["status_words"],
                 c["language"],
                 c["channel"],
@@ -356,6 +363,31 @@ def requests_close(
             withdrawn=withdrawn,
         )
         console.print(f"{case.reference}: {case.status}")
+
+
+@requests_app.command("reopen")
+def requests_reopen(
+    reference: str,
+    reason: Annotated[
+        str, typer.Option(help="Why the end was a mistake (kept in the audit trail).")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Reopen a case closed, refused, answered or withdrawn by mistake; its legal deadline
+    stays the original one."""
+    _, database, services = services_for(config)
+    with database.session() as session:
+        case = reopen_case(session, services, reference, stored_note(reason), actor=staff_actor())
+        then = (
+            "a fresh reply draft waits for approval"
+            if case.status == "awaiting_approval"
+            else "identity is not confirmed: verify, challenge or link it"
+        )
+        due = case.extended_due_date or case.due_date
+        console.print(
+            f"{case.reference} reopened: {status_words(case.status)}; {then}; still due "
+            f"{due} (the original legal deadline)"
+        )
 
 
 @requests_app.command("due")

@@ -31,6 +31,7 @@ from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
+from bot.workflow.words import name_words
 
 triage_app = typer.Typer(help="Messages the classifier was unsure about.", no_args_is_help=True)
 alerts_app = typer.Typer(help="What staff must look at.", no_args_is_help=True)
@@ -80,7 +81,8 @@ def triage_list(
             (
                 str(r["message"]),
                 f"{r['channel']} {r['from']}",
-                f"{', '.join(guess.get('kinds', []))} ({guess.get('confidence', 0):.2f})",
+                f"{', '.join(name_words(k) for k in guess.get('kinds', []))} "
+                f"({guess.get('confidence', 0):.2f})",
                 r["text"][:120],
             )
         )
@@ -184,8 +186,8 @@ def alerts_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    columns = (Column("id", key=True), Column("kind", key=True), Column("what"))
-    cells = [(str(r["id"]), r["kind"], r["text"]) for r in rows]
+    columns = (Column("id", key=True), Column("kind"), Column("what"))
+    cells = [(str(r["id"]), name_words(r["kind"]), r["text"]) for r in rows]
     print_table(console, columns, cells)
 
 
@@ -242,7 +244,7 @@ def outbox_list(
     cells = [
         (
             str(r["id"]),
-            r["purpose"],
+            name_words(r["purpose"]),
             f"{r['channel']} {r['to']}",
             r["status"],
             str(r["attempts"]),

@@ -19,13 +19,13 @@ from bot.store.database import Database, is_transient
 from bot.workflow.confirming import button_outcome
 from bot.workflow.services import Services
 from bot.workflow.staff_decisions import (
-    DECISION_FAILED,
     NOT_HERE,
     decide_in_chat,
     edit_in_chat,
     is_staff_press,
     parse_decision,
 )
+from bot.workflow.staff_texts import staff_text, telegram_staff_actor
 
 log = logging.getLogger("noxbot")
 
@@ -104,7 +104,11 @@ async def _handle_update(
     else:
         handle_inbound(database, services, inbound, "telegram:offset", position)
     if query is not None:
-        await _answer_press(database, query)
+        in_staff_chat = query.message is not None and (
+            query.message.chat.id == settings.telegram.staff_chat_id
+        )
+        not_here = staff_text(settings, "not_here") if in_staff_chat else NOT_HERE
+        await _answer_press(database, query, not_here)
 
 
 def _is_staff_edit(update: Update, telegram: TelegramSettings) -> bool:
@@ -140,7 +144,9 @@ async def _edit_from_chat(
             services,
             message.reply_to_message.message_id,
             message.text or "",
-            message.from_user.id,
+            telegram_staff_actor(
+                message.from_user.id, message.from_user.first_name, message.from_user.username
+            ),
         )
         write_cursor(session, "telegram:offset", position, services.clock())
     if problem is not None:
@@ -152,14 +158,14 @@ async def _edit_from_chat(
             )
 
 
-async def _answer_press(database: Database, query: CallbackQuery) -> None:
+async def _answer_press(database: Database, query: CallbackQuery, not_here: str) -> None:
     """A requester's press is answered where it was made: a short toast, and the message
     edited to show the outcome with its buttons gone. A press that is not theirs gets the
     neutral answer and changes nothing on screen."""
     with database.session() as session:
         outcome = button_outcome(session, query.data or "", str(query.from_user.id))
     if outcome is None:
-        await _answer(query, NOT_HERE)
+        await _answer(query, not_here)
         return
     await _answer(query, outcome)
     shown = getattr(query.message, "text", None)
@@ -182,7 +188,7 @@ async def _decide(
     gets only a neutral answer: no message in that chat, nothing that names a setting."""
     if not is_staff_press(query, telegram):
         _skip_update(database, services, position)
-        await _answer(query, NOT_HERE)
+        await _answer(query, staff_text(services.settings, "not_here"))
         return
     try:
         with database.session() as session:
@@ -193,7 +199,7 @@ async def _decide(
             raise
         log.error("staff chat: a decision failed (%s); nothing done", type(exc).__name__)
         _skip_update(database, services, position)
-        answer = DECISION_FAILED
+        answer = staff_text(services.settings, "failed")
     # The card itself is edited to show the decision (bot.runtime.staff_chat, woken by the
     # commit): the others in the chat see it there, without a message per press.
     await _answer(query, answer)

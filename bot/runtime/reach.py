@@ -9,18 +9,24 @@ here too. Checking changes nothing: no database file is created, no key generate
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import aioimaplib
 import aiosmtplib
 import httpx
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.config import (
+    DocumentsSource,
     ImapSettings,
+    MaildirSource,
     Settings,
     SmtpSettings,
+    SourceSettings,
+    SqlSource,
     TelegramSettings,
     without_passwords,
 )
@@ -123,6 +129,69 @@ def check_records(settings: Settings) -> Probe:
         return Probe("Records of processing", False, str(exc))
     where = settings.processing.records or "the shipped default"
     return Probe("Records of processing", True, f"{len(records.categories)} categories, {where}")
+
+
+def check_sources(settings: Settings) -> list[Probe]:
+    """Each [[sources]] entry as the drafting will use it: its folder or archive is there and
+    readable, its category is declared in the records of processing, its database answers.
+    (A mailbox source is the [imap] account, probed with the servers.)"""
+    try:
+        categories = {c.key for c in load_records(settings).categories}
+    except NoxbotError:
+        categories = None  # the records probe says what is wrong with the file
+    probes = []
+    for number, source in enumerate(settings.sources, start=1):
+        name = f"Source {number} ({source.name})"
+        problem = _source_problem(source)
+        category = getattr(source, "category", None)
+        if problem is None and categories is not None and category not in (None, *categories):
+            known = ", ".join(sorted(categories))
+            problem = (
+                f"category {category!r} is not in the records of processing (declared: {known})"
+            )
+        probes.append(Probe(name, problem is None, problem or f"{source.type} ready"))
+    return probes
+
+
+def _source_problem(source: SourceSettings) -> str | None:
+    """What would stop this source from being searched, or None."""
+    if isinstance(source, DocumentsSource):
+        folder = Path(source.folder)
+        if not folder.is_dir():
+            return f"the folder {folder} is not there"
+        if not os.access(folder, os.R_OK | os.X_OK):
+            return f"the folder {folder} cannot be read"
+        if source.erase == "move" and source.holding_folder:
+            holding = Path(source.holding_folder)
+            if not (holding.is_dir() or holding.parent.is_dir()):
+                return f"the holding folder {holding} cannot be made (its parent is not there)"
+        return None
+    if isinstance(source, MaildirSource):
+        path = Path(source.path)
+        if not (path / "cur").is_dir() or not (path / "new").is_dir():
+            return f"{path} is not a Maildir (no cur/ and new/ in it)"
+        return None
+    if isinstance(source, SqlSource):
+        database_file = sqlite_path(source.url)
+        if database_file is not None and not database_file.is_file():
+            return f"the database file {database_file} is not there"  # checking creates none
+        try:
+            engine = create_engine(source.url, connect_args=_connect_timeout(source.url))
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+            finally:
+                engine.dispose()
+        except Exception as exc:  # any driver's refusal, said in one line
+            return _driver_error(exc, source.url)
+        return None
+    return None
+
+
+def _connect_timeout(url: str) -> dict[str, object]:
+    """A short connect timeout for the drivers that take one (SQLite needs none)."""
+    backend = make_url(url).get_backend_name()
+    return {"connect_timeout": 5} if backend == "postgresql" else {}
 
 
 def check_templates(settings: Settings) -> Probe | None:

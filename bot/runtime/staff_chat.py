@@ -19,6 +19,7 @@ from bot.store.tables import ChannelCursor, Draft, DraftStatus, Request, StaffAl
 from bot.workflow.approval import approval_plan
 from bot.workflow.services import Services
 from bot.workflow.staff_decisions import card_facts, decision_data, draft_card, staff_text
+from bot.workflow.staff_texts import alert_post, staff_language, staff_name
 
 log = logging.getLogger("noxbot")
 
@@ -26,8 +27,9 @@ log = logging.getLogger("noxbot")
 async def notify_staff(database: Database, services: Services, bot: Bot, chat_id: int) -> int:
     """Post every alert and waiting draft the staff chat has not seen; returns how many."""
     with database.session() as session:
-        alerts = list(
-            session.exec(
+        alerts = [
+            (a, session.get(Request, a.request_id) if a.request_id else None)
+            for a in session.exec(
                 select(StaffAlert)
                 .where(
                     col(StaffAlert.staff_notified_at).is_(None),
@@ -35,12 +37,12 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
                 )
                 .order_by(col(StaffAlert.id))
             )
-        )
+        ]
         drafts = [
             (
                 d,
                 session.get(Request, d.request_id),
-                approval_plan(session, services, d),
+                approval_plan(session, services, d, staff_language(services.settings)),
                 card_facts(session, services, d),
             )
             for d in session.exec(
@@ -53,8 +55,11 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
             )
         ]
     posted = await _post_audit_head(database, services, bot, chat_id)
-    for alert in alerts:
-        await bot.send_message(chat_id=chat_id, text=printable(f"⚠ {alert.kind}: {alert.text}"))
+    for alert, about in alerts:
+        post = alert_post(
+            services.settings, alert.kind, alert.text, about.reference if about else None
+        )
+        await bot.send_message(chat_id=chat_id, text=printable(post)[:MAX_TEXT])
         with database.session() as session:
             stored = session.get(StaffAlert, alert.id)
             stored.staff_notified_at = services.clock()  # type: ignore[union-attr]
@@ -96,8 +101,7 @@ async def notify_staff(database: Database, services: Services, bot: Bot, chat_id
 
 
 def _language(services: Services) -> str:
-    telegram = services.settings.telegram
-    return telegram.staff_language if telegram is not None else "sv"
+    return staff_language(services.settings)
 
 
 def decision_line(services: Services, draft: Draft) -> str:
@@ -108,7 +112,7 @@ def decision_line(services: Services, draft: Draft) -> str:
         if draft.decided_at
         else ""
     )
-    who = printable(draft.decided_by or "")
+    who = printable(staff_name(draft.decided_by or ""))
     if draft.status == DraftStatus.APPROVED:
         return staff_text(services, "approved", who=who, when=when)
     if draft.status == DraftStatus.REJECTED:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 from bot.config import redact_url, without_passwords
@@ -98,6 +101,19 @@ def make_engine(url: str) -> Engine:
     )
 
 
+def _create_private(url: str) -> None:
+    """A new SQLite file readable by its owner only (it holds personal data); SQLite gives
+    its -wal and -shm files the same permissions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if path.exists() or not path.parent.is_dir():
+        return  # an existing file keeps the permissions its owner chose
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -135,6 +151,7 @@ class Database:
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
+        _create_private(url)
         self.engine = make_engine(url)
         self.wakeup = Wakeup()
         if migrate:

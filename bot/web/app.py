@@ -54,7 +54,7 @@ from bot.store.tables import (
 )
 from bot.web import accounts
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
-from bot.workflow.cases import close_case, extend_case, refuse_case
+from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
 from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
 from bot.workflow.corrections import add_changes, correct_kinds
@@ -64,6 +64,7 @@ from bot.workflow.linking import (
     challenge_routes,
     draft_no_data,
     link_to_subject,
+    routes_for,
     send_new_challenge,
 )
 from bot.workflow.outbox import requeue
@@ -83,6 +84,7 @@ DONE_WORDS = {
     "rejected": "Draft rejected; the reason is recorded.",
     "noted": "Note added.",
     "closed": "Case closed.",
+    "reopened": "Case reopened; the legal deadline stays the original one.",
     "extended": "Extension notice drafted; approve it to extend.",
     "refused": "Refusal notice drafted; approve it to refuse.",
     "linked": "Linked to the person on file; the verification challenge goes to them.",
@@ -491,6 +493,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,
             open=is_open(case.status),
+            cannot_reopen=None if is_open(case.status) else erased_why(session, case),
             messages=messages,
             outbox=list(
                 session.exec(
@@ -531,6 +534,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         person = request.query_params.get("person", "").strip()[:200]
         context["person"] = person
         context["candidates"] = find_people(session, person) if person else []
+        # Where each one's challenge may go, the strongest first: staff choose before linking.
+        case = context.get("case")
+        context["candidate_routes"] = (
+            {p.id: routes_for(session, services, case, p) for p in context["candidates"]}
+            if case is not None
+            else {}
+        )
         return name, context
 
     def raw_message(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
@@ -622,6 +632,16 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         )
         return "closed"
 
+    def reopen(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        reopen_case(
+            session,
+            services,
+            request.path_params["reference"],
+            form.get("reason", ""),
+            actor=actor,
+        )
+        return "reopened"
+
     def extend(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         extend_case(
             session,
@@ -651,6 +671,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             request.path_params["reference"],
             int(form["subject"]),
             actor=actor,
+            address=form.get("address") or None,
         )
         return "linked"
 
@@ -842,6 +863,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/reject", action(reject), methods=["POST"]),
         Route("/cases/{reference}/note", action(note), methods=["POST"]),
         Route("/cases/{reference}/close", action(close), methods=["POST"]),
+        Route("/cases/{reference}/reopen", action(reopen), methods=["POST"]),
         Route("/cases/{reference}/extend", action(extend), methods=["POST"]),
         Route("/cases/{reference}/refuse", action(refuse), methods=["POST"]),
         Route("/cases/{reference}/link", action(link), methods=["POST"]),

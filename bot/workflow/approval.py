@@ -20,6 +20,8 @@ from bot.errors import CaseError, StaleDraft
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
+from bot.rules.plan_words import plan_name, plan_words
+from bot.rules.policy import kind_labels
 from bot.store import audit
 from bot.store.records import S, alert_staff, subject_of
 from bot.store.tables import Draft, DraftStatus, Outbox, OutboxStatus, Request
@@ -67,70 +69,74 @@ def _view(session: Session, services: Services, case: Request, draft: Draft) -> 
     return CaseView(view.session, view.services, view.case, view.subject, view.request_text, scope)
 
 
-#: How staff clear what blocks a reply, said for where they read it: the command line, or
-#: the console's case page (which has a button or form for each).
-_HOW = {
-    False: {
-        "redraft": "draft it again: noxbot requests redraft {reference}",
-        "outcome": "look into it, then noxbot requests outcome {reference} --text-file FILE "
-        "(the reply is drafted again with it)",
-        "tick": "do it, then noxbot requests tick {reference} {item} --note '...'",
-        "changes": "state another with noxbot requests changes",
-    },
-    True: {
-        "redraft": 'draft it again with the button "Draft the reply again" on this page',
-        "outcome": 'look into it, then write it under "Complaint outcome" on this page and '
-        'press "Record outcome" (the reply is drafted again with it)',
-        "tick": 'do it, then say what was done under "Checklist" on this page and press '
-        '"Tick off item {item}"',
-        "changes": 'state another under "Rectification changes" on this page',
-    },
-}
-
-
 def approval_plan(
-    session: Session, services: Services, draft: Draft, *, in_console: bool = False
+    session: Session,
+    services: Services,
+    draft: Draft,
+    language: str = "en",
+    *,
+    in_console: bool = False,
 ) -> Plan:
     """What approving this version carries out, in words staff can check, and what stands
-    in the way. The same function decides approval (`approve_draft`); `in_console` words
-    the way out as the console's case page offers it rather than as a command."""
+    in the way. The same function decides approval (`approve_draft`, in English: the words
+    of the CLI and the JSON); the staff chat asks for its own language. `in_console` words
+    the way out as the console's case page offers it (its button or form), not a command."""
     case = session.get(Request, draft.request_id)
     assert case is not None
+
+    def say(key: str, **values: object) -> str:
+        return plan_words(language, key, **values)
+
     will: list[str] = []
     blocked: list[str] = []
     latest = current_version(session, draft.series)
     if latest.id != draft.id:
         blocked.append(
-            f"draft {draft.id} is version {draft.version}, but version {latest.version} "
-            f"(draft {latest.id}) replaced it; review and approve draft {latest.id}"
+            say(
+                "replaced",
+                id=draft.id,
+                version=draft.version,
+                latest_version=latest.version,
+                latest_id=latest.id,
+            )
         )
     elif draft.status != DraftStatus.AWAITING_APPROVAL:
-        blocked.append(f"it is {draft.status}; only a draft awaiting approval can be approved")
+        blocked.append(say("not_awaiting", status=plan_name(language, draft.status)))
     notice = draft.purpose == "art19_notice"
     if not is_open(case.status) and not (notice and case.status == S.DONE):
-        blocked.append(f"{case.reference} is {case.status}; its drafts can no longer be sent")
+        status = plan_name(language, case.status)
+        blocked.append(say("case_ended", reference=case.reference, status=status))
     if notice and case.status not in (S.APPROVED, S.DONE):
-        blocked.append(
-            f"it tells a recipient what {case.reference}'s reply carries out; approve the "
-            "reply first"
-        )
+        blocked.append(say("notice_first", reference=case.reference))
     if draft.carries_personal_data and case.verified_at is None:
-        blocked.append(f"{case.reference} is not verified; register data cannot go out")
+        blocked.append(say("unverified", reference=case.reference))
     if draft.purpose == "reply":
-        _reply_plan(session, services, case, draft, will, blocked, _HOW[in_console])
+        _reply_plan(session, services, case, draft, will, blocked, language, in_console)
     elif draft.purpose == "extension":
-        _extension_plan(services, case, draft, will, blocked)
+        _extension_plan(services, case, draft, will, blocked, language)
     elif draft.purpose == "refusal":
-        will.append(f"close {case.reference} as refused (Art. 12(4))")
+        will.append(say("refusal", reference=case.reference))
     elif draft.purpose == "no_data":
-        will.append(f"close {case.reference} as answered: no data held linked to the address")
+        will.append(say("no_data", reference=case.reference))
     if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
-        how = "by post" if draft.to_channel == ChannelName.POST else "by phone"
-        will.append(f"hand the text to staff to deliver {how} to {draft.to_address}")
+        how = say("by_post" if draft.to_channel == ChannelName.POST else "by_phone")
+        will.append(say("by_hand", how=how, address=draft.to_address))
     else:
-        files = f" with {len(draft.attachments)} attachment(s)" if draft.attachments else ""
-        will.append(f"send this {draft.purpose} by {draft.to_channel} to {draft.to_address}{files}")
+        files = say("with_files", count=len(draft.attachments)) if draft.attachments else ""
+        will.append(
+            say(
+                "send",
+                purpose=plan_name(language, draft.purpose),
+                channel=draft.to_channel,
+                address=draft.to_address,
+                files=files,
+            )
+        )
     return Plan(will, blocked)
+
+
+def _kinds(kinds: list[str], language: str) -> str:
+    return ", ".join(kinds if language == "en" else kind_labels(kinds, language))
 
 
 def _reply_plan(
@@ -140,67 +146,60 @@ def _reply_plan(
     draft: Draft,
     will: list[str],
     blocked: list[str],
-    how: dict[str, str],
+    language: str,
+    in_console: bool = False,
 ) -> None:
+    def say(key: str, **values: object) -> str:
+        return plan_words(language, key, **values)
+
+    def how(key: str, **values: object) -> str:
+        """A reason with its way out: a command, or the console page's button or form."""
+        return say(f"{key}_console" if in_console else key, **values)
+
     scope = _scope(draft, case)
     if written_for(draft) != reply_scope(case):
         blocked.append(
-            f"it was written for {', '.join(written_for(draft)['kinds']) or 'nothing recorded'}, "
-            f"but {case.reference} now asks for {', '.join(case.kinds)} or other changes; a new "
-            "draft is needed (noxbot drafts list)"
+            say(
+                "written_for",
+                written=_kinds(written_for(draft)["kinds"], language) or say("nothing_recorded"),
+                reference=case.reference,
+                kinds=_kinds(case.kinds, language),
+            )
         )
     needing = {k for k in scope["kinds"] if k in KINDS_NEEDING_VERIFICATION}
     if needing and case.verified_at is not None:
         uncovered = sorted(needing - confirmed_kinds(session, case))
         if uncovered:
-            blocked.append(
-                f"the confirmation of who asked did not name {', '.join(uncovered)}; that needs "
-                "its own confirmation (its own case)"
-            )
+            blocked.append(say("uncovered", kinds=_kinds(uncovered, language)))
     waiting = unconfirmed_contact_changes(session, case, scope.get("changes", []))
     if waiting:
-        blocked.append(
-            "the change of "
-            + " and ".join(waiting)
-            + " waits for the old one on file to confirm it (a code or a call was sent)"
-        )
+        blocked.append(say("change_waits", fields=say("and").join(waiting)))
     subject = subject_of(session, case)
     written = (draft.covers or {}).get("record")
     if written is not None and record_digest(session, subject) != written:
-        blocked.append(
-            "the register data it shows changed since it was drafted (a re-import or a "
-            "correction); " + how["redraft"].format(reference=case.reference)
-        )
+        blocked.append(how("record_changed", reference=case.reference))
     if subject is not None:
         blocked.extend(
-            f"{problem}; {how['changes']}"
+            how("conflict", problem=problem)
             for change in scope.get("changes", [])
             if (problem := conflict(session, subject, change)) is not None
         )
     if "complaint" in scope["kinds"] and not case.complaint_outcome:
-        blocked.append(
-            "the complaint's outcome is not recorded; "
-            + how["outcome"].format(reference=case.reference)
-        )
+        blocked.append(how("no_outcome", reference=case.reference))
     blocked.extend(
-        f"checklist item {item.id} ({item.source}: {item.task}) is not ticked off; "
-        + how["tick"].format(reference=case.reference, item=item.id)
+        how("checklist", id=item.id, source=item.source, task=item.task, reference=case.reference)
         for item in open_checklist(session, case)
     )
     waiting_acks = _waiting_acknowledgments(session, case)
     if waiting_acks:
-        will.append(
-            "withdraw the acknowledgment still waiting for approval (draft "
-            + ", ".join(str(i) for i in waiting_acks)
-            + "): this reply answers the case"
-        )
+        will.append(say("ack_withdrawn", ids=", ".join(str(i) for i in waiting_acks)))
     view = _view(session, services, case, draft)
     for kind in scope["kinds"]:
-        if (words := handler_for(kind).describe(view)) is not None:
+        if (words := handler_for(kind).describe(view, language)) is not None:
             will.append(words)
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
-        will.append(f"not carry out {', '.join(left_out)} (left out of this version)")
+        will.append(say("left_out", kinds=_kinds(left_out, language)))
 
 
 def _waiting_acknowledgments(session: Session, case: Request) -> list[int]:
@@ -219,19 +218,26 @@ def _waiting_acknowledgments(session: Session, case: Request) -> list[int]:
 
 
 def _extension_plan(
-    services: Services, case: Request, draft: Draft, will: list[str], blocked: list[str]
+    services: Services,
+    case: Request,
+    draft: Draft,
+    will: list[str],
+    blocked: list[str],
+    language: str,
 ) -> None:
     extension = (draft.covers or {}).get("extension", {})
     today = stockholm_date(services.clock(), services.settings.organisation.timezone)
     if today > case.due_date:
-        blocked.append(
-            f"the first month ended on {case.due_date}; an extension must reach the person "
-            "within it (Art. 12(3))"
-        )
+        blocked.append(plan_words(language, "too_late", due=case.due_date))
     if extension:
         will.append(
-            f"extend the legal due date of {case.reference} from {case.due_date} to "
-            f"{extension['due']} (Art. 12(3))"
+            plan_words(
+                language,
+                "extend",
+                reference=case.reference,
+                due=case.due_date,
+                new_due=extension["due"],
+            )
         )
 
 

@@ -29,6 +29,8 @@ from bot.store.records import (
 )
 from bot.store.register import InvalidContact
 from bot.store.tables import (
+    FINAL_STATES,
+    AuditEvent,
     Draft,
     DraftStatus,
     Message,
@@ -351,6 +353,79 @@ def close_case(
         now=services.clock(),
     )
     return case
+
+
+def reopen_case(
+    session: Session, services: Services, reference: str, reason: str, *, actor: str
+) -> Request:
+    """Staff take back an end made by mistake (closed, refused, answered, withdrawn).
+
+    The case keeps its received date and so its legal deadline (and an extension already
+    given); it is not a new request. Where it goes: identity confirmed, or kinds that need
+    no verification → a fresh reply draft for staff (`awaiting_approval`); otherwise
+    `unverified`, with an alert, for staff to confirm who asked. A case whose person was
+    erased (or whose records were purged) cannot be reopened: what it would act on is gone.
+    """
+    case = get_case(session, reference)
+    if not reason.strip():
+        raise CaseError("--reason is required: say why the case is reopened")
+    if case.status not in FINAL_STATES:
+        raise CaseError(f"{case.reference} is {case.status}, not finished: nothing to reopen")
+    gone = erased_why(session, case)
+    if gone:
+        raise CaseError(
+            f"{case.reference} cannot be reopened: {gone}, so the data it would act on is "
+            "gone. If the person asks again, that is a new request (a new case)."
+        )
+    now = services.clock()
+    verified = case.verified_at is not None or not any(
+        handler_for(k).needs_verification for k in case.kinds
+    )
+    target = S.AWAITING_APPROVAL if verified else S.UNVERIFIED
+    transition(
+        session, case, target, actor=actor, reason=f"reopened: {reason.strip()}", now=now,
+        reopening=True,
+    )  # fmt: skip
+    if verified:
+        draft_reply(session, services, case, actor=SYSTEM)
+    else:
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference} was reopened; identity is not confirmed: verify by phone, send "
+            "a challenge, link the case to a person on file, or reply.",
+            now=now,
+        )
+    return case
+
+
+def erased_why(session: Session, case: Request) -> str | None:
+    """Why a finished case's data is gone (None if it is not): it carried out an erasure,
+    an erasure elsewhere cleared what it held of the person, or retention purged it."""
+    events = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.request_id == case.id,
+            col(AuditEvent.action).in_(["carried_out_erasure", "retention_purge"]),
+        )
+    ).all()
+    if any(e.action == "retention_purge" for e in events):
+        return "its records were purged under the retention rule"
+    if any(e.detail.startswith("erased from the register") for e in events):
+        return "it erased the person"
+    cleared = session.exec(
+        select(Message.id).where(
+            Message.request_id == case.id, col(Message.content_cleared_at).is_not(None)
+        )
+    ).first()
+    erased_draft = session.exec(
+        select(Draft.id).where(
+            Draft.request_id == case.id, col(Draft.text).startswith("(content erased")
+        )
+    ).first()
+    if cleared is not None or erased_draft is not None:
+        return "the person was erased and what the case held of them was cleared"
+    return None
 
 
 def set_requested_changes(

@@ -48,6 +48,7 @@ from bot.store.records import (
 )
 from bot.store.register import contacts_of
 from bot.store.tables import (
+    AuditEvent,
     ContactKind,
     Message,
     Outbox,
@@ -984,6 +985,14 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
             deny_identity(session, services, case, verification, actor=actor)
             _feedback(session, services, case, message, "denied")
             return "verification answer (a no after the code)"
+        if (
+            isinstance(answer, CodeAnswer)
+            and verification.status != VerificationStatus.CONFIRMED
+            and (done := _code_without_challenge(session, services, message)) is not None
+        ):
+            # Too many wrong codes, or too late: answered as a stranger's code is, so
+            # whether a challenge ever went to a contact point on file does not show.
+            return f"{done} (the verification is already {verification.status})"
         return f"a late answer: the verification is already {verification.status}"
     case = live[0][1]
     live = [entry for entry in live if entry[1].id == case.id]  # one case per answer
@@ -1035,8 +1044,10 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
 
 
 def _code_without_challenge(session: Session, services: Services, message: Message) -> str | None:
-    """A code typed by a requester whose case no code challenge reaches (a stranger, or
-    someone on file asked another way) gets the words a wrong code gets: whether a challenge
+    """A code typed by a requester whose case no live code challenge reaches (a stranger,
+    someone on file asked another way, or whose challenge already failed or expired) gets the
+    words a wrong code on a live challenge gets, counted the same way: "did not match" until
+    the case has had `max_attempts` wrong codes, then "too many times". Whether a challenge
     went to a contact point on file must not show in the answer."""
     if not isinstance(read_answer(message.text or ""), CodeAnswer):
         return None
@@ -1052,8 +1063,29 @@ def _code_without_challenge(session: Session, services: Services, message: Messa
     if case is None:
         return None
     message.request_id = case.id
-    _feedback(session, services, case, message, "wrong_code")
-    return "a code no challenge of the case asked for"
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=f"{message.channel}:{message.address}",
+        action=WRONG_CODE,
+        request=case,
+        detail="a code no live challenge of the case asked for",
+    )
+    wrong = session.exec(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.request_id == case.id, AuditEvent.action == WRONG_CODE)
+    ).one()
+    left = services.settings.verification.max_attempts - int(wrong)
+    if left <= 0:
+        _feedback(session, services, case, message, "failed")
+    else:
+        _feedback(session, services, case, message, "wrong_code", attempts_left=left)
+    return "a code no live challenge of the case asked for"
+
+
+#: The audit action of every wrong code a case gets, whether or not a challenge asked for it.
+WRONG_CODE = "verification_wrong_code"
 
 
 def _count_wrong_code(
@@ -1067,7 +1099,7 @@ def _count_wrong_code(
         session,
         at=services.clock(),
         actor=actor,
-        action="verification_wrong_code",
+        action=WRONG_CODE,
         request=case,
         detail=f"attempt {verification.attempts} of {verification.max_attempts}",
     )

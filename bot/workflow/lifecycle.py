@@ -50,6 +50,16 @@ ALLOWED_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.CLOSED: frozenset(),
 }
 
+#: The one way out of a final state: staff reopen a case ended by mistake
+#: (`bot.workflow.cases.reopen_case`). A case whose identity is confirmed (or whose kinds
+#: need no verification) goes back to staff with a fresh reply draft; any other case goes
+#: to `unverified`, where staff decide how to confirm who asked. Ordinary moves never use
+#: this table, so nothing else (a late code, a redraft) can revive an ended case.
+REOPEN_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
+    state: frozenset({S.AWAITING_APPROVAL, S.UNVERIFIED})
+    for state in (S.DONE, S.WITHDRAWN, S.CLOSED)
+}
+
 
 class IllegalTransition(NoxbotError):
     """A move the lifecycle does not allow; the message names the case and both states."""
@@ -82,16 +92,26 @@ def transition(
     actor: str,
     reason: str,
     now: datetime,
+    reopening: bool = False,
 ) -> None:
     """Move a case to `target` at `now` and record who did it and why, in the caller's
-    transaction."""
+    transaction. `reopening` (staff's reopen only) checks `REOPEN_MOVES` instead."""
     current = RequestStatus(request.status)
     target = RequestStatus(target)
-    check_move(request.reference, current, target)
+    if reopening:
+        if target not in REOPEN_MOVES.get(current, frozenset()):
+            raise IllegalTransition(
+                f"{request.reference}: only a finished case (done, withdrawn, closed) can be "
+                f"reopened, to awaiting_approval or unverified; it is {current}"
+            )
+    else:
+        check_move(request.reference, current, target)
     request.status = target
     request.updated_at = now
     if target in FINAL_STATES:
         request.closed_at = request.updated_at
+    elif reopening:
+        request.closed_at = None
     session.add(request)
     audit.record(
         session,

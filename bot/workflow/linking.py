@@ -49,6 +49,14 @@ def challenge_routes(session: Session, services: Services, case: Request) -> lis
     subject = session.get(Subject, case.subject_id) if case.subject_id else None
     if subject is None:
         return []
+    return routes_for(session, services, case, subject)
+
+
+def routes_for(
+    session: Session, services: Services, case: Request, subject: Subject
+) -> list[Route]:
+    """Where a challenge for this case may go if it is (or would be) linked to `subject`,
+    the strongest first: staff choose among these before linking, too."""
     return alternate_routes(
         ChannelName(case.channel),
         normalised_or_raw(case.channel, case.requester_address),
@@ -78,28 +86,43 @@ def send_new_challenge(
         raise CaseError(f"{case.reference} is not linked to anyone on file; link it first")
     if address is None:
         return _challenge(session, services, case, subject, actor=actor, why="new challenge")
+    return _challenge_at(session, services, case, address, actor=actor, why="new challenge")
+
+
+def _challenge_at(
+    session: Session, services: Services, case: Request, address: str, *, actor: str, why: str
+) -> Verification:
+    """A challenge to the contact point on file staff chose (`address`, as written or
+    normalised: "073-987 65 43" is +46739876543), among `challenge_routes`."""
+    routes = challenge_routes(session, services, case)
     route = next(
-        (r for r in challenge_routes(session, services, case) if r.address == address), None
+        (r for r in routes if r.address in (address, normalised_or_raw(r.channel, address))),
+        None,
     )
     if route is None:
-        raise CaseError(f"{case.reference}: {address} is not a contact point on file to verify by")
+        on_file = ", ".join(r.address for r in routes) or "none may be used"
+        raise CaseError(
+            f"{case.reference}: {address} is not a contact point on file to verify by "
+            f"(on file: {on_file})"
+        )
     if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
         raise CaseError(
-            f"{case.reference}: codes sent to {address} were answered wrongly too often lately; "
-            "choose another contact point or confirm by phone"
+            f"{case.reference}: codes sent to {route.address} were answered wrongly too often "
+            "lately; choose another contact point or confirm by phone"
         )
     verification = start_verification(
         session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
     )
     ensure_contact_confirmations(session, services, case, actor=actor)
-    transition(
-        session,
-        case,
-        S.AWAITING_VERIFICATION,
-        actor=actor,
-        reason=f"new challenge by {verification.method} sent (chosen by staff)",
-        now=services.clock(),
-    )
+    if case.status != S.AWAITING_VERIFICATION:
+        transition(
+            session,
+            case,
+            S.AWAITING_VERIFICATION,
+            actor=actor,
+            reason=f"{why}; verification by {verification.method} sent (chosen by staff)",
+            now=services.clock(),
+        )
     return verification
 
 
@@ -130,10 +153,17 @@ def _challenge(
 
 
 def link_to_subject(
-    session: Session, services: Services, reference: str, subject_id: int, *, actor: str
+    session: Session,
+    services: Services,
+    reference: str,
+    subject_id: int,
+    *,
+    actor: str,
+    address: str | None = None,
 ) -> Verification | None:
     """Link an unverified case to a person on file and challenge them on a channel the
-    register holds; None (and an alert) when no channel on file may be used."""
+    register holds — the strongest, or the one at `address` staff chose among `routes_for`;
+    None (and an alert) when no channel on file may be used."""
     case = _unlinked_open_case(session, reference)
     subject = session.get(Subject, subject_id)
     if subject is None:
@@ -151,9 +181,10 @@ def link_to_subject(
         request=case,
         detail=f"subject {subject.id}",
     )
-    return _challenge(
-        session, services, case, subject, actor=actor, why="linked to a person on file"
-    )
+    why = "linked to a person on file"
+    if address is not None:
+        return _challenge_at(session, services, case, address, actor=actor, why=why)
+    return _challenge(session, services, case, subject, actor=actor, why=why)
 
 
 def draft_no_data(session: Session, services: Services, reference: str, *, actor: str) -> Draft:

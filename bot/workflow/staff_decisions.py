@@ -18,17 +18,18 @@ from bot.errors import NoxbotError
 from bot.reading.safe_text import stored_name
 from bot.rules.policy import kind_labels
 from bot.store.records import subject_of
-from bot.store.tables import Draft, Request
-from bot.workflow.approval import Plan, approve_draft, edit_draft
-from bot.workflow.drafts import case_view, reject_draft
+from bot.store.tables import Draft, DraftStatus, Request
+from bot.workflow.approval import Plan, approval_plan, approve_draft, edit_draft
+from bot.workflow.drafts import case_view, current_version, reject_draft
 from bot.workflow.services import Services
+from bot.workflow.staff_texts import TEXTS, staff_language, telegram_staff_actor
+from bot.workflow.staff_texts import staff_text as _staff_text
 
 PREVIEW = 3000  # characters of a draft shown in the chat; the rest with `noxbot drafts show`
-#: The answer to a decision button pressed by someone not on staff, or outside the staff
-#: chat: it names no setting and nobody (whoever pressed it may have forged it).
-NOT_HERE = "This button does nothing here."
-#: The answer when carrying out a decision failed unexpectedly (the log says why).
-DECISION_FAILED = "Could not be done; see the log."
+#: The answer to a requester's button pressed by someone else: it names no setting and
+#: nobody (whoever pressed it may have forged it). The staff chat's own answers, in its
+#: language, are in bot.workflow.staff_texts ("not_here", "failed").
+NOT_HERE = TEXTS["en"]["not_here"]
 _DECISION = re.compile(r"d:(\d+):(\d+):([ar])")
 
 
@@ -50,72 +51,11 @@ def parse_decision(data: str) -> Decision | None:
     return Decision(int(match.group(1)), int(match.group(2)), match.group(3) == "a")
 
 
-#: What the staff chat is shown, in `[telegram] staff_language`.
-TEXTS: dict[str, dict[str, str]] = {
-    "sv": {
-        "draft": "Utkast",
-        "person": "Person",
-        "not_on_file": "finns inte i registret",
-        "channel": "Kanal",
-        "kinds": "Gäller",
-        "due": "Svar senast",
-        "wrote": "Skrev",
-        "to": "Till",
-        "subject": "Ämne",
-        "attachments": "Bilagor",
-        "will": "Godkänns det kommer noxbot att",
-        "blocked": "Kan inte godkännas än",
-        "approve": "Godkänn v{version}",
-        "reject": "Avslå",
-        "approved": "✅ Godkänt av {who}, {when}",
-        "rejected": "✖ Avslaget av {who}, {when}",
-        "superseded": "— Ersatt av en nyare version eller ett senare steg; inget beslut behövs",
-        "done_approve": "Utkast {id} v{version} godkänt; det skickas.",
-        "done_reject": "Utkast {id} avslaget; svara på kortet med ny text för en ny version.",
-        "not_done": "Inte gjort: {why}",
-        "reply": "svar",
-        "clarification": "förtydligande",
-        "extension": "förlängning",
-        "refusal": "avslag",
-        "acknowledgment": "mottagningsbekräftelse",
-    },
-    "en": {
-        "draft": "Draft",
-        "person": "Person",
-        "not_on_file": "not on file",
-        "channel": "Channel",
-        "kinds": "Asks for",
-        "due": "Due",
-        "wrote": "Wrote",
-        "to": "To",
-        "subject": "Subject",
-        "attachments": "Attachments",
-        "will": "Approving will",
-        "blocked": "Cannot be approved yet",
-        "approve": "Approve v{version}",
-        "reject": "Reject",
-        "approved": "✅ Approved by {who}, {when}",
-        "rejected": "✖ Rejected by {who}, {when}",
-        "superseded": (
-            "— Superseded: a newer version or a later step replaced it; no decision needed"
-        ),
-        "done_approve": "Draft {id} v{version} approved; it will be sent.",
-        "done_reject": "Draft {id} rejected; answer its card with new text for a new version.",
-        "not_done": "Not done: {why}",
-        "reply": "reply",
-        "clarification": "clarification",
-        "extension": "extension",
-        "refusal": "refusal",
-        "acknowledgment": "acknowledgment",
-    },
-}
 WROTE_LINES, WROTE_CHARS = 3, 300
 
 
 def staff_text(services: Services, key: str, **values: object) -> str:
-    telegram = services.settings.telegram
-    language = telegram.staff_language if telegram is not None else "sv"
-    return TEXTS[language][key].format(**values)
+    return _staff_text(services.settings, key, **values)
 
 
 @dataclass(frozen=True)
@@ -133,8 +73,7 @@ def card_facts(session: Session, services: Services, draft: Draft) -> CardFacts 
     case = session.get(Request, draft.request_id)
     if case is None:
         return None
-    telegram = services.settings.telegram
-    language = telegram.staff_language if telegram is not None else "sv"
+    language = staff_language(services.settings)
     subject = subject_of(session, case)
     words = case_view(session, services, case).request_text.strip()
     lines = [line.strip() for line in words.splitlines() if line.strip()][:WROTE_LINES]
@@ -205,10 +144,11 @@ def decide_in_chat(
     """A staff member pressed Approve or Reject; returns the answer shown to them."""
     decision = parse_decision(query.data or "")
     if decision is None:
-        return "Unknown button."
+        return staff_text(services, "unknown_button")
     if query.from_user.id not in staff_user_ids:
-        return NOT_HERE
-    actor = f"telegram-staff:{query.from_user.id}"
+        return staff_text(services, "not_here")
+    user = query.from_user
+    actor = telegram_staff_actor(user.id, user.first_name, user.username)
     try:
         with session.begin_nested():  # a refused decision changes nothing
             if decision.approve:
@@ -232,11 +172,27 @@ def decide_in_chat(
             )
             return staff_text(services, "done_reject", id=decision.draft_id)
     except NoxbotError as exc:
-        return staff_text(services, "not_done", why=exc)
+        return staff_text(services, "not_done", why=_why_not(session, services, decision, exc))
+
+
+def _why_not(session: Session, services: Services, decision: Decision, error: NoxbotError) -> str:
+    """Why a decision was refused, in the staff chat's language: the approval plan's own
+    reasons (which say the same as the error, in English); the error itself otherwise."""
+    draft = session.get(Draft, decision.draft_id)
+    if draft is None:
+        return staff_text(services, "no_draft", id=decision.draft_id)
+    plan = approval_plan(session, services, draft, staff_language(services.settings))
+    stale = (
+        draft.status != DraftStatus.AWAITING_APPROVAL
+        or current_version(session, draft.series).id != draft.id
+    )
+    if plan.blocked and (decision.approve or stale):
+        return "; ".join(plan.blocked if decision.approve else plan.blocked[:1])
+    return str(error)
 
 
 def edit_in_chat(
-    session: Session, services: Services, card_message_id: int, text: str, user_id: int
+    session: Session, services: Services, card_message_id: int, text: str, actor: str
 ) -> str | None:
     """A staff member answered a card with new text: it becomes the draft's next version
     (approved, as any version, with its own card's button). Returns what to tell the chat
@@ -245,10 +201,21 @@ def edit_in_chat(
     draft = session.exec(select(Draft).where(Draft.staff_message_id == card_message_id)).first()
     if draft is None:
         return None
-    actor = f"telegram-staff:{user_id}"
-    try:
-        with session.begin_nested():
-            edit_draft(session, services, draft.id or 0, text.strip(), actor=actor)
-    except NoxbotError as exc:
-        return staff_text(services, "not_done", why=exc)
-    return None
+    latest = current_version(session, draft.series)
+    if latest.id != draft.id:
+        why = staff_text(services, "edit_stale", id=draft.id, version=latest.version)
+    elif draft.status not in (DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED):
+        why = staff_text(services, "edit_closed", id=draft.id)
+    elif text.strip() == draft.text.strip():
+        why = staff_text(services, "edit_unchanged")
+    else:
+        try:
+            with session.begin_nested():
+                edit_draft(session, services, draft.id or 0, text.strip(), actor=actor)
+            return None
+        except NoxbotError as exc:
+            # The text checks' reasons name command-line options; in Swedish, where to
+            # read them instead.
+            why = str(exc) if staff_language(services.settings) == "en" else None
+            why = why or staff_text(services, "edit_refused", id=draft.id)
+    return staff_text(services, "not_done", why=why)

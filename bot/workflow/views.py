@@ -3,13 +3,14 @@ place so the command line, the demo and scripts see the same thing."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
 from bot.rules.deadlines import working_days_left
-from bot.store.register import SUBJECT_FIELDS
+from bot.store.register import SUBJECT_FIELDS, InvalidContact, normalise_phone
 from bot.store.tables import (
     AuditEvent,
     ContactPoint,
@@ -22,7 +23,7 @@ from bot.store.tables import (
     Verification,
 )
 from bot.workflow.lifecycle import is_open
-from bot.workflow.words import status_words, waits_on
+from bot.workflow.words import draft_status_words, status_words, waits_on
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def draft_json(session: Session, draft: Draft) -> dict[str, Any]:
         "reference": case.reference if case else None,
         "version": draft.version,
         "status": draft.status,
+        "status_words": draft_status_words(draft.status),
         "purpose": draft.purpose,
         "language": draft.language,
         "to": {"channel": draft.to_channel, "address": draft.to_address},
@@ -186,9 +188,16 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
 
 
 def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
-    """People on file whose name or any contact point contains `text`."""
+    """People on file whose name or any contact point contains `text`; a phone number as
+    people write it ('073-987 65 43') also finds the number kept as '+46739876543'."""
     like = f"%{text.lower()}%"
-    by_contact = select(ContactPoint.subject_id).where(col(ContactPoint.value).ilike(like))
+    values = [col(ContactPoint.value).ilike(like)]
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) >= 6:
+        values.append(col(ContactPoint.value).ilike(f"%{digits}%"))  # part of a number
+        with contextlib.suppress(InvalidContact):  # not a phone number: text search alone
+            values.append(col(ContactPoint.value) == normalise_phone(text))
+    by_contact = select(ContactPoint.subject_id).where(or_(*values))
     return list(
         session.exec(
             select(Subject)

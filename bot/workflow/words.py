@@ -39,3 +39,28 @@ def status_words(status: str) -> str:
 
 def waits_on(status: str) -> str:
     return WAITS_ON.get(status, "")
+
+
+#: A draft's status in a list: what staff are to do with it.
+DRAFT_STATUS_WORDS: dict[str, str] = {
+    "awaiting_approval": "to approve",
+    "approved": "approved",
+    "rejected": "rejected, to edit",
+    "superseded": "replaced",
+}
+
+#: Names that do not read right with the underscores taken out.
+_NAMES: dict[str, str] = {
+    "art19_notice": "Art. 19 notice",
+    "marketing_optout": "marketing opt-out",
+}
+
+
+def draft_status_words(status: str) -> str:
+    return DRAFT_STATUS_WORDS.get(status, status.replace("_", " "))
+
+
+def name_words(name: str) -> str:
+    """A kind, draft purpose or alert kind as words ("possible impersonation"), for lists;
+    scripts read the names themselves from --format json."""
+    return _NAMES.get(name, name.replace("_", " "))

@@ -12,7 +12,7 @@ from bot.config import TelegramSettings
 from bot.runtime.chat_poller import poll_chat_once
 from bot.runtime.staff_chat import notify_staff
 from bot.store.tables import ChannelCursor, Request
-from bot.workflow.approval import edit_draft
+from bot.workflow.approval import approval_plan, edit_draft
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import ANNA_TELEGRAM, JOHN_TELEGRAM
 
@@ -57,7 +57,7 @@ async def test_drafts_and_alerts_reach_the_staff_chat_once(world, bot_api, caplo
     assert all(int(p.fields["chat_id"]) == STAFF_CHAT for p in posts)
     assert "audit head 2026-11-24: " in caplog.text  # the log keeps it; the chat is spared
     assert not any("udit head" in p.fields["text"] for p in posts)
-    assert posts[0].fields["text"].startswith("⚠ complaint:")
+    assert posts[0].fields["text"].startswith("⚠ A complaint arrived\nDSR-2026-0002: a complaint")
     cards = [p for p in posts if "reply_markup" in p.fields]
     assert len(cards) == 3
     labels = [b["text"] for b in cards[0].fields["reply_markup"]["inline_keyboard"][0]]
@@ -220,7 +220,7 @@ async def test_a_card_decided_in_the_cli_is_edited_to_say_so_and_loses_its_butto
     assert int(edit.fields["chat_id"]) == STAFF_CHAT
     assert int(edit.fields["message_id"]) == card.message_id  # the card's own message
     assert "reply_markup" not in edit.fields  # its buttons are gone
-    assert "✅ Approved by staff:eva, " in edit.fields["text"]
+    assert "✅ Approved by eva, " in edit.fields["text"]
     assert f"Draft {draft.id}" in edit.fields["text"]
     assert "Approving will" not in edit.fields["text"]
 
@@ -234,14 +234,21 @@ async def test_a_press_in_the_staff_chat_is_answered_and_the_card_edited_not_a_n
     async with make_bot(settings.telegram, bot_api.token) as bot:
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
         posted = len(bot_api.sent())
-        bot_api.user_presses(EVA, f"d:{draft.id}:1:r", STAFF_CHAT, first_name="Eva")
+        bot_api.user_presses(
+            EVA, f"d:{draft.id}:1:r", STAFF_CHAT, first_name="Eva", username="eva_nox"
+        )
         await poll_chat_once(world.database, world.services, bot, settings, 0)
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
     (answer,) = bot_api.sent("answerCallbackQuery")
     assert answer.fields["text"].startswith(f"Draft {draft.id} rejected")
     assert len(bot_api.sent()) == posted  # no message per press
     (edit,) = _edits(bot_api)
-    assert f"✖ Rejected by telegram-staff:{EVA}, " in edit.fields["text"]
+    # named as Telegram gives her, not by her user id (which the audit trail keeps)
+    assert "✖ Rejected by Eva @eva_nox, " in edit.fields["text"]
+    assert f"telegram-staff:{EVA}" not in edit.fields["text"]
+    assert world.drafts(outcome.reference, "reply", status=None)[0].decided_by == (
+        f"telegram-staff:{EVA} (Eva @eva_nox)"
+    )
     assert "reply_markup" not in edit.fields
 
 
@@ -277,7 +284,8 @@ async def test_staff_answer_a_card_with_new_text_and_approve_the_new_version_wit
         bot_api.user_says(EVA, better, reply_to=card, chat_id=STAFF_CHAT)
         await poll_chat_once(world.database, world.services, bot, settings, 0)
         (new,) = world.drafts(outcome.reference, "reply")
-        assert (new.version, new.text, new.author) == (2, better, f"telegram-staff:{EVA}")
+        author = f"telegram-staff:{EVA} (User{EVA})"  # the id, and the name Telegram gives
+        assert (new.version, new.text, new.author) == (2, better, author)
         await notify_staff(world.database, world.services, bot, STAFF_CHAT)
         newest = [c for c in bot_api.sent() if "reply_markup" in c.fields][-1]
         button = newest.fields["reply_markup"]["inline_keyboard"][0][0]
@@ -303,9 +311,113 @@ async def test_a_card_says_in_swedish_who_asked_what_they_wrote_and_what_approva
     assert "Person: Anna Lindqvist\n" in text
     assert "Kanal: telegram · Gäller: " in text and "Svar senast: " in text
     assert "Skrev: “sluta skicka nyhetsbrev till mig / tack / /Anna …”" in text
-    assert "Godkänns det kommer noxbot att: " in text
+    # what approval carries out, in Swedish too (the CLI and the JSON keep the English)
+    assert (
+        "Godkänns det kommer noxbot att: stänga av marknadsföring till alla kontaktuppgifter "
+        "för Anna Lindqvist; skicka detta svar via telegram till 5550001" in text
+    )
+    with world.database.session() as session:
+        plan = approval_plan(session, world.services, world.reply_draft(known.reference))
+    assert plan.will == [
+        "switch off marketing to every contact point of Anna Lindqvist",
+        "send this reply by telegram to 5550001",
+    ]
     assert "Person: finns inte i registret\n" in stranger.fields["text"]
     labels = [b["text"] for b in anna.fields["reply_markup"]["inline_keyboard"][0]]
     assert labels == ["Godkänn v1", "Avslå"]
     for post in bot_api.sent():  # no setting's name in what staff read
         assert not any(key in post.fields["text"] for key in ("staff_", "_env", "[telegram]"))
+
+
+async def test_alerts_answers_to_presses_and_decided_cards_are_swedish_by_default(
+    world, bot_api, monkeypatch
+):
+    opt_out = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    world.email("maria.berg@example.se", "Jag är missnöjd och anmäler er till IMY.")
+    draft = world.reply_draft(opt_out.reference)
+    settings = _settings(world, bot_api, language="sv")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        alert = bot_api.sent()[0].fields["text"]
+        cards = [p.fields["text"] for p in bot_api.sent() if "reply_markup" in p.fields]
+        bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a")  # outside the staff chat
+        bot_api.user_presses(MALLORY, f"d:{draft.id}:1:a", STAFF_CHAT)  # in it, not staff
+        bot_api.user_presses(EVA, "v:1:y", STAFF_CHAT)  # a requester's button
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        with monkeypatch.context() as patch:
+            patch.setattr("bot.workflow.staff_decisions.reject_draft", _broken)
+            bot_api.user_presses(EVA, f"d:{draft.id}:1:r", STAFF_CHAT)
+            await poll_chat_once(world.database, world.services, bot, settings, 0)
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:a", STAFF_CHAT, first_name="Eva")
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    assert alert.startswith("⚠ Ett klagomål har kommit in · DSR-2026-0002\nDetaljer: ")
+    # the complaint's reply waits for its outcome: what stands in the way, in Swedish too
+    assert any(
+        "Kan inte godkännas än: klagomålets utfall är inte registrerat; utred det" in card
+        for card in cards
+    )
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    assert answers == [
+        "Den här knappen gör ingenting här.",
+        "Den här knappen gör ingenting här.",
+        "Den här knappen gör ingenting här.",
+        "Det gick inte; se loggen.",
+        f"Utkast {draft.id} v1 godkänt; det skickas.",
+    ]
+    (edit,) = _edits(bot_api)
+    assert "\n\n✅ Godkänt av Eva, 2026-11-24 " in edit.fields["text"]
+    assert "Godkänns det kommer" not in edit.fields["text"]
+    for text in [alert, *answers, edit.fields["text"]]:
+        english = ("Approv", "Reject", "Draft", "staff_", "[telegram]")
+        assert not any(word in text for word in english)
+
+
+def _broken(*args, **kwargs):
+    raise RuntimeError("a fault")
+
+
+async def test_a_refused_press_says_why_in_the_staff_chats_language(world, bot_api):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api, language="sv")
+    with world.database.session() as session:
+        new = edit_draft(
+            session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva"
+        )
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:a", STAFF_CHAT)  # the replaced version
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:r", STAFF_CHAT)
+        bot_api.user_presses(EVA, "d:999:1:a", STAFF_CHAT)  # no such draft
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    answers = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    replaced = (
+        f"Inte gjort: utkast {draft.id} är version 1, men version 2 (utkast {new.id}) ersatte "
+        f"det; granska och godkänn utkast {new.id}"
+    )
+    assert answers == [replaced, replaced, "Inte gjort: utkast 999 finns inte"]
+    assert world.case(outcome.reference).status == "awaiting_approval"
+
+
+async def test_an_edit_from_the_chat_that_cannot_be_taken_is_answered_in_swedish(world, bot_api):
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    settings = _settings(world, bot_api, language="sv")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        card = next(c for c in bot_api.sent() if "reply_markup" in c.fields).message_id
+        bot_api.user_says(EVA, draft.text, reply_to=card, chat_id=STAFF_CHAT)  # unchanged
+        bot_api.user_says(EVA, draft.text + "\n/Eva", reply_to=card, chat_id=STAFF_CHAT)
+        bot_api.user_says(EVA, draft.text + "\n/E", reply_to=card, chat_id=STAFF_CHAT)  # old
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    said = [
+        c.fields["text"]
+        for c in bot_api.sent()
+        if "reply_parameters" in c.fields or c.fields["text"].startswith("Inte gjort")
+    ]
+    assert said == [
+        "Inte gjort: texten är oförändrad; ingen ny version",
+        f"Inte gjort: utkast {draft.id} har ersatts av version 2; svara på det nyaste kortet",
+    ]
+    (new,) = world.drafts(outcome.reference, "reply")
+    assert new.version == 2 and new.text.endswith("/Eva")

@@ -1,0 +1,225 @@
+"""The words of an approval plan ("Approving will: …", "Cannot be approved yet: …"), in one
+place, in English and Swedish. English is what `noxbot drafts show` and the JSON give (a
+fixed contract); the staff chat shows the plan in `[telegram] staff_language`. Pure words:
+the plan's facts come from bot.workflow.approval and the handlers.
+"""
+
+from __future__ import annotations
+
+PLAN_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        # what approving will do
+        "refusal": "close {reference} as refused (Art. 12(4))",
+        "no_data": "close {reference} as answered: no data held linked to the address",
+        "by_hand": "hand the text to staff to deliver {how} to {address}",
+        "by_post": "by post",
+        "by_phone": "by phone",
+        "send": "send this {purpose} by {channel} to {address}{files}",
+        "with_files": " with {count} attachment(s)",
+        "left_out": "not carry out {kinds} (left out of this version)",
+        "extend": "extend the legal due date of {reference} from {due} to {new_due} (Art. 12(3))",
+        "access": "send {who}'s data, category by category, with the Art. 15 facts",
+        "access_nobody": "say that no data is held about the person",
+        "complaint": "answer the complaint with the outcome staff recorded, and end the case",
+        "consent_withdrawal": "record that {who} withdrew consent",
+        "erasure": (
+            "erase {who} from the register (profile, CV, contact points) and clear the content "
+            "of their earlier, finished cases and mail{also}{sources}"
+        ),
+        "erasure_also": "; withdraw what still waits to carry their data: {items}",
+        "erasure_sources": "; erase from the sources: {items}",
+        "marketing_optout": "switch off marketing to every contact point of {who}",
+        "marketing_optout_address": "switch off marketing to {address}",
+        "objection": "record {who}'s objection: no matching or profiling on legitimate interest",
+        "portability": "send {who}'s data as JSON and CSV files",
+        "rectification": "change {who}'s {changes}",
+        "rectification_change": "{field} from {old} to {new}",
+        "none": "(none)",
+        "restriction": "mark {who} as restricted: kept, not used for brokering or marketing",
+        # what stands in the way
+        "replaced": (
+            "draft {id} is version {version}, but version {latest_version} (draft {latest_id}) "
+            "replaced it; review and approve draft {latest_id}"
+        ),
+        "not_awaiting": "it is {status}; only a draft awaiting approval can be approved",
+        "case_ended": "{reference} is {status}; its drafts can no longer be sent",
+        "notice_first": (
+            "it tells a recipient what {reference}'s reply carries out; approve the reply first"
+        ),
+        "unverified": "{reference} is not verified; register data cannot go out",
+        "written_for": (
+            "it was written for {written}, but {reference} now asks for {kinds} or other "
+            "changes; a new draft is needed (noxbot drafts list)"
+        ),
+        "nothing_recorded": "nothing recorded",
+        "uncovered": (
+            "the confirmation of who asked did not name {kinds}; that needs its own "
+            "confirmation (its own case)"
+        ),
+        "change_waits": (
+            "the change of {fields} waits for the old one on file to confirm it (a code or a "
+            "call was sent)"
+        ),
+        "and": " and ",
+        "record_changed": (
+            "the register data it shows changed since it was drafted (a re-import or a "
+            "correction); draft it again: noxbot requests redraft {reference}"
+        ),
+        "conflict": "{problem}; state another with noxbot requests changes",
+        "no_outcome": (
+            "the complaint's outcome is not recorded; look into it, then noxbot requests "
+            "outcome {reference} --text-file FILE (the reply is drafted again with it)"
+        ),
+        "checklist": (
+            "checklist item {id} ({source}: {task}) is not ticked off; do it, then noxbot "
+            "requests tick {reference} {id} --note '...'"
+        ),
+        "too_late": (
+            "the first month ended on {due}; an extension must reach the person within it "
+            "(Art. 12(3))"
+        ),
+        "ack_withdrawn": (
+            "withdraw the acknowledgment still waiting for approval (draft {ids}): this reply "
+            "answers the case"
+        ),
+        # the ways out as the console's case page offers them (a button or form, no command)
+        "record_changed_console": (
+            "the register data it shows changed since it was drafted (a re-import or a "
+            'correction); draft it again with the button "Draft the reply again" on this page'
+        ),
+        "conflict_console": ('{problem}; state another under "Rectification changes" on this page'),
+        "no_outcome_console": (
+            "the complaint's outcome is not recorded; look into it, then write it under "
+            '"Complaint outcome" on this page and press "Record outcome" (the reply is drafted '
+            "again with it)"
+        ),
+        "checklist_console": (
+            "checklist item {id} ({source}: {task}) is not ticked off; do it, then say what "
+            'was done under "Checklist" on this page and press "Tick off item {id}"'
+        ),
+    },
+    "sv": {
+        "refusal": "avsluta {reference} som avslaget (art. 12.4)",
+        "no_data": "avsluta {reference} som besvarat: inga uppgifter kopplade till adressen",
+        "by_hand": "lämna texten till personalen att leverera {how} till {address}",
+        "by_post": "per post",
+        "by_phone": "per telefon",
+        "send": "skicka detta {purpose} via {channel} till {address}{files}",
+        "with_files": " med {count} bilaga/bilagor",
+        "left_out": "inte utföra {kinds} (utelämnat i den här versionen)",
+        "extend": (
+            "förlänga den lagstadgade svarstiden för {reference} från {due} till {new_due} "
+            "(art. 12.3)"
+        ),
+        "access": "skicka {who}s uppgifter, kategori för kategori, med uppgifterna i art. 15",
+        "access_nobody": "säga att inga uppgifter finns om personen",
+        "complaint": "besvara klagomålet med det utfall personalen har registrerat och avsluta",
+        "consent_withdrawal": "registrera att {who} har återkallat sitt samtycke",
+        "erasure": (
+            "radera {who} ur registret (profil, CV, kontaktuppgifter) och tömma innehållet i "
+            "hens tidigare, avslutade ärenden och mejl{also}{sources}"
+        ),
+        "erasure_also": "; dra tillbaka det som ännu väntar med hens uppgifter: {items}",
+        "erasure_sources": "; radera i källorna: {items}",
+        "marketing_optout": "stänga av marknadsföring till alla kontaktuppgifter för {who}",
+        "marketing_optout_address": "stänga av marknadsföring till {address}",
+        "objection": (
+            "registrera {who}s invändning: ingen matchning eller profilering på berättigat intresse"
+        ),
+        "portability": "skicka {who}s uppgifter som JSON- och CSV-filer",
+        "rectification": "ändra {who}s {changes}",
+        "rectification_change": "{field} från {old} till {new}",
+        "none": "(inget)",
+        "restriction": (
+            "markera {who} som begränsad: sparas, används inte för förmedling eller marknadsföring"
+        ),
+        "replaced": (
+            "utkast {id} är version {version}, men version {latest_version} (utkast "
+            "{latest_id}) ersatte det; granska och godkänn utkast {latest_id}"
+        ),
+        "not_awaiting": "det är {status}; bara ett utkast som väntar på beslut kan godkännas",
+        "case_ended": "{reference} är {status}; dess utkast kan inte längre skickas",
+        "notice_first": (
+            "det berättar för en mottagare vad svaret i {reference} utför; godkänn svaret först"
+        ),
+        "unverified": "{reference} är inte bekräftat; registeruppgifter kan inte skickas",
+        "written_for": (
+            "det skrevs för {written}, men {reference} gäller nu {kinds} eller andra "
+            "ändringar; ett nytt utkast behövs (noxbot drafts list)"
+        ),
+        "nothing_recorded": "inget registrerat",
+        "uncovered": (
+            "bekräftelsen av vem som frågade gällde inte {kinds}; det kräver en egen "
+            "bekräftelse (ett eget ärende)"
+        ),
+        "change_waits": (
+            "ändringen av {fields} väntar på att den gamla uppgiften i registret bekräftar den "
+            "(en kod eller ett samtal har skickats)"
+        ),
+        "and": " och ",
+        "record_changed": (
+            "registeruppgifterna i utkastet har ändrats sedan det skrevs (en ny import eller en "
+            "rättelse); skriv det igen: noxbot requests redraft {reference}"
+        ),
+        "conflict": "{problem}; ange en annan med noxbot requests changes",
+        "no_outcome": (
+            "klagomålets utfall är inte registrerat; utred det och kör sedan noxbot requests "
+            "outcome {reference} --text-file FIL (svaret skrivs då om)"
+        ),
+        "checklist": (
+            "punkt {id} i checklistan ({source}: {task}) är inte avbockad; gör den och kör "
+            "sedan noxbot requests tick {reference} {id} --note '...'"
+        ),
+        "too_late": (
+            "första månaden slutade {due}; en förlängning måste nå personen inom den (art. 12.3)"
+        ),
+        "ack_withdrawn": (
+            "dra tillbaka mottagningsbekräftelsen som fortfarande väntar på beslut (utkast "
+            "{ids}): det här svaret besvarar ärendet"
+        ),
+        "record_changed_console": (
+            "registeruppgifterna i utkastet har ändrats sedan det skrevs (en ny import eller en "
+            'rättelse); skriv det igen med knappen "Draft the reply again" på sidan'
+        ),
+        "conflict_console": '{problem}; ange en annan under "Rectification changes" på sidan',
+        "no_outcome_console": (
+            "klagomålets utfall är inte registrerat; utred det, skriv det under "
+            '"Complaint outcome" på sidan och tryck "Record outcome" (svaret skrivs då om)'
+        ),
+        "checklist_console": (
+            "punkt {id} i checklistan ({source}: {task}) är inte avbockad; gör den, skriv vad "
+            'som gjordes under "Checklist" på sidan och tryck "Tick off item {id}"'
+        ),
+    },
+}
+
+#: A draft's purpose and status in the Swedish plan (English uses the stored words).
+NAMES: dict[str, dict[str, str]] = {
+    "sv": {
+        "reply": "svar",
+        "clarification": "förtydligande",
+        "extension": "förlängningsbesked",
+        "refusal": "avslag",
+        "no_data": "besked",
+        "acknowledgment": "mottagningsbekräftelse",
+        "art19_notice": "meddelande enligt art. 19",
+        "approved": "godkänt",
+        "rejected": "avslaget",
+        "superseded": "ersatt",
+        "sent": "skickat",
+        "closed": "stängt",
+        "done": "klart",
+        "withdrawn": "återkallat",
+    },
+}
+
+
+def plan_words(language: str, key: str, **values: object) -> str:
+    """One phrase of a plan in `language` ("en" or "sv"; anything else reads as English)."""
+    words = PLAN_WORDS.get(language, PLAN_WORDS["en"])
+    return words[key].format(**values)
+
+
+def plan_name(language: str, word: str) -> str:
+    """A purpose or status as the plan in `language` names it (a status enum as its value)."""
+    return NAMES.get(language, {}).get(str(word), str(word))
