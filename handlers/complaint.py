@@ -1,7 +1,8 @@
 """Complaint (GDPR Art. 77, 82): acknowledged at once — no "we are sorry you feel", but what
 NOX will do and by when — and staff are alerted. The case stays open: its reply says what
 staff found and did, so it cannot be approved until staff record the outcome
-(noxbot requests outcome). No verification."""
+(noxbot requests outcome REF --text-file FILE, or the console's case page). No
+verification."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class ComplaintHandler(Handler):
                 kind="complaint",
                 text=f"{view.case.reference}: a complaint about our handling of personal data "
                 "arrived; the person may turn to IMY. Acknowledge it (noxbot drafts list), "
-                f"look into it, then noxbot requests outcome {view.case.reference}.",
+                f"look into it, then noxbot requests outcome {view.case.reference} "
+                "--text-file FILE (or the case page's Complaint outcome in the console).",
                 created_at=now,
             )
         )

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from bot.errors import CaseError
 from bot.store.tables import Draft
+from bot.workflow.approval import approval_plan
 from bot.workflow.complaints import record_outcome
 from bot.workflow.rendering import longdate
 from tests.workflow_kit import ANNA_EMAIL, World
@@ -67,3 +68,35 @@ def test_an_outcome_for_a_case_that_is_no_complaint_is_refused(world):
     outcome = world.email(ANNA_EMAIL, "Jag vill ha ett registerutdrag.", "Utdrag")
     with world.database.session() as session, pytest.raises(CaseError, match="is no complaint"):
         record_outcome(session, world.services, outcome.reference, "x", actor="staff:eva")
+
+
+async def test_an_acknowledgment_still_waiting_is_withdrawn_when_the_final_answer_is_approved(
+    world,
+):
+    reference = complaint(world)
+    case = world.case(reference)
+    with world.session() as session:
+        [ack] = session.exec(
+            select(Draft).where(Draft.request_id == case.id, Draft.purpose == "acknowledgment")
+        ).all()
+    with world.database.session() as session:
+        reply = record_outcome(
+            session, world.services, reference, "Kunden har raderat ditt CV.", actor="staff:eva"
+        )
+        plan = approval_plan(session, world.services, reply)
+    assert f"withdraw the acknowledgment still waiting for approval (draft {ack.id})" in " ".join(
+        plan.will
+    )
+    world.approve(reply.id)
+    with world.session() as session:
+        assert session.get(Draft, ack.id).status == "superseded"
+    with pytest.raises(CaseError, match="only a draft awaiting approval can be approved"):
+        world.approve(ack.id)
+    await world.deliver()
+    assert [m.subject for m in world.sent_to(ANNA_EMAIL)] == [reply.subject]
+
+
+def test_the_complaint_alert_gives_the_outcome_command_as_it_runs(world):
+    reference = complaint(world)
+    [alert] = world.alerts("complaint")
+    assert f"noxbot requests outcome {reference} --text-file FILE" in alert.text

@@ -13,7 +13,7 @@ from bot.rules.channels import ChannelName
 from bot.store.tables import Outbox, StaffAlert
 from bot.workflow.outbox import requeue
 from bot.workflow.sending import MAX_ATTEMPTS, deliver_due
-from tests.workflow_kit import World
+from tests.workflow_kit import ANNA_EMAIL, World
 
 
 class Recorder:
@@ -181,3 +181,18 @@ async def test_a_message_id_is_in_the_domain_the_organisation_writes_from(tmp_pa
     with world.session() as session:
         assert session.exec(select(Outbox)).one().headers["message_id"].endswith("@nox.example>")
     world.database.dispose()
+
+
+async def test_a_failed_verification_challenge_is_not_retried_and_the_way_out_runs_as_shown(
+    world,
+):
+    reference = world.email(ANNA_EMAIL, "Jag vill ha ett registerutdrag.", "Utdrag").reference
+    with world.database.session() as session:
+        row = session.exec(select(Outbox).where(Outbox.purpose == "verification_challenge")).one()
+        row.status = "failed"
+        session.add(row)
+        row_id = row.id
+    with world.database.session() as session, pytest.raises(NoxbotError) as refused:
+        requeue(session, world.services, row_id, actor="staff:eva")
+    assert f"noxbot requests verify {reference} --by phone --note '…'" in str(refused.value)
+    assert f"noxbot requests close {reference} --reason '…'" in str(refused.value)

@@ -14,9 +14,20 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from bot.channels.messages import InboundMessage
 from bot.cli import app
-from bot.store.records import get_case
-from bot.store.tables import AuditEvent, Message, MessageState, Outbox, StaffAlert
+from bot.rules.channels import ChannelName
+from bot.store.records import get_case, subject_of
+from bot.store.tables import (
+    AuditEvent,
+    ChecklistItem,
+    Message,
+    MessageState,
+    Outbox,
+    SourceFinding,
+    StaffAlert,
+)
+from bot.workflow.pipeline import process_inbound
 from tests.web_kit import CHROMIUM, STAFF_NAME, STAFF_PASSWORD, ConsoleSite, serve
 
 runner = CliRunner()
@@ -393,3 +404,157 @@ def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_lin
     assert "5550004" not in sent_to and "stranger@example.org" not in sent_to
     page.reload()
     expect(page.locator("body")).to_contain_text("email code via email to maria.berg@example.se")
+
+
+# --- cases the console finishes itself: the checklist, a complaint's outcome, a redraft ---------
+
+
+def test_staff_tick_a_checklist_item_off_with_a_note_and_then_approve_the_reply(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    now = site.services.clock()
+    with site.database.session() as session:
+        case = get_case(session, site.overdue_reference)
+        item = ChecklistItem(
+            request_id=case.id or 0, source="Fortnox", task="search for invoices", created_at=now
+        )
+        session.add(item)
+        session.add(
+            SourceFinding(
+                request_id=case.id or 0,
+                source="CV-arkiv",
+                ref="cv-erik.pdf",
+                category="document",
+                summary="cv-erik.pdf",
+                found_at=now,
+            )
+        )
+        session.flush()
+        item_id = item.id
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    expect(page.locator(".finding")).to_contain_text("CV-arkiv: cv-erik.pdf — found")
+    plan = page.locator(".plan")
+    expect(plan).to_contain_text(f"checklist item {item_id} (Fortnox: search for invoices)")
+    expect(plan).to_contain_text(f'press "Tick off item {item_id}"')
+    expect(plan).not_to_contain_text("noxbot requests tick")
+    expect(page.get_by_role("button", name="Approve version 1")).to_be_disabled()
+
+    # A tick without a word of what was done is refused, and ticks nothing.
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    empty = page.request.post(
+        f"{site.url}/cases/{site.overdue_reference}/tick",
+        form={"csrf": csrf, "item": str(item_id), "note": "   "},
+        max_redirects=0,
+    )
+    assert empty.status == 400 and "say what was done" in empty.text()
+    with site.database.session() as session:
+        assert session.get(ChecklistItem, item_id).done_at is None
+    page.get_by_label(f"What was done (item {item_id}").fill("Två fakturor i Fortnox, sparas 7 år")
+    page.get_by_role("button", name=f"Tick off item {item_id}").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Checklist item ticked off; your note stays on the case."
+    )
+    expect(page.locator(".checklist-item")).to_contain_text("done by staff:alice")
+    expect(page.locator(".checklist-item")).to_contain_text("Två fakturor i Fortnox, sparas 7 år")
+    page.get_by_role("button", name="Approve version 1").click()
+    expect(page.get_by_role("status")).to_have_text("Approved: the reply is queued to be sent.")
+    with site.database.session() as session:
+        ticked = session.get(ChecklistItem, item_id)
+        assert ticked is not None and ticked.done_by == "staff:alice"
+        assert get_case(session, site.overdue_reference).status == "approved"
+    # The case file for an inspection keeps what was done by hand, and by whom.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export case file (HTML, for an inspection)").click()
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"Checklist item {item_id}: Fortnox: search for invoices — done" in html
+    assert "by staff:alice: Två fakturor i Fortnox, sparas 7 år" in html
+
+
+def test_staff_record_a_complaints_outcome_and_approve_its_reply_which_withdraws_the_ack(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        reference = process_inbound(
+            session,
+            site.services,
+            InboundMessage(
+                ChannelName.EMAIL,
+                "klagande@example.se",
+                sender_name="Karin Klagande",
+                subject="Klagomål",
+                text="Jag är mycket missnöjd med hur ni har hanterat mina personuppgifter: ni "
+                "skickade mitt CV till en kund utan att fråga. Jag anmäler er till IMY.",
+                message_id="<web-complaint@example.se>",
+            ),
+        ).reference
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{reference}")
+    reply_plan = page.locator(".plan").filter(has_text="send this reply")
+    expect(reply_plan).to_contain_text("the complaint's outcome is not recorded")
+    expect(reply_plan).to_contain_text('press "Record outcome"')
+    expect(reply_plan).not_to_contain_text("noxbot requests outcome")
+    expect(reply_plan.get_by_role("button")).to_be_disabled()
+
+    page.get_by_label("What was found and what NOX will do").fill(
+        "Vi skickade ditt CV utan samtycke. Kunden har raderat det."
+    )
+    page.get_by_role("button", name="Record outcome").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Outcome recorded; the reply is drafted again with it, for approval."
+    )
+    reply_plan = page.locator(".plan").filter(has_text="send this reply")
+    expect(reply_plan).to_contain_text("withdraw the acknowledgment still waiting for approval")
+    expect(page.locator("details[open]").filter(has_text="Kunden har raderat det")).to_have_count(1)
+    reply_plan.get_by_role("button").click()
+    expect(page.get_by_role("status")).to_have_text("Approved: the reply is queued to be sent.")
+    expect(page.locator("section").filter(has_text="acknowledgment to")).to_contain_text(
+        "superseded"
+    )
+    outcome_card = page.locator("#complaint-outcome")  # recorded; no longer a form to change
+    expect(outcome_card).to_contain_text("Kunden har raderat det.")
+    expect(outcome_card.get_by_role("button", name="Record outcome")).to_have_count(0)
+    assert site.send_outbox() == ["klagande@example.se"]
+    with site.database.session() as session:
+        case = get_case(session, reference or "")
+        assert (
+            case.complaint_outcome == "Vi skickade ditt CV utan samtycke. Kunden har raderat det."
+        )
+        sent = session.exec(select(Outbox).where(Outbox.request_id == case.id)).all()
+        assert [o.purpose for o in sent] == ["reply"]
+
+
+def test_staff_draft_again_a_reply_the_register_changed_under_and_approve_the_new_one(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:  # a re-import changes what the reply shows
+        person = subject_of(session, get_case(session, site.overdue_reference))
+        assert person is not None
+        person.company = "Nya Bolaget AB"
+        session.add(person)
+    page = browser.new_page()
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    plan = page.locator(".plan")
+    expect(plan).to_contain_text("the register data it shows changed since it was drafted")
+    expect(plan).to_contain_text('the button "Draft the reply again" on this page')
+    expect(plan).not_to_contain_text("noxbot requests redraft")
+    expect(page.get_by_role("button", name="Approve version 1")).to_be_disabled()
+
+    page.get_by_role("button", name="Draft the reply again").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "The reply is drafted again from what is on file now; review it and approve."
+    )
+    expect(page.locator(".plan")).to_have_count(1)
+    expect(page.locator(".plan")).not_to_contain_text("It cannot be approved yet")
+    page.get_by_role("button", name="Approve version 1").click()
+    expect(page.get_by_role("status")).to_have_text("Approved: the reply is queued to be sent.")
+    expect(page.locator("table").last).to_contain_text("reply redrafted")
+    with site.database.session() as session:  # what goes out shows the register as it is now
+        case = get_case(session, site.overdue_reference)
+        [queued] = session.exec(
+            select(Outbox).where(Outbox.request_id == case.id, Outbox.purpose == "reply")
+        ).all()
+        assert "Nya Bolaget AB" in queued.text + json.dumps(queued.attachments)

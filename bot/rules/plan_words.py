@@ -86,6 +86,25 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "the first month ended on {due}; an extension must reach the person within it "
             "(Art. 12(3))"
         ),
+        "ack_withdrawn": (
+            "withdraw the acknowledgment still waiting for approval (draft {ids}): this reply "
+            "answers the case"
+        ),
+        # the ways out as the console's case page offers them (a button or form, no command)
+        "record_changed_console": (
+            "the register data it shows changed since it was drafted (a re-import or a "
+            'correction); draft it again with the button "Draft the reply again" on this page'
+        ),
+        "conflict_console": ('{problem}; state another under "Rectification changes" on this page'),
+        "no_outcome_console": (
+            "the complaint's outcome is not recorded; look into it, then write it under "
+            '"Complaint outcome" on this page and press "Record outcome" (the reply is drafted '
+            "again with it)"
+        ),
+        "checklist_console": (
+            "checklist item {id} ({source}: {task}) is not ticked off; do it, then say what "
+            'was done under "Checklist" on this page and press "Tick off item {id}"'
+        ),
     },
     "sv": {
         "refusal": "avsluta {reference} som avslaget (art. 12.4)",
@@ -169,6 +188,23 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "too_late": (
             "första månaden slutade {due}; en förlängning måste nå personen inom den (art. 12.3)"
+        ),
+        "ack_withdrawn": (
+            "dra tillbaka mottagningsbekräftelsen som fortfarande väntar på beslut (utkast "
+            "{ids}): det här svaret besvarar ärendet"
+        ),
+        "record_changed_console": (
+            "registeruppgifterna i utkastet har ändrats sedan det skrevs (en ny import eller en "
+            'rättelse); skriv det igen med knappen "Draft the reply again" på sidan'
+        ),
+        "conflict_console": '{problem}; ange en annan under "Rectification changes" på sidan',
+        "no_outcome_console": (
+            "klagomålets utfall är inte registrerat; utred det, skriv det under "
+            '"Complaint outcome" på sidan och tryck "Record outcome" (svaret skrivs då om)'
+        ),
+        "checklist_console": (
+            "punkt {id} i checklistan ({source}: {task}) är inte avbockad; gör den, skriv vad "
+            'som gjordes under "Checklist" på sidan och tryck "Tick off item {id}"'
         ),
     },
 }

@@ -32,6 +32,7 @@ from starlette.templating import Jinja2Templates
 from bot.channels.messages import Attachment
 from bot.config import WebSettings
 from bot.errors import NoxbotError
+from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
@@ -57,8 +58,10 @@ from bot.store.tables import (
 from bot.web import accounts
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
+from bot.workflow.checklist import sources_json, tick
+from bot.workflow.complaints import record_outcome
 from bot.workflow.corrections import add_changes, correct_kinds
-from bot.workflow.drafts import reject_draft
+from bot.workflow.drafts import redraft_reply, reject_draft
 from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import (
     challenge_routes,
@@ -94,6 +97,9 @@ DONE_WORDS = {
     "kinds": "Kinds corrected; the reply is drafted again for them.",
     "changes": "Changes added; the reply is drafted again to match.",
     "challenge": "A new verification challenge is on its way.",
+    "ticked": "Checklist item ticked off; your note stays on the case.",
+    "outcome": "Outcome recorded; the reply is drafted again with it, for approval.",
+    "redrafted": "The reply is drafted again from what is on file now; review it and approve.",
 }
 
 _SECURITY_HEADERS = {
@@ -479,7 +485,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         for versions in sorted(series.values(), key=lambda v: v[0].created_at):
             latest = versions[-1]
             plan = (
-                approval_plan(session, services, latest)
+                approval_plan(session, services, latest, in_console=True)
                 if latest.status == DraftStatus.AWAITING_APPROVAL
                 else None
             )
@@ -536,6 +542,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             done=None,
             kind_choices=KIND_CHOICES,
             change_fields=CHANGE_FIELDS,
+            sources=sources_json(session, case),
+            can_redraft=case.status in (RequestStatus.AWAITING_APPROVAL, RequestStatus.REJECTED),
         )
         return "case.html", context
 
@@ -703,6 +711,44 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         draft_no_data(session, services, request.path_params["reference"], actor=actor)
         return "nodata"
 
+    def tick_item(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        note = stored_note(form.get("note", "")).strip()
+        if not note:
+            raise NoxbotError("say what was done before ticking the item off (it is kept)")
+        if not form.get("item", "").isdigit():
+            raise NoxbotError("choose a checklist item of this case")
+        tick(
+            session,
+            request.path_params["reference"],
+            int(form["item"]),
+            note,
+            actor=actor,
+            now=services.clock(),
+        )
+        return "ticked"
+
+    def outcome(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        text = form.get("text", "").replace("\r\n", "\n")
+        record_outcome(session, services, request.path_params["reference"], text, actor=actor)
+        return "outcome"
+
+    def redraft(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
+        case = get_case(session, request.path_params["reference"])
+        if redraft_reply(session, services, case) is None:
+            raise NoxbotError(
+                f"{case.reference} is {status_words(case.status)}; only a reply waiting for "
+                "approval (or an edit) can be drafted again"
+            )
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="reply_redrafted",
+            request=case,
+            detail="drafted again from what is on file now (console)",
+        )
+        return "redrafted"
+
     # --- the other pages -----------------------------------------------------------------
 
     def alerts(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
@@ -858,6 +904,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/cases/{reference}/kinds", action(kinds), methods=["POST"]),
         Route("/cases/{reference}/changes", action(changes), methods=["POST"]),
         Route("/cases/{reference}/challenge", action(challenge), methods=["POST"]),
+        Route("/cases/{reference}/tick", action(tick_item), methods=["POST"]),
+        Route("/cases/{reference}/outcome", action(outcome), methods=["POST"]),
+        Route("/cases/{reference}/redraft", action(redraft), methods=["POST"]),
         Route("/triage", page(triage), methods=["GET"]),
         Route("/triage/{message_id:int}", action(decide), methods=["POST"]),
         Route("/alerts", page(alerts), methods=["GET"]),

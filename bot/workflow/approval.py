@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.channels.messages import Attachment
 from bot.errors import CaseError, StaleDraft
@@ -38,6 +38,7 @@ from bot.workflow.drafts import (
     new_version,
     record_digest,
     reply_scope,
+    supersede_open_drafts,
     written_for,
 )
 from bot.workflow.lifecycle import apply_extension, is_open, transition
@@ -68,10 +69,18 @@ def _view(session: Session, services: Services, case: Request, draft: Draft) -> 
     return CaseView(view.session, view.services, view.case, view.subject, view.request_text, scope)
 
 
-def approval_plan(session: Session, services: Services, draft: Draft, language: str = "en") -> Plan:
+def approval_plan(
+    session: Session,
+    services: Services,
+    draft: Draft,
+    language: str = "en",
+    *,
+    in_console: bool = False,
+) -> Plan:
     """What approving this version carries out, in words staff can check, and what stands
     in the way. The same function decides approval (`approve_draft`, in English: the words
-    of the CLI and the JSON); the staff chat asks for its own language."""
+    of the CLI and the JSON); the staff chat asks for its own language. `in_console` words
+    the way out as the console's case page offers it (its button or form), not a command."""
     case = session.get(Request, draft.request_id)
     assert case is not None
 
@@ -102,7 +111,7 @@ def approval_plan(session: Session, services: Services, draft: Draft, language: 
     if draft.carries_personal_data and case.verified_at is None:
         blocked.append(say("unverified", reference=case.reference))
     if draft.purpose == "reply":
-        _reply_plan(session, services, case, draft, will, blocked, language)
+        _reply_plan(session, services, case, draft, will, blocked, language, in_console)
     elif draft.purpose == "extension":
         _extension_plan(services, case, draft, will, blocked, language)
     elif draft.purpose == "refusal":
@@ -138,9 +147,14 @@ def _reply_plan(
     will: list[str],
     blocked: list[str],
     language: str,
+    in_console: bool = False,
 ) -> None:
     def say(key: str, **values: object) -> str:
         return plan_words(language, key, **values)
+
+    def how(key: str, **values: object) -> str:
+        """A reason with its way out: a command, or the console page's button or form."""
+        return say(f"{key}_console" if in_console else key, **values)
 
     scope = _scope(draft, case)
     if written_for(draft) != reply_scope(case):
@@ -163,19 +177,22 @@ def _reply_plan(
     subject = subject_of(session, case)
     written = (draft.covers or {}).get("record")
     if written is not None and record_digest(session, subject) != written:
-        blocked.append(say("record_changed", reference=case.reference))
+        blocked.append(how("record_changed", reference=case.reference))
     if subject is not None:
         blocked.extend(
-            say("conflict", problem=problem)
+            how("conflict", problem=problem)
             for change in scope.get("changes", [])
             if (problem := conflict(session, subject, change)) is not None
         )
     if "complaint" in scope["kinds"] and not case.complaint_outcome:
-        blocked.append(say("no_outcome", reference=case.reference))
+        blocked.append(how("no_outcome", reference=case.reference))
     blocked.extend(
-        say("checklist", id=item.id, source=item.source, task=item.task, reference=case.reference)
+        how("checklist", id=item.id, source=item.source, task=item.task, reference=case.reference)
         for item in open_checklist(session, case)
     )
+    waiting_acks = _waiting_acknowledgments(session, case)
+    if waiting_acks:
+        will.append(say("ack_withdrawn", ids=", ".join(str(i) for i in waiting_acks)))
     view = _view(session, services, case, draft)
     for kind in scope["kinds"]:
         if (words := handler_for(kind).describe(view, language)) is not None:
@@ -183,6 +200,21 @@ def _reply_plan(
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
         will.append(say("left_out", kinds=_kinds(left_out, language)))
+
+
+def _waiting_acknowledgments(session: Session, case: Request) -> list[int]:
+    """Acknowledgments of the case still waiting for approval or an edit: once its reply is
+    approved they would tell the person, after the answer, that the request arrived."""
+    return [
+        d.id or 0
+        for d in session.exec(
+            select(Draft).where(
+                Draft.request_id == case.id,
+                Draft.purpose == "acknowledgment",
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+            )
+        )
+    ]
 
 
 def _extension_plan(
@@ -395,6 +427,18 @@ def _carry_out_reply(
             detail=done,
         )
     drop_contact_challenges_outside(session, services, case, scope.get("changes", []), actor=actor)
+    waiting_acks = _waiting_acknowledgments(session, case)
+    if waiting_acks:  # an acknowledgment after the answer would only confuse the person
+        supersede_open_drafts(session, case, purposes=("acknowledgment",))
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="acknowledgment_withdrawn",
+            request=case,
+            detail=f"draft {', '.join(str(i) for i in waiting_acks)}: the approved reply "
+            "answers the case",
+        )
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
         audit.record(

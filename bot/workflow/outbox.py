@@ -119,10 +119,12 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
         # A cancelled one was withdrawn by an erasure: its content is gone, and must stay so.
         raise NoxbotError(f"outbox {outbox_id} is {row.status}; only a failed message is retried")
     if row.purpose == "verification_challenge":
+        case = session.get(Request, row.request_id) if row.request_id else None
+        reference = case.reference if case is not None else "REF"
         raise NoxbotError(
             f"outbox {outbox_id} is a verification challenge; when it failed its verification "
-            "ended and the case went to staff (noxbot requests verify REF --by phone, or "
-            "requests close)"
+            f"ended and the case went to staff (noxbot requests verify {reference} --by phone "
+            f"--note '…', or noxbot requests close {reference} --reason '…')"
         )
     row.status = OutboxStatus.QUEUED
     row.attempts = 0
