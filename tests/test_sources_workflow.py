@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import imaplib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource
+from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource, SqlTable
 from bot.errors import CaseError
 from bot.store.register import find_subject
+from bot.workflow.cases import set_requested_changes
 from bot.workflow.checklist import sources_json, tick
 from tests import dovecot
 from tests.sources_kit import write_pdf
-from tests.test_sources import crm, fill_mailbox
+from tests.test_sources import EVIL, crm, crm_rows, fill_mailbox
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
 
 
@@ -247,3 +249,99 @@ def test_an_erasure_reply_edited_to_keep_the_cv_moves_only_what_its_text_still_n
             for f in sources_json(session, world.case(reference))["findings"]
         }
     assert states["cv-anna.pdf"] == "found" and states["2026-11-02: Mitt CV"] == "erased"
+
+
+# --- SQL: rectification and restriction carried out in the source -------------------------
+
+
+def sql_world(tmp_path: Path, *more: SqlTable, **statements: Any) -> tuple[World, str]:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    return make_world(tmp_path, sources=[crm(url, *more, **statements).config]), url
+
+
+def rectify_name(world: World, name: str) -> str:
+    reference = verified(world, "Mitt namn är fel i ert register, rätta det.", "Rättelse")
+    with world.database.session() as session:
+        set_requested_changes(session, world.services, reference, {"name": name}, actor="staff:eva")
+    return reference
+
+
+def findings(world: World, reference: str) -> list[tuple[str, str, str]]:
+    with world.session() as session:
+        result = sources_json(session, world.case(reference))["findings"]
+    return [(f["summary"], f["state"], f["outcome"]) for f in result]
+
+
+def test_an_approved_rectification_updates_the_crm_rows_storing_an_sql_shaped_name_as_a_value(
+    tmp_path,
+):
+    world, url = sql_world(
+        tmp_path, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, EVIL)
+    draft = world.reply_draft(reference)
+    assert "Vi har också gjort rättelsen i:\n- CRM: Konsult i CRM\n" in draft.text
+    world.approve(draft.id)
+    rows = crm_rows(url)
+    assert [rows[i]["name"] for i in (1, 2, 3)] == [EVIL, "John Carter", EVIL]
+    assert (
+        findings(world, reference)
+        == [("Konsult i CRM", "rectified", "Konsult i CRM: name updated")] * 2
+    )
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == EVIL
+
+
+def test_a_refused_update_leaves_the_case_saying_what_was_and_was_not_updated(tmp_path):
+    assignments = SqlTable(
+        label="Uppdrag i CRM",
+        lookup="SELECT id FROM consultant WHERE lower(email) IN :emails",
+        update={"name": "UPDATE uppdrag SET namn = :new WHERE konsult = :id"},  # no such table
+    )
+    world, url = sql_world(
+        tmp_path, assignments, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, "Anna Berg")
+    draft = world.reply_draft(reference)
+    assert "- CRM: Konsult i CRM; Uppdrag i CRM\n" in draft.text
+    with pytest.raises(CaseError) as stopped:
+        world.approve(draft.id)
+    message = str(stopped.value)
+    assert "rectification stopped. Done: CRM: Konsult i CRM: name updated; CRM: Konsult" in message
+    assert "Not done: CRM: 'Uppdrag i CRM' (CRM: the database failed (" in message
+    assert [crm_rows(url)[i]["name"] for i in (1, 3)] == ["Anna Berg", "Anna Berg"]
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Lindqvist"
+        result = sources_json(session, world.case(reference))
+    assert world.case(reference).status == "awaiting_approval"
+    assert world.alerts("rectification_failed")
+    assert [s for _, s, _ in findings(world, reference)] == ["rectified", "rectified", "failed"]
+    [item] = [i for i in result["checklist"] if not i["done"]]
+    assert item["task"].startswith("'Uppdrag i CRM' could not be updated (CRM: the database")
+    with world.database.session() as session:
+        tick(
+            session, reference, item["id"], "Rättat för hand", actor="staff:eva", now=world.clock()
+        )
+    world.approve(draft.id)  # what was done is not done again; the register changes now
+    assert [s for _, s, _ in findings(world, reference)] == ["rectified", "rectified", "failed"]
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"
+    assert world.case(reference).status == "approved"
+
+
+def test_an_approved_restriction_runs_the_restrict_statement_on_the_persons_rows(tmp_path):
+    world, url = sql_world(tmp_path, restrict="UPDATE consultant SET restricted = 1 WHERE id = :id")
+    reference = verified(
+        world,
+        "Jag vill att ni begränsar behandlingen av mina uppgifter, artikel 18.",
+        "Begränsning",
+    )
+    draft = world.reply_draft(reference)
+    assert "Vi har också begränsat behandlingen i:\n- CRM: Konsult i CRM\n" in draft.text
+    world.approve(draft.id)
+    rows = crm_rows(url)
+    assert [rows[i]["restricted"] for i in (1, 2, 3, 4)] == [1, 0, 1, 0]
+    assert (
+        findings(world, reference)
+        == [("Konsult i CRM", "restricted", "Konsult i CRM: 1 row(s) restricted")] * 2
+    )
