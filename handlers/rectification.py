@@ -24,7 +24,7 @@ from bot.store.register import (
 from bot.store.tables import ContactKind, ContactPoint, Subject
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_changes import change_in_sources, done_in_sources, named
+from handlers.sources_changes import change_in_sources, configured, done_in_sources, named
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,9 @@ class RectificationHandler(Handler):
             )
             for c in view.changes
         )
-        return plan_words(language, "rectification", who=view.who, changes=changes)
+        tables = configured(view, "rectify")
+        too = plan_words(language, "sources_too", items="; ".join(tables)) if tables else ""
+        return plan_words(language, "rectification", who=view.who, changes=changes) + too
 
     def before_approve(self, view: CaseView, actor: str) -> None:
         """Update the sources first (their databases cannot be rolled back with ours): a

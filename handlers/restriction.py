@@ -9,7 +9,7 @@ from bot.rules.plan_words import plan_words
 from bot.store.records import alert_staff
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_changes import change_in_sources, done_in_sources, named
+from handlers.sources_changes import change_in_sources, configured, done_in_sources, named
 
 
 class RestrictionHandler(Handler):
@@ -31,7 +31,9 @@ class RestrictionHandler(Handler):
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
-        return plan_words(language, "restriction", who=view.who)
+        tables = configured(view, "restrict")
+        too = plan_words(language, "sources_too", items="; ".join(tables)) if tables else ""
+        return plan_words(language, "restriction", who=view.who) + too
 
     def before_approve(self, view: CaseView, actor: str) -> None:
         """Restrict in the sources first: a failure is committed on the case, alerts staff

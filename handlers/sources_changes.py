@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session, select
 
+from bot.config import SqlSource
 from bot.sources import Found, Source, SourceError
 from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding
 from handlers.base import CaseView
@@ -24,6 +25,27 @@ Action = Literal["rectify", "restrict"]
 _VERB = {"rectify": "updated", "restrict": "restricted"}
 _STATE = {"rectify": FindingState.RECTIFIED, "restrict": FindingState.RESTRICTED}
 _SEARCH_TASK = "could not be searched to carry out the {action}"
+_NOUN = {"rectify": "rectification", "restrict": "restriction"}
+
+
+def configured(view: CaseView, action: Action) -> list[str]:
+    """The tables ("CRM: Konsult i CRM") whose statements approval would run, from the
+    config alone (no search: the plan is read often), limited as approval limits them to
+    what the approved text names."""
+    fields = _fields(view, action)
+    text = (view.scope or {}).get("text")
+    tables = []
+    for source in view.services.settings.sources:
+        if not isinstance(source, SqlSource):
+            continue
+        for table in source.tables:
+            runs = (
+                table.restrict is not None if action == "restrict" else fields & set(table.update)
+            )
+            named_in_text = text is None or (source.name in text and table.label in text)
+            if runs and named_in_text:
+                tables.append(f"{source.name}: {table.label}")
+    return tables
 
 
 def _applies(source: Source, item: Found, action: Action, fields: set[str]) -> bool:
@@ -43,7 +65,7 @@ def _fields(view: CaseView, action: Action) -> set[str]:
 
 def _searched_by_hand(session: Session, case: Request, source: str, action: Action) -> bool:
     """Staff ticked off doing it by hand after this source could not be searched."""
-    task = _SEARCH_TASK.format(action=action)
+    task = _SEARCH_TASK.format(action=_NOUN[action])
     items = session.exec(
         select(ChecklistItem).where(
             ChecklistItem.request_id == case.id, ChecklistItem.source == source
@@ -67,7 +89,7 @@ def to_change(view: CaseView, action: Action, now: datetime) -> list[tuple[Sourc
             found = source.find(person)
         except SourceError as exc:
             if not _searched_by_hand(view.session, view.case, source.name, action):
-                task = _SEARCH_TASK.format(action=action)
+                task = _SEARCH_TASK.format(action=_NOUN[action])
                 _add_item(
                     view.session, view.case, source.name, f"{task} ({exc}); do it by hand", now
                 )

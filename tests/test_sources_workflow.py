@@ -266,6 +266,13 @@ def rectify_name(world: World, name: str) -> str:
     return reference
 
 
+def plan(world: World, draft_id: int) -> str:
+    from bot.workflow.approval import plan_for
+
+    with world.database.session() as session:
+        return " ".join(plan_for(session, world.services, draft_id).will)
+
+
 def findings(world: World, reference: str) -> list[tuple[str, str, str]]:
     with world.session() as session:
         result = sources_json(session, world.case(reference))["findings"]
@@ -281,6 +288,7 @@ def test_an_approved_rectification_updates_the_crm_rows_storing_an_sql_shaped_na
     reference = rectify_name(world, EVIL)
     draft = world.reply_draft(reference)
     assert "Vi har också gjort rättelsen i:\n- CRM: Konsult i CRM\n" in draft.text
+    assert "the sources, on each row found there: CRM: Konsult i CRM" in plan(world, draft.id)
     world.approve(draft.id)
     rows = crm_rows(url)
     assert [rows[i]["name"] for i in (1, 2, 3)] == [EVIL, "John Carter", EVIL]
@@ -338,6 +346,7 @@ def test_an_approved_restriction_runs_the_restrict_statement_on_the_persons_rows
     )
     draft = world.reply_draft(reference)
     assert "Vi har också begränsat behandlingen i:\n- CRM: Konsult i CRM\n" in draft.text
+    assert "the sources, on each row found there: CRM: Konsult i CRM" in plan(world, draft.id)
     world.approve(draft.id)
     rows = crm_rows(url)
     assert [rows[i]["restricted"] for i in (1, 2, 3, 4)] == [1, 0, 1, 0]

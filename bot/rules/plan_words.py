@@ -28,6 +28,7 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "erasure_also": "; withdraw what still waits to carry their data: {items}",
         "erasure_sources": "; erase from the sources: {items}",
+        "sources_too": "; do the same in the sources, on each row found there: {items}",
         "marketing_optout": "switch off marketing to every contact point of {who}",
         "marketing_optout_address": "switch off marketing to {address}",
         "objection": "record {who}'s objection: no matching or profiling on legitimate interest",
@@ -102,6 +103,7 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "erasure_also": "; dra tillbaka det som ännu väntar med hens uppgifter: {items}",
         "erasure_sources": "; radera i källorna: {items}",
+        "sources_too": "; göra detsamma i källorna, på varje rad som hittas där: {items}",
         "marketing_optout": "stänga av marknadsföring till alla kontaktuppgifter för {who}",
         "marketing_optout_address": "stänga av marknadsföring till {address}",
         "objection": (
