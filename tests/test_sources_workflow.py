@@ -18,7 +18,7 @@ from bot.workflow.cases import set_requested_changes
 from bot.workflow.checklist import sources_json, tick
 from tests import dovecot
 from tests.sources_kit import write_pdf
-from tests.test_sources import EVIL, crm, crm_rows, fill_mailbox
+from tests.test_sources import EVIL, crm, crm_rows, fill_mailbox, sql_url
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
 
 
@@ -254,8 +254,10 @@ def test_an_erasure_reply_edited_to_keep_the_cv_moves_only_what_its_text_still_n
 # --- SQL: rectification and restriction carried out in the source -------------------------
 
 
-def sql_world(tmp_path: Path, *more: SqlTable, **statements: Any) -> tuple[World, str]:
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
+def sql_world(
+    tmp_path: Path, *more: SqlTable, url: str | None = None, **statements: Any
+) -> tuple[World, str]:
+    url = url or f"sqlite:///{tmp_path / 'crm.db'}"
     return make_world(tmp_path, sources=[crm(url, *more, **statements).config]), url
 
 
@@ -279,11 +281,14 @@ def findings(world: World, reference: str) -> list[tuple[str, str, str]]:
     return [(f["summary"], f["state"], f["outcome"]) for f in result]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_an_approved_rectification_updates_the_crm_rows_storing_an_sql_shaped_name_as_a_value(
-    tmp_path,
+    backend, request, tmp_path
 ):
     world, url = sql_world(
-        tmp_path, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+        tmp_path,
+        url=sql_url(backend, request, tmp_path),
+        update={"name": "UPDATE consultant SET name = :new WHERE id = :id"},
     )
     reference = rectify_name(world, EVIL)
     draft = world.reply_draft(reference)
