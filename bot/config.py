@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 
@@ -330,8 +331,20 @@ class WebSettings(_Section):
     #: Wrong passwords allowed per account and per client address within the window.
     login_attempts: int = Field(default=5, ge=1, le=100)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    #: Send the session cookie only over HTTPS (true behind a TLS reverse proxy).
+    #: Send the session cookie only over HTTPS. Unless set, it follows base_url: true when
+    #: staff open an https:// address (the TLS reverse proxy), false for plain http.
     secure_cookies: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secure_cookies_follow_base_url(cls, data: Any) -> Any:
+        """Behind TLS the cookie must not travel in the clear: an operator who sets an
+        https base_url and forgets secure_cookies still gets a Secure cookie."""
+        if isinstance(data, dict) and "secure_cookies" not in data:
+            base_url = data.get("base_url", cls.model_fields["base_url"].default)
+            if isinstance(base_url, str):
+                data = {**data, "secure_cookies": base_url.lower().startswith("https://")}
+        return data
 
 
 class Settings(_Section):

@@ -13,10 +13,15 @@ from bot.rules.plan_words import plan_words
 from bot.rules.policy import art15_info
 from bot.rules.processing import Category, Records
 from bot.store.register import RecordItem, subject_record
-from bot.store.tables import SourceFinding
+from bot.store.tables import FindingState, SourceFinding
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import asked_for_recipients, named_recipients
-from handlers.sources_on_case import attachments_for, search_sources
+from handlers.sources_on_case import (
+    attachments_for,
+    findings_of,
+    only_mentions,
+    search_sources,
+)
 
 #: The name of the register as a source, in the reply's language.
 REGISTER_SOURCE = {"sv": "Vårt konsultregister", "en": "Our consultant register"}
@@ -29,12 +34,14 @@ FOUND_LABELS = {
         "from": "E-post från dig",
         "to": "E-post till dig",
         "mentions": "E-post som nämner dig",
+        "document_mentions": "Dokument som nämner dig",
     },
     "en": {
         "document": "Document",
         "from": "Email from you",
         "to": "Email to you",
         "mentions": "Email that mentions you",
+        "document_mentions": "Document that mentions you",
     },
 }
 
@@ -103,6 +110,8 @@ def finding_items(records: Records, finding: SourceFinding, language: str) -> li
     details = dict((k, v) for k, v in finding.details)
     if "direction" in details:
         return [(labels[details["direction"]], finding.summary)]
+    if details.get("match") == "mentions":
+        return [(labels["document_mentions"], finding.summary)]
     if finding.details:
         return [
             (f"{column_label(records, k, language)} ({finding.summary})", v)
@@ -177,7 +186,15 @@ class AccessHandler(Handler):
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return plan_words(language, "access_nobody")
-        return plan_words(language, "access", who=view.who)
+        mentioned = [
+            f"{f.source}: {f.summary}"
+            for f in findings_of(view.session, view.case, FindingState.FOUND)
+            if only_mentions(f)
+        ]
+        review = (
+            plan_words(language, "access_mentions", items="; ".join(mentioned)) if mentioned else ""
+        )
+        return plan_words(language, "access", who=view.who) + review
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         return "register extract sent with the approved reply"

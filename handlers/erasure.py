@@ -15,7 +15,13 @@ from bot.store.register import contacts_of, erase_subject, suppress_contacts
 from bot.store.tables import FindingState
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_on_case import erase_findings, findings_of, search_sources, to_erase
+from handlers.sources_on_case import (
+    erase_findings,
+    findings_of,
+    only_mentions,
+    search_sources,
+    to_erase,
+)
 
 KEPT = {
     "sv": [
@@ -82,6 +88,13 @@ class ErasureHandler(Handler):
         sources = (
             plan_words(language, "erasure_sources", items="; ".join(elsewhere)) if elsewhere else ""
         )
+        mentioned = [
+            f"{f.source}: {f.summary}"
+            for f in findings_of(view.session, view.case, FindingState.FOUND)
+            if only_mentions(f)
+        ]
+        if mentioned:
+            sources += plan_words(language, "erasure_mentions", items="; ".join(mentioned))
         return plan_words(language, "erasure", who=view.who, also=also, sources=sources)
 
     def before_approve(self, view: CaseView, actor: str) -> None:

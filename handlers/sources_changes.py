@@ -18,7 +18,7 @@ from bot.config import SqlSource
 from bot.sources import Found, Source, SourceError
 from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding
 from handlers.base import CaseView
-from handlers.sources_on_case import _add_item, findings_of, person_of
+from handlers.sources_on_case import _add_item, _items, findings_of, person_of
 
 Action = Literal["rectify", "restrict"]
 
@@ -28,24 +28,37 @@ _SEARCH_TASK = "could not be searched to carry out the {action}"
 _NOUN = {"rectify": "rectification", "restrict": "restriction"}
 
 
+def _listed(text: str, tables: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (source, table label) pairs the approved text still lists, each as a whole item
+    of a "- source: label; label" line (never a substring, as an erasure reads its text)."""
+    listed = set()
+    for line in text.splitlines():
+        line = line.strip()
+        for source in {s for s, _ in tables}:
+            prefix = f"- {source}: "
+            if line.startswith(prefix):
+                labels = {label for s, label in tables if s == source}
+                listed.update((source, item) for item in _items(line[len(prefix) :], labels))
+    return listed
+
+
 def configured(view: CaseView, action: Action) -> list[str]:
     """The tables ("CRM: Konsult i CRM") whose statements approval would run, from the
     config alone (no search: the plan is read often), limited as approval limits them to
     what the approved text names."""
     fields = _fields(view, action)
     text = (view.scope or {}).get("text")
-    tables = []
-    for source in view.services.settings.sources:
-        if not isinstance(source, SqlSource):
-            continue
-        for table in source.tables:
-            runs = (
-                table.restrict is not None if action == "restrict" else fields & set(table.update)
-            )
-            named_in_text = text is None or (source.name in text and table.label in text)
-            if runs and named_in_text:
-                tables.append(f"{source.name}: {table.label}")
-    return tables
+    tables = [
+        (source.name, table.label)
+        for source in view.services.settings.sources
+        if isinstance(source, SqlSource)
+        for table in source.tables
+        if (table.restrict is not None if action == "restrict" else fields & set(table.update))
+    ]
+    if text is not None:
+        listed = _listed(text, set(tables))
+        tables = [t for t in tables if t in listed]
+    return [f"{source}: {label}" for source, label in tables]
 
 
 def _applies(source: Source, item: Found, action: Action, fields: set[str]) -> bool:
@@ -128,12 +141,15 @@ def change_in_sources(
     for item in _open_items(view.session, view.case):
         if item.id not in open_before:
             failed.append(f"{item.source}: {item.task}")
+    listed = (
+        _listed(approved_text, {(source.name, item.summary) for source, item in rows})
+        if approved_text is not None
+        else None
+    )
     for source, item in rows:
         if (source.name, item.ref) in before:
             continue  # done (or handed to staff) on an earlier approval
-        if approved_text is not None and (
-            source.name not in approved_text or item.summary not in approved_text
-        ):
+        if listed is not None and (source.name, item.summary) not in listed:
             continue
         finding = SourceFinding(
             request_id=view.case.id or 0,

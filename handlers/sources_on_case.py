@@ -111,6 +111,14 @@ def open_checklist(session: Session, case: Request) -> list[ChecklistItem]:
     )
 
 
+def only_mentions(finding: SourceFinding) -> bool:
+    """A mail or document that is not the person's but names them: it holds other people's
+    data too, so it is listed (for staff to quote what concerns the person), never attached
+    whole nor erased."""
+    details = dict((k, v) for k, v in finding.details)
+    return details.get("direction") == "mentions" or details.get("match") == "mentions"
+
+
 def attachments_for(
     session: Session,
     sources: list[Source],
@@ -118,13 +126,14 @@ def attachments_for(
     findings: list[SourceFinding],
     now: datetime,
 ) -> list[Attachment]:
-    """Copies of the files and mails found, for an access reply; a copy that cannot be made
+    """Copies of the files and mails found that are the person's, for an access reply (what
+    only mentions them is not attached: see `only_mentions`); a copy that cannot be made
     becomes a checklist item (send it by hand)."""
     by_name = {s.name: s for s in sources}
     copies = []
     for finding in findings:
         source = by_name.get(finding.source)
-        if source is None:
+        if source is None or only_mentions(finding):
             continue
         try:
             copy = source.attachment(finding.ref)
@@ -142,15 +151,69 @@ def attachments_for(
     return copies
 
 
+def _items(rest: str, candidates: set[str]) -> list[str]:
+    """The summaries one listed line names, in order: `rest` split where the reply joined
+    them ("; "), a summary that itself holds "; " kept whole; [] when the line was edited
+    so that it no longer is a list of whole summaries (then it names nothing)."""
+    ordered = sorted(candidates, key=len, reverse=True)
+
+    dead: set[int] = set()  # positions from which no split exists: bounded work
+
+    def split(at: int) -> list[str] | None:
+        if at == len(rest):
+            return []
+        if at in dead:
+            return None
+        for summary in ordered:
+            end = at + len(summary)
+            if rest.startswith(summary, at) and (end == len(rest) or rest.startswith("; ", end)):
+                after = split(end + 2 if end < len(rest) else end)
+                if after is not None:
+                    return [summary, *after]
+        dead.add(at)
+        return None
+
+    return split(0) or []
+
+
+def listed_in(text: str, findings: list[SourceFinding]) -> set[int]:
+    """The ids of the findings an approved erasure text still lists, each as a whole item of
+    a "- source: a; b" line (never a substring: 'CV.pdf' is not 'Anna_CV.pdf'). Where a
+    source holds several findings of one summary and the text lists fewer of them, none of
+    them is taken: staff cut one, and which one cannot be told, so all stay."""
+    by_source: dict[str, dict[str, list[SourceFinding]]] = {}
+    for f in findings:
+        by_source.setdefault(f.source, {}).setdefault(f.summary, []).append(f)
+    counts: dict[tuple[str, str], int] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        for source, summaries in by_source.items():
+            prefix = f"- {source}: "
+            if line.startswith(prefix):
+                for item in _items(line[len(prefix) :].strip(), set(summaries)):
+                    counts[(source, item)] = counts.get((source, item), 0) + 1
+    return {
+        f.id or 0
+        for source, summaries in by_source.items()
+        for summary, same in summaries.items()
+        if counts.get((source, summary), 0) >= len(same)
+        for f in same
+    }
+
+
 def to_erase(session: Session, case: Request, approved_text: str | None) -> list[SourceFinding]:
     """What an approved erasure erases in the sources: what was found and may be erased,
-    and — when there is an approved text — what that text names (staff who cut a line
-    from the reply have decided that thing stays)."""
-    return [
+    and — when there is an approved text — what that text still lists, item by item (staff
+    who cut a line or an item from the reply have decided that thing stays)."""
+    erasable = [
         f
         for f in findings_of(session, case, FindingState.FOUND)
-        if f.erasable and (approved_text is None or f.summary in approved_text)
+        if f.erasable and not only_mentions(f)
     ]
+    if approved_text is None:
+        return erasable
+    listed = listed_in(approved_text, erasable)
+    return [f for f in erasable if f.id in listed]
 
 
 def erase_findings(

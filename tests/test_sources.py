@@ -4,6 +4,8 @@ SQLite and PostgreSQL for SQL."""
 from __future__ import annotations
 
 import imaplib
+import tracemalloc
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -449,3 +451,193 @@ def test_a_mailbox_source_without_imap_and_two_sources_of_one_name_are_refused()
     manual = {"type": "manual", "name": "Fortnox", "task": "look"}
     with pytest.raises(ConfigError, match="Fortnox is used twice"):
         parse_settings({"sources": [manual, manual]})
+
+
+def test_an_erasure_never_moves_mail_of_someone_whose_address_merely_contains_hers(imap_server):
+    """The server's SEARCH matches substrings of whole headers: Johanna's address contains
+    Anna's, and anyone may put Anna's address in a display name. Neither mail is Anna's;
+    a mail whose body names Anna's address whole is listed as a mention, never erased."""
+    client = imaplib.IMAP4("127.0.0.1", imap_server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.create("Others")
+    date = "Mon, 02 Nov 2026 10:00:00 +0100"
+    for message in (
+        mail("johanna.lindqvist@example.se", "info@nox.test", "Johannas CV", "Hej", date),
+        mail('"anna.lindqvist@example.se" <kund@example.com>', "info@nox.test", "Avtal", "-", date),
+        mail(
+            "kund@example.com",
+            "info@nox.test",
+            "Fråga",
+            "Skriv till xanna.lindqvist@example.se",
+            date,
+        ),
+        mail("kund@example.com", "info@nox.test", "Tips", "Anna.Lindqvist@example.se svarar", date),
+        mail("Anna <ANNA.lindqvist@example.se>", "info@nox.test", "Hennes", "-", date),
+    ):
+        client.append("Others", None, None, message)
+    client.logout()
+    source = mailbox(imap_server, "Others")
+    found = source.find(ANNA)
+    assert [(f.summary, dict(f.details)["direction"], f.erasable) for f in found] == [
+        ("2026-11-02: Tips", "mentions", False),
+        ("2026-11-02: Hennes", "from", True),
+    ]
+    source.erase(found[1].ref)
+    client = imaplib.IMAP4("127.0.0.1", imap_server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.select('"Others"')
+    assert len(client.search(None, "ALL")[1][0].split()) == 4  # only hers moved
+    client.logout()
+
+
+def test_a_cv_of_someone_else_is_never_erased_for_her_and_one_naming_her_only_mentions_her(
+    tmp_path,
+):
+    """Johanna Lindqvist's CV and a CV with 'xanna.lindqvist@…' are not Anna's; Per
+    Olsson's CV that names Anna as a reference only mentions her: listed, not erasable."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    (folder / "johanna.txt").write_text("CV: Johanna Lindqvist, johanna.lindqvist@example.se\n")
+    (folder / "other.txt").write_text("CV: Per Olsson, reach me at xanna.lindqvist@example.se\n")
+    (folder / "per.txt").write_text("CV: Per Olsson. References: Anna Lindqvist (ex-boss)\n")
+    (folder / "both.txt").write_text("Anna Lindqvist anna.lindqvist@example.se, per@example.se\n")
+    (folder / "annas.txt").write_text("Anna Lindqvist\nanna.lindqvist@example.se\n")
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="cv", folder=str(folder), erase="delete")
+    )
+    found = {f.ref: f.erasable for f in source.find(ANNA)}
+    assert found == {"annas.txt": True, "both.txt": False, "per.txt": False}
+
+
+def test_a_maildir_mail_naming_a_longer_address_that_contains_hers_is_not_found(tmp_path):
+    """A client's mail that names 'Johanna.Lindqvist@…' is not about Anna: not found, so
+    neither listed nor attached to her access reply."""
+    import mailbox as stdlib_mailbox
+
+    from bot.config import MaildirSource
+    from bot.sources.maildir import MaildirArchive
+
+    box = stdlib_mailbox.Maildir(tmp_path / "arkiv", create=True)
+    date = "Mon, 02 Nov 2026 10:00:00 +0100"
+    box.add(mail("kund@example.com", "s@nox.test", "Offert", "Johanna.Lindqvist@example.se", date))
+    box.add(mail("kund@example.com", "s@nox.test", "Ring", "Ring anna.lindqvist@example.se.", date))
+    source = MaildirArchive(
+        MaildirSource(
+            type="maildir",
+            name="Arkiv",
+            path=str(tmp_path / "arkiv"),
+            erase_folder=str(tmp_path / "raderat"),
+        )
+    )
+    assert [(f.summary, f.erasable) for f in source.find(ANNA)] == [("2026-11-02: Ring", False)]
+
+
+def _zip_bomb(path: Path, member: str, megabytes: int) -> None:
+    """A small DOCX/ODT whose XML part unpacks to `megabytes` MB (a comment of spaces)."""
+    with zipfile.ZipFile(path) as original:
+        parts = {n: original.read(n) for n in original.namelist()}
+    head, _, tail = parts[member].partition(b"?>")
+    parts[member] = head + b"?><!--" + b" " * (megabytes << 20) + b"-->" + tail
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        for name, data in parts.items():
+            bomb.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("name", "member", "write"),
+    [("cv.docx", "word/document.xml", write_docx), ("cv.odt", "content.xml", write_odt)],
+)
+def test_a_tiny_document_that_unpacks_into_gigabytes_is_refused_unread(
+    tmp_path, name, member, write
+):
+    """max_bytes bounds the packed file only: a ~60 KB DOCX or ODT of 60 MB XML is refused
+    before it is inflated (bounded memory), and staff are told to check it by hand."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    write(folder / name, ["Anna Lindqvist", "anna.lindqvist@example.se"])
+    _zip_bomb(folder / name, member, 60)
+    assert (folder / name).stat().st_size < 200_000
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="CV", folder=str(folder), erase="delete")
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=rf"{name} cannot be read \(.*zip bomb.*by hand"):
+            source.find(ANNA)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20
+
+
+def test_an_odt_of_millions_of_tiny_elements_is_refused_unread(tmp_path):
+    """10 MB of '<a/>' packs into ~10 KB and would parse into hundreds of MiB."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    xml = b'<?xml version="1.0"?><r>' + b"<a/>" * (10 * 1024 * 1024 // 4) + b"</r>"
+    with zipfile.ZipFile(folder / "cv.odt", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as odt:
+        odt.writestr("content.xml", xml)
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="CV", folder=str(folder), erase="delete")
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=r"cv\.odt cannot be read \(.*zip bomb"):
+            source.find(ANNA)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20
+
+
+def _without(source: Mailbox, *capabilities: str) -> None:
+    """The source's connections as to a server that lacks the capabilities."""
+    connect = source._connect
+
+    def lacking() -> imaplib.IMAP4:
+        client = connect()
+        client.capabilities = tuple(c for c in client.capabilities if c not in capabilities)
+        return client
+
+    source._connect = lacking  # type: ignore[method-assign]
+
+
+def _count(server, folder: str) -> int:
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.select(f'"{folder}"')
+    count = len(client.search(None, "ALL")[1][0].split())
+    client.logout()
+    return count
+
+
+def _with_a_colleagues_deleted_mail(server, folder: str) -> None:
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.create(folder)
+    date = "Mon, 02 Nov 2026 10:00:00 +0100"
+    client.append(folder, None, None, mail(ANNA.emails[0], "info@nox.test", "Annas", "-", date))
+    client.append(folder, None, None, mail("bob@example.com", "info@nox.test", "Bobs", "-", date))
+    client.select(f'"{folder}"')
+    client.store("2", "+FLAGS", r"(\Deleted)")  # Bob's: marked, not yet expunged
+    client.logout()
+
+
+def test_an_erasure_without_move_keeps_a_colleagues_mail_marked_for_deletion(imap_server):
+    _with_a_colleagues_deleted_mail(imap_server, "NoMove")
+    source = mailbox(imap_server, "NoMove")
+    _without(source, "MOVE")
+    (anna,) = source.find(ANNA)
+    source.erase(anna.ref)
+    assert _count(imap_server, "NoMove") == 1  # Bob's, still recoverable
+    assert _count(imap_server, "NoMove-raderat") == 1
+
+
+def test_a_server_without_move_or_uidplus_refuses_the_erasure_and_moves_nothing(imap_server):
+    _with_a_colleagues_deleted_mail(imap_server, "Plain")
+    source = mailbox(imap_server, "Plain")
+    _without(source, "MOVE", "UIDPLUS")
+    (anna,) = source.find(ANNA)
+    with pytest.raises(SourceError, match=r"neither MOVE nor UIDPLUS.*move it by hand"):
+        source.erase(anna.ref)
+    assert _count(imap_server, "Plain") == 2

@@ -5,6 +5,7 @@ what was and was not done."""
 
 from __future__ import annotations
 
+import base64
 import imaplib
 from pathlib import Path
 from typing import Any
@@ -92,17 +93,24 @@ def test_access_reply_for_a_person_in_every_source_lists_them_all(tmp_path, imap
     assert "John Carter" not in text
     assert "Korrespondens med oss" in text and "Tre år efter att ärendet avslutats" in text
     names = [a["filename"] for a in draft.attachments]
-    assert "cv-anna.pdf" in names and sum(n.endswith(".eml") for n in names) == 3
+    assert "cv-anna.pdf" in names and sum(n.endswith(".eml") for n in names) == 2
     world.approve(draft.id)
 
 
 def test_erasure_moves_the_cv_and_the_persons_mail_and_says_so(tmp_path, imap_server):
+    from bot.workflow.approval import plan_for
+
     world = sourced_world(tmp_path, imap_server, "Erasure")
     reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
     draft = world.reply_draft(reference)
     assert "Vi har också tagit bort det vi hade om dig på andra ställen:" in draft.text
     assert "- CV-arkiv: anteckning.txt; cv-anna.pdf" in draft.text
     assert "- info@: 2026-11-02: Mitt CV; 2026-11-03: Uppdrag i Göteborg" in draft.text
+    assert "Konsult?" not in draft.text  # a client's mail that only mentions her stays
+    with world.database.session() as session:
+        will = " ".join(plan_for(session, world.services, draft.id).will)
+    assert "left in place, as they only mention the person" in will
+    assert "info@: 2026-11-04: Konsult?" in will.split("left in place")[1]
     world.approve(draft.id)
     assert (tmp_path / "raderat" / "cv-anna.pdf").exists()
     assert not (tmp_path / "cv" / "cv-anna.pdf").exists()
@@ -359,3 +367,98 @@ def test_an_approved_restriction_runs_the_restrict_statement_on_the_persons_rows
         findings(world, reference)
         == [("Konsult i CRM", "restricted", "Konsult i CRM: 1 row(s) restricted")] * 2
     )
+
+
+def test_an_access_reply_never_attaches_a_mail_or_file_that_only_mentions_the_person(
+    tmp_path, imap_server
+):
+    """A client's mail that names Anna's address, and Per's CV that names her as a
+    reference, hold other people's data: the reply lists them, staff are told to quote
+    what concerns her, and neither is attached whole."""
+    from bot.workflow.approval import plan_for
+
+    world = sourced_world(tmp_path, imap_server, "Mentions")
+    write_pdf(tmp_path / "cv" / "cv-per.pdf", ["CV Per Olsson", "Referens: Anna Lindqvist"])
+    reference = verified(world, "Jag vill ha ett registerutdrag, artikel 15.", "Utdrag")
+    draft = world.reply_draft(reference)
+    assert "- E-post som nämner dig: 2026-11-04: Konsult?" in draft.text
+    assert "- Dokument som nämner dig: cv-per.pdf" in draft.text
+    names = [a["filename"] for a in draft.attachments]
+    assert "cv-per.pdf" not in names and "cv-anna.pdf" in names
+    assert sum(n.endswith(".eml") for n in names) == 2  # her own two mails, not the client's
+    for copy in draft.attachments:
+        assert b"Konsult?" not in base64.b64decode(copy["content"])
+    with world.database.session() as session:
+        will = " ".join(plan_for(session, world.services, draft.id).will)
+    assert "NOT attached" in will and "info@: 2026-11-04: Konsult?" in will
+    assert "CV-arkiv: cv-per.pdf" in will
+
+
+def test_cutting_an_item_from_an_erasure_reply_keeps_that_thing_even_when_its_name_recurs(
+    tmp_path,
+):
+    """Staff cut 'CV.pdf' (a client's file) and keep 'Anna_CV.pdf' listed: CV.pdf stays,
+    though its name is part of the other's. Of two mails with one date and subject, one
+    cut: which one cannot be told, so both stay. A subject holding '; ' is one item."""
+    from datetime import timedelta
+
+    from bot.store.tables import SourceFinding
+    from handlers.sources_on_case import to_erase
+
+    world = make_world(tmp_path)
+    outcome = world.email(ANNA_EMAIL, "Please delete all my personal data.")
+    case = world.case(outcome.reference)
+    now = world.clock() - timedelta(minutes=5)
+    rows = [
+        ("cv", "Anna_CV.pdf", "Anna_CV.pdf"),
+        ("cv", "CV.pdf", "CV.pdf"),
+        ("info@", "1", "2026-11-02: Hej"),
+        ("info@", "2", "2026-11-02: Hej"),
+        ("info@", "3", "2026-11-03: CV; referenser"),
+        ("info@", "4", "2026-11-04: Svar"),
+    ]
+    with world.database.session() as session:
+        for source, ref, summary in rows:
+            session.add(
+                SourceFinding(
+                    request_id=case.id,
+                    source=source,
+                    ref=ref,
+                    category="documents",
+                    summary=summary,
+                    details=[] if source == "cv" else [["direction", "from"]],
+                    found_at=now,
+                )
+            )
+    approved = (
+        "We have also removed what we held about you elsewhere:\n"
+        "- cv: Anna_CV.pdf\n"
+        "- info@: 2026-11-02: Hej; 2026-11-03: CV; referenser; 2026-11-04: Svar\n"
+    )
+    with world.database.session() as session:
+        erased = sorted(f.ref for f in to_erase(session, case, approved))
+        everything = sorted(f.ref for f in to_erase(session, case, None))
+    assert erased == ["3", "4", "Anna_CV.pdf"]
+    assert everything == ["1", "2", "3", "4", "Anna_CV.pdf", "CV.pdf"]
+    world.database.dispose()
+
+
+def test_a_rectification_reply_edited_to_leave_out_the_crm_leaves_the_crm_as_it_was(tmp_path):
+    from bot.workflow.approval import edit_draft
+
+    world, url = sql_world(
+        tmp_path, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, "Anna Berg")
+    draft = world.reply_draft(reference)
+    without_crm = "\n".join(
+        line for line in draft.text.splitlines() if not line.startswith("- CRM:")
+    )
+    with world.database.session() as session:
+        edited = edit_draft(session, world.services, draft.id, without_crm, actor="staff:eva")
+    assert "CRM" not in plan(world, edited.id)
+    world.approve(edited.id)
+    assert crm_rows(url)[1]["name"] == "Anna Lindqvist"
+    assert findings(world, reference) == []
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"

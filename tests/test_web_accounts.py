@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -61,14 +63,210 @@ def test_the_password_is_kept_only_as_an_argon2_hash_and_a_setup_link_expires(tm
 def test_the_login_limit_refuses_after_the_attempts_and_lets_in_when_the_window_moves_on():
     limiter = accounts.LoginLimiter(attempts=3, window=timedelta(minutes=15))
     start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-    keys = ["name:alice", "client:127.0.0.1"]
     for minute in range(3):
-        assert not limiter.blocked(keys, start + timedelta(minutes=minute))
-        limiter.failed(keys, start + timedelta(minutes=minute))
-    assert limiter.blocked(keys, start + timedelta(minutes=5))
-    assert limiter.blocked(["name:bob", "client:127.0.0.1"], start + timedelta(minutes=5))
-    assert not limiter.blocked(["name:bob", "client:10.0.0.9"], start + timedelta(minutes=5))
-    assert not limiter.blocked(keys, start + timedelta(minutes=15, seconds=1))
+        got = limiter.reserve("alice", "127.0.0.1", start + timedelta(minutes=minute))
+        assert isinstance(got, accounts.Reservation)
+    refused = limiter.reserve("Alice", "127.0.0.1", start + timedelta(minutes=5))
+    assert isinstance(refused, accounts.Refusal) and not refused.slowed
+    assert refused.seconds == 10 * 60  # until the first wrong guess leaves the window
+    assert isinstance(limiter.reserve("bob", "127.0.0.1", start), accounts.Reservation)
+    assert isinstance(limiter.reserve("alice", "10.0.0.9", start), accounts.Reservation)
+    later = start + timedelta(minutes=15, seconds=1)
+    assert isinstance(limiter.reserve("alice", "127.0.0.1", later), accounts.Reservation)
+
+
+def test_one_address_trying_many_names_is_stopped_after_four_times_the_attempts():
+    limiter = accounts.LoginLimiter(attempts=2, window=timedelta(minutes=15))
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    for i in range(8):
+        assert isinstance(limiter.reserve(f"name{i}", "10.6.6.6", now), accounts.Reservation)
+    assert isinstance(limiter.reserve("name99", "10.6.6.6", now), accounts.Refusal)
+
+
+def test_a_right_password_hands_its_attempt_back():
+    limiter = accounts.LoginLimiter(attempts=2, window=timedelta(minutes=15))
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    for _ in range(5):
+        reservation = limiter.reserve("alice", "127.0.0.1", now)
+        assert isinstance(reservation, accounts.Reservation)
+        limiter.refund(reservation)
+    for _ in range(2):
+        assert isinstance(limiter.reserve("alice", "127.0.0.1", now), accounts.Reservation)
+    assert isinstance(limiter.reserve("alice", "127.0.0.1", now), accounts.Refusal)
+
+
+PASSWORD = "correct horse battery"
+
+
+def _console(tmp_path: Path, attempts: int = 3, **web: Any) -> tuple[Any, Any]:
+    """A console over a fresh world with staff member alice (password PASSWORD)."""
+    from bot.config import WebSettings
+    from bot.web.app import create_app
+
+    world = make_world(tmp_path)
+    with world.database.session() as session:
+        account, _ = accounts.add_account(
+            session, "alice", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+        accounts.set_password(session, account, PASSWORD, world.clock())
+    settings = WebSettings(login_attempts=attempts, login_window_minutes=15, **web)
+    return world, create_app(world.database, world.services, settings)
+
+
+async def _login(
+    app: Any, password: str, client_ip: str = "10.0.0.1", name: str = "alice"
+) -> tuple[int, str]:
+    """One browser's login from `client_ip`: the status and page it gets back."""
+    import re
+
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=(client_ip, 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        page = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        response = await http.post(
+            "/login", data={"csrf": csrf.group(1), "name": name, "password": password}
+        )
+        return response.status_code, response.text
+
+
+async def test_thirty_guesses_at_once_from_one_address_still_get_only_three_tries(tmp_path):
+    world, app = _console(tmp_path, attempts=3)
+    try:
+        answers = await asyncio.gather(*(_login(app, f"wrong guess no {i:02d}") for i in range(30)))
+        statuses = [status for status, _ in answers]
+        assert statuses.count(401) == 3, statuses  # only three passwords were checked
+        assert statuses.count(429) == 27, statuses
+        assert "Too many wrong passwords" in next(text for s, text in answers if s == 429)
+        # the right password from that address waits for the window too
+        assert (await _login(app, PASSWORD))[0] == 429
+    finally:
+        world.database.dispose()
+
+
+async def test_sixteen_logins_at_once_check_four_passwords_and_tell_the_rest_to_try_again(
+    tmp_path,
+):
+    world, app = _console(tmp_path, attempts=5)
+    try:
+        answers = await asyncio.gather(
+            *(_login(app, "x" * 12, f"10.1.0.{i}", f"nobody{i}") for i in range(16))
+        )
+        statuses = [status for status, _ in answers]
+        # four argon2 checks at most (64 MiB each), not sixteen
+        assert statuses.count(401) <= 4 and set(statuses) <= {401, 503}, statuses
+        busy = [text for status, text in answers if status == 503]
+        assert busy and all("busy: try again in a moment" in text for text in busy)
+        # once the rush is over, logging in works as usual
+        assert (await _login(app, PASSWORD, "10.1.0.0"))[0] == 303
+    finally:
+        world.database.dispose()
+
+
+async def test_three_wrong_guesses_from_another_address_do_not_keep_alice_out(tmp_path):
+    world, app = _console(tmp_path, attempts=3)
+    try:
+        for _ in range(3):
+            assert (await _login(app, "wrong password!!", "203.0.113.66"))[0] == 401
+        assert (await _login(app, "wrong password!!", "203.0.113.66"))[0] == 429
+        assert (await _login(app, PASSWORD, "10.9.9.9"))[0] == 303  # alice, her own PC
+    finally:
+        world.database.dispose()
+
+
+async def test_guessing_alice_from_many_addresses_slows_her_login_but_never_locks_her_out(
+    tmp_path,
+):
+    world, app = _console(tmp_path, attempts=3)
+    try:
+        for i in range(12):  # four times the attempts, each from a fresh address
+            assert (await _login(app, "wrong password!!", f"198.51.100.{i}"))[0] == 401
+        assert (await _login(app, "wrong password!!", "198.51.100.99"))[0] == 401
+        status, page = await _login(app, PASSWORD, "10.9.9.9")
+        assert status == 429 and "wait 30 seconds and try again" in page
+        assert (await _login(app, "wrong password!!", "198.51.100.98"))[0] == 429
+        world.clock.advance(seconds=30)
+        assert (await _login(app, PASSWORD, "10.9.9.9"))[0] == 303
+    finally:
+        world.database.dispose()
+
+
+def test_the_session_cookie_is_secure_when_staff_open_an_https_address_unless_told_otherwise():
+    from bot.config import WebSettings
+
+    assert WebSettings(base_url="https://console.nox.example").secure_cookies is True
+    assert WebSettings(base_url="HTTPS://console.nox.example").secure_cookies is True
+    assert WebSettings().secure_cookies is False  # http://127.0.0.1:8470
+    assert WebSettings(secure_cookies=True).secure_cookies is True
+    explicit = WebSettings(base_url="https://console.nox.example", secure_cookies=False)
+    assert explicit.secure_cookies is False
+
+
+async def test_logging_in_over_the_https_address_sets_a_secure_session_cookie(tmp_path):
+    world, app = _console(tmp_path, base_url="https://console.nox.example")
+    try:
+        import re
+
+        import httpx
+
+        transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1))
+        # the browser speaks https to the proxy (a Secure login-form cookie comes back)
+        address = "https://console.nox.example"
+        async with httpx.AsyncClient(transport=transport, base_url=address) as http:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/login")).text)
+            assert csrf is not None
+            response = await http.post(
+                "/login", data={"csrf": csrf[1], "name": "alice", "password": PASSWORD}
+            )
+        assert response.status_code == 303
+        session_cookie = next(
+            c for c in response.headers.get_list("set-cookie") if c.startswith("noxbot_session=")
+        )
+        assert "secure" in session_cookie.lower() and "httponly" in session_cookie.lower()
+    finally:
+        world.database.dispose()
+
+
+async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as_base64(
+    tmp_path,
+):
+    import base64
+
+    import httpx
+
+    from bot.channels.messages import Attachment
+    from bot.store.records import get_case
+    from bot.workflow.drafts import new_draft
+
+    world, app = _console(tmp_path)
+    try:
+        outcome = world.email("kund@example.com", "Please send me a copy of my personal data.")
+        raw = b"From: kund@example.com\r\nSubject: Offert\r\n\r\nour budget is 2 MSEK\r\n"
+        found = Attachment("mail-1.eml", "message/rfc822", base64.b64encode(raw).decode(), "base64")
+        with world.database.session() as session:
+            case = get_case(session, outcome.reference)
+            draft = new_draft(
+                session, case, "reply", "s", "t", now=world.clock(), attachments=(found,)
+            )
+            session.flush()
+            draft_id = draft.id
+            token, _ = accounts.open_session(
+                session, accounts.get_account(session, "alice"), world.clock(), 60
+            )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", cookies={"noxbot_session": token}
+        ) as http:
+            download = await http.get(f"/drafts/{draft_id}/attachments/0?download=1")
+            view = await http.get(f"/drafts/{draft_id}/attachments/0")
+        assert download.status_code == 200 and download.content == raw
+        assert download.headers["content-type"].startswith("message/rfc822")
+        assert view.status_code == 200 and "our budget is 2 MSEK" in view.text
+        assert view.headers["content-type"] == "text/plain; charset=utf-8"
+    finally:
+        world.database.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

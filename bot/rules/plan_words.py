@@ -20,6 +20,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "extend": "extend the legal due date of {reference} from {due} to {new_due} (Art. 12(3))",
         "access": "send {who}'s data, category by category, with the Art. 15 facts",
         "access_nobody": "say that no data is held about the person",
+        "access_mentions": (
+            "; NOT attached, as they only mention the person and hold others' data (quote "
+            "what concerns them by hand, others redacted): {items}"
+        ),
         "complaint": "answer the complaint with the outcome staff recorded, and end the case",
         "consent_withdrawal": "record that {who} withdrew consent",
         "erasure": (
@@ -29,6 +33,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "erasure_also": "; withdraw what still waits to carry their data: {items}",
         "erasure_sources": "; erase from the sources: {items}",
         "sources_too": "; do the same in the sources, on each row found there: {items}",
+        "erasure_mentions": (
+            "; left in place, as they only mention the person and hold others' data "
+            "(redact what concerns them by hand if it must go): {items}"
+        ),
         "marketing_optout": "switch off marketing to every contact point of {who}",
         "marketing_optout_address": "switch off marketing to {address}",
         "objection": "record {who}'s objection: no matching or profiling on legitimate interest",
@@ -95,6 +103,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "access": "skicka {who}s uppgifter, kategori för kategori, med uppgifterna i art. 15",
         "access_nobody": "säga att inga uppgifter finns om personen",
+        "access_mentions": (
+            "; bifogas INTE, eftersom de bara nämner personen och rymmer andras uppgifter "
+            "(citera det som rör hen för hand, övrigt maskat): {items}"
+        ),
         "complaint": "besvara klagomålet med det utfall personalen har registrerat och avsluta",
         "consent_withdrawal": "registrera att {who} har återkallat sitt samtycke",
         "erasure": (
@@ -104,6 +116,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "erasure_also": "; dra tillbaka det som ännu väntar med hens uppgifter: {items}",
         "erasure_sources": "; radera i källorna: {items}",
         "sources_too": "; göra detsamma i källorna, på varje rad som hittas där: {items}",
+        "erasure_mentions": (
+            "; lämnas kvar, eftersom de bara nämner personen och rymmer andras uppgifter "
+            "(maska det som rör hen för hand om det måste bort): {items}"
+        ),
         "marketing_optout": "stänga av marknadsföring till alla kontaktuppgifter för {who}",
         "marketing_optout_address": "stänga av marknadsföring till {address}",
         "objection": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Protocol
 
 from bot.channels.messages import Attachment
@@ -55,7 +56,6 @@ class Source(Protocol):
         ...
 
 
-_SPACE = re.compile(r"\s+")
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s\-()]{5,18}\d")
 
 
@@ -68,14 +68,55 @@ def phone_variants(e164: str) -> set[str]:
     return variants
 
 
+def _address_pattern(email: str) -> re.Pattern[str]:
+    """The address as a whole word: not part of a longer one (xanna@… or anna@….org)."""
+    # A full stop may end the sentence after it ("mail anna@x.se."), not continue the domain.
+    return re.compile(r"(?<![\w.+-])" + re.escape(email.casefold()) + r"(?![\w-]|\.[\w-])")
+
+
+def has_address(text: str, emails: tuple[str, ...] | set[str]) -> bool:
+    """Whether the text names one of the addresses whole (case-insensitively); a substring of
+    someone else's address ('johanna.lindqvist@…' for 'anna.lindqvist@…') is not hers."""
+    folded = text.casefold()
+    return any(_address_pattern(e).search(folded) for e in emails)
+
+
+def parties_of(headers: object, fields: tuple[str, ...] = ("From", "To", "Cc")) -> set[str]:
+    """The addresses (casefolded) in a mail's address headers, parsed — never the display
+    names, which anyone may fill with anyone's address."""
+    from email.utils import getaddresses
+
+    get_all = headers.get_all  # type: ignore[attr-defined]
+    return {a.casefold() for f in fields for _, a in getaddresses(get_all(f, []) or []) if a}
+
+
+#: Most bytes of one mail part read for a body match.
+MAX_MAIL = 5_000_000
+
+
+def mail_text(message: Message) -> str:
+    """The decoded text parts of a mail, each cut at MAX_MAIL: what a body match reads."""
+    parts = []
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                parts.append(payload[:MAX_MAIL].decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
 def mentions(text: str, person: Person) -> list[str]:
     """Which of the person's name, addresses and numbers the text contains (case- and
-    spacing-insensitive); what a documents or body match rests on."""
-    folded = _SPACE.sub(" ", text).casefold()
+    spacing-insensitive), each whole: the name on word boundaries (not 'Johanna Lindqvist'
+    for 'Anna Lindqvist'), an address not inside a longer one. What a documents match
+    rests on."""
+    folded = text.casefold()
     hits = []
-    if person.name and _SPACE.sub(" ", person.name).strip().casefold() in folded:
-        hits.append("name")
-    if any(email.casefold() in folded for email in person.emails):
+    if person.name and person.name.split():
+        words = r"\s+".join(re.escape(w) for w in person.name.casefold().split())
+        if re.search(r"(?<!\w)" + words + r"(?!\w)", folded):
+            hits.append("name")
+    if has_address(folded, person.emails):
         hits.append("email")
     if person.phones:
         wanted = set().union(*(phone_variants(p) for p in person.phones))
@@ -84,3 +125,13 @@ def mentions(text: str, person: Person) -> list[str]:
                 hits.append("phone")
                 break
     return hits
+
+
+_ANY_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def other_addresses(text: str, person: Person) -> set[str]:
+    """Email addresses in the text that are not the person's: a sign that a document is
+    (also) about someone else."""
+    own = {e.casefold() for e in person.emails}
+    return {a.casefold().rstrip(".") for a in _ANY_ADDRESS.findall(text)} - own

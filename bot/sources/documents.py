@@ -1,6 +1,8 @@
 """A folder of CVs and profiles: PDF (pypdf), DOCX (python-docx), ODT (its content.xml) and
-plain text, matched on the person's name, email addresses and phone numbers. An approved
-erasure moves a matching file to the holding folder, or deletes it, as configured."""
+plain text, matched on the person's name, email addresses and phone numbers (each whole).
+A file with their address or number and no one else's address is theirs: an approved
+erasure moves it to the holding folder, or deletes it, as configured. A file that only
+names them, or names others' addresses too, only mentions them: listed, never erased."""
 
 from __future__ import annotations
 
@@ -13,12 +15,40 @@ from xml.etree import ElementTree
 
 from bot.channels.messages import Attachment
 from bot.config import DocumentsSource
-from bot.sources.base import Found, Person, SourceError, mentions
+from bot.sources.base import Found, Person, SourceError, mentions, other_addresses
 
 TEXT_SUFFIXES = {".txt", ".md", ".csv", ".text"}
 SUFFIXES = {".pdf", ".docx", ".odt", *TEXT_SUFFIXES}
 #: Longest text read from one file: enough for any CV, bounded for any file.
 MAX_TEXT = 2_000_000
+#: A DOCX or ODT is a zip: max_bytes bounds only its compressed size. Unpacked, its XML is
+#: parsed whole in memory (tens of bytes per byte of XML), so each XML part, the whole
+#: unpacked archive and the packing ratio are bounded before anything is parsed.
+MAX_XML_PART = 4_000_000
+MAX_UNPACKED = 60_000_000
+MAX_RATIO = 100
+
+
+class UnsafeDocument(ValueError):
+    """A document refused unread: it would take more memory than any CV (fixed words)."""
+
+
+def check_zip(path: Path) -> None:
+    """Refuse a DOCX/ODT that would unpack into more than a CV ever needs (a zip bomb):
+    raises ValueError before a byte is inflated."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    if sum(m.file_size for m in members) > MAX_UNPACKED:
+        raise UnsafeDocument("unpacks too large; a zip bomb?")
+    for member in members:
+        if member.filename.lower().endswith((".xml", ".rels")) and (
+            member.file_size > MAX_XML_PART
+        ):
+            raise UnsafeDocument("an XML part too large; a zip bomb?")
+        if member.file_size > 1_000_000 and member.file_size > MAX_RATIO * max(
+            member.compress_size, 1
+        ):
+            raise UnsafeDocument("packed too tightly; a zip bomb?")
 
 
 def document_text(path: Path) -> str:
@@ -36,6 +66,8 @@ def document_text(path: Path) -> str:
             if size > MAX_TEXT:
                 break
         return "\n".join(parts)[:MAX_TEXT]
+    if suffix in (".docx", ".odt"):
+        check_zip(path)
     if suffix == ".docx":
         import docx
 
@@ -47,8 +79,6 @@ def document_text(path: Path) -> str:
     if suffix == ".odt":
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo("content.xml")
-            if info.file_size > 50 * MAX_TEXT:
-                raise ValueError("content.xml too large")
             root = ElementTree.fromstring(archive.read(info))
         return "\n".join(t for t in root.itertext())[:MAX_TEXT]
     with path.open(encoding="utf-8", errors="replace") as handle:
@@ -83,14 +113,31 @@ class DocumentsFolder:
                 )
             try:
                 text = document_text(path)
+            except UnsafeDocument as exc:
+                raise SourceError(
+                    f"{self.name}: {relative} cannot be read ({exc}); check it by hand"
+                ) from None
             except Exception as exc:  # a damaged file: said, never silently skipped
                 raise SourceError(
                     f"{self.name}: {relative} cannot be read ({type(exc).__name__}); "
                     "check it by hand"
                 ) from None
             hits = mentions(text, person)
-            if hits:
-                found.append(Found(relative, path.name, self.config.category))
+            if not hits:
+                continue
+            # Clearly about the person: their address or number, and no one else's address.
+            # Otherwise (only a name, e.g. as a reference in someone else's CV) it only
+            # mentions them: listed for staff, never attached or erased.
+            about = bool({"email", "phone"} & set(hits)) and not other_addresses(text, person)
+            found.append(
+                Found(
+                    relative,
+                    path.relative_to(self.folder).as_posix(),
+                    self.config.category,
+                    erasable=about,
+                    details=() if about else (("match", "mentions"),),
+                )
+            )
         return found
 
     def _path(self, ref: str) -> Path:

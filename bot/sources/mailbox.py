@@ -15,12 +15,20 @@ import json
 import re
 import ssl
 from email.header import decode_header, make_header
-from email.parser import HeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.parser import BytesParser, HeaderParser
+from email.utils import parsedate_to_datetime
 
 from bot.channels.messages import Attachment
 from bot.config import ImapSettings, MailboxSource
-from bot.sources.base import Found, Person, SourceError
+from bot.sources.base import (
+    MAX_MAIL,
+    Found,
+    Person,
+    SourceError,
+    has_address,
+    mail_text,
+    parties_of,
+)
 
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _HEADERS = "BODY.PEEK[HEADER.FIELDS (DATE SUBJECT FROM TO CC)]"
@@ -57,6 +65,11 @@ class Mailbox:
                     self.imap.host, self.imap.port, timeout=self.imap.timeout_seconds
                 )
             client.login(self.imap.username, self.password or "")
+            # What the server offers once logged in (MOVE, UIDPLUS): imaplib keeps the list
+            # from before the login, which servers often shorten.
+            status, data = client.capability()
+            if status == "OK" and data and isinstance(data[-1], bytes):
+                client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
         except (OSError, imaplib.IMAP4.error) as exc:
             raise SourceError(f"{self.name}: the mail server cannot be reached ({exc})") from None
         return client
@@ -84,14 +97,18 @@ class Mailbox:
             found = []
             for folder in self.config.folders:
                 validity = self._select(client, folder, readonly=True)
-                party: set[int] = set()
-                mentioned: set[int] = set()
+                # The server's SEARCH matches substrings of whole headers and bodies
+                # (johanna.lindqvist@ for anna.lindqvist@, a display name): only a
+                # pre-filter; _describe decides on the parsed addresses.
+                candidates: set[int] = set()
                 for email in person.emails:
                     q = _quote(email)
-                    party |= self._search(client, "OR", "OR", "FROM", q, "TO", q, "CC", q)
-                    mentioned |= self._search(client, "BODY", q)
-                for uid in sorted(party | mentioned):
-                    found.append(self._describe(client, folder, validity, uid, person, party))
+                    candidates |= self._search(client, "OR", "OR", "FROM", q, "TO", q, "CC", q)
+                    candidates |= self._search(client, "BODY", q)
+                for uid in sorted(candidates):
+                    finding = self._describe(client, folder, validity, uid, person)
+                    if finding is not None:
+                        found.append(finding)
             return found
         except (OSError, imaplib.IMAP4.error) as exc:
             raise SourceError(f"{self.name}: the mail server failed ({exc})") from None
@@ -105,30 +122,41 @@ class Mailbox:
         validity: int,
         uid: int,
         person: Person,
-        party: set[int],
-    ) -> Found:
+    ) -> Found | None:
+        """One candidate mail as found: from or to the person when a parsed From/To/Cc
+        address is exactly theirs, "mentions" when only its text names their address
+        whole, None when neither (the server's substring match was someone else)."""
         _status, data = client.uid("FETCH", str(uid), f"({_HEADERS})")
         raw = next((part[1] for part in data if isinstance(part, tuple)), b"")
         headers = HeaderParser().parsestr(raw.decode("utf-8", errors="replace"))
-        subject = str(make_header(decode_header(headers.get("Subject", "")))).strip()
+        subject = " ".join(str(make_header(decode_header(headers.get("Subject", "")))).split())
         try:
             when = parsedate_to_datetime(headers.get("Date", "")).date().isoformat()
         except (TypeError, ValueError):
             when = "?"
-        senders = {a.lower() for _, a in getaddresses(headers.get_all("From", []))}
-        if uid not in party:
-            direction = "mentions"
-        elif senders & set(person.emails):
+        wanted = {e.casefold() for e in person.emails}
+        if parties_of(headers, ("From",)) & wanted:
             direction = "from"
-        else:
+        elif parties_of(headers) & wanted:
             direction = "to"
+        elif self._names_in_body(client, uid, wanted):
+            direction = "mentions"
+        else:
+            return None
         return Found(
             ref=json.dumps([folder, validity, uid]),
             summary=f"{when}: {subject or '(no subject)'}",
             category=self.config.category,
-            erasable=uid in party,
+            erasable=direction != "mentions",
             details=(("direction", direction), ("folder", folder)),
         )
+
+    def _names_in_body(self, client: imaplib.IMAP4, uid: int, wanted: set[str]) -> bool:
+        """Whether the mail's decoded text names one of the addresses whole (at most
+        MAX_MAIL bytes of it are fetched)."""
+        _status, data = client.uid("FETCH", str(uid), f"(BODY.PEEK[]<0.{MAX_MAIL}>)")
+        raw = next((part[1] for part in data if isinstance(part, tuple)), b"")
+        return has_address(mail_text(BytesParser().parsebytes(raw)), wanted)
 
     def _locate(self, client: imaplib.IMAP4, ref: str, readonly: bool) -> int:
         folder, validity, uid = json.loads(ref)
@@ -146,6 +174,13 @@ class Mailbox:
         try:
             uid = self._locate(client, ref, readonly=False)
             target = self.config.erase_folder
+            if "MOVE" not in client.capabilities and "UIDPLUS" not in client.capabilities:
+                # A plain EXPUNGE would also destroy every other mail flagged \Deleted in
+                # the folder (a colleague's, still recoverable until then).
+                raise SourceError(
+                    f"{self.name}: the mail server offers neither MOVE nor UIDPLUS, so one mail "
+                    "cannot be moved alone; move it by hand"
+                )
             client.create(_folder(target))  # "already exists" is fine
             if "MOVE" in client.capabilities:
                 status, _ = client.uid("MOVE", str(uid), _folder(target))
@@ -153,7 +188,9 @@ class Mailbox:
                 status, _ = client.uid("COPY", str(uid), _folder(target))
                 if status == "OK":
                     client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
-                    status, _ = client.expunge()
+                    status, _ = client.uid("EXPUNGE", str(uid))  # this mail only (RFC 4315)
+                    if status != "OK":
+                        client.uid("STORE", str(uid), "-FLAGS.SILENT", r"(\Deleted)")
             if status != "OK":
                 raise SourceError(f"{self.name}: the server refused to move a mail")
             folder = json.loads(ref)[0]

@@ -10,26 +10,12 @@ import base64
 import hashlib
 import mailbox
 from email.header import decode_header, make_header
-from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from bot.channels.messages import Attachment
 from bot.config import MaildirSource
-from bot.sources.base import Found, Person, SourceError
-
-#: Most bytes of one mail read for a body match.
-MAX_MAIL = 5_000_000
-
-
-def _text(message: Message) -> str:
-    parts = []
-    for part in message.walk():
-        if part.get_content_maintype() == "text":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                parts.append(payload[:MAX_MAIL].decode("utf-8", errors="replace"))
-    return "\n".join(parts)
+from bot.sources.base import Found, Person, SourceError, has_address, mail_text, parties_of
 
 
 class MaildirArchive:
@@ -50,19 +36,15 @@ class MaildirArchive:
         found = []
         for key in sorted(box.keys()):
             message = box.get_message(key)
-            parties = {
-                a.casefold()
-                for field in ("From", "To", "Cc")
-                for _, a in getaddresses(message.get_all(field, []))
-            }
-            senders = {a.casefold() for _, a in getaddresses(message.get_all("From", []))}
+            parties = parties_of(message)
+            senders = parties_of(message, ("From",))
             if parties & wanted:
                 direction = "from" if senders & wanted else "to"
-            elif any(e in _text(message).casefold() for e in wanted):
+            elif has_address(mail_text(message), wanted):
                 direction = "mentions"
             else:
                 continue
-            subject = str(make_header(decode_header(message.get("Subject", "")))).strip()
+            subject = " ".join(str(make_header(decode_header(message.get("Subject", "")))).split())
             try:
                 when = parsedate_to_datetime(message.get("Date", "")).date().isoformat()
             except (TypeError, ValueError):

@@ -9,7 +9,9 @@ the database alone opens no session.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -189,16 +191,52 @@ def close_session(session: Session, token: str) -> None:
     session.exec(delete(WebSession).where(col(WebSession.token_hash) == token_hash(token)))  # type: ignore[call-overload]
 
 
+#: Per client address (whatever the names) and per name (from every address) the limit is
+#: this many times `login_attempts`, so one address cannot spray names and many addresses
+#: cannot guess one name without bound.
+SPREAD = 4
+#: Over the per-name limit, that name's password is checked at most once this often: it
+#: slows a guessing crowd down without locking the owner out for the whole window.
+SLOW_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One password check counted in advance against its keys (refunded when it succeeds)."""
+
+    keys: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A login refused before its password is looked at, and why."""
+
+    slowed: bool  # the name is being guessed from many addresses (not this one's fault)
+    seconds: int  # until trying again can help
+
+
 @dataclass
 class LoginLimiter:
-    """Wrong passwords per account name and per client address in a sliding window; over the
-    limit, logins are refused without looking at the password until the window moves on."""
+    """Password checks per (account name, client address), per address and per name in a
+    sliding window.
+
+    One address gets `attempts` tries at one name, then that pair is refused until the
+    window moves on; so are addresses trying more than `SPREAD` x `attempts` passwords in
+    all. Wrong guesses at a name from other addresses do not lock its owner out: past
+    `SPREAD` x `attempts` for the name, its checks are only spaced `SLOW_SECONDS` apart.
+
+    An attempt is counted (reserved) under a lock *before* the slow argon2 check and handed
+    back when the password was right, so requests sent at the same moment cannot all slip
+    past the count while the first ones are still being checked."""
 
     attempts: int
     window: timedelta
 
     def __post_init__(self) -> None:
         self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+        self._next_check: dict[str, datetime] = {}  # slowed names: no check before then
+        self._lock = threading.Lock()
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
         times = self._failures[key]
@@ -206,12 +244,40 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def blocked(self, keys: list[str], now: datetime) -> bool:
-        return any(len(self._recent(key, now)) >= self.attempts for key in keys)
+    def _wait(self, times: deque[datetime], now: datetime) -> int:
+        return max(1, math.ceil((times[0] + self.window - now).total_seconds()))
 
-    def failed(self, keys: list[str], now: datetime) -> None:
-        for key in keys:
-            self._recent(key, now).append(now)
+    def reserve(self, name: str, client: str, now: datetime) -> Reservation | Refusal:
+        """Count one attempt of `name` from `client`, or say why it is refused."""
+        name = name.strip().lower()
+        pair, by_client, by_name = f"pair:{name}\0{client}", f"client:{client}", f"name:{name}"
+        with self._lock:
+            for key, limit in ((pair, self.attempts), (by_client, SPREAD * self.attempts)):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    return Refusal(slowed=False, seconds=self._wait(times, now))
+            if len(self._recent(by_name, now)) >= SPREAD * self.attempts:
+                allowed = self._next_check.get(by_name, now)
+                if now < allowed:
+                    return Refusal(slowed=True, seconds=math.ceil((allowed - now).total_seconds()))
+                self._next_check[by_name] = now + timedelta(seconds=SLOW_SECONDS)
+            keys = (pair, by_client, by_name)
+            for key in keys:
+                self._failures[key].append(now)
+            self._forget_idle(now)
+            return Reservation(keys, now)
+
+    def refund(self, reservation: Reservation) -> None:
+        """Take back an attempt that turned out right (or was never checked)."""
+        with self._lock:
+            for key in reservation.keys:
+                times = self._failures.get(key)
+                if times and reservation.at in times:
+                    times.remove(reservation.at)
+
+    def _forget_idle(self, now: datetime) -> None:
         if len(self._failures) > 10_000:  # bounded memory under a flood of names
-            for key in [k for k, v in self._failures.items() if not v]:
+            for key in [k for k in self._failures if not self._recent(k, now)]:
                 del self._failures[key]
+            for key in [k for k, at in self._next_check.items() if at <= now]:
+                del self._next_check[key]

@@ -9,10 +9,12 @@ thread, so the console never stalls the other workers of `noxbot run`.
 
 from __future__ import annotations
 
+import binascii
 import difflib
 import itertools
 import secrets
 import statistics
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from bot.channels.messages import Attachment
 from bot.config import WebSettings
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
@@ -73,6 +76,8 @@ from bot.workflow.words import status_words, waits_on
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
 MAX_FORM_TEXT = 200_000  # characters in one form field: bounded work per request
+#: Logins whose password is checked at the same moment; more get "busy, try again" (503).
+MAX_PASSWORD_CHECKS = 4
 
 #: What a finished action says on the page it returns to (fixed words: no data in URLs).
 DONE_WORDS = {
@@ -111,6 +116,8 @@ class Console:
         self.limiter = accounts.LoginLimiter(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
         )
+        #: Password checks running at once (bounded memory: argon2 takes 64 MiB each).
+        self.password_checks = threading.BoundedSemaphore(MAX_PASSWORD_CHECKS)
         self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
         self.templates.env.filters["status_words"] = status_words
         self.templates.env.filters["waits_on"] = waits_on
@@ -174,40 +181,55 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         console.set_cookie(response, LOGIN_COOKIE, token, 3600)
         return response
 
+    def login_refused(
+        request: HttpRequest, error: str, status: int, retry_after: int | None = None
+    ) -> Response:
+        csrf = secrets.token_urlsafe(24)
+        response = console.page(request, "login.html", {"csrf": csrf, "error": error}, status)
+        console.set_cookie(response, LOGIN_COOKIE, csrf, 3600)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
     async def login(request: HttpRequest) -> Response:
         form = await _form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
             return _secured(Response("Forbidden: the form has no valid token.", 403))
         name = form.get("name", "").strip()[:64]
-        keys = [f"name:{name.lower()}", f"client:{_client(request)}"]
         now = services.clock()
 
-        def check() -> str | None:
-            if console.limiter.blocked(keys, now):
-                return None
+        def check(reservation: accounts.Reservation) -> str:
             with database.session() as session:
                 account = accounts.check_login(session, name, form.get("password", ""))
                 if account is None:
-                    console.limiter.failed(keys, now)
                     return ""
                 token, _ = accounts.open_session(session, account, now, web.session_minutes)
-                return token
+            console.limiter.refund(reservation)  # a right password costs no attempt
+            return token
 
-        token = await run_in_threadpool(check)
-        if not token:
+        reservation = console.limiter.reserve(name, _client(request), now)
+        if isinstance(reservation, accounts.Refusal):
             error = (
-                "Too many wrong passwords: wait a few minutes and try again."
-                if token is None
-                else "Wrong name or password."
+                f"Many wrong passwords for this name lately: wait {reservation.seconds} "
+                "seconds and try again."
+                if reservation.slowed
+                else "Too many wrong passwords: wait a few minutes and try again."
             )
-            status = 429 if token is None else 401
-            csrf = secrets.token_urlsafe(24)
-            response = console.page(
-                request, "login.html", {"csrf": csrf, "error": error}, status=status
+            return login_refused(request, error, 429, retry_after=reservation.seconds)
+        # Each check holds 64 MiB of argon2 memory: only a few at once, the rest are told
+        # to come back (waiting in line would hold their memory-free slot just the same).
+        if not console.password_checks.acquire(blocking=False):
+            console.limiter.refund(reservation)  # never checked: costs no attempt
+            return login_refused(
+                request, "The console is busy: try again in a moment.", 503, retry_after=2
             )
-            console.set_cookie(response, LOGIN_COOKIE, csrf, 3600)
-            return response
+        try:
+            token = await run_in_threadpool(check, reservation)
+        finally:
+            console.password_checks.release()
+        if not token:
+            return login_refused(request, "Wrong name or password.", 401)
         response = _secured(RedirectResponse("/", status_code=303))
         console.set_cookie(response, SESSION_COOKIE, token, web.session_minutes * 60)
         response.delete_cookie(LOGIN_COOKIE)
@@ -555,8 +577,18 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         filename = "".join(c for c in item["filename"] if c.isalnum() or c in "._-") or "file"
         # Shown as plain text whatever it claims to be: nothing in it runs in the console.
         media = "text/plain; charset=utf-8" if how == "inline" else item["content_type"]
+        try:  # the bytes the reply will attach, so staff review what is really sent
+            stored = Attachment(
+                item["filename"],
+                item["content_type"],
+                item["content"],
+                item.get("encoding", "utf-8"),
+            )
+            data = stored.data()
+        except (binascii.Error, ValueError):
+            return Response("This attachment cannot be decoded.", status_code=422)
         return Response(
-            item["content"].encode("utf-8"),
+            data,
             media_type=media,
             headers={"Content-Disposition": f'{how}; filename="{filename}"'},
         )
