@@ -462,3 +462,37 @@ def test_a_rectification_reply_edited_to_leave_out_the_crm_leaves_the_crm_as_it_
     assert findings(world, reference) == []
     with world.session() as session:
         assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"
+
+
+def test_a_crm_down_when_a_rectification_is_approved_stops_it_until_staff_do_it_by_hand(
+    tmp_path,
+):
+    from sqlalchemy import create_engine, text
+
+    world, url = sql_world(
+        tmp_path, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, "Anna Berg")
+    draft = world.reply_draft(reference)
+    engine = create_engine(url)
+    with engine.begin() as connection:  # the CRM refuses every statement from now on
+        connection.execute(text("ALTER TABLE consultant RENAME TO gone"))
+    engine.dispose()
+    with pytest.raises(CaseError) as stopped:
+        world.approve(draft.id)
+    assert "rectification stopped. Done: nothing. Not done: CRM: could not be searched to " in (
+        str(stopped.value)
+    )
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Lindqvist"
+        [item] = [
+            i for i in sources_json(session, world.case(reference))["checklist"] if not i["done"]
+        ]
+    assert item["task"].startswith("could not be searched to carry out the rectification (CRM:")
+    with world.database.session() as session:
+        tick(
+            session, reference, item["id"], "Rättat för hand", actor="staff:eva", now=world.clock()
+        )
+    world.approve(draft.id)  # staff did it by hand: the CRM is not asked again
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"
