@@ -246,17 +246,37 @@ class MaildirSource(_Section):
     erase_folder: str
 
 
+#: The register fields an approved rectification changes (handlers.rectification.EDITABLE):
+#: what an SQL table's `update` statements are keyed by.
+RECTIFIABLE_FIELDS = ("name", "company", "org_number", "phone", "email")
+
+
 class SqlTable(_Section):
     """One table's statements. They bind :name, :emails and :phones (lists), never format
-    them in; `erase` runs once per row found, with the row's `key` column bound."""
+    them in; `erase`, `update` and `restrict` run once per row found, with the row's `key`
+    column bound (`update` also binds :new and :old, the approved change's values)."""
 
     label: str
     lookup: str
     erase: str | None = None
+    #: Per register field, the statement an approved rectification of that field runs.
+    update: dict[str, str] = Field(default_factory=dict)
+    #: The statement an approved restriction (Art. 18) runs, e.g. setting a flag column.
+    restrict: str | None = None
     #: The row column that identifies a row (bound by that name into erase).
     key: str = "id"
     #: The columns shown in the access reply (default: all that lookup returns).
     show: list[str] = Field(default_factory=list)
+
+    @field_validator("update")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = [name for name in value if name not in RECTIFIABLE_FIELDS]
+        if unknown:
+            raise ValueError(
+                f"update keys among {', '.join(RECTIFIABLE_FIELDS)} (not {', '.join(unknown)})"
+            )
+        return value
 
 
 class SqlSource(_Section):

@@ -24,6 +24,7 @@ from bot.store.register import (
 from bot.store.tables import ContactKind, ContactPoint, Subject
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
+from handlers.sources_changes import change_in_sources, configured, done_in_sources, named
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,12 @@ class RectificationHandler(Handler):
             Change(c["field"], c["label"], c["old"], c["new"]) for c in view.case.requested_changes
         ]
         told = recipients_to_tell(view) if changes else []
+        updated: list[tuple[str, str]] = []
+        if changes and view.case.verified_at is not None:
+            updated = named(view, "rectify", view.services.clock())
         return Section(
             "kinds/rectification.txt.j2",
-            {"changes": changes, "told": told},
+            {"changes": changes, "told": told, "updated": updated},
             carries_personal_data=bool(changes),
         )
 
@@ -235,7 +239,31 @@ class RectificationHandler(Handler):
             )
             for c in view.changes
         )
-        return plan_words(language, "rectification", who=view.who, changes=changes)
+        tables = configured(view, "rectify")
+        too = plan_words(language, "sources_too", items="; ".join(tables)) if tables else ""
+        return plan_words(language, "rectification", who=view.who, changes=changes) + too
+
+    def before_approve(self, view: CaseView, actor: str) -> None:
+        """Update the sources first (their databases cannot be rolled back with ours): a
+        failure is committed on the case, alerts staff and stops approval."""
+        if view.subject is None or not view.changes:
+            return
+        for change in view.changes:  # the register would refuse it: change nothing anywhere
+            if (problem := conflict(view.session, view.subject, change)) is not None:
+                raise CaseError(f"{view.case.reference}: {problem}; approval changed nothing")
+        now = view.services.clock()
+        text = (view.scope or {}).get("text")
+        done, failed = change_in_sources(view, "rectify", now, approved_text=text)
+        if failed:
+            message = (
+                f"{view.case.reference}: rectification stopped. "
+                f"Done: {'; '.join(done) or 'nothing'}. Not done: {'; '.join(failed)}. "
+                "Each is a checklist item: correct it by hand, tick it off (noxbot requests "
+                f"checklist {view.case.reference}), then approve again."
+            )
+            alert_staff(view.session, view.case, "rectification_failed", message, now=now)
+            view.session.commit()
+            raise CaseError(message)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         subject = view.subject
@@ -267,7 +295,8 @@ class RectificationHandler(Handler):
         notices = draft_notices(view, "rectification", actor)
         # Field names only: the audit trail is kept for good and must not hold the values.
         told = f"; {len(notices)} Art. 19 notice(s) drafted for approval" if notices else ""
-        return f"rectified {', '.join(done)}{told}"
+        elsewhere = "".join(f"; {line}" for line in done_in_sources(view, "rectify"))
+        return f"rectified {', '.join(done)}{elsewhere}{told}"
 
 
 HANDLER = RectificationHandler()

@@ -3,10 +3,13 @@ matching or marketing; the register's `restricted` flag is what the rest honours
 
 from __future__ import annotations
 
+from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
+from bot.store.records import alert_staff
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
+from handlers.sources_changes import change_in_sources, configured, done_in_sources, named
 
 
 class RestrictionHandler(Handler):
@@ -16,12 +19,40 @@ class RestrictionHandler(Handler):
 
     def draft(self, view: CaseView) -> Section:
         told = recipients_to_tell(view)
-        return Section("kinds/restriction.txt.j2", {"told": told}, carries_personal_data=bool(told))
+        restricted: list[tuple[str, str]] = []
+        if view.subject is not None and view.case.verified_at is not None:
+            restricted = named(view, "restrict", view.services.clock())
+        return Section(
+            "kinds/restriction.txt.j2",
+            {"told": told, "restricted": restricted},
+            carries_personal_data=bool(told or restricted),
+        )
 
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None
-        return plan_words(language, "restriction", who=view.who)
+        tables = configured(view, "restrict")
+        too = plan_words(language, "sources_too", items="; ".join(tables)) if tables else ""
+        return plan_words(language, "restriction", who=view.who) + too
+
+    def before_approve(self, view: CaseView, actor: str) -> None:
+        """Restrict in the sources first: a failure is committed on the case, alerts staff
+        and stops approval (the register flag is set only once every source is done)."""
+        if view.subject is None:
+            return
+        now = view.services.clock()
+        text = (view.scope or {}).get("text")
+        done, failed = change_in_sources(view, "restrict", now, approved_text=text)
+        if failed:
+            message = (
+                f"{view.case.reference}: restriction stopped. "
+                f"Done: {'; '.join(done) or 'nothing'}. Not done: {'; '.join(failed)}. "
+                "Each is a checklist item: restrict it by hand, tick it off (noxbot requests "
+                f"checklist {view.case.reference}), then approve again."
+            )
+            alert_staff(view.session, view.case, "restriction_failed", message, now=now)
+            view.session.commit()
+            raise CaseError(message)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:
@@ -31,7 +62,8 @@ class RestrictionHandler(Handler):
         view.session.add(view.subject)
         notices = draft_notices(view, "restriction", actor)
         told = f"; {len(notices)} Art. 19 notice(s) drafted for approval" if notices else ""
-        return f"processing restricted (register flag set){told}"
+        elsewhere = "".join(f"; {line}" for line in done_in_sources(view, "restrict"))
+        return f"processing restricted (register flag set){elsewhere}{told}"
 
 
 HANDLER = RestrictionHandler()

@@ -7,11 +7,20 @@ import imaplib
 import tracemalloc
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.config import DocumentsSource, ImapSettings, MailboxSource, SqlSource, SqlTable
+from bot.config import (
+    ConfigError,
+    DocumentsSource,
+    ImapSettings,
+    MailboxSource,
+    SqlSource,
+    SqlTable,
+    parse_settings,
+)
 from bot.sources import Person, SourceError
 from bot.sources.documents import DocumentsFolder
 from bot.sources.mailbox import Mailbox
@@ -201,18 +210,19 @@ def test_a_mailbox_that_refuses_the_login_is_a_source_error(imap_server):
 # --- SQL ----------------------------------------------------------------------------------
 
 
-def crm(url: str) -> SqlDatabase:
+def crm(url: str, *more: SqlTable, **statements: Any) -> SqlDatabase:
+    """A CRM with four consultants; `statements` (update, restrict) go on its table."""
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
             text(
                 "CREATE TABLE consultant (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
-                "phone TEXT, rate INTEGER)"
+                "phone TEXT, rate INTEGER, restricted INTEGER NOT NULL DEFAULT 0)"
             )
         )
         connection.execute(
             text(
-                "INSERT INTO consultant VALUES "
+                "INSERT INTO consultant (id, name, email, phone, rate) VALUES "
                 "(1, 'Anna Lindqvist', 'anna.lindqvist@example.se', NULL, 950),"
                 " (2, 'John Carter', 'john.carter@example.com', NULL, 900),"
                 " (3, 'A. Lindqvist', NULL, '+46701234567', 800),"
@@ -231,10 +241,103 @@ def crm(url: str) -> SqlDatabase:
                     lookup="SELECT id, name, email, rate FROM consultant "
                     "WHERE lower(email) IN :emails OR phone IN :phones OR name = :name",
                     erase="DELETE FROM consultant WHERE id = :id",
-                )
+                    **statements,
+                ),
+                *more,
             ],
         )
     )
+
+
+def crm_rows(url: str) -> dict[int, dict[str, Any]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM consultant ORDER BY id")).mappings()
+        result = {r["id"]: dict(r) for r in rows}
+    engine.dispose()
+    return result
+
+
+def sql_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    url = request.getfixturevalue("postgres_url")
+    return url.replace("postgresql://", "postgresql+psycopg://")
+
+
+EVIL = "Robert'); DROP TABLE consultant;--"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sql_source_rectifies_and_restricts_a_found_row_with_bound_values(
+    backend, request, tmp_path
+):
+    url = sql_url(backend, request, tmp_path)
+    source = crm(
+        url,
+        update={
+            "name": "UPDATE consultant SET name = :new WHERE id = :id AND name = :old",
+            "email": "UPDATE consultant SET email = :new WHERE id = :id",
+        },
+        restrict="UPDATE consultant SET restricted = 1 WHERE id = :id",
+    )
+    first, _ = source.find(ANNA)
+    outcome = source.rectify(
+        first.ref,
+        [("name", "Anna Lindqvist", EVIL), ("email", "x", "anna@ny.example"), ("rate", "", "1")],
+    )
+    assert outcome == "Konsult i CRM: name, email updated"  # rate has no statement: untouched
+    assert source.restrict(first.ref) == "Konsult i CRM: 1 row(s) restricted"
+    rows = crm_rows(url)  # the table is still there: the value was only ever a value
+    assert rows[1]["name"] == EVIL and rows[1]["email"] == "anna@ny.example"
+    assert rows[1]["rate"] == 950 and rows[1]["restricted"] == 1
+    assert rows[3]["name"] == "A. Lindqvist" and rows[3]["restricted"] == 0
+    source.dispose()
+
+
+def test_a_refused_update_statement_is_a_source_error_and_changes_nothing_in_that_row(
+    tmp_path,
+):
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    source = crm(
+        url,
+        update={
+            "name": "UPDATE consultant SET name = :new WHERE id = :id",
+            "email": "UPDATE consultant SET no_such_column = :new WHERE id = :id",
+        },
+    )
+    first, _ = source.find(ANNA)
+    with pytest.raises(SourceError, match="CRM: the database failed"):
+        source.rectify(first.ref, [("name", "", "Anna Berg"), ("email", "", "a@b.example")])
+    assert crm_rows(url)[1]["name"] == "Anna Lindqvist"  # one transaction per row
+    with pytest.raises(SourceError, match="has no restrict statement"):
+        source.restrict(first.ref)
+    source.dispose()
+
+
+def test_an_update_for_a_field_the_register_does_not_have_is_refused_in_one_line():
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(
+            {
+                "sources": [
+                    {
+                        "type": "sql",
+                        "name": "CRM",
+                        "url": "sqlite://",
+                        "tables": [
+                            {
+                                "label": "Konsult",
+                                "lookup": "SELECT id FROM consultant",
+                                "update": {"mail": "UPDATE consultant SET email = :new"},
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    message = str(refused.value)
+    assert "\n" not in message and "tables.0.update" in message
+    assert "update keys among name, company, org_number, phone, email (not mail)" in message
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

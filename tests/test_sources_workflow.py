@@ -8,16 +8,18 @@ from __future__ import annotations
 import base64
 import imaplib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource
+from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource, SqlTable
 from bot.errors import CaseError
 from bot.store.register import find_subject
+from bot.workflow.cases import set_requested_changes
 from bot.workflow.checklist import sources_json, tick
 from tests import dovecot
 from tests.sources_kit import write_pdf
-from tests.test_sources import crm, fill_mailbox
+from tests.test_sources import EVIL, crm, crm_rows, fill_mailbox, sql_url
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
 
 
@@ -257,6 +259,116 @@ def test_an_erasure_reply_edited_to_keep_the_cv_moves_only_what_its_text_still_n
     assert states["cv-anna.pdf"] == "found" and states["2026-11-02: Mitt CV"] == "erased"
 
 
+# --- SQL: rectification and restriction carried out in the source -------------------------
+
+
+def sql_world(
+    tmp_path: Path, *more: SqlTable, url: str | None = None, **statements: Any
+) -> tuple[World, str]:
+    url = url or f"sqlite:///{tmp_path / 'crm.db'}"
+    return make_world(tmp_path, sources=[crm(url, *more, **statements).config]), url
+
+
+def rectify_name(world: World, name: str) -> str:
+    reference = verified(world, "Mitt namn är fel i ert register, rätta det.", "Rättelse")
+    with world.database.session() as session:
+        set_requested_changes(session, world.services, reference, {"name": name}, actor="staff:eva")
+    return reference
+
+
+def plan(world: World, draft_id: int) -> str:
+    from bot.workflow.approval import plan_for
+
+    with world.database.session() as session:
+        return " ".join(plan_for(session, world.services, draft_id).will)
+
+
+def findings(world: World, reference: str) -> list[tuple[str, str, str]]:
+    with world.session() as session:
+        result = sources_json(session, world.case(reference))["findings"]
+    return [(f["summary"], f["state"], f["outcome"]) for f in result]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_approved_rectification_updates_the_crm_rows_storing_an_sql_shaped_name_as_a_value(
+    backend, request, tmp_path
+):
+    world, url = sql_world(
+        tmp_path,
+        url=sql_url(backend, request, tmp_path),
+        update={"name": "UPDATE consultant SET name = :new WHERE id = :id"},
+    )
+    reference = rectify_name(world, EVIL)
+    draft = world.reply_draft(reference)
+    assert "Vi har också gjort rättelsen i:\n- CRM: Konsult i CRM\n" in draft.text
+    assert "the sources, on each row found there: CRM: Konsult i CRM" in plan(world, draft.id)
+    world.approve(draft.id)
+    rows = crm_rows(url)
+    assert [rows[i]["name"] for i in (1, 2, 3)] == [EVIL, "John Carter", EVIL]
+    assert (
+        findings(world, reference)
+        == [("Konsult i CRM", "rectified", "Konsult i CRM: name updated")] * 2
+    )
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == EVIL
+
+
+def test_a_refused_update_leaves_the_case_saying_what_was_and_was_not_updated(tmp_path):
+    assignments = SqlTable(
+        label="Uppdrag i CRM",
+        lookup="SELECT id FROM consultant WHERE lower(email) IN :emails",
+        update={"name": "UPDATE uppdrag SET namn = :new WHERE konsult = :id"},  # no such table
+    )
+    world, url = sql_world(
+        tmp_path, assignments, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, "Anna Berg")
+    draft = world.reply_draft(reference)
+    assert "- CRM: Konsult i CRM; Uppdrag i CRM\n" in draft.text
+    with pytest.raises(CaseError) as stopped:
+        world.approve(draft.id)
+    message = str(stopped.value)
+    assert "rectification stopped. Done: CRM: Konsult i CRM: name updated; CRM: Konsult" in message
+    assert "Not done: CRM: 'Uppdrag i CRM' (CRM: the database failed (" in message
+    assert [crm_rows(url)[i]["name"] for i in (1, 3)] == ["Anna Berg", "Anna Berg"]
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Lindqvist"
+        result = sources_json(session, world.case(reference))
+    assert world.case(reference).status == "awaiting_approval"
+    assert world.alerts("rectification_failed")
+    assert [s for _, s, _ in findings(world, reference)] == ["rectified", "rectified", "failed"]
+    [item] = [i for i in result["checklist"] if not i["done"]]
+    assert item["task"].startswith("'Uppdrag i CRM' could not be updated (CRM: the database")
+    with world.database.session() as session:
+        tick(
+            session, reference, item["id"], "Rättat för hand", actor="staff:eva", now=world.clock()
+        )
+    world.approve(draft.id)  # what was done is not done again; the register changes now
+    assert [s for _, s, _ in findings(world, reference)] == ["rectified", "rectified", "failed"]
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"
+    assert world.case(reference).status == "approved"
+
+
+def test_an_approved_restriction_runs_the_restrict_statement_on_the_persons_rows(tmp_path):
+    world, url = sql_world(tmp_path, restrict="UPDATE consultant SET restricted = 1 WHERE id = :id")
+    reference = verified(
+        world,
+        "Jag vill att ni begränsar behandlingen av mina uppgifter, artikel 18.",
+        "Begränsning",
+    )
+    draft = world.reply_draft(reference)
+    assert "Vi har också begränsat behandlingen i:\n- CRM: Konsult i CRM\n" in draft.text
+    assert "the sources, on each row found there: CRM: Konsult i CRM" in plan(world, draft.id)
+    world.approve(draft.id)
+    rows = crm_rows(url)
+    assert [rows[i]["restricted"] for i in (1, 2, 3, 4)] == [1, 0, 1, 0]
+    assert (
+        findings(world, reference)
+        == [("Konsult i CRM", "restricted", "Konsult i CRM: 1 row(s) restricted")] * 2
+    )
+
+
 def test_an_access_reply_never_attaches_a_mail_or_file_that_only_mentions_the_person(
     tmp_path, imap_server
 ):
@@ -329,3 +441,58 @@ def test_cutting_an_item_from_an_erasure_reply_keeps_that_thing_even_when_its_na
     assert erased == ["3", "4", "Anna_CV.pdf"]
     assert everything == ["1", "2", "3", "4", "Anna_CV.pdf", "CV.pdf"]
     world.database.dispose()
+
+
+def test_a_rectification_reply_edited_to_leave_out_the_crm_leaves_the_crm_as_it_was(tmp_path):
+    from bot.workflow.approval import edit_draft
+
+    world, url = sql_world(
+        tmp_path, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, "Anna Berg")
+    draft = world.reply_draft(reference)
+    without_crm = "\n".join(
+        line for line in draft.text.splitlines() if not line.startswith("- CRM:")
+    )
+    with world.database.session() as session:
+        edited = edit_draft(session, world.services, draft.id, without_crm, actor="staff:eva")
+    assert "CRM" not in plan(world, edited.id)
+    world.approve(edited.id)
+    assert crm_rows(url)[1]["name"] == "Anna Lindqvist"
+    assert findings(world, reference) == []
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"
+
+
+def test_a_crm_down_when_a_rectification_is_approved_stops_it_until_staff_do_it_by_hand(
+    tmp_path,
+):
+    from sqlalchemy import create_engine, text
+
+    world, url = sql_world(
+        tmp_path, update={"name": "UPDATE consultant SET name = :new WHERE id = :id"}
+    )
+    reference = rectify_name(world, "Anna Berg")
+    draft = world.reply_draft(reference)
+    engine = create_engine(url)
+    with engine.begin() as connection:  # the CRM refuses every statement from now on
+        connection.execute(text("ALTER TABLE consultant RENAME TO gone"))
+    engine.dispose()
+    with pytest.raises(CaseError) as stopped:
+        world.approve(draft.id)
+    assert "rectification stopped. Done: nothing. Not done: CRM: could not be searched to " in (
+        str(stopped.value)
+    )
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Lindqvist"
+        [item] = [
+            i for i in sources_json(session, world.case(reference))["checklist"] if not i["done"]
+        ]
+    assert item["task"].startswith("could not be searched to carry out the rectification (CRM:")
+    with world.database.session() as session:
+        tick(
+            session, reference, item["id"], "Rättat för hand", actor="staff:eva", now=world.clock()
+        )
+    world.approve(draft.id)  # staff did it by hand: the CRM is not asked again
+    with world.session() as session:
+        assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"

@@ -59,8 +59,9 @@ EXTRA = {
     "kinds/rectification.txt.j2": {
         "changes": [Change("phone", "Telefon", "+4670", "+4676")],
         "told": ["Kund AB"],
+        "updated": [("CRM", "Konsult i CRM")],
     },
-    "kinds/restriction.txt.j2": {"told": []},
+    "kinds/restriction.txt.j2": {"told": [], "restricted": [("CRM", "Konsult i CRM")]},
     "kinds/erasure.txt.j2": {
         "kept": ["Bokföring"],
         "service_ends": True,

@@ -32,6 +32,7 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "erasure_also": "; withdraw what still waits to carry their data: {items}",
         "erasure_sources": "; erase from the sources: {items}",
+        "sources_too": "; do the same in the sources, on each row found there: {items}",
         "erasure_mentions": (
             "; left in place, as they only mention the person and hold others' data "
             "(redact what concerns them by hand if it must go): {items}"
@@ -133,6 +134,7 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "erasure_also": "; dra tillbaka det som ännu väntar med hens uppgifter: {items}",
         "erasure_sources": "; radera i källorna: {items}",
+        "sources_too": "; göra detsamma i källorna, på varje rad som hittas där: {items}",
         "erasure_mentions": (
             "; lämnas kvar, eftersom de bara nämner personen och rymmer andras uppgifter "
             "(maska det som rör hen för hand om det måste bort): {items}"

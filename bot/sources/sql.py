@@ -1,7 +1,7 @@
 """An SQL database reachable by an SQLAlchemy URL, with statements declared per table in
 config. Parameters are always bound (:name, :emails, :phones — the lists expand to IN
-lists), never formatted into the statement; erase runs per row found with that row's key
-bound."""
+lists), never formatted into the statement; erase, update (rectification, also binding :new
+and :old) and restrict run per row found with that row's key bound."""
 
 from __future__ import annotations
 
@@ -83,10 +83,38 @@ class SqlDatabase:
                 result = connection.execute(text(sql), {table.key: key})
         except SQLAlchemyError as exc:
             raise self._failed(exc) from None
-        return f"{table.label}: {result.rowcount} row(s) erased"
+        done = {"erase": "erased", "restrict": "restricted"}[which]
+        return f"{table.label}: {result.rowcount} row(s) {done}"
 
     def erase(self, ref: str) -> str:
         return self._run(ref, "erase")
+
+    def table_of(self, ref: str) -> SqlTable:
+        """The configured table a found row is in."""
+        return self.config.tables[json.loads(ref)[0]]
+
+    def rectify(self, ref: str, changes: list[tuple[str, str, str]]) -> str:
+        """Run the table's `update` statement for each (field, old, new) it has one for, on
+        the row found, in one transaction: the row is changed wholly or not at all."""
+        index, key = json.loads(ref)
+        table = self.config.tables[index]
+        wanted = [(f, old, new) for f, old, new in changes if f in table.update]
+        if not wanted:
+            raise SourceError(f"{self.name}: {table.label} has no update statement for these")
+        try:
+            with self._connect().begin() as connection:
+                for field, old, new in wanted:
+                    sql = table.update[field]
+                    values = {"new": new, "old": old, table.key: key}
+                    connection.execute(
+                        text(sql), {k: v for k, v in values.items() if f":{k}" in sql}
+                    )
+        except SQLAlchemyError as exc:
+            raise self._failed(exc) from None
+        return f"{table.label}: {', '.join(f for f, _, _ in wanted)} updated"
+
+    def restrict(self, ref: str) -> str:
+        return self._run(ref, "restrict")
 
     def attachment(self, ref: str) -> Attachment | None:
         return None

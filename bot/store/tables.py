@@ -409,7 +409,9 @@ class WebSession(SQLModel, table=True):
 class FindingState(StrEnum):
     FOUND = "found"
     ERASED = "erased"  # moved to the holding place, or deleted, as the source is configured
-    FAILED = "failed"  # the source refused or was down while erasing: see `outcome`
+    FAILED = "failed"  # the source refused or was down while acting on it: see `outcome`
+    RECTIFIED = "rectified"  # an approved rectification's update statements ran on it
+    RESTRICTED = "restricted"  # an approved restriction's restrict statement ran on it
 
 
 class SourceFinding(SQLModel, table=True):
