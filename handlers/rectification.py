@@ -24,7 +24,7 @@ from bot.store.register import (
 from bot.store.tables import ContactKind, ContactPoint, Subject
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_changes import change_in_sources, configured, done_in_sources, named
+from handlers.sources_changes import carry_out_in_sources, configured, done_in_sources, named
 
 
 @dataclass(frozen=True)
@@ -252,18 +252,7 @@ class RectificationHandler(Handler):
             if (problem := conflict(view.session, view.subject, change)) is not None:
                 raise CaseError(f"{view.case.reference}: {problem}; approval changed nothing")
         now = view.services.clock()
-        text = (view.scope or {}).get("text")
-        done, failed = change_in_sources(view, "rectify", now, approved_text=text)
-        if failed:
-            message = (
-                f"{view.case.reference}: rectification stopped. "
-                f"Done: {'; '.join(done) or 'nothing'}. Not done: {'; '.join(failed)}. "
-                "Each is a checklist item: correct it by hand, tick it off (noxbot requests "
-                f"checklist {view.case.reference}), then approve again."
-            )
-            alert_staff(view.session, view.case, "rectification_failed", message, now=now)
-            view.session.commit()
-            raise CaseError(message)
+        carry_out_in_sources(view, "rectify", "rectification", now)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         subject = view.subject

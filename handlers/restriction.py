@@ -3,13 +3,11 @@ matching or marketing; the register's `restricted` flag is what the rest honours
 
 from __future__ import annotations
 
-from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
-from bot.store.records import alert_staff
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import draft_notices, recipients_to_tell
-from handlers.sources_changes import change_in_sources, configured, done_in_sources, named
+from handlers.sources_changes import carry_out_in_sources, configured, done_in_sources, named
 
 
 class RestrictionHandler(Handler):
@@ -41,18 +39,7 @@ class RestrictionHandler(Handler):
         if view.subject is None:
             return
         now = view.services.clock()
-        text = (view.scope or {}).get("text")
-        done, failed = change_in_sources(view, "restrict", now, approved_text=text)
-        if failed:
-            message = (
-                f"{view.case.reference}: restriction stopped. "
-                f"Done: {'; '.join(done) or 'nothing'}. Not done: {'; '.join(failed)}. "
-                "Each is a checklist item: restrict it by hand, tick it off (noxbot requests "
-                f"checklist {view.case.reference}), then approve again."
-            )
-            alert_staff(view.session, view.case, "restriction_failed", message, now=now)
-            view.session.commit()
-            raise CaseError(message)
+        carry_out_in_sources(view, "restrict", "restriction", now)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         if view.subject is None:

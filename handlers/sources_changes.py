@@ -15,7 +15,9 @@ from typing import Any, Literal
 from sqlmodel import Session, select
 
 from bot.config import SqlSource
+from bot.errors import CaseError
 from bot.sources import Found, Source, SourceError
+from bot.store.records import alert_staff
 from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding
 from handlers.base import CaseView
 from handlers.sources_on_case import _add_item, _items, findings_of, person_of
@@ -197,3 +199,25 @@ def done_in_sources(view: CaseView, action: Action) -> list[str]:
     return [
         f"{f.source}: {f.outcome}" for f in findings_of(view.session, view.case, _STATE[action])
     ]
+
+
+#: What staff do by hand with what a source could not change.
+BY_HAND = {"rectify": "correct", "restrict": "restrict"}
+
+
+def carry_out_in_sources(view: CaseView, action: Action, noun: str, now: datetime) -> None:
+    """Rectify or restrict in the sources the approved text still lists; a failure part-way
+    is kept on the case (done and not done), alerts staff once and stops approval."""
+    text = (view.scope or {}).get("text")
+    done, failed = change_in_sources(view, action, now, approved_text=text)
+    if not failed:
+        return
+    message = (
+        f"{view.case.reference}: {noun} stopped. "
+        f"Done: {'; '.join(done) or 'nothing'}. Not done: {'; '.join(failed)}. "
+        f"Each is a checklist item: {BY_HAND[action]} it by hand, tick it off (noxbot requests "
+        f"checklist {view.case.reference}), then approve again."
+    )
+    alert_staff(view.session, view.case, f"{noun}_failed", message, now=now)
+    view.session.commit()
+    raise CaseError(message)
