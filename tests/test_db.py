@@ -143,3 +143,28 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "noxbot.db"
     Database(f"sqlite:///{path}").dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from bot.store.database import _alembic_config, make_engine
+
+    config = _alembic_config(make_engine("sqlite://"))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_a_worker_on_an_up_to_date_database_does_not_load_alembic(sqlite_url):
+    """Alembic costs a worker ~9 MiB; it is needed only to change the schema."""
+    import subprocess
+    import sys
+
+    Database(sqlite_url).dispose()  # created and upgraded here
+    check = (
+        "import sys; from bot.store.database import Database; "
+        f"d = Database({sqlite_url!r}); d.dispose(); "
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -26,7 +26,6 @@ from bot.runtime.senders import open_channels
 from bot.runtime.staff_chat import notify_staff
 from bot.runtime.wakeups import listen_for_wakeups
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
-from bot.web.server import serve_console
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
 from bot.workflow.sending import deliver_due
@@ -98,6 +97,8 @@ async def run_workers(
                 group.create_task(listen_for_wakeups(database, stop))
             group.create_task(lead_when_elected(database, services, settings, channels.bot, stop))
             if settings.web is not None:  # the staff console, in every instance
+                from bot.web.server import serve_console  # ~15 MiB: only when configured
+
                 group.create_task(serve_console(database, services, settings.web, stop))
 
 

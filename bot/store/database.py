@@ -1,18 +1,21 @@
-"""The database: engine, sessions, and schema migrations (Alembic) applied on every start."""
+"""The database: engine, sessions, and schema migrations (Alembic) applied on every start.
+
+Alembic itself (about 9 MiB of a worker's memory) is imported only when the schema is not
+already at the newest revision: the revision the database is at and the newest one this code
+knows are read without it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
@@ -20,6 +23,9 @@ from sqlmodel import Session, create_engine
 from bot.config import redact_url, without_passwords
 from bot.errors import NoxbotError
 from bot.store.wakeup import Wakeup, wants_wakeup
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -115,6 +121,8 @@ def _create_private(url: str) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -122,13 +130,41 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The schema revision the database is at (None for an empty database)."""
+    """The schema revision the database is at (None for an empty database): Alembic's
+    version table, read directly."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return rows[0][0] if len(rows) == 1 else None
 
 
+_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(?:None|[\"']([^\"']+)[\"'])", re.MULTILINE)
+
+
+@cache
 def head_revision() -> str:
-    """The newest schema revision this code knows."""
+    """The newest schema revision this code knows: the one no migration builds on. Read
+    from the migration files' `revision`/`down_revision` lines (a test checks it against
+    Alembic's own answer); Alembic decides when the files do not name exactly one head."""
+    revisions: set[str] = set()
+    built_on: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return _alembic_head()
+        revisions.add(revision.group(1))
+        if down.group(1):
+            built_on.add(down.group(1))
+    heads = revisions - built_on
+    return heads.pop() if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config(make_engine("sqlite://"))).get_current_head()
     assert head is not None
     return head
@@ -137,6 +173,11 @@ def head_revision() -> str:
 def upgrade(engine: Engine) -> str:
     """Bring the schema up to date; returns the revision it is now at."""
     try:
+        revision = current_revision(engine)
+        if revision is not None and revision == head_revision():
+            return revision
+        from alembic import command
+
         command.upgrade(_alembic_config(engine), "head")
     except Exception as exc:  # any driver error, reported as one line
         url = engine.url.render_as_string(hide_password=False)
