@@ -323,3 +323,18 @@ def test_every_due_date_is_the_first_working_day_on_or_after_the_calendar_month(
     )
     assert internal_target_date(received_at) <= due
     assert working_days_left(due, received) >= 1
+
+
+def test_the_holiday_calendar_agrees_with_the_holidays_package_from_1990_to_2100() -> None:
+    """Our own calendar (the package loads every country's, ~20 MiB) against `holidays`,
+    PUBLIC category, eves excluded by name as the law has them (see deadlines.py)."""
+    import holidays  # the test extra
+    from holidays.constants import PUBLIC
+
+    eves = {"Midsommarafton", "Julafton", "Nyårsafton"}
+    for year in range(1990, 2101):
+        theirs = holidays.Sweden(
+            years=year, include_sundays=False, categories=(PUBLIC,), language="sv"
+        )
+        expected = {d for d, names in theirs.items() if not set(names.split("; ")) <= eves}
+        assert swedish_public_holidays(year) == expected, year

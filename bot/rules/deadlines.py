@@ -10,37 +10,56 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-from holidays.constants import PUBLIC
-
 STOCKHOLM = "Europe/Stockholm"
 
-# What `holidays.Sweden` (v0.109) returns, checked for 2026 with categories=(PUBLIC,) and
-# language="sv": Nyårsdagen 1/1, Trettondedag jul 6/1, Långfredagen 3/4, Påskdagen 5/4,
-# Annandag påsk 6/4, Första maj 1/5, Kristi himmelsfärdsdag 14/5, Pingstdagen 24/5,
-# Nationaldagen 6/6, Midsommardagen 20/6, Alla helgons dag 31/10, Juldagen 25/12 and
-# Annandag jul 26/12 -- exactly the allmänna helgdagar of lag (1989:253) 1 § (which, as amended
-# by SFS 2004:1320, does list första maj). The eves (Midsommarafton, Julafton, Nyårsafton) sit in
-# the package's DE_FACTO category, because the annual leave act (SFS 1977:480, 7 §) treats them
-# like Sundays; they are not allmänna helgdagar and must not move a deadline. We ask for PUBLIC
-# only, pass include_sundays=False explicitly (it is v0.109's default; with True every Sunday
-# would be listed, and weekends are handled by weekday anyway) and still drop the eves by name,
-# so that a future release moving them into PUBLIC cannot silently lengthen our deadlines.
-_EVES_NOT_HOLIDAYS = frozenset({"Midsommarafton", "Julafton", "Nyårsafton"})
+
+def easter_sunday(year: int) -> date:
+    """Easter Sunday of the Gregorian calendar (the anonymous algorithm of 1876)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month, day = divmod(h + ell - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _saturday_from(d: date) -> date:
+    return d + timedelta(days=(5 - d.weekday()) % 7)
 
 
 @lru_cache(maxsize=64)
 def swedish_public_holidays(year: int) -> frozenset[date]:
-    """Swedish allmänna helgdagar of `year` other than ordinary Sundays (lag 1989:253)."""
-    calendar_of_year = holidays.Sweden(
-        years=year, include_sundays=False, categories=(PUBLIC,), language="sv"
-    )
-    return frozenset(
-        day
-        for day, names in calendar_of_year.items()
-        # One date can carry several names joined by "; " (e.g. a holiday on a Sunday).
-        if not set(names.split("; ")) <= _EVES_NOT_HOLIDAYS
-    )
+    """Swedish allmänna helgdagar of `year` other than ordinary Sundays (lag 1989:253 1 §).
+
+    Computed here rather than with the `holidays` package, whose first use loads the
+    calendars of every country (~20 MiB of a worker's memory); tests/test_deadlines.py
+    checks these dates against that package for 1990–2100. The eves (Midsommarafton,
+    Julafton, Nyårsafton) are not allmänna helgdagar and do not move a deadline. Since 2005
+    (SFS 2004:1320) Nationaldagen is one and Annandag pingst no longer is."""
+    easter = easter_sunday(year)
+    days = {
+        date(year, 1, 1),  # Nyårsdagen
+        date(year, 1, 6),  # Trettondedag jul
+        easter - timedelta(days=2),  # Långfredagen
+        easter,  # Påskdagen
+        easter + timedelta(days=1),  # Annandag påsk
+        date(year, 5, 1),  # Första maj
+        easter + timedelta(days=39),  # Kristi himmelsfärdsdag
+        easter + timedelta(days=49),  # Pingstdagen
+        _saturday_from(date(year, 6, 20)),  # Midsommardagen
+        _saturday_from(date(year, 10, 31)),  # Alla helgons dag
+        date(year, 12, 25),  # Juldagen
+        date(year, 12, 26),  # Annandag jul
+    }
+    if year >= 2005:
+        days.add(date(year, 6, 6))  # Nationaldagen
+    else:
+        days.add(easter + timedelta(days=50))  # Annandag pingst
+    return frozenset(days)
 
 
 def is_working_day(d: date) -> bool:
