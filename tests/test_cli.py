@@ -975,6 +975,9 @@ def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_r
     )
     assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
     assert any("draft_rejected" in line for line in lines[lines.index("History") :])
+    # The facts read as words, not as Python values.
+    assert "kinds: rectification" in lines and "extended due date: —" in lines
+    assert not [line for line in lines if "None" in line or "['" in line or "{'" in line]
     document = run_json("requests", "show", reference, *config)
     assert document["status_words"] == "draft rejected, to redraft"
     assert document["thread"][0]["text"].startswith("Hej, kan ni rätta mitt telefonnummer")

@@ -149,12 +149,27 @@ def requests_show(
 SECTIONS = ("thread", "drafts", "verifications", "outbox", "alerts", "history")
 
 
+def _fact(value: object) -> str:
+    """One of the case's facts as a person reads it: lists joined, nothing as a dash,
+    yes/no, a mapping as its pairs."""
+    if value is None or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):  # kinds side by side; phrases, which hold commas, apart
+        items = [_fact(item) for item in value]
+        return ("; " if any(" " in item for item in items) else ", ").join(items)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_fact(v)}" for k, v in value.items())
+    return str(value)
+
+
 def print_case_document(case: dict) -> None:
     """The case as a document to read: its facts, then the thread, every draft version,
     challenges, outbox, alerts and history, each in order."""
     for key, value in case.items():
         if key not in SECTIONS:
-            console.print(Text.assemble((key, "bold"), f": {value}"))
+            console.print(Text.assemble((key.replace("_", " "), "bold"), f": {_fact(value)}"))
     console.print(Text("\nThread", style="bold"))
     for m in case["thread"]:
         who = "from" if m["direction"] == "in" else "to"
