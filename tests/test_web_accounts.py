@@ -15,6 +15,27 @@ from bot.web import accounts
 from tests.workflow_kit import make_world
 
 
+
+def test_logins_never_used_again_are_forgotten_by_the_daily_housekeeping(tmp_path: Path):
+    from bot.workflow.housekeeping import run_daily_retention
+
+    world = make_world(tmp_path)
+    now = world.clock()
+    with world.database.session() as session:
+        account, _ = accounts.add_account(
+            session, "alice", now=now, actor="staff:admin", setup_hours=1
+        )
+        accounts.set_password(session, account, "a long enough password", now)
+        accounts.open_session(session, account, now, minutes=60)  # the browser never returns
+        live, _ = accounts.open_session(session, account, now + timedelta(hours=2), minutes=60)
+    world.clock.advance(hours=2)
+    with world.database.session() as session:
+        run_daily_retention(session, world.services, world.clock().date())
+    with world.database.session() as session:
+        assert len(session.exec(select(WebSession)).all()) == 1
+        assert accounts.session_for(session, live, world.clock()) is not None
+    world.database.dispose()
+
 def test_a_session_ends_at_its_lifetime_and_a_reset_ends_it_at_once(tmp_path: Path):
     world = make_world(tmp_path)
     now = world.clock()

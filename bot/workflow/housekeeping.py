@@ -26,6 +26,7 @@ from bot.store.tables import (
     Request,
     StaffAlert,
     Verification,
+    WebSession,
 )
 from bot.workflow.lifecycle import FINAL_STATES
 from bot.workflow.services import Services
@@ -199,7 +200,15 @@ def run_daily_retention(session: Session, services: Services, today: date) -> li
         return []
     purged = purge_closed(session, services, today)
     purge_unrelated_messages(session, services, today)
+    purge_expired_web_sessions(session, services.clock())
     return purged
+
+
+def purge_expired_web_sessions(session: Session, now: datetime) -> int:
+    """Forget console logins that have ended (a session is otherwise deleted only when its
+    browser comes back or logs out); returns how many."""
+    result = session.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
+    return result.rowcount or 0
 
 
 def raise_daily_reminders(session: Session, services: Services, today: date) -> int:
