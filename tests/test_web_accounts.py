@@ -15,7 +15,6 @@ from bot.web import accounts
 from tests.workflow_kit import make_world
 
 
-
 def test_logins_never_used_again_are_forgotten_by_the_daily_housekeeping(tmp_path: Path):
     from bot.workflow.housekeeping import run_daily_retention
 
@@ -35,6 +34,7 @@ def test_logins_never_used_again_are_forgotten_by_the_daily_housekeeping(tmp_pat
         assert len(session.exec(select(WebSession)).all()) == 1
         assert accounts.session_for(session, live, world.clock()) is not None
     world.database.dispose()
+
 
 def test_a_session_ends_at_its_lifetime_and_a_reset_ends_it_at_once(tmp_path: Path):
     world = make_world(tmp_path)
