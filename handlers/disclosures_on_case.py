@@ -20,7 +20,7 @@ from bot.store.disclosures import disclosures_of
 from bot.store.records import SYSTEM
 from bot.store.tables import Disclosure, Draft, DraftStatus
 from handlers.base import CaseView
-from handlers.sources_on_case import _add_item
+from handlers.sources_on_case import add_checklist_item
 
 _ASKED = re.compile(
     r"vilka (har )?(fatt|tagit del av|mottagit)|vem har (fatt|tagit del)|vilka mottagare|"
@@ -67,7 +67,7 @@ def recipients_to_tell(view: CaseView) -> list[str]:
             continue
         told.append(disclosure.recipient)
         if disclosure.recipient_email is None:
-            _add_item(
+            add_checklist_item(
                 view.session,
                 view.case,
                 disclosure.recipient,

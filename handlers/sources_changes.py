@@ -20,7 +20,7 @@ from bot.sources import Found, Source, SourceError
 from bot.store.records import alert_staff
 from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding
 from handlers.base import CaseView
-from handlers.sources_on_case import _add_item, _items, findings_of, person_of
+from handlers.sources_on_case import add_checklist_item, findings_of, listed_summaries, person_of
 
 Action = Literal["rectify", "restrict"]
 
@@ -40,7 +40,9 @@ def _listed(text: str, tables: set[tuple[str, str]]) -> set[tuple[str, str]]:
             prefix = f"- {source}: "
             if line.startswith(prefix):
                 labels = {label for s, label in tables if s == source}
-                listed.update((source, item) for item in _items(line[len(prefix) :], labels))
+                listed.update(
+                    (source, item) for item in listed_summaries(line[len(prefix) :], labels)
+                )
     return listed
 
 
@@ -105,7 +107,7 @@ def to_change(view: CaseView, action: Action, now: datetime) -> list[tuple[Sourc
         except SourceError as exc:
             if not _searched_by_hand(view.session, view.case, source.name, action):
                 task = _SEARCH_TASK.format(action=_NOUN[action])
-                _add_item(
+                add_checklist_item(
                     view.session, view.case, source.name, f"{task} ({exc}); do it by hand", now
                 )
             continue
@@ -172,7 +174,7 @@ def change_in_sources(
             finding.outcome = str(exc)
             finding.state = FindingState.FAILED
             failed.append(f"{source.name}: '{item.summary}' ({exc})")
-            _add_item(
+            add_checklist_item(
                 view.session,
                 view.case,
                 source.name,

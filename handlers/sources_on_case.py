@@ -29,7 +29,9 @@ def person_of(session: Session, subject: Subject) -> Person:
     )
 
 
-def _add_item(session: Session, case: Request, source: str, task: str, now: datetime) -> None:
+def add_checklist_item(
+    session: Session, case: Request, source: str, task: str, now: datetime
+) -> None:
     """A checklist item, once per case and wording (a redraft does not repeat it)."""
     exists = session.exec(
         select(ChecklistItem).where(
@@ -66,7 +68,7 @@ def search_sources(
         try:
             found = source.find(person)
         except SourceError as exc:
-            _add_item(
+            add_checklist_item(
                 session,
                 case,
                 source.name,
@@ -89,7 +91,7 @@ def search_sources(
             findings.append(finding)
     for config in settings.sources:
         if isinstance(config, ManualSource):
-            _add_item(session, case, config.name, config.task, now)
+            add_checklist_item(session, case, config.name, config.task, now)
     session.flush()
     return findings
 
@@ -138,7 +140,7 @@ def attachments_for(
         try:
             copy = source.attachment(finding.ref)
         except SourceError as exc:
-            _add_item(
+            add_checklist_item(
                 session,
                 case,
                 finding.source,
@@ -151,7 +153,7 @@ def attachments_for(
     return copies
 
 
-def _items(rest: str, candidates: set[str]) -> list[str]:
+def listed_summaries(rest: str, candidates: set[str]) -> list[str]:
     """The summaries one listed line names, in order: `rest` split where the reply joined
     them ("; "), a summary that itself holds "; " kept whole; [] when the line was edited
     so that it no longer is a list of whole summaries (then it names nothing)."""
@@ -190,7 +192,7 @@ def listed_in(text: str, findings: list[SourceFinding]) -> set[int]:
         for source, summaries in by_source.items():
             prefix = f"- {source}: "
             if line.startswith(prefix):
-                for item in _items(line[len(prefix) :].strip(), set(summaries)):
+                for item in listed_summaries(line[len(prefix) :].strip(), set(summaries)):
                     counts[(source, item)] = counts.get((source, item), 0) + 1
     return {
         f.id or 0
@@ -240,7 +242,7 @@ def erase_findings(
             finding.outcome = str(exc)
             finding.state = FindingState.FAILED
             failed.append(f"{finding.source}: '{finding.summary}' ({exc})")
-            _add_item(
+            add_checklist_item(
                 session,
                 case,
                 finding.source,
