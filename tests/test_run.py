@@ -248,3 +248,22 @@ async def test_noxbot_run_serves_the_staff_console_when_web_is_configured(tmp_pa
     stop.set()
     await asyncio.wait_for(task, 15)
     world.database.dispose()
+
+
+def test_the_worker_process_limits_glibcs_malloc_arenas_unless_the_person_set_it(monkeypatch):
+    """`noxbot run` asks glibc for one arena (peak RSS; see limit_malloc_arenas); a
+    MALLOC_ARENA_MAX in the environment is the person's choice and is left alone."""
+    import platform
+    import subprocess
+    import sys
+
+    from bot.runtime.supervisor import limit_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    libc = platform.libc_ver()[0]
+    # In a fresh interpreter: the arena limit is process-wide and stays.
+    check = "from bot.runtime.supervisor import limit_malloc_arenas as f; print(f())"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.stdout.strip() == ("True" if libc == "glibc" else "False"), done.stderr
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False
