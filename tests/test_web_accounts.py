@@ -330,3 +330,22 @@ async def test_the_console_logs_in_searches_the_queue_and_shows_a_case_on_both_d
             assert "checking identity" in case.text
     finally:
         world.database.dispose()
+
+
+def test_a_command_line_start_does_not_pay_for_a_password_hash():
+    """An Argon2 hash takes 64 MiB: the one a wrong name is checked against is made on the
+    first login, not when `noxbot` (or `noxbot run`) starts."""
+    import subprocess
+    import sys
+
+    # VmHWM: this process's own peak (ru_maxrss would carry the parent's over the fork).
+    check = (
+        "import re, bot.cli; from bot.web import accounts; "
+        "status = open('/proc/self/status').read(); "
+        "print(accounts._dummy_hash.cache_info().currsize, "
+        "int(re.search(r'VmHWM:\\s*(\\d+)', status).group(1)) // 1024)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    hashes, peak_mib = map(int, done.stdout.split())
+    assert hashes == 0, done.stderr
+    assert peak_mib < 64 + 40  # the hash alone would take 64 MiB

@@ -15,6 +15,7 @@ import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -27,8 +28,14 @@ from bot.store.tables import StaffAccount, WebSession
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # bounded work per login attempt
 _hasher = PasswordHasher()
-#: Compared against when the account does not exist, so a wrong name costs the same time.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Compared against when the account does not exist, so a wrong name costs the same
+    time. Made on first use, not at import: an Argon2 hash takes 64 MiB and tens of
+    milliseconds, which every `noxbot` command (and `noxbot run`) would otherwise pay."""
+    return _hasher.hash("not a password anyone has")
 
 
 class AccountError(NoxbotError):
@@ -146,7 +153,7 @@ def check_login(session: Session, name: str, password: str) -> StaffAccount | No
     """The account when the name and password match an enabled account, else None (the same
     work either way)."""
     account = session.exec(select(StaffAccount).where(StaffAccount.name == name.strip())).first()
-    stored = account.password_hash if account and account.password_hash else _DUMMY_HASH
+    stored = account.password_hash if account and account.password_hash else _dummy_hash()
     try:
         matches = _hasher.verify(stored, password[:MAX_PASSWORD_LENGTH])
     except (VerificationError, InvalidHashError):
