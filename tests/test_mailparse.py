@@ -304,3 +304,41 @@ def test_damaged_mail_is_parsed_or_refused_but_never_crashes(path, edits):
     except MalformedEmail:
         return
     assert isinstance(parsed.text, str) and isinstance(parsed.subject, str)
+
+
+def test_headers_read_without_the_policys_parser_read_as_the_parser_reads_them():
+    """bot.reading.mail._plain_value skips the email library's header parser where its
+    answer is the text itself; on random ASCII values (control characters, quotes, folds)
+    and Message-IDs it must give what the parser gives."""
+    import email.policy
+    import random
+    import string
+
+    from bot.reading.mail import _POLICY, _plain_value, _unfold
+
+    def parsed(name: str, value: str) -> str:
+        return _unfold(str(email.policy.EmailPolicy.header_fetch_parse(_POLICY, name, value)))
+
+    chance = random.Random(7)
+    alphabet = "".join(map(chr, range(128))) + string.ascii_letters * 3 + ' =?()<>@\\"'
+    tried = 0
+    for name in ("subject", "x-mailer", "in-reply-to", "references", "received", "to", "date"):
+        for _ in range(3000):
+            value = "".join(chance.choices(alphabet, k=chance.randint(0, 40)))
+            value = value.replace("\r", " ").replace("\n", " ")
+            if chance.random() < 0.2:
+                value += "\r\n\t folded"
+            if (plain := _plain_value(name, value)) is not None:
+                tried += 1
+                assert _unfold(plain) == parsed(name, value), (name, value)
+    atext = "abcXYZ019._+-!#$%&'*/=?^_`{|}~"
+    for _ in range(5000):
+        local = "".join(chance.choices(atext, k=chance.randint(0, 12)))
+        domain = "".join(chance.choices("ab9.-", k=chance.randint(0, 8)))
+        value = f" <{local}@{domain}>\t" if chance.random() < 0.3 else f"<{local}@{domain}>"
+        if (plain := _plain_value("message-id", value)) is not None:
+            tried += 1
+            assert _unfold(plain) == parsed("message-id", value), value
+    assert tried > 10_000
+    assert _plain_value("from", "anna@example.se") is None  # structured: the parser's
+    assert _plain_value("subject", "=?utf-8?q?Hej?=") is None  # an encoded word
