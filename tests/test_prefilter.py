@@ -84,6 +84,22 @@ def test_no_pattern_that_matches_a_corpus_message_is_ever_skipped(readings):
     assert matched > 5_000  # the corpus exercises the patterns
 
 
+def test_the_index_names_every_rule_that_matches(readings):
+    rules = [pattern for _, pattern, _, _ in classifier._RULES]
+    for reading in readings:
+        possible = classifier._RULES_INDEX.possible(Words(reading.mended))
+        assert {i for i, p in enumerate(rules) if p.search(reading.mended)} <= possible
+
+
+def test_words_are_the_runs_of_ascii_letters():
+    import random
+
+    chance = random.Random(3)
+    for _ in range(20_000):
+        text = "".join(chance.choices("abz AZ09_-'\n\t\x00\x7fåé", k=chance.randint(0, 30)))
+        assert classifier._words(text) == re.findall(r"[a-z]+", text), text
+
+
 def test_the_words_mending_reports_are_the_words_of_the_mended_text():
     for text, subject, _ in corpus_texts():
         folded = classifier.fold(f"{subject}\n{text}")

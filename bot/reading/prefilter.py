@@ -359,3 +359,29 @@ class Words:
                 if probe in self._joined:
                     return True
         return False
+
+
+class PrefilterIndex:
+    """Many patterns' prefilters, looked up by word: a text's words name the few patterns
+    whose first requirement they meet (a set intersection), instead of every pattern's
+    requirements being checked in turn."""
+
+    def __init__(self, prefilters: list[Prefilter]) -> None:
+        self.prefilters = prefilters
+        self._by_word: dict[str, list[int]] = {}
+        self._always: list[int] = []  # a first requirement that is not whole words alone
+        for index, need in enumerate(prefilters):
+            first = need.requirements[0] if need.requirements else None
+            if first is not None and all(kind == WHOLE for kind, _ in first):
+                for _, word in first:
+                    self._by_word.setdefault(word, []).append(index)
+            else:
+                self._always.append(index)
+        self._keys = frozenset(self._by_word)
+
+    def possible(self, words: Words) -> set[int]:
+        """The indexes of the patterns that may match the text of `words`."""
+        found = set(self._always)
+        for word in self._keys & words.words:
+            found.update(self._by_word[word])
+        return {index for index in found if self.prefilters[index].may_match(words)}

@@ -243,7 +243,8 @@ def html_to_text(html: str, drop_quotes: bool = True) -> str:
 
 # Invisible characters that mail clients sprinkle into text (zero-width space and joiners,
 # byte-order mark, soft hyphen).
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARACTERS}]")
 
 
 # A run of spaces and tabs other than a single space (which needs no replacing).
@@ -260,7 +261,7 @@ def normalise_whitespace(text: str) -> str:
     # Each step is skipped when a quick look shows it would change nothing (most mail has
     # no invisible characters, tabs or runs of blank lines): the same result, sooner.
     if not text.isascii():
-        if _INVISIBLE.search(text):
+        if any(char in text for char in _INVISIBLE_CHARACTERS):
             text = _INVISIBLE.sub("", text)
         text = text.replace("\xa0", " ")
     if "\r" in text:
