@@ -340,5 +340,36 @@ def test_headers_read_without_the_policys_parser_read_as_the_parser_reads_them()
             tried += 1
             assert _unfold(plain) == parsed("message-id", value), value
     assert tried > 10_000
-    assert _plain_value("from", "anna@example.se") is None  # structured: the parser's
+    assert _plain_value("date", "Tue, 24 Nov 2026 10:00:00 +0100") is None  # reformatted
+    assert _plain_value("from", '"Svensson, Erik" <erik@example.se>') is None  # quoted
     assert _plain_value("subject", "=?utf-8?q?Hej?=") is None  # an encoded word
+
+
+def test_addresses_of_the_usual_shape_read_as_the_library_reads_them():
+    """bot.reading.mail skips the email library for "a@b.se" and "Name <a@b.se>": the
+    header as the policy renders it and the (name, address) pairs must be the library's."""
+    import email.policy
+    import random
+
+    from bot.reading.mail import _POLICY, _addresses, _parsed_addresses, _plain_value, _unfold
+
+    chance = random.Random(11)
+
+    def piece(alphabet: str, most: int) -> str:
+        return "".join(chance.choices(alphabet, k=chance.randint(0, most)))
+
+    tried = 0
+    for _ in range(20_000):
+        address = f"{piece('abcXYZ019._+-', 10)}@{piece('ab9.-', 8)}"
+        if chance.random() < 0.5:
+            name = " ".join(piece("abQ0", 6) for _ in range(chance.randint(1, 3)))
+            address = f"{name} <{address}>"
+        value = f" {address}\t" if chance.random() < 0.3 else address
+        header = chance.choice(["from", "to", "cc", "reply-to", "sender", "resent-from"])
+        if (plain := _plain_value(header, value)) is None:
+            continue
+        tried += 1
+        rendered = _unfold(str(email.policy.EmailPolicy.header_fetch_parse(_POLICY, header, value)))
+        assert _unfold(plain) == rendered, (header, value)
+        assert _addresses(rendered) == _parsed_addresses(rendered), value
+    assert tried > 5_000
