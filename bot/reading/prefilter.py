@@ -155,20 +155,26 @@ def _candidates(string: str, bounded_left: bool, bounded_right: bool) -> list[At
 def _atoms(strings: set[str], bounded_left: bool, bounded_right: bool) -> list[Requirement]:
     """Requirements of a set of strings, each one atom per string: chosen so that few atoms
     cover them all (the words the strings share), cheap kinds and long words first; then
-    again from the atoms left, while every string has one. None when a string is empty."""
+    again from the atoms not yet chosen (a string that has none left gives its last one
+    again), while some string has atoms left. None when a string is empty."""
     candidates = [_candidates(s, bounded_left, bounded_right) for s in strings]
+    if not all(candidates):
+        return []
+    last: list[Atom] = [atoms[0] for atoms in candidates]
     found: list[Requirement] = []
-    while all(candidates) and len(found) < _ROUNDS:
+    while any(candidates) and len(found) < _ROUNDS:
         shared: dict[Atom, int] = {}
         for atoms in candidates:
             for atom in set(atoms):
                 shared[atom] = shared.get(atom, 0) + 1
-        chosen = frozenset(
+        last = [
             min(atoms, key=lambda a: (_common(a[1]), _RANK[a[0]], -shared[a], -len(a[1]), a[1]))
-            for atoms in candidates
-        )
-        found.append(chosen)
-        candidates = [[a for a in atoms if a not in chosen] for atoms in candidates]
+            if atoms
+            else previous
+            for atoms, previous in zip(candidates, last, strict=True)
+        ]
+        found.append(frozenset(last))
+        candidates = [[a for a in atoms if a not in last] for atoms in candidates]
     return found
 
 
@@ -263,11 +269,11 @@ def _requirements(items: list, left: bool, right: bool) -> list[Requirement]:
                 # "h(?:ur …|ow …)": the parser took the branches' common start out of them;
                 # put it back, so that each branch starts with whole words again.
                 lb, rb = _left_bounded(items, index, left), _right_bounded(items, end + 1, right)
-                either = _either(
-                    [_requirements(items[index:end] + b.data, lb, rb) for b in items[end][1][1]]
+                found.extend(
+                    _either(
+                        [_requirements(items[index:end] + b.data, lb, rb) for b in items[end][1][1]]
+                    )
                 )
-                if either is not None:
-                    found.append(either)
             index = end
             continue
         lb, rb = _left_bounded(items, index, left), _right_bounded(items, index + 1, right)
@@ -276,9 +282,7 @@ def _requirements(items: list, left: bool, right: bool) -> list[Requirement]:
             if not (add_flags or del_flags):
                 found.extend(_requirements(inner.data, lb, rb))
         elif op is sre.BRANCH:
-            either = _either([_requirements(b.data, lb, rb) for b in av[1]])
-            if either is not None:
-                found.append(either)
+            found.extend(_either([_requirements(b.data, lb, rb) for b in av[1]]))
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
             found.extend(_requirements(av[2].data, False, False))
         elif op not in _NO_REQUIREMENT:
@@ -287,14 +291,20 @@ def _requirements(items: list, left: bool, right: bool) -> list[Requirement]:
     return found
 
 
-def _either(branches: list[list[Requirement]]) -> Requirement | None:
-    """A requirement met by a match of any branch: the best one of each, together."""
-    atoms: set[Atom] = set()
-    for requirements in branches:
-        if not requirements:
-            return None
-        atoms |= _best(requirements)
-    return frozenset(atoms)
+def _either(branches: list[list[Requirement]]) -> list[Requirement]:
+    """Requirements met by a match of any branch: each branch's best one together, then
+    each one's second best (or its best again) together, and so on; none when a branch
+    has no requirement."""
+    if not branches or not all(branches):
+        return []
+    ranked = [sorted(set(requirements), key=_cost) for requirements in branches]
+    found: list[Requirement] = []
+    for place in range(min(_ROUNDS, max(map(len, ranked)))):
+        atoms: set[Atom] = set()
+        for requirements in ranked:
+            atoms |= requirements[min(place, len(requirements) - 1)]
+        found.append(frozenset(atoms))
+    return found
 
 
 def _cost(requirement: Requirement) -> tuple[int, int, int]:
