@@ -227,9 +227,9 @@ MARKER_LINES_SEEN = [
 
 
 def test_skipping_the_line_by_line_look_changes_nothing(monkeypatch):
-    """strip_quoted and strip_signature skip looking at each line when no marker's word
-    stands in the text; on the corpus, the example mails and texts made of marker lines
-    in every case, they must give what the full look gives."""
+    """strip_quoted, strip_signature and visible_text skip looking at each line when no
+    marker's word stands in the text; on the corpus, the example mails and texts made of
+    marker lines in every case, they must give what the full look gives."""
     import json
     import random
     from pathlib import Path
@@ -250,9 +250,12 @@ def test_skipping_the_line_by_line_look_changes_nothing(monkeypatch):
         chance.shuffle(lines)
         picked = "\n".join(lines)
         texts.append(chance.choice([picked, picked.upper(), picked.lower(), picked.title()]))
-    fast = [(module.strip_quoted(t), module.strip_signature(t)) for t in texts]
+
+    def read(text: str) -> tuple[str, str, str]:
+        return module.strip_quoted(text), module.strip_signature(text), module.visible_text(text)
+
+    fast = [read(t) for t in texts]
     monkeypatch.setattr(module, "_may_hold", lambda text, words: True)
-    monkeypatch.setattr(module, "_FOOTER_WORDS", ("",))
-    slow = [(module.strip_quoted(t), module.strip_signature(t)) for t in texts]
+    slow = [read(t) for t in texts]
     assert fast == slow
-    assert sum(1 for (q, s), t in zip(fast, texts, strict=True) if q != t or s != t) > 300
+    assert sum(1 for (q, s, _), t in zip(fast, texts, strict=True) if q != t or s != t) > 300

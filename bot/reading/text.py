@@ -454,6 +454,7 @@ _FOOTER_WORDS = (
     "sent", "skickat", "outlook", "confidential", "privileged", "intended", "notify",
     "konfidentiell", "sekretess", "avsett", "avsedd", "meddela", *_FORWARD_WORDS,
 )  # fmt: skip
+_MARKER_WORDS = tuple(dict.fromkeys(_HISTORY_WORDS + _FOOTER_WORDS))
 # Characters that match an ASCII letter under re.IGNORECASE without lower-casing to it
 # (İ, ı, ſ and the Kelvin sign): with one of them present, lower() cannot tell.
 _CASE_ODDITIES = ("\u0130", "\u0131", "\u017f", "\u212a")
@@ -472,4 +473,13 @@ def visible_text(text: str) -> str:
     """What the person wrote in this message: no quoted history, no signature. Idempotent."""
     # Tidied first as well, so invisible characters and blank-line runs cannot hide a marker
     # on the first pass that a second pass would see.
-    return normalise_whitespace(strip_signature(strip_quoted(normalise_whitespace(text))))
+    tidy = normalise_whitespace(text)
+    if "--" not in tidy and not _may_hold(tidy, _MARKER_WORDS):
+        # No marker of either kind can match (one look instead of one per function): what
+        # strip_quoted leaves is the lines that are not quoted, and strip_signature keeps
+        # those whole.
+        lines = tidy.split("\n")
+        return normalise_whitespace(
+            "\n".join([line for line in lines if not line.lstrip().startswith(">")])
+        )
+    return normalise_whitespace(strip_signature(strip_quoted(tidy)))
