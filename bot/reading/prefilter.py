@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 #: The text's words, as the requirements see them.
 WORD = re.compile(r"[a-z]+")
-_LETTER = re.compile(r"[a-z]+")
 #: How many requirements of a pattern are kept (the cheapest and most telling).
 _KEPT = 6
 #: How many requirements one run of simple items gives at most.
@@ -143,7 +142,7 @@ def _candidates(string: str, bounded_left: bool, bounded_right: bool) -> list[At
     """What a match that holds `string` at this place certainly contains: each run of
     letters (a whole word when nothing can touch it), or the string itself."""
     found: list[Atom] = []
-    for run in _LETTER.finditer(string):
+    for run in WORD.finditer(string):
         left = run.start() > 0 or bounded_left
         right = run.end() < len(string) or bounded_right
         found.append(
@@ -156,7 +155,8 @@ def _atoms(strings: set[str], bounded_left: bool, bounded_right: bool) -> list[R
     """Requirements of a set of strings, each one atom per string: chosen so that few atoms
     cover them all (the words the strings share), cheap kinds and long words first; then
     again from the atoms not yet chosen (a string that has none left gives its last one
-    again), while some string has atoms left. None when a string is empty."""
+    again), while some string has atoms left. None when a string can be empty
+    (it holds nothing to require)."""
     candidates = [_candidates(s, bounded_left, bounded_right) for s in strings]
     if not all(candidates):
         return []
@@ -312,10 +312,6 @@ def _cost(requirement: Requirement) -> tuple[int, int, int]:
     worst = max(_RANK[kind] for kind, _ in requirement)
     common = sum(1 for _, text in requirement if _common(text))
     return (worst, common, len(requirement))
-
-
-def _best(requirements: list[Requirement]) -> Requirement:
-    return min(requirements, key=_cost)
 
 
 @dataclass(frozen=True)
