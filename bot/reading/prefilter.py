@@ -336,7 +336,7 @@ def prefilter(pattern: re.Pattern[str] | str) -> Prefilter:
         if parsed.state.flags & ~re.UNICODE:
             return Prefilter(())
         requirements = _requirements(list(parsed.data), False, False)
-    except (_Unknown, re.error, TypeError, ValueError, IndexError):
+    except (_Unknown, re.error, AttributeError, TypeError, ValueError, IndexError):
         return Prefilter(())
     # Checked in this order until one fails; a few are enough to rule out nearly everything.
     return Prefilter(tuple(sorted(set(requirements), key=_cost)[:_KEPT]))
