@@ -164,3 +164,37 @@ def test_a_number_at_the_end_of_a_line_and_in_parentheses_is_masked():
 def test_masking_text_without_numbers_changes_nothing():
     assert mask_identity_numbers("") == ""
     assert mask_identity_numbers("Radera mig, tack!") == "Radera mig, tack!"
+
+
+def test_looking_only_where_digits_start_finds_what_searching_everywhere_finds():
+    """The fast search (bot.reading.identity_numbers._first_candidate) against the pattern's
+    own search, from every position of texts made of digits, dashes, pluses and spaces."""
+    import random
+
+    from bot.reading.identity_numbers import _CANDIDATE, _first_candidate
+
+    chance = random.Random(12)
+    alphabet = "0123456789" * 4 + "-+ ./\u2013\u00a0x٣"
+    texts = [f"{PNR[:6]}-{PNR[6:]} och +{SAMORDNING}, 19{PNR}", "1" * 40]
+    texts += ["".join(chance.choices(alphabet, k=chance.randint(5, 60))) for _ in range(400)]
+    for text in texts:
+        for position in range(len(text) + 1):
+            expected = _CANDIDATE.search(text, position)
+            found = _first_candidate(text, position)
+            assert (found and found.span()) == (expected and expected.span()), (text, position)
+
+
+def test_text_told_to_hold_no_digit_holds_none():
+    import re
+    import sys
+
+    from bot.reading.identity_numbers import _may_hold_digits
+
+    latin = "".join(chr(c) for c in range(256))
+    assert not re.search(r"\d", latin.translate({ord(d): None for d in "0123456789"}))
+    assert not _may_hold_digits("Hej, radera mig! Åsa Öberg")
+    assert _may_hold_digits("ring 070")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if re.fullmatch(r"\d", char):
+            assert _may_hold_digits(f"Åsa {char}"), hex(code)

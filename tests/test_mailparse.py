@@ -304,3 +304,72 @@ def test_damaged_mail_is_parsed_or_refused_but_never_crashes(path, edits):
     except MalformedEmail:
         return
     assert isinstance(parsed.text, str) and isinstance(parsed.subject, str)
+
+
+def test_headers_read_without_the_policys_parser_read_as_the_parser_reads_them():
+    """bot.reading.mail._plain_value skips the email library's header parser where its
+    answer is the text itself; on random ASCII values (control characters, quotes, folds)
+    and Message-IDs it must give what the parser gives."""
+    import email.policy
+    import random
+    import string
+
+    from bot.reading.mail import _POLICY, _plain_value, _unfold
+
+    def parsed(name: str, value: str) -> str:
+        return _unfold(str(email.policy.EmailPolicy.header_fetch_parse(_POLICY, name, value)))
+
+    chance = random.Random(7)
+    alphabet = "".join(map(chr, range(128))) + string.ascii_letters * 3 + ' =?()<>@\\"'
+    tried = 0
+    for name in ("subject", "x-mailer", "in-reply-to", "references", "received", "to", "date"):
+        for _ in range(3000):
+            value = "".join(chance.choices(alphabet, k=chance.randint(0, 40)))
+            value = value.replace("\r", " ").replace("\n", " ")
+            if chance.random() < 0.2:
+                value += "\r\n\t folded"
+            if (plain := _plain_value(name, value)) is not None:
+                tried += 1
+                assert _unfold(plain) == parsed(name, value), (name, value)
+    atext = "abcXYZ019._+-!#$%&'*/=?^_`{|}~"
+    for _ in range(5000):
+        local = "".join(chance.choices(atext, k=chance.randint(0, 12)))
+        domain = "".join(chance.choices("ab9.-", k=chance.randint(0, 8)))
+        value = f" <{local}@{domain}>\t" if chance.random() < 0.3 else f"<{local}@{domain}>"
+        if (plain := _plain_value("message-id", value)) is not None:
+            tried += 1
+            assert _unfold(plain) == parsed("message-id", value), value
+    assert tried > 10_000
+    assert _plain_value("date", "Tue, 24 Nov 2026 10:00:00 +0100") is None  # reformatted
+    assert _plain_value("from", '"Svensson, Erik" <erik@example.se>') is None  # quoted
+    assert _plain_value("subject", "=?utf-8?q?Hej?=") is None  # an encoded word
+
+
+def test_addresses_of_the_usual_shape_read_as_the_library_reads_them():
+    """bot.reading.mail skips the email library for "a@b.se" and "Name <a@b.se>": the
+    header as the policy renders it and the (name, address) pairs must be the library's."""
+    import email.policy
+    import random
+
+    from bot.reading.mail import _POLICY, _addresses, _parsed_addresses, _plain_value, _unfold
+
+    chance = random.Random(11)
+
+    def piece(alphabet: str, most: int) -> str:
+        return "".join(chance.choices(alphabet, k=chance.randint(0, most)))
+
+    tried = 0
+    for _ in range(20_000):
+        address = f"{piece('abcXYZ019._+-', 10)}@{piece('ab9.-', 8)}"
+        if chance.random() < 0.5:
+            name = " ".join(piece("abQ0", 6) for _ in range(chance.randint(1, 3)))
+            address = f"{name} <{address}>"
+        value = f" {address}\t" if chance.random() < 0.3 else address
+        header = chance.choice(["from", "to", "cc", "reply-to", "sender", "resent-from"])
+        if (plain := _plain_value(header, value)) is None:
+            continue
+        tried += 1
+        rendered = _unfold(str(email.policy.EmailPolicy.header_fetch_parse(_POLICY, header, value)))
+        assert _unfold(plain) == rendered, (header, value)
+        assert _addresses(rendered) == _parsed_addresses(rendered), value
+    assert tried > 5_000

@@ -201,3 +201,61 @@ _LINES = st.sampled_from(
 def test_visible_text_is_idempotent_on_any_mix_of_quote_and_signature_lines(lines):
     once = visible_text("\n".join(lines))
     assert visible_text(once) == once
+
+
+MARKER_LINES_SEEN = [
+    "On Tue, 24 Nov 2026 at 10:12, Anna <anna@example.se> wrote:",
+    "ON 2026-11-24 10:12, Anna Svensson WROTE:",
+    "Den tis 24 nov. 2026 kl 10:12 skrev Anna <anna@example.se>:",
+    "2026-11-24 10:12 ſkrev Anna Svensson:",
+    "-----Original Message-----",
+    "-- Ursprungligt meddelande --",
+    "From: Anna",
+    "Sent: den 24 november 2026",
+    "FRÅN: Anna",
+    "Skickat: tisdag",
+    "---------- Forwarded message ---------",
+    "Början på vidarebefordrat brev:",
+    "-- ",
+    "Sent from my iPhone",
+    "Skickat från min iPhone",
+    "Get Outlook for iOS",
+    "This e-mail is confidential and intended solely for the addressee.",
+    "Detta meddelande är konfidentiellt och avsett endast för mottagaren.",
+    "> quoted",
+]
+
+
+def test_skipping_the_line_by_line_look_changes_nothing(monkeypatch):
+    """strip_quoted, strip_signature and visible_text skip looking at each line when no
+    marker's word stands in the text; on the corpus, the example mails and texts made of
+    marker lines in every case, they must give what the full look gives."""
+    import json
+    import random
+    from pathlib import Path
+
+    from bot.reading import text as module
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted((root / "bench" / "corpus").glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    texts += [p.read_bytes().decode("utf-8", "replace") for p in root.glob("tests/data/eml/*.eml")]
+    chance = random.Random(5)
+    for _ in range(600):
+        lines = [*chance.sample(MARKER_LINES_SEEN, 3), "Radera mig, tack.", ""]
+        chance.shuffle(lines)
+        picked = "\n".join(lines)
+        texts.append(chance.choice([picked, picked.upper(), picked.lower(), picked.title()]))
+
+    def read(text: str) -> tuple[str, str, str]:
+        return module.strip_quoted(text), module.strip_signature(text), module.visible_text(text)
+
+    fast = [read(t) for t in texts]
+    monkeypatch.setattr(module, "_may_hold", lambda text, words: True)
+    slow = [read(t) for t in texts]
+    assert fast == slow
+    assert sum(1 for (q, s, _), t in zip(fast, texts, strict=True) if q != t or s != t) > 300

@@ -34,6 +34,7 @@ from bot.reading.learned_model import (
     tokens,
     word_features,
 )
+from bot.reading.prefilter import Prefilter, PrefilterIndex, Words, prefilter
 from bot.reading.text import visible_text
 from bot.rules.kinds import RequestKind
 
@@ -79,9 +80,23 @@ def _fold_char(char: str) -> str:
     return base if base.isascii() or base.isalpha() else lowered
 
 
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics, one character for one (offsets stay valid)."""
-    return "".join(_fold_char(c) for c in text)
+    if text.isascii():
+        return text.lower()
+    # Each distinct character once instead of every character (a mail has a handful of
+    # distinct non-ASCII ones), then ASCII lowered in one call; the same result as
+    # _fold_char over every character unless a folded character would change again.
+    folded = text
+    for char in set(_ASCII_RUNS.sub("", text)):
+        base = _fold_char(char)
+        if base.lower() != base or _fold_char(base) != base:
+            return "".join(_fold_char(c) for c in text)
+        folded = folded.replace(char, base)
+    return folded.lower()
 
 
 # Key words whose one-letter typos are mended; their inflections are listed so that a real
@@ -238,17 +253,49 @@ def _mend(token: str) -> str:
     return token
 
 
+# Every ASCII character but a-z, to a space: an ASCII text's runs of a-z are then its
+# words split on white space (several times faster than the pattern).
+_NOT_LETTERS = {code: " " for code in range(128) if not 97 <= code <= 122}
+
+
+def _words(folded: str) -> list[str]:
+    """_TOKEN.findall(folded)."""
+    if folded.isascii():
+        return folded.translate(_NOT_LETTERS).split()
+    return _TOKEN.findall(folded)
+
+
 def _mended(folded: str) -> tuple[str, list[int] | None]:
     """Folded text with typos mended, and for each of its characters the original index
     (None when nothing was mended: the indexes are then the same, which is the usual case)."""
+    mended, origin, _ = _mended_words(folded)
+    return mended, origin
+
+
+def _mended_words(folded: str) -> tuple[str, list[int] | None, Words]:
+    """_mended, and the words of the mended text (for the patterns' prefilters). Each
+    distinct word is looked at once; the text is rebuilt only when one is mended."""
+    words = set(_words(folded))
+    repaired = {
+        word: mended
+        for word in words
+        if len(word) <= _LONGEST_MENDABLE and (mended := _mend(word)) != word
+    }
+    if not repaired:
+        return folded, None, Words(folded, words)
+    words.difference_update(repaired)
+    words.update(repaired.values())
+    mended, origin = _rebuilt(folded)
+    return mended, origin, Words(mended, words)
+
+
+def _rebuilt(folded: str) -> tuple[str, list[int]]:
     changes = [
         (match.span(), mended)
         for match in _TOKEN.finditer(folded)
         if len(match.group(0)) <= _LONGEST_MENDABLE
         and (mended := _mend(match.group(0))) != match.group(0)
     ]
-    if not changes:
-        return folded, None
     out: list[str] = []
     origin: list[int] = []
     position = 0
@@ -921,12 +968,28 @@ _COMPILED: dict[RequestKind, list[tuple[re.Pattern[str], float, bool]]] = {
     kind: [(re.compile(pattern), weight, negatable) for pattern, weight, negatable in patterns]
     for kind, patterns in _P.items()
 }
-# One scan per kind tells whether any of its patterns can match at all; most messages touch
-# one or two kinds, so most pattern lists are skipped.
-_GATES: dict[RequestKind, re.Pattern[str]] = {
-    kind: re.compile("|".join(f"(?:{pattern})" for pattern, _, _ in patterns))
-    for kind, patterns in _P.items()
+# Each pattern is searched only in a text that holds the words it needs (bot.reading.prefilter):
+# an ordinary mail holds those of few or none, and most patterns are never run on it.
+_FILTERED: dict[RequestKind, list[tuple[re.Pattern[str], float, bool, Prefilter]]] = {
+    kind: [(pattern, weight, negatable, prefilter(pattern)) for pattern, weight, negatable in rules]
+    for kind, rules in _COMPILED.items()
 }
+_RULES = [
+    (kind, pattern, weight, negatable)
+    for kind, rules in _FILTERED.items()
+    for pattern, weight, negatable, _ in rules
+]
+_RULES_INDEX = PrefilterIndex([need for rules in _FILTERED.values() for *_, need in rules])
+_NEWSLETTER_NEEDS = prefilter(_NEWSLETTER)
+_AUTOMATED_NEEDS = prefilter(_AUTOMATED)
+_ABSENCE_NEEDS = prefilter(_ABSENCE)
+_DATA_WORDS_NEEDS = prefilter(_DATA_WORDS)
+_HOWTO_NEEDS = prefilter(_HOWTO)
+
+
+def _found(pattern: re.Pattern[str], needs: Prefilter, words: Words) -> bool:
+    """Whether the pattern matches the text of `words` (searched only when it can)."""
+    return needs.may_match(words) and pattern.search(words.text) is not None
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -960,20 +1023,24 @@ class _Hit:
     end: int
 
 
-def _hits(mended: str) -> list[_Hit]:
+def _hits(mended: str, words: Words | None = None) -> list[_Hit]:
     """The first acceptable match of every pattern, each judged within its own clause.
 
-    Each pattern scans the whole text once (fast); a match is then checked against the
-    clause it starts in, and one that runs past its clause is looked for again inside it.
+    Each pattern that can match (its prefilter) scans the whole text once; a match is then
+    checked against the clause it starts in, and one that runs past its clause is looked
+    for again inside it.
     """
-    clauses = _clauses(mended)
-    starts = [start for start, _ in clauses]
+    words = words if words is not None and words.text is mended else Words(mended)
+    clauses: list[tuple[int, int]] | None = None
+    starts: list[int] = []
     hits: list[_Hit] = []
-    for kind, patterns in _COMPILED.items():
-        if not _GATES[kind].search(mended):
-            continue
-        for pattern, weight, survives_negation in patterns:
+    possible = _RULES_INDEX.possible(words)
+    for number, (kind, pattern, weight, survives_negation) in enumerate(_RULES):
+        if number in possible:
             for match in pattern.finditer(mended):
+                if clauses is None:
+                    clauses = _clauses(mended)
+                    starts = [start for start, _ in clauses]
                 index = bisect_right(starts, match.start()) - 1
                 if index < 0:
                     continue
@@ -1051,22 +1118,22 @@ def _read(text: str, subject: str, channel: str) -> _Reading:
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
     combined = bounded(f"{subject}\n{body}" if use_subject else body)
     folded = fold(combined)
-    mended, origin = _mended(folded)
-    newsletter = _NEWSLETTER.search(mended) is not None
-    bulk = _AUTOMATED.search(mended) is not None or (channel == "email" and newsletter)
-    hits = [] if bulk else _hits(mended)
+    mended, origin, words = _mended_words(folded)
+    newsletter = _found(_NEWSLETTER, _NEWSLETTER_NEEDS, words)
+    bulk = _found(_AUTOMATED, _AUTOMATED_NEEDS, words) or (channel == "email" and newsletter)
+    hits = [] if bulk else _hits(mended, words)
     scores: dict[RequestKind, float] = {}
     for hit in hits:
         scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
     scores = _resolve(scores)
-    absence = _ABSENCE.search(mended) is not None
+    absence = _found(_ABSENCE, _ABSENCE_NEEDS, words)
     flags = {
         name
         for name, present in (
             ("newsletter", newsletter),
             ("absence", absence),
-            ("data_words", _DATA_WORDS.search(mended) is not None),
-            ("howto", _HOWTO.search(mended) is not None),
+            ("data_words", _found(_DATA_WORDS, _DATA_WORDS_NEEDS, words)),
+            ("howto", _found(_HOWTO, _HOWTO_NEEDS, words)),
             ("reply", bool(subject) and not use_subject),
         )
         if present

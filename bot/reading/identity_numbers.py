@@ -75,11 +75,41 @@ def _date_kind(yymmdd: str, century: str | None) -> str | None:
     return None
 
 
+# A candidate starts a run of digits (its look-behind refuses a digit before it): trying it
+# only where one starts finds the same first match as searching with it everywhere, which
+# the look-behind makes slow (tens of nanoseconds a character, on every mail).
+_DIGITS = re.compile(r"\d+")
+
+
+def _first_candidate(text: str, position: int) -> re.Match[str] | None:
+    """_CANDIDATE.search(text, position), found faster."""
+    for digits in _DIGITS.finditer(text, position):
+        if (match := _CANDIDATE.match(text, digits.start())) is not None:
+            return match
+    return None
+
+
+def _may_hold_digits(text: str) -> bool:
+    """False when the text certainly holds no digit (of any script, as `\\d` reads them):
+    told in a microsecond, where any pattern takes tens of them on a page of text."""
+    if any(digit in text for digit in "0123456789"):
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("latin-1")  # no Latin-1 character beyond ASCII is a decimal digit
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def find_identity_numbers(text: str) -> list[IdentityNumberMatch]:
     """Every valid personal identity or coordination number in the text."""
     found: list[IdentityNumberMatch] = []
+    if not _may_hold_digits(text):
+        return found
     position = 0
-    while (match := _CANDIDATE.search(text, position)) is not None:
+    while (match := _first_candidate(text, position)) is not None:
         kind = _kind_of(match)
         if kind is None:
             position = match.start() + 1  # a look-alike must not hide a number inside it

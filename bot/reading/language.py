@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[a-zåäöéü']+")
+_CAPITAL_I = re.compile(r"\bI\b")
 
 _SWEDISH_WORDS = """
     jag och att det inte mina mig mej ni er era ert vill kan är ar på pa för med om hej
@@ -37,10 +38,9 @@ def detect_language(text: str) -> str:
     """'sv' or 'en' for the text given."""
     lowered = text.lower().replace("\u2019", "'")
     swedish = sum(lowered.count(ch) for ch in "åäö") * 0.5
-    english = len(re.findall(r"\bI\b", text)) * 1.0  # Swedish "i" (in) is lower-case
-    for word in _WORD.findall(lowered):
-        if word in _SWEDISH:
-            swedish += 1
-        if word in _ENGLISH:
-            english += 1
+    # Swedish "i" (in) is lower-case; the pattern only runs where an "I" stands at all.
+    english = len(_CAPITAL_I.findall(text)) * 1.0 if "I" in text else 0.0
+    words = _WORD.findall(lowered)
+    swedish += sum(map(_SWEDISH.__contains__, words))  # all halves and wholes: exact
+    english += sum(map(_ENGLISH.__contains__, words))
     return "en" if english > swedish else "sv"

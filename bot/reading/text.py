@@ -243,7 +243,8 @@ def html_to_text(html: str, drop_quotes: bool = True) -> str:
 
 # Invisible characters that mail clients sprinkle into text (zero-width space and joiners,
 # byte-order mark, soft hyphen).
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARACTERS}]")
 
 
 # A run of spaces and tabs other than a single space (which needs no replacing).
@@ -257,10 +258,20 @@ def normalise_whitespace(text: str) -> str:
     Done over the whole text at once rather than line by line: a mail of a million short
     lines costs a fraction of a second.
     """
-    text = _INVISIBLE.sub("", text).replace("\xa0", " ")
-    text = _SPACES.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # Each step is skipped when a quick look shows it would change nothing (most mail has
+    # no invisible characters, tabs or runs of blank lines): the same result, sooner.
+    if not text.isascii():
+        if any(char in text for char in _INVISIBLE_CHARACTERS):
+            text = _INVISIBLE.sub("", text)
+        text = text.replace("\xa0", " ")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "  " in text or "\t" in text or "\f" in text or "\v" in text:
+        text = _SPACES.sub(" ", text)
     text = "\n".join([line.strip() for line in text.split("\n")])
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 #: Quoted history, signatures and forwarded messages are looked for in this many first lines:
@@ -356,6 +367,8 @@ def strip_quoted(text: str) -> str:
     A forwarded message is kept whole: someone forwarding a request wants us to read it.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not _may_hold(text, _HISTORY_WORDS):  # no marker can match: only '>' lines go
+        return "\n".join([line for line in lines if not line.lstrip().startswith(">")])
     end = _forward_start(lines)
     own, forwarded = lines[:end], lines[end:]
     kept: list[str] = []
@@ -419,6 +432,8 @@ def strip_signature(text: str) -> str:
     forward stays whole.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if "--" not in text and not _may_hold(text, _FOOTER_WORDS):  # nothing can match
+        return "\n".join(lines)
     end = _forward_start(lines)
     own, forwarded = lines[:end], lines[end:]
     looking_ahead = _Lines(own[:MARKER_LINES])
@@ -429,8 +444,42 @@ def strip_signature(text: str) -> str:
     return "\n".join(own + forwarded)
 
 
+# Words without which no marker above can match (each marker pattern holds one of them;
+# tests/test_text.py checks the lists against the patterns' sources), so that a mail
+# without any is not looked at line by line. Forwarding counts for both: it changes
+# where history and signatures are looked for.
+_FORWARD_WORDS = ("forwarded", "vidarebefordrat")
+_HISTORY_WORDS = ("wrote", "skrev", "original", "ursprungligt", "from", "från", *_FORWARD_WORDS)
+_FOOTER_WORDS = (
+    "sent", "skickat", "outlook", "confidential", "privileged", "intended", "notify",
+    "konfidentiell", "sekretess", "avsett", "avsedd", "meddela", *_FORWARD_WORDS,
+)  # fmt: skip
+_MARKER_WORDS = tuple(dict.fromkeys(_HISTORY_WORDS + _FOOTER_WORDS))
+# Characters that match an ASCII letter under re.IGNORECASE without lower-casing to it
+# (İ, ı, ſ and the Kelvin sign): with one of them present, lower() cannot tell.
+_CASE_ODDITIES = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _may_hold(text: str, words: tuple[str, ...]) -> bool:
+    """False when none of `words` stands in the text in any case, as the markers'
+    case-blind patterns read it (a substring search: a microsecond, not a pattern per line)."""
+    if not text.isascii() and any(odd in text for odd in _CASE_ODDITIES):
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in words)
+
+
 def visible_text(text: str) -> str:
     """What the person wrote in this message: no quoted history, no signature. Idempotent."""
     # Tidied first as well, so invisible characters and blank-line runs cannot hide a marker
     # on the first pass that a second pass would see.
-    return normalise_whitespace(strip_signature(strip_quoted(normalise_whitespace(text))))
+    tidy = normalise_whitespace(text)
+    if "--" not in tidy and not _may_hold(tidy, _MARKER_WORDS):
+        # No marker of either kind can match (one look instead of one per function): what
+        # strip_quoted leaves is the lines that are not quoted, and strip_signature keeps
+        # those whole.
+        lines = tidy.split("\n")
+        return normalise_whitespace(
+            "\n".join([line for line in lines if not line.lstrip().startswith(">")])
+        )
+    return normalise_whitespace(strip_signature(strip_quoted(tidy)))

@@ -1,0 +1,393 @@
+"""Which regular expressions cannot match a text, told from its words before running them.
+
+The classifier runs some 150 patterns over every message, and most of them find nothing in
+an ordinary mail: running them all costs milliseconds. Each pattern needs certain words
+("radera", "samtycke", "unsubscribe") to match at all; they are derived here from the
+pattern's own syntax tree once, at import, and a text whose words hold none of them is not
+searched. Deriving them from the pattern, instead of listing them by hand beside it, keeps
+the two from drifting apart; tests/test_prefilter.py checks on the corpus that no match is
+ever skipped.
+
+A requirement is a set of alternatives, any one of which every match contains, each over
+the text's runs of ASCII letters (its "words"): a whole word ("mig"), the start of a word
+("nyhetsbrev" before `\\w*`), the end of one, a part of one, or failing all that a raw
+substring. A pattern whose tree holds anything this module does not know is simply always
+run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import re._constants as sre  # the standard library's own regex parser (Python 3.11+)
+import re._parser as sre_parse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: The text's words, as the requirements see them.
+WORD = re.compile(r"[a-z]+")
+#: How many requirements of a pattern are kept (the cheapest and most telling).
+_KEPT = 6
+#: How many requirements one run of simple items gives at most.
+_ROUNDS = 4
+#: Expansions of a run of simple pattern items beyond this many strings are not made.
+_MAX_STRINGS = 400
+
+# Kinds of requirement, cheapest to check first.
+WHOLE, START, END, PART, RAW = "whole", "start", "end", "part", "raw"
+_RANK = {WHOLE: 0, START: 1, END: 1, PART: 2, RAW: 3}
+
+Atom = tuple[str, str]  # (kind, letters or raw text)
+
+
+class _Unknown(Exception):
+    """A construct the analysis does not know: the pattern gets no requirement."""
+
+
+def _class_may_hold_letter(items: list) -> bool:
+    """Whether a character class (IN) can match any of a-z; True when unsure."""
+    negate = bool(items) and items[0][0] is sre.NEGATE
+    members = items[1:] if negate else items
+
+    def member(letter: int) -> bool:
+        for op, av in members:
+            if op is sre.LITERAL and av == letter:
+                return True
+            if op is sre.RANGE and av[0] <= letter <= av[1]:
+                return True
+            if op is sre.CATEGORY:
+                if av in (sre.CATEGORY_WORD, sre.CATEGORY_NOT_DIGIT, sre.CATEGORY_NOT_SPACE):
+                    return True
+                if av in (sre.CATEGORY_NOT_LINEBREAK, sre.CATEGORY_UNI_NOT_LINEBREAK):
+                    return True
+                if av not in (
+                    sre.CATEGORY_DIGIT,
+                    sre.CATEGORY_SPACE,
+                    sre.CATEGORY_NOT_WORD,
+                    sre.CATEGORY_LINEBREAK,
+                    sre.CATEGORY_UNI_LINEBREAK,
+                ):
+                    return True  # unknown category: it may
+            elif op not in (sre.LITERAL, sre.RANGE):
+                return True
+        return False
+
+    return any(member(letter) != negate for letter in range(ord("a"), ord("z") + 1))
+
+
+def _may_be_letter(op: object, av: object) -> bool:
+    """Whether one item, matching at least one character, can match a letter a-z."""
+    if op is sre.LITERAL:
+        return ord("a") <= av <= ord("z")  # type: ignore[operator]
+    if op is sre.IN:
+        return _class_may_hold_letter(av)  # type: ignore[arg-type]
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, _, item = av  # type: ignore[misc]
+        return low == 0 or any(_may_be_letter(o, a) for o, a in item.data)
+    return True
+
+
+def _expand(items: Iterable[tuple[object, object]]) -> set[str] | None:
+    """Every string a run of simple items can match, or None when they are not simple or
+    too many (zero-width assertions count as the empty string: a superset is safe)."""
+    strings = {""}
+    for op, av in items:
+        choices = _expand_item(op, av)
+        if choices is None or len(strings) * len(choices) > _MAX_STRINGS:
+            return None
+        strings = {a + b for a, b in itertools.product(strings, choices)}
+    return strings
+
+
+def _expand_item(op: object, av: object) -> set[str] | None:
+    if op is sre.LITERAL:
+        return {chr(av)}  # type: ignore[arg-type]
+    if op is sre.AT:
+        return {""}
+    if op is sre.IN:
+        chars: set[str] = set()
+        for member_op, member in av:  # type: ignore[attr-defined]
+            if member_op is sre.LITERAL:
+                chars.add(chr(member))
+            elif member_op is sre.RANGE and member[1] - member[0] < 8:
+                chars.update(chr(c) for c in range(member[0], member[1] + 1))
+            else:
+                return None
+        return chars
+    if op is sre.SUBPATTERN:
+        _, add_flags, del_flags, inner = av  # type: ignore[misc]
+        if add_flags or del_flags:
+            return None
+        return _expand(inner.data)
+    if op is sre.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:  # type: ignore[index]
+            expanded = _expand(branch.data)
+            if expanded is None:
+                return None
+            union |= expanded
+        return union
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, high, item = av  # type: ignore[misc]
+        if high > 1:
+            return None
+        inner = _expand(item.data)
+        if inner is None:
+            return None
+        return inner | {""} if low == 0 else inner
+    return None
+
+
+def _candidates(string: str, bounded_left: bool, bounded_right: bool) -> list[Atom]:
+    """What a match that holds `string` at this place certainly contains: each run of
+    letters (a whole word when nothing can touch it), or the string itself."""
+    found: list[Atom] = []
+    for run in WORD.finditer(string):
+        left = run.start() > 0 or bounded_left
+        right = run.end() < len(string) or bounded_right
+        found.append(
+            (WHOLE if left and right else START if left else END if right else PART, run.group())
+        )
+    return found or ([(RAW, string)] if string else [])
+
+
+def _atoms(strings: set[str], bounded_left: bool, bounded_right: bool) -> list[Requirement]:
+    """Requirements of a set of strings, each one atom per string: chosen so that few atoms
+    cover them all (the words the strings share), cheap kinds and long words first; then
+    again from the atoms not yet chosen (a string that has none left gives its last one
+    again), while some string has atoms left. None when a string can be empty
+    (it holds nothing to require)."""
+    candidates = [_candidates(s, bounded_left, bounded_right) for s in strings]
+    if not all(candidates):
+        return []
+    last: list[Atom] = [atoms[0] for atoms in candidates]
+    found: list[Requirement] = []
+    while any(candidates) and len(found) < _ROUNDS:
+        shared: dict[Atom, int] = {}
+        for atoms in candidates:
+            for atom in set(atoms):
+                shared[atom] = shared.get(atom, 0) + 1
+        last = [
+            min(atoms, key=lambda a: (_common(a[1]), _RANK[a[0]], -shared[a], -len(a[1]), a[1]))
+            if atoms
+            else previous
+            for atoms, previous in zip(candidates, last, strict=True)
+        ]
+        found.append(frozenset(last))
+        candidates = [[a for a in atoms if a not in last] for atoms in candidates]
+    return found
+
+
+#: Words in nearly every message: a requirement of them rules little out.
+_COMMON = """
+    a an and ar are as at av be by can de den det du en er ett for from har have i if in
+    is it jag kan med min mina mitt my ni not nu of om on or pa please s som ska t that the
+    this till to ut var vara vi vill was we will with would you your
+"""
+_COMMON_WORDS = frozenset(_COMMON.split())
+
+
+def _common(word: str) -> bool:
+    return word in _COMMON_WORDS
+
+
+def _left_bounded(items: list, index: int, outer: bool) -> bool:
+    """Whether the character before items[index] can never be a letter a-z."""
+    if index == 0:
+        return outer
+    op, av = items[index - 1]
+    if op is sre.AT:
+        return av in (sre.AT_BOUNDARY, sre.AT_BEGINNING, sre.AT_BEGINNING_STRING)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] == 0:
+        return False
+    if op in (sre.SUBPATTERN, sre.BRANCH, sre.ASSERT, sre.ASSERT_NOT):
+        return False
+    return not _may_be_letter(op, av)
+
+
+def _right_bounded(items: list, index: int, outer: bool) -> bool:
+    """Whether the character after items[index - 1] can never be a letter a-z."""
+    if index == len(items):
+        return outer
+    op, av = items[index]
+    if op is sre.AT:
+        return av in (sre.AT_BOUNDARY, sre.AT_END, sre.AT_END_STRING)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] == 0:
+        return False
+    if op in (sre.SUBPATTERN, sre.BRANCH, sre.ASSERT, sre.ASSERT_NOT):
+        return False
+    return not _may_be_letter(op, av)
+
+
+Requirement = frozenset[Atom]  # one of these atoms is in every match
+#: Items that require nothing this module can name (a class, an optional part, a lookaround).
+_NO_REQUIREMENT = (
+    sre.IN,
+    sre.ANY,
+    sre.NOT_LITERAL,
+    sre.MAX_REPEAT,
+    sre.MIN_REPEAT,
+    sre.POSSESSIVE_REPEAT,
+    sre.ASSERT,
+    sre.ASSERT_NOT,
+)
+
+
+def _run_requirements(
+    items: list, start: int, end: int, left: bool, right: bool
+) -> list[Requirement]:
+    """Requirements of a run of simple items, cut into pieces whose strings are few enough
+    to list."""
+    found: list[Requirement] = []
+    while start < end:
+        stop = start + 1
+        strings = _expand(items[start:stop])
+        while stop < end and (longer := _expand(items[start : stop + 1])) is not None:
+            strings, stop = longer, stop + 1
+        if strings is not None:
+            lb, rb = _left_bounded(items, start, left), _right_bounded(items, stop, right)
+            found.extend(_atoms(strings, lb, rb))
+        start = stop
+    return found
+
+
+def _requirements(items: list, left: bool, right: bool) -> list[Requirement]:
+    """Requirements every match of a sequence of items meets (each one on its own)."""
+    found: list[Requirement] = []
+    index = 0
+    while index < len(items):
+        op, av = items[index]
+        if op is sre.AT:
+            index += 1
+            continue
+        end = index
+        while end < len(items) and items[end][0] is not sre.AT and _expand([items[end]]):
+            end += 1
+        if end > index:  # a run of simple items: the strings it can be, piece by piece
+            found.extend(_run_requirements(items, index, end, left, right))
+            if end < len(items) and items[end][0] is sre.BRANCH:
+                # "h(?:ur …|ow …)": the parser took the branches' common start out of them;
+                # put it back, so that each branch starts with whole words again.
+                lb, rb = _left_bounded(items, index, left), _right_bounded(items, end + 1, right)
+                found.extend(
+                    _either(
+                        [_requirements(items[index:end] + b.data, lb, rb) for b in items[end][1][1]]
+                    )
+                )
+            index = end
+            continue
+        lb, rb = _left_bounded(items, index, left), _right_bounded(items, index + 1, right)
+        if op is sre.SUBPATTERN:
+            _, add_flags, del_flags, inner = av
+            if not (add_flags or del_flags):
+                found.extend(_requirements(inner.data, lb, rb))
+        elif op is sre.BRANCH:
+            found.extend(_either([_requirements(b.data, lb, rb) for b in av[1]]))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
+            found.extend(_requirements(av[2].data, False, False))
+        elif op not in _NO_REQUIREMENT:
+            raise _Unknown(str(op))
+        index += 1
+    return found
+
+
+def _either(branches: list[list[Requirement]]) -> list[Requirement]:
+    """Requirements met by a match of any branch: each branch's best one together, then
+    each one's second best (or its best again) together, and so on; none when a branch
+    has no requirement."""
+    if not branches or not all(branches):
+        return []
+    ranked = [sorted(set(requirements), key=_cost) for requirements in branches]
+    found: list[Requirement] = []
+    for place in range(min(_ROUNDS, max(map(len, ranked)))):
+        atoms: set[Atom] = set()
+        for requirements in ranked:
+            atoms |= requirements[min(place, len(requirements) - 1)]
+        found.append(frozenset(atoms))
+    return found
+
+
+def _cost(requirement: Requirement) -> tuple[int, int, int]:
+    """Lower is better: cheap kinds, few common words, few alternatives."""
+    worst = max(_RANK[kind] for kind, _ in requirement)
+    common = sum(1 for _, text in requirement if _common(text))
+    return (worst, common, len(requirement))
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """The requirements of one pattern, best first; empty when it has none (always run)."""
+
+    requirements: tuple[Requirement, ...]
+
+    def may_match(self, words: Words) -> bool:
+        """False only when the pattern certainly cannot match the text of `words`."""
+        return all(words.meets(requirement) for requirement in self.requirements)
+
+
+def prefilter(pattern: re.Pattern[str] | str) -> Prefilter:
+    """The requirements of a pattern compiled without flags (else none: always run)."""
+    source = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    flags = pattern.flags & ~re.UNICODE if isinstance(pattern, re.Pattern) else 0
+    if flags or not isinstance(source, str):
+        return Prefilter(())
+    try:
+        parsed = sre_parse.parse(source)
+        if parsed.state.flags & ~re.UNICODE:
+            return Prefilter(())
+        requirements = _requirements(list(parsed.data), False, False)
+    except (_Unknown, re.error, AttributeError, TypeError, ValueError, IndexError):
+        return Prefilter(())
+    # Checked in this order until one fails; a few are enough to rule out nearly everything.
+    return Prefilter(tuple(sorted(set(requirements), key=_cost)[:_KEPT]))
+
+
+class Words:
+    """A text's words (runs of a-z), and the checks of a requirement against them."""
+
+    def __init__(self, text: str, words: Iterable[str] | None = None) -> None:
+        self.text = text
+        self.words = frozenset(WORD.findall(text) if words is None else words)
+        self._joined: str | None = None
+
+    def meets(self, requirement: Requirement) -> bool:
+        for kind, value in requirement:
+            if kind == WHOLE:
+                if value in self.words:
+                    return True
+            elif kind == RAW:
+                if value in self.text:
+                    return True
+            else:
+                if self._joined is None:
+                    self._joined = " " + " ".join(self.words) + " "
+                probe = f" {value}" if kind == START else f"{value} " if kind == END else value
+                if probe in self._joined:
+                    return True
+        return False
+
+
+class PrefilterIndex:
+    """Many patterns' prefilters, looked up by word: a text's words name the few patterns
+    whose first requirement they meet (a set intersection), instead of every pattern's
+    requirements being checked in turn."""
+
+    def __init__(self, prefilters: list[Prefilter]) -> None:
+        self.prefilters = prefilters
+        self._by_word: dict[str, list[int]] = {}
+        self._always: list[int] = []  # a first requirement that is not whole words alone
+        for index, need in enumerate(prefilters):
+            first = need.requirements[0] if need.requirements else None
+            if first is not None and all(kind == WHOLE for kind, _ in first):
+                for _, word in first:
+                    self._by_word.setdefault(word, []).append(index)
+            else:
+                self._always.append(index)
+        self._keys = frozenset(self._by_word)
+
+    def possible(self, words: Words) -> set[int]:
+        """The indexes of the patterns that may match the text of `words`."""
+        found = set(self._always)
+        for word in self._keys & words.words:
+            found.update(self._by_word[word])
+        return {index for index in found if self.prefilters[index].may_match(words)}

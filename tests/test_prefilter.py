@@ -1,0 +1,160 @@
+"""The classifier's speed-ups change no reading: a pattern skipped for want of its words
+could never have matched, and the fast folding and mending give the same text."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.reading import classifier
+from bot.reading.prefilter import Words, prefilter
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "bench" / "corpus"
+
+FLAG_PATTERNS = [
+    classifier._NEWSLETTER,
+    classifier._AUTOMATED,
+    classifier._ABSENCE,
+    classifier._DATA_WORDS,
+    classifier._HOWTO,
+    classifier._NEGATION,
+]
+# Texts made to sit on the edges: words glued to digits, hyphens and apostrophes, a typo
+# that mending repairs, a word inside a longer one, letters the folding turns to ASCII.
+CRAFTED = [
+    "STOPP",
+    "  stop!  ",
+    "Unsubscribe",
+    "Radera mig!!! Nu.",
+    "raderra mina personuppgifter, tack",
+    "registerutdraget, tack",
+    "Jag vill ha ett Registerutdrag enl. artikel 15",
+    "please delete my data;remove me from your mailing-list",
+    "I don't want you to keep my details in your database",
+    "Återkallar mitt samtycke. Invänder mot profilering.",
+    "opt-out",
+    "optout please",
+    "Hur länge sparar ni uppgifterna? Vilka tredjeparter?",
+    "Jag vill inte ha fler nyhetsbrev eller sms",
+    "Mitt nya telefonnummer är 070-1234567",
+    "Please correct my surname – it is spelled wrongly",
+    "Ta bort mig ur er sändlista",
+    "IMY, skadestånd och polisanmälan",
+    "data-portability as JSON",
+    "machine-readable format please",
+    "Out of Office: I am away until Monday",
+    "Automatiskt svar: tjänstledig",
+    "123radera456mig",
+    "x" * 500 + " radera mig",
+]
+
+
+def corpus_texts() -> list[tuple[str, str, str]]:
+    texts = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                texts.append((row["text"], row.get("subject", ""), row["channel"]))
+    return texts + [(text, "", channel) for text in CRAFTED for channel in ("email", "chat")]
+
+
+@pytest.fixture(scope="module")
+def readings() -> list[classifier._Reading]:
+    return [classifier._read(text, subject, channel) for text, subject, channel in corpus_texts()]
+
+
+def test_no_pattern_that_matches_a_corpus_message_is_ever_skipped(readings):
+    patterns = [p for rules in classifier._FILTERED.values() for p, _, _, _ in rules]
+    patterns += FLAG_PATTERNS
+    needs = [prefilter(p) for p in patterns]
+    assert sum(1 for n in needs if n.requirements) >= len(patterns) - 2  # they do filter
+    matched = 0
+    for reading in readings:
+        words = Words(reading.mended)
+        for pattern, need in zip(patterns, needs, strict=True):
+            if pattern.search(reading.mended):
+                matched += 1
+                assert need.may_match(words), (pattern.pattern, reading.mended)
+    assert matched > 5_000  # the corpus exercises the patterns
+
+
+def test_the_index_names_every_rule_that_matches(readings):
+    rules = [pattern for _, pattern, _, _ in classifier._RULES]
+    for reading in readings:
+        possible = classifier._RULES_INDEX.possible(Words(reading.mended))
+        assert {i for i, p in enumerate(rules) if p.search(reading.mended)} <= possible
+
+
+def test_words_are_the_runs_of_ascii_letters():
+    import random
+
+    chance = random.Random(3)
+    for _ in range(20_000):
+        text = "".join(chance.choices("abz AZ09_-'\n\t\x00\x7fåé", k=chance.randint(0, 30)))
+        assert classifier._words(text) == re.findall(r"[a-z]+", text), text
+
+
+def test_the_words_mending_reports_are_the_words_of_the_mended_text():
+    for text, subject, _ in corpus_texts():
+        folded = classifier.fold(f"{subject}\n{text}")
+        mended, origin, words = classifier._mended_words(folded)
+        assert words.text == mended
+        assert words.words == frozenset(re.findall(r"[a-z]+", mended))
+        assert (mended, origin) == classifier._mended(folded)
+
+
+def slow_fold(text: str) -> str:
+    return "".join(classifier._fold_char(c) for c in text)
+
+
+def test_fast_folding_gives_the_same_text_as_folding_each_character():
+    every_character = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
+    for start in range(0, len(every_character), 512):
+        chunk = "".join(every_character[start : start + 512])
+        assert classifier.fold(chunk) == slow_fold(chunk)
+    for text in ["ΣΑΣ Σ", "İstanbul ÅÄÖ", "ℌello", "Straße ẞ", "ǅemal", "ﬁnal", *CRAFTED]:
+        assert classifier.fold(text) == slow_fold(text), text
+    for text, subject, _ in corpus_texts():
+        assert classifier.fold(text) == slow_fold(text)
+        assert classifier.fold(subject) == slow_fold(subject)
+
+
+def test_an_ordinary_business_mail_runs_no_pattern():
+    body = (
+        "Hej, vi har gått igenom offerten och återkommer om leveransdatum för projektet. "
+        "Kan ni skicka en uppdaterad tidplan och en kostnadsuppskattning innan fredag?\n"
+    ) * 20
+    words = Words(classifier.fold(body))
+    rules = [need for rules in classifier._FILTERED.values() for *_, need in rules]
+    assert [need for need in rules if need.may_match(words)] == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "may"),
+    [
+        (r"\bradera\b", "vi raderar", False),  # a longer word is not the word
+        (r"\bradera\b", "radera!", True),
+        (r"\bradera\w*", "vi raderar", True),  # the start of a word
+        (r"\b(?:vill|onskar) inte ha", "jag onskar inte", True),
+        (r"\b(?:vill|onskar) inte ha", "jag onskar", False),
+        (r"registerutdrag", "xregisterutdragx", True),  # anywhere in a word
+        (r"^\W*(?:stopp|stop)\W*$", "ok", False),
+        (r"(?<![\d])\d{6}", "abc", True),  # nothing to require: always run
+        (r"(a)\1", "b", True),  # a back-reference: always run
+        (r"\bh(?:ur \w+ jag|ow do i)\b", "how can you", False),
+        (r"\bh(?:ur \w+ jag|ow do i)\b", "hur gor jag", True),
+    ],
+)
+def test_requirements_are_read_from_the_pattern(pattern, text, may):
+    assert prefilter(re.compile(pattern)).may_match(Words(text)) is may
+    assert re.search(pattern, text) is None or may  # never against the regex itself
+
+
+def test_a_pattern_with_flags_is_always_run():
+    assert prefilter(re.compile("radera", re.IGNORECASE)).requirements == ()
