@@ -19,7 +19,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
-from bot.cli.output import Column, print_table
+from bot.cli.output import Column, fact_words, print_table
 from bot.cli.requests import requests_app
 from bot.cli.subjects import subjects_app
 from bot.errors import CaseError, NoxbotError
@@ -29,7 +29,7 @@ from bot.store.tables import Request, Subject
 from bot.workflow.corrections import correct_kinds
 from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.views import case_json, find_people, subject_json
-from bot.workflow.words import status_words
+from bot.workflow.words import kinds_words, status_words
 
 
 @requests_app.command("kinds")
@@ -160,11 +160,11 @@ def subjects_show(
         return
     for key, value in shown.items():
         if key != "cases" and value not in (None, "", [], {}):
-            console.print(f"{key}: {value}")
+            console.print(f"{key.replace('_', ' ')}: {fact_words(value)}")
     console.print("cases:")
     for case in shown["cases"]:
         console.print(
-            f"  {case['reference']} {', '.join(case['kinds'])}: {status_words(case['status'])}"
+            f"  {case['reference']} {kinds_words(case['kinds'])}: {status_words(case['status'])}"
         )
 
 

@@ -42,7 +42,7 @@ from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
 from bot.workflow.views import case_json, draft_json
-from bot.workflow.words import name_words
+from bot.workflow.words import kinds_words, name_words, outcome_words, status_words
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STAFF = "staff:demo"
@@ -245,14 +245,13 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     for inbound in DEMO_MESSAGES:
         with database.session() as session:
             outcome = process_inbound(session, services, inbound)
+            if outcome.reference:
+                case = get_case(session, outcome.reference)
+                became = f"{kinds_words(case.kinds)}: {status_words(case.status)}"
+            else:
+                became = outcome_words(outcome.state, outcome.detail)
         result.outcomes.append((inbound, outcome))
-        arrived.append(
-            (
-                f"{inbound.channel} {inbound.sender}",
-                outcome.reference or "—",
-                outcome.detail if outcome.reference else f"{outcome.state} ({outcome.detail})",
-            )
-        )
+        arrived.append((f"{inbound.channel} {inbound.sender}", outcome.reference or "—", became))
     print_table(
         console,
         (Column("from", key=True), Column("case", key=True), Column("what became of it")),

@@ -190,3 +190,18 @@ def print_table(
     """Print `fitted_table`; a line wider than a very narrow console is left for the terminal
     to wrap, never cropped."""
     console.print(fitted_table(console, columns, rows, title=title), crop=False)
+
+
+def fact_words(value: object) -> str:
+    """One of the case's facts as a person reads it: lists joined, nothing as a dash,
+    yes/no, a mapping as its pairs."""
+    if value is None or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):  # kinds side by side; phrases, which hold commas, apart
+        items = [fact_words(item) for item in value]
+        return ("; " if any(" " in item for item in items) else ", ").join(items)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {fact_words(v)}" for k, v in value.items())
+    return str(value)

@@ -27,7 +27,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
-from bot.cli.output import Column, print_table
+from bot.cli.output import Column, fact_words, print_table
 from bot.errors import CaseError
 from bot.files import read_named_file
 from bot.reading.safe_text import stored_note
@@ -47,7 +47,7 @@ from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json
-from bot.workflow.words import name_words, status_words
+from bot.workflow.words import kinds_words, name_words, outcome_words, status_words
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
@@ -149,27 +149,12 @@ def requests_show(
 SECTIONS = ("thread", "drafts", "verifications", "outbox", "alerts", "history")
 
 
-def _fact(value: object) -> str:
-    """One of the case's facts as a person reads it: lists joined, nothing as a dash,
-    yes/no, a mapping as its pairs."""
-    if value is None or value == [] or value == {}:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):  # kinds side by side; phrases, which hold commas, apart
-        items = [_fact(item) for item in value]
-        return ("; " if any(" " in item for item in items) else ", ").join(items)
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {_fact(v)}" for k, v in value.items())
-    return str(value)
-
-
 def print_case_document(case: dict) -> None:
     """The case as a document to read: its facts, then the thread, every draft version,
     challenges, outbox, alerts and history, each in order."""
     for key, value in case.items():
         if key not in SECTIONS:
-            console.print(Text.assemble((key.replace("_", " "), "bold"), f": {_fact(value)}"))
+            console.print(Text.assemble((key.replace("_", " "), "bold"), f": {fact_words(value)}"))
     console.print(Text("\nThread", style="bold"))
     for m in case["thread"]:
         who = "from" if m["direction"] == "in" else "to"
@@ -273,14 +258,17 @@ def requests_new(
 def _intake_line(outcome: Outcome, result: dict) -> str:
     if result["reference"] is None:
         seen = "Already processed: " if outcome.duplicate else ""
-        line = f"{seen}No case opened: {result['state']} ({result['detail']})"
+        line = f"{seen}No case opened: {outcome_words(result['state'], result['detail'])}"
         if result["state"] == MessageState.TRIAGE:
             line += (
                 f"; it is message {outcome.message_id}: choose its kinds with noxbot triage "
                 f"decide {outcome.message_id} --kinds K,… (or --not-a-request)"
             )
         return line
-    case = f"{', '.join(result['kinds'])} — {result['status']} (due {result['due_date']})"
+    case = (
+        f"{kinds_words(result['kinds'])} — {status_words(result['status'])}"
+        f" (due {result['due_date']})"
+    )
     if outcome.duplicate:
         return f"Already processed ({result['reference']}), nothing new: {case}"
     if outcome.state == MessageState.THREAD:

@@ -33,6 +33,33 @@ WAITS_ON: dict[str, str] = {
 }
 
 
+#: What became of an inbound message, in words (MessageState's names are for scripts).
+MESSAGE_STATE_WORDS: dict[str, str] = {
+    "received": "received",
+    "request": "a new case",
+    "thread": "added to a case",
+    "verification_answer": "a verification answer",
+    "not_a_request": "not a request",
+    "automated": "automated mail",
+    "triage": "to staff triage (kinds unclear)",
+    "malformed": "unreadable, kept for staff",
+}
+
+
+def message_state_words(state: str) -> str:
+    return MESSAGE_STATE_WORDS.get(state, state.replace("_", " "))
+
+
+def outcome_words(state: str, detail: str) -> str:
+    """A message that opened no case: what it was, and why when that adds something."""
+    words = message_state_words(state)
+    return words if not detail or state == "not_a_request" else f"{words} ({detail})"
+
+
+def kinds_words(kinds: list[str]) -> str:
+    return ", ".join(name_words(k) for k in kinds)
+
+
 def status_words(status: str) -> str:
     return STATUS_WORDS.get(status, status.replace("_", " "))
 
