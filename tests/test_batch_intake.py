@@ -114,3 +114,16 @@ def test_a_database_that_goes_away_mid_batch_keeps_nothing_of_it_and_the_cursor_
         handle_batch(any_world.database, any_world.services, batch, "imap:INBOX")
     assert list(_states(any_world)) == ["<b1@example.com>"]  # read again later, whole
     assert _cursor(any_world) == "1:1"
+
+
+def test_a_message_stored_before_the_batch_is_not_processed_again_within_it(any_world):
+    handle_batch(any_world.database, any_world.services, [_mail(1, "Hej")], "imap:INBOX")
+    erasure = "Jag vill att ni raderar alla mina personuppgifter."
+    batch = [_mail(1, erasure), _mail(2, erasure, "anna@example.se"), _mail(1, erasure)]
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 3
+    assert _states(any_world) == {
+        "<b1@example.com>": "not_a_request",
+        "<b2@example.com>": "request",
+    }
+    assert len(any_world.cases()) == 1
+    assert _cursor(any_world) == "1:1"

@@ -4,6 +4,12 @@ Anyone who edits or deletes an event breaks the chain, and `verify_chain` says w
 Appends are serialised: on PostgreSQL a transaction-scoped advisory lock is taken before the
 newest hash is read (held until commit), on SQLite the database's single writer does the
 same. `prev_hash` is unique besides, so a chain can never fork whatever happens.
+
+The newest hash is read once per transaction: while the transaction holds the lock nobody
+else can append, so the hash of the event this transaction appended last is the chain's
+head. It is kept in the session (`session.info`) and forgotten when a savepoint or the
+transaction rolls back (the events it covered are gone) and when the transaction ends; the
+events themselves go to the database with the session's next flush, in the order appended.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import text
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from bot.store.tables import AuditEvent, Request
@@ -66,6 +75,21 @@ def _last_hash(session: Session) -> str:
     return last.first() or GENESIS
 
 
+#: session.info key of the chain's head as this transaction left it (see the module's doc).
+_HEAD = "noxbot.audit_head"
+
+
+@orm_event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_head_on_rollback(session: OrmSession, _previous: SessionTransaction) -> None:
+    session.info.pop(_HEAD, None)
+
+
+@orm_event.listens_for(OrmSession, "after_transaction_end")
+def _forget_head_at_end(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction (not a savepoint) ended
+        session.info.pop(_HEAD, None)
+
+
 def record(
     session: Session,
     *,
@@ -78,10 +102,12 @@ def record(
     detail: str = "",
 ) -> AuditEvent:
     """Append one event to the chain (in the caller's transaction), stamped `at` (the
-    workflow's clock: the trail reads in the same time as the cases it records)."""
-    session.flush()  # earlier events of this transaction must be visible to _last_hash
-    _lock_chain(session)
-    prev = _last_hash(session)
+    workflow's clock: the trail reads in the same time as the cases it records). The event
+    is written with the session's next flush (any query, a savepoint's end, the commit)."""
+    prev = session.info.get(_HEAD)
+    if prev is None:  # the first append of this transaction: take the lock, read the head
+        _lock_chain(session)
+        prev = _last_hash(session)  # (its query flushes whatever is pending first)
     fields = dict(
         at=at,
         actor=actor,
@@ -94,7 +120,7 @@ def record(
     )
     event = AuditEvent(prev_hash=prev, hash=event_hash(prev_hash=prev, **fields), **fields)
     session.add(event)
-    session.flush()
+    session.info[_HEAD] = event.hash
     return event
 
 
