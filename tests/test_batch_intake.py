@@ -127,3 +127,53 @@ def test_a_message_stored_before_the_batch_is_not_processed_again_within_it(any_
     }
     assert len(any_world.cases()) == 1
     assert _cursor(any_world) == "1:1"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request):
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+def test_what_one_message_of_a_batch_did_is_seen_by_the_next_in_the_same_batch(
+    tmp_path, any_url, monkeypatch
+):
+    # The batch shares one transaction and the audit chain's head is kept in it: a second
+    # request from the same new person in the same batch must see the first one's
+    # acknowledgement (one a day goes out at once), and a message that fails between them
+    # must leave no hole in the chain.
+    from bot.config import VerificationSettings
+    from bot.store import audit
+    from bot.store.tables import Outbox
+
+    world = make_world(
+        tmp_path, any_url, verification=VerificationSettings(acknowledge_at_once=True)
+    )
+    erasure = "Jag vill att ni raderar alla mina personuppgifter."
+    stranger = "ny.person@example.se"
+    batch = [
+        _mail(1, erasure, stranger),
+        _mail(2, erasure + " BOOM", "annan@example.se"),  # its case's events are undone
+        _mail(3, erasure, stranger),
+    ]
+    original = pipeline.process_inbound
+
+    def failing_second(session, services, inbound, **kwargs):
+        outcome = original(session, services, inbound, **kwargs)
+        if "BOOM" in inbound.text:
+            raise RuntimeError("a bug in the middle of the batch")
+        return outcome
+
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", failing_second)
+    assert handle_batch(world.database, world.services, batch, "imap:INBOX") == 3
+    assert _states(world) == {
+        "<b1@example.com>": "request",
+        "<b2@example.com>": "malformed",
+        "<b3@example.com>": "request",
+    }
+    with world.session() as session:
+        queued = session.exec(select(Outbox).where(Outbox.purpose == "acknowledgment")).all()
+        assert [o.address for o in queued] == [stranger]  # the second waits for staff
+        count, problems = audit.verify_chain(session)
+    assert problems == [] and count > 6
+    assert [c.requester_address for c in world.cases()] == [stranger, stranger]
+    world.database.dispose()
