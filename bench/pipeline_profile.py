@@ -2,9 +2,13 @@
 of bench/ingest.py, ordinary mail and new requests measured apart.
 
     .venv/bin/python bench/pipeline_profile.py [--postgres] [--kind all|ordinary|request]
-        [--mails 500] [--top 40] [--sort tottime|cumulative]
+        [--mails 500] [--top 40] [--sort tottime|cumulative] [--repeat 3] [--ack]
+        [--earlier 100000 --cases 20000] [--no-profile]
 
-Prints CPU ms per message (process time, no profiler) for each kind, then the profile.
+Prints CPU ms per message (process time, no profiler) for each kind — the lowest of
+`--repeat` runs, as neighbours on a shared machine only ever add to it — then the profile.
+With `--earlier`, the bench mix also on a database holding that many earlier messages and
+`--cases` cases (bench/ingest.py's fill), measured in turn with the empty one.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--ack", action="store_true", help="acknowledge at once (the default)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--earlier", type=int, default=0)
+    parser.add_argument("--cases", type=int, default=20_000)
     args = parser.parse_args()
     from bot.config import VerificationSettings
     from tests.workflow_kit import make_world
@@ -70,19 +77,41 @@ def main() -> None:
         cluster = pg.start_cluster()
         admin = create_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text('CREATE DATABASE "prof"'))
+            for name in ("prof", "full"):
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
-        url = cluster.url("prof")
+        url, full_url = cluster.url("prof"), cluster.url("full")
     else:
-        url = f"sqlite:///{work / 'prof.db'}"
+        url, full_url = f"sqlite:///{work / 'prof.db'}", f"sqlite:///{work / 'full.db'}"
     try:
-        world = make_world(
-            work, url, verification=VerificationSettings(acknowledge_at_once=args.ack)
-        )
+        verification = VerificationSettings(acknowledge_at_once=args.ack)
+        world = make_world(work / "a", url, verification=verification)
         run(world, readings(100_000, 200, "all"))  # warm up: imports, caches, known senders
+        first = 200_000
         for kind in ("ordinary", "request", "all"):
-            cost = run(world, readings(200_000 + 10_000 * len(kind), args.mails, kind))
-            print(f"{kind:9} {cost * 1000:6.2f} ms CPU per message")
+            costs = []
+            for _ in range(args.repeat):
+                costs.append(run(world, readings(first, args.mails, kind)))
+                first += 10_000
+            print(f"{kind:9} {min(costs) * 1000:6.2f} ms CPU per message (lowest of {args.repeat})")
+        if args.earlier:
+            from bench.ingest import fill
+
+            full = make_world(work / "b", full_url, verification=verification)
+            fill(full, args.earlier, args.cases)
+            run(full, readings(100_000, 200, "all"))
+            empty_costs, full_costs = [], []
+            for _ in range(args.repeat):
+                empty_costs.append(run(world, readings(first, args.mails, "all")))
+                full_costs.append(run(full, readings(first, args.mails, "all")))
+                first += 10_000
+            empty_cost, full_cost = min(empty_costs), min(full_costs)
+            print(
+                f"bench mix: empty {empty_cost * 1000:.2f} ms, with {args.earlier:,} messages "
+                f"and {args.cases:,} cases {full_cost * 1000:.2f} ms; "
+                f"ratio {full_cost / empty_cost:.2f}"
+            )
+            full.database.dispose()
         if not args.no_profile:
             pending = readings(300_000, args.mails, args.kind)
             profile = cProfile.Profile()

@@ -79,9 +79,13 @@ def open_case(
     """Open a case for a rights request and take it as far as it can go without staff."""
     received_at = message.received_at
     tz = services.settings.organisation.timezone
-    subject = find_requester(session, message.channel, message.address)
+    # Neither lookup reads what this transaction has pending (the message, events): the
+    # message is written with the case, in one flush, not on its own before them.
+    with session.no_autoflush:
+        subject = find_requester(session, message.channel, message.address)
+        reference = next_reference(session, stockholm_date(received_at, tz).year)
     case = Request(
-        reference=next_reference(session, stockholm_date(received_at, tz).year),
+        reference=reference,
         subject_id=subject.id if subject else None,
         kinds=[str(k) for k in kinds],
         language=language,
