@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
 from bot.channels.messages import InboundMessage
@@ -89,7 +90,9 @@ def process_inbound(
     key is stored (bot.runtime.intake.handle_batch looks for a whole batch at once).
 
     The message is written once its outcome is known (one INSERT, not an INSERT and an
-    UPDATE); whatever needs its id first stores it (`_stored`).
+    UPDATE); whatever needs its id or changes it first stores it (`_stored`), and so does
+    answer_code once the message says a code. Ordinary mail that nothing else touched is
+    written by a plain INSERT at the end (`_finish`).
     """
     key = inbound.dedupe_key()
     seen = (
@@ -243,7 +246,7 @@ def _message_id(value: str | None) -> str | None:
 def _record(
     session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool, now: datetime
 ) -> Message:
-    """The message, masked, added to the session (written by its next flush). The raw
+    """The message, masked, not yet in the session (see process_inbound). The raw
     bytes (unmasked: a personal identity number may stand in them) are kept only when staff
     need them — mail that could not be read or processed; the original of any other mail
     stays in the mailbox, untouched."""
@@ -267,21 +270,38 @@ def _record(
         telegram_reply_to_id=inbound.telegram_reply_to_id,
         received_at=inbound.arrival(now),
     )
-    session.add(message)
     return message
 
 
 def _stored(session: Session, message: Message) -> None:
-    """The message written, so that it has an id to be referred to by."""
+    """The message in the session and written, so that it has an id to be referred to by
+    and whatever changes it from now on is written with it."""
+    session.add(message)
     if message.id is None:
         session.flush()
+
+
+_MESSAGE_COLUMNS = [c for c in Message.__table__.columns if not c.primary_key]  # type: ignore[attr-defined]
+_INSERT_MESSAGE = Message.__table__.insert()  # type: ignore[attr-defined]
+
+
+def _insert_alone(session: Session, message: Message) -> None:
+    """A message that nothing refers to or changed (ordinary mail), written by one plain
+    INSERT in the transaction: a tenth of what the unit of work's flush costs for it. The
+    object stays outside the session (it is done with)."""
+    session.flush()  # anything pending goes first, as a flush would order it
+    row = {column.name: getattr(message, column.key) for column in _MESSAGE_COLUMNS}
+    result = session.connection().execute(_INSERT_MESSAGE, row)
+    message.id = result.inserted_primary_key[0]
 
 
 def _finish(message: Message, state: MessageState, reason: str, session: Session) -> Outcome:
     message.state = state
     message.state_reason = reason
-    session.add(message)
-    _stored(session, message)  # (a change to a stored one goes with the next flush)
+    if inspect(message).transient:
+        _insert_alone(session, message)
+    else:
+        _stored(session, message)  # (a change to a stored one goes with the next flush)
     reference = _reference_of(session, message)
     return Outcome(message.id or 0, state, reference=reference, detail=reason)
 
@@ -324,7 +344,7 @@ def _open_from(
 
 def _opened(session: Session, message: Message, opened: Opened) -> Outcome:
     message.state = MessageState.REQUEST
-    session.add(message)  # written with the next flush (at the latest, the commit's)
+    _stored(session, message)  # (its state goes with the next flush)
     case = opened.case
     return Outcome(
         message.id or 0,
