@@ -177,3 +177,41 @@ def test_what_one_message_of_a_batch_did_is_seen_by_the_next_in_the_same_batch(
     assert problems == [] and count > 6
     assert [c.requester_address for c in world.cases()] == [stranger, stranger]
     world.database.dispose()
+
+
+def test_ordinary_mail_is_stored_whole_with_what_the_classifier_made_of_it(any_world):
+    # Ordinary mail is written by a plain INSERT, not the unit of work: every field as the
+    # pipeline read it, personal identity numbers masked.
+    inbound = InboundMessage(
+        ChannelName.EMAIL,
+        "Kund@Example.COM",
+        sender_name="Kim Kund",
+        subject="Offert 12",
+        text="Hej! Mitt personnummer är 811218-9876. Har ni en Java-konsult i mars?",
+        message_id="<o1@example.com>",
+        in_reply_to="<earlier@example.com>",
+        references=("<first@example.com>", "<earlier@example.com>"),
+        imap_uidvalidity=7,
+        imap_uid=42,
+        received_at=any_world.clock(),
+    )
+    handle_batch(any_world.database, any_world.services, [Pending(inbound, "7:42")], "imap:X")
+    with any_world.session() as session:
+        (message,) = session.exec(select(Message)).all()
+    assert (message.address, message.display_name, message.subject) == (
+        "kund@example.com",
+        "Kim Kund",
+        "Offert 12",
+    )
+    assert "811218-9876" not in message.text and "Java-konsult" in message.text
+    assert (message.message_id, message.in_reply_to, message.references) == (
+        "<o1@example.com>",
+        "<earlier@example.com>",
+        ["<first@example.com>", "<earlier@example.com>"],
+    )
+    assert (message.imap_uidvalidity, message.imap_uid) == (7, 42)
+    assert (message.direction, message.channel, message.request_id) == ("in", "email", None)
+    assert (message.state, message.state_reason) == ("not_a_request", "not a rights request")
+    assert message.received_at == any_world.clock()
+    assert message.classification["kinds"] == ["none"]
+    assert message.raw is None
