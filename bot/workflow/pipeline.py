@@ -135,7 +135,7 @@ def process_inbound(
         answer_help(session, services, message)  # what the bot is for; never a case
         return _finish(message, MessageState.NOT_A_REQUEST, "a /start or /help command", session)
 
-    # (most mail says no code: answered without the database; else its queries store it)
+    # (most mail says no code: answered without the database; else answer_code adds it)
     if (done := answer_code(session, services, message)) is not None:
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
@@ -287,7 +287,7 @@ _INSERT_MESSAGE = Message.__table__.insert()  # type: ignore[attr-defined]
 
 def _insert_alone(session: Session, message: Message) -> None:
     """A message that nothing refers to or changed (ordinary mail), written by one plain
-    INSERT in the transaction: a tenth of what the unit of work's flush costs for it. The
+    INSERT in the transaction: a fraction of what the unit of work's flush costs. The
     object stays outside the session (it is done with)."""
     session.flush()  # anything pending goes first, as a flush would order it
     row = {column.name: getattr(message, column.key) for column in _MESSAGE_COLUMNS}
