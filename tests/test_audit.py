@@ -53,3 +53,49 @@ def test_events_written_in_separate_transactions_link_up(any_database):
         events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert events[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+
+
+def test_many_events_of_one_transaction_are_written_in_the_order_they_were_appended(
+    any_database,
+):
+    # The head is read once per transaction and the events go out with one flush: the ids
+    # must still follow the chain.
+    _write_events(any_database, 30)
+    with any_database.session() as session:
+        count, problems = audit.verify_chain(session)
+        details = [e.detail for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert (count, problems) == (30, [])
+    assert details == [f"event {i}" for i in range(30)]
+
+
+def test_events_of_a_savepoint_rolled_back_leave_no_gap_in_the_chain(any_database):
+    with any_database.session() as session:
+        audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="kept 1")
+        try:
+            with session.begin_nested():
+                audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="gone")
+                session.flush()
+                raise RuntimeError("this message failed")
+        except RuntimeError:
+            pass
+        audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="kept 2")
+        with session.begin_nested():
+            audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="kept 3")
+        audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="kept 4")
+    with any_database.session() as session:
+        count, problems = audit.verify_chain(session)
+        details = [e.detail for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert (count, problems) == (4, [])
+    assert details == ["kept 1", "kept 2", "kept 3", "kept 4"]
+
+
+def test_a_session_used_for_two_transactions_reads_the_head_again(any_database):
+    # Between two transactions someone else may append: the second must follow their event.
+    with audit.Session(any_database.engine) as session:
+        audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="first")
+        session.commit()
+        _write_events(any_database, 1)
+        audit.record(session, at=utcnow(), actor="noxbot", action="note", detail="third")
+        session.commit()
+    with any_database.session() as session:
+        assert audit.verify_chain(session) == (3, [])

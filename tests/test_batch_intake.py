@@ -114,3 +114,104 @@ def test_a_database_that_goes_away_mid_batch_keeps_nothing_of_it_and_the_cursor_
         handle_batch(any_world.database, any_world.services, batch, "imap:INBOX")
     assert list(_states(any_world)) == ["<b1@example.com>"]  # read again later, whole
     assert _cursor(any_world) == "1:1"
+
+
+def test_a_message_stored_before_the_batch_is_not_processed_again_within_it(any_world):
+    handle_batch(any_world.database, any_world.services, [_mail(1, "Hej")], "imap:INBOX")
+    erasure = "Jag vill att ni raderar alla mina personuppgifter."
+    batch = [_mail(1, erasure), _mail(2, erasure, "anna@example.se"), _mail(1, erasure)]
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 3
+    assert _states(any_world) == {
+        "<b1@example.com>": "not_a_request",
+        "<b2@example.com>": "request",
+    }
+    assert len(any_world.cases()) == 1
+    assert _cursor(any_world) == "1:1"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request):
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+def test_what_one_message_of_a_batch_did_is_seen_by_the_next_in_the_same_batch(
+    tmp_path, any_url, monkeypatch
+):
+    # The batch shares one transaction and the audit chain's head is kept in it: a second
+    # request from the same new person in the same batch must see the first one's
+    # acknowledgement (one a day goes out at once), and a message that fails between them
+    # must leave no hole in the chain.
+    from bot.config import VerificationSettings
+    from bot.store import audit
+    from bot.store.tables import Outbox
+
+    world = make_world(
+        tmp_path, any_url, verification=VerificationSettings(acknowledge_at_once=True)
+    )
+    erasure = "Jag vill att ni raderar alla mina personuppgifter."
+    stranger = "ny.person@example.se"
+    batch = [
+        _mail(1, erasure, stranger),
+        _mail(2, erasure + " BOOM", "annan@example.se"),  # its case's events are undone
+        _mail(3, erasure, stranger),
+    ]
+    original = pipeline.process_inbound
+
+    def failing_second(session, services, inbound, **kwargs):
+        outcome = original(session, services, inbound, **kwargs)
+        if "BOOM" in inbound.text:
+            raise RuntimeError("a bug in the middle of the batch")
+        return outcome
+
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", failing_second)
+    assert handle_batch(world.database, world.services, batch, "imap:INBOX") == 3
+    assert _states(world) == {
+        "<b1@example.com>": "request",
+        "<b2@example.com>": "malformed",
+        "<b3@example.com>": "request",
+    }
+    with world.session() as session:
+        queued = session.exec(select(Outbox).where(Outbox.purpose == "acknowledgment")).all()
+        assert [o.address for o in queued] == [stranger]  # the second waits for staff
+        count, problems = audit.verify_chain(session)
+    assert problems == [] and count > 6
+    assert [c.requester_address for c in world.cases()] == [stranger, stranger]
+    world.database.dispose()
+
+
+def test_ordinary_mail_is_stored_whole_with_what_the_classifier_made_of_it(any_world):
+    # Ordinary mail is written by a plain INSERT, not the unit of work: every field as the
+    # pipeline read it, personal identity numbers masked.
+    inbound = InboundMessage(
+        ChannelName.EMAIL,
+        "Kund@Example.COM",
+        sender_name="Kim Kund",
+        subject="Offert 12",
+        text="Hej! Mitt personnummer är 811218-9876. Har ni en Java-konsult i mars?",
+        message_id="<o1@example.com>",
+        in_reply_to="<earlier@example.com>",
+        references=("<first@example.com>", "<earlier@example.com>"),
+        imap_uidvalidity=7,
+        imap_uid=42,
+        received_at=any_world.clock(),
+    )
+    handle_batch(any_world.database, any_world.services, [Pending(inbound, "7:42")], "imap:X")
+    with any_world.session() as session:
+        (message,) = session.exec(select(Message)).all()
+    assert (message.address, message.display_name, message.subject) == (
+        "kund@example.com",
+        "Kim Kund",
+        "Offert 12",
+    )
+    assert "811218-9876" not in message.text and "Java-konsult" in message.text
+    assert (message.message_id, message.in_reply_to, message.references) == (
+        "<o1@example.com>",
+        "<earlier@example.com>",
+        ["<first@example.com>", "<earlier@example.com>"],
+    )
+    assert (message.imap_uidvalidity, message.imap_uid) == (7, 42)
+    assert (message.direction, message.channel, message.request_id) == ("in", "email", None)
+    assert (message.state, message.state_reason) == ("not_a_request", "not a rights request")
+    assert message.received_at == any_world.clock()
+    assert message.classification["kinds"] == ["none"]
+    assert message.raw is None

@@ -246,8 +246,12 @@ async def test_sigterm_in_the_middle_of_a_batch_stops_after_the_mail_in_hand(ima
             process.kill()
             await process.wait()
     # A batch is 100 mails and a stop used to finish it (87 more here); now the mail in
-    # hand is finished, plus the few read while the signal travelled.
-    assert len(_stored_ids(database)) - signalled <= 20
+    # hand is finished, plus the few read while the signal travelled — and the ones done
+    # before it in the open transaction (up to DB_BATCH), which commit with it: the faster
+    # the pipeline, the more of those.
+    from bot.runtime.mail_watcher import DB_BATCH
+
+    assert len(_stored_ids(database)) - signalled <= DB_BATCH + 5
     lines = log.read_text().splitlines()
     assert lines[-1].endswith("INFO stopped"), lines[-3:]  # nothing logged after it
 

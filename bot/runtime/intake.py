@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification
 from bot.store.database import Database, is_transient
-from bot.store.tables import ChannelCursor
+from bot.store.tables import ChannelCursor, Message
 from bot.workflow.pipeline import process_inbound, quarantine
 from bot.workflow.services import Services
 
@@ -109,7 +109,11 @@ def handle_batch(
 
     The transaction begins with a write (the cursor), so that on SQLite it holds the write
     lock from the start and the savepoints nest inside it (pysqlite opens a transaction
-    only before a write; a SAVEPOINT outside one would commit on RELEASE)."""
+    only before a write; a SAVEPOINT outside one would commit on RELEASE).
+
+    Which of the batch's messages are stored already is asked once for the whole batch,
+    inside the transaction; a key that comes twice in the batch is looked up again the
+    second time (the first may have stored it)."""
     if not batch:
         return 0
     done = 0
@@ -117,8 +121,11 @@ def handle_batch(
     with database.session() as session:
         write_cursor(session, cursor, batch[0].position, services.clock())
         session.flush()
+        new = _new_keys(session, [p.inbound.dedupe_key() for p in batch])
         for pending in batch:
-            _in_savepoint(session, services, pending)
+            key = pending.inbound.dedupe_key()
+            _in_savepoint(session, services, pending, known_new=key in new)
+            new.discard(key)
             done += 1
             if stopped() or (max_seconds is not None and time.monotonic() - began > max_seconds):
                 break
@@ -126,11 +133,23 @@ def handle_batch(
     return done
 
 
-def _in_savepoint(session: Session, services: Services, pending: Pending) -> None:
+def _new_keys(session: Session, keys: list[str]) -> set[str]:
+    """The keys no stored message has (one indexed query for the batch)."""
+    stored = session.exec(select(Message.dedupe_key).where(col(Message.dedupe_key).in_(keys)))
+    return set(keys) - set(stored)
+
+
+def _in_savepoint(
+    session: Session, services: Services, pending: Pending, *, known_new: bool = False
+) -> None:
     try:
         with session.begin_nested():
             process_inbound(
-                session, services, pending.inbound, classification=pending.classification
+                session,
+                services,
+                pending.inbound,
+                classification=pending.classification,
+                known_new=known_new,
             )
         return
     except Exception as exc:  # any other failure: keep the message, tell staff, go on

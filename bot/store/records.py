@@ -31,7 +31,8 @@ REFERENCE_PATTERN = re.compile(r"\bDSR-(\d{4})-(\d{4,})\b")
 
 
 def next_reference(session: Session, year: int) -> str:
-    """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers."""
+    """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers (its
+    row is locked by the SELECT; the new count is written with the caller's next flush)."""
     counter = session.exec(
         select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
     ).first()
@@ -39,7 +40,6 @@ def next_reference(session: Session, year: int) -> str:
         counter = ReferenceCounter(year=year, last=0)
     counter.last += 1
     session.add(counter)
-    session.flush()
     return f"DSR-{year}-{counter.last:04d}"
 
 

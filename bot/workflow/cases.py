@@ -40,7 +40,6 @@ from bot.store.tables import (
 )
 from bot.workflow.confirming import ensure_contact_confirmations, start_case_verification
 from bot.workflow.drafts import (
-    case_view,
     common_context,
     draft_acknowledgment,
     draft_reply,
@@ -52,6 +51,7 @@ from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for
+from handlers.base import CaseView
 from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
 
@@ -79,9 +79,13 @@ def open_case(
     """Open a case for a rights request and take it as far as it can go without staff."""
     received_at = message.received_at
     tz = services.settings.organisation.timezone
-    subject = find_requester(session, message.channel, message.address)
+    # Neither lookup reads what this transaction has pending (the message, events): the
+    # message is written with the case, in one flush, not on its own before them.
+    with session.no_autoflush:
+        subject = find_requester(session, message.channel, message.address)
+        reference = next_reference(session, stockholm_date(received_at, tz).year)
     case = Request(
-        reference=next_reference(session, stockholm_date(received_at, tz).year),
+        reference=reference,
         subject_id=subject.id if subject else None,
         kinds=[str(k) for k in kinds],
         language=language,
@@ -96,6 +100,7 @@ def open_case(
         ),
         confidence=confidence,
         evidence=evidence or [],
+        requested_changes=[],  # given, not defaulted: pydantic's default_factory costs 0.1 ms
         created_at=services.clock(),
         updated_at=services.clock(),
     )
@@ -115,7 +120,9 @@ def open_case(
         detail=f"{', '.join(case.kinds)} by {case.channel}"
         + (f"; confidence {confidence:.2f}" if confidence is not None else ""),
     )
-    view = case_view(session, services, case)
+    # What case_view would read back: a case just opened has this one message (its id is
+    # new), and the person found above.
+    view = CaseView(session, services, case, subject, message.text)
     for kind in case.kinds:
         handler_for(kind).on_open(view)
 

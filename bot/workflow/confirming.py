@@ -940,6 +940,7 @@ def answer_code(session: Session, services: Services, message: Message) -> str |
     answer = read_answer(message.text)
     if answer is None:
         return None
+    session.add(message)  # (the pipeline adds a message once a step needs it: this one does)
     reference = find_reference(message.subject)
     # The two routes as two indexed lookups (an OR across both tables would read every
     # verification for every inbound message).

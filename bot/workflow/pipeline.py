@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
 from bot.channels.messages import InboundMessage
@@ -77,6 +78,7 @@ def process_inbound(
     stated_kinds: list[RequestKind] | None = None,
     actor: str = SYSTEM,
     classification: Classification | None = None,
+    known_new: bool = False,
 ) -> Outcome:
     """Take one inbound message through the cases above; returns what became of it.
 
@@ -84,9 +86,20 @@ def process_inbound(
     the classifier's guess at step 7, and are kept as the message's label.
     `classification`: the classifier's reading of this message, made already where it was
     read within a time budget (bot.runtime.mail_reader); made here otherwise.
+    `known_new`: the caller has just looked, in this transaction, and no message with this
+    key is stored (bot.runtime.intake.handle_batch looks for a whole batch at once).
+
+    The message is written once its outcome is known (one INSERT, not an INSERT and an
+    UPDATE); whatever needs its id or changes it first stores it (`_stored`), and so does
+    answer_code once the message says a code. Ordinary mail that nothing else touched is
+    written by a plain INSERT at the end (`_finish`).
     """
     key = inbound.dedupe_key()
-    seen = session.exec(select(Message).where(Message.dedupe_key == key)).first()
+    seen = (
+        None
+        if known_new
+        else session.exec(select(Message).where(Message.dedupe_key == key)).first()
+    )
     if seen is not None:
         return Outcome(
             seen.id or 0,
@@ -111,15 +124,18 @@ def process_inbound(
             return _finish(message, MessageState.AUTOMATED, automated.reason, session)
 
     if inbound.callback_data is not None:
+        _stored(session, message)
         done = answer_button(session, services, message, inbound.callback_data)
         if done is None:
             return _finish(message, MessageState.NOT_A_REQUEST, "button not for this user", session)
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
     if inbound.channel is ChannelName.TELEGRAM and is_help_command(message.text):
+        _stored(session, message)
         answer_help(session, services, message)  # what the bot is for; never a case
         return _finish(message, MessageState.NOT_A_REQUEST, "a /start or /help command", session)
 
+    # (most mail says no code: answered without the database; else answer_code adds it)
     if (done := answer_code(session, services, message)) is not None:
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
@@ -131,11 +147,13 @@ def process_inbound(
         )
     message.classification = {**classification.to_json()}
     if stated_kinds is not None:
+        _stored(session, message)
         classification = _stated(
             session, message, classification, stated_kinds, actor, now=services.clock()
         )
     case = _thread_case(session, message)
     if case is not None:
+        _stored(session, message)
         if _from_requester(session, case, message):
             return _attach_to_case(session, services, message, case, classification)
         # Someone else quoting a reference or answering in the thread (a colleague in Cc, a
@@ -154,6 +172,7 @@ def process_inbound(
 
     # Unsure either way — a weak request, or data talk that matched nothing — staff decide.
     if classification.confidence < services.settings.classifier.triage_threshold:
+        _stored(session, message)
         session.add(
             StaffAlert(
                 message_id=message.id,
@@ -227,9 +246,10 @@ def _message_id(value: str | None) -> str | None:
 def _record(
     session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool, now: datetime
 ) -> Message:
-    """Store the message, masked. The raw bytes (unmasked: a personal identity number may
-    stand in them) are kept only when staff need them — mail that could not be read or
-    processed; the original of any other mail stays in the mailbox, untouched."""
+    """The message, masked, not yet in the session (see process_inbound). The raw
+    bytes (unmasked: a personal identity number may stand in them) are kept only when staff
+    need them — mail that could not be read or processed; the original of any other mail
+    stays in the mailbox, untouched."""
     message = Message(
         dedupe_key=key,
         direction=Direction.INBOUND,
@@ -250,16 +270,38 @@ def _record(
         telegram_reply_to_id=inbound.telegram_reply_to_id,
         received_at=inbound.arrival(now),
     )
-    session.add(message)
-    session.flush()
     return message
+
+
+def _stored(session: Session, message: Message) -> None:
+    """The message in the session and written, so that it has an id to be referred to by
+    and whatever changes it from now on is written with it."""
+    session.add(message)
+    if message.id is None:
+        session.flush()
+
+
+_MESSAGE_COLUMNS = [c for c in Message.__table__.columns if not c.primary_key]  # type: ignore[attr-defined]
+_INSERT_MESSAGE = Message.__table__.insert()  # type: ignore[attr-defined]
+
+
+def _insert_alone(session: Session, message: Message) -> None:
+    """A message that nothing refers to or changed (ordinary mail), written by one plain
+    INSERT in the transaction: a fraction of what the unit of work's flush costs. The
+    object stays outside the session (it is done with)."""
+    session.flush()  # anything pending goes first, as a flush would order it
+    row = {column.name: getattr(message, column.key) for column in _MESSAGE_COLUMNS}
+    result = session.connection().execute(_INSERT_MESSAGE, row)
+    message.id = result.inserted_primary_key[0]
 
 
 def _finish(message: Message, state: MessageState, reason: str, session: Session) -> Outcome:
     message.state = state
     message.state_reason = reason
-    session.add(message)
-    session.flush()
+    if inspect(message).transient:
+        _insert_alone(session, message)
+    else:
+        _stored(session, message)  # (a change to a stored one goes with the next flush)
     reference = _reference_of(session, message)
     return Outcome(message.id or 0, state, reference=reference, detail=reason)
 
@@ -272,6 +314,7 @@ def _reference_of(session: Session, message: Message) -> str | None:
 
 
 def _malformed(session: Session, message: Message, why: str, *, now: datetime) -> Outcome:
+    _stored(session, message)
     session.add(
         StaffAlert(
             message_id=message.id,
@@ -301,8 +344,7 @@ def _open_from(
 
 def _opened(session: Session, message: Message, opened: Opened) -> Outcome:
     message.state = MessageState.REQUEST
-    session.add(message)
-    session.flush()
+    _stored(session, message)  # (its state goes with the next flush)
     case = opened.case
     return Outcome(
         message.id or 0,
