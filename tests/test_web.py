@@ -316,7 +316,7 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_label("objection").check()
     page.get_by_role("button", name="Correct kinds").click()
     expect(page.get_by_role("status")).to_contain_text("Kinds corrected")
-    expect(page.locator("section").first).to_contain_text("objection, marketing optout")
+    expect(page.locator("section").first).to_contain_text("objection, marketing opt-out")
 
     page.get_by_role("link", name="Queue").click()
     page.get_by_label("Search").fill("maria")

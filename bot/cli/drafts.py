@@ -79,7 +79,10 @@ def print_drafts(drafts: list[dict]) -> None:
 def print_draft(d: dict) -> None:
     """The facts staff check before approving, each on its own line, then the text, then
     exactly what approving it will do (or what stands in the way)."""
-    console.print(f"draft {d['id']} · {d['reference']} · version {d['version']} · {d['status']}")
+    console.print(
+        f"draft {d['id']} · {d['reference']} · version {d['version']} · "
+        f"{name_words(d['purpose'])}, {draft_status_words(d['status'])}"
+    )
     console.print(f"to: {recipient(d['to'])}")
     console.print(f"subject: {d['subject']}")
     if d["attachments"]:

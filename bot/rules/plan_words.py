@@ -211,8 +211,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-#: A draft's purpose and status in the Swedish plan (English uses the stored words).
+#: A draft's purpose and status as a plan names them (otherwise the name, underscores as
+#: spaces).
 NAMES: dict[str, dict[str, str]] = {
+    "en": {"art19_notice": "Art. 19 notice", "no_data": "no-data answer"},
     "sv": {
         "reply": "svar",
         "clarification": "förtydligande",
@@ -240,4 +242,5 @@ def plan_words(language: str, key: str, **values: object) -> str:
 
 def plan_name(language: str, word: str) -> str:
     """A purpose or status as the plan in `language` names it (a status enum as its value)."""
-    return NAMES.get(language, {}).get(str(word), str(word))
+    names = NAMES.get(language, NAMES["en"])
+    return names.get(str(word), str(word).replace("_", " "))

@@ -74,7 +74,7 @@ from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
 from bot.workflow.views import find_people
-from bot.workflow.words import status_words, waits_on
+from bot.workflow.words import kinds_words, name_words, status_words, waits_on
 
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
@@ -126,6 +126,8 @@ class Console:
         self.password_checks = threading.BoundedSemaphore(MAX_PASSWORD_CHECKS)
         self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
         self.templates.env.filters["status_words"] = status_words
+        self.templates.env.filters["name_words"] = name_words
+        self.templates.env.filters["kinds_words"] = kinds_words
         self.templates.env.filters["waits_on"] = waits_on
 
     def today(self) -> Any:
