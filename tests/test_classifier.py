@@ -245,3 +245,24 @@ def test_the_safety_net_sends_none_about_ones_own_data_with_a_request_to_triage(
     assert asked.needs_triage and not plain.needs_triage
     ordinary = _read("Kan ni skicka fakturan igen?", "", "chat")
     assert not estimates(ordinary, _model()).own_data_ask
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hej, här kommer fakturan för november. Mitt personnummer är 19811218-9876. Mvh Erik",
+        "Kan ni radera mig ur registret? Personnummer 811218-9876.",
+        "Please send me everything you hold about me. My ID number is 19811218-9876.",
+        "19811218-9876",
+    ],
+)
+def test_a_personal_identity_number_reads_the_same_masked_on_arrival_or_not(text):
+    """Mail is masked before it is read ("[personnummer borttaget]"): the mask's words
+    must not read as erasure or anything else the number itself does not."""
+    from bot.reading.identity_numbers import mask_identity_numbers
+
+    masked = mask_identity_numbers(text)
+    assert masked != text
+    plain, hidden = classify(text, subject="Hej"), classify(masked, subject="Hej")
+    assert hidden.kinds == plain.kinds
+    assert abs(hidden.confidence - plain.confidence) <= 0.05  # the text's length differs

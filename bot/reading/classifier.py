@@ -21,6 +21,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.reading.identity_numbers import DEFAULT_MASK
 from bot.reading.language import detect_language
 from bot.reading.learned_model import (
     FEATURES_VERSION,
@@ -1114,6 +1115,9 @@ def bounded(text: str) -> str:
 
 
 def _read(text: str, subject: str, channel: str) -> _Reading:
+    # A personal identity number masked on arrival reads as nothing, as the number itself
+    # does (words only): the mask's own words ("borttaget", removed) must not read as erasure.
+    text, subject = text.replace(DEFAULT_MASK, " "), subject.replace(DEFAULT_MASK, " ")
     body = visible_text(text) if channel == "email" else text.strip()
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
     combined = bounded(f"{subject}\n{body}" if use_subject else body)
