@@ -245,3 +245,31 @@ def test_the_safety_net_sends_none_about_ones_own_data_with_a_request_to_triage(
     assert asked.needs_triage and not plain.needs_triage
     ordinary = _read("Kan ni skicka fakturan igen?", "", "chat")
     assert not estimates(ordinary, _model()).own_data_ask
+
+
+def test_the_model_reads_a_message_and_its_passages_as_it_was_trained_on_them():
+    """`estimates` sums each sentence once and combines them; the figures must be those of
+    the features training learns from (the whole message's, and each passage's)."""
+    from dataclasses import replace
+
+    from bot.reading.classifier import (
+        _model,
+        _read,
+        estimates,
+        passage_features,
+        training_features,
+    )
+    from bot.reading.learned_model import RIGHTS
+
+    model = replace(_model(), passage_threshold=0.5)
+    text = LONG_BUSINESS_MAIL + "\nInte radera, bara rätta mitt namn? Tack."
+    reading = _read(text, "Avslut uppdrag", "email")
+    found = estimates(reading, model)
+    whole = model.from_sums([model.sums(training_features(text, subject="Avslut uppdrag"))])
+    passages = [model.from_sums([model.sums(p)]) for p in passage_features(reading)]
+    assert len(passages) > 5 and len(found.passages) == 1
+    for kind in RIGHTS:
+        assert abs(found.whole.kinds[kind] - whole.kinds[kind]) < 1e-9
+        strongest = max(p.kinds[kind] for p in passages)
+        assert abs(found.passages[0].kinds[kind] - strongest) < 1e-9
+    assert abs(found.passages[0].request - max(p.request for p in passages)) < 1e-9
