@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     trained = train(rows, digest, lambda line: print(line, file=sys.stderr))
     results, best, model = trained.results, trained.best, trained.model
     print("\nleave-one-file-out figures, pooled; the ten best settings (C, threshold,")
-    print("request, passage, unsure, second) and the one chosen:")
+    print("request, passage, unsure, second, multi) and the one chosen:")
     ranked = sorted(results, key=lambda key: -score(results[key]["pooled"]))
     for key in ranked[:10]:
         mark = "  <- chosen" if key == best else ""

@@ -23,11 +23,13 @@ from functools import lru_cache
 from bot.reading.language import detect_language
 from bot.reading.learned_model import (
     FEATURES_VERSION,
+    MULTI_FLOOR,
     RIGHTS,
     Estimate,
     LinearModel,
     MessageFeatures,
     Signals,
+    length_feature,
     message_features,
     sentence_spans,
     shipped_model,
@@ -1147,7 +1149,8 @@ def classify(
        last lines of a long business mail is not outweighed by the rest: a passage counts
        for a kind when it reaches the model's passage threshold;
     3. the most probable kind counts when it reaches the model's threshold, any other kind
-       when it reaches the model's second_threshold; when no kind does but the model is sure
+       when it reaches the model's second_threshold (or, when the model reads several rights
+       asked for, the next likeliest kind beside a lone one); when no kind does but it is sure
        that some right is asked for, the likeliest kind is named with a confidence under 0.5;
     4. confidence is how sure the least sure part of the answer is: how far the weakest kind
        found lies above its threshold, or for `none` how far the strongest lies below it,
@@ -1209,7 +1212,7 @@ def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     whole = model.from_sums([whole_sums])
     passages: list[Estimate] = []
     if by_sentence:
-        flag_sums = model.sums(f"f:{flag}" for flag in sorted(reading.flags))
+        flag_sums = model.sums([*(f"f:{flag}" for flag in sorted(reading.flags)), _PASSAGE_LENGTH])
         best: list[float] | None = None
         for index, extras in enumerate(_passage_extras(reading, message.sentences)):
             own = (
@@ -1227,6 +1230,10 @@ def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     return Estimates(whole, tuple(passages), bool(own))
 
 
+#: A passage is read as a message of two sentences (training learns from passages so too).
+_PASSAGE_LENGTH = length_feature(PASSAGE_SENTENCES)
+
+
 def _passage_extras(reading: _Reading, sentences: list[tuple[int, int]]) -> list[list[str]]:
     """Per passage (sentences i and i+1) what is not its words: the rules' findings within
     it and whether it asks a question."""
@@ -1240,10 +1247,14 @@ def _passage_extras(reading: _Reading, sentences: list[tuple[int, int]]) -> list
             scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
     extras = []
     for index, scores in enumerate(found):
-        extra = [
-            f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
-            for kind, score in _resolve(scores).items()
-        ]
+        extra = (
+            [
+                f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
+                for kind, score in _resolve(scores).items()
+            ]
+            if scores
+            else []
+        )
         if "?" in reading.mended[starts[index] : sentences[index + 1][1]]:
             extra.append("x:question")
         extras.append(extra)
@@ -1261,7 +1272,7 @@ def passage_features(reading: _Reading) -> list[list[str]]:
         found = [f for word, negated in dict.fromkeys(words) for f in word_features(word, negated)]
         found.extend(f"b:{a}_{b}" for a, b in dict.fromkeys(message.pairs(index)))
         per_sentence.append(found)
-    flags = [f"f:{flag}" for flag in sorted(reading.flags)]
+    flags = [*(f"f:{flag}" for flag in sorted(reading.flags)), _PASSAGE_LENGTH]
     return [
         per_sentence[index] + per_sentence[index + 1] + extras + flags
         for index, extras in enumerate(_passage_extras(reading, message.sentences))
@@ -1283,9 +1294,15 @@ def decide(
     threshold = model.threshold
     first = max(probabilities, key=probabilities.__getitem__)
     kinds = ()
+    hinted = None  # a second kind found because the model reads several rights asked for
     if probabilities[first] >= threshold:
         second = model.second_threshold
         kinds = tuple(k for k in RIGHTS if k is first or probabilities[k] >= second)
+        if len(kinds) == 1 and found.whole.multi >= model.multi_threshold:
+            runner = max((k for k in RIGHTS if k is not first), key=probabilities.__getitem__)
+            if probabilities[runner] >= MULTI_FLOOR:
+                hinted = runner
+                kinds = tuple(k for k in RIGHTS if k is first or k is runner)
     if _absence_notice(reading):
         return Classification((K.NONE,), reading.language, 0.9, ())
     if not kinds and request >= model.request_threshold:
@@ -1302,8 +1319,12 @@ def decide(
     confidence = min(
         _margin(probabilities[k] - edge, 1.0 - edge)
         for k in kinds
+        if k is not hinted
         for edge in [threshold if k is first else model.second_threshold]
     )
+    if hinted is not None:
+        edge = model.multi_threshold
+        confidence = min(confidence, _margin(found.whole.multi - edge, 1.0 - edge))
     evidence = _evidence(reading, model, kinds) if with_evidence else ()
     return Classification(kinds, reading.language, round(confidence, 2), evidence)
 

@@ -31,6 +31,9 @@ RULE_EMPHASIS = 1.0
 #: A second or third kind in one message must be at least this probable unless the model
 #: says otherwise (its `second_threshold`, chosen by bench/train_classifier.py).
 SECOND_KIND_THRESHOLD = 0.5
+#: A second kind added because the model says "several rights" must be at least this
+#: probable (see LinearModel.multi_threshold).
+MULTI_FLOOR = 0.1
 RIGHTS = tuple(k for k in RequestKind if k is not RequestKind.NONE)
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -154,22 +157,16 @@ def message_features(text: str, original: str, signals: Signals) -> MessageFeatu
     spans = sentence_spans(text)
     words = [tokens(text[start:end]) for start, end in spans]
     extras = _global_features(original, signals)
-    extras.append(f"x:length:{_length_bucket(len(spans))}")
+    extras.append(length_feature(len(spans)))
     return MessageFeatures(spans, words, list(dict.fromkeys(extras)))
 
 
-def _length_bucket(sentences: int) -> str:
-    """How long a message is, coarsely: a long mail's many ordinary words then need not
-    outweigh the one sentence that asks for something."""
-    return (
-        "1"
-        if sentences <= 1
-        else "2"
-        if sentences == 2
-        else "3-5"
-        if sentences <= 5
-        else ("6-12" if sentences <= 12 else "13+")
-    )
+def length_feature(sentences: int) -> str:
+    """How long a message (or a passage: two sentences) is, coarsely: a long mail's many
+    ordinary words then need not outweigh the one sentence that asks for something."""
+    buckets = ((1, "1"), (2, "2"), (5, "3-5"), (12, "6-12"))
+    bucket = next((name for most, name in buckets if sentences <= most), "13+")
+    return f"x:length:{bucket}"
 
 
 def _global_features(original: str, signals: Signals) -> list[str]:
@@ -201,12 +198,14 @@ class Estimate:
 
     kinds: dict[RequestKind, float]  # per kind: the probability that it is asked for
     request: float  # the probability that any right is asked for
+    multi: float = 0.0  # the probability that more than one right is asked for
 
 
 @dataclass(frozen=True)
 class LinearModel:
-    """Logistic regressions sharing one feature space: one per kind and one for "any right
-    at all", with their thresholds. Weight rows hold the kinds' weights, then the request's."""
+    """Logistic regressions sharing one feature space: one per kind, one for "any right at
+    all" and one for "several rights", with their thresholds. Weight rows hold the kinds'
+    weights, then the request's, then (if the model has it) the several rights'."""
 
     kinds: tuple[RequestKind, ...]
     intercepts: tuple[float, ...]
@@ -226,6 +225,10 @@ class LinearModel:
     #: Once one kind is found, another counts at this probability (a second right is often
     #: only hinted at beside a clear one).
     second_threshold: float = SECOND_KIND_THRESHOLD
+    #: When the model's "several rights" output reaches this, a message read as asking for
+    #: one right also gets the next likeliest kind, if that is at least MULTI_FLOOR probable
+    #: (a second right only hinted at; above 1.0: off, or a model without that output).
+    multi_threshold: float = 1.01
     #: A word's summed weights, computed once: most words recur, and a word expands to many
     #: letter groups (this is what makes thousands of messages a second possible).
     _word_rows: dict[tuple[str, bool], tuple[float, ...] | None] = field(
@@ -314,7 +317,12 @@ class LinearModel:
     def from_sums(self, parts: Iterable[list[float]]) -> Estimate:
         total = [sum(column) for column in zip(self.intercepts, *parts, strict=True)]
         probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
-        return Estimate(dict(zip(self.kinds, probabilities, strict=False)), probabilities[-1])
+        count = len(self.kinds)
+        return Estimate(
+            dict(zip(self.kinds, probabilities, strict=False)),
+            probabilities[count],
+            probabilities[count + 1] if len(probabilities) > count + 1 else 0.0,
+        )
 
     def contribution(self, words: Iterable[tuple[str, bool]], kind: RequestKind) -> float:
         """How much these words push towards one kind (for choosing evidence)."""
@@ -341,4 +349,5 @@ def model_from_json(data: dict) -> LinearModel:
         unsure_threshold=data.get("unsure_threshold", 1.01),
         c=data.get("c", 3.0),
         second_threshold=data.get("second_threshold", SECOND_KIND_THRESHOLD),
+        multi_threshold=data.get("multi_threshold", 1.01),
     )

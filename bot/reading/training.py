@@ -36,6 +36,7 @@ REQUEST_GRID = (0.8, 0.9, 1.01)  # 1.01: never (the kinds alone decide)
 PASSAGE_GRID = (0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: passages are not read
 UNSURE_GRID = (0.2, 0.3, 0.4, 0.5, 1.01)  # 1.01: no safety net on the request probability
 SECOND_GRID = (0.25, 0.3, 0.4, 0.5)
+MULTI_GRID = (0.5, 0.6, 0.7, 1.01)  # 1.01: the "several rights" output adds no kind
 #: Passages (two sentences) of longer messages that ask for nothing are learned from too,
 #: as `none`, with this weight: the model then also reads a lone passage as it is read in
 #: `estimates` — without them a business passage ("no more assignments via you") could
@@ -95,7 +96,8 @@ def _emphasised(counts: Counter[str]) -> Counter[str]:
 
 
 def fit(featured: Featured, rows: list[dict], c: float, keep: list[int] | None = None):
-    """Vectoriser, one logistic regression per rights kind, and last one for "any right",
+    """Vectoriser, one logistic regression per rights kind, one for "any right" and last one
+    for "several rights",
     learned from the rows at `keep` (all by default) and their passages."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -114,6 +116,7 @@ def fit(featured: Featured, rows: list[dict], c: float, keep: list[int] | None =
     passage_targets = [False] * len(passages)
     targets = [[str(kind) in rows[i]["kinds"] for i in keep] for kind in RIGHTS]
     targets.append([rows[i]["kinds"] != ["none"] for i in keep])
+    targets.append([len(rows[i]["kinds"]) > 1 for i in keep])
     for target in targets:
         model = LogisticRegression(
             C=c, solver="liblinear", max_iter=2000, class_weight=CLASS_WEIGHT
@@ -196,17 +199,20 @@ def score(found: Figures) -> float:
     )
 
 
-Setting = tuple[float, float, float, float, float]  # threshold, request, passage, unsure, second
+#: threshold, request, passage, unsure, second, multi
+Setting = tuple[float, float, float, float, float, float]
 
 
 def settings() -> list[Setting]:
     return list(
-        itertools.product(THRESHOLD_GRID, REQUEST_GRID, PASSAGE_GRID, UNSURE_GRID, SECOND_GRID)
+        itertools.product(
+            THRESHOLD_GRID, REQUEST_GRID, PASSAGE_GRID, UNSURE_GRID, SECOND_GRID, MULTI_GRID
+        )
     )
 
 
 def with_setting(model: LinearModel, setting: Setting) -> LinearModel:
-    threshold, request, passage, unsure, second = setting
+    threshold, request, passage, unsure, second, multi = setting
     return replace(
         model,
         threshold=threshold,
@@ -214,6 +220,7 @@ def with_setting(model: LinearModel, setting: Setting) -> LinearModel:
         passage_threshold=passage,
         unsure_threshold=unsure,
         second_threshold=second,
+        multi_threshold=multi,
     )
 
 
@@ -276,6 +283,7 @@ def export(
     unsure_threshold: float = 1.01,
     c: float = 3.0,
     second_threshold: float = 0.5,
+    multi_threshold: float = 1.01,
 ) -> dict:
     names = vectoriser.get_feature_names_out()
     weights = {}
@@ -295,6 +303,7 @@ def export(
         "unsure_threshold": unsure_threshold,
         "c": c,
         "second_threshold": second_threshold,
+        "multi_threshold": multi_threshold,
         "weights": weights,
     }
 
@@ -333,6 +342,7 @@ def refit(rows: list[dict], like: LinearModel, digest: str) -> dict:
         like.unsure_threshold,
         like.c,
         like.second_threshold,
+        like.multi_threshold,
     )
 
 
@@ -353,6 +363,8 @@ def train(rows: list[dict], digest: str, log: Callable[[str], None] = lambda _: 
     results = cross_validate(rows, featured, log)
     best = max(results, key=lambda key: score(results[key]["pooled"]))
     vectoriser, models = fit(featured, rows, best[0])
-    c, threshold, request, passage, unsure, second = best
-    exported = export(vectoriser, models, threshold, request, digest, passage, unsure, c, second)
+    c, threshold, request, passage, unsure, second, multi = best
+    exported = export(
+        vectoriser, models, threshold, request, digest, passage, unsure, c, second, multi
+    )
     return Trained(exported, results, best)
