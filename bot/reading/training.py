@@ -30,12 +30,12 @@ from bot.reading.learned_model import (
 )
 from bot.rules.kinds import RequestKind
 
-C_GRID = (3.0, 10.0)
+C_GRID = (3.0,)  # 10 lost to 3 in the last search with both; each value costs a full search
 THRESHOLD_GRID = (0.4, 0.45, 0.5)  # lower: "I deleted the old invoice" reads as erasure
 REQUEST_GRID = (0.8, 0.9, 1.01)  # 1.01: never (the kinds alone decide)
-PASSAGE_GRID = (0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: passages are not read
-UNSURE_GRID = (0.2, 0.3, 0.4, 0.5, 1.01)  # 1.01: no safety net on the request probability
-SECOND_GRID = (0.25, 0.3, 0.4, 0.5)
+PASSAGE_GRID = (0.7, 0.8, 0.9, 1.01)  # 1.01: passages are not read
+UNSURE_GRID = (0.3, 0.4, 0.5, 1.01)  # 1.01: no safety net on the request probability
+SECOND_GRID = (0.3, 0.4, 0.5)
 MULTI_GRID = (0.5, 0.6, 0.7, 1.01)  # 1.01: the "several rights" output adds no kind
 #: Passages (two sentences) of longer messages that ask for nothing are learned from too,
 #: as `none`, with this weight: the model then also reads a lone passage as it is read in
