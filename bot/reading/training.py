@@ -35,7 +35,7 @@ THRESHOLD_GRID = (0.4, 0.45, 0.5)  # lower: "I deleted the old invoice" reads as
 REQUEST_GRID = (0.8, 0.9, 1.01)  # 1.01: never (the kinds alone decide)
 PASSAGE_GRID = (0.7, 0.8, 0.9, 1.01)  # 1.01: passages are not read
 UNSURE_GRID = (0.3, 0.4, 0.5, 1.01)  # 1.01: no safety net on the request probability
-SECOND_GRID = (0.3, 0.4, 0.5)
+SECOND_GRID = (0.3, 0.4, 0.5, 0.6)
 MULTI_GRID = (0.5, 0.6, 0.7, 1.01)  # 1.01: the "several rights" output adds no kind
 #: Passages (two sentences) of longer messages that ask for nothing are learned from too,
 #: as `none`, with this weight: the model then also reads a lone passage as it is read in
