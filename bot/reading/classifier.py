@@ -1325,10 +1325,18 @@ def decide(
     if hinted is not None:
         edge = model.multi_threshold
         confidence = min(confidence, _margin(found.whole.multi - edge, 1.0 - edge))
+    if request >= model.request_threshold and all(
+        reading.scores.get(k, 0.0) >= STRONG for k in kinds
+    ):
+        # The rules' strong finding and the model agree on every kind, and the model is
+        # sure that a right is asked for: not a case for staff triage.
+        confidence = max(confidence, AGREED_CONFIDENCE)
     evidence = _evidence(reading, model, kinds) if with_evidence else ()
     return Classification(kinds, reading.language, round(confidence, 2), evidence)
 
 
+#: The least confidence when the rules (strongly) and the model name the same kinds.
+AGREED_CONFIDENCE = 0.75
 #: The confidence the safety net gives `none`: under the default triage threshold (0.6).
 UNSURE_CONFIDENCE = 0.55
 
