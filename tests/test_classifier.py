@@ -266,3 +266,55 @@ def test_a_personal_identity_number_reads_the_same_masked_on_arrival_or_not(text
     plain, hidden = classify(text, subject="Hej"), classify(masked, subject="Hej")
     assert hidden.kinds == plain.kinds
     assert abs(hidden.confidence - plain.confidence) <= 0.05  # the text's length differs
+
+
+def test_the_model_reads_a_message_and_its_passages_as_it_was_trained_on_them():
+    """`estimates` sums each sentence once and combines them; the figures must be those of
+    the features training learns from (the whole message's, and each passage's)."""
+    from dataclasses import replace
+
+    from bot.reading.classifier import (
+        _model,
+        _read,
+        estimates,
+        passage_features,
+        training_features,
+    )
+    from bot.reading.learned_model import RIGHTS
+
+    model = replace(_model(), passage_threshold=0.5)
+    text = LONG_BUSINESS_MAIL + "\nInte radera, bara rätta mitt namn? Tack."
+    reading = _read(text, "Avslut uppdrag", "email")
+    found = estimates(reading, model)
+    whole = model.from_sums([model.sums(training_features(text, subject="Avslut uppdrag"))])
+    passages = [model.from_sums([model.sums(p)]) for p in passage_features(reading)]
+    assert len(passages) > 5 and len(found.passages) == 1
+    for kind in RIGHTS:
+        assert abs(found.whole.kinds[kind] - whole.kinds[kind]) < 1e-9
+        strongest = max(p.kinds[kind] for p in passages)
+        assert abs(found.passages[0].kinds[kind] - strongest) < 1e-9
+    assert abs(found.passages[0].request - max(p.request for p in passages)) < 1e-9
+
+
+def test_a_second_right_only_hinted_at_is_named_when_the_model_reads_several_rights():
+    """Beside a clear kind, the next likeliest is named when the "several rights" output
+    reaches the model's multi threshold (and it is not negligible) — and only then."""
+    from dataclasses import replace
+
+    from bot.reading.classifier import Estimates, _model, _read, decide
+    from bot.reading.learned_model import RIGHTS, Estimate
+
+    model = replace(_model(), multi_threshold=0.6, second_threshold=0.5, threshold=0.4)
+    reading = _read("Radera mitt konto. Och vad har ni sparat?", "", "chat")
+    kinds = {**dict.fromkeys(RIGHTS, 0.01), RequestKind.ERASURE: 0.95, RequestKind.ACCESS: 0.3}
+
+    def answer(multi: float) -> Classification:
+        found = Estimates(Estimate(kinds, 0.99, multi), (), own_data_ask=False)
+        return decide(reading, model, found, with_evidence=False)
+
+    assert answer(0.9).kinds == (RequestKind.ACCESS, RequestKind.ERASURE)
+    assert not answer(0.9).needs_triage
+    assert answer(0.3).kinds == (RequestKind.ERASURE,)
+    off = replace(model, multi_threshold=1.01)  # a model without that output
+    found = Estimates(Estimate(kinds, 0.99, 0.99), (), own_data_ask=False)
+    assert decide(reading, off, found, with_evidence=False).kinds == (RequestKind.ERASURE,)

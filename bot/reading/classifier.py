@@ -14,7 +14,6 @@ Pure and fast: patterns are compiled once at import.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -25,12 +24,15 @@ from bot.reading.identity_numbers import DEFAULT_MASK
 from bot.reading.language import detect_language
 from bot.reading.learned_model import (
     FEATURES_VERSION,
+    MULTI_FLOOR,
     RIGHTS,
     Estimate,
     LinearModel,
     MessageFeatures,
     Signals,
+    length_feature,
     message_features,
+    sentence_spans,
     shipped_model,
     tokens,
     word_features,
@@ -1218,7 +1220,8 @@ def classify(
        last lines of a long business mail is not outweighed by the rest: a passage counts
        for a kind when it reaches the model's passage threshold;
     3. the most probable kind counts when it reaches the model's threshold, any other kind
-       when it reaches the model's second_threshold; when no kind does but the model is sure
+       when it reaches the model's second_threshold (or, when the model reads several rights
+       asked for, the next likeliest kind beside a lone one); when no kind does but it is sure
        that some right is asked for, the likeliest kind is named with a confidence under 0.5;
     4. confidence is how sure the least sure part of the answer is: how far the weakest kind
        found lies above its threshold, or for `none` how far the strongest lies below it,
@@ -1245,13 +1248,14 @@ class Estimates:
     """The model's reading of a whole message and of its passages."""
 
     whole: Estimate
+    #: For a longer message, per kind the strongest of its passages (one Estimate whose
+    #: every probability is that of the passage reading it most strongly); else none.
     passages: tuple[Estimate, ...]
     own_data_ask: bool  # speaks of the writer's own data and asks for something
 
 
 #: A message of more sentences than this is also read passage by passage.
 PASSAGE_SENTENCES = 2
-_SENTENCE_END = re.compile(r"[.!?\n]+")
 _OWN_DATA = re.compile(
     r"\b(?:min(?:a)? (?:person)?(?:uppgifter|data|information|profil|cv)|mitt (?:cv|konto)|"
     r"(?:uppgifter|data|information) (?:om|pa) (?:mig|mej)|"
@@ -1265,48 +1269,85 @@ _ASKING = re.compile(
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.start() > start and text[start : match.start()].strip():
-            spans.append((start, match.end()))
-        start = match.end()
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    return spans
+    return sentence_spans(text)
 
 
 def estimates(reading: _Reading, model: LinearModel) -> Estimates:
-    """The whole message's estimate and, for a longer one, each two-sentence passage's.
+    """The whole message's estimate and, for a longer one, its passages' (two sentences).
 
-    Each sentence is read in at most two passages, so the cost stays linear in the text."""
-    whole = model.estimate(_features(reading))
+    Each word and word pair is looked up once, each sentence summed once, and a passage adds
+    its two sentences' sums and its own rule findings: the cost stays linear in the text."""
+    message = _features(reading)
+    by_sentence = model.passage_threshold <= 1.0 and len(message.sentences) > PASSAGE_SENTENCES
+    whole_sums, sums = model.read(message, by_sentence)
+    whole = model.from_sums([whole_sums])
     passages: list[Estimate] = []
-    sentences = _sentences(reading.mended)
-    if model.passage_threshold <= 1.0 and len(sentences) > PASSAGE_SENTENCES:
-        # Each sentence's words and word pairs are summed once; a passage adds two such
-        # sums (a word in both counts twice) and its own rule findings and the flags.
-        sums = []
-        for start, end in sentences:
-            words = tokens(reading.mended[start:end])
-            pairs = [f"b:{a}_{b}" for (a, _), (b, _) in itertools.pairwise(words)]
-            sums.append(model.sums(dict.fromkeys(words), dict.fromkeys(pairs)))
-        flags = [f"f:{flag}" for flag in sorted(reading.flags)]
-        for index in range(len(sentences) - 1):
-            start, end = sentences[index][0], sentences[index + 1][1]
-            scores: dict[RequestKind, float] = {}
-            for hit in reading.hits:
-                if start <= hit.start and hit.end <= end:
-                    scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
-            extras = [
+    if by_sentence:
+        flag_sums = model.sums([*(f"f:{flag}" for flag in sorted(reading.flags)), _PASSAGE_LENGTH])
+        best: list[float] | None = None
+        for index, extras in enumerate(_passage_extras(reading, message.sentences)):
+            own = (
+                [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
+                if extras
+                else flag_sums
+            )
+            total = [a + b + c for a, b, c in zip(sums[index], sums[index + 1], own, strict=True)]
+            best = total if best is None else list(map(max, best, total))
+        # Per kind (and for "a request") the passage that reads it most strongly: decide
+        # only asks whether some passage reaches the passage threshold.
+        if best is not None:
+            passages.append(model.from_sums([best]))
+    own = _OWN_DATA.search(reading.mended) is not None and _ASKING.search(reading.mended)
+    return Estimates(whole, tuple(passages), bool(own))
+
+
+#: A passage is read as a message of two sentences (training learns from passages so too).
+_PASSAGE_LENGTH = length_feature(PASSAGE_SENTENCES)
+
+
+def _passage_extras(reading: _Reading, sentences: list[tuple[int, int]]) -> list[list[str]]:
+    """Per passage (sentences i and i+1) what is not its words: the rules' findings within
+    it and whether it asks a question."""
+    starts = [start for start, _ in sentences]
+    found: list[dict[RequestKind, float]] = [{} for _ in range(len(sentences) - 1)]
+    for hit in reading.hits:  # a hit belongs to the passages that hold it whole
+        first = bisect_right(starts, hit.start) - 1
+        last = bisect_right(starts, hit.end - 1) - 1
+        for index in range(max(last - 1, 0), min(first, len(found) - 1) + 1):
+            scores = found[index]
+            scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
+    extras = []
+    for index, scores in enumerate(found):
+        extra = (
+            [
                 f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
                 for kind, score in _resolve(scores).items()
             ]
-            if "?" in reading.mended[start:end]:
-                extras.append("x:question")
-            own = model.sums((), extras + flags)
-            passages.append(model.from_sums([sums[index], sums[index + 1], own]))
-    own = _OWN_DATA.search(reading.mended) is not None and _ASKING.search(reading.mended)
-    return Estimates(whole, tuple(passages), bool(own))
+            if scores
+            else []
+        )
+        if "?" in reading.mended[starts[index] : sentences[index + 1][1]]:
+            extra.append("x:question")
+        extras.append(extra)
+    return extras
+
+
+def passage_features(reading: _Reading) -> list[list[str]]:
+    """Each passage's features as `estimates` weighs them (for training): its two
+    sentences' words and pairs (a word in both counts twice), its extras and the flags."""
+    message = _features(reading)
+    if len(message.sentences) <= PASSAGE_SENTENCES:
+        return []
+    per_sentence = []
+    for index, words in enumerate(message.words):
+        found = [f for word, negated in dict.fromkeys(words) for f in word_features(word, negated)]
+        found.extend(f"b:{a}_{b}" for a, b in dict.fromkeys(message.pairs(index)))
+        per_sentence.append(found)
+    flags = [*(f"f:{flag}" for flag in sorted(reading.flags)), _PASSAGE_LENGTH]
+    return [
+        per_sentence[index] + per_sentence[index + 1] + extras + flags
+        for index, extras in enumerate(_passage_extras(reading, message.sentences))
+    ]
 
 
 def decide(
@@ -1324,9 +1365,15 @@ def decide(
     threshold = model.threshold
     first = max(probabilities, key=probabilities.__getitem__)
     kinds = ()
+    hinted = None  # a second kind found because the model reads several rights asked for
     if probabilities[first] >= threshold:
         second = model.second_threshold
         kinds = tuple(k for k in RIGHTS if k is first or probabilities[k] >= second)
+        if len(kinds) == 1 and found.whole.multi >= model.multi_threshold:
+            runner = max((k for k in RIGHTS if k is not first), key=probabilities.__getitem__)
+            if probabilities[runner] >= MULTI_FLOOR:
+                hinted = runner
+                kinds = tuple(k for k in RIGHTS if k is first or k is runner)
     if _absence_notice(reading):
         return Classification((K.NONE,), reading.language, 0.9, ())
     if not kinds and request >= model.request_threshold:
@@ -1343,12 +1390,24 @@ def decide(
     confidence = min(
         _margin(probabilities[k] - edge, 1.0 - edge)
         for k in kinds
+        if k is not hinted
         for edge in [threshold if k is first else model.second_threshold]
     )
+    if hinted is not None:
+        edge = model.multi_threshold
+        confidence = min(confidence, _margin(found.whole.multi - edge, 1.0 - edge))
+    if request >= model.request_threshold and all(
+        reading.scores.get(k, 0.0) >= STRONG for k in kinds
+    ):
+        # The rules' strong finding and the model agree on every kind, and the model is
+        # sure that a right is asked for: not a case for staff triage.
+        confidence = max(confidence, AGREED_CONFIDENCE)
     evidence = _evidence(reading, model, kinds) if with_evidence else ()
     return Classification(kinds, reading.language, round(confidence, 2), evidence)
 
 
+#: The least confidence when the rules (strongly) and the model name the same kinds.
+AGREED_CONFIDENCE = 0.75
 #: The confidence the safety net gives `none`: under the default triage threshold (0.6).
 UNSURE_CONFIDENCE = 0.55
 
@@ -1384,10 +1443,7 @@ def _weightiest_sentence(reading: _Reading, model: LinearModel, kind: RequestKin
     """The clause whose words push hardest towards `kind`, as written (at most 160 chars)."""
     best, best_weight = None, 0.0
     for start, end in _clauses(reading.mended):
-        words = tokens(reading.mended[start:end])
-        weight = model.contribution(
-            [f for word, negated in words for f in word_features(word, negated)], kind
-        )
+        weight = model.contribution(tokens(reading.mended[start:end]), kind)
         if weight > best_weight:
             best, best_weight = (start, end), weight
     if best is None:

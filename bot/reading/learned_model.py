@@ -10,7 +10,6 @@ and inference (here, no dependencies) share this one definition of them.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -23,7 +22,7 @@ from bot.rules.kinds import RequestKind
 
 #: Bump when the features change: the shipped weights are then stale and must be retrained
 #: (tests/test_classifier.py checks the two agree).
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 MODEL_PATH = Path(__file__).parent / "data" / "classifier_model.json"
 #: The rules' verdicts enter training with this value instead of 1: regularisation then
 #: spreads less of their weight over the thousands of word features that co-occur with them.
@@ -32,6 +31,9 @@ RULE_EMPHASIS = 1.0
 #: A second or third kind in one message must be at least this probable unless the model
 #: says otherwise (its `second_threshold`, chosen by bench/train_classifier.py).
 SECOND_KIND_THRESHOLD = 0.5
+#: A second kind added because the model says "several rights" must be at least this
+#: probable (see LinearModel.multi_threshold).
+MULTI_FLOOR = 0.1
 RIGHTS = tuple(k for k in RequestKind if k is not RequestKind.NONE)
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -39,6 +41,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 #: read, so that such runs neither cost time nor fill the caches of word features.
 MAX_WORD = 64
 _CLAUSE_END = re.compile(r"[.!?;\n]")
+#: Where a sentence ends: always also a clause's end, so a text's tokens are its sentences'
+#: tokens one after another.
+SENTENCE_END = re.compile(r"[.!?\n]+")
 _NEGATORS = frozenset(
     [
         "inte",
@@ -78,8 +83,12 @@ class Signals:
 
 def tokens(text: str) -> list[tuple[str, bool]]:
     """Words of folded text, each marked whether a negation earlier in its clause reaches it."""
+    text = text.replace("\u2019", "'")
+    found = _WORD.findall(text)  # a word never spans a clause's end
+    if _NEGATORS.isdisjoint(found):  # the common case: nothing is negated
+        return [(word[:MAX_WORD], False) for word in found]
     out: list[tuple[str, bool]] = []
-    for clause in _CLAUSE_END.split(text.replace("\u2019", "'")):
+    for clause in _CLAUSE_END.split(text):
         negated = False
         words = [word[:MAX_WORD] for word in _WORD.findall(clause)]
         for index, word in enumerate(words):
@@ -109,26 +118,55 @@ def word_features(word: str, negated: bool) -> tuple[str, ...]:
     return ("w:" + word, *("c:" + g for g in _letter_groups(word)))
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where each sentence of `text` (one that holds more than blanks) starts and ends."""
+    spans, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        if match.start() > start and not text[start : match.start()].isspace():
+            spans.append((start, match.end()))
+        start = match.end()
+    if start < len(text) and not text[start:].isspace():
+        spans.append((start, len(text)))
+    return spans
+
+
 @dataclass(frozen=True)
 class MessageFeatures:
-    """A message's features in two parts: its words (expanded by `word_features`, cached at
-    inference) and the rest — word pairs and what holds for the message as a whole."""
+    """A message's features, sentence by sentence: each sentence's words (expanded by
+    `word_features`, cached at inference) and word pairs (within the sentence), and what
+    holds for the message as a whole. The message counts each feature once: a long mail
+    does not weigh more for saying "data" ten times."""
 
-    words: list[tuple[str, bool]]
+    sentences: list[tuple[int, int]]
+    words: list[list[tuple[str, bool]]]  # per sentence, in order (repeats kept)
     extras: list[str]
 
+    def pairs(self, index: int) -> list[tuple[str, str]]:
+        words = self.words[index]
+        return [(words[i][0], words[i + 1][0]) for i in range(len(words) - 1)]
+
     def all(self) -> list[str]:
-        found = [f for word, negated in self.words for f in word_features(word, negated)]
-        return found + self.extras
+        words = dict.fromkeys(w for sentence in self.words for w in sentence)
+        pairs = dict.fromkeys(p for i in range(len(self.words)) for p in self.pairs(i))
+        found = [f for word, negated in words for f in word_features(word, negated)]
+        return found + [f"b:{a}_{b}" for a, b in pairs] + self.extras
 
 
 def message_features(text: str, original: str, signals: Signals) -> MessageFeatures:
-    """`text` is folded and mended, `original` as written. Each word and feature counts
-    once: a long mail does not weigh more for saying "data" ten times."""
-    words = tokens(text)
-    pairs = [f"b:{a}_{b}" for (a, _), (b, _) in itertools.pairwise(words)]
-    extras = pairs + _global_features(original, signals)
-    return MessageFeatures(list(dict.fromkeys(words)), list(dict.fromkeys(extras)))
+    """`text` is folded and mended, `original` as written."""
+    spans = sentence_spans(text)
+    words = [tokens(text[start:end]) for start, end in spans]
+    extras = _global_features(original, signals)
+    extras.append(length_feature(len(spans)))
+    return MessageFeatures(spans, words, list(dict.fromkeys(extras)))
+
+
+def length_feature(sentences: int) -> str:
+    """How long a message (or a passage: two sentences) is, coarsely: a long mail's many
+    ordinary words then need not outweigh the one sentence that asks for something."""
+    buckets = ((1, "1"), (2, "2"), (5, "3-5"), (12, "6-12"))
+    bucket = next((name for most, name in buckets if sentences <= most), "13+")
+    return f"x:length:{bucket}"
 
 
 def _global_features(original: str, signals: Signals) -> list[str]:
@@ -145,6 +183,8 @@ def _global_features(original: str, signals: Signals) -> list[str]:
     return found
 
 
+_UNSEEN = object()
+
 #: The model's extra output besides the kinds: whether the message asks for any right at
 #: all. Kinds that sound alike ("stop using my data": objection or restriction?) can share
 #: out their probability so that none reaches the threshold; this one then still says
@@ -158,12 +198,14 @@ class Estimate:
 
     kinds: dict[RequestKind, float]  # per kind: the probability that it is asked for
     request: float  # the probability that any right is asked for
+    multi: float = 0.0  # the probability that more than one right is asked for
 
 
 @dataclass(frozen=True)
 class LinearModel:
-    """Logistic regressions sharing one feature space: one per kind and one for "any right
-    at all", with their thresholds. Weight rows hold the kinds' weights, then the request's."""
+    """Logistic regressions sharing one feature space: one per kind, one for "any right at
+    all" and one for "several rights", with their thresholds. Weight rows hold the kinds'
+    weights, then the request's, then (if the model has it) the several rights'."""
 
     kinds: tuple[RequestKind, ...]
     intercepts: tuple[float, ...]
@@ -183,49 +225,109 @@ class LinearModel:
     #: Once one kind is found, another counts at this probability (a second right is often
     #: only hinted at beside a clear one).
     second_threshold: float = SECOND_KIND_THRESHOLD
+    #: When the model's "several rights" output reaches this, a message read as asking for
+    #: one right also gets the next likeliest kind, if that is at least MULTI_FLOOR probable
+    #: (a second right only hinted at; above 1.0: off, or a model without that output).
+    multi_threshold: float = 1.01
     #: A word's summed weights, computed once: most words recur, and a word expands to many
     #: letter groups (this is what makes thousands of messages a second possible).
     _word_rows: dict[tuple[str, bool], tuple[float, ...] | None] = field(
         default_factory=dict, compare=False, repr=False
     )
 
+    #: The word pairs' weights by the pair itself ("b:a_b" → (a, b)), made once at load:
+    #: a message's pairs are then looked up without building their names.
+    _pair_rows: dict[tuple[str, str], tuple[float, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        if not self._pair_rows:
+            for name, row in self.weights.items():
+                if name.startswith("b:"):
+                    first, _, second = name[2:].partition("_")
+                    self._pair_rows[(first, second)] = row
+
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> LinearModel:
         return model_from_json(read_model_json(path.read_text(encoding="utf-8")))
 
-    def _word_row(self, word: str, negated: bool) -> tuple[float, ...] | None:
-        key = (word, negated)
-        if key in self._word_rows:
-            return self._word_rows[key]
-        rows = [self.weights[f] for f in word_features(word, negated) if f in self.weights]
+    def word_row(self, token: tuple[str, bool]) -> tuple[float, ...] | None:
+        """A word's summed weights (its own features and letter groups), cached."""
+        row = self._word_rows.get(token, _UNSEEN)
+        if row is not _UNSEEN:
+            return row
+        rows = [self.weights[f] for f in word_features(*token) if f in self.weights]
         row = tuple(map(sum, zip(*rows, strict=True))) if rows else None
         if len(self._word_rows) > 200_000:
             self._word_rows.clear()
-        self._word_rows[key] = row
+        self._word_rows[token] = row
         return row
 
-    def estimate(self, message: MessageFeatures) -> Estimate:
-        return self.from_sums([self.sums(message.words, message.extras)])
-
-    def sums(self, words: Iterable[tuple[str, bool]], extras: Iterable[str]) -> list[float]:
-        """The summed weights of some words and features, without the intercepts: a
+    def read(
+        self, message: MessageFeatures, by_sentence: bool
+    ) -> tuple[list[float], list[list[float]]]:
+        """The summed weights (without the intercepts) of the whole message and, when
+        `by_sentence`, of each sentence: each word and pair is looked up once, and a
         passage's estimate adds its sentences' sums instead of reading them again."""
-        rows = [self._word_row(word, negated) for word, negated in words]
-        rows.extend(self.weights.get(feature) for feature in extras)
-        found = [row for row in rows if row is not None]
-        if not found:
+        pair_rows = self._pair_rows
+        word_sets = [dict.fromkeys(words) for words in message.words]
+        pair_sets = [
+            dict.fromkeys(zip([w for w, _ in words], [w for w, _ in words[1:]], strict=False))
+            for words in message.words
+        ]
+        words: dict[tuple[str, bool], tuple[float, ...] | None] = {}
+        for found in word_sets:
+            words.update(found)
+        pairs: dict[tuple[str, str], tuple[float, ...] | None] = {}
+        for found in pair_sets:
+            pairs.update(found)
+        cached, word_row = self._word_rows, self.word_row
+        for token in words:
+            row = cached.get(token, _UNSEEN)
+            words[token] = word_row(token) if row is _UNSEEN else row
+        for pair in pairs:
+            pairs[pair] = pair_rows.get(pair)
+        weights = self.weights
+        rows = [row for row in words.values() if row is not None]
+        rows.extend(row for row in pairs.values() if row is not None)
+        rows.extend(weights[f] for f in message.extras if f in weights)
+        whole = self._summed(rows)
+        sentences = []
+        if by_sentence:
+            for found_words, found_pairs in zip(word_sets, pair_sets, strict=True):
+                rows = [row for row in map(words.__getitem__, found_words) if row is not None]
+                rows.extend(row for row in map(pairs.__getitem__, found_pairs) if row is not None)
+                sentences.append(self._summed(rows))
+        return whole, sentences
+
+    def sums(self, extras: Iterable[str]) -> list[float]:
+        """The summed weights of some features that are not words (rules' findings, flags)."""
+        weights = self.weights
+        return self._summed([weights[f] for f in extras if f in weights])
+
+    def _summed(self, rows: list[tuple[float, ...]]) -> list[float]:
+        if not rows:
             return [0.0] * len(self.intercepts)
-        return [sum(column) for column in zip(*found, strict=True)]
+        return [sum(column) for column in zip(*rows, strict=True)]
+
+    def estimate(self, message: MessageFeatures) -> Estimate:
+        return self.from_sums([self.read(message, False)[0]])
 
     def from_sums(self, parts: Iterable[list[float]]) -> Estimate:
         total = [sum(column) for column in zip(self.intercepts, *parts, strict=True)]
         probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
-        return Estimate(dict(zip(self.kinds, probabilities, strict=False)), probabilities[-1])
+        count = len(self.kinds)
+        return Estimate(
+            dict(zip(self.kinds, probabilities, strict=False)),
+            probabilities[count],
+            probabilities[count + 1] if len(probabilities) > count + 1 else 0.0,
+        )
 
-    def contribution(self, found: Iterable[str], kind: RequestKind) -> float:
-        """How much these features push towards one kind (for choosing evidence)."""
+    def contribution(self, words: Iterable[tuple[str, bool]], kind: RequestKind) -> float:
+        """How much these words push towards one kind (for choosing evidence)."""
         index = self.kinds.index(kind)
-        return sum(self.weights[f][index] for f in found if f in self.weights)
+        return sum(row[index] for row in map(self.word_row, words) if row is not None)
 
 
 @lru_cache(maxsize=1)
@@ -267,4 +369,5 @@ def model_from_json(data: dict) -> LinearModel:
         unsure_threshold=data.get("unsure_threshold", 1.01),
         c=data.get("c", 3.0),
         second_threshold=data.get("second_threshold", SECOND_KIND_THRESHOLD),
+        multi_threshold=data.get("multi_threshold", 1.01),
     )
