@@ -33,15 +33,7 @@ def test_profile_not_deleted_just_paused_is_restriction():
         "kan ni ta bort mötet på fredag",
         "please update the assignment description",
         "can I get a copy of the contract",
-        pytest.param(
-            "vi vill radera den gamla annonsen",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known limit: 'radera' weighs so much in the corpus that a business "
-                "object alone does not outweigh it; goes to staff as erasure (verification "
-                "first, nothing is deleted without approval)",
-            ),
-        ),
+        "vi vill radera den gamla annonsen",  # a known miss until train6c/d were added
         "Radera inte min profil, jag vill vara kvar!",
     ],
 )
