@@ -1146,3 +1146,17 @@ def test_linking_a_requester_not_on_file_sends_the_challenge_to_the_contact_poin
     assert code == 0 and "verification by email_code sent to maria.berg@example.se" in output
     shown = run_json("requests", "show", stranger, *config)
     assert (shown["requester_name"], shown["status"]) == ("Maria Berg", "awaiting_verification")
+
+
+def test_classify_says_when_staff_would_choose_the_kinds(tmp_path):
+    sure, unsure = tmp_path / "sure.txt", tmp_path / "unsure.txt"
+    sure.write_text("Sluta skicka nyhetsbrev till mig, tack.", encoding="utf-8")
+    unsure.write_text(
+        "Please don't delete my profile, I want to stay in your register.", encoding="utf-8"
+    )
+    low = json.loads(run("classify", "--format", "jsonl", str(unsure))[1])
+    assert low["confidence"] < 0.6  # the shipped model is unsure of this one
+    code, output = run("classify", str(sure))
+    assert code == 0 and "marketing opt-out" in output and "to triage" not in output
+    code, output = run("classify", str(sure), str(unsure))
+    assert code == 0 and output.count("to triage") == 2  # the row, and what it means

@@ -14,11 +14,12 @@ from rich.text import Text
 from bot.cli.app import app, console
 from bot.cli.output import Column, print_table
 from bot.reading.automated import detect_automated
-from bot.reading.classifier import Classification, classify
+from bot.reading.classifier import TRIAGE_THRESHOLD, Classification, classify
 from bot.reading.language import detect_language
 from bot.reading.mail import MalformedEmail, parse_email
 from bot.reading.safe_text import printable_json
 from bot.rules.kinds import RequestKind
+from bot.workflow.words import name_words
 
 
 class ClassifyFormat(StrEnum):
@@ -97,13 +98,20 @@ def classify_command(
         if "error" in result:
             rows.append((str(path), Text(f"error: {result['error']}", style="red"), "", "", ""))
             continue
+        confidence = result["confidence"]
+        unsure = "\nto triage" if confidence < TRIAGE_THRESHOLD else ""
         rows.append(
             (
                 str(path),
-                ", ".join(result["kinds"]),
+                ", ".join(name_words(k) for k in result["kinds"]),
                 result["language"],
-                f"{result['confidence']:.2f}",
+                f"{confidence:.2f}{unsure}",
                 "; ".join(result["evidence"]),
             )
         )
     print_table(console, columns, rows)
+    if any(str(row[3]).endswith("to triage") for row in rows):
+        console.print(
+            f"to triage: a confidence under {TRIAGE_THRESHOLD} (the default [classifier] "
+            "triage_threshold): staff would choose the kinds."
+        )
