@@ -187,7 +187,7 @@ def test_ordinary_mail_is_stored_whole_with_what_the_classifier_made_of_it(any_w
         "Kund@Example.COM",
         sender_name="Kim Kund",
         subject="Offert 12",
-        text="Hej! Mitt personnummer är 811218-9876. Har ni en Java-konsult i mars?",
+        text="Hej! Har ni en Java-konsult i mars? Referens 811218-9876.",
         message_id="<o1@example.com>",
         in_reply_to="<earlier@example.com>",
         references=("<first@example.com>", "<earlier@example.com>"),
