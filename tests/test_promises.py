@@ -556,7 +556,7 @@ async def test_a_challenge_still_queued_when_the_case_is_verified_or_closed_neve
 
     called = by_phone("John ringde och vill ha en kopia av sina personuppgifter.")
     world.call_confirms(called.reference)  # staff called him back: verified by phone
-    closed = by_phone("John ringde igen och vill att vi raderar alla hans personuppgifter.")
+    closed = by_phone("John ringde igen och bad oss radera alla hans personuppgifter.")
     with world.database.session() as session:
         close_case(session, world.services, closed.reference, "withdrawn", actor="staff:eva")
     sent = await world.deliver()
