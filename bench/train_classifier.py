@@ -4,11 +4,12 @@
     .venv/bin/python bench/train_classifier.py [--check]
 
 Learns from every corpus file except heldout*.jsonl, which are never seen here. Before the
-final fit it picks the regularisation and the decision threshold by leave-one-file-out
-cross-validation: each file was written by a different author, so a fold measures what the
-model makes of an author it has not read — the honest stand-in for real mail — and prints
-that figure per file. `--check` only reports whether the shipped model is up to date;
-`--refit` skips the search and fits with the shipped model's C and settings.
+final fit it picks the regularisation and the decision thresholds by cross-validation that
+leaves out a group of files at a time: each file was written by a different author, so a
+fold measures what the model makes of authors it has not read — the honest stand-in for
+real mail — and prints that figure per file. `--check` only reports whether the shipped
+model is up to date; `--refit` skips the search and fits with the shipped model's C and
+settings.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         return write(model)
     trained = train(rows, digest, lambda line: print(line, file=sys.stderr))
     results, best, model = trained.results, trained.best, trained.model
-    print("\nleave-one-file-out figures, pooled; the ten best settings (C, threshold,")
-    print("request, passage, unsure, second, multi) and the one chosen:")
+    print("\ncross-validation figures (groups of files left out), pooled; the ten best")
+    print("settings (C, threshold, request, passage, unsure, second, multi, sentence) and")
+    print("the one chosen:")
     ranked = sorted(results, key=lambda key: -score(results[key]["pooled"]))
     for key in ranked[:10]:
         mark = "  <- chosen" if key == best else ""

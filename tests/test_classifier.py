@@ -288,6 +288,38 @@ def test_the_model_reads_a_message_and_its_passages_as_it_was_trained_on_them():
     assert abs(found.passages[0].request - max(p.request for p in passages)) < 1e-9
 
 
+def test_the_model_reads_each_sentence_alone_as_it_was_trained_on_sentences():
+    """A message of two sentences or more is also read sentence by sentence; each
+    sentence's figures must be those of the features training learns from for it."""
+    from dataclasses import replace
+
+    from bot.reading.classifier import _model, _read, estimates, passage_features
+    from bot.reading.learned_model import RIGHTS
+
+    model = replace(_model(), sentence_threshold=0.5, passage_threshold=1.01)
+    text = "Jag ger inte längre samtycke till nyhetsbrevet. Radera mig också ur ert CRM!"
+    reading = _read(text, "", "chat")
+    found = estimates(reading, model)
+    sentences = [model.from_sums([model.sums(p)]) for p in passage_features(reading, 1)]
+    assert len(sentences) == 2 and len(found.sentences) == 1 and not found.passages
+    for kind in RIGHTS:
+        strongest = max(p.kinds[kind] for p in sentences)
+        assert abs(found.sentences[0].kinds[kind] - strongest) < 1e-9
+
+
+def test_a_second_right_in_a_sentence_of_its_own_is_not_outweighed_by_the_first():
+    """Read as a whole, the newsletter's words spoke against erasure and the request to be
+    deleted was lost; the sentence alone asks for it plainly."""
+    found = classify(
+        "Hello, I give no more consent for your newsletter. And I also want to be deleted "
+        "from your CRM.",
+        channel="chat",
+    )
+    assert {RequestKind.ERASURE, RequestKind.MARKETING_OPTOUT} <= set(found.kinds)
+    one = classify("Hello, I give no more consent for your newsletter.", channel="chat")
+    assert RequestKind.ERASURE not in one.kinds
+
+
 def test_a_second_right_only_hinted_at_is_named_when_the_model_reads_several_rights():
     """Beside a clear kind, the next likeliest is named when the "several rights" output
     reaches the model's multi threshold (and it is not negligible) — and only then."""

@@ -759,7 +759,7 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
     ],
     K.CONSENT_WITHDRAWAL: [
         (
-            r"\b(?:aterkalla\w*|ta tillbaka|tar tillbaka|dra tillbaka|drar tillbaka|aterta\w*)\b[^.!?\n]{0,40}?\b(?:samtycke\w*|medgivande\w*|godkannande\w*|tillstand\w*)",
+            r"\b(?:aterkalla\w*|ta tillbaka|tar tillbaka|dra tillbaka|drar tillbaka|aterta\w*|sag(?:a|er|t) (?:jag |vi )?upp)\b[^.!?\n]{0,40}?\b(?:samtycke\w*|medgivande\w*|godkannande\w*|tillstand\w*)",
             STRONG,
             False,
         ),
@@ -1245,13 +1245,15 @@ def classify(
 
 @dataclass(frozen=True)
 class Estimates:
-    """The model's reading of a whole message and of its passages."""
+    """The model's reading of a whole message, of its passages and of its sentences."""
 
     whole: Estimate
     #: For a longer message, per kind the strongest of its passages (one Estimate whose
     #: every probability is that of the passage reading it most strongly); else none.
     passages: tuple[Estimate, ...]
     own_data_ask: bool  # speaks of the writer's own data and asks for something
+    #: Likewise for single sentences, for a message of two sentences or more.
+    sentences: tuple[Estimate, ...] = ()
 
 
 #: A message of more sentences than this is also read passage by passage.
@@ -1273,47 +1275,62 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 
 
 def estimates(reading: _Reading, model: LinearModel) -> Estimates:
-    """The whole message's estimate and, for a longer one, its passages' (two sentences).
+    """The whole message's estimate and, for a longer one, its passages' (two sentences)
+    and its single sentences'.
 
     Each word and word pair is looked up once, each sentence summed once, and a passage adds
-    its two sentences' sums and its own rule findings: the cost stays linear in the text."""
+    its sentences' sums and its own rule findings: the cost stays linear in the text."""
     message = _features(reading)
-    by_sentence = model.passage_threshold <= 1.0 and len(message.sentences) > PASSAGE_SENTENCES
-    whole_sums, sums = model.read(message, by_sentence)
+    count = len(message.sentences)
+    passages_read = model.passage_threshold <= 1.0 and count > PASSAGE_SENTENCES
+    sentences_read = model.sentence_threshold <= 1.0 and count > 1
+    whole_sums, sums = model.read(message, passages_read or sentences_read)
     whole = model.from_sums([whole_sums])
-    passages: list[Estimate] = []
-    if by_sentence:
-        flag_sums = model.sums([*(f"f:{flag}" for flag in sorted(reading.flags)), _PASSAGE_LENGTH])
-        best: list[float] | None = None
-        for index, extras in enumerate(_passage_extras(reading, message.sentences)):
-            own = (
-                [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
-                if extras
-                else flag_sums
-            )
-            total = [a + b + c for a, b, c in zip(sums[index], sums[index + 1], own, strict=True)]
-            best = total if best is None else list(map(max, best, total))
-        # Per kind (and for "a request") the passage that reads it most strongly: decide
-        # only asks whether some passage reaches the passage threshold.
-        if best is not None:
-            passages.append(model.from_sums([best]))
+    flags = [f"f:{flag}" for flag in sorted(reading.flags)]
+    passages = (
+        _strongest(reading, model, message.sentences, sums, 2, flags) if passages_read else ()
+    )
+    sentences = (
+        _strongest(reading, model, message.sentences, sums, 1, flags) if sentences_read else ()
+    )
     own = _OWN_DATA.search(reading.mended) is not None and _ASKING.search(reading.mended)
-    return Estimates(whole, tuple(passages), bool(own))
+    return Estimates(whole, passages, bool(own), sentences)
 
 
-#: A passage is read as a message of two sentences (training learns from passages so too).
-_PASSAGE_LENGTH = length_feature(PASSAGE_SENTENCES)
+def _strongest(
+    reading: _Reading,
+    model: LinearModel,
+    sentences: list[tuple[int, int]],
+    sums: list[list[float]],
+    width: int,
+    flags: list[str],
+) -> tuple[Estimate, ...]:
+    """Per kind (and for "a request") the passage of `width` sentences that reads it most
+    strongly, as one Estimate: decide only asks whether some passage reaches a threshold."""
+    flag_sums = model.sums([*flags, length_feature(width)])
+    best: list[float] | None = None
+    for index, extras in enumerate(_passage_extras(reading, sentences, width)):
+        own = (
+            [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
+            if extras
+            else flag_sums
+        )
+        total = [sum(column) for column in zip(*sums[index : index + width], own, strict=True)]
+        best = total if best is None else list(map(max, best, total))
+    return () if best is None else (model.from_sums([best]),)
 
 
-def _passage_extras(reading: _Reading, sentences: list[tuple[int, int]]) -> list[list[str]]:
-    """Per passage (sentences i and i+1) what is not its words: the rules' findings within
-    it and whether it asks a question."""
+def _passage_extras(
+    reading: _Reading, sentences: list[tuple[int, int]], width: int = PASSAGE_SENTENCES
+) -> list[list[str]]:
+    """Per passage (sentences i to i+width-1) what is not its words: the rules' findings
+    within it and whether it asks a question."""
     starts = [start for start, _ in sentences]
-    found: list[dict[RequestKind, float]] = [{} for _ in range(len(sentences) - 1)]
+    found: list[dict[RequestKind, float]] = [{} for _ in range(len(sentences) - width + 1)]
     for hit in reading.hits:  # a hit belongs to the passages that hold it whole
         first = bisect_right(starts, hit.start) - 1
         last = bisect_right(starts, hit.end - 1) - 1
-        for index in range(max(last - 1, 0), min(first, len(found) - 1) + 1):
+        for index in range(max(last - width + 1, 0), min(first, len(found) - 1) + 1):
             scores = found[index]
             scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
     extras = []
@@ -1326,27 +1343,28 @@ def _passage_extras(reading: _Reading, sentences: list[tuple[int, int]]) -> list
             if scores
             else []
         )
-        if "?" in reading.mended[starts[index] : sentences[index + 1][1]]:
+        if "?" in reading.mended[starts[index] : sentences[index + width - 1][1]]:
             extra.append("x:question")
         extras.append(extra)
     return extras
 
 
-def passage_features(reading: _Reading) -> list[list[str]]:
-    """Each passage's features as `estimates` weighs them (for training): its two
-    sentences' words and pairs (a word in both counts twice), its extras and the flags."""
+def passage_features(reading: _Reading, width: int = PASSAGE_SENTENCES) -> list[list[str]]:
+    """Each passage's features as `estimates` weighs them (for training): its sentences'
+    words and pairs (a word in two sentences counts twice), its extras and the flags. With
+    `width` 1, each sentence's, for a message of two sentences or more."""
     message = _features(reading)
-    if len(message.sentences) <= PASSAGE_SENTENCES:
+    if len(message.sentences) <= (PASSAGE_SENTENCES if width > 1 else 1):
         return []
     per_sentence = []
     for index, words in enumerate(message.words):
         found = [f for word, negated in dict.fromkeys(words) for f in word_features(word, negated)]
         found.extend(f"b:{a}_{b}" for a, b in dict.fromkeys(message.pairs(index)))
         per_sentence.append(found)
-    flags = [*(f"f:{flag}" for flag in sorted(reading.flags)), _PASSAGE_LENGTH]
+    flags = [*(f"f:{flag}" for flag in sorted(reading.flags)), length_feature(width)]
     return [
-        per_sentence[index] + per_sentence[index + 1] + extras + flags
-        for index, extras in enumerate(_passage_extras(reading, message.sentences))
+        [f for sentence in per_sentence[index : index + width] for f in sentence] + extras + flags
+        for index, extras in enumerate(_passage_extras(reading, message.sentences, width))
     ]
 
 
@@ -1362,6 +1380,10 @@ def decide(
                 probabilities[kind] = p
         if passage.request >= model.passage_threshold:
             request = max(request, passage.request)
+    for sentence in found.sentences:
+        for kind, p in sentence.kinds.items():
+            if p >= model.sentence_threshold and p > probabilities[kind]:
+                probabilities[kind] = p
     threshold = model.threshold
     first = max(probabilities, key=probabilities.__getitem__)
     kinds = ()
@@ -1386,6 +1408,8 @@ def decide(
         confidence = _margin(threshold - max(probabilities.values()), threshold)
         if request >= model.unsure_threshold or found.own_data_ask:
             confidence = min(confidence, UNSURE_CONFIDENCE)
+        elif "data_words" in reading.flags:
+            confidence = min(confidence, DATA_TALK_CONFIDENCE)
         return Classification((K.NONE,), reading.language, round(confidence, 2), ())
     confidence = min(
         _margin(probabilities[k] - edge, 1.0 - edge)
@@ -1410,6 +1434,9 @@ def decide(
 AGREED_CONFIDENCE = 0.75
 #: The confidence the safety net gives `none`: under the default triage threshold (0.6).
 UNSURE_CONFIDENCE = 0.55
+#: The most confidence `none` gets when the message talks of GDPR or personal data: not
+#: sent to triage at the default threshold, but a stricter one set by staff catches it.
+DATA_TALK_CONFIDENCE = 0.8
 
 
 def _evidence(

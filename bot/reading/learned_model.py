@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from bot.reading.identity_numbers import find_identity_numbers
 from bot.rules.kinds import RequestKind
 
 #: Bump when the features change: the shipped weights are then stale and must be retrained
@@ -174,7 +175,9 @@ def _global_features(original: str, signals: Signals) -> list[str]:
     for kind, score in signals.rule_scores.items():
         found.append(f"r:{kind}:{'strong' if score >= 1.0 else 'weak'}")
     found.extend(f"f:{flag}" for flag in sorted(signals.flags))
-    if _PHONE.search(original):
+    # A personal identity number looks like a phone number, but is masked on arrival and
+    # must read as nothing, as its mask does.
+    if any(not find_identity_numbers(m.group()) for m in _PHONE.finditer(original)):
         found.append("x:phone")
     if _EMAIL.search(original):
         found.append("x:email")
@@ -218,6 +221,11 @@ class LinearModel:
     #: when its own probability reaches this: a request in the last lines of a long business
     #: mail is not outweighed by the rest. Above 1.0: passages are not read.
     passage_threshold: float = 1.01
+    #: A single sentence of a message of two sentences or more counts for a kind when its
+    #: own probability reaches this: "I give no more consent for your newsletter. And
+    #: delete me from your CRM." — read as a whole, the newsletter's words speak against
+    #: erasure; read alone, the second sentence asks for nothing else. Above 1.0: off.
+    sentence_threshold: float = 1.01
     #: `none` with a request probability at or above this goes to staff triage rather than
     #: being filed as ordinary mail (the safety net; above 1.0: off).
     unsure_threshold: float = 1.01
@@ -366,6 +374,7 @@ def model_from_json(data: dict) -> LinearModel:
         features_version=data["features_version"],
         corpus_digest=data["corpus_digest"],
         passage_threshold=data.get("passage_threshold", 1.01),
+        sentence_threshold=data.get("sentence_threshold", 1.01),
         unsure_threshold=data.get("unsure_threshold", 1.01),
         c=data.get("c", 3.0),
         second_threshold=data.get("second_threshold", SECOND_KIND_THRESHOLD),
