@@ -495,6 +495,25 @@ def test_requests_list_at_80_columns_keeps_references_and_due_dates_whole(
     assert "…" not in output
 
 
+def test_a_telegram_requester_is_shown_as_a_telegram_user_not_a_bare_number(
+    config, tmp_path, monkeypatch
+):
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    case = run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550002", "--text-file", str(note)
+    )
+    assert case["from"] == "5550002"  # scripts keep the bare id
+    monkeypatch.setenv("COLUMNS", "120")
+    code, output = run("requests", "list")
+    assert code == 0 and "Telegram user 5550002" in output
+    code, output = run("requests", "show", case["reference"])
+    lines = output.splitlines()
+    assert "from: Telegram user 5550002" in lines
+    assert any(line.endswith("from Telegram user 5550002 (telegram)") for line in lines)
+    assert not [line for line in lines if re.search(r"(from|to) 5550002\b", line)]
+
+
 def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
     config, tmp_path, monkeypatch
 ):

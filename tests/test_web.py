@@ -24,6 +24,7 @@ from bot.store.tables import (
     Message,
     MessageState,
     Outbox,
+    Request,
     SourceFinding,
     StaffAlert,
 )
@@ -53,6 +54,24 @@ def log_in(page: Page, site: ConsoleSite, password: str = STAFF_PASSWORD) -> Non
     page.get_by_label("Name").fill(STAFF_NAME)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def test_a_telegram_requester_is_named_as_a_telegram_user_not_a_bare_number(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        [opt_out] = [
+            r.reference
+            for r in session.exec(select(Request).where(Request.requester_address == "5550009"))
+        ]
+    page = browser.new_page()
+    log_in(page, site)
+    row = page.locator("table.queue tr", has=page.get_by_role("link", name=opt_out))
+    expect(row).to_contain_text("Telegram user 5550009")
+    page.goto(f"{site.url}/cases/{opt_out}")
+    expect(page.locator("section").first).to_contain_text("from Telegram user 5550009")
+    expect(page.locator(".msg-in").first).to_contain_text("From Telegram user 5550009 · telegram")
+    expect(page.locator("body")).not_to_contain_text("<5550009>")
 
 
 def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_it_sent(
@@ -157,7 +176,9 @@ def test_staff_link_a_requester_not_on_file_to_a_person_and_the_challenge_goes_t
     sent_to = site.send_outbox()
     assert "5550004" in sent_to and "stranger@example.org" not in sent_to
     page.reload()
-    expect(page.locator("body")).to_contain_text("telegram confirm via telegram to 5550004")
+    expect(page.locator("body")).to_contain_text(
+        "telegram confirm via telegram to Telegram user 5550004"
+    )
 
 
 def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(

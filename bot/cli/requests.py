@@ -47,7 +47,13 @@ from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json
-from bot.workflow.words import kinds_words, name_words, outcome_words, status_words
+from bot.workflow.words import (
+    address_words,
+    kinds_words,
+    name_words,
+    outcome_words,
+    status_words,
+)
 
 requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
@@ -77,7 +83,9 @@ def print_cases(cases: list[dict]) -> None:
         rows.append(
             (
                 c["reference"],
-                "\n".join(x for x in (c["requester_name"], c["from"]) if x),
+                "\n".join(
+                    x for x in (c["requester_name"], address_words(c["channel"], c["from"])) if x
+                ),
                 "\n".join(name_words(k) for k in c["kinds"]),
                 c["status_words"],
                 c["language"],
@@ -154,11 +162,14 @@ def print_case_document(case: dict) -> None:
     challenges, outbox, alerts and history, each in order."""
     for key, value in case.items():
         if key not in SECTIONS:
+            if key == "from":  # a Telegram chat id alone says nothing: "Telegram user 5550009"
+                value = address_words(case["channel"], value)
             console.print(Text.assemble((key.replace("_", " "), "bold"), f": {fact_words(value)}"))
     console.print(Text("\nThread", style="bold"))
     for m in case["thread"]:
         who = "from" if m["direction"] == "in" else "to"
-        console.print(Text(f"--- {m['at'][:16]} {who} {m['address']} ({m['channel']})"))
+        party = address_words(m["channel"], m["address"])
+        console.print(Text(f"--- {m['at'][:16]} {who} {party} ({m['channel']})"))
         if m["subject"]:
             console.print(Text(f"Subject: {m['subject']}"))
         console.print(Text(m["text"]))
@@ -168,7 +179,8 @@ def print_case_document(case: dict) -> None:
         reason = f": {d['decision_reason']}" if d["decision_reason"] else ""
         console.print(
             Text(
-                f"--- draft {d['id']} v{d['version']} {d['purpose']} to {d['to']['address']}, "
+                f"--- draft {d['id']} v{d['version']} {d['purpose']} to "
+                f"{address_words(d['to']['channel'], d['to']['address'])}, "
                 f"{d['status'].replace('_', ' ')}{decided}{reason} (written by {d['author']})"
             )
         )

@@ -74,7 +74,14 @@ from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
 from bot.workflow.views import find_people
-from bot.workflow.words import kinds_words, name_words, status_words, waits_on
+from bot.workflow.words import (
+    address_words,
+    kinds_words,
+    name_words,
+    party_words,
+    status_words,
+    waits_on,
+)
 
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
@@ -130,6 +137,8 @@ class Console:
         self.templates.env.filters["name_words"] = name_words
         self.templates.env.filters["kinds_words"] = kinds_words
         self.templates.env.filters["waits_on"] = waits_on
+        self.templates.env.globals["address_words"] = address_words
+        self.templates.env.globals["party_words"] = party_words
 
     def today(self) -> Any:
         return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)

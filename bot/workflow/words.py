@@ -91,3 +91,18 @@ def name_words(name: str) -> str:
     """A kind, draft purpose or alert kind as words ("possible impersonation"), for lists;
     scripts read the names themselves from --format json."""
     return _NAMES.get(name, name.replace("_", " "))
+
+
+def address_words(channel: str, address: str) -> str:
+    """Whom an address reaches, as staff read it: a Telegram chat id is a bare number that
+    says nothing to a newcomer, so it is named ("Telegram user 5550009"); an email address
+    or phone number speaks for itself."""
+    return f"Telegram user {address}" if channel == "telegram" else address
+
+
+def party_words(channel: str, address: str, name: str | None = None) -> str:
+    """A requester or correspondent: the name on file when known, with the address."""
+    where = address_words(channel, address)
+    if not name:
+        return where
+    return f"{name} ({where})" if channel == "telegram" else f"{name} <{where}>"
