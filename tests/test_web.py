@@ -56,13 +56,20 @@ def log_in(page: Page, site: ConsoleSite, password: str = STAFF_PASSWORD) -> Non
     page.get_by_role("button", name="Log in").click()
 
 
-def test_a_telegram_requester_is_named_as_a_telegram_user_not_a_bare_number(
+def test_a_case_reads_in_staff_words_and_a_telegram_requester_is_named_as_one(
     site: ConsoleSite, browser: Browser
 ) -> None:
     with site.database.session() as session:
         [opt_out] = [
             r.reference
             for r in session.exec(select(Request).where(Request.requester_address == "5550009"))
+        ]
+        [rectification] = [
+            r.reference
+            for r in session.exec(
+                select(Request).where(Request.requester_address == "erik.svensson@example.se")
+            )
+            if r.kinds == ["rectification"]
         ]
     page = browser.new_page()
     log_in(page, site)
@@ -72,6 +79,14 @@ def test_a_telegram_requester_is_named_as_a_telegram_user_not_a_bare_number(
     expect(page.locator("section").first).to_contain_text("from Telegram user 5550009")
     expect(page.locator(".msg-in").first).to_contain_text("From Telegram user 5550009 · telegram")
     expect(page.locator("body")).not_to_contain_text("<5550009>")
+
+    page.goto(f"{site.url}/cases/{rectification}")
+    history = page.locator("table").last
+    expect(history).to_contain_text("verification started: phone call")
+    expect(history).to_contain_text("case opened: rectification by email")
+    for name in ("phone_call", "case_opened", "verification_started", "via phone"):
+        expect(history).not_to_contain_text(name)
+    expect(page.locator("body")).to_contain_text("phone call to")
 
 
 def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_it_sent(
@@ -176,9 +191,7 @@ def test_staff_link_a_requester_not_on_file_to_a_person_and_the_challenge_goes_t
     sent_to = site.send_outbox()
     assert "5550004" in sent_to and "stranger@example.org" not in sent_to
     page.reload()
-    expect(page.locator("body")).to_contain_text(
-        "telegram confirm via telegram to Telegram user 5550004"
-    )
+    expect(page.locator("body")).to_contain_text("Telegram confirmation to Telegram user 5550004")
 
 
 def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(
@@ -343,7 +356,7 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_label("Search").fill("maria")
     page.get_by_role("button", name="Show").click()
     page.locator("table.queue a.ref").first.click()
-    page.get_by_label("Send it to").select_option(label="telegram 5550004 (telegram confirm)")
+    page.get_by_label("Send it to").select_option(label="telegram 5550004 (Telegram confirmation)")
     page.get_by_role("button", name="Send new challenge").click()
     expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
     expect(page.locator("section").first).to_contain_text("checking identity")
@@ -415,7 +428,7 @@ def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_lin
     page.get_by_role("button", name="Find").click()
     choice = page.get_by_label("Send the verification challenge to")
     # The strongest first, and never the address that asked.
-    expect(choice.locator("option").first).to_have_text("telegram 5550004 (telegram confirm)")
+    expect(choice.locator("option").first).to_have_text("telegram 5550004 (Telegram confirmation)")
     expect(choice).not_to_contain_text("stranger@example.org")
     choice.select_option("maria.berg@example.se")
     page.get_by_role("button", name="Link to Maria Berg").click()
@@ -424,7 +437,7 @@ def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_lin
     assert "maria.berg@example.se" in sent_to
     assert "5550004" not in sent_to and "stranger@example.org" not in sent_to
     page.reload()
-    expect(page.locator("body")).to_contain_text("email code via email to maria.berg@example.se")
+    expect(page.locator("body")).to_contain_text("code by email to maria.berg@example.se")
 
 
 # --- cases the console finishes itself: the checklist, a complaint's outcome, a redraft ---------

@@ -75,8 +75,11 @@ from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
 from bot.workflow.views import find_people
 from bot.workflow.words import (
+    action_words,
     address_words,
+    history_words,
     kinds_words,
+    method_words,
     name_words,
     party_words,
     status_words,
@@ -137,6 +140,9 @@ class Console:
         self.templates.env.filters["name_words"] = name_words
         self.templates.env.filters["kinds_words"] = kinds_words
         self.templates.env.filters["waits_on"] = waits_on
+        self.templates.env.filters["method_words"] = method_words
+        self.templates.env.filters["history_words"] = history_words
+        self.templates.env.filters["action_words"] = action_words
         self.templates.env.globals["address_words"] = address_words
         self.templates.env.globals["party_words"] = party_words
 
