@@ -1179,3 +1179,57 @@ def test_classify_says_when_staff_would_choose_the_kinds(tmp_path):
     assert code == 0 and "marketing opt-out" in output and "to triage" not in output
     code, output = run("classify", str(sure), str(unsure))
     assert code == 0 and output.count("to triage") == 2  # the row, and what it means
+
+
+def _commands() -> set[str]:
+    """Every command `noxbot --help` leads to: 'requests list', 'demo', …"""
+    import typer.main
+
+    found: set[str] = set()
+
+    def walk(command, path: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+        if not hasattr(command, "commands"):
+            found.add(" ".join(path))
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def _readme_commands() -> set[str]:
+    """The commands README's "Command reference" table names. A cell may name several:
+    `noxbot requests kinds REF …` / `note REF …`, `noxbot staff add|list|reset|disable`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Command reference") :]
+    section = section[: section.index("\n## ")]
+    named: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `noxbot"):
+            continue
+        group = ""
+        for piece in re.findall(r"`([^`]*)`", line.split(" | ")[0]):
+            words = piece.replace("\\|", "|").split()
+            if words[0] == "noxbot":
+                group, rest = words[1], words[2:3]
+                if rest and re.fullmatch(r"[a-z-]+(\|[a-z-]+)*", rest[0]):
+                    named |= {f"{group} {sub}" for sub in rest[0].split("|")}
+                else:
+                    named.add(group)
+            elif re.fullmatch(r"[a-z-]+", words[0]):
+                named.add(f"{group} {words[0]}")
+    return named
+
+
+def test_the_readme_command_reference_and_docs_name_every_command_help_lists():
+    commands = _commands()
+    assert {"requests reopen", "requests tick", "disclosures import"} <= commands
+    assert sorted(commands - _readme_commands()) == []
+    docs = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    index = docs[: docs.index("\n## ")]
+    missing = [
+        c
+        for c in sorted(commands)
+        if f"[`noxbot {c}`]" not in index and f"[`noxbot {c.split()[0]}`]" not in index
+    ]
+    assert missing == []
