@@ -1142,8 +1142,15 @@ def test_every_list_at_80_columns_shows_words_whole_and_json_keeps_the_names(tmp
         for word in words:  # each on one line: never split mid-word
             assert any(word in line for line in lines[command]), (word, shown[command])
     # A status wraps between its words, never inside one.
-    status_lines = [line for line in lines["requests"] if "identity" in line]
-    assert status_lines and all("identity not" in line for line in status_lines)
+    for word in ("identity", "confirmed", "approve"):
+        parts = [line for line in lines["requests"] if word[:4] in line]
+        assert parts and all(word in line for line in parts), (word, shown["requests"])
+    # Whom each case is for stays in view: the name, and the address broken before its "@"
+    # (each half whole, for grep) rather than the column left out.
+    requests = shown["requests"]
+    assert any("requester" in line for line in lines["requests"][:4])  # the header
+    assert "Erik Svensson" in requests and "Telegram user" in requests
+    assert "erik.svensson" in requests and "@example.se" in requests
 
 
 def test_linking_a_requester_not_on_file_sends_the_challenge_to_the_contact_point_staff_choose(
