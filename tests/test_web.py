@@ -248,6 +248,56 @@ def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_
     expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
 
 
+def test_an_alert_points_to_the_consoles_own_action_and_keeps_a_cli_hint_only_without_one(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        [complaint] = session.exec(select(StaffAlert).where(StaffAlert.kind == "complaint"))
+        reference = session.get(Request, complaint.request_id).reference
+        assert "noxbot requests outcome" in complaint.text  # as stored, for the CLI and chat
+        session.add(
+            StaffAlert(
+                kind="send_failed",
+                text="outbox 99 (reply) to email could not be sent after 5 attempts: 550 no "
+                "such user; noxbot outbox retry 99 queues it again",
+                created_at=site.services.clock(),
+            )
+        )
+        session.add(  # as linking.py words it when no contact point on file may be used
+            StaffAlert(
+                request_id=complaint.request_id,
+                kind="unverified",
+                text=f"{reference}: no channel on file for subject 3 may be used to verify; "
+                "confirm by phone (noxbot requests verify) or decide.",
+                created_at=site.services.clock(),
+            )
+        )
+    page = browser.new_page()
+    log_in(page, site)
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    card = page.locator(".card", has_text="a complaint about our handling")
+    expect(card).not_to_contain_text("noxbot")
+    expect(card).to_contain_text("then record its outcome on the case page")
+    expect(card.get_by_role("link", name="The case's drafts")).to_be_visible()
+    failed = page.locator(".card", has_text="could not be sent after 5 attempts")
+    expect(failed).to_contain_text("retry on the outbox page queues it again")
+    expect(failed.get_by_role("link", name="Retry on the outbox page")).to_have_attribute(
+        "href", "/outbox"
+    )
+    # Confirming by phone is done on the command line only: that hint stays.
+    call = page.locator(".card", has_text="no channel on file")
+    expect(call).to_contain_text("noxbot requests verify")
+    expect(call.get_by_role("link")).to_have_count(1)  # the case's reference, nothing more
+
+    card.get_by_role("link", name="Record the complaint's outcome").click()
+    expect(page).to_have_url(f"{site.url}/cases/{reference}#complaint-outcome")
+    expect(page.get_by_role("button", name="Record outcome")).to_be_visible()
+    on_case = page.locator("div.card", has_text=f"complaint — {reference}: a complaint")
+    expect(on_case).not_to_contain_text("noxbot")
+    on_case.get_by_role("link", name="The case's drafts").click()
+    expect(page).to_have_url(f"{site.url}/cases/{reference}#drafts")
+
+
 def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_case_file(
     site: ConsoleSite, browser: Browser
 ) -> None:

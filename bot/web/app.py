@@ -56,6 +56,7 @@ from bot.store.tables import (
     WebSession,
 )
 from bot.web import accounts
+from bot.web.hints import console_alert
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
 from bot.workflow.checklist import sources_json, tick
@@ -145,6 +146,7 @@ class Console:
         self.templates.env.filters["action_words"] = action_words
         self.templates.env.globals["address_words"] = address_words
         self.templates.env.globals["party_words"] = party_words
+        self.templates.env.globals["console_alert"] = console_alert
 
     def today(self) -> Any:
         return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)
