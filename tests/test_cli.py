@@ -62,6 +62,38 @@ def test_every_command_has_help():
         assert code == 0 and "Usage" in output, args
 
 
+def test_help_at_80_columns_shows_what_to_type_and_never_breaks_a_word(monkeypatch):
+    import typer.main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    problems = []
+
+    def walk(command, path: list[str]) -> None:
+        code, output = run(*path, "--help")
+        assert code == 0, path
+        lines = output.splitlines()
+        for line, after in zip(lines, [*lines[1:], ""], strict=True):
+            if len(line) > 80 or re.search(r"<\w[\w\[\]|]*>", line) or "\\[" in line:
+                problems.append((path, line))  # wide, a Python type (<str>), a Rich escape
+            if re.search(r"\w-$", line) and after.strip()[:1].islower():
+                problems.append((path, line, after))  # a word broken at its hyphen
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    assert problems == []
+    lines = run("requests", "new", "--help")[1].splitlines()
+    assert "Usage: noxbot requests new [OPTIONS] [EML]" in lines
+    assert "  --channel [email|telegram|phone|post]" in lines
+    assert any(line.startswith("  -c, --config FILE ") for line in lines)
+    assert any(line.startswith("  --from TEXT ") for line in lines)
+    assert any(re.fullmatch(r"  --help +Show this message and exit\.", line) for line in lines)
+    assert "Usage: noxbot classify [OPTIONS] PATHS..." in run("classify", "--help")[1]
+    assert "  --keep FOLDER " in run("demo", "--help")[1]
+    listed = run("requests", "--help")[1]
+    assert "Extend the deadline by two months (Art. 12(3))" in listed  # "Art." ends no sentence
+
+
 def test_classify_jsonl_gives_one_object_per_input_in_order_and_goes_on_after_errors(tmp_path):
     chat = tmp_path / "chat.txt"
     chat.write_text("Radera alla mina personuppgifter, tack!", encoding="utf-8")

@@ -526,8 +526,9 @@ def demo_command(
     keep: Annotated[
         Path | None,
         typer.Option(
+            metavar="FOLDER",
             help="A new or empty folder: the demo database is kept there, with a config.toml "
-            "to explore it (noxbot requests list -c FOLDER/config.toml)."
+            "to explore it (noxbot requests list -c FOLDER/config.toml).",
         ),
     ] = None,
 ) -> None:

@@ -27,6 +27,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, fact_words, print_table
 from bot.errors import CaseError
 from bot.files import read_named_file
@@ -55,7 +56,7 @@ from bot.workflow.words import (
     status_words,
 )
 
-requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
+requests_app = NoxTyper(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 
 
