@@ -546,6 +546,26 @@ def test_a_telegram_requester_is_shown_as_a_telegram_user_not_a_bare_number(
     assert not [line for line in lines if re.search(r"(from|to) 5550002\b", line)]
 
 
+def test_requests_show_tells_the_history_and_verification_in_staff_words(tmp_path):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [erik] = [
+        c
+        for c in run_json("requests", "list", *config)
+        if c["from"] == "erik.svensson@example.se" and c["kinds"] == ["rectification"]
+    ]
+    assert erik["verification"]["method"] == "phone_call"  # JSON keeps the name
+    code, output = run("requests", "show", erik["reference"], *config)
+    assert code == 0
+    history = output[output.index("\nHistory\n") :]
+    assert "verification started: phone call" in history
+    assert "(received -> checking identity)" in history
+    for name in ("phone_call", "case_opened", "awaiting_verification", "via phone"):
+        assert name not in history, name
+    assert "phone call to " in output[output.index("\nVerification\n") :]
+
+
 def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
     config, tmp_path, monkeypatch
 ):
@@ -1025,7 +1045,7 @@ def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_r
         "Det gamla används inte längre." in lines
     )
     assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
-    assert any("draft_rejected" in line for line in lines[lines.index("History") :])
+    assert any("draft rejected" in line for line in lines[lines.index("History") :])
     # The facts read as words, not as Python values.
     assert "kinds: rectification" in lines and "extended due date: —" in lines
     assert not [line for line in lines if "None" in line or "['" in line or "{'" in line]

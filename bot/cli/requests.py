@@ -49,8 +49,11 @@ from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, re
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json
 from bot.workflow.words import (
+    action_words,
     address_words,
+    history_words,
     kinds_words,
+    method_words,
     name_words,
     outcome_words,
     status_words,
@@ -95,7 +98,9 @@ def print_cases(cases: list[dict]) -> None:
                 c["received_at"][:10],
                 c["due_date"] + ("\n(ext.)" if c["extended_due_date"] else ""),
                 Text("—") if ended else Text(str(left), style=style),
-                f"{verification['method']}: {verification['status']}" if verification else "—",
+                f"{method_words(verification['method'])}: {verification['status']}"
+                if verification
+                else "—",
             )
         )
     print_table(console, CASE_COLUMNS, rows)
@@ -192,7 +197,10 @@ def print_case_document(case: dict) -> None:
     console.print(Text("\nVerification", style="bold"))
     for v in case["verifications"]:
         console.print(
-            Text(f"{v['created_at'][:16]} {v['method']} to {v['address']}: {v['status']}")
+            Text(
+                f"{v['created_at'][:16]} {method_words(v['method'])} to "
+                f"{address_words(v['channel'], v['address'])}: {v['status']}"
+            )
         )
     console.print(Text("\nOutbox", style="bold"))
     for o in case["outbox"]:
@@ -200,12 +208,17 @@ def print_case_document(case: dict) -> None:
     console.print(Text("\nAlerts", style="bold"))
     for a in case["alerts"]:
         state = "resolved" if a["resolved"] else "open"
-        console.print(Text(f"{a['id']} {a['kind']} ({state}): {a['text']}"))
+        console.print(Text(f"{a['id']} {name_words(a['kind'])} ({state}): {a['text']}"))
     console.print(Text("\nHistory", style="bold"))
     for e in case["history"]:
-        move = f" ({e['from_state']} -> {e['to_state']})" if e["to_state"] else ""
-        detail = f": {e['detail']}" if e["detail"] else ""
-        console.print(Text(f"{e['at'][:16]} {e['actor']} {e['action']}{move}{detail}"))
+        move = (
+            f" ({status_words(e['from_state'] or '')} -> {status_words(e['to_state'])})"
+            if e["to_state"]
+            else ""
+        )
+        detail = f": {history_words(e['detail'])}" if e["detail"] else ""
+        action = action_words(e["action"])
+        console.print(Text(f"{e['at'][:16]} {e['actor']} {action}{move}{detail}"))
 
 
 @requests_app.command("new")
