@@ -1292,3 +1292,34 @@ def test_the_readme_command_reference_and_docs_name_every_command_help_lists():
         if f"[`noxbot {c}`]" not in index and f"[`noxbot {c.split()[0]}`]" not in index
     ]
     assert missing == []
+
+
+def test_a_requester_stays_at_80_columns_until_even_a_broken_address_cannot_fit():
+    import io
+
+    from rich.console import Console
+
+    from bot.cli.output import print_table
+    from bot.cli.requests import CASE_COLUMNS
+
+    def listed(address: str) -> str:
+        console = Console(width=80, file=io.StringIO(), markup=False, soft_wrap=True)
+        row = (
+            "DSR-2026-0042", f"Anna-Karin Lindqvist-Berg\n{address}",
+            "marketing opt-out\nconsent withdrawal", "identity not confirmed", "sv", "email",
+            "2026-12-01", "2027-01-04\n(ext.)", "-12", "—",
+        )  # fmt: skip
+        print_table(console, CASE_COLUMNS, [row])
+        output = console.file.getvalue()
+        assert max(len(line) for line in output.splitlines()) <= 80, output
+        return output
+
+    # Two kinds wrap between their words so that the requester keeps its place.
+    output = listed("anna.lindqvist@example.se")
+    assert "requester" in output and "Lindqvist-Berg" in output
+    assert "anna.lindqvist" in output and "@example.se" in output
+    assert "withdrawal" in output and "confirmed" in output and "2027-01-04" in output
+    # An address whose halves cannot fit is never folded: the column is left out instead.
+    output = listed("anna-karin.lindqvist-berg@consultancy-department.example.com")
+    assert "requester" not in output and "anna-karin" not in output
+    assert "DSR-2026-0042" in output and "2027-01-04" in output

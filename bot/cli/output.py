@@ -84,6 +84,10 @@ class Column:
     #: address ("erik.svensson" / "@example.se"), so each half is still there whole for grep
     #: and the column needs only the wider half.
     break_before: str = ""
+    #: Kept while the table can fit with every free-text column at its narrowest, and left
+    #: out only when it cannot (the requester beside a very long address): the JSON and
+    #: `show` keep it.
+    drop_last: bool = False
 
 
 #: Characters between two columns.
@@ -126,10 +130,14 @@ def _broken(cell: Cell, break_before: str, width: int) -> Cell:
 
 
 def _build(
-    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    title: str | None,
+    whole_lines: bool = True,
 ) -> tuple[Table, int, list[tuple[int, int]]]:
     """The table, the narrowest it can be without cutting a key, and each column's
-    (narrowest, widest) content width."""
+    (narrowest, widest) content width. Without `whole_lines`, a unit ("consent
+    withdrawal") may wrap between its words too."""
     rows = [[safe_text(c if isinstance(c, Text) else Text(c)) for c in row] for row in rows]
     # A light frame leaves the text most of an 80-column terminal: two spaces between
     # columns, none at the edges.
@@ -154,14 +162,16 @@ def _build(
             # Free text wraps between words: the column keeps its longest word (a status
             # word, "acknowledgment") whole, and a few characters a line even when squeezed.
             values = [column.header, *(row[index] for row in rows)]
-            if column.whole_lines:
+            if column.whole_lines and whole_lines:
                 unit = _longest_line(values)
             else:
                 unit = _longest_word(values, column.break_before)
             # A few characters a line even when squeezed, unless every value is shorter (a
             # number under "working days left": the header wraps between its words instead).
             shortest_kept = min(_longest_line([row[index] for row in rows]), 8)
-            narrowest = min(max(unit, shortest_kept), WORD_CAP)
+            narrowest = max(unit, shortest_kept)
+            if not column.break_before:  # a broken address keeps its halves whole
+                narrowest = min(narrowest, WORD_CAP)
             table.add_column(column.header, overflow="fold", min_width=narrowest)
             least += narrowest
             ranges.append((narrowest, max(longest, narrowest)))
@@ -194,14 +204,25 @@ def fitted_table(
     title: str | None = None,
 ) -> Table:
     """The widest table that fits the console: optional columns are left out one by one
-    until it does; key columns are never cut either way."""
+    until it does (a `drop_last` one only when the rest cannot fit even squeezed); key
+    columns are never cut either way."""
     optional = sorted((c.drop_order, i) for i, c in enumerate(columns) if c.drop_order)
+    last = [i for i, c in enumerate(columns) if c.drop_last]
     dropped: set[int] = set()
+    whole_lines = True
     while True:
         keep = [i for i in range(len(columns)) if i not in dropped]
         kept = [columns[i] for i in keep]
         kept_rows = [[row[i] for i in keep] for row in rows]
-        table, least, ranges = _build(kept, kept_rows, title)
+        table, least, ranges = _build(kept, kept_rows, title, whole_lines)
+        if not optional and least > console.width and last:
+            # Before a drop_last column goes, units may wrap between their words.
+            if whole_lines and any(c.whole_lines for c in kept):
+                whole_lines = False
+            else:
+                dropped.add(last.pop())
+                whole_lines = True
+            continue
         if not optional or _natural_width(console, table) <= console.width:
             if least > console.width:
                 table.width = least  # wider than the console rather than cut
@@ -215,7 +236,7 @@ def fitted_table(
                         ]
                         for row in kept_rows
                     ]
-                    table, _, _ = _build(kept, kept_rows, title)
+                    table, _, _ = _build(kept, kept_rows, title, whole_lines)
                 for column, column_width in zip(table.columns, widths, strict=True):
                     column.width = column_width
             return table
