@@ -62,6 +62,38 @@ def test_every_command_has_help():
         assert code == 0 and "Usage" in output, args
 
 
+def test_help_at_80_columns_shows_what_to_type_and_never_breaks_a_word(monkeypatch):
+    import typer.main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    problems = []
+
+    def walk(command, path: list[str]) -> None:
+        code, output = run(*path, "--help")
+        assert code == 0, path
+        lines = output.splitlines()
+        for line, after in zip(lines, [*lines[1:], ""], strict=True):
+            if len(line) > 80 or re.search(r"<\w[\w\[\]|]*>", line) or "\\[" in line:
+                problems.append((path, line))  # wide, a Python type (<str>), a Rich escape
+            if re.search(r"\w-$", line) and after.strip()[:1].islower():
+                problems.append((path, line, after))  # a word broken at its hyphen
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    assert problems == []
+    lines = run("requests", "new", "--help")[1].splitlines()
+    assert "Usage: noxbot requests new [OPTIONS] [EML]" in lines
+    assert "  --channel [email|telegram|phone|post]" in lines
+    assert any(line.startswith("  -c, --config FILE ") for line in lines)
+    assert any(line.startswith("  --from TEXT ") for line in lines)
+    assert any(re.fullmatch(r"  --help +Show this message and exit\.", line) for line in lines)
+    assert "Usage: noxbot classify [OPTIONS] PATHS..." in run("classify", "--help")[1]
+    assert "  --keep FOLDER " in run("demo", "--help")[1]
+    listed = run("requests", "--help")[1]
+    assert "Extend the deadline by two months (Art. 12(3))" in listed  # "Art." ends no sentence
+
+
 def test_classify_jsonl_gives_one_object_per_input_in_order_and_goes_on_after_errors(tmp_path):
     chat = tmp_path / "chat.txt"
     chat.write_text("Radera alla mina personuppgifter, tack!", encoding="utf-8")
@@ -493,6 +525,45 @@ def test_requests_list_at_80_columns_keeps_references_and_due_dates_whole(
     for case in cases:
         assert any(case["due_date"] in line for line in _lines_with(output, case["reference"]))
     assert "…" not in output
+
+
+def test_a_telegram_requester_is_shown_as_a_telegram_user_not_a_bare_number(
+    config, tmp_path, monkeypatch
+):
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    case = run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550002", "--text-file", str(note)
+    )
+    assert case["from"] == "5550002"  # scripts keep the bare id
+    monkeypatch.setenv("COLUMNS", "120")
+    code, output = run("requests", "list")
+    assert code == 0 and "Telegram user 5550002" in output
+    code, output = run("requests", "show", case["reference"])
+    lines = output.splitlines()
+    assert "from: Telegram user 5550002" in lines
+    assert any(line.endswith("from Telegram user 5550002 (telegram)") for line in lines)
+    assert not [line for line in lines if re.search(r"(from|to) 5550002\b", line)]
+
+
+def test_requests_show_tells_the_history_and_verification_in_staff_words(tmp_path):
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = ("-c", str(kept / "config.toml"))
+    [erik] = [
+        c
+        for c in run_json("requests", "list", *config)
+        if c["from"] == "erik.svensson@example.se" and c["kinds"] == ["rectification"]
+    ]
+    assert erik["verification"]["method"] == "phone_call"  # JSON keeps the name
+    code, output = run("requests", "show", erik["reference"], *config)
+    assert code == 0
+    history = output[output.index("\nHistory\n") :]
+    assert "verification started: phone call" in history
+    assert "(received -> checking identity)" in history
+    for name in ("phone_call", "case_opened", "awaiting_verification", "via phone"):
+        assert name not in history, name
+    assert "phone call to " in output[output.index("\nVerification\n") :]
 
 
 def test_drafts_list_at_80_columns_keeps_ids_references_and_recipients_whole(
@@ -974,7 +1045,7 @@ def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_r
         "Det gamla används inte längre." in lines
     )
     assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
-    assert any("draft_rejected" in line for line in lines[lines.index("History") :])
+    assert any("draft rejected" in line for line in lines[lines.index("History") :])
     # The facts read as words, not as Python values.
     assert "kinds: rectification" in lines and "extended due date: —" in lines
     assert not [line for line in lines if "None" in line or "['" in line or "{'" in line]
@@ -1123,8 +1194,15 @@ def test_every_list_at_80_columns_shows_words_whole_and_json_keeps_the_names(tmp
         for word in words:  # each on one line: never split mid-word
             assert any(word in line for line in lines[command]), (word, shown[command])
     # A status wraps between its words, never inside one.
-    status_lines = [line for line in lines["requests"] if "identity" in line]
-    assert status_lines and all("identity not" in line for line in status_lines)
+    for word in ("identity", "confirmed", "approve"):
+        parts = [line for line in lines["requests"] if word[:4] in line]
+        assert parts and all(word in line for line in parts), (word, shown["requests"])
+    # Whom each case is for stays in view: the name, and the address broken before its "@"
+    # (each half whole, for grep) rather than the column left out.
+    requests = shown["requests"]
+    assert any("requester" in line for line in lines["requests"][:4])  # the header
+    assert "Erik Svensson" in requests and "Telegram user" in requests
+    assert "erik.svensson" in requests and "@example.se" in requests
 
 
 def test_linking_a_requester_not_on_file_sends_the_challenge_to_the_contact_point_staff_choose(
@@ -1160,3 +1238,88 @@ def test_classify_says_when_staff_would_choose_the_kinds(tmp_path):
     assert code == 0 and "marketing opt-out" in output and "to triage" not in output
     code, output = run("classify", str(sure), str(unsure))
     assert code == 0 and output.count("to triage") == 2  # the row, and what it means
+
+
+def _commands() -> set[str]:
+    """Every command `noxbot --help` leads to: 'requests list', 'demo', …"""
+    import typer.main
+
+    found: set[str] = set()
+
+    def walk(command, path: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+        if not hasattr(command, "commands"):
+            found.add(" ".join(path))
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def _readme_commands() -> set[str]:
+    """The commands README's "Command reference" table names. A cell may name several:
+    `noxbot requests kinds REF …` / `note REF …`, `noxbot staff add|list|reset|disable`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Command reference") :]
+    section = section[: section.index("\n## ")]
+    named: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `noxbot"):
+            continue
+        group = ""
+        for piece in re.findall(r"`([^`]*)`", line.split(" | ")[0]):
+            words = piece.replace("\\|", "|").split()
+            if words[0] == "noxbot":
+                group, rest = words[1], words[2:3]
+                if rest and re.fullmatch(r"[a-z-]+(\|[a-z-]+)*", rest[0]):
+                    named |= {f"{group} {sub}" for sub in rest[0].split("|")}
+                else:
+                    named.add(group)
+            elif re.fullmatch(r"[a-z-]+", words[0]):
+                named.add(f"{group} {words[0]}")
+    return named
+
+
+def test_the_readme_command_reference_and_docs_name_every_command_help_lists():
+    commands = _commands()
+    assert {"requests reopen", "requests tick", "disclosures import"} <= commands
+    assert sorted(commands - _readme_commands()) == []
+    docs = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    index = docs[: docs.index("\n## ")]
+    missing = [
+        c
+        for c in sorted(commands)
+        if f"[`noxbot {c}`]" not in index and f"[`noxbot {c.split()[0]}`]" not in index
+    ]
+    assert missing == []
+
+
+def test_a_requester_stays_at_80_columns_until_even_a_broken_address_cannot_fit():
+    import io
+
+    from rich.console import Console
+
+    from bot.cli.output import print_table
+    from bot.cli.requests import CASE_COLUMNS
+
+    def listed(address: str) -> str:
+        console = Console(width=80, file=io.StringIO(), markup=False, soft_wrap=True)
+        row = (
+            "DSR-2026-0042", f"Anna-Karin Lindqvist-Berg\n{address}",
+            "marketing opt-out\nconsent withdrawal", "identity not confirmed", "sv", "email",
+            "2026-12-01", "2027-01-04\n(ext.)", "-12", "—",
+        )  # fmt: skip
+        print_table(console, CASE_COLUMNS, [row])
+        output = console.file.getvalue()
+        assert max(len(line) for line in output.splitlines()) <= 80, output
+        return output
+
+    # Two kinds wrap between their words so that the requester keeps its place.
+    output = listed("anna.lindqvist@example.se")
+    assert "requester" in output and "Lindqvist-Berg" in output
+    assert "anna.lindqvist" in output and "@example.se" in output
+    assert "withdrawal" in output and "confirmed" in output and "2027-01-04" in output
+    # An address whose halves cannot fit is never folded: the column is left out instead.
+    output = listed("anna-karin.lindqvist-berg@consultancy-department.example.com")
+    assert "requester" not in output and "anna-karin" not in output
+    assert "DSR-2026-0042" in output and "2027-01-04" in output

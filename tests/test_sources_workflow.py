@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import imaplib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +209,10 @@ def test_the_demo_shows_an_access_reply_from_the_sources_and_an_erasure_moving_a
     assert sum(a.filename.endswith(".eml") for a in john.attachments) == 2
     to_anna = [m for m in result.sent if m.address == "anna.lindqvist@example.se"]
     anna = next(m for m in to_anna if "artikel 19" in m.text)  # not the acknowledgement
-    assert "- CV folder: cv-anna-lindqvist.docx" in anna.text
-    assert "- Mail archive: 2026-11-04: Mitt CV" in anna.text
+    # The sources' names read the same in Swedish: no "CV folder" in Anna's Swedish reply.
+    assert "- CV: cv-anna-lindqvist.docx" in anna.text
+    assert "- info@noxconsulting.se: 2026-11-04: Mitt CV" in anna.text
+    assert not re.search(r"\b(?:folder|archive)\b", anna.text, re.IGNORECASE)
     assert "(artikel 19 GDPR): Exempelbanken AB." in anna.text
     assert (tmp_path / "demo" / "cv-erased" / "cv-anna-lindqvist.docx").exists()
     assert not (tmp_path / "demo" / "cv" / "cv-anna-lindqvist.docx").exists()

@@ -24,6 +24,7 @@ from bot.store.tables import (
     Message,
     MessageState,
     Outbox,
+    Request,
     SourceFinding,
     StaffAlert,
 )
@@ -53,6 +54,39 @@ def log_in(page: Page, site: ConsoleSite, password: str = STAFF_PASSWORD) -> Non
     page.get_by_label("Name").fill(STAFF_NAME)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def test_a_case_reads_in_staff_words_and_a_telegram_requester_is_named_as_one(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        [opt_out] = [
+            r.reference
+            for r in session.exec(select(Request).where(Request.requester_address == "5550009"))
+        ]
+        [rectification] = [
+            r.reference
+            for r in session.exec(
+                select(Request).where(Request.requester_address == "erik.svensson@example.se")
+            )
+            if r.kinds == ["rectification"]
+        ]
+    page = browser.new_page()
+    log_in(page, site)
+    row = page.locator("table.queue tr", has=page.get_by_role("link", name=opt_out))
+    expect(row).to_contain_text("Telegram user 5550009")
+    page.goto(f"{site.url}/cases/{opt_out}")
+    expect(page.locator("section").first).to_contain_text("from Telegram user 5550009")
+    expect(page.locator(".msg-in").first).to_contain_text("From Telegram user 5550009 · telegram")
+    expect(page.locator("body")).not_to_contain_text("<5550009>")
+
+    page.goto(f"{site.url}/cases/{rectification}")
+    history = page.locator("table").last
+    expect(history).to_contain_text("verification started: phone call")
+    expect(history).to_contain_text("case opened: rectification by email")
+    for name in ("phone_call", "case_opened", "verification_started", "via phone"):
+        expect(history).not_to_contain_text(name)
+    expect(page.locator("body")).to_contain_text("phone call to")
 
 
 def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_it_sent(
@@ -157,7 +191,7 @@ def test_staff_link_a_requester_not_on_file_to_a_person_and_the_challenge_goes_t
     sent_to = site.send_outbox()
     assert "5550004" in sent_to and "stranger@example.org" not in sent_to
     page.reload()
-    expect(page.locator("body")).to_contain_text("telegram confirm via telegram to 5550004")
+    expect(page.locator("body")).to_contain_text("Telegram confirmation to Telegram user 5550004")
 
 
 def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(
@@ -212,6 +246,56 @@ def test_a_new_staff_member_sets_a_password_by_the_one_time_link_and_a_disabled_
     assert runner.invoke(app, ["staff", "disable", "bertil", "-c", str(config)]).exit_code == 0
     page.goto(site.url + "/")
     expect(page.get_by_role("heading", name="Log in to the staff console")).to_be_visible()
+
+
+def test_an_alert_points_to_the_consoles_own_action_and_keeps_a_cli_hint_only_without_one(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    with site.database.session() as session:
+        [complaint] = session.exec(select(StaffAlert).where(StaffAlert.kind == "complaint"))
+        reference = session.get(Request, complaint.request_id).reference
+        assert "noxbot requests outcome" in complaint.text  # as stored, for the CLI and chat
+        session.add(
+            StaffAlert(
+                kind="send_failed",
+                text="outbox 99 (reply) to email could not be sent after 5 attempts: 550 no "
+                "such user; noxbot outbox retry 99 queues it again",
+                created_at=site.services.clock(),
+            )
+        )
+        session.add(  # as linking.py words it when no contact point on file may be used
+            StaffAlert(
+                request_id=complaint.request_id,
+                kind="unverified",
+                text=f"{reference}: no channel on file for subject 3 may be used to verify; "
+                "confirm by phone (noxbot requests verify) or decide.",
+                created_at=site.services.clock(),
+            )
+        )
+    page = browser.new_page()
+    log_in(page, site)
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    card = page.locator(".card", has_text="a complaint about our handling")
+    expect(card).not_to_contain_text("noxbot")
+    expect(card).to_contain_text("then record its outcome on the case page")
+    expect(card.get_by_role("link", name="The case's drafts")).to_be_visible()
+    failed = page.locator(".card", has_text="could not be sent after 5 attempts")
+    expect(failed).to_contain_text("retry on the outbox page queues it again")
+    expect(failed.get_by_role("link", name="Retry on the outbox page")).to_have_attribute(
+        "href", "/outbox"
+    )
+    # Confirming by phone is done on the command line only: that hint stays.
+    call = page.locator(".card", has_text="no channel on file")
+    expect(call).to_contain_text("noxbot requests verify")
+    expect(call.get_by_role("link")).to_have_count(1)  # the case's reference, nothing more
+
+    card.get_by_role("link", name="Record the complaint's outcome").click()
+    expect(page).to_have_url(f"{site.url}/cases/{reference}#complaint-outcome")
+    expect(page.get_by_role("button", name="Record outcome")).to_be_visible()
+    on_case = page.locator("div.card", has_text=f"complaint — {reference}: a complaint")
+    expect(on_case).not_to_contain_text("noxbot")
+    on_case.get_by_role("link", name="The case's drafts").click()
+    expect(page).to_have_url(f"{site.url}/cases/{reference}#drafts")
 
 
 def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_case_file(
@@ -322,7 +406,7 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_label("Search").fill("maria")
     page.get_by_role("button", name="Show").click()
     page.locator("table.queue a.ref").first.click()
-    page.get_by_label("Send it to").select_option(label="telegram 5550004 (telegram confirm)")
+    page.get_by_label("Send it to").select_option(label="telegram 5550004 (Telegram confirmation)")
     page.get_by_role("button", name="Send new challenge").click()
     expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
     expect(page.locator("section").first).to_contain_text("checking identity")
@@ -394,7 +478,7 @@ def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_lin
     page.get_by_role("button", name="Find").click()
     choice = page.get_by_label("Send the verification challenge to")
     # The strongest first, and never the address that asked.
-    expect(choice.locator("option").first).to_have_text("telegram 5550004 (telegram confirm)")
+    expect(choice.locator("option").first).to_have_text("telegram 5550004 (Telegram confirmation)")
     expect(choice).not_to_contain_text("stranger@example.org")
     choice.select_option("maria.berg@example.se")
     page.get_by_role("button", name="Link to Maria Berg").click()
@@ -403,7 +487,7 @@ def test_staff_choose_which_contact_point_on_file_the_challenge_goes_to_when_lin
     assert "maria.berg@example.se" in sent_to
     assert "5550004" not in sent_to and "stranger@example.org" not in sent_to
     page.reload()
-    expect(page.locator("body")).to_contain_text("email code via email to maria.berg@example.se")
+    expect(page.locator("body")).to_contain_text("code by email to maria.berg@example.se")
 
 
 # --- cases the console finishes itself: the checklist, a complaint's outcome, a redraft ---------

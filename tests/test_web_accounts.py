@@ -349,3 +349,35 @@ def test_a_command_line_start_does_not_pay_for_a_password_hash():
     hashes, peak_mib = map(int, done.stdout.split())
     assert hashes == 0, done.stderr
     assert peak_mib < 64 + 40  # the hash alone would take 64 MiB
+
+
+async def test_a_password_set_without_the_setup_forms_token_is_refused_and_the_link_still_works(
+    tmp_path,
+):
+    import re
+
+    import httpx
+
+    world, app = _console(tmp_path)
+    with world.database.session() as session:
+        _, link = accounts.add_account(
+            session, "bertil", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+    password = {"password": "bertils eget lösenord", "again": "bertils eget lösenord"}
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.2", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            # Another site's page posting to the link: no form token, so nothing is set.
+            refused = await http.post(f"/setup/{link}", data=password)
+            assert refused.status_code == 403 and "no valid token" in refused.text
+            page = await http.get(f"/setup/{link}")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None and csrf.group(1) not in str(page.url)
+            wrong = await http.post(f"/setup/{link}", data={**password, "csrf": "guessed"})
+            assert wrong.status_code == 403
+            done = await http.post(f"/setup/{link}", data={**password, "csrf": csrf.group(1)})
+            assert done.status_code == 303 and done.headers["location"] == "/login"
+        with world.database.session() as session:
+            assert accounts.check_login(session, "bertil", password["password"]) is not None
+    finally:
+        world.database.dispose()

@@ -867,3 +867,19 @@ async def test_staff_set_the_rectification_themselves_and_exactly_that_is_applie
         anna = find_subject(session, "email", ANNA_EMAIL)
         assert anna.name == "Anna Åström"
         assert find_subject(session, "phone", "076-555 12 34").id == anna.id
+
+
+def test_history_details_read_as_staff_words_and_a_staff_notes_own_names_stay():
+    from bot.workflow.words import history_words
+
+    assert history_words("phone_call via phone") == "phone call"
+    assert history_words("verification by telegram_confirm sent") == (
+        "verification by Telegram confirmation sent"
+    )
+    assert history_words("outbox 1 (verification_challenge) to telegram") == (
+        "outbox 1 (verification challenge) to telegram"
+    )
+    assert history_words("erasure, marketing_optout by email") == (
+        "erasure, marketing opt-out by email"
+    )
+    assert history_words("note: see file_2026_q3.pdf") == "note: see file_2026_q3.pdf"

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import SafeConsole
 from bot.clock import Clock, utcnow
 from bot.config import Settings, config_path, load_settings
@@ -23,7 +24,7 @@ from bot.rules.kinds import RequestKind
 from bot.store.database import Database
 from bot.workflow.services import Services
 
-app = typer.Typer(
+app = NoxTyper(
     name="noxbot",
     help="GDPR data-subject rights requests for NOX Consulting AB: recognise, verify, draft, "
     "hold for staff approval, carry out.",

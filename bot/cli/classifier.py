@@ -12,6 +12,7 @@ import typer
 
 import bot
 from bot.cli.app import app, console, write_text_file
+from bot.cli.helptext import NoxTyper
 from bot.errors import NoxbotError
 from bot.reading.learned_model import MODEL_PATH, LinearModel, model_from_json
 from bot.reading.training import (
@@ -24,7 +25,7 @@ from bot.reading.training import (
 )
 from bot.rules.kinds import RequestKind
 
-classifier_app = typer.Typer(help="The classifier's model.", no_args_is_help=True)
+classifier_app = NoxTyper(help="The classifier's model.", no_args_is_help=True)
 app.add_typer(classifier_app, name="classifier")
 
 #: The labelled corpus of a checkout (bench/corpus): noxbot is installed from one.
@@ -87,9 +88,21 @@ def retrain(
         typer.Argument(help="Files from `noxbot triage export`: staff's labelled messages."),
     ] = None,
     corpus: Annotated[
-        Path, typer.Option(help="The shipped corpus: training files and heldout*.jsonl.")
+        Path,
+        typer.Option(
+            metavar="FOLDER",
+            show_default="bench/corpus",
+            help="The shipped corpus: training files and heldout*.jsonl.",
+        ),
     ] = CORPUS,
-    model_path: Annotated[Path, typer.Option("--model", help="The model file.")] = MODEL_PATH,
+    model_path: Annotated[
+        Path,
+        typer.Option(
+            "--model",
+            show_default="bot/reading/data/classifier_model.json",
+            help="The model file.",
+        ),
+    ] = MODEL_PATH,
     search: Annotated[
         bool,
         typer.Option(

@@ -8,6 +8,7 @@ import typer
 from rich.text import Text
 
 from bot.cli.app import ConfigOption, app, console
+from bot.cli.helptext import NoxTyper
 from bot.config import load_settings
 from bot.runtime.reach import (
     Probe,
@@ -20,7 +21,7 @@ from bot.runtime.reach import (
 )
 from bot.store.database import Database, current_revision, upgrade
 
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+db_app = NoxTyper(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 

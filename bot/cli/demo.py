@@ -149,7 +149,10 @@ def _demo_mail(sender: str, to: str, subject: str, date: str, body: str) -> byte
 
 
 def _demo_sources(directory: Path) -> list[DocumentsSource | MaildirSource]:
-    """A CV folder (DOCX) and a mail archive (Maildir) in the demo folder."""
+    """A CV folder (DOCX) and a mail archive (Maildir) in the demo folder. Replies in both
+    languages name a source by its one `name`, so the names are ones that read the same in
+    Swedish and English: "CV" and the archived mailbox's address (never "CV folder" in a
+    Swedish reply)."""
     import mailbox
 
     import docx
@@ -200,13 +203,13 @@ def _demo_sources(directory: Path) -> list[DocumentsSource | MaildirSource]:
     return [
         DocumentsSource(
             type="documents",
-            name="CV folder",
+            name="CV",
             folder=str(cv),
             holding_folder=str(directory / "cv-erased"),
         ),
         MaildirSource(
             type="maildir",
-            name="Mail archive",
+            name="info@noxconsulting.se",
             path=str(directory / "mail"),
             erase_folder=str(directory / "mail-erased"),
         ),
@@ -237,7 +240,8 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         console,
         1,
         f"Register imported: {report.created} people on file; {disclosed.added} disclosures\n"
-        "   (who received whose CV). Sources: a CV folder and a mail archive.",
+        "   (who received whose CV). Sources: a CV folder (CV) and an archive of the\n"
+        "   info@noxconsulting.se mailbox.",
     )
 
     _step(console, 2, "Messages arrive:")
@@ -326,7 +330,10 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         1 for _ in (directory / "mail-erased" / "new").glob("*")
     )
     console.print(
-        Text(f"   Moved aside: {', '.join(moved)} (CV folder)\n   and {mails} mail (mail archive).")
+        Text(
+            f"   Moved aside: {', '.join(moved)} (CV)\n"
+            f"   and {mails} mail (info@noxconsulting.se archive)."
+        )
     )
     with database.session() as session:
         case = get_case(session, anna_reference)
@@ -526,8 +533,9 @@ def demo_command(
     keep: Annotated[
         Path | None,
         typer.Option(
+            metavar="FOLDER",
             help="A new or empty folder: the demo database is kept there, with a config.toml "
-            "to explore it (noxbot requests list -c FOLDER/config.toml)."
+            "to explore it (noxbot requests list -c FOLDER/config.toml).",
         ),
     ] = None,
 ) -> None:

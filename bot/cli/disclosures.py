@@ -17,13 +17,14 @@ from bot.cli.app import (
     services_for,
     staff_actor,
 )
+from bot.cli.helptext import NoxTyper
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.sources.sql import SqlDatabase
 from bot.store import audit
 from bot.store.disclosures import import_disclosures, import_rows
 
-disclosures_app = typer.Typer(
+disclosures_app = NoxTyper(
     help="Who received a person's data (for access replies and Art. 19 notices).",
     no_args_is_help=True,
 )

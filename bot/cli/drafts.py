@@ -26,6 +26,7 @@ from bot.cli.app import (
     services_for,
     staff_actor,
 )
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table, recipient
 from bot.errors import CaseError
 from bot.reading.safe_text import stored_note
@@ -35,7 +36,7 @@ from bot.workflow.drafts import get_draft, open_drafts, reject_draft
 from bot.workflow.views import draft_json
 from bot.workflow.words import draft_status_words, name_words
 
-drafts_app = typer.Typer(help="Replies waiting for staff approval.", no_args_is_help=True)
+drafts_app = NoxTyper(help="Replies waiting for staff approval.", no_args_is_help=True)
 app.add_typer(drafts_app, name="drafts")
 
 

@@ -80,7 +80,18 @@ class Column:
     #: Each line of a cell is one unit (a kind, "marketing opt-out") kept on one line when
     #: the column can be that wide; otherwise text wraps between words.
     whole_lines: bool = False
+    #: Where a word too wide for the squeezed column may break: before its "@" for an
+    #: address ("erik.svensson" / "@example.se"), so each half is still there whole for grep
+    #: and the column needs only the wider half.
+    break_before: str = ""
+    #: Kept while the table can fit with every free-text column at its narrowest, and left
+    #: out only when it cannot (the requester beside a very long address): the JSON and
+    #: `show` keep it.
+    drop_last: bool = False
 
+
+#: Characters between two columns.
+_GAPS = 2
 
 #: The widest a free-text column is made to keep its longest word (or unit) whole; a longer
 #: one (an address in a sentence) folds rather than push the table past the terminal.
@@ -92,21 +103,53 @@ def _longest_line(values: Sequence[Cell]) -> int:
     return max((cell_len(line) for line in lines), default=1)
 
 
-def _longest_word(values: Sequence[Cell]) -> int:
+def _longest_word(values: Sequence[Cell], break_before: str = "") -> int:
     words = [word for v in values for word in str(v).split()]
+    if break_before:
+        words = [piece for word in words for piece in _pieces(word, break_before)]
     return max((cell_len(word) for word in words), default=1)
 
 
+def _pieces(word: str, break_before: str) -> list[str]:
+    """A word as the pieces it may break into: 'erik@example.se' -> 'erik', '@example.se'."""
+    at = word.rfind(break_before)
+    return [word[:at], word[at:]] if at > 0 else [word]
+
+
+def _broken(cell: Cell, break_before: str, width: int) -> Cell:
+    """The cell with each word wider than `width` broken before `break_before`."""
+    if not isinstance(cell, str):
+        return cell
+    return "\n".join(
+        " ".join(
+            "\n".join(_pieces(word, break_before)) if cell_len(word) > width else word
+            for word in line.split(" ")
+        )
+        for line in cell.splitlines()
+    )
+
+
 def _build(
-    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    title: str | None,
+    whole_lines: bool = True,
 ) -> tuple[Table, int, list[tuple[int, int]]]:
     """The table, the narrowest it can be without cutting a key, and each column's
-    (narrowest, widest) content width."""
+    (narrowest, widest) content width. Without `whole_lines`, a unit ("consent
+    withdrawal") may wrap between its words too."""
     rows = [[safe_text(c if isinstance(c, Text) else Text(c)) for c in row] for row in rows]
-    # A light frame leaves the text most of an 80-column terminal: one space between
-    # columns, one of padding on either side of each, no outer edge.
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
-    least = 3 * len(columns) - 1
+    # A light frame leaves the text most of an 80-column terminal: two spaces between
+    # columns, none at the edges.
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    least = _GAPS * (len(columns) - 1)
     ranges: list[tuple[int, int]] = []
     for index, column in enumerate(columns):
         longest = _longest_line([column.header, *(row[index] for row in rows)])
@@ -119,8 +162,16 @@ def _build(
             # Free text wraps between words: the column keeps its longest word (a status
             # word, "acknowledgment") whole, and a few characters a line even when squeezed.
             values = [column.header, *(row[index] for row in rows)]
-            unit = _longest_line(values) if column.whole_lines else _longest_word(values)
-            narrowest = min(max(unit, min(longest, 8)), WORD_CAP)
+            if column.whole_lines and whole_lines:
+                unit = _longest_line(values)
+            else:
+                unit = _longest_word(values, column.break_before)
+            # A few characters a line even when squeezed, unless every value is shorter (a
+            # number under "working days left": the header wraps between its words instead).
+            shortest_kept = min(_longest_line([row[index] for row in rows]), 8)
+            narrowest = max(unit, shortest_kept)
+            if not column.break_before:  # a broken address keeps its halves whole
+                narrowest = min(narrowest, WORD_CAP)
             table.add_column(column.header, overflow="fold", min_width=narrowest)
             least += narrowest
             ranges.append((narrowest, max(longest, narrowest)))
@@ -129,21 +180,20 @@ def _build(
     return table, least, ranges
 
 
-def _squeeze(table: Table, ranges: list[tuple[int, int]], width: int) -> None:
+def _squeeze(ranges: list[tuple[int, int]], width: int) -> list[int]:
     """Set each column's width so the table fits `width`: keys keep theirs, and the widest
     free-text column gives up a character at a time, never below its narrowest. (Left to
     itself, Rich shrinks every column evenly, keys too, then widens the keys back past the
     terminal's edge.)"""
     widths = [widest for _, widest in ranges]
-    room = width - (3 * len(ranges) - 1)
+    room = width - _GAPS * (len(ranges) - 1)
     while sum(widths) > room:
         shrinkable = [i for i, (least, _) in enumerate(ranges) if widths[i] > least]
         if not shrinkable:
             break
         widest = max(shrinkable, key=lambda i: widths[i])
         widths[widest] -= max(1, min(widths[widest] - ranges[widest][0], sum(widths) - room) // 4)
-    for column, column_width in zip(table.columns, widths, strict=True):
-        column.width = column_width
+    return widths
 
 
 def fitted_table(
@@ -154,19 +204,41 @@ def fitted_table(
     title: str | None = None,
 ) -> Table:
     """The widest table that fits the console: optional columns are left out one by one
-    until it does; key columns are never cut either way."""
+    until it does (a `drop_last` one only when the rest cannot fit even squeezed); key
+    columns are never cut either way."""
     optional = sorted((c.drop_order, i) for i, c in enumerate(columns) if c.drop_order)
+    last = [i for i, c in enumerate(columns) if c.drop_last]
     dropped: set[int] = set()
+    whole_lines = True
     while True:
         keep = [i for i in range(len(columns)) if i not in dropped]
-        table, least, ranges = _build(
-            [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], title
-        )
+        kept = [columns[i] for i in keep]
+        kept_rows = [[row[i] for i in keep] for row in rows]
+        table, least, ranges = _build(kept, kept_rows, title, whole_lines)
+        if not optional and least > console.width and last:
+            # Before a drop_last column goes, units may wrap between their words.
+            if whole_lines and any(c.whole_lines for c in kept):
+                whole_lines = False
+            else:
+                dropped.add(last.pop())
+                whole_lines = True
+            continue
         if not optional or _natural_width(console, table) <= console.width:
             if least > console.width:
                 table.width = least  # wider than the console rather than cut
             elif _natural_width(console, table) > console.width:
-                _squeeze(table, ranges, console.width)
+                widths = _squeeze(ranges, console.width)
+                if any(c.break_before for c in kept):
+                    kept_rows = [
+                        [
+                            _broken(cell, c.break_before, w) if c.break_before else cell
+                            for cell, c, w in zip(row, kept, widths, strict=True)
+                        ]
+                        for row in kept_rows
+                    ]
+                    table, _, _ = _build(kept, kept_rows, title, whole_lines)
+                for column, column_width in zip(table.columns, widths, strict=True):
+                    column.width = column_width
             return table
         dropped.add(optional.pop()[1])
 

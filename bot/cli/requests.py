@@ -27,6 +27,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, fact_words, print_table
 from bot.errors import CaseError
 from bot.files import read_named_file
@@ -47,15 +48,26 @@ from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json
-from bot.workflow.words import kinds_words, name_words, outcome_words, status_words
+from bot.workflow.words import (
+    action_words,
+    address_words,
+    history_words,
+    kinds_words,
+    method_words,
+    name_words,
+    outcome_words,
+    status_words,
+)
 
-requests_app = typer.Typer(help="Cases: one rights request each.", no_args_is_help=True)
+requests_app = NoxTyper(help="Cases: one rights request each.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 
 
 CASE_COLUMNS = (
     Column("reference", key=True),
-    Column("requester", drop_order=1),
+    # Whom the case is for stays at 80 columns: an address breaks before its "@" instead
+    # (left out only beside an address too long for even that).
+    Column("requester", break_before="@", drop_last=True),
     Column("kinds", whole_lines=True),
     Column("status"),
     Column("lang", drop_order=5),
@@ -77,7 +89,9 @@ def print_cases(cases: list[dict]) -> None:
         rows.append(
             (
                 c["reference"],
-                "\n".join(x for x in (c["requester_name"], c["from"]) if x),
+                "\n".join(
+                    x for x in (c["requester_name"], address_words(c["channel"], c["from"])) if x
+                ),
                 "\n".join(name_words(k) for k in c["kinds"]),
                 c["status_words"],
                 c["language"],
@@ -85,7 +99,9 @@ def print_cases(cases: list[dict]) -> None:
                 c["received_at"][:10],
                 c["due_date"] + ("\n(ext.)" if c["extended_due_date"] else ""),
                 Text("—") if ended else Text(str(left), style=style),
-                f"{verification['method']}: {verification['status']}" if verification else "—",
+                f"{method_words(verification['method'])}: {verification['status']}"
+                if verification
+                else "—",
             )
         )
     print_table(console, CASE_COLUMNS, rows)
@@ -154,11 +170,14 @@ def print_case_document(case: dict) -> None:
     challenges, outbox, alerts and history, each in order."""
     for key, value in case.items():
         if key not in SECTIONS:
+            if key == "from":  # a Telegram chat id alone says nothing: "Telegram user 5550009"
+                value = address_words(case["channel"], value)
             console.print(Text.assemble((key.replace("_", " "), "bold"), f": {fact_words(value)}"))
     console.print(Text("\nThread", style="bold"))
     for m in case["thread"]:
         who = "from" if m["direction"] == "in" else "to"
-        console.print(Text(f"--- {m['at'][:16]} {who} {m['address']} ({m['channel']})"))
+        party = address_words(m["channel"], m["address"])
+        console.print(Text(f"--- {m['at'][:16]} {who} {party} ({m['channel']})"))
         if m["subject"]:
             console.print(Text(f"Subject: {m['subject']}"))
         console.print(Text(m["text"]))
@@ -168,7 +187,8 @@ def print_case_document(case: dict) -> None:
         reason = f": {d['decision_reason']}" if d["decision_reason"] else ""
         console.print(
             Text(
-                f"--- draft {d['id']} v{d['version']} {d['purpose']} to {d['to']['address']}, "
+                f"--- draft {d['id']} v{d['version']} {d['purpose']} to "
+                f"{address_words(d['to']['channel'], d['to']['address'])}, "
                 f"{d['status'].replace('_', ' ')}{decided}{reason} (written by {d['author']})"
             )
         )
@@ -178,7 +198,10 @@ def print_case_document(case: dict) -> None:
     console.print(Text("\nVerification", style="bold"))
     for v in case["verifications"]:
         console.print(
-            Text(f"{v['created_at'][:16]} {v['method']} to {v['address']}: {v['status']}")
+            Text(
+                f"{v['created_at'][:16]} {method_words(v['method'])} to "
+                f"{address_words(v['channel'], v['address'])}: {v['status']}"
+            )
         )
     console.print(Text("\nOutbox", style="bold"))
     for o in case["outbox"]:
@@ -186,12 +209,17 @@ def print_case_document(case: dict) -> None:
     console.print(Text("\nAlerts", style="bold"))
     for a in case["alerts"]:
         state = "resolved" if a["resolved"] else "open"
-        console.print(Text(f"{a['id']} {a['kind']} ({state}): {a['text']}"))
+        console.print(Text(f"{a['id']} {name_words(a['kind'])} ({state}): {a['text']}"))
     console.print(Text("\nHistory", style="bold"))
     for e in case["history"]:
-        move = f" ({e['from_state']} -> {e['to_state']})" if e["to_state"] else ""
-        detail = f": {e['detail']}" if e["detail"] else ""
-        console.print(Text(f"{e['at'][:16]} {e['actor']} {e['action']}{move}{detail}"))
+        move = (
+            f" ({status_words(e['from_state'] or '')} -> {status_words(e['to_state'])})"
+            if e["to_state"]
+            else ""
+        )
+        detail = f": {history_words(e['detail'])}" if e["detail"] else ""
+        action = action_words(e["action"])
+        console.print(Text(f"{e['at'][:16]} {e['actor']} {action}{move}{detail}"))
 
 
 @requests_app.command("new")

@@ -25,6 +25,7 @@ from bot.cli.app import (
     staff_actor,
     write_text_file,
 )
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
@@ -33,10 +34,10 @@ from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.words import name_words
 
-triage_app = typer.Typer(help="Messages the classifier was unsure about.", no_args_is_help=True)
-alerts_app = typer.Typer(help="What staff must look at.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Messages waiting to be sent.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+triage_app = NoxTyper(help="Messages the classifier was unsure about.", no_args_is_help=True)
+alerts_app = NoxTyper(help="What staff must look at.", no_args_is_help=True)
+outbox_app = NoxTyper(help="Messages waiting to be sent.", no_args_is_help=True)
+audit_app = NoxTyper(help="The audit trail.", no_args_is_help=True)
 app.add_typer(triage_app, name="triage")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(outbox_app, name="outbox")

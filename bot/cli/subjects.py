@@ -19,13 +19,14 @@ from bot.cli.app import (
     settings_and_database,
     staff_actor,
 )
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table
 from bot.store import audit
 from bot.store.register import import_file
 from bot.store.tables import Subject
 from bot.workflow.views import subject_json
 
-subjects_app = typer.Typer(help="The register of people on file.", no_args_is_help=True)
+subjects_app = NoxTyper(help="The register of people on file.", no_args_is_help=True)
 app.add_typer(subjects_app, name="subjects")
 
 

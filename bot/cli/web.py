@@ -18,11 +18,12 @@ from bot.cli.app import (
     services_for,
     staff_actor,
 )
+from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table
 from bot.config import Settings, WebSettings
 from bot.web import accounts
 
-staff_app = typer.Typer(help="Staff accounts of the web console.", no_args_is_help=True)
+staff_app = NoxTyper(help="Staff accounts of the web console.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 
 

@@ -56,6 +56,7 @@ from bot.store.tables import (
     WebSession,
 )
 from bot.web import accounts
+from bot.web.hints import console_alert
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
 from bot.workflow.checklist import sources_json, tick
@@ -74,10 +75,21 @@ from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
 from bot.workflow.views import find_people
-from bot.workflow.words import kinds_words, name_words, status_words, waits_on
+from bot.workflow.words import (
+    action_words,
+    address_words,
+    history_words,
+    kinds_words,
+    method_words,
+    name_words,
+    party_words,
+    status_words,
+    waits_on,
+)
 
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
+SETUP_COOKIE = "noxbot_setup"  # the password setup form's CSRF token (double submit)
 MAX_FORM_TEXT = 200_000  # characters in one form field: bounded work per request
 #: Logins whose password is checked at the same moment; more get "busy, try again" (503).
 MAX_PASSWORD_CHECKS = 4
@@ -129,6 +141,12 @@ class Console:
         self.templates.env.filters["name_words"] = name_words
         self.templates.env.filters["kinds_words"] = kinds_words
         self.templates.env.filters["waits_on"] = waits_on
+        self.templates.env.filters["method_words"] = method_words
+        self.templates.env.filters["history_words"] = history_words
+        self.templates.env.filters["action_words"] = action_words
+        self.templates.env.globals["address_words"] = address_words
+        self.templates.env.globals["party_words"] = party_words
+        self.templates.env.globals["console_alert"] = console_alert
 
     def today(self) -> Any:
         return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)
@@ -269,8 +287,15 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return response
 
     async def setup(request: HttpRequest) -> Response:
+        """The one-time link's form. The link's token says who; the form's own token (a
+        hidden field matching a cookie, as on the login form) says the post came from the
+        form this browser was shown, not from another site."""
         token = request.path_params["token"]
         form = await _form(request) if request.method == "POST" else {}
+        if request.method == "POST":
+            expected = request.cookies.get(SETUP_COOKIE, "")
+            if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+                return _secured(Response("Forbidden: the form has no valid token.", 403))
 
         def work() -> tuple[str, str | None, str]:
             now = services.clock()
@@ -300,13 +325,18 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 status=404,
             )
         if state == "done":
-            return _secured(RedirectResponse("/login", status_code=303))
-        return console.page(
+            response = _secured(RedirectResponse("/login", status_code=303))
+            response.delete_cookie(SETUP_COOKIE)
+            return response
+        csrf = secrets.token_urlsafe(24)
+        response = console.page(
             request,
             "setup.html",
-            {"name": name, "error": error, "token": token},
+            {"name": name, "error": error, "token": token, "csrf": csrf},
             status=400 if error else 200,
         )
+        console.set_cookie(response, SETUP_COOKIE, csrf, 3600)
+        return response
 
     # --- pages that need a session ------------------------------------------------------
 

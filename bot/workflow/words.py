@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from bot.rules.kinds import RequestKind
+from bot.rules.verification import Method
 from bot.store.tables import RequestStatus as S
 
 #: A draft staff rejected leaves the case "to redraft", never "rejected" (which would read as
@@ -91,3 +95,64 @@ def name_words(name: str) -> str:
     """A kind, draft purpose or alert kind as words ("possible impersonation"), for lists;
     scripts read the names themselves from --format json."""
     return _NAMES.get(name, name.replace("_", " "))
+
+
+#: Verification methods as staff say them; each names its channel, so "via phone" is not
+#: repeated after it.
+METHOD_WORDS: dict[str, str] = {
+    Method.TELEGRAM_CONFIRM: "Telegram confirmation",
+    Method.EMAIL_CODE: "code by email",
+    Method.PHONE_CALL: "phone call",
+}
+
+
+def method_words(method: str) -> str:
+    return METHOD_WORDS.get(method, method.replace("_", " "))
+
+
+#: Names that appear in the history's stored details ("phone_call via phone", "outbox 1
+#: (verification_challenge) to telegram") and read better as words. Only these are
+#: rewritten: a staff note quoted in a detail keeps its own underscores.
+_DETAIL_NAMES: frozenset[str] = frozenset(
+    {*(k.value for k in RequestKind), *(m.value for m in Method)}
+    | {s.value for s in S}
+    | {"verification_challenge", "verification_result", "art19_notice", "no_data"}
+    | {"complaint_acknowledgment"}
+)
+_METHOD_VIA = re.compile(
+    r"\b(" + "|".join(m.value for m in Method) + r") via (?:telegram|email|phone)\b"
+)
+_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+
+
+def history_words(detail: str) -> str:
+    """A history entry's stored detail in staff words: method and kind names as words
+    ("phone call", "marketing opt-out"); what the names hold stays as written."""
+    detail = _METHOD_VIA.sub(lambda m: method_words(m.group(1)), detail)
+    return _NAME.sub(lambda m: _detail_name(m.group(0)), detail)
+
+
+def _detail_name(name: str) -> str:
+    if name in METHOD_WORDS:
+        return method_words(name)
+    return name_words(name) if name in _DETAIL_NAMES else name
+
+
+def action_words(action: str) -> str:
+    """A history entry's action ("verification_started") as words."""
+    return action.replace("_", " ")
+
+
+def address_words(channel: str, address: str) -> str:
+    """Whom an address reaches, as staff read it: a Telegram chat id is a bare number that
+    says nothing to a newcomer, so it is named ("Telegram user 5550009"); an email address
+    or phone number speaks for itself."""
+    return f"Telegram user {address}" if channel == "telegram" else address
+
+
+def party_words(channel: str, address: str, name: str | None = None) -> str:
+    """A requester or correspondent: the name on file when known, with the address."""
+    where = address_words(channel, address)
+    if not name:
+        return where
+    return f"{name} ({where})" if channel == "telegram" else f"{name} <{where}>"
