@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError
@@ -28,6 +29,7 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import InvalidContact
+from bot.store.rows import insert_now, new_row
 from bot.store.tables import (
     FINAL_STATES,
     AuditEvent,
@@ -84,7 +86,9 @@ def open_case(
     with session.no_autoflush:
         subject = find_requester(session, message.channel, message.address)
         reference = next_reference(session, stockholm_date(received_at, tz).year)
-    case = Request(
+    # Made and written at once (bot.store.rows): the events and the draft below need its id.
+    case = new_row(
+        Request,
         reference=reference,
         subject_id=subject.id if subject else None,
         kinds=[str(k) for k in kinds],
@@ -100,17 +104,17 @@ def open_case(
         ),
         confidence=confidence,
         evidence=evidence or [],
-        requested_changes=[],  # given, not defaulted: pydantic's default_factory costs 0.1 ms
+        requested_changes=[],
         created_at=services.clock(),
         updated_at=services.clock(),
     )
-    session.add(case)
-    session.flush()
+    insert_now(session, case)
     message.request_id = case.id
-    message.state = (
-        MessageState.REQUEST
-    )  # the words the handlers read (bot.workflow.drafts.case_view)
-    session.add(message)
+    message.state = MessageState.REQUEST  # the words the handlers read (drafts.case_view)
+    if inspect(message).transient:  # a new message: written now, with its case
+        insert_now(session, message)
+    else:
+        session.add(message)
     audit.record(
         session,
         at=services.clock(),

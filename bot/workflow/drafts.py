@@ -25,6 +25,7 @@ from bot.rules.verification import usable_for_verification
 from bot.store import audit
 from bot.store.records import SYSTEM, S, alert_staff, subject_of
 from bot.store.register import InvalidContact, contacts_of, normalise, subject_record
+from bot.store.rows import insert_now, new_row
 from bot.store.tables import (
     Draft,
     DraftStatus,
@@ -92,7 +93,8 @@ def new_draft(
         # The rule of this module: never draft register data for an unverified case.
         raise CaseError(f"{case.reference}: refusing to draft personal data for an unverified case")
     channel, address = reply_address(session, case, now)
-    draft = Draft(
+    draft = new_row(
+        Draft,
         series=uuid.uuid4().hex[:12],
         version=1,
         request_id=case.id,
@@ -108,8 +110,7 @@ def new_draft(
         author=author,
         created_at=now,
     )
-    session.add(draft)
-    session.flush()
+    insert_now(session, draft)  # (bot.store.rows: its id is needed at once, below)
     audit.record(
         session,
         at=now,
