@@ -6,7 +6,9 @@ SQLAlchemy's attribute events (~0.1 ms a row; table models do not validate eithe
 the unit of work's flush that inserts it costs a few tenths of a millisecond more. Here a row
 is made as SQLAlchemy makes one it loads (its fields put in place, no events), inserted by one
 Core INSERT that returns its id, and then kept in the session as if it had been loaded: what
-changes it afterwards is written by the next flush, as for any stored row.
+changes it afterwards is written by the next flush, as for any stored row. What the flush's
+hooks do for a new row is done here too (bot.store.wakeup: a queued message or a new draft
+wakes the senders).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.base import manager_of_class
 from sqlmodel import Session, SQLModel
+
+from bot.store.wakeup import note_inserted
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -75,6 +79,7 @@ def insert_now(session: Session, row: T) -> T:
     values = {column.name: getattr(row, column.key) for column in columns}
     result = session.connection().execute(insert, values)
     setattr(row, key, result.inserted_primary_key[0])
+    note_inserted(session, row)  # a queued message or a new draft wakes the senders
     make_transient_to_detached(row)  # as if loaded: its values are what is stored
     session.add(row)
     # Known to the (innermost) transaction as new, as the flush makes a row it inserted:

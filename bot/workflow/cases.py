@@ -47,6 +47,7 @@ from bot.workflow.drafts import (
     draft_reply,
     new_draft,
     redraft_reply,
+    reply_address,
     supersede_open_drafts,
 )
 from bot.workflow.lifecycle import is_open, transition
@@ -193,24 +194,21 @@ def acknowledge(session: Session, services: Services, case: Request) -> Draft:
     acknowledge_at_once` it is queued at once on the mail or chat the request came by (never
     to a contact point on file: that would tell whether we hold one); else it is a draft
     that waits for staff."""
-    draft = draft_acknowledgment(session, services, case)
+    now = services.clock()
     came_by = (case.channel, case.requester_address)
     if (
         not services.settings.verification.acknowledge_at_once
         or case.channel not in (ChannelName.EMAIL, ChannelName.TELEGRAM)
-        or (draft.to_channel, draft.to_address) != came_by
+        or reply_address(session, case, now) != came_by
     ):
-        return draft  # a request by phone or post: staff answer it by hand
-
-    now = services.clock()
+        # a request by phone or post: staff answer it by hand
+        return draft_acknowledgment(session, services, case)
     if _acknowledged_lately(session, case, now):
         # A flood of requests in someone's name (a forged From) must not turn NOX into a
         # mail cannon aimed at them: one automatic answer a day, the rest wait for staff.
-        return draft
-    draft.status = DraftStatus.APPROVED
-    draft.decided_by = SYSTEM
-    draft.decided_at = now
-    session.add(draft)
+        return draft_acknowledgment(session, services, case)
+    # Written approved (one INSERT), as if drafted and approved by noxbot at once.
+    draft = draft_acknowledgment(session, services, case, approved_at=now)
     queue_outbox(
         session,
         case,

@@ -88,7 +88,10 @@ def new_draft(
     covers: dict[str, object] | None = None,
     author: str = SYSTEM,
     now: datetime,
+    approved_at: datetime | None = None,
 ) -> Draft:
+    """A new draft (version 1) and its event; `approved_at`: approved by noxbot at that
+    time already (an automatic answer that needs no staff), in the same INSERT."""
     if carries_personal_data and case.verified_at is None:
         # The rule of this module: never draft register data for an unverified case.
         raise CaseError(f"{case.reference}: refusing to draft personal data for an unverified case")
@@ -109,6 +112,11 @@ def new_draft(
         covers=covers,
         author=author,
         created_at=now,
+        **(
+            {"status": DraftStatus.APPROVED, "decided_by": SYSTEM, "decided_at": approved_at}
+            if approved_at is not None
+            else {}
+        ),
     )
     insert_now(session, draft)  # (bot.store.rows: its id is needed at once, below)
     audit.record(
@@ -229,7 +237,11 @@ def draft_clarification(session: Session, services: Services, case: Request, rea
     )
 
 
-def draft_acknowledgment(session: Session, services: Services, case: Request) -> Draft:
+def draft_acknowledgment(
+    session: Session, services: Services, case: Request, *, approved_at: datetime | None = None
+) -> Draft:
+    """The acknowledgement while identity is checked; `approved_at`: approved by noxbot
+    then (bot.workflow.cases.acknowledge sends it at once), written so from the start."""
     rendered = services.drafter.render(
         "acknowledgment.txt.j2",
         case.language,
@@ -237,7 +249,13 @@ def draft_acknowledgment(session: Session, services: Services, case: Request) ->
         needs_verification=True,
     )
     return new_draft(
-        session, case, "acknowledgment", rendered.subject, rendered.text, now=services.clock()
+        session,
+        case,
+        "acknowledgment",
+        rendered.subject,
+        rendered.text,
+        now=services.clock(),
+        approved_at=approved_at,
     )
 
 
