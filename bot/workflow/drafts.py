@@ -522,21 +522,18 @@ def _says_new_value(line: str, change: dict[str, Any]) -> bool:
     return right.casefold() == str(change["new"]).casefold()
 
 
-def open_drafts(session: Session) -> list[Draft]:
+def open_drafts(session: Session, case: Request | None = None) -> list[Draft]:
     """Drafts awaiting approval, and rejected ones still waiting for an edit: a rejected
-    version that was edited into a newer one is history, not work."""
+    version that was edited into a newer one is history, not work. With `case`: that
+    case's only (by its index, whatever the number of open cases)."""
     newer = aliased(Draft)
     edited = exists().where(newer.series == Draft.series, newer.version > Draft.version)
-    return list(
-        session.exec(
-            select(Draft)
-            .where(
-                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
-                ~edited,
-            )
-            .order_by(col(Draft.id))
-        )
+    query = select(Draft).where(
+        col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]), ~edited
     )
+    if case is not None:
+        query = query.where(Draft.request_id == case.id)
+    return list(session.exec(query.order_by(col(Draft.id))))
 
 
 def redraft_reply(session: Session, services: Services, case: Request) -> Draft | None:
