@@ -14,7 +14,8 @@ from sqlmodel import select
 from bot.channels.messages import InboundMessage
 from bot.rules.channels import ChannelName
 from bot.runtime.intake import Pending, handle_batch
-from bot.store.tables import ChannelCursor, Message
+from bot.store import audit
+from bot.store.tables import ChannelCursor, Draft, Message
 from bot.workflow import pipeline
 from tests.workflow_kit import make_world
 
@@ -215,3 +216,32 @@ def test_ordinary_mail_is_stored_whole_with_what_the_classifier_made_of_it(any_w
     assert message.received_at == any_world.clock()
     assert message.classification["kinds"] == ["none"]
     assert message.raw is None
+
+
+def test_a_request_that_fails_after_its_case_was_written_leaves_no_case_and_the_next_opens(
+    any_world, monkeypatch
+):
+    # A case, its message and its events are written at once by plain INSERTs
+    # (bot.store.rows): rolled back with the message's savepoint, they must leave the
+    # session too, or the next case (given the same id on SQLite) could not be written.
+    from bot.workflow import cases
+
+    real = cases.acknowledge
+
+    def failing(session, services, case):
+        if case.requester_address == "bad@example.se":
+            session.execute(text("SELECT * FROM no_such_table"))
+        return real(session, services, case)
+
+    monkeypatch.setattr(cases, "acknowledge", failing)
+    erasure = "Jag vill att ni raderar alla mina personuppgifter."
+    batch = [_mail(1, erasure, "bad@example.se"), _mail(2, erasure, "anna@example.se")]
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 2
+    assert _states(any_world) == {"<b1@example.com>": "malformed", "<b2@example.com>": "request"}
+    (case,) = any_world.cases()
+    assert case.requester_address == "anna@example.se"
+    assert case.reference.endswith("-0001")  # the failed one's number was rolled back too
+    with any_world.session() as session:
+        assert audit.verify_chain(session)[1] == []
+        (draft,) = session.exec(select(Draft)).all()
+        assert draft.request_id == case.id

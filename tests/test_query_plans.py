@@ -57,3 +57,29 @@ def test_no_query_of_the_pipeline_reads_a_whole_table(tmp_path):
         and not ("LIMIT" in statement and not any("TEMP B-TREE" in line for line in plan))
     }
     assert not whole_table, whole_table
+
+
+def test_a_request_from_a_person_on_file_reads_no_other_cases_drafts(tmp_path):
+    # Its rectification check once read every open draft of every case: a cost that grew
+    # with the number of cases waiting for staff.
+    from bot.store.tables import Draft
+
+    world = make_world(tmp_path)
+    waiting = [world.email(f"ny{n}@example.com", "Vad har ni om mig?") for n in range(5)]
+    assert all(o.reference for o in waiting)  # each with an acknowledgement waiting
+    loaded: list[Draft] = []
+
+    @event.listens_for(Draft, "load")
+    def keep(draft, _context):  # type: ignore[no-untyped-def]
+        loaded.append(draft)
+
+    try:
+        opened = world.email(
+            "anna.lindqvist@example.se", "Jag vill att ni raderar alla mina personuppgifter."
+        )
+    finally:
+        event.remove(Draft, "load", keep)
+    assert opened.reference is not None, opened
+    case = world.case(opened.reference)
+    assert case.subject_id is not None  # a person on file: a challenge went out
+    assert {d.request_id for d in loaded} <= {case.id}, [d.request_id for d in loaded]

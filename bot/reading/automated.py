@@ -123,7 +123,7 @@ def detect_automated(
 
     # 2. Bounces and other machine reports.
     raw_type = content_type if content_type is not None else view.get("Content-Type")
-    if raw_type:
+    if raw_type and "report" in raw_type.lower():  # (no parse for the usual text/plain)
         media_type, report_type = _content_type(raw_type)
         if media_type == "multipart/report":
             reason = f"Content-Type: multipart/report; report-type={report_type}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError, NoxbotError
@@ -30,17 +31,24 @@ SYSTEM = "noxbot"
 REFERENCE_PATTERN = re.compile(r"\bDSR-(\d{4})-(\d{4,})\b")
 
 
+_COUNTER = ReferenceCounter.__table__  # type: ignore[attr-defined]
+_COUNT_UP = (
+    _COUNTER.update()
+    .where(_COUNTER.c.year == bindparam("counted_year"))
+    .values(last=_COUNTER.c.last + 1)
+    .returning(_COUNTER.c.last)
+)
+
+
 def next_reference(session: Session, year: int) -> str:
-    """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers (its
-    row is locked by the SELECT; the new count is written with the caller's next flush)."""
-    counter = session.exec(
-        select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
-    ).first()
-    if counter is None:
-        counter = ReferenceCounter(year=year, last=0)
-    counter.last += 1
-    session.add(counter)
-    return f"DSR-{year}-{counter.last:04d}"
+    """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers (the
+    UPDATE that counts up locks it until the transaction ends, and says the new count in
+    the same statement); the year's first case writes the row."""
+    last = session.connection().execute(_COUNT_UP, {"counted_year": year}).scalar()
+    if last is None:
+        last = 1
+        session.connection().execute(_COUNTER.insert(), {"year": year, "last": last})
+    return f"DSR-{year}-{last:04d}"
 
 
 def get_case(session: Session, reference: str) -> Request:

@@ -79,6 +79,12 @@ def _mark(session: Session, _context: Any, _instances: Any) -> None:
         session.info[_FLAG] = True
 
 
+def note_inserted(session: Session, row: Any) -> None:
+    """The same rule for a row written without the flush (bot.store.rows.insert_now)."""
+    if not session.info.get(_FLAG) and _wakes(row, True):
+        session.info[_FLAG] = True
+
+
 def wants_wakeup(session: Session) -> bool:
     """Flush pending changes and say whether committing them should wake the senders; on
     PostgreSQL the NOTIFY is sent in the transaction, so it arrives only if it commits."""

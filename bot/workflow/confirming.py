@@ -47,6 +47,7 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import contacts_of
+from bot.store.rows import insert_now, new_row
 from bot.store.tables import (
     AuditEvent,
     ContactKind,
@@ -111,7 +112,8 @@ def start_verification(
     names what it confirms: `kinds`, or the change of the contact point `confirms_contact`."""
     settings = services.settings.verification
     now = services.clock()
-    verification = Verification(
+    verification = new_row(
+        Verification,
         request_id=case.id,
         method=route.method,
         channel=route.channel,
@@ -123,9 +125,7 @@ def start_verification(
         confirms_contact=confirms_contact,
         confirms_value=confirms_value,
     )
-    session.add(verification)
-    session.flush()
-    assert verification.id is not None
+    insert_now(session, verification)  # (bot.store.rows: its id goes into the code's hash)
     ttl = settings.code_ttl_hours
     ttl_shown = int(ttl) if float(ttl).is_integer() else ttl
     naming = {
@@ -339,8 +339,8 @@ def ensure_contact_confirmations(
     value, unless it has been asked already; a challenge for a change no longer asked (staff
     restated it) is cancelled."""
     wanted = contact_changes(case.requested_changes)
-    for draft in open_drafts(session):
-        if draft.request_id == case.id and draft.purpose == "reply" and draft.covers:
+    for draft in open_drafts(session, case):
+        if draft.purpose == "reply" and draft.covers:
             wanted += [
                 c for c in contact_changes(draft.covers.get("changes", [])) if c not in wanted
             ]

@@ -25,6 +25,7 @@ from bot.rules.verification import usable_for_verification
 from bot.store import audit
 from bot.store.records import SYSTEM, S, alert_staff, subject_of
 from bot.store.register import InvalidContact, contacts_of, normalise, subject_record
+from bot.store.rows import insert_now, new_row
 from bot.store.tables import (
     Draft,
     DraftStatus,
@@ -87,12 +88,16 @@ def new_draft(
     covers: dict[str, object] | None = None,
     author: str = SYSTEM,
     now: datetime,
+    approved_at: datetime | None = None,
 ) -> Draft:
+    """A new draft (version 1) and its event; `approved_at`: approved by noxbot at that
+    time already (an automatic answer that needs no staff), in the same INSERT."""
     if carries_personal_data and case.verified_at is None:
         # The rule of this module: never draft register data for an unverified case.
         raise CaseError(f"{case.reference}: refusing to draft personal data for an unverified case")
     channel, address = reply_address(session, case, now)
-    draft = Draft(
+    draft = new_row(
+        Draft,
         series=uuid.uuid4().hex[:12],
         version=1,
         request_id=case.id,
@@ -107,9 +112,13 @@ def new_draft(
         covers=covers,
         author=author,
         created_at=now,
+        **(
+            {"status": DraftStatus.APPROVED, "decided_by": SYSTEM, "decided_at": approved_at}
+            if approved_at is not None
+            else {}
+        ),
     )
-    session.add(draft)
-    session.flush()
+    insert_now(session, draft)  # (bot.store.rows: its id is needed at once, below)
     audit.record(
         session,
         at=now,
@@ -228,7 +237,11 @@ def draft_clarification(session: Session, services: Services, case: Request, rea
     )
 
 
-def draft_acknowledgment(session: Session, services: Services, case: Request) -> Draft:
+def draft_acknowledgment(
+    session: Session, services: Services, case: Request, *, approved_at: datetime | None = None
+) -> Draft:
+    """The acknowledgement while identity is checked; `approved_at`: approved by noxbot
+    then (bot.workflow.cases.acknowledge sends it at once), written so from the start."""
     rendered = services.drafter.render(
         "acknowledgment.txt.j2",
         case.language,
@@ -236,7 +249,13 @@ def draft_acknowledgment(session: Session, services: Services, case: Request) ->
         needs_verification=True,
     )
     return new_draft(
-        session, case, "acknowledgment", rendered.subject, rendered.text, now=services.clock()
+        session,
+        case,
+        "acknowledgment",
+        rendered.subject,
+        rendered.text,
+        now=services.clock(),
+        approved_at=approved_at,
     )
 
 
@@ -503,21 +522,22 @@ def _says_new_value(line: str, change: dict[str, Any]) -> bool:
     return right.casefold() == str(change["new"]).casefold()
 
 
-def open_drafts(session: Session) -> list[Draft]:
+_NEWER = aliased(Draft)
+#: A newer version of the same draft exists. Made once: an alias made on every call costs
+#: SQLAlchemy ~1 ms to adapt its columns again (every request from a person on file asks).
+_EDITED = exists().where(_NEWER.series == Draft.series, _NEWER.version > Draft.version)
+
+
+def open_drafts(session: Session, case: Request | None = None) -> list[Draft]:
     """Drafts awaiting approval, and rejected ones still waiting for an edit: a rejected
-    version that was edited into a newer one is history, not work."""
-    newer = aliased(Draft)
-    edited = exists().where(newer.series == Draft.series, newer.version > Draft.version)
-    return list(
-        session.exec(
-            select(Draft)
-            .where(
-                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
-                ~edited,
-            )
-            .order_by(col(Draft.id))
-        )
+    version that was edited into a newer one is history, not work. With `case`: that
+    case's only (by its index, whatever the number of open cases)."""
+    query = select(Draft).where(
+        col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]), ~_EDITED
     )
+    if case is not None:
+        query = query.where(Draft.request_id == case.id)
+    return list(session.exec(query.order_by(col(Draft.id))))
 
 
 def redraft_reply(session: Session, services: Services, case: Request) -> Draft | None:
