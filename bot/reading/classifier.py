@@ -1308,15 +1308,25 @@ def _strongest(
     """Per kind (and for "a request") the passage of `width` sentences that reads it most
     strongly, as one Estimate: decide only asks whether some passage reaches a threshold."""
     flag_sums = model.sums([*flags, length_feature(width)])
-    best: list[float] | None = None
-    for index, extras in enumerate(_passage_extras(reading, sentences, width)):
-        own = (
-            [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
-            if extras
-            else flag_sums
-        )
-        total = [sum(column) for column in zip(*sums[index : index + width], own, strict=True)]
-        best = total if best is None else list(map(max, best, total))
+    found = _passage_extras(reading, sentences, width)
+    totals = [
+        sums[index]
+        if width == 1
+        else [sum(c) for c in zip(*sums[index : index + width], strict=True)]
+        for index in range(len(found))
+    ]
+    # Most passages hold no rule finding and no question: their strongest is the column-wise
+    # maximum of their sums plus the flags', computed once.
+    plain = [total for total, extras in zip(totals, found, strict=True) if not extras]
+    best = (
+        [max(column) + f for column, f in zip(zip(*plain, strict=True), flag_sums, strict=True)]
+        if plain
+        else None
+    )
+    for total, extras in zip(totals, found, strict=True):
+        if extras:
+            own = [a + b + c for a, b, c in zip(total, flag_sums, model.sums(extras), strict=True)]
+            best = own if best is None else list(map(max, best, own))
     return () if best is None else (model.from_sums([best]),)
 
 
