@@ -1240,6 +1240,19 @@ def test_classify_says_when_staff_would_choose_the_kinds(tmp_path):
     assert code == 0 and output.count("to triage") == 2  # the row, and what it means
 
 
+def test_classify_marks_triage_by_the_configured_threshold(tmp_path):
+    """Staff who set a stricter [classifier] triage_threshold see it in `classify` too."""
+    sure = tmp_path / "sure.txt"
+    sure.write_text("Sluta skicka nyhetsbrev till mig, tack.", encoding="utf-8")
+    confidence = json.loads(run("classify", "--format", "jsonl", str(sure))[1])["confidence"]
+    assert 0.6 <= confidence < 1.0
+    strict = tmp_path / "config.toml"
+    strict.write_text("[classifier]\ntriage_threshold = 1.0\n", encoding="utf-8")
+    code, output = run("classify", "-c", str(strict), str(sure))
+    assert code == 0 and output.count("to triage") == 2
+    assert "a confidence under 1.0" in output
+
+
 def _commands() -> set[str]:
     """Every command `noxbot --help` leads to: 'requests list', 'demo', …"""
     import typer.main

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from bot.cli.app import app, console
+from bot.cli.app import ConfigOption, app, console
 from bot.cli.output import Column, print_table
+from bot.config import load_settings
 from bot.reading.automated import detect_automated
-from bot.reading.classifier import TRIAGE_THRESHOLD, Classification, classify
+from bot.reading.classifier import Classification, classify
 from bot.reading.language import detect_language
 from bot.reading.mail import MalformedEmail, parse_email
 from bot.reading.safe_text import printable_json
@@ -78,8 +79,10 @@ def classify_command(
         ClassifyFormat,
         typer.Option("--format", help="text: a table; jsonl: one JSON object per input, in order."),
     ] = ClassifyFormat.TEXT,
+    config: ConfigOption = None,
 ) -> None:
-    """Classify messages: which rights they ask for, in which language, and why."""
+    """Classify messages: which rights they ask for, in which language, and why (a
+    confidence under the config's [classifier] triage_threshold is marked "to triage")."""
     if output_format is ClassifyFormat.JSONL:
         for path in paths:
             line = printable_json(json.dumps(classify_path(path).result, ensure_ascii=False))
@@ -92,6 +95,7 @@ def classify_command(
         Column("conf."),
         Column("evidence"),
     )
+    threshold = load_settings(config).classifier.triage_threshold
     rows = []
     for path in paths:
         result = classify_path(path).result
@@ -99,7 +103,7 @@ def classify_command(
             rows.append((str(path), Text(f"error: {result['error']}", style="red"), "", "", ""))
             continue
         confidence = result["confidence"]
-        unsure = "\nto triage" if confidence < TRIAGE_THRESHOLD else ""
+        unsure = "\nto triage" if confidence < threshold else ""
         rows.append(
             (
                 str(path),
@@ -112,6 +116,6 @@ def classify_command(
     print_table(console, columns, rows)
     if any(str(row[3]).endswith("to triage") for row in rows):
         console.print(
-            f"to triage: a confidence under {TRIAGE_THRESHOLD} (the default [classifier] "
-            "triage_threshold): staff would choose the kinds."
+            f"to triage: a confidence under {threshold} ([classifier] triage_threshold): "
+            "staff would choose the kinds."
         )
