@@ -1323,9 +1323,16 @@ def _strongest(
         if plain
         else None
     )
+    extra_sums: dict[tuple[str, ...], list[float]] = {}  # most are just ("x:question",)
     for total, extras in zip(totals, found, strict=True):
         if extras:
-            own = [a + b + c for a, b, c in zip(total, flag_sums, model.sums(extras), strict=True)]
+            key = tuple(extras)
+            summed = extra_sums.get(key)
+            if summed is None:
+                summed = extra_sums[key] = [
+                    a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)
+                ]
+            own = [a + b for a, b in zip(total, summed, strict=True)]
             best = own if best is None else list(map(max, best, own))
     return () if best is None else (model.from_sums([best]),)
 
