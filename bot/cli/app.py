@@ -5,23 +5,26 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import subprocess
+import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import SafeConsole
 from bot.clock import Clock, utcnow
-from bot.config import Settings, config_path, load_settings
+from bot.config import Settings, config_path, load_settings, redact_url, without_passwords
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.reading.safe_text import printable_json
 from bot.rules.deadlines import stockholm_date
 from bot.rules.kinds import RequestKind
-from bot.store.database import Database
+from bot.store.database import Database, DatabaseError, current_revision, head_revision, make_engine
 from bot.workflow.services import Services
 
 app = NoxTyper(
@@ -60,10 +63,12 @@ FormatOption = Annotated[
 ]
 
 
-def open_database(settings: Settings, config: Path | None = None) -> Database:
+def open_database(
+    settings: Settings, config: Path | None = None, *, upgrade_apart: bool = False
+) -> Database:
     """The configured database, migrated to the newest schema. Without a config file the
     built-in default (./noxbot.db) is used; making a new one says so, since the usual cause
-    is a forgotten -c in another folder."""
+    is a forgotten -c in another folder. `upgrade_apart`: see upgrade_in_a_child."""
     url = settings.database.url
     if config_path(config) is None and url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -72,12 +77,69 @@ def open_database(settings: Settings, config: Path | None = None) -> Database:
                 f"noxbot: no config file (-c, $NOXBOT_CONFIG or ./config.toml): using the "
                 f"built-in defaults, a new database {path.resolve()}"
             )
+    if upgrade_apart:
+        upgrade_in_a_child(url)
     return Database(url)
 
 
-def settings_and_database(config: Path | None) -> tuple[Settings, Database]:
+_UPGRADE = (
+    "import sys\n"
+    "from bot.store.database import Database, DatabaseError\n"
+    "try:\n"
+    "    Database(sys.stdin.read()).dispose()\n"
+    "except DatabaseError as exc:\n"
+    "    print(exc, end='')\n"
+    "    sys.exit(1)\n"
+)
+
+
+def upgrade_in_a_child(url: str) -> None:
+    """Bring the schema up to date in a short-lived child process when it is behind (a new
+    database, a new release), so that a long-running process never holds Alembic and what
+    the migrations loaded: about 11 MiB of `noxbot run`'s memory on SQLite and 10 MiB on
+    PostgreSQL, for as long as it runs. A database already up to date costs one query here;
+    one in memory (nothing another process could upgrade) and one that cannot be asked are
+    left to Database, which upgrades in this process or says what is wrong as before. The
+    URL goes to the child on its standard input, not on its command line (anyone on the
+    machine can read that)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+            return
+        behind = not Path(parsed.database).exists()  # the child makes it, owner-only
+    else:
+        behind = False
+    if not behind:
+        engine = make_engine(url)
+        try:
+            behind = current_revision(engine) != head_revision()
+        except Exception:  # cannot be asked: Database says why
+            return
+        finally:
+            engine.dispose()
+    if not behind:
+        return
+    done = subprocess.run(
+        [sys.executable, "-c", _UPGRADE], input=url, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        if done.stdout:  # the DatabaseError it met, said as in this process
+            raise DatabaseError(done.stdout)
+        said = done.stderr.strip().splitlines()
+        raise DatabaseError(
+            without_passwords(
+                f"cannot upgrade the database at {redact_url(url)}: the upgrade process ended"
+                f" with status {done.returncode}" + (f" ({said[-1]})" if said else ""),
+                url,
+            )
+        )
+
+
+def settings_and_database(
+    config: Path | None, *, upgrade_apart: bool = False
+) -> tuple[Settings, Database]:
     settings = load_settings(config)
-    return settings, open_database(settings, config)
+    return settings, open_database(settings, config, upgrade_apart=upgrade_apart)
 
 
 def staff_actor() -> str:
@@ -97,8 +159,10 @@ def _json_value(value: object) -> str:
     return isoformat() if callable(isoformat) else str(value)
 
 
-def services_for(config: Path | None) -> tuple[Settings, Database, Services]:
-    settings, database = settings_and_database(config)
+def services_for(
+    config: Path | None, *, upgrade_apart: bool = False
+) -> tuple[Settings, Database, Services]:
+    settings, database = settings_and_database(config, upgrade_apart=upgrade_apart)
     return settings, database, Services.from_settings(settings)
 
 

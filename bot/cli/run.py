@@ -17,7 +17,8 @@ def run_command(config: ConfigOption = None) -> None:
     # python-telegram-bot talk at INFO about nothing staff need.
     for noisy in ("httpx", "httpcore", "alembic", "telegram", "aioimaplib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings, database, services = services_for(config)
+    # The schema is upgraded in a child process: the long-running one never holds Alembic.
+    settings, database, services = services_for(config, upgrade_apart=True)
     running = [
         name
         for name, section in (

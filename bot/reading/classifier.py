@@ -1116,11 +1116,14 @@ def bounded(text: str) -> str:
     return f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
 
 
-def _read(text: str, subject: str, channel: str) -> _Reading:
+def _read(text: str, subject: str, channel: str, visible: bool = False) -> _Reading:
+    # `visible`: `text` is visible_text's own output (a parsed mail's text), which it would
+    # return unchanged (it is idempotent) — unless a mask below is blanked out first.
+    visible = visible and DEFAULT_MASK not in text
     # A personal identity number masked on arrival reads as nothing, as the number itself
     # does (words only): the mask's own words ("borttaget", removed) must not read as erasure.
     text, subject = text.replace(DEFAULT_MASK, " "), subject.replace(DEFAULT_MASK, " ")
-    body = visible_text(text) if channel == "email" else text.strip()
+    body = (text if visible else visible_text(text)) if channel == "email" else text.strip()
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
     combined = bounded(f"{subject}\n{body}" if use_subject else body)
     folded = fold(combined)
@@ -1186,10 +1189,12 @@ def _phrases(reading: _Reading, spans: list[tuple[int, int]]) -> list[str]:
     return phrases
 
 
-def classify_by_rules(text: str, *, subject: str = "", channel: str = "email") -> Classification:
+def classify_by_rules(
+    text: str, *, subject: str = "", channel: str = "email", visible: bool = False
+) -> Classification:
     """The rules alone: precise on the phrasings they know, blind to the rest. Kept as the
     bench's second baseline and as the classifier of last resort without a model file."""
-    reading = _read(text, subject, channel)
+    reading = _read(text, subject, channel, visible)
     if reading.bulk:
         return Classification((K.NONE,), reading.language, 0.9, ())
     scores = dict(reading.scores)
@@ -1208,7 +1213,12 @@ def classify_by_rules(text: str, *, subject: str = "", channel: str = "email") -
 
 
 def classify(
-    text: str, *, subject: str = "", channel: str = "email", model: LinearModel | None = None
+    text: str,
+    *,
+    subject: str = "",
+    channel: str = "email",
+    model: LinearModel | None = None,
+    visible: bool = False,
 ) -> Classification:
     """The kinds a message asks for, its language, a confidence and the evidence.
 
@@ -1232,14 +1242,16 @@ def classify(
     5. evidence is what staff read: the rules' phrases for a kind they found, else the
        sentence that weighed most for that kind.
 
-    `model` is for training and measuring a model that is not the shipped one.
+    `model` is for training and measuring a model that is not the shipped one. `visible`:
+    `text` is already what bot.reading.text.visible_text leaves of a mail (as parse_email
+    gives it), so it is not stripped a second time; the result is the same.
     """
-    reading = _read(text, subject, channel)
+    reading = _read(text, subject, channel, visible)
     if reading.bulk:
         return Classification((K.NONE,), reading.language, 0.99, ())
     model = model or _model()
     if model is None:
-        return classify_by_rules(text, subject=subject, channel=channel)
+        return classify_by_rules(text, subject=subject, channel=channel, visible=visible)
     return decide(reading, model, estimates(reading, model))
 
 

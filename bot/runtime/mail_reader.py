@@ -54,12 +54,18 @@ GUARDED_FROM_BYTES = 64 * 1024
 START_SECONDS = 60.0
 
 
-def classify_inbound(inbound: InboundMessage) -> Classification:
-    """The classifier's reading of a message, on its text and subject as stored."""
+def classify_inbound(inbound: InboundMessage, *, visible: bool = False) -> Classification:
+    """The classifier's reading of a message, on its text and subject as stored.
+
+    `visible`: the text is a parsed mail's (bot.reading.mail: visible_text's output), so
+    the classifier need not strip quotes and signatures again — as long as storing it
+    changed nothing (a NUL dropped, a number masked: then it does, as before)."""
+    text = stored_text(inbound.text)
     return classify(
-        stored_text(inbound.text),
+        text,
         subject=stored_text(inbound.subject),
         channel="chat" if inbound.channel is ChannelName.TELEGRAM else "email",
+        visible=visible and text == inbound.text,
     )
 
 
@@ -109,7 +115,7 @@ def read_mail(raw: bytes, position: Position) -> MailReading:
     if inbound.malformed:
         return MailReading(inbound, None)
     try:
-        return MailReading(inbound, classify_inbound(inbound))
+        return MailReading(inbound, classify_inbound(inbound, visible=True))
     except Exception:  # the pipeline classifies it again and quarantines it if that fails
         return MailReading(inbound, None)
 
