@@ -381,3 +381,60 @@ async def test_a_password_set_without_the_setup_forms_token_is_refused_and_the_l
             assert accounts.check_login(session, "bertil", password["password"]) is not None
     finally:
         world.database.dispose()
+
+
+async def test_a_crafted_form_token_is_refused_not_a_server_error(tmp_path):
+    """A token with characters beyond ASCII made the constant-time comparison raise (500)."""
+    import re
+
+    import httpx
+
+    world, app = _console(tmp_path)
+    with world.database.session() as session:
+        _, link = accounts.add_account(
+            session, "bertil", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+    password = {"password": "bertils eget lösenord", "again": "bertils eget lösenord"}
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.2", 1234), raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            page = await http.get(f"/setup/{link}")
+            assert re.search(r'name="csrf" value="([^"]+)"', page.text)
+            setup = await http.post(f"/setup/{link}", data={**password, "csrf": "å"})
+            assert setup.status_code == 403
+            await http.get("/login")
+            login = await http.post("/login", data={"name": "a", "password": "b", "csrf": "å"})
+            assert login.status_code == 403
+    finally:
+        world.database.dispose()
+
+
+async def test_a_second_setup_page_in_the_same_browser_keeps_the_first_form_working(tmp_path):
+    """Each link's form has its own token: opening another person's link, or the same link
+    in a second tab, does not void the form already filled in."""
+    import re
+
+    import httpx
+
+    world, app = _console(tmp_path)
+    with world.database.session() as session:
+        _, link_b = accounts.add_account(
+            session, "bertil", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+        _, link_c = accounts.add_account(
+            session, "cecilia", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+    password = {"password": "bertils eget lösenord", "again": "bertils eget lösenord"}
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.2", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            first = await http.get(f"/setup/{link_b}")
+            csrf_b = re.search(r'name="csrf" value="([^"]+)"', first.text).group(1)
+            await http.get(f"/setup/{link_c}")  # another person's link
+            await http.get(f"/setup/{link_b}")  # the same link in a second tab
+            post = await http.post(f"/setup/{link_b}", data={**password, "csrf": csrf_b})
+            assert post.status_code == 303
+            forged = await http.post(f"/setup/{link_c}", data={**password, "csrf": "x" * 32})
+            assert forged.status_code == 403
+    finally:
+        world.database.dispose()

@@ -1427,6 +1427,12 @@ def decide(
                 kinds = tuple(k for k in RIGHTS if k is first or k is runner)
     if _absence_notice(reading):
         return Classification((K.NONE,), reading.language, 0.9, ())
+    if not kinds and request >= model.request_threshold and _rules_name_only(reading, first):
+        # Surely a request, and the one kind the rules strongly find is the model's likeliest
+        # ("Jag vill att ni begränsar behandlingen av mina personuppgifter"): that kind.
+        kinds = (first,)
+        evidence = _evidence(reading, model, kinds) if with_evidence else ()
+        return Classification(kinds, reading.language, AGREED_CONFIDENCE, evidence)
     if not kinds and request >= model.request_threshold:
         # Surely a request, but of no clear kind: the likeliest is named, with a confidence
         # below a coin flip, so that staff choose (triage).
@@ -1478,6 +1484,11 @@ def _evidence(
         found = _phrases(reading, spans) if spans else _weightiest_sentence(reading, model, kind)
         evidence.extend(p for p in found if p not in evidence)
     return tuple(evidence)
+
+
+def _rules_name_only(reading: _Reading, kind: RequestKind) -> bool:
+    """Whether the rules' only strong finding is `kind` (and they find nothing else)."""
+    return set(reading.scores) == {kind} and reading.scores[kind] >= STRONG
 
 
 def _absence_notice(reading: _Reading) -> bool:

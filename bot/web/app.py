@@ -90,6 +90,16 @@ from bot.workflow.words import (
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
 SETUP_COOKIE = "noxbot_setup"  # the password setup form's CSRF token (double submit)
+
+
+def same_token(expected: str, given: str) -> bool:
+    """Whether a form's token is the expected one, in constant time; any text is an answer
+    (compare_digest refuses str with characters beyond ASCII: a crafted token was a 500)."""
+    return secrets.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
+
+
 MAX_FORM_TEXT = 200_000  # characters in one form field: bounded work per request
 #: Logins whose password is checked at the same moment; more get "busy, try again" (503).
 MAX_PASSWORD_CHECKS = 4
@@ -158,11 +168,14 @@ class Console:
         response.headers.update(_SECURITY_HEADERS)
         return response
 
-    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
+    def set_cookie(
+        self, response: Response, name: str, value: str, max_age: int, path: str = "/"
+    ) -> None:
         response.set_cookie(
             name,
             value,
             max_age=max_age,
+            path=path,
             httponly=True,
             samesite="strict",
             secure=self.web.secure_cookies,
@@ -220,7 +233,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
     async def login(request: HttpRequest) -> Response:
         form = await _form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
-        if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+        if not expected or not same_token(expected, form.get("csrf", "")):
             return _secured(Response("Forbidden: the form has no valid token.", 403))
         name = form.get("name", "").strip()[:64]
         now = services.clock()
@@ -267,9 +280,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         def work() -> bool:
             with database.session() as session:
                 found = logged_in(session, request)
-                if found is None or not secrets.compare_digest(
-                    found[0].csrf_token, form.get("csrf", "")
-                ):
+                if found is None or not same_token(found[0].csrf_token, form.get("csrf", "")):
                     return False
                 accounts.close_session(session, request.cookies.get(SESSION_COOKIE, ""))
                 audit.record(
@@ -294,7 +305,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         form = await _form(request) if request.method == "POST" else {}
         if request.method == "POST":
             expected = request.cookies.get(SETUP_COOKIE, "")
-            if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+            if not expected or not same_token(expected, form.get("csrf", "")):
                 return _secured(Response("Forbidden: the form has no valid token.", 403))
 
         def work() -> tuple[str, str | None, str]:
@@ -326,16 +337,18 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             )
         if state == "done":
             response = _secured(RedirectResponse("/login", status_code=303))
-            response.delete_cookie(SETUP_COOKIE)
+            response.delete_cookie(SETUP_COOKIE, path=request.url.path)
             return response
-        csrf = secrets.token_urlsafe(24)
+        # One cookie per link (its path), kept when the page is shown again: a second tab,
+        # or another person's link in the same browser, does not void this form's token.
+        csrf = request.cookies.get(SETUP_COOKIE) or secrets.token_urlsafe(24)
         response = console.page(
             request,
             "setup.html",
             {"name": name, "error": error, "token": token, "csrf": csrf},
             status=400 if error else 200,
         )
-        console.set_cookie(response, SETUP_COOKIE, csrf, 3600)
+        console.set_cookie(response, SETUP_COOKIE, csrf, 3600, path=request.url.path)
         return response
 
     # --- pages that need a session ------------------------------------------------------
@@ -378,7 +391,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     found = logged_in(session, request)
                     if found is None:
                         return 401, ""
-                    if not secrets.compare_digest(found[0].csrf_token, form.get("csrf", "")):
+                    if not same_token(found[0].csrf_token, form.get("csrf", "")):
                         return 403, ""
                     return 303, work(session, request, form, accounts.actor_of(found[1]))
 

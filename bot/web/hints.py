@@ -37,8 +37,12 @@ _Rule = tuple[re.Pattern[str], str, Callable[[re.Match[str], str | None], Action
 
 def _case(anchor: str, label: str) -> Callable[[re.Match[str], str | None], Action | None]:
     def action(match: re.Match[str], reference: str | None) -> Action | None:
-        ref = match.groupdict().get("ref") or reference
-        return Action(label, f"/cases/{ref}#{anchor}") if ref else None
+        # Only the alert's own case is linked: an alert may quote text from outside (a
+        # mail server's refusal), which must not plant a button to another case.
+        named = match.groupdict().get("ref")
+        if reference is None or (named is not None and named != reference):
+            return None
+        return Action(label, f"/cases/{reference}#{anchor}")
 
     return action
 
@@ -80,15 +84,26 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
+#: At most this many links under one alert; a hint beyond them stays as written.
+MAX_ACTIONS = 5
+
+
 def console_alert(text: str, reference: str | None) -> ConsoleAlert:
-    """The alert as the console shows it: hints it has an action for become links."""
+    """The alert as the console shows it: hints it has an action for become links (one
+    pass of each pattern over the text: linear in its length, whatever it quotes)."""
     actions: list[Action] = []
+
     for pattern, replacement, action in _RULES:
-        for match in list(pattern.finditer(text)):
+
+        def rewrite(match: re.Match[str], action=action, replacement=replacement) -> str:
             found = action(match, reference)
             if found is None:  # nowhere to point: the hint stays
-                continue
+                return match.group(0)
             if found not in actions:
+                if len(actions) >= MAX_ACTIONS:
+                    return match.group(0)
                 actions.append(found)
-            text = text.replace(match.group(0), match.expand(replacement), 1)
+            return match.expand(replacement)
+
+        text = pattern.sub(rewrite, text)
     return ConsoleAlert(text, tuple(actions))

@@ -120,16 +120,29 @@ _DETAIL_NAMES: frozenset[str] = frozenset(
     | {"complaint_acknowledgment"}
 )
 _METHOD_VIA = re.compile(
-    r"\b(" + "|".join(m.value for m in Method) + r") via (?:telegram|email|phone)\b"
+    r"\b(" + "|".join(m.value for m in Method) + r") via (telegram|email|phone)\b"
 )
-_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+#: The channel each method goes by: "phone_call via phone" says it twice.
+_OWN_CHANNEL = {
+    Method.PHONE_CALL: "phone",
+    Method.EMAIL_CODE: "email",
+    Method.TELEGRAM_CONFIRM: "telegram",
+}
+#: A name standing alone: not part of an address or a file name ("no_data@example.se").
+_NAME = re.compile(r"(?<![\w.@+-])[a-z0-9]+(?:_[a-z0-9]+)+(?![\w@+-]|\.\w)")
 
 
 def history_words(detail: str) -> str:
     """A history entry's stored detail in staff words: method and kind names as words
     ("phone call", "marketing opt-out"); what the names hold stays as written."""
-    detail = _METHOD_VIA.sub(lambda m: method_words(m.group(1)), detail)
+    detail = _METHOD_VIA.sub(_method_via, detail)
     return _NAME.sub(lambda m: _detail_name(m.group(0)), detail)
+
+
+def _method_via(match: re.Match[str]) -> str:
+    method, channel = match.group(1), match.group(2)
+    words = method_words(method)
+    return words if _OWN_CHANNEL.get(Method(method)) == channel else f"{words} via {channel}"
 
 
 def _detail_name(name: str) -> str:
