@@ -848,6 +848,9 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     listed = run_json("requests", "list", "-c", str(kept / "config.toml"))
     assert len(listed) == 5 and all(c["status"] != "done" for c in listed)
     assert [c["due_date"] for c in listed] == sorted(c["due_date"] for c in listed)
+    # The kept config names the demo's sources, so exploring finds what the demo found.
+    code, output = run("check", "-c", str(kept / "config.toml"))
+    assert "Source 1 (CV): OK" in output and "Source 2 (info@noxconsulting.se): OK" in output
     code, err = run_main("demo", "--keep", str(kept))
     assert (code, err) == (
         1,

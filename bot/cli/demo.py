@@ -200,11 +200,16 @@ def _demo_sources(directory: Path) -> list[DocumentsSource | MaildirSource]:
         ),
     ):
         archive.add(message)
+    return demo_source_settings(directory)
+
+
+def demo_source_settings(directory: Path) -> list[DocumentsSource | MaildirSource]:
+    """The demo's sources in `directory`, as configured (the files are made elsewhere)."""
     return [
         DocumentsSource(
             type="documents",
             name="CV",
-            folder=str(cv),
+            folder=str(directory / "cv"),
             holding_folder=str(directory / "cv-erased"),
         ),
         MaildirSource(
@@ -214,6 +219,16 @@ def _demo_sources(directory: Path) -> list[DocumentsSource | MaildirSource]:
             erase_folder=str(directory / "mail-erased"),
         ),
     ]
+
+
+def sources_toml(sources: list[DocumentsSource | MaildirSource]) -> str:
+    """[[sources]] tables for a config file (JSON strings are valid TOML basic strings)."""
+    lines = []
+    for source in sources:
+        lines.append("\n[[sources]]")
+        for key, value in source.model_dump(exclude_none=True).items():
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
 
 
 async def run_demo(directory: Path, console: Console) -> DemoResult:
@@ -510,8 +525,10 @@ def demo(keep: Path | None, console: Console) -> DemoResult:
     config = keep / "config.toml"
     database_url = f"sqlite:///{(keep / 'demo.db').resolve()}"
     config.write_text(
-        "# Written by noxbot demo --keep: the kept demo database, to explore with -c.\n"
-        f"[database]\nurl = {json.dumps(database_url)}\n",
+        "# Written by noxbot demo --keep: the kept demo database and the demo's sources\n"
+        "# (its CV folder and mail archive), to explore with -c.\n"
+        f"[database]\nurl = {json.dumps(database_url)}\n"
+        + sources_toml(demo_source_settings(keep.resolve())),
         encoding="utf-8",
     )
     console.print(Text(f"\nThe demo database is kept in {keep / 'demo.db'}. Explore it with:"))
