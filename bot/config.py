@@ -114,7 +114,10 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _env_name(value: str) -> str:
     # A secret pasted here instead of a variable's name must not be echoed back anywhere.
     if not _ENV_NAME.match(value):
-        raise ValueError("the name of an environment variable, such as NOXBOT_SMTP_PASSWORD")
+        raise ValueError(
+            "the name of an environment variable that holds the secret (letters, digits and "
+            "_, such as NOXBOT_SECRET), not the secret itself"
+        )
     return value
 
 

@@ -148,7 +148,7 @@ def triage_export(
     write_text_file(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     transcripts = sum(row["intake"] in ("phone", "post") for row in rows)
     console.print(
-        f"{len(rows)} labelled messages written to {output}"
+        f"{len(rows)} labelled message{'' if len(rows) == 1 else 's'} written to {output}"
         + (f" ({transcripts} phone/post transcripts as channel email)" if transcripts else "")
         + f"; measure them with bench/classifier_bench.py --corpus {output}"
     )

@@ -57,7 +57,13 @@ def message_state_words(state: str) -> str:
 def outcome_words(state: str, detail: str) -> str:
     """A message that opened no case: what it was, and why when that adds something."""
     words = message_state_words(state)
-    return words if not detail or state == "not_a_request" else f"{words} ({detail})"
+    if not detail or state == "not_a_request" or (state == "triage" and detail in _SAID):
+        return words
+    return f"{words} ({detail})"
+
+
+#: Details that only repeat what the state's words say.
+_SAID = frozenset({"classifier unsure"})
 
 
 def kinds_words(kinds: list[str]) -> str:
