@@ -179,6 +179,9 @@ def subjects_search(
     if output_format is OutputFormat.JSON:
         print_json(found)
         return
+    if not found:
+        console.print("No one found.")
+        return
     print_table(
         console,
         (Column("id", key=True), Column("name"), Column("email", key=True)),

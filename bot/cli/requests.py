@@ -141,6 +141,10 @@ def requests_list(
     cases.sort(key=lambda c: (c["due_date"], c["reference"]))
     if output_format is OutputFormat.JSON:
         print_json(cases)
+    elif not cases:
+        console.print(
+            "No requests." if status in ("open", "all") else "No requests with that status."
+        )
     else:
         print_cases(cases)
 
