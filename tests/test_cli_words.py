@@ -47,3 +47,32 @@ def test_subjects_search_without_a_match_says_no_one_found(config, tmp_path):
     assert "Anna Berg" in run("subjects", "search", "anna")[1]
     code, output = run("subjects", "search", "karin", "--format", "json")
     assert json.loads(output) == []
+
+
+def test_a_register_with_swedish_headers_imports_and_is_found(config, tmp_path):
+    register = tmp_path / "reg.csv"
+    register.write_text(
+        "namn;e-post;telefon\nKarin Lund;karin@example.se;070-123 45 67\n", encoding="utf-8"
+    )
+    code, output = run("subjects", "import", str(register))
+    assert code == 0, output
+    assert "1 new, 0 updated, 0 rejected" in output
+    [karin] = json.loads(run("subjects", "search", "karin", "--format", "json")[1])
+    assert karin["name"] == "Karin Lund"
+    assert karin["email"] == ["karin@example.se"]
+    assert karin["phone"] == ["+46701234567"]
+    assert karin["extra"] == {}
+
+
+def test_a_register_without_a_contact_column_names_the_unknown_and_expected_columns(
+    config, tmp_path
+):
+    register = tmp_path / "reg.csv"
+    register.write_text("navn;epostadresse\nKari Nordmann;kari@example.no\n", encoding="utf-8")
+    result = runner.invoke(app, ["subjects", "import", str(register)])
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert "unknown columns navn, epostadresse" in message
+    assert "expected name, email, phone" in message
+    assert "line 2" not in message
+    assert json.loads(run("subjects", "list", "--format", "json")[1]) == []
