@@ -76,3 +76,25 @@ def test_a_register_without_a_contact_column_names_the_unknown_and_expected_colu
     assert "expected name, email, phone" in message
     assert "line 2" not in message
     assert json.loads(run("subjects", "list", "--format", "json")[1]) == []
+
+
+@pytest.mark.parametrize(
+    ("web", "link"),
+    [
+        ("", "http://127.0.0.1:8470/setup/"),
+        ("[web]\nport = 9000\n", "http://127.0.0.1:9000/setup/"),
+        ('[web]\nhost = "0.0.0.0"\nport = 8080\n', "http://127.0.0.1:8080/setup/"),
+        ('[web]\nhost = "::1"\nport = 8471\n', "http://[::1]:8471/setup/"),
+        (
+            '[web]\nport = 9000\nbase_url = "https://console.nox.example/"\n',
+            "https://console.nox.example/setup/",
+        ),
+    ],
+)
+def test_staff_add_prints_a_setup_link_to_where_the_console_is_configured(config, web, link):
+    config.write_text(config.read_text() + web)
+    code, output = run("staff", "add", "maria")
+    assert code == 0, output
+    assert f"  {link}" in output
+    code, output = run("staff", "reset", "maria")
+    assert f"  {link}" in output
