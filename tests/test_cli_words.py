@@ -98,3 +98,89 @@ def test_staff_add_prints_a_setup_link_to_where_the_console_is_configured(config
     assert f"  {link}" in output
     code, output = run("staff", "reset", "maria")
     assert f"  {link}" in output
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_json(*args: str):
+    code, output = run(*args, "--format", "json")
+    assert code == 0, output
+    return json.loads(output)
+
+
+def test_requests_new_takes_kinds_in_the_words_lists_show(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Ringde och bad oss sluta skicka nyhetsbrev till honom.")
+    case = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note), "--kinds", "Marketing opt-out",
+    )  # fmt: skip
+    assert case["kinds"] == ["marketing_optout"]
+    reference = case["reference"]
+    assert run("requests", "kinds", reference, "--kinds", "consent withdrawal")[1].strip() == (
+        f"{reference} now covers consent withdrawal"
+    )
+    code, output = run("requests", "kinds", reference, "--kinds", "unsubscribe")
+    assert code != 0
+    assert "'unsubscribe': expected some of access" in output
+    assert "marketing opt-out, consent withdrawal" in output
+
+
+def test_requests_list_status_takes_the_words_the_list_shows(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    reference = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note), "--kinds", "marketing_optout",
+    )["reference"]  # fmt: skip
+    [case] = run_json("requests", "list", "--status", "draft to approve")
+    assert case["reference"] == reference and case["status"] == "awaiting_approval"
+    assert run_json("requests", "list", "--status", "awaiting_approval") == [case]
+    assert run_json("requests", "list", "--status", "answered") == []
+    code, output = run("requests", "list", "--status", "finished")
+    assert code != 0
+    assert "expected open, all or one of received; checking identity" in output
+
+
+def test_help_lists_the_values_options_take_in_words(config, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, output = run("requests", "list", "--help")
+    words = " ".join(output.split())
+    assert code == 0
+    assert "draft to approve" in words and "answered" in words
+    code, output = run("triage", "decide", "--help")
+    words = " ".join(output.split())
+    assert (
+        "--not-a-request It asks for none of these (a newsletter, a sales mail): no case" in words
+    )
+    assert "marketing opt-out" in words
+    for command in (("requests", "new"), ("drafts", "edit"), ("requests", "kinds")):
+        assert "consent withdrawal" in " ".join(run(*command, "--help")[1].split()), command
+
+
+def test_requests_show_and_verify_say_status_kinds_and_verification_in_words(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Hej, jag vill ha ett registerutdrag över mina personuppgifter.")
+    reference = run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note), "--kinds", "access",
+    )["reference"]  # fmt: skip
+    code, output = run("requests", "verify", reference, "--by", "phone", "--note", "called")
+    assert code == 0, output
+    assert output.strip() == (
+        f"{reference}: verified by phone; reply drafted (draft to approve: staff: approve, "
+        "edit or reject the draft)"
+    )
+    code, output = run("requests", "show", reference)
+    lines = output.splitlines()
+    assert "status: draft to approve" in lines
+    assert "kinds: access" in lines
+    assert "verification: phone call: confirmed" in lines
+    assert not [line for line in lines if line.startswith("status words:")]
+    drafts = lines[lines.index("Drafts") :]
+    assert any(" reply to erik.svensson@example.se, awaiting approval " in line for line in drafts)
+    assert run_json("requests", "show", reference)["status"] == "awaiting_approval"
