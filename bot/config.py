@@ -320,6 +320,17 @@ class TemplateSettings(_Section):
     directory: str | None = None
 
 
+def console_url(host: str, port: int) -> str:
+    """The address a browser opens for a console listening on host:port: one listening on
+    every address (0.0.0.0, ::) is reached on this machine at 127.0.0.1; an IPv6 address
+    is bracketed."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 class WebSettings(_Section):
     """The staff console (bot.web): where it listens and how long a login lasts. It listens
     on the loopback address by default; put a TLS reverse proxy in front to reach it from
@@ -328,6 +339,7 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8470, ge=1, le=65535)
     #: The address staff open (the one-time setup links printed by `noxbot staff add`).
+    #: Unless set, it follows host and port (`console_url`), so the link reaches the console.
     base_url: str = "http://127.0.0.1:8470"
     session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     setup_link_hours: int = Field(default=48, ge=1, le=24 * 14)
@@ -342,7 +354,13 @@ class WebSettings(_Section):
     @classmethod
     def _secure_cookies_follow_base_url(cls, data: Any) -> Any:
         """Behind TLS the cookie must not travel in the clear: an operator who sets an
-        https base_url and forgets secure_cookies still gets a Secure cookie."""
+        https base_url and forgets secure_cookies still gets a Secure cookie. A base_url
+        left out follows host and port: a console moved to port 9000 gets setup links to
+        port 9000, not to the default's 8470."""
+        if isinstance(data, dict) and "base_url" not in data:
+            host, port = data.get("host", "127.0.0.1"), data.get("port", 8470)
+            if isinstance(host, str) and isinstance(port, int) and not isinstance(port, bool):
+                data = {**data, "base_url": console_url(host, port)}
         if isinstance(data, dict) and "secure_cookies" not in data:
             base_url = data.get("base_url", cls.model_fields["base_url"].default)
             if isinstance(base_url, str):

@@ -1092,7 +1092,7 @@ def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subj
     code, output = run(
         "requests", "kinds", optout, "--kinds", "marketing_optout,objection", *config
     )
-    assert code == 0 and output.strip() == f"{optout} now covers objection, marketing_optout"
+    assert code == 0 and output.strip() == f"{optout} now covers objection, marketing opt-out"
     assert run_json("requests", "show", optout, *config)["kinds"] == [
         "objection",
         "marketing_optout",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -25,7 +26,9 @@ from bot.reading.safe_text import printable_json
 from bot.rules.deadlines import stockholm_date
 from bot.rules.kinds import RequestKind
 from bot.store.database import Database, DatabaseError, current_revision, head_revision, make_engine
+from bot.store.tables import RequestStatus
 from bot.workflow.services import Services
+from bot.workflow.words import name_words, status_words
 
 app = NoxTyper(
     name="noxbot",
@@ -172,14 +175,63 @@ def today(settings: Settings, clock: Clock = utcnow) -> date:  # wall clock: a p
     return stockholm_date(clock(), settings.organisation.timezone)
 
 
+def _word_key(text: str) -> str:
+    """A value as typed, made comparable: "Marketing opt-out", "marketing_optout" and
+    "draft to approve" match their names whatever the case, spaces, hyphens or commas."""
+    return re.sub(r"[\s_,-]+", "", text.strip().lower())
+
+
+#: Every way of writing a kind: its name ("marketing_optout") and its words as lists show
+#: them ("marketing opt-out").
+_KINDS_BY_KEY: dict[str, RequestKind] = {
+    **{_word_key(k.value): k for k in RequestKind},
+    **{_word_key(name_words(k.value)): k for k in RequestKind},
+}
+#: The kinds in words, for --help and errors.
+KIND_WORDS = ", ".join(name_words(k.value) for k in RequestKind if k is not RequestKind.NONE)
+KINDS_HELP = f"Comma-separated kinds, as lists show them or by name: {KIND_WORDS}."
+
+
 def parse_kinds(text: str) -> list[RequestKind]:
-    """Kinds from "--kinds erasure,access" (none is dropped: it is no rights request)."""
-    try:
-        kinds = [RequestKind(k.strip()) for k in text.split(",") if k.strip()]
-    except ValueError:
-        known = ", ".join(k for k in RequestKind if k is not RequestKind.NONE)
-        raise typer.BadParameter(f"--kinds: expected some of {known}") from None
+    """Kinds from "--kinds erasure,access" or "--kinds 'marketing opt-out'" (none is
+    dropped: it is no rights request)."""
+    kinds = []
+    for piece in text.split(","):
+        if not piece.strip():
+            continue
+        kind = _KINDS_BY_KEY.get(_word_key(piece))
+        if kind is None:
+            raise typer.BadParameter(f"--kinds {piece.strip()!r}: expected some of {KIND_WORDS}")
+        kinds.append(kind)
     return [k for k in kinds if k is not RequestKind.NONE]
+
+
+#: Every way of writing a status: its name ("awaiting_approval") and its words in the list's
+#: status column ("draft to approve").
+_STATUS_BY_KEY: dict[str, str] = {
+    **{_word_key(s.value): s.value for s in RequestStatus},
+    **{_word_key(status_words(s.value)): s.value for s in RequestStatus},
+}
+STATUS_HELP = (
+    "open (cases not finished), all, or one status as the list shows it: "
+    + "; ".join(status_words(s.value) for s in RequestStatus)
+    + " (or its name, e.g. awaiting_approval)."
+)
+
+
+def parse_status(text: str) -> str:
+    """`open`, `all` or a status name, from its name or the words the list shows ("draft to
+    approve", "answered")."""
+    key = _word_key(text)
+    if key in ("open", "all"):
+        return key
+    status = _STATUS_BY_KEY.get(key)
+    if status is None:
+        raise typer.BadParameter(
+            f"--status {text!r}: expected open, all or one of "
+            + "; ".join(status_words(s.value) for s in RequestStatus)
+        )
+    return status
 
 
 def parse_settings(items: list[str]) -> dict[str, str]:

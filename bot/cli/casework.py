@@ -9,6 +9,7 @@ import typer
 from sqlmodel import col, select
 
 from bot.cli.app import (
+    KINDS_HELP,
     ConfigOption,
     FormatOption,
     OutputFormat,
@@ -36,7 +37,11 @@ from bot.workflow.words import kinds_words, status_words
 def requests_kinds(
     reference: str,
     kinds: Annotated[
-        str, typer.Option("--kinds", help="What the case covers, e.g. access,erasure.")
+        str,
+        typer.Option(
+            "--kinds",
+            help=f"What the case covers, e.g. access,erasure. {KINDS_HELP}",
+        ),
     ],
     config: ConfigOption = None,
 ) -> None:
@@ -45,7 +50,7 @@ def requests_kinds(
     wanted = [str(k) for k in parse_kinds(kinds)]
     with database.session() as session:
         case = correct_kinds(session, services, reference, wanted, actor=staff_actor())
-        console.print(f"{case.reference} now covers {', '.join(case.kinds)}")
+        console.print(f"{case.reference} now covers {kinds_words(case.kinds)}")
 
 
 @requests_app.command("note")
@@ -178,6 +183,9 @@ def subjects_search(
         found = [subject_json(session, p) for p in find_people(session, text.strip())]
     if output_format is OutputFormat.JSON:
         print_json(found)
+        return
+    if not found:
+        console.print("No one found.")
         return
     print_table(
         console,

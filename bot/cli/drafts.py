@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.cli.app import (
+    KIND_WORDS,
     ConfigOption,
     FormatOption,
     OutputFormat,
@@ -179,7 +180,8 @@ def drafts_edit(
         str | None,
         typer.Option(
             help="What the reply answers, when the edit changes that: some of the case's kinds, "
-            "comma-separated. Approval carries out exactly these."
+            f"comma-separated, as lists show them or by name ({KIND_WORDS}). Approval carries "
+            "out exactly these."
         ),
     ] = None,
     set_: Annotated[

@@ -14,6 +14,8 @@ from sqlmodel import col, select
 from bot.channels.mail import inbound_from_email
 from bot.channels.messages import InboundMessage
 from bot.cli.app import (
+    KIND_WORDS,
+    STATUS_HELP,
     ConfigOption,
     FormatOption,
     OutputFormat,
@@ -21,6 +23,7 @@ from bot.cli.app import (
     console,
     parse_kinds,
     parse_settings,
+    parse_status,
     print_json,
     read_text_file,
     services_for,
@@ -34,7 +37,7 @@ from bot.files import read_named_file
 from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.store.records import get_case
-from bot.store.tables import FINAL_STATES, MessageState, Request, RequestStatus
+from bot.store.tables import FINAL_STATES, MessageState, Request
 from bot.workflow.cases import (
     close_case,
     extend_case,
@@ -57,6 +60,7 @@ from bot.workflow.words import (
     name_words,
     outcome_words,
     status_words,
+    waits_on,
 )
 
 requests_app = NoxTyper(help="Cases: one rights request each.", no_args_is_help=True)
@@ -111,22 +115,11 @@ def print_cases(cases: list[dict]) -> None:
 def requests_list(
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
-    status: Annotated[
-        str,
-        typer.Option(
-            help="open (cases not finished), all, or one status: "
-            + ", ".join(s.value for s in RequestStatus)
-            + "."
-        ),
-    ] = "open",
+    status: Annotated[str, typer.Option(help=STATUS_HELP)] = "open",
 ) -> None:
     """Cases, the nearest legal due date first: requester, status, due date and working days
     left."""
-    if status not in ("open", "all") and status not in set(RequestStatus):
-        raise typer.BadParameter(
-            f"--status {status!r}: expected open, all or one of "
-            + ", ".join(s.value for s in RequestStatus)
-        )
+    status = parse_status(status)
     settings, database, services = services_for(config)
     with database.session() as session:
         expire_verifications(session, services)
@@ -141,6 +134,10 @@ def requests_list(
     cases.sort(key=lambda c: (c["due_date"], c["reference"]))
     if output_format is OutputFormat.JSON:
         print_json(cases)
+    elif not cases:
+        console.print(
+            "No requests." if status in ("open", "all") else "No requests with that status."
+        )
     else:
         print_cases(cases)
 
@@ -165,14 +162,30 @@ def requests_show(
 SECTIONS = ("thread", "drafts", "verifications", "outbox", "alerts", "history")
 
 
+def verification_words(verification: dict) -> str:
+    """The case's verification in staff words: "phone call: confirmed", with the attempts
+    made when there were any."""
+    attempts = verification.get("attempts") or 0
+    return f"{method_words(verification['method'])}: {verification['status']}" + (
+        f", {attempts} attempt(s)" if attempts else ""
+    )
+
+
 def print_case_document(case: dict) -> None:
     """The case as a document to read: its facts, then the thread, every draft version,
     challenges, outbox, alerts and history, each in order."""
     for key, value in case.items():
-        if key not in SECTIONS:
-            if key == "from":  # a Telegram chat id alone says nothing: "Telegram user 5550009"
-                value = address_words(case["channel"], value)
-            console.print(Text.assemble((key.replace("_", " "), "bold"), f": {fact_words(value)}"))
+        if key in SECTIONS or key == "status_words":  # "status" below says it in words
+            continue
+        if key == "from":  # a Telegram chat id alone says nothing: "Telegram user 5550009"
+            value = address_words(case["channel"], value)
+        elif key == "status":
+            value = status_words(value)
+        elif key == "kinds":
+            value = kinds_words(value)
+        elif key == "verification" and value:
+            value = verification_words(value)
+        console.print(Text.assemble((key.replace("_", " "), "bold"), f": {fact_words(value)}"))
     console.print(Text("\nThread", style="bold"))
     for m in case["thread"]:
         who = "from" if m["direction"] == "in" else "to"
@@ -187,7 +200,7 @@ def print_case_document(case: dict) -> None:
         reason = f": {d['decision_reason']}" if d["decision_reason"] else ""
         console.print(
             Text(
-                f"--- draft {d['id']} v{d['version']} {d['purpose']} to "
+                f"--- draft {d['id']} v{d['version']} {name_words(d['purpose'])} to "
                 f"{address_words(d['to']['channel'], d['to']['address'])}, "
                 f"{d['status'].replace('_', ' ')}{decided}{reason} (written by {d['author']})"
             )
@@ -205,7 +218,9 @@ def print_case_document(case: dict) -> None:
         )
     console.print(Text("\nOutbox", style="bold"))
     for o in case["outbox"]:
-        console.print(Text(f"{o['id']} {o['purpose']} to {o['address']}: {o['status']}"))
+        console.print(
+            Text(f"{o['id']} {name_words(o['purpose'])} to {o['address']}: {o['status']}")
+        )
     console.print(Text("\nAlerts", style="bold"))
     for a in case["alerts"]:
         state = "resolved" if a["resolved"] else "open"
@@ -234,7 +249,8 @@ def requests_new(
     kinds: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated kinds the person asked for; they replace the classifier's guess."
+            help="Comma-separated kinds the person asked for; they replace the classifier's "
+            f"guess. As lists show them or by name: {KIND_WORDS}."
         ),
     ] = None,
     config: ConfigOption = None,
@@ -321,7 +337,10 @@ def requests_verify(
         before = get_case(session, reference).status
         case = verify_by_phone(session, services, reference, stored_note(note), actor=staff_actor())
         if before in ("awaiting_verification", "unverified"):
-            console.print(f"{case.reference}: verified by phone; reply drafted ({case.status})")
+            console.print(
+                f"{case.reference}: verified by phone; reply drafted "
+                f"({status_words(case.status)}: {waits_on(case.status)})"
+            )
         else:
             console.print(
                 f"{case.reference}: the change is confirmed by phone; its reply can be approved "
@@ -356,7 +375,8 @@ def requests_redraft(reference: str, config: ConfigOption = None) -> None:
         draft = redraft_reply(session, services, case)
         if draft is None:
             raise CaseError(
-                f"{case.reference} is {case.status}; only a case whose reply waits for approval "
+                f"{case.reference} is {status_words(case.status)}; only a case whose reply "
+                "waits for approval "
                 "(or an edit) can be drafted again"
             )
         console.print(f"{case.reference}: the reply is drafted again as draft {draft.id}")
@@ -393,7 +413,7 @@ def requests_close(
             actor=staff_actor(),
             withdrawn=withdrawn,
         )
-        console.print(f"{case.reference}: {case.status}")
+        console.print(f"{case.reference}: {status_words(case.status)}")
 
 
 @requests_app.command("reopen")

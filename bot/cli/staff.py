@@ -12,6 +12,7 @@ import typer
 from sqlmodel import Session, col, select
 
 from bot.cli.app import (
+    KINDS_HELP,
     ConfigOption,
     FormatOption,
     OutputFormat,
@@ -32,7 +33,7 @@ from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
-from bot.workflow.words import name_words
+from bot.workflow.words import message_state_words, name_words
 
 triage_app = NoxTyper(help="Messages the classifier was unsure about.", no_args_is_help=True)
 alerts_app = NoxTyper(help="What staff must look at.", no_args_is_help=True)
@@ -93,8 +94,14 @@ def triage_list(
 @triage_app.command("decide")
 def triage_decide(
     message_id: int,
-    kinds: Annotated[str | None, typer.Option(help="Comma-separated kinds it asks for.")] = None,
-    not_a_request: Annotated[bool, typer.Option("--not-a-request")] = False,
+    kinds: Annotated[str | None, typer.Option(help=f"What it asks for. {KINDS_HELP}")] = None,
+    not_a_request: Annotated[
+        bool,
+        typer.Option(
+            "--not-a-request",
+            help="It asks for none of these (a newsletter, a sales mail): no case is opened.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Say what a message asks for (opens a case) or that it is not a request."""
@@ -105,7 +112,7 @@ def triage_decide(
     with database.session() as session:
         outcome = decide_triage(session, services, message_id, chosen, actor=staff_actor())
     console.print(
-        f"message {message_id}: {outcome.state}"
+        f"message {message_id}: {message_state_words(outcome.state)}"
         + (f" → {outcome.reference}" if outcome.reference else "")
     )
 

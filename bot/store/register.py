@@ -49,11 +49,35 @@ SUBJECT_FIELDS: tuple[str, ...] = (
 )
 #: Columns an import understands besides SUBJECT_FIELDS; anything else goes to `extra`.
 CONTACT_COLUMNS = ("email", "phone", "telegram_user_id")
+#: Other names a column is read under: the obvious Swedish headers of a register kept in
+#: Excel ("namn;e-post;telefon") among them.
 _COLUMN_ALIASES = {
     "cv": "cv_text",
     "telegram": "telegram_user_id",
     "telegram_id": "telegram_user_id",
+    "namn": "name",
+    "e-post": "email",
+    "epost": "email",
+    "telefon": "phone",
+    "mobil": "phone",
+    "bolag": "company",
+    "företag": "company",
 }
+#: The columns an import names when a file has none it can find people by.
+EXPECTED_COLUMNS = "name, email, phone, telegram_user_id, company, org_number, roles, " + (
+    "competences, availability, cv (Swedish namn, e-post, telefon, mobil, bolag also read)"
+)
+
+
+def _unknown_columns(columns: list[str]) -> list[str] | None:
+    """None when the columns hold a contact column (people can be found again by it); else
+    the columns an import does not know (kept as `extra` otherwise), to name in the error."""
+    read = [_COLUMN_ALIASES.get(c, c) for c in columns]
+    if any(c in CONTACT_COLUMNS for c in read):
+        return None
+    known = {*SUBJECT_FIELDS, *CONTACT_COLUMNS}
+    return [c for c, r in zip(columns, read, strict=True) if r not in known]
+
 
 FIELD_LABELS: dict[str, dict[str, str]] = {
     "sv": {
@@ -403,6 +427,14 @@ def _read_rows(path: Path, text: str) -> Iterator[_Row]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if not reader.fieldnames:
         raise NoxbotError(f"{path}: empty file, expected a CSV header row")
+    unknown = _unknown_columns([c.strip().lower() for c in reader.fieldnames if c])
+    if unknown is not None:  # every row would be rejected: say once why, import nothing
+        raise NoxbotError(
+            f"{path.name}: no email, phone or telegram_user_id column, so nobody could be "
+            "found again"
+            + (f"; unknown columns {', '.join(unknown)}" if unknown else "")
+            + f"; expected {EXPECTED_COLUMNS}"
+        )
     for row in reader:
         if None in row or None in row.values():
             # A value with the separator in it, unquoted, shifts every column after it.
@@ -481,8 +513,16 @@ def import_rows(
             continue
         name = str(values.get("name") or "").strip()
         if not contacts:
+            unknown = _unknown_columns(list(row.values))
             report.problems.append(
-                row.problem("no email, phone or telegram_user_id: cannot be found again")
+                row.problem(
+                    "no email, phone or telegram_user_id: cannot be found again"
+                    + (
+                        f" (unknown keys {', '.join(unknown)}; expected {EXPECTED_COLUMNS})"
+                        if unknown
+                        else ""
+                    )
+                )
             )
             continue
         if hash_key is not None and _erased_before(session, hash_key, contacts):

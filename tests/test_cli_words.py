@@ -1,0 +1,186 @@
+"""What a newcomer sees at the command line: empty results in words, the words the lists
+show accepted back as option values, and errors that say what was expected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(path))
+    monkeypatch.setenv("NOXBOT_STAFF", "eva")
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_requests_list_on_a_fresh_database_says_no_requests_not_a_bare_header(config):
+    code, output = run("requests", "list")
+    assert code == 0
+    assert output.strip() == "No requests."
+    code, output = run("requests", "list", "--status", "done")
+    assert output.strip() == "No requests with that status."
+    code, output = run("requests", "list", "--format", "json")
+    assert json.loads(output) == []
+
+
+def test_subjects_search_without_a_match_says_no_one_found(config, tmp_path):
+    register = tmp_path / "reg.csv"
+    register.write_text("name,email\nAnna Berg,anna@example.se\n")
+    assert run("subjects", "import", str(register))[0] == 0
+    code, output = run("subjects", "search", "karin")
+    assert code == 0 and output.strip() == "No one found."
+    assert "Anna Berg" in run("subjects", "search", "anna")[1]
+    code, output = run("subjects", "search", "karin", "--format", "json")
+    assert json.loads(output) == []
+
+
+def test_a_register_with_swedish_headers_imports_and_is_found(config, tmp_path):
+    register = tmp_path / "reg.csv"
+    register.write_text(
+        "namn;e-post;telefon\nKarin Lund;karin@example.se;070-123 45 67\n", encoding="utf-8"
+    )
+    code, output = run("subjects", "import", str(register))
+    assert code == 0, output
+    assert "1 new, 0 updated, 0 rejected" in output
+    [karin] = json.loads(run("subjects", "search", "karin", "--format", "json")[1])
+    assert karin["name"] == "Karin Lund"
+    assert karin["email"] == ["karin@example.se"]
+    assert karin["phone"] == ["+46701234567"]
+    assert karin["extra"] == {}
+
+
+def test_a_register_without_a_contact_column_names_the_unknown_and_expected_columns(
+    config, tmp_path
+):
+    register = tmp_path / "reg.csv"
+    register.write_text("navn;epostadresse\nKari Nordmann;kari@example.no\n", encoding="utf-8")
+    result = runner.invoke(app, ["subjects", "import", str(register)])
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert "unknown columns navn, epostadresse" in message
+    assert "expected name, email, phone" in message
+    assert "line 2" not in message
+    assert json.loads(run("subjects", "list", "--format", "json")[1]) == []
+
+
+@pytest.mark.parametrize(
+    ("web", "link"),
+    [
+        ("", "http://127.0.0.1:8470/setup/"),
+        ("[web]\nport = 9000\n", "http://127.0.0.1:9000/setup/"),
+        ('[web]\nhost = "0.0.0.0"\nport = 8080\n', "http://127.0.0.1:8080/setup/"),
+        ('[web]\nhost = "::1"\nport = 8471\n', "http://[::1]:8471/setup/"),
+        (
+            '[web]\nport = 9000\nbase_url = "https://console.nox.example/"\n',
+            "https://console.nox.example/setup/",
+        ),
+    ],
+)
+def test_staff_add_prints_a_setup_link_to_where_the_console_is_configured(config, web, link):
+    config.write_text(config.read_text() + web)
+    code, output = run("staff", "add", "maria")
+    assert code == 0, output
+    assert f"  {link}" in output
+    code, output = run("staff", "reset", "maria")
+    assert f"  {link}" in output
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_json(*args: str):
+    code, output = run(*args, "--format", "json")
+    assert code == 0, output
+    return json.loads(output)
+
+
+def test_requests_new_takes_kinds_in_the_words_lists_show(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Ringde och bad oss sluta skicka nyhetsbrev till honom.")
+    case = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note), "--kinds", "Marketing opt-out",
+    )  # fmt: skip
+    assert case["kinds"] == ["marketing_optout"]
+    reference = case["reference"]
+    assert run("requests", "kinds", reference, "--kinds", "consent withdrawal")[1].strip() == (
+        f"{reference} now covers consent withdrawal"
+    )
+    code, output = run("requests", "kinds", reference, "--kinds", "unsubscribe")
+    assert code != 0
+    assert "'unsubscribe': expected some of access" in output
+    assert "marketing opt-out, consent withdrawal" in output
+
+
+def test_requests_list_status_takes_the_words_the_list_shows(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev och reklam till mig.")
+    reference = run_json(
+        "requests", "new", "--channel", "phone", "--from", "073-987 65 43",
+        "--text-file", str(note), "--kinds", "marketing_optout",
+    )["reference"]  # fmt: skip
+    [case] = run_json("requests", "list", "--status", "draft to approve")
+    assert case["reference"] == reference and case["status"] == "awaiting_approval"
+    assert run_json("requests", "list", "--status", "awaiting_approval") == [case]
+    assert run_json("requests", "list", "--status", "answered") == []
+    code, output = run("requests", "list", "--status", "finished")
+    assert code != 0
+    assert "expected open, all or one of received; checking identity" in output
+
+
+def test_help_lists_the_values_options_take_in_words(config, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, output = run("requests", "list", "--help")
+    words = " ".join(output.split())
+    assert code == 0
+    assert "draft to approve" in words and "answered" in words
+    code, output = run("triage", "decide", "--help")
+    words = " ".join(output.split())
+    assert (
+        "--not-a-request It asks for none of these (a newsletter, a sales mail): no case" in words
+    )
+    assert "marketing opt-out" in words
+    for command in (("requests", "new"), ("drafts", "edit"), ("requests", "kinds")):
+        assert "consent withdrawal" in " ".join(run(*command, "--help")[1].split()), command
+
+
+def test_requests_show_and_verify_say_status_kinds_and_verification_in_words(config, tmp_path):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Hej, jag vill ha ett registerutdrag över mina personuppgifter.")
+    reference = run_json(
+        "requests", "new", "--channel", "email", "--from", "erik.svensson@example.se",
+        "--text-file", str(note), "--kinds", "access",
+    )["reference"]  # fmt: skip
+    code, output = run("requests", "verify", reference, "--by", "phone", "--note", "called")
+    assert code == 0, output
+    assert output.strip() == (
+        f"{reference}: verified by phone; reply drafted (draft to approve: staff: approve, "
+        "edit or reject the draft)"
+    )
+    code, output = run("requests", "show", reference)
+    lines = output.splitlines()
+    assert "status: draft to approve" in lines
+    assert "kinds: access" in lines
+    assert "verification: phone call: confirmed" in lines
+    assert not [line for line in lines if line.startswith("status words:")]
+    drafts = lines[lines.index("Drafts") :]
+    assert any(" reply to erik.svensson@example.se, awaiting approval " in line for line in drafts)
+    assert run_json("requests", "show", reference)["status"] == "awaiting_approval"
