@@ -106,9 +106,28 @@ def test_a_complaint_without_its_outcome_waits_on_staff_to_record_it(config, tmp
     assert waiting_on(reference) == "staff: approve, edit or reject the draft"
 
 
-def test_the_console_names_its_own_form_for_the_complaint_outcome(world: World):
+def test_a_requester_not_on_file_waits_on_staff_to_link_or_answer_no_data(config, tmp_path):
+    reference = new_case(tmp_path, "stranger@example.org", ERASE)
+    then = (
+        f"link it to the person it is about (noxbot requests link {reference} --subject ID), "
+        f"or, when nobody matches, answer that no data is held (noxbot requests no-data "
+        f"{reference})"
+    )
+    assert waiting_on(reference) == f"staff: {then}"
+    code, err = run_main("requests", "challenge", reference)
+    assert (code, err) == (1, f"noxbot: {reference} is not linked to anyone on file: {then}\n")
+    code, err = run_main("requests", "verify", reference, "--by", "phone", "--note", "called")
+    assert code == 1 and err.endswith(f"cannot be recorded. First {then}\n")
+
+
+def test_the_console_names_its_own_forms_for_the_outcome_and_the_link(world: World):
     complaint = world.email(ANNA_EMAIL, COMPLAINT, "Klagomål").reference
+    stranger = world.email("stranger@example.org", ERASE, "Delete").reference
     with world.session() as session:
         assert case_waits_on(session, get_case(session, complaint), in_console=True) == (
             "staff: record the complaint's outcome (Complaint outcome, on the case page)"
+        )
+        assert case_waits_on(session, get_case(session, stranger), in_console=True) == (
+            "staff: link it to the person on file, or, when nobody matches, draft the "
+            '"no data held" answer (Requester not on file, on the case page)'
         )
