@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
-from bot.store.register import contact_hash, normalise, suppress_contacts
+from bot.store.register import InvalidContact, contact_hash, normalise, suppress_contacts
 from bot.store.tables import Suppression
 from handlers.base import CaseView, Handler
 
@@ -35,20 +35,34 @@ class MarketingOptoutHandler(Handler):
                 view.session, key, view.subject, "marketing_optout", now=view.services.clock()
             )
             return "marketing switched off for every contact point on file"
-        kind = _CONTACT_KIND.get(view.case.channel)
-        if kind is None:
+        if not suppress_sender(view):
             return "no one on file; nothing to switch off"
-        digest = contact_hash(key, kind, normalise(kind, view.case.requester_address))
-        exists = view.session.exec(select(Suppression).where(Suppression.contact_hash == digest))
-        if exists.first() is None:
-            view.session.add(
-                Suppression(
-                    contact_hash=digest,
-                    reason="marketing_optout",
-                    created_at=view.services.clock(),
-                )
-            )
         return "sender's address suppressed for marketing (not on file)"
+
+
+def suppress_sender(view: CaseView) -> bool:
+    """Suppress the address the request came from for marketing (a keyed hash, whoever sent
+    it): stopping marketing to the address that asked discloses nothing, so a case that also
+    waits for verification does this at once (Art. 21(3)). False when the channel has no
+    address marketing could reach (a letter, a malformed address)."""
+    kind = _CONTACT_KIND.get(view.case.channel)
+    if kind is None:
+        return False
+    try:
+        value = normalise(kind, view.case.requester_address)
+    except InvalidContact:
+        return False
+    digest = contact_hash(view.services.hash_key, kind, value)
+    exists = view.session.exec(select(Suppression).where(Suppression.contact_hash == digest))
+    if exists.first() is None:
+        view.session.add(
+            Suppression(
+                contact_hash=digest,
+                reason="marketing_optout",
+                created_at=view.services.clock(),
+            )
+        )
+    return True
 
 
 HANDLER = MarketingOptoutHandler()

@@ -767,14 +767,21 @@ def test_verify_by_phone_is_refused_without_a_number_on_file(config, tmp_path):
         "requests", "new", "--channel", "email", "--from", "maria.berg@example.se",
         "--text-file", str(note),
     )["reference"]  # fmt: skip
-    for reference, why in (
-        (stranger, "the requester is not on file, so there is no number on file to call"),
-        (maria, "the person on file has no phone number on file"),
+    for reference, why, then in (
+        (
+            stranger,
+            "the requester is not on file, so there is no number on file to call",
+            f". First link it to the person it is about (noxbot requests link {stranger} "
+            "--subject ID), or, when nobody matches, answer that no data is held (noxbot "
+            f"requests no-data {stranger})",
+        ),
+        (maria, "the person on file has no phone number on file", ""),
     ):
         code, err = run_main("requests", "verify", reference, "--by", "phone", "--note", "called")
         assert (
             code == 1
-            and err == f"noxbot: {reference}: {why}; a phone verification cannot be recorded\n"
+            and err
+            == f"noxbot: {reference}: {why}; a phone verification cannot be recorded{then}\n"
         )
         assert run_json("requests", "show", reference)["verified"] is False
 

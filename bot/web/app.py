@@ -74,7 +74,7 @@ from bot.workflow.linking import (
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
-from bot.workflow.views import find_people
+from bot.workflow.views import case_waits_on, find_people
 from bot.workflow.words import (
     action_words,
     address_words,
@@ -483,6 +483,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     "due": due,
                     "overdue": late,
                     "days_left": working_days_left(due, today) if is_open(case.status) else None,
+                    "waiting": case_waits_on(session, case, in_console=True),
                 }
             )
         rows.sort(key=lambda r: (r["due"], r["case"].reference))
@@ -553,6 +554,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 edit_reasons[head.split(" ")[1]] = why
         context.update(
             case=case,
+            waiting=case_waits_on(session, case, in_console=True),
             subject=subject_of(session, case),
             edit_reasons=edit_reasons,
             routes=challenge_routes(session, services, case),

@@ -55,6 +55,7 @@ from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
+from handlers.marketing_optout import suppress_sender
 from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
 
@@ -130,6 +131,7 @@ def open_case(
     view = CaseView(session, services, case, subject, message.text)
     for kind in case.kinds:
         handler_for(kind).on_open(view)
+    stop_marketing_at_once(session, services, case, actor=actor)
 
     if not any(handler_for(k).needs_verification for k in case.kinds):
         draft_reply(session, services, case, actor=actor)
@@ -186,6 +188,36 @@ def open_case(
     )
     acknowledge(session, services, case)
     return Opened(case, verification)
+
+
+#: Kinds that ask for marketing to stop: a withdrawal of consent is, for NOX, mostly the
+#: newsletter's.
+_STOPS_MARKETING = (RequestKind.MARKETING_OPTOUT, RequestKind.CONSENT_WITHDRAWAL)
+
+
+def stop_marketing_at_once(
+    session: Session, services: Services, case: Request, *, actor: str
+) -> bool:
+    """An opt-out (or consent withdrawal) in a case that also waits for verification: the
+    sender's address is suppressed for marketing now, not when the reply is approved —
+    Art. 21(3) wants it without delay, and it discloses nothing. The rest of the case still
+    waits; approving the reply later does what the kinds' handlers do, as for any case."""
+    if not any(k in _STOPS_MARKETING for k in case.kinds):
+        return False
+    if not any(handler_for(k).needs_verification for k in case.kinds):
+        return False  # nothing waits: the reply is drafted for staff at once
+    # Only the address the request came by is read: who is on file plays no part yet.
+    if not suppress_sender(CaseView(session, services, case, None, "")):
+        return False
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="marketing_suppressed",
+        request=case,
+        detail="the sender's address, at once; the rest of the case waits for verification",
+    )
+    return True
 
 
 def acknowledge(session: Session, services: Services, case: Request) -> Draft:

@@ -661,6 +661,15 @@ def challenge_undeliverable(session: Session, services: Services, row: Outbox) -
             return
 
 
+def not_on_file_next(case: Request) -> str:
+    """What staff do next with a case whose requester is not on file, in commands."""
+    return (
+        f"link it to the person it is about (noxbot requests link {case.reference} --subject "
+        f"ID), or, when nobody matches, answer that no data is held (noxbot requests no-data "
+        f"{case.reference})"
+    )
+
+
 def verify_by_phone(
     session: Session, services: Services, reference: str, note: str, *, actor: str
 ) -> Request:
@@ -690,7 +699,7 @@ def verify_by_phone(
     if subject is None:
         raise CaseError(
             f"{case.reference}: the requester is not on file, so there is no number on file "
-            "to call; a phone verification cannot be recorded"
+            f"to call; a phone verification cannot be recorded. First {not_on_file_next(case)}"
         )
     phones = [k for k, _ in usable_contacts(session, subject, services.clock()) if k == "phone"]
     if not phones:

@@ -22,6 +22,7 @@ from bot.workflow.confirming import (
     ensure_contact_confirmations,
     guesses_spent,
     normalised_or_raw,
+    not_on_file_next,
     start_case_verification,
     start_verification,
     usable_contacts,
@@ -83,7 +84,9 @@ def send_new_challenge(
         )
     subject = session.get(Subject, case.subject_id) if case.subject_id else None
     if subject is None:
-        raise CaseError(f"{case.reference} is not linked to anyone on file; link it first")
+        raise CaseError(
+            f"{case.reference} is not linked to anyone on file: {not_on_file_next(case)}"
+        )
     if address is None:
         return _challenge(session, services, case, subject, actor=actor, why="new challenge")
     return _challenge_at(session, services, case, address, actor=actor, why="new challenge")

@@ -47,7 +47,7 @@ from bot.store.tables import (
     RequestStatus,
     StaffAlert,
 )
-from bot.workflow.cases import Opened, open_case
+from bot.workflow.cases import Opened, open_case, stop_marketing_at_once
 from bot.workflow.confirming import (
     answer_button,
     answer_code,
@@ -460,6 +460,8 @@ def _attach_to_case(
             detail=", ".join(map(str, new_kinds)) + f" (message {message.id})",
         )
         redraft_reply(session, services, case)
+        if {RequestKind.MARKETING_OPTOUT, RequestKind.CONSENT_WITHDRAWAL} & set(new_kinds):
+            stop_marketing_at_once(session, services, case, actor=SYSTEM)
     if is_open(case.status):
         added = f"; it adds {', '.join(map(str, new_kinds))}" if new_kinds and can_merge else ""
         alert_staff(

@@ -10,6 +10,8 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from bot.rules.deadlines import working_days_left
+from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
+from bot.rules.verification import Method
 from bot.store.register import SUBJECT_FIELDS, InvalidContact, normalise_phone
 from bot.store.tables import (
     AuditEvent,
@@ -18,12 +20,61 @@ from bot.store.tables import (
     Message,
     Outbox,
     Request,
+    RequestStatus,
     StaffAlert,
     Subject,
     Verification,
+    VerificationStatus,
 )
+from bot.workflow.confirming import not_on_file_next
 from bot.workflow.lifecycle import is_open
 from bot.workflow.words import draft_status_words, status_words, waits_on
+
+
+def case_waits_on(session: Session, case: Request, *, in_console: bool = False) -> str:
+    """Whom the case waits on and what they are to do, as `requests show`, `requests list`
+    and the console's queue and case page say it. The state alone is not enough: a phone
+    call is staff's to make, not the requester's; a complaint's reply cannot be approved
+    before its outcome is recorded; a requester not on file has no challenge to answer or
+    number to call until staff link the case (or answer that no data is held). The
+    console names its own forms where it has them; a phone call is recorded with the
+    command only."""
+    ref = case.reference
+    status = RequestStatus(case.status)
+    if status in (RequestStatus.AWAITING_VERIFICATION, RequestStatus.UNVERIFIED):
+        needs = any(k in KINDS_NEEDING_VERIFICATION for k in case.kinds)
+        if needs and case.subject_id is None and case.verified_at is None:
+            if in_console:
+                return (
+                    "staff: link it to the person on file, or, when nobody matches, draft the "
+                    '"no data held" answer (Requester not on file, on the case page)'
+                )
+            return f"staff: {not_on_file_next(case)}"
+    if status == RequestStatus.AWAITING_VERIFICATION:
+        pending = session.exec(
+            select(Verification).where(
+                Verification.request_id == case.id,
+                Verification.status == VerificationStatus.PENDING,
+                col(Verification.confirms_contact).is_(None),
+            )
+        ).all()
+        if pending and all(v.method == Method.PHONE_CALL for v in pending):
+            return (
+                "staff: call the number on file and record the answer (noxbot requests verify "
+                f'{ref} --by phone --note "…")'
+            )
+    if (
+        status in (RequestStatus.AWAITING_APPROVAL, RequestStatus.REJECTED)
+        and "complaint" in case.kinds
+        and not case.complaint_outcome
+    ):
+        if in_console:
+            return "staff: record the complaint's outcome (Complaint outcome, on the case page)"
+        return (
+            "staff: record the complaint's outcome (noxbot requests outcome "
+            f"{ref} --text-file FILE)"
+        )
+    return waits_on(case.status)
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
@@ -41,7 +92,7 @@ def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
         "kinds": list(case.kinds),
         "status": case.status,
         "status_words": status_words(case.status),
-        "waiting_on": waits_on(case.status),
+        "waiting_on": case_waits_on(session, case),
         "requester_name": case.requester_name or (subject.name if subject else None),
         "subject_id": case.subject_id,
         "language": case.language,

@@ -1,0 +1,133 @@
+"""`requests show` (and the console) say whom a case waits on and what they are to do:
+staff's phone call, a complaint's outcome, linking a requester not on file."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app, main
+from bot.store.records import get_case
+from bot.workflow.views import case_waits_on
+from tests.workflow_kit import ANNA_EMAIL, ERIK_EMAIL, World
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+ERASE = "Please delete all personal data you hold about me."
+COMPLAINT = (
+    "Jag är mycket missnöjd med hur ni har hanterat mina personuppgifter: ni skickade "
+    "mitt CV till en kund utan att fråga. Jag kommer att anmäla er till IMY."
+)
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(path))
+    monkeypatch.setenv("NOXBOT_STAFF", "eva")
+    monkeypatch.setenv("COLUMNS", "200")
+    assert run("subjects", "import", str(ROOT / "examples" / "register.csv"))[0] == 0
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def run_main(*args: str) -> tuple[int, str]:
+    """The console script itself, in this process: exit status and what went to stderr."""
+    err = io.StringIO()
+    argv = sys.argv
+    sys.argv = ["noxbot", *args]
+    try:
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = argv
+    return int(exit_info.value.code or 0), err.getvalue()
+
+
+def new_case(tmp_path: Path, sender: str, text: str) -> str:
+    note = tmp_path / "note.txt"
+    note.write_text(text)
+    code, output = run(
+        "requests", "new", "--channel", "email", "--from", sender, "--text-file", str(note),
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, output
+    return json.loads(output)["reference"]
+
+
+def waiting_on(reference: str) -> str:
+    code, output = run("requests", "show", reference)
+    assert code == 0, output
+    [line] = [line for line in output.splitlines() if line.startswith("waiting on: ")]
+    return line.removeprefix("waiting on: ")
+
+
+def test_requests_show_says_staff_make_the_phone_call_not_the_requester(config, tmp_path):
+    reference = new_case(tmp_path, ERIK_EMAIL, ERASE)  # Erik: only a phone besides this mail
+    _, output = run("requests", "show", reference, "--format", "json")
+    shown = json.loads(output)
+    assert (shown["status"], shown["verification"]["method"]) == (
+        "awaiting_verification",
+        "phone_call",
+    )
+    assert waiting_on(reference) == (
+        "staff: call the number on file and record the answer (noxbot requests verify "
+        f'{reference} --by phone --note "…")'
+    )
+    assert shown["waiting_on"] == waiting_on(reference)
+
+
+def test_requests_show_says_the_requester_answers_a_challenge_sent_to_them(config, tmp_path):
+    reference = new_case(tmp_path, ANNA_EMAIL, ERASE)  # Anna: a Telegram id on file
+    assert waiting_on(reference) == "the requester: answer the verification challenge"
+
+
+def test_a_complaint_without_its_outcome_waits_on_staff_to_record_it(config, tmp_path):
+    reference = new_case(tmp_path, ANNA_EMAIL, COMPLAINT)
+    assert waiting_on(reference) == (
+        f"staff: record the complaint's outcome (noxbot requests outcome {reference} "
+        "--text-file FILE)"
+    )
+    outcome = tmp_path / "outcome.txt"
+    outcome.write_text("The CV was sent by mistake; it has been deleted at the client.")
+    code, output = run("requests", "outcome", reference, "--text-file", str(outcome))
+    assert code == 0, output
+    assert waiting_on(reference) == "staff: approve, edit or reject the draft"
+
+
+def test_a_requester_not_on_file_waits_on_staff_to_link_or_answer_no_data(config, tmp_path):
+    reference = new_case(tmp_path, "stranger@example.org", ERASE)
+    then = (
+        f"link it to the person it is about (noxbot requests link {reference} --subject ID), "
+        f"or, when nobody matches, answer that no data is held (noxbot requests no-data "
+        f"{reference})"
+    )
+    assert waiting_on(reference) == f"staff: {then}"
+    code, err = run_main("requests", "challenge", reference)
+    assert (code, err) == (1, f"noxbot: {reference} is not linked to anyone on file: {then}\n")
+    code, err = run_main("requests", "verify", reference, "--by", "phone", "--note", "called")
+    assert code == 1 and err.endswith(f"cannot be recorded. First {then}\n")
+
+
+def test_the_console_names_its_own_forms_for_the_outcome_and_the_link(world: World):
+    complaint = world.email(ANNA_EMAIL, COMPLAINT, "Klagomål").reference
+    stranger = world.email("stranger@example.org", ERASE, "Delete").reference
+    with world.session() as session:
+        assert case_waits_on(session, get_case(session, complaint), in_console=True) == (
+            "staff: record the complaint's outcome (Complaint outcome, on the case page)"
+        )
+        assert case_waits_on(session, get_case(session, stranger), in_console=True) == (
+            "staff: link it to the person on file, or, when nobody matches, draft the "
+            '"no data held" answer (Requester not on file, on the case page)'
+        )
