@@ -5,16 +5,19 @@ Linking proves nothing by itself: it sends the challenge to a channel the regist
 that person (bot.workflow.confirming), and only their confirmation verifies the case. The
 "no data held" answer goes only to the address the request came from — its owner learns
 that nothing is held about that address, which discloses nothing about anyone else — and
-only while that address is not on file (else it would be false).
+only while that address is not on file and no configured source (mailbox, documents, SQL)
+finds anything for the address or the requester's name (else it would be false).
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
+from bot.config import ManualSource
 from bot.errors import CaseError
 from bot.rules.channels import ChannelName
 from bot.rules.verification import Method, Route, alternate_routes
+from bot.sources import Person, SourceError
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
 from bot.store.tables import Draft, Request, Subject, Verification
@@ -30,6 +33,7 @@ from bot.workflow.confirming import (
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.services import Services
+from handlers.sources_on_case import add_checklist_item
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
 
@@ -196,6 +200,7 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
             f"{case.reference}: the case is linked to a person on file, or the requester's "
             "address is on file; the answer cannot say that no data is held"
         )
+    _check_sources(session, services, case, actor=actor)
     supersede_open_drafts(
         session,
         case,
@@ -216,3 +221,67 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
     if draft.to_address != case.requester_address:
         raise CaseError(f"{case.reference}: the answer would not go to the address asked about")
     return draft
+
+
+def requester_as_person(case: Request) -> Person:
+    """Who a no-data answer is about: the address the request came from (an email address,
+    or a phone number as E.164) and the name they gave, if any — what the sources are
+    searched for, as an access case searches them for a person on file."""
+    address = normalised_or_raw(case.channel, case.requester_address)
+    emails = (address,) if case.channel == ChannelName.EMAIL else ()
+    phones = (address,) if case.channel == ChannelName.PHONE and address.startswith("+") else ()
+    return Person(name=(case.requester_name or "").strip() or None, emails=emails, phones=phones)
+
+
+def _check_sources(session: Session, services: Services, case: Request, *, actor: str) -> None:
+    """Refuse the no-data answer when a configured source holds something for the requester
+    or cannot be searched; a system noxbot cannot reach becomes a checklist item that blocks
+    approval until staff have searched it by hand. Only source names and counts are said
+    (the error reaches the console and logs; what was found does not)."""
+    person = requester_as_person(case)
+    searched: list[str] = []
+    found: list[str] = []
+    down: list[str] = []
+    if not person.empty:
+        for source in services.sources or []:
+            try:
+                hits = source.find(person)
+            except SourceError:
+                down.append(source.name)
+                continue
+            searched.append(source.name)
+            if hits:
+                found.append(f"{source.name}: {len(hits)} found")
+    if found:
+        raise CaseError(
+            f"{case.reference}: the sources hold something for the requester's address or "
+            f"name ({', '.join(found)}); the answer cannot say that no data is held. Look at "
+            "what was found; link the case to the person (noxbot subjects search, then "
+            f"noxbot requests link {case.reference} --subject ID; someone not yet on file "
+            "is added with noxbot subjects import first) and answer it as an access case"
+        )
+    if down:
+        raise CaseError(
+            f"{case.reference}: {', '.join(down)} could not be searched; the answer cannot say "
+            "that no data is held until every source has been searched — try again when it "
+            "answers"
+        )
+    now = services.clock()
+    for config in services.settings.sources:
+        if isinstance(config, ManualSource):
+            add_checklist_item(
+                session,
+                case,
+                config.name,
+                f"{config.task} — for the requester's address before answering that no data "
+                "is held (note what was found)",
+                now,
+            )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="no_data_sources_searched",
+        request=case,
+        detail=f"nothing found in: {', '.join(searched) or 'no source configured'}",
+    )
