@@ -223,14 +223,18 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
     return draft
 
 
-def requester_as_person(case: Request) -> Person:
-    """Who a no-data answer is about: the address the request came from (an email address,
-    or a phone number as E.164) and the name they gave, if any — what the sources are
-    searched for, as an access case searches them for a person on file."""
+def requester_as_person(case: Request) -> tuple[Person, Person]:
+    """Who a no-data answer is about, as the sources are searched for them (as an access
+    case searches them for a person on file): by the address the request came from (an
+    email address, or a phone number as E.164), and by the name they gave — a full name
+    only: a lone "Anna" names half the CV folder."""
     address = normalised_or_raw(case.channel, case.requester_address)
     emails = (address,) if case.channel == ChannelName.EMAIL else ()
     phones = (address,) if case.channel == ChannelName.PHONE and address.startswith("+") else ()
-    return Person(name=(case.requester_name or "").strip() or None, emails=emails, phones=phones)
+    name = " ".join((case.requester_name or "").split())
+    return Person(None, emails=emails, phones=phones), Person(
+        name if len(name.split()) >= 2 else None
+    )
 
 
 def _check_sources(session: Session, services: Services, case: Request, *, actor: str) -> None:
@@ -238,27 +242,30 @@ def _check_sources(session: Session, services: Services, case: Request, *, actor
     or cannot be searched; a system noxbot cannot reach becomes a checklist item that blocks
     approval until staff have searched it by hand. Only source names and counts are said
     (the error reaches the console and logs; what was found does not)."""
-    person = requester_as_person(case)
+    by_address, by_name = requester_as_person(case)
     searched: list[str] = []
     found: list[str] = []
     down: list[str] = []
-    if not person.empty:
-        for source in services.sources or []:
-            try:
-                hits = source.find(person)
-            except SourceError:
-                down.append(source.name)
-                continue
-            searched.append(source.name)
-            if hits:
-                found.append(f"{source.name}: {len(hits)} found")
+    for source in services.sources or []:
+        try:
+            at_address = {f.ref for f in source.find(by_address)} if not by_address.empty else set()
+            named = {f.ref for f in source.find(by_name)} if not by_name.empty else set()
+        except SourceError:
+            down.append(source.name)
+            continue
+        searched.append(source.name)
+        counts = [f"{len(at_address)} by the address"] if at_address else []
+        if named - at_address:
+            counts.append(f"{len(named - at_address)} by the name only")
+        if counts:
+            found.append(f"{source.name}: {', '.join(counts)}")
     if found:
         raise CaseError(
-            f"{case.reference}: the sources hold something for the requester's address or "
-            f"name ({', '.join(found)}); the answer cannot say that no data is held. Look at "
-            "what was found; link the case to the person (noxbot subjects search, then "
-            f"noxbot requests link {case.reference} --subject ID; someone not yet on file "
-            "is added with noxbot subjects import first) and answer it as an access case"
+            f"{case.reference}: the sources hold something for the requester "
+            f"({'; '.join(found)}); the answer cannot say that no data is held. Look at what "
+            "was found; link the case to the person (noxbot subjects search, then noxbot "
+            f"requests link {case.reference} --subject ID; someone not yet on file is added "
+            "with noxbot subjects import first) and answer it as an access case"
         )
     if down:
         raise CaseError(
