@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource, SqlTable
 from bot.errors import CaseError
@@ -549,3 +550,26 @@ def test_no_data_answer_is_refused_when_the_mailbox_or_cv_folder_holds_the_reque
         )
     world.approve(draft_id)
     assert world.case(unknown.reference).status == "closed"
+
+
+def test_linking_a_case_after_a_no_data_draft_drops_the_manual_search_it_waited_for(
+    tmp_path, imap_server
+):
+    from bot.store.tables import Subject
+    from bot.workflow.linking import draft_no_data, link_to_subject
+    from handlers.sources_on_case import open_checklist
+
+    world = sourced_world(tmp_path, imap_server, "NoDataLinked", manual=True)
+    stranger = world.email("ny.adress@example.net", "Jag vill ha ett registerutdrag.", "Utdrag")
+    with world.database.session() as session:
+        draft_no_data(session, world.services, stranger.reference, actor="staff:eva")
+        [item] = open_checklist(session, world.case(stranger.reference))
+        assert item.source == "Fortnox" and "no data is held" in item.task
+    with world.database.session() as session:
+        maria = session.exec(select(Subject).where(Subject.name == "Maria Berg")).one().id
+        link_to_subject(session, world.services, stranger.reference, maria, actor="staff:eva")
+    with world.session() as session:
+        assert open_checklist(session, world.case(stranger.reference)) == []
+        done = sources_json(session, world.case(stranger.reference))["checklist"]
+    assert [i["note"] for i in done] == ["not needed: the case was linked to a person on file"]
+    assert world.drafts(stranger.reference, purpose="no_data") == []

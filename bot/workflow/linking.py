@@ -11,6 +11,8 @@ finds anything for the address or the requester's name (else it would be false).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from bot.config import ManualSource
@@ -33,9 +35,11 @@ from bot.workflow.confirming import (
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.services import Services
-from handlers.sources_on_case import add_checklist_item
+from handlers.sources_on_case import add_checklist_item, open_checklist
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
+#: How a manual source's checklist item for a no-data answer ends (after its task).
+NO_DATA_CHECK = " — for the requester's address before answering that no data is held"
 
 
 def _unlinked_open_case(session: Session, reference: str) -> Request:
@@ -177,6 +181,7 @@ def link_to_subject(
     case.subject_id = subject.id
     session.add(case)
     supersede_open_drafts(session, case, purposes=("no_data",))
+    _drop_no_data_checks(session, case, actor=actor, now=services.clock())
     audit.record(
         session,
         at=services.clock(),
@@ -280,8 +285,7 @@ def _check_sources(session: Session, services: Services, case: Request, *, actor
                 session,
                 case,
                 config.name,
-                f"{config.task} — for the requester's address before answering that no data "
-                "is held (note what was found)",
+                f"{config.task}{NO_DATA_CHECK} (note what was found)",
                 now,
             )
     audit.record(
@@ -292,3 +296,13 @@ def _check_sources(session: Session, services: Services, case: Request, *, actor
         request=case,
         detail=f"nothing found in: {', '.join(searched) or 'no source configured'}",
     )
+
+
+def _drop_no_data_checks(session: Session, case: Request, *, actor: str, now: datetime) -> None:
+    """Linked, the case gets no no-data answer: the manual searches that answer waited for
+    are closed with a note (an access reply adds its own), not left to block the reply."""
+    for item in open_checklist(session, case):
+        if NO_DATA_CHECK in item.task:
+            item.done_at, item.done_by = now, actor
+            item.note = "not needed: the case was linked to a person on file"
+            session.add(item)
