@@ -3,13 +3,18 @@ record the outcome and approve the reply that gives it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import select
 
 from bot.errors import CaseError
+from bot.rules.kinds import RIGHTS_KINDS
+from bot.store.records import get_case
 from bot.store.tables import Draft
 from bot.workflow.approval import approval_plan
 from bot.workflow.complaints import record_outcome
+from bot.workflow.drafts import draft_reply
 from bot.workflow.rendering import longdate
 from tests.workflow_kit import ANNA_EMAIL, World
 
@@ -100,3 +105,30 @@ def test_the_complaint_alert_gives_the_outcome_command_as_it_runs(world):
     reference = complaint(world)
     [alert] = world.alerts("complaint")
     assert f"noxbot requests outcome {reference} --text-file FILE" in alert.text
+
+
+#: Every kind alone, and replies answering several: the one statement may move into a section.
+ANSWERED = [[str(k)] for k in RIGHTS_KINDS] + [
+    ["access", "complaint"],
+    ["info", "access"],
+    ["erasure", "info"],
+    [str(k) for k in RIGHTS_KINDS],
+]
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_reply_names_the_right_to_complain_to_imy_exactly_once(world, language):
+    reference = world.email(ANNA_EMAIL, "Jag vill ha ett registerutdrag, artikel 15.").reference
+    world.call_confirms(reference)
+    authority = world.services.settings.organisation.supervisory_authority
+    for kinds in ANSWERED:
+        with world.database.session() as session:
+            case = get_case(session, reference)
+            case.kinds, case.language = kinds, language
+            session.add(case)
+            text = draft_reply(session, world.services, case, actor="staff:eva").text
+        assert len(re.findall(r"\bIMY\b", text)) == 1, (kinds, text)
+        said = "complain to" if language == "en" else "klaga hos"
+        assert len(re.findall(said, text)) == 1, (kinds, text)
+        if "complaint" in kinds:  # the section's fuller words are kept, not the footer's
+            assert f"{said} {authority}, " in text and "82" in text, (kinds, text)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from bot.config import DocumentsSource, ImapSettings, MailboxSource, ManualSource, SqlTable
 from bot.errors import CaseError
@@ -499,3 +500,76 @@ def test_a_crm_down_when_a_rectification_is_approved_stops_it_until_staff_do_it_
     world.approve(draft.id)  # staff did it by hand: the CRM is not asked again
     with world.session() as session:
         assert find_subject(session, "email", ANNA_EMAIL).name == "Anna Berg"
+
+
+def test_no_data_answer_is_refused_when_the_mailbox_or_cv_folder_holds_the_requester(
+    tmp_path, imap_server
+):
+    """A requester nobody on file has, whose mail is in info@ (or whose name is on a CV):
+    staff are told what was found where (counts only) and what to do, and no draft claims
+    that nothing is held; a requester no source knows gets the answer once the system noxbot
+    cannot search has been searched by hand."""
+    from bot.workflow.approval import plan_for
+    from bot.workflow.linking import draft_no_data
+
+    world = sourced_world(tmp_path, imap_server, "NoData", manual=True)
+    client = world.email("kund@example.com", "Jag vill ha ett registerutdrag.", "Utdrag")
+    namesake = world.email(
+        "jc@example.org", "Jag vill ha ett registerutdrag.", "Utdrag", sender_name="John Carter"
+    )
+    unknown = world.email(
+        "okand@example.net", "Jag vill ha ett registerutdrag.", "Utdrag", sender_name="Anna"
+    )  # a lone first name is no one: not searched (it is on Anna Lindqvist's CV)
+    with world.session() as session, pytest.raises(CaseError) as refused:
+        draft_no_data(session, world.services, client.reference, actor="staff:eva")
+    message = str(refused.value)
+    assert "info@: 1 by the address" in message and "cannot say that no data is held" in message
+    assert f"noxbot requests link {client.reference} --subject" in message
+    assert "Konsult?" not in message and "kund@example.com" not in message
+    with world.session() as session, pytest.raises(CaseError, match="CV-arkiv: 1 by the name only"):
+        draft_no_data(session, world.services, namesake.reference, actor="staff:eva")
+    assert world.drafts(client.reference, purpose="no_data") == []
+    assert world.drafts(namesake.reference, purpose="no_data") == []
+
+    with world.database.session() as session:
+        draft_id = draft_no_data(session, world.services, unknown.reference, actor="staff:eva").id
+    with world.session() as session:
+        plan = plan_for(session, world.services, draft_id)
+    assert any("Fortnox" in b and "not ticked off" in b for b in plan.blocked)
+    with pytest.raises(CaseError, match="Fortnox"):
+        world.approve(draft_id)
+    with world.database.session() as session:
+        item = sources_json(session, world.case(unknown.reference))["checklist"][0]
+        tick(
+            session,
+            unknown.reference,
+            item["id"],
+            "Inga fakturor",
+            actor="staff:eva",
+            now=world.clock(),
+        )
+    world.approve(draft_id)
+    assert world.case(unknown.reference).status == "closed"
+
+
+def test_linking_a_case_after_a_no_data_draft_drops_the_manual_search_it_waited_for(
+    tmp_path, imap_server
+):
+    from bot.store.tables import Subject
+    from bot.workflow.linking import draft_no_data, link_to_subject
+    from handlers.sources_on_case import open_checklist
+
+    world = sourced_world(tmp_path, imap_server, "NoDataLinked", manual=True)
+    stranger = world.email("ny.adress@example.net", "Jag vill ha ett registerutdrag.", "Utdrag")
+    with world.database.session() as session:
+        draft_no_data(session, world.services, stranger.reference, actor="staff:eva")
+        [item] = open_checklist(session, world.case(stranger.reference))
+        assert item.source == "Fortnox" and "no data is held" in item.task
+    with world.database.session() as session:
+        maria = session.exec(select(Subject).where(Subject.name == "Maria Berg")).one().id
+        link_to_subject(session, world.services, stranger.reference, maria, actor="staff:eva")
+    with world.session() as session:
+        assert open_checklist(session, world.case(stranger.reference)) == []
+        done = sources_json(session, world.case(stranger.reference))["checklist"]
+    assert [i["note"] for i in done] == ["not needed: the case was linked to a person on file"]
+    assert world.drafts(stranger.reference, purpose="no_data") == []

@@ -257,7 +257,7 @@ _ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
         "rights": (
             "Vilka rättigheter har du?",
             "Tillgång, rättelse, radering, begränsning, dataportabilitet, invändning och "
-            "återkallelse av samtycke. Du kan också klaga hos IMY.",
+            "återkallelse av samtycke.",
         ),
     },
     "en": {
@@ -322,7 +322,7 @@ _ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
         "rights": (
             "What rights do you have?",
             "Access, rectification, erasure, restriction, portability, objection and "
-            "withdrawal of consent. You may also complain to IMY.",
+            "withdrawal of consent.",
         ),
     },
 }

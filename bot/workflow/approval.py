@@ -118,6 +118,17 @@ def approval_plan(
         will.append(say("refusal", reference=case.reference))
     elif draft.purpose == "no_data":
         will.append(say("no_data", reference=case.reference))
+        # A system noxbot cannot search must be searched by hand before "nothing is held".
+        blocked.extend(
+            say(
+                "checklist_console" if in_console else "checklist",
+                id=item.id,
+                source=item.source,
+                task=item.task,
+                reference=case.reference,
+            )
+            for item in open_checklist(session, case)
+        )
     if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
         how = say("by_post" if draft.to_channel == ChannelName.POST else "by_phone")
         will.append(say("by_hand", how=how, address=draft.to_address))

@@ -140,6 +140,18 @@ def common_context(case: Request) -> dict[str, object]:
     }
 
 
+#: The kinds whose section states the right to complain to the supervisory authority
+#: (Art. 77) in more words than the reply's closing line, the one preferred first: a reply
+#: says it once — in the first of these it answers, else in the closing line.
+COMPLAINT_RIGHT_SECTIONS = ("complaint", "access")
+
+
+def complaint_right_stated_by(kinds: list[str]) -> str | None:
+    """Which kind's section states the right to complain in a reply answering `kinds`
+    (None: the reply's closing line does)."""
+    return next((k for k in COMPLAINT_RIGHT_SECTIONS if k in kinds), None)
+
+
 def draft_reply(
     session: Session,
     services: Services,
@@ -157,10 +169,15 @@ def draft_reply(
     openings: dict[str, str] = {}
     owners: dict[str, list[str]] = {}
     fields: list[str] = []
+    stater = complaint_right_stated_by(answered)
     for kind in answered:
         section = handler_for(kind).draft(view)
         text = services.drafter.render(
-            section.template, case.language, **common_context(case), **section.context
+            section.template,
+            case.language,
+            **common_context(case),
+            **section.context,
+            states_complaint_right=kind == stater,
         ).text.strip()
         sections.append(text)
         body = [line.strip() for line in text.splitlines() if line.strip()]
@@ -176,6 +193,7 @@ def draft_reply(
         **common_context(case),
         sections=sections,
         kinds=kind_labels(answered, case.language),
+        states_complaint_right=stater is None,
     )
     scope = reply_scope(case)
     return new_draft(

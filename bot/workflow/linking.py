@@ -5,16 +5,21 @@ Linking proves nothing by itself: it sends the challenge to a channel the regist
 that person (bot.workflow.confirming), and only their confirmation verifies the case. The
 "no data held" answer goes only to the address the request came from — its owner learns
 that nothing is held about that address, which discloses nothing about anyone else — and
-only while that address is not on file (else it would be false).
+only while that address is not on file and no configured source (mailbox, documents, SQL)
+finds anything for the address or the requester's name (else it would be false).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
+from bot.config import ManualSource
 from bot.errors import CaseError
 from bot.rules.channels import ChannelName
 from bot.rules.verification import Method, Route, alternate_routes
+from bot.sources import Person, SourceError
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
 from bot.store.tables import Draft, Request, Subject, Verification
@@ -31,8 +36,11 @@ from bot.workflow.confirming import (
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.services import Services
+from handlers.sources_on_case import add_checklist_item, open_checklist
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
+#: How a manual source's checklist item for a no-data answer ends (after its task).
+NO_DATA_CHECK = " — for the requester's address before answering that no data is held"
 
 
 def _unlinked_open_case(session: Session, reference: str) -> Request:
@@ -176,6 +184,7 @@ def link_to_subject(
     case.subject_id = subject.id
     session.add(case)
     supersede_open_drafts(session, case, purposes=("no_data",))
+    _drop_no_data_checks(session, case, actor=actor, now=services.clock())
     audit.record(
         session,
         at=services.clock(),
@@ -199,6 +208,7 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
             f"{case.reference}: the case is linked to a person on file, or the requester's "
             "address is on file; the answer cannot say that no data is held"
         )
+    _check_sources(session, services, case, actor=actor)
     supersede_open_drafts(
         session,
         case,
@@ -219,3 +229,83 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
     if draft.to_address != case.requester_address:
         raise CaseError(f"{case.reference}: the answer would not go to the address asked about")
     return draft
+
+
+def requester_as_person(case: Request) -> tuple[Person, Person]:
+    """Who a no-data answer is about, as the sources are searched for them (as an access
+    case searches them for a person on file): by the address the request came from (an
+    email address, or a phone number as E.164), and by the name they gave — a full name
+    only: a lone "Anna" names half the CV folder."""
+    address = normalised_or_raw(case.channel, case.requester_address)
+    emails = (address,) if case.channel == ChannelName.EMAIL else ()
+    phones = (address,) if case.channel == ChannelName.PHONE and address.startswith("+") else ()
+    name = " ".join((case.requester_name or "").split())
+    return Person(None, emails=emails, phones=phones), Person(
+        name if len(name.split()) >= 2 else None
+    )
+
+
+def _check_sources(session: Session, services: Services, case: Request, *, actor: str) -> None:
+    """Refuse the no-data answer when a configured source holds something for the requester
+    or cannot be searched; a system noxbot cannot reach becomes a checklist item that blocks
+    approval until staff have searched it by hand. Only source names and counts are said
+    (the error reaches the console and logs; what was found does not)."""
+    by_address, by_name = requester_as_person(case)
+    searched: list[str] = []
+    found: list[str] = []
+    down: list[str] = []
+    for source in services.sources or []:
+        try:
+            at_address = {f.ref for f in source.find(by_address)} if not by_address.empty else set()
+            named = {f.ref for f in source.find(by_name)} if not by_name.empty else set()
+        except SourceError:
+            down.append(source.name)
+            continue
+        searched.append(source.name)
+        counts = [f"{len(at_address)} by the address"] if at_address else []
+        if named - at_address:
+            counts.append(f"{len(named - at_address)} by the name only")
+        if counts:
+            found.append(f"{source.name}: {', '.join(counts)}")
+    if found:
+        raise CaseError(
+            f"{case.reference}: the sources hold something for the requester "
+            f"({'; '.join(found)}); the answer cannot say that no data is held. Look at what "
+            "was found; link the case to the person (noxbot subjects search, then noxbot "
+            f"requests link {case.reference} --subject ID; someone not yet on file is added "
+            "with noxbot subjects import first) and answer it as an access case"
+        )
+    if down:
+        raise CaseError(
+            f"{case.reference}: {', '.join(down)} could not be searched; the answer cannot say "
+            "that no data is held until every source has been searched — try again when it "
+            "answers"
+        )
+    now = services.clock()
+    for config in services.settings.sources:
+        if isinstance(config, ManualSource):
+            add_checklist_item(
+                session,
+                case,
+                config.name,
+                f"{config.task}{NO_DATA_CHECK} (note what was found)",
+                now,
+            )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="no_data_sources_searched",
+        request=case,
+        detail=f"nothing found in: {', '.join(searched) or 'no source configured'}",
+    )
+
+
+def _drop_no_data_checks(session: Session, case: Request, *, actor: str, now: datetime) -> None:
+    """Linked, the case gets no no-data answer: the manual searches that answer waited for
+    are closed with a note (an access reply adds its own), not left to block the reply."""
+    for item in open_checklist(session, case):
+        if NO_DATA_CHECK in item.task:
+            item.done_at, item.done_by = now, actor
+            item.note = "not needed: the case was linked to a person on file"
+            session.add(item)
