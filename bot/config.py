@@ -7,6 +7,7 @@ names the key, the value and what was expected (`ConfigError`), never a tracebac
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -324,11 +325,17 @@ def console_url(host: str, port: int) -> str:
     """The address a browser opens for a console listening on host:port: one listening on
     every address (0.0.0.0, ::) is reached on this machine at 127.0.0.1; an IPv6 address
     is bracketed."""
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    bare = host.strip().removeprefix("[").removesuffix("]")
+    address, _, zone = bare.partition("%")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a host name
+        return f"http://{bare or '127.0.0.1'}:{port}"
+    if ip.is_unspecified:
+        return f"http://127.0.0.1:{port}"
+    if ip.version == 6:
+        return f"http://[{address}{'%25' + zone if zone else ''}]:{port}"
+    return f"http://{address}:{port}"
 
 
 class WebSettings(_Section):

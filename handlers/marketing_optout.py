@@ -4,13 +4,13 @@ address not on file is suppressed, as a keyed hash."""
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
 from bot.store.register import InvalidContact, contact_hash, normalise, suppress_contacts
 from bot.store.tables import Suppression
-from handlers.base import CaseView, Handler
+from handlers.base import CaseView, Handler, HandlerServices
 
 _CONTACT_KIND = {"email": "email", "telegram": "telegram", "phone": "phone"}
 
@@ -41,25 +41,34 @@ class MarketingOptoutHandler(Handler):
 
 
 def suppress_sender(view: CaseView) -> bool:
-    """Suppress the address the request came from for marketing (a keyed hash, whoever sent
+    """Suppress the address the request came from for marketing (see suppress_address)."""
+    return suppress_address(
+        view.session, view.services, view.case.channel, view.case.requester_address
+    )
+
+
+def suppress_address(
+    session: Session, services: HandlerServices, channel: str, address: str
+) -> bool:
+    """Suppress an address a message came from for marketing (a keyed hash, whoever sent
     it): stopping marketing to the address that asked discloses nothing, so a case that also
     waits for verification does this at once (Art. 21(3)). False when the channel has no
     address marketing could reach (a letter, a malformed address)."""
-    kind = _CONTACT_KIND.get(view.case.channel)
+    kind = _CONTACT_KIND.get(channel)
     if kind is None:
         return False
     try:
-        value = normalise(kind, view.case.requester_address)
+        value = normalise(kind, address)
     except InvalidContact:
         return False
-    digest = contact_hash(view.services.hash_key, kind, value)
-    exists = view.session.exec(select(Suppression).where(Suppression.contact_hash == digest))
+    digest = contact_hash(services.hash_key, kind, value)
+    exists = session.exec(select(Suppression).where(Suppression.contact_hash == digest))
     if exists.first() is None:
-        view.session.add(
+        session.add(
             Suppression(
                 contact_hash=digest,
                 reason="marketing_optout",
-                created_at=view.services.clock(),
+                created_at=services.clock(),
             )
         )
     return True

@@ -1346,3 +1346,15 @@ def test_a_requester_stays_at_80_columns_until_even_a_broken_address_cannot_fit(
     output = listed("anna-karin.lindqvist-berg@consultancy-department.example.com")
     assert "requester" not in output and "anna-karin" not in output
     assert "DSR-2026-0042" in output and "2027-01-04" in output
+
+
+def test_the_kept_demo_config_reads_back_with_any_folder_name():
+    """A folder named with characters beyond ASCII (an emoji, å) still gives a valid config."""
+    import tomllib
+
+    from bot.cli.demo import demo_source_settings, sources_toml
+
+    folder = Path("/tmp/demo 😀/åäö")
+    sources = tomllib.loads(sources_toml(demo_source_settings(folder)))["sources"]
+    assert [s["name"] for s in sources] == ["CV", "info@noxconsulting.se"]
+    assert sources[0]["folder"] == str(folder / "cv")

@@ -64,6 +64,20 @@ def test_a_register_with_swedish_headers_imports_and_is_found(config, tmp_path):
     assert karin["extra"] == {}
 
 
+def test_an_empty_mobile_column_keeps_the_phone_number_beside_it(config, tmp_path):
+    """'telefon' and 'mobil' both mean phone: an empty one must not hide the other, nor
+    retire the number on file when the register is imported again."""
+    first = tmp_path / "reg.csv"
+    first.write_text("name,email,phone\nKarin Lund,karin@example.se,070-123 45 67\n")
+    assert run("subjects", "import", str(first))[0] == 0
+    again = tmp_path / "reg2.csv"
+    again.write_text("namn;e-post;telefon;mobil\nKarin Lund;karin@example.se;070-123 45 67;\n")
+    code, output = run("subjects", "import", str(again))
+    assert code == 0 and "retired" not in output
+    [karin] = json.loads(run("subjects", "search", "karin", "--format", "json")[1])
+    assert karin["phone"] == ["+46701234567"]
+
+
 def test_a_register_without_a_contact_column_names_the_unknown_and_expected_columns(
     config, tmp_path
 ):

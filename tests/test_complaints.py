@@ -132,3 +132,25 @@ def test_every_reply_names_the_right_to_complain_to_imy_exactly_once(world, lang
         assert len(re.findall(said, text)) == 1, (kinds, text)
         if "complaint" in kinds:  # the section's fuller words are kept, not the footer's
             assert f"{said} {authority}, " in text and "82" in text, (kinds, text)
+
+
+def test_a_template_override_without_the_imy_sentence_leaves_it_to_the_closing_line(
+    tmp_path,
+):
+    """Staff shorten the access section in their own templates and leave the right to
+    complain out: the reply still names it once, in its closing line."""
+    from bot.workflow.rendering import BUILTIN_TEMPLATES, Drafter
+    from tests.workflow_kit import ANNA_TELEGRAM, make_world
+
+    overrides = tmp_path / "templates"
+    for language in ("sv", "en"):
+        (overrides / language / "kinds").mkdir(parents=True)
+        builtin = (BUILTIN_TEMPLATES / language / "kinds" / "access.txt.j2").read_text()
+        shortened = builtin.split("{% if states_complaint_right")[0]
+        (overrides / language / "kinds" / "access.txt.j2").write_text(shortened)
+    world = make_world(tmp_path)
+    world.services.drafter = Drafter(world.services.settings.organisation, overrides)
+    opened = world.email(ANNA_EMAIL, "Hej, jag vill ha en kopia av mina personuppgifter.", "Utdrag")
+    world.press(ANNA_TELEGRAM, world.verification(opened.reference).id, yes=True)
+    body = world.reply_draft(opened.reference).text
+    assert body.count("IMY") == 1 and "klaga hos" in body

@@ -84,3 +84,30 @@ async def test_a_lone_opt_out_still_waits_for_staff_to_approve_its_reply(world):
     outcome = world.email("someone@example.org", "Please unsubscribe me from your newsletter.")
     assert world.case(outcome.reference).status == "awaiting_approval"
     assert "marketing_suppressed" not in [a for a, _ in history(world, outcome.reference)]
+
+
+async def test_an_opt_out_in_a_thread_stops_marketing_to_whoever_wrote_it(world):
+    """A stranger opened an access case in Anna's name; staff linked it to her; Anna, from
+    her own address, writes in its thread to stop the newsletter. Her address is the one
+    that asked: it is suppressed at once, not the stranger's."""
+    from bot.store.tables import Subject
+    from bot.workflow.linking import link_to_subject
+
+    opened = world.email(
+        "stranger@example.net",
+        "Hej, jag vill ha en kopia av mina personuppgifter.",
+        "Utdrag",
+        sender_name="Anna Lindqvist",
+    )
+    with world.database.session() as session:
+        anna = session.exec(select(Subject).where(Subject.name == "Anna Lindqvist")).one().id
+        link_to_subject(session, world.services, opened.reference, anna, actor="staff:eva")
+    world.email(
+        ANNA_EMAIL,
+        "Och sluta skicka nyhetsbrev till mig, tack.",
+        f"Re: Utdrag [{opened.reference}]",
+    )
+    with world.session() as session:
+        assert "marketing_optout" in get_case(session, opened.reference).kinds
+    assert suppressed(world, "email", ANNA_EMAIL)
+    assert not suppressed(world, "email", "stranger@example.net")

@@ -131,3 +131,24 @@ def test_the_console_names_its_own_forms_for_the_outcome_and_the_link(world: Wor
             "staff: link it to the person on file, or, when nobody matches, draft the "
             '"no data held" answer (Requester not on file, on the case page)'
         )
+
+
+def test_a_drafted_no_data_answer_waits_on_staff_to_approve_it(tmp_path):
+    """Once the "no data held" answer is drafted, the next step is approving it, not
+    drafting it again."""
+    from bot.store.records import get_case
+    from bot.workflow.linking import draft_no_data
+    from bot.workflow.views import case_waits_on
+    from tests.workflow_kit import make_world
+
+    world = make_world(tmp_path)
+    opened = world.email(
+        "stranger@example.net", "Hej, jag vill ha en kopia av mina personuppgifter.", "Utdrag"
+    )
+    with world.database.session() as session:
+        draft_no_data(session, world.services, opened.reference, actor="staff:eva")
+    with world.session() as session:
+        case = get_case(session, opened.reference)
+        said = case_waits_on(session, case)
+        assert "approve" in said and "no data held" in said and "requests no-data" not in said
+        assert "case page" in case_waits_on(session, case, in_console=True)

@@ -222,12 +222,14 @@ def demo_source_settings(directory: Path) -> list[DocumentsSource | MaildirSourc
 
 
 def sources_toml(sources: list[DocumentsSource | MaildirSource]) -> str:
-    """[[sources]] tables for a config file (JSON strings are valid TOML basic strings)."""
+    """[[sources]] tables for a config file: JSON strings are TOML basic strings, as long as
+    characters beyond ASCII are written as they are (JSON escapes an emoji as a surrogate
+    pair, which TOML refuses)."""
     lines = []
     for source in sources:
         lines.append("\n[[sources]]")
         for key, value in source.model_dump(exclude_none=True).items():
-            lines.append(f"{key} = {json.dumps(value)}")
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
     return "\n".join(lines) + "\n"
 
 

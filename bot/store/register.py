@@ -483,6 +483,22 @@ _CONTACT_COLUMN = {
 }
 
 
+def _merged_aliases(found: dict[str, Any]) -> dict[str, Any]:
+    """A row's values under our column names. Two columns meaning the same ("telefon" and
+    "mobil", "email" and "e-post"): the first that holds a value counts, so an empty second
+    column never hides the first's number (nor retires it on a re-import)."""
+    values: dict[str, Any] = {}
+    for column, value in found.items():
+        name = _COLUMN_ALIASES.get(column, column)
+        if name not in values or (_blank(values[name]) and not _blank(value)):
+            values[name] = value
+    return values
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def import_rows(
     session: Session,
     rows: Iterable[_Row],
@@ -505,7 +521,7 @@ def import_rows(
             why = row.values["__invalid__"]
             report.problems.append(row.problem(why if row.unit == "line" else "expected an object"))
             continue
-        values = {_COLUMN_ALIASES.get(k, k): v for k, v in row.values.items()}
+        values = _merged_aliases(row.values)
         try:
             contacts = _contacts_of_row(values)
         except InvalidContact as exc:

@@ -55,7 +55,7 @@ from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
-from handlers.marketing_optout import suppress_sender
+from handlers.marketing_optout import suppress_address
 from handlers.rectification import staff_changes
 from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
 
@@ -196,7 +196,13 @@ _STOPS_MARKETING = (RequestKind.MARKETING_OPTOUT, RequestKind.CONSENT_WITHDRAWAL
 
 
 def stop_marketing_at_once(
-    session: Session, services: Services, case: Request, *, actor: str
+    session: Session,
+    services: Services,
+    case: Request,
+    *,
+    actor: str,
+    channel: str | None = None,
+    address: str | None = None,
 ) -> bool:
     """An opt-out (or consent withdrawal) in a case that also waits for verification: the
     sender's address is suppressed for marketing now, not when the reply is approved —
@@ -206,8 +212,16 @@ def stop_marketing_at_once(
         return False
     if not any(handler_for(k).needs_verification for k in case.kinds):
         return False  # nothing waits: the reply is drafted for staff at once
-    # Only the address the request came by is read: who is on file plays no part yet.
-    if not suppress_sender(CaseView(session, services, case, None, "")):
+    # Only the address the asking message came by (`channel`, `address`; by default the
+    # case's request) is read: who is on file plays no part yet. A later message in the
+    # thread may come from another address than the case's (the person on file answering
+    # a case a stranger opened in their name): it is that sender who asked.
+    if not suppress_address(
+        session,
+        services,
+        channel or case.channel,
+        address if address is not None else case.requester_address,
+    ):
         return False
     audit.record(
         session,

@@ -152,6 +152,19 @@ def complaint_right_stated_by(kinds: list[str]) -> str | None:
     return next((k for k in COMPLAINT_RIGHT_SECTIONS if k in kinds), None)
 
 
+def _names_the_authority(text: str, authority: str) -> bool:
+    """Whether a section tells the person of the supervisory authority (IMY, or the name
+    configured): a staff template that leaves the sentence out must not leave the reply
+    without it."""
+    folded = text.casefold()
+    name = authority.split(",")[0].split("(")[0].strip().casefold()
+    return (
+        "imy" in folded
+        or "integritetsskyddsmyndigheten" in folded
+        or (bool(name) and name in folded)
+    )
+
+
 def draft_reply(
     session: Session,
     services: Services,
@@ -170,6 +183,7 @@ def draft_reply(
     owners: dict[str, list[str]] = {}
     fields: list[str] = []
     stater = complaint_right_stated_by(answered)
+    stated = False  # whether the section meant to state it did (an override may not)
     for kind in answered:
         section = handler_for(kind).draft(view)
         text = services.drafter.render(
@@ -180,6 +194,10 @@ def draft_reply(
             states_complaint_right=kind == stater,
         ).text.strip()
         sections.append(text)
+        stated = stated or (
+            kind == stater
+            and _names_the_authority(text, services.settings.organisation.supervisory_authority)
+        )
         body = [line.strip() for line in text.splitlines() if line.strip()]
         headings[kind] = body[0] if body else ""
         openings[kind] = body[1] if len(body) > 1 else ""
@@ -193,7 +211,7 @@ def draft_reply(
         **common_context(case),
         sections=sections,
         kinds=kind_labels(answered, case.language),
-        states_complaint_right=stater is None,
+        states_complaint_right=not stated,
     )
     scope = reply_scope(case)
     return new_draft(

@@ -461,7 +461,14 @@ def _attach_to_case(
         )
         redraft_reply(session, services, case)
         if {RequestKind.MARKETING_OPTOUT, RequestKind.CONSENT_WITHDRAWAL} & set(new_kinds):
-            stop_marketing_at_once(session, services, case, actor=SYSTEM)
+            stop_marketing_at_once(
+                session,
+                services,
+                case,
+                actor=SYSTEM,
+                channel=message.channel,
+                address=message.address,
+            )
     if is_open(case.status):
         added = f"; it adds {', '.join(map(str, new_kinds))}" if new_kinds and can_merge else ""
         alert_staff(

@@ -17,6 +17,7 @@ from bot.store.tables import (
     AuditEvent,
     ContactPoint,
     Draft,
+    DraftStatus,
     Message,
     Outbox,
     Request,
@@ -43,6 +44,19 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
     status = RequestStatus(case.status)
     if status in (RequestStatus.AWAITING_VERIFICATION, RequestStatus.UNVERIFIED):
         needs = any(k in KINDS_NEEDING_VERIFICATION for k in case.kinds)
+        drafted = session.exec(
+            select(Draft.id).where(
+                Draft.request_id == case.id,
+                Draft.purpose == "no_data",
+                Draft.status == DraftStatus.AWAITING_APPROVAL,
+            )
+        ).first()
+        if drafted is not None:  # the "no data held" answer is written: it waits on staff
+            where = "on the case page" if in_console else f"noxbot drafts show {drafted}"
+            return (
+                'staff: approve, edit or reject the "no data held" draft, once any manual '
+                f"search on its checklist is ticked off ({where})"
+            )
         if needs and case.subject_id is None and case.verified_at is None:
             if in_console:
                 return (
