@@ -199,3 +199,19 @@ def test_a_staff_template_folder_overrides_one_file(tmp_path: Path):
         "DSR-2026-0042"
         in drafter.render("reply.txt.j2", "sv", **COMMON, sections=[], kinds=[]).subject
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "stored", "written"),
+    [
+        ("sv", "+46765551234", "076-555 12 34"),
+        ("en", "+46765551234", "+46 76 555 12 34"),
+        ("sv", "+442071234567", "+44 20 7123 4567"),
+        ("sv", "not a number", "not a number"),
+    ],
+)
+def test_a_reply_writes_a_phone_number_the_way_its_reader_writes_one(language, stored, written):
+    from bot.workflow.rendering import as_written
+
+    assert as_written(stored, "phone", language) == written
+    assert as_written("Anna Lindqvist", "name", language) == "Anna Lindqvist"

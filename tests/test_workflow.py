@@ -144,7 +144,8 @@ async def test_rectification_shows_before_and_after_and_applies_on_approval(worl
     )
     await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
     draft = world.reply_draft(outcome.reference)
-    assert "+46701234567" in draft.text and "+46765551234" in draft.text
+    # A Swedish reply writes Swedish numbers the Swedish way.
+    assert "070-123 45 67 → 076-555 12 34" in draft.text
     with world.session() as session:
         assert find_subject(session, "phone", "076-555 12 34") is None
     # The phone we verify by is changing: the old number confirms it too (a call by staff).
@@ -860,7 +861,7 @@ async def test_staff_set_the_rectification_themselves_and_exactly_that_is_applie
             actor="staff:eva",
         )
     draft = world.reply_draft(outcome.reference)
-    assert "Anna Lindqvist → Anna Åström" in draft.text and "+46765551234" in draft.text
+    assert "Anna Lindqvist → Anna Åström" in draft.text and "→ 076-555 12 34" in draft.text
     world.call_confirms(outcome.reference)  # the old number on file confirms the new one
     approve(world, draft.id)
     with world.session() as session:

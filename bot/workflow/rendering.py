@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from bot.config import OrganisationSettings
@@ -102,6 +103,9 @@ class Drafter:
             )
             env.filters["longdate"] = lambda value, _lang=language: longdate(value, _lang)
             env.filters["humanjoin"] = lambda items, _lang=language: humanjoin(items, _lang)
+            env.filters["as_written"] = lambda value, field, _lang=language: as_written(
+                value, field, _lang
+            )
             self._environments[language] = env
 
     def render_text(self, template: str, language: str, **context: Any) -> str:
@@ -121,3 +125,19 @@ class Drafter:
         if not first.startswith("Subject:"):
             raise TemplateProblem(f"template {language}/{template} must start with 'Subject: …'")
         return Rendered(subject=first.removeprefix("Subject:").strip(), text=rest.lstrip("\n"))
+
+
+def as_written(value: str | None, field: str, language: str) -> str:
+    """A stored value as a letter writes it: a phone number is stored as +46701234567, and a
+    Swedish reply writes a Swedish number the Swedish way ("070-123 45 67"), an English one
+    the international way ("+46 70 123 45 67"); anything else as stored. Approval reads
+    the number back however it is written (drafts._says_new_value)."""
+    if not value or field != "phone":
+        return value or ""
+    try:
+        number = phonenumbers.parse(value, "SE")
+    except phonenumbers.NumberParseException:
+        return value
+    national = language == "sv" and number.country_code == 46
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)
