@@ -10,28 +10,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.store.database import Database
+from tests.cli_kit import run, run_json, run_main, runner, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-runner = CliRunner()
 
 
 @pytest.fixture
 def config(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
-    monkeypatch.setenv("NOXBOT_CONFIG", str(path))
-    monkeypatch.setenv("NOXBOT_STAFF", "eva")
-    return path
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+    return write_config(tmp_path, monkeypatch)
 
 
 def noxbot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -39,12 +29,6 @@ def noxbot(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60
     )
-
-
-def run_json(*args: str):
-    code, output = run(*args, "--format", "json")
-    assert code == 0, output
-    return json.loads(output)
 
 
 def test_every_command_has_help():
@@ -635,24 +619,6 @@ def test_a_table_too_wide_for_the_terminal_wraps_text_and_drops_extras_never_ref
         assert "DSR-2026-0042" in shown and "someone.long@example.org" in shown, width
         assert "a long" in shown, width
         assert ("x" * 30 in shown) == (width == 200)
-
-
-def run_main(*args: str) -> tuple[int, str]:
-    """The console script itself, in this process: exit status and what went to stderr."""
-    import contextlib
-    import io
-
-    from bot.cli import main
-
-    err = io.StringIO()
-    argv = sys.argv
-    sys.argv = ["noxbot", *args]
-    try:
-        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = argv
-    return exit_info.value.code, err.getvalue()
 
 
 def test_an_unexpected_error_in_a_staff_command_is_one_line_without_its_message(

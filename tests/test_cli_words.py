@@ -7,25 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from bot.cli import app
-
-runner = CliRunner()
+from tests.cli_kit import run, run_json, runner, write_config
 
 
 @pytest.fixture
 def config(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
-    monkeypatch.setenv("NOXBOT_CONFIG", str(path))
-    monkeypatch.setenv("NOXBOT_STAFF", "eva")
-    return path
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+    return write_config(tmp_path, monkeypatch)
 
 
 def test_requests_list_on_a_fresh_database_says_no_requests_not_a_bare_header(config):
@@ -115,12 +104,6 @@ def test_staff_add_prints_a_setup_link_to_where_the_console_is_configured(config
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def run_json(*args: str):
-    code, output = run(*args, "--format", "json")
-    assert code == 0, output
-    return json.loads(output)
 
 
 def test_requests_new_takes_kinds_in_the_words_lists_show(config, tmp_path):

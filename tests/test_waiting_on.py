@@ -3,22 +3,17 @@ staff's phone call, a complaint's outcome, linking a requester not on file."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bot.cli import app, main
 from bot.store.records import get_case
 from bot.workflow.views import case_waits_on
+from tests.cli_kit import run, run_main, write_config
 from tests.workflow_kit import ANNA_EMAIL, ERIK_EMAIL, World
 
 ROOT = Path(__file__).resolve().parent.parent
-runner = CliRunner()
 ERASE = "Please delete all personal data you hold about me."
 COMPLAINT = (
     "Jag är mycket missnöjd med hur ni har hanterat mina personuppgifter: ni skickade "
@@ -28,31 +23,11 @@ COMPLAINT = (
 
 @pytest.fixture
 def config(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
-    monkeypatch.setenv("NOXBOT_CONFIG", str(path))
-    monkeypatch.setenv("NOXBOT_STAFF", "eva")
+    """The CLI's config with the example register imported, wide enough not to wrap."""
+    path = write_config(tmp_path, monkeypatch)
     monkeypatch.setenv("COLUMNS", "200")
     assert run("subjects", "import", str(ROOT / "examples" / "register.csv"))[0] == 0
     return path
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def run_main(*args: str) -> tuple[int, str]:
-    """The console script itself, in this process: exit status and what went to stderr."""
-    err = io.StringIO()
-    argv = sys.argv
-    sys.argv = ["noxbot", *args]
-    try:
-        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = argv
-    return int(exit_info.value.code or 0), err.getvalue()
 
 
 def new_case(tmp_path: Path, sender: str, text: str) -> str:

@@ -101,8 +101,11 @@ def _usage(command: click.Command, ctx: click.Context) -> list[str]:
     return pieces
 
 
-class NoxCommand(TyperCommand):
-    """A command whose --help shows metavars, not Python types."""
+class _PlainHelp:
+    """What a command and a group share in --help: their text as written, metavars."""
+
+    help: str | None
+    short_help: str | None
 
     def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if self.help:
@@ -112,6 +115,10 @@ class NoxCommand(TyperCommand):
 
     def get_short_help_str(self, limit: int = 45) -> str:
         return plain(self.short_help) if self.short_help else short_help(self.help or "", limit)
+
+
+class NoxCommand(_PlainHelp, TyperCommand):
+    """A command whose --help shows metavars, not Python types."""
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_parameters(self, ctx, formatter)
@@ -120,17 +127,8 @@ class NoxCommand(TyperCommand):
         return _usage(self, ctx)
 
 
-class NoxGroup(TyperGroup):
+class NoxGroup(_PlainHelp, TyperGroup):
     """A group of commands whose --help shows metavars, not Python types."""
-
-    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        if self.help:
-            formatter.write_paragraph()
-            with formatter.indentation():
-                formatter.write_text(plain(self.help))
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return plain(self.short_help) if self.short_help else short_help(self.help or "", limit)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_parameters(self, ctx, formatter)

@@ -50,7 +50,7 @@ from bot.workflow.corrections import add_changes
 from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
-from bot.workflow.views import case_document_json, case_json
+from bot.workflow.views import case_document_json, case_json, case_waits_on
 from bot.workflow.words import (
     action_words,
     address_words,
@@ -60,7 +60,6 @@ from bot.workflow.words import (
     name_words,
     outcome_words,
     status_words,
-    waits_on,
 )
 
 requests_app = NoxTyper(help="Cases: one rights request each.", no_args_is_help=True)
@@ -339,7 +338,7 @@ def requests_verify(
         if before in ("awaiting_verification", "unverified"):
             console.print(
                 f"{case.reference}: verified by phone; reply drafted "
-                f"({status_words(case.status)}: {waits_on(case.status)})"
+                f"({status_words(case.status)}: {case_waits_on(session, case)})"
             )
         else:
             console.print(

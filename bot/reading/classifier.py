@@ -32,7 +32,6 @@ from bot.reading.learned_model import (
     Signals,
     length_feature,
     message_features,
-    sentence_spans,
     shipped_model,
     tokens,
     word_features,
@@ -1280,10 +1279,6 @@ _ASKING = re.compile(
     r"\?|\b(?:please|pls|plz|could you|can you|would you|i want|i'd like|i would like|"
     r"kindly|snalla|kan ni|kan du|skulle ni|vill att ni|jag vill|jag onskar|vanligen|tack)\b"
 )
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    return sentence_spans(text)
 
 
 def estimates(reading: _Reading, model: LinearModel) -> Estimates:

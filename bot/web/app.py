@@ -84,7 +84,6 @@ from bot.workflow.words import (
     name_words,
     party_words,
     status_words,
-    waits_on,
 )
 
 SESSION_COOKIE = "noxbot_session"
@@ -150,7 +149,6 @@ class Console:
         self.templates.env.filters["status_words"] = status_words
         self.templates.env.filters["name_words"] = name_words
         self.templates.env.filters["kinds_words"] = kinds_words
-        self.templates.env.filters["waits_on"] = waits_on
         self.templates.env.filters["method_words"] = method_words
         self.templates.env.filters["history_words"] = history_words
         self.templates.env.filters["action_words"] = action_words
