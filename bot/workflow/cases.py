@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, inspect
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError
@@ -271,22 +272,51 @@ def acknowledge(session: Session, services: Services, case: Request) -> Draft:
     return draft
 
 
+_DRAFT = Draft.__table__  # type: ignore[attr-defined]
+_REQUEST = Request.__table__  # type: ignore[attr-defined]
+#: Built once (with bind parameters): every request acknowledged at once asks it, and
+#: building the ORM query each time cost more than running it.
+_ACKNOWLEDGED_LATELY = (
+    core_select(_DRAFT.c.id)
+    .select_from(_DRAFT.join(_REQUEST, _REQUEST.c.id == _DRAFT.c.request_id))
+    .where(
+        _REQUEST.c.requester_address == bindparam("address"),
+        _REQUEST.c.channel == bindparam("channel"),
+        _REQUEST.c.id != bindparam("case_id"),
+        _DRAFT.c.purpose == "acknowledgment",
+        _DRAFT.c.decided_by == SYSTEM,
+        _DRAFT.c.decided_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
 def _acknowledged_lately(session: Session, case: Request, now: datetime) -> bool:
     """Whether an acknowledgement already went out at once to this case's requester, on
-    the same channel, within the last day."""
-    earlier = session.exec(
-        select(Draft.id)
-        .join(Request, col(Request.id) == Draft.request_id)
-        .where(
-            Request.requester_address == case.requester_address,
-            Request.channel == case.channel,
-            Request.id != case.id,
-            Draft.purpose == "acknowledgment",
-            Draft.decided_by == SYSTEM,
-            col(Draft.decided_at) >= now - ACKNOWLEDGE_AT_ONCE_EVERY,
-        )
-    ).first()
-    return earlier is not None
+    the same channel, within the last day — also one written earlier in this transaction
+    (another request from the same address in the same batch: drafts are written at once,
+    bot.store.rows.insert_now, and one still pending in the session is flushed first)."""
+    if _pending(session, Draft) or _pending(session, Request, but=case):
+        session.flush()  # (what the ORM's autoflush would do; the pipeline has none pending)
+    found = session.connection().execute(
+        _ACKNOWLEDGED_LATELY,
+        {
+            "address": case.requester_address,
+            "channel": case.channel,
+            "case_id": case.id,
+            "since": now - ACKNOWLEDGE_AT_ONCE_EVERY,
+        },
+    )
+    return found.first() is not None
+
+
+def _pending(session: Session, model: type, *, but: object = None) -> bool:
+    """Whether the session holds a new or changed `model` row (other than `but`) that a
+    query must see: one not yet flushed."""
+    return any(
+        isinstance(o, model) and o is not but
+        for o in (*session.new, *session.dirty, *session.deleted)
+    )
 
 
 def extend_case(

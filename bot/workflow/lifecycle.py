@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import NoxbotError
 from bot.store import audit
+from bot.store.rows import update_now
 from bot.store.tables import (
     FINAL_STATES,
     Draft,
@@ -106,13 +107,12 @@ def transition(
             )
     else:
         check_move(request.reference, current, target)
-    request.status = target
-    request.updated_at = now
+    changes: dict[str, object] = {"status": target, "updated_at": now}
     if target in FINAL_STATES:
-        request.closed_at = request.updated_at
+        changes["closed_at"] = now
     elif reopening:
-        request.closed_at = None
-    session.add(request)
+        changes["closed_at"] = None
+    update_now(session, request, **changes)  # (one UPDATE now, not a flush of the case)
     audit.record(
         session,
         at=now,
