@@ -228,10 +228,10 @@ def test_a_request_that_fails_after_its_case_was_written_leaves_no_case_and_the_
 
     real = cases.acknowledge
 
-    def failing(session, services, case):
+    def failing(session, services, case, *args):
         if case.requester_address == "bad@example.se":
             session.execute(text("SELECT * FROM no_such_table"))
-        return real(session, services, case)
+        return real(session, services, case, *args)
 
     monkeypatch.setattr(cases, "acknowledge", failing)
     erasure = "Jag vill att ni raderar alla mina personuppgifter."
@@ -245,3 +245,25 @@ def test_a_request_that_fails_after_its_case_was_written_leaves_no_case_and_the_
         assert audit.verify_chain(session)[1] == []
         (draft,) = session.exec(select(Draft)).all()
         assert draft.request_id == case.id
+
+
+async def test_an_acknowledgement_sent_at_once_answers_in_the_requests_thread(tmp_path):
+    # Mail: In-Reply-To and References name the request; chat: a reply to its message.
+    from bot.config import VerificationSettings
+
+    world = make_world(tmp_path, verification=VerificationSettings(acknowledge_at_once=True))
+    world.email(
+        "ny.person@example.se",
+        "Jag vill att ni raderar alla mina personuppgifter.",
+        message_id="<ask@example.se>",
+        references=["<earlier@example.se>"],
+    )
+    world.chat("5550999", "Please delete all personal data you have about me.")
+    sent = await world.deliver()
+    mail = [m for m in sent if m.address == "ny.person@example.se"]
+    chat = [m for m in sent if m.address == "5550999"]
+    assert len(mail) == 1 and len(chat) == 1
+    assert mail[0].in_reply_to == "<ask@example.se>"
+    assert mail[0].references == ("<earlier@example.se>", "<ask@example.se>")
+    assert chat[0].reply_to_message_id == world._ids
+    world.database.dispose()

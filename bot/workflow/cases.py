@@ -155,7 +155,7 @@ def open_case(
             reason="sender not found in the register",
             now=services.clock(),
         )
-        acknowledge(session, services, case)  # the same words for everyone
+        acknowledge(session, services, case, message)  # the same words for everyone
         return Opened(case, None)
 
     verification = start_case_verification(session, services, case, subject, actor=actor)
@@ -176,7 +176,7 @@ def open_case(
             "decide how to confirm identity.",
             now=services.clock(),
         )
-        acknowledge(session, services, case)
+        acknowledge(session, services, case, message)
         return Opened(case, None)
 
     transition(
@@ -187,7 +187,7 @@ def open_case(
         reason=f"verification by {verification.method} sent",
         now=services.clock(),
     )
-    acknowledge(session, services, case)
+    acknowledge(session, services, case, message)
     return Opened(case, verification)
 
 
@@ -235,12 +235,15 @@ def stop_marketing_at_once(
     return True
 
 
-def acknowledge(session: Session, services: Services, case: Request) -> Draft:
+def acknowledge(
+    session: Session, services: Services, case: Request, message: Message | None = None
+) -> Draft:
     """The first answer while identity is checked. Its words are the same for everyone and
     hold no personal data (not even the name the sender gave), so with `[verification]
     acknowledge_at_once` it is queued at once on the mail or chat the request came by (never
     to a contact point on file: that would tell whether we hold one); else it is a draft
-    that waits for staff."""
+    that waits for staff. `message`: the one the case was just opened by (its only one so
+    far: what the acknowledgement threads to, without asking the database)."""
     now = services.clock()
     came_by = (case.channel, case.requester_address)
     if (
@@ -268,6 +271,7 @@ def acknowledge(session: Session, services: Services, case: Request) -> Draft:
         auto_submitted=True,  # RFC 3834: an automatic answer; loop-safe like the challenges
         now=now,
         from_address=services.settings.organisation.email,
+        replying_to=message,
     )
     return draft
 

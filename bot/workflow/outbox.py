@@ -46,20 +46,22 @@ def queue_outbox(
     auto_submitted: bool = False,
     now: datetime,
     from_address: str,
+    replying_to: Message | None = None,
 ) -> Outbox:
     """Queue one message; its Message-ID (in the domain we send from) is fixed now, so a
-    retry sends the same message."""
+    retry sends the same message. `replying_to`: the case's first inbound message, when
+    the caller knows it (a case just opened by it): else it is looked up."""
     domain = from_address.rpartition("@")[2] or "localhost"
     headers: dict[str, object] = {"message_id": f"<{uuid.uuid4().hex}@{domain}>"}
     if case is not None:
         headers["reference"] = case.reference
         if channel is ChannelName.EMAIL:
-            first = _first_inbound(session, case, "email")
+            first = _first_inbound(session, case, "email", known=replying_to)
             if first is not None and first.message_id and first.address == address:
                 headers["in_reply_to"] = first.message_id
                 headers["references"] = [*first.references, first.message_id]
         if channel is ChannelName.TELEGRAM:
-            first = _first_inbound(session, case, "telegram", address)
+            first = _first_inbound(session, case, "telegram", address, known=replying_to)
             if first is not None and first.telegram_message_id:
                 headers["reply_to_message_id"] = first.telegram_message_id
     if auto_submitted:
@@ -107,18 +109,36 @@ _FIRST_INBOUND = (
     .order_by(col(Message.id))
     .limit(1)
 )
+_FIRST_INBOUND_FROM = _FIRST_INBOUND.where(Message.address == bindparam("address"))
 
 
 def _first_inbound(
-    session: Session, case: Request, channel: str, address: str | None = None
-) -> Row[Any] | None:
+    session: Session,
+    case: Request,
+    channel: str,
+    address: str | None = None,
+    *,
+    known: Message | None = None,
+) -> Row[Any] | Message | None:
     """The first message of the case that came in on `channel` (from `address`, if given):
     what a reply threads to. A Core query for four columns (every acknowledgement sent at
-    once asks it; the ORM's query for the whole row cost five times as much)."""
+    once asks it; the ORM's query for the whole row cost five times as much). `known`: the
+    case's first inbound message as the caller has it — used when it is of `channel` (and
+    from `address`), as the query would find it; else the query answers."""
+    if (
+        known is not None
+        and known.request_id == case.id
+        and known.direction == "in"
+        and known.channel == channel
+        and (address is None or known.address == address)
+    ):
+        return known
     if session.autoflush:
         session.flush()  # (as the ORM's query would)
-    query = _FIRST_INBOUND if address is None else _FIRST_INBOUND.where(Message.address == address)
-    result = session.connection().execute(query, {"case_id": case.id, "channel": channel})
+    query, params = _FIRST_INBOUND, {"case_id": case.id, "channel": channel}
+    if address is not None:
+        query, params = _FIRST_INBOUND_FROM, {**params, "address": address}
+    result = session.connection().execute(query, params)
     return result.first()
 
 
