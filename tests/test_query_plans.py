@@ -4,6 +4,7 @@ measures it). Checked with SQLite's own query planner on the statements really s
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event
 
 from tests.workflow_kit import make_world
@@ -20,8 +21,13 @@ def _plans(world, statements: dict[str, object]) -> dict[str, list[str]]:
         }
 
 
-def test_no_query_of_the_pipeline_reads_a_whole_table(tmp_path):
-    world = make_world(tmp_path)
+@pytest.mark.parametrize("at_once", [False, True], ids=["ack-drafted", "ack-at-once"])
+def test_no_query_of_the_pipeline_reads_a_whole_table(tmp_path, at_once):
+    # (`at_once`: acknowledgements go out at once, the default: each asks whether one
+    # went to the same address within the day)
+    from bot.config import VerificationSettings
+
+    world = make_world(tmp_path, verification=VerificationSettings(acknowledge_at_once=at_once))
     statements: dict[str, object] = {}
 
     @event.listens_for(world.database.engine, "before_cursor_execute")
@@ -47,6 +53,8 @@ def test_no_query_of_the_pipeline_reads_a_whole_table(tmp_path):
     world.email("noreply@example.com", "Out of office", headers={"auto-submitted": "auto-replied"})
     world.chat("5550002", "Any news?")
     assert len(statements) > 10
+    # (the once-a-day check for acknowledgements sent at once is among them)
+    assert any("draft.decided_at >=" in s for s in statements) == at_once
 
     whole_table = {
         statement: plan
