@@ -112,7 +112,6 @@ def transition(
         changes["closed_at"] = now
     elif reopening:
         changes["closed_at"] = None
-    update_now(session, request, **changes)  # (one UPDATE now, not a flush of the case)
     audit.record(
         session,
         at=now,
@@ -123,6 +122,11 @@ def transition(
         to_state=target,
         detail=reason,
     )
+    # One UPDATE now, not a flush of the case later; after the event, so that on PostgreSQL
+    # the case's row is locked after the audit chain's lock, in the order the flush used
+    # to take them (locking the row first could make a new deadlock with a transaction
+    # that holds the chain's lock and waits for the row).
+    update_now(session, request, **changes)
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
         resolve_verification_alerts(session, request, actor=actor, now=now)
