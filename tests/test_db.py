@@ -168,3 +168,46 @@ def test_a_worker_on_an_up_to_date_database_does_not_load_alembic(sqlite_url):
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_savepoints_sent_as_plain_text_still_keep_and_undo_what_they_hold(any_database):
+    # bot.store.database._plain_savepoints: SAVEPOINT and RELEASE are not compiled each
+    # time; a nested savepoint rolled back undoes only its own work, on both databases,
+    # and a name that needs quoting is still quoted.
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event, text
+
+    from bot.store.tables import ChannelCursor
+
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    sent: list[str] = []
+    plain: list[str] = []  # sent without a compiled statement behind them
+
+    @event.listens_for(any_database.engine, "before_cursor_execute")
+    def keep(_conn, _cursor, statement, _params, context, _many):  # type: ignore[no-untyped-def]
+        sent.append(statement)
+        if context.compiled is None:
+            plain.append(statement)
+
+    with any_database.session() as session:
+        with session.begin_nested():
+            session.add(ChannelCursor(name="kept", value="1", updated_at=at))
+        try:
+            with session.begin_nested():
+                session.add(ChannelCursor(name="undone", value="2", updated_at=at))
+                session.flush()
+                raise RuntimeError("undo")
+        except RuntimeError:
+            pass
+        connection = session.connection()
+        connection.dialect.do_savepoint(connection, "odd name")
+        connection.dialect.do_release_savepoint(connection, "odd name")
+    event.remove(any_database.engine, "before_cursor_execute", keep)
+    with any_database.session() as session:
+        names = session.execute(text("SELECT name FROM channel_cursor")).scalars().all()
+    assert names == ["kept"]
+    assert "SAVEPOINT sa_savepoint_1" in sent and "RELEASE SAVEPOINT sa_savepoint_1" in sent
+    assert 'SAVEPOINT "odd name"' in sent and 'RELEASE SAVEPOINT "odd name"' in sent
+    assert {"SAVEPOINT sa_savepoint_1", "RELEASE SAVEPOINT sa_savepoint_1"} <= set(plain)
