@@ -342,3 +342,26 @@ def test_a_second_right_only_hinted_at_is_named_when_the_model_reads_several_rig
     off = replace(model, multi_threshold=1.01)  # a model without that output
     found = Estimates(Estimate(kinds, 0.99, 0.99), (), own_data_ask=False)
     assert decide(reading, off, found, with_evidence=False).kinds == (RequestKind.ERASURE,)
+
+
+def test_packed_weights_add_up_exactly_however_many_and_however_negative():
+    """The model sums its weights as packed integers (one field per output): a sum must read
+    back as the sum of each output's weights, whatever their signs, for short and long
+    texts alike, and a row read back must be the weights as exported."""
+    import random
+
+    import json
+
+    from bot.reading.learned_model import MODEL_PATH, pack, shipped_model
+
+    model = shipped_model()
+    outputs = len(model.intercepts)
+    rng = random.Random(12)
+    for count in (0, 1, 2, 50, 5_000):
+        rows = [[rng.randint(-50_000, 50_000) for _ in range(outputs)] for _ in range(count)]
+        expected = [sum(column) for column in zip(*rows, strict=True)] or [0] * outputs
+        assert model.unpack(sum(pack(row) for row in rows)) == expected
+    exported = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["weights"]
+    for feature in list(exported)[::997]:
+        assert model.weights(feature) == tuple(exported[feature])
+    assert model.weights("w:no-such-feature") is None

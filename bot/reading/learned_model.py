@@ -243,7 +243,19 @@ HALF = 1 << 63
 
 def pack(ten_thousandths: Iterable[int]) -> int:
     """One row of weights (ten-thousandths, each of magnitude well under 2**62) packed."""
-    return sum(value << (_FIELD_BITS * index) for index, value in enumerate(ten_thousandths))
+    return _packed_biased([value + HALF for value in ten_thousandths])
+
+
+def _packed_biased(biased: list[int]) -> int:
+    """The packed row of weights given each plus HALF (as `LinearModel.biased` reads them)."""
+    count = len(biased)
+    return int.from_bytes(struct.pack(f"<{count}Q", *biased), "little") - _halves(count)
+
+
+@lru_cache(maxsize=4)
+def _halves(count: int) -> int:
+    """HALF in each of `count` fields."""
+    return sum(HALF << (_FIELD_BITS * index) for index in range(count))
 
 
 @dataclass(frozen=True)
@@ -293,7 +305,7 @@ class LinearModel:
     def __post_init__(self) -> None:
         outputs = len(self.intercepts)
         object.__setattr__(self, "_layout", struct.Struct(f"<{outputs}Q"))
-        object.__setattr__(self, "_halves", pack([HALF] * outputs))
+        object.__setattr__(self, "_halves", _halves(outputs))
         if not self._pair_rows:
             for name, row in self.rows.items():
                 if name.startswith("b:"):
@@ -394,13 +406,27 @@ def shipped_model() -> LinearModel:
 
 
 def read_model_json(text: str) -> dict:
-    """The exported model as parsed JSON, each row of weights packed as it is read (see
-    `pack`): ~31,000 rows of twelve floats would be ~5 MiB more in every worker, and the
-    lists are dropped one by one, so that they never all exist together (peak memory)."""
-    data = json.loads(text)
+    """The exported model as parsed JSON, each row of weights packed (see `pack`).
+
+    The weights are written with four decimals, so ~370,000 numbers hold ~10,000 values:
+    each distinct number is parsed to one float object, shared, and the lists that hold
+    them are dropped as soon as each is packed (peak memory at load)."""
+    floats: dict[str, float] = {}
+
+    def shared(number: str) -> float:
+        value = floats.get(number)
+        if value is None:
+            value = floats[number] = float(number)
+        return value
+
+    data = json.loads(text, parse_float=shared)
+    biased = {value: round(value * SCALE) + HALF for value in floats.values()}
     weights = data["weights"]
     for feature, row in weights.items():
-        weights[feature] = pack(round(w * SCALE) for w in row)
+        try:
+            weights[feature] = _packed_biased(list(map(biased.__getitem__, row)))
+        except KeyError:  # a weight written as a whole number ("0"): parsed as an int
+            weights[feature] = pack(round(w * SCALE) for w in row)
     data["packed"] = True
     return data
 
