@@ -348,9 +348,8 @@ def test_packed_weights_add_up_exactly_however_many_and_however_negative():
     """The model sums its weights as packed integers (one field per output): a sum must read
     back as the sum of each output's weights, whatever their signs, for short and long
     texts alike, and a row read back must be the weights as exported."""
-    import random
-
     import json
+    import random
 
     from bot.reading.learned_model import MODEL_PATH, pack, shipped_model
 
