@@ -364,3 +364,33 @@ def test_packed_weights_add_up_exactly_however_many_and_however_negative():
     for feature in list(exported)[::997]:
         assert model.weights(feature) == tuple(exported[feature])
     assert model.weights("w:no-such-feature") is None
+
+
+def test_sentences_are_cut_after_their_ends_and_blank_pieces_skipped_in_linear_time():
+    """sentence_spans against a plain reading of its rule (a sentence runs up to and with a
+    run of . ! ? or line ends; one that holds only blanks is no sentence), on random text,
+    and a long run of blanks costs no more than its length."""
+    import random
+    import re
+    import time
+
+    from bot.reading.learned_model import sentence_spans
+
+    def by_the_rule(text: str) -> list[tuple[int, int]]:
+        spans, start = [], 0
+        for match in re.finditer(r"[.!?\n]+", text):
+            if match.start() > start and not text[start : match.start()].isspace():
+                spans.append((start, match.end()))
+            start = match.end()
+        if start < len(text) and not text[start:].isspace():
+            spans.append((start, len(text)))
+        return spans
+
+    rng = random.Random(5)
+    for _ in range(20_000):
+        text = "".join(rng.choice("ab .!?\n\t\r\u00a0\u2028") for _ in range(rng.randint(0, 14)))
+        assert sentence_spans(text) == by_the_rule(text), repr(text)
+    assert sentence_spans("Hej.  \n \nRadera mig! Tack") == [(0, 5), (9, 22), (23, 27)]
+    started = time.process_time()
+    sentence_spans((" " * 200_000 + "\n") * 5)
+    assert time.process_time() - started < 0.5

@@ -48,6 +48,9 @@ _CLAUSE_END = re.compile(r"[.!?;\n]")
 #: Where a sentence ends: always also a clause's end, so a text's tokens are its sentences'
 #: tokens one after another.
 SENTENCE_END = re.compile(r"[.!?\n]+")
+#: The text cut into pieces, each up to and with the end of a sentence (or of the text): a
+#: piece of blanks only, or (group 1) a sentence; every character is read once.
+_SENTENCE_PIECE = re.compile(r"[^\S\n]*+(?:[.!?\n]+|\Z)|([^.!?\n]+)(?:[.!?\n]+|\Z)")
 _NEGATORS = frozenset(
     [
         "inte",
@@ -92,12 +95,13 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     return _tokens(text.replace("\u2019", "'"))
 
 
-def _tokens(text: str) -> list[tuple[str, bool]]:
-    found = _WORD.findall(text)  # a word never spans a clause's end
+def _tokens(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, bool]]:
+    """`tokens` of text[start:end] (read in place: a sentence need not be copied out)."""
+    found = _WORD.findall(text, start, len(text) if end is None else end)
     if _NEGATORS.isdisjoint(found):  # the common case: nothing is negated
         return [(word[:MAX_WORD], False) for word in found]
     out: list[tuple[str, bool]] = []
-    for clause in _CLAUSE_END.split(text):
+    for clause in _CLAUSE_END.split(text[start:end]):  # a word never spans a clause's end
         negated = False
         words = [word[:MAX_WORD] for word in _WORD.findall(clause)]
         for index, word in enumerate(words):
@@ -129,14 +133,7 @@ def word_features(word: str, negated: bool) -> tuple[str, ...]:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Where each sentence of `text` (one that holds more than blanks) starts and ends."""
-    spans, start = [], 0
-    for match in SENTENCE_END.finditer(text):
-        if match.start() > start and not text[start : match.start()].isspace():
-            spans.append((start, match.end()))
-        start = match.end()
-    if start < len(text) and not text[start:].isspace():
-        spans.append((start, len(text)))
-    return spans
+    return [match.span() for match in _SENTENCE_PIECE.finditer(text) if match.lastindex]
 
 
 @dataclass(frozen=True)
@@ -165,7 +162,7 @@ def message_features(text: str, original: str, signals: Signals) -> MessageFeatu
     """`text` is folded and mended, `original` as written."""
     spans = sentence_spans(text)
     text = text.replace("\u2019", "'")  # as `tokens` does; one character for one
-    words = [_tokens(text[start:end]) for start, end in spans]
+    words = [_tokens(text, start, end) for start, end in spans]
     extras = _global_features(original, signals)
     extras.append(length_feature(len(spans)))
     return MessageFeatures(spans, words, list(dict.fromkeys(extras)))
