@@ -390,7 +390,7 @@ def test_sentences_are_cut_after_their_ends_and_blank_pieces_skipped_in_linear_t
     for _ in range(20_000):
         text = "".join(rng.choice("ab .!?\n\t\r\u00a0\u2028") for _ in range(rng.randint(0, 14)))
         assert sentence_spans(text) == by_the_rule(text), repr(text)
-    assert sentence_spans("Hej.  \n \nRadera mig! Tack") == [(0, 5), (9, 22), (23, 27)]
+    assert sentence_spans("Hej.  \n \nRadera mig! Tack") == [(0, 4), (9, 20), (20, 25)]
     started = time.process_time()
     sentence_spans((" " * 200_000 + "\n") * 5)
     assert time.process_time() - started < 0.5
