@@ -1514,6 +1514,11 @@ def _weightiest_sentence(reading: _Reading, model: LinearModel, kind: RequestKin
     return [p if len(p) <= 160 else p[:157].rstrip() + "…" for p in phrase]
 
 
+def load_model() -> None:
+    """Load the shipped model now (a worker's start), rather than with the first message."""
+    _model()
+
+
 def _model() -> LinearModel | None:
     try:
         model = shipped_model()
