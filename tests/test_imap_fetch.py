@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 
@@ -53,3 +54,17 @@ def test_following_a_fetch_of_many_mails_costs_the_same_per_line():
         assert per_line(4_000) < 5 * per_line(200) + 2e-6
     finally:
         loop.close()
+
+
+async def test_a_fetch_times_out_only_after_the_server_was_silent_for_the_timeout():
+    loop = asyncio.get_running_loop()
+    command = _LinearFetch("A1", "1:*", "(BODY[])", prefix="UID", loop=loop, timeout=0.3)
+    started = loop.time()
+    for _ in range(6):  # a line every 0.1 s for 0.6 s: never silent for 0.3 s
+        await asyncio.sleep(0.1)
+        command.append_to_resp(b"1 FETCH (UID 1 BODY[] {3}")
+    assert not command._event.is_set()
+    with contextlib.suppress(aioimaplib.CommandTimeout):
+        await asyncio.wait_for(command.wait(), 2)
+    waited = loop.time() - started
+    assert command._resp_result == "KO" and 0.85 <= waited < 1.3

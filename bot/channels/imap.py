@@ -249,12 +249,32 @@ class _LinearFetch(aioimaplib.FetchCommand):
     """aioimaplib's FetchCommand asks after every line received whether a message's data
     is still incomplete, and to know where the last message began it reads all the lines of
     the response so far: a batch of 100 mails cost ~30,000 pattern matches. This one reads
-    only the lines that came since it last asked; the answer is the same."""
+    only the lines that came since it last asked; the answer is the same.
+
+    Likewise its timeout (the server silent for `timeout` seconds): aioimaplib replaces a
+    timer after every line; this one notes when the last line came, and its one timer, when
+    it fires, either ends the command or waits out the rest."""
 
     def __init__(self, *args: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._looked_at = 0
         self._last_fetch = 0
+
+    def _set_timer(self) -> None:
+        self._heard_at = self._loop.time()
+        if self._timeout is not None:
+            self._timer = self._loop.call_later(self._timeout, self._silent_too_long)
+
+    def _reset_timer(self) -> None:
+        self._heard_at = self._loop.time()
+
+    def _silent_too_long(self) -> None:
+        assert self._timeout is not None
+        silent = self._loop.time() - self._heard_at
+        if silent >= self._timeout:
+            self._timeout_callback()
+        else:
+            self._timer = self._loop.call_later(self._timeout - silent, self._silent_too_long)
 
     def wait_data(self) -> bool:
         lines = self._resp_lines
