@@ -261,16 +261,16 @@ class _LinearFetch(aioimaplib.FetchCommand):
         self._last_fetch = 0
 
     def _set_timer(self) -> None:
-        self._heard_at = self._loop.time()
+        self._heard_at = self._loop.time()  # wall clock: the server's silence
         if self._timeout is not None:
             self._timer = self._loop.call_later(self._timeout, self._silent_too_long)
 
     def _reset_timer(self) -> None:
-        self._heard_at = self._loop.time()
+        self._heard_at = self._loop.time()  # wall clock: the server's silence
 
     def _silent_too_long(self) -> None:
         assert self._timeout is not None
-        silent = self._loop.time() - self._heard_at
+        silent = self._loop.time() - self._heard_at  # wall clock: the server's silence
         if silent >= self._timeout:
             self._timeout_callback()
         else:
