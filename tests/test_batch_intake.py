@@ -267,3 +267,48 @@ async def test_an_acknowledgement_sent_at_once_answers_in_the_requests_thread(tm
     assert mail[0].references == ("<earlier@example.se>", "<ask@example.se>")
     assert chat[0].reply_to_message_id == world._ids
     world.database.dispose()
+
+
+def test_a_failure_late_in_a_batch_leaves_each_earlier_request_once_with_one_answer(
+    tmp_path, any_url, monkeypatch
+):
+    # The batch is first written without a savepoint per message; a failure then rolls back
+    # everything written before it, and the batch is written again message by message.
+    # What the first attempt wrote must not be there twice, nor its acknowledgement.
+    from bot.config import VerificationSettings
+    from bot.store.tables import Outbox
+
+    world = make_world(
+        tmp_path, any_url, verification=VerificationSettings(acknowledge_at_once=True)
+    )
+    real = pipeline.classify
+
+    def failing(message_text, **kwargs):
+        if "BOOM" in message_text:
+            raise RuntimeError("a bug met by this message alone")
+        return real(message_text, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", failing)
+    erasure = "Jag vill att ni raderar alla mina personuppgifter."
+    batch = [
+        _mail(1, erasure, "anna@example.se"),
+        _mail(2, "Har ni en Java-konsult i mars?"),
+        _mail(3, "BOOM"),
+        _mail(4, erasure, "erik@example.se"),
+    ]
+    assert handle_batch(world.database, world.services, batch, "imap:INBOX") == 4
+    assert _states(world) == {
+        "<b1@example.com>": "request",
+        "<b2@example.com>": "not_a_request",
+        "<b3@example.com>": "malformed",
+        "<b4@example.com>": "request",
+    }
+    assert _cursor(world) == "1:4"
+    cases = world.cases()
+    assert sorted(c.requester_address for c in cases) == ["anna@example.se", "erik@example.se"]
+    assert sorted(c.reference[-4:] for c in cases) == ["0001", "0002"]
+    with world.session() as session:
+        queued = session.exec(select(Outbox)).all()
+        assert sorted(m.address for m in queued) == ["anna@example.se", "erik@example.se"]
+        assert audit.verify_chain(session)[1] == []
+    world.database.dispose()

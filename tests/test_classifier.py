@@ -342,3 +342,55 @@ def test_a_second_right_only_hinted_at_is_named_when_the_model_reads_several_rig
     off = replace(model, multi_threshold=1.01)  # a model without that output
     found = Estimates(Estimate(kinds, 0.99, 0.99), (), own_data_ask=False)
     assert decide(reading, off, found, with_evidence=False).kinds == (RequestKind.ERASURE,)
+
+
+def test_packed_weights_add_up_exactly_however_many_and_however_negative():
+    """The model sums its weights as packed integers (one field per output): a sum must read
+    back as the sum of each output's weights, whatever their signs, for short and long
+    texts alike, and a row read back must be the weights as exported."""
+    import json
+    import random
+
+    from bot.reading.learned_model import MODEL_PATH, pack, shipped_model
+
+    model = shipped_model()
+    outputs = len(model.intercepts)
+    rng = random.Random(12)
+    for count in (0, 1, 2, 50, 5_000):
+        rows = [[rng.randint(-50_000, 50_000) for _ in range(outputs)] for _ in range(count)]
+        expected = [sum(column) for column in zip(*rows, strict=True)] or [0] * outputs
+        assert model.unpack(sum(pack(row) for row in rows)) == expected
+    exported = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["weights"]
+    for feature in list(exported)[::997]:
+        assert model.weights(feature) == tuple(exported[feature])
+    assert model.weights("w:no-such-feature") is None
+
+
+def test_sentences_are_cut_after_their_ends_and_blank_pieces_skipped_in_linear_time():
+    """sentence_spans against a plain reading of its rule (a sentence runs up to and with a
+    run of . ! ? or line ends; one that holds only blanks is no sentence), on random text,
+    and a long run of blanks costs no more than its length."""
+    import random
+    import re
+    import time
+
+    from bot.reading.learned_model import sentence_spans
+
+    def by_the_rule(text: str) -> list[tuple[int, int]]:
+        spans, start = [], 0
+        for match in re.finditer(r"[.!?\n]+", text):
+            if match.start() > start and not text[start : match.start()].isspace():
+                spans.append((start, match.end()))
+            start = match.end()
+        if start < len(text) and not text[start:].isspace():
+            spans.append((start, len(text)))
+        return spans
+
+    rng = random.Random(5)
+    for _ in range(20_000):
+        text = "".join(rng.choice("ab .!?\n\t\r\u00a0\u2028") for _ in range(rng.randint(0, 14)))
+        assert sentence_spans(text) == by_the_rule(text), repr(text)
+    assert sentence_spans("Hej.  \n \nRadera mig! Tack") == [(0, 4), (9, 20), (20, 25)]
+    started = time.process_time()
+    sentence_spans((" " * 200_000 + "\n") * 5)
+    assert time.process_time() - started < 0.5

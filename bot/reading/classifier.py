@@ -24,6 +24,7 @@ from bot.reading.identity_numbers import DEFAULT_MASK
 from bot.reading.language import detect_language
 from bot.reading.learned_model import (
     FEATURES_VERSION,
+    HALF,
     MULTI_FLOOR,
     RIGHTS,
     Estimate,
@@ -1100,6 +1101,7 @@ class _Reading:
     scores: dict[RequestKind, float]  # the rules' verdict: kind → strength
     bulk: bool  # an auto-reply, a bounce, or (email) a newsletter: `none` whatever it says
     flags: frozenset[str]
+    words: Words  # the words of `mended`, for the patterns' prefilters
 
 
 #: What a person writes fits in this many characters: a longer message is classified on its
@@ -1156,6 +1158,7 @@ def _read(text: str, subject: str, channel: str, visible: bool = False) -> _Read
         scores,
         bulk,
         frozenset(flags),
+        words,
     )
 
 
@@ -1280,6 +1283,8 @@ _ASKING = re.compile(
     r"kindly|snalla|kan ni|kan du|skulle ni|vill att ni|jag vill|jag onskar|vanligen|tack)\b"
 )
 
+_OWN_DATA_NEEDS, _ASKING_NEEDS = prefilter(_OWN_DATA), prefilter(_ASKING)
+
 
 def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     """The whole message's estimate and, for a longer one, its passages' (two sentences)
@@ -1300,15 +1305,17 @@ def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     sentences = (
         _strongest(reading, model, message.sentences, sums, 1, flags) if sentences_read else ()
     )
-    own = _OWN_DATA.search(reading.mended) is not None and _ASKING.search(reading.mended)
-    return Estimates(whole, passages, bool(own), sentences)
+    own = _found(_OWN_DATA, _OWN_DATA_NEEDS, reading.words) and _found(
+        _ASKING, _ASKING_NEEDS, reading.words
+    )
+    return Estimates(whole, passages, own, sentences)
 
 
 def _strongest(
     reading: _Reading,
     model: LinearModel,
     sentences: list[tuple[int, int]],
-    sums: list[list[float]],
+    sums: list[int],
     width: int,
     flags: list[str],
 ) -> tuple[Estimate, ...]:
@@ -1316,31 +1323,24 @@ def _strongest(
     strongly, as one Estimate: decide only asks whether some passage reaches a threshold."""
     flag_sums = model.sums([*flags, length_feature(width)])
     found = _passage_extras(reading, sentences, width)
-    totals = [
-        sums[index]
-        if width == 1
-        else [sum(c) for c in zip(*sums[index : index + width], strict=True)]
-        for index in range(len(found))
-    ]
-    # Most passages hold no rule finding and no question: their strongest is the column-wise
-    # maximum of their sums plus the flags', computed once.
-    plain = [total for total, extras in zip(totals, found, strict=True) if not extras]
-    best = (
-        [max(column) + f for column, f in zip(zip(*plain, strict=True), flag_sums, strict=True)]
-        if plain
-        else None
-    )
-    extra_sums: dict[tuple[str, ...], list[float]] = {}  # most are just ("x:question",)
-    for total, extras in zip(totals, found, strict=True):
+    # Passages are grouped by what they hold besides their words (most hold no rule finding
+    # and no question; most others just a question): a group's strongest is the column-wise
+    # maximum of its passages' sums plus the flags' and its extras' sums, added once. The
+    # sums are compared as `biased` gives them (each plus HALF), and HALF taken off after.
+    groups: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
+    biased = model.biased
+    for index, extras in enumerate(found):
+        groups.setdefault(tuple(extras), []).append(biased(sum(sums[index : index + width])))
+    best = None
+    for extras, group in groups.items():
+        added = flag_sums
         if extras:
-            key = tuple(extras)
-            summed = extra_sums.get(key)
-            if summed is None:
-                summed = extra_sums[key] = [
-                    a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)
-                ]
-            own = [a + b for a, b in zip(total, summed, strict=True)]
-            best = own if best is None else list(map(max, best, own))
+            added = [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
+        own = [
+            max(column) - HALF + a
+            for column, a in zip(zip(*group, strict=True), added, strict=True)
+        ]
+        best = own if best is None else list(map(max, best, own))
     return () if best is None else (model.from_sums([best]),)
 
 
@@ -1512,6 +1512,11 @@ def _weightiest_sentence(reading: _Reading, model: LinearModel, kind: RequestKin
         return []
     phrase = _phrases(reading, [best])
     return [p if len(p) <= 160 else p[:157].rstrip() + "…" for p in phrase]
+
+
+def load_model() -> None:
+    """Load the shipped model now (a worker's start), rather than with the first message."""
+    _model()
 
 
 def _model() -> LinearModel | None:

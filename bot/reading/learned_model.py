@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain, pairwise, repeat
+from operator import itemgetter
 from pathlib import Path
 
 from bot.reading.identity_numbers import find_identity_numbers
@@ -45,6 +48,9 @@ _CLAUSE_END = re.compile(r"[.!?;\n]")
 #: Where a sentence ends: always also a clause's end, so a text's tokens are its sentences'
 #: tokens one after another.
 SENTENCE_END = re.compile(r"[.!?\n]+")
+#: The text cut into pieces, each up to and with the end of a sentence (or of the text): a
+#: piece of blanks only, or (group 1) a sentence; every character is read once.
+_SENTENCE_PIECE = re.compile(r"[^\S\n]*+(?:[.!?\n]+|\Z)|([^.!?\n]+)(?:[.!?\n]+|\Z)")
 _NEGATORS = frozenset(
     [
         "inte",
@@ -86,12 +92,16 @@ class Signals:
 
 def tokens(text: str) -> list[tuple[str, bool]]:
     """Words of folded text, each marked whether a negation earlier in its clause reaches it."""
-    text = text.replace("\u2019", "'")
-    found = _WORD.findall(text)  # a word never spans a clause's end
+    return _tokens(text.replace("\u2019", "'"))
+
+
+def _tokens(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, bool]]:
+    """`tokens` of text[start:end] (read in place: a sentence need not be copied out)."""
+    found = _WORD.findall(text, start, len(text) if end is None else end)
     if _NEGATORS.isdisjoint(found):  # the common case: nothing is negated
         return [(word[:MAX_WORD], False) for word in found]
     out: list[tuple[str, bool]] = []
-    for clause in _CLAUSE_END.split(text):
+    for clause in _CLAUSE_END.split(text[start:end]):  # a word never spans a clause's end
         negated = False
         words = [word[:MAX_WORD] for word in _WORD.findall(clause)]
         for index, word in enumerate(words):
@@ -123,14 +133,7 @@ def word_features(word: str, negated: bool) -> tuple[str, ...]:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Where each sentence of `text` (one that holds more than blanks) starts and ends."""
-    spans, start = [], 0
-    for match in SENTENCE_END.finditer(text):
-        if match.start() > start and not text[start : match.start()].isspace():
-            spans.append((start, match.end()))
-        start = match.end()
-    if start < len(text) and not text[start:].isspace():
-        spans.append((start, len(text)))
-    return spans
+    return [match.span() for match in _SENTENCE_PIECE.finditer(text) if match.lastindex]
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,8 @@ class MessageFeatures:
 def message_features(text: str, original: str, signals: Signals) -> MessageFeatures:
     """`text` is folded and mended, `original` as written."""
     spans = sentence_spans(text)
-    words = [tokens(text[start:end]) for start, end in spans]
+    text = text.replace("\u2019", "'")  # as `tokens` does; one character for one
+    words = [_tokens(text, start, end) for start, end in spans]
     extras = _global_features(original, signals)
     extras.append(length_feature(len(spans)))
     return MessageFeatures(spans, words, list(dict.fromkeys(extras)))
@@ -201,8 +205,6 @@ def _has_phone(text: str) -> bool:
     return any(not find_identity_numbers(m.group()) for m in matches)
 
 
-_UNSEEN = object()
-
 #: The model's extra output besides the kinds: whether the message asks for any right at
 #: all. Kinds that sound alike ("stop using my data": objection or restriction?) can share
 #: out their probability so that none reaches the threshold; this one then still says
@@ -219,15 +221,50 @@ class Estimate:
     multi: float = 0.0  # the probability that more than one right is asked for
 
 
+#: The exported weights have four decimals (bot.reading.training.export): each is a whole
+#: number of ten-thousandths, and the model sums them as such, exactly.
+SCALE = 10_000
+_WORD_OF = itemgetter(0)  # a token's word, without whether it is negated
+#: How many words' rows a model keeps (see LinearModel.word_row).
+WORD_CACHE = 200_000
+#: A feature's weights, one per output, packed into one integer of 64-bit fields, the
+#: first output lowest: sum(v_j << 64 j), a weight below zero borrowing from the fields
+#: above it. That sum is linear, so adding packed rows adds every field at once, and a
+#: sentence's dozens of rows are summed by one `sum()` in C instead of a dozen column-wise
+#: sums in Python (what reading a long mail sentence by sentence cost most). `biased`
+#: reads the fields back: with HALF added to every field none is negative, so the sum's
+#: 64-bit digits are the fields themselves, each plus HALF.
+_FIELD_BITS = 64
+HALF = 1 << 63
+
+
+def pack(ten_thousandths: Iterable[int]) -> int:
+    """One row of weights (ten-thousandths, each of magnitude well under 2**62) packed."""
+    return _packed_biased([value + HALF for value in ten_thousandths])
+
+
+def _packed_biased(biased: list[int]) -> int:
+    """The packed row of weights given each plus HALF (as `LinearModel.biased` reads them)."""
+    count = len(biased)
+    return int.from_bytes(struct.pack(f"<{count}Q", *biased), "little") - _halves(count)
+
+
+@lru_cache(maxsize=4)
+def _halves(count: int) -> int:
+    """HALF in each of `count` fields."""
+    return sum(HALF << (_FIELD_BITS * index) for index in range(count))
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """Logistic regressions sharing one feature space: one per kind, one for "any right at
     all" and one for "several rights", with their thresholds. Weight rows hold the kinds'
-    weights, then the request's, then (if the model has it) the several rights'."""
+    weights, then the request's, then (if the model has it) the several rights'; `rows`
+    holds them packed (see `pack`), in ten-thousandths, and so do the intercepts."""
 
     kinds: tuple[RequestKind, ...]
-    intercepts: tuple[float, ...]
-    weights: dict[str, tuple[float, ...]]
+    intercepts: tuple[int, ...]
+    rows: dict[str, int]
     threshold: float
     request_threshold: float
     features_version: int
@@ -252,21 +289,22 @@ class LinearModel:
     #: one right also gets the next likeliest kind, if that is at least MULTI_FLOOR probable
     #: (a second right only hinted at; above 1.0: off, or a model without that output).
     multi_threshold: float = 1.01
-    #: A word's summed weights, computed once: most words recur, and a word expands to many
-    #: letter groups (this is what makes thousands of messages a second possible).
-    _word_rows: dict[tuple[str, bool], tuple[float, ...] | None] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    #: The word pairs' weights by the pair itself ("b:a_b" → (a, b)), made once at load:
-    #: a message's pairs are then looked up without building their names.
-    _pair_rows: dict[tuple[str, str], tuple[float, ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    #: A word's summed rows (its own feature and letter groups), computed once: most words
+    #: recur, and a word expands to many letter groups (this is what makes thousands of
+    #: messages a second possible). 0 for a word the model has no weight for.
+    _word_rows: dict[tuple[str, bool], int] = field(default_factory=dict, compare=False, repr=False)
+    #: The word pairs' rows by the pair itself ("b:a_b" → (a, b)), made once at load: a
+    #: message's pairs are then looked up without building their names.
+    _pair_rows: dict[tuple[str, str], int] = field(default_factory=dict, compare=False, repr=False)
+    _layout: struct.Struct = field(init=False, compare=False, repr=False)
+    _halves: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        outputs = len(self.intercepts)
+        object.__setattr__(self, "_layout", struct.Struct(f"<{outputs}Q"))
+        object.__setattr__(self, "_halves", _halves(outputs))
         if not self._pair_rows:
-            for name, row in self.weights.items():
+            for name, row in self.rows.items():
                 if name.startswith("b:"):
                     first, _, second = name[2:].partition("_")
                     self._pair_rows[(first, second)] = row
@@ -275,70 +313,76 @@ class LinearModel:
     def load(cls, path: Path = MODEL_PATH) -> LinearModel:
         return model_from_json(read_model_json(path.read_text(encoding="utf-8")))
 
-    def word_row(self, token: tuple[str, bool]) -> tuple[float, ...] | None:
-        """A word's summed weights (its own features and letter groups), cached."""
-        row = self._word_rows.get(token, _UNSEEN)
-        if row is not _UNSEEN:
-            return row
-        rows = [self.weights[f] for f in word_features(*token) if f in self.weights]
-        row = tuple(map(sum, zip(*rows, strict=True))) if rows else None
-        if len(self._word_rows) > 200_000:
-            self._word_rows.clear()
-        self._word_rows[token] = row
+    def unpack(self, packed: int) -> list[int]:
+        """The per-output sums (in ten-thousandths) of the rows summed into `packed`."""
+        return [value - HALF for value in self.biased(packed)]
+
+    def biased(self, packed: int) -> tuple[int, ...]:
+        """The per-output sums of `packed`, each plus HALF (see `pack`): what comparing
+        sums needs, without a step in Python per output."""
+        return self._layout.unpack((packed + self._halves).to_bytes(self._layout.size, "little"))
+
+    def weights(self, feature: str) -> tuple[float, ...] | None:
+        """One feature's weights as exported, or None when the model has none for it."""
+        row = self.rows.get(feature)
+        return None if row is None else tuple(v / SCALE for v in self.unpack(row))
+
+    def word_row(self, token: tuple[str, bool]) -> int:
+        """A word's packed row (its own features and letter groups), cached."""
+        row = self._word_rows.get(token)
+        if row is None:
+            self._learn_words([token])
+            row = self._word_rows[token]
         return row
 
-    def read(
-        self, message: MessageFeatures, by_sentence: bool
-    ) -> tuple[list[float], list[list[float]]]:
+    def _learn_words(self, tokens: list[tuple[str, bool]]) -> None:
+        """Put these words' rows in the cache (emptied first when it would grow too big)."""
+        cache, rows = self._word_rows, self.rows
+        if len(cache) + len(tokens) > WORD_CACHE:
+            cache.clear()
+        for token in tokens:
+            cache[token] = sum(rows[f] for f in word_features(*token) if f in rows)
+
+    def read(self, message: MessageFeatures, by_sentence: bool) -> tuple[list[int], list[int]]:
         """The summed weights (without the intercepts) of the whole message and, when
-        `by_sentence`, of each sentence: each word and pair is looked up once, and a
-        passage's estimate adds its sentences' sums instead of reading them again."""
-        pair_rows = self._pair_rows
-        word_sets = [dict.fromkeys(words) for words in message.words]
-        pair_sets = [
-            dict.fromkeys(zip([w for w, _ in words], [w for w, _ in words[1:]], strict=False))
-            for words in message.words
-        ]
-        words: dict[tuple[str, bool], tuple[float, ...] | None] = {}
-        for found in word_sets:
-            words.update(found)
-        pairs: dict[tuple[str, str], tuple[float, ...] | None] = {}
+        `by_sentence`, each sentence's packed sum (`unpack` reads it): a word or a pair
+        counts once in the whole and once in each sentence that holds it, and a passage's
+        estimate adds its sentences' sums instead of reading them again."""
+        cache = self._word_rows
+        words = dict.fromkeys(chain.from_iterable(message.words))
+        missing = [token for token in words if token not in cache]
+        if missing:
+            self._learn_words(missing if len(missing) < len(words) else list(words))
+            if any(token not in cache for token in words):  # emptied: all of them again
+                self._learn_words(list(words))
+        word_row, pair_row = cache.__getitem__, self._pair_rows.get
+        pair_sets = [dict.fromkeys(pairwise(map(_WORD_OF, found))) for found in message.words]
+        pairs: dict[tuple[str, str], None] = {}
         for found in pair_sets:
             pairs.update(found)
-        cached, word_row = self._word_rows, self.word_row
-        for token in words:
-            row = cached.get(token, _UNSEEN)
-            words[token] = word_row(token) if row is _UNSEEN else row
-        for pair in pairs:
-            pairs[pair] = pair_rows.get(pair)
-        weights = self.weights
-        rows = [row for row in words.values() if row is not None]
-        rows.extend(row for row in pairs.values() if row is not None)
-        rows.extend(weights[f] for f in message.extras if f in weights)
-        whole = self._summed(rows)
+        rows = self.rows
+        whole = sum(map(word_row, words)) + sum(map(pair_row, pairs, repeat(0)))
+        whole += sum(rows[f] for f in message.extras if f in rows)
         sentences = []
         if by_sentence:
-            for found_words, found_pairs in zip(word_sets, pair_sets, strict=True):
-                rows = [row for row in map(words.__getitem__, found_words) if row is not None]
-                rows.extend(row for row in map(pairs.__getitem__, found_pairs) if row is not None)
-                sentences.append(self._summed(rows))
-        return whole, sentences
+            sentences = [
+                sum(map(word_row, dict.fromkeys(sentence)))
+                + sum(map(pair_row, found_pairs, repeat(0)))
+                for sentence, found_pairs in zip(message.words, pair_sets, strict=True)
+            ]
+        return self.unpack(whole), sentences
 
-    def sums(self, extras: Iterable[str]) -> list[float]:
+    def sums(self, extras: Iterable[str]) -> list[int]:
         """The summed weights of some features that are not words (rules' findings, flags)."""
-        weights = self.weights
-        return self._summed([weights[f] for f in extras if f in weights])
-
-    def _summed(self, rows: list[tuple[float, ...]]) -> list[float]:
-        if not rows:
-            return [0.0] * len(self.intercepts)
-        return [sum(column) for column in zip(*rows, strict=True)]
+        rows = self.rows
+        return self.unpack(sum(rows[f] for f in extras if f in rows))
 
     def estimate(self, message: MessageFeatures) -> Estimate:
         return self.from_sums([self.read(message, False)[0]])
 
-    def from_sums(self, parts: Iterable[list[float]]) -> Estimate:
-        total = [sum(column) for column in zip(self.intercepts, *parts, strict=True)]
+    def from_sums(self, parts: Iterable[list[int]]) -> Estimate:
+        """The estimate from summed weights (ten-thousandths, as `read` and `sums` give)."""
+        total = [sum(column) / SCALE for column in zip(self.intercepts, *parts, strict=True)]
         probabilities = [1.0 / (1.0 + math.exp(-max(min(t, 50.0), -50.0))) for t in total]
         count = len(self.kinds)
         return Estimate(
@@ -350,7 +394,7 @@ class LinearModel:
     def contribution(self, words: Iterable[tuple[str, bool]], kind: RequestKind) -> float:
         """How much these words push towards one kind (for choosing evidence)."""
         index = self.kinds.index(kind)
-        return sum(row[index] for row in map(self.word_row, words) if row is not None)
+        return self.unpack(sum(map(self.word_row, words)))[index] / SCALE
 
 
 @lru_cache(maxsize=1)
@@ -359,10 +403,11 @@ def shipped_model() -> LinearModel:
 
 
 def read_model_json(text: str) -> dict:
-    """The exported model, each distinct number one float object: the weights are written
-    with four decimals, so ~400,000 numbers hold ~10,000 values, and sharing them saves a
-    worker ~9 MiB; every list of weights becomes its tuple at once, so that the lists and
-    the tuples never all exist together (peak memory at load)."""
+    """The exported model as parsed JSON, each row of weights packed (see `pack`).
+
+    The weights are written with four decimals, so ~370,000 numbers hold ~10,000 values:
+    each distinct number is parsed to one float object, shared, and the lists that hold
+    them are dropped as soon as each is packed (peak memory at load)."""
     floats: dict[str, float] = {}
 
     def shared(number: str) -> float:
@@ -372,18 +417,26 @@ def read_model_json(text: str) -> dict:
         return value
 
     data = json.loads(text, parse_float=shared)
+    biased = {value: round(value * SCALE) + HALF for value in floats.values()}
     weights = data["weights"]
     for feature, row in weights.items():
-        weights[feature] = tuple(row)
+        try:
+            weights[feature] = _packed_biased(list(map(biased.__getitem__, row)))
+        except KeyError:  # a weight written as a whole number ("0"): parsed as an int
+            weights[feature] = pack(round(w * SCALE) for w in row)
+    data["packed"] = True
     return data
 
 
 def model_from_json(data: dict) -> LinearModel:
     """A model from its exported form (as written to MODEL_PATH), without a file."""
+    weights = data["weights"]
+    if not data.get("packed"):
+        weights = {f: pack(round(w * SCALE) for w in row) for f, row in weights.items()}
     return LinearModel(
         kinds=tuple(RequestKind(k) for k in data["kinds"]),
-        intercepts=tuple(data["intercepts"]),
-        weights={f: w if isinstance(w, tuple) else tuple(w) for f, w in data["weights"].items()},
+        intercepts=tuple(round(i * SCALE) for i in data["intercepts"]),
+        rows=weights,
         threshold=data["threshold"],
         request_threshold=data["request_threshold"],
         features_version=data["features_version"],

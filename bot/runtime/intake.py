@@ -92,8 +92,8 @@ def handle_batch(
     stopped: Callable[[], bool] = lambda: False,
     max_seconds: float | None = None,
 ) -> int:
-    """Several messages in ONE transaction, each in its own savepoint, the cursor moved to
-    the last one done in that same transaction; returns how many were done (all of them,
+    """Several messages in ONE transaction, the cursor moved to the last one done in that
+    same transaction; returns how many were done (all of them,
     unless `stopped()` turned true — then it ends after the message in hand — or the
     transaction has lasted `max_seconds`: the others wait for the next one, so that no
     other writer waits long for the database).
@@ -101,9 +101,11 @@ def handle_batch(
     A commit per message cost more than most messages (an fsync on SQLite, a round trip on
     PostgreSQL); this keeps every guarantee of handle_inbound:
     - processed once, never lost: the effects and the cursor commit together or not at all;
-    - a message that fails for a reason of its own rolls back to its savepoint and is
-      quarantined (in a savepoint of its own, a bare record as the last resort) and the rest
-      go on;
+    - a message that fails for a reason of its own is quarantined and the rest go on: the
+      batch is first written without a savepoint per message (see _write_batch); when one
+      fails, that transaction is rolled back whole and the batch written again with each
+      message in a savepoint of its own, the failing one then rolled back to it and
+      quarantined (in a savepoint of its own, a bare record as the last resort);
     - a database that is down or busy (`is_transient`): nothing of the batch is kept, the
       error is re-raised and the whole batch read again later.
 
@@ -116,6 +118,31 @@ def handle_batch(
     second time (the first may have stored it)."""
     if not batch:
         return 0
+    try:
+        return _write_batch(database, services, batch, cursor, stopped, max_seconds, False)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+    # A message failed for a reason of its own, and nothing of the batch was kept: again,
+    # each message in a savepoint of its own, so that it alone is quarantined.
+    return _write_batch(database, services, batch, cursor, stopped, max_seconds, True)
+
+
+def _write_batch(
+    database: Database,
+    services: Services,
+    batch: list[Pending],
+    cursor: str,
+    stopped: Callable[[], bool],
+    max_seconds: float | None,
+    guarded: bool,
+) -> int:
+    """handle_batch's transaction; `guarded`: each message in a savepoint of its own (a
+    failure is quarantined), else none (a failure ends the transaction, rolled back).
+
+    Why not always guarded: a savepoint and its release cost more than storing an ordinary
+    mail does, and a message fails so rarely that writing a batch a second time then is
+    far cheaper than a savepoint around every message."""
     done = 0
     began = time.monotonic()
     with database.session() as session:
@@ -124,7 +151,16 @@ def handle_batch(
         new = _new_keys(session, [p.inbound.dedupe_key() for p in batch])
         for pending in batch:
             key = pending.inbound.dedupe_key()
-            _in_savepoint(session, services, pending, known_new=key in new)
+            if guarded:
+                _in_savepoint(session, services, pending, known_new=key in new)
+            else:
+                process_inbound(
+                    session,
+                    services,
+                    pending.inbound,
+                    classification=pending.classification,
+                    known_new=key in new,
+                )
             new.discard(key)
             done += 1
             if stopped() or (max_seconds is not None and time.monotonic() - began > max_seconds):

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 
 from bot.channels.messages import OutboundChannel
 from bot.config import Settings
+from bot.reading.classifier import load_model
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.runtime.chat_poller import poll_chat
@@ -197,6 +198,9 @@ def limit_malloc_arenas(arenas: int = 1) -> bool:
 def run_until_signalled(settings: Settings, database: Database, services: Services) -> None:
     """`noxbot run`: the workers until SIGINT or SIGTERM, then a clean stop."""
     limit_malloc_arenas()
+    # The classifier's model is loaded before any channel is read (~0.1 s), not by the
+    # first message, which would then wait for it.
+    load_model()
 
     async def main() -> None:
         stop = asyncio.Event()

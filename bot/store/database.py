@@ -114,10 +114,11 @@ _SAVEPOINT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def _plain_savepoints(engine: Engine) -> Engine:
     """SAVEPOINT and RELEASE SAVEPOINT sent as the text SQLAlchemy compiles them to, without
-    compiling them each time: a batch gives every message a savepoint (bot.runtime.intake),
-    and compiling the two statements anew (the name differs, so they are never cached) cost
-    about an eighth of an ordinary mail's CPU in the pipeline. A name that would need
-    quoting (SQLAlchemy's own, sa_savepoint_N, never does) is left to SQLAlchemy."""
+    compiling them each time: a batch written again after a failure gives every message a
+    savepoint (bot.runtime.intake), as do other workflows, and compiling the two statements
+    anew (the name differs, so they are never cached) cost about an eighth of an ordinary
+    mail's CPU in the pipeline when every message had one. A name that would need quoting
+    (SQLAlchemy's own, sa_savepoint_N, never does) is left to SQLAlchemy."""
     dialect = engine.dialect
     compiled_savepoint, compiled_release = dialect.do_savepoint, dialect.do_release_savepoint
 
