@@ -342,6 +342,22 @@ def prefilter(pattern: re.Pattern[str] | str) -> Prefilter:
     return Prefilter(tuple(sorted(set(requirements), key=_cost)[:_KEPT]))
 
 
+def _split(requirement: Requirement) -> tuple[frozenset[str], tuple[Atom, ...]]:
+    """A requirement's whole words, and its other atoms as (kind, what to look for): raw
+    text in the text, the start or end of a word (or a part of one) in the words joined by
+    blanks (Words.meets)."""
+    wholes = frozenset(value for kind, value in requirement if kind == WHOLE)
+    probes = {START: " {}", END: "{} ", PART: "{}", RAW: "{}"}
+    others = tuple(
+        (kind, probes[kind].format(value)) for kind, value in requirement if kind != WHOLE
+    )
+    return wholes, others
+
+
+#: Each requirement met so far, split by _split once (requirements are made at import).
+_SPLIT: dict[Requirement, tuple[frozenset[str], tuple[Atom, ...]]] = {}
+
+
 class Words:
     """A text's words (runs of a-z), and the checks of a requirement against them."""
 
@@ -351,17 +367,19 @@ class Words:
         self._joined: str | None = None
 
     def meets(self, requirement: Requirement) -> bool:
-        for kind, value in requirement:
-            if kind == WHOLE:
-                if value in self.words:
-                    return True
-            elif kind == RAW:
-                if value in self.text:
+        split = _SPLIT.get(requirement)
+        if split is None:
+            split = _SPLIT[requirement] = _split(requirement)
+        wholes, others = split
+        if not self.words.isdisjoint(wholes):  # one set operation for all the whole words
+            return True
+        for kind, probe in others:
+            if kind == RAW:
+                if probe in self.text:
                     return True
             else:
                 if self._joined is None:
                     self._joined = " " + " ".join(self.words) + " "
-                probe = f" {value}" if kind == START else f"{value} " if kind == END else value
                 if probe in self._joined:
                     return True
         return False
