@@ -312,3 +312,22 @@ def test_a_failure_late_in_a_batch_leaves_each_earlier_request_once_with_one_ans
         assert sorted(m.address for m in queued) == ["anna@example.se", "erik@example.se"]
         assert audit.verify_chain(session)[1] == []
     world.database.dispose()
+
+
+def test_a_batch_written_again_after_a_failure_says_so_by_the_failures_kind_alone(
+    any_world, monkeypatch, caplog
+):
+    real = pipeline.classify
+
+    def failing(message_text, **kwargs):
+        if "Hemligt" in message_text:
+            raise ValueError(f"could not read {message_text}")  # words of the mail
+        return real(message_text, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", failing)
+    batch = [_mail(1, "Har ni en konsult?"), _mail(2, "Hemligt: 19800101-1234", "x@ex.se")]
+    with caplog.at_level("INFO", logger="noxbot"):
+        assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 2
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    assert "writing it again message by message" in said and "ValueError" in said
+    assert "Hemligt" not in said and "19800101" not in said and "x@ex.se" not in said

@@ -394,3 +394,41 @@ def test_sentences_are_cut_after_their_ends_and_blank_pieces_skipped_in_linear_t
     started = time.process_time()
     sentence_spans((" " * 200_000 + "\n") * 5)
     assert time.process_time() - started < 0.5
+
+
+def test_threads_classifying_at_once_never_fail_when_the_word_cache_is_emptied(monkeypatch):
+    """The main process classifies on several threads (the pipeline's worker thread, the
+    chat, the console); the model's word cache is emptied whenever it grows too big, and a
+    thread must never read it after another emptied it."""
+    import random
+    import sys
+    import threading
+
+    from bot.reading import learned_model
+    from bot.reading.classifier import classify
+
+    monkeypatch.setattr(learned_model, "WORD_CACHE", 300)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    errors: list[str] = []
+    found: list[tuple] = []
+
+    def classify_many(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(25):
+            words = " ".join(f"w{rng.getrandbits(32):x}" for _ in range(120))
+            try:
+                found.append(classify(f"Jag vill att ni raderar mina uppgifter. {words}.").kinds)
+            except Exception as exc:  # what the test is about
+                errors.append(repr(exc))
+
+    try:
+        threads = [threading.Thread(target=classify_many, args=(s,)) for s in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == [] and len(found) == 100
+    assert all(RequestKind.ERASURE in kinds for kinds in found)

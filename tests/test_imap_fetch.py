@@ -8,6 +8,7 @@ import random
 import time
 
 import aioimaplib
+import pytest
 
 from bot.channels.imap import _LinearFetch
 
@@ -68,3 +69,85 @@ async def test_a_fetch_times_out_only_after_the_server_was_silent_for_the_timeou
         await asyncio.wait_for(command.wait(), 2)
     waited = loop.time() - started
     assert command._resp_result == "KO" and 0.85 <= waited < 1.3
+
+
+_BODY = b"Subject: hej\r\nFrom: anna@example.se\r\n\r\n" + b"x" * 6000 + b"\r\n"
+
+
+async def _trickling_server(pause: float, stall_after: int | None = None):
+    """A loopback IMAP server whose FETCH sends its one mail 1,000 bytes every `pause`
+    seconds (as a slow link or a big batch would), or stops sending after `stall_after`
+    slices (a server that hangs mid-answer)."""
+
+    async def handle(reader, writer):
+        writer.write(b"* OK ready\r\n")
+        while line := await reader.readline():
+            tag, _, command = line.decode().strip().partition(" ")
+            command = command.upper()
+            if command.startswith("CAPABILITY"):
+                writer.write(f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n".encode())
+            elif command.startswith("LOGIN"):
+                writer.write(f"{tag} OK logged in\r\n".encode())
+            elif command.startswith("SELECT"):
+                writer.write(
+                    f"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 2] x\r\n"
+                    f"{tag} OK [READ-WRITE] done\r\n".encode()
+                )
+            elif command.startswith("UID FETCH"):
+                writer.write(
+                    b'* 1 FETCH (UID 1 INTERNALDATE "04-Dec-2026 10:00:00 +0000" BODY[] '
+                    + f"{{{len(_BODY)}}}\r\n".encode()
+                )
+                for number, start in enumerate(range(0, len(_BODY), 1000)):
+                    if stall_after is not None and number >= stall_after:
+                        await asyncio.sleep(3600)
+                    writer.write(_BODY[start : start + 1000])
+                    await writer.drain()
+                    await asyncio.sleep(pause)
+                writer.write(f")\r\n{tag} OK done\r\n".encode())
+            elif command.startswith("LOGOUT"):
+                writer.write(f"* BYE\r\n{tag} OK\r\n".encode())
+                await writer.drain()
+                break
+            else:
+                writer.write(f"{tag} BAD unknown\r\n".encode())
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def _fetch_all(server, timeout: float) -> list:
+    from bot.channels.imap import ImapMailbox
+    from bot.config import ImapSettings
+
+    port = server.sockets[0].getsockname()[1]
+    settings = ImapSettings(
+        host="127.0.0.1", port=port, tls="none", username="u", timeout_seconds=timeout
+    )
+    mailbox = ImapMailbox(settings, "p")
+    await mailbox.connect()
+    try:
+        return [mail async for mail in mailbox.new_mail(0, [1])]
+    finally:
+        await mailbox.close()
+
+
+async def test_a_fetch_that_takes_longer_than_the_timeout_in_all_but_never_pauses_is_read():
+    server = await _trickling_server(pause=0.15)  # 7 slices: ~1 s in all
+    try:
+        (mail,) = await _fetch_all(server, timeout=0.5)
+        assert mail.uid == 1 and mail.raw == _BODY
+    finally:
+        server.close()
+
+
+async def test_a_server_that_stops_answering_in_the_middle_of_a_fetch_times_out():
+    server = await _trickling_server(pause=0.05, stall_after=2)
+    started = time.monotonic()
+    try:
+        with pytest.raises((aioimaplib.CommandTimeout, TimeoutError)):
+            await asyncio.wait_for(_fetch_all(server, timeout=0.5), 10)
+        assert time.monotonic() - started < 3
+    finally:
+        server.close()

@@ -117,8 +117,12 @@ class ImapMailbox:
             raise ConnectionLost(f"{self.server} closed the connection")
         raise TimeoutError(f"{self.server} did not answer in {timeout:g} s")
 
-    async def _ok(self, awaitable: object, what: str) -> aioimaplib.Response:
-        response = await self._until_lost(awaitable, self.settings.timeout_seconds)
+    async def _ok(self, awaitable: object, what: str, *, timed: bool = True) -> aioimaplib.Response:
+        """The command's response when OK, else ImapError; it may take timeout_seconds in
+        all, unless `timed` is False: a FETCH ends when the server is silent that long
+        (its own timer, _LinearFetch), however long a big batch takes in all."""
+        timeout = self.settings.timeout_seconds if timed else None
+        response = await self._until_lost(awaitable, timeout)
         assert isinstance(response, aioimaplib.Response)
         if response.result != "OK":
             last = bytes(response.lines[-1]) if response.lines else b""
@@ -183,7 +187,7 @@ class ImapMailbox:
             uids = await self.uids_after(after_uid)
         for start in range(0, len(uids), BATCH):
             batch = ",".join(str(u) for u in uids[start : start + BATCH])
-            fetched = await self._ok(self._uid_fetch(batch), "UID FETCH")
+            fetched = await self._ok(self._uid_fetch(batch), "UID FETCH", timed=False)
             for mail in sorted(parse_fetch(fetched.lines), key=lambda m: m.uid):
                 yield mail
 

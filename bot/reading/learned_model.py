@@ -331,31 +331,35 @@ class LinearModel:
         """A word's packed row (its own features and letter groups), cached."""
         row = self._word_rows.get(token)
         if row is None:
-            self._learn_words([token])
-            row = self._word_rows[token]
+            row = self._learn_words([token])[token]
         return row
 
-    def _learn_words(self, tokens: list[tuple[str, bool]]) -> None:
-        """Put these words' rows in the cache (emptied first when it would grow too big)."""
-        cache, rows = self._word_rows, self.rows
-        if len(cache) + len(tokens) > WORD_CACHE:
+    def _learn_words(self, tokens: list[tuple[str, bool]]) -> dict[tuple[str, bool], int]:
+        """These words' rows, also put in the cache (emptied first when it would grow too
+        big). Callers use the rows returned, never the cache after this: another thread
+        classifying at the same time may empty it at any moment."""
+        rows = self.rows
+        learned = {
+            token: sum(rows[f] for f in word_features(*token) if f in rows) for token in tokens
+        }
+        cache = self._word_rows
+        if len(cache) + len(learned) > WORD_CACHE:
             cache.clear()
-        for token in tokens:
-            cache[token] = sum(rows[f] for f in word_features(*token) if f in rows)
+        cache.update(learned)
+        return learned
 
     def read(self, message: MessageFeatures, by_sentence: bool) -> tuple[list[int], list[int]]:
         """The summed weights (without the intercepts) of the whole message and, when
         `by_sentence`, each sentence's packed sum (`unpack` reads it): a word or a pair
         counts once in the whole and once in each sentence that holds it, and a passage's
         estimate adds its sentences' sums instead of reading them again."""
-        cache = self._word_rows
+        # The rows are read from the shared cache once, into a dict of this message's own.
         words = dict.fromkeys(chain.from_iterable(message.words))
-        missing = [token for token in words if token not in cache]
+        found = dict(zip(words, map(self._word_rows.get, words), strict=True))
+        missing = [token for token, row in found.items() if row is None]
         if missing:
-            self._learn_words(missing if len(missing) < len(words) else list(words))
-            if any(token not in cache for token in words):  # emptied: all of them again
-                self._learn_words(list(words))
-        word_row, pair_row = cache.__getitem__, self._pair_rows.get
+            found.update(self._learn_words(missing))
+        word_row, pair_row = found.__getitem__, self._pair_rows.get
         pair_sets = [dict.fromkeys(pairwise(map(_WORD_OF, found))) for found in message.words]
         pairs: dict[tuple[str, str], None] = {}
         for found in pair_sets:

@@ -118,14 +118,20 @@ def handle_batch(
     second time (the first may have stored it)."""
     if not batch:
         return 0
+    began = time.monotonic()
     try:
         return _write_batch(database, services, batch, cursor, stopped, max_seconds, False)
     except Exception as exc:
         if is_transient(exc):
             raise
+        failure = type(exc).__name__
     # A message failed for a reason of its own, and nothing of the batch was kept: again,
-    # each message in a savepoint of its own, so that it alone is quarantined.
-    return _write_batch(database, services, batch, cursor, stopped, max_seconds, True)
+    # each message in a savepoint of its own, so that it alone is quarantined — in the
+    # time the first writing left (at least one message is written, whatever is left).
+    log.warning("a batch of %d messages failed (%s); writing it again message by message",
+                len(batch), failure)  # fmt: skip
+    left = None if max_seconds is None else max(max_seconds - (time.monotonic() - began), 0.0)
+    return _write_batch(database, services, batch, cursor, stopped, left, True)
 
 
 def _write_batch(

@@ -199,8 +199,9 @@ def run_until_signalled(settings: Settings, database: Database, services: Servic
     """`noxbot run`: the workers until SIGINT or SIGTERM, then a clean stop."""
     limit_malloc_arenas()
     # The classifier's model is loaded before any channel is read (~0.1 s), not by the
-    # first message, which would then wait for it.
-    load_model()
+    # first message, which would then wait for it; not at all where none is read.
+    if settings.imap is not None or settings.telegram is not None:
+        load_model()
 
     async def main() -> None:
         stop = asyncio.Event()
