@@ -260,7 +260,8 @@ class LinearModel:
     """Logistic regressions sharing one feature space: one per kind, one for "any right at
     all" and one for "several rights", with their thresholds. Weight rows hold the kinds'
     weights, then the request's, then (if the model has it) the several rights'; `rows`
-    holds them packed (see `pack`), in ten-thousandths, and so do the intercepts."""
+    holds them packed (see `pack`), in ten-thousandths, and the intercepts are in
+    ten-thousandths too."""
 
     kinds: tuple[RequestKind, ...]
     intercepts: tuple[int, ...]
