@@ -14,7 +14,6 @@ Pure and fast: patterns are compiled once at import.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -1329,12 +1328,8 @@ def _strongest(
     # maximum of its passages' sums plus the flags' and its extras' sums, added once. The
     # sums are compared as `biased` gives them (each plus HALF), and HALF taken off after.
     groups: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
-    if width == 1:
-        totals = sums
-    elif width == 2:
-        totals = [first + second for first, second in itertools.pairwise(sums)]
-    else:
-        totals = [sum(sums[index : index + width]) for index in range(len(found))]
+    windows = zip(*(sums[start:] for start in range(width)), strict=False)
+    totals = sums if width == 1 else [sum(window) for window in windows]
     for extras, total in zip(found, map(model.biased, totals), strict=True):
         groups.setdefault(tuple(extras), []).append(total)
     best = None
