@@ -306,7 +306,7 @@ def fill(world, earlier: int, cases: int) -> None:
                 [
                     {
                         "dedupe_key": f"email:<old{i}@example.com>",
-                        "direction": "inbound",
+                        "direction": "in",
                         "channel": "email",
                         "address": f"kund{rng.randrange(5000)}@example.com",
                         "subject": "Offert",
