@@ -35,6 +35,19 @@ def _mail(n: int, text: str, sender: str = "kund@example.com") -> Pending:
     return Pending(inbound, f"1:{n}")
 
 
+def _classifier_fails_on(monkeypatch, marker: str, error) -> None:
+    """The pipeline's classifier raises `error(text)` on a message holding `marker`: a bug
+    met by that message alone."""
+    real = pipeline.classify
+
+    def failing(message_text, **kwargs):
+        if marker in message_text:
+            raise error(message_text)
+        return real(message_text, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", failing)
+
+
 def _cursor(world) -> str | None:
     with world.session() as session:
         row = session.get(ChannelCursor, "imap:INBOX")
@@ -281,14 +294,7 @@ def test_a_failure_late_in_a_batch_leaves_each_earlier_request_once_with_one_ans
     world = make_world(
         tmp_path, any_url, verification=VerificationSettings(acknowledge_at_once=True)
     )
-    real = pipeline.classify
-
-    def failing(message_text, **kwargs):
-        if "BOOM" in message_text:
-            raise RuntimeError("a bug met by this message alone")
-        return real(message_text, **kwargs)
-
-    monkeypatch.setattr(pipeline, "classify", failing)
+    _classifier_fails_on(monkeypatch, "BOOM", lambda text: RuntimeError("a bug met by it alone"))
     erasure = "Jag vill att ni raderar alla mina personuppgifter."
     batch = [
         _mail(1, erasure, "anna@example.se"),
@@ -317,14 +323,8 @@ def test_a_failure_late_in_a_batch_leaves_each_earlier_request_once_with_one_ans
 def test_a_batch_written_again_after_a_failure_says_so_by_the_failures_kind_alone(
     any_world, monkeypatch, caplog
 ):
-    real = pipeline.classify
-
-    def failing(message_text, **kwargs):
-        if "Hemligt" in message_text:
-            raise ValueError(f"could not read {message_text}")  # words of the mail
-        return real(message_text, **kwargs)
-
-    monkeypatch.setattr(pipeline, "classify", failing)
+    # The error carries the mail's words: the log must not.
+    _classifier_fails_on(monkeypatch, "Hemligt", lambda text: ValueError(f"could not read {text}"))
     batch = [_mail(1, "Har ni en konsult?"), _mail(2, "Hemligt: 19800101-1234", "x@ex.se")]
     with caplog.at_level("INFO", logger="noxbot"):
         assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 2
