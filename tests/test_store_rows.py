@@ -94,3 +94,82 @@ def test_a_row_not_stored_yet_is_changed_and_written_by_the_flush(tmp_path):
         assert alert in session.new
         session.commit()
     assert [a.resolved_by for a in world.alerts()] == ["staff"]
+
+
+def _message(key: str, **more) -> Message:
+    fields = dict(
+        dedupe_key=key,
+        direction="in",
+        channel="email",
+        address="anna.lindqvist@example.se",
+        display_name="Anna Lindqvist",
+        subject="Mina uppgifter – radera",
+        text="Hej!\nRadera allt om mig, även 'citat' och %(namn)s ?",
+        raw=b"\x00\xff raw",
+        references=["<a@example.se>", "<b@example.se>"],
+        classification={"kinds": ["erasure"], "confidence": 0.9},
+        label_kinds=None,
+        received_at=datetime(2026, 3, 2, 10, 30, 15, 123456, tzinfo=UTC),
+    )
+    return new_row(Message, **{**fields, **more})
+
+
+def test_a_row_written_through_the_driver_reads_back_as_the_orm_writes_one(any_database):
+    # insert_now sends its INSERT to the driver itself: every kind of value (JSON, bytes,
+    # a time with its zone, None, quotes and percent signs) must come back as a row the
+    # ORM wrote does.
+    with any_database.session() as session:
+        fast = insert_now(session, _message("fast"))
+        slow = _message("slow")
+        session.add(slow)
+        session.commit()
+        ids = (fast.id, slow.id)
+    with any_database.session() as session:
+        fast_row, slow_row = (session.get(Message, i) for i in ids)
+        assert fast_row is not None and slow_row is not None
+        skip = {"id", "dedupe_key"}
+        assert fast_row.model_dump(exclude=skip) == slow_row.model_dump(exclude=skip)
+        assert fast_row.received_at == datetime(2026, 3, 2, 10, 30, 15, 123456, tzinfo=UTC)
+        assert fast_row.references == ["<a@example.se>", "<b@example.se>"]
+
+
+def test_an_insert_the_database_refuses_is_sqlalchemys_error_and_names_no_value(any_database):
+    from sqlalchemy.exc import IntegrityError
+
+    with any_database.session() as session:
+        insert_now(session, _message("same"))
+        with pytest.raises(IntegrityError) as refused:
+            insert_now(session, _message("same", display_name="Secret Person"))
+        assert "Secret Person" not in str(refused.value)
+        assert "anna.lindqvist" not in str(refused.value)
+        session.rollback()
+        insert_now(session, _message("other"))  # the session goes on after the rollback
+        session.commit()
+    with any_database.session() as session:
+        assert [m.dedupe_key for m in session.exec(select(Message))] == ["other"]
+
+
+def test_a_connection_lost_under_an_insert_is_an_error_that_passes(postgres_url):
+    # The server ends the connection (a restart, a failover): the INSERT's error must say
+    # so, as SQLAlchemy's would, so that the watcher waits and reads the batch again
+    # instead of quarantining the message.
+    from sqlalchemy import text
+
+    from bot.store.database import Database, is_transient
+
+    database = Database(postgres_url)
+    try:
+        with database.session() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with database.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                other.commit()
+            with pytest.raises(Exception) as lost:
+                insert_now(session, _message("lost"))
+            assert is_transient(lost.value)
+            session.rollback()
+        with database.session() as session:  # a new connection works
+            insert_now(session, _message("after"))
+            session.commit()
+    finally:
+        database.dispose()

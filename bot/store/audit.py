@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
+from bot.store.rows import insert_returning_id
 from bot.store.tables import AuditEvent, Request
 
 GENESIS = "0" * 64
@@ -77,7 +78,7 @@ def _last_hash(session: Session) -> str:
     return last.first() or GENESIS
 
 
-_INSERT_EVENT = AuditEvent.__table__.insert()  # type: ignore[attr-defined]
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 
 #: session.info key of the chain's head as this transaction left it (see the module's doc).
 _HEAD = "noxbot.audit_head"
@@ -127,9 +128,9 @@ def record(
     )
     digest = event_hash(prev_hash=prev, **fields)
     row = {**fields, "prev_hash": prev, "hash": digest}
-    result = session.connection().execute(_INSERT_EVENT, row)
+    event_id = insert_returning_id(session, _EVENTS, row)
     session.info[_HEAD] = digest
-    return int(result.inserted_primary_key[0])
+    return event_id
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import contacts_of
-from bot.store.rows import new_row
+from bot.store.rows import insert_returning_id, new_row
 from bot.store.tables import (
     Direction,
     Message,
@@ -284,7 +284,7 @@ def _stored(session: Session, message: Message) -> None:
 
 
 _MESSAGE_COLUMNS = [c for c in Message.__table__.columns if not c.primary_key]  # type: ignore[attr-defined]
-_INSERT_MESSAGE = Message.__table__.insert()  # type: ignore[attr-defined]
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
 
 
 def _insert_alone(session: Session, message: Message) -> None:
@@ -297,8 +297,7 @@ def _insert_alone(session: Session, message: Message) -> None:
         column.name: made[column.key] if column.key in made else getattr(message, column.key)
         for column in _MESSAGE_COLUMNS
     }
-    result = session.connection().execute(_INSERT_MESSAGE, row)
-    message.id = result.inserted_primary_key[0]
+    message.id = insert_returning_id(session, _MESSAGES, row)
 
 
 def _finish(message: Message, state: MessageState, reason: str, session: Session) -> Outcome:
