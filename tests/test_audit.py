@@ -99,3 +99,19 @@ def test_a_session_used_for_two_transactions_reads_the_head_again(any_database):
         session.commit()
     with any_database.session() as session:
         assert audit.verify_chain(session) == (3, [])
+
+
+def test_an_event_stamped_in_swedish_time_verifies(any_database):
+    # Stored in UTC: the hash is of the time as stored, whatever zone the caller used.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    with any_database.session() as session:
+        audit.record(
+            session,
+            at=datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Stockholm")),
+            actor="staff:eva",
+            action="note",
+        )
+    with any_database.session() as session:
+        assert audit.verify_chain(session) == (1, [])

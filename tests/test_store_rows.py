@@ -133,7 +133,9 @@ def test_a_row_written_through_the_driver_reads_back_as_the_orm_writes_one(any_d
         assert fast_row.references == ["<a@example.se>", "<b@example.se>"]
 
 
-def test_an_insert_the_database_refuses_is_sqlalchemys_error_and_names_no_value(any_database):
+def test_an_insert_the_database_refuses_is_sqlalchemys_error_without_its_parameters(any_database):
+    # (PostgreSQL's own DETAIL line repeats the clashing key itself: the logs name only an
+    # error's kind, see bot.runtime.intake)
     from sqlalchemy.exc import IntegrityError
 
     with any_database.session() as session:
@@ -173,3 +175,54 @@ def test_a_connection_lost_under_an_insert_is_an_error_that_passes(postgres_url)
             session.commit()
     finally:
         database.dispose()
+
+
+def test_a_value_its_column_refuses_is_sqlalchemys_error_without_its_parameters(any_database):
+    from datetime import datetime as naive_clock
+
+    from sqlalchemy.exc import StatementError
+
+    with any_database.session() as session:
+        row = _message("naive", display_name="Secret Person")
+        row.received_at = naive_clock(2026, 3, 2, 10, 30)  # no zone: UTCDateTime refuses it
+        with pytest.raises(StatementError) as refused:
+            insert_now(session, row)
+        assert "Secret Person" not in str(refused.value)
+        assert "naive" in str(refused.value)
+
+
+def test_an_insert_missing_a_column_is_refused_by_name(any_database):
+    from bot.store.rows import insert_returning_id
+
+    with (
+        any_database.session() as session,
+        pytest.raises(TypeError, match="staff_alert needs message_id, request_id"),
+    ):
+        insert_returning_id(
+            session,
+            StaffAlert.__table__,  # type: ignore[attr-defined]
+            {"kind": "x", "text": "t", "created_at": NOW},
+        )
+
+
+def test_each_engine_converts_with_its_own_json_settings(tmp_path):
+    # The compiled INSERTs are kept per engine: one engine's JSON serialiser is not another's.
+    import json
+
+    from sqlalchemy import create_engine, text
+    from sqlmodel import Session as PlainSession
+    from sqlmodel import SQLModel
+
+    stored = []
+    for name, options in (
+        ("plain", {}),
+        ("own", {"json_serializer": lambda v: json.dumps(v, ensure_ascii=False)}),
+    ):
+        engine = create_engine(f"sqlite:///{tmp_path / name}.db", **options)
+        SQLModel.metadata.create_all(engine)
+        with PlainSession(engine) as session:
+            insert_now(session, _message("k", references=["<å@example.se>"]))
+            session.commit()
+            stored.append(session.execute(text('SELECT "references" FROM message')).scalar_one())
+        engine.dispose()
+    assert stored == ['["<\\u00e5@example.se>"]', '["<å@example.se>"]']

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import event as orm_event
 from sqlalchemy import text
@@ -112,6 +112,8 @@ def record(
     one cost more than writing it)."""
     if request is not None and request.id is None:
         session.flush()  # a case not yet written gets its id (and reference) first
+    if at.tzinfo is not None:  # stored in UTC: the hash must be of the time as stored
+        at = at.astimezone(UTC)
     prev = session.info.get(_HEAD)
     if prev is None:  # the first append of this transaction: take the lock, read the head
         _lock_chain(session)

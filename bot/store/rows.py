@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
+from weakref import WeakKeyDictionary
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import Table, bindparam, inspect
@@ -76,16 +77,28 @@ def _insert_of(model: type[SQLModel]) -> tuple[Table, tuple[Any, ...], str]:
     return table, columns, key.key
 
 
-_Compiled = tuple[str, tuple[str, ...] | None, tuple[tuple[str, Callable[[Any], Any]], ...]]
-#: Compiled INSERTs by table, kind of database and columns (a handful: not one per engine).
-_COMPILED: dict[tuple[Table, str, str, tuple[str, ...]], _Compiled] = {}
+class _CompiledInsert(NamedTuple):
+    """An INSERT as SQLAlchemy compiles it for one database: its SQL, the order of its
+    parameters (None: they go by name), and each column type's conversion of its value."""
+
+    sql: str
+    order: tuple[str, ...] | None
+    convert: tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
-def _compiled_insert(table: Table, dialect: Dialect, names: tuple[str, ...]) -> _Compiled:
-    """The INSERT of these columns returning the new row's key, as SQLAlchemy compiles it
-    for `dialect`: its SQL, the order of its parameters (None: they go by name), and the
-    conversion of each value the column's type makes before it is sent."""
+#: Compiled INSERTs per dialect (an engine's: its JSON serialiser is part of the conversion),
+#: then by table and columns; an engine that is gone takes its entries with it.
+_COMPILED: WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...]], _CompiledInsert]] = (
+    WeakKeyDictionary()
+)
+
+
+def _compiled_insert(table: Table, dialect: Dialect, names: tuple[str, ...]) -> _CompiledInsert:
+    """The INSERT of these columns returning the new row's key, compiled for `dialect`."""
     (key,) = [c for c in table.columns if c.primary_key]
+    missing = {c.name for c in table.columns if not c.primary_key} - set(names)
+    if missing:  # (SQLAlchemy would fill in a default the driver never hears of)
+        raise TypeError(f"an INSERT into {table.name} needs {', '.join(sorted(missing))}")
     compiled = table.insert().returning(key).compile(dialect=dialect, column_keys=list(names))
     convert = tuple(
         (name, process)
@@ -93,36 +106,41 @@ def _compiled_insert(table: Table, dialect: Dialect, names: tuple[str, ...]) -> 
         if (process := bound.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     )
     order = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return compiled.string, order, convert
+    return _CompiledInsert(compiled.string, order, convert)
 
 
 def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
-    """Insert one row of `table` (`values` by column name, every column the row has) in the
-    session's transaction through the driver, and return its key. Errors are SQLAlchemy's,
-    as from any statement: parameters hidden, a lost connection invalidated (and so
-    recognised as passing, bot.store.database.is_transient)."""
+    """Insert one row of `table` (`values` by column name: every column but the key) in the
+    session's transaction through the driver, and return its key.
+
+    Errors are SQLAlchemy's, as from any statement: a value its column's type refuses is
+    a StatementError, the database's refusal a DBAPIError, parameters hidden, a lost or
+    interrupted connection invalidated (a lost one counts as passing:
+    bot.store.database.is_transient). SQLAlchemy's own hooks (`before_cursor_execute`,
+    `handle_error`, echo) do not see these INSERTs."""
     connection = session.connection()
     dialect = connection.dialect
     names = tuple(values)
-    known = _COMPILED.get((table, dialect.name, dialect.driver, names))
-    if known is None:
-        known = _COMPILED[table, dialect.name, dialect.driver, names] = _compiled_insert(
-            table, dialect, names
-        )
-    sql, order, convert = known
-    params = dict(values)
-    for name, process in convert:
-        params[name] = process(params[name])
+    known = _COMPILED.setdefault(dialect, {})
+    compiled = known.get((table, names))
+    if compiled is None:
+        compiled = known[table, names] = _compiled_insert(table, dialect, names)
     driver_connection = connection.connection.dbapi_connection
-    assert driver_connection is not None  # (a connection the session holds is open)
-    cursor = driver_connection.cursor()
+    cursor = None
     try:
-        cursor.execute(sql, params if order is None else tuple(params[n] for n in order))
+        params = dict(values)
+        for name, process in compiled.convert:
+            params[name] = process(params[name])
+        assert driver_connection is not None  # (a connection the session holds is open)
+        cursor = driver_connection.cursor()
+        order = compiled.order
+        cursor.execute(compiled.sql, params if order is None else [params[n] for n in order])
         return int(cursor.fetchone()[0])
-    except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, driver_connection, cursor)
+    except Exception as exc:
+        driver_error = isinstance(exc, dialect.loaded_dbapi.Error)
+        lost = driver_error and dialect.is_disconnect(exc, driver_connection, cursor)
         error = DBAPIError.instance(
-            sql,
+            compiled.sql,
             None,
             exc,
             dialect.loaded_dbapi.Error,
@@ -133,8 +151,12 @@ def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) 
         if lost:
             connection.invalidate(error)
         raise error from exc
+    except BaseException:  # interrupted mid-statement: the connection's state is unknown
+        connection.invalidate()
+        raise
     finally:
-        cursor.close()
+        if cursor is not None:
+            cursor.close()
 
 
 def insert_now(session: Session, row: T) -> T:
