@@ -7,7 +7,8 @@ and how fast it recovers. Starts a throwaway Dovecot (and PostgreSQL with --post
 - the pipeline's CPU per message on an empty database and on one holding 100,000 earlier
   messages and 20,000 cases (in-process, no IMAP), and their ratio;
 - recovery: a restart after kill -9 until the next mail is read, mail read after a
-  Dovecot crash and return, mail pushed during a backlog read after it.
+  Dovecot crash and return, mail pushed during a backlog read after it;
+- a backlog of mail with attachments (150 mails with a 1 MB PDF each): time and peak RSS.
 
     .venv/bin/python bench/ingest.py [--mails 2000] [--postgres] [--earlier 100000]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import random
 import re
@@ -56,7 +58,24 @@ def mail(n: int) -> bytes:
     ).encode()
 
 
-def seed(server: dovecot.Dovecot, first: int, count: int) -> None:
+def with_attachment(n: int, size: int = 1_000_000) -> bytes:
+    """A short mail with a CV of `size` bytes attached (base64: ~1.37 times that)."""
+    blob = base64.encodebytes(random.Random(n).randbytes(size)).replace(b"\n", b"\r\n")
+    return (
+        (
+            f"From: konsult{n}@example.se\r\nTo: info@noxconsulting.se\r\nSubject: CV {n}\r\n"
+            f"Message-ID: <cv{n}@example.com>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, här är mitt CV.\r\n--XX\r\n"
+            "Content-Type: application/pdf; name=cv.pdf\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + blob
+        + b"--XX--\r\n"
+    )
+
+
+def seed(server: dovecot.Dovecot, first: int, count: int, make=None) -> None:
     """Deliver straight into the Maildir (Dovecot gives them UIDs when it next looks): far
     faster than APPEND, and the server's work is the same when they are read."""
     maildir = server.directory / "home" / dovecot.USER / "Maildir"
@@ -65,7 +84,7 @@ def seed(server: dovecot.Dovecot, first: int, count: int) -> None:
     owner = 1000 if os.geteuid() == 0 else os.getuid()
     for n in range(first, first + count):
         path = maildir / "tmp" / f"{time.time_ns()}.bench{n}.host"  # wall clock: a file name
-        path.write_bytes(mail(n))
+        path.write_bytes((make or mail)(n))
         if os.geteuid() == 0:
             os.chown(path, owner, owner)
         path.rename(maildir / "new" / path.name)
@@ -239,6 +258,25 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     print(f"last log line: {tail.split(' ', 3)[-1]}")
 
 
+def attachments(work: Path, url: str, count: int = 150) -> None:
+    """A backlog of mail with a 1 MB attachment each, in a Dovecot of its own."""
+    server = dovecot.start()
+    try:
+        seed(server, 0, count, with_attachment)
+        bot = Noxbot(work, server, url)
+        bot.start()
+        assert bot.process is not None
+        wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot.log)
+        connected = time.monotonic()
+        wait_for(lambda: bot.stored() >= count, 600, 0.05, bot.log)
+        took = time.monotonic() - connected
+        print(f"{count} mails with a 1 MB attachment: read in {took:.2f} s,"
+              f" peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB")  # fmt: skip
+        bot.stop()
+    finally:
+        server.stop()
+
+
 def flat_cost(url_for, earlier: int, cases: int) -> None:
     """The pipeline's CPU per message (handle_batch, no IMAP) on an empty database and on
     one holding `earlier` messages and `cases` cases."""
@@ -342,7 +380,7 @@ def main() -> None:
         cluster = pg.start_cluster()
         admin = create_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            for name in ("bench", "empty", "full"):
+            for name in ("bench", "attachments", "empty", "full"):
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
 
@@ -356,6 +394,8 @@ def main() -> None:
     server = dovecot.start()
     try:
         backlog(args, server, work, url_for("bench"))
+        (work / "attachments").mkdir()
+        attachments(work / "attachments", url_for("attachments"))
         flat_cost(url_for, args.earlier, args.cases)
     finally:
         server.stop()

@@ -93,6 +93,9 @@ async def _trickling_server(pause: float, stall_after: int | None = None):
                     f"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 2] x\r\n"
                     f"{tag} OK [READ-WRITE] done\r\n".encode()
                 )
+            elif command.startswith("UID FETCH") and "RFC822.SIZE" in command:
+                writer.write(f"* 1 FETCH (UID 1 RFC822.SIZE {len(_BODY)})\r\n".encode())
+                writer.write(f"{tag} OK done\r\n".encode())
             elif command.startswith("UID FETCH"):
                 writer.write(
                     b'* 1 FETCH (UID 1 INTERNALDATE "04-Dec-2026 10:00:00 +0000" BODY[] '

@@ -2,7 +2,8 @@
 
 Mail is fetched with BODY.PEEK[] so nothing is marked read, and nothing is moved: mail that
 is not a rights request is left exactly as it was. Fetches go in batches of at most 100
-UIDs, and the responses are handed to aioimaplib in slices (see PARSE_SLICE).
+UIDs and about BATCH_BYTES, and the responses are handed to aioimaplib in slices (see
+PARSE_SLICE).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ import aioimaplib
 from bot.config import ImapSettings
 
 BATCH = 100
+#: ... and at most about this many bytes: the sizes are asked first (RFC822.SIZE), so that
+#: mail with attachments (a CV as a PDF) is not fetched and held a hundred at a time — 150
+#: mails with a 1 MB attachment each took `noxbot run` to 363 MiB. A larger mail is
+#: fetched alone.
+BATCH_BYTES = 2 * 1024 * 1024
 #: aioimaplib parses what one read of the socket returns (up to 256 KiB) by recursing once
 #: per line, each level keeping the rest of the buffer: a FETCH of 100 ordinary mails took
 #: ~30 MiB at once. Handed to it in slices of this size, the same response takes well under
@@ -29,6 +35,7 @@ _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _INTERNALDATE = re.compile(rb"INTERNALDATE \"([^\"]+)\"")
 _UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _EXISTS = re.compile(rb"(?:\* )?(\d+) EXISTS")
 
 
@@ -77,6 +84,24 @@ def parse_fetch(lines: list[bytes | bytearray]) -> list[FetchedMail]:
                     )
                 )
     return found
+
+
+def fetch_groups(uids: list[int], sizes: dict[int, int], most_bytes: int) -> list[list[int]]:
+    """`uids` in order, cut into runs of at most `most_bytes` together (a message larger
+    than that alone; one whose size is unknown counts as nothing)."""
+    groups: list[list[int]] = []
+    group: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if group and total + size > most_bytes:
+            groups.append(group)
+            group, total = [], 0
+        group.append(uid)
+        total += size
+    if group:
+        groups.append(group)
+    return groups
 
 
 class ImapMailbox:
@@ -176,8 +201,8 @@ class ImapMailbox:
     async def new_mail(
         self, after_uid: int, uids: list[int] | None = None
     ) -> AsyncIterator[FetchedMail]:
-        """Messages with a UID above `after_uid` (or those of `uids`), oldest first, in
-        batches of BATCH.
+        """Messages with a UID above `after_uid` (or those of `uids`), oldest first, fetched
+        at most BATCH and about BATCH_BYTES at a time.
 
         Mail that arrives meanwhile is announced by a `* N EXISTS` that aioimaplib files
         among the pending FETCH's lines: the caller searches again when a pass found mail,
@@ -186,10 +211,28 @@ class ImapMailbox:
         if uids is None:
             uids = await self.uids_after(after_uid)
         for start in range(0, len(uids), BATCH):
-            batch = ",".join(str(u) for u in uids[start : start + BATCH])
-            fetched = await self._ok(self._uid_fetch(batch), "UID FETCH", timed=False)
-            for mail in sorted(parse_fetch(fetched.lines), key=lambda m: m.uid):
-                yield mail
+            some = uids[start : start + BATCH]
+            for group in fetch_groups(some, await self._sizes(some), BATCH_BYTES):
+                batch = ",".join(map(str, group))
+                fetched = await self._ok(self._uid_fetch(batch), "UID FETCH", timed=False)
+                mails = sorted(parse_fetch(fetched.lines), key=lambda m: m.uid, reverse=True)
+                del fetched  # (its lines hold a second copy of every mail)
+                while mails:  # each mail let go of once it is handed on
+                    yield mails.pop()
+
+    async def _sizes(self, uids: list[int]) -> dict[int, int]:
+        """Each message's size in bytes as the server reports it (RFC822.SIZE)."""
+        assert self.client is not None
+        response = await self._ok(
+            self.client.uid("fetch", ",".join(map(str, uids)), "(RFC822.SIZE)"), "UID FETCH"
+        )
+        sizes = {}
+        for line in response.lines:
+            if isinstance(line, bytes) and b" FETCH " in line:
+                uid, size = _UID.search(line), _SIZE.search(line)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return sizes
 
     async def _uid_fetch(self, uids: str) -> aioimaplib.Response:
         """UID FETCH of whole messages, as aioimaplib's `uid("fetch", …)` sends it, with

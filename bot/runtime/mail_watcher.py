@@ -115,6 +115,10 @@ async def ingest_mail(
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
 #: shared, few enough that the database's write lock is held for tens of milliseconds.
 DB_BATCH = 25
+#: ... or fewer, when their mails hold this many bytes (attachments): read mail waits for
+#: the database with its raw bytes (kept should it have to be quarantined), one batch
+#: waiting and one being written, so this bounds what the watcher holds.
+DB_BATCH_BYTES = 2 * 1024 * 1024
 #: ... and a transaction ends after this long (seconds), however many it holds: on SQLite
 #: the chat and the sender wait for the write lock meanwhile.
 TRANSACTION_SECONDS = 0.1
@@ -151,7 +155,12 @@ class _Committer:
 
     async def add(self, pending: Pending, uid: int) -> None:
         self.waiting.append((pending, uid))
-        if len(self.waiting) >= DB_BATCH or self._is_stopped() or self.in_flight is None:
+        if (
+            len(self.waiting) >= DB_BATCH
+            or self._is_stopped()
+            or self.in_flight is None
+            or sum(len(p.inbound.raw or b"") for p, _ in self.waiting) >= DB_BATCH_BYTES
+        ):
             await self._send()
 
     async def finish(self) -> None:

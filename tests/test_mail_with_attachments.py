@@ -1,0 +1,99 @@
+"""Mail with attachments (a CV as a PDF) is fetched and held a few at a time, not a hundred:
+the watcher's memory is bounded by a batch's bytes, not only by its count (bench/ingest.py
+measures the peak)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+
+import pytest
+
+from bot.channels import imap
+from bot.channels.imap import fetch_groups
+from bot.runtime import mail_watcher
+from bot.runtime.mail_watcher import watch_mail
+from tests.test_recovery import _append, _ids, _when, _world, imap_server  # noqa: F401
+
+LIMIT = 700_000
+
+
+def test_uids_are_cut_into_runs_of_at_most_the_byte_limit_in_order():
+    sizes = {1: 300, 2: 300, 3: 300, 4: 2_000, 5: 100, 6: 100}
+    assert fetch_groups([1, 2, 3, 4, 5, 6], sizes, 700) == [[1, 2], [3], [4], [5, 6]]
+    assert fetch_groups([1, 2, 3], {}, 700) == [[1, 2, 3]]  # sizes unknown: as before
+    assert fetch_groups([], sizes, 700) == []
+
+
+def _with_attachment(i: int, size: int) -> bytes:
+    blob = base64.encodebytes(random.Random(i).randbytes(size)).replace(b"\n", b"\r\n")
+    return (
+        (
+            f"From: konsult{i}@example.se\r\nTo: info@noxconsulting.se\r\nSubject: CV {i}\r\n"
+            f"Message-ID: <r{i}@example.com>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, här är mitt CV.\r\n--XX\r\n"
+            "Content-Type: application/pdf; name=cv.pdf\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + blob
+        + b"--XX--\r\n"
+    )
+
+
+async def test_mail_with_attachments_is_fetched_and_written_a_few_at_a_time_and_all_read(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    monkeypatch.setattr(imap, "BATCH_BYTES", LIMIT)
+    monkeypatch.setattr(mail_watcher, "DB_BATCH_BYTES", LIMIT)
+    mails = [_with_attachment(i, 220_000) for i in range(8)]  # ~300 KB each
+    mails[3] = _with_attachment(3, 900_000)  # larger than a batch: fetched alone
+    mails.append(_with_attachment(8, 100))
+    await _append(imap_server, mails)
+    size_of = {f"<r{i}@example.com>": len(raw) for i, raw in enumerate(mails)}
+
+    fetched: list[str] = []
+    fetch = imap.ImapMailbox._uid_fetch
+
+    async def recorded_fetch(self, uids):  # type: ignore[no-untyped-def]
+        fetched.append(uids)
+        return await fetch(self, uids)
+
+    written: list[int] = []
+    handle_batch = mail_watcher.handle_batch
+
+    def recorded_batch(database, services, batch, *rest):  # type: ignore[no-untyped-def]
+        written.append(sum(len(p.inbound.raw or b"") for p in batch))
+        return handle_batch(database, services, batch, *rest)
+
+    monkeypatch.setattr(imap.ImapMailbox, "_uid_fetch", recorded_fetch)
+    monkeypatch.setattr(mail_watcher, "handle_batch", recorded_batch)
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: _ids(world) == set(size_of), 60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    # Every FETCH of several mails stays within the limit; the large one went alone.
+    fetched_sizes = [[len(mails[int(u) - 1]) for u in uids.split(",")] for uids in fetched]
+    assert all(len(s) == 1 or sum(s) <= LIMIT for s in fetched_sizes), fetched_sizes
+    assert [len(mails[3])] in fetched_sizes and len(fetched) >= 4
+    # ... and no batch waits for the database with much more than the limit in it.
+    assert max(written) <= LIMIT + len(mails[3]), written
+    assert len(written) >= 3
+
+
+@pytest.mark.parametrize("limit", [1, 10**9])
+def test_any_byte_limit_keeps_every_uid_once_in_order(limit):
+    rng = random.Random(limit)
+    uids = sorted(rng.sample(range(1, 10_000), 300))
+    sizes = {u: rng.randint(0, 5_000_000) for u in uids}
+    groups = fetch_groups(uids, sizes, limit)
+    assert [u for g in groups for u in g] == uids
+    assert all(len(g) == 1 or sum(sizes[u] for u in g) <= limit for g in groups)
