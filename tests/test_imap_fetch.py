@@ -74,10 +74,18 @@ async def test_a_fetch_times_out_only_after_the_server_was_silent_for_the_timeou
 _BODY = b"Subject: hej\r\nFrom: anna@example.se\r\n\r\n" + b"x" * 6000 + b"\r\n"
 
 
-async def _trickling_server(pause: float, stall_after: int | None = None):
+async def _trickling_server(
+    pause: float,
+    stall_after: int | None = None,
+    size_line: bytes | None = None,
+    lines_before_size: int = 0,
+):
     """A loopback IMAP server whose FETCH sends its one mail 1,000 bytes every `pause`
     seconds (as a slow link or a big batch would), or stops sending after `stall_after`
-    slices (a server that hangs mid-answer)."""
+    slices (a server that hangs mid-answer). Its answer to the size query is `size_line`
+    (by default the true size), after `lines_before_size` other lines, one every `pause`
+    seconds (as a server that reads each message to learn its size answers: here sizes of
+    other messages, as a server may send unasked)."""
 
     async def handle(reader, writer):
         writer.write(b"* OK ready\r\n")
@@ -94,8 +102,12 @@ async def _trickling_server(pause: float, stall_after: int | None = None):
                     f"{tag} OK [READ-WRITE] done\r\n".encode()
                 )
             elif command.startswith("UID FETCH") and "RFC822.SIZE" in command:
-                writer.write(f"* 1 FETCH (UID 1 RFC822.SIZE {len(_BODY)})\r\n".encode())
-                writer.write(f"{tag} OK done\r\n".encode())
+                for k in range(lines_before_size):  # (sizes of mail not asked about)
+                    writer.write(f"* {k + 2} FETCH (UID {k + 100} RFC822.SIZE 5)\r\n".encode())
+                    await writer.drain()
+                    await asyncio.sleep(pause)
+                answer = size_line or f"* 1 FETCH (UID 1 RFC822.SIZE {len(_BODY)})".encode()
+                writer.write(answer + f"\r\n{tag} OK done\r\n".encode())
             elif command.startswith("UID FETCH"):
                 writer.write(
                     b'* 1 FETCH (UID 1 INTERNALDATE "04-Dec-2026 10:00:00 +0000" BODY[] '
@@ -152,5 +164,36 @@ async def test_a_server_that_stops_answering_in_the_middle_of_a_fetch_times_out(
         with pytest.raises((aioimaplib.CommandTimeout, TimeoutError)):
             await asyncio.wait_for(_fetch_all(server, timeout=0.5), 10)
         assert time.monotonic() - started < 3
+    finally:
+        server.close()
+
+
+async def test_a_size_query_that_takes_longer_than_the_timeout_in_all_but_never_pauses_is_read():
+    # A server that has to read each message to know its size answers slowly but steadily:
+    # timed by its silence, as the FETCH of the mail is, not by the whole answer's length.
+    server = await _trickling_server(pause=0.15, lines_before_size=6)  # ~0.9 s in all
+    try:
+        (mail,) = await _fetch_all(server, timeout=0.5)
+        assert mail.uid == 1 and mail.raw == _BODY
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [
+        b"* 1 FETCH (UID 1 RFC822.SIZE " + b"9" * 5000 + b")",
+        b"* 1 FETCH (UID " + b"7" * 5000 + b" RFC822.SIZE 12)",
+        b"* 1 FETCH (UID 1 RFC822.SIZE -5)",
+    ],
+    ids=["huge size", "huge uid", "negative size"],
+)
+async def test_a_server_that_answers_the_size_query_with_nonsense_still_has_its_mail_read(
+    size_line,
+):
+    server = await _trickling_server(pause=0.0, size_line=size_line)
+    try:
+        (mail,) = await _fetch_all(server, timeout=2)
+        assert mail.uid == 1 and mail.raw == _BODY
     finally:
         server.close()

@@ -23,7 +23,7 @@ from bot.config import ImapSettings
 BATCH = 100
 #: ... and at most about this many bytes: the sizes are asked first (RFC822.SIZE), so that
 #: mail with attachments (a CV as a PDF) is not fetched and held a hundred at a time — 150
-#: mails with a 1 MB attachment each took `noxbot run` to 363 MiB. A larger mail is
+#: mails with a 1 MB attachment each took `noxbot run` to 362 MiB. A larger mail is
 #: fetched alone.
 BATCH_BYTES = 2 * 1024 * 1024
 #: aioimaplib parses what one read of the socket returns (up to 256 KiB) by recursing once
@@ -31,12 +31,14 @@ BATCH_BYTES = 2 * 1024 * 1024
 #: ~30 MiB at once. Handed to it in slices of this size, the same response takes well under
 #: 1 MiB; a slice boundary is no different from where the network happens to split data.
 PARSE_SLICE = 16 * 1024
-_UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
-_UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
+#: Numbers in a server's answers are 32-bit (RFC 3501: at most 10 digits); a longer one is not
+#: read as a number at all (Python refuses to convert more than 4,300 digits).
+_UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d{1,10})\b")
+_UIDNEXT = re.compile(rb"UIDNEXT (\d{1,10})\b")
 _INTERNALDATE = re.compile(rb"INTERNALDATE \"([^\"]+)\"")
-_UID = re.compile(rb"\bUID (\d+)")
-_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
-_EXISTS = re.compile(rb"(?:\* )?(\d+) EXISTS")
+_UID = re.compile(rb"\bUID (\d{1,10})\b")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d{1,10})\b")
+_EXISTS = re.compile(rb"(?:\* )?(\d{1,10}) EXISTS")
 
 
 class ImapError(Exception):
@@ -223,10 +225,14 @@ class ImapMailbox:
     async def _sizes(self, uids: list[int]) -> dict[int, int]:
         """Each message's size in bytes as the server reports it (RFC822.SIZE)."""
         assert self.client is not None
+        # Timed like the FETCH of mail, by the server's silence: a server that must read each
+        # message to know its size may take longer than timeout_seconds in all.
         response = await self._ok(
-            self.client.uid("fetch", ",".join(map(str, uids)), "(RFC822.SIZE)"), "UID FETCH"
+            self._linear_fetch(",".join(map(str, uids)), "(UID RFC822.SIZE)"),
+            "UID FETCH",
+            timed=False,
         )
-        sizes = {}
+        sizes: dict[int, int] = {}
         for line in response.lines:
             if isinstance(line, bytes) and b" FETCH " in line:
                 uid, size = _UID.search(line), _SIZE.search(line)
@@ -235,14 +241,18 @@ class ImapMailbox:
         return sizes
 
     async def _uid_fetch(self, uids: str) -> aioimaplib.Response:
-        """UID FETCH of whole messages, as aioimaplib's `uid("fetch", …)` sends it, with
-        _LinearFetch in place of its FetchCommand."""
+        """UID FETCH of whole messages."""
+        return await self._linear_fetch(uids, "(UID INTERNALDATE BODY.PEEK[])")
+
+    async def _linear_fetch(self, uids: str, items: str) -> aioimaplib.Response:
+        """UID FETCH as aioimaplib's `uid("fetch", …)` sends it, with _LinearFetch in place
+        of its FetchCommand."""
         assert self.client is not None
         protocol = self.client.protocol
         command = _LinearFetch(
             protocol.new_tag(),
             uids,
-            "(UID INTERNALDATE BODY.PEEK[])",
+            items,
             prefix="UID",
             loop=protocol.loop,
             timeout=self.client.timeout,
@@ -350,7 +360,12 @@ def _parse_in_slices(protocol: aioimaplib.IMAP4ClientProtocol, size: int = PARSE
 
 
 def _uids(response: aioimaplib.Response) -> list[int]:
-    return [int(u) for line in response.lines[:-1] for u in bytes(line).split() if u.isdigit()]
+    return [
+        int(u)
+        for line in response.lines[:-1]
+        for u in bytes(line).split()
+        if u.isdigit() and len(u) <= 10
+    ]
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

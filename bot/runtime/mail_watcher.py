@@ -117,7 +117,8 @@ async def ingest_mail(
 DB_BATCH = 25
 #: ... or fewer, when their mails hold this many bytes (attachments): read mail waits for
 #: the database with its raw bytes (kept should it have to be quarantined), one batch
-#: waiting and one being written, so this bounds what the watcher holds.
+#: waiting and one being written, so the watcher holds about twice this (plus the mail
+#: that went over it, and the FETCH being read: see bot.channels.imap.BATCH_BYTES).
 DB_BATCH_BYTES = 2 * 1024 * 1024
 #: ... and a transaction ends after this long (seconds), however many it holds: on SQLite
 #: the chat and the sender wait for the write lock meanwhile.
