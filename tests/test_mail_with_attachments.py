@@ -5,11 +5,11 @@ measures the peak)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 
 import pytest
 
+from bench.ingest import with_attachment
 from bot.channels import imap
 from bot.channels.imap import fetch_groups
 from bot.runtime import mail_watcher
@@ -26,22 +26,6 @@ def test_uids_are_cut_into_runs_of_at_most_the_byte_limit_in_order():
     assert fetch_groups([], sizes, 700) == []
 
 
-def _with_attachment(i: int, size: int) -> bytes:
-    blob = base64.encodebytes(random.Random(i).randbytes(size)).replace(b"\n", b"\r\n")
-    return (
-        (
-            f"From: konsult{i}@example.se\r\nTo: info@noxconsulting.se\r\nSubject: CV {i}\r\n"
-            f"Message-ID: <r{i}@example.com>\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, här är mitt CV.\r\n--XX\r\n"
-            "Content-Type: application/pdf; name=cv.pdf\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n"
-        ).encode()
-        + blob
-        + b"--XX--\r\n"
-    )
-
-
 async def test_mail_with_attachments_is_fetched_and_written_a_few_at_a_time_and_all_read(
     imap_server,  # noqa: F811
     tmp_path,
@@ -49,11 +33,11 @@ async def test_mail_with_attachments_is_fetched_and_written_a_few_at_a_time_and_
 ):
     monkeypatch.setattr(imap, "BATCH_BYTES", LIMIT)
     monkeypatch.setattr(mail_watcher, "DB_BATCH_BYTES", LIMIT)
-    mails = [_with_attachment(i, 220_000) for i in range(8)]  # ~300 KB each
-    mails[3] = _with_attachment(3, 900_000)  # larger than a batch: fetched alone
-    mails.append(_with_attachment(8, 100))
+    mails = [with_attachment(i, 220_000) for i in range(8)]  # ~300 KB each
+    mails[3] = with_attachment(3, 900_000)  # larger than a batch: fetched alone
+    mails.append(with_attachment(8, 100))
     await _append(imap_server, mails)
-    size_of = {f"<r{i}@example.com>": len(raw) for i, raw in enumerate(mails)}
+    size_of = {f"<cv{i}@example.com>": len(raw) for i, raw in enumerate(mails)}
 
     fetched: list[str] = []
     fetch = imap.ImapMailbox._uid_fetch

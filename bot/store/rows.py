@@ -159,6 +159,18 @@ def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) 
             cursor.close()
 
 
+def insert_row(session: Session, row: SQLModel) -> int:
+    """INSERT the values of `row` (a model object in no session) and return its key; the
+    object itself is left as it is."""
+    table, columns, _ = _insert_of(type(row))
+    made = row.__dict__  # (read in place: cheaper than through each field's descriptor)
+    values = {
+        column.name: made[column.key] if column.key in made else getattr(row, column.key)
+        for column in columns
+    }
+    return insert_returning_id(session, table, values)
+
+
 def insert_now(session: Session, row: T) -> T:
     """Write a new row (made by `new_row` or the model's constructor, never added to a
     session) by one INSERT in the session's transaction, give it its id, and keep it in the
@@ -167,13 +179,7 @@ def insert_now(session: Session, row: T) -> T:
     rows wait for the next flush: they cannot be what a new row refers to)."""
     if session.new:
         session.flush()
-    table, columns, key = _insert_of(type(row))
-    made = row.__dict__  # (read in place: cheaper than through each field's descriptor)
-    values = {
-        column.name: made[column.key] if column.key in made else getattr(row, column.key)
-        for column in columns
-    }
-    setattr(row, key, insert_returning_id(session, table, values))
+    setattr(row, _insert_of(type(row))[2], insert_row(session, row))
     note_inserted(session, row)  # a queued message or a new draft wakes the senders
     make_transient_to_detached(row)  # as if loaded: its values are what is stored
     session.add(row)
