@@ -65,6 +65,15 @@ def any_database(request: pytest.FixtureRequest) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A workflow world on a fresh SQLite database, then on a fresh PostgreSQL one."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    world = make_world(tmp_path, url)
+    yield world
+    world.database.dispose()
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     """The in-process world of the workflow tests: SQLite, the sample register, a test clock."""

@@ -20,14 +20,6 @@ from bot.workflow import pipeline
 from tests.workflow_kit import make_world
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_world(request, tmp_path):
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    world = make_world(tmp_path, url)
-    yield world
-    world.database.dispose()
-
-
 def _mail(n: int, text: str, sender: str = "kund@example.com") -> Pending:
     inbound = InboundMessage(
         ChannelName.EMAIL, sender, text=text, message_id=f"<b{n}@example.com>", raw=b"raw"

@@ -3,9 +3,11 @@ lost; a message that breaks the pipeline is quarantined for staff and the cursor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +16,7 @@ from sqlmodel import Session, col, select
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification
 from bot.store.database import Database, is_transient
+from bot.store.later import writing_later
 from bot.store.tables import ChannelCursor, Message
 from bot.workflow.pipeline import process_inbound, quarantine
 from bot.workflow.services import Services
@@ -148,10 +151,12 @@ def _write_batch(
 
     Why not always guarded: a savepoint and its release cost more than storing an ordinary
     mail does, and a message fails so rarely that writing a batch a second time then is
-    far cheaper than a savepoint around every message."""
+    far cheaper than a savepoint around every message. For the same reason, unguarded,
+    ordinary mail and audit events wait and go several to one INSERT (bot.store.later):
+    a row the database refuses then fails the transaction, whose message it was."""
     done = 0
     began = time.monotonic()
-    with database.session() as session:
+    with database.session() as session, _batched(session, guarded):
         write_cursor(session, cursor, batch[0].position, services.clock())
         session.flush()
         new = _new_keys(session, [p.inbound.dedupe_key() for p in batch])
@@ -173,6 +178,10 @@ def _write_batch(
                 break
         write_cursor(session, cursor, batch[done - 1].position, services.clock())
     return done
+
+
+def _batched(session: Session, guarded: bool) -> AbstractContextManager[None]:
+    return contextlib.nullcontext() if guarded else writing_later(session)
 
 
 def _new_keys(session: Session, keys: list[str]) -> set[str]:

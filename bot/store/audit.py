@@ -9,9 +9,10 @@ The newest hash is read once per transaction: while the transaction holds the lo
 else can append, so the hash of the event this transaction appended last is the chain's
 head. It is kept in the session (`session.info`) and forgotten when a savepoint or the
 transaction rolls back (the events it covered are gone) and when the transaction ends.
-Each event is written at once by a plain INSERT in the caller's transaction (an event is
-never changed, and refers to nothing by a foreign key): its id follows the chain, and it
-costs a fraction of a flush of the unit of work.
+Each event is written by a plain INSERT in the caller's transaction (an event is never
+changed, and refers to nothing by a foreign key): its id follows the chain, and it costs a
+fraction of a flush of the unit of work. While a batch of inbound mail is written, events
+wait and go several to one INSERT (bot.store.later), before anything reads the trail.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
-from bot.store.rows import insert_returning_id
+from bot.store.later import insert_later
 from bot.store.tables import AuditEvent, Request
 
 GENESIS = "0" * 64
@@ -105,11 +106,11 @@ def record(
     from_state: str | None = None,
     to_state: str | None = None,
     detail: str = "",
-) -> int:
+) -> None:
     """Append one event to the chain (in the caller's transaction), stamped `at` (the
-    workflow's clock: the trail reads in the same time as the cases it records); returns
-    the event's id (no AuditEvent object is made: events are never changed, and making
-    one cost more than writing it)."""
+    workflow's clock: the trail reads in the same time as the cases it records). No
+    AuditEvent object is made: events are never changed, and making one cost more than
+    writing it."""
     if request is not None and request.id is None:
         session.flush()  # a case not yet written gets its id (and reference) first
     if at.tzinfo is not None:  # stored in UTC: the hash must be of the time as stored
@@ -130,9 +131,8 @@ def record(
     )
     digest = event_hash(prev_hash=prev, **fields)
     row = {**fields, "prev_hash": prev, "hash": digest}
-    event_id = insert_returning_id(session, _EVENTS, row)
+    insert_later(session, _EVENTS, row)
     session.info[_HEAD] = digest
-    return event_id
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ mail) go to the database driver directly, with the SQL SQLAlchemy compiled for t
 SQLAlchemy's execution of an already compiled statement costs ~60-80 µs more than the
 statement itself (its result objects, its parameter checks), which was a fifth of an
 ordinary mail's database work on PostgreSQL and more of a new request's nine INSERTs.
+(bot.store.later writes rows nothing refers to several at a time, the same way.)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from weakref import WeakKeyDictionary
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import Table, bindparam, inspect
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Compiled, Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -77,7 +78,7 @@ def _insert_of(model: type[SQLModel]) -> tuple[Table, tuple[Any, ...], str]:
     return table, columns, key.key
 
 
-class _CompiledInsert(NamedTuple):
+class CompiledInsert(NamedTuple):
     """An INSERT as SQLAlchemy compiles it for one database: its SQL, the order of its
     parameters (None: they go by name), and each column type's conversion of its value."""
 
@@ -85,39 +86,48 @@ class _CompiledInsert(NamedTuple):
     order: tuple[str, ...] | None
     convert: tuple[tuple[str, Callable[[Any], Any]], ...]
 
+    @classmethod
+    def of(cls, compiled: Compiled, dialect: Dialect) -> CompiledInsert:
+        convert = tuple(
+            (name, process)
+            for name, bound in compiled.binds.items()  # type: ignore[attr-defined]
+            if (process := bound.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        )
+        positional = compiled.positional  # type: ignore[attr-defined]
+        order = tuple(compiled.positiontup or ()) if positional else None  # type: ignore[attr-defined]
+        return cls(compiled.string, order, convert)
+
 
 #: Compiled INSERTs per dialect (an engine's: its JSON serialiser is part of the conversion),
 #: then by table and columns; an engine that is gone takes its entries with it.
-_COMPILED: WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...]], _CompiledInsert]] = (
+_COMPILED: WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...]], CompiledInsert]] = (
     WeakKeyDictionary()
 )
 
 
-def _compiled_insert(table: Table, dialect: Dialect, names: tuple[str, ...]) -> _CompiledInsert:
+def _compiled_insert(table: Table, dialect: Dialect, names: tuple[str, ...]) -> CompiledInsert:
     """The INSERT of these columns returning the new row's key, compiled for `dialect`."""
     (key,) = [c for c in table.columns if c.primary_key]
     missing = {c.name for c in table.columns if not c.primary_key} - set(names)
     if missing:  # (SQLAlchemy would fill in a default the driver never hears of)
         raise TypeError(f"an INSERT into {table.name} needs {', '.join(sorted(missing))}")
     compiled = table.insert().returning(key).compile(dialect=dialect, column_keys=list(names))
-    convert = tuple(
-        (name, process)
-        for name, bound in compiled.binds.items()
-        if (process := bound.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    )
-    order = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return _CompiledInsert(compiled.string, order, convert)
+    return CompiledInsert.of(compiled, dialect)
+
+
+#: session.info key of rows of some tables waiting to be written (bot.store.later): an
+#: object with `holds(table)` and `write()`.
+WAITING = "noxbot.rows_waiting"
 
 
 def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
     """Insert one row of `table` (`values` by column name: every column but the key) in the
-    session's transaction through the driver, and return its key.
-
-    Errors are SQLAlchemy's, as from any statement: a value its column's type refuses is
-    a StatementError, the database's refusal a DBAPIError, parameters hidden, a lost or
-    interrupted connection invalidated (a lost one counts as passing:
-    bot.store.database.is_transient). SQLAlchemy's own hooks (`before_cursor_execute`,
-    `handle_error`, echo) do not see these INSERTs."""
+    session's transaction through the driver, and return its key (see execute_compiled).
+    Rows of the table waiting to be written go first: keys follow the order rows were
+    given in."""
+    waiting = session.info.get(WAITING)
+    if waiting is not None and waiting.holds(table):
+        waiting.write()
     connection = session.connection()
     dialect = connection.dialect
     names = tuple(values)
@@ -125,17 +135,36 @@ def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) 
     compiled = known.get((table, names))
     if compiled is None:
         compiled = known[table, names] = _compiled_insert(table, dialect, names)
+    return int(execute_compiled(connection, compiled, dict(values), returning=True))
+
+
+def execute_compiled(
+    connection: Connection,
+    compiled: CompiledInsert,
+    params: dict[str, Any],
+    *,
+    returning: bool = False,
+) -> Any:
+    """Run `compiled` with `params` (by bind name; converted here, in place) on the
+    connection's driver connection, in its transaction; with `returning`, the first value
+    of the row it returns.
+
+    Errors are SQLAlchemy's, as from any statement: a value its column's type refuses is
+    a StatementError, the database's refusal a DBAPIError, parameters hidden, a lost or
+    interrupted connection invalidated (a lost one counts as passing:
+    bot.store.database.is_transient). SQLAlchemy's own hooks (`before_cursor_execute`,
+    `handle_error`, echo) do not see these statements."""
+    dialect = connection.dialect
     driver_connection = connection.connection.dbapi_connection
     cursor = None
     try:
-        params = dict(values)
         for name, process in compiled.convert:
             params[name] = process(params[name])
         assert driver_connection is not None  # (a connection the session holds is open)
         cursor = driver_connection.cursor()
         order = compiled.order
         cursor.execute(compiled.sql, params if order is None else [params[n] for n in order])
-        return int(cursor.fetchone()[0])
+        return cursor.fetchone()[0] if returning else None
     except Exception as exc:
         driver_error = isinstance(exc, dialect.loaded_dbapi.Error)
         lost = driver_error and dialect.is_disconnect(exc, driver_connection, cursor)
@@ -159,16 +188,24 @@ def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) 
             cursor.close()
 
 
-def insert_row(session: Session, row: SQLModel) -> int:
-    """INSERT the values of `row` (a model object in no session) and return its key; the
-    object itself is left as it is."""
-    table, columns, _ = _insert_of(type(row))
+def row_values(row: SQLModel) -> dict[str, Any]:
+    """The values an INSERT of `row` writes, by column name (every column but the key)."""
+    _, columns, _ = _insert_of(type(row))
     made = row.__dict__  # (read in place: cheaper than through each field's descriptor)
-    values = {
+    return {
         column.name: made[column.key] if column.key in made else getattr(row, column.key)
         for column in columns
     }
-    return insert_returning_id(session, table, values)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    return _insert_of(model)[0]
+
+
+def insert_row(session: Session, row: SQLModel) -> int:
+    """INSERT the values of `row` (a model object in no session) and return its key; the
+    object itself is left as it is."""
+    return insert_returning_id(session, _insert_of(type(row))[0], row_values(row))
 
 
 def insert_now(session: Session, row: T) -> T:

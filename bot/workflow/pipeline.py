@@ -29,6 +29,7 @@ from bot.reading.safe_text import stored_name, stored_text
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.store import audit
+from bot.store.later import insert_later
 from bot.store.records import (
     SYSTEM,
     alert_staff,
@@ -38,7 +39,7 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import contacts_of
-from bot.store.rows import insert_row, new_row
+from bot.store.rows import new_row, row_values, table_of
 from bot.store.tables import (
     Direction,
     Message,
@@ -284,11 +285,13 @@ def _stored(session: Session, message: Message) -> None:
 
 
 def _insert_alone(session: Session, message: Message) -> None:
-    """A message that nothing refers to or changed (ordinary mail), written by one plain
-    INSERT in the transaction: a fraction of what the unit of work's flush costs. The
-    object stays outside the session (it is done with)."""
+    """A message that nothing refers to or changed (ordinary mail), written by a plain
+    INSERT in the transaction — a fraction of what the unit of work's flush costs — or,
+    in a batch of inbound mail, with the next statement, together with the mail before it
+    (bot.store.later: its id stays unknown, as nothing needs it). The object stays outside
+    the session (it is done with)."""
     session.flush()  # anything pending goes first, as a flush would order it
-    message.id = insert_row(session, message)
+    message.id = insert_later(session, table_of(Message), row_values(message))
 
 
 def _finish(message: Message, state: MessageState, reason: str, session: Session) -> Outcome:
