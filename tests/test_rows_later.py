@@ -5,9 +5,11 @@ costs only its own message."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlmodel import select
 
 from bot.channels.messages import InboundMessage
@@ -167,3 +169,42 @@ def test_messages_of_a_batch_are_numbered_in_the_order_they_were_read(any_world)
     with any_world.session() as session:
         in_order = list(session.exec(select(Message.message_id).order_by(Message.id)))
     assert in_order == [f"<l{n}@example.com>" for n in (1, 2, 3, 4)]
+
+
+def test_a_core_query_on_the_sessions_connection_sees_the_rows_that_wait(any_world):
+    with any_world.database.session() as session, writing_later(session):
+        insert_later(session, MESSAGES, _complete(_row("k1")))
+        found = session.connection().execute(select(MESSAGES.c.dedupe_key)).all()
+        assert [row[0] for row in found] == ["k1"]
+
+
+def test_a_core_savepoint_rolled_back_keeps_the_rows_that_waited_before_it(any_world):
+    with any_world.database.session() as session, writing_later(session):
+        insert_later(session, MESSAGES, _complete(_row("before")))
+        savepoint = session.connection().begin_nested()
+        session.exec(select(Message.id)).all()
+        insert_later(session, MESSAGES, _complete(_row("inside")))  # at once, in it
+        savepoint.rollback()
+    assert _keys(any_world) == ["before"]
+
+
+def test_after_a_refused_row_the_transaction_cannot_commit_even_if_its_error_was_caught(
+    any_world,
+):
+    # SQLite would let the transaction go on: the rows given after the refused one (and
+    # the audit event whose hash the chain now continues from) would be missing.
+    with (
+        pytest.raises(sa_exc.SQLAlchemyError),
+        any_world.database.session() as session,
+        writing_later(session),
+    ):
+        audit.record(session, at=NOW, actor="system", action="zero")
+        insert_later(session, MESSAGES, {**_complete(_row("bad")), "imap_uid": 2**70})
+        insert_later(session, MESSAGES, _complete(_row("good")))
+        audit.record(session, at=NOW, actor="system", action="one")
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            session.exec(select(AuditEvent.id)).all()  # the write fails here
+        audit.record(session, at=NOW, actor="system", action="two")
+    assert _keys(any_world) == []
+    with any_world.session() as session:
+        assert audit.verify_chain(session) == (0, [])

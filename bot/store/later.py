@@ -7,20 +7,20 @@ that nothing refers to and nothing reads back at once can wait and go together, 
 multi-row INSERT for the consecutive rows of a table (bench mix: 363 statements per 100
 messages → 243). What must still hold, and how:
 
-- Whatever reads the database sees them: they are written before any statement the
-  session executes (`do_orm_execute`: every query, `session.get`, a lazy load, the audit
-  chain's lock and head) and before the commit. A Core statement run on
-  `session.connection()` does not trigger it: none of those reads ordinary mail or the
-  audit trail (bot.store.register, .records, bot.workflow.cases, .outbox).
+- Whatever reads the database sees them: they are written before any statement sent on
+  the transaction's connection (`before_cursor_execute`: every query and flush, ORM or
+  Core, the audit chain's lock and head), before an INSERT into their table through
+  bot.store.rows (ids follow the order rows were given in: message ids keep the order
+  mail was read in), and before the commit.
 - A savepoint that rolls back takes only what was done inside it: waiting rows are written
-  as a savepoint is begun, before its SAVEPOINT, and inside one nothing waits (a row is
-  written at once). A transaction that rolls back drops what still waits.
-- Order: rows are written in the order they were given (the audit chain's ids follow its
-  hashes); a row inserted at once into a table some of whose rows wait, and any flush of
-  the session, goes after them (message ids follow the order mail was read in).
+  before its SAVEPOINT is sent (`savepoint`, Session's or Core's), and inside one nothing
+  waits (a row is written at once). A transaction that rolls back drops what still waits.
 - A row the database refuses fails the statement that writes the waiting rows, whichever
-  message's it was: handle_batch then writes the batch again message by message, in
-  savepoints, with nothing waiting, and the message it belongs to alone is quarantined.
+  message's it was, and those given after it are not written: the transaction may then
+  never commit (it raises that error again), even on SQLite, where it could go on.
+  handle_batch rolls it back and writes the batch again message by message, in
+  savepoints, with nothing waiting, so that the message it belongs to alone is
+  quarantined.
 
 Only a caller that can live with that last point turns it on (`writing_later`); anywhere
 else `insert_later` inserts at once.
@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam
-from sqlalchemy import event as orm_event
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy import Table, bindparam, event
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from bot.store.rows import WAITING as _WAITING
@@ -51,21 +50,40 @@ MAX_ROWS = 50
 
 @dataclass
 class _Waiting:
-    """The rows waiting, and the connection of the transaction they belong to (the
-    session's, taken when the first was given: never a savepoint's)."""
+    """The rows waiting, the connection of the transaction they belong to (the session's,
+    taken when the first was given), and the error that ended a write of them, if one did
+    (the transaction must then roll back)."""
 
     connection: Connection | None = None
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    failed: BaseException | None = None
 
     def holds(self, table: Table) -> bool:
         return any(waiting is table for waiting, _ in self.rows)
 
     def write(self) -> None:
         """Write the rows waiting, the consecutive ones of a table by one INSERT."""
+        if self.failed is not None:
+            raise self.failed
         rows, self.rows = self.rows, []
         if not rows:
             return
         assert self.connection is not None  # (taken with the first row)
+        try:
+            self._write(self.connection, rows)
+        except BaseException as exc:
+            self.failed = exc
+            raise
+
+    def forget(self) -> None:
+        self.rows.clear()
+        self.failed = None
+        if self.connection is not None:
+            _BY_CONNECTION.pop(self.connection, None)
+        self.connection = None
+
+    @staticmethod
+    def _write(connection: Connection, rows: list[tuple[Table, dict[str, Any]]]) -> None:
         start = 0
         while start < len(rows):
             table, first = rows[start]
@@ -79,8 +97,13 @@ class _Waiting:
             ):
                 end += 1
             batch = [values for _, values in rows[start:end]]
-            _insert_many(self.connection, table, names, batch)
+            _insert_many(connection, table, names, batch)
             start = end
+
+
+#: The rows waiting on each connection a session's transaction holds (for the connection's
+#: own events: they know no session).
+_BY_CONNECTION: WeakKeyDictionary[Connection, _Waiting] = WeakKeyDictionary()
 
 
 @contextmanager
@@ -92,7 +115,7 @@ def writing_later(session: Session) -> Iterator[None]:
         yield
         write_waiting(session)
     finally:
-        waiting.rows.clear()
+        waiting.forget()
         session.info.pop(_WAITING, None)
 
 
@@ -101,12 +124,16 @@ def insert_later(session: Session, table: Table, values: dict[str, Any]) -> int 
     session's transaction: at once, returning its key, or with the next statement when
     `writing_later` is on (None: nothing may refer to it)."""
     waiting: _Waiting | None = session.info.get(_WAITING)
-    if waiting is None or session.in_nested_transaction():
-        if waiting is not None and waiting.rows:
-            write_waiting(session)
+    if waiting is None:
         return insert_returning_id(session, table, values)
+    if waiting.failed is not None:
+        raise waiting.failed
+    connection = session.connection()  # (in a savepoint of the session: sends its SAVEPOINT)
+    if session.in_nested_transaction() or connection.in_nested_transaction():
+        return insert_returning_id(session, table, values)  # (what waits goes first)
     if waiting.connection is None:
-        waiting.connection = session.connection()
+        waiting.connection = connection
+        _BY_CONNECTION[connection] = waiting
     waiting.rows.append((table, values))
     if len(waiting.rows) >= MAX_ROWS:
         write_waiting(session)
@@ -153,42 +180,34 @@ def _compiled_many(
     return CompiledInsert.of(statement.compile(dialect=dialect), dialect)
 
 
-def _rows_wait(session: OrmSession) -> bool:
-    waiting: _Waiting | None = session.info.get(_WAITING)
-    return waiting is not None and bool(waiting.rows)
+def _waiting_on(connection: Connection) -> _Waiting | None:
+    waiting = _BY_CONNECTION.get(connection)
+    return waiting if waiting is not None and waiting.rows else None
 
 
-@orm_event.listens_for(OrmSession, "do_orm_execute")
-def _before_a_statement(state: ORMExecuteState) -> None:
-    if _rows_wait(state.session):
-        write_waiting(state.session)  # type: ignore[arg-type]
+@event.listens_for(Engine, "before_cursor_execute")
+def _before_a_statement(connection: Connection, *_: object) -> None:
+    waiting = _waiting_on(connection)
+    if waiting is not None and waiting.failed is None:
+        waiting.write()  # (its INSERTs go to the driver: no event, no recursion)
 
 
-@orm_event.listens_for(OrmSession, "before_flush")
-def _before_a_flush(session: OrmSession, _context: object, _instances: object) -> None:
-    # (Ids follow the order rows were given in: a message flushed after ordinary mail that
-    # waits gets the higher id, as it would have.)
-    if _rows_wait(session):
-        write_waiting(session)  # type: ignore[arg-type]
+@event.listens_for(Engine, "savepoint")
+def _before_a_savepoint(connection: Connection, _name: str | None) -> None:
+    waiting = _waiting_on(connection)
+    if waiting is not None and waiting.failed is None:
+        waiting.write()
 
 
-@orm_event.listens_for(OrmSession, "before_commit")
-def _before_commit(session: OrmSession) -> None:
-    if _rows_wait(session):
-        write_waiting(session)  # type: ignore[arg-type]
+@event.listens_for(Engine, "commit")
+def _before_the_commit(connection: Connection) -> None:
+    waiting = _BY_CONNECTION.get(connection)
+    if waiting is not None:
+        waiting.write()  # raises the error of a write that failed: no commit after it
 
 
-@orm_event.listens_for(OrmSession, "after_transaction_create")
-def _before_a_savepoint(session: OrmSession, transaction: SessionTransaction) -> None:
-    # (Its SAVEPOINT is not yet sent: the waiting rows go on the transaction's connection
-    # before it, so that rolling back to it cannot take them.)
-    if transaction.nested and _rows_wait(session):
-        write_waiting(session)  # type: ignore[arg-type]
-
-
-@orm_event.listens_for(OrmSession, "after_transaction_end")
+@event.listens_for(OrmSession, "after_transaction_end")
 def _forget_at_end(session: OrmSession, transaction: SessionTransaction) -> None:
     waiting: _Waiting | None = session.info.get(_WAITING)
     if waiting is not None and transaction.parent is None:  # rolled back, or committed
-        waiting.rows.clear()
-        waiting.connection = None
+        waiting.forget()
