@@ -17,7 +17,7 @@ from bot.rules.channels import ChannelName
 from bot.runtime.intake import Pending, handle_batch
 from bot.store import audit
 from bot.store.later import insert_later, writing_later
-from bot.store.rows import table_of
+from bot.store.rows import new_row, row_values, table_of
 from bot.store.tables import AuditEvent, ChannelCursor, Message
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -25,31 +25,18 @@ MESSAGES = table_of(Message)
 
 
 def _row(key: str) -> dict:
-    return {
-        "dedupe_key": key,
-        "direction": "in",
-        "channel": "email",
-        "request_id": None,
-        "address": "a@example.com",
-        "display_name": None,
-        "subject": "",
-        "text": "hej",
-        "raw": None,
-        "message_id": None,
-        "in_reply_to": None,
-        "references": [],
-        "imap_uidvalidity": None,
-        "imap_uid": None,
-        "telegram_chat_id": None,
-        "telegram_message_id": None,
-        "telegram_reply_to_id": None,
-        "received_at": NOW,
-        "state": "not_a_request",
-        "state_reason": None,
-        "classification": None,
-        "label_kinds": None,
-        "labelled_by": None,
-    }
+    """An ordinary inbound mail's row, every column but the key."""
+    return row_values(
+        new_row(
+            Message,
+            dedupe_key=key,
+            channel="email",
+            address="a@example.com",
+            text="hej",
+            received_at=NOW,
+            state="not_a_request",
+        )
+    )
 
 
 def _keys(world) -> list[str]:
@@ -57,36 +44,31 @@ def _keys(world) -> list[str]:
         return list(session.exec(select(Message.dedupe_key).order_by(Message.id)))
 
 
-def _complete(row: dict) -> dict:
-    """The row with every column of the message table (the kit's list may lag the table)."""
-    return {column.name: row.get(column.name) for column in MESSAGES.columns if column.name != "id"}
-
-
 def test_rows_waiting_are_seen_by_the_next_query_and_written_in_order(any_world):
     with any_world.database.session() as session, writing_later(session):
-        assert insert_later(session, MESSAGES, _complete(_row("k1"))) is None  # waits
-        insert_later(session, MESSAGES, _complete(_row("k2")))
+        assert insert_later(session, MESSAGES, _row("k1")) is None  # waits
+        insert_later(session, MESSAGES, _row("k2"))
         found = session.exec(select(Message.dedupe_key).order_by(Message.id)).all()
         assert found == ["k1", "k2"]
-        insert_later(session, MESSAGES, _complete(_row("k3")))  # written at the commit
+        insert_later(session, MESSAGES, _row("k3"))  # written at the commit
     assert _keys(any_world) == ["k1", "k2", "k3"]
 
 
 def test_outside_a_batch_a_row_is_written_at_once_and_its_key_returned(any_world):
     with any_world.database.session() as session:
-        key = insert_later(session, MESSAGES, _complete(_row("k1")))
+        key = insert_later(session, MESSAGES, _row("k1"))
         assert key == session.exec(select(Message.id)).one()
 
 
 def test_a_savepoint_rolled_back_keeps_the_rows_that_waited_before_it(any_world):
     with any_world.database.session() as session, writing_later(session):
-        insert_later(session, MESSAGES, _complete(_row("before")))
+        insert_later(session, MESSAGES, _row("before"))
         savepoint = session.begin_nested()
         session.connection()  # (the SAVEPOINT is sent with the first statement in it)
         session.exec(select(Message.id)).all()
-        insert_later(session, MESSAGES, _complete(_row("inside")))  # at once, in it
+        insert_later(session, MESSAGES, _row("inside"))  # at once, in it
         savepoint.rollback()
-        insert_later(session, MESSAGES, _complete(_row("after")))
+        insert_later(session, MESSAGES, _row("after"))
     assert _keys(any_world) == ["before", "after"]
 
 
@@ -95,10 +77,10 @@ def test_a_transaction_rolled_back_takes_the_waiting_rows_and_the_next_does_not_
 ):
     with any_world.database.session() as session:
         with pytest.raises(RuntimeError), writing_later(session):
-            insert_later(session, MESSAGES, _complete(_row("lost")))
+            insert_later(session, MESSAGES, _row("lost"))
             raise RuntimeError("the batch failed")
         session.rollback()
-        insert_later(session, MESSAGES, _complete(_row("kept")))
+        insert_later(session, MESSAGES, _row("kept"))
     assert _keys(any_world) == ["kept"]
 
 
@@ -173,17 +155,17 @@ def test_messages_of_a_batch_are_numbered_in_the_order_they_were_read(any_world)
 
 def test_a_core_query_on_the_sessions_connection_sees_the_rows_that_wait(any_world):
     with any_world.database.session() as session, writing_later(session):
-        insert_later(session, MESSAGES, _complete(_row("k1")))
+        insert_later(session, MESSAGES, _row("k1"))
         found = session.connection().execute(select(MESSAGES.c.dedupe_key)).all()
         assert [row[0] for row in found] == ["k1"]
 
 
 def test_a_core_savepoint_rolled_back_keeps_the_rows_that_waited_before_it(any_world):
     with any_world.database.session() as session, writing_later(session):
-        insert_later(session, MESSAGES, _complete(_row("before")))
+        insert_later(session, MESSAGES, _row("before"))
         savepoint = session.connection().begin_nested()
         session.exec(select(Message.id)).all()
-        insert_later(session, MESSAGES, _complete(_row("inside")))  # at once, in it
+        insert_later(session, MESSAGES, _row("inside"))  # at once, in it
         savepoint.rollback()
     assert _keys(any_world) == ["before"]
 
@@ -199,8 +181,8 @@ def test_after_a_refused_row_the_transaction_cannot_commit_even_if_its_error_was
         writing_later(session),
     ):
         audit.record(session, at=NOW, actor="system", action="zero")
-        insert_later(session, MESSAGES, {**_complete(_row("bad")), "imap_uid": 2**70})
-        insert_later(session, MESSAGES, _complete(_row("good")))
+        insert_later(session, MESSAGES, {**_row("bad"), "imap_uid": 2**70})
+        insert_later(session, MESSAGES, _row("good"))
         audit.record(session, at=NOW, actor="system", action="one")
         with contextlib.suppress(sa_exc.SQLAlchemyError):
             session.exec(select(AuditEvent.id)).all()  # the write fails here

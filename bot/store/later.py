@@ -41,7 +41,12 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from bot.store.rows import WAITING as _WAITING
-from bot.store.rows import CompiledInsert, execute_compiled, insert_returning_id
+from bot.store.rows import (
+    CompiledInsert,
+    execute_compiled,
+    insert_returning_id,
+    require_columns,
+)
 
 #: Rows of one table written by one INSERT at most (PostgreSQL and SQLite take thousands of
 #: parameters; a message row has twenty).
@@ -168,9 +173,7 @@ def _insert_many(
 def _compiled_many(
     table: Table, dialect: Dialect, names: tuple[str, ...], count: int
 ) -> CompiledInsert:
-    missing = {c.name for c in table.columns if not c.primary_key} - set(names)
-    if missing:  # (SQLAlchemy would fill in a default the driver never hears of)
-        raise TypeError(f"an INSERT into {table.name} needs {', '.join(sorted(missing))}")
+    require_columns(table, names)
     statement = table.insert().values(
         [
             {table.c[name]: bindparam(f"{name}_{i}", type_=table.c[name].type) for name in names}

@@ -105,12 +105,18 @@ _COMPILED: WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...]], Compil
 )
 
 
+def require_columns(table: Table, names: tuple[str, ...]) -> None:
+    """Refuse an INSERT that leaves out a column but the key: SQLAlchemy would fill in a
+    default the driver never hears of."""
+    missing = {c.name for c in table.columns if not c.primary_key} - set(names)
+    if missing:
+        raise TypeError(f"an INSERT into {table.name} needs {', '.join(sorted(missing))}")
+
+
 def _compiled_insert(table: Table, dialect: Dialect, names: tuple[str, ...]) -> CompiledInsert:
     """The INSERT of these columns returning the new row's key, compiled for `dialect`."""
     (key,) = [c for c in table.columns if c.primary_key]
-    missing = {c.name for c in table.columns if not c.primary_key} - set(names)
-    if missing:  # (SQLAlchemy would fill in a default the driver never hears of)
-        raise TypeError(f"an INSERT into {table.name} needs {', '.join(sorted(missing))}")
+    require_columns(table, names)
     compiled = table.insert().returning(key).compile(dialect=dialect, column_keys=list(names))
     return CompiledInsert.of(compiled, dialect)
 
@@ -205,7 +211,7 @@ def table_of(model: type[SQLModel]) -> Table:
 def insert_row(session: Session, row: SQLModel) -> int:
     """INSERT the values of `row` (a model object in no session) and return its key; the
     object itself is left as it is."""
-    return insert_returning_id(session, _insert_of(type(row))[0], row_values(row))
+    return insert_returning_id(session, table_of(type(row)), row_values(row))
 
 
 def insert_now(session: Session, row: T) -> T:
