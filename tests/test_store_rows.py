@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from bot.store.rows import insert_now, new_row, update_now
+from bot.store.rows import insert_now, new_row, numbered_placeholders, update_now
 from bot.store.tables import Message, StaffAlert
 from tests.workflow_kit import make_world
 
@@ -226,3 +226,11 @@ def test_each_engine_converts_with_its_own_json_settings(tmp_path):
             stored.append(session.execute(text('SELECT "references" FROM message')).scalar_one())
         engine.dispose()
     assert stored == ['["<\\u00e5@example.se>"]', '["<å@example.se>"]']
+
+
+def test_psycopgs_statements_are_numbered_once_with_percent_signs_kept():
+    sql, order = numbered_placeholders(
+        "INSERT INTO t (a, b) VALUES (%(a_0)s, %(b_0)s), (%(a_1)s, '100%%') RETURNING %(a_0)s"
+    )
+    assert sql == "INSERT INTO t (a, b) VALUES ($1, $2), ($3, '100%') RETURNING $4"
+    assert order == ("a_0", "b_0", "a_1", "a_0")
