@@ -29,11 +29,15 @@ def read_cursor(session: Session, name: str) -> str | None:
     return row.value if row else None
 
 
-def write_cursor(session: Session, name: str, value: str, now: datetime) -> None:
+def write_cursor(session: Session, name: str, value: str, now: datetime) -> ChannelCursor:
+    """Set the cursor `name` (made if new); returns its row, which a caller moving it again
+    in the same transaction keeps: the session holds a clean row only weakly, and looking
+    it up again would read it again."""
     row = session.get(ChannelCursor, name) or ChannelCursor(name=name, value=value)
     row.value = value
     row.updated_at = now
     session.add(row)
+    return row
 
 
 def handle_inbound(
@@ -157,7 +161,7 @@ def _write_batch(
     done = 0
     began = time.monotonic()
     with database.session() as session, _batched(session, guarded):
-        write_cursor(session, cursor, batch[0].position, services.clock())
+        row = write_cursor(session, cursor, batch[0].position, services.clock())
         session.flush()
         new = _new_keys(session, [p.inbound.dedupe_key() for p in batch])
         for pending in batch:
@@ -176,7 +180,7 @@ def _write_batch(
             done += 1
             if stopped() or (max_seconds is not None and time.monotonic() - began > max_seconds):
                 break
-        write_cursor(session, cursor, batch[done - 1].position, services.clock())
+        row.value, row.updated_at = batch[done - 1].position, services.clock()
     return done
 
 
