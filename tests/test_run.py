@@ -267,3 +267,21 @@ def test_the_worker_process_limits_glibcs_malloc_arenas_unless_the_person_set_it
     assert done.stdout.strip() == ("True" if libc == "glibc" else "False"), done.stderr
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
+
+
+def test_the_worker_process_fixes_glibcs_mmap_threshold_unless_the_person_set_it(monkeypatch):
+    """`noxbot run` keeps large blocks (a mail of several MB and its copies) out of the heap
+    (see fix_mmap_threshold); a MALLOC_MMAP_THRESHOLD_ in the environment is the person's."""
+    import platform
+    import subprocess
+    import sys
+
+    from bot.runtime.supervisor import fix_mmap_threshold
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    libc = platform.libc_ver()[0]
+    check = "from bot.runtime.supervisor import fix_mmap_threshold as f; print(f())"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.stdout.strip() == ("True" if libc == "glibc" else "False"), done.stderr
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert fix_mmap_threshold() is False
