@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     trained = train(rows, digest, lambda line: print(line, file=sys.stderr))
     results, best, model = trained.results, trained.best, trained.model
     print("\ncross-validation figures (groups of files left out), pooled; the ten best")
-    print("settings (C, threshold, request, passage, unsure, second, multi, sentence) and")
+    print("settings (C, threshold, request, passage, unsure, second, multi, sentence,")
+    print("support, floor) and")
     print("the one chosen:")
     ranked = sorted(results, key=lambda key: -score(results[key]["pooled"]))
     for key in ranked[:10]:

@@ -31,8 +31,8 @@ from bot.reading.learned_model import (
     LinearModel,
     MessageFeatures,
     Signals,
-    length_feature,
     message_features,
+    part_features,
     shipped_model,
     tokens,
     word_features,
@@ -784,7 +784,7 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
             False,
         ),
         (
-            r"\b(?:no longer|don'?t|do not) (?:give |giving )?(?:my )?consent|\bsamtycker (?:inte langre|ej langre)|\binte langre (?:mitt )?samtycke",
+            r"\b(?:no longer|don'?t|do not) (?:give |giving )?(?:my )?consent|\b(?:give|giving) no (?:more|further) consent\b|\bsamtycker (?:inte langre|ej langre)|\binte langre (?:mitt )?samtycke",
             STRONG,
             True,
         ),
@@ -1298,7 +1298,7 @@ def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     sentences_read = model.sentence_threshold <= 1.0 and count > 1
     whole_sums, sums = model.read(message, passages_read or sentences_read)
     whole = model.from_sums([whole_sums])
-    flags = [f"f:{flag}" for flag in sorted(reading.flags)]
+    flags = reading.flags
     passages = (
         _strongest(reading, model, message.sentences, sums, 2, flags) if passages_read else ()
     )
@@ -1317,11 +1317,11 @@ def _strongest(
     sentences: list[tuple[int, int]],
     sums: list[int],
     width: int,
-    flags: list[str],
+    flags: frozenset[str],
 ) -> tuple[Estimate, ...]:
     """Per kind (and for "a request") the passage of `width` sentences that reads it most
     strongly, as one Estimate: decide only asks whether some passage reaches a threshold."""
-    flag_sums = model.sums([*flags, length_feature(width)])
+    flag_sums = model.sums(part_features(flags, width))
     found = _passage_extras(reading, sentences, width)
     # Passages are grouped by what they hold besides their words (most hold no rule finding
     # and no question; most others just a question): a group's strongest is the column-wise
@@ -1386,7 +1386,7 @@ def passage_features(reading: _Reading, width: int = PASSAGE_SENTENCES) -> list[
         found = [f for word, negated in dict.fromkeys(words) for f in word_features(word, negated)]
         found.extend(f"b:{a}_{b}" for a, b in dict.fromkeys(message.pairs(index)))
         per_sentence.append(found)
-    flags = [*(f"f:{flag}" for flag in sorted(reading.flags)), length_feature(width)]
+    flags = part_features(reading.flags, width)
     return [
         [f for sentence in per_sentence[index : index + width] for f in sentence] + extras + flags
         for index, extras in enumerate(_passage_extras(reading, message.sentences, width))
@@ -1413,9 +1413,19 @@ def decide(
     first = max(probabilities, key=probabilities.__getitem__)
     kinds = ()
     hinted = None  # a second kind found because the model reads several rights asked for
-    if probabilities[first] >= threshold:
+    # The floor asks whether any reading (the whole, a passage, a sentence) finds a right
+    # asked for at all: a request in the last lines of a long mail reads as one only there.
+    anywhere = max([request, *(e.request for e in (*found.passages, *found.sentences))])
+    if probabilities[first] >= threshold and anywhere >= model.request_floor:
         second = model.second_threshold
         kinds = tuple(k for k in RIGHTS if k is first or probabilities[k] >= second)
+        if found.sentences and model.support_threshold:
+            alone = found.sentences[0].kinds
+            kinds = tuple(
+                k
+                for k in kinds
+                if k is first or alone[k] >= model.support_threshold or k in reading.scores
+            )
         if len(kinds) == 1 and found.whole.multi >= model.multi_threshold:
             runner = max((k for k in RIGHTS if k is not first), key=probabilities.__getitem__)
             if probabilities[runner] >= MULTI_FLOOR:

@@ -26,7 +26,7 @@ from bot.rules.kinds import RequestKind
 
 #: Bump when the features change: the shipped weights are then stale and must be retrained
 #: (tests/test_classifier.py checks the two agree).
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 MODEL_PATH = Path(__file__).parent / "data" / "classifier_model.json"
 #: The rules' verdicts enter training with this value instead of 1: regularisation then
 #: spreads less of their weight over the thousands of word features that co-occur with them.
@@ -176,6 +176,15 @@ def length_feature(sentences: int) -> str:
     return f"x:length:{bucket}"
 
 
+def part_features(flags: Iterable[str], width: int) -> list[str]:
+    """What a passage of `width` sentences holds besides its words and its rules' findings:
+    the message's flags and its length, marked as a part's, not as a whole message's. The
+    passages of messages that ask for nothing are learned from as `none`: under the whole
+    message's names ("x:length:1", "f:data_words") each taught that one sentence, or talk
+    of personal data, speaks against a request, and a plain one-sentence request paid."""
+    return [*(f"p:{flag}" for flag in sorted(flags)), f"x:part:{width}"]
+
+
 def _global_features(original: str, signals: Signals) -> list[str]:
     found: list[str] = []
     for kind, score in signals.rule_scores.items():
@@ -290,6 +299,16 @@ class LinearModel:
     #: one right also gets the next likeliest kind, if that is at least MULTI_FLOOR probable
     #: (a second right only hinted at; above 1.0: off, or a model without that output).
     multi_threshold: float = 1.01
+    #: In a message whose single sentences are read, a kind beside the likeliest counts only
+    #: when some sentence alone reads it at this probability, or the rules find it: a second
+    #: right is asked for somewhere, not made of words every request shares ("Delete my
+    #: data" / "… all personal data you have about me": erasure, not access). 0: off.
+    support_threshold: float = 0.0
+    #: A kind is named only when the model's "some right is asked for" output reaches this
+    #: in the whole message, a passage or a sentence: a kind barely over its threshold while
+    #: the model is sure no right is asked for ("vi vill radera den gamla annonsen": erasure
+    #: 0.54, a request 0.02) is not read as one but left to staff (triage). 0: off.
+    request_floor: float = 0.0
     #: A word's summed rows (its own feature and letter groups), computed once: most words
     #: recur, and a word expands to many letter groups (this is what makes thousands of
     #: messages a second possible). 0 for a word the model has no weight for.
@@ -452,4 +471,6 @@ def model_from_json(data: dict) -> LinearModel:
         c=data.get("c", 3.0),
         second_threshold=data.get("second_threshold", SECOND_KIND_THRESHOLD),
         multi_threshold=data.get("multi_threshold", 1.01),
+        support_threshold=data.get("support_threshold", 0.0),
+        request_floor=data.get("request_floor", 0.0),
     )
