@@ -124,6 +124,7 @@ def numbered_placeholders(sql: str) -> tuple[str, tuple[str, ...]]:
 
     return _PYFORMAT.sub(number, sql), tuple(order)
 
+
 #: Compiled INSERTs per dialect (an engine's: its JSON serialiser is part of the conversion),
 #: then by table and columns; an engine that is gone takes its entries with it.
 _COMPILED: WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...]], CompiledInsert]] = (
