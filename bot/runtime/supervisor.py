@@ -213,7 +213,7 @@ def fix_mmap_threshold(size: int = 128 * 1024) -> bool:
     (up to 32 MiB), after which a mail of several MB and its copies (the IMAP literal, the
     bytes, the copy sent to the reader process) come from the heap, whose top the next
     allocations pin: twenty mails with a 5 MB attachment took `noxbot run` to 124-131 MiB,
-    and 115-118 MiB with the threshold fixed (ordinary mail unchanged). Elsewhere than
+    and 116-117 MiB with the threshold fixed (ordinary mail unchanged). Elsewhere than
     glibc, or with MALLOC_MMAP_THRESHOLD_ set by the person, it does nothing."""
     mallopt = _mallopt()
     if mallopt is None or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
