@@ -250,38 +250,31 @@ async def test_noxbot_run_serves_the_staff_console_when_web_is_configured(tmp_pa
     world.database.dispose()
 
 
-def test_the_worker_process_limits_glibcs_malloc_arenas_unless_the_person_set_it(monkeypatch):
-    """`noxbot run` asks glibc for one arena (peak RSS; see limit_malloc_arenas); a
-    MALLOC_ARENA_MAX in the environment is the person's choice and is left alone."""
+@pytest.mark.parametrize(
+    ("setting", "variable", "value"),
+    [
+        # One arena (peak RSS): threads that allocate at once otherwise get arenas of their own.
+        ("limit_malloc_arenas", "MALLOC_ARENA_MAX", "4"),
+        # Large blocks (a mail of several MB and its copies) kept out of the heap.
+        ("fix_mmap_threshold", "MALLOC_MMAP_THRESHOLD_", "65536"),
+    ],
+)
+def test_the_worker_process_tunes_glibcs_malloc_unless_the_person_set_it(
+    monkeypatch, setting, variable, value
+):
+    """`noxbot run` asks glibc for what bot.runtime.supervisor's `setting` says; the same
+    variable in the environment is the person's choice and is left alone."""
     import platform
     import subprocess
     import sys
 
-    from bot.runtime.supervisor import limit_malloc_arenas
+    from bot.runtime import supervisor
 
-    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv(variable, raising=False)
     libc = platform.libc_ver()[0]
-    # In a fresh interpreter: the arena limit is process-wide and stays.
-    check = "from bot.runtime.supervisor import limit_malloc_arenas as f; print(f())"
+    # In a fresh interpreter: the setting is process-wide and stays.
+    check = f"from bot.runtime.supervisor import {setting} as f; print(f())"
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert done.stdout.strip() == ("True" if libc == "glibc" else "False"), done.stderr
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert limit_malloc_arenas() is False
-
-
-def test_the_worker_process_fixes_glibcs_mmap_threshold_unless_the_person_set_it(monkeypatch):
-    """`noxbot run` keeps large blocks (a mail of several MB and its copies) out of the heap
-    (see fix_mmap_threshold); a MALLOC_MMAP_THRESHOLD_ in the environment is the person's."""
-    import platform
-    import subprocess
-    import sys
-
-    from bot.runtime.supervisor import fix_mmap_threshold
-
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    libc = platform.libc_ver()[0]
-    check = "from bot.runtime.supervisor import fix_mmap_threshold as f; print(f())"
-    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
-    assert done.stdout.strip() == ("True" if libc == "glibc" else "False"), done.stderr
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
-    assert fix_mmap_threshold() is False
+    monkeypatch.setenv(variable, value)
+    assert getattr(supervisor, setting)() is False
