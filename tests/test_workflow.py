@@ -10,8 +10,10 @@ from sqlmodel import select
 from bot.channels.messages import InboundMessage
 from bot.errors import CaseError, StaleDraft
 from bot.rules.channels import ChannelName
+from bot.store.audit import verify_chain
+from bot.store.records import get_case
 from bot.store.register import find_subject
-from bot.store.tables import Message, Subject, Suppression
+from bot.store.tables import AuditEvent, Message, Subject, Suppression
 from bot.workflow.approval import edit_draft
 from bot.workflow.cases import extend_case, refuse_case
 from bot.workflow.confirming import verify_by_phone
@@ -347,6 +349,23 @@ async def test_unknown_sender_is_asked_for_more_without_learning_whether_we_hold
     assert known_first.text.replace(known.reference, "REF") == first.text.replace(
         unknown.reference, "REF"
     )
+
+
+async def test_a_strangers_case_shows_its_move_to_unverified_in_the_audit_trail(world):
+    unknown = world.email("stranger@example.org", "Please delete all personal data about me.")
+    with world.session() as session:
+        case = get_case(session, unknown.reference)
+        trail = [
+            (e.action, e.from_state, e.to_state, e.detail)
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.request_id == case.id).order_by(AuditEvent.id)
+            )
+        ]
+    assert case.status == "unverified"
+    assert trail[0][0] == "case_opened"
+    assert ("transition", "received", "unverified", "sender not found in the register") in trail
+    with world.session() as session:
+        assert verify_chain(session)[1] == []
 
 
 async def test_no_alternate_channel_on_file_leaves_it_to_staff(world, tmp_path):

@@ -89,6 +89,10 @@ def open_case(
     with session.no_autoflush:
         subject = find_requester(session, message.channel, message.address)
         reference = next_reference(session, stockholm_date(received_at, tz).year)
+    needs_verification = any(handler_for(k).needs_verification for k in kinds)
+    # A stranger's request that needs verification goes to staff (unverified) whatever
+    # else happens below: written so, its move recorded below (one UPDATE fewer).
+    first = S.UNVERIFIED if needs_verification and subject is None else S.RECEIVED
     # Made and written at once (bot.store.rows): the events and the draft below need its id.
     case = new_row(
         Request,
@@ -99,7 +103,7 @@ def open_case(
         channel=message.channel,
         requester_address=message.address,
         requester_name=stored_name(message.display_name),
-        status=S.RECEIVED,
+        status=first,
         received_at=received_at,
         due_date=due_date(received_at, tz),
         target_date=internal_target_date(
@@ -134,7 +138,7 @@ def open_case(
         handler_for(kind).on_open(view)
     stop_marketing_at_once(session, services, case, actor=actor)
 
-    if not any(handler_for(k).needs_verification for k in case.kinds):
+    if not needs_verification:
         draft_reply(session, services, case, actor=actor)
         transition(
             session,
@@ -154,6 +158,7 @@ def open_case(
             actor=actor,
             reason="sender not found in the register",
             now=services.clock(),
+            written_from=S.RECEIVED,
         )
         acknowledge(session, services, case, message)  # the same words for everyone
         return Opened(case, None)

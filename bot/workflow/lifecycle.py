@@ -94,11 +94,18 @@ def transition(
     reason: str,
     now: datetime,
     reopening: bool = False,
+    written_from: RequestStatus | None = None,
 ) -> None:
     """Move a case to `target` at `now` and record who did it and why, in the caller's
-    transaction. `reopening` (staff's reopen only) checks `REOPEN_MOVES` instead."""
-    current = RequestStatus(request.status)
+    transaction. `reopening` (staff's reopen only) checks `REOPEN_MOVES` instead.
+
+    `written_from`: the case was opened in this transaction and written in `target`
+    already (its first state known before its INSERT: one UPDATE fewer); the move from
+    `written_from` is checked and recorded as any other."""
+    current = RequestStatus(request.status if written_from is None else written_from)
     target = RequestStatus(target)
+    if written_from is not None and request.status != target:
+        raise ValueError(f"{request.reference} was not written as {target}")
     if reopening:
         if target not in REOPEN_MOVES.get(current, frozenset()):
             raise IllegalTransition(
@@ -126,7 +133,8 @@ def transition(
     # the case's row is locked after the audit chain's lock, in the order the flush used
     # to take them (locking the row first could make a new deadlock with a transaction
     # that holds the chain's lock and waits for the row).
-    update_now(session, request, **changes)
+    if written_from is None:
+        update_now(session, request, **changes)
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
         resolve_verification_alerts(session, request, actor=actor, now=now)
