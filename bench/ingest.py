@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import re
@@ -135,6 +136,17 @@ def peak_rss_mib(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def children_peak_rss_mib(pid: int) -> list[float]:
+    """The peak RSS of each process `pid` started that still runs (noxbot run's mail-reading
+    worker, which reads mail of 64 KB or more: bot.runtime.mail_reader)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    peaks = []
+    for child in children:
+        with contextlib.suppress(OSError):  # ended meanwhile
+            peaks.append(peak_rss_mib(int(child)))
+    return peaks
 
 
 class Noxbot:
@@ -270,8 +282,11 @@ def attachments(work: Path, url: str, count: int = 150) -> None:
         connected = time.monotonic()
         wait_for(lambda: bot.stored() >= count, 600, 0.05, bot.log)
         took = time.monotonic() - connected
+        workers = children_peak_rss_mib(bot.process.pid)
         print(f"{count} mails with a 1 MB attachment: read in {took:.2f} s,"
-              f" peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB")  # fmt: skip
+              f" peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB"
+              f" (the mail-reading worker process beside it:"
+              f" {', '.join(f'{w:.0f}' for w in workers) or 'none'} MiB)")  # fmt: skip
         bot.stop()
     finally:
         server.stop()
