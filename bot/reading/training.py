@@ -309,20 +309,29 @@ def settings() -> list[Setting]:
     )
 
 
+#: The model's fields a Setting sets, in its order (with_setting, setting_of, export).
+_SETTING_FIELDS = (
+    "threshold",
+    "request_threshold",
+    "passage_threshold",
+    "unsure_threshold",
+    "second_threshold",
+    "multi_threshold",
+    "sentence_threshold",
+    "support_threshold",
+    "request_floor",
+)
+#: What a model is exported with before a setting is chosen (cross-validation sets one per
+#: answer): the LinearModel's own defaults, the passages and sentences not read.
+UNSET: Setting = (0.5, 1.01, 1.01, 1.01, 0.5, 1.01, 1.01, 0.0, 0.0)
+
+
 def with_setting(model: LinearModel, setting: Setting) -> LinearModel:
-    threshold, request, passage, unsure, second, multi, sentence, support, floor = setting
-    return replace(
-        model,
-        threshold=threshold,
-        request_threshold=request,
-        passage_threshold=passage,
-        unsure_threshold=unsure,
-        second_threshold=second,
-        multi_threshold=multi,
-        sentence_threshold=sentence,
-        support_threshold=support,
-        request_floor=floor,
-    )
+    return replace(model, **dict(zip(_SETTING_FIELDS, setting, strict=True)))
+
+
+def setting_of(model: LinearModel) -> Setting:
+    return tuple(getattr(model, name) for name in _SETTING_FIELDS)  # type: ignore[return-value]
 
 
 def read_all(readings: list, model: LinearModel) -> list:
@@ -366,7 +375,7 @@ def cross_validate(
         }
         for c in C_GRID:
             vectoriser, models = fit(featured, rows, c, train)
-            model = model_from_json(export(vectoriser, models, 0.5, 1.01, ""))
+            model = model_from_json(export(vectoriser, models, "", c, UNSET))
             read = read_all([featured.readings[i] for i in test], model)
             for setting in settings():
                 answers = answers_for(read, with_setting(model, setting))
@@ -383,21 +392,8 @@ def cross_validate(
     }
 
 
-def export(
-    vectoriser,
-    models,
-    threshold: float,
-    request_threshold: float,
-    digest: str,
-    passage_threshold: float = 1.01,
-    unsure_threshold: float = 1.01,
-    c: float = 3.0,
-    second_threshold: float = 0.5,
-    multi_threshold: float = 1.01,
-    sentence_threshold: float = 1.01,
-    support_threshold: float = 0.0,
-    request_floor: float = 0.0,
-) -> dict:
+def export(vectoriser, models, digest: str, c: float, setting: Setting) -> dict:
+    """The fitted models as the model file holds them, with C and the decision's setting."""
     names = vectoriser.get_feature_names_out()
     weights = {}
     for column, name in enumerate(names):
@@ -410,16 +406,8 @@ def export(
         "corpus_digest": digest,
         "kinds": [str(k) for k in RIGHTS],
         "intercepts": [round(float(m.intercept_[0]), 4) for m in models],
-        "threshold": threshold,
-        "request_threshold": request_threshold,
-        "passage_threshold": passage_threshold,
-        "unsure_threshold": unsure_threshold,
+        **dict(zip(_SETTING_FIELDS, setting, strict=True)),
         "c": c,
-        "second_threshold": second_threshold,
-        "multi_threshold": multi_threshold,
-        "sentence_threshold": sentence_threshold,
-        "support_threshold": support_threshold,
-        "request_floor": request_floor,
         "weights": weights,
     }
 
@@ -448,21 +436,7 @@ def refit(rows: list[dict], like: LinearModel, digest: str) -> dict:
     thresholds): a retrain with staff's labels in seconds, not a cross-validation's minutes."""
     require_sklearn()
     vectoriser, models = fit(featurise(rows), rows, like.c)
-    return export(
-        vectoriser,
-        models,
-        like.threshold,
-        like.request_threshold,
-        digest,
-        like.passage_threshold,
-        like.unsure_threshold,
-        like.c,
-        like.second_threshold,
-        like.multi_threshold,
-        like.sentence_threshold,
-        like.support_threshold,
-        like.request_floor,
-    )
+    return export(vectoriser, models, digest, like.c, setting_of(like))
 
 
 @dataclass(frozen=True)
@@ -481,21 +455,7 @@ def train(rows: list[dict], digest: str, log: Callable[[str], None] = lambda _: 
     featured = featurise(rows)
     results = cross_validate(rows, featured, log)
     best = max(results, key=lambda key: score(results[key]["pooled"]))
-    vectoriser, models = fit(featured, rows, best[0])
-    c, threshold, request, passage, unsure, second, multi, sentence, support, floor = best
-    exported = export(
-        vectoriser,
-        models,
-        threshold,
-        request,
-        digest,
-        passage,
-        unsure,
-        c,
-        second,
-        multi,
-        sentence,
-        support,
-        floor,
-    )
+    c, *setting = best
+    vectoriser, models = fit(featured, rows, c)
+    exported = export(vectoriser, models, digest, c, tuple(setting))  # type: ignore[arg-type]
     return Trained(exported, results, best)
