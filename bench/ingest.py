@@ -141,12 +141,15 @@ def peak_rss_mib(pid: int) -> float:
 def children_peak_rss_mib(pid: int) -> list[float]:
     """The peak RSS of each process `pid` started that still runs (noxbot run's mail-reading
     worker, which reads mail of 64 KB or more: bot.runtime.mail_reader)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN
+        return []
     peaks = []
     for child in children:
         with contextlib.suppress(OSError):  # ended meanwhile
             peaks.append(peak_rss_mib(int(child)))
-    return peaks
+    return [peak for peak in peaks if peak]  # (an ended child not yet reaped has none)
 
 
 class Noxbot:

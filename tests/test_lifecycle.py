@@ -137,3 +137,21 @@ def test_moves_are_chained_in_the_audit_trail(database):
     with database.session() as session:
         count, problems = verify_chain(session)
     assert count == 3 and problems == []
+
+
+def test_a_move_recorded_without_an_update_is_only_for_a_case_just_opened_in_it(database):
+    """`just_opened` records received → target for a case written in `target` by this very
+    transaction; on a stored case, or towards a final state, it refuses and records nothing."""
+    with database.session() as session:
+        _case(session, S.UNVERIFIED)
+        session.commit()
+    with database.session() as session:
+        stored = session.exec(select(Request)).one()
+        for target in (S.UNVERIFIED, S.CLOSED):
+            with pytest.raises(ValueError):
+                transition(
+                    session, stored, target, actor="system", reason="x", now=NOW,
+                    just_opened=True,
+                )  # fmt: skip
+        assert session.exec(select(AuditEvent)).all() == []
+        assert stored.status == S.UNVERIFIED

@@ -269,6 +269,12 @@ def insert_now(session: Session, row: T) -> T:
     return row
 
 
+def inserted_in_this_transaction(session: Session, row: SQLModel) -> bool:
+    """Whether `row` was written by insert_now in the session's (innermost) transaction."""
+    transaction = session._transaction
+    return transaction is not None and inspect(row) in transaction._new
+
+
 @cache
 def _update_of(model: type[SQLModel], names: tuple[str, ...]) -> Any:
     table = model.__table__  # type: ignore[attr-defined]

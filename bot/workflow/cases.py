@@ -158,7 +158,7 @@ def open_case(
             actor=actor,
             reason="sender not found in the register",
             now=services.clock(),
-            written_from=S.RECEIVED,
+            just_opened=True,
         )
         acknowledge(session, services, case, message)  # the same words for everyone
         return Opened(case, None)

@@ -1,7 +1,9 @@
 """The lifecycle of a request: one table of allowed moves, one function that makes them.
 
-Nothing else changes a request's status. Every move writes an audit event (who, when,
-from, to, why); an illegal move raises `IllegalTransition` and changes nothing.
+Nothing else changes a request's status (a case opened straight into its first state by
+open_case has that move recorded here too: `transition(..., just_opened=True)`). Every
+move writes an audit event (who, when, from, to, why); an illegal move raises
+`IllegalTransition` and changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import NoxbotError
 from bot.store import audit
-from bot.store.rows import update_now
+from bot.store.rows import inserted_in_this_transaction, update_now
 from bot.store.tables import (
     FINAL_STATES,
     Draft,
@@ -94,18 +96,29 @@ def transition(
     reason: str,
     now: datetime,
     reopening: bool = False,
-    written_from: RequestStatus | None = None,
+    just_opened: bool = False,
 ) -> None:
     """Move a case to `target` at `now` and record who did it and why, in the caller's
     transaction. `reopening` (staff's reopen only) checks `REOPEN_MOVES` instead.
 
-    `written_from`: the case was opened in this transaction and written in `target`
-    already (its first state known before its INSERT: one UPDATE fewer); the move from
-    `written_from` is checked and recorded as any other."""
-    current = RequestStatus(request.status if written_from is None else written_from)
+    `just_opened`: the case was opened in this transaction and written in `target`, an
+    open state, already (its first state known before its INSERT: one UPDATE fewer); its
+    move from `received` is checked and recorded as any other."""
     target = RequestStatus(target)
-    if written_from is not None and request.status != target:
-        raise ValueError(f"{request.reference} was not written as {target}")
+    if just_opened:
+        if (
+            reopening
+            or target in FINAL_STATES
+            or request.status != target
+            or not inserted_in_this_transaction(session, request)
+        ):
+            raise ValueError(
+                f"{request.reference}: only a case just written in an open state {target} "
+                "can have its move from received recorded without an UPDATE"
+            )
+        current = RequestStatus.RECEIVED
+    else:
+        current = RequestStatus(request.status)
     if reopening:
         if target not in REOPEN_MOVES.get(current, frozenset()):
             raise IllegalTransition(
@@ -133,7 +146,7 @@ def transition(
     # the case's row is locked after the audit chain's lock, in the order the flush used
     # to take them (locking the row first could make a new deadlock with a transaction
     # that holds the chain's lock and waits for the row).
-    if written_from is None:
+    if not just_opened:
         update_now(session, request, **changes)
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
