@@ -3,6 +3,8 @@ component framework)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.rules.kinds import RequestKind
 from handlers import (
     access,
@@ -37,3 +39,8 @@ HANDLERS: dict[RequestKind, Handler] = {
 
 def handler_for(kind: RequestKind | str) -> Handler:
     return HANDLERS[RequestKind(kind)]
+
+
+def needs_verification(kinds: Iterable[RequestKind | str]) -> bool:
+    """Whether a case of these kinds waits for the requester's identity to be confirmed."""
+    return any(handler_for(k).needs_verification for k in kinds)

@@ -321,9 +321,6 @@ _SETTING_FIELDS = (
     "support_threshold",
     "request_floor",
 )
-#: What a model is exported with before a setting is chosen (cross-validation sets one per
-#: answer): the LinearModel's own defaults, the passages and sentences not read.
-UNSET: Setting = (0.5, 1.01, 1.01, 1.01, 0.5, 1.01, 1.01, 0.0, 0.0)
 
 
 def with_setting(model: LinearModel, setting: Setting) -> LinearModel:
@@ -375,7 +372,8 @@ def cross_validate(
         }
         for c in C_GRID:
             vectoriser, models = fit(featured, rows, c, train)
-            model = model_from_json(export(vectoriser, models, "", c, UNSET))
+            # Exported with any setting: each answer below is decided with its own.
+            model = model_from_json(export(vectoriser, models, "", c, settings()[0]))
             read = read_all([featured.readings[i] for i in test], model)
             for setting in settings():
                 answers = answers_for(read, with_setting(model, setting))

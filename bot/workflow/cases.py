@@ -54,7 +54,7 @@ from bot.workflow.drafts import (
 from bot.workflow.lifecycle import is_open, transition
 from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
-from handlers import handler_for
+from handlers import handler_for, needs_verification
 from handlers.base import CaseView
 from handlers.marketing_optout import suppress_address
 from handlers.rectification import staff_changes
@@ -89,10 +89,10 @@ def open_case(
     with session.no_autoflush:
         subject = find_requester(session, message.channel, message.address)
         reference = next_reference(session, stockholm_date(received_at, tz).year)
-    needs_verification = any(handler_for(k).needs_verification for k in kinds)
+    verifying = needs_verification(kinds)
     # A stranger's request that needs verification goes to staff (unverified) whatever
     # else happens below: written so, its move recorded below (one UPDATE fewer).
-    first = S.UNVERIFIED if needs_verification and subject is None else S.RECEIVED
+    first = S.UNVERIFIED if verifying and subject is None else S.RECEIVED
     # Made and written at once (bot.store.rows): the events and the draft below need its id.
     case = new_row(
         Request,
@@ -138,7 +138,7 @@ def open_case(
         handler_for(kind).on_open(view)
     stop_marketing_at_once(session, services, case, actor=actor)
 
-    if not needs_verification:
+    if not verifying:
         draft_reply(session, services, case, actor=actor)
         transition(
             session,
@@ -216,7 +216,7 @@ def stop_marketing_at_once(
     waits; approving the reply later does what the kinds' handlers do, as for any case."""
     if not any(k in _STOPS_MARKETING for k in case.kinds):
         return False
-    if not any(handler_for(k).needs_verification for k in case.kinds):
+    if not needs_verification(case.kinds):
         return False  # nothing waits: the reply is drafted for staff at once
     # Only the address the asking message came by (`channel`, `address`; by default the
     # case's request) is read: who is on file plays no part yet. A later message in the
@@ -472,9 +472,7 @@ def reopen_case(
             "gone. If the person asks again, that is a new request (a new case)."
         )
     now = services.clock()
-    verified = case.verified_at is not None or not any(
-        handler_for(k).needs_verification for k in case.kinds
-    )
+    verified = case.verified_at is not None or not needs_verification(case.kinds)
     target = S.AWAITING_APPROVAL if verified else S.UNVERIFIED
     transition(
         session, case, target, actor=actor, reason=f"reopened: {reason.strip()}", now=now,
