@@ -109,7 +109,7 @@ def test_a_mail_that_breaks_the_parser_is_kept_raw_for_staff(monkeypatch):
     def broken(raw, **position):
         raise AssertionError("parser bug")
 
-    monkeypatch.setattr("bot.runtime.mail_reader.inbound_from_email", broken)
+    monkeypatch.setattr("bot.runtime.mail_parsing.inbound_from_email", broken)
     reading = read_mail(b"Subject: x\r\n\r\nhej", HERE)
     assert reading.inbound.malformed == "reading it failed (AssertionError)"
     assert reading.inbound.raw == b"Subject: x\r\n\r\nhej" and reading.inbound.imap_uid == 42
@@ -130,3 +130,28 @@ def test_the_reading_classifies_the_text_as_the_pipeline_stores_it(world):
         stored = session.exec(select(Message)).one()
     assert "\x00" not in stored.text and "9876" not in stored.text
     assert stored.classification == classify_inbound(inbound).to_json()
+
+
+def test_the_worker_process_loads_the_parser_only():
+    """The worker parses; it holds neither the classifier's model (the watcher classifies
+    what it parsed, capped in size) nor the database layer nor the chat library."""
+    import subprocess
+    import sys
+
+    check = (
+        "import sys; import bot.runtime.mail_parsing; "
+        "print(sorted(m for m in ('bot.reading.classifier', 'bot.reading.learned_model', "
+        "'sqlalchemy', 'telegram', 'bot.runtime.mail_reader') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+async def test_a_large_mail_parsed_in_the_worker_is_classified_as_the_whole_text_says(reader):
+    # The request is in the mail's last lines, after ~1 MB of ordinary text: what the
+    # classifier reads of so long a text (its beginning and its end) still holds it.
+    body = "Tack för mötet i går, vi hörs om offerten.\r\n" * 25_000 + REQUEST
+    reading = await reader.read(mail(body), HERE)
+    assert reading.inbound.text.endswith("Mvh Anna")
+    assert reading.classification.kinds == (RequestKind.ERASURE,)

@@ -11,17 +11,22 @@ outside the work:
   the other channels) nor ends the work;
 - a signal (SIGALRM) is only handled between Python bytecodes, not inside a regex;
 - a separate process can be killed at any moment. So a mail of GUARDED_FROM_BYTES or more
-  is read in a worker process (a fresh interpreter running serve_worker) that stays up
-  between mails; the event loop waits for its answer without blocking, and kills it when
-  the budget runs out or the watcher is stopped.
+  is parsed in a worker process (a fresh interpreter running
+  bot.runtime.mail_parsing.serve_worker) that stays up between mails; the event loop
+  waits for its answer without blocking, and kills it when the budget runs out or the
+  watcher is stopped.
 
-Smaller mail is read in the watcher's own process: at that size the linear steps cannot
-take long (the slowest input found, MIME parts with crafted headers, costs about 7 µs a
-byte: under half a second at 64 KB; ordinary mail a few milliseconds), and the worker
-process need not even exist while the mailbox holds only ordinary mail. Handing a mail
-over costs about a millisecond up to 64 KB and a few at 1 MB (the mail goes there and its
-text comes back, pickled: 0.5 ms per MB); starting the worker about 0.25 s, once and after
-each kill (bench/pathological_bench.py measures both).
+Only parsing grows with the mail: the classifier reads at most HEAD_CHARS + TAIL_CHARS of
+any text (bot.reading.classifier.bounded), so a mail's classification costs what a small
+mail's does and is done here, for every mail — the worker needs neither the model nor the
+rest of noxbot (~20 MiB and 0.1 s of start-up less). Smaller mail is parsed here too: at
+that size the linear steps cannot take long (the slowest input found, MIME parts with
+crafted headers, costs about 7 µs a byte: under half a second at 64 KB; ordinary mail a
+few milliseconds), and the worker process need not even exist while the mailbox holds
+only ordinary mail. Handing a mail over costs about a millisecond up to 64 KB and a few at
+1 MB (the mail goes there and its message comes back, pickled: 0.5 ms per MB); starting
+the worker about 0.1 s, once and after each kill (bench/pathological_bench.py measures
+both).
 
 A mail that takes longer than the budget becomes a `malformed` message: kept raw and shown
 to staff, and the cursor moves past it like any other mail.
@@ -31,25 +36,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from datetime import datetime
 from multiprocessing.connection import Connection
 
-from bot.channels.mail import inbound_from_email
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification, classify
 from bot.reading.safe_text import stored_text
 from bot.rules.channels import ChannelName
+from bot.runtime.mail_parsing import READY, Position, parse_mail, unreadable
+
+__all__ = ["GUARDED_FROM_BYTES", "MailReader", "MailReading", "Position", "read_mail"]
 
 log = logging.getLogger("noxbot")
 
 #: Mail at least this large is read in the worker process (see the module's docstring).
 GUARDED_FROM_BYTES = 64 * 1024
-#: How long the worker process may take to start (import, load the model) before the
+#: How long the worker process may take to start (import the parser) before the
 #: watcher treats it as unavailable and tries again later.
 START_SECONDS = 60.0
 
@@ -78,40 +83,14 @@ class MailReading:
     classification: Classification | None
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where a mail stands in the mailbox, and when the server received it."""
-
-    imap_uidvalidity: int | None = None
-    imap_uid: int | None = None
-    received_at: datetime | None = None
-
-
-def _unreadable(raw: bytes, position: Position, why: str) -> InboundMessage:
-    return InboundMessage(
-        channel=ChannelName.EMAIL,
-        sender="unknown",
-        raw=raw,
-        malformed=why,
-        imap_uidvalidity=position.imap_uidvalidity,
-        imap_uid=position.imap_uid,
-        received_at=position.received_at,
-    )
-
-
 def read_mail(raw: bytes, position: Position) -> MailReading:
     """Parse and classify one mail (pure). Never raises: a mail that breaks the parser is a
     malformed message that keeps its raw bytes for staff."""
-    try:
-        inbound = inbound_from_email(
-            raw,
-            imap_uidvalidity=position.imap_uidvalidity,
-            imap_uid=position.imap_uid,
-            received_at=position.received_at,
-        )
-    except Exception as exc:  # a parser bug must not stop the watcher
-        why = f"reading it failed ({type(exc).__name__})"
-        return MailReading(_unreadable(raw, position, why), None)
+    return reading_of(parse_mail(raw, position))
+
+
+def reading_of(inbound: InboundMessage) -> MailReading:
+    """A parsed mail and the classifier's reading of it (none for a malformed mail)."""
     if inbound.malformed:
         return MailReading(inbound, None)
     try:
@@ -154,8 +133,8 @@ class MailReader:
                 if attempt == 2:
                     raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
         answer = await _answer(connection, self.budget_seconds, stop)
-        if isinstance(answer, MailReading):
-            return replace(answer, inbound=replace(answer.inbound, raw=raw))
+        if isinstance(answer, InboundMessage):
+            return reading_of(replace(answer, raw=raw))
         self._end_worker()
         if answer is _STOPPED:
             return None
@@ -165,16 +144,16 @@ class MailReader:
             else "reading it ended the reader process"
         )
         log.error("a mail of %d bytes could not be read (%s); kept for staff", len(raw), why)
-        return MailReading(_unreadable(raw, position, why), None)
+        return MailReading(unreadable(raw, position, why), None)
 
     async def _ready(self, stop: asyncio.Event | None) -> Connection | None:
         """The connection to the worker, starting one (and waiting, without blocking the
         event loop, until it has loaded what it needs) when there is none; None when `stop`
         is set meanwhile.
 
-        The worker is a fresh interpreter running serve_worker: not a fork of this process,
-        which holds sockets and threads, and not multiprocessing's spawn, which runs the
-        parent's main module again."""
+        The worker is a fresh interpreter running mail_parsing.serve_worker: not a fork of
+        this process, which holds sockets and threads, and not multiprocessing's spawn,
+        which runs the parent's main module again."""
         worker, connection = self._worker, self._connection
         if worker is not None and connection is not None and worker.poll() is None:
             return connection
@@ -193,7 +172,7 @@ class MailReader:
             theirs.close()
         self._connection = Connection(ours.detach())
         started = await _answer(self._connection, START_SECONDS, stop)
-        if started == _READY:
+        if started == READY:
             return self._connection
         self._end_worker()
         if started is _STOPPED:
@@ -212,7 +191,7 @@ class MailReader:
         self._end_worker()
 
 
-_READY, _OVERRUN, _DIED, _STOPPED = "ready", object(), object(), object()
+_OVERRUN, _DIED, _STOPPED = object(), object(), object()
 
 
 async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | None) -> object:
@@ -241,26 +220,5 @@ async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | 
 
 
 _WORKER = (
-    "import sys; from bot.runtime.mail_reader import serve_worker; serve_worker(int(sys.argv[1]))"
+    "import sys; from bot.runtime.mail_parsing import serve_worker; serve_worker(int(sys.argv[1]))"
 )
-
-
-def serve_worker(fd: int) -> None:
-    """The worker process: reads each mail it is sent on the socket `fd` and answers with
-    the reading (without the raw bytes, which the watcher has), until the watcher closes
-    the connection or kills it."""
-    # Ctrl-C reaches the whole process group; stopping is the watcher's to decide.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    connection = Connection(fd)
-    classify("")  # load the model before saying ready: the first mail's budget is its own
-    connection.send(_READY)
-    while True:
-        try:
-            raw, position = connection.recv()
-        except (EOFError, OSError):
-            return
-        reading = read_mail(raw, position)
-        try:
-            connection.send(replace(reading, inbound=replace(reading.inbound, raw=None)))
-        except OSError:
-            return

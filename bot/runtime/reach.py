@@ -15,7 +15,6 @@ from pathlib import Path
 
 import aioimaplib
 import aiosmtplib
-import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -273,6 +272,8 @@ async def check_telegram(telegram: TelegramSettings, token: str | None) -> Probe
             False,
             "the environment variable [telegram] token_env names is not set",
         )
+    import httpx  # ~15 MiB: imported by the one check that needs it, not by `noxbot run`
+
     try:
         async with httpx.AsyncClient(timeout=15) as client:
             response = await client.post(f"{telegram.base_url}{token}/getMe")

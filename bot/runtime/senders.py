@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-
-from telegram import Bot
+from typing import TYPE_CHECKING
 
 from bot.channels.messages import OutboundChannel
 from bot.channels.smtp import SmtpChannel
-from bot.channels.telegram import TelegramChannel, make_bot, start_bot
 from bot.config import Settings
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
 from bot.store.database import Database
 from bot.workflow.sending import DeliveryReport, deliver_due
 from bot.workflow.services import Services
+
+if TYPE_CHECKING:
+    from telegram import Bot
 
 
 @dataclass
@@ -55,6 +56,9 @@ async def open_channels(settings: Settings, stack: AsyncExitStack) -> Channels:
     else:
         channels.missing.append("SMTP")
     if settings.telegram is not None:
+        # python-telegram-bot and httpx (~15 MiB) are imported only where Telegram is set up.
+        from bot.channels.telegram import TelegramChannel, make_bot, start_bot
+
         token = _secret(settings, "telegram", "token_env", settings.telegram.token_env)
         bot = make_bot(settings.telegram, token)
         stack.push_async_callback(bot.shutdown)

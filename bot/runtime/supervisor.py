@@ -11,27 +11,26 @@ import os
 import signal
 from collections.abc import Callable
 from datetime import timedelta
-
-from telegram import Bot
-from telegram.error import TelegramError
+from typing import TYPE_CHECKING
 
 from bot.channels.messages import OutboundChannel
 from bot.config import Settings
 from bot.reading.classifier import load_model
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
-from bot.runtime.chat_poller import poll_chat
 from bot.runtime.lease import POLLERS, new_holder, release, try_acquire
 from bot.runtime.loops import sleep_or_stop, wait_for_wake, with_backoff
 from bot.runtime.mail_watcher import watch_mail
 from bot.runtime.senders import open_channels
-from bot.runtime.staff_chat import notify_staff
 from bot.runtime.wakeups import listen_for_wakeups
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
 from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
+
+if TYPE_CHECKING:  # python-telegram-bot (~15 MiB with httpx) only where Telegram is set up
+    from telegram import Bot
 
 log = logging.getLogger("noxbot")
 
@@ -61,6 +60,10 @@ async def send_outbox(
 async def notify_staff_chat(
     database: Database, services: Services, bot: Bot, chat_id: int, stop: asyncio.Event
 ) -> None:
+    from telegram.error import TelegramError
+
+    from bot.runtime.staff_chat import notify_staff
+
     wake = database.wakeup.subscribe()
 
     async def step() -> None:
@@ -127,6 +130,8 @@ async def lead_when_elected(
                 if settings.imap is not None:
                     group.create_task(watch_mail(database, services, settings, stand_down))
                 if bot is not None:
+                    from bot.runtime.chat_poller import poll_chat
+
                     group.create_task(poll_chat(database, services, bot, settings, stand_down))
                 if bot is not None and settings.telegram and settings.telegram.staff_chat_id:
                     group.create_task(

@@ -1,0 +1,77 @@
+"""Parsing one mail into an inbound message, here or in the mail reader's worker process
+(bot.runtime.mail_reader explains why large mail is parsed there).
+
+This module is all the worker process imports: the MIME parser and the message types, not
+the classifier's model nor the rest of noxbot, so that the worker starts in a fraction of
+a second and holds a few MiB beside the watcher instead of a second copy of everything.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, replace
+from datetime import datetime
+from multiprocessing.connection import Connection
+
+from bot.channels.mail import inbound_from_email
+from bot.channels.messages import InboundMessage
+from bot.rules.channels import ChannelName
+
+#: What the worker sends once it has started and can parse.
+READY = "ready"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a mail stands in the mailbox, and when the server received it."""
+
+    imap_uidvalidity: int | None = None
+    imap_uid: int | None = None
+    received_at: datetime | None = None
+
+
+def unreadable(raw: bytes, position: Position, why: str) -> InboundMessage:
+    """A mail that could not be read: kept raw, shown to staff as `why`."""
+    return InboundMessage(
+        channel=ChannelName.EMAIL,
+        sender="unknown",
+        raw=raw,
+        malformed=why,
+        imap_uidvalidity=position.imap_uidvalidity,
+        imap_uid=position.imap_uid,
+        received_at=position.received_at,
+    )
+
+
+def parse_mail(raw: bytes, position: Position) -> InboundMessage:
+    """The mail as an inbound message (pure). Never raises: a mail that breaks the parser
+    is a malformed message that keeps its raw bytes for staff."""
+    try:
+        return inbound_from_email(
+            raw,
+            imap_uidvalidity=position.imap_uidvalidity,
+            imap_uid=position.imap_uid,
+            received_at=position.received_at,
+        )
+    except Exception as exc:  # a parser bug must not stop the watcher
+        return unreadable(raw, position, f"reading it failed ({type(exc).__name__})")
+
+
+def serve_worker(fd: int) -> None:
+    """The worker process: parses each mail it is sent on the socket `fd` and answers with
+    the message (without the raw bytes, which the watcher has), until the watcher closes
+    the connection or kills it."""
+    # Ctrl-C reaches the whole process group; stopping is the watcher's to decide.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    connection = Connection(fd)
+    connection.send(READY)
+    while True:
+        try:
+            raw, position = connection.recv()
+        except (EOFError, OSError):
+            return
+        inbound = parse_mail(raw, position)
+        try:
+            connection.send(replace(inbound, raw=None))
+        except OSError:
+            return
