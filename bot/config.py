@@ -200,8 +200,8 @@ class DeadlineSettings(_Section):
 
 class ClassifierSettings(_Section):
     triage_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
-    #: Longest time reading and classifying one mail may take (bot.reading); a mail that
-    #: takes longer is kept raw for staff and the watcher goes on.
+    #: Longest time parsing one mail of 64 KB or more may take (bot.runtime.mail_reader);
+    #: a mail that takes longer is kept raw for staff and the watcher goes on.
     budget_seconds: float = Field(default=5.0, gt=0, le=600)
 
 
