@@ -1119,8 +1119,11 @@ def bounded(text: str) -> str:
 
 def _read(text: str, subject: str, channel: str, visible: bool = False) -> _Reading:
     # `visible`: `text` is visible_text's own output (a parsed mail's text), which it would
-    # return unchanged (it is idempotent) — unless a mask below is blanked out first.
-    visible = visible and DEFAULT_MASK not in text
+    # return unchanged (it is idempotent) — unless a mask below is blanked out first. Then
+    # only what is read of it is stripped again: a mail of many MB with a personal identity
+    # number in it costs what a short one does.
+    if visible and DEFAULT_MASK in text:
+        visible, text = False, bounded(text)
     # A personal identity number masked on arrival reads as nothing, as the number itself
     # does (words only): the mask's own words ("borttaget", removed) must not read as erasure.
     text, subject = text.replace(DEFAULT_MASK, " "), subject.replace(DEFAULT_MASK, " ")
