@@ -173,3 +173,31 @@ def test_classifying_a_mail_of_many_mb_costs_what_a_short_one_does_even_with_a_m
     reading = reading_of(inbound)
     assert time.process_time() - started < 0.3
     assert reading.classification.kinds == (RequestKind.ERASURE,)
+
+
+def test_a_parsed_mail_is_masked_once_where_it_is_parsed_and_stored_as_it_was_classified(world):
+    # Identity numbers hidden by a NUL ("8112\0" "18-9876") appear only once the NUL is
+    # dropped: the reader masks them where it parses (in the worker, for large mail, within
+    # the budget), so that the watcher's event loop never scans the text again — ~1 s for
+    # this 2 MB mail before — and the pipeline stores exactly what was classified.
+    from bot.runtime.mail_parsing import parse_mail
+    from bot.runtime.mail_reader import reading_of
+
+    body = "8112\x0018-9876 " * 150_000 + REQUEST
+    inbound = parse_mail(mail(body), HERE)
+    assert inbound.stored_form and "\x00" not in inbound.text and "811218" not in inbound.text
+    reading_of(replace(inbound, text="kort", stored_form=False))  # the model is loaded
+    started = time.process_time()
+    reading = reading_of(inbound)
+    assert time.process_time() - started < 0.3
+    assert reading.classification.kinds == (RequestKind.ERASURE,)
+    from bot.workflow.pipeline import process_inbound
+
+    with world.database.session() as session:
+        process_inbound(
+            session, world.services, reading.inbound, classification=reading.classification
+        )
+    with world.session() as session:
+        stored = session.exec(select(Message)).one()
+    assert stored.text == inbound.text and "811218" not in stored.text
+    assert stored.classification == reading.classification.to_json()

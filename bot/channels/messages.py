@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.reading.safe_text import stored_text
 from bot.rules.channels import ChannelName
 
 
@@ -50,6 +51,18 @@ class InboundMessage:
     callback_id: str | None = None
     #: Set when the mail could not be parsed: why (the raw bytes are kept for staff).
     malformed: str | None = None
+    #: `text` and `subject` are already as stored (bot.reading.safe_text.stored_text: no
+    #: NUL, personal identity numbers masked): the mail reader makes them so where it
+    #: parses a mail, within its time budget, so that neither the classifier nor the
+    #: pipeline scans a mail of many MB again. Whoever changes `text` or `subject` must
+    #: leave this False.
+    stored_form: bool = False
+
+    def stored_subject_and_text(self) -> tuple[str, str]:
+        """The subject and the text as they are stored (and classified)."""
+        if self.stored_form:
+            return self.subject, self.text
+        return stored_text(self.subject), stored_text(self.text)
 
     def arrival(self, now: datetime) -> datetime:
         """When the message arrived, for its deadline: the channel's word, else the sender's

@@ -44,7 +44,6 @@ from multiprocessing.connection import Connection
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification, classify
-from bot.reading.safe_text import stored_text
 from bot.rules.channels import ChannelName
 from bot.runtime.mail_parsing import READY, Position, parse_mail, unreadable
 
@@ -64,13 +63,15 @@ def classify_inbound(inbound: InboundMessage, *, visible: bool = False) -> Class
 
     `visible`: the text is a parsed mail's (bot.reading.mail: visible_text's output), so
     the classifier need not strip quotes and signatures again — as long as storing it
-    changed nothing (a NUL dropped, a number masked: then it does, as before)."""
-    text = stored_text(inbound.text)
+    changed nothing (a NUL dropped, a number masked: then it does, as before). A mail the
+    reader parsed is in its stored form already (InboundMessage.stored_form): its text is
+    not scanned again, only what the classifier reads of it."""
+    subject, text = inbound.stored_subject_and_text()
     return classify(
         text,
-        subject=stored_text(inbound.subject),
+        subject=subject,
         channel="chat" if inbound.channel is ChannelName.TELEGRAM else "email",
-        visible=visible and text == inbound.text,
+        visible=visible and (inbound.stored_form or text == inbound.text),
     )
 
 

@@ -25,7 +25,7 @@ from bot.channels.messages import InboundMessage
 from bot.reading.automated import detect_automated
 from bot.reading.classifier import Classification, classify
 from bot.reading.language import detect_language
-from bot.reading.safe_text import stored_name, stored_text
+from bot.reading.safe_text import stored_name
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.store import audit
@@ -252,6 +252,7 @@ def _record(
     bytes (unmasked: a personal identity number may stand in them) are kept only when staff
     need them — mail that could not be read or processed; the original of any other mail
     stays in the mailbox, untouched."""
+    stored_subject, stored_body = inbound.stored_subject_and_text()
     message = new_row(  # (bot.store.rows: a third of an ordinary mail's cost otherwise)
         Message,
         dedupe_key=key,
@@ -259,8 +260,8 @@ def _record(
         channel=inbound.channel,
         address=normalised_or_raw(inbound.channel, _storable(inbound.sender)),
         display_name=stored_name(inbound.sender_name),
-        subject=stored_text(inbound.subject),
-        text=stored_text(inbound.text),
+        subject=stored_subject,
+        text=stored_body,
         raw=inbound.raw if keep_raw else None,
         message_id=_message_id(inbound.message_id),
         in_reply_to=_message_id(inbound.in_reply_to),
