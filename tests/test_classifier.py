@@ -89,6 +89,24 @@ def test_objecting_to_marketing_is_a_marketing_optout():
     assert kinds("Jag invänder mot all direktmarknadsföring från er.") == ["marketing_optout"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ringde och bad oss sluta skicka nyhetsbrev till honom.",
+        "Please stop sending me your newsletter, I never read it.",
+        "sluta skicka reklam till mig tack",
+    ],
+)
+def test_stop_sending_the_newsletter_is_a_marketing_optout_and_not_an_objection(text):
+    assert kinds(text, channel="chat") == ["marketing_optout"]
+
+
+def test_a_stop_to_the_newsletter_and_a_separate_stop_to_the_brokering_are_both_found():
+    # The objection has a sentence of its own, without the opt-out's phrase: it stays.
+    found = kinds("Sluta skicka nyhetsbrev till mig. Och sluta presentera min profil för kunder.")
+    assert found == ["objection", "marketing_optout"]
+
+
 def test_vague_data_talk_is_less_certain_than_ordinary_mail_or_a_plain_request():
     vague = classify("Angående GDPR och personuppgifter hos er.")
     ordinary = classify("Tack för mötet igår, vi hörs på fredag!")

@@ -1434,6 +1434,9 @@ def decide(
             if probabilities[runner] >= MULTI_FLOOR:
                 hinted = runner
                 kinds = tuple(k for k in RIGHTS if k is first or k is runner)
+    if K.OBJECTION in kinds and first is not K.OBJECTION and _stop_is_marketing(reading, model):
+        kinds = tuple(k for k in kinds if k is not K.OBJECTION)
+        hinted = None if hinted is K.OBJECTION else hinted
     if _absence_notice(reading):
         return Classification((K.NONE,), reading.language, 0.9, ())
     if not kinds and request >= model.request_threshold and _rules_name_only(reading, first):
@@ -1472,6 +1475,32 @@ def decide(
         confidence = max(confidence, AGREED_CONFIDENCE)
     evidence = _evidence(reading, model, kinds) if with_evidence else ()
     return Classification(kinds, reading.language, round(confidence, 2), evidence)
+
+
+def _stop_is_marketing(reading: _Reading, model: LinearModel) -> bool:
+    """Whether an objection read beside another kind is only the marketing opt-out again:
+    the guide's "objection — not when it is about marketing". So when the rules find the
+    opt-out strongly and no objection, and every sentence that reads objection on its own
+    holds the opt-out's phrase ("Ringde och bad oss sluta skicka nyhetsbrev till honom":
+    "stop sending" reads objection where it is about assignment offers)."""
+    if reading.scores.get(K.MARKETING_OPTOUT, 0.0) < STRONG or K.OBJECTION in reading.scores:
+        return False
+    message = _features(reading)
+    _, sums = model.read(message, True)
+    flags = model.sums(part_features(reading.flags, 1))
+    extras = _passage_extras(reading, message.sentences, 1)
+    optouts = [h for h in reading.hits if h.kind is K.MARKETING_OPTOUT]
+    for (start, end), summed, extra in zip(message.sentences, sums, extras, strict=True):
+        alone = model.from_sums([model.unpack(summed), flags, model.sums(extra)])
+        if alone.kinds[K.OBJECTION] >= OBJECTION_ALONE and not any(
+            start <= h.start and h.end <= end for h in optouts
+        ):
+            return False
+    return True
+
+
+#: A sentence reads objection on its own from this probability (see _stop_is_marketing).
+OBJECTION_ALONE = 0.5
 
 
 #: The least confidence when the rules (strongly) and the model name the same kinds.
