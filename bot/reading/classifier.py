@@ -1236,8 +1236,10 @@ def classify(
        for a kind when it reaches the model's passage threshold;
     3. the most probable kind counts when it reaches the model's threshold, any other kind
        when it reaches the model's second_threshold (or, when the model reads several rights
-       asked for, the next likeliest kind beside a lone one); when no kind does but it is sure
-       that some right is asked for, the likeliest kind is named with a confidence under 0.5;
+       asked for, the next likeliest kind beside a lone one), but not an objection that is
+       only the marketing opt-out again (_stop_is_marketing); when no kind does but it is
+       sure that some right is asked for, the likeliest kind is named with a confidence
+       under 0.5;
     4. confidence is how sure the least sure part of the answer is: how far the weakest kind
        found lies above its threshold, or for `none` how far the strongest lies below it,
        from 0.5 (on the threshold) to 1.0 — staff triage what falls under [classifier]
