@@ -95,10 +95,34 @@ def test_objecting_to_marketing_is_a_marketing_optout():
         "Ringde och bad oss sluta skicka nyhetsbrev till honom.",
         "Please stop sending me your newsletter, I never read it.",
         "sluta skicka reklam till mig tack",
+        "I object to your direct marketing. Stop sending me promotional emails.",
+        "Please stop sending me your newsletter. I never signed up for it and I don't want "
+        "to be on your lists.",
     ],
 )
 def test_stop_sending_the_newsletter_is_a_marketing_optout_and_not_an_objection(text):
     assert kinds(text, channel="chat") == ["marketing_optout"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sluta skicka nyhetsbrev och uppdragsförfrågningar till mig.",
+        "stop sending me newsletters and assignment offers",
+        "Please unsubscribe me from your newsletter. Also, stop sending me assignment offers.",
+        "Avregistrera mig från nyhetsbrevet. Sluta skicka uppdragsförfrågningar också.",
+    ],
+)
+def test_a_stop_to_assignment_offers_beside_the_newsletter_is_an_objection_too(text):
+    # The guide: a stop to assignment offers is about the brokering itself (objection).
+    assert kinds(text) == ["objection", "marketing_optout"]
+
+
+def test_a_stop_to_calls_about_roles_keeps_its_objection():
+    found = kinds(
+        "Stop calling me about contract roles, I'm not looking and don't want to be on your bench."
+    )
+    assert "objection" in found
 
 
 def test_a_stop_to_the_newsletter_and_a_separate_stop_to_the_brokering_are_both_found():

@@ -1482,9 +1482,11 @@ def decide(
 def _stop_is_marketing(reading: _Reading, model: LinearModel) -> bool:
     """Whether an objection read beside another kind is only the marketing opt-out again:
     the guide's "objection — not when it is about marketing". So when the rules find the
-    opt-out strongly and no objection, and every sentence that reads objection on its own
-    holds the opt-out's phrase ("Ringde och bad oss sluta skicka nyhetsbrev till honom":
-    "stop sending" reads objection where it is about assignment offers)."""
+    opt-out strongly and no objection, no sentence names the brokering itself, and every
+    sentence that reads objection on its own holds the opt-out's phrase ("Ringde och bad
+    oss sluta skicka nyhetsbrev till honom": "stop sending" reads objection where it is
+    about assignment offers — "stop sending me newsletters and assignment offers" keeps
+    both)."""
     if reading.scores.get(K.MARKETING_OPTOUT, 0.0) < STRONG or K.OBJECTION in reading.scores:
         return False
     message = _features(reading)
@@ -1493,12 +1495,26 @@ def _stop_is_marketing(reading: _Reading, model: LinearModel) -> bool:
     extras = _passage_extras(reading, message.sentences, 1)
     optouts = [h for h in reading.hits if h.kind is K.MARKETING_OPTOUT]
     for (start, end), summed, extra in zip(message.sentences, sums, extras, strict=True):
+        if _BROKERING.search(reading.mended, start, end) is not None:
+            return False
         alone = model.from_sums([model.unpack(summed), flags, model.sums(extra)])
         if alone.kinds[K.OBJECTION] >= OBJECTION_ALONE and not any(
             start <= h.start and h.end <= end for h in optouts
         ):
             return False
     return True
+
+
+#: What the brokering itself is about, in folded text (the guide: a stop to assignment
+#: offers, to being presented to clients or matched, is an objection, not an opt-out).
+_BROKERING = re.compile(
+    r"\b(?:uppdrag\w*|jobb\w*|tjanst\w*|roll(?:er|en|erna)?|presentera\w*|kund\w*|cv\w*|"
+    r"profil\w*|match\w*|konsult(?:register|registret|databas\w*|pool\w*|lista\w*)|"
+    r"talangpool\w*|rekryter\w*|assignments?|jobs?|gigs?|roles?|positions?|vacanc\w*|"
+    r"opportunit\w*|present(?:ing|ed)?|clients?|customers?|resumes?|bench|talent pool|"
+    r"candidate\w*|recruit\w*|headhunt\w*|placements?|contracts?|consultant (?:database|"
+    r"register|pool|list))\b"
+)
 
 
 #: A sentence reads objection on its own from this probability (see _stop_is_marketing).
