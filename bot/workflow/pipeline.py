@@ -146,6 +146,9 @@ def process_inbound(
             message.text,
             subject=message.subject,
             channel="chat" if message.channel == "telegram" else "email",
+            # A mail the reader parsed is its visible text already: only what the
+            # classifier reads of it is stripped again (a mail of many MB costs no more).
+            visible=inbound.stored_form,
         )
     message.classification = {**classification.to_json()}
     if stated_kinds is not None:
