@@ -29,6 +29,7 @@ from bench.classifier_bench import (  # noqa: E402
     ours,
     staff_view,
 )
+from bot.reading.training import macro_f1  # noqa: E402
 
 SECOND_READING = CORPUS / "second-reading"
 
@@ -37,22 +38,19 @@ def _relabelled(rows: Sequence[dict], labels: dict[str, list[str]]) -> list[dict
     return [{**row, "kinds": labels[row["id"]]} for row in rows]
 
 
-def _as_classifier(rows: Sequence[dict]):
-    """The labels of `rows` as a classifier (evaluate asks by text, subject and channel)."""
-    by_message = {(r["text"], r.get("subject", ""), r["channel"]): r["kinds"] for r in rows}
-    if len(by_message) != len(rows):
-        raise SystemExit("two messages of the file are identical: cannot compare by text")
-    return lambda text, subject, channel: by_message[(text, subject, channel)]
-
-
 def _human_line(name: str, reference: Sequence[dict], other: Sequence[dict]) -> str:
-    _, macro, exact, _ = evaluate(reference, _as_classifier(other))
-    theirs = {r["id"]: set(r["kinds"]) for r in other}
-    multi = [r for r in reference if len(r["kinds"]) > 1]
-    multi_exact = sum(set(r["kinds"]) == theirs[r["id"]] for r in multi)
-    requests = [r for r in reference if r["kinds"] != ["none"]]
-    unseen = sum(theirs[r["id"]] == {"none"} for r in requests)
-    return _line(name, macro, exact, multi_exact, len(multi), unseen, len(requests))
+    theirs = [set(r["kinds"]) for r in other]  # the same messages, in the same order
+    macro = macro_f1(list(reference), theirs)
+    exact = sum(set(r["kinds"]) == t for r, t in zip(reference, theirs, strict=True))
+    multi = [
+        t == set(r["kinds"]) for r, t in zip(reference, theirs, strict=True) if len(r["kinds"]) > 1
+    ]
+    unseen = [
+        t == {"none"} for r, t in zip(reference, theirs, strict=True) if r["kinds"] != ["none"]
+    ]
+    return _line(
+        name, macro, exact / len(reference), sum(multi), len(multi), sum(unseen), len(unseen)
+    )
 
 
 def _model_line(name: str, reference: Sequence[dict]) -> str:

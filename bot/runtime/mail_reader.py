@@ -65,13 +65,13 @@ def classify_inbound(inbound: InboundMessage, *, visible: bool = False) -> Class
     the classifier need not strip quotes and signatures again — as long as storing it
     changed nothing (a NUL dropped, a number masked: then it does, as before). A mail the
     reader parsed is in its stored form already (InboundMessage.stored_form): its text is
-    not scanned again, only what the classifier reads of it."""
+    the stored one, not scanned again, and only what the classifier reads of it is."""
     subject, text = inbound.stored_subject_and_text()
     return classify(
         text,
         subject=subject,
         channel="chat" if inbound.channel is ChannelName.TELEGRAM else "email",
-        visible=visible and (inbound.stored_form or text == inbound.text),
+        visible=visible and text == inbound.text,
     )
 
 
