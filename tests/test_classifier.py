@@ -474,3 +474,29 @@ def test_threads_classifying_at_once_never_fail_when_the_word_cache_is_emptied(m
         sys.setswitchinterval(switch)
     assert errors == [] and len(found) == 100
     assert all(RequestKind.ERASURE in kinds for kinds in found)
+
+
+def test_mail_of_words_never_seen_before_does_not_grow_the_classifiers_memory():
+    """Every new word's features and weights are cached (most words recur); mail of random
+    strings - 130,000 words never seen - must not make the caches hold them all (they
+    grew `noxbot run` by ~90 MiB)."""
+    import random
+    import tracemalloc
+
+    classify("Hej, radera mina uppgifter.")  # the model loaded before measuring
+    letters = "abcdefghijklmnopqrstuvwxyzåäö"
+    rng = random.Random(7)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for _ in range(60):
+            words = (
+                "".join(rng.choice(letters) for _ in range(rng.randint(5, 10)))
+                for _ in range(2200)
+            )
+            found = classify("Hej, radera mina uppgifter. " + " ".join(words))
+            assert RequestKind.ERASURE in found.kinds or found.needs_triage
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 12 * 2**20, f"the classifier holds {grown / 2**20:.0f} MiB more"
