@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.errors
+import email.feedparser
 import email.policy
 import email.utils
 import re
@@ -73,6 +74,8 @@ MAX_MIME_PARTS = 200
 MAX_MIME_DEPTH = 20
 MAX_MULTIPART_SECTIONS = 100
 _BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
+_FEED_BYTES = 64 * 1024
+_BOUNDARY_WORD = re.compile(rb"boundary", re.IGNORECASE)
 _HEADER_END = re.compile(rb"\n\r?\n")
 
 
@@ -311,7 +314,8 @@ def _body_parts(message: Message) -> tuple[str | None, str | None, list[str]]:
 
 def _looks_binary(raw: bytes) -> bool:
     """NUL bytes or mostly control characters in the header block: not an email."""
-    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0][:8192]
+    # (Split from the first 8 KB only: a split of the whole would copy a large mail twice.)
+    head = raw[: 8192 + 4].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0][:8192]
     if b"\x00" in head:
         return True
     controls = len(head.translate(None, _NOT_CONTROL))  # what is left are the controls
@@ -333,8 +337,9 @@ def _too_complex_to_read(raw: bytes) -> str | None:
     if (end.start() if end else len(raw)) > MAX_HEADER_BYTES:
         return f"header larger than {MAX_HEADER_BYTES // 1024} KB"
     boundaries: set[bytes] = set()
-    # The pattern is case-blind over ASCII only (bytes): without the word, nothing to find.
-    for match in _BOUNDARY.finditer(raw) if b"boundary" in raw.lower() else ():
+    # The pattern is case-blind over ASCII only (bytes): without the word, nothing to find
+    # (looked for without a lowered copy of the mail).
+    for match in _BOUNDARY.finditer(raw) if _BOUNDARY_WORD.search(raw) else ():
         boundaries.add(match.group(1) or match.group(2))
         if len(boundaries) > MAX_MULTIPART_SECTIONS:
             return f"more than {MAX_MULTIPART_SECTIONS} multipart sections"
@@ -376,6 +381,16 @@ def _defects(message: Message) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _parsed(raw: bytes) -> Message:
+    """What email.message_from_bytes returns, fed in pieces: it would decode the whole mail
+    to one str and copy that into a StringIO (four bytes a character), ~6 times the mail's
+    size held at once beside the parse itself."""
+    parser = email.feedparser.BytesFeedParser(policy=_POLICY)
+    for start in range(0, len(raw), _FEED_BYTES):
+        parser.feed(raw[start : start + _FEED_BYTES])
+    return parser.close()
+
+
 def parse_email(raw: bytes) -> ParsedEmail:
     """Parse one message; raises MalformedEmail when the bytes are not an email."""
     if not raw or not raw.strip():
@@ -386,7 +401,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     if (too_complex := _too_complex_to_read(raw)) is not None:
         raise MalformedEmail(too_complex)
     try:
-        message = email.message_from_bytes(raw, policy=_POLICY)
+        message = _parsed(raw)
     except RecursionError as exc:
         raise MalformedEmail("MIME parts nested too deep") from exc
     except Exception as exc:  # the feed parser is lenient; anything it raises is garbage

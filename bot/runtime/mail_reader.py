@@ -40,12 +40,11 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification, classify
 from bot.rules.channels import ChannelName
-from bot.runtime.mail_parsing import READY, Position, parse_mail, unreadable
+from bot.runtime.mail_parsing import READY, Connection, Position, parse_mail, unreadable
 
 __all__ = ["GUARDED_FROM_BYTES", "MailReader", "MailReading", "Position", "read_mail"]
 
@@ -171,7 +170,7 @@ class MailReader:
             raise ReaderUnavailable(f"cannot start the mail reader: {exc}") from exc
         finally:
             theirs.close()
-        self._connection = Connection(ours.detach())
+        self._connection = Connection(ours)
         started = await _answer(self._connection, START_SECONDS, stop)
         if started == READY:
             return self._connection
