@@ -491,8 +491,7 @@ def test_mail_of_words_never_seen_before_does_not_grow_the_classifiers_memory():
         before, _ = tracemalloc.get_traced_memory()
         for _ in range(60):
             words = (
-                "".join(rng.choice(letters) for _ in range(rng.randint(5, 10)))
-                for _ in range(2200)
+                "".join(rng.choice(letters) for _ in range(rng.randint(5, 10))) for _ in range(2200)
             )
             found = classify("Hej, radera mina uppgifter. " + " ".join(words))
             assert RequestKind.ERASURE in found.kinds or found.needs_triage
