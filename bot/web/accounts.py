@@ -16,10 +16,12 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete, select
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 from bot.errors import NoxbotError
 from bot.store import audit
@@ -27,7 +29,24 @@ from bot.store.tables import StaffAccount, WebSession
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # bounded work per login attempt
-_hasher = PasswordHasher()
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """Imported on first use: argon2 costs every `noxbot` command, `noxbot run` included,
+    2.5 MiB that only staff accounts need."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def _password_matches(stored: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(stored, password[:MAX_PASSWORD_LENGTH])
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @cache
@@ -35,7 +54,7 @@ def _dummy_hash() -> str:
     """Compared against when the account does not exist, so a wrong name costs the same
     time. Made on first use, not at import: an Argon2 hash takes 64 MiB and tens of
     milliseconds, which every `noxbot` command (and `noxbot run`) would otherwise pay."""
-    return _hasher.hash("not a password anyone has")
+    return _hasher().hash("not a password anyone has")
 
 
 class AccountError(NoxbotError):
@@ -139,7 +158,7 @@ def account_for_setup(session: Session, token: str, now: datetime) -> StaffAccou
 
 def set_password(session: Session, account: StaffAccount, password: str, now: datetime) -> None:
     check_password_rules(password)
-    account.password_hash = _hasher.hash(password)
+    account.password_hash = _hasher().hash(password)
     account.setup_token_hash = None
     account.setup_expires_at = None
     account.updated_at = now
@@ -154,10 +173,7 @@ def check_login(session: Session, name: str, password: str) -> StaffAccount | No
     work either way)."""
     account = session.exec(select(StaffAccount).where(StaffAccount.name == name.strip())).first()
     stored = account.password_hash if account and account.password_hash else _dummy_hash()
-    try:
-        matches = _hasher.verify(stored, password[:MAX_PASSWORD_LENGTH])
-    except (VerificationError, InvalidHashError):
-        matches = False
+    matches = _password_matches(stored, password)
     if account is None or account.disabled or account.password_hash is None or not matches:
         return None
     return account
