@@ -239,7 +239,8 @@ _TOKEN = re.compile(r"[a-z]+")
 _LONGEST_MENDABLE = max(map(len, _VOCABULARY)) + 1
 
 
-@lru_cache(maxsize=20000)
+# (8,192: mail of words never seen fills it; bot.reading.learned_model.WORD_CACHE says why.)
+@lru_cache(maxsize=8192)
 def _mend(token: str) -> str:
     """The key word a token is one typo away from (or the token itself)."""
     if len(token) < 5 or token in _VOCABULARY or token in _KNOWN:
@@ -1117,6 +1118,16 @@ def bounded(text: str) -> str:
     return f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
 
 
+def _bounded_after(prefix: str, text: str) -> str:
+    """bounded(prefix + text), without joining the two first (a copy of all of a text of
+    many MB)."""
+    if len(prefix) + len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return prefix + text
+    head = (prefix + text[:HEAD_CHARS])[:HEAD_CHARS]
+    tail = text[-TAIL_CHARS:] if len(text) >= TAIL_CHARS else (prefix + text)[-TAIL_CHARS:]
+    return f"{head}\n{tail}"
+
+
 def _read(text: str, subject: str, channel: str, visible: bool = False) -> _Reading:
     # `visible`: `text` is visible_text's own output (a parsed mail's text), which it would
     # return unchanged (it is idempotent) — unless a mask below is blanked out first. Then
@@ -1129,7 +1140,7 @@ def _read(text: str, subject: str, channel: str, visible: bool = False) -> _Read
     text, subject = text.replace(DEFAULT_MASK, " "), subject.replace(DEFAULT_MASK, " ")
     body = (text if visible else visible_text(text)) if channel == "email" else text.strip()
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
-    combined = bounded(f"{subject}\n{body}" if use_subject else body)
+    combined = _bounded_after(f"{subject}\n", body) if use_subject else bounded(body)
     folded = fold(combined)
     mended, origin, words = _mended_words(folded)
     newsletter = _found(_NEWSLETTER, _NEWSLETTER_NEEDS, words)

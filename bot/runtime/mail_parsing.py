@@ -36,14 +36,20 @@ class Connection:
         return self._socket.fileno()
 
     def send(self, value: object) -> None:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self._socket.sendall(_LENGTH.pack(len(data)))
-        self._socket.sendall(data)
+        self.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
     def recv(self) -> object:
         """The next object; EOFError when the other side has closed the connection."""
+        return pickle.loads(self.recv_bytes())
+
+    def send_bytes(self, data: bytes) -> None:
+        """Bytes as they are (a mail of many MB is not copied into a pickle first)."""
+        self._socket.sendall(_LENGTH.pack(len(data)))
+        self._socket.sendall(data)
+
+    def recv_bytes(self) -> bytearray:
         (size,) = _LENGTH.unpack(self._exactly(_LENGTH.size))
-        return pickle.loads(self._exactly(size))
+        return self._exactly(size)
 
     def _exactly(self, size: int) -> bytearray:
         buffer = bytearray(size)
@@ -100,16 +106,17 @@ def parse_mail(raw: bytes, position: Position) -> InboundMessage:
 
 
 def serve_worker(fd: int) -> None:
-    """The worker process: parses each mail it is sent on the socket `fd` and answers with
-    the message (without the raw bytes, which the watcher has), until the watcher closes
-    the connection or kills it."""
+    """The worker process: parses each mail it is sent on the socket `fd` (its position,
+    then its bytes) and answers with the message (without the raw bytes, which the watcher
+    has), until the watcher closes the connection or kills it."""
     # Ctrl-C reaches the whole process group; stopping is the watcher's to decide.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     connection = Connection(socket.socket(fileno=fd))
     connection.send(READY)
     while True:
         try:
-            raw, position = connection.recv()
+            position = connection.recv()
+            raw = bytes(connection.recv_bytes())
         except (EOFError, OSError):
             return
         inbound = parse_mail(raw, position)

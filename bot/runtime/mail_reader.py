@@ -126,7 +126,8 @@ class MailReader:
             if connection is None:
                 return None  # stopped while the worker was starting
             try:
-                connection.send((raw, position))
+                connection.send(position)
+                connection.send_bytes(raw)
                 break
             except OSError as exc:  # the worker ended while idle (killed from outside)
                 self._end_worker()

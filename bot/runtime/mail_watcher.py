@@ -115,14 +115,21 @@ async def ingest_mail(
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
 #: shared, few enough that the database's write lock is held for tens of milliseconds.
 DB_BATCH = 25
-#: ... or fewer, when their mails hold this many bytes (attachments): read mail waits for
-#: the database with its raw bytes (kept should it have to be quarantined), one batch
-#: waiting and one being written, so the watcher holds about twice this (plus the mail
-#: that went over it, and the FETCH being read: see bot.channels.imap.BATCH_BYTES).
+#: ... or fewer, when their mails hold this many bytes (attachments, long text): read mail
+#: waits for the database with its raw bytes (kept should it have to be quarantined) and
+#: its text; a batch that reaches this is written before the next mail is read, so the
+#: watcher holds about this plus the mail that went over it (and the FETCH being read: see
+#: bot.channels.imap.BATCH_BYTES).
 DB_BATCH_BYTES = 2 * 1024 * 1024
 #: ... and a transaction ends after this long (seconds), however many it holds: on SQLite
 #: the chat and the sender wait for the write lock meanwhile.
 TRANSACTION_SECONDS = 0.1
+
+
+def _bytes_held(waiting: tuple[Pending, int]) -> int:
+    """About what a read mail holds until it is written: its bytes and its text."""
+    inbound = waiting[0].inbound
+    return len(inbound.raw or b"") + len(inbound.text or "")
 
 
 class _Committer:
@@ -156,13 +163,14 @@ class _Committer:
 
     async def add(self, pending: Pending, uid: int) -> None:
         self.waiting.append((pending, uid))
-        if (
-            len(self.waiting) >= DB_BATCH
-            or self._is_stopped()
-            or self.in_flight is None
-            or sum(len(p.inbound.raw or b"") for p, _ in self.waiting) >= DB_BATCH_BYTES
-        ):
+        large = sum(map(_bytes_held, self.waiting)) >= DB_BATCH_BYTES
+        if len(self.waiting) >= DB_BATCH or self._is_stopped() or self.in_flight is None or large:
             await self._send()
+        if large:
+            # Written before the next mail is read: several large mails (their bytes, their
+            # text, the database's copies) are not held at once - with a batch waiting and
+            # one being written, hostile mail of a few MB each took the watcher to ~175 MiB.
+            await self._settle()
 
     async def finish(self) -> None:
         """Send what waits and wait until everything sent is written (a transaction that
