@@ -8,7 +8,9 @@ and how fast it recovers. Starts a throwaway Dovecot (and PostgreSQL with --post
   messages and 20,000 cases (in-process, no IMAP), and their ratio;
 - recovery: a restart after kill -9 until the next mail is read, mail read after a
   Dovecot crash and return, mail pushed during a backlog read after it;
-- a backlog of mail with attachments (150 mails with a 1 MB PDF each): time and peak RSS.
+- a backlog of mail with attachments (150 mails with a 1 MB PDF each), and one of hostile
+  mail (every pathological mail, mail of words never seen, attachments): time, peak RSS of
+  `noxbot run`, of its mail-reading worker, and of the two together.
 
     .venv/bin/python bench/ingest.py [--mails 2000] [--postgres] [--earlier 100000]
 
@@ -29,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -194,6 +197,23 @@ class Noxbot:
             if self._engine is None:
                 engine.dispose()
 
+    def read_through(self) -> int:
+        """The last UID the mail watcher has done with (stored, or skipped as a duplicate)."""
+        from sqlalchemy import create_engine, text
+
+        engine = self._engine or create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                value = connection.execute(
+                    text("SELECT value FROM channel_cursor WHERE name = 'imap:INBOX'")
+                ).scalar()
+        except Exception:  # not created or not migrated yet
+            return 0
+        finally:
+            if self._engine is None:
+                engine.dispose()
+        return int(value.rsplit(":", 1)[1]) if value else 0
+
     def log_has(self, text: str) -> bool:
         return self.log.exists() and text in self.log.read_text(errors="replace")
 
@@ -273,26 +293,109 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     print(f"last log line: {tail.split(' ', 3)[-1]}")
 
 
-def attachments(work: Path, url: str, count: int = 150) -> None:
-    """A backlog of mail with a 1 MB attachment each, in a Dovecot of its own."""
+class TogetherSampler:
+    """The largest RSS of a process and its children together, sampled every 10 ms while
+    it runs (each process's own peak, VmHWM, is exact; their sum at the same moment can
+    only be sampled)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            with contextlib.suppress(OSError, ValueError):
+                pids = [self.pid, *map(int, _children(self.pid))]
+                self.peak = max(self.peak, sum(rss_mib(pid) for pid in pids))
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # ended meanwhile
+        return 0.0
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def read_backlog(work: Path, url: str, what: str, count: int, make) -> None:
+    """`count` mails (`make(n)`) as a backlog in a Dovecot of its own: how long `noxbot run`
+    takes to store them all, its peak RSS, its mail-reading worker's, and the two
+    together."""
     server = dovecot.start()
     try:
-        seed(server, 0, count, with_attachment)
+        seed(server, 0, count, make)
         bot = Noxbot(work, server, url)
         bot.start()
         assert bot.process is not None
         wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot.log)
+        # From here: the schema's upgrade, a child process of its own at the start, is over.
+        together = TogetherSampler(bot.process.pid)
         connected = time.monotonic()
-        wait_for(lambda: bot.stored() >= count, 600, 0.05, bot.log)
+        wait_for(lambda: bot.read_through() >= count, 600, 0.05, bot.log)
         took = time.monotonic() - connected
         workers = children_peak_rss_mib(bot.process.pid)
-        print(f"{count} mails with a 1 MB attachment: read in {took:.2f} s,"
-              f" peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB"
+        both = together.stop()
+        print(f"{what}: read in {took:.2f} s, peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB"
               f" (the mail-reading worker process beside it:"
-              f" {', '.join(f'{w:.0f}' for w in workers) or 'none'} MiB)")  # fmt: skip
+              f" {', '.join(f'{w:.0f}' for w in workers) or 'none'} MiB;"
+              f" the two together, sampled, at most {both:.0f} MiB)")  # fmt: skip
         bot.stop()
     finally:
         server.stop()
+
+
+def attachments(work: Path, url: str, count: int = 150) -> None:
+    """A backlog of mail with a 1 MB attachment each."""
+    read_backlog(work, url, f"{count} mails with a 1 MB attachment", count, with_attachment)
+
+
+def never_seen_words(n: int, count: int = 2_000) -> bytes:
+    """A mail of `count` random words, none of them ever seen before (every classifier
+    cache fills with them)."""
+    rng = random.Random(n)
+    words = (
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyzåäö") for _ in range(rng.randint(5, 10)))
+        for _ in range(count)
+    )
+    body = "Hej, radera mina uppgifter.\r\n" + " ".join(words)
+    return (
+        f"From: slump{n}@example.se\r\nTo: info@noxconsulting.se\r\nSubject: Slump {n}\r\n"
+        f"Message-ID: <slump{n}@example.com>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+
+
+def hostile(work: Path, url: str) -> None:
+    """Hostile mail: bench/pathological_bench.py's mails (huge words and lines, 5 MB bodies,
+    deep and wide MIME, huge headers), 200 mails of 2,000 words never seen, 20 mails with
+    a 1 MB attachment, mixed."""
+    from bench.pathological_bench import CASES
+
+    # Each its own Message-ID (the catalogue's share one: all but one would be duplicates).
+    mails = [
+        make().replace(b"<p1@example.se>", f"<p1.{n}@example.se>".encode())
+        for n, make in enumerate(CASES.values())
+    ]
+    mails += [never_seen_words(n) for n in range(200)]
+    mails += [with_attachment(n) for n in range(20)]
+    random.Random(5).shuffle(mails)
+    what = f"{len(CASES)} pathological, 200 of new words, 20 attached, mixed"
+    read_backlog(work, url, what, len(mails), mails.__getitem__)
 
 
 def flat_cost(url_for, earlier: int, cases: int) -> None:
@@ -398,7 +501,7 @@ def main() -> None:
         cluster = pg.start_cluster()
         admin = create_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            for name in ("bench", "attachments", "empty", "full"):
+            for name in ("bench", "attachments", "hostile", "empty", "full"):
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
 
@@ -414,6 +517,8 @@ def main() -> None:
         backlog(args, server, work, url_for("bench"))
         (work / "attachments").mkdir()
         attachments(work / "attachments", url_for("attachments"))
+        (work / "hostile").mkdir()
+        hostile(work / "hostile", url_for("hostile"))
         flat_cost(url_for, args.earlier, args.cases)
     finally:
         server.stop()
