@@ -300,6 +300,9 @@ class TogetherSampler:
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak = pid, 0.0
+        #: The largest RSS of any one child seen (the worker is replaced after a mail that
+        #: grew it: its own VmHWM is gone with it).
+        self.child_peak = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -307,8 +310,9 @@ class TogetherSampler:
     def _sample(self) -> None:
         while not self._done.wait(0.01):
             with contextlib.suppress(OSError, ValueError):
-                pids = [self.pid, *map(int, _children(self.pid))]
-                self.peak = max(self.peak, sum(rss_mib(pid) for pid in pids))
+                children = [rss_mib(int(child)) for child in _children(self.pid)]
+                self.peak = max(self.peak, rss_mib(self.pid) + sum(children))
+                self.child_peak = max(self.child_peak, *children, 0.0)
 
     def stop(self) -> float:
         self._done.set()
@@ -350,9 +354,9 @@ def read_backlog(work: Path, url: str, what: str, count: int, make) -> None:
         took = time.monotonic() - connected
         workers = children_peak_rss_mib(bot.process.pid)
         both = together.stop()
+        worker = max([together.child_peak, *workers])
         print(f"{what}: read in {took:.2f} s, peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB"
-              f" (the mail-reading worker process beside it:"
-              f" {', '.join(f'{w:.0f}' for w in workers) or 'none'} MiB;"
+              f" (the mail-reading worker process beside it: {worker:.0f} MiB;"
               f" the two together, sampled, at most {both:.0f} MiB)")  # fmt: skip
         bot.stop()
     finally:

@@ -99,6 +99,26 @@ async def test_a_stop_abandons_the_mail_being_read_at_once(reader):
     assert time.monotonic() - started < 2
 
 
+async def test_the_worker_is_replaced_after_a_mail_that_left_it_large(reader):
+    """What parsing several MB takes is not all given back: a worker that holds more than
+    RECYCLE_MIB afterwards is ended, and the next large mail gets a fresh one."""
+    from bot.runtime.mail_reader import RECYCLE_MIB, _rss_mib
+
+    reader.budget_seconds = 10
+    lines = mail("a\n" * 1_000_000)  # a million short lines: ~60 MiB to parse
+    first = reader._worker.pid
+    reading = await reader.read(lines, HERE)
+    assert reading.inbound.malformed is None and len(reading.inbound.text) > 1_000_000
+    assert reader._worker is None  # ended once it had answered: the mail was read whole
+    small = await reader.read(mail(REQUEST), HERE)
+    assert small.classification.kinds == (RequestKind.ERASURE,)
+    assert reader._worker.pid != first and _rss_mib(reader._worker.pid) < RECYCLE_MIB
+    # A worker that stays small is kept.
+    kept = reader._worker.pid
+    await reader.read(mail(REQUEST * 2_000), HERE)
+    assert reader._worker is not None and reader._worker.pid == kept
+
+
 async def test_a_worker_that_died_while_idle_is_replaced(reader):
     await reader.read(mail("hej"), HERE)
     reader._worker.kill()
