@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import chain
 
 from bot.rules.channels import ChannelName
 from bot.store.tables import ContactKind
@@ -130,6 +131,9 @@ _DENIAL = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s*")
+# Where str.splitlines ends a line.
+_LINE_END = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -148,16 +152,43 @@ def read_answer(text: str) -> CodeAnswer | Denial | None:
     Only a line that is (nearly) just the code or just a 'no' counts, so that a phone number
     in a rectification, or "no more newsletters", is never taken for an answer.
     """
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()][:5]
-    for line in lines:
+    for line in _first_lines(text, 5):
         if line.startswith(">"):
             break  # quoted challenge below a reply
         if _DENIAL.match(line):
             return Denial()
         match = _CODE_IN_TEXT.search(line)
-        if match and len(_WORD.findall(line[: match.start()] + line[match.end() :])) <= 4:
+        if match and _at_most_words(line, match.start(), match.end(), 4):
             return CodeAnswer(match.group(1) + match.group(2))
     return None
+
+
+def _first_lines(text: str, count: int) -> list[str]:
+    """The first `count` lines that are not blank, stripped: text.splitlines()'s, without
+    splitting all of a mail of many MB (every mail is read for an answer: half a million
+    lines took 35 MB here)."""
+    found: list[str] = []
+    position, size = 0, len(text)
+    while len(found) < count:
+        position = _SPACE.match(text, position).end()  # blank lines, and a line's indent
+        if position >= size:
+            break
+        end = _LINE_END.search(text, position)
+        found.append(text[position : end.start() if end else size].strip())
+        position = end.end() if end else size
+    return found
+
+
+def _at_most_words(line: str, start: int, end: int, most: int) -> bool:
+    """Whether `line` without line[start:end] holds at most `most` words (the two sides
+    joined, as one word where a word meets a word), counting no further than that."""
+    joined = start > 0 and end < len(line) and _WORD.fullmatch(line[start - 1] + line[end])
+    count = -1 if joined else 0
+    for _ in chain(_WORD.finditer(line, 0, start), _WORD.finditer(line, end)):
+        count += 1
+        if count > most:
+            return False
+    return True
 
 
 # Telegram button data: short, parsed in one place.
