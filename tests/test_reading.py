@@ -99,6 +99,46 @@ async def test_a_stop_abandons_the_mail_being_read_at_once(reader):
     assert time.monotonic() - started < 2
 
 
+async def test_a_stop_that_ends_the_worker_too_leaves_the_mail_to_be_read_again(reader):
+    """systemd's SIGTERM reaches the whole process group: the worker may end as the stop
+    comes. The mail in hand is then read again next time, not kept for staff as
+    unreadable (the worker ignores SIGTERM; here it is killed outright)."""
+    reader.budget_seconds = 30
+    stop = asyncio.Event()
+    worker = reader._worker
+
+    def stop_and_end_the_worker() -> None:
+        stop.set()
+        worker.kill()
+        worker.wait()  # both have happened before the event loop looks again
+
+    asyncio.get_running_loop().call_later(0.1, stop_and_end_the_worker)
+    assert await reader.read(SLOWER, HERE, stop) is None
+    # The next mail gets a new worker.
+    reading = await reader.read(mail(REQUEST), HERE)
+    assert reading.classification.kinds == (RequestKind.ERASURE,)
+
+
+def test_the_worker_ignores_a_sigterm_to_the_process_group():
+    import os
+    import signal
+
+    async def sigterm_the_worker() -> int | None:
+        reader = MailReader(5, guarded_from_bytes=0)
+        try:
+            await reader.read(mail("hej"), HERE)
+            os.kill(reader._worker.pid, signal.SIGTERM)
+            await asyncio.sleep(0.2)
+            alive = reader._worker.poll()
+            reading = await reader.read(mail(REQUEST), HERE)
+            assert reading.classification.kinds == (RequestKind.ERASURE,)
+            return alive
+        finally:
+            reader.close()
+
+    assert asyncio.run(sigterm_the_worker()) is None  # still running
+
+
 async def test_the_worker_is_replaced_after_a_mail_that_left_it_large(reader):
     """What parsing several MB takes is not all given back: a worker that holds more than
     RECYCLE_MIB afterwards is ended, and the next large mail gets a fresh one."""

@@ -109,8 +109,11 @@ def serve_worker(fd: int) -> None:
     """The worker process: parses each mail it is sent on the socket `fd` (its position,
     then its bytes) and answers with the message (without the raw bytes, which the watcher
     has), until the watcher closes the connection or kills it."""
-    # Ctrl-C reaches the whole process group; stopping is the watcher's to decide.
+    # Ctrl-C reaches the whole process group, and so does systemd's SIGTERM; stopping is
+    # the watcher's to decide (it ends this process; should the watcher die, the socket's
+    # end does).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     connection = Connection(socket.socket(fileno=fd))
     connection.send(READY)
     while True:

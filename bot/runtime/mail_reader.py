@@ -242,7 +242,10 @@ async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | 
     try:
         return connection.recv()  # the answer is being written: this returns at once
     except (EOFError, OSError):
-        return _DIED
+        # A stop that came with the end (a SIGTERM to the whole process group, as systemd
+        # sends it, ends the worker too) is a stop: the mail is read again next time, not
+        # kept for staff as unreadable.
+        return _STOPPED if stop is not None and stop.is_set() else _DIED
 
 
 _WORKER = (
