@@ -141,15 +141,19 @@ def peak_rss_mib(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
+def _children(pid: int) -> list[str]:
+    """The pids of the processes `pid` started that still run."""
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN
+        return []
+
+
 def children_peak_rss_mib(pid: int) -> list[float]:
     """The peak RSS of each process `pid` started that still runs (noxbot run's mail-reading
     worker, which reads mail of 64 KB or more: bot.runtime.mail_reader)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:  # a kernel without CONFIG_PROC_CHILDREN
-        return []
     peaks = []
-    for child in children:
+    for child in _children(pid):
         with contextlib.suppress(OSError):  # ended meanwhile
             peaks.append(peak_rss_mib(int(child)))
     return [peak for peak in peaks if peak]  # (an ended child not yet reaped has none)
@@ -184,35 +188,27 @@ class Noxbot:
             stderr=self.log.open("ab"),
         )
 
-    def stored(self) -> int:
+    def _scalar(self, query: str) -> object:
+        """One value from noxbot's database; None before the schema is there."""
         from sqlalchemy import create_engine, text
 
         engine = self._engine or create_engine(self.url)
         try:
             with engine.connect() as connection:
-                return connection.execute(text("SELECT count(*) FROM message")).scalar_one()
+                return connection.execute(text(query)).scalar()
         except Exception:  # not created or not migrated yet
-            return 0
+            return None
         finally:
             if self._engine is None:
                 engine.dispose()
+
+    def stored(self) -> int:
+        return self._scalar("SELECT count(*) FROM message") or 0
 
     def read_through(self) -> int:
         """The last UID the mail watcher has done with (stored, or skipped as a duplicate)."""
-        from sqlalchemy import create_engine, text
-
-        engine = self._engine or create_engine(self.url)
-        try:
-            with engine.connect() as connection:
-                value = connection.execute(
-                    text("SELECT value FROM channel_cursor WHERE name = 'imap:INBOX'")
-                ).scalar()
-        except Exception:  # not created or not migrated yet
-            return 0
-        finally:
-            if self._engine is None:
-                engine.dispose()
-        return int(value.rsplit(":", 1)[1]) if value else 0
+        value = self._scalar("SELECT value FROM channel_cursor WHERE name = 'imap:INBOX'")
+        return int(str(value).rsplit(":", 1)[1]) if value else 0
 
     def log_has(self, text: str) -> bool:
         return self.log.exists() and text in self.log.read_text(errors="replace")
@@ -318,13 +314,6 @@ class TogetherSampler:
         self._done.set()
         self._thread.join()
         return self.peak
-
-
-def _children(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
 
 
 def rss_mib(pid: int) -> float:

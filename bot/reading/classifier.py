@@ -1111,16 +1111,9 @@ class _Reading:
 HEAD_CHARS, TAIL_CHARS = 12_000, 4_000
 
 
-def bounded(text: str) -> str:
-    """The part of a text the classifier reads: all of it, or its beginning and its end."""
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
-        return text
-    return f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
-
-
-def _bounded_after(prefix: str, text: str) -> str:
-    """bounded(prefix + text), without joining the two first (a copy of all of a text of
-    many MB)."""
+def bounded(text: str, prefix: str = "") -> str:
+    """The part of `prefix` + `text` the classifier reads: all of it, or its beginning and
+    its end — without joining the two first (a copy of all of a text of many MB)."""
     if len(prefix) + len(text) <= HEAD_CHARS + TAIL_CHARS:
         return prefix + text
     head = (prefix + text[:HEAD_CHARS])[:HEAD_CHARS]
@@ -1140,7 +1133,7 @@ def _read(text: str, subject: str, channel: str, visible: bool = False) -> _Read
     text, subject = text.replace(DEFAULT_MASK, " "), subject.replace(DEFAULT_MASK, " ")
     body = (text if visible else visible_text(text)) if channel == "email" else text.strip()
     use_subject = bool(subject) and not _REPLY_PREFIX.match(subject)
-    combined = _bounded_after(f"{subject}\n", body) if use_subject else bounded(body)
+    combined = bounded(body, f"{subject}\n" if use_subject else "")
     folded = fold(combined)
     mended, origin, words = _mended_words(folded)
     newsletter = _found(_NEWSLETTER, _NEWSLETTER_NEEDS, words)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, delete, select
 
-if TYPE_CHECKING:
-    from argon2 import PasswordHasher
-
 from bot.errors import NoxbotError
 from bot.store import audit
 from bot.store.tables import StaffAccount, WebSession
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # bounded work per login attempt
