@@ -499,3 +499,48 @@ def test_mail_of_words_never_seen_before_does_not_grow_the_classifiers_memory():
     finally:
         tracemalloc.stop()
     assert grown < 12 * 2**20, f"the classifier holds {grown / 2**20:.0f} MiB more"
+
+
+def test_a_long_text_of_one_line_sentences_is_read_within_a_few_megabytes():
+    """The classifier reads at most a bounded text, but a bounded text of one-character
+    lines is thousands of "sentences": the passages' sums were all held until the end (~10
+    MB at once in the watcher, for one mail)."""
+    import tracemalloc
+
+    classify("Hej, radera mina uppgifter.")  # the model loaded before measuring
+    text = "Radera mina uppgifter.\n" + "x\n" * 1_000_000
+    tracemalloc.start()
+    try:
+        found = classify(text, visible=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert RequestKind.ERASURE in found.kinds or found.needs_triage
+    assert peak < 6 * 2**20, f"reading it took {peak / 2**20:.1f} MiB at once"
+
+
+def test_the_model_file_is_read_row_by_row_to_the_same_model_in_less_memory():
+    """The shipped model is read one row of weights at a time; a model written with other
+    separators, or with escaped names, reads the same as when parsed whole."""
+    import tracemalloc
+
+    from bot.reading.learned_model import MODEL_PATH, model_from_json, read_model_json
+
+    text = MODEL_PATH.read_text(encoding="utf-8")
+    tracemalloc.start()
+    try:
+        model = model_from_json(read_model_json(text))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    whole = json.loads(text)
+    assert model == model_from_json(whole)  # (unpacked rows are packed by model_from_json)
+    assert peak < 12 * 2**20, f"loading the model took {peak / 2**20:.1f} MiB at once"
+
+    whole["weights"] = {'c:"å\\x': [1, 0.5, -0.25], "w:x": [0, 1e-05, 2], "w:y": [3] * 3}
+    for separators in ((",", ":"), (", ", ": ")):
+        for ascii_only in (True, False):
+            written = json.dumps(whole, separators=separators, ensure_ascii=ascii_only)
+            read = read_model_json(written)
+            assert read["weights"].keys() == {'c:"å\\x', "w:x", "w:y"}
+            assert model_from_json(read) == model_from_json(json.loads(written))

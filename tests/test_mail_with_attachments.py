@@ -12,6 +12,7 @@ import pytest
 from bench.ingest import with_attachment
 from bot.channels import imap
 from bot.channels.imap import fetch_groups
+from bot.reading.classifier import classify
 from bot.runtime import mail_watcher
 from bot.runtime.mail_watcher import watch_mail
 from tests.test_recovery import _append, _ids, _when, _world, imap_server  # noqa: F401
@@ -81,3 +82,48 @@ def test_any_byte_limit_keeps_every_uid_once_in_order(limit):
     groups = fetch_groups(uids, sizes, limit)
     assert [u for g in groups for u in g] == uids
     assert all(len(g) == 1 or sum(sizes[u] for u in g) <= limit for g in groups)
+
+
+async def test_a_large_mail_is_let_go_of_before_the_next_one_is_fetched(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """A mail of several MB and its reading were still held while the next was fetched (a
+    third copy beside the next one's): the watcher's peak through hostile mail."""
+    import tracemalloc
+
+    size = 3_000_000
+    mails = [
+        (
+            f"From: lang{i}@example.se\r\nTo: info@noxconsulting.se\r\nSubject: Lang {i}\r\n"
+            f"Message-ID: <lang{i}@example.se>\r\nContent-Type: text/plain\r\n\r\n"
+            + "Hej hopp. "
+            * (size // 10)
+        ).encode()
+        for i in range(3)
+    ]
+    await _append(imap_server, mails)
+    held_at_fetch: list[int] = []
+    fetch = imap.ImapMailbox._uid_fetch
+
+    async def measured_fetch(self, uids):  # type: ignore[no-untyped-def]
+        held_at_fetch.append(tracemalloc.get_traced_memory()[0])
+        return await fetch(self, uids)
+
+    monkeypatch.setattr(imap.ImapMailbox, "_uid_fetch", measured_fetch)
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    stop = asyncio.Event()
+    classify("Hej")  # the model loaded before measuring
+    tracemalloc.start()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: len(_ids(world)) == 3, 60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        tracemalloc.stop()
+        world.database.dispose()
+    assert len(held_at_fetch) == 3, held_at_fetch  # each fetched alone
+    grown = [held - held_at_fetch[0] for held in held_at_fetch[1:]]
+    assert max(grown) < size // 2, f"bytes still held when the next mail was fetched: {grown}"

@@ -1320,6 +1320,10 @@ def estimates(reading: _Reading, model: LinearModel) -> Estimates:
     return Estimates(whole, passages, own, sentences)
 
 
+#: See _strongest.
+_FOLD_PASSAGES = 256
+
+
 def _strongest(
     reading: _Reading,
     model: LinearModel,
@@ -1336,20 +1340,24 @@ def _strongest(
     # and no question; most others just a question): a group's strongest is the column-wise
     # maximum of its passages' sums plus the flags' and its extras' sums, added once. The
     # sums are compared as `biased` gives them (each plus HALF), and HALF taken off after.
+    # A group folds its passages into their column-wise maximum every _FOLD_PASSAGES: holding
+    # every passage's sums until the end took ~10 MB for the thousands of one-line
+    # "sentences" a bounded text can hold.
     groups: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
     windows = zip(*(sums[start:] for start in range(width)), strict=False)
-    totals = sums if width == 1 else [sum(window) for window in windows]
+    totals = sums if width == 1 else map(sum, windows)
     for extras, total in zip(found, map(model.biased, totals), strict=True):
-        groups.setdefault(tuple(extras), []).append(total)
+        group = groups.setdefault(tuple(extras), [])
+        group.append(total)
+        if len(group) >= _FOLD_PASSAGES:
+            group[:] = [tuple(map(max, *group))]
     best = None
     for extras, group in groups.items():
         added = flag_sums
         if extras:
             added = [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
-        own = [
-            max(column) - HALF + a
-            for column, a in zip(zip(*group, strict=True), added, strict=True)
-        ]
+        columns = zip(*group, strict=True)
+        own = [max(column) - HALF + a for column, a in zip(columns, added, strict=True)]
         best = own if best is None else list(map(max, best, own))
     return () if best is None else (model.from_sums([best]),)
 

@@ -10,6 +10,7 @@ and inference (here, no dependencies) share this one definition of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -449,12 +450,57 @@ def shipped_model() -> LinearModel:
     return LinearModel.load()
 
 
+#: One row of the weights as the model is written (json.dumps with separators (",", ":")):
+#: "feature":[numbers], then a comma or the end of the weights and of the model.
+_WEIGHTS = ',"weights":{'
+_WEIGHT_ROW = re.compile(r'"((?:[^"\\]|\\.)*)":\[([^\]]*)\](,|\}\}\s*$)')
+
+
 def read_model_json(text: str) -> dict:
     """The exported model as parsed JSON, each row of weights packed (see `pack`).
 
     The weights are written with four decimals, so ~370,000 numbers hold ~10,000 values:
-    each distinct number is parsed to one float object, shared, and the lists that hold
-    them are dropped as soon as each is packed (peak memory at load)."""
+    each distinct number is converted once. Rows are read and packed one at a time, so
+    that the model's ~40,000 lists of numbers never exist at once: what they left behind,
+    freed among the rows that stay, cost `noxbot run` ~3 MiB for as long as it runs. A
+    model written otherwise (other separators) is parsed as plain JSON."""
+    weights_at = text.find(_WEIGHTS)
+    if weights_at > 0:
+        with contextlib.suppress(ValueError):
+            data = json.loads(text[:weights_at] + "}")
+            data["weights"] = _packed_rows(text, weights_at + len(_WEIGHTS))
+            data["packed"] = True
+            return data
+    return _read_model_json_whole(text)
+
+
+def _packed_rows(text: str, position: int) -> dict[str, int]:
+    """The weights' rows, packed, from `text` at `position` (just after '"weights":{', see
+    read_model_json); ValueError where they are not written as expected."""
+    biased: dict[str, int] = {}
+
+    def value(number: str) -> int:
+        found = biased.get(number)
+        if found is None:
+            found = biased[number] = round(float(number) * SCALE) + HALF
+        return found
+
+    rows: dict[str, int] = {}
+    while True:
+        row = _WEIGHT_ROW.match(text, position)
+        if row is None:
+            raise ValueError("weights not written as expected")
+        name = row.group(1)
+        if "\\" in name:
+            name = json.loads(f'"{name}"')
+        rows[name] = _packed_biased([value(number) for number in row.group(2).split(",")])
+        position = row.end()
+        if row.group(3) != ",":
+            return rows
+
+
+def _read_model_json_whole(text: str) -> dict:
+    """read_model_json for a model written otherwise: parsed whole, then packed."""
     floats: dict[str, float] = {}
 
     def shared(number: str) -> float:

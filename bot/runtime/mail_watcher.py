@@ -96,6 +96,10 @@ async def ingest_mail(
                 await committer.add(
                     Pending(reading.inbound, position, reading.classification), mail.uid
                 )
+                # Let go of this mail before the next is fetched (the generator fetches on
+                # resuming): a mail of several MB and its reading, still held here, were a
+                # third copy beside the next one's FETCH - the watcher's peak in hostile mail.
+                del mail, reading
                 if committer.stopped or (stop is not None and stop.is_set()):
                     break
                 # Hand control back between messages: a SIGTERM (and every other channel) is
