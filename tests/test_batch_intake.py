@@ -323,3 +323,32 @@ def test_a_batch_written_again_after_a_failure_says_so_by_the_failures_kind_alon
     said = "\n".join(record.getMessage() for record in caplog.records)
     assert "writing it again message by message" in said and "ValueError" in said
     assert "Hemligt" not in said and "19800101" not in said and "x@ex.se" not in said
+
+
+def test_a_transaction_that_wrote_a_large_mail_closes_its_connection_and_the_next_one_works(
+    any_world,
+):
+    """The driver keeps a buffer the size of the largest statement it sent for as long as
+    the connection lives (~5 MB more after one mail of 5 MB of text, per pooled
+    connection): after a large mail the connection is closed, not pooled."""
+    from sqlalchemy import event
+
+    from bot.runtime import intake
+
+    closed: list[object] = []
+    engine = any_world.database.engine
+    event.listen(engine, "close", lambda dbapi, record: closed.append(dbapi))
+    event.listen(engine, "close_detached", closed.append)
+    handle_batch(any_world.database, any_world.services, [_mail(1, "Hej!")], "imap:INBOX")
+    assert closed == []  # ordinary mail: the connection goes back to the pool
+    long_text = "Hej hopp. " * (intake.CLOSE_AFTER_BYTES // 10 + 1)
+    done = handle_batch(any_world.database, any_world.services, [_mail(2, long_text)], "imap:INBOX")
+    assert done == 1 and len(closed) == 1
+    handle_batch(any_world.database, any_world.services, [_mail(3, "Hej igen!")], "imap:INBOX")
+    assert len(closed) == 1
+    states = _states(any_world)
+    assert set(states) == {"<b1@example.com>", "<b2@example.com>", "<b3@example.com>"}
+    assert _cursor(any_world) == "1:3"
+    with any_world.session() as session:
+        stored = session.exec(select(Message).where(Message.message_id == "<b2@example.com>"))
+        assert stored.one().text == long_text

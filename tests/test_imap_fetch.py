@@ -11,6 +11,7 @@ import aioimaplib
 import pytest
 
 from bot.channels.imap import _LinearFetch
+from tests.test_recovery import imap_server  # noqa: F401
 
 
 def _response(rng: random.Random, mails: int) -> list[bytes | bytearray]:
@@ -197,3 +198,48 @@ async def test_a_server_that_answers_the_size_query_with_nonsense_still_has_its_
         assert mail.uid == 1 and mail.raw == _BODY
     finally:
         server.close()
+
+
+async def test_mails_are_fetched_whole_and_a_large_one_into_a_single_copy_of_its_bytes(
+    imap_server,  # noqa: F811
+):
+    """aioimaplib gathers a message's bytes in a bytearray, copied into bytes after: a mail
+    of several MB was held twice at once. Every mail, small ones fetched together and a
+    large one alone, arrives byte for byte."""
+    import tracemalloc
+
+    from bot.channels.imap import ImapMailbox
+    from bot.config import ImapSettings
+    from tests import dovecot
+    from tests.test_recovery import _append
+
+    rng = random.Random(3)
+    mails = [
+        (
+            f"From: a{i}@example.se\r\nSubject: ({i}\r\nMessage-ID: <f{i}@example.se>\r\n\r\n"
+            + "".join(rng.choice([*"ab (){}*", "\r\n"]) for _ in range(rng.randint(0, 3_000)))
+        ).encode()
+        for i in range(5)
+    ]
+    large = b"From: b@example.se\r\nSubject: Stor\r\n\r\n" + b"Hej hopp, 123.\r\n" * 250_000
+    mails.insert(2, large)
+    await _append(imap_server, mails)
+    box = ImapMailbox(
+        ImapSettings(host="127.0.0.1", port=imap_server.port, tls="none", username=dovecot.USER),
+        dovecot.PASSWORD,
+    )
+    await box.connect()
+    fetched: list[bytes] = []
+    peaks: list[int] = []
+    try:
+        tracemalloc.start()
+        async for mail in box.new_mail(0):
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.reset_peak()
+            fetched.append(mail.raw)
+            del mail
+    finally:
+        tracemalloc.stop()
+        await box.close()
+    assert fetched == mails
+    assert max(peaks) < 1.4 * len(large), f"{max(peaks) / len(large):.2f} times the mail"

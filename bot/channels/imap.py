@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -69,20 +70,26 @@ def _internal_date(text: bytes | None) -> datetime | None:
         return None
 
 
-def parse_fetch(lines: list[bytes | bytearray]) -> list[FetchedMail]:
-    """UID, raw bytes and INTERNALDATE of each message in a UID FETCH response."""
+def parse_fetch(lines: list[bytes | bytearray | memoryview]) -> list[FetchedMail]:
+    """UID, raw bytes and INTERNALDATE of each message in a UID FETCH response. A message's
+    bytes are the line after its FETCH line: a view of them as _LinearFetch gives them (used
+    as they are), or a bytearray as aioimaplib's own commands do (copied)."""
     found = []
     for index, line in enumerate(lines[:-1]):
         if isinstance(line, bytes) and line.endswith(b"}") and b" FETCH " in line:
             uid = _UID.search(line)
             body = lines[index + 1]
-            if uid and isinstance(body, bytearray | bytes):
+            if isinstance(body, memoryview) and isinstance(body.obj, bytes):
+                raw = body.obj
+            elif isinstance(body, bytearray | bytes):
+                raw = bytes(body)
+            else:
+                continue
+            if uid:
                 date = _INTERNALDATE.search(line)
                 found.append(
                     FetchedMail(
-                        int(uid.group(1)),
-                        bytes(body),
-                        _internal_date(date.group(1) if date else None),
+                        int(uid.group(1)), raw, _internal_date(date.group(1) if date else None)
                     )
                 )
     return found
@@ -310,12 +317,36 @@ class _LinearFetch(aioimaplib.FetchCommand):
 
     Likewise its timeout (the server silent for `timeout` seconds): aioimaplib replaces a
     timer after every line; this one notes when the last line came, and its one timer, when
-    it fires, either ends the command or waits out the rest."""
+    it fires, either ends the command or waits out the rest.
+
+    And a message's bytes: aioimaplib gathers them in a bytearray, which then had to be
+    copied into bytes - twice the mail at once. This one writes them to a BytesIO, whose
+    value is the bytes it wrote into, not a copy, and files them among the response's lines
+    as a memoryview of them (a type of their own there, as the bytearray was)."""
 
     def __init__(self, *args: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._looked_at = 0
         self._last_fetch = 0
+        self._literal = io.BytesIO()
+
+    def begin_literal_data(self, expected_size: int, literal_data: bytes = b"") -> bytes:
+        self._literal = io.BytesIO()
+        return super().begin_literal_data(expected_size, literal_data)
+
+    def wait_literal_data(self) -> bool:
+        return self._expected_size != 0 and self._literal.tell() != self._expected_size
+
+    def append_literal_data(self, data: bytes) -> bytes:
+        missing = self._expected_size - self._literal.tell()
+        self._literal.write(data[:missing] if len(data) > missing else data)
+        if not self.wait_literal_data():
+            literal, self._literal = self._literal, io.BytesIO()
+            self.append_to_resp(memoryview(literal.getvalue()))  # type: ignore[arg-type]
+            del literal  # (the bytes are the view's alone now)
+            self._end_literal_data()
+        self._reset_timer()
+        return data[missing:]
 
     def _set_timer(self) -> None:
         self._heard_at = self._loop.time()  # wall clock: the server's silence

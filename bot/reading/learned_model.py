@@ -125,10 +125,11 @@ def _letter_groups(word: str) -> list[str]:
 
 
 #: How many words' rows a model keeps (see LinearModel.word_row), and how many words'
-#: features `word_features` keeps. Mail of words never seen before (random strings, say)
-#: fills both: at these sizes classifying grows by ~8 MiB at most, where 200,000 and
-#: 50,000 cost ~90 MiB; and classifying the whole corpus (14,249 messages) is as fast as
-#: with the larger caches.
+#: features `word_features` keeps (for training: at inference a word's row is what is
+#: kept). Mail of words never seen before (random strings, say) fills the rows: at this
+#: size classifying grows by ~3 MiB at most, where 200,000 rows and 50,000 words'
+#: features cost ~90 MiB; and classifying the whole corpus (14,249 messages) is as fast
+#: as with the larger caches.
 WORD_CACHE = 10_000
 FEATURE_CACHE = 8_192
 
@@ -376,9 +377,11 @@ class LinearModel:
         big). Callers use the rows returned, never the cache after this: another thread
         classifying at the same time may empty it at any moment."""
         rows = self.rows
-        learned = {
-            token: sum(rows[f] for f in word_features(*token) if f in rows) for token in tokens
-        }
+        # word_features uncached: the word's row is what is kept (in _word_rows); its
+        # features kept as well, thousands of letter groups of words never seen, were the
+        # larger part of what such mail made the classifier hold.
+        features = word_features.__wrapped__
+        learned = {token: sum(rows[f] for f in features(*token) if f in rows) for token in tokens}
         cache = self._word_rows
         if len(cache) + len(learned) > WORD_CACHE:
             cache.clear()

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, col, select
 
 from bot.channels.messages import InboundMessage
@@ -161,6 +162,8 @@ def _write_batch(
     done = 0
     began = time.monotonic()
     with database.session() as session, _batched(session, guarded):
+        if sum(map(_bytes_of, batch)) >= CLOSE_AFTER_BYTES:
+            _closed_after(session)
         row = write_cursor(session, cursor, batch[0].position, services.clock())
         session.flush()
         new = _new_keys(session, [p.inbound.dedupe_key() for p in batch])
@@ -182,6 +185,27 @@ def _write_batch(
                 break
         row.value, row.updated_at = batch[done - 1].position, services.clock()
     return done
+
+
+#: A transaction that writes mail of this many bytes closes its database connection when it
+#: ends, instead of returning it to the pool: the driver keeps a buffer the size of the
+#: largest statement it sent (libpq, and sqlite3 likewise), ~5 MB more for as long as the
+#: connection lives after one mail of 5 MB of text - per pooled connection.
+CLOSE_AFTER_BYTES = 1024 * 1024
+
+
+def _bytes_of(pending: Pending) -> int:
+    inbound = pending.inbound
+    return len(inbound.text or "") + len(inbound.subject or "") + len(inbound.raw or b"")
+
+
+def _closed_after(session: Session) -> None:
+    """The session's connection closed when the session ends, not pooled (a new one is
+    made when next needed, a few milliseconds); not for a pool of one connection (an
+    in-memory SQLite database lives in it)."""
+    connection = session.connection()
+    if isinstance(connection.engine.pool, QueuePool):
+        connection.detach()
 
 
 def _batched(session: Session, guarded: bool) -> AbstractContextManager[None]:
