@@ -456,7 +456,13 @@ def shipped_model() -> LinearModel:
 #: One row of the weights as the model is written (json.dumps with separators (",", ":")):
 #: "feature":[numbers], then a comma or the end of the weights and of the model.
 _WEIGHTS = ',"weights":{'
-_WEIGHT_ROW = re.compile(r'"((?:[^"\\]|\\.)*)":\[([^\]]*)\](,|\}\}\s*$)')
+#: Strictly JSON (names without raw control characters, numbers as JSON writes them, only
+#: JSON's whitespace at the end): anything else is left to the whole parse, which refuses it.
+_JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+_WEIGHT_ROW = re.compile(
+    rf'"((?:[^"\\\x00-\x1f]|\\.)*)":\[((?:{_JSON_NUMBER})(?:,{_JSON_NUMBER})*)?\]'
+    r"(,|\}\}[ \t\n\r]*\Z)"
+)
 
 
 def read_model_json(text: str) -> dict:
@@ -485,7 +491,10 @@ def _packed_rows(text: str, position: int) -> dict[str, int]:
     def value(number: str) -> int:
         found = biased.get(number)
         if found is None:
-            found = biased[number] = round(float(number) * SCALE) + HALF
+            # As the whole parse reads it: a whole number exactly, any other as a float.
+            whole = not any(mark in number for mark in ".eE")
+            scaled = int(number) * SCALE if whole else round(float(number) * SCALE)
+            found = biased[number] = scaled + HALF
         return found
 
     rows: dict[str, int] = {}
@@ -496,7 +505,8 @@ def _packed_rows(text: str, position: int) -> dict[str, int]:
         name = row.group(1)
         if "\\" in name:
             name = json.loads(f'"{name}"')
-        rows[name] = _packed_biased([value(number) for number in row.group(2).split(",")])
+        numbers = row.group(2)
+        rows[name] = _packed_biased([value(n) for n in numbers.split(",")] if numbers else [])
         position = row.end()
         if row.group(3) != ",":
             return rows
