@@ -5,6 +5,8 @@ measures the peak)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 
 import pytest
@@ -14,6 +16,7 @@ from bot.channels import imap
 from bot.channels.imap import fetch_groups
 from bot.reading.classifier import classify
 from bot.runtime import mail_watcher
+from bot.runtime.mail_reader import MailReader
 from bot.runtime.mail_watcher import watch_mail
 from tests.test_recovery import _append, _ids, _when, _world, imap_server  # noqa: F401
 
@@ -127,3 +130,49 @@ async def test_a_large_mail_is_let_go_of_before_the_next_one_is_fetched(
     assert len(held_at_fetch) == 3, held_at_fetch  # each fetched alone
     grown = [held - held_at_fetch[0] for held in held_at_fetch[1:]]
     assert max(grown) < size // 2, f"bytes still held when the next mail was fetched: {grown}"
+
+
+def _reading_workers() -> list[int]:
+    """This process's children that are mail-reading workers (bot.runtime.mail_reader)."""
+    found = []
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as children:
+            for pid in children.read().split():
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as line:
+                    if b"serve_worker" in line.read():
+                        found.append(int(pid))
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
+async def test_the_mail_reading_worker_is_ended_once_the_mailbox_is_read_through(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """A large mail is read in a worker process (21-48 MiB); while noxbot waits for mail,
+    which is most of the time, that process is not kept. The next large mail starts one."""
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    seen_during: list[list[int]] = []
+    read = MailReader.read
+
+    async def observed_read(self, raw, position, stop=None):  # type: ignore[no-untyped-def]
+        reading = await read(self, raw, position, stop)
+        seen_during.append(_reading_workers())
+        return reading
+
+    monkeypatch.setattr(MailReader, "read", observed_read)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        for n in range(2):
+            await _append(imap_server, [with_attachment(n, 200_000)])
+            await _when(lambda n=n: len(_ids(world)) == n + 1, 60)
+            await _when(lambda: _reading_workers() == [], 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    # Each mail was read by a worker of its own, gone once the mailbox was read through.
+    assert len(seen_during) == 2 and all(len(pids) == 1 for pids in seen_during)
+    assert seen_during[0] != seen_during[1]

@@ -12,9 +12,9 @@ outside the work:
 - a signal (SIGALRM) is only handled between Python bytecodes, not inside a regex;
 - a separate process can be killed at any moment. So a mail of GUARDED_FROM_BYTES or more
   is parsed in a worker process (a fresh interpreter running
-  bot.runtime.mail_parsing.serve_worker) that stays up between mails; the event loop
-  waits for its answer without blocking, and kills it when the budget runs out or the
-  watcher is stopped.
+  bot.runtime.mail_parsing.serve_worker) that stays up between mails (the watcher ends it
+  once the mailbox is read through); the event loop waits for its answer without
+  blocking, and kills it when the budget runs out or the watcher is stopped.
 
 Only parsing grows with the mail: the classifier reads at most HEAD_CHARS + TAIL_CHARS of
 any text (bot.reading.classifier.bounded), so a mail's classification costs what a small

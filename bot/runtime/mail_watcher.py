@@ -287,6 +287,10 @@ async def watch_mail(
                 announce = None
                 if stop.is_set():
                     break
+                # The mailbox is read through: the mail-reading worker (21-48 MiB) is ended
+                # while noxbot waits, which is most of the time; the next large mail starts
+                # a fresh one (~0.1 s).
+                reader.close()
                 await mailbox.wait_for_mail(stop)
         finally:
             await mailbox.close()
