@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import random
 import time
+import tracemalloc
 
 import aioimaplib
 import pytest
 
-from bot.channels.imap import _LinearFetch
-from tests.test_recovery import imap_server  # noqa: F401
+from bot.channels.imap import ImapMailbox, _LinearFetch
+from bot.config import ImapSettings
+from tests import dovecot
+from tests.test_recovery import _append, imap_server  # noqa: F401
 
 
 def _response(rng: random.Random, mails: int) -> list[bytes | bytearray]:
@@ -134,9 +137,6 @@ async def _trickling_server(
 
 
 async def _fetch_all(server, timeout: float) -> list:
-    from bot.channels.imap import ImapMailbox
-    from bot.config import ImapSettings
-
     port = server.sockets[0].getsockname()[1]
     settings = ImapSettings(
         host="127.0.0.1", port=port, tls="none", username="u", timeout_seconds=timeout
@@ -206,13 +206,6 @@ async def test_mails_are_fetched_whole_and_a_large_one_into_a_single_copy_of_its
     """aioimaplib gathers a message's bytes in a bytearray, copied into bytes after: a mail
     of several MB was held twice at once. Every mail, small ones fetched together and a
     large one alone, arrives byte for byte."""
-    import tracemalloc
-
-    from bot.channels.imap import ImapMailbox
-    from bot.config import ImapSettings
-    from tests import dovecot
-    from tests.test_recovery import _append
-
     rng = random.Random(3)
     mails = [
         (

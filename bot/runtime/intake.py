@@ -162,7 +162,7 @@ def _write_batch(
     done = 0
     began = time.monotonic()
     with database.session() as session, _batched(session, guarded):
-        if sum(map(_bytes_of, batch)) >= CLOSE_AFTER_BYTES:
+        if sum(map(bytes_held, batch)) >= CLOSE_AFTER_BYTES:
             _closed_after(session)
         row = write_cursor(session, cursor, batch[0].position, services.clock())
         session.flush()
@@ -194,9 +194,11 @@ def _write_batch(
 CLOSE_AFTER_BYTES = 1024 * 1024
 
 
-def _bytes_of(pending: Pending) -> int:
+def bytes_held(pending: Pending) -> int:
+    """About what a read mail holds until it is written, and what writing it sends: its
+    bytes, its text and its subject."""
     inbound = pending.inbound
-    return len(inbound.text or "") + len(inbound.subject or "") + len(inbound.raw or b"")
+    return len(inbound.raw or b"") + len(inbound.text or "") + len(inbound.subject or "")
 
 
 def _closed_after(session: Session) -> None:

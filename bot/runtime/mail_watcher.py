@@ -14,7 +14,7 @@ import aioimaplib
 
 from bot.channels.imap import ConnectionLost, ImapError, ImapMailbox
 from bot.config import Settings
-from bot.runtime.intake import Pending, handle_batch, write_cursor
+from bot.runtime.intake import Pending, bytes_held, handle_batch, write_cursor
 from bot.runtime.loops import MAX_BACKOFF, with_backoff
 from bot.runtime.mail_reader import MailReader, Position, read_mail
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
@@ -130,12 +130,6 @@ DB_BATCH_BYTES = 2 * 1024 * 1024
 TRANSACTION_SECONDS = 0.1
 
 
-def _bytes_held(waiting: tuple[Pending, int]) -> int:
-    """About what a read mail holds until it is written: its bytes and its text."""
-    inbound = waiting[0].inbound
-    return len(inbound.raw or b"") + len(inbound.text or "")
-
-
 class _Committer:
     """Hands read messages to the pipeline, DB_BATCH at a time, in a worker thread.
 
@@ -167,7 +161,7 @@ class _Committer:
 
     async def add(self, pending: Pending, uid: int) -> None:
         self.waiting.append((pending, uid))
-        large = sum(map(_bytes_held, self.waiting)) >= DB_BATCH_BYTES
+        large = sum(bytes_held(pending) for pending, _ in self.waiting) >= DB_BATCH_BYTES
         if len(self.waiting) >= DB_BATCH or self._is_stopped() or self.in_flight is None or large:
             await self._send()
         if large:
