@@ -10,14 +10,16 @@ import os
 import random
 
 import pytest
+from sqlmodel import select
 
 from bench.ingest import with_attachment
 from bot.channels import imap
 from bot.channels.imap import fetch_groups
 from bot.reading.classifier import classify
-from bot.runtime import mail_watcher
+from bot.runtime import intake, mail_watcher
 from bot.runtime.mail_reader import MailReader
 from bot.runtime.mail_watcher import watch_mail
+from bot.store.tables import Message
 from tests.test_recovery import _append, _ids, _when, _world, imap_server  # noqa: F401
 
 LIMIT = 700_000
@@ -176,3 +178,118 @@ async def test_the_mail_reading_worker_is_ended_once_the_mailbox_is_read_through
     # Each mail was read by a worker of its own, gone once the mailbox was read through.
     assert len(seen_during) == 2 and all(len(pids) == 1 for pids in seen_during)
     assert seen_during[0] != seen_during[1]
+
+
+def _long_mail(n: int, size: int) -> bytes:
+    return (
+        f"From: lang{n}@example.se\r\nTo: info@noxconsulting.se\r\nSubject: Lang {n}\r\n"
+        f"Message-ID: <lang{n}@example.se>\r\nContent-Type: text/plain\r\n\r\n"
+        + "Hej hopp. "
+        * (size // 10)
+    ).encode()
+
+
+def _files_kept_open() -> list[str]:
+    """This process's open files that have no name any more (where mail bytes wait)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.endswith("(deleted)"):
+                found.append(target)
+    return found
+
+
+async def test_a_large_mails_bytes_are_not_held_in_memory_while_it_is_written(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """Its text is written; its bytes wait in a file, wanted only if it has to be kept for
+    staff. Held beside the text and the database driver's copies of it, they were ~6 MiB
+    of the watcher's peak through hostile mail."""
+    import tracemalloc
+
+    size = 3_000_000
+    await _append(imap_server, [_long_mail(1, size)])
+    held_at_write: list[int] = []
+    handle_batch = mail_watcher.handle_batch
+
+    def measured_batch(database, services, batch, *rest):  # type: ignore[no-untyped-def]
+        held_at_write.append(tracemalloc.get_traced_memory()[0])
+        return handle_batch(database, services, batch, *rest)
+
+    monkeypatch.setattr(mail_watcher, "handle_batch", measured_batch)
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    stop = asyncio.Event()
+    classify("Hej")  # the model loaded before measuring
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: _ids(world) == {"<lang1@example.se>"}, 60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        tracemalloc.stop()
+        world.database.dispose()
+    [held] = held_at_write
+    # The text (one byte a letter) and little else: not the text and the bytes.
+    assert held - before < 1.5 * size, f"{(held - before) / size:.2f} x the mail held"
+    with world.session() as session:
+        [message] = session.exec(select(Message)).all()
+        assert len(message.text) >= size - 10 and message.raw is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="reads /proc")
+async def test_no_file_of_mail_bytes_is_left_open_once_the_mail_is_written(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    await _append(imap_server, [with_attachment(n, 200_000) for n in range(6)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    already = _files_kept_open()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: len(_ids(world)) == 6, 60)
+        await asyncio.sleep(0.2)  # (the watcher closes them once the batch is written)
+        assert _files_kept_open() == already
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+
+
+async def test_a_large_mail_whose_processing_fails_is_kept_for_staff_with_its_exact_bytes(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """Its bytes, which waited in a file while it was read and written, are read back and
+    kept whole with it; the mail after it is read as usual."""
+    failing = with_attachment(1, 300_000)
+    await _append(imap_server, [failing, _long_mail(2, 100)])
+    process_inbound = intake.process_inbound
+
+    def broken_for_the_cv(session, services, inbound, **options):  # type: ignore[no-untyped-def]
+        if inbound.message_id == "<cv1@example.com>":
+            raise RuntimeError("a bug met by this mail")
+        return process_inbound(session, services, inbound, **options)
+
+    monkeypatch.setattr(intake, "process_inbound", broken_for_the_cv)
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: len(_ids(world)) == 2, 60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    with world.session() as session:
+        kept, after = session.exec(select(Message).order_by(Message.id)).all()
+    assert kept.message_id == "<cv1@example.com>" and kept.raw == failing
+    assert kept.state == "malformed" and "RuntimeError" in (kept.state_reason or "")
+    assert after.message_id == "<lang2@example.se>" and after.state != "malformed"

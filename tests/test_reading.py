@@ -14,7 +14,14 @@ from sqlmodel import select
 from bot.channels.messages import InboundMessage
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import RequestKind
-from bot.runtime.mail_reader import MailReader, Position, classify_inbound, read_mail
+from bot.runtime.mail_reader import (
+    KeptOriginal,
+    MailBytes,
+    MailReader,
+    Position,
+    classify_inbound,
+    read_mail,
+)
 from bot.store.tables import Message
 
 REQUEST = "Hej! Jag vill att ni raderar alla mina personuppgifter, tack. Mvh Anna\r\n"
@@ -49,6 +56,54 @@ async def test_a_large_mail_is_read_in_the_worker_as_it_would_be_here(reader):
     assert reading == read_mail(raw, HERE)
     assert reading.inbound.raw == raw and reading.inbound.imap_uid == 42
     assert reading.classification.kinds == (RequestKind.ERASURE,)
+
+
+async def test_a_large_mail_handed_over_waits_in_a_file_not_in_memory_while_it_is_written(
+    reader,
+):
+    raw = mail(REQUEST * 2_000)
+    reading = await reader.read(MailBytes(raw), HERE)
+    here = read_mail(raw, HERE)
+    # The same message and reading; its bytes are read back only to be kept for staff.
+    assert reading.inbound == replace(here.inbound, raw=None)
+    assert reading.classification == here.classification
+    assert reading.original is not None and reading.original.in_file
+    assert reading.original.read() == raw
+    reading.original.close()  # written: the file is gone
+    with pytest.raises(OSError):
+        reading.original.read()
+
+
+async def test_with_no_room_for_the_file_a_large_mail_keeps_its_bytes_as_before(
+    reader, monkeypatch
+):
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", no_room)
+    raw = mail(REQUEST * 2_000)
+    reading = await reader.read(MailBytes(raw), HERE)
+    assert reading == read_mail(raw, HERE) and reading.original is None
+
+
+async def test_a_large_mail_handed_over_that_takes_too_long_is_kept_whole_for_staff(reader):
+    reader.budget_seconds = 0.05
+    reading = await reader.read(MailBytes(SLOW), HERE)
+    assert reading.inbound.malformed == "reading it took longer than 0.05 s"
+    assert reading.inbound.raw == SLOW and reading.original is None
+
+
+def test_the_bytes_kept_for_staff_are_read_back_whole_from_the_file_or_memory(monkeypatch):
+    raw = bytes(range(256)) * 4_000
+    kept = KeptOriginal(raw)
+    assert kept.in_file and kept.read() == raw and kept.read() == raw
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", no_room)
+    kept = KeptOriginal(raw)  # the disk is full: they stay in memory
+    assert not kept.in_file and kept.read() == raw and kept.size == len(raw)
 
 
 async def test_a_mail_that_takes_longer_than_the_budget_is_kept_raw_for_staff(reader):

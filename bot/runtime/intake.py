@@ -8,8 +8,9 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, col, select
@@ -83,13 +84,34 @@ def handle_inbound(
         return
 
 
+class KeptBytes(Protocol):
+    """A message's bytes kept outside it (bot.runtime.mail_reader.KeptOriginal: a large
+    mail's wait in a file while it is read and written)."""
+
+    size: int
+
+    def read(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Pending:
-    """One message read and waiting for the pipeline, with where the cursor goes after it."""
+    """One message read and waiting for the pipeline, with where the cursor goes after it.
+
+    `original`: the message's bytes, where `inbound.raw` holds none - wanted only if it has
+    to be quarantined; whoever made the Pending closes it once the message is written."""
 
     inbound: InboundMessage
     position: str
     classification: Classification | None = None
+    original: KeptBytes | None = None
+
+    def let_go(self) -> None:
+        """Close what holds the message's bytes outside it (it is written, or will be read
+        again)."""
+        if self.original is not None:
+            self.original.close()
 
 
 def handle_batch(
@@ -196,9 +218,11 @@ CLOSE_AFTER_BYTES = 1024 * 1024
 
 def bytes_held(pending: Pending) -> int:
     """About what a read mail holds until it is written, and what writing it sends: its
-    bytes, its text and its subject."""
+    bytes (in memory, or waiting in a file: a batch's files are bounded as its memory is),
+    its text and its subject."""
     inbound = pending.inbound
-    return len(inbound.raw or b"") + len(inbound.text or "") + len(inbound.subject or "")
+    kept = pending.original.size if pending.original is not None else 0
+    return len(inbound.raw or b"") + kept + len(inbound.text or "") + len(inbound.subject or "")
 
 
 def _closed_after(session: Session) -> None:
@@ -237,10 +261,11 @@ def _in_savepoint(
         if is_transient(exc):
             raise
         error = exc
+    whole = _with_original(pending)
     for bare in (False, True):
         try:
             with session.begin_nested():
-                quarantine(session, pending.inbound, error, now=services.clock(), bare=bare)
+                quarantine(session, whole, error, now=services.clock(), bare=bare)
         except Exception as exc:  # the bare record is the last resort
             if bare or is_transient(exc):
                 raise
@@ -248,3 +273,16 @@ def _in_savepoint(
             continue
         log.error("pipeline failed on a message (%s); quarantined for staff", type(error).__name__)
         return
+
+
+def _with_original(pending: Pending) -> InboundMessage:
+    """The message with its bytes, to be kept for staff (read back where they wait in a
+    file); without them, if they cannot be read back - its text is kept all the same."""
+    inbound = pending.inbound
+    if inbound.raw is not None or pending.original is None:
+        return inbound
+    try:
+        return replace(inbound, raw=pending.original.read())
+    except OSError as exc:
+        log.error("a failed message's bytes could not be read back (%s)", type(exc).__name__)
+        return inbound

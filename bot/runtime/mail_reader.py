@@ -39,14 +39,26 @@ import logging
 import socket
 import subprocess
 import sys
+import tempfile
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import IO
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification, classify
 from bot.rules.channels import ChannelName
 from bot.runtime.mail_parsing import READY, Connection, Position, parse_mail, unreadable
 
-__all__ = ["GUARDED_FROM_BYTES", "MailReader", "MailReading", "Position", "read_mail"]
+__all__ = [
+    "GUARDED_FROM_BYTES",
+    "KeptOriginal",
+    "MailBytes",
+    "MailReader",
+    "MailReading",
+    "Position",
+    "read_mail",
+]
 
 log = logging.getLogger("noxbot")
 
@@ -80,10 +92,97 @@ def classify_inbound(inbound: InboundMessage, *, visible: bool = False) -> Class
 @dataclass(frozen=True)
 class MailReading:
     """One mail as read: the message, and the classifier's reading of it (None when the
-    mail is malformed, or classifying it failed: the pipeline then classifies it itself)."""
+    mail is malformed, or classifying it failed: the pipeline then classifies it itself).
+
+    `original`: where a mail read in the worker keeps its bytes until it is written (its
+    `inbound.raw` is then None; see KeptOriginal)."""
 
     inbound: InboundMessage
     classification: Classification | None
+    original: KeptOriginal | None = None
+
+
+class MailBytes:
+    """A mail's bytes as fetched, handed to MailReader.read, which takes them: when the
+    caller holds them only through this, the reader can let them leave memory."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def take(self) -> bytes:
+        data, self._data = self._data, None
+        if data is None:
+            raise ValueError("these mail bytes were taken already")
+        return data
+
+
+class KeptOriginal:
+    """A mail's bytes in an unnamed temporary file while the mail waits to be written, read
+    back (`read`) only when they must be kept whole for staff: its processing failed.
+
+    Why: a mail of several MB held its bytes beside its text and the database driver's two
+    copies of that text while it was written - ~6 MiB of the watcher's peak in hostile
+    mail. The file is made in the temporary directory ($TMPDIR, else /tmp), readable by
+    noxbot's user alone, and has no name: it is gone once closed (when the mail is
+    written), or when the process ends, however it ends. Where it cannot be written (a full
+    disk), the bytes stay in memory (`in_file` is False)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.size = len(data)
+        self._data: bytes | None = None
+        self._file: IO[bytes] | None = None
+        self._close: Callable[[], None] = lambda: None
+        try:
+            file = tempfile.TemporaryFile(prefix="noxbot-mail-")  # noqa: SIM115 (kept open)
+        except OSError:
+            self._data = data
+            return
+        try:
+            file.write(data)
+            file.flush()
+        except OSError:
+            file.close()
+            self._data = data
+            return
+        self._file = file
+        self._close = weakref.finalize(self, file.close)
+
+    @property
+    def in_file(self) -> bool:
+        return self._file is not None
+
+    def read(self) -> bytes:
+        """The mail's bytes (OSError when they cannot be read back, or were let go of)."""
+        if self._file is None:
+            if self._data is None:
+                raise OSError("the mail's bytes were let go of")
+            return self._data
+        if self._file.closed:
+            raise OSError("the mail's bytes were let go of")
+        self._file.seek(0)
+        data = self._file.read()
+        if len(data) != self.size:
+            raise OSError(f"read back {len(data)} of the mail's {self.size} bytes")
+        return data
+
+    def close(self) -> None:
+        """Let go of the bytes (the file closed, and so gone)."""
+        self._data = None
+        self._close()
+
+
+def _read_back(original: KeptOriginal) -> bytes:
+    """The bytes of a mail to be kept for staff; none when they cannot be read back - the
+    mail is kept all the same (a mail left unread would stop the mailbox at it)."""
+    try:
+        return original.read()
+    except OSError as exc:
+        log.error("a mail's bytes could not be read back (%s); kept without them", exc)
+        return b""
+    finally:
+        original.close()
 
 
 def read_mail(raw: bytes, position: Position) -> MailReading:
@@ -118,10 +217,16 @@ class MailReader:
         self._connection: Connection | None = None
 
     async def read(
-        self, raw: bytes, position: Position, stop: asyncio.Event | None = None
+        self, mail: bytes | MailBytes, position: Position, stop: asyncio.Event | None = None
     ) -> MailReading | None:
         """The mail read; a malformed reading when it took longer than the budget; None when
-        `stop` was set first (nothing was done: the mail is read again next time)."""
+        `stop` was set first (nothing was done: the mail is read again next time).
+
+        Handed as MailBytes (held by nothing else), a mail read in the worker is not held in
+        memory beside its reading: once the worker has its bytes they wait in a file, the
+        reading's `original` (its `inbound.raw` is then None; see KeptOriginal)."""
+        handed = isinstance(mail, MailBytes)
+        raw = mail.take() if isinstance(mail, MailBytes) else mail
         if len(raw) < self.guarded_from_bytes:
             return read_mail(raw, position)
         for attempt in (1, 2):
@@ -136,20 +241,35 @@ class MailReader:
                 self._end_worker()
                 if attempt == 2:
                     raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
+        size = len(raw)
+        original = None
+        if handed:  # the worker has them: they wait in a file while it reads, and after
+            original = KeptOriginal(raw)
+            if original.in_file:
+                raw = b""  # (held by the file alone)
+            else:
+                original = None
         answer = await _answer(connection, self.budget_seconds, stop)
         if isinstance(answer, InboundMessage):
             self._recycle_if_grown()
-            return reading_of(replace(answer, raw=raw))
+            if original is None:
+                return reading_of(replace(answer, raw=raw))
+            if answer.malformed:  # kept whole for staff
+                return reading_of(replace(answer, raw=_read_back(original)))
+            return replace(reading_of(answer), original=original)
         self._end_worker()
         if answer is _STOPPED:
+            if original is not None:
+                original.close()
             return None
         why = (
             f"reading it took longer than {self.budget_seconds:g} s"
             if answer is _OVERRUN
             else "reading it ended the reader process"
         )
-        log.error("a mail of %d bytes could not be read (%s); kept for staff", len(raw), why)
-        return MailReading(unreadable(raw, position, why), None)
+        log.error("a mail of %d bytes could not be read (%s); kept for staff", size, why)
+        kept = raw if original is None else _read_back(original)
+        return MailReading(unreadable(kept, position, why), None)
 
     async def _ready(self, stop: asyncio.Event | None) -> Connection | None:
         """The connection to the worker, starting one (and waiting, without blocking the

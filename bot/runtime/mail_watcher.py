@@ -16,7 +16,7 @@ from bot.channels.imap import ConnectionLost, ImapError, ImapMailbox
 from bot.config import Settings
 from bot.runtime.intake import Pending, bytes_held, handle_batch, write_cursor
 from bot.runtime.loops import MAX_BACKOFF, with_backoff
-from bot.runtime.mail_reader import MailReader, Position, read_mail
+from bot.runtime.mail_reader import MailBytes, MailReader, Position, read_mail
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.store.tables import ChannelCursor
 from bot.workflow.services import Services
@@ -84,22 +84,25 @@ async def ingest_mail(
         committer = _Committer(database, services, name, stop, progress)
         try:
             async for mail in mailbox.new_mail(after, uids):
-                place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
+                uid, place = mail.uid, Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
+                # The bytes handed over, held by nothing here: a large mail's leave memory
+                # while it is read and written (bot.runtime.mail_reader.KeptOriginal).
+                raw = MailBytes(mail.raw)
+                del mail
                 reading = (
-                    await reader.read(mail.raw, place, stop)
-                    if reader
-                    else read_mail(mail.raw, place)
+                    await reader.read(raw, place, stop) if reader else read_mail(raw.take(), place)
                 )
                 if reading is None:  # stopped while it was being read: it waits for next time
                     break
-                position = f"{mailbox.uidvalidity}:{mail.uid}"
+                position = f"{mailbox.uidvalidity}:{uid}"
                 await committer.add(
-                    Pending(reading.inbound, position, reading.classification), mail.uid
+                    Pending(reading.inbound, position, reading.classification, reading.original),
+                    uid,
                 )
-                # Let go of this mail before the next is fetched (the generator fetches on
-                # resuming): a mail of several MB and its reading, still held here, were a
-                # third copy beside the next one's FETCH - the watcher's peak in hostile mail.
-                del mail, reading
+                # Let go of this mail's reading before the next is fetched (the generator
+                # fetches on resuming): a mail of several MB and its reading, still held here,
+                # were a third copy beside the next one's FETCH.
+                del reading
                 if committer.stopped or (stop is not None and stop.is_set()):
                     break
                 # Hand control back between messages: a SIGTERM (and every other channel) is
@@ -120,8 +123,9 @@ async def ingest_mail(
 #: shared, few enough that the database's write lock is held for tens of milliseconds.
 DB_BATCH = 25
 #: ... or fewer, when their mails hold this many bytes (attachments, long text): read mail
-#: waits for the database with its raw bytes (kept should it have to be quarantined) and
-#: its text; a batch that reaches this is written before the next mail is read, so the
+#: waits for the database with its raw bytes (kept should it have to be quarantined; a
+#: large mail's in a file: bot.runtime.mail_reader.KeptOriginal) and its text; a batch
+#: that reaches this is written before the next mail is read, so the
 #: watcher holds about this plus the mail that went over it (and the FETCH being read: see
 #: bot.channels.imap.BATCH_BYTES).
 DB_BATCH_BYTES = 2 * 1024 * 1024
@@ -181,11 +185,17 @@ class _Committer:
 
     async def abandon(self) -> None:
         """After a failure: wait for the batch in flight (it commits or rolls back whole);
-        what was only read is read again next time."""
+        what was only read is read again next time. Whatever holds read mail's bytes
+        outside it is closed here, whatever became of it (after `finish`: nothing is left)."""
+        for pending, _ in self.waiting:
+            pending.let_go()
         self.waiting.clear()
         if self.in_flight is not None:
             with contextlib.suppress(Exception):
                 await self._settle()
+        for pending, _ in self.in_flight_batch:
+            pending.let_go()
+        self.in_flight_batch = []
 
     async def _send(self) -> None:
         await self._settle()
@@ -221,11 +231,15 @@ class _Committer:
                     await future
             self.in_flight = None
         self.done += done
+        for pending, _ in self.in_flight_batch[:done]:
+            pending.let_go()  # written
         if done:
             self.last_uid = uids[done - 1]
         if done < len(uids):
             if self._is_stopped():
                 self.stopped = True
+                for pending, _ in self.in_flight_batch[done:]:
+                    pending.let_go()  # read again next time
             else:  # the transaction ran its time: the rest go first in the next one
                 self.waiting[:0] = self.in_flight_batch[done:]
         self.in_flight_batch = []
