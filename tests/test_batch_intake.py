@@ -352,3 +352,119 @@ def test_a_transaction_that_wrote_a_large_mail_closes_its_connection_and_the_nex
     with any_world.session() as session:
         stored = session.exec(select(Message).where(Message.message_id == "<b2@example.com>"))
         assert stored.one().text == long_text
+
+
+def test_a_mail_of_several_mb_of_text_is_stored_whole_and_no_pg_statement_carries_all_of_it(
+    any_world, monkeypatch
+):
+    """On PostgreSQL written in parts (an INSERT, then UPDATEs appending the rest): the
+    driver copies each statement's parameters twice while it sends it, and one INSERT of
+    5 MB of text held ~10 MB more meanwhile. Letters beyond Latin-1 in a text of several parts
+    come back exactly; the mail after it is read as usual."""
+    from sqlalchemy import event
+
+    from bot.store import later, rows
+    from bot.store.rows import LONG_TEXT
+
+    long_text = "".join(f"Rad {n}: åäö ŝ 🙂 hej hopp.\n" for n in range(150_000))
+    assert len(long_text) > 3 * LONG_TEXT
+    largest: list[int] = []
+
+    def note(values) -> None:  # type: ignore[no-untyped-def]
+        largest.append(max((len(v) for v in values if isinstance(v, str | bytes)), default=0))
+
+    def noted_statement(conn, cursor, statement, parameters, *rest):  # type: ignore[no-untyped-def]
+        note(parameters.values() if isinstance(parameters, dict) else parameters or ())
+
+    execute_compiled = rows.execute_compiled
+
+    def noted_compiled(connection, compiled, params, **options):  # type: ignore[no-untyped-def]
+        note(params.values())  # (the rows written straight to the driver: bot.store.rows)
+        return execute_compiled(connection, compiled, params, **options)
+
+    monkeypatch.setattr(rows, "execute_compiled", noted_compiled)
+    monkeypatch.setattr(later, "execute_compiled", noted_compiled)
+    engine = any_world.database.engine
+    event.listen(engine, "before_cursor_execute", noted_statement)
+    batch = [_mail(1, long_text), _mail(2, "Radera mina uppgifter, tack.")]
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 2
+    event.remove(engine, "before_cursor_execute", noted_statement)
+    with any_world.session() as session:
+        stored = session.exec(select(Message).where(Message.message_id == "<b1@example.com>"))
+        assert stored.one().text == long_text
+    if engine.dialect.name == "postgresql":  # (SQLite appends in this process: one INSERT)
+        assert max(largest) <= LONG_TEXT, max(largest)
+    assert set(_states(any_world)) == {"<b1@example.com>", "<b2@example.com>"}
+    assert _cursor(any_world) == "1:2"
+
+
+def _long_text_in_small_parts(monkeypatch) -> None:
+    """Any text over 64 letters is written in parts (on PostgreSQL): cheap texts stand in
+    for mails of many MB."""
+    from bot.store import rows
+
+    monkeypatch.setattr(rows, "LONG_TEXT", 64)
+
+
+def _stored_rows(world):
+    with world.session() as session:
+        return [(m.id, m.message_id, m.state, m.text, m.raw, m.request_id)
+                for m in session.exec(select(Message).order_by(Message.id))]  # fmt: skip
+
+
+def test_long_mail_written_in_parts_keeps_its_place_in_the_batch_and_its_text_whole(
+    any_world, monkeypatch
+):
+    _long_text_in_small_parts(monkeypatch)
+    long = "Har ni en Java-konsult i mars? åäö 🙂 " * 20
+    batch = [_mail(1, "Hej"), _mail(2, long), _mail(3, "Hej igen"), _mail(4, long + "x")]
+    batch.append(_mail(4, long + "x"))  # the same mail twice: stored once
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 5
+    got = _stored_rows(any_world)
+    assert [m[1] for m in got] == [f"<b{n}@example.com>" for n in (1, 2, 3, 4)], got
+    assert got[1][3] == long and got[3][3] == long + "x"
+    assert got[1][2] == got[0][2]
+
+
+def test_a_long_request_before_a_failing_mail_is_opened_once_when_the_batch_is_written_again(
+    any_world, monkeypatch
+):
+    _long_text_in_small_parts(monkeypatch)
+    _classifier_fails_on(monkeypatch, "BOOM", RuntimeError)
+    long = "Jag vill att ni raderar alla mina personuppgifter. " * 10
+    batch = [_mail(1, long, "anna@example.se"), _mail(2, "BOOM"), _mail(3, "Hej")]
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 3
+    got = _stored_rows(any_world)
+    assert [m[1] for m in got] == [f"<b{n}@example.com>" for n in (1, 2, 3)], got
+    assert got[0][2] == "request" and got[0][3] == long and got[0][5] is not None
+    assert got[1][2] == "malformed"
+    assert [a.kind for a in any_world.alerts()].count("malformed") == 1
+
+
+def test_a_long_mail_whose_statement_the_database_refuses_is_quarantined_once_whole(
+    any_world, monkeypatch
+):
+    _long_text_in_small_parts(monkeypatch)
+    real = pipeline.classify
+
+    def failing(message_text, **kwargs):  # type: ignore[no-untyped-def]
+        if "BOOM" in message_text:  # (on PostgreSQL this aborts the transaction)
+            failing.session.execute(text("SELECT * FROM no_such_table"))
+        return real(message_text, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", failing)
+    process_inbound = pipeline.process_inbound
+
+    def keeping_session(session, *args, **kwargs):  # type: ignore[no-untyped-def]
+        failing.session = session
+        return process_inbound(session, *args, **kwargs)
+
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", keeping_session)
+    long = "BOOM och en lång text här, åäö. " * 30
+    batch = [_mail(1, "Hej"), _mail(2, long), _mail(3, "Hej igen")]
+    assert handle_batch(any_world.database, any_world.services, batch, "imap:INBOX") == 3
+    got = _stored_rows(any_world)
+    assert [m[1] for m in got] == [f"<b{n}@example.com>" for n in (1, 2, 3)], got
+    assert got[1][2] == "malformed" and got[1][3] == long and got[1][4] == b"raw"
+    assert [a.kind for a in any_world.alerts()].count("malformed") == 1
+    assert _cursor(any_world) == "1:3"

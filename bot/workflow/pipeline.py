@@ -39,7 +39,7 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import contacts_of
-from bot.store.rows import new_row, row_values, table_of
+from bot.store.rows import in_parts, insert_with_long_text, new_row, row_values, table_of
 from bot.store.tables import (
     Direction,
     Message,
@@ -92,7 +92,8 @@ def process_inbound(
     key is stored (bot.runtime.intake.handle_batch looks for a whole batch at once).
 
     The message is written once its outcome is known (one INSERT, not an INSERT and an
-    UPDATE); whatever needs its id or changes it first stores it (`_stored`), and so does
+    UPDATE) - but for a text written in parts (bot.store.rows.in_parts: at once, by `_record`);
+    whatever needs its id or changes it first stores it (`_stored`), and so does
     answer_code once the message says a code. Ordinary mail that nothing else touched is
     written by a plain INSERT at the end (`_finish`).
     """
@@ -251,7 +252,8 @@ def _message_id(value: str | None) -> str | None:
 def _record(
     session: Session, inbound: InboundMessage, key: str, *, keep_raw: bool, now: datetime
 ) -> Message:
-    """The message, masked, not yet in the session (see process_inbound). The raw
+    """The message, masked, not yet in the session (see process_inbound) - unless its
+    text is written in parts (bot.store.rows.in_parts): then it is written now. The raw
     bytes (unmasked: a personal identity number may stand in them) are kept only when staff
     need them — mail that could not be read or processed; the original of any other mail
     stays in the mailbox, untouched."""
@@ -277,6 +279,8 @@ def _record(
         telegram_reply_to_id=inbound.telegram_reply_to_id,
         received_at=inbound.arrival(now),
     )
+    if in_parts(session, stored_body):  # written now, in parts (see insert_with_long_text)
+        insert_with_long_text(session, message, "text", stored_body)
     return message
 
 
