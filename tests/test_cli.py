@@ -646,6 +646,22 @@ def test_an_unexpected_error_in_a_staff_command_is_one_line_without_its_message(
     assert run_json("drafts", "show", str(draft["id"]))["status"] == "awaiting_approval"
 
 
+def test_an_unexpected_error_in_a_worker_of_run_names_its_kind_not_the_group(monkeypatch):
+    """A worker of `noxbot run` that fails ends its TaskGroup with an ExceptionGroup: the
+    line names what failed inside it."""
+
+    def failing_worker(*args, **kwargs):
+        inner = ExceptionGroup("unhandled errors in a TaskGroup", [TypeError("anna@example.se")])
+        raise ExceptionGroup("unhandled errors in a TaskGroup", [inner, KeyError("x")])
+
+    monkeypatch.setattr("bot.cli.app", failing_worker)
+    monkeypatch.delenv("NOXBOT_TRACEBACK", raising=False)
+    code, err = run_main("run")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("noxbot: unexpected error (TypeError, KeyError); the command did not")
+    assert "anna" not in err
+
+
 def test_files_that_cannot_be_read_are_one_clear_line_naming_the_file(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     latin1 = tmp_path / "brev.txt"

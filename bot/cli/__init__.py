@@ -42,11 +42,20 @@ def main() -> None:
         if os.environ.get(TRACEBACK_ENV):
             raise
         print(
-            f"noxbot: unexpected error ({type(exc).__name__}); the command did not finish and "
+            f"noxbot: unexpected error ({kinds_of(exc)}); the command did not finish and "
             f"its unfinished change was rolled back ({TRACEBACK_ENV}=1 shows where)",
             file=sys.stderr,
         )
         sys.exit(1)
+
+
+def kinds_of(exc: BaseException) -> str:
+    """An error's kind; for a group (a worker of `noxbot run` failed, and its TaskGroup
+    says only "ExceptionGroup") the kinds of the errors in it."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return type(exc).__name__
+    kinds = dict.fromkeys(kinds_of(inner) for inner in exc.exceptions)
+    return ", ".join(kinds) or type(exc).__name__
 
 
 def one_line(message: str) -> str:
