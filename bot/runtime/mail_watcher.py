@@ -125,8 +125,8 @@ DB_BATCH = 25
 #: ... or fewer, when their mails hold this many bytes (attachments, long text): read mail
 #: waits for the database with its raw bytes (kept should it have to be quarantined; a
 #: large mail's in a file: bot.runtime.mail_reader.KeptOriginal) and its text; a batch
-#: that reaches this is written before the next mail is read, so the
-#: watcher holds about this plus the mail that went over it (and the FETCH being read: see
+#: that reaches this is written before the next mail is read, so the watcher holds about
+#: this plus the mail that went over it (and the FETCH being read: see
 #: bot.channels.imap.BATCH_BYTES).
 DB_BATCH_BYTES = 2 * 1024 * 1024
 #: ... and a transaction ends after this long (seconds), however many it holds: on SQLite
@@ -187,14 +187,15 @@ class _Committer:
         """After a failure: wait for the batch in flight (it commits or rolls back whole);
         what was only read is read again next time. Whatever holds read mail's bytes
         outside it is closed here, whatever became of it (after `finish`: nothing is left)."""
-        for pending, _ in self.waiting:
-            pending.let_go()
         self.waiting.clear()
         if self.in_flight is not None:
             with contextlib.suppress(Exception):
                 await self._settle()
-        for pending, _ in self.in_flight_batch:
+        # (what the batch in flight did not do came back to `waiting`; after a failure its
+        # rest is in `in_flight_batch` still)
+        for pending, _ in [*self.waiting, *self.in_flight_batch]:
             pending.let_go()
+        self.waiting.clear()
         self.in_flight_batch = []
 
     async def _send(self) -> None:
