@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import random
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlmodel import select
@@ -23,6 +24,19 @@ from bot.store.tables import Message
 from tests.test_recovery import _append, _ids, _when, _world, imap_server  # noqa: F401
 
 LIMIT = 700_000
+
+
+@contextlib.asynccontextmanager
+async def _watching(world, settings) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """The mail watcher running for the block; then stopped, and the database let go of."""
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
 
 
 def test_uids_are_cut_into_runs_of_at_most_the_byte_limit_in_order():
@@ -62,14 +76,8 @@ async def test_mail_with_attachments_is_fetched_and_written_a_few_at_a_time_and_
     monkeypatch.setattr(imap.ImapMailbox, "_uid_fetch", recorded_fetch)
     monkeypatch.setattr(mail_watcher, "handle_batch", recorded_batch)
     world, settings = _world(tmp_path, imap_server, monkeypatch)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
+    async with _watching(world, settings):
         await _when(lambda: _ids(world) == set(size_of), 60)
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
     # Every FETCH of several mails stays within the limit; the large one went alone.
     fetched_sizes = [[len(mails[int(u) - 1]) for u in uids.split(",")] for uids in fetched]
     assert all(len(s) == 1 or sum(s) <= LIMIT for s in fetched_sizes), fetched_sizes
@@ -118,17 +126,13 @@ async def test_a_large_mail_is_let_go_of_before_the_next_one_is_fetched(
 
     monkeypatch.setattr(imap.ImapMailbox, "_uid_fetch", measured_fetch)
     world, settings = _world(tmp_path, imap_server, monkeypatch)
-    stop = asyncio.Event()
     classify("Hej")  # the model loaded before measuring
     tracemalloc.start()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
     try:
-        await _when(lambda: len(_ids(world)) == 3, 60)
+        async with _watching(world, settings):
+            await _when(lambda: len(_ids(world)) == 3, 60)
     finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
         tracemalloc.stop()
-        world.database.dispose()
     assert len(held_at_fetch) == 3, held_at_fetch  # each fetched alone
     grown = [held - held_at_fetch[0] for held in held_at_fetch[1:]]
     assert max(grown) < size // 2, f"bytes still held when the next mail was fetched: {grown}"
@@ -164,17 +168,11 @@ async def test_the_mail_reading_worker_is_ended_once_the_mailbox_is_read_through
         return reading
 
     monkeypatch.setattr(MailReader, "read", observed_read)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
+    async with _watching(world, settings):
         for n in range(2):
             await _append(imap_server, [with_attachment(n, 200_000)])
             await _when(lambda n=n: len(_ids(world)) == n + 1, 60)
             await _when(lambda: _reading_workers() == [], 10)
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
     # Each mail was read by a worker of its own, gone once the mailbox was read through.
     assert len(seen_during) == 2 and all(len(pids) == 1 for pids in seen_during)
     assert seen_during[0] != seen_during[1]
@@ -221,18 +219,14 @@ async def test_a_large_mails_bytes_are_not_held_in_memory_while_it_is_written(
 
     monkeypatch.setattr(mail_watcher, "handle_batch", measured_batch)
     world, settings = _world(tmp_path, imap_server, monkeypatch)
-    stop = asyncio.Event()
     classify("Hej")  # the model loaded before measuring
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
     try:
-        await _when(lambda: _ids(world) == {"<lang1@example.se>"}, 60)
+        async with _watching(world, settings):
+            await _when(lambda: _ids(world) == {"<lang1@example.se>"}, 60)
     finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
         tracemalloc.stop()
-        world.database.dispose()
     [held] = held_at_write
     # The text (one byte a letter) and little else: not the text and the bytes.
     assert held - before < 1.5 * size, f"{(held - before) / size:.2f} x the mail held"
@@ -250,16 +244,10 @@ async def test_no_file_of_mail_bytes_is_left_open_once_the_mail_is_written(
     await _append(imap_server, [with_attachment(n, 200_000) for n in range(6)])
     world, settings = _world(tmp_path, imap_server, monkeypatch)
     already = _files_kept_open()
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
+    async with _watching(world, settings):
         await _when(lambda: len(_ids(world)) == 6, 60)
         await asyncio.sleep(0.2)  # (the watcher closes them once the batch is written)
         assert _files_kept_open() == already
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
 
 
 async def test_a_large_mail_whose_processing_fails_is_kept_for_staff_with_its_exact_bytes(
@@ -280,14 +268,8 @@ async def test_a_large_mail_whose_processing_fails_is_kept_for_staff_with_its_ex
 
     monkeypatch.setattr(intake, "process_inbound", broken_for_the_cv)
     world, settings = _world(tmp_path, imap_server, monkeypatch)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
+    async with _watching(world, settings):
         await _when(lambda: len(_ids(world)) == 2, 60)
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
     with world.session() as session:
         kept, after = session.exec(select(Message).order_by(Message.id)).all()
     assert kept.message_id == "<cv1@example.com>" and kept.raw == failing
