@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aioimaplib
 import pytest
+from sqlmodel import select
 
 from bot.clock import utcnow
 from bot.config import ImapSettings
@@ -167,6 +168,85 @@ async def test_a_refused_login_is_logged_with_the_server_and_its_answer(
     assert f"127.0.0.1:{imap_server.port}" in line
     assert "login as info" in line and "AUTHENTICATIONFAILED" in line
     assert "wrong-secret" not in line
+
+
+async def test_a_mail_whose_reading_keeps_failing_is_set_aside_and_the_rest_is_read(
+    imap_server, tmp_path, monkeypatch, caplog
+):
+    """An unexpected error (a bug) while one mail is read does not end the watcher, nor
+    `noxbot run` with the chat and the sender: the watcher starts again from the cursor, and
+    a mail that fails a second time is kept whole for staff and passed."""
+    import bot.runtime.mail_reader as mail_reader
+
+    caplog.set_level(logging.INFO, logger="noxbot")
+    real_read_mail = mail_reader.read_mail
+    tries: list[int] = []
+
+    def failing_on_one(raw, position):
+        if b"<r2@example.com>" in raw:
+            tries.append(position.imap_uid)
+            raise TypeError("Anna Lindqvist anna@example.se")
+        return real_read_mail(raw, position)
+
+    monkeypatch.setattr(mail_reader, "read_mail", failing_on_one)
+    await _append(imap_server, [_mail(1), _mail(2, "Radera mig, anna@example.se"), _mail(3)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: "<r3@example.com>" in _ids(world), 30)
+        assert not watcher.done()
+        await _append(imap_server, [_mail(4)])  # and the watcher goes on reading
+        await _when(lambda: "<r4@example.com>" in _ids(world), 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    assert tries == [2, 2]  # tried once more, then not again
+    with world.session() as session:
+        kept = session.exec(select(Message).where(Message.imap_uid == 2)).one()
+        others = session.exec(select(Message).where(Message.imap_uid != 2)).all()
+    assert kept.state == "malformed"
+    assert kept.state_reason == "reading it failed twice (TypeError)"
+    assert kept.raw is not None and b"Radera mig, anna@example.se" in kept.raw
+    assert sorted(m.imap_uid for m in others) == [1, 3, 4]
+    assert all(m.state != "malformed" for m in others)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines[0] == "mail watcher: reading the mail at UID 2 failed (TypeError); retrying in 1 s"
+    assert "mail watcher: the mail at UID 2 failed twice; set aside for staff" in lines
+    assert not any("anna" in line.lower() for line in lines)
+
+
+async def test_an_unexpected_error_outside_a_mail_is_logged_and_the_watcher_goes_on(
+    imap_server, tmp_path, monkeypatch, caplog
+):
+    """A failure no mail is to blame for (here: writing a batch, once) is logged by its kind
+    and tried again, as a lost connection is; nothing is lost."""
+    import bot.runtime.mail_watcher as mail_watcher
+
+    caplog.set_level(logging.INFO, logger="noxbot")
+    real_handle_batch = mail_watcher.handle_batch
+    failures = [KeyError("anna@example.se")]
+
+    def failing_once(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real_handle_batch(*args, **kwargs)
+
+    monkeypatch.setattr(mail_watcher, "handle_batch", failing_once)
+    await _append(imap_server, [_mail(1), _mail(2)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: _ids(world) == {"<r1@example.com>", "<r2@example.com>"}, 30)
+        assert not watcher.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["mail watcher: unexpected error (KeyError); retrying in 1 s"]
 
 
 # --- `noxbot run` as a process ------------------------------------------------------------

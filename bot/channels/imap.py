@@ -62,11 +62,11 @@ class FetchedMail:
 def _internal_date(text: bytes | None) -> datetime | None:
     if not text:
         return None
-    # "24-Nov-2026 10:00:00 +0100" (RFC 3501 date-time)
-    day, month, rest = text.decode().split("-", 2)
+    # "24-Nov-2026 10:00:00 +0100" (RFC 3501 date-time); a server's odd one is no date
     try:
+        day, month, rest = text.decode("ascii").split("-", 2)
         return parsedate_to_datetime(f"{day} {month} {rest}")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # UnicodeDecodeError too
         return None
 
 

@@ -8,6 +8,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 
 import aioimaplib
@@ -15,8 +16,9 @@ import aioimaplib
 from bot.channels.imap import ConnectionLost, ImapError, ImapMailbox
 from bot.config import Settings
 from bot.runtime.intake import Pending, bytes_held, handle_batch, write_cursor
-from bot.runtime.loops import MAX_BACKOFF, with_backoff
-from bot.runtime.mail_reader import MailBytes, MailReader, Position, read_mail
+from bot.runtime.loops import MAX_BACKOFF, kind_of, with_backoff
+from bot.runtime.mail_parsing import unreadable
+from bot.runtime.mail_reader import MailBytes, MailReader, MailReading, Position, read_mail
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.store.tables import ChannelCursor
 from bot.workflow.services import Services
@@ -27,6 +29,19 @@ PROGRESS_SECONDS = 5.0
 #: The longest wait between attempts to reach the IMAP server after a lost connection:
 #: mail that arrived during an outage is read within this (plus a pass) of its return.
 RECONNECT_SECONDS = 3.0
+#: Mail set aside after its reading failed twice, remembered (by UIDVALIDITY and UID) at most
+#: this many at a time: only until the cursor has passed them.
+MOST_SET_ASIDE = 100
+
+
+class MailFault(Exception):
+    """An unexpected error (a bug) met while one mail was read. The watcher starts again from
+    the cursor; should the same mail fail again, it is set aside for staff - kept whole,
+    shown as unreadable - and the rest of the mailbox is read."""
+
+    def __init__(self, uidvalidity: int, uid: int, error: BaseException) -> None:
+        super().__init__(f"reading the mail at UID {uid} failed ({kind_of(error)})")
+        self.mail, self.error = (uidvalidity, uid), error
 
 
 async def ingest_mail(
@@ -38,6 +53,7 @@ async def ingest_mail(
     *,
     announce: bool | None = None,
     log_every: float = 0.0,
+    set_aside: Mapping[tuple[int, int], str] | None = None,
 ) -> int:
     """Process every message newer than the cursor, until `stop` is set; returns how many
     were read (the cursor keeps the place of the last one, so the rest waits safely).
@@ -45,7 +61,10 @@ async def ingest_mail(
     With a `reader`, each mail is read within its time budget (bot.reading) and a stop
     abandons a mail still being read (it is read again next time); without one, mail is
     read here, unguarded. `announce`: log the line that says what is to be read;
-    `log_every`: log progress that often (seconds) while reading."""
+    `log_every`: log progress that often (seconds) while reading; `set_aside`: mail (by
+    UIDVALIDITY and UID) not to be read but kept whole for staff, with why.
+
+    An unexpected error while a mail is read is raised as a MailFault that names it."""
     name = f"imap:{mailbox.settings.mailbox}"
     with database.session() as session:
         cursor = session.get(ChannelCursor, name)
@@ -89,9 +108,18 @@ async def ingest_mail(
                 # while it is read and written (bot.runtime.mail_reader.KeptOriginal).
                 raw = MailBytes(mail.raw)
                 del mail
-                reading = (
-                    await reader.read(raw, place, stop) if reader else read_mail(raw.take(), place)
-                )
+                why = (set_aside or {}).get((mailbox.uidvalidity, uid))
+                try:
+                    if why is not None:
+                        reading = MailReading(unreadable(raw.take(), place, why), None)
+                    elif reader is not None:
+                        reading = await reader.read(raw, place, stop)
+                    else:
+                        reading = read_mail(raw.take(), place)
+                except OSError:  # the reader process went away: tried again, as a lost server
+                    raise
+                except Exception as exc:
+                    raise MailFault(mailbox.uidvalidity, uid, exc) from exc
                 if reading is None:  # stopped while it was being read: it waits for next time
                     break
                 position = f"{mailbox.uidvalidity}:{uid}"
@@ -277,6 +305,9 @@ async def watch_mail(
     password = settings.secret(settings.imap.password_env) or ""
 
     reader = MailReader(settings.classifier.budget_seconds)
+    # Mail whose reading failed once, and mail set aside after it failed twice (see MailFault)
+    failed_once: set[tuple[int, int]] = set()
+    set_aside: dict[tuple[int, int], str] = {}
 
     async def session_until_failure() -> None:
         mailbox = ImapMailbox(settings.imap, password)  # type: ignore[arg-type]
@@ -284,15 +315,20 @@ async def watch_mail(
             await mailbox.connect()
             announce: bool | None = True
             while not stop.is_set():
-                await ingest_mail(
-                    database,
-                    services,
-                    mailbox,
-                    stop,
-                    reader,
-                    announce=announce,
-                    log_every=PROGRESS_SECONDS,
-                )
+                try:
+                    await ingest_mail(
+                        database,
+                        services,
+                        mailbox,
+                        stop,
+                        reader,
+                        announce=announce,
+                        log_every=PROGRESS_SECONDS,
+                        set_aside=set_aside,
+                    )
+                except MailFault as fault:
+                    _remember(fault, failed_once, set_aside)
+                    raise
                 announce = None
                 if stop.is_set():
                     break
@@ -316,6 +352,10 @@ async def watch_mail(
                 aioimaplib.Abort,
                 aioimaplib.CommandTimeout,
                 *TRANSIENT_DB_ERRORS,
+                # ... and anything else, a bug: logged by its kind and tried again, as the
+                # chat poller does - the chat and the sender go on meanwhile, which ending
+                # `noxbot run` would stop too (and a restart would meet the same error).
+                Exception,
             ),
             describe=_describe,
             longest_wait=_longest_wait,
@@ -324,14 +364,32 @@ async def watch_mail(
         reader.close()
 
 
+def _remember(
+    fault: MailFault, failed_once: set[tuple[int, int]], set_aside: dict[tuple[int, int], str]
+) -> None:
+    """A mail that failed before is set aside now (it is read no more: kept whole for staff
+    when next met); one that fails for the first time is tried once more, for the error may
+    have been the moment's, not the mail's."""
+    if fault.mail not in failed_once:
+        failed_once.add(fault.mail)
+        return
+    failed_once.discard(fault.mail)
+    if len(set_aside) >= MOST_SET_ASIDE:
+        del set_aside[next(iter(set_aside))]
+    set_aside[fault.mail] = f"reading it failed twice ({kind_of(fault.error)})"
+    log.error("mail watcher: the mail at UID %d failed twice; set aside for staff", fault.mail[1])
+
+
 def _describe(exc: BaseException) -> str:
     """An IMAP failure names the server and what it said (a refused login, a lost
     connection); our own messages hold no mail content. Anything else: its kind only."""
-    if isinstance(exc, ImapError):
+    if isinstance(exc, ImapError | MailFault):
         return str(exc)
     if isinstance(exc, TimeoutError | aioimaplib.CommandTimeout):
         return "the IMAP server did not answer in time"
-    return type(exc).__name__
+    if isinstance(exc, (OSError, aioimaplib.Abort, *TRANSIENT_DB_ERRORS)):
+        return type(exc).__name__
+    return f"unexpected error ({type(exc).__name__})"
 
 
 def _longest_wait(exc: BaseException) -> float:
