@@ -219,12 +219,17 @@ class Noxbot:
             self.process.wait(timeout=60)
 
 
-def wait_for(condition, timeout: float, poll: float = 0.02, log: Path | None = None) -> float:
+def wait_for(condition, timeout: float, poll: float = 0.02, bot: Noxbot | None = None) -> float:
+    """When `condition()` came true; ends the benchmark when `timeout` passes first, or when
+    `bot`'s process has ended meanwhile (saying how, with the end of its log)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() > deadline:
+        ended = bot is not None and bot.process is not None and bot.process.poll() is not None
+        if ended or time.monotonic() > deadline:
+            log = bot.log if bot is not None else None
             said = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise SystemExit(f"timed out; noxbot's log ends:\n{said}")
+            why = f"noxbot run ended ({bot.process.returncode})" if ended else "timed out"
+            raise SystemExit(f"{why}; noxbot's log ends:\n{said}")
         time.sleep(poll)
     return time.monotonic()
 
@@ -236,10 +241,10 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     started = time.monotonic()
     bot.start()
     assert bot.process is not None
-    wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot.log)
+    wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot)
     connected = time.monotonic()
     cpu_at_start = cpu_seconds(bot.process.pid)
-    wait_for(lambda: bot.stored() >= args.mails, 600, 0.05, bot.log)
+    wait_for(lambda: bot.stored() >= args.mails, 600, 0.05, bot)
     done = time.monotonic()
     cpu = cpu_seconds(bot.process.pid) - cpu_at_start
     rss = peak_rss_mib(bot.process.pid)
@@ -261,7 +266,7 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     time.sleep(0.3)
     asyncio.run(append(server, 200_000))
     pushed = time.monotonic()
-    wait_for(lambda: bot.stored() >= args.mails + 501, 120, 0.02)
+    wait_for(lambda: bot.stored() >= args.mails + 501, 120, 0.02, bot)
     print(f"push during a 500-mail burst: read {time.monotonic() - pushed:.2f} s after"
           f" its delivery (the burst took {time.monotonic() - t0:.2f} s)")  # fmt: skip
 
@@ -270,7 +275,7 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     asyncio.run(append(server, 200_001))
     restarted = time.monotonic()
     bot.start()
-    wait_for(lambda: bot.stored() >= args.mails + 502, 120, 0.02)
+    wait_for(lambda: bot.stored() >= args.mails + 502, 120, 0.02, bot)
     print(
         f"restart after kill -9: next mail read {time.monotonic() - restarted:.2f} s after"
         " the start (Python, model and database included)"
@@ -282,7 +287,7 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     seed(server, 300_000, 1)
     server.resume()
     back = time.monotonic()
-    wait_for(lambda: bot.stored() >= args.mails + 503, 120, 0.02)
+    wait_for(lambda: bot.stored() >= args.mails + 503, 120, 0.02, bot)
     print(f"Dovecot down 5 s: mail read {time.monotonic() - back:.2f} s after it was back")
     bot.stop()
     tail = bot.log.read_text(errors="replace").splitlines()[-1]
@@ -335,11 +340,11 @@ def read_backlog(work: Path, url: str, what: str, count: int, make) -> None:
         bot = Noxbot(work, server, url)
         bot.start()
         assert bot.process is not None
-        wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot.log)
+        wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot)
         # From here: the schema's upgrade, a child process of its own at the start, is over.
         together = TogetherSampler(bot.process.pid)
         connected = time.monotonic()
-        wait_for(lambda: bot.read_through() >= count, 600, 0.05, bot.log)
+        wait_for(lambda: bot.read_through() >= count, 600, 0.05, bot)
         took = time.monotonic() - connected
         workers = children_peak_rss_mib(bot.process.pid)
         both = together.stop()
