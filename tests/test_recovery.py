@@ -217,6 +217,59 @@ async def test_a_mail_whose_reading_keeps_failing_is_set_aside_and_the_rest_is_r
     assert not any("anna" in line.lower() for line in lines)
 
 
+async def test_a_mail_that_cannot_be_stored_at_all_is_set_aside_and_the_rest_is_read(
+    imap_server, tmp_path, monkeypatch, caplog
+):
+    """Not even a bare record of one mail can be stored (a bug met by it): the batch is
+    rolled back, tried once more, and then the mail is stored as unreadable - its bytes,
+    nothing read from them - while the others are read as usual. Beside it, the mail whose
+    From decodes to a lone surrogate (utf-7), which once stopped the watcher this way."""
+    import bot.runtime.intake as intake
+
+    caplog.set_level(logging.INFO, logger="noxbot")
+    real_process, real_quarantine = intake.process_inbound, intake.quarantine
+
+    def failing_process(session, services, inbound, **kwargs):
+        if "BOOM" in (inbound.text or ""):
+            raise TypeError("anna@example.se")
+        return real_process(session, services, inbound, **kwargs)
+
+    def failing_quarantine(session, inbound, error, **kwargs):
+        if "BOOM" in (inbound.text or ""):
+            raise TypeError("anna@example.se")
+        return real_quarantine(session, inbound, error, **kwargs)
+
+    monkeypatch.setattr(intake, "process_inbound", failing_process)
+    monkeypatch.setattr(intake, "quarantine", failing_quarantine)
+    surrogate = (
+        b"From: =?utf-7?Q?+2AA-a@b.se?=\r\nTo: info@noxconsulting.se\r\nSubject: hej\r\n"
+        b"Message-ID: <utf7@b.se>\r\n\r\nRadera mig.\r\n"
+    )
+    await _append(imap_server, [_mail(1), _mail(2, "BOOM anna@example.se"), surrogate, _mail(4)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: "<r4@example.com>" in _ids(world), 30)
+        assert not watcher.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    with world.session() as session:
+        by_uid = {m.imap_uid: m for m in session.exec(select(Message))}
+    assert sorted(by_uid) == [1, 2, 3, 4]
+    assert by_uid[2].state == "malformed"
+    assert by_uid[2].state_reason == "storing it failed twice (TypeError)"
+    assert b"BOOM anna@example.se" in (by_uid[2].raw or b"")
+    assert by_uid[3].state == "malformed" and by_uid[3].state_reason == "no From address"
+    assert by_uid[1].state != "malformed" and by_uid[4].state != "malformed"
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "mail watcher: storing the mail at UID 2 failed (TypeError); retrying in 1 s" in lines
+    assert "mail watcher: the mail at UID 2 failed twice; set aside for staff" in lines
+    assert not any("anna" in line.lower() for line in lines)
+
+
 async def test_an_unexpected_error_outside_a_mail_is_logged_and_the_watcher_goes_on(
     imap_server, tmp_path, monkeypatch, caplog
 ):

@@ -54,6 +54,17 @@ class ParsedEmail:
 _IDENTIFYING_HEADERS = ("from", "to", "subject", "date", "message-id")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _FALLBACK_CHARSETS = ("utf-8", "cp1252")
+# A UTF-16 surrogate on its own: no character, and no database or UTF-8 encoder takes it.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _sound(text: str) -> str:
+    """Text with each lone surrogate replaced by U+FFFD. A charset the mail names decodes
+    to them (utf-7's "+2AA-", unicode_escape's "\\ud800"), and so does the email package
+    for bytes it cannot read (surrogateescape): text that could not be stored was a mail
+    that could be neither written nor quarantined."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
 
 # Limits that keep the work on one mail linear and small, far above what real mail needs.
 # The email library's parsers for structured headers (addresses, parameters) grow with the
@@ -219,7 +230,7 @@ def _header_values(message: Message) -> Iterator[tuple[str, str]]:
                 value = str(message.policy.header_fetch_parse(name, raw_text))
             except Exception:  # the policy parser has raised on odd input; read it raw
                 value = _decode_words(raw_text)
-        yield name.lower(), _unfold(value)
+        yield name.lower(), _unfold(_sound(value))
 
 
 def _addresses(decoded: str | None) -> list[tuple[str, str]]:
@@ -256,6 +267,10 @@ def _date(value: str | None) -> datetime | None:
 
 def _decode_part(part: Message) -> str:
     """A text part as str, whatever its charset: declared, else UTF-8, else cp1252."""
+    return _sound(_decoded_part(part))
+
+
+def _decoded_part(part: Message) -> str:
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # a broken transfer encoding; keep what the part says as is
@@ -288,9 +303,10 @@ def _leaf_parts(message: Message) -> Iterator[Message]:
 
 def _filename(part: Message) -> str | None:
     try:
-        return part.get_filename()
+        name = part.get_filename()
     except Exception:  # undecodable RFC 2231 parameter
         return "(unreadable name)"
+    return _sound(name) if isinstance(name, str) else name
 
 
 def _body_parts(message: Message) -> tuple[str | None, str | None, list[str]]:
@@ -372,7 +388,7 @@ def _defects(message: Message) -> tuple[str, ...]:
     try:
         for part in message.walk():
             for defect in part.defects:
-                described = str(defect)
+                described = _sound(str(defect))
                 found.append(
                     f"{type(defect).__name__}: {described}" if described else type(defect).__name__
                 )

@@ -95,6 +95,16 @@ class KeptBytes(Protocol):
     def close(self) -> None: ...
 
 
+class UnstorableMessage(Exception):
+    """Not even a bare record of the message at `position` could be stored (a bug, met by
+    this message): the batch is rolled back whole. The mail watcher tries once more, then
+    sets the mail aside, stored as unreadable with nothing read from it but its bytes."""
+
+    def __init__(self, position: str, error: BaseException) -> None:
+        super().__init__(f"storing a message failed ({type(error).__name__})")
+        self.position, self.error = position, error
+
+
 @dataclass(frozen=True)
 class Pending:
     """One message read and waiting for the pipeline, with where the cursor goes after it.
@@ -267,8 +277,10 @@ def _in_savepoint(
             with session.begin_nested():
                 quarantine(session, whole, error, now=services.clock(), bare=bare)
         except Exception as exc:  # the bare record is the last resort
-            if bare or is_transient(exc):
+            if is_transient(exc):
                 raise
+            if bare:
+                raise UnstorableMessage(pending.position, exc) from exc
             log.error("storing a failed message (%s); keeping a bare record", type(exc).__name__)
             continue
         log.error("pipeline failed on a message (%s); quarantined for staff", type(error).__name__)

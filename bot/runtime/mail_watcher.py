@@ -15,7 +15,13 @@ import aioimaplib
 
 from bot.channels.imap import ConnectionLost, ImapError, ImapMailbox
 from bot.config import Settings
-from bot.runtime.intake import Pending, bytes_held, handle_batch, write_cursor
+from bot.runtime.intake import (
+    Pending,
+    UnstorableMessage,
+    bytes_held,
+    handle_batch,
+    write_cursor,
+)
 from bot.runtime.loops import MAX_BACKOFF, kind_of, with_backoff
 from bot.runtime.mail_parsing import unreadable
 from bot.runtime.mail_reader import MailBytes, MailReader, MailReading, Position, read_mail
@@ -35,13 +41,14 @@ MOST_SET_ASIDE = 100
 
 
 class MailFault(Exception):
-    """An unexpected error (a bug) met while one mail was read. The watcher starts again from
-    the cursor; should the same mail fail again, it is set aside for staff - kept whole,
-    shown as unreadable - and the rest of the mailbox is read."""
+    """An unexpected error (a bug) met while one mail was read, or stored (not even a bare
+    record of it: intake.UnstorableMessage). The watcher starts again from the cursor;
+    should the same mail fail again, it is set aside for staff - stored as unreadable, with
+    nothing read from it but its bytes - and the rest of the mailbox is read."""
 
-    def __init__(self, uidvalidity: int, uid: int, error: BaseException) -> None:
-        super().__init__(f"reading the mail at UID {uid} failed ({kind_of(error)})")
-        self.mail, self.error = (uidvalidity, uid), error
+    def __init__(self, uidvalidity: int, uid: int, error: BaseException, doing: str) -> None:
+        super().__init__(f"{doing} the mail at UID {uid} failed ({kind_of(error)})")
+        self.mail, self.error, self.doing = (uidvalidity, uid), error, doing
 
 
 async def ingest_mail(
@@ -119,7 +126,7 @@ async def ingest_mail(
                 except OSError:  # the reader process went away: tried again, as a lost server
                     raise
                 except Exception as exc:
-                    raise MailFault(mailbox.uidvalidity, uid, exc) from exc
+                    raise MailFault(mailbox.uidvalidity, uid, exc, "reading") from exc
                 if reading is None:  # stopped while it was being read: it waits for next time
                     break
                 position = f"{mailbox.uidvalidity}:{uid}"
@@ -137,6 +144,9 @@ async def ingest_mail(
                 # served after the message in hand, not after the whole batch.
                 await asyncio.sleep(0)
             await committer.finish()
+        except UnstorableMessage as exc:
+            validity, _, failed = exc.position.partition(":")
+            raise MailFault(int(validity), int(failed), exc.error, "storing") from exc
         finally:
             await committer.abandon()
             count += committer.done
@@ -376,7 +386,7 @@ def _remember(
     failed_once.discard(fault.mail)
     if len(set_aside) >= MOST_SET_ASIDE:
         del set_aside[next(iter(set_aside))]
-    set_aside[fault.mail] = f"reading it failed twice ({kind_of(fault.error)})"
+    set_aside[fault.mail] = f"{fault.doing} it failed twice ({kind_of(fault.error)})"
     log.error("mail watcher: the mail at UID %d failed twice; set aside for staff", fault.mail[1])
 
 

@@ -240,8 +240,11 @@ MAX_REFERENCES = 20
 
 
 def _storable(text: str | None) -> str:
-    """Text as the database can hold it: PostgreSQL refuses NUL characters in text."""
-    return (text or "").replace("\x00", "")
+    """Text as the database can hold it: PostgreSQL refuses NUL characters in text, and no
+    database a lone surrogate (the reading replaces them; this is the bare record's
+    guarantee)."""
+    text = (text or "").replace("\x00", "")
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _message_id(value: str | None) -> str | None:
