@@ -158,3 +158,37 @@ def test_requirements_are_read_from_the_pattern(pattern, text, may):
 
 def test_a_pattern_with_flags_is_always_run():
     assert prefilter(re.compile("radera", re.IGNORECASE)).requirements == ()
+
+
+def test_the_requirements_kept_in_the_file_are_what_deriving_them_gives():
+    """Deriving every pattern's requirements took ~1.5 s at each start: they are kept in a
+    file. It must say what deriving says, for exactly the classifier's patterns (after a
+    pattern or this module changes: `python -m bot.reading.prefilter`)."""
+    import subprocess
+
+    from bot.reading import prefilter as module
+
+    kept = json.loads(module.DERIVED_FILE.read_text(encoding="utf-8"))["patterns"]
+    # The patterns the classifier asks for at its import (in a fresh interpreter: tests ask
+    # for others here).
+    program = (
+        "import json, bot.reading.classifier; from bot.reading import prefilter;"
+        "print(json.dumps(sorted(set(prefilter._ASKED))))"
+    )
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, check=True)
+    asked = set(json.loads(run.stdout))
+    assert len(asked) > 100
+    assert set(kept) == asked, "run: python -m bot.reading.prefilter"
+    for source in asked:
+        derived = module.derive(source)
+        assert prefilter(source).requirements == derived, source
+        assert [sorted(r) for r in derived] == [[tuple(a) for a in r] for r in kept[source]]
+
+
+def test_a_pattern_the_file_does_not_hold_is_derived():
+    from bot.reading import prefilter as module
+
+    assert "vill radera mitt konto" not in module._derived_before()
+    need = prefilter(re.compile(r"\bvill radera mitt konto\b"))
+    assert need.requirements and not need.may_match(Words("vill ni ringa mig"))
+    assert need.may_match(Words("jag vill radera mitt konto nu"))

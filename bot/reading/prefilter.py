@@ -8,6 +8,12 @@ searched. Deriving them from the pattern, instead of listing them by hand beside
 the two from drifting apart; tests/test_prefilter.py checks on the corpus that no match is
 ever skipped.
 
+Deriving them takes about a second and a half for all the classifier's patterns, at every
+start of noxbot (a command, `noxbot run`, a restart after a crash): what they give is kept
+in data/prefilters.json, looked up by the pattern's source, and a pattern not in it (new or
+changed) is derived as before. `python -m bot.reading.prefilter` writes the file again;
+tests/test_prefilter.py fails when it no longer says what deriving would.
+
 A requirement is a set of alternatives, any one of which every match contains, each over
 the text's runs of ASCII letters (its "words"): a whole word ("mig"), the start of a word
 ("nyhetsbrev" before `\\w*`), the end of one, a part of one, or failing all that a raw
@@ -18,11 +24,13 @@ run.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import re._constants as sre  # the standard library's own regex parser (Python 3.11+)
 import re._parser as sre_parse
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 #: The text's words, as the requirements see them.
 WORD = re.compile(r"[a-z]+")
@@ -297,7 +305,7 @@ def _either(branches: list[list[Requirement]]) -> list[Requirement]:
     has no requirement."""
     if not branches or not all(branches):
         return []
-    ranked = [sorted(set(requirements), key=_cost) for requirements in branches]
+    ranked = [sorted(set(requirements), key=_best_first) for requirements in branches]
     found: list[Requirement] = []
     for place in range(min(_ROUNDS, max(map(len, ranked)))):
         atoms: set[Atom] = set()
@@ -305,6 +313,12 @@ def _either(branches: list[list[Requirement]]) -> list[Requirement]:
             atoms |= requirements[min(place, len(requirements) - 1)]
         found.append(frozenset(atoms))
     return found
+
+
+def _best_first(requirement: Requirement) -> tuple[tuple[int, int, int], list[Atom]]:
+    """By cost, then by the atoms themselves: the same order whatever a set's (which
+    changes with the interpreter's hash seed), so the file and a fresh derivation agree."""
+    return _cost(requirement), sorted(requirement)
 
 
 def _cost(requirement: Requirement) -> tuple[int, int, int]:
@@ -331,15 +345,57 @@ def prefilter(pattern: re.Pattern[str] | str) -> Prefilter:
     flags = pattern.flags & ~re.UNICODE if isinstance(pattern, re.Pattern) else 0
     if flags or not isinstance(source, str):
         return Prefilter(())
+    _ASKED.append(source)
+    kept = _derived_before().get(source)
+    if kept is not None:
+        return Prefilter(kept)
+    return Prefilter(derive(source))
+
+
+def derive(source: str) -> tuple[Requirement, ...]:
+    """A pattern's requirements, read from its syntax tree (none when it holds what this
+    module does not know), best first: they are checked in this order until one fails, and
+    a few are enough to rule out nearly everything."""
     try:
         parsed = sre_parse.parse(source)
         if parsed.state.flags & ~re.UNICODE:
-            return Prefilter(())
+            return ()
         requirements = _requirements(list(parsed.data), False, False)
     except (_Unknown, re.error, AttributeError, TypeError, ValueError, IndexError):
-        return Prefilter(())
-    # Checked in this order until one fails; a few are enough to rule out nearly everything.
-    return Prefilter(tuple(sorted(set(requirements), key=_cost)[:_KEPT]))
+        return ()
+    return tuple(sorted(set(requirements), key=_best_first)[:_KEPT])
+
+
+#: What derive gave for each pattern, kept beside this module (see the module's docstring).
+DERIVED_FILE = Path(__file__).with_name("data") / "prefilters.json"
+#: The sources of the patterns asked for since import (what the file is written from).
+_ASKED: list[str] = []
+_DERIVED: dict[str, tuple[Requirement, ...]] | None = None
+
+
+def _derived_before() -> dict[str, tuple[Requirement, ...]]:
+    """The file's requirements by source; none when it is missing or not readable (then
+    every pattern is derived, as it was before the file)."""
+    global _DERIVED
+    if _DERIVED is None:
+        try:
+            kept = json.loads(DERIVED_FILE.read_text(encoding="utf-8"))["patterns"]
+            _DERIVED = {
+                source: tuple(frozenset((kind, text) for kind, text in r) for r in requirements)
+                for source, requirements in kept.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            _DERIVED = {}
+    return _DERIVED
+
+
+def derived_file_text(sources: Iterable[str]) -> str:
+    """The file's text for these patterns, each derived afresh."""
+    lines = [
+        f"{json.dumps(source)}: {json.dumps([sorted(r) for r in derive(source)])}"
+        for source in sorted(set(sources))
+    ]
+    return '{"patterns": {\n' + ",\n".join(lines) + "\n}}\n"  # a line per pattern
 
 
 def _split(requirement: Requirement) -> tuple[frozenset[str], tuple[Atom, ...]]:
@@ -409,3 +465,12 @@ class PrefilterIndex:
         for word in self._keys & words.words:
             found.update(self._by_word[word])
         return {index for index in found if self.prefilters[index].may_match(words)}
+
+
+if __name__ == "__main__":  # python -m bot.reading.prefilter: write DERIVED_FILE again
+    # (this file runs as __main__: the classifier's patterns ask the module it imports)
+    import bot.reading.classifier  # noqa: F401
+    from bot.reading import prefilter as imported
+
+    imported.DERIVED_FILE.write_text(derived_file_text(imported._ASKED), encoding="utf-8")
+    print(f"{imported.DERIVED_FILE}: {len(set(imported._ASKED))} patterns")
