@@ -537,3 +537,19 @@ def test_a_message_not_even_a_bare_record_can_be_kept_of_is_named_and_nothing_is
         handle_batch(any_world.database, any_world.services, batch, "imap:INBOX")
     assert raised.value.position == "1:2" and isinstance(raised.value.error, TypeError)
     assert _cursor(any_world) is None and _states(any_world) == {}
+
+
+def test_a_chat_message_with_a_lone_surrogate_is_read_not_quarantined(any_world):
+    """JSON can spell a lone surrogate ("\\ud800"): the text is stored with U+FFFD in its
+    place and read as any other."""
+    from bot.runtime.intake import handle_inbound
+
+    chat = InboundMessage(
+        ChannelName.TELEGRAM, "5550001", text="Radera mina uppgifter \ud800 tack",
+        telegram_chat_id=5550001, telegram_message_id=7,
+    )  # fmt: skip
+    handle_inbound(any_world.database, any_world.services, chat, "telegram:offset", "8")
+    with any_world.session() as session:
+        [stored] = session.exec(select(Message)).all()
+    assert stored.state != "malformed"
+    assert stored.text == "Radera mina uppgifter \ufffd tack"

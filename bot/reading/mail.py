@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.reading.identity_numbers import mask_identity_numbers
+from bot.reading.safe_text import without_lone_surrogates
 from bot.reading.text import html_to_text, normalise_whitespace, visible_text
 
 
@@ -54,16 +55,6 @@ class ParsedEmail:
 _IDENTIFYING_HEADERS = ("from", "to", "subject", "date", "message-id")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _FALLBACK_CHARSETS = ("utf-8", "cp1252")
-# A UTF-16 surrogate on its own: no character, and no database or UTF-8 encoder takes it.
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def _sound(text: str) -> str:
-    """Text with each lone surrogate replaced by U+FFFD. A charset the mail names decodes
-    to them (utf-7's "+2AA-", unicode_escape's "\\ud800"), and so does the email package
-    for bytes it cannot read (surrogateescape): text that could not be stored was a mail
-    that could be neither written nor quarantined."""
-    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
 
 
 # Limits that keep the work on one mail linear and small, far above what real mail needs.
@@ -230,7 +221,7 @@ def _header_values(message: Message) -> Iterator[tuple[str, str]]:
                 value = str(message.policy.header_fetch_parse(name, raw_text))
             except Exception:  # the policy parser has raised on odd input; read it raw
                 value = _decode_words(raw_text)
-        yield name.lower(), _unfold(_sound(value))
+        yield name.lower(), _unfold(without_lone_surrogates(value))
 
 
 def _addresses(decoded: str | None) -> list[tuple[str, str]]:
@@ -267,7 +258,7 @@ def _date(value: str | None) -> datetime | None:
 
 def _decode_part(part: Message) -> str:
     """A text part as str, whatever its charset: declared, else UTF-8, else cp1252."""
-    return _sound(_decoded_part(part))
+    return without_lone_surrogates(_decoded_part(part))
 
 
 def _decoded_part(part: Message) -> str:
@@ -306,7 +297,7 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:  # undecodable RFC 2231 parameter
         return "(unreadable name)"
-    return _sound(name) if isinstance(name, str) else name
+    return without_lone_surrogates(name) if isinstance(name, str) else name
 
 
 def _body_parts(message: Message) -> tuple[str | None, str | None, list[str]]:
@@ -388,7 +379,7 @@ def _defects(message: Message) -> tuple[str, ...]:
     try:
         for part in message.walk():
             for defect in part.defects:
-                described = _sound(str(defect))
+                described = without_lone_surrogates(str(defect))
                 found.append(
                     f"{type(defect).__name__}: {described}" if described else type(defect).__name__
                 )

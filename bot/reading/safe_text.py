@@ -83,6 +83,19 @@ def stored_note(text: str) -> str:
 
 
 def stored_text(value: str | None) -> str:
-    """Text as a message is stored: NUL removed (PostgreSQL refuses it), personal identity
-    numbers masked. The classifier reads exactly this (bot.runtime.mail_reader)."""
-    return mask_identity_numbers((value or "").replace("\x00", ""))
+    """Text as a message is stored: NUL removed (PostgreSQL refuses it), lone surrogates
+    replaced (no database takes them), personal identity numbers masked. The classifier
+    reads exactly this (bot.runtime.mail_reader)."""
+    return mask_identity_numbers(without_lone_surrogates((value or "").replace("\x00", "")))
+
+
+# A UTF-16 surrogate on its own: no character, and no database or UTF-8 encoder takes it.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD. A mail's charset can decode to
+    them (utf-7's "+2AA-", unicode_escape's "\\ud800"), the email package keeps bytes it
+    cannot read as them (surrogateescape), and JSON can spell them ("\\ud800"): text that
+    holds one can be neither stored nor quarantined."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
