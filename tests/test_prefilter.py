@@ -163,7 +163,7 @@ def test_a_pattern_with_flags_is_always_run():
 def test_the_requirements_kept_in_the_file_are_what_deriving_them_gives():
     """Deriving every pattern's requirements took ~1.5 s at each start: they are kept in a
     file. It must say what deriving says, for exactly the classifier's patterns (after a
-    pattern or this module changes: `python -m bot.reading.prefilter`)."""
+    pattern or this module changes: `bench/write_prefilters.py`)."""
     import subprocess
 
     from bot.reading import prefilter as module
@@ -178,7 +178,7 @@ def test_the_requirements_kept_in_the_file_are_what_deriving_them_gives():
     run = subprocess.run([sys.executable, "-c", program], capture_output=True, check=True)
     asked = set(json.loads(run.stdout))
     assert len(asked) > 100
-    assert set(kept) == asked, "run: python -m bot.reading.prefilter"
+    assert set(kept) == asked, "run: .venv/bin/python bench/write_prefilters.py"
     for source in asked:
         derived = module.derive(source)
         assert prefilter(source).requirements == derived, source

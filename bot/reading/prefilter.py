@@ -11,7 +11,7 @@ ever skipped.
 Deriving them takes about a second and a half for all the classifier's patterns, at every
 start of noxbot (a command, `noxbot run`, a restart after a crash): what they give is kept
 in data/prefilters.json, looked up by the pattern's source, and a pattern not in it (new or
-changed) is derived as before. `python -m bot.reading.prefilter` writes the file again;
+changed) is derived as before. `bench/write_prefilters.py` writes the file again;
 tests/test_prefilter.py fails when it no longer says what deriving would.
 
 A requirement is a set of alternatives, any one of which every match contains, each over
@@ -465,12 +465,3 @@ class PrefilterIndex:
         for word in self._keys & words.words:
             found.update(self._by_word[word])
         return {index for index in found if self.prefilters[index].may_match(words)}
-
-
-if __name__ == "__main__":  # python -m bot.reading.prefilter: write DERIVED_FILE again
-    # (this file runs as __main__: the classifier's patterns ask the module it imports)
-    import bot.reading.classifier  # noqa: F401
-    from bot.reading import prefilter as imported
-
-    imported.DERIVED_FILE.write_text(derived_file_text(imported._ASKED), encoding="utf-8")
-    print(f"{imported.DERIVED_FILE}: {len(set(imported._ASKED))} patterns")
