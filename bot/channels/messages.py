@@ -49,6 +49,9 @@ class InboundMessage:
     telegram_reply_to_id: int | None = None
     callback_data: str | None = None
     callback_id: str | None = None
+    #: Telegram: the update's own id, for an update that could not be read (nothing else
+    #: of it is known for certain: it is what tells it from another).
+    telegram_update_id: int | None = None
     #: Set when the mail could not be parsed: why (the raw bytes are kept for staff).
     malformed: str | None = None
     #: `text` and `subject` are already as stored (bot.reading.safe_text.stored_text: no
@@ -89,6 +92,8 @@ class InboundMessage:
                 return f"email:imap:{self.imap_uidvalidity}:{self.imap_uid}"
         if self.channel is ChannelName.TELEGRAM and self.callback_id is not None:
             return f"telegram:cb:{self.callback_id}"
+        if self.channel is ChannelName.TELEGRAM and self.telegram_update_id is not None:
+            return f"telegram:update:{self.telegram_update_id}"
         if self.channel is ChannelName.TELEGRAM and self.telegram_message_id is not None:
             return f"telegram:{self.telegram_chat_id}:{self.telegram_message_id}"
         digest = _digest(

@@ -3,7 +3,10 @@ into inbound values for the chat poller. Knows the Bot API, not GDPR."""
 
 from __future__ import annotations
 
+import json
 import logging
+import warnings
+from dataclasses import dataclass
 
 from telegram import (
     Bot,
@@ -15,6 +18,7 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.messages import InboundMessage, OutboundMessage, SendError
 from bot.config import TelegramSettings
@@ -41,6 +45,67 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
         rest = rest[cut:].lstrip("\n")
     pieces.append(rest)
     return [p for p in pieces if p]
+
+
+#: Seconds a long poll's answer may take beyond the poll itself (the library's own margin,
+#: its default read timeout).
+POLL_READ_MARGIN = 5.0
+# fetch_updates asks for getUpdates by name, for its raw answer; the library would have it
+# use get_updates, which reads the updates all or none.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+
+
+@dataclass(frozen=True)
+class UnreadableUpdate:
+    """An update the library could not read (a shape it does not know, a date out of
+    range): its id and its JSON, with the kind of error. Read with the rest, it would fail
+    every poll that returns it - the chat stopped at it for good - and the library would
+    log it whole, personal data and all."""
+
+    update_id: int
+    raw: bytes
+    error: str
+
+
+async def fetch_updates(
+    bot: Bot, offset: int | None, timeout: int, allowed: list[str]
+) -> list[Update | UnreadableUpdate]:
+    """One getUpdates long poll, each update read on its own: one that cannot be read comes
+    back as an UnreadableUpdate, the others as Updates."""
+    result = await bot.do_api_request(
+        "getUpdates",
+        api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": allowed},
+        read_timeout=timeout + POLL_READ_MARGIN,
+    )
+    updates: list[Update | UnreadableUpdate] = []
+    for item in result if isinstance(result, list) else []:
+        try:
+            updates.append(Update.de_json(item, bot))
+        except Exception as exc:  # any shape the library cannot read
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if not isinstance(update_id, int):
+                raise  # with no id, there is no passing it
+            raw = json.dumps(item, ensure_ascii=False).encode("utf-8", "replace")
+            updates.append(UnreadableUpdate(update_id, raw, type(exc).__name__))
+    return updates
+
+
+def unreadable_inbound(update: UnreadableUpdate) -> InboundMessage:
+    """An update that could not be read, as a message kept for staff: its JSON, and who sent
+    it when that much can be told."""
+    try:
+        found = json.loads(update.raw)
+        content = found.get("message") or found.get("callback_query") or {}
+        sender = content.get("from", {}).get("id")
+    except (ValueError, AttributeError):
+        sender = None
+    return InboundMessage(
+        channel=ChannelName.TELEGRAM,
+        sender=str(sender) if isinstance(sender, int) else "unknown",
+        raw=update.raw,
+        malformed=f"the chat update could not be read ({update.error})",
+        telegram_update_id=update.update_id,
+    )
 
 
 def make_bot(settings: TelegramSettings, token: str) -> Bot:

@@ -245,6 +245,38 @@ async def test_chat_messages_and_button_presses_are_polled_once(bot_api, tmp_pat
         assert session.get(ChannelCursor, "telegram:offset").value == "4"
 
 
+async def test_an_update_the_library_cannot_read_is_kept_for_staff_and_the_chat_goes_on(
+    bot_api, tmp_path, caplog
+):
+    """A Telegram update python-telegram-bot cannot read (here a date out of range) failed
+    the whole getUpdates every poll: the chat stopped at it for good, and the library logged
+    it whole at CRITICAL, text and name. Now it alone is kept for staff, as its JSON."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    world = make_world(tmp_path)
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=bot_api.base_url)}
+    )
+    bot_api.user_sends(5550009, {"text": "Radera allt om mig, Anna Lindqvist"})
+    bot_api.updates[-1]["message"]["date"] = 10**20  # no such time
+    bot_api.user_says(5550002, "Please delete all my personal data")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 0
+    with world.session() as session:
+        kept = session.exec(select(Message).where(Message.address == "5550009")).one()
+        read = session.exec(select(Message).where(Message.address == "5550002")).one()
+        assert session.get(ChannelCursor, "telegram:offset").value == "3"
+    assert kept.state == "malformed"
+    assert kept.state_reason == "the chat update could not be read (OverflowError)"
+    assert b"Radera allt om mig, Anna Lindqvist" in (kept.raw or b"")
+    assert read.state != "malformed" and read.request_id is not None
+    logged = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "chat poller: an update could not be read (OverflowError); kept for staff" in logged
+    assert "Anna" not in logged and "Radera" not in logged
+
+
 async def test_a_button_press_is_answered_and_verifies(bot_api, tmp_path):
     world = make_world(tmp_path)
     settings = world.services.settings.model_copy(
