@@ -413,6 +413,22 @@ class Settings(_Section):
         value = os.environ.get(env_name)
         return value or None
 
+    def unset_secrets(self) -> list[str]:
+        """The keys ("[imap] password_env") naming an environment variable that is not set,
+        of every secret a configured channel needs to log in."""
+        needed = [
+            ("imap", "password_env", self.imap.password_env if self.imap else None),
+            ("smtp", "password_env", self.smtp.password_env if self.smtp else None),
+            ("telegram", "token_env", self.telegram.token_env if self.telegram else None),
+        ]
+        if self.smtp is not None and not self.smtp.username:  # a relay without a login
+            needed.pop(1)
+        return [
+            f"[{section}] {key}"
+            for section, key, env_name in needed
+            if env_name is not None and self.secret(env_name) is None
+        ]
+
     @property
     def own_addresses(self) -> tuple[str, ...]:
         """Addresses whose mail is ours: never a request, always a loop to avoid."""

@@ -662,6 +662,30 @@ def test_an_unexpected_error_in_a_worker_of_run_names_its_kind_not_the_group(mon
     assert "anna" not in err
 
 
+def test_run_names_every_secret_that_is_not_set_before_it_says_it_runs(tmp_path, monkeypatch):
+    """Before, `noxbot run` said it was running, then stopped on the first secret missing."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "run.db"}"\n'
+        '[imap]\nhost = "127.0.0.1"\nusername = "info"\npassword_env = "NOX_TEST_IMAP"\n'
+        '[smtp]\nhost = "127.0.0.1"\nusername = "info"\npassword_env = "NOX_TEST_SMTP"\n'
+        '[telegram]\ntoken_env = "NOX_TEST_TOKEN"\n'
+    )
+    for name in ("NOX_TEST_IMAP", "NOX_TEST_SMTP", "NOX_TEST_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code, err = run_main("run", "-c", str(config))
+    assert code == 1 and err.count("\n") == 1
+    assert err == (
+        "noxbot: [imap] password_env, [smtp] password_env, [telegram] token_env: "
+        "the environment variables they name are not set\n"
+    )
+    monkeypatch.setenv("NOX_TEST_IMAP", "s3cret")
+    monkeypatch.setenv("NOX_TEST_TOKEN", "123:abc")
+    code, err = run_main("run", "-c", str(config))
+    assert err == "noxbot: [smtp] password_env: the environment variable it names is not set\n"
+    assert "s3cret" not in err and "123:abc" not in err
+
+
 def test_files_that_cannot_be_read_are_one_clear_line_naming_the_file(config, tmp_path):
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     latin1 = tmp_path / "brev.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.cli.app import ConfigOption, app, console, services_for
+from bot.errors import NoxbotError
 
 
 @app.command("run")
@@ -19,6 +20,12 @@ def run_command(config: ConfigOption = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The schema is upgraded in a child process: the long-running one never holds Alembic.
     settings, database, services = services_for(config, upgrade_apart=True)
+    if unset := settings.unset_secrets():
+        # All of them at once, before "running": not the first, seconds after it. (Their
+        # names are not repeated: a secret pasted in place of one must not be printed.)
+        if len(unset) == 1:
+            raise NoxbotError(f"{unset[0]}: the environment variable it names is not set")
+        raise NoxbotError(f"{', '.join(unset)}: the environment variables they name are not set")
     running = [
         name
         for name, section in (
