@@ -759,6 +759,9 @@ def test_the_call_to_verify_alert_goes_once_staff_verify_by_phone_or_the_case_en
     assert open_calls() == set()
     resolved = [a for a in run_json("alerts", "list", "--all") if a["kind"] == "call_to_verify"]
     assert len(resolved) == 2 and all(a["resolved"] for a in resolved)
+    code, shown = run("alerts", "list", "--all")  # the table says which are dealt with
+    assert code == 0 and "resolved" in shown.splitlines()[0]
+    assert shown.count(resolved[0]["resolved_at"][:10]) >= 2
 
 
 def test_verify_by_phone_is_refused_without_a_number_on_file(config, tmp_path):

@@ -307,7 +307,13 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             for c in session.exec(select(Request).order_by(col(Request.id)))
         ]
         drafts = [draft_json(session, d) for d in open_drafts(session)]
-        alerts = list(session.exec(select(StaffAlert).order_by(col(StaffAlert.id))))
+        alerts = list(
+            session.exec(
+                select(StaffAlert)
+                .where(col(StaffAlert.resolved_at).is_(None))  # (the call made in step 3)
+                .order_by(col(StaffAlert.id))
+            )
+        )
         _print_cases(cases, console)
         _print_drafts(drafts, console)
         print_table(

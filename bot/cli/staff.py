@@ -194,8 +194,12 @@ def alerts_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
-    columns = (Column("id", key=True), Column("kind"), Column("what"))
-    cells = [(str(r["id"]), name_words(r["kind"]), r["text"]) for r in rows]
+    columns = [Column("id", key=True), Column("kind"), Column("what")]
+    cells = [[str(r["id"]), name_words(r["kind"]), r["text"]] for r in rows]
+    if all_alerts:  # which of them are dealt with, and when
+        columns.insert(2, Column("resolved"))
+        for row, cell in zip(rows, cells, strict=True):
+            cell.insert(2, row["resolved_at"][:16].replace("T", " ") if row["resolved_at"] else "")
     print_table(console, columns, cells)
 
 
