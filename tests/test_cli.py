@@ -31,6 +31,14 @@ def noxbot(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_version_and_a_command_list_that_is_not_cut_off():
+    code, shown = run("--version")
+    assert code == 0 and re.fullmatch(r"noxbot \d+\.\d+\.\d+\S*\n", shown)
+    code, shown = run("--help")
+    commands = shown.split("Commands:")[1]
+    assert code == 0 and "..." not in commands  # each command's line said in full
+
+
 def test_every_command_has_help():
     for args in (
         ["--help"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import importlib.metadata
 import json
 import os
 import re
@@ -44,6 +45,25 @@ app = NoxTyper(
 #: Text from outside never prints raw: control, escape and bidi characters show as escapes.
 console = SafeConsole(highlight=False, markup=False, soft_wrap=True)
 err_console = SafeConsole(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        console.print(f"noxbot {importlib.metadata.version('noxbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _noxbot(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
 
 ConfigOption = Annotated[
     Path | None,

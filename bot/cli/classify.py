@@ -72,7 +72,7 @@ def classify_path(path: Path) -> FileResult:
     return FileResult(str(path), {"path": str(path), **result.to_json()})
 
 
-@app.command("classify")
+@app.command("classify", short_help="Which rights messages ask for, and how sure it is.")
 def classify_command(
     paths: Annotated[list[Path], typer.Argument(help=".eml files (email) or UTF-8 text (chat).")],
     output_format: Annotated[

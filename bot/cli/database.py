@@ -39,7 +39,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     database.dispose()
 
 
-@app.command("check")
+@app.command("check", short_help="Check the config, the database and every server.")
 def check(config: ConfigOption = None) -> None:
     """Validate the config, reach the database and each configured server; say clearly what
     is wrong, one line each (exit status 1). Nothing is created or changed."""

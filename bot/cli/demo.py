@@ -553,7 +553,7 @@ def demo(keep: Path | None, console: Console) -> DemoResult:
     return result
 
 
-@app.command("demo")
+@app.command("demo", short_help="The whole flow on embedded defaults, shown.")
 def demo_command(
     keep: Annotated[
         Path | None,

@@ -26,6 +26,7 @@ from bot.store.disclosures import import_disclosures, import_rows
 
 disclosures_app = NoxTyper(
     help="Who received a person's data (for access replies and Art. 19 notices).",
+    short_help="Who received a person's data (Art. 15, Art. 19).",
     no_args_is_help=True,
 )
 app.add_typer(disclosures_app, name="disclosures")

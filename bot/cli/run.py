@@ -8,9 +8,13 @@ from bot.cli.app import ConfigOption, app, console, services_for
 from bot.errors import NoxbotError
 
 
-@app.command("run")
+@app.command("run", short_help="Read mail and chat, send, keep deadlines: until stopped.")
 def run_command(config: ConfigOption = None) -> None:
-    """Run the mail watcher, chat poller, outbox sender and scheduler until SIGINT/SIGTERM."""
+    """Run the mail watcher, chat poller, outbox sender and scheduler until SIGINT/SIGTERM,
+    and the staff console when [web] is set: each for the sections the config has. The
+    secrets they log in with are read from the environment variables the config names
+    ([imap] password_env, [smtp] password_env, [telegram] token_env); one not set stops it
+    at start, named."""
     from bot.runtime.supervisor import run_until_signalled
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

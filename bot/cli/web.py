@@ -31,7 +31,7 @@ def _web(settings: Settings) -> WebSettings:
     return settings.web or WebSettings()
 
 
-@app.command("web")
+@app.command("web", short_help="Serve the staff console in the browser.")
 def web_command(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address (\\[web] host).")] = None,
