@@ -212,7 +212,9 @@ def print_case_document(case: dict) -> None:
         console.print(
             Text(
                 f"{v['created_at'][:16]} {method_words(v['method'])} to "
-                f"{address_words(v['channel'], v['address'])}: {v['status']}"
+                f"{address_words(v['channel'], v['address'])}"
+                + (f" for the change of {v['confirms_contact']}" if v["confirms_contact"] else "")
+                + f": {v['status']}"
             )
         )
     console.print(Text("\nOutbox", style="bold"))

@@ -216,6 +216,9 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
                 "method": v.method,
                 "channel": v.channel,
                 "address": v.address,
+                # what the challenge confirms: a change of this contact point, or (None)
+                # who asked
+                "confirms_contact": v.confirms_contact,
                 "status": v.status,
                 "attempts": v.attempts,
                 "created_at": v.created_at.isoformat(),
