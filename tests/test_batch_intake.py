@@ -539,6 +539,25 @@ def test_a_message_not_even_a_bare_record_can_be_kept_of_is_named_and_nothing_is
     assert _cursor(any_world) is None and _states(any_world) == {}
 
 
+def test_a_full_disk_is_waited_out_not_blamed_on_the_message_in_hand(any_world, monkeypatch):
+    """An error the database reports for every message alike (a full disk, a read-only
+    database) while a failing message is quarantined is raised as it is, for the watcher to
+    wait out, never UnstorableMessage (which would set an ordinary request aside)."""
+    from bot.runtime import intake
+
+    _classifier_fails_on(monkeypatch, "BOOM", TypeError)
+
+    def disk_full(session, inbound, *args, **kwargs):
+        raise sa_exc.OperationalError(
+            "INSERT", {}, sqlite3.OperationalError("database or disk is full")
+        )
+
+    monkeypatch.setattr(intake, "quarantine", disk_full)
+    with pytest.raises(sa_exc.OperationalError):
+        handle_batch(any_world.database, any_world.services, [_mail(1, "BOOM")], "imap:INBOX")
+    assert _cursor(any_world) is None and _states(any_world) == {}
+
+
 def test_a_chat_message_with_a_lone_surrogate_is_read_not_quarantined(any_world):
     """JSON can spell a lone surrogate ("\\ud800"): the text is stored with U+FFFD in its
     place and read as any other."""

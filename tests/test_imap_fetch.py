@@ -236,3 +236,20 @@ async def test_mails_are_fetched_whole_and_a_large_one_into_a_single_copy_of_its
         await box.close()
     assert fetched == mails
     assert max(peaks) < 1.4 * len(large), f"{max(peaks) / len(large):.2f} times the mail"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        b"31-Dec-9999 23:59:59 -1200",  # no UTC time: stored, it would overflow
+        b"01-Jan-2026 00:00:99999999999999999999 +0000",
+        b"24 Nov 2026",
+        b"\xff-Nov-2026 10:00:00 +0100",
+    ],
+)
+def test_an_internaldate_that_is_no_date_is_none_not_an_error(said):
+    """Raised, it stopped the FETCH of every mail with it (no mail to blame): once a second."""
+    from bot.channels.imap import _internal_date
+
+    assert _internal_date(said) is None
+    assert _internal_date(b"24-Nov-2026 10:00:00 +0100").isoformat() == "2026-11-24T10:00:00+01:00"

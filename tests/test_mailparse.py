@@ -373,3 +373,8 @@ def test_addresses_of_the_usual_shape_read_as_the_library_reads_them():
         assert _unfold(plain) == rendered, (header, value)
         assert _addresses(rendered) == _parsed_addresses(rendered), value
     assert tried > 5_000
+
+
+def test_a_date_that_has_no_utc_time_is_no_date():
+    raw = _mail("From: a@example.se\nDate: Fri, 31 Dec 9999 23:59:59 -1200\n", b"Hej")
+    assert parse_email(raw).date is None

@@ -178,6 +178,7 @@ def test_the_requirements_kept_in_the_file_are_what_deriving_them_gives():
     run = subprocess.run([sys.executable, "-c", program], capture_output=True, check=True)
     asked = set(json.loads(run.stdout))
     assert len(asked) > 100
+    assert json.loads(module.DERIVED_FILE.read_text())["derivation"] == module._derivation()
     assert set(kept) == asked, "run: .venv/bin/python bench/write_prefilters.py"
     for source in asked:
         derived = module.derive(source)
@@ -192,3 +193,40 @@ def test_a_pattern_the_file_does_not_hold_is_derived():
     need = prefilter(re.compile(r"\bvill radera mitt konto\b"))
     assert need.requirements and not need.may_match(Words("vill ni ringa mig"))
     assert need.may_match(Words("jag vill radera mitt konto nu"))
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        None,
+        [],
+        {"\\bradera\\b": [[]]},  # a requirement no text meets: the pattern never run
+        {"\\bradera\\b": [[["whole", ""]]]},
+        {"\\bradera\\b": [[["sometimes", "radera"]]]},
+        {"\\bradera\\b": [["wx"]]},
+        {"\\bradera\\b": "radera"},
+    ],
+)
+def test_a_file_not_of_the_shape_deriving_gives_is_not_used(tmp_path, monkeypatch, patterns):
+    """A file got wrong must never make a pattern that matches be skipped, nor stop noxbot
+    from starting: it is not used, and every pattern is derived."""
+    from bot.reading import prefilter as module
+
+    path = tmp_path / "prefilters.json"
+    path.write_text(json.dumps({"derivation": module._derivation(), "patterns": patterns}))
+    monkeypatch.setattr(module, "DERIVED_FILE", path)
+    monkeypatch.setattr(module, "_DERIVED", None)
+    assert module._derived_before() == {}
+    assert prefilter(re.compile(r"\bradera\b")).may_match(Words("radera mig"))
+
+
+def test_a_file_written_by_another_version_of_the_derivation_is_not_used(tmp_path, monkeypatch):
+    from bot.reading import prefilter as module
+
+    path = tmp_path / "prefilters.json"
+    kept = {"\\bradera\\b": [[["whole", "nothing"]]]}
+    path.write_text(json.dumps({"derivation": "0123456789abcdef", "patterns": kept}))
+    monkeypatch.setattr(module, "DERIVED_FILE", path)
+    monkeypatch.setattr(module, "_DERIVED", None)
+    assert module._derived_before() == {}
+    assert prefilter(re.compile(r"\bradera\b")).may_match(Words("radera mig"))

@@ -270,6 +270,53 @@ async def test_a_mail_that_cannot_be_stored_at_all_is_set_aside_and_the_rest_is_
     assert not any("anna" in line.lower() for line in lines)
 
 
+async def test_a_mail_that_cannot_be_kept_even_set_aside_is_noted_and_the_rest_is_read(
+    imap_server, tmp_path, monkeypatch, caplog
+):
+    """Whatever of a mail's own makes storing it fail, even its bytes: it ends as a note that
+    it is in the mailbox at its UID (nothing of it is left to fail), never a loop."""
+    import bot.runtime.intake as intake
+
+    caplog.set_level(logging.INFO, logger="noxbot")
+    real_process, real_quarantine = intake.process_inbound, intake.quarantine
+
+    def failing_process(session, services, inbound, **kwargs):
+        if b"BOOM" in (inbound.raw or b"") or "BOOM" in (inbound.text or ""):
+            raise TypeError("anna@example.se")
+        return real_process(session, services, inbound, **kwargs)
+
+    def failing_quarantine(session, inbound, error, **kwargs):
+        if b"BOOM" in (inbound.raw or b"") or "BOOM" in (inbound.text or ""):
+            raise TypeError("anna@example.se")
+        return real_quarantine(session, inbound, error, **kwargs)
+
+    monkeypatch.setattr(intake, "process_inbound", failing_process)
+    monkeypatch.setattr(intake, "quarantine", failing_quarantine)
+    await _append(imap_server, [_mail(1), _mail(2, "BOOM anna@example.se"), _mail(3)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(lambda: "<r3@example.com>" in _ids(world), 60)
+        assert not watcher.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+    with world.session() as session:
+        by_uid = {m.imap_uid: m for m in session.exec(select(Message))}
+    assert sorted(by_uid) == [1, 2, 3]
+    assert by_uid[2].state == "malformed" and not by_uid[2].raw
+    assert by_uid[2].state_reason == (
+        "storing it failed twice (TypeError); not even its bytes could be kept"
+        " (it is in the mailbox)"
+    )
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    noted = "mail watcher: the mail at UID 2 could not be kept even set aside; noted without"
+    assert f"{noted} its bytes" in lines
+    assert not any("anna" in line.lower() for line in lines)
+
+
 async def test_an_unexpected_error_outside_a_mail_is_logged_and_the_watcher_goes_on(
     imap_server, tmp_path, monkeypatch, caplog
 ):

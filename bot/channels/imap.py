@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
 import aioimaplib
@@ -62,11 +62,14 @@ class FetchedMail:
 def _internal_date(text: bytes | None) -> datetime | None:
     if not text:
         return None
-    # "24-Nov-2026 10:00:00 +0100" (RFC 3501 date-time); a server's odd one is no date
+    # "24-Nov-2026 10:00:00 +0100" (RFC 3501 date-time); a server's odd one is no date, and
+    # nor is one that has no UTC time (31-Dec-9999 23:59:59 -1200: stored, it would overflow)
     try:
         day, month, rest = text.decode("ascii").split("-", 2)
-        return parsedate_to_datetime(f"{day} {month} {rest}")
-    except (TypeError, ValueError):  # UnicodeDecodeError too
+        received = parsedate_to_datetime(f"{day} {month} {rest}")
+        received.astimezone(UTC)
+        return received
+    except (TypeError, ValueError, OverflowError):  # UnicodeDecodeError too
         return None
 
 

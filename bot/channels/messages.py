@@ -91,7 +91,9 @@ class InboundMessage:
             if self.imap_uidvalidity is not None and self.imap_uid is not None:
                 return f"email:imap:{self.imap_uidvalidity}:{self.imap_uid}"
         if self.channel is ChannelName.TELEGRAM and self.callback_id is not None:
-            return f"telegram:cb:{self.callback_id}"
+            key = f"telegram:cb:{self.callback_id}"  # (made by Telegram, but checked alike)
+            safe = len(key) <= 200 and key.isprintable()
+            return key if safe else f"telegram:cbsha:{_digest(key)}"
         if self.channel is ChannelName.TELEGRAM and self.telegram_update_id is not None:
             return f"telegram:update:{self.telegram_update_id}"
         if self.channel is ChannelName.TELEGRAM and self.telegram_message_id is not None:

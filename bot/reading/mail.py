@@ -251,9 +251,11 @@ def _date(value: str | None) -> datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
+        dated = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        dated.astimezone(UTC)  # one that has no UTC time (9999, west of UTC) is no date
+        return dated
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _decode_part(part: Message) -> str:

@@ -23,6 +23,7 @@ run.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -374,19 +375,51 @@ _DERIVED: dict[str, tuple[Requirement, ...]] | None = None
 
 
 def _derived_before() -> dict[str, tuple[Requirement, ...]]:
-    """The file's requirements by source; none when it is missing or not readable (then
-    every pattern is derived, as it was before the file)."""
+    """The file's requirements by source; none when it is missing, not what this module
+    would derive (it was written by another version of it) or not of the shape derive
+    gives: then every pattern is derived, as before the file. A requirement the file
+    got wrong would skip a pattern that matches; one it cannot hold is no reason not to
+    start."""
     global _DERIVED
     if _DERIVED is None:
         try:
-            kept = json.loads(DERIVED_FILE.read_text(encoding="utf-8"))["patterns"]
-            _DERIVED = {
-                source: tuple(frozenset((kind, text) for kind, text in r) for r in requirements)
-                for source, requirements in kept.items()
-            }
+            kept = json.loads(DERIVED_FILE.read_text(encoding="utf-8"))
+            fresh = isinstance(kept, dict) and kept.get("derivation") == _derivation()
+            _DERIVED = _checked(kept["patterns"]) if fresh else {}
         except (OSError, ValueError, KeyError, TypeError):
             _DERIVED = {}
     return _DERIVED
+
+
+def _derivation() -> str:
+    """What derives the requirements: this module's own text (a file written by another
+    version of it is not used)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _checked(patterns: object) -> dict[str, tuple[Requirement, ...]]:
+    """The file's patterns as derive gives requirements; ValueError for anything else (a
+    requirement of no atom, a kind this module does not know, an empty word)."""
+    if not isinstance(patterns, dict):
+        raise ValueError("patterns: not an object")
+    found: dict[str, tuple[Requirement, ...]] = {}
+    for source, requirements in patterns.items():
+        if not isinstance(requirements, list) or len(requirements) > _KEPT:
+            raise ValueError("requirements: not a list of at most _KEPT")
+        checked = []
+        for requirement in requirements:
+            if not isinstance(requirement, list) or not requirement:
+                raise ValueError("a requirement: not a list of atoms")
+            atoms = set()
+            for atom in requirement:
+                if not (isinstance(atom, list) and len(atom) == 2 and atom[0] in _RANK):
+                    raise ValueError("an atom: not [kind, text]")
+                if not isinstance(atom[1], str) or not atom[1]:
+                    raise ValueError("an atom: no text")
+                atoms.add((atom[0], atom[1]))
+            checked.append(frozenset(atoms))
+        found[source] = tuple(checked)
+    return found
 
 
 def derived_file_text(sources: Iterable[str]) -> str:
@@ -395,7 +428,8 @@ def derived_file_text(sources: Iterable[str]) -> str:
         f"{json.dumps(source)}: {json.dumps([sorted(r) for r in derive(source)])}"
         for source in sorted(set(sources))
     ]
-    return '{"patterns": {\n' + ",\n".join(lines) + "\n}}\n"  # a line per pattern
+    head = f'{{"derivation": {json.dumps(_derivation())}, "patterns": {{\n'
+    return head + ",\n".join(lines) + "\n}}\n"  # a line per pattern
 
 
 def _split(requirement: Requirement) -> tuple[frozenset[str], tuple[Atom, ...]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, col, select
 
@@ -277,7 +278,7 @@ def _in_savepoint(
             with session.begin_nested():
                 quarantine(session, whole, error, now=services.clock(), bare=bare)
         except Exception as exc:  # the bare record is the last resort
-            if is_transient(exc):
+            if is_transient(exc) or _database_wide(exc):
                 raise
             if bare:
                 raise UnstorableMessage(pending.position, exc) from exc
@@ -285,6 +286,23 @@ def _in_savepoint(
             continue
         log.error("pipeline failed on a message (%s); quarantined for staff", type(error).__name__)
         return
+
+
+def _database_wide(error: BaseException) -> bool:
+    """An error the database itself reports, which no message is to blame for: a full disk,
+    a read-only database or server (a standby after a failover), a permission taken away.
+    It would meet the next message too: the watcher waits it out (as it does a database
+    that is down) instead of setting this one aside. What a message can be to blame for is
+    a value refused (DataError, IntegrityError) or one that cannot even be sent (an error
+    before the statement reaches the database: StatementError, UnicodeError, ...)."""
+    return isinstance(
+        error,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.InternalError
+        | sa_exc.ProgrammingError
+        | sa_exc.NotSupportedError,
+    )
 
 
 def _with_original(pending: Pending) -> InboundMessage:

@@ -9,7 +9,9 @@ import functools
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import aioimaplib
 
@@ -30,6 +32,7 @@ from bot.store.tables import ChannelCursor
 from bot.workflow.services import Services
 
 log = logging.getLogger("noxbot")
+K, V = TypeVar("K"), TypeVar("V")
 #: Seconds between progress lines while a backlog is read.
 PROGRESS_SECONDS = 5.0
 #: The longest wait between attempts to reach the IMAP server after a lost connection:
@@ -38,6 +41,16 @@ RECONNECT_SECONDS = 3.0
 #: Mail set aside after its reading failed twice, remembered (by UIDVALIDITY and UID) at most
 #: this many at a time: only until the cursor has passed them.
 MOST_SET_ASIDE = 100
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A mail not to be read but kept for staff as unreadable: why, and whether with its
+    bytes (without them, when even so it could not be stored: a note that it is in the
+    mailbox at its UID is what is left)."""
+
+    why: str
+    with_bytes: bool = True
 
 
 class MailFault(Exception):
@@ -60,7 +73,7 @@ async def ingest_mail(
     *,
     announce: bool | None = None,
     log_every: float = 0.0,
-    set_aside: Mapping[tuple[int, int], str] | None = None,
+    set_aside: Mapping[tuple[int, int], SetAside] | None = None,
 ) -> int:
     """Process every message newer than the cursor, until `stop` is set; returns how many
     were read (the cursor keeps the place of the last one, so the rest waits safely).
@@ -115,10 +128,12 @@ async def ingest_mail(
                 # while it is read and written (bot.runtime.mail_reader.KeptOriginal).
                 raw = MailBytes(mail.raw)
                 del mail
-                why = (set_aside or {}).get((mailbox.uidvalidity, uid))
+                aside = (set_aside or {}).get((mailbox.uidvalidity, uid))
                 try:
-                    if why is not None:
-                        reading = MailReading(unreadable(raw.take(), place, why), None)
+                    if aside is not None:  # nothing read from it, not even the server's date
+                        kept = raw.take() if aside.with_bytes else b""
+                        bare = Position(mailbox.uidvalidity, uid, None)
+                        reading = MailReading(unreadable(kept, bare, aside.why), None)
                     elif reader is not None:
                         reading = await reader.read(raw, place, stop)
                     else:
@@ -316,8 +331,8 @@ async def watch_mail(
 
     reader = MailReader(settings.classifier.budget_seconds)
     # Mail whose reading failed once, and mail set aside after it failed twice (see MailFault)
-    failed_once: set[tuple[int, int]] = set()
-    set_aside: dict[tuple[int, int], str] = {}
+    failed_once: dict[tuple[int, int], None] = {}
+    set_aside: dict[tuple[int, int], SetAside] = {}
 
     async def session_until_failure() -> None:
         mailbox = ImapMailbox(settings.imap, password)  # type: ignore[arg-type]
@@ -375,19 +390,37 @@ async def watch_mail(
 
 
 def _remember(
-    fault: MailFault, failed_once: set[tuple[int, int]], set_aside: dict[tuple[int, int], str]
+    fault: MailFault,
+    failed_once: dict[tuple[int, int], None],
+    set_aside: dict[tuple[int, int], SetAside],
 ) -> None:
-    """A mail that failed before is set aside now (it is read no more: kept whole for staff
-    when next met); one that fails for the first time is tried once more, for the error may
-    have been the moment's, not the mail's."""
-    if fault.mail not in failed_once:
-        failed_once.add(fault.mail)
+    """A mail that fails for the first time is tried once more, for the error may have been
+    the moment's, not the mail's; one that failed before is set aside (kept whole for staff,
+    nothing read from it); one that fails even set aside is noted without its bytes - which
+    leaves nothing of it to fail. Each is remembered (by UIDVALIDITY and UID) until the
+    cursor has passed it, at most MOST_SET_ASIDE at a time."""
+    uid = fault.mail[1]
+    aside = set_aside.get(fault.mail)
+    if aside is not None:
+        if aside.with_bytes:
+            why = f"{aside.why}; not even its bytes could be kept (it is in the mailbox)"
+            set_aside[fault.mail] = SetAside(why, with_bytes=False)
+            log.error("mail watcher: the mail at UID %d could not be kept even set aside; "
+                      "noted without its bytes", uid)  # fmt: skip
         return
-    failed_once.discard(fault.mail)
-    if len(set_aside) >= MOST_SET_ASIDE:
-        del set_aside[next(iter(set_aside))]
-    set_aside[fault.mail] = f"{fault.doing} it failed twice ({kind_of(fault.error)})"
-    log.error("mail watcher: the mail at UID %d failed twice; set aside for staff", fault.mail[1])
+    if fault.mail not in failed_once:
+        _bounded_put(failed_once, fault.mail, None)
+        return
+    del failed_once[fault.mail]
+    why = f"{fault.doing} it failed twice ({kind_of(fault.error)})"
+    _bounded_put(set_aside, fault.mail, SetAside(why))
+    log.error("mail watcher: the mail at UID %d failed twice; set aside for staff", uid)
+
+
+def _bounded_put(remembered: dict[K, V], key: K, value: V) -> None:
+    if len(remembered) >= MOST_SET_ASIDE:
+        del remembered[next(iter(remembered))]  # the oldest: the cursor is long past it
+    remembered[key] = value
 
 
 def _describe(exc: BaseException) -> str:
@@ -407,4 +440,7 @@ def _longest_wait(exc: BaseException) -> float:
     it nothing), so mail is read soon after it is back; a refusal backs off as usual."""
     if isinstance(exc, ImapError) and not isinstance(exc, ConnectionLost):
         return MAX_BACKOFF
+    known = (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout, MailFault)
+    if not isinstance(exc, (*known, *TRANSIENT_DB_ERRORS)):
+        return MAX_BACKOFF  # a bug no mail is to blame for: tried again, less and less often
     return RECONNECT_SECONDS
