@@ -558,6 +558,22 @@ def test_a_full_disk_is_waited_out_not_blamed_on_the_message_in_hand(any_world, 
     assert _cursor(any_world) is None and _states(any_world) == {}
 
 
+def test_a_value_the_driver_cannot_send_is_the_message_s_not_the_database_s(any_world, monkeypatch):
+    """A ProgrammingError the driver raises before sending (a value it cannot adapt) is the
+    message's: it is named (UnstorableMessage, then set aside), not waited out for ever."""
+    from bot.runtime import intake
+
+    _classifier_fails_on(monkeypatch, "BOOM", TypeError)
+
+    def cannot_bind(session, inbound, *args, **kwargs):
+        cause = sqlite3.ProgrammingError("Error binding parameter 1: type 'X' is not supported")
+        raise sa_exc.ProgrammingError("INSERT", {}, cause)
+
+    monkeypatch.setattr(intake, "quarantine", cannot_bind)
+    with pytest.raises(intake.UnstorableMessage):
+        handle_batch(any_world.database, any_world.services, [_mail(1, "BOOM")], "imap:INBOX")
+
+
 def test_a_chat_message_with_a_lone_surrogate_is_read_not_quarantined(any_world):
     """JSON can spell a lone surrogate ("\\ud800"): the text is stored with U+FFFD in its
     place and read as any other."""

@@ -253,3 +253,5 @@ def test_an_internaldate_that_is_no_date_is_none_not_an_error(said):
 
     assert _internal_date(said) is None
     assert _internal_date(b"24-Nov-2026 10:00:00 +0100").isoformat() == "2026-11-24T10:00:00+01:00"
+    # "-0000" is UTC, its place unknown: a time in UTC, not a naive one (refused when stored)
+    assert _internal_date(b"24-Nov-2026 10:00:00 -0000").isoformat() == "2026-11-24T10:00:00+00:00"

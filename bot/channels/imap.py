@@ -67,6 +67,8 @@ def _internal_date(text: bytes | None) -> datetime | None:
     try:
         day, month, rest = text.decode("ascii").split("-", 2)
         received = parsedate_to_datetime(f"{day} {month} {rest}")
+        if received.tzinfo is None:  # "-0000": UTC, its place unknown (RFC 5322 3.3)
+            received = received.replace(tzinfo=UTC)
         received.astimezone(UTC)
         return received
     except (TypeError, ValueError, OverflowError):  # UnicodeDecodeError too

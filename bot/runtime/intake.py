@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -292,17 +293,19 @@ def _database_wide(error: BaseException) -> bool:
     """An error the database itself reports, which no message is to blame for: a full disk,
     a read-only database or server (a standby after a failover), a permission taken away.
     It would meet the next message too: the watcher waits it out (as it does a database
-    that is down) instead of setting this one aside. What a message can be to blame for is
-    a value refused (DataError, IntegrityError) or one that cannot even be sent (an error
-    before the statement reaches the database: StatementError, UnicodeError, ...)."""
-    return isinstance(
-        error,
-        sa_exc.OperationalError
-        | sa_exc.InterfaceError
-        | sa_exc.InternalError
-        | sa_exc.ProgrammingError
-        | sa_exc.NotSupportedError,
-    )
+    that is down) instead of setting this one aside.
+
+    Only what the server said counts - on PostgreSQL an SQLSTATE outside the classes a value
+    causes (22 data exception, 23 integrity, 54 a limit exceeded), on SQLite an
+    OperationalError; never what the driver refused before sending (a value it cannot
+    adapt: that is the message's)."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    cause = error.orig
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is not None:
+        return not sqlstate.startswith(("22", "23", "54"))
+    return isinstance(cause, sqlite3.OperationalError)
 
 
 def _with_original(pending: Pending) -> InboundMessage:
