@@ -488,3 +488,29 @@ async def test_imap_over_tls_to_a_plain_server_is_a_clear_error_naming_the_serve
     finally:
         await mailbox.close()
     assert f"127.0.0.1:{imap_server.port}" in str(failure.value)
+
+
+def test_a_lost_server_is_tried_again_within_seconds_a_refusal_or_a_bug_less_and_less_often():
+    """How long the watcher waits at most between attempts, by what failed: a server that
+    went away (mail is read soon after it is back), a refused login, a bug."""
+    from sqlalchemy import exc as sa_exc
+
+    from bot.channels.imap import ConnectionLost, ImapError
+    from bot.runtime.mail_watcher import (
+        MAX_BACKOFF,
+        RECONNECT_SECONDS,
+        MailFault,
+        _longest_wait,
+    )
+
+    soon = [
+        ConnectionLost("127.0.0.1:143 closed the connection"),
+        ConnectionRefusedError(),
+        TimeoutError(),
+        aioimaplib.Abort("gone"),
+        MailFault(1, 2, TypeError(), "reading"),
+        sa_exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+    ]
+    assert all(_longest_wait(exc) == RECONNECT_SECONDS for exc in soon)
+    later = [ImapError("127.0.0.1:143: login as info: NO [AUTHENTICATIONFAILED]"), KeyError("x")]
+    assert all(_longest_wait(exc) == MAX_BACKOFF for exc in later)

@@ -440,7 +440,14 @@ def _longest_wait(exc: BaseException) -> float:
     it nothing), so mail is read soon after it is back; a refusal backs off as usual."""
     if isinstance(exc, ImapError) and not isinstance(exc, ConnectionLost):
         return MAX_BACKOFF
-    known = (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout, MailFault)
+    known = (
+        ConnectionLost,
+        OSError,
+        TimeoutError,
+        aioimaplib.Abort,
+        aioimaplib.CommandTimeout,
+        MailFault,
+    )
     if not isinstance(exc, (*known, *TRANSIENT_DB_ERRORS)):
         return MAX_BACKOFF  # a bug no mail is to blame for: tried again, less and less often
     return RECONNECT_SECONDS
