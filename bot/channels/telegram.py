@@ -108,6 +108,17 @@ def unreadable_inbound(update: UnreadableUpdate) -> InboundMessage:
     )
 
 
+def unreadable_press(update: UnreadableUpdate) -> str | None:
+    """The id of the button press an unreadable update holds, if it is one: answered, its
+    button stops spinning (it is not done: staff see it)."""
+    try:
+        press = json.loads(update.raw).get("callback_query") or {}
+        found = press.get("id")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) and found else None
+
+
 def make_bot(settings: TelegramSettings, token: str) -> Bot:
     """A Bot talking to the configured Bot API (the public one, or a local one in tests)."""
     file_url = settings.base_url.replace("/bot", "/file/bot", 1)

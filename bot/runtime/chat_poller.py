@@ -15,6 +15,7 @@ from bot.channels.telegram import (
     fetch_updates,
     inbound_from_update,
     unreadable_inbound,
+    unreadable_press,
 )
 from bot.config import Settings, TelegramSettings
 from bot.reading.safe_text import printable
@@ -67,6 +68,9 @@ async def poll_chat_once(
             handle_inbound(
                 database, services, unreadable_inbound(update), "telegram:offset", position
             )
+            if (press := unreadable_press(update)) is not None:
+                with contextlib.suppress(TelegramError):
+                    await bot.answer_callback_query(press)
             continue
         try:
             await _handle_update(database, services, bot, settings, update, position)

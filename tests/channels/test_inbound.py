@@ -261,13 +261,18 @@ async def test_an_update_the_library_cannot_read_is_kept_for_staff_and_the_chat_
     bot_api.user_sends(5550009, {"text": "Radera allt om mig, Anna Lindqvist"})
     bot_api.updates[-1]["message"]["date"] = 10**20  # no such time
     bot_api.user_says(5550002, "Please delete all my personal data")
+    bot_api.user_presses(5550007, "v:1:y")  # a press the library cannot read either
+    bot_api.updates[-1]["callback_query"]["message"]["date"] = 10**20
     async with make_bot(settings.telegram, bot_api.token) as bot:
-        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 2
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 3
         assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 0
     with world.session() as session:
         kept = session.exec(select(Message).where(Message.address == "5550009")).one()
         read = session.exec(select(Message).where(Message.address == "5550002")).one()
-        assert session.get(ChannelCursor, "telegram:offset").value == "3"
+        press = session.exec(select(Message).where(Message.address == "5550007")).one()
+        assert session.get(ChannelCursor, "telegram:offset").value == "4"
+    assert press.state == "malformed"  # kept, not done; its button stops spinning
+    assert [c.fields["callback_query_id"] for c in bot_api.sent("answerCallbackQuery")] == ["cb2"]
     assert kept.state == "malformed"
     assert kept.state_reason == "the chat update could not be read (OverflowError)"
     assert b"Radera allt om mig, Anna Lindqvist" in (kept.raw or b"")
