@@ -258,3 +258,20 @@ def test_a_mistake_in_a_source_is_one_line_naming_the_source_and_key(tmp_path, e
         assert refused.returncode == 1
         assert refused.stderr.strip().count("\n") == 0, refused.stderr
         assert said in refused.stderr and "unexpected error" not in refused.stderr
+
+
+def test_a_mailbox_source_says_it_is_searched_through_the_imap_account(tmp_path, monkeypatch):
+    """It said "mailbox ready" beside "IMAP: FAILED": its state is the IMAP account's."""
+    monkeypatch.delenv("NOX_CHECK_IMAP", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "nox.db"}"\n'
+        '[imap]\nhost = "127.0.0.1"\nport = 9\nusername = "info"\n'
+        'password_env = "NOX_CHECK_IMAP"\n'
+        '[[sources]]\ntype = "mailbox"\nname = "info"\n'
+    )
+    code, output = _check(config)
+    lines = output.splitlines()
+    assert code == 1
+    assert "Source 1 (info): OK (searched through the [imap] account: see IMAP below)" in lines
+    assert any(line.startswith("IMAP: FAILED") for line in lines)

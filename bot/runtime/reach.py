@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.config import (
     DocumentsSource,
     ImapSettings,
+    MailboxSource,
     MaildirSource,
     Settings,
     SmtpSettings,
@@ -148,7 +149,12 @@ def check_sources(settings: Settings) -> list[Probe]:
             problem = (
                 f"category {category!r} is not in the records of processing (declared: {known})"
             )
-        probes.append(Probe(name, problem is None, problem or f"{source.type} ready"))
+        ready = (
+            "searched through the [imap] account: see IMAP below"
+            if isinstance(source, MailboxSource)
+            else f"{source.type} ready"
+        )
+        probes.append(Probe(name, problem is None, problem or ready))
     return probes
 
 
