@@ -396,6 +396,12 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         files = "".join(f"\n  {a.filename}" for a in message.attachments)
         console.print(Text(f"To: Telegram {message.address}\nAttached:{files}"))
         console.print(Panel(Text(message.text), expand=False), soft_wrap=False)
+        # A chat message holds the reply's opening only; the whole of it is the .txt
+        # attached first (DSR-….txt): shown here, since that is where his data is.
+        full = next((a for a in message.attachments if a.filename.endswith(".txt")), None)
+        if full is not None:
+            console.print(Text(f"{full.filename}, the full answer:"))
+            console.print(Panel(Text(full.data().decode("utf-8")), expand=False), soft_wrap=False)
     result.sent = [m for ch in channels.values() for m in ch.sent]
     with database.session() as session:
         case = get_case(session, anna_reference)
