@@ -34,7 +34,7 @@ from bot.store.database import Database
 from bot.store.disclosures import import_disclosures
 from bot.store.records import get_case
 from bot.store.register import import_file
-from bot.store.tables import Draft, Request, StaffAlert, Verification
+from bot.store.tables import Draft, Request, StaffAlert, Subject, Verification
 from bot.workflow.approval import approve_draft
 from bot.workflow.confirming import verify_by_phone
 from bot.workflow.drafts import open_drafts
@@ -436,6 +436,12 @@ async def _answer_challenges(
     """Play the people on file: Anna and Maria get Telegram buttons, John a code by email."""
     with database.session() as session:
         pending = list(session.exec(select(Verification).where(Verification.status == "pending")))
+        # who each challenge went to, by first name (the register's), for the lines below
+        names = {}
+        for verification in pending:
+            case = session.get(Request, verification.request_id)
+            person = session.get(Subject, case.subject_id) if case and case.subject_id else None
+            names[verification.id] = person.name.split()[0] if person and person.name else ""
     for verification in pending:
         answer: InboundMessage | None = None
         if verification.method == "telegram_confirm":
@@ -449,7 +455,8 @@ async def _answer_challenges(
                 telegram_chat_id=int(verification.address),
             )
             said = "Yes, that was me" if yes else "No, it wasn't me"
-            console.print(Text(f"   Telegram user {verification.address} presses “{said}”"))
+            who = f"{names[verification.id]} (Telegram user {verification.address})".lstrip()
+            console.print(Text(f"   {who} presses “{said}”"))
         elif verification.method == "email_code":
             mail = next(
                 m
