@@ -38,8 +38,9 @@ PROGRESS_SECONDS = 5.0
 #: The longest wait between attempts to reach the IMAP server after a lost connection:
 #: mail that arrived during an outage is read within this (plus a pass) of its return.
 RECONNECT_SECONDS = 3.0
-#: Mail set aside after its reading failed twice, remembered (by UIDVALIDITY and UID) at most
-#: this many at a time: only until the cursor has passed them.
+#: Mail whose reading or storing failed, and mail set aside after it failed twice, are
+#: remembered (by UIDVALIDITY and UID) at most this many at a time each: only until the
+#: cursor has passed them.
 MOST_SET_ASIDE = 100
 
 
@@ -84,7 +85,8 @@ async def ingest_mail(
     `log_every`: log progress that often (seconds) while reading; `set_aside`: mail (by
     UIDVALIDITY and UID) not to be read but kept whole for staff, with why.
 
-    An unexpected error while a mail is read is raised as a MailFault that names it."""
+    An unexpected error while a mail is read, or one that keeps it from being stored even
+    as a bare record (intake.UnstorableMessage), is raised as a MailFault that names it."""
     name = f"imap:{mailbox.settings.mailbox}"
     with database.session() as session:
         cursor = session.get(ChannelCursor, name)
@@ -330,7 +332,7 @@ async def watch_mail(
     password = settings.secret(settings.imap.password_env) or ""
 
     reader = MailReader(settings.classifier.budget_seconds)
-    # Mail whose reading failed once, and mail set aside after it failed twice (see MailFault)
+    # Mail whose reading or storing failed once, and mail set aside (see MailFault, _remember)
     failed_once: dict[tuple[int, int], None] = {}
     set_aside: dict[tuple[int, int], SetAside] = {}
 
@@ -437,7 +439,8 @@ def _describe(exc: BaseException) -> str:
 
 def _longest_wait(exc: BaseException) -> float:
     """A server that went away is tried again every few seconds (a connection attempt costs
-    it nothing), so mail is read soon after it is back; a refusal backs off as usual."""
+    it nothing), so mail is read soon after it is back, and so is a mail that failed (once
+    more, or set aside); a refusal, and a bug no mail is to blame for, back off as usual."""
     if isinstance(exc, ImapError) and not isinstance(exc, ConnectionLost):
         return MAX_BACKOFF
     known = (
