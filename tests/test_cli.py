@@ -455,7 +455,9 @@ def test_personnummer_in_a_name_or_a_staff_note_is_never_stored(config, tmp_path
     database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     dump = "\n".join(database.engine.raw_connection().driver_connection.iterdump())
     database.dispose()
-    assert "811218" not in dump and "[personnummer borttaget]" in dump
+    # (the whole number, in any of its forms: a part of it, six digits, also turns up in
+    # the audit chain's hex hashes now and then)
+    assert not re.search(r"811218\W?9876", dump) and "[personnummer borttaget]" in dump
 
 
 def test_audit_verify_with_a_kept_head_detects_removed_newest_events(config, tmp_path):
