@@ -217,6 +217,46 @@ async def test_a_mail_whose_reading_keeps_failing_is_set_aside_and_the_rest_is_r
     assert not any("anna" in line.lower() for line in lines)
 
 
+async def _watch_until(world, settings, condition, timeout: float) -> None:
+    """The mail watcher, run until `condition()` (failing after `timeout` s, or if the
+    watcher ends first), then stopped; the database let go."""
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
+    try:
+        await _when(condition, timeout)
+        assert not watcher.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 20)
+        world.database.dispose()
+
+
+def _storing_fails_on(monkeypatch, marker: str, *, bytes_too: bool = False) -> None:
+    """Processing, and quarantining, a message whose text holds `marker` (with `bytes_too`,
+    or whose raw bytes do) raises TypeError: a bug met by that mail alone, which not even
+    a bare record of it survives."""
+    import bot.runtime.intake as intake
+
+    def holds(inbound) -> bool:
+        in_bytes = bytes_too and marker.encode() in (inbound.raw or b"")
+        return in_bytes or marker in (inbound.text or "")
+
+    real_process, real_quarantine = intake.process_inbound, intake.quarantine
+
+    def failing_process(session, services, inbound, **kwargs):
+        if holds(inbound):
+            raise TypeError("anna@example.se")
+        return real_process(session, services, inbound, **kwargs)
+
+    def failing_quarantine(session, inbound, error, **kwargs):
+        if holds(inbound):
+            raise TypeError("anna@example.se")
+        return real_quarantine(session, inbound, error, **kwargs)
+
+    monkeypatch.setattr(intake, "process_inbound", failing_process)
+    monkeypatch.setattr(intake, "quarantine", failing_quarantine)
+
+
 async def test_a_mail_that_cannot_be_stored_at_all_is_set_aside_and_the_rest_is_read(
     imap_server, tmp_path, monkeypatch, caplog
 ):
@@ -224,38 +264,15 @@ async def test_a_mail_that_cannot_be_stored_at_all_is_set_aside_and_the_rest_is_
     rolled back, tried once more, and then the mail is stored as unreadable - its bytes,
     nothing read from them - while the others are read as usual. Beside it, the mail whose
     From decodes to a lone surrogate (utf-7), which once stopped the watcher this way."""
-    import bot.runtime.intake as intake
-
     caplog.set_level(logging.INFO, logger="noxbot")
-    real_process, real_quarantine = intake.process_inbound, intake.quarantine
-
-    def failing_process(session, services, inbound, **kwargs):
-        if "BOOM" in (inbound.text or ""):
-            raise TypeError("anna@example.se")
-        return real_process(session, services, inbound, **kwargs)
-
-    def failing_quarantine(session, inbound, error, **kwargs):
-        if "BOOM" in (inbound.text or ""):
-            raise TypeError("anna@example.se")
-        return real_quarantine(session, inbound, error, **kwargs)
-
-    monkeypatch.setattr(intake, "process_inbound", failing_process)
-    monkeypatch.setattr(intake, "quarantine", failing_quarantine)
+    _storing_fails_on(monkeypatch, "BOOM")
     surrogate = (
         b"From: =?utf-7?Q?+2AA-a@b.se?=\r\nTo: info@noxconsulting.se\r\nSubject: hej\r\n"
         b"Message-ID: <utf7@b.se>\r\n\r\nRadera mig.\r\n"
     )
     await _append(imap_server, [_mail(1), _mail(2, "BOOM anna@example.se"), surrogate, _mail(4)])
     world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
-        await _when(lambda: "<r4@example.com>" in _ids(world), 30)
-        assert not watcher.done()
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
+    await _watch_until(world, settings, lambda: "<r4@example.com>" in _ids(world), 30)
     with world.session() as session:
         by_uid = {m.imap_uid: m for m in session.exec(select(Message))}
     assert sorted(by_uid) == [1, 2, 3, 4]
@@ -275,34 +292,11 @@ async def test_a_mail_that_cannot_be_kept_even_set_aside_is_noted_and_the_rest_i
 ):
     """Whatever of a mail's own makes storing it fail, even its bytes: it ends as a note that
     it is in the mailbox at its UID (nothing of it is left to fail), never a loop."""
-    import bot.runtime.intake as intake
-
     caplog.set_level(logging.INFO, logger="noxbot")
-    real_process, real_quarantine = intake.process_inbound, intake.quarantine
-
-    def failing_process(session, services, inbound, **kwargs):
-        if b"BOOM" in (inbound.raw or b"") or "BOOM" in (inbound.text or ""):
-            raise TypeError("anna@example.se")
-        return real_process(session, services, inbound, **kwargs)
-
-    def failing_quarantine(session, inbound, error, **kwargs):
-        if b"BOOM" in (inbound.raw or b"") or "BOOM" in (inbound.text or ""):
-            raise TypeError("anna@example.se")
-        return real_quarantine(session, inbound, error, **kwargs)
-
-    monkeypatch.setattr(intake, "process_inbound", failing_process)
-    monkeypatch.setattr(intake, "quarantine", failing_quarantine)
+    _storing_fails_on(monkeypatch, "BOOM", bytes_too=True)
     await _append(imap_server, [_mail(1), _mail(2, "BOOM anna@example.se"), _mail(3)])
     world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
-        await _when(lambda: "<r3@example.com>" in _ids(world), 60)
-        assert not watcher.done()
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
+    await _watch_until(world, settings, lambda: "<r3@example.com>" in _ids(world), 60)
     with world.session() as session:
         by_uid = {m.imap_uid: m for m in session.exec(select(Message))}
     assert sorted(by_uid) == [1, 2, 3]
@@ -336,15 +330,8 @@ async def test_an_unexpected_error_outside_a_mail_is_logged_and_the_watcher_goes
     monkeypatch.setattr(mail_watcher, "handle_batch", failing_once)
     await _append(imap_server, [_mail(1), _mail(2)])
     world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
-    try:
-        await _when(lambda: _ids(world) == {"<r1@example.com>", "<r2@example.com>"}, 30)
-        assert not watcher.done()
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
-        world.database.dispose()
+    both = {"<r1@example.com>", "<r2@example.com>"}
+    await _watch_until(world, settings, lambda: _ids(world) == both, 30)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == ["mail watcher: unexpected error (KeyError); retrying in 1 s"]
 
