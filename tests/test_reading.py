@@ -23,6 +23,7 @@ from bot.runtime.mail_reader import (
     read_mail,
 )
 from bot.store.tables import Message
+from tests.cpu_time import cpu_seconds
 
 REQUEST = "Hej! Jag vill att ni raderar alla mina personuppgifter, tack. Mvh Anna\r\n"
 
@@ -284,9 +285,8 @@ def test_classifying_a_mail_of_many_mb_costs_what_a_short_one_does_even_with_a_m
     inbound = parse_mail(mail(body + REQUEST), HERE)
     assert "811218" not in inbound.text and len(inbound.text) > 18_000_000
     reading_of(replace(inbound, text="kort"))  # the model is loaded
-    started = time.process_time()
-    reading = reading_of(inbound)
-    assert time.process_time() - started < 0.3
+    seconds, reading = cpu_seconds(lambda: reading_of(inbound))
+    assert seconds < 0.3
     assert reading.classification.kinds == (RequestKind.ERASURE,)
 
 
@@ -302,9 +302,8 @@ def test_a_parsed_mail_is_masked_once_where_it_is_parsed_and_stored_as_it_was_cl
     inbound = parse_mail(mail(body), HERE)
     assert inbound.stored_form and "\x00" not in inbound.text and "811218" not in inbound.text
     reading_of(replace(inbound, text="kort", stored_form=False))  # the model is loaded
-    started = time.process_time()
-    reading = reading_of(inbound)
-    assert time.process_time() - started < 0.3
+    seconds, reading = cpu_seconds(lambda: reading_of(inbound))
+    assert seconds < 0.3
     assert reading.classification.kinds == (RequestKind.ERASURE,)
     from bot.workflow.pipeline import process_inbound
 

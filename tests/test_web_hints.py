@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from bot.web.hints import MAX_ACTIONS, console_alert
+from tests.cpu_time import cpu_seconds
 
 
 def test_a_hint_links_to_the_alerts_own_case():
@@ -28,8 +27,7 @@ def test_text_quoted_from_outside_cannot_plant_a_button_to_another_case():
 
 def test_many_hints_in_one_alert_are_rewritten_in_linear_time_with_few_links():
     hint = " (noxbot requests checklist DSR-2026-0001) (noxbot drafts list)"
-    start = time.process_time()
-    shown = console_alert(hint * 16_000, "DSR-2026-0001")
-    assert time.process_time() - start < 2.0  # was 18 s: a replace over the text per hint
+    seconds, shown = cpu_seconds(lambda: console_alert(hint * 16_000, "DSR-2026-0001"))
+    assert seconds < 2.0  # was 18 s: a replace over the text per hint
     assert len(shown.actions) <= MAX_ACTIONS
     assert "noxbot requests checklist" not in shown.text
