@@ -131,9 +131,18 @@ def run_mbsync(server: dovecot.Dovecot, work: Path) -> float | None:
     return time.perf_counter() - started
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """The processor time of `pid`; with `children`, plus that of the processes it started
+    (the mail-reading worker: ended ones as the kernel adds them up, running ones read)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+        for child in _children(pid):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                own = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(own[11]) + int(own[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -244,11 +253,15 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     assert bot.process is not None
     wait_for(lambda: bot.log_has("new to read"), 120, 0.01, bot)
     connected = time.monotonic()
+    together = TogetherSampler(bot.process.pid)
     cpu_at_start = cpu_seconds(bot.process.pid)
+    all_cpu_at_start = cpu_seconds(bot.process.pid, children=True)
     wait_for(lambda: bot.stored() >= args.mails, 600, 0.05, bot)
     done = time.monotonic()
     cpu = cpu_seconds(bot.process.pid) - cpu_at_start
+    all_cpu = cpu_seconds(bot.process.pid, children=True) - all_cpu_at_start
     rss = peak_rss_mib(bot.process.pid)
+    both = together.stop()
     rate = args.mails / (done - connected)
     kind = bot.url.split(":")[0]
     print(f"\n{args.mails} mails of ~{len(mail(1)) / 1024:.1f} KiB, 20 % requests, {kind}")
@@ -258,8 +271,11 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
           f" started {connected - started:.1f} s before)")  # fmt: skip
     if fetch is not None:
         print(f"ratio mbsync/noxbot: {rate and (args.mails / fetch) / rate:6.1f}x")
-    print(f"CPU per message:    {cpu / args.mails * 1000:7.2f} ms")
-    print(f"peak RSS:           {rss:7.0f} MiB")
+    print(f"CPU per message:    {all_cpu / args.mails * 1000:7.2f} ms"
+          f" (the watcher {cpu / args.mails * 1000:.2f}, its mail-reading worker"
+          f" {(all_cpu - cpu) / args.mails * 1000:.2f})")  # fmt: skip
+    print(f"peak RSS:           {rss:7.0f} MiB (the worker beside it {together.child_peak:.0f} MiB;"
+          f" the two together, sampled, at most {both:.0f} MiB)")  # fmt: skip
 
     # Mail pushed while a backlog is read is read right after it.
     seed(server, 100_000, 500)

@@ -30,12 +30,19 @@ both).
 
 A mail that takes longer than the budget becomes a `malformed` message: kept raw and shown
 to staff, and the cursor moves past it like any other mail.
+
+A backlog uses the second core: its small mail goes to the worker in groups (`start_group`,
+~25 µs a mail to hand over and take back, where waiting for a round trip per mail cost a
+millisecond), which then loads the classifier too (~13 MiB) and reads a group while the
+watcher fetches the next and its database thread writes the last
+(bot.runtime.mail_watcher). Each mail of a group has its own budget, as above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import socket
 import subprocess
 import sys
@@ -46,9 +53,17 @@ from dataclasses import dataclass, replace
 from typing import IO
 
 from bot.channels.messages import InboundMessage
-from bot.reading.classifier import Classification, classify
-from bot.rules.channels import ChannelName
-from bot.runtime.mail_parsing import READY, Connection, Position, parse_mail, unreadable
+from bot.reading.classifier import Classification
+from bot.runtime.mail_classifying import classification_of, classify_inbound
+from bot.runtime.mail_parsing import (
+    CLASSIFY,
+    READY,
+    Connection,
+    Position,
+    ReadGroup,
+    parse_mail,
+    unreadable,
+)
 
 __all__ = [
     "GUARDED_FROM_BYTES",
@@ -57,6 +72,7 @@ __all__ = [
     "MailReader",
     "MailReading",
     "Position",
+    "classify_inbound",
     "read_mail",
 ]
 
@@ -70,23 +86,6 @@ RECYCLE_MIB = 48.0
 #: How long the worker process may take to start (import the parser) before the
 #: watcher treats it as unavailable and tries again later.
 START_SECONDS = 60.0
-
-
-def classify_inbound(inbound: InboundMessage, *, visible: bool = False) -> Classification:
-    """The classifier's reading of a message, on its text and subject as stored.
-
-    `visible`: the text is a parsed mail's (bot.reading.mail: visible_text's output), so
-    the classifier need not strip quotes and signatures again — as long as storing it
-    changed nothing (a NUL dropped, a number masked: then it does, as before). A mail the
-    reader parsed is in its stored form already (InboundMessage.stored_form): its text is
-    the stored one, not scanned again, and only what the classifier reads of it is."""
-    subject, text = inbound.stored_subject_and_text()
-    return classify(
-        text,
-        subject=subject,
-        channel="chat" if inbound.channel is ChannelName.TELEGRAM else "email",
-        visible=visible and text == inbound.text,
-    )
 
 
 @dataclass(frozen=True)
@@ -193,12 +192,7 @@ def read_mail(raw: bytes, position: Position) -> MailReading:
 
 def reading_of(inbound: InboundMessage) -> MailReading:
     """A parsed mail and the classifier's reading of it (none for a malformed mail)."""
-    if inbound.malformed:
-        return MailReading(inbound, None)
-    try:
-        return MailReading(inbound, classify_inbound(inbound, visible=True))
-    except Exception:  # the pipeline classifies it again and quarantines it if that fails
-        return MailReading(inbound, None)
+    return MailReading(inbound, classification_of(inbound))
 
 
 class ReaderUnavailable(OSError):
@@ -215,19 +209,27 @@ class MailReader:
         self.guarded_from_bytes = guarded_from_bytes
         self._worker: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
+        self._classifying = False  # the worker has loaded the classifier (see start_group)
+        self._group: list[tuple[bytes, Position]] | None = None  # being read in the worker
 
     async def read(
-        self, mail: bytes | MailBytes, position: Position, stop: asyncio.Event | None = None
+        self,
+        mail: bytes | MailBytes,
+        position: Position,
+        stop: asyncio.Event | None = None,
+        *,
+        guarded: bool = False,
     ) -> MailReading | None:
         """The mail read; a malformed reading when it took longer than the budget; None when
         `stop` was set first (nothing was done: the mail is read again next time).
 
         Handed as MailBytes (held by nothing else), a mail read in the worker is not held in
         memory beside its reading: once the worker has its bytes they wait in a file, the
-        reading's `original` (its `inbound.raw` is then None; see KeptOriginal)."""
+        reading's `original` (its `inbound.raw` is then None; see KeptOriginal). `guarded`:
+        read in the worker whatever its size."""
         handed = isinstance(mail, MailBytes)
         raw = mail.take() if isinstance(mail, MailBytes) else mail
-        if len(raw) < self.guarded_from_bytes:
+        if len(raw) < self.guarded_from_bytes and not guarded:
             return read_mail(raw, position)
         for attempt in (1, 2):
             connection = await self._ready(stop)
@@ -270,6 +272,106 @@ class MailReader:
         log.error("a mail of %d bytes could not be read (%s); kept for staff", size, why)
         kept = raw if original is None else _read_back(original)
         return MailReading(unreadable(kept, position, why), None)
+
+    async def start_group(
+        self, mails: list[tuple[bytes, Position]], stop: asyncio.Event | None = None
+    ) -> bool:
+        """Send small mails (each under `guarded_from_bytes`) to the worker to be read - parsed
+        and classified - while the caller goes on (fetching the next, writing the last);
+        `finish_group` takes their readings. False when `stop` was set first."""
+        if self._group is not None:
+            raise RuntimeError("a group is being read already")
+        connection = await self._classifying_worker(stop)
+        if connection is None:
+            return False
+        try:
+            connection.send(ReadGroup(len(mails)))
+            for raw, position in mails:
+                connection.send(position)
+                connection.send_bytes(raw)
+        except OSError:  # the worker went away: finish_group reads them one by one
+            self._end_worker()
+        self._group = mails
+        return True
+
+    async def finish_group(self, stop: asyncio.Event | None = None) -> list[MailReading] | None:
+        """The readings of the group `start_group` sent, in its order; None when `stop` was set
+        first (nothing was done: the group is read again next time).
+
+        The worker answers mail by mail, and each mail has the budget a mail read alone has
+        (counted from when it is waited for): one that runs out of it is kept for staff as
+        `read` keeps it. If the worker ends, the mail in hand and the rest are read again one
+        by one, each in a worker of its own making, which finds the one to blame."""
+        mails, self._group = self._group or [], None
+        readings: list[MailReading] = []
+        for raw, position in mails:
+            answer = _DIED if self._connection is None else await self._next(stop)
+            if isinstance(answer, tuple):
+                inbound, classification = answer
+                readings.append(MailReading(replace(inbound, raw=raw), classification))
+                continue
+            self._end_worker()
+            if answer is _STOPPED:
+                return None
+            if answer is _OVERRUN:
+                why = f"reading it took longer than {self.budget_seconds:g} s"
+                log.error(
+                    "a mail of %d bytes could not be read (%s); kept for staff", len(raw), why
+                )
+                readings.append(MailReading(unreadable(raw, position, why), None))
+                rest = mails[len(readings) :]
+            else:
+                rest = mails[len(readings) :]
+                log.warning(
+                    "the mail reader ended while it read a group; reading its last %d one by one",
+                    len(rest),
+                )
+            for raw_rest, position_rest in rest:
+                reading = await self.read(raw_rest, position_rest, stop, guarded=True)
+                if reading is None:
+                    return None
+                readings.append(reading)
+            return readings
+        self._recycle_if_grown()
+        return readings
+
+    async def _next(self, stop: asyncio.Event | None) -> object:
+        """The worker's next answer: taken at once when it is there (most are, read while the
+        watcher did other work), else waited for within the budget."""
+        connection = self._connection
+        assert connection is not None
+        if select.select([connection.fileno()], [], [], 0)[0]:
+            try:
+                return connection.recv()
+            except (EOFError, OSError):
+                return _STOPPED if stop is not None and stop.is_set() else _DIED
+        return await _answer(connection, self.budget_seconds, stop)
+
+    def drop_group(self) -> None:
+        """Forget the group being read (the watcher failed meanwhile): the worker is ended,
+        so that its answer is not taken for the next request's."""
+        if self._group is not None:
+            self._group = None
+            self._end_worker()
+
+    async def _classifying_worker(self, stop: asyncio.Event | None) -> Connection | None:
+        """The connection to a worker that has loaded the classifier (see `_ready`)."""
+        connection = await self._ready(stop)
+        if connection is None or self._classifying:
+            return connection
+        try:
+            connection.send(CLASSIFY)
+        except OSError as exc:
+            self._end_worker()
+            raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
+        loaded = await _answer(connection, START_SECONDS, stop)
+        if loaded == READY:
+            self._classifying = True
+            return connection
+        self._end_worker()
+        if loaded is _STOPPED:
+            return None
+        raise ReaderUnavailable("the mail reader could not load the classifier")
 
     async def _ready(self, stop: asyncio.Event | None) -> Connection | None:
         """The connection to the worker, starting one (and waiting, without blocking the
@@ -320,6 +422,7 @@ class MailReader:
         if self._connection is not None:
             self._connection.close()
         self._worker = self._connection = None
+        self._classifying = False
 
     def close(self) -> None:
         self._end_worker()

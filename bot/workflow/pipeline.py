@@ -142,7 +142,7 @@ def process_inbound(
     if (done := answer_code(session, services, message)) is not None:
         return _finish(message, MessageState.VERIFICATION_ANSWER, done, session)
 
-    if classification is None:  # else made as here, by mail_reader.classify_inbound
+    if classification is None:  # else made as here, by mail_classifying.classify_inbound
         classification = classify(
             message.text,
             subject=message.subject,

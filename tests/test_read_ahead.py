@@ -1,0 +1,165 @@
+"""A backlog's small mail is read in the reader's worker process, a group at a time, on the
+second core (bot.runtime.mail_watcher._ReadAhead, MailReader.start_group): what is stored
+is what reading each mail here stores, in the mailbox's order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from sqlmodel import select
+
+from bot.runtime.mail_reader import MailReader, Position, read_mail
+from bot.store.tables import Message
+from tests.test_recovery import _append, _mail, _watch_until, _world, imap_server  # noqa: F401
+
+REQUESTS = [
+    "Hej, jag vill att ni raderar alla mina uppgifter.",
+    "Please send me a copy of all the personal data you hold about me.",
+    "Sluta skicka nyhetsbrev till mig, tack.",
+    "Mitt telefonnummer är fel, det ska vara 070-123 45 67.",
+]
+
+
+def _backlog() -> list[bytes]:
+    """Ordinary mail and requests, a large mail read alone in the middle, and mail that
+    cannot be read."""
+    mails = []
+    for i in range(70):
+        body = REQUESTS[i % 4] if i % 3 == 0 else f"Har ni en Java-konsult i vecka {i}?"
+        mails.append(_mail(i, body))
+    mails[30] = _mail(30, "Offerten bifogas nedan.\r\n" * 4_000 + REQUESTS[0])  # ~96 KB
+    mails[41] = b"\xff\xfe" + bytes(range(256)) * 4  # no headers at all
+    mails[52] = (
+        b"From: kund52@example.com\r\nMessage-ID: <r52@example.com>\r\n"
+        b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\nContent-Type: text/plain;'
+        b" charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n!!not base64!!\r\n"
+    )
+    return mails
+
+
+def _stored(world) -> list[tuple]:
+    with world.session() as session:
+        messages = session.exec(select(Message).order_by(Message.id)).all()
+        return [
+            (m.imap_uid, m.state, m.state_reason, m.subject, m.text, m.classification, m.raw)
+            for m in messages
+        ]
+
+
+async def test_a_backlog_read_on_the_second_core_is_stored_as_mail_read_one_by_one_is(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    await _append(imap_server, _backlog())
+    groups: list[int] = []
+    real_start = MailReader.start_group
+
+    async def counted(self, mails, stop=None):
+        groups.append(len(mails))
+        return await real_start(self, mails, stop)
+
+    monkeypatch.setattr(MailReader, "start_group", counted)
+    stored = {}
+    for how, read_ahead_from in (("one by one", 10**9), ("in groups", 50)):
+        monkeypatch.setattr("bot.runtime.mail_watcher.READ_AHEAD_FROM", read_ahead_from)
+        (tmp_path / how).mkdir()
+        world, settings = _world(tmp_path / how, imap_server, monkeypatch)
+        await _watch_until(world, settings, lambda w=world: len(_stored(w)) == 70, 60)
+        stored[how] = _stored(world)
+    assert groups and sum(groups) == 69  # all but the large mail, read alone
+    assert [row[0] for row in stored["in groups"]] == list(range(1, 71))  # the mailbox's order
+    assert stored["in groups"] == stored["one by one"]
+    states = {row[0]: row[1] for row in stored["in groups"]}
+    assert states[42] == "malformed" and states[31] != "malformed"
+
+
+def _small(i: int) -> tuple[bytes, Position]:
+    return _mail(i, REQUESTS[i % 4]), Position(imap_uidvalidity=7, imap_uid=i)
+
+
+def _sizeable(i: int) -> tuple[bytes, Position]:
+    """A mail just under what is read alone: a group of 25 takes the worker a while."""
+    body = "Vi återkommer om offerten.\r\n" * 2_000 + REQUESTS[i % 4]
+    return _mail(i, body), Position(imap_uidvalidity=7, imap_uid=i)
+
+
+async def test_a_group_whose_reader_process_dies_is_read_again_mail_by_mail(caplog):
+    reader = MailReader(5.0)
+    try:
+        mails = [_sizeable(i) for i in range(25)]
+        assert await reader.start_group(mails)
+        reader._worker.kill()  # as the kernel's OOM killer would, while it reads
+        readings = await reader.finish_group()
+        assert readings == [read_mail(raw, position) for raw, position in mails]
+        assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+            "the mail reader ended while it read a group; reading its last 25 one by one"
+        ]
+        assert await reader.start_group(mails[:2])  # and the next group is read as before
+        assert await reader.finish_group() == readings[:2]
+    finally:
+        reader.close()
+
+
+async def test_a_group_abandoned_by_a_stop_is_never_taken_for_the_next_ones_readings():
+    reader = MailReader(5.0)
+    stop = asyncio.Event()
+    try:
+        first = [_sizeable(i) for i in range(25)]
+        assert await reader.start_group(first)
+        stop.set()  # (long before the worker has read them)
+        assert await reader.finish_group(stop) is None  # read again next time
+        second = [_small(i) for i in range(100, 103)]
+        assert await reader.start_group(second)
+        assert await reader.finish_group() == [read_mail(raw, pos) for raw, pos in second]
+    finally:
+        reader.close()
+
+
+async def test_a_group_is_read_in_the_worker_with_the_classifier_loaded_there():
+    reader = MailReader(5.0)
+    try:
+        mails = [_small(i) for i in range(4)]
+        assert await reader.start_group(mails)
+        readings = await reader.finish_group()
+        kinds = [reading.classification.kinds for reading in readings]
+        assert kinds == [read_mail(raw, pos).classification.kinds for raw, pos in mails]
+        assert all(k for k in kinds)  # each of them a request, read as one
+        assert reader._worker is not None and reader._worker.poll() is None
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("count", [1, 25])
+async def test_each_mail_of_a_group_keeps_its_own_bytes_and_place(count):
+    reader = MailReader(5.0)
+    try:
+        mails = [_small(i) for i in range(count)]
+        assert await reader.start_group(mails)
+        readings = await reader.finish_group()
+        assert [(r.inbound.raw, r.inbound.imap_uid) for r in readings] == [
+            (raw, pos.imap_uid) for raw, pos in mails
+        ]
+    finally:
+        reader.close()
+
+
+async def test_a_mail_of_a_group_that_takes_longer_than_its_budget_is_kept_and_the_rest_read():
+    import os
+    import signal
+
+    reader = MailReader(0.5)
+    try:
+        mails = [_sizeable(i) for i in range(25)]
+        assert await reader.start_group(mails)
+        stuck = reader._worker.pid
+        os.kill(stuck, signal.SIGSTOP)  # the worker hangs in the first mail, as on a bug
+        readings = await reader.finish_group()
+        assert readings[0].inbound.malformed == "reading it took longer than 0.5 s"
+        assert readings[0].inbound.raw == mails[0][0]  # kept whole for staff
+        assert readings[1:] == [read_mail(raw, position) for raw, position in mails[1:]]
+        assert reader._worker is None or reader._worker.pid != stuck
+    finally:
+        reader.close()
