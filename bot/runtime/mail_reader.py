@@ -211,6 +211,9 @@ class MailReader:
         self._connection: Connection | None = None
         self._classifying = False  # the worker has loaded the classifier (see start_group)
         self._group: list[tuple[bytes, Position]] | None = None  # being read in the worker
+        #: Whether finish_group had to wait for an answer the worker had not yet given (the
+        #: worker is behind: the watcher could read more of each group itself).
+        self.waited = False
 
     async def read(
         self,
@@ -303,6 +306,7 @@ class MailReader:
         `read` keeps it. If the worker ends, the mail in hand and the rest are read again one
         by one, each in a worker of its own making, which finds the one to blame."""
         mails, self._group = self._group or [], None
+        self.waited = False
         readings: list[MailReading] = []
         for raw, position in mails:
             answer = _DIED if self._connection is None else await self._next(stop)
@@ -345,6 +349,7 @@ class MailReader:
                 return connection.recv()
             except (EOFError, OSError):
                 return _STOPPED if stop is not None and stop.is_set() else _DIED
+        self.waited = True
         return await _answer(connection, self.budget_seconds, stop)
 
     def drop_group(self) -> None:

@@ -210,13 +210,20 @@ class _ReadAhead:
     while the event loop fetches the next mails and the database thread writes the last
     group: reading (parsing, classifying; 60 % of a mail's cost) runs on the second core.
 
+    The watcher reads the first few of each group itself meanwhile, as many as keep the two
+    processes equally busy (`here`: one more after it had to wait for the worker's answers,
+    one fewer after they were all there), so that neither waits for the other.
+
     Mail is still handed to the committer in UID order, each with its own reading: a group
     is taken whole before any later mail (a large one, read alone) is handed on."""
 
     def __init__(self, reader: MailReader, committer: _Committer, stop: asyncio.Event | None):
         self.reader, self.committer, self.stop = reader, committer, stop
         self.gathered: list[tuple[int, Position, bytes]] = []
-        self.in_reader: list[tuple[int, Position]] | None = None  # the group the worker reads
+        # The group being read: its places, and the readings of its first mails, read here.
+        self.in_reader: list[tuple[int, Position]] | None = None
+        self.read_here: list[MailReading] = []
+        self.here = GROUP_MAILS // 4
 
     def takes(self, raw: bytes) -> bool:
         """Whether this mail is read ahead (a large one is read alone, guarded)."""
@@ -239,13 +246,14 @@ class _ReadAhead:
     def abandon(self) -> None:
         """After a failure or a stop: what was gathered or is being read is read again next
         time (the worker is ended if it is reading: its answer would be taken for the next)."""
-        self.gathered = []
+        self.gathered, self.read_here = [], []
         self.in_reader = None
         self.reader.drop_group()
 
     async def _next_group(self) -> bool:
-        """Take the readings of the group in the worker, send it the gathered one, then hand
-        the readings to the committer: the worker reads while the database writes."""
+        """Take the readings of the group being read, send the worker most of the gathered
+        one and read the rest here, then hand the readings taken to the committer: the
+        worker reads while the database writes."""
         readings: list[MailReading] = []
         places: list[tuple[int, Position]] = []
         if self.in_reader is not None:
@@ -253,12 +261,24 @@ class _ReadAhead:
             taken = await self.reader.finish_group(self.stop)
             if taken is None:
                 return False
-            readings = taken
+            if self.reader.waited:
+                self.here = min(self.here + 1, GROUP_MAILS)
+            else:
+                self.here = max(self.here - 1, 0)
+            readings, self.read_here = [*self.read_here, *taken], []
         if self.gathered:
             group, self.gathered = self.gathered, []
-            if not await self.reader.start_group([(raw, p) for _, p, raw in group], self.stop):
+            here, there = group[: self.here], group[self.here :]
+            if there and not await self.reader.start_group(
+                [(raw, place) for _, place, raw in there], self.stop
+            ):
                 return False
             self.in_reader = [(uid, place) for uid, place, _ in group]
+            for uid, place, raw in here:
+                try:
+                    self.read_here.append(read_mail(raw, place))
+                except Exception as exc:
+                    raise MailFault(place.imap_uidvalidity or 0, uid, exc, "reading") from exc
         for (uid, place), reading in zip(places, readings, strict=True):
             pending = Pending(
                 reading.inbound,
