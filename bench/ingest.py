@@ -275,7 +275,8 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
           f" (the watcher {cpu / args.mails * 1000:.2f}, its mail-reading worker"
           f" {(all_cpu - cpu) / args.mails * 1000:.2f})")  # fmt: skip
     print(f"peak RSS:           {rss:7.0f} MiB (the worker beside it {together.child_peak:.0f} MiB;"
-          f" the two together, sampled, at most {both:.0f} MiB)")  # fmt: skip
+          f" the two together, sampled, at most {both:.0f} MiB,"
+          f" PSS {together.pss_peak:.0f})")  # fmt: skip
 
     # Mail pushed while a backlog is read is read right after it.
     seed(server, 100_000, 500)
@@ -314,10 +315,12 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
 class TogetherSampler:
     """The largest RSS of a process and its children together, sampled every 10 ms while
     it runs (each process's own peak, VmHWM, is exact; their sum at the same moment can
-    only be sampled)."""
+    only be sampled). Also the largest sum of their PSS, sampled every 100 ms: RSS counts
+    the pages the two share (the interpreter and its libraries, ~10 MiB) in each of them,
+    PSS shares them out, so its sum is the memory the two hold."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.peak = pid, 0.0
+        self.pid, self.peak, self.pss_peak = pid, 0.0, 0.0
         #: The largest RSS of any one child seen (the worker is replaced after a mail that
         #: grew it: its own VmHWM is gone with it).
         self.child_peak = 0.0
@@ -326,16 +329,33 @@ class TogetherSampler:
         self._thread.start()
 
     def _sample(self) -> None:
+        rounds = 0
         while not self._done.wait(0.01):
             with contextlib.suppress(OSError, ValueError):
-                children = [rss_mib(int(child)) for child in _children(self.pid)]
+                pids = _children(self.pid)
+                children = [rss_mib(int(child)) for child in pids]
                 self.peak = max(self.peak, rss_mib(self.pid) + sum(children))
                 self.child_peak = max(self.child_peak, *children, 0.0)
+                if pids and rounds % 10 == 0:  # (reading smaps costs the kernel a walk)
+                    pss = pss_mib(self.pid) + sum(pss_mib(int(child)) for child in pids)
+                    self.pss_peak = max(self.pss_peak, pss)
+                rounds += 1
 
     def stop(self) -> float:
         self._done.set()
         self._thread.join()
         return self.peak
+
+
+def pss_mib(pid: int) -> float:
+    """A process's proportional set size: its RSS with each shared page divided among the
+    processes that map it."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # ended meanwhile, or a kernel without smaps_rollup
+        return 0.0
+    match = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else 0.0
 
 
 def rss_mib(pid: int) -> float:
@@ -368,7 +388,8 @@ def read_backlog(work: Path, url: str, what: str, count: int, make) -> None:
         worker = max([together.child_peak, *workers])
         print(f"{what}: read in {took:.2f} s, peak RSS {peak_rss_mib(bot.process.pid):.0f} MiB"
               f" (the mail-reading worker process beside it: {worker:.0f} MiB;"
-              f" the two together, sampled, at most {both:.0f} MiB)")  # fmt: skip
+              f" the two together, sampled, at most {both:.0f} MiB,"
+              f" PSS {together.pss_peak:.0f})")  # fmt: skip
         bot.stop()
     finally:
         server.stop()
