@@ -163,3 +163,69 @@ async def test_a_mail_of_a_group_that_takes_longer_than_its_budget_is_kept_and_t
         assert reader._worker is None or reader._worker.pid != stuck
     finally:
         reader.close()
+
+
+async def test_a_group_is_read_when_the_reader_socket_is_numbered_over_1024():
+    # select() refuses descriptors from 1024 on, which a process with many connections (a
+    # raised open-files limit) reaches: the answers that are there are taken all the same.
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the open-files limit is under 1200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    reader = MailReader(5.0)
+    try:
+        mails = [_small(i) for i in range(5)]
+        assert await reader.start_group(mails)
+        assert reader._connection.fileno() >= 1024
+        await asyncio.sleep(0.5)  # the answers are there when they are asked for
+        assert await reader.finish_group() == [read_mail(raw, pos) for raw, pos in mails]
+    finally:
+        reader.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_group_left_by_an_error_while_its_answers_are_taken_ends_the_worker(
+    monkeypatch,
+):
+    reader = MailReader(5.0)
+    try:
+        assert await reader.start_group([_small(i) for i in range(3)])
+        worker = reader._worker
+
+        def broken(self):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr("bot.runtime.mail_parsing.Connection.has_data", broken)
+        with pytest.raises(RuntimeError):
+            await reader.finish_group()
+        assert worker.poll() is not None  # its answers can never be taken for the next's
+    finally:
+        reader.close()
+
+
+async def test_a_backlog_is_read_here_when_the_reader_process_cannot_start(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    caplog,
+):
+    from bot.runtime.mail_reader import ReaderUnavailable
+
+    async def cannot_start(self, stop):
+        raise ReaderUnavailable("cannot start the mail reader: [Errno 12] Cannot allocate memory")
+
+    monkeypatch.setattr(MailReader, "_classifying_worker", cannot_start)
+    await _append(imap_server, [_mail(i, REQUESTS[i % 4]) for i in range(60)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    await _watch_until(world, settings, lambda: len(_stored(world)) == 60, 60)
+    assert [row[0] for row in _stored(world)] == list(range(1, 61))
+    assert (
+        "mail watcher: cannot start the mail reader: [Errno 12] Cannot allocate memory;"
+        " reading the backlog here"
+    ) in [r.getMessage() for r in caplog.records]

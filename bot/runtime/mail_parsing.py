@@ -11,6 +11,7 @@ classifier as well (bot.runtime.mail_classifying).
 from __future__ import annotations
 
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -40,6 +41,13 @@ class Connection:
 
     def fileno(self) -> int:
         return self._socket.fileno()
+
+    def has_data(self) -> bool:
+        """Whether something (or the end) can be read now, without waiting. (poll, not
+        select: select refuses descriptors from 1024 on, which a busy process reaches.)"""
+        poller = select.poll()
+        poller.register(self._socket.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def send(self, value: object) -> None:
         self.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import select
 import socket
 import subprocess
 import sys
@@ -72,6 +71,7 @@ __all__ = [
     "MailReader",
     "MailReading",
     "Position",
+    "ReaderUnavailable",
     "classify_inbound",
     "read_mail",
 ]
@@ -307,6 +307,15 @@ class MailReader:
         by one, each in a worker of its own making, which finds the one to blame."""
         mails, self._group = self._group or [], None
         self.waited = False
+        try:
+            return await self._take_group(mails, stop)
+        except BaseException:  # (a cancellation too) the worker's answers are left unread
+            self._end_worker()
+            raise
+
+    async def _take_group(
+        self, mails: list[tuple[bytes, Position]], stop: asyncio.Event | None
+    ) -> list[MailReading] | None:
         readings: list[MailReading] = []
         for raw, position in mails:
             answer = _DIED if self._connection is None else await self._next(stop)
@@ -344,7 +353,7 @@ class MailReader:
         watcher did other work), else waited for within the budget."""
         connection = self._connection
         assert connection is not None
-        if select.select([connection.fileno()], [], [], 0)[0]:
+        if connection.has_data():
             try:
                 return connection.recv()
             except (EOFError, OSError):

@@ -26,7 +26,14 @@ from bot.runtime.intake import (
 )
 from bot.runtime.loops import MAX_BACKOFF, kind_of, with_backoff
 from bot.runtime.mail_parsing import unreadable
-from bot.runtime.mail_reader import MailBytes, MailReader, MailReading, Position, read_mail
+from bot.runtime.mail_reader import (
+    MailBytes,
+    MailReader,
+    MailReading,
+    Position,
+    ReaderUnavailable,
+    read_mail,
+)
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.store.tables import ChannelCursor
 from bot.workflow.services import Services
@@ -224,6 +231,7 @@ class _ReadAhead:
         self.in_reader: list[tuple[int, Position]] | None = None
         self.read_here: list[MailReading] = []
         self.here = GROUP_MAILS // 4
+        self.unavailable = False  # the worker could not be started: all is read here
 
     def takes(self, raw: bytes) -> bool:
         """Whether this mail is read ahead (a large one is read alone, guarded)."""
@@ -261,7 +269,9 @@ class _ReadAhead:
             taken = await self.reader.finish_group(self.stop)
             if taken is None:
                 return False
-            if self.reader.waited:
+            if self.unavailable:
+                pass
+            elif self.reader.waited:
                 self.here = min(self.here + 1, GROUP_MAILS)
             else:
                 self.here = max(self.here - 1, 0)
@@ -269,12 +279,23 @@ class _ReadAhead:
         if self.gathered:
             group, self.gathered = self.gathered, []
             here, there = group[: self.here], group[self.here :]
-            if there and not await self.reader.start_group(
-                [(raw, place) for _, place, raw in there], self.stop
-            ):
-                return False
+            if there and not self.unavailable:
+                try:
+                    if not await self.reader.start_group(
+                        [(raw, place) for _, place, raw in there], self.stop
+                    ):
+                        return False
+                except ReaderUnavailable as exc:
+                    # Small mail is read here without a backlog too: the rest of this one
+                    # is, rather than waiting for a worker that cannot start.
+                    log.warning("mail watcher: %s; reading the backlog here", exc)
+                    self.unavailable = True
+            if self.unavailable:
+                here, there = group, []
             self.in_reader = [(uid, place) for uid, place, _ in group]
             for uid, place, raw in here:
+                if self.stop is not None and self.stop.is_set():
+                    return False
                 try:
                     self.read_here.append(read_mail(raw, place))
                 except Exception as exc:
@@ -481,6 +502,8 @@ async def watch_mail(
                 reader.close()
                 await mailbox.wait_for_mail(stop)
         finally:
+            # (a worker left by a failure is not kept through the backoff: ~35 MiB)
+            reader.close()
             await mailbox.close()
 
     try:
