@@ -229,3 +229,26 @@ async def test_a_backlog_is_read_here_when_the_reader_process_cannot_start(
         "mail watcher: cannot start the mail reader: [Errno 12] Cannot allocate memory;"
         " reading the backlog here"
     ) in [r.getMessage() for r in caplog.records]
+
+
+async def test_a_backlog_does_not_wait_for_the_reader_process_to_start(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    # Starting the worker and loading the classifier there takes about a second: the
+    # backlog's first mails are read here meanwhile. One that never gets ready holds
+    # nothing up, and is let go of with the watcher.
+    never = asyncio.Event()
+    warming: list[asyncio.Task] = []
+
+    async def slow_to_start(self, stop):
+        warming.append(asyncio.current_task())
+        await never.wait()
+
+    monkeypatch.setattr(MailReader, "_classifying_worker", slow_to_start)
+    await _append(imap_server, [_mail(i, REQUESTS[i % 4]) for i in range(120)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    await _watch_until(world, settings, lambda: len(_stored(world)) == 120, 60)
+    assert [row[0] for row in _stored(world)] == list(range(1, 121))
+    assert len(warming) == 1 and warming[0].cancelled()

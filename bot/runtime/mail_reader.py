@@ -41,6 +41,7 @@ watcher fetches the next and its database thread writes the last
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import subprocess
@@ -210,6 +211,7 @@ class MailReader:
         self._worker: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
         self._classifying = False  # the worker has loaded the classifier (see start_group)
+        self._warming: asyncio.Future[Connection | None] | None = None  # see warm_up
         self._group: list[tuple[bytes, Position]] | None = None  # being read in the worker
         #: Whether finish_group had to wait for an answer the worker had not yet given (the
         #: worker is behind: the watcher could read more of each group itself).
@@ -230,6 +232,7 @@ class MailReader:
         memory beside its reading: once the worker has its bytes they wait in a file, the
         reading's `original` (its `inbound.raw` is then None; see KeptOriginal). `guarded`:
         read in the worker whatever its size."""
+        await self._warmed()
         handed = isinstance(mail, MailBytes)
         raw = mail.take() if isinstance(mail, MailBytes) else mail
         if len(raw) < self.guarded_from_bytes and not guarded:
@@ -284,6 +287,7 @@ class MailReader:
         `finish_group` takes their readings. False when `stop` was set first."""
         if self._group is not None:
             raise RuntimeError("a group is being read already")
+        await self._warmed()
         connection = await self._classifying_worker(stop)
         if connection is None:
             return False
@@ -439,7 +443,42 @@ class MailReader:
         self._classifying = False
 
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            self._warming = None
         self._end_worker()
+
+    def warm_up(self) -> None:
+        """Start the worker and have it load the classifier, in the background (~1 s: Python,
+        the parser, the model); the caller reads here meanwhile and sends groups once
+        `ready_for_groups` says so. A backlog's first mails, or a burst's, do not wait."""
+        if self._classifying or self._warming is not None:
+            return
+        warming = asyncio.ensure_future(self._classifying_worker(None))
+        # (its failure is raised by ready_for_groups; one never asked for is not logged)
+        warming.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self._warming = warming
+
+    def ready_for_groups(self) -> bool:
+        """Whether groups can be sent now: the worker has loaded the classifier. Raises the
+        warm-up's failure (ReaderUnavailable) once."""
+        warming = self._warming
+        if warming is not None:
+            if not warming.done():
+                return False
+            self._warming = None
+            if not warming.cancelled() and (failure := warming.exception()) is not None:
+                raise failure
+        return self._classifying and self._worker is not None and self._worker.poll() is None
+
+    async def _warmed(self) -> None:
+        """Wait for a warm-up under way, whatever comes of it (the caller starts a worker
+        of its own if need be): two would start two workers."""
+        warming = self._warming
+        if warming is not None:
+            self._warming = None
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await warming
 
 
 _OVERRUN, _DIED, _STOPPED = object(), object(), object()
@@ -462,7 +501,9 @@ async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | 
     _STOPPED as soon as `stop` is set; the event loop runs on meanwhile."""
     loop = asyncio.get_running_loop()
     readable = loop.create_future()
-    loop.add_reader(connection.fileno(), lambda: readable.done() or readable.set_result(None))
+    # (the number kept: a reader closed meanwhile - a warm-up cancelled - has none)
+    fd = connection.fileno()
+    loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
     stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
     try:
         await asyncio.wait(
@@ -471,7 +512,7 @@ async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | 
             return_when=asyncio.FIRST_COMPLETED,
         )
     finally:
-        loop.remove_reader(connection.fileno())
+        loop.remove_reader(fd)
         if stopping is not None:
             stopping.cancel()
     if not readable.done():

@@ -232,6 +232,7 @@ class _ReadAhead:
         self.read_here: list[MailReading] = []
         self.here = GROUP_MAILS // 4
         self.unavailable = False  # the worker could not be started: all is read here
+        self.sent = False  # the group being read went to the worker (else all read here)
 
     def takes(self, raw: bytes) -> bool:
         """Whether this mail is read ahead (a large one is read alone, guarded)."""
@@ -269,7 +270,7 @@ class _ReadAhead:
             taken = await self.reader.finish_group(self.stop)
             if taken is None:
                 return False
-            if self.unavailable:
+            if not self.sent:
                 pass
             elif self.reader.waited:
                 self.here = min(self.here + 1, GROUP_MAILS)
@@ -279,18 +280,23 @@ class _ReadAhead:
         if self.gathered:
             group, self.gathered = self.gathered, []
             here, there = group[: self.here], group[self.here :]
+            self.sent = False
             if there and not self.unavailable:
                 try:
-                    if not await self.reader.start_group(
+                    if not self.reader.ready_for_groups():
+                        self.reader.warm_up()  # this group is read here meanwhile
+                    elif not await self.reader.start_group(
                         [(raw, place) for _, place, raw in there], self.stop
                     ):
                         return False
+                    else:
+                        self.sent = True
                 except ReaderUnavailable as exc:
                     # Small mail is read here without a backlog too: the rest of this one
                     # is, rather than waiting for a worker that cannot start.
                     log.warning("mail watcher: %s; reading the backlog here", exc)
                     self.unavailable = True
-            if self.unavailable:
+            if not self.sent:
                 here, there = group, []
             self.in_reader = [(uid, place) for uid, place, _ in group]
             for uid, place, raw in here:
