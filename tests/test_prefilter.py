@@ -230,3 +230,14 @@ def test_a_file_written_by_another_version_of_the_derivation_is_not_used(tmp_pat
     monkeypatch.setattr(module, "_DERIVED", None)
     assert module._derived_before() == {}
     assert prefilter(re.compile(r"\bradera\b")).may_match(Words("radera mig"))
+
+
+def test_a_checkout_with_crlf_line_ends_still_uses_the_file():
+    # git's autocrlf on Windows writes the module with CRLF: the same version, whose file
+    # saves 1.5 s of every start.
+    from bot.reading import prefilter as module
+
+    source = Path(module.__file__).read_bytes()
+    assert b"\r\n" not in source
+    assert module._derivation(source.replace(b"\n", b"\r\n")) == module._derivation()
+    assert module._derivation(source.replace(b"derive", b"Derive")) != module._derivation()

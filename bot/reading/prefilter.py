@@ -391,10 +391,12 @@ def _derived_before() -> dict[str, tuple[Requirement, ...]]:
     return _DERIVED
 
 
-def _derivation() -> str:
-    """What derives the requirements: this module's own text (a file written by another
-    version of it is not used)."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+def _derivation(source: bytes | None = None) -> str:
+    """What derives the requirements: this module's own text, `source` by default (a file
+    written by another version of it is not used). Its line ends do not count: a checkout
+    with CRLF line ends (git's autocrlf on Windows) is the same version."""
+    text = Path(__file__).read_bytes() if source is None else source
+    return hashlib.sha256(text.replace(b"\r\n", b"\n")).hexdigest()[:16]
 
 
 def _checked(patterns: object) -> dict[str, tuple[Requirement, ...]]:
