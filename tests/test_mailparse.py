@@ -378,3 +378,27 @@ def test_addresses_of_the_usual_shape_read_as_the_library_reads_them():
 def test_a_date_that_has_no_utc_time_is_no_date():
     raw = _mail("From: a@example.se\nDate: Fri, 31 Dec 9999 23:59:59 -1200\n", b"Hej")
     assert parse_email(raw).date is None
+
+
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        "anna@victim.example <x@evil.example>",
+        "Anna anna@victim.example <x@evil.example>",
+        "=?utf-8?q?anna@victim.example?= <x@evil.example>",
+        "anna@victim.example\n <x@evil.example>",
+    ],
+)
+def test_a_name_written_as_an_address_is_not_taken_for_the_sender(from_header):
+    # Mail clients reply to the <address>, and the receiving server checks its domain; the
+    # email library read such a name as the address and dropped the real one, so a mail
+    # from x@evil.example was taken for one from anna@victim.example.
+    parsed = parse_email(_mail(f"From: {from_header}\nSubject: Radera mig\n", b"Radera mig."))
+    assert parsed.from_address == "x@evil.example"
+    assert "anna@victim.example" in parsed.from_name
+
+
+def test_a_name_written_as_an_address_in_raw_8_bit_is_not_taken_for_the_sender():
+    raw = "From: anna@victim.example Åsa <x@evil.example>\r\nSubject: hej\r\n\r\nhej".encode()
+    parsed = parse_email(raw)
+    assert (parsed.from_address, parsed.from_name) == ("x@evil.example", "anna@victim.example Åsa")

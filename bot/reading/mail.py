@@ -195,6 +195,25 @@ def _plain_value(name: str, raw_text: str) -> str | None:
     return raw_text
 
 
+#: One name, unquoted, before one address in angle brackets: "anna@victim.se <x@evil.example>".
+_NAME_AND_ANGLE_ADDRESS = re.compile(rf'\s*([^<>",]*?)\s*<({_ADDRESS})>\s*')
+
+
+def _address_named_like_one(raw_text: str) -> str | None:
+    """A mailbox whose unquoted name holds an @, quoted: its <address> is the mailbox, as
+    mail clients (which reply to it) and the receiving server (which checks its domain)
+    read it. The policy's parser, and email.utils, read such a name as the address and
+    drop the real one: "anna@victim.se <x@evil.example>" was read as a mail from
+    anna@victim.se. None for any other header value."""
+    if re.search(r"[\udc80-\udcff]", raw_text):  # raw 8-bit bytes (see _header_values)
+        raw_text = _from_surrogates(raw_text)
+    one = _NAME_AND_ANGLE_ADDRESS.fullmatch(raw_text.replace("\r", "").replace("\n", ""))
+    if one is None or "@" not in one[1]:
+        return None
+    name = re.sub(r'["\\]', "", _decode_words(one[1]))
+    return f'"{name}" <{one[2]}>'
+
+
 def _header_values(message: Message) -> Iterator[tuple[str, str]]:
     """(lower-cased name, decoded value) for the first header of each name, never raising.
 
@@ -212,6 +231,10 @@ def _header_values(message: Message) -> Iterator[tuple[str, str]]:
         plain = _plain_value(name.lower(), raw_text) if raw_text.isascii() else None
         if plain is not None and len(raw_text) <= MAX_PARSED_HEADER_CHARS:
             value = plain
+        elif name.lower() in _ADDRESS_HEADERS and (
+            named := _address_named_like_one(raw_text[:MAX_PARSED_HEADER_CHARS])
+        ):
+            value = named
         elif not raw_text.isascii() and re.search(r"[\udc80-\udcff]", raw_text):
             value = _decode_words(_from_surrogates(raw_text))
         elif len(raw_text) > MAX_PARSED_HEADER_CHARS:
