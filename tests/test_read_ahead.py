@@ -252,3 +252,44 @@ async def test_a_backlog_does_not_wait_for_the_reader_process_to_start(
     await _watch_until(world, settings, lambda: len(_stored(world)) == 120, 60)
     assert [row[0] for row in _stored(world)] == list(range(1, 121))
     assert len(warming) == 1 and warming[0].cancelled()
+
+
+async def test_the_event_loop_is_served_between_the_mails_the_watcher_reads_itself(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    # Each mail read here blocks the event loop while it is read (a crafted one under 64 KB
+    # for up to ~0.5 s; here 0.1 s each); the chat and a SIGTERM are served between them,
+    # not after a whole group of 25.
+    import time
+
+    import bot.runtime.mail_watcher as mail_watcher
+    from bot.runtime.mail_reader import ReaderUnavailable
+
+    async def cannot_start(self, stop):
+        raise ReaderUnavailable("cannot start the mail reader")
+
+    def slow_read_mail(raw, position):
+        time.sleep(0.1)
+        return read_mail(raw, position)
+
+    monkeypatch.setattr(MailReader, "_classifying_worker", cannot_start)
+    monkeypatch.setattr(mail_watcher, "read_mail", slow_read_mail)
+    await _append(imap_server, [_mail(i) for i in range(60)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+    gaps: list[float] = []
+
+    async def ticking() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        await _watch_until(world, settings, lambda: len(_stored(world)) == 60, 60)
+    finally:
+        ticker.cancel()
+    assert max(gaps) < 1.0  # one mail's 0.1 s and the database's turn; 25 of them: 2.5 s
