@@ -293,3 +293,28 @@ async def test_the_event_loop_is_served_between_the_mails_the_watcher_reads_itse
     finally:
         ticker.cancel()
     assert max(gaps) < 1.0  # one mail's 0.1 s and the database's turn; 25 of them: 2.5 s
+
+
+async def test_a_stop_is_not_held_up_by_a_reader_process_that_is_slow_to_start(monkeypatch):
+    # A large mail comes while the worker is still starting for a backlog: its reading
+    # waits for that start, and a SIGTERM meanwhile ends the wait (and the start).
+    never = asyncio.Event()
+
+    async def slow_to_start(self, stop):
+        await never.wait()
+
+    monkeypatch.setattr(MailReader, "_classifying_worker", slow_to_start)
+    reader = MailReader(5.0)
+    stop = asyncio.Event()
+    try:
+        reader.warm_up()
+        large = _mail(1, "Offerten bifogas nedan.\r\n" * 4_000)
+        reading = asyncio.ensure_future(reader.read(large, Position(7, 1), stop))
+        await asyncio.sleep(0.2)
+        assert not reading.done()  # waiting for the worker to start
+        stop.set()
+        await asyncio.wait([reading], timeout=1.5)  # (not cancelled: it has to end itself)
+        assert reading.done() and reading.result() is None  # read again next time
+        assert reader._worker is None
+    finally:
+        reader.close()

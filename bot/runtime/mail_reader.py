@@ -41,7 +41,6 @@ watcher fetches the next and its database thread writes the last
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import subprocess
@@ -232,7 +231,7 @@ class MailReader:
         memory beside its reading: once the worker has its bytes they wait in a file, the
         reading's `original` (its `inbound.raw` is then None; see KeptOriginal). `guarded`:
         read in the worker whatever its size."""
-        await self._warmed()
+        await self._warmed(stop)
         handed = isinstance(mail, MailBytes)
         raw = mail.take() if isinstance(mail, MailBytes) else mail
         if len(raw) < self.guarded_from_bytes and not guarded:
@@ -287,7 +286,7 @@ class MailReader:
         `finish_group` takes their readings. False when `stop` was set first."""
         if self._group is not None:
             raise RuntimeError("a group is being read already")
-        await self._warmed()
+        await self._warmed(stop)
         connection = await self._classifying_worker(stop)
         if connection is None:
             return False
@@ -403,6 +402,8 @@ class MailReader:
         if worker is not None and connection is not None and worker.poll() is None:
             return connection
         self._end_worker()
+        if stop is not None and stop.is_set():
+            return None  # (no worker started only to be ended)
         ours, theirs = socket.socketpair()
         try:
             self._worker = subprocess.Popen(
@@ -471,14 +472,27 @@ class MailReader:
                 raise failure
         return self._classifying and self._worker is not None and self._worker.poll() is None
 
-    async def _warmed(self) -> None:
+    async def _warmed(self, stop: asyncio.Event | None) -> None:
         """Wait for a warm-up under way, whatever comes of it (the caller starts a worker
-        of its own if need be): two would start two workers."""
+        of its own if need be): two would start two workers. A stop ends the wait, and the
+        warm-up with it (a worker slow to start could otherwise hold a SIGTERM up to
+        START_SECONDS)."""
         warming = self._warming
-        if warming is not None:
-            self._warming = None
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await warming
+        if warming is None:
+            return
+        self._warming = None
+        if warming.done():
+            return  # (its outcome is not raised here: the caller starts a worker if need be)
+        stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        try:
+            waits = [warming, stopping] if stopping is not None else [warming]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if stopping is not None:
+                stopping.cancel()
+            if not warming.done():  # stopped first (or this task was cancelled)
+                warming.cancel()
+                self._end_worker()
 
 
 _OVERRUN, _DIED, _STOPPED = object(), object(), object()
