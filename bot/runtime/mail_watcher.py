@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -404,18 +403,26 @@ class _Committer:
         if self.stopped or not self.waiting:
             return
         batch, self.waiting = self.waiting, []
-        future = asyncio.get_running_loop().run_in_executor(
-            None,
-            functools.partial(
-                handle_batch,
-                self.database,
-                self.services,
-                [p for p, _ in batch],
-                self.cursor,
-                self._is_stopped,
-                TRANSACTION_SECONDS,
-            ),
-        )
+        pendings = [p for p, _ in batch]
+
+        def write() -> int:
+            try:
+                return handle_batch(
+                    self.database,
+                    self.services,
+                    pendings,
+                    self.cursor,
+                    self._is_stopped,
+                    TRANSACTION_SECONDS,
+                )
+            finally:
+                # Let go of the mail before the result is handed back: the executor drops
+                # its work item (this function, so the list) only after setting the result,
+                # and the event loop may fetch the next large mail first - its text and this
+                # one's held at once.
+                pendings.clear()
+
+        future = asyncio.get_running_loop().run_in_executor(None, write)
         self.in_flight = (future, [uid for _, uid in batch])
         self.in_flight_batch = batch
 
