@@ -132,6 +132,31 @@ async def test_a_group_is_read_in_the_worker_with_the_classifier_loaded_there():
         reader.close()
 
 
+async def test_a_group_is_read_with_the_watchers_model_not_a_newer_file():
+    """The worker classifies with the model the watcher reads with (sent to it, not loaded
+    again): a retrain that replaced the file meanwhile would otherwise split the mailbox
+    between two models."""
+    from dataclasses import replace
+
+    from bot.reading import learned_model
+
+    mails = [_small(i) for i in range(4)]
+    from_file = [read_mail(raw, pos).classification for raw, pos in mails]
+    shipped = learned_model.shipped_model()
+    # The same weights under the kinds in reverse order: surely not what the file reads.
+    learned_model.use_as_shipped(replace(shipped, kinds=shipped.kinds[::-1]))
+    reader = MailReader(5.0)
+    try:
+        assert await reader.start_group(mails)
+        readings = await reader.finish_group()
+        here = [read_mail(raw, pos).classification for raw, pos in mails]
+    finally:
+        reader.close()
+        learned_model.use_as_shipped(shipped)
+    assert [r.classification for r in readings] == here
+    assert here != from_file
+
+
 @pytest.mark.parametrize("count", [1, 25])
 async def test_each_mail_of_a_group_keeps_its_own_bytes_and_place(count):
     reader = MailReader(5.0)

@@ -53,6 +53,7 @@ from typing import IO
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification
+from bot.reading.learned_model import loaded_model
 from bot.runtime.mail_classifying import classification_of, classify_inbound
 from bot.runtime.mail_parsing import (
     CLASSIFY,
@@ -83,6 +84,9 @@ GUARDED_FROM_BYTES = 64 * 1024
 #: The worker is ended after a mail that left it holding more than this (at rest ~21 MiB;
 #: after a mail with 1 MB attached ~30).
 RECYCLE_MIB = 48.0
+#: Once the mailbox is read through, the worker is ended after this many seconds unless it
+#: is used again meanwhile (see MailReader.rest).
+REST_SECONDS = 5.0
 #: How long the worker process may take to start (import the parser) before the
 #: watcher treats it as unavailable and tries again later.
 START_SECONDS = 60.0
@@ -212,6 +216,7 @@ class MailReader:
         self._classifying = False  # the worker has loaded the classifier (see start_group)
         self._warming: asyncio.Future[Connection | None] | None = None  # see warm_up
         self._group: list[tuple[bytes, Position]] | None = None  # being read in the worker
+        self._resting: asyncio.TimerHandle | None = None  # see rest
         #: Whether finish_group had to wait for an answer the worker had not yet given (the
         #: worker is behind: the watcher could read more of each group itself).
         self.waited = False
@@ -378,6 +383,7 @@ class MailReader:
             return connection
         try:
             connection.send(CLASSIFY)
+            connection.send(loaded_model())  # (~20 ms; the worker's own load takes ~0.3 s)
         except OSError as exc:
             self._end_worker()
             raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
@@ -443,16 +449,34 @@ class MailReader:
         self._worker = self._connection = None
         self._classifying = False
 
+    def rest(self, seconds: float = REST_SECONDS) -> None:
+        """The mailbox is read through: the worker (21-48 MiB) is ended in `seconds` unless it
+        is used again first. noxbot waits for mail most of the time, and not with the worker
+        kept; but a burst that comes on the heels of a backlog, or the next mail of a busy
+        minute, finds it ready rather than starting one (0.2-1 s, on the burst's time)."""
+        self._awake()
+        if self._worker is not None or self._warming is not None:
+            self._resting = asyncio.get_running_loop().call_later(seconds, self.close)
+
+    def _awake(self) -> None:
+        """The worker is wanted again: it is not ended at the end of a rest."""
+        if self._resting is not None:
+            self._resting.cancel()
+            self._resting = None
+
     def close(self) -> None:
+        self._awake()
         if self._warming is not None:
             self._warming.cancel()
             self._warming = None
         self._end_worker()
 
     def warm_up(self) -> None:
-        """Start the worker and have it load the classifier, in the background (~1 s: Python,
-        the parser, the model); the caller reads here meanwhile and sends groups once
-        `ready_for_groups` says so. A backlog's first mails, or a burst's, do not wait."""
+        """Start the worker and have it load the classifier, in the background (~0.2 s:
+        Python, the parser, the model sent; 0.5-1 s on a busy machine); the caller reads
+        here meanwhile and sends groups once `ready_for_groups` says so. A backlog's first
+        mails, or a burst's, do not wait."""
+        self._awake()
         if self._classifying or self._warming is not None:
             return
         warming = asyncio.ensure_future(self._classifying_worker(None))
@@ -463,6 +487,7 @@ class MailReader:
     def ready_for_groups(self) -> bool:
         """Whether groups can be sent now: the worker has loaded the classifier. Raises the
         warm-up's failure (ReaderUnavailable) once."""
+        self._awake()
         warming = self._warming
         if warming is not None:
             if not warming.done():
@@ -477,6 +502,7 @@ class MailReader:
         of its own if need be): two would start two workers. A stop ends the wait, and the
         warm-up with it (a worker slow to start could otherwise hold a SIGTERM up to
         START_SECONDS)."""
+        self._awake()
         warming = self._warming
         if warming is None:
             return

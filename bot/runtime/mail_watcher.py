@@ -513,9 +513,10 @@ async def watch_mail(
                 if stop.is_set():
                     break
                 # The mailbox is read through: the mail-reading worker (21-48 MiB) is ended
-                # while noxbot waits, which is most of the time; the next large mail starts
-                # a fresh one (~0.1 s).
-                reader.close()
+                # while noxbot waits, which is most of the time, once a burst that follows
+                # this pass would have found it (MailReader.rest); the next large mail
+                # starts a fresh one (~0.1 s).
+                reader.rest()
                 await mailbox.wait_for_mail(stop)
         finally:
             # (a worker left by a failure is not kept through the backoff: ~35 MiB)
