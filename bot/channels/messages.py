@@ -95,7 +95,11 @@ class InboundMessage:
             safe = len(key) <= 200 and key.isprintable()
             return key if safe else f"telegram:cbsha:{_digest(key)}"
         if self.channel is ChannelName.TELEGRAM and self.telegram_update_id is not None:
-            return f"telegram:update:{self.telegram_update_id}"
+            # An update kept unread, known by its id and its content: Telegram numbers
+            # updates afresh, at random, after a week without any, and another update
+            # given an old one's id must not be taken for it and dropped.
+            held = hashlib.sha256(self.raw or b"").hexdigest()[:16]
+            return f"telegram:update:{self.telegram_update_id}:{held}"
         if self.channel is ChannelName.TELEGRAM and self.telegram_message_id is not None:
             return f"telegram:{self.telegram_chat_id}:{self.telegram_message_id}"
         digest = _digest(

@@ -282,6 +282,22 @@ async def test_an_update_the_library_cannot_read_is_kept_for_staff_and_the_chat_
     assert "Anna" not in logged and "Radera" not in logged
 
 
+def test_an_unreadable_update_under_an_old_updates_id_is_kept_too(tmp_path):
+    """Telegram numbers updates afresh, at random, after a week without any: an unreadable
+    update given the id of one kept long ago is another message, not a duplicate of it.
+    The same update handed in twice (polled again after a crash) is still kept once."""
+    from bot.channels.telegram import UnreadableUpdate, unreadable_inbound
+
+    world = make_world(tmp_path)
+    first = UnreadableUpdate(41, b'{"update_id": 41, "message": {"text": "Radera mig"}}', "E")
+    later = UnreadableUpdate(41, b'{"update_id": 41, "message": {"text": "Hej igen"}}', "E")
+    for update in (first, later, first):
+        world.receive(unreadable_inbound(update))
+    with world.session() as session:
+        kept = session.exec(select(Message.raw).order_by(Message.id)).all()
+    assert kept == [first.raw, later.raw]
+
+
 async def test_a_button_press_is_answered_and_verifies(bot_api, tmp_path):
     world = make_world(tmp_path)
     settings = world.services.settings.model_copy(
