@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.runtime.mail_reader import MailReader, Position, read_mail
 from bot.store.tables import Message
+from tests.loop_gaps import loop_gaps
 from tests.test_recovery import _append, _mail, _watch_until, _world, imap_server  # noqa: F401
 
 REQUESTS = [
@@ -76,6 +77,14 @@ async def test_a_backlog_read_on_the_second_core_is_stored_as_mail_read_one_by_o
     assert states[42] == "malformed" and states[31] != "malformed"
 
 
+@pytest.fixture
+def reader():
+    """A mail reader (its worker started by the test's first group), ended after the test."""
+    reader = MailReader(5.0)
+    yield reader
+    reader.close()
+
+
 def _small(i: int) -> tuple[bytes, Position]:
     return _mail(i, REQUESTS[i % 4]), Position(imap_uidvalidity=7, imap_uid=i)
 
@@ -86,53 +95,41 @@ def _sizeable(i: int) -> tuple[bytes, Position]:
     return _mail(i, body), Position(imap_uidvalidity=7, imap_uid=i)
 
 
-async def test_a_group_whose_reader_process_dies_is_read_again_mail_by_mail(caplog):
-    reader = MailReader(5.0)
-    try:
-        mails = [_sizeable(i) for i in range(25)]
-        assert await reader.start_group(mails)
-        reader._worker.kill()  # as the kernel's OOM killer would, while it reads
-        readings = await reader.finish_group()
-        assert readings == [read_mail(raw, position) for raw, position in mails]
-        assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-            "the mail reader ended while it read a group; reading its last 25 one by one"
-        ]
-        assert await reader.start_group(mails[:2])  # and the next group is read as before
-        assert await reader.finish_group() == readings[:2]
-    finally:
-        reader.close()
+async def test_a_group_whose_reader_process_dies_is_read_again_mail_by_mail(caplog, reader):
+    mails = [_sizeable(i) for i in range(25)]
+    assert await reader.start_group(mails)
+    reader._worker.kill()  # as the kernel's OOM killer would, while it reads
+    readings = await reader.finish_group()
+    assert readings == [read_mail(raw, position) for raw, position in mails]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "the mail reader ended while it read a group; reading its last 25 one by one"
+    ]
+    assert await reader.start_group(mails[:2])  # and the next group is read as before
+    assert await reader.finish_group() == readings[:2]
 
 
-async def test_a_group_abandoned_by_a_stop_is_never_taken_for_the_next_ones_readings():
-    reader = MailReader(5.0)
+async def test_a_group_abandoned_by_a_stop_is_never_taken_for_the_next_ones_readings(reader):
     stop = asyncio.Event()
-    try:
-        first = [_sizeable(i) for i in range(25)]
-        assert await reader.start_group(first)
-        stop.set()  # (long before the worker has read them)
-        assert await reader.finish_group(stop) is None  # read again next time
-        second = [_small(i) for i in range(100, 103)]
-        assert await reader.start_group(second)
-        assert await reader.finish_group() == [read_mail(raw, pos) for raw, pos in second]
-    finally:
-        reader.close()
+    first = [_sizeable(i) for i in range(25)]
+    assert await reader.start_group(first)
+    stop.set()  # (long before the worker has read them)
+    assert await reader.finish_group(stop) is None  # read again next time
+    second = [_small(i) for i in range(100, 103)]
+    assert await reader.start_group(second)
+    assert await reader.finish_group() == [read_mail(raw, pos) for raw, pos in second]
 
 
-async def test_a_group_is_read_in_the_worker_with_the_classifier_loaded_there():
-    reader = MailReader(5.0)
-    try:
-        mails = [_small(i) for i in range(4)]
-        assert await reader.start_group(mails)
-        readings = await reader.finish_group()
-        kinds = [reading.classification.kinds for reading in readings]
-        assert kinds == [read_mail(raw, pos).classification.kinds for raw, pos in mails]
-        assert all(k for k in kinds)  # each of them a request, read as one
-        assert reader._worker is not None and reader._worker.poll() is None
-    finally:
-        reader.close()
+async def test_a_group_is_read_in_the_worker_with_the_classifier_loaded_there(reader):
+    mails = [_small(i) for i in range(4)]
+    assert await reader.start_group(mails)
+    readings = await reader.finish_group()
+    kinds = [reading.classification.kinds for reading in readings]
+    assert kinds == [read_mail(raw, pos).classification.kinds for raw, pos in mails]
+    assert all(k for k in kinds)  # each of them a request, read as one
+    assert reader._worker is not None and reader._worker.poll() is None
 
 
-async def test_a_group_is_read_with_the_watchers_model_not_a_newer_file():
+async def test_a_group_is_read_with_the_watchers_model_not_a_newer_file(reader):
     """The worker classifies with the model the watcher reads with (sent to it, not loaded
     again): a retrain that replaced the file meanwhile would otherwise split the mailbox
     between two models."""
@@ -145,30 +142,24 @@ async def test_a_group_is_read_with_the_watchers_model_not_a_newer_file():
     shipped = learned_model.shipped_model()
     # The same weights under the kinds in reverse order: surely not what the file reads.
     learned_model.use_as_shipped(replace(shipped, kinds=shipped.kinds[::-1]))
-    reader = MailReader(5.0)
     try:
         assert await reader.start_group(mails)
         readings = await reader.finish_group()
         here = [read_mail(raw, pos).classification for raw, pos in mails]
     finally:
-        reader.close()
         learned_model.use_as_shipped(shipped)
     assert [r.classification for r in readings] == here
     assert here != from_file
 
 
 @pytest.mark.parametrize("count", [1, 25])
-async def test_each_mail_of_a_group_keeps_its_own_bytes_and_place(count):
-    reader = MailReader(5.0)
-    try:
-        mails = [_small(i) for i in range(count)]
-        assert await reader.start_group(mails)
-        readings = await reader.finish_group()
-        assert [(r.inbound.raw, r.inbound.imap_uid) for r in readings] == [
-            (raw, pos.imap_uid) for raw, pos in mails
-        ]
-    finally:
-        reader.close()
+async def test_each_mail_of_a_group_keeps_its_own_bytes_and_place(count, reader):
+    mails = [_small(i) for i in range(count)]
+    assert await reader.start_group(mails)
+    readings = await reader.finish_group()
+    assert [(r.inbound.raw, r.inbound.imap_uid) for r in readings] == [
+        (raw, pos.imap_uid) for raw, pos in mails
+    ]
 
 
 async def test_a_mail_of_a_group_that_takes_longer_than_its_budget_is_kept_and_the_rest_read():
@@ -217,21 +208,18 @@ async def test_a_group_is_read_when_the_reader_socket_is_numbered_over_1024():
 
 async def test_a_group_left_by_an_error_while_its_answers_are_taken_ends_the_worker(
     monkeypatch,
+    reader,
 ):
-    reader = MailReader(5.0)
-    try:
-        assert await reader.start_group([_small(i) for i in range(3)])
-        worker = reader._worker
+    assert await reader.start_group([_small(i) for i in range(3)])
+    worker = reader._worker
 
-        def broken(self):
-            raise RuntimeError("a bug")
+    def broken(self):
+        raise RuntimeError("a bug")
 
-        monkeypatch.setattr("bot.runtime.mail_parsing.Connection.has_data", broken)
-        with pytest.raises(RuntimeError):
-            await reader.finish_group()
-        assert worker.poll() is not None  # its answers can never be taken for the next's
-    finally:
-        reader.close()
+    monkeypatch.setattr("bot.runtime.mail_parsing.Connection.has_data", broken)
+    with pytest.raises(RuntimeError):
+        await reader.finish_group()
+    assert worker.poll() is not None  # its answers can never be taken for the next's
 
 
 async def test_a_backlog_is_read_here_when_the_reader_process_cannot_start(
@@ -303,20 +291,8 @@ async def test_the_event_loop_is_served_between_the_mails_the_watcher_reads_itse
     monkeypatch.setattr(mail_watcher, "read_mail", slow_read_mail)
     await _append(imap_server, [_mail(i) for i in range(60)])
     world, settings = _world(tmp_path, imap_server, monkeypatch)
-    gaps: list[float] = []
-
-    async def ticking() -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            gaps.append(time.monotonic() - last)
-            last = time.monotonic()
-
-    ticker = asyncio.create_task(ticking())
-    try:
+    async with loop_gaps() as gaps:
         await _watch_until(world, settings, lambda: len(_stored(world)) == 60, 60)
-    finally:
-        ticker.cancel()
     assert max(gaps) < 1.0  # one mail's 0.1 s and the database's turn; 25 of them: 2.5 s
 
 

@@ -269,12 +269,9 @@ class _ReadAhead:
             taken = await self.reader.finish_group(self.stop)
             if taken is None:
                 return False
-            if not self.sent:
-                pass
-            elif self.reader.waited:
-                self.here = min(self.here + 1, GROUP_MAILS)
-            else:
-                self.here = max(self.here - 1, 0)
+            if self.sent:  # (a group read here all alone tells nothing of the worker's pace)
+                waited = self.reader.waited
+                self.here = min(self.here + 1, GROUP_MAILS) if waited else max(self.here - 1, 0)
             readings, self.read_here = [*self.read_here, *taken], []
         if self.gathered:
             group, self.gathered = self.gathered, []
