@@ -13,7 +13,14 @@ from sqlmodel import select
 from bot.runtime.mail_reader import MailReader, Position, read_mail
 from bot.store.tables import Message
 from tests.loop_gaps import loop_gaps
-from tests.test_recovery import _append, _mail, _watch_until, _world, imap_server  # noqa: F401
+from tests.test_recovery import (  # noqa: F401
+    _append,
+    _mail,
+    _watch_until,
+    _when,
+    _world,
+    imap_server,
+)
 
 REQUESTS = [
     "Hej, jag vill att ni raderar alla mina uppgifter.",
@@ -265,6 +272,46 @@ async def test_a_backlog_does_not_wait_for_the_reader_process_to_start(
     await _watch_until(world, settings, lambda: len(_stored(world)) == 120, 60)
     assert [row[0] for row in _stored(world)] == list(range(1, 121))
     assert len(warming) == 1 and warming[0].cancelled()
+
+
+async def test_a_burst_right_after_a_backlog_finds_the_reader_process_ready(
+    imap_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    # The worker is kept a moment once the mailbox is read through (MailReader.rest): the
+    # next burst's groups go to it at once instead of waiting for a new one to start.
+    monkeypatch.setattr("bot.runtime.mail_watcher.READ_AHEAD_FROM", 10)
+    started: list[int] = []
+    real_warm_up = MailReader.warm_up
+
+    def counted(self):
+        started.append(1)
+        return real_warm_up(self)
+
+    monkeypatch.setattr(MailReader, "warm_up", counted)
+    sent: list[int] = []
+    real_start = MailReader.start_group
+
+    async def noted(self, mails, stop=None):
+        sent.append(len(_stored(world)))
+        return await real_start(self, mails, stop)
+
+    monkeypatch.setattr(MailReader, "start_group", noted)
+    await _append(imap_server, [_mail(i, REQUESTS[i % 4]) for i in range(30)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch)
+
+    async def burst_after_backlog() -> None:
+        await _when(lambda: len(_stored(world)) == 30, 60)
+        await asyncio.sleep(0.5)  # (the worker ready meanwhile)
+        await _append(imap_server, [_mail(i, REQUESTS[i % 4]) for i in range(30, 80)])
+
+    burst = asyncio.create_task(burst_after_backlog())
+    await _watch_until(world, settings, lambda: len(_stored(world)) == 80, 60)
+    await burst
+    assert [row[0] for row in _stored(world)] == list(range(1, 81))
+    assert len(started) == 1  # one worker started, for the backlog
+    assert any(stored >= 30 for stored in sent)  # the burst's groups went to it
 
 
 async def test_the_event_loop_is_served_between_the_mails_the_watcher_reads_itself(

@@ -306,3 +306,26 @@ def test_a_parsed_mail_is_masked_once_where_it_is_parsed_and_stored_as_it_was_cl
         stored = session.exec(select(Message)).one()
     assert stored.text == inbound.text and "811218" not in stored.text
     assert stored.classification == reading.classification.to_json()
+
+
+async def test_a_resting_worker_is_ended_unless_a_large_mail_comes_first():
+    """Once the mailbox is read through the worker is kept a moment for a burst that
+    follows (MailReader.rest), not for good; mail read here does not keep it."""
+    reader = MailReader(5.0, guarded_from_bytes=64 * 1024)
+    large = mail(REQUEST * 2_000)  # ~140 KB: read in the worker
+    try:
+        await reader.read(large, HERE)
+        first = reader._worker
+        reader.rest(0.3)
+        await reader.read(mail("hej"), HERE)  # small: read here
+        await asyncio.sleep(0.6)
+        assert first.poll() is not None and reader._worker is None  # ended after its rest
+        await reader.read(large, HERE)
+        second = reader._worker
+        reader.rest(0.3)
+        await asyncio.sleep(0.1)
+        assert (await reader.read(large, HERE)).classification.kinds == (RequestKind.ERASURE,)
+        await asyncio.sleep(0.6)
+        assert reader._worker is second and second.poll() is None  # used: kept
+    finally:
+        reader.close()

@@ -236,11 +236,12 @@ class MailReader:
         memory beside its reading: once the worker has its bytes they wait in a file, the
         reading's `original` (its `inbound.raw` is then None; see KeptOriginal). `guarded`:
         read in the worker whatever its size."""
-        await self._warmed(stop)
         handed = isinstance(mail, MailBytes)
         raw = mail.take() if isinstance(mail, MailBytes) else mail
         if len(raw) < self.guarded_from_bytes and not guarded:
-            return read_mail(raw, position)
+            return read_mail(raw, position)  # (here: neither waits for nor keeps the worker)
+        self._awake()
+        await self._warmed(stop)
         for attempt in (1, 2):
             connection = await self._ready(stop)
             if connection is None:
@@ -291,6 +292,7 @@ class MailReader:
         `finish_group` takes their readings. False when `stop` was set first."""
         if self._group is not None:
             raise RuntimeError("a group is being read already")
+        self._awake()
         await self._warmed(stop)
         connection = await self._classifying_worker(stop)
         if connection is None:
@@ -502,7 +504,6 @@ class MailReader:
         of its own if need be): two would start two workers. A stop ends the wait, and the
         warm-up with it (a worker slow to start could otherwise hold a SIGTERM up to
         START_SECONDS)."""
-        self._awake()
         warming = self._warming
         if warming is None:
             return
