@@ -7,7 +7,8 @@ and how fast it recovers. Starts a throwaway Dovecot (and PostgreSQL with --post
 - the pipeline's CPU per message on an empty database and on one holding 100,000 earlier
   messages and 20,000 cases (in-process, no IMAP), and their ratio;
 - recovery: a restart after kill -9 until the next mail is read, mail read after a
-  Dovecot crash and return, mail pushed during a backlog read after it;
+  Dovecot crash and return; a lone pushed mail, and one pushed during a burst (read after
+  it), each timed from its delivery and from the server's push;
 - a backlog of mail with attachments (150 mails with a 1 MB PDF each), and one of hostile
   mail (every pathological mail, mail of words never seen, attachments): time, peak RSS of
   `noxbot run`, of its mail-reading worker, and of the two together.
