@@ -15,6 +15,7 @@ from bot.channels.messages import InboundMessage
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import RequestKind
 from bot.runtime.mail_reader import (
+    GUARDED_FROM_BYTES,
     KeptOriginal,
     MailBytes,
     MailReader,
@@ -329,3 +330,94 @@ async def test_a_resting_worker_is_ended_unless_a_large_mail_comes_first():
         assert reader._worker is second and second.poll() is None  # used: kept
     finally:
         reader.close()
+
+
+async def test_a_worker_rests_from_the_first_pass_that_did_not_use_it():
+    # The watcher says the mailbox is read through after every pass - with polling every
+    # second, or a push that brings no mail: that must not put the worker's end off.
+    reader = MailReader(5.0, guarded_from_bytes=64 * 1024)
+    try:
+        await reader.read(mail(REQUEST * 2_000), HERE)  # read in the worker
+        worker = reader._worker
+        for _ in range(8):
+            reader.rest(0.3)
+            await asyncio.sleep(0.1)
+        assert worker.poll() is not None and reader._worker is None
+    finally:
+        reader.close()
+
+
+def _many_crafted_parts(parts: int) -> bytes:
+    """A small mail whose parsing costs far more than its size says: many MIME parts with
+    crafted Content-Type headers (~2 ms each to parse)."""
+    body = "".join(
+        f"--B\r\nContent-Type: text/plain; p={i}; {'((' * 140}\r\n\r\nx\r\n" for i in range(parts)
+    )
+    return (
+        "From: anna@example.se\r\nTo: info@noxconsulting.se\r\nSubject: Hej\r\n"
+        "Message-ID: <parts@example.se>\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        f"--B\r\nContent-Type: text/plain\r\n\r\n{REQUEST}\r\n{body}--B--\r\n"
+    ).encode()
+
+
+async def test_a_small_mail_of_many_crafted_parts_is_read_in_the_worker():
+    # Under 64 KB, but what parsing it costs grows with its parts' headers: read here, it
+    # held the event loop (the chat, a SIGTERM) for most of a second.
+    raw = _many_crafted_parts(190)
+    assert len(raw) < GUARDED_FROM_BYTES
+    reader = MailReader(5.0)
+    try:
+        await reader.read(mail("hej"), HERE)
+        assert reader._worker is None  # ordinary small mail: read here
+        async with loop_gaps() as gaps:
+            reading = await reader.read(raw, HERE)
+        assert reader._worker is not None  # this one went to the worker
+        assert reading == read_mail(raw, HERE)
+        assert reading.classification.kinds == (RequestKind.ERASURE,)
+        assert max(gaps, default=0.0) < 0.25
+    finally:
+        reader.close()
+
+
+async def test_a_cancelled_warm_up_does_not_unregister_a_later_socket_of_its_number(
+    monkeypatch,
+):
+    # The rest's end cancels a warm-up still under way and closes its socket; the number
+    # can go to the next socket before the cancelled wait has cleaned up after itself.
+    import socket
+
+    from bot.runtime import mail_reader
+    from bot.runtime.mail_parsing import Connection
+
+    held: list[socket.socket] = []
+
+    async def slow_to_start(self, stop):
+        ours, theirs = socket.socketpair()
+        held.append(theirs)  # (open, silent: no answer ever comes)
+        self._connection = Connection(ours)
+        await mail_reader._answer(self._connection, 60, None)
+
+    monkeypatch.setattr(MailReader, "_classifying_worker", slow_to_start)
+    reader = MailReader(5.0)
+    loop = asyncio.get_running_loop()
+    try:
+        reader.warm_up()
+        await asyncio.sleep(0.05)  # (waiting for an answer that never comes)
+        number = reader._connection.fileno()
+        reader.close()  # as the rest's end does
+        first, second = socket.socketpair()
+        ours, theirs = (first, second) if first.fileno() == number else (second, first)
+        if ours.fileno() != number:
+            pytest.skip("the descriptor number was not reused")
+        heard = asyncio.Event()
+        loop.add_reader(number, heard.set)
+        await asyncio.sleep(0.05)  # the cancelled wait ends meanwhile
+        theirs.send(b"x")
+        await asyncio.wait_for(heard.wait(), 2)  # still registered
+        loop.remove_reader(number)
+        ours.close()
+        theirs.close()
+    finally:
+        reader.close()
+        for sock in held:
+            sock.close()

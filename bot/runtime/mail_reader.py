@@ -13,16 +13,18 @@ outside the work:
 - a separate process can be killed at any moment. So a mail of GUARDED_FROM_BYTES or more
   is parsed in a worker process (a fresh interpreter running
   bot.runtime.mail_parsing.serve_worker) that stays up between mails (the watcher ends it
-  once the mailbox is read through); the event loop waits for its answer without
-  blocking, and kills it when the budget runs out or the watcher is stopped.
+  a few seconds after the mailbox is read through: MailReader.rest); the event loop waits
+  for its answer without blocking, and kills it when the budget runs out or the watcher is
+  stopped.
 
 Only parsing grows with the mail: the classifier reads at most HEAD_CHARS + TAIL_CHARS of
 any text (bot.reading.classifier.bounded), so a mail's classification costs what a small
 mail's does and is done here, for every mail — the worker needs neither the model nor the
 rest of noxbot (~20 MiB and 0.1 s of start-up less). Smaller mail is parsed here too: at
 that size the linear steps cannot take long (the slowest input found, MIME parts with
-crafted headers, costs about 7 µs a byte: under half a second at 64 KB; ordinary mail a
-few milliseconds), and the worker process need not even exist while the mailbox holds
+crafted headers, costs about 7 µs a byte, so such mail is read in the worker whatever
+its size once it has more than GUARDED_FROM_PARTS parts; ordinary mail a few
+milliseconds), and the worker process need not even exist while the mailbox holds
 only ordinary mail. Handing a mail over costs about a millisecond up to 64 KB and a few at
 1 MB (the mail goes there and its message comes back, pickled: 0.5 ms per MB); starting
 the worker about 0.1 s, once and after each kill (bench/pathological_bench.py measures
@@ -41,6 +43,7 @@ watcher fetches the next and its database thread writes the last
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import subprocess
@@ -81,6 +84,9 @@ log = logging.getLogger("noxbot")
 
 #: Mail at least this large is read in the worker process (see the module's docstring).
 GUARDED_FROM_BYTES = 64 * 1024
+#: ... and mail with more MIME delimiter lines than this, whatever its size: what parsing
+#: costs grows with its parts' headers (crafted ones ~2 ms each), and real mail has a few.
+GUARDED_FROM_PARTS = 50
 #: The worker is ended after a mail that left it holding more than this (at rest ~21 MiB;
 #: after a mail with 1 MB attached ~30).
 RECYCLE_MIB = 48.0
@@ -238,7 +244,7 @@ class MailReader:
         read in the worker whatever its size."""
         handed = isinstance(mail, MailBytes)
         raw = mail.take() if isinstance(mail, MailBytes) else mail
-        if len(raw) < self.guarded_from_bytes and not guarded:
+        if not guarded and self.reads_here(raw):
             return read_mail(raw, position)  # (here: neither waits for nor keeps the worker)
         self._awake()
         await self._warmed(stop)
@@ -284,10 +290,16 @@ class MailReader:
         kept = raw if original is None else _read_back(original)
         return MailReading(unreadable(kept, position, why), None)
 
+    def reads_here(self, raw: bytes) -> bool:
+        """Whether `read` reads this mail here, unguarded: it is under `guarded_from_bytes`
+        and of at most GUARDED_FROM_PARTS MIME parts (counted as delimiter lines, an upper
+        bound), so that reading it cannot take long."""
+        return len(raw) < self.guarded_from_bytes and raw.count(b"\n--") <= GUARDED_FROM_PARTS
+
     async def start_group(
         self, mails: list[tuple[bytes, Position]], stop: asyncio.Event | None = None
     ) -> bool:
-        """Send small mails (each under `guarded_from_bytes`) to the worker to be read - parsed
+        """Send small mails (each one that `reads_here`) to the worker to be read - parsed
         and classified - while the caller goes on (fetching the next, writing the last);
         `finish_group` takes their readings. False when `stop` was set first."""
         if self._group is not None:
@@ -447,6 +459,9 @@ class MailReader:
             self._worker.kill()
             self._worker.wait()
         if self._connection is not None:
+            fd = self._connection.fileno()
+            with contextlib.suppress(RuntimeError):  # (no loop running: none registered)
+                asyncio.get_running_loop().remove_reader(fd)
             self._connection.close()
         self._worker = self._connection = None
         self._classifying = False
@@ -455,8 +470,11 @@ class MailReader:
         """The mailbox is read through: the worker (21-48 MiB) is ended in `seconds` unless it
         is used again first. noxbot waits for mail most of the time, and not with the worker
         kept; but a burst that comes on the heels of a backlog, or the next mail of a busy
-        minute, finds it ready rather than starting one (0.2-1 s, on the burst's time)."""
-        self._awake()
+        minute, finds it ready rather than starting one (0.2-1 s, on the burst's time).
+        Counted from the first call after the worker was last used, however many passes
+        (polls, pushes that bring no mail) call it meanwhile."""
+        if self._resting is not None:
+            return  # (counted from the first: a pass every second must not put it off)
         if self._worker is not None or self._warming is not None:
             self._resting = asyncio.get_running_loop().call_later(seconds, self.close)
 
@@ -553,7 +571,10 @@ async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | 
             return_when=asyncio.FIRST_COMPLETED,
         )
     finally:
-        loop.remove_reader(fd)
+        # Not if the connection was closed meanwhile (a warm-up cancelled by a rest's end):
+        # _end_worker took the registration away, and the number may be a new socket's.
+        if connection.fileno() == fd:
+            loop.remove_reader(fd)
         if stopping is not None:
             stopping.cancel()
     if not readable.done():

@@ -234,8 +234,9 @@ class _ReadAhead:
         self.sent = False  # the group being read went to the worker (else all read here)
 
     def takes(self, raw: bytes) -> bool:
-        """Whether this mail is read ahead (a large one is read alone, guarded)."""
-        return len(raw) < self.reader.guarded_from_bytes
+        """Whether this mail is read ahead (a large one, or one of many parts, is read alone,
+        guarded)."""
+        return self.reader.reads_here(raw)
 
     async def add(self, uid: int, place: Position, raw: bytes) -> bool:
         """Gather a mail; a full group is sent to the worker. False when stopped meanwhile."""
