@@ -146,7 +146,8 @@ asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
             text=True,
         )
         assert self.process.stdout is not None
-        if self.process.stdout.readline().strip() != "ready":
+        if self.process.stdout.readline().strip() != "ready":  # (its end, should it fail)
+            self.stop()
             raise RuntimeError("the observing IMAP session did not start")
         threading.Thread(target=self._read, daemon=True).start()
 
