@@ -344,23 +344,24 @@ def backlog(args: argparse.Namespace, server: dovecot.Dovecot, work: Path, url: 
     # A lone mail, and mail pushed while a burst is read (read right after it), counted
     # from their delivery and from the server's push (seen by a session of its own).
     observer = PushObserver(server)
+
+    def pushed(n: int, stored: int) -> tuple[float, float, float]:
+        """Mail n appended: when it was delivered, read (`stored` messages in all), told."""
+        asyncio.run(append(server, n))
+        delivered = time.monotonic()
+        wait_for(lambda: bot.stored() >= stored, 120, 0.005, bot)
+        read = time.monotonic()
+        return delivered, read, observer.first_after(delivered) or float("nan")
+
     try:
         time.sleep(1.0)
-        asyncio.run(append(server, 199_999))
-        delivered = time.monotonic()
-        wait_for(lambda: bot.stored() >= args.mails + 1, 60, 0.005, bot)
-        read = time.monotonic()
-        told = observer.first_after(delivered) or float("nan")
+        delivered, read, told = pushed(199_999, args.mails + 1)
         print(f"a lone mail: read {read - delivered:.2f} s after its delivery,"
               f" {read - told:.2f} s after the server's push")  # fmt: skip
         seed(server, 100_000, 500)
         t0 = time.monotonic()
         time.sleep(0.3)
-        asyncio.run(append(server, 200_000))
-        delivered = time.monotonic()
-        wait_for(lambda: bot.stored() >= args.mails + 502, 120, 0.005, bot)
-        read = time.monotonic()
-        told = observer.first_after(delivered) or float("nan")
+        delivered, read, told = pushed(200_000, args.mails + 502)
     finally:
         observer.stop()
     print(

@@ -507,7 +507,6 @@ class MailReader:
     def ready_for_groups(self) -> bool:
         """Whether groups can be sent now: the worker has loaded the classifier. Raises the
         warm-up's failure (ReaderUnavailable) once."""
-        self._awake()
         warming = self._warming
         if warming is not None:
             if not warming.done():
