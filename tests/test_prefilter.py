@@ -91,6 +91,40 @@ def test_the_index_names_every_rule_that_matches(readings):
         assert {i for i, p in enumerate(rules) if p.search(reading.mended)} <= possible
 
 
+def test_a_texts_bits_say_what_checking_each_requirement_says(readings):
+    needs = [prefilter(p) for rules in classifier._FILTERED.values() for p, *_ in rules]
+    needs += [prefilter(p) for p in FLAG_PATTERNS]
+    assert any(need.raw for need in needs)  # the raw-text path is exercised too
+    met = 0
+    for reading in readings:
+        words = Words(reading.mended)
+        for need in needs:
+            checked = all(words.meets(r) for r in need.requirements)
+            assert need.may_match(words) is checked, (need.requirements, reading.mended)
+            met += checked
+    assert met > 10_000
+
+
+def test_forgetting_the_words_bits_changes_no_answer(readings, monkeypatch):
+    from bot.reading import prefilter as module
+
+    monkeypatch.setattr(module._Table, "WORDS_KEPT", 5)
+    for reading in readings[:300]:
+        assert classifier._RULES_INDEX.possible(Words(reading.mended)) == {
+            index
+            for index, need in enumerate(classifier._RULES_INDEX.prefilters)
+            if all(Words(reading.mended).meets(r) for r in need.requirements)
+        }
+    assert len(module._TABLE.words) <= 5 + 400  # emptied, not grown
+
+
+def test_a_pattern_made_after_a_text_was_looked_at_is_judged_on_it_too():
+    words = Words("vi vill ha ett zyxvorbtillstand nu")
+    assert not prefilter(re.compile(r"\bradera\b")).may_match(words)
+    assert prefilter(re.compile(r"\bzyxvorb\w*")).may_match(words)  # new bits, same text
+    assert not prefilter(re.compile(r"\bzyxvorbx")).may_match(words)
+
+
 def test_words_are_the_runs_of_ascii_letters():
     import random
 

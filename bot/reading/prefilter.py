@@ -30,7 +30,7 @@ import re
 import re._constants as sre  # the standard library's own regex parser (Python 3.11+)
 import re._parser as sre_parse
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The text's words, as the requirements see them.
@@ -334,10 +334,23 @@ class Prefilter:
     """The requirements of one pattern, best first; empty when it has none (always run)."""
 
     requirements: tuple[Requirement, ...]
+    #: Its requirements' bits in _TABLE, and those of them looked for in the raw text.
+    bits: int = field(init=False, repr=False, compare=False)
+    raw: tuple[tuple[int, Requirement], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        bits, raw = _TABLE.add(self.requirements)
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "raw", raw)
 
     def may_match(self, words: Words) -> bool:
         """False only when the pattern certainly cannot match the text of `words`."""
-        return all(words.meets(requirement) for requirement in self.requirements)
+        unmet = self.bits & ~words.met()
+        if not unmet:
+            return True
+        if unmet & ~sum(bit for bit, _ in self.raw):
+            return False
+        return all(words.meets(need) for bit, need in self.raw if unmet & bit)
 
 
 def prefilter(pattern: re.Pattern[str] | str) -> Prefilter:
@@ -450,6 +463,89 @@ def _split(requirement: Requirement) -> tuple[frozenset[str], tuple[Atom, ...]]:
 _SPLIT: dict[Requirement, tuple[frozenset[str], tuple[Atom, ...]]] = {}
 
 
+class _Table:
+    """Every requirement of every prefilter, a bit each, and for each word the bits of the
+    requirements it meets: worked out once for a word (its starts, ends and parts looked
+    up), then found in a dict. A text's bits are then its words' together, and a pattern
+    may match when its requirements' bits are all among them — a few integer operations
+    where checking each requirement against the text took microseconds. Words recur from
+    mail to mail, so nearly every word is found; the dict is emptied when it grows past
+    WORDS_KEPT (a mail of many invented words costs its own lookups, and no memory)."""
+
+    WORDS_KEPT = 8_192  # ~120 bytes a word: at most ~1 MB
+
+    def __init__(self) -> None:
+        self.count = 0  # bits given so far
+        self.generation = 0  # changes whenever bits are given: a text's bits are then stale
+        self.whole: dict[str, int] = {}
+        self.start: dict[str, int] = {}
+        self.end: dict[str, int] = {}
+        self.part: dict[str, int] = {}
+        self.start_lengths: tuple[int, ...] = ()
+        self.end_lengths: tuple[int, ...] = ()
+        self.words: dict[str, int] = {}
+        self.given: dict[tuple[Requirement, ...], tuple[int, tuple]] = {}
+
+    def add(
+        self, requirements: tuple[Requirement, ...]
+    ) -> tuple[int, tuple[tuple[int, Requirement], ...]]:
+        """The bits of these requirements (the same ones for the same requirements), and
+        those of the requirements holding raw text, which a word's bits cannot tell."""
+        if requirements in self.given:
+            return self.given[requirements]
+        bits, raw = 0, []
+        for requirement in requirements:
+            bit = 1 << self.count
+            self.count += 1
+            bits |= bit
+            for kind, value in requirement:
+                if kind == RAW:
+                    continue
+                table = {WHOLE: self.whole, START: self.start, END: self.end, PART: self.part}
+                table[kind][value] = table[kind].get(value, 0) | bit
+            if any(kind == RAW for kind, _ in requirement):
+                raw.append((bit, requirement))
+        self.start_lengths = tuple(sorted({len(value) for value in self.start}))
+        self.end_lengths = tuple(sorted({len(value) for value in self.end}))
+        self.words.clear()
+        self.generation += 1
+        self.given[requirements] = bits, tuple(raw)
+        return bits, tuple(raw)
+
+    def word_bits(self, word: str) -> int:
+        """The bits of the requirements one word meets (its raw-text ones aside)."""
+        bits = self.whole.get(word, 0)
+        start, end = self.start, self.end
+        for length in self.start_lengths:
+            if length > len(word):
+                break
+            bits |= start.get(word[:length], 0)
+        for length in self.end_lengths:
+            if length > len(word):
+                break
+            bits |= end.get(word[-length:], 0)
+        for part, part_bits in self.part.items():
+            if part in word:
+                bits |= part_bits
+        return bits
+
+    def text_bits(self, words: Iterable[str]) -> int:
+        """The bits of the requirements some word of a text meets."""
+        known = self.words
+        if len(known) > self.WORDS_KEPT:
+            known.clear()
+        bits = 0
+        for word in words:
+            word_bits = known.get(word)
+            if word_bits is None:
+                word_bits = known[word] = self.word_bits(word)
+            bits |= word_bits
+        return bits
+
+
+_TABLE = _Table()
+
+
 class Words:
     """A text's words (runs of a-z), and the checks of a requirement against them."""
 
@@ -457,8 +553,18 @@ class Words:
         self.text = text
         self.words = frozenset(WORD.findall(text) if words is None else words)
         self._joined: str | None = None
+        self._met = (-1, 0)  # (_TABLE's generation, the bits of the requirements met)
+
+    def met(self) -> int:
+        """The bits (in _TABLE) of the requirements the words meet, raw-text ones aside."""
+        generation, bits = self._met
+        if generation != _TABLE.generation:
+            bits = _TABLE.text_bits(self.words)
+            self._met = (_TABLE.generation, bits)
+        return bits
 
     def meets(self, requirement: Requirement) -> bool:
+        """Whether the text meets one requirement: the definition met() gives in bits."""
         split = _SPLIT.get(requirement)
         if split is None:
             split = _SPLIT[requirement] = _split(requirement)
@@ -478,26 +584,17 @@ class Words:
 
 
 class PrefilterIndex:
-    """Many patterns' prefilters, looked up by word: a text's words name the few patterns
-    whose first requirement they meet (a set intersection), instead of every pattern's
-    requirements being checked in turn."""
+    """Many patterns' prefilters at once: the patterns whose requirements' bits are all
+    among a text's, in one pass of integer operations."""
 
     def __init__(self, prefilters: list[Prefilter]) -> None:
         self.prefilters = prefilters
-        self._by_word: dict[str, list[int]] = {}
-        self._always: list[int] = []  # a first requirement that is not whole words alone
-        for index, need in enumerate(prefilters):
-            first = need.requirements[0] if need.requirements else None
-            if first is not None and all(kind == WHOLE for kind, _ in first):
-                for _, word in first:
-                    self._by_word.setdefault(word, []).append(index)
-            else:
-                self._always.append(index)
-        self._keys = frozenset(self._by_word)
+        self._bits = [(index, need.bits) for index, need in enumerate(prefilters) if not need.raw]
+        self._raw = [index for index, need in enumerate(prefilters) if need.raw]
 
     def possible(self, words: Words) -> set[int]:
         """The indexes of the patterns that may match the text of `words`."""
-        found = set(self._always)
-        for word in self._keys & words.words:
-            found.update(self._by_word[word])
-        return {index for index in found if self.prefilters[index].may_match(words)}
+        unmet = ~words.met()
+        found = {index for index, bits in self._bits if not bits & unmet}
+        found.update(index for index in self._raw if self.prefilters[index].may_match(words))
+        return found
