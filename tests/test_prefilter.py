@@ -275,3 +275,24 @@ def test_a_checkout_with_crlf_line_ends_still_uses_the_file():
     assert b"\r\n" not in source
     assert module._derivation(source.replace(b"\n", b"\r\n")) == module._derivation()
     assert module._derivation(source.replace(b"derive", b"Derive")) != module._derivation()
+
+
+def test_passages_asking_a_question_are_found_from_the_question_marks(readings):
+    from bot.reading.learned_model import sentence_spans
+
+    checked = 0
+    for reading in readings:
+        text = reading.mended
+        sentences = sentence_spans(text)
+        for width in (1, 2):
+            count = len(sentences) - width + 1
+            if count < 1:
+                continue
+            searched = [
+                index
+                for index in range(count)
+                if "?" in text[sentences[index][0] : sentences[index + width - 1][1]]
+            ]
+            assert classifier._passages_asking(text, sentences, width, count) == searched
+            checked += bool(searched)
+    assert checked > 1_000

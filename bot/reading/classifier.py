@@ -1334,7 +1334,7 @@ def _strongest(
 ) -> tuple[Estimate, ...]:
     """Per kind (and for "a request") the passage of `width` sentences that reads it most
     strongly, as one Estimate: decide only asks whether some passage reaches a threshold."""
-    flag_sums = model.sums(part_features(flags, width))
+    flag_sums = model.kept_sums(tuple(part_features(flags, width)))
     found = _passage_extras(reading, sentences, width)
     # Passages are grouped by what they hold besides their words (most hold no rule finding
     # and no question; most others just a question): a group's strongest is the column-wise
@@ -1355,7 +1355,7 @@ def _strongest(
     for extras, group in groups.items():
         added = flag_sums
         if extras:
-            added = [a + b for a, b in zip(flag_sums, model.sums(extras), strict=True)]
+            added = [a + b for a, b in zip(flag_sums, model.kept_sums(extras), strict=True)]
         columns = zip(*group, strict=True)
         own = [max(column) - HALF + a for column, a in zip(columns, added, strict=True)]
         best = own if best is None else list(map(max, best, own))
@@ -1366,29 +1366,44 @@ def _passage_extras(
     reading: _Reading, sentences: list[tuple[int, int]], width: int = PASSAGE_SENTENCES
 ) -> list[list[str]]:
     """Per passage (sentences i to i+width-1) what is not its words: the rules' findings
-    within it and whether it asks a question."""
+    within it and whether it asks a question. Only the passages that hold a hit or a
+    question mark are looked at (most hold neither)."""
     starts = [start for start, _ in sentences]
-    found: list[dict[RequestKind, float]] = [{} for _ in range(len(sentences) - width + 1)]
+    count = len(sentences) - width + 1
+    found: dict[int, dict[RequestKind, float]] = {}
     for hit in reading.hits:  # a hit belongs to the passages that hold it whole
         first = bisect_right(starts, hit.start) - 1
         last = bisect_right(starts, hit.end - 1) - 1
-        for index in range(max(last - width + 1, 0), min(first, len(found) - 1) + 1):
-            scores = found[index]
+        for index in range(max(last - width + 1, 0), min(first, count - 1) + 1):
+            scores = found.setdefault(index, {})
             scores[hit.kind] = max(scores.get(hit.kind, 0.0), hit.weight)
-    extras = []
-    for index, scores in enumerate(found):
-        extra = (
-            [
-                f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
-                for kind, score in _resolve(scores).items()
-            ]
-            if scores
-            else []
-        )
-        if "?" in reading.mended[starts[index] : sentences[index + width - 1][1]]:
-            extra.append("x:question")
-        extras.append(extra)
+    extras: list[list[str]] = [[] for _ in range(count)]
+    for index, scores in found.items():
+        extras[index] = [
+            f"r:{kind}:{'strong' if score >= STRONG else 'weak'}"
+            for kind, score in _resolve(scores).items()
+        ]
+    for index in _passages_asking(reading.mended, sentences, width, count):
+        extras[index].append("x:question")
     return extras
+
+
+def _passages_asking(
+    text: str, sentences: list[tuple[int, int]], width: int, count: int
+) -> list[int]:
+    """The passages (of `width` sentences, `count` of them) whose text holds a question
+    mark, in order: from where each question mark stands, not by searching each passage."""
+    asking: set[int] = set()
+    position = text.find("?")
+    if position < 0:
+        return []
+    starts = [start for start, _ in sentences]
+    ends = [end for _, end in sentences]
+    while position >= 0:  # the passages starting at or before it and ending after it
+        low = max(bisect_right(ends, position) - width + 1, 0)
+        asking.update(range(low, min(bisect_right(starts, position) - 1, count - 1) + 1))
+        position = text.find("?", position + 1)
+    return sorted(asking)
 
 
 def passage_features(reading: _Reading, width: int = PASSAGE_SENTENCES) -> list[list[str]]:
@@ -1577,8 +1592,9 @@ def _margin(distance: float, room: float) -> float:
 def _weightiest_sentence(reading: _Reading, model: LinearModel, kind: RequestKind) -> list[str]:
     """The clause whose words push hardest towards `kind`, as written (at most 160 chars)."""
     best, best_weight = None, 0.0
+    text = reading.mended.replace("\u2019", "'")  # as tokens() would, once for all clauses
     for start, end in _clauses(reading.mended):
-        weight = model.contribution(tokens(reading.mended[start:end]), kind)
+        weight = model.contribution(tokens(text, start, end), kind)
         if weight > best_weight:
             best, best_weight = (start, end), weight
     if best is None:

@@ -92,15 +92,18 @@ class Signals:
     flags: frozenset[str]
 
 
-def tokens(text: str) -> list[tuple[str, bool]]:
-    """Words of folded text, each marked whether a negation earlier in its clause reaches it."""
-    return _tokens(text.replace("\u2019", "'"))
+def tokens(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, bool]]:
+    """Words of folded text (of text[start:end], read in place), each marked whether a
+    negation earlier in its clause reaches it."""
+    return _tokens(text.replace("\u2019", "'") if "\u2019" in text else text, start, end)
 
 
 def _tokens(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, bool]]:
     """`tokens` of text[start:end] (read in place: a sentence need not be copied out)."""
     found = _WORD.findall(text, start, len(text) if end is None else end)
     if _NEGATORS.isdisjoint(found):  # the common case: nothing is negated
+        if max(map(len, found), default=0) <= MAX_WORD:  # and no word to cut short
+            return list(zip(found, repeat(False)))
         return [(word[:MAX_WORD], False) for word in found]
     out: list[tuple[str, bool]] = []
     for clause in _CLAUSE_END.split(text[start:end]):  # a word never spans a clause's end
@@ -131,6 +134,8 @@ def _letter_groups(word: str) -> list[str]:
 #: features cost ~90 MiB; and classifying the whole corpus (14,249 messages) is as fast
 #: as with the larger caches.
 WORD_CACHE = 10_000
+#: How many sums of a few named features a model keeps (see LinearModel.kept_sums).
+KEPT_SUMS = 1_024
 FEATURE_CACHE = 8_192
 
 
@@ -254,6 +259,7 @@ _WORD_OF = itemgetter(0)  # a token's word, without whether it is negated
 #: reads the fields back: with HALF added to every field none is negative, so the sum's
 #: 64-bit digits are the fields themselves, each plus HALF.
 _FIELD_BITS = 64
+_FIELD_MASK = (1 << _FIELD_BITS) - 1
 HALF = 1 << 63
 
 
@@ -327,6 +333,11 @@ class LinearModel:
     #: The word pairs' rows by the pair itself ("b:a_b" → (a, b)), made once at load: a
     #: message's pairs are then looked up without building their names.
     _pair_rows: dict[tuple[str, str], int] = field(default_factory=dict, compare=False, repr=False)
+    #: `kept_sums` by features: a passage's flags and rule findings recur from passage to
+    #: passage and from mail to mail (at most NAMED_SUMS_KEPT, then emptied).
+    _kept_sums: dict[tuple[str, ...], tuple[int, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
     _layout: struct.Struct = field(init=False, compare=False, repr=False)
     _halves: int = field(init=False, compare=False, repr=False)
 
@@ -353,6 +364,7 @@ class LinearModel:
         state = dict(self.__dict__)
         del state["_layout"]
         state["_word_rows"] = {}
+        state["_kept_sums"] = {}
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -433,6 +445,17 @@ class LinearModel:
         flags that are not words)."""
         return self.unpack(sum(filter(None, map(self._row, features))))
 
+    def kept_sums(self, features: tuple[str, ...]) -> tuple[int, ...]:
+        """`sums` of a few features that recur (a passage's flags, its rules' findings),
+        kept by the features."""
+        found = self._kept_sums.get(features)
+        if found is None:
+            found = tuple(self.sums(features))
+            if len(self._kept_sums) >= KEPT_SUMS:
+                self._kept_sums.clear()
+            self._kept_sums[features] = found
+        return found
+
     def _row(self, feature: str) -> int | None:
         """One feature's packed row by its name, or None when the model has none."""
         if feature.startswith("b:"):
@@ -456,8 +479,9 @@ class LinearModel:
 
     def contribution(self, words: Iterable[tuple[str, bool]], kind: RequestKind) -> float:
         """How much these words push towards one kind (for choosing evidence)."""
-        index = self.kinds.index(kind)
-        return self.unpack(sum(map(self.word_row, words)))[index] / SCALE
+        shift = _FIELD_BITS * self.kinds.index(kind)  # that one field, as `biased` reads it
+        biased = ((sum(map(self.word_row, words)) + self._halves) >> shift) & _FIELD_MASK
+        return (biased - HALF) / SCALE
 
 
 _shipped: LinearModel | None = None
