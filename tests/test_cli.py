@@ -113,6 +113,16 @@ def test_classify_reads_the_shipped_example_mail():
     assert any(r["kinds"] == ["none"] for r in results)
 
 
+def test_classify_shows_each_file_name_whole_on_one_line(monkeypatch):
+    files = sorted((EXAMPLES / "mail").glob("*.eml"))
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("classify", *map(str, files))
+    assert code == 0
+    for path in files:  # a name to copy or grep, never broken across lines
+        assert sum(str(path) in line for line in output.splitlines()) == 1, output
+    assert "marketing opt-out" in output  # a kind whole on its line
+
+
 def test_a_config_mistake_is_one_line_without_traceback(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[imap]\nhost = "h"\nusername = "u"\nport = "abc"\n')

@@ -89,8 +89,8 @@ def classify_command(
             typer.echo(line)
         return
     columns = (
-        Column("file"),
-        Column("kinds"),
+        Column("file", key=True),
+        Column("kinds", whole_lines=True),
         Column("lang"),
         Column("conf."),
         Column("evidence"),
@@ -107,7 +107,7 @@ def classify_command(
         rows.append(
             (
                 str(path),
-                ", ".join(name_words(k) for k in result["kinds"]),
+                "\n".join(name_words(k) for k in result["kinds"]),
                 result["language"],
                 f"{confidence:.2f}{unsure}",
                 "; ".join(result["evidence"]),
