@@ -483,6 +483,11 @@ class _Table:
         self.part: dict[str, int] = {}
         self.start_lengths: tuple[int, ...] = ()
         self.end_lengths: tuple[int, ...] = ()
+        #: The parts by their first two letters (a word's pairs of letters name the few
+        #: parts it may hold: ~150 substring searches a word were most of a new word's
+        #: cost), and the parts of one letter.
+        self.parts_by_pair: dict[str, list[tuple[str, int]]] = {}
+        self.short_parts: list[tuple[str, int]] = []
         self.words: dict[str, int] = {}
         self.given: dict[tuple[Requirement, ...], tuple[int, tuple]] = {}
 
@@ -507,6 +512,12 @@ class _Table:
                 raw.append((bit, requirement))
         self.start_lengths = tuple(sorted({len(value) for value in self.start}))
         self.end_lengths = tuple(sorted({len(value) for value in self.end}))
+        self.parts_by_pair, self.short_parts = {}, []
+        for part, part_bits in self.part.items():
+            if len(part) < 2:
+                self.short_parts.append((part, part_bits))
+            else:
+                self.parts_by_pair.setdefault(part[:2], []).append((part, part_bits))
         self.words.clear()
         self.generation += 1
         self.given[requirements] = bits, tuple(raw)
@@ -515,16 +526,23 @@ class _Table:
     def word_bits(self, word: str) -> int:
         """The bits of the requirements one word meets (its raw-text ones aside)."""
         bits = self.whole.get(word, 0)
-        start, end = self.start, self.end
+        size = len(word)
+        start, end, by_pair = self.start.get, self.end.get, self.parts_by_pair.get
         for length in self.start_lengths:
-            if length > len(word):
+            if length > size:
                 break
-            bits |= start.get(word[:length], 0)
+            if found := start(word[:length]):
+                bits |= found
         for length in self.end_lengths:
-            if length > len(word):
+            if length > size:
                 break
-            bits |= end.get(word[-length:], 0)
-        for part, part_bits in self.part.items():
+            if found := end(word[-length:]):
+                bits |= found
+        for index in range(size - 1):
+            for part, part_bits in by_pair(word[index : index + 2], ()):
+                if word.startswith(part, index):
+                    bits |= part_bits
+        for part, part_bits in self.short_parts:
             if part in word:
                 bits |= part_bits
         return bits
