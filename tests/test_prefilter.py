@@ -296,3 +296,22 @@ def test_passages_asking_a_question_are_found_from_the_question_marks(readings):
             assert classifier._passages_asking(text, sentences, width, count) == searched
             checked += bool(searched)
     assert checked > 1_000
+
+
+def test_a_long_invented_word_is_judged_like_any_other_and_not_kept():
+    from bot.reading import prefilter as module
+
+    needs = [prefilter(p) for rules in classifier._FILTERED.values() for p, *_ in rules]
+    long_words = [
+        "mama" * 4_000,
+        "x" * 70 + "registerutdrag" + "y" * 70,
+        "unsubscribe" + "q" * 100,
+        "z" * 100 + "nyhetsbrev",
+        "avregistrera" * 9,
+    ]
+    kept = len(module._TABLE.words)
+    for word in long_words:
+        words = Words(f"hej {word} radera")
+        for need in needs:
+            assert need.may_match(words) is all(words.meets(r) for r in need.requirements)
+    assert len(module._TABLE.words) <= kept + 2  # "hej" and "radera" at most

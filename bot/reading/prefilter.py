@@ -470,9 +470,12 @@ class _Table:
     may match when its requirements' bits are all among them — a few integer operations
     where checking each requirement against the text took microseconds. Words recur from
     mail to mail, so nearly every word is found; the dict is emptied when it grows past
-    WORDS_KEPT (a mail of many invented words costs its own lookups, and no memory)."""
+    WORDS_KEPT, and a word longer than LONG_WORD is not kept (a mail of many invented
+    words costs its own lookups, and no memory)."""
 
-    WORDS_KEPT = 8_192  # ~120 bytes a word: at most ~1 MB
+    WORDS_KEPT = 8_192  # ~120 bytes a word, ~190 at LONG_WORD letters: at most ~1.5 MB
+    #: Words longer than this are neither kept nor looked at pair by pair (see word_bits).
+    LONG_WORD = 64
 
     def __init__(self) -> None:
         self.count = 0  # bits given so far
@@ -538,6 +541,11 @@ class _Table:
                 break
             if found := end(word[-length:]):
                 bits |= found
+        if size > self.LONG_WORD:  # one search a part (in C) costs less than a step a letter
+            for part, part_bits in self.part.items():
+                if part in word:
+                    bits |= part_bits
+            return bits
         for index in range(size - 1):
             for part, part_bits in by_pair(word[index : index + 2], ()):
                 if word.startswith(part, index):
@@ -556,7 +564,9 @@ class _Table:
         for word in words:
             word_bits = known.get(word)
             if word_bits is None:
-                word_bits = known[word] = self.word_bits(word)
+                word_bits = self.word_bits(word)
+                if len(word) <= self.LONG_WORD:  # a longer one is no word a person wrote
+                    known[word] = word_bits
             bits |= word_bits
         return bits
 
