@@ -238,6 +238,8 @@ def test_a_pattern_the_file_does_not_hold_is_derived():
         {"\\bradera\\b": [[["whole", ""]]]},
         {"\\bradera\\b": [[["sometimes", "radera"]]]},
         {"\\bradera\\b": [["wx"]]},
+        {"\\bradera\\b": [[["part", "a mig"]]]},  # no word holds a blank: never met
+        {"\\bradera\\b": [[["whole", "Radera"]]]},
         {"\\bradera\\b": "radera"},
     ],
 )

@@ -431,6 +431,8 @@ def _checked(patterns: object) -> dict[str, tuple[Requirement, ...]]:
                     raise ValueError("an atom: not [kind, text]")
                 if not isinstance(atom[1], str) or not atom[1]:
                     raise ValueError("an atom: no text")
+                if atom[0] != RAW and not WORD.fullmatch(atom[1]):  # words are runs of a-z
+                    raise ValueError("an atom: a word of other characters than a-z")
                 atoms.add((atom[0], atom[1]))
             checked.append(frozenset(atoms))
         found[source] = tuple(checked)
