@@ -334,7 +334,7 @@ class LinearModel:
     #: message's pairs are then looked up without building their names.
     _pair_rows: dict[tuple[str, str], int] = field(default_factory=dict, compare=False, repr=False)
     #: `kept_sums` by features: a passage's flags and rule findings recur from passage to
-    #: passage and from mail to mail (at most NAMED_SUMS_KEPT, then emptied).
+    #: passage and from mail to mail (at most KEPT_SUMS, then emptied).
     _kept_sums: dict[tuple[str, ...], tuple[int, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )

@@ -42,7 +42,7 @@ _ROUNDS = 4
 #: Expansions of a run of simple pattern items beyond this many strings are not made.
 _MAX_STRINGS = 400
 
-# Kinds of requirement, cheapest to check first.
+# Kinds of requirement, ranked for which of a pattern's requirements are kept (_cost).
 WHOLE, START, END, PART, RAW = "whole", "start", "end", "part", "raw"
 _RANK = {WHOLE: 0, START: 1, END: 1, PART: 2, RAW: 3}
 
@@ -334,21 +334,24 @@ class Prefilter:
     """The requirements of one pattern, best first; empty when it has none (always run)."""
 
     requirements: tuple[Requirement, ...]
-    #: Its requirements' bits in _TABLE, and those of them looked for in the raw text.
+    #: Its requirements' bits in _TABLE, those of them looked for in the raw text (which
+    #: a word's bits cannot tell) with their bits, and those bits together.
     bits: int = field(init=False, repr=False, compare=False)
     raw: tuple[tuple[int, Requirement], ...] = field(init=False, repr=False, compare=False)
+    raw_bits: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         bits, raw = _TABLE.add(self.requirements)
         object.__setattr__(self, "bits", bits)
         object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "raw_bits", sum(bit for bit, _ in raw))
 
     def may_match(self, words: Words) -> bool:
         """False only when the pattern certainly cannot match the text of `words`."""
         unmet = self.bits & ~words.met()
         if not unmet:
             return True
-        if unmet & ~sum(bit for bit, _ in self.raw):
+        if unmet & ~self.raw_bits:
             return False
         return all(words.meets(need) for bit, need in self.raw if unmet & bit)
 
@@ -368,8 +371,8 @@ def prefilter(pattern: re.Pattern[str] | str) -> Prefilter:
 
 def derive(source: str) -> tuple[Requirement, ...]:
     """A pattern's requirements, read from its syntax tree (none when it holds what this
-    module does not know), best first: they are checked in this order until one fails, and
-    a few are enough to rule out nearly everything."""
+    module does not know), best first: the _KEPT best are kept, and a few are enough to
+    rule out nearly everything."""
     try:
         parsed = sre_parse.parse(source)
         if parsed.state.flags & ~re.UNICODE:
@@ -504,15 +507,14 @@ class _Table:
         if requirements in self.given:
             return self.given[requirements]
         bits, raw = 0, []
+        tables = {WHOLE: self.whole, START: self.start, END: self.end, PART: self.part}
         for requirement in requirements:
             bit = 1 << self.count
             self.count += 1
             bits |= bit
             for kind, value in requirement:
-                if kind == RAW:
-                    continue
-                table = {WHOLE: self.whole, START: self.start, END: self.end, PART: self.part}
-                table[kind][value] = table[kind].get(value, 0) | bit
+                if kind != RAW:
+                    tables[kind][value] = tables[kind].get(value, 0) | bit
             if any(kind == RAW for kind, _ in requirement):
                 raw.append((bit, requirement))
         self.start_lengths = tuple(sorted({len(value) for value in self.start}))
