@@ -223,10 +223,38 @@ async def test_a_group_left_by_an_error_while_its_answers_are_taken_ends_the_wor
     def broken(self):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("bot.runtime.mail_parsing.Connection.has_data", broken)
+    monkeypatch.setattr("bot.runtime.worker_link.WorkerLink.take", broken)
     with pytest.raises(RuntimeError):
         await reader.finish_group()
     assert worker.poll() is not None  # its answers can never be taken for the next's
+
+
+async def test_a_group_sent_to_a_frozen_worker_is_read_one_by_one_by_a_new_one(reader):
+    """A group larger than the socket holds, sent to a worker that stopped reading: the
+    event loop runs on, and once the budget runs out the group is read mail by mail by a
+    fresh worker, as when a worker dies."""
+    import os
+    import signal
+    import time
+
+    reader.budget_seconds = 1.0
+    assert await reader.start_group([_small(0)])  # the worker is up, the classifier loaded
+    await reader.finish_group()
+    frozen = reader._worker
+    os.kill(frozen.pid, signal.SIGSTOP)
+    mails = [_sizeable(i) for i in range(25)]  # ~1.4 MB
+    try:
+        started = time.monotonic()
+        async with loop_gaps() as gaps:
+            assert await reader.start_group(mails)
+            readings = await reader.finish_group()
+        took = time.monotonic() - started
+    finally:
+        if frozen.poll() is None:
+            os.kill(frozen.pid, signal.SIGKILL)
+    assert readings == [read_mail(raw, pos) for raw, pos in mails]
+    assert frozen.poll() is not None
+    assert 1.0 <= took < 30 and max(gaps) < 0.5
 
 
 async def test_a_backlog_is_read_here_when_the_reader_process_cannot_start(

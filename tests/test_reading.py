@@ -421,3 +421,27 @@ async def test_a_cancelled_warm_up_does_not_unregister_a_later_socket_of_its_num
         reader.close()
         for sock in held:
             sock.close()
+
+
+async def test_a_frozen_worker_holds_neither_the_event_loop_nor_the_mail(reader):
+    """A worker that stops reading (SIGSTOP, a stuck call) with a large mail half handed
+    over: the event loop runs on, the worker is replaced once the budget runs out, and the
+    mail is read by the new one, not kept for staff as unreadable."""
+    import os
+    import signal
+
+    reader.budget_seconds = 1.0
+    frozen = reader._worker
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        async with loop_gaps() as gaps:
+            reading = await reader.read(SLOW, HERE)
+        took = time.monotonic() - started
+    finally:
+        if frozen.poll() is None:
+            os.kill(frozen.pid, signal.SIGKILL)
+    assert reading.inbound.malformed is None
+    assert reading.classification.kinds == (RequestKind.ERASURE,)
+    assert frozen.poll() is not None  # killed: the mail was read by another
+    assert 1.0 <= took < 10 and max(gaps) < 0.5

@@ -11,7 +11,6 @@ classifier as well (bot.runtime.mail_classifying).
 from __future__ import annotations
 
 import pickle
-import select
 import signal
 import socket
 import struct
@@ -30,13 +29,21 @@ READY = "ready"
 #: Sent next: the watcher's model (bot.reading.learned_model.LinearModel), or None when the
 #: watcher has not loaded one (the worker then loads the shipped file).
 CLASSIFY = "classify"
-_LENGTH = struct.Struct("!Q")
+#: Each frame on the connection: its length, then its bytes (a pickle, or a mail as it is).
+FRAME_LENGTH = struct.Struct("!Q")
+
+
+def pickled(value: object) -> bytes:
+    """A value as a frame's bytes."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class Connection:
-    """Objects, pickled, over a stream socket between the watcher and its worker, each
-    after its length. (multiprocessing.connection does the same, and costs the worker
-    1.5 MiB of modules.)"""
+    """The worker's end of the connection to the watcher: objects, pickled, over a stream
+    socket, each after its length; blocking, as the worker has nothing else to do. (The
+    watcher's end is bot.runtime.worker_link.WorkerLink, which never blocks its event
+    loop. multiprocessing.connection does the same, and costs the worker 1.5 MiB of
+    modules.)"""
 
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
@@ -44,15 +51,8 @@ class Connection:
     def fileno(self) -> int:
         return self._socket.fileno()
 
-    def has_data(self) -> bool:
-        """Whether something (or the end) can be read now, without waiting. (poll, not
-        select: select refuses descriptors from 1024 on, which a busy process reaches.)"""
-        poller = select.poll()
-        poller.register(self._socket.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
-
     def send(self, value: object) -> None:
-        self.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        self.send_bytes(pickled(value))
 
     def recv(self) -> object:
         """The next object; EOFError when the other side has closed the connection."""
@@ -60,11 +60,11 @@ class Connection:
 
     def send_bytes(self, data: bytes) -> None:
         """Bytes as they are (a mail of many MB is not copied into a pickle first)."""
-        self._socket.sendall(_LENGTH.pack(len(data)))
+        self._socket.sendall(FRAME_LENGTH.pack(len(data)))
         self._socket.sendall(data)
 
     def recv_bytes(self) -> bytearray:
-        (size,) = _LENGTH.unpack(self._exactly(_LENGTH.size))
+        (size,) = FRAME_LENGTH.unpack(self._exactly(FRAME_LENGTH.size))
         return self._exactly(size)
 
     def _exactly(self, size: int) -> bytearray:

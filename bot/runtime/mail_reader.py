@@ -61,12 +61,13 @@ from bot.runtime.mail_classifying import classification_of, classify_inbound
 from bot.runtime.mail_parsing import (
     CLASSIFY,
     READY,
-    Connection,
     Position,
     ReadGroup,
     parse_mail,
+    pickled,
     unreadable,
 )
+from bot.runtime.worker_link import ENDED, NOT_YET, OVERRUN, STOPPED, WorkerLink
 
 __all__ = [
     "GUARDED_FROM_BYTES",
@@ -218,9 +219,9 @@ class MailReader:
         self.budget_seconds = budget_seconds
         self.guarded_from_bytes = guarded_from_bytes
         self._worker: subprocess.Popen[bytes] | None = None
-        self._connection: Connection | None = None
+        self._connection: WorkerLink | None = None
         self._classifying = False  # the worker has loaded the classifier (see start_group)
-        self._warming: asyncio.Future[Connection | None] | None = None  # see warm_up
+        self._warming: asyncio.Future[WorkerLink | None] | None = None  # see warm_up
         self._group: list[tuple[bytes, Position]] | None = None  # being read in the worker
         self._resting: asyncio.TimerHandle | None = None  # see rest
         #: Whether finish_group had to wait for an answer the worker had not yet given (the
@@ -253,13 +254,18 @@ class MailReader:
             if connection is None:
                 return None  # stopped while the worker was starting
             try:
-                connection.send(position)
-                connection.send_bytes(raw)
-                break
-            except OSError as exc:  # the worker ended while idle (killed from outside)
+                sent = await connection.send([pickled(position), raw], self.budget_seconds, stop)
+            except OSError as exc:  # it ended while idle (killed from outside), or is frozen
                 self._end_worker()
                 if attempt == 2:
                     raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
+                if isinstance(exc, TimeoutError):
+                    log.warning("%s; starting a new one", exc)
+                continue
+            if not sent:
+                self._end_worker()  # (a frame may be half sent)
+                return None
+            break
         size = len(raw)
         original = None
         if handed:  # the worker has them: they wait in a file while it reads, and after
@@ -268,7 +274,7 @@ class MailReader:
                 raw = b""  # (held by the file alone)
             else:
                 original = None
-        answer = await _answer(connection, self.budget_seconds, stop)
+        answer = await connection.receive(self.budget_seconds, stop)
         if isinstance(answer, InboundMessage):
             self._recycle_if_grown()
             if original is None:
@@ -277,13 +283,13 @@ class MailReader:
                 return reading_of(replace(answer, raw=_read_back(original)))
             return replace(reading_of(answer), original=original)
         self._end_worker()
-        if answer is _STOPPED:
+        if answer is STOPPED:
             if original is not None:
                 original.close()
             return None
         why = (
             f"reading it took longer than {self.budget_seconds:g} s"
-            if answer is _OVERRUN
+            if answer is OVERRUN
             else "reading it ended the reader process"
         )
         log.error("a mail of %d bytes could not be read (%s); kept for staff", size, why)
@@ -309,12 +315,16 @@ class MailReader:
         connection = await self._classifying_worker(stop)
         if connection is None:
             return False
+        frames = [pickled(ReadGroup(len(mails)))]
+        for raw, position in mails:
+            frames += (pickled(position), raw)
         try:
-            connection.send(ReadGroup(len(mails)))
-            for raw, position in mails:
-                connection.send(position)
-                connection.send_bytes(raw)
-        except OSError:  # the worker went away: finish_group reads them one by one
+            if not await connection.send(frames, self.budget_seconds, stop):
+                self._end_worker()  # (a frame may be half sent)
+                return False
+        except OSError as exc:  # it went away, or is frozen: finish_group reads them one by one
+            if isinstance(exc, TimeoutError):
+                log.warning("%s; reading the group one by one", exc)
             self._end_worker()
         self._group = mails
         return True
@@ -340,15 +350,15 @@ class MailReader:
     ) -> list[MailReading] | None:
         readings: list[MailReading] = []
         for raw, position in mails:
-            answer = _DIED if self._connection is None else await self._next(stop)
+            answer = ENDED if self._connection is None else await self._next(stop)
             if isinstance(answer, tuple):
                 inbound, classification = answer
                 readings.append(MailReading(replace(inbound, raw=raw), classification))
                 continue
             self._end_worker()
-            if answer is _STOPPED:
+            if answer is STOPPED:
                 return None
-            if answer is _OVERRUN:
+            if answer is OVERRUN:
                 why = f"reading it took longer than {self.budget_seconds:g} s"
                 log.error(
                     "a mail of %d bytes could not be read (%s); kept for staff", len(raw), why
@@ -375,13 +385,14 @@ class MailReader:
         watcher did other work), else waited for within the budget."""
         connection = self._connection
         assert connection is not None
-        if connection.has_data():
-            try:
-                return connection.recv()
-            except (EOFError, OSError):
-                return _STOPPED if stop is not None and stop.is_set() else _DIED
+        try:
+            answer = connection.take()
+        except (EOFError, OSError):
+            return STOPPED if stop is not None and stop.is_set() else ENDED
+        if answer is not NOT_YET:
+            return answer
         self.waited = True
-        return await _answer(connection, self.budget_seconds, stop)
+        return await connection.receive(self.budget_seconds, stop)
 
     def drop_group(self) -> None:
         """Forget the group being read (the watcher failed meanwhile): the worker is ended,
@@ -390,27 +401,31 @@ class MailReader:
             self._group = None
             self._end_worker()
 
-    async def _classifying_worker(self, stop: asyncio.Event | None) -> Connection | None:
+    async def _classifying_worker(self, stop: asyncio.Event | None) -> WorkerLink | None:
         """The connection to a worker that has loaded the classifier (see `_ready`)."""
         connection = await self._ready(stop)
         if connection is None or self._classifying:
             return connection
+        # (pickling the model ~20 ms; the worker's own load takes ~0.3 s)
+        frames = [pickled(CLASSIFY), pickled(loaded_model())]
         try:
-            connection.send(CLASSIFY)
-            connection.send(loaded_model())  # (~20 ms; the worker's own load takes ~0.3 s)
+            sent = await connection.send(frames, START_SECONDS, stop)
         except OSError as exc:
             self._end_worker()
             raise ReaderUnavailable(f"the mail reader went away: {exc}") from exc
-        loaded = await _answer(connection, START_SECONDS, stop)
+        if not sent:
+            self._end_worker()
+            return None
+        loaded = await connection.receive(START_SECONDS, stop)
         if loaded == READY:
             self._classifying = True
             return connection
         self._end_worker()
-        if loaded is _STOPPED:
+        if loaded is STOPPED:
             return None
         raise ReaderUnavailable("the mail reader could not load the classifier")
 
-    async def _ready(self, stop: asyncio.Event | None) -> Connection | None:
+    async def _ready(self, stop: asyncio.Event | None) -> WorkerLink | None:
         """The connection to the worker, starting one (and waiting, without blocking the
         event loop, until it has loaded what it needs) when there is none; None when `stop`
         is set meanwhile.
@@ -436,12 +451,12 @@ class MailReader:
             raise ReaderUnavailable(f"cannot start the mail reader: {exc}") from exc
         finally:
             theirs.close()
-        self._connection = Connection(ours)
-        started = await _answer(self._connection, START_SECONDS, stop)
+        self._connection = WorkerLink(ours)
+        started = await self._connection.receive(START_SECONDS, stop)
         if started == READY:
             return self._connection
         self._end_worker()
-        if started is _STOPPED:
+        if started is STOPPED:
             return None
         raise ReaderUnavailable("the mail reader did not start")
 
@@ -539,9 +554,6 @@ class MailReader:
                 self._end_worker()
 
 
-_OVERRUN, _DIED, _STOPPED = object(), object(), object()
-
-
 def _rss_mib(pid: int) -> float:
     """A process's resident memory in MiB; 0 where /proc cannot tell (not Linux)."""
     try:
@@ -552,39 +564,6 @@ def _rss_mib(pid: int) -> float:
     except (OSError, ValueError, IndexError):
         pass
     return 0.0
-
-
-async def _answer(connection: Connection, seconds: float, stop: asyncio.Event | None) -> object:
-    """What the worker sends next, or _OVERRUN after `seconds`, _DIED when it ended, or
-    _STOPPED as soon as `stop` is set; the event loop runs on meanwhile."""
-    loop = asyncio.get_running_loop()
-    readable = loop.create_future()
-    # (the number kept: a reader closed meanwhile - a warm-up cancelled - has none)
-    fd = connection.fileno()
-    loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
-    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
-    try:
-        await asyncio.wait(
-            [readable, *([stopping] if stopping else [])],
-            timeout=seconds,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-    finally:
-        # Not if the connection was closed meanwhile (a warm-up cancelled by a rest's end):
-        # _end_worker took the registration away, and the number may be a new socket's.
-        if connection.fileno() == fd:
-            loop.remove_reader(fd)
-        if stopping is not None:
-            stopping.cancel()
-    if not readable.done():
-        return _STOPPED if stop is not None and stop.is_set() else _OVERRUN
-    try:
-        return connection.recv()  # the answer is being written: this returns at once
-    except (EOFError, OSError):
-        # A stop that came with the end (a SIGTERM to the whole process group, as systemd
-        # sends it, ends the worker too) is a stop: the mail is read again next time, not
-        # kept for staff as unreadable.
-        return _STOPPED if stop is not None and stop.is_set() else _DIED
 
 
 _WORKER = (
