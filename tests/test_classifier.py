@@ -56,6 +56,52 @@ def test_automated_mail_is_not_a_request(text):
     assert kinds(text) == ["none"]
 
 
+def test_an_absence_notice_that_also_asks_for_a_right_is_read_as_that_right():
+    """Going on leave is a time people tidy up: the notice does not make the request
+    `none` when the model is sure one is asked for (no rule finds this wording)."""
+    text = (
+        "Hej!\n\nJag är tjänstledig till 5 januari och har begränsad tillgång till mejl.\n\n"
+        "Innan jag går vill jag be er att plocka bort mig ur konsultregistret och inte spara"
+        " mitt cv längre.\n\nMvh Per"
+    )
+    result = classify(text, subject="Re: Offert")
+    assert result.kinds == (RequestKind.ERASURE,) and result.confidence >= 0.6
+
+
+def test_a_complaint_that_quotes_a_newsletter_goes_to_staff_not_away_as_bulk():
+    text = (
+        "Jag har avregistrerat mig tre gånger och får ändå detta. Radera min adress nu, annars"
+        " anmäler jag er till IMY.\n\n---------- Vidarebefordrat ----------\nVeckans nyheter"
+        " från NOX\nDu får detta nyhetsbrev eftersom du är registrerad.\nKlicka här för att"
+        " avregistrera dig."
+    )
+    result = classify(text, subject="Fwd: Nyhetsbrev vecka 12")
+    assert RequestKind.COMPLAINT in result.kinds and RequestKind.ERASURE in result.kinds
+    assert result.confidence < 0.6  # staff decide: it is a newsletter too
+    newsletter = text.split("---------- Vidarebefordrat ----------\n")[1]
+    assert classify(newsletter, subject="Nyhetsbrev vecka 12").kinds == (RequestKind.NONE,)
+
+
+def test_none_goes_to_staff_when_one_sentence_reads_as_asking_for_a_right():
+    """The safety net: no kind reaches its threshold anywhere, but the model reads a right
+    asked for in one sentence - staff look (confidence under the triage threshold)."""
+    from dataclasses import replace
+
+    from bot.reading.classifier import ASKED_IN_PART, _model, _read, decide, estimates
+    from bot.reading.learned_model import RIGHTS, Estimate
+
+    model = _model()
+    reading = _read("Tack för mötet i går. Vi hörs nästa vecka om offerten.", "", "email")
+    found = estimates(reading, model)
+    assert decide(reading, model, found).confidence >= 0.6
+    unclear = {kind: 0.1 for kind in RIGHTS}
+    for request, triaged in ((ASKED_IN_PART, True), (ASKED_IN_PART - 0.1, False)):
+        asking = replace(found, sentences=(Estimate(unclear, request),))
+        answer = decide(reading, model, asking)
+        assert answer.kinds == (RequestKind.NONE,)
+        assert (answer.confidence < 0.6) is triaged
+
+
 def test_two_rights_in_one_mail_are_both_found():
     assert kinds("Radera mina uppgifter och sluta skicka nyhetsbrev.") == [
         "erasure",

@@ -18,6 +18,7 @@ from bot.reading.classifier import (
     _read,
     classify,
     decide,
+    decide_bulk,
     estimates,
     passage_features,
 )
@@ -28,7 +29,6 @@ from bot.reading.learned_model import (
     LinearModel,
     model_from_json,
 )
-from bot.rules.kinds import RequestKind
 
 C_GRID = (3.0,)  # 10 lost to 3 in the last search with both; each value costs a full search
 # The grids were narrowed to the values earlier searches ever chose or came close to: the
@@ -335,18 +335,13 @@ def read_all(readings: list, model: LinearModel) -> list:
     """Each message's estimates, passages and sentences included: the settings then only
     decide."""
     reading_model = replace(model, passage_threshold=0.5, sentence_threshold=0.5)
-    return [
-        (reading, None if reading.bulk else estimates(reading, reading_model))
-        for reading in readings
-    ]
+    return [(reading, estimates(reading, reading_model)) for reading in readings]
 
 
 def answers_for(read: list, model: LinearModel) -> list[Classification]:
     """As classify answers, from messages already read."""
     return [
-        Classification((RequestKind.NONE,), reading.language, 0.99, ())
-        if estimated is None
-        else decide(reading, model, estimated, with_evidence=False)
+        (decide_bulk if reading.bulk else decide)(reading, model, estimated, with_evidence=False)
         for reading, estimated in read
     ]
 
