@@ -140,7 +140,7 @@ class WorkerLink:
         ENDED when the worker ended, STOPPED as soon as `stop` is set (an answer that is
         there already is still taken). The event loop runs on meanwhile."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
+        deadline = loop.time() + seconds  # wall clock: the time given
         while True:
             try:
                 answer = self.take()
@@ -153,7 +153,7 @@ class WorkerLink:
                 return answer
             if stop is not None and stop.is_set():
                 return STOPPED
-            left = deadline - loop.time()
+            left = deadline - loop.time()  # wall clock: the time given
             if left <= 0:
                 return OVERRUN
             await self._readable(left, stop)
