@@ -250,13 +250,19 @@ _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARACTERS}]")
 # A run of spaces and tabs other than a single space (which needs no replacing).
 _SPACES = re.compile(r"(?: [ \t\f\v]|[\t\f\v])[ \t\f\v]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
+# Blanks (what str.strip removes, but line breaks) at the end or start of a line, around
+# the line break; only where there are some, so text without any has no match at all.
+_BLANKS_AT_BREAK = re.compile(r"[^\S\n]+\n[^\S\n]*|\n[^\S\n]+")
+# A quoted line ('>' after any blanks) with the line break before it.
+_QUOTED_LINE = re.compile(r"\n[^\S\n]*>[^\n]*")
 
 
 def normalise_whitespace(text: str) -> str:
     """Spaces tidied per line, runs of blank lines to one, no blank lines at the ends.
 
     Done over the whole text at once rather than line by line: a mail of a million short
-    lines costs a fraction of a second.
+    lines costs a fraction of a second, and no list of its lines (~60 bytes a line) is
+    made.
     """
     # Each step is skipped when a quick look shows it would change nothing (most mail has
     # no invisible characters, tabs or runs of blank lines): the same result, sooner.
@@ -268,7 +274,7 @@ def normalise_whitespace(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "  " in text or "\t" in text or "\f" in text or "\v" in text:
         text = _SPACES.sub(" ", text)
-    text = "\n".join([line.strip() for line in text.split("\n")])
+    text = _BLANKS_AT_BREAK.sub("\n", text)  # each line stripped (the ends: below)
     if "\n\n\n" in text:
         text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
@@ -361,14 +367,36 @@ def _starts_history(lines: _Lines, index: int) -> bool:
     )
 
 
+def without_quoted_lines(text: str) -> str:
+    """The lines of `text` that do not start with '>' (after blanks), joined again: as
+    joining the kept lines of text.split("\n") would, without a list of every line."""
+    kept = _kept_lines(text)
+    return "" if kept is None else kept
+
+
+def _kept_lines(text: str) -> str | None:
+    """As without_quoted_lines, but None when no line is kept (a single empty line kept
+    is "")."""
+    if ">" not in text:
+        return text
+    kept = _QUOTED_LINE.sub("", "\n" + text)  # each line with the break before it
+    return kept[1:] if kept else None
+
+
+def _lines_and_rest(text: str) -> list[str]:
+    """The first MARKER_LINES lines of `text`, and then the rest of it as one string (not
+    split: markers are looked for only in the first lines)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n", MARKER_LINES)
+
+
 def strip_quoted(text: str) -> str:
     """Drop quoted earlier messages: '>' lines and everything from an attribution on.
 
     A forwarded message is kept whole: someone forwarding a request wants us to read it.
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if not _may_hold(text, _HISTORY_WORDS):  # no marker can match: only '>' lines go
-        return "\n".join([line for line in lines if not line.lstrip().startswith(">")])
+    if not _may_hold(_head(text), _HISTORY_WORDS):  # no marker can match: only '>' lines go
+        return without_quoted_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = _lines_and_rest(text)
     end = _forward_start(lines)
     own, forwarded = lines[:end], lines[end:]
     kept: list[str] = []
@@ -382,7 +410,9 @@ def strip_quoted(text: str) -> str:
                 kept.pop()
             return "\n".join(kept)
         kept.append(line)
-    kept.extend(line for line in own[MARKER_LINES:] if not line.lstrip().startswith(">"))
+    for rest in own[MARKER_LINES:]:  # (the lines after the first MARKER_LINES, unsplit)
+        if (unquoted := _kept_lines(rest)) is not None:
+            kept.append(unquoted)
     return "\n".join(kept + forwarded)
 
 
@@ -431,9 +461,10 @@ def strip_signature(text: str) -> str:
     Only above a forwarded message: the forwarder's signature goes, the request they
     forward stays whole.
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if "--" not in text and not _may_hold(text, _FOOTER_WORDS):  # nothing can match
-        return "\n".join(lines)
+    head = _head(text)
+    if "--" not in head and not _may_hold(head, _FOOTER_WORDS):  # nothing can match
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = _lines_and_rest(text)
     end = _forward_start(lines)
     own, forwarded = lines[:end], lines[end:]
     looking_ahead = _Lines(own[:MARKER_LINES])
@@ -460,6 +491,18 @@ _MARKER_WORDS = tuple(dict.fromkeys(_HISTORY_WORDS + _FOOTER_WORDS))
 _CASE_ODDITIES = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
+def _head(text: str) -> str:
+    """The text up to its MARKER_LINES-th line break: all that markers are looked for in
+    (at least: a lone CR ends a line too, where the text is split), so that a huge mail is
+    not lower-cased whole to be looked at."""
+    end = -1
+    for _ in range(MARKER_LINES):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[:end]
+
+
 def _may_hold(text: str, words: tuple[str, ...]) -> bool:
     """False when none of `words` stands in the text in any case, as the markers'
     case-blind patterns read it (a substring search: a microsecond, not a pattern per line)."""
@@ -474,12 +517,12 @@ def visible_text(text: str) -> str:
     # Tidied first as well, so invisible characters and blank-line runs cannot hide a marker
     # on the first pass that a second pass would see.
     tidy = normalise_whitespace(text)
-    if "--" not in tidy and not _may_hold(tidy, _MARKER_WORDS):
+    # (Signatures are looked for in the first lines of what strip_quoted leaves: without
+    # quoted lines those are the text's first lines.)
+    head = _head(tidy) if ">" not in tidy else tidy
+    if "--" not in head and not _may_hold(head, _MARKER_WORDS):
         # No marker of either kind can match (one look instead of one per function): what
         # strip_quoted leaves is the lines that are not quoted, and strip_signature keeps
         # those whole.
-        lines = tidy.split("\n")
-        return normalise_whitespace(
-            "\n".join([line for line in lines if not line.lstrip().startswith(">")])
-        )
+        return normalise_whitespace(without_quoted_lines(tidy))
     return normalise_whitespace(strip_signature(strip_quoted(tidy)))
