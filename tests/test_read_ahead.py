@@ -235,13 +235,18 @@ async def test_a_group_sent_to_a_frozen_worker_is_read_one_by_one_by_a_new_one(r
     fresh worker, as when a worker dies."""
     import os
     import signal
+    import threading
     import time
 
-    reader.budget_seconds = 1.0
+    reader.budget_seconds = 2.0
     assert await reader.start_group([_small(0)])  # the worker is up, the classifier loaded
     await reader.finish_group()
     frozen = reader._worker
     os.kill(frozen.pid, signal.SIGSTOP)
+    # Should the event loop block on it, the worker's end after 30 s ends the wait (and the
+    # test fails on the gap) instead of the test hanging.
+    watchdog = threading.Timer(30, lambda: frozen.poll() is None and frozen.kill())
+    watchdog.start()
     mails = [_sizeable(i) for i in range(25)]  # ~1.4 MB
     try:
         started = time.monotonic()
@@ -250,11 +255,12 @@ async def test_a_group_sent_to_a_frozen_worker_is_read_one_by_one_by_a_new_one(r
             readings = await reader.finish_group()
         took = time.monotonic() - started
     finally:
+        watchdog.cancel()
         if frozen.poll() is None:
             os.kill(frozen.pid, signal.SIGKILL)
     assert readings == [read_mail(raw, pos) for raw, pos in mails]
     assert frozen.poll() is not None
-    assert 1.0 <= took < 30 and max(gaps) < 0.5
+    assert 2.0 <= took < 60 and max(gaps) < 1.0
 
 
 async def test_a_backlog_is_read_here_when_the_reader_process_cannot_start(

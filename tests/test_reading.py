@@ -5,6 +5,7 @@ event loop runs on meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 
@@ -385,16 +386,16 @@ async def test_a_cancelled_warm_up_does_not_unregister_a_later_socket_of_its_num
     # can go to the next socket before the cancelled wait has cleaned up after itself.
     import socket
 
-    from bot.runtime import mail_reader
-    from bot.runtime.mail_parsing import Connection
+    from bot.runtime.worker_link import WorkerLink
 
     held: list[socket.socket] = []
 
     async def slow_to_start(self, stop):
         ours, theirs = socket.socketpair()
         held.append(theirs)  # (open, silent: no answer ever comes)
-        self._connection = Connection(ours)
-        await mail_reader._answer(self._connection, 60, None)
+        self._connection = WorkerLink(ours)
+        await self._connection.receive(60, None)
+        raise AssertionError("an answer came from a silent worker")
 
     monkeypatch.setattr(MailReader, "_classifying_worker", slow_to_start)
     reader = MailReader(5.0)
@@ -428,19 +429,93 @@ async def test_a_frozen_worker_holds_neither_the_event_loop_nor_the_mail(reader)
     mail is read by the new one, not kept for staff as unreadable."""
     import os
     import signal
+    import threading
 
-    reader.budget_seconds = 1.0
+    reader.budget_seconds = 2.0
     frozen = reader._worker
     os.kill(frozen.pid, signal.SIGSTOP)
+    # Should the event loop block on it, the worker's end after 30 s ends the wait (and the
+    # test fails on the gap) instead of the test hanging.
+    watchdog = threading.Timer(30, lambda: frozen.poll() is None and frozen.kill())
+    watchdog.start()
     try:
         started = time.monotonic()
         async with loop_gaps() as gaps:
-            reading = await reader.read(SLOW, HERE)
+            reading = await reader.read(mail(REQUEST * 14_000), HERE)  # 1 MB: over the buffer
         took = time.monotonic() - started
     finally:
+        watchdog.cancel()
         if frozen.poll() is None:
             os.kill(frozen.pid, signal.SIGKILL)
     assert reading.inbound.malformed is None
     assert reading.classification.kinds == (RequestKind.ERASURE,)
     assert frozen.poll() is not None  # killed: the mail was read by another
-    assert 1.0 <= took < 10 and max(gaps) < 0.5
+    assert 2.0 <= took < 25 and max(gaps) < 1.0
+
+
+async def test_a_warm_up_cancelled_while_sending_leaves_its_socket_number_free(monkeypatch):
+    """The rest's end can cancel a warm-up still sending the model to a slow worker: the
+    number its socket had must be free at once for the next socket - a reader or a writer
+    left registered on it would fail, or silently never fire, for the chat's or the IMAP
+    connection's socket that gets the number next."""
+    import socket
+
+    from bot.runtime.mail_parsing import pickled
+    from bot.runtime.worker_link import WorkerLink
+
+    held: list[socket.socket] = []
+
+    async def slow_to_take(self, stop):
+        ours, theirs = socket.socketpair()
+        held.append(theirs)  # (open, reads nothing)
+        self._connection = WorkerLink(ours)
+        await self._connection.send([pickled("x" * 5_000_000)], 60)
+        raise AssertionError("a worker that reads nothing took 5 MB")
+
+    monkeypatch.setattr(MailReader, "_classifying_worker", slow_to_take)
+    reader = MailReader(5.0)
+    loop = asyncio.get_running_loop()
+    try:
+        reader.warm_up()
+        await asyncio.sleep(0.05)  # (sending what is never taken)
+        number = reader._connection.fileno()
+        reader.close()  # as the rest's end does
+        first, second = socket.socketpair()
+        ours, theirs = (first, second) if first.fileno() == number else (second, first)
+        if ours.fileno() != number:
+            pytest.skip("the descriptor number was not reused")
+        ours.setblocking(False)
+        heard = asyncio.Event()
+        loop.add_reader(number, heard.set)  # at once, before the cancelled send cleaned up
+        theirs.setblocking(False)
+        sending = asyncio.ensure_future(loop.sock_sendall(ours, b"y" * 1_000_000))
+        got = 0
+        while got < 1_000_000:  # the peer reads: the writer registered on the number fires
+            await asyncio.sleep(0.01)
+            with contextlib.suppress(BlockingIOError):
+                got += len(theirs.recv(1_000_000))
+        await asyncio.wait_for(sending, 2)
+        theirs.send(b"x")
+        await asyncio.wait_for(heard.wait(), 2)
+        loop.remove_reader(number)
+        ours.close()
+        theirs.close()
+    finally:
+        reader.close()
+        for sock in held:
+            sock.close()
+
+
+async def test_a_read_cancelled_midway_leaves_nothing_for_the_next_mail_to_take(reader):
+    """A read cancelled while the worker has its mail (the watcher's task cancelled): the
+    worker is ended, so its late answer is not taken for the next mail's."""
+    reader.budget_seconds = 30
+    first = asyncio.ensure_future(reader.read(mail(REQUEST * 20_000, n=1), HERE))
+    await asyncio.sleep(0.05)  # handed over, being read
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    other = mail("Hej, kan vi ses på fredag om uppdraget?", n=2)
+    reading = await reader.read(other, HERE)
+    assert reading.inbound.message_id == "<r2@example.se>"
+    assert reading.classification.kinds == (RequestKind.NONE,)

@@ -43,7 +43,6 @@ watcher fetches the next and its database thread writes the last
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import subprocess
@@ -249,6 +248,17 @@ class MailReader:
             return read_mail(raw, position)  # (here: neither waits for nor keeps the worker)
         self._awake()
         await self._warmed(stop)
+        reading = self._read_in_worker(raw, position, stop, handed)
+        del raw  # (held by `reading` alone: it lets the bytes go once they wait in a file)
+        try:
+            return await reading
+        except BaseException:  # (a cancellation too) a frame may be half sent, or an answer
+            self._end_worker()  # left unread for the next mail to take for its own
+            raise
+
+    async def _read_in_worker(
+        self, raw: bytes, position: Position, stop: asyncio.Event | None, handed: bool
+    ) -> MailReading | None:
         for attempt in (1, 2):
             connection = await self._ready(stop)
             if connection is None:
@@ -326,6 +336,9 @@ class MailReader:
             if isinstance(exc, TimeoutError):
                 log.warning("%s; reading the group one by one", exc)
             self._end_worker()
+        except BaseException:  # (a cancellation) a frame may be half sent
+            self._end_worker()
+            raise
         self._group = mails
         return True
 
@@ -474,10 +487,7 @@ class MailReader:
             self._worker.kill()
             self._worker.wait()
         if self._connection is not None:
-            fd = self._connection.fileno()
-            with contextlib.suppress(RuntimeError):  # (no loop running: none registered)
-                asyncio.get_running_loop().remove_reader(fd)
-            self._connection.close()
+            self._connection.close()  # (and what the event loop watched on its number)
         self._worker = self._connection = None
         self._classifying = False
 

@@ -13,6 +13,7 @@ is given up, and the caller ends the worker (the connection is then mid-frame).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import socket
 from collections.abc import Awaitable, Iterable
@@ -60,6 +61,16 @@ class WorkerLink:
         return self._socket.fileno()
 
     def close(self) -> None:
+        """Close the socket, and first take away what the event loop watches on its number:
+        a send or a wait cancelled a moment ago cleans up only a turn or two later, by which
+        time the number may be a new socket's (the chat's, an IMAP connection's), whose own
+        reader or writer would then fail to register, or silently never fire."""
+        fd = self._socket.fileno()
+        if fd >= 0:
+            with contextlib.suppress(RuntimeError):  # (no loop running: none registered)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(fd)
+                loop.remove_writer(fd)
         self._socket.close()
 
     async def send(
