@@ -519,3 +519,25 @@ async def test_a_read_cancelled_midway_leaves_nothing_for_the_next_mail_to_take(
     reading = await reader.read(other, HERE)
     assert reading.inbound.message_id == "<r2@example.se>"
     assert reading.classification.kinds == (RequestKind.NONE,)
+
+
+async def test_a_small_mail_handed_to_a_frozen_worker_is_read_by_a_new_one_not_kept_for_staff(
+    reader,
+):
+    """A mail the socket's buffer takes whole reaches a frozen worker without a wait; its
+    answer never comes. The worker did no work meanwhile, so the mail is not to blame: a
+    new worker reads it."""
+    import os
+    import signal
+
+    reader.budget_seconds = 1.0
+    frozen = reader._worker
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        reading = await reader.read(mail(REQUEST * 100), HERE)  # 7 KB
+    finally:
+        if frozen.poll() is None:
+            os.kill(frozen.pid, signal.SIGKILL)
+    assert reading.inbound.malformed is None
+    assert reading.classification.kinds == (RequestKind.ERASURE,)
+    assert frozen.poll() is not None and reader._worker.pid != frozen.pid

@@ -31,7 +31,9 @@ the worker about 0.1 s, once and after each kill (bench/pathological_bench.py me
 both).
 
 A mail that takes longer than the budget becomes a `malformed` message: kept raw and shown
-to staff, and the cursor moves past it like any other mail.
+to staff, and the cursor moves past it like any other mail - unless the worker did no work
+meanwhile (IDLE_SHARE: frozen, starved), which is not the mail's fault: a new worker reads
+it once more.
 
 A backlog uses the second core: its small mail goes to the worker in groups (`start_group`,
 ~25 µs a mail to hand over and take back, where waiting for a round trip per mail cost a
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -93,6 +96,10 @@ RECYCLE_MIB = 48.0
 #: Once the mailbox is read through, the worker is ended after this many seconds unless it
 #: is used again meanwhile (see MailReader.rest).
 REST_SECONDS = 5.0
+#: A worker that used less than this share of the budget in processor time while a mail's
+#: answer was waited for did no work on it: frozen (SIGSTOP, a stuck call) or starved, not
+#: held up by the mail - which is then read again by a new worker, not kept for staff.
+IDLE_SHARE = 0.1
 #: How long the worker process may take to start (import the parser) before the
 #: watcher treats it as unavailable and tries again later.
 START_SECONDS = 60.0
@@ -257,7 +264,13 @@ class MailReader:
             raise
 
     async def _read_in_worker(
-        self, raw: bytes, position: Position, stop: asyncio.Event | None, handed: bool
+        self,
+        raw: bytes,
+        position: Position,
+        stop: asyncio.Event | None,
+        handed: bool,
+        *,
+        again: bool = False,
     ) -> MailReading | None:
         for attempt in (1, 2):
             connection = await self._ready(stop)
@@ -284,7 +297,18 @@ class MailReader:
                 raw = b""  # (held by the file alone)
             else:
                 original = None
-        answer = await connection.receive(self.budget_seconds, stop)
+        answer = await self._answer_or_idle(connection, stop)
+        if answer is _IDLE and not again:
+            self._end_worker()
+            log.warning(
+                "the mail reader did no work for %g s (frozen?); reading the mail again in a"
+                " new one",
+                self.budget_seconds,
+            )
+            again_raw = raw if original is None else _read_back(original)
+            if original is not None:
+                original.close()
+            return await self._read_in_worker(again_raw, position, stop, handed, again=True)
         if isinstance(answer, InboundMessage):
             self._recycle_if_grown()
             if original is None:
@@ -299,7 +323,7 @@ class MailReader:
             return None
         why = (
             f"reading it took longer than {self.budget_seconds:g} s"
-            if answer is OVERRUN
+            if answer is OVERRUN or answer is _IDLE
             else "reading it ended the reader process"
         )
         log.error("a mail of %d bytes could not be read (%s); kept for staff", size, why)
@@ -371,7 +395,14 @@ class MailReader:
             self._end_worker()
             if answer is STOPPED:
                 return None
-            if answer is OVERRUN:
+            if answer is _IDLE:
+                log.warning(
+                    "the mail reader did no work for %g s (frozen?); reading the rest of its"
+                    " group one by one",
+                    self.budget_seconds,
+                )
+                rest = mails[len(readings) :]
+            elif answer is OVERRUN:
                 why = f"reading it took longer than {self.budget_seconds:g} s"
                 log.error(
                     "a mail of %d bytes could not be read (%s); kept for staff", len(raw), why
@@ -405,7 +436,19 @@ class MailReader:
         if answer is not NOT_YET:
             return answer
         self.waited = True
-        return await connection.receive(self.budget_seconds, stop)
+        return await self._answer_or_idle(connection, stop)
+
+    async def _answer_or_idle(self, connection: WorkerLink, stop: asyncio.Event | None) -> object:
+        """The worker's next answer within the budget (see WorkerLink.receive); _IDLE instead
+        of OVERRUN when the worker did almost no work meanwhile (IDLE_SHARE)."""
+        worker = self._worker
+        before = None if worker is None else _cpu_seconds(worker.pid)
+        answer = await connection.receive(self.budget_seconds, stop)
+        if answer is OVERRUN and worker is not None and before is not None:
+            after = _cpu_seconds(worker.pid)
+            if after is not None and after - before < IDLE_SHARE * self.budget_seconds:
+                return _IDLE
+        return answer
 
     def drop_group(self) -> None:
         """Forget the group being read (the watcher failed meanwhile): the worker is ended,
@@ -562,6 +605,21 @@ class MailReader:
             if not warming.done():  # stopped first (or this task was cancelled)
                 warming.cancel()
                 self._end_worker()
+
+
+#: (_answer_or_idle) The budget ran out while the worker did no work.
+_IDLE = object()
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The processor time a process has used; None where /proc cannot tell (not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _rss_mib(pid: int) -> float:
