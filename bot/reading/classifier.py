@@ -1586,8 +1586,9 @@ OBJECTION_ALONE = 0.5
 AGREED_CONFIDENCE = 0.75
 #: The safety net also catches a `none` one of whose passages or sentences the model reads
 #: as asking for a right with at least this probability, though no kind reaches its
-#: threshold there: on heldout8-25 (development files) 8 of the 20 requests silently
-#: missed were such, at the cost of 32 more of 4,600 messages sent to triage.
+#: threshold there: on heldout8-25 (development files) 7 of the 15 requests still silently
+#: missed once absence notices and bulk mail were read right were such, at the cost of 39
+#: more of 4,600 messages sent to triage.
 ASKED_IN_PART = 0.75
 #: The confidence the safety net gives `none`: under the default triage threshold (0.6).
 UNSURE_CONFIDENCE = 0.55
