@@ -405,10 +405,7 @@ async def test_a_cancelled_warm_up_does_not_unregister_a_later_socket_of_its_num
         await asyncio.sleep(0.05)  # (waiting for an answer that never comes)
         number = reader._connection.fileno()
         reader.close()  # as the rest's end does
-        first, second = socket.socketpair()
-        ours, theirs = (first, second) if first.fileno() == number else (second, first)
-        if ours.fileno() != number:
-            pytest.skip("the descriptor number was not reused")
+        ours, theirs = _socketpair_on(number)
         heard = asyncio.Event()
         loop.add_reader(number, heard.set)
         await asyncio.sleep(0.05)  # the cancelled wait ends meanwhile
@@ -480,10 +477,7 @@ async def test_a_warm_up_cancelled_while_sending_leaves_its_socket_number_free(m
         await asyncio.sleep(0.05)  # (sending what is never taken)
         number = reader._connection.fileno()
         reader.close()  # as the rest's end does
-        first, second = socket.socketpair()
-        ours, theirs = (first, second) if first.fileno() == number else (second, first)
-        if ours.fileno() != number:
-            pytest.skip("the descriptor number was not reused")
+        ours, theirs = _socketpair_on(number)
         ours.setblocking(False)
         heard = asyncio.Event()
         loop.add_reader(number, heard.set)  # at once, before the cancelled send cleaned up
@@ -541,3 +535,17 @@ async def test_a_small_mail_handed_to_a_frozen_worker_is_read_by_a_new_one_not_k
     assert reading.inbound.malformed is None
     assert reading.classification.kinds == (RequestKind.ERASURE,)
     assert frozen.poll() is not None and reader._worker.pid != frozen.pid
+
+
+def _socketpair_on(number: int):
+    """A new socket pair whose first socket has the descriptor `number` just let go of
+    (the test is skipped when the system gives it to neither)."""
+    import socket
+
+    first, second = socket.socketpair()
+    ours, theirs = (first, second) if first.fileno() == number else (second, first)
+    if ours.fileno() != number:
+        first.close()
+        second.close()
+        pytest.skip("the descriptor number was not reused")
+    return ours, theirs

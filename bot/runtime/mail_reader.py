@@ -429,10 +429,7 @@ class MailReader:
         watcher did other work), else waited for within the budget."""
         connection = self._connection
         assert connection is not None
-        try:
-            answer = connection.take()
-        except (EOFError, OSError):
-            return STOPPED if stop is not None and stop.is_set() else ENDED
+        answer = connection.take_now(stop)
         if answer is not NOT_YET:
             return answer
         self.waited = True

@@ -146,6 +146,16 @@ class WorkerLink:
         self._body = None
         return pickle.loads(body)
 
+    def take_now(self, stop: asyncio.Event | None = None) -> object:
+        """As `take`, with the worker's end as ENDED (STOPPED when `stop` is set: a stop
+        that came with the end - a SIGTERM to the whole process group, as systemd sends it,
+        ends the worker too - is a stop, and the mail is read again next time, not kept
+        for staff as unreadable)."""
+        try:
+            return self.take()
+        except (EOFError, OSError):
+            return STOPPED if stop is not None and stop.is_set() else ENDED
+
     async def receive(self, seconds: float, stop: asyncio.Event | None = None) -> object:
         """The worker's next answer; OVERRUN when all of it has not come within `seconds`,
         ENDED when the worker ended, STOPPED as soon as `stop` is set (an answer that is
@@ -153,13 +163,7 @@ class WorkerLink:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds  # wall clock: the time given
         while True:
-            try:
-                answer = self.take()
-            except (EOFError, OSError):
-                # A stop that came with the end (a SIGTERM to the whole process group, as
-                # systemd sends it, ends the worker too) is a stop: the mail is read again
-                # next time, not kept for staff as unreadable.
-                return STOPPED if stop is not None and stop.is_set() else ENDED
+            answer = self.take_now(stop)
             if answer is not NOT_YET:
                 return answer
             if stop is not None and stop.is_set():
@@ -178,20 +182,13 @@ class WorkerLink:
         if fd < 0:
             return  # (take says why)
         loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
-        stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
         try:
-            await asyncio.wait(
-                [readable, *([stopping] if stopping else [])],
-                timeout=seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await _first_of(readable, seconds, stop)
         finally:
             # Not if the link was closed meanwhile (a warm-up cancelled by a rest's end): the
             # registration went with it, and the number may be a new socket's.
             if self.fileno() == fd:
                 loop.remove_reader(fd)
-            if stopping is not None:
-                stopping.cancel()
 
 
 async def _within(
@@ -200,16 +197,9 @@ async def _within(
     """Run `work` within `seconds`: True when done, False when `stop` was set first;
     TimeoutError(`why`) when the time ran out. Unfinished, it is cancelled."""
     task = asyncio.ensure_future(work)
-    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
     try:
-        await asyncio.wait(
-            [task, *([stopping] if stopping else [])],
-            timeout=seconds,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        await _first_of(task, seconds, stop)
     finally:
-        if stopping is not None:
-            stopping.cancel()
         if not task.done():
             task.cancel()
             await asyncio.wait([task])
@@ -219,3 +209,17 @@ async def _within(
     if stop is not None and stop.is_set():
         return False
     raise TimeoutError(f"{why} within {seconds:g} s")
+
+
+async def _first_of(future: asyncio.Future, seconds: float, stop: asyncio.Event | None) -> None:
+    """Wait until `future` is done, `stop` is set or `seconds` pass, whichever is first."""
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        await asyncio.wait(
+            [future, *([stopping] if stopping else [])],
+            timeout=seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        if stopping is not None:
+            stopping.cancel()
