@@ -48,7 +48,10 @@ HERE = Position(imap_uidvalidity=7, imap_uid=42)
 
 @pytest.fixture
 async def reader():
-    reader = MailReader(0.5, guarded_from_bytes=0)  # every mail through the worker
+    # Every mail through the worker. The budget is far above what these mails take (a test
+    # that wants it to run out sets its own): on a machine busy with other work, 0.5 s had
+    # run out on the 1 MB mail.
+    reader = MailReader(3.0, guarded_from_bytes=0)
     await reader.read(mail("hej"), HERE)  # the worker is up: what follows is the reading
     yield reader
     reader.close()
@@ -374,7 +377,8 @@ async def test_a_small_mail_of_many_crafted_parts_is_read_in_the_worker():
         assert reader._worker is not None  # this one went to the worker
         assert reading == read_mail(raw, HERE)
         assert reading.classification.kinds == (RequestKind.ERASURE,)
-        assert max(gaps, default=0.0) < 0.25
+        # Read here, it held the loop 0.5-1.2 s; the margin is for a busy machine.
+        assert max(gaps, default=0.0) < 0.4
     finally:
         reader.close()
 

@@ -24,6 +24,8 @@ _VOID_TAGS = frozenset(
 )
 # Outlook puts the quoted history after an element with one of these ids.
 _HISTORY_IDS = frozenset({"divrplyfwdmsg", "appendonsend"})
+# The attributes that tell quoted history apart (see _TextExtractor); no other is kept.
+_READ_ATTRIBUTES = frozenset({"id", "class"})
 
 
 # HTML is read by a scanner that only moves forward (HTML5 tokenisation, simplified to what
@@ -52,7 +54,10 @@ _Event = tuple[str, str, _Attributes]  # ("data" | "start" | "end" | "startend",
 
 def _tag(html: str, position: int) -> tuple[str, _Attributes, int, bool] | None:
     """The tag whose name starts at `position`: name, attributes, where it ends, whether it
-    closes itself ("<br/>"). None when the document ends inside it (HTML5: it is dropped)."""
+    closes itself ("<br/>"). None when the document ends inside it (HTML5: it is dropped).
+
+    Only the attributes text extraction reads (_READ_ATTRIBUTES) are kept: a tag of 300,000
+    attributes ("<a <a <a …", 0.9 MB) had made a list of them all, ~37 MiB."""
     name_end = _TAG_NAME.match(html, position).end()  # type: ignore[union-attr]
     name = html[position:name_end].lower()
     attributes: _Attributes = []
@@ -69,8 +74,10 @@ def _tag(html: str, position: int) -> tuple[str, _Attributes, int, bool] | None:
         key, double, double_end, single, single_end, bare = match.groups()
         if (double is not None and not double_end) or (single is not None and not single_end):
             return None  # a quoted value left open to the end
-        value = double if double is not None else single if single is not None else bare
-        attributes.append((key.lower(), unescape(value) if value else value))
+        key = key.lower()
+        if key in _READ_ATTRIBUTES:
+            value = double if double is not None else single if single is not None else bare
+            attributes.append((key, unescape(value) if value else value))
         position = match.end()
 
 
@@ -134,6 +141,10 @@ def _skip_markup(html: str, opening: int) -> int:
     return opening + 1
 
 
+_SOURCE_SPACES = re.compile(r"[ \t\r\n]+")
+_PIECES_PER_CHUNK = 4_096
+
+
 class _TextExtractor:
     """Collects the text of an HTML mail; optionally leaves quoted history out.
 
@@ -145,7 +156,14 @@ class _TextExtractor:
 
     def __init__(self, drop_quotes: bool) -> None:
         self.drop_quotes = drop_quotes
-        self.parts: list[str | int] = []  # text, or a number of line breaks wanted here
+        # The text so far: pieces, joined into a chunk every _PIECES_PER_CHUNK so that a
+        # document of many small elements holds its text, not an object for each piece.
+        self.pieces: list[str] = []
+        self.chunks: list[str] = []
+        # Line breaks wanted before the next text. Source line breaks are spaces in HTML;
+        # only elements break lines. Where blocks meet, the larger break wins ("</p><p>" is
+        # one blank line, "</div><div>" one line break).
+        self.pending = 0
         self.skip_depth = 0
         self.quote_tag: str | None = None  # the element whose content is a dropped quote
         self.quote_depth = 0  # nesting of quote_tag inside itself
@@ -168,7 +186,7 @@ class _TextExtractor:
                 return
             if tag == "blockquote" or "gmail_quote" in attributes.get("class", "").split():
                 self.quote_tag, self.quote_depth = tag, 1
-                self.parts.append(2)
+                self.pending = max(self.pending, 2)
                 return
         self._break(tag)
 
@@ -180,7 +198,7 @@ class _TextExtractor:
                 self.quote_depth -= 1
                 if self.quote_depth == 0:
                     self.quote_tag = None
-                    self.parts.append(2)
+                    self.pending = max(self.pending, 2)
             return
         if tag in _SKIP_TAGS:
             self.skip_depth = max(0, self.skip_depth - 1)
@@ -189,12 +207,23 @@ class _TextExtractor:
             self._break(tag)
 
     def _break(self, tag: str) -> None:
-        if tag == "br":
-            self.parts.append("\n")  # each <br> counts: two of them make a blank line
+        if tag == "br":  # each <br> counts: two of them make a blank line
+            self._add("\n" * self.pending + "\n")
         elif tag in _PARAGRAPH_TAGS:
-            self.parts.append(2)
+            self.pending = max(self.pending, 2)
         elif tag in _LINE_TAGS:
-            self.parts.append(1)
+            self.pending = max(self.pending, 1)
+
+    def _add(self, piece: str) -> None:
+        self.pending = 0
+        self.pieces.append(piece)
+        if len(self.pieces) >= _PIECES_PER_CHUNK:
+            self.chunks.append("".join(self.pieces))
+            self.pieces.clear()
+
+    def text(self) -> str:
+        """The text gathered, its spaces not yet tidied."""
+        return "".join([*self.chunks, "".join(self.pieces)])
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # "<br/>" is one line break; "<div/>" (invalid but seen) opens and closes at once.
@@ -203,8 +232,14 @@ class _TextExtractor:
             self.handle_endtag(tag)
 
     def handle_data(self, data: str) -> None:
-        if not (self.skip_depth or self.quote_tag or self.stopped):
-            self.parts.append(data)
+        if self.skip_depth or self.quote_tag or self.stopped:
+            return
+        if data == "\n":
+            # A text of one line break alone between two tags breaks the line, as a <br>
+            # does (a browser shows a space; the model was trained on text read this way).
+            self._break("br")
+        else:
+            self._add("\n" * self.pending + _SOURCE_SPACES.sub(" ", data))
 
     def feed(self, html: str) -> None:
         for kind, value, attributes in _html_events(html):
@@ -218,27 +253,11 @@ class _TextExtractor:
                 self.handle_startendtag(value, attributes)
 
 
-_SOURCE_SPACES = re.compile(r"[ \t\r\n]+")
-
-
 def html_to_text(html: str, drop_quotes: bool = True) -> str:
     """Readable text from HTML mail; with `drop_quotes`, quoted history is left out."""
     parser = _TextExtractor(drop_quotes)
     parser.feed(html)
-    # Source line breaks are spaces in HTML; only elements break lines. Where blocks meet,
-    # the larger break wins ("</p><p>" is one blank line, "</div><div>" one line break).
-    out: list[str] = []
-    pending = 0
-    for part in parser.parts:
-        if isinstance(part, int):
-            pending = max(pending, part)
-        elif part == "\n":
-            out.append("\n" * pending + "\n")
-            pending = 0
-        else:
-            out.extend(["\n" * pending, _SOURCE_SPACES.sub(" ", part)])
-            pending = 0
-    return normalise_whitespace("".join(out))
+    return normalise_whitespace(parser.text())
 
 
 # Invisible characters that mail clients sprinkle into text (zero-width space and joiners,
