@@ -22,6 +22,8 @@ from bot.channels.mail import inbound_from_email
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification, classify
 from bot.rules.kinds import RequestKind
+from bot.runtime.mail_reader import GUARDED_FROM_BYTES, Position, read_mail
+from tests.cpu_time import cpu_seconds
 
 #: Seconds of processor time one mail may take. Most take well under a second, the worst
 #: about two on an idle machine; the limit leaves room for a loaded one (CI runs the suite
@@ -115,11 +117,26 @@ def test_a_mail_that_is_one_huge_word_is_read_as_ordinary_mail(length):
         pytest.param("x\n" * 2_000 + "> q\n" * 200_000 + "y\n", id="a long quote between lines"),
         pytest.param("1" * 1_000_000, id="a million digits"),
         pytest.param("jag vill inte att ni raderar mig " * 30_000, id="a 1 MB clause"),
+        pytest.param("a" + "\u2003" * 200_000 + "b\n", id="a line of 200,000 em spaces"),
+        pytest.param(("a" + "\x1f" * 100_000 + "b\n") * 3, id="lines of 100,000 unit separators"),
     ],
 )
 def test_mail_of_odd_text_is_read_in_time(body):
     inbound, classification = read_in_time(mail(body))
     assert inbound.malformed is None and classification is not None
+
+
+@pytest.mark.parametrize("blank", ["\x1c", "\x1f", "\x0b", "\u2003", "\u3000"])
+def test_a_small_mail_of_a_long_run_of_blanks_is_read_at_once(blank):
+    """Mail under GUARDED_FROM_BYTES is read by the watcher itself. Tidying the text's
+    spaces tried a match at every blank of a run that ends in no line break: 60,000
+    information separators (a 60 KB mail) held the event loop ~15 s."""
+    raw = mail("Hej " + blank * (60_000 // len(blank.encode())) + " radera mina uppgifter")
+    assert len(raw) < GUARDED_FROM_BYTES
+    read_mail(mail(REQUEST), Position(1, 1, None))  # the model is loaded
+    seconds, reading = cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    assert seconds < 0.5
+    assert reading.inbound.malformed is None and reading.classification is not None
 
 
 @pytest.mark.parametrize(

@@ -270,18 +270,26 @@ _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARACTERS}]")
 _SPACES = re.compile(r"(?: [ \t\f\v]|[\t\f\v])[ \t\f\v]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Blanks (what str.strip removes, but line breaks) at the end or start of a line, around
-# the line break; only where there are some, so text without any has no match at all.
-_BLANKS_AT_BREAK = re.compile(r"[^\S\n]+\n[^\S\n]*|\n[^\S\n]+")
+# the line break; only where there are some, so text without any has no match at all. A
+# match is tried only where a run of blanks starts (the lookbehind), and gives none back:
+# tried inside the run as well, a line of 40,000 em spaces took 7 s (quadratic).
+_BLANKS_AT_BREAK = re.compile(r"(?<![^\S\n])[^\S\n]++\n[^\S\n]*+|\n[^\S\n]++")
 # A quoted line ('>' after any blanks) with the line break before it.
 _QUOTED_LINE = re.compile(r"\n[^\S\n]*>[^\n]*")
+
+
+#: Up to this many characters, a text's lines are stripped one by one; a longer text is
+#: tidied by one pattern over the whole of it (see normalise_whitespace).
+LINE_BY_LINE_UP_TO = 64 * 1024
 
 
 def normalise_whitespace(text: str) -> str:
     """Spaces tidied per line, runs of blank lines to one, no blank lines at the ends.
 
-    Done over the whole text at once rather than line by line: a mail of a million short
-    lines costs a fraction of a second, and no list of its lines (~60 bytes a line) is
-    made.
+    A long text is tidied over the whole of it at once rather than line by line: a mail of a
+    million short lines costs a fraction of a second, and no list of its lines (~60 bytes a
+    line) is made. A text of ordinary length is split into lines: the pattern tries to match
+    at every blank, ~50 µs for 3 KB of prose against ~5 µs for stripping its lines.
     """
     # Each step is skipped when a quick look shows it would change nothing (most mail has
     # no invisible characters, tabs or runs of blank lines): the same result, sooner.
@@ -291,9 +299,15 @@ def normalise_whitespace(text: str) -> str:
         text = text.replace("\xa0", " ")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "  " in text or "\t" in text or "\f" in text or "\v" in text:
+    if "\t" in text or "\f" in text or "\v" in text:
         text = _SPACES.sub(" ", text)
-    text = _BLANKS_AT_BREAK.sub("\n", text)  # each line stripped (the ends: below)
+    else:
+        while "  " in text:  # each pass halves every run of spaces
+            text = text.replace("  ", " ")
+    if len(text) <= LINE_BY_LINE_UP_TO:
+        text = "\n".join([line.strip() for line in text.split("\n")])
+    else:
+        text = _BLANKS_AT_BREAK.sub("\n", text)  # each line stripped (the ends: below)
     if "\n\n\n" in text:
         text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
