@@ -83,6 +83,8 @@ CASES: dict[str, Callable[[], bytes]] = {
     "a 1 MB clause of negations": lambda: mail("jag vill inte att ni raderar mig " * 30_000),
     "lines that could start a quote": lambda: mail("From: a\n" * 500_000),
     "a million digits": lambda: mail("1" * 1_000_000),
+    "60 KB of blanks that end no line": lambda: mail("Hej " + "\x1c" * 60_000 + " radera mig"),
+    "a line of a million em spaces": lambda: mail("a" + "\u2003" * 1_000_000 + "b\n" + PROSE),
     "5 MB of HTML": lambda: html("<div><p>Hej, radera mig</p></div>" * 150_000),
     "unclosed HTML tags": lambda: html("<a " * 300_000),
     "unclosed HTML comments": lambda: html("<!--a>" * 200_000),
