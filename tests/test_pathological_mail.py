@@ -126,6 +126,25 @@ def test_mail_of_odd_text_is_read_in_time(body):
     assert inbound.malformed is None and classification is not None
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("inte " + "dsar " * 3_190, id="a negation, then 3,190 rejected matches"),
+        pytest.param("inte " + "dsar art15 i csv optout " * 650, id="four patterns rejected"),
+        pytest.param("how do i " + "dsar " * 3_190, id="'how do I', then 3,190 matches"),
+    ],
+)
+def test_a_clause_of_thousands_of_negated_matches_is_read_at_once(body):
+    """Every match a negation rejected looked back over its whole clause: one clause of
+    16 KB (the most the rules read) of matches after one "inte" took over a second."""
+    raw = mail(body)
+    assert len(raw) < GUARDED_FROM_BYTES
+    read_mail(mail(REQUEST), Position(1, 1, None))  # the model is loaded
+    seconds, reading = cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    assert seconds < 0.2
+    assert reading.classification is not None
+
+
 @pytest.mark.parametrize("blank", ["\x1c", "\x1f", "\x0b", "\u2003", "\u3000"])
 def test_a_small_mail_of_a_long_run_of_blanks_is_read_at_once(blank):
     """Mail under GUARDED_FROM_BYTES is read by the watcher itself. Tidying the text's

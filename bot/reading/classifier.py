@@ -1007,16 +1007,30 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+#: How far back in its clause a negation word (or "how do I") reaches a match: far beyond
+#: any sentence, and a bound on the look back. Looked for in the whole clause before every
+#: match, a clause of 16,000 characters made of one negation and thousands of rejected
+#: matches ("inte dsar dsar …") took over a second (quadratic).
+NEGATION_REACH = 400
+_ONLY = re.compile(r"\b(?:bara|endast|only|just|utan)\b")
+
+
 def _negated(clause: str, position: int) -> bool:
-    """A negation word before the match in its clause, not followed by 'bara/only/just'."""
-    before = clause[:position]
+    """A negation word before the match in its clause (within NEGATION_REACH), not followed
+    by 'bara/only/just'. (Searched in place with pos/endpos: the same as in a slice, but the
+    reach's start is never taken for a word's.)"""
     last = None
-    for match in _NEGATION.finditer(before):
+    for match in _NEGATION.finditer(clause, max(0, position - NEGATION_REACH), position):
         last = match
     if last is None:
         return False
-    between = before[last.end() :]
-    return not re.search(r"\b(?:bara|endast|only|just|utan)\b", between)
+    # (No slice: a negation word ends in a letter and, being whole, before a non-letter.)
+    return _ONLY.search(clause, last.end(), position) is None
+
+
+def _asks_how(clause: str, end: int) -> bool:
+    """'how do I' / 'hur gör jag' in the clause before `end` (within NEGATION_REACH)."""
+    return _HOWTO.search(clause, max(0, end - NEGATION_REACH), end) is not None
 
 
 @dataclass(frozen=True)
@@ -1037,6 +1051,7 @@ def _hits(mended: str, words: Words | None = None) -> list[_Hit]:
     words = words if words is not None and words.text is mended else Words(mended)
     clauses: list[tuple[int, int]] | None = None
     starts: list[int] = []
+    texts: dict[int, str] = {}  # each clause's text, sliced once
     hits: list[_Hit] = []
     possible = _RULES_INDEX.possible(words)
     for number, (kind, pattern, weight, survives_negation) in enumerate(_RULES):
@@ -1049,7 +1064,9 @@ def _hits(mended: str, words: Words | None = None) -> list[_Hit]:
                 if index < 0:
                     continue
                 clause_start, clause_end = clauses[index]
-                clause = mended[clause_start:clause_end]
+                clause = texts.get(index)
+                if clause is None:
+                    clause = texts[index] = mended[clause_start:clause_end]
                 found = (
                     match
                     if match.end() <= clause_end
@@ -1062,7 +1079,7 @@ def _hits(mended: str, words: Words | None = None) -> list[_Hit]:
                 if not survives_negation and (
                     _negated(clause, begin - clause_start)
                     or _NEGATION.search(found.group(0))
-                    or (kind is not K.INFO and _HOWTO.search(clause[: finish - clause_start]))
+                    or (kind is not K.INFO and _asks_how(clause, finish - clause_start))
                 ):
                     continue
                 hits.append(_Hit(kind, weight, begin, finish))
