@@ -153,6 +153,7 @@ def test_a_clause_of_thousands_of_negated_matches_is_read_at_once(body):
 
 _ADDRESS_HEADERS = ["To", "Cc", "Bcc", "Reply-To", "Sender", "Resent-From", "Resent-To"]
 QUOTE = '"'
+ESCAPED_COMMENTS = ("(\\a)" * 500)[:2_000]
 
 
 @pytest.mark.parametrize(
@@ -170,6 +171,14 @@ QUOTE = '"'
             "".join(f"X-H{i}: {('=?a?q?x ' * 2_000)[:16_000]}\r\n" for i in range(3)),
             id="three headers of encoded words that never end",
         ),
+        pytest.param(
+            "".join(f"{name}: {('(a)' * 700)[:2_000]}\r\n" for name in _ADDRESS_HEADERS),
+            id="seven address headers of 667 comments",
+        ),
+        pytest.param(
+            "".join(f"{name}: {ESCAPED_COMMENTS}\r\n" for name in _ADDRESS_HEADERS),
+            id="seven address headers of escapes in comments",
+        ),
     ],
 )
 def test_a_small_mail_of_crafted_headers_is_read_at_once(headers):
@@ -186,11 +195,11 @@ def test_a_small_mail_of_crafted_headers_is_read_at_once(headers):
     assert reading.classification.kinds == (RequestKind.ERASURE,)
 
 
-def test_parts_of_crafted_quoted_headers_are_read_at_once():
+@pytest.mark.parametrize("crafted", [QUOTE * 300, "(" * 300], ids=["quotes", "open comments"])
+def test_parts_of_crafted_header_values_are_read_at_once(crafted):
     # As many parts as the watcher reads itself, each Content-Type and -Disposition 300
-    # characters of '""': the parameter parser splits the rest again for every quoted
-    # string (~3 ms a part); a value is now cut after MAX_MIME_QUOTES quotes.
-    crafted = QUOTE * 2 * 150
+    # characters of '"' or '(': the parameter parser splits the rest again for every quoted
+    # string or comment (~3 ms a part); a value is now cut after MAX_MIME_SPECIALS.
     parts = [f"Content-Type: text/plain; charset=utf-8\r\n\r\n{REQUEST}"] + [
         f"Content-Type: text/plain; p{i}={crafted}\r\nContent-Disposition: inline; q={crafted}"
         f"\r\n\r\nx{i}"
@@ -203,6 +212,23 @@ def test_parts_of_crafted_quoted_headers_are_read_at_once():
     assert seconds < 0.08
     assert reading.inbound.malformed is None
     assert reading.classification.kinds == (RequestKind.ERASURE,)
+
+
+def test_parts_inside_forwarded_mail_count_towards_what_the_watcher_reads_itself():
+    # A message/rfc822 part holds a mail of parts of its own, without delimiter lines of
+    # the outer mail: 26 parts each forwarding a chain of three mails were 105 parts of
+    # crafted headers, read by the watcher itself (~0.5 s).
+    def chain(k: int) -> str:
+        headers = ""
+        for depth in range(4):
+            kind = "message/rfc822" if depth < 3 else "text/plain"
+            headers += f"Content-Type: {kind}; a={k}{'(' * 280}\r\n\r\n"
+        return headers + "hej"
+
+    raw = multipart([chain(k) for k in range(26)])
+    assert raw.count(b"\n--") <= GUARDED_FROM_PARTS and len(raw) < GUARDED_FROM_BYTES
+    assert not MailReader(5.0).reads_here(raw)
+    assert MailReader(5.0).reads_here(multipart([chain(k) for k in range(5)]))
 
 
 def test_a_to_of_many_named_recipients_and_encoded_names_is_still_read():

@@ -333,12 +333,12 @@ class MailReader:
     def reads_here(self, raw: bytes) -> bool:
         """Whether `read` reads this mail here, unguarded: it is under `guarded_from_bytes`
         and of at most GUARDED_FROM_PARTS MIME parts (counted as delimiter lines, an upper
-        bound; the parser also ends a line at a lone CR), so that reading it cannot take
-        long."""
-        return (
-            len(raw) < self.guarded_from_bytes
-            and raw.count(b"\n--") + raw.count(b"\r--") <= GUARDED_FROM_PARTS
-        )
+        bound; the parser also ends a line at a lone CR, and a message/* part holds a mail
+        of parts of its own without one), so that reading it cannot take long."""
+        if len(raw) >= self.guarded_from_bytes:
+            return False
+        delimiters = raw.count(b"\n--") + raw.count(b"\r--")
+        return delimiters + raw.lower().count(b"message/") <= GUARDED_FROM_PARTS
 
     async def start_group(
         self, mails: list[tuple[bytes, Position]], stop: asyncio.Event | None = None
