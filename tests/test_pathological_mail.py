@@ -26,6 +26,7 @@ from bot.runtime.mail_reader import (
     GUARDED_FROM_BYTES,
     GUARDED_FROM_PARTS,
     MailReader,
+    MailReading,
     Position,
     read_mail,
 )
@@ -66,6 +67,25 @@ def read_in_time(raw: bytes) -> tuple[InboundMessage, Classification | None]:
         child.join()
     assert elapsed < LIMIT, f"reading a {len(raw):,}-byte mail took {elapsed:.2f} s"
     return inbound, classification
+
+
+def read_here(raw: bytes) -> tuple[float, MailReading]:
+    """(processor seconds, reading) of the mail read as the watcher reads a small one: in
+    this process, the model loaded first."""
+    read_mail(mail(REQUEST), Position(1, 1, None))
+    return cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+
+
+def parsed_with_peak(raw: bytes) -> tuple[InboundMessage, int]:
+    """The parsed mail and the most memory (bytes, tracemalloc) parsing it held at once."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        inbound = inbound_from_email(raw)
+        return inbound, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -145,8 +165,7 @@ def test_a_clause_of_thousands_of_negated_matches_is_read_at_once(body):
     16 KB (the most the rules read) of matches after one "inte" took over a second."""
     raw = mail(body)
     assert len(raw) < GUARDED_FROM_BYTES
-    read_mail(mail(REQUEST), Position(1, 1, None))  # the model is loaded
-    seconds, reading = cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    seconds, reading = read_here(raw)
     assert seconds < 0.2
     assert reading.classification is not None
 
@@ -188,8 +207,7 @@ def test_a_small_mail_of_crafted_headers_is_read_at_once(headers):
     read by the watcher itself, took ~0.5-0.7 s."""
     raw = mail(REQUEST, headers=headers)
     assert len(raw) < GUARDED_FROM_BYTES
-    read_mail(mail(REQUEST), Position(1, 1, None))  # the model is loaded
-    seconds, reading = cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    seconds, reading = read_here(raw)
     assert seconds < 0.1
     assert reading.inbound.sender == "anna@example.se"
     assert reading.classification.kinds == (RequestKind.ERASURE,)
@@ -207,8 +225,7 @@ def test_parts_of_crafted_header_values_are_read_at_once(crafted):
     ]
     raw = multipart(parts)
     assert MailReader(5.0).reads_here(raw)  # read by the watcher itself
-    read_mail(mail(REQUEST), Position(1, 1, None))  # the model is loaded
-    seconds, reading = cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    seconds, reading = read_here(raw)
     assert seconds < 0.08
     assert reading.inbound.malformed is None
     assert reading.classification.kinds == (RequestKind.ERASURE,)
@@ -248,8 +265,7 @@ def test_a_small_mail_of_a_long_run_of_blanks_is_read_at_once(blank):
     information separators (a 60 KB mail) held the event loop ~15 s."""
     raw = mail("Hej " + blank * (60_000 // len(blank.encode())) + " radera mina uppgifter")
     assert len(raw) < GUARDED_FROM_BYTES
-    read_mail(mail(REQUEST), Position(1, 1, None))  # the model is loaded
-    seconds, reading = cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    seconds, reading = read_here(raw)
     assert seconds < 0.5
     assert reading.inbound.malformed is None and reading.classification is not None
 
@@ -399,15 +415,8 @@ def test_a_mail_of_megabytes_of_short_lines_is_read_without_a_copy_per_line(body
     """The parser's list of a single-part body's lines and the text's splits into lines
     held ~60 bytes a line: 5 MB of short lines took the reading process ~170 MiB over
     its base. Reading now holds a few copies of the mail, not one object per line."""
-    import tracemalloc
-
     raw = mail(body)
-    tracemalloc.start()
-    try:
-        inbound = inbound_from_email(raw)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    inbound, peak = parsed_with_peak(raw)
     assert inbound.malformed is None and inbound.sender == "anna@example.se"
     assert peak < 8 * len(raw), f"{peak / 2**20:.0f} MiB for a {len(raw) / 2**20:.1f} MiB mail"
 
@@ -426,16 +435,9 @@ def test_an_html_mail_of_megabytes_is_read_without_an_object_per_element(html):
     attribute of a tag was kept: 5 MB of small elements took ~49 MiB to read, a 0.9 MB tag
     of attributes ~35 MiB. Now the text is joined as it goes, and only the attributes that
     tell quoted history apart are kept."""
-    import tracemalloc
-
     raw = mail(html, content_type="text/html")
     inbound_from_email(mail("<p>hej</p>", content_type="text/html"))  # first-use caches
-    tracemalloc.start()
-    try:
-        inbound = inbound_from_email(raw)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    inbound, peak = parsed_with_peak(raw)
     assert inbound.malformed is None and inbound.sender == "anna@example.se"
     assert peak < 6 * len(raw), f"{peak / 2**20:.0f} MiB for a {len(raw) / 2**20:.1f} MiB mail"
 
