@@ -259,3 +259,46 @@ def test_an_internaldate_that_is_no_date_is_none_not_an_error(said):
     assert _internal_date(b"24-Nov-2026 10:00:00 +0100").isoformat() == "2026-11-24T10:00:00+01:00"
     # "-0000" is UTC, its place unknown: a time in UTC, not a naive one (refused when stored)
     assert _internal_date(b"24-Nov-2026 10:00:00 -0000").isoformat() == "2026-11-24T10:00:00+00:00"
+
+
+def test_a_search_answer_that_also_counts_new_mail_gives_only_the_uids():
+    """A server may add "* 7 EXISTS" or "* 1 RECENT" to a SEARCH's answer (mail arrived
+    meanwhile): those numbers are counts, and taking them for UIDs would read from the wrong
+    place (the first start's backlog begins at the lowest UID found)."""
+    from bot.channels.imap import _uids
+
+    said = aioimaplib.Response(
+        "OK", [b"1203 1207 1290", b"7 EXISTS", b"1 RECENT", b"Search completed (0.001 secs)."]
+    )
+    assert _uids(said) == [1203, 1207, 1290]
+    assert _uids(aioimaplib.Response("OK", [b"", b"Search completed."])) == []
+
+
+async def test_mail_another_session_just_delivered_is_found_and_searched_by_sender(
+    imap_server,  # noqa: F811
+):
+    await _append(imap_server, [_from(i, f"kund{i % 3}@example.com") for i in range(6)])
+    mailbox = ImapMailbox(
+        ImapSettings(host="127.0.0.1", port=imap_server.port, tls="none", username=dovecot.USER),
+        dovecot.PASSWORD,
+    )
+    await mailbox.connect()
+    try:
+        assert await mailbox.uids_after(0) == [1, 2, 3, 4, 5, 6]
+        await _append(imap_server, [_from(6, "ny@example.se")])
+        assert await mailbox.arrived_after(6) == [7]  # at once, not at the next command
+        assert await mailbox.uids_from("kund1@example.com", 1, 6) == [2, 5]
+        assert await mailbox.uids_from("KUND1@example.com", 3, 6) == [5]  # any case
+        assert await mailbox.uids_from("ny@example.se", 1, 6) == []
+        assert await mailbox.uids_from("ny@example.se", 7, 6) == []
+        # An address that cannot go into a SEARCH as written: not searched for at all.
+        assert await mailbox.uids_from('"x y"@example.se', 1, 6) is None
+        assert await mailbox.uids_from("x@example.se) OR ALL (", 1, 6) is None
+    finally:
+        await mailbox.close()
+
+
+def _from(i: int, sender: str) -> bytes:
+    return (
+        f"From: {sender}\r\nSubject: {i}\r\nMessage-ID: <f{i}@example.com>\r\n\r\nHej\r\n"
+    ).encode()

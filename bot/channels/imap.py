@@ -40,6 +40,12 @@ _INTERNALDATE = re.compile(rb"INTERNALDATE \"([^\"]+)\"")
 _UID = re.compile(rb"\bUID (\d{1,10})\b")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d{1,10})\b")
 _EXISTS = re.compile(rb"(?:\* )?(\d{1,10}) EXISTS")
+#: A SEARCH response's untagged line as aioimaplib files it ("* SEARCH 1 2 3" as "1 2 3"):
+#: numbers only. The response may hold other untagged lines - "2501 EXISTS", "1 RECENT" -
+#: whose numbers are no UIDs.
+_SEARCH = re.compile(rb"(?:\* )?(?:SEARCH)? ?[0-9 ]*")
+#: An address as it can be put in a SEARCH between quotes without escaping anything.
+_SEARCHABLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,190}")
 
 
 class ImapError(Exception):
@@ -212,21 +218,47 @@ class ImapMailbox:
         # "n:*" always matches the highest UID, even when it is below n (RFC 3501 §6.4.8).
         return sorted(u for u in _uids(response) if u > after_uid)
 
+    async def arrived_after(self, after_uid: int) -> list[int]:
+        """The UIDs above `after_uid` as the server sees the mailbox now, in order: a NOOP
+        first, for a UID SEARCH alone may answer from what the session last looked at (Dovecot
+        notices mail delivered meanwhile only after it, and mail dropped into the Maildir by
+        another program only on a NOOP or in IDLE)."""
+        assert self.client is not None
+        await self._ok(self.client.noop(), "NOOP")
+        return await self.uids_after(after_uid)
+
+    async def uids_from(self, address: str, first_uid: int, last_uid: int) -> list[int] | None:
+        """The UIDs from `first_uid` to `last_uid` of mail whose From holds `address` (as
+        the server searches: a part of the header, any case), in order; None for an address
+        that cannot be searched for as it is written (quotes, backslashes, non-ASCII)."""
+        assert self.client is not None
+        if not _SEARCHABLE_ADDRESS.fullmatch(address):
+            return None
+        if last_uid < first_uid:
+            return []
+        # (without CHARSET: an ASCII address needs none, and a server may not know UTF-8)
+        search = self.client.uid_search(
+            "UID", f"{first_uid}:{last_uid}", "FROM", f'"{address}"', charset=None
+        )
+        response = await self._ok(search, "UID SEARCH")
+        return sorted(u for u in _uids(response) if first_uid <= u <= last_uid)
+
     async def new_mail(
         self, after_uid: int, uids: list[int] | None = None
     ) -> AsyncIterator[FetchedMail]:
         """Messages with a UID above `after_uid` (or those of `uids`), oldest first, fetched
         at most BATCH and about BATCH_BYTES at a time.
 
-        Mail that arrives meanwhile is announced by a `* N EXISTS` that aioimaplib files
-        among the pending FETCH's lines: the caller searches again when a pass found mail,
-        so it is read straight after, not at the next IDLE or poll."""
+        Mail that arrives meanwhile is not announced by IDLE later (a `* N EXISTS`, if the
+        server sends one, is filed by aioimaplib among a command's lines): the caller asks
+        for it (`arrived_after`) during a long pass and searches again when a pass found
+        mail, so it is read within a second, not at the next IDLE or poll."""
         assert self.client is not None
         if uids is None:
             uids = await self.uids_after(after_uid)
         for start in range(0, len(uids), BATCH):
             some = uids[start : start + BATCH]
-            for group in fetch_groups(some, await self._sizes(some), BATCH_BYTES):
+            for group in fetch_groups(some, await self.sizes(some), BATCH_BYTES):
                 batch = ",".join(map(str, group))
                 fetched = await self._ok(self._uid_fetch(batch), "UID FETCH", timed=False)
                 mails = sorted(parse_fetch(fetched.lines), key=lambda m: m.uid, reverse=True)
@@ -234,7 +266,7 @@ class ImapMailbox:
                 while mails:  # each mail let go of once it is handed on
                     yield mails.pop()
 
-    async def _sizes(self, uids: list[int]) -> dict[int, int]:
+    async def sizes(self, uids: list[int]) -> dict[int, int]:
         """Each message's size in bytes as the server reports it (RFC822.SIZE)."""
         assert self.client is not None
         # Timed like the FETCH of mail, by the server's silence: a server that must read each
@@ -396,9 +428,12 @@ def _parse_in_slices(protocol: aioimaplib.IMAP4ClientProtocol, size: int = PARSE
 
 
 def _uids(response: aioimaplib.Response) -> list[int]:
+    """The UIDs a SEARCH found: the numbers of its SEARCH lines only (an EXISTS or RECENT
+    the server adds to the response is a count, not a UID)."""
     return [
         int(u)
         for line in response.lines[:-1]
+        if _SEARCH.fullmatch(bytes(line))
         for u in bytes(line).split()
         if u.isdigit() and len(u) <= 10
     ]

@@ -21,6 +21,7 @@ from bot.runtime.intake import (
     UnstorableMessage,
     bytes_held,
     handle_batch,
+    handle_inbound,
     write_cursor,
 )
 from bot.runtime.loops import MAX_BACKOFF, kind_of, with_backoff
@@ -111,10 +112,13 @@ async def ingest_mail(
             write_cursor(session, name, f"{mailbox.uidvalidity}:{after}", services.clock())
     count = 0
     progress = Progress(log_every) if log_every else None
+    # Mail that arrived during a pass, looked at to be read first: True if it was.
+    looked_at: dict[int, bool] = {}
     while True:
-        # Search again after every pass that found mail: what arrived during it is announced
-        # only inside the FETCH responses (filed there by aioimaplib), and IDLE would not
-        # report it again — so it is read now, not at the next IDLE timeout.
+        # Search again after every pass that found mail: what arrived during it (and was not
+        # read first, _NewerFirst) is announced, if at all, inside the responses of the
+        # pass's commands, and IDLE would not report it again — so it is read now, not at
+        # the next IDLE timeout.
         uids = await mailbox.uids_after(after)
         if announce is not None:
             log.info(
@@ -134,6 +138,11 @@ async def ingest_mail(
             if reader is not None and len(uids) >= READ_AHEAD_FROM
             else None
         )
+        newer = (
+            _NewerFirst(database, services, mailbox, reader, committer, after, uids[-1], looked_at)
+            if reader is not None and len(uids) >= READ_AHEAD_FROM
+            else None
+        )
         try:
             async for mail in mailbox.new_mail(after, uids):
                 uid, place = mail.uid, Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
@@ -147,6 +156,8 @@ async def ingest_mail(
                     if committer.stopped or (stop is not None and stop.is_set()):
                         break
                     await asyncio.sleep(0)
+                    if newer is not None and newer.due():
+                        await newer.read(set_aside, stop)
                     continue
                 if ahead is not None and not await ahead.flush():
                     break  # (mail is read in order: what was read ahead is written first)
@@ -183,6 +194,8 @@ async def ingest_mail(
                 # Hand control back between messages: a SIGTERM (and every other channel) is
                 # served after the message in hand, not after the whole batch.
                 await asyncio.sleep(0)
+                if newer is not None and newer.due():
+                    await newer.read(set_aside, stop)
             else:
                 if ahead is not None:
                     await ahead.flush()
@@ -198,6 +211,8 @@ async def ingest_mail(
             after = committer.last_uid or after
         if committer.stopped or (stop is not None and stop.is_set()):
             return count
+        if len(looked_at) > MOST_LOOKED_AT:
+            looked_at.clear()  # (what it held is behind the cursor by now, or read again)
         if committer.done == 0:
             return count  # found but not fetched (expunged meanwhile): not a reason to spin
 
@@ -317,6 +332,129 @@ class _ReadAhead:
         return True
 
 
+#: While a long pass is read, the server is asked this often (seconds) whether mail arrived
+#: meanwhile (a NOOP and a UID SEARCH, about a millisecond): Dovecot does not tell of it
+#: inside the FETCH responses of a session that is not in IDLE.
+NEWER_CHECK_SECONDS = 0.25
+#: Mail that arrived during a long pass is read before the rest of it, this many at a time
+#: (the oldest first): a few new requests are acknowledged at once, not after the backlog;
+#: a burst of many waits its turn like the backlog.
+NEWER_FIRST_MOST = 10
+#: ... and at most this many in all during one ingest (then only in turn).
+MOST_LOOKED_AT = 1_000
+
+
+class _NewerFirst:
+    """Mail that arrives while a long pass (a backlog, a burst) is read is read before the
+    rest of the pass, so that a new request is answered within a second or so of its
+    arrival, not after thousands of older mails.
+
+    Every NEWER_CHECK_SECONDS the pass stops between two mails, asks the server for mail
+    that arrived after the last UID of the pass, and for the oldest few of it:
+    - fetches each and reads it here (a small one: a large mail, or one set aside, waits its
+      turn);
+    - leaves it to its turn when its sender has mail in the part of the mailbox not yet
+      written (a withdrawal read before the request it withdraws would find nothing to
+      withdraw): the server is asked (UID SEARCH FROM);
+    - writes it in a transaction of its own that leaves the cursor where it is (the batch
+      before is written first, so that the cursor is known).
+
+    The cursor still moves in UID order only: when the pass reaches such a mail, it is read
+    again and found stored (its dedupe key), and nothing happens twice - after a crash too.
+    A failure here leaves the mail to its turn, where failures are handled as usual."""
+
+    def __init__(
+        self,
+        database: Database,
+        services: Services,
+        mailbox: ImapMailbox,
+        reader: MailReader,
+        committer: _Committer,
+        after: int,
+        last_of_pass: int,
+        looked_at: dict[int, bool],
+    ) -> None:
+        self.database, self.services, self.mailbox = database, services, mailbox
+        self.reader, self.committer = reader, committer
+        self.after, self.last_of_pass, self.looked_at = after, last_of_pass, looked_at
+        self.checked = time.monotonic()
+
+    def due(self) -> bool:
+        """Whether it is time to ask the server for newer mail."""
+        return time.monotonic() - self.checked >= NEWER_CHECK_SECONDS
+
+    async def read(
+        self, set_aside: Mapping[tuple[int, int], SetAside] | None, stop: asyncio.Event | None
+    ) -> None:
+        mailbox, looked_at = self.mailbox, self.looked_at
+        self.checked = time.monotonic()
+        if len(looked_at) >= MOST_LOOKED_AT:
+            return
+        found = await mailbox.arrived_after(self.last_of_pass)
+        arrived = [uid for uid in found if uid not in looked_at][:NEWER_FIRST_MOST]
+        if not arrived:
+            return
+        for uid in arrived:
+            looked_at[uid] = False
+        # Only small mail (its size asked first: a large one is not even fetched here).
+        sizes = await mailbox.sizes(arrived)
+        small = [
+            uid
+            for uid in arrived
+            if 0 < sizes.get(uid, 0) < self.reader.guarded_from_bytes
+            and (set_aside or {}).get((mailbox.uidvalidity, uid)) is None
+        ]
+        if not small:
+            return
+        await self.committer.settle()  # what was sent is written: the cursor is known
+        if self.committer.stopped or (stop is not None and stop.is_set()):
+            return
+        written_to = self.committer.last_uid or self.after
+        position = f"{mailbox.uidvalidity}:{written_to}"
+        read_first: list[tuple[int, Pending]] = []
+        async for mail in mailbox.new_mail(self.last_of_pass, small):
+            if not self.reader.reads_here(mail.raw):
+                continue
+            place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
+            try:
+                reading = read_mail(mail.raw, place)
+            except Exception as exc:  # read again in turn, where a failure is handled
+                log.warning("mail watcher: reading the mail at UID %d out of turn failed (%s);"
+                            " it is read in turn", mail.uid, kind_of(exc))  # fmt: skip
+                continue
+            inbound = reading.inbound
+            if inbound.malformed:
+                continue
+            # Its sender's earlier mail not yet written, if any, is read first (in turn).
+            earlier = await mailbox.uids_from(inbound.sender, written_to + 1, mail.uid - 1)
+            first = {uid for uid, _ in read_first}  # (written below, in order, before it)
+            if earlier is None or any(not looked_at.get(u) for u in earlier if u not in first):
+                continue
+            read_first.append((mail.uid, Pending(inbound, position, reading.classification)))
+        for uid, pending in read_first:
+            if stop is not None and stop.is_set():
+                return
+            future = asyncio.get_running_loop().run_in_executor(
+                None,
+                handle_inbound,
+                self.database,
+                self.services,
+                pending.inbound,
+                self.committer.cursor,
+                pending.position,
+                pending.classification,
+            )
+            try:
+                await asyncio.shield(future)
+            except Exception as exc:  # read again in turn, where a failure is handled
+                log.warning("mail watcher: writing the mail at UID %d out of turn failed (%s);"
+                            " it is read in turn", uid, kind_of(exc))  # fmt: skip
+                return  # (the rest, of its sender too maybe, wait for their turn as well)
+            looked_at[uid] = True
+            log.info("mail watcher: the mail at UID %d arrived during the backlog; read first",
+                     uid)  # fmt: skip
+
+
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
 #: shared, few enough that the database's write lock is held for tens of milliseconds.
 DB_BATCH = 25
@@ -371,6 +509,10 @@ class _Committer:
             # text, the database's copies) are not held at once - with a batch waiting and
             # one being written, hostile mail of a few MB each took the watcher to ~175 MiB.
             await self._settle()
+
+    async def settle(self) -> None:
+        """Wait until what was sent is written (what waits is not sent)."""
+        await self._settle()
 
     async def finish(self) -> None:
         """Send what waits and wait until everything sent is written (a transaction that
