@@ -9,6 +9,7 @@ is linear in the size of the mail.
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.errors
 import email.feedparser
@@ -79,10 +80,26 @@ MAX_PARSED_HEADER_CHARS = 2_000
 PARSER_WORK = 600_000
 _PARSER_SPECIALS = re.compile(r'["(\\,]')
 _PARSED_FIRST = ("from", "sender", "reply-to", "to")
+#: ... and apart from that, its time on a mail's headers, reckoned from their tokens (words,
+#: and the characters between them that address syntax knows), is kept within this many
+#: microseconds: a structured header costs up to ~40 µs a token (an address header of
+#: 1,000 words "a a a …" took ~40 ms, ten of them ~0.4 s), an unstructured one that the
+#: parser must read (an encoded word, 8-bit text) up to ~9. A To and a Cc of 40 quoted
+#: names each (~520 tokens each) fit, From, Sender, Reply-To and To first; one header is
+#: given at most PARSER_MICROSECONDS_A_HEADER (600 structured tokens).
+PARSER_MICROSECONDS = 50_000
+PARSER_MICROSECONDS_A_HEADER = 24_000
+_PARSER_TOKENS = re.compile(r'[^\s"(),:;<>@\[\]\\.]+|["(),:;<>@\[\]\\.]')
+_STRUCTURED_TOKEN_MICROSECONDS = 40
+_UNSTRUCTURED_TOKEN_MICROSECONDS = 9
 #: A Content-* value is cut before its special after this many: real ones quote a few
 #: parameters (charset, name, boundary) and hold no comments; cut at 300 characters, a
 #: value of crafted comments still cost ~1 ms a parse, and it is parsed several times.
 MAX_MIME_SPECIALS = 2 * MAX_MIME_PARAMETERS
+#: ... and after this many tokens (_PARSER_TOKENS): 150 of " :" or " @", which are no
+#: specials, cost ~3.5 ms a parse. A real one has a few dozen (an Outlook attachment's
+#: name, size and two quoted dates: ~45).
+MAX_MIME_TOKENS = 64
 #: RFC 2047 encoded words that no "?=" ends on their line: the library looks for the end of
 #: each to the end of the line (16,000 characters of "=?a?q?x " took ~0.25 s); with more
 #: than this, the value is read as it is written.
@@ -92,6 +109,10 @@ MAX_MIME_PARTS = 200
 MAX_MIME_DEPTH = 20
 MAX_MULTIPART_SECTIONS = 100
 _MIME_SPECIALS = re.compile(r'["(\\]')
+#: Text codecs Python has that no mail is written in, whose decoders take time with the
+#: square of the text (punycode reads a run of digits as one growing number: 60 KB took
+#: 0.5 s): a part or an encoded word declaring one is read as if its charset were unknown.
+_SLOW_CODECS = frozenset({"punycode", "idna"})
 _BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
 _FEED_BYTES = 64 * 1024
 _BOUNDARY_WORD = re.compile(rb"boundary", re.IGNORECASE)
@@ -113,6 +134,10 @@ class _BoundedPolicy(email.policy.EmailPolicy):
             for count, special in enumerate(_MIME_SPECIALS.finditer(value)):
                 if count == MAX_MIME_SPECIALS:
                     value = value[: special.start()]
+                    break
+            for count, token in enumerate(_PARSER_TOKENS.finditer(value)):
+                if count == MAX_MIME_TOKENS:
+                    value = value[: token.start()]
                     break
         elif len(value) > MAX_HEADER_CHARS:
             cut = (
@@ -171,19 +196,32 @@ def _open_encoded_words(value: str) -> int:
     return count
 
 
+def _slow_codec(charset: str | None) -> bool:
+    """Whether `charset` names one of _SLOW_CODECS (by any of its aliases)."""
+    if not charset:
+        return False
+    try:
+        return codecs.lookup(charset).name in _SLOW_CODECS
+    except (LookupError, ValueError):
+        return False
+
+
 def _decode_words(value: str) -> str:
-    """RFC 2047 encoded words decoded; an unknown charset is read as UTF-8 with replacement.
-    A value of more than MAX_OPEN_ENCODED_WORDS words that never end is read as written."""
+    """RFC 2047 encoded words decoded; an unknown charset, or one of _SLOW_CODECS, is read
+    as UTF-8 with replacement. A value of more than MAX_OPEN_ENCODED_WORDS words that never
+    end is read as written."""
     if "=?" in value and _open_encoded_words(value) > MAX_OPEN_ENCODED_WORDS:
         return value
-    try:
-        return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
-        pass
     try:
         pieces = decode_header(value)
     except (ValueError, email.errors.MessageError):
         return value
+    if any(_slow_codec(charset) for _, charset in pieces):
+        pieces = [(piece, None if _slow_codec(charset) else charset) for piece, charset in pieces]
+    try:
+        return str(make_header(pieces))
+    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
+        pass
     out: list[str] = []
     for piece, charset in pieces:
         if isinstance(piece, str):
@@ -265,13 +303,13 @@ def _header_values(message: Message) -> Iterator[tuple[str, str]]:
 
     Cases: a well-formed header is decoded by the policy; raw 8-bit bytes (older clients
     that skip RFC 2047) are read as UTF-8 or cp1252; a header the policy's parser chokes on,
-    or one beyond what it may take (MAX_PARSED_HEADER_CHARS, PARSER_WORK), is decoded from
-    its raw text.
+    or one beyond what it may take (MAX_PARSED_HEADER_CHARS, PARSER_WORK,
+    PARSER_MICROSECONDS), is decoded from its raw text.
     """
     firsts: dict[str, str] = {}
     for name, raw in message.raw_items():
         firsts.setdefault(name.lower(), str(raw))  # only the first of each counts
-    work = PARSER_WORK
+    work, microseconds = PARSER_WORK, PARSER_MICROSECONDS
     values: dict[str, str] = {}
     for name in sorted(firsts, key=lambda n: n not in _PARSED_FIRST):  # (a stable sort)
         raw_text = firsts[name]
@@ -288,9 +326,15 @@ def _header_values(message: Message) -> Iterator[tuple[str, str]]:
         elif len(raw_text) > MAX_PARSED_HEADER_CHARS:
             value = _decode_words(raw_text)
         else:
+            tokens = len(_PARSER_TOKENS.findall(raw_text))
             if name in _STRUCTURED_HEADERS:
                 work -= (len(_PARSER_SPECIALS.findall(raw_text)) + 1) * len(raw_text)
-            if work < 0:
+                cost = tokens * _STRUCTURED_TOKEN_MICROSECONDS
+            else:
+                cost = tokens * _UNSTRUCTURED_TOKEN_MICROSECONDS
+            if cost <= PARSER_MICROSECONDS_A_HEADER:
+                microseconds -= cost
+            if work < 0 or microseconds < 0 or cost > PARSER_MICROSECONDS_A_HEADER:
                 value = _decode_words(raw_text)
             else:
                 try:
@@ -351,6 +395,8 @@ def _decoded_part(part: Message) -> str:
     if not isinstance(payload, bytes):
         return str(payload)
     declared = part.get_content_charset()
+    if _slow_codec(declared):
+        declared = None
     for charset in (declared, *_FALLBACK_CHARSETS) if declared else _FALLBACK_CHARSETS:
         try:
             return payload.decode(charset)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -88,8 +89,15 @@ log = logging.getLogger("noxbot")
 #: Mail at least this large is read in the worker process (see the module's docstring).
 GUARDED_FROM_BYTES = 64 * 1024
 #: ... and mail with more MIME delimiter lines than this, whatever its size: what parsing
-#: costs grows with its parts' headers (crafted ones ~2 ms each), and real mail has a few.
-GUARDED_FROM_PARTS = 50
+#: costs grows with its parts' headers (crafted ones up to ~5 ms each) and, for every line,
+#: with how deep it is nested; real small mail has a few (a reply with two attachments: 4).
+GUARDED_FROM_PARTS = 12
+#: ... and mail whose header has more lines than this: each line is a header, or a defect
+#: the parser notes, looked at twice (30,000 lines of ":" cost ~0.13 s); real mail has a
+#: few dozen, a long chain of Received and signature headers a few hundred.
+GUARDED_FROM_HEADER_LINES = 1_000
+#: Where a mail's header ends: an empty line (LF LF, or CR LF CR LF).
+_HEADER_END = re.compile(rb"\n\r?\n")
 #: The worker is ended after a mail that left it holding more than this (at rest ~21 MiB;
 #: after a mail with 1 MB attached ~30).
 RECYCLE_MIB = 48.0
@@ -334,11 +342,17 @@ class MailReader:
         """Whether `read` reads this mail here, unguarded: it is under `guarded_from_bytes`
         and of at most GUARDED_FROM_PARTS MIME parts (counted as delimiter lines, an upper
         bound; the parser also ends a line at a lone CR, and a message/* part holds a mail
-        of parts of its own without one), so that reading it cannot take long."""
+        of parts of its own without one), with a header of at most GUARDED_FROM_HEADER_LINES
+        lines, so that reading it cannot take long."""
         if len(raw) >= self.guarded_from_bytes:
             return False
         delimiters = raw.count(b"\n--") + raw.count(b"\r--")
-        return delimiters + raw.lower().count(b"message/") <= GUARDED_FROM_PARTS
+        if delimiters + raw.lower().count(b"message/") > GUARDED_FROM_PARTS:
+            return False
+        header = _HEADER_END.search(raw)
+        return raw.count(b"\n", 0, header.start() if header else len(raw)) <= (
+            GUARDED_FROM_HEADER_LINES
+        )
 
     async def start_group(
         self, mails: list[tuple[bytes, Position]], stop: asyncio.Event | None = None
