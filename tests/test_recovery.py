@@ -177,24 +177,41 @@ async def test_a_request_arriving_during_a_long_backlog_is_read_before_the_backl
     ]
 
 
+@pytest.mark.parametrize(
+    "earlier_from",
+    [
+        b"From: kund9999@example.com\r\n",
+        # Written oddly: the server's own SEARCH FROM does not find these two, and the
+        # pipeline reads both as from kund9999@example.com.
+        b"Subject: Radera\rFrom: kund9999@example.com\r\n",
+        b"From: =?x-unknown?q?kund9999=40example=2Ecom?=\r\n",
+    ],
+    ids=["plain", "after a lone CR", "as an encoded word"],
+)
 async def test_new_mail_from_someone_with_mail_still_in_the_backlog_waits_its_turn(
-    imap_server, tmp_path, monkeypatch
+    imap_server, tmp_path, monkeypatch, earlier_from
 ):
     """A person's later mail ("forget my last mail") is not read before their earlier one,
-    still waiting in the backlog: the server is asked whether the sender has unread mail."""
+    still waiting in the backlog: whose the waiting mail is is read from its header as the
+    pipeline reads it. Nor is a reply read before the mail it answers (it would not find
+    its case)."""
     backlog = [_mail(i) for i in range(1500)]
-    backlog[1200] = _mail(1200).replace(b"kund1200@", b"kund9999@")  # the same person
+    backlog[1200] = earlier_from + _mail(1200).split(b"\r\n", 1)[1]
     await _append(imap_server, backlog)
     world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    reply = _mail(9998, "Jag svarar för Anna.").replace(
+        b"Message-ID:", b"In-Reply-To: <r1300@example.com>\r\nMessage-ID:"
+    )
     try:
         async with _watching(world, settings):
             await _when(lambda: len(_ids(world)) >= 20, 60)
-            await _append(imap_server, [_mail(9999, "Glöm mitt förra mejl.")])
-            await _when(lambda: len(_ids(world)) >= 1501, 60)
+            await _append(imap_server, [_mail(9999, "Glöm mitt förra mejl."), reply])
+            await _when(lambda: len(_ids(world)) >= 1502, 60)
         stored = _stored_in_order(world)
     finally:
         world.database.dispose()
     assert stored.index("<r9999@example.com>") > stored.index("<r1200@example.com>")
+    assert stored.index("<r9998@example.com>") > stored.index("<r1300@example.com>")
 
 
 async def test_a_stop_after_a_newer_mail_was_read_first_loses_nothing_and_repeats_nothing(

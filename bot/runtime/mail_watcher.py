@@ -25,7 +25,7 @@ from bot.runtime.intake import (
     write_cursor,
 )
 from bot.runtime.loops import MAX_BACKOFF, kind_of, with_backoff
-from bot.runtime.mail_parsing import unreadable
+from bot.runtime.mail_parsing import parse_mail, unreadable
 from bot.runtime.mail_reader import (
     MailBytes,
     MailReader,
@@ -342,6 +342,18 @@ NEWER_CHECK_SECONDS = 0.25
 NEWER_FIRST_MOST = 10
 #: ... and at most this many in all during one ingest (then only in turn).
 MOST_LOOKED_AT = 1_000
+#: Whose mail still waits is read from the headers of at most this many mails, in at most
+#: this much processor time (seconds) a pass; beyond either, newer mail waits its turn.
+MOST_WAITING_READ = 5_000
+WAITING_READ_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """Who wrote a mail not yet written, and what it is known by, as the pipeline reads them."""
+
+    sender: str
+    message_id: str | None
 
 
 class _NewerFirst:
@@ -353,9 +365,12 @@ class _NewerFirst:
     that arrived after the last UID of the pass, and for the oldest few of it:
     - fetches each and reads it here (a small one: a large mail, or one set aside, waits its
       turn);
-    - leaves it to its turn when its sender has mail in the part of the mailbox not yet
-      written (a withdrawal read before the request it withdraws would find nothing to
-      withdraw): the server is asked (UID SEARCH FROM);
+    - leaves it to its turn when mail not yet written is from its sender (a withdrawal read
+      before the request it withdraws would find nothing to withdraw) or is what it replies
+      to (the reply would not find its case): whose that mail is, and its Message-ID, are
+      read from its header as the pipeline reads them (once a pass; not the server's SEARCH
+      FROM, which reads an odd From otherwise) - and when that cannot be done in time, every
+      newcomer waits;
     - writes it in a transaction of its own that leaves the cursor where it is (the batch
       before is written first, so that the cursor is known).
 
@@ -378,6 +393,11 @@ class _NewerFirst:
         self.reader, self.committer = reader, committer
         self.after, self.last_of_pass, self.looked_at = after, last_of_pass, looked_at
         self.checked = time.monotonic()
+        # Mail not yet written, as read from its header (None: unreadable there), by UID;
+        # read up to `waiting_read_to`. `cannot_tell`: that reading ran out of its bounds.
+        self.waiting: dict[int, _Waiting | None] = {}
+        self.waiting_read_to = after
+        self.cannot_tell = False
 
     def due(self) -> bool:
         """Whether it is time to ask the server for newer mail."""
@@ -388,7 +408,7 @@ class _NewerFirst:
     ) -> None:
         mailbox, looked_at = self.mailbox, self.looked_at
         self.checked = time.monotonic()
-        if len(looked_at) >= MOST_LOOKED_AT:
+        if len(looked_at) >= MOST_LOOKED_AT or self.cannot_tell:
             return
         found = await mailbox.arrived_after(self.last_of_pass)
         arrived = [uid for uid in found if uid not in looked_at][:NEWER_FIRST_MOST]
@@ -410,6 +430,9 @@ class _NewerFirst:
         if self.committer.stopped or (stop is not None and stop.is_set()):
             return
         written_to = self.committer.last_uid or self.after
+        self.waiting_read_to = max(self.waiting_read_to, written_to)  # (the rest is written)
+        if not await self._read_waiting(max(small) - 1, stop):
+            return
         position = f"{mailbox.uidvalidity}:{written_to}"
         read_first: list[tuple[int, Pending]] = []
         async for mail in mailbox.new_mail(self.last_of_pass, small):
@@ -425,11 +448,21 @@ class _NewerFirst:
             inbound = reading.inbound
             if inbound.malformed:
                 continue
-            # Its sender's earlier mail not yet written, if any, is read first (in turn).
-            earlier = await mailbox.uids_from(inbound.sender, written_to + 1, mail.uid - 1)
             first = {uid for uid, _ in read_first}  # (written below, in order, before it)
-            if earlier is None or any(not looked_at.get(u) for u in earlier if u not in first):
-                continue
+            earlier = [
+                waiting
+                for uid, waiting in self.waiting.items()
+                if written_to < uid < mail.uid and not looked_at.get(uid) and uid not in first
+            ]
+            if any(waiting is None for waiting in earlier):
+                continue  # (a mail whose header could not be read: from anyone)
+            replied_to = {inbound.in_reply_to, *inbound.references} - {None}
+            if any(
+                waiting.sender == inbound.sender or waiting.message_id in replied_to
+                for waiting in earlier
+                if waiting is not None
+            ):
+                continue  # its sender's earlier mail, or what it answers, is read first
             read_first.append((mail.uid, Pending(inbound, position, reading.classification)))
         for uid, pending in read_first:
             if stop is not None and stop.is_set():
@@ -453,6 +486,38 @@ class _NewerFirst:
             looked_at[uid] = True
             log.info("mail watcher: the mail at UID %d arrived during the backlog; read first",
                      uid)  # fmt: skip
+
+    async def _read_waiting(self, up_to: int, stop: asyncio.Event | None) -> bool:
+        """Read who wrote the mail up to UID `up_to` not read so far, and what it is known by,
+        from its header (the server's "n:m" takes what exists); False when that runs out of
+        its bounds (MOST_WAITING_READ, WAITING_READ_SECONDS): newer mail then waits."""
+        if up_to <= self.waiting_read_to:
+            return True
+        if len(self.waiting) + (up_to - self.waiting_read_to) > MOST_WAITING_READ:
+            self.cannot_tell = True
+            return False
+        spent = 0.0
+        for start in range(self.waiting_read_to + 1, up_to + 1, 200):
+            headers = await self.mailbox.headers_between(start, min(start + 199, up_to))
+            for mail in headers:
+                began = time.process_time()
+                try:
+                    inbound = parse_mail(mail.raw, Position(None, None, None))
+                    self.waiting[mail.uid] = (
+                        None if inbound.malformed else _Waiting(inbound.sender, inbound.message_id)
+                    )
+                except Exception:  # (read in turn, where a failure is handled)
+                    self.waiting[mail.uid] = None
+                spent += time.process_time() - began
+                if spent > WAITING_READ_SECONDS:
+                    self.cannot_tell = True
+                    return False
+                await asyncio.sleep(0)
+                if stop is not None and stop.is_set():
+                    return False
+            del headers
+        self.waiting_read_to = up_to
+        return True
 
 
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
