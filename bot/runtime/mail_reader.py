@@ -349,10 +349,10 @@ class MailReader:
         delimiters = raw.count(b"\n--") + raw.count(b"\r--")
         if delimiters + raw.lower().count(b"message/") > GUARDED_FROM_PARTS:
             return False
-        header = _HEADER_END.search(raw)
-        return raw.count(b"\n", 0, header.start() if header else len(raw)) <= (
-            GUARDED_FROM_HEADER_LINES
-        )
+        end = header.start() if (header := _HEADER_END.search(raw)) else len(raw)
+        # (the parser also ends a line at a lone CR)
+        lines = raw.count(b"\n", 0, end) + raw.count(b"\r", 0, end) - raw.count(b"\r\n", 0, end)
+        return lines <= GUARDED_FROM_HEADER_LINES
 
     async def start_group(
         self, mails: list[tuple[bytes, Position]], stop: asyncio.Event | None = None
