@@ -225,14 +225,19 @@ class ImapMailbox:
         await self._ok(self.client.noop(), "NOOP")
         return await self.uids_after(after_uid)
 
-    async def headers_between(self, first_uid: int, last_uid: int) -> list[FetchedMail]:
+    async def headers_between(
+        self, first_uid: int, last_uid: int, most_bytes: int
+    ) -> list[FetchedMail]:
         """The header blocks (BODY.PEEK[HEADER]) of the mail with UIDs from `first_uid` to
-        `last_uid`, in order: what a mail says of itself, without its body."""
+        `last_uid`, in order, each cut at `most_bytes` (a header that long is cut: whoever
+        reads them tells it by its length): what a mail says of itself, without its body."""
         assert self.client is not None
         if last_uid < first_uid:
             return []
         response = await self._ok(
-            self._linear_fetch(f"{first_uid}:{last_uid}", "(UID BODY.PEEK[HEADER])"),
+            self._linear_fetch(
+                f"{first_uid}:{last_uid}", f"(UID BODY.PEEK[HEADER]<0.{most_bytes}>)"
+            ),
             "UID FETCH",
             timed=False,
         )

@@ -346,6 +346,9 @@ MOST_LOOKED_AT = 1_000
 #: this much processor time (seconds) a pass; beyond either, newer mail waits its turn.
 MOST_WAITING_READ = 5_000
 WAITING_READ_SECONDS = 1.0
+#: ... of at most this many bytes each, 200 at a time; a longer header, or one the watcher
+#: would not read itself (MailReader.reads_here), is from anyone as far as the lane knows.
+WAITING_HEADER_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -498,16 +501,16 @@ class _NewerFirst:
             return False
         spent = 0.0
         for start in range(self.waiting_read_to + 1, up_to + 1, 200):
-            headers = await self.mailbox.headers_between(start, min(start + 199, up_to))
+            last = min(start + 199, up_to)
+            headers = await self.mailbox.headers_between(start, last, WAITING_HEADER_BYTES)
             for mail in headers:
                 began = time.process_time()
-                try:
-                    inbound = parse_mail(mail.raw, Position(None, None, None))
-                    self.waiting[mail.uid] = (
-                        None if inbound.malformed else _Waiting(inbound.sender, inbound.message_id)
-                    )
-                except Exception:  # (read in turn, where a failure is handled)
-                    self.waiting[mail.uid] = None
+                self.waiting[mail.uid] = None  # (unless read below)
+                if len(mail.raw) < WAITING_HEADER_BYTES and self.reader.reads_here(mail.raw):
+                    with contextlib.suppress(Exception):  # (read in turn, where handled)
+                        inbound = parse_mail(mail.raw, Position(None, None, None))
+                        if not inbound.malformed:
+                            self.waiting[mail.uid] = _Waiting(inbound.sender, inbound.message_id)
                 spent += time.process_time() - began
                 if spent > WAITING_READ_SECONDS:
                     self.cannot_tell = True
