@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from email.utils import collapse_rfc2231_value, getaddresses
 from enum import StrEnum
 
+from bot.reading.mail import MAX_PARSED_HEADER_CHARS
+
 
 class AutomatedKind(StrEnum):
     """Why a mail is not a person writing to us."""
@@ -112,7 +114,7 @@ def detect_automated(
     own = {address.strip().lower() for address in own_addresses}
     # (each From cut as bot.reading.mail cuts one before email.utils reads it: its groups'
     # members cost time with the square of how many)
-    froms = [value[:2_000] for value in view.get_all("From")]
+    froms = [value[:MAX_PARSED_HEADER_CHARS] for value in view.get_all("From")]
     senders = [address.lower() for _, address in getaddresses(froms) if address]
 
     # 1. Our own mail.
