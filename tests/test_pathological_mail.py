@@ -71,9 +71,11 @@ def read_in_time(raw: bytes) -> tuple[InboundMessage, Classification | None]:
 
 def read_here(raw: bytes) -> tuple[float, MailReading]:
     """(processor seconds, reading) of the mail read as the watcher reads a small one: in
-    this process, the model loaded first."""
+    this process, the model loaded first. The least of three readings, so that a moment of
+    other work in the process (a test's server thread winding down) is not counted."""
     read_mail(mail(REQUEST), Position(1, 1, None))
-    return cpu_seconds(lambda: read_mail(raw, Position(1, 2, None)))
+    readings = [cpu_seconds(lambda: read_mail(raw, Position(1, 2, None))) for _ in range(3)]
+    return min(seconds for seconds, _ in readings), readings[0][1]
 
 
 def parsed_with_peak(raw: bytes) -> tuple[InboundMessage, int]:
