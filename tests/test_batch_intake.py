@@ -15,9 +15,9 @@ from bot.channels.messages import InboundMessage
 from bot.rules.channels import ChannelName
 from bot.runtime.intake import Pending, handle_batch
 from bot.store import audit
-from bot.store.tables import ChannelCursor, Draft, Message
+from bot.store.tables import ChannelCursor, Draft, Message, Request
 from bot.workflow import pipeline
-from tests.workflow_kit import make_world
+from tests.workflow_kit import make_world, world_refused_inserts_into
 
 
 def _mail(n: int, text: str, sender: str = "kund@example.com") -> Pending:
@@ -588,3 +588,62 @@ def test_a_chat_message_with_a_lone_surrogate_is_read_not_quarantined(any_world)
         [stored] = session.exec(select(Message)).all()
     assert stored.state != "malformed"
     assert stored.text == "Radera mina uppgifter \ufffd tack"
+
+
+def test_requests_a_table_permission_keeps_from_being_written_wait_and_are_not_set_aside(
+    tmp_path, postgres_url, caplog
+):
+    """Every request, and no ordinary mail, fails while the role may not write a case: were
+    each quarantined as a message's own fault, all requests would be set aside as
+    unreadable while ordinary mail went on. The batch is held back whole instead (the
+    watcher waits it out, logging the error's kind), and read as usual once the
+    permission is back."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    world, given_back = world_refused_inserts_into(tmp_path, postgres_url, "request")
+    batch = [
+        _mail(1, "Har ni en konsult ledig i maj?"),
+        _mail(2, "Hej! Jag vill att ni raderar alla mina personuppgifter.", "anna@example.se"),
+        _mail(3, "Tack för mötet igår."),
+    ]
+    with pytest.raises(sa_exc.DBAPIError) as raised:
+        handle_batch(world.database, world.services, batch, "imap:INBOX")
+    assert raised.value.orig.sqlstate == "42501"
+    assert _cursor(world) is None and _states(world) == {}
+    assert "quarantined" not in caplog.text
+
+    given_back()
+    assert handle_batch(world.database, world.services, batch, "imap:INBOX") == 3
+    assert _cursor(world) == "1:3"
+    states = _states(world)
+    assert "malformed" not in states.values() and len(states) == 3
+    with world.session() as session:
+        [case] = session.exec(select(Request)).all()
+    assert case.requester_address == "anna@example.se"
+    world.database.dispose()
+
+
+def test_a_single_message_a_table_permission_keeps_from_being_written_waits_too(
+    tmp_path, postgres_url
+):
+    """The same for one message written alone (a chat message, or mail read first during a
+    backlog): handle_inbound raises, the cursor stays, nothing is quarantined."""
+    from bot.runtime.intake import handle_inbound
+
+    world, given_back = world_refused_inserts_into(tmp_path, postgres_url, "request")
+    chat = InboundMessage(
+        ChannelName.TELEGRAM, "5550001", text="Please delete all my personal data",
+        telegram_chat_id=5550001, telegram_message_id=7,
+    )  # fmt: skip
+    with pytest.raises(sa_exc.DBAPIError):
+        handle_inbound(world.database, world.services, chat, "telegram:offset", "8")
+    with world.session() as session:
+        assert session.exec(select(Message)).all() == []
+        assert session.get(ChannelCursor, "telegram:offset") is None
+    given_back()
+    handle_inbound(world.database, world.services, chat, "telegram:offset", "8")
+    with world.session() as session:
+        [stored] = session.exec(select(Message)).all()
+        assert stored.state != "malformed" and stored.request_id is not None
+    world.database.dispose()

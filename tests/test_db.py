@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import bot.store.tables  # noqa: F401
-from bot.store.database import Database, current_revision, head_revision
+from bot.runtime.loops import kind_of
+from bot.store.database import (
+    Database,
+    current_revision,
+    head_revision,
+    is_refusal,
+    is_transient,
+)
 
 
 def test_opening_a_new_database_creates_the_schema_at_the_newest_revision(any_database):
@@ -211,3 +220,30 @@ def test_savepoints_sent_as_plain_text_still_keep_and_undo_what_they_hold(any_da
     assert "SAVEPOINT sa_savepoint_1" in sent and "RELEASE SAVEPOINT sa_savepoint_1" in sent
     assert 'SAVEPOINT "odd name"' in sent and 'RELEASE SAVEPOINT "odd name"' in sent
     assert {"SAVEPOINT sa_savepoint_1", "RELEASE SAVEPOINT sa_savepoint_1"} <= set(plain)
+
+
+def test_a_database_that_refuses_every_write_is_told_from_a_statement_of_a_bug(any_database):
+    """A read-only database (a standby, SQLite's query_only) refuses whatever the values:
+    workers wait that out. A statement naming what does not exist is a bug, which may be
+    one message's alone: that message is set aside, the rest go on (bot.runtime.intake)."""
+    read_only = (
+        "SET TRANSACTION READ ONLY"
+        if any_database.engine.dialect.name == "postgresql"
+        else "PRAGMA query_only = ON"
+    )
+    with any_database.engine.connect() as connection:
+        connection.execute(text(read_only))
+        with pytest.raises(sa_exc.DBAPIError) as refused:
+            connection.execute(text("INSERT INTO channel_cursor (name, value) VALUES ('a', 'b')"))
+        connection.rollback()
+        with pytest.raises(sa_exc.DBAPIError) as bug:
+            connection.execute(text("SELECT no_such_column FROM channel_cursor"))
+        connection.rollback()
+        if read_only.startswith("PRAGMA"):  # (a setting of the pooled connection)
+            connection.execute(text("PRAGMA query_only = OFF"))
+    assert is_refusal(refused.value) and not is_transient(refused.value)
+    assert not is_refusal(bug.value)
+    assert kind_of(refused.value) in (
+        "InternalError (ReadOnlySqlTransaction, SQLSTATE 25006)",
+        "OperationalError (OperationalError, SQLITE_READONLY)",
+    )

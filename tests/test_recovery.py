@@ -23,9 +23,9 @@ from sqlmodel import select
 from bot.clock import utcnow
 from bot.config import ImapSettings
 from bot.runtime.mail_watcher import watch_mail
-from bot.store.tables import ChannelCursor, Message
+from bot.store.tables import ChannelCursor, Message, Request
 from tests import dovecot
-from tests.workflow_kit import make_world
+from tests.workflow_kit import World, make_world, world_refused_inserts_into
 
 
 @pytest.fixture
@@ -62,9 +62,11 @@ async def _when(condition, timeout: float) -> float:
     return time.monotonic()
 
 
-def _world(tmp_path: Path, server: dovecot.Dovecot, monkeypatch, **imap: object):
+def _world(
+    tmp_path: Path, server: dovecot.Dovecot, monkeypatch, world: World | None = None, **imap: object
+):
     monkeypatch.setenv("NOXBOT_IMAP_PASSWORD", dovecot.PASSWORD)
-    world = make_world(tmp_path)
+    world = world or make_world(tmp_path)
     world.services.clock = utcnow
     settings = world.services.settings.model_copy(
         update={
@@ -455,6 +457,37 @@ async def test_an_unexpected_error_outside_a_mail_is_logged_and_the_watcher_goes
     await _watch_until(world, settings, lambda: _ids(world) == both, 30)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == ["mail watcher: unexpected error (KeyError); retrying in 1 s"]
+
+
+async def test_mail_the_database_refuses_to_store_waits_and_the_watcher_says_why(
+    imap_server, tmp_path, monkeypatch, caplog, postgres_url
+):
+    """A permission taken away from the table of cases: every request fails alike, which is
+    the database's doing, not the mail's. The request is not set aside as unreadable; the
+    watcher says what the database refuses, waits, and reads it once the permission is
+    back."""
+    caplog.set_level(logging.INFO, logger="noxbot")
+    refused, given_back = world_refused_inserts_into(tmp_path, postgres_url, "request")
+    await _append(imap_server, [_mail(1), _mail(2, "Radera allt ni har om mig."), _mail(3)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, refused, poll_seconds=30)
+    said = "mail watcher: the database refuses: ProgrammingError (InsufficientPrivilege,"
+    said += " SQLSTATE 42501); retrying in"
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    async with _watching(world, settings):
+        await _when(lambda: any(line.startswith(said) for line in warnings()), 30)
+        assert "<r2@example.com>" not in _ids(world)
+        given_back()
+        await _when(lambda: len(_ids(world)) == 3, 30)
+    with world.session() as session:
+        assert [m.state for m in session.exec(select(Message))].count("malformed") == 0
+        [case] = session.exec(select(Request)).all()
+    assert case.requester_address == "kund2@example.com"
+    assert _cursor(world).endswith(":3")
+    assert not any("kund" in line or "Radera" in line for line in warnings())
+    world.database.dispose()
 
 
 # --- `noxbot run` as a process ------------------------------------------------------------

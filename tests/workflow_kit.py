@@ -4,11 +4,14 @@ channels, a clock that can be moved, and the people on file answering their chal
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bot.channels.memory import MemoryChannel
@@ -202,3 +205,33 @@ def make_world(tmp_path: Path, url: str | None = None, **settings_overrides: Any
     with database.session() as session:
         import_file(session, EXAMPLES / "register.csv", now=clock())
     return World(database, services, clock, {name: MemoryChannel(name) for name in ChannelName})
+
+
+def world_refused_inserts_into(
+    tmp_path: Path, postgres_url: str, table: str
+) -> tuple[World, Callable[[], None]]:
+    """A world whose database role may not INSERT into `table` (a permission taken away,
+    as a DBA might by mistake), on a schema the cluster's owner made: PostgreSQL itself
+    refuses (SQLSTATE 42501), for every message that would write there alike. Returns the
+    world and what gives the permission back."""
+    owner = make_world(tmp_path, postgres_url)
+    role = f"app_{uuid.uuid4().hex[:10]}"
+    with owner.database.engine.begin() as connection:
+        for statement in (
+            f"CREATE ROLE {role} LOGIN",
+            f"GRANT USAGE ON SCHEMA public TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+            f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+            f'REVOKE INSERT ON "{table}" FROM {role}',
+        ):
+            connection.execute(text(statement))
+    owner.database.dispose()
+    app = make_world(tmp_path, postgres_url.replace("//postgres@", f"//{role}@"))
+
+    def given_back() -> None:
+        owner.database.engine.dispose()
+        with owner.database.engine.begin() as connection:
+            connection.execute(text(f'GRANT INSERT ON "{table}" TO {role}'))
+        owner.database.dispose()
+
+    return app, given_back

@@ -21,7 +21,7 @@ from bot.config import Settings, TelegramSettings
 from bot.reading.safe_text import printable
 from bot.runtime.intake import handle_inbound, read_cursor, write_cursor
 from bot.runtime.loops import until_stopped, with_backoff
-from bot.store.database import Database, is_transient
+from bot.store.database import Database, is_refusal, is_transient
 from bot.workflow.confirming import button_outcome
 from bot.workflow.services import Services
 from bot.workflow.staff_decisions import (
@@ -75,8 +75,8 @@ async def poll_chat_once(
         try:
             await _handle_update(database, services, bot, settings, update, position)
         except Exception as exc:
-            if is_transient(exc):
-                raise
+            if is_transient(exc) or is_refusal(exc):
+                raise  # waited out (poll_chat); skipping would lose the update
             # Only the kind of error: its message may quote what a person wrote.
             log.error("chat poller: an update failed (%s); skipped", type(exc).__name__)
             _skip_update(database, services, position)
@@ -209,7 +209,7 @@ async def _decide(
             answer = decide_in_chat(session, services, query, telegram.staff_user_ids)
             write_cursor(session, "telegram:offset", position, services.clock())
     except Exception as exc:
-        if is_transient(exc):
+        if is_transient(exc) or is_refusal(exc):
             raise
         log.error("staff chat: a decision failed (%s); nothing done", type(exc).__name__)
         _skip_update(database, services, position)

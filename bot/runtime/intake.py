@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -13,13 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, col, select
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification
-from bot.store.database import Database, is_transient
+from bot.store.database import Database, is_database_wide, is_refusal, is_transient
 from bot.store.later import writing_later
 from bot.store.tables import ChannelCursor, Message
 from bot.workflow.pipeline import process_inbound, quarantine
@@ -56,8 +54,10 @@ def handle_inbound(
     see process_inbound).
 
     Cases when it fails:
-    - the database is down or busy (`is_transient`): re-raised, the cursor stays, the
-      worker waits and reads the message again — nothing is lost, nothing quarantined;
+    - the database is down or busy (`is_transient`), or refuses every message alike (a
+      full disk, a permission taken away: `is_refusal`): re-raised, the cursor
+      stays, the worker waits and reads the message again — nothing is lost, nothing
+      quarantined;
     - anything else (a bug, a statement the database refuses for this message): it is
       quarantined for staff and the cursor moves on, so one bad message never stops the
       worker;
@@ -69,7 +69,7 @@ def handle_inbound(
             write_cursor(session, cursor, position, services.clock())
         return
     except Exception as exc:  # any other failure: keep the message, tell staff, go on
-        if is_transient(exc):
+        if is_transient(exc) or is_refusal(exc):
             raise
         error = exc
     for bare in (False, True):
@@ -148,8 +148,10 @@ def handle_batch(
       fails, that transaction is rolled back whole and the batch written again with each
       message in a savepoint of its own, the failing one then rolled back to it and
       quarantined (in a savepoint of its own, a bare record as the last resort);
-    - a database that is down or busy (`is_transient`): nothing of the batch is kept, the
-      error is re-raised and the whole batch read again later.
+    - a database that is down or busy (`is_transient`), or one that refuses a message for
+      no fault of its own (`is_refusal`: a full disk, a permission taken away from a
+      table): nothing of the batch is kept, the error is re-raised and the whole batch
+      read again later - never quarantined, which would set aside every request alike.
 
     The transaction begins with a write (the cursor), so that on SQLite it holds the write
     lock from the start and the savepoints nest inside it (pysqlite opens a transaction
@@ -270,7 +272,7 @@ def _in_savepoint(
             )
         return
     except Exception as exc:  # any other failure: keep the message, tell staff, go on
-        if is_transient(exc):
+        if is_transient(exc) or is_refusal(exc):
             raise
         error = exc
     whole = _with_original(pending)
@@ -279,7 +281,7 @@ def _in_savepoint(
             with session.begin_nested():
                 quarantine(session, whole, error, now=services.clock(), bare=bare)
         except Exception as exc:  # the bare record is the last resort
-            if is_transient(exc) or _database_wide(exc):
+            if is_transient(exc) or is_database_wide(exc):
                 raise
             if bare:
                 raise UnstorableMessage(pending.position, exc) from exc
@@ -287,25 +289,6 @@ def _in_savepoint(
             continue
         log.error("pipeline failed on a message (%s); quarantined for staff", type(error).__name__)
         return
-
-
-def _database_wide(error: BaseException) -> bool:
-    """An error the database itself reports, which no message is to blame for: a full disk,
-    a read-only database or server (a standby after a failover), a permission taken away.
-    It would meet the next message too: the watcher waits it out (as it does a database
-    that is down) instead of setting this one aside.
-
-    Only what the server said counts - on PostgreSQL an SQLSTATE outside the classes a value
-    causes (22 data exception, 23 integrity, 54 a limit exceeded), on SQLite an
-    OperationalError; never what the driver refused before sending (a value it cannot
-    adapt: that is the message's)."""
-    if not isinstance(error, sa_exc.DBAPIError):
-        return False
-    cause = error.orig
-    sqlstate = getattr(cause, "sqlstate", None)
-    if sqlstate is not None:
-        return not sqlstate.startswith(("22", "23", "54"))
-    return isinstance(cause, sqlite3.OperationalError)
 
 
 def _with_original(pending: Pending) -> InboundMessage:

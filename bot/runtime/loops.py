@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy import exc as sa_exc
+
 log = logging.getLogger("noxbot")
 
 T = TypeVar("T")
@@ -57,8 +59,16 @@ async def until_stopped(stop: asyncio.Event | None, waiting: Awaitable[T]) -> T 
 
 def kind_of(exc: BaseException) -> str:
     """What to log of a failure by default: only its kind — server messages can echo
-    addresses (personal data)."""
-    return type(exc).__name__
+    addresses (personal data). A database error adds the driver's kind and the code the
+    database gave (SQLSTATE, or SQLite's error name), which name no value:
+    "ProgrammingError (InsufficientPrivilege, SQLSTATE 42501)"."""
+    kind = type(exc).__name__
+    cause = getattr(exc, "orig", None) if isinstance(exc, sa_exc.DBAPIError) else None
+    if cause is None:
+        return kind
+    code = getattr(cause, "sqlstate", None)
+    named = f"SQLSTATE {code}" if code else getattr(cause, "sqlite_errorname", None)
+    return f"{kind} ({type(cause).__name__}{f', {named}' if named else ''})"
 
 
 #: The same failure is logged again at most this often while it lasts (seconds).

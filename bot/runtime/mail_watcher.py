@@ -34,7 +34,7 @@ from bot.runtime.mail_reader import (
     ReaderUnavailable,
     read_mail,
 )
-from bot.store.database import TRANSIENT_DB_ERRORS, Database
+from bot.store.database import TRANSIENT_DB_ERRORS, Database, is_refusal, is_transient
 from bot.store.tables import ChannelCursor
 from bot.workflow.services import Services
 
@@ -796,8 +796,10 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, TimeoutError | aioimaplib.CommandTimeout):
         return "the IMAP server did not answer in time"
+    if is_refusal(exc) and not is_transient(exc):  # a full disk, a permission
+        return f"the database refuses: {kind_of(exc)}"
     if isinstance(exc, (OSError, aioimaplib.Abort, *TRANSIENT_DB_ERRORS)):
-        return type(exc).__name__
+        return kind_of(exc)
     return f"unexpected error ({type(exc).__name__})"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -66,6 +67,54 @@ def is_transient(error: BaseException) -> bool:
         # it refuses on its own, such as one with too many parameters (not transient).
         return "connection" in message or "timeout" in message or "timed out" in message
     return message.startswith(_PASSING_SQLITE)
+
+
+def is_database_wide(error: BaseException) -> bool:
+    """An error the database itself reports, which no message is to blame for: a full disk,
+    a read-only database or server (a standby after a failover), a permission taken away
+    (from one table, too). It would meet the next message of its kind too, so a worker
+    waits it out (as it does a database that is down) instead of setting the message aside.
+
+    Only what the server said counts - on PostgreSQL an SQLSTATE outside the classes a value
+    causes (22 data exception, 23 integrity, 54 a limit exceeded), on SQLite an
+    OperationalError (a value too big is a DataError there); never what the driver refused
+    before sending (a value it cannot adapt: that is the message's)."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    cause = error.orig
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is not None:
+        return not sqlstate.startswith(("22", "23", "54"))
+    return isinstance(cause, sqlite3.OperationalError)
+
+
+#: What a database refuses whatever the values, by a setting of its own or its host's: on
+#: PostgreSQL a permission (42501), a read-only transaction or server (25006: a standby
+#: after a failover), a role refused (class 28); on SQLite a read-only or full database, a
+#: permission, a file it cannot open or write.
+_REFUSING_CODES = frozenset({"42501", "25006"})
+_REFUSING_CLASSES = ("28",)
+_REFUSING_SQLITE = (
+    "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+)  # fmt: skip
+
+
+def is_refusal(error: BaseException) -> bool:
+    """The database refuses the statement for a reason of its own (see _REFUSING_CODES),
+    which every message that needs the same statement meets alike: a worker waits it out
+    and says so, rather than setting each such message aside as if it were to blame - a
+    permission taken away from the table of cases would set every request aside while
+    ordinary mail went on. Narrower than is_database_wide: a statement that names what does
+    not exist may be a bug one kind of message alone meets, and that message is set aside."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    cause = error.orig
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _REFUSING_CODES or sqlstate.startswith(_REFUSING_CLASSES)
+    name = getattr(cause, "sqlite_errorname", None) or ""
+    return isinstance(cause, sqlite3.Error) and name.startswith(_REFUSING_SQLITE)
 
 
 #: PostgreSQL: no call may hang for ever (a silent network must not freeze the workers).

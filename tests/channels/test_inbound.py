@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlmodel import select
 
 from bot.channels.imap import ImapMailbox
@@ -18,7 +19,7 @@ from bot.runtime.mail_watcher import ingest_mail
 from bot.store.tables import ChannelCursor, Message, Request
 from tests import dovecot
 from tests.fake_bot_api import FakeBotApi
-from tests.workflow_kit import make_world
+from tests.workflow_kit import make_world, world_refused_inserts_into
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +281,31 @@ async def test_an_update_the_library_cannot_read_is_kept_for_staff_and_the_chat_
     logged = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert "chat poller: an update could not be read (OverflowError); kept for staff" in logged
     assert "Anna" not in logged and "Radera" not in logged
+
+
+async def test_a_chat_request_the_database_will_not_store_is_polled_again_not_skipped(
+    bot_api, tmp_path, postgres_url
+):
+    """A request that fails for want of a table permission (every request would alike) was
+    skipped: the offset moved past it and the message was gone. Now the poll fails, the
+    offset stays, and once the permission is back the request is read."""
+    world, given_back = world_refused_inserts_into(tmp_path, postgres_url, "request")
+    settings = world.services.settings.model_copy(
+        update={"telegram": TelegramSettings(base_url=bot_api.base_url)}
+    )
+    bot_api.user_says(5550002, "Please delete all my personal data")
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        with pytest.raises(sa_exc.ProgrammingError):
+            await poll_chat_once(world.database, world.services, bot, settings, 0)
+        with world.session() as session:
+            assert session.get(ChannelCursor, "telegram:offset") is None
+        given_back()
+        assert await poll_chat_once(world.database, world.services, bot, settings, 0) == 1
+    with world.session() as session:
+        case = session.exec(select(Request)).one()
+        assert session.get(ChannelCursor, "telegram:offset").value == "2"
+    assert case.requester_address == "5550002"
+    world.database.dispose()
 
 
 def test_an_unreadable_update_under_an_old_updates_id_is_kept_too(tmp_path):
