@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 
 @contextlib.asynccontextmanager
@@ -27,3 +27,25 @@ async def loop_gaps(every: float = 0.01) -> AsyncIterator[list[float]]:
         yield gaps
     finally:
         ticker.cancel()
+
+
+@contextlib.contextmanager
+def loop_steps() -> Iterator[list[float]]:
+    """The processor time (of the event loop's thread) each step of the event loop took while
+    the block runs: how long the loop held everything else up, measured so that other work
+    on the machine does not count (unlike the gaps of a ticker)."""
+    steps: list[float] = []
+    run = asyncio.events.Handle._run
+
+    def timed(handle: asyncio.events.Handle) -> None:
+        began = time.thread_time()
+        try:
+            run(handle)
+        finally:
+            steps.append(time.thread_time() - began)
+
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+    try:
+        yield steps
+    finally:
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]

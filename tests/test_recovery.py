@@ -25,6 +25,7 @@ from bot.config import ImapSettings
 from bot.runtime.mail_watcher import watch_mail
 from bot.store.tables import ChannelCursor, Message, Request
 from tests import dovecot
+from tests.loop_gaps import loop_steps
 from tests.workflow_kit import World, make_world, world_refused_inserts_into
 
 
@@ -457,6 +458,32 @@ async def test_an_unexpected_error_outside_a_mail_is_logged_and_the_watcher_goes
     await _watch_until(world, settings, lambda: _ids(world) == both, 30)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == ["mail watcher: unexpected error (KeyError); retrying in 1 s"]
+
+
+async def test_crafted_mail_arriving_during_a_backlog_does_not_hold_the_chat_while_read_first(
+    imap_server, tmp_path, monkeypatch
+):
+    """Ten small mails that each take tens of milliseconds to read (63 KB of what looks like
+    identity numbers) arrive during a backlog: read first, they were read back to back with
+    no turn for anything else, ~0.7 s in which the chat, the sender and a SIGTERM waited.
+    Now the event loop turns between two of them, and a round reads for at most
+    NEWER_READ_SECONDS (the rest wait their turn); every mail is still stored once."""
+    crafted = [
+        _mail(9000 + k, ("850101-1234 " * 5250)[:63_000]).replace(b"kund", b"ny", 1)
+        for k in range(10)
+    ]
+    await _append(imap_server, [_mail(i) for i in range(1500)])
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    async with _watching(world, settings):
+        await _when(lambda: len(_ids(world)) >= 20, 60)
+        with loop_steps() as steps:
+            await _append(imap_server, crafted)
+            await _when(lambda: (_cursor(world) or "").endswith(":1510"), 120)
+    stored = _stored_in_order(world)
+    assert len(stored) == len(set(stored)) == 1510
+    assert any(f"<r{9000 + k}@example.com>" in stored[:1000] for k in range(10))  # read first
+    assert max(steps) < 0.3, sorted(steps)[-5:]  # processor seconds, in one step of the loop
+    world.database.dispose()
 
 
 async def test_mail_the_database_refuses_to_store_waits_and_the_watcher_says_why(

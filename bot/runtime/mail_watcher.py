@@ -342,6 +342,10 @@ NEWER_CHECK_SECONDS = 0.25
 NEWER_FIRST_MOST = 10
 #: ... and at most this many in all during one ingest (then only in turn).
 MOST_LOOKED_AT = 1_000
+#: ... reading them for at most this much processor time (seconds) a round: the rest wait
+#: their turn (ten crafted small mails take ~0.7 s to read). The chat, the sender and a
+#: SIGTERM are served between two of them, as between mails read in turn.
+NEWER_READ_SECONDS = 0.2
 #: Whose mail still waits is read from the headers of at most this many mails, in at most
 #: this much processor time (seconds) a pass; beyond either, newer mail waits its turn.
 MOST_WAITING_READ = 5_000
@@ -353,10 +357,19 @@ WAITING_HEADER_BYTES = 16 * 1024
 
 @dataclass(frozen=True)
 class _Waiting:
-    """Who wrote a mail not yet written, and what it is known by, as the pipeline reads them."""
+    """Who wrote a mail not yet written, and what it is known by, as the pipeline reads them:
+    as hashes (see _digest), so that thousands of waiting mails with headers of 16 KB hold a
+    few hundred KB, not tens of MB."""
 
-    sender: str
-    message_id: str | None
+    sender: int
+    message_id: int | None
+
+
+def _digest(value: str) -> int:
+    """A string as the lane compares it: equal strings give equal digests (within this
+    process), and two different ones the same only by a chance of about 2**-64 - which
+    would make a newcomer wait its turn, nothing worse."""
+    return hash(value)
 
 
 class _NewerFirst:
@@ -367,7 +380,7 @@ class _NewerFirst:
     Every NEWER_CHECK_SECONDS the pass stops between two mails, asks the server for mail
     that arrived after the last UID of the pass, and for the oldest few of it:
     - fetches each and reads it here (a small one: a large mail, or one set aside, waits its
-      turn);
+      turn), for at most NEWER_READ_SECONDS a round, the other channels served between two;
     - leaves it to its turn when mail not yet written is from its sender (a withdrawal read
       before the request it withdraws would find nothing to withdraw) or is what it replies
       to (the reply would not find its case): whose that mail is, and its Message-ID, are
@@ -409,8 +422,15 @@ class _NewerFirst:
     async def read(
         self, set_aside: Mapping[tuple[int, int], SetAside] | None, stop: asyncio.Event | None
     ) -> None:
+        try:
+            await self._read(set_aside, stop)
+        finally:
+            self.checked = time.monotonic()  # (from the end of a round, however long it was)
+
+    async def _read(
+        self, set_aside: Mapping[tuple[int, int], SetAside] | None, stop: asyncio.Event | None
+    ) -> None:
         mailbox, looked_at = self.mailbox, self.looked_at
-        self.checked = time.monotonic()
         if len(looked_at) >= MOST_LOOKED_AT or self.cannot_tell:
             return
         found = await mailbox.arrived_after(self.last_of_pass)
@@ -434,20 +454,29 @@ class _NewerFirst:
             return
         written_to = self.committer.last_uid or self.after
         self.waiting_read_to = max(self.waiting_read_to, written_to)  # (the rest is written)
+        if self.waiting and min(self.waiting) <= written_to:
+            self.waiting = {uid: w for uid, w in self.waiting.items() if uid > written_to}
         if not await self._read_waiting(max(small) - 1, stop):
             return
         position = f"{mailbox.uidvalidity}:{written_to}"
         read_first: list[tuple[int, Pending]] = []
+        spent = 0.0
         async for mail in mailbox.new_mail(self.last_of_pass, small):
+            if spent > NEWER_READ_SECONDS or (stop is not None and stop.is_set()):
+                break  # (the rest wait their turn)
             if not self.reader.reads_here(mail.raw):
                 continue
             place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
+            began = time.process_time()
             try:
                 reading = read_mail(mail.raw, place)
             except Exception as exc:  # read again in turn, where a failure is handled
                 log.warning("mail watcher: reading the mail at UID %d out of turn failed (%s);"
                             " it is read in turn", mail.uid, kind_of(exc))  # fmt: skip
                 continue
+            finally:
+                spent += time.process_time() - began
+            await asyncio.sleep(0)  # the other channels, and a SIGTERM, between two mails
             inbound = reading.inbound
             if inbound.malformed:
                 continue
@@ -459,9 +488,10 @@ class _NewerFirst:
             ]
             if any(waiting is None for waiting in earlier):
                 continue  # (a mail whose header could not be read: from anyone)
-            replied_to = {inbound.in_reply_to, *inbound.references} - {None}
+            sender = _digest(inbound.sender)
+            replied_to = {_digest(i) for i in (inbound.in_reply_to, *inbound.references) if i}
             if any(
-                waiting.sender == inbound.sender or waiting.message_id in replied_to
+                waiting.sender == sender or waiting.message_id in replied_to
                 for waiting in earlier
                 if waiting is not None
             ):
@@ -510,7 +540,10 @@ class _NewerFirst:
                     with contextlib.suppress(Exception):  # (read in turn, where handled)
                         inbound = parse_mail(mail.raw, Position(None, None, None))
                         if not inbound.malformed:
-                            self.waiting[mail.uid] = _Waiting(inbound.sender, inbound.message_id)
+                            self.waiting[mail.uid] = _Waiting(
+                                _digest(inbound.sender),
+                                _digest(inbound.message_id) if inbound.message_id else None,
+                            )
                 spent += time.process_time() - began
                 if spent > WAITING_READ_SECONDS:
                     self.cannot_tell = True
