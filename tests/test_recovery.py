@@ -486,6 +486,78 @@ async def test_crafted_mail_arriving_during_a_backlog_does_not_hold_the_chat_whi
     world.database.dispose()
 
 
+async def test_a_mail_too_large_for_the_room_left_is_noted_and_the_mail_after_it_is_read(
+    imap_server, tmp_path, monkeypatch, caplog
+):
+    """The database has room for about 1.5 MB more (SQLite's max_page_count: a nearly full
+    disk, as SQLITE_FULL says). A 3 MB mail does not fit, not even set aside with its
+    bytes: all intake stopped at it, waiting for room. It is the mail's size that does not
+    fit, so it goes the way of a mail the database refuses: noted without its bytes (it is
+    in the mailbox), and the request after it is read."""
+    from sqlalchemy import event, text
+
+    caplog.set_level(logging.INFO, logger="noxbot")
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    engine = world.database.engine
+    with engine.connect() as connection:
+        pages = connection.execute(text("PRAGMA page_count")).scalar()
+        page_size = connection.execute(text("PRAGMA page_size")).scalar()
+    room = pages + 1_500_000 // page_size
+
+    @event.listens_for(engine, "connect")
+    def _nearly_full(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {room}")
+
+    engine.dispose()
+    large = _mail(2, "Bifogar hela arkivet.\r\n" + "Rad i arkivet nummer ett.\r\n" * 110_000)
+    await _append(imap_server, [_mail(1), large, _mail(3, "Radera allt ni har om mig.")])
+    await _watch_until(world, settings, lambda: (_cursor(world) or "").endswith(":3"), 90)
+    with world.session() as session:
+        by_uid = {m.imap_uid: m for m in session.exec(select(Message))}
+        [case] = session.exec(select(Request)).all()
+    assert sorted(by_uid) == [1, 2, 3]
+    assert by_uid[2].state == "malformed" and not by_uid[2].raw
+    assert "not even its bytes could be kept (it is in the mailbox)" in by_uid[2].state_reason
+    assert case.requester_address == "kund3@example.com"
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "SQLITE_FULL" in logged and "Radera" not in logged and "kund" not in logged
+
+
+async def test_mail_a_full_disk_has_no_room_for_waits_until_there_is_room(
+    imap_server, tmp_path, monkeypatch, caplog
+):
+    """No room even for small mail is the disk's doing: nothing is set aside, the watcher
+    says what the database refuses and reads the mail once there is room."""
+    from sqlalchemy import event, text
+
+    caplog.set_level(logging.INFO, logger="noxbot")
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    engine = world.database.engine
+    with engine.connect() as connection:
+        pages = connection.execute(text("PRAGMA page_count")).scalar()
+
+    def full(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(engine, "connect", full)
+    engine.dispose()
+    # (mail of 300 KB, under BLAMED_FOR_NO_ROOM_BYTES: a few rows would fit in the pages
+    # the database has)
+    longer = "\r\n" + "Och en rad till om uppdraget i mars.\r\n" * 8_000
+    await _append(imap_server, [_mail(1, "Hej." + longer), _mail(2, "Radera mig." + longer)])
+    said = "mail watcher: the database refuses: OperationalError (OperationalError, SQLITE_FULL)"
+    async with _watching(world, settings):
+        await _when(lambda: any(r.getMessage().startswith(said) for r in caplog.records), 30)
+        assert _ids(world) == set()
+        event.remove(engine, "connect", full)
+        engine.dispose()
+        await _when(lambda: len(_ids(world)) == 2, 30)
+    with world.session() as session:
+        assert "malformed" not in [m.state for m in session.exec(select(Message))]
+        assert session.exec(select(Request)).one().requester_address == "kund2@example.com"
+    world.database.dispose()
+
+
 async def test_mail_the_database_refuses_to_store_waits_and_the_watcher_says_why(
     imap_server, tmp_path, monkeypatch, caplog, postgres_url
 ):
