@@ -647,3 +647,35 @@ def test_a_single_message_a_table_permission_keeps_from_being_written_waits_too(
         [stored] = session.exec(select(Message)).all()
         assert stored.state != "malformed" and stored.request_id is not None
     world.database.dispose()
+
+
+def test_a_batch_whose_transaction_sqlite_ended_itself_leaves_nothing_written(
+    tmp_path, monkeypatch
+):
+    """On a full disk or an I/O error SQLite may roll back the whole transaction, savepoints
+    and all (here done as SQLite does it, under the session). That was taken for the
+    message's own failure: it was quarantined, and what was written next committed on its
+    own - outside the batch, without its cursor, so that read again the message was found
+    stored as malformed. Now the batch fails, nothing of it is kept, and it is read again."""
+    world = make_world(tmp_path)
+    real = pipeline.classify
+
+    def failing(message_text, **kwargs):
+        if "LOST" in message_text:
+            failing.session.connection().connection.dbapi_connection.rollback()
+            raise TypeError("the statement failed after SQLite rolled back")
+        return real(message_text, **kwargs)
+
+    original = pipeline.process_inbound
+
+    def keeping_session(session, *args, **kwargs):
+        failing.session = session
+        return original(session, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify", failing)
+    monkeypatch.setattr("bot.runtime.intake.process_inbound", keeping_session)
+    batch = [_mail(1, "Har ni en konsult?"), _mail(2, "LOST"), _mail(3, "Tack!")]
+    with pytest.raises((TypeError, sa_exc.OperationalError)):  # (whichever came first)
+        handle_batch(world.database, world.services, batch, "imap:INBOX")
+    assert _cursor(world) is None and _states(world) == {}
+    world.database.dispose()

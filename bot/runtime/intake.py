@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, col, select
 
@@ -20,7 +22,6 @@ from bot.reading.classifier import Classification
 from bot.store.database import (
     Database,
     is_database_wide,
-    is_out_of_room,
     is_refusal,
     is_transient,
 )
@@ -172,8 +173,7 @@ def handle_batch(
     try:
         return _write_batch(database, services, batch, cursor, stopped, max_seconds, False)
     except Exception as exc:
-        _blame_a_large_mail_for_no_room(exc, batch)
-        if is_transient(exc):
+        if is_transient(exc) or is_refusal(exc):
             raise
         failure = type(exc).__name__
     # A message failed for a reason of its own, and nothing of the batch was kept: again,
@@ -182,11 +182,7 @@ def handle_batch(
     log.warning("a batch of %d messages failed (%s); writing it again message by message",
                 len(batch), failure)  # fmt: skip
     left = None if max_seconds is None else max(max_seconds - (time.monotonic() - began), 0.0)
-    try:
-        return _write_batch(database, services, batch, cursor, stopped, left, True)
-    except Exception as exc:
-        _blame_a_large_mail_for_no_room(exc, batch)
-        raise
+    return _write_batch(database, services, batch, cursor, stopped, left, True)
 
 
 def _write_batch(
@@ -250,38 +246,6 @@ def bytes_held(pending: Pending) -> int:
     return len(inbound.raw or b"") + kept + len(inbound.text or "") + len(inbound.subject or "")
 
 
-#: When the database has no room for a batch (is_out_of_room) that holds a mail of this
-#: many bytes or more, the largest such mail is blamed (UnstorableMessage): the mail
-#: watcher sets it aside, and at last notes it without its bytes, and the mail after it is
-#: read - a 25 MB mail on a disk with 23 MB free stopped all intake. No room for a batch
-#: of smaller mail is the disk's: waited out. (Not by savepoints, as other failures: on a
-#: full disk SQLite may roll back the whole transaction.)
-BLAMED_FOR_NO_ROOM_BYTES = 1024 * 1024
-
-
-def _blame_a_large_mail_for_no_room(error: BaseException, batch: list[Pending]) -> None:
-    """Raise UnstorableMessage for the batch's largest mail when `error` is the database's
-    lack of room and that mail is large enough to be blamed (BLAMED_FOR_NO_ROOM_BYTES)."""
-    if not _out_of_room(error):
-        return
-    largest = max(batch, key=bytes_held)
-    if bytes_held(largest) >= BLAMED_FOR_NO_ROOM_BYTES:
-        raise UnstorableMessage(largest.position, error) from error
-
-
-def _out_of_room(error: BaseException) -> bool:
-    """is_out_of_room for the error or what it was raised in handling (a savepoint SQLite
-    rolled back with the rest of the transaction: "no such savepoint")."""
-    seen: BaseException | None = error
-    for _ in range(4):
-        if seen is None:
-            return False
-        if is_out_of_room(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _closed_after(session: Session) -> None:
     """The session's connection closed when the session ends, not pooled (a new one is
     made when next needed, a few milliseconds); not for a pool of one connection (an
@@ -315,8 +279,10 @@ def _in_savepoint(
             )
         return
     except Exception as exc:  # any other failure: keep the message, tell staff, go on
-        if is_transient(exc) or is_refusal(exc) or _out_of_room(exc):
-            raise  # (no room: handle_batch decides whose that is)
+        if _transaction_lost(session):
+            raise _first_database_error(exc) from None
+        if is_transient(exc) or is_refusal(exc):
+            raise
         error = exc
     whole = _with_original(pending)
     for bare in (False, True):
@@ -324,7 +290,9 @@ def _in_savepoint(
             with session.begin_nested():
                 quarantine(session, whole, error, now=services.clock(), bare=bare)
         except Exception as exc:  # the bare record is the last resort
-            if is_transient(exc) or is_database_wide(exc) or _out_of_room(exc):
+            if _transaction_lost(session):
+                raise _first_database_error(exc) from None
+            if is_transient(exc) or is_database_wide(exc):
                 raise
             if bare:
                 raise UnstorableMessage(pending.position, exc) from exc
@@ -332,6 +300,30 @@ def _in_savepoint(
             continue
         log.error("pipeline failed on a message (%s); quarantined for staff", type(error).__name__)
         return
+
+
+def _transaction_lost(session: Session) -> bool:
+    """Whether the database ended the batch's transaction itself: SQLite rolls back the whole
+    transaction, savepoints and all, on some errors (a full disk, an I/O error) - whatever
+    was written next would be committed on its own, outside the batch and without its
+    cursor. The batch is then read again from the cursor, as after a database that went
+    away. (PostgreSQL keeps the transaction: a failed savepoint is rolled back to.)"""
+    driver = session.connection().connection.dbapi_connection
+    return isinstance(driver, sqlite3.Connection) and not driver.in_transaction
+
+
+def _first_database_error(error: BaseException) -> BaseException:
+    """The first database error in the chain that led to `error`: what the database said
+    before the rollback it did itself made releasing the savepoint fail too ("no such
+    savepoint"), so that the workers say - and judge - what happened first."""
+    first, seen = error, error.__context__
+    for _ in range(4):
+        if seen is None:
+            break
+        if isinstance(seen, sa_exc.DBAPIError):
+            first = seen
+        seen = seen.__context__
+    return first
 
 
 def _with_original(pending: Pending) -> InboundMessage:

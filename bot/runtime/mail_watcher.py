@@ -342,9 +342,9 @@ NEWER_CHECK_SECONDS = 0.25
 NEWER_FIRST_MOST = 10
 #: ... and at most this many in all during one ingest (then only in turn).
 MOST_LOOKED_AT = 1_000
-#: ... reading them for at most this much processor time (seconds) a round: the rest wait
-#: their turn (ten crafted small mails take ~0.7 s to read). The chat, the sender and a
-#: SIGTERM are served between two of them, as between mails read in turn.
+#: ... reading them for at most this much processor time (seconds) a round: the rest are
+#: looked at in the next round (ten crafted small mails take ~0.7 s to read). The chat,
+#: the sender and a SIGTERM are served between two of them, as between mails read in turn.
 NEWER_READ_SECONDS = 0.2
 #: Whose mail still waits is read from the headers of at most this many mails, in at most
 #: this much processor time (seconds) a pass; beyond either, newer mail waits its turn.
@@ -380,7 +380,8 @@ class _NewerFirst:
     Every NEWER_CHECK_SECONDS the pass stops between two mails, asks the server for mail
     that arrived after the last UID of the pass, and for the oldest few of it:
     - fetches each and reads it here (a small one: a large mail, or one set aside, waits its
-      turn), for at most NEWER_READ_SECONDS a round, the other channels served between two;
+      turn), for at most NEWER_READ_SECONDS a round, the other channels served between two
+      (what the round had no time for is looked at in the next);
     - leaves it to its turn when mail not yet written is from its sender (a withdrawal read
       before the request it withdraws would find nothing to withdraw) or is what it replies
       to (the reply would not find its case): whose that mail is, and its Message-ID, are
@@ -461,9 +462,11 @@ class _NewerFirst:
         position = f"{mailbox.uidvalidity}:{written_to}"
         read_first: list[tuple[int, Pending]] = []
         spent = 0.0
+        left = set(small)  # not looked at when the round's time runs out: the next round's
         async for mail in mailbox.new_mail(self.last_of_pass, small):
             if spent > NEWER_READ_SECONDS or (stop is not None and stop.is_set()):
-                break  # (the rest wait their turn)
+                break
+            left.discard(mail.uid)
             if not self.reader.reads_here(mail.raw):
                 continue
             place = Position(mailbox.uidvalidity, mail.uid, mail.internal_date)
@@ -497,6 +500,8 @@ class _NewerFirst:
             ):
                 continue  # its sender's earlier mail, or what it answers, is read first
             read_first.append((mail.uid, Pending(inbound, position, reading.classification)))
+        for uid in left:  # (a few slow mails must not push a request behind the backlog)
+            del looked_at[uid]
         for uid, pending in read_first:
             if stop is not None and stop.is_set():
                 return

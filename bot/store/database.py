@@ -117,19 +117,6 @@ def is_refusal(error: BaseException) -> bool:
     return isinstance(cause, sqlite3.Error) and name.startswith(_REFUSING_SQLITE)
 
 
-def is_out_of_room(error: BaseException) -> bool:
-    """The database has no room left for what it was asked to write: a full disk (SQLite's
-    SQLITE_FULL, PostgreSQL's 53100). Whether that is the message's doing depends on its
-    size (bot.runtime.intake: a mail of several MB on a nearly full disk)."""
-    if not isinstance(error, sa_exc.DBAPIError):
-        return False
-    cause = error.orig
-    if getattr(cause, "sqlstate", None) == "53100":
-        return True
-    named = getattr(cause, "sqlite_errorname", "") if isinstance(cause, sqlite3.Error) else ""
-    return named == "SQLITE_FULL"
-
-
 #: PostgreSQL: no call may hang for ever (a silent network must not freeze the workers).
 POSTGRES_CONNECT_ARGS = {
     "connect_timeout": 10,
