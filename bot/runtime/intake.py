@@ -19,12 +19,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.messages import InboundMessage
 from bot.reading.classifier import Classification
-from bot.store.database import (
-    Database,
-    is_database_wide,
-    is_refusal,
-    is_transient,
-)
+from bot.store.database import Database, is_database_wide, is_refusal, is_transient
 from bot.store.later import writing_later
 from bot.store.tables import ChannelCursor, Message
 from bot.workflow.pipeline import process_inbound, quarantine
