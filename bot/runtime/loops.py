@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from sqlalchemy import exc as sa_exc
 
+from bot.store.database import sqlite_error_name, sqlstate_of
+
 log = logging.getLogger("noxbot")
 
 T = TypeVar("T")
@@ -66,8 +68,8 @@ def kind_of(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) if isinstance(exc, sa_exc.DBAPIError) else None
     if cause is None:
         return kind
-    code = getattr(cause, "sqlstate", None)
-    named = f"SQLSTATE {code}" if code else getattr(cause, "sqlite_errorname", None)
+    code = sqlstate_of(exc)
+    named = f"SQLSTATE {code}" if code else sqlite_error_name(exc)
     return f"{kind} ({type(cause).__name__}{f', {named}' if named else ''})"
 
 

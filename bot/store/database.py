@@ -47,6 +47,20 @@ _PASSING_CODES = frozenset({"40001", "40P01", "55P03"})
 _PASSING_SQLITE = ("database is locked", "database table is locked", "disk i/o error")
 
 
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE PostgreSQL gave for a database error (psycopg's `sqlstate`); None for
+    any other error, and for one the driver raised before the server answered."""
+    cause = error.orig if isinstance(error, sa_exc.DBAPIError) else None
+    return getattr(cause, "sqlstate", None)
+
+
+def sqlite_error_name(error: BaseException) -> str | None:
+    """SQLite's name for a database error ("SQLITE_FULL", "SQLITE_READONLY_DBMOVED", ...);
+    None for any other error."""
+    cause = error.orig if isinstance(error, sa_exc.DBAPIError) else None
+    return getattr(cause, "sqlite_errorname", None) if isinstance(cause, sqlite3.Error) else None
+
+
 def is_transient(error: BaseException) -> bool:
     """True for a database error that passes by itself: the server down or unreachable, a
     timeout, a lock, a serialisation conflict. False for one that a statement would meet
@@ -58,7 +72,7 @@ def is_transient(error: BaseException) -> bool:
     if error.connection_invalidated:
         return True
     cause = error.orig
-    sqlstate = getattr(cause, "sqlstate", None)
+    sqlstate = sqlstate_of(error)
     if sqlstate is not None:
         return sqlstate.startswith(_PASSING_CLASSES) or sqlstate in _PASSING_CODES
     message = str(cause).lower()
@@ -81,11 +95,10 @@ def is_database_wide(error: BaseException) -> bool:
     before sending (a value it cannot adapt: that is the message's)."""
     if not isinstance(error, sa_exc.DBAPIError):
         return False
-    cause = error.orig
-    sqlstate = getattr(cause, "sqlstate", None)
+    sqlstate = sqlstate_of(error)
     if sqlstate is not None:
         return not sqlstate.startswith(("22", "23", "54"))
-    return isinstance(cause, sqlite3.OperationalError)
+    return isinstance(error.orig, sqlite3.OperationalError)
 
 
 #: What a database refuses whatever the values, by a setting of its own or its host's: on
@@ -109,12 +122,10 @@ def is_refusal(error: BaseException) -> bool:
     not exist may be a bug one kind of message alone meets, and that message is set aside."""
     if not isinstance(error, sa_exc.DBAPIError):
         return False
-    cause = error.orig
-    sqlstate = getattr(cause, "sqlstate", None)
+    sqlstate = sqlstate_of(error)
     if sqlstate is not None:
         return sqlstate in _REFUSING_CODES or sqlstate.startswith(_REFUSING_CLASSES)
-    name = getattr(cause, "sqlite_errorname", None) or ""
-    return isinstance(cause, sqlite3.Error) and name.startswith(_REFUSING_SQLITE)
+    return (sqlite_error_name(error) or "").startswith(_REFUSING_SQLITE)
 
 
 #: PostgreSQL: no call may hang for ever (a silent network must not freeze the workers).
