@@ -137,11 +137,12 @@ def _cursor(world) -> str | None:
 
 @contextlib.asynccontextmanager
 async def _watching(world, settings):
-    """The mail watcher running until the block ends (then stopped as by SIGTERM)."""
+    """The mail watcher running until the block ends (then stopped as by SIGTERM); its task
+    is what the block gets."""
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
     try:
-        yield
+        yield watcher
     finally:
         stop.set()
         await asyncio.wait_for(watcher, 20)
@@ -344,14 +345,11 @@ async def test_a_mail_whose_reading_keeps_failing_is_set_aside_and_the_rest_is_r
 async def _watch_until(world, settings, condition, timeout: float) -> None:
     """The mail watcher, run until `condition()` (failing after `timeout` s, or if the
     watcher ends first), then stopped; the database let go."""
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_mail(world.database, world.services, settings, stop))
     try:
-        await _when(condition, timeout)
-        assert not watcher.done()
+        async with _watching(world, settings) as watcher:
+            await _when(condition, timeout)
+            assert not watcher.done()
     finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 20)
         world.database.dispose()
 
 
