@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.reading.mail import MalformedEmail, parse_email
+from bot.reading.mail import MalformedEmail, header_after_blank_lines, parse_email
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mail"
 
@@ -402,3 +402,34 @@ def test_a_name_written_as_an_address_in_raw_8_bit_is_not_taken_for_the_sender()
     raw = "From: anna@victim.example Åsa <x@evil.example>\r\nSubject: hej\r\n\r\nhej".encode()
     parsed = parse_email(raw)
     assert (parsed.from_address, parsed.from_name) == ("x@evil.example", "anna@victim.example Åsa")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\r\nFrom: Anna <anna@example.se>\r\nMessage-ID: <a1@x>\r\n\r\nHej",
+        b"\r\n\r\n\nFrom: anna@example.se\r\nSubject: x\r\nMessage-ID: <a1@x>\r\n\r\nHej",
+        b"\nFrom: =?utf-8?q?Anna?= <anna@example.se>\nMessage-ID: <a1@x>\n\nHej\n\nmer",
+        b"\r\nFrom: anna@example.se\r\nTo: b@example.se\r\n folded\r\nMessage-ID: <a1@x>\r\n\r\n",
+    ],
+)
+def test_the_header_after_blank_lines_reads_as_the_whole_mail_does(raw):
+    """The mail watcher reads whose a waiting mail is from its first bytes when it begins
+    with blank lines (the server's header part of it is empty): as the pipeline reads it."""
+    header = header_after_blank_lines(raw)
+    assert header is not None
+    whole, alone = parse_email(raw), parse_email(header)
+    assert (alone.from_address, alone.message_id) == (whole.from_address, whole.message_id)
+    assert alone.from_address == "anna@example.se"
+
+
+@pytest.mark.parametrize(
+    "beginning",
+    [
+        pytest.param(b"\r\nFrom: anna@example.se\r\nSubject: " + b"x" * 200, id="cut"),
+        pytest.param(b"\r\nFrom: anna@example.se\rTo: b@x\r\n\r\n", id="a lone CR"),
+        pytest.param(b"\r\n\r\n", id="nothing but blank lines"),
+    ],
+)
+def test_a_header_after_blank_lines_that_cannot_be_told_from_its_beginning_is_none(beginning):
+    assert header_after_blank_lines(beginning) is None

@@ -218,6 +218,32 @@ async def test_new_mail_from_someone_with_mail_still_in_the_backlog_waits_its_tu
     assert stored.index("<r9998@example.com>") > stored.index("<r1300@example.com>")
 
 
+async def test_mail_waiting_in_the_backlog_that_begins_with_a_blank_line_holds_back_only_its_sender(
+    imap_server, tmp_path, monkeypatch
+):
+    """To the server a mail that begins with a blank line has an empty header; the pipeline
+    reads the headers after the blank line. Whose it is is read from its first bytes: a
+    later mail of its sender waits its turn, someone else's request is read first (before,
+    the empty header was "from anyone" and every newcomer waited for the whole backlog)."""
+    backlog = [_mail(i) for i in range(3000)]
+    backlog[2900] = b"\r\n" + _mail(2900).replace(b"kund2900@", b"tidig@")
+    await _append(imap_server, backlog)
+    world, settings = _world(tmp_path, imap_server, monkeypatch, poll_seconds=30)
+    later = _mail(9998, "Glöm mitt förra mejl.").replace(b"kund9998@", b"tidig@")
+    request = _mail(9999, "Radera allt ni har om mig.")
+    try:
+        async with _watching(world, settings):
+            await _when(lambda: len(_ids(world)) >= 20, 60)
+            await _append(imap_server, [later, request])
+            await _when(lambda: (_cursor(world) or "").endswith(":3002"), 180)
+        stored = _stored_in_order(world)
+    finally:
+        world.database.dispose()
+    assert len(stored) == len(set(stored)) == 3002
+    assert stored.index("<r9998@example.com>") > stored.index("<r2900@example.com>")
+    assert stored.index("<r9999@example.com>") < stored.index("<r2000@example.com>")
+
+
 async def test_a_stop_after_a_newer_mail_was_read_first_loses_nothing_and_repeats_nothing(
     imap_server, tmp_path, monkeypatch
 ):

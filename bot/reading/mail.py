@@ -578,6 +578,19 @@ def _single_part(raw: bytes) -> Message | None:
     return message
 
 
+def header_after_blank_lines(beginning: bytes) -> bytes | None:
+    """The header block of a mail that begins with blank lines, read from its first bytes
+    as parse_email reads it (the line ends a mail begins with are stripped first): up to and
+    with the blank line that ends it. None when that is not within `beginning`, or when a
+    lone CR is in it (the parser ends a line there too: read it whole)."""
+    raw = beginning.lstrip(b"\r\n")
+    blank = _BLANK_LINE.search(raw)
+    if blank is None:
+        return None
+    head = raw[: blank.end()]
+    return None if b"\r" in head.replace(b"\r\n", b"") else head
+
+
 def parse_email(raw: bytes) -> ParsedEmail:
     """Parse one message; raises MalformedEmail when the bytes are not an email."""
     if not raw or not raw.strip():

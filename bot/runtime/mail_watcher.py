@@ -16,6 +16,7 @@ import aioimaplib
 
 from bot.channels.imap import ConnectionLost, ImapError, ImapMailbox
 from bot.config import Settings
+from bot.reading.mail import header_after_blank_lines
 from bot.runtime.intake import (
     Pending,
     UnstorableMessage,
@@ -537,15 +538,15 @@ class _NewerFirst:
         spent = 0.0
         for start in range(self.waiting_read_to + 1, up_to + 1, 200):
             last = min(start + 199, up_to)
-            headers = await self.mailbox.headers_between(start, last, WAITING_HEADER_BYTES)
-            for mail in headers:
+            headers = await self._headers_between(start, last)
+            for uid, header in headers:
                 began = time.process_time()
-                self.waiting[mail.uid] = None  # (unless read below)
-                if len(mail.raw) < WAITING_HEADER_BYTES and self.reader.reads_here(mail.raw):
+                self.waiting[uid] = None  # (unless read below)
+                if header is not None and self.reader.reads_here(header):
                     with contextlib.suppress(Exception):  # (read in turn, where handled)
-                        inbound = parse_mail(mail.raw, Position(None, None, None))
+                        inbound = parse_mail(header, Position(None, None, None))
                         if not inbound.malformed:
-                            self.waiting[mail.uid] = _Waiting(
+                            self.waiting[uid] = _Waiting(
                                 _digest(inbound.sender),
                                 _digest(inbound.message_id) if inbound.message_id else None,
                             )
@@ -559,6 +560,22 @@ class _NewerFirst:
             del headers
         self.waiting_read_to = up_to
         return True
+
+    async def _headers_between(self, first: int, last: int) -> list[tuple[int, bytes | None]]:
+        """The header of each mail from UID `first` to `last` as the pipeline would read it
+        (None: not within WAITING_HEADER_BYTES). The pipeline reads a mail that begins with
+        blank lines from the headers after them, where the server's HEADER part is empty:
+        such a header is taken from the mail's first bytes."""
+        fetched = await self.mailbox.headers_between(first, last, WAITING_HEADER_BYTES)
+        headers = {
+            mail.uid: mail.raw if len(mail.raw) < WAITING_HEADER_BYTES else None for mail in fetched
+        }
+        blank = [uid for uid, header in headers.items() if header is not None and not
+                 header.strip(b"\r\n")]  # fmt: skip
+        if blank:
+            for mail in await self.mailbox.beginnings(blank, WAITING_HEADER_BYTES):
+                headers[mail.uid] = header_after_blank_lines(mail.raw)
+        return sorted(headers.items())
 
 
 #: Messages per transaction (see intake.handle_batch): enough that a commit's cost is
