@@ -505,7 +505,25 @@ def _describe(error: Any, source: str) -> str:
         return f"{source}: {where} (value not shown): expected {expected}"
     if isinstance(value, str):  # a URL's password is never shown
         value = redact_url(value)
+        if kind in _UNQUOTED_TYPES and _reads_unquoted(value):
+            return (
+                f"{source}: {where} = {value!r}: expected {expected}, not text: write it "
+                f"without the quotes ({key} = {value.strip()})"
+            )
     return f"{source}: {where} = {value!r}: expected {expected}"
+
+
+#: Errors of a value that TOML would have read as wanted without its quotes.
+_UNQUOTED_TYPES = frozenset({"int_type", "float_type", "bool_type"})
+
+
+def _reads_unquoted(value: str) -> bool:
+    """Whether `value` is a number or a boolean as TOML writes one."""
+    try:
+        unquoted = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return False
+    return isinstance(unquoted, int | float | bool)
 
 
 def parse_settings(data: dict[str, Any], source: str = "config") -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -1387,3 +1388,23 @@ def test_the_kept_demo_config_reads_back_with_any_folder_name():
     sources = tomllib.loads(sources_toml(demo_source_settings(folder)))["sources"]
     assert [s["name"] for s in sources] == ["CV", "info@noxconsulting.se"]
     assert sources[0]["folder"] == str(folder / "cv")
+
+
+def test_the_config_may_be_given_before_the_command_too(tmp_path, monkeypatch):
+    """`noxbot -c FILE requests list` reads FILE, as `noxbot requests list -c FILE` does;
+    the command's own -c wins, and nothing of it stays for the next command."""
+    monkeypatch.delenv("NOXBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # (no ./config.toml here)
+    kept = tmp_path / "kept"
+    assert run("demo", "--keep", str(kept))[0] == 0
+    config = str(kept / "config.toml")
+    after = run_json("requests", "list", "-c", config)
+    assert after and run_json("-c", config, "requests", "list") == after
+    (tmp_path / "other").mkdir()
+    other = write_config(tmp_path / "other", monkeypatch)
+    monkeypatch.delenv("NOXBOT_CONFIG")
+    assert run_json("-c", config, "requests", "list", "-c", str(other)) == []
+    assert "NOXBOT_CONFIG" not in os.environ
+    code, said = run_main("-c", str(tmp_path / "missing.toml"), "requests", "list")
+    assert code == 1 and "missing.toml: no such config file" in said
+    assert "NOXBOT_CONFIG" not in os.environ

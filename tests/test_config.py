@@ -127,8 +127,9 @@ def test_the_example_config_is_valid_and_documents_every_key():
         ),
         pytest.param(
             "[smtp]\nhost = 'h'\nport = \"587\"\n",
-            "[smtp] port = '587': expected a valid integer",
-            id="a-number-in-quotes-is-not-guessed-at",
+            "[smtp] port = '587': expected a valid integer, not text: write it without the"
+            " quotes (port = 587)",
+            id="a-number-in-quotes-is-not-guessed-at-but-named",
         ),
         pytest.param(
             '[imap]\nhost = "h"\nusername = "u"\nidle = "yes"\n',

@@ -376,7 +376,10 @@ async def test_a_password_set_without_the_setup_forms_token_is_refused_and_the_l
             wrong = await http.post(f"/setup/{link}", data={**password, "csrf": "guessed"})
             assert wrong.status_code == 403
             done = await http.post(f"/setup/{link}", data={**password, "csrf": csrf.group(1)})
-            assert done.status_code == 303 and done.headers["location"] == "/login"
+            assert done.status_code == 303 and done.headers["location"] == "/login?password=set"
+            login = await http.get(done.headers["location"])
+            assert "Your password is set: log in with it." in login.text
+            assert "password is set" not in (await http.get("/login")).text
         with world.database.session() as session:
             assert accounts.check_login(session, "bertil", password["password"]) is not None
     finally:

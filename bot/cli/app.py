@@ -20,7 +20,14 @@ from sqlalchemy.engine import make_url
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import SafeConsole
 from bot.clock import Clock, utcnow
-from bot.config import Settings, config_path, load_settings, redact_url, without_passwords
+from bot.config import (
+    CONFIG_ENV,
+    Settings,
+    config_path,
+    load_settings,
+    redact_url,
+    without_passwords,
+)
 from bot.errors import NoxbotError
 from bot.files import read_named_file
 from bot.reading.safe_text import printable_json
@@ -53,18 +60,6 @@ def _show_version(shown: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _noxbot(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
-        ),
-    ] = False,
-) -> None:
-    pass
-
-
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -74,6 +69,39 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+@app.callback()
+def _noxbot(
+    context: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file for the command that follows (`noxbot -c FILE requests list` is "
+            "`noxbot requests list -c FILE`; the command's own -c wins).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    if config is not None:  # as $NOXBOT_CONFIG would, for this command only
+        before = os.environ.get(CONFIG_ENV)
+        os.environ[CONFIG_ENV] = str(config)
+        context.call_on_close(lambda: _restore_environment(CONFIG_ENV, before))
+
+
+def _restore_environment(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 class OutputFormat(StrEnum):

@@ -70,6 +70,9 @@ def triage_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
+    if not rows:
+        console.print("Nothing waits for triage.")
+        return
     columns = (
         Column("message", key=True),
         Column("from", key=True),
@@ -194,6 +197,9 @@ def alerts_list(
     if output_format is OutputFormat.JSON:
         print_json(rows)
         return
+    if not rows:
+        console.print("No alerts." if all_alerts else "No open alerts.")
+        return
     columns = [Column("id", key=True), Column("kind"), Column("what")]
     cells = [[str(r["id"]), name_words(r["kind"]), r["text"]] for r in rows]
     if all_alerts:  # which of them are dealt with, and when
@@ -244,6 +250,9 @@ def outbox_list(
         ]
     if output_format is OutputFormat.JSON:
         print_json(rows)
+        return
+    if not rows:
+        console.print("The outbox is empty.")
         return
     columns = (
         Column("id", key=True),

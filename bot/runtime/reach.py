@@ -110,8 +110,8 @@ def check_verification_secret(settings: Settings) -> Probe:
         return Probe(
             "Verification secret",
             True,
-            "the variable [verification] secret_env names is not set; a key file next to the "
-            "database",
+            "kept in a key file next to the database, made on first use; the variable "
+            "[verification] secret_env names would be used instead, but is not set",
         )
     return Probe(
         "Verification secret",

@@ -214,7 +214,10 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 
     async def login_page(request: HttpRequest) -> Response:
         token = secrets.token_urlsafe(24)
-        response = console.page(request, "login.html", {"csrf": token, "error": None})
+        password_set = request.query_params.get("password") == "set"  # (from the setup form)
+        response = console.page(
+            request, "login.html", {"csrf": token, "error": None, "password_set": password_set}
+        )
         console.set_cookie(response, LOGIN_COOKIE, token, 3600)
         return response
 
@@ -334,7 +337,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 status=404,
             )
         if state == "done":
-            response = _secured(RedirectResponse("/login", status_code=303))
+            response = _secured(RedirectResponse("/login?password=set", status_code=303))
             response.delete_cookie(SETUP_COOKIE, path=request.url.path)
             return response
         # One cookie per link (its path), kept when the page is shown again: a second tab,
