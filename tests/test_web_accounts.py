@@ -441,3 +441,78 @@ async def test_a_second_setup_page_in_the_same_browser_keeps_the_first_form_work
             assert forged.status_code == 403
     finally:
         world.database.dispose()
+
+
+async def test_a_form_posted_to_a_case_that_does_not_exist_says_so(tmp_path):
+    """A note posted (with a valid form token) to a reference no case has: a page saying
+    so, not a server error."""
+    import re
+
+    import httpx
+
+    world, app = _console(tmp_path)
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            page = await http.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            login = {"csrf": csrf.group(1), "name": "alice", "password": PASSWORD}
+            assert (await http.post("/login", data=login)).status_code == 303
+            queue = await http.get("/")
+            token = re.search(r'name="csrf" value="([^"]+)"', queue.text)
+            assert token is not None
+            posted = await http.post(
+                "/cases/DSR-2026-9999/note", data={"csrf": token.group(1), "text": "x"}
+            )
+        assert posted.status_code == 400
+        assert "no case with reference DSR-2026-9999" in posted.text
+    finally:
+        world.database.dispose()
+
+
+async def test_guesses_from_everywhere_do_not_keep_alice_out_of_a_browser_she_logged_in_from(
+    tmp_path,
+):
+    """A crowd guessing at "alice" from ever new addresses takes the name's one check every
+    30 seconds before she can; the browser she logged in from before is let past that
+    spacing (its cookie is signed by the console: a copied-out name does not do)."""
+    import re
+
+    import httpx
+
+    world, app = _console(tmp_path, attempts=3)
+    transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as her:
+
+            async def log_in(password: str) -> int:
+                page = await her.get("/login")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+                assert csrf is not None
+                form = {"csrf": csrf.group(1), "name": "alice", "password": password}
+                return (await her.post("/login", data=form)).status_code
+
+            assert await log_in(PASSWORD) == 303  # her PC, some day before
+            her.cookies.delete("noxbot_session")
+            for i in range(13):  # the crowd: the name is spaced out from the 13th on
+                assert (await _login(app, "wrong password!!", f"198.51.100.{i}"))[0] == 401
+            assert (await _login(app, PASSWORD, "10.8.8.8"))[0] == 429  # an unknown browser
+            assert await log_in(PASSWORD) == 303  # hers: at once
+            her.cookies.delete("noxbot_session")
+            forged = accounts.known_browser_token(b"not the console's key", "alice", world.clock())
+            her.cookies.set("noxbot_browser", forged)
+            assert await log_in(PASSWORD) == 429
+    finally:
+        world.database.dispose()
+
+
+def test_a_known_browser_token_is_for_its_name_its_key_and_a_year():
+    key, now = b"k" * 32, datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    token = accounts.known_browser_token(key, "Alice", now)
+    assert accounts.is_known_browser(key, token, "alice", now + timedelta(days=300))
+    assert not accounts.is_known_browser(key, token, "alice", now + timedelta(days=366))
+    assert not accounts.is_known_browser(key, token, "bob", now)
+    assert not accounts.is_known_browser(b"x" * 32, token, "alice", now)
+    for bad in ("", "a.b", "!!.20260601.00", token.replace(".2026", ".2O26"), "é" * 500):
+        assert not accounts.is_known_browser(key, bad, "alice", now)

@@ -8,13 +8,15 @@ the database alone opens no session.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import math
 import secrets
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -239,6 +241,42 @@ class Refusal:
     seconds: int  # until trying again can help
 
 
+#: How long a browser counts as one its staff member logged in from (days).
+KNOWN_BROWSER_DAYS = 365
+
+
+def known_browser_token(key: bytes, name: str, now: datetime) -> str:
+    """What a browser keeps once `name` logged in on it: the name and the day, signed with
+    the console's key. Not a login - the password is still asked for - only what lets the
+    owner past the spacing a flood of wrong guesses from elsewhere puts on the name."""
+    name, day = name.strip().lower(), now.astimezone(UTC).strftime("%Y%m%d")
+    encoded = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+    return f"{encoded}.{day}.{_browser_mac(key, name, day)}"
+
+
+def is_known_browser(key: bytes, token: str, name: str, now: datetime) -> bool:
+    """Whether `token` (a browser's cookie) is one known_browser_token gave for `name`
+    within KNOWN_BROWSER_DAYS."""
+    parts = token[:200].split(".")
+    if len(parts) != 3:
+        return False
+    encoded, day, mac = parts
+    try:
+        who = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        issued = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:  # (UnicodeDecodeError and binascii.Error are ValueErrors)
+        return False
+    if who != name.strip().lower() or not (
+        now - timedelta(days=KNOWN_BROWSER_DAYS) <= issued <= now + timedelta(days=1)
+    ):
+        return False
+    return hmac.compare_digest(mac, _browser_mac(key, who, day))
+
+
+def _browser_mac(key: bytes, name: str, day: str) -> str:
+    return hmac.new(key, f"known browser\0{name}\0{day}".encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass
 class LoginLimiter:
     """Password checks per (account name, client address), per address and per name in a
@@ -270,8 +308,13 @@ class LoginLimiter:
     def _wait(self, times: deque[datetime], now: datetime) -> int:
         return max(1, math.ceil((times[0] + self.window - now).total_seconds()))
 
-    def reserve(self, name: str, client: str, now: datetime) -> Reservation | Refusal:
-        """Count one attempt of `name` from `client`, or say why it is refused."""
+    def reserve(
+        self, name: str, client: str, now: datetime, *, known_browser: bool = False
+    ) -> Reservation | Refusal:
+        """Count one attempt of `name` from `client`, or say why it is refused.
+        `known_browser`: the browser shows it logged in as `name` before (is_known_browser):
+        the spacing others' guesses put on the name does not apply to it, or an attacker
+        who keeps using the name's one check every SLOW_SECONDS would keep its owner out."""
         name = name.strip().lower()
         pair, by_client, by_name = f"pair:{name}\0{client}", f"client:{client}", f"name:{name}"
         with self._lock:
@@ -279,7 +322,7 @@ class LoginLimiter:
                 times = self._recent(key, now)
                 if len(times) >= limit:
                     return Refusal(slowed=False, seconds=self._wait(times, now))
-            if len(self._recent(by_name, now)) >= SPREAD * self.attempts:
+            if not known_browser and len(self._recent(by_name, now)) >= SPREAD * self.attempts:
                 allowed = self._next_check.get(by_name, now)
                 if now < allowed:
                     return Refusal(slowed=True, seconds=math.ceil((allowed - now).total_seconds()))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import binascii
 import difflib
+import hashlib
+import hmac
 import itertools
 import secrets
 import statistics
@@ -89,6 +91,7 @@ from bot.workflow.words import (
 SESSION_COOKIE = "noxbot_session"
 LOGIN_COOKIE = "noxbot_login"  # the login form's CSRF token (double submit)
 SETUP_COOKIE = "noxbot_setup"  # the password setup form's CSRF token (double submit)
+BROWSER_COOKIE = "noxbot_browser"  # who logged in from this browser before (accounts)
 
 
 def same_token(expected: str, given: str) -> bool:
@@ -143,6 +146,10 @@ class Console:
         self.limiter = accounts.LoginLimiter(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
         )
+        #: Signs the cookie of a browser its staff member logged in from before.
+        self.browser_key = hmac.new(
+            services.hash_key, b"noxbot console: known browsers", hashlib.sha256
+        ).digest()
         #: Password checks running at once (bounded memory: argon2 takes 64 MiB each).
         self.password_checks = threading.BoundedSemaphore(MAX_PASSWORD_CHECKS)
         self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -248,7 +255,10 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             console.limiter.refund(reservation)  # a right password costs no attempt
             return token
 
-        reservation = console.limiter.reserve(name, _client(request), now)
+        known = accounts.is_known_browser(
+            console.browser_key, request.cookies.get(BROWSER_COOKIE, ""), name, now
+        )
+        reservation = console.limiter.reserve(name, _client(request), now, known_browser=known)
         if isinstance(reservation, accounts.Refusal):
             error = (
                 f"Many wrong passwords for this name lately: wait {reservation.seconds} "
@@ -272,6 +282,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             return login_refused(request, "Wrong name or password.", 401)
         response = _secured(RedirectResponse("/", status_code=303))
         console.set_cookie(response, SESSION_COOKIE, token, web.session_minutes * 60)
+        known_for = accounts.KNOWN_BROWSER_DAYS * 24 * 3600
+        browser = accounts.known_browser_token(console.browser_key, name, now)
+        console.set_cookie(response, BROWSER_COOKIE, browser, known_for)
         response.delete_cookie(LOGIN_COOKIE)
         return response
 
@@ -425,7 +438,10 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     return None
                 context = {"me": found[1].name, "csrf": found[0].csrf_token}
                 context["today"] = console.today()
-                return case_page(session, reference, context, error=error)
+                try:
+                    return case_page(session, reference, context, error=error)
+                except NoxbotError:  # (a form posted to a case that does not exist)
+                    return "message.html", {**context, "text": error, "error": True}
 
         result = await run_in_threadpool(work)
         if result is None:

@@ -33,6 +33,7 @@ from bot.workflow.confirming import (
 )
 from bot.workflow.drafts import (
     case_view,
+    claim_decision,
     current_version,
     get_draft,
     new_version,
@@ -303,6 +304,7 @@ def approve_draft(
             raise StaleDraft(plan.blocked[0])
         error = StaleDraft if "written for" in plan.blocked[0] else CaseError
         raise error(f"draft {draft.id} cannot be approved: {'; '.join(plan.blocked)}")
+    claim_decision(session, draft)
     case = session.get(Request, draft.request_id)
     assert case is not None
     if draft.purpose == "reply":

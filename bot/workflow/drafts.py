@@ -13,7 +13,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -330,6 +330,36 @@ def _check_current(session: Session, draft: Draft) -> None:
         )
 
 
+def claim_decision(
+    session: Session,
+    draft: Draft,
+    may_be: tuple[DraftStatus, ...] = (DraftStatus.AWAITING_APPROVAL,),
+) -> None:
+    """Make this transaction the one that decides `draft`, after its checks and before
+    anything is carried out: its row is written at once (to what it is - nothing changes
+    yet), which one transaction at a time can do. A second decision on the same version (a
+    double click, another staff member, the staff chat) waits for the first to end, then
+    finds the version decided or replaced and is refused - instead of both going through:
+    two replies queued, or a version rejected or replaced meanwhile sent all the same.
+    `may_be`: the states the decision may be taken in."""
+    claimed = session.execute(
+        update(Draft)
+        .where(
+            col(Draft.id) == draft.id,
+            col(Draft.version) == draft.version,
+            col(Draft.status).in_([state.value for state in may_be]),
+        )
+        .values(status=Draft.status)  # (a write that changes nothing: it takes the row)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        status = session.exec(select(Draft.status).where(Draft.id == draft.id)).one()
+        raise StaleDraft(
+            f"draft {draft.id} was decided meanwhile: it is {status} now; review the case again"
+        )
+    _check_current(session, draft)  # (a version made meanwhile from a rejected one)
+
+
 def reject_draft(
     session: Session, services: Services, draft_id: int, reason: str, *, actor: str
 ) -> Draft:
@@ -341,6 +371,7 @@ def reject_draft(
         )
     if not reason.strip():
         raise CaseError("--reason is required")
+    claim_decision(session, draft)
     draft.status = DraftStatus.REJECTED
     draft.decided_by = actor
     draft.decided_at = services.clock()
@@ -401,6 +432,7 @@ def new_version(
         )
     if draft.purpose == "extension":
         _check_notice_says(text, covers or {}, draft.language, case.reference)
+    claim_decision(session, draft, (DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED))
     if draft.status == DraftStatus.AWAITING_APPROVAL:
         draft.status = DraftStatus.SUPERSEDED
     session.add(draft)
