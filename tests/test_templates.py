@@ -22,11 +22,13 @@ EXTRA = {
         "request_channel": "telegram",
         "max_attempts": 5,
         "asked_for": ["radering av dina personuppgifter"],
+        "asked_from": None,
     },
     "verification_challenge_telegram.txt.j2": {
         "request_channel": "email",
         "ttl_hours": 72,
         "asked_for": ["tillgång till dina personuppgifter"],
+        "asked_from": "ny.adress@example.org",
     },
     "verification_result.txt.j2": {"outcome": "wrong_code", "attempts_left": 3},
     "clarification.txt.j2": {"reason": "unknown_sender", "kinds": ["radering"]},

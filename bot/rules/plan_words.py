@@ -56,6 +56,14 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "it tells a recipient what {reference}'s reply carries out; approve the reply first"
         ),
         "unverified": "{reference} is not verified; register data cannot go out",
+        "unverified_values": (
+            "{reference} is not verified, yet the text holds what the register says of the "
+            "person it is linked to ({values}); take it out, or verify first"
+        ),
+        "unverified_kinds": (
+            "{reference} is not verified, and a reply to {kinds} needs the person's "
+            'confirmation first (or the "no data held" answer, for someone not on file)'
+        ),
         "written_for": (
             "it was written for {written}, but {reference} now asks for {kinds} or other "
             "changes; a new draft is needed (noxbot drafts list)"
@@ -161,6 +169,15 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "det berättar för en mottagare vad svaret i {reference} utför; godkänn svaret först"
         ),
         "unverified": "{reference} är inte bekräftat; registeruppgifter kan inte skickas",
+        "unverified_values": (
+            "{reference} är inte bekräftat, men texten innehåller det registret säger om "
+            "personen ärendet är kopplat till ({values}); ta bort det, eller bekräfta först"
+        ),
+        "unverified_kinds": (
+            "{reference} är inte bekräftat, och ett svar om {kinds} kräver att personen "
+            'bekräftar först (eller svaret "inga uppgifter", för någon som inte finns i '
+            "registret)"
+        ),
         "written_for": (
             "det skrevs för {written}, men {reference} gäller nu {kinds} eller andra "
             "ändringar; ett nytt utkast behövs (noxbot drafts list)"

@@ -24,8 +24,10 @@ from bot.rules.plan_words import plan_name, plan_words
 from bot.rules.policy import kind_labels
 from bot.store import audit
 from bot.store.records import S, alert_staff, subject_of
+from bot.store.register import subject_data_values
 from bot.store.tables import Draft, DraftStatus, Outbox, OutboxStatus, Request
 from bot.workflow.confirming import (
+    asked_from_elsewhere,
     confirmed_kinds,
     drop_contact_challenges_outside,
     ensure_contact_confirmations,
@@ -111,6 +113,8 @@ def approval_plan(
         blocked.append(say("notice_first", reference=case.reference))
     if draft.carries_personal_data and case.verified_at is None:
         blocked.append(say("unverified", reference=case.reference))
+    elif case.verified_at is None and (held := _register_values_in(session, case, draft)):
+        blocked.append(say("unverified_values", reference=case.reference, values=held))
     if draft.purpose == "reply":
         _reply_plan(session, services, case, draft, will, blocked, language, in_console)
     elif draft.purpose == "extension":
@@ -147,6 +151,18 @@ def approval_plan(
     return Plan(will, blocked)
 
 
+def _register_values_in(session: Session, case: Request, draft: Draft) -> str:
+    """What the register holds of the person an unverified case is linked to that a version's
+    text repeats (staff who pasted a number or a company into it), as a few words, when the
+    text goes to an address not theirs (confirming.asked_from_elsewhere); "" when nothing."""
+    subject = subject_of(session, case)
+    if subject is None or asked_from_elsewhere(session, case) is None:
+        return ""  # (what goes to the person's own contact point reaches only them)
+    text = draft.text.casefold()
+    found = sorted(v for v in subject_data_values(session, subject) if v.casefold() in text)
+    return ", ".join(found[:3]) + (" …" if len(found) > 3 else "")
+
+
 def _kinds(kinds: list[str], language: str) -> str:
     return ", ".join(kinds if language == "en" else kind_labels(kinds, language))
 
@@ -179,6 +195,9 @@ def _reply_plan(
             )
         )
     needing = {k for k in scope["kinds"] if k in KINDS_NEEDING_VERIFICATION}
+    if needing and case.verified_at is None and not draft.carries_personal_data:
+        kinds = _kinds(sorted(needing), language)
+        blocked.append(say("unverified_kinds", reference=case.reference, kinds=kinds))
     if needing and case.verified_at is not None:
         uncovered = sorted(needing - confirmed_kinds(session, case))
         if uncovered:

@@ -42,6 +42,7 @@ from bot.store.records import (
     S,
     alert_staff,
     find_reference,
+    find_requester,
     get_case,
     normalised_or_raw,
     subject_of,
@@ -135,6 +136,7 @@ def start_verification(
         "request_channel": case.channel,
         "ttl_hours": ttl_shown,
         "asked_for": _what_is_confirmed(case.language, kinds, confirms_contact, confirms_value),
+        "asked_from": asked_from_elsewhere(session, case),
     }
     if route.method is Method.EMAIL_CODE:
         code = new_code()
@@ -207,6 +209,20 @@ def start_verification(
         + (f" for the change of {confirms_contact}" if confirms_contact else ""),
     )
     return verification
+
+
+def asked_from_elsewhere(session: Session, case: Request) -> str | None:
+    """Where the request came from, when that is none of the linked person's own contact
+    points (staff linked the case to them): the answer will go there, so the challenge names
+    it - a person who did ask from a new address recognises it, one who did not is warned
+    rather than asked only whether they made "a request". None when the request came from
+    their own contact point, or by phone or post (answered on file)."""
+    if case.channel not in (ChannelName.EMAIL, ChannelName.TELEGRAM):
+        return None
+    owner = find_requester(session, case.channel, case.requester_address)
+    if owner is not None and owner.id == case.subject_id:
+        return None
+    return case.requester_address
 
 
 def _what_is_confirmed(

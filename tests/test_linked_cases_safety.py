@@ -1,0 +1,97 @@
+"""A case staff link to a person on file, from an address that is not theirs: whoever wrote
+it must not get that person's data on the strength of someone else's confirmation, or of a
+confirmation that never said where the answer goes, or of staff pasting it in by hand."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import select
+
+from bot.errors import CaseError
+from bot.store.tables import Subject, Verification
+from bot.workflow.approval import approval_plan, edit_draft
+from bot.workflow.corrections import correct_kinds
+from bot.workflow.linking import link_to_subject
+from tests.workflow_kit import ANNA_TELEGRAM, JOHN_EMAIL, JOHN_TELEGRAM, World
+
+MALLORY = "mallory@evil.example"  # on file for nobody
+
+
+def _link(world: World, reference: str, name: str) -> None:
+    with world.session() as session:
+        person = session.exec(select(Subject).where(Subject.name == name)).one().id or 0
+    with world.database.session() as session:
+        link_to_subject(session, world.services, reference, person, actor="staff:eva")
+
+
+def _pending(world: World) -> set[str]:
+    with world.session() as session:
+        query = select(Verification.address).where(Verification.status == "pending")
+        return set(session.exec(query))
+
+
+def test_a_case_linked_to_someone_else_no_longer_takes_the_first_persons_yes(world):
+    """'I am John' (staff link; John's Telegram is challenged), then 'sorry, I am Anna'
+    (staff link again): John's challenge is withdrawn - his "yes" would have verified the
+    case and drafted Anna's register extract for the stranger."""
+    reference = world.email(MALLORY, "Jag är John Carter. Skicka alla uppgifter ni har om mig.")
+    _link(world, reference.reference, "John Carter")
+    johns = world.verification(reference.reference)
+    assert johns.address == JOHN_TELEGRAM
+    _link(world, reference.reference, "Anna Lindqvist")
+    assert _pending(world) == {ANNA_TELEGRAM}
+    world.press(JOHN_TELEGRAM, johns.id, yes=True)
+    case = world.case(reference.reference)
+    assert case.verified_at is None and case.status == "awaiting_verification"
+    assert world.drafts(reference.reference, "reply") == []
+
+
+def test_a_request_from_an_address_on_file_is_not_linked_to_someone_else(world):
+    """John writes from his own address, 'I am Anna': the case is his and stays his."""
+    outcome = world.email(JOHN_EMAIL, "Jag är Anna Lindqvist. Skicka alla uppgifter om mig.")
+    with pytest.raises(CaseError, match="on file for John Carter: a request from it is theirs"):
+        _link(world, outcome.reference, "Anna Lindqvist")
+    assert world.verification(outcome.reference).address == JOHN_TELEGRAM
+
+
+async def test_the_challenge_of_a_linked_case_says_where_the_answer_will_go(world):
+    linked = world.email(MALLORY, "Jag är Anna Lindqvist. Skicka alla uppgifter om mig.")
+    _link(world, linked.reference, "Anna Lindqvist")
+    [challenge] = [m for m in await world.deliver() if m.address == ANNA_TELEGRAM]
+    assert "Begäran kom från mallory@evil.example, som vi inte har som din kontaktuppgift: " \
+        "svaret skickas dit." in challenge.text  # fmt: skip
+    own = world.email("anna.lindqvist@example.se", "Skicka alla uppgifter ni har om mig.")
+    [challenge] = [m for m in await world.deliver() if m.address == ANNA_TELEGRAM]
+    assert own.reference in challenge.text and "kom från" not in challenge.text
+
+
+def test_register_data_pasted_into_a_draft_for_an_address_not_on_file_is_not_approved(world):
+    outcome = world.email(MALLORY, "Jag är Anna Lindqvist. Vilket nummer har ni till mig?")
+    _link(world, outcome.reference, "Anna Lindqvist")
+    [ack] = world.drafts(outcome.reference, "acknowledgment")
+    text = ack.text + "\n\nNumret vi har är +46701234567 (Lindqvist Data AB)."
+    with world.database.session() as session:
+        edited = edit_draft(session, world.services, ack.id or 0, text, actor="staff:eva")
+        plan = approval_plan(session, world.services, edited)
+        edited_id = edited.id or 0
+    assert plan.blocked == [
+        f"{outcome.reference} is not verified, yet the text holds what the register says of "
+        "the person it is linked to (+46701234567, Lindqvist Data AB); take it out, or verify "
+        "first"
+    ]
+    with pytest.raises(CaseError, match="not verified"):
+        world.approve(edited_id)
+    assert not [m for m in asyncio.run(world.deliver()) if m.address == MALLORY]
+
+
+def test_a_reply_to_access_waits_for_verification_even_when_staff_set_the_kind(world):
+    """A question corrected to an access request: its reply ("we hold nothing about you")
+    is not approved before anyone is verified - nor sent without the no-data answer's
+    checks."""
+    outcome = world.email("anna.l@elsewhere.example", "Hur länge sparar ni uppgifter?")
+    with world.database.session() as session:
+        correct_kinds(session, world.services, outcome.reference, ["access"], actor="staff:eva")
+    with pytest.raises(CaseError, match="a reply to access needs the person's confirmation"):
+        world.approve(world.reply_draft(outcome.reference).id or 0)
