@@ -13,3 +13,9 @@ class CaseError(NoxbotError):
 
 class StaleDraft(CaseError):
     """Approving or editing a version that is no longer the current one."""
+
+
+class ChangedMeanwhile(CaseError):
+    """What a step read changed before it could write it (another staff member, a worker, a
+    second click): the step is refused whole, as a serialisation failure would be - staff
+    look again, and a worker reads its message again (bot.store.database.is_transient)."""

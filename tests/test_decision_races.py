@@ -1,4 +1,4 @@
-"""Two decisions on one draft at once - a double click, two staff members, the console and the
+"""Two decisions on one draft, or two actions on one case or message, at once - a double click, two staff members, the console and the
 staff chat - on SQLite and on PostgreSQL: the first is taken, the second waits for it and is
 refused. Before, both went through: a reply queued twice, or a reply rejected (or replaced
 by a corrected version) while it was being approved sent all the same."""
@@ -13,12 +13,19 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.errors import StaleDraft
+from bot.errors import CaseError, ChangedMeanwhile
+from bot.rules.kinds import RequestKind as K
 from bot.store import audit
-from bot.store.tables import Draft, Outbox
+from bot.store.records import get_case
+from bot.store.tables import ChecklistItem, Draft, Message, Outbox, Subject, Verification
 from bot.workflow.approval import edit_draft
+from bot.workflow.cases import close_case, extend_case
+from bot.workflow.checklist import tick
 from bot.workflow.drafts import reject_draft
-from tests.workflow_kit import ANNA_TELEGRAM, World
+from bot.workflow.linking import link_to_subject
+from bot.workflow.pipeline import decide_triage
+from handlers.sources_on_case import add_checklist_item
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, World
 
 
 def _first_pauses_while_second_decides(
@@ -44,7 +51,7 @@ def _first_pauses_while_second_decides(
         inside.wait(10)
         try:
             second()
-        except StaleDraft as exc:
+        except CaseError as exc:  # (StaleDraft, ChangedMeanwhile)
             raised.append(exc)
         else:
             raised.append(None)
@@ -125,3 +132,125 @@ def test_a_version_corrected_while_it_is_approved_is_not_sent(any_world, monkeyp
     )
     assert second is not None and "it is superseded now" in str(second)
     assert _status(any_world, draft.id) == "superseded" and _queued(any_world, draft.id) == []
+
+
+def _in_one(world: World, action: Callable[[Any], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with world.database.session() as session:
+            return action(session)
+
+    return run
+
+
+def _access_request(world: World) -> str:
+    return world.email(ANNA_EMAIL, "Hej, jag vill ha ett registerutdrag om mig.").reference
+
+
+def test_a_message_triaged_twice_at_once_opens_one_case(any_world, monkeypatch):
+    any_world.triage_everything()
+    any_world.email(ANNA_EMAIL, "Hej, jag vill ha ett registerutdrag om mig.")
+    with any_world.session() as session:
+        [waiting] = session.exec(select(Message).where(Message.state == "triage"))
+    decide = _in_one(
+        any_world,
+        lambda s: decide_triage(s, any_world.services, waiting.id, [K.ACCESS], actor="staff:eva"),
+    )
+    _, second = _first_pauses_while_second_decides(monkeypatch, decide, decide)
+    assert isinstance(second, ChangedMeanwhile) and "decided meanwhile" in str(second)
+    assert len(any_world.cases()) == 1
+
+
+def test_a_case_linked_twice_at_once_gets_one_challenge(any_world, monkeypatch):
+    reference = any_world.email("stranger@example.org", "Send me all data you hold on me.")
+    with any_world.session() as session:
+        maria = session.exec(select(Subject).where(Subject.name == "Maria Berg")).one().id
+    link = _in_one(
+        any_world,
+        lambda s: link_to_subject(
+            s, any_world.services, reference.reference, maria or 0, actor="staff:eva"
+        ),
+    )
+    _, second = _first_pauses_while_second_decides(monkeypatch, link, link)
+    assert isinstance(second, ChangedMeanwhile)
+    with any_world.session() as session:
+        query = select(Verification).where(Verification.status == "pending")
+        assert len(list(session.exec(query))) == 1
+
+
+def test_a_case_extended_twice_at_once_gets_one_notice(any_world, monkeypatch):
+    reference = _access_request(any_world)
+    extend = _in_one(
+        any_world,
+        lambda s: extend_case(s, any_world.services, reference, "many sources", actor="staff:x"),
+    )
+    _, second = _first_pauses_while_second_decides(monkeypatch, extend, extend)
+    assert second is not None and "already waiting" in str(second)
+    assert len(any_world.drafts(reference, "extension")) == 1
+
+
+def test_a_checklist_item_ticked_twice_at_once_keeps_the_first_note(any_world, monkeypatch):
+    reference = _access_request(any_world)
+    with any_world.database.session() as session:
+        add_checklist_item(
+            session, get_case(session, reference), "crm", "search", any_world.clock()
+        )
+    with any_world.session() as session:
+        item = session.exec(select(ChecklistItem)).one().id or 0
+
+    def ticking(note: str) -> Callable[[], Any]:
+        return _in_one(
+            any_world,
+            lambda s: tick(s, reference, item, note, actor="staff:x", now=any_world.clock()),
+        )
+
+    _, second = _first_pauses_while_second_decides(
+        monkeypatch, ticking("3 hits, exported"), ticking("nothing found")
+    )
+    assert second is not None and "ticked off" in str(second)
+    with any_world.session() as session:
+        kept = session.get(ChecklistItem, item)
+        assert kept is not None and kept.note == "3 hits, exported"
+
+
+async def test_a_case_closed_while_its_reply_is_approved_is_one_or_the_other(
+    any_world, monkeypatch
+):
+    reference = _access_request(any_world)
+    any_world.press(ANNA_TELEGRAM, any_world.verification(reference).id, yes=True)
+    draft = any_world.reply_draft(reference)
+    close = _in_one(
+        any_world, lambda s: close_case(s, any_world.services, reference, "dup", actor="staff:o")
+    )
+    _, second = _first_pauses_while_second_decides(
+        monkeypatch, lambda: any_world.approve(draft.id), close
+    )
+    assert isinstance(second, ChangedMeanwhile)
+    assert any_world.case(reference).status == "approved"
+    assert [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
+
+
+def test_the_first_two_cases_of_a_year_opened_at_once_both_open(any_world, monkeypatch):
+    """Neither finds the year's counter row: both write it. PostgreSQL refused the second on
+    the row's key, and a valid request was set aside as 'processing failed'."""
+    first, _ = _first_pauses_while_second_decides(
+        monkeypatch,
+        lambda: any_world.email(ANNA_EMAIL, "Radera allt ni har om mig."),
+        lambda: any_world.chat(JOHN_TELEGRAM, "Delete everything you have about me."),
+    )
+    references = sorted(case.reference for case in any_world.cases())
+    year = any_world.clock().year
+    assert references == [f"DSR-{year}-0001", f"DSR-{year}-0002"]
+    assert first.reference in references
+
+
+async def test_a_no_after_the_reply_was_approved_withdraws_it_unsent(any_world):
+    """Someone on file confirmed, the reply was approved, then they say "No, it wasn't me"
+    before it went: it does not go."""
+    reference = _access_request(any_world)
+    challenge = any_world.verification(reference)
+    any_world.press(ANNA_TELEGRAM, challenge.id, yes=True)
+    any_world.approve(any_world.reply_draft(reference).id)
+    any_world.press(ANNA_TELEGRAM, challenge.id, yes=False)
+    assert not [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
+    [alert] = any_world.alerts("possible_impersonation")
+    assert "Its reply was withdrawn before it went (1 message(s))" in alert.text

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 from bot.config import redact_url, without_passwords
-from bot.errors import NoxbotError
+from bot.errors import ChangedMeanwhile, NoxbotError
 from bot.store.wakeup import Wakeup, wants_wakeup
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    ChangedMeanwhile,  # (a race lost to another writer: read again, as for a deadlock)
 )
 
 # SQLSTATE classes and codes of errors that pass (PostgreSQL, appendix A): connection
@@ -65,7 +66,7 @@ def is_transient(error: BaseException) -> bool:
     """True for a database error that passes by itself: the server down or unreachable, a
     timeout, a lock, a serialisation conflict. False for one that a statement would meet
     again (too many parameters, a value refused): retrying that would block for ever."""
-    if isinstance(error, sa_exc.InterfaceError | sa_exc.TimeoutError):
+    if isinstance(error, sa_exc.InterfaceError | sa_exc.TimeoutError | ChangedMeanwhile):
         return True
     if not isinstance(error, sa_exc.OperationalError):
         return False

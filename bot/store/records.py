@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError, NoxbotError
@@ -44,11 +47,23 @@ def next_reference(session: Session, year: int) -> str:
     """DSR-YYYY-NNNN, numbered per year; the counter row serialises concurrent openers (the
     UPDATE that counts up locks it until the transaction ends, and says the new count in
     the same statement); the year's first case writes the row."""
-    last = session.connection().execute(_COUNT_UP, {"counted_year": year}).scalar()
-    if last is None:
-        last = 1
-        session.connection().execute(_COUNTER.insert(), {"year": year, "last": last})
+    connection = session.connection()
+    last = connection.execute(_COUNT_UP, {"counted_year": year}).scalar()
+    if last is None:  # the year's first, unless another opener writes the row at once too
+        last = connection.execute(_first_of_year(connection.dialect.name), {"year": year}).scalar()
     return f"DSR-{year}-{last:04d}"
+
+
+@cache
+def _first_of_year(dialect: str) -> Any:
+    """The year's counter row written with 1, or counted up when another transaction wrote
+    it meanwhile (two openers of the year's first cases at once: PostgreSQL made the second
+    fail on the row's key, and its message was set aside)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_COUNTER).values(year=bindparam("year"), last=1)
+    return statement.on_conflict_do_update(
+        index_elements=[_COUNTER.c.year], set_={"last": _COUNTER.c.last + 1}
+    ).returning(_COUNTER.c.last)
 
 
 def get_case(session: Session, reference: str) -> Request:

@@ -333,6 +333,45 @@ def _update_of(model: type[SQLModel], names: tuple[str, ...]) -> Any:
     )
 
 
+def update_now_if(session: Session, row: T, was: dict[str, Any], **values: Any) -> bool:
+    """update_now, only where the stored row still has the values `was` names (NULL
+    included): False, and nothing written, when another transaction changed them since this
+    one read the row. On PostgreSQL the UPDATE waits for a transaction that holds the row
+    and then looks again; on SQLite it waits for the write lock: either way, of two that
+    read the same row and both write it, the second is told."""
+    state = inspect(row)
+    if not state.persistent or state.session is not session:
+        update_now(session, row, **values)
+        return True
+    names, checked = tuple(sorted(values)), tuple(sorted(was))
+    params: dict[str, Any] = {f"new_{name}": values[name] for name in names}
+    params.update({f"was_{name}": was[name] for name in checked})
+    params["row_key"] = state.identity[0]
+    result = session.connection().execute(_conditional_update_of(type(row), names, checked), params)
+    if result.rowcount != 1:
+        return False
+    for name in names:
+        set_committed_value(row, name, values[name])
+    transaction = session._transaction
+    if transaction is not None:
+        transaction._dirty[state] = True
+    return True
+
+
+@cache
+def _conditional_update_of(
+    model: type[SQLModel], names: tuple[str, ...], checked: tuple[str, ...]
+) -> Any:
+    table = model.__table__  # type: ignore[attr-defined]
+    (key,) = [c for c in table.columns if c.primary_key]
+    return (
+        table.update()
+        .where(key == bindparam("row_key"))
+        .where(*(table.c[name].is_not_distinct_from(bindparam(f"was_{name}")) for name in checked))
+        .values({table.c[name]: bindparam(f"new_{name}") for name in names})
+    )
+
+
 def update_now(session: Session, row: T, **values: Any) -> T:
     """Set these fields of a stored row and write them at once, by one UPDATE in the
     session's transaction, instead of leaving the row changed for the next flush (a flush

@@ -51,7 +51,7 @@ from bot.workflow.drafts import (
     reply_address,
     supersede_open_drafts,
 )
-from bot.workflow.lifecycle import is_open, transition
+from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for, needs_verification
@@ -336,6 +336,7 @@ def extend_case(
     to staff to post (bot.workflow.lifecycle.apply_extension) — so the person is never held
     to a date nobody told them of."""
     case = get_case(session, reference)
+    claim_case(session, case)
     if not is_open(case.status):
         raise CaseError(f"{case.reference} is {case.status}; a closed case cannot be extended")
     if case.extended:
@@ -398,6 +399,7 @@ def refuse_case(
 ) -> Draft:
     """Art. 12(4): a refusal notice with reasons, for staff to approve; approval closes."""
     case = get_case(session, reference)
+    claim_case(session, case)
     if not is_open(case.status):
         raise CaseError(f"{case.reference} is {case.status}")
     if not reasons.strip():
@@ -436,6 +438,7 @@ def close_case(
     """End an open case without a reply; its waiting drafts are superseded (by
     `lifecycle.transition`, as for every case that ends)."""
     case = get_case(session, reference)
+    claim_case(session, case)
     if not reason.strip():
         raise CaseError("--reason is required")
     transition(
@@ -461,6 +464,7 @@ def reopen_case(
     erased (or whose records were purged) cannot be reopened: what it would act on is gone.
     """
     case = get_case(session, reference)
+    claim_case(session, case)
     if not reason.strip():
         raise CaseError("--reason is required: say why the case is reopened")
     if case.status not in FINAL_STATES:

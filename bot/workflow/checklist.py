@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.errors import CaseError
+from bot.errors import CaseError, ChangedMeanwhile
 from bot.store import audit
 from bot.store.records import get_case
+from bot.store.rows import update_now_if
 from bot.store.tables import ChecklistItem, Request, SourceFinding
 
 
@@ -36,8 +37,10 @@ def tick(
         raise CaseError(f"checklist item {item_id} was ticked off by {item.done_by} already")
     if not note.strip():
         raise CaseError("say in --note what was done (it stays on the case)")
-    item.done_at, item.done_by, item.note = now, actor, note.strip()
-    session.add(item)
+    done = {"done_at": now, "done_by": actor, "note": note.strip()}
+    audit.hold_chain(session)  # (the chain first, then rows: see hold_chain)
+    if not update_now_if(session, item, {"done_at": None}, **done):
+        raise ChangedMeanwhile(f"checklist item {item_id} was ticked off meanwhile")
     audit.record(
         session,
         at=now,

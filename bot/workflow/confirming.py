@@ -48,12 +48,13 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import contacts_of
-from bot.store.rows import insert_now, new_row
+from bot.store.rows import insert_now, new_row, update_now_if
 from bot.store.tables import (
     AuditEvent,
     ContactKind,
     Message,
     Outbox,
+    OutboxStatus,
     Request,
     StaffAlert,
     Subject,
@@ -590,12 +591,19 @@ def deny_identity(
     )
     _cancel_other_challenges(session, services, case, verification, actor=actor)
     if case.status == S.APPROVED:
+        stopped = _withdraw_unsent_replies(session, case)
+        unsent = (
+            f" Its reply was withdrawn before it went ({stopped} message(s)): answer again, "
+            "or close the case, once you know who asked."
+            if stopped
+            else ""
+        )
         alert_staff(
             session,
             case,
             "possible_impersonation",
             f"{case.reference}: the person on file says they did NOT make this request, but "
-            "its reply was already approved; check what was carried out.",
+            f"its reply was already approved; check what was carried out.{unsent}",
             now=services.clock(),
         )
         return
@@ -620,6 +628,25 @@ def deny_identity(
     )
     supersede_open_drafts(session, case, purposes=("acknowledgment", "reply"))
     draft_clarification(session, services, case, "denied")
+
+
+def _withdraw_unsent_replies(session: Session, case: Request) -> int:
+    """The approved reply of a case its person now says they did not make, still queued:
+    withdrawn, so that what it carries does not go to whoever asked (one the sender has
+    taken already goes). Returns how many."""
+    withdrawn = 0
+    for row in session.exec(
+        select(Outbox).where(
+            Outbox.request_id == case.id,
+            Outbox.purpose == "reply",
+            Outbox.status == OutboxStatus.QUEUED,
+        )
+    ):
+        note = "withdrawn: the person on file said they did not make the request"
+        queued = {"status": OutboxStatus.QUEUED}
+        if update_now_if(session, row, queued, status=OutboxStatus.CANCELLED, last_error=note):
+            withdrawn += 1
+    return withdrawn
 
 
 def fail_verification(

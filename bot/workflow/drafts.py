@@ -342,6 +342,7 @@ def claim_decision(
     finds the version decided or replaced and is refused - instead of both going through:
     two replies queued, or a version rejected or replaced meanwhile sent all the same.
     `may_be`: the states the decision may be taken in."""
+    audit.hold_chain(session)
     claimed = session.execute(
         update(Draft)
         .where(
@@ -358,6 +359,10 @@ def claim_decision(
             f"draft {draft.id} was decided meanwhile: it is {status} now; review the case again"
         )
     _check_current(session, draft)  # (a version made meanwhile from a rejected one)
+    session.refresh(draft)  # (what the decision goes on is what the first one left)
+    case = session.get(Request, draft.request_id)
+    if case is not None:
+        session.refresh(case)
 
 
 def reject_draft(

@@ -12,9 +12,9 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from bot.errors import NoxbotError
+from bot.errors import ChangedMeanwhile, NoxbotError
 from bot.store import audit
-from bot.store.rows import inserted_in_this_transaction, update_now
+from bot.store.rows import inserted_in_this_transaction, update_now_if
 from bot.store.tables import (
     FINAL_STATES,
     Draft,
@@ -87,6 +87,22 @@ def check_move(reference: str, current: RequestStatus | str, target: RequestStat
         )
 
 
+def claim_case(session: Session, request: Request) -> None:
+    """Make this transaction the one that acts on the case now, before its checks: the row
+    is written at once (to what it is), which one transaction at a time can do. A second
+    staff action at the same moment (a double click, a colleague) waits for the first to
+    end and then checks what it left - an extension notice waiting already, a person
+    linked - instead of both going through on what each read before. The case is read
+    again once held; ChangedMeanwhile when its state moved since it was read."""
+    audit.hold_chain(session)
+    if not update_now_if(session, request, {"status": request.status}, status=request.status):
+        raise ChangedMeanwhile(
+            f"{request.reference} changed meanwhile (it is no longer {request.status}); "
+            "nothing was done: look at it again"
+        )
+    session.refresh(request)
+
+
 def transition(
     session: Session,
     request: Request,
@@ -146,8 +162,11 @@ def transition(
     # the case's row is locked after the audit chain's lock, in the order the flush used
     # to take them (locking the row first could make a new deadlock with a transaction
     # that holds the chain's lock and waits for the row).
-    if not just_opened:
-        update_now(session, request, **changes)
+    if not just_opened and not update_now_if(session, request, {"status": current}, **changes):
+        raise ChangedMeanwhile(
+            f"{request.reference} changed meanwhile (it is no longer {current}); nothing was "
+            "done: look at it again"
+        )
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
         resolve_verification_alerts(session, request, actor=actor, now=now)

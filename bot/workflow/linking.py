@@ -36,7 +36,7 @@ from bot.workflow.confirming import (
     verification_kinds,
 )
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
-from bot.workflow.lifecycle import is_open, transition
+from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.services import Services
 from handlers.sources_on_case import add_checklist_item, open_checklist
 
@@ -47,6 +47,7 @@ NO_DATA_CHECK = " — for the requester's address before answering that no data 
 
 def _unlinked_open_case(session: Session, reference: str) -> Request:
     case = get_case(session, reference)
+    claim_case(session, case)  # (two staff linking at once: the second sees the first's link)
     if not is_open(case.status) or case.status == S.APPROVED:
         raise CaseError(f"{case.reference} is {case.status}; it can no longer be changed")
     if case.verified_at is not None:

@@ -39,7 +39,14 @@ from bot.store.records import (
     subject_of,
 )
 from bot.store.register import contacts_of
-from bot.store.rows import in_parts, insert_with_long_text, new_row, row_values, table_of
+from bot.store.rows import (
+    in_parts,
+    insert_with_long_text,
+    new_row,
+    row_values,
+    table_of,
+    update_now_if,
+)
 from bot.store.tables import (
     Direction,
     Message,
@@ -527,11 +534,17 @@ def decide_triage(
     actor: str,
 ) -> Outcome:
     """Staff's choice for a message the classifier was unsure about; kept as a label."""
-    from bot.errors import CaseError
+    from bot.errors import CaseError, ChangedMeanwhile
 
     message = session.get(Message, message_id)
     if message is None or message.state != MessageState.TRIAGE:
         raise CaseError(f"message {message_id} is not waiting for triage")
+    # Held before anything is decided: a second decision at once (a double click) waits,
+    # then finds it decided - not two cases opened for one message.
+    held = {"state": MessageState.TRIAGE}
+    audit.hold_chain(session)  # (the chain first, then rows: see hold_chain)
+    if not update_now_if(session, message, held, state=MessageState.TRIAGE):
+        raise ChangedMeanwhile(f"message {message_id} was decided meanwhile")
     message.label_kinds = [str(k) for k in kinds] if kinds else [RequestKind.NONE]
     message.labelled_by = actor
     for alert in session.exec(
