@@ -1,7 +1,8 @@
-"""Two decisions on one draft, or two actions on one case or message, at once - a double click, two staff members, the console and the
-staff chat - on SQLite and on PostgreSQL: the first is taken, the second waits for it and is
-refused. Before, both went through: a reply queued twice, or a reply rejected (or replaced
-by a corrected version) while it was being approved sent all the same."""
+"""Two decisions on one draft, or two actions on one case or message, at once - a double
+click, two staff members, the console and the staff chat - on SQLite and on PostgreSQL: the
+first is taken, the second waits for it and is refused. Before, both went through: a reply
+queued twice, a reply rejected (or replaced by a corrected version) while it was being
+approved sent all the same, two cases for one message, two notices, a note overwritten."""
 
 from __future__ import annotations
 
