@@ -80,7 +80,7 @@ def _lock_chain(session: Session) -> None:
         session.execute(_TAKE_WRITE_LOCK)
 
 
-_TAKE_WRITE_LOCK = text("UPDATE audit_event SET id = id WHERE 0")
+_TAKE_WRITE_LOCK = text("UPDATE audit_event SET id = id WHERE id = -1")  # (no row: a key lookup)
 
 
 def hold_chain(session: Session) -> None:
