@@ -10,8 +10,9 @@ import pytest
 from sqlmodel import select
 
 from bot.errors import CaseError
-from bot.store.tables import Subject, Verification
+from bot.store.tables import ContactPoint, Subject, Verification
 from bot.workflow.approval import approval_plan, edit_draft
+from bot.workflow.cases import extend_case
 from bot.workflow.corrections import correct_kinds
 from bot.workflow.linking import link_to_subject
 from tests.workflow_kit import ANNA_TELEGRAM, JOHN_EMAIL, JOHN_TELEGRAM, World
@@ -95,3 +96,36 @@ def test_a_reply_to_access_waits_for_verification_even_when_staff_set_the_kind(w
         correct_kinds(session, world.services, outcome.reference, ["access"], actor="staff:eva")
     with pytest.raises(CaseError, match="a reply to access needs the person's confirmation"):
         world.approve(world.reply_draft(outcome.reference).id or 0)
+
+
+def test_notices_that_greet_the_sender_by_the_name_they_gave_are_not_held_back(world):
+    """The name the sender gave is theirs to read back: an extension, a refusal and the
+    clarification after a "no" greet them by it, and are not taken for register data."""
+    outcome = world.email(
+        "anna.new@elsewhere.example",
+        "Jag vill ha ut allt ni har om mig.",
+        sender_name="Anna Lindqvist",
+    )
+    _link(world, outcome.reference, "Anna Lindqvist")
+    with world.database.session() as session:
+        extension = extend_case(
+            session, world.services, outcome.reference, "many sources", actor="staff:eva"
+        )
+        assert "Anna Lindqvist" in extension.text
+        assert approval_plan(session, world.services, extension).blocked == []
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=False)
+    [clarification] = world.drafts(outcome.reference, "clarification")
+    with world.database.session() as session:
+        assert approval_plan(session, world.services, clarification).blocked == []
+
+
+def test_a_case_is_linked_to_the_person_its_address_has_come_to_belong_to(world):
+    """An unknown address wrote; the register has since got that address for Anna."""
+    outcome = world.email("anna.new@elsewhere.example", "Jag vill ha ut allt ni har om mig.")
+    with world.database.session() as session:
+        anna = session.exec(select(Subject).where(Subject.name == "Anna Lindqvist")).one()
+        session.add(
+            ContactPoint(subject_id=anna.id, kind="email", value="anna.new@elsewhere.example")
+        )
+    _link(world, outcome.reference, "Anna Lindqvist")
+    assert world.case(outcome.reference).status == "awaiting_verification"

@@ -159,7 +159,13 @@ def _register_values_in(session: Session, case: Request, draft: Draft) -> str:
     if subject is None or asked_from_elsewhere(session, case) is None:
         return ""  # (what goes to the person's own contact point reaches only them)
     text = draft.text.casefold()
-    found = sorted(v for v in subject_data_values(session, subject) if v.casefold() in text)
+    # (the name the sender gave is theirs to read back: notices greet them by it)
+    given = (case.requester_name or "").casefold()
+    found = sorted(
+        value
+        for value in subject_data_values(session, subject)
+        if value.casefold() in text and value.casefold() != given
+    )
     return ", ".join(found[:3]) + (" …" if len(found) > 3 else "")
 
 
@@ -323,7 +329,9 @@ def approve_draft(
             raise StaleDraft(plan.blocked[0])
         error = StaleDraft if "written for" in plan.blocked[0] else CaseError
         raise error(f"draft {draft.id} cannot be approved: {'; '.join(plan.blocked)}")
-    claim_decision(session, draft)
+    # (the chain's lock is taken after the work in the sources, at the first audit event:
+    # held meanwhile, a slow mailbox would hold every writer of the trail on PostgreSQL)
+    claim_decision(session, draft, chain_first=False)
     case = session.get(Request, draft.request_id)
     assert case is not None
     if draft.purpose == "reply":

@@ -593,8 +593,8 @@ def deny_identity(
     if case.status == S.APPROVED:
         stopped = _withdraw_unsent_replies(session, case)
         unsent = (
-            f" Its reply was withdrawn before it went ({stopped} message(s)): answer again, "
-            "or close the case, once you know who asked."
+            f" Its reply was withdrawn before it went ({stopped} message(s)): close the case "
+            "(and reopen it to answer, once you know who asked)."
             if stopped
             else ""
         )

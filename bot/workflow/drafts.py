@@ -334,6 +334,8 @@ def claim_decision(
     session: Session,
     draft: Draft,
     may_be: tuple[DraftStatus, ...] = (DraftStatus.AWAITING_APPROVAL,),
+    *,
+    chain_first: bool = True,
 ) -> None:
     """Make this transaction the one that decides `draft`, after its checks and before
     anything is carried out: its row is written at once (to what it is - nothing changes
@@ -341,8 +343,12 @@ def claim_decision(
     double click, another staff member, the staff chat) waits for the first to end, then
     finds the version decided or replaced and is refused - instead of both going through:
     two replies queued, or a version rejected or replaced meanwhile sent all the same.
-    `may_be`: the states the decision may be taken in."""
-    audit.hold_chain(session)
+    `may_be`: the states the decision may be taken in. `chain_first`: the audit chain's lock
+    before the row (audit.hold_chain), the order every other staff action takes them in;
+    approval takes it later, after its work in the sources (a rare approval and closing of
+    one case at the same instant may then deadlock, which PostgreSQL ends by refusing one)."""
+    if chain_first:
+        audit.hold_chain(session)
     claimed = session.execute(
         update(Draft)
         .where(

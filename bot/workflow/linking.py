@@ -185,7 +185,7 @@ def link_to_subject(
     if case.subject_id == subject.id:
         raise CaseError(f"{case.reference} is linked to {subject.name} already")
     owner = find_requester(session, case.channel, case.requester_address)
-    if owner is not None:
+    if owner is not None and owner.id != subject.id:
         raise CaseError(
             f"{case.reference} came from {case.requester_address}, which is on file for "
             f"{owner.name}: a request from it is theirs, and only they can confirm it. If "
