@@ -69,11 +69,14 @@ def event_hash(
 CHAIN_LOCK = 0x6E6F78617564
 
 
-def _lock_chain(session: Session) -> None:
-    """Hold the chain until the transaction ends, before its head is read: on PostgreSQL an
-    advisory lock; on SQLite the database's write lock, taken by a write that changes
-    nothing (a SELECT there runs outside any transaction, so two staff actions at once
-    read the same head, and the second failed on the head's key instead of waiting)."""
+def hold_chain(session: Session) -> None:
+    """Hold the chain until the transaction ends - before its head is read, and before the
+    rows a staff action claims: every writer takes it first, then rows, so that two actions
+    never hold what the other waits for (an approval holding a draft and waiting for the
+    chain, while a closing held the chain and waited for that draft, deadlocked on
+    PostgreSQL). On PostgreSQL an advisory lock; on SQLite the database's write lock, taken
+    by a write that changes nothing (a SELECT there runs outside any transaction, so two
+    staff actions at once read the same head, and the second failed on the head's key)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     else:
@@ -81,14 +84,6 @@ def _lock_chain(session: Session) -> None:
 
 
 _TAKE_WRITE_LOCK = text("UPDATE audit_event SET id = id WHERE id = -1")  # (no row: a key lookup)
-
-
-def hold_chain(session: Session) -> None:
-    """Take the chain's lock now, before the rows a staff action claims: every writer takes
-    it first, then rows, so that two actions never hold what the other waits for (an
-    approval holding a draft and waiting for the chain, while a closing held the chain and
-    waited for that draft, deadlocked on PostgreSQL)."""
-    _lock_chain(session)
 
 
 def _last_hash(session: Session) -> str:
@@ -134,7 +129,7 @@ def record(
         at = at.astimezone(UTC)
     prev = session.info.get(_HEAD)
     if prev is None:  # the first append of this transaction: take the lock, read the head
-        _lock_chain(session)
+        hold_chain(session)
         prev = _last_hash(session)  # (its query flushes whatever is pending first)
     fields = dict(
         at=at,

@@ -323,12 +323,15 @@ def inserted_in_this_transaction(session: Session, row: SQLModel) -> bool:
 
 
 @cache
-def _update_of(model: type[SQLModel], names: tuple[str, ...]) -> Any:
+def _update_of(model: type[SQLModel], names: tuple[str, ...], checked: tuple[str, ...] = ()) -> Any:
+    """UPDATE of these columns of one row by its key, where the `checked` ones still hold
+    what was read (update_now_if)."""
     table = model.__table__  # type: ignore[attr-defined]
     (key,) = [c for c in table.columns if c.primary_key]
     return (
         table.update()
         .where(key == bindparam("row_key"))
+        .where(*(table.c[name].is_not_distinct_from(bindparam(f"was_{name}")) for name in checked))
         .values({table.c[name]: bindparam(f"new_{name}") for name in names})
     )
 
@@ -339,16 +342,22 @@ def update_now_if(session: Session, row: T, was: dict[str, Any], **values: Any) 
     one read the row. On PostgreSQL the UPDATE waits for a transaction that holds the row
     and then looks again; on SQLite it waits for the write lock: either way, of two that
     read the same row and both write it, the second is told."""
+    return _write_now(session, row, was, values)
+
+
+def _write_now(session: Session, row: Any, was: dict[str, Any], values: dict[str, Any]) -> bool:
     state = inspect(row)
     if not state.persistent or state.session is not session:
-        update_now(session, row, **values)
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
         return True
     names, checked = tuple(sorted(values)), tuple(sorted(was))
     params: dict[str, Any] = {f"new_{name}": values[name] for name in names}
     params.update({f"was_{name}": was[name] for name in checked})
     params["row_key"] = state.identity[0]
-    result = session.connection().execute(_conditional_update_of(type(row), names, checked), params)
-    if result.rowcount != 1:
+    result = session.connection().execute(_update_of(type(row), names, checked), params)
+    if checked and result.rowcount != 1:
         return False
     for name in names:
         set_committed_value(row, name, values[name])
@@ -356,20 +365,6 @@ def update_now_if(session: Session, row: T, was: dict[str, Any], **values: Any) 
     if transaction is not None:
         transaction._dirty[state] = True
     return True
-
-
-@cache
-def _conditional_update_of(
-    model: type[SQLModel], names: tuple[str, ...], checked: tuple[str, ...]
-) -> Any:
-    table = model.__table__  # type: ignore[attr-defined]
-    (key,) = [c for c in table.columns if c.primary_key]
-    return (
-        table.update()
-        .where(key == bindparam("row_key"))
-        .where(*(table.c[name].is_not_distinct_from(bindparam(f"was_{name}")) for name in checked))
-        .values({table.c[name]: bindparam(f"new_{name}") for name in names})
-    )
 
 
 def update_now(session: Session, row: T, **values: Any) -> T:
@@ -382,19 +377,5 @@ def update_now(session: Session, row: T, **values: Any) -> T:
 
     Should the savepoint or the transaction roll back, the row is expired with the others
     it changed, so that it is read again as the database has it."""
-    state = inspect(row)
-    if not state.persistent or state.session is not session:
-        for name, value in values.items():
-            setattr(row, name, value)
-        session.add(row)
-        return row
-    names = tuple(sorted(values))
-    params = {f"new_{name}": values[name] for name in names}
-    params["row_key"] = state.identity[0]
-    session.connection().execute(_update_of(type(row), names), params)
-    for name in names:
-        set_committed_value(row, name, values[name])
-    transaction = session._transaction
-    if transaction is not None:
-        transaction._dirty[state] = True
+    _write_now(session, row, {}, values)
     return row

@@ -353,7 +353,6 @@ def claim_decision(
         update(Draft)
         .where(
             col(Draft.id) == draft.id,
-            col(Draft.version) == draft.version,
             col(Draft.status).in_([state.value for state in may_be]),
         )
         .values(status=Draft.status)  # (a write that changes nothing: it takes the row)
