@@ -22,6 +22,7 @@ from bot.store.tables import ChecklistItem, Draft, Message, Outbox, Subject, Ver
 from bot.workflow.approval import edit_draft
 from bot.workflow.cases import close_case, extend_case
 from bot.workflow.checklist import tick
+from bot.workflow.confirming import expire_verifications
 from bot.workflow.drafts import reject_draft
 from bot.workflow.linking import link_to_subject
 from bot.workflow.pipeline import decide_triage
@@ -255,3 +256,21 @@ async def test_a_no_after_the_reply_was_approved_withdraws_it_unsent(any_world):
     assert not [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
     [alert] = any_world.alerts("possible_impersonation")
     assert "Its reply was withdrawn before it went (1 message(s))" in alert.text
+
+
+def test_two_staff_listing_as_a_challenge_expires_both_see_the_list(any_world, monkeypatch):
+    """`requests list` (and show, due, `drafts list`) first moves challenges past their time
+    to staff. Two staff listing at that instant: the second list is shown too, and the
+    challenge expires once (one alert, one clarification draft). Before, the second command
+    failed with "changed meanwhile"."""
+    reference = _access_request(any_world)
+    any_world.clock.advance(hours=any_world.services.settings.verification.code_ttl_hours + 1)
+    listing = _in_one(any_world, lambda s: expire_verifications(s, any_world.services))
+    moved, second = _first_pauses_while_second_decides(monkeypatch, listing, listing)
+    assert second is None
+    assert moved == [reference]
+    assert any_world.case(reference).status == "unverified"
+    assert len(any_world.alerts("verification_failed")) == 1
+    with any_world.session() as session:
+        expired = select(Verification).where(Verification.status == "expired")
+        assert len(list(session.exec(expired))) == 1

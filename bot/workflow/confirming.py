@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from bot.channels.messages import Button
-from bot.errors import CaseError
+from bot.errors import CaseError, ChangedMeanwhile
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.policy import kind_labels
@@ -802,33 +802,58 @@ def expire_verifications(session: Session, services: Services) -> list[str]:
     """Challenges nobody answered in time: the case goes to staff, who are alerted.
 
     Run before staff look at the queue (and by the scheduler), so an expired challenge never
-    sits as 'pending'. Returns the references it moved.
-    """
-    now = services.clock()
+    sits as 'pending'. Returns the references it moved. Two of them at the same instant (two
+    staff listing, the scheduler) expire each challenge once: the second finds it done and
+    lists on, as it does a case another action moved meanwhile."""
+    expired = list(
+        session.exec(
+            select(Verification.id).where(
+                Verification.status == VerificationStatus.PENDING,
+                col(Verification.expires_at).is_not(None),
+                col(Verification.expires_at) < services.clock(),
+            )
+        )
+    )
     moved = []
-    for verification in session.exec(
-        select(Verification).where(
-            Verification.status == VerificationStatus.PENDING,
-            col(Verification.expires_at).is_not(None),
-            col(Verification.expires_at) < now,
-        )
-    ):
-        case = session.get(Request, verification.request_id)
-        if case is None or not is_open(case.status):
-            continue
-        if case.status != S.AWAITING_VERIFICATION and verification.confirms_contact is None:
-            continue
-        fail_verification(
-            session,
-            services,
-            case,
-            verification,
-            VerificationStatus.EXPIRED,
-            actor=SYSTEM,
-            reason="the verification was not answered in time",
-        )
-        moved.append(case.reference)
+    for verification_id in expired:
+        try:
+            with session.begin_nested():  # a case moved meanwhile leaves nothing behind
+                reference = _expire(session, services, verification_id)
+        except ChangedMeanwhile:
+            continue  # another action took the case on meanwhile: what it did stands
+        if reference is not None:
+            moved.append(reference)
     return moved
+
+
+def _expire(session: Session, services: Services, verification_id: int) -> str | None:
+    """Expire one challenge, claimed first (after the audit chain, as every writer): of two
+    transactions expiring it at once, the second finds it no longer pending. The reference
+    of the case it moved, or None."""
+    audit.hold_chain(session)
+    verification = session.get(Verification, verification_id)
+    pending = {"status": VerificationStatus.PENDING}
+    if verification is None or not update_now_if(session, verification, pending, **pending):
+        return None  # answered, or expired by another, meanwhile
+    session.refresh(verification)
+    case = session.get(Request, verification.request_id)
+    if case is None:
+        return None
+    session.refresh(case)
+    if not is_open(case.status):
+        return None
+    if case.status != S.AWAITING_VERIFICATION and verification.confirms_contact is None:
+        return None
+    fail_verification(
+        session,
+        services,
+        case,
+        verification,
+        VerificationStatus.EXPIRED,
+        actor=SYSTEM,
+        reason="the verification was not answered in time",
+    )
+    return case.reference
 
 
 def _feedback(
