@@ -9,6 +9,7 @@ thread, so the console never stalls the other workers of `noxbot run`.
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import difflib
 import hashlib
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, or_, select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +41,7 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
 from bot.store import audit
-from bot.store.database import Database
+from bot.store.database import Database, is_transient
 from bot.store.records import get_case, subject_of
 from bot.store.tables import (
     AuditEvent,
@@ -197,6 +199,37 @@ def _secured(response: Response) -> Response:
 
 def _client(request: HttpRequest) -> str:
     return request.client.host if request.client else "unknown"
+
+
+#: Tries of a staff action that met a deadlock or a lock (each from scratch, in a new
+#: transaction), and the pause before the next, growing.
+BUSY_TRIES = 3
+BUSY_PAUSE_SECONDS = 0.1
+
+
+class DatabaseBusy(Exception):
+    """A staff action still met a passing database conflict after BUSY_TRIES tries."""
+
+
+async def _again_while_busy(run: Callable[[], tuple[int, str]]) -> tuple[int, str]:
+    """`run` (one staff action, in a transaction of its own), tried again when the database
+    refused it for a reason that passes: a deadlock (two actions at once, on PostgreSQL
+    one is refused: an approval holds its draft and waits for the audit trail, a closing
+    holds the trail and waits for the draft), a serialisation conflict, a lock not granted
+    in time. The refused transaction changed nothing, so it is run again as if pressed
+    again; that another action changed the case meanwhile (ChangedMeanwhile) is shown to
+    staff instead, who decide on what it is now."""
+    attempt = 1
+    while True:
+        try:
+            return await run_in_threadpool(run)
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            if attempt == BUSY_TRIES:
+                raise DatabaseBusy from exc
+        await asyncio.sleep(BUSY_PAUSE_SECONDS * attempt)
+        attempt += 1
 
 
 async def _form(request: HttpRequest) -> dict[str, str]:
@@ -410,7 +443,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     return 303, work(session, request, form, accounts.actor_of(found[1]))
 
             try:
-                status, done = await run_in_threadpool(run)
+                status, done = await _again_while_busy(run)
+            except DatabaseBusy:
+                text = (
+                    "The database was busy (another action held what this one needed); "
+                    "nothing was done. Try again in a moment."
+                )
+                return console.page(request, "message.html", {"text": text, "error": True}, 503)
             except NoxbotError as exc:
                 if "reference" not in request.path_params:
                     return console.page(
