@@ -80,13 +80,22 @@ def redact_url(url: str) -> str:
     return _QUERY_PASSWORD.sub(r"\g<head>***", url)
 
 
+#: A password shorter than this is masked only where it stands alone (not inside a word):
+#: a password "nox" masked everywhere made "noxbot" "***bot", and "p" every p of a message.
+_MASKED_INSIDE_WORDS_FROM = 8
+
+
 def without_passwords(text: str, url: str) -> str:
     """A driver's message about `url` with the URL's passwords (as written and %-decoded)
     replaced by ***: a message may quote what it could not use."""
     matches = [_URL_PASSWORD.match(url), *_QUERY_PASSWORD.finditer(url)]
     written = {m["password"] for m in matches if m and m["password"]}
     for password in sorted(written | {unquote(w) for w in written}, key=len, reverse=True):
-        text = text.replace(password, "***")
+        if len(password) >= _MASKED_INSIDE_WORDS_FROM:
+            text = text.replace(password, "***")
+        else:
+            alone = rf"(?<![^\W_]){re.escape(password)}(?![^\W_])"
+            text = re.sub(alone, "***", text)
     return text
 
 

@@ -165,6 +165,24 @@ def test_check_never_prints_a_database_password_and_says_what_is_wrong_in_one_li
     assert "***" in result.stderr and "db.example.se" in result.stderr
 
 
+def test_a_short_database_password_is_masked_without_garbling_the_message(tmp_path):
+    """A password "nox" (or "p") was masked wherever its letters stood: "noxbot" became
+    "***bot", "postgresql" "***ostgresql". It is masked where it stands alone."""
+    config = tmp_path / "short.toml"
+    config.write_text('[database]\nurl = "postgresql://nox:p@127.0.0.1:1/noxbot"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "requests", "list", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "postgresql://nox:***@127.0.0.1:1/noxbot" in result.stderr
+    assert "port 1 failed: Connection refused" in result.stderr
+    assert result.stderr.count("***") == 1
+
+
 def test_manual_intake_then_approval_from_the_terminal(config, tmp_path):
     assert run("subjects", "import", str(EXAMPLES / "register.csv"))[0] == 0
     note = tmp_path / "call.txt"

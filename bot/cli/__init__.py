@@ -8,6 +8,7 @@ import sys
 from bot.cli.app import app
 from bot.errors import NoxbotError
 from bot.reading.safe_text import printable
+from bot.store.database import is_transient
 
 # Importing the command modules registers their commands on `app`.
 from bot.cli import classify as _classify  # noqa: F401  isort: skip
@@ -41,6 +42,14 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get(TRACEBACK_ENV):
             raise
+        if is_transient(exc):  # a deadlock, a lock, a conflict: another action at once
+            print(
+                f"noxbot: the database could not do this just now ({kinds_of(exc)}: another "
+                "action held what it needed, or the server was out of reach); the command did "
+                "not finish and its unfinished change was rolled back: run it again",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         print(
             f"noxbot: unexpected error ({kinds_of(exc)}); the command did not finish and "
             f"its unfinished change was rolled back ({TRACEBACK_ENV}=1 shows where)",
