@@ -54,7 +54,6 @@ from bot.store.tables import (
     ContactKind,
     Message,
     Outbox,
-    OutboxStatus,
     Request,
     StaffAlert,
     Subject,
@@ -63,7 +62,12 @@ from bot.store.tables import (
 )
 from bot.workflow.drafts import draft_clarification, draft_reply, open_drafts, supersede_open_drafts
 from bot.workflow.lifecycle import is_open, resolve_verification_alerts, transition
-from bot.workflow.outbox import REDACT_AFTER_SENDING, queue_outbox, withdraw_challenges
+from bot.workflow.outbox import (
+    REDACT_AFTER_SENDING,
+    queue_outbox,
+    withdraw_challenges,
+    withdraw_queued,
+)
 from bot.workflow.services import Services
 
 #: Button labels for the Telegram confirmation, in the language of the case.
@@ -455,22 +459,28 @@ def finish_verification(
     )
 
 
-def _cancel_other_challenges(
-    session: Session, services: Services, case: Request, answered: Verification, *, actor: str
+ANOTHER_FAILED = "another challenge of this case failed or was denied"
+
+
+def cancel_challenges(
+    session: Session,
+    services: Services,
+    case: Request,
+    *,
+    actor: str,
+    note: str,
+    keep: Verification | None = None,
 ) -> None:
-    """When one challenge of a case fails or is denied, the others no longer decide: a
-    later "yes" elsewhere must not verify a case someone said was not theirs."""
+    """The case's pending challenges (but `keep`) no longer decide: when one fails or is
+    denied, a later "yes" elsewhere must not verify a case someone said was not theirs;
+    when the case is linked to another person, one sent for the person before must not
+    confirm it for this one."""
     for other in pending_verifications(session, case):
-        if other.id != answered.id:
+        if keep is None or other.id != keep.id:
             finish_verification(
-                session,
-                services,
-                case,
-                other,
-                VerificationStatus.CANCELLED,
-                actor=actor,
-                note="another challenge of this case failed or was denied",
-            )
+                session, services, case, other, VerificationStatus.CANCELLED, actor=actor,
+                note=note,
+            )  # fmt: skip
 
 
 def confirm_answer(
@@ -589,9 +599,10 @@ def deny_identity(
         actor=actor,
         note="the person on file says they did not ask",
     )
-    _cancel_other_challenges(session, services, case, verification, actor=actor)
+    cancel_challenges(session, services, case, actor=actor, note=ANOTHER_FAILED, keep=verification)
     if case.status == S.APPROVED:
-        stopped = _withdraw_unsent_replies(session, case)
+        note = "withdrawn: the person on file said they did not make the request"
+        stopped = withdraw_queued(session, case.id, "reply", note)  # one taken goes
         unsent = (
             f" Its reply was withdrawn before it went ({stopped} message(s)): close the case "
             "(and reopen it to answer, once you know who asked)."
@@ -630,25 +641,6 @@ def deny_identity(
     draft_clarification(session, services, case, "denied")
 
 
-def _withdraw_unsent_replies(session: Session, case: Request) -> int:
-    """The approved reply of a case its person now says they did not make, still queued:
-    withdrawn, so that what it carries does not go to whoever asked (one the sender has
-    taken already goes). Returns how many."""
-    withdrawn = 0
-    for row in session.exec(
-        select(Outbox).where(
-            Outbox.request_id == case.id,
-            Outbox.purpose == "reply",
-            Outbox.status == OutboxStatus.QUEUED,
-        )
-    ):
-        note = "withdrawn: the person on file said they did not make the request"
-        queued = {"status": OutboxStatus.QUEUED}
-        if update_now_if(session, row, queued, status=OutboxStatus.CANCELLED, last_error=note):
-            withdrawn += 1
-    return withdrawn
-
-
 def fail_verification(
     session: Session,
     services: Services,
@@ -674,7 +666,7 @@ def fail_verification(
             now=services.clock(),
         )
         return
-    _cancel_other_challenges(session, services, case, verification, actor=actor)
+    cancel_challenges(session, services, case, actor=actor, note=ANOTHER_FAILED, keep=verification)
     transition(session, case, S.UNVERIFIED, actor=actor, reason=reason, now=services.clock())
     alert_staff(
         session, case, "verification_failed", f"{case.reference}: {reason}.", now=services.clock()

@@ -96,11 +96,17 @@ def claim_case(session: Session, request: Request) -> None:
     again once held; ChangedMeanwhile when its state moved since it was read."""
     audit.hold_chain(session)
     if not update_now_if(session, request, {"status": request.status}, status=request.status):
-        raise ChangedMeanwhile(
-            f"{request.reference} changed meanwhile (it is no longer {request.status}); "
-            "nothing was done: look at it again"
-        )
+        raise _changed_meanwhile(request, request.status)
     session.refresh(request)
+
+
+def _changed_meanwhile(request: Request, was: str) -> ChangedMeanwhile:
+    """What staff (or a worker, which reads its message again) are told when the case is
+    no longer in the state they acted on."""
+    return ChangedMeanwhile(
+        f"{request.reference} changed meanwhile (it is no longer {was}); nothing was done: "
+        "look at it again"
+    )
 
 
 def transition(
@@ -163,10 +169,7 @@ def transition(
     # to take them (locking the row first could make a new deadlock with a transaction
     # that holds the chain's lock and waits for the row).
     if not just_opened and not update_now_if(session, request, {"status": current}, **changes):
-        raise ChangedMeanwhile(
-            f"{request.reference} changed meanwhile (it is no longer {current}); nothing was "
-            "done: look at it again"
-        )
+        raise _changed_meanwhile(request, current)
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
         resolve_verification_alerts(session, request, actor=actor, now=now)

@@ -22,14 +22,13 @@ from bot.rules.verification import Method, Route, alternate_routes
 from bot.sources import Person, SourceError
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
-from bot.store.tables import Draft, Request, Subject, Verification, VerificationStatus
+from bot.store.tables import Draft, Request, Subject, Verification
 from bot.workflow.confirming import (
+    cancel_challenges,
     ensure_contact_confirmations,
-    finish_verification,
     guesses_spent,
     normalised_or_raw,
     not_on_file_next,
-    pending_verifications,
     start_case_verification,
     start_verification,
     usable_contacts,
@@ -191,17 +190,8 @@ def link_to_subject(
             f"{owner.name}: a request from it is theirs, and only they can confirm it. If "
             f"{subject.name} is asking, they must ask from a contact point of their own"
         )
-    # A challenge sent for the person linked before must not confirm the case for this one.
-    for earlier in pending_verifications(session, case):
-        finish_verification(
-            session,
-            services,
-            case,
-            earlier,
-            VerificationStatus.CANCELLED,
-            actor=actor,
-            note="the case was linked to another person",
-        )
+    note = "the case was linked to another person"
+    cancel_challenges(session, services, case, actor=actor, note=note)
     case.subject_id = subject.id
     session.add(case)
     supersede_open_drafts(session, case, purposes=("no_data",))

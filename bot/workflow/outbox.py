@@ -15,7 +15,7 @@ from bot.channels.messages import Attachment, Button
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
 from bot.store import audit
-from bot.store.rows import insert_now, new_row
+from bot.store.rows import insert_now, new_row, update_now_if
 from bot.store.tables import (
     Draft,
     Message,
@@ -181,17 +181,26 @@ def withdraw_challenges(
     """Challenges of a case still queued when the case no longer waits for them (it ended,
     was verified another way, or that challenge failed): they must not go out asking for a
     code nobody will take. Only those addressed to `address`, when given. Returns how many."""
+    note = "withdrawn: the challenge no longer applies"
+    return withdraw_queued(session, request_id, "verification_challenge", note, address)
+
+
+def withdraw_queued(
+    session: Session, request_id: int | None, purpose: str, note: str, address: str | None = None
+) -> int:
+    """The case's messages of `purpose` still queued (to `address`, when given) cancelled
+    with `note`; one the sender has taken meanwhile is left to go (a conditional write:
+    the sender's "sending" is never overwritten). Returns how many were withdrawn."""
     query = select(Outbox).where(
         Outbox.request_id == request_id,
-        Outbox.purpose == "verification_challenge",
+        Outbox.purpose == purpose,
         Outbox.status == OutboxStatus.QUEUED,
     )
     if address is not None:
         query = query.where(Outbox.address == address)
+    queued = {"status": OutboxStatus.QUEUED}
     withdrawn = 0
-    for row in session.exec(query):
-        row.status = OutboxStatus.CANCELLED
-        row.last_error = "withdrawn: the challenge no longer applies"
-        session.add(row)
-        withdrawn += 1
+    for row in list(session.exec(query)):
+        if update_now_if(session, row, queued, status=OutboxStatus.CANCELLED, last_error=note):
+            withdrawn += 1
     return withdrawn
