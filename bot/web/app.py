@@ -21,7 +21,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy.exc import DBAPIError
@@ -65,6 +65,7 @@ from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
 from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
+from bot.workflow.confirming import expire_verifications
 from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import redraft_reply, reject_draft
 from bot.workflow.lifecycle import is_open
@@ -201,6 +202,8 @@ def _client(request: HttpRequest) -> str:
     return request.client.host if request.client else "unknown"
 
 
+T = TypeVar("T")
+
 #: Tries of a staff action that met a deadlock or a lock (each from scratch, in a new
 #: transaction), and the pause before the next, growing.
 BUSY_TRIES = 3
@@ -211,14 +214,14 @@ class DatabaseBusy(Exception):
     """A staff action still met a passing database conflict after BUSY_TRIES tries."""
 
 
-async def _again_while_busy(run: Callable[[], tuple[int, str]]) -> tuple[int, str]:
-    """`run` (one staff action, in a transaction of its own), tried again when the database
-    refused it for a reason that passes: a deadlock (two actions at once, on PostgreSQL
-    one is refused: an approval holds its draft and waits for the audit trail, a closing
-    holds the trail and waits for the draft), a serialisation conflict, a lock not granted
-    in time. The refused transaction changed nothing, so it is run again as if pressed
-    again; that another action changed the case meanwhile (ChangedMeanwhile) is shown to
-    staff instead, who decide on what it is now."""
+async def _again_while_busy(run: Callable[[], T]) -> T:
+    """`run` (a page or a staff action, in a transaction of its own), tried again when the
+    database refused it for a reason that passes: a deadlock (two actions at once, on
+    PostgreSQL one is refused: an approval holds its draft and waits for the audit trail,
+    a closing holds the trail and waits for the draft), a serialisation conflict, a lock
+    not granted in time. The refused transaction changed nothing, so it is run again as if
+    pressed again; that another action changed the case meanwhile (ChangedMeanwhile) is
+    shown to staff instead, who decide on what it is now."""
     attempt = 1
     while True:
         try:
@@ -398,6 +401,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         console.set_cookie(response, SETUP_COOKIE, csrf, 3600, path=request.url.path)
         return response
 
+    def busy_page(request: HttpRequest) -> Response:
+        text = (
+            "The database was busy (another action held what this one needed); nothing was "
+            "done. Try again in a moment."
+        )
+        return console.page(request, "message.html", {"text": text, "error": True}, 503)
+
     # --- pages that need a session ------------------------------------------------------
 
     def page(builder: Callable[[Session, HttpRequest, dict[str, Any]], Any]) -> Handler:
@@ -416,7 +426,10 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     }
                     return builder(session, request, context)
 
-            result = await run_in_threadpool(work)
+            try:
+                result = await _again_while_busy(work)
+            except DatabaseBusy:
+                return busy_page(request)
             if result is None:
                 return to_login()
             if isinstance(result, Response):
@@ -445,11 +458,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             try:
                 status, done = await _again_while_busy(run)
             except DatabaseBusy:
-                text = (
-                    "The database was busy (another action held what this one needed); "
-                    "nothing was done. Try again in a moment."
-                )
-                return console.page(request, "message.html", {"text": text, "error": True}, 503)
+                return busy_page(request)
             except NoxbotError as exc:
                 if "reference" not in request.path_params:
                     return console.page(
@@ -488,6 +497,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return console.page(request, result[0], result[1], status=400)
 
     def queue(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        expire_verifications(session, services)  # (as `requests list`: see `case`)
         params = request.query_params
         status = params.get("status", "open")
         kind = params.get("kind", "")
@@ -651,6 +661,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return "case.html", context
 
     def case(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
+        # A challenge past its time goes to staff before they look (the scheduler of
+        # `noxbot run` does it too, but the console may be served alone): never "pending".
+        expire_verifications(session, services)
         try:
             name, context = case_page(session, request.path_params["reference"], context)
         except NoxbotError:
