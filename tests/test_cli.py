@@ -389,6 +389,33 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert "is now done" in shown and "intact" in shown
 
 
+def test_a_message_that_opens_no_case_still_has_the_case_keys_in_json(config, tmp_path):
+    """A script reading `requests new --format json` finds the case object's stable keys
+    whatever became of the message: with no case they are empty (null, [])."""
+    note = tmp_path / "t1.txt"
+    note.write_text("Please stop using my data.")
+    config.write_text(config.read_text() + "[classifier]\ntriage_threshold = 1.0\n")
+    outcome = run_json(
+        "requests", "new", "--channel", "email", "--from", "someone@example.net",
+        "--text-file", str(note),
+    )  # fmt: skip
+    assert outcome["state"] == "triage" and outcome["reference"] is None
+    assert outcome["kinds"] == [] and outcome["status"] is None
+    assert outcome["channel"] == "email" and outcome["received_at"]
+    assert outcome["due_date"] is None and outcome["verification"] is None
+
+
+def test_kinds_none_beside_a_kind_is_refused_not_dropped(config, tmp_path):
+    note = tmp_path / "call.txt"
+    note.write_text("Ringde och ville bli raderad.")
+    code, output = run(
+        "requests", "new", "--channel", "phone", "--from", "070-111 22 44",
+        "--kinds", "none,erasure", "--text-file", str(note),
+    )  # fmt: skip
+    assert code != 0 and "none stands alone" in output
+    assert run_json("requests", "list") == []
+
+
 def test_triage_export_writes_only_labelled_messages_in_the_bench_format(config, tmp_path):
     from bench.classifier_bench import evaluate, load, ours
 

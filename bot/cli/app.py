@@ -241,8 +241,8 @@ KINDS_HELP = f"Comma-separated kinds, as lists show them or by name: {KIND_WORDS
 
 
 def parse_kinds(text: str) -> list[RequestKind]:
-    """Kinds from "--kinds erasure,access" or "--kinds 'marketing opt-out'" (none is
-    dropped: it is no rights request)."""
+    """Kinds from "--kinds erasure,access" or "--kinds 'marketing opt-out'"; "none" alone
+    gives no kind (it is no rights request), and beside a kind is refused."""
     kinds = []
     for piece in text.split(","):
         if not piece.strip():
@@ -251,6 +251,11 @@ def parse_kinds(text: str) -> list[RequestKind]:
         if kind is None:
             raise typer.BadParameter(f"--kinds {piece.strip()!r}: expected some of {KIND_WORDS}")
         kinds.append(kind)
+    if RequestKind.NONE in kinds and len(set(kinds)) > 1:
+        raise typer.BadParameter(
+            f"--kinds {text.strip()!r}: none stands alone (it says the message asks for "
+            "nothing); give the kinds it asks for, or none by itself"
+        )
     return [k for k in kinds if k is not RequestKind.NONE]
 
 

@@ -285,8 +285,19 @@ def requests_new(
         outcome = process_inbound(
             session, services, inbound, stated_kinds=chosen, actor=staff_actor()
         )
-        if outcome.reference is None:
-            result = {"reference": None, "state": outcome.state, "detail": outcome.detail}
+        if outcome.reference is None:  # the case object's stable keys, with no case
+            result = {
+                "reference": None,
+                "kinds": [],
+                "status": None,
+                "language": None,
+                "channel": ChannelName(inbound.channel).value,
+                "received_at": inbound.received_at.isoformat() if inbound.received_at else None,
+                "due_date": None,
+                "verification": None,
+                "state": outcome.state,
+                "detail": outcome.detail,
+            }
         else:
             result = case_json(
                 session, get_case(session, outcome.reference), today(settings, services.clock)
