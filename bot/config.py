@@ -13,7 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -70,7 +70,8 @@ class OrganisationSettings(_Section):
 
 # A URL's password as SQLAlchemy reads it (user, then ":password@"), and one given as a query
 # parameter (libpq reads "?password=").
-_URL_PASSWORD = re.compile(r"^(?P<head>[\w+]+://[^:/]*):(?P<password>[^@]*)@")
+# (To the URL's last @: a password with an @ not written %40 is masked whole.)
+_URL_PASSWORD = re.compile(r"^(?P<head>[\w+]+://[^:/@]*):(?P<password>.*)@(?=[^@]*$)")
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
 
 
@@ -90,13 +91,31 @@ def without_passwords(text: str, url: str) -> str:
     replaced by ***: a message may quote what it could not use."""
     matches = [_URL_PASSWORD.match(url), *_QUERY_PASSWORD.finditer(url)]
     written = {m["password"] for m in matches if m and m["password"]}
-    for password in sorted(written | {unquote(w) for w in written}, key=len, reverse=True):
+    decoded = {unquote(w) for w in written} | {unquote_plus(w) for w in written}
+    for password in sorted(written | decoded, key=len, reverse=True):
         if len(password) >= _MASKED_INSIDE_WORDS_FROM:
             text = text.replace(password, "***")
         else:
             alone = rf"(?<![^\W_]){re.escape(password)}(?![^\W_])"
             text = re.sub(alone, "***", text)
     return text
+
+
+def readable_url(value: str, example: str) -> str:
+    """`value` when SQLAlchemy reads it as written. An @ in a password not written %40 ends
+    the password there, and the rest of it became part of the host name, which a driver's
+    error then quotes: refused, as a port that is no number is (the library's words might
+    hold the password, so ours are given)."""
+    try:
+        host = make_url(value).host or ""
+    except Exception:
+        host = "@"
+    if "@" in host:
+        raise ValueError(
+            f"a URL such as {example}; this one cannot be read (a port must be a number; "
+            "an @ in the password is written %40)"
+        )
+    return value
 
 
 class DatabaseSettings(_Section):
@@ -107,14 +126,7 @@ class DatabaseSettings(_Section):
     def _supported_url(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("a URL starting with sqlite:// or postgresql://")
-        try:
-            make_url(value)
-        except Exception:  # a port that is no number, say: the library's words may hold it
-            raise ValueError(
-                "a URL such as postgresql://user@host:5432/noxbot; this one cannot be read "
-                "(a port must be a number; an @ in the password is written %40)"
-            ) from None
-        return value
+        return readable_url(value, "postgresql://user@host:5432/noxbot")
 
 
 TlsMode = Literal["ssl", "starttls", "none"]
@@ -299,6 +311,12 @@ class SqlSource(_Section):
     name: str
     url: str
     category: str = "profile"
+
+    @field_validator("url")
+    @classmethod
+    def _readable_url(cls, value: str) -> str:
+        return readable_url(value, "postgresql://user@host:5432/crm")
+
     tables: list[SqlTable] = Field(default_factory=list)
     #: A SELECT returning person, recipient, recipient_email, date, what: who received whose
     #: data, read by `noxbot disclosures import --source NAME`.

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from bot.config import SqlSource
 from bot.errors import CaseError
 from bot.sources import Found, Source, SourceError
+from bot.store.database import mark_changed_outside
 from bot.store.records import alert_staff
 from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding
 from handlers.base import CaseView
@@ -167,6 +168,7 @@ def change_in_sources(
         )
         try:
             run: Any = getattr(source, action)
+            mark_changed_outside(view.session)
             finding.outcome = run(item.ref, changes) if action == "rectify" else run(item.ref)
             finding.state = _STATE[action]
             done.append(f"{source.name}: {finding.outcome}")

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from bot.channels.messages import Attachment
 from bot.config import ManualSource, Settings
 from bot.sources import Person, Source, SourceError
+from bot.store.database import mark_changed_outside
 from bot.store.register import contacts_of
 from bot.store.tables import ChecklistItem, FindingState, Request, SourceFinding, Subject
 
@@ -235,6 +236,7 @@ def erase_findings(
         try:
             if source is None:
                 raise SourceError(f"{finding.source}: no longer configured")
+            mark_changed_outside(session)
             finding.outcome = source.erase(finding.ref)
             finding.state = FindingState.ERASED
             done.append(f"{finding.source}: {finding.outcome}")

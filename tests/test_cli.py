@@ -165,6 +165,27 @@ def test_check_never_prints_a_database_password_and_says_what_is_wrong_in_one_li
     assert "***" in result.stderr and "db.example.se" in result.stderr
 
 
+def test_an_at_sign_in_a_database_password_is_refused_and_no_part_of_it_printed(tmp_path):
+    """Not written %40, an @ ends the password where it stands and the rest of it becomes
+    the host's name, which the driver's error then quoted ("could not translate host name
+    "rd9@db.example.se""); the masked URL showed that rest too."""
+    config = tmp_path / "at.toml"
+    config.write_text('[database]\nurl = "postgresql://nox:S3cret@Wo4rd9@db.example.se/x"\n')
+    for command in (["check"], ["requests", "list"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *command, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        said = result.stdout + result.stderr
+        assert result.returncode == 1 and "Traceback" not in said
+        assert "S3cret" not in said and "Wo4rd9" not in said
+        assert "an @ in the password is written %40" in said
+        assert "postgresql://nox:***@db.example.se/x" in said
+
+
 def test_a_short_database_password_is_masked_without_garbling_the_message(tmp_path):
     """A password "nox" (or "p") was masked wherever its letters stood: "noxbot" became
     "***bot", "postgresql" "***ostgresql". It is masked where it stands alone."""

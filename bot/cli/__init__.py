@@ -8,7 +8,7 @@ import sys
 from bot.cli.app import app
 from bot.errors import NoxbotError
 from bot.reading.safe_text import printable
-from bot.store.database import is_transient
+from bot.store.database import is_refused_conflict, is_transient
 
 # Importing the command modules registers their commands on `app`.
 from bot.cli import classify as _classify  # noqa: F401  isort: skip
@@ -42,11 +42,19 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get(TRACEBACK_ENV):
             raise
-        if is_transient(exc):  # a deadlock, a lock, a conflict: another action at once
+        if is_refused_conflict(exc):  # a deadlock, a lock: another action at the same time
             print(
-                f"noxbot: the database could not do this just now ({kinds_of(exc)}: another "
-                "action held what it needed, or the server was out of reach); the command did "
-                "not finish and its unfinished change was rolled back: run it again",
+                f"noxbot: the database refused this just now ({kinds_of(exc)}: another action "
+                "held what it needed); the command did not finish and its unfinished change "
+                "was rolled back: run it again",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+        if is_transient(exc):  # a COMMIT whose answer was lost may have gone through
+            print(
+                f"noxbot: the database could not be reached, or its answer was lost "
+                f"({kinds_of(exc)}): whether the command's change was made is not known; "
+                "look (requests show, drafts list) before running it again",
                 file=sys.stderr,
             )
             sys.exit(1)

@@ -84,6 +84,32 @@ def is_transient(error: BaseException) -> bool:
     return message.startswith(_PASSING_SQLITE)
 
 
+def is_refused_conflict(error: BaseException) -> bool:
+    """The database refused a transaction because another held what it needed - a deadlock,
+    a serialisation conflict, a lock not granted in time, SQLite's busy lock - and rolled
+    it back whole: run again, it is as if it came a moment later. Unlike `is_transient`,
+    not a lost connection: whether a COMMIT whose answer was lost went through is unknown,
+    and running the action again could do it twice."""
+    if not isinstance(error, sa_exc.OperationalError) or error.connection_invalidated:
+        return False
+    sqlstate = sqlstate_of(error)
+    if sqlstate is not None:
+        return sqlstate in _PASSING_CODES
+    message = str(error.orig).lower()
+    return message.startswith(("database is locked", "database table is locked"))
+
+
+#: session.info key: this transaction has changed something outside the database (a file
+#: moved, a row of a configured source changed), which rolling it back does not undo.
+CHANGED_OUTSIDE = "noxbot.changed_outside"
+
+
+def mark_changed_outside(session: Session) -> None:
+    """Say, before doing it, that this transaction changes something outside the database:
+    whoever would run it again after a failure must not (bot.web.app)."""
+    session.info[CHANGED_OUTSIDE] = True
+
+
 def is_database_wide(error: BaseException) -> bool:
     """An error the database itself reports, which no message is to blame for: a full disk,
     a read-only database or server (a standby after a failover), a permission taken away
@@ -173,6 +199,20 @@ def make_engine(url: str) -> Engine:
 _SAVEPOINT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def _begin_before_savepoint(connection: Connection) -> None:
+    """On SQLite, a savepoint taken before the transaction has written anything is begun
+    inside a transaction of its own first (BEGIN IMMEDIATE: the write lock, waited for as
+    any write's). pysqlite begins a transaction only before a write, and SQLite makes a
+    SAVEPOINT outside one the transaction itself, so its RELEASE committed it, halfway
+    through the work of the session: what followed was no longer undone with the rest, the
+    write lock was let go, and the audit chain's head this transaction had read went stale
+    (a second staff listing that expired two challenges failed on the head's key when
+    anyone wrote in between)."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _plain_savepoints(engine: Engine) -> Engine:
     """SAVEPOINT and RELEASE SAVEPOINT sent as the text SQLAlchemy compiles them to, without
     compiling them each time: a batch written again after a failure gives every message a
@@ -182,8 +222,11 @@ def _plain_savepoints(engine: Engine) -> Engine:
     (SQLAlchemy's own, sa_savepoint_N, never does) is left to SQLAlchemy."""
     dialect = engine.dialect
     compiled_savepoint, compiled_release = dialect.do_savepoint, dialect.do_release_savepoint
+    sqlite = dialect.name == "sqlite"
 
     def do_savepoint(connection: Connection, name: str) -> None:
+        if sqlite:
+            _begin_before_savepoint(connection)
         if _SAVEPOINT_NAME.fullmatch(name):
             connection.exec_driver_sql(f"SAVEPOINT {name}")
         else:

@@ -41,7 +41,7 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
 from bot.store import audit
-from bot.store.database import Database, is_transient
+from bot.store.database import CHANGED_OUTSIDE, Database, is_refused_conflict, is_transient
 from bot.store.records import get_case, subject_of
 from bot.store.tables import (
     AuditEvent,
@@ -209,30 +209,62 @@ T = TypeVar("T")
 BUSY_TRIES = 3
 BUSY_PAUSE_SECONDS = 0.1
 
+BUSY_TEXT = (
+    "The database was busy (another action held what this one needed); nothing was done. "
+    "Try again in a moment."
+)
+CHANGED_OUTSIDE_TEXT = (
+    "The database refused this after work in the sources had been done (files moved, rows "
+    "changed there), and recorded none of it; what was done there is not undone. Look at "
+    "the case and its sources before approving again."
+)
+UNSURE_TEXT = (
+    "The database could not be reached, or its answer was lost: whether this was done is "
+    "not known. Look at the case before doing it again."
+)
 
-class DatabaseBusy(Exception):
-    """A staff action still met a passing database conflict after BUSY_TRIES tries."""
+
+class NotRunAgain(Exception):
+    """A page or staff action the database failed, not run again; says why, for staff."""
 
 
-async def _again_while_busy(run: Callable[[], T]) -> T:
-    """`run` (a page or a staff action, in a transaction of its own), tried again when the
-    database refused it for a reason that passes: a deadlock (two actions at once, on
-    PostgreSQL one is refused: an approval holds its draft and waits for the audit trail,
-    a closing holds the trail and waits for the draft), a serialisation conflict, a lock
-    not granted in time. The refused transaction changed nothing, so it is run again as if
-    pressed again; that another action changed the case meanwhile (ChangedMeanwhile) is
-    shown to staff instead, who decide on what it is now."""
+async def _again_while_busy(database: Database, body: Callable[[Session], T]) -> T:
+    """`body` in a transaction of its own, run again when the database refused it because
+    another held what it needed: a deadlock (two actions at once; on PostgreSQL one is
+    refused: an approval holds its draft and waits for the audit trail, a closing holds the
+    trail and waits for the draft), a serialisation conflict, a lock not granted in time.
+    That transaction was rolled back whole, so running it again is as if pressed a moment
+    later; that another action changed the case meanwhile (ChangedMeanwhile) is shown to
+    staff instead, who decide on what it is now. Not run again, and said so: a transaction
+    that had changed something outside the database (the sources an approval erases in:
+    a rollback does not undo that), and one whose connection was lost (a COMMIT whose
+    answer was lost may have gone through)."""
     attempt = 1
     while True:
+        outside: list[bool] = []
         try:
-            return await run_in_threadpool(run)
+            return await run_in_threadpool(_run_once, database, body, outside)
         except DBAPIError as exc:
-            if not is_transient(exc):
+            if any(outside):
+                raise NotRunAgain(CHANGED_OUTSIDE_TEXT) from exc
+            if not is_refused_conflict(exc):
+                if is_transient(exc):
+                    raise NotRunAgain(UNSURE_TEXT) from exc
                 raise
             if attempt == BUSY_TRIES:
-                raise DatabaseBusy from exc
+                raise NotRunAgain(BUSY_TEXT) from exc
         await asyncio.sleep(BUSY_PAUSE_SECONDS * attempt)
         attempt += 1
+
+
+def _run_once(database: Database, body: Callable[[Session], T], outside: list[bool]) -> T:
+    """`body` in one transaction; `outside` is told whether it changed anything outside the
+    database meanwhile (bot.store.database.mark_changed_outside)."""
+    with database.session() as session:
+        try:
+            return body(session)
+        finally:
+            outside.append(bool(session.info.get(CHANGED_OUTSIDE)))
 
 
 async def _form(request: HttpRequest) -> dict[str, str]:
@@ -401,12 +433,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         console.set_cookie(response, SETUP_COOKIE, csrf, 3600, path=request.url.path)
         return response
 
-    def busy_page(request: HttpRequest) -> Response:
-        text = (
-            "The database was busy (another action held what this one needed); nothing was "
-            "done. Try again in a moment."
-        )
-        return console.page(request, "message.html", {"text": text, "error": True}, 503)
+    def not_run_again(request: HttpRequest, why: NotRunAgain) -> Response:
+        return console.page(request, "message.html", {"text": str(why), "error": True}, 503)
 
     # --- pages that need a session ------------------------------------------------------
 
@@ -414,22 +442,21 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         """A GET page: the session checked; the builder returns a context or a Response."""
 
         async def handler(request: HttpRequest) -> Response:
-            def work() -> Any:
-                with database.session() as session:
-                    found = logged_in(session, request)
-                    if found is None:
-                        return None
-                    context: dict[str, Any] = {
-                        "me": found[1].name,
-                        "csrf": found[0].csrf_token,
-                        "today": console.today(),
-                    }
-                    return builder(session, request, context)
+            def work(session: Session) -> Any:
+                found = logged_in(session, request)
+                if found is None:
+                    return None
+                context: dict[str, Any] = {
+                    "me": found[1].name,
+                    "csrf": found[0].csrf_token,
+                    "today": console.today(),
+                }
+                return builder(session, request, context)
 
             try:
-                result = await _again_while_busy(work)
-            except DatabaseBusy:
-                return busy_page(request)
+                result = await _again_while_busy(database, work)
+            except NotRunAgain as why:
+                return not_run_again(request, why)
             if result is None:
                 return to_login()
             if isinstance(result, Response):
@@ -446,19 +473,18 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         async def handler(request: HttpRequest) -> Response:
             form = await _form(request)
 
-            def run() -> tuple[int, str]:
-                with database.session() as session:
-                    found = logged_in(session, request)
-                    if found is None:
-                        return 401, ""
-                    if not same_token(found[0].csrf_token, form.get("csrf", "")):
-                        return 403, ""
-                    return 303, work(session, request, form, accounts.actor_of(found[1]))
+            def run(session: Session) -> tuple[int, str]:
+                found = logged_in(session, request)
+                if found is None:
+                    return 401, ""
+                if not same_token(found[0].csrf_token, form.get("csrf", "")):
+                    return 403, ""
+                return 303, work(session, request, form, accounts.actor_of(found[1]))
 
             try:
-                status, done = await _again_while_busy(run)
-            except DatabaseBusy:
-                return busy_page(request)
+                status, done = await _again_while_busy(database, run)
+            except NotRunAgain as why:
+                return not_run_again(request, why)
             except NoxbotError as exc:
                 if "reference" not in request.path_params:
                     return console.page(

@@ -447,9 +447,7 @@ def finish_verification(
     verification.resolved_by = actor
     verification.note = note
     session.add(verification)
-    if status != VerificationStatus.CONFIRMED:  # nothing may still ask for its answer
-        withdraw_challenges(session, case.id, verification.address)
-    audit.record(
+    audit.record(  # (first: the audit chain's lock before the outbox's rows, as every writer)
         session,
         at=services.clock(),
         actor=actor,
@@ -457,6 +455,8 @@ def finish_verification(
         request=case,
         detail=note or "",
     )
+    if status != VerificationStatus.CONFIRMED:  # nothing may still ask for its answer
+        withdraw_challenges(session, case.id, verification.address)
 
 
 ANOTHER_FAILED = "another challenge of this case failed or was denied"
