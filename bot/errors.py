@@ -19,3 +19,17 @@ class ChangedMeanwhile(CaseError):
     """What a step read changed before it could write it (another staff member, a worker, a
     second click): the step is refused whole, as a serialisation failure would be - staff
     look again, and a worker reads its message again (bot.store.database.is_transient)."""
+
+
+class DoneOutsideNotRecorded(CaseError):
+    """The database refused a transaction after it had changed something outside the
+    database (an erasure's files moved, a source's rows changed): rolled back, the database
+    records none of it, and running it again would meet what is already done - so it is not
+    run again by anyone, and staff are told to look."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database refused this after work in the sources had been done (files moved, "
+            "rows changed there) and recorded none of it; what was done there is not undone: "
+            "look at the case and its sources before approving again"
+        )

@@ -248,3 +248,41 @@ def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(database, 
     )
     [problem] = report.problems
     assert "5 cells, the header 4" in problem.message and report.created == 0
+
+
+def test_a_large_import_lets_others_write_while_it_runs(database, tmp_path):
+    """SQLite lets one transaction write at a time. An import of 4,000 people held that for
+    the whole file (30,000: 40 s): mail intake, the chat and the console waited, and their
+    writes failed after 30 s. It is written in chunks: another writer gets in within one."""
+    import sqlite3
+    import threading
+    import time
+
+    rows = "".join(f"Person {i},p{i}@example.se\n" for i in range(4_000))
+    (tmp_path / "many.csv").write_text("name,email\n" + rows, encoding="utf-8")
+    path = str(database.engine.url.database)
+    done, waits = threading.Event(), []
+
+    def write_meanwhile() -> None:
+        other = sqlite3.connect(path, timeout=30, isolation_level=None)
+        other.execute("CREATE TABLE IF NOT EXISTS probe (n INTEGER)")
+        while not done.is_set():
+            started = time.monotonic()
+            other.execute("INSERT INTO probe VALUES (1)")  # waits for the write lock
+            waits.append(time.monotonic() - started)
+            time.sleep(0.05)
+        other.close()
+
+    writer = threading.Thread(target=write_meanwhile)
+    writer.start()
+    try:
+        started = time.monotonic()
+        with database.session() as session:
+            report = import_file(session, tmp_path / "many.csv", now=IMPORTED_AT)
+        took = time.monotonic() - started
+    finally:
+        done.set()
+        writer.join(60)
+    assert report.created == 4_000
+    assert len(waits) >= 3
+    assert max(waits) < took / 2, (max(waits), took)

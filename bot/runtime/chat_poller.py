@@ -18,6 +18,7 @@ from bot.channels.telegram import (
     unreadable_press,
 )
 from bot.config import Settings, TelegramSettings
+from bot.errors import DoneOutsideNotRecorded
 from bot.reading.safe_text import printable
 from bot.runtime.intake import handle_inbound, read_cursor, write_cursor
 from bot.runtime.loops import until_stopped, with_backoff
@@ -208,6 +209,9 @@ async def _decide(
         with database.session() as session:
             answer = decide_in_chat(session, services, query, telegram.staff_user_ids)
             write_cursor(session, "telegram:offset", position, services.clock())
+    except DoneOutsideNotRecorded:  # read again, the press would meet what is done already
+        _skip_update(database, services, position)
+        answer = staff_text(services.settings, "done_outside")
     except Exception as exc:
         if is_transient(exc) or is_refusal(exc):
             raise

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 from bot.config import redact_url, without_passwords
-from bot.errors import ChangedMeanwhile, NoxbotError
+from bot.errors import ChangedMeanwhile, DoneOutsideNotRecorded, NoxbotError
 from bot.store.wakeup import Wakeup, wants_wakeup
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ CHANGED_OUTSIDE = "noxbot.changed_outside"
 
 def mark_changed_outside(session: Session) -> None:
     """Say, before doing it, that this transaction changes something outside the database:
-    whoever would run it again after a failure must not (bot.web.app)."""
+    whoever would run it again after a failure must not (`Database.session`)."""
     session.info[CHANGED_OUTSIDE] = True
 
 
@@ -336,14 +336,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on error."""
+        """One transaction: committed when the block ends, rolled back on error. A database
+        error after the transaction changed something outside the database
+        (`mark_changed_outside`) becomes DoneOutsideNotRecorded: whoever would run it again
+        (a worker re-reading a press, the console, staff told to retry) must not."""
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 wake = wants_wakeup(session)
                 session.commit()
-            except BaseException:
+            except BaseException as exc:
                 session.rollback()
+                if isinstance(exc, sa_exc.DBAPIError) and session.info.get(CHANGED_OUTSIDE):
+                    raise DoneOutsideNotRecorded() from exc
                 raise
             if wake:
                 self.wakeup.notify()

@@ -41,7 +41,7 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
 from bot.store import audit
-from bot.store.database import CHANGED_OUTSIDE, Database, is_refused_conflict, is_transient
+from bot.store.database import Database, is_refused_conflict, is_transient
 from bot.store.records import get_case, subject_of
 from bot.store.tables import (
     AuditEvent,
@@ -213,11 +213,6 @@ BUSY_TEXT = (
     "The database was busy (another action held what this one needed); nothing was done. "
     "Try again in a moment."
 )
-CHANGED_OUTSIDE_TEXT = (
-    "The database refused this after work in the sources had been done (files moved, rows "
-    "changed there), and recorded none of it; what was done there is not undone. Look at "
-    "the case and its sources before approving again."
-)
 UNSURE_TEXT = (
     "The database could not be reached, or its answer was lost: whether this was done is "
     "not known. Look at the case before doing it again."
@@ -235,18 +230,15 @@ async def _again_while_busy(database: Database, body: Callable[[Session], T]) ->
     trail and waits for the draft), a serialisation conflict, a lock not granted in time.
     That transaction was rolled back whole, so running it again is as if pressed a moment
     later; that another action changed the case meanwhile (ChangedMeanwhile) is shown to
-    staff instead, who decide on what it is now. Not run again, and said so: a transaction
-    that had changed something outside the database (the sources an approval erases in:
-    a rollback does not undo that), and one whose connection was lost (a COMMIT whose
-    answer was lost may have gone through)."""
+    staff instead, who decide on what it is now. Not run again: a transaction that had
+    changed something outside the database (DoneOutsideNotRecorded, shown like any refusal),
+    and one whose connection was lost (a COMMIT whose answer was lost may have gone
+    through)."""
     attempt = 1
     while True:
-        outside: list[bool] = []
         try:
-            return await run_in_threadpool(_run_once, database, body, outside)
+            return await run_in_threadpool(_run_once, database, body)
         except DBAPIError as exc:
-            if any(outside):
-                raise NotRunAgain(CHANGED_OUTSIDE_TEXT) from exc
             if not is_refused_conflict(exc):
                 if is_transient(exc):
                     raise NotRunAgain(UNSURE_TEXT) from exc
@@ -257,14 +249,9 @@ async def _again_while_busy(database: Database, body: Callable[[Session], T]) ->
         attempt += 1
 
 
-def _run_once(database: Database, body: Callable[[Session], T], outside: list[bool]) -> T:
-    """`body` in one transaction; `outside` is told whether it changed anything outside the
-    database meanwhile (bot.store.database.mark_changed_outside)."""
+def _run_once(database: Database, body: Callable[[Session], T]) -> T:
     with database.session() as session:
-        try:
-            return body(session)
-        finally:
-            outside.append(bool(session.info.get(CHANGED_OUTSIDE)))
+        return body(session)
 
 
 async def _form(request: HttpRequest) -> dict[str, str]:

@@ -39,6 +39,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "acknowledgment": "mottagningsbekräftelse",
         "not_here": "Den här knappen gör ingenting här.",
         "failed": "Det gick inte; se loggen.",
+        "done_outside": (
+            "Databasen vägrade efter att arbete i källorna redan gjorts (filer flyttade, rader "
+            "ändrade där) och sparade inget av det; det som gjordes där är inte ogjort. Se över "
+            "ärendet och dess källor innan du godkänner igen."
+        ),
         "unknown_button": "Okänd knapp.",
         "no_draft": "utkast {id} finns inte",
         "edit_stale": ("utkast {id} har ersatts av version {version}; svara på det nyaste kortet"),
@@ -80,6 +85,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "acknowledgment": "acknowledgment",
         "not_here": "This button does nothing here.",
         "failed": "Could not be done; see the log.",
+        "done_outside": (
+            "The database refused this after work in the sources had been done (files moved, "
+            "rows changed there) and recorded none of it; what was done there is not undone. "
+            "Look at the case and its sources before approving again."
+        ),
         "unknown_button": "Unknown button.",
         "no_draft": "draft {id} does not exist",
         "edit_stale": "draft {id} was replaced by version {version}; answer the newest card",
