@@ -247,3 +247,27 @@ def test_a_database_that_refuses_every_write_is_told_from_a_statement_of_a_bug(a
         "InternalError (ReadOnlySqlTransaction, SQLSTATE 25006)",
         "OperationalError (OperationalError, SQLITE_READONLY)",
     )
+
+
+def test_an_error_after_work_outside_the_database_says_it_was_not_recorded(database):
+    """Files moved or a source's rows changed cannot be rolled back with the transaction:
+    whatever ends it then (the database refusing it, a case changed meanwhile) is told as
+    DoneOutsideNotRecorded, which nobody runs again. Once a commit recorded the work (an
+    erasure that stops part-way commits its findings first), an error is itself again."""
+    import pytest
+
+    from bot.errors import CaseError, ChangedMeanwhile, DoneOutsideNotRecorded
+    from bot.store.database import mark_changed_outside
+
+    with pytest.raises(DoneOutsideNotRecorded) as told, database.session() as session:
+        mark_changed_outside(session)
+        raise ChangedMeanwhile("DSR-2026-0001 changed meanwhile")
+    assert isinstance(told.value.__cause__, ChangedMeanwhile)
+    with pytest.raises(CaseError) as told_again, database.session() as session:
+        mark_changed_outside(session)
+        session.commit()  # what was done is recorded
+        raise CaseError("erasure stopped part-way")
+    assert not isinstance(told_again.value, DoneOutsideNotRecorded)
+    with pytest.raises(CaseError) as plain, database.session():
+        raise CaseError("refused before anything was done")
+    assert not isinstance(plain.value, DoneOutsideNotRecorded)

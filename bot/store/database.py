@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from bot.config import redact_url, without_passwords
@@ -106,8 +107,14 @@ CHANGED_OUTSIDE = "noxbot.changed_outside"
 
 def mark_changed_outside(session: Session) -> None:
     """Say, before doing it, that this transaction changes something outside the database:
-    whoever would run it again after a failure must not (`Database.session`)."""
+    whoever would run it again after a failure must not (`Database.session`). A commit
+    records what was done (an erasure that stops part-way commits its findings first)."""
     session.info[CHANGED_OUTSIDE] = True
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _changes_outside_recorded(session: OrmSession) -> None:
+    session.info.pop(CHANGED_OUTSIDE, None)
 
 
 def is_database_wide(error: BaseException) -> bool:
@@ -336,10 +343,11 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on error. A database
-        error after the transaction changed something outside the database
-        (`mark_changed_outside`) becomes DoneOutsideNotRecorded: whoever would run it again
-        (a worker re-reading a press, the console, staff told to retry) must not."""
+        """One transaction: committed when the block ends, rolled back on error. An error
+        after the transaction changed something outside the database (`mark_changed_outside`)
+        and before a commit recorded it - the database refusing it, a case changed meanwhile
+        - becomes DoneOutsideNotRecorded: whoever would run it again (a worker re-reading a
+        press, the console, staff told to retry) must not."""
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -347,8 +355,8 @@ class Database:
                 session.commit()
             except BaseException as exc:
                 session.rollback()
-                if isinstance(exc, sa_exc.DBAPIError) and session.info.get(CHANGED_OUTSIDE):
-                    raise DoneOutsideNotRecorded() from exc
+                if session.info.get(CHANGED_OUTSIDE) and isinstance(exc, Exception):
+                    raise DoneOutsideNotRecorded() from exc  # (refused for any reason)
                 raise
             if wake:
                 self.wakeup.notify()
