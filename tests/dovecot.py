@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.pg import free_port
+from tests.real_clock import real_clock_env
 
 USER, PASSWORD = "info", "secret"
 
@@ -48,12 +49,9 @@ class Dovecot:
         self.process = _launch(self.directory, self.port)
 
 
-#: What moves a process's clock (libfaketime, as .ci/run uses to run the suite at other
-#: dates). Dovecot is not given it: its maildir takes arrival times from the kernel's file
-#: times, which no preloaded library moves, and it refuses mail when the two disagree. So the
-#: server lives in the real present, like a mail server on another machine would, and tests
-#: whose mail arrives "now" take their dates from `server_now`.
-_CLOCK_MOVERS = ("LD_PRELOAD", "FAKETIME", "FAKETIME_SHARED", "NO_FAKE_STAT")
+# Dovecot is not given a moved clock (tests.real_clock): its maildir takes arrival times from
+# the kernel's file times, which no preloaded library moves, and it refuses mail when the two
+# disagree. Tests whose mail arrives "now" take their dates from `server_now`.
 
 
 async def server_now(server: Dovecot) -> datetime:
@@ -136,7 +134,7 @@ def _launch(directory: Path, port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     process = subprocess.Popen(
         [binary, "-F", "-c", str(directory / "dovecot.conf")],
-        env={k: v for k, v in os.environ.items() if k not in _CLOCK_MOVERS},
+        env=real_clock_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group, which `halt` kills

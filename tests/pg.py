@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.real_clock import real_clock_env
+
 PG_BIN = Path(os.environ.get("NOXBOT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -56,6 +58,7 @@ class PostgresCluster:
             check=False,
             capture_output=True,
             timeout=30,
+            env=real_clock_env(),
         )
 
     def resume(self) -> None:
@@ -92,6 +95,7 @@ def start_cluster() -> PostgresCluster:
         check=True,
         capture_output=True,
         timeout=120,
+        env=real_clock_env(),
     )
     port = free_port()
     _pg_ctl_start(directory, port)
@@ -118,4 +122,5 @@ def _pg_ctl_start(directory: Path, port: int) -> None:
         check=True,
         capture_output=True,
         timeout=60,
+        env=real_clock_env(),
     )

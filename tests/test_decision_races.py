@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.errors import CaseError, ChangedMeanwhile
+from bot.errors import CaseError, ChangedMeanwhile, NoxbotError
+from bot.rules.channels import ChannelName
 from bot.rules.kinds import RequestKind as K
 from bot.store import audit
 from bot.store.records import get_case
@@ -25,7 +26,9 @@ from bot.workflow.checklist import tick
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.drafts import reject_draft
 from bot.workflow.linking import link_to_subject
+from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
+from bot.workflow.sending import MAX_ATTEMPTS
 from handlers.sources_on_case import add_checklist_item
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, World
 
@@ -256,6 +259,31 @@ async def test_a_no_after_the_reply_was_approved_withdraws_it_unsent(any_world):
     assert not [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
     [alert] = any_world.alerts("possible_impersonation")
     assert "Its reply was withdrawn before it went (1 message(s))" in alert.text
+
+
+async def test_a_no_after_the_reply_gave_up_sending_keeps_it_from_being_sent_again(any_world):
+    """The approved reply could not be delivered (the requester's mail server refused it
+    until the sender gave up), then the person on file says "No, it wasn't me": staff who
+    follow the "could not be sent" alert cannot send it again. Before, only a queued reply
+    was withdrawn, and `outbox retry` sent the register extract to whoever had asked."""
+    reference = _access_request(any_world)
+    challenge = any_world.verification(reference)
+    any_world.press(ANNA_TELEGRAM, challenge.id, yes=True)
+    reply = any_world.approve(any_world.reply_draft(reference).id)
+    mail = any_world.channels[ChannelName.EMAIL]
+    for _ in range(MAX_ATTEMPTS):
+        mail.fail_next = 1
+        await any_world.deliver()
+        any_world.clock.advance(hours=2)
+    with any_world.session() as session:
+        assert session.get(Outbox, reply.id).status == "failed"
+    any_world.press(ANNA_TELEGRAM, challenge.id, yes=False)
+    with any_world.database.session() as session, pytest.raises(NoxbotError) as refused:
+        requeue(session, any_world.services, reply.id, actor="staff:eva")
+    assert "the person on file said they did not make the request" in str(refused.value)
+    assert not [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
+    [alert] = any_world.alerts("possible_impersonation")
+    assert "withdrawn before it went (1 message(s))" in alert.text
 
 
 def test_two_staff_listing_as_a_challenge_expires_both_see_the_list(any_world, monkeypatch):

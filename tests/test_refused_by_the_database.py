@@ -9,7 +9,6 @@ the chat it still was: the press was read again), and a lost COMMIT's action don
 
 from __future__ import annotations
 
-import os
 import re
 import select as readiness
 import socket
@@ -40,14 +39,6 @@ from bot.workflow.cases import close_case
 from tests.fake_bot_api import FakeBotApi
 from tests.sources_kit import write_pdf
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
-
-#: PostgreSQL finds a deadlock, and ends a wait for a lock, by timers of its own, which
-#: never fire in a server started under libfaketime (.ci/at-date moves the suite's clock,
-#: and the cluster the tests start inherits it): those tests would wait for ever. Nothing
-#: in them depends on the date; they run with the real clock.
-needs_server_timers = pytest.mark.skipif(
-    "FAKETIME" in os.environ, reason="PostgreSQL's lock timers do not run under libfaketime"
-)
 
 PASSWORD = "a long enough password"
 STAFF_CHAT, EVA = -1001, 7001
@@ -153,7 +144,6 @@ def _page_text(response: httpx.Response) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
 
 
-@needs_server_timers
 async def test_an_approval_that_deadlocks_with_a_closing_is_run_again_and_answered(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,7 +163,6 @@ async def test_an_approval_that_deadlocks_with_a_closing_is_run_again_and_answer
         world.database.dispose()
 
 
-@needs_server_timers
 async def test_an_erasure_approval_refused_after_its_files_were_moved_is_not_run_again(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -268,7 +257,6 @@ async def test_an_action_whose_commit_answer_was_lost_is_not_done_twice(
         proxy.listener.close()
 
 
-@needs_server_timers
 async def test_an_erasure_approved_in_the_staff_chat_and_refused_is_not_read_again(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,7 +288,6 @@ async def test_an_erasure_approved_in_the_staff_chat_and_refused_is_not_read_aga
         world.database.dispose()
 
 
-@needs_server_timers
 def test_an_erasure_approved_on_the_command_line_and_refused_says_to_look_first(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

@@ -602,7 +602,8 @@ def deny_identity(
     cancel_challenges(session, services, case, actor=actor, note=ANOTHER_FAILED, keep=verification)
     if case.status == S.APPROVED:
         note = "withdrawn: the person on file said they did not make the request"
-        stopped = withdraw_queued(session, case.id, "reply", note)  # one taken goes
+        # One the sender has taken goes; one that gave up must not be sent again either.
+        stopped = withdraw_queued(session, case.id, "reply", note, failed_too=True)
         unsent = (
             f" Its reply was withdrawn before it went ({stopped} message(s)): close the case "
             "(and reopen it to answer, once you know who asked)."

@@ -149,8 +149,16 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
     if row is None:
         raise NoxbotError(f"no outbox message with id {outbox_id}")
     if row.status != OutboxStatus.FAILED:
-        # A cancelled one was withdrawn by an erasure: its content is gone, and must stay so.
-        raise NoxbotError(f"outbox {outbox_id} is {row.status}; only a failed message is retried")
+        # A cancelled one was withdrawn (an erasure: its content is gone, and must stay so;
+        # the person on file saying they did not ask): it must not go out.
+        why = (
+            f" ({row.last_error})"
+            if row.status == OutboxStatus.CANCELLED and row.last_error
+            else ""
+        )
+        raise NoxbotError(
+            f"outbox {outbox_id} is {row.status}{why}; only a failed message is retried"
+        )
     if row.purpose == "verification_challenge":
         case = session.get(Request, row.request_id) if row.request_id else None
         reference = case.reference if case is not None else "REF"
@@ -186,21 +194,30 @@ def withdraw_challenges(
 
 
 def withdraw_queued(
-    session: Session, request_id: int | None, purpose: str, note: str, address: str | None = None
+    session: Session,
+    request_id: int | None,
+    purpose: str,
+    note: str,
+    address: str | None = None,
+    *,
+    failed_too: bool = False,
 ) -> int:
     """The case's messages of `purpose` still queued (to `address`, when given) cancelled
     with `note`; one the sender has taken meanwhile is left to go (a conditional write:
-    the sender's "sending" is never overwritten). Returns how many were withdrawn."""
+    the sender's "sending" is never overwritten). `failed_too`: also those that gave up,
+    which staff could otherwise send again (`requeue`) after the reason to withdraw them.
+    Returns how many were withdrawn."""
+    statuses = [OutboxStatus.QUEUED, *([OutboxStatus.FAILED] if failed_too else [])]
     query = select(Outbox).where(
         Outbox.request_id == request_id,
         Outbox.purpose == purpose,
-        Outbox.status == OutboxStatus.QUEUED,
+        col(Outbox.status).in_(statuses),
     )
     if address is not None:
         query = query.where(Outbox.address == address)
-    queued = {"status": OutboxStatus.QUEUED}
     withdrawn = 0
     for row in list(session.exec(query)):
-        if update_now_if(session, row, queued, status=OutboxStatus.CANCELLED, last_error=note):
+        was = {"status": row.status}
+        if update_now_if(session, row, was, status=OutboxStatus.CANCELLED, last_error=note):
             withdrawn += 1
     return withdrawn
