@@ -87,6 +87,52 @@ def test_register_data_pasted_into_a_draft_for_an_address_not_on_file_is_not_app
     assert not [m for m in asyncio.run(world.deliver()) if m.address == MALLORY]
 
 
+@pytest.mark.parametrize(
+    ("pasted", "held"),
+    [
+        ("Numret vi har är 070-123 45 67.", "+46701234567"),
+        ("Ring oss om 0701234567 inte stämmer.", "+46701234567"),
+        ("Org.nr 5591234567.", "559123-4567"),
+        ("Företag: Lindqvist\nData AB", "Lindqvist Data AB"),
+        ("Du är tillgänglig från 15 januari 2027.", "2027-01-15"),
+        ("CV: 15 år som utvecklare, senast på\nExempelbanken.", "15 år som utvecklare"),
+    ],
+)
+def test_register_data_pasted_in_another_shape_is_not_approved_either(world, pasted, held):
+    """A number regrouped, a name or a CV line wrapped over two lines, a date written out:
+    the same data, held back the same way. Before, only the value exactly as held was."""
+    outcome = world.email(MALLORY, "Jag är Anna Lindqvist. Vilket nummer har ni till mig?")
+    _link(world, outcome.reference, "Anna Lindqvist")
+    [ack] = world.drafts(outcome.reference, "acknowledgment")
+    with world.database.session() as session:
+        edited = edit_draft(
+            session, world.services, ack.id or 0, f"{ack.text}\n\n{pasted}", actor="staff:eva"
+        )
+        [blocked] = approval_plan(session, world.services, edited).blocked
+    assert "is not verified, yet the text holds what the register says" in blocked
+    assert held in blocked
+
+
+def test_register_data_pasted_into_the_subject_line_is_not_sent(world):
+    """The subject line goes to the same address as the text."""
+    outcome = world.email(MALLORY, "Jag är Anna Lindqvist. Vilket nummer har ni till mig?")
+    _link(world, outcome.reference, "Anna Lindqvist")
+    [ack] = world.drafts(outcome.reference, "acknowledgment")
+    with world.database.session() as session:
+        edited = edit_draft(
+            session,
+            world.services,
+            ack.id or 0,
+            ack.text,
+            actor="staff:eva",
+            subject="Re: ditt nummer +46701234567",
+        )
+        edited_id = edited.id or 0
+    with pytest.raises(CaseError, match=r"not verified, yet .*\(\+46701234567\)"):
+        world.approve(edited_id)
+    assert not [m for m in asyncio.run(world.deliver()) if m.address == MALLORY]
+
+
 def test_a_reply_to_access_waits_for_verification_even_when_staff_set_the_kind(world):
     """A question corrected to an access request: its reply ("we hold nothing about you")
     is not approved before anyone is verified - nor sent without the no-data answer's

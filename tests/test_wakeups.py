@@ -1,5 +1,8 @@
-"""Sub-second sending: whatever a commit queues is sent at once, not at the next 5 s sweep;
-on PostgreSQL a commit in another process (a CLI approval) wakes `noxbot run` too."""
+"""Sending at once: whatever a commit queues is sent when it commits, not at the next sweep
+(every OUTBOX_SECONDS); on PostgreSQL a commit in another process (a CLI approval) wakes
+`noxbot run` too. The sweep is made half a minute long here, so that an answer in seconds
+can only have come from the wake-up, however busy the machine (benchmarks measure how soon:
+bench/conversation_latency.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 
 from bot.clock import utcnow
 from bot.config import SmtpSettings, TelegramSettings, VerificationSettings
-from bot.runtime.supervisor import OUTBOX_SECONDS, run_workers
+from bot.runtime import supervisor
+from bot.runtime.supervisor import run_workers
 from bot.runtime.wakeups import listen_for_wakeups
 from bot.store.database import Database
 from bot.store.tables import StaffAlert
@@ -19,6 +23,8 @@ from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import JOHN_TELEGRAM, make_world
 
 STRANGER = 9990001
+#: The sweep in these tests, and how soon an answer must come instead.
+SWEEP_SECONDS, AT_ONCE_SECONDS = 30.0, 10.0
 
 
 async def _first_text_to(api: FakeBotApi, chat_id: int, after: int, timeout: float) -> str:
@@ -34,6 +40,7 @@ async def _first_text_to(api: FakeBotApi, chat_id: int, after: int, timeout: flo
 async def test_the_acknowledgement_and_verified_answer_come_well_before_the_sweep(
     tmp_path, monkeypatch
 ):
+    monkeypatch.setattr(supervisor, "OUTBOX_SECONDS", SWEEP_SECONDS)
     mails: list[bytes] = []
 
     class Mailbox:
@@ -61,23 +68,19 @@ async def test_the_acknowledgement_and_verified_answer_come_well_before_the_swee
     workers = asyncio.create_task(run_workers(settings, world.database, world.services, stop))
     try:
         await asyncio.sleep(0.3)  # the workers are up and waiting
-        started = time.monotonic()
         api.user_says(STRANGER, "Please delete all my personal data")
-        ack = await _first_text_to(api, STRANGER, 0, OUTBOX_SECONDS)
-        assert time.monotonic() - started < 1.5  # the sweep would take up to 5 s
+        ack = await _first_text_to(api, STRANGER, 0, AT_ONCE_SECONDS)
         assert "contact channel" in ack
 
         api.user_says(int(JOHN_TELEGRAM), "Please delete all my personal data")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + AT_ONCE_SECONDS
         while not mails and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         code = re.search(rb"\b(\d{6})\b", mails[0]).group(1).decode()
         await asyncio.sleep(0.2)
         seen = len(api.sent())
-        started = time.monotonic()
         api.user_says(int(JOHN_TELEGRAM), code)
-        verified = await _first_text_to(api, int(JOHN_TELEGRAM), seen, OUTBOX_SECONDS)
-        assert time.monotonic() - started < 1.5
+        verified = await _first_text_to(api, int(JOHN_TELEGRAM), seen, AT_ONCE_SECONDS)
         assert "confirmed" in verified
     finally:
         stop.set()

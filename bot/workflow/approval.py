@@ -22,6 +22,7 @@ from bot.rules.deadlines import stockholm_date
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.plan_words import plan_name, plan_words
 from bot.rules.policy import kind_labels
+from bot.rules.repeated_values import fold, repeated_values
 from bot.store import audit
 from bot.store.records import S, alert_staff, subject_of
 from bot.store.register import subject_data_values
@@ -152,20 +153,18 @@ def approval_plan(
 
 
 def _register_values_in(session: Session, case: Request, draft: Draft) -> str:
-    """What the register holds of the person an unverified case is linked to that a version's
-    text repeats (staff who pasted a number or a company into it), as a few words, when the
-    text goes to an address not theirs (confirming.asked_from_elsewhere); "" when nothing."""
+    """What the register holds of the person an unverified case is linked to that a version
+    repeats in its subject line or text (staff who pasted a number or a company into it),
+    written as held or as people also write it (bot.rules.repeated_values), as a few words,
+    when the version goes to an address not theirs (confirming.asked_from_elsewhere); ""
+    when nothing."""
     subject = subject_of(session, case)
     if subject is None or asked_from_elsewhere(session, case) is None:
         return ""  # (what goes to the person's own contact point reaches only them)
-    text = draft.text.casefold()
     # (the name the sender gave is theirs to read back: notices greet them by it)
-    given = (case.requester_name or "").casefold()
-    found = sorted(
-        value
-        for value in subject_data_values(session, subject)
-        if value.casefold() in text and value.casefold() != given
-    )
+    given = fold(case.requester_name or "")
+    values = sorted(v for v in subject_data_values(session, subject) if fold(v) != given)
+    found = repeated_values(f"{draft.subject}\n{draft.text}", values)
     return ", ".join(found[:3]) + (" …" if len(found) > 3 else "")
 
 
