@@ -72,7 +72,7 @@ class OrganisationSettings(_Section):
 # parameter (libpq reads "?password=").
 # (To the URL's last @: a password with an @ not written %40 is masked whole.)
 _URL_PASSWORD = re.compile(r"^(?P<head>[\w+]+://[^:/@]*):(?P<password>.*)@(?=[^@]*$)")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:ssl)?password=)(?P<password>[^&#]*)", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:

@@ -145,8 +145,10 @@ def test_a_config_mistake_is_one_line_without_traceback(tmp_path):
         "postgres://nox:S3cretPW@db.example.se/noxbot",  # not a scheme we take
         "postgresql://nox:S3cretPW@db.example.se:abc/noxbot",  # a port that is no number
         "postgresql://nox@db.example.se:5432x/noxbot?password=S3cretPW",
+        # libpq's passphrase for the client's TLS key
+        "postgresql://nox@db.example.se:5432x/noxbot?sslkey=/k&sslpassword=S3cretPW",
     ],
-    ids=["unsupported-scheme", "port-not-a-number", "password-in-query"],
+    ids=["unsupported-scheme", "port-not-a-number", "password-in-query", "key-passphrase"],
 )
 def test_check_never_prints_a_database_password_and_says_what_is_wrong_in_one_line(tmp_path, url):
     bad = tmp_path / "bad.toml"

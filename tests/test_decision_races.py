@@ -21,9 +21,10 @@ from bot.store import audit
 from bot.store.records import get_case
 from bot.store.tables import ChecklistItem, Draft, Message, Outbox, Subject, Verification
 from bot.workflow.approval import edit_draft
-from bot.workflow.cases import close_case, extend_case
+from bot.workflow.cases import close_case, extend_case, redraft_on_request
 from bot.workflow.checklist import tick
 from bot.workflow.confirming import expire_verifications
+from bot.workflow.corrections import correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.linking import link_to_subject
 from bot.workflow.outbox import requeue
@@ -284,6 +285,81 @@ async def test_a_no_after_the_reply_gave_up_sending_keeps_it_from_being_sent_aga
     assert not [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
     [alert] = any_world.alerts("possible_impersonation")
     assert "withdrawn before it went (1 message(s))" in alert.text
+
+
+def _approved_access_reply(world: World) -> tuple[str, Draft]:
+    reference = _access_request(world)
+    world.press(ANNA_TELEGRAM, world.verification(reference).id, yes=True)
+    return reference, world.reply_draft(reference)
+
+
+def _drafts_of(world: World, reference: str) -> list[tuple[int | None, str, str]]:
+    with world.session() as session:
+        case = get_case(session, reference)
+        query = select(Draft).where(Draft.request_id == case.id).order_by(Draft.id)
+        return [(d.id, d.purpose, d.status) for d in session.exec(query)]
+
+
+def test_a_reply_drafted_again_while_it_is_approved_is_refused(any_world, monkeypatch):
+    """Staff press "draft again" as a colleague approves the reply: the approved reply
+    stays approved and goes once. Before, it was marked superseded under its queued mail,
+    and a second reply draft waited for an approval that could never be given."""
+    reference, draft = _approved_access_reply(any_world)
+
+    def redraft() -> None:
+        with any_world.database.session() as session:
+            redraft_on_request(
+                session, any_world.services, reference, actor="staff:ola", where="console"
+            )
+
+    _, second = _first_pauses_while_second_decides(
+        monkeypatch, lambda: any_world.approve(draft.id), redraft
+    )
+    assert isinstance(second, ChangedMeanwhile)
+    replies = [(id_, status) for id_, purpose, status in _drafts_of(any_world, reference)]
+    assert (draft.id, "approved") in replies and "awaiting_approval" not in dict(replies).values()
+    assert len(_queued(any_world, draft.id)) == 1
+
+
+def test_kinds_corrected_while_the_reply_is_approved_are_refused(any_world, monkeypatch):
+    reference, draft = _approved_access_reply(any_world)
+
+    def correct() -> None:
+        with any_world.database.session() as session:
+            kinds = ["access", "marketing_optout"]
+            correct_kinds(session, any_world.services, reference, kinds, actor="staff:ola")
+
+    _, second = _first_pauses_while_second_decides(
+        monkeypatch, lambda: any_world.approve(draft.id), correct
+    )
+    assert isinstance(second, ChangedMeanwhile)
+    assert any_world.case(reference).kinds == ["access"]
+    assert any_world.case(reference).status == "approved"
+
+
+def test_a_follow_up_asking_more_while_the_reply_is_approved_gets_its_own_case(world, monkeypatch):
+    """Anna also asks to stop marketing as her access reply is approved: the worker reads
+    her message again (as after any race it lost), and the opt-out is a case of its own,
+    answered. Before, it joined the approved case, whose reply said nothing of it."""
+    reference, draft = _approved_access_reply(world)
+    subject = world.case(reference).reference
+
+    def follow_up() -> None:
+        world.email(
+            ANNA_EMAIL,
+            "Och sluta skicka nyhetsbrev och marknadsföring till mig.",
+            subject=f"Re: [{subject}]",
+            message_id="<follow-up@example.test>",
+        )
+
+    _, second = _first_pauses_while_second_decides(
+        monkeypatch, lambda: world.approve(draft.id), follow_up
+    )
+    assert isinstance(second, ChangedMeanwhile)  # a worker reads it again:
+    follow_up()
+    assert world.case(reference).kinds == ["access"]
+    [other] = [case for case in world.cases() if case.reference != reference]
+    assert other.kinds == ["marketing_optout"]
 
 
 def test_two_staff_listing_as_a_challenge_expires_both_see_the_list(any_world, monkeypatch):

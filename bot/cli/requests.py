@@ -32,7 +32,6 @@ from bot.cli.app import (
 )
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, fact_words, print_table
-from bot.errors import CaseError
 from bot.files import read_named_file
 from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
@@ -41,13 +40,13 @@ from bot.store.tables import FINAL_STATES, MessageState, Request
 from bot.workflow.cases import (
     close_case,
     extend_case,
+    redraft_on_request,
     refuse_case,
     reopen_case,
     set_requested_changes,
 )
 from bot.workflow.confirming import expire_verifications, verify_by_phone
 from bot.workflow.corrections import add_changes
-from bot.workflow.drafts import redraft_reply
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json, case_waits_on
@@ -383,15 +382,10 @@ def requests_redraft(reference: str, config: ConfigOption = None) -> None:
     changed the data a waiting reply shows); the waiting one is superseded."""
     _, database, services = services_for(config)
     with database.session() as session:
-        case = get_case(session, reference)
-        draft = redraft_reply(session, services, case)
-        if draft is None:
-            raise CaseError(
-                f"{case.reference} is {status_words(case.status)}; only a case whose reply "
-                "waits for approval "
-                "(or an edit) can be drafted again"
-            )
-        console.print(f"{case.reference}: the reply is drafted again as draft {draft.id}")
+        draft = redraft_on_request(
+            session, services, reference, actor=staff_actor(), where="command line"
+        )
+    console.print(f"{reference.upper()}: the reply is drafted again as draft {draft.id}")
 
 
 @requests_app.command("refuse")

@@ -62,12 +62,19 @@ from bot.store.tables import (
 from bot.web import accounts
 from bot.web.hints import console_alert
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
-from bot.workflow.cases import close_case, erased_why, extend_case, refuse_case, reopen_case
+from bot.workflow.cases import (
+    close_case,
+    erased_why,
+    extend_case,
+    redraft_on_request,
+    refuse_case,
+    reopen_case,
+)
 from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.corrections import add_changes, correct_kinds
-from bot.workflow.drafts import redraft_reply, reject_draft
+from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import (
     challenge_routes,
@@ -862,20 +869,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return "outcome"
 
     def redraft(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
-        case = get_case(session, request.path_params["reference"])
-        if redraft_reply(session, services, case) is None:
-            raise NoxbotError(
-                f"{case.reference} is {status_words(case.status)}; only a reply waiting for "
-                "approval (or an edit) can be drafted again"
-            )
-        audit.record(
-            session,
-            at=services.clock(),
-            actor=actor,
-            action="reply_redrafted",
-            request=case,
-            detail="drafted again from what is on file now (console)",
-        )
+        reference = request.path_params["reference"]
+        redraft_on_request(session, services, reference, actor=actor, where="console")
         return "redrafted"
 
     # --- the other pages -----------------------------------------------------------------

@@ -54,6 +54,7 @@ from bot.workflow.drafts import (
 from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
+from bot.workflow.words import status_words
 from handlers import handler_for, needs_verification
 from handlers.base import CaseView
 from handlers.marketing_optout import suppress_address
@@ -524,12 +525,38 @@ def erased_why(session: Session, case: Request) -> str | None:
     return None
 
 
+def redraft_on_request(
+    session: Session, services: Services, reference: str, *, actor: str, where: str
+) -> Draft:
+    """Staff have the reply drafted again from what is on file now (a re-import or a
+    correction changed what a waiting reply shows); the waiting one is superseded. The case
+    is claimed first: a reply approved meanwhile is not superseded under its queued mail."""
+    case = get_case(session, reference)
+    claim_case(session, case)
+    draft = redraft_reply(session, services, case)
+    if draft is None:
+        raise CaseError(
+            f"{case.reference} is {status_words(case.status)}; only a reply waiting for "
+            "approval (or an edit) can be drafted again"
+        )
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="reply_redrafted",
+        request=case,
+        detail=f"drafted again from what is on file now ({where}) as draft {draft.id}",
+    )
+    return draft
+
+
 def set_requested_changes(
     session: Session, services: Services, reference: str, settings: dict[str, str], *, actor: str
 ) -> Request:
     """Staff state what a rectification changes; the waiting reply is redrafted to match, and
     approval applies exactly these changes."""
     case = get_case(session, reference)
+    claim_case(session, case)
     if RequestKind.RECTIFICATION not in case.kinds:
         raise CaseError(f"{case.reference} is not a rectification request")
     if not is_open(case.status) or case.status == S.APPROVED:

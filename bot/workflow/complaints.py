@@ -10,6 +10,7 @@ from bot.store import audit
 from bot.store.records import get_case
 from bot.store.tables import Draft
 from bot.workflow.drafts import redraft_reply
+from bot.workflow.lifecycle import claim_case
 from bot.workflow.services import Services
 
 
@@ -17,6 +18,7 @@ def record_outcome(
     session: Session, services: Services, reference: str, outcome: str, *, actor: str
 ) -> Draft:
     case = get_case(session, reference)
+    claim_case(session, case)
     if "complaint" not in case.kinds:
         raise CaseError(f"{case.reference} is no complaint ({', '.join(case.kinds)})")
     if not outcome.strip():

@@ -13,7 +13,7 @@ from bot.store.tables import Request
 from bot.workflow.cases import set_requested_changes
 from bot.workflow.confirming import confirmed_kinds, verification_kinds
 from bot.workflow.drafts import case_view, redraft_reply
-from bot.workflow.lifecycle import is_open
+from bot.workflow.lifecycle import claim_case, is_open
 from bot.workflow.services import Services
 from handlers import handler_for
 
@@ -25,6 +25,7 @@ def correct_kinds(
     the waiting reply is drafted again for them. A kind that needs a confirmation the
     requester has not given blocks approval until they give it (the draft's plan says so)."""
     case = get_case(session, reference)
+    claim_case(session, case)  # (an approval, or a follow-up adding a kind, at the same time)
     if not is_open(case.status) or case.status == S.APPROVED:
         raise CaseError(f"{case.reference} is {case.status}; its kinds can no longer change")
     known = [k.value for k in RequestKind if k not in (RequestKind.NONE,)]

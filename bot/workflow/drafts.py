@@ -34,7 +34,7 @@ from bot.store.tables import (
     Request,
     Subject,
 )
-from bot.workflow.lifecycle import transition
+from bot.workflow.lifecycle import hold_as_read, transition
 from bot.workflow.rendering import longdate
 from bot.workflow.services import Services
 from handlers import handler_for
@@ -626,6 +626,7 @@ def redraft_reply(session: Session, services: Services, case: Request) -> Draft 
     """
     if case.status not in (S.AWAITING_APPROVAL, S.REJECTED):
         return None
+    hold_as_read(session, case)  # (the callers claim the case first; this is the last word)
     replaced = session.exec(
         select(Draft).where(
             Draft.request_id == case.id,

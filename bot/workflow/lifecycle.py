@@ -95,9 +95,16 @@ def claim_case(session: Session, request: Request) -> None:
     linked - instead of both going through on what each read before. The case is read
     again once held; ChangedMeanwhile when its state moved since it was read."""
     audit.hold_chain(session)
+    hold_as_read(session, request)
+    session.refresh(request)
+
+
+def hold_as_read(session: Session, request: Request) -> None:
+    """The case's row taken by this transaction, while it is in the state this one read
+    (else ChangedMeanwhile): what is decided from that state (a reply drafted again for a
+    case still waiting for approval) is not done to a case approved meanwhile."""
     if not update_now_if(session, request, {"status": request.status}, status=request.status):
         raise _changed_meanwhile(request, request.status)
-    session.refresh(request)
 
 
 def _changed_meanwhile(request: Request, was: str) -> ChangedMeanwhile:

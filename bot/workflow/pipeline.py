@@ -62,7 +62,7 @@ from bot.workflow.confirming import (
 )
 from bot.workflow.conversation import answer_help, is_help_command
 from bot.workflow.drafts import redraft_reply
-from bot.workflow.lifecycle import FINAL_STATES, is_open
+from bot.workflow.lifecycle import FINAL_STATES, claim_case, is_open
 from bot.workflow.services import Services
 
 S = RequestStatus
@@ -447,9 +447,21 @@ def _attach_to_case(
     - a right that needs none (opting out, a complaint, a question): joins the open case,
       whose reply is drafted again;
     - unsure: attached, and staff see it."""
-    new_kinds = [
-        k for k in classification.kinds if k is not RequestKind.NONE and str(k) not in case.kinds
-    ]
+
+    def kinds_it_adds() -> list[RequestKind]:
+        return [
+            k
+            for k in classification.kinds
+            if k is not RequestKind.NONE and str(k) not in case.kinds
+        ]
+
+    new_kinds = kinds_it_adds()
+    if new_kinds:
+        # Whether it may join is decided on the case as it is once held: one approved
+        # meanwhile takes no new kind (it would go unanswered), and two messages adding
+        # kinds at once both count. (A case changed meanwhile: the message is read again.)
+        claim_case(session, case)
+        new_kinds = kinds_it_adds()
     needs_check = any(k in KINDS_NEEDING_VERIFICATION for k in new_kinds)
     can_merge = is_open(case.status) and case.status != S.APPROVED and not needs_check
     if (
