@@ -3,13 +3,14 @@ later changes cannot do to it, and what noxbot does not keep."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlmodel import col, select
 
 from bot.channels.mail import inbound_from_email
-from bot.errors import StaleDraft
+from bot.errors import CaseError, NoxbotError, StaleDraft
 from bot.store.records import get_case
 from bot.store.tables import (
     AuditEvent,
@@ -23,10 +24,12 @@ from bot.store.tables import (
     VerificationStatus,
 )
 from bot.workflow.approval import edit_draft
-from bot.workflow.cases import close_case, refuse_case
+from bot.workflow.cases import add_note, close_case, extend_case, refuse_case, reopen_case
+from bot.workflow.complaints import record_outcome
 from bot.workflow.confirming import verify_by_phone
 from bot.workflow.drafts import reject_draft
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, run_daily_retention
+from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from handlers.rectification import requested_changes
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, ERIK_EMAIL, World
@@ -378,3 +381,89 @@ def test_retention_runs_once_a_day(world):
     with world.database.session() as session:
         run_daily_retention(session, world.services, later + timedelta(days=1))
     assert texts() == ["", ""]
+
+
+async def test_an_approved_reply_is_not_followed_by_a_refusal_or_an_extension(world):
+    """Once the reply is approved, what it promised is carried out and it is on its way:
+    the person must not also get "we refuse" or "we need more time". Before, each was
+    drafted (and a refusal sent) after the answer."""
+    reference = await verified_access_case(world)
+    world.approve(world.reply_draft(reference).id)
+    with world.database.session() as session, pytest.raises(CaseError, match="no longer be"):
+        refuse_case(session, world.services, reference, "manifestly unfounded", actor="staff:eva")
+    with world.database.session() as session, pytest.raises(CaseError, match="no longer be"):
+        extend_case(session, world.services, reference, "many sources", actor="staff:eva")
+    assert world.case(reference).status == "approved"
+    sent = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    assert len(sent) == 1 and "refuse" not in sent[0].text.casefold()  # the reply, once
+    assert world.case(reference).status == "done"
+    assert not world.drafts(reference, "refusal") and not world.drafts(reference, "extension")
+
+
+async def test_a_case_closed_after_its_reply_was_approved_does_not_send_it_later(world):
+    """Staff answered by phone and close the case: the reply waiting to go is withdrawn.
+    Before, the case said closed and the reply went out all the same."""
+    reference = await verified_access_case(world)
+    reply = world.approve(world.reply_draft(reference).id)
+    with world.database.session() as session:
+        close_case(session, world.services, reference, "answered by phone", actor="staff:eva")
+    assert world.case(reference).status == "closed"
+    assert not [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    with world.database.session() as session, pytest.raises(NoxbotError, match="closed"):
+        requeue(session, world.services, reply.id, actor="staff:eva")
+
+
+async def test_a_case_whose_approved_reply_gave_up_can_be_closed_and_it_stays_unsent(world):
+    """The reply could not be delivered and staff give up on it: the case may be closed,
+    and the reply is not sent later by `outbox retry`."""
+    reference = await verified_access_case(world)
+    reply = world.approve(world.reply_draft(reference).id)
+    await world.refused_until_given_up()
+    with world.database.session() as session:
+        close_case(session, world.services, reference, "the address no longer works", actor="x")
+    assert world.case(reference).status == "closed"
+    with world.database.session() as session, pytest.raises(NoxbotError, match="closed"):
+        requeue(session, world.services, reply.id, actor="staff:eva")
+
+
+async def test_a_personal_identity_number_staff_write_is_kept_nowhere(world):
+    """Notes, reasons and a complaint's outcome, however staff enter them (console, command
+    line, staff chat): what they type may hold what the person said. Before, the console's
+    notes, close and extend reasons and every complaint outcome kept it as typed, in the
+    audit trail and in the letters."""
+    pnr = "850512-1239"
+    reference = await verified_access_case(world)
+    with world.database.session() as session:
+        add_note(session, world.services, reference, f"Ringde, pnr {pnr}", actor="staff:eva")
+        extension = extend_case(
+            session, world.services, reference, f"arkivet, pnr {pnr}", actor="staff:eva"
+        )
+        reject_draft(session, world.services, extension.id, f"fel {pnr}", actor="staff:eva")
+        close_case(session, world.services, reference, f"dubblett {pnr}", actor="staff:eva")
+        reopen_case(session, world.services, reference, f"inte dubblett {pnr}", actor="staff:eva")
+    complaint = world.email(ANNA_EMAIL, "Jag vill klaga på hur ni hanterat mina uppgifter.")
+    with world.database.session() as session:
+        record_outcome(
+            session, world.services, complaint.reference, f"Vi rättade {pnr}.", actor="eva"
+        )
+    dump = "\n".join(world.database.engine.raw_connection().driver_connection.iterdump())
+    assert not re.search(r"850512\W?1239", dump)
+    assert "[personnummer borttaget]" in dump
+
+
+async def test_approving_a_reply_again_says_it_is_approved_and_nothing_else(world):
+    """Before, the refusal also said the register data had changed since the reply was
+    drafted (the approval itself had changed it) and sent staff to `requests redraft`,
+    which then refused: the case was approved."""
+    reference = await verified_access_case(world)
+    draft = world.reply_draft(reference)
+    world.approve(draft.id)
+    with world.database.session() as session:
+        anna = session.exec(select(Subject).where(Subject.name == "Anna Lindqvist")).one()
+        anna.company = "Lindqvist Konsult AB"  # (as a rectification's approval changes it)
+    with pytest.raises(CaseError) as refused:
+        world.approve(draft.id)
+    assert str(refused.value) == (
+        f"draft {draft.id} cannot be approved: it is approved; only a draft awaiting approval "
+        "can be approved"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -545,6 +546,9 @@ def test_audit_verify_with_a_kept_head_detects_removed_newest_events(config, tmp
     code, output = run("audit", "verify")
     head = re.search(r"Head: ([0-9a-f]{64})", output.replace("\n", "")).group(1)
     assert run("audit", "verify", "--head", head)[0] == 0
+    assert run("audit", "verify", "--head", f" {head.upper()}\n")[0] == 0  # as pasted
+    code, said = run_main("audit", "verify", "--head", head[:12])  # a copy cut short
+    assert code == 1 and said.startswith("noxbot: --head: not a head this command printed")
     database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     with database.session() as session:
         session.execute(
@@ -1476,3 +1480,29 @@ def test_the_config_may_be_given_before_the_command_too(tmp_path, monkeypatch):
     code, said = run_main("-c", str(tmp_path / "missing.toml"), "requests", "list")
     assert code == 1 and "missing.toml: no such config file" in said
     assert "NOXBOT_CONFIG" not in os.environ
+
+
+def test_a_console_port_already_taken_is_said_in_one_line(config, tmp_path):
+    """`noxbot web` (and `noxbot run` with [web]) where something listens already: which
+    port, and how to choose another. Before, it said it was serving, then printed a
+    traceback from uvicorn."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = noxbot("web", "-c", str(config), "--port", str(port))
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"noxbot: [web] cannot listen on 127.0.0.1:{port}: Address already in use "
+            "(another program, perhaps another noxbot web, listens there); choose another "
+            "port with --port or [web] port"
+        )
+        assert "console on" not in result.stdout
+        config.write_text(config.read_text() + f"\n[web]\nport = {port}\n")
+        ran = noxbot("run", "-c", str(config))
+        assert ran.returncode == 1 and "Traceback" not in ran.stderr
+        assert (
+            ran.stderr.strip()
+            .splitlines()[-1]
+            .startswith(f"noxbot: [web] cannot listen on 127.0.0.1:{port}")
+        )

@@ -181,3 +181,27 @@ def test_requests_show_and_verify_say_status_kinds_and_verification_in_words(con
     drafts = lines[lines.index("Drafts") :]
     assert any(" reply to erik.svensson@example.se, awaiting approval " in line for line in drafts)
     assert run_json("requests", "show", reference)["status"] == "awaiting_approval"
+
+
+@pytest.mark.parametrize(
+    ("channel", "sender", "said"),
+    [
+        ("email", "notanemail", "'notanemail' is not an email address (--channel email)"),
+        ("phone", "ring mig", "'ring mig' is not a phone number (--channel phone)"),
+        ("telegram", "@anna", "'@anna' is not a Telegram user id"),
+    ],
+)
+def test_a_manual_request_from_no_address_of_its_channel_is_refused(
+    config, tmp_path, channel, sender, said
+):
+    """Before, the case opened, and its acknowledgment failed only when it was sent, with
+    staff told to `outbox retry` what could never go."""
+    note = tmp_path / "note.txt"
+    note.write_text("Radera mina uppgifter.")
+    result = runner.invoke(
+        app, ["requests", "new", "--channel", channel, "--from", sender, "--text-file", str(note)]
+    )
+    assert result.exit_code == 2 and said in " ".join(result.output.split())
+    assert json.loads(run("requests", "list", "--format", "json")[1]) == []
+    post = ["requests", "new", "--channel", "post", "--from", "Storgatan 1, Malmö"]
+    assert runner.invoke(app, [*post, "--text-file", str(note)]).exit_code == 0

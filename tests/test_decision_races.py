@@ -15,7 +15,6 @@ import pytest
 from sqlmodel import select
 
 from bot.errors import CaseError, ChangedMeanwhile, NoxbotError
-from bot.rules.channels import ChannelName
 from bot.rules.kinds import RequestKind as K
 from bot.store import audit
 from bot.store.records import get_case
@@ -29,7 +28,6 @@ from bot.workflow.drafts import reject_draft
 from bot.workflow.linking import link_to_subject
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
-from bot.workflow.sending import MAX_ATTEMPTS
 from handlers.sources_on_case import add_checklist_item
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, World
 
@@ -271,11 +269,7 @@ async def test_a_no_after_the_reply_gave_up_sending_keeps_it_from_being_sent_aga
     challenge = any_world.verification(reference)
     any_world.press(ANNA_TELEGRAM, challenge.id, yes=True)
     reply = any_world.approve(any_world.reply_draft(reference).id)
-    mail = any_world.channels[ChannelName.EMAIL]
-    for _ in range(MAX_ATTEMPTS):
-        mail.fail_next = 1
-        await any_world.deliver()
-        any_world.clock.advance(hours=2)
+    await any_world.refused_until_given_up()
     with any_world.session() as session:
         assert session.get(Outbox, reply.id).status == "failed"
     any_world.press(ANNA_TELEGRAM, challenge.id, yes=False)

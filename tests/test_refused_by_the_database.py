@@ -15,8 +15,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +27,19 @@ from sqlmodel import select
 
 from bot.channels.telegram import make_bot
 from bot.cli import main
-from bot.config import DocumentsSource, TelegramSettings, WebSettings
+from bot.config import DocumentsSource, TelegramSettings
 from bot.runtime.chat_poller import poll_chat_once
 from bot.store import database
 from bot.store.register import find_subject
 from bot.store.tables import AuditEvent, Outbox
-from bot.web import accounts
-from bot.web.app import create_app
 from bot.workflow import approval
 from bot.workflow.cases import close_case
 from tests.fake_bot_api import FakeBotApi
 from tests.sources_kit import write_pdf
+from tests.web_kit import console_client
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
 
-PASSWORD = "a long enough password"
 STAFF_CHAT, EVA = -1001, 7001
-
-
-@asynccontextmanager
-async def _logged_in(world: World) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """The console over `world`, with staff member alice logged in; her form token."""
-    with world.database.session() as session:
-        account, _ = accounts.add_account(
-            session, "alice", now=world.clock(), actor="staff:admin", setup_hours=1
-        )
-        accounts.set_password(session, account, PASSWORD, world.clock())
-    app = create_app(world.database, world.services, WebSettings())
-    transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        login = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/login")).text)
-        assert login is not None
-        form = {"csrf": login[1], "name": "alice", "password": PASSWORD}
-        assert (await http.post("/login", data=form)).status_code == 303
-        token = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/")).text)
-        assert token is not None
-        yield http, token[1]
 
 
 def _verified_reply(world: World, text: str) -> tuple[str, Any]:
@@ -151,7 +129,7 @@ async def test_an_approval_that_deadlocks_with_a_closing_is_run_again_and_answer
     try:
         reference, draft = _verified_reply(world, "Hej, jag vill ha ett registerutdrag om mig.")
         closing = _closing_comes_while_approving(world, reference, monkeypatch)
-        async with _logged_in(world) as (http, token):
+        async with console_client(world) as (http, token):
             answer = await _approve(http, token, reference, draft)
         closing.join(30)
         assert answer.status_code == 400, _page_text(answer)[-400:]
@@ -173,7 +151,7 @@ async def test_an_erasure_approval_refused_after_its_files_were_moved_is_not_run
         reference, draft = _verified_reply(world, "Radera alla mina uppgifter, artikel 17.")
         assert "cv-anna.pdf" in draft.text
         closing = _closing_comes_while_approving(world, reference, monkeypatch)
-        async with _logged_in(world) as (http, token):
+        async with console_client(world) as (http, token):
             answer = await _approve(http, token, reference, draft)
         closing.join(30)
         said = _page_text(answer)
@@ -233,7 +211,7 @@ async def test_an_action_whose_commit_answer_was_lost_is_not_done_twice(
     world = make_world(tmp_path, postgres_url.replace(f":{port}/", f":{proxy.port}/"))
     try:
         reference, draft = _verified_reply(world, "Hej, jag vill ha ett registerutdrag om mig.")
-        async with _logged_in(world) as (http, token):
+        async with console_client(world) as (http, token):
             posts: list[Callable[[], Any]] = [
                 lambda: http.post(
                     f"/cases/{reference}/note", data={"csrf": token, "text": "called Anna once"}

@@ -185,6 +185,25 @@ def test_the_code_appears_once_and_is_the_only_six_digit_number(language):
     assert "[DSR-2026-0042]" in rendered.subject
 
 
+@pytest.mark.parametrize(("language", "chat"), [("sv", "chatt"), ("en", "chat")])
+@pytest.mark.parametrize("channel", ["email", "phone", "telegram"])
+def test_a_mailed_code_is_sent_back_in_a_chat_only_when_the_request_came_by_chat(
+    language, chat, channel
+):
+    """The person asked by email (a case linked to them), by phone or by letter has no chat
+    to send the code in: they are told to reply to the mail."""
+    values = {
+        **context("verification_challenge_email.txt.j2", language),
+        "request_channel": channel,
+    }
+    text = (
+        Drafter(OrganisationSettings())
+        .render("verification_challenge_email.txt.j2", language, **values)
+        .text
+    )
+    assert (chat in text) == (channel == "telegram")
+
+
 def test_a_staff_template_folder_overrides_one_file(tmp_path: Path):
     (tmp_path / "sv").mkdir()
     (tmp_path / "sv" / "acknowledgment.txt.j2").write_text(

@@ -12,7 +12,10 @@ from sqlmodel import select
 
 from bot.store.tables import StaffAccount, WebSession
 from bot.web import accounts
+from tests.sources_kit import write_docx, write_odt, write_pdf
 from tests.workflow_kit import make_world
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def test_logins_never_used_again_are_forgotten_by_the_daily_housekeeping(tmp_path: Path):
@@ -70,6 +73,9 @@ def test_the_password_is_kept_only_as_an_argon2_hash_and_a_setup_link_expires(tm
         assert accounts.account_for_setup(session, link, now + timedelta(hours=1)) is account
         with pytest.raises(accounts.AccountError, match="at least 12"):
             accounts.set_password(session, account, "short", now)
+        for blank in (" " * 12, "ab" * 6):
+            with pytest.raises(accounts.AccountError, match="no password"):
+                accounts.set_password(session, account, blank, now)
         accounts.set_password(session, account, "bertils lösenord", now)
         assert account.password_hash and account.password_hash.startswith("$argon2id$")
         assert "lösenord" not in account.password_hash
@@ -250,9 +256,10 @@ async def test_logging_in_over_the_https_address_sets_a_secure_session_cookie(tm
         world.database.dispose()
 
 
-async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as_base64(
-    tmp_path,
-):
+async def _downloaded_and_viewed(
+    tmp_path: Path, filename: str, content_type: str, raw: bytes
+) -> tuple[Any, Any]:
+    """A reply carrying `raw` as a found file: its download and its view in the console."""
     import base64
 
     import httpx
@@ -264,8 +271,7 @@ async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as
     world, app = _console(tmp_path)
     try:
         outcome = world.email("kund@example.com", "Please send me a copy of my personal data.")
-        raw = b"From: kund@example.com\r\nSubject: Offert\r\n\r\nour budget is 2 MSEK\r\n"
-        found = Attachment("mail-1.eml", "message/rfc822", base64.b64encode(raw).decode(), "base64")
+        found = Attachment(filename, content_type, base64.b64encode(raw).decode(), "base64")
         with world.database.session() as session:
             case = get_case(session, outcome.reference)
             draft = new_draft(
@@ -282,12 +288,41 @@ async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as
         ) as http:
             download = await http.get(f"/drafts/{draft_id}/attachments/0?download=1")
             view = await http.get(f"/drafts/{draft_id}/attachments/0")
-        assert download.status_code == 200 and download.content == raw
-        assert download.headers["content-type"].startswith("message/rfc822")
-        assert view.status_code == 200 and "our budget is 2 MSEK" in view.text
-        assert view.headers["content-type"] == "text/plain; charset=utf-8"
+        return download, view
     finally:
         world.database.dispose()
+
+
+async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as_base64(
+    tmp_path,
+):
+    raw = b"From: kund@example.com\r\nSubject: Offert\r\n\r\nour budget is 2 MSEK\r\n"
+    download, view = await _downloaded_and_viewed(tmp_path, "mail-1.eml", "message/rfc822", raw)
+    assert download.status_code == 200 and download.content == raw
+    assert download.headers["content-type"].startswith("message/rfc822")
+    assert view.status_code == 200 and "our budget is 2 MSEK" in view.text
+    assert view.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "write"),
+    [
+        ("cv-anna.docx", DOCX, write_docx),
+        ("cv-anna.pdf", "application/pdf", write_pdf),
+        ("cv-anna.odt", "application/vnd.oasis.opendocument.text", write_odt),
+    ],
+)
+async def test_staff_view_a_found_cv_as_its_text_and_download_it_as_it_is(
+    tmp_path, filename, content_type, write
+):
+    """Before, "view" showed a DOCX's or ODT's bytes as text: zip gibberish."""
+    write(tmp_path / filename, ["Anna Lindqvist", "Systemutvecklare sedan 2011"])
+    raw = (tmp_path / filename).read_bytes()
+    download, view = await _downloaded_and_viewed(tmp_path, filename, content_type, raw)
+    assert download.status_code == 200 and download.content == raw
+    assert view.status_code == 200
+    assert view.headers["content-type"] == "text/plain; charset=utf-8"
+    assert "Systemutvecklare sedan 2011" in view.text and "PK\x03\x04" not in view.text
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from sqlmodel import select
 
@@ -27,11 +29,13 @@ from bot.store.database import Database
 from bot.store.records import get_case
 from bot.store.tables import Draft, Request
 from bot.web import accounts
+from bot.web.app import create_app
 from bot.web.server import serve_console
 from bot.workflow.confirming import verify_by_phone
 from bot.workflow.pipeline import process_inbound
 from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
+from tests.workflow_kit import World
 
 CHROMIUM = "/usr/bin/chromium"
 STAFF_NAME, STAFF_PASSWORD = "alice", "correct horse battery"
@@ -155,3 +159,27 @@ def serve(directory: Path, login_attempts: int = 3) -> Iterator[ConsoleSite]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
         database.dispose()
+
+
+#: The password of the staff member `console_client` logs in.
+CONSOLE_PASSWORD = "a long enough password"
+
+
+@asynccontextmanager
+async def console_client(world: World) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The console over `world`, with staff member alice logged in; her form token."""
+    with world.database.session() as session:
+        account, _ = accounts.add_account(
+            session, "alice", now=world.clock(), actor="staff:admin", setup_hours=1
+        )
+        accounts.set_password(session, account, CONSOLE_PASSWORD, world.clock())
+    app = create_app(world.database, world.services, WebSettings())
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        login = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/login")).text)
+        assert login is not None
+        form = {"csrf": login[1], "name": "alice", "password": CONSOLE_PASSWORD}
+        assert (await http.post("/login", data=form)).status_code == 303
+        token = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/")).text)
+        assert token is not None
+        yield http, token[1]

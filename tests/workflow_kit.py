@@ -26,7 +26,7 @@ from bot.workflow.approval import approve_draft
 from bot.workflow.confirming import verify_by_phone
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.rendering import Drafter
-from bot.workflow.sending import deliver_due
+from bot.workflow.sending import MAX_ATTEMPTS, deliver_due
 from bot.workflow.services import Services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -122,6 +122,14 @@ class World:
         before = {name: len(ch.sent) for name, ch in self.channels.items()}
         await deliver_due(self.database, self.services, self.channels)
         return [m for name, ch in self.channels.items() for m in ch.sent[before[name] :]]
+
+    async def refused_until_given_up(self, channel: ChannelName = ChannelName.EMAIL) -> None:
+        """The channel's server refuses every attempt (the requester's mail server, say)
+        until the sender gives up on what is queued."""
+        for _ in range(MAX_ATTEMPTS):
+            self.channels[channel].fail_next = 1
+            await self.deliver()
+            self.clock.advance(hours=2)
 
     def sent_to(self, address: str) -> list[OutboundMessage]:
         return [m for ch in self.channels.values() for m in ch.sent if m.address == address]

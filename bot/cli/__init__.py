@@ -42,6 +42,10 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get(TRACEBACK_ENV):
             raise
+        if said := _refusals_in(exc):  # a worker of `noxbot run` refused to go on (a port taken)
+            for refusal in said:
+                print(f"noxbot: {printable(one_line(refusal))}", file=sys.stderr)
+            sys.exit(1)
         if is_refused_conflict(exc):  # a deadlock, a lock: another action at the same time
             print(
                 f"noxbot: the database refused this just now ({kinds_of(exc)}: another action "
@@ -64,6 +68,17 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(1)
+
+
+def _refusals_in(exc: BaseException) -> list[str]:
+    """The messages of a group of errors that are all NoxbotErrors (a TaskGroup of `noxbot
+    run` ends with every worker's error in one group); [] when any is something else."""
+    if isinstance(exc, NoxbotError):
+        return [str(exc)]
+    if not isinstance(exc, BaseExceptionGroup):
+        return []
+    found = [_refusals_in(inner) for inner in exc.exceptions]
+    return [m for messages in found for m in messages] if all(found) else []
 
 
 def kinds_of(exc: BaseException) -> str:

@@ -24,9 +24,8 @@ from bot.cli.output import Column, fact_words, print_table
 from bot.cli.requests import requests_app
 from bot.cli.subjects import subjects_app
 from bot.errors import CaseError, NoxbotError
-from bot.store import audit
-from bot.store.records import get_case
 from bot.store.tables import Request, Subject
+from bot.workflow.cases import add_note
 from bot.workflow.corrections import correct_kinds
 from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.views import case_json, find_people, subject_json
@@ -64,11 +63,7 @@ def requests_note(
         raise CaseError("--text: an empty note says nothing")
     _, database, services = services_for(config)
     with database.session() as session:
-        case = get_case(session, reference)
-        audit.record(
-            session, at=services.clock(), actor=staff_actor(), action="note", request=case,
-            detail=text.strip(),
-        )  # fmt: skip
+        case = add_note(session, services, reference, text, actor=staff_actor())
     console.print(f"note added to {case.reference}")
 
 

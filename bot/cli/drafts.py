@@ -30,7 +30,6 @@ from bot.cli.app import (
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table, recipient
 from bot.errors import CaseError
-from bot.reading.safe_text import stored_note
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.drafts import get_draft, open_drafts, reject_draft
@@ -164,7 +163,7 @@ def drafts_reject(
     """Reject a draft; edit it to make a new version."""
     _, database, services = services_for(config)
     with database.session() as session:
-        reject_draft(session, services, draft_id, stored_note(reason), actor=staff_actor())
+        reject_draft(session, services, draft_id, reason, actor=staff_actor())
         console.print(
             f"draft {draft_id} rejected; edit it into a new version: noxbot drafts edit {draft_id}"
         )

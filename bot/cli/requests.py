@@ -33,10 +33,10 @@ from bot.cli.app import (
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, fact_words, print_table
 from bot.files import read_named_file
-from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.store.records import get_case
-from bot.store.tables import FINAL_STATES, MessageState, Request
+from bot.store.register import InvalidContact, normalise
+from bot.store.tables import FINAL_STATES, ContactKind, MessageState, Request
 from bot.workflow.cases import (
     close_case,
     extend_case,
@@ -241,7 +241,12 @@ def print_case_document(case: dict) -> None:
 def requests_new(
     channel: Annotated[ChannelName, typer.Option(help="How the request reached NOX.")],
     sender: Annotated[
-        str | None, typer.Option("--from", help="Email, phone or Telegram id.")
+        str | None,
+        typer.Option(
+            "--from",
+            help="Who asked: an email address, a phone number, a Telegram user id or a postal "
+            "address, as --channel says. With PATH.eml it replaces the mail's own sender.",
+        ),
     ] = None,
     eml: Annotated[Path | None, typer.Argument(help="A forwarded original (.eml).")] = None,
     text_file: Annotated[Path | None, typer.Option(help="What the person said or wrote.")] = None,
@@ -259,6 +264,11 @@ def requests_new(
     """Manual intake: a request by phone, post or forwarded mail, through the same pipeline."""
     if (eml is None) == (text_file is None):
         raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
+    if sender and channel.value in {kind.value for kind in ContactKind}:
+        try:  # (an answer to an address that is none would fail only when it is sent)
+            normalise(channel.value, sender)
+        except InvalidContact as exc:
+            raise typer.BadParameter(f"{exc} (--channel {channel.value})") from None
     settings, database, services = services_for(config)
     if eml is not None:
         inbound = inbound_from_email(read_named_file(eml))
@@ -346,7 +356,7 @@ def requests_verify(
     _, database, services = services_for(config)
     with database.session() as session:
         before = get_case(session, reference).status
-        case = verify_by_phone(session, services, reference, stored_note(note), actor=staff_actor())
+        case = verify_by_phone(session, services, reference, note, actor=staff_actor())
         if before in ("awaiting_verification", "unverified"):
             console.print(
                 f"{case.reference}: verified by phone; reply drafted "
@@ -368,7 +378,7 @@ def requests_extend(
     """Extend the deadline by two months (Art. 12(3)) and draft the notice."""
     _, database, services = services_for(config)
     with database.session() as session:
-        draft = extend_case(session, services, reference, stored_note(reason), actor=staff_actor())
+        draft = extend_case(session, services, reference, reason, actor=staff_actor())
         new_due = (draft.covers or {})["extension"]["due"]
         console.print(
             f"{reference.upper()}: the notice is draft {draft.id}, awaiting approval; the due "
@@ -397,7 +407,7 @@ def requests_refuse(
     """Draft a refusal with reasons; approving it sends it and closes the case."""
     _, database, services = services_for(config)
     with database.session() as session:
-        draft = refuse_case(session, services, reference, stored_note(reason), actor=staff_actor())
+        draft = refuse_case(session, services, reference, reason, actor=staff_actor())
         console.print(f"{reference.upper()}: refusal is draft {draft.id}, awaiting approval")
 
 
@@ -415,7 +425,7 @@ def requests_close(
             session,
             services,
             reference,
-            stored_note(reason),
+            reason,
             actor=staff_actor(),
             withdrawn=withdrawn,
         )
@@ -434,7 +444,7 @@ def requests_reopen(
     stays the original one."""
     _, database, services = services_for(config)
     with database.session() as session:
-        case = reopen_case(session, services, reference, stored_note(reason), actor=staff_actor())
+        case = reopen_case(session, services, reference, reason, actor=staff_actor())
         then = (
             "a fresh reply draft waits for approval"
             if case.status == "awaiting_approval"
@@ -468,14 +478,21 @@ def requests_due(
         return
     columns = (
         Column("reference", key=True),
-        Column("status", key=True),
+        Column("status"),
         Column("due", key=True),
         Column("target", key=True, drop_order=1),
         Column("days left"),
         Column("why"),
     )
     rows = [
-        (r.reference, r.status, str(r.due), str(r.target), str(r.working_days_left), r.why)
+        (
+            r.reference,
+            status_words(r.status),
+            str(r.due),
+            str(r.target),
+            str(r.working_days_left),
+            r.why,
+        )
         for r in due
     ]
     print_table(console, columns, rows)

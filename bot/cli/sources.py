@@ -19,7 +19,6 @@ from bot.cli.app import (
     staff_actor,
 )
 from bot.cli.requests import requests_app
-from bot.reading.safe_text import stored_note
 from bot.store.records import get_case
 from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
@@ -61,9 +60,7 @@ def requests_tick(
     """Tick a checklist item off, saying what was done."""
     _, database, services = services_for(config)
     with database.session() as session:
-        done = tick(
-            session, reference, item, stored_note(note), actor=staff_actor(), now=services.clock()
-        )
+        done = tick(session, reference, item, note, actor=staff_actor(), now=services.clock())
         console.print(f"{reference.upper()}: checklist item {done.id} ticked off", markup=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from bot.cli.app import (
 )
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table
+from bot.errors import NoxbotError
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
@@ -314,6 +316,14 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check the audit chain; exit status 1 when an event was changed, removed or inserted."""
+    if head is not None:
+        head = head.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", head):
+            # (not a head at all: a copy cut short, say - not a sign of tampering)
+            raise NoxbotError(
+                "--head: not a head this command printed (64 hexadecimal characters); copy "
+                "the whole of it"
+            )
     _, database = settings_and_database(config)
     with database.session() as session:
         count, problems = verify_chain(session)

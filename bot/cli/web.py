@@ -50,9 +50,11 @@ def web_command(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve_console(database, services, web, stop)
+        await serve_console(database, services, web, stop, listening=say_where)
 
-    console.print(f"noxbot web console on http://{web.host}:{web.port}/ ; Ctrl-C stops it.")
+    def say_where() -> None:
+        console.print(f"noxbot web console on http://{web.host}:{web.port}/ ; Ctrl-C stops it.")
+
     asyncio.run(main())
 
 
@@ -81,10 +83,12 @@ def staff_add(name: str, config: ConfigOption = None) -> None:
 
 @staff_app.command("reset")
 def staff_reset(name: str, config: ConfigOption = None) -> None:
-    """Forget the password, log the person out, and print a new one-time setup link."""
+    """Forget the password, log the person out, and print a new one-time setup link (a
+    disabled account is enabled again by it)."""
     settings, database, services = services_for(config)
     web = _web(settings)
     with database.session() as session:
+        was_disabled = accounts.get_account(session, name).disabled
         token = accounts.reset_account(
             session,
             name,
@@ -92,7 +96,8 @@ def staff_reset(name: str, config: ConfigOption = None) -> None:
             actor=staff_actor(),
             setup_hours=web.setup_link_hours,
         )
-    console.print(f"{name} is logged out; new one-time setup link:\n  {_link(web, token)}")
+    again = " and enabled again (it was disabled)" if was_disabled else ""
+    console.print(f"{name} is logged out{again}; new one-time setup link:\n  {_link(web, token)}")
 
 
 @staff_app.command("disable")

@@ -146,6 +146,8 @@ def check_password_rules(password: str) -> None:
         raise AccountError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    if len(set(password)) < 3:  # "            ", "aaaaaaaaaaaa": the length alone is no proof
+        raise AccountError("a password of one or two characters repeated is no password")
 
 
 def account_for_setup(session: Session, token: str, now: datetime) -> StaffAccount | None:

@@ -17,6 +17,7 @@ import hmac
 import itertools
 import secrets
 import statistics
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -40,6 +41,7 @@ from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
+from bot.sources.documents import document_text
 from bot.store import audit
 from bot.store.database import Database, is_refused_conflict, is_transient
 from bot.store.records import get_case, subject_of
@@ -63,6 +65,7 @@ from bot.web import accounts
 from bot.web.hints import console_alert
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import (
+    add_note,
     close_case,
     erased_why,
     extend_case,
@@ -83,7 +86,7 @@ from bot.workflow.linking import (
     routes_for,
     send_new_challenge,
 )
-from bot.workflow.outbox import requeue
+from bot.workflow.outbox import requeue, text_to_show
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
 from bot.workflow.views import case_waits_on, find_people
@@ -172,6 +175,7 @@ class Console:
         self.templates.env.globals["address_words"] = address_words
         self.templates.env.globals["party_words"] = party_words
         self.templates.env.globals["console_alert"] = console_alert
+        self.templates.env.filters["text_to_show"] = text_to_show
 
     def today(self) -> Any:
         return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)
@@ -264,6 +268,24 @@ def _run_once(database: Database, body: Callable[[Session], T]) -> T:
 async def _form(request: HttpRequest) -> dict[str, str]:
     form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_TEXT * 4)
     return {k: str(v)[:MAX_FORM_TEXT] for k, v in form.items() if isinstance(v, str)}
+
+
+#: Attachments read as documents: viewed, the console shows their text (as the documents
+#: source reads them), not their bytes; downloaded, they are what the reply attaches.
+_DOCUMENTS = (".pdf", ".docx", ".odt")
+
+
+def _document_text(filename: str, data: bytes) -> str:
+    """A document attachment's text, to read in the browser; a line saying so when it
+    cannot be read."""
+    with tempfile.TemporaryDirectory(prefix="noxbot-view-") as folder:
+        path = Path(folder) / filename
+        path.write_bytes(data)
+        try:
+            text = document_text(path)
+        except Exception:  # (pypdf and python-docx raise many kinds for a damaged file)
+            return f"The text of {filename} cannot be read here; download it to open it."
+    return text or f"{filename} holds no text (a scanned image?); download it to open it."
 
 
 def create_app(database: Database, services: Services, web: WebSettings) -> Starlette:
@@ -484,7 +506,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     return console.page(
                         request, "message.html", {"text": str(exc), "error": True}, status=400
                     )
-                return await error_page(request, request.path_params["reference"], str(exc))
+                return await error_page(
+                    request, request.path_params["reference"], str(exc), posted=form
+                )
             if status == 401:
                 return to_login()
             if status == 403:
@@ -498,7 +522,12 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 
         return handler
 
-    async def error_page(request: HttpRequest, reference: str, error: str) -> Response:
+    async def error_page(
+        request: HttpRequest, reference: str, error: str, posted: dict[str, str] | None = None
+    ) -> Response:
+        """The case page with the refusal on top; the form that was refused keeps what staff
+        typed in it (`posted`, with the action it went to), to be put right and sent again."""
+
         def work() -> Any:
             with database.session() as session:
                 found = logged_in(session, request)
@@ -506,6 +535,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     return None
                 context = {"me": found[1].name, "csrf": found[0].csrf_token}
                 context["today"] = console.today()
+                context["posted_to"] = request.url.path.rsplit("/", 1)[-1]
+                context["posted"] = {k: v for k, v in (posted or {}).items() if k != "csrf"}
                 try:
                     return case_page(session, reference, context, error=error)
                 except NoxbotError:  # (a form posted to a case that does not exist)
@@ -593,6 +624,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
     ) -> Any:
         case = get_case(session, reference)
         today = context["today"]
+        context.setdefault("posted", {})  # (what a refused form held: see error_page)
+        context.setdefault("posted_to", "")
         due = (
             case.extended_due_date if case.extended and case.extended_due_date else (case.due_date)
         )
@@ -731,6 +764,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             data = stored.data()
         except (binascii.Error, ValueError):
             return Response("This attachment cannot be decoded.", status_code=422)
+        if how == "inline" and Path(filename).suffix.lower() in _DOCUMENTS:
+            data = _document_text(filename, data).encode("utf-8")
         return Response(
             data,
             media_type=media,
@@ -757,7 +792,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 
     def edit(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         draft = _draft_of(session, request, form)
-        why = form.get("why", "").strip()
+        why = stored_note(form.get("why", "")).strip()
         if not why:
             raise NoxbotError("say why you edit the draft (it is kept with the new version)")
         text = form.get("text", "").replace("\r\n", "\n")
@@ -781,12 +816,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return "rejected"
 
     def note(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
-        case = get_case(session, request.path_params["reference"])
-        text = form.get("text", "").strip()
-        if not text:
-            raise NoxbotError("an empty note says nothing; write the note first")
-        audit.record(
-            session, at=services.clock(), actor=actor, action="note", request=case, detail=text
+        add_note(
+            session, services, request.path_params["reference"], form.get("text", ""), actor=actor
         )
         return "noted"
 
@@ -848,7 +879,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return "nodata"
 
     def tick_item(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
-        note = stored_note(form.get("note", "")).strip()
+        note = form.get("note", "").strip()
         if not note:
             raise NoxbotError("say what was done before ticking the item off (it is kept)")
         if not form.get("item", "").isdigit():

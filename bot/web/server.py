@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
+from collections.abc import Callable
 
 import uvicorn
 
 from bot.config import WebSettings
+from bot.errors import NoxbotError
 from bot.store.database import Database
 from bot.web.app import create_app
 from bot.workflow.services import Services
 
 
 async def serve_console(
-    database: Database, services: Services, web: WebSettings, stop: asyncio.Event
+    database: Database,
+    services: Services,
+    web: WebSettings,
+    stop: asyncio.Event,
+    listening: Callable[[], None] = lambda: None,
 ) -> None:
     """Serve until `stop` is set; uvicorn's own signal handlers stay off (the caller's
-    supervisor owns SIGINT/SIGTERM)."""
+    supervisor owns SIGINT/SIGTERM). `listening` is called once the port is ours."""
     config = uvicorn.Config(
         create_app(database, services, web),
         host=web.host,
@@ -29,7 +37,9 @@ async def serve_console(
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
+    bound = listen_on(web.host, web.port)
+    listening()
+    task = asyncio.create_task(server.serve(sockets=[bound]))
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
@@ -37,3 +47,27 @@ async def serve_console(
     waiter.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await waiter
+
+
+def listen_on(host: str, port: int) -> socket.socket:
+    """The console's listening socket, or a NoxbotError saying why not in one line (uvicorn
+    itself logs a traceback and ends the process when the port is taken)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise NoxbotError(f"[web] cannot listen on {host}:{port}: {exc.strerror}") from None
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(128)
+    except OSError as exc:
+        listening.close()
+        taken = " (another program, perhaps another noxbot web, listens there)"
+        hint = taken if exc.errno in (errno.EADDRINUSE,) else ""
+        raise NoxbotError(
+            f"[web] cannot listen on {host}:{port}: {exc.strerror}{hint}; choose another "
+            "port with --port or [web] port"
+        ) from None
+    listening.setblocking(False)
+    return listening

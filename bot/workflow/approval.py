@@ -106,6 +106,8 @@ def approval_plan(
         )
     elif draft.status != DraftStatus.AWAITING_APPROVAL:
         blocked.append(say("not_awaiting", status=plan_name(language, draft.status)))
+    if blocked:  # a version decided or replaced: nothing else about it is to be done
+        return Plan(will, blocked)
     notice = draft.purpose == "art19_notice"
     if not is_open(case.status) and not (notice and case.status == S.DONE):
         status = plan_name(language, case.status)

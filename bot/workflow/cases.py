@@ -14,7 +14,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError
-from bot.reading.safe_text import stored_name
+from bot.reading.safe_text import stored_name, stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import due_date, extended_due_date, internal_target_date, stockholm_date
 from bot.rules.kinds import RequestKind
@@ -38,6 +38,8 @@ from bot.store.tables import (
     DraftStatus,
     Message,
     MessageState,
+    Outbox,
+    OutboxStatus,
     Request,
     Verification,
 )
@@ -52,7 +54,7 @@ from bot.workflow.drafts import (
     supersede_open_drafts,
 )
 from bot.workflow.lifecycle import claim_case, is_open, transition
-from bot.workflow.outbox import queue_outbox
+from bot.workflow.outbox import queue_outbox, withdraw_queued
 from bot.workflow.services import Services
 from bot.workflow.words import status_words
 from handlers import handler_for, needs_verification
@@ -336,10 +338,12 @@ def extend_case(
     notice is drafted now; the longer deadline holds once it has gone out — sent, or handed
     to staff to post (bot.workflow.lifecycle.apply_extension) — so the person is never held
     to a date nobody told them of."""
+    reason = stored_note(reason)  # (it is also written into the notice)
     case = get_case(session, reference)
     claim_case(session, case)
     if not is_open(case.status):
         raise CaseError(f"{case.reference} is {case.status}; a closed case cannot be extended")
+    _not_after_the_reply(case, "extended: more time is asked for before the answer")
     if case.extended:
         raise CaseError(f"{case.reference} is already extended to {case.extended_due_date}")
     waiting = waiting_extension(session, case)
@@ -395,14 +399,41 @@ def waiting_extension(session: Session, case: Request) -> Draft | None:
     ).first()
 
 
+def add_note(
+    session: Session, services: Services, reference: str, text: str, *, actor: str
+) -> Request:
+    """An internal note on a case: kept in its history (personal identity numbers masked, as
+    in every note and reason staff write), never sent to anyone."""
+    note = stored_note(text).strip()
+    if not note:
+        raise CaseError("an empty note says nothing; write the note first")
+    case = get_case(session, reference)
+    audit.record(
+        session, at=services.clock(), actor=actor, action="note", request=case, detail=note
+    )
+    return case
+
+
+def _not_after_the_reply(case: Request, what: str) -> None:
+    """Refused once the case's reply was approved: what it promised is carried out, and it
+    is on its way (or went)."""
+    if case.status == S.APPROVED:
+        raise CaseError(
+            f"{case.reference}: its reply was approved and what it promised carried out; "
+            f"it can no longer be {what}"
+        )
+
+
 def refuse_case(
     session: Session, services: Services, reference: str, reasons: str, *, actor: str
 ) -> Draft:
     """Art. 12(4): a refusal notice with reasons, for staff to approve; approval closes."""
+    reasons = stored_note(reasons)
     case = get_case(session, reference)
     claim_case(session, case)
     if not is_open(case.status):
         raise CaseError(f"{case.reference} is {case.status}")
+    _not_after_the_reply(case, "refused: the person would be told both")
     if not reasons.strip():
         raise CaseError("--reason is required: a refusal must give reasons (Art. 12(4))")
     # A new refusal replaces an earlier one still waiting: one notice, the latest reasons.
@@ -438,10 +469,13 @@ def close_case(
 ) -> Request:
     """End an open case without a reply; its waiting drafts are superseded (by
     `lifecycle.transition`, as for every case that ends)."""
+    reason = stored_note(reason)
     case = get_case(session, reference)
     claim_case(session, case)
     if not reason.strip():
         raise CaseError("--reason is required")
+    if case.status == S.APPROVED:  # (what it promised is carried out; staff end it there)
+        _withdraw_the_reply(session, services, case, actor=actor)
     transition(
         session,
         case,
@@ -464,6 +498,7 @@ def reopen_case(
     `unverified`, with an alert, for staff to confirm who asked. A case whose person was
     erased (or whose records were purged) cannot be reopened: what it would act on is gone.
     """
+    reason = stored_note(reason)
     case = get_case(session, reference)
     claim_case(session, case)
     if not reason.strip():
@@ -523,6 +558,35 @@ def erased_why(session: Session, case: Request) -> str | None:
     if cleared is not None or erased_draft is not None:
         return "the person was erased and what the case held of them was cleared"
     return None
+
+
+def _withdraw_the_reply(session: Session, services: Services, case: Request, *, actor: str) -> None:
+    """A case closed after its reply was approved (staff answered by phone, say): the reply
+    still waiting to go, or given up, is withdrawn, so that the person does not get it after
+    the case was closed, nor later by `outbox retry`; one the sender is handing over right
+    now cannot be stopped, and the closing is refused."""
+    sending = session.exec(
+        select(Outbox.id).where(
+            Outbox.request_id == case.id,
+            Outbox.purpose == "reply",
+            Outbox.status == OutboxStatus.SENDING,
+        )
+    ).first()
+    if sending is not None:
+        raise CaseError(
+            f"{case.reference}: its reply is being handed to the mail server right now "
+            f"(outbox {sending}); look again in a moment"
+        )
+    note = "withdrawn: the case was closed without it"
+    if withdrawn := withdraw_queued(session, case.id, "reply", note, failed_too=True):
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="reply_withdrawn",
+            request=case,
+            detail=f"{withdrawn} message(s): the case was closed without it",
+        )
 
 
 def redraft_on_request(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError, ChangedMeanwhile
+from bot.reading.safe_text import stored_note
 from bot.store import audit
 from bot.store.records import get_case
 from bot.store.rows import update_now_if
@@ -29,6 +30,7 @@ def tick(
     session: Session, reference: str, item_id: int, note: str, *, actor: str, now: datetime
 ) -> ChecklistItem:
     """Tick one item off with what staff did; the note stays on the case."""
+    note = stored_note(note)
     case = get_case(session, reference)
     item = session.get(ChecklistItem, item_id)
     if item is None or item.request_id != case.id:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.errors import CaseError
+from bot.reading.safe_text import stored_note
 from bot.store import audit
 from bot.store.records import get_case
 from bot.store.tables import Draft
@@ -17,6 +18,7 @@ from bot.workflow.services import Services
 def record_outcome(
     session: Session, services: Services, reference: str, outcome: str, *, actor: str
 ) -> Draft:
+    outcome = stored_note(outcome)  # (it is also written into the reply)
     case = get_case(session, reference)
     claim_case(session, case)
     if "complaint" not in case.kinds:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.channels.messages import Button
 from bot.errors import CaseError, ChangedMeanwhile
+from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.policy import kind_labels
@@ -711,6 +712,7 @@ def verify_by_phone(
 ) -> Request:
     """Staff called the number on file and the person confirmed the request — or, once the
     case is verified, the change of a contact point that waits for the old number's word."""
+    note = stored_note(note)
     case = get_case(session, reference)
     if not note.strip():
         raise CaseError("--note is required: say who was called and what they confirmed")

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.messages import Attachment
 from bot.errors import CaseError, StaleDraft
+from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.policy import kind_labels
 from bot.rules.verification import usable_for_verification
@@ -373,6 +374,7 @@ def claim_decision(
 def reject_draft(
     session: Session, services: Services, draft_id: int, reason: str, *, actor: str
 ) -> Draft:
+    reason = stored_note(reason)
     draft = get_draft(session, draft_id)
     _check_current(session, draft)
     if draft.status != DraftStatus.AWAITING_APPROVAL:

@@ -31,6 +31,16 @@ REDACT_AFTER_SENDING = "redact_after_sending"
 REDACTED = "••••••"
 
 
+def text_to_show(row: Outbox) -> str:
+    """A message's text as staff may read it: a verification code it carries hidden even
+    while it waits to be sent (once sent, the stored text no longer holds it). A code staff
+    could read would let anyone at the console confirm a stranger's request."""
+    text = row.text
+    for secret in row.headers.get(REDACT_AFTER_SENDING) or []:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def queue_outbox(
     session: Session,
     case: Request | None,

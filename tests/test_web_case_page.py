@@ -1,0 +1,44 @@
+"""The console's case page: what it never shows, and what it keeps when a form is refused."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from bot.store.tables import Outbox
+from tests.web_kit import console_client
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM
+
+
+async def test_a_code_waiting_to_be_mailed_is_not_shown_on_the_case_page(world):
+    """Anna asked by chat; her code goes to her mail on file and waits in the outbox (the
+    mail server is down, say). Before, the case page showed the waiting mail with the code
+    in clear: anyone at the console could have confirmed the request in her name."""
+    reference = world.chat(ANNA_TELEGRAM, "Radera alla mina uppgifter.").reference
+    with world.session() as session:
+        [challenge] = session.exec(
+            select(Outbox).where(
+                Outbox.purpose == "verification_challenge", Outbox.address == ANNA_EMAIL
+            )
+        )
+    code = re.search(r"\b\d{6}\b", challenge.text)
+    assert challenge.status == "queued" and code is not None
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+    assert "Outbox:" in page and "••••••" in page
+    assert code[0] not in page
+
+
+async def test_a_refused_edit_keeps_what_staff_typed(world):
+    """Before, the refusal was shown over the draft as it was: the edit was lost."""
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    draft = world.reply_draft(reference)
+    typed = "Hej Anna,\n\nVi har slutat skicka nyhetsbrev. (ändrad text 4711)"
+    async with console_client(world) as (http, csrf):
+        form = {"csrf": csrf, "draft": str(draft.id), "subject": "Nytt ämne 4711", "text": typed}
+        refused = await http.post(f"/cases/{reference}/edit", data={**form, "why": " "})
+    assert refused.status_code == 400 and "say why you edit the draft" in refused.text
+    assert "(ändrad text 4711)</textarea>" in refused.text
+    assert 'value="Nytt ämne 4711"' in refused.text
+    assert world.reply_draft(reference).version == draft.version  # nothing was saved
