@@ -97,6 +97,19 @@ async def test_a_message_that_gave_up_can_be_queued_again_by_staff(world):
         requeue(session, world.services, row_id, actor="staff:eva")
 
 
+async def test_a_message_queued_again_that_fails_again_raises_one_open_alert(world):
+    """The retry answers the first alert; the second failure is a new one. Before, two
+    identical alerts stood open about the same message."""
+    [row_id] = queue(world, "email", 1)
+    refused = Recorder(ChannelName.EMAIL, SendError("recipient refused: 550", permanent=True))
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: refused})
+    with world.database.session() as session:
+        requeue(session, world.services, row_id, actor="staff:eva")
+    await deliver_due(world.database, world.services, {ChannelName.EMAIL: refused})
+    first, second = world.alerts("send_failed")
+    assert first.resolved_by == "staff:eva" and second.resolved_at is None
+
+
 async def test_a_transient_failure_is_retried_until_the_attempts_run_out(world):
     queue(world, "email", 1)
     down = Recorder(ChannelName.EMAIL, SendError("SMTP server unreachable"))

@@ -373,6 +373,9 @@ def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_cas
     html = Path(download.value.path()).read_text(encoding="utf-8")
     assert f"Case file {site.overdue_reference}" in html
     assert "maskinläsbart format" in html and "verify_by_phone" not in html
+    # in the words the console uses, not the names the code uses
+    assert "case opened" in html and "case_opened" not in html
+    assert not re.search(r"— (awaiting_approval|superseded|pending|approved)\b", html)
 
 
 def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge(
@@ -642,3 +645,16 @@ def test_staff_draft_again_a_reply_the_register_changed_under_and_approve_the_ne
             select(Outbox).where(Outbox.request_id == case.id, Outbox.purpose == "reply")
         ).all()
         assert "Nya Bolaget AB" in queued.text + json.dumps(queued.attachments)
+
+
+def test_a_case_page_and_the_reports_fit_a_phone_screen(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    """At 390 px a case's history and the reports' tables scroll inside the page instead of
+    widening it (before: 518 and 600 px, the whole page scrolled sideways)."""
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    log_in(page, site)
+    for path in (f"/cases/{site.overdue_reference}", "/reports", "/outbox", "/alerts"):
+        page.goto(site.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)

@@ -93,6 +93,7 @@ from bot.workflow.views import case_waits_on, find_people
 from bot.workflow.words import (
     action_words,
     address_words,
+    draft_status_words,
     history_words,
     kinds_words,
     method_words,
@@ -176,6 +177,7 @@ class Console:
         self.templates.env.globals["party_words"] = party_words
         self.templates.env.globals["console_alert"] = console_alert
         self.templates.env.filters["text_to_show"] = text_to_show
+        self.templates.env.filters["draft_status_words"] = draft_status_words
 
     def today(self) -> Any:
         return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)

@@ -22,6 +22,7 @@ from bot.store.tables import (
     Outbox,
     OutboxStatus,
     Request,
+    StaffAlert,
 )
 from bot.workflow.services import Services
 
@@ -181,6 +182,9 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
     row.attempts = 0
     row.next_attempt_at = services.clock()
     session.add(row)
+    # Its "could not be sent" alert is answered by this; should it fail again, that is a
+    # new alert, not a second one open about the same message.
+    resolve_send_failed(session, row, actor=actor, now=services.clock())
     case = session.get(Request, row.request_id) if row.request_id else None
     audit.record(
         session,
@@ -191,6 +195,21 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
         detail=f"outbox {row.id}",
     )
     return row
+
+
+def resolve_send_failed(session: Session, row: Outbox, *, actor: str, now: datetime) -> None:
+    """The open "could not be sent" alert about this message, resolved: it was queued again
+    or withdrawn."""
+    for alert in session.exec(
+        select(StaffAlert).where(
+            StaffAlert.kind == "send_failed",
+            col(StaffAlert.text).startswith(f"outbox {row.id} ("),
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at = now
+        alert.resolved_by = actor
+        session.add(alert)
 
 
 def withdraw_challenges(
