@@ -63,6 +63,9 @@ async def test_the_complaint_reply_waits_for_the_outcome_staff_record(world):
     reply = world.reply_draft(reference)
     assert reply.id == redrafted.id != draft.id
     assert "Kunden har raderat det" in reply.text and "Ännu inget utfall" not in reply.text
+    # The alert asked for the outcome: it is answered (it stayed open, asking still).
+    [alert] = world.alerts("complaint")
+    assert alert.resolved_by == "staff:eva"
     world.approve(reply.id)
     await world.deliver()
     assert world.case(reference).status == "done"

@@ -334,10 +334,17 @@ def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_cas
     first.locator("input[name=note]").fill("called the requester")
     first.get_by_role("button", name=re.compile("Resolve alert")).click()
     expect(page.get_by_role("heading", name="Alerts to deal with")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("resolved; what you wrote is kept")
     expect(page.locator("body")).not_to_contain_text(alert_text)
     with site.database.session() as session:
         [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "alert_resolved"))
     assert event.actor == "staff:alice" and event.detail.endswith("called the requester")
+    # Resolved ones, with what was done.
+    page.get_by_role("link", name="Show resolved ones too").click()
+    expect(page.locator(".card", has_text=alert_text)).to_contain_text("Resolved by staff:alice")
+    expect(page.locator(".card", has_text=alert_text)).to_contain_text(": called the requester")
+    # Only a message kept as received offers its file.
+    assert page.get_by_role("link", name="The message as received (.eml)").count() == 1
 
     # Register: a person and their cases.
     page.get_by_role("link", name="Register").click()

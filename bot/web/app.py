@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import hmac
 import itertools
+import re
 import secrets
 import statistics
 import tempfile
@@ -270,6 +271,21 @@ def _run_once(database: Database, body: Callable[[Session], T]) -> T:
 async def _form(request: HttpRequest) -> dict[str, str]:
     form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_TEXT * 4)
     return {k: str(v)[:MAX_FORM_TEXT] for k, v in form.items() if isinstance(v, str)}
+
+
+_RESOLUTION = re.compile(r"alert (\d+) \([^)]*\): (.*)", re.DOTALL)
+
+
+def _resolution_notes(session: Session, alerts: list[StaffAlert]) -> dict[int, str]:
+    """What staff wrote when they resolved these alerts (kept in the audit trail), by id."""
+    ids = {alert.id for alert in alerts if alert.resolved_at is not None}
+    notes: dict[int, str] = {}
+    query = select(AuditEvent.detail).where(AuditEvent.action == "alert_resolved")
+    for detail in session.exec(query):
+        found = _RESOLUTION.match(detail or "")
+        if found and int(found[1]) in ids:
+            notes[int(found[1])] = found[2]
+    return notes
 
 
 #: Attachments read as documents: viewed, the console shows their text (as the documents
@@ -915,7 +931,22 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             query = query.where(col(StaffAlert.resolved_at).is_(None))
         rows = list(session.exec(query))
         references = _references(session, [a.request_id for a in rows])
-        context.update(alerts=rows, references=references, everything=everything)
+        # Only a message kept as received (one that could not be read) has a file to give.
+        asked = [a.message_id for a in rows if a.message_id]
+        kept_raw = set(
+            session.exec(
+                select(Message.id).where(col(Message.id).in_(asked), col(Message.raw).is_not(None))
+            )
+        )
+        resolved = request.query_params.get("resolved", "")
+        context.update(
+            alerts=rows,
+            references=references,
+            everything=everything,
+            kept_raw=kept_raw,
+            notes=_resolution_notes(session, rows) if everything else {},
+            resolved_now=int(resolved) if resolved.isdigit() else None,
+        )
         return "alerts.html", context
 
     def resolve_alert(
@@ -939,7 +970,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             request=case,
             detail=f"alert {alert.id} ({alert.kind}): {note}",
         )
-        return "/alerts"
+        return f"/alerts?resolved={alert.id}"
 
     def outbox(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
         rows = list(session.exec(select(Outbox).order_by(col(Outbox.id).desc()).limit(500)))

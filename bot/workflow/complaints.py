@@ -11,7 +11,7 @@ from bot.store import audit
 from bot.store.records import get_case
 from bot.store.tables import Draft
 from bot.workflow.drafts import redraft_reply
-from bot.workflow.lifecycle import claim_case
+from bot.workflow.lifecycle import claim_case, resolve_alerts
 from bot.workflow.services import Services
 
 
@@ -33,6 +33,8 @@ def record_outcome(
             f"{case.reference} is {case.status}; an outcome can be recorded while its reply "
             "waits for approval"
         )
+    # The alert "a complaint arrived" asked for this outcome.
+    resolve_alerts(session, case, ("complaint",), actor=actor, now=services.clock())
     audit.record(
         session,
         at=services.clock(),

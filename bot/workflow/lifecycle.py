@@ -8,6 +8,7 @@ move writes an audit event (who, when, from, to, why); an illegal move raises
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
@@ -254,10 +255,17 @@ VERIFICATION_ALERTS = ("call_to_verify", "unverified", "verification_failed")
 def resolve_verification_alerts(
     session: Session, request: Request, *, actor: str, now: datetime
 ) -> None:
+    resolve_alerts(session, request, VERIFICATION_ALERTS, actor=actor, now=now)
+
+
+def resolve_alerts(
+    session: Session, request: Request, kinds: Iterable[str], *, actor: str, now: datetime
+) -> None:
+    """The case's open alerts of these kinds, resolved by what `actor` just did."""
     for alert in session.exec(
         select(StaffAlert).where(
             StaffAlert.request_id == request.id,
-            col(StaffAlert.kind).in_(VERIFICATION_ALERTS),
+            col(StaffAlert.kind).in_(list(kinds)),
             col(StaffAlert.resolved_at).is_(None),
         )
     ):
