@@ -71,7 +71,10 @@ def test_reimport_updates_and_never_duplicates(database, tmp_path):
     _import(database, tmp_path, CSV)
     changed = CSV.replace("Lindqvist Data AB", "Lindqvist Konsult AB")
     report = _import(database, tmp_path, changed)
-    assert (report.created, report.updated) == (0, 2)
+    # Anna's company changed; John's row holds nothing new (before: "2 updated")
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 1)
+    again = _import(database, tmp_path, changed)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     with database.session() as session:
         anna = find_subject(session, "email", "anna.lindqvist@example.se")
         assert anna.company == "Lindqvist Konsult AB"
@@ -188,7 +191,7 @@ def test_a_reimported_changed_phone_replaces_the_old_one_with_an_audit_event_nam
 ):
     _import(database, tmp_path, CSV)
     report = _import(database, tmp_path, CSV.replace("070-123 45 67", "070-999 88 77"))
-    assert (report.created, report.updated, report.problems) == (0, 2, [])
+    assert (report.created, report.updated + report.unchanged, report.problems) == (0, 2, [])
     assert _phones(database, "anna.lindqvist@example.se") == ["+46709998877"]
     assert [(c.line, c.what) for c in report.retired] == [(2, "phone")]
     with database.session() as session:
@@ -226,7 +229,7 @@ def test_a_row_matched_by_phone_that_renames_the_person_is_reported_by_line(data
     _import(database, tmp_path, CSV)
     text = "name,phone\nAnna Lindqvist,070-123 45 67\nJohnny Carter,+44 7700 900123\n"
     report = _import(database, tmp_path, text)
-    assert report.updated == 2
+    assert (report.updated, report.unchanged) == (1, 1)  # Johnny renamed; Anna as she was
     assert [(c.where, c.subject_id, c.matched_by) for c in report.renamed] == [
         ("line 3", 2, ("phone",))
     ]

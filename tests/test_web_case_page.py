@@ -42,3 +42,12 @@ async def test_a_refused_edit_keeps_what_staff_typed(world):
     assert "(ändrad text 4711)</textarea>" in refused.text
     assert 'value="Nytt ämne 4711"' in refused.text
     assert world.reply_draft(reference).version == draft.version  # nothing was saved
+
+
+async def test_the_browser_finds_the_consoles_icon(world):
+    """Before, every page's request for /favicon.ico was a 404 in the browser's console."""
+    async with console_client(world) as (http, _):
+        for path in ("/favicon.ico", "/favicon.svg"):
+            icon = await http.get(path)
+            assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+        assert '<link rel="icon" href="/favicon.svg"' in (await http.get("/")).text

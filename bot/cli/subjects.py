@@ -52,6 +52,7 @@ def subjects_import(
             actor=staff_actor(),
             action="subjects_imported",
             detail=f"{file.name}: {report.created} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged, "
             f"{len(report.problems)} rejected, {len(report.renamed)} renamed, "
             f"{len(report.retired)} contact points retired",
         )
@@ -60,6 +61,7 @@ def subjects_import(
             {
                 "created": report.created,
                 "updated": report.updated,
+                "unchanged": report.unchanged,
                 # "line" in a CSV file, "item" (from 1) in a JSON list
                 "problems": [{p.unit: p.line, "error": p.message} for p in report.problems],
                 # Told by line and person, never by value: names and numbers stay in the file.
@@ -82,7 +84,9 @@ def subjects_import(
         for note in report.notes:
             console.print(f"note: {note}")
         console.print(
-            f"{report.created} new, {report.updated} updated, {len(report.problems)} rejected"
+            f"{report.created} new, {report.updated} updated, "
+            + (f"{report.unchanged} unchanged, " if report.unchanged else "")
+            + f"{len(report.problems)} rejected"
             + (f", {len(report.renamed)} renamed" if report.renamed else "")
             + (f", {len(report.retired)} contact points retired" if report.retired else "")
             + (f", {len(report.changed)} people's fields changed" if report.changed else "")

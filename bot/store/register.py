@@ -348,7 +348,10 @@ class ImportChange:
 @dataclass
 class ImportReport:
     created: int = 0
+    #: People already on file whose record a row changed (name, fields or contact points).
     updated: int = 0
+    #: People already on file whose row held nothing new.
+    unchanged: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
     #: Names changed on people already on file: a row matched by a contact point renames.
     renamed: list[ImportChange] = field(default_factory=list)
@@ -599,9 +602,9 @@ def import_rows(
                     continue
                 subject = Subject(name=name, created_at=now, updated_at=now)
                 report.created += 1
-            else:
-                report.updated += 1
-            if subject.id is not None and name and name != subject.name:
+            held_before = _held(session, subject) if subject.id is not None else None
+            renamed = subject.id is not None and bool(name) and name != subject.name
+            if renamed:
                 held = _held(session, subject)
                 matched = sorted({_CONTACT_COLUMN[k] for k, v in contacts if (k, v) in held})
                 report.renamed.append(row.change(subject, "renamed", tuple(matched)))
@@ -611,6 +614,11 @@ def import_rows(
             session.add(subject)
             session.flush()
             _replace_contacts(session, subject, row, values, contacts, report, actor, now)
+            if held_before is not None:
+                if fields or renamed or _held(session, subject) != held_before:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
         taken.update(dict.fromkeys(contacts, row))
     return report
 
