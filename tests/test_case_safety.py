@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from bot.channels.mail import inbound_from_email
 from bot.errors import CaseError, NoxbotError, StaleDraft
-from bot.store.records import get_case
+from bot.store.records import alert_staff, get_case
 from bot.store.tables import (
     AuditEvent,
     ContactPoint,
@@ -24,7 +24,14 @@ from bot.store.tables import (
     VerificationStatus,
 )
 from bot.workflow.approval import edit_draft
-from bot.workflow.cases import add_note, close_case, extend_case, refuse_case, reopen_case
+from bot.workflow.cases import (
+    add_note,
+    close_case,
+    extend_case,
+    refuse_case,
+    reopen_case,
+    resolve_alert,
+)
 from bot.workflow.complaints import record_outcome
 from bot.workflow.confirming import verify_by_phone
 from bot.workflow.drafts import reject_draft
@@ -446,6 +453,12 @@ async def test_a_personal_identity_number_staff_write_is_kept_nowhere(world):
         record_outcome(
             session, world.services, complaint.reference, f"Vi rättade {pnr}.", actor="eva"
         )
+    [alert] = world.alerts("complaint")
+    with world.database.session() as session:  # (the outcome resolved it: open one more)
+        alert_staff(session, world.case(reference), "new_message", "x", now=world.clock())
+    [alert] = [a for a in world.alerts() if a.resolved_at is None]
+    with world.database.session() as session:
+        resolve_alert(session, world.services, alert.id, f"Ringde {pnr}", actor="staff:eva")
     dump = "\n".join(world.database.engine.raw_connection().driver_connection.iterdump())
     assert not re.search(r"850512\W?1239", dump)
     assert "[personnummer borttaget]" in dump
@@ -467,3 +480,26 @@ async def test_approving_a_reply_again_says_it_is_approved_and_nothing_else(worl
         f"draft {draft.id} cannot be approved: it is approved; only a draft awaiting approval "
         "can be approved"
     )
+
+
+async def test_a_notice_drafted_before_the_reply_was_approved_is_not_sent_after_it(world):
+    """An extension notice, or a refusal, still waiting when the reply is approved: it is
+    set aside. Before, approving it afterwards sent "we need more time" (and moved the due
+    date of an answered case), or "we refuse" after the register extract."""
+    reference = await verified_access_case(world)
+    with world.database.session() as session:
+        extension = extend_case(session, world.services, reference, "arkivet", actor="eva")
+    world.approve(world.reply_draft(reference).id)
+    with pytest.raises(CaseError, match="it is superseded"):
+        world.approve(extension.id)
+    sent = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    assert len(sent) == 1 and not world.case(reference).extended
+
+    second = await verified_access_case(world, message_id="<second@example.test>")
+    with world.database.session() as session:
+        refusal = refuse_case(session, world.services, second, "ogrundad", actor="eva")
+    world.email(ANNA_EMAIL, "Och sluta skicka nyhetsbrev till mig.", subject=f"Re: [{second}]")
+    world.approve(world.reply_draft(second).id)  # drafted again for the added kind
+    with pytest.raises(CaseError, match="it is superseded"):
+        world.approve(refusal.id)
+    assert world.case(second).status == "approved"

@@ -186,8 +186,8 @@ def test_requests_show_and_verify_say_status_kinds_and_verification_in_words(con
 @pytest.mark.parametrize(
     ("channel", "sender", "said"),
     [
-        ("email", "notanemail", "'notanemail' is not an email address (--channel email)"),
-        ("phone", "ring mig", "'ring mig' is not a phone number (--channel phone)"),
+        ("email", "notanemail", "'notanemail' is not an email address (--channel email: --from)"),
+        ("phone", "ring mig", "'ring mig' is not a phone number (--channel phone: --from)"),
         ("telegram", "@anna", "'@anna' is not a Telegram user id"),
     ],
 )
@@ -205,3 +205,13 @@ def test_a_manual_request_from_no_address_of_its_channel_is_refused(
     assert json.loads(run("requests", "list", "--format", "json")[1]) == []
     post = ["requests", "new", "--channel", "post", "--from", "Storgatan 1, Malmö"]
     assert runner.invoke(app, [*post, "--text-file", str(note)]).exit_code == 0
+
+
+def test_a_forwarded_mail_taken_in_as_a_chat_needs_the_chat_user(config):
+    """Its sender is a mail address, which no chat answer can reach."""
+    eml = Path(__file__).parent.parent / "examples" / "mail" / "03-portability-html-only.eml"
+    result = runner.invoke(app, ["requests", "new", "--channel", "telegram", str(eml)])
+    assert result.exit_code == 2
+    assert "(--channel telegram: the mail's sender; give --from)" in (
+        " ".join(result.output.split())
+    )

@@ -12,22 +12,26 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from bot.channels.messages import SendError
 from bot.errors import CaseError, ChangedMeanwhile, NoxbotError
+from bot.rules.channels import ChannelName
 from bot.rules.kinds import RequestKind as K
 from bot.store import audit
 from bot.store.records import get_case
 from bot.store.tables import ChecklistItem, Draft, Message, Outbox, Subject, Verification
+from bot.workflow import cases
 from bot.workflow.approval import edit_draft
 from bot.workflow.cases import close_case, extend_case, redraft_on_request
 from bot.workflow.checklist import tick
 from bot.workflow.confirming import expire_verifications
-from bot.workflow.corrections import correct_kinds
+from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.linking import link_to_subject
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
+from bot.workflow.sending import claim_next
 from handlers.sources_on_case import add_checklist_item
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_TELEGRAM, World
 
@@ -400,3 +404,95 @@ def test_a_listing_that_expires_challenges_commits_nothing_before_it_ends(tmp_pa
     with world.session() as session:
         assert list(session.exec(expired)) == []  # rolled back with the rest
     world.database.dispose()
+
+
+def _rectification(world: World) -> str:
+    outcome = world.email(ANNA_EMAIL, "Hej! Mina uppgifter är fel, kan ni rätta dem?", "Rätta")
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    return outcome.reference
+
+
+def test_two_staff_adding_changes_at_once_keep_both(any_world, monkeypatch):
+    """Before, the second merged with the changes as it had read them, and the first
+    colleague's change was lost without a word."""
+    reference = _rectification(any_world)
+
+    def add(field: str, value: str, actor: str) -> Callable[[], Any]:
+        services = any_world.services
+        return _in_one(
+            any_world, lambda s: add_changes(s, services, reference, {field: value}, actor=actor)
+        )
+
+    _, second = _first_pauses_while_second_decides(
+        monkeypatch,
+        add("company", "Nya Bolaget AB", "staff:eva"),
+        add("org_number", "556677-8899", "staff:ola"),
+    )
+    assert second is None
+    fields = sorted(c["field"] for c in any_world.case(reference).requested_changes)
+    assert fields == ["company", "org_number"]
+
+
+def test_closing_as_the_sender_takes_the_approved_reply_is_refused(any_world, monkeypatch):
+    """Staff close an approved case (answered by phone) at the instant the sender takes its
+    reply: the closing is refused, not recorded as "closed without a reply" while the reply
+    goes. (On PostgreSQL the sender's claim came between the closing's read and its write.)"""
+    reference, draft = _approved_access_reply(any_world)
+    reply = any_world.approve(draft.id)
+    withdraw = cases.withdraw_queued
+
+    def sender_takes_it_first(*args: Any, **kwargs: Any) -> int:
+        def take() -> None:
+            with Session(any_world.database.engine) as session:
+                claim_next(session, any_world.services, [ChannelName.EMAIL])
+                session.commit()
+
+        if any_world.database.engine.dialect.name == "postgresql":  # (SQLite: one writer)
+            taker = threading.Thread(target=take)
+            taker.start()
+            taker.join(10)
+        return withdraw(*args, **kwargs)
+
+    monkeypatch.setattr(cases, "withdraw_queued", sender_takes_it_first)
+    closing = _in_one(
+        any_world,
+        lambda s: close_case(s, any_world.services, reference, "answered by phone", actor="x"),
+    )
+    if any_world.database.engine.dialect.name == "postgresql":
+        with pytest.raises(CaseError, match="being handed over to be sent right now"):
+            closing()
+        assert any_world.case(reference).status == "approved"
+    else:
+        closing()
+        with any_world.session() as session:
+            assert session.get(Outbox, reply.id).status == "cancelled"
+
+
+async def test_a_no_while_the_reply_is_handed_over_keeps_it_from_a_second_attempt(world):
+    """The person on file says "No, it wasn't me" while the reply is being handed to the
+    mail server, and that attempt fails: it is not tried again. Before, it was queued again
+    and went to whoever had asked."""
+    reference, draft = _approved_access_reply(world)
+    challenge = world.verification(reference)
+    world.approve(draft.id)
+    mail = world.channels[ChannelName.EMAIL]
+    send = mail.send
+
+    async def says_no_meanwhile_then_fails(message: Any) -> str:
+        if message.address == ANNA_EMAIL and reference in message.subject:
+            mail.send = send  # type: ignore[method-assign]
+            world.press(ANNA_TELEGRAM, challenge.id, yes=False)
+            raise SendError("timed out")
+        return await send(message)
+
+    mail.send = says_no_meanwhile_then_fails  # type: ignore[method-assign]
+    await world.deliver()
+    world.clock.advance(hours=2)
+    assert not [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    [alert] = world.alerts("possible_impersonation")
+    assert "1 reply message(s) were being handed over" in alert.text
+    with world.session() as session:
+        [row] = session.exec(
+            select(Outbox).where(Outbox.purpose == "reply", Outbox.address == ANNA_EMAIL)
+        )
+    assert row.status == "cancelled"

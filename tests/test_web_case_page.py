@@ -51,3 +51,14 @@ async def test_the_browser_finds_the_consoles_icon(world):
             icon = await http.get(path)
             assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
         assert '<link rel="icon" href="/favicon.svg"' in (await http.get("/")).text
+
+
+async def test_what_a_refused_form_kept_is_shown_as_text_never_run(world):
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    draft = world.reply_draft(reference)
+    payload = '</textarea><script>alert(1)</script>"><img src=x onerror=alert(2)>{{7*7}}'
+    async with console_client(world) as (http, csrf):
+        form = {"csrf": csrf, "draft": str(draft.id), "subject": payload, "text": payload}
+        page = (await http.post(f"/cases/{reference}/edit", data={**form, "why": " "})).text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "{{7*7}}" in page

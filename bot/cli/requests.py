@@ -264,11 +264,6 @@ def requests_new(
     """Manual intake: a request by phone, post or forwarded mail, through the same pipeline."""
     if (eml is None) == (text_file is None):
         raise typer.BadParameter("give exactly one of PATH.eml or --text-file")
-    if sender and channel.value in {kind.value for kind in ContactKind}:
-        try:  # (an answer to an address that is none would fail only when it is sent)
-            normalise(channel.value, sender)
-        except InvalidContact as exc:
-            raise typer.BadParameter(f"{exc} (--channel {channel.value})") from None
     settings, database, services = services_for(config)
     if eml is not None:
         inbound = inbound_from_email(read_named_file(eml))
@@ -287,6 +282,12 @@ def requests_new(
         )
     if name:
         inbound = replace(inbound, sender_name=name)
+    if channel.value in {kind.value for kind in ContactKind}:
+        try:  # (an answer to an address that is none would fail only when it is sent)
+            normalise(channel.value, inbound.sender)
+        except InvalidContact as exc:
+            where = "--from" if sender else "the mail's sender; give --from"
+            raise typer.BadParameter(f"{exc} (--channel {channel.value}: {where})") from None
     chosen = parse_kinds(kinds) if kinds else None
     with database.session() as session:
         # Staff's --kinds say what the person asked: they decide, whatever the classifier

@@ -33,6 +33,7 @@ from bot.errors import NoxbotError
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
+from bot.workflow.cases import resolve_alert
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.words import message_state_words, name_words
@@ -212,17 +213,17 @@ def alerts_list(
 
 
 @alerts_app.command("resolve")
-def alerts_resolve(alert_id: int, config: ConfigOption = None) -> None:
-    """Mark an alert as dealt with."""
+def alerts_resolve(
+    alert_id: int,
+    note: Annotated[
+        str | None, typer.Option(help="What was done about it (kept in the audit trail).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Mark an alert as dealt with (kept in the audit trail, with --note if given)."""
     _, database, services = services_for(config)
     with database.session() as session:
-        alert = session.get(StaffAlert, alert_id)
-        if alert is None:
-            err_console.print(f"noxbot: no alert with id {alert_id}")
-            raise typer.Exit(1)
-        alert.resolved_at = services.clock()
-        alert.resolved_by = staff_actor()
-        session.add(alert)
+        resolve_alert(session, services, alert_id, note or "", actor=staff_actor())
     console.print(f"alert {alert_id} resolved")
 
 

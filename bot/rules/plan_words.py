@@ -51,6 +51,7 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "replaced it; review and approve draft {latest_id}"
         ),
         "not_awaiting": "it is {status}; only a draft awaiting approval can be approved",
+        "answered": "{reference}'s reply was approved; this would reach the person after it",
         "case_ended": "{reference} is {status}; its drafts can no longer be sent",
         "notice_first": (
             "it tells a recipient what {reference}'s reply carries out; approve the reply first"
@@ -164,6 +165,7 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "{latest_id}) ersatte det; granska och godkänn utkast {latest_id}"
         ),
         "not_awaiting": "det är {status}; bara ett utkast som väntar på beslut kan godkännas",
+        "answered": "svaret i {reference} är godkänt; det här skulle nå personen efter det",
         "case_ended": "{reference} är {status}; dess utkast kan inte längre skickas",
         "notice_first": (
             "det berättar för en mottagare vad svaret i {reference} utför; godkänn svaret först"

@@ -73,6 +73,7 @@ from bot.workflow.cases import (
     redraft_on_request,
     refuse_case,
     reopen_case,
+    resolve_alert,
 )
 from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
@@ -308,13 +309,19 @@ def _resolution_notes(session: Session, alerts: list[StaffAlert]) -> dict[int, s
 #: Attachments read as documents: viewed, the console shows their text (as the documents
 #: source reads them), not their bytes; downloaded, they are what the reply attaches.
 _DOCUMENTS = (".pdf", ".docx", ".odt")
+#: A larger document is not read in the console (reading one costs seconds and a hundred
+#: MiB or more, in a request): staff download it. A CV is well under this.
+VIEW_DOCUMENT_BYTES = 2 * 1024 * 1024
 
 
 def _document_text(filename: str, data: bytes) -> str:
     """A document attachment's text, to read in the browser; a line saying so when it
     cannot be read."""
+    if len(data) > VIEW_DOCUMENT_BYTES:
+        size = f"{len(data) / 1024 / 1024:.1f} MB"
+        return f"{filename} is too large to show here ({size}); download it to open it."
     with tempfile.TemporaryDirectory(prefix="noxbot-view-") as folder:
-        path = Path(folder) / filename
+        path = Path(folder) / f"document{Path(filename).suffix.lower()}"
         path.write_bytes(data)
         try:
             text = document_text(path)
@@ -799,8 +806,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             data = stored.data()
         except (binascii.Error, ValueError):
             return Response("This attachment cannot be decoded.", status_code=422)
-        if how == "inline" and Path(filename).suffix.lower() in _DOCUMENTS:
-            data = _document_text(filename, data).encode("utf-8")
+        if how == "inline" and Path(item["filename"]).suffix.lower() in _DOCUMENTS:
+            data = _document_text(item["filename"], data).encode("utf-8")
         return Response(
             data,
             media_type=media,
@@ -966,28 +973,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         )
         return "alerts.html", context
 
-    def resolve_alert(
-        session: Session, request: HttpRequest, form: dict[str, str], actor: str
-    ) -> str:
-        alert = session.get(StaffAlert, int(request.path_params["alert_id"]))
-        if alert is None or alert.resolved_at is not None:
-            raise NoxbotError("that alert is resolved already or does not exist")
+    def resolve(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         note = form.get("note", "").strip()
         if not note:
             raise NoxbotError("say what was done about the alert (the note is kept)")
-        alert.resolved_at = services.clock()
-        alert.resolved_by = actor
-        session.add(alert)
-        case = session.get(Request, alert.request_id) if alert.request_id else None
-        audit.record(
-            session,
-            at=services.clock(),
-            actor=actor,
-            action="alert_resolved",
-            request=case,
-            detail=f"alert {alert.id} ({alert.kind}): {note}",
-        )
-        return f"/alerts?resolved={alert.id}"
+        alert_id = int(request.path_params["alert_id"])
+        resolve_alert(session, services, alert_id, note, actor=actor)
+        return f"/alerts?resolved={alert_id}"
 
     def outbox(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
         rows = list(session.exec(select(Outbox).order_by(col(Outbox.id).desc()).limit(500)))
@@ -1117,7 +1109,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/triage", page(triage), methods=["GET"]),
         Route("/triage/{message_id:int}", action(decide), methods=["POST"]),
         Route("/alerts", page(alerts), methods=["GET"]),
-        Route("/alerts/{alert_id:int}/resolve", action(resolve_alert), methods=["POST"]),
+        Route("/alerts/{alert_id:int}/resolve", action(resolve), methods=["POST"]),
         Route("/outbox", page(outbox), methods=["GET"]),
         Route("/outbox/{outbox_id:int}/retry", action(retry), methods=["POST"]),
         Route("/register", page(register), methods=["GET"]),

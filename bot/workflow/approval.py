@@ -114,6 +114,8 @@ def approval_plan(
         blocked.append(say("case_ended", reference=case.reference, status=status))
     if notice and case.status not in (S.APPROVED, S.DONE):
         blocked.append(say("notice_first", reference=case.reference))
+    if draft.purpose in ANSWERED_BY_THE_REPLY and case.status == S.APPROVED:
+        blocked.append(say("answered", reference=case.reference))
     if draft.carries_personal_data and case.verified_at is None:
         blocked.append(say("unverified", reference=case.reference))
     elif case.verified_at is None and (held := _register_values_in(session, case, draft)):
@@ -240,15 +242,23 @@ def _reply_plan(
         will.append(say("left_out", kinds=_kinds(left_out, language)))
 
 
-def _waiting_acknowledgments(session: Session, case: Request) -> list[int]:
-    """Acknowledgments of the case still waiting for approval or an edit: once its reply is
-    approved they would tell the person, after the answer, that the request arrived."""
+#: What a case's approved reply makes pointless, or contradicts, if it still waits: "your
+#: request arrived", "we need more time", "we refuse".
+ANSWERED_BY_THE_REPLY = ("acknowledgment", "extension", "refusal")
+
+
+def _waiting_acknowledgments(
+    session: Session, case: Request, purposes: tuple[str, ...] = ("acknowledgment",)
+) -> list[int]:
+    """Drafts of the case of these purposes still waiting for approval or an edit: once its
+    reply is approved they would tell the person, after the answer, that the request
+    arrived (or that more time is needed, or that it is refused)."""
     return [
         d.id or 0
         for d in session.exec(
             select(Draft).where(
                 Draft.request_id == case.id,
-                Draft.purpose == "acknowledgment",
+                col(Draft.purpose).in_(purposes),
                 col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
             )
         )
@@ -468,16 +478,16 @@ def _carry_out_reply(
             detail=done,
         )
     drop_contact_challenges_outside(session, services, case, scope.get("changes", []), actor=actor)
-    waiting_acks = _waiting_acknowledgments(session, case)
-    if waiting_acks:  # an acknowledgment after the answer would only confuse the person
-        supersede_open_drafts(session, case, purposes=("acknowledgment",))
+    waiting = _waiting_acknowledgments(session, case, ANSWERED_BY_THE_REPLY)
+    if waiting:  # after the answer they would only confuse the person, or contradict it
+        supersede_open_drafts(session, case, purposes=ANSWERED_BY_THE_REPLY)
         audit.record(
             session,
             at=services.clock(),
             actor=actor,
             action="acknowledgment_withdrawn",
             request=case,
-            detail=f"draft {', '.join(str(i) for i in waiting_acks)}: the approved reply "
+            detail=f"draft {', '.join(str(i) for i in waiting)}: the approved reply "
             "answers the case",
         )
     left_out = [k for k in case.kinds if k not in scope["kinds"]]

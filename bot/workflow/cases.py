@@ -41,6 +41,7 @@ from bot.store.tables import (
     Outbox,
     OutboxStatus,
     Request,
+    StaffAlert,
     Verification,
 )
 from bot.workflow.confirming import ensure_contact_confirmations, start_case_verification
@@ -399,6 +400,32 @@ def waiting_extension(session: Session, case: Request) -> Draft | None:
     ).first()
 
 
+def resolve_alert(
+    session: Session, services: Services, alert_id: int, note: str, *, actor: str
+) -> StaffAlert:
+    """Staff dealt with an alert; what they say they did is kept in the audit trail
+    (personal identity numbers masked, as in every note)."""
+    alert = session.get(StaffAlert, alert_id)
+    if alert is None:
+        raise CaseError(f"no alert with id {alert_id}")
+    if alert.resolved_at is not None:
+        raise CaseError(f"alert {alert_id} is resolved already (by {alert.resolved_by})")
+    note = stored_note(note).strip()
+    alert.resolved_at = services.clock()
+    alert.resolved_by = actor
+    session.add(alert)
+    case = session.get(Request, alert.request_id) if alert.request_id else None
+    audit.record(
+        session,
+        at=services.clock(),
+        actor=actor,
+        action="alert_resolved",
+        request=case,
+        detail=f"alert {alert.id} ({alert.kind})" + (f": {note}" if note else ""),
+    )
+    return alert
+
+
 def add_note(
     session: Session, services: Services, reference: str, text: str, *, actor: str
 ) -> Request:
@@ -565,20 +592,23 @@ def _withdraw_the_reply(session: Session, services: Services, case: Request, *, 
     still waiting to go, or given up, is withdrawn, so that the person does not get it after
     the case was closed, nor later by `outbox retry`; one the sender is handing over right
     now cannot be stopped, and the closing is refused."""
-    sending = session.exec(
-        select(Outbox.id).where(
+    unsent = [OutboxStatus.QUEUED, OutboxStatus.FAILED, OutboxStatus.SENDING]
+    rows = session.exec(
+        select(Outbox.id, Outbox.status).where(
             Outbox.request_id == case.id,
             Outbox.purpose == "reply",
-            Outbox.status == OutboxStatus.SENDING,
+            col(Outbox.status).in_(unsent),
         )
-    ).first()
-    if sending is not None:
-        raise CaseError(
-            f"{case.reference}: its reply is being handed to the mail server right now "
-            f"(outbox {sending}); look again in a moment"
-        )
+    ).all()
     note = "withdrawn: the case was closed without it"
-    if withdrawn := withdraw_queued(session, case.id, "reply", note, failed_too=True):
+    withdrawn = withdraw_queued(session, case.id, "reply", note, failed_too=True)
+    # (one the sender took after it was read: a conditional write, so it is not withdrawn)
+    if any(status == OutboxStatus.SENDING for _, status in rows) or withdrawn < len(rows):
+        raise CaseError(
+            f"{case.reference}: its reply is being handed over to be sent right now "
+            f"(outbox {', '.join(str(id_) for id_, _ in rows)}); look again in a moment"
+        )
+    if withdrawn:
         audit.record(
             session,
             at=services.clock(),

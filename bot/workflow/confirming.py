@@ -68,6 +68,7 @@ from bot.workflow.outbox import (
     queue_outbox,
     withdraw_challenges,
     withdraw_queued,
+    withdraw_unless_sent,
 )
 from bot.workflow.services import Services
 
@@ -603,12 +604,19 @@ def deny_identity(
     cancel_challenges(session, services, case, actor=actor, note=ANOTHER_FAILED, keep=verification)
     if case.status == S.APPROVED:
         note = "withdrawn: the person on file said they did not make the request"
-        # One the sender has taken goes; one that gave up must not be sent again either.
+        # One that gave up must not be sent again either; one the sender is handing over
+        # right now cannot be stopped, but is not tried again if this attempt fails.
         stopped = withdraw_queued(session, case.id, "reply", note, failed_too=True)
+        going = withdraw_unless_sent(session, case.id, "reply", note)
         unsent = (
             f" Its reply was withdrawn before it went ({stopped} message(s)): close the case "
             "(and reopen it to answer, once you know who asked)."
             if stopped
+            else ""
+        ) + (
+            f" {going} reply message(s) were being handed over to be sent as they said so: "
+            "see the case's outbox; one that did not get through is not tried again."
+            if going
             else ""
         )
         alert_staff(

@@ -75,6 +75,7 @@ def add_changes(
     """Add rectification changes to those already stated (a field stated again takes the new
     value); each is validated as `requests changes` validates it."""
     case = get_case(session, reference)
+    claim_case(session, case)  # (merged with the changes as they are once held, not as read)
     merged = {c["field"]: str(c["new"]) for c in case.requested_changes}
     merged.update(settings)
     return set_requested_changes(session, services, case.reference, merged, actor=actor)

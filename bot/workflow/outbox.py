@@ -30,6 +30,10 @@ from bot.workflow.services import Services
 #: sent or given up, so the database never keeps a code that could confirm a challenge.
 REDACT_AFTER_SENDING = "redact_after_sending"
 REDACTED = "••••••"
+#: Header key: a message withdrawn while the sender was handing it over (the person on file
+#: said "it wasn't me"). If that attempt fails, or the sender died during it, it is not tried
+#: again: cancelled, with this note (bot.workflow.sending).
+WITHDRAW_UNLESS_SENT = "withdraw_unless_sent"
 
 
 def text_to_show(row: Outbox) -> str:
@@ -210,6 +214,26 @@ def resolve_send_failed(session: Session, row: Outbox, *, actor: str, now: datet
         alert.resolved_at = now
         alert.resolved_by = actor
         session.add(alert)
+
+
+def withdraw_unless_sent(session: Session, request_id: int | None, purpose: str, note: str) -> int:
+    """The case's messages of `purpose` the sender is handing over right now: they cannot be
+    stopped, but they are not tried again should this attempt fail (WITHDRAW_UNLESS_SENT).
+    Returns how many."""
+    marked = 0
+    for row in list(
+        session.exec(
+            select(Outbox).where(
+                Outbox.request_id == request_id,
+                Outbox.purpose == purpose,
+                Outbox.status == OutboxStatus.SENDING,
+            )
+        )
+    ):
+        headers = {**row.headers, WITHDRAW_UNLESS_SENT: note}
+        if update_now_if(session, row, {"status": OutboxStatus.SENDING}, headers=headers):
+            marked += 1
+    return marked
 
 
 def withdraw_challenges(

@@ -33,7 +33,7 @@ from bot.store.tables import (
 )
 from bot.workflow.confirming import challenge_undeliverable
 from bot.workflow.lifecycle import apply_extension, transition
-from bot.workflow.outbox import REDACT_AFTER_SENDING, REDACTED
+from bot.workflow.outbox import REDACT_AFTER_SENDING, REDACTED, WITHDRAW_UNLESS_SENT
 from bot.workflow.services import Services
 
 MAX_ATTEMPTS = 8
@@ -234,6 +234,8 @@ def _mark_sent(session: Session, services: Services, row: Outbox, sent_ref: str)
 
 def _mark_failed(session: Session, services: Services, row: Outbox, error: SendError) -> bool:
     """Returns True when the row gave up for good."""
+    if _withdrawn_meanwhile(row):
+        return True
     row.last_error = str(error)
     if error.progress:
         row.headers = {**row.headers, PROGRESS: error.progress}
@@ -303,6 +305,18 @@ def _alert_once(session: Session, kind: str, about: str, text: str, *, now: date
         session.add(StaffAlert(kind=kind, text=text, created_at=now))
 
 
+def _withdrawn_meanwhile(row: Outbox) -> bool:
+    """A row withdrawn while it was being handed over (outbox.withdraw_unless_sent): the
+    attempt that failed, or never reported back, is its last; it is cancelled."""
+    note = row.headers.get(WITHDRAW_UNLESS_SENT)
+    if not note:
+        return False
+    _redact(row)
+    row.status = OutboxStatus.CANCELLED
+    row.last_error = str(note)
+    return True
+
+
 async def deliver_due(
     database: Database,
     services: Services,
@@ -323,6 +337,10 @@ async def deliver_due(
             row = claim_next(session, services, usable)
             if row is None:
                 break
+            if _withdrawn_meanwhile(row):  # (its sender died while handing it over)
+                session.add(row)
+                report.failed.append(row.id or 0)
+                continue
             row_id, outbound = row.id or 0, to_outbound(row)
         try:
             try:
