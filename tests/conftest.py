@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.store.database import Database
-from tests import pg
+from tests import dovecot, pg
 from tests.workflow_kit import World, make_world
 
 # Tests must never reach anything but loopback; httpx honours proxy variables.
@@ -80,3 +80,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     w = make_world(tmp_path)
     yield w
     w.database.dispose()
+
+
+@pytest.fixture(scope="module")
+def imap_server():
+    """A real Dovecot on 127.0.0.1 for the tests of one module (tests/dovecot.py)."""
+    if not dovecot.available():
+        pytest.skip("dovecot-imapd is not installed (.ci/run installs it)")
+    server = dovecot.start()
+    yield server
+    server.stop()

@@ -102,11 +102,12 @@ class FakeBotApi:
             if chat_id is None
             else {"id": chat_id, "type": "supergroup", "title": "Staff"}
         )
+        update_id = next(self._update_ids)  # (a press's id is unique, as Telegram's are)
         self.updates.append(
             {
-                "update_id": next(self._update_ids),
+                "update_id": update_id,
                 "callback_query": {
-                    "id": f"cb{len(self.updates)}",
+                    "id": f"cb{update_id}",
                     "data": data,
                     "chat_instance": "ci",
                     "from": {

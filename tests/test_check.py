@@ -132,7 +132,11 @@ def test_check_reports_a_missing_verification_secret_with_postgresql(
         "is not set; required with PostgreSQL)"
     ) in output.splitlines()
     monkeypatch.setenv("NOXBOT_VERIFICATION_SECRET", "s3cret")
-    assert _check(config)[0] == 0
+    code, output = _check(config)
+    assert code == 0 and "but it is only 6 characters" in " ".join(output.split())
+    monkeypatch.setenv("NOXBOT_VERIFICATION_SECRET", "0123456789abcdef" * 4)
+    code, output = _check(config)
+    assert code == 0 and "characters" not in output
 
 
 def test_a_template_folder_that_does_not_exist_is_reported_by_check_and_refused(tmp_path):
@@ -275,3 +279,32 @@ def test_a_mailbox_source_says_it_is_searched_through_the_imap_account(tmp_path,
     assert code == 1
     assert "Source 1 (info): OK (searched through the [imap] account: see IMAP below)" in lines
     assert any(line.startswith("IMAP: FAILED") for line in lines)
+
+
+def test_a_mailbox_folder_the_server_does_not_have_is_named_by_check(
+    tmp_path, monkeypatch, imap_server
+):
+    """The example's folders = ["INBOX", "Sent"]: Microsoft 365 calls it "Sent Items". Before,
+    check said OK, and every search of the source then failed at that folder."""
+    from tests import dovecot
+
+    monkeypatch.setenv("NOX_CHECK_IMAP", dovecot.PASSWORD)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "nox.db"}"\n'
+        f'[imap]\nhost = "127.0.0.1"\nport = {imap_server.port}\ntls = "none"\n'
+        f'username = "{dovecot.USER}"\npassword_env = "NOX_CHECK_IMAP"\n'
+        '[[sources]]\ntype = "mailbox"\nname = "info"\nfolders = ["INBOX", "Sent Items"]\n'
+    )
+    code, output = _check(config)
+    said = " ".join(output.split())
+    assert code == 1
+    assert (
+        "Source 1 (info): FAILED (the folder(s) 'Sent Items' cannot be opened on 127.0.0.1, so "
+        "the source cannot be searched; write each folder's name as the mail server has it)"
+    ) in said
+    config.write_text(config.read_text().replace('"Sent Items"', '"INBOX"'))
+    code, output = _check(config)
+    assert "Source 1 (info): OK (searched through the [imap] account, folders INBOX, INBOX)" in (
+        " ".join(output.split())
+    )

@@ -1495,7 +1495,7 @@ def test_a_console_port_already_taken_is_said_in_one_line(config, tmp_path):
         assert result.stderr.strip() == (
             f"noxbot: [web] cannot listen on 127.0.0.1:{port}: Address already in use "
             "(another program, perhaps another noxbot web, listens there); choose another "
-            "port with --port or [web] port"
+            "port: [web] port in the config (noxbot web also takes --port)"
         )
         assert "console on" not in result.stdout
         config.write_text(config.read_text() + f"\n[web]\nport = {port}\n")

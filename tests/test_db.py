@@ -271,3 +271,36 @@ def test_an_error_after_work_outside_the_database_says_it_was_not_recorded(datab
     with pytest.raises(CaseError) as plain, database.session():
         raise CaseError("refused before anything was done")
     assert not isinstance(plain.value, DoneOutsideNotRecorded)
+
+
+async def test_a_database_that_cannot_be_reached_is_said_so_and_its_return_too(caplog):
+    """Before, an outage was logged as "OperationalError (OperationalError)", and nothing
+    said when the database was back."""
+    import asyncio
+    import logging
+
+    from sqlalchemy import create_engine
+
+    from bot.runtime.loops import with_backoff
+    from bot.store.database import TRANSIENT_DB_ERRORS
+    from tests.pg import free_port
+
+    unreachable = create_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x")
+    stop, calls = asyncio.Event(), []
+
+    async def step() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            with unreachable.connect():
+                pass
+        elif len(calls) == 3:
+            stop.set()
+
+    with caplog.at_level(logging.INFO, logger="noxbot"):
+        await asyncio.wait_for(with_backoff("mail watcher", stop, step, TRANSIENT_DB_ERRORS), 30)
+    unreachable.dispose()
+    said = [record.getMessage() for record in caplog.records]
+    assert said[0].startswith(
+        "mail watcher: the database cannot be reached (OperationalError, OperationalError)"
+    )
+    assert said[1:] == ["mail watcher: working again"]

@@ -209,3 +209,27 @@ async def test_a_failed_verification_challenge_is_not_retried_and_the_way_out_ru
         requeue(session, world.services, row_id, actor="staff:eva")
     assert f"noxbot requests verify {reference} --by phone --note '…'" in str(refused.value)
     assert f"noxbot requests close {reference} --reason '…'" in str(refused.value)
+
+
+async def test_the_log_says_what_each_round_sent_or_could_not(world, caplog):
+    """A server that is down was silent in the log until staff were alerted hours later."""
+    import logging
+
+    from bot.runtime.supervisor import say_what_was_sent
+
+    queue(world, "email", 2)
+    down = Recorder(ChannelName.EMAIL, SendError("SMTP server unreachable: p0@example.se"))
+    with caplog.at_level(logging.INFO, logger="noxbot"):
+        report = await deliver_due(world.database, world.services, {ChannelName.EMAIL: down})
+        say_what_was_sent("outbox sender (email)", report)
+        world.clock.advance(hours=2)
+        up = Recorder(ChannelName.EMAIL)
+        say_what_was_sent(
+            "outbox sender (email)",
+            await deliver_due(world.database, world.services, {ChannelName.EMAIL: up}),
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "outbox sender (email): 2 message(s) could not be sent now (outbox 1, 2), tried again "
+        "later; noxbot outbox list says why",
+        "outbox sender (email): sent 2 message(s)",
+    ]

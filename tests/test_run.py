@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import signal
 import time
 
 import pytest
@@ -251,6 +252,48 @@ async def test_noxbot_run_serves_the_staff_console_when_web_is_configured(tmp_pa
     stop.set()
     await asyncio.wait_for(task, 15)
     world.database.dispose()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_one_signal_stops_noxbot_run_cleanly_with_the_console_served(tmp_path, signum):
+    """With [web] (as config.example.toml has it), one SIGTERM or Ctrl-C finished what was
+    under way and ended with status 0. Before, uvicorn raised the signal again once it had
+    stopped, noxbot took it for a second one and stopped at once (status 130)."""
+    import sys
+
+    import httpx
+
+    from tests.pg import free_port
+
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "noxbot.db"}"\n\n[web]\nport = {port}\n'
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "-c", str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    await client.get(f"http://127.0.0.1:{port}/login")
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline and process.returncode is None
+                    await asyncio.sleep(0.05)
+        process.send_signal(signum)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()
+    assert "stopping at once" not in err.decode() and "INFO stopped" in err.decode()
+    assert b"noxbot stopped." in out
 
 
 @pytest.mark.parametrize(

@@ -106,15 +106,6 @@ def test_a_missing_or_unreadable_document_folder_is_reported_not_skipped(tmp_pat
 # --- mailbox ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def imap_server():
-    if not dovecot.available():
-        pytest.skip("dovecot is not installed")
-    server = dovecot.start()
-    yield server
-    server.stop()
-
-
 def mail(sender: str, to: str, subject: str, body: str, date: str, cc: str = "") -> bytes:
     head = f"From: {sender}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "")
     return (

@@ -25,15 +25,6 @@ from tests.test_sources import EVIL, crm, crm_rows, fill_mailbox, sql_url
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, World, make_world
 
 
-@pytest.fixture(scope="module")
-def imap_server():
-    if not dovecot.available():
-        pytest.skip("dovecot is not installed")
-    server = dovecot.start()
-    yield server
-    server.stop()
-
-
 def sourced_world(
     tmp_path: Path, imap_server, folder: str, *, manual: bool = False, sql: bool = False
 ) -> World:
@@ -573,3 +564,33 @@ def test_linking_a_case_after_a_no_data_draft_drops_the_manual_search_it_waited_
         done = sources_json(session, world.case(stranger.reference))["checklist"]
     assert [i["note"] for i in done] == ["not needed: the case was linked to a person on file"]
     assert world.drafts(stranger.reference, purpose="no_data") == []
+
+
+def test_the_request_itself_in_the_mailbox_is_no_data_held(tmp_path, imap_server):
+    """A stranger's request came to info@, which the mailbox source searches (as in
+    config.example.toml): their own mail, and what was sent back about it, are the case's
+    correspondence, not data held about them. Before, "no data held" could then never be
+    answered to anyone who wrote by email."""
+    import imaplib
+
+    from bot.workflow.linking import draft_no_data
+
+    world = sourced_world(tmp_path, imap_server, "Inkorg")
+    request = (
+        b"From: okand@example.net\r\nTo: info@nox.test\r\nSubject: Utdrag\r\n"
+        b"Message-ID: <own-request@example.net>\r\nDate: Mon, 07 Dec 2026 10:00:00 +0100\r\n"
+        b"\r\nJag vill ha ett registerutdrag.\r\n"
+    )
+    client = imaplib.IMAP4("127.0.0.1", imap_server.port)
+    client.login(dovecot.USER, dovecot.PASSWORD)
+    client.append("Inkorg", None, None, request)
+    client.logout()
+    outcome = world.email(
+        "okand@example.net",
+        "Jag vill ha ett registerutdrag.",
+        "Utdrag",
+        message_id="<own-request@example.net>",
+    )
+    with world.database.session() as session:
+        draft = draft_no_data(session, world.services, outcome.reference, actor="staff:eva")
+    assert draft.purpose == "no_data" and draft.to_address == "okand@example.net"

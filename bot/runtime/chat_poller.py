@@ -91,10 +91,14 @@ def _skip_update(database: Database, services: Services, position: str) -> None:
         write_cursor(session, "telegram:offset", position, services.clock())
 
 
+#: What a press's answer shows at most (Telegram takes 200 characters).
+ANSWER_CHARS = 190
+
+
 async def _answer(query: CallbackQuery, text: str | None = None) -> None:
     """Answer a button press (its spinner stops; `text` is shown to the one who pressed)."""
     with contextlib.suppress(TelegramError):
-        await query.answer(text[:190] if text else None)
+        await query.answer(text[:ANSWER_CHARS] if text else None)
 
 
 async def _handle_update(
@@ -220,7 +224,19 @@ async def _decide(
         answer = staff_text(services.settings, "failed")
     # The card itself is edited to show the decision (bot.runtime.staff_chat, woken by the
     # commit): the others in the chat see it there, without a message per press.
-    await _answer(query, answer)
+    if len(answer) <= ANSWER_CHARS:
+        await _answer(query, answer)
+        return
+    # Too long for the press's answer (a refusal naming the command to run): its beginning
+    # there, and the whole of it as a reply to the card, where it can be read and copied.
+    await _answer(query, answer[: ANSWER_CHARS - 1].rsplit(" ", 1)[0] + "…")
+    if query.message is not None:
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(
+                chat_id=query.message.chat.id,
+                text=answer,
+                reply_to_message_id=query.message.message_id,
+            )
 
 
 async def poll_chat(

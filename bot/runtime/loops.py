@@ -70,6 +70,9 @@ def kind_of(exc: BaseException) -> str:
         return kind
     code = sqlstate_of(exc)
     named = f"SQLSTATE {code}" if code else sqlite_error_name(exc)
+    if not named and isinstance(exc, sa_exc.OperationalError):
+        # (a server that answers gives a code: with none, the connection itself failed)
+        return f"the database cannot be reached ({kind}, {type(cause).__name__})"
     return f"{kind} ({type(cause).__name__}{f', {named}' if named else ''})"
 
 
@@ -98,6 +101,8 @@ async def with_backoff(
         try:
             await step()
             delay = 1.0
+            if said:  # (what was logged as failing works again: say so, once)
+                log.info("%s: working again", name)
             said = ""
         except transient as exc:
             if stop.is_set():

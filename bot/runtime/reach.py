@@ -31,6 +31,8 @@ from bot.config import (
     without_passwords,
 )
 from bot.errors import NoxbotError
+from bot.sources import SourceError
+from bot.sources.mailbox import Mailbox
 from bot.store.database import Database, current_revision, head_revision
 from bot.workflow.rendering import LANGUAGES
 from bot.workflow.services import load_records
@@ -99,12 +101,25 @@ def check_database(settings: Settings) -> Probe:
     return Probe("Database", True, f"reachable, schema {state}")
 
 
+#: A verification secret shorter than this is reported as weak (`noxbot check`).
+MIN_SECRET_CHARACTERS = 32
+
+
 def check_verification_secret(settings: Settings) -> Probe:
     """The key for verification codes: from the environment, or (SQLite only) a key file."""
     env_name = settings.verification.secret_env
-    if settings.secret(env_name) is not None:
+    if (secret := settings.secret(env_name)) is not None:
+        short = (
+            f"; but it is only {len(secret)} characters: a key that can be guessed lets anyone "
+            "check a guessed address against the hashes kept after an erasure — use a long "
+            'random one (python3 -c "import secrets; print(secrets.token_hex(32))")'
+            if len(secret) < MIN_SECRET_CHARACTERS
+            else ""
+        )
         return Probe(
-            "Verification secret", True, "from the variable [verification] secret_env names"
+            "Verification secret",
+            True,
+            f"from the variable [verification] secret_env names{short}",
         )
     if settings.database.url.startswith("sqlite"):
         return Probe(
@@ -149,13 +164,34 @@ def check_sources(settings: Settings) -> list[Probe]:
             problem = (
                 f"category {category!r} is not in the records of processing (declared: {known})"
             )
-        ready = (
-            "searched through the [imap] account: see IMAP below"
-            if isinstance(source, MailboxSource)
-            else f"{source.type} ready"
-        )
+        ready = f"{source.type} ready"
+        if isinstance(source, MailboxSource) and problem is None:
+            problem, ready = _mailbox_problem(settings, source)
         probes.append(Probe(name, problem is None, problem or ready))
     return probes
+
+
+def _mailbox_problem(settings: Settings, source: MailboxSource) -> tuple[str | None, str]:
+    """Whether each of a mailbox source's folders opens on the [imap] account (one that does
+    not would stop every search of the source: named as the server has it, "Sent Items" on
+    Microsoft 365, "[Gmail]/Sent Mail" on Gmail). Not reached, or no password: the IMAP
+    probe says why."""
+    ready = f"searched through the [imap] account, folders {', '.join(source.folders)}"
+    password = settings.secret(settings.imap.password_env) if settings.imap else None
+    if settings.imap is None or password is None:
+        return None, "searched through the [imap] account: see IMAP below"
+    try:
+        missing = Mailbox(source, settings.imap, password).unopenable_folders()
+    except SourceError:
+        return None, "searched through the [imap] account: see IMAP below"
+    if missing:
+        named = ", ".join(repr(folder) for folder in missing)
+        return (
+            f"the folder(s) {named} cannot be opened on {settings.imap.host}, so the source "
+            "cannot be searched; write each folder's name as the mail server has it",
+            ready,
+        )
+    return None, ready
 
 
 def _source_problem(source: SourceSettings) -> str | None:

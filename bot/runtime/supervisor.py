@@ -26,7 +26,7 @@ from bot.runtime.wakeups import listen_for_wakeups
 from bot.store.database import TRANSIENT_DB_ERRORS, Database
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.housekeeping import raise_daily_reminders, run_daily_retention
-from bot.workflow.sending import deliver_due
+from bot.workflow.sending import DeliveryReport, deliver_due
 from bot.workflow.services import Services
 
 if TYPE_CHECKING:  # python-telegram-bot (~15 MiB with httpx) only where Telegram is set up
@@ -48,13 +48,36 @@ async def send_outbox(
     """Send what is due as soon as a commit queues it (bot.store.wakeup); every
     OUTBOX_SECONDS anyway, for retries that fall due and signals that got lost."""
     wake = database.wakeup.subscribe()
+    name = f"outbox sender ({', '.join(sorted(channels))})"
 
     async def step() -> None:
         wake.clear()
-        await deliver_due(database, services, channels, stop=stop)
+        say_what_was_sent(name, await deliver_due(database, services, channels, stop=stop))
         await wait_for_wake(stop, wake, OUTBOX_SECONDS)
 
-    await with_backoff("outbox sender", stop, step, TRANSIENT_DB_ERRORS)
+    await with_backoff(name, stop, step, TRANSIENT_DB_ERRORS)
+
+
+def say_what_was_sent(name: str, report: DeliveryReport) -> None:
+    """A line per round that sent or failed something: by count only (a server's refusal
+    can quote the address; `noxbot outbox list` shows it to staff)."""
+    if report.sent:
+        log.info("%s: sent %d message(s)", name, len(report.sent))
+    if report.retrying:
+        log.warning(
+            "%s: %d message(s) could not be sent now (outbox %s), tried again later; "
+            "noxbot outbox list says why",
+            name,
+            len(report.retrying),
+            ", ".join(map(str, report.retrying)),
+        )
+    if report.failed:
+        log.warning(
+            "%s: %d message(s) given up (outbox %s); staff are alerted",
+            name,
+            len(report.failed),
+            ", ".join(map(str, report.failed)),
+        )
 
 
 async def notify_staff_chat(

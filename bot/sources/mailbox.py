@@ -31,7 +31,7 @@ from bot.sources.base import (
 )
 
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
-_HEADERS = "BODY.PEEK[HEADER.FIELDS (DATE SUBJECT FROM TO CC)]"
+_HEADERS = "BODY.PEEK[HEADER.FIELDS (DATE SUBJECT FROM TO CC MESSAGE-ID)]"
 
 
 def _quote(value: str) -> str:
@@ -73,6 +73,21 @@ class Mailbox:
         except (OSError, imaplib.IMAP4.error) as exc:
             raise SourceError(f"{self.name}: the mail server cannot be reached ({exc})") from None
         return client
+
+    def unopenable_folders(self) -> list[str]:
+        """The configured folders the server cannot open (`noxbot check`): a search meets
+        the first one and fails whole. Raises SourceError when the server is not reached."""
+        client = self._connect()
+        try:
+            return [
+                folder
+                for folder in self.config.folders
+                if client.select(_folder(folder), readonly=True)[0] != "OK"
+            ]
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise SourceError(f"{self.name}: the mail server failed ({exc})") from None
+        finally:
+            _logout(client)
 
     def _select(self, client: imaplib.IMAP4, folder: str, readonly: bool) -> int:
         status, _ = client.select(_folder(folder), readonly=readonly)
@@ -148,7 +163,11 @@ class Mailbox:
             summary=f"{when}: {subject or '(no subject)'}",
             category=self.config.category,
             erasable=direction != "mentions",
-            details=(("direction", direction), ("folder", folder)),
+            details=(
+                ("direction", direction),
+                ("folder", folder),
+                ("message_id", " ".join(headers.get("Message-ID", "").split())),
+            ),
         )
 
     def _names_in_body(self, client: imaplib.IMAP4, uid: int, wanted: set[str]) -> bool:

@@ -36,7 +36,11 @@ async def serve_console(
         forwarded_allow_ips="127.0.0.1",
     )
     server = uvicorn.Server(config)
+    # uvicorn takes SIGINT/SIGTERM for itself while it serves (older releases in
+    # install_signal_handlers, newer in capture_signals, which also raises the signal again
+    # once it has stopped: `noxbot run` then took one Ctrl-C for two, "stop at once").
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     bound = listen_on(web.host, web.port)
     listening()
     task = asyncio.create_task(server.serve(sockets=[bound]))
@@ -67,7 +71,7 @@ def listen_on(host: str, port: int) -> socket.socket:
         hint = taken if exc.errno in (errno.EADDRINUSE,) else ""
         raise NoxbotError(
             f"[web] cannot listen on {host}:{port}: {exc.strerror}{hint}; choose another "
-            "port with --port or [web] port"
+            "port: [web] port in the config (noxbot web also takes --port)"
         ) from None
     listening.setblocking(False)
     return listening

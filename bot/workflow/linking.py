@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.config import ManualSource
 from bot.errors import CaseError
@@ -22,7 +22,7 @@ from bot.rules.verification import Method, Route, alternate_routes
 from bot.sources import Person, SourceError
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
-from bot.store.tables import Draft, Request, Subject, Verification
+from bot.store.tables import Draft, Message, Outbox, Request, Subject, Verification
 from bot.workflow.confirming import (
     cancel_challenges,
     ensure_contact_confirmations,
@@ -256,19 +256,38 @@ def requester_as_person(case: Request) -> tuple[Person, Person]:
     )
 
 
+def _own_message_ids(session: Session, case: Request) -> set[str]:
+    """The Message-IDs of the case's own correspondence: what came in and what was sent."""
+    came = session.exec(
+        select(Message.message_id).where(
+            Message.request_id == case.id, col(Message.message_id).is_not(None)
+        )
+    )
+    sent = session.exec(select(Outbox.headers).where(Outbox.request_id == case.id))
+    return {m for m in came if m} | {h["message_id"] for h in sent if h.get("message_id")}
+
+
 def _check_sources(session: Session, services: Services, case: Request, *, actor: str) -> None:
     """Refuse the no-data answer when a configured source holds something for the requester
     or cannot be searched; a system noxbot cannot reach becomes a checklist item that blocks
     approval until staff have searched it by hand. Only source names and counts are said
     (the error reaches the console and logs; what was found does not)."""
     by_address, by_name = requester_as_person(case)
+    own = _own_message_ids(session, case)
     searched: list[str] = []
     found: list[str] = []
     down: list[str] = []
+
+    def refs(person: Person) -> set[str]:
+        """What a source holds for `person`, but the case's own mail: the request itself,
+        in the mailbox it came to (and what was sent back about it), is no data held."""
+        if person.empty:
+            return set()
+        return {f.ref for f in source.find(person) if dict(f.details).get("message_id") not in own}
+
     for source in services.sources or []:
         try:
-            at_address = {f.ref for f in source.find(by_address)} if not by_address.empty else set()
-            named = {f.ref for f in source.find(by_name)} if not by_name.empty else set()
+            at_address, named = refs(by_address), refs(by_name)
         except SourceError:
             down.append(source.name)
             continue

@@ -421,3 +421,25 @@ async def test_an_edit_from_the_chat_that_cannot_be_taken_is_answered_in_swedish
     ]
     (new,) = world.drafts(outcome.reference, "reply")
     assert new.version == 2 and new.text.endswith("/Eva")
+
+
+async def test_a_refusal_too_long_for_the_press_is_posted_whole_under_the_card(world, bot_api):
+    """Telegram shows at most 200 characters for a press: the command staff were told to run
+    was cut off mid-word ("noxbot requests tic"). Now the answer ends at a word, and the
+    whole text is a reply to the card."""
+    from handlers.sources_on_case import add_checklist_item
+
+    outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev till mig")
+    draft = world.reply_draft(outcome.reference)
+    with world.database.session() as session:
+        task = "search Fortnox for her invoices and her contracts of the last seven years"
+        add_checklist_item(session, world.case(outcome.reference), "Fortnox", task, world.clock())
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        bot_api.user_presses(EVA, f"d:{draft.id}:1:a", STAFF_CHAT, message_id=55)
+        await poll_chat_once(world.database, world.services, bot, settings, 0)
+    [answer] = [c.fields["text"] for c in bot_api.sent("answerCallbackQuery")]
+    [whole] = [c.fields for c in bot_api.sent() if c.fields.get("reply_parameters")]
+    assert len(answer) <= 190 and answer.endswith("…")
+    assert whole["text"].startswith(answer[:-1]) and "noxbot requests tick" in whole["text"]
+    assert int(whole["chat_id"]) == STAFF_CHAT and whole["reply_parameters"]["message_id"] == 55
