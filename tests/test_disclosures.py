@@ -99,7 +99,7 @@ def test_a_disclosures_file_with_a_bad_row_imports_nothing(world):
         assert session.exec(select(Disclosure)).all() == []
     assert str(caught.value) == (
         "nothing imported; 2 row(s) to fix: line 3: recipient_email is not an email address; "
-        "line 4: the person is no email or phone on file"
+        "line 4: person is not the email address or phone number of anyone on file"
     )
 
 
@@ -143,3 +143,26 @@ def test_disclosures_are_imported_from_an_sql_source_by_the_command(backend, req
     assert (code, output.strip()) == (0, "2 disclosure(s) imported, 0 already on record")
     code, output = run("disclosures", "import", "--source", "CRM", "-c", c)
     assert output.strip() == "0 disclosure(s) imported, 2 already on record"
+
+
+async def test_a_row_about_someone_erased_is_skipped_not_a_reason_to_import_nothing(disclosed):
+    """The CRM still lists whom Anna's CV went to after her erasure: importing its
+    disclosures again refused every row. Her row is skipped and counted; the rest go in."""
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    with world.database.session() as session:
+        for item in sources_json(session, world.case(reference))["checklist"]:
+            tick(session, reference, item["id"], "Ringde dem", actor="eva", now=world.clock())
+    world.approve(world.reply_draft(reference).id)
+    data = (
+        "person,recipient,recipient_email,date,what\n"
+        f"{ANNA_EMAIL},Exempelbanken AB,{BANK},2026-10-01,CV\n"
+        "john.carter@example.com,Kund Tre AB,,2026-11-02,CV\n"
+    ).encode()
+    with world.database.session() as session:
+        result = import_disclosures(
+            session, data, now=world.clock(), hash_key=world.services.hash_key
+        )
+    assert (result.added, result.erased) == (1, 1)
+    with world.database.session() as session, pytest.raises(DisclosureImportError):
+        import_disclosures(session, data, now=world.clock())  # without the key: as before

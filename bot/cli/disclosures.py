@@ -66,20 +66,27 @@ def disclosures_import(
         sql.dispose()
     with database.session() as session:
         if rows is not None:
-            result = import_rows(session, rows, now=services.clock())
+            result = import_rows(session, rows, now=services.clock(), hash_key=services.hash_key)
         else:
             assert file is not None
             data = read_named_file(file, "a CSV file")
-            result = import_disclosures(session, data, now=services.clock())
+            result = import_disclosures(
+                session, data, now=services.clock(), hash_key=services.hash_key
+            )
         audit.record(
             session,
             at=services.clock(),
             actor=staff_actor(),
             action="disclosures_imported",
             detail=f"{file.name if file else source}: {result.added} new, "
-            f"{result.already} already on record",
+            f"{result.already} already on record, {result.erased} of erased people",
         )
     if output_format is OutputFormat.JSON:
-        print_json({"added": result.added, "already": result.already})
+        print_json({"added": result.added, "already": result.already, "erased": result.erased})
         return
-    console.print(f"{result.added} disclosure(s) imported, {result.already} already on record")
+    erased = (
+        f"; {result.erased} about people erased from the register, skipped" if result.erased else ""
+    )
+    console.print(
+        f"{result.added} disclosure(s) imported, {result.already} already on record{erased}"
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.errors import NoxbotError
-from bot.store.register import InvalidContact, find_subject, normalise_email
+from bot.store.register import InvalidContact, find_subject, is_suppressed, normalise_email
 from bot.store.tables import Disclosure, Subject
 
 COLUMNS = ("person", "recipient", "recipient_email", "date", "what")
@@ -31,10 +31,15 @@ class DisclosureImportError(NoxbotError):
 class DisclosureImport:
     added: int
     already: int
+    #: Rows about people erased from the register (their contact points are suppressed):
+    #: nothing to record, and no reason to refuse the rest.
+    erased: int = 0
 
 
-def import_disclosures(session: Session, data: bytes, *, now: datetime) -> DisclosureImport:
-    """From a CSV file's bytes."""
+def import_disclosures(
+    session: Session, data: bytes, *, now: datetime, hash_key: bytes | None = None
+) -> DisclosureImport:
+    """From a CSV file's bytes (`hash_key`: see import_rows)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -47,7 +52,7 @@ def import_disclosures(session: Session, data: bytes, *, now: datetime) -> Discl
         raise DisclosureImportError(
             f"the header lacks {', '.join(missing)} (expected columns: {', '.join(COLUMNS)})"
         )
-    return import_rows(session, reader, now=now, first_line=2, unit="line")
+    return import_rows(session, reader, now=now, first_line=2, unit="line", hash_key=hash_key)
 
 
 def import_rows(
@@ -57,18 +62,28 @@ def import_rows(
     now: datetime,
     first_line: int = 1,
     unit: str = "row",
+    hash_key: bytes | None = None,
 ) -> DisclosureImport:
-    """From rows with the COLUMNS as keys (a CSV file's, or an SQL source's query's)."""
+    """From rows with the COLUMNS as keys (a CSV file's, or an SQL source's query's). With
+    `hash_key` (the verification secret), a row about someone erased from the register is
+    skipped and counted, not refused: the system it comes from may still hold it."""
     rows: list[Disclosure] = []
     problems: list[str] = []
+    erased = 0
     for number, raw in enumerate(source, start=first_line):
         row = {k: _cell(v) for k, v in raw.items()}
         if number > MAX_ROWS + first_line:
             raise DisclosureImportError(f"more than {MAX_ROWS} rows; split the file")
         person = (row.get("person") or "").strip()
         subject = _person(session, person)
+        if subject is None and hash_key is not None and _erased(session, hash_key, person):
+            erased += 1
+            continue
         if subject is None:
-            problems.append(f"{unit} {number}: the person is no email or phone on file")
+            problems.append(
+                f"{unit} {number}: person is not the email address or phone number of anyone "
+                "on file"
+            )
             continue
         recipient = (row.get("recipient") or "").strip()
         if not recipient:
@@ -116,7 +131,7 @@ def import_rows(
         session.add(row)
         added += 1
     session.flush()
-    return DisclosureImport(added, already)
+    return DisclosureImport(added, already, erased)
 
 
 def _cell(value: Any) -> str:
@@ -126,6 +141,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, date):  # a datetime is a date too
         return value.isoformat()[:10]
     return str(value)
+
+
+def _erased(session: Session, hash_key: bytes, value: str) -> bool:
+    """Whether `value` is a contact point of someone erased (kept only as a keyed hash)."""
+    return bool(value) and is_suppressed(
+        session, hash_key, "email" if "@" in value else "phone", value
+    )
 
 
 def _person(session: Session, value: str) -> Subject | None:
