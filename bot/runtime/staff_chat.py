@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
@@ -17,9 +17,11 @@ from bot.store.audit import chain_head
 from bot.store.database import Database
 from bot.store.tables import ChannelCursor, Draft, DraftStatus, Request, StaffAlert
 from bot.workflow.approval import approval_plan
+from bot.workflow.cases import erased_why
 from bot.workflow.services import Services
 from bot.workflow.staff_decisions import card_facts, decision_data, draft_card, staff_text
 from bot.workflow.staff_texts import alert_post, staff_language, staff_name
+from bot.workflow.words import name_words
 
 log = logging.getLogger("noxbot")
 
@@ -128,7 +130,7 @@ async def close_decided_cards(
     Returns how many were edited."""
     with database.session() as session:
         drafts = [
-            (d, session.get(Request, d.request_id))
+            (d, session.get(Request, d.request_id), _erased(session, d))
             for d in session.exec(
                 select(Draft)
                 .where(
@@ -140,9 +142,15 @@ async def close_decided_cards(
             )
         ]
     language = _language(services)
-    for draft, case in drafts:
+    for draft, case, erased in drafts:
         reference = case.reference if case else "?"
-        card = split_text(printable(draft_card(draft, reference, language=language)))[-1]
+        if erased:  # nothing of the person stays on the chat service's servers
+            purpose = name_words(draft.purpose)
+            card = staff_text(
+                services, "erased_card", reference=reference, purpose=purpose, v=draft.version
+            )
+        else:
+            card = split_text(printable(draft_card(draft, reference, language=language)))[-1]
         text = f"{card}\n\n{decision_line(services, draft)}"
         try:
             await bot.edit_message_text(
@@ -159,6 +167,15 @@ async def close_decided_cards(
             stored.staff_card_closed_at = services.clock()
             session.add(stored)
     return len(drafts)
+
+
+def _erased(session: Session, draft: Draft) -> bool:
+    """Whether the draft's case lost its person's data to an erasure (or retention), or the
+    draft was withdrawn because of one."""
+    if "erased the person's data" in (draft.decision_reason or ""):
+        return True
+    case = session.get(Request, draft.request_id)
+    return case is not None and erased_why(session, case) is not None
 
 
 async def _post_audit_head(database: Database, services: Services, bot: Bot, chat_id: int) -> int:

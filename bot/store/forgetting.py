@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from bot.store import audit
@@ -87,7 +88,21 @@ def forget_correspondence(
     for message in session.exec(select(Message).where(or_(*conditions))):
         clear_message(session, message, now)
         cleared += 1
+    _reopen_staff_cards(session, subject_id)
     return cleared
+
+
+def _reopen_staff_cards(session: Session, subject_id: int) -> None:
+    """The staff chat's cards of the person's cases hold the drafts' text on the chat
+    service's servers: each is edited again (bot.runtime.staff_chat.close_decided_cards),
+    down to the case, the draft and the decision."""
+    cases = select(Request.id).where(Request.subject_id == subject_id)
+    session.execute(
+        update(Draft)
+        .where(col(Draft.request_id).in_(cases), col(Draft.staff_message_id).is_not(None))
+        .values(staff_card_closed_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def forget_in_case(session: Session, case: Request) -> None:

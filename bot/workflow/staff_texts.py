@@ -29,6 +29,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "approved": "✅ Godkänt av {who}, {when}",
         "rejected": "✖ Avslaget av {who}, {when}",
         "superseded": "— Ersatt av en nyare version eller ett senare steg; inget beslut behövs",
+        "erased_card": (
+            "{reference}: {purpose} v{v}. Personens uppgifter är raderade: kortets text är "
+            "borttagen härifrån."
+        ),
         "done_approve": "Utkast {id} v{version} godkänt; det skickas.",
         "done_reject": "Utkast {id} avslaget; svara på kortet med ny text för en ny version.",
         "not_done": "Inte gjort: {why}",
@@ -74,6 +78,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "rejected": "✖ Rejected by {who}, {when}",
         "superseded": (
             "— Superseded: a newer version or a later step replaced it; no decision needed"
+        ),
+        "erased_card": (
+            "{reference}: {purpose} v{v}. The person's data was erased: the card's text is "
+            "removed from here."
         ),
         "done_approve": "Draft {id} v{version} approved; it will be sent.",
         "done_reject": "Draft {id} rejected; answer its card with new text for a new version.",

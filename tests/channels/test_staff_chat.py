@@ -443,3 +443,23 @@ async def test_a_refusal_too_long_for_the_press_is_posted_whole_under_the_card(w
     assert len(answer) <= 190 and answer.endswith("…")
     assert whole["text"].startswith(answer[:-1]) and "noxbot requests tick" in whole["text"]
     assert int(whole["chat_id"]) == STAFF_CHAT and whole["reply_parameters"]["message_id"] == 55
+
+
+async def test_an_erasure_leaves_no_card_in_the_staff_chat_with_the_persons_data(world, bot_api):
+    """The chat's cards are copies on Telegram's servers: once the erasure is carried out,
+    every card of the person's cases is edited down to the case, the draft and the
+    decision. Before, the approved erasure reply's card kept the whole text (her name, her
+    address, her CV's file name)."""
+    outcome = world.email("anna.lindqvist@example.se", "Radera alla mina uppgifter hos er.")
+    world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
+    settings = _settings(world, bot_api)
+    async with make_bot(settings.telegram, bot_api.token) as bot:
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+        posted = [c.fields["text"] for c in bot_api.sent() if "reply_markup" in c.fields]
+        assert any("Anna Lindqvist" in text for text in posted)
+        world.approve(world.reply_draft(outcome.reference).id)
+        await notify_staff(world.database, world.services, bot, STAFF_CHAT)
+    edits = [c.fields["text"] for c in bot_api.sent("editMessageText")]
+    assert edits and all("The person's data was erased" in text for text in edits)
+    assert not any("Lindqvist" in text or "anna." in text for text in edits)
+    assert any("✅ Approved by" in text for text in edits)
