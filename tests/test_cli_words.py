@@ -25,6 +25,8 @@ def test_requests_list_on_a_fresh_database_says_no_requests_not_a_bare_header(co
     assert output.strip() == "No requests with that status."
     code, output = run("requests", "list", "--format", "json")
     assert json.loads(output) == []
+    assert run("drafts", "list")[1].strip() == "No drafts waiting for approval."
+    assert json.loads(run("drafts", "list", "--format", "json")[1]) == []
 
 
 def test_subjects_search_without_a_match_says_no_one_found(config, tmp_path):

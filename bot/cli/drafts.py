@@ -112,6 +112,8 @@ def drafts_list(
         drafts = [draft_json(session, d) for d in open_drafts(session)]
     if output_format is OutputFormat.JSON:
         print_json(drafts)
+    elif not drafts:  # (a sentence, as the other lists say it, not a bare header)
+        console.print("No drafts waiting for approval.")
     else:
         print_drafts(drafts)
 
