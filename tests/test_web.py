@@ -313,6 +313,23 @@ def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_cas
         )
         session.add(kept)
         session.flush()
+        read = Message(  # an ordinary mail an alert points at: no raw file is kept
+            dedupe_key="web-read-1",
+            channel="email",
+            address="y@example.se",
+            received_at=site.services.clock(),
+            state=MessageState.NOT_A_REQUEST,
+        )
+        session.add(read)
+        session.flush()
+        session.add(
+            StaffAlert(
+                message_id=read.id,
+                kind="new_message",
+                text="A new message from the requester.",
+                created_at=site.services.clock(),
+            )
+        )
         session.add(
             StaffAlert(
                 message_id=kept.id,

@@ -558,23 +558,15 @@ async def test_a_challenge_past_its_time_shows_in_the_console_as_waiting_on_staf
     showed a case whose challenge nobody answered in time as still waiting on the
     requester, as `requests list` does not: the queue and the case page move it to staff
     first, as the command line's lists do."""
-    import re
-
-    import httpx
-
+    from tests.web_kit import console_client
     from tests.workflow_kit import ANNA_EMAIL
 
-    world, app = _console(tmp_path)
+    world = make_world(tmp_path)
     try:
         reference = world.email(ANNA_EMAIL, "Hej, jag vill ha ett registerutdrag om mig.").reference
         assert world.case(reference).status == "awaiting_verification"
         world.clock.advance(hours=world.services.settings.verification.code_ttl_hours + 1)
-        transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1))
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-            csrf = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/login")).text)
-            assert csrf is not None
-            form = {"csrf": csrf[1], "name": "alice", "password": PASSWORD}
-            assert (await http.post("/login", data=form)).status_code == 303
+        async with console_client(world) as (http, _):
             queue = (await http.get("/")).text
             case_page = (await http.get(f"/cases/{reference}")).text
         row = next(r for r in queue.split("<tr") if reference in r)

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 
 import phonenumbers
 
+from bot.rules.deadlines import MONTH_NAMES
+
 #: Every dash Word, Outlook and people put between groups of digits or words.
 _DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2212"
 #: A value written only with these is a number (phone, organisation or identity number,
@@ -34,36 +36,6 @@ MIN_DIGITS = 6
 #: The longest number looked for (an international phone number has at most 15 digits).
 MAX_DIGITS = 16
 _ISO_DATE = re.compile(r"(\d{4}) (\d{2}) (\d{2})")  # (as folded: the dashes are spaces)
-_MONTHS = {
-    "sv": [
-        "januari",
-        "februari",
-        "mars",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "augusti",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ],
-    "en": [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ],
-}
 _ORDINAL = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}
 #: A long value's sentences, each found on its own when at least this long (a CV pasted in
 #: part).
@@ -160,8 +132,8 @@ def _date_forms(plain: str) -> list[str]:
     for d, m in {(str(day), str(month)), (f"{day:02}", f"{month:02}")}:
         forms += [f"{d}/{m} {year}", f"{d}/{m}/{year}", f"{d}.{m}.{year}", f"{d}.{m} {year}"]
     ordinal = f"{day}{_ORDINAL.get(day, 'th')}"
-    for language, months in _MONTHS.items():
-        name = months[month - 1]
+    for language, months in MONTH_NAMES.items():
+        name = months[month - 1].casefold()
         for written in {name, name[:3], f"{name[:3]}."}:
             forms += [f"{day} {written} {year}", f"{written} {day}, {year}"]
             forms += [f"{written} {day} {year}"]

@@ -68,7 +68,7 @@ def listen_on(host: str, port: int) -> socket.socket:
     except OSError as exc:
         listening.close()
         taken = " (another program, perhaps another noxbot web, listens there)"
-        hint = taken if exc.errno in (errno.EADDRINUSE,) else ""
+        hint = taken if exc.errno == errno.EADDRINUSE else ""
         raise NoxbotError(
             f"[web] cannot listen on {host}:{port}: {exc.strerror}{hint}; choose another "
             "port: [web] port in the config (noxbot web also takes --port)"

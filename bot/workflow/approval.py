@@ -230,7 +230,7 @@ def _reply_plan(
         how("checklist", id=item.id, source=item.source, task=item.task, reference=case.reference)
         for item in open_checklist(session, case)
     )
-    waiting_acks = _waiting_acknowledgments(session, case)
+    waiting_acks = _waiting_drafts(session, case, ("acknowledgment",))
     if waiting_acks:
         will.append(say("ack_withdrawn", ids=", ".join(str(i) for i in waiting_acks)))
     view = _view(session, services, case, draft)
@@ -247,9 +247,7 @@ def _reply_plan(
 ANSWERED_BY_THE_REPLY = ("acknowledgment", "extension", "refusal")
 
 
-def _waiting_acknowledgments(
-    session: Session, case: Request, purposes: tuple[str, ...] = ("acknowledgment",)
-) -> list[int]:
+def _waiting_drafts(session: Session, case: Request, purposes: tuple[str, ...]) -> list[int]:
     """Drafts of the case of these purposes still waiting for approval or an edit: once its
     reply is approved they would tell the person, after the answer, that the request
     arrived (or that more time is needed, or that it is refused)."""
@@ -478,7 +476,7 @@ def _carry_out_reply(
             detail=done,
         )
     drop_contact_challenges_outside(session, services, case, scope.get("changes", []), actor=actor)
-    waiting = _waiting_acknowledgments(session, case, ANSWERED_BY_THE_REPLY)
+    waiting = _waiting_drafts(session, case, ANSWERED_BY_THE_REPLY)
     if waiting:  # after the answer they would only confuse the person, or contradict it
         supersede_open_drafts(session, case, purposes=ANSWERED_BY_THE_REPLY)
         audit.record(

@@ -17,40 +17,10 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 
 from bot.config import OrganisationSettings
 from bot.errors import NoxbotError
+from bot.rules.deadlines import MONTH_NAMES
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("sv", "en")
-
-_MONTHS = {
-    "sv": (
-        "januari",
-        "februari",
-        "mars",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "augusti",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
 
 
 class TemplateProblem(NoxbotError):
@@ -73,7 +43,7 @@ def humanjoin(items: list[str], language: str) -> str:
 
 
 def longdate(value: date, language: str) -> str:
-    return f"{value.day} {_MONTHS[language][value.month - 1]} {value.year}"
+    return f"{value.day} {MONTH_NAMES[language][value.month - 1]} {value.year}"
 
 
 class Drafter:
