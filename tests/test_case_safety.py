@@ -422,15 +422,20 @@ async def test_a_case_closed_after_its_reply_was_approved_does_not_send_it_later
 
 async def test_a_case_whose_approved_reply_gave_up_can_be_closed_and_it_stays_unsent(world):
     """The reply could not be delivered and staff give up on it: the case may be closed,
-    and the reply is not sent later by `outbox retry`."""
+    the reply is not sent later by `outbox retry`, and its "could not be sent" alert no
+    longer asks staff to retry it (before, it stayed open, naming `outbox retry`)."""
     reference = await verified_access_case(world)
     reply = world.approve(world.reply_draft(reference).id)
     await world.refused_until_given_up()
+    [failed] = world.alerts("send_failed")
+    assert failed.resolved_at is None and f"outbox retry {reply.id}" in failed.text
     with world.database.session() as session:
         close_case(session, world.services, reference, "the address no longer works", actor="x")
     assert world.case(reference).status == "closed"
     with world.database.session() as session, pytest.raises(NoxbotError, match="closed"):
         requeue(session, world.services, reply.id, actor="staff:eva")
+    [failed] = world.alerts("send_failed")
+    assert failed.resolved_at is not None and failed.resolved_by == "x"
 
 
 async def test_a_personal_identity_number_staff_write_is_kept_nowhere(world):

@@ -283,6 +283,8 @@ async def test_a_no_after_the_reply_gave_up_sending_keeps_it_from_being_sent_aga
     assert not [m for m in await any_world.deliver() if m.address == ANNA_EMAIL]
     [alert] = any_world.alerts("possible_impersonation")
     assert "withdrawn before it went (1 message(s))" in alert.text
+    [failed] = any_world.alerts("send_failed")  # nothing is left to retry
+    assert failed.resolved_at is not None
 
 
 def _approved_access_reply(world: World) -> tuple[str, Draft]:

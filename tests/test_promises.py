@@ -214,6 +214,22 @@ async def test_an_approved_erasure_withdraws_the_persons_other_waiting_drafts_an
     assert not [m for m in world.sent_to(ANNA_EMAIL) if "Your code" in m.text]
 
 
+async def test_an_erasure_withdraws_an_export_that_gave_up_and_its_retry_alert(world):
+    """The person's export could not be delivered (the sender gave up), then their erasure
+    is approved: the export can no longer be sent again, and the "could not be sent" alert
+    that told staff to retry it is resolved with it."""
+    export = await verified(world, "Please send me my personal data as JSON.", "Export")
+    reply = world.approve(world.reply_draft(export).id)
+    await world.refused_until_given_up()
+    erasure = await verified(world, "Radera alla mina personuppgifter.", "Radera")
+    world.approve(world.reply_draft(erasure).id)
+    with world.session() as session:
+        assert session.get(Outbox, reply.id).status == "cancelled"
+    [failed] = [a for a in world.alerts("send_failed") if f"outbox {reply.id} " in a.text]
+    assert failed.resolved_at is not None
+    assert not [m for m in await world.deliver() if m.attachments]
+
+
 async def test_the_reply_to_an_erasure_keeps_only_what_was_sent_when_and_to_whom(world):
     reference = await verified(world, "Skicka en kopia av mina uppgifter och radera dem sedan.")
     world.approve(world.reply_draft(reference).id)

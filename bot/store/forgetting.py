@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from bot.store import audit
+from bot.store.records import resolve_send_failed
 from bot.store.tables import (
     FINAL_STATES,
     ChecklistItem,
@@ -213,6 +214,8 @@ def withdraw_pending_copies(
         verification.note = f"the person was erased ({erasing.reference})"
         session.add(verification)
     for row in queued:
+        if row.status == OutboxStatus.FAILED:
+            resolve_send_failed(session, row, actor=actor, now=now)
         row.status = OutboxStatus.CANCELLED
         row.last_error = f"withdrawn: {erasing.reference} erased the person's data"
         row.text, row.attachments = "(withdrawn unsent after an erasure)", []

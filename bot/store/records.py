@@ -18,6 +18,7 @@ from bot.errors import CaseError, NoxbotError
 from bot.store.register import find_subject, normalise
 from bot.store.tables import (
     ContactKind,
+    Outbox,
     ReferenceCounter,
     Request,
     RequestStatus,
@@ -112,6 +113,21 @@ def alert_staff(
             created_at=now,
         )
     )
+
+
+def resolve_send_failed(session: Session, row: Outbox, *, actor: str, now: datetime) -> None:
+    """The open "could not be sent" alert about this message, resolved: it was queued again
+    or withdrawn, so there is nothing left for staff to do about it."""
+    for alert in session.exec(
+        select(StaffAlert).where(
+            StaffAlert.kind == "send_failed",
+            col(StaffAlert.text).startswith(f"outbox {row.id} ("),
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at = now
+        alert.resolved_by = actor
+        session.add(alert)
 
 
 def contact_kind_of(channel: str) -> ContactKind | None:

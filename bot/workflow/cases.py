@@ -601,7 +601,9 @@ def _withdraw_the_reply(session: Session, services: Services, case: Request, *, 
         )
     ).all()
     note = "withdrawn: the case was closed without it"
-    withdrawn = withdraw_queued(session, case.id, "reply", note, failed_too=True)
+    withdrawn = withdraw_queued(
+        session, case.id, "reply", note, failed_too=True, actor=actor, now=services.clock()
+    )
     # (one the sender took after it was read: a conditional write, so it is not withdrawn)
     if any(status == OutboxStatus.SENDING for _, status in rows) or withdrawn < len(rows):
         raise CaseError(

@@ -606,7 +606,9 @@ def deny_identity(
         note = "withdrawn: the person on file said they did not make the request"
         # One that gave up must not be sent again either; one the sender is handing over
         # right now cannot be stopped, but is not tried again if this attempt fails.
-        stopped = withdraw_queued(session, case.id, "reply", note, failed_too=True)
+        stopped = withdraw_queued(
+            session, case.id, "reply", note, failed_too=True, actor=actor, now=services.clock()
+        )
         going = withdraw_unless_sent(session, case.id, "reply", note)
         unsent = (
             f" Its reply was withdrawn before it went ({stopped} message(s)): close the case "

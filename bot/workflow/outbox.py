@@ -15,6 +15,7 @@ from bot.channels.messages import Attachment, Button
 from bot.errors import NoxbotError
 from bot.rules.channels import ChannelName
 from bot.store import audit
+from bot.store.records import SYSTEM, resolve_send_failed
 from bot.store.rows import insert_now, new_row, update_now_if
 from bot.store.tables import (
     Draft,
@@ -22,7 +23,6 @@ from bot.store.tables import (
     Outbox,
     OutboxStatus,
     Request,
-    StaffAlert,
 )
 from bot.workflow.services import Services
 
@@ -201,21 +201,6 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
     return row
 
 
-def resolve_send_failed(session: Session, row: Outbox, *, actor: str, now: datetime) -> None:
-    """The open "could not be sent" alert about this message, resolved: it was queued again
-    or withdrawn."""
-    for alert in session.exec(
-        select(StaffAlert).where(
-            StaffAlert.kind == "send_failed",
-            col(StaffAlert.text).startswith(f"outbox {row.id} ("),
-            col(StaffAlert.resolved_at).is_(None),
-        )
-    ):
-        alert.resolved_at = now
-        alert.resolved_by = actor
-        session.add(alert)
-
-
 def withdraw_unless_sent(session: Session, request_id: int | None, purpose: str, note: str) -> int:
     """The case's messages of `purpose` the sender is handing over right now: they cannot be
     stopped, but they are not tried again should this attempt fail (WITHDRAW_UNLESS_SENT).
@@ -254,12 +239,15 @@ def withdraw_queued(
     address: str | None = None,
     *,
     failed_too: bool = False,
+    actor: str = SYSTEM,
+    now: datetime | None = None,
 ) -> int:
     """The case's messages of `purpose` still queued (to `address`, when given) cancelled
     with `note`; one the sender has taken meanwhile is left to go (a conditional write:
     the sender's "sending" is never overwritten). `failed_too`: also those that gave up,
-    which staff could otherwise send again (`requeue`) after the reason to withdraw them.
-    Returns how many were withdrawn."""
+    which staff could otherwise send again (`requeue`) after the reason to withdraw them;
+    their "could not be sent" alerts are resolved by `actor` at `now` (nothing is left to
+    retry). Returns how many were withdrawn."""
     statuses = [OutboxStatus.QUEUED, *([OutboxStatus.FAILED] if failed_too else [])]
     query = select(Outbox).where(
         Outbox.request_id == request_id,
@@ -273,4 +261,6 @@ def withdraw_queued(
         was = {"status": row.status}
         if update_now_if(session, row, was, status=OutboxStatus.CANCELLED, last_error=note):
             withdrawn += 1
+            if was["status"] == OutboxStatus.FAILED and now is not None:
+                resolve_send_failed(session, row, actor=actor, now=now)
     return withdrawn
