@@ -32,6 +32,10 @@ async def smtp_port():
     await server.wait_closed()
 
 
+#: The one group the fake Bot API's bot is in, and who is in it.
+STAFF_CHAT, STAFF_MEMBERS = -1001234567890, (7001, 7002)
+
+
 @pytest.fixture
 async def bot_api():
     async def get_me(request: web.Request) -> web.Response:
@@ -51,8 +55,25 @@ async def bot_api():
             }
         )
 
+    async def get_chat(request: web.Request) -> web.Response:
+        fields = await request.post()
+        if fields["chat_id"] != str(STAFF_CHAT):  # as Telegram answers for a chat the bot is not in
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+                status=400,
+            )
+        return web.json_response({"ok": True, "result": {"id": STAFF_CHAT, "type": "supergroup"}})
+
+    async def get_chat_member(request: web.Request) -> web.Response:
+        fields = await request.post()
+        status = "member" if int(fields["user_id"]) in STAFF_MEMBERS else "left"
+        user = {"id": int(fields["user_id"]), "is_bot": False, "first_name": "X"}
+        return web.json_response({"ok": True, "result": {"status": status, "user": user}})
+
     app = web.Application()
     app.router.add_post("/bot{token}/getMe", get_me)
+    app.router.add_post("/bot{token}/getChat", get_chat)
+    app.router.add_post("/bot{token}/getChatMember", get_chat_member)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -73,6 +94,29 @@ async def test_check_reaches_smtp_and_the_bot_api(smtp_port, bot_api, monkeypatc
     probes = {p.name: p for p in await check_servers(settings)}
     assert probes["SMTP"].ok, probes["SMTP"].detail
     assert probes["Telegram"].ok and "@nox_test_bot" in probes["Telegram"].detail
+
+
+async def test_check_says_what_keeps_the_staff_chat_from_working(bot_api, monkeypatch):
+    """A staff chat id the bot is not in, an empty list of who may decide, and a user id
+    that is not in the chat: each would show only as a silent staff chat after the start."""
+    monkeypatch.setenv("TEST_TG_TOKEN", "123:good")
+
+    async def telegram_probe(**staff: object):
+        telegram = {"token_env": "TEST_TG_TOKEN", "base_url": bot_api, **staff}
+        [probe] = await check_servers(parse_settings({"telegram": telegram}))
+        return probe
+
+    working = await telegram_probe(staff_chat_id=STAFF_CHAT, staff_user_ids=[7001, 7002])
+    assert working.ok and f"staff chat {STAFF_CHAT} with 2 staff member(s)" in working.detail
+    typo = await telegram_probe(staff_chat_id=-100999, staff_user_ids=[7001])
+    assert not typo.ok and "the staff chat -100999 cannot be reached" in typo.detail
+    assert "chat not found" in typo.detail and "add @nox_test_bot to the group" in typo.detail
+    nobody = await telegram_probe(staff_chat_id=STAFF_CHAT)
+    assert not nobody.ok and "staff_user_ids is empty" in nobody.detail
+    outsider = await telegram_probe(staff_chat_id=STAFF_CHAT, staff_user_ids=[7001, 7009])
+    assert not outsider.ok and "7009" in outsider.detail and "7001" not in outsider.detail
+    no_chat = await telegram_probe(staff_user_ids=[7001])
+    assert no_chat.ok and "staff_user_ids has no use" in no_chat.detail
 
 
 async def test_check_names_a_wrong_token_a_missing_secret_and_a_closed_port(bot_api, monkeypatch):

@@ -325,7 +325,67 @@ async def check_telegram(telegram: TelegramSettings, token: str | None) -> Probe
         return Probe("Telegram", False, f"{telegram.base_url}: {described}")
     if not body.get("ok"):
         return Probe("Telegram", False, f"getMe refused: {body.get('description', 'no reason')}")
-    return Probe("Telegram", True, f"bot @{body['result'].get('username', '?')} answers")
+    name = f"@{body['result'].get('username', '?')}"
+    try:
+        problem = await _staff_chat_problem(telegram, token, name)
+    except Exception as exc:
+        problem = f"the staff chat could not be checked: {_describe(exc).replace(token, '<token>')}"
+    if problem:
+        return Probe("Telegram", False, f"bot {name} answers, but {problem}")
+    members = len(telegram.staff_user_ids)
+    if telegram.staff_chat_id is not None:
+        staff = f"staff chat {telegram.staff_chat_id} with {members} staff member(s) in it"
+    elif members:
+        staff = "no staff chat: staff_user_ids has no use without [telegram] staff_chat_id"
+    else:
+        staff = "no staff chat ([telegram] staff_chat_id is not set)"
+    return Probe("Telegram", True, f"bot {name} answers; {staff}")
+
+
+#: Staff user ids checked for membership of the staff chat at most (one call each).
+_MEMBERS_CHECKED = 20
+
+
+async def _staff_chat_problem(telegram: TelegramSettings, token: str, bot: str) -> str | None:
+    """What keeps the staff chat from working, in words, or None: a chat the bot is not
+    in (nothing would be posted there), nobody allowed to press its buttons, or a staff user
+    id that is not in it (a typo'd id presses nothing)."""
+    import httpx
+
+    chat_id = telegram.staff_chat_id
+    if chat_id is None:
+        return None
+    async with httpx.AsyncClient(timeout=15) as client:
+
+        async def call(method: str, **fields: object) -> dict:
+            response = await client.post(f"{telegram.base_url}{token}/{method}", data=fields)
+            return response.json()
+
+        chat = await call("getChat", chat_id=chat_id)
+        if not chat.get("ok"):
+            why = chat.get("description", "no reason")
+            return (
+                f"the staff chat {chat_id} cannot be reached ({why}): add {bot} to the group "
+                "and check [telegram] staff_chat_id"
+            )
+        if not telegram.staff_user_ids:
+            return (
+                "[telegram] staff_user_ids is empty: nobody can press Approve or Reject in the "
+                "staff chat"
+            )
+        outside = []
+        for user_id in telegram.staff_user_ids[:_MEMBERS_CHECKED]:
+            member = await call("getChatMember", chat_id=chat_id, user_id=user_id)
+            result = member.get("result") if member.get("ok") else None
+            status = result.get("status") if isinstance(result, dict) else None
+            if status in (None, "left", "kicked"):
+                outside.append(str(user_id))
+        if outside:
+            return (
+                f"staff user id(s) {', '.join(outside)} in [telegram] staff_user_ids are not "
+                f"members of the staff chat {chat_id}"
+            )
+    return None
 
 
 async def check_servers(settings: Settings) -> list[Probe]:
