@@ -3,6 +3,7 @@ verified person, and approval carries out exactly what the approved text says.""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from tests.workflow_kit import (
     ANNA_TELEGRAM,
     ERIK_EMAIL,
     JOHN_EMAIL,
+    JOHN_TELEGRAM,
     World,
+    make_world,
 )
 
 ATTACKER = "mallory@attacker.example"
@@ -88,6 +91,10 @@ async def test_a_changed_email_and_phone_are_confirmed_on_the_old_ones_and_prove
     with pytest.raises(CaseError, match="change of email waits for the old one"):
         world.approve(draft.id)
     world.email(ERIK_EMAIL, old_address_code, f"Re: [{outcome.reference}]")
+    # The new address must show it is his too: a code was mailed to it.
+    with pytest.raises(CaseError, match="a new email address to answer the code"):
+        world.approve(draft.id)
+    world.email(ATTACKER, world.code_mailed_to(ATTACKER), f"Re: [{outcome.reference}]")
     world.approve(draft.id)
     with world.session() as session:
         assert find_subject(session, "email", ATTACKER).name == "Erik Svensson"
@@ -103,13 +110,54 @@ async def test_a_changed_email_and_phone_are_confirmed_on_the_old_ones_and_prove
     assert world.verification(later.reference).method == "phone_call"
 
 
+async def test_a_person_on_file_cannot_take_someone_elses_address_to_receive_their_mail(
+    tmp_path,
+):
+    """John, verified on his own channels, asks to change his email to Per's address (Per
+    is not on file, but his mail is in the archive). Before, both codes went to John's own
+    inbox, the change was approved, and John's next access reply carried Per's mail. Now a
+    code goes to the new address itself; without it the change cannot be approved."""
+    import mailbox
+    from email.message import EmailMessage
+
+    from bot.config import MaildirSource
+
+    per = "per.olsson@example.org"
+    archive = mailbox.Maildir(tmp_path / "archive", create=True)
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = per, "info@noxconsulting.se", "Sjukskrivning"
+    mail["Date"], mail["Message-ID"] = "Mon, 02 Nov 2026 10:00:00 +0100", "<sjuk@example.org>"
+    mail.set_content("Hej, jag är sjukskriven till mars. /Per")
+    archive.add(mail)
+    source = MaildirSource(
+        type="maildir", name="Arkiv", path=str(tmp_path / "archive"),
+        erase_folder=str(tmp_path / "erased"),
+    )  # fmt: skip
+    world = make_world(tmp_path, sources=[source])
+    asked = world.chat(JOHN_TELEGRAM, f"Hi, my email address has changed to {per}. Please fix it.")
+    await world.deliver()
+    for mail_to_john in world.sent_to(JOHN_EMAIL):  # who asked; the old address's "yes"
+        world.chat(JOHN_TELEGRAM, re.search(r"\b\d{6}\b", mail_to_john.text).group(0))
+    assert [m for m in world.sent_to(per) if "change of your email address" in m.text]
+    draft = world.reply_draft(asked.reference)
+    with pytest.raises(CaseError, match="a new email address to answer the code"):
+        world.approve(draft.id)
+    with world.session() as session:
+        assert find_subject(session, "email", per) is None
+    world.clock.advance(days=20)  # nothing changes with time: the code is still unanswered
+    with pytest.raises(CaseError, match="waits for the old one"):
+        world.approve(world.reply_draft(asked.reference).id)
+
+
 async def test_the_old_address_saying_no_to_a_change_stops_it(world):
     outcome = world.email(ERIK_EMAIL, f"Hej, min nya e-post är {ATTACKER}, rätta det.")
     await world.deliver()
     world.call_confirms(outcome.reference)
     with world.session() as session:
         challenge = session.exec(
-            select(Verification).where(Verification.confirms_contact == "email")
+            select(Verification).where(
+                Verification.confirms_contact == "email", Verification.address == ERIK_EMAIL
+            )
         ).one()
     reply = next(m for m in world.sent_to(ERIK_EMAIL) if m.message_id == challenge.challenge_ref)
     world.email(ERIK_EMAIL, "NEJ", f"Re: {reply.subject}", in_reply_to=reply.message_id)
@@ -522,12 +570,13 @@ async def test_a_no_from_the_old_address_after_approval_alerts_staff(world):
     with world.database.session() as session:
         new = edit_draft(session, world.services, draft.id, text, actor="staff:eva",
                          changes={"company": "Nova Data AB"})  # fmt: skip
-    world.approve(new.id)  # the email change was left out: its challenge ends
+    world.approve(new.id)  # the email change was left out: its challenges end
     with world.session() as session:
-        challenge = session.exec(
+        challenges = session.exec(
             select(Verification).where(Verification.confirms_contact == "email")
-        ).one()
-    assert challenge.status == "cancelled"
+        ).all()
+    assert {c.address for c in challenges} == {ANNA_EMAIL, "anna@nova.example"}
+    assert {c.status for c in challenges} == {"cancelled"}
 
 
 def test_a_company_that_changed_its_name_is_not_read_as_the_persons_name():

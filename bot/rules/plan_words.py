@@ -75,8 +75,8 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "confirmation (its own case)"
         ),
         "change_waits": (
-            "the change of {fields} waits for the old one on file to confirm it (a code or a "
-            "call was sent)"
+            "the change of {fields} waits for the old one on file to confirm it, and a new "
+            "email address to answer the code sent to it (codes or a call were sent)"
         ),
         "and": " and ",
         "record_changed": (
@@ -190,8 +190,9 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "bekräftelse (ett eget ärende)"
         ),
         "change_waits": (
-            "ändringen av {fields} väntar på att den gamla uppgiften i registret bekräftar den "
-            "(en kod eller ett samtal har skickats)"
+            "ändringen av {fields} väntar på att den gamla uppgiften i registret bekräftar den, "
+            "och på att en ny e-postadress svarar med koden som skickats dit (koder eller ett "
+            "samtal har skickats)"
         ),
         "and": " och ",
         "record_changed": (

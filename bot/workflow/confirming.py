@@ -193,7 +193,8 @@ def start_verification(
     else:
         verification.expires_at = None
         what = (
-            f"that they asked to change their {confirms_contact} on file to {confirms_value}"
+            f"that they asked to change their {confirms_contact} on file to {confirms_value} "
+            f"(and call {confirms_value} too, to hear that the new number is theirs)"
             if confirms_contact
             else "the request"
         )
@@ -299,6 +300,23 @@ def _confirms(verification: Verification, field: str, old: str, new: str) -> boo
     return verification.channel == str(kind) and verification.address == old
 
 
+def _proves_new(verification: Verification, field: str, new: str) -> bool:
+    """Whether a challenge went to the new email address itself, for this change: answered,
+    it shows the address is the requester's."""
+    return (
+        field == "email"
+        and verification.confirms_contact == field
+        and verification.confirms_value == new
+        and verification.channel == str(CONTACT_FIELDS[field])
+        and verification.address == new
+    )
+
+
+def _asks_about(verification: Verification, field: str, old: str, new: str) -> bool:
+    """Whether a challenge is one of those this change needs (either side)."""
+    return _confirms(verification, field, old, new) or _proves_new(verification, field, new)
+
+
 def contact_changes(changes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(field, old, new) of each change to a contact point that verification uses."""
     return [
@@ -312,8 +330,10 @@ def unconfirmed_contact_changes(
     session: Session, case: Request, changes: list[dict[str, Any]]
 ) -> list[str]:
     """The contact points a change would replace that have not confirmed that very change
-    on their old value: approval of such a change waits (GDPR Art. 12(6): a change of the
-    channel we verify through is exactly what an impostor would ask for)."""
+    on their old value, or (an email address) whose new value has not shown it is the
+    requester's: approval of such a change waits (GDPR Art. 12(6): a change of the channel
+    we verify through is exactly what an impostor would ask for, and an address that is
+    someone else's would bring their data into the requester's next access reply)."""
     confirmed = list(
         session.exec(
             select(Verification).where(
@@ -326,6 +346,7 @@ def unconfirmed_contact_changes(
         field
         for field, old, new in contact_changes(changes)
         if not any(_confirms(v, field, old, new) for v in confirmed)
+        or (field == "email" and not any(_proves_new(v, field, new) for v in confirmed))
     ]
 
 
@@ -343,7 +364,7 @@ def drop_contact_challenges_outside(
     for verification in pending_verifications(session, case):
         if verification.confirms_contact is None:
             continue
-        if not any(_confirms(verification, *change) for change in wanted):
+        if not any(_asks_about(verification, *change) for change in wanted):
             finish_verification(
                 session,
                 services,
@@ -355,18 +376,26 @@ def drop_contact_challenges_outside(
             )
 
 
-def ensure_contact_confirmations(
-    session: Session, services: Services, case: Request, *, actor: str = SYSTEM
-) -> list[Verification]:
-    """Ask each contact point a rectification would change to confirm that change on its old
-    value, unless it has been asked already; a challenge for a change no longer asked (staff
-    restated it) is cancelled."""
+def _wanted_contact_changes(session: Session, case: Request) -> list[tuple[str, str, str]]:
+    """The contact changes the case asks for: stated, or in a reply draft still open."""
     wanted = contact_changes(case.requested_changes)
     for draft in open_drafts(session, case):
         if draft.purpose == "reply" and draft.covers:
             wanted += [
                 c for c in contact_changes(draft.covers.get("changes", [])) if c not in wanted
             ]
+    return wanted
+
+
+def ensure_contact_confirmations(
+    session: Session, services: Services, case: Request, *, actor: str = SYSTEM
+) -> list[Verification]:
+    """Ask each contact point a rectification would change to confirm that change on its old
+    value, and a new email address to show that it is the requester's (a code sent to it),
+    unless asked already; a challenge for a change no longer asked (staff restated it) is
+    cancelled. Without the second, a requester could put someone else's address on file as
+    their own, and their next access request would gather that person's mail."""
+    wanted = _wanted_contact_changes(session, case)
     asked = []
     for verification in session.exec(
         select(Verification).where(
@@ -377,7 +406,7 @@ def ensure_contact_confirmations(
             ),
         )
     ):
-        still = any(_confirms(verification, *change) for change in wanted)
+        still = any(_asks_about(verification, *change) for change in wanted)
         if not still and verification.status == VerificationStatus.PENDING:
             finish_verification(
                 session,
@@ -392,31 +421,36 @@ def ensure_contact_confirmations(
             asked.append(verification)
     started = []
     for field, old, new in wanted:
-        if any(_confirms(v, field, old, new) for v in asked):
-            continue
-        if field == "email" and guesses_spent(session, services, old):
-            alert_staff(
+        sides = [(old, lambda v, f=field, o=old, n=new: _confirms(v, f, o, n))]
+        if field == "email":
+            sides.append((new, lambda v, f=field, n=new: _proves_new(v, f, n)))
+        for address, answered_by in sides:
+            if any(answered_by(v) for v in asked):
+                continue
+            side = "old" if address == old else "new"
+            if field == "email" and guesses_spent(session, services, address):
+                alert_staff(
+                    session,
+                    case,
+                    "verification_failed",
+                    f"{case.reference}: codes sent to the {side} {field} were answered wrongly "
+                    "too often lately; no code was sent for this change, which cannot be "
+                    "approved as it stands.",
+                    now=services.clock(),
+                )
+                continue
+            verification = start_verification(
                 session,
+                services,
                 case,
-                "verification_failed",
-                f"{case.reference}: codes sent to the old {field} were answered wrongly too "
-                "often lately; no code was sent for this change, which cannot be approved "
-                "as it stands.",
-                now=services.clock(),
+                route_to(CONTACT_FIELDS[field], address),
+                kinds=["rectification"],
+                confirms_contact=field,
+                confirms_value=new,
+                actor=actor,
             )
-            continue
-        verification = start_verification(
-            session,
-            services,
-            case,
-            route_to(CONTACT_FIELDS[field], old),
-            kinds=["rectification"],
-            confirms_contact=field,
-            confirms_value=new,
-            actor=actor,
-        )
-        asked.append(verification)
-        started.append(verification)
+            asked.append(verification)
+            started.append(verification)
     return started
 
 
@@ -512,15 +546,32 @@ def confirm_answer(
         v.method == Method.PHONE_CALL for v in pending_verifications(session, case)
     ):
         _resolve_open_alerts(session, case, "call_to_verify", actor=actor, now=services.clock())
-    if case.status in (S.AWAITING_APPROVAL, S.REJECTED):
+    waiting = unconfirmed_contact_changes(session, case, _changes_of(session, case))
+    if case.status in (S.AWAITING_APPROVAL, S.REJECTED) and not waiting:
         alert_staff(
             session,
             case,
             "change_confirmed",
-            f"{case.reference}: the old {verification.confirms_contact} on file confirmed the "
-            "change; its reply can now be approved.",
+            f"{case.reference}: the change of {verification.confirms_contact} was confirmed "
+            "(on the old value, and a new email address by a code sent to it); its reply can "
+            "now be approved.",
             now=services.clock(),
         )
+
+
+def _changes_of(session: Session, case: Request) -> list[dict[str, Any]]:
+    """The changes a case asks for, as change dicts (stated, and in open reply drafts)."""
+    return [
+        {"field": field, "old": old, "new": new}
+        for field, old, new in _wanted_contact_changes(session, case)
+    ]
+
+
+def _side_of(verification: Verification) -> str:
+    """Which value a contact-change challenge went to, in words for staff."""
+    if verification.address == verification.confirms_value:
+        return f"the new {verification.confirms_contact}, which was to show it is theirs"
+    return f"the old {verification.confirms_contact} on file"
 
 
 def _resolve_open_alerts(
@@ -673,8 +724,8 @@ def fail_verification(
             session,
             case,
             "verification_failed",
-            f"{case.reference}: {reason} (the old {verification.confirms_contact} on file, "
-            "for the change asked); the change cannot be approved as it stands.",
+            f"{case.reference}: {reason} ({_side_of(verification)}, for the change asked); "
+            "the change cannot be approved as it stands.",
             now=services.clock(),
         )
         return
