@@ -500,6 +500,29 @@ def test_a_cv_of_someone_else_is_never_erased_for_her_and_one_naming_her_only_me
     assert found == {"annas.txt": True, "both.txt": False, "per.txt": False}
 
 
+def test_a_cv_with_her_number_beside_someone_elses_number_only_mentions_her(tmp_path):
+    """Per's CV gives Anna as a referee by name and number, and has no email address at
+    all; a note holds only her number. Before, either counted as hers — attached to her
+    access reply (Per's salary and home address with it) and erased for her. A number
+    alone, or beside another person's, only mentions her; dates, amounts and organisation
+    numbers are no one's number, so her own CV with them stays hers."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    (folder / "per.txt").write_text(
+        "CV Per Olsson\nTel 070-555 12 12\nLön 78 000 kr\nReferens: Anna Lindqvist, 070-123 45 67\n"
+    )
+    (folder / "number-only.txt").write_text("Ring upp 070-123 45 67 om offerten.\n")
+    (folder / "annas.txt").write_text(
+        "Anna Lindqvist\n070-123 45 67\nLindqvist Data AB, org.nr 559123-4567\n"
+        "Anställd 2019-03-01 till 2024-05-31, lön 65 000 kr\n"
+    )
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="cv", folder=str(folder), erase="delete")
+    )
+    found = {f.ref: f.erasable for f in source.find(ANNA)}
+    assert found == {"annas.txt": True, "per.txt": False, "number-only.txt": False}
+
+
 def test_a_maildir_mail_naming_a_longer_address_that_contains_hers_is_not_found(tmp_path):
     """A client's mail that names 'Johanna.Lindqvist@…' is not about Anna: not found, so
     neither listed nor attached to her access reply."""

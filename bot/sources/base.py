@@ -135,3 +135,45 @@ def other_addresses(text: str, person: Person) -> set[str]:
     (also) about someone else."""
     own = {e.casefold() for e in person.emails}
     return {a.casefold().rstrip(".") for a in _ANY_ADDRESS.findall(text)} - own
+
+
+#: Phone numbers looked for in one text at most (phonenumbers' matcher is bounded by it).
+_MAX_NUMBERS_TRIED = 2_000
+#: Numbers read in one text at most: more than one person has, so a list of people.
+_MAX_NUMBERS_SEEN = 100
+
+
+def other_phone_numbers(text: str, person: Person) -> set[str]:
+    """Valid phone numbers in the text (Swedish unless written with a country code) that are
+    not the person's, as E.164: a referee's or a colleague's number says the document is
+    (also) about someone else. Dates, amounts and organisation numbers are not valid phone
+    numbers, so they do not count."""
+    import phonenumbers
+
+    own = set(person.phones)
+    found = set()
+    matcher = phonenumbers.PhoneNumberMatcher(
+        text, "SE", leniency=phonenumbers.Leniency.VALID, max_tries=_MAX_NUMBERS_TRIED
+    )
+    for seen, match in enumerate(matcher):
+        if seen == _MAX_NUMBERS_SEEN:  # a list of numbers is no one person's document
+            found.add(f"more than {_MAX_NUMBERS_SEEN} numbers")
+            break
+        number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if number not in own:
+            found.add(number)
+    return found
+
+
+def is_about_only(text: str, person: Person, hits: list[str]) -> bool:
+    """Whether a document is the person's own, to be sent to them and erased for them: it
+    names their email address, or their number and their name, and no one else's address or
+    number. A CV that lists them as a referee, one that holds their number beside someone
+    else's, or a number alone (a number on file may once have been someone else's) only
+    mentions them (listed for staff, never attached or erased): sending it would give them
+    another person's data."""
+    return (
+        ("email" in hits or {"phone", "name"} <= set(hits))
+        and not other_addresses(text, person)
+        and not other_phone_numbers(text, person)
+    )

@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 from bot.channels.messages import Attachment
 from bot.config import DocumentsSource
-from bot.sources.base import Found, Person, SourceError, mentions, other_addresses
+from bot.sources.base import Found, Person, SourceError, is_about_only, mentions
 
 TEXT_SUFFIXES = {".txt", ".md", ".csv", ".text"}
 SUFFIXES = {".pdf", ".docx", ".odt", *TEXT_SUFFIXES}
@@ -125,10 +125,10 @@ class DocumentsFolder:
             hits = mentions(text, person)
             if not hits:
                 continue
-            # Clearly about the person: their address or number, and no one else's address.
-            # Otherwise (only a name, e.g. as a reference in someone else's CV) it only
-            # mentions them: listed for staff, never attached or erased.
-            about = bool({"email", "phone"} & set(hits)) and not other_addresses(text, person)
+            # Clearly about the person: their name with their address or number, and no one
+            # else's. Otherwise (a reference in someone else's CV) it only mentions them:
+            # listed for staff, never attached or erased.
+            about = is_about_only(text, person, hits)
             found.append(
                 Found(
                     relative,
