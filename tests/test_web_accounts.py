@@ -304,6 +304,24 @@ async def test_staff_see_and_download_a_found_mail_as_it_will_be_attached_not_as
     assert view.headers["content-type"] == "text/plain; charset=utf-8"
 
 
+@pytest.mark.parametrize("filename", ["Резюме Джон 履歴書.txt", "Åsa Öberg – CV.txt"])
+async def test_a_file_named_in_any_alphabet_is_viewed_and_downloaded_by_its_name(
+    tmp_path, filename
+):
+    """Before, a name outside Latin-1 made both a server error (HTTP headers are Latin-1):
+    staff could not look at what the reply would send."""
+    from urllib.parse import unquote
+
+    raw = "Erfarenhet: 12 år".encode()
+    download, view = await _downloaded_and_viewed(tmp_path, filename, "text/plain", raw)
+    assert download.status_code == 200 and download.content == raw
+    assert view.status_code == 200 and "Erfarenhet: 12 år" in view.text
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="')
+    named = unquote(disposition.split("filename*=UTF-8''")[1])
+    assert named.endswith(".txt") and filename.split()[0] in named  # "Резюме", "Åsa"
+
+
 @pytest.mark.parametrize(
     ("filename", "content_type", "write"),
     [

@@ -62,3 +62,34 @@ async def test_what_a_refused_form_kept_is_shown_as_text_never_run(world):
         page = (await http.post(f"/cases/{reference}/edit", data={**form, "why": " "})).text
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "{{7*7}}" in page
+
+
+async def test_a_subject_of_two_lines_is_refused_not_saved_to_fail_when_sent(world):
+    """A hand-made post (a browser's one-line field cannot send it) with a line break in
+    the subject: before, it was saved, approved, and then refused by the mail library
+    when sent."""
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    draft = world.reply_draft(reference)
+    async with console_client(world) as (http, csrf):
+        form = {"csrf": csrf, "draft": str(draft.id), "text": draft.text, "why": "ämne"}
+        subject = "Svar\r\nBcc: spy@evil.example"
+        refused = await http.post(f"/cases/{reference}/edit", data={**form, "subject": subject})
+    assert refused.status_code == 400 and "the subject must be one line" in refused.text
+    assert world.reply_draft(reference).version == draft.version
+
+
+async def test_text_that_would_reverse_or_hide_what_follows_is_shown_as_written(world):
+    """A right-to-left override turned "gnp.exe" into "exe.png" on the screen, and a
+    zero-width space hid itself: the console showed the mail's subject and text raw,
+    while the terminal and the staff chat showed such characters visibly."""
+    reference = world.email(
+        ANNA_EMAIL,
+        "Radera mina uppgifter. Bifogat: \u202egnp.exe",
+        "Radering\u200b av \u202etxt.exe",
+    ).reference
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+        exported = (await http.get(f"/cases/{reference}/export")).text
+    for shown in (page, exported):
+        assert "\u202e" not in shown and "\u200b" not in shown
+        assert "\\u202egnp.exe" in shown and "Radering\\u200b av" in shown

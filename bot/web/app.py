@@ -20,12 +20,14 @@ import secrets
 import statistics
 import tempfile
 import threading
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, or_, select
 from starlette.applications import Starlette
@@ -38,7 +40,7 @@ from starlette.templating import Jinja2Templates
 from bot.channels.messages import Attachment
 from bot.config import WebSettings
 from bot.errors import NoxbotError
-from bot.reading.safe_text import stored_note
+from bot.reading.safe_text import printable, stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
@@ -169,6 +171,10 @@ class Console:
         #: Password checks running at once (bounded memory: argon2 takes 64 MiB each).
         self.password_checks = threading.BoundedSemaphore(MAX_PASSWORD_CHECKS)
         self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+        # Whatever a page shows (a subject, a mail's text, a file name) cannot hide or
+        # reorder what stands around it: a right-to-left override or an escape sequence
+        # is shown as "\u202e", as the terminal and the staff chat show it.
+        self.templates.env.finalize = _shown_safely
         self.templates.env.filters["status_words"] = status_words
         self.templates.env.filters["name_words"] = name_words
         self.templates.env.filters["kinds_words"] = kinds_words
@@ -269,9 +275,56 @@ def _run_once(database: Database, body: Callable[[Session], T]) -> T:
         return body(session)
 
 
-async def _form(request: HttpRequest) -> dict[str, str]:
+#: Bytes one staff form may send: a draft's whole text (MAX_FORM_TEXT characters, each up
+#: to four bytes, percent-encoded) and its few other fields.
+MAX_FORM_BYTES = MAX_FORM_TEXT * 12 + 64_000
+#: Bytes the forms sent before logging in may send (login, logout, the setup link's).
+MAX_LOGIN_FORM_BYTES = 16_000
+
+
+class FormTooLarge(Exception):
+    """A form larger than its limit: refused before it is read into memory."""
+
+
+async def _form(request: HttpRequest, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """The posted form's text fields, read only up to `limit` bytes: a form of tens of MB,
+    sent before any check of who sends it, must not be held in memory (FormTooLarge)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FormTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise FormTooLarge
+    request._body = bytes(body)  # where Starlette keeps a body read: form() parses it
     form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_TEXT * 4)
     return {k: str(v)[:MAX_FORM_TEXT] for k, v in form.items() if isinstance(v, str)}
+
+
+def _shown_safely(value: Any) -> Any:
+    """A value a page shows, with what could hide or reorder text written visibly
+    (safe_text.printable); HTML the page built itself stays HTML."""
+    if isinstance(value, Markup):
+        return Markup(printable(str(value)))
+    return printable(value) if isinstance(value, str) else value
+
+
+def _disposition(how: str, filename: str) -> str:
+    """A Content-Disposition for a file of any name: an ASCII `filename` (letters outside
+    ASCII dropped; HTTP headers are Latin-1) and the name itself as RFC 6266's UTF-8
+    `filename*`. Quotes, slashes and line ends never reach the header."""
+    kept = "".join(c for c in filename if c.isalnum() or c in "._-")
+    ascii_name = unicodedata.normalize("NFKD", kept).encode("ascii", "ignore").decode()
+    if not ascii_name or ascii_name.startswith("."):  # "Резюме.docx": "file.docx"
+        ascii_name = "file" + ascii_name
+    if kept == ascii_name or not kept:
+        return f'{how}; filename="{ascii_name}"'
+    return f"{how}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(kept, safe='')}"
+
+
+def _too_large(request: HttpRequest, exc: Exception) -> Response:
+    return _secured(Response("The form is too large.", 413, media_type="text/plain"))
 
 
 #: The console's icon in the browser's tab (and no 404 for the one browsers ask for).
@@ -365,7 +418,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return response
 
     async def login(request: HttpRequest) -> Response:
-        form = await _form(request)
+        form = await _form(request, MAX_LOGIN_FORM_BYTES)
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not same_token(expected, form.get("csrf", "")):
             return _secured(Response("Forbidden: the form has no valid token.", 403))
@@ -415,7 +468,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return response
 
     async def logout(request: HttpRequest) -> Response:
-        form = await _form(request)
+        form = await _form(request, MAX_LOGIN_FORM_BYTES)
 
         def work() -> bool:
             with database.session() as session:
@@ -442,7 +495,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         hidden field matching a cookie, as on the login form) says the post came from the
         form this browser was shown, not from another site."""
         token = request.path_params["token"]
-        form = await _form(request) if request.method == "POST" else {}
+        form = await _form(request, MAX_LOGIN_FORM_BYTES) if request.method == "POST" else {}
         if request.method == "POST":
             expected = request.cookies.get(SETUP_COOKIE, "")
             if not expected or not same_token(expected, form.get("csrf", "")):
@@ -529,6 +582,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         returns the word for what was done; a NoxbotError is shown on the case page."""
 
         async def handler(request: HttpRequest) -> Response:
+            def signed_in() -> bool:
+                with database.session() as session:
+                    return logged_in(session, request) is not None
+
+            # Who posts is known before the form is read: only staff may send a large one.
+            if not request.cookies.get(SESSION_COOKIE) or not await run_in_threadpool(signed_in):
+                return to_login()
             form = await _form(request)
 
             def run(session: Session) -> tuple[int, str]:
@@ -793,7 +853,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             return Response("No such attachment.", status_code=404)
         item = draft.attachments[index]
         how = "attachment" if request.query_params.get("download") else "inline"
-        filename = "".join(c for c in item["filename"] if c.isalnum() or c in "._-") or "file"
+        disposition = _disposition(how, item["filename"])
         # Shown as plain text whatever it claims to be: nothing in it runs in the console.
         media = "text/plain; charset=utf-8" if how == "inline" else item["content_type"]
         try:  # the bytes the reply will attach, so staff review what is really sent
@@ -811,7 +871,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return Response(
             data,
             media_type=media,
-            headers={"Content-Disposition": f'{how}; filename="{filename}"'},
+            headers={"Content-Disposition": disposition},
         )
 
     # --- actions ----------------------------------------------------------------------
@@ -1115,7 +1175,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         Route("/register", page(register), methods=["GET"]),
         Route("/reports", page(reports), methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={FormTooLarge: _too_large})
 
 
 STATUS_CHOICES = ("open", "", *(s.value for s in RequestStatus))

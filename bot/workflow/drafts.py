@@ -429,6 +429,9 @@ def new_version(
         raise CaseError(f"draft {draft.id} is {draft.status}; it can no longer be edited")
     if not text.strip():
         raise CaseError("the edited text is empty; nothing was changed")
+    if subject is not None and any(c in subject for c in "\r\n\x00\x0b\x0c\x85\u2028\u2029"):
+        # A mail's Subject is one header line: the sender would refuse it after approval.
+        raise CaseError("the subject must be one line; nothing was changed")
     unchanged_scope = kinds is None and changes is None
     if text == draft.text and (subject is None or subject == draft.subject) and unchanged_scope:
         raise CaseError("the text is unchanged; no new version made")
