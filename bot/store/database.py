@@ -24,6 +24,7 @@ from sqlmodel import Session, create_engine
 
 from bot.config import redact_url, without_passwords
 from bot.errors import ChangedMeanwhile, DoneOutsideNotRecorded, NoxbotError
+from bot.store.search import sqlite_fold
 from bot.store.wakeup import Wakeup, wants_wakeup
 
 if TYPE_CHECKING:
@@ -190,6 +191,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # Searches fold Swedish letters too (bot.store.search).
+            dbapi_connection.create_function("noxbot_fold", 1, sqlite_fold, deterministic=True)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")

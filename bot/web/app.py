@@ -48,6 +48,7 @@ from bot.sources.documents import document_text
 from bot.store import audit
 from bot.store.database import Database, is_refused_conflict, is_transient
 from bot.store.records import get_case, subject_of
+from bot.store.search import name_contains, text_contains
 from bot.store.tables import (
     AuditEvent,
     ContactPoint,
@@ -666,16 +667,17 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         if channel:
             query = query.where(Request.channel == channel)
         if text:
-            like = f"%{text.lower()}%"
+            # Names, addresses and subjects folded ("åkesson", "Akesson" find Åkesson);
+            # a mail's text in the spellings a word is written in (bot.store.search).
             in_messages = select(Message.request_id).where(
-                col(Message.text).ilike(like) | col(Message.subject).ilike(like)
+                text_contains(Message.text, text) | name_contains(Message.subject, text)
             )
-            named = select(Subject.id).where(col(Subject.name).ilike(like))
+            named = select(Subject.id).where(name_contains(Subject.name, text))
             query = query.where(
                 or_(
-                    col(Request.reference).ilike(like),
-                    col(Request.requester_address).ilike(like),
-                    col(Request.requester_name).ilike(like),
+                    name_contains(Request.reference, text),
+                    name_contains(Request.requester_address, text),
+                    name_contains(Request.requester_name, text),
                     col(Request.subject_id).in_(named),
                     col(Request.id).in_(in_messages),
                 )

@@ -13,6 +13,7 @@ from bot.rules.deadlines import working_days_left
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.verification import Method
 from bot.store.register import SUBJECT_FIELDS, InvalidContact, normalise_phone
+from bot.store.search import name_contains
 from bot.store.tables import (
     AuditEvent,
     ContactPoint,
@@ -256,10 +257,10 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
 
 
 def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
-    """People on file whose name or any contact point contains `text`; a phone number as
-    people write it ('073-987 65 43') also finds the number kept as '+46739876543'."""
-    like = f"%{text.lower()}%"
-    values = [col(ContactPoint.value).ilike(like)]
+    """People on file whose name or any contact point contains `text`, whatever its case
+    and accents ('öhrn', 'Ohrn' find Lena Öhrn); a phone number as people write it
+    ('073-987 65 43') also finds the number kept as '+46739876543'."""
+    values = [name_contains(ContactPoint.value, text)]
     digits = "".join(c for c in text if c.isdigit())
     if len(digits) >= 6:
         values.append(col(ContactPoint.value).ilike(f"%{digits}%"))  # part of a number
@@ -269,7 +270,7 @@ def find_people(session: Session, text: str, limit: int = 20) -> list[Subject]:
     return list(
         session.exec(
             select(Subject)
-            .where(or_(col(Subject.name).ilike(like), col(Subject.id).in_(by_contact)))
+            .where(or_(name_contains(Subject.name, text), col(Subject.id).in_(by_contact)))
             .order_by(col(Subject.name))
             .limit(limit)
         )

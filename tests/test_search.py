@@ -1,0 +1,51 @@
+"""Finding people and cases as staff type names: Swedish letters in any case, with or
+without their accents, on both databases."""
+
+from __future__ import annotations
+
+import re
+
+from bot.store.register import _Row, import_rows
+from bot.workflow.views import find_people
+from tests.web_kit import console_client
+
+
+def _on_file(world, *rows: dict[str, str]) -> None:
+    with world.database.session() as session:
+        import_rows(session, [_Row(n + 2, row) for n, row in enumerate(rows)], now=world.clock())
+
+
+def _found(world, text: str) -> list[str]:
+    with world.session() as session:
+        return [person.name for person in find_people(session, text)]
+
+
+def test_a_name_with_swedish_letters_is_found_however_it_is_typed(any_world):
+    """Before, SQLite's lower() folded only A–Z: "öhrn", "Åkesson" and "ÅKESSON" found
+    nobody, though Lena Öhrn and Göran Åkesson were on file."""
+    _on_file(
+        any_world,
+        {"name": "Lena Öhrn", "email": "lena.ohrn@example.se"},
+        {"name": "Göran Åkesson", "email": "goran@example.se", "company": "Ängström & Öhman AB"},
+    )
+    for typed in ("Öhrn", "öhrn", "ÖHRN", "Ohrn", "lena öhrn"):
+        assert _found(any_world, typed) == ["Lena Öhrn"], typed
+    for typed in ("Åkesson", "åkesson", "AKESSON", "göran", "GORAN"):
+        assert _found(any_world, typed) == ["Göran Åkesson"], typed
+    assert _found(any_world, "Öberg") == [] and _found(any_world, "50%") == []
+
+
+async def test_the_console_queue_finds_a_case_by_a_swedish_name_in_any_case(world):
+    _on_file(world, {"name": "Björn Ängström", "email": "bjorn@example.se"})
+    reference = world.email(
+        "bjorn@example.se", "Hej, radera mina uppgifter. Hälsningar Björn Ängström"
+    ).reference
+    other = world.email("kalle@example.se", "Jag vill veta vad ni har om mig. /Kalle Änka")
+    async with console_client(world) as (http, _):
+        for typed in ("ängström", "Angstrom", "ÄNGSTRÖM"):
+            page = (await http.get("/", params={"status": "", "q": typed})).text
+            assert reference in page and other.reference not in page, typed
+        page = (await http.get("/", params={"status": "", "q": "änka"})).text
+        assert other.reference in page  # in the mail's text only, typed in lower case
+        register = (await http.get("/register", params={"q": "ängström"})).text
+        assert re.search(r"Björn Ängström", register)
