@@ -953,9 +953,11 @@ def test_demo_keep_writes_a_config_to_explore_and_refuses_a_folder_already_used(
     assert f"  noxbot web -c {kept / 'config.toml'}" in output.splitlines()
     cases = run_json("requests", "list", "-c", str(kept / "config.toml"), "--status", "all")
     assert len(cases) == 7 and "done" in [c["status"] for c in cases]
-    # By default the open cases only, the nearest due date first.
+    # By default the open cases only, the nearest due date first; and Anna's answered
+    # erasure, whose Art. 19 notice to the bank waits for staff.
     listed = run_json("requests", "list", "-c", str(kept / "config.toml"))
-    assert len(listed) == 5 and all(c["status"] != "done" for c in listed)
+    assert len(listed) == 6 and [c["status"] for c in listed].count("done") == 1
+    assert "Art. 19 notice" in next(c for c in listed if c["status"] == "done")["waiting_on"]
     assert [c["due_date"] for c in listed] == sorted(c["due_date"] for c in listed)
     # The kept config names the demo's sources, so exploring finds what the demo found.
     code, output = run("check", "-c", str(kept / "config.toml"))

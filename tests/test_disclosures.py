@@ -86,6 +86,44 @@ async def test_erasure_tells_each_recipient_by_an_art19_notice_or_a_checklist_it
     assert (outbox.channel, outbox.address, outbox.purpose) == ("email", BANK, "art19_notice")
 
 
+async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
+    disclosed, tmp_path, monkeypatch
+):
+    """Before, once the reply went the case was "done · waiting on nobody": the console's
+    queue and `requests list` left it out, and only `drafts list` showed the notice to the
+    bank, which nobody working in the console would ever send."""
+    from bot.workflow.views import case_waits_on
+    from tests.cli_kit import run
+    from tests.web_kit import console_client
+
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    with world.database.session() as session:
+        [item] = sources_json(session, world.case(reference))["checklist"]
+        tick(session, reference, item["id"], "Ringde Kund Två", actor="eva", now=world.clock())
+    world.approve(world.reply_draft(reference).id)
+    await world.deliver()
+    assert world.case(reference).status == "done"
+    with world.session() as session:
+        waits = case_waits_on(session, world.case(reference), in_console=True)
+    assert waits == (
+        f"staff: approve the Art. 19 notice to {BANK}, or edit or reject it (on the case page)"
+    )
+    async with console_client(world) as (http, _):
+        queue = (await http.get("/")).text
+    assert reference in queue and "approve the Art. 19 notice" in queue
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    code, listed = run("requests", "list")
+    assert code == 0 and reference in listed
+    [notice] = world.drafts(reference, "art19_notice")
+    world.approve(notice.id)
+    with world.session() as session:
+        assert "notice" not in case_waits_on(session, world.case(reference))
+    assert reference not in run("requests", "list")[1]
+
+
 def test_a_disclosures_file_with_a_bad_row_imports_nothing(world):
     data = (
         "person,recipient,recipient_email,date,what\n"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.text import Text
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from bot.channels.mail import inbound_from_email
 from bot.channels.messages import InboundMessage
@@ -49,7 +49,7 @@ from bot.workflow.confirming import expire_verifications, verify_by_phone
 from bot.workflow.corrections import add_changes
 from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, reminders
 from bot.workflow.pipeline import Outcome, process_inbound
-from bot.workflow.views import case_document_json, case_json, case_waits_on
+from bot.workflow.views import case_document_json, case_json, case_waits_on, waiting_notices
 from bot.workflow.words import (
     action_words,
     address_words,
@@ -122,8 +122,13 @@ def requests_list(
     with database.session() as session:
         expire_verifications(session, services)
         query = select(Request)
-        if status == "open":
-            query = query.where(col(Request.status).not_in([s.value for s in FINAL_STATES]))
+        if status == "open":  # (and answered cases whose Art. 19 notice waits for staff)
+            query = query.where(
+                or_(
+                    col(Request.status).not_in([s.value for s in FINAL_STATES]),
+                    col(Request.id).in_(waiting_notices()),
+                )
+            )
         elif status != "all":
             query = query.where(Request.status == status)
         cases = [

@@ -94,7 +94,7 @@ from bot.workflow.linking import (
 from bot.workflow.outbox import requeue, text_to_show
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
-from bot.workflow.views import case_waits_on, find_people
+from bot.workflow.views import case_waits_on, find_people, waiting_notices
 from bot.workflow.words import (
     action_words,
     address_words,
@@ -660,8 +660,13 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         text = params.get("q", "").strip()[:200]
         today = context["today"]
         query = select(Request)
+        # "Open": what staff still have work on, an answered case whose Art. 19 notice
+        # waits for approval too (views.waiting_notices).
+        noticing = set(session.exec(waiting_notices())) if status == "open" else set()
         if status == "open":
-            query = query.where(col(Request.closed_at).is_(None))
+            query = query.where(
+                or_(col(Request.closed_at).is_(None), col(Request.id).in_(waiting_notices()))
+            )
         elif status:
             query = query.where(Request.status == status)
         if channel:
@@ -684,7 +689,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             )
         rows = []
         for case in session.exec(query.limit(2000)):
-            if status == "open" and not is_open(case.status):
+            if status == "open" and not is_open(case.status) and case.id not in noticing:
                 continue
             if kind and kind not in case.kinds:
                 continue

@@ -89,7 +89,34 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
             "staff: record the complaint's outcome (noxbot requests outcome "
             f"{ref} --text-file FILE)"
         )
+    if not is_open(case.status):
+        # Answered, but the recipients who received the person's data are still to be told
+        # (Art. 19): the notices wait for staff's approval after the case itself is done.
+        notices = session.exec(
+            select(Draft.id, Draft.to_address).where(
+                Draft.request_id == case.id,
+                Draft.purpose == "art19_notice",
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+            )
+        ).all()
+        if notices:
+            to = ", ".join(str(address) for _, address in notices)
+            where = (
+                "on the case page"
+                if in_console
+                else "noxbot drafts show " + ", ".join(str(id_) for id_, _ in notices)
+            )
+            return f"staff: approve the Art. 19 notice to {to}, or edit or reject it ({where})"
     return waits_on(case.status)
+
+
+def waiting_notices() -> Any:
+    """The cases with an Art. 19 notice waiting for staff (a subquery of case ids): listed
+    among the open cases, though the case itself is answered."""
+    return select(Draft.request_id).where(
+        Draft.purpose == "art19_notice",
+        col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+    )
 
 
 def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
