@@ -127,3 +127,35 @@ def test_a_drafted_no_data_answer_waits_on_staff_to_approve_it(tmp_path):
         said = case_waits_on(session, case)
         assert "approve" in said and "no data held" in said and "requests no-data" not in said
         assert "case page" in case_waits_on(session, case, in_console=True)
+
+
+def test_a_new_challenge_that_cannot_be_sent_is_refused_not_reported_as_sent(config, tmp_path):
+    """Lena is on file with her email address only and asks from it: no other channel may
+    verify her. Before, `requests challenge` printed a line and exited 0, and the console
+    said "A new verification challenge is on its way" while nothing was sent."""
+    people = tmp_path / "people.csv"
+    people.write_text("name,email\nLena Öhrn,lena.ohrn@example.se\n")
+    assert run("subjects", "import", str(people))[0] == 0
+    reference = new_case(tmp_path, "lena.ohrn@example.se", ERASE)
+    code, err = run_main("requests", "challenge", reference)
+    assert code == 1 and "no challenge was sent" in err
+    assert "Add one staff know is theirs to the register" in err
+
+
+async def test_the_console_says_no_challenge_was_sent_when_none_could_be(world: World):
+    from bot.store.register import _Row, import_rows
+    from tests.web_kit import console_client
+
+    with world.database.session() as session:
+        import_rows(session, [_Row(2, {"name": "Lena Öhrn", "email": "lena@example.se"})],
+                    now=world.clock())  # fmt: skip
+    reference = world.email("lena@example.se", ERASE).reference
+    assert world.case(reference).status == "unverified"
+    async with console_client(world) as (http, csrf):
+        answer = await http.post(f"/cases/{reference}/challenge", data={"csrf": csrf})
+        page = (
+            answer.text
+            if answer.status_code != 303
+            else (await http.get(answer.headers["location"])).text
+        )
+    assert "no challenge was sent" in page and "on its way" not in page

@@ -111,13 +111,10 @@ def requests_challenge(
         verification = send_new_challenge(
             session, services, reference, actor=staff_actor(), address=to
         )
-        if verification is None:
-            console.print(f"{reference.upper()}: no contact point on file may be used to verify")
-        else:
-            console.print(
-                f"{reference.upper()}: verification by {verification.method} sent to "
-                f"{verification.address}"
-            )
+        console.print(
+            f"{reference.upper()}: verification by {verification.method} sent to "
+            f"{verification.address}"
+        )
 
 
 @requests_app.command("no-data")

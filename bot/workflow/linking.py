@@ -82,10 +82,10 @@ def send_new_challenge(
     *,
     actor: str,
     address: str | None = None,
-) -> Verification | None:
+) -> Verification:
     """An unverified case of a person on file: a new challenge on a channel on file (the
     earlier one expired, failed or was never delivered) — the strongest one, or the one at
-    `address` staff chose among `challenge_routes`."""
+    `address` staff chose among `challenge_routes`. CaseError when none may be used."""
     case = _unlinked_open_case(session, reference)
     if case.status != S.UNVERIFIED:
         raise CaseError(
@@ -97,9 +97,17 @@ def send_new_challenge(
         raise CaseError(
             f"{case.reference} is not linked to anyone on file: {not_on_file_next(case)}"
         )
-    if address is None:
-        return _challenge(session, services, case, subject, actor=actor, why="new challenge")
-    return _challenge_at(session, services, case, address, actor=actor, why="new challenge")
+    if address is not None:
+        return _challenge_at(session, services, case, address, actor=actor, why="new challenge")
+    verification = _challenge(session, services, case, subject, actor=actor, why="new challenge")
+    if verification is None:  # nothing was sent: say so, and what staff can do instead
+        raise CaseError(
+            f"{case.reference}: no challenge was sent: the person on file has no contact point "
+            "other than the one the request came from that may be used to verify (a new one "
+            "cools off for 14 days). Add one staff know is theirs to the register (noxbot "
+            "subjects import) and send a new challenge, or close the case saying why."
+        )
+    return verification
 
 
 def _challenge_at(
