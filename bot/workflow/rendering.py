@@ -73,6 +73,8 @@ class Drafter:
             )
             env.filters["longdate"] = lambda value, _lang=language: longdate(value, _lang)
             env.filters["humanjoin"] = lambda items, _lang=language: humanjoin(items, _lang)
+            # Staff's reason inside a sentence: the full stop they typed is the template's.
+            env.filters["clause"] = lambda value: str(value).rstrip().rstrip(".").rstrip()
             env.filters["as_written"] = lambda value, field, _lang=language: as_written(
                 value, field, _lang
             )
