@@ -110,6 +110,18 @@ def test_the_complaint_alert_gives_the_outcome_command_as_it_runs(world):
     assert f"noxbot requests outcome {reference} --text-file FILE" in alert.text
 
 
+def test_a_case_corrected_to_no_longer_be_a_complaint_no_longer_asks_for_its_outcome(world):
+    """Staff read the complaint as a question about the processing and corrected the kinds:
+    before, its "acknowledge it, record the outcome" alert stayed open for good."""
+    from bot.workflow.corrections import correct_kinds
+
+    reference = complaint(world)
+    with world.database.session() as session:
+        correct_kinds(session, world.services, reference, ["info"], actor="staff:eva")
+    [alert] = world.alerts("complaint")
+    assert alert.resolved_at is not None and alert.resolved_by == "staff:eva"
+
+
 #: Every kind alone, and replies answering several: the one statement may move into a section.
 ANSWERED = [[str(k)] for k in RIGHTS_KINDS] + [
     ["access", "complaint"],

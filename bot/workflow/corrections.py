@@ -13,7 +13,7 @@ from bot.store.tables import Request
 from bot.workflow.cases import set_requested_changes
 from bot.workflow.confirming import confirmed_kinds, verification_kinds
 from bot.workflow.drafts import case_view, redraft_reply
-from bot.workflow.lifecycle import claim_case, is_open
+from bot.workflow.lifecycle import claim_case, is_open, resolve_alerts
 from bot.workflow.services import Services
 from handlers import handler_for
 
@@ -51,6 +51,9 @@ def correct_kinds(
         request=case,
         detail=f"{', '.join(before)} -> {', '.join(wanted)}",
     )
+    if "complaint" in before and "complaint" not in wanted:
+        # Its "acknowledge it, record the outcome" alert asks for what is no longer asked.
+        resolve_alerts(session, case, ["complaint"], actor=actor, now=services.clock())
     view = case_view(session, services, case)
     for kind in added:
         handler_for(kind).on_open(view)
