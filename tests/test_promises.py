@@ -14,7 +14,7 @@ from bot.errors import CaseError
 from bot.rules.channels import ChannelName
 from bot.store.records import get_case
 from bot.store.register import find_subject
-from bot.store.tables import Draft, Outbox, Subject, Verification
+from bot.store.tables import AuditEvent, Draft, Outbox, Subject, Verification
 from bot.workflow.approval import approval_plan, edit_draft
 from bot.workflow.cases import extend_case, set_requested_changes
 from bot.workflow.confirming import verify_by_phone
@@ -87,6 +87,14 @@ async def test_a_changed_email_and_phone_are_confirmed_on_the_old_ones_and_prove
     await world.deliver()
     old_address_code = world.code_mailed_to(ERIK_EMAIL)
     world.call_confirms(outcome.reference)
+    with world.session() as session:  # one call, two things confirmed: said apart
+        events = session.exec(
+            select(AuditEvent.detail).where(AuditEvent.action == "verification_confirmed")
+        ).all()
+    assert sorted(events) == [
+        "by phone: called the number on file",
+        "the change of phone: called the number on file",
+    ]
     draft = world.reply_draft(outcome.reference)
     with pytest.raises(CaseError, match="change of email waits for the old one"):
         world.approve(draft.id)

@@ -489,7 +489,14 @@ def finish_verification(
         actor=actor,
         action=f"verification_{status}",
         request=case,
-        detail=note or "",
+        # A challenge for a contact change says so (the field, never its value: the
+        # trail outlives an erasure): one call can confirm who asked and the change, two
+        # lines in the history that otherwise read the same.
+        detail=(
+            f"the change of {verification.confirms_contact}" + (f": {note}" if note else "")
+            if verification.confirms_contact
+            else note or ""
+        ),
     )
     if status != VerificationStatus.CONFIRMED:  # nothing may still ask for its answer
         withdraw_challenges(session, case.id, verification.address)
