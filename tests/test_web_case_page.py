@@ -93,3 +93,25 @@ async def test_text_that_would_reverse_or_hide_what_follows_is_shown_as_written(
     for shown in (page, exported):
         assert "\u202e" not in shown and "\u200b" not in shown
         assert "\\u202egnp.exe" in shown and "Radering\\u200b av" in shown
+
+
+async def test_an_edit_refused_because_a_colleague_saved_first_keeps_its_text_and_names_them(
+    world,
+):
+    """Åsa and Bertil edit the same draft; Bertil saves first. Before, Åsa's text was gone
+    and the refusal did not say who had changed the draft."""
+    from bot.workflow.approval import edit_draft
+
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    draft = world.reply_draft(reference)
+    with world.database.session() as session:
+        edit_draft(session, world.services, draft.id, draft.text + "\n/Bertil", actor="bertil")
+    typed = draft.text + "\n\nMed vänliga hälsningar, Åsa (text 4712)"
+    async with console_client(world) as (http, csrf):
+        form = {"csrf": csrf, "draft": str(draft.id), "subject": draft.subject, "why": "hälsning"}
+        refused = await http.post(f"/cases/{reference}/edit", data={**form, "text": typed})
+    assert refused.status_code == 400
+    assert "written by bertil) replaced it" in refused.text
+    assert (
+        "Your edit was not saved" in refused.text and "Åsa (text 4712)</textarea>" in refused.text
+    )

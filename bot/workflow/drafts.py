@@ -325,9 +325,10 @@ def get_draft(session: Session, draft_id: int) -> Draft:
 def _check_current(session: Session, draft: Draft) -> None:
     latest = current_version(session, draft.series)
     if latest.id != draft.id:
+        by = f" by {latest.author}" if latest.author != "noxbot" else ""
         raise StaleDraft(
             f"draft {draft.id} is version {draft.version}, but version {latest.version} "
-            f"(draft {latest.id}) replaced it; review and approve draft {latest.id}"
+            f"(draft {latest.id}, written{by}) replaced it; review and approve draft {latest.id}"
         )
 
 
@@ -426,7 +427,8 @@ def new_version(
     draft = get_draft(session, draft_id)
     _check_current(session, draft)
     if draft.status not in (DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED):
-        raise CaseError(f"draft {draft.id} is {draft.status}; it can no longer be edited")
+        by = f" (by {draft.decided_by})" if draft.decided_by else ""
+        raise CaseError(f"draft {draft.id} is {draft.status}{by}; it can no longer be edited")
     if not text.strip():
         raise CaseError("the edited text is empty; nothing was changed")
     if subject is not None and any(c in subject for c in "\r\n\x00\x0b\x0c\x85\u2028\u2029"):
