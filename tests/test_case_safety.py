@@ -39,6 +39,7 @@ from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, ru
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from handlers.rectification import requested_changes
+from tests.web_kit import console_client
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, ERIK_EMAIL, World
 
 MALLORY = "mallory@evil.example"
@@ -508,3 +509,32 @@ async def test_a_notice_drafted_before_the_reply_was_approved_is_not_sent_after_
     with pytest.raises(CaseError, match="it is superseded"):
         world.approve(refusal.id)
     assert world.case(second).status == "approved"
+
+
+async def test_a_message_the_requester_sends_after_the_draft_is_named_before_approval(world):
+    """Anna writes again in her case's thread after the reply was drafted. Before, the
+    approval plan, the console's approve box and `drafts show` said nothing of it: staff
+    approved without reading what might change the answer."""
+    from bot.workflow.approval import approval_plan
+
+    reference = await verified_access_case(world)
+    draft = world.reply_draft(reference)
+    with world.session() as session:
+        assert approval_plan(session, world.services, draft).heed == []
+    world.clock.advance(hours=2)
+    follow_up = world.email(
+        ANNA_EMAIL, "Tack. Skicka gärna svaret till mig så snart ni kan.", f"Re: [{reference}]"
+    )
+    assert follow_up.reference == reference and follow_up.state == "thread"
+    assert world.reply_draft(reference).id == draft.id  # it changed no draft
+    with world.session() as session:
+        plan = approval_plan(session, world.services, draft)
+    [note] = plan.heed
+    assert note == (
+        "the requester wrote again (email, 2026-11-24 11:00 UTC) after this version was "
+        "drafted: read it on the case before approving"
+    )
+    assert not plan.blocked
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+    assert "Before approving:" in page and "the requester wrote again" in page

@@ -92,6 +92,8 @@ def print_draft(d: dict) -> None:
     approval = d.get("approval")
     if approval is None:
         return
+    for note in approval.get("heed", []):
+        console.print(f"Before approving: {note}")
     if approval["blocked"]:
         console.print("Cannot be approved yet:")
         for reason in approval["blocked"]:
@@ -129,7 +131,7 @@ def drafts_show(
         draft = draft_json(session, found)
         if found.status in ("awaiting_approval", "rejected"):
             plan = approval_plan(session, services, found)
-            draft["approval"] = {"will": plan.will, "blocked": plan.blocked}
+            draft["approval"] = {"will": plan.will, "blocked": plan.blocked, "heed": plan.heed}
     if output_format is OutputFormat.JSON:
         print_json(draft)
     else:

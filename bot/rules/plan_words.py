@@ -51,6 +51,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "replaced it; review and approve draft {latest_id}"
         ),
         "not_awaiting": "it is {status}; only a draft awaiting approval can be approved",
+        "wrote_again": (
+            "the requester wrote again ({channel}, {at}) after this version was drafted: "
+            "read it on the case before approving"
+        ),
         "answered": "{reference}'s reply was approved; this would reach the person after it",
         "case_ended": "{reference} is {status}; its drafts can no longer be sent",
         "notice_first": (
@@ -165,6 +169,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "{latest_id}) ersatte det; granska och godkänn utkast {latest_id}"
         ),
         "not_awaiting": "det är {status}; bara ett utkast som väntar på beslut kan godkännas",
+        "wrote_again": (
+            "den som frågade skrev igen ({channel}, {at}) efter att den här versionen skrevs: "
+            "läs det i ärendet innan du godkänner"
+        ),
         "answered": "svaret i {reference} är godkänt; det här skulle nå personen efter det",
         "case_ended": "{reference} är {status}; dess utkast kan inte längre skickas",
         "notice_first": (

@@ -10,7 +10,7 @@ confirming a change of it, a case that has moved on since the draft was written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -26,7 +26,15 @@ from bot.rules.repeated_values import fold, repeated_values
 from bot.store import audit
 from bot.store.records import S, alert_staff, subject_of
 from bot.store.register import subject_data_values
-from bot.store.tables import Draft, DraftStatus, Outbox, OutboxStatus, Request
+from bot.store.tables import (
+    Draft,
+    DraftStatus,
+    Message,
+    MessageState,
+    Outbox,
+    OutboxStatus,
+    Request,
+)
 from bot.workflow.confirming import (
     asked_from_elsewhere,
     confirmed_kinds,
@@ -60,6 +68,9 @@ class Plan:
 
     will: list[str]
     blocked: list[str]
+    #: What staff should read before approving, though it blocks nothing (the requester
+    #: wrote again after this version was drafted).
+    heed: list[str] = field(default_factory=list)
 
 
 def _scope(draft: Draft, case: Request) -> dict[str, Any]:
@@ -153,7 +164,30 @@ def approval_plan(
                 files=files,
             )
         )
-    return Plan(will, blocked)
+    return Plan(will, blocked, _written_since(session, case, draft, language))
+
+
+#: Follow-ups named in a plan at most (the case page shows them all).
+_FOLLOW_UPS_NAMED = 3
+
+
+def _written_since(session: Session, case: Request, draft: Draft, language: str) -> list[str]:
+    """The requester's messages in the case's thread that came after this version was
+    drafted: a correction ("the right number is …", "forget the address") may change what
+    should be approved, and before, nothing at the approval said it had come."""
+    later = session.exec(
+        select(Message.received_at, Message.channel)
+        .where(
+            Message.request_id == case.id,
+            Message.state == MessageState.THREAD,
+            col(Message.received_at) > draft.created_at,
+        )
+        .order_by(col(Message.received_at))
+    ).all()
+    return [
+        plan_words(language, "wrote_again", at=f"{at:%Y-%m-%d %H:%M} UTC", channel=channel)
+        for at, channel in later[:_FOLLOW_UPS_NAMED]
+    ]
 
 
 def _register_values_in(session: Session, case: Request, draft: Draft) -> str:

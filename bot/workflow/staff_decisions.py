@@ -117,7 +117,8 @@ def draft_card(
         )
     steps = ""
     if plan is not None:
-        steps = f"\n\n{t['will']}: " + "; ".join(plan.will)
+        steps = "".join(f"\n\n⚠ {note}" for note in plan.heed)
+        steps += f"\n\n{t['will']}: " + "; ".join(plan.will)
         if plan.blocked:
             steps += f"\n{t['blocked']}: " + "; ".join(plan.blocked)
     purpose = t.get(draft.purpose, draft.purpose)
