@@ -531,7 +531,7 @@ async def test_a_message_the_requester_sends_after_the_draft_is_named_before_app
         plan = approval_plan(session, world.services, draft)
     [note] = plan.heed
     assert note == (
-        "the requester wrote again (email, 2026-11-24 11:00 UTC) after this version was "
+        "the requester wrote again (email, 2026-11-24 12:00 CET) after this version was "
         "drafted: read it on the case before approving"
     )
     assert not plan.blocked

@@ -115,3 +115,15 @@ async def test_an_edit_refused_because_a_colleague_saved_first_keeps_its_text_an
     assert (
         "Your edit was not saved" in refused.text and "Åsa (text 4712)</textarea>" in refused.text
     )
+
+
+async def test_times_are_shown_as_a_clock_in_stockholm_reads_them(world):
+    """Before, every time on the console was UTC: a mail sent at 10:00 Swedish time read
+    "Received 09:00 UTC", and staff converted each one themselves."""
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    assert world.case(reference).received_at.hour == 9  # 09:00 UTC, in November: CET
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+        exported = (await http.get(f"/cases/{reference}/export")).text
+    assert "Received 2026-11-24 10:00 CET" in page and " UTC" not in page
+    assert "2026-11-24 10:00 CET" in exported and " UTC" not in exported

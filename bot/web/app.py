@@ -22,10 +22,11 @@ import tempfile
 import threading
 import unicodedata
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
@@ -187,6 +188,11 @@ class Console:
         self.templates.env.globals["console_alert"] = console_alert
         self.templates.env.filters["text_to_show"] = text_to_show
         self.templates.env.filters["draft_status_words"] = draft_status_words
+        # Times as staff read a clock: in the organisation's zone, named (CET, CEST).
+        zone = ZoneInfo(services.settings.organisation.timezone)
+        self.templates.env.filters["local"] = lambda at, form="%Y-%m-%d %H:%M": (
+            _as_utc(at).astimezone(zone).strftime(form + (" %Z" if "%H" in form else ""))
+        )
 
     def today(self) -> Any:
         return stockholm_date(self.services.clock(), self.services.settings.organisation.timezone)
@@ -301,6 +307,11 @@ async def _form(request: HttpRequest, limit: int = MAX_FORM_BYTES) -> dict[str, 
     request._body = bytes(body)  # where Starlette keeps a body read: form() parses it
     form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_TEXT * 4)
     return {k: str(v)[:MAX_FORM_TEXT] for k, v in form.items() if isinstance(v, str)}
+
+
+def _as_utc(at: datetime) -> datetime:
+    """A stored time (naive on SQLite: UTC) as an aware one."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _shown_safely(value: Any) -> Any:
@@ -584,8 +595,14 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
 
         async def handler(request: HttpRequest) -> Response:
             def signed_in() -> bool:
-                with database.session() as session:
-                    return logged_in(session, request) is not None
+                """Whether the cookie names a live session: read only, nothing committed
+                (the action's own transaction checks it again, and answers a database
+                that cannot be reached as every action does)."""
+                try:
+                    with Session(database.engine) as session:
+                        return logged_in(session, request) is not None
+                except Exception:
+                    return True
 
             # Who posts is known before the form is read: only staff may send a large one.
             if not request.cookies.get(SESSION_COOKIE) or not await run_in_threadpool(signed_in):

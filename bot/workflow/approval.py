@@ -11,7 +11,9 @@ confirming a change of it, a case that has moved on since the draft was written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -164,14 +166,17 @@ def approval_plan(
                 files=files,
             )
         )
-    return Plan(will, blocked, _written_since(session, case, draft, language))
+    zone = services.settings.organisation.timezone
+    return Plan(will, blocked, _written_since(session, case, draft, language, zone))
 
 
 #: Follow-ups named in a plan at most (the case page shows them all).
 _FOLLOW_UPS_NAMED = 3
 
 
-def _written_since(session: Session, case: Request, draft: Draft, language: str) -> list[str]:
+def _written_since(
+    session: Session, case: Request, draft: Draft, language: str, zone: str
+) -> list[str]:
     """The requester's messages in the case's thread that came after this version was
     drafted: a correction ("the right number is …", "forget the address") may change what
     should be approved, and before, nothing at the approval said it had come."""
@@ -184,8 +189,16 @@ def _written_since(session: Session, case: Request, draft: Draft, language: str)
         )
         .order_by(col(Message.received_at))
     ).all()
+    local = ZoneInfo(zone)
     return [
-        plan_words(language, "wrote_again", at=f"{at:%Y-%m-%d %H:%M} UTC", channel=channel)
+        plan_words(
+            language,
+            "wrote_again",
+            at=(at if at.tzinfo else at.replace(tzinfo=UTC))
+            .astimezone(local)
+            .strftime("%Y-%m-%d %H:%M %Z"),
+            channel=channel,
+        )
         for at, channel in later[:_FOLLOW_UPS_NAMED]
     ]
 
