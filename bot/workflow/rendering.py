@@ -46,6 +46,11 @@ def longdate(value: date, language: str) -> str:
     return f"{value.day} {MONTH_NAMES[language][value.month - 1]} {value.year}"
 
 
+#: The supervisory authority as configured by default, and as an English letter names it.
+_IMY_IN_SWEDISH = "Integritetsskyddsmyndigheten (IMY), imy.se"
+_IMY_IN_ENGLISH = "the Swedish Authority for Privacy Protection (IMY), imy.se"
+
+
 class Drafter:
     """Renders `templates/<lang>/<name>` with the variables every template may rely on."""
 
@@ -83,10 +88,12 @@ class Drafter:
     def render_text(self, template: str, language: str, **context: Any) -> str:
         """The template's whole output (for sections composed into a reply)."""
         env = self._environments.get(language) or self._environments["sv"]
+        org = self.organisation
+        if language == "en" and org.supervisory_authority == _IMY_IN_SWEDISH:
+            # The access reply's Art. 15 facts name IMY in English; so does every letter.
+            org = org.model_copy(update={"supervisory_authority": _IMY_IN_ENGLISH})
         try:
-            return env.get_template(template).render(
-                org=self.organisation, language=language, **context
-            )
+            return env.get_template(template).render(org=org, language=language, **context)
         except TemplateError as exc:
             raise TemplateProblem(f"template {language}/{template}: {exc}") from exc
 
