@@ -196,3 +196,27 @@ async def test_a_flood_of_requests_in_someones_name_sends_them_one_acknowledgeme
     talk.email("victim@example.org", "Radera mina uppgifter nu.", "Igen")
     again = await talk.deliver()
     assert [m.address for m in again] == ["victim@example.org"]
+
+
+def test_the_short_chat_message_of_a_long_reply_does_not_end_on_a_heading():
+    """Before, the opening lines of John's access reply ended on "Our consultant register"
+    with nothing under it, then "The full answer is in the attached file"."""
+    from types import SimpleNamespace
+
+    from bot.workflow.approval import _as_document
+
+    text = (
+        "Hello John,\n\nHere is our answer to your request (reference DSR-2026-0002). "
+        + " ".join(["We have gone through every system where your data may be."] * 11)
+        + "\n\nOur consultant register\n\nName: John Carter\nCompany: Carter PM Ltd\n"
+        + "Competences: "
+        + ", ".join(["project management"] * 12)
+        + "\n\n"
+        + "More. " * 200
+    )
+    case = SimpleNamespace(reference="DSR-2026-0002")
+    draft = SimpleNamespace(text=text, language="en")
+    short, [full] = _as_document(case, draft, [])  # type: ignore[arg-type]
+    opening = short.split("\n\nThe full answer is in the attached file")[0]
+    assert opening.endswith("may be.") and "Our consultant register" not in short
+    assert full.data().decode() == text

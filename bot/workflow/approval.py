@@ -490,10 +490,19 @@ def _as_document(
         if opening and len("\n\n".join([*opening, paragraph])) > _SHORT_CHARS:
             break
         opening.append(paragraph)
+    while len(opening) > 1 and _is_heading(opening[-1]):  # a heading with nothing under it
+        opening.pop()
     short = "\n\n".join(opening)[:_SHORT_CHARS].rstrip()
     note = _FULL_TEXT_NOTE.get(draft.language, _FULL_TEXT_NOTE["en"]).format(name=name)
     full = Attachment(filename=name, content_type="text/plain", content=draft.text)
     return f"{short}\n\n{note}", [full, *attachments]
+
+
+def _is_heading(paragraph: str) -> bool:
+    """A paragraph that only names what follows ("Our consultant register", "RADERING"):
+    one short line that ends no sentence."""
+    line = paragraph.strip()
+    return "\n" not in line and len(line) <= 80 and not line.endswith((".", "!", "?"))
 
 
 def _carry_out_reply(
