@@ -197,7 +197,7 @@ class AccessHandler(Handler):
         return plan_words(language, "access", who=view.who) + review
 
     def on_approve(self, view: CaseView, actor: str) -> str:
-        return "register extract sent with the approved reply"
+        return "register extract queued to go with the approved reply"
 
 
 HANDLER = AccessHandler()

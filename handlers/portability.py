@@ -45,7 +45,7 @@ class PortabilityHandler(Handler):
         return plan_words(language, "portability", who=view.who)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
-        return "JSON and CSV export sent with the approved reply"
+        return "JSON and CSV export queued to go with the approved reply"
 
 
 HANDLER = PortabilityHandler()

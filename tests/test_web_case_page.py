@@ -127,3 +127,16 @@ async def test_times_are_shown_as_a_clock_in_stockholm_reads_them(world):
         exported = (await http.get(f"/cases/{reference}/export")).text
     assert "Received 2026-11-24 10:00 CET" in page and " UTC" not in page
     assert "2026-11-24 10:00 CET" in exported and " UTC" not in exported
+
+
+async def test_the_case_file_says_what_was_sent_and_when_and_what_is_still_waiting(world):
+    """Before, the exported file said "approved, sending" and the history "register extract
+    sent" while the reply only waited in the outbox: nothing said what had been delivered."""
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    world.approve(world.reply_draft(reference).id)
+    async with console_client(world) as (http, _):
+        waiting = (await http.get(f"/cases/{reference}/export")).text
+        await world.deliver()
+        sent = (await http.get(f"/cases/{reference}/export")).text
+    assert "<h2>What was sent</h2>" in waiting and "queued, not sent" in waiting
+    assert "queued, not sent" not in sent and "sent 2026-11-24 10:00 CET" in sent
