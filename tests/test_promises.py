@@ -337,6 +337,20 @@ async def test_a_change_to_another_persons_address_is_refused_in_one_line(world)
         )
 
 
+async def test_restating_the_changes_over_an_edit_says_that_is_why_it_was_drafted_again(world):
+    """Before, the alert said "the request now covers rectification", which it always had."""
+    reference = await verified(world, "Rätta mitt företagsnamn, det är fel.")
+    draft = world.reply_draft(reference)
+    with world.database.session() as session:
+        edit_draft(session, world.services, draft.id, draft.text + "\n/Eva", actor="staff:eva")
+        set_requested_changes(
+            session, world.services, reference, {"company": "Nova Data AB"}, actor="staff:eva"
+        )
+    [alert] = world.alerts("redrafted")
+    assert alert.text.startswith(f"{reference}: the changes to make were stated anew, so the")
+    assert "was not carried over" in alert.text
+
+
 async def test_a_change_read_from_the_message_to_another_persons_number_is_left_out(world):
     outcome = world.email(ANNA_EMAIL, "Mitt nya nummer är +44 7700 900123, rätta det.")
     assert world.case(outcome.reference).requested_changes == []

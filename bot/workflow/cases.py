@@ -629,7 +629,7 @@ def redraft_on_request(
     is claimed first: a reply approved meanwhile is not superseded under its queued mail."""
     case = get_case(session, reference)
     claim_case(session, case)
-    draft = redraft_reply(session, services, case)
+    draft = redraft_reply(session, services, case, f"staff asked for it ({where})")
     if draft is None:
         raise CaseError(
             f"{case.reference} is {status_words(case.status)}; only a reply waiting for "
@@ -673,7 +673,7 @@ def set_requested_changes(
         request=case,
         detail=", ".join(f"{c['field']}" for c in case.requested_changes),
     )
-    redraft_reply(session, services, case)
+    redraft_reply(session, services, case, "the changes to make were stated anew")
     # A new email or phone is confirmed on the old one before approval (bot.workflow.confirming).
     ensure_contact_confirmations(session, services, case, actor=actor)
     return case

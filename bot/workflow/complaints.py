@@ -27,7 +27,7 @@ def record_outcome(
         raise CaseError("the outcome is empty; say what was found and what NOX will do")
     case.complaint_outcome = outcome.strip()
     session.add(case)
-    draft = redraft_reply(session, services, case)
+    draft = redraft_reply(session, services, case, "the complaint's outcome was recorded")
     if draft is None:
         raise CaseError(
             f"{case.reference} is {case.status}; an outcome can be recorded while its reply "

@@ -625,11 +625,14 @@ def open_drafts(session: Session, case: Request | None = None) -> list[Draft]:
     return list(session.exec(query.order_by(col(Draft.id))))
 
 
-def redraft_reply(session: Session, services: Services, case: Request) -> Draft | None:
+def redraft_reply(
+    session: Session, services: Services, case: Request, why: str | None = None
+) -> Draft | None:
     """What the case asks for changed: replace the waiting (or rejected) reply draft.
 
     A version staff wrote themselves is not carried over — it answers less than the case
-    now asks — so they are told, and their text stays readable as that version.
+    now asks — so they are told why (`why`: what changed; by default the kinds it covers),
+    and their text stays readable as that version.
     """
     if case.status not in (S.AWAITING_APPROVAL, S.REJECTED):
         return None
@@ -654,8 +657,8 @@ def redraft_reply(session: Session, services: Services, case: Request) -> Draft 
             session,
             case,
             "redrafted",
-            f"{case.reference}: the request now covers {', '.join(case.kinds)}, so the reply "
-            f"was drafted again as draft {draft.id}; the edit in draft {edited[0].id} "
+            f"{case.reference}: {why or 'the request now covers ' + ', '.join(case.kinds)}, "
+            f"so the reply was drafted again as draft {draft.id}; the edit in draft {edited[0].id} "
             f"(v{edited[0].version}) was not carried over{kept_out} — compare and edit "
             f"draft {draft.id}",
             now=services.clock(),
