@@ -140,3 +140,17 @@ async def test_the_case_file_says_what_was_sent_and_when_and_what_is_still_waiti
         sent = (await http.get(f"/cases/{reference}/export")).text
     assert "<h2>What was sent</h2>" in waiting and "queued, not sent" in waiting
     assert "queued, not sent" not in sent and "sent 2026-11-24 10:00 CET" in sent
+
+
+async def test_a_call_staff_recorded_reads_as_one_in_the_verification_list(world):
+    """Anna was asked on Telegram; staff called her instead and recorded it. Before, the
+    list read "phone call to staff call: confirmed"."""
+    reference = world.email(ANNA_EMAIL, "Jag vill ha en kopia av mina personuppgifter.").reference
+    assert world.verification(reference).method == "telegram_confirm"
+    world.call_confirms(reference)
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+        exported = (await http.get(f"/cases/{reference}/export")).text
+    for shown in (page, exported):
+        assert "a call staff made to the number on file" in shown
+        assert "to staff call" not in shown

@@ -53,6 +53,7 @@ from bot.workflow.views import case_document_json, case_json, case_waits_on, wai
 from bot.workflow.words import (
     action_words,
     address_words,
+    challenge_words,
     history_words,
     kinds_words,
     method_words,
@@ -215,8 +216,8 @@ def print_case_document(case: dict) -> None:
     for v in case["verifications"]:
         console.print(
             Text(
-                f"{v['created_at'][:16]} {method_words(v['method'])} to "
-                f"{address_words(v['channel'], v['address'])}"
+                f"{v['created_at'][:16]} "
+                f"{challenge_words(v['method'], v['channel'], v['address'])}"
                 + (f" for the change of {v['confirms_contact']}" if v["confirms_contact"] else "")
                 + f": {v['status']}"
             )

@@ -99,6 +99,7 @@ from bot.workflow.views import case_waits_on, find_people, waiting_notices
 from bot.workflow.words import (
     action_words,
     address_words,
+    challenge_words,
     draft_status_words,
     history_words,
     kinds_words,
@@ -185,6 +186,7 @@ class Console:
         self.templates.env.filters["action_words"] = action_words
         self.templates.env.globals["address_words"] = address_words
         self.templates.env.globals["party_words"] = party_words
+        self.templates.env.globals["challenge_words"] = challenge_words
         self.templates.env.globals["console_alert"] = console_alert
         self.templates.env.filters["text_to_show"] = text_to_show
         self.templates.env.filters["draft_status_words"] = draft_status_words

@@ -71,6 +71,7 @@ from bot.workflow.outbox import (
     withdraw_unless_sent,
 )
 from bot.workflow.services import Services
+from bot.workflow.words import STAFF_CALL
 
 #: Button labels for the Telegram confirmation, in the language of the case.
 CONFIRM_LABELS = {
@@ -835,7 +836,7 @@ def verify_by_phone(
             request_id=case.id,
             method=Method.PHONE_CALL,
             channel=ChannelName.PHONE,
-            address="staff call",
+            address=STAFF_CALL,
             created_at=services.clock(),
             kinds=verification_kinds(case.kinds),
         )

@@ -169,6 +169,18 @@ def address_words(channel: str, address: str) -> str:
     return f"Telegram user {address}" if channel == "telegram" else address
 
 
+#: The address a phone verification staff recorded themselves carries (no challenge went).
+STAFF_CALL = "staff call"
+
+
+def challenge_words(method: str, channel: str, address: str) -> str:
+    """A verification as staff read it: "code by email to anna@…", or, for one staff
+    recorded after calling, "a call staff made" (not "phone call to staff call")."""
+    if address == STAFF_CALL:
+        return "a call staff made to the number on file"
+    return f"{method_words(method)} to {address_words(channel, address)}"
+
+
 def party_words(channel: str, address: str, name: str | None = None) -> str:
     """A requester or correspondent: the name on file when known, with the address."""
     where = address_words(channel, address)
