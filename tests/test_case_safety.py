@@ -538,3 +538,13 @@ async def test_a_message_the_requester_sends_after_the_draft_is_named_before_app
     async with console_client(world) as (http, _):
         page = (await http.get(f"/cases/{reference}")).text
     assert "Before approving:" in page and "the requester wrote again" in page
+    # A correction without the reference opens a case of its own: named as well.
+    world.clock.advance(hours=1)
+    newer = world.email(ANNA_EMAIL, "Rätta mitt telefonnummer till 070-123 45 76.", "Nummer")
+    assert newer.reference != reference
+    with world.session() as session:
+        plan = approval_plan(session, world.services, draft)
+    assert plan.heed[1] == (
+        f"the same person opened {newer.reference} (2026-11-24 13:00 CET) after this "
+        "version was drafted: read it before approving, it may correct this one"
+    )

@@ -55,6 +55,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "the requester wrote again ({channel}, {at}) after this version was drafted: "
             "read it on the case before approving"
         ),
+        "newer_case": (
+            "the same person opened {reference} ({at}) after this version was drafted: "
+            "read it before approving, it may correct this one"
+        ),
         "answered": "{reference}'s reply was approved; this would reach the person after it",
         "case_ended": "{reference} is {status}; its drafts can no longer be sent",
         "notice_first": (
@@ -172,6 +176,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "wrote_again": (
             "den som frågade skrev igen ({channel}, {at}) efter att den här versionen skrevs: "
             "läs det i ärendet innan du godkänner"
+        ),
+        "newer_case": (
+            "samma person öppnade {reference} ({at}) efter att den här versionen skrevs: "
+            "läs det innan du godkänner, det kan rätta det här"
         ),
         "answered": "svaret i {reference} är godkänt; det här skulle nå personen efter det",
         "case_ended": "{reference} är {status}; dess utkast kan inte längre skickas",

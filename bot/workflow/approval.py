@@ -11,7 +11,7 @@ confirming a change of it, a case that has moved on since the draft was written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -190,17 +190,41 @@ def _written_since(
         .order_by(col(Message.received_at))
     ).all()
     local = ZoneInfo(zone)
-    return [
-        plan_words(
-            language,
-            "wrote_again",
-            at=(at if at.tzinfo else at.replace(tzinfo=UTC))
+
+    def shown(at: datetime) -> str:
+        return (
+            (at if at.tzinfo else at.replace(tzinfo=UTC))
             .astimezone(local)
-            .strftime("%Y-%m-%d %H:%M %Z"),
-            channel=channel,
+            .strftime("%Y-%m-%d %H:%M %Z")
         )
+
+    notes = [
+        plan_words(language, "wrote_again", at=shown(at), channel=channel)
         for at, channel in later[:_FOLLOW_UPS_NAMED]
     ]
+    # A message without the case's reference opens a case of its own ("my number is …43,
+    # not …34"): named here too, or it is found only after the wrong answer went.
+    same_person = (
+        Request.subject_id == case.subject_id
+        if case.subject_id is not None
+        else (Request.requester_address == case.requester_address)
+    )
+    newer = session.exec(
+        select(Request.reference, Request.received_at)
+        .where(
+            same_person,
+            Request.id != case.id,
+            col(Request.received_at) > draft.created_at,
+            col(Request.closed_at).is_(None),
+        )
+        .order_by(col(Request.received_at))
+        .limit(_FOLLOW_UPS_NAMED)
+    ).all()
+    notes += [
+        plan_words(language, "newer_case", reference=reference, at=shown(at))
+        for reference, at in newer
+    ]
+    return notes
 
 
 def _register_values_in(session: Session, case: Request, draft: Draft) -> str:
