@@ -239,17 +239,24 @@ def test_a_reply_writes_a_phone_number_the_way_its_reader_writes_one(language, s
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
-def test_a_reason_staff_end_with_a_full_stop_is_not_followed_by_another(language):
+def test_a_reason_staff_type_reads_as_sentences_of_its_own_however_typed(language):
     """Staff type their reason as a sentence; the letter put a second full stop after it
-    ("…i Örebro..")."""
+    ("…i Örebro..") and kept its capital mid-sentence ("because The request …")."""
     drafter = Drafter(OrganisationSettings())
     extension = drafter.render(
         "extension.txt.j2", language, **COMMON, **EXTRA["extension.txt.j2"]
         | {"reason": "vi måste hämta uppgifter ur vårt arkiv i Örebro. "},
     )  # fmt: skip
-    assert "arkiv i Örebro." in extension.text and "Örebro.." not in extension.text
+    assert ". Vi måste hämta uppgifter ur vårt arkiv i Örebro.\n" in extension.text
+    assert "Örebro.." not in extension.text
     refusal = drafter.render(
         "refusal.txt.j2", language, **COMMON, **EXTRA["refusal.txt.j2"]
         | {"reasons": "begäran är uppenbart ogrundad."},
     )  # fmt: skip
-    assert "ogrundad." in refusal.text and "ogrundad.." not in refusal.text
+    assert ". Begäran är uppenbart ogrundad.\n" in refusal.text
+    assert "ogrundad.." not in refusal.text
+    capital = drafter.render(
+        "refusal.txt.j2", language, **COMMON, **EXTRA["refusal.txt.j2"]
+        | {"reasons": "Begäran är uppenbart ogrundad"},
+    )  # fmt: skip
+    assert ". Begäran är uppenbart ogrundad.\n" in capital.text  # no "because Begäran"

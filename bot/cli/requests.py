@@ -379,7 +379,13 @@ def requests_verify(
 @requests_app.command("extend")
 def requests_extend(
     reference: str,
-    reason: Annotated[str, typer.Option(help="Why more time is needed (goes to the person).")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="Why more time is needed: one or more sentences in the person's language, "
+            "put in the letter as written."
+        ),
+    ],
     config: ConfigOption = None,
 ) -> None:
     """Extend the deadline by two months (Art. 12(3)) and draft the notice."""
@@ -408,7 +414,13 @@ def requests_redraft(reference: str, config: ConfigOption = None) -> None:
 @requests_app.command("refuse")
 def requests_refuse(
     reference: str,
-    reason: Annotated[str, typer.Option(help="The reasons (Art. 12(4)); go to the person.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="The reasons (Art. 12(4)): sentences in the person's language, put in the "
+            "letter as written."
+        ),
+    ],
     config: ConfigOption = None,
 ) -> None:
     """Draft a refusal with reasons; approving it sends it and closes the case."""

@@ -46,6 +46,16 @@ def longdate(value: date, language: str) -> str:
     return f"{value.day} {MONTH_NAMES[language][value.month - 1]} {value.year}"
 
 
+def as_sentence(value: object) -> str:
+    """Text staff typed (a reason for the person), as one or more sentences: its first
+    letter a capital and a full stop at its end unless it ends with one already."""
+    text = " ".join(str(value).split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
 #: The supervisory authority as configured by default, and as an English letter names it.
 _IMY_IN_SWEDISH = "Integritetsskyddsmyndigheten (IMY), imy.se"
 _IMY_IN_ENGLISH = "the Swedish Authority for Privacy Protection (IMY), imy.se"
@@ -80,6 +90,9 @@ class Drafter:
             env.filters["humanjoin"] = lambda items, _lang=language: humanjoin(items, _lang)
             # Staff's reason inside a sentence: the full stop they typed is the template's.
             env.filters["clause"] = lambda value: str(value).rstrip().rstrip(".").rstrip()
+            # Staff's reason as sentences of its own, however they typed it ("vi måste …",
+            # "Vi måste ….", "The request is …").
+            env.filters["sentence"] = as_sentence
             env.filters["as_written"] = lambda value, field, _lang=language: as_written(
                 value, field, _lang
             )
