@@ -109,16 +109,19 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
     assert waits == (
         f"staff: approve the Art. 19 notice to {BANK}, or edit or reject it (on the case page)"
     )
-    async with console_client(world) as (http, _):
-        queue = (await http.get("/")).text
-    assert reference in queue and "approve the Art. 19 notice" in queue
     config = tmp_path / "cli.toml"
     config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
     monkeypatch.setenv("NOXBOT_CONFIG", str(config))
-    code, listed = run("requests", "list")
-    assert code == 0 and reference in listed
-    [notice] = world.drafts(reference, "art19_notice")
-    world.approve(notice.id)
+    async with console_client(world) as (http, csrf):
+        queue = (await http.get("/")).text
+        assert reference in queue and "approve the Art. 19 notice" in queue
+        code, listed = run("requests", "list")
+        assert code == 0 and reference in listed
+        [notice] = world.drafts(reference, "art19_notice")
+        form = {"csrf": csrf, "draft": str(notice.id), "version": str(notice.version)}
+        approved = await http.post(f"/cases/{reference}/approve", data=form)
+        page = (await http.get(approved.headers["location"])).text
+    assert "Approved: the notice is queued to be sent." in page  # not "the reply"
     with world.session() as session:
         assert "notice" not in case_waits_on(session, world.case(reference))
     assert reference not in run("requests", "list")[1]

@@ -130,6 +130,8 @@ MAX_PASSWORD_CHECKS = 4
 #: What a finished action says on the page it returns to (fixed words: no data in URLs).
 DONE_WORDS = {
     "approved": "Approved: the reply is queued to be sent.",
+    "approved_notice": "Approved: the notice is queued to be sent.",
+    "approved_by_hand": "Approved: deliver it by phone or post as the case page says.",
     "edited": "Saved as a new version.",
     "rejected": "Draft rejected; the reason is recorded.",
     "noted": "Note added.",
@@ -916,7 +918,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         draft = _draft_of(session, request, form)
         version = int(form["version"]) if form.get("version", "").isdigit() else None
         approve_draft(session, services, draft.id or 0, actor=actor, expected_version=version)
-        return "approved"
+        if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
+            return "approved_by_hand"
+        return "approved" if draft.purpose == "reply" else "approved_notice"
 
     def edit(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         draft = _draft_of(session, request, form)
