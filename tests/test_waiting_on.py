@@ -140,6 +140,8 @@ def test_a_new_challenge_that_cannot_be_sent_is_refused_not_reported_as_sent(con
     code, err = run_main("requests", "challenge", reference)
     assert code == 1 and "no challenge was sent" in err
     assert "Add one staff know is theirs to the register" in err
+    code, err = run_main("requests", "challenge", reference, "--to", "lena.ohrn@example.se")
+    assert code == 1 and "is where the request came from; a challenge there proves nothing" in err
 
 
 async def test_the_console_says_no_challenge_was_sent_when_none_could_be(world: World):

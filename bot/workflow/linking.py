@@ -122,6 +122,14 @@ def _challenge_at(
     )
     if route is None:
         on_file = ", ".join(r.address for r in routes) or "none may be used"
+        if normalised_or_raw(case.channel, address) == normalised_or_raw(
+            case.channel, case.requester_address
+        ):
+            raise CaseError(
+                f"{case.reference}: {address} is where the request came from; a challenge "
+                "there proves nothing, it must go to another contact point on file "
+                f"(those that may verify now: {on_file})"
+            )
         raise CaseError(
             f"{case.reference}: {address} is not a contact point on file to verify by "
             f"(on file: {on_file})"
