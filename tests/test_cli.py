@@ -995,7 +995,7 @@ def test_drafts_that_no_longer_apply_leave_the_queue(config, tmp_path):
     # The second refusal replaced the first; the notice stays.
     assert queue() == [("extension", "awaiting_approval"), ("refusal", "awaiting_approval")]
     refusal = run_json("drafts", "list")[-1]
-    assert "better reasons" in refusal["text"]
+    assert "not act on it. Better reasons." in refusal["text"]
     assert run("drafts", "approve", str(refusal["id"]))[0] == 0
     assert run_json("requests", "show", reference)["status"] == "closed"
     assert queue() == []  # the case ended: its extension notice will never be sent

@@ -217,3 +217,23 @@ def test_a_forwarded_mail_taken_in_as_a_chat_needs_the_chat_user(config):
     assert "(--channel telegram: the mail's sender; give --from)" in (
         " ".join(result.output.split())
     )
+
+
+def test_requests_show_gives_times_as_a_clock_in_stockholm_reads_them(tmp_path, monkeypatch):
+    """Before: "2026-12-07T15:36" (UTC, unnamed) beside the console's "16:36 CET"."""
+    write_config(tmp_path, monkeypatch)
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all personal data you hold about me.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "x@example.org",
+        "--text-file", str(note),
+    )  # fmt: skip
+    shown = run_json("requests", "show", case["reference"])
+    code, output = run("requests", "show", case["reference"])
+    assert code == 0 and "T" in shown["received_at"]  # the JSON keeps UTC
+    from bot.cli.output import local_clock
+
+    local = local_clock(shown["received_at"], "Europe/Stockholm")
+    assert local.endswith((" CET", " CEST"))
+    assert f"received at: {local}" in output
+    assert shown["received_at"][:16] not in output

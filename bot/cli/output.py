@@ -264,6 +264,20 @@ def print_table(
     console.print(fitted_table(console, columns, rows, title=title), crop=False)
 
 
+def local_clock(iso: str, zone: str) -> str:
+    """A point in time the JSON gives in UTC ("2026-12-07T06:12:00+00:00"), as a clock in
+    `zone` reads it, named: "2026-12-07 07:12 CET"."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def fact_words(value: object) -> str:
     """One of the case's facts as a person reads it: lists joined, nothing as a dash,
     yes/no, a mapping as its pairs."""

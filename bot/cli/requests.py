@@ -31,9 +31,10 @@ from bot.cli.app import (
     today,
 )
 from bot.cli.helptext import NoxTyper
-from bot.cli.output import Column, fact_words, print_table
+from bot.cli.output import Column, fact_words, local_clock, print_table
 from bot.files import read_named_file
 from bot.rules.channels import ChannelName
+from bot.rules.deadlines import STOCKHOLM
 from bot.store.records import get_case
 from bot.store.register import InvalidContact, normalise
 from bot.store.tables import FINAL_STATES, ContactKind, MessageState, Request
@@ -160,7 +161,7 @@ def requests_show(
     if output_format is OutputFormat.JSON:
         print_json(case)
         return
-    print_case_document(case)
+    print_case_document(case, settings.organisation.timezone)
 
 
 SECTIONS = ("thread", "drafts", "verifications", "outbox", "alerts", "history")
@@ -175,9 +176,14 @@ def verification_words(verification: dict) -> str:
     )
 
 
-def print_case_document(case: dict) -> None:
+def print_case_document(case: dict, zone: str = STOCKHOLM) -> None:
     """The case as a document to read: its facts, then the thread, every draft version,
-    challenges, outbox, alerts and history, each in order."""
+    challenges, outbox, alerts and history, each in order; times as a clock in `zone`
+    reads them, named (the JSON keeps them in UTC)."""
+
+    def clock(iso: str) -> str:
+        return local_clock(iso, zone)
+
     for key, value in case.items():
         if key in SECTIONS or key == "status_words":  # "status" below says it in words
             continue
@@ -189,12 +195,14 @@ def print_case_document(case: dict) -> None:
             value = kinds_words(value)
         elif key == "verification" and value:
             value = verification_words(value)
+        elif key.endswith("_at") and isinstance(value, str):
+            value = clock(value)
         console.print(Text.assemble((key.replace("_", " "), "bold"), f": {fact_words(value)}"))
     console.print(Text("\nThread", style="bold"))
     for m in case["thread"]:
         who = "from" if m["direction"] == "in" else "to"
         party = address_words(m["channel"], m["address"])
-        console.print(Text(f"--- {m['at'][:16]} {who} {party} ({m['channel']})"))
+        console.print(Text(f"--- {clock(m['at'])} {who} {party} ({m['channel']})"))
         if m["subject"]:
             console.print(Text(f"Subject: {m['subject']}"))
         console.print(Text(m["text"]))
@@ -216,7 +224,7 @@ def print_case_document(case: dict) -> None:
     for v in case["verifications"]:
         console.print(
             Text(
-                f"{v['created_at'][:16]} "
+                f"{clock(v['created_at'])} "
                 f"{challenge_words(v['method'], v['channel'], v['address'])}"
                 + (f" for the change of {v['confirms_contact']}" if v["confirms_contact"] else "")
                 + f": {v['status']}"
@@ -240,7 +248,7 @@ def print_case_document(case: dict) -> None:
         )
         detail = f": {history_words(e['detail'])}" if e["detail"] else ""
         action = action_words(e["action"])
-        console.print(Text(f"{e['at'][:16]} {e['actor']} {action}{move}{detail}"))
+        console.print(Text(f"{clock(e['at'])} {e['actor']} {action}{move}{detail}"))
 
 
 @requests_app.command("new")
