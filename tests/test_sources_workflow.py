@@ -120,6 +120,18 @@ def test_erasure_moves_the_cv_and_the_persons_mail_and_says_so(tmp_path, imap_se
             for f in sources_json(session, world.case(reference))["findings"]
         }
     assert states["cv-anna.pdf"] == "erased" and states["2026-11-04: Konsult?"] == "found"
+    # What is kept of the reply once sent says where it held her data (before: "fields:
+    # none recorded", as if it had held nothing).
+    import asyncio
+
+    from bot.store.tables import Outbox
+
+    asyncio.run(world.deliver())
+    with world.session() as session:
+        texts = [o.text for o in session.exec(select(Outbox).where(Outbox.address == ANNA_EMAIL))]
+    [record] = [t for t in texts if t.startswith("[reply sent")]
+    assert "none recorded" not in record
+    assert "in its sections: erasure." in record
 
 
 def test_a_manual_system_is_a_checklist_item_that_blocks_approval_until_ticked(

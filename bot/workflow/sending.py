@@ -153,10 +153,16 @@ def _keep_only_the_record(session: Session, row: Outbox) -> None:
     if draft is None or not draft.carries_personal_data or "erasure" not in covers.get("kinds", []):
         return
     files = [a["filename"] for a in row.attachments]
+    # Which register fields it showed (an extract); else which of its sections held the
+    # data (an erasure's account of what was found and removed).
+    held = (
+        f"fields: {', '.join(covers['fields'])}"
+        if covers.get("fields")
+        else f"in its sections: {', '.join(covers.get('sections', [])) or 'not recorded'}"
+    )
     record = (
         f"[{row.purpose} sent {row.sent_at:%Y-%m-%d %H:%M} UTC by {row.channel} to "
-        f"{row.address}. It held the register data of the person it erased — fields: "
-        f"{', '.join(covers.get('fields', [])) or 'none recorded'}"
+        f"{row.address}. It held the register data of the person it erased — {held}"
         + (f"; attachments: {', '.join(files)}" if files else "")
         + ". The values were removed once it was sent; this record shows what went, when "
         "and to whom.]"
