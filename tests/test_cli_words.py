@@ -237,3 +237,12 @@ def test_requests_show_gives_times_as_a_clock_in_stockholm_reads_them(tmp_path, 
     assert local.endswith((" CET", " CEST"))
     assert f"received at: {local}" in output
     assert shown["received_at"][:16] not in output
+
+
+def test_a_history_entry_names_the_kind_it_carried_out_as_lists_do():
+    """Before: "carried out marketing optout", the internal name with its underscore gone."""
+    from bot.workflow.words import action_words
+
+    assert action_words("carried_out_marketing_optout") == "carried out marketing opt-out"
+    assert action_words("carried_out_access") == "carried out access"
+    assert action_words("verification_started") == "verification started"
