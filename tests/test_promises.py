@@ -99,9 +99,10 @@ async def test_a_changed_email_and_phone_are_confirmed_on_the_old_ones_and_prove
     with pytest.raises(CaseError, match="change of email waits for the old one"):
         world.approve(draft.id)
     world.email(ERIK_EMAIL, old_address_code, f"Re: [{outcome.reference}]")
-    # The new address must show it is his too: a code was mailed to it.
+    # The new address must show it is his too: a code was mailed to it once he was known.
     with pytest.raises(CaseError, match="a new email address to answer the code"):
         world.approve(draft.id)
+    await world.deliver()
     world.email(ATTACKER, world.code_mailed_to(ATTACKER), f"Re: [{outcome.reference}]")
     world.approve(draft.id)
     with world.session() as session:
@@ -144,8 +145,10 @@ async def test_a_person_on_file_cannot_take_someone_elses_address_to_receive_the
     world = make_world(tmp_path, sources=[source])
     asked = world.chat(JOHN_TELEGRAM, f"Hi, my email address has changed to {per}. Please fix it.")
     await world.deliver()
+    assert world.sent_to(per) == []  # nothing to a named address before John is known
     for mail_to_john in world.sent_to(JOHN_EMAIL):  # who asked; the old address's "yes"
         world.chat(JOHN_TELEGRAM, re.search(r"\b\d{6}\b", mail_to_john.text).group(0))
+    await world.deliver()
     assert [m for m in world.sent_to(per) if "change of your email address" in m.text]
     draft = world.reply_draft(asked.reference)
     with pytest.raises(CaseError, match="a new email address to answer the code"):
@@ -155,6 +158,54 @@ async def test_a_person_on_file_cannot_take_someone_elses_address_to_receive_the
     world.clock.advance(days=20)  # nothing changes with time: the code is still unanswered
     with pytest.raises(CaseError, match="waits for the old one"):
         world.approve(world.reply_draft(asked.reference).id)
+
+
+async def test_an_email_added_where_none_was_on_file_must_answer_its_code_too(world):
+    """Anna has no email on file and asks, on her own Telegram, to add Per's address.
+    Before, a change with no old value asked nothing of the new address: it was approved
+    and her next access reply carried Per's archived mail."""
+    from bot.store.tables import ContactPoint
+
+    per = "per.olsson@example.org"
+    with world.session() as session:
+        for contact in session.exec(select(ContactPoint).where(ContactPoint.value == ANNA_EMAIL)):
+            session.delete(contact)
+        session.commit()
+    asked = world.chat(ANNA_TELEGRAM, f"Hi, my email address is {per}. Please add it.")
+    await world.deliver()
+    world.call_confirms(asked.reference)
+    await world.deliver()
+    assert [m for m in world.sent_to(per) if "change of your email address" in m.text]
+    with pytest.raises(CaseError, match="a new email address to answer the code"):
+        world.approve(world.reply_draft(asked.reference).id)
+    with world.session() as session:
+        assert find_subject(session, "email", per) is None
+
+
+async def test_a_forged_request_naming_an_address_sends_nothing_there(world):
+    """Six forged requests from Erik's address, each naming a victim's address as his new
+    one: before, each made NOX mail the victim a code saying their address was to be put
+    on file."""
+    for n in range(6):
+        world.email(ERIK_EMAIL, f"Hej, min nya e-post är victim@third.example ({n}).", f"Ä {n}")
+        await world.deliver()
+    assert world.sent_to("victim@third.example") == []
+
+
+async def test_a_no_from_the_new_address_stops_the_change_not_the_case(world):
+    """Before, the owner of a mistyped new address answering NEJ sent the whole case back
+    to unverified, with an alert that the person on file had said no."""
+    outcome = world.email(ERIK_EMAIL, f"Hej, min nya e-post är {ATTACKER}, rätta det.")
+    await world.deliver()
+    world.call_confirms(outcome.reference)
+    await world.deliver()
+    [challenge] = [m for m in world.sent_to(ATTACKER) if "Bekräfta" in m.subject]
+    world.email(ATTACKER, "NEJ", f"Re: {challenge.subject}", in_reply_to=challenge.message_id)
+    assert world.case(outcome.reference).status == "awaiting_approval"
+    assert not world.alerts("possible_impersonation")
+    assert any("answered that it is not the requester's" in a.text for a in world.alerts())
+    with pytest.raises(CaseError, match="a new email address to answer the code"):
+        world.approve(world.reply_draft(outcome.reference).id)
 
 
 async def test_the_old_address_saying_no_to_a_change_stops_it(world):

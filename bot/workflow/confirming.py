@@ -315,15 +315,21 @@ def _proves_new(verification: Verification, field: str, new: str) -> bool:
 
 def _asks_about(verification: Verification, field: str, old: str, new: str) -> bool:
     """Whether a challenge is one of those this change needs (either side)."""
-    return _confirms(verification, field, old, new) or _proves_new(verification, field, new)
+    return (bool(old) and _confirms(verification, field, old, new)) or _proves_new(
+        verification, field, new
+    )
 
 
-def contact_changes(changes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(field, old, new) of each change to a contact point that verification uses."""
+def changes_to_confirm(changes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(field, old, new) of each change to a contact point that verification uses and that
+    must be confirmed: a replaced value on its old side, and a new email address (also one
+    added where none was on file: `old` is "") on its new side."""
     return [
-        (c["field"], c["old"], c["new"])
+        (c["field"], c.get("old") or "", c["new"])
         for c in changes
-        if c.get("field") in CONTACT_FIELDS and c.get("old")
+        if c.get("field") in CONTACT_FIELDS
+        and c.get("new")
+        and (c.get("old") or c["field"] == "email")
     ]
 
 
@@ -345,8 +351,8 @@ def unconfirmed_contact_changes(
     )
     return [
         field
-        for field, old, new in contact_changes(changes)
-        if not any(_confirms(v, field, old, new) for v in confirmed)
+        for field, old, new in changes_to_confirm(changes)
+        if (old and not any(_confirms(v, field, old, new) for v in confirmed))
         or (field == "email" and not any(_proves_new(v, field, new) for v in confirmed))
     ]
 
@@ -361,7 +367,7 @@ def drop_contact_challenges_outside(
 ) -> None:
     """Challenges for contact changes that an approved version left out end: the change
     will not happen, so neither a "yes" nor a "no" to it has anything left to decide."""
-    wanted = contact_changes(changes)
+    wanted = changes_to_confirm(changes)
     for verification in pending_verifications(session, case):
         if verification.confirms_contact is None:
             continue
@@ -379,11 +385,11 @@ def drop_contact_challenges_outside(
 
 def _wanted_contact_changes(session: Session, case: Request) -> list[tuple[str, str, str]]:
     """The contact changes the case asks for: stated, or in a reply draft still open."""
-    wanted = contact_changes(case.requested_changes)
+    wanted = changes_to_confirm(case.requested_changes)
     for draft in open_drafts(session, case):
         if draft.purpose == "reply" and draft.covers:
             wanted += [
-                c for c in contact_changes(draft.covers.get("changes", [])) if c not in wanted
+                c for c in changes_to_confirm(draft.covers.get("changes", [])) if c not in wanted
             ]
     return wanted
 
@@ -422,8 +428,12 @@ def ensure_contact_confirmations(
             asked.append(verification)
     started = []
     for field, old, new in wanted:
-        sides = [(old, lambda v, f=field, o=old, n=new: _confirms(v, f, o, n))]
-        if field == "email":
+        sides = []
+        if old:  # (an email added where none was on file has no old side)
+            sides.append((old, lambda v, f=field, o=old, n=new: _confirms(v, f, o, n)))
+        if field == "email" and case.verified_at is not None:
+            # Only once who asked is confirmed (confirm_identity asks again then): a forged
+            # request must not make NOX mail codes to any address it names.
             sides.append((new, lambda v, f=field, n=new: _proves_new(v, f, n)))
         for address, answered_by in sides:
             if any(answered_by(v) for v in asked):
@@ -638,6 +648,8 @@ def confirm_identity(
         reason="reply drafted",
         now=services.clock(),
     )
+    # A new email address is asked for its code now that who asked is known.
+    ensure_contact_confirmations(session, services, case, actor=actor)
 
 
 def deny_identity(
@@ -650,7 +662,32 @@ def deny_identity(
 ) -> None:
     """'It wasn't me' — also after a "yes" (a mis-tap), as long as nothing was carried out:
     nothing closes silently, the case waits for staff, who are alerted. Once the reply is
-    approved there is nothing left to stop; staff are told to look at what was done."""
+    approved there is nothing left to stop; staff are told to look at what was done.
+
+    A "no" from the new email address a change would put on file is that address's owner,
+    not the person on file: it stops only that change (staff are told), not the case."""
+    if verification.confirms_contact is not None and verification.address == (
+        verification.confirms_value
+    ):
+        finish_verification(
+            session,
+            services,
+            case,
+            verification,
+            VerificationStatus.DENIED,
+            actor=actor,
+            note="the new address says it is not the requester's",
+        )
+        alert_staff(
+            session,
+            case,
+            "verification_failed",
+            f"{case.reference}: the new {verification.confirms_contact} named for the change "
+            "answered that it is not the requester's; the change cannot be approved as it "
+            "stands (restate the changes without it, or close the case).",
+            now=services.clock(),
+        )
+        return
     finish_verification(
         session,
         services,
