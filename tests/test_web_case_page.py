@@ -154,3 +154,27 @@ async def test_a_call_staff_recorded_reads_as_one_in_the_verification_list(world
     for shown in (page, exported):
         assert "a call staff made to the number on file" in shown
         assert "to staff call" not in shown
+
+
+async def test_an_edit_form_holds_the_draft_exactly_so_saving_it_keeps_every_character(world):
+    """A soft hyphen or a right-to-left mark pasted from Word, or in a name: the page shows
+    such characters visibly everywhere else, but in the edit form (sent back as typed)
+    they stay as they are. Before, one ordinary edit saved "\\xad" into the reply."""
+    import html
+
+    from bot.workflow.approval import edit_draft
+
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    draft = world.reply_draft(reference)
+    odd = draft.text + "\nKon\u00adsult\u200b-text \u202eabc\n"
+    with world.database.session() as session:
+        new = edit_draft(session, world.services, draft.id, odd, actor="staff:eva")
+    async with console_client(world) as (http, csrf):
+        page = (await http.get(f"/cases/{reference}")).text
+        shown = re.search(rf'<textarea id="text-{new.id}" name="text">(.*?)</textarea>', page, re.S)
+        assert shown is not None and html.unescape(shown[1]) == odd
+        assert "\\u202eabc" in page  # shown visibly where it is only read
+        form = {"csrf": csrf, "draft": str(new.id), "subject": new.subject, "why": "signed"}
+        form["text"] = html.unescape(shown[1]) + "\nMvh Eva"
+        assert (await http.post(f"/cases/{reference}/edit", data=form)).status_code == 303
+    assert world.reply_draft(reference).text == odd + "\nMvh Eva"

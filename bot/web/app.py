@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, or_, select
 from starlette.applications import Starlette
@@ -180,6 +180,7 @@ class Console:
         # reorder what stands around it: a right-to-left override or an escape sequence
         # is shown as "\u202e", as the terminal and the staff chat show it.
         self.templates.env.finalize = _shown_safely
+        self.templates.env.filters["as_typed"] = _as_typed
         self.templates.env.filters["status_words"] = status_words
         self.templates.env.filters["name_words"] = name_words
         self.templates.env.filters["kinds_words"] = kinds_words
@@ -318,9 +319,21 @@ def _as_utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+class _AsTyped(Markup):
+    """A form field's value (escaped HTML): sent back by the browser, so kept exactly as
+    written — an escape shown there would be saved into the draft."""
+
+
+def _as_typed(value: Any) -> Markup:
+    return _AsTyped(escape("" if value is None else value))
+
+
 def _shown_safely(value: Any) -> Any:
     """A value a page shows, with what could hide or reorder text written visibly
-    (safe_text.printable); HTML the page built itself stays HTML."""
+    (safe_text.printable); HTML the page built itself stays HTML, a form field's value
+    (`as_typed`) as it is."""
+    if isinstance(value, _AsTyped):
+        return value
     if isinstance(value, Markup):
         return Markup(printable(str(value)))
     return printable(value) if isinstance(value, str) else value
