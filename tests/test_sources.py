@@ -523,6 +523,24 @@ def test_a_cv_with_her_number_beside_someone_elses_number_only_mentions_her(tmp_
     assert found == {"annas.txt": True, "per.txt": False, "number-only.txt": False}
 
 
+def test_a_long_list_of_figures_with_someone_elses_number_at_its_end_only_mentions_her(
+    tmp_path,
+):
+    """Before, the phone-number search gave up after 2,000 number-like strings and took the
+    rest for hers: a timesheet with Per's number and salary at its end counted as Anna's."""
+    folder = tmp_path / "cv"
+    folder.mkdir()
+    rows = "\n".join(f"{i};{(i * 37) % 900 + 100} kr" for i in range(2100))
+    (folder / "timesheet.csv").write_text(
+        f"Anna Lindqvist;anna.lindqvist@example.se\n{rows}\nKontakt: Per 070-555 12 12\n"
+    )
+    source = DocumentsFolder(
+        DocumentsSource(type="documents", name="cv", folder=str(folder), erase="delete")
+    )
+    found = {f.ref: f.erasable for f in source.find(ANNA)}
+    assert found == {"timesheet.csv": False}
+
+
 def test_a_maildir_mail_naming_a_longer_address_that_contains_hers_is_not_found(tmp_path):
     """A client's mail that names 'Johanna.Lindqvist@…' is not about Anna: not found, so
     neither listed nor attached to her access reply."""

@@ -127,14 +127,34 @@ def mentions(text: str, person: Person) -> list[str]:
     return hits
 
 
-_ANY_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: An address's local part just before an "@" (at most 64 characters, RFC 5321), and its
+#: domain just after (at most 255): looked for around each "@" only, so that a long run of
+#: letters or digits with no "@" in it costs one pass, not one per character.
+_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+
+
+def _in_local_part(char: str) -> bool:
+    return char.isalnum() or char in "._+-"
+
+
+def any_addresses(text: str) -> list[str]:
+    """Every email address in the text (linear in its length)."""
+    found = []
+    for at in re.finditer("@", text):
+        start = at.start()
+        while start > max(0, at.start() - 64) and _in_local_part(text[start - 1]):
+            start -= 1
+        domain = _DOMAIN.match(text, at.end(), at.end() + 255)
+        if start < at.start() and domain:
+            found.append(f"{text[start : at.start()]}@{domain.group()}")
+    return found
 
 
 def other_addresses(text: str, person: Person) -> set[str]:
     """Email addresses in the text that are not the person's: a sign that a document is
     (also) about someone else."""
     own = {e.casefold() for e in person.emails}
-    return {a.casefold().rstrip(".") for a in _ANY_ADDRESS.findall(text)} - own
+    return {a.casefold().rstrip(".") for a in any_addresses(text)} - own
 
 
 #: Phone numbers looked for in one text at most (phonenumbers' matcher is bounded by it).
@@ -162,6 +182,10 @@ def other_phone_numbers(text: str, person: Person) -> set[str]:
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         if number not in own:
             found.add(number)
+    # The matcher stops after _MAX_NUMBERS_TRIED candidates (its bound in time): what it did
+    # not read may hold anyone's number, so the text is not taken for the person's alone.
+    if getattr(matcher, "_max_tries", 1) <= 0:
+        found.add(f"more than {_MAX_NUMBERS_TRIED} number-like strings")
     return found
 
 
