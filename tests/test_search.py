@@ -33,6 +33,13 @@ def test_a_name_with_swedish_letters_is_found_however_it_is_typed(any_world):
     for typed in ("Åkesson", "åkesson", "AKESSON", "göran", "GORAN"):
         assert _found(any_world, typed) == ["Göran Åkesson"], typed
     assert _found(any_world, "Öberg") == [] and _found(any_world, "50%") == []
+    # Typed exactly as stored, any letters: found on both databases (before, PostgreSQL
+    # folded the column less than the query, and "Kęsicki" found nobody there).
+    _on_file(any_world, {"name": "Przemysław Kęsicki", "email": "pk@example.pl"})
+    for typed in ("Przemysław Kęsicki", "Kęsicki", "kesicki", "PRZEMYSŁAW"):
+        assert _found(any_world, typed) == ["Przemysław Kęsicki"], typed
+    # A NUL typed into the search is dropped (PostgreSQL refused it: a server error).
+    assert _found(any_world, "öhrn\x00") == ["Lena Öhrn"]
 
 
 async def test_the_console_queue_finds_a_case_by_a_swedish_name_in_any_case(world):

@@ -20,16 +20,18 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String
 
-#: The letters PostgreSQL's translate() folds, and what to (after lower()).
-_ACCENTED = "áàâäãåāçćčďéèêëēěíìîïīłńňñóòôöõøōřśšťúùûüūůýÿžźż"
-_PLAIN = "aaaaaaacccdeeeeeeiiiiilnnnooooooorsstuuuuuuyyzzz"
+#: The letters folded, and what to (after lower case): the same table on both sides of
+#: every comparison, here and in PostgreSQL's translate(), so that a name typed exactly as
+#: stored is always found.
+_ACCENTED = "áàâäãåāăąçćčďđéèêëēěęğíìîïīıłńňñóòôöõøōőřśšşșťțúùûüūůűýÿžźż"
+_PLAIN = "aaaaaaaaacccddeeeeeeegiiiiiilnnnoooooooorssssttuuuuuuuyyzzz"
+_FOLDING = str.maketrans(_ACCENTED, _PLAIN)
 
 
 def fold(text: str) -> str:
-    """Lower case without accents: what `folded` compares ("Ängström" → "angstrom")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return plain.replace("ø", "o").replace("ł", "l")
+    """Lower case without accents: what `folded` compares ("Ängström" → "angstrom"). Only
+    the letters of the table lose theirs, as in PostgreSQL, where the column is folded."""
+    return unicodedata.normalize("NFC", text).lower().translate(_FOLDING)
 
 
 def sqlite_fold(value: str | None) -> str | None:
@@ -56,6 +58,8 @@ def _folded_elsewhere(element: folded, compiler: Any, **kw: Any) -> str:
 
 
 def _escaped(text: str) -> str:
+    """LIKE's wildcards taken literally; a NUL dropped (PostgreSQL refuses it in text)."""
+    text = text.replace("\x00", "")
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
