@@ -231,9 +231,9 @@ def test_requests_show_gives_times_as_a_clock_in_stockholm_reads_them(tmp_path, 
     shown = run_json("requests", "show", case["reference"])
     code, output = run("requests", "show", case["reference"])
     assert code == 0 and "T" in shown["received_at"]  # the JSON keeps UTC
-    from bot.cli.output import local_clock
+    from bot.cli.output import iso_as_local
 
-    local = local_clock(shown["received_at"], "Europe/Stockholm")
+    local = iso_as_local(shown["received_at"], "Europe/Stockholm")
     assert local.endswith((" CET", " CEST"))
     assert f"received at: {local}" in output
     assert shown["received_at"][:16] not in output

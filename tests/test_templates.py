@@ -243,20 +243,17 @@ def test_a_reason_staff_type_reads_as_sentences_of_its_own_however_typed(languag
     """Staff type their reason as a sentence; the letter put a second full stop after it
     ("…i Örebro..") and kept its capital mid-sentence ("because The request …")."""
     drafter = Drafter(OrganisationSettings())
-    extension = drafter.render(
-        "extension.txt.j2", language, **COMMON, **EXTRA["extension.txt.j2"]
-        | {"reason": "vi måste hämta uppgifter ur vårt arkiv i Örebro. "},
-    )  # fmt: skip
-    assert ". Vi måste hämta uppgifter ur vårt arkiv i Örebro.\n" in extension.text
-    assert "Örebro.." not in extension.text
-    refusal = drafter.render(
-        "refusal.txt.j2", language, **COMMON, **EXTRA["refusal.txt.j2"]
-        | {"reasons": "begäran är uppenbart ogrundad."},
-    )  # fmt: skip
-    assert ". Begäran är uppenbart ogrundad.\n" in refusal.text
-    assert "ogrundad.." not in refusal.text
-    capital = drafter.render(
-        "refusal.txt.j2", language, **COMMON, **EXTRA["refusal.txt.j2"]
-        | {"reasons": "Begäran är uppenbart ogrundad"},
-    )  # fmt: skip
-    assert ". Begäran är uppenbart ogrundad.\n" in capital.text  # no "because Begäran"
+
+    def letter(template: str, reason: str) -> str:
+        key = "reason" if template == "extension.txt.j2" else "reasons"
+        variables = EXTRA[template] | {key: reason}
+        return drafter.render(template, language, **COMMON, **variables).text
+
+    extension = letter("extension.txt.j2", "vi måste hämta uppgifter ur vårt arkiv i Örebro. ")
+    assert ". Vi måste hämta uppgifter ur vårt arkiv i Örebro.\n" in extension
+    assert "Örebro.." not in extension
+    refusal = letter("refusal.txt.j2", "begäran är uppenbart ogrundad.")
+    assert ". Begäran är uppenbart ogrundad.\n" in refusal
+    assert "ogrundad.." not in refusal
+    capital = letter("refusal.txt.j2", "Begäran är uppenbart ogrundad")
+    assert ". Begäran är uppenbart ogrundad.\n" in capital  # no "because Begäran"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rich import box
@@ -22,6 +23,7 @@ from rich.table import Table
 from rich.text import Span, Text
 
 from bot.reading.safe_text import printable
+from bot.rules.deadlines import local_clock
 
 Cell = str | Text
 
@@ -264,18 +266,13 @@ def print_table(
     console.print(fitted_table(console, columns, rows, title=title), crop=False)
 
 
-def local_clock(iso: str, zone: str) -> str:
+def iso_as_local(iso: str, zone: str) -> str:
     """A point in time the JSON gives in UTC ("2026-12-07T06:12:00+00:00"), as a clock in
-    `zone` reads it, named: "2026-12-07 07:12 CET"."""
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
-
+    `zone` reads it, named: "2026-12-07 07:12 CET" (rules.deadlines.local_clock)."""
     try:
-        at = datetime.fromisoformat(iso)
+        return local_clock(datetime.fromisoformat(iso), zone)
     except ValueError:
         return iso
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def fact_words(value: object) -> str:

@@ -31,7 +31,7 @@ from bot.cli.app import (
     today,
 )
 from bot.cli.helptext import NoxTyper
-from bot.cli.output import Column, fact_words, local_clock, print_table
+from bot.cli.output import Column, fact_words, iso_as_local, print_table
 from bot.files import read_named_file
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import STOCKHOLM
@@ -182,7 +182,7 @@ def print_case_document(case: dict, zone: str = STOCKHOLM) -> None:
     reads them, named (the JSON keeps them in UTC)."""
 
     def clock(iso: str) -> str:
-        return local_clock(iso, zone)
+        return iso_as_local(iso, zone)
 
     for key, value in case.items():
         if key in SECTIONS or key == "status_words":  # "status" below says it in words

@@ -99,6 +99,14 @@ def is_working_day(d: date) -> bool:
     return d.weekday() < 5 and d not in swedish_public_holidays(d.year)
 
 
+def local_clock(at: datetime, tz: str = STOCKHOLM, form: str = "%Y-%m-%d %H:%M") -> str:
+    """A point in time as a clock in `tz` reads it, the zone named when the form has the
+    hour ("2026-11-24 10:00 CET"); a naive datetime is taken as UTC (SQLite keeps them so)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(tz)).strftime(form + (" %Z" if "%H" in form else ""))
+
+
 def stockholm_date(received_at: datetime, tz: str = STOCKHOLM) -> date:
     """The calendar date of receipt in `tz`; a naive datetime is taken as UTC.
 

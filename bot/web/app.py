@@ -22,11 +22,10 @@ import tempfile
 import threading
 import unicodedata
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
@@ -43,7 +42,7 @@ from bot.config import WebSettings
 from bot.errors import NoxbotError
 from bot.reading.safe_text import printable, stored_note
 from bot.rules.channels import ChannelName
-from bot.rules.deadlines import stockholm_date, working_days_left
+from bot.rules.deadlines import local_clock, stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
 from bot.sources.documents import document_text
 from bot.store import audit
@@ -194,9 +193,9 @@ class Console:
         self.templates.env.filters["text_to_show"] = text_to_show
         self.templates.env.filters["draft_status_words"] = draft_status_words
         # Times as staff read a clock: in the organisation's zone, named (CET, CEST).
-        zone = ZoneInfo(services.settings.organisation.timezone)
-        self.templates.env.filters["local"] = lambda at, form="%Y-%m-%d %H:%M": (
-            _as_utc(at).astimezone(zone).strftime(form + (" %Z" if "%H" in form else ""))
+        zone = services.settings.organisation.timezone
+        self.templates.env.filters["local"] = lambda at, form="%Y-%m-%d %H:%M": local_clock(
+            at, zone, form
         )
 
     def today(self) -> Any:
@@ -312,11 +311,6 @@ async def _form(request: HttpRequest, limit: int = MAX_FORM_BYTES) -> dict[str, 
     request._body = bytes(body)  # where Starlette keeps a body read: form() parses it
     form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_TEXT * 4)
     return {k: str(v)[:MAX_FORM_TEXT] for k, v in form.items() if isinstance(v, str)}
-
-
-def _as_utc(at: datetime) -> datetime:
-    """A stored time (naive on SQLite: UTC) as an aware one."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class _AsTyped(Markup):
@@ -699,7 +693,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         noticing = set(session.exec(waiting_notices())) if status == "open" else set()
         if status == "open":
             query = query.where(
-                or_(col(Request.closed_at).is_(None), col(Request.id).in_(waiting_notices()))
+                or_(col(Request.closed_at).is_(None), col(Request.id).in_(noticing))
             )
         elif status:
             query = query.where(Request.status == status)

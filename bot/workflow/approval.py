@@ -11,16 +11,14 @@ confirming a change of it, a case that has moved on since the draft was written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from bot.channels.messages import Attachment
 from bot.errors import CaseError, StaleDraft
 from bot.rules.channels import ChannelName
-from bot.rules.deadlines import stockholm_date
+from bot.rules.deadlines import local_clock, stockholm_date
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.plan_words import plan_name, plan_words
 from bot.rules.policy import kind_labels
@@ -188,19 +186,11 @@ def _written_since(
             col(Message.received_at) > draft.created_at,
         )
         .order_by(col(Message.received_at))
+        .limit(_FOLLOW_UPS_NAMED)
     ).all()
-    local = ZoneInfo(zone)
-
-    def shown(at: datetime) -> str:
-        return (
-            (at if at.tzinfo else at.replace(tzinfo=UTC))
-            .astimezone(local)
-            .strftime("%Y-%m-%d %H:%M %Z")
-        )
-
     notes = [
-        plan_words(language, "wrote_again", at=shown(at), channel=channel)
-        for at, channel in later[:_FOLLOW_UPS_NAMED]
+        plan_words(language, "wrote_again", at=local_clock(at, zone), channel=channel)
+        for at, channel in later
     ]
     # A message without the case's reference opens a case of its own ("my number is …43,
     # not …34"): named here too, or it is found only after the wrong answer went.
@@ -221,7 +211,7 @@ def _written_since(
         .limit(_FOLLOW_UPS_NAMED)
     ).all()
     notes += [
-        plan_words(language, "newer_case", reference=reference, at=shown(at))
+        plan_words(language, "newer_case", reference=reference, at=local_clock(at, zone))
         for reference, at in newer
     ]
     return notes

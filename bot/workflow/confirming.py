@@ -585,9 +585,17 @@ def _changes_of(session: Session, case: Request) -> list[dict[str, Any]]:
     ]
 
 
+def _at_new_value(verification: Verification) -> bool:
+    """Whether a contact-change challenge went to the new value (the address to be put on
+    file), not to the old one on file."""
+    return verification.confirms_contact is not None and (
+        verification.address == verification.confirms_value
+    )
+
+
 def _side_of(verification: Verification) -> str:
     """Which value a contact-change challenge went to, in words for staff."""
-    if verification.address == verification.confirms_value:
+    if _at_new_value(verification):
         return f"the new {verification.confirms_contact}, which was to show it is theirs"
     return f"the old {verification.confirms_contact} on file"
 
@@ -666,18 +674,19 @@ def deny_identity(
 
     A "no" from the new email address a change would put on file is that address's owner,
     not the person on file: it stops only that change (staff are told), not the case."""
-    if verification.confirms_contact is not None and verification.address == (
-        verification.confirms_value
-    ):
-        finish_verification(
-            session,
-            services,
-            case,
-            verification,
-            VerificationStatus.DENIED,
-            actor=actor,
-            note="the new address says it is not the requester's",
-        )
+    new_address = _at_new_value(verification)
+    finish_verification(
+        session,
+        services,
+        case,
+        verification,
+        VerificationStatus.DENIED,
+        actor=actor,
+        note="the new address says it is not the requester's"
+        if new_address
+        else "the person on file says they did not ask",
+    )
+    if new_address:
         alert_staff(
             session,
             case,
@@ -688,15 +697,6 @@ def deny_identity(
             now=services.clock(),
         )
         return
-    finish_verification(
-        session,
-        services,
-        case,
-        verification,
-        VerificationStatus.DENIED,
-        actor=actor,
-        note="the person on file says they did not ask",
-    )
     cancel_challenges(session, services, case, actor=actor, note=ANOTHER_FAILED, keep=verification)
     if case.status == S.APPROVED:
         note = "withdrawn: the person on file said they did not make the request"

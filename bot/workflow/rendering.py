@@ -88,8 +88,6 @@ class Drafter:
             )
             env.filters["longdate"] = lambda value, _lang=language: longdate(value, _lang)
             env.filters["humanjoin"] = lambda items, _lang=language: humanjoin(items, _lang)
-            # Staff's reason inside a sentence: the full stop they typed is the template's.
-            env.filters["clause"] = lambda value: str(value).rstrip().rstrip(".").rstrip()
             # Staff's reason as sentences of its own, however they typed it ("vi måste …",
             # "Vi måste ….", "The request is …").
             env.filters["sentence"] = as_sentence

@@ -160,9 +160,9 @@ def _detail_name(name: str) -> str:
 def action_words(action: str) -> str:
     """A history entry's action ("verification_started") as words; one that names a kind
     ("carried_out_marketing_optout") names it as lists do ("marketing opt-out")."""
-    for prefix in ("carried_out_", "kinds_"):
-        if action.startswith(prefix) and (kind := action.removeprefix(prefix)) in _NAMES:
-            return f"{prefix.replace('_', ' ')}{name_words(kind)}"
+    kind = action.removeprefix("carried_out_")
+    if kind != action and kind in _NAMES:
+        return f"carried out {name_words(kind)}"
     return action.replace("_", " ")
 
 
