@@ -161,3 +161,51 @@ async def test_the_console_says_no_challenge_was_sent_when_none_could_be(world: 
             else (await http.get(answer.headers["location"])).text
         )
     assert "no challenge was sent" in page and "on its way" not in page
+
+
+async def test_an_email_change_waits_on_the_codes_that_confirm_it_not_on_staff(world: World):
+    """Anna asks by email to change her address. First she is to answer the challenge on
+    Telegram and the code mailed to her old address; once she is confirmed, a code goes to
+    the new address too, and the draft cannot be approved before both are answered — it
+    said "staff: approve, edit or reject the draft", and "the verification challenge" as
+    if there were one."""
+    from tests.workflow_kit import ANNA_TELEGRAM
+
+    reference = world.email(
+        ANNA_EMAIL, "Hej, ändra min e-postadress till anna.ny@example.org, tack.", "Ny adress"
+    ).reference
+
+    def waiting() -> str:
+        with world.session() as session:
+            return case_waits_on(session, get_case(session, reference))
+
+    assert waiting() == (
+        "the requester: answer the verification challenge, and confirm the change with the "
+        "code mailed to the old email address"
+    )
+    world.press(ANNA_TELEGRAM, world.verification(reference).id, True)
+    assert world.case(reference).status == "awaiting_approval"
+    assert waiting() == (
+        "the requester: confirm the change with the code mailed to the old email address and "
+        "the code mailed to the new email address; then staff approve the draft"
+    )
+    await world.deliver()
+    world.email(ANNA_EMAIL, world.code_mailed_to(ANNA_EMAIL), f"Re: [{reference}]")
+    new = "anna.ny@example.org"
+    world.email(new, world.code_mailed_to(new), f"Re: [{reference}]")
+    assert waiting() == "staff: approve, edit or reject the draft"
+
+
+def test_an_unverified_case_with_no_other_contact_point_says_none_can_be_sent(config, tmp_path):
+    """Lena is on file with the address she wrote from only: "resend the challenge" sent
+    staff to a command that can only refuse."""
+    people = tmp_path / "people.csv"
+    people.write_text("name,email\nLena Öhrn,lena.ohrn@example.se\n")
+    assert run("subjects", "import", str(people))[0] == 0
+    reference = new_case(tmp_path, "lena.ohrn@example.se", ERASE)
+    said = waiting_on(reference)
+    assert said.startswith("staff: no contact point on file but the one the request came from")
+    assert "resend" not in said and "noxbot subjects import" in said
+    people.write_text("name,email,phone\nLena Öhrn,lena.ohrn@example.se,070-123 45 99\n")
+    assert run("subjects", "import", str(people))[0] == 0
+    assert waiting_on(reference) == "staff: verify another way, resend the challenge, or reply"

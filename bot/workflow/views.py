@@ -12,6 +12,7 @@ from sqlmodel import Session, col, or_, select
 from bot.rules.deadlines import working_days_left
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.verification import Method
+from bot.store.records import normalised_or_raw
 from bot.store.register import SUBJECT_FIELDS, InvalidContact, normalise_phone
 from bot.store.search import name_contains
 from bot.store.tables import (
@@ -30,6 +31,7 @@ from bot.store.tables import (
 )
 from bot.workflow.confirming import not_on_file_next
 from bot.workflow.lifecycle import is_open
+from bot.workflow.rendering import humanjoin
 from bot.workflow.words import draft_status_words, status_words, waits_on
 
 
@@ -65,19 +67,28 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                     '"no data held" answer (Requester not on file, on the case page)'
                 )
             return f"staff: {not_on_file_next(case)}"
-    if status == RequestStatus.AWAITING_VERIFICATION:
+    if status == RequestStatus.UNVERIFIED and case.subject_id is not None:
+        subject = session.get(Subject, case.subject_id)
+        if subject is not None and not _other_contact_points(session, case, subject):
+            return (
+                "staff: no contact point on file but the one the request came from, so no "
+                "challenge can be sent: add one staff know is theirs to the register (noxbot "
+                "subjects import) and send a new challenge, or reply"
+            )
+    if status in (
+        RequestStatus.AWAITING_VERIFICATION,
+        RequestStatus.AWAITING_APPROVAL,
+        RequestStatus.REJECTED,
+    ):
         pending = session.exec(
             select(Verification).where(
                 Verification.request_id == case.id,
                 Verification.status == VerificationStatus.PENDING,
-                col(Verification.confirms_contact).is_(None),
             )
         ).all()
-        if pending and all(v.method == Method.PHONE_CALL for v in pending):
-            return (
-                "staff: call the number on file and record the answer (noxbot requests verify "
-                f'{ref} --by phone --note "…")'
-            )
+        said = _challenges_waiting(ref, pending, status)
+        if said:
+            return said
     if (
         status in (RequestStatus.AWAITING_APPROVAL, RequestStatus.REJECTED)
         and "complaint" in case.kinds
@@ -108,6 +119,65 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
             )
             return f"staff: approve the Art. 19 notice to {to}, or edit or reject it ({where})"
     return waits_on(case.status)
+
+
+def _other_contact_points(session: Session, case: Request, subject: Subject) -> bool:
+    """Whether the person has a contact point on file other than the one the request came
+    from (one still cooling off counts: a challenge may go there once it has)."""
+    came_from = normalised_or_raw(case.channel, case.requester_address)
+    return any(
+        c.value != came_from
+        for c in session.exec(select(ContactPoint).where(ContactPoint.subject_id == subject.id))
+    )
+
+
+#: A challenge, as the one who is to answer it reads it in "waiting on".
+_ANSWER = {
+    Method.EMAIL_CODE: "the code mailed to",
+    Method.TELEGRAM_CONFIRM: "the Telegram message to",
+    Method.PHONE_CALL: "a call to",
+}
+_CONTACT = {"email": "email address", "phone": "phone number"}
+
+
+def _challenges_waiting(ref: str, pending: Any, status: RequestStatus) -> str:
+    """ "Waiting on" while challenges are out: the requester's to answer (who asked, and
+    each side of a contact point's change: the old value on file and a new email address)
+    and staff's calls to make. A change's challenges hold the reply's approval back, so a
+    draft waits on them, not on staff; an empty string when no challenge is out."""
+    identity = [v for v in pending if v.confirms_contact is None]
+    changes = [v for v in pending if v.confirms_contact is not None]
+    if status != RequestStatus.AWAITING_VERIFICATION and not changes:
+        return ""
+    answer = ""
+    confirm: list[str] = []
+    calls: list[str] = []
+    if identity and not all(v.method == Method.PHONE_CALL for v in identity):
+        answer = "answer the verification challenge"
+    elif identity:
+        calls.append("the number on file")
+    for v in changes:
+        field = _CONTACT.get(v.confirms_contact or "", v.confirms_contact or "")
+        side = "new" if v.address == v.confirms_value else "old"
+        if v.method == Method.PHONE_CALL:
+            calls.append(f"the {side} {field} (to confirm its change)")
+        else:
+            challenge = _ANSWER.get(Method(v.method), "the challenge to")
+            confirm.append(f"{challenge} the {side} {field}")
+    said = []
+    if confirm:
+        change = f"confirm the change with {humanjoin(confirm, 'en')}"
+        answer = f"{answer}, and {change}" if answer else change
+    if answer:
+        said.append(f"the requester: {answer}")
+    if calls:
+        said.append(
+            f"staff: call {humanjoin(calls, 'en')} and record the answer (noxbot requests "
+            f'verify {ref} --by phone --note "…")'
+        )
+    if said and status != RequestStatus.AWAITING_VERIFICATION:
+        said.append("then staff approve the draft")
+    return "; ".join(said)
 
 
 def waiting_notices() -> Any:
