@@ -209,3 +209,11 @@ def test_an_unverified_case_with_no_other_contact_point_says_none_can_be_sent(co
     people.write_text("name,email,phone\nLena Öhrn,lena.ohrn@example.se,070-123 45 99\n")
     assert run("subjects", "import", str(people))[0] == 0
     assert waiting_on(reference) == "staff: verify another way, resend the challenge, or reply"
+
+
+def test_requests_show_says_a_challenge_is_queued_while_its_message_waits(config, tmp_path):
+    reference = new_case(tmp_path, ANNA_EMAIL, ERASE)  # nothing sends it: no `noxbot run`
+    code, output = run("requests", "show", reference)
+    assert code == 0, output
+    [line] = [line for line in output.splitlines() if "Telegram confirmation to" in line]
+    assert line.endswith(": pending, queued, not sent yet"), line

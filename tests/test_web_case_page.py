@@ -178,3 +178,29 @@ async def test_an_edit_form_holds_the_draft_exactly_so_saving_it_keeps_every_cha
         form["text"] = html.unescape(shown[1]) + "\nMvh Eva"
         assert (await http.post(f"/cases/{reference}/edit", data=form)).status_code == 303
     assert world.reply_draft(reference).text == odd + "\nMvh Eva"
+
+
+async def test_a_challenge_reads_queued_until_its_message_has_gone_then_sent(world):
+    """The mail server is down: Anna's code waits in the outbox. The case page said "sent
+    10:00" for it all the same, and staff told Anna to look in her inbox."""
+    from bot.workflow.views import case_document_json
+
+    reference = world.chat(ANNA_TELEGRAM, "Radera alla mina uppgifter.").reference
+
+    def challenge_line(page: str) -> str:
+        [line] = [
+            line for line in re.sub(r"<[^>]+>", "", page).splitlines() if "attempt(s), made" in line
+        ]
+        return line
+
+    async with console_client(world) as (http, _):
+        waiting = challenge_line((await http.get(f"/cases/{reference}")).text)
+        assert "queued, not sent yet" in waiting and "sent 2026" not in waiting
+        world.clock.advance(minutes=5)
+        await world.deliver()
+        gone = challenge_line((await http.get(f"/cases/{reference}")).text)
+    assert "sent 2026-11-24 10:05 CET" in gone and "not sent" not in gone
+    with world.session() as session:
+        case = world.case(reference)
+        [shown] = case_document_json(session, case, world.clock().date())["verifications"]
+    assert (shown["delivery"], shown["sent_at"]) == ("sent", "2026-11-24T09:05:00+00:00")

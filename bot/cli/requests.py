@@ -55,6 +55,7 @@ from bot.workflow.words import (
     action_words,
     address_words,
     challenge_words,
+    delivery_words,
     history_words,
     kinds_words,
     method_words,
@@ -227,7 +228,7 @@ def print_case_document(case: dict, zone: str = STOCKHOLM) -> None:
                 f"{clock(v['created_at'])} "
                 f"{challenge_words(v['method'], v['channel'], v['address'])}"
                 + (f" for the change of {v['confirms_contact']}" if v["confirms_contact"] else "")
-                + f": {v['status']}"
+                + f": {v['status']}{delivery_words(v['delivery'], v['sent_at'], clock)}"
             )
         )
     console.print(Text("\nOutbox", style="bold"))

@@ -94,8 +94,14 @@ from bot.workflow.linking import (
 from bot.workflow.outbox import requeue, text_to_show
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.services import Services
-from bot.workflow.views import case_waits_on, find_people, waiting_notices
+from bot.workflow.views import (
+    case_waits_on,
+    challenge_deliveries,
+    find_people,
+    waiting_notices,
+)
 from bot.workflow.words import (
+    DELIVERY_WORDS,
     action_words,
     address_words,
     challenge_words,
@@ -189,6 +195,7 @@ class Console:
         self.templates.env.globals["address_words"] = address_words
         self.templates.env.globals["party_words"] = party_words
         self.templates.env.globals["challenge_words"] = challenge_words
+        self.templates.env.globals["DELIVERY_WORDS"] = DELIVERY_WORDS
         self.templates.env.globals["console_alert"] = console_alert
         self.templates.env.filters["text_to_show"] = text_to_show
         self.templates.env.filters["draft_status_words"] = draft_status_words
@@ -808,6 +815,18 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             if event.action == "draft_edit_reason":
                 head, _, why = event.detail.partition(": ")
                 edit_reasons[head.split(" ")[1]] = why
+        outbox = list(
+            session.exec(
+                select(Outbox).where(Outbox.request_id == case.id).order_by(col(Outbox.id))
+            )
+        )
+        verifications = list(
+            session.exec(
+                select(Verification)
+                .where(Verification.request_id == case.id)
+                .order_by(col(Verification.id))
+            )
+        )
         context.update(
             case=case,
             waiting=case_waits_on(session, case, in_console=True),
@@ -820,18 +839,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             open=is_open(case.status),
             cannot_reopen=None if is_open(case.status) else erased_why(session, case),
             messages=messages,
-            outbox=list(
-                session.exec(
-                    select(Outbox).where(Outbox.request_id == case.id).order_by(col(Outbox.id))
-                )
-            ),
-            verifications=list(
-                session.exec(
-                    select(Verification)
-                    .where(Verification.request_id == case.id)
-                    .order_by(col(Verification.id))
-                )
-            ),
+            outbox=outbox,
+            verifications=verifications,
+            deliveries=challenge_deliveries(verifications, outbox),
             threads=threads,
             alerts=list(
                 session.exec(

@@ -276,6 +276,28 @@ def subject_json(session: Session, subject: Subject) -> dict[str, Any]:
     }
 
 
+def challenge_deliveries(
+    verifications: list[Verification], outbox: list[Outbox]
+) -> dict[int, Outbox | None]:
+    """The outbox row that carries each challenge (None: a call for staff, or none kept): a
+    challenge is made and queued at once, and "sent" only once its sender has sent it."""
+    queued = {(o.address, o.created_at): o for o in outbox if o.purpose == "verification_challenge"}
+    return {
+        v.id: queued.get((v.address, v.created_at))
+        for v in verifications
+        if v.id is not None and v.method != Method.PHONE_CALL
+    }
+
+
+def _delivery_json(outbox: Outbox | None) -> dict[str, Any]:
+    """A challenge's message: its outbox status ("queued", "sent", "failed", …; None for a
+    call staff make) and when it was sent."""
+    return {
+        "delivery": outbox.status if outbox else None,
+        "sent_at": outbox.sent_at.isoformat() if outbox and outbox.sent_at else None,
+    }
+
+
 def case_document_json(session: Session, case: Request, today: date) -> dict[str, Any]:
     """The whole case, as `requests show` prints it and staff see it in the console: the
     case object with its thread, every version of every draft, challenges, what waits in the
@@ -284,6 +306,9 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
     def rows(table: Any, order: Any) -> list[Any]:
         return list(session.exec(select(table).where(table.request_id == case.id).order_by(order)))
 
+    deliveries = challenge_deliveries(
+        rows(Verification, col(Verification.id)), rows(Outbox, col(Outbox.id))
+    )
     return {
         **case_json(session, case, today),
         "thread": [
@@ -322,6 +347,7 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
                 "created_at": v.created_at.isoformat(),
                 "resolved_by": v.resolved_by,
                 "note": v.note,
+                **_delivery_json(deliveries.get(v.id)),
             }
             for v in rows(Verification, col(Verification.id))
         ],

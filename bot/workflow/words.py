@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bot.rules.kinds import RequestKind
 from bot.rules.verification import Method
@@ -191,3 +192,22 @@ def party_words(channel: str, address: str, name: str | None = None) -> str:
     if not name:
         return where
     return f"{name} ({where})" if channel == "telegram" else f"{name} <{where}>"
+
+
+#: A challenge's message as staff read it, by its outbox status (see `delivery_words`).
+DELIVERY_WORDS = {
+    "queued": "queued, not sent yet",
+    "sending": "being sent",
+    "failed": "could not be sent",
+    "cancelled": "withdrawn before it was sent",
+}
+
+
+def delivery_words(delivery: str | None, sent_at: str | None, clock: Callable[[str], str]) -> str:
+    """ ", sent 10:02 CET" or ", queued, not sent yet": whether a challenge's message has
+    gone (a challenge is made, and its message queued, in one step); "" for a call staff
+    make or one whose message is not kept. `clock` writes an ISO time as staff read it."""
+    if delivery == "sent" and sent_at:
+        return f", sent {clock(sent_at)}"
+    words = DELIVERY_WORDS.get(delivery or "")
+    return f", {words}" if words else ""
