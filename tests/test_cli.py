@@ -410,7 +410,9 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     shown = console.export_text()
     assert "Cases" in shown and "Drafts awaiting approval" in shown
     assert "possible impersonation" in shown
-    assert "is now done" in shown and "intact" in shown
+    assert "is now done (answered)" in shown and "intact" in shown
+    # Answered, but not finished: the notice to the bank her CV went to waits for staff.
+    assert "waiting on staff: approve the Art. 19 notice to rekrytering@exempelbanken" in shown
 
 
 def test_a_message_that_opens_no_case_still_has_the_case_keys_in_json(config, tmp_path):

@@ -41,7 +41,7 @@ from bot.workflow.drafts import open_drafts
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.sending import deliver_due
 from bot.workflow.services import Services
-from bot.workflow.views import case_json, draft_json
+from bot.workflow.views import case_json, case_waits_on, draft_json
 from bot.workflow.words import kinds_words, name_words, outcome_words, status_words
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -406,11 +406,15 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     with database.session() as session:
         case = get_case(session, anna_reference)
         count, problems = audit.verify_chain(session)
+        # Answered, yet not finished while the notice to whom her data went waits.
+        waiting = case_waits_on(session, case)
         console.print(
             Text.assemble(
                 f"{anna_reference} is now ",
                 (str(case.status), "bold"),
-                "; Anna is no longer in the register.\nAudit trail: "
+                f" ({status_words(case.status)})",
+                f"; waiting on {waiting}" if waiting != "nobody" else "",
+                ". Anna is no longer in the register.\nAudit trail: "
                 f"{count} events, {'intact' if not problems else 'BROKEN'}.",
             )
         )
