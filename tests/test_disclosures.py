@@ -115,8 +115,10 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
     async with console_client(world) as (http, csrf):
         queue = (await http.get("/")).text
         assert reference in queue and "approve the Art. 19 notice" in queue
+        monkeypatch.setenv("COLUMNS", "80")  # a plain terminal: its status says why it is listed
         code, listed = run("requests", "list")
         assert code == 0 and reference in listed
+        assert "(Art. 19" in listed and "notice to" in listed
         [notice] = world.drafts(reference, "art19_notice")
         form = {"csrf": csrf, "draft": str(notice.id), "version": str(notice.version)}
         approved = await http.post(f"/cases/{reference}/approve", data=form)

@@ -98,7 +98,12 @@ def print_cases(cases: list[dict]) -> None:
                     x for x in (c["requester_name"], address_words(c["channel"], c["from"])) if x
                 ),
                 "\n".join(name_words(k) for k in c["kinds"]),
-                c["status_words"],
+                # An answered case is listed among the open ones only while its Art. 19
+                # notice waits: say so where the status stands, at any width.
+                c["status_words"]
+                + (
+                    "\n(Art. 19 notice to approve)" if ended and c["waiting_on"] != "nobody" else ""
+                ),
                 c["language"],
                 c["channel"],
                 c["received_at"][:10],
