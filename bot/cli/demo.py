@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -408,14 +409,15 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         count, problems = audit.verify_chain(session)
         # Answered, yet not finished while the notice to whom her data went waits.
         waiting = case_waits_on(session, case)
+        said = (
+            f"{anna_reference} is now {case.status} ({status_words(case.status)})"
+            + (f"; waiting on {waiting}" if waiting != "nobody" else "")
+            + ". Anna is no longer in the register."
+        )
         console.print(
-            Text.assemble(
-                f"{anna_reference} is now ",
-                (str(case.status), "bold"),
-                f" ({status_words(case.status)})",
-                f"; waiting on {waiting}" if waiting != "nobody" else "",
-                ". Anna is no longer in the register.\nAudit trail: "
-                f"{count} events, {'intact' if not problems else 'BROKEN'}.",
+            Text(
+                textwrap.fill(said, width=80, break_long_words=False, break_on_hyphens=False)
+                + f"\nAudit trail: {count} events, {'intact' if not problems else 'BROKEN'}."
             )
         )
     database.dispose()
