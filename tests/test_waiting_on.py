@@ -217,3 +217,15 @@ def test_requests_show_says_a_challenge_is_queued_while_its_message_waits(config
     assert code == 0, output
     [line] = [line for line in output.splitlines() if "Telegram confirmation to" in line]
     assert line.endswith(": pending, queued, not sent yet"), line
+
+
+def test_the_history_says_a_call_is_for_staff_to_make_and_a_code_is_queued(config, tmp_path):
+    """It said "verification by phone call sent" for a call nobody had made yet, and "sent"
+    for a code still waiting in the outbox."""
+    erik = new_case(tmp_path, ERIK_EMAIL, ERASE)  # a phone besides this mail: a call
+    anna = new_case(tmp_path, ANNA_EMAIL, ERASE)  # a Telegram id on file: buttons, queued
+    code, output = run("requests", "show", erik)
+    assert code == 0 and "verification by phone call: staff to call the number on file" in output
+    code, output = run("requests", "show", anna)
+    assert code == 0 and "verification by Telegram confirmation queued" in output
+    assert " sent" not in output.split("\nHistory")[1]

@@ -3,6 +3,7 @@ what staff see and do, and what a stranger to the console does not get."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -682,3 +683,45 @@ def test_a_case_page_and_the_reports_fit_a_phone_screen(
         page.goto(site.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+
+
+#: The darkness (255 - the mean of red, green and blue) of the pixel `inset` px in from
+#: the left or right edge of a screenshot, half-way down: read by the browser itself.
+_EDGE_DARKNESS = """async ([png, inset]) => {
+  const image = new Image();
+  image.src = "data:image/png;base64," + png;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = image.width; canvas.height = image.height;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  const y = Math.floor(image.height / 2);
+  const at = (x) => { const [r, g, b] = context.getImageData(x, y, 1, 1).data;
+                      return 255 - (r + g + b) / 3; };
+  return [at(inset), at(image.width - 1 - inset)];
+}"""
+
+
+def test_a_table_cut_off_on_a_phone_shows_a_shadow_where_more_columns_are(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    """At 390 px the reports' table scrolls inside the page, and nothing said so: it looked
+    like the whole table, its last kinds' columns simply missing. A shadow now stands at
+    the edge beyond which there is more, and goes once the table is scrolled to that end."""
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    log_in(page, site)
+    page.goto(site.url + "/reports")
+    table = page.locator("table").first
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth + 50")  # it is cut off
+    reader = browser.new_page()  # (the console's policy allows no data: images)
+
+    def edges() -> tuple[float, float]:
+        png = base64.b64encode(table.screenshot()).decode()
+        left, right = reader.evaluate(_EDGE_DARKNESS, [png, 2])
+        return left, right
+
+    left, right = edges()
+    assert right > left + 20, (left, right)  # more to the right: a shadow there only
+    table.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+    left, right = edges()
+    assert left > right + 20, (left, right)  # at the end: the shadow moved to the left

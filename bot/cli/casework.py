@@ -24,12 +24,13 @@ from bot.cli.output import Column, fact_words, print_table
 from bot.cli.requests import requests_app
 from bot.cli.subjects import subjects_app
 from bot.errors import CaseError, NoxbotError
+from bot.rules.verification import Method
 from bot.store.tables import Request, Subject
 from bot.workflow.cases import add_note
 from bot.workflow.corrections import correct_kinds
 from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.views import case_json, find_people, subject_json
-from bot.workflow.words import kinds_words, status_words
+from bot.workflow.words import challenge_started_words, kinds_words, status_words
 
 
 @requests_app.command("kinds")
@@ -90,10 +91,22 @@ def requests_link(
                 "confirm by phone (noxbot requests verify)"
             )
         else:
-            console.print(
-                f"{reference.upper()} linked; verification by {verification.method} sent to "
-                f"{verification.address}"
+            told = challenge_started_told(
+                reference.upper(), verification.method, verification.address
             )
+            console.print(f"{reference.upper()} linked; {told}")
+
+
+def challenge_started_told(reference: str, method: str, address: str) -> str:
+    """What staff are told of a challenge just made: queued for `noxbot run` to send, or a
+    call for them to make and record."""
+    said = challenge_started_words(method, address)
+    if method == Method.PHONE_CALL:
+        return (
+            f"{said} and record the answer (noxbot requests verify {reference} --by phone "
+            '--note "…")'
+        )
+    return f"{said} (noxbot run sends it)"
 
 
 @requests_app.command("challenge")
@@ -112,8 +125,8 @@ def requests_challenge(
             session, services, reference, actor=staff_actor(), address=to
         )
         console.print(
-            f"{reference.upper()}: verification by {verification.method} sent to "
-            f"{verification.address}"
+            f"{reference.upper()}: "
+            + challenge_started_told(reference.upper(), verification.method, verification.address)
         )
 
 

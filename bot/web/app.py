@@ -44,6 +44,7 @@ from bot.reading.safe_text import printable, stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock, stockholm_date, working_days_left
 from bot.rules.kinds import RequestKind
+from bot.rules.verification import Method
 from bot.sources.documents import document_text
 from bot.store import audit
 from bot.store.database import Database, is_refused_conflict, is_transient
@@ -144,11 +145,17 @@ DONE_WORDS = {
     "reopened": "Case reopened; the legal deadline stays the original one.",
     "extended": "Extension notice drafted; approve it to extend.",
     "refused": "Refusal notice drafted; approve it to refuse.",
-    "linked": "Linked to the person on file; the verification challenge goes to them.",
+    "linked": "Linked to the person on file; the verification challenge is queued to go to them.",
+    "linked_call": "Linked to the person on file; call them on the number on file and record "
+    'the answer (see Alerts: "call to verify").',
+    "linked_no_route": "Linked to the person on file, but no contact point on file may be used "
+    "to verify them (see Alerts).",
     "nodata": "Answer drafted: no data held linked to the address. Approve it to send.",
     "kinds": "Kinds corrected; the reply is drafted again for them.",
     "changes": "Changes added; the reply is drafted again to match.",
-    "challenge": "A new verification challenge is on its way.",
+    "challenge": "A new verification challenge is queued to be sent.",
+    "challenge_call": "A call is asked for: call the number on file and record the answer (see "
+    'Alerts: "call to verify").',
     "ticked": "Checklist item ticked off; your note stays on the case.",
     "outcome": "Outcome recorded; the reply is drafted again with it, for approval.",
     "redrafted": "The reply is drafted again from what is on file now; review it and approve.",
@@ -1013,7 +1020,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
     def link(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         if not form.get("subject", "").isdigit():
             raise NoxbotError("choose a person on file to link")
-        link_to_subject(
+        verification = link_to_subject(
             session,
             services,
             request.path_params["reference"],
@@ -1021,7 +1028,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             actor=actor,
             address=form.get("address") or None,
         )
-        return "linked"
+        if verification is None:
+            return "linked_no_route"
+        return "linked_call" if verification.method == Method.PHONE_CALL else "linked"
 
     def nodata(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
         draft_no_data(session, services, request.path_params["reference"], actor=actor)
@@ -1149,14 +1158,14 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         return "changes"
 
     def challenge(session: Session, request: HttpRequest, form: dict[str, str], actor: str) -> str:
-        send_new_challenge(
+        verification = send_new_challenge(
             session,
             services,
             request.path_params["reference"],
             actor=actor,
             address=form.get("address") or None,
         )
-        return "challenge"
+        return "challenge_call" if verification.method == Method.PHONE_CALL else "challenge"
 
     def triage(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
         messages = list(

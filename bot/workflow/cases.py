@@ -57,7 +57,7 @@ from bot.workflow.drafts import (
 from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.outbox import queue_outbox, withdraw_queued
 from bot.workflow.services import Services
-from bot.workflow.words import status_words
+from bot.workflow.words import challenge_started_words, status_words
 from handlers import handler_for, needs_verification
 from handlers.base import CaseView
 from handlers.marketing_optout import suppress_address
@@ -193,7 +193,7 @@ def open_case(
         case,
         S.AWAITING_VERIFICATION,
         actor=actor,
-        reason=f"verification by {verification.method} sent",
+        reason=challenge_started_words(verification.method),
         now=services.clock(),
     )
     acknowledge(session, services, case, message)

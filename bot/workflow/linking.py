@@ -37,6 +37,7 @@ from bot.workflow.confirming import (
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.services import Services
+from bot.workflow.words import challenge_started_words
 from handlers.sources_on_case import add_checklist_item, open_checklist
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
@@ -149,7 +150,7 @@ def _challenge_at(
             case,
             S.AWAITING_VERIFICATION,
             actor=actor,
-            reason=f"{why}; verification by {verification.method} sent (chosen by staff)",
+            reason=f"{why}; {challenge_started_words(verification.method)} (chosen by staff)",
             now=services.clock(),
         )
     return verification
@@ -175,7 +176,7 @@ def _challenge(
             case,
             S.AWAITING_VERIFICATION,
             actor=actor,
-            reason=f"{why}; verification by {verification.method} sent",
+            reason=f"{why}; {challenge_started_words(verification.method)}",
             now=services.clock(),
         )
     return verification

@@ -211,3 +211,13 @@ def delivery_words(delivery: str | None, sent_at: str | None, clock: Callable[[s
         return f", sent {clock(sent_at)}"
     words = DELIVERY_WORDS.get(delivery or "")
     return f", {words}" if words else ""
+
+
+def challenge_started_words(method: str, address: str | None = None) -> str:
+    """A challenge just made, as the history and the command line say it: its message is
+    queued (the sender sends it), and a phone call is for staff to make — neither is "sent"
+    yet. Method names as stored; `history_words` turns them into words."""
+    if method == Method.PHONE_CALL:
+        whom = f"call {address}" if address else "call the number on file"
+        return f"verification by {method}: staff to {whom}"
+    return f"verification by {method} queued" + (f" for {address}" if address else "")
