@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.reading.identity_numbers import find_identity_numbers, luhn_ok, mask_identity_numbers
+from bot.reading.identity_numbers import (
+    DEFAULT_MASK,
+    find_identity_numbers,
+    luhn_ok,
+    mask_identity_numbers,
+)
 
 
 def with_check_digit(nine: str) -> str:
@@ -198,3 +203,33 @@ def test_text_told_to_hold_no_digit_holds_none():
         char = chr(code)
         if re.fullmatch(r"\d", char):
             assert _may_hold_digits(f"Åsa {char}"), hex(code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mitt personnummer är 811218-9875, ta bort det.",
+        "Personnr: 19811218-9875",
+        "pnr 811218-9875",
+        "My personal identity number is 811218-9875.",
+        "Samordningsnummer: 811278-9875",
+        "My Swedish ID number: 19811218 9875",
+    ],
+)
+def test_a_mistyped_number_the_writer_calls_their_personnummer_is_masked(text):
+    """A wrong last digit (9875, not 9876) is a typo in one's own number, still theirs: it
+    was stored as written."""
+    masked = mask_identity_numbers(text)
+    assert "9875" not in masked and DEFAULT_MASK in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Faktura 811218-9875, förfaller snart.",
+        "Order 811218-9875 is on its way.",
+        "personnummer saknas; fakturanummer 8112189875",  # named, but undashed and far
+    ],
+)
+def test_a_number_with_a_wrong_check_digit_not_named_so_stays(text):
+    assert mask_identity_numbers(text) == text

@@ -2,7 +2,9 @@
 
 The policy says NOX does not need them, so they are masked before a message is stored. A
 candidate counts only with a valid date (coordination numbers add 60 to the day) and a
-valid Luhn check digit, so phone, organisation and invoice numbers stay as written.
+valid Luhn check digit, so phone, organisation and invoice numbers stay as written; one
+the text names as an identity number just before it is masked with a wrong check digit
+too (people mistype their own).
 """
 
 from __future__ import annotations
@@ -103,14 +105,32 @@ def _may_hold_digits(text: str) -> bool:
     return False
 
 
-def find_identity_numbers(text: str) -> list[IdentityNumberMatch]:
-    """Every valid personal identity or coordination number in the text."""
+#: Words that name what follows as an identity number: a number right after them is masked
+#: even with a wrong check digit (a typo in one's own personnummer is still one), where
+#: alone such a number may be an invoice's or an order's.
+_NAMED = re.compile(
+    r"(?:person|samordnings|födelse)\s*-?\s*(?:nummer|nr)|\bp\.?\s?-?nr\b|\bpers\.?\s?nr"
+    r"|personal\s+(?:identity|id|identification)\s+(?:number|no)|social\s+security"
+    r"|\bssn\b|\bid[-\s]?(?:nummer|number|nr|no)\b",
+    re.IGNORECASE,
+)
+#: How far before a number its name may stand ("Mitt personnummer är ").
+NAMED_WITHIN = 40
+
+
+def find_identity_numbers(text: str, *, named_too: bool = False) -> list[IdentityNumberMatch]:
+    """Every valid personal identity or coordination number in the text; with `named_too`,
+    also one with a wrong check digit that the text names as one just before it
+    ("personnummer: 811218-9875"): what masking hides, not what the classifier reads as
+    no phone number."""
     found: list[IdentityNumberMatch] = []
     if not _may_hold_digits(text):
         return found
     position = 0
     while (match := _first_candidate(text, position)) is not None:
         kind = _kind_of(match)
+        if kind is None and named_too and _named_before(text, match.start()):
+            kind = _kind_of(match, named=True)
         if kind is None:
             position = match.start() + 1  # a look-alike must not hide a number inside it
             continue
@@ -119,8 +139,14 @@ def find_identity_numbers(text: str) -> list[IdentityNumberMatch]:
     return found
 
 
-def _kind_of(match: re.Match[str]) -> str | None:
-    """The kind of number a candidate is, or None for a look-alike."""
+def _named_before(text: str, start: int) -> bool:
+    """Whether the words just before `start` name an identity number."""
+    return _NAMED.search(text, max(start - NAMED_WITHIN, 0), start) is not None
+
+
+def _kind_of(match: re.Match[str], *, named: bool = False) -> str | None:
+    """The kind of number a candidate is, or None for a look-alike; a `named` one needs
+    only a real date, in the written form of one (a dash or plus, or the century)."""
     century, yy, separator = match["century"], match["yy"], match["separator"] or ""
     yymmdd = yy + (match["mmdd"] or match["mm"] + match["dd"])
     last = "".join(ch for ch in match["last"] if ch.isdigit())
@@ -135,7 +161,9 @@ def _kind_of(match: re.Match[str]) -> str | None:
         # the rarer reading, and masking a phone number would lose a rectification.
         return None
     kind = _date_kind(yymmdd, century)
-    if kind is None or not luhn_ok(yymmdd + last):
+    if kind is None:
+        return None
+    if not luhn_ok(yymmdd + last) and not (named and (dashed or century is not None)):
         return None
     return kind
 
@@ -146,7 +174,7 @@ def mask_identity_numbers(text: str, mask: str = DEFAULT_MASK) -> str:
         return text
     pieces: list[str] = []
     position = 0
-    for match in find_identity_numbers(text):
+    for match in find_identity_numbers(text, named_too=True):
         pieces.extend([text[position : match.start], mask])
         position = match.end
     pieces.append(text[position:])
