@@ -8,6 +8,7 @@ import re
 from bot.store.register import _Row, import_rows
 from bot.workflow.views import find_people
 from tests.web_kit import console_client
+from tests.workflow_kit import ANNA_EMAIL, ERIK_EMAIL
 
 
 def _on_file(world, *rows: dict[str, str]) -> None:
@@ -56,3 +57,19 @@ async def test_the_console_queue_finds_a_case_by_a_swedish_name_in_any_case(worl
         assert other.reference in page  # in the mail's text only, typed in lower case
         register = (await http.get("/register", params={"q": "ängström"})).text
         assert re.search(r"Björn Ängström", register)
+
+
+async def test_searching_mail_text_finds_what_people_wrote_not_our_own_replies(world):
+    """Every acknowledgment says "Tack för ditt meddelande": searching a word of ours
+    listed every case that had one, and the case a person wrote it in was lost among them."""
+    asked = world.email(
+        ANNA_EMAIL, "Jag vill att ni raderar alla mina personuppgifter. Tack för ditt svar!"
+    )
+    other = world.email(ERIK_EMAIL, "Jag vill ha en kopia av alla personuppgifter ni har om mig.")
+    for case in (asked, other):  # both acknowledgments go, and are kept on their cases
+        world.approve(world.drafts(case.reference, "acknowledgment")[0].id)
+    await world.deliver()
+    assert world.sent_to(ERIK_EMAIL)
+    async with console_client(world) as (http, _):
+        page = (await http.get("/", params={"status": "", "q": "tack för ditt"})).text
+    assert asked.reference in page and other.reference not in page

@@ -53,6 +53,7 @@ from bot.store.search import name_contains, text_contains
 from bot.store.tables import (
     AuditEvent,
     ContactPoint,
+    Direction,
     Draft,
     DraftStatus,
     Message,
@@ -715,9 +716,11 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             query = query.where(Request.channel == channel)
         if text:
             # Names, addresses and subjects folded ("åkesson", "Akesson" find Åkesson);
-            # a mail's text in the spellings a word is written in (bot.store.search).
+            # a mail's text in the spellings a word is written in (bot.store.search). What
+            # people wrote, not what we sent: every acknowledgment holds the same words.
             in_messages = select(Message.request_id).where(
-                text_contains(Message.text, text) | name_contains(Message.subject, text)
+                Message.direction == Direction.INBOUND,
+                text_contains(Message.text, text) | name_contains(Message.subject, text),
             )
             named = select(Subject.id).where(name_contains(Subject.name, text))
             query = query.where(
