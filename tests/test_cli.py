@@ -305,6 +305,34 @@ def test_subjects_import_reports_bad_rows_and_exits_non_zero(config, tmp_path):
     assert "1 new" in output and "line 3" in output
 
 
+def test_subjects_import_help_names_the_columns_and_its_examples_import(
+    config, tmp_path, monkeypatch
+):
+    from bot.store.register import _COLUMN_ALIASES, CONTACT_COLUMNS, SUBJECT_FIELDS
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, output = run("subjects", "import", "--help")
+    assert code == 0
+    words = " ".join(output.split())
+    for column in (*SUBJECT_FIELDS, *CONTACT_COLUMNS, *_COLUMN_ALIASES):
+        assert re.search(rf"(?<![\w-]){re.escape(column)}(?![\w-])", words), column
+    assert "name (needed for a new person)" in words
+    assert 'several separated by ";", or a JSON list' in words
+    # The examples, copied out of the help as a person would, import as one person with
+    # both numbers.
+    text = output.split("Example (CSV")[1].split("Example (JSON):")
+    csv_lines = [line.strip() for line in text[0].splitlines()[1:] if line.strip()]
+    json_text = text[1].split("Arguments:")[0]
+    for name, content in (("people.csv", "\n".join(csv_lines) + "\n"), ("people.json", json_text)):
+        (tmp_path / name).write_text(content)
+        code, shown = run("subjects", "import", str(tmp_path / name))
+        assert code == 0, shown
+        (anna,) = run_json("subjects", "list")
+        assert anna["name"] == "Anna Berg" and anna["company"] == "Berg AB"
+        assert anna["email"] == ["anna.berg@example.se"]
+        assert sorted(anna["phone"]) == ["+46701234567", "+46855512345"]
+
+
 def test_subjects_import_of_json_numbers_problems_as_items(config, tmp_path):
     people = tmp_path / "people.json"
     people.write_text(

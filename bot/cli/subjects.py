@@ -34,13 +34,33 @@ app.add_typer(subjects_app, name="subjects")
 def subjects_import(
     file: Annotated[
         Path,
-        typer.Argument(help="CSV with a header row (comma, semicolon or tab), or a JSON list."),
+        typer.Argument(
+            help="CSV with a header row (comma, semicolon or tab), or a JSON list of objects "
+            "(the columns are listed above)."
+        ),
     ],
     config: ConfigOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Import people (re-import updates, never duplicates, and replaces contact points by what
-    the file says; bad rows, renamed people and retired contact points are reported)."""
+    the file says; bad rows, renamed people and retired contact points are reported).
+
+    Columns (CSV header, any case) or keys (JSON objects, lower case): name (needed for a new
+    person); email, phone, telegram_user_id (each row needs at least one: that is how the
+    person is found again; several separated by ";", or a JSON list); company, org_number,
+    roles, competences, availability, cv. Any other column is kept as an extra field. Also
+    read: namn, e-post/epost, telefon/mobil, bolag/företag, cv_text, telegram/telegram_id.
+    Phone numbers Swedish or international (070-123 45 67, +44 7700 900123). A column the
+    file has decides: an empty cell empties that field or removes those contact points.
+
+    \b
+    Example (CSV; a semicolon or tab separator works too):
+      name,email,phone,company
+      Anna Berg,anna.berg@example.se,070-123 45 67;08-555 123 45,Berg AB
+    Example (JSON):
+      [{"name": "Anna Berg", "email": "anna.berg@example.se",
+        "phone": ["070-123 45 67", "08-555 123 45"], "company": "Berg AB"}]
+    """
     _, database, services = services_for(config)
     with database.session() as session:
         report = import_file(
