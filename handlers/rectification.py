@@ -17,6 +17,7 @@ from bot.store.records import alert_staff
 from bot.store.register import (
     FIELD_LABELS,
     InvalidContact,
+    as_written,
     contacts_of,
     normalise_email,
     normalise_phone,
@@ -229,13 +230,15 @@ class RectificationHandler(Handler):
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if not view.changes:
             return None
+        # A phone number as the letter writes it (its language, not the plan's): staff set
+        # the two side by side, and "+46701234567" reads as another number than "070-123 45 67".
         changes = "; ".join(
             plan_words(
                 language,
                 "rectification_change",
                 field=c["field"],
-                old=c["old"] or plan_words(language, "none"),
-                new=c["new"],
+                old=as_written(c["old"], c["field"], view.language) or plan_words(language, "none"),
+                new=as_written(c["new"], c["field"], view.language),
             )
             for c in view.changes
         )

@@ -1167,6 +1167,27 @@ def test_a_rectification_to_another_persons_address_is_one_line(config, tmp_path
     ]
 
 
+def test_a_stated_phone_change_and_the_approval_plan_write_the_number_as_the_letter(
+    config, tmp_path
+):
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Mitt telefonnummer är fel, rätta det.")
+    case = run_json(
+        "requests", "new", "--channel", "email", "--from", "anna.lindqvist@example.se",
+        "--text-file", str(note),
+    )  # fmt: skip
+    code, output = run("requests", "changes", case["reference"], "--set", "phone=+46765551234")
+    assert (code, output) == (0, "Telefon: 070-123 45 67 → 076-555 12 34\n")
+    run("requests", "verify", case["reference"], "--by", "phone", "--note", "called")
+    [draft] = run_json("drafts", "list")
+    code, shown = run("drafts", "show", str(draft["id"]))
+    assert "Telefon: 070-123 45 67 → 076-555 12 34" in shown  # the letter
+    assert "  - change Anna Lindqvist's phone from 070-123 45 67 to 076-555 12 34" in shown
+    will = run_json("drafts", "show", str(draft["id"]))["approval"]["will"]
+    assert will[0] == "change Anna Lindqvist's phone from 070-123 45 67 to 076-555 12 34"
+
+
 def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_rejected(
     tmp_path,
 ):
@@ -1250,7 +1271,7 @@ def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subj
     erik = cases["erik.svensson@example.se"]["reference"]
     code, output = run("requests", "changes", erik, "--set", "company=Svensson Nät AB", *config)
     assert code == 0
-    assert "→ +46765551234" in output and "→ Svensson Nät AB" in output
+    assert "→ 076-555 12 34" in output and "→ Svensson Nät AB" in output  # as the letter
 
 
 def test_a_case_ended_by_mistake_is_reopened_with_its_deadline_and_the_reason_in_its_history(

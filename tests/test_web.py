@@ -412,13 +412,13 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_role("button", name="Show").click()
     page.locator("table.queue a.ref").first.click()
     changes = page.locator("form[action$='/changes']")
-    expect(changes).to_contain_text("+46765551234")
+    expect(changes).to_contain_text("Telefon: 073-987 65 43 → 076-555 12 34")
     changes.get_by_label("Add a change to").select_option("company")
     changes.get_by_label("New value").fill("Svensson Nät AB")
     changes.get_by_role("button", name="Add change").click()
     expect(page.get_by_role("status")).to_contain_text("Changes added")
     # Added to the earlier change, not in its place.
-    expect(page.locator("form[action$='/changes'] ul")).to_contain_text("+46765551234")
+    expect(page.locator("form[action$='/changes'] ul")).to_contain_text("→ 076-555 12 34")
     expect(page.locator("form[action$='/changes'] ul")).to_contain_text("Svensson Nät AB")
 
     page.get_by_role("link", name="Queue").click()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from sqlmodel import select
@@ -204,3 +205,17 @@ async def test_a_challenge_reads_queued_until_its_message_has_gone_then_sent(wor
         case = world.case(reference)
         [shown] = case_document_json(session, case, world.clock().date())["verifications"]
     assert (shown["delivery"], shown["sent_at"]) == ("sent", "2026-11-24T09:05:00+00:00")
+
+
+async def test_the_case_page_writes_a_new_phone_number_as_the_letter_does(world):
+    """The plan and the stated changes showed +46765551234 beside a letter saying
+    076-555 12 34: staff comparing them read two different numbers."""
+    reference = world.email(ANNA_EMAIL, "Rätta mitt telefonnummer till 076-555 12 34, tack.")
+    reference = reference.reference
+    world.call_confirms(reference)
+    assert "Telefon: 070-123 45 67 → 076-555 12 34" in world.reply_draft(reference).text
+    async with console_client(world) as (http, _):
+        page = html.unescape((await http.get(f"/cases/{reference}")).text)
+    assert "<li>change Anna Lindqvist's phone from 070-123 45 67 to 076-555 12 34" in page
+    assert "<li>Telefon: 070-123 45 67 → 076-555 12 34</li>" in page
+    assert "to +46765551234</li>" not in page and "→ +46765551234" not in page

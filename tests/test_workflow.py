@@ -14,7 +14,7 @@ from bot.store.audit import verify_chain
 from bot.store.records import get_case
 from bot.store.register import find_subject
 from bot.store.tables import AuditEvent, Message, Subject, Suppression
-from bot.workflow.approval import edit_draft
+from bot.workflow.approval import approval_plan, edit_draft
 from bot.workflow.cases import extend_case, refuse_case
 from bot.workflow.confirming import verify_by_phone
 from bot.workflow.drafts import reject_draft
@@ -160,6 +160,47 @@ async def test_rectification_shows_before_and_after_and_applies_on_approval(worl
         anna = find_subject(session, "phone", "076-555 12 34")
         assert anna is not None and anna.name == "Anna Lindqvist"
         assert find_subject(session, "phone", "070-123 45 67") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "old", "new"),
+    [
+        (
+            "Rätta mitt telefonnummer till 076-555 12 34, tack.",
+            "sv",
+            "070-123 45 67",
+            "076-555 12 34",
+        ),
+        (
+            "Please correct my phone number to 076-555 12 34.",
+            "en",
+            "+46 70 123 45 67",
+            "+46 76 555 12 34",
+        ),
+    ],
+    ids=["sv", "en"],
+)
+async def test_the_approval_plan_writes_a_new_phone_number_as_the_letter_does(
+    world, text, language, old, new
+):
+    from bot.workflow.approval import plan_for
+
+    outcome = world.email(ANNA_EMAIL, text)
+    await verified_by_telegram(world, outcome.reference, ANNA_TELEGRAM)
+    world.call_confirms(outcome.reference)
+    draft = world.reply_draft(outcome.reference)
+    assert draft.language == language
+    assert f"{old} → {new}" in draft.text
+    for plan_language in ("en", "sv"):  # the CLI and console; a Swedish staff chat
+        with world.session() as session:
+            plan = approval_plan(session, world.services, draft, plan_language)
+        change = next(line for line in plan.will if "Anna Lindqvist" in line)
+        assert f"{old} " in change and change.endswith(f" {new}"), change
+        assert "+4670123" not in change and "+4676555" not in change
+    with world.session() as session:
+        assert plan_for(session, world.services, draft.id).blocked == []
+    # What approval writes on file stays E.164.
+    assert world.case(outcome.reference).requested_changes[0]["new"] == "+46765551234"
 
 
 async def test_erasure_deletes_the_person_keeps_a_suppression_record_and_says_what_was_kept(

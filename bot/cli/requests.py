@@ -36,7 +36,7 @@ from bot.files import read_named_file
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import STOCKHOLM
 from bot.store.records import get_case
-from bot.store.register import InvalidContact, normalise
+from bot.store.register import InvalidContact, as_written, normalise
 from bot.store.tables import FINAL_STATES, ContactKind, MessageState, Request
 from bot.workflow.cases import (
     close_case,
@@ -568,5 +568,8 @@ def requests_changes(
             case = set_requested_changes(session, services, reference, pairs, actor=staff_actor())
         else:
             case = add_changes(session, services, reference, pairs, actor=staff_actor())
-        for change in case.requested_changes:
-            console.print(f"{change['label']}: {change['old'] or '—'} → {change['new']}")
+        for change in case.requested_changes:  # numbers as the letter writes them
+            old, new = (
+                as_written(change[k], change["field"], case.language) for k in ("old", "new")
+            )
+            console.print(f"{change['label']}: {old or '—'} → {new}")

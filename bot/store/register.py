@@ -139,6 +139,23 @@ def normalise_phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def as_written(value: str | None, field: str, language: str) -> str:
+    """A stored value as a letter writes it: a phone number is stored as +46701234567, and a
+    Swedish reply writes a Swedish number the Swedish way ("070-123 45 67"), an English one
+    the international way ("+46 70 123 45 67"); anything else as stored. Approval reads
+    the number back however it is written (drafts._says_new_value). The approval plan
+    writes it this way too (in the letter's language), so staff compare like with like."""
+    if not value or field != "phone":
+        return value or ""
+    try:
+        number = phonenumbers.parse(value, "SE")
+    except phonenumbers.NumberParseException:
+        return value
+    national = language == "sv" and number.country_code == 46
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)
+
+
 def normalise_telegram(value: str | int) -> str:
     text = str(value).strip()
     if not text.isdigit():

@@ -49,6 +49,7 @@ from bot.sources.documents import document_text
 from bot.store import audit
 from bot.store.database import Database, is_refused_conflict, is_transient
 from bot.store.records import get_case, subject_of
+from bot.store.register import as_written
 from bot.store.search import name_contains, text_contains
 from bot.store.tables import (
     AuditEvent,
@@ -207,6 +208,8 @@ class Console:
         self.templates.env.globals["console_alert"] = console_alert
         self.templates.env.filters["text_to_show"] = text_to_show
         self.templates.env.filters["draft_status_words"] = draft_status_words
+        # A stated change's phone number as the case's letter writes it ("070-123 45 67").
+        self.templates.env.filters["as_written"] = as_written
         # Times as staff read a clock: in the organisation's zone, named (CET, CEST).
         zone = services.settings.organisation.timezone
         self.templates.env.filters["local"] = lambda at, form="%Y-%m-%d %H:%M": local_clock(

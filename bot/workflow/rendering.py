@@ -12,12 +12,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from bot.config import OrganisationSettings
 from bot.errors import NoxbotError
 from bot.rules.deadlines import MONTH_NAMES
+from bot.store.register import as_written
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("sv", "en")
@@ -115,19 +115,3 @@ class Drafter:
         if not first.startswith("Subject:"):
             raise TemplateProblem(f"template {language}/{template} must start with 'Subject: …'")
         return Rendered(subject=first.removeprefix("Subject:").strip(), text=rest.lstrip("\n"))
-
-
-def as_written(value: str | None, field: str, language: str) -> str:
-    """A stored value as a letter writes it: a phone number is stored as +46701234567, and a
-    Swedish reply writes a Swedish number the Swedish way ("070-123 45 67"), an English one
-    the international way ("+46 70 123 45 67"); anything else as stored. Approval reads
-    the number back however it is written (drafts._says_new_value)."""
-    if not value or field != "phone":
-        return value or ""
-    try:
-        number = phonenumbers.parse(value, "SE")
-    except phonenumbers.NumberParseException:
-        return value
-    national = language == "sv" and number.country_code == 46
-    style = phonenumbers.PhoneNumberFormat
-    return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)
