@@ -11,7 +11,7 @@ import uuid
 from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
 from bot.store import audit
-from bot.store.records import SYSTEM
+from bot.store.records import SYSTEM, greeting_name
 from bot.store.tables import Draft, StaffAlert
 from handlers.base import CaseView, Handler, Section
 
@@ -37,7 +37,7 @@ class ComplaintHandler(Handler):
             "complaint_acknowledgment.txt.j2",
             view.language,
             reference=view.case.reference,
-            name=view.case.requester_name,
+            name=greeting_name(view.session, view.case),
             due_date=view.case.due_date,
         )
         draft = Draft(

@@ -11,12 +11,14 @@ from sqlmodel import select
 from bot.errors import CaseError
 from bot.rules.kinds import RIGHTS_KINDS
 from bot.store.records import get_case
+from bot.store.register import find_subject
 from bot.store.tables import Draft
 from bot.workflow.approval import approval_plan
 from bot.workflow.complaints import record_outcome
 from bot.workflow.drafts import draft_reply
+from bot.workflow.linking import link_to_subject
 from bot.workflow.rendering import longdate
-from tests.workflow_kit import ANNA_EMAIL, World
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_EMAIL, World
 
 
 def complaint(world: World) -> str:
@@ -172,3 +174,47 @@ def test_a_template_override_without_the_imy_sentence_leaves_it_to_the_closing_l
     world.press(ANNA_TELEGRAM, world.verification(opened.reference).id, yes=True)
     body = world.reply_draft(opened.reference).text
     assert body.count("IMY") == 1 and "klaga hos" in body
+
+
+COMPLAINT = {
+    "sv": "Jag är mycket missnöjd med hur ni har hanterat mina personuppgifter: ni skickade "
+    "mitt CV till en kund utan att fråga. Jag kommer att anmäla er till IMY.",
+    "en": "I am very unhappy with how you have handled my personal data: you sent my CV to "
+    "a client without asking. I will complain to IMY.",
+}
+GREETING = {"sv": "Hej", "en": "Hello"}
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_a_complaint_from_a_person_on_file_is_answered_by_name_in_either_language(world, language):
+    """A mail with no display name (John Carter's English complaint in the demo) was
+    greeted "Hello," while one that had one was greeted by it: the person is on file."""
+    reference = world.email(JOHN_EMAIL, COMPLAINT[language]).reference
+    assert world.case(reference).language == language
+    [ack] = world.drafts(reference, "acknowledgment")
+    assert ack.text.startswith(f"{GREETING[language]} John Carter,\n")
+    with world.database.session() as session:
+        record_outcome(session, world.services, reference, "We looked into it.", actor="eva")
+    assert world.reply_draft(reference).text.startswith(f"{GREETING[language]} John Carter,\n")
+    # The name the sender gives is still the one they are greeted by.
+    named = world.email(JOHN_EMAIL, COMPLAINT[language], sender_name="Johnny C").reference
+    assert world.drafts(named, "acknowledgment")[0].text.startswith(
+        f"{GREETING[language]} Johnny C,\n"
+    )
+
+
+def test_a_case_linked_to_a_person_from_an_address_not_theirs_does_not_greet_them_by_name(
+    world,
+):
+    """The answer goes to where the request came from: it greets by no name from the
+    register when that address is not on file for the person."""
+    reference = world.email(
+        "someone@example.net", "Please send me a copy of the personal data you hold about me."
+    ).reference
+    with world.database.session() as session:
+        anna = find_subject(session, "email", ANNA_EMAIL)
+        link_to_subject(session, world.services, reference, anna.id, actor="staff:eva")
+    world.press(ANNA_TELEGRAM, world.verification(reference).id, yes=True)
+    reply = world.reply_draft(reference)
+    assert reply.to_address == "someone@example.net"
+    assert reply.text.startswith("Hello,\n")

@@ -373,7 +373,7 @@ def extend_case(
     rendered = services.drafter.render(
         "extension.txt.j2",
         case.language,
-        **common_context(case),
+        **common_context(session, case),
         reason=reason,
         extended_due_date=extended,
     )
@@ -470,7 +470,7 @@ def refuse_case(
     rendered = services.drafter.render(
         REFUSAL_TEMPLATE,
         case.language,
-        **common_context(case),
+        **common_context(session, case),
         reasons=reasons,
         kinds=kind_labels(case.kinds, case.language),
     )

@@ -24,7 +24,7 @@ from bot.rules.channels import ChannelName
 from bot.rules.policy import kind_labels
 from bot.rules.verification import usable_for_verification
 from bot.store import audit
-from bot.store.records import SYSTEM, S, alert_staff, subject_of
+from bot.store.records import SYSTEM, S, alert_staff, greeting_name, subject_of
 from bot.store.register import InvalidContact, contacts_of, normalise, subject_record
 from bot.store.rows import insert_now, new_row
 from bot.store.tables import (
@@ -131,10 +131,10 @@ def new_draft(
     return draft
 
 
-def common_context(case: Request) -> dict[str, object]:
+def common_context(session: Session, case: Request) -> dict[str, object]:
     return {
         "reference": case.reference,
-        "name": case.requester_name,
+        "name": greeting_name(session, case),
         "due_date": case.extended_due_date
         if case.extended and case.extended_due_date
         else case.due_date,
@@ -190,7 +190,7 @@ def draft_reply(
         text = services.drafter.render(
             section.template,
             case.language,
-            **common_context(case),
+            **common_context(session, case),
             **section.context,
             states_complaint_right=kind == stater,
         ).text.strip()
@@ -209,7 +209,7 @@ def draft_reply(
     rendered = services.drafter.render(
         "reply.txt.j2",
         case.language,
-        **common_context(case),
+        **common_context(session, case),
         sections=sections,
         kinds=kind_labels(answered, case.language),
         states_complaint_right=not stated,
@@ -265,7 +265,7 @@ def draft_clarification(session: Session, services: Services, case: Request, rea
     rendered = services.drafter.render(
         "clarification.txt.j2",
         case.language,
-        **common_context(case),
+        **common_context(session, case),
         reason=reason,
         kinds=kind_labels(case.kinds, case.language),
     )
@@ -282,7 +282,7 @@ def draft_acknowledgment(
     rendered = services.drafter.render(
         "acknowledgment.txt.j2",
         case.language,
-        **{**common_context(case), "name": None},  # the same words for everyone
+        **{**common_context(session, case), "name": None},  # the same words for everyone
         needs_verification=True,
     )
     return new_draft(

@@ -243,7 +243,10 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
         purposes=("reply", "acknowledgment", "clarification", "refusal", "no_data"),
     )
     rendered = services.drafter.render(
-        NO_DATA_TEMPLATE, case.language, **common_context(case), address=case.requester_address
+        NO_DATA_TEMPLATE,
+        case.language,
+        **common_context(session, case),
+        address=case.requester_address,
     )
     draft = new_draft(
         session,
