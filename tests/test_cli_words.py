@@ -246,3 +246,36 @@ def test_a_history_entry_names_the_kind_it_carried_out_as_lists_do():
     assert action_words("carried_out_marketing_optout") == "carried out marketing opt-out"
     assert action_words("carried_out_access") == "carried out access"
     assert action_words("verification_started") == "verification started"
+
+
+async def test_requests_show_says_which_verification_button_was_pressed(tmp_path, monkeypatch):
+    """A press of "Yes, that was me" is kept in the thread as a message without text: it
+    printed as an empty entry after the challenge."""
+    from tests.workflow_kit import (
+        ANNA_EMAIL,
+        ANNA_TELEGRAM,
+        JOHN_EMAIL,
+        JOHN_TELEGRAM,
+        make_world,
+    )
+
+    world = make_world(tmp_path, url=f"sqlite:///{tmp_path / 'cli.db'}")
+    anna = world.email(ANNA_EMAIL, "Jag vill att ni raderar alla mina personuppgifter.").reference
+    john = world.email(JOHN_EMAIL, "Please delete all my personal data.").reference
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(anna).id, yes=True)
+    world.press(ANNA_TELEGRAM, world.verification(anna).id, yes=True)  # pressed again
+    world.press(JOHN_TELEGRAM, world.verification(john).id, yes=False)
+    world.database.dispose()
+    write_config(tmp_path, monkeypatch)
+
+    code, shown = run("requests", "show", anna)
+    thread = shown.split("\nThread\n")[1].split("\nDrafts\n")[0].splitlines()
+    assert code == 0
+    pressed = '(pressed "Yes, that was me" on the verification challenge)'
+    assert thread[-4:] == [thread[-4], pressed, thread[-2], pressed]
+    assert thread[-4].endswith("from Telegram user 5550001 (telegram)")
+    shown = run("requests", "show", john)[1]
+    assert '(pressed "No, it wasn\'t me" on the verification challenge)' in shown
+    [press] = [m for m in run_json("requests", "show", john)["thread"] if m["button"]]
+    assert (press["button"], press["text"]) == ("no", "")

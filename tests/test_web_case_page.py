@@ -219,3 +219,23 @@ async def test_the_case_page_writes_a_new_phone_number_as_the_letter_does(world)
     assert "<li>change Anna Lindqvist's phone from 070-123 45 67 to 076-555 12 34" in page
     assert "<li>Telefon: 070-123 45 67 → 076-555 12 34</li>" in page
     assert "to +46765551234</li>" not in page and "→ +46765551234" not in page
+
+
+async def test_the_case_page_and_file_say_which_verification_button_was_pressed(world):
+    """The press was an empty card in the thread, under the challenge it answered."""
+    reference = world.email(ANNA_EMAIL, "Jag vill att ni raderar alla mina personuppgifter.")
+    reference = reference.reference
+    await world.deliver()
+    world.press(ANNA_TELEGRAM, world.verification(reference).id, yes=True)
+    async with console_client(world) as (http, _):
+        page = html.unescape((await http.get(f"/cases/{reference}")).text)
+        exported = html.unescape((await http.get(f"/cases/{reference}/export")).text)
+    thread = page.split("<h2>Thread</h2>")[1]
+    cards = thread.split('<div class="card ')[1:4]
+    assert "From Telegram user 5550001" in cards[2]
+    assert 'pressed "Yes, that was me" on the verification challenge' in cards[2]
+    assert "<pre></pre>" not in thread
+    # The case file exported from the console says it the same way.
+    messages = exported.split("<h2>Messages</h2>")[1].split("<h2>What was sent</h2>")[0]
+    assert messages.count('pressed "Yes, that was me" on the verification challenge') == 1
+    assert "<pre></pre>" not in messages

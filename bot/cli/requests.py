@@ -52,6 +52,7 @@ from bot.workflow.housekeeping import purge_closed, purge_unrelated_messages, re
 from bot.workflow.pipeline import Outcome, process_inbound
 from bot.workflow.views import case_document_json, case_json, case_waits_on, waiting_notices
 from bot.workflow.words import (
+    PRESSED_WORDS,
     action_words,
     address_words,
     challenge_words,
@@ -211,7 +212,8 @@ def print_case_document(case: dict, zone: str = STOCKHOLM) -> None:
         console.print(Text(f"--- {clock(m['at'])} {who} {party} ({m['channel']})"))
         if m["subject"]:
             console.print(Text(f"Subject: {m['subject']}"))
-        console.print(Text(m["text"]))
+        # A button press is kept without text: an empty line said nothing of it.
+        console.print(Text(f"({PRESSED_WORDS[m['button']]})" if m["button"] else m["text"]))
     console.print(Text("\nDrafts", style="bold"))
     for d in case["drafts"]:
         decided = f" by {d['decided_by']}" if d["decided_by"] else ""

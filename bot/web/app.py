@@ -105,8 +105,10 @@ from bot.workflow.views import (
 )
 from bot.workflow.words import (
     DELIVERY_WORDS,
+    PRESSED_WORDS,
     action_words,
     address_words,
+    button_pressed,
     challenge_words,
     draft_status_words,
     history_words,
@@ -206,6 +208,10 @@ class Console:
         self.templates.env.globals["challenge_words"] = challenge_words
         self.templates.env.globals["DELIVERY_WORDS"] = DELIVERY_WORDS
         self.templates.env.globals["console_alert"] = console_alert
+        # A press of a confirmation button, kept as a message without text (None otherwise).
+        self.templates.env.globals["pressed_words"] = lambda m: PRESSED_WORDS.get(
+            button_pressed(m.state, m.state_reason, m.text) or ""
+        )
         self.templates.env.filters["text_to_show"] = text_to_show
         self.templates.env.filters["draft_status_words"] = draft_status_words
         # A stated change's phone number as the case's letter writes it ("070-123 45 67").

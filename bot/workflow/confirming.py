@@ -1014,7 +1014,8 @@ def answer_button(session: Session, services: Services, message: Message, data: 
         _feedback(session, services, case, message, "denied")
         return f"verification {data} (after a yes)"
     if verification.status != VerificationStatus.PENDING or not is_open(case.status):
-        return f"verification already {verification.status}"
+        # (the button said too: a case's thread shows what was pressed, see button_pressed)
+        return f"verification {data}: already {verification.status}"
     if _expired(services, verification):
         fail_verification(
             session,

@@ -32,7 +32,7 @@ from bot.store.tables import (
 from bot.workflow.confirming import not_on_file_next
 from bot.workflow.lifecycle import is_open
 from bot.workflow.rendering import humanjoin
-from bot.workflow.words import draft_status_words, status_words, waits_on
+from bot.workflow.words import button_pressed, draft_status_words, status_words, waits_on
 
 
 def case_waits_on(session: Session, case: Request, *, in_console: bool = False) -> str:
@@ -321,6 +321,9 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
                 "at": m.received_at.isoformat(),
                 "subject": m.subject,
                 "text": m.text,
+                # A press of "Yes, that was me" / "No, it wasn't me": "yes", "no"
+                # ("unknown" when not recorded); None for a message with words.
+                "button": button_pressed(m.state, m.state_reason, m.text),
                 "raw_kept": m.raw is not None,
             }
             for m in rows(Message, col(Message.received_at))

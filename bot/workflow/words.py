@@ -55,6 +55,28 @@ def message_state_words(state: str) -> str:
     return MESSAGE_STATE_WORDS.get(state, state.replace("_", " "))
 
 
+#: A press of a Telegram confirmation button as a case's thread shows it: the message it
+#: is kept as has no text. "unknown": pressed before the reason named the button.
+PRESSED_WORDS = {
+    "yes": 'pressed "Yes, that was me" on the verification challenge',
+    "no": 'pressed "No, it wasn\'t me" on the verification challenge',
+    "unknown": "pressed a button of the verification challenge",
+}
+#: The reason confirming.answer_button gives a press: "verification v:12:y…".
+_PRESS = re.compile(r"verification v:\d+:([yn])\b")
+
+
+def button_pressed(state: str, reason: str | None, text: str) -> str | None:
+    """ "yes", "no" or "unknown" for a message that is a press of a confirmation button (a
+    verification answer without text: a code typed is text); None for anything else."""
+    if state != "verification_answer" or text.strip():
+        return None
+    match = _PRESS.match(reason or "")
+    if match is None:
+        return "unknown"
+    return "yes" if match.group(1) == "y" else "no"
+
+
 def outcome_words(state: str, detail: str) -> str:
     """A message that opened no case: what it was, and why when that adds something."""
     words = message_state_words(state)
