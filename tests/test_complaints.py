@@ -196,10 +196,15 @@ def test_a_complaint_from_a_person_on_file_is_answered_by_name_in_either_languag
     with world.database.session() as session:
         record_outcome(session, world.services, reference, "We looked into it.", actor="eva")
     assert world.reply_draft(reference).text.startswith(f"{GREETING[language]} John Carter,\n")
-    # The name the sender gives is still the one they are greeted by.
+    # From his own address the register's name stands, whatever the mail calls him (a
+    # nickname, a Telegram name: "User5002"); someone not on file by the name they gave.
     named = world.email(JOHN_EMAIL, COMPLAINT[language], sender_name="Johnny C").reference
     assert world.drafts(named, "acknowledgment")[0].text.startswith(
-        f"{GREETING[language]} Johnny C,\n"
+        f"{GREETING[language]} John Carter,\n"
+    )
+    stranger = world.email("kim@example.org", COMPLAINT[language], sender_name="Kim Ek")
+    assert world.drafts(stranger.reference, "acknowledgment")[0].text.startswith(
+        f"{GREETING[language]} Kim Ek,\n"
     )
 
 
@@ -218,3 +223,17 @@ def test_a_case_linked_to_a_person_from_an_address_not_theirs_does_not_greet_the
     reply = world.reply_draft(reference)
     assert reply.to_address == "someone@example.net"
     assert reply.text.startswith("Hello,\n")
+
+
+async def test_a_person_on_file_writing_on_telegram_is_greeted_by_their_name_not_their_nickname(
+    world,
+):
+    """Anna's Telegram name is "Nisse 🚀": her verified access reply began "Hej Nisse 🚀,"."""
+    from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM
+
+    opened = world.chat(
+        ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.", sender_name="Nisse 🚀"
+    )
+    await world.deliver()  # the code goes to her mail on file; she types it in the chat
+    world.chat(ANNA_TELEGRAM, world.code_mailed_to(ANNA_EMAIL), sender_name="Nisse 🚀")
+    assert world.reply_draft(opened.reference).text.startswith("Hej Anna Lindqvist,\n")

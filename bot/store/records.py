@@ -150,17 +150,16 @@ def find_requester(session: Session, channel: str, address: str) -> Subject | No
 
 
 def greeting_name(session: Session, case: Request) -> str | None:
-    """Who a letter greets: the name the sender gave (a mail's display name, a Telegram
-    name), else the register's name of the person on file when the request came from one
-    of their own contact points, where the answer goes (it reaches only them, as any
-    register value sent there does). None when neither: a letter to an address not on
-    file for the person never names them by the register."""
-    if case.requester_name:
-        return case.requester_name
-    if case.subject_id is None:
-        return None
-    owner = find_requester(session, case.channel, case.requester_address)
-    return owner.name if owner is not None and owner.id == case.subject_id else None
+    """Who a letter greets: the register's name of the person on file when the request came
+    from one of their own contact points, where the answer goes (it reaches only them, as
+    any register value sent there does; a Telegram name is often a nickname, "User5002"),
+    else the name the sender gave (a mail's display name, a Telegram name). A letter to an
+    address not on file for the person never names them by the register."""
+    if case.subject_id is not None:
+        owner = find_requester(session, case.channel, case.requester_address)
+        if owner is not None and owner.id == case.subject_id and owner.name:
+            return owner.name
+    return case.requester_name or None
 
 
 def normalised_or_raw(channel: str, address: str) -> str:
