@@ -229,3 +229,23 @@ def test_the_history_says_a_call_is_for_staff_to_make_and_a_code_is_queued(confi
     code, output = run("requests", "show", anna)
     assert code == 0 and "verification by Telegram confirmation queued" in output
     assert " sent" not in output.split("\nHistory")[1]
+
+
+async def test_a_complaint_from_an_address_not_on_file_is_not_offered_for_linking(world: World):
+    """Linking a complaint failed with "cannot move from awaiting_approval to
+    awaiting_verification", and the console offered the form that led there."""
+    from bot.errors import CaseError
+    from bot.workflow.linking import link_to_subject
+    from tests.web_kit import console_client
+
+    reference = world.email("john.private@example.org", COMPLAINT, "Klagomål").reference
+    with world.database.session() as session, pytest.raises(CaseError) as refused:
+        link_to_subject(session, world.services, reference, 1, actor="staff:eva")
+    assert "needs no verification" in str(refused.value)
+    assert "noxbot requests note" in str(refused.value)
+    stranger = world.email("stranger@example.org", ERASE, "Delete").reference
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+        assert "Requester not on file" not in page
+        page = (await http.get(f"/cases/{stranger}")).text
+        assert "Requester not on file" in page

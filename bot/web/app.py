@@ -43,7 +43,7 @@ from bot.errors import NoxbotError
 from bot.reading.safe_text import printable, stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock, stockholm_date, working_days_left
-from bot.rules.kinds import RequestKind
+from bot.rules.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
 from bot.rules.verification import Method
 from bot.sources.documents import document_text
 from bot.store import audit
@@ -852,6 +852,8 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             subject=subject_of(session, case),
             edit_reasons=edit_reasons,
             routes=challenge_routes(session, services, case),
+            # Linking is for a request whose answer depends on who asks.
+            needs_verification=any(k in KINDS_NEEDING_VERIFICATION for k in case.kinds),
             due=due,
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,

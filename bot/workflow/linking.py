@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot.config import ManualSource
 from bot.errors import CaseError
 from bot.rules.channels import ChannelName
+from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.verification import Method, Route, alternate_routes
 from bot.sources import Person, SourceError
 from bot.store import audit
@@ -37,7 +38,7 @@ from bot.workflow.confirming import (
 from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.services import Services
-from bot.workflow.words import challenge_started_words
+from bot.workflow.words import challenge_started_words, kinds_words
 from handlers.sources_on_case import add_checklist_item, open_checklist
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
@@ -195,6 +196,15 @@ def link_to_subject(
     register holds — the strongest, or the one at `address` staff chose among `routes_for`;
     None (and an alert) when no channel on file may be used."""
     case = _unlinked_open_case(session, reference)
+    if not any(kind in KINDS_NEEDING_VERIFICATION for kind in case.kinds):
+        # Nothing waits on who asked: there is no challenge to send, and its answer holds
+        # nothing from the register (it failed on the move to "checking identity").
+        raise CaseError(
+            f"{case.reference} asks for {kinds_words(case.kinds)}, which needs no "
+            "verification: its answer goes to the requester without anything from the "
+            "register, so there is nobody to link or challenge. Note whom it concerns "
+            f"instead (noxbot requests note {case.reference} --text …)"
+        )
     subject = session.get(Subject, subject_id)
     if subject is None:
         raise CaseError(f"no person with id {subject_id} in the register")
