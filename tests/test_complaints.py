@@ -229,7 +229,6 @@ async def test_a_person_on_file_writing_on_telegram_is_greeted_by_their_name_not
     world,
 ):
     """Anna's Telegram name is "Nisse 🚀": her verified access reply began "Hej Nisse 🚀,"."""
-    from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM
 
     opened = world.chat(
         ANNA_TELEGRAM, "Jag vill ha en kopia av mina personuppgifter.", sender_name="Nisse 🚀"
@@ -237,3 +236,17 @@ async def test_a_person_on_file_writing_on_telegram_is_greeted_by_their_name_not
     await world.deliver()  # the code goes to her mail on file; she types it in the chat
     world.chat(ANNA_TELEGRAM, world.code_mailed_to(ANNA_EMAIL), sender_name="Nisse 🚀")
     assert world.reply_draft(opened.reference).text.startswith("Hej Anna Lindqvist,\n")
+
+
+def test_a_reply_that_changes_the_name_greets_by_the_new_name(world):
+    """Anna married and asked to be Anna Berg: the reply saying so began "Hej Anna
+    Lindqvist,"."""
+    from bot.workflow.corrections import add_changes
+
+    reference = world.email(
+        ANNA_EMAIL, "Hej, jag har gift mig. Rätta mitt namn i ert register, tack.", "Namnbyte"
+    ).reference
+    world.press(ANNA_TELEGRAM, world.verification(reference).id, yes=True)
+    with world.database.session() as session:
+        add_changes(session, world.services, reference, {"name": "Anna Berg"}, actor="staff:eva")
+    assert world.reply_draft(reference).text.startswith("Hej Anna Berg,\n")

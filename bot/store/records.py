@@ -158,7 +158,9 @@ def greeting_name(session: Session, case: Request) -> str | None:
     if case.subject_id is not None:
         owner = find_requester(session, case.channel, case.requester_address)
         if owner is not None and owner.id == case.subject_id and owner.name:
-            return owner.name
+            # A reply that changes the name greets by the new one (it is made on approval).
+            renamed = [c.get("new") for c in case.requested_changes if c.get("field") == "name"]
+            return str(renamed[-1]) if renamed and renamed[-1] else owner.name
     return case.requester_name or None
 
 
