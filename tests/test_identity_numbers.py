@@ -214,6 +214,8 @@ def test_text_told_to_hold_no_digit_holds_none():
         "My personal identity number is 811218-9875.",
         "Samordningsnummer: 811278-9875",
         "My Swedish ID number: 19811218 9875",
+        "Mitt personnumret är 811218-9875.",
+        "My personal number: 811218-9875",
     ],
 )
 def test_a_mistyped_number_the_writer_calls_their_personnummer_is_masked(text):
@@ -233,3 +235,30 @@ def test_a_mistyped_number_the_writer_calls_their_personnummer_is_masked(text):
 )
 def test_a_number_with_a_wrong_check_digit_not_named_so_stays(text):
     assert mask_identity_numbers(text) == text
+
+
+def test_the_name_covers_the_number_after_it_not_a_customer_number_further_on():
+    """ "Personnummer: … / Kundnr 200105-1234": the customer number staff need to find the
+    person's data was masked too (attacker review)."""
+    text = f"Personnummer: {PNR[:6]}-{PNR[6:]} / Kundnr 200105-1234, order 811218-9875"
+    assert mask_identity_numbers(text) == (
+        f"Personnummer: {DEFAULT_MASK} / Kundnr 200105-1234, order 811218-9875"
+    )
+
+
+@pytest.mark.parametrize("written", ["0708151238", "070815 1238"])
+def test_a_number_of_someone_born_2007_named_as_a_personnummer_is_masked(written):
+    """Unnamed, "0708151238" reads as a mobile number; named, it is a minor's personnummer."""
+    assert luhn_ok("0708151238")
+    assert mask_identity_numbers(f"Mitt personnummer är {written}") == (
+        f"Mitt personnummer är {DEFAULT_MASK}"
+    )
+    assert mask_identity_numbers(f"Ring mig på {written}") == f"Ring mig på {written}"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u00ad", "\u2060", "\ufeff", "\u034f"])
+def test_a_number_with_an_invisible_character_inside_is_masked_whole(invisible):
+    """Shown, "811218\u200b-9876" is the number: it was stored as written from Telegram
+    (mail had its white space made plain before masking; a chat message does not)."""
+    text = f"Personnummer {PNR[:6]}{invisible}-{PNR[6:]} och {PNR[:3]}{invisible}{PNR[3:]}."
+    assert mask_identity_numbers(text) == f"Personnummer {DEFAULT_MASK} och {DEFAULT_MASK}."

@@ -79,3 +79,12 @@ def test_the_cli_console_prints_no_escape_sequence_from_outside_even_on_a_colour
 )
 def test_a_name_from_outside_is_stored_without_controls_or_identity_numbers(written, stored):
     assert stored_name(written) == stored
+
+
+def test_a_display_name_with_a_number_split_by_white_space_keeps_none_of_it():
+    """ "Kalle 811218  9876" (two spaces, or a tab) was stored as "Kalle 811218 9876": the
+    number was looked for before the white space was made single."""
+    from bot.reading.safe_text import stored_name
+
+    for name in ("Kalle 811218  9876", "Kalle 811218\t9876", "Kalle 811218\u200b-9876"):
+        assert stored_name(name) == "Kalle", name

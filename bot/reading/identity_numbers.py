@@ -9,6 +9,7 @@ too (people mistype their own).
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -109,28 +110,33 @@ def _may_hold_digits(text: str) -> bool:
 #: even with a wrong check digit (a typo in one's own personnummer is still one), where
 #: alone such a number may be an invoice's or an order's.
 _NAMED = re.compile(
-    r"(?:person|samordnings|födelse)\s*-?\s*(?:nummer|nr)|\bp\.?\s?-?nr\b|\bpers\.?\s?nr"
-    r"|personal\s+(?:identity|id|identification)\s+(?:number|no)|social\s+security"
-    r"|\bssn\b|\bid[-\s]?(?:nummer|number|nr|no)\b",
+    r"(?:person|samordnings|födelse)\s*-?\s*(?:num+(?:er|re)t?|nr)|\bp\.?\s?-?nr\b"
+    r"|\bpers\.?\s?nr|personal\s+(?:(?:identity|id|identification)\s+)?(?:number|no)\b"
+    r"|social\s+security|\bssn\b|\bid[-\s]?(?:nummer|number|nr|no)\b",
     re.IGNORECASE,
 )
 #: How far before a number its name may stand ("Mitt personnummer är ").
 NAMED_WITHIN = 40
+_DIGIT = re.compile(r"\d")
 
 
 def find_identity_numbers(text: str, *, named_too: bool = False) -> list[IdentityNumberMatch]:
     """Every valid personal identity or coordination number in the text; with `named_too`,
-    also one with a wrong check digit that the text names as one just before it
-    ("personnummer: 811218-9875"): what masking hides, not what the classifier reads as
-    no phone number."""
+    also one with a wrong check digit that the text names as one just before it, with no
+    other number between ("personnummer: 811218-9875"): what masking hides, not what the
+    classifier reads as no phone number."""
     found: list[IdentityNumberMatch] = []
     if not _may_hold_digits(text):
         return found
+    names: list[int] | None = None  # where each naming word ends: found once, if needed
     position = 0
     while (match := _first_candidate(text, position)) is not None:
         kind = _kind_of(match)
-        if kind is None and named_too and _named_before(text, match.start()):
-            kind = _kind_of(match, named=True)
+        if kind is None and named_too:
+            if names is None:
+                names = [name.end() for name in _NAMED.finditer(text)]
+            if names and _named_just_before(text, names, match.start()):
+                kind = _kind_of(match, named=True)
         if kind is None:
             position = match.start() + 1  # a look-alike must not hide a number inside it
             continue
@@ -139,9 +145,14 @@ def find_identity_numbers(text: str, *, named_too: bool = False) -> list[Identit
     return found
 
 
-def _named_before(text: str, start: int) -> bool:
-    """Whether the words just before `start` name an identity number."""
-    return _NAMED.search(text, max(start - NAMED_WITHIN, 0), start) is not None
+def _named_just_before(text: str, names: list[int], start: int) -> bool:
+    """Whether a naming word (ending at one of `names`, in order) stands at most
+    NAMED_WITHIN characters before `start` with no digit between: "Personnummer:
+    811218-1238 / Kundnr 200105-1234" names the first number only."""
+    index = bisect.bisect_right(names, start) - 1
+    if index < 0 or start - names[index] > NAMED_WITHIN:
+        return False
+    return _DIGIT.search(text, names[index], start) is None
 
 
 def _kind_of(match: re.Match[str], *, named: bool = False) -> str | None:
@@ -155,7 +166,7 @@ def _kind_of(match: re.Match[str], *, named: bool = False) -> str | None:
         # "2026-11-24 1430" is a date and a time: a grouped date counts only with a dash
         # before the last four, as in "1981 12 18-9876".
         return None
-    if century is None and yy in ("07", "08") and not dashed:
+    if century is None and yy in ("07", "08") and not dashed and not named:
         # "0701234567" and "070123 4567" are Swedish mobile numbers, "0812345678" a
         # Stockholm one; a person born 2007-2008 writing the number without a dash is
         # the rarer reading, and masking a phone number would lose a rectification.
@@ -163,19 +174,61 @@ def _kind_of(match: re.Match[str], *, named: bool = False) -> str | None:
     kind = _date_kind(yymmdd, century)
     if kind is None:
         return None
-    if not luhn_ok(yymmdd + last) and not (named and (dashed or century is not None)):
-        return None
-    return kind
+    if luhn_ok(yymmdd + last):
+        return kind
+    # Named, a wrong check digit is a typo; the number written as one (a dash, the century).
+    return kind if named and (dashed or century is not None) else None
+
+
+#: Characters nobody sees, which a number can hide behind ("811218\u200b-1238" shows as
+#: the number): zero-width and joining characters, the soft hyphen, bidi marks, variation
+#: selectors, the BOM. Masking reads the text without them.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
 
 
 def mask_identity_numbers(text: str, mask: str = DEFAULT_MASK) -> str:
-    """The text with every personal identity number replaced by `mask`."""
+    """The text with every personal identity number replaced by `mask`, also one that
+    invisible characters stand in (the mask then covers them too)."""
     if not text:
         return text
+    if text.isascii() or _INVISIBLE.search(text) is None:
+        spans = [(m.start, m.end) for m in find_identity_numbers(text, named_too=True)]
+    else:
+        spans = _spans_seen_through(text)
     pieces: list[str] = []
     position = 0
-    for match in find_identity_numbers(text, named_too=True):
-        pieces.extend([text[position : match.start], mask])
-        position = match.end
+    for start, end in spans:
+        pieces.extend([text[position:start], mask])
+        position = end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def _spans_seen_through(text: str) -> list[tuple[int, int]]:
+    """Where the identity numbers stand in `text`, found in it without its invisible
+    characters: the text is kept as its visible runs, each with where it starts in both."""
+    runs: list[tuple[int, int]] = []  # (start in the visible text, start in `text`)
+    visible: list[str] = []
+    length = position = 0
+    for invisible in _INVISIBLE.finditer(text):
+        if invisible.start() > position:
+            runs.append((length, position))
+            visible.append(text[position : invisible.start()])
+            length += invisible.start() - position
+        position = invisible.end()
+    if position < len(text):
+        runs.append((length, position))
+        visible.append(text[position:])
+    starts = [start for start, _ in runs]
+
+    def original(index: int) -> int:
+        run = bisect.bisect_right(starts, index) - 1
+        return runs[run][1] + index - runs[run][0]
+
+    return [
+        (original(m.start), original(m.end - 1) + 1)
+        for m in find_identity_numbers("".join(visible), named_too=True)
+    ]

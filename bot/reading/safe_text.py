@@ -70,7 +70,8 @@ def stored_name(name: str | None) -> str | None:
         return None
     text = _ESCAPE_SEQUENCE.sub("", name)
     text = "".join(" " if char in "\n\t" else char for char in text if not _unsafe(char))
-    text = mask_identity_numbers(text, mask="")
+    # White space made single first: "811218  1238" is a number once it is "811218 1238".
+    text = mask_identity_numbers(" ".join(text.split()), mask="")
     text = re.sub(r"\(\s*\)|\[\s*\]", "", text)
     text = " ".join(text.split()).strip(" ,;:/-\u2013\u2014")
     return text or None
