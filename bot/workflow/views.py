@@ -11,7 +11,7 @@ from sqlmodel import Session, col, or_, select
 
 from bot.rules.deadlines import working_days_left
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
-from bot.rules.verification import Method
+from bot.rules.verification import Method, parse_button_data
 from bot.store.records import normalised_or_raw
 from bot.store.register import SUBJECT_FIELDS, InvalidContact, normalise_phone
 from bot.store.search import name_contains
@@ -280,10 +280,20 @@ def challenge_deliveries(
     verifications: list[Verification], outbox: list[Outbox]
 ) -> dict[int, Outbox | None]:
     """The outbox row that carries each challenge (None: a call for staff, or none kept): a
-    challenge is made and queued at once, and "sent" only once its sender has sent it."""
-    queued = {(o.address, o.created_at): o for o in outbox if o.purpose == "verification_challenge"}
+    challenge is made and queued at once, and "sent" only once its sender has sent it. A
+    code's mail is known by its Message-ID, Telegram buttons by the challenge they answer."""
+    carrying: dict[int, Outbox] = {}
+    by_message_id: dict[str, Outbox] = {}
+    for row in outbox:
+        if row.purpose != "verification_challenge":
+            continue
+        if message_id := row.headers.get("message_id"):
+            by_message_id[str(message_id)] = row
+        for _label, data in row.headers.get("buttons") or []:
+            if (pressed := parse_button_data(str(data))) is not None:
+                carrying[pressed[0]] = row
     return {
-        v.id: queued.get((v.address, v.created_at))
+        v.id: carrying.get(v.id) or by_message_id.get(v.challenge_ref or "")
         for v in verifications
         if v.id is not None and v.method != Method.PHONE_CALL
     }
