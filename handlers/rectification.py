@@ -21,6 +21,7 @@ from bot.store.register import (
     contacts_of,
     normalise_email,
     normalise_phone,
+    region_of,
 )
 from bot.store.tables import ContactKind, ContactPoint, Subject
 from handlers.base import CaseView, Handler, Section
@@ -87,7 +88,7 @@ def requested_changes(
     phones = []
     for candidate in _PHONE.findall(without_org):
         try:
-            phones.append(normalise_phone(candidate))
+            phones.append(normalise_phone(candidate, region_of(current.get("phone"))))
         except InvalidContact:
             continue
     if phones:
@@ -130,7 +131,10 @@ def staff_changes(
             raise InvalidContact(
                 f"{field!r} cannot be rectified here; expected one of {', '.join(EDITABLE)}"
             )
-        new = EDITABLE[field](value)
+        if field == "phone":  # as the country of the number on file, without a code
+            new = normalise_phone(value, region_of(current.get("phone")))
+        else:
+            new = EDITABLE[field](value)
         change = {
             "field": field,
             "label": labels.get(field, field),

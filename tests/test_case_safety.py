@@ -40,7 +40,7 @@ from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from handlers.rectification import requested_changes
 from tests.web_kit import console_client
-from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, ERIK_EMAIL, World
+from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, ERIK_EMAIL, JOHN_EMAIL, World
 
 MALLORY = "mallory@evil.example"
 
@@ -548,3 +548,27 @@ async def test_a_message_the_requester_sends_after_the_draft_is_named_before_app
         f"the same person opened {newer.reference} (2026-11-24 13:00 CET) after this "
         "version was drafted: read it before approving, it may correct this one"
     )
+
+
+def test_a_new_number_without_a_country_code_is_read_as_of_the_country_on_file(world):
+    """John is on file with a UK number (+44 7700 900123). His new one written as the
+    British write it, "07700 900456", was stored as +46 7700900456: his data made wrong,
+    and staff sent to call a number that does not exist (DPO review)."""
+    from bot.store.records import get_case
+    from bot.workflow.corrections import add_changes
+
+    uk = {**CURRENT, "phone": "+447700900123"}
+    [change] = requested_changes(
+        "My new mobile number is 07700 900456.", uk, ignore_emails=set(), language="en"
+    )
+    assert (change.field, change.new) == ("phone", "+447700900456")
+    [swedish] = requested_changes(
+        "Mitt nya nummer är 070-999 88 77.", CURRENT, ignore_emails=set(), language="sv"
+    )
+    assert swedish.new == "+46709998877"
+    reference = world.email(JOHN_EMAIL, "Please correct my phone number in your records.").reference
+    with world.database.session() as session:
+        add_changes(session, world.services, reference, {"phone": "07700 900456"}, actor="eva")
+    with world.session() as session:
+        [stated] = get_case(session, reference).requested_changes
+    assert (stated["old"], stated["new"]) == ("+447700900123", "+447700900456")

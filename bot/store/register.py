@@ -125,18 +125,34 @@ def normalise_email(value: str) -> str:
     return address
 
 
-def normalise_phone(value: str) -> str:
-    """E.164 ('+46701234567') from '070-123 45 67', '+46 70 123 45 67', '0046701234567'."""
+def normalise_phone(value: str, region: str = "SE") -> str:
+    """E.164 ('+46701234567') from '070-123 45 67', '+46 70 123 45 67', '0046701234567'; a
+    number written without its country code is read as one of `region`'s."""
     text = value.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, "SE")
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise InvalidContact(f"{value!r} is not a phone number") from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidContact(f"{value!r} is not a phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def region_of(e164: str | None) -> str:
+    """The country a stored number is of ("GB" for +44…), Sweden when unknown: a person's
+    new number written without its country code ("07700 900456") is most likely of the
+    country their number on file is of."""
+    if not e164:
+        return "SE"
+    try:
+        number = phonenumbers.parse(e164, None)
+        # By the country code alone: a number of a range not (yet) valid is still of it.
+        region = phonenumbers.region_code_for_country_code(number.country_code)
+    except phonenumbers.NumberParseException:
+        return "SE"
+    return region if region and region != "ZZ" else "SE"
 
 
 def as_written(value: str | None, field: str, language: str) -> str:
