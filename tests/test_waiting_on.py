@@ -249,3 +249,19 @@ async def test_a_complaint_from_an_address_not_on_file_is_not_offered_for_linkin
         assert "Requester not on file" not in page
         page = (await http.get(f"/cases/{stranger}")).text
         assert "Requester not on file" in page
+
+
+def test_an_imported_personnummer_is_masked_and_the_import_says_where(config, tmp_path):
+    """A register export with a personnummer column (and a CV that holds one) was stored
+    as it was, though the policy says NOX needs none (DPO review)."""
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "name,email,personnummer,cv\n"
+        "Per Ek,per.ek@example.se,19811218-9876,Per Ek (811218-9876) systemutvecklare\n"
+    )
+    code, output = run("subjects", "import", str(people))
+    assert code == 0, output
+    assert "line 2: a personal identity number masked in personnummer, cv" in output
+    [per] = json.loads(run("subjects", "search", "Per Ek", "--format", "json")[1])
+    shown = run("subjects", "show", str(per["id"]), "--format", "json")[1]
+    assert "9876" not in shown and "[personnummer borttaget]" in shown

@@ -28,6 +28,7 @@ from bot.cli.app import app, console
 from bot.cli.output import Column, print_table, recipient
 from bot.config import DatabaseSettings, DocumentsSource, MaildirSource, Settings
 from bot.errors import NoxbotError
+from bot.reading.identity_numbers import mask_identity_numbers
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import stockholm_date
 from bot.store import audit
@@ -245,7 +246,9 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     result = DemoResult()
 
     with database.session() as session:
-        report = import_file(session, EXAMPLES / "register.csv", now=services.clock())
+        report = import_file(
+            session, EXAMPLES / "register.csv", now=services.clock(), masked=mask_identity_numbers
+        )
         audit.record(
             session,
             at=services.clock(),

@@ -21,6 +21,7 @@ from bot.cli.app import (
 )
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table
+from bot.reading.identity_numbers import mask_identity_numbers
 from bot.store import audit
 from bot.store.register import import_file
 from bot.store.tables import Subject
@@ -64,7 +65,12 @@ def subjects_import(
     _, database, services = services_for(config)
     with database.session() as session:
         report = import_file(
-            session, file, now=services.clock(), actor=staff_actor(), hash_key=services.hash_key
+            session,
+            file,
+            now=services.clock(),
+            actor=staff_actor(),
+            hash_key=services.hash_key,
+            masked=mask_identity_numbers,
         )
         audit.record(
             session,
@@ -98,6 +104,8 @@ def subjects_import(
                     for c in report.changed
                 ],
                 "notes": report.notes,
+                # Where a personal identity number was masked: line or item, and columns.
+                "masked": [{m.unit: m.line, "columns": m.message} for m in report.masked],
             }
         )
     else:
@@ -113,6 +121,11 @@ def subjects_import(
         )
         for problem in report.problems:
             console.print(f"  {problem.where}: {problem.message}")
+        for masked in report.masked:
+            console.print(
+                f"  {masked.where}: a personal identity number masked in {masked.message} "
+                "(the privacy policy needs none)"
+            )
         changes = [*report.renamed, *report.retired, *report.changed]
         for change in sorted(changes, key=lambda c: c.line):
             console.print(f"  {change.where}: {change.describe()}")

@@ -14,7 +14,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -394,6 +394,8 @@ class ImportReport:
     changed: list[ImportChange] = field(default_factory=list)
     #: What staff should know about the file as a whole (e.g. how it was decoded).
     notes: list[str] = field(default_factory=list)
+    #: Rows whose columns held a personal identity number, masked (the columns named).
+    masked: list[ImportProblem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -555,8 +557,12 @@ def import_rows(
     now: datetime,
     actor: str = "noxbot",
     hash_key: bytes | None = None,
+    masked: Callable[[str], str] | None = None,
 ) -> ImportReport:
     """Create or update one person per row; a bad row is reported and the rest kept.
+    `masked` (bot.reading.identity_numbers' masking, which this layer cannot import) is
+    applied to every value but the contact points: a register export with a personnummer
+    column, or a CV that holds one, keeps none (the policy needs none).
 
     A contact point may stand on one row of a file only: a later row with the same email,
     phone or Telegram id would otherwise be merged silently into the earlier person, so it
@@ -574,6 +580,10 @@ def import_rows(
             report.problems.append(row.problem(why if row.unit == "line" else "expected an object"))
             continue
         values = _merged_aliases(row.values)
+        if masked is not None:
+            values, hidden = _masked_values(values, masked)
+            if hidden:
+                report.masked.append(row.problem(", ".join(hidden)))
         try:
             contacts = _contacts_of_row(values)
         except InvalidContact as exc:
@@ -754,6 +764,26 @@ def _apply_row(subject: Subject, values: dict[str, Any], name: str, now: datetim
     return changed
 
 
+def _masked_values(
+    values: dict[str, Any], masked: Callable[[str], str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The row's values with `masked` applied to each text (or list of texts) that is not a
+    contact point, and the columns it changed."""
+    result: dict[str, Any] = {}
+    hidden: list[str] = []
+    for key, value in values.items():
+        new = value
+        if key not in CONTACT_COLUMNS:
+            if isinstance(value, str):
+                new = masked(value)
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                new = [masked(v) for v in value]
+        if new != value:
+            hidden.append(key)
+        result[key] = new
+    return result, hidden
+
+
 def import_file(
     session: Session,
     path: Path,
@@ -761,10 +791,11 @@ def import_file(
     now: datetime,
     actor: str = "noxbot",
     hash_key: bytes | None = None,
+    masked: Callable[[str], str] | None = None,
 ) -> ImportReport:
     raw = read_named_file(path, "a CSV or JSON file")
     notes: list[str] = []
     rows = list(_read_rows(path, _decode(raw, path, notes)))
-    report = import_rows(session, rows, now=now, actor=actor, hash_key=hash_key)
+    report = import_rows(session, rows, now=now, actor=actor, hash_key=hash_key, masked=masked)
     report.notes.extend(notes)
     return report
