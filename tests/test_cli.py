@@ -1247,11 +1247,16 @@ def test_casework_from_the_command_line_link_note_kinds_changes_no_data_and_subj
     assert {"actor": history[-1]["actor"], "action": "note"}.items() <= history[-1].items()
     assert history[-1]["detail"] == "Maria called about it"
 
-    # A new challenge for Maria's own unverified case, to the contact point staff choose.
+    # A new challenge for Maria's own unverified case, to the contact point staff choose:
+    # she said "No, it wasn't me" in the demo, so only once she has told staff it was.
     own = cases["maria.berg@example.se"]["reference"]
-    code, err = run_main("requests", "challenge", own, "--to", "someone@example.org", *config)
+    code, err = run_main("requests", "challenge", own, "--to", "5550004", *config)
+    assert code == 1 and "the person on file said it was not them" in err
+    code, err = run_main(
+        "requests", "challenge", own, "--to", "someone@example.org", "--despite-denial", *config
+    )
     assert code == 1 and "not a contact point on file" in err
-    code, output = run("requests", "challenge", own, "--to", "5550004", *config)
+    code, output = run("requests", "challenge", own, "--to", "5550004", "--despite-denial", *config)
     assert (
         code == 0
         and "verification by telegram_confirm queued for 5550004 (noxbot run sends it)" in output

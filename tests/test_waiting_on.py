@@ -265,3 +265,33 @@ def test_an_imported_personnummer_is_masked_and_the_import_says_where(config, tm
     [per] = json.loads(run("subjects", "search", "Per Ek", "--format", "json")[1])
     shown = run("subjects", "show", str(per["id"]), "--format", "json")[1]
     assert "9876" not in shown and "[personnummer borttaget]" in shown
+
+
+async def test_after_the_person_said_it_was_not_them_no_new_challenge_pesters_them(
+    world: World,
+):
+    """Maria pressed "No, it wasn't me". The case still said "resend the challenge", and
+    `requests challenge` sent her another one without a word (DPO review)."""
+    from bot.errors import CaseError
+    from bot.workflow.linking import send_new_challenge
+    from tests.web_kit import console_client
+    from tests.workflow_kit import ANNA_TELEGRAM
+
+    reference = world.email(ANNA_EMAIL, ERASE, "Delete").reference
+    world.press(ANNA_TELEGRAM, world.verification(reference).id, yes=False)
+    assert world.case(reference).status == "unverified"
+    with world.session() as session:
+        said = case_waits_on(session, get_case(session, reference))
+    assert said.startswith("staff: the person on file said the request was not theirs")
+    assert "resend" not in said and f"noxbot requests close {reference}" in said
+    with world.database.session() as session, pytest.raises(CaseError) as refused:
+        send_new_challenge(session, world.services, reference, actor="staff:eva")
+    assert "said it was not them" in str(refused.value) and "--despite-denial" in str(refused.value)
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+    assert "Send new challenge" not in page and "no new challenge is offered" in page
+    with world.database.session() as session:  # she has told staff since that it was her
+        again = send_new_challenge(
+            session, world.services, reference, actor="staff:eva", despite_denial=True
+        )
+    assert again.status == "pending"

@@ -116,13 +116,26 @@ def requests_challenge(
         str | None,
         typer.Option("--to", help="A contact point on file (default: the strongest one)."),
     ] = None,
+    despite_denial: Annotated[
+        bool,
+        typer.Option(
+            "--despite-denial",
+            help="Send it although the person said the request was not theirs (they have "
+            "told you since that it is).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """An unverified case of a person on file: send a new verification challenge."""
     _, database, services = services_for(config)
     with database.session() as session:
         verification = send_new_challenge(
-            session, services, reference, actor=staff_actor(), address=to
+            session,
+            services,
+            reference,
+            actor=staff_actor(),
+            address=to,
+            despite_denial=despite_denial,
         )
         console.print(
             f"{reference.upper()}: "

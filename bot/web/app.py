@@ -83,7 +83,7 @@ from bot.workflow.cases import (
 )
 from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
-from bot.workflow.confirming import expire_verifications
+from bot.workflow.confirming import expire_verifications, identity_denied
 from bot.workflow.corrections import add_changes, correct_kinds
 from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
@@ -852,6 +852,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             subject=subject_of(session, case),
             edit_reasons=edit_reasons,
             routes=challenge_routes(session, services, case),
+            denied=identity_denied(session, case),
             # Linking is for a request whose answer depends on who asks.
             needs_verification=any(k in KINDS_NEEDING_VERIFICATION for k in case.kinds),
             due=due,

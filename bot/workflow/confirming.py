@@ -888,6 +888,19 @@ def verify_by_phone(
     return case
 
 
+def identity_denied(session: Session, case: Request) -> datetime | None:
+    """When the person on file answered "it wasn't me" to the case's latest challenge of who
+    asked, or None."""
+    latest = session.exec(
+        select(Verification)
+        .where(Verification.request_id == case.id, col(Verification.confirms_contact).is_(None))
+        .order_by(col(Verification.id).desc())
+    ).first()
+    if latest is None or latest.status != VerificationStatus.DENIED:
+        return None
+    return latest.resolved_at or latest.created_at
+
+
 def pending_verifications(session: Session, case: Request) -> list[Verification]:
     return list(
         session.exec(

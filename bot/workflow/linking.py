@@ -18,16 +18,25 @@ from sqlmodel import Session, col, select
 from bot.config import ManualSource
 from bot.errors import CaseError
 from bot.rules.channels import ChannelName
+from bot.rules.deadlines import local_clock
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.verification import Method, Route, alternate_routes
 from bot.sources import Person, SourceError
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
-from bot.store.tables import Draft, Message, Outbox, Request, Subject, Verification
+from bot.store.tables import (
+    Draft,
+    Message,
+    Outbox,
+    Request,
+    Subject,
+    Verification,
+)
 from bot.workflow.confirming import (
     cancel_challenges,
     ensure_contact_confirmations,
     guesses_spent,
+    identity_denied,
     normalised_or_raw,
     not_on_file_next,
     start_case_verification,
@@ -84,15 +93,27 @@ def send_new_challenge(
     *,
     actor: str,
     address: str | None = None,
+    despite_denial: bool = False,
 ) -> Verification:
     """An unverified case of a person on file: a new challenge on a channel on file (the
     earlier one expired, failed or was never delivered) — the strongest one, or the one at
-    `address` staff chose among `challenge_routes`. CaseError when none may be used."""
+    `address` staff chose among `challenge_routes`. CaseError when none may be used, and
+    when the person said the request was not theirs, unless `despite_denial` (staff have
+    heard from them since): asking them again pesters the real person, and a "yes" pressed
+    by mistake would send their data to whoever wrote."""
     case = _unlinked_open_case(session, reference)
     if case.status != S.UNVERIFIED:
         raise CaseError(
             f"{case.reference} is {case.status}; a new challenge is sent only for an "
             "unverified case"
+        )
+    if not despite_denial and (denied := identity_denied(session, case)) is not None:
+        raise CaseError(
+            f"{case.reference}: the person on file said it was not them "
+            f"({local_clock(denied, services.settings.organisation.timezone)}); no new "
+            "challenge was sent. Close the case "
+            f"(noxbot requests close {case.reference} --reason …), or, if they have told you "
+            "since that it is theirs, send it anyway (--despite-denial)"
         )
     subject = session.get(Subject, case.subject_id) if case.subject_id else None
     if subject is None:

@@ -29,7 +29,7 @@ from bot.store.tables import (
     Verification,
     VerificationStatus,
 )
-from bot.workflow.confirming import not_on_file_next
+from bot.workflow.confirming import identity_denied, not_on_file_next
 from bot.workflow.lifecycle import is_open
 from bot.workflow.rendering import humanjoin
 from bot.workflow.words import button_pressed, draft_status_words, status_words, waits_on
@@ -67,6 +67,12 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                     '"no data held" answer (Requester not on file, on the case page)'
                 )
             return f"staff: {not_on_file_next(case)}"
+    if status == RequestStatus.UNVERIFIED and identity_denied(session, case) is not None:
+        close = "Close, on the case page" if in_console else f"noxbot requests close {ref}"
+        return (
+            "staff: the person on file said the request was not theirs: close the case "
+            f"({close}), unless they have told you since that it is"
+        )
     if status == RequestStatus.UNVERIFIED and case.subject_id is not None:
         subject = session.get(Subject, case.subject_id)
         if subject is not None and not _other_contact_points(session, case, subject):
