@@ -295,3 +295,17 @@ async def test_after_the_person_said_it_was_not_them_no_new_challenge_pesters_th
             session, world.services, reference, actor="staff:eva", despite_denial=True
         )
     assert again.status == "pending"
+
+
+def test_one_call_that_confirms_both_who_asked_and_a_phone_change_is_named_once(world: World):
+    """It read "call the number on file and the old phone number": the same number, one
+    call (DPO review)."""
+    reference = world.email(
+        ERIK_EMAIL, "Hej, mitt telefonnummer har ändrats till 070-999 88 77. Rätta det, tack."
+    ).reference
+    with world.session() as session:
+        said = case_waits_on(session, get_case(session, reference))
+    assert said.startswith(
+        "staff: call the number on file (the one call confirms the change of phone number too)"
+    )
+    assert " and the old phone number" not in said

@@ -30,7 +30,12 @@ from bot.workflow.cases import add_note
 from bot.workflow.corrections import correct_kinds
 from bot.workflow.linking import draft_no_data, link_to_subject, send_new_challenge
 from bot.workflow.views import case_json, find_people, subject_json
-from bot.workflow.words import challenge_started_words, kinds_words, status_words
+from bot.workflow.words import (
+    challenge_started_words,
+    history_words,
+    kinds_words,
+    status_words,
+)
 
 
 @requests_app.command("kinds")
@@ -100,7 +105,7 @@ def requests_link(
 def challenge_started_told(reference: str, method: str, address: str) -> str:
     """What staff are told of a challenge just made: queued for `noxbot run` to send, or a
     call for them to make and record."""
-    said = challenge_started_words(method, address)
+    said = history_words(challenge_started_words(method, address))
     if method == Method.PHONE_CALL:
         return (
             f"{said} and record the answer (noxbot requests verify {reference} --by phone "

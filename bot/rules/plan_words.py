@@ -84,7 +84,8 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "change_waits": (
             "the change of {fields} waits for the old one on file to confirm it, and a new "
-            "email address to answer the code sent to it (codes or a call were sent)"
+            "email address to answer the code sent to it (the codes, or a call for staff "
+            "to make, are asked for: see the case's verification)"
         ),
         "and": " and ",
         "record_changed": (
@@ -207,8 +208,8 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         ),
         "change_waits": (
             "ändringen av {fields} väntar på att den gamla uppgiften i registret bekräftar den, "
-            "och på att en ny e-postadress svarar med koden som skickats dit (koder eller ett "
-            "samtal har skickats)"
+            "och på att en ny e-postadress svarar med koden som skickas dit (koderna, eller "
+            "ett samtal som personalen ska ringa, är begärda: se ärendets verifiering)"
         ),
         "and": " och ",
         "record_changed": (

@@ -5,6 +5,7 @@ and what it withdraws before it can go out. The case records and the audit trail
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import update
@@ -184,7 +185,10 @@ def pending_copies(session: Session, subject_id: int, erasing: Request) -> list[
     refs.update(_references(session, {o.request_id for o in queued}))
     return [
         *(f"draft {d.id} ({d.purpose}) of {refs[d.request_id]}" for d in drafts),
-        *(f"the verification challenge of {refs[v.request_id]}" for v in challenges),
+        *(
+            f"{count} verification challenge{'s' if count > 1 else ''} of {reference}"
+            for reference, count in Counter(refs[v.request_id] for v in challenges).items()
+        ),
         *(
             f"outbox {o.id} ({o.purpose}) of {refs[o.request_id]}, not sent yet"
             for o in queued

@@ -35,6 +35,7 @@ from bot.workflow.confirming import challenge_undeliverable
 from bot.workflow.lifecycle import apply_extension, transition
 from bot.workflow.outbox import REDACT_AFTER_SENDING, REDACTED, WITHDRAW_UNLESS_SENT
 from bot.workflow.services import Services
+from bot.workflow.words import name_words
 
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=10)
@@ -155,10 +156,11 @@ def _keep_only_the_record(session: Session, row: Outbox) -> None:
     files = [a["filename"] for a in row.attachments]
     # Which register fields it showed (an extract); else which of its sections held the
     # data (an erasure's account of what was found and removed).
+    sections = ", ".join(name_words(section) for section in covers.get("sections", []))
     held = (
         f"fields: {', '.join(covers['fields'])}"
         if covers.get("fields")
-        else f"in its sections: {', '.join(covers.get('sections', [])) or 'not recorded'}"
+        else f"in its sections: {sections or 'not recorded'}"
     )
     record = (
         f"[{row.purpose} sent {row.sent_at:%Y-%m-%d %H:%M} UTC by {row.channel} to "

@@ -162,10 +162,13 @@ def _challenges_waiting(ref: str, pending: Any, status: RequestStatus) -> str:
         answer = "answer the verification challenge"
     elif identity:
         calls.append("the number on file")
+    called = {v.address for v in identity if v.method == Method.PHONE_CALL}
     for v in changes:
         field = _CONTACT.get(v.confirms_contact or "", v.confirms_contact or "")
         side = "new" if v.address == v.confirms_value else "old"
-        if v.method == Method.PHONE_CALL:
+        if v.method == Method.PHONE_CALL and v.address in called:
+            calls[0] = f"the number on file (the one call confirms the change of {field} too)"
+        elif v.method == Method.PHONE_CALL:
             calls.append(f"the {side} {field} (to confirm its change)")
         else:
             challenge = _ANSWER.get(Method(v.method), "the challenge to")
