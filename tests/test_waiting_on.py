@@ -309,3 +309,42 @@ def test_one_call_that_confirms_both_who_asked_and_a_phone_change_is_named_once(
         "staff: call the number on file (the one call confirms the change of phone number too)"
     )
     assert " and the old phone number" not in said
+
+
+def test_resolving_a_call_alert_says_the_call_itself_is_still_to_be_recorded(config, tmp_path):
+    """Staff called Erik and resolved the alert: "alert 1 resolved", and the case stayed
+    "checking identity" with nothing to say why (DPO review)."""
+    reference = new_case(tmp_path, ERIK_EMAIL, ERASE)
+    [alert] = [a for a in json.loads(run("alerts", "list", "--format", "json")[1])
+               if a["kind"] == "call_to_verify"]  # fmt: skip
+    code, output = run("alerts", "resolve", str(alert["id"]), "--note", "Called Erik")
+    assert code == 0 and output.startswith(f"alert {alert['id']} resolved")
+    assert "The call itself is not recorded by this" in output
+    assert f"noxbot requests verify {reference} --by phone" in output
+    assert waiting_on(reference).startswith("staff: call the number on file")
+
+
+async def test_the_console_sends_a_new_challenge_where_staff_choose_after_one_expired(
+    world: World,
+):
+    """The new challenge goes to the contact point staff pick, and the case checks identity
+    again (the path a denial no longer offers)."""
+    from bot.workflow.confirming import expire_verifications
+    from tests.web_kit import console_client
+    from tests.workflow_kit import ANNA_TELEGRAM
+
+    reference = world.email(ANNA_EMAIL, ERASE, "Delete").reference
+    world.clock.advance(days=8)
+    with world.database.session() as session:
+        expire_verifications(session, world.services)
+    assert world.case(reference).status == "unverified"
+    async with console_client(world) as (http, csrf):
+        page = (await http.get(f"/cases/{reference}")).text
+        assert "Send new challenge" in page
+        answer = await http.post(
+            f"/cases/{reference}/challenge", data={"csrf": csrf, "address": ANNA_TELEGRAM}
+        )
+        page = (await http.get(answer.headers["location"])).text
+    assert "A new verification challenge is queued to be sent." in page
+    assert world.case(reference).status == "awaiting_verification"
+    assert world.verification(reference).address == ANNA_TELEGRAM

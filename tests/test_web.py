@@ -403,7 +403,7 @@ def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_cas
     assert not re.search(r"— (awaiting_approval|superseded|pending|approved)\b", html)
 
 
-def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge(
+def test_staff_correct_kinds_add_a_rectification_change_and_are_not_offered_to_pester_a_denier(
     site: ConsoleSite, browser: Browser
 ) -> None:
     page = browser.new_page()
@@ -434,12 +434,11 @@ def test_staff_correct_kinds_add_a_rectification_change_and_send_a_new_challenge
     page.get_by_label("Search").fill("maria")
     page.get_by_role("button", name="Show").click()
     page.locator("table.queue a.ref").first.click()
-    page.get_by_label("Send it to").select_option(label="telegram 5550004 (Telegram confirmation)")
-    page.get_by_role("button", name="Send new challenge").click()
-    expect(page.get_by_role("status")).to_contain_text("A new verification challenge")
-    expect(page.locator("section").first).to_contain_text("checking identity")
-    # The challenge went where staff chose; the changes asked Erik's old number to confirm.
-    assert "5550004" in site.send_outbox()
+    # Maria said "No, it wasn't me" in the demo: no new challenge is offered to pester her.
+    expect(page.get_by_text("no new challenge is offered")).to_be_visible()
+    expect(page.get_by_role("button", name="Send new challenge")).to_have_count(0)
+    # The changes asked Erik's old number to confirm; nothing went to Maria.
+    assert "5550004" not in site.send_outbox()
 
 
 def test_staff_triage_a_message_the_classifier_was_unsure_about_into_a_case(

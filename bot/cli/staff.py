@@ -33,7 +33,7 @@ from bot.errors import NoxbotError
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
 from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
-from bot.workflow.cases import resolve_alert
+from bot.workflow.cases import call_still_owed, resolve_alert
 from bot.workflow.outbox import requeue
 from bot.workflow.pipeline import decide_triage
 from bot.workflow.words import message_state_words, name_words
@@ -223,8 +223,11 @@ def alerts_resolve(
     """Mark an alert as dealt with (kept in the audit trail, with --note if given)."""
     _, database, services = services_for(config)
     with database.session() as session:
-        resolve_alert(session, services, alert_id, note or "", actor=staff_actor())
+        alert = resolve_alert(session, services, alert_id, note or "", actor=staff_actor())
+        owed = call_still_owed(session, alert)
     console.print(f"alert {alert_id} resolved")
+    if owed is not None:
+        console.print(f"The call itself is not recorded by this; the case waits for it: {owed}")
 
 
 @outbox_app.command("list")

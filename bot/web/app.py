@@ -73,6 +73,7 @@ from bot.web.hints import console_alert
 from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import (
     add_note,
+    call_still_owed,
     close_case,
     erased_why,
     extend_case,
@@ -1101,6 +1102,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             kept_raw=kept_raw,
             notes=_resolution_notes(session, rows) if everything else {},
             resolved_now=int(resolved) if resolved.isdigit() else None,
+            call_owed=request.query_params.get("call", "")[:40],
         )
         return "alerts.html", context
 
@@ -1109,8 +1111,10 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         if not note:
             raise NoxbotError("say what was done about the alert (the note is kept)")
         alert_id = int(request.path_params["alert_id"])
-        resolve_alert(session, services, alert_id, note, actor=actor)
-        return f"/alerts?resolved={alert_id}"
+        alert = resolve_alert(session, services, alert_id, note, actor=actor)
+        case = session.get(Request, alert.request_id) if alert.request_id else None
+        owed = f"&call={case.reference}" if case and call_still_owed(session, alert) else ""
+        return f"/alerts?resolved={alert_id}{owed}"
 
     def outbox(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
         rows = list(session.exec(select(Outbox).order_by(col(Outbox.id).desc()).limit(500)))

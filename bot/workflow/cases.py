@@ -19,6 +19,7 @@ from bot.rules.channels import ChannelName
 from bot.rules.deadlines import due_date, extended_due_date, internal_target_date, stockholm_date
 from bot.rules.kinds import RequestKind
 from bot.rules.policy import kind_labels
+from bot.rules.verification import Method
 from bot.store import audit
 from bot.store.records import (
     SYSTEM,
@@ -43,6 +44,7 @@ from bot.store.tables import (
     Request,
     StaffAlert,
     Verification,
+    VerificationStatus,
 )
 from bot.workflow.confirming import ensure_contact_confirmations, start_case_verification
 from bot.workflow.drafts import (
@@ -424,6 +426,25 @@ def resolve_alert(
         detail=f"alert {alert.id} ({alert.kind})" + (f": {note}" if note else ""),
     )
     return alert
+
+
+def call_still_owed(session: Session, alert: StaffAlert) -> str | None:
+    """After a "call to verify" alert is resolved by hand, the call its case still waits
+    for, as a command; None when none does. Resolving the alert records no call: staff who
+    called and resolved it would otherwise leave the case waiting with nothing to say so."""
+    if alert.kind != "call_to_verify" or alert.request_id is None:
+        return None
+    case = session.get(Request, alert.request_id)
+    waiting = session.exec(
+        select(Verification).where(
+            Verification.request_id == alert.request_id,
+            Verification.status == VerificationStatus.PENDING,
+            Verification.method == Method.PHONE_CALL,
+        )
+    ).first()
+    if case is None or waiting is None:
+        return None
+    return f'noxbot requests verify {case.reference} --by phone --note "…"'
 
 
 def add_note(
