@@ -441,7 +441,7 @@ def test_demo_runs_the_whole_flow_and_ends_with_a_sent_reply(tmp_path):
     assert "is now done (answered)" in shown and "intact" in shown
     # Answered, but not finished: the notice to the bank her CV went to waits for staff.
     said = " ".join(shown.split())
-    assert "waiting on staff: approve the Art. 19 notice to rekrytering@exempelbanken" in said
+    assert "one step is left: approve the Art. 19 notice to rekrytering@exempelbanken" in said
 
 
 def test_a_message_that_opens_no_case_still_has_the_case_keys_in_json(config, tmp_path):

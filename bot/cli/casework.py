@@ -20,7 +20,7 @@ from bot.cli.app import (
     staff_actor,
     today,
 )
-from bot.cli.output import Column, fact_words, print_table
+from bot.cli.output import Column, fact_words, iso_as_local, print_table
 from bot.cli.requests import requests_app
 from bot.cli.subjects import subjects_app
 from bot.errors import CaseError, NoxbotError
@@ -188,6 +188,8 @@ def subjects_show(
         return
     for key, value in shown.items():
         if key != "cases" and value not in (None, "", [], {}):
+            if key in ("created_at", "updated_at"):  # as a clock here reads it, named
+                value = iso_as_local(str(value), settings.organisation.timezone)
             console.print(f"{key.replace('_', ' ')}: {fact_words(value)}")
     console.print("cases:")
     for case in shown["cases"]:

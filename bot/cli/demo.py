@@ -414,7 +414,11 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         waiting = case_waits_on(session, case)
         said = (
             f"{anna_reference} is now {case.status} ({status_words(case.status)})"
-            + (f"; waiting on {waiting}" if waiting != "nobody" else "")
+            + (
+                f"; one step is left: {waiting.removeprefix('staff: ')}"
+                if waiting != "nobody"
+                else ""
+            )
             + ". Anna is no longer in the register."
         )
         console.print(

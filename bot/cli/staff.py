@@ -28,7 +28,7 @@ from bot.cli.app import (
     write_text_file,
 )
 from bot.cli.helptext import NoxTyper
-from bot.cli.output import Column, print_table
+from bot.cli.output import Column, iso_as_local, print_table
 from bot.errors import NoxbotError
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
@@ -179,7 +179,8 @@ def alerts_list(
     all_alerts: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
 ) -> None:
     """Alerts: possible impersonation, calls to make, complaints, failed sends, triage."""
-    _, database = settings_and_database(config)
+    settings, database = settings_and_database(config)
+    zone = settings.organisation.timezone
     with database.session() as session:
         query = select(StaffAlert).order_by(col(StaffAlert.id))
         if not all_alerts:
@@ -208,7 +209,7 @@ def alerts_list(
     if all_alerts:  # which of them are dealt with, and when
         columns.insert(2, Column("resolved"))
         for row, cell in zip(rows, cells, strict=True):
-            cell.insert(2, row["resolved_at"][:16].replace("T", " ") if row["resolved_at"] else "")
+            cell.insert(2, iso_as_local(row["resolved_at"], zone) if row["resolved_at"] else "")
     print_table(console, columns, cells)
 
 
