@@ -348,3 +348,21 @@ async def test_the_console_sends_a_new_challenge_where_staff_choose_after_one_ex
     assert "A new verification challenge is queued to be sent." in page
     assert world.case(reference).status == "awaiting_verification"
     assert world.verification(reference).address == ANNA_TELEGRAM
+
+
+async def test_a_case_whose_draft_an_erasure_withdrew_says_so_not_approve_the_draft(
+    world: World,
+):
+    """Erik's access request waited for approval when his erasure was approved: its draft
+    went with his data, and the case still said "approve, edit or reject the draft" for a
+    draft that no longer existed (DPO review)."""
+    access = world.email(ERIK_EMAIL, "Jag vill ha en kopia av alla personuppgifter ni har om mig.")
+    world.call_confirms(access.reference)
+    erase = world.email(ERIK_EMAIL, "Radera alla mina personuppgifter, artikel 17.", "Radering")
+    world.call_confirms(erase.reference)
+    world.approve(world.reply_draft(erase.reference).id)
+    await world.deliver()
+    with world.session() as session:
+        said = case_waits_on(session, get_case(session, access.reference))
+    assert said.startswith("staff: its draft was withdrawn")
+    assert f'noxbot requests close {access.reference} --reason "…"' in said

@@ -68,7 +68,9 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                 )
             return f"staff: {not_on_file_next(case)}"
     if status == RequestStatus.UNVERIFIED and identity_denied(session, case) is not None:
-        close = "Close, on the case page" if in_console else f"noxbot requests close {ref}"
+        close = (
+            "Close, on the case page" if in_console else f'noxbot requests close {ref} --reason "…"'
+        )
         return (
             "staff: the person on file said the request was not theirs: close the case "
             f"({close}), unless they have told you since that it is"
@@ -106,6 +108,25 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
             "staff: record the complaint's outcome (noxbot requests outcome "
             f"{ref} --text-file FILE)"
         )
+    if status in (RequestStatus.AWAITING_APPROVAL, RequestStatus.REJECTED):
+        drafted = session.exec(
+            select(Draft.id).where(
+                Draft.request_id == case.id,
+                col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+            )
+        ).first()
+        if drafted is None:  # withdrawn (an erasure of the person took it): nothing to approve
+            close = (
+                "Close, on the case page"
+                if in_console
+                else f'noxbot requests close {ref} --reason "…"'
+            )
+            return (
+                "staff: its draft was withdrawn (see the history: an erasure of the person's "
+                "data withdraws what would have carried it), so nothing waits to be approved: "
+                f"close the case saying why ({close}), or draft the reply again"
+                + ("" if in_console else f" (noxbot requests redraft {ref})")
+            )
     if not is_open(case.status):
         # Answered, but the recipients who received the person's data are still to be told
         # (Art. 19): the notices wait for staff's approval after the case itself is done.
