@@ -73,3 +73,15 @@ async def test_searching_mail_text_finds_what_people_wrote_not_our_own_replies(w
     async with console_client(world) as (http, _):
         page = (await http.get("/", params={"status": "", "q": "tack för ditt"})).text
     assert asked.reference in page and other.reference not in page
+
+
+async def test_the_queue_finds_a_persons_cases_by_their_number_however_it_is_typed(world):
+    """Erik's number on file is +46739876543: "0739876543" and "073-987 65 43" found none of
+    his cases, though `subjects search` found him (DPO review)."""
+    reference = world.email(
+        ERIK_EMAIL, "Jag vill ha en kopia av alla personuppgifter ni har om mig."
+    ).reference
+    async with console_client(world) as (http, _):
+        for typed in ("0739876543", "073-987 65 43", "+46 73 987 65 43"):
+            page = (await http.get("/", params={"status": "", "q": typed})).text
+            assert reference in page, typed

@@ -64,7 +64,6 @@ from bot.store.tables import (
     RequestStatus,
     StaffAccount,
     StaffAlert,
-    Subject,
     Verification,
     WebSession,
 )
@@ -732,13 +731,15 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 Message.direction == Direction.INBOUND,
                 text_contains(Message.text, text) | name_contains(Message.subject, text),
             )
-            named = select(Subject.id).where(name_contains(Subject.name, text))
+            # The people found as `subjects search` finds them: by name or by any contact
+            # point, a phone number however it is written ("0709998877", "070-999 88 77").
+            people = [p.id for p in find_people(session, text, limit=200)]
             query = query.where(
                 or_(
                     name_contains(Request.reference, text),
                     name_contains(Request.requester_address, text),
                     name_contains(Request.requester_name, text),
-                    col(Request.subject_id).in_(named),
+                    col(Request.subject_id).in_(people),
                     col(Request.id).in_(in_messages),
                 )
             )
