@@ -57,10 +57,10 @@ def subjects_import(
     \b
     Example (CSV; a semicolon or tab separator works too):
       name,email,phone,company
-      Anna Berg,anna.berg@example.se,070-123 45 67;08-555 123 45,Berg AB
+      Anna Berg,anna.berg@example.se,070-555 01 99;08-555 123 45,Berg AB
     Example (JSON):
       [{"name": "Anna Berg", "email": "anna.berg@example.se",
-        "phone": ["070-123 45 67", "08-555 123 45"], "company": "Berg AB"}]
+        "phone": ["070-555 01 99", "08-555 123 45"], "company": "Berg AB"}]
     """
     _, database, services = services_for(config)
     with database.session() as session:

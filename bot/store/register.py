@@ -603,11 +603,13 @@ def import_rows(
                 )
             )
             continue
-        if hash_key is not None and _erased_before(session, hash_key, contacts):
+        if hash_key is not None and (erased := _erased_before(session, hash_key, contacts)):
             # An erasure is for good: a routine re-import of an old file must not undo it.
             report.problems.append(
                 row.problem(
-                    "this person asked to be erased; not imported (take the row out of the file)"
+                    f"its {' and '.join(erased)} belonged to someone who asked to be erased; "
+                    "not imported (take the row out of the file; if this is another person, "
+                    "import them without it)"
                 )
             )
             continue
@@ -707,16 +709,18 @@ def _replace_contacts(
     session.flush()
 
 
-def _erased_before(session: Session, key: bytes, contacts: list[tuple[ContactKind, str]]) -> bool:
-    digests = [contact_hash(key, kind, value) for kind, value in contacts]
-    return (
-        session.exec(
-            select(Suppression).where(
-                col(Suppression.contact_hash).in_(digests), Suppression.reason == "erasure"
-            )
-        ).first()
-        is not None
-    )
+def _erased_before(
+    session: Session, key: bytes, contacts: list[tuple[ContactKind, str]]
+) -> list[str]:
+    """The kinds of the row's contact points that belong to someone erased before (empty
+    when none): a shared number is told as such, so staff can tell another person apart."""
+    digests = {contact_hash(key, kind, value): kind for kind, value in contacts}
+    erased = session.exec(
+        select(Suppression.contact_hash).where(
+            col(Suppression.contact_hash).in_(list(digests)), Suppression.reason == "erasure"
+        )
+    ).all()
+    return sorted({str(digests[digest]) for digest in erased})
 
 
 def _end_challenges_to(session: Session, value: str, now: datetime) -> None:
