@@ -1567,3 +1567,24 @@ def test_a_console_port_already_taken_is_said_in_one_line(config, tmp_path):
             .splitlines()[-1]
             .startswith(f"noxbot: [web] cannot listen on 127.0.0.1:{port}")
         )
+
+
+def test_drafts_edit_keeps_the_reason_given_as_the_console_does(config, tmp_path):
+    """The console asks why for every edit and keeps it; the command had no way to say."""
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("sluta skicka nyhetsbrev till mig")
+    case = run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    draft = run_json("drafts", "list")[0]
+    text = tmp_path / "text.txt"
+    text.write_text(draft["text"] + "\nHälsningar, Eva")
+    code, output = run(
+        "drafts", "edit", str(draft["id"]), "--text-file", str(text),
+        "--reason", "Signed it; 811218-9876 was in my notes",
+    )  # fmt: skip
+    assert code == 0, output
+    history = run_json("requests", "show", case["reference"])["history"]
+    [kept] = [e["detail"] for e in history if e["action"] == "draft_edit_reason"]
+    assert kept.endswith(": Signed it; [personnummer borttaget] was in my notes")

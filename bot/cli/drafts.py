@@ -195,6 +195,10 @@ def drafts_edit(
             "company, org_number, phone, email); repeat for several.",
         ),
     ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why you edit it: kept with the new version, as the console keeps it."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Edit a draft's text: the result is a new version awaiting approval. What approving
@@ -207,7 +211,14 @@ def drafts_edit(
         current = get_draft(session, draft_id)
         text = read_text_file(text_file) if text_file is not None else _edit_in_editor(current.text)
         new = edit_draft(
-            session, services, draft_id, text, actor=staff_actor(), kinds=stated, changes=changes
+            session,
+            services,
+            draft_id,
+            text,
+            actor=staff_actor(),
+            kinds=stated,
+            changes=changes,
+            why=reason or "",
         )
         plan = approval_plan(session, services, new)
         console.print(

@@ -969,17 +969,14 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         if not why:
             raise NoxbotError("say why you edit the draft (it is kept with the new version)")
         text = form.get("text", "").replace("\r\n", "\n")
-        new = edit_draft(
-            session, services, draft.id or 0, text, actor=actor, subject=form.get("subject")
-        )
-        case = get_case(session, request.path_params["reference"])
-        audit.record(
+        edit_draft(
             session,
-            at=services.clock(),
+            services,
+            draft.id or 0,
+            text,
             actor=actor,
-            action="draft_edit_reason",
-            request=case,
-            detail=f"draft {new.id} v{new.version}: {why}",
+            subject=form.get("subject"),
+            why=why,
         )
         return "edited"
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.messages import Attachment
 from bot.errors import CaseError, StaleDraft
+from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock, stockholm_date
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
@@ -358,9 +359,11 @@ def edit_draft(
     subject: str | None = None,
     kinds: list[str] | None = None,
     changes: dict[str, str] | None = None,
+    why: str = "",
 ) -> Draft:
     """Staff's edit: a new version (bot.workflow.drafts.new_version says what it may change); a
-    contact point it would now change is asked to confirm that on its old value."""
+    contact point it would now change is asked to confirm that on its old value. `why`,
+    the reason staff give (masked as every note), is kept with the version in the history."""
     new = new_version(
         session,
         services,
@@ -375,6 +378,15 @@ def edit_draft(
     assert case is not None
     if new.purpose == "reply":
         ensure_contact_confirmations(session, services, case, actor=actor)
+    if why := stored_note(why).strip():
+        audit.record(
+            session,
+            at=services.clock(),
+            actor=actor,
+            action="draft_edit_reason",
+            request=case,
+            detail=f"draft {new.id} v{new.version}: {why}",
+        )
     return new
 
 
