@@ -124,8 +124,16 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
         approved = await http.post(f"/cases/{reference}/approve", data=form)
         page = (await http.get(approved.headers["location"])).text
     assert "Approved: the notice is queued to be sent." in page  # not "the reply"
+    # Approved, the notice is on its way: the case stays listed until it has gone (a
+    # notice that cannot be sent would otherwise be lost from sight; DPO review).
     with world.session() as session:
-        assert "notice" not in case_waits_on(session, world.case(reference))
+        assert case_waits_on(session, world.case(reference)) == (
+            f"the outbox: sending the Art. 19 notice to {BANK}"
+        )
+    assert reference in run("requests", "list")[1]
+    await world.deliver()
+    with world.session() as session:
+        assert case_waits_on(session, world.case(reference)) == "nobody"
     assert reference not in run("requests", "list")[1]
 
 
@@ -209,3 +217,45 @@ async def test_a_row_about_someone_erased_is_skipped_not_a_reason_to_import_noth
     assert (result.added, result.erased) == (1, 1)
     with world.database.session() as session, pytest.raises(DisclosureImportError):
         import_disclosures(session, data, now=world.clock())  # without the key: as before
+
+
+async def test_a_notice_that_could_not_be_sent_keeps_its_case_on_staffs_list(disclosed):
+    """Approved, the notice left the lists at once: when the bank's server refused it,
+    nothing but the outbox said so (DPO review)."""
+    from bot.workflow.views import case_waits_on
+
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    with world.database.session() as session:
+        [item] = sources_json(session, world.case(reference))["checklist"]
+        tick(session, reference, item["id"], "Ringde Kund Två", actor="eva", now=world.clock())
+    world.approve(world.reply_draft(reference).id)
+    await world.deliver()
+    [notice] = world.drafts(reference, "art19_notice")
+    queued = world.approve(notice.id)
+    await world.refused_until_given_up()
+    with world.session() as session:
+        said = case_waits_on(session, world.case(reference))
+    assert said == (
+        f"staff: the Art. 19 notice to {BANK} could not be sent: retry it (noxbot outbox "
+        f"retry {queued.id})"
+    )
+
+
+def test_the_open_list_query_with_notices_on_their_way_runs_on_both_databases(any_world):
+    """The open cases include those whose notice waits or is on its way: one query (a
+    union in a subquery) that each database must take."""
+    from sqlmodel import col, or_, select
+
+    from bot.store.tables import Request
+    from bot.workflow.views import waiting_notices
+
+    reference = any_world.email(ANNA_EMAIL, "Radera mina uppgifter.").reference
+    with any_world.session() as session:
+        listed = session.exec(
+            select(Request.reference).where(
+                or_(col(Request.closed_at).is_(None), col(Request.id).in_(waiting_notices()))
+            )
+        ).all()
+        assert reference in listed
+        assert list(session.scalars(waiting_notices())) == []

@@ -714,7 +714,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         query = select(Request)
         # "Open": what staff still have work on, an answered case whose Art. 19 notice
         # waits for approval too (views.waiting_notices).
-        noticing = set(session.exec(waiting_notices())) if status == "open" else set()
+        noticing = set(session.scalars(waiting_notices())) if status == "open" else set()
         if status == "open":
             query = query.where(
                 or_(col(Request.closed_at).is_(None), col(Request.id).in_(noticing))

@@ -22,6 +22,7 @@ from bot.store.tables import (
     DraftStatus,
     Message,
     Outbox,
+    OutboxStatus,
     Request,
     RequestStatus,
     StaffAlert,
@@ -127,9 +128,10 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                 f"close the case saying why ({close}), or draft the reply again"
                 + ("" if in_console else f" (noxbot requests redraft {ref})")
             )
-    if not is_open(case.status):
+    if not is_open(case.status) or status == RequestStatus.APPROVED:
         # Answered, but the recipients who received the person's data are still to be told
-        # (Art. 19): the notices wait for staff's approval after the case itself is done.
+        # (Art. 19): the notices wait for staff's approval after the case itself is done,
+        # then for the outbox (where one that could not be sent waits for staff again).
         notices = session.exec(
             select(Draft.id, Draft.to_address).where(
                 Draft.request_id == case.id,
@@ -137,6 +139,7 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                 col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
             )
         ).all()
+        first = f"{waits_on(case.status)}; then " if status == RequestStatus.APPROVED else ""
         if notices:
             to = ", ".join(str(address) for _, address in notices)
             where = (
@@ -144,8 +147,33 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                 if in_console
                 else "noxbot drafts show " + ", ".join(str(id_) for id_, _ in notices)
             )
-            return f"staff: approve the Art. 19 notice to {to}, or edit or reject it ({where})"
+            return (
+                f"{first}staff: approve the Art. 19 notice to {to}, or edit or reject it ({where})"
+            )
+        going = session.exec(
+            select(Outbox.id, Outbox.address, Outbox.status).where(
+                Outbox.request_id == case.id,
+                Outbox.purpose == "art19_notice",
+                col(Outbox.status).in_(_NOTICE_ON_ITS_WAY),
+            )
+        ).all()
+        failed = [(id_, to) for id_, to, state in going if state == OutboxStatus.FAILED]
+        if failed and not first:
+            to = ", ".join(str(address) for _, address in failed)
+            retry = (
+                "on the Outbox page"
+                if in_console
+                else "noxbot outbox retry " + ", ".join(str(id_) for id_, _ in failed)
+            )
+            return f"staff: the Art. 19 notice to {to} could not be sent: retry it ({retry})"
+        if going and not first:
+            to = ", ".join(str(address) for _, address, _ in going)
+            return f"the outbox: sending the Art. 19 notice to {to}"
     return waits_on(case.status)
+
+
+#: An approved Art. 19 notice not yet sent: the case is not finished while one is.
+_NOTICE_ON_ITS_WAY = [OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.FAILED]
 
 
 def _other_contact_points(session: Session, case: Request, subject: Subject) -> bool:
@@ -211,11 +239,20 @@ def _challenges_waiting(ref: str, pending: Any, status: RequestStatus) -> str:
 
 
 def waiting_notices() -> Any:
-    """The cases with an Art. 19 notice waiting for staff (a subquery of case ids): listed
-    among the open cases, though the case itself is answered."""
-    return select(Draft.request_id).where(
-        Draft.purpose == "art19_notice",
-        col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+    """The cases with an Art. 19 notice waiting for staff, or approved and not yet sent (a
+    subquery of case ids): listed among the open cases, though the case itself is
+    answered, until the recipients are told."""
+    return (
+        select(Draft.request_id)
+        .where(
+            Draft.purpose == "art19_notice",
+            col(Draft.status).in_([DraftStatus.AWAITING_APPROVAL, DraftStatus.REJECTED]),
+        )
+        .union(
+            select(Outbox.request_id).where(
+                Outbox.purpose == "art19_notice", col(Outbox.status).in_(_NOTICE_ON_ITS_WAY)
+            )
+        )
     )
 
 
