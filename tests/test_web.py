@@ -724,3 +724,22 @@ def test_a_table_cut_off_on_a_phone_shows_a_shadow_where_more_columns_are(
     table.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
     left, right = edges()
     assert left > right + 20, (left, right)  # at the end: the shadow moved to the left
+
+
+def test_a_case_history_on_a_phone_breaks_no_name_and_no_date(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    """At 390 px the history read "noxb / ot" and "2026-12- / 07": a name and a date are
+    kept whole, the date over its clock (DPO review)."""
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    log_in(page, site)
+    page.goto(f"{site.url}/cases/{site.overdue_reference}")
+    whole = page.evaluate(
+        """() => Array.from(document.querySelectorAll("td.who, td.when span")).map(cell => {
+             const range = document.createRange();
+             range.selectNodeContents(cell);
+             return [cell.textContent, range.getClientRects().length];
+           })"""
+    )
+    assert whole and all(lines == 1 for _, lines in whole), whole
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
