@@ -366,3 +366,25 @@ async def test_a_case_whose_draft_an_erasure_withdrew_says_so_not_approve_the_dr
         said = case_waits_on(session, get_case(session, access.reference))
     assert said.startswith("staff: its draft was withdrawn")
     assert f'noxbot requests close {access.reference} --reason "…"' in said
+
+
+async def test_an_erasure_resolves_the_call_alerts_of_the_persons_other_cases(world: World):
+    """The call alert of Erik's other case stayed open after his erasure, naming his
+    number: staff would have called an erased person (DPO review)."""
+    from sqlmodel import select
+
+    from bot.store.tables import StaffAlert
+
+    other = world.email(ERIK_EMAIL, "Jag vill ha en kopia av alla personuppgifter ni har om mig.")
+    erase = world.email(ERIK_EMAIL, "Radera alla mina personuppgifter, artikel 17.", "Radering")
+    world.call_confirms(erase.reference)
+    world.approve(world.reply_draft(erase.reference).id)
+    with world.session() as session:
+        case = get_case(session, other.reference)
+        [alert] = session.exec(
+            select(StaffAlert).where(
+                StaffAlert.request_id == case.id, StaffAlert.kind == "call_to_verify"
+            )
+        ).all()
+    assert alert.resolved_at is not None
+    assert "+46739876543" not in alert.text and erase.reference in alert.text

@@ -217,6 +217,19 @@ def withdraw_pending_copies(
         verification.resolved_at, verification.resolved_by = now, actor
         verification.note = f"the person was erased ({erasing.reference})"
         session.add(verification)
+    # A call nobody is to make any more: its alert (which names the erased person's number)
+    # is resolved, and says so instead of the number.
+    called = {v.request_id for v in challenges if v.method == "phone_call"}
+    for alert in session.exec(
+        select(StaffAlert).where(
+            col(StaffAlert.request_id).in_(called),
+            StaffAlert.kind == "call_to_verify",
+            col(StaffAlert.resolved_at).is_(None),
+        )
+    ):
+        alert.resolved_at, alert.resolved_by = now, actor
+        alert.text = f"(no call to make: {erasing.reference} erased the person's data)"
+        session.add(alert)
     for row in queued:
         if row.status == OutboxStatus.FAILED:
             resolve_send_failed(session, row, actor=actor, now=now)
