@@ -23,7 +23,10 @@ class MarketingOptoutHandler(Handler):
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is not None:
             return plan_words(language, "marketing_optout", who=view.who)
-        return plan_words(language, "marketing_optout_address", address=view.case.requester_address)
+        address = view.case.requester_address
+        if view.case.channel == "telegram":  # a bare chat id says nothing: name it
+            address = f"{'Telegram-användare' if language == 'sv' else 'Telegram user'} {address}"
+        return plan_words(language, "marketing_optout_address", address=address)
 
     def on_approve(self, view: CaseView, actor: str) -> str:
         key = view.services.hash_key

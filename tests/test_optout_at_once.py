@@ -111,3 +111,13 @@ async def test_an_opt_out_in_a_thread_stops_marketing_to_whoever_wrote_it(world)
         assert "marketing_optout" in get_case(session, opened.reference).kinds
     assert suppressed(world, "email", ANNA_EMAIL)
     assert not suppressed(world, "email", "stranger@example.net")
+
+
+def test_the_plan_names_a_telegram_opt_out_as_a_telegram_user_not_a_bare_number(world):
+    """"switch off marketing to 5550009" said nothing of what 5550009 is (DPO review)."""
+    from bot.workflow.approval import approval_plan
+
+    reference = world.chat("5550009", "Sluta skicka nyhetsbrev till mig.").reference
+    with world.session() as session:
+        plan = approval_plan(session, world.services, world.reply_draft(reference))
+    assert "switch off marketing to Telegram user 5550009" in plan.will
