@@ -114,7 +114,7 @@ async def test_an_opt_out_in_a_thread_stops_marketing_to_whoever_wrote_it(world)
 
 
 def test_the_plan_names_a_telegram_opt_out_as_a_telegram_user_not_a_bare_number(world):
-    """"switch off marketing to 5550009" said nothing of what 5550009 is (DPO review)."""
+    """ "switch off marketing to 5550009" said nothing of what 5550009 is (DPO review)."""
     from bot.workflow.approval import approval_plan
 
     reference = world.chat("5550009", "Sluta skicka nyhetsbrev till mig.").reference
