@@ -43,7 +43,7 @@ from bot.errors import NoxbotError
 from bot.reading.safe_text import printable, stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock, stockholm_date, working_days_left
-from bot.rules.kinds import KINDS_NEEDING_VERIFICATION, RequestKind
+from bot.rules.kinds import RequestKind, needs_verification
 from bot.rules.verification import Method
 from bot.sources.documents import document_text
 from bot.store import audit
@@ -856,7 +856,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             routes=challenge_routes(session, services, case),
             denied=identity_denied(session, case),
             # Linking is for a request whose answer depends on who asks.
-            needs_verification=any(k in KINDS_NEEDING_VERIFICATION for k in case.kinds),
+            needs_verification=needs_verification(case.kinds),
             due=due,
             overdue=is_open(case.status) and due < today,
             days_left=working_days_left(due, today) if is_open(case.status) else None,

@@ -19,19 +19,12 @@ from bot.config import ManualSource
 from bot.errors import CaseError
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock
-from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
+from bot.rules.kinds import needs_verification
 from bot.rules.verification import Method, Route, alternate_routes
 from bot.sources import Person, SourceError
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
-from bot.store.tables import (
-    Draft,
-    Message,
-    Outbox,
-    Request,
-    Subject,
-    Verification,
-)
+from bot.store.tables import Draft, Message, Outbox, Request, Subject, Verification
 from bot.workflow.confirming import (
     cancel_challenges,
     ensure_contact_confirmations,
@@ -217,7 +210,7 @@ def link_to_subject(
     register holds — the strongest, or the one at `address` staff chose among `routes_for`;
     None (and an alert) when no channel on file may be used."""
     case = _unlinked_open_case(session, reference)
-    if not any(kind in KINDS_NEEDING_VERIFICATION for kind in case.kinds):
+    if not needs_verification(case.kinds):
         # Nothing waits on who asked: there is no challenge to send, and its answer holds
         # nothing from the register (it failed on the move to "checking identity").
         raise CaseError(

@@ -68,10 +68,8 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
                     '"no data held" answer (Requester not on file, on the case page)'
                 )
             return f"staff: {not_on_file_next(case)}"
+    close = "Close, on the case page" if in_console else f'noxbot requests close {ref} --reason "…"'
     if status == RequestStatus.UNVERIFIED and identity_denied(session, case) is not None:
-        close = (
-            "Close, on the case page" if in_console else f'noxbot requests close {ref} --reason "…"'
-        )
         return (
             "staff: the person on file said the request was not theirs: close the case "
             f"({close}), unless they have told you since that it is"
@@ -117,11 +115,6 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
             )
         ).first()
         if drafted is None:  # withdrawn (an erasure of the person took it): nothing to approve
-            close = (
-                "Close, on the case page"
-                if in_console
-                else f'noxbot requests close {ref} --reason "…"'
-            )
             return (
                 "staff: its draft was withdrawn (see the history: an erasure of the person's "
                 "data withdraws what would have carried it), so nothing waits to be approved: "
@@ -190,8 +183,7 @@ def _other_contact_points(session: Session, case: Request, subject: Subject) -> 
 _ANSWER = {
     Method.EMAIL_CODE: "the code mailed to",
     Method.TELEGRAM_CONFIRM: "the Telegram message to",
-    Method.PHONE_CALL: "a call to",
-}
+}  # (a call is staff's to make: named among their calls)
 _CONTACT = {"email": "email address", "phone": "phone number"}
 
 
