@@ -262,3 +262,57 @@ def test_a_number_with_an_invisible_character_inside_is_masked_whole(invisible):
     (mail had its white space made plain before masking; a chat message does not)."""
     text = f"Personnummer {PNR[:6]}{invisible}-{PNR[6:]} och {PNR[:3]}{invisible}{PNR[3:]}."
     assert mask_identity_numbers(text) == f"Personnummer {DEFAULT_MASK} och {DEFAULT_MASK}."
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "８１１２１８－９８７６",  # full-width digits and hyphen-minus (a phone's keyboard)
+        "811218\u20439876",  # hyphen bullet
+        "811218\u30009876",  # ideographic space
+        "811218\uff0d9876",  # full-width hyphen-minus
+        "811218\u2015 9876",  # horizontal bar
+        "811218\ufe639876",  # small hyphen-minus
+        "811218\u20029876",  # en space
+    ],
+)
+def test_a_number_written_with_any_dash_or_space_a_keyboard_makes_is_masked(written):
+    assert mask_identity_numbers(f"Hej, {written} här.") == f"Hej, {DEFAULT_MASK} här."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mitt personnummer är 811218 9875",  # a space where the dash goes
+        "Mitt personnummer är 8112189875",
+        "Mitt personnummer (811218 9875) stämmer inte i ert system",
+        "Mitt personnummer är 811318-9876",  # a typo in the month
+        "My personal identity number: 811248-9876",  # a typo in the day
+        "Mitt personnummer, som ni redan borde ha i ert system sedan förra året, är 811218-9875",
+    ],
+)
+def test_a_personnummer_named_with_a_typo_or_a_space_or_named_further_back_is_masked(text):
+    masked = mask_identity_numbers(text)
+    assert "9875" not in masked and "9876" not in masked and DEFAULT_MASK in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Personnummer saknas i formuläret. Ordernummer till leveransen är 811218-9875",
+        "Personnummer saknas i ert formulär, så mitt fakturanummer får räcka: 8112189875",
+        "Mitt personnummer är 123456-7890",  # neither a month nor a day: not a date at all
+    ],
+)
+def test_a_number_a_name_does_not_reach_stays_as_written(text):
+    """A name in an earlier sentence, or far back and the number not written as one, or a
+    number that is no date at all."""
+    assert mask_identity_numbers(text) == text
+
+
+def test_an_organisation_number_in_a_sentence_about_the_personnummer_stays():
+    text = (
+        "Ta bort mitt personnummer ur ert system, ni behöver det inte eftersom jag fakturerar"
+        " via mitt bolag (Lindh Konsult AB, 559201-3344)."
+    )
+    assert mask_identity_numbers(text) == text

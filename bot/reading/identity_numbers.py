@@ -3,8 +3,9 @@
 The policy says NOX does not need them, so they are masked before a message is stored. A
 candidate counts only with a valid date (coordination numbers add 60 to the day) and a
 valid Luhn check digit, so phone, organisation and invoice numbers stay as written; one
-the text names as an identity number just before it is masked with a wrong check digit
-too (people mistype their own).
+the text names as an identity number just before it is masked with a typo too (in the check
+digit, the month or the day: people mistype their own). Any dash, space, full-width or
+invisible character people or their keyboards put in a number is read through.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from datetime import date
 
 DEFAULT_MASK = "[personnummer borttaget]"
 
-#: What Word, Outlook and people put between the groups: hyphen-minus, hyphen, non-breaking
-#: hyphen, figure dash, en dash, em dash, minus sign; spaces (also non-breaking and thin ones).
-_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2212"
-_SPACES = " \u00a0\u2009\u202f"
+#: What Word, Outlook, phones and people put between the groups: hyphen-minus, hyphen,
+#: non-breaking hyphen, figure dash, en and em dash, horizontal bar, hyphen bullet, minus
+#: signs, the small and full-width hyphen-minus (East Asian keyboards); spaces of every width
+#: (non-breaking, thin, em, ideographic …).
+_DASHES = "\\-\u02d7\u2010-\u2015\u2043\u2212\u2796\ufe58\ufe63\uff0d"
+_SPACES = " \u00a0\u2000-\u200a\u202f\u205f\u3000"
+#: Plus, full stop and slash, also full-width.
+_PLUS = "+\uff0b"
+_STOPS = "./\uff0e\uff0f"
 
 # YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with any dash, a space, a
 # dot or a slash before the last four ("811218 9876", "19811218/9876"), the date grouped
@@ -27,20 +33,20 @@ _SPACES = " \u00a0\u2009\u202f"
 # inside a longer run of digits (an invoice or account number).
 _CANDIDATE = re.compile(
     rf"""
-    (?<![\d+{_DASHES}])
+    (?<![\d{_PLUS}{_DASHES}])
     (?P<century>19|20)?
     (?P<yy>\d\d)
     (?:
-        (?P<inner>[{_SPACES}.{_DASHES}])(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
+        (?P<inner>[{_SPACES}.\uff0e{_DASHES}])(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
       | (?P<mmdd>\d{{4}})
     )
-    (?P<separator>[{_SPACES}]?[+./{_DASHES}][{_SPACES}]?|[{_SPACES}])?
+    (?P<separator>[{_SPACES}]?[{_PLUS}{_STOPS}{_DASHES}][{_SPACES}]?|[{_SPACES}])?
     (?P<last>\d\d[{_SPACES}]?\d\d)
     (?!\d)
     """,
     re.VERBOSE,
 )
-_DASH_OR_PLUS = re.compile(rf"[+{_DASHES}]")
+_DASH_OR_PLUS = re.compile(rf"[{_PLUS}{_DASHES}]")
 
 
 @dataclass(frozen=True)
@@ -115,16 +121,25 @@ _NAMED = re.compile(
     r"|social\s+security|\bssn\b|\bid[-\s]?(?:nummer|number|nr|no)\b",
     re.IGNORECASE,
 )
-#: How far before a number its name may stand ("Mitt personnummer är ").
+#: How far before a number its name may stand ("Mitt personnummer är "), and how far within
+#: one sentence ("Mitt personnummer, som ni redan har i ert system sedan i våras, är ").
 NAMED_WITHIN = 40
+NAMED_IN_SENTENCE_WITHIN = 120
 _DIGIT = re.compile(r"\d")
+_SENTENCE_END = re.compile(r"[.!?;\n]")
+#: What may stand between a name and the number it names right before it: "personnummer:
+#: ", "personnummer är ", "personal number is ".
+_RIGHT_BEFORE = re.compile(r"[\s:=(]*(?:(?:är|is|var|was)[\s:]*)?", re.IGNORECASE)
+
+#: How closely a name stands before a number: not at all, in reach, right before it.
+NOT_NAMED, NAMED, NAMED_RIGHT_BEFORE = 0, 1, 2
 
 
 def find_identity_numbers(text: str, *, named_too: bool = False) -> list[IdentityNumberMatch]:
     """Every valid personal identity or coordination number in the text; with `named_too`,
-    also one with a wrong check digit that the text names as one just before it, with no
-    other number between ("personnummer: 811218-9875"): what masking hides, not what the
-    classifier reads as no phone number."""
+    also one with a typo (in the check digit or the date) that the text names as one just
+    before it, with no other number between ("personnummer: 811218-9875"): what masking
+    hides, not what the classifier reads as no phone number."""
     found: list[IdentityNumberMatch] = []
     if not _may_hold_digits(text):
         return found
@@ -135,8 +150,8 @@ def find_identity_numbers(text: str, *, named_too: bool = False) -> list[Identit
         if kind is None and named_too:
             if names is None:
                 names = [name.end() for name in _NAMED.finditer(text)]
-            if names and _named_just_before(text, names, match.start()):
-                kind = _kind_of(match, named=True)
+            if names and (naming := _naming(text, names, match.start())) != NOT_NAMED:
+                kind = _kind_of(match, named=naming)
         if kind is None:
             position = match.start() + 1  # a look-alike must not hide a number inside it
             continue
@@ -145,19 +160,28 @@ def find_identity_numbers(text: str, *, named_too: bool = False) -> list[Identit
     return found
 
 
-def _named_just_before(text: str, names: list[int], start: int) -> bool:
-    """Whether a naming word (ending at one of `names`, in order) stands at most
-    NAMED_WITHIN characters before `start` with no digit between: "Personnummer:
-    811218-1238 / Kundnr 200105-1234" names the first number only."""
+def _naming(text: str, names: list[int], start: int) -> int:
+    """How closely a naming word (ending at one of `names`, in order) stands before
+    `start`, with no digit between: within NAMED_WITHIN characters, or further within one
+    sentence ("Personnummer: 811218-1238 / Kundnr 200105-1234" names the first number
+    only; "Personnummer saknas. Order 811218-9875" names none)."""
     index = bisect.bisect_right(names, start) - 1
-    if index < 0 or start - names[index] > NAMED_WITHIN:
-        return False
-    return _DIGIT.search(text, names[index], start) is None
+    if index < 0 or start - names[index] > NAMED_IN_SENTENCE_WITHIN:
+        return NOT_NAMED
+    between = text[names[index] : start]
+    if _DIGIT.search(between) is not None:
+        return NOT_NAMED
+    if len(between) > NAMED_WITHIN and _SENTENCE_END.search(between) is not None:
+        return NOT_NAMED
+    return NAMED_RIGHT_BEFORE if _RIGHT_BEFORE.fullmatch(between) else NAMED
 
 
-def _kind_of(match: re.Match[str], *, named: bool = False) -> str | None:
-    """The kind of number a candidate is, or None for a look-alike; a `named` one needs
-    only a real date, in the written form of one (a dash or plus, or the century)."""
+def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
+    """The kind of number a candidate is, or None for a look-alike. A `named` one may have
+    a typo: in the check digit, or in the month or the day (not both), when it is written
+    as an identity number (a dash or plus, or the century) or stands right after its name
+    ("Mitt personnummer är 811218 9875"; further off, "fakturanummer 8112189875" after
+    "personnummer saknas" is an invoice's)."""
     century, yy, separator = match["century"], match["yy"], match["separator"] or ""
     yymmdd = yy + (match["mmdd"] or match["mm"] + match["dd"])
     last = "".join(ch for ch in match["last"] if ch.isdigit())
@@ -172,12 +196,26 @@ def _kind_of(match: re.Match[str], *, named: bool = False) -> str | None:
         # the rarer reading, and masking a phone number would lose a rectification.
         return None
     kind = _date_kind(yymmdd, century)
-    if kind is None:
-        return None
-    if luhn_ok(yymmdd + last):
+    if kind is not None and luhn_ok(yymmdd + last):
         return kind
-    # Named, a wrong check digit is a typo; the number written as one (a dash, the century).
-    return kind if named and (dashed or century is not None) else None
+    written_as_one = dashed or century is not None or named == NAMED_RIGHT_BEFORE
+    if not named or not written_as_one:
+        return None
+    return kind or _kind_despite_a_typo(yymmdd)
+
+
+def _kind_despite_a_typo(yymmdd: str) -> str | None:
+    """The kind of a named number whose date has a typo in the month or in the day (one
+    of the two is still right: "811318" for 811218). A "month" of 20 or more is an
+    organisation number's ("Lindh Konsult AB, 559201-3344"), never a typo."""
+    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
+    if month >= 20:
+        return None
+    if 61 <= day <= 91:
+        return "samordningsnummer"
+    if 1 <= month <= 12 or 1 <= day <= 31:
+        return "personnummer"
+    return None
 
 
 #: Characters nobody sees, which a number can hide behind ("811218\u200b-1238" shows as
