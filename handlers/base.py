@@ -107,6 +107,11 @@ class Handler:
         """Carry out what the approved reply promises; returns what was done, for the audit."""
         return "nothing to carry out"
 
+    def tells_recipients(self, view: CaseView) -> bool:
+        """Whether approving its section drafts Art. 19 notices to the recipients of the
+        person's data (handlers.disclosures_on_case.draft_notices), for the plan to name."""
+        return False
+
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         """What approving a reply with this kind's section will do, for staff to read first
         ("erase Anna Lindqvist from the register"), in `language` (English for the CLI and

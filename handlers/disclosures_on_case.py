@@ -78,6 +78,26 @@ def recipients_to_tell(view: CaseView) -> list[str]:
     return told
 
 
+def notices_planned(view: CaseView) -> list[tuple[str, str | None]]:
+    """Whom approving the reply tells (Art. 19), as the plan names them before approval:
+    (recipient, address) for each notice draft_notices will draft, and (recipient, None)
+    for a recipient with no address on file, whom no notice can reach (staff tell it
+    another way: its checklist item)."""
+    if view.subject is None:
+        return []
+    by_address: dict[str, str] = {}
+    without: list[str] = []
+    for disclosure in disclosures_of(view.session, view.subject):
+        if disclosure.recipient_email:
+            by_address.setdefault(disclosure.recipient_email, disclosure.recipient)
+        elif disclosure.recipient not in without:
+            without.append(disclosure.recipient)
+    named = set(by_address.values())
+    return [(recipient, address) for address, recipient in by_address.items()] + [
+        (recipient, None) for recipient in without if recipient not in named
+    ]
+
+
 def draft_notices(view: CaseView, kind: str, actor: str) -> list[Draft]:
     """One Art. 19 notice per recipient with an address, awaiting staff approval; run when
     the reply is approved, before the person's data is gone."""

@@ -78,6 +78,9 @@ class ErasureHandler(Handler):
             carries_personal_data=bool(removed or told),
         )
 
+    def tells_recipients(self, view: CaseView) -> bool:
+        return view.subject is not None
+
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None

@@ -231,6 +231,9 @@ class RectificationHandler(Handler):
             carries_personal_data=bool(changes),
         )
 
+    def tells_recipients(self, view: CaseView) -> bool:
+        return view.subject is not None and bool(view.changes)
+
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if not view.changes:
             return None

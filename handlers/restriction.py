@@ -26,6 +26,9 @@ class RestrictionHandler(Handler):
             carries_personal_data=bool(told or restricted),
         )
 
+    def tells_recipients(self, view: CaseView) -> bool:
+        return view.subject is not None
+
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is None:
             return None

@@ -259,3 +259,41 @@ def test_the_open_list_query_with_notices_on_their_way_runs_on_both_databases(an
         ).all()
         assert reference in listed
         assert list(session.scalars(waiting_notices())) == []
+
+
+async def test_the_approval_plan_names_the_recipients_that_will_get_an_art19_notice(
+    disclosed, tmp_path, monkeypatch
+):
+    """Before, "Approving will" named the erasure and the reply only: which recipients
+    approving would draft an Art. 19 notice to (and that each waits for its own approval),
+    and which had no address to send one to, was learnt only after (DPO review)."""
+    from tests.cli_kit import run, run_json
+    from tests.web_kit import console_client
+
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    reply = world.reply_draft(reference)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    monkeypatch.setenv("COLUMNS", "200")
+    approval = run_json("drafts", "show", str(reply.id))["approval"]
+    assert approval["notices"] == [
+        {"recipient": "Exempelbanken AB", "address": BANK},
+        {"recipient": "Kund Två AB", "address": None},
+    ]
+    code, shown = run("drafts", "show", str(reply.id))
+    assert code == 0
+    assert f"draft an Art. 19 notice to each recipient of the data: Exempelbanken AB ({BANK})" in (
+        shown
+    )
+    assert "each notice is held for staff's approval" in shown
+    assert "draft no Art. 19 notice to Kund Två AB: no address on file" in shown
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+    assert "draft an Art. 19 notice to each recipient of the data: Exempelbanken AB" in page
+    assert "staff must tell them another way" in page
+    # An access reply tells no one: its plan names no notice.
+    access = verified(world, "Jag vill ha ett registerutdrag enligt artikel 15.", "Utdrag")
+    approval = run_json("drafts", "show", str(world.reply_draft(access).id))["approval"]
+    assert approval["notices"] == [] and "Art. 19" not in " ".join(approval["will"])

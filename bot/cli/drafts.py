@@ -131,7 +131,12 @@ def drafts_show(
         draft = draft_json(session, found)
         if found.status in ("awaiting_approval", "rejected"):
             plan = approval_plan(session, services, found)
-            draft["approval"] = {"will": plan.will, "blocked": plan.blocked, "heed": plan.heed}
+            draft["approval"] = {
+                "will": plan.will,
+                "blocked": plan.blocked,
+                "heed": plan.heed,
+                "notices": plan.notices,
+            }
     if output_format is OutputFormat.JSON:
         print_json(draft)
     else:

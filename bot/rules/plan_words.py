@@ -45,6 +45,14 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "rectification_change": "{field} from {old} to {new}",
         "none": "(none)",
         "restriction": "mark {who} as restricted: kept, not used for brokering or marketing",
+        "art19_notices": (
+            "draft an Art. 19 notice to each recipient of the data: {items}; each notice is "
+            "held for staff's approval, like this reply, and goes only once approved"
+        ),
+        "art19_no_address": (
+            "draft no Art. 19 notice to {items}: no address on file, so no notice can be "
+            "sent; staff must tell them another way (the case's checklist)"
+        ),
         # what stands in the way
         "replaced": (
             "draft {id} is version {version}, but version {latest_version} (draft {latest_id}) "
@@ -168,6 +176,16 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "none": "(inget)",
         "restriction": (
             "markera {who} som begränsad: sparas, används inte för förmedling eller marknadsföring"
+        ),
+        "art19_notices": (
+            "skriva ett meddelande enligt art. 19 till var och en som har fått uppgifterna: "
+            "{items}; varje meddelande väntar på personalens godkännande, som detta svar, och "
+            "skickas först när det är godkänt"
+        ),
+        "art19_no_address": (
+            "inte skriva något meddelande enligt art. 19 till {items}: ingen adress finns, så "
+            "inget meddelande kan skickas; personalen måste meddela dem på annat sätt "
+            "(ärendets checklista)"
         ),
         "replaced": (
             "utkast {id} är version {version}, men version {latest_version} (utkast "

@@ -59,6 +59,7 @@ from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for
 from handlers.base import CaseView
+from handlers.disclosures_on_case import notices_planned
 from handlers.rectification import conflict
 from handlers.sources_on_case import open_checklist
 
@@ -72,6 +73,10 @@ class Plan:
     #: What staff should read before approving, though it blocks nothing (the requester
     #: wrote again after this version was drafted).
     heed: list[str] = field(default_factory=list)
+    #: The Art. 19 notices approving drafts (each held for its own approval), one
+    #: {"recipient", "address"} a recipient; "address" None for one without an address on
+    #: file, whom no notice can reach (staff tell it another way). `will` says it in words.
+    notices: list[dict[str, str | None]] = field(default_factory=list)
 
 
 def _scope(draft: Draft, case: Request) -> dict[str, Any]:
@@ -105,6 +110,7 @@ def approval_plan(
 
     will: list[str] = []
     blocked: list[str] = []
+    notices: list[dict[str, str | None]] = []
     latest = current_version(session, draft.series)
     if latest.id != draft.id:
         blocked.append(
@@ -133,7 +139,7 @@ def approval_plan(
     elif case.verified_at is None and (held := _register_values_in(session, case, draft)):
         blocked.append(say("unverified_values", reference=case.reference, values=held))
     if draft.purpose == "reply":
-        _reply_plan(session, services, case, draft, will, blocked, language, in_console)
+        _reply_plan(session, services, case, draft, will, blocked, language, in_console, notices)
     elif draft.purpose == "extension":
         _extension_plan(services, case, draft, will, blocked, language)
     elif draft.purpose == "refusal":
@@ -166,7 +172,8 @@ def approval_plan(
             )
         )
     zone = services.settings.organisation.timezone
-    return Plan(will, blocked, _written_since(session, case, draft, language, zone))
+    heed = _written_since(session, case, draft, language, zone)
+    return Plan(will, blocked, heed, notices)
 
 
 #: Follow-ups named in a plan at most (the case page shows them all).
@@ -247,6 +254,7 @@ def _reply_plan(
     blocked: list[str],
     language: str,
     in_console: bool = False,
+    notices: list[dict[str, str | None]] | None = None,
 ) -> None:
     def say(key: str, **values: object) -> str:
         return plan_words(language, key, **values)
@@ -299,9 +307,27 @@ def _reply_plan(
     for kind in scope["kinds"]:
         if (words := handler_for(kind).describe(view, language)) is not None:
             will.append(words)
+    if any(handler_for(kind).tells_recipients(view) for kind in scope["kinds"]):
+        _notices_plan(view, will, language, notices if notices is not None else [])
     left_out = [k for k in case.kinds if k not in scope["kinds"]]
     if left_out:
         will.append(say("left_out", kinds=_kinds(left_out, language)))
+
+
+def _notices_plan(
+    view: CaseView, will: list[str], language: str, notices: list[dict[str, str | None]]
+) -> None:
+    """The recipients approving tells (Art. 19), named before approval: a notice drafted to
+    each one with an address, held for its own approval; one without an address cannot be
+    sent a notice, and staff are told so."""
+    planned = notices_planned(view)
+    notices.extend({"recipient": name, "address": address} for name, address in planned)
+    reached = [f"{name} ({address})" for name, address in planned if address]
+    unreached = [name for name, address in planned if not address]
+    if reached:
+        will.append(plan_words(language, "art19_notices", items="; ".join(reached)))
+    if unreached:
+        will.append(plan_words(language, "art19_no_address", items="; ".join(unreached)))
 
 
 #: What a case's approved reply makes pointless, or contradicts, if it still waits: "your
