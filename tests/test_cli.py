@@ -1349,7 +1349,11 @@ def test_every_list_at_80_columns_shows_words_whole_and_json_keeps_the_names(tmp
     config = ("-c", str(kept / "config.toml"))
     drafts = run_json("drafts", "list", *config)
     assert {d["status"] for d in drafts} == {"awaiting_approval"}  # the names, for scripts
-    assert {d["status_words"] for d in drafts} == {"to approve"}
+    # (the demo's complaint has no outcome recorded: approval would refuse its reply)
+    assert {d["status_words"] for d in drafts} == {
+        "to approve",
+        "blocked: complaint outcome not recorded",
+    }
     assert {"acknowledgment", "art19_notice"} <= {d["purpose"] for d in drafts}
     assert any(c["kinds"] == ["marketing_optout"] for c in run_json("requests", "list", *config))
 

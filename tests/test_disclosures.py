@@ -297,3 +297,40 @@ async def test_the_approval_plan_names_the_recipients_that_will_get_an_art19_not
     access = verified(world, "Jag vill ha ett registerutdrag enligt artikel 15.", "Utdrag")
     approval = run_json("drafts", "show", str(world.reply_draft(access).id))["approval"]
     assert approval["notices"] == [] and "Art. 19" not in " ".join(approval["will"])
+
+
+async def test_drafts_list_shows_a_reply_approval_would_refuse_as_blocked_with_why(
+    disclosed, tmp_path, monkeypatch
+):
+    """Before, `drafts list` said "to approve" of an erasure reply that `drafts approve`
+    refuses until the checklist item (a recipient with no address) is ticked off (DPO
+    review), and so did the console's queue ("staff: approve, edit or reject the draft")."""
+    from tests.cli_kit import run, run_json
+    from tests.web_kit import console_client
+
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    reply = world.reply_draft(reference)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    monkeypatch.setenv("COLUMNS", "200")
+    [listed] = [d for d in run_json("drafts", "list") if d["id"] == reply.id]
+    assert listed["status"] == "awaiting_approval"  # (the name scripts read stays)
+    assert listed["blocked"] == ["checklist not ticked off"]
+    assert listed["status_words"] == "blocked: checklist not ticked off"
+    code, shown = run("drafts", "list")
+    assert code == 0 and "blocked: checklist not ticked off" in shown
+    assert "to approve" not in shown
+    shown = run("drafts", "show", str(reply.id))[1]
+    assert "reply, blocked: checklist not ticked off" in shown.splitlines()[0]
+    async with console_client(world) as (http, _):  # the console's queue and case page
+        for page in ("/", f"/cases/{reference}"):
+            text = (await http.get(page)).text
+            assert "the reply cannot be approved yet (checklist not ticked off)" in text
+            assert "approve, edit or reject the draft" not in text
+    with world.database.session() as session:
+        [item] = sources_json(session, world.case(reference))["checklist"]
+        tick(session, reference, item["id"], "Ringde Kund Två", actor="eva", now=world.clock())
+    [listed] = [d for d in run_json("drafts", "list") if d["id"] == reply.id]
+    assert listed["blocked"] == [] and listed["status_words"] == "to approve"

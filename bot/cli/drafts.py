@@ -30,11 +30,11 @@ from bot.cli.app import (
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table, recipient
 from bot.errors import CaseError
-from bot.workflow.approval import approval_plan, approve_draft, edit_draft
+from bot.workflow.approval import approval_plan, approve_draft, blocked_for_now, edit_draft
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.drafts import get_draft, open_drafts, reject_draft
 from bot.workflow.views import draft_json
-from bot.workflow.words import draft_status_words, name_words
+from bot.workflow.words import name_words
 
 drafts_app = NoxTyper(help="Replies waiting for staff approval.", no_args_is_help=True)
 app.add_typer(drafts_app, name="drafts")
@@ -66,7 +66,7 @@ def print_drafts(drafts: list[dict]) -> None:
             str(d["id"]),
             d["reference"],
             str(d["version"]),
-            f"{name_words(d['purpose'])}\n{draft_status_words(d['status'])}",
+            f"{name_words(d['purpose'])}\n{d['status_words']}",
             d["language"],
             _to(d["to"]),
             d["subject"],
@@ -82,7 +82,7 @@ def print_draft(d: dict) -> None:
     exactly what approving it will do (or what stands in the way)."""
     console.print(
         f"draft {d['id']} · {d['reference']} · version {d['version']} · "
-        f"{name_words(d['purpose'])}, {draft_status_words(d['status'])}"
+        f"{name_words(d['purpose'])}, {d['status_words']}"
     )
     console.print(f"to: {recipient(d['to'])}")
     console.print(f"subject: {d['subject']}")
@@ -111,7 +111,14 @@ def drafts_list(
     _, database, services = services_for(config)
     with database.session() as session:
         expire_verifications(session, services)
-        drafts = [draft_json(session, d) for d in open_drafts(session)]
+        drafts = []
+        for found in open_drafts(session):
+            listed = draft_json(session, found)
+            # A draft approval would refuse is not "to approve": it says what holds it.
+            listed["blocked"] = blocked_for_now(session, services, found)
+            if listed["blocked"]:
+                listed["status_words"] = "blocked: " + "; ".join(listed["blocked"])
+            drafts.append(listed)
     if output_format is OutputFormat.JSON:
         print_json(drafts)
     elif not drafts:  # (a sentence, as the other lists say it, not a bare header)
@@ -137,6 +144,9 @@ def drafts_show(
                 "heed": plan.heed,
                 "notices": plan.notices,
             }
+            draft["blocked"] = plan.held
+            if plan.held:  # (as drafts list says it)
+                draft["status_words"] = "blocked: " + "; ".join(plan.held)
     if output_format is OutputFormat.JSON:
         print_json(draft)
     else:

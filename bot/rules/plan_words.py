@@ -299,3 +299,26 @@ def plan_name(language: str, word: str) -> str:
     """A purpose or status as the plan in `language` names it (a status enum as its value)."""
     names = NAMES.get(language, NAMES["en"])
     return names.get(str(word), str(word).replace("_", " "))
+
+
+#: Why a draft cannot be approved yet, in a few words, by the reason's key (English, as the
+#: CLI's lists and the JSON give it): `drafts list` shows "blocked: not verified", not "to
+#: approve", for a draft whose approval would be refused.
+SHORT_REASONS: dict[str, str] = {
+    "replaced": "a newer version replaced it",
+    "not_awaiting": "not awaiting approval",
+    "case_ended": "the case has ended",
+    "notice_first": "the reply is not approved yet",
+    "answered": "the reply was approved",
+    "unverified": "not verified",
+    "unverified_values": "not verified",
+    "unverified_kinds": "not verified",
+    "written_for": "the case changed: draft it again",
+    "uncovered": "the confirmation does not cover it",
+    "change_waits": "contact change codes unanswered",
+    "record_changed": "the register changed: draft it again",
+    "conflict": "a change conflicts with the register",
+    "no_outcome": "complaint outcome not recorded",
+    "checklist": "checklist not ticked off",
+    "too_late": "too late to extend",
+}

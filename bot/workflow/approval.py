@@ -10,6 +10,7 @@ confirming a change of it, a case that has moved on since the draft was written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from bot.reading.safe_text import stored_note
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock, stockholm_date
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
-from bot.rules.plan_words import plan_name, plan_words
+from bot.rules.plan_words import SHORT_REASONS, plan_name, plan_words
 from bot.rules.policy import kind_labels
 from bot.rules.repeated_values import fold, repeated_values
 from bot.store import audit
@@ -77,6 +78,30 @@ class Plan:
     #: {"recipient", "address"} a recipient; "address" None for one without an address on
     #: file, whom no notice can reach (staff tell it another way). `will` says it in words.
     notices: list[dict[str, str | None]] = field(default_factory=list)
+    #: What blocks it in a few words each ("not verified", "checklist not ticked off"), for the
+    #: lists that show a draft on one line (`drafts list`): `blocked` says it in full.
+    held: list[str] = field(default_factory=list)
+
+
+class _Blocks(list[str]):
+    """The reasons approval is refused, in full, with the few words of each for lists
+    (bot.rules.plan_words.SHORT_REASONS, by the reason's key)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+
+    def add(self, key: str, reason: str) -> None:
+        self.append(reason)
+        self.keys.append(key)
+
+    def add_all(self, key: str, reasons: Iterable[str]) -> None:
+        for reason in reasons:
+            self.add(key, reason)
+
+    def short(self) -> list[str]:
+        said = [SHORT_REASONS.get(key, key.replace("_", " ")) for key in self.keys]
+        return list(dict.fromkeys(said))
 
 
 def _scope(draft: Draft, case: Request) -> dict[str, Any]:
@@ -109,35 +134,38 @@ def approval_plan(
         return plan_words(language, key, **values)
 
     will: list[str] = []
-    blocked: list[str] = []
+    blocked = _Blocks()
     notices: list[dict[str, str | None]] = []
     latest = current_version(session, draft.series)
     if latest.id != draft.id:
-        blocked.append(
+        blocked.add(
+            "replaced",
             say(
                 "replaced",
                 id=draft.id,
                 version=draft.version,
                 latest_version=latest.version,
                 latest_id=latest.id,
-            )
+            ),
         )
     elif draft.status != DraftStatus.AWAITING_APPROVAL:
-        blocked.append(say("not_awaiting", status=plan_name(language, draft.status)))
+        blocked.add("not_awaiting", say("not_awaiting", status=plan_name(language, draft.status)))
     if blocked:  # a version decided or replaced: nothing else about it is to be done
-        return Plan(will, blocked)
+        return Plan(will, list(blocked), held=blocked.short())
     notice = draft.purpose == "art19_notice"
     if not is_open(case.status) and not (notice and case.status == S.DONE):
         status = plan_name(language, case.status)
-        blocked.append(say("case_ended", reference=case.reference, status=status))
+        blocked.add("case_ended", say("case_ended", reference=case.reference, status=status))
     if notice and case.status not in (S.APPROVED, S.DONE):
-        blocked.append(say("notice_first", reference=case.reference))
+        blocked.add("notice_first", say("notice_first", reference=case.reference))
     if draft.purpose in ANSWERED_BY_THE_REPLY and case.status == S.APPROVED:
-        blocked.append(say("answered", reference=case.reference))
+        blocked.add("answered", say("answered", reference=case.reference))
     if draft.carries_personal_data and case.verified_at is None:
-        blocked.append(say("unverified", reference=case.reference))
+        blocked.add("unverified", say("unverified", reference=case.reference))
     elif case.verified_at is None and (held := _register_values_in(session, case, draft)):
-        blocked.append(say("unverified_values", reference=case.reference, values=held))
+        blocked.add(
+            "unverified_values", say("unverified_values", reference=case.reference, values=held)
+        )
     if draft.purpose == "reply":
         _reply_plan(session, services, case, draft, will, blocked, language, in_console, notices)
     elif draft.purpose == "extension":
@@ -147,15 +175,18 @@ def approval_plan(
     elif draft.purpose == "no_data":
         will.append(say("no_data", reference=case.reference))
         # A system noxbot cannot search must be searched by hand before "nothing is held".
-        blocked.extend(
-            say(
-                "checklist_console" if in_console else "checklist",
-                id=item.id,
-                source=item.source,
-                task=item.task,
-                reference=case.reference,
-            )
-            for item in open_checklist(session, case)
+        blocked.add_all(
+            "checklist",
+            (
+                say(
+                    "checklist_console" if in_console else "checklist",
+                    id=item.id,
+                    source=item.source,
+                    task=item.task,
+                    reference=case.reference,
+                )
+                for item in open_checklist(session, case)
+            ),
         )
     if draft.to_channel in (ChannelName.PHONE, ChannelName.POST):
         how = say("by_post" if draft.to_channel == ChannelName.POST else "by_phone")
@@ -173,7 +204,7 @@ def approval_plan(
         )
     zone = services.settings.organisation.timezone
     heed = _written_since(session, case, draft, language, zone)
-    return Plan(will, blocked, heed, notices)
+    return Plan(will, list(blocked), heed, notices, blocked.short())
 
 
 #: Follow-ups named in a plan at most (the case page shows them all).
@@ -251,7 +282,7 @@ def _reply_plan(
     case: Request,
     draft: Draft,
     will: list[str],
-    blocked: list[str],
+    blocked: _Blocks,
     language: str,
     in_console: bool = False,
     notices: list[dict[str, str | None]] | None = None,
@@ -265,40 +296,55 @@ def _reply_plan(
 
     scope = _scope(draft, case)
     if written_for(draft) != reply_scope(case):
-        blocked.append(
+        blocked.add(
+            "written_for",
             say(
                 "written_for",
                 written=_kinds(written_for(draft)["kinds"], language) or say("nothing_recorded"),
                 reference=case.reference,
                 kinds=_kinds(case.kinds, language),
-            )
+            ),
         )
     needing = {k for k in scope["kinds"] if k in KINDS_NEEDING_VERIFICATION}
     if needing and case.verified_at is None and not draft.carries_personal_data:
         kinds = _kinds(sorted(needing), language)
-        blocked.append(say("unverified_kinds", reference=case.reference, kinds=kinds))
+        blocked.add(
+            "unverified_kinds", say("unverified_kinds", reference=case.reference, kinds=kinds)
+        )
     if needing and case.verified_at is not None:
         uncovered = sorted(needing - confirmed_kinds(session, case))
         if uncovered:
-            blocked.append(say("uncovered", kinds=_kinds(uncovered, language)))
+            blocked.add("uncovered", say("uncovered", kinds=_kinds(uncovered, language)))
     waiting = unconfirmed_contact_changes(session, case, scope.get("changes", []))
     if waiting:
-        blocked.append(say("change_waits", fields=say("and").join(waiting)))
+        blocked.add("change_waits", say("change_waits", fields=say("and").join(waiting)))
     subject = subject_of(session, case)
     written = (draft.covers or {}).get("record")
     if written is not None and record_digest(session, subject) != written:
-        blocked.append(how("record_changed", reference=case.reference))
+        blocked.add("record_changed", how("record_changed", reference=case.reference))
     if subject is not None:
-        blocked.extend(
-            how("conflict", problem=problem)
-            for change in scope.get("changes", [])
-            if (problem := conflict(session, subject, change)) is not None
+        blocked.add_all(
+            "conflict",
+            (
+                how("conflict", problem=problem)
+                for change in scope.get("changes", [])
+                if (problem := conflict(session, subject, change)) is not None
+            ),
         )
     if "complaint" in scope["kinds"] and not case.complaint_outcome:
-        blocked.append(how("no_outcome", reference=case.reference))
-    blocked.extend(
-        how("checklist", id=item.id, source=item.source, task=item.task, reference=case.reference)
-        for item in open_checklist(session, case)
+        blocked.add("no_outcome", how("no_outcome", reference=case.reference))
+    blocked.add_all(
+        "checklist",
+        (
+            how(
+                "checklist",
+                id=item.id,
+                source=item.source,
+                task=item.task,
+                reference=case.reference,
+            )
+            for item in open_checklist(session, case)
+        ),
     )
     waiting_acks = _waiting_drafts(session, case, ("acknowledgment",))
     if waiting_acks:
@@ -356,13 +402,13 @@ def _extension_plan(
     case: Request,
     draft: Draft,
     will: list[str],
-    blocked: list[str],
+    blocked: _Blocks,
     language: str,
 ) -> None:
     extension = (draft.covers or {}).get("extension", {})
     today = stockholm_date(services.clock(), services.settings.organisation.timezone)
     if today > case.due_date:
-        blocked.append(plan_words(language, "too_late", due=case.due_date))
+        blocked.add("too_late", plan_words(language, "too_late", due=case.due_date))
     if extension:
         will.append(
             plan_words(
@@ -606,6 +652,15 @@ def _carry_out_reply(
             request=case,
             detail=f"{', '.join(left_out)}: left out of the approved version {draft.version}",
         )
+
+
+def blocked_for_now(session: Session, services: Services, draft: Draft) -> list[str]:
+    """Why a draft awaiting approval cannot be approved yet, in a few words each (empty
+    when it can, or when it is not awaiting approval): what a list shows instead of "to
+    approve", decided by the same plan approve_draft refuses by."""
+    if draft.status != DraftStatus.AWAITING_APPROVAL:
+        return []
+    return approval_plan(session, services, draft).held
 
 
 def plan_for(session: Session, services: Services, draft_id: int) -> Plan:
