@@ -220,3 +220,36 @@ def test_the_short_chat_message_of_a_long_reply_does_not_end_on_a_heading():
     opening = short.split("\n\nThe full answer is in the attached file")[0]
     assert opening.endswith("may be.") and "Our consultant register" not in short
     assert full.data().decode() == text
+
+
+async def test_an_acknowledgment_held_by_the_one_a_day_limit_says_so_where_the_case_waits(
+    talk, tmp_path, monkeypatch
+):
+    """Before, the second request's acknowledgment waited in `drafts list` while `requests
+    show` and the console said only "the requester: answer the verification challenge":
+    nothing said it was held back by the one-a-day limit, nor that it goes only if staff
+    approve it (DPO review)."""
+    from bot.workflow.views import case_waits_on
+    from tests.cli_kit import run_json
+    from tests.web_kit import console_client
+
+    talk.email("victim@example.org", "Radera alla mina uppgifter.", "Radera mig")
+    second = talk.email("victim@example.org", "Jag vill ha ett registerutdrag.", "Utdrag")
+    [held] = talk.drafts(second.reference, "acknowledgment")
+    assert held.status == "awaiting_approval"
+    limit = f"the acknowledgment (draft {held.id}) is held by the one-a-day limit"
+    with talk.session() as session:
+        said = case_waits_on(session, talk.case(second.reference))
+    assert limit in said and f"noxbot drafts approve {held.id}" in said
+    assert "approving the reply withdraws it" in said
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[database]\nurl = "{talk.database.engine.url}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    assert limit in run_json("requests", "show", second.reference)["waiting_on"]
+    async with console_client(talk) as (http, _):
+        page = (await http.get(f"/cases/{second.reference}")).text
+        assert limit in page and "approve it to send it now (on the case page)" in page
+        assert limit in (await http.get("/")).text
+    talk.approve(held.id)  # sent: nothing is held any more
+    with talk.session() as session:
+        assert "one-a-day" not in case_waits_on(session, talk.case(second.reference))

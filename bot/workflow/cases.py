@@ -68,6 +68,8 @@ from handlers.refusal import TEMPLATE as REFUSAL_TEMPLATE
 
 #: At most one automatic acknowledgement per requester address and channel in this time.
 ACKNOWLEDGE_AT_ONCE_EVERY = timedelta(days=1)
+#: The audit action of an acknowledgment the limit above held back for staff.
+ACKNOWLEDGMENT_HELD = "acknowledgment_held"
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,18 @@ def acknowledge(
     if _acknowledged_lately(session, case, now):
         # A flood of requests in someone's name (a forged From) must not turn NOX into a
         # mail cannon aimed at them: one automatic answer a day, the rest wait for staff.
-        return draft_acknowledgment(session, services, case)
+        # Recorded, so that "waiting on" says why this one waits (bot.workflow.views).
+        held = draft_acknowledgment(session, services, case)
+        audit.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            action=ACKNOWLEDGMENT_HELD,
+            request=case,
+            detail=f"draft {held.id}: one automatic acknowledgment a day to an address, and "
+            "one already went to this one; this one waits for staff",
+        )
+        return held
     # Written approved (one INSERT), as if drafted and approved by noxbot at once.
     draft = draft_acknowledgment(session, services, case, approved_at=now)
     queue_outbox(

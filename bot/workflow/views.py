@@ -30,6 +30,7 @@ from bot.store.tables import (
     Verification,
     VerificationStatus,
 )
+from bot.workflow.cases import ACKNOWLEDGMENT_HELD
 from bot.workflow.confirming import identity_denied, not_on_file_next
 from bot.workflow.lifecycle import is_open
 from bot.workflow.rendering import humanjoin
@@ -37,6 +38,37 @@ from bot.workflow.words import button_pressed, draft_status_words, status_words,
 
 
 def case_waits_on(session: Session, case: Request, *, in_console: bool = False) -> str:
+    """Whom the case waits on (_waits_on), and, when its acknowledgment was held back by the
+    one-a-day limit on automatic acknowledgments, that it was and what staff can do: it
+    does not go by itself, and before, nothing said why it waited."""
+    said = _waits_on(session, case, in_console=in_console)
+    if not is_open(case.status):
+        return said
+    held = session.exec(
+        select(Draft.id).where(
+            Draft.request_id == case.id,
+            Draft.purpose == "acknowledgment",
+            Draft.status == DraftStatus.AWAITING_APPROVAL,
+            col(Draft.request_id).in_(
+                select(AuditEvent.request_id).where(
+                    AuditEvent.request_id == case.id,
+                    AuditEvent.action == ACKNOWLEDGMENT_HELD,
+                )
+            ),
+        )
+    ).first()
+    if held is None:
+        return said
+    where = "on the case page" if in_console else f"noxbot drafts approve {held}"
+    return (
+        f"{said}; staff: the acknowledgment (draft {held}) is held by the one-a-day limit "
+        "(an automatic acknowledgment already went to this address within the last day) "
+        f"and does not go by itself: approve it to send it now ({where}), or leave it: "
+        "approving the reply withdraws it"
+    )
+
+
+def _waits_on(session: Session, case: Request, *, in_console: bool = False) -> str:
     """Whom the case waits on and what they are to do, as `requests show`, `requests list`
     and the console's queue and case page say it. The state alone is not enough: a phone
     call is staff's to make, not the requester's; a complaint's reply cannot be approved
