@@ -239,7 +239,7 @@ async def test_an_acknowledgment_held_by_the_one_a_day_limit_says_so_where_the_c
     assert held.status == "awaiting_approval"
     limit = f"the acknowledgment (draft {held.id}) is held by the one-a-day limit"
     with talk.session() as session:
-        said = case_waits_on(session, talk.case(second.reference))
+        said = case_waits_on(session, talk.services, talk.case(second.reference))
     assert limit in said and f"noxbot drafts approve {held.id}" in said
     assert "approving the reply withdraws it" in said
     config = tmp_path / "cli.toml"
@@ -252,4 +252,4 @@ async def test_an_acknowledgment_held_by_the_one_a_day_limit_says_so_where_the_c
         assert limit in (await http.get("/")).text
     talk.approve(held.id)  # sent: nothing is held any more
     with talk.session() as session:
-        assert "one-a-day" not in case_waits_on(session, talk.case(second.reference))
+        assert "one-a-day" not in case_waits_on(session, talk.services, talk.case(second.reference))

@@ -105,7 +105,7 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
     await world.deliver()
     assert world.case(reference).status == "done"
     with world.session() as session:
-        waits = case_waits_on(session, world.case(reference), in_console=True)
+        waits = case_waits_on(session, world.services, world.case(reference), in_console=True)
     assert waits == (
         f"staff: approve the Art. 19 notice to {BANK}, or edit or reject it (on the case page)"
     )
@@ -127,13 +127,13 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
     # Approved, the notice is on its way: the case stays listed until it has gone (a
     # notice that cannot be sent would otherwise be lost from sight; DPO review).
     with world.session() as session:
-        assert case_waits_on(session, world.case(reference)) == (
+        assert case_waits_on(session, world.services, world.case(reference)) == (
             f"the outbox: sending the Art. 19 notice to {BANK}"
         )
     assert reference in run("requests", "list")[1]
     await world.deliver()
     with world.session() as session:
-        assert case_waits_on(session, world.case(reference)) == "nobody"
+        assert case_waits_on(session, world.services, world.case(reference)) == "nobody"
     assert reference not in run("requests", "list")[1]
 
 
@@ -235,7 +235,7 @@ async def test_a_notice_that_could_not_be_sent_keeps_its_case_on_staffs_list(dis
     queued = world.approve(notice.id)
     await world.refused_until_given_up()
     with world.session() as session:
-        said = case_waits_on(session, world.case(reference))
+        said = case_waits_on(session, world.services, world.case(reference))
     assert said == (
         f"staff: the Art. 19 notice to {BANK} could not be sent: retry it (noxbot outbox "
         f"retry {queued.id})"
@@ -324,6 +324,14 @@ async def test_drafts_list_shows_a_reply_approval_would_refuse_as_blocked_with_w
     assert "to approve" not in shown
     shown = run("drafts", "show", str(reply.id))[1]
     assert "reply, blocked: checklist not ticked off" in shown.splitlines()[0]
+    # The case, as `requests list` and `requests show` say whom it waits on.
+    blocked = (
+        "staff: the reply cannot be approved yet (checklist not ticked off): "
+        f"noxbot drafts show {reply.id} says what holds it"
+    )
+    [case] = [c for c in run_json("requests", "list") if c["reference"] == reference]
+    assert case["waiting_on"] == blocked
+    assert run_json("requests", "show", reference)["waiting_on"] == blocked
     async with console_client(world) as (http, _):  # the console's queue and case page
         for page in ("/", f"/cases/{reference}"):
             text = (await http.get(page)).text

@@ -99,10 +99,12 @@ def test_the_console_names_its_own_forms_for_the_outcome_and_the_link(world: Wor
     complaint = world.email(ANNA_EMAIL, COMPLAINT, "Klagomål").reference
     stranger = world.email("stranger@example.org", ERASE, "Delete").reference
     with world.session() as session:
-        assert case_waits_on(session, get_case(session, complaint), in_console=True) == (
-            "staff: record the complaint's outcome (Complaint outcome, on the case page)"
-        )
-        assert case_waits_on(session, get_case(session, stranger), in_console=True) == (
+        assert case_waits_on(
+            session, world.services, get_case(session, complaint), in_console=True
+        ) == ("staff: record the complaint's outcome (Complaint outcome, on the case page)")
+        assert case_waits_on(
+            session, world.services, get_case(session, stranger), in_console=True
+        ) == (
             "staff: link it to the person on file, or, when nobody matches, draft the "
             '"no data held" answer (Requester not on file, on the case page)'
         )
@@ -124,9 +126,9 @@ def test_a_drafted_no_data_answer_waits_on_staff_to_approve_it(tmp_path):
         draft_no_data(session, world.services, opened.reference, actor="staff:eva")
     with world.session() as session:
         case = get_case(session, opened.reference)
-        said = case_waits_on(session, case)
+        said = case_waits_on(session, world.services, case)
         assert "approve" in said and "no data held" in said and "requests no-data" not in said
-        assert "case page" in case_waits_on(session, case, in_console=True)
+        assert "case page" in case_waits_on(session, world.services, case, in_console=True)
 
 
 def test_a_new_challenge_that_cannot_be_sent_is_refused_not_reported_as_sent(config, tmp_path):
@@ -177,7 +179,7 @@ async def test_an_email_change_waits_on_the_codes_that_confirm_it_not_on_staff(w
 
     def waiting() -> str:
         with world.session() as session:
-            return case_waits_on(session, get_case(session, reference))
+            return case_waits_on(session, world.services, get_case(session, reference))
 
     assert waiting() == (
         "the requester: answer the verification challenge, and confirm the change with the "
@@ -281,7 +283,7 @@ async def test_after_the_person_said_it_was_not_them_no_new_challenge_pesters_th
     world.press(ANNA_TELEGRAM, world.verification(reference).id, yes=False)
     assert world.case(reference).status == "unverified"
     with world.session() as session:
-        said = case_waits_on(session, get_case(session, reference))
+        said = case_waits_on(session, world.services, get_case(session, reference))
     assert said.startswith("staff: the person on file said the request was not theirs")
     assert "resend" not in said and f"noxbot requests close {reference}" in said
     with world.database.session() as session, pytest.raises(CaseError) as refused:
@@ -304,7 +306,7 @@ def test_one_call_that_confirms_both_who_asked_and_a_phone_change_is_named_once(
         ERIK_EMAIL, "Hej, mitt telefonnummer har ändrats till 070-999 88 77. Rätta det, tack."
     ).reference
     with world.session() as session:
-        said = case_waits_on(session, get_case(session, reference))
+        said = case_waits_on(session, world.services, get_case(session, reference))
     assert said.startswith(
         "staff: call the number on file (the one call confirms the change of phone number too)"
     )
@@ -363,7 +365,7 @@ async def test_a_case_whose_draft_an_erasure_withdrew_says_so_not_approve_the_dr
     world.approve(world.reply_draft(erase.reference).id)
     await world.deliver()
     with world.session() as session:
-        said = case_waits_on(session, get_case(session, access.reference))
+        said = case_waits_on(session, world.services, get_case(session, access.reference))
     assert said.startswith("staff: its draft was withdrawn")
     assert f'noxbot requests close {access.reference} --reason "…"' in said
 

@@ -203,7 +203,9 @@ async def test_a_challenge_reads_queued_until_its_message_has_gone_then_sent(wor
     assert "sent 2026-11-24 10:05 CET" in gone and "not sent" not in gone
     with world.session() as session:
         case = world.case(reference)
-        [shown] = case_document_json(session, case, world.clock().date())["verifications"]
+        [shown] = case_document_json(session, world.services, case, world.clock().date())[
+            "verifications"
+        ]
     assert (shown["delivery"], shown["sent_at"]) == ("sent", "2026-11-24T09:05:00+00:00")
 
 

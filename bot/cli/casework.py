@@ -181,7 +181,9 @@ def subjects_show(
         )
         shown = {
             **subject_json(session, person),
-            "cases": [case_json(session, c, today(settings, services.clock)) for c in cases],
+            "cases": [
+                case_json(session, services, c, today(settings, services.clock)) for c in cases
+            ],
         }
     if output_format is OutputFormat.JSON:
         print_json(shown)

@@ -307,7 +307,7 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
     with database.session() as session:
         today = stockholm_date(services.clock(), settings.organisation.timezone)
         cases = [
-            case_json(session, c, today)
+            case_json(session, services, c, today)
             for c in session.exec(select(Request).order_by(col(Request.id)))
         ]
         drafts = [draft_json(session, d) for d in open_drafts(session)]
@@ -411,7 +411,7 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
         case = get_case(session, anna_reference)
         count, problems = audit.verify_chain(session)
         # Answered, yet not finished while the notice to whom her data went waits.
-        waiting = case_waits_on(session, case)
+        waiting = case_waits_on(session, services, case)
         said = (
             f"{anna_reference} is now {case.status} ({status_words(case.status)})"
             + (

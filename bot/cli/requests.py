@@ -141,7 +141,8 @@ def requests_list(
         elif status != "all":
             query = query.where(Request.status == status)
         cases = [
-            case_json(session, c, today(settings, services.clock)) for c in session.exec(query)
+            case_json(session, services, c, today(settings, services.clock))
+            for c in session.exec(query)
         ]
     cases.sort(key=lambda c: (c["due_date"], c["reference"]))
     if output_format is OutputFormat.JSON:
@@ -163,7 +164,7 @@ def requests_show(
     with database.session() as session:
         expire_verifications(session, services)  # a challenge past its time is not "pending"
         case = case_document_json(
-            session, get_case(session, reference), today(settings, services.clock)
+            session, services, get_case(session, reference), today(settings, services.clock)
         )
     if output_format is OutputFormat.JSON:
         print_json(case)
@@ -332,7 +333,10 @@ def requests_new(
             }
         else:
             result = case_json(
-                session, get_case(session, outcome.reference), today(settings, services.clock)
+                session,
+                services,
+                get_case(session, outcome.reference),
+                today(settings, services.clock),
             )
     # What became of this message: a new case, added to an open one, or seen before.
     result["duplicate"] = outcome.duplicate
@@ -383,7 +387,7 @@ def requests_verify(
         if before in ("awaiting_verification", "unverified"):
             console.print(
                 f"{case.reference}: verified by phone; reply drafted "
-                f"({status_words(case.status)}: {case_waits_on(session, case)})"
+                f"({status_words(case.status)}: {case_waits_on(session, services, case)})"
             )
         else:
             console.print(

@@ -69,7 +69,7 @@ from bot.store.tables import (
 )
 from bot.web import accounts
 from bot.web.hints import console_alert
-from bot.workflow.approval import approval_plan, approve_draft, blocked_for_now, edit_draft
+from bot.workflow.approval import approval_plan, approve_draft, edit_draft
 from bot.workflow.cases import (
     add_note,
     call_still_owed,
@@ -85,7 +85,7 @@ from bot.workflow.checklist import sources_json, tick
 from bot.workflow.complaints import record_outcome
 from bot.workflow.confirming import expire_verifications, identity_denied
 from bot.workflow.corrections import add_changes, correct_kinds
-from bot.workflow.drafts import open_drafts, reject_draft
+from bot.workflow.drafts import reject_draft
 from bot.workflow.lifecycle import is_open
 from bot.workflow.linking import (
     challenge_routes,
@@ -117,7 +117,6 @@ from bot.workflow.words import (
     name_words,
     party_words,
     status_words,
-    waits_on,
 )
 
 SESSION_COOKIE = "noxbot_session"
@@ -703,20 +702,6 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             return to_login()
         return console.page(request, result[0], result[1], status=400)
 
-    def waiting_on(session: Session, case: Request) -> str:
-        """ "Waiting on", as the queue and the case page say it: a draft that approval
-        would refuse is not "staff: approve …" but what holds it, in a few words."""
-        said = case_waits_on(session, case, in_console=True)
-        if case.status != RequestStatus.AWAITING_APPROVAL or said != waits_on(case.status):
-            return said
-        for draft in open_drafts(session, case):
-            if held := blocked_for_now(session, services, draft):
-                return (
-                    f"staff: the {name_words(draft.purpose)} cannot be approved yet "
-                    f"({'; '.join(held)}): see what holds it on the case page"
-                )
-        return said
-
     def queue(session: Session, request: HttpRequest, context: dict[str, Any]) -> Any:
         expire_verifications(session, services)  # (as `requests list`: see `case`)
         params = request.query_params
@@ -780,7 +765,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     "due": due,
                     "overdue": late,
                     "days_left": working_days_left(due, today) if is_open(case.status) else None,
-                    "waiting": waiting_on(session, case),
+                    "waiting": case_waits_on(session, services, case, in_console=True),
                 }
             )
         rows.sort(key=lambda r: (r["due"], r["case"].reference))
@@ -865,7 +850,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
         )
         context.update(
             case=case,
-            waiting=waiting_on(session, case),
+            waiting=case_waits_on(session, services, case, in_console=True),
             subject=subject_of(session, case),
             edit_reasons=edit_reasons,
             routes=challenge_routes(session, services, case),

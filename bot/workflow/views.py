@@ -30,18 +30,29 @@ from bot.store.tables import (
     Verification,
     VerificationStatus,
 )
+from bot.workflow.approval import blocked_for_now
 from bot.workflow.cases import ACKNOWLEDGMENT_HELD
 from bot.workflow.confirming import identity_denied, not_on_file_next
+from bot.workflow.drafts import open_drafts
 from bot.workflow.lifecycle import is_open
 from bot.workflow.rendering import humanjoin
-from bot.workflow.words import button_pressed, draft_status_words, status_words, waits_on
+from bot.workflow.services import Services
+from bot.workflow.words import (
+    button_pressed,
+    draft_status_words,
+    name_words,
+    status_words,
+    waits_on,
+)
 
 
-def case_waits_on(session: Session, case: Request, *, in_console: bool = False) -> str:
+def case_waits_on(
+    session: Session, services: Services, case: Request, *, in_console: bool = False
+) -> str:
     """Whom the case waits on (_waits_on), and, when its acknowledgment was held back by the
     one-a-day limit on automatic acknowledgments, that it was and what staff can do: it
     does not go by itself, and before, nothing said why it waited."""
-    said = _waits_on(session, case, in_console=in_console)
+    said = _waits_on(session, services, case, in_console=in_console)
     if not is_open(case.status):
         return said
     held = session.exec(
@@ -68,7 +79,9 @@ def case_waits_on(session: Session, case: Request, *, in_console: bool = False) 
     )
 
 
-def _waits_on(session: Session, case: Request, *, in_console: bool = False) -> str:
+def _waits_on(
+    session: Session, services: Services, case: Request, *, in_console: bool = False
+) -> str:
     """Whom the case waits on and what they are to do, as `requests show`, `requests list`
     and the console's queue and case page say it. The state alone is not enough: a phone
     call is staff's to make, not the requester's; a complaint's reply cannot be approved
@@ -76,6 +89,27 @@ def _waits_on(session: Session, case: Request, *, in_console: bool = False) -> s
     number to call until staff link the case (or answer that no data is held). The
     console names its own forms where it has them; a phone call is recorded with the
     command only."""
+    said = _state_waits_on(session, case, in_console=in_console)
+    if case.status != RequestStatus.AWAITING_APPROVAL or said != waits_on(case.status):
+        return said
+    # "staff: approve …" only for a reply approval would take: one it would refuse (a
+    # checklist item open, a code unanswered, a changed register …) says what holds it,
+    # decided by the same plan approve_draft refuses by.
+    for draft in open_drafts(session, case):
+        if held := blocked_for_now(session, services, draft):
+            where = (
+                "see what holds it on the case page"
+                if in_console
+                else f"noxbot drafts show {draft.id} says what holds it"
+            )
+            return (
+                f"staff: the {name_words(draft.purpose)} cannot be approved yet "
+                f"({'; '.join(held)}): {where}"
+            )
+    return said
+
+
+def _state_waits_on(session: Session, case: Request, *, in_console: bool) -> str:
     ref = case.reference
     status = RequestStatus(case.status)
     if status in (RequestStatus.AWAITING_VERIFICATION, RequestStatus.UNVERIFIED):
@@ -280,7 +314,7 @@ def waiting_notices() -> Any:
     )
 
 
-def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
+def case_json(session: Session, services: Services, case: Request, today: date) -> dict[str, Any]:
     # The challenge of who asked (a case may also have challenges confirming a contact
     # point's change; those are not "the" verification of the case).
     verification = session.exec(
@@ -295,7 +329,7 @@ def case_json(session: Session, case: Request, today: date) -> dict[str, Any]:
         "kinds": list(case.kinds),
         "status": case.status,
         "status_words": status_words(case.status),
-        "waiting_on": case_waits_on(session, case),
+        "waiting_on": case_waits_on(session, services, case),
         "requester_name": case.requester_name or (subject.name if subject else None),
         "subject_id": case.subject_id,
         "language": case.language,
@@ -399,7 +433,9 @@ def _delivery_json(outbox: Outbox | None) -> dict[str, Any]:
     }
 
 
-def case_document_json(session: Session, case: Request, today: date) -> dict[str, Any]:
+def case_document_json(
+    session: Session, services: Services, case: Request, today: date
+) -> dict[str, Any]:
     """The whole case, as `requests show` prints it and staff see it in the console: the
     case object with its thread, every version of every draft, challenges, what waits in the
     outbox, alerts and the audit history, each in order."""
@@ -411,7 +447,7 @@ def case_document_json(session: Session, case: Request, today: date) -> dict[str
         rows(Verification, col(Verification.id)), rows(Outbox, col(Outbox.id))
     )
     return {
-        **case_json(session, case, today),
+        **case_json(session, services, case, today),
         "thread": [
             {
                 "id": m.id,
