@@ -12,7 +12,7 @@ from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
 from bot.rules.policy import art15_info
 from bot.rules.processing import Category, Records
-from bot.store.register import RecordItem, subject_record
+from bot.store.register import RecordItem, as_written, subject_record
 from bot.store.tables import FindingState, SourceFinding
 from handlers.base import CaseView, Handler, Section
 from handlers.disclosures_on_case import asked_for_recipients, named_recipients
@@ -79,7 +79,9 @@ def held_categories(records: Records, items: list[RecordItem], language: str) ->
         key = category.key if category else ""
         if key not in groups:
             groups[key] = _describe(records, category, language)
-        groups[key].items.append((item_label(records, item, language), item.value))
+        # A phone number as people read it ("070-123 45 67", "+44 7700 900123"), not as stored.
+        value = as_written(item.value, item.key, language)
+        groups[key].items.append((item_label(records, item, language), value))
     ranked = sorted(groups, key=lambda k: order.index(k) if k in order else len(order))
     return [groups[k] for k in ranked]
 

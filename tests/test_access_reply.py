@@ -13,7 +13,7 @@ from bot.rules.processing import DEFAULT_RECORDS, RecordsError, parse_records
 from bot.runtime.reach import check_records
 from bot.workflow.drafts import draft_reply
 from bot.workflow.services import load_records
-from tests.workflow_kit import ANNA_EMAIL, ERIK_EMAIL, World
+from tests.workflow_kit import ANNA_EMAIL, ERIK_EMAIL, JOHN_EMAIL, World
 
 
 async def answered_access(world: World, sender: str, text: str, subject: str = "") -> str:
@@ -99,3 +99,17 @@ def test_check_names_a_broken_records_file(tmp_path: Path):
     broken.write_text(shipped.replace('en = "Invoicing', 'x = "'), encoding="utf-8")
     probe = check_records(Settings(processing=ProcessingSettings(records=str(broken))))
     assert not probe.ok and "[purposes.invoicing].en is missing" in probe.detail
+
+
+async def test_access_reply_writes_phone_numbers_as_people_read_them(world):
+    # Stored as E.164 (+46701234567, +447700900123); the letter writes them the usual way.
+    swedish = await answered_access(
+        world, ANNA_EMAIL, "Hej, jag vill ha ett registerutdrag enligt artikel 15.", "Utdrag"
+    )
+    assert "- Telefon: 070-123 45 67" in swedish
+    assert "+46701234567" not in swedish
+    english = await answered_access(
+        world, JOHN_EMAIL, "Please send me a copy of all personal data you hold about me."
+    )
+    assert "- Phone: +44 7700 900123" in english
+    assert "+447700900123" not in english

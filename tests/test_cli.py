@@ -1596,3 +1596,14 @@ def test_drafts_edit_keeps_the_reason_given_as_the_console_does(config, tmp_path
     history = run_json("requests", "show", case["reference"])["history"]
     [kept] = [e["detail"] for e in history if e["action"] == "draft_edit_reason"]
     assert kept.endswith(": Signed it; [personnummer borttaget] was in my notes")
+
+
+def test_subjects_list_writes_phone_numbers_with_spaces(config):
+    """The table showed +447700900123 (as stored); the JSON keeps E.164 for scripts."""
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    code, output = run("subjects", "list")
+    assert code == 0, output
+    assert "+44 7700 900123" in output and "+46 70 123 45 67" in output
+    assert "+447700900123" not in output
+    john = next(p for p in run_json("subjects", "list") if p["name"] == "John Carter")
+    assert john["phone"] == ["+447700900123"]

@@ -85,3 +85,11 @@ async def test_the_queue_finds_a_persons_cases_by_their_number_however_it_is_typ
         for typed in ("0739876543", "073-987 65 43", "+46 73 987 65 43"):
             page = (await http.get("/", params={"status": "", "q": typed})).text
             assert reference in page, typed
+
+
+async def test_the_console_register_page_writes_phone_numbers_with_spaces(world):
+    """The register page showed "phone +46701234567" (as stored); staff read it spaced."""
+    async with console_client(world) as (http, _):
+        register = (await http.get("/register", params={"q": "Anna Lindqvist"})).text
+    assert "phone +46 70 123 45 67" in register
+    assert "+46701234567" not in register

@@ -23,7 +23,7 @@ from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table
 from bot.reading.identity_numbers import mask_identity_numbers
 from bot.store import audit
-from bot.store.register import import_file
+from bot.store.register import as_written, import_file
 from bot.store.tables import Subject
 from bot.workflow.views import subject_json
 
@@ -161,7 +161,8 @@ def subjects_list(
             str(p["id"]),
             p["name"],
             "\n".join(p["email"]),  # one address a line: each stays whole
-            "\n".join(p["phone"]),
+            # Stored +46701234567; staff read (and may type back) "+46 70 123 45 67".
+            "\n".join(as_written(n, "phone", "en") for n in p["phone"]),
             "\n".join(p["telegram_user_id"]),
             p["company"] or "",
             ", ".join(

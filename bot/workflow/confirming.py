@@ -48,7 +48,7 @@ from bot.store.records import (
     normalised_or_raw,
     subject_of,
 )
-from bot.store.register import contacts_of
+from bot.store.register import as_written, contacts_of
 from bot.store.rows import insert_now, new_row, update_now_if
 from bot.store.tables import (
     AuditEvent,
@@ -239,7 +239,7 @@ def _what_is_confirmed(
 ) -> list[str]:
     if confirms_contact is not None:
         labels = CONTACT_CHANGE_LABELS.get(language, CONTACT_CHANGE_LABELS["en"])
-        return [labels[confirms_contact].format(new=new)]
+        return [labels[confirms_contact].format(new=as_written(new, confirms_contact, language))]
     return kind_labels(kinds, language)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bot.rules.kinds import RequestKind
 from bot.rules.verification import Method
+from bot.store.register import as_written
 from bot.store.tables import RequestStatus as S
 
 #: A draft staff rejected leaves the case "to redraft", never "rejected" (which would read as
@@ -192,8 +193,11 @@ def action_words(action: str) -> str:
 def address_words(channel: str, address: str) -> str:
     """Whom an address reaches, as staff read it: a Telegram chat id is a bare number that
     says nothing to a newcomer, so it is named ("Telegram user 5550009"); an email address
-    or phone number speaks for itself."""
-    return f"Telegram user {address}" if channel == "telegram" else address
+    or phone number speaks for itself, the number written the international way with spaces
+    ("+46 70 123 45 67", not the stored "+46701234567")."""
+    if channel == "telegram":
+        return f"Telegram user {address}"
+    return as_written(address, "phone", "en") if channel == "phone" else address
 
 
 #: The address a phone verification staff recorded themselves carries (no challenge went).
