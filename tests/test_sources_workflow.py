@@ -606,3 +606,24 @@ def test_the_request_itself_in_the_mailbox_is_no_data_held(tmp_path, imap_server
     with world.database.session() as session:
         draft = draft_no_data(session, world.services, outcome.reference, actor="staff:eva")
     assert draft.purpose == "no_data" and draft.to_address == "okand@example.net"
+
+
+def test_no_data_answer_is_refused_when_the_mailbox_holds_an_address_the_message_names(
+    tmp_path, imap_server
+):
+    """ "Search my old address kund@example.com": before, only the sender's new address was
+    searched, and the answer said nothing was held while info@ held that old address's mail."""
+    from bot.workflow.linking import draft_no_data
+
+    world = sourced_world(tmp_path, imap_server, "NoDataNamed")
+    case = world.email(
+        "ny.adress@example.net",
+        "Jag vill ha ett registerutdrag. Förut skrev jag från kund@example.com.",
+        "Utdrag",
+    )
+    with world.session() as session, pytest.raises(CaseError) as refused:
+        draft_no_data(session, world.services, case.reference, actor="staff:eva")
+    message = str(refused.value)
+    assert "info@: 1 by an address the message names" in message
+    assert "kund@example.com" not in message
+    assert world.drafts(case.reference, purpose="no_data") == []

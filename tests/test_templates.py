@@ -35,7 +35,7 @@ EXTRA = {
     "reply.txt.j2": {"sections": ["SECTION"], "kinds": ["radering"]},
     "extension.txt.j2": {"reason": "ärendet är omfattande", "extended_due_date": date(2027, 2, 24)},
     "refusal.txt.j2": {"reasons": "begäran är uppenbart ogrundad", "kinds": ["radering"]},
-    "no_data.txt.j2": {"address": "okand@example.org"},
+    "no_data.txt.j2": {"address": "okand@example.org", "named": ["gammal@example.se"]},
     "kinds/access.txt.j2": {
         "sources": [
             {

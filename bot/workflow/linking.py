@@ -7,6 +7,12 @@ that person (bot.workflow.confirming), and only their confirmation verifies the 
 that nothing is held about that address, which discloses nothing about anyone else — and
 only while that address is not on file and no configured source (mailbox, documents, SQL)
 finds anything for the address or the requester's name (else it would be false).
+
+A request often names the person's other contact points ("try my old address
+anna.old@example.se, or 070-…"): those are searched too, and the answer says they were (it
+does not ask for an address the message gave). One that is on file, or that a source holds
+something for, refuses the answer: staff link the case, and the person on file confirms it
+on their own channel; the unverified sender is never told what is held under it.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ from sqlmodel import Session, col, select
 
 from bot.config import ManualSource
 from bot.errors import CaseError
+from bot.reading.identity_numbers import find_identity_numbers
 from bot.rules.channels import ChannelName
 from bot.rules.deadlines import local_clock
 from bot.rules.kinds import needs_verification
 from bot.rules.verification import Method, Route, alternate_routes
 from bot.sources import Person, SourceError
+from bot.sources.base import any_addresses
 from bot.store import audit
 from bot.store.records import S, alert_staff, find_requester, get_case
+from bot.store.register import InvalidContact, as_written, find_subject, normalise_email
 from bot.store.tables import Draft, Message, Outbox, Request, Subject, Verification
 from bot.workflow.confirming import (
     cancel_challenges,
@@ -37,13 +46,16 @@ from bot.workflow.confirming import (
     usable_contacts,
     verification_kinds,
 )
-from bot.workflow.drafts import common_context, new_draft, supersede_open_drafts
+from bot.workflow.drafts import case_view, common_context, new_draft, supersede_open_drafts
 from bot.workflow.lifecycle import claim_case, is_open, transition
 from bot.workflow.services import Services
 from bot.workflow.words import challenge_started_words, kinds_words
 from handlers.sources_on_case import add_checklist_item, open_checklist
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
+#: Contact points of each kind read from one request at most: a person names their old
+#: address or number or two; a list of them is no one person's.
+MAX_NAMED = 5
 #: How a manual source's checklist item for a no-data answer ends (after its task).
 NO_DATA_CHECK = " — for the requester's address before answering that no data is held"
 
@@ -260,7 +272,21 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
             f"{case.reference}: the case is linked to a person on file, or the requester's "
             "address is on file; the answer cannot say that no data is held"
         )
-    _check_sources(session, services, case, actor=actor)
+    named = contacts_named(session, services, case)
+    on_file = sorted(
+        {s.id for kind, value in named if (s := find_subject(session, kind, value)) is not None}
+    )
+    if on_file:
+        # The error reaches the console and logs: which person, by id, never the address.
+        ids = ", ".join(str(i) for i in on_file)
+        raise CaseError(
+            f"{case.reference}: the message names an email address or phone number on file "
+            f"(person {ids}); the answer cannot say that no data is held, nor tell the "
+            "sender what is held under it. Read the message; if it is that person's "
+            f"request, link it (noxbot requests link {case.reference} --subject "
+            f"{on_file[0]}): they confirm it on their own channel"
+        )
+    _check_sources(session, services, case, named, actor=actor)
     supersede_open_drafts(
         session,
         case,
@@ -271,6 +297,7 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
         case.language,
         **common_context(session, case),
         address=case.requester_address,
+        named=[as_written(value, kind, case.language) for kind, value in named],
     )
     draft = new_draft(
         session,
@@ -284,6 +311,46 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
     if draft.to_address != case.requester_address:
         raise CaseError(f"{case.reference}: the answer would not go to the address asked about")
     return draft
+
+
+def contacts_named(session: Session, services: Services, case: Request) -> list[tuple[str, str]]:
+    """The other email addresses and phone numbers the request names ("search my old address
+    anna.old@example.se / 070-…"), normalised ("email"/"phone", value), in the order
+    written: not the sender's own, not ours (a quoted letter of ours names them), not a
+    personnummer read as a number; at most MAX_NAMED of each."""
+    import phonenumbers
+
+    text = case_view(session, services, case).request_text
+    org = services.settings.organisation
+    ours = {normalised_or_raw(ChannelName.EMAIL, org.email)}
+    if org.phone:
+        ours.add(normalised_or_raw(ChannelName.PHONE, org.phone))
+    ours.add(normalised_or_raw(case.channel, case.requester_address))
+    named: list[tuple[str, str]] = []
+    emails: list[str] = []
+    for written in any_addresses(text):
+        try:
+            address = normalise_email(written.rstrip("."))
+        except InvalidContact:
+            continue
+        if address not in ours and address not in emails and len(emails) < MAX_NAMED:
+            emails.append(address)
+    named.extend(("email", a) for a in emails)
+    identity = [(m.start, m.end) for m in find_identity_numbers(text)]
+    phones: list[str] = []
+    matcher = phonenumbers.PhoneNumberMatcher(
+        text, "SE", leniency=phonenumbers.Leniency.VALID, max_tries=100
+    )
+    for match in matcher:
+        if any(match.start < end and start < match.end for start, end in identity):
+            continue
+        number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if number not in ours and number not in phones:
+            phones.append(number)
+        if len(phones) == MAX_NAMED:
+            break
+    named.extend(("phone", n) for n in phones)
+    return named
 
 
 def requester_as_person(case: Request) -> tuple[Person, Person]:
@@ -311,12 +378,25 @@ def _own_message_ids(session: Session, case: Request) -> set[str]:
     return {m for m in came if m} | {h["message_id"] for h in sent if h.get("message_id")}
 
 
-def _check_sources(session: Session, services: Services, case: Request, *, actor: str) -> None:
+def _check_sources(
+    session: Session,
+    services: Services,
+    case: Request,
+    named: list[tuple[str, str]],
+    *,
+    actor: str,
+) -> None:
     """Refuse the no-data answer when a configured source holds something for the requester
-    or cannot be searched; a system noxbot cannot reach becomes a checklist item that blocks
+    (by their address, their name, or a contact point their message names) or cannot be
+    searched; a system noxbot cannot reach becomes a checklist item that blocks
     approval until staff have searched it by hand. Only source names and counts are said
     (the error reaches the console and logs; what was found does not)."""
     by_address, by_name = requester_as_person(case)
+    by_named = Person(
+        None,
+        emails=tuple(v for k, v in named if k == "email"),
+        phones=tuple(v for k, v in named if k == "phone"),
+    )
     own = _own_message_ids(session, case)
     searched: list[str] = []
     found: list[str] = []
@@ -331,14 +411,17 @@ def _check_sources(session: Session, services: Services, case: Request, *, actor
 
     for source in services.sources or []:
         try:
-            at_address, named = refs(by_address), refs(by_name)
+            at_address, by_names = refs(by_address), refs(by_name)
+            at_named = refs(by_named)
         except SourceError:
             down.append(source.name)
             continue
         searched.append(source.name)
         counts = [f"{len(at_address)} by the address"] if at_address else []
-        if named - at_address:
-            counts.append(f"{len(named - at_address)} by the name only")
+        if at_named - at_address:
+            counts.append(f"{len(at_named - at_address)} by an address the message names")
+        if by_names - at_address - at_named:
+            counts.append(f"{len(by_names - at_address - at_named)} by the name only")
         if counts:
             found.append(f"{source.name}: {', '.join(counts)}")
     if found:
@@ -371,7 +454,8 @@ def _check_sources(session: Session, services: Services, case: Request, *, actor
         actor=actor,
         action="no_data_sources_searched",
         request=case,
-        detail=f"nothing found in: {', '.join(searched) or 'no source configured'}",
+        detail=f"nothing found in: {', '.join(searched) or 'no source configured'}"
+        + (f" (also for {len(named)} contact points the message names)" if named else ""),
     )
 
 
