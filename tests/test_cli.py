@@ -1607,3 +1607,41 @@ def test_subjects_list_writes_phone_numbers_with_spaces(config):
     assert "+447700900123" not in output
     john = next(p for p in run_json("subjects", "list") if p["name"] == "John Carter")
     assert john["phone"] == ["+447700900123"]
+
+
+def test_drafts_edit_says_which_draft_id_to_use_next_and_lists_show_what_it_replaces(
+    config, tmp_path
+):
+    """Staff read "draft 6 → new version 2 is draft 27" and approved 6 again: the output now
+    says the new draft's id first, and list and show say which draft a version replaces."""
+    run("subjects", "import", str(EXAMPLES / "register.csv"))
+    note = tmp_path / "note.txt"
+    note.write_text("Sluta skicka nyhetsbrev till mig.")
+    case = run_json(
+        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
+    )
+    old = run_json("drafts", "list")[0]
+    edited = tmp_path / "edited.txt"
+    edited.write_text(old["text"] + "\nVänliga hälsningar, Eva")
+    code, output = run("drafts", "edit", str(old["id"]), "--text-file", str(edited))
+    assert code == 0, output
+    (new,) = run_json("drafts", "list")
+    assert " ".join(output.split()).startswith(
+        f"saved as draft {new['id']} (version 2 of the reply on {case['reference']}; "
+        f"draft {old['id']} is replaced)"
+    )
+    assert f"noxbot drafts approve {new['id']}" in " ".join(output.split())
+    # JSON: the old fields as before, and which versions replace which.
+    assert (new["version"], new["replaces"], new["replaced_by"]) == (2, old["id"], None)
+    shown_old = run_json("drafts", "show", str(old["id"]))
+    assert (shown_old["version"], shown_old["replaces"], shown_old["replaced_by"]) == (
+        1,
+        None,
+        new["id"],
+    )
+    listed = " ".join(run("drafts", "list")[1].split())
+    assert f"replaces draft {old['id']}" in listed
+    shown = " ".join(run("drafts", "show", str(new["id"]))[1].split())
+    assert f"version 2 (replaces draft {old['id']})" in shown
+    shown = " ".join(run("drafts", "show", str(old["id"]))[1].split())
+    assert f"noxbot drafts show {new['id']}" in shown

@@ -115,7 +115,9 @@ def test_staff_find_an_overdue_case_edit_preview_and_approve_its_reply_and_see_i
     editor.fill(editor.input_value() + "\nRing mig gärna om något är oklart. /Alice")
     page.locator("input[name=why]").first.fill("a personal closing line")
     page.get_by_role("button", name="Save as new version").first.click()
-    expect(page.get_by_role("status")).to_have_text("Saved as a new version.")
+    expect(page.get_by_role("status")).to_have_text(
+        "Saved as a new version (a new draft id, shown below; it replaces the one edited)."
+    )
     expect(page.locator(".diff .add")).to_contain_text(["+Ring mig gärna om något är oklart."])
     expect(page.locator("details summary").filter(has_text="Version 2")).to_contain_text(
         "edited because: a personal closing line"

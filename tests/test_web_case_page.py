@@ -241,3 +241,19 @@ async def test_the_case_page_and_file_say_which_verification_button_was_pressed(
     messages = exported.split("<h2>Messages</h2>")[1].split("<h2>What was sent</h2>")[0]
     assert messages.count('pressed "Yes, that was me" on the verification challenge') == 1
     assert "<pre></pre>" not in messages
+
+
+async def test_the_case_page_names_each_versions_draft_id_and_what_it_replaces(world):
+    """Staff edited draft 6 in the console, then ran noxbot drafts approve 6: the page said
+    "version 2" only, not that version 2 is another draft (another id) replacing 6."""
+    reference = world.email(ANNA_EMAIL, "Sluta skicka nyhetsbrev till mig.").reference
+    old = world.reply_draft(reference)
+    async with console_client(world) as (http, csrf):
+        form = {"csrf": csrf, "draft": str(old.id), "subject": old.subject, "why": "signed"}
+        form["text"] = old.text + "\nMvh Eva"
+        done = await http.post(f"/cases/{reference}/edit", data=form, follow_redirects=True)
+    new = world.reply_draft(reference)
+    text = " ".join(re.sub(r"<[^>]+>", " ", done.text).split())
+    assert "Saved as a new version (a new draft id" in text
+    assert f"version 2 (draft {new.id}; replaces draft {old.id})" in text
+    assert f"Version 1 (draft {old.id})" in text and f"Version 2 (draft {new.id})" in text

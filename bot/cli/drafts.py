@@ -66,7 +66,8 @@ def print_drafts(drafts: list[dict]) -> None:
             str(d["id"]),
             d["reference"],
             str(d["version"]),
-            f"{name_words(d['purpose'])}\n{d['status_words']}",
+            f"{name_words(d['purpose'])}\n{d['status_words']}"
+            + (f"\nreplaces draft {d['replaces']}" if d.get("replaces") else ""),
             d["language"],
             _to(d["to"]),
             d["subject"],
@@ -80,10 +81,16 @@ def print_drafts(drafts: list[dict]) -> None:
 def print_draft(d: dict) -> None:
     """The facts staff check before approving, each on its own line, then the text, then
     exactly what approving it will do (or what stands in the way)."""
+    replaces = f" (replaces draft {d['replaces']})" if d.get("replaces") else ""
     console.print(
-        f"draft {d['id']} · {d['reference']} · version {d['version']} · "
+        f"draft {d['id']} · {d['reference']} · version {d['version']}{replaces} · "
         f"{name_words(d['purpose'])}, {d['status_words']}"
     )
+    if d.get("replaced_by"):
+        console.print(
+            f"version {d['version'] + 1} (draft {d['replaced_by']}) replaced it: use "
+            f"noxbot drafts show {d['replaced_by']}"
+        )
     console.print(f"to: {recipient(d['to'])}")
     console.print(f"subject: {d['subject']}")
     if d["attachments"]:
@@ -237,7 +244,9 @@ def drafts_edit(
         )
         plan = approval_plan(session, services, new)
         console.print(
-            f"draft {draft_id} → new version {new.version} is draft {new.id}, awaiting approval"
+            f"saved as draft {new.id} (version {new.version} of the {name_words(new.purpose)} "
+            f"on {draft_json(session, new)['reference']}; draft {draft_id} is replaced), awaiting "
+            f"approval: approve it with noxbot drafts approve {new.id}"
         )
         console.print("Approving it will: " + "; ".join(plan.will))
 

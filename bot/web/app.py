@@ -142,7 +142,7 @@ DONE_WORDS = {
     "approved": "Approved: the reply is queued to be sent.",
     "approved_notice": "Approved: the notice is queued to be sent.",
     "approved_by_hand": "Approved: deliver it by phone or post as the case page says.",
-    "edited": "Saved as a new version.",
+    "edited": "Saved as a new version (a new draft id, shown below; it replaces the one edited).",
     "rejected": "Draft rejected; the reason is recorded.",
     "noted": "Note added.",
     "closed": "Case closed.",

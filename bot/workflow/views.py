@@ -357,12 +357,25 @@ def case_json(session: Session, services: Services, case: Request, today: date) 
     }
 
 
+def _version_of(session: Session, draft: Draft, version: int) -> int | None:
+    """The id of another version of the same draft (None: there is none)."""
+    return session.exec(
+        select(Draft.id).where(Draft.series == draft.series, Draft.version == version)
+    ).first()
+
+
 def draft_json(session: Session, draft: Draft) -> dict[str, Any]:
+    """A draft as lists and scripts read it. An edit is a new draft (a new id) and the next
+    version of the same reply: "replaces" is the draft id of the version before it,
+    "replaced_by" the one of the version after it (None: there is none), so the id to use
+    next is plain."""
     case = session.get(Request, draft.request_id)
     return {
         "id": draft.id,
         "reference": case.reference if case else None,
         "version": draft.version,
+        "replaces": _version_of(session, draft, draft.version - 1) if draft.version > 1 else None,
+        "replaced_by": _version_of(session, draft, draft.version + 1),
         "status": draft.status,
         "status_words": draft_status_words(draft.status),
         "purpose": draft.purpose,
