@@ -357,12 +357,17 @@ def test_alerts_resolve_with_a_note_register_search_outbox_retry_reports_and_cas
     expect(page.get_by_role("status")).to_contain_text("resolved; what you wrote is kept")
     expect(page.locator("body")).not_to_contain_text(alert_text)
     with site.database.session() as session:
-        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "alert_resolved"))
+        resolved = session.exec(select(AuditEvent).where(AuditEvent.action == "alert_resolved"))
+        # (not those the demo's other actions resolved: "alert 1 (…) resolved: …")
+        [event] = [e for e in resolved if ") resolved: " not in e.detail]
     assert event.actor == "staff:alice" and event.detail.endswith("called the requester")
     # Resolved ones, with what was done.
     page.get_by_role("link", name="Show resolved ones too").click()
     expect(page.locator(".card", has_text=alert_text)).to_contain_text("Resolved by staff:alice")
     expect(page.locator(".card", has_text=alert_text)).to_contain_text(": called the requester")
+    # One another action resolved says which: the demo's call, recorded as made.
+    demo_call = page.locator(".card", has_text=re.compile(r"DSR-\d{4}-0003: call the number"))
+    expect(demo_call).to_contain_text(": identity confirmed")
     # Only a message kept as received offers its file.
     assert page.get_by_role("link", name="The message as received (.eml)").count() == 1
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from bot.store import audit
-from bot.store.records import resolve_send_failed
+from bot.store.records import resolve_by, resolve_send_failed
 from bot.store.tables import (
     FINAL_STATES,
     ChecklistItem,
@@ -220,19 +220,23 @@ def withdraw_pending_copies(
     # A call nobody is to make any more: its alert (which names the erased person's number)
     # is resolved, and says so instead of the number.
     called = {v.request_id for v in challenges if v.method == "phone_call"}
-    for alert in session.exec(
-        select(StaffAlert).where(
-            col(StaffAlert.request_id).in_(called),
-            StaffAlert.kind == "call_to_verify",
-            col(StaffAlert.resolved_at).is_(None),
+    erased = f"{erasing.reference} erased the person's data"
+    for alert in list(
+        session.exec(
+            select(StaffAlert).where(
+                col(StaffAlert.request_id).in_(called),
+                StaffAlert.kind == "call_to_verify",
+                col(StaffAlert.resolved_at).is_(None),
+            )
         )
     ):
-        alert.resolved_at, alert.resolved_by = now, actor
         alert.text = f"(no call to make: {erasing.reference} erased the person's data)"
-        session.add(alert)
+        resolve_by(session, alert, erased, actor=actor, now=now)
     for row in queued:
         if row.status == OutboxStatus.FAILED:
-            resolve_send_failed(session, row, actor=actor, now=now)
+            resolve_send_failed(
+                session, row, actor=actor, now=now, why=f"{row.purpose} withdrawn: {erased}"
+            )
         row.status = OutboxStatus.CANCELLED
         row.last_error = f"withdrawn: {erasing.reference} erased the person's data"
         row.text, row.attachments = "(withdrawn unsent after an erasure)", []

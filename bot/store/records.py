@@ -15,8 +15,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.errors import CaseError, NoxbotError
+from bot.store import audit
 from bot.store.register import find_subject, normalise
 from bot.store.tables import (
+    AuditEvent,
     ContactKind,
     Outbox,
     ReferenceCounter,
@@ -115,19 +117,70 @@ def alert_staff(
     )
 
 
-def resolve_send_failed(session: Session, row: Outbox, *, actor: str, now: datetime) -> None:
+def resolve_by(
+    session: Session,
+    alert: StaffAlert,
+    why: str,
+    *,
+    actor: str,
+    now: datetime,
+    case: Request | None = None,
+) -> None:
+    """An alert resolved by what `actor` just did (`why`, in a few words: "reply
+    withdrawn"), not by staff resolving it: the case's history says which alert went and
+    why, as it does for one staff resolve. `why` names no person: the history shows it."""
+    alert.resolved_at, alert.resolved_by = now, actor
+    session.add(alert)
+    if case is None and alert.request_id is not None:
+        case = session.get(Request, alert.request_id)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="alert_resolved",
+        request=case,
+        detail=f"alert {alert.id} ({alert.kind}) {RESOLVED_BY}{why}",
+    )
+
+
+#: What marks a history entry's alert as resolved by another action (resolve_by); one that
+#: staff resolved reads "alert 7 (kind): what they wrote".
+RESOLVED_BY = "resolved: "
+
+_RESOLUTION = re.compile(r"alert (\d+) \([^)]*\)(?::| resolved:) ?(.*)", re.DOTALL)
+
+
+def resolution_notes(session: Session, alert_ids: set[int]) -> dict[int, str]:
+    """How these alerts were resolved, from the history, by id: what staff wrote when they
+    resolved one (nothing, when they wrote nothing), or the action that resolved it."""
+    notes: dict[int, str] = {}
+    if not alert_ids:
+        return notes
+    query = select(AuditEvent.detail).where(AuditEvent.action == "alert_resolved")
+    for detail in session.exec(query):
+        found = _RESOLUTION.match(detail or "")
+        if found and int(found[1]) in alert_ids and found[2]:
+            notes[int(found[1])] = found[2]
+    return notes
+
+
+def resolve_send_failed(
+    session: Session, row: Outbox, *, actor: str, now: datetime, why: str
+) -> None:
     """The open "could not be sent" alert about this message, resolved: it was queued again
-    or withdrawn, so there is nothing left for staff to do about it."""
-    for alert in session.exec(
-        select(StaffAlert).where(
-            StaffAlert.kind == "send_failed",
-            col(StaffAlert.text).startswith(f"outbox {row.id} ("),
-            col(StaffAlert.resolved_at).is_(None),
+    or withdrawn (`why`), so there is nothing left for staff to do about it. Its case's
+    history says so (the alert itself names no case: the outbox row does)."""
+    case = session.get(Request, row.request_id) if row.request_id is not None else None
+    for alert in list(
+        session.exec(
+            select(StaffAlert).where(
+                StaffAlert.kind == "send_failed",
+                col(StaffAlert.text).startswith(f"outbox {row.id} ("),
+                col(StaffAlert.resolved_at).is_(None),
+            )
         )
     ):
-        alert.resolved_at = now
-        alert.resolved_by = actor
-        session.add(alert)
+        resolve_by(session, alert, why, actor=actor, now=now, case=case)
 
 
 def contact_kind_of(channel: str) -> ContactKind | None:

@@ -15,7 +15,6 @@ import difflib
 import hashlib
 import hmac
 import itertools
-import re
 import secrets
 import statistics
 import tempfile
@@ -48,7 +47,7 @@ from bot.rules.verification import Method
 from bot.sources.documents import document_text
 from bot.store import audit
 from bot.store.database import Database, is_refused_conflict, is_transient
-from bot.store.records import get_case, subject_of
+from bot.store.records import get_case, resolution_notes, subject_of
 from bot.store.register import as_written
 from bot.store.search import name_contains, text_contains
 from bot.store.tables import (
@@ -389,21 +388,6 @@ async def favicon(request: HttpRequest) -> Response:
         media_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400"},
     )
-
-
-_RESOLUTION = re.compile(r"alert (\d+) \([^)]*\): (.*)", re.DOTALL)
-
-
-def _resolution_notes(session: Session, alerts: list[StaffAlert]) -> dict[int, str]:
-    """What staff wrote when they resolved these alerts (kept in the audit trail), by id."""
-    ids = {alert.id for alert in alerts if alert.resolved_at is not None}
-    notes: dict[int, str] = {}
-    query = select(AuditEvent.detail).where(AuditEvent.action == "alert_resolved")
-    for detail in session.exec(query):
-        found = _RESOLUTION.match(detail or "")
-        if found and int(found[1]) in ids:
-            notes[int(found[1])] = found[2]
-    return notes
 
 
 #: Attachments read as documents: viewed, the console shows their text (as the documents
@@ -1098,7 +1082,9 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             references=references,
             everything=everything,
             kept_raw=kept_raw,
-            notes=_resolution_notes(session, rows) if everything else {},
+            notes=resolution_notes(session, {a.id for a in rows if a.resolved_at is not None})
+            if everything
+            else {},
             resolved_now=int(resolved) if resolved.isdigit() else None,
             call_owed=request.query_params.get("call", "")[:40],
         )

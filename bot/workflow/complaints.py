@@ -34,7 +34,9 @@ def record_outcome(
             "waits for approval"
         )
     # The alert "a complaint arrived" asked for this outcome.
-    resolve_alerts(session, case, ("complaint",), actor=actor, now=services.clock())
+    resolve_alerts(
+        session, case, ("complaint",), "outcome recorded", actor=actor, now=services.clock()
+    )
     audit.record(
         session,
         at=services.clock(),

@@ -56,13 +56,17 @@ from bot.store.tables import (
     Message,
     Outbox,
     Request,
-    StaffAlert,
     Subject,
     Verification,
     VerificationStatus,
 )
 from bot.workflow.drafts import draft_clarification, draft_reply, open_drafts, supersede_open_drafts
-from bot.workflow.lifecycle import is_open, resolve_verification_alerts, transition
+from bot.workflow.lifecycle import (
+    is_open,
+    resolve_alerts,
+    resolve_verification_alerts,
+    transition,
+)
 from bot.workflow.outbox import (
     REDACT_AFTER_SENDING,
     queue_outbox,
@@ -563,7 +567,9 @@ def confirm_answer(
     if verification.method == Method.PHONE_CALL and not any(
         v.method == Method.PHONE_CALL for v in pending_verifications(session, case)
     ):
-        _resolve_open_alerts(session, case, "call_to_verify", actor=actor, now=services.clock())
+        _resolve_open_alerts(
+            session, case, "call_to_verify", "the call was made", actor=actor, now=services.clock()
+        )
     waiting = unconfirmed_contact_changes(session, case, _changes_of(session, case))
     if case.status in (S.AWAITING_APPROVAL, S.REJECTED) and not waiting:
         alert_staff(
@@ -601,18 +607,10 @@ def _side_of(verification: Verification) -> str:
 
 
 def _resolve_open_alerts(
-    session: Session, case: Request, kind: str, *, actor: str, now: datetime
+    session: Session, case: Request, kind: str, why: str, *, actor: str, now: datetime
 ) -> None:
     """The task an alert asked for is done (a call made): it leaves the list."""
-    for alert in session.exec(
-        select(StaffAlert).where(
-            StaffAlert.request_id == case.id,
-            StaffAlert.kind == kind,
-            col(StaffAlert.resolved_at).is_(None),
-        )
-    ):
-        alert.resolved_at, alert.resolved_by = now, actor
-        session.add(alert)
+    resolve_alerts(session, case, [kind], why, actor=actor, now=now)
 
 
 def confirm_identity(
@@ -645,7 +643,9 @@ def confirm_identity(
         reason=note or "identity confirmed",
         now=services.clock(),
     )
-    resolve_verification_alerts(session, case, actor=actor, now=services.clock())
+    resolve_verification_alerts(
+        session, case, "identity confirmed", actor=actor, now=services.clock()
+    )
     supersede_open_drafts(session, case, purposes=("acknowledgment", "clarification"))
     draft_reply(session, services, case, actor=SYSTEM)
     transition(

@@ -53,7 +53,14 @@ def correct_kinds(
     )
     if "complaint" in before and "complaint" not in wanted:
         # Its "acknowledge it, record the outcome" alert asks for what is no longer asked.
-        resolve_alerts(session, case, ["complaint"], actor=actor, now=services.clock())
+        resolve_alerts(
+            session,
+            case,
+            ["complaint"],
+            "no longer a complaint",
+            actor=actor,
+            now=services.clock(),
+        )
     view = case_view(session, services, case)
     for kind in added:
         handler_for(kind).on_open(view)

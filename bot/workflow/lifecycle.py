@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import ChangedMeanwhile, NoxbotError
 from bot.store import audit
+from bot.store.records import resolve_by
 from bot.store.rows import inserted_in_this_transaction, update_now_if
 from bot.store.tables import (
     FINAL_STATES,
@@ -180,7 +181,8 @@ def transition(
         raise _changed_meanwhile(request, current)
     if target in FINAL_STATES:
         _cancel_pending_verifications(session, request, actor=actor)
-        resolve_verification_alerts(session, request, actor=actor, now=now)
+        ended = f"the case ended ({target})"
+        resolve_verification_alerts(session, request, ended, actor=actor, now=now)
         _supersede_waiting_drafts(session, request, keep_notices=target == RequestStatus.DONE)
 
 
@@ -253,22 +255,29 @@ VERIFICATION_ALERTS = ("call_to_verify", "unverified", "verification_failed")
 
 
 def resolve_verification_alerts(
-    session: Session, request: Request, *, actor: str, now: datetime
+    session: Session, request: Request, why: str, *, actor: str, now: datetime
 ) -> None:
-    resolve_alerts(session, request, VERIFICATION_ALERTS, actor=actor, now=now)
+    resolve_alerts(session, request, VERIFICATION_ALERTS, why, actor=actor, now=now)
 
 
 def resolve_alerts(
-    session: Session, request: Request, kinds: Iterable[str], *, actor: str, now: datetime
+    session: Session,
+    request: Request,
+    kinds: Iterable[str],
+    why: str,
+    *,
+    actor: str,
+    now: datetime,
 ) -> None:
-    """The case's open alerts of these kinds, resolved by what `actor` just did."""
-    for alert in session.exec(
-        select(StaffAlert).where(
-            StaffAlert.request_id == request.id,
-            col(StaffAlert.kind).in_(list(kinds)),
-            col(StaffAlert.resolved_at).is_(None),
+    """The case's open alerts of these kinds, resolved by what `actor` just did (`why`, in
+    words for the case's history)."""
+    for alert in list(
+        session.exec(
+            select(StaffAlert).where(
+                StaffAlert.request_id == request.id,
+                col(StaffAlert.kind).in_(list(kinds)),
+                col(StaffAlert.resolved_at).is_(None),
+            )
         )
     ):
-        alert.resolved_at = now
-        alert.resolved_by = actor
-        session.add(alert)
+        resolve_by(session, alert, why, actor=actor, now=now, case=request)

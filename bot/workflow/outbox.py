@@ -188,7 +188,9 @@ def requeue(session: Session, services: Services, outbox_id: int, *, actor: str)
     session.add(row)
     # Its "could not be sent" alert is answered by this; should it fail again, that is a
     # new alert, not a second one open about the same message.
-    resolve_send_failed(session, row, actor=actor, now=services.clock())
+    resolve_send_failed(
+        session, row, actor=actor, now=services.clock(), why=f"outbox {row.id} queued again"
+    )
     case = session.get(Request, row.request_id) if row.request_id else None
     audit.record(
         session,
@@ -262,5 +264,6 @@ def withdraw_queued(
         if update_now_if(session, row, was, status=OutboxStatus.CANCELLED, last_error=note):
             withdrawn += 1
             if was["status"] == OutboxStatus.FAILED and now is not None:
-                resolve_send_failed(session, row, actor=actor, now=now)
+                why = f"{purpose.replace('_', ' ')} {note}"  # ("reply withdrawn: …")
+                resolve_send_failed(session, row, actor=actor, now=now, why=why)
     return withdrawn

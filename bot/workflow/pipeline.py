@@ -36,6 +36,7 @@ from bot.store.records import (
     contact_kind_of,
     find_reference,
     normalised_or_raw,
+    resolve_by,
     subject_of,
 )
 from bot.store.register import contacts_of
@@ -559,12 +560,18 @@ def decide_triage(
         raise ChangedMeanwhile(f"message {message_id} was decided meanwhile")
     message.label_kinds = [str(k) for k in kinds] if kinds else [RequestKind.NONE]
     message.labelled_by = actor
-    for alert in session.exec(
-        select(StaffAlert).where(StaffAlert.message_id == message.id, StaffAlert.kind == "triage")
+    for alert in list(
+        session.exec(
+            select(StaffAlert).where(
+                StaffAlert.message_id == message.id,
+                StaffAlert.kind == "triage",
+                col(StaffAlert.resolved_at).is_(None),
+            )
+        )
     ):
-        alert.resolved_at = services.clock()
-        alert.resolved_by = actor
-        session.add(alert)
+        resolve_by(
+            session, alert, f"message {message.id} triaged", actor=actor, now=services.clock()
+        )
     audit.record(
         session,
         at=services.clock(),

@@ -148,6 +148,8 @@ _DETAIL_NAMES: frozenset[str] = frozenset(
     | {s.value for s in S}
     | {"verification_challenge", "verification_result", "art19_notice", "no_data"}
     | {"complaint_acknowledgment"}
+    # alert kinds a history entry names ("alert 7 (call_to_verify) resolved: …")
+    | {"call_to_verify", "send_failed", "verification_failed", "erasure_withdrew"}
 )
 _METHOD_VIA = re.compile(
     r"\b(" + "|".join(m.value for m in Method) + r") via (telegram|email|phone)\b"
