@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlmodel import Session, col, select
@@ -32,6 +32,7 @@ from bot.cli.output import Column, iso_as_local, print_table
 from bot.errors import NoxbotError
 from bot.runtime.senders import send_due_once
 from bot.store.audit import GENESIS, chain_head, contains_hash, verify_chain
+from bot.store.records import resolution_notes
 from bot.store.tables import Message, MessageState, Outbox, Request, StaffAlert
 from bot.workflow.cases import call_still_owed, resolve_alert
 from bot.workflow.outbox import requeue
@@ -186,6 +187,8 @@ def alerts_list(
         if not all_alerts:
             query = query.where(col(StaffAlert.resolved_at).is_(None))
         references = _references(session)
+        alerts = list(session.exec(query))
+        how = resolution_notes(session, {a.id for a in alerts if a.resolved_at is not None})
         rows = [
             {
                 "id": a.id,
@@ -195,8 +198,13 @@ def alerts_list(
                 "created_at": a.created_at.isoformat(),
                 "resolved": a.resolved_at is not None,
                 "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+                # who: a staff member, or "noxbot" for what it did by itself
+                "resolved_by": a.resolved_by if a.resolved_at else None,
+                # what staff wrote when they resolved it, or the action that resolved it
+                # ("reply withdrawn: …"); None when neither was said
+                "resolution": how.get(a.id) if a.id is not None else None,
             }
-            for a in session.exec(query)
+            for a in alerts
         ]
     if output_format is OutputFormat.JSON:
         print_json(rows)
@@ -206,11 +214,20 @@ def alerts_list(
         return
     columns = [Column("id", key=True), Column("kind"), Column("what")]
     cells = [[str(r["id"]), name_words(r["kind"]), r["text"]] for r in rows]
-    if all_alerts:  # which of them are dealt with, and when
+    if all_alerts:  # which of them are dealt with, when, by whom and how
         columns.insert(2, Column("resolved"))
         for row, cell in zip(rows, cells, strict=True):
-            cell.insert(2, iso_as_local(row["resolved_at"], zone) if row["resolved_at"] else "")
+            cell.insert(2, _resolved_words(row, zone))
     print_table(console, columns, cells)
+
+
+def _resolved_words(row: dict[str, Any], zone: str) -> str:
+    """When an alert was resolved (a clock in `zone`), by whom, and how: "2026-11-24
+    10:05 CET by staff:eva: called him"; empty while it is open."""
+    if not row["resolved_at"]:
+        return ""
+    words = f"{iso_as_local(row['resolved_at'], zone)} by {row['resolved_by'] or '?'}"
+    return words + (f": {row['resolution']}" if row["resolution"] else "")
 
 
 @alerts_app.command("resolve")
