@@ -1212,7 +1212,7 @@ def test_requests_show_is_the_whole_case_and_a_rejected_draft_does_not_read_as_r
     lines = shown.splitlines()
     assert (
         "Hej, kan ni rätta mitt telefonnummer i ert register till 076-555 12 34? "
-        "Det gamla används inte längre." in lines
+        "Det gamla säger jag upp vid månadsskiftet, till dess går det att nå mig på båda." in lines
     )
     assert any("rejected by staff:" in line and "too stiff" in line for line in lines)
     assert any("draft rejected" in line for line in lines[lines.index("History") :])

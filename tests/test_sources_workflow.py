@@ -627,3 +627,20 @@ def test_no_data_answer_is_refused_when_the_mailbox_holds_an_address_the_message
     assert "info@: 1 by an address the message names" in message
     assert "kund@example.com" not in message
     assert world.drafts(case.reference, purpose="no_data") == []
+
+
+def test_the_demo_calls_erik_on_a_number_his_message_says_still_reaches_him(tmp_path):
+    """Erik wrote that his old number was no longer used, and the demo then verified him by
+    calling that number (DPO review): his message now says it reaches him till the month's
+    end, and the call to it is what staff record."""
+    from rich.console import Console
+
+    from bot.cli.demo import demo
+
+    console = Console(record=True, width=140)
+    result = demo(tmp_path / "demo", console)
+    shown = console.export_text()
+    [erik] = [m for m, _ in result.outcomes if m.sender == "erik.svensson@example.se"]
+    assert "används inte" not in erik.text
+    assert "säger jag upp vid månadsskiftet" in erik.text and "nå mig på båda" in erik.text
+    assert "staff call him on the number on file (his until the" in shown

@@ -75,7 +75,8 @@ DEMO_MESSAGES: tuple[InboundMessage, ...] = (
         sender_name="Erik Svensson",
         subject="Nytt telefonnummer",
         text="Hej, kan ni rätta mitt telefonnummer i ert register till 076-555 12 34? "
-        "Det gamla används inte längre.\n\nErik",
+        "Det gamla säger jag upp vid månadsskiftet, till dess går det att nå mig på "
+        "båda.\n\nErik",
         message_id="<demo-3@example.se>",
     ),
     InboundMessage(
@@ -292,12 +293,13 @@ async def run_demo(directory: Path, console: Console) -> DemoResult:
             session,
             services,
             erik.reference,
-            "called 073-987 65 43, Erik confirmed the new number",
+            "called 073-987 65 43 (his until the month's end), Erik confirmed the new number",
             actor=STAFF,
         )
     console.print(
         Text(
-            "   Erik has no Telegram: staff call him and record it with\n"
+            "   Erik has no Telegram: staff call him on the number on file (his until the\n"
+            "   month's end, he wrote) and record it with\n"
             f"     noxbot requests verify {erik.reference} --by phone --note …"
         )
     )
