@@ -390,3 +390,24 @@ async def test_an_erasure_resolves_the_call_alerts_of_the_persons_other_cases(wo
         ).all()
     assert alert.resolved_at is not None
     assert "+46739876543" not in alert.text and erase.reference in alert.text
+
+
+def test_drafts_edit_of_a_blocked_reply_says_it_is_blocked_not_approve_it(config, tmp_path):
+    """Editing a complaint's reply before its outcome was recorded said 'awaiting approval:
+    approve it with noxbot drafts approve N', while drafts list said 'blocked: complaint
+    outcome not recorded' and approving it was refused."""
+    reference = new_case(tmp_path, ANNA_EMAIL, COMPLAINT)
+    _, output = run("drafts", "list", "--format", "json")
+    [reply] = [d for d in json.loads(output) if d["purpose"] == "reply"]
+    edited = tmp_path / "edited.txt"
+    edited.write_text(reply["text"] + "\nVänliga hälsningar, Eva")
+    code, output = run("drafts", "edit", str(reply["id"]), "--text-file", str(edited))
+    assert code == 0, output
+    said = " ".join(output.split())
+    new_id = reply["id"] + 1
+    assert said.startswith(
+        f"saved as draft {new_id} (version 2 of the reply on {reference}; draft {reply['id']} "
+        f"is replaced), blocked: complaint outcome not recorded; noxbot drafts show {new_id} "
+        "says what holds it"
+    )
+    assert "drafts approve" not in said and "Once it can, approving it will: " in said

@@ -243,11 +243,18 @@ def drafts_edit(
             why=reason or "",
         )
         plan = approval_plan(session, services, new)
-        console.print(
+        saved = (
             f"saved as draft {new.id} (version {new.version} of the {name_words(new.purpose)} "
-            f"on {draft_json(session, new)['reference']}; draft {draft_id} is replaced), awaiting "
-            f"approval: approve it with noxbot drafts approve {new.id}"
+            f"on {draft_json(session, new)['reference']}; draft {draft_id} is replaced)"
         )
+        if plan.held:  # as drafts list says it: approving it now would be refused
+            console.print(
+                f"{saved}, blocked: {'; '.join(plan.held)}; noxbot drafts show {new.id} says "
+                "what holds it"
+            )
+            console.print("Once it can, approving it will: " + "; ".join(plan.will))
+            return
+        console.print(f"{saved}, awaiting approval: approve it with noxbot drafts approve {new.id}")
         console.print("Approving it will: " + "; ".join(plan.will))
 
 
