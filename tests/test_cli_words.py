@@ -279,3 +279,24 @@ async def test_requests_show_says_which_verification_button_was_pressed(tmp_path
     assert '(pressed "No, it wasn\'t me" on the verification challenge)' in shown
     [press] = [m for m in run_json("requests", "show", john)["thread"] if m["button"]]
     assert (press["button"], press["text"]) == ("no", "")
+
+
+def test_requests_list_says_the_day_a_request_came_in_stockholm_not_utc(
+    config, tmp_path, monkeypatch
+):
+    """A mail that came at 00:30 Stockholm time was listed as received the day before (UTC's
+    date), while requests show said 00:30 and the due date counted from the Stockholm day."""
+    monkeypatch.setenv("COLUMNS", "200")
+    eml = tmp_path / "late.eml"
+    eml.write_bytes(
+        b"From: Someone <someone@example.org>\r\nTo: info@noxconsulting.se\r\n"
+        b"Subject: Radera mig\r\nMessage-ID: <late-1@example.org>\r\n"
+        b"Date: Tue, 24 Nov 2026 00:30:00 +0100\r\n\r\n"
+        b"Jag vill att ni raderar alla mina personuppgifter.\r\n"
+    )
+    case = run_json("requests", "new", "--channel", "email", str(eml))
+    assert case["received_at"].startswith("2026-11-23T23:30")  # (the JSON keeps UTC)
+    code, output = run("requests", "list")
+    assert code == 0, output
+    [row] = [line for line in output.splitlines() if case["reference"] in line]
+    assert "2026-11-24" in row and "2026-11-23" not in row

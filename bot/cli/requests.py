@@ -85,7 +85,9 @@ CASE_COLUMNS = (
 )
 
 
-def print_cases(cases: list[dict]) -> None:
+def print_cases(cases: list[dict], zone: str = STOCKHOLM) -> None:
+    """The cases as a table; the date received as a calendar in `zone` reads it (the date the
+    deadline counts from), not UTC's, which is the day before just after midnight."""
     rows = []
     for c in cases:
         verification = c["verification"]
@@ -107,7 +109,7 @@ def print_cases(cases: list[dict]) -> None:
                 ),
                 c["language"],
                 c["channel"],
-                c["received_at"][:10],
+                iso_as_local(c["received_at"], zone)[:10],
                 c["due_date"] + ("\n(ext.)" if c["extended_due_date"] else ""),
                 Text("—") if ended else Text(str(left), style=style),
                 f"{method_words(verification['method'])}: {verification['status']}"
@@ -152,7 +154,7 @@ def requests_list(
             "No requests." if status in ("open", "all") else "No requests with that status."
         )
     else:
-        print_cases(cases)
+        print_cases(cases, settings.organisation.timezone)
 
 
 @requests_app.command("show")
