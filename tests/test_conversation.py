@@ -241,7 +241,7 @@ async def test_an_acknowledgment_held_by_the_one_a_day_limit_says_so_where_the_c
     with talk.session() as session:
         said = case_waits_on(session, talk.services, talk.case(second.reference))
     assert limit in said and f"noxbot drafts approve {held.id}" in said
-    assert "approving the reply withdraws it" in said
+    assert "it is withdrawn unsent when the case moves on" in said
     config = tmp_path / "cli.toml"
     config.write_text(f'[database]\nurl = "{talk.database.engine.url}"\n')
     monkeypatch.setenv("NOXBOT_CONFIG", str(config))

@@ -411,3 +411,25 @@ def test_drafts_edit_of_a_blocked_reply_says_it_is_blocked_not_approve_it(config
         "says what holds it"
     )
     assert "drafts approve" not in said and "Once it can, approving it will: " in said
+
+
+def test_a_held_acknowledgment_is_said_to_go_when_the_identity_is_confirmed_as_it_does(
+    config, tmp_path
+):
+    """'waiting on' said 'leave it: approving the reply withdraws it', but the held
+    acknowledgment was withdrawn (superseded) as soon as staff confirmed the identity by
+    phone, before any reply was approved."""
+    new_case(tmp_path, ERIK_EMAIL, ERASE)
+    second = new_case(tmp_path, ERIK_EMAIL, "Jag vill ha en kopia av mina personuppgifter.")
+    said = waiting_on(second)
+    assert "held by the one-a-day limit" in said
+    assert "approving the reply withdraws it" not in said
+    assert said.endswith(
+        "it is withdrawn unsent when the case moves on (the identity check ends, a "
+        "no-data answer is drafted, or the reply is approved)"
+    )
+    code, output = run("requests", "verify", second, "--by", "phone", "--note", "called")
+    assert code == 0, output
+    _, output = run("requests", "show", second, "--format", "json")
+    [ack] = [d for d in json.loads(output)["drafts"] if d["purpose"] == "acknowledgment"]
+    assert ack["status"] == "superseded"

@@ -74,8 +74,9 @@ def case_waits_on(
     return (
         f"{said}; staff: the acknowledgment (draft {held}) is held by the one-a-day limit "
         "(an automatic acknowledgment already went to this address within the last day) "
-        f"and does not go by itself: approve it to send it now ({where}), or leave it: "
-        "approving the reply withdraws it"
+        f"and does not go by itself: approve it to send it now ({where}), or leave it: it "
+        "is withdrawn unsent when the case moves on (the identity check ends, a no-data "
+        "answer is drafted, or the reply is approved)"
     )
 
 
