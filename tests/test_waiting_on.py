@@ -433,3 +433,23 @@ def test_a_held_acknowledgment_is_said_to_go_when_the_identity_is_confirmed_as_i
     _, output = run("requests", "show", second, "--format", "json")
     [ack] = [d for d in json.loads(output)["drafts"] if d["purpose"] == "acknowledgment"]
     assert ack["status"] == "superseded"
+
+
+def test_drafts_approve_names_the_art19_notice_it_drafted_and_its_id(config, tmp_path):
+    """Approving a rectification or erasure drafts an Art. 19 notice for its own approval, but
+    drafts approve said only 'draft N approved; queued as outbox M': the notice waiting
+    appeared nowhere in its output."""
+    assert run("disclosures", "import", str(ROOT / "examples" / "disclosures.csv"))[0] == 0
+    reference = new_case(tmp_path, "john.carter@example.com", ERASE)
+    code, output = run("requests", "verify", reference, "--by", "phone", "--note", "called")
+    assert code == 0, output
+    _, output = run("drafts", "list", "--format", "json")
+    [reply] = [d for d in json.loads(output) if d["reference"] == reference]
+    code, output = run("drafts", "approve", str(reply["id"]))
+    assert code == 0, output
+    _, listed = run("drafts", "list", "--format", "json")
+    [notice] = [d for d in json.loads(listed) if d["purpose"] == "art19_notice"]
+    assert (
+        f"Art. 19 notice drafted to hr@fintech.example, for staff to approve: draft "
+        f"{notice['id']} (noxbot drafts show {notice['id']})"
+    ) in " ".join(output.split())

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 from rich.text import Text
+from sqlmodel import Session, col, select
 
 from bot.cli.app import (
     KIND_WORDS,
@@ -30,6 +31,7 @@ from bot.cli.app import (
 from bot.cli.helptext import NoxTyper
 from bot.cli.output import Column, print_table, recipient
 from bot.errors import CaseError
+from bot.store.tables import Draft, DraftStatus
 from bot.workflow.approval import approval_plan, approve_draft, blocked_for_now, edit_draft
 from bot.workflow.confirming import expire_verifications
 from bot.workflow.drafts import get_draft, open_drafts, reject_draft
@@ -171,6 +173,8 @@ def drafts_approve(
     """Approve a draft: carry out what it promises and queue it for sending."""
     _, database, services = services_for(config)
     with database.session() as session:
+        case_id = get_draft(session, draft_id).request_id
+        before = set(_waiting_notices(session, case_id))
         outbox = approve_draft(
             session, services, draft_id, actor=staff_actor(), expected_version=version
         )
@@ -178,6 +182,30 @@ def drafts_approve(
             f"draft {draft_id} approved; queued as outbox {outbox.id} to "
             f"{outbox.channel}: {outbox.address}"
         )
+        # The Art. 19 notices approving drafted wait for their own approval: say which.
+        for notice_id, address in _waiting_notices(session, case_id).items():
+            if notice_id not in before:
+                console.print(
+                    f"Art. 19 notice drafted to {address}, for staff to approve: draft "
+                    f"{notice_id} (noxbot drafts show {notice_id})"
+                )
+
+
+def _waiting_notices(session: Session, case_id: int) -> dict[int, str]:
+    """The case's Art. 19 notices waiting for approval: id → address."""
+    return {
+        d.id: d.to_address
+        for d in session.exec(
+            select(Draft)
+            .where(
+                Draft.request_id == case_id,
+                Draft.purpose == "art19_notice",
+                Draft.status == DraftStatus.AWAITING_APPROVAL,
+            )
+            .order_by(col(Draft.id))
+        )
+        if d.id is not None
+    }
 
 
 @drafts_app.command("reject")
