@@ -75,3 +75,17 @@ def test_no_data_answer_is_refused_when_an_address_the_message_names_is_on_file(
     )
     with pytest.raises(CaseError, match="on file"):
         _no_data_draft(world, case.reference)
+
+
+def test_no_data_answer_is_refused_for_a_number_on_file_the_phone_plan_does_not_list(world):
+    """John's +44 7700 900123 is of a range the phone plan keeps for fiction: the register
+    takes it, but only "valid" numbers were read from the message, so a stranger naming it
+    could be sent "no data held" about John's number (DPO review)."""
+    case = world.email(
+        "someone.new@example.net",
+        "Hi, what data do you hold about me? My number is +44 7700 900123.",
+        "My data",
+    )
+    with pytest.raises(CaseError, match="on file"):
+        _no_data_draft(world, case.reference)
+    assert world.drafts(case.reference, purpose="no_data") == []

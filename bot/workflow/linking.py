@@ -338,14 +338,20 @@ def contacts_named(session: Session, services: Services, case: Request) -> list[
     named.extend(("email", a) for a in emails)
     identity = [(m.start, m.end) for m in find_identity_numbers(text)]
     phones: list[str] = []
+    # Possible numbers, as the register takes them (a number of a range the phone plan does
+    # not list yet, such as +44 7700 900…, is on file too): one counts when it is valid or
+    # on file, so that a number on file always refuses the answer.
     matcher = phonenumbers.PhoneNumberMatcher(
-        text, "SE", leniency=phonenumbers.Leniency.VALID, max_tries=100
+        text, "SE", leniency=phonenumbers.Leniency.POSSIBLE, max_tries=100
     )
     for match in matcher:
         if any(match.start < end and start < match.end for start, end in identity):
             continue
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        if number not in ours and number not in phones:
+        counts = phonenumbers.is_valid_number(match.number) or (
+            find_subject(session, "phone", number) is not None
+        )
+        if counts and number not in ours and number not in phones:
             phones.append(number)
         if len(phones) == MAX_NAMED:
             break
