@@ -49,43 +49,57 @@ def test_no_data_answer_names_the_old_address_and_number_the_message_gave(world)
     assert "anna.gammal@example.se" in text and "070-999 88 77" in text
     # Not asked for what the message gave: only for any other than these.
     assert "under en annan e-postadress" not in text
-    assert "än dessa" in text
+    assert "skriv till oss från den e-postadressen" in text
 
 
-def test_no_data_answer_is_refused_when_an_address_the_message_names_is_on_file(world):
-    """Someone writing from a new address who names the address on file is that person's
-    case (or someone posing as them): the answer must not say nothing is held, nor say to
-    the unverified sender that the address is on file; staff are told to link the case."""
-    case = world.email(
-        "anna.ny@example.org",
-        "Hej, jag har bytt adress. Förut skrev jag från anna.lindqvist@example.se. "
-        "Vad har ni för uppgifter om mig?",
-        "Registerutdrag",
+def _heed(world, draft) -> list[str]:
+    from bot.workflow.approval import approval_plan
+
+    with world.database.session() as session:
+        return approval_plan(session, world.services, draft).heed
+
+
+def test_a_named_address_on_file_changes_nothing_the_sender_gets_and_staff_are_told(world):
+    """Someone writing from a new address who names an address on file may be that person,
+    or someone probing the register: whether the answer comes, and what it says, must not
+    depend on it (attacker review: refusing it told the prober "on file" by its absence).
+    Staff read it before approving, by the person's id, and link the case if it is theirs."""
+    asked = "Hej, jag har bytt adress. Förut skrev jag från {}. Vad har ni för uppgifter om mig?"
+    on_file = world.email(
+        "anna.ny@example.org", asked.format("anna.lindqvist@example.se"), "Utdrag"
     )
-    with pytest.raises(CaseError) as refused:
-        _no_data_draft(world, case.reference)
-    message = str(refused.value)
-    assert "names an email address or phone number on file" in message
-    assert f"noxbot requests link {case.reference} --subject" in message
-    assert "anna.lindqvist@example.se" not in message  # (errors reach logs)
-    assert world.drafts(case.reference, purpose="no_data") == []
+    unknown = world.email("per.ny@example.org", asked.format("per.gammal@example.se"), "Utdrag")
+    held, not_held = (
+        _no_data_draft(world, on_file.reference),
+        _no_data_draft(world, unknown.reference),
+    )
+    assert held.text.replace(on_file.reference, "REF").replace("anna.ny@example.org", "X").replace(
+        "anna.lindqvist@example.se", "Y"
+    ) == not_held.text.replace(unknown.reference, "REF").replace("per.ny@example.org", "X").replace(
+        "per.gammal@example.se", "Y"
+    )
+    assert "Vi har inga personuppgifter kopplade till den adressen" in held.text
+    [note] = _heed(world, held)
+    assert "names an email address or phone number on file (person" in note
+    assert f"noxbot requests link {on_file.reference} --subject" in note
+    assert "anna.lindqvist@example.se" not in note  # (the plan reaches the staff chat)
+    assert _heed(world, not_held) == []
     # A number on file, written any way, is found too.
     case = world.email(
         "okand@example.org", "Mitt nummer hos er är 0701234567. Vad har ni om mig?", "Utdrag"
     )
-    with pytest.raises(CaseError, match="on file"):
-        _no_data_draft(world, case.reference)
+    [note] = _heed(world, _no_data_draft(world, case.reference))
+    assert "on file (person" in note
 
 
-def test_no_data_answer_is_refused_for_a_number_on_file_the_phone_plan_does_not_list(world):
+def test_staff_are_told_of_a_named_number_on_file_the_phone_plan_does_not_list(world):
     """John's +44 7700 900123 is of a range the phone plan keeps for fiction: the register
-    takes it, but only "valid" numbers were read from the message, so a stranger naming it
-    could be sent "no data held" about John's number (DPO review)."""
+    takes it, but only "valid" numbers were read from the message, so nothing told staff
+    that a stranger's message named John's number (DPO review)."""
     case = world.email(
         "someone.new@example.net",
         "Hi, what data do you hold about me? My number is +44 7700 900123.",
         "My data",
     )
-    with pytest.raises(CaseError, match="on file"):
-        _no_data_draft(world, case.reference)
-    assert world.drafts(case.reference, purpose="no_data") == []
+    [note] = _heed(world, _no_data_draft(world, case.reference))
+    assert "on file (person" in note

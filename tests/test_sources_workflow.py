@@ -608,11 +608,12 @@ def test_the_request_itself_in_the_mailbox_is_no_data_held(tmp_path, imap_server
     assert draft.purpose == "no_data" and draft.to_address == "okand@example.net"
 
 
-def test_no_data_answer_is_refused_when_the_mailbox_holds_an_address_the_message_names(
-    tmp_path, imap_server
-):
+def test_staff_are_told_when_the_mailbox_holds_an_address_the_message_names(tmp_path, imap_server):
     """ "Search my old address kund@example.com": before, only the sender's new address was
-    searched, and the answer said nothing was held while info@ held that old address's mail."""
+    searched. Now the mailbox is searched for it too, and staff read what it holds before
+    approving; the answer is not refused for it (whether it comes must not tell an
+    unverified sender that the address they named is held: attacker review)."""
+    from bot.workflow.approval import approval_plan
     from bot.workflow.linking import draft_no_data
 
     world = sourced_world(tmp_path, imap_server, "NoDataNamed")
@@ -621,12 +622,12 @@ def test_no_data_answer_is_refused_when_the_mailbox_holds_an_address_the_message
         "Jag vill ha ett registerutdrag. Förut skrev jag från kund@example.com.",
         "Utdrag",
     )
-    with world.session() as session, pytest.raises(CaseError) as refused:
-        draft_no_data(session, world.services, case.reference, actor="staff:eva")
-    message = str(refused.value)
-    assert "info@: 1 by an address the message names" in message
-    assert "kund@example.com" not in message
-    assert world.drafts(case.reference, purpose="no_data") == []
+    with world.session() as session:
+        draft = draft_no_data(session, world.services, case.reference, actor="staff:eva")
+        heed = approval_plan(session, world.services, draft).heed
+    assert any("the sources hold something for an address or number" in h for h in heed)
+    assert any("info@: 1" in h for h in heed)
+    assert not any("kund@example.com" in h for h in heed)
 
 
 def test_the_demo_calls_erik_on_a_number_his_message_says_still_reaches_him(tmp_path):

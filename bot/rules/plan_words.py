@@ -67,6 +67,17 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "the same person opened {reference} ({at}) after this version was drafted: "
             "read it before approving, it may correct this one"
         ),
+        "named_on_file": (
+            "the message names an email address or phone number on file (person {ids}): "
+            "this answer speaks only of the address it came from; if the request is that "
+            "person's, link the case instead (noxbot requests link {reference} --subject "
+            "{first}): they confirm it on their own channel"
+        ),
+        "named_in_sources": (
+            "the sources hold something for an address or number the message names "
+            "({found}): read the message; if the request is that person's, link the case "
+            "instead of sending this answer"
+        ),
         "answered": "{reference}'s reply was approved; this would reach the person after it",
         "case_ended": "{reference} is {status}; its drafts can no longer be sent",
         "notice_first": (
@@ -199,6 +210,17 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
         "newer_case": (
             "samma person öppnade {reference} ({at}) efter att den här versionen skrevs: "
             "läs det innan du godkänner, det kan rätta det här"
+        ),
+        "named_on_file": (
+            "meddelandet nämner en e-postadress eller ett telefonnummer i registret (person "
+            "{ids}): svaret gäller bara adressen det kom från; är begäran den personens, "
+            "koppla ärendet i stället (noxbot requests link {reference} --subject {first}): "
+            "personen bekräftar den i sin egen kanal"
+        ),
+        "named_in_sources": (
+            "källorna har något för en adress eller ett nummer som meddelandet nämner "
+            "({found}): läs meddelandet; är begäran den personens, koppla ärendet i stället "
+            "för att skicka det här svaret"
         ),
         "answered": "svaret i {reference} är godkänt; det här skulle nå personen efter det",
         "case_ended": "{reference} är {status}; dess utkast kan inte längre skickas",

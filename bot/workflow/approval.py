@@ -27,8 +27,9 @@ from bot.rules.policy import kind_labels
 from bot.rules.repeated_values import fold, repeated_values
 from bot.store import audit
 from bot.store.records import S, alert_staff, subject_of
-from bot.store.register import subject_data_values
+from bot.store.register import find_subject, subject_data_values
 from bot.store.tables import (
+    AuditEvent,
     Draft,
     DraftStatus,
     Message,
@@ -56,6 +57,7 @@ from bot.workflow.drafts import (
     written_for,
 )
 from bot.workflow.lifecycle import apply_extension, is_open, transition
+from bot.workflow.linking import NAMED_FOUND, NO_DATA_SEARCHED, contacts_named
 from bot.workflow.outbox import queue_outbox
 from bot.workflow.services import Services
 from handlers import handler_for
@@ -204,6 +206,8 @@ def approval_plan(
         )
     zone = services.settings.organisation.timezone
     heed = _written_since(session, case, draft, language, zone)
+    if draft.purpose == "no_data":
+        heed += _named_held(session, services, case, language)
     return Plan(will, list(blocked), heed, notices, blocked.short())
 
 
@@ -253,6 +257,39 @@ def _written_since(
         plan_words(language, "newer_case", reference=reference, at=local_clock(at, zone))
         for reference, at in newer
     ]
+    return notes
+
+
+def _named_held(session: Session, services: Services, case: Request, language: str) -> list[str]:
+    """A no-data answer's request that names a contact point on file, or one a source holds
+    something for ("search my old address …"): the answer speaks only of the address it
+    came from, and must not tell the unverified sender which of the others is held (its
+    coming or not would); staff read it here, and link the case if it is that person's."""
+    notes: list[str] = []
+    on_file = sorted(
+        {
+            subject.id or 0
+            for kind, value in contacts_named(session, services, case)
+            if (subject := find_subject(session, kind, value)) is not None
+        }
+    )
+    if on_file:
+        ids = ", ".join(str(i) for i in on_file)
+        notes.append(
+            plan_words(
+                language, "named_on_file", ids=ids, reference=case.reference, first=on_file[0]
+            )
+        )
+    searched = session.exec(
+        select(AuditEvent.detail)
+        .where(AuditEvent.request_id == case.id, AuditEvent.action == NO_DATA_SEARCHED)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    if searched and NAMED_FOUND in searched:
+        found = searched.split(NAMED_FOUND, 1)[1]
+        notes.append(
+            plan_words(language, "named_in_sources", found=found, reference=case.reference)
+        )
     return notes
 
 

@@ -9,10 +9,12 @@ only while that address is not on file and no configured source (mailbox, docume
 finds anything for the address or the requester's name (else it would be false).
 
 A request often names the person's other contact points ("try my old address
-anna.old@example.se, or 070-…"): those are searched too, and the answer says they were (it
-does not ask for an address the message gave). One that is on file, or that a source holds
-something for, refuses the answer: staff link the case, and the person on file confirms it
-on their own channel; the unverified sender is never told what is held under it.
+anna.old@example.se, or 070-…"). The answer names them and asks the sender to write from
+them, but says nothing about what is held under them: an unverified sender naming an
+address must not learn whether it is on file, from the letter or from its absence. Staff
+are told before approving when one is on file, or a source holds something for it
+(approval.heed): if the request is that person's, they link the case, and the person
+confirms it on their own channel.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ from bot.workflow.words import challenge_started_words, kinds_words
 from handlers.sources_on_case import add_checklist_item, open_checklist
 
 NO_DATA_TEMPLATE = "no_data.txt.j2"
+#: How the no-data search's history entry says a source holds something for a contact
+#: point the message names (read again by approval.heed).
+NAMED_FOUND = "found for what the message names: "
+NO_DATA_SEARCHED = "no_data_sources_searched"
 #: Contact points of each kind read from one request at most: a person names their old
 #: address or number or two; a list of them is no one person's.
 MAX_NAMED = 5
@@ -273,19 +279,6 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
             "address is on file; the answer cannot say that no data is held"
         )
     named = contacts_named(session, services, case)
-    on_file = sorted(
-        {s.id for kind, value in named if (s := find_subject(session, kind, value)) is not None}
-    )
-    if on_file:
-        # The error reaches the console and logs: which person, by id, never the address.
-        ids = ", ".join(str(i) for i in on_file)
-        raise CaseError(
-            f"{case.reference}: the message names an email address or phone number on file "
-            f"(person {ids}); the answer cannot say that no data is held, nor tell the "
-            "sender what is held under it. Read the message; if it is that person's "
-            f"request, link it (noxbot requests link {case.reference} --subject "
-            f"{on_file[0]}): they confirm it on their own channel"
-        )
     _check_sources(session, services, case, named, actor=actor)
     supersede_open_drafts(
         session,
@@ -393,10 +386,11 @@ def _check_sources(
     actor: str,
 ) -> None:
     """Refuse the no-data answer when a configured source holds something for the requester
-    (by their address, their name, or a contact point their message names) or cannot be
-    searched; a system noxbot cannot reach becomes a checklist item that blocks
-    approval until staff have searched it by hand. Only source names and counts are said
-    (the error reaches the console and logs; what was found does not)."""
+    (by their address or their name) or cannot be searched; what one holds for a contact
+    point the message names is noted for staff instead (see the module). A system noxbot
+    cannot reach becomes a checklist item that blocks approval until staff have searched
+    it by hand. Only source names and counts are said (the error reaches the console and
+    logs; what was found does not)."""
     by_address, by_name = requester_as_person(case)
     by_named = Person(
         None,
@@ -406,6 +400,7 @@ def _check_sources(
     own = _own_message_ids(session, case)
     searched: list[str] = []
     found: list[str] = []
+    for_named: list[str] = []
     down: list[str] = []
 
     def refs(person: Person) -> set[str]:
@@ -424,12 +419,14 @@ def _check_sources(
             continue
         searched.append(source.name)
         counts = [f"{len(at_address)} by the address"] if at_address else []
-        if at_named - at_address:
-            counts.append(f"{len(at_named - at_address)} by an address the message names")
-        if by_names - at_address - at_named:
-            counts.append(f"{len(by_names - at_address - at_named)} by the name only")
+        if by_names - at_address:
+            counts.append(f"{len(by_names - at_address)} by the name only")
         if counts:
             found.append(f"{source.name}: {', '.join(counts)}")
+        if at_named - at_address - by_names:
+            # Not a refusal: whether the answer comes must not tell the sender that an
+            # address they named is held; staff read it before approving (approval.heed).
+            for_named.append(f"{source.name}: {len(at_named - at_address - by_names)}")
     if found:
         raise CaseError(
             f"{case.reference}: the sources hold something for the requester "
@@ -458,10 +455,11 @@ def _check_sources(
         session,
         at=now,
         actor=actor,
-        action="no_data_sources_searched",
+        action=NO_DATA_SEARCHED,
         request=case,
         detail=f"nothing found in: {', '.join(searched) or 'no source configured'}"
-        + (f" (also for {len(named)} contact points the message names)" if named else ""),
+        + (f" (also for {len(named)} contact points the message names)" if named else "")
+        + (f"; {NAMED_FOUND}{', '.join(for_named)}" if for_named else ""),
     )
 
 
