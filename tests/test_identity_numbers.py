@@ -316,3 +316,16 @@ def test_an_organisation_number_in_a_sentence_about_the_personnummer_stays():
         " via mitt bolag (Lindh Konsult AB, 559201-3344)."
     )
     assert mask_identity_numbers(text) == text
+
+
+def test_a_number_wrapped_onto_the_next_line_is_masked_and_a_date_then_a_time_is_not():
+    """A mail program wraps a long line where it can: "811218 9876" arrives as
+    "811218\\n9876"; that was stored unmasked."""
+    assert mask_identity_numbers(f"nummer {PNR[:6]}\n{PNR[6:]} tack") == (
+        "nummer [personnummer borttaget] tack"
+    )
+    assert mask_identity_numbers(f"nummer {PNR[:6]}-\n{PNR[6:]}") == (
+        "nummer [personnummer borttaget]"
+    )
+    for kept in ("Möte 2026-11-24\n1430 i Lund", f"{PNR[:6]}.\n{PNR[6:]}"):
+        assert mask_identity_numbers(kept) == kept

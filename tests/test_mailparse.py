@@ -433,3 +433,27 @@ def test_the_header_after_blank_lines_reads_as_the_whole_mail_does(raw):
 )
 def test_a_header_after_blank_lines_that_cannot_be_told_from_its_beginning_is_none(beginning):
     assert header_after_blank_lines(beginning) is None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain; charset=utf-8", "Mitt personnummer är 811218\n9876 och jag bor i Lund."),
+        ("text/plain; charset=utf-8; format=flowed", "Mitt pnr är 811218 \n9876, tack."),
+        ("text/plain; charset=utf-8", "Jag heter Anna, 811218-\n9876, och vill bli raderad."),
+        ("text/html; charset=utf-8", "<p>Personnummer: 811218<br>9876</p>"),
+    ],
+    ids=["wrapped-at-the-space", "format-flowed", "wrapped-after-the-dash", "html-br"],
+)
+def test_a_personnummer_the_mail_program_wrapped_onto_the_next_line_is_not_stored(
+    content_type, body
+):
+    """Before, a personnummer split by a line break (a mail program wrapping a long line, a
+    <br> in HTML) was stored as written: staff saw the number in the case; now it is masked."""
+    raw = (
+        "From: Anna <anna@example.se>\nTo: dpo@nox.example\nSubject: Radera mig\n"
+        f"Message-ID: <wrap@example.se>\nContent-Type: {content_type}\n\n{body}\n"
+    ).encode()
+    parsed = parse_email(raw)
+    assert "9876" not in parsed.body and "9876" not in parsed.text
+    assert "[personnummer borttaget]" in parsed.text

@@ -28,7 +28,8 @@ _PLUS = "+\uff0b"
 _STOPS = "./\uff0e\uff0f"
 
 # YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with any dash, a space, a
-# dot or a slash before the last four ("811218 9876", "19811218/9876"), the date grouped
+# dot or a slash before the last four ("811218 9876", "19811218/9876"), or a line break where
+# the mail program wrapped the line ("811218\n9876", "811218-\n9876"), the date grouped
 # ("1981 12 18-9876", "81.12.18-9876") and the last four in pairs ("81 12 18-98 76"); never
 # inside a longer run of digits (an invoice or account number).
 _CANDIDATE = re.compile(
@@ -40,7 +41,11 @@ _CANDIDATE = re.compile(
         (?P<inner>[{_SPACES}.\uff0e{_DASHES}])(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
       | (?P<mmdd>\d{{4}})
     )
-    (?P<separator>[{_SPACES}]?[{_PLUS}{_STOPS}{_DASHES}][{_SPACES}]?|[{_SPACES}])?
+    (?P<separator>
+        [{_SPACES}]?[{_PLUS}{_STOPS}{_DASHES}][{_SPACES}]?
+      | [{_SPACES}]?[{_PLUS}{_DASHES}]?[{_SPACES}]?\r?\n
+      | [{_SPACES}]
+    )?
     (?P<last>\d\d[{_SPACES}]?\d\d)
     (?!\d)
     """,
