@@ -329,3 +329,30 @@ def test_a_number_wrapped_onto_the_next_line_is_masked_and_a_date_then_a_time_is
     )
     for kept in ("Möte 2026-11-24\n1430 i Lund", f"{PNR[:6]}.\n{PNR[6:]}"):
         assert mask_identity_numbers(kept) == kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Personnummer saknas. Order 811218-9875",
+        "Personnummer: se bilaga. Telefon: 081234-5678",
+        "Personnummer har ni redan!\nFaktura 231045-0012",
+    ],
+)
+def test_a_number_in_the_next_short_sentence_after_the_name_stays_as_written(text):
+    """A name in the sentence before named the order, phone or invoice number in a short
+    next sentence: it was masked as a personnummer with a typo, and staff lost it."""
+    assert mask_identity_numbers(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "p.nr. 811218-9875",
+        "Pers.nr.: 811218-9875",
+        "Personnummer:\n811218-9875",
+        "Här är mitt personnummer. 811218-9875",
+    ],
+)
+def test_a_full_stop_or_line_break_right_after_the_name_still_names_the_number(text):
+    assert "9875" not in mask_identity_numbers(text)

@@ -132,6 +132,10 @@ NAMED_WITHIN = 40
 NAMED_IN_SENTENCE_WITHIN = 120
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+#: A sentence that ends and another that starts before the number, near the name too
+#: ("Personnummer saknas. Order "): not a full stop right after the name ("p.nr. ",
+#: "Pers.nr.: ") nor a line break right after it ("Personnummer:\n").
+_NEXT_SENTENCE = re.compile(r"[.!?;]\s+\S|\n\s*\S")
 #: What may stand between a name and the number it names right before it: "personnummer:
 #: ", "personnummer är ", "personal number is ".
 _RIGHT_BEFORE = re.compile(r"[\s:=(]*(?:(?:är|is|var|was)[\s:]*)?", re.IGNORECASE)
@@ -167,16 +171,18 @@ def find_identity_numbers(text: str, *, named_too: bool = False) -> list[Identit
 
 def _naming(text: str, names: list[int], start: int) -> int:
     """How closely a naming word (ending at one of `names`, in order) stands before
-    `start`, with no digit between: within NAMED_WITHIN characters, or further within one
-    sentence ("Personnummer: 811218-1238 / Kundnr 200105-1234" names the first number
-    only; "Personnummer saknas. Order 811218-9875" names none)."""
+    `start`, with no digit between: within NAMED_WITHIN characters with no new sentence
+    begun between, or further within one sentence ("Personnummer: 811218-1238 / Kundnr
+    200105-1234" names the first number only; "Personnummer saknas. Order 811218-9875"
+    names none)."""
     index = bisect.bisect_right(names, start) - 1
     if index < 0 or start - names[index] > NAMED_IN_SENTENCE_WITHIN:
         return NOT_NAMED
     between = text[names[index] : start]
     if _DIGIT.search(between) is not None:
         return NOT_NAMED
-    if len(between) > NAMED_WITHIN and _SENTENCE_END.search(between) is not None:
+    ended = _SENTENCE_END if len(between) > NAMED_WITHIN else _NEXT_SENTENCE
+    if ended.search(between) is not None:
         return NOT_NAMED
     return NAMED_RIGHT_BEFORE if _RIGHT_BEFORE.fullmatch(between) else NAMED
 
