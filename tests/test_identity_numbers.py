@@ -356,3 +356,17 @@ def test_a_number_in_the_next_short_sentence_after_the_name_stays_as_written(tex
 )
 def test_a_full_stop_or_line_break_right_after_the_name_still_names_the_number(text):
     assert "9875" not in mask_identity_numbers(text)
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    ["\U000e0100", "\U000e0031", "\ufff9", "\U0001d173"],
+    ids=["variation-selector-17", "tag-digit-one", "interlinear-anchor", "musical-begin-beam"],
+)
+def test_a_number_with_an_invisible_character_from_the_supplementary_planes_is_masked(
+    invisible,
+):
+    """ "811218\\U000e0100-9876" shows as the number on the console (no escape either) and
+    was stored as written: the characters that hide were those of the first plane only."""
+    text = f"Personnummer {PNR[:6]}{invisible}-{PNR[6:]}."
+    assert mask_identity_numbers(text) == f"Personnummer {DEFAULT_MASK}."

@@ -231,10 +231,12 @@ def _kind_despite_a_typo(yymmdd: str) -> str | None:
 
 #: Characters nobody sees, which a number can hide behind ("811218\u200b-1238" shows as
 #: the number): zero-width and joining characters, the soft hyphen, bidi marks, variation
-#: selectors, the BOM. Masking reads the text without them.
+#: selectors (also the supplement's), tag characters, interlinear annotation marks, musical
+#: formatting marks, the BOM. Masking reads the text without them.
 _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
 
 
