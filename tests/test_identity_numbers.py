@@ -370,3 +370,38 @@ def test_a_number_with_an_invisible_character_from_the_supplementary_planes_is_m
     was stored as written: the characters that hide were those of the first plane only."""
     text = f"Personnummer {PNR[:6]}{invisible}-{PNR[6:]}."
     assert mask_identity_numbers(text) == f"Personnummer {DEFAULT_MASK}."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ni har redan mitt personnummer, det gäller fakturan 231045-0012 som är obetald",
+        "Mitt personnummer har ni, och mitt kundnummer är 191203-4411",
+        "Personnummer finns hos er sedan länge, så jag skickar bara ordernumret 811218-9875",
+        "Mitt personnummer, som ni redan borde ha i ert system sedan i våras, 811345-9875",
+    ],
+)
+def test_a_number_after_another_numbers_name_or_a_date_typo_far_from_the_name_stays(text):
+    """Attacker review: the invoice and customer numbers in the sentence after
+    "personnummer" were masked (a day of 45 read as a typo)."""
+    assert mask_identity_numbers(text) == text
+
+
+def test_a_corrected_personnummer_in_the_next_sentence_after_its_name_is_masked():
+    """(Masked before this round's review: a rule that stopped the name at any sentence end
+    near it left both numbers of this real correction in clear; bench/reading_golden.py.)"""
+    text = (
+        "hej, ni har fått fel personnummer på mig i ramavtalet. det ska vara 880605-2219 "
+        "inte 880506-2219. rätta gärna i ert system"
+    )
+    assert mask_identity_numbers(text).count(DEFAULT_MASK) == 2
+    text = "Här kommer mitt personnummer till avtalet som du bad om: 870415-1238."
+    assert DEFAULT_MASK in mask_identity_numbers(text)
+
+
+def test_a_phone_number_after_a_personnummer_stays():
+    """A number found names the next ("… 880605-2219 inte 880506-2219"), but a Swedish
+    mobile number after it is still a phone number."""
+    phone = next(f"07012345{i:02d}" for i in range(100) if luhn_ok(f"07012345{i:02d}"))
+    text = f"Personnummer {PNR[:6]}-{PNR[6:]} och {phone}"
+    assert mask_identity_numbers(text) == f"Personnummer {DEFAULT_MASK} och {phone}"

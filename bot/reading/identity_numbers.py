@@ -132,10 +132,15 @@ NAMED_WITHIN = 40
 NAMED_IN_SENTENCE_WITHIN = 120
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
-#: A sentence that ends and another that starts before the number, near the name too
-#: ("Personnummer saknas. Order "): not a full stop right after the name ("p.nr. ",
-#: "Pers.nr.: ") nor a line break right after it ("Personnummer:\n").
-_NEXT_SENTENCE = re.compile(r"[.!?;]\s+\S|\n\s*\S")
+#: The name of another kind of number, between a name and a number: the number is that
+#: one's ("Ni har mitt personnummer; det gäller fakturan 231045-0012", "Personnummer
+#: saknas. Order 811218-9875"). A sentence end alone near the name is not enough: "fel
+#: personnummer i avtalet. Det ska vara 880605-2219" names it.
+_OTHER_NUMBER = re.compile(
+    r"\b(?:faktura|order|kund|telefon|tel|mobil|org|avtals|ärende|konto|referens|invoice"
+    r"|customer|phone|mobile|account|contract|reference|ref)\w*",
+    re.IGNORECASE,
+)
 #: What may stand between a name and the number it names right before it: "personnummer:
 #: ", "personnummer är ", "personal number is ".
 _RIGHT_BEFORE = re.compile(r"[\s:=(]*(?:(?:är|is|var|was)[\s:]*)?", re.IGNORECASE)
@@ -153,46 +158,62 @@ def find_identity_numbers(text: str, *, named_too: bool = False) -> list[Identit
     if not _may_hold_digits(text):
         return found
     names: list[int] | None = None  # where each naming word ends: found once, if needed
+    # An identity number found names the next as a naming word does ("det ska vara
+    # 880605-2219, inte 880506-2219"): where each ends, in order.
+    ends: list[int] = []
     position = 0
     while (match := _first_candidate(text, position)) is not None:
         kind = _kind_of(match)
         if kind is None and named_too:
             if names is None:
                 names = [name.end() for name in _NAMED.finditer(text)]
-            if names and (naming := _naming(text, names, match.start())) != NOT_NAMED:
+            naming = _naming(text, _last_before(names, ends, match.start()), match.start())
+            if naming != NOT_NAMED:
                 kind = _kind_of(match, named=naming)
         if kind is None:
             position = match.start() + 1  # a look-alike must not hide a number inside it
             continue
         found.append(IdentityNumberMatch(match.start(), match.end(), kind))
+        ends.append(match.end())
         position = match.end()
     return found
 
 
-def _naming(text: str, names: list[int], start: int) -> int:
-    """How closely a naming word (ending at one of `names`, in order) stands before
-    `start`, with no digit between: within NAMED_WITHIN characters with no new sentence
-    begun between, or further within one sentence ("Personnummer: 811218-1238 / Kundnr
+def _last_before(names: list[int], ends: list[int], start: int) -> int | None:
+    """Where the last naming word or identity number before `start` ends (each list in
+    order), or None."""
+    last = [
+        positions[index - 1]
+        for positions in (names, ends)
+        if (index := bisect.bisect_right(positions, start)) > 0
+    ]
+    return max(last) if last else None
+
+
+def _naming(text: str, named_at: int | None, start: int) -> int:
+    """How closely a naming word (or an identity number) ending at `named_at` stands before
+    `start`, with no digit and no other number's name between: within NAMED_WITHIN
+    characters, or further within one sentence ("Personnummer: 811218-1238 / Kundnr
     200105-1234" names the first number only; "Personnummer saknas. Order 811218-9875"
     names none)."""
-    index = bisect.bisect_right(names, start) - 1
-    if index < 0 or start - names[index] > NAMED_IN_SENTENCE_WITHIN:
+    if named_at is None or start - named_at > NAMED_IN_SENTENCE_WITHIN:
         return NOT_NAMED
-    between = text[names[index] : start]
+    between = text[named_at:start]
     if _DIGIT.search(between) is not None:
         return NOT_NAMED
-    ended = _SENTENCE_END if len(between) > NAMED_WITHIN else _NEXT_SENTENCE
-    if ended.search(between) is not None:
+    if len(between) > NAMED_WITHIN and _SENTENCE_END.search(between) is not None:
+        return NOT_NAMED
+    if _OTHER_NUMBER.search(between) is not None:
         return NOT_NAMED
     return NAMED_RIGHT_BEFORE if _RIGHT_BEFORE.fullmatch(between) else NAMED
 
 
 def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
     """The kind of number a candidate is, or None for a look-alike. A `named` one may have
-    a typo: in the check digit, or in the month or the day (not both), when it is written
-    as an identity number (a dash or plus, or the century) or stands right after its name
-    ("Mitt personnummer är 811218 9875"; further off, "fakturanummer 8112189875" after
-    "personnummer saknas" is an invoice's)."""
+    a typo in the check digit when it is written as an identity number (a dash or plus,
+    or the century) or stands right after its name ("Mitt personnummer är 811218 9875";
+    further off, "fakturanummer 8112189875" after "personnummer saknas" is an invoice's),
+    and one right after its name a typo in the month or the day (not both)."""
     century, yy, separator = match["century"], match["yy"], match["separator"] or ""
     yymmdd = yy + (match["mmdd"] or match["mm"] + match["dd"])
     last = "".join(ch for ch in match["last"] if ch.isdigit())
@@ -201,7 +222,7 @@ def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
         # "2026-11-24 1430" is a date and a time: a grouped date counts only with a dash
         # before the last four, as in "1981 12 18-9876".
         return None
-    if century is None and yy in ("07", "08") and not dashed and not named:
+    if century is None and yy in ("07", "08") and not dashed and named != NAMED_RIGHT_BEFORE:
         # "0701234567" and "070123 4567" are Swedish mobile numbers, "0812345678" a
         # Stockholm one; a person born 2007-2008 writing the number without a dash is
         # the rarer reading, and masking a phone number would lose a rectification.
@@ -212,7 +233,11 @@ def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
     written_as_one = dashed or century is not None or named == NAMED_RIGHT_BEFORE
     if not named or not written_as_one:
         return None
-    return kind or _kind_despite_a_typo(yymmdd)
+    if kind is not None:
+        return kind
+    # A typo in the date only right after the name: further off, a date-like number with a
+    # day of 45 is more likely an invoice's than a mistyped personnummer.
+    return _kind_despite_a_typo(yymmdd) if named == NAMED_RIGHT_BEFORE else None
 
 
 def _kind_despite_a_typo(yymmdd: str) -> str | None:
