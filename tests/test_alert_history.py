@@ -24,7 +24,7 @@ def history(world: World, reference: str) -> list[str]:
     """The case's history as `requests show` words it: actor, action, detail."""
     with world.session() as session:
         case = get_case(session, reference)
-        document = case_document_json(session, case, world.clock().date())
+        document = case_document_json(session, world.services, case, world.clock().date())
     return [
         f"{e['actor']} {e['action'].replace('_', ' ')}: {history_words(e['detail'])}"
         for e in document["history"]
