@@ -9,7 +9,13 @@ from bot.errors import CaseError
 from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
 from bot.store.disclosures import forget_disclosures
-from bot.store.forgetting import forget_correspondence, pending_copies, withdraw_pending_copies
+from bot.store.forgetting import (
+    ERASED_FROM_THE_REGISTER,
+    forget_correspondence,
+    note_person_erased,
+    pending_copies,
+    withdraw_pending_copies,
+)
 from bot.store.records import alert_staff
 from bot.store.register import contacts_of, erase_subject, suppress_contacts
 from bot.store.tables import FindingState
@@ -138,6 +144,9 @@ class ErasureHandler(Handler):
         cleared = forget_correspondence(
             view.session, view.services.clock(), subject.id or 0, addresses, view.case
         )
+        note_person_erased(
+            view.session, view.services.clock(), subject.id or 0, view.case, actor=actor
+        )
         removed = erase_subject(view.session, subject)
         view.case.subject_id = None
         view.session.add(view.case)
@@ -146,7 +155,7 @@ class ErasureHandler(Handler):
             for f in findings_of(view.session, view.case, FindingState.ERASED)
         ]
         return (
-            f"erased from the register ({', '.join(removed)}); "
+            f"{ERASED_FROM_THE_REGISTER} ({', '.join(removed)}); "
             f"{'; '.join(elsewhere) + '; ' if elsewhere else ''}{suppressed} suppression "
             f"hashes; content of {cleared} earlier messages and drafts cleared; "
             f"{len(withdrawn)} waiting copies withdrawn"

@@ -453,3 +453,37 @@ def test_drafts_approve_names_the_art19_notice_it_drafted_and_its_id(config, tmp
         f"Art. 19 notice drafted to hr@fintech.example, for staff to approve: draft "
         f"{notice['id']} (noxbot drafts show {notice['id']})"
     ) in " ".join(output.split())
+
+
+async def test_cases_of_an_erased_person_say_with_which_erasure_not_name_unknown(
+    world: World, tmp_path, monkeypatch
+):
+    """After Erik's erasure his cases read "(name unknown)" and "not linked to anyone in the
+    register" on the console, and the CLI showed only his address: staff could not tell an
+    erased person from a stranger (DPO review)."""
+    from tests.cli_kit import run, run_json
+    from tests.web_kit import console_client
+
+    other = world.email(ERIK_EMAIL, "Jag vill ha en kopia av alla personuppgifter ni har om mig.")
+    erase = world.email(ERIK_EMAIL, "Radera alla mina personuppgifter, artikel 17.", "Radering")
+    world.call_confirms(erase.reference)
+    world.approve(world.reply_draft(erase.reference).id)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    monkeypatch.setenv("COLUMNS", "200")
+    for reference in (erase.reference, other.reference):
+        assert run_json("requests", "show", reference)["erased_with"] == erase.reference
+        shown = run("requests", "show", reference)[1]
+        assert f"erased with: {erase.reference}" in shown
+    history = run_json("requests", "show", other.reference)["history"]
+    assert any(e["action"] == "person_erased" and erase.reference in e["detail"] for e in history)
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{other.reference}")).text
+        queue = (await http.get("/?status=")).text
+    assert "erased from the register with" in page and "not linked to anyone" not in page
+    assert f"(erased with {erase.reference})" in queue
+    # A stranger's case says neither.
+    stranger = world.email("okand@example.org", "Radera mig.", "Radera")
+    assert run_json("requests", "show", stranger.reference)["erased_with"] is None
+    assert "erased with" not in run("requests", "show", stranger.reference)[1]

@@ -197,6 +197,8 @@ def print_case_document(case: dict, zone: str = STOCKHOLM) -> None:
     for key, value in case.items():
         if key in SECTIONS or key == "status_words":  # "status" below says it in words
             continue
+        if key == "erased_with" and value is None:  # (said only of a case it concerns)
+            continue
         if key == "from":  # a Telegram chat id alone says nothing: "Telegram user 5550009"
             value = address_words(case["channel"], value)
         elif key == "status":

@@ -15,6 +15,7 @@ from bot.store import audit
 from bot.store.records import resolve_by, resolve_send_failed
 from bot.store.tables import (
     FINAL_STATES,
+    AuditEvent,
     ChecklistItem,
     Draft,
     DraftStatus,
@@ -27,6 +28,50 @@ from bot.store.tables import (
     Verification,
     VerificationStatus,
 )
+
+#: The history entry of a case whose person on file an erasure removed (on the erasure's
+#: own case, the entry of carrying it out): what says "erased with DSR-…" once the case no
+#: longer names anyone on file.
+PERSON_ERASED = "person_erased"
+ERASURE_CARRIED_OUT = "carried_out_erasure"
+ERASED_FROM_THE_REGISTER = "erased from the register"
+
+
+def note_person_erased(
+    session: Session, now: datetime, subject_id: int, erasing: Request, *, actor: str
+) -> None:
+    """Each other case of the person says in its history that the erasure removed them
+    (the case then names no one on file, and staff would not know why)."""
+    for case in session.exec(
+        select(Request).where(Request.subject_id == subject_id, Request.id != erasing.id)
+    ):
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action=PERSON_ERASED,
+            request=case,
+            detail=f"the person on file was erased with {erasing.reference}",
+        )
+
+
+def erased_with(session: Session, case: Request) -> str | None:
+    """The reference of the erasure that removed the case's person from the register, or
+    None (a case that never named anyone on file, or whose person is still there)."""
+    if case.subject_id is not None:
+        return None
+    events = session.exec(
+        select(AuditEvent.action, AuditEvent.detail).where(
+            AuditEvent.request_id == case.id,
+            col(AuditEvent.action).in_([PERSON_ERASED, ERASURE_CARRIED_OUT]),
+        )
+    ).all()
+    for action, detail in events:
+        if action == ERASURE_CARRIED_OUT and detail.startswith(ERASED_FROM_THE_REGISTER):
+            return case.reference
+        if action == PERSON_ERASED:
+            return detail.rsplit(" ", 1)[-1]
+    return None
 
 
 def clear_message(session: Session, message: Message, now: datetime) -> None:

@@ -47,6 +47,7 @@ from bot.rules.verification import Method
 from bot.sources.documents import document_text
 from bot.store import audit
 from bot.store.database import Database, is_refused_conflict, is_transient
+from bot.store.forgetting import erased_with
 from bot.store.records import get_case, resolution_notes, subject_of
 from bot.store.register import as_written
 from bot.store.search import name_contains, text_contains
@@ -742,10 +743,12 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             if overdue and not late:
                 continue
             subject = subject_of(session, case)
+            name = case.requester_name or (subject.name if subject else "")
             rows.append(
                 {
                     "case": case,
-                    "name": case.requester_name or (subject.name if subject else ""),
+                    "name": name,
+                    "erased": None if name else erased_with(session, case),
                     "due": due,
                     "overdue": late,
                     "days_left": working_days_left(due, today) if is_open(case.status) else None,
@@ -836,6 +839,7 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
             case=case,
             waiting=case_waits_on(session, services, case, in_console=True),
             subject=subject_of(session, case),
+            erased=erased_with(session, case),
             edit_reasons=edit_reasons,
             routes=challenge_routes(session, services, case),
             denied=identity_denied(session, case),

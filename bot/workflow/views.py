@@ -12,6 +12,7 @@ from sqlmodel import Session, col, or_, select
 from bot.rules.deadlines import working_days_left
 from bot.rules.kinds import KINDS_NEEDING_VERIFICATION
 from bot.rules.verification import Method, parse_button_data
+from bot.store.forgetting import erased_with
 from bot.store.records import normalised_or_raw
 from bot.store.register import SUBJECT_FIELDS, InvalidContact, normalise_phone
 from bot.store.search import name_contains
@@ -333,6 +334,9 @@ def case_json(session: Session, services: Services, case: Request, today: date) 
         "waiting_on": case_waits_on(session, services, case),
         "requester_name": case.requester_name or (subject.name if subject else None),
         "subject_id": case.subject_id,
+        # The erasure that removed the person from the register (the case then names no
+        # one on file): its reference, else null.
+        "erased_with": erased_with(session, case),
         "language": case.language,
         "channel": case.channel,
         "from": case.requester_address,
