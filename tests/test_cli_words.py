@@ -171,8 +171,8 @@ def test_requests_show_and_verify_say_status_kinds_and_verification_in_words(con
     code, output = run("requests", "verify", reference, "--by", "phone", "--note", "called")
     assert code == 0, output
     assert output.strip() == (
-        f"{reference}: verified by phone; reply drafted (draft to approve: staff: approve, "
-        "edit or reject the draft)"
+        f"{reference}: verified by phone; reply drafted; waiting on staff: approve, edit or "
+        "reject the draft"
     )
     code, output = run("requests", "show", reference)
     lines = output.splitlines()

@@ -330,7 +330,9 @@ async def test_drafts_list_shows_a_reply_approval_would_refuse_as_blocked_with_w
         f"noxbot drafts show {reply.id} says what holds it"
     )
     [case] = [c for c in run_json("requests", "list") if c["reference"] == reference]
-    assert case["waiting_on"] == blocked
+    assert case["waiting_on"] == blocked and case["blocked"] == ["checklist not ticked off"]
+    [row] = [line for line in run("requests", "list")[1].splitlines() if reference in line]
+    assert "draft blocked:" in row and "draft to approve" not in row
     assert run_json("requests", "show", reference)["waiting_on"] == blocked
     async with console_client(world) as (http, _):  # the console's queue and case page
         for page in ("/", f"/cases/{reference}"):

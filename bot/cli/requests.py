@@ -103,7 +103,12 @@ def print_cases(cases: list[dict], zone: str = STOCKHOLM) -> None:
                 "\n".join(name_words(k) for k in c["kinds"]),
                 # An answered case is listed among the open ones only while its Art. 19
                 # notice waits: say so where the status stands, at any width.
-                c["status_words"]
+                # A draft approval would refuse is not "to approve": what holds it, briefly.
+                (
+                    f"draft blocked:\n{'; '.join(c['blocked'])}"
+                    if c["blocked"]
+                    else c["status_words"]
+                )
                 + (
                     "\n(Art. 19 notice to approve)" if ended and c["waiting_on"] != "nobody" else ""
                 ),
@@ -195,7 +200,7 @@ def print_case_document(case: dict, zone: str = STOCKHOLM) -> None:
         return iso_as_local(iso, zone)
 
     for key, value in case.items():
-        if key in SECTIONS or key == "status_words":  # "status" below says it in words
+        if key in SECTIONS or key in ("status_words", "blocked"):  # said in words below
             continue
         if key == "erased_with" and value is None:  # (said only of a case it concerns)
             continue
@@ -390,8 +395,8 @@ def requests_verify(
         case = verify_by_phone(session, services, reference, note, actor=staff_actor())
         if before in ("awaiting_verification", "unverified"):
             console.print(
-                f"{case.reference}: verified by phone; reply drafted "
-                f"({status_words(case.status)}: {case_waits_on(session, services, case)})"
+                f"{case.reference}: verified by phone; reply drafted; waiting on "
+                f"{case_waits_on(session, services, case)}"
             )
         else:
             console.print(

@@ -97,18 +97,32 @@ def _waits_on(
     # "staff: approve …" only for a reply approval would take: one it would refuse (a
     # checklist item open, a code unanswered, a changed register …) says what holds it,
     # decided by the same plan approve_draft refuses by.
+    blocked = draft_blocked(session, services, case)
+    if blocked is None:
+        return said
+    draft, held = blocked
+    where = (
+        "see what holds it on the case page"
+        if in_console
+        else f"noxbot drafts show {draft.id} says what holds it"
+    )
+    return (
+        f"staff: the {name_words(draft.purpose)} cannot be approved yet "
+        f"({'; '.join(held)}): {where}"
+    )
+
+
+def draft_blocked(
+    session: Session, services: Services, case: Request
+) -> tuple[Draft, list[str]] | None:
+    """The case's draft awaiting approval that approval would refuse for now, and why in a
+    few words each; None when there is none (or the case awaits no approval)."""
+    if case.status != RequestStatus.AWAITING_APPROVAL:
+        return None
     for draft in open_drafts(session, case):
         if held := blocked_for_now(session, services, draft):
-            where = (
-                "see what holds it on the case page"
-                if in_console
-                else f"noxbot drafts show {draft.id} says what holds it"
-            )
-            return (
-                f"staff: the {name_words(draft.purpose)} cannot be approved yet "
-                f"({'; '.join(held)}): {where}"
-            )
-    return said
+            return draft, held
+    return None
 
 
 def _state_waits_on(session: Session, case: Request, *, in_console: bool) -> str:
@@ -332,6 +346,9 @@ def case_json(session: Session, services: Services, case: Request, today: date) 
         "status": case.status,
         "status_words": status_words(case.status),
         "waiting_on": case_waits_on(session, services, case),
+        # Why its draft cannot be approved yet, in a few words each (as `drafts list`
+        # says it); empty when nothing holds it.
+        "blocked": (blocked[1] if (blocked := draft_blocked(session, services, case)) else []),
         "requester_name": case.requester_name or (subject.name if subject else None),
         "subject_id": case.subject_id,
         # The erasure that removed the person from the register (the case then names no
