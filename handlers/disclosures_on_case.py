@@ -56,9 +56,10 @@ ACTIONS = {
 }
 
 
-def recipients_to_tell(view: CaseView) -> list[str]:
+def recipients_to_tell(view: CaseView, kind: str) -> list[str]:
     """The recipients the reply says are told; one without an address is a checklist item
-    staff tick off once they have told it another way."""
+    staff tick off once they have told it another way (that the data it received is
+    erased, rectified or restricted: `kind`)."""
     if view.subject is None or view.case.verified_at is None:
         return []
     told: list[str] = []
@@ -72,7 +73,8 @@ def recipients_to_tell(view: CaseView) -> list[str]:
                 view.case,
                 disclosure.recipient,
                 f"tell {disclosure.recipient} (no address on file) that {view.who}'s data it "
-                f"received ({disclosure.what}) is changed by this case (Art. 19)",
+                f"received ({disclosure.what}) is {ACTIONS['en'].get(kind, 'changed')} by this "
+                "case (Art. 19)",
                 view.services.clock(),
             )
     return told

@@ -56,7 +56,7 @@ class ErasureHandler(Handler):
     def draft(self, view: CaseView) -> Section:
         removed: list[tuple[str, str]] = []
         checked: list[str] = []
-        told = recipients_to_tell(view)
+        told = recipients_to_tell(view, "erasure")
         if view.subject is not None and view.case.verified_at is not None:
             findings = search_sources(
                 view.session,

@@ -221,7 +221,7 @@ class RectificationHandler(Handler):
         changes = [
             Change(c["field"], c["label"], c["old"], c["new"]) for c in view.case.requested_changes
         ]
-        told = recipients_to_tell(view) if changes else []
+        told = recipients_to_tell(view, "rectification") if changes else []
         updated: list[tuple[str, str]] = []
         if changes and view.case.verified_at is not None:
             updated = named(view, "rectify", view.services.clock())

@@ -16,7 +16,7 @@ class RestrictionHandler(Handler):
     changes_register = True
 
     def draft(self, view: CaseView) -> Section:
-        told = recipients_to_tell(view)
+        told = recipients_to_tell(view, "restriction")
         restricted: list[tuple[str, str]] = []
         if view.subject is not None and view.case.verified_at is not None:
             restricted = named(view, "restrict", view.services.clock())

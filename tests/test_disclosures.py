@@ -344,3 +344,24 @@ async def test_drafts_list_shows_a_reply_approval_would_refuse_as_blocked_with_w
         tick(session, reference, item["id"], "Ringde Kund Två", actor="eva", now=world.clock())
     [listed] = [d for d in run_json("drafts", "list") if d["id"] == reply.id]
     assert listed["blocked"] == [] and listed["status_words"] == "to approve"
+
+
+def test_once_staff_tick_off_telling_a_recipient_with_no_address_the_plan_says_they_did(
+    disclosed,
+):
+    """The plan still said "staff must tell them another way" after the checklist item was
+    ticked off, and the item said the erased person's data "is changed by this case"
+    (DPO review)."""
+    from bot.workflow.approval import approval_plan
+
+    world = disclosed
+    reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
+    with world.database.session() as session:
+        [item] = sources_json(session, world.case(reference))["checklist"]
+    assert "is erased by this case" in item["task"]
+    with world.database.session() as session:
+        tick(session, reference, item["id"], "Ringde Kund Två", actor="eva", now=world.clock())
+    with world.database.session() as session:
+        will = " ".join(approval_plan(session, world.services, world.reply_draft(reference)).will)
+    assert "staff must tell them another way" not in will
+    assert "draft no Art. 19 notice to Kund Två AB: no address on file; staff told them" in will

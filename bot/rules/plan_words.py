@@ -53,6 +53,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "draft no Art. 19 notice to {items}: no address on file, so no notice can be "
             "sent; staff must tell them another way (the case's checklist)"
         ),
+        "art19_told_by_hand": (
+            "draft no Art. 19 notice to {items}: no address on file; staff told them "
+            "another way (ticked off on the case's checklist)"
+        ),
         # what stands in the way
         "replaced": (
             "draft {id} is version {version}, but version {latest_version} (draft {latest_id}) "
@@ -197,6 +201,10 @@ PLAN_WORDS: dict[str, dict[str, str]] = {
             "inte skriva något meddelande enligt art. 19 till {items}: ingen adress finns, så "
             "inget meddelande kan skickas; personalen måste meddela dem på annat sätt "
             "(ärendets checklista)"
+        ),
+        "art19_told_by_hand": (
+            "inte skriva något meddelande enligt art. 19 till {items}: ingen adress finns; "
+            "personalen har meddelat dem på annat sätt (avbockat på ärendets checklista)"
         ),
         "replaced": (
             "utkast {id} är version {version}, men version {latest_version} (utkast "

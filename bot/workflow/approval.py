@@ -30,6 +30,7 @@ from bot.store.records import S, alert_staff, subject_of
 from bot.store.register import find_subject, subject_data_values
 from bot.store.tables import (
     AuditEvent,
+    ChecklistItem,
     Draft,
     DraftStatus,
     Message,
@@ -409,8 +410,20 @@ def _notices_plan(
     unreached = [name for name, address in planned if not address]
     if reached:
         will.append(plan_words(language, "art19_notices", items="; ".join(reached)))
-    if unreached:
-        will.append(plan_words(language, "art19_no_address", items="; ".join(unreached)))
+    # One whose checklist item staff ticked off was told another way already.
+    told = set(
+        view.session.exec(
+            select(ChecklistItem.source).where(
+                ChecklistItem.request_id == view.case.id,
+                col(ChecklistItem.source).in_(unreached),
+                col(ChecklistItem.done_at).is_not(None),
+            )
+        )
+    )
+    if still := [name for name in unreached if name not in told]:
+        will.append(plan_words(language, "art19_no_address", items="; ".join(still)))
+    if done := [name for name in unreached if name in told]:
+        will.append(plan_words(language, "art19_told_by_hand", items="; ".join(done)))
 
 
 #: What a case's approved reply makes pointless, or contradicts, if it still waits: "your
