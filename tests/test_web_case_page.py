@@ -190,7 +190,9 @@ async def test_a_challenge_reads_queued_until_its_message_has_gone_then_sent(wor
 
     def challenge_line(page: str) -> str:
         [line] = [
-            line for line in re.sub(r"<[^>]+>", "", page).splitlines() if "attempt(s), made" in line
+            line
+            for line in re.sub(r"<[^>]+>", "", page).splitlines()
+            if line.strip().startswith("made 20")
         ]
         return line
 
@@ -257,3 +259,17 @@ async def test_the_case_page_names_each_versions_draft_id_and_what_it_replaces(w
     assert "Saved as a new version (a new draft id" in text
     assert f"version 2 (draft {new.id}; replaces draft {old.id})" in text
     assert f"Version 1 (draft {old.id})" in text and f"Version 2 (draft {new.id})" in text
+
+
+async def test_a_phone_verification_reads_as_a_sentence_without_code_attempts(world):
+    """A call staff recorded read "confirmed , 0 attempt(s)": a call has no codes to count
+    (DPO review)."""
+    from tests.workflow_kit import ERIK_EMAIL
+
+    reference = world.email(ERIK_EMAIL, "Jag vill ha ett registerutdrag.", "Utdrag").reference
+    world.call_confirms(reference)
+    async with console_client(world) as (http, _):
+        page = (await http.get(f"/cases/{reference}")).text
+    text = " ".join(re.sub(r"<[^>]+>", "", page).split())
+    assert "confirmed, made" in text
+    assert "attempt" not in text and "confirmed ," not in text
