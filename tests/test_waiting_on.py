@@ -487,3 +487,16 @@ async def test_cases_of_an_erased_person_say_with_which_erasure_not_name_unknown
     stranger = world.email("okand@example.org", "Radera mig.", "Radera")
     assert run_json("requests", "show", stranger.reference)["erased_with"] is None
     assert "erased with" not in run("requests", "show", stranger.reference)[1]
+
+
+def test_the_call_alert_writes_the_number_as_staff_dial_it(world: World):
+    """Alerts wrote "+46739876543" where letters and the register show the number
+    readably (DPO review)."""
+    from sqlmodel import select
+
+    from bot.store.tables import StaffAlert
+
+    case = world.email(ERIK_EMAIL, "Jag vill ha en kopia av alla personuppgifter ni har om mig.")
+    with world.session() as session:
+        [alert] = session.exec(select(StaffAlert).where(StaffAlert.kind == "call_to_verify")).all()
+    assert f"{case.reference}: call the number on file (+46 73 987 65 43)" in alert.text

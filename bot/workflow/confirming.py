@@ -197,17 +197,20 @@ def start_verification(
         )
     else:
         verification.expires_at = None
+        # Numbers as staff dial them ("+46 70 123 45 67"), as the rest of the console shows.
+        new_value = as_written(confirms_value, confirms_contact or "", "en")
         what = (
-            f"that they asked to change their {confirms_contact} on file to {confirms_value} "
-            f"(and call {confirms_value} too, to hear that the new number is theirs)"
+            f"that they asked to change their {confirms_contact} on file to {new_value} "
+            f"(and call {new_value} too, to hear that the new number is theirs)"
             if confirms_contact
             else "the request"
         )
+        number = as_written(route.address, "phone", "en")
         alert_staff(
             session,
             case,
             "call_to_verify",
-            f"{case.reference}: call the number on file ({route.address}) to confirm {what}, "
+            f"{case.reference}: call the number on file ({number}) to confirm {what}, "
             f"then run: noxbot requests verify {case.reference} --by phone --note '…'",
             now=now,
         )
