@@ -246,6 +246,10 @@ async def test_an_acknowledgment_held_by_the_one_a_day_limit_says_so_where_the_c
     config.write_text(f'[database]\nurl = "{talk.database.engine.url}"\n')
     monkeypatch.setenv("NOXBOT_CONFIG", str(config))
     assert limit in run_json("requests", "show", second.reference)["waiting_on"]
+    [listed] = [d for d in run_json("drafts", "list") if d["id"] == held.id]
+    assert listed["status_words"] == (
+        "to approve (held by the one-a-day limit: goes only if approved)"
+    )
     async with console_client(talk) as (http, _):
         page = (await http.get(f"/cases/{second.reference}")).text
         assert limit in page and "approve it to send it now (on the case page)" in page

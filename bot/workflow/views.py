@@ -56,7 +56,23 @@ def case_waits_on(
     said = _waits_on(session, services, case, in_console=in_console)
     if not is_open(case.status):
         return said
-    held = session.exec(
+    held = held_acknowledgment(session, case)
+    if held is None:
+        return said
+    where = "on the case page" if in_console else f"noxbot drafts approve {held}"
+    return (
+        f"{said}; staff: the acknowledgment (draft {held}) is held by the one-a-day limit "
+        "(an automatic acknowledgment already went to this address within the last day) "
+        f"and does not go by itself: approve it to send it now ({where}), or leave it: it "
+        "is withdrawn unsent when the case moves on (the identity check ends, a no-data "
+        "answer is drafted, or the reply is approved)"
+    )
+
+
+def held_acknowledgment(session: Session, case: Request) -> int | None:
+    """The id of the case's acknowledgment the one-a-day limit held back, still waiting
+    for staff (it goes only if they approve it), or None."""
+    return session.exec(
         select(Draft.id).where(
             Draft.request_id == case.id,
             Draft.purpose == "acknowledgment",
@@ -69,16 +85,6 @@ def case_waits_on(
             ),
         )
     ).first()
-    if held is None:
-        return said
-    where = "on the case page" if in_console else f"noxbot drafts approve {held}"
-    return (
-        f"{said}; staff: the acknowledgment (draft {held}) is held by the one-a-day limit "
-        "(an automatic acknowledgment already went to this address within the last day) "
-        f"and does not go by itself: approve it to send it now ({where}), or leave it: it "
-        "is withdrawn unsent when the case moves on (the identity check ends, a no-data "
-        "answer is drafted, or the reply is approved)"
-    )
 
 
 def _waits_on(
@@ -399,7 +405,14 @@ def draft_json(session: Session, draft: Draft) -> dict[str, Any]:
         "replaces": _version_of(session, draft, draft.version - 1) if draft.version > 1 else None,
         "replaced_by": _version_of(session, draft, draft.version + 1),
         "status": draft.status,
-        "status_words": draft_status_words(draft.status),
+        "status_words": draft_status_words(draft.status)
+        + (
+            " (held by the one-a-day limit: goes only if approved)"
+            if case is not None
+            and draft.purpose == "acknowledgment"
+            and held_acknowledgment(session, case) == draft.id
+            else ""
+        ),
         "purpose": draft.purpose,
         "language": draft.language,
         "to": {"channel": draft.to_channel, "address": draft.to_address},
