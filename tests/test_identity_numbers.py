@@ -405,3 +405,24 @@ def test_a_phone_number_after_a_personnummer_stays():
     phone = next(f"07012345{i:02d}" for i in range(100) if luhn_ok(f"07012345{i:02d}"))
     text = f"Personnummer {PNR[:6]}-{PNR[6:]} och {phone}"
     assert mask_identity_numbers(text) == f"Personnummer {DEFAULT_MASK} och {phone}"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "811218\u00b79876",  # middle dot
+        "811218\u20229876",  # bullet
+        "811218\u16809876",  # ogham space mark
+        "811218\u20289876",  # line separator
+        "811218\u28009876",  # braille blank
+        "".join(f"{d}\u0332" for d in "811218") + "-" + "".join(f"{d}\u0332" for d in "9876"),
+    ],
+)
+def test_a_number_with_an_odd_separator_or_marks_drawn_over_its_digits_is_masked(written):
+    """Attacker review: these left a valid personnummer in clear."""
+    assert mask_identity_numbers(f"Hej {written} här") == f"Hej {DEFAULT_MASK} här"
+
+
+def test_letters_written_with_combining_marks_stay_as_written():
+    text = "A\u030asa O\u0308berg, 070-123 45 67"  # Åsa Öberg, decomposed
+    assert mask_identity_numbers(text) == text

@@ -22,10 +22,10 @@ DEFAULT_MASK = "[personnummer borttaget]"
 #: signs, the small and full-width hyphen-minus (East Asian keyboards); spaces of every width
 #: (non-breaking, thin, em, ideographic …).
 _DASHES = "\\-\u02d7\u2010-\u2015\u2043\u2212\u2796\ufe58\ufe63\uff0d"
-_SPACES = " \u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u2800\u3000"
 #: Plus, full stop and slash, also full-width.
 _PLUS = "+\uff0b"
-_STOPS = "./\uff0e\uff0f"
+_STOPS = "./\u00b7\u2022\u2219\u30fb\uff0e\uff0f"
 
 # YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with any dash, a space, a
 # dot or a slash before the last four ("811218 9876", "19811218/9876"), or a line break where
@@ -259,7 +259,9 @@ def _kind_despite_a_typo(yymmdd: str) -> str | None:
 #: selectors (also the supplement's), tag characters, interlinear annotation marks, musical
 #: formatting marks, the BOM. Masking reads the text without them.
 _INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    # (combining marks too: an underline or a strike drawn over the digits, "8\u03321\u0332")
+    "[\u0300-\u036f\u20d0-\u20ff"
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
     "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
     "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
@@ -304,7 +306,13 @@ def _spans_seen_through(text: str) -> list[tuple[int, int]]:
         run = bisect.bisect_right(starts, index) - 1
         return runs[run][1] + index - runs[run][0]
 
+    def end(index: int) -> int:  # past the marks drawn over the last digit too
+        position = original(index - 1) + 1
+        while position < len(text) and _INVISIBLE.match(text, position):
+            position += 1
+        return position
+
     return [
-        (original(m.start), original(m.end - 1) + 1)
+        (original(m.start), end(m.end))
         for m in find_identity_numbers("".join(visible), named_too=True)
     ]
