@@ -1577,15 +1577,20 @@ def test_a_console_port_already_taken_is_said_in_one_line(config, tmp_path):
         )
 
 
-def test_drafts_edit_keeps_the_reason_given_as_the_console_does(config, tmp_path):
-    """The console asks why for every edit and keeps it; the command had no way to say."""
+def _annas_opt_out_draft(tmp_path, text: str) -> tuple[dict, dict]:
+    """Anna (on file) opts out on Telegram: her case, and its draft as `drafts list` shows it."""
     run("subjects", "import", str(EXAMPLES / "register.csv"))
     note = tmp_path / "note.txt"
-    note.write_text("sluta skicka nyhetsbrev till mig")
+    note.write_text(text)
     case = run_json(
         "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
     )
-    draft = run_json("drafts", "list")[0]
+    return case, run_json("drafts", "list")[0]
+
+
+def test_drafts_edit_keeps_the_reason_given_as_the_console_does(config, tmp_path):
+    """The console asks why for every edit and keeps it; the command had no way to say."""
+    case, draft = _annas_opt_out_draft(tmp_path, "sluta skicka nyhetsbrev till mig")
     text = tmp_path / "text.txt"
     text.write_text(draft["text"] + "\nHälsningar, Eva")
     code, output = run(
@@ -1614,13 +1619,7 @@ def test_drafts_edit_says_which_draft_id_to_use_next_and_lists_show_what_it_repl
 ):
     """Staff read "draft 6 → new version 2 is draft 27" and approved 6 again: the output now
     says the new draft's id first, and list and show say which draft a version replaces."""
-    run("subjects", "import", str(EXAMPLES / "register.csv"))
-    note = tmp_path / "note.txt"
-    note.write_text("Sluta skicka nyhetsbrev till mig.")
-    case = run_json(
-        "requests", "new", "--channel", "telegram", "--from", "5550001", "--text-file", str(note)
-    )
-    old = run_json("drafts", "list")[0]
+    case, old = _annas_opt_out_draft(tmp_path, "Sluta skicka nyhetsbrev till mig.")
     edited = tmp_path / "edited.txt"
     edited.write_text(old["text"] + "\nVänliga hälsningar, Eva")
     code, output = run("drafts", "edit", str(old["id"]), "--text-file", str(edited))

@@ -25,6 +25,13 @@ def disclosed(world: World) -> World:
     return world
 
 
+def cli_on(world, tmp_path, monkeypatch) -> None:
+    """The CLI (tests.cli_kit's run) pointed at `world`'s database."""
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
+    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+
+
 def verified(world: World, text: str, subject: str) -> str:
     outcome = world.email(ANNA_EMAIL, text, subject)
     world.press(ANNA_TELEGRAM, world.verification(outcome.reference).id, yes=True)
@@ -109,9 +116,7 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
     assert waits == (
         f"staff: approve the Art. 19 notice to {BANK}, or edit or reject it (on the case page)"
     )
-    config = tmp_path / "cli.toml"
-    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
-    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    cli_on(world, tmp_path, monkeypatch)
     async with console_client(world) as (http, csrf):
         queue = (await http.get("/")).text
         assert reference in queue and "approve the Art. 19 notice" in queue
@@ -273,9 +278,7 @@ async def test_the_approval_plan_names_the_recipients_that_will_get_an_art19_not
     world = disclosed
     reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
     reply = world.reply_draft(reference)
-    config = tmp_path / "cli.toml"
-    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
-    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    cli_on(world, tmp_path, monkeypatch)
     monkeypatch.setenv("COLUMNS", "200")
     approval = run_json("drafts", "show", str(reply.id))["approval"]
     assert approval["notices"] == [
@@ -311,9 +314,7 @@ async def test_drafts_list_shows_a_reply_approval_would_refuse_as_blocked_with_w
     world = disclosed
     reference = verified(world, "Radera alla mina uppgifter, artikel 17.", "Radering")
     reply = world.reply_draft(reference)
-    config = tmp_path / "cli.toml"
-    config.write_text(f'[database]\nurl = "{world.database.engine.url}"\n')
-    monkeypatch.setenv("NOXBOT_CONFIG", str(config))
+    cli_on(world, tmp_path, monkeypatch)
     monkeypatch.setenv("COLUMNS", "200")
     [listed] = [d for d in run_json("drafts", "list") if d["id"] == reply.id]
     assert listed["status"] == "awaiting_approval"  # (the name scripts read stays)

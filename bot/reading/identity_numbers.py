@@ -137,8 +137,8 @@ _SENTENCE_END = re.compile(r"[.!?;\n]")
 #: saknas. Order 811218-9875"). A sentence end alone near the name is not enough: "fel
 #: personnummer i avtalet. Det ska vara 880605-2219" names it.
 _OTHER_NUMBER = re.compile(
-    r"\b(?:faktura|order|kund|telefon|tel|mobil|org|avtals|ärende|konto|referens|invoice"
-    r"|customer|phone|mobile|account|contract|reference|ref)\w*",
+    r"\b(?:faktura|invoice|order|kund|customer|tel|phone|mobil|org|avtals|contract|ärende"
+    r"|konto|account|ref)\w*",  # (a prefix: "telefon", "mobile", "referens" too)
     re.IGNORECASE,
 )
 #: What may stand between a name and the number it names right before it: "personnummer:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import phonenumbers
 from sqlmodel import Session, col, select
 
 from bot.config import ManualSource
@@ -311,8 +312,6 @@ def contacts_named(session: Session, services: Services, case: Request) -> list[
     anna.old@example.se / 070-…"), normalised ("email"/"phone", value), in the order
     written: not the sender's own, not ours (a quoted letter of ours names them), not a
     personnummer read as a number; at most MAX_NAMED of each."""
-    import phonenumbers
-
     text = case_view(session, services, case).request_text
     org = services.settings.organisation
     ours = {normalised_or_raw(ChannelName.EMAIL, org.email)}

@@ -50,10 +50,22 @@ from bot.workflow.words import (
 def case_waits_on(
     session: Session, services: Services, case: Request, *, in_console: bool = False
 ) -> str:
-    """Whom the case waits on (_waits_on), and, when its acknowledgment was held back by the
-    one-a-day limit on automatic acknowledgments, that it was and what staff can do: it
-    does not go by itself, and before, nothing said why it waited."""
-    said = _waits_on(session, services, case, in_console=in_console)
+    """Whom the case waits on and what they are to do (_waiting)."""
+    return _waiting(session, case, draft_blocked(session, services, case), in_console=in_console)
+
+
+def _waiting(
+    session: Session,
+    case: Request,
+    blocked: tuple[Draft, list[str]] | None,
+    *,
+    in_console: bool,
+) -> str:
+    """Whom the case waits on (_waits_on; `blocked`: its draft approval would refuse, as
+    draft_blocked finds it), and, when its acknowledgment was held back by the one-a-day
+    limit on automatic acknowledgments, that it was and what staff can do: it does not go
+    by itself, and before, nothing said why it waited."""
+    said = _waits_on(session, case, blocked, in_console=in_console)
     if not is_open(case.status):
         return said
     held = held_acknowledgment(session, case)
@@ -88,7 +100,7 @@ def held_acknowledgment(session: Session, case: Request) -> int | None:
 
 
 def _waits_on(
-    session: Session, services: Services, case: Request, *, in_console: bool = False
+    session: Session, case: Request, blocked: tuple[Draft, list[str]] | None, *, in_console: bool
 ) -> str:
     """Whom the case waits on and what they are to do, as `requests show`, `requests list`
     and the console's queue and case page say it. The state alone is not enough: a phone
@@ -103,7 +115,6 @@ def _waits_on(
     # "staff: approve …" only for a reply approval would take: one it would refuse (a
     # checklist item open, a code unanswered, a changed register …) says what holds it,
     # decided by the same plan approve_draft refuses by.
-    blocked = draft_blocked(session, services, case)
     if blocked is None:
         return said
     draft, held = blocked
@@ -346,15 +357,16 @@ def case_json(session: Session, services: Services, case: Request, today: date) 
     ).first()
     due = case.extended_due_date if case.extended and case.extended_due_date else case.due_date
     subject = session.get(Subject, case.subject_id) if case.subject_id else None
+    blocked = draft_blocked(session, services, case)  # (once: "waiting_on" says it too)
     return {
         "reference": case.reference,
         "kinds": list(case.kinds),
         "status": case.status,
         "status_words": status_words(case.status),
-        "waiting_on": case_waits_on(session, services, case),
+        "waiting_on": _waiting(session, case, blocked, in_console=False),
         # Why its draft cannot be approved yet, in a few words each (as `drafts list`
         # says it); empty when nothing holds it.
-        "blocked": (blocked[1] if (blocked := draft_blocked(session, services, case)) else []),
+        "blocked": blocked[1] if blocked else [],
         "requester_name": case.requester_name or (subject.name if subject else None),
         "subject_id": case.subject_id,
         # The erasure that removed the person from the register (the case then names no
