@@ -109,6 +109,22 @@ def test_two_rights_in_one_mail_are_both_found():
     ]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jag vill ha ut mina personuppgifter.",
+        "Hej! Jag begär ut mina personuppgifter. Mvh Karin",
+        "Jag vill ha ut mina uppgifter.",
+    ],
+)
+def test_asking_to_have_ones_data_handed_out_is_access_without_triage(text):
+    """ "Ha ut" / "begära ut" is how Swedish asks to be given a copy (of records, of data):
+    before, these went to staff triage as unsure (0.07-0.38)."""
+    result = classify(text)
+    assert [k.value for k in result.kinds] == ["access"]
+    assert result.confidence >= 0.6
+
+
 def test_typo_without_diacritics_is_still_erasure():
     assert kinds("radera mina uppgifer", channel="chat") == ["erasure"]
     assert kinds("ta bort allt om mej", channel="chat") == ["erasure"]

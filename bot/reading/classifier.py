@@ -382,7 +382,7 @@ _P: dict[RequestKind, list[tuple[str, float, bool]]] = {
             False,
         ),
         (
-            r"\b(?:fa|se|ta del av|fa ut|fa se|fa ta del av|fa tillgang till|begara ut) (?:en kopia (?:av|pa) )?(?:alla |de |vilka )?(?:mina (?:person)?uppgifter|(?:person)?uppgifter(?:na)? (?:ni har )?(?:om|pa) (?:mig|mej)|vad ni har (?:om|pa) (?:mig|mej))",
+            r"\b(?:fa|se|ta del av|fa ut|far ut|ha ut|fa se|fa ta del av|fa tillgang till|begara ut|begar ut) (?:en kopia (?:av|pa) )?(?:alla |de |vilka )?(?:mina (?:person)?uppgifter|(?:person)?uppgifter(?:na)? (?:ni har )?(?:om|pa) (?:mig|mej)|vad ni har (?:om|pa) (?:mig|mej))",
             STRONG,
             False,
         ),
