@@ -57,6 +57,58 @@ def test_personnummer_as_word_and_outlook_write_it_is_masked(written):
     assert mask_identity_numbers(f"Mitt pnr: {written}.") == "Mitt pnr: [personnummer borttaget]."
 
 
+@pytest.mark.parametrize(
+    "mark",
+    ["_", "|", "'", "\u3002", "\u2019", "\uff3f", "\uff5c", "\uff0e", "\uff0d", "*", "#", "~"],
+    ids=[
+        "underscore",
+        "bar",
+        "apostrophe",
+        "ideographic-full-stop",
+        "right-quote",
+        "fullwidth-underscore",
+        "fullwidth-bar",
+        "fullwidth-full-stop",
+        "fullwidth-hyphen",
+        "star",
+        "hash",
+        "tilde",
+    ],
+)
+def test_personnummer_with_any_mark_between_the_groups_is_masked(mark):
+    """ "811218_9876", "811218|9876", "811218'9876" and "811218\u30029876" were stored as
+    written (attacker review): any mark that is no letter, digit or space joins the groups."""
+    for written in (f"{PNR[:6]}{mark}{PNR[6:]}", f"19{PNR[:6]}{mark}{PNR[6:]}"):
+        assert mask_identity_numbers(f"Mitt pnr är {written}, tack") == (
+            f"Mitt pnr är {DEFAULT_MASK}, tack"
+        ), written
+    assert mask_identity_numbers(f"Mitt pnr är {PNR[:6]} {mark} {PNR[6:]}.") == (
+        f"Mitt pnr är {DEFAULT_MASK}."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Fakturor {PNR[:6]}, {PNR[6:]} och 1234",  # a list of numbers
+        f"Order {PNR[:6]}; {PNR[6:]}",
+        f"Order {PNR[:6]} ({PNR[6:]} kr)",
+        f"Kund {PNR[:6]}: {PNR[6:]} kr",
+    ],
+)
+def test_numbers_listed_or_bracketed_one_after_the_other_stay(text):
+    assert mask_identity_numbers(text) == text
+
+
+@pytest.mark.parametrize("mark", ["_", "|", "'", "\u3002", ".", "/"])
+def test_a_mistyped_personnummer_named_as_one_with_any_mark_between_the_groups_is_masked(mark):
+    assert mask_identity_numbers(f"Personnummer: 811218{mark}9875") == (
+        f"Personnummer: {DEFAULT_MASK}"
+    )
+    further = "Mitt personnummer, som ni redan har sedan förra året, är "
+    assert mask_identity_numbers(f"{further}811218{mark}9875") == f"{further}{DEFAULT_MASK}"
+
+
 #: A grouped date followed by a time whose digits happen to pass the Luhn check.
 DATE_AND_TIME = with_check_digit("261124143")
 
@@ -83,6 +135,36 @@ DATE_AND_TIME = with_check_digit("261124143")
     ],
 )
 def test_phone_org_and_invoice_numbers_and_dates_stay_whatever_the_separators(text):
+    assert mask_identity_numbers(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026/12/18",
+        "18.12.2026",
+        "18/12/2026",
+        "2026-12-18 kl. 14:30",
+        "kl 14.30",
+        "Belopp: 811 218,98 kr",
+        "Belopp: 811218,98 kr",
+        "Faktura INV-2026-1234, order #811218",
+        "Faktura 811218_9875",  # no valid check digit, not named
+        "+46 70 123 45 67",
+        "070-123 45 67",
+        "070/123 45 67",
+        "556677-8899",  # organisation numbers: the "month" is 20 or more
+        "556677_8899",
+        "556677|8899",
+        "192.168.12.18",
+        "81.12.18.98",
+        "version 1.12.18",
+        "v2.81.12.18",
+        "Bankgiro 5050-1055",
+        "Plusgiro 12 34 56-7",
+    ],
+)
+def test_dates_times_amounts_and_numbers_staff_need_stay(text):
     assert mask_identity_numbers(text) == text
 
 
@@ -179,7 +261,7 @@ def test_looking_only_where_digits_start_finds_what_searching_everywhere_finds()
     from bot.reading.identity_numbers import _CANDIDATE, _first_candidate
 
     chance = random.Random(12)
-    alphabet = "0123456789" * 4 + "-+ ./\u2013\u00a0x٣"
+    alphabet = "0123456789" * 4 + "-+ ./\u2013\u00a0x٣_|'\u3002,("
     texts = [f"{PNR[:6]}-{PNR[6:]} och +{SAMORDNING}, 19{PNR}", "1" * 40]
     texts += ["".join(chance.choices(alphabet, k=chance.randint(5, 60))) for _ in range(400)]
     for text in texts:

@@ -23,15 +23,19 @@ DEFAULT_MASK = "[personnummer borttaget]"
 #: (non-breaking, thin, em, ideographic …).
 _DASHES = "\\-\u02d7\u2010-\u2015\u2043\u2212\u2796\ufe58\ufe63\uff0d"
 _SPACES = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u2800\u3000"
-#: Plus, full stop and slash, also full-width.
+#: Plus, also full-width.
 _PLUS = "+\uff0b"
-_STOPS = "./\u00b7\u2022\u2219\u30fb\uff0e\uff0f"
+#: Marks that list or bracket numbers ("811218, 9876", "811218 (9876 kr)"): between the
+#: groups only with no space around them.
+_LISTING = ",:;()\\[\\]{}<>"
 
-# YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with any dash, a space, a
-# dot or a slash before the last four ("811218 9876", "19811218/9876"), or a line break where
-# the mail program wrapped the line ("811218\n9876", "811218-\n9876"), the date grouped
-# ("1981 12 18-9876", "81.12.18-9876") and the last four in pairs ("81 12 18-98 76"); never
-# inside a longer run of digits (an invoice or account number).
+# YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with a space or any one
+# mark before the last four ("811218 9876", "19811218/9876", "811218_9876", "811218|9876",
+# "811218'9876", "811218\u30029876": what is no letter, digit or space, with spaces around
+# it or not), or a line break where the mail program wrapped the line ("811218\n9876",
+# "811218-\n9876"), the date grouped ("1981 12 18-9876", "81.12.18-9876") and the last four
+# in pairs ("81 12 18-98 76"); never inside a longer run of digits (an invoice or account
+# number).
 _CANDIDATE = re.compile(
     rf"""
     (?<![\d{_PLUS}{_DASHES}])
@@ -42,7 +46,8 @@ _CANDIDATE = re.compile(
       | (?P<mmdd>\d{{4}})
     )
     (?P<separator>
-        [{_SPACES}]?[{_PLUS}{_STOPS}{_DASHES}][{_SPACES}]?
+        [{_SPACES}]?(?:[^\w\s{_LISTING}]|_)[{_SPACES}]?
+      | [{_LISTING}]
       | [{_SPACES}]?[{_PLUS}{_DASHES}]?[{_SPACES}]?\r?\n
       | [{_SPACES}]
     )?
@@ -52,6 +57,8 @@ _CANDIDATE = re.compile(
     re.VERBOSE,
 )
 _DASH_OR_PLUS = re.compile(rf"[{_PLUS}{_DASHES}]")
+#: A mark between the groups, not only spaces or a line break ("811218_9875").
+_MARK = re.compile(rf"[^{_SPACES}\r\n]")
 
 
 @dataclass(frozen=True)
@@ -210,14 +217,15 @@ def _naming(text: str, named_at: int | None, start: int) -> int:
 
 def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
     """The kind of number a candidate is, or None for a look-alike. A `named` one may have
-    a typo in the check digit when it is written as an identity number (a dash or plus,
-    or the century) or stands right after its name ("Mitt personnummer är 811218 9875";
-    further off, "fakturanummer 8112189875" after "personnummer saknas" is an invoice's),
-    and one right after its name a typo in the month or the day (not both)."""
+    a typo in the check digit when it is written as an identity number (a mark between the
+    groups, or the century) or stands right after its name ("Mitt personnummer är 811218
+    9875"; further off, "fakturanummer 8112189875" after "personnummer saknas" is an
+    invoice's), and one right after its name a typo in the month or the day (not both)."""
     century, yy, separator = match["century"], match["yy"], match["separator"] or ""
     yymmdd = yy + (match["mmdd"] or match["mm"] + match["dd"])
     last = "".join(ch for ch in match["last"] if ch.isdigit())
     dashed = _DASH_OR_PLUS.search(separator) is not None
+    marked = _MARK.search(separator) is not None
     if match["inner"] and not dashed:
         # "2026-11-24 1430" is a date and a time: a grouped date counts only with a dash
         # before the last four, as in "1981 12 18-9876".
@@ -230,7 +238,7 @@ def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
     kind = _date_kind(yymmdd, century)
     if kind is not None and luhn_ok(yymmdd + last):
         return kind
-    written_as_one = dashed or century is not None or named == NAMED_RIGHT_BEFORE
+    written_as_one = marked or century is not None or named == NAMED_RIGHT_BEFORE
     if not named or not written_as_one:
         return None
     if kind is not None:
