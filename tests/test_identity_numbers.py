@@ -88,6 +88,31 @@ def test_personnummer_with_any_mark_between_the_groups_is_masked(mark):
 
 
 @pytest.mark.parametrize(
+    "written",
+    [
+        f"19{PNR[:2]}/{PNR[2:4]}/{PNR[4:6]}-{PNR[6:]}",
+        f"{PNR[:2]}.{PNR[2:4]}.{PNR[4:6]}.{PNR[6:]}",
+        f"{PNR[:2]}/{PNR[2:4]}/{PNR[4:6]}-{PNR[6:]}",
+        f"{PNR[:2]}/{PNR[2:4]}/{PNR[4:6]}/{PNR[6:]}",
+        f"19{PNR[:2]}.{PNR[2:4]}.{PNR[4:6]}.{PNR[6:]}",
+        f"{PNR[:2]}_{PNR[2:4]}_{PNR[4:6]}_{PNR[6:]}",
+        f"{PNR[:2]}\u3002{PNR[2:4]}\u3002{PNR[4:6]}\u3002{PNR[6:]}",
+        f"{PNR[:2]} {PNR[2:4]} {PNR[4:6]} / {PNR[6:]}",
+    ],
+)
+def test_personnummer_with_slashes_or_dots_between_the_date_parts_is_masked(written):
+    """ "1981/12/18-9876", "81.12.18.9876" and "81/12/18-9876" were stored as written
+    (attacker review): the date's parts may be joined by any one mark, as the groups are."""
+    assert mask_identity_numbers(f"Mitt pnr är {written}, tack") == (
+        f"Mitt pnr är {DEFAULT_MASK}, tack"
+    )
+
+
+def test_a_mistyped_personnummer_named_as_one_with_a_dotted_date_is_masked():
+    assert mask_identity_numbers("Personnummer: 81.12.18.9875") == f"Personnummer: {DEFAULT_MASK}"
+
+
+@pytest.mark.parametrize(
     "text",
     [
         f"Fakturor {PNR[:6]}, {PNR[6:]} och 1234",  # a list of numbers
@@ -143,6 +168,11 @@ def test_phone_org_and_invoice_numbers_and_dates_stay_whatever_the_separators(te
     [
         "2026/12/18",
         "18.12.2026",
+        f"2026/11/24 {DATE_AND_TIME[6:]}",  # a date and a time whose digits pass the check
+        f"26/11/24 {DATE_AND_TIME[6:]}",
+        f"26.11.24 {DATE_AND_TIME[6:]}",
+        f"2026/11/24 kl {DATE_AND_TIME[6:]}",
+        f"2026/11/24, {DATE_AND_TIME[6:]}",
         "18/12/2026",
         "2026-12-18 kl. 14:30",
         "kl 14.30",

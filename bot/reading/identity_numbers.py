@@ -4,8 +4,9 @@ The policy says NOX does not need them, so they are masked before a message is s
 candidate counts only with a valid date (coordination numbers add 60 to the day) and a
 valid Luhn check digit, so phone, organisation and invoice numbers stay as written; one
 the text names as an identity number just before it is masked with a typo too (in the check
-digit, the month or the day: people mistype their own). Any dash, space, full-width or
-invisible character people or their keyboards put in a number is read through.
+digit, the month or the day: people mistype their own). Any dash, space, other mark,
+full-width or invisible character people or their keyboards put in a number is read
+through.
 """
 
 from __future__ import annotations
@@ -33,16 +34,16 @@ _LISTING = ",:;()\\[\\]{}<>"
 # mark before the last four ("811218 9876", "19811218/9876", "811218_9876", "811218|9876",
 # "811218'9876", "811218\u30029876": what is no letter, digit or space, with spaces around
 # it or not), or a line break where the mail program wrapped the line ("811218\n9876",
-# "811218-\n9876"), the date grouped ("1981 12 18-9876", "81.12.18-9876") and the last four
-# in pairs ("81 12 18-98 76"); never inside a longer run of digits (an invoice or account
-# number).
+# "811218-\n9876"), the date grouped by spaces or one such mark ("1981 12 18-9876",
+# "81.12.18.9876", "1981/12/18-9876") and the last four in pairs ("81 12 18-98 76"); never
+# inside a longer run of digits (an invoice or account number).
 _CANDIDATE = re.compile(
     rf"""
     (?<![\d{_PLUS}{_DASHES}])
     (?P<century>19|20)?
     (?P<yy>\d\d)
     (?:
-        (?P<inner>[{_SPACES}.\uff0e{_DASHES}])(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
+        (?P<inner>[{_SPACES}]|[^\w\s{_LISTING}]|_)(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
       | (?P<mmdd>\d{{4}})
     )
     (?P<separator>
@@ -226,9 +227,9 @@ def _kind_of(match: re.Match[str], *, named: int = NOT_NAMED) -> str | None:
     last = "".join(ch for ch in match["last"] if ch.isdigit())
     dashed = _DASH_OR_PLUS.search(separator) is not None
     marked = _MARK.search(separator) is not None
-    if match["inner"] and not dashed:
-        # "2026-11-24 1430" is a date and a time: a grouped date counts only with a dash
-        # before the last four, as in "1981 12 18-9876".
+    if match["inner"] and not marked:
+        # "2026-11-24 1430" is a date and a time: a grouped date counts only with a mark
+        # before the last four, as in "1981 12 18-9876" and "81.12.18.9876".
         return None
     if century is None and yy in ("07", "08") and not dashed and named != NAMED_RIGHT_BEFORE:
         # "0701234567" and "070123 4567" are Swedish mobile numbers, "0812345678" a
