@@ -538,3 +538,32 @@ def test_a_number_with_an_odd_separator_or_marks_drawn_over_its_digits_is_masked
 def test_letters_written_with_combining_marks_stay_as_written():
     text = "A\u030asa O\u0308berg, 070-123 45 67"  # Åsa Öberg, decomposed
     assert mask_identity_numbers(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mitt personnummer, som står på fakturan, är 811318-9876",  # a typo in the month
+        "Mitt personnummer, som ni har fel i kundregistret, är 811248-9876",  # in the day
+        "My personal identity number, which is on the invoice, is 811318-9876",
+        "Mitt personnummer, som står på fakturan, är 8112189875",
+    ],
+)
+def test_a_mistyped_personnummer_after_a_clause_about_its_name_is_masked(text):
+    """ "personnummer, som står på fakturan, är 811318-9876" was stored as written
+    (attacker review): the invoice's name in the clause stopped the naming."""
+    masked = mask_identity_numbers(text)
+    assert masked.endswith(DEFAULT_MASK) and "987" not in masked, masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mitt personnummer, som ni har, och fakturanumret, är 231045-0012",
+        "Personnummer, som ni bad om, finns på fakturan 231045-0012",
+        "Mitt personnummer, som ni redan har. Fakturan, som är obetald, är 231045-0012",
+        "Mitt personnummer, som ni frågade om, är inte det på fakturan 231045-0012",
+    ],
+)
+def test_an_invoice_number_after_a_clause_that_does_not_end_at_it_stays(text):
+    assert mask_identity_numbers(text) == text

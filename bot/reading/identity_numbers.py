@@ -152,6 +152,14 @@ _OTHER_NUMBER = re.compile(
 #: What may stand between a name and the number it names right before it: "personnummer:
 #: ", "personnummer är ", "personal number is ".
 _RIGHT_BEFORE = re.compile(r"[\s:=(]*(?:(?:är|is|var|was)[\s:]*)?", re.IGNORECASE)
+#: A clause about the name set off by commas, then "är", right before the number: "Mitt
+#: personnummer, som står på fakturan, är 811318-9876" says what the personnummer is, even
+#: with another number's name inside the clause. (One comma more, "personnummer, som ni
+#: har, och fakturanumret, är …", and the number may be the invoice's.)
+_CLAUSE_RIGHT_BEFORE = re.compile(
+    r"\s*,\s*(?:som|vilket|which|that)\b[^,.!?;\n]*,\s*(?:är|is|var|was)[\s:]*",
+    re.IGNORECASE,
+)
 
 #: How closely a name stands before a number: not at all, in reach, right before it.
 NOT_NAMED, NAMED, NAMED_RIGHT_BEFORE = 0, 1, 2
@@ -203,7 +211,8 @@ def _naming(text: str, named_at: int | None, start: int) -> int:
     `start`, with no digit and no other number's name between: within NAMED_WITHIN
     characters, or further within one sentence ("Personnummer: 811218-1238 / Kundnr
     200105-1234" names the first number only; "Personnummer saknas. Order 811218-9875"
-    names none)."""
+    names none); right before it also after a clause about the name ("personnummer, som
+    står på fakturan, är "), whatever number's name the clause holds."""
     if named_at is None or start - named_at > NAMED_IN_SENTENCE_WITHIN:
         return NOT_NAMED
     between = text[named_at:start]
@@ -211,6 +220,8 @@ def _naming(text: str, named_at: int | None, start: int) -> int:
         return NOT_NAMED
     if len(between) > NAMED_WITHIN and _SENTENCE_END.search(between) is not None:
         return NOT_NAMED
+    if _CLAUSE_RIGHT_BEFORE.fullmatch(between) is not None:
+        return NAMED_RIGHT_BEFORE
     if _OTHER_NUMBER.search(between) is not None:
         return NOT_NAMED
     return NAMED_RIGHT_BEFORE if _RIGHT_BEFORE.fullmatch(between) else NAMED
