@@ -567,3 +567,15 @@ def test_a_mistyped_personnummer_after_a_clause_about_its_name_is_masked(text):
 )
 def test_an_invoice_number_after_a_clause_that_does_not_end_at_it_stays(text):
     assert mask_identity_numbers(text) == text
+
+
+@pytest.mark.parametrize("letter", ["\u30fc", "\uff70", "\u4e00", "\u3161", "\u1173"])
+def test_a_personnummer_with_a_letter_drawn_as_a_dash_between_the_groups_is_masked(letter):
+    """ "811218ー9876" (the katakana prolonged sound mark a Japanese keyboard offers for a
+    dash) looks like the number and was stored as written."""
+    assert mask_identity_numbers(f"Mitt pnr {PNR[:6]}{letter}{PNR[6:]}.") == (
+        f"Mitt pnr {DEFAULT_MASK}."
+    )
+    assert mask_identity_numbers(
+        f"Pnr {PNR[:2]}{letter}{PNR[2:4]}{letter}{PNR[4:6]}{letter}{PNR[6:]}"
+    ) == (f"Pnr {DEFAULT_MASK}")

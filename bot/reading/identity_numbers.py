@@ -29,6 +29,11 @@ _PLUS = "+\uff0b"
 #: Marks that list or bracket numbers ("811218, 9876", "811218 (9876 kr)"): between the
 #: groups only with no space around them.
 _LISTING = ",:;()\\[\\]{}<>"
+#: Letters drawn as a dash, which a phone's Japanese, Chinese or Korean keyboard offers in
+#: its place: the prolonged sound mark (also half-width), the ideograph one, Hangul eu.
+_DASH_LIKE_LETTERS = "\u30fc\uff70\u4e00\u3161\u1173"
+#: One mark that may join the groups: no letter (but those), digit or space.
+_JOINING = rf"(?:[^\w\s{_LISTING}]|[_{_DASH_LIKE_LETTERS}])"
 
 # YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, with a space or any one
 # mark before the last four ("811218 9876", "19811218/9876", "811218_9876", "811218|9876",
@@ -43,11 +48,11 @@ _CANDIDATE = re.compile(
     (?P<century>19|20)?
     (?P<yy>\d\d)
     (?:
-        (?P<inner>[{_SPACES}]|[^\w\s{_LISTING}]|_)(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
+        (?P<inner>[{_SPACES}]|{_JOINING})(?P<mm>\d\d)(?P=inner)(?P<dd>\d\d)
       | (?P<mmdd>\d{{4}})
     )
     (?P<separator>
-        [{_SPACES}]?(?:[^\w\s{_LISTING}]|_)[{_SPACES}]?
+        [{_SPACES}]?{_JOINING}[{_SPACES}]?
       | [{_LISTING}]
       | [{_SPACES}]?[{_PLUS}{_DASHES}]?[{_SPACES}]?\r?\n
       | [{_SPACES}]
