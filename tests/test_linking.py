@@ -78,7 +78,7 @@ def test_a_named_address_on_file_changes_nothing_the_sender_gets_and_staff_are_t
     ) == not_held.text.replace(unknown.reference, "REF").replace("per.ny@example.org", "X").replace(
         "per.gammal@example.se", "Y"
     )
-    assert "Vi har inga personuppgifter kopplade till den adressen" in held.text
+    assert "har vi inga personuppgifter kopplade till den adressen" in held.text
     [note] = _heed(world, held)
     assert "names an email address or phone number on file (person" in note
     assert f"noxbot requests link {on_file.reference} --subject" in note
@@ -103,3 +103,26 @@ def test_staff_are_told_of_a_named_number_on_file_the_phone_plan_does_not_list(w
     )
     [note] = _heed(world, _no_data_draft(world, case.reference))
     assert "on file (person" in note
+
+
+def test_the_no_data_answer_owns_up_to_the_correspondence_and_earlier_cases_from_the_address(
+    world,
+):
+    """Before, it said "we hold no personal data linked to this address" while holding the
+    request itself, and the person's earlier cases from the same address: personal data
+    linked to it that the answer must not deny (Art. 15)."""
+    first = world.email(
+        "ny.person@example.org", "Jag vill klaga på hur ni hanterat mina uppgifter."
+    )
+    world.clock.advance(days=3)
+    later = world.email(
+        "ny.person@example.org", "Hej, jag vill veta vilka personuppgifter ni har om mig."
+    )
+    text = _no_data_draft(world, later.reference).text
+    assert "Utöver den här korrespondensen om din begäran" in text
+    assert f"tidigare ärenden från samma adress ({first.reference})" in text
+    assert "artikel 5.2" in text
+    other = world.email("annan@example.org", "Please tell me what personal data you hold on me.")
+    english = _no_data_draft(world, other.reference).text
+    assert "Apart from this correspondence about your request, we hold no personal data" in english
+    assert first.reference not in english and "earlier cases" not in english

@@ -213,7 +213,7 @@ def test_staff_answer_no_data_held_to_an_address_nobody_on_file_has(
     assert site.send_outbox() == ["okand@example.net"]
     page.reload()
     expect(page.locator(".msg-out").last).to_contain_text(
-        "Vi har inga personuppgifter kopplade till den adressen."
+        "har vi inga personuppgifter kopplade till den adressen."
     )
 
 

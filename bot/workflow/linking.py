@@ -292,6 +292,7 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
         **common_context(session, case),
         address=case.requester_address,
         named=[as_written(value, kind, case.language) for kind, value in named],
+        earlier=_earlier_cases_from(session, case),
     )
     draft = new_draft(
         session,
@@ -305,6 +306,23 @@ def draft_no_data(session: Session, services: Services, reference: str, *, actor
     if draft.to_address != case.requester_address:
         raise CaseError(f"{case.reference}: the answer would not go to the address asked about")
     return draft
+
+
+def _earlier_cases_from(session: Session, case: Request) -> list[str]:
+    """The references of the other cases opened from the address this one came from: what
+    they hold (the messages, our answers) is personal data linked to that address too, so
+    the no-data answer names them beside this correspondence."""
+    return list(
+        session.exec(
+            select(Request.reference)
+            .where(
+                Request.channel == case.channel,
+                Request.requester_address == case.requester_address,
+                Request.id != case.id,
+            )
+            .order_by(col(Request.id))
+        )
+    )
 
 
 def contacts_named(session: Session, services: Services, case: Request) -> list[tuple[str, str]]:
