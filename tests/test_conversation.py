@@ -257,3 +257,36 @@ async def test_an_acknowledgment_held_by_the_one_a_day_limit_says_so_where_the_c
     talk.approve(held.id)  # sent: nothing is held any more
     with talk.session() as session:
         assert "one-a-day" not in case_waits_on(session, talk.services, talk.case(second.reference))
+
+
+async def test_a_flood_of_requests_in_someones_name_asks_them_was_it_you_three_times_not_twelve(
+    tmp_path,
+):
+    """Before, twelve forged mails 'from' Anna put twelve "Was it you?" questions with Yes
+    buttons on her Telegram at once (a tired "yes" to any of them, and a forged erasure goes
+    to staff as confirmed). Now at most three wait for her; the other cases wait for staff,
+    who can still send one, and once she has answered a new request is asked about again."""
+    from bot.workflow.linking import send_new_challenge
+
+    world = make_world(tmp_path)
+    texts = ["Radera alla mina uppgifter.", "Jag vill ha ett registerutdrag."]
+    cases = [world.email(ANNA_EMAIL, f"{texts[i % 2]} ({i})", f"Begäran {i}") for i in range(12)]
+    sent = await world.deliver()
+    questions = [m for m in sent if m.address == ANNA_TELEGRAM and m.buttons]
+    assert len(questions) == 3
+    held = [world.case(c.reference) for c in cases[3:]]
+    assert {c.status for c in held} == {"unverified"}
+    alert = next(a for a in world.alerts("unverified") if a.request_id == held[0].id)
+    assert "wait for an answer already" in alert.text
+    assert f"noxbot requests challenge {held[0].reference}" in alert.text
+    # Staff decide: a challenge they send goes, limit or not.
+    with world.database.session() as session:
+        send_new_challenge(session, world.services, held[0].reference, actor="staff:eva")
+    assert [m.address for m in await world.deliver()] == [ANNA_TELEGRAM]
+    # Anna says no to the questions she got: the next request is asked about again.
+    for case in cases[:3]:
+        world.press(ANNA_TELEGRAM, world.verification(case.reference).id, yes=False)
+    await world.deliver()
+    later = world.email(ANNA_EMAIL, "Radera alla mina uppgifter.", "Igen")
+    assert world.case(later.reference).status == "awaiting_verification"
+    assert [m.address for m in await world.deliver() if m.buttons] == [ANNA_TELEGRAM]

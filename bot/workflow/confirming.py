@@ -250,18 +250,64 @@ def _what_is_confirmed(
     return kind_labels(kinds, language)
 
 
+#: Challenges one contact point may have waiting for an answer at once before a new case
+#: sends it no more by itself: a flood of requests in someone's name (a forged From) must
+#: not become a flood of "Was it you?" questions to them, each a chance of a tired "yes".
+MAX_PENDING_CHALLENGES = 3
+
+
+def challenges_pending(session: Session, services: Services, route: Route) -> int:
+    """Challenges to this contact point that still wait for an answer (not expired)."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Verification)
+            .where(
+                Verification.address == route.address,
+                Verification.method == route.method,
+                Verification.status == VerificationStatus.PENDING,
+                col(Verification.expires_at) > services.clock(),
+            )
+        ).one()
+    )
+
+
 def start_case_verification(
-    session: Session, services: Services, case: Request, subject: Subject, *, actor: str
+    session: Session,
+    services: Services,
+    case: Request,
+    subject: Subject,
+    *,
+    actor: str,
+    by_staff: bool = False,
 ) -> Verification | None:
     """The challenges a new case needs: who asked, through an alternate channel on file, and
     each contact point its rectification would change, on that contact point's old value.
-    Returns the first, or None when no alternate channel may be used (staff decide)."""
+    Returns the first, or None when no alternate channel may be used (staff decide). A case
+    opened from outside (`by_staff` False) sends none to a contact point that already has
+    MAX_PENDING_CHALLENGES waiting: staff are told, and send one if the request is theirs."""
     route = choose_route(
         ChannelName(case.channel),
         normalised_or_raw(case.channel, case.requester_address),
         usable_contacts(session, subject, services.clock()),
     )
     if route is None:
+        return None
+    if (
+        not by_staff
+        and route.method in (Method.EMAIL_CODE, Method.TELEGRAM_CONFIRM)
+        and challenges_pending(session, services, route) >= MAX_PENDING_CHALLENGES
+    ):
+        alert_staff(
+            session,
+            case,
+            "unverified",
+            f"{case.reference}: {MAX_PENDING_CHALLENGES} verification challenges to the "
+            "contact point on file wait for an answer already, so no further one was sent "
+            "(many requests in the person's name at once may be forged); if this request is "
+            f"theirs, send one from the case page (noxbot requests challenge {case.reference}).",
+            now=services.clock(),
+        )
         return None
     if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
         alert_staff(

@@ -193,7 +193,9 @@ def _challenge_at(
 def _challenge(
     session: Session, services: Services, case: Request, subject: Subject, *, actor: str, why: str
 ) -> Verification | None:
-    verification = start_case_verification(session, services, case, subject, actor=actor)
+    verification = start_case_verification(
+        session, services, case, subject, actor=actor, by_staff=True
+    )
     if verification is None:
         alert_staff(
             session,
