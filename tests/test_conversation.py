@@ -4,11 +4,13 @@ words whether or not they are on file), and /start or /help saying what the bot 
 from __future__ import annotations
 
 import pytest
+from sqlmodel import func, select
 
 from bot.channels.telegram import TelegramChannel, make_bot
 from bot.config import TelegramSettings, VerificationSettings
 from bot.rules.channels import ChannelName
 from bot.runtime.chat_poller import poll_chat_once
+from bot.store.tables import AuditEvent
 from bot.workflow.sending import deliver_due
 from tests.fake_bot_api import FakeBotApi
 from tests.workflow_kit import ANNA_EMAIL, ANNA_TELEGRAM, JOHN_EMAIL, JOHN_TELEGRAM, make_world
@@ -148,9 +150,11 @@ async def test_codes_after_too_many_wrong_ones_get_the_answers_a_strangers_codes
     assert talk.verification(john).status == "failed"
     known = [t.replace(john, "REF") for t in _texts_to(bot_api, int(JOHN_TELEGRAM))]
     unknown = [t.replace(stranger, "REF") for t in _texts_to(bot_api, STRANGER)]
-    assert known == unknown and len(known) == 8  # the acknowledgement and seven answers
+    # The acknowledgement, four "did not match", one "too many times"; the last two codes
+    # are recorded, not answered (a forged flood of codes is answered five times at most).
+    assert known == unknown and len(known) == 6
     assert known[1:5] == ["The code did not match. Please check it and try again.\n"] * 4
-    assert known[5] == known[6] == known[7] and "too many times" in known[7]
+    assert "too many times" in known[5]
 
 
 async def test_codes_mailed_by_someone_on_file_get_the_answers_a_strangers_codes_get(talk):
@@ -169,7 +173,7 @@ async def test_codes_mailed_by_someone_on_file_get_the_answers_a_strangers_codes
                 if m.address == address
             ]
     assert answers[ANNA_EMAIL] == answers["stranger@example.org"]
-    assert len(answers[ANNA_EMAIL]) == 7
+    assert len(answers[ANNA_EMAIL]) == 5  # the sixth and seventh codes get no answer
     assert "did not match" in answers[ANNA_EMAIL][3][1]
     assert "too many times" in answers[ANNA_EMAIL][4][1]
 
@@ -290,3 +294,24 @@ async def test_a_flood_of_requests_in_someones_name_asks_them_was_it_you_three_t
     later = world.email(ANNA_EMAIL, "Radera alla mina uppgifter.", "Igen")
     assert world.case(later.reference).status == "awaiting_verification"
     assert [m.address for m in await world.deliver() if m.buttons] == [ANNA_TELEGRAM]
+
+
+async def test_forged_codes_in_someones_name_get_one_too_many_times_then_no_more_mail(talk):
+    """Before, every forged "123456" from a victim's address (a case opened in their name)
+    made noxbot mail them "The code was entered wrongly too many times", unapproved and
+    without end: forty codes, forty mails. Now the fifth wrong code gets that answer once,
+    and the rest are recorded for staff only."""
+    opened = talk.email("victim@example.org", "Please delete all personal data about me.")
+    await talk.deliver()  # the acknowledgement
+    for _ in range(40):
+        talk.email("victim@example.org", "123456", f"Re: [{opened.reference}]")
+    answers = [m.text for m in await talk.deliver() if m.address == "victim@example.org"]
+    assert len(answers) == 5
+    assert "too many times" in answers[-1]
+    with talk.session() as session:
+        counted = session.exec(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "verification_wrong_code")
+        ).one()
+    assert counted == 40  # every code is still on the case's record

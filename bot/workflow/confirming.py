@@ -1289,8 +1289,9 @@ def _code_without_challenge(session: Session, services: Services, message: Messa
     """A code typed by a requester whose case no live code challenge reaches (a stranger,
     someone on file asked another way, or whose challenge already failed or expired) gets the
     words a wrong code on a live challenge gets, counted the same way: "did not match" until
-    the case has had `max_attempts` wrong codes, then "too many times". Whether a challenge
-    went to a contact point on file must not show in the answer."""
+    the case has had `max_attempts` wrong codes, then "too many times" once, then nothing
+    (recorded only). Whether a challenge went to a contact point on file must not show in
+    the answer."""
     if not isinstance(read_answer(message.text or ""), CodeAnswer):
         return None
     case = session.exec(
@@ -1319,7 +1320,11 @@ def _code_without_challenge(session: Session, services: Services, message: Messa
         .where(AuditEvent.request_id == case.id, AuditEvent.action == WRONG_CODE)
     ).one()
     left = services.settings.verification.max_attempts - int(wrong)
-    if left <= 0:
+    if left < 0:
+        # "Too many times" was said once: more codes (a forged From can send any number)
+        # are recorded, not answered - each answer is a mail or chat message no one approves.
+        return "a code no live challenge of the case asked for (not answered: too many)"
+    if left == 0:
         _feedback(session, services, case, message, "failed")
     else:
         _feedback(session, services, case, message, "wrong_code", attempts_left=left)
