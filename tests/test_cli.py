@@ -1644,3 +1644,29 @@ def test_drafts_edit_says_which_draft_id_to_use_next_and_lists_show_what_it_repl
     assert f"version 2 (replaces draft {old['id']})" in shown
     shown = " ".join(run("drafts", "show", str(old["id"]))[1].split())
     assert f"noxbot drafts show {new['id']}" in shown
+
+
+def test_one_senders_long_display_name_does_not_take_the_requester_column_from_the_list(
+    config, tmp_path, monkeypatch
+):
+    """Before, a mail whose display name was one 300-letter word made `requests list` leave
+    out the requester column for every case (the name could never fold, so the table could
+    not fit): staff saw no one's name or address. Now that name folds; the column stays."""
+    mail = tmp_path / "long-name.eml"
+    mail.write_text(
+        f"From: {'W' * 300} <sender@example.org>\nTo: info@noxconsulting.se\n"
+        "Subject: radera\nMessage-ID: <long-name@example.org>\n\n"
+        "Radera alla mina uppgifter.\n"
+    )
+    new = ("requests", "new", "--channel", "email", "--from")
+    assert run(*new, "sender@example.org", str(mail))[0] == 0
+    note = tmp_path / "note.txt"
+    note.write_text("Please delete all my personal data.")
+    assert run(*new, "anna.lindqvist@example.se", "--text-file", str(note))[0] == 0
+    for columns in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        code, output = run("requests", "list")
+        assert code == 0
+        assert "requester" in output.split("───")[0], output  # in the header
+        assert "anna.lindqvist" in output and "WWWWWWWW" in output
+        assert max(len(line) for line in output.splitlines()) <= columns, output

@@ -108,7 +108,18 @@ def _longest_line(values: Sequence[Cell]) -> int:
 def _longest_word(values: Sequence[Cell], break_before: str = "") -> int:
     words = [word for v in values for word in str(v).split()]
     if break_before:
-        words = [piece for word in words for piece in _pieces(word, break_before)]
+        # An address's halves are kept whole; any other word (a name the sender chose,
+        # however long) folds past WORD_CAP like free text: one sender's name must not
+        # make the column too wide to fit, and so leave it out for every row.
+        return max(
+            (
+                max(cell_len(piece) for piece in _pieces(word, break_before))
+                if break_before in word
+                else min(cell_len(word), WORD_CAP)
+                for word in words
+            ),
+            default=1,
+        )
     return max((cell_len(word) for word in words), default=1)
 
 
