@@ -88,3 +88,35 @@ def test_a_display_name_with_a_number_split_by_white_space_keeps_none_of_it():
 
     for name in ("Kalle 811218  9876", "Kalle 811218\t9876", "Kalle 811218\u200b-9876"):
         assert stored_name(name) == "Kalle", name
+
+
+def test_a_display_name_holding_someone_elses_address_is_kept_without_the_address(tmp_path):
+    """Before, a mail from stranger@example.org named "Anna Lindqvist <anna.lindqvist@…>"
+    was listed as from "Anna Lindqvist <anna.lindqvist@example.se>" with its real address
+    under it, and the case page read "From Anna Lindqvist <anna.lindqvist@example.se>
+    <stranger@example.org>": her address, as if the mail came from it. Now the name is
+    kept without any address; the address shown is only the one the mail came from."""
+    from tests.workflow_kit import make_world
+
+    for written, stored in [
+        ("Anna Lindqvist <anna.lindqvist@example.se>", "Anna Lindqvist"),
+        ("anna.lindqvist@example.se", None),
+        ("Anna Lindqvist [mailto:anna.lindqvist@example.se]", "Anna Lindqvist"),
+        ("Anna Lindqvist (anna.lindqvist@example.se)", "Anna Lindqvist"),
+    ]:
+        assert stored_name(written) == stored, written
+    world = make_world(tmp_path)
+    outcome = world.email(
+        "stranger@example.org",
+        "Please delete all personal data you hold about me.",
+        sender_name="Anna Lindqvist <anna.lindqvist@example.se>",
+    )
+    case = world.case(outcome.reference)
+    assert case.requester_name == "Anna Lindqvist"
+    with world.session() as session:
+        from sqlmodel import select
+
+        from bot.store.tables import Message
+
+        shown = [m.display_name for m in session.exec(select(Message))]
+    assert shown == ["Anna Lindqvist"]

@@ -62,17 +62,26 @@ def printable_json(dumped: str) -> str:
     return "".join(_json_escape(char) if _unsafe(char) else char for char in dumped)
 
 
+#: An email address in a display name, with the brackets or quotes around it.
+_ADDRESS_IN_NAME = re.compile(
+    r"""[<("'\[]*(?:mailto:)?[^\s<>()"'\[\]@]+@[^\s<>()"'\[\]@]+[>)"'\]]*"""
+)
+
+
 def stored_name(name: str | None) -> str | None:
     """A name from outside (a display name, `--name`) as it is stored: escape sequences and
-    control characters removed, white space single, personal identity numbers dropped (a
-    greeting has no use for one); None when nothing is left."""
+    control characters removed, white space single, personal identity numbers and email
+    addresses dropped (a greeting has no use for either, and an address in the name -
+    "Anna Lindqvist <anna@…>" from another address - would pass for where the mail came
+    from wherever staff read the name beside the real one); None when nothing is left."""
     if not name:
         return None
     text = _ESCAPE_SEQUENCE.sub("", name)
     text = "".join(" " if char in "\n\t" else char for char in text if not _unsafe(char))
     # White space made single first: "811218  1238" is a number once it is "811218 1238".
     text = mask_identity_numbers(" ".join(text.split()), mask="")
-    text = re.sub(r"\(\s*\)|\[\s*\]", "", text)
+    text = _ADDRESS_IN_NAME.sub("", text)
+    text = re.sub(r"\(\s*\)|\[\s*\]|<\s*>", "", text)
     text = " ".join(text.split()).strip(" ,;:/-\u2013\u2014")
     return text or None
 
