@@ -750,3 +750,33 @@ def test_a_case_history_on_a_phone_breaks_no_name_and_no_date(
     )
     assert whole and all(lines == 1 for _, lines in whole), whole
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_one_senders_long_display_name_leaves_every_cases_due_date_on_the_screen(
+    site: ConsoleSite, browser: Browser
+) -> None:
+    """Before, one mail whose display name was a 300-letter word widened the queue to
+    about 5,000 px: every case's kinds, status, waiting on and legal due date (OVERDUE too)
+    were off the screen to the right, and the case page's title ran off it as well. Now the
+    name breaks inside its cell and the page keeps the window's width."""
+    with site.database.session() as session:
+        reference = process_inbound(
+            session,
+            site.services,
+            InboundMessage(
+                ChannelName.EMAIL,
+                "long-name@example.org",
+                sender_name="W" * 300,
+                subject="Radera",
+                text="Radera alla mina uppgifter.",
+                message_id="<web-long-name@example.org>",
+            ),
+        ).reference
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, site)
+    for path in ("/", f"/cases/{reference}"):
+        page.goto(site.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
+    page.goto(site.url + "/")
+    due = page.get_by_role("columnheader", name="Legal due date")
+    assert due.bounding_box()["x"] + due.bounding_box()["width"] <= 1280
