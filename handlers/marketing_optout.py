@@ -10,7 +10,7 @@ from bot.rules.kinds import RequestKind
 from bot.rules.plan_words import plan_words
 from bot.store.register import InvalidContact, contact_hash, normalise, suppress_contacts
 from bot.store.tables import Suppression
-from handlers.base import CaseView, Handler, HandlerServices
+from handlers.base import CaseView, Handler, HandlerServices, Section
 
 _CONTACT_KIND = {"email": "email", "telegram": "telegram", "phone": "phone"}
 
@@ -19,6 +19,23 @@ class MarketingOptoutHandler(Handler):
     kind = RequestKind.MARKETING_OPTOUT
     needs_verification = False
     changes_register = True
+
+    def draft(self, view: CaseView) -> Section:
+        """Someone on file: marketing stops on every contact point we hold. Someone not on
+        file: only the address they wrote from is suppressed, so the reply says that, and
+        asks for any other address or number marketing reached them at."""
+        if view.subject is not None:
+            return Section("kinds/marketing_optout.txt.j2", {"on_file": True})
+        channel = view.case.channel
+        reachable = _CONTACT_KIND.get(channel) is not None and _normalised(view) is not None
+        return Section(
+            "kinds/marketing_optout.txt.j2",
+            {
+                "on_file": False,
+                "channel": channel if reachable else None,
+                "address": view.case.requester_address if reachable else None,
+            },
+        )
 
     def describe(self, view: CaseView, language: str = "en") -> str | None:
         if view.subject is not None:
@@ -41,6 +58,16 @@ class MarketingOptoutHandler(Handler):
         if not suppress_sender(view):
             return "no one on file; nothing to switch off"
         return "sender's address suppressed for marketing (not on file)"
+
+
+def _normalised(view: CaseView) -> str | None:
+    kind = _CONTACT_KIND.get(view.case.channel)
+    if kind is None:
+        return None
+    try:
+        return normalise(kind, view.case.requester_address)
+    except InvalidContact:
+        return None
 
 
 def suppress_sender(view: CaseView) -> bool:

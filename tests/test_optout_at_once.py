@@ -121,3 +121,30 @@ def test_the_plan_names_a_telegram_opt_out_as_a_telegram_user_not_a_bare_number(
     with world.session() as session:
         plan = approval_plan(session, world.services, world.reply_draft(reference))
     assert "switch off marketing to Telegram user 5550009" in plan.will
+
+
+async def test_an_opt_out_from_someone_not_on_file_promises_only_the_address_they_wrote_from(
+    world,
+):
+    """Only the address that asked is suppressed when nobody is on file: the reply says
+    so and asks for any other address or number, instead of "no marketing on any
+    channel: email, text message, phone or social networks"."""
+    outcome = world.email("okand@example.org", "Sluta skicka reklam till mig.", "Reklam")
+    assert world.case(outcome.reference).kinds == ["marketing_optout"]
+    text = world.reply_draft(outcome.reference).text
+    assert "i någon kanal" not in text
+    assert "Vi skickar inte längre marknadsföring till e-postadressen okand@example.org." in text
+    assert "berätta vilket så stänger vi av det också" in text
+    world.approve(world.reply_draft(outcome.reference).id)
+    assert suppressed(world, "email", "okand@example.org")
+
+    chat = world.chat("7770002", "Stop sending me marketing please")
+    text = world.reply_draft(chat.reference).text
+    assert "on any channel" not in text
+    assert "We no longer send marketing to the Telegram account you wrote from." in text
+
+
+async def test_an_opt_out_from_someone_on_file_still_stops_marketing_on_every_channel(world):
+    outcome = world.email(ANNA_EMAIL, "Sluta skicka reklam till mig.", "Reklam")
+    text = world.reply_draft(outcome.reference).text
+    assert "i någon kanal: e-post, sms, telefon eller sociala nätverk" in text
