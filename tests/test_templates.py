@@ -150,6 +150,28 @@ def test_replies_are_signed_by_the_configured_signatory_with_address_and_phone(l
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
+def test_the_no_data_answer_is_signed_by_the_signatory_with_address_and_phone(language):
+    """Like every other letter (README: signatory, phone and postal address sign every
+    message), not by the company name alone."""
+    organisation = OrganisationSettings(
+        signatory="Eva Ek, dataskyddsombud",
+        phone="08-123 456 78",
+        postal_address="Box 1, 111 22 Stockholm",
+    )
+    text = (
+        Drafter(organisation)
+        .render("no_data.txt.j2", language, **context("no_data.txt.j2", language))
+        .text
+    )
+    assert text.rstrip().splitlines()[-4:] == [
+        "Eva Ek, dataskyddsombud",
+        "NOX Consulting AB",
+        "Box 1, 111 22 Stockholm",
+        ("Telefon" if language == "sv" else "Phone") + ": 08-123 456 78",
+    ]
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
 def test_a_missing_variable_is_an_error_not_a_hole(language):
     with pytest.raises(TemplateProblem, match=r"reply\.txt\.j2"):
         Drafter(OrganisationSettings()).render("reply.txt.j2", language, **COMMON)
