@@ -32,20 +32,57 @@ from handlers.sources_on_case import (
 KEPT = {
     "sv": [
         "Fakturor och annat bokföringsunderlag, som bokföringslagen kräver att vi sparar i sju år.",
-        "En minimal spärrpost: en nycklad kontrollsumma (hash) av din e-postadress och ditt "
-        "telefonnummer, så att vi inte kontaktar dig igen.",
+        "En minimal spärrpost: en nycklad kontrollsumma (hash) av {contacts}, så att vi inte "
+        "kontaktar dig igen.",
         "Detta ärende och vår korrespondens om det, som visar att vi har hanterat din begäran "
         "(ansvarsskyldigheten i artikel 5.2 GDPR).",
     ],
     "en": [
         "Invoices and other accounting records, which Swedish bookkeeping law requires us to "
         "keep for seven years.",
-        "A minimal suppression record: a keyed hash of your email address and phone number, so "
-        "that we never contact you again.",
+        "A minimal suppression record: a keyed hash of {contacts}, so that we never contact "
+        "you again.",
         "This case and our correspondence about it, which show that we handled your request "
         "(accountability, Article 5(2) GDPR).",
     ],
 }
+
+#: How the suppression record's contact points are named: (one, several) per kind, in the
+#: order of register.contacts_of (email, phone, telegram).
+_CONTACT_WORDS = {
+    "sv": {
+        "email": ("din e-postadress", "dina e-postadresser"),
+        "phone": ("ditt telefonnummer", "dina telefonnummer"),
+        "telegram": ("ditt Telegram-id", "dina Telegram-id"),
+        None: "dina kontaktuppgifter",
+        "and": "och",
+    },
+    "en": {
+        "email": ("your email address", "your email addresses"),
+        "phone": ("your phone number", "your phone numbers"),
+        "telegram": ("your Telegram user id", "your Telegram user ids"),
+        None: "your contact details",
+        "and": "and",
+    },
+}
+
+
+def kept_after_erasure(language: str, contact_kinds: list[str]) -> list[str]:
+    """What the reply says stays, naming the contact points the suppression record hashes
+    (register.suppress_contacts: every one on file), not a fixed "email and phone"."""
+    words = _CONTACT_WORDS.get(language, _CONTACT_WORDS["en"])
+    named: list[str] = []
+    for kind in dict.fromkeys(contact_kinds):
+        if kind in words:
+            one, several = words[kind]
+            named.append(several if contact_kinds.count(kind) > 1 else one)
+    if not named:
+        contacts = str(words[None])
+    elif len(named) == 1:
+        contacts = named[0]
+    else:
+        contacts = f"{', '.join(named[:-1])} {words['and']} {named[-1]}"
+    return [item.format(contacts=contacts) for item in KEPT.get(language, KEPT["en"])]
 
 
 class ErasureHandler(Handler):
@@ -75,7 +112,12 @@ class ErasureHandler(Handler):
         return Section(
             "kinds/erasure.txt.j2",
             {
-                "kept": KEPT.get(view.language, KEPT["en"]),
+                "kept": kept_after_erasure(
+                    view.language,
+                    [c.kind for c in contacts_of(view.session, view.subject)]
+                    if view.subject is not None
+                    else [],
+                ),
                 "service_ends": view.subject is not None,
                 "removed": removed,
                 "checked": checked,

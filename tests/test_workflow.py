@@ -222,6 +222,27 @@ async def test_erasure_deletes_the_person_keeps_a_suppression_record_and_says_wh
     assert world.case(outcome.reference).subject_id is None
 
 
+async def test_the_erasure_reply_names_the_contact_points_its_suppression_record_hashes(world):
+    """What the reply says is kept is what is kept: a hash of each contact point on file
+    (Anna: email, phone and Telegram id; Maria: email and Telegram id, no phone), not a
+    fixed "your email address and phone number"."""
+    anna = world.email(ANNA_EMAIL, "Jag vill att ni raderar alla mina personuppgifter.", "Radera")
+    await verified_by_telegram(world, anna.reference, ANNA_TELEGRAM)
+    text = world.reply_draft(anna.reference).text
+    assert (
+        "en nycklad kontrollsumma (hash) av din e-postadress, ditt telefonnummer och ditt "
+        "Telegram-id, så att vi inte kontaktar dig igen" in " ".join(text.split())
+    )
+    maria = world.email(MARIA_EMAIL, "Please erase all my personal data.", "Erase me")
+    await verified_by_telegram(world, maria.reference, MARIA_TELEGRAM)
+    text = " ".join(world.reply_draft(maria.reference).text.split())
+    assert "a keyed hash of your email address and your Telegram user id, so that" in text
+    assert "phone number" not in text
+    approve(world, world.reply_draft(maria.reference).id)
+    with world.session() as session:
+        assert len(session.exec(select(Suppression)).all()) == 2  # her email and Telegram id
+
+
 @pytest.mark.parametrize(
     ("text", "language", "flag"),
     [
