@@ -274,6 +274,37 @@ async def test_restriction_and_objection_set_the_flags_the_rest_honours(
         assert getattr(person, flag) is True
 
 
+@pytest.mark.parametrize(
+    ("sender", "user", "text", "promise"),
+    [
+        (
+            JOHN_EMAIL,
+            JOHN_TELEGRAM,
+            "Please restrict the processing of my personal data until my dispute with you is "
+            "resolved.",
+            "Before the restriction is lifted, we will tell you (Article 18(3) GDPR).",
+        ),
+        (
+            ANNA_EMAIL,
+            ANNA_TELEGRAM,
+            "Jag vill att ni begränsar behandlingen av mina personuppgifter tills tvisten är "
+            "avgjord.",
+            "Innan begränsningen hävs får du besked av oss (artikel 18.3 GDPR).",
+        ),
+    ],
+    ids=["en", "sv"],
+)
+async def test_the_restriction_reply_says_the_person_is_told_before_it_is_lifted(
+    world, sender, user, text, promise
+):
+    """Art. 18(3): the reply said the data is not used "until the matter is resolved", and
+    not that the person hears from us before the restriction ends."""
+    outcome = world.email(sender, text)
+    assert world.case(outcome.reference).kinds == ["restriction"]
+    await verified_by_telegram(world, outcome.reference, user)
+    assert promise in " ".join(world.reply_draft(outcome.reference).text.split())
+
+
 async def test_marketing_optout_on_telegram_needs_no_verification(world):
     outcome = world.chat(ANNA_TELEGRAM, "sluta skicka nyhetsbrev och reklam till mig")
     case = world.case(outcome.reference)
