@@ -408,6 +408,25 @@ async def test_an_approved_reply_is_not_followed_by_a_refusal_or_an_extension(wo
     assert not world.drafts(reference, "refusal") and not world.drafts(reference, "extension")
 
 
+async def test_a_second_extension_is_refused_while_the_first_notice_waits_to_be_sent(world):
+    """The first notice approved and queued, not sent yet (the mail server down, say): a
+    second `requests extend` was accepted, and the person got two "we need more time"
+    letters with different reasons. Once the first has gone out, the case is extended."""
+    reference = await verified_access_case(world)
+    with world.database.session() as session:
+        first = extend_case(session, world.services, reference, "many sources", actor="eva")
+    queued = world.approve(first.id)
+    with world.database.session() as session, pytest.raises(CaseError) as refused:
+        extend_case(session, world.services, reference, "the archive", actor="staff:eva")
+    assert f"already approved and waiting to be sent (outbox {queued.id})" in str(refused.value)
+    sent = [m for m in await world.deliver() if m.address == ANNA_EMAIL]
+    assert len(sent) == 1
+    assert world.case(reference).extended
+    with world.database.session() as session, pytest.raises(CaseError, match="already extended"):
+        extend_case(session, world.services, reference, "the archive", actor="staff:eva")
+    assert len(world.drafts(reference, "extension", status=None)) == 1
+
+
 async def test_a_case_closed_after_its_reply_was_approved_does_not_send_it_later(world):
     """Staff answered by phone and close the case: the reply waiting to go is withdrawn.
     Before, the case said closed and the reply went out all the same."""

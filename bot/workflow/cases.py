@@ -368,6 +368,18 @@ def extend_case(
             f"{case.reference}: an extension notice is already waiting for approval "
             f"(draft {waiting.id})"
         )
+    going = session.exec(
+        select(Outbox).where(
+            Outbox.request_id == case.id,
+            Outbox.purpose == "extension",
+            col(Outbox.status).in_([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
+        )
+    ).first()
+    if going is not None:
+        raise CaseError(
+            f"{case.reference}: an extension notice is already approved and waiting to be sent "
+            f"(outbox {going.id}); the due date moves once it has gone out"
+        )
     if not reason.strip():
         raise CaseError("--reason is required: the notice must say why (Art. 12(3))")
     today = stockholm_date(services.clock(), services.settings.organisation.timezone)
