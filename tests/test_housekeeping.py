@@ -63,3 +63,16 @@ def test_daily_reminders_become_alerts_once_a_day(world):
         assert raise_daily_reminders(session, world.services, date(2026, 12, 22)) == 1
     assert [a.kind for a in world.alerts("deadline")] == ["deadline", "deadline"]
     assert "due in 3 working day(s)" in world.alerts("deadline")[0].text
+
+
+def test_a_deadline_alert_names_the_case_status_in_words_not_its_enum_name(world):
+    """`alerts list` and the staff chat read "(checking identity)", as every list says it,
+    not "(awaiting_verification)"."""
+    from bot.workflow.housekeeping import raise_daily_reminders
+
+    world.email("anna.lindqvist@example.se", "Jag vill få ut alla uppgifter ni har om mig.")
+    with world.database.session() as session:
+        assert raise_daily_reminders(session, world.services, date(2026, 12, 21)) == 1
+    [alert] = world.alerts("deadline")
+    assert alert.text.startswith("DSR-2026-0001 (checking identity): due in 3 working day(s)")
+    assert "awaiting_verification" not in alert.text

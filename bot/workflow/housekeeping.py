@@ -30,6 +30,7 @@ from bot.store.tables import (
 )
 from bot.workflow.lifecycle import FINAL_STATES
 from bot.workflow.services import Services
+from bot.workflow.words import status_words
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def raise_daily_reminders(session: Session, services: Services, today: date) -> 
             StaffAlert(
                 request_id=case.id,
                 kind="deadline",
-                text=f"{reminder.reference} ({reminder.status}): {reminder.why}; "
+                text=f"{reminder.reference} ({status_words(reminder.status)}): {reminder.why}; "
                 f"legal due date {reminder.due}",
                 created_at=services.clock(),
             )
