@@ -76,3 +76,19 @@ def test_a_deadline_alert_names_the_case_status_in_words_not_its_enum_name(world
     [alert] = world.alerts("deadline")
     assert alert.text.startswith("DSR-2026-0001 (checking identity): due in 3 working day(s)")
     assert "awaiting_verification" not in alert.text
+
+
+def test_each_case_has_one_open_deadline_alert_saying_where_it_stands_today(world):
+    """Before, a new deadline alert was added every day beside the earlier ones: a case a
+    week from its date had five open alerts in `alerts list`, four of them out of date."""
+    from bot.workflow.housekeeping import raise_daily_reminders
+
+    world.email("anna.lindqvist@example.se", "Jag vill få ut alla uppgifter ni har om mig.")
+    for day in (17, 18, 21, 22, 28):
+        with world.database.session() as session:
+            assert raise_daily_reminders(session, world.services, date(2026, 12, day)) == 1
+    alerts = world.alerts("deadline")
+    assert len(alerts) == 5
+    [open_alert] = [a for a in alerts if a.resolved_at is None]
+    assert "overdue by 1 working day(s)" in open_alert.text
+    assert {a.resolved_by for a in alerts if a.resolved_at is not None} == {"noxbot"}

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, delete, select
 from bot.rules.deadlines import working_days_left
 from bot.store import audit
 from bot.store.forgetting import clear_message, forget_in_case
+from bot.store.records import SYSTEM, resolve_by
 from bot.store.tables import (
     ChannelCursor,
     Direction,
@@ -219,6 +220,24 @@ def raise_daily_reminders(session: Session, services: Services, today: date) -> 
     found = reminders(session, today, services.settings.deadlines.remind_days_before)
     for reminder in found:
         case = session.exec(select(Request).where(Request.reference == reminder.reference)).one()
+        # One open deadline alert per case, saying where it stands today: yesterday's
+        # ("due in 3 working days") is resolved by this one, not left beside it.
+        earlier = session.exec(
+            select(StaffAlert).where(
+                StaffAlert.request_id == case.id,
+                StaffAlert.kind == "deadline",
+                col(StaffAlert.resolved_at).is_(None),
+            )
+        ).all()
+        for alert in earlier:
+            resolve_by(
+                session,
+                alert,
+                "replaced by the day's deadline reminder",
+                actor=SYSTEM,
+                now=services.clock(),
+                case=case,
+            )
         session.add(
             StaffAlert(
                 request_id=case.id,
