@@ -113,3 +113,24 @@ async def test_access_reply_writes_phone_numbers_as_people_read_them(world):
     )
     assert "- Phone: +44 7700 900123" in english
     assert "+447700900123" not in english
+
+
+async def test_a_question_asked_with_an_access_request_gets_the_access_replys_answer(world):
+    """How long data is kept and whether it leaves the EU/EEA: the answer to the question
+    is what the records of processing say, as in the access section of the same letter.
+    Before, the letter said "erased at the latest two years after our last contact" in one
+    part and "only as long as the purposes require" in the next, and "outside the EU/EEA
+    ... standard contractual clauses" beside "stored on servers outside Sweden"."""
+    text = await answered_access(
+        world,
+        JOHN_EMAIL,
+        "Please send me a copy of all my personal data. Also, how long do you keep my data, "
+        "and is it transferred outside the EU?",
+    )
+    answers = text[text.index("ANSWERS TO YOUR QUESTIONS") :]
+    records = world.services.records
+    assert records.transfers("en") in answers
+    assert "outside Sweden" not in answers
+    assert "Only as long as the purposes require" not in answers
+    for category in records.categories:
+        assert f"- {category.label('en')}: {category.retention('en')}" in answers

@@ -349,7 +349,7 @@ async def test_complaint_alerts_staff_and_the_reply_names_imy(world):
     assert "IMY" in draft.text and "Datainspektionen" not in draft.text
 
 
-async def test_info_question_is_answered_from_the_policy(world):
+async def test_info_question_is_answered_from_the_policy_and_the_records_of_processing(world):
     outcome = world.chat(
         JOHN_TELEGRAM,
         "How long do you keep my personal data, and do you store it on servers outside Sweden?",
@@ -357,7 +357,7 @@ async def test_info_question_is_answered_from_the_policy(world):
     case = world.case(outcome.reference)
     assert case.kinds == ["info"] and case.status == "awaiting_approval"
     draft = world.reply_draft(outcome.reference)
-    assert "Sweden" in draft.text and not draft.carries_personal_data
+    assert "outside the EU/EEA" in draft.text and not draft.carries_personal_data
 
 
 # --- unhappy paths --------------------------------------------------------------------------
