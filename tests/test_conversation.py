@@ -283,6 +283,16 @@ async def test_a_flood_of_requests_in_someones_name_asks_them_was_it_you_three_t
     alert = next(a for a in world.alerts("unverified") if a.request_id == held[0].id)
     assert "wait for an answer already" in alert.text
     assert f"noxbot requests challenge {held[0].reference}" in alert.text
+    # Its history says why no question went, not that she has no contact point on file.
+    with world.session() as session:
+        [why] = session.exec(
+            select(AuditEvent.detail).where(
+                AuditEvent.request_id == held[0].id, AuditEvent.to_state == "unverified"
+            )
+        )
+    assert why == (
+        "3 challenges to the contact point on file wait for an answer already; no further one sent"
+    )
     # Staff decide: a challenge they send goes, limit or not.
     with world.database.session() as session:
         send_new_challenge(session, world.services, held[0].reference, actor="staff:eva")

@@ -46,7 +46,11 @@ from bot.store.tables import (
     Verification,
     VerificationStatus,
 )
-from bot.workflow.confirming import ensure_contact_confirmations, start_case_verification
+from bot.workflow.confirming import (
+    NoChallenge,
+    ensure_contact_confirmations,
+    start_case_verification,
+)
 from bot.workflow.drafts import (
     common_context,
     draft_acknowledgment,
@@ -172,15 +176,11 @@ def open_case(
         return Opened(case, None)
 
     verification = start_case_verification(session, services, case, subject, actor=actor)
-    if verification is None:
+    if isinstance(verification, NoChallenge):
         transition(
-            session,
-            case,
-            S.UNVERIFIED,
-            actor=actor,
-            reason="no alternate contact channel on file",
-            now=services.clock(),
+            session, case, S.UNVERIFIED, actor=actor, reason=verification.why, now=services.clock()
         )
+        # (One open alert a case: where a challenge was held back, staff were told why.)
         alert_staff(
             session,
             case,

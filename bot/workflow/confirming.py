@@ -10,6 +10,7 @@ rules (routes, codes, the cooling-off period) are in bot.rules.verification.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -272,6 +273,18 @@ def challenges_pending(session: Session, services: Services, route: Route) -> in
     )
 
 
+@dataclass(frozen=True)
+class NoChallenge:
+    """Why a new case sent no challenge, in the words its history records (staff have been
+    alerted where they have something to decide)."""
+
+    why: str
+
+
+#: No contact point on file may be used to verify the requester (staff decide).
+NO_ALTERNATE_CHANNEL = NoChallenge("no alternate contact channel on file")
+
+
 def start_case_verification(
     session: Session,
     services: Services,
@@ -280,19 +293,20 @@ def start_case_verification(
     *,
     actor: str,
     by_staff: bool = False,
-) -> Verification | None:
+) -> Verification | NoChallenge:
     """The challenges a new case needs: who asked, through an alternate channel on file, and
     each contact point its rectification would change, on that contact point's old value.
-    Returns the first, or None when no alternate channel may be used (staff decide). A case
-    opened from outside (`by_staff` False) sends none to a contact point that already has
-    MAX_PENDING_CHALLENGES waiting: staff are told, and send one if the request is theirs."""
+    Returns the first, or why none was sent: no alternate channel may be used (staff
+    decide); a case opened from outside (`by_staff` False) sends none to a contact point
+    that already has MAX_PENDING_CHALLENGES waiting (staff are told, and send one if the
+    request is theirs); nor a code to an address whose codes were guessed wrong too often."""
     route = choose_route(
         ChannelName(case.channel),
         normalised_or_raw(case.channel, case.requester_address),
         usable_contacts(session, subject, services.clock()),
     )
     if route is None:
-        return None
+        return NO_ALTERNATE_CHANNEL
     if (
         not by_staff
         and route.method in (Method.EMAIL_CODE, Method.TELEGRAM_CONFIRM)
@@ -308,7 +322,10 @@ def start_case_verification(
             f"theirs, send one from the case page (noxbot requests challenge {case.reference}).",
             now=services.clock(),
         )
-        return None
+        return NoChallenge(
+            f"{MAX_PENDING_CHALLENGES} challenges to the contact point on file wait for an "
+            "answer already; no further one sent"
+        )
     if route.method is Method.EMAIL_CODE and guesses_spent(session, services, route.address):
         alert_staff(
             session,
@@ -320,7 +337,9 @@ def start_case_verification(
             "confirm by phone (noxbot requests verify) or decide.",
             now=services.clock(),
         )
-        return None
+        return NoChallenge(
+            "codes to the contact point on file were answered wrongly too often; no new code sent"
+        )
     verification = start_verification(
         session, services, case, route, kinds=verification_kinds(case.kinds), actor=actor
     )

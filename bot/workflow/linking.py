@@ -38,6 +38,7 @@ from bot.store.records import S, alert_staff, find_requester, get_case
 from bot.store.register import InvalidContact, as_written, find_subject, normalise_email
 from bot.store.tables import Draft, Message, Outbox, Request, Subject, Verification
 from bot.workflow.confirming import (
+    NoChallenge,
     cancel_challenges,
     ensure_contact_confirmations,
     guesses_spent,
@@ -196,7 +197,7 @@ def _challenge(
     verification = start_case_verification(
         session, services, case, subject, actor=actor, by_staff=True
     )
-    if verification is None:
+    if isinstance(verification, NoChallenge):
         alert_staff(
             session,
             case,
