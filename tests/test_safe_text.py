@@ -75,6 +75,12 @@ def test_the_cli_console_prints_no_escape_sequence_from_outside_even_on_a_colour
         ("  ", None),
         (None, None),
         ("Åsa Öberg-Lind 👩‍💻", "Åsa Öberg-Lind 👩‍💻"),
+        # Letters that draw nothing: a name of them alone showed as an empty cell.
+        ("\u3164\u3164\u3164", None),
+        ("Anna\u2800Lindqvist", "Anna Lindqvist"),
+        # One variation selector chooses a glyph; a run of them carries hidden text.
+        ("Åsa ❤\ufe0f", "Åsa ❤\ufe0f"),
+        ("Anna" + "\U000e0100" * 40 + " Lindqvist", "Anna\U000e0100 Lindqvist"),
     ],
 )
 def test_a_name_from_outside_is_stored_without_controls_or_identity_numbers(written, stored):

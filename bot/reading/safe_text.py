@@ -68,6 +68,17 @@ _ADDRESS_IN_NAME = re.compile(
 )
 
 
+#: Letters that draw nothing (Hangul fillers, the braille blank): a name of them alone shows
+#: as an empty cell where staff look for who wrote. In a name they count as spaces.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+#: Variation selectors after the first after a letter (U+FE00-FE0F, U+E0100-E01EF): one
+#: chooses a glyph ("❤️", a kanji's variant), a run of them draws nothing and can carry
+#: hidden text.
+_SELECTOR_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{2,}")
+
+
 def stored_name(name: str | None) -> str | None:
     """A name from outside (a display name, `--name`) as it is stored: escape sequences and
     control characters removed, white space single, personal identity numbers and email
@@ -77,7 +88,12 @@ def stored_name(name: str | None) -> str | None:
     if not name:
         return None
     text = _ESCAPE_SEQUENCE.sub("", name)
-    text = "".join(" " if char in "\n\t" else char for char in text if not _unsafe(char))
+    text = "".join(
+        " " if char in "\n\t" or char in _BLANK_LETTERS else char
+        for char in text
+        if not _unsafe(char)
+    )
+    text = _SELECTOR_RUN.sub(lambda run: run[0][:1], text)
     # White space made single first: "811218  1238" is a number once it is "811218 1238".
     text = mask_identity_numbers(" ".join(text.split()), mask="")
     text = _ADDRESS_IN_NAME.sub("", text)
