@@ -120,6 +120,10 @@ async def test_an_answered_erasure_whose_notice_waits_stays_on_staffs_list(
     async with console_client(world) as (http, csrf):
         queue = (await http.get("/")).text
         assert reference in queue and "approve the Art. 19 notice" in queue
+        # The reports count it apart, and say why the queue lists one more.
+        reports = (await http.get("/reports")).text
+        assert "Open cases: <strong>0</strong>" in reports
+        assert "Art. 19 notice still to go to a recipient: 1 (the queue lists 1 open)" in reports
         monkeypatch.setenv("COLUMNS", "80")  # a plain terminal: its status says why it is listed
         code, listed = run("requests", "list")
         assert code == 0 and reference in listed

@@ -1337,6 +1337,16 @@ def case_report(session: Session, today: Any) -> dict[str, Any]:
         "worst_days": max(days) if days else None,
         "open": open_cases,
         "overdue": overdue,
+        # Answered, but an Art. 19 notice is still to go: the queue lists these as open too.
+        "noticing": len(
+            {
+                case_id
+                for case_id, status in session.execute(
+                    select(Request.id, Request.status).where(col(Request.id).in_(waiting_notices()))
+                )
+                if not is_open(status)
+            }
+        ),
     }
 
 
