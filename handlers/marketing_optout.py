@@ -27,7 +27,7 @@ class MarketingOptoutHandler(Handler):
         if view.subject is not None:
             return Section("kinds/marketing_optout.txt.j2", {"on_file": True})
         channel = view.case.channel
-        reachable = _CONTACT_KIND.get(channel) is not None and _normalised(view) is not None
+        reachable = _marketing_contact(channel, view.case.requester_address) is not None
         return Section(
             "kinds/marketing_optout.txt.j2",
             {
@@ -60,12 +60,14 @@ class MarketingOptoutHandler(Handler):
         return "sender's address suppressed for marketing (not on file)"
 
 
-def _normalised(view: CaseView) -> str | None:
-    kind = _CONTACT_KIND.get(view.case.channel)
+def _marketing_contact(channel: str, address: str) -> tuple[str, str] | None:
+    """The contact point (kind, normalised value) a message's address is, where marketing
+    could reach it; None for a channel without one (a letter) or a malformed address."""
+    kind = _CONTACT_KIND.get(channel)
     if kind is None:
         return None
     try:
-        return normalise(kind, view.case.requester_address)
+        return kind, normalise(kind, address)
     except InvalidContact:
         return None
 
@@ -84,14 +86,10 @@ def suppress_address(
     it): stopping marketing to the address that asked discloses nothing, so a case that also
     waits for verification does this at once (Art. 21(3)). False when the channel has no
     address marketing could reach (a letter, a malformed address)."""
-    kind = _CONTACT_KIND.get(channel)
-    if kind is None:
+    contact = _marketing_contact(channel, address)
+    if contact is None:
         return False
-    try:
-        value = normalise(kind, address)
-    except InvalidContact:
-        return False
-    digest = contact_hash(services.hash_key, kind, value)
+    digest = contact_hash(services.hash_key, *contact)
     exists = session.exec(select(Suppression).where(Suppression.contact_hash == digest))
     if exists.first() is None:
         session.add(

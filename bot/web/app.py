@@ -779,10 +779,20 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                     "waiting": case_waits_on(session, services, case, in_console=True),
                 }
             )
-        filters = {"status": status, "kind": kind, "channel": channel, "q": text}
-        if overdue:
-            filters["overdue"] = "1"
+        # As the form has them, and as the page links carry them ("" where left at "any").
+        filters = {
+            "status": status,
+            "kind": kind,
+            "channel": channel,
+            "overdue": "1" if overdue else "",
+            "q": text,
+        }
         context.update(
+            rows=rows,
+            filters=filters,
+            statuses=list(STATUS_CHOICES),
+            kinds=KIND_CHOICES,
+            channels=CHANNEL_CHOICES,
             paging={
                 "total": len(found),
                 "first": first + 1 if shown else 0,
@@ -792,19 +802,6 @@ def create_app(database: Database, services: Services, web: WebSettings) -> Star
                 "previous": _queue_link(filters, page_number - 1) if page_number > 1 else None,
                 "next": _queue_link(filters, page_number + 1) if page_number < pages else None,
             },
-        )
-        context.update(
-            rows=rows,
-            filters={
-                "status": status,
-                "kind": kind,
-                "channel": channel,
-                "overdue": overdue,
-                "q": text,
-            },
-            statuses=list(STATUS_CHOICES),
-            kinds=KIND_CHOICES,
-            channels=CHANNEL_CHOICES,
         )
         return "queue.html", context
 
